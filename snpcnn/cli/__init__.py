@@ -1,0 +1,106 @@
+"""The ``snpcnn`` command line: a thin click layer over the Python API.
+
+Every command lives in a submodule of this package and is registered on
+:data:`main` below.  Errors that users can fix (:class:`snpcnn.errors.SnpcnnError`,
+missing files, bad arguments) print one line and exit with status 1 (2 for
+usage errors); nothing prints a traceback unless ``-vv`` was given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from snpcnn import __version__
+from snpcnn.errors import SnpcnnError
+
+__all__ = ["main", "verbose_option", "force_option"]
+
+log = logging.getLogger("snpcnn")
+
+
+class _Group(click.Group):
+    """A click group that turns user errors into one clear line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except SnpcnnError as exc:
+            _fail(str(exc))
+        except FileNotFoundError as exc:
+            name = exc.filename or str(exc)
+            _fail(f"{name}: no such file; check the path")
+        except PermissionError as exc:
+            _fail(f"{exc.filename}: permission denied")
+        except MemoryError:
+            _fail("out of memory; use a smaller --batch-size or convert the genotypes to a cache first")
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+            if os.environ.get("SNPCNN_TRACEBACK") or log.getEffectiveLevel() <= logging.DEBUG:
+                raise
+            _fail(
+                f"internal error ({type(exc).__name__}: {exc}); rerun with -vv for the traceback "
+                "and report it"
+            )
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    level = logging.WARNING
+    if value == 1:
+        level = logging.INFO
+    elif value >= 2:
+        level = logging.DEBUG
+    if value:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        log.setLevel(level)
+    return value
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_verbosity,
+    help="More output: -v for progress details, -vv for debugging (tracebacks).",
+)
+
+force_option = click.option(
+    "--force", is_flag=True, help="Overwrite an existing output file or directory."
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="snpcnn")
+@verbose_option
+def main() -> None:
+    """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP."""
+
+
+def _register() -> None:
+    import importlib
+
+    for mod in ("data", "images", "fit", "explain", "bench"):
+        try:
+            module = importlib.import_module(f"snpcnn.cli.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"snpcnn.cli.{mod}":
+                continue  # that command family is not built yet
+            raise
+        for cmd in getattr(module, "COMMANDS", []):
+            main.add_command(cmd)
+
+
+_register()
