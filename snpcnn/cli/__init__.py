@@ -38,7 +38,9 @@ class _Group(click.Group):
         except PermissionError as exc:
             _fail(f"{exc.filename}: permission denied")
         except MemoryError:
-            _fail("out of memory; use a smaller --batch-size or convert the genotypes to a cache first")
+            _fail(
+                "out of memory; use a smaller --batch-size or convert the genotypes to a cache first"
+            )
         except KeyboardInterrupt:
             _fail("interrupted")
         except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback

@@ -1,0 +1,240 @@
+"""A trained model together with everything needed to apply it to new genotypes.
+
+``model.keras`` written by ``snpcnn fit`` is an ordinary Keras archive (it loads
+with ``keras.models.load_model``) that additionally carries, as the zip member
+``snpcnn/preprocessing.npz``:
+
+* the kept SNPs with chrom, pos, id, ref and alt (the counted allele);
+* the training mean dosage of each SNP (used to impute missing genotypes) and
+  the centring/scaling;
+* the encoding, the trait names, the fixed effects (intercept + covariates) and
+  the residual scale used to standardise each trait, and the run config.
+
+:func:`load_bundle` reads both back; :meth:`ModelBundle.predict` matches a new
+file's SNPs to the model's (by id, else chrom:pos with alleles), flips dosages
+where the new file counts the other allele, and mean-imputes SNPs that are
+absent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+from snpcnn.preprocess import GenotypePreprocessor, match_variants
+
+__all__ = ["ModelBundle", "load_bundle", "MIN_MATCH_FRACTION", "MissingSnpWarning"]
+
+log = logging.getLogger("snpcnn.bundle")
+
+MEMBER = "snpcnn/preprocessing.npz"
+FORMAT_VERSION = 1
+# predict refuses to run when fewer than this fraction of the model's SNPs are found.
+MIN_MATCH_FRACTION = 0.5
+
+
+class MissingSnpWarning(UserWarning):
+    """Some of the model's SNPs are absent from the new genotypes (they are mean-imputed)."""
+
+
+@dataclass
+class ModelBundle:
+    """A fitted CNN plus its preprocessing and target transformation."""
+
+    model: Any
+    preprocessor: GenotypePreprocessor
+    traits: list[str]
+    head: str = "regression"
+    target_coef: list[np.ndarray] = field(default_factory=list)
+    target_sd: np.ndarray = field(default_factory=lambda: np.ones(1))
+    covariate_columns: list[str] = field(default_factory=list)
+    covariate_means: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    binary_levels: dict[str, list[Any]] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> pd.DataFrame:
+        return self.preprocessor.variants_
+
+    @property
+    def encoding(self) -> str:
+        return self.preprocessor.encoding
+
+    # ------------------------------------------------------------ applying
+    def aligned_block(self, genotypes: Genotypes, rows=None) -> tuple[np.ndarray, dict[str, Any]]:
+        """int8 dosages of ``genotypes`` in the model's SNP order and orientation.
+
+        SNPs the new file lacks are returned as missing (-1, later mean-imputed).
+        """
+        match = match_variants(self.variants, genotypes.variants)
+        n_found = match["n_model_snps"] - match["n_missing"]
+        frac = n_found / max(match["n_model_snps"], 1)
+        if frac < MIN_MATCH_FRACTION:
+            raise InputError(
+                f"{genotypes.source or 'the genotypes'}: only {n_found} of the model's "
+                f"{match['n_model_snps']} SNPs were found (by id or chrom:pos:ref:alt); at least "
+                f"{MIN_MATCH_FRACTION:.0%} are needed. Check that both files use the same SNP ids "
+                "or the same reference build"
+            )
+        rows = np.arange(genotypes.n_samples) if rows is None else np.asarray(rows)
+        col = match["column"]
+        present = col >= 0
+        block = np.full((len(rows), len(col)), -1, dtype=np.int8)
+        src = np.asarray(genotypes.dosages[rows][:, col[present]])
+        flip = match["flip"][present]
+        if flip.any():
+            sub = src[:, flip]
+            src[:, flip] = np.where(sub < 0, sub, 2 - sub)
+        block[:, present] = src
+        return block, match
+
+    def encode(self, genotypes: Genotypes) -> tuple[np.ndarray, dict[str, Any]]:
+        """Model input (float32) for every sample of ``genotypes``, and the SNP-match report."""
+        block, match = self.aligned_block(genotypes)
+        if match["n_missing"]:
+            warnings.warn(
+                f"{match['n_missing']} of the model's {match['n_model_snps']} SNPs are absent "
+                f"from {genotypes.source or 'the genotypes'}; they are imputed with the training "
+                "mean dosage",
+                MissingSnpWarning,
+                stacklevel=2,
+            )
+        x = self.preprocessor.transform_block(block, columns_selected=True)
+        return x, match
+
+    def predict(
+        self,
+        genotypes: Genotypes,
+        covariates: np.ndarray | None = None,
+        batch_size: int = 256,
+    ) -> pd.DataFrame:
+        """Predicted trait values (or class-1 probabilities) for every sample.
+
+        Without ``covariates`` the covariate effects are set to their training
+        mean (a prediction for an average individual of the training population).
+        """
+        x, _ = self.encode(genotypes)
+        z = np.asarray(self.model.predict(x, verbose=0, batch_size=batch_size), dtype=np.float64)
+        out = pd.DataFrame({"sample_id": genotypes.samples.astype(str)})
+        n = len(x)
+        for j, t in enumerate(self.traits):
+            if self.head == "binary":
+                out[t] = z[:, j]
+                continue
+            coef = np.asarray(self.target_coef[j])
+            if len(coef) > 1:
+                c = covariates
+                if c is None:
+                    c = np.broadcast_to(self.covariate_means, (n, len(self.covariate_means)))
+                fixed = np.column_stack([np.ones(n), c]) @ coef
+            else:
+                fixed = np.full(n, coef[0])
+            out[t] = z[:, j] * float(self.target_sd[j]) + fixed
+        return out
+
+    # ------------------------------------------------------------- saving
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = self.preprocessor.to_arrays()
+        k = max((len(c) for c in self.target_coef), default=1)
+        coef = np.zeros((len(self.traits), k))
+        for j, c in enumerate(self.target_coef):
+            coef[j, : len(c)] = c
+        arrays["target_coef"] = coef
+        arrays["target_sd"] = np.asarray(self.target_sd, dtype=np.float64)
+        arrays["covariate_means"] = np.asarray(self.covariate_means, dtype=np.float64)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "traits": list(self.traits),
+            "head": self.head,
+            "covariate_columns": list(self.covariate_columns),
+            "binary_levels": self.binary_levels,
+            "preprocessing": self.preprocessor.settings(),
+            "config": _jsonable(self.config),
+        }
+        arrays["meta_json"] = np.array(json.dumps(meta))
+        return arrays
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write ``path`` (a ``.keras`` file) atomically; refuse to overwrite without ``force``."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise InputError(f"{path}: the model file name must end in .keras")
+        if path.exists() and not force:
+            raise InputError(f"{path} exists; use --force to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **self._arrays())
+            with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr(MEMBER, buf.getvalue())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+def _jsonable(obj):
+    return json.loads(
+        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Load a model written by ``snpcnn fit`` (a ``.keras`` file or the run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.exists():
+        raise InputError(f"{path}: no such model file; give the model.keras written by snpcnn fit")
+    try:
+        with zipfile.ZipFile(path) as z:
+            if MEMBER not in z.namelist():
+                raise InputError(
+                    f"{path} is a Keras model without snpcnn preprocessing; use a model.keras "
+                    "written by snpcnn fit"
+                )
+            payload = z.read(MEMBER)
+    except zipfile.BadZipFile:
+        raise InputError(f"{path} is not a .keras model file (not a zip archive)") from None
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays.pop("meta_json")))
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(f"{path} was written by a newer snpcnn; upgrade snpcnn to read it")
+    import snpcnn.models  # noqa: F401 - registers the custom layers and losses
+    from snpcnn.models import load_model
+
+    model = load_model(path)
+    pre = GenotypePreprocessor.from_arrays(arrays, meta["preprocessing"])
+    traits = meta["traits"]
+    coef = arrays["target_coef"]
+    k = 1 + len(meta["covariate_columns"])
+    return ModelBundle(
+        model=model,
+        preprocessor=pre,
+        traits=traits,
+        head=meta["head"],
+        target_coef=[coef[j, :k] for j in range(len(traits))],
+        target_sd=arrays["target_sd"],
+        covariate_columns=meta["covariate_columns"],
+        covariate_means=arrays["covariate_means"],
+        binary_levels=meta.get("binary_levels", {}),
+        config=meta.get("config", {}),
+    )

@@ -1,0 +1,359 @@
+"""``snpcnn fit`` and ``snpcnn predict``: cross-validated genomic prediction and its use."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from snpcnn.cli import force_option, verbose_option
+from snpcnn.errors import InputError
+
+__all__ = ["COMMANDS", "fit", "predict"]
+
+
+def _split_list(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _folds_arg(value: str):
+    if value.isdigit():
+        return int(value)
+    if not Path(value).exists():
+        raise InputError(f"--folds {value}: give a number of folds or an existing fold table file")
+    return value
+
+
+class _Progress:
+    """A click progress bar over folds x epochs (on stderr)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.per_fold = 0
+        self.done_in_fold = 0
+
+    def __call__(self, kind: str, **info):
+        if not self.enabled:
+            return
+        if kind == "start":
+            self.per_fold = info["epochs"]
+            total = info["n_splits"] * max(self.per_fold, 1) + info["refit_epochs"]
+            self.refit_epochs = info["refit_epochs"]
+            self.bar = click.progressbar(
+                length=total, label="folds x epochs", file=sys.stderr, show_eta=True
+            )
+            self.bar.__enter__()
+        elif kind == "epoch" and self.bar is not None:
+            self.done_in_fold += 1
+            if self.done_in_fold <= self.per_fold:
+                self.bar.update(1)
+        elif kind == "fold_done" and self.bar is not None:
+            rest = max(self.per_fold, 1) - min(self.done_in_fold, max(self.per_fold, 1))
+            self.bar.update(rest)
+            self.done_in_fold = 0
+        elif kind == "refit_done" and self.bar is not None:
+            rest = self.refit_epochs - self.done_in_fold
+            self.bar.update(max(rest, 0))
+            self.done_in_fold = 0
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.command()
+@click.argument("genotypes", type=click.Path(dir_okay=True))
+@click.argument("phenotypes", type=click.Path(dir_okay=False))
+@click.option(
+    "--trait",
+    "traits",
+    multiple=True,
+    help="Trait column (repeat for several traits, "
+    "fitted jointly by one multi-output CNN). Default: the only or first trait.",
+)
+@click.option(
+    "--covariates",
+    default=None,
+    help="Comma-separated covariate columns (numeric, or "
+    "categorical -> one-hot), fitted as fixed effects inside each fold.",
+)
+@click.option(
+    "--covariates-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Read the covariates from this file (joined by sample id).",
+)
+@click.option(
+    "--id-column",
+    default=None,
+    help="Sample-id column of the phenotype file "
+    "(default: sample_id, IID, id, else the first column).",
+)
+@click.option(
+    "--format",
+    "geno_format",
+    default=None,
+    help="Force the genotype format (vcf, plink, csv, cache).",
+)
+@click.option(
+    "--model",
+    default="snpcnn_default",
+    show_default=True,
+    help="CNN preset name or an architecture TOML file (see `snpcnn models`).",
+)
+@click.option(
+    "--encoding", type=click.Choice(["dosage", "onehot"]), default="dosage", show_default=True
+)
+@click.option(
+    "--folds",
+    default="5",
+    show_default=True,
+    help="Number of folds K, or a sample_id -> fold table (CSV/TSV).",
+)
+@click.option(
+    "--repeats",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Repeat random K-fold with different splits.",
+)
+@click.option("--stratify", is_flag=True, help="Stratified folds (binary traits).")
+@click.option(
+    "--groups",
+    default=None,
+    help="Phenotype/covariate column for group K-fold "
+    "(families, populations): a group never spans training and test.",
+)
+@click.option("--epochs", default=60, show_default=True, type=int, help="Maximum epochs.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option(
+    "--patience",
+    default=10,
+    show_default=True,
+    type=int,
+    help="Early-stopping patience (epochs) on the inner validation split.",
+)
+@click.option(
+    "--seeds",
+    "n_seeds",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Average this many CNNs trained from different seeds.",
+)
+@click.option(
+    "--baselines",
+    default="gblup,ridge",
+    show_default=True,
+    help="Comma-separated baselines on the same folds (gblup, ridge) or 'none'.",
+)
+@click.option(
+    "--min-maf",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Drop SNPs with training-fold MAF below this.",
+)
+@click.option(
+    "--min-call-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Drop SNPs with training-fold call rate below this.",
+)
+@click.option(
+    "--preselect-top-k",
+    default=None,
+    type=int,
+    help="Keep the k SNPs most associated with the trait in each training fold.",
+)
+@click.option(
+    "--preselect-p",
+    default=None,
+    type=float,
+    help="Keep SNPs with training-fold marginal p-value below this.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--xla", is_flag=True, help="Compile the CNN with XLA (jit_compile).")
+@click.option(
+    "--no-refit", is_flag=True, help="Skip the final refit on all samples (no model.keras)."
+)
+@click.option(
+    "--out",
+    "out",
+    default="snpcnn_results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output directory.",
+)
+@force_option
+@verbose_option
+def fit(
+    genotypes,
+    phenotypes,
+    traits,
+    covariates,
+    covariates_file,
+    id_column,
+    geno_format,
+    model,
+    encoding,
+    folds,
+    repeats,
+    stratify,
+    groups,
+    epochs,
+    batch_size,
+    learning_rate,
+    patience,
+    n_seeds,
+    baselines,
+    min_maf,
+    min_call_rate,
+    preselect_top_k,
+    preselect_p,
+    seed,
+    xla,
+    no_refit,
+    out,
+    force,
+):
+    """Cross-validate a CNN and GBLUP/ridge on the same folds and save the results.
+
+    GENOTYPES is a VCF/BCF, PLINK (.bed or prefix), numeric CSV matrix or snpcnn cache;
+    PHENOTYPES a CSV/TSV or PLINK .pheno file, joined by sample id.
+    """
+    from snpcnn.cv import cross_validate
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import align, read_phenotypes
+    from snpcnn.report import check_output_dir, console_report, save_results
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    folds_value = _folds_arg(folds)
+    if epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if learning_rate <= 0:
+        raise InputError(f"--learning-rate must be positive, got {learning_rate}")
+    if n_seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {n_seeds}")
+    cov_list = _split_list(covariates)
+    if covariates_file and not cov_list:
+        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
+    model_arg = model
+    if model.endswith(".toml") or Path(model).is_file():
+        model_arg = str(Path(model))
+
+    geno = read_genotypes(genotypes, format=geno_format)
+    pheno = read_phenotypes(
+        phenotypes,
+        id_column=id_column,
+        covariates=cov_list or None,
+        covariates_path=covariates_file,
+    )
+    trait_list = list(traits) or [pheno.default_trait()]
+    if not traits:
+        click.echo(
+            f"trait: {trait_list[0]} (the first trait column; choose with --trait)", err=True
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        al = align(geno, pheno, traits=trait_list)
+    for w in caught:
+        click.echo(f"Warning: {w.message}", err=True)
+    click.echo(al.format_report(), err=True)
+    progress = _Progress(enabled=True)
+    try:
+        results = cross_validate(
+            geno,
+            pheno,
+            trait_list,
+            covariates=cov_list or None,
+            model=model_arg,
+            encoding=encoding,
+            folds=folds_value,
+            repeats=repeats,
+            stratify=stratify,
+            groups=groups,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            n_seeds=n_seeds,
+            baselines=_split_list(baselines),
+            min_maf=min_maf,
+            min_call_rate=min_call_rate,
+            preselect_top_k=preselect_top_k,
+            preselect_p=preselect_p,
+            seed=seed,
+            refit=not no_refit,
+            jit_compile=xla,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    results.timings["total_seconds"] = time.perf_counter() - t0
+    inputs = {"genotypes": genotypes, "phenotypes": phenotypes}
+    if covariates_file:
+        inputs["covariates"] = covariates_file
+    if isinstance(folds_value, str):
+        inputs["folds"] = folds_value
+    save_results(results, out, inputs=inputs, force=force, argv=["snpcnn", *sys.argv[1:]])
+    click.echo(console_report(results))
+    click.echo(
+        f"\nresults written to {out}/ (summary.md, metrics.csv, predictions.csv, "
+        f"{'model.keras, ' if not no_refit else ''}run.json, plots/)"
+    )
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True))
+@click.argument("genotypes", type=click.Path())
+@click.option("--format", "geno_format", default=None, help="Force the genotype format.")
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write predictions to this CSV (default: print to stdout).",
+)
+@force_option
+@verbose_option
+def predict(model, genotypes, geno_format, out, force):
+    """Predict traits for new individuals with a MODEL written by `snpcnn fit`.
+
+    SNPs are matched to the model's by id, else by chrom:pos with alleles; a file
+    that counts the other allele is flipped; absent SNPs are mean-imputed.
+    """
+    from snpcnn.bundle import load_bundle
+    from snpcnn.io import read_genotypes
+    from snpcnn.report import atomic_write_text
+
+    if out and Path(out).exists() and not force:
+        raise InputError(f"{out} exists; use --force to overwrite it")
+    bundle = load_bundle(model)
+    geno = read_genotypes(genotypes, format=geno_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = bundle.predict(geno)
+    for w in caught:
+        click.echo(f"Warning: {w.message}", err=True)
+    csv = table.to_csv(index=False, float_format="%.6g")
+    if out:
+        atomic_write_text(out, csv)
+        click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
+    else:
+        click.echo(csv, nl=False)
+
+
+COMMANDS = [fit, predict]

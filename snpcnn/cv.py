@@ -1,0 +1,845 @@
+"""Cross-validated genomic prediction: the CNN and the baselines on the very same folds.
+
+:func:`cross_validate` is the engine behind ``snpcnn fit``.  For every repeat and
+fold it fits, on the training part only:
+
+* SNP filters (MAF, call rate, monomorphic), optional SNP preselection by a
+  marginal association test, mean imputation and scaling
+  (:class:`~snpcnn.preprocess.GenotypePreprocessor`);
+* covariates as fixed effects (ordinary least squares on the training part;
+  the CNN learns the residual, the baselines fit them jointly);
+* per-trait target standardisation;
+* early stopping on an inner validation split of the training part.
+
+The test fold is touched once, for the final prediction.  The baselines (GBLUP,
+ridge) see the same SNPs and the same imputation.  Several traits are fitted by
+one multi-output CNN whose loss ignores missing trait values; each trait is
+scored on its own observed test samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+from snpcnn.folds import make_folds, read_folds
+from snpcnn.genotypes import Genotypes
+from snpcnn.metrics import binary_metrics, regression_metrics
+from snpcnn.preprocess import GenotypePreprocessor
+from snpcnn.training import TrainConfig, device_description, train_cnn
+
+__all__ = ["cross_validate", "CVResults", "CNN_NAME", "MIN_SAMPLES_PER_TRAIT"]
+
+log = logging.getLogger("snpcnn.cv")
+
+CNN_NAME = "CNN"
+ENSEMBLE_NAME = "CNN+GBLUP"
+MIN_SAMPLES_PER_TRAIT = 10
+# Materialise a fold's encoded training matrix only below this size (bytes).
+MAX_DENSE_BYTES = 2 * 1024**3
+
+
+@dataclass
+class Targets:
+    """Aligned phenotypes: row ``i`` is genotype row ``geno_index[i]``."""
+
+    sample_ids: np.ndarray
+    geno_index: np.ndarray
+    y: np.ndarray  # (n, T) float64, NaN = missing
+    traits: list[str]
+    phenotypes: Any  # the Phenotypes the covariates are encoded from, per fold
+    use_covariates: bool
+    covariate_names: list[str]
+    groups: np.ndarray | None
+    head: str  # "regression" or "binary"
+    binary_levels: dict[str, list[Any]]
+    report: dict[str, Any]
+
+
+@dataclass
+class CVResults:
+    """Everything a cross-validation run produced; the CLI only renders it.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per repeat, fold, model, trait and metric: columns ``repeat, fold,
+        model, trait, metric, value, status, n_train, n_test``.  ``status`` is "ok"
+        or "collapsed" (constant predictions; correlations undefined).
+    predictions : DataFrame
+        Out-of-fold predictions: ``sample_id, repeat, fold, trait, model, observed,
+        predicted``.
+    histories : list of dict
+        Learning curves of the CNN per repeat and fold.
+    """
+
+    metrics: pd.DataFrame
+    predictions: pd.DataFrame
+    histories: list[dict[str, Any]]
+    folds: pd.DataFrame
+    traits: list[str]
+    models: list[str]
+    head: str
+    config: dict[str, Any]
+    data_report: dict[str, Any]
+    timings: dict[str, float]
+    device: str
+    final_bundle: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def headline_metric(self) -> str:
+        return "pearson_r" if self.head == "regression" else "auc"
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, sd and count over folds (and repeats) per model, trait and metric.
+
+        ``n_collapsed`` counts folds whose predictions were constant; their
+        correlations are excluded from the mean (see :meth:`paired` for how they
+        count in the comparison).
+        """
+        m = self.metrics
+        g = m.groupby(["trait", "model", "metric"], sort=False)
+        out = g["value"].agg(["mean", "std", "count"]).reset_index()
+        coll = m.assign(c=m["status"].eq("collapsed")).groupby(
+            ["trait", "model", "metric"], sort=False
+        )["c"]
+        out["n_collapsed"] = coll.sum().to_numpy().astype(int)
+        out["n_folds"] = g.size().to_numpy()
+        return out
+
+    def paired(self, reference: str = "GBLUP", metric: str | None = None) -> pd.DataFrame:
+        """Paired fold-by-fold comparison of every model with ``reference``.
+
+        For each (repeat, fold), the difference model - reference of the headline
+        metric.  A fold where the model collapsed counts as a loss, and its metric
+        is taken as 0 (no ranking information) in the mean difference.
+        """
+        metric = metric or self.headline_metric
+        m = self.metrics[self.metrics["metric"] == metric]
+        rows = []
+        for trait in self.traits:
+            mt = m[m["trait"] == trait]
+            ref = mt[mt["model"] == reference].set_index(["repeat", "fold"])
+            if ref.empty:
+                continue
+            for model in self.models:
+                if model == reference:
+                    continue
+                cur = mt[mt["model"] == model].set_index(["repeat", "fold"])
+                if cur.empty:
+                    continue
+                joined = cur.reset_index().merge(
+                    ref.reset_index(), on=["repeat", "fold"], suffixes=("", "_ref")
+                )
+                a = np.where(joined["status"].eq("collapsed"), 0.0, joined["value"].to_numpy())
+                b = np.where(
+                    joined["status_ref"].eq("collapsed"), 0.0, joined["value_ref"].to_numpy()
+                )
+                wins = (a > b) & joined["status"].eq("ok").to_numpy()
+                d = a - b
+                rows.append(
+                    {
+                        "trait": trait,
+                        "model": model,
+                        "reference": reference,
+                        "metric": metric,
+                        "mean_difference": float(np.mean(d)),
+                        "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
+                        "wins": int(wins.sum()),
+                        "n_folds": int(len(d)),
+                        "n_collapsed": int(joined["status"].eq("collapsed").sum()),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------- inputs
+def _load_inputs(genotypes, phenotypes, traits, covariates, covariates_path, id_column, groups):
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import Phenotypes, align, read_phenotypes
+
+    if not isinstance(genotypes, Genotypes):
+        genotypes = read_genotypes(genotypes)
+    if not isinstance(phenotypes, Phenotypes):
+        phenotypes = read_phenotypes(
+            phenotypes,
+            id_column=id_column,
+            covariates=list(covariates or []) or None,
+            covariates_path=covariates_path,
+        )
+    return genotypes, phenotypes, align
+
+
+def _binary_levels(values: np.ndarray) -> list[Any] | None:
+    v = values[~np.isnan(values)]
+    levels = np.unique(v)
+    if len(levels) == 2:
+        return [float(x) for x in levels]
+    return None
+
+
+def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targets:
+    y = np.asarray(al.y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    traits = list(traits)
+    keep = ~np.all(np.isnan(y), axis=1)
+    sample_ids = np.asarray(al.sample_ids).astype(str)[keep]
+    geno_index = np.asarray(al.geno_index)[keep]
+    y = y[keep]
+    report = dict(al.report)
+    for j, t in enumerate(traits):
+        col = y[:, j]
+        n_ok = int(np.sum(~np.isnan(col)))
+        if n_ok < MIN_SAMPLES_PER_TRAIT:
+            raise InputError(
+                f"trait '{t}' has only {n_ok} genotyped samples with a value; at least "
+                f"{MIN_SAMPLES_PER_TRAIT} are needed"
+            )
+        if np.nanstd(col) == 0:
+            raise InputError(f"trait '{t}' has zero variance (every value is {np.nanmax(col)})")
+    levels = {t: _binary_levels(y[:, j]) for j, t in enumerate(traits)}
+    head = "regression"
+    binary_levels: dict[str, list[Any]] = {}
+    if any(levels[t] is not None for t in traits):
+        if len(traits) > 1:
+            b = [t for t in traits if levels[t] is not None]
+            raise InputError(
+                f"trait '{b[0]}' is binary (two values); fit binary traits one at a time "
+                "(one --trait per run)"
+            )
+        head = "binary"
+        lv = levels[traits[0]]
+        binary_levels[traits[0]] = lv
+        y = np.where(np.isnan(y), np.nan, (y == lv[1]).astype(np.float64))
+    cov_names: list[str] = []
+    if covariates:
+        # validates every value now; the encoding itself is refitted inside each fold
+        _, cov_names = phenotypes.covariate_matrix(sample_ids, fit_levels=sample_ids)
+    grp = None
+    if groups:
+        table = phenotypes.table
+        if groups not in table.columns:
+            raise InputError(
+                f"--groups column '{groups}' is not in {phenotypes.source}; columns are: "
+                + ", ".join(map(str, table.columns[:20]))
+            )
+        grp = table.loc[sample_ids, groups].astype(str).to_numpy()
+    return Targets(
+        sample_ids=sample_ids,
+        geno_index=geno_index,
+        y=y,
+        traits=traits,
+        phenotypes=phenotypes,
+        use_covariates=bool(covariates),
+        covariate_names=cov_names,
+        groups=grp,
+        head=head,
+        binary_levels=binary_levels,
+        report=report,
+    )
+
+
+# ------------------------------------------------------------ fixed effects
+def _ols(c: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of y on [1, C] (intercept first)."""
+    design = np.ones((len(y), 1)) if c is None else np.column_stack([np.ones(len(y)), c])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return coef
+
+
+def _fixed(c: np.ndarray | None, coef: np.ndarray, n: int) -> np.ndarray:
+    design = np.ones((n, 1)) if c is None else np.column_stack([np.ones(n), c])
+    return design @ coef
+
+
+@dataclass
+class TargetTransform:
+    """Per-trait fixed effects (intercept + covariates) and residual scaling, fitted on training."""
+
+    coef: list[np.ndarray]
+    sd: np.ndarray
+    head: str
+
+    @classmethod
+    def fit(cls, y: np.ndarray, c: np.ndarray | None, head: str) -> TargetTransform:
+        coefs, sds = [], []
+        for j in range(y.shape[1]):
+            ok = ~np.isnan(y[:, j])
+            if head == "binary":
+                coefs.append(np.zeros(1 if c is None else 1 + c.shape[1]))
+                sds.append(1.0)
+                continue
+            cj = None if c is None else c[ok]
+            coef = _ols(cj, y[ok, j])
+            resid = y[ok, j] - _fixed(cj, coef, int(ok.sum()))
+            sd = float(np.std(resid))
+            coefs.append(coef)
+            sds.append(sd if sd > 0 else 1.0)
+        return cls(coefs, np.asarray(sds), head)
+
+    def forward(self, y: np.ndarray, c: np.ndarray | None) -> np.ndarray:
+        if self.head == "binary":
+            return y.copy()
+        out = np.empty_like(y)
+        for j in range(y.shape[1]):
+            out[:, j] = (y[:, j] - _fixed(c, self.coef[j], len(y))) / self.sd[j]
+        return out
+
+    def inverse(self, z: np.ndarray, c: np.ndarray | None) -> np.ndarray:
+        if self.head == "binary":
+            return z.copy()
+        out = np.empty_like(z, dtype=np.float64)
+        for j in range(z.shape[1]):
+            out[:, j] = z[:, j] * self.sd[j] + _fixed(c, self.coef[j], len(z))
+        return out
+
+
+# -------------------------------------------------------------------- engine
+def _score(head: str, y_true, y_pred):
+    return (
+        regression_metrics(y_true, y_pred)
+        if head == "regression"
+        else binary_metrics(y_true, y_pred)
+    )
+
+
+def _fold_seed(seed: int, repeat: int, fold: int) -> int:
+    return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0] % (2**31 - 1))
+
+
+def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
+    if isinstance(folds, pd.DataFrame):
+        table = folds.copy()
+        table["sample_id"] = table["sample_id"].astype(str)
+        if "repeat" not in table:
+            table["repeat"] = 0
+        missing = set(targets.sample_ids) - set(table["sample_id"])
+        if missing:
+            raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
+        return table[table["sample_id"].isin(set(targets.sample_ids))].reset_index(drop=True)
+    if isinstance(folds, (str, Path)) and not str(folds).isdigit():
+        table = read_folds(folds, targets.sample_ids)
+        if repeats > 1:
+            raise InputError("--repeats needs random folds (--folds K), not a fold file")
+        return table
+    k = int(folds)
+    strat = None
+    if stratify:
+        if targets.head != "binary":
+            raise InputError("--stratify is for binary traits; this trait is quantitative")
+        strat = targets.y[:, 0]
+    return make_folds(targets.sample_ids, k, repeats, seed, stratify=strat, groups=targets.groups)
+
+
+def _check_config(model, baselines, encoding):
+    from snpcnn.baselines import make_baseline
+
+    for b in baselines:
+        make_baseline(b)  # raises InputError on an unknown name
+
+
+def cross_validate(
+    genotypes: Genotypes | str | Path,
+    phenotypes: Any,
+    traits: Sequence[str] | str | None = None,
+    *,
+    covariates: Sequence[str] | None = None,
+    covariates_path: str | Path | None = None,
+    id_column: str | None = None,
+    model: Any = "snpcnn_default",
+    encoding: str = "dosage",
+    scaling: str = "center",
+    folds: int | str | Path | pd.DataFrame = 5,
+    repeats: int = 1,
+    stratify: bool = False,
+    groups: str | None = None,
+    epochs: int = 60,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 10,
+    val_fraction: float = 0.1,
+    n_seeds: int = 1,
+    baselines: Sequence[str] = ("gblup", "ridge"),
+    ensemble: bool = True,
+    min_maf: float = 0.0,
+    min_call_rate: float = 0.0,
+    preselect_top_k: int | None = None,
+    preselect_p: float | None = None,
+    seed: int = 0,
+    refit: bool = True,
+    cnn: bool = True,
+    jit_compile: bool = False,
+    model_overrides: dict[str, Any] | None = None,
+    progress: Callable[..., None] | None = None,
+    skip: Callable[[int, int], dict | None] | None = None,
+    on_fold: Callable[[int, int, dict], None] | None = None,
+) -> CVResults:
+    """Cross-validate a CNN and the linear baselines on the same folds.
+
+    Parameters
+    ----------
+    genotypes : Genotypes or path
+        Any format :func:`snpcnn.io.read_genotypes` reads.
+    phenotypes : Phenotypes or path
+        A phenotype table (see :func:`snpcnn.io.phenotypes.read_phenotypes`);
+        joined to the genotypes by sample id.
+    traits : str or list of str, optional
+        Trait column(s).  Default: the only or first numeric trait.
+    covariates : list of str, optional
+        Covariate columns (numeric, or categorical -> one-hot), fitted as fixed
+        effects inside each training part.
+    model : preset name, dict or TOML path
+        The CNN architecture (see :func:`snpcnn.models.build_model`).
+    folds : int, path or DataFrame
+        K for random K-fold, a ``sample_id -> fold`` file, or a fold table.
+    baselines : list of {"gblup", "ridge"}
+        Linear models evaluated on the same folds with the same preprocessing.
+    ensemble : bool
+        Also score the average of the CNN's and GBLUP's predictions ("CNN+GBLUP").
+    seed : int
+        One seed for folds, inner splits and network initialisation; the same
+        seed gives bitwise-identical results on CPU.
+    refit : bool
+        Refit the CNN on all phenotyped samples (epochs = median early-stopping
+        epoch over folds) and return it as ``results.final_bundle``.
+    progress : callable, optional
+        Called as ``progress(kind, **info)`` with kind "start", "epoch",
+        "fold_done", "refit" for progress bars.
+    skip, on_fold : callables, optional
+        Resume support: ``skip(repeat, fold)`` may return a stored fold result
+        dict (then the fold is not recomputed); ``on_fold(repeat, fold, result)``
+        receives each finished fold.
+
+    Returns
+    -------
+    CVResults
+    """
+    t_start = time.perf_counter()
+    baselines = [b.strip().lower() for b in baselines if b and b.strip().lower() != "none"]
+    _check_config(model, baselines, encoding)
+    genotypes, phenotypes, align = _load_inputs(
+        genotypes, phenotypes, traits, covariates, covariates_path, id_column, groups
+    )
+    if isinstance(traits, str):
+        traits = [traits]
+    if not traits:
+        traits = [phenotypes.default_trait()]
+    al = align(genotypes, phenotypes, traits=list(traits))
+    targets = _targets_from_alignment(al, phenotypes, traits, covariates, groups)
+    fold_table = _resolve_folds(folds, targets, repeats, seed, stratify)
+    t_load = time.perf_counter() - t_start
+
+    pre_settings = dict(
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        preselect_top_k=preselect_top_k,
+        preselect_p=preselect_p,
+        encoding=encoding,
+        scaling=scaling,
+    )
+    if (preselect_top_k or preselect_p) and len(targets.traits) > 1:
+        raise InputError("SNP preselection is per trait: fit one --trait at a time with it")
+    GenotypePreprocessor(**pre_settings)  # validate early
+    train_cfg = TrainConfig(
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        val_fraction=val_fraction,
+        n_seeds=n_seeds,
+        jit_compile=jit_compile,
+        model_overrides=dict(model_overrides or {}),
+    )
+    models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
+    if ensemble and cnn and "gblup" in baselines:
+        models.append(ENSEMBLE_NAME)
+    config = {
+        "traits": list(targets.traits),
+        "covariates": list(covariates or []),
+        "covariate_columns": targets.covariate_names,
+        "head": targets.head,
+        "binary_levels": targets.binary_levels,
+        "model": model
+        if isinstance(model, (str, dict))
+        else getattr(model, "__name__", str(model)),
+        "model_overrides": dict(model_overrides or {}),
+        "encoding": encoding,
+        "scaling": scaling,
+        "folds": folds
+        if isinstance(folds, int)
+        else str(folds)
+        if not isinstance(folds, pd.DataFrame)
+        else "table",
+        "n_folds": int(fold_table["fold"].nunique()),
+        "repeats": int(fold_table["repeat"].nunique()),
+        "stratify": stratify,
+        "groups": groups,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "patience": patience,
+        "val_fraction": val_fraction,
+        "n_seeds": n_seeds,
+        "baselines": baselines,
+        "ensemble": ensemble,
+        "min_maf": min_maf,
+        "min_call_rate": min_call_rate,
+        "preselect_top_k": preselect_top_k,
+        "preselect_p": preselect_p,
+        "seed": seed,
+        "cnn": cnn,
+    }
+    splits = [
+        (int(r), int(f))
+        for r, f in fold_table[["repeat", "fold"]]
+        .drop_duplicates()
+        .sort_values(["repeat", "fold"])
+        .itertuples(index=False)
+    ]
+    if progress:
+        progress(
+            "start",
+            n_splits=len(splits),
+            epochs=epochs * n_seeds if cnn else 0,
+            refit_epochs=epochs * n_seeds if (cnn and refit) else 0,
+        )
+
+    metric_rows: list[dict] = []
+    pred_frames: list[pd.DataFrame] = []
+    histories: list[dict] = []
+    best_epochs: list[int] = []
+    lrs: list[float] = []
+    notes: list[str] = []
+    t_cnn = t_base = 0.0
+    cnn_rates: list[float] = []
+    for r, f in splits:
+        stored = skip(r, f) if skip else None
+        if stored is None:
+            res = _run_fold(
+                genotypes,
+                targets,
+                fold_table,
+                r,
+                f,
+                pre_settings,
+                train_cfg,
+                baselines,
+                ensemble,
+                cnn,
+                seed,
+                progress,
+            )
+            if on_fold:
+                on_fold(r, f, res)
+        else:
+            res = stored
+        metric_rows.extend(res["metrics"])
+        pred_frames.append(pd.DataFrame(res["predictions"]))
+        if res.get("history") is not None:
+            histories.append(res["history"])
+            best_epochs.extend(res["history"]["best_epochs"])
+            lrs.extend(res["history"]["learning_rates"])
+            cnn_rates.append(res["history"].get("samples_per_second", float("nan")))
+        notes.extend(res.get("notes", []))
+        t_cnn += res.get("seconds_cnn", 0.0)
+        t_base += res.get("seconds_baselines", 0.0)
+        if progress:
+            progress("fold_done", repeat=r, fold=f)
+
+    metrics = pd.DataFrame(metric_rows)
+    predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
+    bundle = None
+    t_refit = 0.0
+    if cnn and refit:
+        t0 = time.perf_counter()
+        final_epochs = max(1, int(np.median(best_epochs))) if best_epochs else epochs
+        final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else learning_rate
+        bundle = _refit(
+            genotypes,
+            targets,
+            pre_settings,
+            train_cfg,
+            final_epochs,
+            final_lr,
+            seed,
+            progress,
+            config,
+        )
+        config["refit_epochs"] = final_epochs
+        config["refit_learning_rate"] = final_lr
+        t_refit = time.perf_counter() - t0
+    timings = {
+        "load_seconds": t_load,
+        "cnn_seconds": t_cnn,
+        "baseline_seconds": t_base,
+        "refit_seconds": t_refit,
+        "total_seconds": time.perf_counter() - t_start,
+        "cnn_train_samples_per_second": float(np.nanmedian(cnn_rates)) if cnn_rates else 0.0,
+    }
+    data_report = {
+        "genotypes": {
+            "source": genotypes.source,
+            "n_samples": genotypes.n_samples,
+            "n_snps": genotypes.n_snps,
+            "load_report": genotypes.report,
+        },
+        "phenotypes": {"source": getattr(phenotypes, "source", None)},
+        "alignment": targets.report,
+        "n_samples_used": int(len(targets.sample_ids)),
+        "n_per_trait": {
+            t: int(np.sum(~np.isnan(targets.y[:, j]))) for j, t in enumerate(targets.traits)
+        },
+    }
+    return CVResults(
+        metrics=metrics,
+        predictions=predictions,
+        histories=histories,
+        folds=fold_table,
+        traits=list(targets.traits),
+        models=models,
+        head=targets.head,
+        config=config,
+        data_report=data_report,
+        timings=timings,
+        device=device_description() if cnn else "CPU",
+        final_bundle=bundle,
+        notes=notes,
+    )
+
+
+def _digest(*arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes() if a.dtype != object else repr(a.tolist()).encode())
+    return h.hexdigest()[:16]
+
+
+def _baseline_label(name: str) -> str:
+    return {"gblup": "GBLUP", "ridge": "ridge"}.get(name, name)
+
+
+def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:
+    n_bytes = len(rows) * pre.n_snps * (3 if pre.encoding == "onehot" else 1) * 4
+    if n_bytes > MAX_DENSE_BYTES:
+        raise InputError(
+            f"the encoded training matrix would take {n_bytes / 1024**3:.1f} GiB; "
+            "reduce the SNPs (--min-maf, --preselect-top-k) or use the dosage encoding"
+        )
+    return pre.transform(genotypes, rows)
+
+
+def _run_fold(
+    genotypes: Genotypes,
+    targets: Targets,
+    fold_table: pd.DataFrame,
+    r: int,
+    f: int,
+    pre_settings: dict,
+    train_cfg: TrainConfig,
+    baselines: list[str],
+    ensemble: bool,
+    cnn: bool,
+    seed: int,
+    progress,
+) -> dict:
+    from snpcnn.baselines import make_baseline
+
+    ft = fold_table[fold_table["repeat"] == r].set_index("sample_id")["fold"]
+    fold_of = ft.reindex(targets.sample_ids).to_numpy()
+    test = fold_of == f
+    train = ~test
+    y_tr, y_te = targets.y[train], targets.y[test]
+    rows_tr = targets.geno_index[train]
+    rows_te = targets.geno_index[test]
+    ids_tr, ids_te = targets.sample_ids[train], targets.sample_ids[test]
+    c_tr, c_te = _covariates(targets, ids_tr, ids_te)
+    fseed = _fold_seed(seed, r, f)
+
+    pre = GenotypePreprocessor(**pre_settings)
+    pre.fit(
+        genotypes,
+        rows_tr[~np.isnan(y_tr[:, 0])] if (pre.preselect_top_k or pre.preselect_p) else rows_tr,
+        y=y_tr[~np.isnan(y_tr[:, 0]), 0] if (pre.preselect_top_k or pre.preselect_p) else None,
+        covariates=(c_tr[~np.isnan(y_tr[:, 0])] if c_tr is not None else None)
+        if (pre.preselect_top_k or pre.preselect_p)
+        else None,
+    )
+    preds: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {"metrics": [], "predictions": [], "notes": [], "history": None}
+    # digests of everything fitted in this fold: lets a test prove the test fold never leaks
+    out["fitted"] = {"preprocessing": _digest(*pre.to_arrays().values())}
+    if cnn:
+        t0 = time.perf_counter()
+        x_tr = _encode(pre, genotypes, rows_tr)
+        tt = TargetTransform.fit(y_tr, c_tr, targets.head)
+        z_tr = tt.forward(y_tr, c_tr).astype(np.float32)
+        res = train_cnn(
+            x_tr,
+            z_tr,
+            train_cfg,
+            head=targets.head,
+            seed=fseed,
+            on_epoch=(lambda: progress("epoch")) if progress else None,
+        )
+        del x_tr
+        x_te = _encode(pre, genotypes, rows_te)
+        z_te = np.asarray(res.model.predict(x_te, verbose=0, batch_size=256), dtype=np.float64)
+        preds[CNN_NAME] = tt.inverse(z_te, c_te)
+        out["seconds_cnn"] = time.perf_counter() - t0
+        out["fitted"]["cnn_weights"] = _digest(*res.model.get_weights())
+        out["history"] = {
+            "repeat": r,
+            "fold": f,
+            "histories": res.histories,
+            "best_epochs": res.best_epochs,
+            "learning_rates": res.learning_rates,
+            "collapsed_on_validation": res.collapsed_on_validation,
+            "samples_per_second": res.samples_per_second,
+        }
+        if res.retried:
+            out["notes"].append(
+                f"repeat {r} fold {f}: the CNN collapsed to a constant on the inner validation "
+                f"split and was retrained with learning rate {min(res.learning_rates):g}"
+            )
+        if progress and res.best_epochs:
+            progress("fold_trained", epochs_run=sum(len(h.get("loss", [])) for h in res.histories))
+    t0 = time.perf_counter()
+    if baselines:
+        xd_tr = pre.dosage_matrix(genotypes, rows_tr)
+        xd_te = pre.dosage_matrix(genotypes, rows_te)
+        for b in baselines:
+            label = _baseline_label(b)
+            p = np.full(y_te.shape, np.nan)
+            for j in range(y_tr.shape[1]):
+                ok = ~np.isnan(y_tr[:, j])
+                est = make_baseline(b)
+                est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
+                p[:, j] = est.predict(xd_te, c_te)
+                out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
+                    *[
+                        np.asarray(v)
+                        for k, v in sorted(vars(est).items())
+                        if k.endswith("_") and isinstance(v, (int, float, np.ndarray, np.floating))
+                    ]
+                )
+            preds[label] = p
+        del xd_tr, xd_te
+    out["seconds_baselines"] = time.perf_counter() - t0
+    if ensemble and CNN_NAME in preds and "GBLUP" in preds:
+        preds[ENSEMBLE_NAME] = 0.5 * (preds[CNN_NAME] + preds["GBLUP"])
+
+    n_tr = {t: int(np.sum(~np.isnan(y_tr[:, j]))) for j, t in enumerate(targets.traits)}
+    for name, p in preds.items():
+        for j, t in enumerate(targets.traits):
+            ok = ~np.isnan(y_te[:, j])
+            if ok.sum() < 2:
+                continue
+            vals, status = _score(targets.head, y_te[ok, j], p[ok, j])
+            for metric, value in vals.items():
+                out["metrics"].append(
+                    {
+                        "repeat": r,
+                        "fold": f,
+                        "model": name,
+                        "trait": t,
+                        "metric": metric,
+                        "value": value,
+                        "status": status,
+                        "n_train": n_tr[t],
+                        "n_test": int(ok.sum()),
+                    }
+                )
+            if status == "collapsed":
+                out["notes"].append(
+                    f"repeat {r} fold {f}: {name} predicted a constant for '{t}' "
+                    "(correlation undefined; counted as a loss)"
+                )
+            out["predictions"].extend(
+                {
+                    "sample_id": sid,
+                    "repeat": r,
+                    "fold": f,
+                    "trait": t,
+                    "model": name,
+                    "observed": float(obs),
+                    "predicted": float(pr),
+                }
+                for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
+            )
+    return out
+
+
+def _covariates(targets: Targets, fit_ids: np.ndarray, other_ids: np.ndarray | None = None):
+    """Covariate design matrices with the encoding (categorical levels) fitted on ``fit_ids``."""
+    if not targets.use_covariates:
+        return None, None
+    ph = targets.phenotypes
+    c_fit, _ = ph.covariate_matrix(fit_ids, fit_levels=fit_ids)
+    c_other = None
+    if other_ids is not None:
+        c_other, _ = ph.covariate_matrix(other_ids, fit_levels=fit_ids)
+        c_other = np.asarray(c_other, dtype=np.float64)
+    return np.asarray(c_fit, dtype=np.float64), c_other
+
+
+def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progress, config):
+    from snpcnn.bundle import ModelBundle
+
+    rows = targets.geno_index
+    y = targets.y
+    c, _ = _covariates(targets, targets.sample_ids)
+    cov_names = (
+        targets.phenotypes.covariate_matrix(targets.sample_ids, fit_levels=targets.sample_ids)[1]
+        if targets.use_covariates
+        else []
+    )
+    pre = GenotypePreprocessor(**pre_settings)
+    sel = ~np.isnan(y[:, 0])
+    if pre.preselect_top_k or pre.preselect_p:
+        pre.fit(genotypes, rows[sel], y=y[sel, 0], covariates=None if c is None else c[sel])
+    else:
+        pre.fit(genotypes, rows)
+    x = _encode(pre, genotypes, rows)
+    tt = TargetTransform.fit(y, c, targets.head)
+    z = tt.forward(y, c).astype(np.float32)
+    cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
+    res = train_cnn(
+        x,
+        z,
+        cfg,
+        head=targets.head,
+        seed=_fold_seed(seed, 10**6, 0),
+        on_epoch=(lambda: progress("epoch")) if progress else None,
+        fixed_epochs=epochs,
+    )
+    if progress:
+        progress("refit_done")
+    return ModelBundle(
+        model=res.model,
+        preprocessor=pre,
+        traits=list(targets.traits),
+        head=targets.head,
+        target_coef=[np.asarray(cf) for cf in tt.coef],
+        target_sd=np.asarray(tt.sd),
+        covariate_columns=list(cov_names),
+        covariate_means=(
+            np.zeros(0) if c is None else np.asarray(np.mean(c, axis=0), dtype=np.float64)
+        ),
+        binary_levels=targets.binary_levels,
+        config=dict(config),
+    )

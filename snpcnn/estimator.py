@@ -1,0 +1,271 @@
+"""scikit-learn estimators around the snpcnn CNNs.
+
+:class:`SNPCNNRegressor` and :class:`SNPCNNClassifier` follow the scikit-learn
+contract (``__init__`` stores its arguments unchanged; ``fit`` sets trailing-
+underscore attributes and returns ``self``; ``predict`` checks that it is fitted),
+so ``cross_val_score``, ``GridSearchCV`` and ``Pipeline`` work, and they pickle.
+
+``X`` is a samples x SNPs dosage matrix (0/1/2).  Missing genotypes are NaN (or
+-1 in an int8 matrix, the :class:`~snpcnn.genotypes.Genotypes` convention).
+Everything data-dependent (means for imputation, centring/scaling, the inner
+validation split for early stopping) is fitted on the ``X`` given to ``fit``.
+
+Inputs with fewer features than ``min_length`` are zero-padded on the right (after
+centring, zero is the mean genotype) so that the strided presets still apply.
+
+Examples
+--------
+>>> from sklearn.model_selection import cross_val_score
+>>> est = SNPCNNRegressor(epochs=20)                                  # doctest: +SKIP
+>>> cross_val_score(est, X, y, cv=5, scoring="r2")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import encode
+from snpcnn.training import TrainConfig, train_cnn
+
+__all__ = ["SNPCNNRegressor", "SNPCNNClassifier"]
+
+
+class _SNPCNNBase(BaseEstimator):
+    def __init__(
+        self,
+        model: Any = "snpcnn_default",
+        encoding: str = "dosage",
+        scaling: str = "standardize",
+        epochs: int = 60,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        patience: int = 10,
+        val_fraction: float = 0.1,
+        n_seeds: int = 1,
+        min_length: int = 32,
+        random_state: int | None = 0,
+        model_overrides: dict | None = None,
+    ):
+        self.model = model
+        self.encoding = encoding
+        self.scaling = scaling
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.n_seeds = n_seeds
+        self.min_length = min_length
+        self.random_state = random_state
+        self.model_overrides = model_overrides
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------ features
+    @staticmethod
+    def _missing(X: np.ndarray, raw_dtype) -> np.ndarray:
+        miss = np.isnan(X)
+        if raw_dtype == np.int8:
+            miss |= X < 0
+        return miss
+
+    def _fit_features(self, X) -> np.ndarray:
+        raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+        if self.encoding not in ("dosage", "onehot"):
+            raise InputError(f"encoding must be 'dosage' or 'onehot', got {self.encoding!r}")
+        if self.scaling not in ("none", "center", "standardize"):
+            raise InputError(
+                f"scaling must be 'none', 'center' or 'standardize', got {self.scaling!r}"
+            )
+        miss = self._missing(X, raw_dtype)
+        Xm = np.where(miss, np.nan, X)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(Xm, axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        self.fill_ = mean.astype(np.float32)
+        self.center_ = self.fill_ if self.scaling in ("center", "standardize") else None
+        self.scale_ = None
+        if self.scaling == "standardize":
+            filled = np.where(miss, mean, X)
+            sd = filled.std(axis=0)
+            self.scale_ = np.where(sd > 1e-12, sd, 1.0).astype(np.float32)
+        return self._transform(X, raw_dtype)
+
+    def _transform(self, X, raw_dtype=None) -> np.ndarray:
+        miss = self._missing(X, raw_dtype)
+        if self.encoding == "onehot":
+            block = np.where(miss, -1, np.clip(np.rint(X), 0, 2)).astype(np.int8)
+            x = encode(block, "onehot")
+        else:
+            x = np.where(miss, self.fill_, X).astype(np.float32)
+            if self.center_ is not None:
+                x = x - self.center_
+            if self.scale_ is not None:
+                x = x / self.scale_
+            x = x[..., None]
+        if x.shape[1] < self.min_length:
+            pad = np.zeros((x.shape[0], self.min_length - x.shape[1], x.shape[2]), np.float32)
+            x = np.concatenate([x, pad], axis=1)
+        return x.astype(np.float32)
+
+    def _features(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return self._transform(X, raw_dtype)
+
+    def _config(self) -> TrainConfig:
+        return TrainConfig(
+            model=self.model,
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            learning_rate=float(self.learning_rate),
+            patience=int(self.patience),
+            val_fraction=float(self.val_fraction),
+            n_seeds=int(self.n_seeds),
+            model_overrides=dict(self.model_overrides or {}),
+        )
+
+    def _train(self, x, y, head, n_outputs=None):
+        n = len(x)
+        cfg = self._config()
+        if n < 10 or cfg.val_fraction <= 0:
+            cfg.val_fraction = 0.0  # too few samples for an inner split: train on all
+        seed = 0 if self.random_state is None else int(self.random_state)
+        if cfg.val_fraction == 0.0:
+            res = train_cnn(
+                x, y, cfg, head=head, seed=seed, fixed_epochs=cfg.epochs, n_outputs=n_outputs
+            )
+        else:
+            res = train_cnn(x, y, cfg, head=head, seed=seed, n_outputs=n_outputs)
+        self.model_ = res.model
+        self.best_epochs_ = res.best_epochs
+        self.history_ = res.histories
+        return self
+
+    def _raw_predict(self, X) -> np.ndarray:
+        x = self._features(X)
+        return np.asarray(self.model_.predict(x, verbose=0, batch_size=256), dtype=np.float64)
+
+    # ------------------------------------------------------------- pickle
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:
+            import os
+            import tempfile
+
+            fd, tmp = tempfile.mkstemp(suffix=".keras")
+            os.close(fd)
+            try:
+                state["model_"].save(tmp)
+                with open(tmp, "rb") as fh:
+                    state["model_"] = ("__keras_bytes__", fh.read())
+            finally:
+                os.unlink(tmp)
+        return state
+
+    def __setstate__(self, state):
+        m = state.get("model_")
+        if isinstance(m, tuple) and m and m[0] == "__keras_bytes__":
+            import os
+            import tempfile
+
+            from snpcnn.models import load_model
+
+            fd, tmp = tempfile.mkstemp(suffix=".keras")
+            os.close(fd)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(m[1])
+                state["model_"] = load_model(tmp)
+            finally:
+                os.unlink(tmp)
+        self.__dict__.update(state)
+
+
+class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
+    """A CNN regressor on SNP dosages (one trait, or several as columns of ``y``).
+
+    Targets are standardised on the training data and predictions transformed
+    back.  Parameters are those of :func:`snpcnn.cross_validate` that concern the
+    network: ``model`` (preset, dict or TOML path), ``encoding``, ``scaling``,
+    ``epochs``, ``batch_size``, ``learning_rate``, ``patience`` (early stopping on
+    an inner ``val_fraction`` split), ``n_seeds`` (seed averaging), ``random_state``.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y):
+        x = self._fit_features(X)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            self._y_2d = True
+        else:
+            self._y_2d = y.ndim == 2
+        if y.ndim == 1:
+            y = y[:, None]
+        if len(y) != len(x):
+            raise ValueError(f"X has {len(x)} samples but y has {len(y)}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity")
+        self.y_mean_ = y.mean(axis=0)
+        sd = y.std(axis=0)
+        self.y_sd_ = np.where(sd > 0, sd, 1.0)
+        z = ((y - self.y_mean_) / self.y_sd_).astype(np.float32)
+        return self._train(x, z, "regression")
+
+    def predict(self, X):
+        z = self._raw_predict(X)
+        y = z * self.y_sd_ + self.y_mean_
+        return y if self._y_2d else y[:, 0]
+
+
+class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
+    """A CNN classifier on SNP dosages (binary: sigmoid output; multi-class: softmax)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    def fit(self, X, y):
+        x = self._fit_features(X)
+        check_classification_targets(y)
+        self.label_encoder_ = LabelEncoder().fit(y)
+        self.classes_ = self.label_encoder_.classes_
+        codes = self.label_encoder_.transform(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"SNPCNNClassifier needs at least 2 classes in y; got only {self.classes_[0]!r}"
+            )
+        if len(self.classes_) == 2:
+            return self._train(x, codes.astype(np.float32)[:, None], "binary")
+        labels = codes.astype(np.float32)[:, None]
+        return self._train(x, labels, "multiclass", n_outputs=len(self.classes_))
+
+    def predict_proba(self, X):
+        p = self._raw_predict(X)
+        if len(self.classes_) == 2:
+            p1 = np.clip(p[:, 0], 0.0, 1.0)
+            return np.column_stack([1.0 - p1, p1])
+        p = np.clip(p, 0.0, None)
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,132 @@
+"""Cross-validation fold assignment: K-fold, repeated, stratified, grouped, or from a file.
+
+A fold table is a DataFrame with columns ``sample_id``, ``repeat`` (0-based) and
+``fold`` (1-based), one row per sample and repeat.  Every model (CNN and
+baselines) is evaluated on the same table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+
+__all__ = ["make_folds", "read_folds"]
+
+
+def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
+    """Read a ``sample_id -> fold`` table (CSV/TSV, like ``wheat_cv_folds.csv``).
+
+    The id column is found by name (``sample_id``, ``IID``, ``id``) or is the first
+    column; the fold column is ``fold``/``cv_fold``/``set`` or the second column.
+    Every sample in ``sample_ids`` must have a fold; extra rows are ignored.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the fold table ({exc})") from None
+    if table.shape[1] < 2:
+        raise InputError(f"{path}: a fold table needs two columns (sample_id, fold)")
+    lower = {c.lower(): c for c in table.columns}
+    id_col = next((lower[c] for c in ("sample_id", "iid", "id") if c in lower), table.columns[0])
+    fold_col = next(
+        (lower[c] for c in ("fold", "cv_fold", "set", "folds") if c in lower),
+        [c for c in table.columns if c != id_col][0],
+    )
+    ids = table[id_col].astype(str).str.strip()
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise InputError(f"{path}: sample '{dup.iloc[0]}' has more than one fold; list it once")
+    folds = pd.to_numeric(table[fold_col], errors="coerce")
+    bad = folds.isna() | (folds != np.round(folds))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"{path} line {i + 2}: fold '{table[fold_col].iloc[i]}' for sample '{ids.iloc[i]}' "
+            "is not an integer"
+        )
+    mapping = pd.Series(folds.astype(int).to_numpy(), index=ids.to_numpy())
+    sample_ids = np.asarray(sample_ids).astype(str)
+    missing = [s for s in sample_ids if s not in mapping.index]
+    if missing:
+        raise InputError(
+            f"{path}: {len(missing)} phenotyped sample(s) have no fold, e.g. '{missing[0]}'; "
+            "add them to the fold table"
+        )
+    fold = mapping.loc[sample_ids].to_numpy()
+    levels = np.unique(fold)
+    if len(levels) < 2:
+        raise InputError(f"{path}: the fold table has only one fold; cross-validation needs >= 2")
+    # renumber to 1..K in sorted order so that fold labels are stable and compact
+    fold = np.searchsorted(levels, fold) + 1
+    return pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
+
+
+def make_folds(
+    sample_ids: np.ndarray,
+    k: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+    stratify: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Random K-fold assignment, repeated ``repeats`` times with derived seeds.
+
+    ``stratify`` (class labels) keeps class proportions per fold; ``groups`` keeps
+    each group (family, population) within one fold (group K-fold, randomised by
+    shuffling the group order per repeat).
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    sample_ids = np.asarray(sample_ids).astype(str)
+    n = len(sample_ids)
+    if k < 2:
+        raise InputError(f"--folds must be at least 2, got {k}")
+    if k > n:
+        raise InputError(f"--folds {k} is more than the {n} phenotyped samples")
+    if repeats < 1:
+        raise InputError(f"--repeats must be at least 1, got {repeats}")
+    if stratify is not None and groups is not None:
+        raise InputError("use either stratified or group folds, not both")
+    rows = []
+    for r in range(repeats):
+        rseed = int(np.random.SeedSequence([seed, r]).generate_state(1)[0])
+        fold = np.zeros(n, dtype=int)
+        if groups is not None:
+            groups = np.asarray(groups).astype(str)
+            uniq = np.unique(groups)
+            if len(uniq) < k:
+                raise InputError(f"group K-fold needs at least {k} groups, found {len(uniq)}")
+            rng = np.random.default_rng(rseed)
+            order = rng.permutation(uniq)
+            sizes = pd.Series(groups).value_counts()
+            # greedy balanced assignment: biggest groups first, into the smallest fold
+            load = np.zeros(k, dtype=int)
+            assign = {}
+            for g in sorted(order, key=lambda g: -sizes[g]):
+                f = int(np.argmin(load))
+                assign[g] = f
+                load[f] += sizes[g]
+            fold = np.array([assign[g] for g in groups]) + 1
+        else:
+            if stratify is not None:
+                y = np.asarray(stratify)
+                counts = pd.Series(y).value_counts()
+                if counts.min() < k:
+                    raise InputError(
+                        f"stratified {k}-fold needs at least {k} samples of each class; class "
+                        f"'{counts.idxmin()}' has {counts.min()}"
+                    )
+                splitter = StratifiedKFold(k, shuffle=True, random_state=rseed % (2**32 - 1))
+                splits = splitter.split(np.zeros(n), y)
+            else:
+                splitter = KFold(k, shuffle=True, random_state=rseed % (2**32 - 1))
+                splits = splitter.split(np.zeros(n))
+            for i, (_, test) in enumerate(splits):
+                fold[test] = i + 1
+        rows.append(pd.DataFrame({"sample_id": sample_ids, "repeat": r, "fold": fold}))
+    return pd.concat(rows, ignore_index=True)

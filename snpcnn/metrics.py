@@ -1,0 +1,91 @@
+"""Prediction-accuracy metrics, each named for exactly the statistic it is.
+
+Regression: Pearson r (the headline), Spearman rho, R^2 (coefficient of
+determination, 1 - SSE/SST on the test fold), RMSE, MAE.  Binary: ROC AUC and
+accuracy at threshold 0.5 (of the predicted probability).
+
+A model whose predictions are (near-)constant on a test fold makes Pearson r and
+Spearman rho undefined.  :func:`is_collapsed` detects it and the metric functions
+then return ``status="collapsed"`` instead of a bare NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "REGRESSION_METRICS",
+    "BINARY_METRICS",
+    "METRIC_LABELS",
+    "is_collapsed",
+    "regression_metrics",
+    "binary_metrics",
+]
+
+REGRESSION_METRICS = ("pearson_r", "spearman_rho", "r2", "rmse", "mae")
+BINARY_METRICS = ("auc", "accuracy")
+METRIC_LABELS = {
+    "pearson_r": "Pearson r",
+    "spearman_rho": "Spearman rho",
+    "r2": "R^2",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "auc": "ROC AUC",
+    "accuracy": "accuracy",
+}
+
+# Predictions whose spread is below this fraction of the observed spread are
+# treated as constant ("collapsed"): r is numerically meaningless there.
+COLLAPSE_RTOL = 1e-4
+
+
+def is_collapsed(y_pred: np.ndarray, y_true: np.ndarray | None = None) -> bool:
+    """True if ``y_pred`` is (near-)constant, relative to the spread of ``y_true``."""
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_pred.size < 2 or not np.all(np.isfinite(y_pred)):
+        return True
+    ref = 1.0
+    if y_true is not None:
+        sd_true = float(np.std(np.asarray(y_true, dtype=np.float64)))
+        if sd_true > 0:
+            ref = sd_true
+    return float(np.std(y_pred)) <= COLLAPSE_RTOL * ref
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], str]:
+    """Pearson r, Spearman rho, R^2, RMSE and MAE, and a status ("ok" or "collapsed").
+
+    When the predictions are constant, the correlations are NaN and the status says
+    "collapsed"; R^2, RMSE and MAE are still computed.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    resid = y_true - y_pred
+    sst = float(np.sum((y_true - y_true.mean()) ** 2))
+    out = {
+        "r2": 1.0 - float(np.sum(resid**2)) / sst if sst > 0 else float("nan"),
+        "rmse": float(np.sqrt(np.mean(resid**2))),
+        "mae": float(np.mean(np.abs(resid))),
+    }
+    if is_collapsed(y_pred, y_true) or np.std(y_true) == 0:
+        out["pearson_r"] = float("nan")
+        out["spearman_rho"] = float("nan")
+        status = "collapsed"
+    else:
+        out["pearson_r"] = float(np.corrcoef(y_true, y_pred)[0, 1])
+        out["spearman_rho"] = float(stats.spearmanr(y_true, y_pred).statistic)
+        status = "ok"
+    return {k: out[k] for k in REGRESSION_METRICS}, status
+
+
+def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, float], str]:
+    """ROC AUC of the scores and accuracy of ``score >= 0.5``, plus a status."""
+    from sklearn.metrics import roc_auc_score
+
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    acc = float(np.mean((y_score >= 0.5) == (y_true > 0.5)))
+    if is_collapsed(y_score) or len(np.unique(y_true)) < 2:
+        return {"auc": float("nan"), "accuracy": acc}, "collapsed"
+    return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"

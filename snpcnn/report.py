@@ -1,0 +1,448 @@
+"""Rendering and saving cross-validation results: tables, summary.md, run.json, plots.
+
+Everything in an output directory is written into a temporary sibling directory
+first and moved into place only when complete (:func:`atomic_directory`), so an
+interrupted run never leaves a half-written result behind, and an existing
+directory is only replaced with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn import __version__
+from snpcnn.errors import InputError
+from snpcnn.metrics import METRIC_LABELS
+
+__all__ = [
+    "atomic_directory",
+    "check_output_dir",
+    "file_checksum",
+    "library_versions",
+    "fold_table",
+    "summary_markdown",
+    "save_results",
+    "atomic_write_text",
+    "console_report",
+]
+
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "tensorflow",
+    "keras",
+    "sklearn",
+    "allel",
+    "bed_reader",
+    "click",
+    "matplotlib",
+)
+
+
+def check_output_dir(out: str | Path, force: bool) -> Path:
+    """Fail early (before any work) if ``out`` exists and ``force`` is not set."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise InputError(f"output directory {out} exists; use --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a directory")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``out`` only if the block succeeds."""
+    out = check_output_dir(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / "x")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_checksum(path: str | Path) -> dict[str, Any]:
+    """sha256 and size of a file (for a PLINK prefix, of each of .bed/.bim/.fam)."""
+    path = Path(path)
+    if not path.exists():
+        parts = [path.with_suffix(s) for s in (".bed", ".bim", ".fam")]
+        if all(p.exists() for p in parts):
+            return {p.name: file_checksum(p) for p in parts}
+        return {"missing": str(path)}
+    if path.is_dir():
+        return {p.name: file_checksum(p) for p in sorted(path.iterdir()) if p.is_file()}
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    out = {"sha256": h.hexdigest(), "bytes": path.stat().st_size}
+    if path.suffix == ".bed":
+        for s in (".bim", ".fam"):
+            side = path.with_suffix(s)
+            if side.exists():
+                out[side.name] = file_checksum(side)
+    return out
+
+
+def library_versions() -> dict[str, str]:
+    import importlib
+
+    out = {"python": sys.version.split()[0], "snpcnn": __version__}
+    for name in LIBRARIES:
+        try:
+            mod = importlib.import_module(name)
+            out[name] = str(getattr(mod, "__version__", "?"))
+        except Exception:  # pragma: no cover - optional
+            out[name] = "not installed"
+    return out
+
+
+# ------------------------------------------------------------------ tables
+def _fmt(v: float, status: str = "ok") -> str:
+    if status == "collapsed":
+        return "collapsed"
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.3f}"
+
+
+def fold_table(results, trait: str, metric: str | None = None) -> pd.DataFrame:
+    """Fold-by-fold headline metric (rows) for every model (columns), as strings."""
+    metric = metric or results.headline_metric
+    m = results.metrics
+    m = m[(m["trait"] == trait) & (m["metric"] == metric)]
+    rows = []
+    for (r, f), g in m.groupby(["repeat", "fold"], sort=True):
+        row = {"repeat": r, "fold": f, "n_test": int(g["n_test"].iloc[0])}
+        for model in results.models:
+            gm = g[g["model"] == model]
+            row[model] = _fmt(gm["value"].iloc[0], gm["status"].iloc[0]) if len(gm) else ""
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if results.config.get("repeats", 1) == 1 and "repeat" in table:
+        table = table.drop(columns="repeat")
+    return table
+
+
+def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
+    s = results.summary()
+    s = s[(s["trait"] == trait) & (s["metric"] == metric)].set_index("model")
+    row = {}
+    for model in results.models:
+        if model not in s.index:
+            row[model] = ""
+            continue
+        mean, sd, nc = s.loc[model, "mean"], s.loc[model, "std"], int(s.loc[model, "n_collapsed"])
+        txt = f"{mean:.3f} ± {sd:.3f}" if np.isfinite(mean) else "n/a"
+        if nc:
+            txt += f" ({nc} collapsed)"
+        row[model] = txt
+    return row
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(str(v) for v in row.to_numpy()) + " |")
+    return "\n".join(lines)
+
+
+def trait_sections(results) -> list[tuple[str, str]]:
+    """(title, markdown) per trait: fold table, mean ± sd of every metric, paired comparison."""
+    out = []
+    head = results.headline_metric
+    label = METRIC_LABELS[head]
+    metrics = (
+        ("pearson_r", "spearman_rho", "r2", "rmse", "mae")
+        if results.head == "regression"
+        else ("auc", "accuracy")
+    )
+    for trait in results.traits:
+        parts = []
+        ft = fold_table(results, trait, head)
+        mean_row = {"fold": "mean ± sd"}
+        if "repeat" in ft:
+            mean_row["repeat"] = ""
+        mean_row["n_test"] = ""
+        mean_row.update(_mean_sd_row(results, trait, head))
+        ft = pd.concat([ft, pd.DataFrame([mean_row])], ignore_index=True)
+        parts.append(f"{label} between observed and predicted values, per test fold:\n")
+        parts.append(_md_table(ft))
+        allm = []
+        for metric in metrics:
+            row = {"metric": METRIC_LABELS[metric]}
+            row.update(_mean_sd_row(results, trait, metric))
+            allm.append(row)
+        parts.append("\nAll metrics, mean ± sd over folds:\n")
+        parts.append(_md_table(pd.DataFrame(allm)))
+        if "GBLUP" in results.models:
+            pr = results.paired("GBLUP", head)
+            pr = pr[pr["trait"] == trait]
+            if len(pr):
+                rows = [
+                    {
+                        "model": p.model,
+                        f"mean difference in {label} vs GBLUP": f"{p.mean_difference:+.3f}"
+                        + (f" ± {p.sd_difference:.3f}" if np.isfinite(p.sd_difference) else ""),
+                        "folds won": f"{p.wins} of {p.n_folds}",
+                        "collapsed folds": str(p.n_collapsed),
+                    }
+                    for p in pr.itertuples()
+                ]
+                parts.append("\nPaired comparison with GBLUP on the same folds:\n")
+                parts.append(_md_table(pd.DataFrame(rows)))
+                if pr["n_collapsed"].sum():
+                    parts.append(
+                        "\nA collapsed fold (constant predictions, correlation undefined) counts "
+                        f"as a loss and enters the mean difference with {label} = 0."
+                    )
+        out.append((trait, "\n".join(parts)))
+    return out
+
+
+def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
+    """The human-readable ``summary.md``."""
+    c = results.config
+    dr = results.data_report
+    t = results.timings
+    lines = [
+        "# snpcnn cross-validation summary",
+        "",
+        f"- snpcnn {__version__}, {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+    ]
+    for k, v in (inputs or {}).items():
+        lines.append(f"- {k}: `{v}`")
+    lines += [
+        f"- genotypes: {dr['genotypes']['n_samples']:,} samples x {dr['genotypes']['n_snps']:,} "
+        f"SNPs; {dr['n_samples_used']:,} samples genotyped and phenotyped",
+        "- traits: "
+        + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
+        + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),
+        f"- CNN: `{c['model']}`, {c['encoding']} encoding, up to {c['epochs']} epochs "
+        f"(early stopping, patience {c['patience']}, on an inner {c['val_fraction']:.0%} "
+        f"validation split of each training part), batch {c['batch_size']}, learning rate "
+        f"{c['learning_rate']:g}, {c['n_seeds']} seed(s)",
+        f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}",
+        f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "
+        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
+        f"final refit {t['refit_seconds']:.1f} s)",
+        "",
+    ]
+    for trait, md in trait_sections(results):
+        lines += [f"## {trait}", "", md, ""]
+    if results.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in results.notes] + [""]
+    lines += [
+        "## Files",
+        "",
+        "- `metrics.csv`: every metric per repeat, fold, model and trait (`status` = ok or "
+        "collapsed).",
+        "- `predictions.csv`: out-of-fold predictions for every sample, model and trait.",
+        "- `model.keras`: the CNN refitted on all phenotyped samples, with its preprocessing.",
+        "- `run.json`: version, resolved config, seed, input checksums, library versions, device, "
+        "timings.",
+        "- `plots/`: observed vs predicted, per-fold accuracy CNN vs GBLUP, learning curves.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def console_report(results) -> str:
+    """What ``snpcnn fit`` prints at the end."""
+    parts = []
+    for trait, md in trait_sections(results):
+        parts.append(f"== {trait} ==\n{md}")
+    t = results.timings
+    parts.append(
+        f"wall time {t['total_seconds']:.1f} s on {results.device} "
+        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
+        f"refit {t['refit_seconds']:.1f} s)"
+    )
+    if results.notes:
+        parts.append("notes:\n" + "\n".join(f"  - {n}" for n in results.notes))
+    return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------- plots
+def _plots(results, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    pred = results.predictions
+    if pred.empty:
+        return written
+    out.mkdir(exist_ok=True)
+    for trait in results.traits:
+        p = pred[(pred["trait"] == trait) & (pred["repeat"] == pred["repeat"].min())]
+        models = [m for m in results.models if m in set(p["model"])]
+        fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 4), squeeze=False)
+        for ax, model in zip(axes[0], models):
+            pm = p[p["model"] == model]
+            ax.scatter(pm["predicted"], pm["observed"], s=8, alpha=0.6)
+            r = (
+                np.corrcoef(pm["observed"], pm["predicted"])[0, 1]
+                if pm["predicted"].std() > 0
+                else np.nan
+            )
+            ax.set_title(
+                f"{model}: pooled Pearson r = {r:.3f}" if np.isfinite(r) else f"{model}: constant"
+            )
+            ax.set_xlabel("predicted (out of fold)")
+            ax.set_ylabel(f"observed {trait}")
+        fig.tight_layout()
+        name = out / f"observed_vs_predicted_{_safe(trait)}.png"
+        fig.savefig(name, dpi=100)
+        plt.close(fig)
+        written.append(name.name)
+        if "GBLUP" in results.models and "CNN" in results.models:
+            m = results.metrics
+            m = m[(m["trait"] == trait) & (m["metric"] == results.headline_metric)]
+            a = m[m["model"] == "CNN"]
+            b = m[m["model"] == "GBLUP"]
+            j = a.merge(b, on=["repeat", "fold"], suffixes=("", "_gblup"))
+            fig, ax = plt.subplots(figsize=(4.5, 4.5))
+            ok = j["status"].eq("ok")
+            ax.scatter(j.loc[ok, "value_gblup"], j.loc[ok, "value"], label="fold")
+            if (~ok).any():
+                ax.scatter(
+                    j.loc[~ok, "value_gblup"],
+                    np.zeros((~ok).sum()),
+                    marker="x",
+                    c="red",
+                    label="CNN collapsed (plotted at 0)",
+                )
+            lo = float(np.nanmin([j["value"].min(), j["value_gblup"].min(), 0]))
+            hi = float(np.nanmax([j["value"].max(), j["value_gblup"].max()]))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+            label = METRIC_LABELS[results.headline_metric]
+            ax.set_xlabel(f"GBLUP {label}")
+            ax.set_ylabel(f"CNN {label}")
+            ax.set_title(f"{trait}: per-fold {label}")
+            ax.legend(loc="best", fontsize=8)
+            fig.tight_layout()
+            name = out / f"per_fold_cnn_vs_gblup_{_safe(trait)}.png"
+            fig.savefig(name, dpi=100)
+            plt.close(fig)
+            written.append(name.name)
+    if results.histories:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for h in results.histories:
+            for s, hist in enumerate(h["histories"]):
+                lab = f"r{h['repeat']} f{h['fold']}" + (f" s{s}" if len(h["histories"]) > 1 else "")
+                if "loss" in hist:
+                    line = ax.plot(hist["loss"], lw=0.8, alpha=0.7)[0]
+                    if "val_loss" in hist:
+                        ax.plot(
+                            hist["val_loss"], lw=0.8, ls="--", color=line.get_color(), label=lab
+                        )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (standardised trait scale)")
+        ax.set_title("CNN learning curves (solid: training, dashed: inner validation)")
+        if len(results.histories) <= 12:
+            ax.legend(fontsize=6, ncol=2)
+        fig.tight_layout()
+        name = out / "learning_curves.png"
+        fig.savefig(name, dpi=100)
+        plt.close(fig)
+        written.append(name.name)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "snpcnn_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": argv if argv is not None else sys.argv,
+        "config": results.config,
+        "seed": results.config.get("seed"),
+        "inputs": {k: {"path": str(v), **file_checksum(v)} for k, v in inputs.items() if v},
+        "data": results.data_report,
+        "libraries": library_versions(),
+        "platform": {
+            "system": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "device": results.device,
+        "timings": results.timings,
+        "notes": results.notes,
+    }
+
+
+def save_results(
+    results,
+    out: str | Path,
+    inputs: dict[str, str] | None = None,
+    force: bool = False,
+    argv: list[str] | None = None,
+) -> Path:
+    """Write every output file of a run into ``out`` atomically."""
+    inputs = inputs or {}
+    with atomic_directory(out, force) as tmp:
+        results.metrics.to_csv(tmp / "metrics.csv", index=False)
+        results.predictions.to_csv(tmp / "predictions.csv", index=False)
+        (tmp / "summary.md").write_text(summary_markdown(results, inputs))
+        if results.final_bundle is not None:
+            results.final_bundle.save(tmp / "model.keras")
+        _plots(results, tmp / "plots")
+        record = run_record(results, inputs, argv)
+        (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
+    return Path(out)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,137 @@
+"""Cross-validation engine: no leakage, same folds for every model, determinism, collapse."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.cv import cross_validate
+from snpcnn.genotypes import Genotypes
+from snpcnn.io.phenotypes import read_phenotypes
+
+TINY = {
+    "name": "tiny",
+    "blocks": [
+        {"type": "conv", "filters": 4, "kernel_size": 4, "strides": 4},
+        {"type": "flatten"},
+        {"type": "dense", "units": 8},
+    ],
+}
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+FAST = dict(model=TINY, epochs=3, batch_size=32, patience=2, refit=False)
+
+
+@pytest.fixture(scope="module")
+def wheat_small(example_data):
+    from snpcnn.io import read_genotypes
+
+    g = read_genotypes(example_data / "wheat.bed")
+    g = g.subset(samples=np.arange(150), variants=np.arange(256))
+    ph = read_phenotypes(example_data / "wheat_phenotypes.csv")
+    folds = pd.DataFrame({"sample_id": g.samples, "fold": np.arange(150) % 3 + 1})
+    return g, ph, folds
+
+
+def _poison(g: Genotypes, ph, ids):
+    d = np.array(g.dosages, copy=True)
+    rows = np.flatnonzero(np.isin(g.samples.astype(str), ids))
+    d[rows] = np.random.default_rng(99).integers(0, 3, size=(len(rows), g.n_snps))
+    g2 = Genotypes(d, g.samples, g.variants, source=g.source)
+    table = ph.table.copy()
+    table.loc[list(ids), "GY_E1"] = 1000.0
+    ph2 = type(ph)(
+        table=table,
+        traits=ph.traits,
+        covariates=ph.covariates,
+        source=ph.source,
+        categorical=ph.categorical,
+    )
+    return g2, ph2
+
+
+def test_poisoning_the_test_fold_changes_nothing_fitted(wheat_small):
+    g, ph, folds = wheat_small
+    fitted = {}
+
+    def record(store):
+        return lambda r, f, res: store.__setitem__(f, res["fitted"])
+
+    clean: dict = {}
+    cross_validate(g, ph, "GY_E1", folds=folds, on_fold=record(clean), **FAST)
+    test_ids = folds.loc[folds["fold"] == 1, "sample_id"].to_numpy()
+    g2, ph2 = _poison(g, ph, test_ids)
+    poisoned: dict = {}
+    res = cross_validate(g2, ph2, "GY_E1", folds=folds, on_fold=record(poisoned), **FAST)
+    # fold 1 never trained on the poisoned samples: CNN weights, preprocessing, GBLUP and
+    # ridge fits are bit-for-bit the same
+    assert clean[1] == poisoned[1]
+    assert set(clean[1]) >= {"preprocessing", "cnn_weights", "GBLUP:GY_E1", "ridge:GY_E1"}
+    # ... while folds 2 and 3, which train on them, do change (so the check can fail)
+    for f in (2, 3):
+        for key in ("preprocessing", "cnn_weights", "GBLUP:GY_E1", "ridge:GY_E1"):
+            assert clean[f][key] != poisoned[f][key], key
+    fitted.update(clean)
+    assert set(res.models) == {"CNN", "GBLUP", "ridge", "CNN+GBLUP"}
+
+
+def test_same_seed_gives_bitwise_identical_results(wheat_small):
+    g, ph, folds = wheat_small
+    a = cross_validate(g, ph, "GY_E2", folds=folds, seed=5, **FAST)
+    b = cross_validate(g, ph, "GY_E2", folds=folds, seed=5, **FAST)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions, check_exact=True)
+    c = cross_validate(g, ph, "GY_E2", folds=folds, seed=6, baselines=(), **FAST)
+    cnn_a = a.predictions[a.predictions.model == "CNN"]["predicted"].to_numpy()
+    assert not np.array_equal(cnn_a, c.predictions["predicted"].to_numpy())
+
+
+def test_every_model_scored_on_the_same_folds_and_samples(wheat_small):
+    g, ph, folds = wheat_small
+    res = cross_validate(g, ph, "GY_E1", folds=3, seed=1, **FAST)
+    p = res.predictions
+    per_model = {m: set(zip(d.sample_id, d.fold)) for m, d in p.groupby("model")}
+    first = next(iter(per_model.values()))
+    assert all(v == first for v in per_model.values())
+    assert len(first) == 150  # every sample predicted once, out of fold
+    s = res.summary()
+    assert set(s.metric) == {"pearson_r", "spearman_rho", "r2", "rmse", "mae"}
+
+
+def test_collapsed_cnn_is_reported_and_counted_as_a_loss(wheat_small):
+    g, ph, folds = wheat_small
+    import keras
+
+    def dead(input_shape, head, n_outputs, name):
+        # the only hidden unit is a ReLU that starts (and stays) dead: constant output
+        inp = keras.Input(input_shape)
+        h = keras.layers.Dense(
+            1,
+            activation="relu",
+            kernel_initializer="zeros",
+            bias_initializer=keras.initializers.Constant(-1.0),
+        )(keras.layers.Flatten()(inp))
+        return keras.Model(inp, keras.layers.Dense(n_outputs)(h), name=name)
+
+    res = cross_validate(
+        g, ph, "GY_E1", folds=folds, model=dead, epochs=2, refit=False, baselines=("gblup",)
+    )
+    m = res.metrics[(res.metrics.model == "CNN") & (res.metrics.metric == "pearson_r")]
+    assert (m["status"] == "collapsed").all()
+    pr = res.paired("GBLUP")
+    row = pr[pr.model == "CNN"].iloc[0]
+    assert row.wins == 0 and row.n_collapsed == 3
+    from snpcnn.report import summary_markdown
+
+    md = summary_markdown(res)
+    assert "collapsed" in md and "| nan" not in md.lower()
+
+
+def test_multi_trait_masks_missing_values(wheat_small):
+    g, ph, folds = wheat_small
+    table = ph.table.copy()
+    table.loc[table.index[:40], "GY_E2"] = np.nan
+    ph2 = type(ph)(table=table, traits=ph.traits, source=ph.source)
+    res = cross_validate(g, ph2, ["GY_E1", "GY_E2"], folds=folds, baselines=("ridge",), **FAST)
+    n = res.predictions.groupby(["trait", "model"]).size()
+    assert n[("GY_E1", "CNN")] == 150
+    assert n[("GY_E2", "CNN")] == 150 - len(set(table.index[:40]) & set(g.samples))

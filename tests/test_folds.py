@@ -1,0 +1,45 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.folds import make_folds, read_folds
+
+IDS = np.array([f"s{i}" for i in range(40)])
+
+
+def test_kfold_partitions_every_sample_once_per_repeat_and_is_seeded():
+    t = make_folds(IDS, k=5, repeats=2, seed=3)
+    assert len(t) == 80
+    for r in (0, 1):
+        tr = t[t["repeat"] == r]
+        assert sorted(tr["sample_id"]) == sorted(IDS)
+        assert tr["fold"].value_counts().tolist() == [8] * 5
+    a, b = t[t.repeat == 0]["fold"].to_numpy(), t[t.repeat == 1]["fold"].to_numpy()
+    assert not np.array_equal(a, b)
+    pd.testing.assert_frame_equal(t, make_folds(IDS, k=5, repeats=2, seed=3))
+    assert not make_folds(IDS, k=5, seed=4)["fold"].equals(t[t.repeat == 0]["fold"])
+
+
+def test_stratified_and_group_folds():
+    y = np.array([0] * 30 + [1] * 10)
+    t = make_folds(IDS, k=5, stratify=y)
+    assert (pd.Series(y).groupby(t["fold"].to_numpy()).sum() == 2).all()
+    groups = np.repeat(np.arange(10), 4)
+    t = make_folds(IDS, k=5, groups=groups)
+    assert (pd.Series(t["fold"].to_numpy()).groupby(groups).nunique() == 1).all()
+    with pytest.raises(InputError, match="at least 5 groups"):
+        make_folds(IDS, k=5, groups=np.repeat([0, 1], 20))
+
+
+def test_read_folds_file(tmp_path, shared_data):
+    ids = pd.read_csv(shared_data / "wheat" / "wheat_phenotypes.csv", dtype=str)["sample_id"]
+    t = read_folds(shared_data / "wheat" / "wheat_cv_folds.csv", ids.to_numpy())
+    assert t["fold"].nunique() == 10 and len(t) == 599
+    bad = tmp_path / "f.csv"
+    bad.write_text("sample_id,fold\ns0,1\ns1,x\n")
+    with pytest.raises(InputError, match="line 3"):
+        read_folds(bad, np.array(["s0", "s1"]))
+    bad.write_text("sample_id,fold\ns0,1\ns1,2\n")
+    with pytest.raises(InputError, match="no fold"):
+        read_folds(bad, np.array(["s0", "s1", "s2"]))

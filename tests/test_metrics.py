@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from snpcnn.metrics import binary_metrics, is_collapsed, regression_metrics
+
+
+def test_regression_metrics_match_scipy_and_definitions():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=50)
+    p = y + rng.normal(scale=0.7, size=50)
+    m, status = regression_metrics(y, p)
+    assert status == "ok"
+    assert m["pearson_r"] == pytest.approx(stats.pearsonr(y, p).statistic, abs=1e-12)
+    assert m["spearman_rho"] == pytest.approx(stats.spearmanr(y, p).statistic, abs=1e-12)
+    assert m["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+    assert m["mae"] == pytest.approx(np.mean(np.abs(y - p)))
+
+
+def test_constant_prediction_is_reported_as_collapsed_not_bare_nan():
+    y = np.arange(10.0)
+    m, status = regression_metrics(y, np.full(10, 3.0) + 1e-9 * np.arange(10))
+    assert status == "collapsed"
+    assert np.isnan(m["pearson_r"]) and np.isfinite(m["rmse"])
+    assert is_collapsed(np.ones(5))
+    assert not is_collapsed(np.array([0.0, 1.0]))
+
+
+def test_binary_metrics():
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.2])
+    m, status = binary_metrics(y, s)
+    assert status == "ok"
+    assert m["auc"] == pytest.approx(8 / 9)
+    assert m["accuracy"] == pytest.approx(5 / 6)

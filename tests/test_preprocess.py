@@ -1,0 +1,93 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.genotypes import Genotypes
+from snpcnn.preprocess import GenotypePreprocessor, match_variants
+
+
+def _geno(seed=0, n=30, m=12):
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 3, size=(n, m)).astype(np.int8)
+    d[:, 0] = 1  # monomorphic
+    d[rng.random((n, m)) < 0.05] = -1
+    v = pd.DataFrame(
+        {
+            "chrom": "1",
+            "pos": np.arange(m) * 10 + 1,
+            "id": [f"rs{i}" for i in range(m)],
+            "ref": "A",
+            "alt": "G",
+        }
+    )
+    return Genotypes(d, [f"s{i}" for i in range(n)], v)
+
+
+def test_statistics_come_from_training_rows_only():
+    g = _geno()
+    train = np.arange(20)
+    pre = GenotypePreprocessor(scaling="standardize").fit(g, train)
+    # poison the test rows: nothing fitted may change
+    poisoned = Genotypes(g.dosages.copy(), g.samples, g.variants)
+    poisoned.dosages[20:] = 2
+    pre2 = GenotypePreprocessor(scaling="standardize").fit(poisoned, train)
+    np.testing.assert_array_equal(pre.snp_index_, pre2.snp_index_)
+    np.testing.assert_array_equal(pre.fill_, pre2.fill_)
+    np.testing.assert_array_equal(pre.scale_, pre2.scale_)
+    assert 0 not in pre.snp_index_  # monomorphic SNP dropped
+    x = pre.transform(g, train)
+    assert x.shape == (20, pre.n_snps, 1)
+    np.testing.assert_allclose(x[..., 0].mean(0), 0, atol=1e-5)  # centred on training means
+
+
+def test_missing_is_imputed_with_training_mean_and_onehot_is_zero():
+    g = _geno()
+    pre = GenotypePreprocessor(scaling="none").fit(g, np.arange(30))
+    block = g.dosages[:, pre.snp_index_]
+    x = pre.transform(g)[..., 0]
+    miss = block < 0
+    assert miss.any()
+    np.testing.assert_allclose(x[miss], np.broadcast_to(pre.fill_, x.shape)[miss])
+    oh = GenotypePreprocessor(encoding="onehot").fit(g, np.arange(30)).transform(g)
+    assert oh.shape[-1] == 3 and (oh[miss].sum(-1) == 0).all()
+
+
+def test_preselection_keeps_associated_snps():
+    g = _geno(n=200, m=50)
+    y = g.dosages[:, 7].astype(float).clip(0) * 2.0 + np.random.default_rng(0).normal(size=200)
+    pre = GenotypePreprocessor(preselect_top_k=3).fit(g, np.arange(200), y=y)
+    assert pre.n_snps == 3 and 7 in pre.snp_index_
+
+
+def test_match_variants_by_id_position_and_flip():
+    model = pd.DataFrame(
+        {
+            "chrom": ["1", "1", "2", "2"],
+            "pos": [10, 20, 30, 40],
+            "id": ["a", "b", "c", "d"],
+            "ref": ["A", "C", "G", "T"],
+            "alt": ["G", "T", "A", "C"],
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "chrom": ["1", "1", "2"],
+            "pos": [10, 20, 30],
+            "id": ["a", "b", "x"],
+            "ref": ["A", "T", "G"],
+            "alt": ["G", "C", "A"],
+        }
+    )
+    m = match_variants(model, new)
+    assert m["column"].tolist() == [0, 1, 2, -1]
+    assert m["flip"].tolist() == [False, True, False, False]
+    assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 1, 1)
+
+
+def test_bad_settings_are_clear_errors():
+    from snpcnn.errors import InputError
+
+    with pytest.raises(InputError, match="encoding"):
+        GenotypePreprocessor(encoding="bits")
+    with pytest.raises(InputError, match="MAF"):
+        GenotypePreprocessor(min_maf=0.7)
