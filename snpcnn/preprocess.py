@@ -284,10 +284,17 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     by_id = idx >= 0
     n_mismatch = 0
 
+    n_unverified = 0
+
     def _assign(i_model: int, j_new: int) -> bool:
-        nonlocal n_mismatch
+        nonlocal n_mismatch, n_unverified
         a, r = m_alt[i_model], m_ref[i_model]
         na, nr = n_alt[j_new], n_ref[j_new]
+        if not a or not na:
+            # alleles unknown on one side (e.g. a CSV matrix): trust the id, same orientation
+            column[i_model] = j_new
+            n_unverified += 1
+            return True
         if a == na and (r == nr or not r or not nr):
             column[i_model] = j_new
             return True
@@ -301,8 +308,9 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     n_by_id = 0
     for i in np.flatnonzero(by_id):
         n_by_id += _assign(i, idx[i])
-    # the rest by chrom:pos (alleles checked in _assign, either orientation)
-    rest = np.flatnonzero(column < 0)
+    # the rest by chrom:pos, only where the position is known, the alleles are known on
+    # both sides, and exactly one SNP of the new file sits there with the same allele pair
+    rest = np.flatnonzero((column < 0) & (model_variants["pos"].to_numpy() > 0))
     n_by_pos = 0
     if len(rest):
         keys = new_variants["chrom"].astype(str) + ":" + new_variants["pos"].astype(str)
@@ -313,12 +321,12 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             model_variants["chrom"].astype(str) + ":" + model_variants["pos"].astype(str)
         ).to_numpy()
         for i in rest:
-            cands = pos_index.get(mkeys[i], [])
-            for j in cands:
-                a, r = m_alt[i], m_ref[i]
-                if {a, r} == {n_alt[j], n_ref[j]} or (a == n_alt[j] and not r):
-                    n_by_pos += _assign(i, j)
-                    break
+            a, r = m_alt[i], m_ref[i]
+            if not a or not r:
+                continue
+            cands = [j for j in pos_index.get(mkeys[i], []) if {a, r} == {n_alt[j], n_ref[j]}]
+            if len(cands) == 1:
+                n_by_pos += _assign(i, cands[0])
     return {
         "column": column,
         "flip": flip,
@@ -328,4 +336,5 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
         "n_flipped": int(flip.sum()),
         "n_missing": int((column < 0).sum()),
         "n_allele_mismatch": int(n_mismatch),
+        "n_orientation_unverified": int(n_unverified),
     }

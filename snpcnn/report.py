@@ -46,9 +46,9 @@ LIBRARIES = (
     "scipy",
     "tensorflow",
     "keras",
-    "sklearn",
-    "allel",
-    "bed_reader",
+    "scikit-learn",
+    "scikit-allel",
+    "bed-reader",
     "click",
     "matplotlib",
 )
@@ -108,14 +108,13 @@ def file_checksum(path: str | Path) -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str]:
-    import importlib
+    from importlib import metadata
 
     out = {"python": sys.version.split()[0], "snpcnn": __version__}
     for name in LIBRARIES:
         try:
-            mod = importlib.import_module(name)
-            out[name] = str(getattr(mod, "__version__", "?"))
-        except Exception:  # pragma: no cover - optional
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - optional
             out[name] = "not installed"
     return out
 

@@ -1,0 +1,188 @@
+"""`snpcnn fit` and `snpcnn predict` end to end on a small slice of the wheat data."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.bundle import MissingSnpWarning, load_bundle
+from snpcnn.cli import main
+from snpcnn.genotypes import Genotypes
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TINY_TOML = """
+name = "tiny"
+[[blocks]]
+type = "conv"
+filters = 4
+kernel_size = 4
+strides = 4
+[[blocks]]
+type = "flatten"
+[[blocks]]
+type = "dense"
+units = 8
+"""
+
+
+@pytest.fixture(scope="module")
+def small_files(example_data, tmp_path_factory):
+    """A 120-sample x 200-SNP CSV matrix, its phenotypes (shuffled) and a tiny model file."""
+    d = tmp_path_factory.mktemp("small")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
+    x = x.iloc[:120, :201]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph = ph[ph.sample_id.isin(x.sample_id)].sample(frac=1.0, random_state=1)
+    ph.loc[ph.index[:5], "GY_E2"] = np.nan
+    ph.to_csv(d / "pheno.csv", index=False)
+    (d / "tiny.toml").write_text(TINY_TOML)
+    return d
+
+
+@pytest.fixture(scope="module")
+def fitted(small_files):
+    d = small_files
+    out = d / "run"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit",
+            str(d / "geno.csv"),
+            str(d / "pheno.csv"),
+            "--trait",
+            "GY_E1",
+            "--model",
+            str(d / "tiny.toml"),
+            "--folds",
+            "3",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return out, r
+
+
+def test_fit_writes_every_output(fitted):
+    out, r = fitted
+    assert "Pearson r" in r.output and "GBLUP" in r.output and "folds won" in r.output
+    for name in ("metrics.csv", "predictions.csv", "summary.md", "run.json", "model.keras"):
+        assert (out / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "learning_curves.png",
+        "observed_vs_predicted_GY_E1.png",
+        "per_fold_cnn_vs_gblup_GY_E1.png",
+    ]
+    m = pd.read_csv(out / "metrics.csv")
+    assert set(m.model) == {"CNN", "GBLUP", "ridge", "CNN+GBLUP"}
+    assert set(m.fold) == {1, 2, 3}
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["seed"] == 0 and run["config"]["traits"] == ["GY_E1"]
+    assert len(run["inputs"]["genotypes"]["sha256"]) == 64
+    assert run["libraries"]["tensorflow"] and run["device"].startswith(("CPU", "GPU"))
+    assert run["data"]["genotypes"]["n_snps"] == 200
+    p = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
+    assert p.groupby("model").size().eq(120).all()
+
+
+def test_existing_output_needs_force(fitted, small_files):
+    out, _ = fitted
+    d = small_files
+    args = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        f"Error: output directory {out} exists; use --force to replace it"
+    ]
+    assert "Traceback" not in r.output
+
+
+def test_predict_cli_matches_the_bundle(fitted, small_files, tmp_path):
+    out, _ = fitted
+    dest = tmp_path / "pred.csv"
+    r = CliRunner().invoke(
+        main,
+        ["predict", str(out / "model.keras"), str(small_files / "geno.csv"), "--out", str(dest)],
+    )
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(dest, dtype={"sample_id": str})
+    assert list(pred.columns) == ["sample_id", "GY_E1"] and len(pred) == 120
+    r2 = CliRunner().invoke(
+        main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(dest)]
+    )
+    assert r2.exit_code == 1 and "--force" in r2.output
+
+
+def test_bundle_handles_flipped_alleles_and_missing_snps(fitted):
+    out, _ = fitted
+    b = load_bundle(out / "model.keras")
+    rng = np.random.default_rng(0)
+    # the CSV matrix has no alleles or positions: give the model SNPs some, as a VCF would
+    bases = np.array(list("ACGT"))
+    b.preprocessor.variants_["ref"] = bases[rng.integers(0, 4, len(b.variants))]
+    b.preprocessor.variants_["alt"] = [
+        bases[(list(bases).index(x) + 1) % 4] for x in b.preprocessor.variants_["ref"]
+    ]
+    b.preprocessor.variants_["chrom"] = "1"
+    b.preprocessor.variants_["pos"] = np.arange(len(b.variants)) * 100 + 1
+    v = b.variants.copy()
+    n = 15
+    d = rng.integers(0, 3, size=(n, len(v))).astype(np.int8)
+    g = Genotypes(d, [f"n{i}" for i in range(n)], v)
+    base = b.predict(g)
+    # the same individuals in a file that counts the other allele at half the SNPs
+    flip = np.arange(len(v)) % 2 == 0
+    v2 = v.copy()
+    v2.loc[flip, ["ref", "alt"]] = v.loc[flip, ["alt", "ref"]].to_numpy()
+    d2 = d.copy()
+    d2[:, flip] = 2 - d2[:, flip]
+    pd.testing.assert_frame_equal(b.predict(Genotypes(d2, g.samples, v2)), base)
+    # SNPs in another order, with different ids but the same chrom:pos:alleles
+    order = rng.permutation(len(v))
+    v3 = v.iloc[order].reset_index(drop=True)
+    v3["id"] = [f"x{i}" for i in range(len(v3))]
+    pd.testing.assert_frame_equal(b.predict(Genotypes(d[:, order], g.samples, v3)), base)
+    # a few SNPs absent: a warning that counts them
+    keep = np.arange(len(v)) >= 10
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        b.predict(Genotypes(d[:, keep], g.samples, v[keep]))
+    assert any(
+        issubclass(x.category, MissingSnpWarning) and "10 of the model" in str(x.message) for x in w
+    )
+    # too few: a clear error
+    from snpcnn.errors import InputError
+
+    few = np.arange(len(v)) < 20
+    with pytest.raises(InputError, match="only 20 of the model"):
+        b.predict(Genotypes(d[:, few], g.samples, v[few]))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "nope.vcf.gz", "{d}/pheno.csv"], "nope.vcf.gz"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--trait", "GY_E9"], "GY_E9"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--folds", "1"], "at least 2"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--baselines", "blup"], "blup"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--model", "resnet9000"], "resnet9000"),
+        (["predict", "{d}/pheno.csv", "{d}/geno.csv"], "pheno.csv"),
+    ],
+)
+def test_bad_input_is_one_clear_line(small_files, tmp_path, args, message):
+    args = [a.replace("{d}", str(small_files)) for a in args]
+    if args[0] == "fit":
+        args += ["--out", str(tmp_path / "o"), "--epochs", "1"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0
+    lines = [ln for ln in r.output.strip().splitlines() if ln.startswith("Error")]
+    assert len(lines) == 1 and message in lines[0], r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
