@@ -80,9 +80,18 @@ class _SNPCNNBase(BaseEstimator):
             miss |= X < 0
         return miss
 
-    def _fit_features(self, X) -> np.ndarray:
+    def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
         raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            ensure_all_finite="allow-nan",
+            multi_output=multi_output,
+            y_numeric=multi_output,
+            reset=True,
+        )
         if self.encoding not in ("dosage", "onehot"):
             raise InputError(f"encoding must be 'dosage' or 'onehot', got {self.encoding!r}")
         if self.scaling not in ("none", "center", "standardize"):
@@ -101,7 +110,7 @@ class _SNPCNNBase(BaseEstimator):
             filled = np.where(miss, mean, X)
             sd = filled.std(axis=0)
             self.scale_ = np.where(sd > 1e-12, sd, 1.0).astype(np.float32)
-        return self._transform(X, raw_dtype)
+        return self._transform(X, raw_dtype), y
 
     def _transform(self, X, raw_dtype=None) -> np.ndarray:
         miss = self._missing(X, raw_dtype)
@@ -212,7 +221,7 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
         return tags
 
     def fit(self, X, y):
-        x = self._fit_features(X)
+        x, y = self._fit_features(X, y, multi_output=True)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
             self._y_2d = True
@@ -245,7 +254,7 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         return tags
 
     def fit(self, X, y):
-        x = self._fit_features(X)
+        x, y = self._fit_features(X, y)
         check_classification_targets(y)
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
@@ -268,4 +277,5 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
     def predict(self, X):
+        check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

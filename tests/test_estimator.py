@@ -1,0 +1,84 @@
+"""scikit-learn contract: the library's own estimator checks, pickling, GridSearchCV, Pipeline."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from snpcnn.estimator import SNPCNNClassifier, SNPCNNRegressor
+
+TINY = {
+    "name": "tiny",
+    "blocks": [
+        {"type": "conv", "filters": 2, "kernel_size": 4, "strides": 4},
+        {"type": "flatten"},
+        {"type": "dense", "units": 4},
+    ],
+}
+TINY_KW = dict(model=TINY, epochs=2, batch_size=16, patience=0, val_fraction=0.0, min_length=8)
+
+
+@parametrize_with_checks(
+    [SNPCNNRegressor(**TINY_KW), SNPCNNClassifier(**TINY_KW)],
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _data(n=80, m=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(n, m)).astype(np.int8)
+    y = X[:, :5].sum(1) + rng.normal(scale=0.5, size=n)
+    return X, y
+
+
+def test_pickle_round_trip_gives_identical_predictions():
+    X, y = _data()
+    est = SNPCNNRegressor(**TINY_KW).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est.predict(X), again.predict(X))
+
+
+def test_int8_minus_one_is_missing_and_imputed_with_training_mean():
+    X, y = _data()
+    est = SNPCNNRegressor(**TINY_KW).fit(X, y)
+    Xm = X.copy()
+    Xm[0, 3] = -1
+    Xn = X.astype(float)
+    Xn[0, 3] = np.nan
+    np.testing.assert_array_equal(est.predict(Xm), est.predict(Xn))
+
+
+def test_works_with_cross_val_score_gridsearch_and_pipeline():
+    X, y = _data()
+    scores = cross_val_score(SNPCNNRegressor(**TINY_KW), X, y, cv=3, scoring="r2")
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+    gs = GridSearchCV(SNPCNNRegressor(**TINY_KW), {"learning_rate": [1e-3, 1e-2]}, cv=2)
+    gs.fit(X, y)
+    assert gs.best_params_["learning_rate"] in (1e-3, 1e-2)
+    pipe = make_pipeline(FunctionTransformer(lambda a: a), SNPCNNClassifier(**TINY_KW))
+    labels = np.where(y > np.median(y), "high", "low")
+    pipe.fit(X, labels)
+    assert set(pipe.predict(X)) <= {"high", "low"}
+    assert pipe.predict_proba(X).shape == (80, 2)
+
+
+def test_multiclass_probabilities_sum_to_one():
+    X, y = _data()
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    est = SNPCNNClassifier(**TINY_KW).fit(X, labels)
+    p = est.predict_proba(X)
+    assert p.shape == (80, 3)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+
+
+def test_bad_encoding_is_a_clear_error():
+    from snpcnn.errors import InputError
+
+    X, y = _data()
+    with pytest.raises(InputError, match="encoding"):
+        SNPCNNRegressor(encoding="bits").fit(X, y)
