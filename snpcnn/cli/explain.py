@@ -1,0 +1,209 @@
+"""``snpcnn explain``: per-SNP importance, Manhattan plots and filter maps of a fitted model."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+
+from snpcnn.cli import force_option, verbose_option
+from snpcnn.errors import InputError
+
+__all__ = ["COMMANDS", "explain"]
+
+_OUTPUTS = ("importance.csv", "explain.json")
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True))
+@click.argument("genotypes", type=click.Path())
+@click.argument("phenotypes", type=click.Path(dir_okay=False), required=False)
+@click.option("--format", "geno_format", default=None, help="Force the genotype format.")
+@click.option(
+    "--trait",
+    default=None,
+    help="Trait (model output) to explain, and the phenotype column for the marginal scan. "
+    "Default: the model's first trait.",
+)
+@click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
+@click.option(
+    "--methods",
+    default="saliency,gradxinput,integrated_gradients,grad_cam",
+    show_default=True,
+    help="Comma-separated attribution methods.",
+)
+@click.option("--layer", default=None, help="Grad-CAM layer (default: the last convolution).")
+@click.option("--steps", default=64, show_default=True, type=int, help="Integrated-gradient steps.")
+@click.option(
+    "--max-samples",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="Explain at most this many samples (a seeded random subset beyond that).",
+)
+@click.option("--batch-size", default=128, show_default=True, type=int)
+@click.option("--top-k", default=10, show_default=True, type=int, help="SNPs labelled per plot.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--out", "out", default="snpcnn_explain", show_default=True, type=click.Path(file_okay=False)
+)
+@force_option
+@verbose_option
+def explain(
+    model,
+    genotypes,
+    phenotypes,
+    geno_format,
+    trait,
+    id_column,
+    methods,
+    layer,
+    steps,
+    max_samples,
+    batch_size,
+    top_k,
+    seed,
+    out,
+    force,
+):
+    """Explain a MODEL written by `snpcnn fit` on GENOTYPES: which SNPs drive its predictions.
+
+    Writes to --out: importance.csv (chrom, pos, id and one column per method: mean
+    |score| over the samples explained; with PHENOTYPES also the marginal association
+    beta, p and -log10 p), manhattan_<method>.png (with the marginal scan below it and
+    their Spearman rank correlation when PHENOTYPES is given), filters.png (first
+    convolution's kernels) and explain.json (settings and provenance).
+    """
+    import numpy as np
+
+    from snpcnn import __version__
+    from snpcnn import explain as ex
+    from snpcnn.bundle import load_bundle
+    from snpcnn.io import read_genotypes
+    from snpcnn.report import atomic_write_text
+    from snpcnn.stats import marginal_association
+
+    method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    bad = [m for m in method_list if m not in ex.METHODS]
+    if bad or not method_list:
+        raise InputError(
+            f"--methods: unknown method '{bad[0] if bad else ''}'; choose from "
+            f"{', '.join(ex.METHODS)}"
+        )
+    if max_samples < 1:
+        raise InputError(f"--max-samples must be >= 1; got {max_samples}")
+    out = Path(out)
+    planned = [*_OUTPUTS, *(f"manhattan_{m}.png" for m in method_list), "filters.png"]
+    existing = [p for p in planned if (out / p).exists()]
+    if existing and not force:
+        raise InputError(f"{out / existing[0]} exists; use --force to overwrite it")
+
+    bundle = load_bundle(model)
+    if bundle.head == "multiclass" and trait is not None:
+        raise InputError(
+            "--trait does not apply to a multiclass model (the predicted class is used)"
+        )
+    traits = list(bundle.traits)
+    trait = trait or traits[0]
+    if trait not in traits:
+        raise InputError(f"--trait {trait}: the model predicts {', '.join(traits)}")
+    output_index = None if bundle.head == "multiclass" else traits.index(trait)
+
+    geno = read_genotypes(genotypes, format=geno_format)
+    rows = np.arange(geno.n_samples)
+    assoc = None
+    y = None
+    if phenotypes:
+        from snpcnn.io.phenotypes import align, read_phenotypes
+
+        ph = read_phenotypes(phenotypes, id_column=id_column)
+        if trait not in ph.traits:
+            raise InputError(
+                f"{phenotypes}: no column '{trait}' (the trait explained); use --trait with one "
+                f"of: {', '.join(ph.traits)}"
+            )
+        al = align(geno, ph, traits=[trait])
+        yv = al.trait(trait)
+        ok = np.isfinite(yv)
+        if ok.sum() < 3:
+            raise InputError(f"{phenotypes}: fewer than 3 samples with a value of '{trait}'")
+        rows = al.geno_index[ok]
+        y = yv[ok]
+    if len(rows) > max_samples:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(rows, size=max_samples, replace=False)) if y is None else rows
+    sub = geno.subset(samples=rows)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X, match = bundle.encode(sub)
+    for w in caught:
+        click.echo(f"Warning: {w.message}", err=True)
+    if y is not None:
+        block, _ = bundle.aligned_block(sub)
+        assoc = marginal_association(block, y)
+        explained = np.arange(len(rows))
+        if len(rows) > max_samples:
+            rng = np.random.default_rng(seed)
+            explained = np.sort(rng.choice(len(rows), size=max_samples, replace=False))
+        X = X[explained]
+    click.echo(
+        f"explaining {len(X):,} samples x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
+        err=True,
+    )
+    imp = ex.snp_importance(
+        bundle.model,
+        X,
+        bundle.variants,
+        methods=method_list,
+        layer_name=layer,
+        output_index=output_index,
+        steps=steps,
+        batch_size=batch_size,
+    )
+    table = imp.copy()
+    if assoc is not None:
+        for c in ("beta", "p", "neglog10p"):
+            table[f"marginal_{c}"] = assoc[c].to_numpy()
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "importance.csv", table.to_csv(index=False, float_format="%.6g"))
+    spearman = {}
+    for m in method_list:
+        res = ex.plot_manhattan(
+            imp,
+            m,
+            out / f"manhattan_{m}.png",
+            assoc=None if assoc is None else assoc.assign(id=imp["id"].to_numpy()),
+            top_k=top_k,
+            force=True,
+        )
+        spearman[m] = res["spearman"]
+    convs = ex.conv_layer_names(bundle.model)
+    if convs:
+        patterns = ex.filter_patterns(bundle.model, convs[0], method="weights")
+        if patterns.ndim == 3:
+            ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
+    info = {
+        "snpcnn_version": __version__,
+        "model": str(model),
+        "genotypes": str(genotypes),
+        "phenotypes": str(phenotypes) if phenotypes else None,
+        "trait": trait,
+        "output_index": output_index,
+        "methods": method_list,
+        "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
+        "grad_cam_layer": layer or (convs[-1] if convs else None),
+        "n_samples_explained": int(len(X)),
+        "n_snps": int(X.shape[1]),
+        "snp_match": {k: int(v) for k, v in match.items() if k.startswith("n_")},
+        "spearman_vs_marginal": spearman if assoc is not None else None,
+        "seed": seed,
+    }
+    atomic_write_text(out / "explain.json", json.dumps(info, indent=2) + "\n")
+    top = imp.sort_values(method_list[0], ascending=False).head(top_k)
+    click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(top["id"].astype(str)))
+    click.echo(f"results written to {out}/ (importance.csv, manhattan_*.png, explain.json)")
+
+
+COMMANDS = [explain]

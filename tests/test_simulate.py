@@ -1,0 +1,138 @@
+"""Genotype/phenotype simulator: shapes, determinism, MAF, LD decay, heritability, writers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.simulate import simulate_genotypes, simulate_phenotype, write_example
+
+
+@pytest.fixture(scope="module")
+def geno():
+    return simulate_genotypes(2000, 600, n_chrom=3, maf_range=(0.1, 0.4), ld=0.9, seed=11)
+
+
+def _r2(a, b):
+    return np.corrcoef(a.astype(float), b.astype(float))[0, 1] ** 2
+
+
+def test_shapes_ids_positions(geno):
+    assert geno.shape == (2000, 600)
+    assert geno.dosages.dtype == np.int8
+    assert set(np.unique(geno.dosages)) <= {0, 1, 2}
+    v = geno.variants
+    assert list(v["chrom"].unique()) == ["1", "2", "3"]
+    assert v["id"].is_unique
+    for _, grp in v.groupby("chrom"):
+        assert (np.diff(grp["pos"].to_numpy()) > 0).all()
+    assert (v["ref"] != v["alt"]).all()
+    assert len(set(geno.samples)) == 2000
+
+
+def test_deterministic_with_seed():
+    a = simulate_genotypes(50, 80, seed=5)
+    b = simulate_genotypes(50, 80, seed=5)
+    c = simulate_genotypes(50, 80, seed=6)
+    np.testing.assert_array_equal(a.dosages, b.dosages)
+    pd.testing.assert_frame_equal(a.variants, b.variants)
+    assert (a.dosages != c.dosages).any()
+    ya, ca = simulate_phenotype(a, 5, 0.5, seed=1)
+    yb, cb = simulate_phenotype(b, 5, 0.5, seed=1)
+    pd.testing.assert_series_equal(ya, yb)
+    pd.testing.assert_frame_equal(ca, cb)
+
+
+def test_maf_within_range(geno):
+    exp = geno.variants["maf_expected"].to_numpy()
+    assert exp.min() >= 0.1 and exp.max() <= 0.4
+    maf = geno.maf()
+    # sampling error of a frequency from 4000 haplotypes: sd <= 0.008
+    assert maf.min() > 0.1 - 0.035 and maf.max() < 0.4 + 0.035
+    assert np.abs(maf - exp).max() < 0.04
+    # the counted allele is not always the minor one
+    alt = geno.alt_freq()
+    assert 0.2 < np.mean(alt > 0.5) < 0.8
+
+
+def test_ld_decays_with_distance(geno):
+    d = geno.dosages
+    adj = np.mean([_r2(d[:, j], d[:, j + 1]) for j in range(0, 190)])
+    far = np.mean([_r2(d[:, j], d[:, j + 60]) for j in range(0, 130)])
+    across = np.mean([_r2(d[:, j], d[:, j + 200]) for j in range(0, 190)])  # other chromosome
+    assert adj > 0.15
+    assert adj > 10 * far
+    assert across < 0.005
+    no_ld = simulate_genotypes(2000, 200, n_chrom=1, ld=0.0, seed=3).dosages
+    adj0 = np.mean([_r2(no_ld[:, j], no_ld[:, j + 1]) for j in range(199)])
+    assert adj0 < 0.005
+
+
+def test_phenotype_heritability_and_effects(geno):
+    y, causal = simulate_phenotype(geno, n_causal=20, h2=0.5, seed=2)
+    assert isinstance(y, pd.Series) and y.index.name == "sample_id"
+    assert list(y.index) == list(geno.samples)
+    assert len(causal) == 20 and causal["index"].is_unique
+    x = geno.dosages[:, causal["index"]].astype(float)
+    g = (x - x.mean(0)) @ causal["effect"].to_numpy()
+    assert g.var() == pytest.approx(0.5, rel=1e-9)  # genetic variance exactly h2
+    assert abs(y.attrs["h2_realised"] - 0.5) < 0.05
+    assert abs(y.var() - 1.0) < 0.1
+    assert (y - g).var() == pytest.approx(0.5, abs=0.05)  # noise variance 1 - h2
+
+
+@pytest.mark.parametrize("h2", [0.0, 1.0])
+def test_heritability_edges(geno, h2):
+    y, causal = simulate_phenotype(geno, n_causal=5, h2=h2, seed=4, effect_dist="equal")
+    assert y.attrs["h2_realised"] == pytest.approx(h2, abs=1e-12)
+
+
+def test_phenotype_input_errors(geno):
+    with pytest.raises(InputError, match="n_causal"):
+        simulate_phenotype(geno, n_causal=10_000)
+    with pytest.raises(InputError, match="h2"):
+        simulate_phenotype(geno, h2=1.5)
+    with pytest.raises(InputError, match="effect_dist"):
+        simulate_phenotype(geno, effect_dist="cauchy")
+
+
+def test_missing_rate():
+    g = simulate_genotypes(300, 100, missing_rate=0.1, seed=1)
+    frac = (g.dosages < 0).mean()
+    assert 0.08 < frac < 0.12
+    y, _ = simulate_phenotype(g, 5, 0.5, seed=1)
+    assert np.isfinite(y).all()
+
+
+def test_write_example_plink_roundtrip(tmp_path):
+    from bed_reader import open_bed
+
+    paths = write_example(tmp_path, n_samples=40, n_snps=30, n_causal=3, seed=2)
+    g = simulate_genotypes(40, 30, n_chrom=5, seed=2)
+    with open_bed(paths["genotypes"]) as bed:
+        X = bed.read(dtype="int8")
+        assert list(bed.sid) == list(g.variants["id"])
+        assert list(bed.allele_1) == list(g.variants["alt"])
+        assert list(bed.iid) == list(g.samples)
+    np.testing.assert_array_equal(X, g.dosages)
+    pheno = pd.read_csv(paths["phenotypes"])
+    assert list(pheno.columns) == ["sample_id", "phenotype"] and len(pheno) == 40
+    assert len(pd.read_csv(paths["causal"])) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["sim.bed", "sim.bim", "sim.fam", "sim_phenotypes.csv", "sim_causal.csv"]
+    )  # no temporary files left behind
+    with pytest.raises(InputError, match="already exists"):
+        write_example(tmp_path, n_samples=40, n_snps=30, n_causal=3, seed=2)
+    write_example(tmp_path, n_samples=40, n_snps=30, n_causal=3, seed=2, force=True)
+
+
+def test_write_example_vcf_roundtrip(tmp_path):
+    import allel
+
+    paths = write_example(tmp_path, n_samples=20, n_snps=25, n_causal=2, fmt="vcf", seed=3)
+    g = simulate_genotypes(20, 25, n_chrom=5, seed=3)
+    cs = allel.read_vcf(str(paths["genotypes"]), fields=["calldata/GT", "variants/ID"])
+    np.testing.assert_array_equal(cs["calldata/GT"].sum(-1).T, g.dosages)
+    assert list(cs["variants/ID"]) == list(g.variants["id"])
