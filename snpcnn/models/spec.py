@@ -1,0 +1,573 @@
+"""Architectures as plain data: a dict (or TOML/JSON file) listing blocks.
+
+An architecture is::
+
+    {
+        "name": "my_net",                      # required, used as the model name
+        "description": "...",                  # optional
+        "defaults": {"activation": "elu"},     # optional: for every block that takes the key
+        "blocks": [                            # required, applied in order
+            {"type": "conv", "filters": 16, "kernel_size": 3, "strides": 3},
+            {"type": "maxpool", "pool_size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 32, "dropout": 0.3},
+        ],
+    }
+
+or the same in TOML (``[[blocks]]`` tables).  Every block has a ``type`` (see
+:data:`BLOCK_TYPES`), the keys of that type, and optionally ``name`` (its layers are
+called ``{name}_...``) and ``repeat`` (apply it n times).  A value is taken from the
+block, else from ``defaults``, else the block type's default.  The blocks must end
+in a vector (``flatten``, a global pooling, ``head``, or ``dense`` after one of
+those); :func:`snpcnn.models.build_model` adds the output layer for the chosen head.
+
+:func:`load_architecture` validates every key and fails with one line naming the
+block index, the key, the received value and what is valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from snpcnn.errors import InputError
+from snpcnn.models import blocks as B
+from snpcnn.models.core import (
+    INITIALIZERS,
+    PADDINGS,
+    check_activation,
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int_list,
+    check_nonnegative_float,
+    check_positive_int,
+    check_rate,
+)
+
+__all__ = [
+    "BLOCK_TYPES",
+    "BLOCK_SCHEMA",
+    "RESERVED_LAYER_NAMES",
+    "load_architecture",
+    "validate_architecture",
+    "apply_overrides",
+    "resolve_blocks",
+    "build_blocks",
+    "read_architecture_file",
+]
+
+REQUIRED = object()  # marker: the key has no default
+RESERVED_LAYER_NAMES = ("input", "output", "augment_mask")
+TOP_LEVEL_KEYS = ("name", "description", "reference", "defaults", "blocks")
+
+
+# ------------------------------------------------------------- value checks
+def _axes(value: Any, name: str) -> int | tuple[int, ...]:
+    """An int >= 1 or a list of ints >= 1 (one per spatial axis; rank checked at build)."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise InputError(
+                f"Invalid value for argument `{name}`. Expected a strictly positive integer "
+                f"or a list of them, one per spatial axis. Received {name}={value!r}."
+            )
+        return tuple(check_positive_int(v, name) for v in value)
+    return check_positive_int(value, name)
+
+
+def _optional_axes(value: Any, name: str):
+    return None if value is None else _axes(value, name)
+
+
+def _optional_int(value: Any, name: str):
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected an integer. Received {name}={value!r}."
+        )
+    return value
+
+
+def _choice(choices: tuple) -> Callable[[Any, str], Any]:
+    return lambda v, n: check_choice(v, n, choices)
+
+
+_ACT = (check_activation, "relu")
+_BN = (check_bool, False)
+_L2 = (check_nonnegative_float, 0.0)
+_INIT = (_choice(INITIALIZERS), "he_normal")
+_PAD_SAME = (_choice(PADDINGS), "same")
+_POS = (check_positive_int, REQUIRED)
+
+#: type -> {key: (check(value, key) -> value, default)}; defaults equal the
+#: defaults of the matching ``apply_*`` function in :mod:`snpcnn.models.blocks`.
+BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
+    "conv": {
+        "filters": _POS,
+        "kernel_size": (_axes, REQUIRED),
+        "strides": (_axes, 1),
+        "padding": _PAD_SAME,
+        "dilation_rate": (_axes, 1),
+        "activation": _ACT,
+        "batch_norm": _BN,
+        "l2": _L2,
+        "use_bias": (check_bool, True),
+        "kernel_initializer": _INIT,
+    },
+    "separable_conv": {
+        "filters": _POS,
+        "kernel_size": (_axes, REQUIRED),
+        "strides": (_axes, 1),
+        "padding": _PAD_SAME,
+        "depth_multiplier": (check_positive_int, 1),
+        "activation": _ACT,
+        "batch_norm": _BN,
+        "l2": _L2,
+        "kernel_initializer": _INIT,
+    },
+    "maxpool": {
+        "pool_size": (_axes, 2),
+        "strides": (_optional_axes, None),
+        "padding": (_choice(PADDINGS), "valid"),
+    },
+    "avgpool": {
+        "pool_size": (_axes, 2),
+        "strides": (_optional_axes, None),
+        "padding": (_choice(PADDINGS), "valid"),
+    },
+    "global_maxpool": {},
+    "global_avgpool": {},
+    "flatten": {},
+    "batch_norm": {},
+    "dropout": {"rate": (check_rate, REQUIRED)},
+    "activation": {"activation": (check_activation, REQUIRED)},
+    "genotype_mask": {"rate": (check_rate, REQUIRED), "seed": (_optional_int, None)},
+    "dense": {
+        "units": _POS,
+        "activation": _ACT,
+        "dropout": (check_rate, 0.0),
+        "l2": _L2,
+        "batch_norm": _BN,
+        "kernel_initializer": _INIT,
+    },
+    "vgg": {
+        "filters": _POS,
+        "n_convs": (check_positive_int, 2),
+        "kernel_size": (_axes, 3),
+        "activation": _ACT,
+        "batch_norm": _BN,
+        "l2": _L2,
+        "pool": (_choice(B.POOLS), "max"),
+        "pool_size": (_axes, 2),
+        "pool_padding": (_choice(PADDINGS), "valid"),
+        "kernel_initializer": _INIT,
+    },
+    "inception": {
+        "filters_1x1": _POS,
+        "filters_3x3_reduce": _POS,
+        "filters_3x3": _POS,
+        "filters_5x5_reduce": _POS,
+        "filters_5x5": _POS,
+        "filters_pool_proj": _POS,
+        "activation": _ACT,
+        "batch_norm": _BN,
+        "l2": _L2,
+        "kernel_initializer": _INIT,
+    },
+    "residual": {
+        "filters": _POS,
+        "kernel_size": (_axes, 3),
+        "strides": (_axes, 1),
+        "activation": _ACT,
+        "batch_norm": (check_bool, True),
+        "l2": _L2,
+        "kernel_initializer": _INIT,
+    },
+    "dense_block": {
+        "n_layers": _POS,
+        "growth_rate": _POS,
+        "bottleneck": (check_bool, True),
+        "kernel_size": (_axes, 3),
+        "activation": _ACT,
+        "dropout": (check_rate, 0.0),
+        "l2": _L2,
+        "kernel_initializer": _INIT,
+    },
+    "transition": {
+        "compression": (check_fraction, 0.5),
+        "pool": (_choice(B.POOLS), "avg"),
+        "activation": _ACT,
+        "l2": _L2,
+        "kernel_initializer": _INIT,
+    },
+    "squeeze_excite": {
+        "ratio": (check_fraction, 0.25),
+        "activation": _ACT,
+    },
+    "head": {
+        "reduce": (_choice(B.REDUCTIONS), "flatten"),
+        "units": (check_int_list, ()),
+        "dropout": (check_rate, 0.0),
+        "activation": _ACT,
+        "l2": _L2,
+        "batch_norm": _BN,
+        "kernel_initializer": _INIT,
+    },
+}
+BLOCK_TYPES = tuple(BLOCK_SCHEMA)
+COMMON_KEYS = ("type", "name", "repeat")
+# Block types made of a single layer: that layer is called ``{name}`` (default b{i}_{type}).
+_SINGLE_LAYER = (
+    "maxpool",
+    "avgpool",
+    "global_maxpool",
+    "global_avgpool",
+    "flatten",
+    "batch_norm",
+    "dropout",
+    "activation",
+    "genotype_mask",
+)
+
+
+def _all_keys() -> dict[str, Callable]:
+    keys: dict[str, Callable] = {}
+    for schema in BLOCK_SCHEMA.values():
+        for key, (check, _) in schema.items():
+            keys.setdefault(key, check)
+    return keys
+
+
+def _where(arch: str, index: int | None = None, btype: str | None = None) -> str:
+    where = f"architecture '{arch}'"
+    if index is not None:
+        where += f", blocks[{index}]"
+        if btype:
+            where += f" (type '{btype}')"
+    return where
+
+
+def _check_block(block: Any, index: int, arch: str, defaults: Mapping) -> dict:
+    if not isinstance(block, Mapping):
+        raise InputError(
+            f"{_where(arch, index)}: expected a table/dict with a `type` key, got {block!r}"
+        )
+    btype = block.get("type")
+    if btype not in BLOCK_SCHEMA:
+        raise InputError(
+            f"{_where(arch, index)}: invalid `type`={btype!r}; valid types: "
+            + ", ".join(BLOCK_TYPES)
+        )
+    schema = BLOCK_SCHEMA[btype]
+    out: dict[str, Any] = {"type": btype}
+    for key, value in block.items():
+        if key == "type":
+            continue
+        try:
+            if key == "name":
+                if not isinstance(value, str) or not value.isidentifier():
+                    raise InputError(
+                        "Invalid value for argument `name`. Expected a name made of letters, "
+                        f"digits and underscores. Received name={value!r}."
+                    )
+                if value in RESERVED_LAYER_NAMES:
+                    raise InputError(
+                        f"Invalid value for argument `name`. Expected a name other than "
+                        f"{', '.join(RESERVED_LAYER_NAMES)}. Received name={value!r}."
+                    )
+                out[key] = value
+            elif key == "repeat":
+                out[key] = check_positive_int(value, "repeat")
+            elif key in schema:
+                out[key] = schema[key][0](value, key)
+            else:
+                raise InputError(
+                    f"unknown key `{key}` (value {value!r}); valid keys for '{btype}': "
+                    + ", ".join((*COMMON_KEYS[1:], *schema))
+                )
+        except InputError as exc:
+            raise InputError(f"{_where(arch, index, btype)}: {exc}") from None
+    missing = [
+        k
+        for k, (_, default) in schema.items()
+        if default is REQUIRED and k not in out and k not in defaults
+    ]
+    if missing:
+        raise InputError(
+            f"{_where(arch, index, btype)}: missing required key(s) "
+            + ", ".join(f"`{k}`" for k in missing)
+        )
+    return out
+
+
+def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
+    """Check an architecture dict and return a clean copy (explicit keys only).
+
+    Parameters
+    ----------
+    spec : mapping
+        ``{"name", "blocks", ["description", "reference", "defaults"]}``.
+    source : str, optional
+        Where it came from (a file), prefixed to error messages.
+    """
+    prefix = f"{source}: " if source else ""
+    if not isinstance(spec, Mapping):
+        raise InputError(f"{prefix}an architecture must be a dict/table, got {type(spec).__name__}")
+    unknown = [k for k in spec if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise InputError(
+            f"{prefix}unknown top-level key `{unknown[0]}` in architecture; valid keys: "
+            + ", ".join(TOP_LEVEL_KEYS)
+        )
+    name = spec.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InputError(
+            f"{prefix}architecture `name` must be a name made of letters, digits and "
+            f"underscores; received name={name!r}"
+        )
+    try:
+        defaults_in = spec.get("defaults", {}) or {}
+        if not isinstance(defaults_in, Mapping):
+            raise InputError(f"`defaults` must be a table/dict, got {defaults_in!r}")
+        known = _all_keys()
+        defaults = {}
+        for key, value in defaults_in.items():
+            if key not in known:
+                raise InputError(
+                    f"unknown key `{key}` in `defaults`; valid keys: " + ", ".join(sorted(known))
+                )
+            try:
+                defaults[key] = known[key](value, key)
+            except InputError as exc:
+                raise InputError(f"`defaults`: {exc}") from None
+        blocks = spec.get("blocks")
+        if not isinstance(blocks, list | tuple) or not blocks:
+            raise InputError("`blocks` must be a non-empty list of block tables")
+        clean = [_check_block(b, i, name, defaults) for i, b in enumerate(blocks)]
+    except InputError as exc:
+        msg = str(exc)
+        if not msg.startswith("architecture '"):
+            msg = f"{_where(name)}: {msg}"
+        raise InputError(prefix + msg) from None
+    out = {"name": name, "blocks": clean}
+    for key in ("description", "reference"):
+        if key in spec:
+            out[key] = str(spec[key])
+    if defaults:
+        out["defaults"] = defaults
+    _check_unique_names(out)
+    return out
+
+
+def _check_unique_names(spec: Mapping) -> None:
+    seen: dict[str, int] = {}
+    for i, b in enumerate(spec["blocks"]):
+        if "name" not in b:
+            continue
+        if b["name"] in seen:
+            raise InputError(
+                f"{_where(spec['name'], i, b['type'])}: block name '{b['name']}' is already "
+                f"used by blocks[{seen[b['name']]}]; block names must be unique"
+            )
+        seen[b["name"]] = i
+
+
+def read_architecture_file(path: str | os.PathLike) -> dict:
+    """Read an architecture from a ``.toml`` or ``.json`` file and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such architecture file; check the path")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        elif suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            raise InputError(
+                f"{path}: unknown architecture file type '{suffix}'; use a .toml or .json file"
+            )
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    return validate_architecture(data, source=str(path))
+
+
+def load_architecture(source: str | os.PathLike | Mapping, **params: Any) -> dict:
+    """Resolve a preset name, a TOML/JSON file or a dict into a validated architecture.
+
+    Parameters
+    ----------
+    source : str, path or dict
+        A preset name (see :func:`snpcnn.models.list_presets`), a path to a
+        ``.toml``/``.json`` file, or an architecture dict.
+    **params
+        Preset parameters (e.g. ``width=1/16`` for the VGG/ResNet zoo); other keys
+        are set on every block that takes them (:func:`apply_overrides`).
+
+    Returns
+    -------
+    dict
+        ``{"name", "blocks", ...}`` with every key checked.
+
+    Examples
+    --------
+    >>> spec = load_architecture({"name": "tiny", "blocks": [
+    ...     {"type": "conv", "filters": 4, "kernel_size": 3}, {"type": "flatten"}]})
+    >>> [b["type"] for b in spec["blocks"]]
+    ['conv', 'flatten']
+    """
+    from snpcnn.models import zoo
+
+    if isinstance(source, Mapping):
+        spec = validate_architecture(copy.deepcopy(dict(source)))
+        return apply_overrides(spec, **params) if params else spec
+    if isinstance(source, str) and source in zoo.list_presets():
+        return zoo.get_preset(source, **params)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.suffix.lower() in (".toml", ".json") or path.exists():
+            spec = read_architecture_file(path)
+            return apply_overrides(spec, **params) if params else spec
+    raise InputError(
+        f"unknown architecture {str(source)!r}: not a preset (valid: "
+        f"{', '.join(zoo.list_presets())}) nor a .toml/.json file"
+    )
+
+
+def apply_overrides(spec: Mapping, **overrides: Any) -> dict:
+    """Set ``key=value`` on every block whose type takes ``key`` (explicit values too).
+
+    ``apply_overrides(spec, activation="elu", l2=1e-4)`` changes every activation
+    and L2 factor of the architecture.  A key that no block takes is an error.
+    """
+    spec = copy.deepcopy(dict(spec))
+    known = _all_keys()
+    for key, value in overrides.items():
+        types = {b["type"] for b in spec["blocks"] if key in BLOCK_SCHEMA[b["type"]]}
+        if key not in known or not types:
+            valid = sorted({k for b in spec["blocks"] for k in BLOCK_SCHEMA[b["type"]]})
+            raise InputError(
+                f"unknown override `{key}` for architecture '{spec['name']}'; its blocks take: "
+                + ", ".join(valid)
+            )
+        try:
+            value = known[key](value, key)
+        except InputError as exc:
+            raise InputError(f"override for architecture '{spec['name']}': {exc}") from None
+        for b in spec["blocks"]:
+            if key in BLOCK_SCHEMA[b["type"]]:
+                b[key] = value
+    return spec
+
+
+def resolve_blocks(spec: Mapping) -> list[dict]:
+    """The blocks with repeats expanded, every key filled in and a layer name each.
+
+    Values come from the block, else ``spec["defaults"]``, else the block type's
+    default.  Blocks without a ``name`` are called ``b{i}`` (``b{i}_{type}`` for
+    single-layer blocks), ``i`` counting from 1 over the expanded list.
+    """
+    defaults = spec.get("defaults", {})
+    out: list[dict] = []
+    for index, block in enumerate(spec["blocks"]):
+        btype = block["type"]
+        schema = BLOCK_SCHEMA[btype]
+        repeat = block.get("repeat", 1)
+        for r in range(repeat):
+            full = {"type": btype, "index": index}
+            for key, (_, default) in schema.items():
+                if key in block:
+                    full[key] = block[key]
+                elif key in defaults:
+                    full[key] = defaults[key]
+                else:
+                    full[key] = default
+            i = len(out) + 1
+            if "name" in block:
+                full["name"] = block["name"] if repeat == 1 else f"{block['name']}_{r + 1}"
+            else:
+                full["name"] = f"b{i}_{btype}" if btype in _SINGLE_LAYER else f"b{i}"
+            out.append(full)
+    return out
+
+
+def _apply_block(x, b: dict, rank: int):
+    t, name = b["type"], b["name"]
+    kw = {k: v for k, v in b.items() if k not in ("type", "index", "name")}
+    if t == "conv":
+        return B.apply_conv(x, rank=rank, name=name, **kw)
+    if t == "separable_conv":
+        return B.apply_separable_conv(x, rank=rank, name=name, **kw)
+    if t in ("maxpool", "avgpool"):
+        return B.apply_pool(x, rank=rank, name=name, kind=t[:3], **kw)
+    if t in ("global_maxpool", "global_avgpool"):
+        return B.apply_global_pool(x, rank=rank, name=name, kind=t[7:10])
+    if t == "flatten":
+        return B.apply_flatten(x, name=name)
+    if t == "batch_norm":
+        return B.apply_batch_norm(x, name=name)
+    if t == "dropout":
+        return B.apply_dropout(x, kw["rate"], name=name)
+    if t == "activation":
+        return B.apply_activation(x, kw["activation"], name=name)
+    if t == "genotype_mask":
+        return B.apply_genotype_mask(x, kw["rate"], seed=kw["seed"], name=name)
+    if t == "dense":
+        return B.apply_dense(x, name=name, **kw)
+    if t == "vgg":
+        return B.apply_vgg_block(x, rank=rank, name=name, **kw)
+    if t == "inception":
+        return B.apply_inception_block(x, rank=rank, name=name, **kw)
+    if t == "residual":
+        return B.apply_residual_block(x, rank=rank, name=name, **kw)
+    if t == "dense_block":
+        return B.apply_dense_block(x, rank=rank, name=name, **kw)
+    if t == "transition":
+        return B.apply_transition(x, rank=rank, name=name, **kw)
+    if t == "squeeze_excite":
+        return B.apply_squeeze_excite(x, rank=rank, name=name, **kw)
+    if t == "head":
+        return B.apply_head_stem(x, rank=rank, name=name, **kw)
+    raise AssertionError(f"unhandled block type {t}")  # pragma: no cover - schema is closed
+
+
+def build_blocks(x, spec: Mapping, rank: int):
+    """Apply the blocks of a validated architecture to the Keras tensor ``x``.
+
+    Errors name the architecture, the block index and type, and the input shape.
+    """
+    for b in resolve_blocks(spec):
+        shape = tuple(x.shape[1:])
+        if b["type"] not in ("dense", "dropout", "activation", "batch_norm") and len(shape) < 2:
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}: needs a spatial feature map "
+                f"but receives a vector of shape {shape} (after a flatten/global pooling); "
+                "move it before the flatten"
+            )
+        if b["type"] == "dense" and len(shape) > 1:
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}: receives a feature map of "
+                f"shape {shape}; put a `flatten`, `global_avgpool` or `global_maxpool` block "
+                "before it"
+            )
+        try:
+            x = _apply_block(x, b, rank)
+        except InputError as exc:
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {exc}"
+            ) from None
+        except ValueError as exc:  # a Keras shape error
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {first}"
+            ) from None
+    return x

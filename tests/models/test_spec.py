@@ -1,0 +1,266 @@
+"""Architectures as data: dicts, TOML/JSON files, validation errors, defaults, overrides."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.models import blocks as B
+from snpcnn.models import build_model, count_params, load_architecture
+from snpcnn.models.spec import BLOCK_SCHEMA, REQUIRED, apply_overrides, resolve_blocks
+
+SPEC = {
+    "name": "my_net",
+    "blocks": [
+        {"type": "conv", "filters": 16, "kernel_size": 3, "strides": 3},
+        {"type": "maxpool", "pool_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 32, "dropout": 0.3},
+    ],
+}
+
+TOML = """
+name = "my_net"
+description = "written without Python"
+
+[[blocks]]
+type = "conv"
+filters = 16
+kernel_size = 3
+strides = 3
+
+[[blocks]]
+type = "maxpool"
+pool_size = 2
+
+[[blocks]]
+type = "flatten"
+
+[[blocks]]
+type = "dense"
+units = 32
+dropout = 0.3
+"""
+
+
+def test_dict_spec_builds_and_names_layers():
+    model = build_model(SPEC, (60, 1))
+    names = [layer.name for layer in model.layers]
+    assert names[:5] == ["input", "b1_conv", "b1_act", "b2_maxpool", "b3_flatten"]
+    assert "b4_dropout" in names and names[-1] == "output"
+    # 60 -> conv k=s=3 'same' -> 20 -> pool 2 -> 10 x 16 = 160 -> dense 32 -> 1
+    assert count_params(model)["total"] == (3 * 16 + 16) + (160 * 32 + 32) + 33
+
+
+def test_toml_and_json_give_the_same_model(tmp_path):
+    toml = tmp_path / "my_net.toml"
+    toml.write_text(TOML)
+    js = tmp_path / "my_net.json"
+    js.write_text(json.dumps(SPEC))
+    a = load_architecture(toml)
+    assert a["description"] == "written without Python"
+    assert a["blocks"] == load_architecture(js)["blocks"] == load_architecture(SPEC)["blocks"]
+    assert count_params(build_model(str(toml), (60, 1))) == count_params(build_model(SPEC, (60, 1)))
+
+
+def test_defaults_and_precedence():
+    spec = {
+        "name": "d",
+        "defaults": {"activation": "elu", "l2": 1e-3},
+        "blocks": [
+            {"type": "conv", "filters": 2, "kernel_size": 3},
+            {"type": "conv", "filters": 2, "kernel_size": 3, "activation": "tanh"},
+            {"type": "flatten"},
+        ],
+    }
+    blocks = resolve_blocks(load_architecture(spec))
+    assert [b["activation"] for b in blocks[:2]] == ["elu", "tanh"]
+    assert blocks[0]["l2"] == 1e-3 and blocks[0]["padding"] == "same"
+    # overrides win over both
+    forced = resolve_blocks(apply_overrides(load_architecture(spec), activation="relu"))
+    assert [b["activation"] for b in forced[:2]] == ["relu", "relu"]
+
+
+def test_repeat_expands_with_unique_names():
+    spec = {
+        "name": "r",
+        "blocks": [
+            {"type": "conv", "filters": 4, "kernel_size": 3, "repeat": 3, "name": "stage"},
+            {"type": "maxpool", "repeat": 2},
+            {"type": "global_avgpool"},
+        ],
+    }
+    blocks = resolve_blocks(load_architecture(spec))
+    assert [b["name"] for b in blocks] == [
+        "stage_1",
+        "stage_2",
+        "stage_3",
+        "b4_maxpool",
+        "b5_maxpool",
+        "b6_global_avgpool",
+    ]
+    model = build_model(spec, (32, 32, 1))
+    assert model.get_layer("stage_3_conv").output.shape[1:] == (32, 32, 4)
+    assert model.get_layer("b5_maxpool").output.shape[1:] == (8, 8, 4)
+
+
+BAD = [
+    ({"blocks": []}, "architecture `name`"),
+    ({"name": "x", "blocks": []}, "`blocks` must be a non-empty list"),
+    (
+        {"name": "x", "blocks": [{"type": "conv"}]},
+        r"blocks\[0\] \(type 'conv'\): missing required key\(s\) `filters`, `kernel_size`",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "convolution"}]},
+        r"blocks\[0\]: invalid `type`='convolution'; valid types: conv, separable_conv",
+    ),
+    ({"name": "x", "blocks": ["conv"]}, r"blocks\[0\]: expected a table/dict"),
+    (
+        {"name": "x", "blocks": [{"type": "flatten"}, {"type": "dense", "units": 0}]},
+        r"architecture 'x', blocks\[1\] \(type 'dense'\): Invalid value for argument `units`. Expected a strictly positive integer. Received units=0.",
+    ),
+    (
+        {
+            "name": "x",
+            "blocks": [{"type": "conv", "filters": 4, "kernel_size": 3, "padding": "full"}],
+        },
+        r"blocks\[0\] \(type 'conv'\): .*Expected one of 'valid', 'same'. Received padding='full'",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "conv", "filters": 4, "kernel_size": 3, "stride": 2}]},
+        r"unknown key `stride` \(value 2\); valid keys for 'conv': name, repeat, filters, kernel_size, strides",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "dropout", "rate": 1.5}]},
+        r"blocks\[0\] \(type 'dropout'\): .*Received rate=1.5",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "dense", "units": 3, "activation": "rleu"}]},
+        r"Expected one of 'relu'.*Received activation='rleu'",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "flatten", "name": "output"}]},
+        "name other than input, output",
+    ),
+    (
+        {
+            "name": "x",
+            "blocks": [{"type": "flatten", "name": "a"}, {"type": "flatten", "name": "a"}],
+        },
+        r"blocks\[1\].*already used by blocks\[0\]",
+    ),
+    ({"name": "x", "blokcs": []}, "unknown top-level key `blokcs`"),
+    (
+        {"name": "x", "defaults": {"filter": 3}, "blocks": [{"type": "flatten"}]},
+        "unknown key `filter` in `defaults`",
+    ),
+    (
+        {"name": "x", "defaults": {"l2": -1}, "blocks": [{"type": "flatten"}]},
+        r"`defaults`: .*Received l2=-1",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "conv", "filters": 4, "kernel_size": []}]},
+        r"Received kernel_size=\[\]",
+    ),
+    (
+        {"name": "x", "blocks": [{"type": "conv", "filters": 4, "kernel_size": 3, "repeat": 0}]},
+        "Received repeat=0",
+    ),
+]
+
+
+@pytest.mark.parametrize("spec, match", BAD)
+def test_bad_specs_fail_with_one_clear_line(spec, match):
+    with pytest.raises(InputError, match=match) as err:
+        load_architecture(spec)
+    assert "\n" not in str(err.value)
+
+
+BAD_AT_BUILD = [
+    (
+        [{"type": "conv", "filters": 4, "kernel_size": [1, 3]}, {"type": "flatten"}],
+        r"blocks\[0\] \(type 'conv'\), input shape \(16, 1\): .*Received kernel_size=\(1, 3\)",
+    ),
+    (
+        [
+            {"type": "conv", "filters": 4, "kernel_size": 40, "padding": "valid"},
+            {"type": "flatten"},
+        ],
+        r"blocks\[0\].*smaller than the window",
+    ),
+    ([{"type": "dense", "units": 4}], r"blocks\[0\] \(type 'dense'\): receives a feature map"),
+    (
+        [{"type": "flatten"}, {"type": "conv", "filters": 2, "kernel_size": 3}],
+        r"blocks\[1\].*needs a spatial feature map",
+    ),
+    ([{"type": "conv", "filters": 2, "kernel_size": 3}], "ends with a feature map of shape"),
+    ([{"type": "separable_conv", "filters": 2, "kernel_size": 3}, {"type": "flatten"}], None),
+]
+
+
+@pytest.mark.parametrize("blocks, match", BAD_AT_BUILD)
+def test_build_errors_name_the_block(blocks, match):
+    spec = {"name": "x", "blocks": blocks}
+    if match is None:  # the separable block is fine at rank 1 but not at rank 3
+        build_model(spec, (16, 1))
+        with pytest.raises(InputError, match=r"blocks\[0\].*exist only at rank 1, 2"):
+            build_model(spec, (4, 4, 4, 1))
+        return
+    with pytest.raises(InputError, match=match):
+        build_model(spec, (16, 1))
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(InputError, match="no such architecture file"):
+        load_architecture(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[blocks]\n')
+    with pytest.raises(InputError, match=r"bad.toml: not valid TOML \("):
+        load_architecture(bad)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('name = "x"\n[[blocks]]\ntype = "conv"\nfilters = 4\n')
+    with pytest.raises(
+        InputError, match=r"wrong.toml: architecture 'x', blocks\[0\].*`kernel_size`"
+    ):
+        load_architecture(wrong)
+    with pytest.raises(InputError, match="unknown architecture 'resnet'"):
+        load_architecture("resnet")
+    with pytest.raises(InputError, match="Received input_shape=\\(16,\\)"):
+        build_model(SPEC, (16,))
+
+
+def test_overrides_on_dicts_and_errors():
+    spec = load_architecture(SPEC, l2=1e-2)
+    assert spec["blocks"][0]["l2"] == 1e-2 and spec["blocks"][3]["l2"] == 1e-2
+    with pytest.raises(InputError, match="unknown override `growth_rate`"):
+        load_architecture(SPEC, growth_rate=3)
+    with pytest.raises(InputError, match="Received dropout=2"):
+        load_architecture(SPEC, dropout=2)
+
+
+def test_schema_defaults_match_block_functions():
+    functions = {
+        "conv": B.apply_conv,
+        "separable_conv": B.apply_separable_conv,
+        "maxpool": B.apply_pool,
+        "dense": B.apply_dense,
+        "vgg": B.apply_vgg_block,
+        "inception": B.apply_inception_block,
+        "residual": B.apply_residual_block,
+        "dense_block": B.apply_dense_block,
+        "transition": B.apply_transition,
+        "squeeze_excite": B.apply_squeeze_excite,
+        "head": B.apply_head_stem,
+    }
+    for btype, fn in functions.items():
+        params = inspect.signature(fn).parameters
+        for key, (_, default) in BLOCK_SCHEMA[btype].items():
+            assert key in params, (btype, key)
+            if default is REQUIRED:
+                assert params[key].default is inspect.Parameter.empty, (btype, key)
+            else:
+                assert params[key].default == default, (btype, key)
