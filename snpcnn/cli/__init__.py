@@ -84,11 +84,21 @@ force_option = click.option(
 )
 
 
+# commands that never need TensorFlow (they stay fast and quiet)
+_NO_TF = {"info", "convert"}
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="snpcnn")
 @verbose_option
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP."""
+    if ctx.invoked_subcommand and ctx.invoked_subcommand not in _NO_TF:
+        if "--help" not in sys.argv and "-h" not in sys.argv:
+            from snpcnn._tf import import_tensorflow
+
+            import_tensorflow()
 
 
 def _register() -> None:
