@@ -96,6 +96,28 @@ class CVResults:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def inner_validation(self) -> pd.DataFrame:
+        """Pearson r of the CNN on the inner validation split of each training part.
+
+        One row per repeat, fold, seed and trait.  This score never sees a test fold,
+        so it is the one to select hyperparameters with (nested model selection).
+        """
+        rows = []
+        for h in self.histories:
+            for s, per_trait in enumerate(h.get("inner_val_r", [])):
+                for j, r in enumerate(per_trait):
+                    rows.append(
+                        {
+                            "repeat": h["repeat"],
+                            "fold": h["fold"],
+                            "seed": s,
+                            "trait": self.traits[j],
+                            "inner_val_pearson_r": r,
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    @property
     def headline_metric(self) -> str:
         return "pearson_r" if self.head == "regression" else "auc"
 
@@ -709,6 +731,7 @@ def _run_fold(
             "best_epochs": res.best_epochs,
             "learning_rates": res.learning_rates,
             "collapsed_on_validation": res.collapsed_on_validation,
+            "inner_val_r": res.inner_val_r,
             "samples_per_second": res.samples_per_second,
         }
         if res.retried:

@@ -61,6 +61,9 @@ class TrainResult:
     learning_rates: list[float]
     collapsed_on_validation: bool
     retried: int
+    # Pearson r between the inner-validation targets and predictions, per seed and output
+    # (NaN where constant): a model-selection score that never sees a test fold.
+    inner_val_r: list[list[float]]
     seconds: float
     samples_per_second: float
 
@@ -212,6 +215,13 @@ def _average(models: list, input_shape) -> Any:
     return keras.Model(inp, out, name="seed_ensemble")
 
 
+def _pearson(y: np.ndarray, p: np.ndarray) -> float:
+    ok = ~np.isnan(y)
+    if ok.sum() < 3 or is_collapsed(p[ok]) or np.std(y[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(y[ok], p[ok])[0, 1])
+
+
 def train_cnn(
     x: np.ndarray,
     y: np.ndarray,
@@ -235,7 +245,7 @@ def train_cnn(
     if y.ndim == 1:
         y = y[:, None]
     t0 = time.perf_counter()
-    models, bests, hists, lrs = [], [], [], []
+    models, bests, hists, lrs, val_r = [], [], [], [], []
     collapsed_any, retried = False, 0
     n_seen = 0
     for s in range(config.n_seeds):
@@ -283,6 +293,9 @@ def train_cnn(
                     n_outputs,
                 )
                 n_seen += len(x_tr) * len(hist.get("loss", []))
+        if x_val is not None and len(x_val):
+            pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+            val_r.append([_pearson(y_val[:, j], pred[:, j]) for j in range(pred.shape[1])])
         models.append(model)
         bests.append(best)
         hists.append(hist)
@@ -295,6 +308,7 @@ def train_cnn(
         learning_rates=lrs,
         collapsed_on_validation=collapsed_any,
         retried=retried,
+        inner_val_r=val_r,
         seconds=seconds,
         samples_per_second=n_seen / seconds if seconds > 0 else float("nan"),
     )
