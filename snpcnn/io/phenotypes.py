@@ -1,0 +1,770 @@
+"""Phenotype and covariate tables, and their alignment with genotypes by sample id.
+
+Formats read by :func:`read_phenotypes`:
+
+* delimited text (CSV, TSV, semicolon- or whitespace-separated; optionally gzipped) with a
+  header line.  The delimiter is detected from the first line unless ``sep`` is given.
+* PLINK phenotype/covariate files (``FID IID trait ...``): whitespace separated, the header
+  line (``FID IID ...`` or ``#FID IID ...``) is optional, ``-9`` means missing.
+
+Sample ids are always read as text (``'0775'`` stays ``'0775'``).  Trait values must be
+numbers; empty cells, ``NA``, ``NaN`` (any case), ``N/A`` and ``.`` are missing.
+
+:func:`align` joins a :class:`~snpcnn.genotypes.Genotypes` with a :class:`Phenotypes` by sample
+id, never by row order, and reports what matched.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+
+__all__ = [
+    "Phenotypes",
+    "Alignment",
+    "AlignmentWarning",
+    "read_phenotypes",
+    "align",
+    "MISSING_TOKENS",
+    "ID_COLUMN_NAMES",
+]
+
+#: Cell values read as missing (compared case-insensitively after stripping blanks).
+MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "."})
+#: Column names recognised as the sample-id column, in order of preference (any case).
+ID_COLUMN_NAMES = ("sample_id", "iid", "id")
+#: Extra missing value in PLINK-style files.
+PLINK_MISSING = "-9"
+_PLINK_SUFFIXES = (".pheno", ".phen", ".cov", ".covar")
+_SEP_NAMES = {
+    ",": ",",
+    "comma": ",",
+    "\t": "\t",
+    "tab": "\t",
+    ";": ";",
+    "semicolon": ";",
+    " ": None,
+    "whitespace": None,
+    r"\s+": None,
+}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_N_EXAMPLES = 5
+
+
+class AlignmentWarning(UserWarning):
+    """Genotypes and phenotypes overlap poorly (under half of either side matched)."""
+
+
+def _is_missing(token: str, plink: bool) -> bool:
+    t = token.strip().lower()
+    return t in MISSING_TOKENS or (plink and t in (PLINK_MISSING, "-9.0"))
+
+
+def _parse_number(token: str) -> float | None:
+    """The float value of ``token``, or None if it is not a plain finite number."""
+    t = token.strip()
+    if not _NUMBER.match(t):
+        return None
+    v = float(t)
+    return v if math.isfinite(v) else None
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, text) of every non-blank line."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as fh:
+                text = fh.read()
+        else:
+            text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"phenotype file {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read phenotype file {path}: {exc}") from None
+    lines = [(i + 1, ln.rstrip("\r")) for i, ln in enumerate(text.split("\n"))]
+    return [(i, ln) for i, ln in lines if ln.strip()]
+
+
+def _detect_sep(first_line: str) -> str | None:
+    if "\t" in first_line:
+        return "\t"
+    if "," in first_line:
+        return ","
+    if ";" in first_line:
+        return ";"
+    return None  # whitespace
+
+
+def _split(lines: list[tuple[int, str]], sep: str | None) -> list[list[str]]:
+    if sep is None:
+        return [ln.split() for _, ln in lines]
+    reader = csv.reader((ln for _, ln in lines), delimiter=sep)
+    return [[f.strip() for f in row] for row in reader]
+
+
+def _sep_label(sep: str | None) -> str:
+    return {",": "comma", "\t": "tab", ";": "semicolon", None: "whitespace"}[sep]
+
+
+@dataclass
+class _Raw:
+    """A parsed text table: header, rows of strings, file line of each row."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    line_numbers: list[int]
+    sep: str | None
+    plink: bool
+    has_header: bool
+
+
+def _read_raw(path: Path, sep: str | None) -> _Raw:
+    lines = _read_lines(path)
+    if not lines:
+        raise InputError(
+            f"phenotype file {path} is empty; expected a header and one row per sample"
+        )
+    if sep is not None:
+        if sep not in _SEP_NAMES:
+            raise InputError(
+                f"unknown separator {sep!r}; use ',', '\\t', ';' or 'whitespace' (or leave it unset "
+                "to detect it)"
+            )
+        sep_char = _SEP_NAMES[sep]
+    else:
+        sep_char = _detect_sep(lines[0][1])
+    fields = _split(lines, sep_char)
+    first = fields[0]
+    plink = sep_char is None or path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
+    first0 = first[0].lstrip("#").strip().lower() if first else ""
+    has_header = True
+    if plink and first0 not in ("fid", "iid", *ID_COLUMN_NAMES) and len(first) >= 3:
+        # header-less PLINK file: FID IID value value ...
+        if all(_is_missing(t, True) or _parse_number(t) is not None for t in first[2:]):
+            has_header = False
+    if has_header:
+        header = [h.strip() for h in first]
+        if header and header[0].startswith("#"):
+            header[0] = header[0].lstrip("#").strip()
+        body, body_lines = fields[1:], [ln for ln, _ in lines[1:]]
+    else:
+        header = ["FID", "IID"] + [f"PHENO{i}" for i in range(1, len(first) - 1)]
+        body, body_lines = fields, [ln for ln, _ in lines]
+    if len(set(header)) != len(header):
+        dup = next(h for h in header if header.count(h) > 1)
+        raise InputError(f"{path}: column '{dup}' appears twice in the header; rename one of them")
+    for row, ln in zip(body, body_lines):
+        if len(row) != len(header):
+            raise InputError(
+                f"{path} line {ln}: {len(row)} fields but the header has {len(header)} "
+                f"(delimiter detected: {_sep_label(sep_char)}); fix the line or pass sep="
+            )
+    if not body:
+        raise InputError(f"phenotype file {path} has a header but no data rows")
+    return _Raw(path, header, body, body_lines, sep_char, plink, has_header)
+
+
+def _find_id_column(raw: _Raw, id_column: str | None) -> int:
+    header = raw.header
+    if id_column is not None:
+        if id_column in header:
+            return header.index(id_column)
+        lower = [h.lower() for h in header]
+        if id_column.lower() in lower:
+            return lower.index(id_column.lower())
+        raise InputError(
+            f"{raw.path}: no column named '{id_column}' for the sample id; columns are: "
+            + ", ".join(header)
+        )
+    lower = [h.lower() for h in header]
+    for name in ID_COLUMN_NAMES:
+        if name in lower:
+            return lower.index(name)
+    return 0
+
+
+def _check_names(raw: _Raw, wanted: Sequence[str], what: str, available: list[str]) -> None:
+    missing = [w for w in wanted if w not in raw.header]
+    if missing:
+        raise InputError(
+            f"{raw.path}: {what} column '{missing[0]}' not found; available columns: "
+            + ", ".join(available)
+        )
+
+
+@dataclass
+class Phenotypes:
+    """Trait values and covariates of a set of samples, indexed by sample id.
+
+    Build it with :func:`read_phenotypes`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Indexed by sample id (str).  Trait columns are float64 with NaN for missing;
+        numeric covariates are float64, categorical covariates hold str (None if missing).
+    traits : list of str
+        Names of the trait columns, in file order.
+    covariates : list of str
+        Names of the covariate columns.
+    source : str or None
+        The phenotype file (and the covariate file, if read from another one).
+    categorical : list of str
+        Covariates treated as categorical (one-hot encoded by :meth:`covariate_matrix`).
+    info : dict
+        How the file(s) were read: delimiter, header, format, row counts, join counts.
+    """
+
+    table: pd.DataFrame
+    traits: list[str]
+    covariates: list[str] = field(default_factory=list)
+    source: str | None = None
+    categorical: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    # column -> (file, {sample id: file line}) for error messages
+    _origin: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Phenotypes(n_samples={len(self.table)}, traits={self.traits}, "
+            f"covariates={self.covariates}, source={self.source!r})"
+        )
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        """Sample ids in file order (object array of str)."""
+        return np.asarray(self.table.index, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    # ------------------------------------------------------------------ traits
+    def default_trait(self) -> str:
+        """The only trait, or the first one in file order."""
+        if not self.traits:
+            raise InputError(f"{self.source}: no trait column; name one with traits=[...]")
+        return self.traits[0]
+
+    def _rows(self, sample_ids: Sequence[str]) -> np.ndarray:
+        ids = [str(s) for s in sample_ids]
+        pos = self.table.index.get_indexer(pd.Index(ids, dtype=object))
+        if (pos < 0).any():
+            bad = ids[int(np.flatnonzero(pos < 0)[0])]
+            raise InputError(
+                f"sample '{bad}' is not in {self.source}; align genotypes and phenotypes first "
+                "(snpcnn.io.phenotypes.align)"
+            )
+        return pos
+
+    def trait_values(self, name: str, sample_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Values of trait ``name`` (float64, NaN = missing) for ``sample_ids`` (all by default)."""
+        if name not in self.traits:
+            raise InputError(
+                f"unknown trait '{name}' in {self.source}; traits are: {', '.join(self.traits)}"
+            )
+        col = self.table[name].to_numpy(dtype=np.float64)
+        if sample_ids is None:
+            return col.copy()
+        return col[self._rows(sample_ids)]
+
+    # -------------------------------------------------------------- covariates
+    def _where(self, column: str, sample_id: str) -> str:
+        src, lines = self._origin.get(column, (self.source, {}))
+        if sample_id in lines:
+            return f"{src} line {lines[sample_id]}"
+        return f"{src} (sample not in that file)"
+
+    def covariate_matrix(
+        self,
+        sample_ids: Sequence[str],
+        fit_levels: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Numeric design matrix of the covariates for ``sample_ids``.
+
+        Numeric covariates are used as they are.  A categorical covariate with levels
+        ``l0 < l1 < ... < lk`` (sorted as text) becomes k 0/1 columns named
+        ``"name[l1]" ... "name[lk]"``: the first level is dropped because the models always add
+        an intercept, so the first level is the reference.  No intercept column is returned.
+
+        Parameters
+        ----------
+        sample_ids : sequence of str
+            Rows of the returned matrix, in this order.
+        fit_levels : sequence of str, optional
+            Sample ids whose values define the levels of categorical covariates (pass the
+            training fold's ids so that test samples never shape the encoding).  Default: the
+            levels present in ``sample_ids``.  A level seen only outside ``fit_levels`` gets an
+            all-zero row, i.e. it is treated as the reference level.
+
+        Returns
+        -------
+        values : float64 array, shape (len(sample_ids), n_columns)
+        names : list of str
+
+        Raises
+        ------
+        InputError
+            If a requested sample has a missing covariate value (fill it in, drop the covariate,
+            or leave the sample out).
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"y": [1.0, 2.0, 3.0], "sex": ["F", "M", "M"]},
+        ...                  index=pd.Index(["a", "b", "c"], dtype=object))
+        >>> ph = Phenotypes(t, ["y"], ["sex"], categorical=["sex"])
+        >>> ph.covariate_matrix(["a", "b", "c"])
+        (array([[0.],
+               [1.],
+               [1.]]), ['sex[M]'])
+        """
+        ids = [str(s) for s in sample_ids]
+        rows = self._rows(ids)
+        fit_rows = rows if fit_levels is None else self._rows(fit_levels)
+        blocks: list[np.ndarray] = []
+        names: list[str] = []
+        for cov in self.covariates:
+            col = self.table[cov]
+            values = col.to_numpy()[rows]
+            miss = pd.isna(pd.Series(values, dtype=object)).to_numpy()
+            if miss.any():
+                i = int(np.flatnonzero(miss)[0])
+                raise InputError(
+                    f"covariate '{cov}' is missing for sample '{ids[i]}' "
+                    f"({self._where(cov, ids[i])}) and {int(miss.sum()) - 1} more sample(s); "
+                    "fill in the value, leave the covariate out, or remove those samples"
+                )
+            if cov in self.categorical:
+                fit_vals = col.to_numpy()[fit_rows]
+                levels = sorted({str(v) for v in fit_vals if not pd.isna(v)})
+                vals = np.asarray([str(v) for v in values], dtype=object)
+                for level in levels[1:]:
+                    blocks.append((vals == level).astype(np.float64)[:, None])
+                    names.append(f"{cov}[{level}]")
+            else:
+                blocks.append(values.astype(np.float64)[:, None])
+                names.append(cov)
+        if not blocks:
+            return np.zeros((len(ids), 0), dtype=np.float64), []
+        return np.hstack(blocks), names
+
+    # -------------------------------------------------------------------- join
+    def join(self, other: Phenotypes) -> Phenotypes:
+        """Add the traits and covariates of ``other`` (matched by sample id) to these samples.
+
+        The samples are those of ``self`` (a left join); a sample absent from ``other`` gets
+        missing values there.  Column names must not clash.  How many ids matched is recorded in
+        ``info["join"]``.
+        """
+        clash = [c for c in other.table.columns if c in self.table.columns]
+        if clash:
+            raise InputError(
+                f"column '{clash[0]}' is in both {self.source} and {other.source}; "
+                "rename it in one file or select other columns"
+            )
+        joined = self.table.join(other.table, how="left")
+        in_other = self.table.index.isin(other.table.index)
+        only_other = ~other.table.index.isin(self.table.index)
+        info = dict(self.info)
+        info["join"] = {
+            "file": other.source,
+            "n_matched": int(in_other.sum()),
+            "n_missing_from_joined_file": int((~in_other).sum()),
+            "examples_missing_from_joined_file": [
+                str(s) for s in self.table.index[~in_other][:_N_EXAMPLES]
+            ],
+            "n_only_in_joined_file": int(only_other.sum()),
+        }
+        origin = dict(self._origin)
+        origin.update(other._origin)
+        return Phenotypes(
+            table=joined,
+            traits=self.traits + other.traits,
+            covariates=self.covariates + other.covariates,
+            source=f"{self.source} + {other.source}",
+            categorical=self.categorical + other.categorical,
+            info=info,
+            _origin=origin,
+        )
+
+
+def read_phenotypes(
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    traits: Sequence[str] | None = None,
+    covariates: Sequence[str] | None = None,
+    sep: str | None = None,
+    covariates_path: str | Path | None = None,
+    categorical: Sequence[str] | None = None,
+) -> Phenotypes:
+    """Read a phenotype table (CSV/TSV/whitespace or PLINK ``.pheno``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The phenotype file (``.gz`` allowed).
+    id_column : str, optional
+        Column holding the sample id.  Default: the first column named ``sample_id``, ``IID``
+        or ``id`` (any case), else the first column.  In PLINK files the ``FID`` column is
+        dropped and ``IID`` is the sample id.
+    traits : sequence of str, optional
+        Trait columns to keep.  Default: every column that is not the id, ``FID`` or a
+        covariate.  Each value must be a number or missing.
+    covariates : sequence of str, optional
+        Covariate columns.  Read from ``path``, or from ``covariates_path`` if given (then
+        default: every non-id column of that file).  A covariate whose non-missing values are
+        all numbers is numeric; otherwise it is categorical (see
+        :meth:`Phenotypes.covariate_matrix`).
+    sep : str, optional
+        Delimiter: ``','``, ``'\\t'``, ``';'`` or ``'whitespace'``.  Default: detected from the
+        first line (tab, else comma, else semicolon, else whitespace).
+    covariates_path : str or Path, optional
+        A second file (same formats) with the covariates, joined by sample id.
+    categorical : sequence of str, optional
+        Covariates to treat as categorical even though their values are numbers (e.g. cage or
+        litter codes).
+
+    Returns
+    -------
+    Phenotypes
+
+    Raises
+    ------
+    InputError
+        Unreadable or empty file, ragged rows, unknown column names, duplicated sample ids,
+        a non-numeric trait value (naming the file, line, sample and value).
+
+    Examples
+    --------
+    >>> ph = read_phenotypes("../shared/data/mice/mice_phenotypes.csv",
+    ...                      traits=["Obesity.BMI"], covariates=["GENDER"],
+    ...                      covariates_path="../shared/data/mice/mice_covariates.csv")
+    ... # doctest: +SKIP
+    """
+    path = Path(path)
+    categorical = list(categorical or [])
+    if covariates_path is not None:
+        main = _read_one(path, id_column, traits, [], sep, [])
+        cov_raw_cols = None if covariates is None else list(covariates)
+        other = _read_one(Path(covariates_path), None, [], cov_raw_cols, None, categorical)
+        return main.join(other)
+    return _read_one(path, id_column, traits, list(covariates or []), sep, categorical)
+
+
+def _read_one(
+    path: Path,
+    id_column: str | None,
+    traits: Sequence[str] | None,
+    covariates: Sequence[str] | None,
+    sep: str | None,
+    categorical: list[str],
+) -> Phenotypes:
+    """Read one file; ``covariates=None`` means all non-id columns are covariates."""
+    raw = _read_raw(path, sep)
+    id_idx = _find_id_column(raw, id_column)
+    id_name = raw.header[id_idx]
+    skip = {id_name}
+    if id_name.lower() == "iid" and "FID" in [h.upper() for h in raw.header]:
+        skip.add(next(h for h in raw.header if h.upper() == "FID"))
+    available = [h for h in raw.header if h not in skip]
+    if covariates is None:
+        covariates = [h for h in available if traits is None or h not in traits]
+    covariates = list(covariates)
+    _check_names(raw, covariates, "covariate", available)
+    auto_traits = traits is None
+    if traits is None:
+        traits = [h for h in available if h not in covariates]
+    traits = list(traits)
+    _check_names(raw, traits, "trait", available)
+    both = [t for t in traits if t in covariates]
+    if both:
+        raise InputError(f"{path}: column '{both[0]}' is named both as a trait and a covariate")
+    bad_cat = [c for c in categorical if c not in covariates]
+    if bad_cat:
+        raise InputError(
+            f"categorical column '{bad_cat[0]}' is not among the covariates "
+            f"({', '.join(covariates)}); add it to covariates=[...]"
+        )
+
+    # sample ids, duplicates
+    ids = [row[id_idx] for row in raw.rows]
+    seen: dict[str, int] = {}
+    for sid, ln in zip(ids, raw.line_numbers):
+        if sid.strip().lower() in ("", "na", "nan"):
+            raise InputError(f"{path} line {ln}: empty or NA sample id; every row needs an id")
+        if sid in seen:
+            raise InputError(
+                f"{path}: sample id '{sid}' appears twice (lines {seen[sid]} and {ln}); "
+                "sample ids must be unique: remove or rename one of the rows"
+            )
+        seen[sid] = ln
+
+    data: dict[str, Any] = {}
+    col_index = {h: i for i, h in enumerate(raw.header)}
+    for trait in traits:
+        j = col_index[trait]
+        values = np.empty(len(raw.rows), dtype=np.float64)
+        for r, row in enumerate(raw.rows):
+            token = row[j]
+            if _is_missing(token, raw.plink):
+                values[r] = np.nan
+                continue
+            v = _parse_number(token)
+            if v is None:
+                raise InputError(
+                    f"{path} line {raw.line_numbers[r]}: trait '{trait}' has non-numeric "
+                    f"value '{token}' for sample '{ids[r]}'; fix the value or leave the cell "
+                    "empty for missing"
+                    + (
+                        f" (if '{trait}' is not a trait, choose the traits with traits=[...] "
+                        "or name it in covariates=[...])"
+                        if auto_traits
+                        else ""
+                    )
+                )
+            values[r] = v
+        data[trait] = values
+    cat_out: list[str] = []
+    for cov in covariates:
+        j = col_index[cov]
+        tokens = [row[j] for row in raw.rows]
+        miss = [_is_missing(t, raw.plink) for t in tokens]
+        nums = [None if m else _parse_number(t) for t, m in zip(tokens, miss)]
+        numeric = all(m or v is not None for m, v in zip(miss, nums))
+        if numeric and cov not in categorical:
+            data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
+        else:
+            data[cov] = pd.Series(
+                [None if m else t for t, m in zip(tokens, miss)], dtype=object
+            ).to_numpy()
+            cat_out.append(cov)
+    index = pd.Index(ids, dtype=object, name="sample_id")
+    table = pd.DataFrame(data, index=index, columns=traits + covariates)
+    for cov in cat_out:
+        table[cov] = table[cov].astype(object)
+    lines = dict(zip(ids, raw.line_numbers))
+    info = {
+        "file": str(path),
+        "delimiter": _sep_label(raw.sep),
+        "header": raw.has_header,
+        "plink_style": raw.plink,
+        "id_column": id_name,
+        "n_rows": len(ids),
+    }
+    return Phenotypes(
+        table=table,
+        traits=traits,
+        covariates=covariates,
+        source=str(path),
+        categorical=cat_out,
+        info=info,
+        _origin={c: (str(path), lines) for c in traits + covariates},
+    )
+
+
+# ---------------------------------------------------------------------------- alignment
+@dataclass
+class Alignment:
+    """Genotype rows and phenotype values matched by sample id.
+
+    Attributes
+    ----------
+    geno_index : int64 array
+        Row of each aligned sample in the genotypes, in the order used (genotype file order).
+    sample_ids : object array of str
+        The aligned sample ids, in the same order.
+    y : DataFrame
+        Trait values (float64, NaN = missing), index = ``sample_ids``, one column per trait.
+    covariates : DataFrame
+        Raw covariate values (numeric or text) for the aligned samples; encode them per fold
+        with :meth:`covariate_matrix`.
+    report : dict
+        What matched; see :meth:`format_report`.
+    phenotypes : Phenotypes
+        The phenotypes that were aligned.
+    """
+
+    geno_index: np.ndarray
+    sample_ids: np.ndarray
+    y: pd.DataFrame
+    covariates: pd.DataFrame
+    report: dict[str, Any]
+    phenotypes: Phenotypes
+
+    @property
+    def traits(self) -> list[str]:
+        return list(self.y.columns)
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def trait(self, name: str) -> np.ndarray:
+        """Values of one trait for the aligned samples (float64, NaN = missing)."""
+        if name not in self.y.columns:
+            raise InputError(
+                f"unknown trait '{name}'; aligned traits are: {', '.join(self.traits)}"
+            )
+        return self.y[name].to_numpy(dtype=np.float64)
+
+    def covariate_matrix(
+        self, rows: Sequence[int], fit_rows: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """:meth:`Phenotypes.covariate_matrix` by aligned positions (``fit_rows``: training rows)."""
+        ids = self.sample_ids[np.asarray(rows, dtype=np.int64)]
+        fit = None if fit_rows is None else self.sample_ids[np.asarray(fit_rows, dtype=np.int64)]
+        return self.phenotypes.covariate_matrix(ids, fit_levels=fit)
+
+    def format_report(self) -> str:
+        """The alignment report as text (what the CLI prints)."""
+        r = self.report
+        lines = [
+            f"genotypes:   {r['n_genotyped']:,} samples ({r['genotype_source']})",
+            f"phenotypes:  {r['n_phenotyped']:,} samples ({r['phenotype_source']})",
+            f"matched:     {r['n_both']:,} samples by id (order: genotype file)",
+        ]
+        for side, label in (
+            ("only_in_genotypes", "genotypes"),
+            ("only_in_phenotypes", "phenotypes"),
+        ):
+            n = r[side]["n"]
+            if n:
+                ex = ", ".join(r[side]["examples"])
+                more = ", ..." if n > len(r[side]["examples"]) else ""
+                lines.append(f"only in {label}: {n:,} ({ex}{more})")
+            else:
+                lines.append(f"only in {label}: 0")
+        for t, s in r["traits"].items():
+            lines.append(f"trait {t}: {s['n_usable']:,} usable, {s['n_missing']:,} missing")
+        if r["covariates"]:
+            lines.append("covariates:  " + ", ".join(r["covariates"]))
+        return "\n".join(lines)
+
+
+def _match_hints(geno_ids: Sequence[str], pheno_ids: Sequence[str]) -> str:
+    """Say which simple id transformation would make the two id sets overlap."""
+    p = set(pheno_ids)
+    transforms = {
+        "ignoring case": (lambda s: s.lower(), lambda s: s.lower()),
+        "dropping leading zeros": (lambda s: s.lstrip("0"), lambda s: s.lstrip("0")),
+        "taking the part after '_' in genotype ids (FID_IID?)": (
+            lambda s: s.split("_", 1)[-1],
+            lambda s: s,
+        ),
+        "taking the part before '_' in genotype ids": (lambda s: s.split("_", 1)[0], lambda s: s),
+    }
+    for what, (fg, fp) in transforms.items():
+        pp = {fp(s) for s in p}
+        n = sum(fg(s) in pp for s in geno_ids)
+        if n:
+            return f"; {n} ids would match {what}"
+    return ""
+
+
+def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None = None) -> Alignment:
+    """Match genotype rows with phenotype rows by sample id.
+
+    Parameters
+    ----------
+    genotypes : Genotypes
+        Anything with ``.samples`` (ids of the genotype rows) and optionally ``.source``.
+    phenotypes : Phenotypes
+    traits : sequence of str, optional
+        Traits to keep (default: all of ``phenotypes.traits``).
+
+    Returns
+    -------
+    Alignment
+        Every sample present in both, in genotype file order.  Samples whose traits are all
+        missing are kept (``y`` is NaN there); the report gives per-trait usable counts.
+
+    Raises
+    ------
+    InputError
+        No common sample id (the message shows the first ids of both sides), duplicated ids,
+        unknown traits, or a missing covariate value for an aligned sample.
+
+    Warns
+    -----
+    AlignmentWarning
+        When fewer than half of the genotyped or of the phenotyped samples matched.
+    """
+    geno_ids = [str(s) for s in np.asarray(genotypes.samples)]
+    geno_src = getattr(genotypes, "source", None) or "genotypes"
+    pheno_src = phenotypes.source or "phenotypes"
+    if traits is None:
+        traits = list(phenotypes.traits)
+    traits = list(traits)
+    unknown = [t for t in traits if t not in phenotypes.traits]
+    if unknown:
+        raise InputError(
+            f"unknown trait '{unknown[0]}' in {pheno_src}; traits are: "
+            + ", ".join(phenotypes.traits)
+        )
+    for ids, src in ((geno_ids, geno_src), ([str(s) for s in phenotypes.table.index], pheno_src)):
+        s = pd.Series(ids)
+        dup = s[s.duplicated()]
+        if len(dup):
+            raise InputError(f"sample id '{dup.iloc[0]}' occurs more than once in {src}")
+    pheno_ids = [str(s) for s in phenotypes.table.index]
+    pos = phenotypes.table.index.get_indexer(pd.Index(geno_ids, dtype=object))
+    geno_index = np.flatnonzero(pos >= 0).astype(np.int64)
+    n_both = len(geno_index)
+    if n_both == 0:
+        raise InputError(
+            f"no sample id is in both {geno_src} and {pheno_src}: genotype ids start "
+            f"{', '.join(geno_ids[:3])}; phenotype ids start {', '.join(pheno_ids[:3])}"
+            f"{_match_hints(geno_ids, pheno_ids)}; make the ids identical in both files"
+        )
+    sample_ids = np.asarray([geno_ids[i] for i in geno_index], dtype=object)
+    sub = phenotypes.table.iloc[pos[geno_index]]
+    y = sub[traits].astype(np.float64)
+    y.index = pd.Index(sample_ids, dtype=object, name="sample_id")
+    cov = sub[phenotypes.covariates].copy()
+    cov.index = y.index
+    if phenotypes.covariates:
+        phenotypes.covariate_matrix(sample_ids)  # raises on missing covariate values
+    gset, pset = set(geno_ids), set(pheno_ids)
+    only_g = [s for s in geno_ids if s not in pset]
+    only_p = [s for s in pheno_ids if s not in gset]
+    report = {
+        "genotype_source": geno_src,
+        "phenotype_source": pheno_src,
+        "n_genotyped": len(geno_ids),
+        "n_phenotyped": len(pheno_ids),
+        "n_both": n_both,
+        "traits": {
+            t: {"n_missing": int(y[t].isna().sum()), "n_usable": int(y[t].notna().sum())}
+            for t in traits
+        },
+        "only_in_genotypes": {"n": len(only_g), "examples": only_g[:_N_EXAMPLES]},
+        "only_in_phenotypes": {"n": len(only_p), "examples": only_p[:_N_EXAMPLES]},
+        "covariates": list(phenotypes.covariates),
+    }
+    if n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids):
+        warnings.warn(
+            f"only {n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "
+            f"matched by id ({geno_src} vs {pheno_src}); check that both files use the same ids",
+            AlignmentWarning,
+            stacklevel=2,
+        )
+    return Alignment(
+        geno_index=geno_index,
+        sample_ids=sample_ids,
+        y=y,
+        covariates=cov,
+        report=report,
+        phenotypes=phenotypes,
+    )

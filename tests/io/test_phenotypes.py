@@ -1,0 +1,277 @@
+"""Phenotype reading, covariate encoding and alignment with genotypes by sample id."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+from snpcnn.io.phenotypes import AlignmentWarning, align, read_phenotypes
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _geno(ids, n_snps=3):
+    ids = list(ids)
+    d = (np.arange(len(ids) * n_snps).reshape(len(ids), n_snps) % 3).astype(np.int8)
+    return Genotypes(d, ids, source="toy.bed")
+
+
+CSV = """sample_id,GY_E1,GY_E2
+0775,1.5,2.0
+2166,-0.25,
+2167,NA,3.5
+2168,1e-1,NaN
+"""
+
+
+def test_csv_ids_stay_text_and_missing_values_are_nan(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "pheno.csv", CSV))
+    assert ph.traits == ["GY_E1", "GY_E2"]
+    assert list(ph.table.index) == ["0775", "2166", "2167", "2168"]
+    assert ph.default_trait() == "GY_E1"
+    np.testing.assert_array_equal(
+        ph.trait_values("GY_E1", ["2168", "0775", "2167"]), [0.1, 1.5, np.nan]
+    )
+    assert np.isnan(ph.trait_values("GY_E2", ["2166"])).all()
+    assert ph.info["delimiter"] == "comma"
+
+
+@pytest.mark.parametrize(
+    ("sep_text", "label"), [("\t", "tab"), (";", "semicolon"), ("   ", "whitespace")]
+)
+def test_delimiters_are_detected(tmp_path, sep_text, label):
+    text = "\n".join(sep_text.join(row.split(",")) for row in CSV.strip().splitlines()) + "\n"
+    text = text.replace(sep_text + "\n", sep_text + "NA\n")  # whitespace cannot hold an empty cell
+    ph = read_phenotypes(_write(tmp_path, "pheno.txt", text))
+    assert ph.info["delimiter"] == label
+    assert ph.traits == ["GY_E1", "GY_E2"]
+    assert ph.trait_values("GY_E1", ["0775"])[0] == 1.5
+
+
+def test_gzipped_tsv(tmp_path):
+    path = tmp_path / "pheno.tsv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(CSV.replace(",", "\t"))
+    assert read_phenotypes(path).trait_values("GY_E2", ["2167"])[0] == 3.5
+
+
+def test_non_numeric_value_names_file_line_and_value(tmp_path):
+    text = CSV.replace("2167,NA,3.5", "2167,abc,3.5")
+    path = _write(tmp_path, "pheno.csv", text)
+    with pytest.raises(InputError) as err:
+        read_phenotypes(path)
+    msg = str(err.value)
+    assert "pheno.csv line 4" in msg
+    assert "'abc'" in msg and "'GY_E1'" in msg and "'2167'" in msg
+    assert "\n" not in msg
+
+
+def test_duplicate_ids_name_the_id_and_both_lines(tmp_path):
+    path = _write(tmp_path, "pheno.csv", CSV + "2166,1,2\n")
+    with pytest.raises(InputError, match=r"'2166' appears twice \(lines 3 and 6\)"):
+        read_phenotypes(path)
+
+
+def test_ragged_row_is_an_error(tmp_path):
+    path = _write(tmp_path, "pheno.csv", CSV + "9999,1\n")
+    with pytest.raises(InputError, match="line 6: 2 fields but the header has 3"):
+        read_phenotypes(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "kwargs", "expected_ids"),
+    [
+        ("line,IID,yield", {}, ["10", "20"]),  # IID by name
+        ("Line,ID,yield", {}, ["10", "20"]),  # id by name, any case
+        ("line,code,yield", {}, ["a", "b"]),  # first column
+        ("line,code,yield", {"id_column": "code"}, ["10", "20"]),
+    ],
+)
+def test_id_column_detection(tmp_path, header, kwargs, expected_ids):
+    path = _write(tmp_path, "p.csv", f"{header}\na,10,1.0\nb,20,2.0\n")
+    ph = read_phenotypes(path, traits=["yield"], **kwargs)
+    assert list(ph.table.index) == expected_ids
+
+
+def test_unknown_columns_are_clear_errors(tmp_path):
+    path = _write(tmp_path, "pheno.csv", CSV)
+    with pytest.raises(InputError, match="trait column 'GY_E9' not found; available columns"):
+        read_phenotypes(path, traits=["GY_E9"])
+    with pytest.raises(InputError, match="no column named 'line'"):
+        read_phenotypes(path, id_column="line")
+
+
+def test_plink_pheno_with_and_without_header(tmp_path):
+    with_header = "FID IID BMI len\nf1 s1 1.5 -9\nf2 s2 -9 3\nf3 s3 2.5 4\n"
+    ph = read_phenotypes(_write(tmp_path, "a.pheno", with_header))
+    assert ph.traits == ["BMI", "len"]  # FID dropped, IID is the id
+    assert list(ph.table.index) == ["s1", "s2", "s3"]
+    np.testing.assert_array_equal(ph.trait_values("BMI", ["s1", "s2"]), [1.5, np.nan])
+    no_header = "f1 s1 1.5 -9\nf2 s2 -9 3\n"
+    ph = read_phenotypes(_write(tmp_path, "b.pheno", no_header))
+    assert ph.traits == ["PHENO1", "PHENO2"]
+    assert ph.info["header"] is False
+    np.testing.assert_array_equal(ph.trait_values("PHENO2", ["s1", "s2"]), [np.nan, 3.0])
+    hash_header = "#FID\tIID\ty\nf1\ts1\t1\n"
+    assert read_phenotypes(_write(tmp_path, "c.pheno", hash_header)).traits == ["y"]
+
+
+def test_non_trait_text_column_error_suggests_selecting_traits(tmp_path):
+    path = _write(tmp_path, "p.csv", COV)
+    with pytest.raises(
+        InputError, match=r"trait 'sex' has non-numeric value 'F'.*traits=\[\.\.\.\]"
+    ):
+        read_phenotypes(path)
+
+
+def test_minus_nine_is_a_value_in_csv(tmp_path):
+    path = _write(tmp_path, "p.csv", "sample_id,y\na,-9\nb,1\n")
+    assert read_phenotypes(path).trait_values("y", ["a"])[0] == -9.0
+
+
+COV = """sample_id,y,sex,age,herd
+a,1.0,F,10,h2
+b,2.0,M,12,h1
+c,3.0,M,11,h3
+d,4.0,F,13,h2
+e,5.0,M,9,h1
+"""
+
+
+def test_covariates_numeric_and_one_hot(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "p.csv", COV), covariates=["sex", "age", "herd"])
+    assert ph.traits == ["y"]
+    assert ph.categorical == ["sex", "herd"]
+    C, names = ph.covariate_matrix(["a", "b", "c", "d", "e"])
+    assert names == ["sex[M]", "age", "herd[h2]", "herd[h3]"]  # first level dropped
+    np.testing.assert_array_equal(C[:, 0], [0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(C[:, 1], [10, 12, 11, 13, 9])
+    np.testing.assert_array_equal(C[:, 2:], [[1, 0], [0, 0], [0, 1], [1, 0], [0, 0]])
+
+
+def test_covariate_levels_fitted_on_training_ids(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "p.csv", COV), traits=["y"], covariates=["herd"])
+    train, test = ["a", "b", "d", "e"], ["c", "a"]  # h3 only occurs in the test sample c
+    C_tr, names_tr = ph.covariate_matrix(train, fit_levels=train)
+    C_te, names_te = ph.covariate_matrix(test, fit_levels=train)
+    assert names_tr == names_te == ["herd[h2]"]
+    np.testing.assert_array_equal(C_te, [[0.0], [1.0]])  # unseen level -> all-zero row
+    # forced categorical on numbers, and a missing covariate value is an error
+    ph = read_phenotypes(
+        _write(tmp_path, "q.csv", COV), traits=["y"], covariates=["age"], categorical=["age"]
+    )
+    assert ph.covariate_matrix(["a", "b"])[1] == ["age[12]"]
+    path = _write(tmp_path, "r.csv", COV.replace("c,3.0,M,11", "c,3.0,,11"))
+    with pytest.raises(InputError, match=r"covariate 'sex' is missing for sample 'c' \(.*line 4\)"):
+        read_phenotypes(path, traits=["y"], covariates=["sex"]).covariate_matrix(["a", "c"])
+
+
+def test_covariates_from_a_second_file(tmp_path):
+    pheno = _write(tmp_path, "p.csv", "sample_id,y\na,1\nb,2\nc,3\n")
+    cov = _write(tmp_path, "c.tsv", "IID\tsex\tage\nc\tM\t3\na\tF\t1\nz\tM\t9\n")
+    ph = read_phenotypes(pheno, covariates=["sex"], covariates_path=cov)
+    assert ph.traits == ["y"] and ph.covariates == ["sex"]
+    assert ph.info["join"]["n_matched"] == 2
+    assert ph.info["join"]["examples_missing_from_joined_file"] == ["b"]
+    C, names = ph.covariate_matrix(["a", "c"])
+    assert names == ["sex[M]"] and C[:, 0].tolist() == [0.0, 1.0]
+    with pytest.raises(InputError, match="sample 'b'.*not in that file"):
+        ph.covariate_matrix(["b"])
+
+
+def test_align_is_by_id_not_row_order(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "p.csv", COV), traits=["y"], covariates=["sex"])
+    g = _geno(["e", "x1", "c", "a", "b", "d"])  # shuffled, one extra id
+    a = align(g, ph)
+    assert a.sample_ids.tolist() == ["e", "c", "a", "b", "d"]  # genotype order
+    assert a.geno_index.tolist() == [0, 2, 3, 4, 5]
+    np.testing.assert_array_equal(a.trait("y"), [5.0, 3.0, 1.0, 2.0, 4.0])
+    assert a.covariates["sex"].tolist() == ["M", "M", "F", "M", "F"]
+    assert a.report["only_in_genotypes"] == {"n": 1, "examples": ["x1"]}
+    assert a.report["n_both"] == 5
+    C, names = a.covariate_matrix([0, 1, 2], fit_rows=[0, 1, 2, 3])
+    assert names == ["sex[M]"] and C[:, 0].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_align_report_counts_missing_and_extra(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "pheno.csv", CSV))
+    g = _geno(["2168", "0775", "2166", "9001"])
+    a = align(g, ph)
+    r = a.report
+    assert (r["n_genotyped"], r["n_phenotyped"], r["n_both"]) == (4, 4, 3)
+    assert r["traits"]["GY_E1"] == {"n_missing": 0, "n_usable": 3}
+    assert r["traits"]["GY_E2"] == {"n_missing": 2, "n_usable": 1}
+    assert r["only_in_phenotypes"] == {"n": 1, "examples": ["2167"]}
+    text = a.format_report()
+    assert "matched:     3 samples" in text and "only in genotypes: 1 (9001)" in text
+    assert "trait GY_E2: 1 usable, 2 missing" in text
+
+
+def test_align_errors_and_warning(tmp_path):
+    ph = read_phenotypes(_write(tmp_path, "pheno.csv", CSV))
+    with pytest.raises(InputError) as err:
+        align(_geno(["775_775", "2166_2166"]), ph)
+    msg = str(err.value)
+    assert "genotype ids start 775_775, 2166_2166" in msg and "phenotype ids start 0775" in msg
+    assert "would match" in msg  # hint: part after '_' matches 2166
+    with pytest.warns(AlignmentWarning, match="only 1 of 4 genotyped"):
+        align(_geno(["0775", "y1", "y2", "y3"]), ph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        align(_geno(["0775", "2166", "2167"]), ph)  # 3 of 4 is fine
+    with pytest.raises(InputError, match="unknown trait 'GY_E7'"):
+        align(_geno(["0775"]), ph, traits=["GY_E7"])
+    cov = read_phenotypes(
+        _write(tmp_path, "c.csv", COV.replace("c,3.0,M", "c,3.0,")),
+        traits=["y"],
+        covariates=["sex"],
+    )
+    with pytest.raises(InputError, match="covariate 'sex' is missing for sample 'c'"):
+        align(_geno(["a", "c"]), cov)
+
+
+def test_real_wheat_files(shared_data):
+    ph = read_phenotypes(shared_data / "wheat" / "wheat_phenotypes.csv")
+    assert ph.traits == ["GY_E1", "GY_E2", "GY_E3", "GY_E4"]
+    assert len(ph) == 599 and ph.table.index[0] == "775"
+    folds = read_phenotypes(shared_data / "wheat" / "wheat_cv_folds.csv", traits=["cv_fold"])
+    ids = np.asarray(ph.table.index)
+    rng = np.random.default_rng(0)
+    g = _geno(rng.permutation(ids))
+    a = align(g, ph)
+    assert a.report["n_both"] == 599
+    order = a.sample_ids
+    np.testing.assert_array_equal(a.trait("GY_E3"), ph.trait_values("GY_E3", order))
+    assert set(folds.trait_values("cv_fold", order)) == set(range(1, 11))
+
+
+def test_real_mice_files_with_covariates(shared_data):
+    mice = shared_data / "mice"
+    ph = read_phenotypes(
+        mice / "mice_phenotypes.csv",
+        traits=["Obesity.BMI", "Obesity.BodyLength"],
+        covariates=["GENDER"],
+        covariates_path=mice / "mice_covariates.csv",
+    )
+    assert ph.categorical == ["GENDER"]
+    assert ph.info["join"]["n_matched"] == 1814
+    C, names = ph.covariate_matrix(ph.sample_ids)
+    assert names == ["GENDER[M]"]
+    assert int(C.sum()) == 934  # 934 males, 880 females
+    # GENDER agrees with the sex column of the PLINK .fam (1 = male)
+    fam = np.loadtxt(mice / "mice.fam", dtype=str)
+    fam_male = dict(zip(fam[:, 1], fam[:, 4] == "1"))
+    assert all(fam_male[s] == bool(c) for s, c in zip(ph.sample_ids, C[:, 0]))
+    g = _geno(fam[::-1, 1])
+    a = align(g, ph)
+    assert a.report["n_both"] == 1814
+    assert a.report["traits"]["Obesity.BMI"]["n_missing"] == 0
