@@ -23,6 +23,18 @@ _EXPORTS = {
     "read_phenotypes": "snpcnn.io.phenotypes",
     "align": "snpcnn.io.phenotypes",
     "convert": "snpcnn.io.cache",
+    "cross_validate": "snpcnn.cv",
+    "CVResults": "snpcnn.cv",
+    "build_model": "snpcnn.models",
+    "load_bundle": "snpcnn.bundle",
+    "ModelBundle": "snpcnn.bundle",
+    "GBLUP": "snpcnn.baselines",
+    "RidgeRegression": "snpcnn.baselines",
+    "SNPCNNRegressor": "snpcnn.estimator",
+    "SNPCNNClassifier": "snpcnn.estimator",
+    "simulate_genotypes": "snpcnn.simulate",
+    "simulate_phenotype": "snpcnn.simulate",
+    "snp_importance": "snpcnn.explain",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
