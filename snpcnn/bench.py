@@ -1,0 +1,1497 @@
+"""Benchmarks: every dataset x trait x model x seed, cross-validated on identical folds.
+
+A benchmark is described by a TOML file (see ``docs/benchmark-command.md``)::
+
+    baselines = ["gblup", "ridge"]
+    seeds = [0]
+    ensemble = true
+
+    [[datasets]]
+    name = "wheat"
+    genotypes = "../../example_data/wheat.bed"
+    phenotypes = "../../example_data/wheat_phenotypes.csv"
+    traits = ["GY_E1"]
+    folds = "../../example_data/wheat_cv_folds.csv"
+
+    [[models]]
+    name = "snpcnn_default"
+    preset = "snpcnn_default"
+    epochs = 60
+
+:func:`run_benchmark` runs it on top of :func:`snpcnn.cv.cross_validate`:
+
+* The fold table of a dataset depends only on the dataset and the seed; every model
+  (CNNs and baselines) of every trait is cross-validated on that same table.
+* The baselines run once per dataset x trait x seed (``cnn=False``), each CNN model
+  once more with ``baselines=()``; the CNN+GBLUP average is scored here from the
+  stored out-of-fold predictions, joined on sample id, repeat and fold.
+* Every finished fold is written to ``DIR.partial/units/...`` (keyed by a hash of
+  everything that determines it), so an interrupted run resumes without
+  recomputing finished folds; the results appear in ``DIR`` in one rename at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn import __version__
+from snpcnn.errors import InputError
+
+__all__ = [
+    "BenchmarkConfig",
+    "BenchmarkResults",
+    "DatasetSpec",
+    "ModelSpec",
+    "BASELINES",
+    "load_config",
+    "run_benchmark",
+    "summarize",
+    "paired",
+    "headline_table",
+    "results_markdown",
+    "RESULT_COLUMNS",
+    "PREDICTION_COLUMNS",
+]
+
+log = logging.getLogger("snpcnn.bench")
+
+BASELINES = ("gblup", "ridge")
+BASELINE_LABELS = {"gblup": "GBLUP", "ridge": "ridge"}
+BASELINE_UNIT = "baselines"
+RESULT_COLUMNS = [
+    "dataset",
+    "trait",
+    "seed",
+    "repeat",
+    "fold",
+    "model",
+    "metric",
+    "value",
+    "status",
+    "n_train",
+    "n_test",
+]
+PREDICTION_COLUMNS = [
+    "dataset",
+    "trait",
+    "seed",
+    "repeat",
+    "fold",
+    "model",
+    "sample_id",
+    "observed",
+    "predicted",
+]
+HEADLINE = {"regression": "pearson_r", "binary": "auc"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+_TOP_KEYS = {
+    "name",
+    "description",
+    "datasets",
+    "models",
+    "baselines",
+    "seeds",
+    "ensemble",
+    "defaults",
+}
+_DATASET_KEYS = {
+    "name",
+    "genotypes",
+    "phenotypes",
+    "covariates_file",
+    "traits",
+    "covariates",
+    "categorical",
+    "folds",
+    "repeats",
+    "id_column",
+    "format",
+    "min_maf",
+    "min_call_rate",
+}
+_HYPER_DEFAULTS: dict[str, Any] = {
+    "epochs": 60,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "patience": 10,
+    "val_fraction": 0.1,
+    "n_seeds": 1,
+    "encoding": "dosage",
+    "scaling": "center",
+    "model_overrides": {},
+}
+_MODEL_KEYS = {"name", "preset", "architecture", *_HYPER_DEFAULTS}
+
+
+# ---------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One ``[[datasets]]`` entry with its paths resolved (see :func:`load_config`)."""
+
+    name: str
+    genotypes: Path
+    phenotypes: Path
+    traits: tuple[str, ...]
+    covariates: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    covariates_file: Path | None = None
+    folds: int | Path = 5
+    repeats: int = 1
+    id_column: str | None = None
+    format: str | None = None
+    min_maf: float = 0.0
+    min_call_rate: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()} | {
+            "traits": list(self.traits),
+            "covariates": list(self.covariates),
+            "categorical": list(self.categorical),
+        }
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One ``[[models]]`` entry: an architecture and its training hyperparameters."""
+
+    name: str
+    architecture: str  # a preset name or an absolute architecture-file path
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 10
+    val_fraction: float = 0.1
+    n_seeds: int = 1
+    encoding: str = "dosage"
+    scaling: str = "center"
+    model_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolved_architecture(self) -> dict:
+        """The validated architecture dict (preset or file, with the overrides applied)."""
+        from snpcnn.models.spec import load_architecture
+
+        return load_architecture(self.architecture, **dict(self.model_overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model_overrides"] = dict(self.model_overrides)
+        return d
+
+
+@dataclass
+class BenchmarkConfig:
+    """A validated benchmark configuration (what :func:`load_config` returns).
+
+    Attributes
+    ----------
+    path : Path
+        The configuration file; relative paths in it resolve against its directory.
+    checksum : str
+        sha256 of the configuration file's bytes.
+    """
+
+    path: Path
+    name: str
+    datasets: list[DatasetSpec]
+    models: list[ModelSpec]
+    baselines: list[str]
+    seeds: list[int]
+    ensemble: bool
+    checksum: str
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as resolved (absolute paths, every default filled in)."""
+        return {
+            "path": str(self.path),
+            "name": self.name,
+            "description": self.description,
+            "baselines": list(self.baselines),
+            "seeds": list(self.seeds),
+            "ensemble": self.ensemble,
+            "datasets": [d.to_dict() for d in self.datasets],
+            "models": [m.to_dict() for m in self.models],
+        }
+
+    def select(
+        self, datasets: Sequence[str] | None = None, models: Sequence[str] | None = None
+    ) -> BenchmarkConfig:
+        """A copy restricted to the named datasets and CNN models (baselines always run)."""
+        out = self
+        if datasets:
+            _check_names(datasets, [d.name for d in self.datasets], "dataset", self.path)
+            out = replace(out, datasets=[d for d in out.datasets if d.name in set(datasets)])
+        if models:
+            _check_names(models, [m.name for m in self.models], "model", self.path)
+            out = replace(out, models=[m for m in out.models if m.name in set(models)])
+        return out
+
+    def model_labels(self) -> list[str]:
+        """Every model name the results hold, in table order."""
+        labels = [BASELINE_LABELS[b] for b in self.baselines] + [m.name for m in self.models]
+        if self.ensemble:
+            labels += [f"{m.name}+GBLUP" for m in self.models]
+        return labels
+
+
+def _check_names(wanted, valid, what, path) -> None:
+    bad = [w for w in wanted if w not in valid]
+    if bad:
+        raise InputError(
+            f"{path}: no {what} named '{bad[0]}'; the config has: {', '.join(valid) or 'none'}"
+        )
+
+
+class _Where:
+    """Builds one-line errors that name the config file, the section entry and the key."""
+
+    def __init__(self, path: Path, section: str, index: int | None = None, name: Any = None):
+        self.path = path
+        self.section = section
+        self.index = index
+        self.name = name
+
+    def error(self, key: str | None, message: str) -> InputError:
+        where = f"{self.path}: {self.section}"
+        if self.index is not None:
+            where += f" entry {self.index + 1}"
+            if isinstance(self.name, str):
+                where += f" ('{self.name}')"
+        if key:
+            where += f", key '{key}'"
+        return InputError(f"{where}: {message}")
+
+
+def _get_str(d, key, where, required=False, default=None) -> str | None:
+    if key not in d:
+        if required:
+            raise where.error(key, "is required")
+        return default
+    v = d[key]
+    if not isinstance(v, str) or not v.strip():
+        raise where.error(key, f"must be a non-empty string, got {v!r}")
+    return v
+
+
+def _get_str_list(d, key, where, required=False) -> list[str]:
+    if key not in d:
+        if required:
+            raise where.error(key, 'is required (a list of strings, e.g. ["GY_E1"])')
+        return []
+    v = d[key]
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+        raise where.error(key, f"must be a list of strings, got {v!r}")
+    if len(set(v)) != len(v):
+        dup = next(x for x in v if v.count(x) > 1)
+        raise where.error(key, f"lists '{dup}' twice")
+    if required and not v:
+        raise where.error(key, "must not be empty")
+    return list(v)
+
+
+def _get_int(d, key, where, default, minimum) -> int:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise where.error(key, f"must be an integer, got {v!r}")
+    if v < minimum:
+        raise where.error(key, f"must be at least {minimum}, got {v}")
+    return v
+
+
+def _get_float(d, key, where, default, lo, hi, lo_open=False) -> float:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise where.error(key, f"must be a number, got {v!r}")
+    if v < lo or v > hi or (lo_open and v == lo):
+        interval = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        raise where.error(key, f"must be in {interval}, got {v}")
+    return float(v)
+
+
+def _path(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _genotype_exists(p: Path) -> bool:
+    return p.exists() or Path(str(p) + ".bed").exists()
+
+
+def _check_unknown(d: Mapping, allowed: set[str], where: _Where) -> None:
+    for key in d:
+        if key not in allowed:
+            raise where.error(key, f"unknown key; valid keys are: {', '.join(sorted(allowed))}")
+
+
+def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
+    where = _Where(path, "[[datasets]]", i, d.get("name") if isinstance(d, dict) else None)
+    if not isinstance(d, dict):
+        raise where.error(None, "must be a table ([[datasets]] with key = value lines)")
+    _check_unknown(d, _DATASET_KEYS, where)
+    name = _get_str(d, "name", where, required=True)
+    if not _NAME_RE.match(name):
+        raise where.error("name", f"'{name}' must be letters, digits, '_', '-' or '.' only")
+    geno = _path(base, _get_str(d, "genotypes", where, required=True))
+    if not _genotype_exists(geno):
+        raise where.error("genotypes", f"{geno}: no such file or PLINK prefix; check the path")
+    pheno = _path(base, _get_str(d, "phenotypes", where, required=True))
+    if not pheno.is_file():
+        raise where.error("phenotypes", f"{pheno}: no such file; check the path")
+    cov_file = _get_str(d, "covariates_file", where)
+    cov_path = None
+    if cov_file is not None:
+        cov_path = _path(base, cov_file)
+        if not cov_path.is_file():
+            raise where.error("covariates_file", f"{cov_path}: no such file; check the path")
+    traits = _get_str_list(d, "traits", where, required=True)
+    covariates = _get_str_list(d, "covariates", where)
+    if cov_path is not None and not covariates:
+        raise where.error("covariates", "is required with covariates_file (which columns?)")
+    categorical = _get_str_list(d, "categorical", where)
+    bad = [c for c in categorical if c not in covariates]
+    if bad:
+        raise where.error("categorical", f"'{bad[0]}' is not listed in 'covariates'")
+    clash = [t for t in traits if t in covariates]
+    if clash:
+        raise where.error("covariates", f"'{clash[0]}' is also a trait")
+    repeats = _get_int(d, "repeats", where, 1, 1)
+    folds_raw = d.get("folds", 5)
+    if isinstance(folds_raw, bool):
+        raise where.error(
+            "folds", f"must be a number of folds or a fold-file path, got {folds_raw}"
+        )
+    if isinstance(folds_raw, int):
+        if folds_raw < 2:
+            raise where.error("folds", f"must be at least 2, got {folds_raw}")
+        folds: int | Path = folds_raw
+    elif isinstance(folds_raw, str) and folds_raw.strip():
+        folds = _path(base, folds_raw)
+        if not folds.is_file():
+            raise where.error("folds", f"{folds}: no such fold file; check the path")
+        if repeats != 1:
+            raise where.error(
+                "repeats", f"must be 1 with a fold file (got {repeats}); use folds = K to repeat"
+            )
+    else:
+        raise where.error(
+            "folds", f"must be a number of folds or a fold-file path, got {folds_raw!r}"
+        )
+    fmt = _get_str(d, "format", where)
+    if fmt is not None and fmt not in ("vcf", "plink", "table", "cache"):
+        raise where.error("format", f"must be one of vcf, plink, table, cache, got '{fmt}'")
+    return DatasetSpec(
+        name=name,
+        genotypes=geno.resolve(),
+        phenotypes=pheno.resolve(),
+        traits=tuple(traits),
+        covariates=tuple(covariates),
+        categorical=tuple(categorical),
+        covariates_file=None if cov_path is None else cov_path.resolve(),
+        folds=folds if isinstance(folds, int) else folds.resolve(),
+        repeats=repeats,
+        id_column=_get_str(d, "id_column", where),
+        format=fmt,
+        min_maf=_get_float(d, "min_maf", where, 0.0, 0.0, 0.5),
+        min_call_rate=_get_float(d, "min_call_rate", where, 0.0, 0.0, 1.0),
+    )
+
+
+def _hyper(d: Mapping, defaults: Mapping, where: _Where) -> dict[str, Any]:
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    merged = {**_HYPER_DEFAULTS, **defaults, **{k: v for k, v in d.items() if k in _HYPER_DEFAULTS}}
+    out = {
+        "epochs": _get_int(merged, "epochs", where, 60, 1),
+        "batch_size": _get_int(merged, "batch_size", where, 32, 1),
+        "learning_rate": _get_float(merged, "learning_rate", where, 1e-3, 0.0, 10.0, lo_open=True),
+        "patience": _get_int(merged, "patience", where, 10, 1),
+        "val_fraction": _get_float(merged, "val_fraction", where, 0.1, 0.0, 0.5, lo_open=True),
+        "n_seeds": _get_int(merged, "n_seeds", where, 1, 1),
+        "encoding": _get_str(merged, "encoding", where, default="dosage"),
+        "scaling": _get_str(merged, "scaling", where, default="center"),
+    }
+    overrides = merged.get("model_overrides", {})
+    if not isinstance(overrides, dict):
+        raise where.error("model_overrides", f"must be a table, got {overrides!r}")
+    out["model_overrides"] = dict(overrides)
+    try:
+        GenotypePreprocessor(encoding=out["encoding"], scaling=out["scaling"])
+    except InputError as exc:
+        raise where.error("encoding/scaling", str(exc)) from None
+    return out
+
+
+def _parse_model(d: Any, i: int, base: Path, path: Path, defaults: Mapping) -> ModelSpec:
+    from snpcnn.models import list_presets
+
+    where = _Where(path, "[[models]]", i, d.get("name") if isinstance(d, dict) else None)
+    if not isinstance(d, dict):
+        raise where.error(None, "must be a table ([[models]] with key = value lines)")
+    _check_unknown(d, _MODEL_KEYS, where)
+    name = _get_str(d, "name", where, required=True)
+    if not _NAME_RE.match(name):
+        raise where.error("name", f"'{name}' must be letters, digits, '_', '-' or '.' only")
+    if name in BASELINE_LABELS.values() or name in BASELINES or name == BASELINE_UNIT:
+        raise where.error("name", f"'{name}' is reserved for a baseline; choose another name")
+    preset = _get_str(d, "preset", where)
+    arch = _get_str(d, "architecture", where)
+    if (preset is None) == (arch is None):
+        raise where.error(
+            "preset", "give exactly one of 'preset' (a built-in name) or 'architecture' (a file)"
+        )
+    if preset is not None:
+        if preset not in list_presets():
+            raise where.error(
+                "preset", f"unknown preset '{preset}'; valid: {', '.join(list_presets())}"
+            )
+        source = preset
+    else:
+        p = _path(base, arch)
+        if not p.is_file():
+            raise where.error("architecture", f"{p}: no such architecture file; check the path")
+        source = str(p.resolve())
+    spec = ModelSpec(name=name, architecture=source, **_hyper(d, defaults, where))
+    try:
+        spec.resolved_architecture()
+    except InputError as exc:
+        raise where.error("preset" if preset else "architecture", str(exc)) from None
+    return spec
+
+
+def load_config(path: str | os.PathLike) -> BenchmarkConfig:
+    """Read and validate a benchmark TOML file.
+
+    Every entry is checked before anything runs: paths exist (relative paths resolve
+    against the config file's directory), names are unique, architectures build,
+    hyperparameters are in range.  An error is one line naming the file, the
+    section entry and the key.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.toml`` file.
+
+    Returns
+    -------
+    BenchmarkConfig
+
+    Raises
+    ------
+    InputError
+        On any invalid or missing value.
+
+    Examples
+    --------
+    >>> cfg = load_config("benchmarks/configs/smoke.toml")  # doctest: +SKIP
+    >>> [m.name for m in cfg.models]  # doctest: +SKIP
+    ['tiny']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such benchmark config file; check the path")
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file; a config is TOML text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    base = path.resolve().parent
+    top = _Where(path, "top level")
+    _check_unknown(data, _TOP_KEYS, top)
+    datasets_raw = data.get("datasets")
+    if not isinstance(datasets_raw, list) or not datasets_raw:
+        raise top.error("datasets", "add at least one [[datasets]] table")
+    models_raw = data.get("models", [])
+    if not isinstance(models_raw, list):
+        raise top.error("models", "must be [[models]] tables")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise top.error("defaults", "must be a table of model hyperparameters")
+    dwhere = _Where(path, "[defaults]")
+    _check_unknown(defaults, set(_HYPER_DEFAULTS), dwhere)
+    _hyper({}, defaults, dwhere)
+    datasets = [_parse_dataset(d, i, base, path) for i, d in enumerate(datasets_raw)]
+    models = [_parse_model(d, i, base, path, defaults) for i, d in enumerate(models_raw)]
+    for what, items in (("[[datasets]]", datasets), ("[[models]]", models)):
+        names = [x.name for x in items]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            i = len(names) - 1 - names[::-1].index(dup)
+            raise _Where(path, what, i, dup).error("name", f"'{dup}' is used twice")
+    baselines = data.get("baselines", list(BASELINES))
+    if isinstance(baselines, str):
+        baselines = [baselines]
+    if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):
+        raise top.error(
+            "baselines", f'must be a list such as ["gblup", "ridge"], got {baselines!r}'
+        )
+    baselines = [b.strip().lower() for b in baselines]
+    bad = [b for b in baselines if b not in BASELINES]
+    if bad:
+        raise top.error("baselines", f"unknown baseline '{bad[0]}'; valid: {', '.join(BASELINES)}")
+    if len(set(baselines)) != len(baselines):
+        raise top.error("baselines", "lists a baseline twice")
+    seeds = data.get("seeds", [0])
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    ):
+        raise top.error("seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise top.error("seeds", "lists a seed twice")
+    ensemble = data.get("ensemble", False)
+    if not isinstance(ensemble, bool):
+        raise top.error("ensemble", f"must be true or false, got {ensemble!r}")
+    if ensemble and "gblup" not in baselines:
+        raise top.error("ensemble", 'needs "gblup" in baselines (it averages CNN and GBLUP)')
+    if not models and not baselines:
+        raise top.error("models", "nothing to run: add [[models]] or baselines")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str):
+        raise top.error("name", f"must be a string, got {name!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise top.error("description", f"must be a string, got {description!r}")
+    return BenchmarkConfig(
+        path=path.resolve(),
+        name=name,
+        description=description,
+        datasets=datasets,
+        models=models,
+        baselines=baselines,
+        seeds=list(seeds),
+        ensemble=ensemble,
+        checksum=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+# --------------------------------------------------------------------- results
+@dataclass
+class BenchmarkResults:
+    """Everything a benchmark produced.
+
+    Attributes
+    ----------
+    results : DataFrame
+        One row per dataset, trait, seed, repeat, fold, model and metric
+        (:data:`RESULT_COLUMNS`).
+    predictions : DataFrame
+        Out-of-fold predictions (:data:`PREDICTION_COLUMNS`).
+    units : list of dict
+        One record per dataset x trait x seed x model run (wall time, folds computed
+        and resumed, the unit's hash key, notes).
+    heads : dict
+        ``(dataset, trait) -> "regression" | "binary"``.
+    data : dict
+        Per dataset: samples, SNPs, samples per trait, inputs and their checksums.
+    """
+
+    config: BenchmarkConfig
+    results: pd.DataFrame
+    predictions: pd.DataFrame
+    units: list[dict[str, Any]]
+    heads: dict[tuple[str, str], str]
+    data: dict[str, Any]
+    device: str
+    wall_seconds: float
+    out: Path | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """Mean ± sd per dataset, trait, model and metric (see :func:`summarize`)."""
+        return summarize(self.results, self.config.model_labels())
+
+    def paired(self, reference: str = "GBLUP") -> pd.DataFrame:
+        """Paired fold-by-fold difference of every model vs ``reference`` (headline metric)."""
+        return paired(self.results, self.heads, reference, self.config.model_labels())
+
+
+def summarize(results: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean, sd and count over all test folds (seeds x repeats x folds).
+
+    Collapsed folds (constant predictions) have no correlation; they are excluded
+    from ``mean``/``sd``/``count`` and counted in ``n_collapsed``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dataset, trait, model, metric, mean, sd, count, n_collapsed, n_folds``.
+    """
+    keys = ["dataset", "trait", "model", "metric"]
+    g = results.groupby(keys, sort=False)
+    out = g["value"].agg(mean="mean", sd="std", count="count").reset_index()
+    out["n_collapsed"] = (
+        (results.assign(c=results["status"].eq("collapsed")).groupby(keys, sort=False)["c"].sum())
+        .to_numpy()
+        .astype(int)
+    )
+    out["n_folds"] = g.size().to_numpy()
+    if order is not None:
+        rank = {m: i for i, m in enumerate(order)}
+        out = out.assign(_o=out["model"].map(rank)).sort_values(
+            ["dataset", "trait", "_o"], kind="stable"
+        )
+        out = out.drop(columns="_o").reset_index(drop=True)
+    return out
+
+
+def paired(
+    results: pd.DataFrame,
+    heads: Mapping[tuple[str, str], str],
+    reference: str = "GBLUP",
+    order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Fold-by-fold difference (model - reference) of the headline metric.
+
+    Pairs are the same (seed, repeat, fold) test sets.  A fold where the model
+    collapsed counts as a loss and enters the mean difference with metric = 0;
+    likewise for a collapsed reference.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dataset, trait, model, reference, metric, mean_difference,
+        sd_difference, wins, n_folds, n_collapsed``.
+    """
+    rows = []
+    split = ["seed", "repeat", "fold"]
+    for (ds, trait), grp in results.groupby(["dataset", "trait"], sort=False):
+        metric = HEADLINE[heads.get((ds, trait), "regression")]
+        m = grp[grp["metric"] == metric]
+        ref = m[m["model"] == reference]
+        if ref.empty:
+            continue
+        models = list(dict.fromkeys(m["model"]))
+        if order is not None:
+            models = [x for x in order if x in set(models)]
+        for model in models:
+            if model == reference:
+                continue
+            j = m[m["model"] == model].merge(ref, on=split, suffixes=("", "_ref"))
+            if j.empty:
+                continue
+            a = np.where(j["status"].eq("collapsed"), 0.0, j["value"].to_numpy(dtype=float))
+            b = np.where(j["status_ref"].eq("collapsed"), 0.0, j["value_ref"].to_numpy(dtype=float))
+            d = a - b
+            wins = (a > b) & j["status"].eq("ok").to_numpy()
+            rows.append(
+                {
+                    "dataset": ds,
+                    "trait": trait,
+                    "model": model,
+                    "reference": reference,
+                    "metric": metric,
+                    "mean_difference": float(np.mean(d)),
+                    "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
+                    "wins": int(wins.sum()),
+                    "n_folds": int(len(d)),
+                    "n_collapsed": int(j["status"].eq("collapsed").sum()),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "trait",
+            "model",
+            "reference",
+            "metric",
+            "mean_difference",
+            "sd_difference",
+            "wins",
+            "n_folds",
+            "n_collapsed",
+        ],
+    )
+
+
+# ------------------------------------------------------------------ persistence
+def _jsonable(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _hash(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, default=_jsonable)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
+
+
+class _UnitStore:
+    """Per-fold results of one unit under ``units/<dataset>/<trait>/<model>/seed<k>/``.
+
+    Each file holds ``{"key": ..., "result": ...}``; a file whose key differs from
+    the unit's (the config or an input changed) is ignored and overwritten.
+    """
+
+    def __init__(self, directory: Path, key: str):
+        self.directory = directory
+        self.key = key
+        self.computed = 0
+        self.resumed = 0
+
+    def _file(self, r: int, f: int) -> Path:
+        return self.directory / f"r{r}_f{f}.json"
+
+    def skip(self, r: int, f: int) -> dict | None:
+        p = self._file(r, f)
+        if not p.is_file():
+            return None
+        try:
+            stored = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable stored fold %s", p)
+            return None
+        if not isinstance(stored, dict) or stored.get("key") != self.key:
+            return None
+        self.resumed += 1
+        return stored["result"]
+
+    def on_fold(self, r: int, f: int, result: dict) -> None:
+        text = json.dumps({"key": self.key, "result": result}, default=_jsonable)
+        _atomic_write(self._file(r, f), text)
+        self.computed += 1
+
+
+# ----------------------------------------------------------------------- engine
+@dataclass
+class _Dataset:
+    spec: DatasetSpec
+    genotypes: Any
+    phenotypes: Any
+    sample_ids: np.ndarray  # genotyped and phenotyped, with at least one trait observed
+    checksums: dict[str, Any]
+    n_per_trait: dict[str, int]
+
+
+def _load_dataset(spec: DatasetSpec) -> _Dataset:
+    import warnings
+
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import align, read_phenotypes
+    from snpcnn.report import file_checksum
+
+    g = read_genotypes(spec.genotypes, format=spec.format)
+    ph = read_phenotypes(
+        spec.phenotypes,
+        id_column=spec.id_column,
+        traits=list(spec.traits),
+        covariates=list(spec.covariates) or None,
+        covariates_path=spec.covariates_file,
+        categorical=list(spec.categorical) or None,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        al = align(g, ph, traits=list(spec.traits))
+    for w in caught:
+        log.warning("%s: %s", spec.name, w.message)
+    y = np.asarray(al.y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    keep = ~np.all(np.isnan(y), axis=1)
+    ids = np.asarray(al.sample_ids).astype(str)[keep]
+    checksums = {
+        "genotypes": {"path": str(spec.genotypes), **file_checksum(spec.genotypes)},
+        "phenotypes": {"path": str(spec.phenotypes), **file_checksum(spec.phenotypes)},
+    }
+    if spec.covariates_file is not None:
+        checksums["covariates_file"] = {
+            "path": str(spec.covariates_file),
+            **file_checksum(spec.covariates_file),
+        }
+    if isinstance(spec.folds, Path):
+        checksums["folds"] = {"path": str(spec.folds), **file_checksum(spec.folds)}
+    n_per_trait = {t: int(np.sum(~np.isnan(y[keep, j]))) for j, t in enumerate(spec.traits)}
+    return _Dataset(spec, g, ph, ids, checksums, n_per_trait)
+
+
+def _fold_table(ds: _Dataset, seed: int) -> pd.DataFrame:
+    """The folds of a dataset for one seed: the same for every trait and model."""
+    from snpcnn.folds import make_folds, read_folds
+
+    if isinstance(ds.spec.folds, Path):
+        return read_folds(ds.spec.folds, ds.sample_ids)
+    return make_folds(ds.sample_ids, int(ds.spec.folds), ds.spec.repeats, seed)
+
+
+def _checksum_only(c: Mapping) -> Any:
+    """Checksums without paths: moving the data does not invalidate stored folds."""
+    if not isinstance(c, Mapping):
+        return c
+    return {k: _checksum_only(v) for k, v in c.items() if k != "path"}
+
+
+def _unit_key(
+    ds: _Dataset, trait: str, seed: int, folds: pd.DataFrame, what: dict[str, Any]
+) -> str:
+    s = ds.spec
+    return _hash(
+        {
+            "snpcnn": __version__,
+            "inputs": _checksum_only(ds.checksums),
+            "dataset": {
+                "format": s.format,
+                "id_column": s.id_column,
+                "covariates": list(s.covariates),
+                "categorical": list(s.categorical),
+                "min_maf": s.min_maf,
+                "min_call_rate": s.min_call_rate,
+            },
+            "trait": trait,
+            "seed": seed,
+            "folds": hashlib.sha256(folds.to_csv(index=False).encode()).hexdigest(),
+            "unit": what,
+        }
+    )
+
+
+def _frames(res, ds_name: str, seed: int, rename: dict[str, str]):
+    m = res.metrics.copy()
+    p = res.predictions.copy()
+    for df in (m, p):
+        if df.empty:
+            continue
+        df["dataset"] = ds_name
+        df["seed"] = seed
+        df["model"] = df["model"].map(lambda x: rename.get(x, x))
+    m = m.reindex(columns=RESULT_COLUMNS)
+    p = p.reindex(columns=PREDICTION_COLUMNS)
+    return m, p
+
+
+def _ensemble(
+    cnn_pred, gblup_pred, gblup_metrics, label, head
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the average of a CNN's and GBLUP's out-of-fold predictions, fold by fold."""
+    from snpcnn.metrics import binary_metrics, regression_metrics
+
+    on = ["dataset", "trait", "seed", "repeat", "fold", "sample_id"]
+    j = cnn_pred.merge(gblup_pred, on=on, suffixes=("", "_gblup"), validate="one_to_one")
+    if len(j) != len(cnn_pred) or len(j) != len(gblup_pred):
+        raise RuntimeError(f"{label}: CNN and GBLUP predictions are not on the same samples")
+    if not np.array_equal(j["observed"].to_numpy(), j["observed_gblup"].to_numpy()):
+        raise RuntimeError(f"{label}: CNN and GBLUP disagree on observed values")
+    j["predicted"] = 0.5 * (j["predicted"].to_numpy() + j["predicted_gblup"].to_numpy())
+    j["model"] = label
+    preds = j.reindex(columns=PREDICTION_COLUMNS)
+    n_train = gblup_metrics.drop_duplicates(["repeat", "fold"]).set_index(["repeat", "fold"])[
+        "n_train"
+    ]
+    score = regression_metrics if head == "regression" else binary_metrics
+    rows = []
+    for (ds, trait, seed, r, f), g in preds.groupby(
+        ["dataset", "trait", "seed", "repeat", "fold"], sort=False
+    ):
+        if len(g) < 2:
+            continue
+        vals, status = score(g["observed"].to_numpy(), g["predicted"].to_numpy())
+        for metric, value in vals.items():
+            rows.append(
+                {
+                    "dataset": ds,
+                    "trait": trait,
+                    "seed": seed,
+                    "repeat": r,
+                    "fold": f,
+                    "model": label,
+                    "metric": metric,
+                    "value": value,
+                    "status": status,
+                    "n_train": int(n_train.loc[(r, f)]),
+                    "n_test": int(len(g)),
+                }
+            )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS), preds
+
+
+def _partial_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def run_benchmark(
+    config: BenchmarkConfig | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[..., None] | None = None,
+    argv: Sequence[str] | None = None,
+) -> BenchmarkResults:
+    """Run every dataset x trait x model x seed and write the results to ``out``.
+
+    Parameters
+    ----------
+    config : BenchmarkConfig or path
+        A config from :func:`load_config`, or the path of its TOML file.
+    out : path-like
+        The results directory.  While running, everything lives in
+        ``<out>.partial/``; it is renamed to ``out`` when complete.
+    resume : bool
+        Continue the run stored in ``<out>.partial/``: folds already finished with
+        the same inputs and settings are read back, not recomputed.
+    force : bool
+        Replace an existing ``out`` (and, without ``resume``, discard an existing
+        ``<out>.partial/``).
+    progress : callable, optional
+        Called as ``progress(event, **info)``; events ``"dataset"``, ``"unit_start"``,
+        ``"fold"``, ``"unit_done"``, ``"writing"``.
+    argv : sequence of str, optional
+        The command line recorded in ``run.json``.
+
+    Returns
+    -------
+    BenchmarkResults
+
+    Raises
+    ------
+    InputError
+        If ``out`` exists without ``force``, or a partial run exists and neither
+        ``resume`` nor ``force`` was given, or an input is invalid.
+    """
+    from snpcnn.training import device_description
+
+    t_start = time.perf_counter()
+    if not isinstance(config, BenchmarkConfig):
+        config = load_config(config)
+    out = Path(out)
+    partial = _partial_dir(out)
+    if out.exists() and not force:
+        raise InputError(f"output directory {out} exists; use --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a directory")
+    if partial.exists():
+        if not resume and not force:
+            raise InputError(
+                f"an unfinished run is in {partial}; use --resume to continue it "
+                "or --force to discard it and start over"
+            )
+        if not resume:
+            shutil.rmtree(partial)
+    elif resume:
+        log.info("nothing to resume in %s; starting a new run", partial)
+    created = not partial.exists()
+    partial.mkdir(parents=True, exist_ok=True)
+    emit = progress or (lambda *a, **k: None)
+    try:
+        metric_frames, pred_frames, units, heads, data = _run_units(config, partial, emit)
+    except BaseException:
+        # keep a partial run only if it holds finished folds worth resuming
+        if created and not any(partial.rglob("*.json")):
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+    results = _concat(metric_frames, RESULT_COLUMNS)
+    predictions = _concat(pred_frames, PREDICTION_COLUMNS)
+    order = {m: i for i, m in enumerate(config.model_labels())}
+    results = _order(results, config, order)
+    predictions = _order(predictions, config, order)
+    bench = BenchmarkResults(
+        config=config,
+        results=results,
+        predictions=predictions,
+        units=units,
+        heads=heads,
+        data=data,
+        device=device_description() if config.models else "CPU",
+        wall_seconds=time.perf_counter() - t_start,
+    )
+    emit("writing", out=str(out))
+    _write_outputs(bench, partial, argv)
+    _finish(partial, out, force)
+    bench.out = out
+    return bench
+
+
+def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]):
+    """Run every unit, storing each finished fold under ``partial/units``."""
+    from snpcnn.cv import CNN_NAME, cross_validate
+
+    n_units = sum(
+        len(config.seeds) * len(d.traits) * ((1 if config.baselines else 0) + len(config.models))
+        for d in config.datasets
+    )
+    architectures = {m.name: m.resolved_architecture() for m in config.models}
+    metric_frames: list[pd.DataFrame] = []
+    pred_frames: list[pd.DataFrame] = []
+    units: list[dict[str, Any]] = []
+    heads: dict[tuple[str, str], str] = {}
+    data: dict[str, Any] = {}
+    i_unit = 0
+    for spec in config.datasets:
+        t0 = time.perf_counter()
+        try:
+            ds = _load_dataset(spec)
+        except InputError as exc:
+            raise InputError(f"{config.path}: dataset '{spec.name}': {exc}") from None
+        data[spec.name] = {
+            "n_samples_genotyped": int(ds.genotypes.n_samples),
+            "n_snps": int(ds.genotypes.n_snps),
+            "n_samples_used": int(len(ds.sample_ids)),
+            "n_per_trait": ds.n_per_trait,
+            "inputs": ds.checksums,
+            "load_seconds": time.perf_counter() - t0,
+        }
+        emit(
+            "dataset",
+            dataset=spec.name,
+            n_samples=len(ds.sample_ids),
+            n_snps=int(ds.genotypes.n_snps),
+        )
+        for seed in config.seeds:
+            folds = _fold_table(ds, seed)
+            n_splits = int(folds[["repeat", "fold"]].drop_duplicates().shape[0])
+            for trait in spec.traits:
+                common = dict(
+                    covariates=list(spec.covariates) or None,
+                    folds=folds,
+                    seed=seed,
+                    refit=False,
+                    min_maf=spec.min_maf,
+                    min_call_rate=spec.min_call_rate,
+                    ensemble=False,
+                )
+                jobs: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+                if config.baselines:
+                    jobs.append(
+                        (
+                            BASELINE_UNIT,
+                            {"baselines": list(config.baselines)},
+                            dict(cnn=False, baselines=list(config.baselines)),
+                        )
+                    )
+                for m in config.models:
+                    hyper = {k: v for k, v in m.to_dict().items() if k in _HYPER_DEFAULTS}
+                    hyper.pop("model_overrides")
+                    jobs.append(
+                        (
+                            m.name,
+                            {"architecture": architectures[m.name], **hyper},
+                            dict(cnn=True, baselines=(), model=architectures[m.name], **hyper),
+                        )
+                    )
+                frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+                for unit_name, what, kwargs in jobs:
+                    i_unit += 1
+                    key = _unit_key(ds, trait, seed, folds, what)
+                    store = _UnitStore(
+                        partial / "units" / spec.name / _safe(trait) / unit_name / f"seed{seed}",
+                        key,
+                    )
+                    info = dict(
+                        index=i_unit,
+                        total=n_units,
+                        dataset=spec.name,
+                        trait=trait,
+                        seed=seed,
+                        model=unit_name,
+                    )
+                    emit("unit_start", n_splits=n_splits, **info)
+
+                    def fold_progress(kind, _info=info, **k):
+                        if kind == "fold_done":
+                            emit("fold", repeat=k["repeat"], fold=k["fold"], **_info)
+
+                    tu = time.perf_counter()
+                    try:
+                        res = cross_validate(
+                            ds.genotypes,
+                            ds.phenotypes,
+                            trait,
+                            skip=store.skip,
+                            on_fold=store.on_fold,
+                            progress=fold_progress,
+                            **common,
+                            **kwargs,
+                        )
+                    except InputError as exc:
+                        raise InputError(
+                            f"{config.path}: dataset '{spec.name}', trait '{trait}', "
+                            f"{unit_name}: {exc}"
+                        ) from None
+                    wall = time.perf_counter() - tu
+                    heads[(spec.name, trait)] = res.head
+                    rename = {CNN_NAME: unit_name}
+                    mf, pf = _frames(res, spec.name, seed, rename)
+                    frames[unit_name] = (mf, pf)
+                    metric_frames.append(mf)
+                    pred_frames.append(pf)
+                    headline = HEADLINE[res.head]
+                    hm = mf[mf["metric"] == headline]
+                    unit_record = {
+                        **info,
+                        "key": key,
+                        "n_splits": n_splits,
+                        "folds_computed": store.computed,
+                        "folds_resumed": store.resumed,
+                        "wall_seconds": wall,
+                        "fit_seconds": res.timings["cnn_seconds"] + res.timings["baseline_seconds"],
+                        "cnn_train_samples_per_second": res.timings["cnn_train_samples_per_second"],
+                        "notes": list(res.notes),
+                    }
+                    units.append(unit_record)
+                    emit(
+                        "unit_done",
+                        **info,
+                        seconds=wall,
+                        computed=store.computed,
+                        resumed=store.resumed,
+                        metric=headline,
+                        summary={
+                            mod: (float(g["value"].mean()), float(g["value"].std()))
+                            for mod, g in hm.groupby("model", sort=False)
+                        },
+                    )
+                if config.ensemble:
+                    head = heads[(spec.name, trait)]
+                    bm, bp = frames[BASELINE_UNIT]
+                    gm = bm[(bm["model"] == "GBLUP") & (bm["metric"] == HEADLINE[head])]
+                    gp = bp[bp["model"] == "GBLUP"]
+                    for m in config.models:
+                        em, ep = _ensemble(frames[m.name][1], gp, gm, f"{m.name}+GBLUP", head)
+                        metric_frames.append(em)
+                        pred_frames.append(ep)
+        del ds
+
+    return metric_frames, pred_frames, units, heads, data
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _order(df: pd.DataFrame, config: BenchmarkConfig, order: dict[str, int]) -> pd.DataFrame:
+    """Rows sorted by dataset, trait and seed (config order), then model, repeat, fold."""
+    if df.empty:
+        return df
+    ds_rank = {d.name: i for i, d in enumerate(config.datasets)}
+    tr_rank = {(d.name, t): i for d in config.datasets for i, t in enumerate(d.traits)}
+    key = pd.DataFrame(
+        {
+            "d": df["dataset"].map(ds_rank),
+            "t": [tr_rank[(a, b)] for a, b in zip(df["dataset"], df["trait"])],
+            "s": df["seed"],
+            "m": df["model"].map(order),
+            "r": df["repeat"],
+            "f": df["fold"],
+        }
+    )
+    idx = key.sort_values(list(key.columns), kind="stable").index
+    return df.loc[idx].reset_index(drop=True)
+
+
+def _finish(partial: Path, out: Path, force: bool) -> None:
+    """Move the completed work directory into place in one rename."""
+    old = None
+    if out.exists():
+        if not force:
+            raise InputError(f"output directory {out} exists; use --force to replace it")
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "x")
+    os.replace(partial, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- outputs
+def _fmt_mean_sd(mean: float, sd: float) -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    return f"{mean:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{mean:.3f}"
+
+
+def _md_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[dict[str, str]]:
+    """Rows of the per dataset x trait headline table (used by results.md and the CLI)."""
+    from snpcnn.metrics import METRIC_LABELS
+
+    head = bench.heads.get((dataset, trait), "regression")
+    metric = HEADLINE[head]
+    label = METRIC_LABELS[metric]
+    s = bench.summary()
+    s = s[(s["dataset"] == dataset) & (s["trait"] == trait) & (s["metric"] == metric)]
+    pr = bench.paired("GBLUP")
+    pr = pr[(pr["dataset"] == dataset) & (pr["trait"] == trait)].set_index("model")
+    rows = []
+    for x in s.itertuples():
+        row = {
+            "model": x.model,
+            f"{label} (mean ± sd)": _fmt_mean_sd(x.mean, x.sd),
+            "folds": str(x.n_folds),
+            "collapsed": str(x.n_collapsed),
+        }
+        if len(pr) or x.model == "GBLUP":
+            if x.model in pr.index:
+                p = pr.loc[x.model]
+                d = f"{p.mean_difference:+.3f}"
+                if np.isfinite(p.sd_difference):
+                    d += f" ± {p.sd_difference:.3f}"
+                row["difference vs GBLUP"] = d
+                row["folds won vs GBLUP"] = f"{p.wins} of {p.n_folds}"
+            else:
+                row["difference vs GBLUP"] = "(reference)" if x.model == "GBLUP" else ""
+                row["folds won vs GBLUP"] = ""
+        rows.append(row)
+    return rows
+
+
+def results_markdown(bench: BenchmarkResults) -> str:
+    """The human-readable ``results.md``."""
+    from snpcnn.metrics import BINARY_METRICS, METRIC_LABELS, REGRESSION_METRICS
+
+    c = bench.config
+    lines = [
+        f"# snpcnn benchmark: {c.name}",
+        "",
+    ]
+    if c.description:
+        lines += [c.description, ""]
+    lines += [
+        f"- config: `{c.path}` (sha256 {c.checksum[:16]}...)",
+        f"- snpcnn {__version__}, {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, "
+        f"device {bench.device}, wall time {bench.wall_seconds:.1f} s",
+        f"- seeds {c.seeds} (each a full replicate: new random folds where folds = K, new "
+        "network initialisations and inner validation splits)",
+        f"- baselines: {', '.join(BASELINE_LABELS[b] for b in c.baselines) or 'none'}"
+        + ("; `MODEL+GBLUP` = mean of that CNN's and GBLUP's predictions" if c.ensemble else ""),
+        "- every model of a dataset is cross-validated on the same folds; preprocessing, "
+        "covariate fixed effects and early stopping are fitted inside each training part",
+        "- Pearson r is the Pearson correlation between observed and predicted values within "
+        "each test fold; mean ± sd are over all test folds (seeds x repeats x folds). A "
+        "collapsed fold (constant predictions) has no correlation: it is left out of the mean "
+        "and counted; in the paired comparison it counts as a loss with r = 0.",
+        "",
+    ]
+    for d in c.datasets:
+        info = bench.data.get(d.name, {})
+        for trait in d.traits:
+            head = bench.heads.get((d.name, trait), "regression")
+            metric = HEADLINE[head]
+            folds_txt = (
+                f"folds from `{Path(d.folds).name}`"
+                if isinstance(d.folds, Path)
+                else f"{d.folds}-fold x {d.repeats} repeat(s)"
+            )
+            lines += [
+                f"## {d.name}: {trait}",
+                "",
+                f"{info.get('n_per_trait', {}).get(trait, '?')} samples with a value, "
+                f"{info.get('n_snps', '?')} SNPs, {folds_txt}"
+                + (f", covariates {', '.join(d.covariates)}" if d.covariates else "")
+                + ".",
+                "",
+                f"{METRIC_LABELS[metric]} per model:",
+                "",
+                _md_table(headline_table(bench, d.name, trait)),
+                "",
+            ]
+            others = [
+                m
+                for m in (REGRESSION_METRICS if head == "regression" else BINARY_METRICS)
+                if m != metric
+            ]
+            s = bench.summary()
+            s = s[(s["dataset"] == d.name) & (s["trait"] == trait)]
+            rows = []
+            for model in c.model_labels():
+                sm = s[s["model"] == model].set_index("metric")
+                if sm.empty:
+                    continue
+                row = {"model": model}
+                for m in others:
+                    row[METRIC_LABELS[m]] = (
+                        _fmt_mean_sd(sm.loc[m, "mean"], sm.loc[m, "sd"]) if m in sm.index else ""
+                    )
+                rows.append(row)
+            if rows:
+                lines += ["Other metrics (mean ± sd over folds):", "", _md_table(rows), ""]
+    lines += ["## Timing", ""]
+    lines += [
+        "Seconds of fitting per test fold (training + prediction; for `baselines`, GBLUP and "
+        "ridge together), from the stored fold results, so resumed folds keep their original "
+        "time. Wall = this run's wall time for the unit (small for resumed units).",
+        "",
+    ]
+    rows = []
+    for u in _timing_rows(bench):
+        rows.append(u)
+    lines += [_md_table(rows), ""]
+    notes = [
+        f"{u['dataset']} {u['trait']} seed {u['seed']} {u['model']}: {n}"
+        for u in bench.units
+        for n in u["notes"]
+    ]
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    lines += [
+        "## Files",
+        "",
+        "- `results.csv`: every metric per dataset, trait, seed, repeat, fold and model "
+        "(`status` = ok or collapsed).",
+        "- `predictions.csv`: out-of-fold predictions of every model.",
+        "- `plots/`: mean Pearson r ± sd per model and trait, one figure per dataset.",
+        "- `run.json`: versions, resolved config, checksums of the config and inputs, "
+        "library versions, device, wall time per unit.",
+        "- `units/`: the stored result of every fold (what `--resume` reads).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _timing_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
+    agg: dict[tuple, dict[str, float]] = {}
+    for u in bench.units:
+        k = (u["dataset"], u["trait"], u["model"])
+        a = agg.setdefault(k, {"folds": 0, "fit": 0.0, "wall": 0.0, "rates": []})
+        a["folds"] += u["n_splits"]
+        a["fit"] += u["fit_seconds"]
+        a["wall"] += u["wall_seconds"]
+        if u["model"] != BASELINE_UNIT and u["cnn_train_samples_per_second"]:
+            a["rates"].append(u["cnn_train_samples_per_second"])
+    rows = []
+    for (ds, trait, model), a in agg.items():
+        rows.append(
+            {
+                "dataset": ds,
+                "trait": trait,
+                "model": model,
+                "folds": str(a["folds"]),
+                "s per fold": f"{a['fit'] / max(a['folds'], 1):.2f}",
+                "total s": f"{a['fit']:.1f}",
+                "wall s": f"{a['wall']:.1f}",
+                "CNN training samples/s": f"{np.median(a['rates']):.0f}" if a["rates"] else "",
+            }
+        )
+    return rows
+
+
+def _plots(bench: BenchmarkResults, directory: Path) -> list[str]:
+    from matplotlib.figure import Figure
+
+    from snpcnn.metrics import METRIC_LABELS
+    from snpcnn.plots import save_figure
+
+    written = []
+    s = bench.summary()
+    if s.empty:
+        return written
+    for d in bench.config.datasets:
+        sd = s[s["dataset"] == d.name]
+        if sd.empty:
+            continue
+        traits = [t for t in d.traits if t in set(sd["trait"])]
+        heads = {bench.heads.get((d.name, t), "regression") for t in traits}
+        metric = HEADLINE[heads.pop()] if len(heads) == 1 else "pearson_r"
+        sd = sd[sd["metric"] == metric]
+        models = [m for m in bench.config.model_labels() if m in set(sd["model"])]
+        fig = Figure(figsize=(max(5.0, 1.2 + 1.3 * len(traits) * max(1, len(models)) / 3), 4.2))
+        ax = fig.add_subplot()
+        width = 0.8 / max(len(models), 1)
+        for i, model in enumerate(models):
+            sm = sd[sd["model"] == model].set_index("trait")
+            x = np.arange(len(traits)) - 0.4 + width * (i + 0.5)
+            mean = [sm.loc[t, "mean"] if t in sm.index else np.nan for t in traits]
+            err = [sm.loc[t, "sd"] if t in sm.index else np.nan for t in traits]
+            ax.errorbar(x, mean, yerr=err, fmt="o", capsize=3, label=model)
+        ax.set_xticks(np.arange(len(traits)))
+        ax.set_xticklabels(traits, rotation=20 if len(traits) > 3 else 0)
+        label = METRIC_LABELS[metric]
+        ax.set_ylabel(f"{label} (mean ± sd over test folds)")
+        ax.set_title(f"{d.name}: {label} per model and trait")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.legend(fontsize=7, loc="best", ncol=2 if len(models) > 5 else 1)
+        fig.tight_layout()
+        name = directory / f"{_safe(d.name)}_{metric}.png"
+        save_figure(fig, name, force=True)
+        written.append(name.name)
+    return written
+
+
+def _write_outputs(bench: BenchmarkResults, directory: Path, argv) -> None:
+    from snpcnn.report import file_checksum, library_versions
+
+    c = bench.config
+    _atomic_write(directory / "results.csv", bench.results.to_csv(index=False))
+    _atomic_write(directory / "predictions.csv", bench.predictions.to_csv(index=False))
+    _atomic_write(directory / "results.md", results_markdown(bench))
+    (directory / "plots").mkdir(exist_ok=True)
+    plots = _plots(bench, directory / "plots")
+    record = {
+        "snpcnn_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": list(argv) if argv is not None else sys.argv,
+        "config_file": {"path": str(c.path), **file_checksum(c.path)},
+        "config": c.to_dict(),
+        "data": bench.data,
+        "libraries": library_versions(),
+        "platform": {
+            "system": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "device": bench.device,
+        "wall_seconds": bench.wall_seconds,
+        "units": bench.units,
+        "plots": plots,
+    }
+    _atomic_write(directory / "run.json", json.dumps(record, indent=2, default=_jsonable))

@@ -1,0 +1,142 @@
+"""``snpcnn benchmark``: every dataset x trait x model x seed of a TOML config, on shared folds."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import click
+
+from snpcnn.cli import force_option, verbose_option
+from snpcnn.errors import SnpcnnError
+
+__all__ = ["COMMANDS", "benchmark"]
+
+log = logging.getLogger("snpcnn.bench")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class _Lines:
+    """One progress line per unit on stderr (and per fold with -v)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def __call__(self, event: str, **info):
+        if event == "dataset":
+            click.echo(
+                f"{info['dataset']}: {info['n_samples']:,} samples with a phenotype x "
+                f"{info['n_snps']:,} SNPs",
+                err=True,
+            )
+        elif event == "fold":
+            log.info(
+                "%s %s seed %s %s: repeat %s fold %s done",
+                info["dataset"],
+                info["trait"],
+                info["seed"],
+                info["model"],
+                info["repeat"],
+                info["fold"],
+            )
+        elif event == "unit_done":
+            best = ", ".join(f"{m} {mean:.3f}" for m, (mean, _sd) in info["summary"].items())
+            resumed = f", {info['resumed']} resumed" if info["resumed"] else ""
+            click.echo(
+                f"[{info['index']}/{info['total']}] {info['dataset']} {info['trait']} "
+                f"seed {info['seed']} {info['model']}: {info['computed']} folds run{resumed} "
+                f"in {info['seconds']:.1f} s; mean {info['metric']}: {best}",
+                err=True,
+            )
+        elif event == "writing":
+            click.echo(
+                f"all units done in {time.perf_counter() - self.t0:.1f} s; writing {info['out']}/",
+                err=True,
+            )
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Results directory (work goes to OUT.partial/ until the run completes).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the unfinished run in OUT.partial/ without recomputing finished folds.",
+)
+@click.option(
+    "--datasets",
+    "only_datasets",
+    default=None,
+    help="Run only these datasets of the config (comma-separated names).",
+)
+@click.option(
+    "--models",
+    "only_models",
+    default=None,
+    help="Run only these CNN models of the config (comma-separated; baselines always run).",
+)
+@force_option
+@verbose_option
+def benchmark(config, out, resume, only_datasets, only_models, force):
+    """Benchmark CNNs against GBLUP/ridge as described by CONFIG (a TOML file).
+
+    Every dataset x trait x model x seed is cross-validated on the same folds; the
+    results (results.csv, predictions.csv, results.md, plots/, run.json) appear in
+    OUT when everything is done.  See docs/benchmark-command.md.
+    """
+    from snpcnn.bench import headline_table, load_config, run_benchmark
+
+    cfg = load_config(config)
+    cfg = cfg.select(_split(only_datasets) or None, _split(only_models) or None)
+    n_units = sum(
+        len(cfg.seeds) * len(d.traits) * ((1 if cfg.baselines else 0) + len(cfg.models))
+        for d in cfg.datasets
+    )
+    click.echo(
+        f"benchmark '{cfg.name}': {len(cfg.datasets)} dataset(s), {len(cfg.models)} CNN "
+        f"model(s), baselines {', '.join(cfg.baselines) or 'none'}, seeds {cfg.seeds}: "
+        f"{n_units} units",
+        err=True,
+    )
+    try:
+        bench = run_benchmark(
+            cfg,
+            out,
+            resume=resume,
+            force=force,
+            progress=_Lines(),
+            argv=["snpcnn", *sys.argv[1:]],
+        )
+    except KeyboardInterrupt:
+        raise SnpcnnError(
+            f"interrupted; finished folds are kept in {out}.partial/ — rerun with --resume "
+            "to continue"
+        ) from None
+    for d in cfg.datasets:
+        for trait in d.traits:
+            rows = headline_table(bench, d.name, trait)
+            if not rows:
+                continue
+            click.echo(f"\n== {d.name}: {trait} ==")
+            cols = list(rows[0])
+            widths = [max(len(c), *(len(r[c]) for r in rows)) for c in cols]
+            click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+            for r in rows:
+                click.echo("  ".join(r[c].ljust(w) for c, w in zip(cols, widths)))
+    click.echo(
+        f"\nresults written to {out}/ (results.md, results.csv, predictions.csv, plots/, "
+        f"run.json) in {bench.wall_seconds:.1f} s on {bench.device}"
+    )
+
+
+COMMANDS = [benchmark]

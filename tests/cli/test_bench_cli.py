@@ -1,0 +1,121 @@
+"""``snpcnn benchmark``: one-line errors, progress and summary, --force, --resume, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_ARCH = REPO / "benchmarks" / "configs" / "tiny_arch.toml"
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory, example_data) -> Path:
+    """90 samples x 64 SNPs, one trait, 2 folds, the tiny CNN for 1 epoch (plus a second model)."""
+    d = tmp_path_factory.mktemp("bench_cli")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=90).iloc[:, :65]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    ph[ph["sample_id"].isin(x["sample_id"])].to_csv(d / "pheno.csv", index=False)
+    models = "".join(
+        f'[[models]]\nname = "{n}"\narchitecture = "{TINY_ARCH}"\nepochs = 1\n\n'
+        for n in ("tiny", "unused")
+    )
+    (d / "b.toml").write_text(
+        'baselines = ["gblup", "ridge"]\nseeds = [3]\nensemble = true\n\n'
+        '[[datasets]]\nname = "small"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+        'traits = ["GY_E2"]\nfolds = 2\n\n' + models
+    )
+    return d / "b.toml"
+
+
+def test_run_prints_progress_and_summary_and_is_deterministic(config, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "res"
+    args = ["benchmark", str(config), "--out", str(out), "--models", "tiny"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    text = first.output
+    assert "[1/2] small GY_E2 seed 3 baselines: 2 folds run" in text
+    assert "[2/2] small GY_E2 seed 3 tiny: 2 folds run" in text
+    assert "== small: GY_E2 ==" in text and "Pearson r (mean ± sd)" in text
+    assert "tiny+GBLUP" in text and "unused" not in text
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["model"]) == {"GBLUP", "ridge", "tiny", "tiny+GBLUP"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"][:2] == ["snpcnn", "benchmark"] or run["command"][0] == "snpcnn"
+    assert run["config"]["seeds"] == [3]
+    before = (out / "results.csv").read_bytes(), (out / "predictions.csv").read_bytes()
+
+    # an existing result is never overwritten without --force
+    again = runner.invoke(main, args)
+    assert again.exit_code == 1
+    assert again.output.strip().splitlines()[-1].startswith("Error: output directory")
+    # the same config on the same machine: identical numbers
+    forced = runner.invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    after = (out / "results.csv").read_bytes(), (out / "predictions.csv").read_bytes()
+    assert before == after
+
+
+def test_unfinished_run_needs_resume_or_force(config, tmp_path):
+    out = tmp_path / "res"
+    (tmp_path / "res.partial").mkdir()
+    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
+    assert r.exit_code == 1
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("Error: an unfinished run is in") and "--resume" in last
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace("folds = 2", "folds = 0"), "key 'folds': must be at least 2"),
+        (lambda t: t.replace("epochs = 1", "epochs = 1\nepoch = 2", 1), "key 'epoch': unknown"),
+        (lambda t: t.replace('"geno.csv"', '"nothere.csv"'), "key 'genotypes'"),
+    ],
+)
+def test_bad_config_is_one_line(config, tmp_path, edit, expected):
+    bad = config.parent / f"bad_{abs(hash(expected))}.toml"
+    bad.write_text(edit(config.read_text()))
+    r = CliRunner().invoke(main, ["benchmark", str(bad), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1
+    lines = [x for x in r.output.strip().splitlines() if x]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], r.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
+
+
+def test_unknown_filter_name_is_an_error(config, tmp_path):
+    r = CliRunner().invoke(
+        main, ["benchmark", str(config), "--out", str(tmp_path / "o"), "--datasets", "nope"]
+    )
+    assert r.exit_code == 1
+    assert "no dataset named 'nope'; the config has: small" in r.output
+
+
+def test_interrupt_points_to_resume(config, tmp_path, monkeypatch):
+    import snpcnn.bench
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(snpcnn.bench, "run_benchmark", interrupted)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
+    assert r.exit_code == 1
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("Error: interrupted") and f"{out}.partial" in last and "--resume" in last
+
+
+def test_missing_config_file(tmp_path):
+    r = CliRunner().invoke(main, ["benchmark", str(tmp_path / "x.toml"), "--out", "o"])
+    assert r.exit_code == 1
+    assert "no such benchmark config file" in r.output

@@ -1,0 +1,417 @@
+"""Benchmark engine: config validation, shared folds, baselines once, ensemble, resume, determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import snpcnn.cv
+from snpcnn.bench import (
+    _fold_table,
+    _unit_key,
+    _UnitStore,
+    load_config,
+    run_benchmark,
+)
+from snpcnn.errors import InputError
+from snpcnn.folds import make_folds
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "benchmarks" / "configs"
+TINY_ARCH = CONFIGS / "tiny_arch.toml"
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def write_tiny_data(directory: Path, example_data: Path, n: int = 120, p: int = 128) -> None:
+    """A 120-sample x 128-SNP CSV matrix (0/1 DArT) and its phenotypes."""
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=n)
+    x = x.iloc[:, : p + 1]
+    x.to_csv(directory / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    ph = ph[ph["sample_id"].isin(x["sample_id"])]
+    ph.to_csv(directory / "pheno.csv", index=False)
+
+
+def tiny_config(
+    directory: Path, models: tuple[str, ...] = ("tiny", "tiny_b"), epochs: int = 2
+) -> Path:
+    blocks = []
+    for i, name in enumerate(models):
+        blocks.append(
+            f'[[models]]\nname = "{name}"\narchitecture = "{TINY_ARCH}"\n'
+            f"epochs = {epochs}\npatience = 2\nlearning_rate = {1e-3 * (i + 1)}\n"
+        )
+    text = (
+        'name = "tiny"\nbaselines = ["gblup", "ridge"]\nseeds = [0]\nensemble = true\n\n'
+        '[[datasets]]\nname = "wheat_small"\ngenotypes = "geno.csv"\n'
+        'phenotypes = "pheno.csv"\ntraits = ["GY_E1"]\nfolds = 3\n\n' + "\n".join(blocks)
+    )
+    path = directory / "bench.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, example_data) -> Path:
+    d = tmp_path_factory.mktemp("bench")
+    write_tiny_data(d, example_data)
+    tiny_config(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_dir):
+    """One uninterrupted run, counting cross_validate calls and computed folds."""
+    calls = []
+    real_cv = snpcnn.cv.cross_validate
+    real_fold = snpcnn.cv._run_fold
+    folds_run = []
+
+    def spy_cv(*args, **kwargs):
+        calls.append({"cnn": kwargs["cnn"], "baselines": list(kwargs["baselines"])})
+        return real_cv(*args, **kwargs)
+
+    def spy_fold(*args, **kwargs):
+        folds_run.append(1)
+        return real_fold(*args, **kwargs)
+
+    with (
+        mock.patch.object(snpcnn.cv, "cross_validate", spy_cv),
+        mock.patch.object(snpcnn.cv, "_run_fold", spy_fold),
+    ):
+        bench = run_benchmark(tiny_dir / "bench.toml", tiny_dir / "ref")
+    return SimpleNamespace(bench=bench, calls=calls, n_folds=len(folds_run), out=tiny_dir / "ref")
+
+
+# --------------------------------------------------------------------- configs
+@pytest.mark.parametrize("name", ["smoke", "wheat", "wheat_random"])
+def test_shipped_wheat_configs_validate(name, example_data):
+    cfg = load_config(CONFIGS / f"{name}.toml")
+    assert cfg.datasets[0].genotypes.exists()
+    if name == "smoke":
+        assert [m.name for m in cfg.models] == ["tiny"]
+        assert cfg.models[0].epochs == 2
+        assert cfg.datasets[0].folds == 3
+    else:
+        assert [m.name for m in cfg.models] == [
+            "snpcnn_default",
+            "perez_enciso_2019",
+            "deepgs",
+            "dnngp",
+            "mlp",
+        ]
+        assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
+        assert cfg.baselines == ["gblup", "ridge"] and cfg.ensemble
+        assert all(m.epochs == 60 for m in cfg.models)
+    if name == "wheat":
+        assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
+    if name == "wheat_random":
+        assert (cfg.datasets[0].folds, cfg.datasets[0].repeats) == (10, 5)
+
+
+def test_shipped_mice_config_validates(shared_data):
+    cfg = load_config(CONFIGS / "mice.toml")
+    d = cfg.datasets[0]
+    assert d.covariates == ("GENDER", "Litter") and d.categorical == ("Litter",)
+    assert d.covariates_file.name == "mice_covariates.csv"
+    assert (d.folds, d.repeats) == (5, 3)
+    assert d.traits == ("Obesity.BMI", "Obesity.BodyLength")
+
+
+GOOD_DATASET = (
+    '[[datasets]]\nname = "w"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+    'traits = ["GY_E1"]\nfolds = 3\n'
+)
+GOOD_MODEL = '[[models]]\nname = "m"\npreset = "mlp"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD_DATASET.replace('traits = ["GY_E1"]\n', "") + GOOD_MODEL,
+            "entry 1 ('w'), key 'traits'",
+        ),
+        (
+            GOOD_DATASET + GOOD_MODEL + "epoch = 3\n",
+            "[[models]] entry 1 ('m'), key 'epoch': unknown",
+        ),
+        (GOOD_DATASET + GOOD_MODEL.replace("mlp", "nope"), "key 'preset': unknown preset 'nope'"),
+        (
+            GOOD_DATASET.replace("folds = 3", "folds = 1") + GOOD_MODEL,
+            "key 'folds': must be at least 2",
+        ),
+        (
+            GOOD_DATASET.replace("folds = 3", 'folds = "pheno.csv"\nrepeats = 3') + GOOD_MODEL,
+            "key 'repeats': must be 1 with a fold file",
+        ),
+        (
+            'baselines = ["ridge"]\nensemble = true\n' + GOOD_DATASET + GOOD_MODEL,
+            "key 'ensemble': needs \"gblup\"",
+        ),
+        (
+            GOOD_DATASET + GOOD_MODEL + GOOD_MODEL,
+            "[[models]] entry 2 ('m'), key 'name': 'm' is used",
+        ),
+        (GOOD_DATASET.replace("geno.csv", "absent.csv") + GOOD_MODEL, "key 'genotypes': "),
+        ("seeds = []\n" + GOOD_DATASET + GOOD_MODEL, "key 'seeds': must be a non-empty list"),
+        (GOOD_DATASET + GOOD_MODEL.replace('"m"', '"GBLUP"'), "key 'name': 'GBLUP' is reserved"),
+        (GOOD_DATASET + GOOD_MODEL + "learning_rate = -1.0\n", "key 'learning_rate': must be in"),
+        (GOOD_DATASET + GOOD_MODEL + 'encoding = "binary"\n', "key 'encoding/scaling'"),
+        (GOOD_DATASET + '[[models]]\nname = "m"\n', "give exactly one of 'preset'"),
+        (GOOD_DATASET + GOOD_MODEL + "model_overrides = { nonsense = 1 }\n", "unknown override"),
+        (
+            GOOD_DATASET + 'categorical = ["sex"]\n' + GOOD_MODEL,
+            "key 'categorical': 'sex' is not listed in 'covariates'",
+        ),
+        (
+            GOOD_DATASET + GOOD_MODEL + "[defaults]\nepochs = 0\n",
+            "key 'epochs': must be at least 1",
+        ),
+        ("datasets = [\n", "not valid TOML"),
+        ("[x]\n" + GOOD_DATASET, "top level, key 'x': unknown key"),
+    ],
+)
+def test_config_errors_are_one_line_naming_file_entry_and_key(tmp_path, text, expected):
+    (tmp_path / "geno.csv").write_text("sample_id,s1\na,0\n")
+    (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1\n")
+    path = tmp_path / "cfg.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(path)), msg
+    assert expected in msg, msg
+
+
+def test_relative_paths_resolve_against_the_config_directory(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "geno.csv").write_text("sample_id,s1\na,0\n")
+    (data / "pheno.csv").write_text("sample_id,GY_E1\na,1\n")
+    (data / "folds.csv").write_text("sample_id,fold\na,1\n")
+    sub = tmp_path / "configs"
+    sub.mkdir()
+    text = GOOD_DATASET.replace("geno.csv", "../data/geno.csv").replace(
+        "pheno.csv", "../data/pheno.csv"
+    ).replace("folds = 3", 'folds = "../data/folds.csv"') + GOOD_MODEL.replace(
+        'preset = "mlp"', 'architecture = "arch.toml"'
+    )
+    shutil.copy(TINY_ARCH, sub / "arch.toml")
+    (sub / "b.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)  # somewhere else than the config's directory
+    cfg = load_config(sub / "b.toml")
+    assert cfg.datasets[0].genotypes == (data / "geno.csv").resolve()
+    assert cfg.datasets[0].folds == (data / "folds.csv").resolve()
+    assert cfg.models[0].architecture == str((sub / "arch.toml").resolve())
+    assert cfg.models[0].resolved_architecture()["name"] == "tiny"
+
+
+# ------------------------------------------------------------------ the engine
+def test_every_model_on_the_same_folds_and_baselines_run_once(reference, tiny_dir):
+    bench = reference.bench
+    # one baseline run (cnn=False) + one run per CNN model without baselines
+    assert reference.calls == [
+        {"cnn": False, "baselines": ["gblup", "ridge"]},
+        {"cnn": True, "baselines": []},
+        {"cnn": True, "baselines": []},
+    ]
+    assert reference.n_folds == 9
+    p = bench.predictions
+    assert set(p["model"]) == {"GBLUP", "ridge", "tiny", "tiny_b", "tiny+GBLUP", "tiny_b+GBLUP"}
+    per_model = {m: set(zip(g["sample_id"], g["fold"])) for m, g in p.groupby("model")}
+    first = per_model["GBLUP"]
+    assert all(v == first for v in per_model.values())
+    assert len(first) == 120
+    # ... and those folds are make_folds(ids, 3, seed=0) of the samples in genotype order
+    ids = pd.read_csv(tiny_dir / "geno.csv", usecols=[0])["sample_id"].astype(str).to_numpy()
+    expected = make_folds(ids, 3, 1, 0)
+    got = dict(first)
+    assert all(got[s] == f for s, f in zip(expected["sample_id"], expected["fold"]))
+
+
+def test_results_table_and_outputs(reference):
+    out = reference.out
+    assert sorted(x.name for x in out.iterdir()) == [
+        "plots",
+        "predictions.csv",
+        "results.csv",
+        "results.md",
+        "run.json",
+        "units",
+    ]
+    assert not out.with_name(out.name + ".partial").exists()
+    r = pd.read_csv(out / "results.csv")
+    assert list(r.columns) == [
+        "dataset",
+        "trait",
+        "seed",
+        "repeat",
+        "fold",
+        "model",
+        "metric",
+        "value",
+        "status",
+        "n_train",
+        "n_test",
+    ]
+    # 6 models x 3 folds x 5 metrics
+    assert len(r) == 6 * 3 * 5
+    assert set(r["metric"]) == {"pearson_r", "spearman_rho", "r2", "rmse", "mae"}
+    assert (r["n_train"] + r["n_test"]).eq(120).all()
+    md = (out / "results.md").read_text()
+    assert "Pearson r (mean ± sd)" in md and "folds won vs GBLUP" in md and "## Timing" in md
+    for model in ("GBLUP", "ridge", "tiny", "tiny_b", "tiny+GBLUP"):
+        assert f"| {model} |" in md
+    run = json.loads((out / "run.json").read_text())
+    assert run["config_file"]["sha256"] == reference.bench.config.checksum
+    assert run["data"]["wheat_small"]["inputs"]["genotypes"]["sha256"]
+    assert {u["model"] for u in run["units"]} == {"baselines", "tiny", "tiny_b"}
+    assert all(u["folds_computed"] == 3 and u["folds_resumed"] == 0 for u in run["units"])
+    assert "tensorflow" in run["libraries"]
+    assert (out / "plots" / "wheat_small_pearson_r.png").stat().st_size > 1000
+
+
+def test_ensemble_is_the_mean_of_cnn_and_gblup_predictions(reference):
+    p = reference.bench.predictions
+    r = reference.bench.results
+    key = ["repeat", "fold", "sample_id"]
+    cnn = p[p["model"] == "tiny"].set_index(key)["predicted"]
+    gb = p[p["model"] == "GBLUP"].set_index(key)["predicted"]
+    ens = p[p["model"] == "tiny+GBLUP"].set_index(key)
+    np.testing.assert_array_equal(ens["predicted"], 0.5 * (cnn.loc[ens.index] + gb.loc[ens.index]))
+    for f, g in ens.groupby("fold"):
+        want = np.corrcoef(g["observed"], g["predicted"])[0, 1]
+        got = r[(r.model == "tiny+GBLUP") & (r.metric == "pearson_r") & (r.fold == f)]["value"]
+        assert got.iloc[0] == pytest.approx(want, abs=1e-12)
+    # the ensemble is not just a copy of either member
+    assert not np.allclose(ens["predicted"], cnn.loc[ens.index])
+
+
+def test_paired_comparison_counts_wins_against_gblup(reference):
+    bench = reference.bench
+    pr = bench.paired().set_index("model")
+    r = bench.results
+    r = r[r.metric == "pearson_r"]
+    a = r[r.model == "tiny"].set_index("fold")["value"]
+    b = r[r.model == "GBLUP"].set_index("fold")["value"]
+    assert pr.loc["tiny", "wins"] == int((a > b).sum())
+    assert pr.loc["tiny", "mean_difference"] == pytest.approx(float((a - b).mean()))
+    assert pr.loc["tiny", "n_folds"] == 3
+
+
+def test_interrupted_run_resumes_without_recomputing_and_matches(reference, tiny_dir):
+    out = tiny_dir / "resumed"
+    real_fold = snpcnn.cv._run_fold
+    count = {"n": 0}
+
+    def crash_on_fifth(*args, **kwargs):
+        # folds 1-3: baselines, fold 4: the first CNN fold of "tiny", 5: interrupted
+        count["n"] += 1
+        if count["n"] == 5:
+            raise KeyboardInterrupt
+        return real_fold(*args, **kwargs)
+
+    with (
+        mock.patch.object(snpcnn.cv, "_run_fold", crash_on_fifth),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run_benchmark(tiny_dir / "bench.toml", out)
+    partial = out.with_name("resumed.partial")
+    assert not out.exists() and partial.is_dir()
+    stored = sorted(p.relative_to(partial / "units") for p in partial.glob("units/**/*.json"))
+    assert [str(p) for p in stored] == [
+        "wheat_small/GY_E1/baselines/seed0/r0_f1.json",
+        "wheat_small/GY_E1/baselines/seed0/r0_f2.json",
+        "wheat_small/GY_E1/baselines/seed0/r0_f3.json",
+        "wheat_small/GY_E1/tiny/seed0/r0_f1.json",
+    ]
+    # without --resume an unfinished run is not silently discarded
+    with pytest.raises(InputError, match="--resume"):
+        run_benchmark(tiny_dir / "bench.toml", out)
+
+    count["n"] = 0
+
+    def counting(*args, **kwargs):
+        count["n"] += 1
+        return real_fold(*args, **kwargs)
+
+    with mock.patch.object(snpcnn.cv, "_run_fold", counting):
+        bench = run_benchmark(tiny_dir / "bench.toml", out, resume=True)
+    assert count["n"] == reference.n_folds - 4  # the 4 finished folds were read back
+    assert [(u["model"], u["folds_resumed"]) for u in bench.units] == [
+        ("baselines", 3),
+        ("tiny", 1),
+        ("tiny_b", 0),
+    ]
+    # bit for bit the same as the uninterrupted run (5 of 9 folds recomputed: determinism)
+    pd.testing.assert_frame_equal(bench.results, reference.bench.results, check_exact=True)
+    pd.testing.assert_frame_equal(bench.predictions, reference.bench.predictions, check_exact=True)
+    for name in ("results.csv", "predictions.csv"):
+        assert (out / name).read_bytes() == (reference.out / name).read_bytes()
+
+
+def test_stale_stored_folds_are_not_reused(tmp_path):
+    store = _UnitStore(tmp_path, key="new")
+    (tmp_path / "r0_f1.json").write_text(json.dumps({"key": "old", "result": {"metrics": []}}))
+    assert store.skip(0, 1) is None
+    (tmp_path / "r0_f2.json").write_text("{not json")
+    assert store.skip(0, 2) is None
+    store.on_fold(0, 1, {"metrics": [{"value": float("nan")}], "x": np.float32(0.5)})
+    back = store.skip(0, 1)
+    assert back["x"] == 0.5 and np.isnan(back["metrics"][0]["value"])
+    assert (store.computed, store.resumed) == (1, 1)
+
+
+def test_unit_key_changes_with_anything_that_determines_the_fold(tiny_dir):
+    cfg = load_config(tiny_dir / "bench.toml")
+    from snpcnn.bench import _load_dataset
+
+    ds = _load_dataset(cfg.datasets[0])
+    f0 = _fold_table(ds, 0)
+    f1 = _fold_table(ds, 1)
+    assert not f0.equals(f1)  # random folds depend on the seed
+    pd.testing.assert_frame_equal(f0, _fold_table(ds, 0))  # ... and only on it
+    m = cfg.models[0]
+    what = {"architecture": m.resolved_architecture(), "epochs": 2}
+    base = _unit_key(ds, "GY_E1", 0, f0, what)
+    assert base == _unit_key(ds, "GY_E1", 0, f0, dict(what))
+    assert base != _unit_key(ds, "GY_E1", 1, f0, what)
+    assert base != _unit_key(ds, "GY_E2", 0, f0, what)
+    assert base != _unit_key(ds, "GY_E1", 0, f1, what)
+    assert base != _unit_key(ds, "GY_E1", 0, f0, {**what, "epochs": 3})
+    ds.checksums["genotypes"]["sha256"] = "0" * 64
+    assert base != _unit_key(ds, "GY_E1", 0, f0, what)
+
+
+def test_existing_output_needs_force(reference, tiny_dir):
+    with pytest.raises(InputError, match="exists; use --force"):
+        run_benchmark(tiny_dir / "bench.toml", reference.out)
+
+
+def test_select_filters_datasets_and_models(tiny_dir):
+    cfg = load_config(tiny_dir / "bench.toml")
+    sel = cfg.select(models=["tiny_b"])
+    assert [m.name for m in sel.models] == ["tiny_b"]
+    assert sel.model_labels() == ["GBLUP", "ridge", "tiny_b", "tiny_b+GBLUP"]
+    with pytest.raises(InputError, match="no model named 'nope'"):
+        cfg.select(models=["nope"])
+
+
+def test_input_error_during_the_run_names_the_dataset_and_leaves_nothing(tiny_dir):
+    cfg = tiny_dir / "bad_trait.toml"
+    cfg.write_text((tiny_dir / "bench.toml").read_text().replace('"GY_E1"', '"NOPE"'))
+    out = tiny_dir / "bad_out"
+    with pytest.raises(InputError, match="dataset 'wheat_small'") as info:
+        run_benchmark(cfg, out)
+    assert "NOPE" in str(info.value) and "\n" not in str(info.value)
+    assert not out.exists() and not out.with_name("bad_out.partial").exists()
