@@ -261,7 +261,7 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         codes = self.label_encoder_.transform(y)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"SNPCNNClassifier needs at least 2 classes in y; got only {self.classes_[0]!r}"
+                f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
             )
         if len(self.classes_) == 2:
             return self._train(x, codes.astype(np.float32)[:, None], "binary")
