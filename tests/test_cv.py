@@ -135,3 +135,22 @@ def test_multi_trait_masks_missing_values(wheat_small):
     n = res.predictions.groupby(["trait", "model"]).size()
     assert n[("GY_E1", "CNN")] == 150
     assert n[("GY_E2", "CNN")] == 150 - len(set(table.index[:40]) & set(g.samples))
+
+
+def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
+    g, ph, _ = wheat_small
+    table = ph.table.copy()
+    table["high_yield"] = (table["GY_E1"] > table["GY_E1"].median()).astype(float)
+    table["family"] = [f"fam{i % 12}" for i in range(len(table))]
+    ph2 = type(ph)(table=table, traits=[*ph.traits, "high_yield"], source=ph.source)
+    res = cross_validate(g, ph2, "high_yield", folds=3, stratify=True, **FAST)
+    assert res.head == "binary" and res.headline_metric == "auc"
+    assert set(res.metrics.metric) == {"auc", "accuracy"}
+    p = res.predictions[res.predictions.model == "CNN"]
+    assert p.predicted.between(0, 1).all() and set(p.observed) == {0.0, 1.0}
+    # stratified: each test fold holds about a third of each class
+    counts = p.groupby("fold")["observed"].mean()
+    assert counts.between(0.4, 0.6).all()
+    grouped = cross_validate(g, ph2, "GY_E1", folds=3, groups="family", baselines=(), **FAST)
+    fam = table.loc[grouped.predictions.sample_id, "family"].to_numpy()
+    assert (grouped.predictions.assign(fam=fam).groupby("fam").fold.nunique() == 1).all()
