@@ -1,0 +1,225 @@
+"""Genotype input: VCF, PLINK 1, numeric CSV/TSV matrices and the converted cache.
+
+Every reader returns one :class:`~snpcnn.genotypes.Genotypes` (int8 samples x
+SNPs, -1 = missing, ``variants.alt`` = counted allele).  :func:`read_genotypes`
+picks the reader from the path and reuses a fresh converted cache when there
+is one (see :mod:`snpcnn.io.cache`).  Rules for every format: ``docs/io.md``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+
+__all__ = [
+    "read_genotypes",
+    "detect_format",
+    "read_options_for",
+    "FORMATS",
+    "AUTO_CACHE_MIN_BYTES",
+]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("vcf", "plink", "table", "cache")
+_ALIASES = {"bcf": "vcf", "csv": "table", "tsv": "table", "bed": "plink", "snpcnn": "cache"}
+# cache=True writes an automatic cache after parsing text sources (VCF, tables)
+# at least this big; smaller ones parse in well under a second.
+AUTO_CACHE_MIN_BYTES = 1 << 20
+_CACHE_MODES = (True, False, "auto", "always", "read", "off")
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of ``path``: ``"vcf"``, ``"plink"``, ``"table"`` or ``"cache"``.
+
+    Decided from the name (``.vcf``, ``.vcf.gz``, ``.vcf.bgz``, ``.bcf``;
+    ``.bed``/``.bim``/``.fam`` or a prefix with a ``.bed`` next to it; ``.csv``,
+    ``.tsv``, ``.txt`` optionally ``.gz``; a cache directory), then from the
+    first bytes for other names.
+
+    Examples
+    --------
+    >>> detect_format("example_data/wheat.vcf.gz")
+    'vcf'
+    """
+    p = Path(path)
+    name = p.name.lower()
+    if p.is_dir():
+        from snpcnn.io.cache import is_cache
+
+        if is_cache(p):
+            return "cache"
+        raise InputError(f"{p}: a directory that is not a snpcnn cache (no meta.json/dosages.npy)")
+    if name.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")):
+        return "vcf"
+    if name.endswith((".bed", ".bim", ".fam")):
+        return "plink"
+    base = name[:-3] if name.endswith(".gz") else name
+    if base.endswith((".csv", ".tsv", ".txt")):
+        return "table"
+    if not p.exists():
+        if p.with_name(p.name + ".bed").exists():
+            return "plink"
+        raise InputError(f"{p}: no such file (nor {p.name}.bed); check the path")
+    head = b""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(p, "rb") as fh:
+                head = fh.read(64)
+    except (OSError, EOFError):
+        pass
+    if head.startswith((b"##fileformat=VCF", b"#CHROM", b"BCF")):
+        return "vcf"
+    if head[:2] == b"\x6c\x1b":
+        return "plink"
+    raise InputError(
+        f"{p}: cannot tell the genotype format from the name '{p.name}'; pass "
+        "format= (--format) vcf, plink, table or cache"
+    )
+
+
+def read_options_for(fmt: str, **kwargs: Any) -> dict[str, Any]:
+    """The read options that change the result for ``fmt`` (what a cache is keyed on)."""
+    keys = {
+        "vcf": ("snps_only", "multiallelic"),
+        "plink": ("snps_only",),
+        "table": ("coding",),
+    }.get(fmt, ())
+    defaults = {"snps_only": False, "multiallelic": "drop", "coding": "auto"}
+    return {k: kwargs.get(k, defaults[k]) for k in keys}
+
+
+def _normalize_format(fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    f = _ALIASES.get(fmt.lower(), fmt.lower())
+    if f not in FORMATS:
+        raise InputError(f"invalid value for `format`: {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return f
+
+
+def _snps_only_plink(g: Genotypes) -> Genotypes:
+    bases = {"A", "C", "G", "T"}
+    ok = g.variants["ref"].str.upper().isin(bases) & g.variants["alt"].str.upper().isin(bases)
+    dropped = int((~ok).sum())
+    out = g.subset(variants=ok.to_numpy()) if dropped else g
+    out.report["indels_dropped"] = dropped
+    return out
+
+
+def read_genotypes(
+    path: str | os.PathLike,
+    format: str | None = None,  # noqa: A002 - the natural name, mirrors --format
+    *,
+    snps_only: bool = False,
+    multiallelic: str = "drop",
+    coding: str = "auto",
+    cache: bool | str = True,
+    bim: str | os.PathLike | None = None,
+    fam: str | os.PathLike | None = None,
+) -> Genotypes:
+    """Read genotypes from any supported file into an int8 samples x SNPs container.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.vcf``/``.vcf.gz``, a PLINK prefix or ``.bed``, a ``.csv``/``.tsv``
+        matrix (optionally ``.gz``) or a ``.snpcnn`` cache directory.
+    format : {"vcf", "plink", "table", "cache"}, optional
+        Force the format instead of detecting it from the path.
+    snps_only : bool
+        VCF/PLINK: drop sites whose alleles are not single bases A/C/G/T.
+    multiallelic : {"drop", "alt1"}
+        VCF: drop multi-allelic sites, or count their first ALT (see
+        :func:`snpcnn.io.vcf.read_vcf`).
+    coding : {"auto", "012", "01"}
+        Tables: value coding (see :func:`snpcnn.io.table.read_table`).
+    cache : bool or str
+        ``True`` (default, same as ``"auto"``): use a fresh converted cache of
+        this source if one exists; after parsing a VCF or table of at least
+        1 MiB, write one to the cache directory (best effort).  ``"always"``:
+        also write one after parsing any source.  ``"read"``: use, never write.
+        ``False``: ignore caches.
+    bim, fam : path-like, optional
+        PLINK sidecar files with non-matching names.
+
+    Returns
+    -------
+    Genotypes
+
+    Examples
+    --------
+    >>> g = read_genotypes("example_data/wheat.vcf.gz", cache=False)
+    >>> g.shape
+    (599, 1279)
+    """
+    if cache not in _CACHE_MODES:
+        raise InputError(
+            f"invalid value for `cache`: {cache!r}; choose True, False, 'auto', 'always' or 'read'"
+        )
+    fmt = _normalize_format(format) or detect_format(path)
+    if fmt == "cache":
+        from snpcnn.io.cache import load_cache
+
+        return load_cache(path)
+    if fmt == "table" and snps_only:
+        raise InputError(
+            f"{path}: snps_only needs allele information, which a numeric table does not have"
+        )
+    opts = read_options_for(fmt, snps_only=snps_only, multiallelic=multiallelic, coding=coding)
+    use_cache = cache not in (False, "off")
+    if use_cache and bim is None and fam is None:
+        from snpcnn.io.cache import find_cache, load_cache
+
+        found = find_cache(path, fmt, opts)
+        if found is not None:
+            log.info("using the converted cache %s", found)
+            return load_cache(found)
+
+    t0 = time.perf_counter()
+    if fmt == "vcf":
+        from snpcnn.io.vcf import read_vcf
+
+        g = read_vcf(path, snps_only=snps_only, multiallelic=multiallelic)
+    elif fmt == "plink":
+        from snpcnn.io.plink import read_plink
+
+        g = read_plink(path, bim=bim, fam=fam)
+        if snps_only:
+            g = _snps_only_plink(g)
+    else:
+        from snpcnn.io.table import read_table
+
+        g = read_table(path, coding=coding)
+    seconds = time.perf_counter() - t0
+
+    if cache in (True, "auto", "always") and bim is None and fam is None:
+        _write_auto_cache(g, path, fmt, opts, always=cache == "always", seconds=seconds)
+    return g
+
+
+def _write_auto_cache(
+    g: Genotypes, path, fmt: str, opts: dict[str, Any], always: bool, seconds: float
+) -> None:
+    from snpcnn.io.cache import auto_cache_path, source_files, write_cache
+
+    files = source_files(path, fmt)
+    size = sum(f.stat().st_size for f in files)
+    if not always and (fmt == "plink" or size < AUTO_CACHE_MIN_BYTES):
+        return
+    stem = files[0].with_suffix("") if fmt == "plink" else Path(path)
+    dst = auto_cache_path(stem, opts)
+    try:
+        write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
+        log.info("parsed %s in %.1f s; wrote the cache %s", path, seconds, dst)
+    except (OSError, InputError) as exc:
+        log.warning("could not write a cache for %s at %s (%s); continuing", path, dst, exc)

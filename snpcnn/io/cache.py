@@ -1,0 +1,404 @@
+"""A converted, sample-major, memory-mappable genotype cache.
+
+A cache is a directory (suffix ``.snpcnn`` by convention) holding
+
+``dosages.npy``
+    int8, samples x SNPs, C order, -1 = missing; opened with
+    ``np.load(mmap_mode="r")`` so that training reads minibatches of rows
+    without loading the matrix.
+``samples.txt``
+    one sample id per line (UTF-8), in row order.
+``variants.tsv``
+    the variant table (``chrom, pos, id, ref, alt`` and any extra columns);
+    ``alt`` is the counted allele.
+``meta.json``
+    cache format version, snpcnn version, creation time, the source files
+    (absolute path, size, ``mtime_ns``, a fast fingerprint and the full
+    sha256), the read options and the load report of the conversion.
+
+Automatic reuse
+---------------
+``read_genotypes(src)`` looks for a cache of ``src`` made with the same read
+options, first next to the source (``<src>.snpcnn``, what ``snpcnn convert IN``
+writes by default), then in the cache directory (``$SNPCNN_CACHE_DIR``, else
+``$XDG_CACHE_HOME/snpcnn``, else ``~/.cache/snpcnn``).  A cache is used only
+when every source file still has the recorded size, ``mtime_ns`` and
+fingerprint; a stale cache is ignored (and replaced when a new one is written),
+never used.  Automatic caches are written to the cache directory only, so a
+read-only data directory is fine.
+
+Writes are atomic: the cache is built in a temporary directory next to the
+destination and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+
+__all__ = [
+    "CACHE_SUFFIX",
+    "CACHE_VERSION",
+    "convert",
+    "write_cache",
+    "load_cache",
+    "is_cache",
+    "cache_dir",
+    "auto_cache_path",
+    "find_cache",
+    "is_fresh",
+    "file_record",
+    "fingerprint",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_SUFFIX = ".snpcnn"
+CACHE_VERSION = 1
+_FP_BYTES = 1 << 20
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """Fast content fingerprint: sha256 of the size, the first and the last MiB."""
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(_FP_BYTES))
+        if size > _FP_BYTES:
+            fh.seek(max(_FP_BYTES, size - _FP_BYTES))
+            h.update(fh.read(_FP_BYTES))
+    return h.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_record(path: str | os.PathLike, full_hash: bool = False) -> dict[str, Any]:
+    """What the cache records about one source file."""
+    path = Path(path).resolve()
+    st = path.stat()
+    rec = {
+        "path": str(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "fingerprint": fingerprint(path),
+    }
+    if full_hash:
+        rec["sha256"] = _sha256(path)
+    return rec
+
+
+def source_files(src: str | os.PathLike, fmt: str) -> list[Path]:
+    """The files a source consists of (three for PLINK)."""
+    if fmt == "plink":
+        from snpcnn.io.plink import plink_paths
+
+        return list(plink_paths(src))
+    return [Path(src)]
+
+
+def is_cache(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a directory holding a snpcnn cache."""
+    p = Path(path)
+    return p.is_dir() and (p / "meta.json").is_file() and (p / "dosages.npy").is_file()
+
+
+def cache_dir() -> Path:
+    """Where automatic caches go: ``$SNPCNN_CACHE_DIR``, ``$XDG_CACHE_HOME/snpcnn`` or ``~/.cache/snpcnn``."""
+    env = os.environ.get("SNPCNN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "snpcnn"
+
+
+def _key(src: str | os.PathLike, read_options: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"src": str(Path(src).resolve()), "opts": read_options}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _stem(src: str | os.PathLike) -> str:
+    name = Path(src).name
+    return name[: -len(".bed")] if name.endswith(".bed") else name
+
+
+def auto_cache_path(src: str | os.PathLike, read_options: dict[str, Any]) -> Path:
+    """The automatic cache path of ``src`` read with ``read_options``."""
+    return cache_dir() / f"{_stem(src)}-{_key(src, read_options)}{CACHE_SUFFIX}"
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        with open(path / "meta.json", encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable cache metadata meta.json ({exc})") from None
+    if meta.get("snpcnn_cache") != CACHE_VERSION:
+        raise InputError(
+            f"{path}: cache format version {meta.get('snpcnn_cache')!r} is not "
+            f"{CACHE_VERSION}; rebuild it with `snpcnn convert SOURCE {path} --force`"
+        )
+    return meta
+
+
+def is_fresh(
+    cache: str | os.PathLike, files: list[Path], read_options: dict[str, Any] | None = None
+) -> tuple[bool, str]:
+    """Whether ``cache`` was made from ``files`` as they are now (and with ``read_options``).
+
+    Returns ``(fresh, reason)``; ``reason`` says why not.
+    """
+    cache = Path(cache)
+    if not is_cache(cache):
+        return False, "not a cache"
+    try:
+        meta = _read_meta(cache)
+    except InputError as exc:
+        return False, str(exc)
+    recorded = meta.get("source", {}).get("files", [])
+    if [r["path"] for r in recorded] != [str(Path(f).resolve()) for f in files]:
+        return False, "made from other files"
+    if read_options is not None and meta.get("read_options") != _jsonable(read_options):
+        return False, f"made with other read options {meta.get('read_options')}"
+    for rec in recorded:
+        p = Path(rec["path"])
+        if not p.exists():
+            return False, f"source {p} is gone"
+        st = p.stat()
+        if st.st_size != rec["size"] or st.st_mtime_ns != rec["mtime_ns"]:
+            return False, f"source {p} changed (size or modification time)"
+        if fingerprint(p) != rec["fingerprint"]:
+            return False, f"source {p} changed (content fingerprint)"
+    return True, "fresh"
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def find_cache(src: str | os.PathLike, fmt: str, read_options: dict[str, Any]) -> Path | None:
+    """A fresh cache of ``src`` (next to it, then in :func:`cache_dir`), or None."""
+    files = source_files(src, fmt)
+    stem_src = files[0].with_suffix("") if fmt == "plink" else Path(src)
+    for cand in (
+        stem_src.with_name(stem_src.name + CACHE_SUFFIX),
+        auto_cache_path(stem_src, read_options),
+    ):
+        if not cand.exists():
+            continue
+        fresh, why = is_fresh(cand, files, read_options)
+        if fresh:
+            return cand
+        log.info("ignoring cache %s: %s", cand, why)
+    return None
+
+
+def write_cache(
+    g: Genotypes,
+    dst: str | os.PathLike,
+    *,
+    files: list[Path] | None = None,
+    fmt: str | None = None,
+    read_options: dict[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write ``g`` as a cache directory at ``dst``, atomically.
+
+    Parameters
+    ----------
+    g : Genotypes
+    dst : path-like
+        The cache directory to create.
+    files : list of Path, optional
+        Source files to record for staleness checks.
+    fmt : str, optional
+        The source format, recorded in ``meta.json``.
+    read_options : dict, optional
+        Options the source was read with (a cache is reused only with the same).
+    force : bool
+        Replace an existing cache at ``dst``.  A path that exists but is not a
+        snpcnn cache is never replaced.
+
+    Returns
+    -------
+    Path
+        ``dst``.
+    """
+    dst = Path(dst)
+    if dst.exists() or dst.is_symlink():
+        if not is_cache(dst):
+            raise InputError(
+                f"{dst}: exists and is not a snpcnn cache; choose another output path "
+                "(it is never overwritten, even with --force)"
+            )
+        if not force:
+            raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+    for s in g.samples:
+        if "\n" in s or "\r" in s:
+            raise InputError(f"sample id {s!r} contains a line break; cannot write {dst}")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        with open(tmp / "dosages.npy", "wb") as fh:
+            np.save(fh, np.ascontiguousarray(g.dosages), allow_pickle=False)
+        with open(tmp / "samples.txt", "w", encoding="utf-8", newline="\n") as fh:
+            fh.write("".join(f"{s}\n" for s in g.samples))
+        g.variants.to_csv(tmp / "variants.tsv", sep="\t", index=False, lineterminator="\n")
+        from snpcnn import __version__
+
+        meta = {
+            "snpcnn_cache": CACHE_VERSION,
+            "snpcnn_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "shape": [g.n_samples, g.n_snps],
+            "dtype": "int8",
+            "missing": -1,
+            "orientation": "samples x SNPs; dosage = copies of variants.alt",
+            "source": {
+                "path": g.source,
+                "format": fmt or g.report.get("format"),
+                "files": [file_record(f, full_hash=True) for f in (files or [])],
+            },
+            "read_options": _jsonable(read_options or {}),
+            "load_report": _jsonable({k: v for k, v in g.report.items() if k != "cache"}),
+        }
+        with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=2)
+            fh.write("\n")
+        if dst.exists():
+            old = dst.parent / f".{dst.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(dst, old)
+            os.rename(tmp, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dst
+
+
+def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
+    """Open a cache; the dosages are a read-only ``np.memmap`` unless ``mmap=False``.
+
+    A cache whose recorded source has changed is still opened when asked for
+    by path, with a warning and ``report["source_changed"]`` set.
+
+    Examples
+    --------
+    >>> g = load_cache("wheat.snpcnn")  # doctest: +SKIP
+    >>> type(g.dosages).__name__  # doctest: +SKIP
+    'memmap'
+    """
+    path = Path(path)
+    if not is_cache(path):
+        raise InputError(
+            f"{path}: not a snpcnn cache (needs meta.json and dosages.npy); create one with "
+            "`snpcnn convert SOURCE OUT.snpcnn`"
+        )
+    meta = _read_meta(path)
+    try:
+        dosages = np.load(path / "dosages.npy", mmap_mode="r" if mmap else None)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}/dosages.npy: unreadable ({exc}); rebuild the cache") from None
+    if dosages.dtype != np.int8 or dosages.ndim != 2 or list(dosages.shape) != meta["shape"]:
+        raise InputError(
+            f"{path}/dosages.npy: expected int8 {meta['shape']}, found {dosages.dtype} "
+            f"{list(dosages.shape)}; rebuild the cache"
+        )
+    with open(path / "samples.txt", encoding="utf-8") as fh:
+        samples = np.asarray(fh.read().split("\n")[:-1], dtype=object)
+    variants = pd.read_csv(
+        path / "variants.tsv",
+        sep="\t",
+        dtype={"chrom": str, "id": str, "ref": str, "alt": str},
+        keep_default_na=False,
+        na_values=[],
+    )
+    report = dict(meta.get("load_report", {}))
+    report["cache"] = str(path)
+    files = [Path(r["path"]) for r in meta["source"].get("files", [])]
+    if files:
+        fresh, why = is_fresh(path, files)
+        if not fresh:
+            log.warning("cache %s: %s since it was made", path, why)
+            report["source_changed"] = why
+    return Genotypes(dosages, samples, variants, source=meta["source"].get("path"), report=report)
+
+
+def convert(
+    src: str | os.PathLike,
+    dst: str | os.PathLike | None = None,
+    force: bool = False,
+    *,
+    format: str | None = None,  # noqa: A002 - mirrors --format
+    **read_kwargs: Any,
+) -> Path:
+    """Parse ``src`` and write it as a cache at ``dst`` (default ``<src>.snpcnn``).
+
+    Parameters
+    ----------
+    src : path-like
+        Any genotype file :func:`snpcnn.io.read_genotypes` reads.
+    dst : path-like, optional
+        The cache directory; ``<src>.snpcnn`` (``<prefix>.snpcnn`` for PLINK)
+        when None.
+    force : bool
+        Overwrite an existing cache at ``dst``.
+    format : str, optional
+        Force the input format.
+    **read_kwargs
+        Passed to :func:`snpcnn.io.read_genotypes` (``snps_only``,
+        ``multiallelic``, ``coding``).
+
+    Returns
+    -------
+    Path
+        The cache directory.
+
+    Examples
+    --------
+    >>> convert("example_data/wheat.vcf.gz", "/tmp/wheat.snpcnn", force=True)  # doctest: +SKIP
+    PosixPath('/tmp/wheat.snpcnn')
+    """
+    from snpcnn.io import detect_format, read_genotypes, read_options_for
+
+    fmt = format or detect_format(src)
+    if fmt == "cache":
+        raise InputError(f"{src}: is already a snpcnn cache")
+    files = source_files(src, fmt)
+    if dst is None:
+        stem = files[0].with_suffix("") if fmt == "plink" else Path(src)
+        dst = stem.with_name(stem.name + CACHE_SUFFIX)
+    dst = Path(dst)
+    if dst.exists() and not force:
+        if not is_cache(dst):
+            raise InputError(f"{dst}: exists and is not a snpcnn cache; choose another output path")
+        raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+    g = read_genotypes(src, format=fmt, cache=False, **read_kwargs)
+    return write_cache(
+        g, dst, files=files, fmt=fmt, read_options=read_options_for(fmt, **read_kwargs), force=force
+    )

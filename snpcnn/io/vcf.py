@@ -1,0 +1,506 @@
+"""VCF (``.vcf``, ``.vcf.gz``) genotypes -> :class:`~snpcnn.genotypes.Genotypes`.
+
+scikit-allel parses the text; we ask it for the GT field as a short byte string
+per call (``b"0/1"``, ``b"1|1"``, ``b"./."``, ``b"0"``) rather than as integer
+alleles, because its integer GT parser stores an absent allele and a missing
+allele (``.``) with the same fill value: ``0/.`` (partly missing) and ``0``
+(haploid REF) would be indistinguishable.  The strings are decoded with numpy,
+chunk by chunk, straight into an int8 matrix that is transposed once to
+samples x SNPs.
+
+Decoding rules (documented in ``docs/io.md``)
+---------------------------------------------
+* Dosage = number of copies of the ALT allele (the counted allele); ``|`` and
+  ``/`` are treated alike.
+* Any missing allele makes the call missing (-1): ``./.``, ``.|.``, ``.``,
+  ``0/.``, ``./1``, an empty sample field or a record whose FORMAT lacks GT.
+* Haploid calls are coded like a homozygote (as PLINK codes haploid chrX/Y):
+  ``0`` -> 0, ``1`` -> 2.  Their number is reported as ``haploid_calls``.
+* Ploidy above 2 (``0/0/1``) is an error naming the record and sample.
+* An allele index above the number of ALT alleles (``0/3`` at a biallelic site)
+  is set missing and counted as ``invalid_allele_calls``.
+* Multi-allelic sites are dropped (``multiallelic="drop"``, counted as
+  ``multiallelic_dropped``) or, with ``multiallelic="alt1"``, kept with the
+  first ALT as the counted allele; calls that carry any other ALT allele are
+  then missing (counted as ``other_alt_calls``).
+* ``snps_only=True`` drops sites whose REF or counted ALT is not a single base
+  A/C/G/T: indels (``indels_dropped``) and symbolic or ``*`` alleles
+  (``symbolic_dropped``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+
+__all__ = ["read_vcf", "MULTIALLELIC_MODES"]
+
+log = logging.getLogger(__name__)
+
+MULTIALLELIC_MODES = ("drop", "alt1")
+
+# bytes of the GT string kept per call: enough for every diploid call with
+# single-digit allele indices ("0/1") plus one byte that flags longer strings.
+_GT_WIDTH = 4
+_FIELDS = [
+    "variants/CHROM",
+    "variants/POS",
+    "variants/ID",
+    "variants/REF",
+    "variants/ALT",
+    "variants/numalt",
+    "calldata/GT",
+]
+_DOT, _SLASH, _PIPE, _ZERO = ord("."), ord("/"), ord("|"), ord("0")
+_BASES = {"A", "C", "G", "T"}
+
+
+def _chunk_length(n_samples: int) -> int:
+    """Variants per chunk so that one raw chunk of GT strings stays near 16 MiB."""
+    return int(np.clip((16 << 20) // (_GT_WIDTH * max(n_samples, 1)), 64, 65536))
+
+
+def _open_binary(path: Path):
+    """A binary stream of the (decompressed) text; we own it, so we close it.
+
+    Passing scikit-allel an open stream rather than a path keeps it from
+    closing (and warning about) files itself.
+    """
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _check_not_bcf(path: Path) -> None:
+    if path.name.endswith(".bcf"):
+        raise InputError(
+            f"{path}: BCF cannot be read (scikit-allel reads text VCF only); convert it with "
+            f"`bcftools view -Oz -o {path.with_suffix('.vcf.gz').name} {path.name}` and read the "
+            ".vcf.gz"
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(4)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: not a readable gzip file ({exc})") from None
+    if head[:3] == b"BCF":
+        raise InputError(
+            f"{path}: this is a BCF file; convert it with `bcftools view -Oz -o out.vcf.gz "
+            f"{path.name}` and read out.vcf.gz"
+        )
+
+
+def _site_classes(
+    ref: np.ndarray, alt: np.ndarray, numalt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (is_snp, is_symbolic) from REF and the counted ALT strings.
+
+    A site is a SNP when REF is one base A/C/G/T and the counted ALT is one base
+    too (or absent: a REF-only monomorphic site).
+    """
+    ref_s = pd.Series(ref, dtype=object).fillna("").astype(str).str.upper()
+    alt_s = pd.Series(alt, dtype=object).fillna("").astype(str).str.upper()
+    is_base_ref = ref_s.isin(_BASES).to_numpy()
+    is_base_alt = alt_s.isin(_BASES).to_numpy()
+    symbolic = (alt_s.str.startswith("<") | alt_s.str.contains(r"[\[\]*]", regex=True)).to_numpy()
+    return is_base_ref & (is_base_alt | (numalt == 0)), symbolic
+
+
+def _decode_complex(
+    cells: np.ndarray, nalt: np.ndarray, counted_max: int = 1
+) -> tuple[np.ndarray, ...]:
+    """Slow path for the rare calls that are not ``a/b`` or ``a`` with one-digit alleles.
+
+    A string that fills all ``_GT_WIDTH`` bytes may have been cut short; the
+    rules stay safe: a cut third allele still shows as ploidy > 2, and a cut
+    multi-digit index is still above 1, so the call is missing either way.
+    Returns dosage, invalid, other_alt, bad (0 = fine, 1 = ploidy > 2,
+    2 = malformed) and haploid (called) for each cell.
+    """
+    n = len(cells)
+    dos = np.full(n, -1, dtype=np.int8)
+    invalid = np.zeros(n, dtype=bool)
+    other = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=np.int8)
+    hap = np.zeros(n, dtype=bool)
+    for i, raw in enumerate(cells):
+        s = raw.decode("ascii", errors="replace")
+        parts = s.replace("|", "/").split("/")
+        if len(parts) > 2:
+            bad[i] = 1
+            continue
+        alleles = []
+        for p in parts:
+            if p == ".":
+                alleles.append(None)
+            elif p.isdigit():
+                alleles.append(int(p))
+            else:
+                bad[i] = 2
+                break
+        if bad[i]:
+            continue
+        if any(a is None for a in alleles):
+            continue
+        if any(a > nalt[i] for a in alleles):
+            invalid[i] = True
+            continue
+        if any(a > counted_max for a in alleles):
+            other[i] = True
+            continue
+        d = sum(alleles)
+        hap[i] = len(alleles) == 1
+        dos[i] = 2 * d if hap[i] else d
+    return dos, invalid, other, bad, hap
+
+
+# Codes of the GT lookup table (one int8 per possible short GT string).
+_C_HAP0, _C_HAP1, _C_MISSING, _C_COMPLEX, _C_EMPTY = 3, 4, 5, 6, 7
+_C_HIGH = 10  # 10 + m: a call whose largest allele index is m (2..9)
+_CODE_DOSAGE = np.full(20, -1, dtype=np.int8)
+_CODE_DOSAGE[[0, 1, 2, _C_HAP0, _C_HAP1]] = [0, 1, 2, 0, 2]
+
+
+@functools.lru_cache(maxsize=1)
+def _gt_table() -> np.ndarray:
+    """int8 code for every GT string of up to 3 bytes, indexed by its little-endian uint32.
+
+    Covers ``a/b``, ``a|b`` and ``a`` with ``a, b`` in ``0-9`` or ``.``; every
+    other index (longer strings, odd bytes) is ``_C_COMPLEX``, decoded slowly.
+    The table stops at the largest such key (``"9|9"``, about 3.8 MB).
+    """
+    chars = [_DOT, *range(_ZERO, _ZERO + 10)]
+    top = max(chars) | (_PIPE << 8) | (max(chars) << 16)
+    table = np.full(top + 2, _C_COMPLEX, dtype=np.int8)
+    table[0] = _C_EMPTY
+
+    def code(alleles: list[int]) -> int:
+        if _DOT in alleles:
+            return _C_MISSING
+        vals = [a - _ZERO for a in alleles]
+        if max(vals) >= 2:
+            return _C_HIGH + max(vals)
+        if len(vals) == 1:
+            return _C_HAP1 if vals[0] else _C_HAP0
+        return sum(vals)
+
+    for a in chars:
+        table[a] = code([a])
+        for sep in (_SLASH, _PIPE):
+            for b in chars:
+                table[a | (sep << 8) | (b << 16)] = code([a, b])
+    return table
+
+
+def _decode_chunk(
+    gt: np.ndarray,
+    nalt: np.ndarray,
+    chrom: np.ndarray,
+    pos: np.ndarray,
+    samples: np.ndarray,
+    path: Path,
+    counts: dict[str, int],
+) -> np.ndarray:
+    """GT strings (variants x samples, ``S4``) -> int8 dosages (variants x samples).
+
+    Each 4-byte cell is read as one little-endian uint32 and looked up in
+    :func:`_gt_table` (one gather per call); only the rare cells the table
+    does not cover go through :func:`_decode_complex`.
+    """
+    n_var, n_smp = gt.shape
+    keys = np.ascontiguousarray(gt).view("<u4").reshape(n_var, n_smp)
+    table = _gt_table()
+    code = np.empty((n_var, n_smp), dtype=np.int8)
+    # take() converts its indices to intp (8 bytes each): go ~1M calls at a time
+    step = max(1, (1 << 20) // max(n_smp, 1))
+    for r in range(0, n_var, step):
+        # keys beyond the table clip to its last entry: complex
+        table.take(keys[r : r + step], mode="clip", out=code[r : r + step])
+    del keys
+    out = _CODE_DOSAGE.take(code)
+
+    counts["haploid_calls"] += int(np.count_nonzero(code == _C_HAP0)) + int(
+        np.count_nonzero(code == _C_HAP1)
+    )
+    counts["calls_without_gt"] += int(np.count_nonzero(code == _C_EMPTY))
+    high = code >= _C_HIGH
+    if high.any():
+        invalid = high & ((code.astype(np.int16) - _C_HIGH) > nalt[:, None])
+        counts["invalid_allele_calls"] += int(np.count_nonzero(invalid))
+        counts["other_alt_calls"] += int(np.count_nonzero(high & ~invalid))
+    noalt = np.flatnonzero(nalt == 0)
+    if len(noalt):  # ALT '.': allele 1 does not exist
+        c = code[noalt]
+        bad = (c == 1) | (c == 2) | (c == _C_HAP1)
+        if bad.any():
+            counts["invalid_allele_calls"] += int(np.count_nonzero(bad))
+            o = out[noalt]
+            o[bad] = -1
+            out[noalt] = o
+
+    complex_ = code == _C_COMPLEX
+    if complex_.any():
+        vi, si = np.nonzero(complex_)
+        dos, inv, oth, bad, hap = _decode_complex(gt[vi, si], nalt[vi])
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            v, s = vi[k], si[k]
+            raw = gt[v, s].decode("ascii", errors="replace")
+            shown = raw + ("..." if len(gt[v, s]) >= _GT_WIDTH else "")
+            if bad[k] == 1:
+                raise InputError(
+                    f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: GT '{shown}' has "
+                    "ploidy above 2; snpcnn reads diploid and haploid calls only (remove the "
+                    "polyploid records or samples first, or supply 0/1/2 dosages as a CSV matrix)"
+                )
+            raise InputError(
+                f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: cannot parse GT "
+                f"'{shown}'; expected forms like 0/1, 1|0, ./. or 1"
+            )
+        out[vi, si] = dos
+        counts["invalid_allele_calls"] += int(inv.sum())
+        counts["other_alt_calls"] += int(oth.sum())
+        counts["haploid_calls"] += int(hap.sum())
+    return out
+
+
+def read_vcf(
+    path: str | os.PathLike,
+    *,
+    snps_only: bool = False,
+    multiallelic: str = "drop",
+    chunk_length: int | None = None,
+) -> Genotypes:
+    """Read a VCF (plain, bgzipped or gzipped) into an int8 samples x SNPs container.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.vcf``, ``.vcf.gz`` or ``.vcf.bgz``.  BCF raises an error that says how
+        to convert it.
+    snps_only : bool
+        Drop indels and symbolic alleles (sites whose REF or counted ALT is not
+        one of A/C/G/T).
+    multiallelic : {"drop", "alt1"}
+        ``drop`` removes sites with more than one ALT; ``alt1`` keeps them and
+        counts the first ALT (calls with another ALT allele become missing).
+    chunk_length : int, optional
+        Variants parsed per chunk (default: about 64 MiB of raw GT strings).
+
+    Returns
+    -------
+    Genotypes
+        ``variants.alt`` is the counted ALT allele; ``report`` holds the counts
+        of everything dropped or set missing.
+
+    Examples
+    --------
+    >>> g = read_vcf("example_data/wheat.vcf.gz")  # doctest: +SKIP
+    >>> g.shape  # doctest: +SKIP
+    (599, 1279)
+    """
+    import allel
+
+    path = Path(path)
+    if multiallelic not in MULTIALLELIC_MODES:
+        raise InputError(
+            f"invalid value for `multiallelic`: {multiallelic!r}; choose one of "
+            f"{', '.join(MULTIALLELIC_MODES)}"
+        )
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes); expected a VCF")
+    _check_not_bcf(path)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "multiple FORMAT headers": harmless here
+            with _open_binary(path) as fh:
+                headers = allel.read_vcf_headers(fh)
+    except (RuntimeError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable VCF ({exc})") from None
+    samples = np.asarray(headers.samples, dtype=object)
+    if len(samples) == 0:
+        raise InputError(
+            f"{path}: sites-only VCF (no FORMAT or sample columns on the #CHROM line); "
+            "genotypes are needed"
+        )
+    uniq, cnt = np.unique(samples.astype(str), return_counts=True)
+    if (cnt > 1).any():
+        raise InputError(
+            f"{path}: sample '{uniq[cnt > 1][0]}' appears {cnt[cnt > 1][0]} times on the #CHROM "
+            "line; sample names must be unique (rename with `bcftools reheader -s`)"
+        )
+
+    n_smp = len(samples)
+    counts = dict.fromkeys(
+        ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
+    )
+    n_records = n_multi = n_indel = n_symbolic = n_noalt = 0
+    # The final samples x SNPs matrix is allocated once, for every record the
+    # file holds (one cheap counting pass), and each decoded chunk is
+    # transposed straight into it: no second copy of the genotypes exists.
+    dosages = np.empty((n_smp, max(_count_records(path), 1)), dtype=np.int8)
+    n_kept = 0
+    meta: list[pd.DataFrame] = []
+    with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fileobj = stack.enter_context(_open_binary(path))
+            _, _, _, it = allel.iter_vcf_chunks(
+                fileobj,
+                fields=_FIELDS,
+                types={"calldata/GT": f"S{_GT_WIDTH}"},
+                numbers={"calldata/GT": 1},
+                alt_number=1,
+                chunk_length=chunk_length or _chunk_length(n_smp),
+                buffer_size=1 << 20,
+            )
+            for chunk, n, *_ in it:
+                _raise_on_sample_warning(caught, path)
+                n_records += n
+                gt = chunk.get("calldata/GT")
+                if gt is None:
+                    raise InputError(f"{path}: no GT values could be read")
+                gt = gt.reshape(n, n_smp)
+                numalt = chunk["variants/numalt"].astype(np.int64)
+                chrom = np.asarray(chunk["variants/CHROM"], dtype=object)
+                pos = chunk["variants/POS"].astype(np.int64)
+                ref = np.asarray(chunk["variants/REF"], dtype=object)
+                alt = np.asarray(chunk["variants/ALT"], dtype=object).reshape(n)
+                ids = np.asarray(chunk["variants/ID"], dtype=object)
+
+                keep = np.ones(n, dtype=bool)
+                multi = numalt > 1
+                n_multi += int(multi.sum())
+                if multiallelic == "drop":
+                    keep &= ~multi
+                n_noalt += int((numalt == 0).sum())
+                if snps_only:
+                    is_snp, symbolic = _site_classes(ref, alt, numalt)
+                    n_symbolic += int((keep & symbolic).sum())
+                    n_indel += int((keep & ~is_snp & ~symbolic).sum())
+                    keep &= is_snp
+                if not keep.any():
+                    continue
+                idx = np.flatnonzero(keep)
+                if len(idx) < n:
+                    gt, numalt, chrom, pos = gt[idx], numalt[idx], chrom[idx], pos[idx]
+                    ref, alt, ids = ref[idx], alt[idx], ids[idx]
+                block = _decode_chunk(gt, numalt, chrom, pos, samples, path, counts)
+                if n_kept + len(block) > dosages.shape[1]:  # the count was short: grow
+                    bigger = np.empty((n_smp, 2 * (n_kept + len(block))), dtype=np.int8)
+                    bigger[:, :n_kept] = dosages[:, :n_kept]
+                    dosages = bigger
+                dosages[:, n_kept : n_kept + len(block)] = block.T
+                n_kept += len(block)
+                del block
+                meta.append(
+                    pd.DataFrame({"chrom": chrom, "pos": pos, "id": ids, "ref": ref, "alt": alt})
+                )
+                del gt, chunk
+        except (RuntimeError, UnicodeDecodeError, EOFError) as exc:
+            raise InputError(f"{path}: not a readable VCF ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc})") from None
+        _raise_on_sample_warning(caught, path)
+
+    if n_records == 0:
+        raise InputError(f"{path}: the VCF has a header but no variant records")
+    if n_kept == 0:
+        raise InputError(
+            f"{path}: no variant left after filtering ({n_records} records: {n_multi} "
+            f"multi-allelic, {n_indel} indels, {n_symbolic} symbolic)"
+        )
+    if counts["calls_without_gt"] == n_kept * n_smp:
+        raise InputError(f"{path}: no record has a GT field; genotypes are needed")
+
+    dosages = _shrink_columns(dosages, n_kept)
+
+    variants = pd.concat(meta, ignore_index=True)
+    variants["chrom"] = variants["chrom"].astype(str)
+    variants["alt"] = variants["alt"].fillna("").astype(str)
+    variants["ref"] = variants["ref"].fillna("").astype(str)
+    ids = variants["id"].astype(object)
+    no_id = ids.isna() | ids.isin([".", ""])
+    if no_id.any():
+        ids = ids.where(~no_id, variants["chrom"] + ":" + variants["pos"].astype(str))
+    variants["id"] = ids.astype(str)
+
+    report = {
+        "format": "vcf",
+        "records": n_records,
+        "snps_kept": n_kept,
+        "multiallelic_dropped" if multiallelic == "drop" else "multiallelic_kept_alt1": n_multi,
+    }
+    if snps_only:
+        report["indels_dropped"] = n_indel
+        report["symbolic_dropped"] = n_symbolic
+    if n_noalt:
+        report["sites_without_alt"] = n_noalt
+    for k, v in counts.items():
+        if v or k == "haploid_calls":
+            report[k] = v
+    if multiallelic == "drop":
+        report.pop("other_alt_calls", None)
+    return Genotypes(dosages, samples, variants, source=str(path), report=report)
+
+
+def _count_records(path: Path) -> int:
+    """Lines not starting with '#' in the decompressed file (an upper bound on records).
+
+    Only sizes the output matrix: a miscount costs a copy, never a wrong value.
+    Header lines are counted only until the first data line.
+    """
+    n_lines = n_hash = 0
+    prev = b"\n"
+    in_header = True
+    with _open_binary(path) as fh:
+        while block := fh.read(1 << 20):
+            n_lines += block.count(b"\n")
+            if in_header:
+                n_hash += block.count(b"\n#") + (prev == b"\n" and block[:1] == b"#")
+                in_header = re.search(rb"\n[^#]", block) is None
+            prev = block[-1:]
+    return n_lines + (prev != b"\n") - n_hash
+
+
+def _shrink_columns(a: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` columns of a C-order matrix, compacted in place (no second copy)."""
+    n, m = a.shape
+    if k == m:
+        return a
+    flat = a.reshape(-1)
+    for i in range(1, n):  # row i moves from i*m to i*k <= i*m: forward copies never clobber
+        flat[i * k : (i + 1) * k] = flat[i * m : i * m + k]
+    return flat[: n * k].reshape(n, k)
+
+
+def _raise_on_sample_warning(caught: list, path: Path) -> None:
+    for w in caught:
+        msg = str(w.message).replace("\x00", "")
+        if "more samples than given in header" in msg:
+            where = msg.split("variant:", 1)[-1].split(";")[0].strip()
+            if "(" in where:  # "0 (19 :111)" -> "19:111"
+                where = where.split("(", 1)[1].rstrip(")").replace(" :", ":").strip()
+            raise InputError(
+                f"{path}: record {where} has more sample columns than the #CHROM line names; "
+                "fix the header (every data line needs one column per sample)"
+            )
+    caught.clear()

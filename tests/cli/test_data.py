@@ -1,0 +1,156 @@
+"""`snpcnn info` and `snpcnn convert` through click's CliRunner."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+from snpcnn.io import read_genotypes
+from snpcnn.io.cache import load_cache
+
+
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNPCNN_CACHE_DIR", str(tmp_path / "cache-home"))
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output
+    for f in fragments:
+        assert f in err[0]
+
+
+def test_info_on_example_vcf(example_data):
+    r = run("info", example_data / "wheat.vcf.gz")
+    assert r.exit_code == 0, r.output
+    assert "samples:       599" in r.stdout
+    assert "SNPs:          1,279" in r.stdout
+    assert "multiallelic_dropped=0" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["wheat", "wheat.bed", "wheat_X_dart01.csv.gz"])
+def test_info_other_forms(example_data, name):
+    r = run("info", example_data / name)
+    assert r.exit_code == 0, r.output
+    assert "SNPs:          1,279" in r.stdout
+
+
+def test_info_format_option(example_data, tmp_path):
+    odd = tmp_path / "genotypes.data"
+    shutil.copy(example_data / "wheat_X_dart01.csv.gz", odd)
+    assert_one_line_error(run("info", odd), "cannot tell the genotype format", "--format")
+    r = run("info", odd, "--format", "table", "--coding", "012")
+    assert r.exit_code == 0, r.output
+    assert "coding=012" in r.stdout
+
+
+def test_convert_then_info_and_force(example_data, tmp_path):
+    out = tmp_path / "wheat.snpcnn"
+    r = run("convert", example_data / "wheat.vcf.gz", out)
+    assert r.exit_code == 0, r.output
+    assert "599 samples x 1,279 SNPs" in r.stdout
+    g = load_cache(out)
+    ref = read_genotypes(example_data / "wheat.vcf.gz", cache=False)
+    np.testing.assert_array_equal(np.asarray(g.dosages), ref.dosages)
+    assert_one_line_error(run("convert", example_data / "wheat.vcf.gz", out), "--force")
+    r = run("convert", example_data / "wheat", out, "--force")
+    assert r.exit_code == 0, r.output
+    assert load_cache(out).report["format"] == "plink"
+    r = run("info", out)
+    assert r.exit_code == 0 and f"cache={out}" in r.stdout
+
+
+def test_convert_default_output_next_to_input(example_data, tmp_path):
+    src = tmp_path / "w.vcf.gz"
+    shutil.copy(example_data / "wheat.vcf.gz", src)
+    r = run("convert", src, "--multiallelic", "alt1")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "w.vcf.gz.snpcnn" / "dosages.npy").exists()
+
+
+VCF_CASES = [
+    ("empty.vcf", "no variant records"),
+    ("ann.vcf", "sites-only"),
+    ("test48a.vcf", "not a readable VCF"),
+    ("test48b.vcf", "more sample columns"),
+    ("test63.vcf", "ploidy above 2"),
+]
+
+
+@pytest.mark.parametrize("name, fragment", VCF_CASES)
+def test_bad_vcf_one_line_error(shared_data, name, fragment):
+    path = shared_data / "vcf_cases" / "scikit-allel" / name
+    assert_one_line_error(run("info", path), fragment, name)
+    assert_one_line_error(run("info", path, "--no-cache"), fragment)
+
+
+PLINK_CASES = [
+    ("smallmodebad.bed", "small.bim", "small.fam", "mode byte"),
+    ("small_too_short.bed", "small.bim", "small.fam", "truncated"),
+    ("badfile.bed", "small.bim", "small.fam", "magic bytes"),
+    ("empty.bed", "small.bim", "small.fam", "empty file"),
+    ("small.bed", "small.bim_bad_positions.bim", "small.fam", "line 2"),
+    ("small.bed", "small.bad_bim", "small.fam", "line 3 has 5 columns"),
+    ("small.bed", "small.bim", "small.fam_bad", "line 4 has 1 columns"),
+]
+
+
+@pytest.mark.parametrize("bed, bim, fam, fragment", PLINK_CASES)
+def test_bad_plink_one_line_error(shared_data, tmp_path, bed, bim, fam, fragment):
+    cases = shared_data / "vcf_cases" / "bed-reader"
+    for src, ext in ((bed, "bed"), (bim, "bim"), (fam, "fam")):
+        shutil.copy(cases / src, tmp_path / f"x.{ext}")
+    assert_one_line_error(run("info", tmp_path / "x"), fragment)
+    assert_one_line_error(run("convert", tmp_path / "x", tmp_path / "x.snpcnn"), fragment)
+    assert not (tmp_path / "x.snpcnn").exists()
+
+
+def test_missing_file_and_bcf(tmp_path):
+    assert_one_line_error(run("info", tmp_path / "nope.vcf"), "no such file")
+    (tmp_path / "a.bcf").write_bytes(b"BCF\x02\x02")
+    assert_one_line_error(run("info", tmp_path / "a.bcf"), "bcftools view -Oz")
+
+
+def test_bad_table_value(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("id,m1,m2\na,0,1\nb,7,2\n")
+    assert_one_line_error(run("info", p), "sample 'b', SNP 'm1': value '7'")
+
+
+def test_every_manifest_genotype_file_loads_or_fails_in_one_clear_line(shared_data):
+    """Sweep vcf_cases/MANIFEST.tsv: each VCF/PLINK file loads or gives one `Error:` line."""
+    import csv
+
+    cases = shared_data / "vcf_cases"
+    with open(cases / "MANIFEST.tsv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    files = [
+        r["file"]
+        for r in rows
+        if r["kind"] in ("vcf", "vcf.gz")
+        and not r["file"].endswith(".tbi")
+        or (r["kind"] == "plink" and r["file"].endswith(".bed"))
+    ]
+    assert len(files) >= 20
+    loaded = failed = 0
+    for name in files:
+        r = run("info", cases / name, "--no-cache")
+        assert "Traceback" not in r.output and "internal error" not in r.output, name
+        if r.exit_code == 0:
+            assert "samples:" in r.stdout
+            loaded += 1
+        else:
+            assert_one_line_error(r)
+            failed += 1
+    assert loaded >= 15 and failed >= 5
