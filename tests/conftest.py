@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# automatic genotype caches written by tests go to a throw-away directory, not ~/.cache
+os.environ["SNPCNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="snpcnn-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
