@@ -255,21 +255,25 @@ def train_cnn(
             x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[va], y[va]
         else:
             x_tr, y_tr, x_val, y_val = x, y, None, None
+
+        def fit(lr: float, x_tr=x_tr, y_tr=y_tr, x_val=x_val, y_val=y_val, s=s, sseed=sseed):
+            return _fit_one(
+                config,
+                x_tr,
+                y_tr,
+                x_val,
+                y_val,
+                head,
+                sseed,
+                lr,
+                on_epoch,
+                fixed_epochs,
+                f"cnn_seed{s}",
+                n_outputs,
+            )
+
         lr = config.learning_rate
-        model, hist, best = _fit_one(
-            config,
-            x_tr,
-            y_tr,
-            x_val,
-            y_val,
-            head,
-            sseed,
-            lr,
-            on_epoch,
-            fixed_epochs,
-            f"cnn_seed{s}",
-            n_outputs,
-        )
+        model, hist, best = fit(lr)
         n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and config.collapse_retry:
             pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
@@ -278,20 +282,7 @@ def train_cnn(
                 retried += 1
                 lr = lr / 10.0
                 log.info("collapsed on the inner validation split; retrying with lr=%g", lr)
-                model, hist, best = _fit_one(
-                    config,
-                    x_tr,
-                    y_tr,
-                    x_val,
-                    y_val,
-                    head,
-                    sseed,
-                    lr,
-                    on_epoch,
-                    fixed_epochs,
-                    f"cnn_seed{s}",
-                    n_outputs,
-                )
+                model, hist, best = fit(lr)
                 n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and len(x_val):
             pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
