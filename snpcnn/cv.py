@@ -36,13 +36,24 @@ from snpcnn.metrics import binary_metrics, regression_metrics
 from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.training import TrainConfig, device_description, train_cnn
 
-__all__ = ["cross_validate", "CVResults", "CNN_NAME", "MIN_SAMPLES_PER_TRAIT"]
+__all__ = ["cross_validate", "CVResults", "CNN_NAME", "MIN_SAMPLES_PER_TRAIT", "TRAIN_DEFAULTS"]
 
 log = logging.getLogger("snpcnn.cv")
 
 CNN_NAME = "CNN"
 ENSEMBLE_NAME = "CNN+GBLUP"
 MIN_SAMPLES_PER_TRAIT = 10
+#: Training defaults of the CNN, shared by :func:`cross_validate` and ``snpcnn fit``;
+#: chosen with the default architecture by inner-validation Pearson r only
+#: (benchmarks/tuning/LOG.md, docs/bench/default_cnn.md).
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "scaling": "standardize",
+    "epochs": 60,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "patience": 10,
+    "n_seeds": 1,
+}
 # Materialise a fold's encoded training matrix only below this size (bytes).
 MAX_DENSE_BYTES = 2 * 1024**3
 
@@ -380,17 +391,17 @@ def cross_validate(
     id_column: str | None = None,
     model: Any = "snpcnn_default",
     encoding: str = "dosage",
-    scaling: str = "center",
+    scaling: str = TRAIN_DEFAULTS["scaling"],
     folds: int | str | Path | pd.DataFrame = 5,
     repeats: int = 1,
     stratify: bool = False,
     groups: str | None = None,
-    epochs: int = 60,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    patience: int = 10,
+    epochs: int = TRAIN_DEFAULTS["epochs"],
+    batch_size: int = TRAIN_DEFAULTS["batch_size"],
+    learning_rate: float = TRAIN_DEFAULTS["learning_rate"],
+    patience: int = TRAIN_DEFAULTS["patience"],
     val_fraction: float = 0.1,
-    n_seeds: int = 1,
+    n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
     baselines: Sequence[str] = ("gblup", "ridge"),
     ensemble: bool = True,
     min_maf: float = 0.0,

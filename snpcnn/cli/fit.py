@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from snpcnn.cli import force_option, verbose_option
+from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 
 __all__ = ["COMMANDS", "fit", "predict"]
@@ -131,12 +132,20 @@ class _Progress:
     help="Phenotype/covariate column for group K-fold "
     "(families, populations): a group never spans training and test.",
 )
-@click.option("--epochs", default=60, show_default=True, type=int, help="Maximum epochs.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option(
+    "--epochs",
+    default=TRAIN_DEFAULTS["epochs"],
+    show_default=True,
+    type=int,
+    help="Maximum epochs.",
+)
+@click.option("--batch-size", default=TRAIN_DEFAULTS["batch_size"], show_default=True, type=int)
+@click.option(
+    "--learning-rate", default=TRAIN_DEFAULTS["learning_rate"], show_default=True, type=float
+)
 @click.option(
     "--patience",
-    default=10,
+    default=TRAIN_DEFAULTS["patience"],
     show_default=True,
     type=int,
     help="Early-stopping patience (epochs) on the inner validation split.",
@@ -144,7 +153,7 @@ class _Progress:
 @click.option(
     "--seeds",
     "n_seeds",
-    default=1,
+    default=TRAIN_DEFAULTS["n_seeds"],
     show_default=True,
     type=int,
     help="Average this many CNNs trained from different seeds.",

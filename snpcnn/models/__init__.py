@@ -36,7 +36,7 @@ from snpcnn.models.heads import (
     set_mixed_precision,
 )
 from snpcnn.models.layers import RandomGenotypeMask
-from snpcnn.models.spec import build_blocks, load_architecture, resolve_blocks
+from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
 from snpcnn.models.zoo import get_preset, list_presets
 
 __all__ = [
@@ -140,6 +140,7 @@ def build_model(
         else:
             rate, seed = augment, None
         x = RandomGenotypeMask(check_rate(rate, "augment"), seed=seed, name="augment_mask")(x)
+    wide_input = x
     x = build_blocks(x, spec, rank)
     if len(x.shape) != 2:
         raise InputError(
@@ -147,6 +148,7 @@ def build_model(
             f"{tuple(x.shape[1:])}; end its blocks with `flatten`, `global_avgpool`, "
             "`global_maxpool` or a `head` block so the output layer gets a vector"
         )
+    x = apply_linear(wide_input, x, spec, n_outputs)
     outputs = output_layer(head, n_outputs)(x)
     return keras.Model(inputs, outputs, name=name or spec["name"])
 

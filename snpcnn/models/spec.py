@@ -60,11 +60,15 @@ __all__ = [
     "resolve_blocks",
     "build_blocks",
     "read_architecture_file",
+    "LINEAR_KEYS",
+    "apply_linear",
 ]
 
 REQUIRED = object()  # marker: the key has no default
 RESERVED_LAYER_NAMES = ("input", "output", "augment_mask")
-TOP_LEVEL_KEYS = ("name", "description", "reference", "defaults", "blocks")
+TOP_LEVEL_KEYS = ("name", "description", "reference", "defaults", "linear", "blocks")
+#: keys of the optional ``linear`` table (the wide path): key -> (check, default)
+LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {"l2": (check_nonnegative_float, 0.0)}
 
 
 # ------------------------------------------------------------- value checks
@@ -350,6 +354,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         if not isinstance(blocks, list | tuple) or not blocks:
             raise InputError("`blocks` must be a non-empty list of block tables")
         clean = [_check_block(b, i, name, defaults) for i, b in enumerate(blocks)]
+        linear = _check_linear(spec["linear"]) if "linear" in spec else None
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -361,8 +366,58 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             out[key] = str(spec[key])
     if defaults:
         out["defaults"] = defaults
+    if linear is not None:
+        out["linear"] = linear
     _check_unique_names(out)
     return out
+
+
+def _check_linear(table: Any) -> dict:
+    """Validate the ``linear`` table (the wide path); returns it with defaults filled in."""
+    if not isinstance(table, Mapping):
+        raise InputError(
+            f"`linear` must be a table/dict such as {{l2 = 1e-3}}, got {table!r}; "
+            "leave it out for no linear path"
+        )
+    out = {}
+    for key, value in table.items():
+        if key not in LINEAR_KEYS:
+            raise InputError(
+                f"unknown key `{key}` in `linear`; valid keys: " + ", ".join(LINEAR_KEYS)
+            )
+        try:
+            out[key] = LINEAR_KEYS[key][0](value, key)
+        except InputError as exc:
+            raise InputError(f"`linear`: {exc}") from None
+    for key, (_, default) in LINEAR_KEYS.items():
+        out.setdefault(key, default)
+    return out
+
+
+def apply_linear(inputs, features, spec: Mapping, n_outputs: int):
+    """Add the wide path: ``[features, Dense(n_outputs, L2)(flatten(inputs))]``.
+
+    The linear path is one bias-free dense layer (``linear``) on the flattened
+    input, i.e. one effect per SNP and channel and output (RR-BLUP-like with its
+    L2 penalty), initialised at zero so training starts from the convolutional
+    path alone.  Its scores are concatenated with the convolutional features
+    (``wide_concat``) and the output layer weighs both.  Works for any rank.
+    Returns ``features`` unchanged when the architecture has no ``linear`` table.
+    """
+    import keras
+
+    if "linear" not in spec:
+        return features
+    l2 = spec["linear"]["l2"]
+    flat = keras.layers.Flatten(name="linear_flatten")(inputs)
+    lin = keras.layers.Dense(
+        n_outputs,
+        use_bias=False,
+        kernel_initializer="zeros",
+        kernel_regularizer=keras.regularizers.L2(l2) if l2 > 0 else None,
+        name="linear",
+    )(flat)
+    return keras.layers.Concatenate(name="wide_concat")([features, lin])
 
 
 def _check_unique_names(spec: Mapping) -> None:

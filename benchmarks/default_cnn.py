@@ -1,0 +1,309 @@
+"""Final cross-validation of the default CNN (``snpcnn_default`` + the training defaults).
+
+Runs, once, every fold of:
+
+* wheat GY_E1..GY_E4, the 10 folds BGLR ships (``example_data/wheat_cv_folds.csv``);
+* mice Obesity.BMI and Obesity.BodyLength, 5 random folds (seed 0), ``GENDER`` as a
+  covariate in every model;
+
+with the CNN, GBLUP, ridge and the CNN+GBLUP average on the same folds (one
+``cross_validate`` call per trait, all defaults), and writes ``docs/bench/default_cnn.md``.
+The configuration was chosen beforehand by inner-validation r
+(``benchmarks/tuning/tune_default.py``, ``benchmarks/tuning/LOG.md``).
+
+Run::
+
+    .venv/bin/python benchmarks/default_cnn.py --data wheat   # -> benchmarks/tuning/final_wheat.json
+    .venv/bin/python benchmarks/default_cnn.py --data mice    # -> benchmarks/tuning/final_mice.json
+    .venv/bin/python benchmarks/default_cnn.py --speed        # -> benchmarks/tuning/speed.json
+    .venv/bin/python benchmarks/default_cnn.py --render       # -> docs/bench/default_cnn.md
+
+``--speed`` times ``model.fit`` of the default architecture with the default batch size
+on random standardised dosages at 1k, 10k and 100k SNPs (samples / epoch wall time,
+median over epochs 2..5; the first epoch, with graph tracing, is discarded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+STORE = REPO / "benchmarks" / "tuning"
+DOC = REPO / "docs" / "bench" / "default_cnn.md"
+MODELS = ["CNN", "GBLUP", "ridge", "CNN+GBLUP"]
+
+
+def _load(data: str):
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    if data == "wheat":
+        ex = REPO / "example_data"
+        return (
+            read_genotypes(ex / "wheat.bed"),
+            read_phenotypes(ex / "wheat_phenotypes.csv"),
+            ["GY_E1", "GY_E2", "GY_E3", "GY_E4"],
+            {"folds": str(ex / "wheat_cv_folds.csv"), "refit": True},
+        )
+    m = DATA / "mice"
+    return (
+        read_genotypes(m / "mice.bed"),
+        read_phenotypes(
+            m / "mice_phenotypes.csv",
+            covariates=["GENDER"],
+            covariates_path=m / "mice_covariates.csv",
+        ),
+        ["Obesity.BMI", "Obesity.BodyLength"],
+        {"folds": 5, "seed": 0, "covariates": ["GENDER"], "refit": False},
+    )
+
+
+def run(data: str, threads: int) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from snpcnn.cv import TRAIN_DEFAULTS, cross_validate
+
+    geno, pheno, traits, extra = _load(data)
+    out = {"data": data, "extra": extra, "train_defaults": TRAIN_DEFAULTS, "traits": {}}
+    for trait in traits:
+        t0 = time.perf_counter()
+        res = cross_validate(geno, pheno, trait, **extra)
+        wall = time.perf_counter() - t0
+        m = res.metrics[res.metrics["metric"] == "pearson_r"]
+        paired = res.paired("GBLUP")
+        out["traits"][trait] = {
+            "per_fold": m[["fold", "model", "value", "status"]].to_dict("records"),
+            "paired": paired.to_dict("records"),
+            "inner_val_r": float(res.inner_validation["inner_val_pearson_r"].mean()),
+            "timings": res.timings,
+            "wall_seconds": wall,
+            "device": res.device,
+            "notes": res.notes,
+        }
+        s = m.groupby("model")["value"].agg(["mean", "std"])
+        print(trait, f"{wall:.0f}s", s.round(3).to_dict("index"), flush=True)
+    out["date"] = dt.date.today().isoformat()
+    out["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores visible, TF threads {threads}"
+    )
+    (STORE / f"final_{data}.json").write_text(json.dumps(out, indent=1, default=str))
+
+
+def speed(threads: int, snps=(1_000, 10_000, 100_000)) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from snpcnn.cv import TRAIN_DEFAULTS
+    from snpcnn.models import build_model, compile_model, count_params
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.t0)
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for n_snps in snps:
+        n = 2048 if n_snps <= 10_000 else 512
+        x = rng.standard_normal((n, n_snps, 1)).astype("float32")
+        y = rng.standard_normal((n, 1)).astype("float32")
+        keras.utils.set_random_seed(0)
+        model = compile_model(build_model("snpcnn_default", (n_snps, 1)), "regression")
+        timer = Timer()
+        model.fit(
+            x, y, batch_size=TRAIN_DEFAULTS["batch_size"], epochs=5, verbose=0, callbacks=[timer]
+        )
+        rates = [n / t for t in timer.times[1:]]
+        rows.append(
+            {
+                "n_snps": n_snps,
+                "params": count_params(model)["total"],
+                "samples_per_epoch": n,
+                "batch_size": TRAIN_DEFAULTS["batch_size"],
+                "median_samples_per_s": float(np.median(rates)),
+                "per_epoch": [round(r) for r in rates],
+            }
+        )
+        print(rows[-1], flush=True)
+        keras.backend.clear_session()
+    out = {
+        "rows": rows,
+        "threads": threads,
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores visible",
+    }
+    (STORE / "speed.json").write_text(json.dumps(out, indent=1))
+
+
+def _markdown(df) -> str:
+    cols = list(df.columns)
+    out = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for rec in df.itertuples(index=False):
+        out.append("| " + " | ".join(str(v) for v in rec) + " |")
+    return "\n".join(out)
+
+
+def render() -> None:
+    import numpy as np
+    import pandas as pd
+
+    lines = [
+        "# The default CNN against GBLUP and ridge",
+        "",
+        "Regenerate (each data set once, then the table):",
+        "",
+        "```",
+        ".venv/bin/python benchmarks/default_cnn.py --data wheat",
+        ".venv/bin/python benchmarks/default_cnn.py --data mice",
+        ".venv/bin/python benchmarks/default_cnn.py --render",
+        "```",
+        "",
+    ]
+    rows, timing = [], []
+    for data in ("wheat", "mice"):
+        path = STORE / f"final_{data}.json"
+        if not path.exists():
+            continue
+        d = json.loads(path.read_text())
+        lines.append(
+            f"- {data}: run {d['date']} on {d['machine']}; `cross_validate` defaults "
+            f"{d['train_defaults']}; extra arguments {d['extra']}."
+        )
+        for trait, t in d["traits"].items():
+            pf = pd.DataFrame(t["per_fold"])
+            pr = pd.DataFrame(t["paired"]).set_index("model") if t["paired"] else None
+            row = {"data": data, "trait": trait}
+            for mdl in MODELS:
+                v = pf[(pf["model"] == mdl) & (pf["status"] == "ok")]["value"]
+                row[mdl] = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+                row[f"_{mdl}"] = float(v.mean())
+            for mdl in ("CNN", "CNN+GBLUP"):
+                if pr is not None and mdl in pr.index:
+                    row[f"{mdl} wins/folds"] = f"{pr.loc[mdl, 'wins']}/{pr.loc[mdl, 'n_folds']}"
+                    row[f"{mdl} collapsed"] = int(pr.loc[mdl, "n_collapsed"])
+            row["CNN inner-val r"] = f"{t['inner_val_r']:.3f}"
+            rows.append(row)
+            tm = t["timings"]
+            timing.append(
+                {
+                    "data": data,
+                    "trait": trait,
+                    "wall s (whole cross_validate)": f"{t['wall_seconds']:.0f}",
+                    "CNN s": f"{tm['cnn_seconds']:.0f}",
+                    "baselines s": f"{tm['baseline_seconds']:.0f}",
+                    "refit s": f"{tm['refit_seconds']:.0f}",
+                    "CNN train samples/s (median over folds)": (
+                        f"{tm['cnn_train_samples_per_second']:.0f}"
+                    ),
+                    "device": t["device"],
+                }
+            )
+    df = pd.DataFrame(rows)
+    show = [c for c in df.columns if not c.startswith("_")]
+    lines += [
+        "",
+        "Pearson r between predicted and observed on the test folds, mean ± sd over folds "
+        "(collapsed folds, i.e. constant predictions, are left out of the mean and counted). "
+        "'wins' = folds where the model's r > GBLUP's r.",
+        "",
+        _markdown(df[show]),
+        "",
+        "Targets: (a) CNN within 0.02 of GBLUP on every trait; (b) CNN > GBLUP on at least "
+        "half the traits; (c) CNN+GBLUP > GBLUP on average.",
+        "",
+    ]
+    d_cnn = df["_CNN"] - df["_GBLUP"]
+    d_ens = df["_CNN+GBLUP"] - df["_GBLUP"]
+    lines += [
+        f"- (a) CNN - GBLUP per trait: {', '.join(f'{x:+.3f}' for x in d_cnn)} -> "
+        + ("met" if bool(np.all(d_cnn >= -0.02)) else "**missed**"),
+        f"- (b) CNN > GBLUP on {int((d_cnn > 0).sum())} of {len(df)} traits -> "
+        + ("met" if (d_cnn > 0).sum() * 2 >= len(df) else "**missed**"),
+        f"- (c) mean(CNN+GBLUP - GBLUP) = {d_ens.mean():+.4f} -> "
+        + ("met" if d_ens.mean() > 0 else "**missed**"),
+        "",
+        "Reading: the configuration was chosen by inner-validation r only "
+        "(`benchmarks/tuning/LOG.md`) and this is its one full run. The inner-validation r "
+        "of the chosen config over-states its test r (it also drives early stopping on "
+        "~54 wheat lines), so the tuning could not see how far below GBLUP it stays. Before "
+        "this change the original default (no linear path, centred dosages) scored 0.414 on "
+        "GY_E1 with the same folds (GBLUP 0.512, 1/10 folds won; measured by the lead, not "
+        "re-run here). GBLUP and ridge use the same SNPs; with `GENDER` as covariate in "
+        "every model on mice.",
+        "",
+        "## Wall times",
+        "",
+        "The machine (2 CPU cores) was shared with other jobs while this ran; times are "
+        "upper bounds.",
+        "",
+        _markdown(pd.DataFrame(timing)),
+        "",
+    ]
+    sp = STORE / "speed.json"
+    if sp.exists():
+        d = json.loads(sp.read_text())
+        lines += [
+            "## Training throughput of the default",
+            "",
+            f"`--speed`: `model.fit` of `snpcnn_default` (batch {d['rows'][0]['batch_size']}, "
+            f"Adam, masked MSE) on random standardised dosages, {d['threads']} TF threads, "
+            f"{d['machine']}, {d['date']}; samples/s = samples per epoch / epoch wall time, "
+            "median over epochs 2..5 (machine shared with other jobs).",
+            "",
+            _markdown(
+                pd.DataFrame(
+                    [
+                        {
+                            "SNPs": f"{r['n_snps']:,}",
+                            "params": f"{r['params']:,}",
+                            "samples/epoch": r["samples_per_epoch"],
+                            "median samples/s": f"{r['median_samples_per_s']:,.0f}",
+                            "per epoch": ", ".join(map(str, r["per_epoch"])),
+                        }
+                        for r in d["rows"]
+                    ]
+                )
+            ),
+            "",
+        ]
+    DOC.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", choices=["wheat", "mice"])
+    ap.add_argument("--render", action="store_true")
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    if a.data:
+        run(a.data, a.threads)
+    if a.speed:
+        speed(a.threads)
+    if a.render:
+        render()
+
+
+if __name__ == "__main__":
+    main()
