@@ -412,6 +412,7 @@ def cross_validate(
     refit: bool = True,
     cnn: bool = True,
     jit_compile: bool = False,
+    linear_init: str = "ridge",
     model_overrides: dict[str, Any] | None = None,
     progress: Callable[..., None] | None = None,
     skip: Callable[[int, int], dict | None] | None = None,
@@ -442,6 +443,12 @@ def cross_validate(
     seed : int
         One seed for folds, inner splits and network initialisation; the same
         seed gives bitwise-identical results on CPU.
+    linear_init : {"ridge", "zeros"}
+        For architectures with a linear SNP path (``[linear]``, as in
+        ``snpcnn_default``): start it at the ridge (RR-BLUP) solution of the
+        training rows, frozen, so the convolutions learn what the additive model
+        misses (kept only if that improves the inner validation loss); or train it
+        jointly from zero.
     refit : bool
         Refit the CNN on all phenotyped samples (epochs = median early-stopping
         epoch over folds) and return it as ``results.final_bundle``.
@@ -492,6 +499,7 @@ def cross_validate(
         val_fraction=val_fraction,
         n_seeds=n_seeds,
         jit_compile=jit_compile,
+        linear_init=linear_init,
         model_overrides=dict(model_overrides or {}),
     )
     models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
@@ -524,6 +532,7 @@ def cross_validate(
         "patience": patience,
         "val_fraction": val_fraction,
         "n_seeds": n_seeds,
+        "linear_init": linear_init,
         "baselines": baselines,
         "ensemble": ensemble,
         "min_maf": min_maf,
@@ -596,7 +605,8 @@ def cross_validate(
     t_refit = 0.0
     if cnn and refit:
         t0 = time.perf_counter()
-        final_epochs = max(1, int(np.median(best_epochs))) if best_epochs else epochs
+        # 0 is possible: with a ridge-started wide model, "the convolutions added nothing"
+        final_epochs = int(np.median(best_epochs)) if best_epochs else epochs
         final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else learning_rate
         bundle = _refit(
             genotypes,

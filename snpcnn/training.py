@@ -45,6 +45,11 @@ class TrainConfig:
     jit_compile: bool = False
     mixed_precision: bool = False
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    # how a wide & deep model's linear SNP path starts: "ridge" = the RR-BLUP solution on
+    # the training rows (closed form, penalty by leave-one-out), frozen, with the output
+    # starting at exactly that prediction, so the convolutions learn only what the
+    # additive model misses; "zeros" = plain joint training from zero.
+    linear_init: str = "ridge"
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -149,6 +154,42 @@ def _build(config: TrainConfig, input_shape, head: str, n_outputs: int, name: st
     )
 
 
+def _ridge_start(model, x_tr: np.ndarray, y_tr: np.ndarray, head: str) -> bool:
+    """Start a wide & deep regression model at the ridge (RR-BLUP) fit of ``(x_tr, y_tr)``.
+
+    The ``linear`` layer gets the ridge marker effects and is frozen; the ``output``
+    layer starts with weight 1 on the linear score, 0 on the convolutional features
+    and the ridge intercept as bias.  Returns False (nothing changed) for models
+    without a linear path or for classification heads.
+    """
+    if head != "regression":
+        return False
+    try:
+        lin = model.get_layer("linear")
+        out = model.get_layer("output")
+    except ValueError:
+        return False
+    from snpcnn.baselines import RidgeRegression
+
+    x = x_tr.reshape(len(x_tr), -1).astype(np.float64)
+    n_out = y_tr.shape[1]
+    coef = np.zeros((x.shape[1], n_out))
+    bias = np.zeros(n_out)
+    for j in range(n_out):
+        ok = ~np.isnan(y_tr[:, j])
+        ridge = RidgeRegression().fit(x[ok], y_tr[ok, j].astype(np.float64))
+        coef[:, j] = ridge.coef_
+        bias[j] = ridge.beta_[0]
+    lin.set_weights([coef.astype(np.float32)])
+    lin.trainable = False
+    w, b = out.get_weights()
+    w[:] = 0.0
+    w[-n_out:, :] = np.eye(n_out, dtype=w.dtype)  # the linear scores are concatenated last
+    b[:] = bias
+    out.set_weights([w, b])
+    return True
+
+
 def _fit_one(
     config: TrainConfig,
     x_tr: np.ndarray,
@@ -169,7 +210,14 @@ def _fit_one(
 
     with seeded(seed):
         model = _build(config, x_tr.shape[1:], head, n_outputs or y_tr.shape[1], name)
+        ridge_start = config.linear_init == "ridge" and _ridge_start(model, x_tr, y_tr, head)
         compile_model(model, head, learning_rate=lr, jit_compile=config.jit_compile)
+        start_weights = model.get_weights() if ridge_start else None
+        start_val_loss = None
+        if ridge_start and x_val is not None and len(x_val):
+            start_val_loss = float(
+                model.evaluate(x_val, y_val, verbose=0, return_dict=True)["loss"]
+            )
         callbacks = []
         if x_val is not None and len(x_val) and config.patience > 0:
             callbacks.append(
@@ -182,23 +230,30 @@ def _fit_one(
             )
         if on_epoch is not None:
             callbacks.append(_EpochCallback(on_epoch))
-        hist = model.fit(
-            x_tr,
-            y_tr,
-            validation_data=(x_val, y_val) if x_val is not None and len(x_val) else None,
-            epochs=epochs or config.epochs,
-            batch_size=config.batch_size,
-            shuffle=True,
-            verbose=0,
-            callbacks=callbacks,
-        )
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        n_epochs = config.epochs if epochs is None else epochs
+        history: dict[str, list[float]] = {}
+        if n_epochs > 0:
+            hist = model.fit(
+                x_tr,
+                y_tr,
+                validation_data=(x_val, y_val) if x_val is not None and len(x_val) else None,
+                epochs=n_epochs,
+                batch_size=config.batch_size,
+                shuffle=True,
+                verbose=0,
+                callbacks=callbacks,
+            )
+            history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     if "val_loss" in history and history["val_loss"]:
         vl = np.asarray(history["val_loss"], dtype=np.float64)
         vl = np.where(np.isfinite(vl), vl, np.inf)
         best = int(np.argmin(vl)) + 1
+        if start_val_loss is not None and start_val_loss <= vl.min():
+            # the convolutions never beat the ridge start on the inner validation split
+            model.set_weights(start_weights)
+            best = 0
     else:
-        best = len(history.get("loss", [])) or (epochs or config.epochs)
+        best = len(history.get("loss", [])) if epochs is None else n_epochs
     return model, history, best
 
 

@@ -51,7 +51,13 @@ ORIGINAL = {
     ],
 }
 TRAIN0 = dict(
-    scaling="center", epochs=60, batch_size=32, learning_rate=1e-3, patience=10, n_seeds=1
+    scaling="center",
+    epochs=60,
+    batch_size=32,
+    learning_rate=1e-3,
+    patience=10,
+    n_seeds=1,
+    linear_init="zeros",  # the configurations before the ridge start existed
 )
 
 
@@ -73,6 +79,11 @@ CONFIGS = {
     "orig_std": cfg(ORIGINAL, scaling="standardize"),
     "orig_lr1e-4": cfg(ORIGINAL, learning_rate=1e-4, epochs=100, patience=15),
     "wide_std": cfg(arch(linear_l2=1e-3), scaling="standardize"),
+    # linear path started at the fold's ridge solution (frozen); convs learn the residual
+    "wide_std_ridge": cfg(arch(linear_l2=1e-3), scaling="standardize", linear_init="ridge"),
+    "wide_std_ridge_3seeds": cfg(
+        arch(linear_l2=1e-3), scaling="standardize", linear_init="ridge", n_seeds=3
+    ),
     "wide_std_l2_1e-2": cfg(arch(linear_l2=1e-2), scaling="standardize"),
     "wide_std_l2_1e-4": cfg(arch(linear_l2=1e-4), scaling="standardize"),
     "wide_std_lr3e-4": cfg(
