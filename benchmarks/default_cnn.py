@@ -242,14 +242,15 @@ def render() -> None:
         f"- (c) mean(CNN+GBLUP - GBLUP) = {d_ens.mean():+.4f} -> "
         + ("met" if d_ens.mean() > 0 else "**missed**"),
         "",
-        "Reading: the configuration was chosen by inner-validation r only "
-        "(`benchmarks/tuning/LOG.md`) and this is its one full run. The inner-validation r "
-        "of the chosen config over-states its test r (it also drives early stopping on "
-        "~54 wheat lines), so the tuning could not see how far below GBLUP it stays. Before "
-        "this change the original default (no linear path, centred dosages) scored 0.414 on "
-        "GY_E1 with the same folds (GBLUP 0.512, 1/10 folds won; measured by the lead, not "
-        "re-run here). GBLUP and ridge use the same SNPs; with `GENDER` as covariate in "
-        "every model on mice.",
+        "Reading: the default is a wide & deep CNN whose linear SNP path starts at the "
+        "training rows' ridge (RR-BLUP) solution, frozen, with the convolutions learning the "
+        "residual (`linear_init='ridge'`, docs/models.md). It was chosen by inner-validation "
+        "r only (`benchmarks/tuning/LOG.md`) and this is its one full run on test folds. "
+        "History on GY_E1 (same folds): original default 0.414 (1/10 folds won vs GBLUP); "
+        "linear path trained jointly from zero 0.440 (2/10); ridge start 0.523 (7/10). "
+        "Where the CNN trails GBLUP (E2, E4) the convolutions overfit the residual: their "
+        "inner-validation gain did not carry over to the test folds. GBLUP and ridge use the "
+        "same SNPs; `GENDER` is a covariate of every model on mice.",
         "",
         "## Wall times",
         "",
