@@ -56,3 +56,17 @@ def test_zeros_start_trains_the_linear_path():
     x, y = _data()
     res = train_cnn(x, y, TrainConfig(model=WIDE, linear_init="zeros", epochs=2), seed=0)
     assert res.model.get_layer("linear").trainable
+
+
+def test_seed_ensemble_averages_members_and_round_trips_through_keras_file(tmp_path):
+    from snpcnn.models import load_model
+
+    x, y = _data()
+    res = train_cnn(x, y, TrainConfig(model=WIDE, epochs=2, n_seeds=2), seed=3)
+    members = [layer for layer in res.model.layers if layer.name.startswith("cnn_seed")]
+    assert len(members) == 2
+    expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(res.model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    res.model.save(tmp_path / "ens.keras")
+    again = load_model(tmp_path / "ens.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), res.model.predict(x, verbose=0))
