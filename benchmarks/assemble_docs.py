@@ -17,6 +17,7 @@ ORDER = [
     "load.md",
     "gblup_wheat.md",
     "default_cnn.md",
+    "full_runs.md",
     "published_table.md",
     "model_speed.md",
     "mnist.md",
