@@ -55,6 +55,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import InputError
+from snpcnn.metrics import paired_difference
 
 __all__ = [
     "BenchmarkConfig",
@@ -696,10 +697,6 @@ def paired(
             j = m[m["model"] == model].merge(ref, on=split, suffixes=("", "_ref"))
             if j.empty:
                 continue
-            a = np.where(j["status"].eq("collapsed"), 0.0, j["value"].to_numpy(dtype=float))
-            b = np.where(j["status_ref"].eq("collapsed"), 0.0, j["value_ref"].to_numpy(dtype=float))
-            d = a - b
-            wins = (a > b) & j["status"].eq("ok").to_numpy()
             rows.append(
                 {
                     "dataset": ds,
@@ -707,11 +704,7 @@ def paired(
                     "model": model,
                     "reference": reference,
                     "metric": metric,
-                    "mean_difference": float(np.mean(d)),
-                    "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
-                    "wins": int(wins.sum()),
-                    "n_folds": int(len(d)),
-                    "n_collapsed": int(j["status"].eq("collapsed").sum()),
+                    **paired_difference(j),
                 }
             )
     return pd.DataFrame(

@@ -32,7 +32,7 @@ import pandas as pd
 from snpcnn.errors import InputError
 from snpcnn.folds import make_folds, read_folds
 from snpcnn.genotypes import Genotypes
-from snpcnn.metrics import binary_metrics, regression_metrics
+from snpcnn.metrics import binary_metrics, paired_difference, regression_metrics
 from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.training import TrainConfig, device_description, train_cnn
 
@@ -173,23 +173,13 @@ class CVResults:
                 joined = cur.reset_index().merge(
                     ref.reset_index(), on=["repeat", "fold"], suffixes=("", "_ref")
                 )
-                a = np.where(joined["status"].eq("collapsed"), 0.0, joined["value"].to_numpy())
-                b = np.where(
-                    joined["status_ref"].eq("collapsed"), 0.0, joined["value_ref"].to_numpy()
-                )
-                wins = (a > b) & joined["status"].eq("ok").to_numpy()
-                d = a - b
                 rows.append(
                     {
                         "trait": trait,
                         "model": model,
                         "reference": reference,
                         "metric": metric,
-                        "mean_difference": float(np.mean(d)),
-                        "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
-                        "wins": int(wins.sum()),
-                        "n_folds": int(len(d)),
-                        "n_collapsed": int(joined["status"].eq("collapsed").sum()),
+                        **paired_difference(joined),
                     }
                 )
         return pd.DataFrame(rows)

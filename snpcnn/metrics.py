@@ -21,6 +21,7 @@ __all__ = [
     "is_collapsed",
     "regression_metrics",
     "binary_metrics",
+    "paired_difference",
 ]
 
 REGRESSION_METRICS = ("pearson_r", "spearman_rho", "r2", "rmse", "mae")
@@ -89,3 +90,25 @@ def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, f
     if is_collapsed(y_score) or len(np.unique(y_true)) < 2:
         return {"auc": float("nan"), "accuracy": acc}, "collapsed"
     return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"
+
+
+def paired_difference(joined) -> dict[str, float | int]:
+    """Paired comparison of a model with a reference over the same test folds.
+
+    ``joined`` has one row per test fold with columns ``value``, ``status`` (the model)
+    and ``value_ref``, ``status_ref`` (the reference).  A collapsed fold enters the mean
+    difference with metric = 0 (no ranking information) and never counts as a win.
+    """
+    a = np.where(joined["status"].eq("collapsed"), 0.0, joined["value"].to_numpy(dtype=float))
+    b = np.where(
+        joined["status_ref"].eq("collapsed"), 0.0, joined["value_ref"].to_numpy(dtype=float)
+    )
+    d = a - b
+    wins = (a > b) & joined["status"].eq("ok").to_numpy()
+    return {
+        "mean_difference": float(np.mean(d)),
+        "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
+        "wins": int(wins.sum()),
+        "n_folds": int(len(d)),
+        "n_collapsed": int(joined["status"].eq("collapsed").sum()),
+    }

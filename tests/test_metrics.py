@@ -34,3 +34,21 @@ def test_binary_metrics():
     assert status == "ok"
     assert m["auc"] == pytest.approx(8 / 9)
     assert m["accuracy"] == pytest.approx(5 / 6)
+
+
+def test_paired_difference_counts_collapse_as_a_loss_with_r_zero():
+    import pandas as pd
+
+    from snpcnn.metrics import paired_difference
+
+    joined = pd.DataFrame(
+        {
+            "value": [0.5, float("nan"), 0.2],
+            "status": ["ok", "collapsed", "ok"],
+            "value_ref": [0.4, 0.3, 0.3],
+            "status_ref": ["ok", "ok", "ok"],
+        }
+    )
+    p = paired_difference(joined)
+    assert p["wins"] == 1 and p["n_collapsed"] == 1 and p["n_folds"] == 3
+    assert p["mean_difference"] == pytest.approx(((0.5 - 0.4) + (0 - 0.3) + (0.2 - 0.3)) / 3)
