@@ -46,14 +46,13 @@ from scipy import stats  # noqa: E402
 
 from snpcnn import __version__, explain  # noqa: E402
 from snpcnn.genotypes import encode  # noqa: E402
-from snpcnn.models import build_model, compile_model  # noqa: E402
 from snpcnn.simulate import simulate_genotypes, simulate_phenotype  # noqa: E402
 from snpcnn.stats import marginal_association  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MICE = REPO / ".." / "shared" / "data" / "mice"
 ARCH = "snpcnn_default"
-LR = 3e-4
+LR = 1e-3  # the default learning rate of snpcnn fit
 CAM_LAYER = "conv1_conv"
 TOP = 20
 WINDOW = 5
@@ -78,25 +77,19 @@ def split(n: int, seed: int, test_frac: float = 0.2, val_frac: float = 0.1):
 
 
 def train_cnn(X, y, train, val, seed, epochs=60):
-    """Seeded CNN, early stopping on the inner validation split (never the test rows)."""
-    seed_all(seed)
-    model = build_model(ARCH, X.shape[1:])
-    compile_model(model, "regression", learning_rate=LR)
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=8, restore_best_weights=True, min_delta=1e-4
+    """The package's default CNN fit (snpcnn.training.train_cnn with the defaults of
+    snpcnn fit: wide path started at the training rows' ridge solution, early stopping on an
+    inner validation split of ``train + val``); the test rows are never seen."""
+    from snpcnn.training import TrainConfig
+    from snpcnn.training import train_cnn as package_train_cnn
+
+    rows = np.sort(np.concatenate([train, val]))
+    cfg = TrainConfig(
+        model=ARCH, epochs=epochs, learning_rate=LR, val_fraction=len(val) / len(rows)
     )
     t0 = time.perf_counter()
-    hist = model.fit(
-        X[train],
-        y[train],
-        validation_data=(X[val], y[val]),
-        epochs=epochs,
-        batch_size=64,
-        callbacks=[stop],
-        verbose=0,
-        shuffle=True,
-    )
-    return model, len(hist.history["loss"]), time.perf_counter() - t0
+    res = package_train_cnn(X[rows], np.asarray(y)[rows], cfg, seed=seed)
+    return res.model, res.best_epochs[0], time.perf_counter() - t0
 
 
 def encode_centred(dosages, train_rows):
@@ -387,12 +380,15 @@ def main(argv=None) -> int:
         f"`simulate_phenotype(n_causal={args.n_causal}, h2={args.h2}, effect_dist='normal')`; "
         f"{args.reps} replicate data sets (seeds 1, 1001, 2001, ...).",
         "",
-        f"Model: preset `{ARCH}` (3 x Conv1D(32, kernel = stride = 4) + batch norm + ELU, flatten, "
-        f"dense 32, dropout 0.3; 89k parameters at 5,000 SNPs), centred dosage input (training-part "
-        f"means), Adam {LR:g}, batch 64, at most 60 epochs, early stopping (patience 8, best weights "
-        "restored) on an inner 10% "
-        "validation split of the training part. Split: 80% training (incl. the inner split), "
-        "20% test; seeded.",
+        f"Model: preset `{ARCH}` trained exactly as `snpcnn fit` trains it "
+        "(`snpcnn.training.train_cnn`): a wide & deep net whose linear SNP path starts at the "
+        "ridge (RR-BLUP) solution of the training rows, frozen, plus Conv1D(16) and 2 x Conv1D(32) "
+        "with kernel = stride = 4, ELU, flatten, dense 32, dropout 0.3; centred dosage input "
+        f"(training-part means), Adam {LR:g}, batch 32, at most 60 epochs, early stopping "
+        "(patience 10, best weights restored) on an inner 10% validation split of the training "
+        "part. Split: 80% training (incl. the inner split), 20% test; seeded. The gradient-based "
+        "scores therefore see the ridge marker effects through the linear path plus whatever "
+        "the convolutions learned; Grad-CAM sees only the convolutional branch.",
         "",
         "Importance: `snp_importance` on the **test** samples (mean |score| over samples; "
         f"IG with {args.ig_steps} trapezoid steps and the all-zero baseline = the training-mean "
@@ -436,7 +432,9 @@ def main(argv=None) -> int:
             "(seed 7); phenotype standardised with the training part's mean and SD. IG "
             f"({args.ig_steps} steps, all-zero baseline = training-mean genotype) on the "
             f"{mice['n_test']} test mice; marginal association on the training mice "
-            "(no covariates).",
+            "(no covariates). Males are coded heterozygous on chrX in this data and BMI "
+            "correlates 0.49 with sex, so with no sex covariate here the chrX SNPs that encode "
+            "sex dominate the IG ranking (`snpcnn fit --covariates GENDER` removes that).",
             "",
             f"* CNN test Pearson r = {mice['r_cnn']:.3f} (ridge, RidgeCV on the same split: "
             f"{mice['r_ridge']:.3f}); {mice['epochs']} epochs.",
