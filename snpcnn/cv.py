@@ -186,7 +186,7 @@ class CVResults:
 
 
 # --------------------------------------------------------------------- inputs
-def _load_inputs(genotypes, phenotypes, traits, covariates, covariates_path, id_column, groups):
+def _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column):
     from snpcnn.io import read_genotypes
     from snpcnn.io.phenotypes import Phenotypes, align, read_phenotypes
 
@@ -364,11 +364,21 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
     return make_folds(targets.sample_ids, k, repeats, seed, stratify=strat, groups=targets.groups)
 
 
-def _check_config(model, baselines, encoding):
+def _check_baselines(baselines):
     from snpcnn.baselines import make_baseline
 
     for b in baselines:
         make_baseline(b)  # raises InputError on an unknown name
+
+
+def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocessor:
+    """Fit the genotype preprocessing on ``rows``; preselection uses the first trait's
+    phenotyped rows among them (it is refused for several traits)."""
+    pre = GenotypePreprocessor(**pre_settings)
+    if not (pre.preselect_top_k or pre.preselect_p):
+        return pre.fit(genotypes, rows)
+    ok = ~np.isnan(y[:, 0])
+    return pre.fit(genotypes, rows[ok], y=y[ok, 0], covariates=None if c is None else c[ok])
 
 
 def cross_validate(
@@ -456,9 +466,9 @@ def cross_validate(
     """
     t_start = time.perf_counter()
     baselines = [b.strip().lower() for b in baselines if b and b.strip().lower() != "none"]
-    _check_config(model, baselines, encoding)
+    _check_baselines(baselines)
     genotypes, phenotypes, align = _load_inputs(
-        genotypes, phenotypes, traits, covariates, covariates_path, id_column, groups
+        genotypes, phenotypes, covariates, covariates_path, id_column
     )
     if isinstance(traits, str):
         traits = [traits]
@@ -703,15 +713,7 @@ def _run_fold(
     c_tr, c_te = _covariates(targets, ids_tr, ids_te)
     fseed = _fold_seed(seed, r, f)
 
-    pre = GenotypePreprocessor(**pre_settings)
-    pre.fit(
-        genotypes,
-        rows_tr[~np.isnan(y_tr[:, 0])] if (pre.preselect_top_k or pre.preselect_p) else rows_tr,
-        y=y_tr[~np.isnan(y_tr[:, 0]), 0] if (pre.preselect_top_k or pre.preselect_p) else None,
-        covariates=(c_tr[~np.isnan(y_tr[:, 0])] if c_tr is not None else None)
-        if (pre.preselect_top_k or pre.preselect_p)
-        else None,
-    )
+    pre = _fit_preprocessor(genotypes, pre_settings, rows_tr, y_tr, c_tr)
     preds: dict[str, np.ndarray] = {}
     out: dict[str, Any] = {"metrics": [], "predictions": [], "notes": [], "history": None}
     # digests of everything fitted in this fold: lets a test prove the test fold never leaks
@@ -842,12 +844,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         if targets.use_covariates
         else []
     )
-    pre = GenotypePreprocessor(**pre_settings)
-    sel = ~np.isnan(y[:, 0])
-    if pre.preselect_top_k or pre.preselect_p:
-        pre.fit(genotypes, rows[sel], y=y[sel, 0], covariates=None if c is None else c[sel])
-    else:
-        pre.fit(genotypes, rows)
+    pre = _fit_preprocessor(genotypes, pre_settings, rows, y, c)
     x = _encode(pre, genotypes, rows)
     tt = TargetTransform.fit(y, c, targets.head)
     z = tt.forward(y, c).astype(np.float32)

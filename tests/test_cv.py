@@ -154,3 +154,22 @@ def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
     grouped = cross_validate(g, ph2, "GY_E1", folds=3, groups="family", baselines=(), **FAST)
     fam = table.loc[grouped.predictions.sample_id, "family"].to_numpy()
     assert (grouped.predictions.assign(fam=fam).groupby("fam").fold.nunique() == 1).all()
+
+
+def test_snp_preselection_inside_folds_and_in_the_final_model(wheat_small):
+    g, ph, folds = wheat_small
+    kept = []
+    res = cross_validate(
+        g,
+        ph,
+        "GY_E1",
+        folds=folds,
+        preselect_top_k=40,
+        baselines=("ridge",),
+        on_fold=lambda r, f, out: kept.append(out["fitted"]["preprocessing"]),
+        **{**FAST, "refit": True},
+    )
+    assert res.final_bundle.preprocessor.n_snps == 40
+    assert len(set(kept)) == 3  # each fold selects on its own training part
+    with pytest.raises(Exception, match="one --trait at a time"):
+        cross_validate(g, ph, ["GY_E1", "GY_E2"], folds=folds, preselect_top_k=40, **FAST)
