@@ -477,6 +477,9 @@ class RidgeRegression(Baseline):
         The grid searched.
     cv_mse_ : array
         Leave-one-out mean squared error for each alpha in ``alphas_``.
+    loo_residuals_ : array (n,)
+        Exact leave-one-out residuals ``y_i - yhat_(-i)`` of the training samples at
+        ``alpha_`` (each from a fit without sample ``i``), in training order.
     coef_ : array (m,)
         Marker effects.
     beta_ : array
@@ -550,6 +553,7 @@ class RidgeRegression(Baseline):
         self.alpha_ = alpha
         self.alphas_ = alphas
         self.cv_mse_ = mse
+        self.loo_residuals_ = loo[:, k].copy()
         self.coef_ = coef
         self.beta_ = b
         self.intercept_ = float(b[0])

@@ -56,6 +56,7 @@ import pandas as pd
 from snpcnn import __version__
 from snpcnn.errors import InputError
 from snpcnn.metrics import paired_difference
+from snpcnn.training import LINEAR_INITS, TrainConfig
 
 __all__ = [
     "BenchmarkConfig",
@@ -130,6 +131,7 @@ _DATASET_KEYS = {
     "min_maf",
     "min_call_rate",
 }
+_TRAIN_CONFIG = TrainConfig()
 _HYPER_DEFAULTS: dict[str, Any] = {
     "epochs": 60,
     "batch_size": 32,
@@ -139,6 +141,8 @@ _HYPER_DEFAULTS: dict[str, Any] = {
     "n_seeds": 1,
     "encoding": "dosage",
     "scaling": "center",
+    "linear_init": _TRAIN_CONFIG.linear_init,
+    "conv_gate": _TRAIN_CONFIG.conv_gate,
     "model_overrides": {},
 }
 _MODEL_KEYS = {"name", "preset", "architecture", *_HYPER_DEFAULTS}
@@ -186,6 +190,8 @@ class ModelSpec:
     n_seeds: int = 1
     encoding: str = "dosage"
     scaling: str = "center"
+    linear_init: str = _TRAIN_CONFIG.linear_init
+    conv_gate: float = _TRAIN_CONFIG.conv_gate
     model_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def resolved_architecture(self) -> dict:
@@ -433,7 +439,13 @@ def _hyper(d: Mapping, defaults: Mapping, where: _Where) -> dict[str, Any]:
         "n_seeds": _get_int(merged, "n_seeds", where, 1, 1),
         "encoding": _get_str(merged, "encoding", where, default="dosage"),
         "scaling": _get_str(merged, "scaling", where, default="center"),
+        "linear_init": _get_str(merged, "linear_init", where, default=_TRAIN_CONFIG.linear_init),
+        "conv_gate": _get_float(merged, "conv_gate", where, _TRAIN_CONFIG.conv_gate, 0.0, 1.0),
     }
+    if out["linear_init"] not in LINEAR_INITS:
+        raise where.error(
+            "linear_init", f"must be one of {', '.join(LINEAR_INITS)}, got {out['linear_init']!r}"
+        )
     overrides = merged.get("model_overrides", {})
     if not isinstance(overrides, dict):
         raise where.error("model_overrides", f"must be a table, got {overrides!r}")

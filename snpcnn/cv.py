@@ -44,8 +44,9 @@ CNN_NAME = "CNN"
 ENSEMBLE_NAME = "CNN+GBLUP"
 MIN_SAMPLES_PER_TRAIT = 10
 #: Training defaults of the CNN, shared by :func:`cross_validate` and ``snpcnn fit``;
-#: chosen with the default architecture by inner-validation Pearson r only
-#: (benchmarks/tuning/LOG.md, docs/bench/default_cnn.md).
+#: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
+#: conv_gate) by nested CV inside the training data (benchmarks/tuning/LOG.md,
+#: docs/bench/default_cnn.md).
 TRAIN_DEFAULTS: dict[str, Any] = {
     "scaling": "standardize",
     "epochs": 60,
@@ -53,6 +54,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "patience": 10,
     "n_seeds": 1,
+    "linear_init": "ridge_loo",
+    "conv_gate": 0.05,
 }
 # Materialise a fold's encoded training matrix only below this size (bytes).
 MAX_DENSE_BYTES = 2 * 1024**3
@@ -412,7 +415,8 @@ def cross_validate(
     refit: bool = True,
     cnn: bool = True,
     jit_compile: bool = False,
-    linear_init: str = "ridge",
+    linear_init: str = TRAIN_DEFAULTS["linear_init"],
+    conv_gate: float = TRAIN_DEFAULTS["conv_gate"],
     model_overrides: dict[str, Any] | None = None,
     progress: Callable[..., None] | None = None,
     skip: Callable[[int, int], dict | None] | None = None,
@@ -443,12 +447,18 @@ def cross_validate(
     seed : int
         One seed for folds, inner splits and network initialisation; the same
         seed gives bitwise-identical results on CPU.
-    linear_init : {"ridge", "zeros"}
+    linear_init : {"ridge", "ridge_loo", "zeros"}
         For architectures with a linear SNP path (``[linear]``, as in
         ``snpcnn_default``): start it at the ridge (RR-BLUP) solution of the
-        training rows, frozen, so the convolutions learn what the additive model
-        misses (kept only if that improves the inner validation loss); or train it
-        jointly from zero.
+        inner training rows, frozen, so the convolutions learn what the additive
+        model misses (kept only if that improves the inner validation loss);
+        ``"ridge_loo"``: the ridge of all training rows, with the convolutions
+        trained on its exact leave-one-out residuals (see
+        :class:`snpcnn.training.TrainConfig`); or train it jointly from zero.
+    conv_gate : float
+        With a ridge start, keep the convolutions' correction only if it lowers
+        the inner-validation squared error at this significance level (one-sided
+        paired t-test); 0 keeps any improvement.
     refit : bool
         Refit the CNN on all phenotyped samples (epochs = median early-stopping
         epoch over folds) and return it as ``results.final_bundle``.
@@ -500,6 +510,7 @@ def cross_validate(
         n_seeds=n_seeds,
         jit_compile=jit_compile,
         linear_init=linear_init,
+        conv_gate=conv_gate,
         model_overrides=dict(model_overrides or {}),
     )
     models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
@@ -533,6 +544,7 @@ def cross_validate(
         "val_fraction": val_fraction,
         "n_seeds": n_seeds,
         "linear_init": linear_init,
+        "conv_gate": conv_gate,
         "baselines": baselines,
         "ensemble": ensemble,
         "min_maf": min_maf,

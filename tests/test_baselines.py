@@ -253,3 +253,15 @@ def test_covariate_names_come_from_a_dataframe():
     model = RidgeRegression().fit(X, rng.normal(size=30), C)
     assert model.fixed_effect_names_ == ["intercept", "GENDER[M]"]
     np.testing.assert_allclose(model.predict(X, C), model.predict(X, C.to_numpy()))
+
+
+def test_ridge_loo_residuals_equal_explicit_leave_one_out_refits():
+    rng = np.random.default_rng(11)
+    X = rng.binomial(2, 0.4, size=(30, 50)).astype(float)
+    y = X[:, :5].sum(1) + rng.normal(size=30)
+    full = RidgeRegression().fit(X, y)
+    for i in (0, 7, 29):
+        keep = np.arange(30) != i
+        one = RidgeRegression(alphas=[full.alpha_]).fit(X[keep], y[keep])
+        expected = y[i] - one.predict(X[i : i + 1])[0]
+        assert abs(full.loo_residuals_[i] - expected) < 1e-8
