@@ -113,6 +113,29 @@ class _Progress:
     "--encoding", type=click.Choice(["dosage", "onehot"]), default="dosage", show_default=True
 )
 @click.option(
+    "--scaling",
+    type=click.Choice(["none", "center", "standardize"]),
+    default=TRAIN_DEFAULTS["scaling"],
+    show_default=True,
+    help="Dosage scaling, fitted on each training part.",
+)
+@click.option(
+    "--linear-init",
+    type=click.Choice(["ridge_loo", "ridge", "zeros"]),
+    default=TRAIN_DEFAULTS["linear_init"],
+    show_default=True,
+    help="How the linear SNP path of a wide & deep model (snpcnn_default) starts "
+    "(docs/models.md).",
+)
+@click.option(
+    "--conv-gate",
+    default=TRAIN_DEFAULTS["conv_gate"],
+    show_default=True,
+    type=float,
+    help="Keep the convolutions' correction of the ridge start only if it lowers the "
+    "inner-validation error at this significance level (0 = any gain).",
+)
+@click.option(
     "--folds",
     default="5",
     show_default=True,
@@ -215,6 +238,9 @@ def fit(
     geno_format,
     model,
     encoding,
+    scaling,
+    linear_init,
+    conv_gate,
     folds,
     repeats,
     stratify,
@@ -256,6 +282,8 @@ def fit(
         raise InputError(f"--learning-rate must be positive, got {learning_rate}")
     if n_seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {n_seeds}")
+    if not 0.0 <= conv_gate <= 1.0:
+        raise InputError(f"--conv-gate must be between 0 and 1, got {conv_gate}")
     cov_list = _split_list(covariates)
     if covariates_file and not cov_list:
         raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
@@ -290,6 +318,9 @@ def fit(
             covariates=cov_list or None,
             model=model_arg,
             encoding=encoding,
+            scaling=scaling,
+            linear_init=linear_init,
+            conv_gate=conv_gate,
             folds=folds_value,
             repeats=repeats,
             stratify=stratify,

@@ -85,6 +85,8 @@ def test_fit_writes_every_output(fitted):
     assert set(m.fold) == {1, 2, 3}
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["seed"] == 0 and run["config"]["traits"] == ["GY_E1"]
+    c = run["config"]
+    assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("standardize", "ridge_loo", 0.05)
     assert len(run["inputs"]["genotypes"]["sha256"]) == 64
     assert run["libraries"]["tensorflow"] and run["device"].startswith(("CPU", "GPU"))
     assert run["data"]["genotypes"]["n_snps"] == 200
@@ -172,6 +174,8 @@ def test_bundle_handles_flipped_alleles_and_missing_snps(fitted):
         (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--trait", "GY_E9"], "GY_E9"),
         (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--folds", "1"], "at least 2"),
         (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--baselines", "blup"], "blup"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--conv-gate", "2"], "--conv-gate"),
+        (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--scaling", "zscore"], "zscore"),
         (["fit", "{d}/geno.csv", "{d}/pheno.csv", "--model", "resnet9000"], "resnet9000"),
         (["predict", "{d}/pheno.csv", "{d}/geno.csv"], "pheno.csv"),
     ],
@@ -186,3 +190,16 @@ def test_bad_input_is_one_clear_line(small_files, tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0], r.output
     assert "Traceback" not in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_training_options_reach_the_run(small_files, tmp_path):
+    d = small_files
+    out = tmp_path / "o"
+    args = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1"]
+    args += ["--model", str(d / "tiny.toml"), "--folds", "2", "--epochs", "1", "--no-refit"]
+    args += ["--baselines", "none", "--scaling", "center", "--linear-init", "zeros"]
+    args += ["--conv-gate", "0", "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    c = json.loads((out / "run.json").read_text())["config"]
+    assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("center", "zeros", 0.0)
