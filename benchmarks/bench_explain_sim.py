@@ -381,14 +381,17 @@ def main(argv=None) -> int:
         f"{args.reps} replicate data sets (seeds 1, 1001, 2001, ...).",
         "",
         f"Model: preset `{ARCH}` trained exactly as `snpcnn fit` trains it "
-        "(`snpcnn.training.train_cnn`): a wide & deep net whose linear SNP path starts at the "
-        "ridge (RR-BLUP) solution of the training rows, frozen, plus Conv1D(16) and 2 x Conv1D(32) "
+        "(`snpcnn.training.train_cnn`, TrainConfig defaults: `linear_init='ridge_loo'`, "
+        "`conv_gate=0.05`): a wide & deep net whose linear SNP path is the ridge (RR-BLUP) "
+        "solution of the training rows, frozen, plus Conv1D(16) and 2 x Conv1D(32) "
         "with kernel = stride = 4, ELU, flatten, dense 32, dropout 0.3; centred dosage input "
         f"(training-part means), Adam {LR:g}, batch 32, at most 60 epochs, early stopping "
         "(patience 10, best weights restored) on an inner 10% validation split of the training "
         "part. Split: 80% training (incl. the inner split), 20% test; seeded. The gradient-based "
         "scores therefore see the ridge marker effects through the linear path plus whatever "
-        "the convolutions learned; Grad-CAM sees only the convolutional branch.",
+        "the convolutions learned; Grad-CAM sees only the convolutional branch. Where the "
+        "gate kept the ridge start ('best epoch' 0 below), the convolutions' output weights "
+        "are zero: the gradient scores are then the ridge effects alone and Grad-CAM is zero.",
         "",
         "Importance: `snp_importance` on the **test** samples (mean |score| over samples; "
         f"IG with {args.ig_steps} trapezoid steps and the all-zero baseline = the training-mean "

@@ -395,6 +395,21 @@ def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -
         },
         "device": results.device,
         "timings": results.timings,
+        # per CV fold: epochs the CNN trained (0 = a ridge start kept, see docs/models.md),
+        # learning rate used, and the inner-validation Pearson r per seed and trait
+        "cnn_folds": [
+            {
+                "repeat": h["repeat"],
+                "fold": h["fold"],
+                "best_epochs": h["best_epochs"],
+                "learning_rates": h["learning_rates"],
+                "inner_val_r": [
+                    [None if v is None or v != v else float(v) for v in row]
+                    for row in h["inner_val_r"]
+                ],
+            }
+            for h in results.histories
+        ],
         "notes": results.notes,
     }
 

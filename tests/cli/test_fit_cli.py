@@ -87,6 +87,8 @@ def test_fit_writes_every_output(fitted):
     assert run["config"]["seed"] == 0 and run["config"]["traits"] == ["GY_E1"]
     c = run["config"]
     assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("standardize", "ridge_loo", 0.05)
+    assert [(f["repeat"], f["fold"]) for f in run["cnn_folds"]] == [(0, 1), (0, 2), (0, 3)]
+    assert all(len(f["best_epochs"]) == 1 and f["best_epochs"][0] >= 0 for f in run["cnn_folds"])
     assert len(run["inputs"]["genotypes"]["sha256"]) == 64
     assert run["libraries"]["tensorflow"] and run["device"].startswith(("CPU", "GPU"))
     assert run["data"]["genotypes"]["n_snps"] == 200
