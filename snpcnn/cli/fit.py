@@ -124,8 +124,7 @@ class _Progress:
     type=click.Choice(["ridge_loo", "ridge", "zeros"]),
     default=TRAIN_DEFAULTS["linear_init"],
     show_default=True,
-    help="How the linear SNP path of a wide & deep model (snpcnn_default) starts "
-    "(docs/models.md).",
+    help="How the linear SNP path of a wide & deep model (snpcnn_default) starts (docs/models.md).",
 )
 @click.option(
     "--conv-gate",
