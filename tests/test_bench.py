@@ -22,6 +22,7 @@ from snpcnn.bench import (
 )
 from snpcnn.errors import InputError
 from snpcnn.folds import make_folds
+from snpcnn.training import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "benchmarks" / "configs"
@@ -117,6 +118,26 @@ def test_shipped_wheat_configs_validate(name, example_data):
         assert (cfg.datasets[0].folds, cfg.datasets[0].repeats) == (10, 5)
 
 
+def test_shipped_dnngp_config_validates(example_data):
+    cfg = load_config(CONFIGS / "wheat_dnngp.toml")
+    assert [m.name for m in cfg.models] == ["dnngp"]
+    assert cfg.datasets[0].traits == ("GY_E2", "GY_E3", "GY_E4")
+    assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
+
+
+def test_linear_init_and_conv_gate_reach_the_model_spec(tmp_path):
+    (tmp_path / "geno.csv").write_text("sample_id,s1\na,0\n")
+    (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1\n")
+    path = tmp_path / "cfg.toml"
+    path.write_text(GOOD_DATASET + GOOD_MODEL + 'linear_init = "zeros"\nconv_gate = 0.0\n')
+    m = load_config(path).models[0]
+    assert (m.linear_init, m.conv_gate) == ("zeros", 0.0)
+    default = TrainConfig()
+    path.write_text(GOOD_DATASET + GOOD_MODEL)
+    m = load_config(path).models[0]
+    assert (m.linear_init, m.conv_gate) == (default.linear_init, default.conv_gate)
+
+
 def test_shipped_mice_config_validates(shared_data):
     cfg = load_config(CONFIGS / "mice.toml")
     d = cfg.datasets[0]
@@ -166,6 +187,8 @@ GOOD_MODEL = '[[models]]\nname = "m"\npreset = "mlp"\n'
         (GOOD_DATASET + GOOD_MODEL.replace('"m"', '"GBLUP"'), "key 'name': 'GBLUP' is reserved"),
         (GOOD_DATASET + GOOD_MODEL + "learning_rate = -1.0\n", "key 'learning_rate': must be in"),
         (GOOD_DATASET + GOOD_MODEL + 'encoding = "binary"\n', "key 'encoding/scaling'"),
+        (GOOD_DATASET + GOOD_MODEL + 'linear_init = "ridge-loo"\n', "key 'linear_init': must be"),
+        (GOOD_DATASET + GOOD_MODEL + "conv_gate = 2.0\n", "key 'conv_gate': must be in"),
         (GOOD_DATASET + '[[models]]\nname = "m"\n', "give exactly one of 'preset'"),
         (GOOD_DATASET + GOOD_MODEL + "model_overrides = { nonsense = 1 }\n", "unknown override"),
         (
