@@ -288,14 +288,9 @@ def main() -> None:
     load1 = os.getloadavg()
     minutes = (time.time() - t_start) / 60
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from snpcnn.report import cpu_model
+
+    cpu = cpu_model()
     import importlib.metadata
 
     import allel

@@ -107,6 +107,17 @@ def file_checksum(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def library_versions() -> dict[str, str]:
     from importlib import metadata
 
