@@ -12,6 +12,7 @@ import click
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
+from snpcnn.training import LINEAR_INITS
 
 __all__ = ["COMMANDS", "fit", "predict"]
 
@@ -121,7 +122,7 @@ class _Progress:
 )
 @click.option(
     "--linear-init",
-    type=click.Choice(["ridge_loo", "ridge", "zeros"]),
+    type=click.Choice(list(LINEAR_INITS)),
     default=TRAIN_DEFAULTS["linear_init"],
     show_default=True,
     help="How the linear SNP path of a wide & deep model (snpcnn_default) starts (docs/models.md).",
@@ -130,7 +131,7 @@ class _Progress:
     "--conv-gate",
     default=TRAIN_DEFAULTS["conv_gate"],
     show_default=True,
-    type=float,
+    type=click.FloatRange(0.0, 1.0),
     help="Keep the convolutions' correction of the ridge start only if it lowers the "
     "inner-validation error at this significance level (0 = any gain).",
 )
@@ -281,8 +282,6 @@ def fit(
         raise InputError(f"--learning-rate must be positive, got {learning_rate}")
     if n_seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {n_seeds}")
-    if not 0.0 <= conv_gate <= 1.0:
-        raise InputError(f"--conv-gate must be between 0 and 1, got {conv_gate}")
     cov_list = _split_list(covariates)
     if covariates_file and not cov_list:
         raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
