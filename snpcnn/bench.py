@@ -353,14 +353,20 @@ def _check_unknown(d: Mapping, allowed: set[str], where: _Where) -> None:
             raise where.error(key, f"unknown key; valid keys are: {', '.join(sorted(allowed))}")
 
 
-def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
-    where = _Where(path, "[[datasets]]", i, d.get("name") if isinstance(d, dict) else None)
+def _entry(d: Any, i: int, path: Path, section: str, allowed: set) -> tuple[_Where, str]:
+    """Check that entry ``i`` of ``section`` is a table with known keys and a valid name."""
+    where = _Where(path, section, i, d.get("name") if isinstance(d, dict) else None)
     if not isinstance(d, dict):
-        raise where.error(None, "must be a table ([[datasets]] with key = value lines)")
-    _check_unknown(d, _DATASET_KEYS, where)
+        raise where.error(None, f"must be a table ({section} with key = value lines)")
+    _check_unknown(d, allowed, where)
     name = _get_str(d, "name", where, required=True)
     if not _NAME_RE.match(name):
         raise where.error("name", f"'{name}' must be letters, digits, '_', '-' or '.' only")
+    return where, name
+
+
+def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
+    where, name = _entry(d, i, path, "[[datasets]]", _DATASET_KEYS)
     geno = _path(base, _get_str(d, "genotypes", where, required=True))
     if not _genotype_exists(geno):
         raise where.error("genotypes", f"{geno}: no such file or PLINK prefix; check the path")
@@ -460,13 +466,7 @@ def _hyper(d: Mapping, defaults: Mapping, where: _Where) -> dict[str, Any]:
 def _parse_model(d: Any, i: int, base: Path, path: Path, defaults: Mapping) -> ModelSpec:
     from snpcnn.models import list_presets
 
-    where = _Where(path, "[[models]]", i, d.get("name") if isinstance(d, dict) else None)
-    if not isinstance(d, dict):
-        raise where.error(None, "must be a table ([[models]] with key = value lines)")
-    _check_unknown(d, _MODEL_KEYS, where)
-    name = _get_str(d, "name", where, required=True)
-    if not _NAME_RE.match(name):
-        raise where.error("name", f"'{name}' must be letters, digits, '_', '-' or '.' only")
+    where, name = _entry(d, i, path, "[[models]]", _MODEL_KEYS)
     if name in BASELINE_LABELS.values() or name in BASELINES or name == BASELINE_UNIT:
         raise where.error("name", f"'{name}' is reserved for a baseline; choose another name")
     preset = _get_str(d, "preset", where)
