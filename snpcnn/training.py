@@ -293,7 +293,8 @@ def _fit_one(
             start_val_loss = float(
                 model.evaluate(x_val, y_val, verbose=0, return_dict=True)["loss"]
             )
-            start_val_pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+            if config.conv_gate > 0:
+                start_val_pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
         callbacks = []
         if x_val is not None and len(x_val) and config.patience > 0:
             callbacks.append(
