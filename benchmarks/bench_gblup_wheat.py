@@ -1,4 +1,4 @@
-"""GBLUP and ridge baselines on the shipped wheat folds and on mice, vs published numbers.
+"""GBLUP, ridge and RKHS baselines on the shipped wheat folds and on mice, vs published numbers.
 
 Run from the repository root::
 
@@ -31,7 +31,7 @@ from bed_reader import open_bed
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-from snpcnn.baselines import GBLUP, RidgeRegression
+from snpcnn.baselines import GBLUP, RKHS, RidgeRegression
 from snpcnn.genotypes import Genotypes
 from snpcnn.io.phenotypes import align, read_phenotypes
 
@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / ".." / "shared" / "data").resolve()
 ENVS = ["GY_E1", "GY_E2", "GY_E3", "GY_E4"]
 CROSSA_2010 = [0.480, 0.488, 0.355, 0.464]  # marker BLUP, Crossa et al. 2010 Table 3
+CROSSA_2010_RKHS = [0.601, 0.494, 0.445, 0.524]  # marker RKHS, same table
 README_GBLUP = [0.512, 0.481, 0.385, 0.478]  # independent REML GBLUP, data README
 README_RIDGE = [0.530, 0.482, 0.399, 0.462]  # ridge, data README
 
@@ -86,6 +87,8 @@ def run_cv(g, geno_rows, y, folds, cov=None, models=None):
             oof[te] = pred
             rs.append(pearson(y[te], pred))
             extra.append(getattr(model, "h2_", getattr(model, "alpha_", np.nan)))
+            if hasattr(model, "bandwidth_"):
+                extra[-1] = (model.h2_, model.bandwidth_)
         out[name] = {
             "r_folds": rs,
             "r_mean": float(np.mean(rs)),
@@ -93,7 +96,8 @@ def run_cv(g, geno_rows, y, folds, cov=None, models=None):
             "r_pooled": pearson(y, oof),
             "time_total": float(np.sum(times)),
             "time_median": float(np.median(times)),
-            "extra_mean": float(np.mean(extra)),
+            "extra_mean": float(np.mean([e[0] if isinstance(e, tuple) else e for e in extra])),
+            "bandwidths": [e[1] for e in extra if isinstance(e, tuple)],
             "oof": oof,
         }
     return out
@@ -122,6 +126,7 @@ class _SkRidge:
 MODELS_WHEAT = {
     "GBLUP": lambda X: GBLUP(),
     "ridge": lambda X: RidgeRegression(),
+    "RKHS": lambda X: RKHS(),
     "sklearn RidgeCV": sklearn_ridgecv,
 }
 
@@ -167,7 +172,11 @@ def bench_mice():
             y[ok],
             folds,
             cov=cov,
-            models={"GBLUP": lambda X: GBLUP(), "ridge": lambda X: RidgeRegression()},
+            models={
+                "GBLUP": lambda X: GBLUP(),
+                "ridge": lambda X: RidgeRegression(),
+                "RKHS": lambda X: RKHS(),
+            },
         )
         for r in res.values():
             within = [
@@ -180,7 +189,7 @@ def bench_mice():
     X = fold_matrix(g, a.geno_index, a.geno_index)
     C = a.covariate_matrix(np.arange(len(a)))[0]
     full = {}
-    for name, factory in (("GBLUP", GBLUP), ("ridge", RidgeRegression)):
+    for name, factory in (("GBLUP", GBLUP), ("ridge", RidgeRegression), ("RKHS", RKHS)):
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
@@ -205,7 +214,7 @@ def machine() -> str:
 
 def render(wheat, mice, mice_shape, wall) -> str:
     L = []
-    L.append("# GBLUP and ridge baselines: wheat (published folds) and mice\n")
+    L.append("# GBLUP, ridge and RKHS baselines: wheat (published folds) and mice\n")
     L.append(
         f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} by\n\n"
         "```\n.venv/bin/python benchmarks/bench_gblup_wheat.py --force"
@@ -224,7 +233,7 @@ def render(wheat, mice, mice_shape, wall) -> str:
         "**mean over the folds** (± SD across folds), and the Pearson r of the **pooled "
         "out-of-fold predictions** (all folds concatenated).  Everything data-dependent "
         "(allele frequencies, imputation means, covariate encoding, REML variance components, "
-        "ridge penalty) is fitted on the training part of each fold only.\n"
+        "ridge penalty, RKHS bandwidth) is fitted on the training part of each fold only.\n"
     )
     L.append("## Wheat (599 lines x 1279 DArT markers), 10 folds of `wheat_cv_folds.csv`\n")
     L.append(
@@ -233,6 +242,7 @@ def render(wheat, mice, mice_shape, wall) -> str:
         "GBLUP - README GBLUP | GBLUP mean h2 |"
     )
     L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    rk_lines = []
     for i, env in enumerate(ENVS):
         r = wheat[env]
         gb, rr, sk = r["GBLUP"], r["ridge"], r["sklearn RidgeCV"]
@@ -243,6 +253,28 @@ def render(wheat, mice, mice_shape, wall) -> str:
             f"{README_RIDGE[i]:.3f} | {gb['r_mean'] - README_GBLUP[i]:+.3f} | "
             f"{gb['extra_mean']:.3f} |"
         )
+        rk = r["RKHS"]
+        th = ", ".join(f"{t:g} x{rk['bandwidths'].count(t)}" for t in sorted(set(rk["bandwidths"])))
+        rk_lines.append(
+            f"| {env} | {rk['r_mean']:.3f} ± {rk['r_sd']:.3f} | {rk['r_pooled']:.3f} | "
+            f"{CROSSA_2010_RKHS[i]:.3f} | {rk['r_mean'] - CROSSA_2010_RKHS[i]:+.3f} | "
+            f"{rk['r_mean'] - gb['r_mean']:+.3f} | "
+            f"{sum(a > b for a, b in zip(rk['r_folds'], gb['r_folds']))} of "
+            f"{len(rk['r_folds'])} | {th} | {rk['extra_mean']:.3f} |"
+        )
+    L.append("")
+    L.append(
+        "RKHS (Gaussian kernel of the mean squared dosage difference, bandwidth theta x the "
+        "training median chosen from 0.25, 0.5, 1, 2, 4 by REML log-likelihood, variance "
+        "components by REML; `snpcnn.baselines.RKHS`) on the same folds, next to Crossa et "
+        "al. 2010's marker RKHS:\n"
+    )
+    L.append(
+        "| env | RKHS mean r | RKHS pooled r | Crossa 2010 marker RKHS | RKHS - Crossa RKHS | "
+        "RKHS - GBLUP (mean r) | folds RKHS > GBLUP | bandwidths chosen (folds) | RKHS mean h2 |"
+    )
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    L.extend(rk_lines)
     L.append("")
     L.append(
         "Published references: Crossa et al. 2010 (Genetics 186:713, Table 3) marker BLUP; "
@@ -254,7 +286,7 @@ def render(wheat, mice, mice_shape, wall) -> str:
     L.append("| model | total s | median s per fit | ratio to sklearn RidgeCV (median) |")
     L.append("|---|---|---|---|")
     sk_med = np.median([wheat[e]["sklearn RidgeCV"]["time_median"] for e in ENVS])
-    for name in ("GBLUP", "ridge", "sklearn RidgeCV"):
+    for name in ("GBLUP", "ridge", "RKHS", "sklearn RidgeCV"):
         tot = sum(wheat[e][name]["time_total"] for e in ENVS)
         med = np.median([wheat[e][name]["time_median"] for e in ENVS])
         L.append(f"| {name} | {tot:.2f} | {med:.3f} | {med / sk_med:.2f} |")
@@ -271,7 +303,7 @@ def render(wheat, mice, mice_shape, wall) -> str:
     full = mice.pop("_full_fit")
     for trait, res in mice.items():
         for name, r in res.items():
-            extra = f"h2 {r['extra_mean']:.3f}" if name == "GBLUP" else f"{r['extra_mean']:.4g}"
+            extra = f"h2 {r['extra_mean']:.3f}" if name != "ridge" else f"{r['extra_mean']:.4g}"
             L.append(
                 f"| {trait} | {name} | {r['r_mean']:.3f} ± {r['r_sd']:.3f} | "
                 f"{r['r_pooled']:.3f} | {r['r_within_sex']:.3f} | {extra} | "
@@ -281,7 +313,8 @@ def render(wheat, mice, mice_shape, wall) -> str:
     L.append(
         "The fit time includes building G (or the kernel of centred markers), one "
         "eigendecomposition, the REML search (100-point grid + Brent) or the LOO alpha search, "
-        "and the prediction of the test fold; genotype loading and float conversion are "
+        "for RKHS the distance matrix and one eigendecomposition and REML search per "
+        "bandwidth (5), and the prediction of the test fold; genotype loading and float conversion are "
         "excluded.  For reference the data README reports ridge BMI r 0.29 (no covariate) and "
         "within-sex r 0.237.\n"
     )
@@ -291,7 +324,9 @@ def render(wheat, mice, mice_shape, wall) -> str:
         f"GBLUP {full['GBLUP']['median_s']:.2f} s (h2 {gb.h2_:.3f}, sigma_g2 "
         f"{gb.sigma_g2_:.4g}, sigma_e2 {gb.sigma_e2_:.4g}, GENDER[M] effect {gb.beta_[1]:.3f}, "
         f"REML log-likelihood {gb.loglik_:.2f}, {gb.n_iter_} Brent evaluations after the grid); "
-        f"ridge {full['ridge']['median_s']:.2f} s (alpha {full['ridge']['model'].alpha_:.4g}).\n"
+        f"ridge {full['ridge']['median_s']:.2f} s (alpha {full['ridge']['model'].alpha_:.4g}); "
+        f"RKHS {full['RKHS']['median_s']:.2f} s (bandwidth "
+        f"{full['RKHS']['model'].bandwidth_:g}, h2 {full['RKHS']['model'].h2_:.3f}).\n"
     )
     return "\n".join(L)
 

@@ -1,6 +1,7 @@
-"""Linear genomic-prediction baselines: GBLUP (REML) and ridge regression (RR-BLUP).
+"""Genomic-prediction baselines: GBLUP (REML), ridge regression (RR-BLUP) and RKHS
+(Gaussian-kernel GBLUP).
 
-Both follow one small contract so that the cross-validation engine can treat them (and the
+All three follow one small contract so that the cross-validation engine can treat them (and the
 CNNs) alike::
 
     model = make_baseline("gblup")          # or GBLUP(), RidgeRegression()
@@ -22,7 +23,7 @@ estimated from the arrays passed to ``fit``; ``predict`` only applies it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import optimize
@@ -33,13 +34,17 @@ __all__ = [
     "Baseline",
     "GBLUP",
     "RidgeRegression",
+    "RKHS",
     "make_baseline",
     "BASELINES",
+    "BASELINE_LABELS",
     "vanraden_grm",
 ]
 
 #: Names accepted by :func:`make_baseline`.
-BASELINES = ("gblup", "ridge")
+BASELINES = ("gblup", "ridge", "rkhs")
+#: The label each baseline's results carry (metrics.csv, results.csv, tables).
+BASELINE_LABELS = {"gblup": "GBLUP", "ridge": "ridge", "rkhs": "RKHS"}
 # Eigenvalues below this fraction of the largest are set to exactly zero.
 _EIG_RTOL = 1e-10
 # Relative tolerance for dropping collinear covariate columns.
@@ -191,6 +196,81 @@ def vanraden_grm(
     if X_other is None:
         return (Z @ Z.T) / scale
     return ((_as_matrix(X_other, "X_other") - 2.0 * p) @ Z.T) / scale
+
+
+class _RemlFit(NamedTuple):
+    loglik: float
+    beta: np.ndarray
+    sigma_g2: float
+    delta: float
+    log_delta: float
+    hinv_resid: np.ndarray  # H^-1 (y - F beta), H = K + delta I
+    at_bound: bool
+    n_iter: int
+    converged: bool
+
+
+def _reml(
+    U: np.ndarray, lam: np.ndarray, y: np.ndarray, F: np.ndarray, lo: float, hi: float, n_grid: int
+) -> _RemlFit:
+    """REML fit of ``y = F b + g + e``, ``g ~ N(0, sigma_g2 K)``, ``K = U diag(lam) U'``.
+
+    ``U`` (n x r) has orthonormal columns and ``lam`` (r,) the eigenvalues kept (>= 0); the
+    orthogonal complement of ``U`` has eigenvalue 0.  ``sigma_g2`` is profiled out and the
+    restricted log-likelihood is maximised over ``log(delta)``, ``delta = sigma_e2 /
+    sigma_g2``, in ``[lo, hi]``: a grid of ``n_grid`` points, then Brent's bounded method
+    between the neighbours of the best grid point.  Each evaluation costs O(n q^2) after the
+    one eigendecomposition the caller made.
+    """
+    n, q = F.shape
+    # projections onto the eigenbasis (r dims) and its orthogonal complement
+    Uy, UF = U.T @ y, U.T @ F
+    y_perp, F_perp = y - U @ Uy, F - U @ UF
+    yy_perp, Fy_perp, FF_perp = y_perp @ y_perp, F_perp.T @ y_perp, F_perp.T @ F_perp
+    n_null = n - U.shape[1]
+    logdet_FF = np.linalg.slogdet(F.T @ F)[1]
+
+    def terms(log_delta: float):
+        delta = math.exp(log_delta)
+        d = 1.0 / (lam + delta)
+        FHF = UF.T @ (d[:, None] * UF) + FF_perp / delta
+        FHy = UF.T @ (d * Uy) + Fy_perp / delta
+        yHy = Uy @ (d * Uy) + yy_perp / delta
+        L = np.linalg.cholesky(FHF)
+        beta = np.linalg.solve(FHF, FHy)
+        yPy = max(yHy - FHy @ beta, 1e-300)
+        logdet_H = np.sum(np.log(lam + delta)) + n_null * log_delta
+        logdet_FHF = 2.0 * np.sum(np.log(np.diag(L)))
+        df = n - q
+        ll = -0.5 * (
+            df * (math.log(2 * math.pi * yPy / df) + 1.0) + logdet_H + logdet_FHF - logdet_FF
+        )
+        return ll, beta, yPy / df, delta
+
+    grid = np.linspace(lo, hi, n_grid)
+    values = np.array([terms(t)[0] for t in grid])
+    k = int(np.argmax(values))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = optimize.minimize_scalar(
+        lambda t: -terms(t)[0], bounds=(a, b), method="bounded", options={"xatol": 1e-9}
+    )
+    t_best = float(res.x) if -res.fun >= values[k] else float(grid[k])
+    ll, beta, sigma_g2, delta = terms(t_best)
+    step = (hi - lo) / (n_grid - 1)
+    r = y - F @ beta
+    Ur = U.T @ r
+    hinv_r = U @ (Ur / (lam + delta)) + (r - U @ Ur) / delta
+    return _RemlFit(
+        loglik=float(ll),
+        beta=beta,
+        sigma_g2=float(sigma_g2),
+        delta=float(delta),
+        log_delta=t_best,
+        hinv_resid=hinv_r,
+        at_bound=bool(t_best - lo < step or hi - t_best < step),
+        n_iter=int(res.nfev),
+        converged=bool(res.success),
+    )
 
 
 class Baseline:
@@ -360,45 +440,10 @@ class GBLUP(Baseline):
             U, lam = _spectrum(Z)
             lam = lam / scale
 
-        # projections onto the eigenbasis (r dims) and its orthogonal complement
-        Uy, UF = U.T @ y, U.T @ F
-        y_perp, F_perp = y - U @ Uy, F - U @ UF
-        yy_perp, Fy_perp, FF_perp = y_perp @ y_perp, F_perp.T @ y_perp, F_perp.T @ F_perp
-        n_null = n - U.shape[1]
-        logdet_FF = np.linalg.slogdet(F.T @ F)[1]
-
-        def terms(log_delta: float):
-            delta = math.exp(log_delta)
-            d = 1.0 / (lam + delta)
-            FHF = UF.T @ (d[:, None] * UF) + FF_perp / delta
-            FHy = UF.T @ (d * Uy) + Fy_perp / delta
-            yHy = Uy @ (d * Uy) + yy_perp / delta
-            L = np.linalg.cholesky(FHF)
-            beta = np.linalg.solve(FHF, FHy)
-            yPy = max(yHy - FHy @ beta, 1e-300)
-            logdet_H = np.sum(np.log(lam + delta)) + n_null * log_delta
-            logdet_FHF = 2.0 * np.sum(np.log(np.diag(L)))
-            df = n - q
-            ll = -0.5 * (
-                df * (math.log(2 * math.pi * yPy / df) + 1.0) + logdet_H + logdet_FHF - logdet_FF
-            )
-            return ll, beta, yPy / df, delta
-
-        def neg_ll(t: float) -> float:
-            return -terms(t)[0]
-
-        grid = np.linspace(lo, hi, self.n_grid)
-        values = np.array([terms(t)[0] for t in grid])
-        k = int(np.argmax(values))
-        a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-        res = optimize.minimize_scalar(
-            neg_ll, bounds=(a, b), method="bounded", options={"xatol": 1e-9}
-        )
-        t_best = float(res.x) if -res.fun >= values[k] else float(grid[k])
-        ll, beta, sigma_g2, delta = terms(t_best)
+        reml = _reml(U, lam, y, F, lo, hi, self.n_grid)
+        beta, sigma_g2, delta = reml.beta, reml.sigma_g2, reml.delta
         self.notes_ = list(fe.notes)
-        step = (hi - lo) / (self.n_grid - 1)
-        self.at_bound_ = bool(t_best - lo < step or hi - t_best < step)
+        self.at_bound_ = reml.at_bound
         if self.at_bound_:
             self.notes_.append(
                 f"REML optimum at the edge of log_delta_bounds ({lo}, {hi}): "
@@ -406,10 +451,7 @@ class GBLUP(Baseline):
             )
 
         # BLUP of the genetic values through the marker effects
-        r = y - F @ beta
-        Ur = U.T @ r
-        Hinv_r = U @ (Ur / (lam + delta)) + (r - U @ Ur) / delta
-        self.coef_ = (Z.T @ Hinv_r) / scale
+        self.coef_ = (Z.T @ reml.hinv_resid) / scale
         self.allele_freq_ = p
         self.scale_ = scale
         self.beta_ = beta
@@ -419,9 +461,9 @@ class GBLUP(Baseline):
         self.sigma_e2_ = float(delta * sigma_g2)
         self.delta_ = float(delta)
         self.h2_ = float(1.0 / (1.0 + delta))
-        self.loglik_ = float(ll)
-        self.n_iter_ = int(res.nfev)
-        self.converged_ = bool(res.success)
+        self.loglik_ = reml.loglik
+        self.n_iter_ = reml.n_iter
+        self.converged_ = reml.converged
         self.n_features_in_ = m
         self.n_train_ = n
         return self
@@ -445,6 +487,183 @@ class GBLUP(Baseline):
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
         self._check_fitted()
         return (self._check_new(X_new) - 2.0 * self.allele_freq_) @ self.coef_
+
+
+# -------------------------------------------------------------------------------- RKHS
+def _sq_distances(A: np.ndarray, B: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``A`` and ``B``, divided by the
+    number of SNPs (the mean squared dosage difference).  ``center`` (the training means) is
+    subtracted first; it does not change a distance but keeps the cancellation error small."""
+    A = A - center
+    B = B - center
+    a2 = np.einsum("ij,ij->i", A, A)
+    b2 = np.einsum("ij,ij->i", B, B)
+    D = a2[:, None] + b2[None, :] - 2.0 * (A @ B.T)
+    np.maximum(D, 0.0, out=D)
+    return D / A.shape[1]
+
+
+class RKHS(Baseline):
+    """RKHS regression (Gaussian-kernel GBLUP) with the bandwidth and variance components
+    chosen by REML.
+
+    The nonlinear genomic baseline of Gianola and van Kaam (2008) and Crossa et al. (2010):
+    ``y = F b + g + e`` with ``g ~ N(0, sigma_g2 K)`` and the Gaussian kernel
+    ``K_ij = exp(-d2_ij / (theta * median d2))``, where ``d2_ij`` is the mean squared dosage
+    difference between individuals ``i`` and ``j`` over the SNPs and the median is taken over
+    the distinct training pairs.  Unlike GBLUP's linear kernel, ``K`` lets the genetic values
+    depend on interactions between loci (epistasis of every order).
+
+    Fitting: for each relative bandwidth ``theta`` in ``bandwidths`` the kernel is
+    eigendecomposed and the REML log-likelihood maximised over ``delta = sigma_e2 /
+    sigma_g2`` exactly as in :class:`GBLUP`; the ``theta`` with the highest REML
+    log-likelihood (the same data and fixed effects, so the likelihoods are comparable) is
+    kept.  Only the training data enter.
+
+    Prediction: ``g_new = K_new,train H^-1 (y - F b)`` with ``H = K + delta I`` (the BLUP of
+    ``g`` at new individuals), plus ``F_new b``.  The training dosages are kept (float32) to
+    compute ``K_new,train``.
+
+    Parameters
+    ----------
+    bandwidths : sequence of float
+        Relative bandwidths ``theta`` to try (multiples of the training median squared
+        distance).
+    log_delta_bounds, n_grid
+        As for :class:`GBLUP`.
+
+    Attributes
+    ----------
+    bandwidth_ : float
+        The chosen ``theta``.
+    median_sq_distance_ : float
+        Median of the training pairs' mean squared dosage differences.
+    loglik_by_bandwidth_ : dict
+        REML log-likelihood of each ``theta``.
+    dual_coef_ : array (n_train,)
+        ``H^-1 (y - F b)``.
+    sigma_g2_, sigma_e2_, delta_, h2_, beta_, loglik_, at_bound_, notes_
+        As for :class:`GBLUP` (``h2_`` on the scale of ``K``, whose diagonal is 1).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.binomial(2, 0.3, size=(60, 200)).astype(float)
+    >>> y = X[:, 0] * X[:, 1] + rng.normal(size=60)
+    >>> m = RKHS().fit(X[:50], y[:50])
+    >>> m.predict(X[50:]).shape
+    (10,)
+    """
+
+    name = "RKHS"
+    DEFAULT_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+    def __init__(
+        self,
+        bandwidths: Any = DEFAULT_BANDWIDTHS,
+        log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
+        n_grid: int = 100,
+    ) -> None:
+        self.bandwidths = bandwidths
+        self.log_delta_bounds = log_delta_bounds
+        self.n_grid = n_grid
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "bandwidths": self.bandwidths,
+            "log_delta_bounds": self.log_delta_bounds,
+            "n_grid": self.n_grid,
+        }
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "dual_coef_"):
+            raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
+
+    def fit(self, X: Any, y: Any, C: Any = None) -> RKHS:
+        """Choose the bandwidth and variance components by REML on the training data.
+
+        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
+        """
+        lo, hi = (float(b) for b in self.log_delta_bounds)
+        if not lo < hi:
+            raise InputError(
+                f"log_delta_bounds must be (low, high) with low < high, got {(lo, hi)}"
+            )
+        if self.n_grid < 3:
+            raise InputError(f"n_grid must be at least 3, got {self.n_grid}")
+        thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
+        if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
+            raise InputError(f"bandwidths must be positive numbers, got {self.bandwidths!r}")
+        X = _as_matrix(X, "X")
+        n, m = X.shape
+        y = _as_vector(y, n)
+        fe = _FixedEffects().fit(C, n)
+        F = fe.design(C, n)
+        q = F.shape[1]
+        if n - q < 2:
+            raise InputError(f"RKHS needs more training samples than fixed effects (n={n}, q={q})")
+        _check_polymorphic(X)
+        center = X.mean(axis=0)
+        D = _sq_distances(X, X, center)
+        med = float(np.median(D[np.triu_indices(n, 1)])) if n > 1 else 0.0
+        if not med > 0:
+            raise InputError(
+                "RKHS: the median distance between training individuals is 0 (most of them "
+                "have identical genotypes); use GBLUP or remove duplicate individuals"
+            )
+        best: tuple[float, _RemlFit] | None = None
+        by_theta: dict[float, float] = {}
+        for theta in thetas:
+            lam, U = np.linalg.eigh(np.exp(-D / (theta * med)))
+            fit = _reml(U, np.clip(lam, 0.0, None), y, F, lo, hi, self.n_grid)
+            by_theta[float(theta)] = fit.loglik
+            if best is None or fit.loglik > best[1].loglik:
+                best = (float(theta), fit)
+        theta, reml = best
+        self.notes_ = list(fe.notes)
+        self.at_bound_ = reml.at_bound
+        if self.at_bound_:
+            self.notes_.append(
+                f"REML optimum at the edge of log_delta_bounds ({lo}, {hi}): "
+                f"h2 = {1 / (1 + reml.delta):.4g}"
+            )
+        if len(thetas) > 1 and theta in (thetas.min(), thetas.max()):
+            self.notes_.append(f"chosen bandwidth {theta:g} is at the edge of the grid")
+        self.bandwidth_ = theta
+        self.median_sq_distance_ = med
+        self.loglik_by_bandwidth_ = by_theta
+        self.dual_coef_ = reml.hinv_resid
+        self.center_ = center
+        self.X_train_ = X.astype(np.float32)
+        self.beta_ = reml.beta
+        self.fixed_effect_names_ = fe.names
+        self._fe = fe
+        self.sigma_g2_ = reml.sigma_g2
+        self.sigma_e2_ = reml.delta * reml.sigma_g2
+        self.delta_ = reml.delta
+        self.h2_ = float(1.0 / (1.0 + reml.delta))
+        self.loglik_ = reml.loglik
+        self.n_iter_ = reml.n_iter
+        self.converged_ = reml.converged
+        self.n_features_in_ = m
+        self.n_train_ = n
+        return self
+
+    def kernel(self, X_new: Any) -> np.ndarray:
+        """The Gaussian kernel between ``X_new`` and the training individuals (n_new x n)."""
+        self._check_fitted()
+        X_new = self._check_new(X_new)
+        D = _sq_distances(X_new, self.X_train_.astype(np.float64), self.center_)
+        return np.exp(-D / (self.bandwidth_ * self.median_sq_distance_))
+
+    def genomic_values(self, X_new: Any) -> np.ndarray:
+        """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        return self.kernel(X_new) @ self.dual_coef_
+
+    def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
+        """Predicted trait values: ``K_new,train H^-1 (y - F b) + F_new b``."""
+        g = self.genomic_values(X_new)
+        return g + self._fe.design(C_new, len(g)) @ self.beta_
 
 
 # ------------------------------------------------------------------------------- ridge
@@ -571,11 +790,16 @@ class RidgeRegression(Baseline):
         return X_new @ self.coef_ + F_new @ self.beta_
 
 
-_REGISTRY = {"gblup": GBLUP, "ridge": RidgeRegression, "rrblup": RidgeRegression}
+_REGISTRY = {
+    "gblup": GBLUP,
+    "ridge": RidgeRegression,
+    "rrblup": RidgeRegression,
+    "rkhs": RKHS,
+}
 
 
 def make_baseline(name: str, **params: Any) -> Baseline:
-    """A baseline model by name: ``"gblup"`` or ``"ridge"`` (alias ``"rrblup"``).
+    """A baseline model by name: ``"gblup"``, ``"ridge"`` (alias ``"rrblup"``) or ``"rkhs"``.
 
     Examples
     --------

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
+from snpcnn.baselines import BASELINE_LABELS, BASELINES
 from snpcnn.errors import InputError
 from snpcnn.metrics import paired_difference
 from snpcnn.training import LINEAR_INITS, TrainConfig
@@ -76,8 +77,6 @@ __all__ = [
 
 log = logging.getLogger("snpcnn.bench")
 
-BASELINES = ("gblup", "ridge")
-BASELINE_LABELS = {"gblup": "GBLUP", "ridge": "ridge"}
 BASELINE_UNIT = "baselines"
 RESULT_COLUMNS = [
     "dataset",
@@ -244,12 +243,15 @@ class BenchmarkConfig:
     def select(
         self, datasets: Sequence[str] | None = None, models: Sequence[str] | None = None
     ) -> BenchmarkConfig:
-        """A copy restricted to the named datasets and CNN models (baselines always run)."""
+        """A copy restricted to the named datasets and CNN models (baselines always run).
+
+        ``None`` keeps all; an empty ``models`` list keeps no CNN model (baselines only).
+        """
         out = self
         if datasets:
             _check_names(datasets, [d.name for d in self.datasets], "dataset", self.path)
             out = replace(out, datasets=[d for d in out.datasets if d.name in set(datasets)])
-        if models:
+        if models is not None:
             _check_names(models, [m.name for m in self.models], "model", self.path)
             out = replace(out, models=[m for m in out.models if m.name in set(models)])
         return out
@@ -467,7 +469,7 @@ def _parse_model(d: Any, i: int, base: Path, path: Path, defaults: Mapping) -> M
     from snpcnn.models import list_presets
 
     where, name = _entry(d, i, path, "[[models]]", _MODEL_KEYS)
-    if name in BASELINE_LABELS.values() or name in BASELINES or name == BASELINE_UNIT:
+    if name in BASELINE_LABELS.values() or name in BASELINES or name in (BASELINE_UNIT, "none"):
         raise where.error("name", f"'{name}' is reserved for a baseline; choose another name")
     preset = _get_str(d, "preset", where)
     arch = _get_str(d, "architecture", where)
@@ -560,7 +562,7 @@ def load_config(path: str | os.PathLike) -> BenchmarkConfig:
         baselines = [baselines]
     if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):
         raise top.error(
-            "baselines", f'must be a list such as ["gblup", "ridge"], got {baselines!r}'
+            "baselines", f'must be a list such as ["gblup", "ridge", "rkhs"], got {baselines!r}'
         )
     baselines = [b.strip().lower() for b in baselines]
     bad = [b for b in baselines if b not in BASELINES]

@@ -405,7 +405,7 @@ def cross_validate(
     patience: int = TRAIN_DEFAULTS["patience"],
     val_fraction: float = 0.1,
     n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
-    baselines: Sequence[str] = ("gblup", "ridge"),
+    baselines: Sequence[str] = ("gblup", "ridge", "rkhs"),
     ensemble: bool = True,
     min_maf: float = 0.0,
     min_call_rate: float = 0.0,
@@ -440,8 +440,9 @@ def cross_validate(
         The CNN architecture (see :func:`snpcnn.models.build_model`).
     folds : int, path or DataFrame
         K for random K-fold, a ``sample_id -> fold`` file, or a fold table.
-    baselines : list of {"gblup", "ridge"}
-        Linear models evaluated on the same folds with the same preprocessing.
+    baselines : list of {"gblup", "ridge", "rkhs"}
+        Baselines evaluated on the same folds with the same preprocessing: GBLUP,
+        ridge regression (RR-BLUP) and RKHS (Gaussian-kernel GBLUP, nonlinear).
     ensemble : bool
         Also score the average of the CNN's and GBLUP's predictions ("CNN+GBLUP").
     seed : int
@@ -685,7 +686,9 @@ def _digest(*arrays) -> str:
 
 
 def _baseline_label(name: str) -> str:
-    return {"gblup": "GBLUP", "ridge": "ridge"}.get(name, name)
+    from snpcnn.baselines import BASELINE_LABELS
+
+    return BASELINE_LABELS.get(name, name)
 
 
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:

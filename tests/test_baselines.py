@@ -1,4 +1,4 @@
-"""GBLUP and ridge baselines checked against independent computations."""
+"""GBLUP, ridge and RKHS baselines checked against independent computations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import optimize
 from scipy.linalg import cho_factor, cho_solve
 
-from snpcnn.baselines import GBLUP, RidgeRegression, make_baseline, vanraden_grm
+from snpcnn.baselines import GBLUP, RKHS, RidgeRegression, make_baseline, vanraden_grm
 from snpcnn.errors import InputError
 
 
@@ -163,7 +163,7 @@ def test_ridge_loo_with_covariates_matches_brute_force():
     np.testing.assert_allclose(model.coef_, beta, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["gblup", "ridge"])
+@pytest.mark.parametrize("name", ["gblup", "ridge", "rkhs"])
 def test_no_leakage_from_test_individuals(wheat, name):
     X, y = wheat
     train, test = np.arange(0, 500), np.arange(500, 599)
@@ -174,14 +174,14 @@ def test_no_leakage_from_test_individuals(wheat, name):
     X2[changed] = 2.0 - X2[changed]  # flip the counted allele of ten test lines
     refit = make_baseline(name).fit(X2[train], y[train])
     after = refit.predict(X2[test])
-    for attr in ("sigma_g2_", "sigma_e2_", "alpha_", "coef_", "beta_"):
+    for attr in ("sigma_g2_", "sigma_e2_", "alpha_", "coef_", "dual_coef_", "bandwidth_", "beta_"):
         if hasattr(model, attr):
             np.testing.assert_array_equal(getattr(model, attr), getattr(refit, attr))
     np.testing.assert_array_equal(before[10:], after[10:])
     assert np.all(np.abs(before[:10] - after[:10]) > 1e-6)
 
 
-@pytest.mark.parametrize("name", ["gblup", "ridge"])
+@pytest.mark.parametrize("name", ["gblup", "ridge", "rkhs"])
 def test_covariate_effect_is_recovered(wheat, name):
     X, y_real = wheat
     rng = np.random.default_rng(5)
@@ -200,7 +200,7 @@ def test_constant_and_collinear_covariates_are_dropped_with_a_note():
     y = rng.normal(size=40)
     a = rng.normal(size=40)
     C = np.column_stack([np.full(40, 7.0), a, 2 * a + 1])
-    for model in (GBLUP(), RidgeRegression()):
+    for model in (GBLUP(), RidgeRegression(), RKHS()):
         model.fit(X, y, C)
         assert len(model.beta_) == 2
         assert any("constant" in note for note in model.notes_)
@@ -265,3 +265,83 @@ def test_ridge_loo_residuals_equal_explicit_leave_one_out_refits():
         one = RidgeRegression(alphas=[full.alpha_]).fit(X[keep], y[keep])
         expected = y[i] - one.predict(X[i : i + 1])[0]
         assert abs(full.loo_residuals_[i] - expected) < 1e-8
+
+
+# ---------------------------------------------------------------------------------- RKHS
+def _gaussian_kernel(A, B, theta, med):
+    """exp(-mean squared dosage difference / (theta * med)), straight from the definition."""
+    d2 = ((A[:, None, :] - B[None, :, :]) ** 2).mean(axis=2)
+    return np.exp(-d2 / (theta * med))
+
+
+def test_rkhs_matches_the_kernel_blup_and_reml_computed_directly():
+    rng = np.random.default_rng(21)
+    n, m = 70, 40
+    X = rng.binomial(2, 0.35, size=(n + 10, m)).astype(float)
+    C = rng.normal(size=(n + 10, 1))
+    y = X[:n, 0] * X[:n, 1] - X[:n, 2] + 0.5 * C[:n, 0] + rng.normal(size=n)
+    model = RKHS().fit(X[:n], y, C[:n])
+    d2 = ((X[:n, None, :] - X[None, :n, :]) ** 2).mean(axis=2)
+    med = np.median(d2[np.triu_indices(n, 1)])
+    assert model.median_sq_distance_ == pytest.approx(med, rel=1e-10)
+    K = _gaussian_kernel(X[:n], X[:n], model.bandwidth_, med)
+    F = np.column_stack([np.ones(n), C[:n]])
+    # the REML log-likelihood at the estimates equals the full-matrix one (orthonormal
+    # error contrasts: + 1/2 log|F'F|, as for GBLUP)
+    ll = _reml_direct(K, F, y, model.sigma_g2_, model.sigma_e2_)
+    assert model.loglik_ == pytest.approx(ll + 0.5 * np.linalg.slogdet(F.T @ F)[1], abs=1e-6)
+    # the estimates maximise it: nudging either variance component lowers it
+    for f in (0.9, 1.1):
+        assert _reml_direct(K, F, y, model.sigma_g2_ * f, model.sigma_e2_) < ll + 1e-9
+        assert _reml_direct(K, F, y, model.sigma_g2_, model.sigma_e2_ * f) < ll + 1e-9
+    # BLUP at new individuals: K_new (K + delta I)^-1 (y - F b), b by GLS
+    H = K + model.delta_ * np.eye(n)
+    Hi_F, Hi_y = np.linalg.solve(H, F), np.linalg.solve(H, y)
+    b = np.linalg.solve(F.T @ Hi_F, F.T @ Hi_y)
+    np.testing.assert_allclose(model.beta_, b, atol=1e-8)
+    K_new = _gaussian_kernel(X[n:], X[:n], model.bandwidth_, med)
+    F_new = np.column_stack([np.ones(10), C[n:]])
+    expected = K_new @ np.linalg.solve(H, y - F @ b) + F_new @ b
+    np.testing.assert_allclose(model.predict(X[n:], C[n:]), expected, atol=1e-8)
+
+
+def test_rkhs_picks_the_bandwidth_with_the_highest_reml_likelihood():
+    rng = np.random.default_rng(8)
+    X = rng.binomial(2, 0.3, size=(80, 60)).astype(float)
+    y = X[:, 0] * X[:, 1] + rng.normal(size=80)
+    model = RKHS(bandwidths=(0.25, 1.0, 4.0)).fit(X, y)
+    singles = {t: RKHS(bandwidths=(t,)).fit(X, y).loglik_ for t in (0.25, 1.0, 4.0)}
+    assert model.loglik_by_bandwidth_ == pytest.approx(singles, abs=1e-9)
+    assert model.bandwidth_ == max(singles, key=singles.get)
+    assert model.loglik_ == pytest.approx(max(singles.values()), abs=1e-9)
+
+
+def test_rkhs_captures_epistasis_that_gblup_misses():
+    """A purely epistatic trait (products of loci pairs): the Gaussian kernel predicts it,
+    the additive GBLUP much less well."""
+    rng = np.random.default_rng(3)
+    n, m = 500, 30
+    X = rng.binomial(2, 0.5, size=(n, m)).astype(float)
+    Z = X - 1.0
+    g = sum(Z[:, 2 * k] * Z[:, 2 * k + 1] for k in range(3))
+    y = g / g.std() + rng.normal(scale=0.5, size=n)
+    train, test = np.arange(400), np.arange(400, n)
+    r = {}
+    for model in (RKHS(), GBLUP()):
+        pred = model.fit(X[train], y[train]).predict(X[test])
+        r[model.name] = np.corrcoef(pred, y[test])[0, 1]
+    assert r["RKHS"] > r["GBLUP"] + 0.1, r
+
+
+def test_rkhs_errors_are_clear():
+    rng = np.random.default_rng(0)
+    X = rng.binomial(2, 0.5, size=(20, 30)).astype(float)
+    with pytest.raises(InputError, match="bandwidths must be positive"):
+        RKHS(bandwidths=(0.5, -1.0)).fit(X, rng.normal(size=20))
+    with pytest.raises(InputError, match="not fitted"):
+        RKHS().predict(X)
+    same = np.tile(X[:1], (20, 1))
+    same[0, 0] = (same[0, 0] + 1) % 3  # one line differs, the rest are identical
+    with pytest.raises(InputError, match="median distance .* is 0"):
+        RKHS().fit(same, rng.normal(size=20))
+    assert make_baseline("rkhs").name == "RKHS"

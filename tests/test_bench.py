@@ -185,6 +185,8 @@ GOOD_MODEL = '[[models]]\nname = "m"\npreset = "mlp"\n'
         (GOOD_DATASET.replace("geno.csv", "absent.csv") + GOOD_MODEL, "key 'genotypes': "),
         ("seeds = []\n" + GOOD_DATASET + GOOD_MODEL, "key 'seeds': must be a non-empty list"),
         (GOOD_DATASET + GOOD_MODEL.replace('"m"', '"GBLUP"'), "key 'name': 'GBLUP' is reserved"),
+        (GOOD_DATASET + GOOD_MODEL.replace('"m"', '"RKHS"'), "key 'name': 'RKHS' is reserved"),
+        (GOOD_DATASET + GOOD_MODEL.replace('"m"', '"none"'), "key 'name': 'none' is reserved"),
         (GOOD_DATASET + GOOD_MODEL + "learning_rate = -1.0\n", "key 'learning_rate': must be in"),
         (GOOD_DATASET + GOOD_MODEL + 'encoding = "binary"\n', "key 'encoding/scaling'"),
         (GOOD_DATASET + GOOD_MODEL + 'linear_init = "ridge-loo"\n', "key 'linear_init': must be"),

@@ -62,16 +62,17 @@ def test_poisoning_the_test_fold_changes_nothing_fitted(wheat_small):
     g2, ph2 = _poison(g, ph, test_ids)
     poisoned: dict = {}
     res = cross_validate(g2, ph2, "GY_E1", folds=folds, on_fold=record(poisoned), **FAST)
-    # fold 1 never trained on the poisoned samples: CNN weights, preprocessing, GBLUP and
-    # ridge fits are bit-for-bit the same
+    # fold 1 never trained on the poisoned samples: CNN weights, preprocessing, GBLUP,
+    # ridge and RKHS fits are bit-for-bit the same
     assert clean[1] == poisoned[1]
-    assert set(clean[1]) >= {"preprocessing", "cnn_weights", "GBLUP:GY_E1", "ridge:GY_E1"}
+    keys = ("preprocessing", "cnn_weights", "GBLUP:GY_E1", "ridge:GY_E1", "RKHS:GY_E1")
+    assert set(clean[1]) >= set(keys)
     # ... while folds 2 and 3, which train on them, do change (so the check can fail)
     for f in (2, 3):
-        for key in ("preprocessing", "cnn_weights", "GBLUP:GY_E1", "ridge:GY_E1"):
+        for key in keys:
             assert clean[f][key] != poisoned[f][key], key
     fitted.update(clean)
-    assert set(res.models) == {"CNN", "GBLUP", "ridge", "CNN+GBLUP"}
+    assert set(res.models) == {"CNN", "GBLUP", "ridge", "RKHS", "CNN+GBLUP"}
 
 
 def test_same_seed_gives_bitwise_identical_results(wheat_small):

@@ -83,12 +83,13 @@ class _Lines:
     "--models",
     "only_models",
     default=None,
-    help="Run only these CNN models of the config (comma-separated; baselines always run).",
+    help="Run only these CNN models of the config (comma-separated; baselines always run); "
+    "'none' runs the baselines alone.",
 )
 @force_option
 @verbose_option
 def benchmark(config, out, resume, only_datasets, only_models, force):
-    """Benchmark CNNs against GBLUP/ridge as described by CONFIG (a TOML file).
+    """Benchmark CNNs against GBLUP, ridge and RKHS as described by CONFIG (a TOML file).
 
     Every dataset x trait x model x seed is cross-validated on the same folds; the
     results (results.csv, predictions.csv, results.md, plots/, run.json) appear in
@@ -97,7 +98,12 @@ def benchmark(config, out, resume, only_datasets, only_models, force):
     from snpcnn.bench import headline_table, load_config, run_benchmark
 
     cfg = load_config(config)
-    cfg = cfg.select(_split(only_datasets) or None, _split(only_models) or None)
+    models = _split(only_models) or None
+    if models == ["none"]:
+        if not cfg.baselines:
+            raise SnpcnnError(f"{config}: --models none leaves nothing to run (no baselines)")
+        models = []
+    cfg = cfg.select(_split(only_datasets) or None, models)
     n_units = sum(
         len(cfg.seeds) * len(d.traits) * ((1 if cfg.baselines else 0) + len(cfg.models))
         for d in cfg.datasets

@@ -183,9 +183,9 @@ class _Progress:
 )
 @click.option(
     "--baselines",
-    default="gblup,ridge",
+    default="gblup,ridge,rkhs",
     show_default=True,
-    help="Comma-separated baselines on the same folds (gblup, ridge) or 'none'.",
+    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs) or 'none'.",
 )
 @click.option(
     "--min-maf",

@@ -119,3 +119,13 @@ def test_missing_config_file(tmp_path):
     r = CliRunner().invoke(main, ["benchmark", str(tmp_path / "x.toml"), "--out", "o"])
     assert r.exit_code == 1
     assert "no such benchmark config file" in r.output
+
+
+def test_models_none_runs_the_baselines_alone(config, tmp_path):
+    out = tmp_path / "base"
+    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out), "--models", "none"])
+    assert r.exit_code == 0, r.output
+    assert "0 CNN model(s)" in r.output and "1 units" in r.output
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["model"]) == {"GBLUP", "ridge"}
+    assert set(results["fold"]) == {1, 2}

@@ -81,7 +81,7 @@ def test_fit_writes_every_output(fitted):
         "per_fold_cnn_vs_gblup_GY_E1.png",
     ]
     m = pd.read_csv(out / "metrics.csv")
-    assert set(m.model) == {"CNN", "GBLUP", "ridge", "CNN+GBLUP"}
+    assert set(m.model) == {"CNN", "GBLUP", "ridge", "RKHS", "CNN+GBLUP"}
     assert set(m.fold) == {1, 2, 3}
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["seed"] == 0 and run["config"]["traits"] == ["GY_E1"]
