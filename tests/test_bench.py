@@ -110,7 +110,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             "mlp",
         ]
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
-        assert cfg.baselines == ["gblup", "ridge"] and cfg.ensemble
+        assert cfg.baselines == ["gblup", "ridge", "rkhs"] and cfg.ensemble
         assert all(m.epochs == 60 for m in cfg.models)
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
