@@ -4,53 +4,70 @@ Each run directory holds ``results.csv`` (one row per fold x model x trait x met
 ``results.md``.  The runs behind the committed table (2 CPU cores; every run is
 deterministic, so rerunning a command gives the same numbers)::
 
-    snpcnn benchmark benchmarks/configs/wheat.toml --out bench_out/wheat_presets \\
-        --models snpcnn_default,perez_enciso_2019,deepgs,mlp      # default as of v1 (ridge)
     snpcnn benchmark benchmarks/configs/wheat.toml --out bench_out/wheat_default_v2 \\
         --models snpcnn_default
+    snpcnn benchmark benchmarks/configs/wheat.toml --out bench_out/wheat_presets \\
+        --models snpcnn_default,perez_enciso_2019,deepgs,mlp      # default as of v1 (ridge)
     snpcnn benchmark benchmarks/configs/wheat_dnngp.toml --out bench_out/wheat_dnngp
     snpcnn benchmark benchmarks/configs/wheat_random.toml --out bench_out/wheat_random \\
         --models snpcnn_default
-    snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_default \\
-        --models snpcnn_default                                    # default as of v1 (ridge)
+    snpcnn benchmark benchmarks/configs/wheat_random.toml --out bench_out/wheat_random_presets \\
+        --models perez_enciso_2019,deepgs,mlp
     snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_default_v2 \\
         --models snpcnn_default
+    snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_default \\
+        --models snpcnn_default                                    # default as of v1 (ridge)
     snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_presets \\
         --models perez_enciso_2019,deepgs,mlp
 
 then::
 
-    .venv/bin/python benchmarks/published_table.py --bench-dir bench_out
+    .venv/bin/python benchmarks/published_table.py --bench-dir bench_out --archive
 
-Runs that are missing are listed as not run.  "v1" marks the previous default
-(``linear_init="ridge"``, no gate): its runs predate the change of default, so its rows
-are relabelled ``snpcnn_default (v1)``.
+``--archive`` copies each finished run's ``results.csv`` (gzipped), ``results.md`` and
+``run.json`` into ``benchmarks/results/RUN/``, which is committed: the table can then be
+regenerated without rerunning anything (``published_table.py`` alone reads the archive for
+runs that are not in ``--bench-dir``).
+
+Four runs predate the archive and their per-fold ``results.csv`` files were lost with a
+session's scratch space: ``wheat_presets``, ``wheat_dnngp``, ``mice_default`` and
+``mice_presets``.  Their cells are kept, as generated from those files on 2026-11-25, in
+``benchmarks/results/legacy_cells.csv`` and their full reports in
+``benchmarks/results/RUN/results.md``; rerunning their commands (and ``--archive``) replaces
+them with freshly computed ones.
+
+"v1" marks the previous default (``linear_init="ridge"``, no gate): its runs predate the
+change of default, so its rows are relabelled ``snpcnn_default (v1)``.  The RKHS baseline
+was added after the legacy runs, so their reports have no RKHS row.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "bench" / "published_table.md"
+ARCHIVE = REPO / "benchmarks" / "results"
+LEGACY = ARCHIVE / "legacy_cells.csv"
 
+_V1 = {
+    "snpcnn_default": "snpcnn_default (v1)",
+    "snpcnn_default+GBLUP": "snpcnn_default (v1)+GBLUP",
+}
 # run directory -> relabelling of its models (None: keep); runs listed in display order
 RUNS = {
     "wheat_default_v2": None,
-    "wheat_presets": {
-        "snpcnn_default": "snpcnn_default (v1)",
-        "snpcnn_default+GBLUP": "snpcnn_default (v1)+GBLUP",
-    },
+    "wheat_presets": _V1,
     "wheat_dnngp": None,
     "wheat_random": None,
+    "wheat_random_presets": None,
     "mice_default_v2": None,
-    "mice_default": {
-        "snpcnn_default": "snpcnn_default (v1)",
-        "snpcnn_default+GBLUP": "snpcnn_default (v1)+GBLUP",
-    },
+    "mice_default": _V1,
     "mice_presets": None,
 }
 CROSSA = {
@@ -59,13 +76,21 @@ CROSSA = {
 }
 WHEAT = ["GY_E1", "GY_E2", "GY_E3", "GY_E4"]
 MICE = ["Obesity.BMI", "Obesity.BodyLength"]
+BASELINE_ROWS = ["GBLUP", "ridge", "RKHS"]
+
+
+def _results_path(run: str, bench_dir: Path) -> Path | None:
+    for path in (bench_dir / run / "results.csv", ARCHIVE / run / "results.csv.gz"):
+        if path.exists():
+            return path
+    return None
 
 
 def _load(bench_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     frames, found = [], []
     for run, rename in RUNS.items():
-        path = bench_dir / run / "results.csv"
-        if not path.exists():
+        path = _results_path(run, bench_dir)
+        if path is None:
             continue
         found.append(run)
         d = pd.read_csv(path)
@@ -74,9 +99,35 @@ def _load(bench_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             d["model"] = d["model"].replace(rename)
         d["run"] = run
         frames.append(d)
-    if not frames:
-        raise SystemExit(f"no results.csv under {bench_dir}")
-    return pd.concat(frames, ignore_index=True), found
+    cols = ["dataset", "trait", "seed", "repeat", "fold", "model", "value", "status", "run"]
+    r = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return r, found
+
+
+def _legacy(found: list[str]) -> pd.DataFrame:
+    """Cells of runs whose per-fold results are gone (only for runs not found)."""
+    if not LEGACY.exists():
+        return pd.DataFrame(columns=["run", "model", "trait", "cell"])
+    leg = pd.read_csv(LEGACY, dtype=str)
+    return leg[~leg["run"].isin(found)]
+
+
+def archive(bench_dir: Path) -> list[str]:
+    """Copy the finished runs of ``bench_dir`` into the committed archive."""
+    done = []
+    for run in RUNS:
+        src = bench_dir / run
+        if not (src / "results.csv").exists():
+            continue
+        dst = ARCHIVE / run
+        dst.mkdir(parents=True, exist_ok=True)
+        with open(src / "results.csv", "rb") as fi, gzip.open(dst / "results.csv.gz", "wb") as fo:
+            shutil.copyfileobj(fi, fo)
+        for name in ("results.md", "run.json"):
+            if (src / name).exists():
+                shutil.copyfile(src / name, dst / name)
+        done.append(run)
+    return done
 
 
 def _cell(d: pd.DataFrame, gblup: pd.DataFrame) -> str:
@@ -95,114 +146,133 @@ def _cell(d: pd.DataFrame, gblup: pd.DataFrame) -> str:
     return f"{text} ({won}/{len(m)}{extra})"
 
 
-def _table(r: pd.DataFrame, runs: list[str], traits: list[str], extra: dict | None = None):
+def _table(
+    r: pd.DataFrame,
+    legacy: pd.DataFrame,
+    runs: list[str],
+    traits: list[str],
+    extra: dict | None = None,
+):
     d = r[r["run"].isin(runs)]
-    if d.empty:
+    leg = legacy[legacy["run"].isin(runs)]
+    if d.empty and leg.empty:
         return ["(not run)"]
     # baselines are identical in every run of one config (same folds): take them once
     models: list[str] = []
     for run in runs:
-        for mdl in d[d["run"] == run]["model"].unique():
+        names = list(d[d["run"] == run]["model"].unique()) + list(
+            leg[leg["run"] == run]["model"].unique()
+        )
+        for mdl in names:
             if mdl not in models:
                 models.append(mdl)
-    order = ["GBLUP", "ridge"] + [m for m in models if m not in ("GBLUP", "ridge")]
+    order = [m for m in BASELINE_ROWS if m in models] + [
+        m for m in models if m not in BASELINE_ROWS
+    ]
     lines = ["| model | " + " | ".join(traits) + " |", "|---|" + "---|" * len(traits)]
     for mdl in order:
         cells = []
         for t in traits:
             dt = d[(d["trait"] == t) & (d["model"] == mdl)]
-            src = dt["run"].iloc[0] if len(dt) else None
-            dt = dt[dt["run"] == src]
-            g = d[(d["trait"] == t) & (d["model"] == "GBLUP") & (d["run"] == src)]
-            cells.append(_cell(dt, g) if len(dt) else "not run")
+            if len(dt):
+                src = dt["run"].iloc[0]
+                dt = dt[dt["run"] == src]
+                g = d[(d["trait"] == t) & (d["model"] == "GBLUP") & (d["run"] == src)]
+                cells.append(_cell(dt, g))
+                continue
+            lt = leg[(leg["trait"] == t) & (leg["model"] == mdl)]
+            cells.append(lt["cell"].iloc[0] if len(lt) else "not run")
         lines.append(f"| {mdl} | " + " | ".join(cells) + " |")
     for name, vals in (extra or {}).items():
         lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
     return lines
 
 
-def _with_dnngp(lines: list[str]) -> list[str]:
-    """DNNGP's GY_E1 comes from an interrupted run of wheat.toml (10 stored folds)."""
-    e1 = "0.409 (10 folds)"
-    for i, ln in enumerate(lines):
-        if ln.startswith("| dnngp |"):
-            cells = ln.split(" | ")
-            cells[1] = e1
-            lines[i] = " | ".join(cells)
-        elif ln.startswith("| dnngp+GBLUP |"):
-            cells = ln.split(" | ")
-            cells[1] = "not stored"
-            lines[i] = " | ".join(cells)
-    if any(ln.startswith("| dnngp |") for ln in lines):
-        return lines
-    row = f"| dnngp | {e1} | not run | not run | not run |"
-    return lines[: -len(CROSSA)] + [row] + lines[-len(CROSSA) :]
-
-
 def render(bench_dir: Path) -> str:
     r, found = _load(bench_dir)
-    missing = [run for run in RUNS if run not in found]
+    legacy = _legacy(found)
+    kept = sorted(set(legacy["run"]))
+    missing = [run for run in RUNS if run not in found and run not in kept]
     out = [
-        "# The published table: CNN presets, GBLUP and ridge on wheat and mice",
+        "# The published table: CNN presets, GBLUP, ridge and RKHS on wheat and mice",
         "",
         "Generated by `.venv/bin/python benchmarks/published_table.py` from the "
         "`snpcnn benchmark` runs listed in its docstring (every command is there; 2 CPU "
-        "cores, shared with other jobs; deterministic, so rerunning gives the same numbers).",
+        "cores, shared with other jobs; deterministic, so rerunning gives the same numbers). "
+        "Per-fold results of every run are archived in `benchmarks/results/`.",
         "",
         "Each cell: mean Pearson r over the test folds, then (folds where the model's r > "
         "GBLUP's r / folds). `MODEL+GBLUP` is the average of that model's and GBLUP's "
-        "predictions. `snpcnn_default` is the current default (`linear_init='ridge_loo'`, "
+        "predictions. `RKHS` is the Gaussian-kernel baseline (`snpcnn.baselines.RKHS`). "
+        "`snpcnn_default` is the current default (`linear_init='ridge_loo'`, "
         "`conv_gate=0.05`); `snpcnn_default (v1)` the previous one (`linear_init='ridge'`, no "
         "gate), kept for comparison.",
         "",
     ]
+    if kept:
+        out += [
+            f"Runs shown from the cells transcribed before their per-fold results were lost "
+            f"(`benchmarks/results/legacy_cells.csv`): {', '.join(kept)}. They predate the "
+            "RKHS baseline.",
+            "",
+        ]
     if missing:
         out += [f"Runs not present when this was generated: {', '.join(missing)}.", ""]
     out += [
         "## Wheat, the 10 shipped folds, next to the published numbers",
         "",
-        *_with_dnngp(
-            _table(r, ["wheat_default_v2", "wheat_presets", "wheat_dnngp"], WHEAT, CROSSA)
-        ),
+        *_table(r, legacy, ["wheat_default_v2", "wheat_presets", "wheat_dnngp"], WHEAT, CROSSA),
         "",
         "Crossa et al. 2010 (Genetics 186:713, Table 3) used 10-fold CV with folds that were "
         "not published; the shipped folds are BGLR's `wheat.sets`, so expect agreement within "
         "about ±0.04, not equality. **DNNGP** (three full-resolution Conv1D(64, 4) layers "
         "with batch norm: 942 s for 10 folds on 2 CPU cores) ran on GY_E1 within an "
         "interrupted run of `wheat.toml` (its 10 stored folds give the GY_E1 number; its "
-        "ensemble with GBLUP was not stored) and on GY_E2 to GY_E4 with `wheat_dnngp.toml`"
-        + ("." if "wheat_dnngp" in found else " (not run yet)."),
+        "ensemble with GBLUP was not stored) and on GY_E2 to GY_E4 with `wheat_dnngp.toml`.",
         "",
         "## Wheat, 5 repeats of random 10-fold (50 test folds per trait)",
         "",
-        *_table(r, ["wheat_random"], WHEAT, CROSSA),
+        *_table(r, legacy, ["wheat_random", "wheat_random_presets"], WHEAT, CROSSA),
         "",
-        "Only the default and the baselines were run with this config (the presets' 10-fold "
-        "runs above took 22 min for 4 models; 5 repeats of all of them did not fit the "
-        "session).",
+        "DNNGP was not run with this config (by its shipped-folds timing, 5 x 4 x 94 s x 10 "
+        "folds is about 5 h on 2 CPU cores).",
         "",
         "## Mice, 5-fold x 3 repeats, GENDER + Litter as covariates of every model",
         "",
-        *_table(r, ["mice_default_v2", "mice_default", "mice_presets"], MICE),
+        *_table(r, legacy, ["mice_default_v2", "mice_default", "mice_presets"], MICE),
         "",
         "DNNGP was not run on mice (three full-resolution convolutions over 10,346 SNPs: "
         "by the wheat timing, hours on 2 CPU cores).",
         "",
     ]
-    for run in found:
-        md = bench_dir / run / "results.md"
-        if md.exists():
-            body = md.read_text().splitlines()
-            # demote the run's own headings one level under ours
-            body = [("#" + ln) if ln.startswith("#") else ln for ln in body]
-            note = []
-            if RUNS.get(run) and "snpcnn_default" in RUNS[run]:
-                note = [
-                    "In this run `snpcnn_default` is the previous default (v1, "
-                    "`linear_init='ridge'`, no gate).",
-                    "",
-                ]
-            out += [f"## Full output: `{run}`", "", *note, *body, ""]
+    for run in RUNS:
+        md = next(
+            (
+                p
+                for p in (bench_dir / run / "results.md", ARCHIVE / run / "results.md")
+                if p.exists()
+            ),
+            None,
+        )
+        if md is None:
+            continue
+        body = md.read_text().splitlines()
+        # demote the run's own headings one level under ours
+        body = [("#" + ln) if ln.startswith("#") else ln for ln in body]
+        note = []
+        if RUNS.get(run) and "snpcnn_default" in RUNS[run]:
+            note += [
+                "In this run `snpcnn_default` is the previous default (v1, "
+                "`linear_init='ridge'`, no gate).",
+                "",
+            ]
+        if run in kept:
+            note += [
+                "The per-fold `results.csv` of this run was lost; this is its own report, "
+                "kept in `benchmarks/results/`.",
+                "",
+            ]
+        out += [f"## Full output: `{run}`", "", *note, *body, ""]
     return "\n".join(out) + "\n"
 
 
@@ -210,7 +280,14 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-dir", type=Path, default=REPO / "bench_out")
     ap.add_argument("--out", type=Path, default=DOC)
+    ap.add_argument(
+        "--archive",
+        action="store_true",
+        help="first copy the finished runs of --bench-dir into benchmarks/results/",
+    )
     a = ap.parse_args(argv)
+    if a.archive:
+        print("archived:", ", ".join(archive(a.bench_dir)) or "nothing")
     a.out.write_text(render(a.bench_dir))
     print(f"wrote {a.out}")
 

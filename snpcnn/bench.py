@@ -1374,8 +1374,8 @@ def results_markdown(bench: BenchmarkResults) -> str:
                 lines += ["Other metrics (mean ± sd over folds):", "", _md_table(rows), ""]
     lines += ["## Timing", ""]
     lines += [
-        "Seconds of fitting per test fold (training + prediction; for `baselines`, GBLUP and "
-        "ridge together), from the stored fold results, so resumed folds keep their original "
+        "Seconds of fitting per test fold (training + prediction; for `baselines`, all the "
+        "baselines together), from the stored fold results, so resumed folds keep their original "
         "time. Wall = this run's wall time for the unit (small for resumed units).",
         "",
     ]

@@ -422,7 +422,7 @@ def cross_validate(
     skip: Callable[[int, int], dict | None] | None = None,
     on_fold: Callable[[int, int, dict], None] | None = None,
 ) -> CVResults:
-    """Cross-validate a CNN and the linear baselines on the same folds.
+    """Cross-validate a CNN and the baselines (GBLUP, ridge, RKHS) on the same folds.
 
     Parameters
     ----------

@@ -201,7 +201,7 @@ class GenotypePreprocessor:
     def dosage_matrix(self, genotypes: Genotypes, rows: np.ndarray | None = None) -> np.ndarray:
         """Mean-imputed (training means), unscaled dosages of the kept SNPs, float32.
 
-        This is what the linear baselines (GBLUP, ridge) receive, so they see the
+        This is what the baselines (GBLUP, ridge, RKHS) receive, so they see the
         same SNPs and the same imputation as the CNN.
         """
         self._check_fitted()

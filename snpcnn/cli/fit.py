@@ -261,7 +261,7 @@ def fit(
     out,
     force,
 ):
-    """Cross-validate a CNN and GBLUP/ridge on the same folds and save the results.
+    """Cross-validate a CNN and GBLUP, ridge and RKHS on the same folds and save the results.
 
     GENOTYPES is a VCF/BCF, PLINK (.bed or prefix), numeric CSV matrix or snpcnn cache;
     PHENOTYPES a CSV/TSV or PLINK .pheno file, joined by sample id.
