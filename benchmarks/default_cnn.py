@@ -183,7 +183,8 @@ def _table(suffix: str = ""):
             pf = pd.DataFrame(t["per_fold"])
             pr = pd.DataFrame(t["paired"]).set_index("model") if t["paired"] else None
             row = {"data": data, "trait": trait}
-            for mdl in MODELS:
+            # RKHS is a default baseline since 2026-12-01; older runs have no RKHS rows
+            for mdl in MODELS + (["RKHS"] if (pf["model"] == "RKHS").any() else []):
                 v = pf[(pf["model"] == mdl) & (pf["status"] == "ok")]["value"]
                 row[mdl] = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
                 row[f"_{mdl}"] = float(v.mean())
