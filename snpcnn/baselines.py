@@ -273,6 +273,53 @@ def _reml(
     )
 
 
+def _reml_bounds(log_delta_bounds: Any, n_grid: int) -> tuple[float, float]:
+    lo, hi = (float(b) for b in log_delta_bounds)
+    if not lo < hi:
+        raise InputError(f"log_delta_bounds must be (low, high) with low < high, got {(lo, hi)}")
+    if n_grid < 3:
+        raise InputError(f"n_grid must be at least 3, got {n_grid}")
+    return lo, hi
+
+
+def _training_data(
+    X: Any, y: Any, C: Any, who: str
+) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:
+    """Checked float X and y, the fixed effects fitted on C, and their design F."""
+    X = _as_matrix(X, "X")
+    n = X.shape[0]
+    y = _as_vector(y, n)
+    fe = _FixedEffects().fit(C, n)
+    F = fe.design(C, n)
+    if n - F.shape[1] < 2:
+        raise InputError(
+            f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
+        )
+    _check_polymorphic(X)
+    return X, y, fe, F
+
+
+def _store_reml(model: Any, reml: _RemlFit, fe: _FixedEffects, lo: float, hi: float) -> None:
+    """The attributes GBLUP and RKHS share: variance components, fixed effects, notes."""
+    model.notes_ = list(fe.notes)
+    model.at_bound_ = reml.at_bound
+    if model.at_bound_:
+        model.notes_.append(
+            f"REML optimum at the edge of log_delta_bounds ({lo}, {hi}): "
+            f"h2 = {1 / (1 + reml.delta):.4g}"
+        )
+    model.beta_ = reml.beta
+    model.fixed_effect_names_ = fe.names
+    model._fe = fe
+    model.sigma_g2_ = reml.sigma_g2
+    model.sigma_e2_ = reml.delta * reml.sigma_g2
+    model.delta_ = reml.delta
+    model.h2_ = float(1.0 / (1.0 + reml.delta))
+    model.loglik_ = reml.loglik
+    model.n_iter_ = reml.n_iter
+    model.converged_ = reml.converged
+
+
 class Baseline:
     """Common base of the baselines: ``name``, ``fit(X, y, C=None) -> self``, ``predict``."""
 
@@ -410,24 +457,11 @@ class GBLUP(Baseline):
         -------
         self
         """
-        lo, hi = (float(b) for b in self.log_delta_bounds)
-        if not lo < hi:
-            raise InputError(
-                f"log_delta_bounds must be (low, high) with low < high, got {(lo, hi)}"
-            )
-        if self.n_grid < 3:
-            raise InputError(f"n_grid must be at least 3, got {self.n_grid}")
+        lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         if self.jitter < 0:
             raise InputError(f"jitter must be >= 0, got {self.jitter}")
-        X = _as_matrix(X, "X")
+        X, y, fe, F = _training_data(X, y, C, "GBLUP")
         n, m = X.shape
-        y = _as_vector(y, n)
-        fe = _FixedEffects().fit(C, n)
-        F = fe.design(C, n)
-        q = F.shape[1]
-        if n - q < 2:
-            raise InputError(f"GBLUP needs more training samples than fixed effects (n={n}, q={q})")
-        _check_polymorphic(X)
         p = X.mean(axis=0) / 2.0
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
         Z = X - 2.0 * p
@@ -441,29 +475,11 @@ class GBLUP(Baseline):
             lam = lam / scale
 
         reml = _reml(U, lam, y, F, lo, hi, self.n_grid)
-        beta, sigma_g2, delta = reml.beta, reml.sigma_g2, reml.delta
-        self.notes_ = list(fe.notes)
-        self.at_bound_ = reml.at_bound
-        if self.at_bound_:
-            self.notes_.append(
-                f"REML optimum at the edge of log_delta_bounds ({lo}, {hi}): "
-                f"h2 = {1 / (1 + delta):.4g}"
-            )
-
+        _store_reml(self, reml, fe, lo, hi)
         # BLUP of the genetic values through the marker effects
         self.coef_ = (Z.T @ reml.hinv_resid) / scale
         self.allele_freq_ = p
         self.scale_ = scale
-        self.beta_ = beta
-        self.fixed_effect_names_ = fe.names
-        self._fe = fe
-        self.sigma_g2_ = float(sigma_g2)
-        self.sigma_e2_ = float(delta * sigma_g2)
-        self.delta_ = float(delta)
-        self.h2_ = float(1.0 / (1.0 + delta))
-        self.loglik_ = reml.loglik
-        self.n_iter_ = reml.n_iter
-        self.converged_ = reml.converged
         self.n_features_in_ = m
         self.n_train_ = n
         return self
@@ -584,25 +600,12 @@ class RKHS(Baseline):
 
         Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
         """
-        lo, hi = (float(b) for b in self.log_delta_bounds)
-        if not lo < hi:
-            raise InputError(
-                f"log_delta_bounds must be (low, high) with low < high, got {(lo, hi)}"
-            )
-        if self.n_grid < 3:
-            raise InputError(f"n_grid must be at least 3, got {self.n_grid}")
+        lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
         if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
             raise InputError(f"bandwidths must be positive numbers, got {self.bandwidths!r}")
-        X = _as_matrix(X, "X")
+        X, y, fe, F = _training_data(X, y, C, "RKHS")
         n, m = X.shape
-        y = _as_vector(y, n)
-        fe = _FixedEffects().fit(C, n)
-        F = fe.design(C, n)
-        q = F.shape[1]
-        if n - q < 2:
-            raise InputError(f"RKHS needs more training samples than fixed effects (n={n}, q={q})")
-        _check_polymorphic(X)
         center = X.mean(axis=0)
         D = _sq_distances(X, X, center)
         med = float(np.median(D[np.triu_indices(n, 1)])) if n > 1 else 0.0
@@ -620,13 +623,7 @@ class RKHS(Baseline):
             if best is None or fit.loglik > best[1].loglik:
                 best = (float(theta), fit)
         theta, reml = best
-        self.notes_ = list(fe.notes)
-        self.at_bound_ = reml.at_bound
-        if self.at_bound_:
-            self.notes_.append(
-                f"REML optimum at the edge of log_delta_bounds ({lo}, {hi}): "
-                f"h2 = {1 / (1 + reml.delta):.4g}"
-            )
+        _store_reml(self, reml, fe, lo, hi)
         if len(thetas) > 1 and theta in (thetas.min(), thetas.max()):
             self.notes_.append(f"chosen bandwidth {theta:g} is at the edge of the grid")
         self.bandwidth_ = theta
@@ -635,16 +632,6 @@ class RKHS(Baseline):
         self.dual_coef_ = reml.hinv_resid
         self.center_ = center
         self.X_train_ = X.astype(np.float32)
-        self.beta_ = reml.beta
-        self.fixed_effect_names_ = fe.names
-        self._fe = fe
-        self.sigma_g2_ = reml.sigma_g2
-        self.sigma_e2_ = reml.delta * reml.sigma_g2
-        self.delta_ = reml.delta
-        self.h2_ = float(1.0 / (1.0 + reml.delta))
-        self.loglik_ = reml.loglik
-        self.n_iter_ = reml.n_iter
-        self.converged_ = reml.converged
         self.n_features_in_ = m
         self.n_train_ = n
         return self
@@ -733,14 +720,8 @@ class RidgeRegression(Baseline):
 
         Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
         """
-        X = _as_matrix(X, "X")
+        X, y, fe, F = _training_data(X, y, C, "ridge")
         n, m = X.shape
-        y = _as_vector(y, n)
-        fe = _FixedEffects().fit(C, n)
-        F = fe.design(C, n)
-        if n - F.shape[1] < 2:
-            raise InputError(f"ridge needs more training samples than fixed effects (n={n})")
-        _check_polymorphic(X)
         Q, _ = np.linalg.qr(F)
         Xt = X - Q @ (Q.T @ X)
         yt = y - Q @ (Q.T @ y)
