@@ -125,6 +125,28 @@ def test_shipped_dnngp_config_validates(example_data):
     assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
 
 
+def test_every_shipped_config_loads(example_data):
+    names = sorted(p.stem for p in CONFIGS.glob("*.toml") if p.stem != "tiny_arch")
+    assert {"smoke", "wheat", "wheat_random", "wheat_random_dnngp", "mice"} <= set(names)
+    for name in names:
+        cfg = load_config(CONFIGS / f"{name}.toml")
+        assert cfg.datasets and cfg.baselines, name
+
+
+def test_random_dnngp_config_runs_repeat_0_of_wheat_random(example_data):
+    """One repeat of wheat_random_dnngp.toml is exactly the first of wheat_random.toml's five."""
+    one = load_config(CONFIGS / "wheat_random_dnngp.toml").datasets[0]
+    five = load_config(CONFIGS / "wheat_random.toml").datasets[0]
+    assert (one.folds, one.repeats, five.folds, five.repeats) == (10, 1, 10, 5)
+    assert one.traits == five.traits
+    ids = pd.read_csv(example_data / "wheat_phenotypes.csv")["sample_id"].astype(str).to_numpy()
+    a = make_folds(ids, 10, repeats=1, seed=0)
+    b = make_folds(ids, 10, repeats=5, seed=0)
+    b0 = b[b["repeat"] == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b0)
+    assert not b[b["repeat"] == 1]["fold"].reset_index(drop=True).equals(b0["fold"])
+
+
 def test_linear_init_and_conv_gate_reach_the_model_spec(tmp_path):
     (tmp_path / "geno.csv").write_text("sample_id,s1\na,0\n")
     (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1\n")
