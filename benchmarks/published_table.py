@@ -199,16 +199,17 @@ def _random_dnngp_note(r: pd.DataFrame) -> list[str]:
             "10 folds is about 5 h on 2 CPU cores)."
         ]
     same = ", ".join(
-        f"{t} {d[(d['trait'] == t) & (d['model'] == m)]['value'].mean():.3f}"
+        m
+        + " "
+        + "/".join(f"{d[(d['trait'] == t) & (d['model'] == m)]['value'].mean():.3f}" for t in WHEAT)
         for m in ("GBLUP", "RKHS")
-        for t in WHEAT
     )
     return [
         "**DNNGP** ran on the first of the five repeats only (10 folds per trait, "
         "`wheat_random_dnngp.toml`, which draws exactly that repeat's folds; all five would "
-        "take about 5 h on 2 CPU cores), so its mean is over 10 folds, not 50, and its "
-        "baselines rows are not shown separately. On those same 10 folds GBLUP and RKHS "
-        f"score: {same}."
+        "take about 5 h on 2 CPU cores), so its cells are over 10 folds, while the baseline "
+        f"rows above are over all 50. On those same 10 folds: {same} (GY_E1..GY_E4); its "
+        "wins are counted against GBLUP on those folds."
     ]
 
 
