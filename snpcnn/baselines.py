@@ -506,14 +506,18 @@ class GBLUP(Baseline):
 
 
 # -------------------------------------------------------------------------------- RKHS
-def _sq_distances(A: np.ndarray, B: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between the rows of ``A`` and ``B``, divided by the
-    number of SNPs (the mean squared dosage difference).  ``center`` (the training means) is
-    subtracted first; it does not change a distance but keeps the cancellation error small."""
+def _sq_distances(A: np.ndarray, B: np.ndarray | None, center: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``A`` and ``B`` (``None``: ``A``
+    itself), divided by the number of SNPs (the mean squared dosage difference).  ``center``
+    (the training means) is subtracted first; it does not change a distance but keeps the
+    cancellation error small."""
     A = A - center
-    B = B - center
     a2 = np.einsum("ij,ij->i", A, A)
-    b2 = np.einsum("ij,ij->i", B, B)
+    if B is None:
+        B, b2 = A, a2
+    else:
+        B = B - center
+        b2 = np.einsum("ij,ij->i", B, B)
     D = a2[:, None] + b2[None, :] - 2.0 * (A @ B.T)
     np.maximum(D, 0.0, out=D)
     return D / A.shape[1]
@@ -607,7 +611,7 @@ class RKHS(Baseline):
         X, y, fe, F = _training_data(X, y, C, "RKHS")
         n, m = X.shape
         center = X.mean(axis=0)
-        D = _sq_distances(X, X, center)
+        D = _sq_distances(X, None, center)
         med = float(np.median(D[np.triu_indices(n, 1)])) if n > 1 else 0.0
         if not med > 0:
             raise InputError(
