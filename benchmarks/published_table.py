@@ -82,8 +82,10 @@ MICE = ["Obesity.BMI", "Obesity.BodyLength"]
 BASELINE_ROWS = ["GBLUP", "ridge", "RKHS"]
 
 
-def _results_path(run: str, bench_dir: Path) -> Path | None:
-    for path in (bench_dir / run / "results.csv", ARCHIVE / run / "results.csv.gz"):
+def _run_file(run: str, bench_dir: Path, name: str, archived: str | None = None) -> Path | None:
+    """``name`` of a run: from ``bench_dir`` if the run is there, else from the archive
+    (where it is stored as ``archived``, by default the same name)."""
+    for path in (bench_dir / run / name, ARCHIVE / run / (archived or name)):
         if path.exists():
             return path
     return None
@@ -92,7 +94,7 @@ def _results_path(run: str, bench_dir: Path) -> Path | None:
 def _load(bench_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     frames, found = [], []
     for run, rename in RUNS.items():
-        path = _results_path(run, bench_dir)
+        path = _run_file(run, bench_dir, "results.csv", "results.csv.gz")
         if path is None:
             continue
         found.append(run)
@@ -276,14 +278,7 @@ def render(bench_dir: Path) -> str:
         "",
     ]
     for run in RUNS:
-        md = next(
-            (
-                p
-                for p in (bench_dir / run / "results.md", ARCHIVE / run / "results.md")
-                if p.exists()
-            ),
-            None,
-        )
+        md = _run_file(run, bench_dir, "results.md")
         if md is None:
             continue
         body = md.read_text().splitlines()
