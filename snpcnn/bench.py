@@ -165,6 +165,11 @@ class DatasetSpec:
     format: str | None = None
     min_maf: float = 0.0
     min_call_rate: float = 0.0
+    # run only these (0-based) repeats of the ``repeats`` random repeats (None: all); set
+    # by ``BenchmarkConfig.select(repeats=...)`` (``snpcnn benchmark --repeats``).  A
+    # repeat's folds and network seeds depend only on (seed, repeat, fold), so runs split
+    # by repeat give exactly the numbers of one run over all repeats.
+    run_repeats: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -172,7 +177,16 @@ class DatasetSpec:
             "traits": list(self.traits),
             "covariates": list(self.covariates),
             "categorical": list(self.categorical),
+            "run_repeats": None if self.run_repeats is None else list(self.run_repeats),
         }
+
+    def repeats_text(self) -> str:
+        """'K-fold x R repeat(s)', naming the repeats run when only some are."""
+        text = f"{self.folds}-fold x {self.repeats} repeat(s)"
+        if self.run_repeats is not None:
+            shown = ", ".join(str(r) for r in self.run_repeats)
+            text += f", of which only repeat(s) {shown} (0-based) ran here"
+        return text
 
 
 @dataclass(frozen=True)
@@ -241,11 +255,17 @@ class BenchmarkConfig:
         }
 
     def select(
-        self, datasets: Sequence[str] | None = None, models: Sequence[str] | None = None
+        self,
+        datasets: Sequence[str] | None = None,
+        models: Sequence[str] | None = None,
+        repeats: Sequence[int] | None = None,
     ) -> BenchmarkConfig:
         """A copy restricted to the named datasets and CNN models (baselines always run).
 
         ``None`` keeps all; an empty ``models`` list keeps no CNN model (baselines only).
+        ``repeats`` (0-based) runs only those random-fold repeats of every dataset kept:
+        their folds and network seeds are the same as in a run over all repeats, so a long
+        run can be split by repeat and the parts combined.
         """
         out = self
         if datasets:
@@ -254,6 +274,25 @@ class BenchmarkConfig:
         if models is not None:
             _check_names(models, [m.name for m in self.models], "model", self.path)
             out = replace(out, models=[m for m in out.models if m.name in set(models)])
+        if repeats is not None:
+            wanted = tuple(sorted({int(r) for r in repeats}))
+            if not wanted:
+                raise InputError(f"{self.path}: --repeats lists no repeat")
+            chosen = []
+            for d in out.datasets:
+                if isinstance(d.folds, Path):
+                    raise InputError(
+                        f"{self.path}: dataset '{d.name}' uses the fold file {d.folds.name}, "
+                        "which has no repeats; drop --repeats or select other --datasets"
+                    )
+                bad = [r for r in wanted if not 0 <= r < d.repeats]
+                if bad:
+                    raise InputError(
+                        f"{self.path}: dataset '{d.name}' has repeats 0..{d.repeats - 1} "
+                        f"(0-based), not {bad[0]}; fix --repeats"
+                    )
+                chosen.append(replace(d, run_repeats=wanted))
+            out = replace(out, datasets=chosen)
         return out
 
     def model_labels(self) -> list[str]:
@@ -868,7 +907,11 @@ def _fold_table(ds: _Dataset, seed: int) -> pd.DataFrame:
 
     if isinstance(ds.spec.folds, Path):
         return read_folds(ds.spec.folds, ds.sample_ids)
-    return make_folds(ds.sample_ids, int(ds.spec.folds), ds.spec.repeats, seed)
+    table = make_folds(ds.sample_ids, int(ds.spec.folds), ds.spec.repeats, seed)
+    if ds.spec.run_repeats is not None:
+        keep = table["repeat"].isin(ds.spec.run_repeats)
+        table = table[keep].reset_index(drop=True)
+    return table
 
 
 def _checksum_only(c: Mapping) -> Any:
@@ -1337,7 +1380,7 @@ def results_markdown(bench: BenchmarkResults) -> str:
             folds_txt = (
                 f"folds from `{Path(d.folds).name}`"
                 if isinstance(d.folds, Path)
-                else f"{d.folds}-fold x {d.repeats} repeat(s)"
+                else d.repeats_text()
             )
             lines += [
                 f"## {d.name}: {trait}",

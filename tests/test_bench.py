@@ -465,3 +465,34 @@ def test_input_error_during_the_run_names_the_dataset_and_leaves_nothing(tiny_di
         run_benchmark(cfg, out)
     assert "NOPE" in str(info.value) and "\n" not in str(info.value)
     assert not out.exists() and not out.with_name("bad_out.partial").exists()
+
+
+def test_select_repeats_runs_a_slice_with_the_full_runs_folds(tiny_dir):
+    text = (tiny_dir / "bench.toml").read_text().replace("folds = 3\n", "folds = 3\nrepeats = 4\n")
+    (tiny_dir / "rep.toml").write_text(text)
+    cfg = load_config(tiny_dir / "rep.toml")
+    full = _fold_table(SimpleNamespace(spec=cfg.datasets[0], sample_ids=np.arange(30)), 0)
+    sel = cfg.select(repeats=[3, 1])
+    assert sel.datasets[0].run_repeats == (1, 3)
+    assert sel.to_dict()["datasets"][0]["run_repeats"] == [1, 3]
+    part = _fold_table(SimpleNamespace(spec=sel.datasets[0], sample_ids=np.arange(30)), 0)
+    expect = full[full["repeat"].isin([1, 3])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, expect)
+    assert "of which only repeat(s) 1, 3 (0-based) ran here" in sel.datasets[0].repeats_text()
+    # repeat 0 alone is the same fold table as a one-repeat config (same unit keys)
+    one = load_config(tiny_dir / "bench.toml").datasets[0]
+    first = _fold_table(SimpleNamespace(spec=one, sample_ids=np.arange(30)), 0)
+    only0 = _fold_table(
+        SimpleNamespace(spec=cfg.select(repeats=[0]).datasets[0], sample_ids=np.arange(30)), 0
+    )
+    pd.testing.assert_frame_equal(first, only0)
+    with pytest.raises(InputError, match=r"repeats 0\.\.3 \(0-based\), not 4; fix --repeats"):
+        cfg.select(repeats=[4])
+    with pytest.raises(InputError, match="lists no repeat"):
+        cfg.select(repeats=[])
+
+
+def test_select_repeats_refuses_a_fold_file(example_data):
+    cfg = load_config(CONFIGS / "wheat.toml")
+    with pytest.raises(InputError, match="uses the fold file wheat_cv_folds.csv, which has no"):
+        cfg.select(repeats=[0])

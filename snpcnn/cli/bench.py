@@ -86,9 +86,16 @@ class _Lines:
     help="Run only these CNN models of the config (comma-separated; baselines always run); "
     "'none' runs the baselines alone.",
 )
+@click.option(
+    "--repeats",
+    "only_repeats",
+    default=None,
+    help="Run only these random-fold repeats (comma-separated, 0-based), e.g. '1,2,3,4'. "
+    "Folds and seeds are those of the full run, so a long run can be split by repeat.",
+)
 @force_option
 @verbose_option
-def benchmark(config, out, resume, only_datasets, only_models, force):
+def benchmark(config, out, resume, only_datasets, only_models, only_repeats, force):
     """Benchmark CNNs against GBLUP, ridge and RKHS as described by CONFIG (a TOML file).
 
     Every dataset x trait x model x seed is cross-validated on the same folds; the
@@ -103,7 +110,18 @@ def benchmark(config, out, resume, only_datasets, only_models, force):
         if not cfg.baselines:
             raise SnpcnnError(f"{config}: --models none leaves nothing to run (no baselines)")
         models = []
-    cfg = cfg.select(_split(only_datasets) or None, models)
+    repeats = None
+    if only_repeats is not None:
+        try:
+            repeats = [int(r) for r in _split(only_repeats)]
+        except ValueError:
+            raise SnpcnnError(
+                f"--repeats {only_repeats!r}: give 0-based repeat numbers separated by commas, "
+                "e.g. --repeats 1,2,3,4"
+            ) from None
+        if not repeats:
+            raise SnpcnnError("--repeats is empty; give repeat numbers such as 1,2,3,4")
+    cfg = cfg.select(_split(only_datasets) or None, models, repeats)
     n_units = sum(
         len(cfg.seeds) * len(d.traits) * ((1 if cfg.baselines else 0) + len(cfg.models))
         for d in cfg.datasets

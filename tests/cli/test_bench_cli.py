@@ -129,3 +129,26 @@ def test_models_none_runs_the_baselines_alone(config, tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert set(results["model"]) == {"GBLUP", "ridge"}
     assert set(results["fold"]) == {1, 2}
+
+
+def test_repeats_option_runs_only_those_repeats(config, tmp_path):
+    cfg = tmp_path / "rep.toml"
+    cfg.write_text(config.read_text().replace("folds = 2\n", "folds = 2\nrepeats = 3\n"))
+    for p in ("geno.csv", "pheno.csv"):
+        (tmp_path / p).write_bytes((config.parent / p).read_bytes())
+    runner = CliRunner()
+    full, part = tmp_path / "full", tmp_path / "part"
+    args = ["benchmark", str(cfg), "--models", "none"]
+    assert runner.invoke(main, [*args, "--out", str(full)]).exit_code == 0
+    r = runner.invoke(main, [*args, "--out", str(part), "--repeats", "2,0"])
+    assert r.exit_code == 0, r.output
+    a = pd.read_csv(full / "results.csv")
+    b = pd.read_csv(part / "results.csv")
+    assert set(b["repeat"]) == {0, 2}
+    pd.testing.assert_frame_equal(a[a["repeat"].isin([0, 2])].reset_index(drop=True), b)
+    assert "of which only repeat(s) 0, 2 (0-based) ran here" in (part / "results.md").read_text()
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--repeats", "one"])
+    assert bad.exit_code == 1 and "give 0-based repeat numbers" in bad.output
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--repeats", "5"])
+    assert bad.exit_code == 1 and "not 5; fix --repeats" in bad.output
+    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
