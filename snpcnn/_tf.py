@@ -17,22 +17,33 @@ __all__ = ["import_tensorflow"]
 
 
 def import_tensorflow():
+    """TensorFlow, imported quietly; None where it is not installed (another Keras
+    backend, such as JAX, then runs the networks: see :mod:`snpcnn.backend`)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow").strip().lower() not in ("", "tensorflow"):
+        return None
     if "tensorflow" in sys.modules or os.environ.get("SNPCNN_TF_LOGS"):
-        import tensorflow as tf
-
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return None
         return tf
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
+    tf = None
     try:
         sys.stderr.flush()
         os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
+        try:
+            import tensorflow as tf
+        except ImportError:
+            tf = None
+        else:
+            tf.config.list_physical_devices("GPU")
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if tf is not None:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return tf

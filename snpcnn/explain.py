@@ -39,8 +39,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from scipy import stats as sps
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "snpcnn.explain needs Keras's TensorFlow backend (the default); this process runs "
+        f"the '{keras.backend.backend()}' backend: run it without KERAS_BACKEND (or with "
+        "KERAS_BACKEND=tensorflow)"
+    )
+import tensorflow as tf  # noqa: E402 - only after the backend check above
 
 from snpcnn import plots
 from snpcnn.errors import InputError

@@ -754,9 +754,9 @@ def _precision(mixed: bool) -> Iterator[str]:
 
 
 def _gpu_available() -> bool:
-    import tensorflow as tf
+    from snpcnn.backend import gpu_available
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return gpu_available()
 
 
 @dataclass

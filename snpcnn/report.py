@@ -127,6 +127,13 @@ def library_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:  # pragma: no cover - optional
             out[name] = "not installed"
+    if "keras" in sys.modules:  # the backend that ran the networks
+        backend = sys.modules["keras"].backend.backend()
+        out["keras_backend"] = backend
+        if backend == "jax":
+            for name in ("jax", "jaxlib"):
+                with contextlib.suppress(metadata.PackageNotFoundError):
+                    out[name] = metadata.version(name)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from snpcnn.backend import device_description, enable_determinism
 from snpcnn.errors import InputError
 from snpcnn.metrics import is_collapsed
 
@@ -92,13 +93,6 @@ class TrainResult:
     samples_per_second: float
 
 
-def _enable_determinism() -> None:
-    import tensorflow as tf
-
-    with contextlib.suppress(Exception):
-        tf.config.experimental.enable_op_determinism()
-
-
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Seed Python, NumPy and Keras/TensorFlow and make TF ops deterministic.
@@ -110,28 +104,12 @@ def seeded(seed: int) -> Iterator[None]:
     py_state = random.getstate()
     np_state = np.random.get_state()  # noqa: NPY002 - restoring the global state on purpose
     keras.utils.set_random_seed(int(seed) % (2**31 - 1))
-    _enable_determinism()
+    enable_determinism()
     try:
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)  # noqa: NPY002
-
-
-def device_description() -> str:
-    """'GPU (name)' if TensorFlow sees a GPU, else 'CPU (N threads)'."""
-    import os
-
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        try:
-            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-        except Exception:  # pragma: no cover
-            name = "GPU"
-        return f"GPU ({name})" + (f" x{len(gpus)}" if len(gpus) > 1 else "")
-    return f"CPU ({os.cpu_count()} cores)"
 
 
 def inner_split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -77,3 +77,36 @@ def test_archive_then_render_uses_fresh_results_over_legacy_cells(tmp_path, monk
     text = pt.render(tmp_path / "none")  # read back from the archive alone
     assert "| mlp | 0.450 (1/2) | not run |" in text and "0.111" not in text
     assert "## Full output: `mice_presets`" in text and "\n## snpcnn benchmark: mice\n" in text
+
+
+def test_a_model_split_over_runs_by_repeat_is_joined_against_gblup_on_the_same_folds():
+    pt = _script()
+
+    def rows(run, model, values, repeats):
+        return [
+            {
+                "run": run,
+                "model": model,
+                "trait": "GY_E1",
+                "seed": 0,
+                "repeat": r,
+                "fold": f,
+                "value": v,
+                "status": "ok",
+            }
+            for (r, f), v in zip([(r, f) for r in repeats for f in (1, 2)], values)
+        ]
+
+    runs = ["full", "part0", "part1"]
+    d = pd.DataFrame(
+        rows("full", "GBLUP", [0.5, 0.4, 0.3, 0.2], [0, 1])
+        + rows("part0", "GBLUP", [0.9, 0.9], [0])  # a duplicate baseline fold: not used
+        + rows("part0", "dnngp", [0.6, 0.3], [0])
+        + rows("part1", "GBLUP", [0.3, 0.2], [1])
+        + rows("part1", "dnngp", [0.1, 0.25], [1])
+    )
+    once = pt._folds_once(d[d["model"] == "GBLUP"], runs)
+    assert once["value"].tolist() == [0.5, 0.4, 0.3, 0.2]
+    dn = pt._folds_once(d[d["model"] == "dnngp"], runs)
+    # mean of the 4 folds; wins where dnngp > GBLUP: (0,1) 0.6 > 0.5 and (1,2) 0.25 > 0.2
+    assert pt._cell(dn, once) == "0.312 (2/4)"

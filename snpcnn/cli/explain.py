@@ -79,7 +79,13 @@ def explain(
     import numpy as np
 
     from snpcnn import __version__
-    from snpcnn import explain as ex
+
+    try:
+        from snpcnn import explain as ex
+    except ImportError as exc:
+        if "snpcnn.explain needs" not in str(exc):
+            raise
+        raise InputError(str(exc)) from None
     from snpcnn.bundle import load_bundle
     from snpcnn.io import read_genotypes
     from snpcnn.report import atomic_write_text

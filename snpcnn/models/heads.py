@@ -277,13 +277,9 @@ def set_mixed_precision(enabled: bool) -> str:
         )
     policy = "float32"
     if enabled:
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+        from snpcnn.backend import gpu_available
 
-            has_gpu = bool(tf.config.list_physical_devices("GPU"))
-        else:  # pragma: no cover - other backends
-            has_gpu = True
-        if has_gpu:
+        if gpu_available():
             policy = "mixed_float16"
         else:
             warnings.warn(

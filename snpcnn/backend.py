@@ -1,0 +1,87 @@
+"""Which Keras backend runs the networks, on which device, and how to make it deterministic.
+
+snpcnn builds and trains its genomic CNNs with Keras 3 only, so they run on any Keras
+backend.  TensorFlow is the default and the only one the interpretation tools
+(:mod:`snpcnn.explain`) and the 2D image workflow support.  JAX (``KERAS_BACKEND=jax``)
+runs ``snpcnn fit``, ``predict``, ``benchmark``, :func:`snpcnn.cross_validate` and the
+estimators without TensorFlow installed: on a GPU machine that ships JAX with CUDA but
+not TensorFlow, that is how snpcnn uses the GPU (``benchmarks/gpu_check.sh``).
+
+Nothing here imports TensorFlow unless it is the backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+__all__ = ["backend_name", "device_description", "enable_determinism", "gpu_available"]
+
+SUPPORTED = ("tensorflow", "jax")
+
+
+def backend_name() -> str:
+    """The Keras backend in use ('tensorflow', 'jax', ...)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def gpu_available() -> bool:
+    """True if the Keras backend sees a GPU."""
+    return _gpus()[0] > 0
+
+
+def _gpus() -> tuple[int, str]:
+    """(number of GPUs the backend sees, name of the first)."""
+    b = backend_name()
+    if b == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return 0, ""
+        try:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        except Exception:  # pragma: no cover - driver-dependent
+            name = "GPU"
+        return len(gpus), name
+    if b == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return len(gpus), (getattr(gpus[0], "device_kind", "GPU") if gpus else "")
+    if b == "torch":  # pragma: no cover - not a supported backend, described for run.json
+        import torch
+
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return n, (torch.cuda.get_device_name(0) if n else "")
+    return 0, ""  # pragma: no cover
+
+
+def device_description() -> str:
+    """'GPU (name)' if the backend sees a GPU, else 'CPU (N cores)'; other backends than
+    TensorFlow are named, e.g. 'CPU (2 cores), Keras backend jax'."""
+    n, name = _gpus()
+    if n:
+        text = f"GPU ({name})" + (f" x{n}" if n > 1 else "")
+    else:
+        text = f"CPU ({os.cpu_count()} cores)"
+    b = backend_name()
+    return text if b == "tensorflow" else f"{text}, Keras backend {b}"
+
+
+def enable_determinism() -> None:
+    """Make the backend's ops deterministic where it can be switched on at run time.
+
+    TensorFlow: ``enable_op_determinism``.  JAX on CPU is deterministic as is.  JAX on a
+    GPU may not be (autotuned kernels, atomic reductions); XLA's deterministic-ops flag has
+    to be in ``XLA_FLAGS`` before JAX starts, and its name changes between XLA versions
+    (an unknown flag aborts JAX), so snpcnn does not set it: see docs/models.md.
+    """
+    b = backend_name()
+    if b == "tensorflow":
+        import tensorflow as tf
+
+        with contextlib.suppress(Exception):
+            tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,183 @@
+"""Keras backends: the genomic workflow runs on JAX without TensorFlow, deterministically on
+CPU, and a model fitted under TensorFlow predicts the same under JAX."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.backend import backend_name, device_description, gpu_available
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_ARCH = REPO / "benchmarks" / "configs" / "tiny_arch.toml"
+
+needs_jax = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
+
+# run in a fresh interpreter that cannot import TensorFlow, as on a machine without it
+_PREAMBLE = """
+import os, sys
+sys.modules["tensorflow"] = None
+os.environ["KERAS_BACKEND"] = "jax"
+"""
+
+
+def _run_without_tf(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["JAX_PLATFORMS"] = "cpu"
+    script = cwd / "script.py"
+    script.write_text(_PREAMBLE + textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_tensorflow_is_the_default_backend_and_the_device_is_described():
+    assert backend_name() == "tensorflow"
+    text = device_description()
+    # the CI machines have no GPU; where one is seen, the description says so
+    assert text.startswith("GPU (" if gpu_available() else "CPU (")
+    assert "Keras backend" not in text  # only other backends are named
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, example_data) -> Path:
+    d = tmp_path_factory.mktemp("backend")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=100).iloc[:, :97]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    ph[ph["sample_id"].isin(x["sample_id"])].to_csv(d / "pheno.csv", index=False)
+    return d
+
+
+@needs_jax
+def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
+    fit = [
+        "fit",
+        str(small / "geno.csv"),
+        str(small / "pheno.csv"),
+        "--trait",
+        "GY_E1",
+        "--folds",
+        "2",
+        "--model",
+        str(TINY_ARCH),
+        "--epochs",
+        "3",
+        "--baselines",
+        "gblup",
+    ]
+    geno = str(small / "geno.csv")
+    code = f"""
+    import json
+    from click.testing import CliRunner
+    from snpcnn.cli import main
+    r = CliRunner()
+    out = {{}}
+    for name in ("a", "b"):
+        res = r.invoke(main, {fit!r} + ["--out", name])
+        out[name] = [res.exit_code, res.output[-3000:]]
+    res = r.invoke(main, ["predict", "a/model.keras", {geno!r}, "--out", "pred.csv"])
+    out["predict"] = [res.exit_code, res.output[-3000:]]
+    res = r.invoke(main, ["explain", "a/model.keras", {geno!r}, "--out", "ex"])
+    out["explain"] = [res.exit_code, res.output[-3000:]]
+    try:
+        import tensorflow  # noqa: F401
+        out["tensorflow_importable"] = True
+    except ImportError:
+        out["tensorflow_importable"] = False
+    open("result.json", "w").write(json.dumps(out))
+    """
+    p = _run_without_tf(code, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads((tmp_path / "result.json").read_text())
+    assert out["tensorflow_importable"] is False
+    for name in ("a", "b", "predict"):
+        assert out[name][0] == 0, (name, out[name][1])
+    assert "Keras backend jax" in out["a"][1]
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["libraries"]["keras_backend"] == "jax" and "jax" in run["libraries"]
+    # fixed seeds give identical results on CPU under JAX too
+    for f in ("predictions.csv", "metrics.csv"):
+        a = pd.read_csv(tmp_path / "a" / f)
+        b = pd.read_csv(tmp_path / "b" / f)
+        pd.testing.assert_frame_equal(
+            a.drop(columns="seconds", errors="ignore"), b.drop(columns="seconds", errors="ignore")
+        )
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert len(pred) == 100 and np.isfinite(pred.iloc[:, -1]).all()
+    # explain is TensorFlow-only: a one-line error that says how to run it
+    code_ex, text = out["explain"]
+    assert code_ex == 1 and "needs Keras's TensorFlow backend" in text
+    assert "Traceback" not in text and not (tmp_path / "ex").exists()
+
+
+@needs_jax
+def test_a_model_fitted_under_tensorflow_predicts_the_same_under_jax(small, tmp_path):
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+
+    r = CliRunner()
+    res = r.invoke(
+        main,
+        [
+            "fit",
+            str(small / "geno.csv"),
+            str(small / "pheno.csv"),
+            "--trait",
+            "GY_E1",
+            "--folds",
+            "2",
+            "--model",
+            str(TINY_ARCH),
+            "--epochs",
+            "3",
+            "--baselines",
+            "gblup",
+            "--out",
+            str(tmp_path / "tf"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    res = r.invoke(
+        main,
+        [
+            "predict",
+            str(tmp_path / "tf" / "model.keras"),
+            str(small / "geno.csv"),
+            "--out",
+            str(tmp_path / "tf_pred.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    code = f"""
+    from click.testing import CliRunner
+    from snpcnn.cli import main
+    res = CliRunner().invoke(main, ["predict", {str(tmp_path / "tf" / "model.keras")!r},
+                                    {str(small / "geno.csv")!r}, "--out", "jax_pred.csv"])
+    assert res.exit_code == 0, res.output
+    """
+    p = _run_without_tf(code, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    a = pd.read_csv(tmp_path / "tf_pred.csv")
+    b = pd.read_csv(tmp_path / "jax_pred.csv")
+    assert list(a.columns) == list(b.columns) and (a["sample_id"] == b["sample_id"]).all()
+    num = [c for c in a.columns if c != "sample_id"]
+    np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-5, atol=1e-5)
