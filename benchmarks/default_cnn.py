@@ -20,7 +20,9 @@ Run::
 
 ``--speed`` times ``model.fit`` of the default architecture with the default batch size
 on random standardised dosages at 1k, 10k and 100k SNPs (samples / epoch wall time,
-median over epochs 2..5; the first epoch, with graph tracing, is discarded).
+median over epochs 2..5; the first epoch, with graph tracing, is discarded), and
+``model.predict`` (batch 256; median over calls 2..4).  On a GPU it writes
+``speed_gpu.json`` instead of ``speed.json`` (``benchmarks/gpu_check.sh`` runs it there).
 """
 
 from __future__ import annotations
@@ -102,16 +104,29 @@ def run(data: str, threads: int) -> None:
     (STORE / f"final_{data}.json").write_text(json.dumps(out, indent=1, default=str))
 
 
-def speed(threads: int, snps=(1_000, 10_000, 100_000)) -> None:
-    import numpy as np
-    import tensorflow as tf
+def speed(threads: int, snps=(1_000, 10_000, 100_000), out: Path | None = None) -> Path:
+    """Training and prediction throughput of the default at 1k/10k/100k SNPs.
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    Writes ``speed.json`` on CPU and ``speed_gpu.json`` where the Keras backend sees a GPU
+    (or ``out``), so a GPU run adds its rows without replacing the CPU ones.  ``threads``
+    applies to TensorFlow only.
+    """
     import keras
+    import numpy as np
 
+    from snpcnn.backend import backend_name, device_description
     from snpcnn.cv import TRAIN_DEFAULTS
     from snpcnn.models import build_model, compile_model, count_params
+    from snpcnn.report import library_versions
+
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+    device = device_description()
+    gpu = device.startswith("GPU")
 
     class Timer(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -127,6 +142,8 @@ def speed(threads: int, snps=(1_000, 10_000, 100_000)) -> None:
     rng = np.random.default_rng(0)
     for n_snps in snps:
         n = 2048 if n_snps <= 10_000 else 512
+        if gpu:
+            n *= 4  # enough work per epoch to time a fast device
         x = rng.standard_normal((n, n_snps, 1)).astype("float32")
         y = rng.standard_normal((n, 1)).astype("float32")
         keras.utils.set_random_seed(0)
@@ -136,6 +153,14 @@ def speed(threads: int, snps=(1_000, 10_000, 100_000)) -> None:
             x, y, batch_size=TRAIN_DEFAULTS["batch_size"], epochs=5, verbose=0, callbacks=[timer]
         )
         rates = [n / t for t in timer.times[1:]]
+        # prediction as cross_validate and `snpcnn predict` call it (batch 256); the first
+        # call, which traces the graph, is discarded
+        pred_rates = []
+        for _ in range(4):
+            t0 = time.perf_counter()
+            model.predict(x, batch_size=256, verbose=0)
+            pred_rates.append(n / (time.perf_counter() - t0))
+        pred_rates = pred_rates[1:]
         rows.append(
             {
                 "n_snps": n_snps,
@@ -144,17 +169,70 @@ def speed(threads: int, snps=(1_000, 10_000, 100_000)) -> None:
                 "batch_size": TRAIN_DEFAULTS["batch_size"],
                 "median_samples_per_s": float(np.median(rates)),
                 "per_epoch": [round(r) for r in rates],
+                "predict_batch_size": 256,
+                "median_predict_samples_per_s": float(np.median(pred_rates)),
+                "per_predict_call": [round(r) for r in pred_rates],
             }
         )
         print(rows[-1], flush=True)
         keras.backend.clear_session()
-    out = {
+    record = {
         "rows": rows,
         "threads": threads,
+        "device": device,
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores visible",
+        "versions": {
+            k: v
+            for k, v in library_versions().items()
+            if k in ("python", "tensorflow", "keras", "keras_backend", "jax", "jaxlib")
+        },
     }
-    (STORE / "speed.json").write_text(json.dumps(out, indent=1))
+    path = out or STORE / ("speed_gpu.json" if gpu else "speed.json")
+    path.write_text(json.dumps(record, indent=1))
+    return path
+
+
+def _speed_section(d: dict) -> list[str]:
+    import pandas as pd
+
+    device = d.get("device", "CPU")
+    backend = d.get("versions", {}).get("keras_backend", "tensorflow")
+    threads = (
+        f"{d['threads']} TF threads" if backend == "tensorflow" else f"Keras backend {backend}"
+    )
+    has_pred = "median_predict_samples_per_s" in d["rows"][0]
+    rows = []
+    for r in d["rows"]:
+        row = {
+            "SNPs": f"{r['n_snps']:,}",
+            "params": f"{r['params']:,}",
+            "samples/epoch": r["samples_per_epoch"],
+            "training: median samples/s": f"{r['median_samples_per_s']:,.0f}",
+            "per epoch": ", ".join(map(str, r["per_epoch"])),
+        }
+        if has_pred:
+            row["prediction: median samples/s"] = f"{r['median_predict_samples_per_s']:,.0f}"
+            row["per call"] = ", ".join(map(str, r["per_predict_call"]))
+        rows.append(row)
+    return [
+        f"## Training and prediction throughput of the default: {device}",
+        "",
+        f"`--speed`: `model.fit` of `snpcnn_default` (batch {d['rows'][0]['batch_size']}, "
+        f"Adam, masked MSE) on random standardised dosages, {threads}, "
+        f"{d['machine']}, {d['date']}; training samples/s = samples per epoch / epoch wall "
+        "time, median over epochs 2..5"
+        + (
+            "; prediction samples/s = samples / wall time of `model.predict` (batch 256), "
+            "median over calls 2..4"
+            if has_pred
+            else ""
+        )
+        + " (machine shared with other jobs).",
+        "",
+        _markdown(pd.DataFrame(rows)),
+        "",
+    ]
 
 
 def _markdown(df) -> str:
@@ -310,31 +388,14 @@ def render() -> None:
         _markdown(pd.DataFrame(timing)),
         "",
     ]
-    sp = STORE / "speed.json"
-    if sp.exists():
-        d = json.loads(sp.read_text())
+    for sp in (STORE / "speed.json", STORE / "speed_gpu.json"):
+        if sp.exists():
+            lines += _speed_section(json.loads(sp.read_text()))
+    if not (STORE / "speed_gpu.json").exists():
         lines += [
-            "## Training throughput of the default",
-            "",
-            f"`--speed`: `model.fit` of `snpcnn_default` (batch {d['rows'][0]['batch_size']}, "
-            f"Adam, masked MSE) on random standardised dosages, {d['threads']} TF threads, "
-            f"{d['machine']}, {d['date']}; samples/s = samples per epoch / epoch wall time, "
-            "median over epochs 2..5 (machine shared with other jobs).",
-            "",
-            _markdown(
-                pd.DataFrame(
-                    [
-                        {
-                            "SNPs": f"{r['n_snps']:,}",
-                            "params": f"{r['params']:,}",
-                            "samples/epoch": r["samples_per_epoch"],
-                            "median samples/s": f"{r['median_samples_per_s']:,.0f}",
-                            "per epoch": ", ".join(map(str, r["per_epoch"])),
-                        }
-                        for r in d["rows"]
-                    ]
-                )
-            ),
+            "GPU: not measured (no GPU on the machines these runs had). On one, "
+            "`bash benchmarks/gpu_check.sh OUTDIR` measures the same table and the full "
+            "`snpcnn fit` times.",
             "",
         ]
     DOC.write_text("\n".join(lines))
@@ -347,11 +408,15 @@ def main(argv=None) -> None:
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--snps", type=int, nargs="+", default=[1_000, 10_000, 100_000], help="for --speed"
+    )
+    ap.add_argument("--speed-out", type=Path, help="for --speed: write here instead")
     a = ap.parse_args(argv)
     if a.data:
         run(a.data, a.threads)
     if a.speed:
-        speed(a.threads)
+        print("wrote", speed(a.threads, tuple(a.snps), a.speed_out))
     if a.render:
         render()
 
