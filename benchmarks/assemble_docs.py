@@ -20,6 +20,7 @@ ORDER = [
     "full_runs.md",
     "published_table.md",
     "model_speed.md",
+    "backends.md",
     "mnist.md",
     "explain.md",
 ]

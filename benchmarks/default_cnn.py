@@ -393,9 +393,9 @@ def render() -> None:
             lines += _speed_section(json.loads(sp.read_text()))
     if not (STORE / "speed_gpu.json").exists():
         lines += [
-            "GPU: not measured (no GPU on the machines these runs had). On one, "
-            "`bash benchmarks/gpu_check.sh OUTDIR` measures the same table and the full "
-            "`snpcnn fit` times.",
+            "GPU: not measured (no GPU on the machines these runs had). On a lent GPU "
+            "machine, `bash benchmarks/gpu_check.sh run OUTDIR` (after `... prepare` here) "
+            "measures the same table and the full `snpcnn fit` times, on Keras's JAX backend.",
             "",
         ]
     DOC.write_text("\n".join(lines))
