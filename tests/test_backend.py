@@ -66,23 +66,16 @@ def small(tmp_path_factory, example_data) -> Path:
     return d
 
 
+def _fit_args(small: Path) -> list[str]:
+    """A 2-fold `snpcnn fit` of the tiny CNN (3 epochs) and GBLUP on the small data."""
+    files = [str(small / "geno.csv"), str(small / "pheno.csv")]
+    opts = "--trait GY_E1 --folds 2 --epochs 3 --baselines gblup".split()
+    return ["fit", *files, *opts, "--model", str(TINY_ARCH)]
+
+
 @needs_jax
 def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
-    fit = [
-        "fit",
-        str(small / "geno.csv"),
-        str(small / "pheno.csv"),
-        "--trait",
-        "GY_E1",
-        "--folds",
-        "2",
-        "--model",
-        str(TINY_ARCH),
-        "--epochs",
-        "3",
-        "--baselines",
-        "gblup",
-    ]
+    fit = _fit_args(small)
     geno = str(small / "geno.csv")
     code = f"""
     import json
@@ -135,26 +128,7 @@ def test_a_model_fitted_under_tensorflow_predicts_the_same_under_jax(small, tmp_
     from snpcnn.cli import main
 
     r = CliRunner()
-    res = r.invoke(
-        main,
-        [
-            "fit",
-            str(small / "geno.csv"),
-            str(small / "pheno.csv"),
-            "--trait",
-            "GY_E1",
-            "--folds",
-            "2",
-            "--model",
-            str(TINY_ARCH),
-            "--epochs",
-            "3",
-            "--baselines",
-            "gblup",
-            "--out",
-            str(tmp_path / "tf"),
-        ],
-    )
+    res = r.invoke(main, [*_fit_args(small), "--out", str(tmp_path / "tf")])
     assert res.exit_code == 0, res.output
     res = r.invoke(
         main,
