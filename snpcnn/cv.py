@@ -109,6 +109,18 @@ class CVResults:
     final_bundle: Any = None
     notes: list[str] = field(default_factory=list)
 
+    def conv_kept(self) -> tuple[int, int] | None:
+        """(fits whose convolutions' correction was kept, fits), over folds and seeds.
+
+        Only for a CNN whose linear path started at a ridge fit (``linear_init`` "ridge" or
+        "ridge_loo" with a wide & deep model; None otherwise): in a fit whose correction was
+        rejected (best epoch 0) the CNN predicts exactly its ridge (RR-BLUP) start.
+        """
+        epochs = [e for h in self.histories if h.get("ridge_start") for e in h["best_epochs"]]
+        if not epochs:
+            return None
+        return sum(e > 0 for e in epochs), len(epochs)
+
     @property
     def inner_validation(self) -> pd.DataFrame:
         """Pearson r of the CNN on the inner validation split of each training part.
@@ -757,6 +769,7 @@ def _run_fold(
             "fold": f,
             "histories": res.histories,
             "best_epochs": res.best_epochs,
+            "ridge_start": res.ridge_start,
             "learning_rates": res.learning_rates,
             "collapsed_on_validation": res.collapsed_on_validation,
             "inner_val_r": res.inner_val_r,

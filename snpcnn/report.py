@@ -241,6 +241,46 @@ def trait_sections(results) -> list[tuple[str, str]]:
     return out
 
 
+def conv_kept_text(results, short: bool = False) -> str | None:
+    """What the CNN's convolutions contributed, for a CNN started at a ridge fit (else None).
+
+    With ``linear_init`` "ridge"/"ridge_loo" the default CNN is a ridge (RR-BLUP) fit plus a
+    convolutional correction that is kept only if it earns its place on the inner
+    validation rows; where it is not, the "CNN" predictions are exactly the ridge fit's.
+    Users comparing "CNN" with GBLUP need to know how often that happened.
+    """
+    kept = results.conv_kept() if hasattr(results, "conv_kept") else None
+    if kept is None:
+        return None
+    k, n = kept
+    c = results.config
+    if short:
+        return (
+            f"CNN: the convolutions' correction of the ridge start was kept in {k} of {n} "
+            f"fits; in the other {n - k} the CNN predicted exactly its ridge (RR-BLUP) start "
+            "(summary.md)"
+        )
+    gate = float(c.get("conv_gate") or 0.0)
+    how = (
+        "if it lowered the inner-validation squared error significantly (one-sided paired "
+        f"t-test, p < {gate:g})"
+        if gate > 0
+        else "if it lowered the inner-validation loss"
+    )
+    rows = (
+        "the inner training rows"
+        if c.get("linear_init") == "ridge"
+        else "each training part (the convolutions then fit its leave-one-out residuals)"
+    )
+    return (
+        f"CNN = ridge start + convolutional correction: the linear SNP path started at the "
+        f"ridge (RR-BLUP) fit of {rows}, and the convolutions' correction was kept {how} in "
+        f"**{k} of {n}** fits (folds x seeds). In the other {n - k}, the CNN's predictions are "
+        "exactly that ridge fit's, so there its comparison with GBLUP is RR-BLUP's "
+        "(docs/models.md)."
+    )
+
+
 def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     """The human-readable ``summary.md``."""
     c = results.config
@@ -263,6 +303,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         f"(early stopping, patience {c['patience']}, on an inner {c['val_fraction']:.0%} "
         f"validation split of each training part), batch {c['batch_size']}, learning rate "
         f"{c['learning_rate']:g}, {c['n_seeds']} seed(s)",
+        *([f"- {conv}"] if (conv := conv_kept_text(results)) else []),
         f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}",
         f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "
         f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
@@ -299,6 +340,9 @@ def console_report(results) -> str:
         f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
         f"refit {t['refit_seconds']:.1f} s)"
     )
+    conv = conv_kept_text(results, short=True)
+    if conv:
+        parts.append(conv)
     if results.notes:
         parts.append("notes:\n" + "\n".join(f"  - {n}" for n in results.notes))
     return "\n\n".join(parts)
@@ -420,6 +464,7 @@ def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -
                 "repeat": h["repeat"],
                 "fold": h["fold"],
                 "best_epochs": h["best_epochs"],
+                "ridge_start": h.get("ridge_start"),
                 "learning_rates": h["learning_rates"],
                 "inner_val_r": [
                     [None if v is None or v != v else float(v) for v in row]

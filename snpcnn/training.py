@@ -91,6 +91,10 @@ class TrainResult:
     inner_val_r: list[list[float]]
     seconds: float
     samples_per_second: float
+    # True if the model's linear path started at a ridge fit ("ridge"/"ridge_loo" with a
+    # wide & deep regression model); then a best epoch of 0 means the convolutions'
+    # correction was rejected and the network predicts exactly that ridge fit
+    ridge_start: bool = False
 
 
 @contextlib.contextmanager
@@ -462,4 +466,5 @@ def train_cnn(
         inner_val_r=val_r,
         seconds=seconds,
         samples_per_second=n_seen / seconds if seconds > 0 else float("nan"),
+        ridge_start=bool(wide),
     )

@@ -205,3 +205,29 @@ def test_training_options_reach_the_run(small_files, tmp_path):
     assert r.exit_code == 0, r.output
     c = json.loads((out / "run.json").read_text())["config"]
     assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("center", "zeros", 0.0)
+
+
+def test_summary_says_how_often_the_convolutions_were_kept(small_files, tmp_path):
+    """With the default (ridge start + gated convolutions) the user is told in how many fits
+    the CNN was more than its ridge start; a CNN without a ridge start gets no such line."""
+    d = small_files
+    base = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1"]
+    base += ["--folds", "3", "--epochs", "3", "--baselines", "gblup", "--no-refit"]
+    r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert all(f["ridge_start"] is True for f in run["cnn_folds"])
+    epochs = [e for f in run["cnn_folds"] for e in f["best_epochs"]]
+    k = sum(e > 0 for e in epochs)
+    assert f"kept in {k} of 3 fits; in the other {3 - k} the CNN predicted exactly" in r.output
+    summary = (tmp_path / "a" / "summary.md").read_text()
+    assert f"in **{k} of 3** fits" in summary and "p < 0.05" in summary
+    # a plain CNN (no linear path): nothing to report
+    r = CliRunner().invoke(
+        main, [*base, "--model", str(d / "tiny.toml"), "--out", str(tmp_path / "b")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "correction of the ridge start" not in r.output
+    assert "ridge start + convolutional" not in (tmp_path / "b" / "summary.md").read_text()
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert all(f["ridge_start"] is False for f in run["cnn_folds"])
