@@ -1226,6 +1226,9 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         "wall_seconds": wall,
                         "fit_seconds": res.timings["cnn_seconds"] + res.timings["baseline_seconds"],
                         "cnn_train_samples_per_second": res.timings["cnn_train_samples_per_second"],
+                        # (fits whose convolutions were kept, fits) for a CNN started at a
+                        # ridge fit, else None (see CVResults.conv_kept)
+                        "conv_kept": res.conv_kept(),
                         "notes": list(res.notes),
                     }
                     units.append(unit_record)
@@ -1426,6 +1429,19 @@ def results_markdown(bench: BenchmarkResults) -> str:
     for u in _timing_rows(bench):
         rows.append(u)
     lines += [_md_table(rows), ""]
+    kept = _conv_kept_rows(bench)
+    if kept:
+        lines += [
+            "## What the convolutions added",
+            "",
+            "For CNNs whose linear SNP path starts at a ridge (RR-BLUP) fit (the default): in "
+            "how many fits (folds x network seeds) the convolutions' correction was kept. In "
+            "the others the model's predictions are exactly the ridge fit's, so its comparison "
+            "with GBLUP there is RR-BLUP's.",
+            "",
+            _md_table(kept),
+            "",
+        ]
     notes = [
         f"{u['dataset']} {u['trait']} seed {u['seed']} {u['model']}: {n}"
         for u in bench.units
@@ -1446,6 +1462,20 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
+    agg: dict[tuple, list[int]] = {}
+    for u in bench.units:
+        if u.get("conv_kept") is None:
+            continue
+        a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0, 0])
+        a[0] += u["conv_kept"][0]
+        a[1] += u["conv_kept"][1]
+    return [
+        {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
+        for (ds, t, m), (k, n) in agg.items()
+    ]
 
 
 def _timing_rows(bench: BenchmarkResults) -> list[dict[str, str]]:

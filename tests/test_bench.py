@@ -327,6 +327,9 @@ def test_results_table_and_outputs(reference):
     assert run["data"]["wheat_small"]["inputs"]["genotypes"]["sha256"]
     assert {u["model"] for u in run["units"]} == {"baselines", "tiny", "tiny_b"}
     assert all(u["folds_computed"] == 3 and u["folds_resumed"] == 0 for u in run["units"])
+    # the tiny CNNs have no ridge-started linear path: nothing to say about their convolutions
+    assert all(u["conv_kept"] is None for u in run["units"])
+    assert "What the convolutions added" not in md
     assert "tensorflow" in run["libraries"]
     assert (out / "plots" / "wheat_small_pearson_r.png").stat().st_size > 1000
 
@@ -496,3 +499,25 @@ def test_select_repeats_refuses_a_fold_file(example_data):
     cfg = load_config(CONFIGS / "wheat.toml")
     with pytest.raises(InputError, match="uses the fold file wheat_cv_folds.csv, which has no"):
         cfg.select(repeats=[0])
+
+
+def test_conv_kept_rows_sum_the_fits_of_ridge_started_cnns_only():
+    from snpcnn.bench import _conv_kept_rows
+
+    unit = {"dataset": "d", "trait": "t", "seed": 0}
+    bench = SimpleNamespace(
+        units=[
+            {**unit, "model": "baselines", "conv_kept": None},
+            {**unit, "model": "snpcnn_default", "conv_kept": (1, 10)},
+            {**unit, "seed": 1, "model": "snpcnn_default", "conv_kept": [0, 10]},
+            {**unit, "model": "tiny"},  # a unit stored before the field existed
+        ]
+    )
+    assert _conv_kept_rows(bench) == [
+        {
+            "dataset": "d",
+            "trait": "t",
+            "model": "snpcnn_default",
+            "convolutions kept": "1 of 20 fits",
+        }
+    ]
