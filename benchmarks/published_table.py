@@ -7,7 +7,7 @@ deterministic, so rerunning a command gives the same numbers)::
     snpcnn benchmark benchmarks/configs/wheat.toml --out bench_out/wheat_default_v2 \\
         --models snpcnn_default
     snpcnn benchmark benchmarks/configs/wheat.toml --out bench_out/wheat_presets \\
-        --models snpcnn_default,perez_enciso_2019,deepgs,mlp      # default as of v1 (ridge)
+        --models snpcnn_default_v1,perez_enciso_2019,deepgs,mlp
     snpcnn benchmark benchmarks/configs/wheat_dnngp.toml --out bench_out/wheat_dnngp
     snpcnn benchmark benchmarks/configs/wheat_random.toml --out bench_out/wheat_random \\
         --models snpcnn_default
@@ -20,7 +20,7 @@ deterministic, so rerunning a command gives the same numbers)::
     snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_default_v2 \\
         --models snpcnn_default
     snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_default \\
-        --models snpcnn_default                                    # default as of v1 (ridge)
+        --models snpcnn_default_v1
     snpcnn benchmark benchmarks/configs/mice.toml --out bench_out/mice_presets \\
         --models perez_enciso_2019,deepgs,mlp
 
@@ -40,8 +40,9 @@ session's scratch space: ``wheat_presets``, ``wheat_dnngp``, ``mice_default`` an
 ``benchmarks/results/RUN/results.md``; rerunning their commands (and ``--archive``) replaces
 them with freshly computed ones.
 
-"v1" marks the previous default (``linear_init="ridge"``, no gate): its runs predate the
-change of default, so its rows are relabelled ``snpcnn_default (v1)``.  The RKHS baseline
+"v1" marks the previous default (``linear_init="ridge"``, no gate).  The legacy runs ran it
+as ``snpcnn_default`` (before the change of default); the configs now hold it as
+``snpcnn_default_v1``; both are shown as ``snpcnn_default (v1)``.  The RKHS baseline
 was added after the legacy runs, so their reports have no RKHS row.
 """
 
@@ -60,8 +61,8 @@ ARCHIVE = REPO / "benchmarks" / "results"
 LEGACY = ARCHIVE / "legacy_cells.csv"
 
 _V1 = {
-    "snpcnn_default": "snpcnn_default (v1)",
-    "snpcnn_default+GBLUP": "snpcnn_default (v1)+GBLUP",
+    "snpcnn_default_v1": "snpcnn_default (v1)",
+    "snpcnn_default_v1+GBLUP": "snpcnn_default (v1)+GBLUP",
 }
 # run directory -> relabelling of its models (None: keep); runs listed in display order
 RUNS = {
@@ -319,9 +320,10 @@ def render(bench_dir: Path) -> str:
         # demote the run's own headings one level under ours
         body = [("#" + ln) if ln.startswith("#") else ln for ln in body]
         note = []
-        if RUNS.get(run) and "snpcnn_default" in RUNS[run]:
+        if RUNS.get(run) is _V1:
+            name = "snpcnn_default" if run in kept else "snpcnn_default_v1"
             note += [
-                "In this run `snpcnn_default` is the previous default (v1, "
+                f"In this run `{name}` is the previous default (v1, "
                 "`linear_init='ridge'`, no gate).",
                 "",
             ]
