@@ -1111,6 +1111,11 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
         for d in config.datasets
     )
     architectures = {m.name: m.resolved_architecture() for m in config.models}
+    backend = "tensorflow"
+    if config.models:
+        from snpcnn.backend import backend_name
+
+        backend = backend_name()
     metric_frames: list[pd.DataFrame] = []
     pred_frames: list[pd.DataFrame] = []
     units: list[dict[str, Any]] = []
@@ -1162,10 +1167,15 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                 for m in config.models:
                     hyper = {k: v for k, v in m.to_dict().items() if k in _HYPER_DEFAULTS}
                     hyper.pop("model_overrides")
+                    what = {"architecture": architectures[m.name], **hyper}
+                    if backend != "tensorflow":
+                        # another backend draws other weights: its folds are not resumable
+                        # as TensorFlow ones (TensorFlow keys stay as they always were)
+                        what["keras_backend"] = backend
                     jobs.append(
                         (
                             m.name,
-                            {"architecture": architectures[m.name], **hyper},
+                            what,
                             dict(cnn=True, baselines=(), model=architectures[m.name], **hyper),
                         )
                     )

@@ -520,3 +520,42 @@ def test_conv_kept_rows_sum_the_fits_of_ridge_started_cnns_only():
             "convolutions kept": "1 of 20 fits",
         }
     ]
+
+
+def test_cnn_unit_keys_name_a_backend_other_than_tensorflow(tiny_dir, tmp_path, monkeypatch):
+    """A JAX run draws other weights: its stored folds must not resume a TensorFlow run (and
+    the TensorFlow keys stay as they were, so existing partial runs still resume)."""
+    import snpcnn.backend
+    import snpcnn.bench
+
+    class Stop(Exception):
+        pass
+
+    real_cv = snpcnn.cv.cross_validate
+    real_init = snpcnn.bench._UnitStore.__init__
+
+    def keys_for(backend: str) -> dict[str, str]:
+        seen: dict[str, str] = {}
+
+        def spy_init(self, directory, key):
+            seen[directory.parent.name] = key
+            real_init(self, directory, key)
+
+        def cv(*args, **kwargs):
+            if kwargs.get("cnn"):
+                raise Stop  # the CNN unit's key is known by now; no need to train
+            return real_cv(*args, **kwargs)
+
+        cfg = load_config(tiny_dir / "bench.toml").select(models=["tiny"])
+        with monkeypatch.context() as m:
+            m.setattr(snpcnn.backend, "backend_name", lambda: backend)
+            m.setattr(snpcnn.bench._UnitStore, "__init__", spy_init)
+            m.setattr(snpcnn.cv, "cross_validate", cv)
+            with pytest.raises(Stop):
+                run_benchmark(cfg, tmp_path / backend, force=True)
+        return seen
+
+    tf_keys, jax_keys = keys_for("tensorflow"), keys_for("jax")
+    assert set(tf_keys) == set(jax_keys) == {"baselines", "tiny"}
+    assert tf_keys["baselines"] == jax_keys["baselines"]  # numpy baselines: any backend
+    assert tf_keys["tiny"] != jax_keys["tiny"]
