@@ -155,3 +155,24 @@ def test_a_model_fitted_under_tensorflow_predicts_the_same_under_jax(small, tmp_
     assert list(a.columns) == list(b.columns) and (a["sample_id"] == b["sample_id"]).all()
     num = [c for c in a.columns if c != "sample_id"]
     np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-5, atol=1e-5)
+
+
+def test_without_tensorflow_and_without_a_backend_the_cli_says_what_to_do(small, tmp_path):
+    code = f"""
+    import os, json
+    del os.environ["KERAS_BACKEND"]  # Keras would pick TensorFlow, which is missing
+    from click.testing import CliRunner
+    from snpcnn.cli import main
+    res = CliRunner().invoke(main, {_fit_args(small) + ["--out", "o"]!r})
+    open("result.json", "w").write(json.dumps([res.exit_code, res.output]))
+    """
+    p = _run_without_tf(code, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    code_, text = json.loads((tmp_path / "result.json").read_text())
+    assert code_ == 1 and "Traceback" not in text, text
+    assert text.strip().splitlines() == [
+        "Error: TensorFlow is not installed and Keras has no other backend chosen: install "
+        "snpcnn's dependencies (pip install -e .), or run on JAX with KERAS_BACKEND=jax "
+        "(docs/models.md)"
+    ]
+    assert not (tmp_path / "o").exists()

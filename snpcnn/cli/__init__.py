@@ -98,7 +98,22 @@ def main(ctx: click.Context) -> None:
         if "--help" not in sys.argv and "-h" not in sys.argv:
             from snpcnn._tf import import_tensorflow
 
-            import_tensorflow()
+            if import_tensorflow() is None:
+                _check_keras_backend()
+
+
+def _check_keras_backend() -> None:
+    """Without TensorFlow, Keras must be told to use another backend: say so in one line."""
+    try:
+        import keras  # noqa: F401
+    except ImportError as exc:
+        if getattr(exc, "name", None) != "tensorflow" and "tensorflow" not in str(exc):
+            raise
+        raise SnpcnnError(
+            "TensorFlow is not installed and Keras has no other backend chosen: install "
+            "snpcnn's dependencies (pip install -e .), or run on JAX with KERAS_BACKEND=jax "
+            "(docs/models.md)"
+        ) from None
 
 
 def _register() -> None:
