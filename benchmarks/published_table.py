@@ -130,8 +130,12 @@ def archive(bench_dir: Path) -> list[str]:
             continue
         dst = ARCHIVE / run
         dst.mkdir(parents=True, exist_ok=True)
-        with open(src / "results.csv", "rb") as fi, gzip.open(dst / "results.csv.gz", "wb") as fo:
-            shutil.copyfileobj(fi, fo)
+        data = (src / "results.csv").read_bytes()
+        gz = dst / "results.csv.gz"
+        if not (gz.exists() and gzip.decompress(gz.read_bytes()) == data):
+            # mtime 0: the same results give the same archive bytes (no churn in git)
+            with open(gz, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
+                fo.write(data)
         for name in ("results.md", "run.json"):
             if (src / name).exists():
                 shutil.copyfile(src / name, dst / name)
