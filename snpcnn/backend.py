@@ -17,8 +17,6 @@ import os
 
 __all__ = ["backend_name", "device_description", "enable_determinism", "gpu_available"]
 
-SUPPORTED = ("tensorflow", "jax")
-
 
 def backend_name() -> str:
     """The Keras backend in use ('tensorflow', 'jax', ...)."""
@@ -51,12 +49,7 @@ def _gpus() -> tuple[int, str]:
 
         gpus = [d for d in jax.devices() if d.platform == "gpu"]
         return len(gpus), (getattr(gpus[0], "device_kind", "GPU") if gpus else "")
-    if b == "torch":  # pragma: no cover - not a supported backend, described for run.json
-        import torch
-
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        return n, (torch.cuda.get_device_name(0) if n else "")
-    return 0, ""  # pragma: no cover
+    return 0, ""  # pragma: no cover - other backends are not supported
 
 
 def device_description() -> str:

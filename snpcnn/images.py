@@ -753,12 +753,6 @@ def _precision(mixed: bool) -> Iterator[str]:
         keras.mixed_precision.set_global_policy(before)
 
 
-def _gpu_available() -> bool:
-    from snpcnn.backend import gpu_available
-
-    return gpu_available()
-
-
 @dataclass
 class ImageFitResult:
     """What :func:`fit_images` returns.
@@ -817,6 +811,7 @@ class ImageFitResult:
         import tensorflow as tf
 
         from snpcnn import __version__
+        from snpcnn.backend import gpu_available
 
         out = {k: v for k, v in self.__dict__.items() if k != "model"}
         out["test_accuracy_statistic"] = "fraction of test images with argmax(prediction) == label"
@@ -827,7 +822,7 @@ class ImageFitResult:
             "numpy": np.__version__,
             "python": platform.python_version(),
             "machine": platform.platform(),
-            "device": "GPU" if _gpu_available() else "CPU",
+            "device": "GPU" if gpu_available() else "CPU",
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         return _jsonable(out)

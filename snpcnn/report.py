@@ -249,7 +249,7 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     validation rows; where it is not, the "CNN" predictions are exactly the ridge fit's.
     Users comparing "CNN" with GBLUP need to know how often that happened.
     """
-    kept = results.conv_kept() if hasattr(results, "conv_kept") else None
+    kept = results.conv_kept()
     if kept is None:
         return None
     k, n = kept
@@ -260,7 +260,7 @@ def conv_kept_text(results, short: bool = False) -> str | None:
             f"fits; in the other {n - k} the CNN predicted exactly its ridge (RR-BLUP) start "
             "(summary.md)"
         )
-    gate = float(c.get("conv_gate") or 0.0)
+    gate = float(c["conv_gate"])
     how = (
         "if it lowered the inner-validation squared error significantly (one-sided paired "
         f"t-test, p < {gate:g})"
@@ -269,7 +269,7 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     )
     rows = (
         "the inner training rows"
-        if c.get("linear_init") == "ridge"
+        if c["linear_init"] == "ridge"
         else "each training part (the convolutions then fit its leave-one-out residuals)"
     )
     return (
