@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SnpcnnError", "InputError"]
+__all__ = ["SnpcnnError", "InputError", "InputWarning"]
 
 
 class SnpcnnError(Exception):
@@ -15,3 +15,7 @@ class SnpcnnError(Exception):
 
 class InputError(SnpcnnError, ValueError):
     """A user's input file or argument is malformed or inconsistent."""
+
+
+class InputWarning(UserWarning):
+    """An input was read, but something in it deserves a look (the CLI prints one line)."""

@@ -8,14 +8,17 @@ usage errors); nothing prints a traceback unless ``-vv`` was given.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
+import traceback
+import warnings
 
 import click
 
 from snpcnn import __version__
-from snpcnn.errors import SnpcnnError
+from snpcnn.errors import InputWarning, SnpcnnError
 
 __all__ = ["main", "verbose_option", "force_option"]
 
@@ -26,34 +29,77 @@ class _Group(click.Group):
     """A click group that turns user errors into one clear line."""
 
     def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputWarning)
+            previous = warnings.showwarning
+            warnings.showwarning = _show_warning(previous)
+            try:
+                return self._invoke(ctx)
+            finally:
+                warnings.showwarning = previous
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except SnpcnnError as exc:
-            _fail(str(exc))
-        except FileNotFoundError as exc:
-            name = exc.filename or str(exc)
-            _fail(f"{name}: no such file; check the path")
-        except PermissionError as exc:
-            _fail(f"{exc.filename}: permission denied")
-        except MemoryError:
-            _fail(
-                "out of memory; use a smaller --batch-size or convert the genotypes to a cache first"
-            )
-        except KeyboardInterrupt:
-            _fail("interrupted")
-        except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
-            if os.environ.get("SNPCNN_TRACEBACK") or log.getEffectiveLevel() <= logging.DEBUG:
-                raise
-            _fail(
-                f"internal error ({type(exc).__name__}: {exc}); rerun with -vv for the traceback "
-                "and report it"
-            )
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - last line of defence: never a traceback
+            # click turns an escaping EOFError or KeyboardInterrupt into a bare "Aborted!",
+            # so nothing is re-raised: -vv prints the traceback, then the same one line.
+            if _debug():
+                traceback.print_exception(exc, file=sys.stderr)
+            _fail(_message(exc))
+
+
+def _debug() -> bool:
+    return bool(os.environ.get("SNPCNN_TRACEBACK")) or log.getEffectiveLevel() <= logging.DEBUG
+
+
+def _message(exc: BaseException) -> str:
+    """The one line printed for ``exc``."""
+    if isinstance(exc, SnpcnnError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        name = exc.filename or str(exc)
+        return f"{name}: no such file; check the path"
+    if isinstance(exc, PermissionError):
+        return f"{exc.filename}: permission denied; check the file's permissions or choose another path"
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --batch-size or convert the genotypes to a cache first"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return (
+            f"{where}cannot write ({os.strerror(exc.errno)}); free space or choose a writable "
+            "output location"
+        )
+    text = " ".join(str(exc).split())
+    return (
+        f"internal error ({type(exc).__name__}: {text}); rerun with -vv for the traceback "
+        "and report it"
+    )
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG}
+
+
+def _show_warning(fallback):
+    """``warnings.showwarning`` that prints snpcnn's input warnings as one ``Warning:`` line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, InputWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {' '.join(message.splitlines())}", err=True)
     sys.exit(1)
 
 

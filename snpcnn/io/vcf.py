@@ -37,12 +37,13 @@ import logging
 import os
 import re
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_vcf", "MULTIALLELIC_MODES"]
@@ -96,7 +97,7 @@ def _check_not_bcf(path: Path) -> None:
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(4)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: not a readable gzip file ({exc})") from None
     if head[:3] == b"BCF":
         raise InputError(
@@ -333,8 +334,8 @@ def read_vcf(
             warnings.simplefilter("ignore")  # e.g. "multiple FORMAT headers": harmless here
             with _open_binary(path) as fh:
                 headers = allel.read_vcf_headers(fh)
-    except (RuntimeError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable VCF ({exc})") from None
+    except (RuntimeError, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise InputError(f"{path}: not a readable VCF ({_damaged(exc)})") from None
     samples = np.asarray(headers.samples, dtype=object)
     if len(samples) == 0:
         raise InputError(
@@ -356,12 +357,12 @@ def read_vcf(
     # The final samples x SNPs matrix is allocated once, for every record the
     # file holds (one cheap counting pass), and each decoded chunk is
     # transposed straight into it: no second copy of the genotypes exists.
-    dosages = np.empty((n_smp, max(_count_records(path), 1)), dtype=np.int8)
     n_kept = 0
     meta: list[pd.DataFrame] = []
     with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            dosages = np.empty((n_smp, max(_count_records(path), 1)), dtype=np.int8)
             fileobj = stack.enter_context(_open_binary(path))
             _, _, _, it = allel.iter_vcf_chunks(
                 fileobj,
@@ -415,10 +416,10 @@ def read_vcf(
                     pd.DataFrame({"chrom": chrom, "pos": pos, "id": ids, "ref": ref, "alt": alt})
                 )
                 del gt, chunk
-        except (RuntimeError, UnicodeDecodeError, EOFError) as exc:
-            raise InputError(f"{path}: not a readable VCF ({exc})") from None
+        except (RuntimeError, UnicodeDecodeError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: not a readable VCF ({_damaged(exc)})") from None
         except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc})") from None
+            raise InputError(f"{path}: cannot read ({_damaged(exc)})") from None
         _raise_on_sample_warning(caught, path)
 
     if n_records == 0:
@@ -442,6 +443,40 @@ def read_vcf(
     if no_id.any():
         ids = ids.where(~no_id, variants["chrom"] + ":" + variants["pos"].astype(str))
     variants["id"] = ids.astype(str)
+    if variants["pos"].lt(0).any():  # scikit-allel reads an unparsable POS as -1 or 0
+        i = int(np.flatnonzero(variants["pos"].lt(0).to_numpy())[0])
+        raise InputError(
+            f"{path}: record {variants['chrom'].iloc[i]} ({variants['id'].iloc[i]}): POS is not "
+            "a positive whole number; fix the POS column"
+        )
+
+    from snpcnn.io._checks import sort_order, unsorted_at, warn_duplicates
+
+    extra: dict = {}
+    bad = unsorted_at(variants)
+    if bad is not None:
+        v = variants
+        order = sort_order(v)
+        warnings.warn(
+            f"{path}: records are not sorted by position ({v['chrom'].iloc[bad]}:"
+            f"{v['pos'].iloc[bad]} comes after {v['chrom'].iloc[bad - 1]}:{v['pos'].iloc[bad - 1]});"
+            " snpcnn sorted them by chromosome (in order of first appearance) and position, "
+            "because SNP order feeds the convolutions; sort the file with `bcftools sort -Oz -o "
+            f"sorted.vcf.gz {path.name}` to silence this",
+            InputWarning,
+            stacklevel=2,
+        )
+        dosages = np.ascontiguousarray(dosages[:, order])
+        variants = variants.iloc[order].reset_index(drop=True)
+        extra["sorted_by_snpcnn"] = True
+    extra.update(
+        warn_duplicates(
+            path,
+            variants,
+            id_fix="e.g. `bcftools annotate --set-id '%CHROM:%POS:%REF:%FIRST_ALT'`",
+            pos_fix="merge or drop them with `bcftools norm -m +any` or `bcftools norm -d exact`",
+        )
+    )
 
     report = {
         "format": "vcf",
@@ -459,18 +494,34 @@ def read_vcf(
             report[k] = v
     if multiallelic == "drop":
         report.pop("other_alt_calls", None)
+    report.update(extra)
     return Genotypes(dosages, samples, variants, source=str(path), report=report)
+
+
+# a data line (not '#') whose second field (POS) is not a plain positive number
+_BAD_POS = re.compile(rb"(?m)^(?!#)([^\t\n]*)\t(?![1-9][0-9]*[\t\r\n])([^\t\r\n]*)")
+
+
+def _damaged(exc: BaseException) -> str:
+    """The reason, and for decompression errors what it means."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) or "gzip" in text.lower():
+        return f"{text}; the compressed file is cut short or damaged: download or copy it again"
+    return text
 
 
 def _count_records(path: Path) -> int:
     """Lines not starting with '#' in the decompressed file (an upper bound on records).
 
     Only sizes the output matrix: a miscount costs a copy, never a wrong value.
-    Header lines are counted only until the first data line.
+    Header lines are counted only until the first data line.  The same pass
+    checks that every record's POS is a positive whole number (scikit-allel
+    reads ``12x`` as 12 and ``x`` as 0 without a word).
     """
     n_lines = n_hash = 0
     prev = b"\n"
     in_header = True
+    carry = b""
     with _open_binary(path) as fh:
         while block := fh.read(1 << 20):
             n_lines += block.count(b"\n")
@@ -478,7 +529,26 @@ def _count_records(path: Path) -> int:
                 n_hash += block.count(b"\n#") + (prev == b"\n" and block[:1] == b"#")
                 in_header = re.search(rb"\n[^#]", block) is None
             prev = block[-1:]
+            text = carry + block
+            cut = text.rfind(b"\n") + 1
+            _check_pos(path, text[:cut], n_lines - block.count(b"\n") - carry.count(b"\n"))
+            carry = text[cut:]
+    if carry:
+        _check_pos(path, carry + b"\n", n_lines - carry.count(b"\n"))
     return n_lines + (prev != b"\n") - n_hash
+
+
+def _check_pos(path: Path, text: bytes, lines_before: int) -> None:
+    m = _BAD_POS.search(text)
+    if m is None:
+        return
+    line = lines_before + text.count(b"\n", 0, m.start()) + 1
+    chrom = m.group(1).decode("utf-8", "replace")
+    value = m.group(2).decode("utf-8", "replace")
+    raise InputError(
+        f"{path}: line {line} (CHROM {chrom}): POS '{value}' is not a positive whole number; "
+        "fix the POS column (1-based positions, digits only)"
+    )
 
 
 def _shrink_columns(a: np.ndarray, k: int) -> np.ndarray:

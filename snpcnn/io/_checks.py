@@ -1,0 +1,87 @@
+"""Checks shared by the genotype readers: variant order and duplicated ids or positions.
+
+None of these change a value silently: an unsorted file is either sorted with a
+warning that says so (VCF) or read in file order with a warning (PLINK), and
+duplicates are reported with their number and examples.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from snpcnn.errors import InputWarning
+
+__all__ = ["unsorted_at", "sort_order", "warn_duplicates", "N_EXAMPLES"]
+
+N_EXAMPLES = 3
+
+
+def _chrom_codes(chrom: pd.Series) -> np.ndarray:
+    """Each chromosome's rank in order of first appearance."""
+    codes, _ = pd.factorize(chrom.astype(str), sort=False)
+    return codes.astype(np.int64)
+
+
+def unsorted_at(variants: pd.DataFrame) -> int | None:
+    """Index of the first variant that is out of order (None if the order is sorted).
+
+    Sorted means: the records of each chromosome are contiguous and their
+    positions do not decrease.  Positions 0 (unknown, PLINK) are ignored.
+    """
+    if len(variants) < 2 or "pos" not in variants or "chrom" not in variants:
+        return None
+    codes = _chrom_codes(variants["chrom"])
+    pos = variants["pos"].to_numpy(dtype=np.int64)
+    back = np.flatnonzero(np.diff(codes) < 0)  # a chromosome that comes back later
+    same = np.diff(codes) == 0
+    known = (pos[:-1] > 0) & (pos[1:] > 0)
+    down = np.flatnonzero(same & known & (np.diff(pos) < 0))
+    firsts = [int(a[0]) + 1 for a in (back, down) if len(a)]
+    return min(firsts) if firsts else None
+
+
+def sort_order(variants: pd.DataFrame) -> np.ndarray:
+    """Stable order by chromosome (in order of first appearance), then position."""
+    codes = _chrom_codes(variants["chrom"])
+    pos = variants["pos"].to_numpy(dtype=np.int64)
+    return np.lexsort((np.arange(len(pos)), pos, codes))
+
+
+def _examples(values: pd.Series) -> str:
+    ex = list(dict.fromkeys(values.astype(str)))[:N_EXAMPLES]
+    return ", ".join(f"'{e}'" for e in ex)
+
+
+def warn_duplicates(source, variants: pd.DataFrame, id_fix: str, pos_fix: str) -> dict:
+    """Warn (one line each) about repeated variant ids and repeated chrom:pos; return counts."""
+    out: dict = {}
+    ids = variants["id"].astype(str)
+    dup_id = ids[ids.duplicated(keep=False)]
+    if len(dup_id):
+        n = int(ids.duplicated().sum())
+        out["duplicate_ids"] = n
+        warnings.warn(
+            f"{source}: {n} variant(s) repeat an ID already used (e.g. {_examples(dup_id)}); "
+            f"predictions match SNPs by ID, so make the IDs unique ({id_fix})",
+            InputWarning,
+            stacklevel=3,
+        )
+    if "pos" in variants and "chrom" in variants:
+        pos = variants["pos"].to_numpy(dtype=np.int64)
+        key = variants["chrom"].astype(str) + ":" + variants["pos"].astype(str)
+        key = key[pos > 0]
+        dup_pos = key[key.duplicated(keep=False)]
+        if len(dup_pos):
+            n = int(key.duplicated().sum())
+            out["duplicate_positions"] = n
+            warnings.warn(
+                f"{source}: {n} record(s) repeat a chrom:pos already used (e.g. "
+                f"{_examples(dup_pos)}); both are kept; if they are a split multi-allelic site "
+                f"or repeated records, {pos_fix}",
+                InputWarning,
+                stacklevel=3,
+            )
+    return out
