@@ -25,6 +25,7 @@ import os
 import tempfile
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,12 +198,20 @@ def _jsonable(obj):
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
-    """Load a model written by ``snpcnn fit`` (a ``.keras`` file or the run directory)."""
+    """Load a model written by ``snpcnn fit`` (a ``.keras`` file or the run directory).
+
+    Every way the file can be damaged (not a zip, a bad member, an object array
+    in the npz, JSON without a needed key, a model config that names a foreign
+    class) raises :class:`InputError` naming the file; nothing in the file is
+    ever executed (the npz is read with ``allow_pickle=False``, and Keras's
+    safe mode refuses arbitrary code).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "model.keras"
     if not path.exists():
         raise InputError(f"{path}: no such model file; give the model.keras written by snpcnn fit")
+    fix = "use a model.keras written by snpcnn fit, or fit the model again"
     try:
         with zipfile.ZipFile(path) as z:
             if MEMBER not in z.namelist():
@@ -211,30 +220,159 @@ def load_bundle(path: str | Path) -> ModelBundle:
                     "written by snpcnn fit"
                 )
             payload = z.read(MEMBER)
-    except zipfile.BadZipFile:
-        raise InputError(f"{path} is not a .keras model file (not a zip archive)") from None
-    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(str(arrays.pop("meta_json")))
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise InputError(
+            f"{path} is not a .keras model file (not a zip archive: {exc}); {fix}"
+        ) from None
+    except (OSError, EOFError, zlib.error, ValueError, RuntimeError, NotImplementedError) as exc:
+        raise InputError(f"{path}: damaged model file ({_one_line(exc)}); {fix}") from None
+    try:
+        arrays, meta = _read_payload(payload)
+    except InputError as exc:
+        raise InputError(f"{path}: damaged snpcnn preprocessing ({exc}); {fix}") from None
+    except Exception as exc:  # noqa: BLE001 - any way a damaged npz/JSON can fail
+        raise InputError(
+            f"{path}: damaged snpcnn preprocessing ({type(exc).__name__}: {_one_line(exc)}); {fix}"
+        ) from None
+    if meta["format_version"] > FORMAT_VERSION:
         raise InputError(f"{path} was written by a newer snpcnn; upgrade snpcnn to read it")
     import snpcnn.models  # noqa: F401 - registers the custom layers and losses
     from snpcnn.models import load_model
 
-    model = load_model(path)
-    pre = GenotypePreprocessor.from_arrays(arrays, meta["preprocessing"])
-    traits = meta["traits"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns about the extra zip member etc.
+            model = load_model(path)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crafted config fails in many ways inside Keras
+        raise InputError(
+            f"{path}: cannot load the model ({type(exc).__name__}: {_one_line(exc)}); {fix}"
+        ) from None
+    try:
+        pre = GenotypePreprocessor.from_arrays(arrays, meta["preprocessing"])
+        traits = meta["traits"]
+        coef = arrays["target_coef"]
+        k = 1 + len(meta["covariate_columns"])
+        bundle = ModelBundle(
+            model=model,
+            preprocessor=pre,
+            traits=traits,
+            head=meta["head"],
+            target_coef=[coef[j, :k] for j in range(len(traits))],
+            target_sd=arrays["target_sd"],
+            covariate_columns=meta["covariate_columns"],
+            covariate_means=arrays["covariate_means"],
+            binary_levels=meta.get("binary_levels", {}),
+            config=meta.get("config", {}),
+        )
+    except Exception as exc:  # noqa: BLE001 - inconsistent arrays/meta of a damaged file
+        raise InputError(
+            f"{path}: damaged snpcnn preprocessing ({type(exc).__name__}: {_one_line(exc)}); {fix}"
+        ) from None
+    n_in, n_out = _model_shape(model)
+    if n_in is not None and n_in != len(pre.variants_):
+        raise InputError(
+            f"{path}: the network takes {n_in} SNPs but the preprocessing lists "
+            f"{len(pre.variants_)}; {fix}"
+        )
+    if bundle.head == "regression" and n_out is not None and n_out != len(traits):
+        raise InputError(
+            f"{path}: the network has {n_out} output(s) but the preprocessing names "
+            f"{len(traits)} trait(s); {fix}"
+        )
+    return bundle
+
+
+_META_KEYS = {
+    "traits": list,
+    "head": str,
+    "covariate_columns": list,
+    "preprocessing": dict,
+}
+_ARRAY_KEYS = ("target_coef", "target_sd", "covariate_means")
+_VARIANT_KEYS = ("chrom", "pos", "id", "ref", "alt", "fill", "center", "scale")
+
+
+def _read_payload(payload: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and the meta dict of the preprocessing member, checked for shape and type."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for k, a in arrays.items():
+        if a.dtype.hasobject:
+            raise InputError(f"array '{k}' holds Python objects, which are never loaded")
+    if "meta_json" not in arrays:
+        raise InputError("no meta_json member")
+    meta = json.loads(str(arrays.pop("meta_json")))
+    if not isinstance(meta, dict):
+        raise InputError("meta_json is not a JSON object")
+    for key, kind in _META_KEYS.items():
+        if key not in meta:
+            raise InputError(f"meta_json has no '{key}'")
+        if not isinstance(meta[key], kind):
+            raise InputError(f"meta_json '{key}' is not a {kind.__name__}")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError("meta_json 'format_version' is not an integer")
+    meta["format_version"] = version
+    if not meta["traits"] or not all(isinstance(t, str) for t in meta["traits"]):
+        raise InputError("meta_json 'traits' is not a list of trait names")
+    if not all(isinstance(c, str) for c in meta["covariate_columns"]):
+        raise InputError("meta_json 'covariate_columns' is not a list of names")
+    for k in _ARRAY_KEYS:
+        if k not in arrays:
+            raise InputError(f"no '{k}' array")
+        if not np.issubdtype(arrays[k].dtype, np.number):
+            raise InputError(f"array '{k}' is not numeric")
     coef = arrays["target_coef"]
+    n_traits = len(meta["traits"])
     k = 1 + len(meta["covariate_columns"])
-    return ModelBundle(
-        model=model,
-        preprocessor=pre,
-        traits=traits,
-        head=meta["head"],
-        target_coef=[coef[j, :k] for j in range(len(traits))],
-        target_sd=arrays["target_sd"],
-        covariate_columns=meta["covariate_columns"],
-        covariate_means=arrays["covariate_means"],
-        binary_levels=meta.get("binary_levels", {}),
-        config=meta.get("config", {}),
-    )
+    if coef.ndim != 2 or coef.shape[0] != n_traits or coef.shape[1] < k:
+        raise InputError(
+            f"array 'target_coef' has shape {coef.shape}, expected ({n_traits}, >={k})"
+        )
+    if arrays["target_sd"].shape != (n_traits,):
+        raise InputError(f"array 'target_sd' has shape {arrays['target_sd'].shape}")
+    if arrays["covariate_means"].shape != (k - 1,):
+        raise InputError(f"array 'covariate_means' has shape {arrays['covariate_means'].shape}")
+    n_snps = None
+    for k2 in _VARIANT_KEYS:
+        if k2 not in arrays:
+            if k2 in ("center", "scale"):
+                continue
+            raise InputError(f"no '{k2}' array")
+        a = arrays[k2]
+        if a.ndim != 1 or (n_snps is not None and len(a) != n_snps):
+            raise InputError(f"array '{k2}' has shape {a.shape}, expected ({n_snps},)")
+        n_snps = len(a)
+        if k2 in ("fill", "center", "scale", "pos") and not (
+            np.issubdtype(a.dtype, np.number) and np.isfinite(a).all()
+        ):
+            raise InputError(f"array '{k2}' is not all finite numbers")
+    if not n_snps:
+        raise InputError("the model has no SNPs")
+    for k2 in _ARRAY_KEYS:
+        if not np.isfinite(arrays[k2]).all():
+            raise InputError(f"array '{k2}' holds NaN or infinite values")
+    return arrays, meta
+
+
+def _model_shape(model) -> tuple[int | None, int | None]:
+    """(SNPs the network takes, outputs it gives), None where unknown."""
+    try:
+        n_in = model.inputs[0].shape[1]
+        n_in = None if n_in is None else int(n_in)
+    except Exception:  # noqa: BLE001 - only a consistency check
+        n_in = None
+    try:
+        n_out = int(model.outputs[0].shape[-1])
+    except Exception:  # noqa: BLE001
+        n_out = None
+    return n_in, n_out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "...") if len(text) > 300 else (text or type(exc).__name__)

@@ -103,7 +103,9 @@ def benchmark(config, out, resume, only_datasets, only_models, only_repeats, for
     OUT when everything is done.  See docs/benchmark-command.md.
     """
     from snpcnn.bench import headline_table, load_config, run_benchmark
+    from snpcnn.io.output import check_writable, write_errors
 
+    check_writable(out)
     cfg = load_config(config)
     models = _split(only_models) or None
     if models == ["none"]:
@@ -132,15 +134,17 @@ def benchmark(config, out, resume, only_datasets, only_models, only_repeats, for
         f"{n_units} units",
         err=True,
     )
+    kept = f"finished folds are kept in {out}.partial/ (rerun with --resume to continue)"
     try:
-        bench = run_benchmark(
-            cfg,
-            out,
-            resume=resume,
-            force=force,
-            progress=_Lines(),
-            argv=["snpcnn", *sys.argv[1:]],
-        )
+        with write_errors(out, kept=kept):
+            bench = run_benchmark(
+                cfg,
+                out,
+                resume=resume,
+                force=force,
+                progress=_Lines(),
+                argv=["snpcnn", *sys.argv[1:]],
+            )
     except KeyboardInterrupt:
         raise SnpcnnError(
             f"interrupted; finished folds are kept in {out}.partial/ — rerun with --resume "

@@ -268,11 +268,13 @@ def fit(
     """
     from snpcnn.cv import cross_validate
     from snpcnn.io import read_genotypes
+    from snpcnn.io.output import check_writable, write_errors
     from snpcnn.io.phenotypes import align, read_phenotypes
     from snpcnn.report import check_output_dir, console_report, save_results
 
     t0 = time.perf_counter()
     check_output_dir(out, force)
+    check_writable(out)
     folds_value = _folds_arg(folds)
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")
@@ -346,7 +348,8 @@ def fit(
         inputs["covariates"] = covariates_file
     if isinstance(folds_value, str):
         inputs["folds"] = folds_value
-    save_results(results, out, inputs=inputs, force=force, argv=["snpcnn", *sys.argv[1:]])
+    with write_errors(out):
+        save_results(results, out, inputs=inputs, force=force, argv=["snpcnn", *sys.argv[1:]])
     click.echo(console_report(results))
     click.echo(
         f"\nresults written to {out}/ (summary.md, metrics.csv, predictions.csv, "
@@ -375,10 +378,15 @@ def predict(model, genotypes, geno_format, out, force):
     """
     from snpcnn.bundle import load_bundle
     from snpcnn.io import read_genotypes
+    from snpcnn.io.output import check_writable, write_errors
     from snpcnn.report import atomic_write_text
 
     if out and Path(out).exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
+    if out and Path(out).is_dir():
+        raise InputError(f"{out} is a folder; give --out a file name such as predictions.csv")
+    if out:
+        check_writable(out)
     bundle = load_bundle(model)
     geno = read_genotypes(genotypes, format=geno_format)
     with warnings.catch_warnings(record=True) as caught:
@@ -388,7 +396,8 @@ def predict(model, genotypes, geno_format, out, force):
         click.echo(f"Warning: {w.message}", err=True)
     csv = table.to_csv(index=False, float_format="%.6g")
     if out:
-        atomic_write_text(out, csv)
+        with write_errors(out):
+            atomic_write_text(out, csv)
         click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
     else:
         click.echo(csv, nl=False)

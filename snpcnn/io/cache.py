@@ -398,7 +398,16 @@ def convert(
         if not is_cache(dst):
             raise InputError(f"{dst}: exists and is not a snpcnn cache; choose another output path")
         raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+    from snpcnn.io.output import check_writable, write_errors
+
+    check_writable(dst, option="output path")
     g = read_genotypes(src, format=fmt, cache=False, **read_kwargs)
-    return write_cache(
-        g, dst, files=files, fmt=fmt, read_options=read_options_for(fmt, **read_kwargs), force=force
-    )
+    with write_errors(dst, option="output path"):
+        return write_cache(
+            g,
+            dst,
+            files=files,
+            fmt=fmt,
+            read_options=read_options_for(fmt, **read_kwargs),
+            force=force,
+        )

@@ -82,6 +82,69 @@ def _first_bad_cell(path: Path, sep: str, allowed: set[int]) -> tuple:
     return None, None, None
 
 
+def _n_fields(line: str, sep: str) -> int:
+    if sep == r"\s+":
+        return len(line.split())
+    if '"' in line:
+        import csv
+
+        return len(next(csv.reader([line], delimiter=sep)))
+    return line.count(sep) + 1
+
+
+def _check_short_rows(path: Path, sep: str, n_snps: int, rows: set[int]) -> None:
+    """pandas pads a row with too few values with missing cells: refuse such a row.
+
+    ``rows`` are the data rows (0-based, blank lines skipped as pandas does)
+    that hold a missing value; only those are looked at again.
+    """
+    last = max(rows)
+    with _open_text(path) as fh:
+        fh.readline()
+        k = -1
+        for line_no, line in enumerate(fh, start=2):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            k += 1
+            if k in rows:
+                n = _n_fields(text, sep) - 1
+                if n < n_snps:
+                    sample = _split(text, sep)[0].strip()
+                    raise InputError(
+                        f"{path}: line {line_no} (sample '{sample}') has {n} value(s) but the "
+                        f"header names {n_snps} SNPs; the row was cut short or lost delimiters: "
+                        "give every SNP a cell (leave it empty or NA for missing)"
+                    )
+            if k >= last:
+                return
+
+
+def _check_ids(path: Path, samples: np.ndarray) -> None:
+    """Sample ids must be non-empty; surrounding blanks are removed with a warning."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    stripped = np.asarray([s.strip() for s in samples], dtype=object)
+    changed = np.flatnonzero(stripped != samples)
+    if len(changed):
+        warnings.warn(
+            f"{path}: {len(changed)} sample id(s) have surrounding spaces, which were removed "
+            f"(e.g. '{samples[changed[0]]}' -> '{stripped[changed[0]]}'); remove them from the "
+            "file to silence this",
+            InputWarning,
+            stacklevel=3,
+        )
+        samples[:] = stripped
+    empty = np.flatnonzero((stripped == "") | (stripped == "nan"))
+    if len(empty):
+        raise InputError(
+            f"{path}: data row {int(empty[0]) + 1} has an empty sample id; every row needs an id "
+            "in the first column"
+        )
+
+
 def read_table(
     path: str | os.PathLike,
     *,
@@ -152,6 +215,8 @@ def read_table(
     blocks: list[np.ndarray] = []
     sample_parts: list[np.ndarray] = []
     n_ones = n_twos = 0
+    short_candidates: list[int] = []
+    n_rows_done = 0
     try:
         reader = pd.read_csv(
             path,
@@ -172,6 +237,10 @@ def read_table(
                 x = df.iloc[:, 1:].to_numpy(dtype=np.float32)
                 del df
                 nan = np.isnan(x)
+                gaps = np.flatnonzero(nan.any(axis=1))
+                if len(gaps):  # a short row is padded with NaN by pandas: check later
+                    short_candidates.extend((n_rows_done + gaps).tolist())
+                n_rows_done += len(x)
                 bad = ~nan & ~np.isin(x, list(allowed))
                 if bad.any():
                     raise ValueError("value outside the coding")
@@ -196,9 +265,12 @@ def read_table(
         ) from None
     if not blocks or sum(len(b) for b in blocks) == 0:
         raise InputError(f"{path}: no sample rows after the header")
+    if short_candidates:
+        _check_short_rows(path, sep, len(snp_ids), set(short_candidates))
     dosages = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     del blocks
     samples = np.concatenate(sample_parts)
+    _check_ids(path, samples)
 
     used = coding
     if coding == "auto":
