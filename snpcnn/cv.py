@@ -812,6 +812,26 @@ def _run_fold(
         for j, t in enumerate(targets.traits):
             ok = ~np.isnan(y_te[:, j])
             if ok.sum() < 2:
+                # not silently: the prediction is kept, the fold is not scored, and a note says so
+                note = (
+                    f"repeat {r} fold {f}: only {int(ok.sum())} test sample(s) with a value of "
+                    f"'{t}'; the fold is not scored for '{t}' (a correlation needs >= 2), its "
+                    "predictions are kept in predictions.csv"
+                )
+                if note not in out["notes"]:
+                    out["notes"].append(note)
+                out["predictions"].extend(
+                    {
+                        "sample_id": sid,
+                        "repeat": r,
+                        "fold": f,
+                        "trait": t,
+                        "model": name,
+                        "observed": float(obs),
+                        "predicted": float(pr),
+                    }
+                    for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
+                )
                 continue
             vals, status = _score(targets.head, y_te[ok, j], p[ok, j])
             for metric, value in vals.items():

@@ -7,12 +7,13 @@ baselines) is evaluated on the same table.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 
 __all__ = ["make_folds", "read_folds"]
 
@@ -37,7 +38,17 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         (lower[c] for c in ("fold", "cv_fold", "set", "folds") if c in lower),
         [c for c in table.columns if c != id_col][0],
     )
-    ids = table[id_col].astype(str).str.strip()
+    raw_ids = table[id_col].astype(str)
+    ids = raw_ids.str.strip()
+    padded = np.flatnonzero((raw_ids != ids).to_numpy())
+    if len(padded):
+        warnings.warn(
+            f"{path}: {len(padded)} sample id(s) have surrounding spaces, which were removed "
+            f"(e.g. line {padded[0] + 2}: '{raw_ids.iloc[padded[0]]}' -> '{ids.iloc[padded[0]]}');"
+            " remove them from the file to silence this",
+            InputWarning,
+            stacklevel=2,
+        )
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputError(f"{path}: sample '{dup.iloc[0]}' has more than one fold; list it once")
@@ -57,10 +68,29 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
             f"{path}: {len(missing)} phenotyped sample(s) have no fold, e.g. '{missing[0]}'; "
             "add them to the fold table"
         )
+    used = set(sample_ids)
+    extra = [s for s in mapping.index if s not in used]
+    if extra:
+        ex = ", ".join(f"'{e}'" for e in extra[:3])
+        warnings.warn(
+            f"{path}: {len(extra)} of its {len(mapping)} samples are not among the "
+            f"{len(sample_ids)} samples used (genotyped, phenotyped, with a trait value) and "
+            f"are ignored (e.g. {ex}); check the ids if that is unexpected",
+            InputWarning,
+            stacklevel=2,
+        )
     fold = mapping.loc[sample_ids].to_numpy()
-    levels = np.unique(fold)
+    levels, sizes = np.unique(fold, return_counts=True)
     if len(levels) < 2:
         raise InputError(f"{path}: the fold table has only one fold; cross-validation needs >= 2")
+    if (sizes < 2).any():
+        lone = levels[sizes < 2][0]
+        who = sample_ids[fold == lone][0]
+        raise InputError(
+            f"{path}: fold {lone} holds a single sample ('{who}') among the samples used; a "
+            "test fold needs at least 2 samples to be scored (a correlation of one value is "
+            "undefined): move that sample into another fold"
+        )
     # renumber to 1..K in sorted order so that fold labels are stable and compact
     fold = np.searchsorted(levels, fold) + 1
     return pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
@@ -88,6 +118,12 @@ def make_folds(
         raise InputError(f"--folds must be at least 2, got {k}")
     if k > n:
         raise InputError(f"--folds {k} is more than the {n} phenotyped samples")
+    if groups is None and n // k < 2:
+        raise InputError(
+            f"--folds {k} with {n} phenotyped samples leaves test folds of a single sample, "
+            "which cannot be scored (a correlation needs >= 2); use --folds "
+            f"{max(2, n // 2)} or fewer"
+        )
     if repeats < 1:
         raise InputError(f"--repeats must be at least 1, got {repeats}")
     if stratify is not None and groups is not None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 
 __all__ = [
     "Phenotypes",
@@ -81,6 +81,14 @@ def _parse_number(token: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _is_infinite(token: str) -> bool:
+    """``inf``, ``-Infinity``, ``1e999``: numbers, but not finite ones."""
+    t = token.strip().lower().lstrip("+-")
+    if t in ("inf", "infinity"):
+        return True
+    return bool(_NUMBER.match(token.strip())) and not math.isfinite(float(token.strip()))
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line."""
     try:
@@ -107,11 +115,14 @@ def _detect_sep(first_line: str) -> str | None:
     return None  # whitespace
 
 
-def _split(lines: list[tuple[int, str]], sep: str | None) -> list[list[str]]:
+def _split_raw(lines: list[tuple[int, str]], sep: str | None) -> list[list[str]]:
     if sep is None:
         return [ln.split() for _, ln in lines]
-    reader = csv.reader((ln for _, ln in lines), delimiter=sep)
-    return [[f.strip() for f in row] for row in reader]
+    return list(csv.reader((ln for _, ln in lines), delimiter=sep))
+
+
+def _split(lines: list[tuple[int, str]], sep: str | None) -> list[list[str]]:
+    return [[f.strip() for f in row] for row in _split_raw(lines, sep)]
 
 
 def _sep_label(sep: str | None) -> str:
@@ -129,6 +140,7 @@ class _Raw:
     sep: str | None
     plink: bool
     has_header: bool
+    unstripped: list[list[str]] = field(default_factory=list)  # cells before strip()
 
 
 def _read_raw(path: Path, sep: str | None) -> _Raw:
@@ -146,7 +158,8 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         sep_char = _SEP_NAMES[sep]
     else:
         sep_char = _detect_sep(lines[0][1])
-    fields = _split(lines, sep_char)
+    raw_fields = _split_raw(lines, sep_char)
+    fields = [[f.strip() for f in row] for row in raw_fields]
     first = fields[0]
     plink = sep_char is None or path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
     first0 = first[0].lstrip("#").strip().lower() if first else ""
@@ -160,9 +173,11 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         if header and header[0].startswith("#"):
             header[0] = header[0].lstrip("#").strip()
         body, body_lines = fields[1:], [ln for ln, _ in lines[1:]]
+        unstripped = raw_fields[1:]
     else:
         header = ["FID", "IID"] + [f"PHENO{i}" for i in range(1, len(first) - 1)]
         body, body_lines = fields, [ln for ln, _ in lines]
+        unstripped = raw_fields
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise InputError(f"{path}: column '{dup}' appears twice in the header; rename one of them")
@@ -174,7 +189,7 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
             )
     if not body:
         raise InputError(f"phenotype file {path} has a header but no data rows")
-    return _Raw(path, header, body, body_lines, sep_char, plink, has_header)
+    return _Raw(path, header, body, body_lines, sep_char, plink, has_header, unstripped)
 
 
 def _find_id_column(raw: _Raw, id_column: str | None) -> int:
@@ -501,6 +516,19 @@ def _read_one(
 
     # sample ids, duplicates
     ids = [row[id_idx] for row in raw.rows]
+    padded = [
+        (row[id_idx], ln)
+        for row, ln in zip(raw.unstripped, raw.line_numbers)
+        if id_idx < len(row) and row[id_idx] != row[id_idx].strip()
+    ]
+    if padded:
+        warnings.warn(
+            f"{path}: {len(padded)} sample id(s) have surrounding spaces, which were removed "
+            f"(e.g. line {padded[0][1]}: '{padded[0][0]}' -> '{padded[0][0].strip()}'); remove "
+            "them from the file to silence this",
+            InputWarning,
+            stacklevel=3,
+        )
     seen: dict[str, int] = {}
     for sid, ln in zip(ids, raw.line_numbers):
         if sid.strip().lower() in ("", "na", "nan"):
@@ -523,6 +551,12 @@ def _read_one(
                 values[r] = np.nan
                 continue
             v = _parse_number(token)
+            if v is None and _is_infinite(token):
+                raise InputError(
+                    f"{path} line {raw.line_numbers[r]}: trait '{trait}' has the infinite value "
+                    f"'{token}' for sample '{ids[r]}'; trait values must be finite numbers: fix "
+                    "the value or leave the cell empty for missing"
+                )
             if v is None:
                 raise InputError(
                     f"{path} line {raw.line_numbers[r]}: trait '{trait}' has non-numeric "
@@ -543,6 +577,14 @@ def _read_one(
         tokens = [row[j] for row in raw.rows]
         miss = [_is_missing(t, raw.plink) for t in tokens]
         nums = [None if m else _parse_number(t) for t, m in zip(tokens, miss)]
+        inf = [i for i, (t, m) in enumerate(zip(tokens, miss)) if not m and _is_infinite(t)]
+        if inf:
+            i = inf[0]
+            raise InputError(
+                f"{path} line {raw.line_numbers[i]}: covariate '{cov}' has the infinite value "
+                f"'{tokens[i]}' for sample '{ids[i]}'; covariate values must be finite numbers: "
+                "fix the value or leave the cell empty for missing"
+            )
         numeric = all(m or v is not None for m, v in zip(miss, nums))
         if numeric and cov not in categorical:
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
