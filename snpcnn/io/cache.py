@@ -153,8 +153,16 @@ def _read_meta(path: Path) -> dict[str, Any]:
     try:
         with open(path / "meta.json", encoding="utf-8") as fh:
             meta = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: unreadable cache metadata meta.json ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InputError(
+            f"{path}: unreadable cache metadata meta.json ({exc}); rebuild it with "
+            f"`snpcnn convert SOURCE {path} --force`"
+        ) from None
+    if not isinstance(meta, dict):
+        raise InputError(
+            f"{path}: cache metadata meta.json is not a JSON object; rebuild it with "
+            f"`snpcnn convert SOURCE {path} --force`"
+        )
     if meta.get("snpcnn_cache") != CACHE_VERSION:
         raise InputError(
             f"{path}: cache format version {meta.get('snpcnn_cache')!r} is not "
@@ -177,8 +185,14 @@ def is_fresh(
         meta = _read_meta(cache)
     except InputError as exc:
         return False, str(exc)
-    recorded = meta.get("source", {}).get("files", [])
-    if [r["path"] for r in recorded] != [str(Path(f).resolve()) for f in files]:
+    try:
+        recorded = meta.get("source", {}).get("files", [])
+        paths = [r["path"] for r in recorded]
+        for r in recorded:
+            int(r["size"]), int(r["mtime_ns"]), str(r["fingerprint"])
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return False, "damaged source records in meta.json"
+    if paths != [str(Path(f).resolve()) for f in files]:
         return False, "made from other files"
     if read_options is not None and meta.get("read_options") != _jsonable(read_options):
         return False, f"made with other read options {meta.get('read_options')}"
@@ -301,6 +315,9 @@ def write_cache(
     return dst
 
 
+_REBUILD = "rebuild the cache with `snpcnn convert SOURCE OUT.snpcnn --force`"
+
+
 def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
     """Open a cache; the dosages are a read-only ``np.memmap`` unless ``mmap=False``.
 
@@ -320,27 +337,64 @@ def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
             "`snpcnn convert SOURCE OUT.snpcnn`"
         )
     meta = _read_meta(path)
+    shape = meta.get("shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise InputError(f"{path}/meta.json: no valid 'shape' [samples, SNPs]; {_REBUILD}")
+    if not isinstance(meta.get("source"), dict):
+        raise InputError(f"{path}/meta.json: no valid 'source' record; {_REBUILD}")
     try:
-        dosages = np.load(path / "dosages.npy", mmap_mode="r" if mmap else None)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}/dosages.npy: unreadable ({exc}); rebuild the cache") from None
-    if dosages.dtype != np.int8 or dosages.ndim != 2 or list(dosages.shape) != meta["shape"]:
+        dosages = np.load(path / "dosages.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}/dosages.npy: unreadable ({exc}); {_REBUILD}") from None
+    if dosages.dtype != np.int8 or dosages.ndim != 2 or list(dosages.shape) != shape:
         raise InputError(
-            f"{path}/dosages.npy: expected int8 {meta['shape']}, found {dosages.dtype} "
-            f"{list(dosages.shape)}; rebuild the cache"
+            f"{path}/dosages.npy: expected int8 {shape}, found {dosages.dtype} "
+            f"{list(dosages.shape)}; {_REBUILD}"
         )
-    with open(path / "samples.txt", encoding="utf-8") as fh:
-        samples = np.asarray(fh.read().split("\n")[:-1], dtype=object)
-    variants = pd.read_csv(
-        path / "variants.tsv",
-        sep="\t",
-        dtype={"chrom": str, "id": str, "ref": str, "alt": str},
-        keep_default_na=False,
-        na_values=[],
-    )
+    try:
+        with open(path / "samples.txt", encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}/samples.txt: unreadable ({exc}); {_REBUILD}") from None
+    if text and not text.endswith("\n"):
+        raise InputError(f"{path}/samples.txt: cut short (no final line break); {_REBUILD}")
+    samples = np.asarray(text.split("\n")[:-1], dtype=object)
+    if len(samples) != shape[0]:
+        raise InputError(
+            f"{path}/samples.txt: {len(samples)} sample ids but dosages.npy has {shape[0]} rows; "
+            f"{_REBUILD}"
+        )
+    try:
+        variants = pd.read_csv(
+            path / "variants.tsv",
+            sep="\t",
+            dtype={"chrom": str, "id": str, "ref": str, "alt": str},
+            keep_default_na=False,
+            na_values=[],
+        )
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        msg = " ".join(str(exc).split())
+        raise InputError(f"{path}/variants.tsv: unreadable ({msg}); {_REBUILD}") from None
+    if len(variants) != shape[1] or "id" not in variants.columns:
+        raise InputError(
+            f"{path}/variants.tsv: {len(variants)} SNP rows (columns {', '.join(variants.columns)})"
+            f" but dosages.npy has {shape[1]} SNP columns; {_REBUILD}"
+        )
+    if "pos" in variants.columns and not pd.api.types.is_integer_dtype(variants["pos"]):
+        raise InputError(f"{path}/variants.tsv: column pos is not all whole numbers; {_REBUILD}")
+    for col in variants.columns:
+        if variants[col].dtype == object:
+            variants[col] = variants[col].astype(str)
     report = dict(meta.get("load_report", {}))
     report["cache"] = str(path)
-    files = [Path(r["path"]) for r in meta["source"].get("files", [])]
+    try:
+        files = [Path(r["path"]) for r in meta["source"].get("files", [])]
+    except (TypeError, KeyError):
+        raise InputError(f"{path}/meta.json: damaged source file list; {_REBUILD}") from None
     if files:
         fresh, why = is_fresh(path, files)
         if not fresh:

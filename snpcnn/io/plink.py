@@ -18,12 +18,13 @@ Sample ids are the IIDs.  When IIDs repeat across families, ids become
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_plink", "plink_paths", "read_bim", "read_fam"]
@@ -249,5 +250,27 @@ def read_plink(
             "alt": bim_df["a1"].astype(str),
             "cm": bim_df["cm"],
         }
+    )
+    from snpcnn.io._checks import unsorted_at, warn_duplicates
+
+    bad = unsorted_at(variants)
+    if bad is not None:
+        v = variants
+        warnings.warn(
+            f"{bim_p}: line {bad + 1}: SNP {v['id'].iloc[bad]} at {v['chrom'].iloc[bad]}:"
+            f"{v['pos'].iloc[bad]} comes after {v['chrom'].iloc[bad - 1]}:{v['pos'].iloc[bad - 1]}; "
+            "the SNPs are used in file order, which feeds the convolutions: sort the fileset with "
+            "`plink --bfile PREFIX --make-bed --out SORTED` (PLINK sorts by position)",
+            InputWarning,
+            stacklevel=2,
+        )
+        report["unsorted"] = True
+    report.update(
+        warn_duplicates(
+            bim_p,
+            variants,
+            id_fix="e.g. `plink2 --bfile PREFIX --set-all-var-ids '@:#:$r:$a' --make-bed`",
+            pos_fix="drop them with `plink --bfile PREFIX --list-duplicate-vars` and --exclude",
+        )
     )
     return Genotypes(dosages, samples, variants, source=str(bed_p.with_suffix("")), report=report)
