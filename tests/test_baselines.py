@@ -1,4 +1,4 @@
-"""GBLUP, ridge and RKHS baselines checked against independent computations."""
+"""GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP baselines checked against independent computations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ import pytest
 from scipy import optimize
 from scipy.linalg import cho_factor, cho_solve
 
-from snpcnn.baselines import GBLUP, RKHS, RidgeRegression, make_baseline, vanraden_grm
+from snpcnn.baselines import (
+    EGBLUP,
+    GBLUP,
+    GBLUPAD,
+    RKHS,
+    RidgeRegression,
+    dominance_codes,
+    dominance_grm,
+    make_baseline,
+    vanraden_grm,
+)
 from snpcnn.errors import InputError
 
 
@@ -345,3 +355,298 @@ def test_rkhs_errors_are_clear():
     with pytest.raises(InputError, match="median distance .* is 0"):
         RKHS().fit(same, rng.normal(size=20))
     assert make_baseline("rkhs").name == "RKHS"
+
+
+# ------------------------------------------------------------------ GBLUP-AD and EG-BLUP
+def _vitezica_table(X, p):
+    """Dominance codes by table lookup: genotype 0 / 1 / 2 -> -2p^2 / 2pq / -2q^2."""
+    q = 1 - p
+    table = np.stack([-2 * p**2, 2 * p * q, -2 * q**2])  # (3, m)
+    return np.take_along_axis(table, X.astype(int), axis=0)
+
+
+def _two_kernel_data(seed, n=90, n_new=15, m=50):
+    rng = np.random.default_rng(seed)
+    X = rng.binomial(2, rng.uniform(0.2, 0.8, size=m), size=(n + n_new, m)).astype(float)
+    C = rng.normal(size=(n + n_new, 1))
+    Z = X - 1.0
+    y = (
+        (X[:n, :6] == 1).sum(1)
+        + Z[:n, 6] * Z[:n, 7]
+        + Z[:n, 8] * Z[:n, 9]
+        + 0.5 * X[:n, 10]
+        + 0.7 * C[:n, 0]
+        + rng.normal(size=n)
+    )
+    return X, C, y, n
+
+
+def _check_against_full_matrices(model, K, K_new, X, C, y, n):
+    """loglik_, beta_ and predictions of a fitted two-kernel model against V built in full."""
+    F = np.column_stack([np.ones(n), C[:n]])
+    ll = _reml_direct(K, F, y, model.sigma_g2_, model.sigma_e2_)
+    ll += 0.5 * np.linalg.slogdet(F.T @ F)[1]  # orthonormal error contrasts, as for GBLUP
+    assert model.loglik_ == pytest.approx(ll, rel=1e-6)
+    # the estimates maximise it: nudging either variance component lowers it
+    for f in (0.9, 1.1):
+        assert _reml_direct(K, F, y, model.sigma_g2_ * f, model.sigma_e2_) < ll + 1e-9
+        assert _reml_direct(K, F, y, model.sigma_g2_, model.sigma_e2_ * f) < ll + 1e-9
+    V = model.sigma_g2_ * K + model.sigma_e2_ * np.eye(n)
+    Vi_F, Vi_y = np.linalg.solve(V, F), np.linalg.solve(V, y)
+    b = np.linalg.solve(F.T @ Vi_F, F.T @ Vi_y)
+    np.testing.assert_allclose(model.beta_, b, rtol=1e-6)
+    F_new = np.column_stack([np.ones(len(K_new)), C[n:]])
+    expected = model.sigma_g2_ * K_new @ np.linalg.solve(V, y - F @ b) + F_new @ b
+    np.testing.assert_allclose(model.predict(X[n:], C[n:]), expected, rtol=1e-6)
+
+
+def test_gblup_ad_matches_the_full_matrix_reml_and_blup():
+    X, C, y, n = _two_kernel_data(31)
+    model = make_baseline("gblup_ad").fit(X[:n], y, C[:n])
+    w = model.dominance_share_
+    assert 0 < w < 1 and model.name == "GBLUP-AD"
+    # G and D straight from their definitions (D by table lookup, not the polynomial)
+    p = X[:n].mean(0) / 2
+    Z, Z_new = X[:n] - 2 * p, X[n:] - 2 * p
+    W, W_new = _vitezica_table(X[:n], p), _vitezica_table(X[n:], p)
+    G, G_new = Z @ Z.T / (2 * np.sum(p * (1 - p))), Z_new @ Z.T / (2 * np.sum(p * (1 - p)))
+    D, D_new = (
+        W @ W.T / np.sum((2 * p * (1 - p)) ** 2),
+        W_new @ W.T / np.sum((2 * p * (1 - p)) ** 2),
+    )
+    mg, md = np.mean(np.diag(G)), np.mean(np.diag(D))
+    K = (1 - w) * G / mg + w * D / md
+    K_new = (1 - w) * G_new / mg + w * D_new / md
+    _check_against_full_matrices(model, K, K_new, X, C, y, n)
+    # the share with the highest REML likelihood is kept; each is a single-share fit
+    singles = {s: GBLUPAD(shares=(s,)).fit(X[:n], y, C[:n]).loglik_ for s in GBLUPAD.DEFAULT_SHARES}
+    assert model.loglik_by_share_ == pytest.approx(singles, rel=1e-12)
+    assert w == max(singles, key=singles.get)
+    assert model.sigma_a2_ + model.sigma_d2_ == pytest.approx(model.sigma_g2_, rel=1e-12)
+    assert model.sigma_d2_ == pytest.approx(w * model.sigma_g2_, rel=1e-12)
+
+
+def test_egblup_matches_the_full_matrix_reml_and_blup():
+    X, C, y, n = _two_kernel_data(32)
+    model = make_baseline("EG-BLUP").fit(X[:n], y, C[:n])
+    w = model.epistatic_share_
+    assert 0 < w < 1 and model.name == "EG-BLUP"
+    G = vanraden_grm(X[:n])
+    G_new = vanraden_grm(X[:n], X_other=X[n:])
+    GG, GG_new = G * G, G_new * G_new
+    mg, mgg = np.mean(np.diag(G)), np.mean(np.diag(GG))
+    K = (1 - w) * G / mg + w * GG / mgg
+    K_new = (1 - w) * G_new / mg + w * GG_new / mgg
+    _check_against_full_matrices(model, K, K_new, X, C, y, n)
+    singles = {s: EGBLUP(shares=(s,)).fit(X[:n], y, C[:n]).loglik_ for s in (0.0, 0.5, 0.9)}
+    three = EGBLUP(shares=(0.0, 0.5, 0.9)).fit(X[:n], y, C[:n])
+    assert three.loglik_by_share_ == pytest.approx(singles, rel=1e-12)
+    assert three.epistatic_share_ == max(singles, key=singles.get)
+
+
+def test_dominance_codes_are_vitezica_and_quadratic_in_the_dosage():
+    rng = np.random.default_rng(6)
+    X = rng.binomial(2, 0.3, size=(40, 8)).astype(float)
+    p = X.mean(0) / 2
+    np.testing.assert_allclose(dominance_codes(X), _vitezica_table(X, p), atol=1e-14)
+    # under Hardy-Weinberg the codes have mean 0 and no covariance with the dosage
+    for f in (0.1, 0.3, 0.5, 0.8):
+        probs = np.array([(1 - f) ** 2, 2 * f * (1 - f), f**2])
+        w = dominance_codes(np.array([[0.0], [1.0], [2.0]]), np.array([f]))[:, 0]
+        assert probs @ w == pytest.approx(0, abs=1e-14)
+        assert probs @ (w * (np.arange(3) - 2 * f)) == pytest.approx(0, abs=1e-14)
+    # a non-integer (mean-imputed) dosage gets the same quadratic: x = 2p is coded 2pq
+    x = np.array([[0.6, 1.3]])
+    pp = np.array([0.3, 0.4])
+    np.testing.assert_allclose(
+        dominance_codes(x, pp)[0], [2 * 0.3 * 0.7, -(1.3**2) + 1.8 * 1.3 - 2 * 0.16]
+    )
+    D = dominance_grm(X)
+    W = _vitezica_table(X, p)
+    np.testing.assert_allclose(D, W @ W.T / np.sum((2 * p * (1 - p)) ** 2), atol=1e-12)
+    # with imputed dosages GBLUP-AD fits and predicts finite values
+    Xm = X.copy()
+    Xm[::7, 2] = X[:, 2].mean()
+    y = rng.normal(size=40)
+    assert np.isfinite(GBLUPAD().fit(Xm[:30], y[:30]).predict(Xm[30:])).all()
+
+
+@pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])
+def test_share_zero_is_gblup(cls):
+    rng = np.random.default_rng(12)
+    X = rng.binomial(2, 0.4, size=(100, 80)).astype(float)
+    C = rng.normal(size=(100, 1))
+    y = X[:, :10].sum(1) + C[:, 0] + rng.normal(size=100)
+    gblup = GBLUP().fit(X[:80], y[:80], C[:80])
+    zero = cls(shares=(0.0,)).fit(X[:80], y[:80], C[:80])
+    assert zero.loglik_ == pytest.approx(gblup.loglik_, rel=1e-12, abs=1e-10)
+    # the same variance components; sigma_g2 refers to G / mean(diag G) instead of G
+    assert zero.sigma_e2_ == pytest.approx(gblup.sigma_e2_, rel=1e-5)
+    assert zero.sigma_g2_ == pytest.approx(gblup.sigma_g2_ * zero.mean_diag_[0], rel=1e-5)
+    np.testing.assert_allclose(zero.beta_, gblup.beta_, rtol=1e-5)
+    np.testing.assert_allclose(
+        zero.predict(X[80:], C[80:]), gblup.predict(X[80:], C[80:]), rtol=1e-5
+    )
+    # and the default grid never does worse than GBLUP in REML likelihood
+    assert cls().fit(X[:80], y[:80], C[:80]).loglik_ >= gblup.loglik_ - 1e-9
+
+
+def _test_r(models, X, y, n_train):
+    r = {}
+    for model in models:
+        pred = model.fit(X[:n_train], y[:n_train]).predict(X[n_train:])
+        r[model.name] = float(np.corrcoef(pred, y[n_train:])[0, 1])
+    return r
+
+
+def test_gblup_ad_captures_heterozygote_advantage_that_gblup_misses():
+    """y = number of heterozygous loci among 10 SNPs + noise: at p = 0.5 this is pure
+    dominance (no additive variance), invisible to GBLUP."""
+    rng = np.random.default_rng(7)
+    n, m = 400, 200
+    X = rng.binomial(2, 0.5, size=(n, m)).astype(float)
+    y = (X[:, :10] == 1).sum(1) + rng.normal(scale=np.sqrt(2.5), size=n)
+    r = _test_r([GBLUP(), GBLUPAD()], X, y, 300)
+    assert r["GBLUP-AD"] > r["GBLUP"] + 0.2, r
+    assert r["GBLUP-AD"] > 0.25, r
+
+
+def test_egblup_captures_additive_by_additive_epistasis_that_gblup_misses():
+    rng = np.random.default_rng(3)
+    n, m = 400, 60
+    X = rng.binomial(2, 0.5, size=(n, m)).astype(float)
+    Z = X - 1.0
+    g = sum(Z[:, 2 * k] * Z[:, 2 * k + 1] for k in range(5))
+    y = g / g.std() + rng.normal(size=n)
+    r = _test_r([GBLUP(), EGBLUP()], X, y, 300)
+    assert r["EG-BLUP"] > r["GBLUP"] + 0.15, r
+
+
+@pytest.mark.parametrize("name", ["gblup_ad", "egblup"])
+def test_two_kernel_models_never_see_test_rows(name):
+    rng = np.random.default_rng(14)
+    X = rng.binomial(2, 0.4, size=(120, 70)).astype(float)
+    y = (X[:, :5] == 1).sum(1) + X[:, 5] + rng.normal(size=120)
+    train, test = np.arange(90), np.arange(90, 120)
+    model = make_baseline(name).fit(X[train], y[train])
+    before = model.predict(X[test])
+    X2 = X.copy()
+    X2[test[:5]] = 2.0 - X2[test[:5]]  # flip the counted allele of five test individuals
+    refit = make_baseline(name).fit(X2[train], y[train])
+    after = refit.predict(X2[test])
+    fitted = [k for k, v in vars(model).items() if k.endswith("_")]
+    assert {"dual_coef_", "beta_", "sigma_g2_", "loglik_by_share_"} <= set(fitted)
+    for k in fitted:
+        np.testing.assert_array_equal(np.asarray(getattr(model, k)), np.asarray(getattr(refit, k)))
+    np.testing.assert_array_equal(before[5:], after[5:])
+    assert np.all(np.abs(before[:5] - after[:5]) > 1e-9)
+    # each test row is predicted on its own
+    np.testing.assert_allclose(model.predict(X[test[7:9]]), before[7:9], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])
+def test_two_kernel_models_fit_covariates_as_fixed_effects(cls):
+    rng = np.random.default_rng(15)
+    n = 150
+    X = rng.binomial(2, 0.4, size=(n, 60)).astype(float)
+    sex = rng.integers(0, 2, size=n).astype(float)
+    a = rng.normal(size=n)
+    y = (X[:, :5] == 1).sum(1) + X[:, 5] + rng.normal(size=n)
+    C = np.column_stack([sex, np.full(n, 7.0), a, 2 * a + 1])
+    base = cls().fit(X, y, C)
+    model = cls().fit(X, y + 3.0 * sex, C)
+    # REML sees only error contrasts, so a fixed effect added to y moves b and nothing else
+    assert model.beta_[1] - base.beta_[1] == pytest.approx(3.0, abs=1e-6)
+    assert model.sigma_g2_ == pytest.approx(base.sigma_g2_, rel=1e-6)
+    np.testing.assert_allclose(
+        model.predict(X[:9], C[:9]) - base.predict(X[:9], C[:9]), 3.0 * sex[:9], atol=1e-6
+    )
+    assert abs(base.beta_[1]) < 0.6
+    assert model.fixed_effect_names_ == ["intercept", "C0", "C2"]
+    assert any("constant" in s for s in model.notes_) and any(
+        "collinear" in s for s in model.notes_
+    )
+    assert len(cls().fit(X, y).beta_) == 1
+    with pytest.raises(InputError, match="pass C_new"):
+        model.predict(X[:3])
+    assert model.predict(X[:3], C[:3]).shape == (3,)
+
+
+@pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])
+def test_two_kernel_models_reject_bad_input_in_one_line(cls):
+    rng = np.random.default_rng(0)
+    X = rng.binomial(2, 0.5, size=(20, 30)).astype(float)
+    y = rng.normal(size=20)
+    Xn = X.copy()
+    Xn[3, 4] = np.nan
+    yn = y.copy()
+    yn[2] = np.nan
+    fitted = cls().fit(X, y)
+    cases = [
+        (lambda: cls().predict(X), "not fitted"),
+        (lambda: cls().fit(Xn, y), "impute"),
+        (lambda: cls().fit(X, yn), "NaN"),
+        (lambda: cls().fit(X, y[:15]), "15 values"),
+        (lambda: cls().fit(X[0], y), "2-D"),
+        (lambda: cls().fit(X, y, np.zeros((19, 1))), r"shape \(20, k\)"),
+        (lambda: cls(shares=(0.5, 1.5)).fit(X, y), "shares must be"),
+        (lambda: cls(shares=()).fit(X, y), "shares must be"),
+        (lambda: cls().fit(np.ones((20, 30)), y), "monomorphic"),
+        (lambda: fitted.predict(X[:, :10]), "30"),
+        (lambda: fitted.predict(Xn), "impute"),
+    ]
+    for call, pattern in cases:
+        with pytest.raises(InputError, match=pattern) as info:
+            call()
+        assert "\n" not in str(info.value), str(info.value)
+
+
+def test_two_kernel_baselines_are_registered_and_run_in_cross_validation(tmp_path):
+    from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
+    from snpcnn.cv import cross_validate
+    from snpcnn.genotypes import Genotypes
+
+    assert {"gblup_ad", "egblup"} <= set(BASELINES)
+    assert DEFAULT_BASELINES == ("gblup", "ridge", "rkhs")
+    assert BASELINE_LABELS["gblup_ad"] == "GBLUP-AD" and BASELINE_LABELS["egblup"] == "EG-BLUP"
+    for alias in ("gblup_ad", "GBLUP-AD", "gblupad"):
+        assert isinstance(make_baseline(alias), GBLUPAD)
+    for alias in ("egblup", "EG-BLUP", "eg_blup"):
+        assert isinstance(make_baseline(alias), EGBLUP)
+    rng = np.random.default_rng(9)
+    n, m = 120, 80
+    d = rng.binomial(2, 0.5, size=(n, m)).astype(np.int8)
+    ids = np.array([f"s{i}" for i in range(n)])
+    y = (d[:, :8] == 1).sum(1) + rng.normal(size=n)
+    (tmp_path / "ph.csv").write_text(
+        "sample_id,t\n" + "".join(f"{i},{v}\n" for i, v in zip(ids, y))
+    )
+    res = cross_validate(
+        Genotypes(d, ids),
+        tmp_path / "ph.csv",
+        "t",
+        folds=3,
+        cnn=False,
+        baselines=["gblup", "gblup_ad", "egblup"],
+    )
+    assert {"GBLUP", "GBLUP-AD", "EG-BLUP"} <= set(res.metrics["model"])
+
+
+def test_bench_configs_accept_the_new_baselines_and_reserve_their_labels(tmp_path):
+    from snpcnn.bench import load_config
+
+    (tmp_path / "geno.csv").write_text("sample_id,s1\na,0\n")
+    (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1\n")
+    dataset = (
+        '[[datasets]]\nname = "w"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+        'traits = ["GY_E1"]\nfolds = 3\n'
+    )
+    path = tmp_path / "cfg.toml"
+    path.write_text(dataset + '[[models]]\nname = "m"\npreset = "mlp"\n')
+    assert load_config(path).baselines == ["gblup", "ridge", "rkhs"]  # the default is unchanged
+    path.write_text('baselines = ["gblup", "gblup_ad", "egblup"]\n' + path.read_text())
+    assert load_config(path).baselines == ["gblup", "gblup_ad", "egblup"]
+    for name in ("GBLUP-AD", "EG-BLUP", "gblup_ad", "egblup"):
+        path.write_text(dataset + f'[[models]]\nname = "{name}"\npreset = "mlp"\n')
+        with pytest.raises(InputError, match=f"'{name}' is reserved"):
+            load_config(path)
