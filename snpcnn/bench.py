@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.baselines import BASELINE_LABELS, BASELINES
+from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
 from snpcnn.errors import InputError
 from snpcnn.metrics import paired_difference
 from snpcnn.training import LINEAR_INITS, TrainConfig
@@ -596,7 +596,7 @@ def load_config(path: str | os.PathLike) -> BenchmarkConfig:
         if dup:
             i = len(names) - 1 - names[::-1].index(dup)
             raise _Where(path, what, i, dup).error("name", f"'{dup}' is used twice")
-    baselines = data.get("baselines", list(BASELINES))
+    baselines = data.get("baselines", list(DEFAULT_BASELINES))
     if isinstance(baselines, str):
         baselines = [baselines]
     if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):

@@ -185,7 +185,8 @@ class _Progress:
     "--baselines",
     default="gblup,ridge,rkhs",
     show_default=True,
-    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs) or 'none'.",
+    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup) "
+    "or 'none'.",
 )
 @click.option(
     "--min-maf",
