@@ -30,6 +30,9 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         table = pd.read_csv(path, sep=None, engine="python", dtype=str)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the fold table ({exc})") from None
+    from snpcnn.io._checks import warn_if_no_final_newline
+
+    warn_if_no_final_newline(path)
     if table.shape[1] < 2:
         raise InputError(f"{path}: a fold table needs two columns (sample_id, fold)")
     lower = {c.lower(): c for c in table.columns}

@@ -85,3 +85,46 @@ def warn_duplicates(source, variants: pd.DataFrame, id_fix: str, pos_fix: str) -
                 stacklevel=3,
             )
     return out
+
+
+def warn_if_no_final_newline(path, text: str | bytes | None = None) -> bool:
+    """Warn when a plain text file does not end with a line break (it may be cut short).
+
+    ``text``: the file's content when already read; else the last byte is read
+    (gzip files are skipped: a cut gzip stream fails on its own).
+    """
+    from pathlib import Path
+
+    p = Path(path)
+    if text is None:
+        try:
+            with open(p, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b":
+                    return False
+                fh.seek(0, 2)
+                size = fh.tell()
+                if size == 0:
+                    return False
+                fh.seek(size - 1)
+                last = fh.read(1)
+                fh.seek(0)
+                n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        except OSError:
+            return False
+        cut = last not in (b"\n", b"\r")
+    else:
+        nl = "\n" if isinstance(text, str) else b"\n"
+        cr = "\r" if isinstance(text, str) else b"\r"
+        if not text or not text.strip():
+            return False
+        cut = not (text.endswith(nl) or text.endswith(cr))
+        n_lines = text.count(nl)
+    if cut:
+        warnings.warn(
+            f"{p}: the last line (line {n_lines + 1}) does not end with a line break; if the "
+            "file was cut short, that line's values are incomplete: check it, or add the final "
+            "line break to silence this",
+            InputWarning,
+            stacklevel=3,
+        )
+    return cut

@@ -101,6 +101,10 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
         raise InputError(f"phenotype file {path} does not exist; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read phenotype file {path}: {exc}") from None
+    if path.suffix != ".gz":
+        from snpcnn.io._checks import warn_if_no_final_newline
+
+        warn_if_no_final_newline(path, text)
     lines = [(i + 1, ln.rstrip("\r")) for i, ln in enumerate(text.split("\n"))]
     return [(i, ln) for i, ln in lines if ln.strip()]
 

@@ -62,6 +62,9 @@ def _read_columns(path: Path, n_cols: int, what: str) -> np.ndarray:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty {what} file")
+    from snpcnn.io._checks import warn_if_no_final_newline
+
+    warn_if_no_final_newline(path, text)
     tokens = text.split()
     if len(tokens) != n_cols * len(lines):
         for i, line in enumerate(text.splitlines()):

@@ -265,6 +265,9 @@ def read_table(
         ) from None
     if not blocks or sum(len(b) for b in blocks) == 0:
         raise InputError(f"{path}: no sample rows after the header")
+    from snpcnn.io._checks import warn_if_no_final_newline
+
+    warn_if_no_final_newline(path)
     if short_candidates:
         _check_short_rows(path, sep, len(snp_ids), set(short_candidates))
     dosages = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

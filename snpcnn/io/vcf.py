@@ -362,7 +362,9 @@ def read_vcf(
     with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            dosages = np.empty((n_smp, max(_count_records(path), 1)), dtype=np.int8)
+            dosages = np.empty(
+                (n_smp, max(_count_records(path, n_fields=9 + n_smp), 1)), dtype=np.int8
+            )
             fileobj = stack.enter_context(_open_binary(path))
             _, _, _, it = allel.iter_vcf_chunks(
                 fileobj,
@@ -510,13 +512,16 @@ def _damaged(exc: BaseException) -> str:
     return text
 
 
-def _count_records(path: Path) -> int:
+def _count_records(path: Path, n_fields: int | None = None) -> int:
     """Lines not starting with '#' in the decompressed file (an upper bound on records).
 
     Only sizes the output matrix: a miscount costs a copy, never a wrong value.
     Header lines are counted only until the first data line.  The same pass
-    checks that every record's POS is a positive whole number (scikit-allel
-    reads ``12x`` as 12 and ``x`` as 0 without a word).
+    checks what scikit-allel would accept without a word: every record's POS
+    must be a positive whole number (it reads ``12x`` as 12 and ``x`` as 0), a
+    record must have ``n_fields`` tab-separated fields (it fills absent sample
+    columns with missing calls), and the last line must end with a line break
+    (else it was probably cut short mid-record).
     """
     n_lines = n_hash = 0
     prev = b"\n"
@@ -531,11 +536,54 @@ def _count_records(path: Path) -> int:
             prev = block[-1:]
             text = carry + block
             cut = text.rfind(b"\n") + 1
-            _check_pos(path, text[:cut], n_lines - block.count(b"\n") - carry.count(b"\n"))
+            before = n_lines - text[:cut].count(b"\n")
+            _check_pos(path, text[:cut], before)
+            if n_fields is not None:
+                _check_fields(path, text[:cut], before, n_fields)
             carry = text[cut:]
     if carry:
-        _check_pos(path, carry + b"\n", n_lines - carry.count(b"\n"))
+        _check_pos(path, carry + b"\n", n_lines)
+        if n_fields is not None:
+            _check_fields(path, carry + b"\n", n_lines, n_fields)
+        if not carry.startswith(b"#"):
+            raise InputError(
+                f"{path}: the last line (line {n_lines + 1}) does not end with a line break, so "
+                "the file looks cut short; get a complete copy (or add the final line break if "
+                "the record is complete)"
+            )
     return n_lines + (prev != b"\n") - n_hash
+
+
+def _check_fields(path: Path, text: bytes, lines_before: int, n_fields: int) -> None:
+    """Every data line of ``text`` (whole lines) has ``n_fields`` tab-separated fields."""
+    if not text:
+        return
+    a = np.frombuffer(text, dtype=np.uint8)
+    nl = np.flatnonzero(a == 10)
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    tabs = np.cumsum(a == 9, dtype=np.int64)
+    per_line = tabs[nl] - np.where(starts > 0, tabs[np.maximum(starts - 1, 0)], 0)
+    nonempty = nl > starts
+    first = a[np.minimum(starts, len(a) - 1)]
+    data = nonempty & (first != ord("#"))
+    bad = np.flatnonzero(data & (per_line + 1 != n_fields))
+    if not len(bad):
+        return
+    i = int(bad[0])
+    line = text[starts[i] : nl[i]].decode("utf-8", "replace").split("\t")
+    where = ":".join(line[:2]) if len(line) > 1 else line[0][:40]
+    n = int(per_line[i]) + 1
+    if n > n_fields:
+        raise InputError(
+            f"{path}: line {lines_before + i + 1}: record {where} has more sample columns than "
+            f"the #CHROM line names ({n - 9} vs {n_fields - 9}); fix the header (every data line "
+            "needs one column per sample)"
+        )
+    raise InputError(
+        f"{path}: line {lines_before + i + 1} (record {where}) has {n} tab-separated fields "
+        f"but the #CHROM line announces {n_fields} (9 fixed + {n_fields - 9} samples); "
+        "every record needs one column per sample: the line is cut short or damaged"
+    )
 
 
 def _check_pos(path: Path, text: bytes, lines_before: int) -> None:
