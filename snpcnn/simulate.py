@@ -45,7 +45,14 @@ from scipy import special
 from snpcnn.errors import InputError
 from snpcnn.genotypes import Genotypes
 
-__all__ = ["simulate_genotypes", "simulate_phenotype", "write_example", "EFFECT_DISTS"]
+__all__ = [
+    "simulate_genotypes",
+    "simulate_phenotype",
+    "simulate_trait",
+    "write_example",
+    "EFFECT_DISTS",
+    "ARCHITECTURES",
+]
 
 EFFECT_DISTS = ("normal", "equal", "gamma")
 _BASES = np.array(list("ACGT"))
@@ -436,3 +443,289 @@ def write_example(
         "phenotypes": out_dir / f"{prefix}_phenotypes.csv",
         "causal": out_dir / f"{prefix}_causal.csv",
     }
+
+
+# ------------------------------------------------------------------ genetic architectures
+#: The genetic architectures of :func:`simulate_trait`.
+ARCHITECTURES = ("sparse_additive", "polygenic", "local_epistasis", "dominance", "mixed")
+_DEFAULT_LOCI = {
+    "sparse_additive": 10,
+    "polygenic": 1000,
+    "local_epistasis": 10,
+    "dominance": 10,
+    "mixed": 10,
+}
+PAIR_LD = ("any", "weak", "strong")
+
+
+def _filled(genotypes: Genotypes, idx: np.ndarray) -> np.ndarray:
+    """Dosages of columns ``idx`` as float, missing values set to the column mean."""
+    block = np.asarray(genotypes.dosages[:, idx])
+    x = block.astype(np.float64)
+    missing = block < 0
+    if missing.any():
+        x[missing] = 0.0
+        mean = x.sum(0) / np.maximum((~missing).sum(0), 1)
+        x[missing] = np.broadcast_to(mean, x.shape)[missing]
+    return x
+
+
+def _scaled(g: np.ndarray, var: float) -> tuple[np.ndarray, float]:
+    """``g`` centred and scaled to sample variance ``var``; returns it and the factor."""
+    g = g - g.mean()
+    vg = g.var()
+    if var <= 0:
+        return np.zeros_like(g), 0.0
+    if not vg > 1e-12:
+        raise InputError(
+            "the causal SNPs have no genetic variance in this sample; use another seed"
+        )
+    s = float(np.sqrt(var / vg))
+    return g * s, s
+
+
+def _pick_groups(
+    genotypes: Genotypes,
+    rng: np.random.Generator,
+    n_groups: int,
+    order: int,
+    max_gap: int,
+    pair_ld: str,
+    exclude: set[int],
+) -> list[np.ndarray]:
+    """``n_groups`` groups of ``order`` SNPs on one chromosome, each within ``max_gap`` SNPs
+    of the previous one, all polymorphic with minor-allele frequency >= 0.1, disjoint."""
+    x_all = genotypes.dosages
+    chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+    n_snps = genotypes.n_snps
+    d = np.asarray(genotypes.dosages)
+    called = (d >= 0).sum(axis=0)
+    freq = np.where(d >= 0, d, 0).sum(axis=0) / np.maximum(2 * called, 1)
+    usable = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.1)
+    used = set(exclude)
+    groups: list[np.ndarray] = []
+    for _attempt in range(200 * n_groups):
+        if len(groups) == n_groups:
+            break
+        a = int(rng.choice(usable))
+        members = [a]
+        ok = a not in used
+        while ok and len(members) < order:
+            gap = int(rng.integers(1, max_gap + 1))
+            b = members[-1] + gap
+            if b >= n_snps or chrom[b] != chrom[a] or b in used or b not in set(usable):
+                ok = False
+                break
+            members.append(b)
+        if not ok:
+            continue
+        if pair_ld != "any":
+            xs = _filled(genotypes, np.asarray(members)).T
+            r = np.corrcoef(xs)
+            r_max = float(np.max(np.abs(r[np.triu_indices(len(members), 1)])))
+            if (pair_ld == "weak" and r_max >= 0.3) or (pair_ld == "strong" and r_max < 0.5):
+                continue
+        groups.append(np.asarray(members))
+        used.update(members)
+    if len(groups) < n_groups:
+        raise InputError(
+            f"could not place {n_groups} groups of {order} SNPs within {max_gap} SNPs of each "
+            f"other (pair_ld={pair_ld!r}) in {x_all.shape[1]} SNPs; use fewer loci, a larger "
+            "max_gap or pair_ld='any'"
+        )
+    return groups
+
+
+def simulate_trait(
+    genotypes: Genotypes,
+    architecture: str = "local_epistasis",
+    h2: float = 0.6,
+    n_loci: int | None = None,
+    order: int = 2,
+    max_gap: int = 4,
+    pair_ld: str = "any",
+    pure: bool = True,
+    epistatic_share: float = 0.5,
+    effect_dist: str = "normal",
+    seed: int | None = 0,
+    name: str = "phenotype",
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Simulate a quantitative trait with a known genetic architecture and known causal SNPs.
+
+    ``y = g + e`` with the genetic values ``g`` scaled to sample variance ``h2`` exactly and
+    ``e ~ N(0, 1 - h2)``.  ``y.attrs["ceiling"]`` is ``corr(g, y)`` in the sample: the
+    Pearson r that a predictor knowing ``g`` exactly would reach, and so the upper limit for
+    any model's r on these data.
+
+    Architectures (``n_loci`` defaults in brackets):
+
+    ``"sparse_additive"`` [10]
+        ``g = sum_j b_j x_j`` over ``n_loci`` random polymorphic SNPs (centred dosages).
+    ``"polygenic"`` [1000, at most half the polymorphic SNPs]
+        The same with many small effects.
+    ``"local_epistasis"`` [10 groups]
+        ``g = sum_k b_k prod_(j in group k) (x_j - mean x_j)``: ``n_loci`` groups of
+        ``order`` SNPs (pairs by default, triples with ``order=3``), each SNP within
+        ``max_gap`` SNPs of the previous one on the same chromosome, so every group sits
+        inside a short window (usually inside one LD block).  ``pair_ld`` chooses groups
+        whose members are in weak LD (``"weak"``: every ``|r| < 0.3``), strong LD
+        (``"strong"``: the largest ``|r| >= 0.5``) or either (``"any"``).  With ``pure=True``
+        the part of ``g`` that is a linear function of the causal SNPs' dosages and
+        heterozygote indicators (one additive and one dominance term per SNP, least squares
+        in the sample) is removed, so no single-SNP feature of a causal SNP carries any of
+        the signal: only their interaction does.
+    ``"dominance"`` [10]
+        Heterozygote advantage (overdominance): ``g = sum_j b_j h_j`` with ``h_j = 1`` for
+        a heterozygote at SNP ``j`` and ``b_j > 0``; no additive term.
+    ``"mixed"`` [10 additive SNPs and 10 groups]
+        A sparse additive part and a local-epistasis part, scaled to shares
+        ``1 - epistatic_share`` and ``epistatic_share`` of the genetic variance before the
+        sum is scaled to ``h2``.
+
+    Parameters
+    ----------
+    genotypes : Genotypes
+        Missing dosages count as the SNP's mean.
+    architecture : str
+        One of :data:`ARCHITECTURES`.
+    h2 : float in [0, 1]
+        ``var(g) / (var(g) + var(e))`` (broad-sense for the non-additive architectures).
+    n_loci, order, max_gap, pair_ld, pure, epistatic_share
+        As described above.
+    effect_dist : {"normal", "equal", "gamma"}
+        Effect sizes before scaling (as :func:`simulate_phenotype`).
+    seed : int or None
+        Seed of the NumPy generator; a fixed seed gives identical output.
+    name : str
+        Name of the returned Series.
+
+    Returns
+    -------
+    y : Series
+        Indexed by sample id.  ``y.attrs``: ``architecture``, ``h2``, ``h2_realised``
+        (``var(g) / var(y)``), ``ceiling`` (``corr(g, y)``) and the parameters.
+    causal : DataFrame
+        One row per causal SNP: ``index`` (column in the genotype matrix), ``chrom``,
+        ``pos``, ``id``, ``component`` (``additive``, ``dominance`` or ``epistasis``),
+        ``group`` (the epistatic group, -1 otherwise) and ``effect`` (per unit of the
+        component's term, after scaling).
+
+    Examples
+    --------
+    >>> g = simulate_genotypes(300, 400, seed=1)
+    >>> y, causal = simulate_trait(g, "local_epistasis", n_loci=5, seed=2)
+    >>> len(y), len(causal), sorted(set(causal["group"]))
+    (300, 10, [0, 1, 2, 3, 4])
+    """
+    if not isinstance(genotypes, Genotypes):
+        raise InputError("simulate_trait expects a Genotypes container")
+    if architecture not in ARCHITECTURES:
+        raise InputError(
+            f"Invalid value for argument `architecture`. Expected one of "
+            f"{', '.join(ARCHITECTURES)}. Received architecture={architecture!r}."
+        )
+    if pair_ld not in PAIR_LD:
+        raise InputError(
+            f"Invalid value for argument `pair_ld`. Expected one of {', '.join(PAIR_LD)}. "
+            f"Received pair_ld={pair_ld!r}."
+        )
+    _check_range("h2", h2, 0.0, 1.0)
+    _check_range("epistatic_share", epistatic_share, 0.0, 1.0)
+    if order < 2 or max_gap < 1:
+        raise InputError(f"order must be >= 2 and max_gap >= 1; received {order}, {max_gap}")
+    rng = np.random.default_rng(seed)
+    poly = np.flatnonzero(~genotypes.is_monomorphic())
+    n = genotypes.n_samples
+    if n_loci is None:
+        n_loci = _DEFAULT_LOCI[architecture]
+        if architecture == "polygenic":
+            n_loci = max(1, min(n_loci, len(poly) // 2))
+    if n_loci < 1 or n_loci > len(poly):
+        raise InputError(
+            f"Invalid value for argument `n_loci`. Expected 1 <= n_loci <= {len(poly)} (the "
+            f"number of polymorphic SNPs). Received n_loci={n_loci}."
+        )
+    rows: list[dict] = []
+    parts: list[np.ndarray] = []
+
+    def additive(k: int, exclude: set[int]) -> np.ndarray:
+        cand = np.setdiff1d(poly, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+        idx = np.sort(rng.choice(cand, size=k, replace=False))
+        b = _effects(rng, k, effect_dist)
+        x = _filled(genotypes, idx)
+        x -= x.mean(axis=0)
+        for j, bj in zip(idx, b):
+            rows.append({"index": int(j), "component": "additive", "group": -1, "effect": bj})
+        return x @ b
+
+    def epistatic(k: int, exclude: set[int]) -> np.ndarray:
+        groups = _pick_groups(genotypes, rng, k, order, max_gap, pair_ld, exclude)
+        b = _effects(rng, k, effect_dist)
+        g = np.zeros(n)
+        for gi, (members, bk) in enumerate(zip(groups, b)):
+            x = _filled(genotypes, members)
+            g += bk * np.prod(x - x.mean(axis=0), axis=1)
+            for j in members:
+                rows.append({"index": int(j), "component": "epistasis", "group": gi, "effect": bk})
+        if pure:
+            causal = np.concatenate(groups)
+            x = _filled(genotypes, causal)
+            design = np.column_stack([np.ones(n), x, (x == 1).astype(np.float64)])
+            coef, *_ = np.linalg.lstsq(design, g, rcond=None)
+            g = g - design @ coef
+        return g
+
+    if architecture in ("sparse_additive", "polygenic"):
+        comps = {"additive": (additive(n_loci, set()), 1.0)}
+    elif architecture == "local_epistasis":
+        comps = {"epistasis": (epistatic(n_loci, set()), 1.0)}
+    elif architecture == "dominance":
+        idx = np.sort(rng.choice(poly, size=n_loci, replace=False))
+        b = np.abs(_effects(rng, n_loci, effect_dist))
+        het = (_filled(genotypes, idx) == 1).astype(np.float64)
+        for j, bj in zip(idx, b):
+            rows.append({"index": int(j), "component": "dominance", "group": -1, "effect": bj})
+        comps = {"dominance": (het @ b, 1.0)}
+    else:  # mixed
+        a = additive(n_loci, set())
+        e = epistatic(n_loci, {r["index"] for r in rows})
+        comps = {"additive": (a, 1.0 - epistatic_share), "epistasis": (e, epistatic_share)}
+    factors = {}
+    for key, (raw, share) in comps.items():
+        parts.append(_scaled(raw, share)[0])
+        factors[key] = _scaled(raw, share)[1]
+    g, s = _scaled(np.sum(parts, axis=0), h2)
+    for r in rows:  # effects on the scale of the returned g
+        r["effect"] *= factors[r["component"]] * s
+    e_noise = rng.normal(0.0, np.sqrt(1.0 - h2), n)
+    yv = g + e_noise
+    y = pd.Series(yv, index=pd.Index(genotypes.samples.astype(str), name="sample_id"), name=name)
+    vy = yv.var()
+    ceiling = float(np.corrcoef(g, yv)[0, 1]) if h2 > 0 and vy > 0 else 0.0
+    y.attrs = {
+        "architecture": architecture,
+        "h2": float(h2),
+        "h2_realised": float(g.var() / vy) if vy > 0 else float("nan"),
+        "ceiling": ceiling,
+        "n_loci": int(n_loci),
+        "order": int(order),
+        "max_gap": int(max_gap),
+        "pair_ld": pair_ld,
+        "pure": bool(pure),
+        "epistatic_share": float(epistatic_share),
+        "seed": seed,
+    }
+    idx = np.array([r["index"] for r in rows], dtype=np.int64)
+    v = genotypes.variants.iloc[idx]
+    causal_df = pd.DataFrame(
+        {
+            "index": idx,
+            "chrom": v["chrom"].to_numpy(),
+            "pos": v["pos"].to_numpy(),
+            "id": v["id"].to_numpy(),
+            "component": [r["component"] for r in rows],
+            "group": np.array([r["group"] for r in rows], dtype=np.int64),
+            "effect": np.array([r["effect"] for r in rows], dtype=np.float64),
+        }
+    )
+    return y, causal_df

@@ -136,3 +136,85 @@ def test_write_example_vcf_roundtrip(tmp_path):
     cs = allel.read_vcf(str(paths["genotypes"]), fields=["calldata/GT", "variants/ID"])
     np.testing.assert_array_equal(cs["calldata/GT"].sum(-1).T, g.dosages)
     assert list(cs["variants/ID"]) == list(g.variants["id"])
+
+
+# ------------------------------------------------------------------ simulate_trait
+from snpcnn.simulate import ARCHITECTURES, simulate_trait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ld_geno():
+    return simulate_genotypes(800, 400, n_chrom=2, maf_range=(0.1, 0.5), seed=21)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_simulate_trait_scales_g_and_records_the_ceiling(ld_geno, arch):
+    kw = {"n_loci": 50} if arch == "polygenic" else {}
+    y, causal = simulate_trait(ld_geno, arch, h2=0.6, seed=3, **kw)
+    assert len(y) == ld_geno.n_samples and y.attrs["architecture"] == arch
+    # the ceiling is corr(g, y) = sqrt(var g / var y) up to the sample covariance of g and e
+    assert abs(y.attrs["ceiling"] - np.sqrt(0.6)) < 0.06
+    assert 0.5 < y.attrs["h2_realised"] < 0.7
+    assert set(causal["component"]) <= {"additive", "dominance", "epistasis"}
+    assert causal["index"].between(0, ld_geno.n_snps - 1).all()
+    a, _ = simulate_trait(ld_geno, arch, h2=0.6, seed=3, **kw)
+    np.testing.assert_array_equal(a.to_numpy(), y.to_numpy())  # fixed seed, same trait
+
+
+def test_local_epistasis_groups_are_short_windows_on_one_chromosome(ld_geno):
+    y, causal = simulate_trait(ld_geno, "local_epistasis", n_loci=6, order=3, max_gap=3, seed=1)
+    assert sorted(set(causal["group"])) == list(range(6))
+    for _, grp in causal.groupby("group"):
+        idx = np.sort(grp["index"].to_numpy())
+        assert len(idx) == 3 and np.all(np.diff(idx) >= 1) and np.all(np.diff(idx) <= 3)
+        assert grp["chrom"].nunique() == 1
+
+
+def test_pure_local_epistasis_has_no_single_snp_signal(ld_geno):
+    """With pure=True, no additive or dominance term of a causal SNP predicts y's genetic part:
+    the least-squares fit of y on those terms explains only noise-level variance, while the
+    products of the pairs explain most of it."""
+    y, causal = simulate_trait(ld_geno, "local_epistasis", n_loci=5, h2=1.0, seed=4)
+    x = ld_geno.dosages[:, causal["index"].to_numpy()].astype(float)
+    design = np.column_stack([np.ones(len(y)), x, (x == 1).astype(float)])
+    coef, *_ = np.linalg.lstsq(design, y.to_numpy(), rcond=None)
+    assert np.var(design @ coef) / np.var(y.to_numpy()) < 1e-10
+    prods = np.column_stack(
+        [
+            np.prod(
+                x[:, (causal["group"] == k).to_numpy()]
+                - x[:, (causal["group"] == k).to_numpy()].mean(0),
+                axis=1,
+            )
+            for k in range(5)
+        ]
+    )
+    fit, *_ = np.linalg.lstsq(np.column_stack([design, prods]), y.to_numpy(), rcond=None)
+    assert np.var(np.column_stack([design, prods]) @ fit) / np.var(y.to_numpy()) > 0.99
+
+
+def test_weak_and_strong_ld_pairs(ld_geno):
+    for kind, check in (("weak", lambda r: r < 0.3), ("strong", lambda r: r >= 0.5)):
+        _, causal = simulate_trait(ld_geno, "local_epistasis", n_loci=3, pair_ld=kind, seed=5)
+        for _, grp in causal.groupby("group"):
+            x = ld_geno.dosages[:, grp["index"].to_numpy()].astype(float)
+            assert check(abs(np.corrcoef(x.T)[0, 1]))
+
+
+def test_dominance_is_heterozygote_advantage(ld_geno):
+    y, causal = simulate_trait(ld_geno, "dominance", n_loci=4, h2=1.0, seed=6)
+    assert (causal["component"] == "dominance").all() and (causal["effect"] > 0).all()
+    het = (ld_geno.dosages[:, causal["index"].to_numpy()] == 1).astype(float)
+    g = het @ causal["effect"].to_numpy()
+    np.testing.assert_allclose(
+        y.to_numpy(), g - g.mean() + (y.to_numpy() - (g - g.mean())).mean(), atol=1e-8
+    )
+
+
+def test_simulate_trait_rejects_bad_arguments(ld_geno):
+    with pytest.raises(InputError, match="architecture"):
+        simulate_trait(ld_geno, "quantum")
+    with pytest.raises(InputError, match="pair_ld"):
+        simulate_trait(ld_geno, pair_ld="medium")
+    with pytest.raises(InputError, match="could not place"):
+        simulate_trait(ld_geno, n_loci=300, max_gap=1)
