@@ -7,6 +7,7 @@ baselines) is evaluated on the same table.
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
@@ -28,8 +29,12 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     path = Path(path)
     try:
         table = pd.read_csv(path, sep=None, engine="python", dtype=str)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the fold table ({exc})") from None
+    except (OSError, ValueError, csv.Error) as exc:  # ParserError, EmptyDataError, Unicode
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(
+            f"{path}: cannot read the fold table ({msg}); expected a CSV/TSV with a header and "
+            "columns sample_id, fold"
+        ) from None
     from snpcnn.io._checks import warn_if_no_final_newline
 
     warn_if_no_final_newline(path)

@@ -400,7 +400,12 @@ def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
         if not fresh:
             log.warning("cache %s: %s since it was made", path, why)
             report["source_changed"] = why
-    return Genotypes(dosages, samples, variants, source=meta["source"].get("path"), report=report)
+    try:
+        return Genotypes(
+            dosages, samples, variants, source=meta["source"].get("path"), report=report
+        )
+    except InputError as exc:
+        raise InputError(f"{path}: damaged cache ({exc}); {_REBUILD}") from None
 
 
 def convert(

@@ -149,6 +149,30 @@ def _check_bed_size(bed: Path, mode: int, n_samples: int, n_snps: int) -> None:
         )
 
 
+def _check_bed_padding(bed: Path, fam: Path, mode: int, n_samples: int, n_snps: int) -> None:
+    """The unused 2-bit slots after the last sample of each SNP block must be 0.
+
+    PLINK writes them as 0; genotypes there mean the .fam lists fewer samples
+    than the .bed was written for (a lost .fam line keeps the .bed size when
+    the sample count stays within the same 4-sample byte), which would shift
+    every genotype to another sample.  The first 4096 SNP blocks are checked.
+    """
+    n_major, n_minor = (n_snps, n_samples) if mode == 1 else (n_samples, n_snps)
+    rest = n_minor % 4
+    if rest == 0 or n_major == 0:
+        return
+    per = (n_minor + 3) // 4
+    k = min(n_major, 4096)
+    raw = np.fromfile(bed, dtype=np.uint8, count=3 + k * per)[3:].reshape(k, per)
+    if (raw[:, -1] >> (2 * rest)).any():
+        what = (".fam", "samples", fam) if mode == 1 else (".bim", "SNPs", None)
+        raise InputError(
+            f"{fam if mode == 1 else bed}: the .bed holds genotypes beyond the {n_minor} "
+            f"{what[1]} that the {what[0]} lists (in the unused bits of each byte row): a "
+            f"{what[0]} line is missing, or the files do not belong together"
+        )
+
+
 def _read_sample_major(b, mode: int, n_smp: int, n_snp: int, num_threads) -> np.ndarray:
     """int8 samples x SNPs in C order, missing = -1, with one copy of the genotypes.
 
@@ -216,6 +240,7 @@ def read_plink(
     bim_df = read_bim(bim_p)
     n_smp, n_snp = len(fam_df), len(bim_df)
     _check_bed_size(bed_p, mode, n_smp, n_snp)
+    _check_bed_padding(bed_p, fam_p if mode == 1 else bim_p, mode, n_smp, n_snp)
 
     with open_bed(
         bed_p,
