@@ -61,7 +61,7 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     if len(dup):
         raise InputError(f"{path}: sample '{dup.iloc[0]}' has more than one fold; list it once")
     folds = pd.to_numeric(table[fold_col], errors="coerce")
-    bad = folds.isna() | (folds != np.round(folds))
+    bad = folds.isna() | ~np.isfinite(folds) | (folds.abs() > 1e9) | (folds != np.round(folds))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(

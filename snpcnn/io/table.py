@@ -126,6 +126,7 @@ def _check_ids(path: Path, samples: np.ndarray) -> None:
 
     from snpcnn.errors import InputWarning
 
+    samples[:] = ["" if not isinstance(s, str) else s for s in samples]  # an NA id
     stripped = np.asarray([s.strip() for s in samples], dtype=object)
     changed = np.flatnonzero(stripped != samples)
     if len(changed):
@@ -137,11 +138,11 @@ def _check_ids(path: Path, samples: np.ndarray) -> None:
             stacklevel=3,
         )
         samples[:] = stripped
-    empty = np.flatnonzero((stripped == "") | (stripped == "nan"))
+    empty = np.flatnonzero(np.isin([s.upper() for s in stripped], ["", "NA", "NAN"]))
     if len(empty):
         raise InputError(
-            f"{path}: data row {int(empty[0]) + 1} has an empty sample id; every row needs an id "
-            "in the first column"
+            f"{path}: data row {int(empty[0]) + 1} has an empty or NA sample id; every row needs "
+            "an id in the first column"
         )
 
 
@@ -225,7 +226,7 @@ def read_table(
             names=names,
             dtype=dtypes,
             keep_default_na=False,
-            na_values=_NA,
+            na_values={n: _NA for n in names[1:]},  # a sample id "NA" stays text
             engine="c",
             chunksize=rows,
             compression="gzip" if _is_gzip(path) else None,
@@ -249,13 +250,21 @@ def read_table(
                 n_twos += int(np.count_nonzero(block == 2))
                 blocks.append(block)
     except (ValueError, pd.errors.ParserError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise InputError(
+                f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 (e.g. `iconv -f latin1 "
+                "-t utf-8`)"
+            ) from None
         if isinstance(exc, pd.errors.ParserError):
             msg = str(exc).strip().splitlines()[-1]
             raise InputError(
                 f"{path}: malformed table ({msg}); every row needs a sample id and "
                 f"{len(snp_ids)} values"
             ) from None
-        sample, snp, value = _first_bad_cell(path, sep, allowed)
+        try:
+            sample, snp, value = _first_bad_cell(path, sep, allowed)
+        except (OSError, EOFError, UnicodeDecodeError) as exc2:
+            raise InputError(f"{path}: cannot read as text ({exc2})") from None
         if sample is None:
             raise InputError(f"{path}: cannot parse the table ({exc})") from None
         codes = "/".join(str(a) for a in sorted(allowed))
@@ -278,6 +287,22 @@ def read_table(
     used = coding
     if coding == "auto":
         used = "01 (auto: no value is 2)" if (n_twos == 0 and n_ones > 0) else "012"
+        n_called = int(np.count_nonzero(dosages >= 0))
+        if 0 < n_twos <= max(1, n_called // 1000) and n_ones > 100 * n_twos:
+            import warnings
+
+            from snpcnn.errors import InputWarning
+
+            r, c = np.argwhere(dosages == 2)[0]
+            warnings.warn(
+                f"{path}: --coding auto chose 012 because {n_twos} cell(s) are 2 (e.g. sample "
+                f"'{str(np.concatenate(sample_parts)[r]).strip()}', SNP '{snp_ids[c]}'), but "
+                f"that is only {n_twos} of {n_called:,} calls and {n_ones:,} are 1: if this is "
+                "0/1 presence/absence data those cells are errors and every 1 should be read "
+                "as dosage 2; pass --coding 01 (a 2 is then refused) or --coding 012 to be sure",
+                InputWarning,
+                stacklevel=2,
+            )
     if used != "012":  # "01" or "01 (auto: ...)"
         dosages[dosages == 1] = 2
     variants = pd.DataFrame({"id": snp_ids})

@@ -60,6 +60,10 @@ def fuzz_settings(ci: int):
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
+#: the warnings of the last successful load
+WARNINGS: list[str] = []
+
+
 class Hang(Exception):
     pass
 
@@ -89,10 +93,12 @@ def workdir():
 
 def attempt(kind: str, load, where: Path):
     """Run ``load()``; count the outcome; return the result or None for a clean error."""
+    WARNINGS.clear()
     try:
-        with alarm(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with alarm(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             result = load()
+        WARNINGS.extend(str(w.message) for w in caught)
     except InputError as exc:
         msg = str(exc)
         ok = "\n" not in msg and str(where) in msg
@@ -287,6 +293,8 @@ def test_fuzz_table(base, m):
         check_well_formed(g, "table")
         if touched == ALL and not m.benign:
             return
+        if any("--coding auto chose 012" in w for w in WARNINGS):
+            return  # a stray 2 in 0/1 data: the reinterpretation is announced
         lines = orig.splitlines()
         skip = {lines[i].split(b",")[0].decode() for i in touched if 0 < i < len(lines)}
         compare_genotypes(g, base["table"], "table", skip_samples=skip, exact=m.benign)
