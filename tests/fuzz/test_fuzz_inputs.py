@@ -15,8 +15,8 @@ never another exception type and never a hang (60 s alarm per example).
 
 Hypothesis runs derandomized (a fixed seed, no example database), so CI is
 reproducible.  Default: a few dozen examples per format (well under a minute
-in all).  ``SNPCNN_FUZZ_LONG=1`` runs ``SNPCNN_FUZZ_EXAMPLES`` (default 700)
-per format, over 5,000 in all; ``SNPCNN_FUZZ_REPORT=file.json`` writes the
+in all).  ``SNPCNN_FUZZ_LONG=1`` runs ``SNPCNN_FUZZ_EXAMPLES`` (default 1000)
+per format, 8,000 in all; ``SNPCNN_FUZZ_REPORT=file.json`` writes the
 counts.
 """
 
@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from snpcnn.errors import InputError
 
 LONG = os.environ.get("SNPCNN_FUZZ_LONG", "") not in ("", "0")
-N_LONG = int(os.environ.get("SNPCNN_FUZZ_EXAMPLES", "700"))
+N_LONG = int(os.environ.get("SNPCNN_FUZZ_EXAMPLES", "1000"))
 
 
 def fuzz_settings(ci: int):
