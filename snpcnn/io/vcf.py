@@ -500,10 +500,6 @@ def read_vcf(
     return Genotypes(dosages, samples, variants, source=str(path), report=report)
 
 
-# a data line (not '#') whose second field (POS) is not a plain positive number
-_BAD_POS = re.compile(rb"(?m)^(?!#)([^\t\n]*)\t(?![1-9][0-9]*[\t\r\n])([^\t\r\n]*)")
-
-
 def _damaged(exc: BaseException) -> str:
     """The reason, and for decompression errors what it means."""
     text = str(exc) or type(exc).__name__
@@ -536,15 +532,10 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
             prev = block[-1:]
             text = carry + block
             cut = text.rfind(b"\n") + 1
-            before = n_lines - text[:cut].count(b"\n")
-            _check_pos(path, text[:cut], before)
-            if n_fields is not None:
-                _check_fields(path, text[:cut], before, n_fields)
+            _check_lines(path, text[:cut], n_lines - text[:cut].count(b"\n"), n_fields)
             carry = text[cut:]
     if carry:
-        _check_pos(path, carry + b"\n", n_lines)
-        if n_fields is not None:
-            _check_fields(path, carry + b"\n", n_lines, n_fields)
+        _check_lines(path, carry + b"\n", n_lines, n_fields)
         if not carry.startswith(b"#"):
             raise InputError(
                 f"{path}: the last line (line {n_lines + 1}) does not end with a line break, so "
@@ -554,49 +545,39 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
     return n_lines + (prev != b"\n") - n_hash
 
 
-def _check_fields(path: Path, text: bytes, lines_before: int, n_fields: int) -> None:
-    """Every data line of ``text`` (whole lines) has ``n_fields`` tab-separated fields."""
-    if not text:
-        return
-    a = np.frombuffer(text, dtype=np.uint8)
-    nl = np.flatnonzero(a == 10)
-    starts = np.concatenate(([0], nl[:-1] + 1))
-    tabs = np.cumsum(a == 9, dtype=np.int64)
-    per_line = tabs[nl] - np.where(starts > 0, tabs[np.maximum(starts - 1, 0)], 0)
-    nonempty = nl > starts
-    first = a[np.minimum(starts, len(a) - 1)]
-    data = nonempty & (first != ord("#"))
-    bad = np.flatnonzero(data & (per_line + 1 != n_fields))
-    if not len(bad):
-        return
-    i = int(bad[0])
-    line = text[starts[i] : nl[i]].decode("utf-8", "replace").split("\t")
-    where = ":".join(line[:2]) if len(line) > 1 else line[0][:40]
-    n = int(per_line[i]) + 1
-    if n > n_fields:
-        raise InputError(
-            f"{path}: line {lines_before + i + 1}: record {where} has more sample columns than "
-            f"the #CHROM line names ({n - 9} vs {n_fields - 9}); fix the header (every data line "
-            "needs one column per sample)"
-        )
-    raise InputError(
-        f"{path}: line {lines_before + i + 1} (record {where}) has {n} tab-separated fields "
-        f"but the #CHROM line announces {n_fields} (9 fixed + {n_fields - 9} samples); "
-        "every record needs one column per sample: the line is cut short or damaged"
-    )
+def _check_lines(path: Path, text: bytes, lines_before: int, n_fields: int | None) -> None:
+    """Each data line of ``text`` (whole lines) has ``n_fields`` fields and a valid POS.
 
-
-def _check_pos(path: Path, text: bytes, lines_before: int) -> None:
-    m = _BAD_POS.search(text)
-    if m is None:
-        return
-    line = lines_before + text.count(b"\n", 0, m.start()) + 1
-    chrom = m.group(1).decode("utf-8", "replace")
-    value = m.group(2).decode("utf-8", "replace")
-    raise InputError(
-        f"{path}: line {line} (CHROM {chrom}): POS '{value}' is not a positive whole number; "
-        "fix the POS column (1-based positions, digits only)"
-    )
+    One ``bytes.count`` and one short split per line: far cheaper than the
+    parse itself, even with thousands of samples per line.
+    """
+    for k, line in enumerate(text.split(b"\n")[:-1]):
+        if not line or line[:1] == b"#":
+            continue
+        n = line.count(b"\t") + 1
+        parts = line.split(b"\t", 2)
+        where = b":".join(parts[:2]).decode("utf-8", "replace")[:60]
+        if n_fields is not None and n > n_fields:
+            raise InputError(
+                f"{path}: line {lines_before + k + 1}: record {where} has more sample columns "
+                f"than the #CHROM line names ({n - 9} vs {n_fields - 9}); fix the header (every "
+                "data line needs one column per sample)"
+            )
+        if n_fields is not None and n < n_fields:
+            raise InputError(
+                f"{path}: line {lines_before + k + 1} (record {where}) has {n} tab-separated "
+                f"fields but the #CHROM line announces {n_fields} (9 fixed + {n_fields - 9} "
+                "samples); every record needs one column per sample: the line is cut short or "
+                "damaged"
+            )
+        pos = parts[1] if len(parts) > 1 else b""
+        if not pos.isdigit() or pos[:1] == b"0":
+            chrom = parts[0].decode("utf-8", "replace")[:40]
+            value = pos.decode("utf-8", "replace")[:40]
+            raise InputError(
+                f"{path}: line {lines_before + k + 1} (CHROM {chrom}): POS '{value}' is not a "
+                "positive whole number; fix the POS column (1-based positions, digits only)"
+            )
 
 
 def _shrink_columns(a: np.ndarray, k: int) -> np.ndarray:
