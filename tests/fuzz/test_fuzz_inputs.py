@@ -520,3 +520,46 @@ def test_fuzz_bundle(base, bundle_base, where, m_bin, m_text, key_seed, value):
         except AssertionError:
             _fail_count("bundle")
             raise
+
+
+# ---------------------------------------------------------- through the CLI
+@fuzz_settings(30)
+@given(
+    fmt=st.sampled_from(["vcf", "table", "plink-fam", "plink-bim"]),
+    m=mutations(seps=(b"\t", b",", b" ")),
+)
+def test_fuzz_cli_info(base, fmt, m):
+    """`snpcnn info` on a mutated file: exit 0, or exit 1 with one `Error:` line naming it."""
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+
+    files = base["files"]
+    with workdir() as d:
+        if fmt == "vcf":
+            target = d / "x.vcf"
+            target.write_bytes(apply(m, files["vcf"], data_start=1)[0])
+            arg = target
+        elif fmt == "table":
+            target = d / "x.csv"
+            target.write_bytes(apply(m, files["table"], data_start=1)[0])
+            arg = target
+        else:
+            ext = fmt.split("-")[1]
+            for e in ("bed", "bim", "fam"):
+                (d / f"x.{e}").write_bytes(files[e])
+            (d / f"x.{ext}").write_bytes(apply(m, files[ext], data_start=0)[0])
+            arg = d / "x"
+        with alarm():
+            r = CliRunner().invoke(main, ["info", "--no-cache", str(arg)])
+        try:
+            assert r.exit_code in (0, 1), r.output
+            assert "Traceback" not in r.output and "internal error" not in r.output, r.output
+            if r.exit_code == 1:
+                err = [ln for ln in r.stderr.splitlines() if ln.startswith("Error")]
+                assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
+                assert str(d) in err[0], err[0]
+        except AssertionError:
+            COUNTS["cli"]["failure"] += 1
+            raise
+        COUNTS["cli"]["loaded" if r.exit_code == 0 else "clean error"] += 1
