@@ -129,6 +129,34 @@ _DATASET_KEYS = {
     "format",
     "min_maf",
     "min_call_rate",
+    "simulate",
+}
+#: keys of a dataset's ``simulate`` table (snpcnn.simulate.simulate_genotypes arguments)
+_SIM_GENO_KEYS = {
+    "n_samples",
+    "n_snps",
+    "n_chrom",
+    "maf_range",
+    "ld",
+    "block_length",
+    "spacing",
+    "missing_rate",
+    "seed",
+    "traits",
+}
+#: keys of one ``[[datasets.simulate.traits]]`` entry (snpcnn.simulate.simulate_trait)
+_SIM_TRAIT_KEYS = {
+    "name",
+    "architecture",
+    "h2",
+    "n_loci",
+    "order",
+    "max_gap",
+    "pair_ld",
+    "pure",
+    "epistatic_share",
+    "effect_dist",
+    "seed",
 }
 _TRAIN_CONFIG = TrainConfig()
 _HYPER_DEFAULTS: dict[str, Any] = {
@@ -142,6 +170,7 @@ _HYPER_DEFAULTS: dict[str, Any] = {
     "scaling": "center",
     "linear_init": _TRAIN_CONFIG.linear_init,
     "conv_gate": _TRAIN_CONFIG.conv_gate,
+    "conv_folds": _TRAIN_CONFIG.conv_folds,
     "model_overrides": {},
 }
 _MODEL_KEYS = {"name", "preset", "architecture", *_HYPER_DEFAULTS}
@@ -165,6 +194,9 @@ class DatasetSpec:
     format: str | None = None
     min_maf: float = 0.0
     min_call_rate: float = 0.0
+    # a simulated data set (``simulate`` table): genotypes and traits made in memory by
+    # snpcnn.simulate; genotypes/phenotypes are then None
+    simulate: dict[str, Any] | None = None
     # run only these (0-based) repeats of the ``repeats`` random repeats (None: all); set
     # by ``BenchmarkConfig.select(repeats=...)`` (``snpcnn benchmark --repeats``).  A
     # repeat's folds and network seeds depend only on (seed, repeat, fold), so runs split
@@ -205,6 +237,7 @@ class ModelSpec:
     scaling: str = "center"
     linear_init: str = _TRAIN_CONFIG.linear_init
     conv_gate: float = _TRAIN_CONFIG.conv_gate
+    conv_folds: int = _TRAIN_CONFIG.conv_folds
     model_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def resolved_architecture(self) -> dict:
@@ -406,8 +439,79 @@ def _entry(d: Any, i: int, path: Path, section: str, allowed: set) -> tuple[_Whe
     return where, name
 
 
+def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
+    """Check a dataset's ``simulate`` table; returns it as plain data (all keys named)."""
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+    sim = d["simulate"]
+    if not isinstance(sim, Mapping):
+        raise where.error("simulate", "must be a table of simulate_genotypes arguments")
+    bad = sorted(set(sim) - _SIM_GENO_KEYS)
+    if bad:
+        raise where.error(
+            "simulate", f"unknown key '{bad[0]}'; valid keys: {', '.join(sorted(_SIM_GENO_KEYS))}"
+        )
+    traits = sim.get("traits")
+    if not isinstance(traits, list) or not traits:
+        raise where.error("simulate", "needs [[datasets.simulate.traits]] entries (one per trait)")
+    clean_traits = []
+    for k, t in enumerate(traits):
+        if not isinstance(t, Mapping) or "name" not in t or "architecture" not in t:
+            raise where.error("simulate", f"traits[{k}] needs a name and an architecture")
+        bad = sorted(set(t) - _SIM_TRAIT_KEYS)
+        if bad:
+            raise where.error(
+                "simulate",
+                f"traits[{k}]: unknown key '{bad[0]}'; valid keys: "
+                + ", ".join(sorted(_SIM_TRAIT_KEYS)),
+            )
+        clean_traits.append(dict(t))
+    geno = {k: v for k, v in sim.items() if k != "traits"}
+    for key in ("n_samples", "n_snps"):
+        if key not in geno:
+            raise where.error("simulate", f"needs {key}")
+    # fail now, on a tiny version, rather than after the other datasets ran
+    try:
+        small = simulate_genotypes(
+            **{**geno, "n_samples": 50, "n_snps": min(int(geno["n_snps"]), 200), "n_chrom": 1}
+        )
+        for t in clean_traits:
+            kw = {k: v for k, v in t.items() if k != "name"}
+            kw.pop("n_loci", None)
+            simulate_trait(small, **{**kw, "n_loci": 1})
+    except TypeError as exc:
+        raise where.error("simulate", str(exc)) from None
+    except InputError as exc:
+        if "could not place" not in str(exc):
+            raise where.error("simulate", str(exc)) from None
+    return {**geno, "traits": clean_traits}
+
+
+def _simulated_dataset(d: Mapping, i: int, name: str, where: _Where) -> DatasetSpec:
+    sim = _parse_simulation(d, where)
+    for key in ("genotypes", "phenotypes", "covariates_file", "covariates", "traits"):
+        if key in d:
+            raise where.error(key, "cannot be combined with a `simulate` table")
+    folds = d.get("folds", 5)
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise where.error(
+            "folds", f"must be a number of folds >= 2 for simulated data, got {folds!r}"
+        )
+    return DatasetSpec(
+        name=name,
+        genotypes=None,
+        phenotypes=None,
+        traits=tuple(t["name"] for t in sim["traits"]),
+        folds=folds,
+        repeats=_get_int(d, "repeats", where, 1, 1),
+        simulate=sim,
+    )
+
+
 def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
     where, name = _entry(d, i, path, "[[datasets]]", _DATASET_KEYS)
+    if "simulate" in d:
+        return _simulated_dataset(d, i, name, where)
     geno = _path(base, _get_str(d, "genotypes", where, required=True))
     if not _genotype_exists(geno):
         raise where.error("genotypes", f"{geno}: no such file or PLINK prefix; check the path")
@@ -488,7 +592,10 @@ def _hyper(d: Mapping, defaults: Mapping, where: _Where) -> dict[str, Any]:
         "scaling": _get_str(merged, "scaling", where, default="center"),
         "linear_init": _get_str(merged, "linear_init", where, default=_TRAIN_CONFIG.linear_init),
         "conv_gate": _get_float(merged, "conv_gate", where, _TRAIN_CONFIG.conv_gate, 0.0, 1.0),
+        "conv_folds": _get_int(merged, "conv_folds", where, _TRAIN_CONFIG.conv_folds, 0),
     }
+    if out["conv_folds"] == 1:
+        raise where.error("conv_folds", "must be 0 (one inner split) or at least 2, got 1")
     if out["linear_init"] not in LINEAR_INITS:
         raise where.error(
             "linear_init", f"must be one of {', '.join(LINEAR_INITS)}, got {out['linear_init']!r}"
@@ -860,22 +967,59 @@ class _Dataset:
     n_per_trait: dict[str, int]
 
 
+def _simulate_dataset(spec: DatasetSpec):
+    """Genotypes, a phenotype CSV in a temp folder, and per trait its ceiling and causal SNPs."""
+    import tempfile
+
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+    sim = dict(spec.simulate)
+    traits = sim.pop("traits")
+    if "maf_range" in sim:
+        sim["maf_range"] = tuple(sim["maf_range"])
+    g = simulate_genotypes(**sim)
+    cols, truth = {}, {}
+    for t in traits:
+        kw = {k: v for k, v in t.items() if k != "name"}
+        y, causal = simulate_trait(g, name=t["name"], **kw)
+        cols[t["name"]] = y
+        truth[t["name"]] = {
+            "ceiling": y.attrs["ceiling"],
+            "h2_realised": y.attrs["h2_realised"],
+            "causal_snps": causal["index"].astype(int).tolist(),
+        }
+    folder = Path(tempfile.mkdtemp(prefix="snpcnn-sim-"))
+    csv = folder / "phenotypes.csv"
+    pd.DataFrame(cols).to_csv(csv, index_label="sample_id")
+    return g, csv, truth
+
+
 def _load_dataset(spec: DatasetSpec) -> _Dataset:
+    import shutil
     import warnings
 
     from snpcnn.io import read_genotypes
     from snpcnn.io.phenotypes import align, read_phenotypes
     from snpcnn.report import file_checksum
 
-    g = read_genotypes(spec.genotypes, format=spec.format)
-    ph = read_phenotypes(
-        spec.phenotypes,
-        id_column=spec.id_column,
-        traits=list(spec.traits),
-        covariates=list(spec.covariates) or None,
-        covariates_path=spec.covariates_file,
-        categorical=list(spec.categorical) or None,
-    )
+    truth = None
+    if spec.simulate is not None:
+        g, pheno_path, truth = _simulate_dataset(spec)
+    else:
+        g = read_genotypes(spec.genotypes, format=spec.format)
+        pheno_path = spec.phenotypes
+    try:
+        ph = read_phenotypes(
+            pheno_path,
+            id_column=spec.id_column,
+            traits=list(spec.traits),
+            covariates=list(spec.covariates) or None,
+            covariates_path=spec.covariates_file,
+            categorical=list(spec.categorical) or None,
+        )
+    finally:
+        if truth is not None:
+            shutil.rmtree(Path(pheno_path).parent, ignore_errors=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         al = align(g, ph, traits=list(spec.traits))
@@ -886,10 +1030,18 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
         y = y[:, None]
     keep = ~np.all(np.isnan(y), axis=1)
     ids = np.asarray(al.sample_ids).astype(str)[keep]
-    checksums = {
-        "genotypes": {"path": str(spec.genotypes), **file_checksum(spec.genotypes)},
-        "phenotypes": {"path": str(spec.phenotypes), **file_checksum(spec.phenotypes)},
-    }
+    if truth is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(g.dosages).tobytes())
+        digest.update(np.ascontiguousarray(y).tobytes())
+        checksums = {
+            "simulated": {"sha256": digest.hexdigest(), "parameters": spec.simulate},
+            "truth": truth,
+        }
+    else:
+        checksums = {
+            "genotypes": {"path": str(spec.genotypes), **file_checksum(spec.genotypes)},
+            "phenotypes": {"path": str(spec.phenotypes), **file_checksum(spec.phenotypes)},
+        }
     if spec.covariates_file is not None:
         checksums["covariates_file"] = {
             "path": str(spec.covariates_file),
@@ -1358,6 +1510,17 @@ def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[di
     return rows
 
 
+def _ceiling_text(info: Mapping, trait: str) -> str:
+    """For a simulated trait: its ceiling corr(g, y) and causal SNPs (else '')."""
+    truth = info.get("inputs", {}).get("truth", {}).get(trait)
+    if not truth:
+        return ""
+    return (
+        f" Simulated: ceiling corr(true genetic value, y) = {truth['ceiling']:.3f} (the "
+        f"Pearson r of a perfect predictor), {len(truth['causal_snps'])} causal SNPs."
+    )
+
+
 def results_markdown(bench: BenchmarkResults) -> str:
     """The human-readable ``results.md``."""
     from snpcnn.metrics import BINARY_METRICS, METRIC_LABELS, REGRESSION_METRICS
@@ -1401,7 +1564,8 @@ def results_markdown(bench: BenchmarkResults) -> str:
                 f"{info.get('n_per_trait', {}).get(trait, '?')} samples with a value, "
                 f"{info.get('n_snps', '?')} SNPs, {folds_txt}"
                 + (f", covariates {', '.join(d.covariates)}" if d.covariates else "")
-                + ".",
+                + "."
+                + _ceiling_text(info, trait),
                 "",
                 f"{METRIC_LABELS[metric]} per model:",
                 "",

@@ -42,20 +42,24 @@ log = logging.getLogger("snpcnn.cv")
 
 CNN_NAME = "CNN"
 ENSEMBLE_NAME = "CNN+GBLUP"
+#: the CNN's linear path alone, as it starts (ridge / RR-BLUP on the CNN's input, by default
+#: standardised dosages): reported beside the CNN so that a gain can be attributed
+START_NAME = "CNN start (RR-BLUP)"
 MIN_SAMPLES_PER_TRAIT = 10
 #: Training defaults of the CNN, shared by :func:`cross_validate` and ``snpcnn fit``;
 #: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
 #: conv_gate) by nested CV inside the training data (benchmarks/tuning/LOG.md,
 #: docs/bench/default_cnn.md).
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "scaling": "standardize",
-    "epochs": 60,
+    "scaling": "center",
+    "epochs": 200,
     "batch_size": 32,
     "learning_rate": 1e-3,
-    "patience": 10,
+    "patience": 40,
     "n_seeds": 1,
     "linear_init": "ridge_loo",
     "conv_gate": 0.05,
+    "conv_folds": 5,
 }
 # Materialise a fold's encoded training matrix only below this size (bytes).
 MAX_DENSE_BYTES = 2 * 1024**3
@@ -429,6 +433,7 @@ def cross_validate(
     jit_compile: bool = False,
     linear_init: str = TRAIN_DEFAULTS["linear_init"],
     conv_gate: float = TRAIN_DEFAULTS["conv_gate"],
+    conv_folds: int = TRAIN_DEFAULTS["conv_folds"],
     model_overrides: dict[str, Any] | None = None,
     progress: Callable[..., None] | None = None,
     skip: Callable[[int, int], dict | None] | None = None,
@@ -472,6 +477,13 @@ def cross_validate(
         With a ridge start, keep the convolutions' correction only if it lowers
         the inner-validation squared error at this significance level (one-sided
         paired t-test); 0 keeps any improvement.
+    conv_folds : int
+        With a ``"ridge_loo"`` start: 0 = one inner validation split decides
+        (early stopping and the gate on ``val_fraction`` of the training rows);
+        K >= 2 = cross-fitted convolutions: K networks, each trained on K-1 parts
+        of the training rows, give every training row an out-of-fold correction;
+        the correction's weight and the keep/drop gate are decided on all training
+        rows, and the CNN averages the K networks (default 5; docs/models.md).
     refit : bool
         Refit the CNN on all phenotyped samples (epochs = median early-stopping
         epoch over folds) and return it as ``results.final_bundle``.
@@ -524,9 +536,15 @@ def cross_validate(
         jit_compile=jit_compile,
         linear_init=linear_init,
         conv_gate=conv_gate,
+        conv_folds=conv_folds,
         model_overrides=dict(model_overrides or {}),
     )
     models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
+    if cnn and targets.head == "regression" and linear_init == "ridge_loo":
+        from snpcnn.models import load_architecture
+
+        if not callable(model) and "linear" in load_architecture(model):
+            models.insert(1, START_NAME)
     if ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
     config = {
@@ -558,6 +576,7 @@ def cross_validate(
         "n_seeds": n_seeds,
         "linear_init": linear_init,
         "conv_gate": conv_gate,
+        "conv_folds": conv_folds,
         "baselines": baselines,
         "ensemble": ensemble,
         "min_maf": min_maf,
@@ -762,6 +781,8 @@ def _run_fold(
         x_te = _encode(pre, genotypes, rows_te)
         z_te = np.asarray(res.model.predict(x_te, verbose=0, batch_size=256), dtype=np.float64)
         preds[CNN_NAME] = tt.inverse(z_te, c_te)
+        if res.start is not None:
+            preds[START_NAME] = tt.inverse(res.start.predict(x_te), c_te)
         out["seconds_cnn"] = time.perf_counter() - t0
         out["fitted"]["cnn_weights"] = _digest(*res.model.get_weights())
         out["history"] = {
@@ -775,6 +796,8 @@ def _run_fold(
             "inner_val_r": res.inner_val_r,
             "samples_per_second": res.samples_per_second,
         }
+        if res.conv is not None:
+            out["history"]["conv"] = res.conv
         if res.retried:
             out["notes"].append(
                 f"repeat {r} fold {f}: the CNN collapsed to a constant on the inner validation "

@@ -237,6 +237,9 @@ def trait_sections(results) -> list[tuple[str, str]]:
                         "\nA collapsed fold (constant predictions, correlation undefined) counts "
                         f"as a loss and enters the mean difference with {label} = 0."
                     )
+                attribution = attribution_text(results, trait)
+                if attribution:
+                    parts.append("\n" + attribution)
         out.append((trait, "\n".join(parts)))
     return out
 
@@ -245,22 +248,41 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     """What the CNN's convolutions contributed, for a CNN started at a ridge fit (else None).
 
     With ``linear_init`` "ridge"/"ridge_loo" the default CNN is a ridge (RR-BLUP) fit plus a
-    convolutional correction that is kept only if it earns its place on the inner
-    validation rows; where it is not, the "CNN" predictions are exactly the ridge fit's.
-    Users comparing "CNN" with GBLUP need to know how often that happened.
+    convolutional correction that is kept only if it earns its place on held-out training
+    rows; where it is not, the "CNN" predictions are exactly the ridge fit's.  Users
+    comparing "CNN" with GBLUP need to know how often that happened.
     """
     kept = results.conv_kept()
     if kept is None:
         return None
     k, n = kept
     c = results.config
+    crossfit = c.get("linear_init") == "ridge_loo" and int(c.get("conv_folds") or 0) >= 2
     if short:
+        how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
-            f"CNN: the convolutions' correction of the ridge start was kept in {k} of {n} "
-            f"fits; in the other {n - k} the CNN predicted exactly its ridge (RR-BLUP) start "
-            "(summary.md)"
+            f"CNN: the convolutions' correction of its RR-BLUP start was kept in {k} of {n} "
+            f"fits{how}; in the other {n - k} the CNN predicted exactly its RR-BLUP start "
+            "(the 'CNN start (RR-BLUP)' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
+    if crossfit:
+        test = (
+            f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
+            if gate > 0
+            else "at all"
+        )
+        return (
+            "CNN = RR-BLUP start + convolutional correction. The linear SNP path started at "
+            "the ridge (RR-BLUP) fit of each training part, on the CNN's input (by default "
+            "standardised dosages; its predictions alone are the 'CNN start (RR-BLUP)' row), "
+            f"and the convolutions were cross-fitted on its leave-one-out residuals in "
+            f"{c['conv_folds']} parts of the training rows, so that every training row got an "
+            "out-of-fold correction. The correction was kept, with a weight fitted on those "
+            f"rows, if it lowered their squared error {test}: in **{k} of {n}** fits "
+            f"(folds x seeds). In the other {n - k} the CNN's predictions are exactly its "
+            "RR-BLUP start, so there its comparison with GBLUP is RR-BLUP's (docs/models.md)."
+        )
     how = (
         "if it lowered the inner-validation squared error significantly (one-sided paired "
         f"t-test, p < {gate:g})"
@@ -278,6 +300,32 @@ def conv_kept_text(results, short: bool = False) -> str | None:
         f"**{k} of {n}** fits (folds x seeds). In the other {n - k}, the CNN's predictions are "
         "exactly that ridge fit's, so there its comparison with GBLUP is RR-BLUP's "
         "(docs/models.md)."
+    )
+
+
+def attribution_text(results, trait: str) -> str | None:
+    """'CNN - GBLUP = d: its RR-BLUP start contributes a, the convolutions b' (mean over folds
+    of the headline metric), where the CNN's start was scored beside it; else None."""
+    from snpcnn.cv import CNN_NAME, START_NAME
+
+    if not {CNN_NAME, START_NAME, "GBLUP"} <= set(results.models):
+        return None
+    metric = results.headline_metric
+    m = results.metrics
+    m = m[(m["metric"] == metric) & (m["trait"] == trait)]
+    wide = m.pivot_table(index=["repeat", "fold"], columns="model", values="value", dropna=False)
+    need = [CNN_NAME, START_NAME, "GBLUP"]
+    if not set(need) <= set(wide.columns):
+        return None
+    wide = wide[need].fillna(0.0)  # a collapsed fold counts as 0, as in the paired table
+    total = float((wide[CNN_NAME] - wide["GBLUP"]).mean())
+    start = float((wide[START_NAME] - wide["GBLUP"]).mean())
+    conv = float((wide[CNN_NAME] - wide[START_NAME]).mean())
+    label = METRIC_LABELS[metric]
+    return (
+        f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
+        f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its RR-BLUP start (ridge on the "
+        f"CNN's input, 'CNN start (RR-BLUP)') and {conv:+.3f} from its convolutions."
     )
 
 
@@ -300,9 +348,17 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
         + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),
         f"- CNN: `{c['model']}`, {c['encoding']} encoding, up to {c['epochs']} epochs "
-        f"(early stopping, patience {c['patience']}, on an inner {c['val_fraction']:.0%} "
-        f"validation split of each training part), batch {c['batch_size']}, learning rate "
-        f"{c['learning_rate']:g}, {c['n_seeds']} seed(s)",
+        + (
+            f"(stopped when the out-of-fold error of its {c['conv_folds']} cross-fitted "
+            f"networks had not improved for {c['patience']} epochs), "
+            if c.get("linear_init") == "ridge_loo"
+            and int(c.get("conv_folds") or 0) >= 2
+            and results.conv_kept() is not None
+            else f"(early stopping, patience {c['patience']}, on an inner "
+            f"{c['val_fraction']:.0%} validation split of each training part), "
+        )
+        + f"batch {c['batch_size']}, learning rate {c['learning_rate']:g}, "
+        f"{c['n_seeds']} seed(s)",
         *([f"- {conv}"] if (conv := conv_kept_text(results)) else []),
         f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}",
         f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "

@@ -40,10 +40,10 @@ class TrainConfig:
     """Hyperparameters of one CNN fit (the architecture is a preset name, dict or file)."""
 
     model: Any = "snpcnn_default"
-    epochs: int = 60
+    epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
-    patience: int = 10
+    patience: int = 40
     val_fraction: float = 0.1
     n_seeds: int = 1
     collapse_retry: bool = True
@@ -62,8 +62,17 @@ class TrainConfig:
     # squared error on the inner validation rows significantly (one-sided paired t-test
     # at this level); 0 keeps any improvement of the validation loss
     conv_gate: float = 0.05
+    # with a ridge_loo start: 0 = one inner validation split (early stopping and the gate on
+    # val_fraction of the rows); K >= 2 = cross-fitted convolutions: K networks, network k
+    # trained on the other K-1 parts of the rows (early stopping on val_fraction of those)
+    # and predicting part k, so every training row gets an out-of-fold correction; the
+    # correction's weight (0..1) and the keep/drop gate (paired t-test at conv_gate) are
+    # decided on all rows, and the model averages the K networks (docs/models.md)
+    conv_folds: int = 5
 
     def __post_init__(self) -> None:
+        if int(self.conv_folds) != self.conv_folds or self.conv_folds < 0 or self.conv_folds == 1:
+            raise InputError(f"conv_folds must be 0 or an integer >= 2, got {self.conv_folds!r}")
         if not 0.0 <= float(self.conv_gate) <= 1.0:
             raise InputError(f"conv_gate must be between 0 and 1, got {self.conv_gate!r}")
         if self.linear_init not in LINEAR_INITS:
@@ -95,6 +104,13 @@ class TrainResult:
     # wide & deep regression model); then a best epoch of 0 means the convolutions'
     # correction was rejected and the network predicts exactly that ridge fit
     ridge_start: bool = False
+    # cross-fitted convolutions (conv_folds >= 2): per output, the weight of the
+    # convolutions' correction (0 = dropped), its one-sided p-value and the out-of-fold
+    # Pearson r of the ridge start alone and of ridge + correction on the training rows
+    conv: dict[str, Any] | None = None
+    # the ridge fit the linear path started from ("ridge_loo" start; None otherwise):
+    # ``start.predict(x)`` is what the CNN predicts without its convolutions
+    start: Any = None
 
 
 @contextlib.contextmanager
@@ -165,12 +181,28 @@ class _RidgeStart:
     target is missing).  Training on ``y + shift`` makes the residual the convolutions see
     on row ``i`` the *leave-one-out* residual ``y_i - yhat_(-i)``, not the shrunken in-sample
     one, and ``prediction - shift`` is an honest (leave-one-out) prediction for a row that
-    the ridge saw.
+    the ridge saw.  With a dominance block (``[linear] dominance = true``) ``coef`` has a
+    second half, the effects of the squared inputs centred by ``dom_mean`` and multiplied
+    by ``dom_scale`` (the training rows' 1 / SD times the block weight chosen by
+    leave-one-out; 0 = no dominance block).
     """
 
     coef: np.ndarray
     bias: np.ndarray
     shift: np.ndarray
+    dom_mean: np.ndarray | None = None
+    dom_scale: np.ndarray | None = None
+    dom_weight: float = 0.0
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """The linear path's input for ``x``: flattened, plus the dominance block if any."""
+        x2 = x.reshape(len(x), -1).astype(np.float64)
+        if self.dom_mean is None:
+            return x2
+        return np.hstack([x2, (x2 * x2 - self.dom_mean) * self.dom_scale])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.features(x) @ self.coef.astype(np.float64) + self.bias.astype(np.float64)
 
 
 def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int) -> bool:
@@ -185,27 +217,75 @@ def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int
     return "linear" in load_architecture(config.model)
 
 
-def _fit_ridge(x: np.ndarray, y: np.ndarray) -> _RidgeStart:
+def _has_dominance(config: TrainConfig) -> bool:
+    if callable(config.model):
+        return False
+    from snpcnn.models import load_architecture
+
+    return bool(load_architecture(config.model).get("linear", {}).get("dominance"))
+
+
+#: weights of the dominance block tried by the ridge start (leave-one-out picks one)
+DOMINANCE_WEIGHTS = (0.0, 0.5, 1.0)
+
+
+def _fit_ridge(x: np.ndarray, y: np.ndarray, dominance: bool = False) -> _RidgeStart:
     """Ridge per output column on the rows where that column is observed.
 
     ``shift`` is filled for the ``"ridge_loo"`` start; the ``"ridge"`` start ignores it.
+    With ``dominance`` the squared inputs (centred, scaled to unit SD on these rows) enter
+    as a second block, weighted by the factor in :data:`DOMINANCE_WEIGHTS` with the
+    smallest leave-one-out error summed over outputs (relative to each output's
+    variance); weight 0 is exactly the additive ridge.
     """
     from snpcnn.baselines import RidgeRegression
 
     x2 = x.reshape(len(x), -1).astype(np.float64)
     n_out = y.shape[1]
-    coef = np.zeros((x2.shape[1], n_out))
-    bias = np.zeros(n_out)
-    shift = np.zeros(y.shape, dtype=np.float32)
-    for j in range(n_out):
-        ok = ~np.isnan(y[:, j])
-        yj = y[ok, j].astype(np.float64)
-        ridge = RidgeRegression().fit(x2[ok], yj)
-        coef[:, j] = ridge.coef_
-        bias[j] = ridge.beta_[0]
-        resid = yj - ridge.predict(x2[ok])
-        shift[ok, j] = ridge.loo_residuals_ - resid
-    return _RidgeStart(coef.astype(np.float32), bias.astype(np.float32), shift)
+    m = x2.shape[1]
+    dom_mean = dom_sd = None
+    weights = (0.0,)
+    if dominance:
+        sq = x2 * x2
+        dom_mean = sq.mean(axis=0)
+        dom_sd = sq.std(axis=0)
+        del sq
+        weights = DOMINANCE_WEIGHTS
+    best = None
+    for w in weights:
+        if w > 0:
+            ok_sd = dom_sd > 1e-12
+            scale = np.where(ok_sd, w / np.where(ok_sd, dom_sd, 1.0), 0.0)
+            feats = np.hstack([x2, (x2 * x2 - dom_mean) * scale])
+        else:
+            scale = None if dom_mean is None else np.zeros(m)
+            feats = x2
+        coef = np.zeros((feats.shape[1], n_out))
+        bias = np.zeros(n_out)
+        shift = np.zeros(y.shape, dtype=np.float32)
+        score = 0.0
+        for j in range(n_out):
+            ok = ~np.isnan(y[:, j])
+            yj = y[ok, j].astype(np.float64)
+            ridge = RidgeRegression().fit(feats[ok], yj)
+            coef[:, j] = ridge.coef_
+            bias[j] = ridge.beta_[0]
+            resid = yj - ridge.predict(feats[ok])
+            shift[ok, j] = ridge.loo_residuals_ - resid
+            score += float(np.mean(ridge.loo_residuals_**2)) / max(float(np.var(yj)), 1e-12)
+        if best is None or score < best[0] - 1e-12:
+            best = (score, w, coef, bias, shift, scale)
+    _, w, coef, bias, shift, scale = best
+    if dominance and coef.shape[0] == m:  # weight 0: the dominance block predicts nothing
+        coef = np.vstack([coef, np.zeros((m, n_out))])
+    return _RidgeStart(
+        coef.astype(np.float32),
+        bias.astype(np.float32),
+        shift,
+        dom_mean=dom_mean,
+        dom_scale=scale,
+        dom_weight=float(w),
+    )
 
 
 class _KeepLinearWeights:
@@ -232,6 +312,8 @@ def _apply_ridge_start(model, start: _RidgeStart, hold: bool) -> None:
     lin = model.get_layer("linear")
     out = model.get_layer("output")
     n_out = start.coef.shape[1]
+    if start.dom_mean is not None:
+        model.get_layer("dominance").set_stats(start.dom_mean, start.dom_scale)
     lin.set_weights([start.coef])
     lin.trainable = False
     w, b = out.get_weights()
@@ -257,13 +339,14 @@ def _fit_one(
     name: str = "cnn",
     n_outputs: int | None = None,
     ridge: _RidgeStart | None = None,
+    built=None,
 ):
     import keras
 
     from snpcnn.models import compile_model
 
     with seeded(seed):
-        model = _build(config, x_tr.shape[1:], head, n_outputs or y_tr.shape[1], name)
+        model = built or _build(config, x_tr.shape[1:], head, n_outputs or y_tr.shape[1], name)
         ridge_start = ridge is not None
         if ridge_start:
             _apply_ridge_start(model, ridge, hold=config.linear_init == "ridge_loo")
@@ -360,6 +443,213 @@ def _pearson(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.corrcoef(y[ok], p[ok])[0, 1])
 
 
+def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> np.ndarray:
+    """Starts of the ``n_windows`` windows of ``width`` SNPs that the convolutions will see.
+
+    Every pair of SNPs ``(j, j + d)`` with ``0 <= d < width`` is scored by the absolute
+    correlation of the product of their standardised dosages with the target ``r`` (the
+    residual of the linear start); for ``d = 0`` the feature is a SNP's square minus its
+    projection on the dosage, i.e. its dominance deviation.  Pairs are taken best first; each opens a window of ``width`` SNPs that
+    contains it (centred on it where the sequence allows), unless both SNPs already lie in
+    a chosen window.  Only the rows given enter (call it with training rows).  With several
+    outputs the squared correlations are summed.  Returns sorted start indices.
+    """
+    x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    n, p = x2.shape
+    width = min(width, p)
+    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
+    z = x2 - x2.mean(axis=0)
+    sd = z.std(axis=0)
+    z /= np.where(sd > 0, sd, 1.0)
+    score = np.zeros((p, width))
+    for j in range(r.shape[1]):
+        ok = ~np.isnan(r[:, j])
+        t = r[ok, j] - r[ok, j].mean()
+        if len(t) < 3 or not t.std() > 0:
+            continue
+        t = (t / t.std()).astype(np.float32)
+        zo = z[ok]
+        for d in range(width):
+            for c0 in range(0, p - d, 4096):  # column chunks: memory O(n x 4096)
+                c1 = min(c0 + 4096, p - d)
+                m = zo[:, c0:c1] * zo[:, c0 + d : c1 + d]
+                m -= m.mean(axis=0)
+                if d == 0:
+                    # a SNP's square minus its projection on the dosage: the dominance
+                    # deviation, orthogonal to the additive effect (for three genotypes the
+                    # two span every function of the genotype)
+                    zc = zo[:, c0:c1] - zo[:, c0:c1].mean(axis=0)
+                    vz = (zc * zc).mean(axis=0)
+                    m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+                msd = m.std(axis=0)
+                corr = (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
+                score[c0:c1, d] += corr.astype(np.float64) ** 2
+    order = np.argsort(-score, axis=None, kind="stable")
+    covered = np.zeros(p, dtype=bool)
+    starts: list[int] = []
+    for o in order:
+        j, d = divmod(int(o), width)
+        if j + d >= p or (covered[j] and covered[j + d]):
+            continue
+        s = min(max(0, j - (width - 1 - d) // 2), p - width)
+        starts.append(s)
+        covered[s : s + width] = True
+        if len(starts) == n_windows:
+            break
+    while len(starts) < n_windows:  # fewer usable pairs than windows: repeat the best
+        starts.append(starts[len(starts) % max(len(starts), 1)] if starts else 0)
+    return np.sort(np.asarray(starts, dtype=np.int64))
+
+
+def _screen_layer(model):
+    try:
+        return model.get_layer("screen")
+    except ValueError:
+        return None
+
+
+#: epochs between two out-of-fold checks of the cross-fitted convolutions
+_CHECK_EVERY = 5
+
+
+def _scale_correction(model, alpha: np.ndarray, ridge_bias: np.ndarray) -> None:
+    """Scale a ridge-started model's convolutional correction by ``alpha`` (per output):
+    the model then predicts ``ridge + alpha * (model - ridge)``."""
+    out = model.get_layer("output")
+    w, b = out.get_weights()
+    n_out = len(alpha)
+    w[:-n_out, :] *= alpha[None, :].astype(w.dtype)
+    b[:] = ridge_bias + alpha.astype(b.dtype) * (b - ridge_bias)
+    out.set_weights([w, b])
+
+
+def _crossfit(
+    config: TrainConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    ridge: _RidgeStart,
+    head: str,
+    seed: int,
+    on_epoch: Callable[[], None] | None,
+    n_out: int,
+):
+    """Cross-fitted convolutions on a ridge_loo start (``config.conv_folds`` >= 2).
+
+    The training rows are split into K parts.  Network k (its own screen, fitted on the
+    rows outside part k) trains on the other K-1 parts and predicts part k, so every row
+    gets an out-of-fold correction of its leave-one-out ridge residual.  The K networks
+    train in lockstep, ``_CHECK_EVERY`` epochs at a time; after each step the mean squared
+    error of the residual minus the out-of-fold correction over *all* training rows is
+    computed, and training stops when it has not improved for ``config.patience`` epochs
+    (at most ``config.epochs``).  The networks' weights at the best step are kept (step 0
+    is the ridge start itself).  Then, per output, the correction's weight ``alpha`` in
+    [0, 1] is the least-squares coefficient of the residual on the out-of-fold correction,
+    and the correction is kept only if it lowers the squared error significantly (one-sided
+    paired t-test over the training rows, p < ``config.conv_gate``; any gain if 0).  The
+    model averages the K networks with their correction scaled by ``alpha``.
+
+    Returns ``(model, best_epoch, histories, conv_info, n_seen)``.
+    """
+    from snpcnn.models import compile_model
+
+    k_folds = int(config.conv_folds)
+    ridge_fit = ridge.predict(x)
+    y_fit = y + ridge.shift
+    resid = (y_fit - ridge_fit).astype(np.float64)  # leave-one-out residuals, NaN = missing
+    observed = ~np.isnan(resid)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 104729]))
+    part = rng.permutation(np.arange(len(x)) % k_folds)
+    rows = [np.flatnonzero(part != k) for k in range(k_folds)]
+    held = [np.flatnonzero(part == k) for k in range(k_folds)]
+
+    def loss_of(corr: np.ndarray) -> float:
+        return float(np.mean(((resid - corr) ** 2)[observed]))
+
+    with seeded(seed):
+        nets = []
+        for k in range(k_folds):
+            model = _build(config, x.shape[1:], head, n_out, f"cnn_part{k}")
+            _apply_ridge_start(model, ridge, hold=True)
+            screen = _screen_layer(model)
+            if screen is not None:
+                screen.set_starts(
+                    screen_windows(x[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
+                )
+            compile_model(model, head, learning_rate=config.learning_rate)
+            nets.append(model)
+        best_weights = [m.get_weights() for m in nets]
+        best_oof = np.zeros(y.shape, dtype=np.float64)
+        best_loss, best_epoch = loss_of(best_oof), 0
+        curve = [best_loss]
+        hists: list[dict[str, list[float]]] = [{"loss": []} for _ in nets]
+        callbacks = [_EpochCallback(on_epoch)] if on_epoch is not None else []
+        epoch, wait, n_seen = 0, 0, 0
+        oof = np.zeros(y.shape, dtype=np.float64)
+        while epoch < config.epochs and wait < max(config.patience, 1):
+            step = min(_CHECK_EVERY, config.epochs - epoch)
+            for k, model in enumerate(nets):
+                hist = model.fit(
+                    x[rows[k]],
+                    y_fit[rows[k]],
+                    epochs=epoch + step,
+                    initial_epoch=epoch,
+                    batch_size=config.batch_size,
+                    shuffle=True,
+                    verbose=0,
+                    callbacks=callbacks,
+                )
+                hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
+                n_seen += len(rows[k]) * step
+                pred = np.asarray(model.predict_on_batch(x[held[k]]), dtype=np.float64)
+                oof[held[k]] = pred.reshape(len(held[k]), -1) - ridge_fit[held[k]]
+            epoch += step
+            current = loss_of(oof)
+            curve.append(current)
+            if np.isfinite(current) and current < best_loss:
+                best_loss, best_epoch, wait = current, epoch, 0
+                best_weights = [m.get_weights() for m in nets]
+                best_oof = oof.copy()
+            else:
+                wait += step
+        for model, w in zip(nets, best_weights):
+            model.get_layer("output").kernel.constraint = None
+            model.set_weights(w)
+    alpha = np.zeros(n_out)
+    p_values, r_start, r_conv = [], [], []
+    for j in range(n_out):
+        ok = observed[:, j]
+        e, c = resid[ok, j], best_oof[ok, j]
+        cc = float(c @ c)
+        a = float(np.clip((c @ e) / cc, 0.0, 1.0)) if cc > 0 else 0.0
+        pv = _improvement_p(e, np.zeros_like(e), a * c) if a > 0 else 1.0
+        keep = a > 0 and (pv < config.conv_gate if config.conv_gate > 0 else True)
+        alpha[j] = a if keep else 0.0
+        p_values.append(pv)
+        yj = y[ok, j].astype(np.float64)
+        loo_pred = yj - e
+        r_start.append(_pearson(yj, loo_pred))
+        r_conv.append(_pearson(yj, loo_pred + alpha[j] * c))
+    for model in nets:
+        _scale_correction(model, alpha, ridge.bias)
+    kept = bool((alpha > 0).any())
+    for h in hists:
+        h["oof_loss"] = curve
+    info = {
+        "folds": k_folds,
+        "weight": alpha.tolist(),
+        "p_value": p_values,
+        "oof_r_start": r_start,
+        "oof_r": r_conv,
+        "best_epoch": int(best_epoch),
+        "epochs_run": int(epoch),
+        "oof_loss": curve,
+        "kept": [bool(a > 0) for a in alpha],
+        "dominance_weight": ridge.dom_weight,
+    }
+    model = _average(nets, x.shape[1:]) if kept else nets[0]
+    return model, int(best_epoch) if kept else 0, hists, info, n_seen
+
+
 def train_cnn(
     x: np.ndarray,
     y: np.ndarray,
@@ -389,8 +679,28 @@ def train_cnn(
     if wide and config.linear_init == "ridge_loo":
         # one ridge fit on every row (inner validation rows included), shared by all seeds;
         # the targets move by the leave-one-out shift (see _RidgeStart)
-        ridge = _fit_ridge(x, y)
+        ridge = _fit_ridge(x, y, _has_dominance(config))
     y_fit = y if ridge is None else y + ridge.shift
+    if ridge is not None and config.conv_folds >= 2:
+        # cross-fitted convolutions: their own early stopping and gate, also in a refit
+        model, best, hists, info, n_seen = _crossfit(
+            config, x, y, ridge, head, seed, on_epoch, n_out
+        )
+        seconds = time.perf_counter() - t0
+        return TrainResult(
+            model=model,
+            best_epochs=[best],
+            histories=hists,
+            learning_rates=[config.learning_rate],
+            collapsed_on_validation=False,
+            retried=0,
+            inner_val_r=[info["oof_r"]],
+            seconds=seconds,
+            samples_per_second=n_seen / seconds if seconds > 0 else float("nan"),
+            ridge_start=True,
+            conv=info,
+            start=ridge,
+        )
     models, bests, hists, lrs, val_r = [], [], [], [], []
     collapsed_any, retried = False, 0
     n_seen = 0
@@ -405,7 +715,7 @@ def train_cnn(
 
         start = ridge
         if wide and config.linear_init == "ridge":
-            start = _fit_ridge(x_tr, y_tr)  # the inner training rows only
+            start = _fit_ridge(x_tr, y_tr, _has_dominance(config))  # inner training rows only
 
         def fit(
             lr: float,
@@ -467,4 +777,5 @@ def train_cnn(
         seconds=seconds,
         samples_per_second=n_seen / seconds if seconds > 0 else float("nan"),
         ridge_start=bool(wide),
+        start=ridge,
     )

@@ -103,15 +103,29 @@ def test_shipped_wheat_configs_validate(name, example_data):
         assert cfg.models[0].epochs == 2
         assert cfg.datasets[0].folds == 3
     else:
-        names = ["snpcnn_default", "perez_enciso_2019", "deepgs", "dnngp", "mlp"]
-        if name == "wheat":  # the previous default, for the published table
+        names = ["snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp"]
+        names.append("mlp")
+        if name == "wheat":  # the first default, for the published table
             names.append("snpcnn_default_v1")
             v1 = cfg.models[-1]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
+            assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
         assert cfg.baselines == ["gblup", "ridge", "rkhs"] and cfg.ensemble
-        assert all(m.epochs == 60 for m in cfg.models)
+        # the default with its own settings (TRAIN_DEFAULTS); the others at the config's
+        from snpcnn.cv import TRAIN_DEFAULTS
+
+        default = cfg.models[0]
+        for key in ("epochs", "patience", "scaling", "conv_folds", "learning_rate"):
+            assert getattr(default, key) == TRAIN_DEFAULTS[key], key
+        v2 = cfg.models[1]
+        assert (v2.architecture, v2.conv_folds, v2.scaling) == (
+            "snpcnn_default_v2",
+            0,
+            "standardize",
+        )
+        assert all(m.epochs == 60 for m in cfg.models[1:])
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":

@@ -36,7 +36,12 @@ def test_ridge_start_reproduces_ridge_exactly_before_training():
 def test_loo_ridge_start_is_kept_when_the_convolutions_do_not_help_validation():
     x, y = _data(seed=1)
     cfg = TrainConfig(
-        model=WIDE, linear_init="ridge_loo", epochs=3, patience=1, learning_rate=100.0
+        model=WIDE,
+        linear_init="ridge_loo",
+        epochs=3,
+        patience=1,
+        learning_rate=100.0,
+        conv_folds=0,
     )
     res = train_cnn(x, y, cfg, seed=0)  # a huge learning rate: training only hurts
     x2 = x.reshape(len(x), -1).astype(float)
@@ -71,6 +76,7 @@ def test_convolutions_learn_the_leave_one_out_residual_with_the_linear_weight_he
         epochs=40,
         patience=10,
         learning_rate=3e-2,
+        conv_folds=0,
     )
     res = train_cnn(x, y, cfg, seed=0)
     x2 = x.reshape(len(x), -1).astype(float)
@@ -117,7 +123,7 @@ def test_seed_ensemble_averages_members_and_round_trips_through_keras_file(tmp_p
     from snpcnn.models import load_model
 
     x, y = _data()
-    res = train_cnn(x, y, TrainConfig(model=WIDE, epochs=2, n_seeds=2), seed=3)
+    res = train_cnn(x, y, TrainConfig(model=WIDE, epochs=2, n_seeds=2, conv_folds=0), seed=3)
     members = [layer for layer in res.model.layers if layer.name.startswith("cnn_seed")]
     assert len(members) == 2
     expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
@@ -153,7 +159,14 @@ def test_conv_gate_keeps_the_ridge_start_unless_the_gain_is_significant():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(200, 32, 1)).astype(np.float32)
     y = (np.abs(x[:, :4, 0].sum(1)) + 0.3 * rng.normal(size=200)).astype(np.float32)[:, None]
-    kw = dict(model=WIDE, linear_init="ridge_loo", epochs=40, patience=10, learning_rate=3e-2)
+    kw = dict(
+        model=WIDE,
+        linear_init="ridge_loo",
+        epochs=40,
+        patience=10,
+        learning_rate=3e-2,
+        conv_folds=0,
+    )
     loose = train_cnn(x, y, TrainConfig(conv_gate=0.5, **kw), seed=0)
     strict = train_cnn(x, y, TrainConfig(conv_gate=1e-300, **kw), seed=0)
     assert loose.best_epochs[0] > 0  # any gain in validation error passes p < 0.5
@@ -172,3 +185,4 @@ def test_train_config_defaults_match_the_cross_validation_defaults():
     for key in ("epochs", "batch_size", "learning_rate", "patience", "n_seeds", "linear_init"):
         assert getattr(cfg, key) == TRAIN_DEFAULTS[key], key
     assert cfg.conv_gate == TRAIN_DEFAULTS["conv_gate"]
+    assert cfg.conv_folds == TRAIN_DEFAULTS["conv_folds"]

@@ -136,6 +136,14 @@ class _Progress:
     "inner-validation error at this significance level (0 = any gain).",
 )
 @click.option(
+    "--conv-folds",
+    default=TRAIN_DEFAULTS["conv_folds"],
+    show_default=True,
+    type=click.IntRange(0),
+    help="Cross-fit the convolutions in K parts of each training set (K networks, "
+    "out-of-fold gate and weight on all training rows); 0 = one inner validation split.",
+)
+@click.option(
     "--folds",
     default="5",
     show_default=True,
@@ -242,6 +250,7 @@ def fit(
     scaling,
     linear_init,
     conv_gate,
+    conv_folds,
     folds,
     repeats,
     stratify,
@@ -322,6 +331,7 @@ def fit(
             scaling=scaling,
             linear_init=linear_init,
             conv_gate=conv_gate,
+            conv_folds=conv_folds,
             folds=folds_value,
             repeats=repeats,
             stratify=stratify,

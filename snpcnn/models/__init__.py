@@ -35,7 +35,7 @@ from snpcnn.models.heads import (
     output_layer,
     set_mixed_precision,
 )
-from snpcnn.models.layers import RandomGenotypeMask
+from snpcnn.models.layers import RandomGenotypeMask, WindowGather, square
 from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
 from snpcnn.models.zoo import get_preset, list_presets
 
@@ -141,6 +141,15 @@ def build_model(
             rate, seed = augment, None
         x = RandomGenotypeMask(check_rate(rate, "augment"), seed=seed, name="augment_mask")(x)
     wide_input = x
+    if "screen" in spec:
+        if rank != 1:
+            raise InputError(
+                f"architecture '{spec['name']}': `screen` picks windows of SNPs and needs "
+                f"1-D input (n_snps, channels); received input_shape={tuple(input_shape)}"
+            )
+        width = min(spec["screen"]["width"], input_shape[0])
+        n_windows = max(1, min(spec["screen"]["windows"], input_shape[0] // width))
+        x = WindowGather(n_windows, width, name="screen")(x)
     x = build_blocks(x, spec, rank)
     if len(x.shape) != 2:
         raise InputError(
@@ -243,6 +252,8 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         raise InputError(f"{path}: not a '.keras' model file")
     custom = {
         "RandomGenotypeMask": RandomGenotypeMask,
+        "WindowGather": WindowGather,
+        "square": square,
         "MaskedMSE": MaskedMSE,
         "MaskedMeanSquaredError": MaskedMeanSquaredError,
         "MaskedMeanAbsoluteError": MaskedMeanAbsoluteError,

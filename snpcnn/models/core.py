@@ -111,6 +111,7 @@ ACTIVATIONS = (
     "tanh",
     "sigmoid",
     "softplus",
+    "square",
     "linear",
 )
 INITIALIZERS = ("he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal")

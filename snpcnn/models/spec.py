@@ -66,9 +66,26 @@ __all__ = [
 
 REQUIRED = object()  # marker: the key has no default
 RESERVED_LAYER_NAMES = ("input", "output", "augment_mask")
-TOP_LEVEL_KEYS = ("name", "description", "reference", "defaults", "linear", "blocks")
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "reference",
+    "defaults",
+    "linear",
+    "screen",
+    "blocks",
+)
 #: keys of the optional ``linear`` table (the wide path): key -> (check, default)
-LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {"l2": (check_nonnegative_float, 0.0)}
+LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
+    "l2": (check_nonnegative_float, 0.0),
+    # a second block of effects on the squared inputs (DominanceFeatures): dominance
+    "dominance": (check_bool, False),
+}
+#: keys of the optional ``screen`` table (windows the convolutions see): key -> (check, default)
+SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
+    "windows": (check_positive_int, 32),
+    "width": (check_positive_int, 5),
+}
 
 
 # ------------------------------------------------------------- value checks
@@ -355,6 +372,11 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             raise InputError("`blocks` must be a non-empty list of block tables")
         clean = [_check_block(b, i, name, defaults) for i, b in enumerate(blocks)]
         linear = _check_linear(spec["linear"]) if "linear" in spec else None
+        screen = (
+            _check_table(spec["screen"], "screen", SCREEN_KEYS, "{windows = 32, width = 5}")
+            if "screen" in spec
+            else None
+        )
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -368,28 +390,33 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         out["defaults"] = defaults
     if linear is not None:
         out["linear"] = linear
+    if screen is not None:
+        out["screen"] = screen
     _check_unique_names(out)
     return out
 
 
 def _check_linear(table: Any) -> dict:
     """Validate the ``linear`` table (the wide path); returns it with defaults filled in."""
+    return _check_table(table, "linear", LINEAR_KEYS, "{l2 = 1e-3}")
+
+
+def _check_table(table: Any, what: str, keys: Mapping, example: str) -> dict:
+    """Validate a top-level table (``linear``, ``screen``); returns it with defaults filled in."""
     if not isinstance(table, Mapping):
         raise InputError(
-            f"`linear` must be a table/dict such as {{l2 = 1e-3}}, got {table!r}; "
-            "leave it out for no linear path"
+            f"`{what}` must be a table/dict such as {example}, got {table!r}; "
+            f"leave it out for no {what}"
         )
     out = {}
     for key, value in table.items():
-        if key not in LINEAR_KEYS:
-            raise InputError(
-                f"unknown key `{key}` in `linear`; valid keys: " + ", ".join(LINEAR_KEYS)
-            )
+        if key not in keys:
+            raise InputError(f"unknown key `{key}` in `{what}`; valid keys: " + ", ".join(keys))
         try:
-            out[key] = LINEAR_KEYS[key][0](value, key)
+            out[key] = keys[key][0](value, key)
         except InputError as exc:
-            raise InputError(f"`linear`: {exc}") from None
-    for key, (_, default) in LINEAR_KEYS.items():
+            raise InputError(f"`{what}`: {exc}") from None
+    for key, (_, default) in keys.items():
         out.setdefault(key, default)
     return out
 
@@ -410,6 +437,12 @@ def apply_linear(inputs, features, spec: Mapping, n_outputs: int):
         return features
     l2 = spec["linear"]["l2"]
     flat = keras.layers.Flatten(name="linear_flatten")(inputs)
+    if spec["linear"].get("dominance"):
+        from snpcnn.models.layers import DominanceFeatures
+
+        dom = DominanceFeatures(name="dominance")(inputs)
+        dom = keras.layers.Flatten(name="dominance_flatten")(dom)
+        flat = keras.layers.Concatenate(name="linear_inputs")([flat, dom])
     lin = keras.layers.Dense(
         n_outputs,
         use_bias=False,

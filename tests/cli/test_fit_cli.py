@@ -86,7 +86,7 @@ def test_fit_writes_every_output(fitted):
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["seed"] == 0 and run["config"]["traits"] == ["GY_E1"]
     c = run["config"]
-    assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("standardize", "ridge_loo", 0.05)
+    assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("center", "ridge_loo", 0.05)
     assert [(f["repeat"], f["fold"]) for f in run["cnn_folds"]] == [(0, 1), (0, 2), (0, 3)]
     assert all(len(f["best_epochs"]) == 1 and f["best_epochs"][0] >= 0 for f in run["cnn_folds"])
     assert len(run["inputs"]["genotypes"]["sha256"]) == 64
@@ -219,7 +219,10 @@ def test_summary_says_how_often_the_convolutions_were_kept(small_files, tmp_path
     assert all(f["ridge_start"] is True for f in run["cnn_folds"])
     epochs = [e for f in run["cnn_folds"] for e in f["best_epochs"]]
     k = sum(e > 0 for e in epochs)
-    assert f"kept in {k} of 3 fits; in the other {3 - k} the CNN predicted exactly" in r.output
+    assert (
+        f"kept in {k} of 3 fits (cross-fitted in 5 parts of each training set); in the other {3 - k} the CNN predicted exactly"
+        in r.output
+    )
     summary = (tmp_path / "a" / "summary.md").read_text()
     assert f"in **{k} of 3** fits" in summary and "p < 0.05" in summary
     # a plain CNN (no linear path): nothing to report

@@ -20,15 +20,18 @@ def _with_linear(linear):
 
 def test_linear_table_is_validated_and_filled():
     spec = load_architecture(_with_linear({}))
-    assert spec["linear"] == {"l2": 0.0}
-    assert load_architecture(_with_linear({"l2": 1e-3}))["linear"] == {"l2": 1e-3}
+    assert spec["linear"] == {"l2": 0.0, "dominance": False}
+    assert load_architecture(_with_linear({"l2": 1e-3}))["linear"] == {
+        "l2": 1e-3,
+        "dominance": False,
+    }
     assert "linear" not in load_architecture(BASE)
 
 
 @pytest.mark.parametrize(
     ("linear", "match"),
     [
-        ({"l1": 0.1}, "unknown key `l1` in `linear`; valid keys: l2"),
+        ({"l1": 0.1}, "unknown key `l1` in `linear`; valid keys: l2, dominance"),
         ({"l2": -1.0}, r"`linear`: .*Received l2=-1"),
         (0.001, "`linear` must be a table/dict"),
     ],

@@ -20,7 +20,9 @@ TINY = {
     "densenet_small": {"growth_rate": 4, "layers_per_block": 2},
     "lenet5": {},
 }
-GENOMIC = ("snpcnn_default", "perez_enciso_2019", "deepgs", "dnngp", "mlp")
+GENOMIC = ("snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp", "mlp")
+#: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
+SNP_ONLY = ("snpcnn_default",)
 SHAPES = {1: (64, 1), 2: (32, 32, 3)}
 
 
@@ -32,6 +34,10 @@ def test_list_presets():
 @pytest.mark.parametrize("preset", sorted(set(TINY) | set(GENOMIC)))
 def test_every_preset_builds_at_rank_1_and_2(preset, rank):
     shape = SHAPES[rank]
+    if rank == 2 and preset in SNP_ONLY:
+        with pytest.raises(InputError, match="needs 1-D input"):
+            build_model(preset, shape, n_outputs=2)
+        return
     model = build_model(preset, shape, n_outputs=2, **TINY.get(preset, {}))
     assert model.output_shape == (None, 2)
     assert model.input_shape == (None, *shape)
@@ -91,8 +97,21 @@ def test_deepgs_param_count_by_hand():
     assert count_params(model)["total"] == conv + dense + out == 62_937
 
 
-def test_snpcnn_default_downsamples_early_and_keeps_dense_fan_in_small():
+def test_snpcnn_default_sees_screened_windows_through_square_convolutions():
     model = build_model("snpcnn_default", (10_000, 1))
+    screen = model.get_layer("screen")
+    assert (screen.n_windows, screen.width) == (32, 5)
+    conv = model.get_layer("conv1_conv")
+    assert conv.strides == conv.kernel_size == (5,) and conv.output.shape[1] == 32
+    assert model.get_layer("conv1_act").activation.__name__ == "square"
+    assert model.get_layer("linear").kernel.shape == (10_000, 1)  # every SNP, additive
+    assert model.get_layer("flatten").output.shape[-1] == 32 * 8
+    # a sequence shorter than the windows: as many windows as fit
+    assert build_model("snpcnn_default", (12, 1)).get_layer("screen").n_windows == 2
+
+
+def test_snpcnn_default_v2_downsamples_early_and_keeps_dense_fan_in_small():
+    model = build_model("snpcnn_default_v2", (10_000, 1))
     first = model.get_layer("conv1_conv")
     assert first.strides == first.kernel_size == (4,)
     assert model.get_layer("conv1_conv").output.shape[1] == 2500
@@ -100,7 +119,7 @@ def test_snpcnn_default_downsamples_early_and_keeps_dense_fan_in_small():
     assert fan_in == 157 * 32 < 20_000
     assert model.get_layer("fc1_dense").kernel_initializer.__class__.__name__ == "HeNormal"
     # works for any length, even shorter than the total stride
-    assert build_model("snpcnn_default", (5, 1)).output_shape == (None, 1)
+    assert build_model("snpcnn_default_v2", (5, 1)).output_shape == (None, 1)
 
 
 def test_vgg_configurations():
@@ -142,7 +161,7 @@ def test_width_multiplier_and_preset_errors():
 
 
 def test_toml_preset_takes_block_overrides():
-    model = build_model("snpcnn_default", (256, 1), activation="relu", l2=1e-3)
+    model = build_model("snpcnn_default_v2", (256, 1), activation="relu", l2=1e-3)
     assert model.get_layer("conv1_act").activation.__name__ == "relu"
     assert model.get_layer("fc1_dense").kernel_regularizer.l2 == pytest.approx(1e-3)
 

@@ -1,0 +1,162 @@
+"""The v3 default's pieces: the window screen, the square activation, cross-fitted convolutions."""
+
+import numpy as np
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.models import build_model, load_architecture, load_model, save_model
+from snpcnn.training import TrainConfig, screen_windows, train_cnn
+
+SCREENED = {
+    "name": "screened_tiny",
+    "linear": {"l2": 1e-3},
+    "screen": {"windows": 4, "width": 3},
+    "blocks": [
+        {
+            "type": "conv",
+            "filters": 4,
+            "kernel_size": 3,
+            "strides": 3,
+            "activation": "square",
+            "kernel_initializer": "lecun_normal",
+            "l2": 1e-3,
+        },
+        {"type": "flatten"},
+    ],
+}
+
+
+def _epistatic(n=400, m=60, seed=0, signal=True):
+    """Standardised dosages; y = product of SNPs 20 and 22 (+ noise), no additive part."""
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(2, 0.5, size=(n, m)).astype(np.float64)
+    z = (x - x.mean(0)) / x.std(0)
+    g = z[:, 20] * z[:, 22] if signal else np.zeros(n)
+    y = g / (g.std() if signal else 1.0) + rng.normal(scale=0.6, size=n)
+    return z.astype(np.float32)[..., None], ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+
+
+def test_screen_finds_the_interacting_pair_from_the_training_rows_only():
+    x, y = _epistatic()
+    starts = screen_windows(x, y, 4, 3)
+    assert len(starts) == 4 and np.all(np.diff(starts) >= 0)
+    assert any(s <= 20 and 22 <= s + 2 for s in starts)  # one window holds both SNPs
+    # rows whose trait is missing (NaN) are ignored, and a pure-noise target finds no pair
+    _, noise = _epistatic(signal=False, seed=3)
+    assert not any(s <= 20 and 22 <= s + 2 for s in screen_windows(x, noise, 1, 3))
+
+
+def test_window_gather_and_square_round_trip_through_a_keras_file(tmp_path):
+    model = build_model(SCREENED, (60, 1))
+    layer = model.get_layer("screen")
+    assert layer.n_windows == 4 and layer.width == 3
+    layer.set_starts([0, 10, 20, 57])
+    assert layer.positions().tolist()[-3:] == [57, 58, 59]
+    x = np.random.default_rng(0).normal(size=(5, 60, 1)).astype("float32")
+    path = save_model(model, tmp_path / "m.keras")
+    again = load_model(path)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert again.get_layer("screen").positions().tolist() == layer.positions().tolist()
+    with pytest.raises(ValueError, match="starts"):
+        layer.set_starts([0, 10, 20, 58])  # the last window would run past the sequence
+
+
+def test_screen_table_is_validated_and_needs_1d_input():
+    assert load_architecture(SCREENED)["screen"] == {"windows": 4, "width": 3}
+    bad = {**SCREENED, "screen": {"windows": 4, "span": 3}}
+    with pytest.raises(InputError, match="unknown key `span` in `screen`"):
+        load_architecture(bad)
+    with pytest.raises(InputError, match="1-D input"):
+        build_model(SCREENED, (8, 8, 1))
+    # more windows than fit: as many as fit
+    assert build_model(SCREENED, (7, 1)).get_layer("screen").n_windows == 2
+
+
+def _cfg(**kw):
+    base = {
+        "model": SCREENED,
+        "epochs": 80,
+        "patience": 10,
+        "learning_rate": 3e-3,
+        "linear_init": "ridge_loo",
+        "conv_folds": 3,
+    }
+    return TrainConfig(**{**base, **kw})
+
+
+def test_crossfitted_convolutions_learn_a_local_interaction_that_ridge_cannot():
+    x, y = _epistatic(n=500)
+    res = train_cnn(x[:400], y[:400], _cfg(), seed=0)
+    info = res.conv
+    assert info["folds"] == 3 and info["kept"] == [True]
+    assert 0.3 < info["weight"][0] <= 1.0 and info["p_value"][0] < 0.05
+    assert info["oof_r"][0] > info["oof_r_start"][0] + 0.3  # out-of-fold, on the training rows
+    assert res.best_epochs[0] > 0 and res.ridge_start
+    p = res.model.predict(x[400:], verbose=0)[:, 0]
+    assert np.corrcoef(p, y[400:, 0])[0, 1] > 0.5
+    # fixed seed: identical on CPU
+    again = train_cnn(x[:400], y[:400], _cfg(), seed=0)
+    np.testing.assert_array_equal(again.model.predict(x[400:], verbose=0)[:, 0], p)
+
+
+def test_crossfitted_convolutions_are_dropped_without_signal_and_the_model_is_its_ridge():
+    from snpcnn.baselines import RidgeRegression
+
+    x, y = _epistatic(n=300, signal=False, seed=5)
+    res = train_cnn(x, y, _cfg(), seed=1)
+    assert res.conv["kept"] == [False] and res.conv["weight"] == [0.0]
+    assert res.best_epochs == [0]
+    x2 = x.reshape(len(x), -1).astype(float)
+    ridge = RidgeRegression().fit(x2, y[:, 0].astype(float))
+    np.testing.assert_allclose(
+        res.model.predict(x, verbose=0)[:, 0], ridge.predict(x2), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_conv_folds_must_be_zero_or_at_least_two():
+    with pytest.raises(InputError, match="conv_folds"):
+        TrainConfig(conv_folds=1)
+
+
+def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tmp_path):
+    """The default's CNN row is the convolutional model; its RR-BLUP start is scored beside
+    it on the same folds, and the report splits CNN - GBLUP into the two parts."""
+    from snpcnn.cv import CNN_NAME, START_NAME, cross_validate
+    from snpcnn.report import attribution_text, console_report, summary_markdown
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+    g = simulate_genotypes(160, 80, n_chrom=1, seed=2)
+    y, _ = simulate_trait(g, "mixed", n_loci=2, seed=3)
+    y.rename("t").to_frame().to_csv(tmp_path / "y.csv", index_label="sample_id")
+    res = cross_validate(
+        g,
+        tmp_path / "y.csv",
+        "t",
+        folds=2,
+        epochs=10,
+        patience=5,
+        conv_folds=2,
+        baselines=["gblup"],
+        refit=False,
+    )
+    assert res.models[:2] == [CNN_NAME, START_NAME]
+    m = (
+        res.metrics[res.metrics["metric"] == "pearson_r"]
+        .pivot_table(index="fold", columns="model", values="value", dropna=False)
+        .fillna(0.0)
+    )
+    text = attribution_text(res, "t")
+    total = (m[CNN_NAME] - m["GBLUP"]).mean()
+    conv = (m[CNN_NAME] - m[START_NAME]).mean()
+    assert f"CNN - GBLUP = {total:+.3f}" in text and f"{conv:+.3f} from its convolutions" in text
+    assert text in summary_markdown(res) and text in console_report(res)
+    assert "cross-fitted in 2 parts" in console_report(res)
+    kept, n = res.conv_kept()
+    assert n == 2
+    for h in res.histories:  # a dropped correction: the CNN is exactly its start
+        if not h["conv"]["kept"][0]:
+            p = res.predictions
+            f = p[p["fold"] == h["fold"]].pivot_table(
+                index="sample_id", columns="model", values="predicted"
+            )
+            np.testing.assert_allclose(f[CNN_NAME], f[START_NAME], rtol=1e-4, atol=1e-4)
