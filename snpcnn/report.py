@@ -303,6 +303,19 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     )
 
 
+def _json_safe(value):
+    """Floats NaN -> None, numpy scalars -> Python, recursively (for run.json)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if value != value else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def attribution_text(results, trait: str) -> str | None:
     """'CNN - GBLUP = d: its RR-BLUP start contributes a, the convolutions b' (mean over folds
     of the headline metric), where the CNN's start was scored beside it; else None."""
@@ -322,6 +335,7 @@ def attribution_text(results, trait: str) -> str | None:
     start = float((wide[START_NAME] - wide["GBLUP"]).mean())
     conv = float((wide[CNN_NAME] - wide[START_NAME]).mean())
     label = METRIC_LABELS[metric]
+    total, start, conv = (0.0 if abs(v) < 5e-4 else v for v in (total, start, conv))
     return (
         f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
         f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its RR-BLUP start (ridge on the "
@@ -470,7 +484,11 @@ def _plots(results, out: Path) -> list[str]:
             written.append(name.name)
     if results.histories:
         fig, ax = plt.subplots(figsize=(6, 4))
+        from snpcnn.training import CHECK_EVERY
+
+        labelled = False
         for h in results.histories:
+            conv = h.get("conv")
             for s, hist in enumerate(h["histories"]):
                 lab = f"r{h['repeat']} f{h['fold']}" + (f" s{s}" if len(h["histories"]) > 1 else "")
                 if "loss" in hist:
@@ -479,10 +497,25 @@ def _plots(results, out: Path) -> list[str]:
                         ax.plot(
                             hist["val_loss"], lw=0.8, ls="--", color=line.get_color(), label=lab
                         )
+                        labelled = True
+                if conv and s == 0:  # cross-fitted: the out-of-fold loss of all training rows
+                    curve = conv.get("oof_loss", [])
+                    ax.plot(
+                        np.arange(len(curve)) * CHECK_EVERY,
+                        curve,
+                        lw=1.2,
+                        ls="--",
+                        color=line.get_color() if "loss" in hist else None,
+                        label=f"r{h['repeat']} f{h['fold']}",
+                    )
+                    labelled = True
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (standardised trait scale)")
-        ax.set_title("CNN learning curves (solid: training, dashed: inner validation)")
-        if len(results.histories) <= 12:
+        ax.set_title(
+            "CNN learning curves (solid: training, dashed: inner validation or out-of-fold)",
+            fontsize=9,
+        )
+        if labelled and len(results.histories) <= 12:
             ax.legend(fontsize=6, ncol=2)
         fig.tight_layout()
         name = out / "learning_curves.png"
@@ -526,6 +559,10 @@ def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -
                     [None if v is None or v != v else float(v) for v in row]
                     for row in h["inner_val_r"]
                 ],
+                # cross-fitted convolutions (conv_folds >= 2): per trait the correction's
+                # weight (0 = dropped), p-value, out-of-fold r of the start and of start +
+                # correction on the training rows, best epoch, out-of-fold loss curve
+                **({"conv": _json_safe(h["conv"])} if h.get("conv") else {}),
             }
             for h in results.histories
         ],

@@ -509,7 +509,7 @@ def _screen_layer(model):
 
 
 #: epochs between two out-of-fold checks of the cross-fitted convolutions
-_CHECK_EVERY = 5
+CHECK_EVERY = 5
 
 
 def _scale_correction(model, alpha: np.ndarray, ridge_bias: np.ndarray) -> None:
@@ -538,7 +538,7 @@ def _crossfit(
     The training rows are split into K parts.  Network k (its own screen, fitted on the
     rows outside part k) trains on the other K-1 parts and predicts part k, so every row
     gets an out-of-fold correction of its leave-one-out ridge residual.  The K networks
-    train in lockstep, ``_CHECK_EVERY`` epochs at a time; after each step the mean squared
+    train in lockstep, ``CHECK_EVERY`` epochs at a time; after each step the mean squared
     error of the residual minus the out-of-fold correction over *all* training rows is
     computed, and training stops when it has not improved for ``config.patience`` epochs
     (at most ``config.epochs``).  The networks' weights at the best step are kept (step 0
@@ -586,7 +586,7 @@ def _crossfit(
         epoch, wait, n_seen = 0, 0, 0
         oof = np.zeros(y.shape, dtype=np.float64)
         while epoch < config.epochs and wait < max(config.patience, 1):
-            step = min(_CHECK_EVERY, config.epochs - epoch)
+            step = min(CHECK_EVERY, config.epochs - epoch)
             for k, model in enumerate(nets):
                 hist = model.fit(
                     x[rows[k]],
