@@ -67,6 +67,7 @@ __all__ = [
     "plot_filter_patterns",
     "plot_manhattan",
     "grad_cam_overlay",
+    "grad_cam_status",
     "conv_layer_names",
     "receptive_field_centres",
     "resample_to_input",
@@ -537,8 +538,80 @@ def grad_cam(
         cams = np.maximum(cams, 0.0)
     if not upsample:
         return cams.astype(np.float32)
+    screen = _window_gather(model)
+    if screen is not None and X.ndim == 3:
+        return _scatter_windows(cams, screen, X.shape[1]).astype(np.float32)
     centres = receptive_field_centres(model, layer.name)
     return resample_to_input(cams, centres, X.shape[1:-1])
+
+
+def _window_gather(model):
+    """The model's ``WindowGather`` layer (the default's ``screen``), or None."""
+    from snpcnn.models.layers import WindowGather
+
+    for layer in model.layers:
+        if isinstance(layer, WindowGather):
+            return layer
+    return None
+
+
+def _scatter_windows(cams: np.ndarray, screen, n_snps: int) -> np.ndarray:
+    """Map a rank-1 Grad-CAM map computed behind a ``WindowGather`` back to SNPs.
+
+    The layer's units are spread evenly over the gathered sequence (windows laid end to
+    end; with kernel = stride = window width, as in ``snpcnn_default``, unit k is window
+    k); each gathered position takes its unit's value and is written to the SNP it came
+    from (the largest value where windows overlap).  SNPs in no window get 0: the
+    convolutions never see them.
+    """
+    pos = screen.positions()
+    n, n_units = cams.shape[0], cams.shape[1]
+    unit = np.minimum((np.arange(len(pos)) * n_units) // len(pos), n_units - 1)
+    per = cams.reshape(n, n_units)[:, unit]
+    out = np.zeros((n, n_snps), dtype=np.float64)
+    for j in np.unique(pos):
+        out[:, j] = per[:, pos == j].max(axis=1)
+    return out
+
+
+def _conv_members(model) -> list:
+    """Sub-models that hold convolutions, for a model that averages networks (the default
+    with kept convolutions, seed ensembles); empty when the model has its own."""
+    import keras
+
+    if conv_layer_names(model):
+        return []
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model) and conv_layer_names(layer)
+    ]
+
+
+def grad_cam_status(model) -> str | None:
+    """Why Grad-CAM has nothing to show for ``model`` (None when it has).
+
+    Convolutions whose contribution to the output is exactly zero (the default where its
+    correction was dropped: the output layer's weights on them are 0) give a flat map.
+    """
+    members = _conv_members(model) or [model]
+    if not any(conv_layer_names(m) for m in members):
+        return "the model has no convolutional layer"
+    for m in members:
+        try:
+            out = m.get_layer("output")
+        except ValueError:
+            return None
+        w = out.get_weights()[0]
+        n_lin = 1 if any(layer.name == "linear" for layer in m.layers) else 0
+        n_out = w.shape[1]
+        conv_rows = w[: w.shape[0] - n_lin * n_out] if n_lin else w
+        if np.any(conv_rows != 0):
+            return None
+    return (
+        "the convolutions' correction was dropped (the model predicts its RR-BLUP start), "
+        "so their Grad-CAM map is flat"
+    )
 
 
 # ------------------------------------------------------------------------ reductions
@@ -651,7 +724,14 @@ def snp_importance(
             attr = integrated_gradients(model, X, baseline, steps, t, batch_size)
             per = reduce_channels(attr, "sum")
         else:
-            per = grad_cam(model, X, layer_name, t, batch_size, relu=cam_relu)
+            members = _conv_members(model) if layer_name is None else []
+            if members:  # an average of networks: the average of their maps
+                per = np.mean(
+                    [grad_cam(sub, X, None, t, batch_size, relu=cam_relu) for sub in members],
+                    axis=0,
+                )
+            else:
+                per = grad_cam(model, X, layer_name, t, batch_size, relu=cam_relu)
         arrays[m] = per.astype(np.float32)
         out[m] = aggregate(per)
     return (out, arrays) if return_arrays else out
@@ -905,7 +985,7 @@ def plot_manhattan(
             )
         v = imp[column].to_numpy(dtype=float)
         ok = np.isfinite(v) & np.isfinite(a_vals)
-        if ok.sum() >= 3:
+        if ok.sum() >= 3 and np.ptp(v[ok]) > 0 and np.ptp(a_vals[ok]) > 0:  # else undefined
             res = sps.spearmanr(v[ok], a_vals[ok])
             rho, rho_p = float(res.statistic), float(res.pvalue)
     n_panels = 1 if a_vals is None else 2

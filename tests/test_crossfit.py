@@ -97,6 +97,20 @@ def test_crossfitted_convolutions_learn_a_local_interaction_that_ridge_cannot():
     # fixed seed: identical on CPU
     again = train_cnn(x[:400], y[:400], _cfg(), seed=0)
     np.testing.assert_array_equal(again.model.predict(x[400:], verbose=0)[:, 0], p)
+    # explain: Grad-CAM (averaged over the cross-fitted networks, mapped back through the
+    # screen) and saliency both put the interacting pair on top
+    import pandas as pd
+
+    from snpcnn.explain import grad_cam_status, snp_importance
+
+    assert grad_cam_status(res.model) is None
+    variants = pd.DataFrame(
+        {"chrom": "1", "pos": np.arange(60) + 1, "id": [f"s{i}" for i in range(60)]}
+    )
+    imp = snp_importance(res.model, x[400:], variants, methods=["grad_cam", "saliency"])
+    for method in ("grad_cam", "saliency"):
+        top = imp.sort_values(method, ascending=False).index[:3]
+        assert {20, 22} & set(top), (method, list(top))
 
 
 def test_crossfitted_convolutions_are_dropped_without_signal_and_the_model_is_its_ridge():
@@ -105,6 +119,9 @@ def test_crossfitted_convolutions_are_dropped_without_signal_and_the_model_is_it
     x, y = _epistatic(n=300, signal=False, seed=5)
     res = train_cnn(x, y, _cfg(), seed=1)
     assert res.conv["kept"] == [False] and res.conv["weight"] == [0.0]
+    from snpcnn.explain import grad_cam_status
+
+    assert "dropped" in grad_cam_status(res.model)
     assert res.best_epochs == [0]
     x2 = x.reshape(len(x), -1).astype(float)
     ridge = RidgeRegression().fit(x2, y[:, 0].astype(float))

@@ -154,6 +154,15 @@ def explain(
             rng = np.random.default_rng(seed)
             explained = np.sort(rng.choice(len(rows), size=max_samples, replace=False))
         X = X[explained]
+    skipped = {}
+    if "grad_cam" in method_list and layer is None:
+        why = ex.grad_cam_status(bundle.model)
+        if why:
+            skipped["grad_cam"] = why
+            method_list = [m for m in method_list if m != "grad_cam"]
+            click.echo(f"Grad-CAM skipped: {why}.", err=True)
+    if not method_list:
+        raise InputError("no method left to run (Grad-CAM was skipped); add --methods saliency")
     click.echo(
         f"explaining {len(X):,} samples x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
         err=True,
@@ -198,8 +207,11 @@ def explain(
         "trait": trait,
         "output_index": output_index,
         "methods": method_list,
+        "skipped": skipped,
         "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
-        "grad_cam_layer": layer or (convs[-1] if convs else None),
+        "grad_cam_layer": None
+        if "grad_cam" not in method_list
+        else (layer or (convs[-1] if convs else "conv layers of the averaged networks")),
         "n_samples_explained": int(len(X)),
         "n_snps": int(X.shape[1]),
         "snp_match": {k: int(v) for k, v in match.items() if k.startswith("n_")},
