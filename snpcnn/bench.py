@@ -330,7 +330,11 @@ class BenchmarkConfig:
 
     def model_labels(self) -> list[str]:
         """Every model name the results hold, in table order."""
-        labels = [BASELINE_LABELS[b] for b in self.baselines] + [m.name for m in self.models]
+        labels = [BASELINE_LABELS[b] for b in self.baselines]
+        for m in self.models:
+            labels.append(m.name)
+            if m.linear_init == "ridge_loo" and "linear" in m.resolved_architecture():
+                labels.append(f"{m.name} start (RR-BLUP)")  # the CNN without convolutions
         if self.ensemble:
             labels += [f"{m.name}+GBLUP" for m in self.models]
         return labels
@@ -1256,7 +1260,7 @@ def run_benchmark(
 
 def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]):
     """Run every unit, storing each finished fold under ``partial/units``."""
-    from snpcnn.cv import CNN_NAME, cross_validate
+    from snpcnn.cv import CNN_NAME, START_NAME, cross_validate
 
     n_units = sum(
         len(config.seeds) * len(d.traits) * ((1 if config.baselines else 0) + len(config.models))
@@ -1372,7 +1376,9 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         ) from None
                     wall = time.perf_counter() - tu
                     heads[(spec.name, trait)] = res.head
-                    rename = {CNN_NAME: unit_name}
+                    # the CNN's RR-BLUP start (ridge_loo-started models) gets the model's
+                    # name too, so that two CNNs of a config never share a row
+                    rename = {CNN_NAME: unit_name, START_NAME: f"{unit_name} start (RR-BLUP)"}
                     mf, pf = _frames(res, spec.name, seed, rename)
                     frames[unit_name] = (mf, pf)
                     metric_frames.append(mf)
