@@ -1,0 +1,64 @@
+"""``snpcnn models``: the built-in architectures, and one preset's full architecture."""
+
+from __future__ import annotations
+
+import click
+
+from snpcnn.cli import verbose_option
+
+__all__ = ["COMMANDS", "models"]
+
+
+@click.command()
+@click.argument("preset", required=False)
+@click.option(
+    "--snps",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="With PRESET: the number of SNPs to build it for (its layer table and parameter counts).",
+)
+@verbose_option
+def models(preset, snps):
+    """List the built-in architectures, or print PRESET's layers, blocks and training defaults.
+
+    \b
+    snpcnn models                    # every preset with its one-line description
+    snpcnn models snpcnn_default     # its architecture at 10,000 SNPs
+    """
+    from snpcnn.models import build_model, describe, get_preset, list_presets
+
+    if preset is None:
+        names = list_presets()
+        width = max(len(n) for n in names)
+        for name in names:
+            desc = get_preset(name).get("description", "")
+            click.echo(f"{name.ljust(width)}  {desc}")
+        click.echo(
+            "\nsnpcnn models NAME prints one in full; docs/models.md describes them all; "
+            "`snpcnn fit --model NAME|FILE.toml` uses one."
+        )
+        return
+    spec = get_preset(preset)  # InputError with the valid names for an unknown one
+    click.echo(f"{preset}: {spec.get('description', '')}")
+    if spec.get("reference"):
+        click.echo(f"reference: {spec['reference']}")
+    for key in ("linear", "screen"):
+        if key in spec:
+            click.echo(f"[{key}] " + ", ".join(f"{k} = {v}" for k, v in spec[key].items()))
+    try:
+        model = build_model(preset, (snps, 1))
+    except Exception as exc:  # an image preset too deep for this length: say so, no traceback
+        click.echo(f"(cannot be built on {snps:,} SNPs x 1 channel: {str(exc).splitlines()[0]})")
+        return
+    click.echo(describe(model))
+    if preset == "snpcnn_default":
+        from snpcnn.cv import TRAIN_DEFAULTS
+
+        click.echo(
+            "training defaults (snpcnn fit, cross_validate): "
+            + ", ".join(f"{k} = {v}" for k, v in TRAIN_DEFAULTS.items())
+        )
+
+
+COMMANDS = [models]
