@@ -882,6 +882,7 @@ def paired(
             "mean_difference",
             "sd_difference",
             "wins",
+            "ties",
             "n_folds",
             "n_collapsed",
         ],
@@ -1508,7 +1509,9 @@ def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[di
                 if np.isfinite(p.sd_difference):
                     d += f" ± {p.sd_difference:.3f}"
                 row["difference vs GBLUP"] = d
-                row["folds won vs GBLUP"] = f"{p.wins} of {p.n_folds}"
+                row["folds won vs GBLUP"] = f"{p.wins} of {p.n_folds}" + (
+                    f" ({p.ties} tied)" if getattr(p, "ties", 0) else ""
+                )
             else:
                 row["difference vs GBLUP"] = "(reference)" if x.model == "GBLUP" else ""
                 row["folds won vs GBLUP"] = ""

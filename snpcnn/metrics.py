@@ -92,23 +92,33 @@ def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, f
     return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"
 
 
-def paired_difference(joined) -> dict[str, float | int]:
+#: a fold counts as won (lost) only if the model's metric beats (trails) the reference's
+#: by more than this; within it the fold is a tie (differences of 1e-5 are not wins)
+WIN_TOLERANCE = 0.001
+
+
+def paired_difference(joined, tolerance: float = WIN_TOLERANCE) -> dict[str, float | int]:
     """Paired comparison of a model with a reference over the same test folds.
 
     ``joined`` has one row per test fold with columns ``value``, ``status`` (the model)
     and ``value_ref``, ``status_ref`` (the reference).  A collapsed fold enters the mean
-    difference with metric = 0 (no ranking information) and never counts as a win.
+    difference with metric = 0 (no ranking information) and never counts as a win.  A fold
+    is won where the model's metric exceeds the reference's by more than ``tolerance``
+    and tied where they differ by at most ``tolerance`` (both ok).
     """
     a = np.where(joined["status"].eq("collapsed"), 0.0, joined["value"].to_numpy(dtype=float))
     b = np.where(
         joined["status_ref"].eq("collapsed"), 0.0, joined["value_ref"].to_numpy(dtype=float)
     )
     d = a - b
-    wins = (a > b) & joined["status"].eq("ok").to_numpy()
+    ok = joined["status"].eq("ok").to_numpy() & joined["status_ref"].eq("ok").to_numpy()
+    wins = (d > tolerance) & joined["status"].eq("ok").to_numpy()
+    ties = (np.abs(d) <= tolerance) & ok
     return {
         "mean_difference": float(np.mean(d)),
         "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
         "wins": int(wins.sum()),
+        "ties": int(ties.sum()),
         "n_folds": int(len(d)),
         "n_collapsed": int(joined["status"].eq("collapsed").sum()),
     }

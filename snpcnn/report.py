@@ -26,7 +26,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import InputError
-from snpcnn.metrics import METRIC_LABELS
+from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE
 
 __all__ = [
     "atomic_directory",
@@ -225,12 +225,16 @@ def trait_sections(results) -> list[tuple[str, str]]:
                         "model": p.model,
                         f"mean difference in {label} vs GBLUP": f"{p.mean_difference:+.3f}"
                         + (f" ± {p.sd_difference:.3f}" if np.isfinite(p.sd_difference) else ""),
-                        "folds won": f"{p.wins} of {p.n_folds}",
+                        "folds won": f"{p.wins} of {p.n_folds}"
+                        + (f" ({p.ties} tied)" if getattr(p, "ties", 0) else ""),
                         "collapsed folds": str(p.n_collapsed),
                     }
                     for p in pr.itertuples()
                 ]
-                parts.append("\nPaired comparison with GBLUP on the same folds:\n")
+                parts.append(
+                    "\nPaired comparison with GBLUP on the same folds (a fold is won by a "
+                    f"difference above {WIN_TOLERANCE:g}, tied within it):\n"
+                )
                 parts.append(_md_table(pd.DataFrame(rows)))
                 if pr["n_collapsed"].sum():
                     parts.append(
