@@ -112,7 +112,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
-        assert cfg.baselines == ["gblup", "ridge", "rkhs"] and cfg.ensemble
+        assert cfg.baselines == ["gblup", "ridge", "rkhs", "gblup_ad", "egblup"] and cfg.ensemble
         # the default with its own settings (TRAIN_DEFAULTS); the others at the config's
         from snpcnn.cv import TRAIN_DEFAULTS
 
