@@ -573,3 +573,37 @@ def test_cnn_unit_keys_name_a_backend_other_than_tensorflow(tiny_dir, tmp_path, 
     assert set(tf_keys) == set(jax_keys) == {"baselines", "tiny"}
     assert tf_keys["baselines"] == jax_keys["baselines"]  # numpy baselines: any backend
     assert tf_keys["tiny"] != jax_keys["tiny"]
+
+
+def test_simulated_dataset_with_a_ridge_started_cnn_and_ensemble(tmp_path):
+    """A `simulate` dataset runs without files; the default-style CNN's RR-BLUP start gets
+    its own row named after the model, the ensemble averages the CNN (not its start) with
+    GBLUP, and results.md states each trait's ceiling."""
+    (tmp_path / "arch.toml").write_text(
+        'name = "scr"\n[linear]\nl2 = 1e-3\n[screen]\nwindows = 4\nwidth = 3\n'
+        '[[blocks]]\ntype = "conv"\nfilters = 2\nkernel_size = 3\nstrides = 3\n'
+        'activation = "square"\n[[blocks]]\ntype = "flatten"\n'
+    )
+    (tmp_path / "sim.toml").write_text(
+        'name = "sim"\nbaselines = ["gblup"]\nensemble = true\n'
+        '[[datasets]]\nname = "s"\nfolds = 2\n'
+        "[datasets.simulate]\nn_samples = 120\nn_snps = 60\nn_chrom = 1\nseed = 3\n"
+        '[[datasets.simulate.traits]]\nname = "t"\narchitecture = "mixed"\nn_loci = 2\nseed = 1\n'
+        '[[models]]\nname = "m"\narchitecture = "arch.toml"\nepochs = 5\npatience = 5\n'
+        "conv_folds = 2\n"
+    )
+    res = run_benchmark(tmp_path / "sim.toml", tmp_path / "out")
+    models = set(res.results["model"])
+    assert {"m", "m start (RR-BLUP)", "GBLUP", "m+GBLUP"} <= models
+    p = res.predictions
+    m = p[p["model"] == "m"].set_index("sample_id")["predicted"]
+    g = p[p["model"] == "GBLUP"].set_index("sample_id")["predicted"]
+    e = p[p["model"] == "m+GBLUP"].set_index("sample_id")["predicted"]
+    np.testing.assert_allclose(e.sort_index(), (0.5 * (m + g)).sort_index(), rtol=1e-6)
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "Simulated: ceiling corr(true genetic value, y) = " in md
+    truth = json.loads((tmp_path / "out" / "run.json").read_text())["data"]["s"]
+    assert 0 < truth["inputs"]["truth"]["t"]["ceiling"] < 1
+    # the same config gives the same data and, on CPU, the same numbers
+    again = run_benchmark(tmp_path / "sim.toml", tmp_path / "out2")
+    assert again.results["value"].equals(res.results["value"])
