@@ -1,0 +1,172 @@
+"""The v3 default against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP (issue 16): archive the runs
+and write docs/bench/default_v3.md.
+
+Runs (2 CPU cores; regenerate them with)::
+
+    snpcnn benchmark benchmarks/configs/simulated.toml --out bench_out/simulated
+    snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --out bench_out/wheat_v3
+
+then::
+
+    .venv/bin/python benchmarks/default_v3.py --archive bench_out   # copy into benchmarks/results
+    .venv/bin/python benchmarks/default_v3.py                       # render from the archive
+    .venv/bin/python benchmarks/assemble_docs.py
+
+The tables are Pearson r between observed and predicted values in each test fold, mean over
+the folds (a collapsed fold, constant predictions, counts as r = 0 and is flagged); "kept" is
+the number of folds in which the default's convolutional correction passed its gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCHIVE = ROOT / "benchmarks" / "results"
+OUT = ROOT / "docs" / "bench" / "default_v3.md"
+RUNS = {"simulated": "simulated_v3", "wheat_v3": "wheat_default_v3"}
+ORDER = [
+    "snpcnn_default",
+    "snpcnn_default start (RR-BLUP)",
+    "CNN start (RR-BLUP)",
+    "GBLUP",
+    "ridge",
+    "RKHS",
+    "GBLUP-AD",
+    "EG-BLUP",
+    "snpcnn_default+GBLUP",
+]
+BASELINES = ["GBLUP", "ridge", "RKHS", "GBLUP-AD", "EG-BLUP"]
+
+
+def archive(bench_dir: Path) -> None:
+    for src_name, dst_name in RUNS.items():
+        src = bench_dir / src_name
+        if not (src / "results.csv").exists():
+            print(f"skip {src}: no results.csv")
+            continue
+        dst = ARCHIVE / dst_name
+        dst.mkdir(parents=True, exist_ok=True)
+        data = (src / "results.csv").read_bytes()
+        with open(dst / "results.csv.gz", "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
+                fo.write(data)
+        for name in ("results.md", "run.json"):
+            shutil.copyfile(src / name, dst / name)
+        print(f"archived {src} -> {dst}")
+
+
+def _table(run: str) -> tuple[pd.DataFrame, dict]:
+    d = pd.read_csv(ARCHIVE / run / "results.csv.gz")
+    meta = json.loads((ARCHIVE / run / "run.json").read_text())
+    d = d[d["metric"] == "pearson_r"].copy()
+    d["r"] = np.where(d["status"] == "collapsed", 0.0, d["value"])
+    return d, meta
+
+
+def _kept(meta: dict, trait: str) -> str:
+    for u in meta["units"]:
+        if u.get("trait") == trait and u.get("conv_kept"):
+            k, n = u["conv_kept"]
+            return f"{k} of {n}"
+    return ""
+
+
+def render() -> None:
+    lines = [
+        "# The default CNN (v3) against the additive and non-additive baselines (issue 16)",
+        "",
+        "Pearson r between observed and predicted values in each test fold, mean over folds "
+        "(2 CPU cores, snpcnn 0.1.0, 2026-12-01). A collapsed fold (constant predictions) "
+        "enters the mean as r = 0 and is counted in brackets. `start` = the default's RR-BLUP "
+        "start alone (the CNN without its convolutions); kept = folds in which the "
+        "convolutions' correction passed the gate. Regenerate: see "
+        "`benchmarks/default_v3.py`.",
+        "",
+    ]
+    sim, meta = _table("simulated_v3")
+    truth = meta["data"]["sim"]["inputs"]["truth"]
+    lines += [
+        "## Simulated architectures (`benchmarks/configs/simulated.toml`, 5-fold)",
+        "",
+        "2,000 x 4,000 LD genotypes (seed 1). Ceiling = corr(true genetic value, y) in the "
+        "sample. `best baseline` = the highest of GBLUP, ridge, RKHS, GBLUP-AD, EG-BLUP.",
+        "",
+        "| trait | ceiling | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP "
+        "| CNN - best baseline | kept |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for trait in sim["trait"].unique():
+        t = sim[sim["trait"] == trait]
+        means = t.groupby("model")["r"].mean()
+        coll = t[t["status"] == "collapsed"].groupby("model").size()
+
+        def cell(m, means=means, coll=coll):
+            if m not in means:
+                return "–"
+            c = f" ({coll[m]})" if m in coll else ""
+            return f"{means[m]:.3f}{c}"
+
+        start = next((m for m in ORDER[1:3] if m in means), None)
+        best = max(means[b] for b in BASELINES if b in means)
+        lines.append(
+            f"| {trait} | {truth[trait]['ceiling']:.3f} | {cell('snpcnn_default')} | "
+            f"{cell(start) if start else '–'} | "
+            + " | ".join(cell(b) for b in BASELINES)
+            + f" | {means['snpcnn_default'] - best:+.3f} | {_kept(meta, trait)} |"
+        )
+    lines.append("")
+    if (ARCHIVE / "wheat_default_v3" / "results.csv.gz").exists():
+        wh, wmeta = _table("wheat_default_v3")
+        lines += [
+            "## Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)",
+            "",
+            "| trait | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP | "
+            "CNN+GBLUP | kept |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        rows = []
+        for trait in wh["trait"].unique():
+            means = wh[wh["trait"] == trait].groupby("model")["r"].mean()
+            rows.append(means)
+            start = next((m for m in ORDER[1:3] if m in means), None)
+            lines.append(
+                f"| {trait} | {means['snpcnn_default']:.3f} | "
+                f"{means[start]:.3f} | "
+                + " | ".join(f"{means[b]:.3f}" for b in BASELINES)
+                + f" | {means.get('snpcnn_default+GBLUP', float('nan')):.3f} | "
+                f"{_kept(wmeta, trait)} |"
+            )
+        m = pd.DataFrame(rows).mean()
+        lines.append(
+            "| mean E1-E4 | "
+            + f"{m['snpcnn_default']:.3f} | "
+            + " | ".join(
+                f"{m[c]:.3f}"
+                for c in ["snpcnn_default start (RR-BLUP)"] + BASELINES + ["snpcnn_default+GBLUP"]
+            )
+            + " | |"
+        )
+        lines.append("")
+    OUT.write_text("\n".join(lines))
+    print(f"wrote {OUT}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--archive", type=Path, help="bench_out folder to archive from first")
+    a = ap.parse_args()
+    if a.archive:
+        archive(a.archive)
+    render()
+
+
+if __name__ == "__main__":
+    main()
