@@ -71,6 +71,10 @@ def _table(run: str) -> tuple[pd.DataFrame, dict]:
     return d, meta
 
 
+def _signed(v: float) -> str:
+    return f"{0.0 if abs(v) < 5e-4 else v:+.3f}"
+
+
 def _kept(meta: dict, trait: str) -> str:
     for u in meta["units"]:
         if u.get("trait") == trait and u.get("conv_kept"):
@@ -120,7 +124,7 @@ def render() -> None:
             f"| {trait} | {truth[trait]['ceiling']:.3f} | {cell('snpcnn_default')} | "
             f"{cell(start) if start else '–'} | "
             + " | ".join(cell(b) for b in BASELINES)
-            + f" | {means['snpcnn_default'] - best:+.3f} | {_kept(meta, trait)} |"
+            + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} |"
         )
     lines.append("")
     if (ARCHIVE / "wheat_default_v3" / "results.csv.gz").exists():
