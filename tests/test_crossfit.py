@@ -181,3 +181,23 @@ def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tm
                 index="sample_id", columns="model", values="predicted"
             )
             np.testing.assert_allclose(f[CNN_NAME], f[START_NAME], rtol=1e-4, atol=1e-4)
+
+
+def test_dominance_block_of_the_ridge_start_is_chosen_by_leave_one_out():
+    """[linear] dominance = true: the start adds effects on the squared inputs, weighted by
+    leave-one-out; on a heterozygote-advantage trait it takes a weight > 0, and the untrained
+    network predicts exactly that start."""
+    from snpcnn.training import _fit_ridge
+
+    rng = np.random.default_rng(4)
+    x = rng.binomial(2, 0.5, size=(300, 40)).astype(np.float64)
+    z = (x - x.mean(0)).astype(np.float32)[..., None]
+    het = (x[:, :5] == 1).sum(1)
+    y = (het - het.mean() + 0.7 * rng.normal(size=300)).astype(np.float32)[:, None]
+    start = _fit_ridge(z, y, dominance=True)
+    assert start.dom_weight > 0 and start.coef.shape == (80, 1)
+    spec = {**SCREENED, "linear": {"l2": 1e-3, "dominance": True}}
+    res = train_cnn(z, y, _cfg(model=spec, epochs=0, conv_folds=2), seed=0)
+    np.testing.assert_allclose(
+        res.model.predict(z, verbose=0)[:, 0], res.start.predict(z)[:, 0], rtol=1e-4, atol=1e-4
+    )
