@@ -5,6 +5,7 @@ Runs (2 CPU cores; regenerate them with)::
 
     snpcnn benchmark benchmarks/configs/simulated.toml --out bench_out/simulated
     snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --out bench_out/wheat_v3
+    snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --out bench_out/mice_v3
 
 then::
 
@@ -31,7 +32,18 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "benchmarks" / "results"
 OUT = ROOT / "docs" / "bench" / "default_v3.md"
-RUNS = {"simulated": "simulated_v3", "wheat_v3": "wheat_default_v3"}
+RUNS = {
+    "simulated": "simulated_v3",
+    "wheat_v3": "wheat_default_v3",
+    "mice_v3": "mice_default_v3",
+}
+REAL = [
+    ("wheat_default_v3", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
+    (
+        "mice_default_v3",
+        "Mice, 3 x 5-fold with GENDER + Litter as fixed effects (`benchmarks/configs/mice.toml`)",
+    ),
+]
 ORDER = [
     "snpcnn_default",
     "snpcnn_default start (RR-BLUP)",
@@ -127,10 +139,12 @@ def render() -> None:
             + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} |"
         )
     lines.append("")
-    if (ARCHIVE / "wheat_default_v3" / "results.csv.gz").exists():
-        wh, wmeta = _table("wheat_default_v3")
+    for run, title in REAL:
+        if not (ARCHIVE / run / "results.csv.gz").exists():
+            continue
+        wh, wmeta = _table(run)
         lines += [
-            "## Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)",
+            f"## {title}",
             "",
             "| trait | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP | "
             "CNN+GBLUP | kept |",
@@ -140,22 +154,19 @@ def render() -> None:
         for trait in wh["trait"].unique():
             means = wh[wh["trait"] == trait].groupby("model")["r"].mean()
             rows.append(means)
-            start = next((m for m in ORDER[1:3] if m in means), None)
             lines.append(
                 f"| {trait} | {means['snpcnn_default']:.3f} | "
-                f"{means[start]:.3f} | "
+                f"{means['snpcnn_default start (RR-BLUP)']:.3f} | "
                 + " | ".join(f"{means[b]:.3f}" for b in BASELINES)
                 + f" | {means.get('snpcnn_default+GBLUP', float('nan')):.3f} | "
                 f"{_kept(wmeta, trait)} |"
             )
         m = pd.DataFrame(rows).mean()
+        cols = ["snpcnn_default start (RR-BLUP)"] + BASELINES + ["snpcnn_default+GBLUP"]
         lines.append(
-            "| mean E1-E4 | "
+            "| mean | "
             + f"{m['snpcnn_default']:.3f} | "
-            + " | ".join(
-                f"{m[c]:.3f}"
-                for c in ["snpcnn_default start (RR-BLUP)"] + BASELINES + ["snpcnn_default+GBLUP"]
-            )
+            + " | ".join(f"{m[c]:.3f}" for c in cols)
             + " | |"
         )
         lines.append("")
