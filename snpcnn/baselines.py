@@ -370,8 +370,10 @@ class Baseline:
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    _fitted_attr = "coef_"  # set by fit; the kernel models set dual_coef_
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
+        if not hasattr(self, self._fitted_attr):
             raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
 
     def _check_new(self, X_new: Any) -> np.ndarray:
@@ -615,6 +617,7 @@ class RKHS(Baseline):
     """
 
     name = "RKHS"
+    _fitted_attr = "dual_coef_"
     DEFAULT_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
     def __init__(
@@ -633,10 +636,6 @@ class RKHS(Baseline):
             "log_delta_bounds": self.log_delta_bounds,
             "n_grid": self.n_grid,
         }
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "dual_coef_"):
-            raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
 
     def fit(self, X: Any, y: Any, C: Any = None) -> RKHS:
         """Choose the bandwidth and variance components by REML on the training data.
@@ -858,6 +857,7 @@ class _TwoKernelBLUP(Baseline):
     :func:`_best_kernel`) and the ``w`` with the highest REML log-likelihood is kept.
     """
 
+    _fitted_attr = "dual_coef_"
     DEFAULT_SHARES = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
     _component = "second"  # what share_ measures, for notes and errors
 
@@ -877,10 +877,6 @@ class _TwoKernelBLUP(Baseline):
             "log_delta_bounds": self.log_delta_bounds,
             "n_grid": self.n_grid,
         }
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "dual_coef_"):
-            raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
 
     def _checked_shares(self) -> np.ndarray:
         w = np.atleast_1d(np.asarray(self.shares, dtype=np.float64))

@@ -501,7 +501,7 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
     return {**geno, "traits": clean_traits}
 
 
-def _simulated_dataset(d: Mapping, i: int, name: str, where: _Where) -> DatasetSpec:
+def _simulated_dataset(d: Mapping, name: str, where: _Where) -> DatasetSpec:
     sim = _parse_simulation(d, where)
     for key in ("genotypes", "phenotypes", "covariates_file", "covariates", "traits"):
         if key in d:
@@ -525,7 +525,7 @@ def _simulated_dataset(d: Mapping, i: int, name: str, where: _Where) -> DatasetS
 def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
     where, name = _entry(d, i, path, "[[datasets]]", _DATASET_KEYS)
     if "simulate" in d:
-        return _simulated_dataset(d, i, name, where)
+        return _simulated_dataset(d, name, where)
     geno = _path(base, _get_str(d, "genotypes", where, required=True))
     if not _genotype_exists(geno):
         raise where.error("genotypes", f"{geno}: no such file or PLINK prefix; check the path")

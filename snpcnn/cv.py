@@ -834,6 +834,18 @@ def _run_fold(
     for name, p in preds.items():
         for j, t in enumerate(targets.traits):
             ok = ~np.isnan(y_te[:, j])
+            out["predictions"].extend(
+                {
+                    "sample_id": sid,
+                    "repeat": r,
+                    "fold": f,
+                    "trait": t,
+                    "model": name,
+                    "observed": float(obs),
+                    "predicted": float(pr),
+                }
+                for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
+            )
             if ok.sum() < 2:
                 # not silently: the prediction is kept, the fold is not scored, and a note says so
                 note = (
@@ -843,18 +855,6 @@ def _run_fold(
                 )
                 if note not in out["notes"]:
                     out["notes"].append(note)
-                out["predictions"].extend(
-                    {
-                        "sample_id": sid,
-                        "repeat": r,
-                        "fold": f,
-                        "trait": t,
-                        "model": name,
-                        "observed": float(obs),
-                        "predicted": float(pr),
-                    }
-                    for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
-                )
                 continue
             vals, status = _score(targets.head, y_te[ok, j], p[ok, j])
             for metric, value in vals.items():
@@ -876,18 +876,6 @@ def _run_fold(
                     f"repeat {r} fold {f}: {name} predicted a constant for '{t}' "
                     "(correlation undefined; counted as a loss)"
                 )
-            out["predictions"].extend(
-                {
-                    "sample_id": sid,
-                    "repeat": r,
-                    "fold": f,
-                    "trait": t,
-                    "model": name,
-                    "observed": float(obs),
-                    "predicted": float(pr),
-                }
-                for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
-            )
     return out
 
 

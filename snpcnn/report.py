@@ -248,6 +248,11 @@ def trait_sections(results) -> list[tuple[str, str]]:
     return out
 
 
+def _crossfitted(config: dict) -> bool:
+    """Whether a ridge-started CNN of this run's config was cross-fitted (conv_folds >= 2)."""
+    return config.get("linear_init") == "ridge_loo" and int(config.get("conv_folds") or 0) >= 2
+
+
 def conv_kept_text(results, short: bool = False) -> str | None:
     """What the CNN's convolutions contributed, for a CNN started at a ridge fit (else None).
 
@@ -261,7 +266,7 @@ def conv_kept_text(results, short: bool = False) -> str | None:
         return None
     k, n = kept
     c = results.config
-    crossfit = c.get("linear_init") == "ridge_loo" and int(c.get("conv_folds") or 0) >= 2
+    crossfit = _crossfitted(c)
     if short:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
@@ -369,9 +374,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         + (
             f"(stopped when the out-of-fold error of its {c['conv_folds']} cross-fitted "
             f"networks had not improved for {c['patience']} epochs), "
-            if c.get("linear_init") == "ridge_loo"
-            and int(c.get("conv_folds") or 0) >= 2
-            and results.conv_kept() is not None
+            if _crossfitted(c) and results.conv_kept() is not None
             else f"(early stopping, patience {c['patience']}, on an inner "
             f"{c['val_fraction']:.0%} validation split of each training part), "
         )
@@ -559,10 +562,7 @@ def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -
                 "best_epochs": h["best_epochs"],
                 "ridge_start": h.get("ridge_start"),
                 "learning_rates": h["learning_rates"],
-                "inner_val_r": [
-                    [None if v is None or v != v else float(v) for v in row]
-                    for row in h["inner_val_r"]
-                ],
+                "inner_val_r": _json_safe(h["inner_val_r"]),
                 # cross-fitted convolutions (conv_folds >= 2): per trait the correction's
                 # weight (0 = dropped), p-value, out-of-fold r of the start and of start +
                 # correction on the training rows, best epoch, out-of-fold loss curve

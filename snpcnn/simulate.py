@@ -203,6 +203,18 @@ def simulate_genotypes(
     )
 
 
+def _filled(genotypes: Genotypes, idx: np.ndarray) -> np.ndarray:
+    """Dosages of columns ``idx`` as float, missing values set to the column mean."""
+    block = np.asarray(genotypes.dosages[:, idx])
+    x = block.astype(np.float64)
+    missing = block < 0
+    if missing.any():
+        x[missing] = 0.0
+        mean = x.sum(0) / np.maximum((~missing).sum(0), 1)
+        x[missing] = np.broadcast_to(mean, x.shape)[missing]
+    return x
+
+
 def _effects(rng: np.random.Generator, n: int, dist: str) -> np.ndarray:
     if dist == "normal":
         return rng.standard_normal(n)
@@ -284,13 +296,7 @@ def simulate_phenotype(
         if len(np.unique(idx)) != len(idx):
             raise InputError("causal SNP indices must be unique")
     b = _effects(rng, len(idx), effect_dist)
-    block = np.asarray(genotypes.dosages[:, idx])
-    x = block.astype(np.float64)
-    missing = block < 0
-    if missing.any():
-        x[missing] = 0.0
-        mean = x.sum(0) / np.maximum((~missing).sum(0), 1)
-        x[missing] = np.broadcast_to(mean, x.shape)[missing]
+    x = _filled(genotypes, idx)
     x -= x.mean(axis=0)
     g = x @ b
     vg = g.var()
@@ -458,18 +464,6 @@ _DEFAULT_LOCI = {
 PAIR_LD = ("any", "weak", "strong")
 
 
-def _filled(genotypes: Genotypes, idx: np.ndarray) -> np.ndarray:
-    """Dosages of columns ``idx`` as float, missing values set to the column mean."""
-    block = np.asarray(genotypes.dosages[:, idx])
-    x = block.astype(np.float64)
-    missing = block < 0
-    if missing.any():
-        x[missing] = 0.0
-        mean = x.sum(0) / np.maximum((~missing).sum(0), 1)
-        x[missing] = np.broadcast_to(mean, x.shape)[missing]
-    return x
-
-
 def _scaled(g: np.ndarray, var: float) -> tuple[np.ndarray, float]:
     """``g`` centred and scaled to sample variance ``var``; returns it and the factor."""
     g = g - g.mean()
@@ -502,6 +496,7 @@ def _pick_groups(
     called = (d >= 0).sum(axis=0)
     freq = np.where(d >= 0, d, 0).sum(axis=0) / np.maximum(2 * called, 1)
     usable = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.1)
+    usable_set = set(usable.tolist())
     used = set(exclude)
     groups: list[np.ndarray] = []
     for _attempt in range(200 * n_groups):
@@ -513,7 +508,7 @@ def _pick_groups(
         while ok and len(members) < order:
             gap = int(rng.integers(1, max_gap + 1))
             b = members[-1] + gap
-            if b >= n_snps or chrom[b] != chrom[a] or b in used or b not in set(usable):
+            if b >= n_snps or chrom[b] != chrom[a] or b in used or b not in usable_set:
                 ok = False
                 break
             members.append(b)

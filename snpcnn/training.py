@@ -339,14 +339,13 @@ def _fit_one(
     name: str = "cnn",
     n_outputs: int | None = None,
     ridge: _RidgeStart | None = None,
-    built=None,
 ):
     import keras
 
     from snpcnn.models import compile_model
 
     with seeded(seed):
-        model = built or _build(config, x_tr.shape[1:], head, n_outputs or y_tr.shape[1], name)
+        model = _build(config, x_tr.shape[1:], head, n_outputs or y_tr.shape[1], name)
         ridge_start = ridge is not None
         if ridge_start:
             _apply_ridge_start(model, ridge, hold=config.linear_init == "ridge_loo")
@@ -496,8 +495,8 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
         covered[s : s + width] = True
         if len(starts) == n_windows:
             break
-    while len(starts) < n_windows:  # fewer usable pairs than windows: repeat the best
-        starts.append(starts[len(starts) % max(len(starts), 1)] if starts else 0)
+    # fewer usable pairs than windows (tiny inputs): the rest repeat the best window
+    starts += [starts[0] if starts else 0] * (n_windows - len(starts))
     return np.sort(np.asarray(starts, dtype=np.int64))
 
 
