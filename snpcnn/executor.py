@@ -1,0 +1,528 @@
+"""Units of work and one executor that runs them, serially or as Ray tasks.
+
+``snpcnn benchmark`` and ``snpcnn tune`` describe their work the same way: a
+list of :class:`Unit` (data set, trait, repeat, fold, model, seed or trial),
+each with a stable :attr:`Unit.key`.  :func:`run_units` runs a function over
+them
+
+* **serially**, in this process, when neither ``workers`` nor ``ray_address``
+  is given: Ray is then not even imported, and nothing changes;
+* as **Ray tasks** otherwise: on a local Ray started for the run
+  (``workers`` CPUs, no dashboard) and shut down afterwards, or on an existing
+  cluster (``ray_address``, else the ``RAY_ADDRESS`` environment variable).
+
+What every task shares (the genotypes above all) is passed in ``shared``: each
+object is sent once, never pickled per task.  A genotype matrix memory-mapped
+from a snpcnn cache (``snpcnn convert``) travels as its path, which every node
+must see (a shared file system); anything else goes once into Ray's object
+store (``ray.put``) and is read there without a copy.
+
+Threads are pinned in every task (BLAS through threadpoolctl and the
+``*_NUM_THREADS`` variables, TensorFlow through ``TF_NUM_INTRAOP_THREADS`` /
+``TF_NUM_INTEROP_THREADS``, set before TensorFlow starts in the worker), so N
+tasks on N cores do not oversubscribe them.  Per-unit seeds come from the unit,
+not from the process, so a unit gives the same result wherever it runs.
+
+Results come back in unit order.  ``done(unit)`` lets the caller return a stored
+result (resume: the unit is not run) and ``on_result(unit, result)`` is called
+in this process as each unit finishes (the caller stores it at once), so a run
+whose workers die keeps everything finished.  Ray also reruns a task whose
+worker died (``max_retries``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from snpcnn.errors import InputError, SnpcnnError
+
+__all__ = ["Unit", "Executor", "run_units", "pin_threads", "THREAD_VARIABLES"]
+
+log = logging.getLogger("snpcnn.executor")
+
+#: environment variables that bound the threads of BLAS, OpenMP and TensorFlow
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+#: seconds to wait for a Ray address to accept a connection
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One independent piece of work.
+
+    Every field is optional; :attr:`key` names the unit from the fields that
+    are set, e.g. ``"wheat/GY_E1/GBLUP/seed0/r0/f3"``.  ``data`` carries any
+    extra, small, picklable payload the unit function needs (not part of the key).
+    """
+
+    dataset: str = ""
+    trait: str = ""
+    model: str = ""
+    seed: int | None = None
+    repeat: int | None = None
+    fold: int | None = None
+    trial: int | None = None
+    data: Any = None
+
+    @property
+    def key(self) -> str:
+        parts = [self.dataset, self.trait, self.model]
+        for prefix, value in (
+            ("seed", self.seed),
+            ("r", self.repeat),
+            ("f", self.fold),
+            ("trial", self.trial),
+        ):
+            if value is not None:
+                parts.append(f"{prefix}{value}")
+        return "/".join(str(p) for p in parts if p != "")
+
+    def __str__(self) -> str:
+        return self.key or "unit"
+
+
+# ----------------------------------------------------------------- threads
+def pin_threads(n: int) -> None:
+    """Bound BLAS/OpenMP and TensorFlow to ``n`` threads in this process.
+
+    The environment variables reach libraries not loaded yet (TensorFlow reads
+    its own when it starts); threadpoolctl bounds the BLAS already loaded.
+    TensorFlow already started keeps its thread pools (it cannot change them).
+    """
+    try:  # another module may provide the one place for this
+        from snpcnn.threads import apply_threads  # type: ignore[import-not-found]
+    except ImportError:
+        apply_threads = None
+    if apply_threads is not None:
+        apply_threads(n)
+        return
+    n = max(1, int(n))
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        except (RuntimeError, AttributeError):  # already initialised
+            pass
+
+
+# ------------------------------------------------------------- shared data
+class _CachePath:
+    """A genotype matrix memory-mapped from a snpcnn cache, sent as its path."""
+
+    def __init__(self, path: str, n_samples: int, n_snps: int):
+        self.path = path
+        self.shape = (n_samples, n_snps)
+
+
+_OPENED: dict[str, Any] = {}
+
+
+def _cache_handle(obj: Any) -> _CachePath | None:
+    """The cache path of a Genotypes whose whole matrix is a cache's memory map."""
+    import numpy as np
+
+    d = getattr(obj, "dosages", None)
+    if not isinstance(d, np.memmap) or getattr(d, "filename", None) is None:
+        return None
+    from snpcnn.io.cache import is_cache
+
+    folder = os.path.dirname(str(d.filename))
+    if not is_cache(folder):
+        return None
+    try:
+        g = _open_cache(folder)
+    except Exception:  # noqa: BLE001 - fall back to the object store
+        return None
+    if g.shape != obj.shape or list(map(str, g.samples)) != list(map(str, obj.samples)):
+        return None  # a subset or a reordering of the cache: send the object itself
+    return _CachePath(folder, *obj.shape)
+
+
+def _open_cache(folder: str):
+    g = _OPENED.get(folder)
+    if g is None:
+        from snpcnn.io.cache import load_cache
+
+        g = _OPENED[folder] = load_cache(folder, mmap=True)
+    return g
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, _CachePath):
+        g = _open_cache(value.path)
+        if g.shape != value.shape:
+            raise InputError(
+                f"{value.path}: the genotype cache seen by this Ray node has shape {g.shape}, "
+                f"not {value.shape}; every node must see the same cache path"
+            )
+        return g
+    return value
+
+
+def _task(fn: Callable, unit: Unit, threads: int, env: Mapping[str, str], *shared: Any) -> Any:
+    """What runs in a Ray worker: pin threads, then the unit function."""
+    for k, v in env.items():
+        os.environ[k] = v
+    pin_threads(threads)
+    _fault_injection(unit)
+    return fn(unit, *(_resolve(s) for s in shared))
+
+
+def _fault_injection(unit: Unit) -> None:
+    """Testing only: ``SNPCNN_TEST_KILL_ONCE=<marker file>`` kills the worker once.
+
+    The first task to find the marker file absent creates it and kills its own
+    worker process (SIGKILL), as a crashed node would; used by the tests of
+    resume and retries after a worker death.
+    """
+    marker = os.environ.get("SNPCNN_TEST_KILL_ONCE")
+    if not marker:
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, f"{unit.key}\n".encode())
+    os.close(fd)
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ------------------------------------------------------------ connecting
+def _check_reachable(address: str) -> None:
+    """A one-line InputError when nothing listens at a Ray address."""
+    if address in ("auto", "local"):
+        return
+    text = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(
+            f"--ray-address {address!r}: give HOST:PORT of the Ray head node "
+            "(as printed by `ray start --head`), e.g. 127.0.0.1:6379"
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(
+            f"cannot reach the Ray cluster at {address} ({reason}); start it with "
+            "`ray start --head --port=PORT` or fix --ray-address / RAY_ADDRESS"
+        ) from None
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "--workers/--ray-address need Ray: pip install 'snpcnn[cluster]'"
+        ) from None
+    return ray
+
+
+class Executor:
+    """Runs units serially (``workers=None`` and no address) or as Ray tasks.
+
+    Use as a context manager: a local Ray started here is shut down on exit; an
+    already initialised Ray (``ray.init`` by the caller) is used and left running.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Tasks run at once (local Ray: its CPU count).  ``None`` and no address:
+        serial, in this process.
+    ray_address : str, optional
+        ``HOST:PORT`` (or ``ray://HOST:PORT``) of an existing Ray cluster; default
+        the ``RAY_ADDRESS`` environment variable when ``workers`` is given.
+    cpus, gpus : float
+        Resources of one task (``gpus=0.25``: four small models share a GPU).
+    threads : int, optional
+        BLAS/TensorFlow threads per task; default ``cpus`` rounded down (>= 1).
+    max_retries : int
+        Times Ray reruns a task whose worker died.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        ray_address: str | None = None,
+        *,
+        cpus: float = 1.0,
+        gpus: float = 0.0,
+        threads: int | None = None,
+        max_retries: int = 3,
+    ):
+        if workers is not None and int(workers) < 1:
+            raise InputError(f"--workers {workers}: give 1 or more")
+        if cpus <= 0 or gpus < 0:
+            raise InputError("task resources: CPUs must be > 0 and GPUs >= 0")
+        self.workers = None if workers is None else int(workers)
+        address = ray_address
+        if address is None and self.workers is not None:
+            address = os.environ.get("RAY_ADDRESS") or None
+        self.address = address
+        self.parallel = self.workers is not None or self.address is not None
+        self.cpus = float(cpus)
+        self.gpus = float(gpus)
+        self.threads = int(threads) if threads else max(1, int(cpus))
+        self.max_retries = int(max_retries)
+        self._ray = None
+        self._started = False
+
+    # -- lifecycle
+    def __enter__(self) -> Executor:
+        if self.parallel:
+            self._start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _env(self) -> dict[str, str]:
+        env = {v: str(self.threads) for v in THREAD_VARIABLES}
+        for k in ("SNPCNN_TEST_KILL_ONCE", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL"):
+            if os.environ.get(k):
+                env[k] = os.environ[k]
+        return env
+
+    def _start(self) -> None:
+        ray = _import_ray()
+        self._ray = ray
+        if self.address is not None:
+            _check_reachable(self.address)
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = dict(
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=log.isEnabledFor(logging.DEBUG),
+            runtime_env={"env_vars": self._env()},
+        )
+        try:
+            if self.address is not None:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=self.workers, **kwargs)
+        except ConnectionError as exc:
+            raise InputError(
+                f"cannot connect to the Ray cluster at {self.address} "
+                f"({' '.join(str(exc).split())[:200]}); check --ray-address / RAY_ADDRESS"
+            ) from None
+        self._started = True
+
+    def close(self) -> None:
+        if self._ray is not None and self._started:
+            self._ray.shutdown()
+        self._started = False
+
+    def describe(self) -> dict[str, Any]:
+        """What ran the units, for run.json."""
+        if not self.parallel:
+            return {"executor": "serial"}
+        d: dict[str, Any] = {
+            "executor": "ray",
+            "workers": self.workers,
+            "address": self.address or "local",
+            "task_cpus": self.cpus,
+            "task_gpus": self.gpus,
+            "threads_per_task": self.threads,
+        }
+        if self._ray is not None and self._ray.is_initialized():
+            try:
+                d["cluster_cpus"] = float(self._ray.cluster_resources().get("CPU", 0))
+                d["nodes"] = sum(1 for n in self._ray.nodes() if n.get("Alive"))
+            except Exception:  # noqa: BLE001 - provenance only
+                pass
+        return d
+
+    # -- running
+    def map(
+        self,
+        units: Sequence[Unit],
+        fn: Callable[..., Any],
+        shared: Sequence[Any] = (),
+        *,
+        done: Callable[[Unit], Any] | None = None,
+        on_result: Callable[[Unit, Any], None] | None = None,
+        progress: Callable[..., None] | None = None,
+    ) -> list[Any]:
+        """``[fn(unit, *shared) for unit in units]``, in unit order.
+
+        ``done(unit)`` may return a stored result (not ``None``): the unit is then
+        not run.  ``on_result(unit, result)`` runs here as each unit finishes.
+        ``progress("tasks", done=, running=, queued=, total=, eta_seconds=, unit=)``
+        follows the run.
+        """
+        units = list(units)
+        results: list[Any] = [None] * len(units)
+        todo: list[int] = []
+        for i, u in enumerate(units):
+            stored = done(u) if done else None
+            if stored is None:
+                todo.append(i)
+            else:
+                results[i] = stored
+        tracker = _Tracker(len(units), len(units) - len(todo), progress)
+        if not todo:
+            tracker.emit(None, 0, 0)
+            return results
+        if not self.parallel:
+            for k, i in enumerate(todo):
+                tracker.emit(None, 1, len(todo) - k - 1)
+                results[i] = fn(units[i], *shared)
+                if on_result:
+                    on_result(units[i], results[i])
+                tracker.finish(units[i], 0, len(todo) - k - 1)
+            return results
+        return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
+
+    def _map_ray(self, units, fn, shared, todo, results, on_result, tracker):
+        if self._ray is None:
+            self._start()
+        ray = self._ray
+        refs = []
+        for s in shared:
+            handle = _cache_handle(s)
+            refs.append(handle if handle is not None else ray.put(s))
+        fn_ref = ray.put(fn)
+        env = self._env()
+        remote = ray.remote(_task).options(
+            num_cpus=self.cpus,
+            num_gpus=self.gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        queue = list(todo)
+        pending: dict[Any, int] = {}
+        try:
+            while queue or pending:
+                while queue and len(pending) < window:
+                    i = queue.pop(0)
+                    pending[remote.remote(fn_ref, units[i], self.threads, env, *refs)] = i
+                tracker.emit(None, len(pending), len(queue))
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    i = pending.pop(ref)
+                    results[i] = self._get(ray, ref, units[i])
+                    if on_result:
+                        on_result(units[i], results[i])
+                    tracker.finish(units[i], len(pending), len(queue))
+        except BaseException:
+            for ref in pending:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - best effort
+                    pass
+            raise
+        return results
+
+    def _get(self, ray, ref, unit: Unit) -> Any:
+        from ray import exceptions as rx
+
+        try:
+            return ray.get(ref)
+        except rx.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, BaseException):
+                raise cause from None
+            raise
+        except (rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError) as exc:
+            raise SnpcnnError(
+                f"unit {unit.key}: its Ray worker died {self.max_retries + 1} time(s) "
+                f"({type(exc).__name__}); finished units are kept, rerun with --resume"
+            ) from None
+
+
+class _Tracker:
+    """Counts units done / running / queued and estimates the time left."""
+
+    def __init__(self, total: int, stored: int, progress):
+        self.total = total
+        self.done = stored
+        self.stored = stored
+        self.computed = 0
+        self.t0 = time.perf_counter()
+        self.progress = progress
+
+    def emit(self, unit, running, queued):
+        if not self.progress:
+            return
+        eta = None
+        if self.computed:
+            # wall time per finished unit already reflects the units run side by side
+            eta = (time.perf_counter() - self.t0) / self.computed * (running + queued)
+        self.progress(
+            "tasks",
+            done=self.done,
+            running=running,
+            queued=queued,
+            total=self.total,
+            resumed=self.stored,
+            eta_seconds=eta,
+            unit=None if unit is None else unit.key,
+        )
+
+    def finish(self, unit, running, queued):
+        self.done += 1
+        self.computed += 1
+        self.emit(unit, running, queued)
+
+
+def run_units(
+    units: Sequence[Unit],
+    fn: Callable[..., Any],
+    shared: Sequence[Any] = (),
+    *,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    cpus: float = 1.0,
+    gpus: float = 0.0,
+    threads: int | None = None,
+    max_retries: int = 3,
+    done: Callable[[Unit], Any] | None = None,
+    on_result: Callable[[Unit, Any], None] | None = None,
+    progress: Callable[..., None] | None = None,
+) -> list[Any]:
+    """Run ``fn(unit, *shared)`` for every unit, serially or on Ray; results in unit order.
+
+    See :class:`Executor` for the parameters.  Without ``workers`` and
+    ``ray_address`` the units run here, one after the other, and Ray is not imported.
+
+    Examples
+    --------
+    >>> run_units([Unit(fold=f) for f in range(3)], lambda u, k: u.fold * k, [10])
+    [0, 10, 20]
+    """
+    with Executor(
+        workers, ray_address, cpus=cpus, gpus=gpus, threads=threads, max_retries=max_retries
+    ) as ex:
+        return ex.map(units, fn, shared, done=done, on_result=on_result, progress=progress)

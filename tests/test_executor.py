@@ -1,0 +1,197 @@
+"""snpcnn.executor: units, the serial path (no Ray), and a real local Ray of 2 workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.executor import Executor, Unit, run_units
+from snpcnn.genotypes import Genotypes
+
+
+def _square(unit, offset):
+    return unit.fold**2 + offset
+
+
+def _worker_info(unit, g):
+    from threadpoolctl import threadpool_info
+
+    blas = [p["num_threads"] for p in threadpool_info()]
+    return {
+        "pid": os.getpid(),
+        "sum": int(np.asarray(g.dosages, dtype=np.int64).sum()) + unit.fold,
+        "writeable": bool(g.dosages.flags.writeable),
+        "omp": os.environ.get("OMP_NUM_THREADS"),
+        "tf": os.environ.get("TF_NUM_INTRAOP_THREADS"),
+        "blas": blas,
+    }
+
+
+def _seeded(unit):
+    rng = np.random.default_rng([unit.seed, unit.fold])
+    x = rng.normal(size=(50, 20))
+    return (x @ x.T).sum(axis=0).tobytes()
+
+
+def _fails(unit):
+    if unit.fold == 1:
+        raise InputError(f"fold {unit.fold}: bad input")
+    return unit.fold
+
+
+def test_unit_key_names_the_fields_that_are_set():
+    u = Unit(dataset="wheat", trait="GY_E1", model="GBLUP", seed=0, repeat=1, fold=3)
+    assert u.key == "wheat/GY_E1/GBLUP/seed0/r1/f3"
+    assert Unit(trial=7).key == "trial7"
+    assert Unit(fold=0, data={"x": 1}).key == Unit(fold=0, data={"x": 2}).key == "f0"
+
+
+def test_serial_runs_in_order_without_importing_ray():
+    code = (
+        "import sys\n"
+        "from snpcnn.executor import Unit, run_units\n"
+        "seen = []\n"
+        "out = run_units([Unit(fold=f) for f in range(4)], lambda u, k: u.fold * k, [3],\n"
+        "                progress=lambda e, **i: seen.append((i['done'], i['queued'])))\n"
+        "assert out == [0, 3, 6, 9], out\n"
+        "assert seen[-1] == (4, 0), seen\n"
+        "print('ray' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_serial_resume_skips_stored_units_and_stores_new_ones():
+    stored = {"f1": 100}
+    calls, saved = [], {}
+
+    def fn(u):
+        calls.append(u.fold)
+        return u.fold
+
+    out = run_units(
+        [Unit(fold=f) for f in range(3)],
+        fn,
+        done=lambda u: stored.get(u.key),
+        on_result=lambda u, r: saved.setdefault(u.key, r),
+    )
+    assert out == [0, 100, 2]
+    assert calls == [0, 2]
+    assert saved == {"f0": 0, "f2": 2}
+
+
+def test_bad_workers_and_unreachable_address_are_one_line_errors():
+    with pytest.raises(InputError, match="--workers 0"):
+        Executor(workers=0)
+    with pytest.raises(InputError, match="HOST:PORT"):
+        run_units([Unit(fold=0)], _square, [0], ray_address="nonsense")
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
+        run_units([Unit(fold=0)], _square, [0], workers=1, ray_address="127.0.0.1:9")
+    assert time.perf_counter() - t0 < 10
+
+
+# ------------------------------------------------------------- real Ray
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real local Ray with 2 worker CPUs, shared by the tests of this module."""
+    ray = pytest.importorskip("ray")
+    from ray import cloudpickle
+
+    # the unit functions of this test module travel by value (workers cannot import it)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def test_ray_gives_the_serial_results_in_unit_order(ray_cluster):
+    units = [Unit(seed=s, fold=f) for s in (0, 1) for f in range(4)]
+    serial = run_units(units, _seeded)
+    events = []
+    parallel = run_units(units, _seeded, workers=2, progress=lambda e, **i: events.append(i))
+    assert parallel == serial  # byte-identical
+    assert [e["done"] for e in events if e["unit"]] == list(range(1, 9))
+    assert max(e["running"] for e in events) == 2
+    assert events[0]["queued"] == 6 and events[-1]["eta_seconds"] == 0.0
+
+
+def test_ray_shares_genotypes_once_and_pins_threads(ray_cluster):
+    d = np.random.default_rng(0).integers(0, 3, size=(40, 30)).astype(np.int8)
+    g = Genotypes(d, [f"s{i}" for i in range(40)])
+    out = run_units([Unit(fold=f) for f in range(4)], _worker_info, [g], workers=2)
+    assert [o["sum"] for o in out] == [int(d.sum()) + f for f in range(4)]
+    # read from Ray's shared object store, not a pickled copy per task
+    assert not any(o["writeable"] for o in out)
+    assert {o["omp"] for o in out} == {"1"} and {o["tf"] for o in out} == {"1"}
+    assert all(n == 1 for o in out for n in o["blas"])
+    assert os.getpid() not in {o["pid"] for o in out}
+
+
+def test_ray_sends_a_cached_matrix_as_its_path(ray_cluster, tmp_path):
+    from snpcnn.executor import _cache_handle
+    from snpcnn.io.cache import load_cache, write_cache
+
+    d = np.random.default_rng(1).integers(0, 3, size=(12, 8)).astype(np.int8)
+    import pandas as pd
+
+    variants = pd.DataFrame(
+        {
+            "chrom": "1",
+            "pos": np.arange(1, 9),
+            "id": [f"v{i}" for i in range(8)],
+            "ref": "A",
+            "alt": "G",
+        }
+    )
+    g = Genotypes(d, [f"s{i}" for i in range(12)], variants)
+    write_cache(g, tmp_path / "g.snpcnn")
+    cached = load_cache(tmp_path / "g.snpcnn")
+    handle = _cache_handle(cached)
+    assert handle is not None and handle.path == str(tmp_path / "g.snpcnn")
+    assert _cache_handle(g) is None  # in memory: goes to the object store
+    out = run_units([Unit(fold=f) for f in range(2)], _worker_info, [cached], workers=2)
+    assert [o["sum"] for o in out] == [int(d.sum()), int(d.sum()) + 1]
+
+
+def test_ray_reruns_a_task_whose_worker_was_killed(ray_cluster, tmp_path, monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("SNPCNN_TEST_KILL_ONCE", str(marker))
+    units = [Unit(seed=0, fold=f) for f in range(4)]
+    out = run_units(units, _seeded, workers=2)
+    assert marker.is_file()  # a worker did die
+    monkeypatch.delenv("SNPCNN_TEST_KILL_ONCE")
+    assert out == run_units(units, _seeded)
+
+
+def test_ray_worker_death_without_retries_keeps_finished_units(ray_cluster, tmp_path, monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("SNPCNN_TEST_KILL_ONCE", str(marker))
+    saved = {}
+    units = [Unit(seed=0, fold=f) for f in range(3)]
+    with pytest.raises(Exception, match="worker died|--resume"):
+        run_units(
+            units,
+            _seeded,
+            workers=1,
+            max_retries=0,
+            on_result=lambda u, r: saved.update({u.key: r}),
+        )
+    monkeypatch.delenv("SNPCNN_TEST_KILL_ONCE")
+    out = run_units(units, _seeded, workers=2, done=lambda u: saved.get(u.key))
+    assert out == run_units(units, _seeded)
+
+
+def test_ray_reraises_the_task_input_error(ray_cluster):
+    with pytest.raises(InputError, match="fold 1: bad input"):
+        run_units([Unit(fold=f) for f in range(3)], _fails, workers=2)
