@@ -1,0 +1,109 @@
+"""Genomic-prediction baselines: GBLUP (REML), ridge regression (RR-BLUP), RKHS
+(Gaussian-kernel GBLUP), GBLUP-AD (additive + dominance, Vitezica et al. 2013) and EG-BLUP
+(additive + additive-by-additive epistasis, G o G).
+
+All of them follow one small contract so that the cross-validation engine can treat them (and the
+CNNs) alike::
+
+    model = make_baseline("gblup")          # or GBLUP(), RidgeRegression()
+    model.fit(X_train, y_train, C_train)    # returns the model
+    y_hat = model.predict(X_test, C_test)
+
+* ``X`` is a float array (samples x SNPs) of dosages whose missing values the caller has
+  already replaced by the *training-fold* mean dosage.
+* ``y`` is a 1-D float array without NaN.
+* ``C`` (optional) holds covariates (samples x k) used as unpenalised fixed effects.  An
+  intercept is always added here; do not include one.  Covariate columns that are constant or
+  collinear with the intercept and earlier columns in the training data are dropped (recorded
+  in ``notes_``).
+
+Everything data-dependent (allele frequencies, centring, variance components, the penalty) is
+estimated from the arrays passed to ``fit``; ``predict`` only applies it.
+"""
+
+# ruff: noqa: F401  (private names are re-exported for the modules and tests that import them)
+from __future__ import annotations
+
+from typing import Any
+
+from snpcnn.baselines._common import (
+    _COLLINEAR_RTOL,
+    _EIG_RTOL,
+    Baseline,
+    _as_matrix,
+    _as_vector,
+    _check_polymorphic,
+    _covariate_names,
+    _FixedEffects,
+    _spectrum,
+    _training_data,
+)
+from snpcnn.baselines.gblup import (
+    EGBLUP,
+    GBLUP,
+    GBLUPAD,
+    _TwoKernelBLUP,
+    dominance_codes,
+    dominance_grm,
+    vanraden_grm,
+)
+from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _RemlFit, _store_reml
+from snpcnn.baselines.ridge import RidgeRegression
+from snpcnn.baselines.rkhs import RKHS, _sq_distances
+from snpcnn.errors import InputError
+
+__all__ = [
+    "Baseline",
+    "GBLUP",
+    "RidgeRegression",
+    "RKHS",
+    "GBLUPAD",
+    "EGBLUP",
+    "make_baseline",
+    "BASELINES",
+    "DEFAULT_BASELINES",
+    "BASELINE_LABELS",
+    "vanraden_grm",
+    "dominance_codes",
+    "dominance_grm",
+]
+
+#: Names accepted by :func:`make_baseline`.
+BASELINES = ("gblup", "ridge", "rkhs", "gblup_ad", "egblup")
+#: The baselines run when none are named (``snpcnn fit``, ``cross_validate``, bench configs).
+DEFAULT_BASELINES = ("gblup", "ridge", "rkhs")
+#: The label each baseline's results carry (metrics.csv, results.csv, tables).
+BASELINE_LABELS = {
+    "gblup": "GBLUP",
+    "ridge": "ridge",
+    "rkhs": "RKHS",
+    "gblup_ad": "GBLUP-AD",
+    "egblup": "EG-BLUP",
+}
+
+_REGISTRY = {
+    "gblup": GBLUP,
+    "ridge": RidgeRegression,
+    "rrblup": RidgeRegression,
+    "rkhs": RKHS,
+    "gblupad": GBLUPAD,
+    "egblup": EGBLUP,
+}
+
+
+def make_baseline(name: str, **params: Any) -> Baseline:
+    """A baseline model by name: ``"gblup"``, ``"ridge"`` (alias ``"rrblup"``), ``"rkhs"``,
+    ``"gblup_ad"`` or ``"egblup"`` (any case; ``-`` and ``_`` are ignored).
+
+    Examples
+    --------
+    >>> make_baseline("gblup").name
+    'GBLUP'
+    """
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    if key not in _REGISTRY:
+        raise InputError(f"unknown baseline '{name}'; valid names: {', '.join(BASELINES)}")
+    try:
+        return _REGISTRY[key](**params)
+    except TypeError as exc:
+        raise InputError(f"invalid parameter for baseline '{name}': {exc}") from None

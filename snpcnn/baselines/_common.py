@@ -1,0 +1,189 @@
+"""Shared parts of the baselines: input checks, fixed effects, the spectrum of ``Z``, and the
+:class:`Baseline` base class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from snpcnn.errors import InputError
+
+# Eigenvalues below this fraction of the largest are set to exactly zero.
+_EIG_RTOL = 1e-10
+# Relative tolerance for dropping collinear covariate columns.
+_COLLINEAR_RTOL = 1e-8
+
+
+# ---------------------------------------------------------------------------- helpers
+def _as_matrix(X: Any, what: str) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise InputError(f"{what} must be a 2-D samples x SNPs array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise InputError(
+            f"{what} contains NaN or infinite values; impute missing dosages with the "
+            "training-fold mean before calling fit/predict"
+        )
+    return X
+
+
+def _as_vector(y: Any, n: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise InputError(f"y must be a 1-D array of trait values, got shape {y.shape}")
+    if len(y) != n:
+        raise InputError(f"y has {len(y)} values but X has {n} rows")
+    if not np.isfinite(y).all():
+        raise InputError("y contains NaN or infinite values; drop samples with a missing trait")
+    return y
+
+
+def _check_polymorphic(X: np.ndarray) -> None:
+    if not (np.ptp(X, axis=0) > 0).any():
+        raise InputError(
+            "every SNP is monomorphic in the training data (all dosages equal per column); "
+            "nothing to fit"
+        )
+
+
+def _covariate_names(C: Any, k: int) -> list[str]:
+    cols = getattr(C, "columns", None)
+    if cols is not None and len(cols) == k:
+        return [str(c) for c in cols]
+    return [f"C{j}" for j in range(k)]
+
+
+class _FixedEffects:
+    """The fixed-effect design ``[1, C]``, with constant/collinear covariates dropped."""
+
+    def fit(self, C: Any, n: int) -> _FixedEffects:
+        self.notes: list[str] = []
+        if C is None:
+            self.k_in = None
+            self.keep: list[int] = []
+            self.names = ["intercept"]
+            return self
+        names = _covariate_names(C, np.shape(C)[1] if np.ndim(C) == 2 else 1)
+        C = np.asarray(C, dtype=np.float64)
+        if C.ndim == 1:
+            C = C[:, None]
+        if C.ndim != 2 or C.shape[0] != n:
+            raise InputError(f"covariates C must have shape ({n}, k), got {C.shape}")
+        if not np.isfinite(C).all():
+            raise InputError("covariates C contain NaN or infinite values; fill them in first")
+        self.k_in = C.shape[1]
+        F = np.ones((n, 1))
+        keep = []
+        for j in range(C.shape[1]):
+            col = C[:, j]
+            if np.ptp(col) == 0:
+                self.notes.append(f"covariate {names[j]} is constant in the training data; dropped")
+                continue
+            # residual of the column after projecting on the columns kept so far
+            coef, *_ = np.linalg.lstsq(F, col, rcond=None)
+            resid = col - F @ coef
+            if np.linalg.norm(resid) <= _COLLINEAR_RTOL * np.linalg.norm(col - col.mean()):
+                self.notes.append(
+                    f"covariate {names[j]} is collinear with the intercept and earlier "
+                    "covariates in the training data; dropped"
+                )
+                continue
+            keep.append(j)
+            F = np.column_stack([F, col])
+        self.keep = keep
+        self.names = ["intercept"] + [names[j] for j in keep]
+        return self
+
+    def design(self, C: Any, n: int) -> np.ndarray:
+        if self.k_in is None:
+            if C is not None and np.size(C) > 0:
+                raise InputError("covariates given to predict, but the model was fitted without")
+            return np.ones((n, 1))
+        if C is None:
+            raise InputError(
+                f"the model was fitted with {self.k_in} covariate column(s); pass C_new too"
+            )
+        C = np.asarray(C, dtype=np.float64)
+        if C.ndim == 1:
+            C = C[:, None]
+        if C.shape != (n, self.k_in):
+            raise InputError(f"C_new must have shape ({n}, {self.k_in}), got {C.shape}")
+        if not np.isfinite(C).all():
+            raise InputError("covariates C_new contain NaN or infinite values; fill them in first")
+        return np.column_stack([np.ones(n), C[:, self.keep]])
+
+
+def _spectrum(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left singular vectors and squared singular values of ``Z`` (n x m), nonzero ones only.
+
+    Returns ``U`` (n x r, orthonormal columns) and ``s2`` (r,) with ``Z Z' = U diag(s2) U'``.
+    Uses the smaller of the n x n and m x m cross-product matrices.
+    """
+    n, m = Z.shape
+    if n <= m:
+        s2, U = np.linalg.eigh(Z @ Z.T)
+    else:
+        s2, V = np.linalg.eigh(Z.T @ Z)
+        U = None
+    top = s2[-1] if len(s2) else 0.0
+    keep = s2 > _EIG_RTOL * max(top, 0.0)
+    s2 = s2[keep]
+    if U is None:
+        U = (Z @ V[:, keep]) / np.sqrt(s2)
+    else:
+        U = U[:, keep]
+    return U, s2
+
+
+def _training_data(
+    X: Any, y: Any, C: Any, who: str
+) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:
+    """Checked float X and y, the fixed effects fitted on C, and their design F."""
+    X = _as_matrix(X, "X")
+    n = X.shape[0]
+    y = _as_vector(y, n)
+    fe = _FixedEffects().fit(C, n)
+    F = fe.design(C, n)
+    if n - F.shape[1] < 2:
+        raise InputError(
+            f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
+        )
+    _check_polymorphic(X)
+    return X, y, fe, F
+
+
+class Baseline:
+    """Common base of the baselines: ``name``, ``fit(X, y, C=None) -> self``, ``predict``."""
+
+    name = "baseline"
+
+    def fit(self, X: Any, y: Any, C: Any = None) -> Baseline:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    _fitted_attr = "coef_"  # set by fit; the kernel models set dual_coef_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_attr):
+            raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
+
+    def _check_new(self, X_new: Any) -> np.ndarray:
+        X_new = _as_matrix(X_new, "X_new")
+        if X_new.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X_new has {X_new.shape[1]} SNP columns but the model was fitted on "
+                f"{self.n_features_in_}"
+            )
+        return X_new
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict[str, Any]:
+        return {}
