@@ -1,4 +1,4 @@
-"""Genotype input: VCF, PLINK 1, numeric CSV/TSV matrices and the converted cache.
+"""Genotype input: VCF, BCF, PLINK 1 and 2, numeric CSV/TSV matrices and the converted cache.
 
 Every reader returns one :class:`~snpcnn.genotypes.Genotypes` (int8 samples x
 SNPs, -1 = missing, ``variants.alt`` = counted allele).  :func:`read_genotypes`
@@ -23,13 +23,28 @@ __all__ = [
     "detect_format",
     "read_options_for",
     "FORMATS",
+    "FORMAT_ALIASES",
+    "FORMAT_NAMES",
     "AUTO_CACHE_MIN_BYTES",
 ]
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("vcf", "plink", "table", "cache")
-_ALIASES = {"bcf": "vcf", "csv": "table", "tsv": "table", "bed": "plink", "snpcnn": "cache"}
+FORMATS = ("vcf", "bcf", "plink", "pgen", "table", "cache")
+# Other accepted spellings of the format names, everywhere a format is named
+# (``format=``, every command's ``--format``).
+FORMAT_ALIASES = {
+    "csv": "table",
+    "tsv": "table",
+    "bed": "plink",
+    "plink1": "plink",
+    "plink2": "pgen",
+    "snpcnn": "cache",
+}
+_ALIASES = FORMAT_ALIASES
+# Every accepted name, for click.Choice and error messages.
+FORMAT_NAMES = FORMATS + tuple(FORMAT_ALIASES)
+FORMAT_HELP = "vcf, bcf, plink, pgen, table (also csv, tsv) or cache"
 # cache=True writes an automatic cache after parsing text sources (VCF, tables)
 # at least this big; smaller ones parse in well under a second.
 AUTO_CACHE_MIN_BYTES = 1 << 20
@@ -37,12 +52,14 @@ _CACHE_MODES = (True, False, "auto", "always", "read", "off")
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of ``path``: ``"vcf"``, ``"plink"``, ``"table"`` or ``"cache"``.
+    """The format of ``path``: one of :data:`FORMATS`.
 
-    Decided from the name (``.vcf``, ``.vcf.gz``, ``.vcf.bgz``, ``.bcf``;
-    ``.bed``/``.bim``/``.fam`` or a prefix with a ``.bed`` next to it; ``.csv``,
-    ``.tsv``, ``.txt`` optionally ``.gz``; a cache directory), then from the
-    first bytes for other names.
+    Decided from the name (``.vcf``, ``.vcf.gz``, ``.vcf.bgz``; ``.bcf``;
+    ``.bed``/``.bim``/``.fam`` or a prefix with a ``.bed`` next to it;
+    ``.pgen``/``.pvar``/``.psam`` or a prefix with a ``.pgen`` next to it;
+    ``.csv``, ``.tsv``, ``.txt`` optionally ``.gz``; a cache directory), then
+    from the first bytes for other names.  A file named ``.vcf.gz`` that holds
+    BCF is read as BCF.
 
     Examples
     --------
@@ -57,17 +74,25 @@ def detect_format(path: str | os.PathLike) -> str:
         if is_cache(p):
             return "cache"
         raise InputError(f"{p}: a directory that is not a snpcnn cache (no meta.json/dosages.npy)")
-    if name.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")):
-        return "vcf"
+    if name.endswith(".bcf"):
+        return "bcf"
+    if name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
+        from snpcnn.io.bcf import is_bcf
+
+        return "bcf" if p.exists() and is_bcf(p) else "vcf"
     if name.endswith((".bed", ".bim", ".fam")):
         return "plink"
+    if name.endswith((".pgen", ".pvar", ".psam", ".pvar.zst")):
+        return "pgen"
     base = name[:-3] if name.endswith(".gz") else name
     if base.endswith((".csv", ".tsv", ".txt")):
         return "table"
     if not p.exists():
         if p.with_name(p.name + ".bed").exists():
             return "plink"
-        raise InputError(f"{p}: no such file (nor {p.name}.bed); check the path")
+        if p.with_name(p.name + ".pgen").exists():
+            return "pgen"
+        raise InputError(f"{p}: no such file (nor {p.name}.bed or {p.name}.pgen); check the path")
     head = b""
     try:
         with open(p, "rb") as fh:
@@ -77,13 +102,15 @@ def detect_format(path: str | os.PathLike) -> str:
                 head = fh.read(64)
     except (OSError, EOFError):
         pass
-    if head.startswith((b"##fileformat=VCF", b"#CHROM", b"BCF")):
+    if head.startswith(b"BCF"):
+        return "bcf"
+    if head.startswith((b"##fileformat=VCF", b"#CHROM")):
         return "vcf"
-    if head[:2] == b"\x6c\x1b":
-        return "plink"
+    if head[:2] == b"\x6c\x1b":  # PLINK 1 .bed: mode byte 0 or 1; PLINK 2 .pgen: others
+        return "plink" if head[2:3] in (b"\x00", b"\x01") else "pgen"
     raise InputError(
         f"{p}: cannot tell the genotype format from the name '{p.name}'; pass "
-        "format= (--format) vcf, plink, table or cache"
+        f"format= (--format) {FORMAT_HELP}"
     )
 
 
@@ -91,7 +118,9 @@ def read_options_for(fmt: str, **kwargs: Any) -> dict[str, Any]:
     """The read options that change the result for ``fmt`` (what a cache is keyed on)."""
     keys = {
         "vcf": ("snps_only", "multiallelic"),
+        "bcf": ("snps_only", "multiallelic"),
         "plink": ("snps_only",),
+        "pgen": ("snps_only",),
         "table": ("coding",),
     }.get(fmt, ())
     defaults = {"snps_only": False, "multiallelic": "drop", "coding": "auto"}
@@ -103,7 +132,7 @@ def _normalize_format(fmt: str | None) -> str | None:
         return None
     f = _ALIASES.get(fmt.lower(), fmt.lower())
     if f not in FORMATS:
-        raise InputError(f"invalid value for `format`: {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"invalid value for `format`: {fmt!r}; choose one of {FORMAT_HELP}")
     return f
 
 
@@ -134,8 +163,10 @@ def read_genotypes(
     path : path-like
         A ``.vcf``/``.vcf.gz``, a PLINK prefix or ``.bed``, a ``.csv``/``.tsv``
         matrix (optionally ``.gz``) or a ``.snpcnn`` cache directory.
-    format : {"vcf", "plink", "table", "cache"}, optional
-        Force the format instead of detecting it from the path.
+    format : {"vcf", "bcf", "plink", "pgen", "table", "cache"}, optional
+        Force the format instead of detecting it from the path (aliases:
+        ``csv``/``tsv`` = ``table``, ``bed``/``plink1`` = ``plink``,
+        ``plink2`` = ``pgen``, ``snpcnn`` = ``cache``).
     snps_only : bool
         VCF/PLINK: drop sites whose alleles are not single bases A/C/G/T.
     multiallelic : {"drop", "alt1"}
@@ -190,6 +221,16 @@ def read_genotypes(
         from snpcnn.io.vcf import read_vcf
 
         g = read_vcf(path, snps_only=snps_only, multiallelic=multiallelic)
+    elif fmt == "bcf":
+        from snpcnn.io.bcf import read_bcf
+
+        g = read_bcf(path, snps_only=snps_only, multiallelic=multiallelic)
+    elif fmt == "pgen":
+        from snpcnn.io.pgen import read_pgen
+
+        g = read_pgen(path)
+        if snps_only:
+            g = _snps_only_plink(g)
     elif fmt == "plink":
         from snpcnn.io.plink import read_plink
 
@@ -214,9 +255,9 @@ def _write_auto_cache(
 
     files = source_files(path, fmt)
     size = sum(f.stat().st_size for f in files)
-    if not always and (fmt == "plink" or size < AUTO_CACHE_MIN_BYTES):
+    if not always and (fmt in ("plink", "pgen") or size < AUTO_CACHE_MIN_BYTES):
         return
-    stem = files[0].with_suffix("") if fmt == "plink" else Path(path)
+    stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(path)
     dst = auto_cache_path(stem, opts)
     try:
         write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)

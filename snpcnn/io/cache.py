@@ -108,11 +108,15 @@ def file_record(path: str | os.PathLike, full_hash: bool = False) -> dict[str, A
 
 
 def source_files(src: str | os.PathLike, fmt: str) -> list[Path]:
-    """The files a source consists of (three for PLINK)."""
+    """The files a source consists of (three for PLINK 1 and 2)."""
     if fmt == "plink":
         from snpcnn.io.plink import plink_paths
 
         return list(plink_paths(src))
+    if fmt == "pgen":
+        from snpcnn.io.pgen import pgen_paths
+
+        return list(pgen_paths(src))
     return [Path(src)]
 
 
@@ -215,7 +219,7 @@ def _jsonable(obj: Any) -> Any:
 def find_cache(src: str | os.PathLike, fmt: str, read_options: dict[str, Any]) -> Path | None:
     """A fresh cache of ``src`` (next to it, then in :func:`cache_dir`), or None."""
     files = source_files(src, fmt)
-    stem_src = files[0].with_suffix("") if fmt == "plink" else Path(src)
+    stem_src = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(src)
     for cand in (
         stem_src.with_name(stem_src.name + CACHE_SUFFIX),
         auto_cache_path(stem_src, read_options),
@@ -450,7 +454,7 @@ def convert(
         raise InputError(f"{src}: is already a snpcnn cache")
     files = source_files(src, fmt)
     if dst is None:
-        stem = files[0].with_suffix("") if fmt == "plink" else Path(src)
+        stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(src)
         dst = stem.with_name(stem.name + CACHE_SUFFIX)
     dst = Path(dst)
     if dst.exists() and not force:

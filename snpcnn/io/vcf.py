@@ -85,12 +85,13 @@ def _open_binary(path: Path):
 
 
 def _check_not_bcf(path: Path) -> None:
+    """Refuse BCF here (``read_genotypes`` and ``--format bcf`` read it with the BCF reader)."""
+    hint = (
+        "read it with `snpcnn.io.read_genotypes(path)` or `snpcnn.io.bcf.read_bcf`; on the command "
+        "line it is detected, or pass --format bcf"
+    )
     if path.name.endswith(".bcf"):
-        raise InputError(
-            f"{path}: BCF cannot be read (scikit-allel reads text VCF only); convert it with "
-            f"`bcftools view -Oz -o {path.with_suffix('.vcf.gz').name} {path.name}` and read the "
-            ".vcf.gz"
-        )
+        raise InputError(f"{path}: a BCF file, not a text VCF; {hint}")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head[:2] == b"\x1f\x8b":
@@ -100,10 +101,7 @@ def _check_not_bcf(path: Path) -> None:
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: not a readable gzip file ({exc})") from None
     if head[:3] == b"BCF":
-        raise InputError(
-            f"{path}: this is a BCF file; convert it with `bcftools view -Oz -o out.vcf.gz "
-            f"{path.name}` and read out.vcf.gz"
-        )
+        raise InputError(f"{path}: this is a BCF file, not a text VCF; {hint}")
 
 
 def _site_classes(
@@ -424,14 +422,54 @@ def read_vcf(
             raise InputError(f"{path}: cannot read ({_damaged(exc)})") from None
         _raise_on_sample_warning(caught, path)
 
+    return _finish(
+        path,
+        "vcf",
+        dosages,
+        n_kept,
+        samples,
+        meta,
+        counts,
+        n_records=n_records,
+        n_multi=n_multi,
+        n_indel=n_indel,
+        n_symbolic=n_symbolic,
+        n_noalt=n_noalt,
+        snps_only=snps_only,
+        multiallelic=multiallelic,
+    )
+
+
+def _finish(
+    path: Path,
+    fmt: str,
+    dosages: np.ndarray,
+    n_kept: int,
+    samples: np.ndarray,
+    meta: list[pd.DataFrame],
+    counts: dict[str, int],
+    *,
+    n_records: int,
+    n_multi: int,
+    n_indel: int,
+    n_symbolic: int,
+    n_noalt: int,
+    snps_only: bool,
+    multiallelic: str,
+) -> Genotypes:
+    """Shared by the VCF and BCF readers: checks, variant table, order, duplicates, report.
+
+    ``dosages`` is samples x (at least ``n_kept``) int8; ``meta`` the per-chunk
+    ``chrom, pos, id, ref, alt`` tables of the kept records.
+    """
     if n_records == 0:
-        raise InputError(f"{path}: the VCF has a header but no variant records")
+        raise InputError(f"{path}: the {fmt.upper()} has a header but no variant records")
     if n_kept == 0:
         raise InputError(
             f"{path}: no variant left after filtering ({n_records} records: {n_multi} "
             f"multi-allelic, {n_indel} indels, {n_symbolic} symbolic)"
         )
-    if counts["calls_without_gt"] == n_kept * n_smp:
+    if counts["calls_without_gt"] == n_kept * len(samples):
         raise InputError(f"{path}: no record has a GT field; genotypes are needed")
 
     dosages = _shrink_columns(dosages, n_kept)
@@ -466,7 +504,7 @@ def read_vcf(
             "because SNP order feeds the convolutions; sort the file with `bcftools sort -Oz -o "
             f"sorted.vcf.gz {path.name}` to silence this",
             InputWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         dosages = np.ascontiguousarray(dosages[:, order])
         variants = variants.iloc[order].reset_index(drop=True)
@@ -481,7 +519,7 @@ def read_vcf(
     )
 
     report = {
-        "format": "vcf",
+        "format": fmt,
         "records": n_records,
         "snps_kept": n_kept,
         "multiallelic_dropped" if multiallelic == "drop" else "multiallelic_kept_alt1": n_multi,

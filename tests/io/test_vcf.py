@@ -174,15 +174,17 @@ def test_duplicate_samples_error(tmp_path):
         read_vcf(path)
 
 
-def test_bcf_error_says_how_to_convert(tmp_path):
+def test_bcf_given_to_the_vcf_reader_points_to_the_bcf_reader(tmp_path):
     path = tmp_path / "x.bcf"
     path.write_bytes(b"BCF\x02\x02rest")
-    with pytest.raises(InputError, match=r"bcftools view -Oz"):
+    with pytest.raises(InputError, match=r"not a readable BCF"):
         read_genotypes(path, cache=False)
+    with pytest.raises(InputError, match=r"a BCF file, not a text VCF.*--format bcf"):
+        read_vcf(path)
     disguised = tmp_path / "y.vcf.gz"
     with gzip.open(disguised, "wb") as fh:
         fh.write(b"BCF\x02\x02rest")
-    with pytest.raises(InputError, match=r"BCF file.*bcftools view -Oz"):
+    with pytest.raises(InputError, match=r"BCF file, not a text VCF.*read_bcf"):
         read_vcf(disguised)
 
 

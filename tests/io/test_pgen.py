@@ -1,0 +1,134 @@
+"""PLINK 2 reading: a .pgen written from a PLINK 1 fileset reads to the same container; dosages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.io import detect_format, read_genotypes
+from snpcnn.io.pgen import read_pgen
+from snpcnn.io.plink import read_plink
+
+pgenlib = pytest.importorskip("pgenlib")
+
+
+def write_pgen_from(g, prefix, dosages=None, psam_header="#FID\tIID"):
+    """A .pgen/.pvar/.psam holding ``g`` (counted allele = ALT), written with pgenlib."""
+    n, m = g.shape
+    present = dosages is not None
+    w = pgenlib.PgenWriter(
+        bytes(prefix.with_suffix(".pgen")), n, m, nonref_flags=True, dosage_present=present
+    )
+    for j in range(m):
+        if present:
+            w.append_dosages(np.ascontiguousarray(dosages[:, j], dtype=np.float32))
+        else:
+            col = np.ascontiguousarray(g.dosages[:, j]).astype(np.int8)
+            col[col < 0] = -9
+            w.append_biallelic(col)
+    w.close()
+    v = g.variants
+    lines = ["##fileformat=PVARv1.0", "#CHROM\tPOS\tID\tREF\tALT"]
+    lines += [
+        f"{c}\t{p}\t{i}\t{r}\t{a}"
+        for c, p, i, r, a in v[["chrom", "pos", "id", "ref", "alt"]].itertuples(index=False)
+    ]
+    prefix.with_suffix(".pvar").write_text("\n".join(lines) + "\n")
+    fam = [f"{s}\t{s}" for s in g.samples]
+    prefix.with_suffix(".psam").write_text(psam_header + "\n" + "\n".join(fam) + "\n")
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def wheat_pgen(shared_data, tmp_path_factory):
+    g = read_plink(shared_data / "wheat" / "wheat")
+    g = g.subset(samples=np.arange(0, 599, 7), variants=np.arange(0, 1279, 5))
+    prefix = tmp_path_factory.mktemp("pgen") / "wheat"
+    return g, write_pgen_from(g, prefix)
+
+
+def test_pgen_matches_the_bed_it_was_made_from(wheat_pgen):
+    g, prefix = wheat_pgen
+    p = read_pgen(prefix)
+    assert p.dosages.dtype == np.int8 and p.dosages.flags.c_contiguous
+    np.testing.assert_array_equal(p.dosages, g.dosages)
+    assert list(p.samples) == list(g.samples)
+    cols = ["chrom", "pos", "id", "ref", "alt"]
+    assert p.variants[cols].equals(g.variants[cols])
+    assert p.report["dosages"] == "hard calls"
+
+
+def test_pgen_with_missing_calls_and_format_detection(shared_data, tmp_path):
+    g = read_plink(shared_data / "vcf_cases" / "bed-reader" / "some_missing")
+    assert (g.dosages < 0).any()
+    prefix = write_pgen_from(g, tmp_path / "miss")
+    for form in (prefix, prefix.with_suffix(".pgen"), prefix.with_suffix(".psam")):
+        assert detect_format(form) == "pgen"
+    p = read_genotypes(prefix, cache=False)
+    np.testing.assert_array_equal(p.dosages, g.dosages)
+    q = read_genotypes(prefix.with_suffix(".pgen"), format="plink2", cache=False)
+    np.testing.assert_array_equal(q.dosages, g.dosages)
+
+
+def test_dosages_are_rounded_halves_up_missing_stays_missing(wheat_pgen, tmp_path):
+    g, _ = wheat_pgen
+    g = g.subset(samples=np.arange(8), variants=np.arange(3))
+    d = np.array(
+        [
+            [0.0, 0.49, 2.0],
+            [0.5, 0.51, 1.0],
+            [1.5, 1.49, -9],
+            [2.0, 0.0, 1.9],
+            [0.1, 1.0, 0.0],
+            [1.0, 2.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [0.25, 1.75, 1.2],
+        ],
+        dtype=np.float32,
+    )
+    prefix = write_pgen_from(g, tmp_path / "dos", dosages=d)
+    p = read_pgen(prefix)
+    want = np.array(
+        [[0, 0, 2], [1, 1, 1], [2, 1, -1], [2, 0, 2], [0, 1, 0], [1, 2, 0], [0, 0, 0], [0, 2, 1]],
+        dtype=np.int8,
+    )
+    np.testing.assert_array_equal(p.dosages, want)
+    assert p.report["dosages"].startswith("dosages rounded")
+
+
+def test_pgen_errors_are_one_line(wheat_pgen, tmp_path):
+    g, prefix = wheat_pgen
+    bad = tmp_path / "bad"
+    for suf in (".pgen", ".pvar", ".psam"):
+        bad.with_suffix(suf).write_bytes(prefix.with_suffix(suf).read_bytes())
+    # one sample fewer in the .psam than the .pgen holds
+    lines = bad.with_suffix(".psam").read_text().splitlines()
+    bad.with_suffix(".psam").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(InputError, match=r"cannot open .*samples") as e:
+        read_pgen(bad)
+    assert "\n" not in str(e.value)
+    # multi-allelic variant
+    bad.with_suffix(".psam").write_bytes(prefix.with_suffix(".psam").read_bytes())
+    pv = bad.with_suffix(".pvar").read_text().splitlines()
+    pv[3] += ",T"  # second variant: a second ALT allele
+    bad.with_suffix(".pvar").write_text("\n".join(pv) + "\n")
+    with pytest.raises(InputError, match=r"line 4: .* 2 ALT alleles .*max-alleles 2"):
+        read_pgen(bad)
+    # compressed .pvar.zst only
+    z = tmp_path / "z"
+    z.with_suffix(".pgen").write_bytes(prefix.with_suffix(".pgen").read_bytes())
+    z.with_suffix(".psam").write_bytes(prefix.with_suffix(".psam").read_bytes())
+    (tmp_path / "z.pvar.zst").write_bytes(b"(\xb5/\xfd")
+    with pytest.raises(InputError, match=r"\.pvar\.zst is not read"):
+        read_pgen(z)
+    # a .bed named .pgen, and garbage
+    (tmp_path / "e.pgen").write_bytes(b"\x6c\x1b\x01\x00")
+    (tmp_path / "e.pvar").write_bytes(prefix.with_suffix(".pvar").read_bytes())
+    (tmp_path / "e.psam").write_bytes(prefix.with_suffix(".psam").read_bytes())
+    with pytest.raises(InputError, match="PLINK 1 .bed"):
+        read_pgen(tmp_path / "e")
+    (tmp_path / "e.pgen").write_bytes(b"\x6c\x1b\x10garbage")
+    with pytest.raises(InputError, match="e.pgen") as e:
+        read_pgen(tmp_path / "e")
+    assert "\n" not in str(e.value)
