@@ -55,9 +55,10 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
+from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.metrics import paired_difference
-from snpcnn.training import LINEAR_INITS, TrainConfig
+from snpcnn.training import LINEAR_INITS
 
 __all__ = [
     "BenchmarkConfig",
@@ -158,19 +159,25 @@ _SIM_TRAIT_KEYS = {
     "effect_dist",
     "seed",
 }
-_TRAIN_CONFIG = TrainConfig()
+# a [[models]] key left out (and not in [defaults]) takes fit's default: one place,
+# snpcnn.cv.TRAIN_DEFAULTS, so `preset = "snpcnn_default"` alone reproduces `snpcnn fit`
 _HYPER_DEFAULTS: dict[str, Any] = {
-    "epochs": 60,
-    "batch_size": 32,
-    "learning_rate": 1e-3,
-    "patience": 10,
-    "val_fraction": 0.1,
-    "n_seeds": 1,
-    "encoding": "dosage",
-    "scaling": "center",
-    "linear_init": _TRAIN_CONFIG.linear_init,
-    "conv_gate": _TRAIN_CONFIG.conv_gate,
-    "conv_folds": _TRAIN_CONFIG.conv_folds,
+    **{
+        k: TRAIN_DEFAULTS[k]
+        for k in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "patience",
+            "val_fraction",
+            "n_seeds",
+            "encoding",
+            "scaling",
+            "linear_init",
+            "conv_gate",
+            "conv_folds",
+        )
+    },
     "model_overrides": {},
 }
 _MODEL_KEYS = {"name", "preset", "architecture", *_HYPER_DEFAULTS}
@@ -227,17 +234,17 @@ class ModelSpec:
 
     name: str
     architecture: str  # a preset name or an absolute architecture-file path
-    epochs: int = 60
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 10
-    val_fraction: float = 0.1
-    n_seeds: int = 1
-    encoding: str = "dosage"
-    scaling: str = "center"
-    linear_init: str = _TRAIN_CONFIG.linear_init
-    conv_gate: float = _TRAIN_CONFIG.conv_gate
-    conv_folds: int = _TRAIN_CONFIG.conv_folds
+    epochs: int = TRAIN_DEFAULTS["epochs"]
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    learning_rate: float = TRAIN_DEFAULTS["learning_rate"]
+    patience: int = TRAIN_DEFAULTS["patience"]
+    val_fraction: float = TRAIN_DEFAULTS["val_fraction"]
+    n_seeds: int = TRAIN_DEFAULTS["n_seeds"]
+    encoding: str = TRAIN_DEFAULTS["encoding"]
+    scaling: str = TRAIN_DEFAULTS["scaling"]
+    linear_init: str = TRAIN_DEFAULTS["linear_init"]
+    conv_gate: float = TRAIN_DEFAULTS["conv_gate"]
+    conv_folds: int = TRAIN_DEFAULTS["conv_folds"]
     model_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def resolved_architecture(self) -> dict:
@@ -596,17 +603,23 @@ def _hyper(d: Mapping, defaults: Mapping, where: _Where) -> dict[str, Any]:
 
     merged = {**_HYPER_DEFAULTS, **defaults, **{k: v for k, v in d.items() if k in _HYPER_DEFAULTS}}
     out = {
-        "epochs": _get_int(merged, "epochs", where, 60, 1),
-        "batch_size": _get_int(merged, "batch_size", where, 32, 1),
-        "learning_rate": _get_float(merged, "learning_rate", where, 1e-3, 0.0, 10.0, lo_open=True),
-        "patience": _get_int(merged, "patience", where, 10, 1),
-        "val_fraction": _get_float(merged, "val_fraction", where, 0.1, 0.0, 0.5, lo_open=True),
-        "n_seeds": _get_int(merged, "n_seeds", where, 1, 1),
-        "encoding": _get_str(merged, "encoding", where, default="dosage"),
-        "scaling": _get_str(merged, "scaling", where, default="center"),
-        "linear_init": _get_str(merged, "linear_init", where, default=_TRAIN_CONFIG.linear_init),
-        "conv_gate": _get_float(merged, "conv_gate", where, _TRAIN_CONFIG.conv_gate, 0.0, 1.0),
-        "conv_folds": _get_int(merged, "conv_folds", where, _TRAIN_CONFIG.conv_folds, 0),
+        "epochs": _get_int(merged, "epochs", where, TRAIN_DEFAULTS["epochs"], 1),
+        "batch_size": _get_int(merged, "batch_size", where, TRAIN_DEFAULTS["batch_size"], 1),
+        "learning_rate": _get_float(
+            merged, "learning_rate", where, TRAIN_DEFAULTS["learning_rate"], 0.0, 10.0, lo_open=True
+        ),
+        "patience": _get_int(merged, "patience", where, TRAIN_DEFAULTS["patience"], 1),
+        "val_fraction": _get_float(
+            merged, "val_fraction", where, TRAIN_DEFAULTS["val_fraction"], 0.0, 0.5, lo_open=True
+        ),
+        "n_seeds": _get_int(merged, "n_seeds", where, TRAIN_DEFAULTS["n_seeds"], 1),
+        "encoding": _get_str(merged, "encoding", where, default=TRAIN_DEFAULTS["encoding"]),
+        "scaling": _get_str(merged, "scaling", where, default=TRAIN_DEFAULTS["scaling"]),
+        "linear_init": _get_str(
+            merged, "linear_init", where, default=TRAIN_DEFAULTS["linear_init"]
+        ),
+        "conv_gate": _get_float(merged, "conv_gate", where, TRAIN_DEFAULTS["conv_gate"], 0.0, 1.0),
+        "conv_folds": _get_int(merged, "conv_folds", where, TRAIN_DEFAULTS["conv_folds"], 0),
     }
     if out["conv_folds"] == 1:
         raise where.error("conv_folds", "must be 0 (one inner split) or at least 2, got 1")
@@ -942,11 +955,15 @@ class _UnitStore:
     the unit's (the config or an input changed) is ignored and overwritten.
     """
 
-    def __init__(self, directory: Path, key: str):
+    def __init__(self, directory: Path, key: str, fresh: Mapping | None = None):
         self.directory = directory
         self.key = key
         self.computed = 0
         self.resumed = 0
+        # folds computed by this run's parallel pass ((repeat, fold) -> task seconds):
+        # read back from their files, but counted as computed, not resumed
+        self.fresh = dict(fresh or {})
+        self.fresh_seconds = 0.0
 
     def _file(self, r: int, f: int) -> Path:
         return self.directory / f"r{r}_f{f}.json"
@@ -962,7 +979,11 @@ class _UnitStore:
             return None
         if not isinstance(stored, dict) or stored.get("key") != self.key:
             return None
-        self.resumed += 1
+        if (r, f) in self.fresh:
+            self.computed += 1
+            self.fresh_seconds += self.fresh[(r, f)]
+        else:
+            self.resumed += 1
         return stored["result"]
 
     def on_fold(self, r: int, f: int, result: dict) -> None:
@@ -1183,6 +1204,8 @@ def run_benchmark(
     force: bool = False,
     progress: Callable[..., None] | None = None,
     argv: Sequence[str] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> BenchmarkResults:
     """Run every dataset x trait x model x seed and write the results to ``out``.
 
@@ -1204,6 +1227,11 @@ def run_benchmark(
         ``"fold"``, ``"unit_done"``, ``"writing"``.
     argv : sequence of str, optional
         The command line recorded in ``run.json``.
+    workers, ray_address : optional
+        Run the folds as Ray tasks (:mod:`snpcnn.executor`): ``workers`` at once on
+        a local Ray started for the run, or on the cluster at ``ray_address``
+        (``RAY_ADDRESS``); progress then also gets ``"tasks"`` events (units done,
+        running, queued, ETA).  The results are those of the serial run.
 
     Returns
     -------
@@ -1239,8 +1267,15 @@ def run_benchmark(
     created = not partial.exists()
     partial.mkdir(parents=True, exist_ok=True)
     emit = progress or (lambda *a, **k: None)
+    from snpcnn.executor import Executor
+
+    executor = Executor(workers, ray_address)
     try:
-        metric_frames, pred_frames, units, heads, data = _run_units(config, partial, emit)
+        with executor:
+            metric_frames, pred_frames, units, heads, data = _run_units(
+                config, partial, emit, executor
+            )
+            execution = executor.describe()
     except BaseException:
         # keep a partial run only if it holds finished folds worth resuming
         if created and not any(partial.rglob("*.json")):
@@ -1262,6 +1297,7 @@ def run_benchmark(
         device=device_description() if config.models else "CPU",
         wall_seconds=time.perf_counter() - t_start,
     )
+    bench.execution = execution  # serial, or Ray tasks (workers, address): run.json
     emit("writing", out=str(out))
     _write_outputs(bench, partial, argv)
     _finish(partial, out, force)
@@ -1269,7 +1305,126 @@ def run_benchmark(
     return bench
 
 
-def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]):
+def _unit_jobs(config, spec, seed, folds, architectures, backend):
+    """``cross_validate`` arguments shared by a trait's units, and its units.
+
+    Each unit is ``(name, what, kwargs)``: the baselines together, then each CNN
+    model; ``what`` is what its resume key hashes.
+    """
+    common = dict(
+        covariates=list(spec.covariates) or None,
+        folds=folds,
+        seed=seed,
+        refit=False,
+        min_maf=spec.min_maf,
+        min_call_rate=spec.min_call_rate,
+        ensemble=False,
+    )
+    jobs: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    if config.baselines:
+        jobs.append(
+            (
+                BASELINE_UNIT,
+                {"baselines": list(config.baselines)},
+                dict(cnn=False, baselines=list(config.baselines)),
+            )
+        )
+    for m in config.models:
+        hyper = {k: v for k, v in m.to_dict().items() if k in _HYPER_DEFAULTS}
+        hyper.pop("model_overrides")
+        what = {"architecture": architectures[m.name], **hyper}
+        if backend != "tensorflow":
+            # another backend draws other weights: its folds are not resumable
+            # as TensorFlow ones (TensorFlow keys stay as they always were)
+            what["keras_backend"] = backend
+        jobs.append(
+            (
+                m.name,
+                what,
+                dict(cnn=True, baselines=(), model=architectures[m.name], **hyper),
+            )
+        )
+    return common, jobs
+
+
+# an empty stored fold: lets one task run a single fold of a unit through cross_validate
+_NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
+
+
+def _fold_task(unit, genotypes, phenotypes):
+    """One fold of one unit (a Ray task): its result dict and the seconds it took."""
+    from snpcnn.cv import cross_validate
+
+    t0 = time.perf_counter()
+    kept: dict[str, Any] = {}
+
+    def skip(r, f):
+        return None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD
+
+    cross_validate(
+        genotypes,
+        phenotypes,
+        unit.trait,
+        skip=skip,
+        on_fold=lambda r, f, res: kept.update(result=res),
+        **unit.data,
+    )
+    return kept["result"], time.perf_counter() - t0
+
+
+def _run_folds(config, ds, partial, architectures, backend, executor, emit):
+    """Every fold of every unit of a dataset, as executor tasks, stored as they finish.
+
+    The serial loop of :func:`_run_units` then reads them back (``fresh``) and
+    assembles each unit exactly as a serial run does.
+    """
+    from snpcnn.executor import Unit
+
+    spec = ds.spec
+    units, stores, where = [], {}, {}
+    for seed in config.seeds:
+        folds = _fold_table(ds, seed)
+        splits = folds[["repeat", "fold"]].drop_duplicates().sort_values(["repeat", "fold"])
+        for trait in spec.traits:
+            common, jobs = _unit_jobs(config, spec, seed, folds, architectures, backend)
+            for unit_name, what, kwargs in jobs:
+                directory = partial / "units" / spec.name / _safe(trait) / unit_name / f"seed{seed}"
+                stores[directory] = _UnitStore(directory, _unit_key(ds, trait, seed, folds, what))
+                for r, f in splits.itertuples(index=False):
+                    u = Unit(
+                        dataset=spec.name,
+                        trait=trait,
+                        model=unit_name,
+                        seed=seed,
+                        repeat=int(r),
+                        fold=int(f),
+                        data={**common, **kwargs},
+                    )
+                    units.append(u)
+                    where[u.key] = directory
+    fresh: dict[Path, dict[tuple[int, int], float]] = {d: {} for d in stores}
+
+    def done(u):
+        stored = stores[where[u.key]].skip(u.repeat, u.fold)
+        return None if stored is None else (stored, 0.0)
+
+    def on_result(u, out):
+        result, seconds = out
+        stores[where[u.key]].on_fold(u.repeat, u.fold, result)
+        fresh[where[u.key]][(u.repeat, u.fold)] = seconds
+
+    executor.map(
+        units,
+        _fold_task,
+        [ds.genotypes, ds.phenotypes],
+        done=done,
+        on_result=on_result,
+        progress=lambda event, **info: emit(event, dataset=spec.name, **info),
+    )
+    return fresh
+
+
+def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None], executor=None):
     """Run every unit, storing each finished fold under ``partial/units``."""
     from snpcnn.cv import CNN_NAME, START_NAME, cross_validate
 
@@ -1309,43 +1464,14 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
             n_samples=len(ds.sample_ids),
             n_snps=int(ds.genotypes.n_snps),
         )
+        fresh = {}
+        if executor is not None and executor.parallel:
+            fresh = _run_folds(config, ds, partial, architectures, backend, executor, emit)
         for seed in config.seeds:
             folds = _fold_table(ds, seed)
             n_splits = int(folds[["repeat", "fold"]].drop_duplicates().shape[0])
             for trait in spec.traits:
-                common = dict(
-                    covariates=list(spec.covariates) or None,
-                    folds=folds,
-                    seed=seed,
-                    refit=False,
-                    min_maf=spec.min_maf,
-                    min_call_rate=spec.min_call_rate,
-                    ensemble=False,
-                )
-                jobs: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-                if config.baselines:
-                    jobs.append(
-                        (
-                            BASELINE_UNIT,
-                            {"baselines": list(config.baselines)},
-                            dict(cnn=False, baselines=list(config.baselines)),
-                        )
-                    )
-                for m in config.models:
-                    hyper = {k: v for k, v in m.to_dict().items() if k in _HYPER_DEFAULTS}
-                    hyper.pop("model_overrides")
-                    what = {"architecture": architectures[m.name], **hyper}
-                    if backend != "tensorflow":
-                        # another backend draws other weights: its folds are not resumable
-                        # as TensorFlow ones (TensorFlow keys stay as they always were)
-                        what["keras_backend"] = backend
-                    jobs.append(
-                        (
-                            m.name,
-                            what,
-                            dict(cnn=True, baselines=(), model=architectures[m.name], **hyper),
-                        )
-                    )
+                common, jobs = _unit_jobs(config, spec, seed, folds, architectures, backend)
                 frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
                 for unit_name, what, kwargs in jobs:
                     i_unit += 1
@@ -1354,6 +1480,7 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         partial / "units" / spec.name / _safe(trait) / unit_name / f"seed{seed}",
                         key,
                     )
+                    store.fresh = fresh.get(store.directory, {})
                     info = dict(
                         index=i_unit,
                         total=n_units,
@@ -1385,7 +1512,7 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                             f"{config.path}: dataset '{spec.name}', trait '{trait}', "
                             f"{unit_name}: {exc}"
                         ) from None
-                    wall = time.perf_counter() - tu
+                    wall = time.perf_counter() - tu + store.fresh_seconds
                     heads[(spec.name, trait)] = res.head
                     # the CNN's RR-BLUP start (ridge_loo-started models) gets the model's
                     # name too, so that two CNNs of a config never share a row
@@ -1766,6 +1893,7 @@ def _write_outputs(bench: BenchmarkResults, directory: Path, argv) -> None:
         },
         "device": bench.device,
         "wall_seconds": bench.wall_seconds,
+        "execution": getattr(bench, "execution", {"executor": "serial"}),
         "units": bench.units,
         "plots": plots,
     }

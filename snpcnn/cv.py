@@ -50,12 +50,18 @@ MIN_SAMPLES_PER_TRAIT = 10
 #: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
 #: conv_gate) by nested CV inside the training data (benchmarks/tuning/LOG.md,
 #: docs/bench/default_cnn.md).
+#: The ONE place for these defaults: ``snpcnn fit``, :func:`cross_validate`, the
+#: estimators and ``snpcnn benchmark`` (a ``[[models]]`` entry that leaves a key out) all
+#: read them from here, so a benchmark config naming only ``preset = "snpcnn_default"``
+#: reproduces ``snpcnn fit``.
 TRAIN_DEFAULTS: dict[str, Any] = {
+    "encoding": "dosage",
     "scaling": "center",
     "epochs": 200,
     "batch_size": 32,
     "learning_rate": 1e-3,
     "patience": 40,
+    "val_fraction": 0.1,
     "n_seeds": 1,
     "linear_init": "ridge_loo",
     "conv_gate": 0.05,
@@ -409,7 +415,7 @@ def cross_validate(
     covariates_path: str | Path | None = None,
     id_column: str | None = None,
     model: Any = "snpcnn_default",
-    encoding: str = "dosage",
+    encoding: str = TRAIN_DEFAULTS["encoding"],
     scaling: str = TRAIN_DEFAULTS["scaling"],
     folds: int | str | Path | pd.DataFrame = 5,
     repeats: int = 1,
@@ -419,7 +425,7 @@ def cross_validate(
     batch_size: int = TRAIN_DEFAULTS["batch_size"],
     learning_rate: float = TRAIN_DEFAULTS["learning_rate"],
     patience: int = TRAIN_DEFAULTS["patience"],
-    val_fraction: float = 0.1,
+    val_fraction: float = TRAIN_DEFAULTS["val_fraction"],
     n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
     baselines: Sequence[str] = ("gblup", "ridge", "rkhs"),
     ensemble: bool = True,

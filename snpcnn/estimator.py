@@ -30,6 +30,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.genotypes import encode
 from snpcnn.training import TrainConfig, train_cnn
@@ -41,14 +42,14 @@ class _SNPCNNBase(BaseEstimator):
     def __init__(
         self,
         model: Any = "snpcnn_default",
-        encoding: str = "dosage",
-        scaling: str = "standardize",
-        epochs: int = 60,
-        batch_size: int = 32,
-        learning_rate: float = 1e-3,
-        patience: int = 10,
-        val_fraction: float = 0.1,
-        n_seeds: int = 1,
+        encoding: str = TRAIN_DEFAULTS["encoding"],
+        scaling: str = TRAIN_DEFAULTS["scaling"],
+        epochs: int = TRAIN_DEFAULTS["epochs"],
+        batch_size: int = TRAIN_DEFAULTS["batch_size"],
+        learning_rate: float = TRAIN_DEFAULTS["learning_rate"],
+        patience: int = TRAIN_DEFAULTS["patience"],
+        val_fraction: float = TRAIN_DEFAULTS["val_fraction"],
+        n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
         min_length: int = 32,
         random_state: int | None = 0,
         model_overrides: dict | None = None,
