@@ -25,6 +25,7 @@ class _Lines:
 
     def __init__(self):
         self.t0 = time.perf_counter()
+        self.t_tasks = 0.0
 
     def __call__(self, event: str, **info):
         if event == "dataset":
@@ -52,11 +53,52 @@ class _Lines:
                 f"in {info['seconds']:.1f} s; mean {info['metric']}: {best}",
                 err=True,
             )
+        elif event == "tasks":
+            # parallel runs (--workers): folds done / running / queued, at most every 10 s
+            now = time.perf_counter()
+            last = info["done"] == info["total"]
+            if info["unit"] is not None and not last and now - self.t_tasks < 10:
+                return
+            self.t_tasks = now
+            eta = info["eta_seconds"]
+            eta_text = f", ETA {_duration(eta)}" if eta is not None and not last else ""
+            resumed = f" ({info['resumed']} resumed)" if info["resumed"] else ""
+            click.echo(
+                f"{info['dataset']}: folds {info['done']}/{info['total']} done{resumed}, "
+                f"{info['running']} running, {info['queued']} queued{eta_text}",
+                err=True,
+            )
         elif event == "writing":
             click.echo(
                 f"all units done in {time.perf_counter() - self.t0:.1f} s; writing {info['out']}/",
                 err=True,
             )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run the folds as Ray tasks, N at a time (a local Ray started for the run, one "
+    "thread each); results are identical to the serial run. See docs/cluster.md.",
+)
+ray_address_option = click.option(
+    "--ray-address",
+    default=None,
+    envvar="RAY_ADDRESS",
+    show_envvar=True,
+    help="Run the tasks on the existing Ray cluster at HOST:PORT (from `ray start --head`) "
+    "instead of a local one.",
+)
 
 
 @click.command()
@@ -93,9 +135,13 @@ class _Lines:
     help="Run only these random-fold repeats (comma-separated, 0-based), e.g. '1,2,3,4'. "
     "Folds and seeds are those of the full run, so a long run can be split by repeat.",
 )
+@workers_option
+@ray_address_option
 @force_option
 @verbose_option
-def benchmark(config, out, resume, only_datasets, only_models, only_repeats, force):
+def benchmark(
+    config, out, resume, only_datasets, only_models, only_repeats, workers, ray_address, force
+):
     """Benchmark CNNs against GBLUP, ridge and RKHS as described by CONFIG (a TOML file).
 
     Every dataset x trait x model x seed is cross-validated on the same folds; the
@@ -144,6 +190,8 @@ def benchmark(config, out, resume, only_datasets, only_models, only_repeats, for
                 force=force,
                 progress=_Lines(),
                 argv=["snpcnn", *sys.argv[1:]],
+                workers=workers,
+                ray_address=ray_address,
             )
     except KeyboardInterrupt:
         raise SnpcnnError(
