@@ -605,6 +605,7 @@ def cross_validate(
             n_splits=len(splits),
             epochs=epochs * n_seeds if cnn else 0,
             refit_epochs=epochs * n_seeds if (cnn and refit) else 0,
+            baselines=[_baseline_label(b) for b in baselines],
         )
 
     metric_rows: list[dict] = []
@@ -616,6 +617,8 @@ def cross_validate(
     t_cnn = t_base = 0.0
     cnn_rates: list[float] = []
     for r, f in splits:
+        if progress:
+            progress("fold_start", repeat=r, fold=f)
         stored = skip(r, f) if skip else None
         if stored is None:
             res = _run_fold(
@@ -817,6 +820,9 @@ def _run_fold(
         xd_te = pre.dosage_matrix(genotypes, rows_te)
         for b in baselines:
             label = _baseline_label(b)
+            if progress:
+                progress("baseline_start", name=label, repeat=r, fold=f)
+            tb = time.perf_counter()
             p = np.full(y_te.shape, np.nan)
             for j in range(y_tr.shape[1]):
                 ok = ~np.isnan(y_tr[:, j])
@@ -831,6 +837,8 @@ def _run_fold(
                     ]
                 )
             preds[label] = p
+            if progress:
+                progress("baseline_done", name=label, seconds=time.perf_counter() - tb)
         del xd_tr, xd_te
     out["seconds_baselines"] = time.perf_counter() - t0
     if ensemble and CNN_NAME in preds and "GBLUP" in preds:
@@ -914,6 +922,8 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
     tt = TargetTransform.fit(y, c, targets.head)
     z = tt.forward(y, c).astype(np.float32)
     cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
+    if progress:
+        progress("refit_start", epochs=epochs * cfg.n_seeds, n_samples=len(rows))
     res = train_cnn(
         x,
         z,

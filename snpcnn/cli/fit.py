@@ -12,6 +12,7 @@ import click
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
+from snpcnn.progress import Progress
 from snpcnn.training import LINEAR_INITS
 
 __all__ = ["COMMANDS", "fit", "predict"]
@@ -29,45 +30,6 @@ def _folds_arg(value: str):
     if not Path(value).exists():
         raise InputError(f"--folds {value}: give a number of folds or an existing fold table file")
     return value
-
-
-class _Progress:
-    """A click progress bar over folds x epochs (on stderr)."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bar = None
-        self.per_fold = 0
-        self.done_in_fold = 0
-
-    def __call__(self, kind: str, **info):
-        if not self.enabled:
-            return
-        if kind == "start":
-            self.per_fold = info["epochs"]
-            total = info["n_splits"] * max(self.per_fold, 1) + info["refit_epochs"]
-            self.refit_epochs = info["refit_epochs"]
-            self.bar = click.progressbar(
-                length=total, label="folds x epochs", file=sys.stderr, show_eta=True
-            )
-            self.bar.__enter__()
-        elif kind == "epoch" and self.bar is not None:
-            self.done_in_fold += 1
-            if self.done_in_fold <= self.per_fold:
-                self.bar.update(1)
-        elif kind == "fold_done" and self.bar is not None:
-            rest = max(self.per_fold, 1) - min(self.done_in_fold, max(self.per_fold, 1))
-            self.bar.update(rest)
-            self.done_in_fold = 0
-        elif kind == "refit_done" and self.bar is not None:
-            rest = self.refit_epochs - self.done_in_fold
-            self.bar.update(max(rest, 0))
-            self.done_in_fold = 0
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
 
 
 @click.command()
@@ -301,7 +263,14 @@ def fit(
     if model.endswith(".toml") or Path(model).is_file():
         model_arg = str(Path(model))
 
+    progress = Progress()
+    progress("step_start", name=f"reading genotypes {genotypes}")
     geno = read_genotypes(genotypes, format=geno_format)
+    progress(
+        "step_done",
+        name="reading genotypes",
+        detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
+    )
     pheno = read_phenotypes(
         phenotypes,
         id_column=id_column,
@@ -319,7 +288,6 @@ def fit(
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(al.format_report(), err=True)
-    progress = _Progress(enabled=True)
     try:
         results = cross_validate(
             geno,

@@ -1,0 +1,400 @@
+"""Progress of every long step on stderr: a tqdm bar in a terminal, timestamped lines in a log.
+
+:class:`Progress` is the callback that ``snpcnn fit``, ``benchmark`` and ``explain``
+pass as ``progress=`` to :func:`snpcnn.cv.cross_validate`,
+:func:`snpcnn.bench.run_benchmark` and :func:`snpcnn.explain.snp_importance`.  They
+call it as ``progress(kind, **info)``; the kinds it understands are
+
+* cross-validation: ``start`` (n_splits, epochs, refit_epochs, baselines),
+  ``fold_start``, ``epoch``, ``fold_trained`` (epochs_run), ``baseline_start`` /
+  ``baseline_done`` (name, seconds), ``fold_done``, ``refit_start`` (epochs,
+  n_samples), ``refit_done``;
+* benchmark: ``dataset``, ``unit_start``, ``cv`` (a cross-validation event of the
+  unit, its kind in ``event``), ``fold``, ``unit_done``, ``writing``;
+* any long step: ``step_start`` / ``step_done`` (name, seconds, optional
+  index/total), e.g. reading genotypes or one attribution method.
+
+Where stderr is a terminal a tqdm bar follows the work (epochs and baseline fits of
+each fold, then the refit).  Anywhere else (a log file, a pipe, a cluster job) it
+writes lines such as::
+
+    [2026-12-01 19:40:12] fold 3/10: GBLUP done (2.1 s); 28% done, ETA 4 min
+
+at least one per fold, baseline fit, refit and step; epoch lines only when nothing
+was written for ``interval`` seconds (30 by default).  ``SNPCNN_PROGRESS=bar``,
+``lines`` or ``off`` overrides the choice (``off``: silent).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+__all__ = ["Progress", "RateLimiter", "eta_seconds", "format_duration"]
+
+MODES = ("auto", "bar", "lines", "off")
+
+
+def format_duration(seconds: float) -> str:
+    """'0.4 s', '42 s', '4 min', '1 h 05 min'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    h, m = divmod(int(round(minutes)), 60)
+    return f"{h} h {m:02d} min"
+
+
+def eta_seconds(done: float, total: float, elapsed: float) -> float | None:
+    """Time left if the rest goes at the rate so far; None before anything is done."""
+    if total <= 0 or done <= 0 or elapsed <= 0:
+        return None
+    return elapsed * max(total - done, 0.0) / done
+
+
+class RateLimiter:
+    """Allows a line only when ``interval`` seconds have passed since the last line written."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic):
+        self.interval = float(interval)
+        self.clock = clock
+        self.last: float | None = None
+
+    def wrote(self) -> None:
+        """Record that a line was just written."""
+        self.last = self.clock()
+
+    def ready(self) -> bool:
+        return self.last is None or self.clock() - self.last >= self.interval
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Progress:
+    """The ``progress(kind, **info)`` callback that renders a bar or log lines.
+
+    Parameters
+    ----------
+    stream : file, optional
+        Where to write (default: ``sys.stderr`` at the time of each write).
+    mode : {"auto", "bar", "lines", "off"}
+        ``auto``: a bar if ``stream`` is a terminal, else lines; the environment
+        variable ``SNPCNN_PROGRESS`` overrides ``auto``.
+    interval : float
+        Epoch lines (lines mode) only after this many seconds without any line.
+    clock, now : callables
+        Monotonic seconds and wall-clock time (replaceable in tests).
+    """
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        mode: str = "auto",
+        interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], _dt.datetime] = _dt.datetime.now,
+    ):
+        if mode == "auto":
+            env = os.environ.get("SNPCNN_PROGRESS", "").strip().lower()
+            if env in MODES[1:]:
+                mode = env
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        self._stream = stream
+        if mode == "auto":
+            mode = "bar" if _isatty(self.stream) else "lines"
+        self.mode = mode
+        self.clock = clock
+        self.now = now
+        self.limiter = RateLimiter(interval, clock)
+        self.bar = None
+        self.t0 = clock()
+        # outer level (benchmark units): (units finished, units in all, label of this unit)
+        self.units_done = 0
+        self.units_total = 0
+        self.unit_label = ""
+        self._reset_cv()
+
+    # ------------------------------------------------------------------ output
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stderr
+
+    def line(self, text: str) -> None:
+        """Write one line (timestamped in lines mode; above the bar in bar mode)."""
+        if self.mode == "off":
+            return
+        if self.mode == "lines":
+            stamp = self.now().strftime("%Y-%m-%d %H:%M:%S")
+            text = f"[{stamp}] {text}"
+        if self.bar is not None:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        self.limiter.wrote()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    # ------------------------------------------------------------------ state
+    def _reset_cv(self) -> None:
+        self.n_splits = 0
+        self.epochs = 0
+        self.refit_epochs = 0
+        self.n_baselines = 0
+        self.split_index = 0
+        self.epochs_in_fold = 0
+        self.fold_t0 = self.cv_t0 = self.refit_t0 = self.clock()
+        self.work_done = 0.0
+        self.refitting = False
+
+    @property
+    def _per_fold(self) -> int:
+        return max(self.epochs, 0) + self.n_baselines or 1
+
+    @property
+    def work_total(self) -> float:
+        """Work units of one cross-validation: per fold its epochs and baseline fits, then
+        the refit's epochs."""
+        return self.n_splits * self._per_fold + self.refit_epochs
+
+    def _advance(self, units: float) -> None:
+        units = max(0.0, min(units, self.work_total - self.work_done))
+        if units <= 0:
+            return
+        self.work_done += units
+        if self.bar is not None:
+            self.bar.update(units)
+
+    def fraction(self) -> float:
+        """Fraction of all the work done (benchmark units included)."""
+        cv = self.work_done / self.work_total if self.work_total else 0.0
+        if self.units_total:
+            return min(1.0, (self.units_done + cv) / self.units_total)
+        return min(1.0, cv)
+
+    def eta_text(self) -> str:
+        f = self.fraction()
+        t0 = self.t0 if self.units_total else self.cv_t0
+        eta = eta_seconds(f, 1.0, self.clock() - t0)
+        pct = f"{100 * f:.0f}% done"
+        return pct if eta is None else f"{pct}, ETA {format_duration(eta)}"
+
+    def _fold_name(self) -> str:
+        name = f"fold {self.split_index}/{self.n_splits}"
+        return f"{self.unit_label}: {name}" if self.unit_label else name
+
+    def _describe(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(what, refresh=False)
+
+    # ------------------------------------------------------------------ events
+    def __call__(self, kind: str, **info: Any) -> None:
+        if self.mode == "off":
+            return
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(**info)
+
+    # cross-validation
+    def _on_start(self, n_splits=0, epochs=0, refit_epochs=0, baselines=(), **_):
+        self.close()
+        self._reset_cv()
+        self.n_splits = int(n_splits)
+        self.epochs = int(epochs)
+        self.refit_epochs = int(refit_epochs)
+        self.n_baselines = len(baselines)
+        parts = []
+        if self.epochs:
+            parts.append(f"CNN up to {self.epochs} epochs")
+        if baselines:
+            parts.append(", ".join(baselines))
+        plan = f"{self.n_splits} folds x ({' + '.join(parts) or 'nothing'})"
+        if self.refit_epochs:
+            plan += ", then the refit on all samples"
+        if self.mode == "bar":
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.work_total,
+                desc=self.unit_label or "cross-validation",
+                file=self.stream,
+                unit="step",
+                dynamic_ncols=True,
+                leave=not self.unit_label,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+            )
+        else:
+            self.line(f"{self.unit_label + ': ' if self.unit_label else ''}{plan}")
+
+    def _on_fold_start(self, **_):
+        self.split_index += 1
+        self.epochs_in_fold = 0
+        self.fold_t0 = self.clock()
+        self._describe(self._fold_name() + (": CNN" if self.epochs else ""))
+
+    def _on_epoch(self, **_):
+        self.epochs_in_fold += 1
+        if self.refitting:
+            cap = self.refit_epochs
+            where = (f"{self.unit_label}: " if self.unit_label else "") + "refit"
+            t0 = self.refit_t0
+        else:
+            cap = self.epochs
+            where = self._fold_name() + ": CNN"
+            t0 = self.fold_t0
+        if self.epochs_in_fold <= cap:
+            self._advance(1)
+        if self.mode == "lines" and self.limiter.ready():
+            self.line(
+                f"{where} epoch {self.epochs_in_fold} (at most {cap}), "
+                f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
+            )
+
+    def _on_fold_trained(self, epochs_run=None, **_):
+        rest = self.epochs - min(self.epochs_in_fold, self.epochs)
+        self._advance(rest)  # early stopping: the epochs not run count as done
+        run = f"{epochs_run} epochs, " if epochs_run is not None else ""
+        self.line(
+            f"{self._fold_name()}: CNN trained ({run}{format_duration(self.clock() - self.fold_t0)})"
+        )
+
+    def _on_baseline_start(self, name="baseline", **_):
+        self._describe(f"{self._fold_name()}: {name}")
+
+    def _on_baseline_done(self, name="baseline", seconds=None, **_):
+        self._advance(1)
+        took = f" ({format_duration(seconds)})" if seconds is not None else ""
+        if self.mode == "lines":
+            self.line(f"{self._fold_name()}: {name} done{took}; {self.eta_text()}")
+
+    def _on_fold_done(self, **_):
+        if self.split_index == 0:  # a caller that does not send fold_start
+            self.split_index = 1
+        fold_end = self.split_index * self._per_fold
+        self._advance(fold_end - self.work_done)
+        if self.mode == "lines":
+            self.line(
+                f"{self._fold_name()} done ({format_duration(self.clock() - self.fold_t0)}); "
+                f"{self.eta_text()}"
+            )
+        if self.split_index >= self.n_splits and not self.refit_epochs and self.unit_label:
+            self.close()
+
+    def _on_refit_start(self, epochs=None, n_samples=None, **_):
+        self.refitting = True
+        self.epochs_in_fold = 0
+        self.refit_t0 = self.clock()
+        if epochs is not None:
+            # the refit runs the folds' median epoch: the work left shrinks to that
+            self.refit_epochs = min(self.refit_epochs, int(epochs)) if self.refit_epochs else 0
+            if self.bar is not None:
+                self.bar.total = self.work_total
+                self.bar.refresh()
+        self._describe((f"{self.unit_label}: " if self.unit_label else "") + "refit")
+        if self.mode == "lines":
+            on = f" on {n_samples:,} samples" if n_samples else ""
+            ep = f", {epochs} epochs" if epochs is not None else ""
+            self.line(f"{self.unit_label + ': ' if self.unit_label else ''}refit{on}{ep}")
+
+    def _on_refit_done(self, **_):
+        self._advance(self.work_total - self.work_done)
+        self.refitting = False
+        if self.mode == "lines":
+            took = format_duration(self.clock() - self.refit_t0)
+            self.line(f"{self.unit_label + ': ' if self.unit_label else ''}refit done ({took})")
+        if self.unit_label:
+            self.close()
+
+    # any long step
+    def _on_step_start(self, name="step", index=None, total=None, **_):
+        self._step_t0 = self.clock()
+        counted = index is not None and bool(total)
+        if counted and (index <= 1 or not hasattr(self, "_steps_t0")):
+            self._steps_t0 = self._step_t0
+        if self.mode == "bar" and counted:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(
+                    total=int(total),
+                    initial=int(index) - 1,
+                    file=self.stream,
+                    unit="step",
+                    dynamic_ncols=True,
+                    bar_format="{desc}: {n}/{total}|{bar}| [{elapsed}<{remaining}]",
+                )
+            self._describe(str(name))
+            return
+        of = f" ({index}/{total})" if counted else ""
+        self.line(f"{name}{of} ...")
+
+    def _on_step_done(self, name="step", seconds=None, index=None, total=None, detail="", **_):
+        if seconds is None:
+            seconds = self.clock() - getattr(self, "_step_t0", self.clock())
+        counted = index is not None and bool(total)
+        if self.mode == "bar" and counted and self.bar is not None:
+            self.bar.update(1)
+            if index >= total:
+                self.close()
+            return
+        of = f" ({index}/{total})" if counted else ""
+        eta = ""
+        if counted:
+            left = eta_seconds(index, total, self.clock() - getattr(self, "_steps_t0", self.t0))
+            eta = f"; ETA {format_duration(left)}" if left else ""
+        self.line(f"{name}{of} done ({format_duration(seconds)}){detail}{eta}")
+
+    # benchmark
+    def _on_dataset(self, dataset="", n_samples=0, n_snps=0, **_):
+        self.line(f"{dataset}: {n_samples:,} samples with a phenotype x {n_snps:,} SNPs")
+
+    def _on_unit_start(self, index=1, total=1, dataset="", trait="", seed="", model="", **_):
+        self.units_total = int(total)
+        self.units_done = int(index) - 1
+        self.unit_label = f"[{index}/{total}] {dataset} {trait} seed {seed} {model}"
+        self._reset_cv()
+
+    def _on_cv(self, event="", **info):
+        if event != "fold_done":  # the benchmark sends fold_done as "fold"
+            self(event, **info)
+
+    def _on_fold(self, **info):
+        self._on_fold_done(**info)
+
+    def _on_unit_done(self, **info):
+        self.close()
+        self.units_done = int(info.get("index", self.units_done + 1))
+        self._reset_cv()
+        summary = info.get("summary", {})
+        best = ", ".join(f"{m} {mean:.3f}" for m, (mean, _sd) in summary.items())
+        resumed = f", {info['resumed']} resumed" if info.get("resumed") else ""
+        self.line(
+            f"[{info['index']}/{info['total']}] {info['dataset']} {info['trait']} "
+            f"seed {info['seed']} {info['model']}: {info['computed']} folds run{resumed} "
+            f"in {info['seconds']:.1f} s; mean {info['metric']}: {best}; {self.eta_text()}"
+        )
+        self.unit_label = ""
+
+    def _on_writing(self, out="", **_):
+        self.close()
+        self.line(f"all units done in {format_duration(self.clock() - self.t0)}; writing {out}/")

@@ -1,0 +1,62 @@
+"""Progress of `snpcnn fit` outside a terminal: timestamped lines per fold and baseline."""
+
+import re
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TINY_TOML = """
+name = "tiny"
+[[blocks]]
+type = "conv"
+filters = 4
+kernel_size = 4
+strides = 4
+[[blocks]]
+type = "flatten"
+[[blocks]]
+type = "dense"
+units = 8
+"""
+
+STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
+
+
+@pytest.fixture(scope="module")
+def small(example_data, tmp_path_factory):
+    d = tmp_path_factory.mktemp("progress")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
+    x.iloc[:90, :101].to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph[ph.sample_id.isin(x.sample_id.iloc[:90])].to_csv(d / "pheno.csv", index=False)
+    (d / "tiny.toml").write_text(TINY_TOML)
+    return d
+
+
+def test_fit_logs_a_timestamped_line_per_fold_and_baseline(small, monkeypatch):
+    monkeypatch.delenv("SNPCNN_PROGRESS", raising=False)
+    d = small
+    args = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1"]
+    args += ["--model", str(d / "tiny.toml"), "--folds", "3", "--epochs", "2"]
+    args += ["--baselines", "gblup,ridge", "--out", str(d / "run")]
+    r = CliRunner().invoke(main, args)  # CliRunner's stderr is not a terminal: lines, no bar
+    assert r.exit_code == 0, r.output
+    err = r.stderr
+    assert re.search(STAMP + r"reading genotypes done \(.*\): 90 samples x 100 SNPs", err), err
+    assert re.search(STAMP + r"3 folds x \(CNN up to \d+ epochs \+ GBLUP, ridge\)", err), err
+    for i in (1, 2, 3):
+        assert re.search(STAMP + rf"fold {i}/3: CNN trained \(2 epochs", err), err
+        for name in ("GBLUP", "ridge"):
+            line = STAMP + rf"fold {i}/3: {name} done \([\d.]+ s\); \d+% done, ETA "
+            assert re.search(line, err), err
+        assert re.search(STAMP + rf"fold {i}/3 done \([\d.]+ s\); \d+% done", err), err
+    assert re.search(STAMP + r"refit on 90 samples, \d+ epochs", err), err
+    assert re.search(STAMP + r"refit done", err), err
+    assert "\r" not in err and "|" not in err  # no bar in a log
+    # progress goes to stderr only: stdout holds the report
+    assert "fold 1/3" not in r.stdout and "Pearson r" in r.stdout

@@ -1,0 +1,178 @@
+"""snpcnn.progress: ETA, rate limit, line and bar rendering, with a fake clock."""
+
+import datetime as dt
+import io
+import re
+
+import pytest
+
+from snpcnn.progress import Progress, RateLimiter, eta_seconds, format_duration
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def _now():
+    return dt.datetime(2026, 12, 1, 19, 40, 12)
+
+
+def _lines(mode="lines", interval=30.0):
+    clock, buf = Clock(), io.StringIO()
+    return Progress(buf, mode=mode, interval=interval, clock=clock, now=_now), clock, buf
+
+
+def test_format_duration_and_eta():
+    assert format_duration(2.14) == "2.1 s"
+    assert format_duration(42.4) == "42 s"
+    assert format_duration(240) == "4 min"
+    assert format_duration(3900) == "65 min"
+    assert format_duration(6300) == "1 h 45 min"
+    assert eta_seconds(0, 10, 5.0) is None
+    assert eta_seconds(1, 4, 30.0) == pytest.approx(90.0)
+    assert eta_seconds(4, 4, 30.0) == 0.0
+
+
+def test_rate_limiter_allows_one_line_per_interval():
+    clock = Clock()
+    lim = RateLimiter(30, clock)
+    assert lim.ready()
+    lim.wrote()
+    clock.t += 29.9
+    assert not lim.ready()
+    clock.t += 0.1
+    assert lim.ready()
+
+
+def test_lines_per_fold_baseline_and_refit_with_eta():
+    p, clock, buf = _lines()
+    p("start", n_splits=2, epochs=10, refit_epochs=10, baselines=["GBLUP", "ridge"])
+    for _ in range(2):
+        p("fold_start")
+        for _ in range(10):  # 10 epochs, 5 s each: 50 s, at most one epoch line per 30 s
+            clock.t += 5
+            p("epoch")
+        p("fold_trained", epochs_run=10)
+        for name in ("GBLUP", "ridge"):
+            clock.t += 5
+            p("baseline_start", name=name)
+            p("baseline_done", name=name, seconds=5.0)
+        p("fold_done")
+    p("refit_start", epochs=4, n_samples=120)
+    for _ in range(4):
+        clock.t += 5
+        p("epoch")
+    p("refit_done")
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert all(ln.startswith("[2026-12-01 19:40:12] ") for ln in lines), text
+    for i in (1, 2):
+        assert f"fold {i}/2: GBLUP done (5.0 s)" in text
+        assert f"fold {i}/2: ridge done (5.0 s)" in text
+        assert f"fold {i}/2 done (60 s)" in text
+    # fold 1 done after 60 s: 12 of 2 x 12 + 10 work units -> 35% done, ETA 60 s x 22/12 = 110 s
+    assert "fold 1/2 done (60 s); 35% done, ETA 2 min" in text
+    # epoch lines: only after 30 s without any line (the first fold's 30th s, ...)
+    epoch_lines = [ln for ln in lines if " epoch " in ln]
+    assert 1 <= len(epoch_lines) <= 4, epoch_lines
+    assert re.search(r"fold 1/2: CNN epoch 6 \(at most 10\), 30 s; \d+% done, ETA", text)
+    assert "refit on 120 samples, 4 epochs" in text and lines[-1].endswith("refit done (20 s)")
+    assert p.fraction() == pytest.approx(1.0)
+
+
+def test_early_stopping_counts_the_epochs_not_run():
+    p, clock, _ = _lines()
+    p("start", n_splits=4, epochs=100, refit_epochs=0, baselines=[])
+    p("fold_start")
+    for _ in range(10):
+        clock.t += 1
+        p("epoch")
+    p("fold_trained", epochs_run=10)
+    p("fold_done")
+    assert p.fraction() == pytest.approx(0.25)
+    assert "25% done, ETA 30 s" in p.eta_text()
+
+
+def test_benchmark_units_give_an_overall_eta():
+    p, clock, buf = _lines()
+    p("dataset", dataset="small", n_samples=100, n_snps=200)
+    info = dict(total=2, dataset="small", trait="GY", seed=3)
+    p("unit_start", index=1, model="baselines", n_splits=2, **info)
+    p("cv", event="start", n_splits=2, epochs=0, refit_epochs=0, baselines=["GBLUP"])
+    for f in range(2):
+        p("cv", event="fold_start", repeat=0, fold=f)
+        clock.t += 10
+        p("cv", event="baseline_start", name="GBLUP")
+        p("cv", event="baseline_done", name="GBLUP", seconds=10.0)
+        p("cv", event="fold_done", repeat=0, fold=f)  # ignored: sent as "fold"
+        p("fold", repeat=0, fold=f, index=1, model="baselines", **info)
+    summary = {"GBLUP": (0.5, 0.1)}
+    done = dict(computed=2, resumed=0, seconds=20.0, metric="pearson_r", summary=summary)
+    p("unit_done", index=1, model="baselines", **info, **done)
+    text = buf.getvalue()
+    assert (
+        "[1/2] small GY seed 3 baselines: fold 1/2: GBLUP done (10 s); 25% done, ETA 30 s" in text
+    )
+    assert "[1/2] small GY seed 3 baselines: fold 2/2 done" in text
+    assert (
+        "[1/2] small GY seed 3 baselines: 2 folds run in 20.0 s; mean pearson_r: GBLUP 0.500"
+        in text
+    )
+    assert text.splitlines()[-1].endswith("50% done, ETA 20 s")
+
+
+def test_steps_count_and_eta():
+    p, clock, buf = _lines()
+    for i, m in enumerate(["saliency", "gradxinput"], 1):
+        p("step_start", name=m, index=i, total=2)
+        clock.t += 4
+        p("step_done", name=m, index=i, total=2)
+    text = buf.getvalue()
+    assert "saliency (1/2) done (4.0 s); ETA 4.0 s" in text
+    assert "gradxinput (2/2) done (4.0 s)" in text
+
+
+def test_off_mode_and_env_are_silent(monkeypatch):
+    p, _, buf = _lines(mode="off")
+    p("start", n_splits=2, epochs=1, refit_epochs=0, baselines=["GBLUP"])
+    p("fold_done")
+    assert buf.getvalue() == ""
+    monkeypatch.setenv("SNPCNN_PROGRESS", "off")
+    assert Progress(io.StringIO()).mode == "off"
+    monkeypatch.delenv("SNPCNN_PROGRESS")
+    assert Progress(io.StringIO()).mode == "lines"  # not a terminal
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert Progress(Tty()).mode == "bar"
+
+
+def test_bar_mode_follows_the_work_with_tqdm():
+    p, clock, buf = _lines(mode="bar")
+    p("start", n_splits=2, epochs=3, refit_epochs=3, baselines=["GBLUP"])
+    bar = p.bar
+    assert bar is not None and bar.total == 2 * 4 + 3
+    for _ in range(2):
+        p("fold_start")
+        for _ in range(2):  # early stop after 2 of 3 epochs
+            p("epoch")
+        p("fold_trained", epochs_run=2)
+        p("baseline_start", name="GBLUP")
+        assert "GBLUP" in bar.desc
+        p("baseline_done", name="GBLUP", seconds=0.1)
+        p("fold_done")
+    assert bar.n == 8
+    p("refit_start", epochs=2, n_samples=10)
+    assert bar.total == 2 * 4 + 2
+    p("epoch")
+    p("epoch")
+    p("refit_done")
+    assert bar.n == bar.total
+    p.close()
+    assert "100%" in buf.getvalue() and "[2026-" not in buf.getvalue()
