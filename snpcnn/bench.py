@@ -55,7 +55,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
-from snpcnn.cv import TRAIN_DEFAULTS
+from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.metrics import paired_difference
 from snpcnn.training import LINEAR_INITS
@@ -338,6 +338,8 @@ class BenchmarkConfig:
     def model_labels(self) -> list[str]:
         """Every model name the results hold, in table order."""
         labels = [BASELINE_LABELS[b] for b in self.baselines]
+        if self.baselines and any(d.covariates for d in self.datasets):
+            labels.append(FIXED_NAME)
         for m in self.models:
             labels.append(m.name)
             if m.linear_init == "ridge_loo" and "linear" in m.resolved_architecture():
@@ -1633,14 +1635,22 @@ def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[di
     s = s[(s["dataset"] == dataset) & (s["trait"] == trait) & (s["metric"] == metric)]
     pr = bench.paired("GBLUP")
     pr = pr[(pr["dataset"] == dataset) & (pr["trait"] == trait)].set_index("model")
+    gs = bench.summary()
+    gs = gs[(gs["dataset"] == dataset) & (gs["trait"] == trait)]
+    gs = gs[gs["metric"] == GENOMIC_METRIC].set_index("model")
     rows = []
     for x in s.itertuples():
         row = {
             "model": x.model,
-            f"{label} (mean ± sd)": _fmt_mean_sd(x.mean, x.sd),
-            "folds": str(x.n_folds),
-            "collapsed": str(x.n_collapsed),
+            f"{label} (mean ± sd)" + (", total" if len(gs) else ""): _fmt_mean_sd(x.mean, x.sd),
         }
+        if len(gs):
+            row["genomic r (mean ± sd)"] = (
+                _fmt_mean_sd(gs.loc[x.model, "mean"], gs.loc[x.model, "sd"])
+                if x.model in gs.index
+                else ""
+            )
+        row.update({"folds": str(x.n_folds), "collapsed": str(x.n_collapsed)})
         if len(pr) or x.model == "GBLUP":
             if x.model in pr.index:
                 p = pr.loc[x.model]
@@ -1715,7 +1725,16 @@ def results_markdown(bench: BenchmarkResults) -> str:
                 + "."
                 + _ceiling_text(info, trait),
                 "",
-                f"{METRIC_LABELS[metric]} per model:",
+                f"{METRIC_LABELS[metric]} per model"
+                + (
+                    f" (total, covariates included; '{FIXED_NAME}' is the covariates alone, "
+                    "and genomic r is the Pearson r between the covariate-adjusted phenotype "
+                    "and the covariate-adjusted prediction, both minus that row's prediction of "
+                    "the fold: docs/outputs.md)"
+                    if d.covariates and head == "regression"
+                    else ""
+                )
+                + ":",
                 "",
                 _md_table(headline_table(bench, d.name, trait)),
                 "",

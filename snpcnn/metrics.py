@@ -34,6 +34,7 @@ METRIC_LABELS = {
     "mae": "MAE",
     "auc": "ROC AUC",
     "accuracy": "accuracy",
+    "genomic_pearson_r": "genomic r",
 }
 
 # Predictions whose spread is below this fraction of the observed spread are

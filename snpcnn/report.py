@@ -189,7 +189,10 @@ def _md_table(df: pd.DataFrame) -> str:
 
 
 def trait_sections(results) -> list[tuple[str, str]]:
-    """(title, markdown) per trait: fold table, mean ± sd of every metric, paired comparison."""
+    """(title, markdown) per trait: fold table, mean ± sd of every metric, paired comparison;
+    with covariates, the genomic accuracy apart from them beside the total."""
+    from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC
+
     out = []
     head = results.headline_metric
     label = METRIC_LABELS[head]
@@ -207,10 +210,36 @@ def trait_sections(results) -> list[tuple[str, str]]:
         mean_row["n_test"] = ""
         mean_row.update(_mean_sd_row(results, trait, head))
         ft = pd.concat([ft, pd.DataFrame([mean_row])], ignore_index=True)
-        parts.append(f"{label} between observed and predicted values, per test fold:\n")
+        genomic = _has_metric(results, trait, GENOMIC_METRIC)
+        if genomic:
+            parts.append(
+                f"**Total accuracy**: {label} between observed and predicted values, covariates "
+                "included, per test fold. The covariates alone (fitted on each training part, "
+                f"the '{FIXED_NAME}' row) account for part of it; the genomic accuracy is in "
+                "the next table.\n"
+            )
+        else:
+            parts.append(f"{label} between observed and predicted values, per test fold:\n")
         parts.append(_md_table(ft))
+        if genomic:
+            gt = fold_table(results, trait, GENOMIC_METRIC)
+            gt = gt[[c for c in gt.columns if c != FIXED_NAME]]
+            grow = {"fold": "mean ± sd"}
+            if "repeat" in gt:
+                grow["repeat"] = ""
+            grow["n_test"] = ""
+            grow.update(
+                {k: v for k, v in _mean_sd_row(results, trait, GENOMIC_METRIC).items() if k in gt}
+            )
+            gt = pd.concat([gt, pd.DataFrame([grow])], ignore_index=True)
+            parts.append(
+                "\n**Genomic accuracy** apart from the covariates: Pearson r between the "
+                "covariate-adjusted phenotype and the covariate-adjusted prediction (both minus "
+                f"the '{FIXED_NAME}' prediction of the fold), per test fold:\n"
+            )
+            parts.append(_md_table(gt))
         allm = []
-        for metric in metrics:
+        for metric in metrics + ((GENOMIC_METRIC,) if genomic else ()):
             row = {"metric": METRIC_LABELS[metric]}
             row.update(_mean_sd_row(results, trait, metric))
             allm.append(row)
@@ -218,7 +247,8 @@ def trait_sections(results) -> list[tuple[str, str]]:
         parts.append(_md_table(pd.DataFrame(allm)))
         if "GBLUP" in results.models:
             pr = results.paired("GBLUP", head)
-            pr = pr[pr["trait"] == trait]
+            if len(pr):
+                pr = pr[(pr["trait"] == trait) & (pr["model"] != FIXED_NAME)]
             if len(pr):
                 rows = [
                     {
@@ -246,6 +276,11 @@ def trait_sections(results) -> list[tuple[str, str]]:
                     parts.append("\n" + attribution)
         out.append((trait, "\n".join(parts)))
     return out
+
+
+def _has_metric(results, trait: str, metric: str) -> bool:
+    m = results.metrics
+    return bool(len(m)) and bool(((m["trait"] == trait) & (m["metric"] == metric)).any())
 
 
 def _crossfitted(config: dict) -> bool:
