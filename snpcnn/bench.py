@@ -1226,7 +1226,8 @@ def run_benchmark(
         ``<out>.partial/``).
     progress : callable, optional
         Called as ``progress(event, **info)``; events ``"dataset"``, ``"unit_start"``,
-        ``"fold"``, ``"unit_done"``, ``"writing"``.
+        ``"cv"`` (a cross-validation event of the unit, its kind in ``event``),
+        ``"fold"``, ``"unit_done"``, ``"writing"`` (see :mod:`snpcnn.progress`).
     argv : sequence of str, optional
         The command line recorded in ``run.json``.
     workers, ray_address : optional
@@ -1496,6 +1497,8 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                     def fold_progress(kind, _info=info, **k):
                         if kind == "fold_done":
                             emit("fold", repeat=k["repeat"], fold=k["fold"], **_info)
+                        else:  # the unit's epochs, baseline fits, refit: event "cv"
+                            emit("cv", event=kind, **k)
 
                     tu = time.perf_counter()
                     try:

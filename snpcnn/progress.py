@@ -121,6 +121,9 @@ class Progress:
         self.clock = clock
         self.now = now
         self.limiter = RateLimiter(interval, clock)
+        # parallel fold tasks finish often: a line at most every tasks_interval seconds
+        self.tasks_interval = min(10.0, float(interval))
+        self._tasks_t = -float("inf")
         self.bar = None
         self.t0 = clock()
         # outer level (benchmark units): (units finished, units in all, label of this unit)
@@ -197,7 +200,7 @@ class Progress:
         t0 = self.t0 if self.units_total else self.cv_t0
         eta = eta_seconds(f, 1.0, self.clock() - t0)
         pct = f"{100 * f:.0f}% done"
-        return pct if eta is None else f"{pct}, ETA {format_duration(eta)}"
+        return pct if eta is None or f >= 1 else f"{pct}, ETA {format_duration(eta)}"
 
     def _fold_name(self) -> str:
         name = f"fold {self.split_index}/{self.n_splits}"
@@ -394,6 +397,48 @@ class Progress:
             f"in {info['seconds']:.1f} s; mean {info['metric']}: {best}; {self.eta_text()}"
         )
         self.unit_label = ""
+
+    def _on_tasks(
+        self,
+        dataset="",
+        done=0,
+        total=0,
+        running=0,
+        queued=0,
+        resumed=0,
+        eta_seconds=None,
+        unit=None,
+        **_,
+    ):
+        """Parallel runs (``--workers``): fold tasks done / running / queued."""
+        last = done >= total
+        if self.mode == "bar":
+            if self.bar is None and not last:
+                from tqdm import tqdm
+
+                self.bar = tqdm(
+                    total=int(total),
+                    desc=f"{dataset}: fold tasks",
+                    file=self.stream,
+                    unit="fold",
+                    dynamic_ncols=True,
+                )
+            if self.bar is not None:
+                self.bar.update(int(done) - self.bar.n)
+                self.bar.set_postfix_str(f"{running} running, {queued} queued", refresh=True)
+                if last:
+                    self.close()
+            return
+        if unit is not None and not last and self.clock() - self._tasks_t < self.tasks_interval:
+            return
+        self._tasks_t = self.clock()
+        eta = (
+            f", ETA {format_duration(eta_seconds)}" if eta_seconds is not None and not last else ""
+        )
+        was = f" ({resumed} resumed)" if resumed else ""
+        self.line(
+            f"{dataset}: folds {done}/{total} done{was}, {running} running, {queued} queued{eta}"
+        )
 
     def _on_writing(self, out="", **_):
         self.close()

@@ -176,3 +176,18 @@ def test_bar_mode_follows_the_work_with_tqdm():
     assert bar.n == bar.total
     p.close()
     assert "100%" in buf.getvalue() and "[2026-" not in buf.getvalue()
+
+
+def test_parallel_tasks_lines_are_rate_limited_but_the_last_is_kept():
+    p, clock, buf = _lines(interval=30.0)
+    base = dict(dataset="small", total=4, running=2, queued=0, resumed=0)
+    p("tasks", done=0, unit=None, eta_seconds=None, **base)
+    for done in (1, 2, 3):
+        clock.t += 3
+        p("tasks", done=done, unit="k", eta_seconds=9.0, **base)
+    clock.t += 10
+    p("tasks", done=4, unit="k", eta_seconds=0.0, **{**base, "running": 0})
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2, lines  # the first, then the last (the others within 10 s)
+    assert lines[0].endswith("small: folds 0/4 done, 2 running, 0 queued")
+    assert lines[1].endswith("small: folds 4/4 done, 0 running, 0 queued")

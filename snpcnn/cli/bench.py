@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 import click
 
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.errors import SnpcnnError
+from snpcnn.progress import Progress
 
 __all__ = ["COMMANDS", "benchmark"]
 
@@ -18,70 +18,6 @@ log = logging.getLogger("snpcnn.bench")
 
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-class _Lines:
-    """One progress line per unit on stderr (and per fold with -v)."""
-
-    def __init__(self):
-        self.t0 = time.perf_counter()
-        self.t_tasks = 0.0
-
-    def __call__(self, event: str, **info):
-        if event == "dataset":
-            click.echo(
-                f"{info['dataset']}: {info['n_samples']:,} samples with a phenotype x "
-                f"{info['n_snps']:,} SNPs",
-                err=True,
-            )
-        elif event == "fold":
-            log.info(
-                "%s %s seed %s %s: repeat %s fold %s done",
-                info["dataset"],
-                info["trait"],
-                info["seed"],
-                info["model"],
-                info["repeat"],
-                info["fold"],
-            )
-        elif event == "unit_done":
-            best = ", ".join(f"{m} {mean:.3f}" for m, (mean, _sd) in info["summary"].items())
-            resumed = f", {info['resumed']} resumed" if info["resumed"] else ""
-            click.echo(
-                f"[{info['index']}/{info['total']}] {info['dataset']} {info['trait']} "
-                f"seed {info['seed']} {info['model']}: {info['computed']} folds run{resumed} "
-                f"in {info['seconds']:.1f} s; mean {info['metric']}: {best}",
-                err=True,
-            )
-        elif event == "tasks":
-            # parallel runs (--workers): folds done / running / queued, at most every 10 s
-            now = time.perf_counter()
-            last = info["done"] == info["total"]
-            if info["unit"] is not None and not last and now - self.t_tasks < 10:
-                return
-            self.t_tasks = now
-            eta = info["eta_seconds"]
-            eta_text = f", ETA {_duration(eta)}" if eta is not None and not last else ""
-            resumed = f" ({info['resumed']} resumed)" if info["resumed"] else ""
-            click.echo(
-                f"{info['dataset']}: folds {info['done']}/{info['total']} done{resumed}, "
-                f"{info['running']} running, {info['queued']} queued{eta_text}",
-                err=True,
-            )
-        elif event == "writing":
-            click.echo(
-                f"all units done in {time.perf_counter() - self.t0:.1f} s; writing {info['out']}/",
-                err=True,
-            )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 workers_option = click.option(
@@ -181,6 +117,7 @@ def benchmark(
         err=True,
     )
     kept = f"finished folds are kept in {out}.partial/ (rerun with --resume to continue)"
+    progress = Progress()
     try:
         with write_errors(out, kept=kept):
             bench = run_benchmark(
@@ -188,16 +125,19 @@ def benchmark(
                 out,
                 resume=resume,
                 force=force,
-                progress=_Lines(),
+                progress=progress,
                 argv=["snpcnn", *sys.argv[1:]],
                 workers=workers,
                 ray_address=ray_address,
             )
     except KeyboardInterrupt:
+        progress.close()
         raise SnpcnnError(
             f"interrupted; finished folds are kept in {out}.partial/ — rerun with --resume "
             "to continue"
         ) from None
+    finally:
+        progress.close()
     for d in cfg.datasets:
         for trait in d.traits:
             rows = headline_table(bench, d.name, trait)
