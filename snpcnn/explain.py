@@ -658,6 +658,7 @@ def snp_importance(
     batch_size: int = 128,
     return_arrays: bool = False,
     cam_relu: bool = False,
+    progress=None,
 ):
     """Per-SNP importance along the genome, one column per method.
 
@@ -687,6 +688,9 @@ def snp_importance(
         Also return ``{method: (n, n_snps) per-sample scores}``.
     cam_relu : bool
         Apply Grad-CAM's ReLU (positive evidence only) before aggregating.
+    progress : callable, optional
+        Called as ``progress("step_start" | "step_done", name=, index=, total=)``
+        around each method (see :mod:`snpcnn.progress`).
 
     Returns
     -------
@@ -714,7 +718,9 @@ def snp_importance(
     arrays: dict[str, np.ndarray] = {}
     t = _targets(model, X, output_index, _check_batch(batch_size))
     grads = None
-    for m in methods:
+    for i, m in enumerate(methods, 1):
+        if progress:
+            progress("step_start", name=m, index=i, total=len(methods))
         if m in ("saliency", "gradxinput"):
             if grads is None:
                 grads = _gradients(model, X, t, batch_size)[0]
@@ -734,6 +740,8 @@ def snp_importance(
                 per = grad_cam(model, X, layer_name, t, batch_size, relu=cam_relu)
         arrays[m] = per.astype(np.float32)
         out[m] = aggregate(per)
+        if progress:
+            progress("step_done", name=m, index=i, total=len(methods))
     return (out, arrays) if return_arrays else out
 
 

@@ -10,6 +10,7 @@ import click
 
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.errors import InputError
+from snpcnn.progress import Progress
 
 __all__ = ["COMMANDS", "explain"]
 
@@ -117,7 +118,14 @@ def explain(
         raise InputError(f"--trait {trait}: the model predicts {', '.join(traits)}")
     output_index = None if bundle.head == "multiclass" else traits.index(trait)
 
+    progress = Progress()
+    progress("step_start", name=f"reading genotypes {genotypes}")
     geno = read_genotypes(genotypes, format=geno_format)
+    progress(
+        "step_done",
+        name="reading genotypes",
+        detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
+    )
     rows = np.arange(geno.n_samples)
     assoc = None
     y = None
@@ -167,16 +175,20 @@ def explain(
         f"explaining {len(X):,} samples x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
         err=True,
     )
-    imp = ex.snp_importance(
-        bundle.model,
-        X,
-        bundle.variants,
-        methods=method_list,
-        layer_name=layer,
-        output_index=output_index,
-        steps=steps,
-        batch_size=batch_size,
-    )
+    try:
+        imp = ex.snp_importance(
+            bundle.model,
+            X,
+            bundle.variants,
+            methods=method_list,
+            layer_name=layer,
+            output_index=output_index,
+            steps=steps,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     table = imp.copy()
     if assoc is not None:
         for c in ("beta", "p", "neglog10p"):

@@ -38,14 +38,21 @@ def small(example_data, tmp_path_factory):
     return d
 
 
-def test_fit_logs_a_timestamped_line_per_fold_and_baseline(small, monkeypatch):
-    monkeypatch.delenv("SNPCNN_PROGRESS", raising=False)
+@pytest.fixture(scope="module")
+def fitted(small):
     d = small
     args = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1"]
     args += ["--model", str(d / "tiny.toml"), "--folds", "3", "--epochs", "2"]
     args += ["--baselines", "gblup,ridge", "--out", str(d / "run")]
-    r = CliRunner().invoke(main, args)  # CliRunner's stderr is not a terminal: lines, no bar
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SNPCNN_PROGRESS", raising=False)
+        r = CliRunner().invoke(main, args)  # CliRunner's stderr is not a terminal: lines
     assert r.exit_code == 0, r.output
+    return r
+
+
+def test_fit_logs_a_timestamped_line_per_fold_and_baseline(fitted):
+    r = fitted
     err = r.stderr
     assert re.search(STAMP + r"reading genotypes done \(.*\): 90 samples x 100 SNPs", err), err
     assert re.search(STAMP + r"3 folds x \(CNN up to \d+ epochs \+ GBLUP, ridge\)", err), err
@@ -60,3 +67,16 @@ def test_fit_logs_a_timestamped_line_per_fold_and_baseline(small, monkeypatch):
     assert "\r" not in err and "|" not in err  # no bar in a log
     # progress goes to stderr only: stdout holds the report
     assert "fold 1/3" not in r.stdout and "Pearson r" in r.stdout
+
+
+def test_explain_logs_each_method(small, fitted, monkeypatch):
+    monkeypatch.delenv("SNPCNN_PROGRESS", raising=False)
+    d = small
+    args = ["explain", str(d / "run" / "model.keras"), str(d / "geno.csv")]
+    args += ["--methods", "saliency,integrated_gradients", "--steps", "4", "--out", str(d / "ex")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    err = r.stderr
+    assert re.search(STAMP + r"reading genotypes done", err), err
+    assert re.search(STAMP + r"saliency \(1/2\) done \([\d.]+ s\); ETA", err), err
+    assert re.search(STAMP + r"integrated_gradients \(2/2\) done", err), err
