@@ -47,6 +47,7 @@ from snpcnn.baselines.gblup import (
     dominance_grm,
     vanraden_grm,
 )
+from snpcnn.baselines.large_n import LARGE_N, SOLVERS, SUBSAMPLE
 from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _RemlFit, _store_reml
 from snpcnn.baselines.ridge import RidgeRegression
 from snpcnn.baselines.rkhs import RKHS, _sq_distances
@@ -66,6 +67,9 @@ __all__ = [
     "vanraden_grm",
     "dominance_codes",
     "dominance_grm",
+    "LARGE_N",
+    "SUBSAMPLE",
+    "SOLVERS",
 ]
 
 #: Names accepted by :func:`make_baseline`.
@@ -95,6 +99,9 @@ def make_baseline(name: str, **params: Any) -> Baseline:
     """A baseline model by name: ``"gblup"``, ``"ridge"`` (alias ``"rrblup"``), ``"rkhs"``,
     ``"gblup_ad"`` or ``"egblup"`` (any case; ``-`` and ``_`` are ignored).
 
+    GBLUP and ridge get ``solver="auto"`` unless ``params`` say otherwise: exact up to
+    :data:`~snpcnn.baselines.large_n.LARGE_N` training rows, the large-n solver above.
+
     Examples
     --------
     >>> make_baseline("gblup").name
@@ -103,6 +110,8 @@ def make_baseline(name: str, **params: Any) -> Baseline:
     key = str(name).strip().lower().replace("-", "").replace("_", "")
     if key not in _REGISTRY:
         raise InputError(f"unknown baseline '{name}'; valid names: {', '.join(BASELINES)}")
+    if key in ("gblup", "ridge", "rrblup"):
+        params.setdefault("solver", "auto")
     try:
         return _REGISTRY[key](**params)
     except TypeError as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from snpcnn.baselines import large_n
 from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
@@ -72,6 +73,16 @@ class GBLUP(Baseline):
         Grid points before the Brent refinement.
     jitter : float
         Added to the diagonal of ``G`` (``G + jitter I``); 0 by default (not needed).
+    solver : {"auto", "exact", "iterative"}
+        ``"exact"``: the eigendecomposition above.  ``"iterative"``: the large-n path of
+        :mod:`snpcnn.baselines.large_n` (``delta`` by this same REML on a random subsample
+        of ``subsample`` training rows, marker effects by preconditioned conjugate gradient
+        over row blocks; no n x n matrix, no float copy of ``X``).  ``"auto"`` (default):
+        exact up to :data:`~snpcnn.baselines.large_n.LARGE_N` training rows, iterative above.
+    subsample : int
+        Rows of the REML subsample on the iterative path (default 3000; a fixed seed).
+    cg_tol : float
+        Relative residual at which conjugate gradient stops (iterative path).
 
     Attributes
     ----------
@@ -99,7 +110,11 @@ class GBLUP(Baseline):
     scale_ : float
         ``2 sum p(1-p)``.
     notes_ : list of str
-        Covariates dropped, optimum on a bound.
+        Covariates dropped, optimum on a bound, the large-n solver used.
+    solver_ : str
+        ``"exact"`` or ``"iterative"``: the path this fit took.  On the iterative path the
+        REML attributes (``sigma_g2_``, ``loglik_``, ...) are those of the subsample,
+        ``reml_rows_`` its row indices and ``cg_iterations_`` the CG iterations.
 
     Examples
     --------
@@ -118,16 +133,25 @@ class GBLUP(Baseline):
         log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
         n_grid: int = 100,
         jitter: float = 0.0,
+        solver: str = "auto",
+        subsample: int = large_n.SUBSAMPLE,
+        cg_tol: float = 1e-6,
     ) -> None:
         self.log_delta_bounds = log_delta_bounds
         self.n_grid = n_grid
         self.jitter = jitter
+        self.solver = solver
+        self.subsample = subsample
+        self.cg_tol = cg_tol
 
     def _params(self) -> dict[str, Any]:
         return {
             "log_delta_bounds": self.log_delta_bounds,
             "n_grid": self.n_grid,
             "jitter": self.jitter,
+            "solver": self.solver,
+            "subsample": self.subsample,
+            "cg_tol": self.cg_tol,
         }
 
     def fit(self, X: Any, y: Any, C: Any = None) -> GBLUP:
@@ -149,6 +173,8 @@ class GBLUP(Baseline):
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         if self.jitter < 0:
             raise InputError(f"jitter must be >= 0, got {self.jitter}")
+        if large_n.use_iterative(self.solver, len(X), "GBLUP"):
+            return self._fit_large(X, y, C, lo, hi)
         X, y, fe, F = _training_data(X, y, C, "GBLUP")
         n, m = X.shape
         p = X.mean(axis=0) / 2.0
@@ -171,6 +197,38 @@ class GBLUP(Baseline):
         self.scale_ = scale
         self.n_features_in_ = m
         self.n_train_ = n
+        self.solver_ = "exact"
+        return self
+
+    def _fit_large(self, X: Any, y: Any, C: Any, lo: float, hi: float) -> GBLUP:
+        """The iterative path: REML on a subsample, marker effects by CG on all rows."""
+        X, y, fe, F, mo = large_n.prepare(X, y, C, "GBLUP")
+        p = mo.mean / 2.0
+        scale = 2.0 * float(np.sum(p * (1.0 - p)))
+        rows = large_n.subsample_rows(mo.n, int(self.subsample))
+        K = large_n.subsample_gram(X, rows, mo.mean) / scale
+        if self.jitter > 0:
+            lam, U = np.linalg.eigh(K)
+            lam = np.clip(lam, 0.0, None) + self.jitter
+        else:
+            U, lam = large_n.gram_spectrum(K)
+        del K
+        # the subsample's fixed effects, with columns collinear there dropped
+        F_s = _FixedEffects().fit(F[rows, 1:] if F.shape[1] > 1 else None, len(rows))
+        F_s = F_s.design(F[rows, 1:] if F.shape[1] > 1 else None, len(rows))
+        reml = _reml(U, lam, y[rows], F_s, lo, hi, self.n_grid)
+        _store_reml(self, reml, fe, lo, hi)
+        fit = large_n.finish(X, y, F, fe, mo, reml.delta * scale, self.cg_tol, rows)
+        self.notes_.append(large_n.solver_note(fit, mo.n, "delta by REML"))
+        self.beta_ = fit.beta
+        self.coef_ = fit.coef
+        self.allele_freq_ = p
+        self.scale_ = scale
+        self.n_features_in_ = mo.m
+        self.n_train_ = mo.n
+        self.solver_ = "iterative"
+        self.reml_rows_ = rows
+        self.cg_iterations_ = fit.cg.n_iter
         return self
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
@@ -183,15 +241,16 @@ class GBLUP(Baseline):
         C_new : array (n_new x k), optional
             Covariates, same columns as in ``fit``.
         """
-        self._check_fitted()
-        X_new = self._check_new(X_new)
-        F_new = self._fe.design(C_new, X_new.shape[0])
-        return (X_new - 2.0 * self.allele_freq_) @ self.coef_ + F_new @ self.beta_
+        g = self.genomic_values(X_new)
+        return g + self._fe.design(C_new, len(g)) @ self.beta_
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
-        """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        """The predicted genomic values ``g_new`` alone (no fixed effects), computed over
+        row blocks of ``X_new`` (int8 or float; no float64 copy of the whole matrix)."""
         self._check_fitted()
-        return (self._check_new(X_new) - 2.0 * self.allele_freq_) @ self.coef_
+        return large_n.linear_predict(
+            X_new, self.n_features_in_, 2.0 * self.allele_freq_, self.coef_
+        )
 
 
 def dominance_codes(X: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _spectrum, _training_data
+from snpcnn.baselines import large_n
+from snpcnn.baselines._common import Baseline, _FixedEffects, _spectrum, _training_data
 from snpcnn.errors import InputError
 
 
@@ -30,6 +31,17 @@ class RidgeRegression(Baseline):
         Absolute penalties to try.  Default: ``ratios * trace(X~'X~) / n`` with
         ``ratios = logspace(-3, 3, 61)``; the ratio plays the role of ``delta = sigma_e2 /
         sigma_g2`` in GBLUP (ratio 1 means h2 = 0.5 on the G scale).
+    solver : {"exact", "auto", "iterative"}
+        ``"exact"`` (default for this class): the eigendecomposition above, with exact
+        leave-one-out residuals of every training row (the CNN's ridge start uses them).
+        ``"iterative"``: the large-n path of :mod:`snpcnn.baselines.large_n` (``alpha`` by
+        this same exact leave-one-out on a random subsample of ``subsample`` training rows,
+        marker effects on all rows by preconditioned conjugate gradient; no n x n matrix, no
+        float copy of ``X``; ``loo_residuals_`` then covers the subsample only).  ``"auto"``:
+        exact up to :data:`~snpcnn.baselines.large_n.LARGE_N` training rows, iterative above;
+        :func:`~snpcnn.baselines.make_baseline` (the CV engine) builds ridge with ``"auto"``.
+    subsample, cg_tol
+        As for :class:`GBLUP` (iterative path).
 
     Attributes
     ----------
@@ -51,6 +63,9 @@ class RidgeRegression(Baseline):
     alpha_at_bound_ : bool
         True if ``alpha_`` is the smallest or largest alpha of the grid.
     notes_ : list of str
+    solver_ : str
+        ``"exact"`` or ``"iterative"``.  On the iterative path ``cv_mse_`` and
+        ``loo_residuals_`` are those of the subsample, whose rows are ``loo_rows_``.
 
     Examples
     --------
@@ -65,43 +80,37 @@ class RidgeRegression(Baseline):
     name = "ridge"
     DEFAULT_RATIOS = np.logspace(-3, 3, 61)
 
-    def __init__(self, alphas: Any = None) -> None:
+    def __init__(
+        self,
+        alphas: Any = None,
+        solver: str = "exact",
+        subsample: int = large_n.SUBSAMPLE,
+        cg_tol: float = 1e-6,
+    ) -> None:
         self.alphas = alphas
+        self.solver = solver
+        self.subsample = subsample
+        self.cg_tol = cg_tol
 
     def _params(self) -> dict[str, Any]:
-        return {"alphas": self.alphas}
+        return {
+            "alphas": self.alphas,
+            "solver": self.solver,
+            "subsample": self.subsample,
+            "cg_tol": self.cg_tol,
+        }
 
-    def fit(self, X: Any, y: Any, C: Any = None) -> RidgeRegression:
-        """Choose alpha by leave-one-out on the training data and fit the marker effects.
-
-        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
-        """
-        X, y, fe, F = _training_data(X, y, C, "ridge")
-        n, m = X.shape
-        Q, _ = np.linalg.qr(F)
-        Xt = X - Q @ (Q.T @ X)
-        yt = y - Q @ (Q.T @ y)
-        U, s2 = _spectrum(Xt)
+    def _alpha_grid(self, trace_per_row: float) -> np.ndarray:
         if self.alphas is None:
-            alphas = self.DEFAULT_RATIOS * (float(s2.sum()) / n if len(s2) else 1.0)
-        else:
-            alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
-            if alphas.ndim != 1 or len(alphas) == 0 or not (alphas > 0).all():
-                raise InputError(f"alphas must be positive numbers, got {self.alphas!r}")
-        Uy = U.T @ yt
-        shrink = s2[None, :] / (s2[None, :] + alphas[:, None])  # (n_alpha, r)
-        h_f = np.sum(Q * Q, axis=1)  # diagonal of P_F
-        H_diag = h_f[:, None] + (U * U) @ shrink.T  # (n, n_alpha)
-        resid = yt[:, None] - U @ (shrink * Uy[None, :]).T  # (n, n_alpha)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loo = resid / (1.0 - H_diag)
-        mse = np.mean(loo**2, axis=0)
-        mse = np.where(np.isfinite(mse), mse, np.inf)
+            return self.DEFAULT_RATIOS * trace_per_row
+        alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+        if alphas.ndim != 1 or len(alphas) == 0 or not (alphas > 0).all():
+            raise InputError(f"alphas must be positive numbers, got {self.alphas!r}")
+        return alphas
+
+    def _store_alpha(self, alphas: np.ndarray, mse: np.ndarray, loo: np.ndarray, fe: Any) -> float:
         k = int(np.argmin(mse))
         alpha = float(alphas[k])
-        w = Uy / (s2 + alpha)
-        coef = Xt.T @ (U @ w)
-        b, *_ = np.linalg.lstsq(F, y - X @ coef, rcond=None)
         self.notes_ = list(fe.notes)
         self.alpha_at_bound_ = bool(len(alphas) > 1 and k in (0, len(alphas) - 1))
         if self.alpha_at_bound_:
@@ -110,18 +119,94 @@ class RidgeRegression(Baseline):
         self.alphas_ = alphas
         self.cv_mse_ = mse
         self.loo_residuals_ = loo[:, k].copy()
+        self.fixed_effect_names_ = fe.names
+        self._fe = fe
+        return alpha
+
+    def fit(self, X: Any, y: Any, C: Any = None) -> RidgeRegression:
+        """Choose alpha by leave-one-out on the training data and fit the marker effects.
+
+        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
+        """
+        if large_n.use_iterative(self.solver, len(X), "ridge"):
+            return self._fit_large(X, y, C)
+        X, y, fe, F = _training_data(X, y, C, "ridge")
+        n, m = X.shape
+        Q, _ = np.linalg.qr(F)
+        Xt = X - Q @ (Q.T @ X)
+        yt = y - Q @ (Q.T @ y)
+        U, s2 = _spectrum(Xt)
+        alphas = self._alpha_grid(float(s2.sum()) / n if len(s2) else 1.0)
+        mse, loo, Uy = _loo_path(U, s2, Q, yt, alphas)
+        alpha = self._store_alpha(alphas, mse, loo, fe)
+        w = Uy / (s2 + alpha)
+        coef = Xt.T @ (U @ w)
+        b, *_ = np.linalg.lstsq(F, y - X @ coef, rcond=None)
         self.coef_ = coef
         self.beta_ = b
         self.intercept_ = float(b[0])
-        self.fixed_effect_names_ = fe.names
-        self._fe = fe
         self.n_features_in_ = m
         self.n_train_ = n
+        self.solver_ = "exact"
+        return self
+
+    def _fit_large(self, X: Any, y: Any, C: Any) -> RidgeRegression:
+        """The iterative path: alpha by leave-one-out on a subsample, CG on all rows."""
+        X, y, fe, F, mo = large_n.prepare(X, y, C, "ridge")
+        rows = large_n.subsample_rows(mo.n, int(self.subsample))
+        K = large_n.subsample_gram(X, rows, mo.mean)
+        # fixed effects of the subsample (columns collinear there dropped), projected out
+        cov = F[rows, 1:] if F.shape[1] > 1 else None
+        F_s = _FixedEffects().fit(cov, len(rows)).design(cov, len(rows))
+        Q, _ = np.linalg.qr(F_s)
+        K -= Q @ (Q.T @ K)
+        K -= (K @ Q) @ Q.T
+        U, s2 = large_n.gram_spectrum(0.5 * (K + K.T))
+        del K
+        y_s = y[rows]
+        yt = y_s - Q @ (Q.T @ y_s)
+        alphas = self._alpha_grid(float(mo.diag.sum()) / mo.n)
+        mse, loo, _ = _loo_path(U, s2, Q, yt, alphas)
+        alpha = self._store_alpha(alphas, mse, loo, fe)
+        fit = large_n.finish(X, y, F, fe, mo, alpha, self.cg_tol, rows)
+        self.notes_.append(large_n.solver_note(fit, mo.n, "alpha by leave-one-out"))
+        b = fit.beta.copy()
+        b[0] -= float(mo.mean @ fit.coef)  # predict uses X, not X - mean
+        self.coef_ = fit.coef
+        self.beta_ = b
+        self.intercept_ = float(b[0])
+        self.n_features_in_ = mo.m
+        self.n_train_ = mo.n
+        self.solver_ = "iterative"
+        self.loo_rows_ = rows
+        self.cg_iterations_ = fit.cg.n_iter
         return self
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
-        """Predicted trait values ``X_new beta + F_new b``."""
+        """Predicted trait values ``X_new beta + F_new b`` (over row blocks of ``X_new``)."""
         self._check_fitted()
-        X_new = self._check_new(X_new)
-        F_new = self._fe.design(C_new, X_new.shape[0])
-        return X_new @ self.coef_ + F_new @ self.beta_
+        g = large_n.linear_predict(
+            X_new, self.n_features_in_, np.zeros(self.n_features_in_), self.coef_
+        )
+        return g + self._fe.design(C_new, len(g)) @ self.beta_
+
+
+def _loo_path(
+    U: np.ndarray, s2: np.ndarray, Q: np.ndarray, yt: np.ndarray, alphas: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact leave-one-out residuals for every alpha from the spectrum ``U diag(s2) U'`` of
+    ``X~ X~'`` (fixed effects with orthonormal basis ``Q`` projected out; ``yt = S y``).
+
+    Returns the mean squared LOO residual per alpha (inf where undefined), the LOO
+    residuals (n x n_alpha) and ``U' yt``.
+    """
+    Uy = U.T @ yt
+    shrink = s2[None, :] / (s2[None, :] + alphas[:, None])  # (n_alpha, r)
+    h_f = np.sum(Q * Q, axis=1)  # diagonal of P_F
+    H_diag = h_f[:, None] + (U * U) @ shrink.T  # (n, n_alpha)
+    resid = yt[:, None] - U @ (shrink * Uy[None, :]).T  # (n, n_alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loo = resid / (1.0 - H_diag)
+    mse = np.mean(loo**2, axis=0)
+    mse = np.where(np.isfinite(mse), mse, np.inf)
+    return mse, loo, Uy

@@ -1,0 +1,297 @@
+"""Large-n solvers for GBLUP and ridge: no n x n matrix of all training rows, no float copy
+of the whole genotype matrix.
+
+GBLUP and ridge are the same linear model in two parametrisations.  With ``Z`` the centred
+dosages, ``F = [1, C]`` the fixed effects and ``S = I - Q Q'`` the projection that absorbs
+them (``Q`` an orthonormal basis of ``F``), the marker effects solve the SNP-BLUP /
+ridge system
+
+    (Z' S Z + lambda I) beta = Z' S y
+
+(GBLUP: ``lambda = delta * s``, ``delta = sigma_e2 / sigma_g2`` on the scale of the
+VanRaden ``G = Z Z' / s``; ridge: ``lambda = alpha``).  The exact path eigendecomposes an
+n x n matrix (O(n^2 m + n^3) time, several float64 n x m copies).  Past
+:data:`LARGE_N` training rows the models use instead:
+
+* **Marker effects by preconditioned conjugate gradient** on the system above.  Each
+  iteration is one pass over the rows of ``X`` in blocks of about :data:`BLOCK_BYTES`: a
+  block (int8, float32 or float64 in the input) is converted to float32 and used twice,
+  ``u_b = Z_b v`` and ``Z_b' u_b``, so the matrix product ``Z' S Z v`` never needs more than
+  one float block.  The preconditioner is the diagonal of ``Z' S Z + lambda I`` (Jacobi),
+  from the same first pass that gives the column means, ``Z' Q`` and ``Z' S y``.
+* **The variance ratio from a random subsample** of at most ``subsample`` training rows
+  (default :data:`SUBSAMPLE`, drawn with a fixed seed): GBLUP runs its exact REML there
+  (``delta``), ridge its exact leave-one-out over the penalty grid (``alpha``).  Both are
+  properties of the population (``delta`` of the heritability, ``alpha`` of the per-marker
+  effect variance), not of n, so a few thousand rows estimate them well; the marker effects
+  then use every training row.  The subsample's n_sub x n_sub Gram matrix is built over
+  column blocks of ``X`` (float32), so it needs no float copy of the subsample either.
+
+Memory: the int8 (or float) input, one float32 block, and O(m) vectors; no n x n matrix of
+the full training set.  Time: O(n m) per CG iteration plus O(n_sub^2 m + n_sub^3) for the
+variance ratio.  :data:`LARGE_N` and the accuracy against the exact path are measured in
+``benchmarks/bench_large_n.py`` (docs/bench/large_n.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from snpcnn.baselines._common import _EIG_RTOL, _as_vector, _FixedEffects
+from snpcnn.errors import InputError
+
+__all__ = [
+    "LARGE_N",
+    "SUBSAMPLE",
+    "BLOCK_BYTES",
+    "SOLVERS",
+    "use_iterative",
+    "row_blocks",
+    "linear_predict",
+]
+
+#: Training rows above which ``solver="auto"`` uses the large-n path (measured:
+#: docs/bench/large_n.md).
+LARGE_N = 6000
+#: Default size of the random subsample the variance ratio is estimated on.
+SUBSAMPLE = 3000
+#: Target size of one float32 row block (bytes).
+BLOCK_BYTES = 64 * 2**20
+#: Accepted values of the ``solver`` parameter.
+SOLVERS = ("auto", "exact", "iterative")
+
+
+def use_iterative(solver: str, n: int, who: str) -> bool:
+    """Whether a fit on ``n`` training rows takes the large-n path."""
+    if solver not in SOLVERS:
+        raise InputError(f"{who}: solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    return solver == "iterative" or (solver == "auto" and n > LARGE_N)
+
+
+def _shape(X: Any, what: str) -> tuple[Any, int, int]:
+    if not hasattr(X, "shape") or not hasattr(X, "dtype"):
+        X = np.asarray(X, dtype=np.float64)
+    if len(X.shape) != 2:
+        raise InputError(f"{what} must be a 2-D samples x SNPs array, got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise InputError(f"{what} must hold numbers (dosages), got dtype {X.dtype}")
+    return X, int(X.shape[0]), int(X.shape[1])
+
+
+def row_blocks(n: int, m: int, itemsize: int = 4) -> Iterator[slice]:
+    """Slices of about :data:`BLOCK_BYTES` (at ``itemsize`` bytes per value) over n rows."""
+    step = max(1, min(n, BLOCK_BYTES // max(1, itemsize * m)))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _block(X: Any, rows: Any, dtype: Any, what: str) -> np.ndarray:
+    B = np.asarray(X[rows], dtype=dtype)
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(B).all():
+        raise InputError(
+            f"{what} contains NaN or infinite values; impute missing dosages with the "
+            "training-fold mean before calling fit/predict"
+        )
+    return B
+
+
+def linear_predict(X_new: Any, n_features: int, center: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``(X_new - center) @ coef`` over row blocks (float64 per block), input checked."""
+    X_new, n, m = _shape(X_new, "X_new")
+    if m != n_features:
+        raise InputError(f"X_new has {m} SNP columns but the model was fitted on {n_features}")
+    out = np.empty(n)
+    offset = float(center @ coef)
+    for sl in row_blocks(n, m, 8):
+        out[sl] = _block(X_new, sl, np.float64, "X_new") @ coef - offset
+    return out
+
+
+class _Moments(NamedTuple):
+    """One pass over the training rows: everything CG and the fixed effects need."""
+
+    n: int
+    m: int
+    mean: np.ndarray  # column means (m,)
+    ZQ: np.ndarray  # Z' Q (m x q), Z = X - mean
+    Zy: np.ndarray  # Z' S y (m,)
+    diag: np.ndarray  # diag(Z' S Z) (m,)
+    Q: np.ndarray  # orthonormal basis of F (n x q)
+    y_abs: np.ndarray  # S y (n,)
+
+
+def _moments(X: Any, y: np.ndarray, F: np.ndarray) -> _Moments:
+    n, m = X.shape
+    Q, _ = np.linalg.qr(F)
+    y_abs = y - Q @ (Q.T @ y)
+    sx = np.zeros(m)
+    sxx = np.zeros(m)
+    XQ = np.zeros((m, Q.shape[1]))
+    Xy = np.zeros(m)
+    for sl in row_blocks(n, m):
+        B = _block(X, sl, np.float32, "X")
+        sx += B.sum(axis=0, dtype=np.float64)
+        sxx += np.square(B).sum(axis=0, dtype=np.float64)
+        XQ += B.T @ Q[sl].astype(np.float32)
+        Xy += B.T @ y_abs[sl].astype(np.float32)
+    mean = sx / n
+    ZQ = XQ - np.outer(mean, Q.sum(axis=0))
+    Zy = Xy - mean * y_abs.sum()
+    diag = sxx - n * mean * mean - np.sum(ZQ * ZQ, axis=1)
+    return _Moments(n, m, mean, ZQ, Zy, np.maximum(diag, 0.0), Q, y_abs)
+
+
+def _gram_matvec(X: Any, mo: _Moments, v: np.ndarray) -> np.ndarray:
+    """``Z' S Z v`` in one pass over the row blocks of ``X``."""
+    v32 = v.astype(np.float32)
+    c = float(mo.mean @ v)
+    acc = np.zeros(mo.m)
+    total = 0.0
+    for sl in row_blocks(mo.n, mo.m):
+        B = _block(X, sl, np.float32, "X")
+        u = (B @ v32).astype(np.float64) - c
+        total += float(u.sum())
+        acc += B.T @ u.astype(np.float32)
+    return acc - mo.mean * total - mo.ZQ @ (mo.ZQ.T @ v)
+
+
+class CGResult(NamedTuple):
+    coef: np.ndarray
+    n_iter: int
+    converged: bool
+    rel_residual: float
+
+
+def solve_cg(X: Any, mo: _Moments, lam: float, tol: float = 1e-6, max_iter: int = 1000) -> CGResult:
+    """Jacobi-preconditioned CG for ``(Z' S Z + lam I) beta = Z' S y``."""
+    b = mo.Zy
+    bnorm = float(np.linalg.norm(b))
+    if bnorm == 0.0:
+        return CGResult(np.zeros(mo.m), 0, True, 0.0)
+    dinv = 1.0 / (mo.diag + lam)
+    x = np.zeros(mo.m)
+    r = b.copy()
+    z = dinv * r
+    p = z.copy()
+    rz = float(r @ z)
+    rel = 1.0
+    for it in range(1, max_iter + 1):
+        Ap = _gram_matvec(X, mo, p) + lam * p
+        alpha = rz / float(p @ Ap)
+        x += alpha * p
+        r -= alpha * Ap
+        rel = float(np.linalg.norm(r)) / bnorm
+        if rel < tol:
+            return CGResult(x, it, True, rel)
+        z = dinv * r
+        rz_new = float(r @ z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return CGResult(x, max_iter, False, rel)
+
+
+def _fitted(X: Any, mo: _Moments, coef: np.ndarray) -> np.ndarray:
+    """``Z coef`` for the training rows (one pass)."""
+    out = np.empty(mo.n)
+    c = float(mo.mean @ coef)
+    coef32 = coef.astype(np.float32)
+    for sl in row_blocks(mo.n, mo.m):
+        out[sl] = (_block(X, sl, np.float32, "X") @ coef32).astype(np.float64) - c
+    return out
+
+
+def subsample_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """A sorted random subset of ``min(n, size)`` of ``range(n)`` (fixed seed)."""
+    if size < 10:
+        raise InputError(f"the variance-ratio subsample must have at least 10 rows, got {size}")
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def subsample_gram(X: Any, rows: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``Z_s Z_s'`` (float64) of the rows ``rows`` of ``Z = X - mean``, over column blocks."""
+    Xs = X[rows]
+    n_s, m = Xs.shape
+    K = np.zeros((n_s, n_s))
+    step = max(1, BLOCK_BYTES // (4 * max(1, n_s)))
+    for start in range(0, m, step):
+        cols = slice(start, min(m, start + step))
+        B = np.asarray(Xs[:, cols], dtype=np.float32) - mean[cols].astype(np.float32)
+        if not np.isfinite(B).all():
+            raise InputError(
+                "X contains NaN or infinite values; impute missing dosages with the "
+                "training-fold mean before calling fit/predict"
+            )
+        K += B @ B.T
+    return K
+
+
+def gram_spectrum(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero eigenpairs ``(U, lam)`` of a symmetric PSD matrix (as ``_spectrum`` keeps)."""
+    lam, U = np.linalg.eigh(K)
+    top = lam[-1] if len(lam) else 0.0
+    keep = lam > _EIG_RTOL * max(top, 0.0)
+    return U[:, keep], lam[keep]
+
+
+class LargeFit(NamedTuple):
+    """What a large-n fit returns to GBLUP / ridge."""
+
+    mean: np.ndarray
+    coef: np.ndarray
+    beta: np.ndarray  # fixed effects for y - Z coef (intercept absorbs the centring)
+    fe: _FixedEffects
+    cg: CGResult
+    rows: np.ndarray  # the variance-ratio subsample
+
+
+def prepare(
+    X: Any, y: Any, C: Any, who: str
+) -> tuple[Any, np.ndarray, _FixedEffects, np.ndarray, _Moments]:
+    """Checked inputs and the one pass of moments for a large-n fit."""
+    X, n, m = _shape(X, "X")
+    y = _as_vector(y, n)
+    fe = _FixedEffects().fit(C, n)
+    F = fe.design(C, n)
+    if n - F.shape[1] < 2:
+        raise InputError(
+            f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
+        )
+    mo = _moments(X, y, F)
+    if not (mo.diag > 0).any():
+        raise InputError(
+            "every SNP is monomorphic in the training data (all dosages equal per column); "
+            "nothing to fit"
+        )
+    return X, y, fe, F, mo
+
+
+def finish(
+    X: Any,
+    y: np.ndarray,
+    F: np.ndarray,
+    fe: _FixedEffects,
+    mo: _Moments,
+    lam: float,
+    tol: float,
+    rows: np.ndarray,
+) -> LargeFit:
+    """Marker effects by CG at penalty ``lam``, then the fixed effects (least squares)."""
+    cg = solve_cg(X, mo, lam, tol=tol)
+    g = _fitted(X, mo, cg.coef)
+    beta, *_ = np.linalg.lstsq(F, y - g, rcond=None)
+    return LargeFit(mo.mean, cg.coef, beta, fe, cg, rows)
+
+
+def solver_note(fit: LargeFit, n: int, what: str) -> str:
+    return (
+        f"large-n solver: {what} on a random subsample of {len(fit.rows)} of {n} training "
+        f"rows; marker effects by preconditioned conjugate gradient ({fit.cg.n_iter} "
+        f"iterations, relative residual {fit.cg.rel_residual:.1e}"
+        + ("" if fit.cg.converged else ", NOT converged")
+        + ")"
+    )
