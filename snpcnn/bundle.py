@@ -146,6 +146,96 @@ class ModelBundle:
             out[t] = z[:, j] * float(self.target_sd[j]) + fixed
         return out
 
+    # ---------------------------------------------------------- covariates
+    @property
+    def covariate_names(self) -> list[str]:
+        """The phenotype-table columns the model's fixed effects were fitted on."""
+        names = self.config.get("covariates") or []
+        if names:
+            return list(names)
+        # bundles from before the names were stored: numeric columns only
+        return [c for c in self.covariate_columns if "[" not in c]
+
+    @property
+    def covariate_levels(self) -> dict[str, list[str]]:
+        """Training levels (sorted as text, first = reference) of each categorical covariate."""
+        return dict(self.config.get("covariate_levels") or {})
+
+    def covariate_design(
+        self, phenotypes: Any, sample_ids: Any, source: str = "the covariates file"
+    ) -> tuple[np.ndarray, list[str]]:
+        """The fixed-effect design (``covariate_columns`` order) of ``sample_ids``.
+
+        ``phenotypes`` is a :class:`snpcnn.io.phenotypes.Phenotypes` holding the model's
+        covariate columns.  Categorical covariates are one-hot coded with the *training*
+        levels, exactly as in ``snpcnn fit``; a level the training data never had gets the
+        training share of every level (an average level) and is counted in the returned
+        notes.  Raises InputError for a missing column, a sample without a row or a missing
+        value, naming the sample and the fix.
+        """
+        ids = [str(s) for s in sample_ids]
+        table = phenotypes.table
+        absent = [c for c in self.covariate_names if c not in table.columns]
+        if absent:
+            raise InputError(
+                f"{source}: no column '{absent[0]}'; the model was fitted with the covariates "
+                f"{', '.join(self.covariate_names)}; give a file with these columns"
+            )
+        missing_ids = [i for i in ids if i not in table.index]
+        if missing_ids:
+            raise InputError(
+                f"{source}: sample '{missing_ids[0]}' (and {len(missing_ids) - 1} more of the "
+                f"{len(ids)} genotyped samples) has no row; add their covariate values, or "
+                "predict without covariates (training means are then used)"
+            )
+        levels = self.covariate_levels
+        blocks: list[np.ndarray] = []
+        names: list[str] = []
+        notes: list[str] = []
+        means = dict(zip(self.covariate_columns, np.asarray(self.covariate_means, float)))
+        for cov in self.covariate_names:
+            values = table.loc[ids, cov].to_numpy()
+            miss = pd.isna(pd.Series(values, dtype=object)).to_numpy()
+            if miss.any():
+                i = int(np.flatnonzero(miss)[0])
+                raise InputError(
+                    f"{source}: covariate '{cov}' is missing for sample '{ids[i]}' and "
+                    f"{int(miss.sum()) - 1} more; fill in the value, or predict those samples "
+                    "without covariates"
+                )
+            if cov in levels:
+                vals = np.asarray([str(v) for v in values], dtype=object)
+                known = np.isin(vals, levels[cov])
+                for level in levels[cov][1:]:
+                    name = f"{cov}[{level}]"
+                    col = (vals == level).astype(np.float64)
+                    col[~known] = means.get(name, 0.0)
+                    blocks.append(col[:, None])
+                    names.append(name)
+                if (~known).any():
+                    ex = sorted(set(vals[~known]))[:3]
+                    notes.append(
+                        f"covariate '{cov}': {int((~known).sum())} sample(s) have a level the "
+                        f"training data did not have ({', '.join(ex)}); they get the training "
+                        "average of its levels"
+                    )
+            else:
+                try:
+                    blocks.append(values.astype(np.float64)[:, None])
+                except (TypeError, ValueError):
+                    raise InputError(
+                        f"{source}: covariate '{cov}' was numeric in training but has the "
+                        f"non-numeric value '{values[0]}'; give numbers"
+                    ) from None
+                names.append(cov)
+        if names != list(self.covariate_columns):
+            raise InputError(
+                f"{source}: the covariates encode to columns {names}, but the model has "
+                f"{list(self.covariate_columns)}; this model cannot be applied with covariates"
+            )
+        c = np.hstack(blocks) if blocks else np.zeros((len(ids), 0))
+        return c, notes
+
     # ------------------------------------------------------------- saving
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = self.preprocessor.to_arrays()

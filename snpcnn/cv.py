@@ -784,6 +784,7 @@ def _run_fold(
     progress,
 ) -> dict:
     from snpcnn.baselines import make_baseline
+    from snpcnn.threads import blas_threads
 
     ft = fold_table[fold_table["repeat"] == r].set_index("sample_id")["fold"]
     fold_of = ft.reindex(targets.sample_ids).to_numpy()
@@ -855,8 +856,9 @@ def _run_fold(
             for j in range(y_tr.shape[1]):
                 ok = ~np.isnan(y_tr[:, j])
                 est = make_baseline(b)
-                est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
-                p[:, j] = est.predict(xd_te, c_te)
+                with blas_threads():  # the --threads setting (snpcnn.threads)
+                    est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
+                    p[:, j] = est.predict(xd_te, c_te)
                 out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
                     *[
                         np.asarray(v)
@@ -968,6 +970,15 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         if targets.use_covariates
         else []
     )
+    if targets.use_covariates:
+        # the training levels of categorical covariates: predict/explain encode new samples'
+        # covariates exactly as here (ModelBundle.covariate_design)
+        ph = targets.phenotypes
+        config["covariate_levels"] = {
+            cov: sorted({str(v) for v in ph.table.loc[targets.sample_ids, cov] if not pd.isna(v)})
+            for cov in ph.covariates
+            if cov in ph.categorical
+        }
     pre = _fit_preprocessor(genotypes, pre_settings, rows, y, c)
     x = _encode(pre, genotypes, rows)
     tt = TargetTransform.fit(y, c, targets.head)

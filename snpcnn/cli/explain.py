@@ -30,6 +30,14 @@ _OUTPUTS = ("importance.csv", "explain.json")
 )
 @click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
 @click.option(
+    "--covariates",
+    "covariates_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Table with the covariates the model was fitted with, projected out of the marginal "
+    "scan (default: looked for in PHENOTYPES).",
+)
+@click.option(
     "--methods",
     default="saliency,gradxinput,integrated_gradients,grad_cam",
     show_default=True,
@@ -59,6 +67,7 @@ def explain(
     geno_format,
     trait,
     id_column,
+    covariates_file,
     methods,
     layer,
     steps,
@@ -132,12 +141,16 @@ def explain(
     if phenotypes:
         from snpcnn.io.phenotypes import align, read_phenotypes
 
-        ph = read_phenotypes(phenotypes, id_column=id_column)
-        if trait not in ph.traits:
+        # only the explained trait is read as a trait: other columns (covariates such as sex,
+        # other traits) may hold anything
+        try:
+            ph = read_phenotypes(phenotypes, id_column=id_column, traits=[trait])
+        except InputError as exc:
+            if f"'{trait}' not found" not in str(exc):
+                raise
             raise InputError(
-                f"{phenotypes}: no column '{trait}' (the trait explained); use --trait with one "
-                f"of: {', '.join(ph.traits)}"
-            )
+                f"{exc} (the trait explained, --trait; default: the model's first trait)"
+            ) from None
         al = align(geno, ph, traits=[trait])
         yv = al.trait(trait)
         ok = np.isfinite(yv)
@@ -156,7 +169,10 @@ def explain(
         click.echo(f"Warning: {w.message}", err=True)
     if y is not None:
         block, _ = bundle.aligned_block(sub)
-        assoc = marginal_association(block, y)
+        c_scan, adjusted = _scan_covariates(
+            bundle, phenotypes, covariates_file, id_column, geno.samples[rows]
+        )
+        assoc = marginal_association(block, y, covariates=c_scan)
         explained = np.arange(len(rows))
         if len(rows) > max_samples:
             rng = np.random.default_rng(seed)
@@ -228,12 +244,46 @@ def explain(
         "n_snps": int(X.shape[1]),
         "snp_match": {k: int(v) for k, v in match.items() if k.startswith("n_")},
         "spearman_vs_marginal": spearman if assoc is not None else None,
+        "marginal_adjusted_for": adjusted if assoc is not None else None,
         "seed": seed,
     }
     atomic_write_text(out / "explain.json", json.dumps(info, indent=2) + "\n")
     top = imp.sort_values(method_list[0], ascending=False).head(top_k)
     click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(top["id"].astype(str)))
     click.echo(f"results written to {out}/ (importance.csv, manhattan_*.png, explain.json)")
+
+
+def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids):
+    """(design, names): the model's covariates for the marginal scan, as in fit; (None, [])
+    with one line on stderr where the model has covariates the files do not hold."""
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    names = bundle.covariate_names if bundle.head == "regression" else []
+    if not names:
+        return None, []
+    src = covariates_file or phenotypes
+    try:
+        ph = read_phenotypes(
+            src,
+            id_column=None if covariates_file else id_column,
+            traits=[],
+            covariates=names,
+            categorical=[c for c in names if c in bundle.covariate_levels],
+        )
+    except InputError as exc:
+        if covariates_file:
+            raise
+        click.echo(
+            f"the marginal scan is NOT adjusted for the model's covariates ({', '.join(names)}): "
+            f"{exc}; give --covariates FILE to adjust it",
+            err=True,
+        )
+        return None, []
+    c, notes = bundle.covariate_design(ph, sample_ids, source=str(src))
+    for n in notes:
+        click.echo(f"Warning: {src}: {n}", err=True)
+    click.echo(f"marginal scan adjusted for the covariates {', '.join(names)}", err=True)
+    return c, list(names)
 
 
 COMMANDS = [explain]

@@ -187,6 +187,13 @@ def _folds_arg(value: str):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--xla", is_flag=True, help="Compile the CNN with XLA (jit_compile).")
 @click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(0),
+    help="Threads for TensorFlow and BLAS (the baselines); default (or 0): the cores this "
+    "process may use.",
+)
+@click.option(
     "--no-refit", is_flag=True, help="Skip the final refit on all samples (no model.keras)."
 )
 @click.option(
@@ -229,6 +236,7 @@ def fit(
     preselect_p,
     seed,
     xla,
+    threads,
     no_refit,
     out,
     force,
@@ -243,8 +251,10 @@ def fit(
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.io.phenotypes import align, read_phenotypes
     from snpcnn.report import check_output_dir, console_report, save_results
+    from snpcnn.threads import apply_threads
 
     t0 = time.perf_counter()
+    apply_threads(threads)
     check_output_dir(out, force)
     check_writable(out)
     folds_value = _folds_arg(folds)
@@ -347,13 +357,25 @@ def fit(
     type=click.Path(dir_okay=False),
     help="Write predictions to this CSV (default: print to stdout).",
 )
+@click.option(
+    "--covariates",
+    "covariates_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Table (CSV/TSV, one row per sample id) with the covariate columns the model was "
+    "fitted with; their fixed effects are then added per sample. Without it a model with "
+    "covariates uses their training means.",
+)
+@click.option("--id-column", default=None, help="Sample-id column of the --covariates file.")
 @force_option
 @verbose_option
-def predict(model, genotypes, geno_format, out, force):
+def predict(model, genotypes, geno_format, out, covariates_file, id_column, force):
     """Predict traits for new individuals with a MODEL written by `snpcnn fit`.
 
     SNPs are matched to the model's by id, else by chrom:pos with alleles; a file
-    that counts the other allele is flipped; absent SNPs are mean-imputed.
+    that counts the other allele is flipped; absent SNPs are mean-imputed. A model
+    fitted with covariates takes them per sample from --covariates FILE (same columns
+    and checks as in fit); without the file it says so and uses their training means.
     """
     from snpcnn.bundle import load_bundle
     from snpcnn.io import read_genotypes
@@ -368,9 +390,10 @@ def predict(model, genotypes, geno_format, out, force):
         check_writable(out)
     bundle = load_bundle(model)
     geno = read_genotypes(genotypes, format=geno_format)
+    cov = model_covariates(bundle, covariates_file, id_column, geno.samples, "snpcnn predict")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = bundle.predict(geno)
+        table = bundle.predict(geno, covariates=cov)
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     csv = table.to_csv(index=False, float_format="%.6g")
@@ -380,6 +403,46 @@ def predict(model, genotypes, geno_format, out, force):
         click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def model_covariates(bundle, covariates_file, id_column, sample_ids, command: str):
+    """The model's covariate design for ``sample_ids`` from ``covariates_file`` (or None).
+
+    Says on stderr what is assumed when the model has covariates and no file is given,
+    and refuses a file for a model without covariates.
+    """
+    import numpy as np
+
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    names = bundle.covariate_names if bundle.head == "regression" else []
+    if not names:
+        if covariates_file:
+            raise InputError(
+                f"--covariates {covariates_file}: the model was fitted without covariates; "
+                "leave the option out"
+            )
+        return None
+    if not covariates_file:
+        click.echo(
+            f"{command}: the model was fitted with the covariates {', '.join(names)}; none "
+            "given (--covariates FILE), so every sample gets their training means (a "
+            "prediction for an average individual: only the genomic part differs between "
+            "samples)",
+            err=True,
+        )
+        return None
+    ph = read_phenotypes(
+        covariates_file,
+        id_column=id_column,
+        traits=[],
+        covariates=names,
+        categorical=[c for c in names if c in bundle.covariate_levels],
+    )
+    c, notes = bundle.covariate_design(ph, sample_ids, source=str(covariates_file))
+    for n in notes:
+        click.echo(f"Warning: {covariates_file}: {n}", err=True)
+    return np.asarray(c, dtype=np.float64)
 
 
 COMMANDS = [fit, predict]

@@ -1,0 +1,167 @@
+"""Issue 14 item 2: `snpcnn predict` (and explain's marginal scan) use the model's covariates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.bundle import load_bundle
+from snpcnn.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TINY_TOML = """
+name = "tiny"
+[[blocks]]
+type = "conv"
+filters = 4
+kernel_size = 4
+strides = 4
+[[blocks]]
+type = "flatten"
+[[blocks]]
+type = "dense"
+units = 8
+"""
+
+
+@pytest.fixture(scope="module")
+def sexed(example_data, tmp_path_factory):
+    """400 wheat lines x 300 SNPs, y = GY_E1 + 3 for 'M'; 100 held out (no phenotype file row)."""
+    d = tmp_path_factory.mktemp("sexed")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
+    x = x.iloc[:400, :301]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph = ph.set_index("sample_id").loc[x.sample_id].reset_index()
+    rng = np.random.default_rng(0)
+    ph["sex"] = rng.choice(["F", "M"], size=len(ph))
+    ph["Litter"] = rng.choice(["L1", "L2", "L3"], size=len(ph))
+    ph["y"] = ph["GY_E1"] + np.where(ph["sex"] == "M", 3.0, 0.0)
+    ph.iloc[:300][["sample_id", "y", "sex", "Litter"]].to_csv(d / "pheno.csv", index=False)
+    ph[["sample_id", "sex", "Litter"]].to_csv(d / "cov.csv", index=False)
+    ph.iloc[300:][["sample_id", "y", "sex"]].to_csv(d / "held_out.csv", index=False)
+    x.iloc[300:].to_csv(d / "new_geno.csv", index=False)
+    (d / "tiny.toml").write_text(TINY_TOML)
+    out = d / "run"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "y",
+            "--covariates", "sex,Litter", "--model", str(d / "tiny.toml"),
+            "--folds", "3", "--epochs", "2", "--baselines", "gblup", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return d, out
+
+
+def _predict(d, out, *extra):
+    r = CliRunner().invoke(
+        main, ["predict", str(out / "model.keras"), str(d / "new_geno.csv"), *extra]
+    )
+    return r
+
+
+def test_predict_with_covariates_adds_their_effects(sexed):
+    d, out = sexed
+    r = _predict(d, out, "--covariates", str(d / "cov.csv"))
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(pd.io.common.StringIO(r.stdout), dtype={"sample_id": str})
+    held = pd.read_csv(d / "held_out.csv", dtype={"sample_id": str}).set_index("sample_id")
+    pred = pred.set_index("sample_id").join(held.rename(columns={"y": "y_obs"}))
+    by_sex = pred.groupby("sex")["y"].mean()
+    # the sex effect (3.0) is in the predictions; held-out r is at least sex's own r
+    assert 2.5 < by_sex["M"] - by_sex["F"] < 3.5
+    r_sex = np.corrcoef(pred["y_obs"], pred["sex"].eq("M"))[0, 1]
+    assert np.corrcoef(pred["y"], pred["y_obs"])[0, 1] >= r_sex - 0.02
+
+
+def test_predict_without_covariates_says_what_it_assumes(sexed):
+    d, out = sexed
+    r = _predict(d, out)
+    assert r.exit_code == 0, r.output
+    assert "fitted with the covariates sex, Litter; none given" in r.stderr
+    pred = pd.read_csv(pd.io.common.StringIO(r.stdout), dtype={"sample_id": str})
+    held = pd.read_csv(d / "held_out.csv", dtype={"sample_id": str}).set_index("sample_id")
+    pred = pred.set_index("sample_id").join(held.rename(columns={"y": "y_obs"}))
+    by_sex = pred.groupby("sex")["y"].mean()
+    assert abs(by_sex["M"] - by_sex["F"]) < 0.5  # the training mean for everybody
+
+
+def test_predict_matches_the_fit_encoding_in_sample(sexed):
+    """The file path encodes covariates exactly as fit did: same fixed effects per sample."""
+    d, out = sexed
+    from snpcnn.cv import _covariates, _targets_from_alignment
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import align, read_phenotypes
+
+    bundle = load_bundle(out / "model.keras")
+    geno = read_genotypes(d / "geno.csv")
+    ph = read_phenotypes(d / "pheno.csv", traits=["y"], covariates=["sex", "Litter"])
+    al = align(geno, ph, traits=["y"])
+    targets = _targets_from_alignment(al, ph, ["y"], ["sex", "Litter"], None)
+    c_fit, _ = _covariates(targets, targets.sample_ids)
+    from snpcnn.cli.fit import model_covariates
+
+    c_file = model_covariates(bundle, d / "cov.csv", None, targets.sample_ids, "test")
+    np.testing.assert_array_equal(c_file, c_fit)
+
+
+def test_covariate_file_errors_are_one_line(sexed):
+    d, out = sexed
+    cov = pd.read_csv(d / "cov.csv", dtype=str)
+    cov.iloc[:350].to_csv(d / "cov_short.csv", index=False)
+    r = _predict(d, out, "--covariates", str(d / "cov_short.csv"))
+    assert r.exit_code != 0 and "has no row" in r.output and "Traceback" not in r.output
+    cov.drop(columns="Litter").to_csv(d / "cov_nolitter.csv", index=False)
+    r = _predict(d, out, "--covariates", str(d / "cov_nolitter.csv"))
+    assert r.exit_code != 0 and "'Litter' not found" in r.output
+    bad = cov.copy()
+    bad.loc[bad.index[350], "sex"] = ""
+    bad.to_csv(d / "cov_missing.csv", index=False)
+    r = _predict(d, out, "--covariates", str(d / "cov_missing.csv"))
+    assert r.exit_code != 0 and "missing for sample" in r.output
+
+
+def test_unseen_level_gets_the_training_average(sexed):
+    d, out = sexed
+    cov = pd.read_csv(d / "cov.csv", dtype=str)
+    cov.loc[cov.index[350:], "Litter"] = "L99"
+    cov.to_csv(d / "cov_new_litter.csv", index=False)
+    r = _predict(d, out, "--covariates", str(d / "cov_new_litter.csv"))
+    assert r.exit_code == 0, r.output
+    assert "level the training data did not have (L99)" in r.stderr
+
+
+def test_explain_marginal_scan_is_adjusted_for_the_covariates(sexed):
+    import json
+
+    d, out = sexed
+    args = ["explain", str(out / "model.keras"), str(d / "geno.csv"), str(d / "pheno.csv")]
+    args += ["--trait", "y", "--methods", "saliency", "--max-samples", "50", "--force"]
+    r = CliRunner().invoke(main, [*args, "--out", str(d / "ex")])
+    assert r.exit_code == 0, r.output
+    assert "marginal scan adjusted for the covariates sex, Litter" in r.stderr
+    info = json.loads((d / "ex" / "explain.json").read_text())
+    assert info["marginal_adjusted_for"] == ["sex", "Litter"]
+    # the same scan by hand, with the fit's encoding of the covariates
+    from snpcnn.io import read_genotypes
+    from snpcnn.stats import marginal_association
+
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str}).set_index("sample_id")
+    geno = read_genotypes(d / "geno.csv")
+    ids = [s for s in geno.samples.astype(str) if s in ph.index]
+    rows = np.flatnonzero(np.isin(geno.samples.astype(str), ids))
+    c = np.column_stack(
+        [ph.loc[ids, "sex"].eq("M"), ph.loc[ids, "Litter"].eq("L2"), ph.loc[ids, "Litter"].eq("L3")]
+    ).astype(float)
+    want = marginal_association(geno, ph.loc[ids, "y"].to_numpy(), covariates=c, rows=rows)
+    got = pd.read_csv(d / "ex" / "importance.csv")
+    np.testing.assert_allclose(got["marginal_p"], want["p"], rtol=1e-4)
+    # a phenotype file without the covariates: said, not silently ignored
+    r = CliRunner().invoke(
+        main, [*args[:3], str(d / "held_out.csv"), *args[4:], "--out", str(d / "ex2")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "NOT adjusted for the model's covariates" in r.stderr
