@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from snpcnn.errors import InputError
@@ -26,6 +27,7 @@ __all__ = [
     "chrom_order",
     "genome_coordinates",
     "manhattan",
+    "LabelLayout",
     "image_grid",
     "line_grid",
     "heat_rows",
@@ -118,6 +120,67 @@ def genome_coordinates(chrom, pos) -> tuple[np.ndarray, list[tuple[str, float]]]
     return x, ticks
 
 
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+class LabelLayout(Artist):
+    """Lays out annotation labels so that no two text boxes overlap, when the figure is drawn.
+
+    The labels (in priority order: the first keeps the place nearest its point) are
+    placed in display space, so the layout holds for the final size of the axes
+    (after ``tight_layout`` or ``bbox_inches="tight"``).  Each label goes to the
+    first free place among: above its point, then shifted sideways by half a label
+    width at a time, then one text line higher, and so on; a thin leader line joins
+    a moved label to its point.  Drawn (invisibly) just before the labels.
+    """
+
+    def __init__(self, annotations, pad_points: float = 3.0, max_shift: int = 8):
+        super().__init__()
+        self.annotations = list(annotations)
+        self.pad_points = pad_points
+        self.max_shift = max_shift
+        self.set_zorder(min((a.get_zorder() for a in self.annotations), default=3) - 0.01)
+
+    def layout(self, renderer) -> list[tuple[float, float, float, float]]:
+        """Place the labels; returns their text boxes (x0, y0, x1, y1) in pixels."""
+        from matplotlib.text import Text
+
+        px = renderer.points_to_pixels(1.0)
+        pad = self.pad_points * px
+        placed: list[tuple[float, float, float, float]] = []  # with a small margin
+        boxes: list[tuple[float, float, float, float]] = []
+        for ann in self.annotations:
+            ann.xyann = (0.0, self.pad_points)
+            box = Text.get_window_extent(ann, renderer)
+            w, h = box.width, box.height
+            ax = ann.axes
+            xmin, xmax = ax.get_window_extent(renderer).intervalx
+            x, y = ax.transData.transform(ann.xy)
+            gap = 0.15 * h
+            rect = None
+            level = 0
+            while rect is None:
+                dy = pad + level * (h + gap)
+                for k in range(2 * self.max_shift + 1):
+                    dx = ((k + 1) // 2) * (0.55 * w) * (1 if k % 2 else -1)
+                    r = (x + dx - w / 2, y + dy, x + dx + w / 2, y + dy + h)
+                    inside = r[0] >= xmin and r[2] <= xmax
+                    if (inside or level > 40) and not any(_overlaps(r, q) for q in placed):
+                        rect = r
+                        ann.xyann = (dx / px, dy / px)
+                        break
+                level += 1
+            placed.append((rect[0] - gap, rect[1] - gap, rect[2] + gap, rect[3] + gap))
+            boxes.append(rect)
+        return boxes
+
+    def draw(self, renderer):
+        if self.annotations:
+            self.layout(renderer)
+        self.stale = False
+
+
 def manhattan(
     ax,
     chrom,
@@ -163,16 +226,24 @@ def manhattan(
     finite = np.where(np.isfinite(values), values, -np.inf)
     top = np.argsort(-finite, kind="stable")[: max(0, top_k)]
     top = top[np.isfinite(values[top])]
-    if labels is not None:
-        for i in top:
+    if labels is not None and len(top):
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.35 * (hi - lo))  # headroom for the labels
+        notes = [
             ax.annotate(
                 str(labels[i]),
                 (x[i], values[i]),
-                xytext=(2, 3),
+                xytext=(0, 3),
                 textcoords="offset points",
-                fontsize=6,
-                rotation=30,
+                ha="center",
+                va="bottom",
+                fontsize=6.5,
+                annotation_clip=False,
+                arrowprops=dict(arrowstyle="-", lw=0.4, color="0.45", shrinkA=0, shrinkB=1.5),
             )
+            for i in top
+        ]
+        ax.add_artist(LabelLayout(notes))
     ax.set_xticks([t for _, t in ticks])
     ax.set_xticklabels([c for c, _ in ticks], fontsize=7)
     ax.set_xlabel("chromosome")
