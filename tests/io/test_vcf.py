@@ -35,6 +35,18 @@ def rec(pos, gts, ref="A", alt="G", id_=".", fmt="GT", chrom="1"):
     return [chrom, pos, id_, ref, alt, ".", "PASS", ".", fmt, *gts]
 
 
+@pytest.fixture(autouse=True, params=["default", "numpy-first"])
+def parser(request, monkeypatch):
+    """Run every test twice: as shipped (these tiny files go to scikit-allel) and with the
+    bulk numpy parser tried first whatever the number of samples (it falls back to
+    scikit-allel on files it declines): the expectations are the same."""
+    if request.param == "numpy-first":
+        import snpcnn.io.vcf as vcf
+
+        monkeypatch.setattr(vcf, "_NUMPY_MIN_SAMPLES", 0)
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def cases(shared_data):
     return shared_data / "vcf_cases" / "scikit-allel"
