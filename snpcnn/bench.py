@@ -1208,6 +1208,7 @@ def run_benchmark(
     argv: Sequence[str] | None = None,
     workers: int | None = None,
     ray_address: str | None = None,
+    threads: int | None = None,
 ) -> BenchmarkResults:
     """Run every dataset x trait x model x seed and write the results to ``out``.
 
@@ -1235,6 +1236,9 @@ def run_benchmark(
         a local Ray started for the run, or on the cluster at ``ray_address``
         (``RAY_ADDRESS``); progress then also gets ``"tasks"`` events (units done,
         running, queued, ETA).  The results are those of the serial run.
+    threads : int, optional
+        TensorFlow/BLAS threads of each Ray task (:func:`snpcnn.threads.apply_threads`;
+        default 1).  A serial run uses the setting of this process.
 
     Returns
     -------
@@ -1272,7 +1276,7 @@ def run_benchmark(
     emit = progress or (lambda *a, **k: None)
     from snpcnn.executor import Executor
 
-    executor = Executor(workers, ray_address)
+    executor = Executor(workers, ray_address, threads=threads)
     try:
         with executor:
             metric_frames, pred_frames, units, heads, data = _run_units(

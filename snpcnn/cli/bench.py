@@ -73,10 +73,26 @@ ray_address_option = click.option(
 )
 @workers_option
 @ray_address_option
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(0),
+    help="Threads for TensorFlow and BLAS: in this process (serial run; default or 0: the "
+    "cores it may use) and in each --workers task (default 1).",
+)
 @force_option
 @verbose_option
 def benchmark(
-    config, out, resume, only_datasets, only_models, only_repeats, workers, ray_address, force
+    config,
+    out,
+    resume,
+    only_datasets,
+    only_models,
+    only_repeats,
+    workers,
+    ray_address,
+    threads,
+    force,
 ):
     """Benchmark CNNs against GBLUP, ridge and RKHS as described by CONFIG (a TOML file).
 
@@ -86,8 +102,10 @@ def benchmark(
     """
     from snpcnn.bench import headline_table, load_config, run_benchmark
     from snpcnn.io.output import check_writable, write_errors
+    from snpcnn.threads import apply_threads
 
     check_writable(out)
+    apply_threads(threads)
     cfg = load_config(config)
     models = _split(only_models) or None
     if models == ["none"]:
@@ -129,6 +147,7 @@ def benchmark(
                 argv=["snpcnn", *sys.argv[1:]],
                 workers=workers,
                 ray_address=ray_address,
+                threads=threads or None,
             )
     except KeyboardInterrupt:
         progress.close()
