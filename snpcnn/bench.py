@@ -581,8 +581,10 @@ def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
             "folds", f"must be a number of folds or a fold-file path, got {folds_raw!r}"
         )
     fmt = _get_str(d, "format", where)
-    if fmt is not None and fmt not in ("vcf", "plink", "table", "cache"):
-        raise where.error("format", f"must be one of vcf, plink, table, cache, got '{fmt}'")
+    from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
+
+    if fmt is not None and fmt.lower() not in FORMAT_NAMES:
+        raise where.error("format", f"must be one of {FORMAT_HELP}, got '{fmt}'")
     return DatasetSpec(
         name=name,
         genotypes=geno.resolve(),

@@ -7,15 +7,16 @@ import time
 import click
 
 from snpcnn.cli import force_option, verbose_option
+from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 
 __all__ = ["COMMANDS", "info", "convert"]
 
 _format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice(["vcf", "plink", "table", "cache"], case_sensitive=False),
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
     default=None,
-    help="Input format (default: detected from the path).",
+    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
 )
 _snps_only_option = click.option(
     "--snps-only", is_flag=True, help="VCF/PLINK: drop indels and symbolic alleles."
@@ -51,7 +52,8 @@ _coding_option = click.option(
 def info(fmt, file, snps_only, multiallelic, coding, no_cache):
     """Summarize a genotype FILE: samples, SNPs, chromosomes, missingness, MAF, load report.
 
-    FILE is a .vcf/.vcf.gz, a PLINK prefix or .bed, a .csv/.tsv matrix or a .snpcnn cache.
+    FILE is a .vcf/.vcf.gz or .bcf, a PLINK 1 (.bed) or PLINK 2 (.pgen) file or prefix, a
+    .csv/.tsv matrix or a .snpcnn cache.
     """
     from snpcnn.io import read_genotypes
 

@@ -12,6 +12,7 @@ import click
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
+from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 from snpcnn.progress import Progress
 from snpcnn.training import LINEAR_INITS
 
@@ -63,8 +64,9 @@ def _folds_arg(value: str):
 @click.option(
     "--format",
     "geno_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
     default=None,
-    help="Force the genotype format (vcf, plink, csv, cache).",
+    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
 )
 @click.option(
     "--model",
@@ -120,6 +122,15 @@ def _folds_arg(value: str):
 )
 @click.option("--stratify", is_flag=True, help="Stratified folds (binary traits).")
 @click.option(
+    "--cv-scheme",
+    type=click.Choice(["cv1", "cv2"]),
+    default="cv1",
+    show_default=True,
+    help="With several --trait (environments): cv1 predicts new lines (hidden in every "
+    "environment); cv2 predicts lines in an environment where they were not observed, "
+    "from their other environments (folds of line x environment cells).",
+)
+@click.option(
     "--groups",
     default=None,
     help="Phenotype/covariate column for group K-fold "
@@ -155,8 +166,8 @@ def _folds_arg(value: str):
     "--baselines",
     default="gblup,ridge,rkhs",
     show_default=True,
-    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup) "
-    "or 'none'.",
+    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup; "
+    "with several --trait also mtgblup, the multi-trait GBLUP) or 'none'.",
 )
 @click.option(
     "--min-maf",
@@ -223,6 +234,7 @@ def fit(
     folds,
     repeats,
     stratify,
+    cv_scheme,
     groups,
     epochs,
     batch_size,
@@ -243,7 +255,8 @@ def fit(
 ):
     """Cross-validate a CNN and GBLUP, ridge and RKHS on the same folds and save the results.
 
-    GENOTYPES is a VCF/BCF, PLINK (.bed or prefix), numeric CSV matrix or snpcnn cache;
+    GENOTYPES is a VCF/BCF, PLINK 1 (.bed) or 2 (.pgen) or prefix, numeric CSV matrix or
+    snpcnn cache;
     PHENOTYPES a CSV/TSV or PLINK .pheno file, joined by sample id.
     """
     from snpcnn.cv import cross_validate
@@ -313,6 +326,7 @@ def fit(
             folds=folds_value,
             repeats=repeats,
             stratify=stratify,
+            cv_scheme=cv_scheme,
             groups=groups,
             epochs=epochs,
             batch_size=batch_size,
@@ -349,7 +363,13 @@ def fit(
 @click.command()
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("genotypes", type=click.Path())
-@click.option("--format", "geno_format", default=None, help="Force the genotype format.")
+@click.option(
+    "--format",
+    "geno_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+    default=None,
+    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
+)
 @click.option(
     "--out",
     "out",

@@ -25,6 +25,7 @@ __all__ = [
     "FORMATS",
     "FORMAT_ALIASES",
     "FORMAT_NAMES",
+    "FORMAT_HELP",
     "AUTO_CACHE_MIN_BYTES",
 ]
 
@@ -44,7 +45,10 @@ FORMAT_ALIASES = {
 _ALIASES = FORMAT_ALIASES
 # Every accepted name, for click.Choice and error messages.
 FORMAT_NAMES = FORMATS + tuple(FORMAT_ALIASES)
-FORMAT_HELP = "vcf, bcf, plink, pgen, table (also csv, tsv) or cache"
+FORMAT_HELP = (
+    "vcf, bcf, plink (also bed, plink1), pgen (also plink2), table (also csv, tsv) or "
+    "cache (also snpcnn)"
+)
 # cache=True writes an automatic cache after parsing text sources (VCF, tables)
 # at least this big; smaller ones parse in well under a second.
 AUTO_CACHE_MIN_BYTES = 1 << 20

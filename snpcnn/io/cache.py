@@ -447,9 +447,9 @@ def convert(
     >>> convert("example_data/wheat.vcf.gz", "/tmp/wheat.snpcnn", force=True)  # doctest: +SKIP
     PosixPath('/tmp/wheat.snpcnn')
     """
-    from snpcnn.io import detect_format, read_genotypes, read_options_for
+    from snpcnn.io import _normalize_format, detect_format, read_genotypes, read_options_for
 
-    fmt = format or detect_format(src)
+    fmt = _normalize_format(format) or detect_format(src)
     if fmt == "cache":
         raise InputError(f"{src}: is already a snpcnn cache")
     files = source_files(src, fmt)

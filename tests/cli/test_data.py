@@ -154,3 +154,29 @@ def test_every_manifest_genotype_file_loads_or_fails_in_one_clear_line(shared_da
             assert_one_line_error(r)
             failed += 1
     assert loaded >= 15 and failed >= 5
+
+
+# --------------------------------------------------------- one set of format names
+def test_format_names_are_the_same_everywhere(tmp_path):
+    from snpcnn.io import FORMAT_HELP, FORMAT_NAMES, FORMATS
+
+    assert {"vcf", "bcf", "plink", "pgen", "table", "cache", "csv"} <= set(FORMAT_NAMES)
+    p = tmp_path / "m.txt"  # a name that says nothing: the format must be forced
+    p.write_text("id,m1,m2\na,0,1\nb,2,1\n")
+    for name in ("csv", "table", "CSV", "tsv"):
+        r = run("info", "--format", name, p, "--no-cache")
+        assert r.exit_code == 0, r.output
+        assert "format=table" in r.stdout
+    out = tmp_path / "m.snpcnn"
+    r = run("convert", p, out, "--format", "csv")
+    assert r.exit_code == 0, r.output
+    # every command that takes --format lists the same names, in help and errors
+    for cmd in (["info"], ["convert"], ["fit"], ["predict"], ["explain"]):
+        h = run(*cmd, "--help")
+        assert h.exit_code == 0
+        assert " ".join(FORMAT_HELP.split()) in " ".join(h.output.split()), cmd
+        bad = run(*cmd, "--format", "vcf2", "x", "y", "z")
+        assert bad.exit_code == 2
+        assert all(f"'{f}'" in bad.output for f in FORMATS), (cmd, bad.output)
+    with pytest.raises(Exception, match="choose one of vcf, bcf, plink"):
+        read_genotypes(p, format="vcf2")
