@@ -422,6 +422,21 @@ def _check_baselines(baselines):
         make_baseline(b)  # raises InputError on an unknown name
 
 
+def _drop_oversized_baselines(baselines, fold_table):
+    """Skip the n x n kernel baselines above their size (snpcnn.baselines.KERNEL_MAX_N),
+    saying so on the console; returns the baselines kept and the messages."""
+    from snpcnn.baselines import drop_oversized
+
+    n_train = 0
+    for _, rep in fold_table.groupby("repeat"):
+        n_rep = rep["sample_id"].nunique()
+        n_train = max(n_train, n_rep - int(rep.groupby("fold")["sample_id"].nunique().min()))
+    kept, notes = drop_oversized(baselines, n_train)
+    for note in notes:
+        log.warning(note)
+    return kept, notes
+
+
 def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocessor:
     """Fit the genotype preprocessing on ``rows``; preselection uses the first trait's
     phenotyped rows among them (it is refused for several traits)."""
@@ -544,6 +559,7 @@ def cross_validate(
     al = align(genotypes, phenotypes, traits=list(traits))
     targets = _targets_from_alignment(al, phenotypes, traits, covariates, groups)
     fold_table = _resolve_folds(folds, targets, repeats, seed, stratify)
+    baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
     t_load = time.perf_counter() - t_start
 
     pre_settings = dict(
@@ -641,7 +657,7 @@ def cross_validate(
     histories: list[dict] = []
     best_epochs: list[int] = []
     lrs: list[float] = []
-    notes: list[str] = []
+    notes: list[str] = list(size_notes)
     t_cnn = t_base = 0.0
     cnn_rates: list[float] = []
     for r, f in splits:

@@ -70,6 +70,8 @@ __all__ = [
     "LARGE_N",
     "SUBSAMPLE",
     "SOLVERS",
+    "KERNEL_MAX_N",
+    "drop_oversized",
 ]
 
 #: Names accepted by :func:`make_baseline`.
@@ -84,6 +86,36 @@ BASELINE_LABELS = {
     "gblup_ad": "GBLUP-AD",
     "egblup": "EG-BLUP",
 }
+
+#: Training rows above which the cross-validation skips the n x n kernel baselines (RKHS,
+#: GBLUP-AD, EG-BLUP): each eigendecomposes one or more n x n kernels (RKHS five, one per
+#: bandwidth; O(n^3) time, several n x n float64 copies).  GBLUP and ridge switch to the
+#: large-n solver instead (docs/baselines.md).
+KERNEL_MAX_N = 6000
+_KERNEL_BASELINES = ("rkhs", "gblup_ad", "gblupad", "egblup")
+
+
+def drop_oversized(baselines: Any, n_train: int) -> tuple[list[str], list[str]]:
+    """The baselines that run on ``n_train`` training rows, and one message per skipped one.
+
+    The kernel baselines (RKHS, GBLUP-AD, EG-BLUP) are skipped above :data:`KERNEL_MAX_N`
+    training rows; GBLUP and ridge always run (their large-n solver takes over).
+    """
+    kept: list[str] = []
+    notes: list[str] = []
+    for b in baselines:
+        key = str(b).strip().lower().replace("-", "_")
+        if key in _KERNEL_BASELINES and n_train > KERNEL_MAX_N:
+            label = BASELINE_LABELS.get(key, str(b))
+            notes.append(
+                f"{label} skipped: {n_train:,} training rows is above {KERNEL_MAX_N:,}, where "
+                "its n x n kernel eigendecompositions become too slow and large "
+                "(GBLUP and ridge use the large-n solver; docs/baselines.md)"
+            )
+            continue
+        kept.append(b)
+    return kept, notes
+
 
 _REGISTRY = {
     "gblup": GBLUP,

@@ -1,0 +1,145 @@
+"""The large-n GBLUP / ridge solver against the exact eigendecomposition path."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from snpcnn.baselines import (
+    GBLUP,
+    KERNEL_MAX_N,
+    RidgeRegression,
+    drop_oversized,
+    large_n,
+    make_baseline,
+)
+from snpcnn.errors import InputError
+
+
+def _sim(n: int, m: int, seed: int = 0, h2: float = 0.5, k: int = 2):
+    rng = np.random.default_rng(seed)
+    freq = rng.uniform(0.05, 0.5, m)
+    X = rng.binomial(2, freq, size=(n, m)).astype(np.int8)
+    effects = rng.normal(size=m) * (rng.random(m) < 0.2)
+    g = (X - 2 * freq) @ effects
+    g = g / g.std() * np.sqrt(h2)
+    C = rng.normal(size=(n, k))
+    y = g + rng.normal(size=n) * np.sqrt(1 - h2) + C @ np.arange(1.0, k + 1) + 3.0
+    return X, y, C
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return _sim(400, 600)
+
+
+def _r(a, b):
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@pytest.mark.parametrize("cls", [GBLUP, RidgeRegression])
+@pytest.mark.parametrize("with_covariates", [False, True])
+def test_iterative_equals_exact_when_the_subsample_is_every_row(sim, cls, with_covariates):
+    """Same variance ratio (the subsample is all rows): CG reproduces the exact solution."""
+    X, y, C = sim
+    tr, te = np.arange(300), np.arange(300, 400)
+    c_tr, c_te = (C[tr], C[te]) if with_covariates else (None, None)
+    exact = cls(solver="exact").fit(X[tr].astype(np.float64), y[tr], c_tr)
+    it = cls(solver="iterative", subsample=300, cg_tol=1e-9).fit(X[tr], y[tr], c_tr)
+    assert (exact.solver_, it.solver_) == ("exact", "iterative")
+    pe, pi = exact.predict(X[te], c_te), it.predict(X[te], c_te)
+    assert abs(_r(pe, y[te]) - _r(pi, y[te])) < 1e-6
+    np.testing.assert_allclose(pi, pe, rtol=1e-5, atol=1e-5 * np.std(pe))
+    np.testing.assert_allclose(
+        it.coef_, exact.coef_, rtol=1e-4, atol=1e-6 * np.abs(exact.coef_).max()
+    )
+    np.testing.assert_allclose(it.beta_, exact.beta_, rtol=1e-5, atol=1e-6)
+    if cls is GBLUP:
+        assert it.delta_ == pytest.approx(exact.delta_, rel=1e-6)
+    else:
+        assert it.alpha_ == pytest.approx(exact.alpha_, rel=1e-9)
+        np.testing.assert_allclose(
+            it.loo_residuals_, exact.loo_residuals_, rtol=1e-5, atol=1e-5 * np.std(y)
+        )
+
+
+@pytest.mark.parametrize("cls", [GBLUP, RidgeRegression])
+def test_iterative_on_a_subsample_keeps_the_accuracy(cls):
+    """Variance ratio from half the rows: test r within 0.005 of the exact path."""
+    X, y, C = _sim(900, 1500, seed=3)
+    tr, te = np.arange(700), np.arange(700, 900)
+    exact = cls(solver="exact").fit(X[tr].astype(np.float64), y[tr], C[tr])
+    it = cls(solver="iterative", subsample=350).fit(X[tr], y[tr], C[tr])
+    assert len(it.notes_) and "subsample of 350 of 700" in it.notes_[-1]
+    r_exact, r_it = _r(exact.predict(X[te], C[te]), y[te]), _r(it.predict(X[te], C[te]), y[te])
+    assert r_exact > 0.4
+    assert abs(r_exact - r_it) < 0.005
+
+
+def test_row_blocks_do_not_change_the_answer(sim, monkeypatch):
+    X, y, C = sim
+    one = GBLUP(solver="iterative", cg_tol=1e-10).fit(X, y, C)
+    monkeypatch.setattr(large_n, "BLOCK_BYTES", 4 * 600 * 7)  # 7 rows per block
+    assert len(list(large_n.row_blocks(400, 600))) == 58
+    many = GBLUP(solver="iterative", cg_tol=1e-10).fit(X, y, C)
+    np.testing.assert_allclose(
+        many.coef_, one.coef_, rtol=1e-5, atol=1e-5 * np.abs(one.coef_).max()
+    )
+    np.testing.assert_allclose(many.predict(X, C), one.predict(X, C), rtol=1e-6, atol=1e-6)
+
+
+def test_int8_float32_and_float64_inputs_agree(sim):
+    X, y, _ = sim
+    fits = [
+        RidgeRegression(solver="iterative").fit(X.astype(t), y)
+        for t in (np.int8, np.float32, np.float64)
+    ]
+    for f in fits[1:]:
+        np.testing.assert_allclose(f.coef_, fits[0].coef_, rtol=1e-6, atol=1e-12)
+
+
+def test_no_float_copy_of_the_whole_matrix(monkeypatch):
+    """Peak allocation of an iterative fit stays far below a float32 copy of X."""
+    X, y, _ = _sim(1500, 2000, seed=1)
+    monkeypatch.setattr(large_n, "BLOCK_BYTES", 256 * 1024)
+    tracemalloc.start()
+    try:
+        GBLUP(solver="iterative", subsample=300).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.25 * X.size * 4, peak  # a float32 copy would be X.size * 4 bytes
+
+
+def test_auto_switches_above_large_n(sim, monkeypatch):
+    X, y, _ = sim
+    monkeypatch.setattr(large_n, "LARGE_N", 350)
+    assert GBLUP().fit(X[:350], y[:350]).solver_ == "exact"
+    assert GBLUP().fit(X, y).solver_ == "iterative"
+    assert make_baseline("ridge").fit(X, y).solver_ == "iterative"
+    assert RidgeRegression().fit(X, y).solver_ == "exact"  # the class keeps exact LOO
+    with pytest.raises(InputError, match="solver must be one of"):
+        GBLUP(solver="fast").fit(X, y)
+
+
+def test_iterative_path_checks_its_input(sim):
+    X, y, _ = sim
+    Xf = X.astype(np.float64)
+    Xf[3, 5] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        GBLUP(solver="iterative").fit(Xf, y)
+    with pytest.raises(InputError, match="monomorphic"):
+        RidgeRegression(solver="iterative").fit(np.ones((50, 20), np.int8), y[:50])
+    fit = GBLUP(solver="iterative").fit(X, y)
+    with pytest.raises(InputError, match="SNP columns"):
+        fit.predict(X[:, :10])
+
+
+def test_kernel_baselines_are_skipped_above_their_size():
+    kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "egblup"], KERNEL_MAX_N)
+    assert kept == ["gblup", "ridge", "rkhs", "egblup"] and notes == []
+    kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "gblup_ad"], KERNEL_MAX_N + 1)
+    assert kept == ["gblup", "ridge"]
+    assert len(notes) == 2 and notes[0].startswith("RKHS skipped") and "GBLUP-AD" in notes[1]
