@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snpcnn.backend import predict_array
 from snpcnn.errors import InputError
 from snpcnn.folds import make_folds, read_folds
 from snpcnn.genotypes import Genotypes
@@ -58,6 +59,12 @@ FIXED_NAME = "Covariates only"
 #: (both minus the "Covariates only" prediction of the fold): the accuracy of the genomic
 #: part apart from what the fixed effects explain (docs/outputs.md)
 GENOMIC_METRIC = "genomic_pearson_r"
+#: multi-trait (multi-environment) GBLUP: fitted jointly on all traits (snpcnn.multitrait)
+MT_BASELINE = "mtgblup"
+MT_LABEL = "MT-GBLUP"
+#: cv1: predict new lines (a test line is hidden in every trait); cv2: predict lines in the
+#: environments (traits) where they were not observed, from their other environments
+CV_SCHEMES = ("cv1", "cv2")
 MIN_SAMPLES_PER_TRAIT = 10
 #: Training defaults of the CNN, shared by :func:`cross_validate` and ``snpcnn fit``;
 #: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
@@ -419,7 +426,8 @@ def _check_baselines(baselines):
     from snpcnn.baselines import make_baseline
 
     for b in baselines:
-        make_baseline(b)  # raises InputError on an unknown name
+        if b != MT_BASELINE:
+            make_baseline(b)  # raises InputError on an unknown name
 
 
 def _drop_oversized_baselines(baselines, fold_table):
@@ -461,6 +469,7 @@ def cross_validate(
     folds: int | str | Path | pd.DataFrame = 5,
     repeats: int = 1,
     stratify: bool = False,
+    cv_scheme: str = "cv1",
     groups: str | None = None,
     epochs: int = TRAIN_DEFAULTS["epochs"],
     batch_size: int = TRAIN_DEFAULTS["batch_size"],
@@ -535,8 +544,9 @@ def cross_validate(
         Refit the CNN on all phenotyped samples (epochs = median early-stopping
         epoch over folds) and return it as ``results.final_bundle``.
     progress : callable, optional
-        Called as ``progress(kind, **info)`` with kind "start", "epoch",
-        "fold_done", "refit" for progress bars.
+        Called as ``progress(kind, **info)`` with kind "start", "fold_start", "epoch",
+        "fold_trained", "baseline_start", "baseline_done", "fold_done", "refit_start",
+        "refit_done": :class:`snpcnn.progress.Progress` renders them.
     skip, on_fold : callables, optional
         Resume support: ``skip(repeat, fold)`` may return a stored fold result
         dict (then the fold is not recomputed); ``on_fold(repeat, fold, result)``
@@ -558,7 +568,15 @@ def cross_validate(
         traits = [phenotypes.default_trait()]
     al = align(genotypes, phenotypes, traits=list(traits))
     targets = _targets_from_alignment(al, phenotypes, traits, covariates, groups)
-    fold_table = _resolve_folds(folds, targets, repeats, seed, stratify)
+    cv_scheme = _check_scheme(cv_scheme, targets, baselines, folds, groups)
+    if cv_scheme == "cv2":
+        from snpcnn.folds import make_cell_folds
+
+        fold_table = make_cell_folds(
+            targets.sample_ids, ~np.isnan(targets.y), targets.traits, int(folds), repeats, seed
+        )
+    else:
+        fold_table = _resolve_folds(folds, targets, repeats, seed, stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
     t_load = time.perf_counter() - t_start
 
@@ -617,6 +635,7 @@ def cross_validate(
         "n_folds": int(fold_table["fold"].nunique()),
         "repeats": int(fold_table["repeat"].nunique()),
         "stratify": stratify,
+        "cv_scheme": cv_scheme,
         "groups": groups,
         "epochs": epochs,
         "batch_size": batch_size,
@@ -644,11 +663,14 @@ def cross_validate(
         .itertuples(index=False)
     ]
     if progress:
+        # epoch callbacks per fold: each epoch of each network (seeds, or cross-fitted parts)
+        nets = conv_folds if (START_NAME in models and conv_folds >= 2) else n_seeds
         progress(
             "start",
             n_splits=len(splits),
-            epochs=epochs * n_seeds if cnn else 0,
-            refit_epochs=epochs * n_seeds if (cnn and refit) else 0,
+            epochs=epochs * nets if cnn else 0,
+            refit_epochs=epochs * nets if (cnn and refit) else 0,
+            nets=nets,
             baselines=[_baseline_label(b) for b in baselines],
         )
 
@@ -772,7 +794,66 @@ def _digest(*arrays) -> str:
 def _baseline_label(name: str) -> str:
     from snpcnn.baselines import BASELINE_LABELS
 
+    if name == MT_BASELINE:
+        return MT_LABEL
     return BASELINE_LABELS.get(name, name)
+
+
+def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups) -> str:
+    """Validate ``cv_scheme`` (and the multi-trait baseline) against the data; return it."""
+    scheme = str(cv_scheme).strip().lower()
+    if scheme not in CV_SCHEMES:
+        raise InputError(f"--cv-scheme must be one of {', '.join(CV_SCHEMES)}; got {cv_scheme!r}")
+    multi = len(targets.traits) >= 2 and targets.head == "regression"
+    if MT_BASELINE in baselines and not multi:
+        raise InputError(
+            "the multi-trait GBLUP baseline (mtgblup) needs at least 2 quantitative traits: "
+            "repeat --trait (one per environment)"
+        )
+    if scheme == "cv2":
+        if not multi:
+            raise InputError(
+                "--cv-scheme cv2 predicts lines in environments where they were not observed: "
+                "it needs at least 2 quantitative traits (one per environment); repeat --trait"
+            )
+        if not (isinstance(folds, int) or str(folds).isdigit()):
+            raise InputError(
+                "--cv-scheme cv2 makes its own folds of (line, environment) cells: give --folds K"
+            )
+        if groups:
+            raise InputError("--cv-scheme cv2 does not combine with --groups")
+    return scheme
+
+
+def _split(fold_table: pd.DataFrame, targets: Targets, r: int, f: int):
+    """(train rows, test rows, y of the training rows, y of the test rows) of one fold.
+
+    CV1 (a ``sample_id -> fold`` table): the test lines are hidden in every trait.  CV2 (a
+    table with a ``trait`` column, one fold per observed cell): the cells of fold ``f`` are
+    hidden (NaN in the training y) and are the only cells scored; the same lines' other cells
+    stay in training.
+    """
+    ft = fold_table[fold_table["repeat"] == r]
+    if "trait" not in ft.columns:
+        fold_of = ft.set_index("sample_id")["fold"].reindex(targets.sample_ids).to_numpy()
+        test = fold_of == f
+        train = ~test
+        return train, test, targets.y[train], targets.y[test]
+    cells = ft[ft["fold"] == f]
+    row_of = pd.Series(np.arange(len(targets.sample_ids)), index=targets.sample_ids)
+    col_of = {t: j for j, t in enumerate(targets.traits)}
+    hidden = np.zeros(targets.y.shape, dtype=bool)
+    hidden[
+        row_of.reindex(cells["sample_id"].astype(str)).to_numpy(),
+        cells["trait"].map(col_of).to_numpy(),
+    ] = True
+    observed = ~np.isnan(targets.y)
+    hidden &= observed
+    train = (observed & ~hidden).any(axis=1)
+    test = hidden.any(axis=1)
+    y_tr = np.where(hidden, np.nan, targets.y)[train]
+    y_te = np.where(hidden, targets.y, np.nan)[test]
+    return train, test, y_tr, y_te
 
 
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:
@@ -802,11 +883,7 @@ def _run_fold(
     from snpcnn.baselines import make_baseline
     from snpcnn.threads import blas_threads
 
-    ft = fold_table[fold_table["repeat"] == r].set_index("sample_id")["fold"]
-    fold_of = ft.reindex(targets.sample_ids).to_numpy()
-    test = fold_of == f
-    train = ~test
-    y_tr, y_te = targets.y[train], targets.y[test]
+    train, test, y_tr, y_te = _split(fold_table, targets, r, f)
     rows_tr = targets.geno_index[train]
     rows_te = targets.geno_index[test]
     ids_tr, ids_te = targets.sample_ids[train], targets.sample_ids[test]
@@ -833,7 +910,7 @@ def _run_fold(
         )
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
-        z_te = np.asarray(res.model.predict(x_te, verbose=0, batch_size=256), dtype=np.float64)
+        z_te = np.asarray(predict_array(res.model, x_te, 256), dtype=np.float64)
         preds[CNN_NAME] = tt.inverse(z_te, c_te)
         if res.start is not None:
             preds[START_NAME] = tt.inverse(res.start.predict(x_te), c_te)
@@ -869,7 +946,15 @@ def _run_fold(
                 progress("baseline_start", name=label, repeat=r, fold=f)
             tb = time.perf_counter()
             p = np.full(y_te.shape, np.nan)
-            for j in range(y_tr.shape[1]):
+            if b == MT_BASELINE:
+                from snpcnn.multitrait import MultiTraitGBLUP
+
+                with blas_threads():
+                    mt = MultiTraitGBLUP().fit(xd_tr, y_tr, c_tr)
+                    p[:] = mt.predict(xd_te, c_te)
+                out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.alpha_)
+                out.setdefault("genetic_correlations", mt.genetic_correlations.round(4).tolist())
+            for j in range(y_tr.shape[1] if b != MT_BASELINE else 0):
                 ok = ~np.isnan(y_tr[:, j])
                 est = make_baseline(b)
                 with blas_threads():  # the --threads setting (snpcnn.threads)
@@ -1001,7 +1086,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
     z = tt.forward(y, c).astype(np.float32)
     cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
     if progress:
-        progress("refit_start", epochs=epochs * cfg.n_seeds, n_samples=len(rows))
+        progress("refit_start", epochs=epochs, n_samples=len(rows))
     res = train_cnn(
         x,
         z,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from snpcnn.errors import InputError, InputWarning
 
-__all__ = ["make_folds", "read_folds"]
+__all__ = ["make_folds", "make_cell_folds", "read_folds"]
 
 
 def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
@@ -173,4 +173,48 @@ def make_folds(
             for i, (_, test) in enumerate(splits):
                 fold[test] = i + 1
         rows.append(pd.DataFrame({"sample_id": sample_ids, "repeat": r, "fold": fold}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def make_cell_folds(
+    sample_ids: np.ndarray,
+    observed: np.ndarray,
+    traits: list[str],
+    k: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """CV2 folds: each observed (sample, trait) cell gets a fold, not each sample.
+
+    In fold ``f`` the cells of fold ``f`` are hidden and predicted; the same line's other
+    cells stay in training.  Per line, its observed traits are shuffled and given consecutive
+    folds from a random start, so with at most ``k`` traits every cell of a line is in a
+    different fold: in each fold the line is observed in its other environments but not in
+    this one (CV2 of Burgueño et al. 2012).  A line with one observed cell is predicted as in
+    CV1 in its fold.  Returns ``sample_id, trait, repeat, fold`` (one row per observed cell).
+    """
+    sample_ids = np.asarray(sample_ids).astype(str)
+    observed = np.asarray(observed, dtype=bool)
+    if observed.shape != (len(sample_ids), len(traits)):
+        raise InputError("make_cell_folds: observed must be samples x traits")
+    if len(traits) < 2:
+        raise InputError("--cv-scheme cv2 needs at least 2 traits (environments): repeat --trait")
+    if k < 2:
+        raise InputError(f"--folds must be at least 2, got {k}")
+    if repeats < 1:
+        raise InputError(f"--repeats must be at least 1, got {repeats}")
+    if observed.sum() < 2 * k:
+        raise InputError(f"--folds {k} is too many for {int(observed.sum())} observed values")
+    rows = []
+    for r in range(repeats):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, r, 2]))
+        start = rng.integers(0, k, size=len(sample_ids))
+        sid, trt, fold = [], [], []
+        for i, s in enumerate(sample_ids):
+            cols = np.flatnonzero(observed[i])
+            for pos, j in enumerate(rng.permutation(cols)):
+                sid.append(s)
+                trt.append(traits[j])
+                fold.append(int((start[i] + pos) % k) + 1)
+        rows.append(pd.DataFrame({"sample_id": sid, "trait": trt, "repeat": r, "fold": fold}))
     return pd.concat(rows, ignore_index=True)

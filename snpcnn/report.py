@@ -416,7 +416,17 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         + f"batch {c['batch_size']}, learning rate {c['learning_rate']:g}, "
         f"{c['n_seeds']} seed(s)",
         *([f"- {conv}"] if (conv := conv_kept_text(results)) else []),
-        f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}",
+        f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}"
+        + (
+            "; scheme CV2: folds of (line, trait) cells, each test cell predicted with the "
+            "line's other traits (environments) in training"
+            if c.get("cv_scheme") == "cv2"
+            else (
+                "; scheme CV1: a test line is hidden in every trait"
+                if len(c.get("traits", [])) > 1
+                else ""
+            )
+        ),
         f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "
         f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
         f"final refit {t['refit_seconds']:.1f} s)",

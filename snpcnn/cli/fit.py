@@ -122,6 +122,15 @@ def _folds_arg(value: str):
 )
 @click.option("--stratify", is_flag=True, help="Stratified folds (binary traits).")
 @click.option(
+    "--cv-scheme",
+    type=click.Choice(["cv1", "cv2"]),
+    default="cv1",
+    show_default=True,
+    help="With several --trait (environments): cv1 predicts new lines (hidden in every "
+    "environment); cv2 predicts lines in an environment where they were not observed, "
+    "from their other environments (folds of line x environment cells).",
+)
+@click.option(
     "--groups",
     default=None,
     help="Phenotype/covariate column for group K-fold "
@@ -157,8 +166,8 @@ def _folds_arg(value: str):
     "--baselines",
     default="gblup,ridge,rkhs",
     show_default=True,
-    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup) "
-    "or 'none'.",
+    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup; "
+    "with several --trait also mtgblup, the multi-trait GBLUP) or 'none'.",
 )
 @click.option(
     "--min-maf",
@@ -225,6 +234,7 @@ def fit(
     folds,
     repeats,
     stratify,
+    cv_scheme,
     groups,
     epochs,
     batch_size,
@@ -316,6 +326,7 @@ def fit(
             folds=folds_value,
             repeats=repeats,
             stratify=stratify,
+            cv_scheme=cv_scheme,
             groups=groups,
             epochs=epochs,
             batch_size=batch_size,

@@ -1,0 +1,144 @@
+"""Issue 14 item 13: CV1/CV2 schemes and the multi-trait GBLUP baseline."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+from snpcnn.cv import MT_LABEL, cross_validate
+from snpcnn.errors import InputError
+from snpcnn.folds import make_cell_folds
+from snpcnn.io import read_genotypes
+from snpcnn.multitrait import MultiTraitGBLUP
+
+ROOT = Path(__file__).resolve().parents[1]
+BED = ROOT / "example_data" / "wheat.bed"
+
+
+@pytest.fixture(scope="module")
+def correlated(tmp_path_factory):
+    """Two traits with genetic correlation 0.9 on the wheat genotypes (h2 0.5), 300 lines."""
+    g = read_genotypes(BED)
+    X = np.asarray(g.dosages[:300], dtype=np.float64)
+    Z = X - X.mean(0)
+    rng = np.random.default_rng(1)
+    u1 = rng.normal(size=X.shape[1])
+    u2 = 0.9 * u1 + np.sqrt(1 - 0.81) * rng.normal(size=X.shape[1])
+    gv = np.column_stack([Z @ u1, Z @ u2])
+    gv /= gv.std(0)
+    y = gv + rng.normal(size=gv.shape)
+    ids = g.samples.astype(str)[:300]
+    path = tmp_path_factory.mktemp("mt") / "ph.csv"
+    pd.DataFrame({"sample_id": ids, "A": y[:, 0], "B": y[:, 1]}).to_csv(path, index=False)
+    return X, y, path, gv
+
+
+def test_cell_folds_put_each_line_in_distinct_folds():
+    ids = np.array([f"s{i}" for i in range(50)])
+    obs = np.ones((50, 3), dtype=bool)
+    obs[0, 1:] = False
+    t = make_cell_folds(ids, obs, ["a", "b", "c"], k=4, repeats=2, seed=5)
+    assert len(t) == 2 * int(obs.sum())
+    per_line = t[t.repeat == 0].groupby("sample_id")["fold"].nunique()
+    assert (per_line.drop("s0") == 3).all()  # three traits, three different folds
+    assert t[t.repeat == 0]["fold"].value_counts().min() >= 0.7 * (obs.sum() / 4)
+    again = make_cell_folds(ids, obs, ["a", "b", "c"], k=4, repeats=2, seed=5)
+    pd.testing.assert_frame_equal(t, again)
+    with pytest.raises(InputError, match="at least 2 traits"):
+        make_cell_folds(ids, obs[:, :1], ["a"], k=4)
+
+
+def test_multitrait_gblup_recovers_the_genetic_correlation(correlated):
+    X, y, _, gv = correlated
+    m = MultiTraitGBLUP().fit(X, y)
+    assert m.genetic_correlations[0, 1] > 0.7
+    # CV2 on trait A: hidden for a third of the lines, B observed for them
+    test = np.arange(len(y)) % 3 == 0
+    ytr = y.copy()
+    ytr[test, 0] = np.nan
+    mt = MultiTraitGBLUP().fit(X, ytr).predict(X[test])[:, 0]
+    from snpcnn.baselines import GBLUP
+
+    st = GBLUP().fit(X[~test], y[~test, 0]).predict(X[test])
+    # accuracy = r with the true genetic values (r with y is capped by sqrt(h2) = 0.71)
+    r_mt, r_st = (np.corrcoef(p, gv[test, 0])[0, 1] for p in (mt, st))
+    assert r_mt > r_st + 0.03
+
+
+def _cv2(path, baselines=("gblup", "mtgblup")):
+    return cross_validate(
+        BED, path, ["A", "B"], folds=3, cnn=False, baselines=list(baselines),
+        refit=False, cv_scheme="cv2", seed=2,
+    )  # fmt: skip
+
+
+def test_cv2_never_uses_the_hidden_cells(correlated, tmp_path):
+    """Poisoning: the cells of fold 1 replaced by huge values; fold 1's predictions of every
+    model are unchanged (those cells are hidden there), the other folds' do change."""
+    _, _, path, _ = correlated
+    clean = _cv2(path)
+    fold1 = clean.folds[clean.folds.fold == 1]
+    ph = pd.read_csv(path, dtype={"sample_id": str}).set_index("sample_id")
+    for sid, trait in zip(fold1.sample_id, fold1.trait):
+        ph.loc[sid, trait] = 1e4
+    poisoned_path = tmp_path / "poisoned.csv"
+    ph.reset_index().to_csv(poisoned_path, index=False)
+    poisoned = _cv2(poisoned_path)
+    key = ["sample_id", "trait", "model", "fold"]
+    a = clean.predictions.set_index(key)["predicted"].sort_index()
+    b = poisoned.predictions.set_index(key)["predicted"].sort_index()
+    f1 = a.index.get_level_values("fold") == 1
+    np.testing.assert_allclose(a[f1], b[f1], rtol=1e-6, atol=1e-9)
+    assert not np.allclose(a[~f1], b[~f1])
+    # scored cells: exactly the hidden ones, each once per model
+    n_cells = int(np.isfinite(ph.to_numpy()).sum())
+    assert clean.predictions.groupby("model").size().eq(n_cells).all()
+
+
+def test_cv2_multitrait_beats_single_trait(correlated):
+    _, _, path, _ = correlated
+    res = _cv2(path)
+    m = res.metrics[res.metrics.metric == "pearson_r"]
+    mean = m.groupby("model")["value"].mean()
+    assert mean[MT_LABEL] > mean["GBLUP"] + 0.03
+    assert res.config["cv_scheme"] == "cv2"
+
+
+def test_scheme_errors(correlated):
+    _, _, path, _ = correlated
+    with pytest.raises(InputError, match="at least 2 quantitative traits"):
+        cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["gblup"], cv_scheme="cv2")
+    with pytest.raises(InputError, match="mtgblup"):
+        cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["mtgblup"])
+    with pytest.raises(InputError, match="cv-scheme must be one of"):
+        cross_validate(BED, path, ["A", "B"], folds=3, cnn=False, cv_scheme="cv3")
+
+
+def test_cli_cv2_with_a_cnn(correlated, tmp_path):
+    _, _, path, _ = correlated
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(
+        'name = "tiny"\n[[blocks]]\ntype = "conv"\nfilters = 2\nkernel_size = 8\nstrides = 8\n'
+        '[[blocks]]\ntype = "flatten"\n'
+    )
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(BED), str(path), "--trait", "A", "--trait", "B", "--cv-scheme", "cv2",
+            "--model", str(tiny), "--epochs", "2", "--folds", "3", "--no-refit",
+            "--baselines", "gblup,mtgblup", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "scheme CV2" in (out / "summary.md").read_text()
+    p = pd.read_csv(out / "predictions.csv")
+    assert set(p.model) >= {"CNN", "GBLUP", MT_LABEL}
+    r = CliRunner().invoke(
+        main,
+        ["fit", str(BED), str(path), "--trait", "A", "--cv-scheme", "cv2", "--out", str(out / "x")],
+    )
+    assert r.exit_code != 0 and "at least 2 quantitative traits" in r.output
