@@ -52,6 +52,9 @@ _coding_option = click.option(
 def info(fmt, file, snps_only, multiallelic, coding, no_cache):
     """Summarize a genotype FILE: samples, SNPs, chromosomes, missingness, MAF, load report.
 
+    A VCF, BCF or table of 1 MiB or more is cached after parsing (one line on stderr says
+    where; --no-cache or SNPCNN_NO_CACHE=1 turns that off, SNPCNN_CACHE_DIR moves it).
+
     FILE is a .vcf/.vcf.gz or .bcf, a PLINK 1 (.bed) or PLINK 2 (.pgen) file or prefix, a
     .csv/.tsv matrix or a .snpcnn cache.
     """
@@ -73,22 +76,35 @@ def info(fmt, file, snps_only, multiallelic, coding, no_cache):
 @click.command()
 @click.argument("src", metavar="IN", type=click.Path())
 @click.argument("dst", metavar="[OUT]", type=click.Path(), required=False)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(),
+    default=None,
+    help="The cache directory to write (same as OUT; default: IN.snpcnn next to IN).",
+)
 @_format_option
 @_snps_only_option
 @_multiallelic_option
 @_coding_option
 @force_option
 @verbose_option
-def convert(src, dst, fmt, snps_only, multiallelic, coding, force):
+def convert(src, dst, out, fmt, snps_only, multiallelic, coding, force):
     """Convert genotypes IN to a memory-mappable cache directory OUT (default IN.snpcnn).
 
     The cache (dosages.npy, samples.txt, variants.tsv, meta.json) loads in
     milliseconds and is reused automatically by every command reading IN while
-    IN is unchanged.
+    IN is unchanged.  The default OUT is next to IN; give OUT (or --out) when
+    that folder is read-only or shared.
     """
+    from snpcnn.errors import InputError
     from snpcnn.io.cache import convert as _convert
     from snpcnn.io.cache import load_cache
 
+    if out is not None and dst is not None and out != dst:
+        raise InputError(f"two output paths given ({dst} and --out {out}); give one")
+    dst = out if out is not None else dst
     t0 = time.perf_counter()
     kwargs = {"snps_only": snps_only, "multiallelic": multiallelic, "coding": coding}
     out = _convert(src, dst, force=force, format=fmt, **kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "FORMAT_NAMES",
     "FORMAT_HELP",
     "AUTO_CACHE_MIN_BYTES",
+    "NO_CACHE_ENV",
+    "caching_disabled",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,19 @@ FORMAT_HELP = (
 # at least this big; smaller ones parse in well under a second.
 AUTO_CACHE_MIN_BYTES = 1 << 20
 _CACHE_MODES = (True, False, "auto", "always", "read", "off")
+#: set to 1 (any value but "" or "0") to turn automatic caches off: the default
+#: ``cache=True`` then neither reuses nor writes one (like ``info --no-cache``)
+NO_CACHE_ENV = "SNPCNN_NO_CACHE"
+
+
+def caching_disabled() -> bool:
+    """True when ``$SNPCNN_NO_CACHE`` turns automatic caches off."""
+    return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
+
+
+def _notice(message: str) -> None:
+    """One line on stderr (what the console shows whatever the log level)."""
+    print(f"snpcnn: {message}", file=sys.stderr, flush=True)
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -180,10 +196,11 @@ def read_genotypes(
         Tables: value coding (see :func:`snpcnn.io.table.read_table`).
     cache : bool or str
         ``True`` (default, same as ``"auto"``): use a fresh converted cache of
-        this source if one exists; after parsing a VCF or table of at least
-        1 MiB, write one to the cache directory (best effort).  ``"always"``:
-        also write one after parsing any source.  ``"read"``: use, never write.
-        ``False``: ignore caches.
+        this source if one exists; after parsing a VCF, BCF or table of at
+        least 1 MiB, write one to the cache directory (best effort) and say so
+        in one line on stderr.  ``"always"``: also write one after parsing any
+        source.  ``"read"``: use, never write.  ``False``: ignore caches.
+        With ``$SNPCNN_NO_CACHE=1`` the default behaves as ``False``.
     bim, fam : path-like, optional
         PLINK sidecar files with non-matching names.
 
@@ -201,6 +218,8 @@ def read_genotypes(
         raise InputError(
             f"invalid value for `cache`: {cache!r}; choose True, False, 'auto', 'always' or 'read'"
         )
+    if cache in (True, "auto") and caching_disabled():
+        cache = False
     fmt = _normalize_format(format) or detect_format(path)
     if fmt == "cache":
         from snpcnn.io.cache import load_cache
@@ -265,6 +284,16 @@ def _write_auto_cache(
     dst = auto_cache_path(stem, opts)
     try:
         write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
-        log.info("parsed %s in %.1f s; wrote the cache %s", path, seconds, dst)
     except (OSError, InputError) as exc:
-        log.warning("could not write a cache for %s at %s (%s); continuing", path, dst, exc)
+        _notice(
+            f"could not write a cache of {path} at {dst} ({' '.join(str(exc).split())}); "
+            f"continuing without; set {NO_CACHE_ENV}=1 to stop trying, or SNPCNN_CACHE_DIR to a "
+            "writable folder"
+        )
+        return
+    log.info("parsed %s in %.1f s; wrote the cache %s", path, seconds, dst)
+    mb = sum(f.stat().st_size for f in dst.iterdir()) / 1e6
+    _notice(
+        f"cached {Path(path).name} as {dst} ({mb:.1f} MB, reused while the file is unchanged); "
+        f"turn off with {NO_CACHE_ENV}=1 (info: --no-cache), move with SNPCNN_CACHE_DIR=DIR"
+    )

@@ -453,6 +453,7 @@ def convert(
     if fmt == "cache":
         raise InputError(f"{src}: is already a snpcnn cache")
     files = source_files(src, fmt)
+    beside = dst is None
     if dst is None:
         stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(src)
         dst = stem.with_name(stem.name + CACHE_SUFFIX)
@@ -463,7 +464,17 @@ def convert(
         raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
     from snpcnn.io.output import check_writable, write_errors
 
-    check_writable(dst, option="output path")
+    try:
+        check_writable(dst, option="output path")
+    except InputError as exc:
+        if not beside:
+            raise
+        reason = str(exc).split("(", 1)[-1].split(")", 1)[0]
+        raise InputError(
+            f"{dst}: cannot write the cache next to {src} ({reason}); give an output path in a "
+            f"folder you can write to: `snpcnn convert {src} --out OUT.snpcnn` (Python: "
+            "convert(src, dst))"
+        ) from None
     g = read_genotypes(src, format=fmt, cache=False, **read_kwargs)
     with write_errors(dst, option="output path"):
         return write_cache(

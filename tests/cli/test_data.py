@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,82 @@ def test_format_names_are_the_same_everywhere(tmp_path):
         assert all(f"'{f}'" in bad.output for f in FORMATS), (cmd, bad.output)
     with pytest.raises(Exception, match="choose one of vcf, bcf, plink"):
         read_genotypes(p, format="vcf2")
+
+
+# ---------------------------------------------------- where caches go, and how to stop them
+def big_vcf(path, n=50, m=6000):
+    """A plain VCF of about 1.4 MB: over the 1 MiB from which parsed files are cached."""
+    rng = np.random.default_rng(0)
+    forms = np.array(["0/0", "0/1", "1/1", "./."])
+    head = (
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+        + "\t".join(f"s{i}" for i in range(n))
+        + "\n"
+    )
+    g = forms[rng.integers(0, 4, size=(m, n))]
+    body = "".join(f"1\t{j + 1}\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(g[j]) + "\n" for j in range(m))
+    path.write_text(head + body)
+    return path
+
+
+def test_info_says_where_it_cached_and_how_to_turn_it_off(tmp_path, monkeypatch):
+    src = big_vcf(tmp_path / "big.vcf")
+    home = tmp_path / "cache-home"
+    r = run("info", src)
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if "cached" in ln]
+    assert len(lines) == 1, r.stderr
+    written = list(home.glob("big.vcf-*.snpcnn"))
+    assert len(written) == 1 and str(written[0]) in lines[0]
+    assert "SNPCNN_NO_CACHE=1" in lines[0] and "--no-cache" in lines[0]
+    assert "SNPCNN_CACHE_DIR" in lines[0]
+    r = run("info", src)  # reused: nothing written, nothing said
+    assert r.exit_code == 0 and "cached" not in r.stderr
+    assert f"cache={written[0]}" in r.stdout
+    # off: the environment variable (every command) and --no-cache (info)
+    other = tmp_path / "other-home"
+    monkeypatch.setenv("SNPCNN_CACHE_DIR", str(other))
+    r = run("info", src, "--no-cache")
+    assert r.exit_code == 0 and "cached" not in r.stderr and not other.exists()
+    monkeypatch.setenv("SNPCNN_NO_CACHE", "1")
+    r = run("info", src)
+    assert r.exit_code == 0 and "cached" not in r.stderr and not other.exists()
+    assert "cache=" not in r.stdout  # not reused either
+    g = read_genotypes(src)  # the Python API honours it too
+    assert "cache" not in g.report and not other.exists()
+
+
+def test_failed_cache_write_says_so_in_one_line(tmp_path, monkeypatch):
+    src = big_vcf(tmp_path / "big.vcf")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("SNPCNN_CACHE_DIR", str(blocker / "sub"))
+    r = run("info", src)
+    assert r.exit_code == 0, r.output
+    said = [ln for ln in r.stderr.splitlines() if "could not write a cache" in ln]
+    assert len(said) == 1 and "SNPCNN_NO_CACHE=1" in said[0]
+
+
+def test_convert_next_to_a_read_only_input_names_the_fix(example_data, tmp_path, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    src = ro / "w.vcf.gz"
+    shutil.copy(example_data / "wheat.vcf.gz", src)
+    import snpcnn.io.output as output
+
+    real = output.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kw):  # the folder behaves as read-only (tests run as root)
+        if dir is not None and Path(dir).resolve() == ro.resolve():
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", mkstemp)
+    r = run("convert", src)
+    assert_one_line_error(r, "cannot write the cache next to", "--out OUT.snpcnn")
+    assert not (ro / "w.vcf.gz.snpcnn").exists()
+    out = tmp_path / "elsewhere.snpcnn"
+    r = run("convert", src, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert f"wrote {out}" in r.stdout and (out / "dosages.npy").exists()
+    assert_one_line_error(run("convert", src, tmp_path / "a.snpcnn", "-o", out), "two output paths")
