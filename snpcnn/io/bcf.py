@@ -3,7 +3,8 @@
 htslib decodes each record's GT into integer alleles (``-1`` = missing allele
 ``.``, ``-2`` = vector end, i.e. an absent allele of a lower-ploidy call);
 cyvcf2 hands them over per record as one small int16 array
-(``variant.genotype.array()``), which numpy turns into one int8 dosage row.
+(``variant.genotype.array()``); diploid records are stacked in batches of
+about 8 MiB and decoded by numpy in one go into int8 dosage rows.
 The rules are those of the VCF reader (:mod:`snpcnn.io.vcf`, ``docs/io.md``):
 the same dosages, missing calls, haploid coding, ploidy error, multi-allelic
 handling, ``snps_only``, sorting, duplicate warnings and load report, so a BCF
@@ -45,32 +46,35 @@ def is_bcf(path: str | os.PathLike) -> bool:
 
 
 def _decode(
-    arr: np.ndarray, nalt: int, where: str, samples: np.ndarray, path: Path, counts: dict
+    arr: np.ndarray, nalt: np.ndarray, where: str, samples: np.ndarray, path: Path, counts: dict
 ) -> np.ndarray:
-    """htslib alleles of one record (samples x (ploidy + 1), last = phase) -> int8 dosages."""
-    alleles = arr[:, :-1]
-    if alleles.shape[1] > 2:
-        extra = (alleles[:, 2:] != _VECTOR_END).any(axis=1)
+    """htslib alleles of k records (k x samples x (ploidy + 1), last = phase) -> k x samples int8.
+
+    ``nalt``: ALT alleles per record; ``where``: ``chrom:pos`` for the ploidy
+    error (only records of ploidy above 2 come one at a time).
+    """
+    alleles = arr[..., :-1]
+    if alleles.shape[-1] > 2:
+        extra = (alleles[..., 2:] != _VECTOR_END).any(axis=-1)
         if extra.any():
-            s = int(np.flatnonzero(extra)[0])
-            shown = "/".join("." if a == -1 else str(a) for a in alleles[s] if a != _VECTOR_END)
+            r, s = (int(x[0]) for x in np.nonzero(extra))
+            shown = "/".join("." if a == -1 else str(a) for a in alleles[r, s] if a != _VECTOR_END)
             raise InputError(
                 f"{path}: record {where}, sample {samples[s]}: GT '{shown}' has ploidy above 2; "
                 "snpcnn reads diploid and haploid calls only (remove the polyploid records or "
                 "samples first, or supply 0/1/2 dosages as a CSV matrix)"
             )
-    a0 = alleles[:, 0]
-    a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full_like(a0, _VECTOR_END)
+    a0 = alleles[..., 0]
+    a1 = alleles[..., 1] if alleles.shape[-1] > 1 else np.full_like(a0, _VECTOR_END)
     empty = a0 == _VECTOR_END
     hap = (a1 == _VECTOR_END) & ~empty
     missing = empty | (a0 == -1) | (a1 == -1)
     high = np.maximum(a0, a1)
-    invalid = ~missing & (high > nalt)
+    invalid = ~missing & (high > np.asarray(nalt)[:, None])
     other = ~missing & ~invalid & (high > 1)
-    called = ~(missing | invalid | other)
     dos = (a0 == 1).astype(np.int8) + (a1 == 1)
     dos[hap] *= 2
-    dos[~called] = -1
+    dos[missing | invalid | other] = -1
     counts["calls_without_gt"] += int(empty.sum())
     # as the VCF reader counts them: haploid 0/1 calls, even where allele 1 is invalid (ALT '.')
     counts["haploid_calls"] += int((hap & ~missing & (high <= 1)).sum())
@@ -136,10 +140,19 @@ def read_bcf(
             ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
         )
         n_records = n_multi = n_indel = n_symbolic = n_noalt = 0
-        rows: list[np.ndarray] = []
+        blocks: list[np.ndarray] = []  # decoded records x samples int8
         meta: list[pd.DataFrame] = []
         cols: dict[str, list] = {k: [] for k in ("chrom", "pos", "id", "ref", "alt")}
-        missing_row = np.full(n_smp, -1, dtype=np.int8)
+        missing_row = np.full((1, n_smp), -1, dtype=np.int8)
+        # diploid records (the usual kind) are decoded in batches of about 8 MiB
+        batch = np.empty((max(1, (8 << 20) // (6 * n_smp)), n_smp, 3), dtype=np.int16)
+        pend_nalt: list[int] = []
+
+        def flush_gt() -> None:
+            if pend_nalt:
+                k = len(pend_nalt)
+                blocks.append(_decode(batch[:k], np.array(pend_nalt), "", samples, path, counts))
+                pend_nalt.clear()
 
         def flush() -> None:
             if cols["chrom"]:
@@ -185,10 +198,23 @@ def read_bcf(
                 except Exception:  # cyvcf2: "couldn't get genotypes" = no GT in FORMAT
                     gt = None
                 if gt is None:
+                    flush_gt()
                     counts["calls_without_gt"] += n_smp
-                    rows.append(missing_row)
+                    blocks.append(missing_row)
                 else:
-                    rows.append(_decode(gt.array(), nalt, f"{chrom}:{pos}", samples, path, counts))
+                    a = gt.array()
+                    if a.shape[1] == 3:
+                        batch[len(pend_nalt)] = a
+                        pend_nalt.append(nalt)
+                        if len(pend_nalt) == len(batch):
+                            flush_gt()
+                    else:  # haploid-only or polyploid record: alone
+                        flush_gt()
+                        blocks.append(
+                            _decode(
+                                a[None], np.array([nalt]), f"{chrom}:{pos}", samples, path, counts
+                            )
+                        )
                 cols["chrom"].append(chrom)
                 cols["pos"].append(pos)
                 cols["id"].append(v.ID)
@@ -196,16 +222,19 @@ def read_bcf(
                 cols["alt"].append(alt)
                 if len(cols["chrom"]) >= _CHUNK:
                     flush()
+        flush_gt()
         flush()
     finally:
         reader.close()
 
-    n_kept = len(rows)
+    n_kept = sum(len(b) for b in blocks)
     dosages = np.empty((n_smp, max(n_kept, 1)), dtype=np.int8)
-    for j in range(0, n_kept, _CHUNK):  # variants x samples blocks, transposed into place
-        block = np.stack(rows[j : j + _CHUNK])
+    j = 0
+    for k in range(len(blocks)):  # records x samples blocks, transposed into place
+        block = blocks[k]
         dosages[:, j : j + len(block)] = block.T
-        rows[j : j + _CHUNK] = [None] * len(block)  # type: ignore[list-item]
+        j += len(block)
+        blocks[k] = None  # type: ignore[call-overload]
     if multiallelic == "drop":
         counts["other_alt_calls"] = 0
     return _finish(
