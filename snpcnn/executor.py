@@ -330,7 +330,8 @@ class Executor:
             if self.address is not None:
                 ray.init(address=self.address, **kwargs)
             else:
-                ray.init(num_cpus=self.workers, **kwargs)
+                # "local": a new Ray for this run, never a cluster found running on the machine
+                ray.init(address="local", num_cpus=self.workers, **kwargs)
         except ConnectionError as exc:
             raise InputError(
                 f"cannot connect to the Ray cluster at {self.address} "
