@@ -296,6 +296,7 @@ class Executor:
         self.max_retries = int(max_retries)
         self._ray = None
         self._started = False
+        self._shared: dict[int, tuple[Any, Any]] = {}
 
     # -- lifecycle
     def __enter__(self) -> Executor:
@@ -340,6 +341,7 @@ class Executor:
         self._started = True
 
     def close(self) -> None:
+        self._shared.clear()
         if self._ray is not None and self._started:
             self._ray.shutdown()
         self._started = False
@@ -409,10 +411,7 @@ class Executor:
         if self._ray is None:
             self._start()
         ray = self._ray
-        refs = []
-        for s in shared:
-            handle = _cache_handle(s)
-            refs.append(handle if handle is not None else ray.put(s))
+        refs = [self._share(s) for s in shared]
         fn_ref = ray.put(fn)
         env = self._env()
         remote = ray.remote(_task).options(
@@ -445,6 +444,16 @@ class Executor:
                     pass
             raise
         return results
+
+    def _share(self, obj: Any) -> Any:
+        """``obj`` for tasks: sent once per executor (a cache path, else ``ray.put``)."""
+        kept = self._shared.get(id(obj))
+        if kept is not None and kept[0] is obj:
+            return kept[1]
+        handle = _cache_handle(obj)
+        ref = handle if handle is not None else self._ray.put(obj)
+        self._shared[id(obj)] = (obj, ref)  # obj kept alive: its id stays its own
+        return ref
 
     def _get(self, ray, ref, unit: Unit) -> Any:
         from ray import exceptions as rx

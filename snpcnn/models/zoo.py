@@ -427,7 +427,12 @@ def _toml_presets() -> dict[str, Any]:
     folder = resources.files("snpcnn").joinpath("presets")
     if not folder.is_dir():  # pragma: no cover - broken install
         return {}
-    return {p.name[: -len(".toml")]: p for p in folder.iterdir() if p.name.endswith(".toml")}
+    # *.space.toml files beside the presets are search spaces (snpcnn tune), not architectures
+    return {
+        p.name[: -len(".toml")]: p
+        for p in folder.iterdir()
+        if p.name.endswith(".toml") and not p.name.endswith(".space.toml")
+    }
 
 
 def list_presets() -> list[str]:

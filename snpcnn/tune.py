@@ -1,0 +1,1073 @@
+"""``snpcnn tune``: nested hyperparameter search, honest by construction.
+
+Outer folds give the reported accuracy.  For each outer split, the search sees
+only its **training part**: the phenotypes of the outer test samples are removed
+before anything else happens (they are not masked, they are not there).  Inside,
+an inner K-fold CV (:func:`snpcnn.cv.cross_validate` on inner folds drawn from
+the training samples) scores Optuna trials: a seeded TPE sampler proposes a
+configuration, each inner fold's Pearson r (AUC for a binary trait) is reported
+as it finishes and a median pruner stops trials that are worse than the median
+of the finished ones at the same inner fold.  The configuration with the best
+mean inner score is then refitted on the whole outer training part and scored
+once on the outer test fold, beside the default configuration and GBLUP on the
+same outer folds.
+
+Search spaces are TOML files (:func:`load_space`); the package ships
+``snpcnn/presets/snpcnn_default.space.toml``.  Optuna's trials are stored in a
+journal file in the run's work directory, so an interrupted tune resumes.
+
+Trials run one after another, or ``workers`` at a time as Ray tasks (plain Ray
+tasks through :mod:`snpcnn.executor` with Optuna's ask/tell; docs/tune.md says why).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snpcnn import __version__
+from snpcnn.errors import InputError
+
+__all__ = [
+    "Param",
+    "SearchSpace",
+    "TuneResults",
+    "load_space",
+    "default_space_path",
+    "tune",
+    "TRAINING_KEYS",
+]
+
+log = logging.getLogger("snpcnn.tune")
+
+#: training settings a space may search (cross_validate keywords) and their types
+TRAINING_KEYS: dict[str, type] = {
+    "learning_rate": float,
+    "batch_size": int,
+    "epochs": int,
+    "patience": int,
+    "val_fraction": float,
+    "n_seeds": int,
+    "encoding": str,
+    "scaling": str,
+    "linear_init": str,
+    "conv_gate": float,
+    "conv_folds": int,
+}
+#: architecture sections a space may set with a dotted key ("linear.l2", "screen.width")
+SECTION_KEYS = {"linear": {"l2"}, "screen": {"windows", "width"}}
+#: model names of the tuned configuration, its default, and the baseline beside them
+TUNED, DEFAULT, GBLUP = "CNN (tuned)", "CNN (default)", "GBLUP"
+_SPACE_TOP = {"model", "n_trials", "description", "params", "fixed"}
+_PARAM_KEYS = {"low", "high", "log", "step", "choices"}
+
+
+# ------------------------------------------------------------------ spaces
+@dataclass(frozen=True)
+class Param:
+    """One searched setting: a float/int range (``log`` scale, ``step``) or choices."""
+
+    name: str
+    kind: str  # "float", "int" or "categorical"
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: tuple = ()
+
+    def suggest(self, trial) -> Any:
+        if self.kind == "categorical":
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(
+                self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
+            )
+        return trial.suggest_float(
+            self.name, float(self.low), float(self.high), step=self.step, log=self.log
+        )
+
+    def values(self) -> list[Any]:
+        """A few values of the range (its ends) or every choice: what load_space checks."""
+        return list(self.choices) if self.kind == "categorical" else [self.low, self.high]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == "categorical":
+            return {"choices": list(self.choices)}
+        d: dict[str, Any] = {"low": self.low, "high": self.high}
+        if self.log:
+            d["log"] = True
+        if self.step is not None:
+            d["step"] = self.step
+        return d
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A search space: a base model and the settings to search (:func:`load_space`)."""
+
+    model: str | dict = "snpcnn_default"
+    params: tuple[Param, ...] = ()
+    n_trials: int | None = None
+    source: str | None = None
+    fixed: tuple[tuple[str, Any], ...] = ()  # settings of every trial and of the default
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "n_trials": self.n_trials,
+            "fixed": dict(self.fixed),
+            "params": {p.name: p.to_dict() for p in self.params},
+            "source": self.source,
+        }
+
+    def configure(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``cross_validate`` keywords of one configuration (``model`` resolved)."""
+        from snpcnn.models import load_architecture
+        from snpcnn.models.spec import apply_overrides
+
+        values = {**dict(self.fixed), **values}
+        base = values.get("model", self.model)
+        arch = copy.deepcopy(load_architecture(base))
+        kwargs: dict[str, Any] = {}
+        overrides: dict[str, Any] = {}
+        for key, value in values.items():
+            if key == "model":
+                continue
+            if key in TRAINING_KEYS:
+                kwargs[key] = value
+            elif key == "kernel_stride":
+                overrides["kernel_size"] = overrides["strides"] = value
+                if isinstance(arch.get("screen"), dict):
+                    arch["screen"]["width"] = value
+            elif "." in key:
+                section, sub = key.split(".", 1)
+                if not isinstance(arch.get(section), dict):
+                    raise InputError(
+                        f"search key '{key}': architecture '{arch.get('name')}' has no "
+                        f"[{section}] section"
+                    )
+                arch[section][sub] = value
+            else:
+                overrides[key] = value
+        if overrides:
+            arch = apply_overrides(arch, **overrides)
+        kwargs["model"] = load_architecture(arch)
+        return kwargs
+
+
+def default_space_path() -> Path:
+    """The search space shipped with the presets (``snpcnn_default.space.toml``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("snpcnn").joinpath("presets/snpcnn_default.space.toml")))
+
+
+def _param(name: str, spec: Any, where: str) -> Param:
+    at = f"{where}: params.{name}"
+    if not isinstance(spec, Mapping):
+        if isinstance(spec, list):
+            spec = {"choices": spec}
+        else:
+            raise InputError(
+                f"{at}: give a range {{ low = .., high = .. }} or {{ choices = [..] }}, "
+                f"not {spec!r}"
+            )
+    unknown = set(spec) - _PARAM_KEYS
+    if unknown:
+        raise InputError(
+            f"{at}: unknown key '{sorted(unknown)[0]}'; use low, high, log, step or choices"
+        )
+    if "choices" in spec:
+        if set(spec) - {"choices"}:
+            raise InputError(f"{at}: give either choices or a range (low/high), not both")
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise InputError(f"{at}: choices must be a non-empty list")
+        if len({json.dumps(c, sort_keys=True) for c in choices}) != len(choices):
+            raise InputError(f"{at}: choices repeat a value")
+        for c in choices:
+            if not isinstance(c, (str, int, float, bool)):
+                raise InputError(f"{at}: choice {c!r} is not a number, string or boolean")
+        return Param(name, "categorical", choices=tuple(choices))
+    if "low" not in spec or "high" not in spec:
+        raise InputError(f"{at}: a range needs both low and high (or give choices = [...])")
+    low, high = spec["low"], spec["high"]
+    for label, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InputError(f"{at}: {label} must be a finite number, got {v!r}")
+    if not low < high:
+        raise InputError(f"{at}: low ({low}) must be below high ({high})")
+    log_scale = spec.get("log", False)
+    if not isinstance(log_scale, bool):
+        raise InputError(f"{at}: log must be true or false")
+    if log_scale and low <= 0:
+        raise InputError(f"{at}: a log scale needs low > 0, got {low}")
+    step = spec.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))):
+        raise InputError(f"{at}: step must be a number")
+    if step is not None and (step <= 0 or log_scale):
+        raise InputError(f"{at}: step must be > 0 and cannot go with log = true")
+    want = TRAINING_KEYS.get(name)
+    is_int = isinstance(low, int) and isinstance(high, int) and want is not float
+    if want is int and not is_int:
+        raise InputError(f"{at}: '{name}' is a whole number; give integer low and high")
+    return Param(name, "int" if is_int else "float", low, high, log_scale, step)
+
+
+def load_space(path: str | os.PathLike | Mapping | None = None) -> SearchSpace:
+    """Read and check a search space TOML (default: the shipped one).
+
+    Format::
+
+        model = "snpcnn_default"   # the base architecture (preset name or TOML path)
+        n_trials = 20              # optional default for --trials
+
+        [fixed]                    # optional: set in every trial and in the default
+        epochs = 100
+
+        [params]
+        learning_rate = { low = 1e-4, high = 1e-2, log = true }
+        filters = { choices = [4, 8, 16] }
+        kernel_stride = { choices = [3, 5] }   # kernel_size = strides (= screen width)
+        "linear.l2" = { low = 1e-5, high = 1e-1, log = true }
+        linear_init = { choices = ["ridge_loo", "zeros"] }
+
+    Keys are training settings (:data:`TRAINING_KEYS`), ``model`` (choices of
+    architectures), ``kernel_stride``, dotted architecture keys
+    (:data:`SECTION_KEYS`), or any block key of the base architecture(s)
+    (``filters``, ``kernel_size``, ``strides``, ``dropout``, ``l2``, ``units``, ...:
+    set on every block that takes it).  Every error is one line naming the key.
+    """
+    from snpcnn.models import load_architecture
+
+    if path is None:
+        path = default_space_path()
+    if isinstance(path, Mapping):
+        raw, where, base_dir = dict(path), "search space", Path.cwd()
+    else:
+        p = Path(path)
+        where, base_dir = str(p), p.parent
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"{p}: no such search space file; check the path") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{p}: not valid TOML ({' '.join(str(exc).split())})") from None
+    unknown = set(raw) - _SPACE_TOP
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key '{sorted(unknown)[0]}'; a space has model, n_trials, "
+            "description and [params]"
+        )
+    model = raw.get("model", "snpcnn_default")
+    if isinstance(model, str) and model.endswith((".toml", ".json")):
+        model = str((base_dir / model).resolve())
+    n_trials = raw.get("n_trials")
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1
+    ):
+        raise InputError(f"{where}: n_trials must be a whole number >= 1")
+    params_raw = raw.get("params", {})
+    if not isinstance(params_raw, Mapping) or not params_raw:
+        raise InputError(f"{where}: [params] is missing or empty; name at least one setting")
+    params = tuple(_param(str(k), v, where) for k, v in params_raw.items())
+    fixed_raw = raw.get("fixed", {})
+    if not isinstance(fixed_raw, Mapping):
+        raise InputError(f"{where}: [fixed] must be a table of key = value")
+    for k, v in fixed_raw.items():
+        if k == "model":
+            raise InputError(f"{where}: fixed.model: set the base model with the top-level model")
+        if k in params_raw:
+            raise InputError(f"{where}: fixed.{k}: '{k}' is also searched in [params]")
+        if not isinstance(v, (str, int, float, bool)):
+            raise InputError(f"{where}: fixed.{k}: give a number, string or boolean")
+    space = SearchSpace(model, params, n_trials, where, tuple(fixed_raw.items()))
+    # every key must mean something for every base architecture it can meet
+    bases = [model]
+    for p in params:
+        if p.name == "model":
+            if p.kind != "categorical":
+                raise InputError(f"{where}: params.model must be choices = [presets or files]")
+            bases = [
+                str((base_dir / c).resolve()) if str(c).endswith((".toml", ".json")) else c
+                for c in p.choices
+            ]
+    if any(p.name == "model" for p in params):
+        params = tuple(
+            dataclasses.replace(p, choices=tuple(bases)) if p.name == "model" else p for p in params
+        )
+        space = dataclasses.replace(space, params=params)
+    for base in bases:
+        try:
+            load_architecture(base)
+        except InputError as exc:
+            raise InputError(f"{where}: model {base!r}: {exc}") from None
+        for p in params:
+            if p.name == "model":
+                continue
+            _check_key(space, p, base, where)
+        for k, v in space.fixed:
+            _check_key(space, Param(k, "categorical", choices=(v,)), base, where, "fixed")
+    return space
+
+
+def _check_key(space: SearchSpace, p: Param, base, where: str, table: str = "params") -> None:
+    at = f"{where}: {table}.{p.name}"
+    if p.name in TRAINING_KEYS:
+        want = TRAINING_KEYS[p.name]
+        for v in p.values():
+            if want is str and not isinstance(v, str):
+                raise InputError(f"{at}: '{p.name}' takes strings, got {v!r}")
+            if want in (int, float) and (isinstance(v, (bool, str))):
+                raise InputError(f"{at}: '{p.name}' takes numbers, got {v!r}")
+        return
+    if "." in p.name:
+        section, sub = p.name.split(".", 1)
+        if sub not in SECTION_KEYS.get(section, ()):
+            known = ", ".join(f"{s}.{k}" for s, ks in SECTION_KEYS.items() for k in sorted(ks))
+            raise InputError(f"{at}: unknown key '{p.name}'; dotted keys are {known}")
+    for v in p.values():
+        try:
+            space.configure({"model": base, p.name: v})
+        except InputError as exc:
+            msg = " ".join(str(exc).split())
+            raise InputError(
+                f"{at}: unknown or invalid key '{p.name}' for model {base!r} ({msg}); tunable "
+                f"keys are training settings ({', '.join(TRAINING_KEYS)}), model, "
+                "kernel_stride, linear.l2, screen.windows, screen.width or a block key of "
+                "the model"
+            ) from None
+
+
+# --------------------------------------------------------------- results
+@dataclass
+class TuneResults:
+    """What :func:`tune` produced (also written to ``out``)."""
+
+    metrics: pd.DataFrame  # outer-fold metrics: tuned, default and GBLUP, as in fit
+    predictions: pd.DataFrame
+    trials: pd.DataFrame  # every trial: outer split, number, state, inner scores, params
+    chosen: pd.DataFrame  # per outer split: the chosen trial and its parameters
+    folds: pd.DataFrame
+    trait: str
+    head: str
+    space: SearchSpace
+    config: dict[str, Any]
+    execution: dict[str, Any]
+    wall_seconds: float
+    out: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def headline_metric(self) -> str:
+        return "pearson_r" if self.head == "regression" else "auc"
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, sd and number of outer folds of the headline metric per model."""
+        m = self.metrics[self.metrics["metric"] == self.headline_metric]
+        g = m.groupby("model", sort=False)["value"]
+        return g.agg(["mean", "std", "count"]).reset_index()
+
+
+# -------------------------------------------------------------- machinery
+class _Pruned(Exception):
+    pass
+
+
+_NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
+
+
+def _storage(path: str):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _pruner():
+    import optuna
+
+    # a trial is stopped after an inner fold where its running mean is below the
+    # median of the finished trials' at the same fold (from the 2nd fold, 3 trials on)
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+
+
+def _fold_score(result: Mapping, metric: str) -> float:
+    from snpcnn.cv import CNN_NAME
+
+    for row in result["metrics"]:
+        if row["model"] == CNN_NAME and row["metric"] == metric:
+            v = float(row["value"])
+            # a collapsed fold (constant predictions) ranks like no information
+            return v if row.get("status", "ok") == "ok" and math.isfinite(v) else 0.0
+    return 0.0
+
+
+def _trial_task(unit, genotypes, phenotypes):
+    """One trial: the inner CV of one configuration on one outer training part."""
+    import optuna
+
+    from snpcnn.cv import cross_validate
+
+    d = unit.data
+    t0 = time.perf_counter()
+    study = optuna.load_study(
+        study_name=d["study"], storage=_storage(d["storage"]), pruner=_pruner()
+    )
+    trial = optuna.trial.Trial(study, d["trial_id"])
+    scores: list[float] = []
+
+    def on_fold(r, f, res):
+        scores.append(_fold_score(res, d["metric"]))
+        trial.report(float(np.mean(scores)), step=len(scores) - 1)
+        if trial.should_prune():
+            raise _Pruned
+
+    state, error = "complete", None
+    try:
+        kwargs = d["space"].configure(d["params"])
+        cross_validate(
+            genotypes,
+            phenotypes,
+            d["trait"],
+            folds=d["inner"],
+            cnn=True,
+            baselines=(),
+            refit=False,
+            ensemble=False,
+            on_fold=on_fold,
+            **d["common"],
+            **kwargs,
+        )
+    except _Pruned:
+        state = "pruned"
+    except InputError as exc:  # this configuration cannot be built or trained
+        state, error = "fail", " ".join(str(exc).split())
+    return {
+        "state": state,
+        "scores": scores,
+        "value": float(np.mean(scores)) if scores and state == "complete" else None,
+        "error": error,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _outer_task(unit, genotypes, phenotypes):
+    """One outer split: a configuration trained on its training part, scored on its test part."""
+    from snpcnn.cv import cross_validate
+
+    d = unit.data
+    t0 = time.perf_counter()
+    kept: dict[str, Any] = {}
+
+    def skip(r, f):
+        return None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD
+
+    cross_validate(
+        genotypes,
+        phenotypes,
+        unit.trait,
+        folds=d["folds"],
+        refit=False,
+        ensemble=False,
+        skip=skip,
+        on_fold=lambda r, f, res: kept.update(result=res),
+        **d["common"],
+        **d["kwargs"],
+    )
+    res = kept["result"]
+    return {
+        "metrics": res["metrics"],
+        "predictions": res["predictions"],
+        "notes": res.get("notes", []),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _json(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (Path, SearchSpace)):
+        return str(o)
+    return str(o)
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json).encode()).hexdigest()[:16]
+
+
+def _atomic(path: Path, text: str) -> None:
+    from snpcnn.report import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def _outer_folds(folds, ids: np.ndarray, repeats: int, seed: int) -> pd.DataFrame:
+    from snpcnn.folds import make_folds, read_folds
+
+    if isinstance(folds, pd.DataFrame):
+        table = folds.copy()
+        table["sample_id"] = table["sample_id"].astype(str)
+        if "repeat" not in table:
+            table["repeat"] = 0
+        missing = set(ids) - set(table["sample_id"])
+        if missing:
+            raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
+        return table[table["sample_id"].isin(set(ids))].reset_index(drop=True)
+    if isinstance(folds, (str, Path)) and not str(folds).isdigit():
+        if repeats > 1:
+            raise InputError("--repeats needs random folds (--folds K), not a fold file")
+        return read_folds(folds, ids)
+    k = int(folds)
+    if k < 2:
+        raise InputError(f"--folds {k}: outer CV needs at least 2 folds")
+    return make_folds(ids, k, repeats, seed)
+
+
+def _sub_seed(seed: int, *parts: int) -> int:
+    return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0] % (2**31 - 1))
+
+
+# ------------------------------------------------------------------ tune
+def tune(
+    genotypes,
+    phenotypes,
+    trait: str | None = None,
+    *,
+    space: str | os.PathLike | Mapping | SearchSpace | None = None,
+    out: str | os.PathLike | None = None,
+    folds: int | str | os.PathLike | pd.DataFrame = 5,
+    repeats: int = 1,
+    inner_folds: int = 5,
+    n_trials: int | None = None,
+    covariates: Sequence[str] | None = None,
+    covariates_path: str | os.PathLike | None = None,
+    id_column: str | None = None,
+    min_maf: float = 0.0,
+    min_call_rate: float = 0.0,
+    seed: int = 0,
+    compare_default: bool = True,
+    splits: Sequence[tuple[int, int]] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    threads: int | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[..., None] | None = None,
+    argv: Sequence[str] | None = None,
+) -> TuneResults:
+    """Nested hyperparameter search of the CNN; outer-fold accuracy beside the default's and GBLUP's.
+
+    Parameters
+    ----------
+    genotypes, phenotypes : Genotypes/Phenotypes or paths
+        As for :func:`snpcnn.cv.cross_validate`.
+    trait : str, optional
+        The trait (default: the first).
+    space : path, dict or SearchSpace, optional
+        The search space (:func:`load_space`; default the shipped
+        ``snpcnn_default.space.toml``).
+    out : path, optional
+        Results directory (work in ``<out>.partial/`` until done, then renamed):
+        ``chosen.csv``/``chosen.json``, ``trials.csv``, ``metrics.csv``,
+        ``predictions.csv``, ``summary.md``, ``run.json``, ``optuna.journal``.
+    folds, repeats : outer folds
+        K (random K-fold, ``repeats`` times), a ``sample_id -> fold`` file or a fold table.
+    inner_folds : int
+        K of the inner CV that scores the trials (inside each outer training part).
+    n_trials : int, optional
+        Trials per outer split (default: the space's ``n_trials``, else 20).
+    seed : int
+        Seeds the outer and inner folds, the TPE sampler and the networks.
+    compare_default : bool
+        Also score the base configuration (fit's defaults and the space's ``[fixed]``)
+        and GBLUP on the outer folds.
+    splits : list of (repeat, fold), optional
+        Run only these outer splits (e.g. to spread them over machines).
+    workers, ray_address, threads
+        Run trials (and the outer scoring) as Ray tasks (:mod:`snpcnn.executor`).
+    resume, force
+        Continue ``<out>.partial/`` (finished trials and outer scores are kept);
+        replace an existing ``out``.
+    progress : callable, optional
+        ``progress(event, **info)``: "outer_start", "trial", "outer_done", "tasks".
+
+    Returns
+    -------
+    TuneResults
+
+    Notes
+    -----
+    The outer test phenotypes are removed before the search of a split starts, so
+    nothing the search computes can depend on them (tests/test_tune.py poisons them).
+    """
+    import optuna
+
+    from snpcnn.cv import CNN_NAME, _load_inputs
+    from snpcnn.executor import Executor, Unit
+    from snpcnn.folds import make_folds
+
+    t_start = time.perf_counter()
+    emit = progress or (lambda *a, **k: None)
+    if not isinstance(space, SearchSpace):
+        space = load_space(space)
+    n_trials = int(n_trials or space.n_trials or 20)
+    if n_trials < 1:
+        raise InputError(f"--trials {n_trials}: give 1 or more")
+    if int(inner_folds) < 2:
+        raise InputError(f"--inner-folds {inner_folds}: give 2 or more")
+    g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
+    trait = trait or ph.default_trait()
+    al = align(g, ph, traits=[trait])
+    y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
+    ids = np.asarray(al.sample_ids).astype(str)[~np.isnan(y)]
+    if len(ids) < 4:
+        raise InputError(f"trait '{trait}': only {len(ids)} samples have a value")
+    outer = _outer_folds(folds, ids, repeats, seed)
+    splits_all = [
+        (int(r), int(f))
+        for r, f in outer[["repeat", "fold"]]
+        .drop_duplicates()
+        .sort_values(["repeat", "fold"])
+        .itertuples(index=False)
+    ]
+    if splits is not None:
+        wanted = [(int(a), int(b)) for a, b in splits]
+        bad = [s for s in wanted if s not in splits_all]
+        if bad:
+            raise InputError(
+                f"outer split (repeat {bad[0][0]}, fold {bad[0][1]}) does not exist; "
+                f"splits are {splits_all}"
+            )
+        splits = wanted
+    else:
+        splits = splits_all
+    levels = np.unique(y[~np.isnan(y)])
+    head = "binary" if len(levels) == 2 else "regression"
+    metric = "pearson_r" if head == "regression" else "auc"
+    common = dict(
+        covariates=list(covariates or []) or None,
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        seed=seed,
+    )
+    settings = {
+        "snpcnn": __version__,
+        "trait": trait,
+        "space": space.to_dict(),
+        "inner_folds": int(inner_folds),
+        "common": common,
+        "folds": hashlib.sha256(outer.to_csv(index=False).encode()).hexdigest(),
+        "data": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+    }
+    key = _hash(settings)
+
+    # ------------------------------------------------------------ work dir
+    final = Path(out) if out is not None else None
+    if final is not None:
+        partial = final.with_name(final.name + ".partial")
+        if final.exists() and not force:
+            raise InputError(f"output directory {final} exists; use --force to replace it")
+        if partial.exists() and not resume:
+            if not force:
+                raise InputError(
+                    f"an unfinished tune is in {partial}; use --resume to continue it "
+                    "or --force to discard it and start over"
+                )
+            shutil.rmtree(partial)
+    else:
+        import tempfile
+
+        partial = Path(tempfile.mkdtemp(prefix="snpcnn-tune-"))
+    partial.mkdir(parents=True, exist_ok=True)
+    stamp = partial / "settings.json"
+    if stamp.is_file():
+        old = json.loads(stamp.read_text(encoding="utf-8"))
+        if old.get("key") != key:
+            raise InputError(
+                f"{partial} holds a tune with other inputs or settings; use --force to discard it"
+            )
+    else:
+        _atomic(stamp, json.dumps({"key": key, **settings}, indent=2, default=_json))
+    journal = str(partial / "optuna.journal")
+    storage = _storage(journal)
+
+    trial_rows: list[dict[str, Any]] = []
+    chosen_rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    with Executor(workers, ray_address, threads=threads) as ex:
+        batch = 1
+        if ex.parallel:
+            batch = ex.workers or max(1, int(ex._ray.cluster_resources().get("CPU", 1)))
+        for i_split, (r, f) in enumerate(splits):
+            part = outer[outer["repeat"] == r]
+            test_ids = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
+            train_ids = [s for s in ids if s not in test_ids]
+            # the outer test samples' phenotypes are not there at all, not masked
+            ph_train = dataclasses.replace(ph, table=ph.table.loc[ph.table.index.isin(train_ids)])
+            inner = make_folds(np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f))
+            name = f"outer_r{r}_f{f}"
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=optuna.samplers.TPESampler(seed=_sub_seed(seed, r, f, 1)),
+                pruner=_pruner(),
+                direction="maximize",
+                load_if_exists=True,
+            )
+            emit("outer_start", repeat=r, fold=f, index=i_split + 1, total=len(splits))
+            for t in study.get_trials(deepcopy=False):
+                if not t.state.is_finished():  # asked before an interruption, never told
+                    study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            finished = [
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL
+            ]
+            while len(finished) < n_trials:
+                want = min(batch, n_trials - len(finished))
+                asked = [study.ask() for _ in range(want)]
+                units = []
+                for t in asked:
+                    params = {p.name: p.suggest(t) for p in space.params}
+                    units.append(
+                        Unit(
+                            trait=trait,
+                            repeat=r,
+                            fold=f,
+                            trial=t.number,
+                            data={
+                                "study": name,
+                                "storage": journal,
+                                "trial_id": t._trial_id,
+                                "params": params,
+                                "space": space,
+                                "inner": inner,
+                                "trait": trait,
+                                "metric": metric,
+                                "common": common,
+                            },
+                        )
+                    )
+                outs = ex.map(units, _trial_task, [g, ph_train])
+                for t, o in zip(asked, outs):
+                    state = {
+                        "complete": optuna.trial.TrialState.COMPLETE,
+                        "pruned": optuna.trial.TrialState.PRUNED,
+                        "fail": optuna.trial.TrialState.FAIL,
+                    }[o["state"]]
+                    if o["error"]:
+                        t.set_user_attr("error", o["error"])
+                    t.set_user_attr("seconds", o["seconds"])
+                    t.set_user_attr("inner_scores", o["scores"])
+                    study.tell(t, o["value"] if o["state"] == "complete" else None, state=state)
+                    emit(
+                        "trial",
+                        repeat=r,
+                        fold=f,
+                        trial=t.number,
+                        state=o["state"],
+                        value=o["value"],
+                        best=_best_value(study),
+                        n_trials=n_trials,
+                    )
+                finished = [
+                    t
+                    for t in study.get_trials(deepcopy=False)
+                    if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL
+                ]
+                fails = sum(
+                    t.state == optuna.trial.TrialState.FAIL
+                    for t in study.get_trials(deepcopy=False)
+                )
+                if fails >= max(n_trials, 5) and not _completed(study):
+                    errs = [
+                        t.user_attrs.get("error")
+                        for t in study.get_trials(deepcopy=False)
+                        if t.user_attrs.get("error")
+                    ]
+                    raise InputError(
+                        f"outer repeat {r} fold {f}: every trial failed; first error: "
+                        f"{errs[0] if errs else 'unknown'}"
+                    )
+            completed = _completed(study)
+            if not completed:
+                raise InputError(
+                    f"outer repeat {r} fold {f}: no trial completed (all pruned); use more --trials"
+                )
+            # the best mean inner score; ties go to the earlier trial
+            best = max(completed, key=lambda t: (t.value, -t.number))
+            for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+                if not t.state.is_finished():
+                    continue  # asked before an interruption, never told
+                scores = t.user_attrs.get("inner_scores", [])
+                trial_rows.append(
+                    {
+                        "repeat": r,
+                        "fold": f,
+                        "trial": t.number,
+                        "state": t.state.name.lower(),
+                        "inner_score": t.value,
+                        "inner_folds_run": len(scores),
+                        **{f"inner_{k}": s for k, s in enumerate(scores)},
+                        "seconds": t.user_attrs.get("seconds"),
+                        "error": t.user_attrs.get("error"),
+                        **{f"param_{k}": v for k, v in t.params.items()},
+                    }
+                )
+            chosen_rows.append(
+                {
+                    "repeat": r,
+                    "fold": f,
+                    "trial": best.number,
+                    "inner_score": best.value,
+                    "n_train": len(train_ids),
+                    "n_test": len(test_ids),
+                    "params": dict(best.params),
+                }
+            )
+            emit("outer_done", repeat=r, fold=f, best=best.value, params=dict(best.params))
+
+        # ------------------------------------------------ outer scoring
+        outer_units = []
+        for c in chosen_rows:
+            kw = {**space.configure(c["params"]), "cnn": True, "baselines": ()}
+            outer_units.append(
+                Unit(
+                    trait=trait,
+                    model=TUNED,
+                    repeat=c["repeat"],
+                    fold=c["fold"],
+                    data={"folds": outer, "common": common, "kwargs": kw},
+                )
+            )
+        if compare_default:
+            kw = {**space.configure({}), "cnn": True, "baselines": ("gblup",)}
+            for r, f in splits:
+                outer_units.append(
+                    Unit(
+                        trait=trait,
+                        model=DEFAULT,
+                        repeat=r,
+                        fold=f,
+                        data={"folds": outer, "common": common, "kwargs": kw},
+                    )
+                )
+        store = partial / "outer"
+
+        def stored(u):
+            p = store / f"{_safe(u.model)}_r{u.repeat}_f{u.fold}.json"
+            if not p.is_file():
+                return None
+            rec = json.loads(p.read_text(encoding="utf-8"))
+            want = _hash({"key": key, "kwargs": u.data["kwargs"]})
+            return rec["result"] if rec.get("key") == want else None
+
+        def save(u, res):
+            want = _hash({"key": key, "kwargs": u.data["kwargs"]})
+            _atomic(
+                store / f"{_safe(u.model)}_r{u.repeat}_f{u.fold}.json",
+                json.dumps({"key": want, "result": res}, default=_json),
+            )
+
+        results = ex.map(
+            outer_units, _outer_task, [g, ph], done=stored, on_result=save, progress=emit
+        )
+        execution = ex.describe()
+
+    rename = {TUNED: {CNN_NAME: TUNED}, DEFAULT: {CNN_NAME: DEFAULT, "GBLUP": GBLUP}}
+    mframes, pframes = [], []
+    for u, res in zip(outer_units, results):
+        keep = rename[u.model]
+        m = pd.DataFrame(res["metrics"])
+        p = pd.DataFrame(res["predictions"])
+        if not m.empty:
+            m = m[m["model"].isin(keep)].copy()
+            m["model"] = m["model"].map(keep)
+            mframes.append(m)
+        if not p.empty:
+            p = p[p["model"].isin(keep)].copy()
+            p["model"] = p["model"].map(keep)
+            pframes.append(p)
+        notes.extend(n for n in res.get("notes", []) if n not in notes)
+    order = {TUNED: 0, DEFAULT: 1, GBLUP: 2}
+    metrics = pd.concat(mframes, ignore_index=True) if mframes else pd.DataFrame()
+    predictions = pd.concat(pframes, ignore_index=True) if pframes else pd.DataFrame()
+    if not metrics.empty:
+        metrics = _by_model(metrics, order)
+    if not predictions.empty:
+        predictions = _by_model(predictions, order)
+    trials = pd.DataFrame(trial_rows)
+    chosen = pd.DataFrame(
+        [
+            {k: v for k, v in c.items() if k != "params"}
+            | {f"param_{k}": v for k, v in c["params"].items()}
+            for c in chosen_rows
+        ]
+    )
+    config = {
+        "trait": trait,
+        "head": head,
+        "metric": metric,
+        "n_trials": n_trials,
+        "inner_folds": int(inner_folds),
+        "outer_folds": folds
+        if isinstance(folds, int)
+        else str(folds)
+        if not isinstance(folds, pd.DataFrame)
+        else "table",
+        "repeats": repeats,
+        "seed": seed,
+        "covariates": list(covariates or []),
+        "min_maf": min_maf,
+        "min_call_rate": min_call_rate,
+        "compare_default": compare_default,
+        "sampler": "TPE (seeded per outer split)",
+        "pruner": "median (from the 2nd inner fold, after 3 trials)",
+    }
+    res = TuneResults(
+        metrics=metrics,
+        predictions=predictions,
+        trials=trials,
+        chosen=chosen,
+        folds=outer,
+        trait=trait,
+        head=head,
+        space=space,
+        config=config,
+        execution=execution,
+        wall_seconds=time.perf_counter() - t_start,
+        notes=notes,
+    )
+    _write(res, chosen_rows, partial, argv, g, ph)
+    if final is not None:
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        res.out = final
+    else:
+        shutil.rmtree(partial, ignore_errors=True)
+    return res
+
+
+def _by_model(df: pd.DataFrame, order: Mapping[str, int]) -> pd.DataFrame:
+    rank = df["model"].map(order)
+    idx = pd.DataFrame({"r": df["repeat"], "f": df["fold"], "m": rank}).sort_values(
+        ["m", "r", "f"], kind="stable"
+    )
+    return df.loc[idx.index].reset_index(drop=True)
+
+
+def _completed(study):
+    import optuna
+
+    return [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+
+
+def _best_value(study) -> float | None:
+    done = _completed(study)
+    return max(t.value for t in done) if done else None
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def summary_markdown(res: TuneResults) -> str:
+    """summary.md: outer accuracy of the tuned, default and GBLUP models, and the choices."""
+    from snpcnn.metrics import paired_difference  # noqa: F401 - same module as fit's table
+
+    metric = res.headline_metric
+    lines = [
+        f"# snpcnn tune: {res.trait}",
+        "",
+        f"Nested CV: {len(res.chosen)} outer split(s); in each, {res.config['n_trials']} "
+        f"Optuna trials (TPE, median pruning) scored by {res.config['inner_folds']}-fold inner "
+        f"CV on the outer training part only, the best refitted on that whole part and scored "
+        f"once on the outer test fold. Metric: {metric} on the outer test folds.",
+        "",
+        f"| model | {metric} (mean ± sd) | outer folds |",
+        "|---|---|---|",
+    ]
+    for _, row in res.summary().iterrows():
+        sd = 0.0 if pd.isna(row["std"]) else row["std"]
+        lines.append(f"| {row['model']} | {row['mean']:.3f} ± {sd:.3f} | {int(row['count'])} |")
+    lines += ["", "## Chosen configuration per outer split", ""]
+    cols = [c for c in res.chosen.columns if c not in ("n_train", "n_test")]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "---|" * len(cols))
+    for _, row in res.chosen.iterrows():
+        lines.append("| " + " | ".join(_cell(row[c]) for c in cols) + " |")
+    states = res.trials["state"].value_counts().to_dict() if not res.trials.empty else {}
+    lines += [
+        "",
+        "Trials: " + ", ".join(f"{v} {k}" for k, v in states.items()) + " (trials.csv).",
+        "",
+    ]
+    if res.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in res.notes] + [""]
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph) -> None:
+    from snpcnn.report import library_versions
+
+    _atomic(directory / "metrics.csv", res.metrics.to_csv(index=False))
+    _atomic(directory / "predictions.csv", res.predictions.to_csv(index=False))
+    _atomic(directory / "trials.csv", res.trials.to_csv(index=False))
+    _atomic(directory / "chosen.csv", res.chosen.to_csv(index=False))
+    _atomic(directory / "chosen.json", json.dumps(chosen_rows, indent=2, default=_json))
+    _atomic(directory / "folds.csv", res.folds.to_csv(index=False))
+    _atomic(directory / "summary.md", summary_markdown(res))
+    record = {
+        "snpcnn_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": list(argv) if argv is not None else sys.argv,
+        "config": res.config,
+        "space": res.space.to_dict(),
+        "inputs": {
+            "genotypes": getattr(g, "source", None),
+            "phenotypes": getattr(ph, "source", None),
+        },
+        "execution": res.execution,
+        "wall_seconds": res.wall_seconds,
+        "libraries": library_versions(),
+        "optuna_storage": "optuna.journal",
+        "notes": res.notes,
+    }
+    _atomic(directory / "run.json", json.dumps(record, indent=2, default=_json))

@@ -1,0 +1,219 @@
+"""snpcnn.tune: search spaces, nested CV that never sees the outer test fold, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.tune import default_space_path, load_space, tune
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_ARCH = REPO / "benchmarks" / "configs" / "tiny_arch.toml"
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+SPACE = {
+    "model": str(TINY_ARCH),
+    "fixed": {"epochs": 2, "batch_size": 16},
+    "params": {
+        "learning_rate": {"low": 1e-3, "high": 1e-1, "log": True},
+        "filters": {"choices": [2, 4]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, example_data):
+    """80 samples x 48 SNPs of the wheat example, trait GY_E1, and 2 outer folds."""
+    d = tmp_path_factory.mktemp("tune")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=80).iloc[:, :49]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    ph = ph[ph["sample_id"].isin(x["sample_id"])][["sample_id", "GY_E1"]]
+    ph.to_csv(d / "pheno.csv", index=False)
+    ids = ph["sample_id"].astype(str).to_numpy()
+    folds = pd.DataFrame({"sample_id": ids, "fold": np.arange(len(ids)) % 2 + 1})
+    return d, ph, folds
+
+
+def _run(d, pheno, folds, out, **kw):
+    args = dict(
+        space=SPACE,
+        folds=folds,
+        inner_folds=2,
+        n_trials=2,
+        splits=[(0, 1)],
+        compare_default=False,
+        force=True,
+    )
+    args.update(kw)
+    return tune(d / "geno.csv", pheno, "GY_E1", out=out, **args)
+
+
+# ----------------------------------------------------------------- spaces
+def test_shipped_space_loads_and_is_not_listed_as_a_preset():
+    from snpcnn.models import list_presets
+
+    space = load_space()
+    assert default_space_path().name == "snpcnn_default.space.toml"
+    assert {"learning_rate", "linear.l2", "filters", "kernel_stride"} <= set(space.names)
+    assert not any("space" in p for p in list_presets())
+    kw = space.configure({"kernel_stride": 3, "linear.l2": 0.5, "filters": 4})
+    assert kw["model"]["screen"]["width"] == 3 and kw["model"]["linear"]["l2"] == 0.5
+    conv = [b for b in kw["model"]["blocks"] if b["type"] == "conv"][0]
+    assert (conv["kernel_size"], conv["strides"], conv["filters"]) == (3, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"nonsense": {"low": 1, "high": 2}}, "params.nonsense: unknown or invalid key 'nonsense'"),
+        ({"learning_rate": {"low": 0.1, "high": 0.01}}, "params.learning_rate: low (0.1)"),
+        ({"learning_rate": {"low": 0.0, "high": 0.1, "log": True}}, "needs low > 0"),
+        ({"learning_rate": {"low": 0.1}}, "params.learning_rate: a range needs both"),
+        ({"filters": {"choices": []}}, "params.filters: choices must be a non-empty list"),
+        ({"epochs": {"low": 1.5, "high": 3}}, "params.epochs: 'epochs' is a whole number"),
+        ({"encoding": {"choices": [1, 2]}}, "params.encoding: 'encoding' takes strings"),
+        ({"linear.l2": {"low": 1e-3, "high": 1.0}}, "has no [linear] section"),
+        ({"screen.depth": {"choices": [1]}}, "params.screen.depth: unknown key"),
+        ({"filters": {"low": 1, "hgh": 2}}, "params.filters: unknown key 'hgh'"),
+    ],
+)
+def test_bad_space_is_one_line_naming_the_key(tmp_path, params, message):
+    body = f'model = "{TINY_ARCH}"\n[params]\n' + "\n".join(
+        f'"{k}" = {_toml(v)}' for k, v in params.items()
+    )
+    p = tmp_path / "s.toml"
+    p.write_text(body)
+    with pytest.raises(InputError) as err:
+        load_space(p)
+    text = str(err.value)
+    assert message in text and "\n" not in text and str(p) in text
+
+
+def _toml(v: dict) -> str:
+    return "{ " + ", ".join(f"{k} = {json.dumps(x)}" for k, x in v.items()) + " }"
+
+
+def test_space_file_errors(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text("model = \n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_space(p)
+    with pytest.raises(InputError, match="no such search space file"):
+        load_space(tmp_path / "missing.toml")
+    p.write_text("[params]\nfilters = { choices = [2] }\n[fixed]\nfilters = 4\n")
+    with pytest.raises(InputError, match="fixed.filters: 'filters' is also searched"):
+        load_space(p)
+    p.write_text("[parms]\n")
+    with pytest.raises(InputError, match="unknown key 'parms'"):
+        load_space(p)
+
+
+# ---------------------------------------------------------- nested CV
+def test_outer_test_fold_never_influences_the_choice(data, tmp_path):
+    """Poisoning: garbage outer-test phenotypes change nothing the search computes."""
+    d, ph, folds = data
+    clean = _run(d, d / "pheno.csv", folds, tmp_path / "clean")
+
+    test_ids = set(folds.loc[folds["fold"] == 1, "sample_id"])
+    poisoned = ph.copy()
+    hit = poisoned["sample_id"].astype(str).isin(test_ids)
+    assert hit.sum() == 40
+    poisoned.loc[hit, "GY_E1"] = 1e6 * np.random.default_rng(0).standard_normal(hit.sum())
+    poisoned.to_csv(d / "poisoned.csv", index=False)
+    bad = _run(d, d / "poisoned.csv", folds, tmp_path / "poisoned")
+
+    inner = [c for c in clean.trials.columns if c.startswith(("inner_", "param_"))]
+    assert len(clean.trials) == 2 and clean.trials["state"].eq("complete").all()
+    pd.testing.assert_frame_equal(clean.trials[inner], bad.trials[inner])
+    pd.testing.assert_frame_equal(
+        clean.chosen.drop(columns=["n_test"]), bad.chosen.drop(columns=["n_test"])
+    )
+    # ... while the poison did reach the outer test score (it is scored there, only there)
+    r = lambda res: res.metrics.query("metric == 'rmse'")["value"].iloc[0]  # noqa: E731
+    assert r(bad) > 1000 * r(clean)
+    # and the comparison is sensitive: poisoning a training sample changes the trials
+    train = ph.copy()
+    one = train["sample_id"].astype(str).isin(set(folds.loc[folds["fold"] == 2, "sample_id"][:5]))
+    train.loc[one, "GY_E1"] = 1e3
+    train.to_csv(d / "train_poisoned.csv", index=False)
+    moved = _run(d, d / "train_poisoned.csv", folds, tmp_path / "moved")
+    assert not np.allclose(
+        clean.trials["inner_score"].to_numpy(), moved.trials["inner_score"].to_numpy()
+    )
+
+
+def test_outputs_and_resume_after_an_interruption(data, tmp_path):
+    d, _, folds = data
+    out = tmp_path / "tuned"
+    events = []
+
+    def stop_after_first_trial(event, **info):
+        events.append(event)
+        if event == "trial":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(d, d / "pheno.csv", folds, out, progress=stop_after_first_trial, force=False)
+    partial = tmp_path / "tuned.partial"
+    assert (partial / "optuna.journal").is_file() and not out.exists()
+    # without --resume or --force the unfinished tune is not discarded silently
+    with pytest.raises(InputError, match="--resume"):
+        _run(d, d / "pheno.csv", folds, out, force=False)
+
+    trials_run = []
+    _run(
+        d,
+        d / "pheno.csv",
+        folds,
+        out,
+        force=False,
+        resume=True,
+        compare_default=True,
+        progress=lambda e, **i: trials_run.append(i["trial"]) if e == "trial" else None,
+    )
+    assert trials_run == [1]  # trial 0 was kept from the interrupted run
+    assert sorted(p.name for p in out.iterdir()) == [
+        "chosen.csv",
+        "chosen.json",
+        "folds.csv",
+        "metrics.csv",
+        "optuna.journal",
+        "outer",
+        "predictions.csv",
+        "run.json",
+        "settings.json",
+        "summary.md",
+        "trials.csv",
+    ]
+    assert not partial.exists()
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics.columns[:9]) == [
+        "repeat",
+        "fold",
+        "model",
+        "trait",
+        "metric",
+        "value",
+        "status",
+        "n_train",
+        "n_test",
+    ]
+    r = metrics[metrics["metric"] == "pearson_r"]
+    assert list(r["model"]) == ["CNN (tuned)", "CNN (default)", "GBLUP"]
+    assert r["n_test"].nunique() == 1 and r["n_train"].iloc[0] + r["n_test"].iloc[0] == 80
+    trials = pd.read_csv(out / "trials.csv")
+    assert list(trials["trial"]) == [0, 1]
+    chosen = json.loads((out / "chosen.json").read_text())
+    best = trials.loc[trials["inner_score"].idxmax()]
+    assert chosen[0]["trial"] == best["trial"]
+    assert chosen[0]["params"]["filters"] == best["param_filters"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["inner_folds"] == 2 and run["execution"] == {"executor": "serial"}
+    assert "CNN (tuned)" in (out / "summary.md").read_text()
