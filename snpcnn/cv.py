@@ -655,6 +655,8 @@ def cross_validate(
         "seed": seed,
         "cnn": cnn,
     }
+    if cnn and refit:
+        _check_refit_size(genotypes, targets, pre_settings)
     splits = [
         (int(r), int(f))
         for r, f in fold_table[["repeat", "fold"]]
@@ -727,17 +729,28 @@ def cross_validate(
         # 0 is possible: with a ridge-started wide model, "the convolutions added nothing"
         final_epochs = int(np.median(best_epochs)) if best_epochs else epochs
         final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else learning_rate
-        bundle = _refit(
-            genotypes,
-            targets,
-            pre_settings,
-            train_cfg,
-            final_epochs,
-            final_lr,
-            seed,
-            progress,
-            config,
-        )
+        try:
+            bundle = _refit(
+                genotypes,
+                targets,
+                pre_settings,
+                train_cfg,
+                final_epochs,
+                final_lr,
+                seed,
+                progress,
+                config,
+            )
+        except (InputError, MemoryError) as exc:
+            # keep the finished cross-validation: its results are returned (and written)
+            msg = (
+                f"the final refit on all {len(targets.sample_ids):,} samples failed "
+                f"({type(exc).__name__}: {exc}); the cross-validation results are kept, "
+                "without a fitted model (model.keras)"
+            )
+            log.warning(msg)
+            notes.append(msg)
+            config["refit_failed"] = str(exc)
         config["refit_epochs"] = final_epochs
         config["refit_learning_rate"] = final_lr
         t_refit = time.perf_counter() - t0
@@ -854,6 +867,27 @@ def _split(fold_table: pd.DataFrame, targets: Targets, r: int, f: int):
     y_tr = np.where(hidden, np.nan, targets.y)[train]
     y_te = np.where(hidden, targets.y, np.nan)[test]
     return train, test, y_tr, y_te
+
+
+def _check_refit_size(genotypes, targets, pre_settings) -> None:
+    """Refuse, before the first fold, a refit whose encoded matrix would pass the cap
+    (:data:`MAX_DENSE_BYTES`), which would otherwise fail after the whole cross-validation."""
+    width = 3 if pre_settings.get("encoding") == "onehot" else 1
+    n = len(targets.geno_index)
+    snps = min(pre_settings.get("preselect_top_k") or genotypes.n_snps, genotypes.n_snps)
+    if n * snps * width * 4 <= MAX_DENSE_BYTES:
+        return
+    # the SNP filters may drop enough: fit the preprocessing on every sample to know
+    c, _ = _covariates(targets, targets.sample_ids)
+    pre = _fit_preprocessor(genotypes, pre_settings, targets.geno_index, targets.y, c)
+    n_bytes = n * pre.n_snps * width * 4
+    if n_bytes > MAX_DENSE_BYTES:
+        raise InputError(
+            f"the final refit on all {n:,} samples would encode a {n_bytes / 1024**3:.1f} GiB "
+            f"matrix (limit {MAX_DENSE_BYTES / 1024**3:.0f} GiB) and fail after the "
+            "cross-validation; rerun with --no-refit (the cross-validation results are then "
+            "written), or reduce the SNPs (--min-maf, --preselect-top-k)"
+        )
 
 
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:

@@ -143,3 +143,72 @@ def test_kernel_baselines_are_skipped_above_their_size():
     kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "gblup_ad"], KERNEL_MAX_N + 1)
     assert kept == ["gblup", "ridge"]
     assert len(notes) == 2 and notes[0].startswith("RKHS skipped") and "GBLUP-AD" in notes[1]
+
+
+@pytest.fixture(scope="module")
+def small_csv(example_data, tmp_path_factory):
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("refit")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
+    x.iloc[:80, :101].to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph[ph.sample_id.isin(x.sample_id[:80])].to_csv(d / "pheno.csv", index=False)
+    (d / "tiny.toml").write_text(
+        'name = "tiny"\n[[blocks]]\ntype = "flatten"\n[[blocks]]\ntype = "dense"\nunits = 4\n'
+    )
+    return d
+
+
+def _cv(d, **kw):
+    from snpcnn.cv import cross_validate
+
+    events = []
+    res = cross_validate(
+        str(d / "geno.csv"),
+        str(d / "pheno.csv"),
+        "GY_E1",
+        model=str(d / "tiny.toml"),
+        folds=2,
+        epochs=1,
+        baselines=["gblup"],
+        progress=lambda kind, **info: events.append(kind),
+        **kw,
+    )
+    return res, events
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_refit_over_the_cap_is_refused_before_the_first_fold(small_csv, monkeypatch):
+    import snpcnn.cv as cv
+
+    # 80 x 100 float32 = 32,000 bytes for the refit, 40 x 100 x 4 = 16,000 per fold
+    monkeypatch.setattr(cv, "MAX_DENSE_BYTES", 20_000)
+    events = []
+    with pytest.raises(InputError, match="final refit on all 80 samples would encode.*--no-refit"):
+        cv.cross_validate(
+            str(small_csv / "geno.csv"),
+            str(small_csv / "pheno.csv"),
+            "GY_E1",
+            model=str(small_csv / "tiny.toml"),
+            folds=2,
+            epochs=1,
+            baselines=["gblup"],
+            progress=lambda kind, **info: events.append(kind),
+        )
+    assert "fold_start" not in events
+    res, events = _cv(small_csv, refit=False)
+    assert events.count("fold_done") == 2 and res.final_bundle is None
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_failed_refit_keeps_the_cross_validation(small_csv, monkeypatch):
+    import snpcnn.cv as cv
+
+    monkeypatch.setattr(cv, "MAX_DENSE_BYTES", 20_000)
+    monkeypatch.setattr(cv, "_check_refit_size", lambda *a: None)  # as if it had passed
+    res, events = _cv(small_csv)
+    assert events.count("fold_done") == 2
+    assert res.final_bundle is None
+    assert not res.metrics.empty
+    assert any("final refit on all 80 samples failed" in n for n in res.notes)

@@ -55,7 +55,7 @@ __all__ = [
 
 #: Training rows above which ``solver="auto"`` uses the large-n path (measured:
 #: docs/bench/large_n.md).
-LARGE_N = 4000
+LARGE_N = 3000
 #: Default size of the random subsample the variance ratio is estimated on.
 SUBSAMPLE = 3000
 #: Target size of one float32 row block (bytes).
