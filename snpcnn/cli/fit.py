@@ -356,7 +356,7 @@ def fit(
     click.echo(console_report(results))
     click.echo(
         f"\nresults written to {out}/ (summary.md, metrics.csv, predictions.csv, "
-        f"{'model.keras, ' if not no_refit else ''}run.json, plots/)"
+        f"{'model.keras, ' if results.final_bundle is not None else ''}run.json, plots/)"
     )
 
 
