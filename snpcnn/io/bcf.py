@@ -22,7 +22,7 @@ import pandas as pd
 
 from snpcnn.errors import InputError
 from snpcnn.genotypes import Genotypes
-from snpcnn.io.vcf import MULTIALLELIC_MODES, _finish, _site_classes
+from snpcnn.io.vcf import MULTIALLELIC_MODES, _finish, _site_classes, _transpose_into
 
 __all__ = ["read_bcf", "is_bcf"]
 
@@ -231,9 +231,8 @@ def read_bcf(
     dosages = np.empty((n_smp, max(n_kept, 1)), dtype=np.int8)
     j = 0
     for k in range(len(blocks)):  # records x samples blocks, transposed into place
-        block = blocks[k]
-        dosages[:, j : j + len(block)] = block.T
-        j += len(block)
+        _transpose_into(dosages, j, blocks[k])
+        j += len(blocks[k])
         blocks[k] = None  # type: ignore[call-overload]
     if multiallelic == "drop":
         counts["other_alt_calls"] = 0

@@ -25,7 +25,9 @@ writes by default), then in the cache directory (``$SNPCNN_CACHE_DIR``, else
 when every source file still has the recorded size, ``mtime_ns`` and
 fingerprint; a stale cache is ignored (and replaced when a new one is written),
 never used.  Automatic caches are written to the cache directory only, so a
-read-only data directory is fine.
+read-only data directory is fine; each write says so in one line on stderr,
+and ``$SNPCNN_NO_CACHE=1`` turns automatic caches off (see
+:func:`snpcnn.io.read_genotypes`).
 
 Writes are atomic: the cache is built in a temporary directory next to the
 destination and renamed into place.

@@ -65,7 +65,7 @@ ENGINES = ("auto", "numpy", "allel")
 # of the bulk parser (CHROM..FORMAT) would then dominate, and such files are small
 _NUMPY_MIN_SAMPLES = 16
 # decompressed bytes handed to the bulk parser at a time
-_BLOCK_BYTES = 16 << 20
+_BLOCK_BYTES = 8 << 20
 
 # bytes of the GT string kept per call: enough for every diploid call with
 # single-digit allele indices ("0/1") plus one byte that flags longer strings.
@@ -246,30 +246,37 @@ def _decode_chunk(
         # keys beyond the table clip to its last entry: complex
         table.take(keys[r : r + step], mode="clip", out=code[r : r + step])
     del keys
-    out = _CODE_DOSAGE.take(code)
-
-    counts["haploid_calls"] += int(np.count_nonzero(code == _C_HAP0)) + int(
-        np.count_nonzero(code == _C_HAP1)
-    )
-    counts["calls_without_gt"] += int(np.count_nonzero(code == _C_EMPTY))
-    high = code >= _C_HIGH
-    if high.any():
-        invalid = high & ((code.astype(np.int16) - _C_HIGH) > nalt[:, None])
+    # Plain diploid calls (codes 0, 1, 2) are their dosage already: ``code`` becomes the
+    # result in place, and only the few other cells (missing, haploid, high or odd
+    # alleles) are looked at one by one.
+    flat = code.reshape(-1)
+    special = np.flatnonzero(flat > 2)
+    sc = flat[special]
+    bc = np.bincount(sc, minlength=_C_HIGH + 10) if len(sc) else np.zeros(_C_HIGH + 10, int)
+    counts["haploid_calls"] += int(bc[_C_HAP0] + bc[_C_HAP1])
+    counts["calls_without_gt"] += int(bc[_C_EMPTY])
+    hi = sc >= _C_HIGH
+    if hi.any():
+        where = special[hi]
+        invalid = (sc[hi].astype(np.int16) - _C_HIGH) > nalt[where // n_smp]
         counts["invalid_allele_calls"] += int(np.count_nonzero(invalid))
-        counts["other_alt_calls"] += int(np.count_nonzero(high & ~invalid))
+        counts["other_alt_calls"] += int(np.count_nonzero(~invalid))
     noalt = np.flatnonzero(nalt == 0)
+    bad_noalt = None
     if len(noalt):  # ALT '.': allele 1 does not exist
         c = code[noalt]
-        bad = (c == 1) | (c == 2) | (c == _C_HAP1)
-        if bad.any():
-            counts["invalid_allele_calls"] += int(np.count_nonzero(bad))
-            o = out[noalt]
-            o[bad] = -1
-            out[noalt] = o
+        bad_noalt = (c == 1) | (c == 2) | (c == _C_HAP1)
+    complex_at = special[sc == _C_COMPLEX]
+    flat[special] = _CODE_DOSAGE[sc]
+    out = code
+    if bad_noalt is not None and bad_noalt.any():
+        counts["invalid_allele_calls"] += int(np.count_nonzero(bad_noalt))
+        o = out[noalt]
+        o[bad_noalt] = -1
+        out[noalt] = o
 
-    complex_ = code == _C_COMPLEX
-    if complex_.any():
-        vi, si = np.nonzero(complex_)
+    if len(complex_at):
+        vi, si = np.divmod(complex_at, n_smp)
         dos, inv, oth, bad, hap = _decode_complex(gt[vi, si], nalt[vi])
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
@@ -482,6 +489,78 @@ def read_vcf(
     )
 
 
+def _transpose_into(dst: np.ndarray, j: int, block: np.ndarray) -> None:
+    """``dst[:, j : j + len(block)] = block.T`` in tiles of 256 samples (stays in cache)."""
+    k = len(block)
+    for i in range(0, block.shape[1], 256):
+        dst[i : i + 256, j : j + k] = block[:, i : i + 256].T
+
+
+class _ZlibStream:
+    """The decompressed bytes of a plain, gzip or BGZF (multi-member gzip) file.
+
+    ``read(n)`` and ``readline()`` like a binary file.  zlib is fed 1 MiB of
+    compressed input at a time and checks each member's CRC itself, which is
+    cheaper than :mod:`gzip`'s small reads plus a separate CRC pass.  A file
+    that ends inside a member raises :class:`EOFError`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.fh = open(path, "rb")
+        self.gz = self.fh.read(2) == b"\x1f\x8b"
+        self.fh.seek(0)
+        self.buf = bytearray()
+        self.done = False
+        self.d = zlib.decompressobj(31)
+        self.fresh = True  # the current decompressor has had no input yet
+
+    def __enter__(self) -> _ZlibStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+    def _more(self) -> None:
+        comp = self.fh.read(1 << 20)
+        if not comp:
+            if self.gz and not self.fresh and not self.d.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            self.done = True
+            return
+        if not self.gz:
+            self.buf += comp
+            return
+        self.fresh = False
+        out = self.d.decompress(comp)
+        while self.d.eof:  # next member (BGZF: one every 64 KiB)
+            rest = self.d.unused_data
+            self.d = zlib.decompressobj(31)
+            self.fresh = True
+            if not rest:
+                break
+            self.fresh = False
+            out += self.d.decompress(rest)
+        self.buf += out
+
+    def read(self, n: int) -> bytes:
+        while len(self.buf) < n and not self.done:
+            self._more()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def readline(self) -> bytes:
+        while True:
+            k = self.buf.find(b"\n")
+            if k >= 0 or self.done:
+                break
+            self._more()
+        n = k + 1 if k >= 0 else len(self.buf)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+
 class _NotForNumpy(Exception):
     """The bulk parser met something it leaves to scikit-allel (the reason is the message)."""
 
@@ -521,7 +600,7 @@ def _read_numpy(
     meta: list[pd.DataFrame] = []
     try:
         with contextlib.ExitStack() as stack:
-            fh = stack.enter_context(_open_binary(path))
+            fh = stack.enter_context(_ZlibStream(path))
             while True:
                 line = fh.readline()
                 if not line:
@@ -568,9 +647,8 @@ def _read_numpy(
     dosages = np.empty((n, max(n_kept, 1)), dtype=np.int8)
     j = 0
     for k in range(len(blocks)):
-        block = blocks[k]
-        dosages[:, j : j + len(block)] = block.T
-        j += len(block)
+        _transpose_into(dosages, j, blocks[k])
+        j += len(blocks[k])
         blocks[k] = None  # type: ignore[call-overload]
     return _finish(
         path,

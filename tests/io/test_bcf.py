@@ -132,3 +132,17 @@ def test_bcf_errors_are_one_line(cases, tmp_path):
         read_bcf(tri)
     with pytest.raises(InputError, match="header but no variant records"):
         read_bcf(to_bcf(cases / "empty.vcf", tmp_path / "none.bcf"))
+
+
+def test_bcf_converts_to_a_cache(cases, tmp_path):
+    from snpcnn.io.cache import convert, load_cache
+
+    bcf = to_bcf(cases / "sample.vcf", tmp_path / "x.bcf")
+    out = convert(bcf, format="bcf")
+    assert out == tmp_path / "x.bcf.snpcnn"
+    c = load_cache(out)
+    g = read_bcf(bcf)
+    np.testing.assert_array_equal(np.asarray(c.dosages), g.dosages)
+    assert c.report["format"] == "bcf"
+    # reused automatically by the next read of the same BCF
+    assert read_genotypes(bcf).report.get("cache") == str(out)

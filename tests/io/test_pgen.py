@@ -132,3 +132,17 @@ def test_pgen_errors_are_one_line(wheat_pgen, tmp_path):
     with pytest.raises(InputError, match="e.pgen") as e:
         read_pgen(tmp_path / "e")
     assert "\n" not in str(e.value)
+
+
+def test_pgen_converts_to_a_cache_that_tracks_all_three_files(wheat_pgen, tmp_path):
+    from snpcnn.io.cache import convert, load_cache
+
+    g, prefix = wheat_pgen
+    out = convert(prefix.with_suffix(".pgen"), tmp_path / "w.snpcnn")
+    c = load_cache(out)
+    np.testing.assert_array_equal(np.asarray(c.dosages), g.dosages)
+    assert c.report["format"] == "pgen" and "source_changed" not in c.report
+    import json
+
+    files = json.loads((out / "meta.json").read_text())["source"]["files"]
+    assert [f["path"].rsplit(".", 1)[1] for f in files] == ["pgen", "pvar", "psam"]
