@@ -689,6 +689,12 @@ def tune(
     }
     key = _hash(settings)
 
+    address = ray_address or (os.environ.get("RAY_ADDRESS") if workers else None)
+    if address:  # a cluster that cannot be reached leaves no work directory behind
+        from snpcnn.executor import _check_reachable
+
+        _check_reachable(address)
+
     # ------------------------------------------------------------ work dir
     final = Path(out) if out is not None else None
     if final is not None:

@@ -165,7 +165,7 @@ def _check_keras_backend() -> None:
 def _register() -> None:
     import importlib
 
-    for mod in ("data", "images", "fit", "explain", "bench", "models"):
+    for mod in ("data", "images", "fit", "explain", "bench", "models", "tune"):
         try:
             module = importlib.import_module(f"snpcnn.cli.{mod}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,250 @@
+"""``snpcnn tune``: nested hyperparameter search of the CNN (docs/tune.md)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from snpcnn.cli import force_option, verbose_option
+from snpcnn.errors import InputError
+from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
+
+__all__ = ["COMMANDS", "tune"]
+
+
+class _Lines:
+    """One line per outer split and per trial on stderr; fold tasks through Progress."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.t0 = time.perf_counter()
+
+    def __call__(self, event: str, **info):
+        from snpcnn.progress import format_duration
+
+        if event == "outer_start":
+            self.progress.line(
+                f"outer split {info['index']}/{info['total']} (repeat {info['repeat']}, "
+                f"fold {info['fold']}): searching on its training part"
+            )
+        elif event == "trial":
+            value = "-" if info["value"] is None else f"{info['value']:.3f}"
+            best = "-" if info["best"] is None else f"{info['best']:.3f}"
+            self.progress.line(
+                f"  trial {info['trial'] + 1}/{info['n_trials']} {info['state']}: inner "
+                f"score {value} (best {best}; {format_duration(time.perf_counter() - self.t0)})"
+            )
+        elif event == "outer_done":
+            params = ", ".join(f"{k}={_short(v)}" for k, v in info["params"].items())
+            self.progress.line(f"  chosen (inner score {info['best']:.3f}): {params}")
+        elif event == "tasks":
+            self.progress("tasks", dataset="outer scoring", **info)
+
+
+def _short(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+@click.command()
+@click.argument("genotypes", type=click.Path(dir_okay=True))
+@click.argument("phenotypes", type=click.Path(dir_okay=False))
+@click.option(
+    "--space",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Search space TOML (default: the shipped snpcnn_default.space.toml; docs/tune.md).",
+)
+@click.option("--trait", default=None, help="Trait column (default: the only or first trait).")
+@click.option(
+    "--covariates",
+    default=None,
+    help="Comma-separated covariate columns, fitted as fixed effects inside each fold.",
+)
+@click.option(
+    "--covariates-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Read the covariates from this file (joined by sample id).",
+)
+@click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
+@click.option(
+    "--format",
+    "geno_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+    default=None,
+    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
+)
+@click.option(
+    "--folds",
+    default="5",
+    show_default=True,
+    help="Outer folds: a number K, or a sample_id -> fold table (CSV/TSV), as for fit.",
+)
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--inner-folds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(2),
+    help="K of the inner CV that scores each trial inside an outer training part.",
+)
+@click.option(
+    "--trials",
+    "n_trials",
+    default=None,
+    type=click.IntRange(1),
+    help="Optuna trials per outer split (default: the space's n_trials, else 20).",
+)
+@click.option("--min-maf", default=0.0, show_default=True, type=float)
+@click.option("--min-call-rate", default=0.0, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--no-default",
+    is_flag=True,
+    help="Do not score the default configuration and GBLUP on the outer folds.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run trials N at a time as Ray tasks (a local Ray started for the run).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    envvar="RAY_ADDRESS",
+    show_envvar=True,
+    help="Run the trials on the Ray cluster at HOST:PORT (docs/cluster.md).",
+)
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(0),
+    help="Threads for TensorFlow and BLAS: in this process (serial) or per Ray task "
+    "(default 1 with --workers).",
+)
+@click.option("--resume", is_flag=True, help="Continue the unfinished tune in OUT.partial/.")
+@click.option(
+    "--out",
+    default="snpcnn_tune",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output directory (work goes to OUT.partial/ until the tune completes).",
+)
+@force_option
+@verbose_option
+def tune(
+    genotypes,
+    phenotypes,
+    space,
+    trait,
+    covariates,
+    covariates_file,
+    id_column,
+    geno_format,
+    folds,
+    repeats,
+    inner_folds,
+    n_trials,
+    min_maf,
+    min_call_rate,
+    seed,
+    no_default,
+    workers,
+    ray_address,
+    threads,
+    resume,
+    out,
+    force,
+):
+    """Nested hyperparameter search: outer folds report, inner folds choose.
+
+    In each outer training part, Optuna trials (TPE, median pruning) are scored by an
+    inner K-fold CV; the best configuration is refitted on that whole part and scored
+    once on the outer test fold, beside the default configuration and GBLUP.  The outer
+    test phenotypes are removed before the search starts.  See docs/tune.md.
+    """
+    from pathlib import Path
+
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.output import check_writable
+    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.progress import Progress
+    from snpcnn.threads import apply_threads
+    from snpcnn.tune import load_space
+    from snpcnn.tune import tune as run_tune
+
+    if workers is None and ray_address is None:
+        apply_threads(threads)
+    check_writable(out)
+    if Path(out).exists() and not force:
+        raise InputError(f"output directory {out} exists; use --force to replace it")
+    folds_value = int(folds) if folds.isdigit() else folds
+    if isinstance(folds_value, str) and not Path(folds_value).is_file():
+        raise InputError(f"--folds {folds}: give a number of folds or an existing fold table file")
+    cov_list = [c.strip() for c in (covariates or "").split(",") if c.strip()]
+    if covariates_file and not cov_list:
+        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
+    search = load_space(space)
+    progress = Progress()
+    lines = _Lines(progress)
+    geno = read_genotypes(genotypes, format=geno_format)
+    pheno = read_phenotypes(
+        phenotypes,
+        id_column=id_column,
+        traits=[trait] if trait else None,
+        covariates=cov_list or None,
+        covariates_path=covariates_file,
+    )
+    trials = n_trials or search.n_trials or 20
+    progress.line(
+        f"tune: {geno.n_samples:,} samples x {geno.n_snps:,} SNPs; space {search.source} "
+        f"({', '.join(search.names)}); {trials} trials x {inner_folds} inner folds per outer "
+        "split"
+    )
+    try:
+        res = run_tune(
+            geno,
+            pheno,
+            trait,
+            space=search,
+            out=out,
+            folds=folds_value,
+            repeats=repeats,
+            inner_folds=inner_folds,
+            n_trials=n_trials,
+            covariates=cov_list or None,
+            min_maf=min_maf,
+            min_call_rate=min_call_rate,
+            seed=seed,
+            compare_default=not no_default,
+            workers=workers,
+            ray_address=ray_address,
+            threads=threads,
+            resume=resume,
+            force=force,
+            progress=lines,
+            argv=["snpcnn", *sys.argv[1:]],
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        raise InputError(
+            f"interrupted; finished trials are kept in {out}.partial/ — rerun with --resume "
+            "to continue"
+        ) from None
+    finally:
+        progress.close()
+    summary = res.summary()
+    click.echo(f"\n== {res.trait}: outer folds ({res.headline_metric}) ==")
+    for _, row in summary.iterrows():
+        sd = 0.0 if row["std"] != row["std"] else row["std"]
+        click.echo(f"{row['model']:<14} {row['mean']:.3f} ± {sd:.3f}  ({int(row['count'])} folds)")
+    click.echo(
+        f"\nresults written to {out}/ (summary.md, chosen.csv, trials.csv, metrics.csv, "
+        f"run.json) in {res.wall_seconds:.1f} s"
+    )
+
+
+COMMANDS = [tune]
