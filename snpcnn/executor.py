@@ -43,7 +43,14 @@ from typing import Any
 
 from snpcnn.errors import InputError, SnpcnnError
 
-__all__ = ["Unit", "Executor", "run_units", "pin_threads", "THREAD_VARIABLES"]
+__all__ = [
+    "Unit",
+    "Executor",
+    "run_units",
+    "cross_validate_parallel",
+    "pin_threads",
+    "THREAD_VARIABLES",
+]
 
 log = logging.getLogger("snpcnn.executor")
 
@@ -536,3 +543,76 @@ def run_units(
         workers, ray_address, cpus=cpus, gpus=gpus, threads=threads, max_retries=max_retries
     ) as ex:
         return ex.map(units, fn, shared, done=done, on_result=on_result, progress=progress)
+
+
+# ------------------------------------------------------ cross-validation
+_NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
+
+
+def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:
+    """One fold of a cross-validation (a task): the fold's result dict."""
+    from snpcnn.cv import cross_validate
+
+    kept: dict[str, Any] = {}
+    cross_validate(
+        genotypes,
+        phenotypes,
+        unit.data["traits"],
+        skip=lambda r, f: None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD,
+        on_fold=lambda r, f, res: kept.update(result=res),
+        **{**unit.data["kwargs"], "refit": False},
+    )
+    return kept["result"]
+
+
+def cross_validate_parallel(
+    genotypes,
+    phenotypes,
+    traits=None,
+    *,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    threads: int | None = None,
+    progress: Callable[..., None] | None = None,
+    **kwargs: Any,
+):
+    """:func:`snpcnn.cv.cross_validate` with its folds run as executor tasks.
+
+    The folds are those of the serial call (same arguments, same seed); each runs as
+    a task, then ``cross_validate`` assembles them (and refits, if asked) here, so
+    the :class:`~snpcnn.cv.CVResults` is the serial one (to the bit with the same
+    threads per process: ``--threads 1``).  ``progress`` gets ``"tasks"`` events
+    while the folds run.
+    """
+    from snpcnn.cv import cross_validate
+
+    for bad in ("skip", "on_fold"):
+        if bad in kwargs:
+            raise TypeError(f"cross_validate_parallel takes no {bad}=")
+    splits: list[tuple[int, int]] = []
+
+    def record(r, f):  # the folds, without training anything
+        splits.append((r, f))
+        return _NO_FOLD
+
+    cross_validate(genotypes, phenotypes, traits, skip=record, **{**kwargs, "refit": False})
+    units = [Unit(repeat=r, fold=f, data={"traits": traits, "kwargs": kwargs}) for r, f in splits]
+    emit = (lambda event, **info: progress(event, dataset="folds", **info)) if progress else None
+    results = run_units(
+        units,
+        _cv_fold_task,
+        [genotypes, phenotypes],
+        workers=workers,
+        ray_address=ray_address,
+        threads=threads,
+        progress=emit,
+    )
+    stored = {(u.repeat, u.fold): res for u, res in zip(units, results)}
+    return cross_validate(
+        genotypes,
+        phenotypes,
+        traits,
+        skip=lambda r, f: stored[(r, f)],
+        progress=progress,
+        **kwargs,
+    )

@@ -205,6 +205,20 @@ def _folds_arg(value: str):
     "process may use.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run the folds as Ray tasks, N at a time (a local Ray started for the run, "
+    "--threads per task, default 1); same results as a serial --threads 1 run "
+    "(docs/cluster.md).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Run the fold tasks on the existing Ray cluster at HOST:PORT (or set RAY_ADDRESS "
+    "with --workers).",
+)
+@click.option(
     "--no-refit", is_flag=True, help="Skip the final refit on all samples (no model.keras)."
 )
 @click.option(
@@ -249,6 +263,8 @@ def fit(
     seed,
     xla,
     threads,
+    workers,
+    ray_address,
     no_refit,
     out,
     force,
@@ -311,8 +327,17 @@ def fit(
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(al.format_report(), err=True)
+    run_cv = cross_validate
+    if workers is not None or ray_address is not None:
+        from functools import partial
+
+        from snpcnn.executor import cross_validate_parallel
+
+        run_cv = partial(
+            cross_validate_parallel, workers=workers, ray_address=ray_address, threads=threads
+        )
     try:
-        results = cross_validate(
+        results = run_cv(
             geno,
             pheno,
             trait_list,
