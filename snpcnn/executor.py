@@ -222,6 +222,16 @@ def _fault_injection(unit: Unit) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _env_float(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{name}={text!r}: give a number, e.g. 0.25") from None
+
+
 # ------------------------------------------------------------ connecting
 def _check_reachable(address: str) -> None:
     """A one-line InputError when nothing listens at a Ray address."""
@@ -270,7 +280,10 @@ class Executor:
         ``HOST:PORT`` (or ``ray://HOST:PORT``) of an existing Ray cluster; default
         the ``RAY_ADDRESS`` environment variable when ``workers`` is given.
     cpus, gpus : float
-        Resources of one task (``gpus=0.25``: four small models share a GPU).
+        Resources of one task (``gpus=0.25``: four small models share a GPU; default
+        the ``SNPCNN_TASK_GPUS`` environment variable, else 0).  With GPUs, TensorFlow
+        in each task allocates GPU memory as it needs it (``TF_FORCE_GPU_ALLOW_GROWTH``)
+        instead of taking the whole card.
     threads : int, optional
         BLAS/TensorFlow threads per task; default ``cpus`` rounded down (>= 1).
     max_retries : int
@@ -283,10 +296,12 @@ class Executor:
         ray_address: str | None = None,
         *,
         cpus: float = 1.0,
-        gpus: float = 0.0,
+        gpus: float | None = None,
         threads: int | None = None,
         max_retries: int = 3,
     ):
+        if gpus is None:
+            gpus = _env_float("SNPCNN_TASK_GPUS", 0.0)
         if workers is not None and int(workers) < 1:
             raise InputError(f"--workers {workers}: give 1 or more")
         if cpus <= 0 or gpus < 0:
@@ -316,6 +331,8 @@ class Executor:
 
     def _env(self) -> dict[str, str]:
         env = {v: str(self.threads) for v in THREAD_VARIABLES}
+        if self.gpus > 0:  # tasks share a GPU: none may take all its memory
+            env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
         for k in ("SNPCNN_TEST_KILL_ONCE", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
@@ -522,7 +539,7 @@ def run_units(
     workers: int | None = None,
     ray_address: str | None = None,
     cpus: float = 1.0,
-    gpus: float = 0.0,
+    gpus: float | None = None,
     threads: int | None = None,
     max_retries: int = 3,
     done: Callable[[Unit], Any] | None = None,
