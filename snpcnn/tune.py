@@ -464,8 +464,8 @@ def _trial_task(unit, genotypes, phenotypes):
         )
     except _Pruned:
         state = "pruned"
-    except InputError as exc:  # this configuration cannot be built or trained
-        state, error = "fail", " ".join(str(exc).split())
+    except (InputError, ValueError) as exc:  # this configuration cannot be built or trained
+        state, error = "fail", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     return {
         "state": state,
         "scores": scores,
