@@ -496,71 +496,6 @@ def _transpose_into(dst: np.ndarray, j: int, block: np.ndarray) -> None:
         dst[i : i + 256, j : j + k] = block[:, i : i + 256].T
 
 
-class _ZlibStream:
-    """The decompressed bytes of a plain, gzip or BGZF (multi-member gzip) file.
-
-    ``read(n)`` and ``readline()`` like a binary file.  zlib is fed 1 MiB of
-    compressed input at a time and checks each member's CRC itself, which is
-    cheaper than :mod:`gzip`'s small reads plus a separate CRC pass.  A file
-    that ends inside a member raises :class:`EOFError`.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.fh = open(path, "rb")
-        self.gz = self.fh.read(2) == b"\x1f\x8b"
-        self.fh.seek(0)
-        self.buf = bytearray()
-        self.done = False
-        self.d = zlib.decompressobj(31)
-        self.fresh = True  # the current decompressor has had no input yet
-
-    def __enter__(self) -> _ZlibStream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.fh.close()
-
-    def _more(self) -> None:
-        comp = self.fh.read(1 << 20)
-        if not comp:
-            if self.gz and not self.fresh and not self.d.eof:
-                raise EOFError("compressed file ended before the end-of-stream marker")
-            self.done = True
-            return
-        if not self.gz:
-            self.buf += comp
-            return
-        self.fresh = False
-        out = self.d.decompress(comp)
-        while self.d.eof:  # next member (BGZF: one every 64 KiB)
-            rest = self.d.unused_data
-            self.d = zlib.decompressobj(31)
-            self.fresh = True
-            if not rest:
-                break
-            self.fresh = False
-            out += self.d.decompress(rest)
-        self.buf += out
-
-    def read(self, n: int) -> bytes:
-        while len(self.buf) < n and not self.done:
-            self._more()
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
-
-    def readline(self) -> bytes:
-        while True:
-            k = self.buf.find(b"\n")
-            if k >= 0 or self.done:
-                break
-            self._more()
-        n = k + 1 if k >= 0 else len(self.buf)
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
-
-
 class _NotForNumpy(Exception):
     """The bulk parser met something it leaves to scikit-allel (the reason is the message)."""
 
@@ -600,7 +535,7 @@ def _read_numpy(
     meta: list[pd.DataFrame] = []
     try:
         with contextlib.ExitStack() as stack:
-            fh = stack.enter_context(_ZlibStream(path))
+            fh = stack.enter_context(_open_binary(path))
             while True:
                 line = fh.readline()
                 if not line:
