@@ -239,3 +239,52 @@ def test_documented_gridsearchcv_example_runs_nested(example_data):
         search, X, y, cv=KFold(2, shuffle=True, random_state=1), scoring=pearson
     )
     assert outer.shape == (2,) and np.isfinite(outer).all()
+
+
+def test_a_trial_below_the_median_is_pruned_after_an_inner_fold(data, tmp_path):
+    """The median pruner: a trial reports each inner fold and stops when it falls behind."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from snpcnn.executor import Unit
+    from snpcnn.folds import make_folds
+    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.tune import _pruner, _storage, _trial_task
+
+    d, ph, _ = data
+    journal = str(tmp_path / "optuna.journal")
+    study = optuna.create_study(
+        study_name="s", storage=_storage(journal), pruner=_pruner(), direction="maximize"
+    )
+    dist = {"learning_rate": FloatDistribution(1e-3, 1e-1, log=True)}
+    for _ in range(3):  # three finished trials that scored 0.9 on every inner fold
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"learning_rate": 0.01},
+                distributions=dist,
+                value=0.9,
+                intermediate_values={0: 0.9, 1: 0.9, 2: 0.9},
+            )
+        )
+    trial = study.ask(dist)
+    ids = ph["sample_id"].astype(str).to_numpy()
+    unit = Unit(
+        trait="GY_E1",
+        trial=trial.number,
+        data={
+            "study": "s",
+            "storage": journal,
+            "trial_id": trial._trial_id,
+            "params": {"learning_rate": trial.params["learning_rate"]},
+            "space": load_space(SPACE),
+            "inner": make_folds(ids, 3, 1, 0),
+            "trait": "GY_E1",
+            "metric": "pearson_r",
+            "common": {"seed": 0},
+        },
+    )
+    out = _trial_task(unit, d / "geno.csv", read_phenotypes(d / "pheno.csv"))
+    # no fold of a tiny 2-epoch CNN reaches r = 0.9: stopped after the 2nd of 3 inner folds
+    assert out["state"] == "pruned" and len(out["scores"]) == 2 and out["value"] is None
+    stored = optuna.load_study(study_name="s", storage=_storage(journal)).trials[-1]
+    assert sorted(stored.intermediate_values) == [0, 1]
