@@ -11,6 +11,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from snpcnn._tf import quiet_tensorflow_import  # noqa: E402 - no TensorFlow import here
+
+quiet_tensorflow_import()  # TensorFlow's start-up lines off stderr, for the API too
+
 __version__ = "0.1.0"
 
 # name -> module that defines it

@@ -1,19 +1,89 @@
 """Import TensorFlow without its C++ start-up chatter on the terminal.
 
 TensorFlow 2.21 prints absl/oneDNN/CUDA-stub lines to file descriptor 2 while it
-is imported and when devices are first listed; ``TF_CPP_MIN_LOG_LEVEL`` no longer
-silences them.  The CLI imports it through :func:`import_tensorflow`, which points
-fd 2 at /dev/null for those two steps only (Python exceptions are raised after fd 2
-is restored, so real errors still show).  Set ``SNPCNN_TF_LOGS=1`` to see the logs.
+is imported and when devices are first listed; neither ``TF_CPP_MIN_LOG_LEVEL`` nor
+``TF_ENABLE_ONEDNN_OPTS`` silences them.  The CLI imports it through
+:func:`import_tensorflow`, which points fd 2 at /dev/null for those two steps only
+(Python exceptions are raised after fd 2 is restored, so real errors still show).
+``import snpcnn`` installs :func:`quiet_tensorflow_import`, so that the Python API
+(``snpcnn.cross_validate``, the estimators, ...) imports TensorFlow the same way,
+whenever Keras or the user first imports it.  Set ``SNPCNN_TF_LOGS=1`` to see the
+logs.  ``import snpcnn`` also sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import logging
 import os
 import sys
 
-__all__ = ["import_tensorflow"]
+__all__ = ["import_tensorflow", "quiet_tensorflow_import"]
+
+
+@contextlib.contextmanager
+def _fd2_silenced():
+    """Point file descriptor 2 at /dev/null inside the block (C++ logs included)."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Wraps TensorFlow's own loader: runs its import (and the first device listing)
+    with fd 2 silenced; everything else is the wrapped loader's."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with _fd2_silenced():
+            self._loader.exec_module(module)
+            with contextlib.suppress(Exception):
+                module.config.list_physical_devices("GPU")
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` with the other finders and hands back its spec with a
+    :class:`_QuietLoader`; any other module is left to them."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow" or os.environ.get("SNPCNN_TF_LOGS"):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _QuietLoader(spec.loader)
+                return spec
+        return None
+
+
+def quiet_tensorflow_import() -> None:
+    """Make a later ``import tensorflow`` (by Keras or anyone) quiet on stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    if not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
 
 
 def import_tensorflow():
@@ -27,23 +97,14 @@ def import_tensorflow():
         except ImportError:
             return None
         return tf
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
     tf = None
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
+    with _fd2_silenced():
         try:
             import tensorflow as tf
         except ImportError:
             tf = None
         else:
             tf.config.list_physical_devices("GPU")
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     if tf is not None:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return tf

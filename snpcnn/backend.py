@@ -15,7 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["backend_name", "device_description", "enable_determinism", "gpu_available"]
+__all__ = [
+    "backend_name",
+    "device_description",
+    "enable_determinism",
+    "gpu_available",
+    "predict_array",
+]
 
 
 def backend_name() -> str:
@@ -78,3 +84,35 @@ def enable_determinism() -> None:
 
         with contextlib.suppress(Exception):
             tf.config.experimental.enable_op_determinism()
+
+
+def predict_array(model, x, batch_size: int = 256):
+    """``model(x, training=False)`` in batches of ``batch_size``, as a NumPy array.
+
+    What ``model.predict(x, batch_size=...)`` returns, without compiling a predict
+    function for every model: snpcnn trains many small networks (folds, seeds,
+    cross-fitted parts) that each predict a few times, and ``model.predict`` traces a
+    new ``tf.function`` for each, which TensorFlow reports as excessive retracing.
+    """
+    import keras
+    import numpy as np
+
+    n = len(x)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    parts = []
+    for s in range(0, n, batch_size):
+        out = model(x[s : s + batch_size], training=False)
+        if isinstance(out, (list, tuple)):
+            out = [keras.ops.convert_to_numpy(o) for o in out]
+        else:
+            out = keras.ops.convert_to_numpy(out)
+        parts.append(out)
+    if not parts:
+        shape = model.output_shape
+        if isinstance(shape, list):
+            return [np.zeros((0, *s[1:]), np.float32) for s in shape]
+        return np.zeros((0, *shape[1:]), np.float32)
+    if isinstance(parts[0], list):
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+    return np.concatenate(parts)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snpcnn.backend import predict_array
 from snpcnn.errors import InputError
 from snpcnn.genotypes import Genotypes
 from snpcnn.preprocess import GenotypePreprocessor, match_variants
@@ -128,7 +129,7 @@ class ModelBundle:
         mean (a prediction for an average individual of the training population).
         """
         x, _ = self.encode(genotypes)
-        z = np.asarray(self.model.predict(x, verbose=0, batch_size=batch_size), dtype=np.float64)
+        z = np.asarray(predict_array(self.model, x, batch_size), dtype=np.float64)
         out = pd.DataFrame({"sample_id": genotypes.samples.astype(str)})
         n = len(x)
         for j, t in enumerate(self.traits):
@@ -332,9 +333,10 @@ def load_bundle(path: str | Path) -> ModelBundle:
     from snpcnn.models import load_model
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Keras warns about the extra zip member etc.
-            model = load_model(path)
+        # compile=False: a bundle predicts, it is not trained further; compiling would make
+        # Keras try to restore the optimizer's state and warn "Skipping variable loading
+        # for optimizer ..." when that state does not match the fresh optimizer
+        model = load_model(path, compile=False)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - a crafted config fails in many ways inside Keras

@@ -729,6 +729,15 @@ def cross_validate(
         # 0 is possible: with a ridge-started wide model, "the convolutions added nothing"
         final_epochs = int(np.median(best_epochs)) if best_epochs else epochs
         final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else learning_rate
+        if progress:
+            # cross-fitted convolutions stop early on their own in the refit too
+            crossfit = START_NAME in models and conv_folds >= 2
+            progress(
+                "refit_start",
+                epochs=epochs if crossfit else final_epochs,
+                up_to=crossfit,
+                n_samples=len(targets.sample_ids),
+            )
         try:
             bundle = _refit(
                 genotypes,
@@ -1119,8 +1128,6 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
     tt = TargetTransform.fit(y, c, targets.head)
     z = tt.forward(y, c).astype(np.float32)
     cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
-    if progress:
-        progress("refit_start", epochs=epochs, n_samples=len(rows))
     res = train_cnn(
         x,
         z,

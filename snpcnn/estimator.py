@@ -30,6 +30,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from snpcnn.backend import predict_array
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.genotypes import encode
@@ -167,7 +168,7 @@ class _SNPCNNBase(BaseEstimator):
 
     def _raw_predict(self, X) -> np.ndarray:
         x = self._features(X)
-        return np.asarray(self.model_.predict(x, verbose=0, batch_size=256), dtype=np.float64)
+        return np.asarray(predict_array(self.model_, x, 256), dtype=np.float64)
 
     # ------------------------------------------------------------- pickle
     def __getstate__(self):

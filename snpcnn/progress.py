@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+import numpy as np
+
 __all__ = ["Progress", "RateLimiter", "eta_seconds", "format_duration"]
 
 MODES = ("auto", "bar", "lines", "off")
@@ -161,36 +163,62 @@ class Progress:
     # ------------------------------------------------------------------ state
     def _reset_cv(self) -> None:
         self.n_splits = 0
+        self.nets = 1
         self.epochs = 0
         self.refit_epochs = 0
         self.n_baselines = 0
         self.split_index = 0
+        self.folds_done = 0
         self.epochs_in_fold = 0
+        self.cnn_done = False  # the current fold's CNN is trained
+        self.baselines_in_fold = 0
+        self.epochs_run: list[int] = []  # epochs each finished fold's CNN ran (early stopping)
         self.fold_t0 = self.cv_t0 = self.refit_t0 = self.clock()
-        self.work_done = 0.0
         self.refitting = False
+        self.refit_finished = False
 
-    @property
-    def _per_fold(self) -> int:
-        return max(self.epochs, 0) + self.n_baselines or 1
+    def _work(self) -> tuple[float, float]:
+        """(done, total) work units of this cross-validation.
+
+        A fold is its CNN's epochs plus one unit per baseline fit; with early stopping
+        a fold's epochs are expected to be those the finished folds ran (the maximum
+        before any finished), and the refit's those too until it starts.
+        """
+        cap = max(self.epochs, 0)
+        expect = min(cap, float(np.mean(self.epochs_run))) if self.epochs_run else cap
+        per_fold = (expect + self.n_baselines) or 1.0
+        if self.refitting or self.refit_finished or not self.epochs_run:
+            refit = float(self.refit_epochs)
+        else:
+            refit = min(float(self.refit_epochs), expect)
+        total = self.n_splits * per_fold + refit
+        cnn = expect if self.cnn_done else min(float(self.epochs_in_fold), expect)
+        current = min(cnn + self.baselines_in_fold, per_fold) if self.split_index else 0.0
+        if self.folds_done >= self.split_index:  # between folds
+            current = 0.0
+        done = self.folds_done * per_fold + current
+        if self.refit_finished:
+            done = total
+        elif self.refitting:
+            done = self.n_splits * per_fold + min(float(self.epochs_in_fold), refit)
+        return min(done, total), total
 
     @property
     def work_total(self) -> float:
-        """Work units of one cross-validation: per fold its epochs and baseline fits, then
-        the refit's epochs."""
-        return self.n_splits * self._per_fold + self.refit_epochs
+        return self._work()[1]
 
-    def _advance(self, units: float) -> None:
-        units = max(0.0, min(units, self.work_total - self.work_done))
-        if units <= 0:
+    def _sync_bar(self) -> None:
+        if self.bar is None:
             return
-        self.work_done += units
-        if self.bar is not None:
-            self.bar.update(units)
+        done, total = self._work()
+        if abs(self.bar.total - total) > 1e-9:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
     def fraction(self) -> float:
         """Fraction of all the work done (benchmark units included)."""
-        cv = self.work_done / self.work_total if self.work_total else 0.0
+        done, total = self._work()
+        cv = done / total if total and self.n_splits else 0.0
         if self.units_total:
             return min(1.0, (self.units_done + cv) / self.units_total)
         return min(1.0, cv)
@@ -219,16 +247,19 @@ class Progress:
             handler(**info)
 
     # cross-validation
-    def _on_start(self, n_splits=0, epochs=0, refit_epochs=0, baselines=(), **_):
+    def _on_start(self, n_splits=0, epochs=0, refit_epochs=0, baselines=(), nets=1, **_):
         self.close()
         self._reset_cv()
+        self.nets = max(int(nets), 1)
         self.n_splits = int(n_splits)
         self.epochs = int(epochs)
         self.refit_epochs = int(refit_epochs)
         self.n_baselines = len(baselines)
         parts = []
         if self.epochs:
-            parts.append(f"CNN up to {self.epochs} epochs")
+            per_net = self.epochs // self.nets
+            nets = f" x {self.nets} networks" if self.nets > 1 else ""
+            parts.append(f"CNN up to {per_net} epochs{nets}")
         if baselines:
             parts.append(", ".join(baselines))
         plan = f"{self.n_splits} folds x ({' + '.join(parts) or 'nothing'})"
@@ -252,8 +283,11 @@ class Progress:
     def _on_fold_start(self, **_):
         self.split_index += 1
         self.epochs_in_fold = 0
+        self.cnn_done = False
+        self.baselines_in_fold = 0
         self.fold_t0 = self.clock()
         self._describe(self._fold_name() + (": CNN" if self.epochs else ""))
+        self._sync_bar()
 
     def _on_epoch(self, **_):
         self.epochs_in_fold += 1
@@ -265,17 +299,19 @@ class Progress:
             cap = self.epochs
             where = self._fold_name() + ": CNN"
             t0 = self.fold_t0
-        if self.epochs_in_fold <= cap:
-            self._advance(1)
+        self._sync_bar()
         if self.mode == "lines" and self.limiter.ready():
+            of = f" of at most {cap}" if self.epochs_in_fold <= cap else ""
             self.line(
-                f"{where} epoch {self.epochs_in_fold} (at most {cap}), "
+                f"{where} epoch {self.epochs_in_fold}{of}, "
                 f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
             )
 
     def _on_fold_trained(self, epochs_run=None, **_):
-        rest = self.epochs - min(self.epochs_in_fold, self.epochs)
-        self._advance(rest)  # early stopping: the epochs not run count as done
+        ran = self.epochs_in_fold if epochs_run is None else int(epochs_run)
+        self.epochs_run.append(min(ran, self.epochs) if self.epochs else ran)
+        self.cnn_done = True
+        self._sync_bar()
         run = f"{epochs_run} epochs, " if epochs_run is not None else ""
         self.line(
             f"{self._fold_name()}: CNN trained ({run}{format_duration(self.clock() - self.fold_t0)})"
@@ -285,43 +321,52 @@ class Progress:
         self._describe(f"{self._fold_name()}: {name}")
 
     def _on_baseline_done(self, name="baseline", seconds=None, **_):
-        self._advance(1)
+        if self.epochs and not self.cnn_done:  # a caller that does not send fold_trained
+            self.cnn_done = True
+        self.baselines_in_fold += 1
+        self._sync_bar()
         took = f" ({format_duration(seconds)})" if seconds is not None else ""
         if self.mode == "lines":
             self.line(f"{self._fold_name()}: {name} done{took}; {self.eta_text()}")
 
     def _on_fold_done(self, **_):
-        if self.split_index == 0:  # a caller that does not send fold_start
-            self.split_index = 1
-        fold_end = self.split_index * self._per_fold
-        self._advance(fold_end - self.work_done)
+        if self.split_index == self.folds_done:  # a caller that does not send fold_start
+            self.split_index += 1
+        if self.epochs and not self.cnn_done:
+            self.epochs_run.append(min(self.epochs_in_fold, self.epochs) or self.epochs)
+        self.folds_done = self.split_index
+        self.cnn_done = False
+        self.epochs_in_fold = 0
+        self.baselines_in_fold = 0
+        self._sync_bar()
         if self.mode == "lines":
             self.line(
                 f"{self._fold_name()} done ({format_duration(self.clock() - self.fold_t0)}); "
                 f"{self.eta_text()}"
             )
-        if self.split_index >= self.n_splits and not self.refit_epochs and self.unit_label:
+        if self.folds_done >= self.n_splits and not self.refit_epochs and self.unit_label:
             self.close()
 
-    def _on_refit_start(self, epochs=None, n_samples=None, **_):
+    def _on_refit_start(self, epochs=None, n_samples=None, up_to=False, **_):
         self.refitting = True
         self.epochs_in_fold = 0
         self.refit_t0 = self.clock()
-        if epochs is not None:
-            # the refit runs the folds' median epoch: the work left shrinks to that
-            self.refit_epochs = min(self.refit_epochs, int(epochs)) if self.refit_epochs else 0
-            if self.bar is not None:
-                self.bar.total = self.work_total
-                self.bar.refresh()
+        if epochs is not None and self.refit_epochs:
+            # the refit runs the folds' median epoch (per network): the work left shrinks
+            self.refit_epochs = min(self.refit_epochs, int(epochs) * self.nets)
+        self._sync_bar()
         self._describe((f"{self.unit_label}: " if self.unit_label else "") + "refit")
         if self.mode == "lines":
             on = f" on {n_samples:,} samples" if n_samples else ""
-            ep = f", {epochs} epochs" if epochs is not None else ""
+            nets = f" x {self.nets} networks" if self.nets > 1 else ""
+            most = "up to " if up_to else ""
+            ep = f", {most}{epochs} epochs{nets}" if epochs is not None else ""
             self.line(f"{self.unit_label + ': ' if self.unit_label else ''}refit{on}{ep}")
 
     def _on_refit_done(self, **_):
-        self._advance(self.work_total - self.work_done)
         self.refitting = False
+        self.refit_finished = True
+        self._sync_bar()
         if self.mode == "lines":
             took = format_duration(self.clock() - self.refit_t0)
             self.line(f"{self.unit_label + ': ' if self.unit_label else ''}refit done ({took})")

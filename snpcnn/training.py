@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.backend import device_description, enable_determinism
+from snpcnn.backend import device_description, enable_determinism, predict_array
 from snpcnn.errors import InputError
 from snpcnn.metrics import is_collapsed
 
@@ -358,7 +358,7 @@ def _fit_one(
                 model.evaluate(x_val, y_val, verbose=0, return_dict=True)["loss"]
             )
             if config.conv_gate > 0:
-                start_val_pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+                start_val_pred = np.asarray(predict_array(model, x_val, 256))
         callbacks = []
         if x_val is not None and len(x_val) and config.patience > 0:
             callbacks.append(
@@ -396,7 +396,7 @@ def _fit_one(
             model.set_weights(start_weights)
             best = 0
         elif start_val_pred is not None and config.conv_gate > 0:
-            pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+            pred = np.asarray(predict_array(model, x_val, 256))
             p = _improvement_p(y_val, start_val_pred, pred)
             if not p < config.conv_gate:
                 log.info("convolutions' validation gain not significant (p=%.3g); kept ridge", p)
@@ -599,7 +599,9 @@ def _crossfit(
                 )
                 hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
                 n_seen += len(rows[k]) * step
-                pred = np.asarray(model.predict_on_batch(x[held[k]]), dtype=np.float64)
+                pred = np.asarray(
+                    predict_array(model, x[held[k]], max(1, len(held[k]))), dtype=np.float64
+                )
                 oof[held[k]] = pred.reshape(len(held[k]), -1) - ridge_fit[held[k]]
             epoch += step
             current = loss_of(oof)
@@ -746,7 +748,7 @@ def train_cnn(
         model, hist, best = fit(lr)
         n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and config.collapse_retry:
-            pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+            pred = np.asarray(predict_array(model, x_val, 256))
             if any(is_collapsed(pred[:, j]) for j in range(pred.shape[1])):
                 collapsed_any = True
                 retried += 1
@@ -755,7 +757,7 @@ def train_cnn(
                 model, hist, best = fit(lr)
                 n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and len(x_val):
-            pred = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+            pred = np.asarray(predict_array(model, x_val, 256))
             y_true = y[va]
             if ridge is not None:
                 pred = pred - ridge.shift[va]  # leave-one-out ridge part: an honest score

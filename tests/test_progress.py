@@ -79,7 +79,7 @@ def test_lines_per_fold_baseline_and_refit_with_eta():
     # epoch lines: only after 30 s without any line (the first fold's 30th s, ...)
     epoch_lines = [ln for ln in lines if " epoch " in ln]
     assert 1 <= len(epoch_lines) <= 4, epoch_lines
-    assert re.search(r"fold 1/2: CNN epoch 6 \(at most 10\), 30 s; \d+% done, ETA", text)
+    assert re.search(r"fold 1/2: CNN epoch 6 of at most 10, 30 s; \d+% done, ETA", text)
     assert "refit on 120 samples, 4 epochs" in text and lines[-1].endswith("refit done (20 s)")
     assert p.fraction() == pytest.approx(1.0)
 
@@ -167,9 +167,12 @@ def test_bar_mode_follows_the_work_with_tqdm():
         assert "GBLUP" in bar.desc
         p("baseline_done", name="GBLUP", seconds=0.1)
         p("fold_done")
-    assert bar.n == 8
-    p("refit_start", epochs=2, n_samples=10)
-    assert bar.total == 2 * 4 + 2
+    # early stopping after 2 epochs: a fold is expected to be 2 epochs + 1 baseline fit,
+    # and so is the refit until it starts
+    assert bar.n == 2 * 3 and bar.total == 2 * 3 + 2
+    p("refit_start", epochs=3, n_samples=10)
+    assert bar.total == 2 * 3 + 3
+    p("epoch")
     p("epoch")
     p("epoch")
     p("refit_done")
@@ -191,3 +194,46 @@ def test_parallel_tasks_lines_are_rate_limited_but_the_last_is_kept():
     assert len(lines) == 2, lines  # the first, then the last (the others within 10 s)
     assert lines[0].endswith("small: folds 0/4 done, 2 running, 0 queued")
     assert lines[1].endswith("small: folds 4/4 done, 0 running, 0 queued")
+
+
+def test_cross_fitted_networks_count_in_the_work():
+    p, clock, buf = _lines()
+    p("start", n_splits=1, epochs=3 * 5, refit_epochs=3 * 5, nets=5, baselines=[])
+    assert "1 folds x (CNN up to 3 epochs x 5 networks)" in buf.getvalue()
+    p("fold_start")
+    for _ in range(15):
+        p("epoch")
+    p("fold_trained", epochs_run=15)
+    p("fold_done")
+    assert p.fraction() == pytest.approx(0.5)
+    p("refit_start", epochs=2, n_samples=50)  # the median epoch, per network
+    assert p.work_total == 15 + 10
+    assert "refit on 50 samples, 2 epochs x 5 networks" in buf.getvalue()
+
+
+def test_eta_expects_the_epochs_early_stopping_ran_not_the_maximum():
+    """10 folds of 100 epochs (0.5 s each) and 3 baseline fits (10/3 s each), maximum 1000
+    epochs: after the first fold the ETA is the ~9.5 min left, not a multiple of it."""
+    p, clock, buf = _lines()
+    p("start", n_splits=10, epochs=1000, refit_epochs=1000, baselines=["GBLUP", "ridge", "RKHS"])
+
+    def fold(n_epochs=100):
+        p("fold_start")
+        for _ in range(n_epochs):
+            clock.t += 0.5
+            p("epoch")
+        p("fold_trained", epochs_run=n_epochs)
+        for b in ("GBLUP", "ridge", "RKHS"):
+            clock.t += 10 / 3
+            p("baseline_done", name=b, seconds=10 / 3)
+        p("fold_done")
+
+    fold()
+    p("fold_start")
+    for _ in range(60):  # halfway through fold 2's CNN (30 s)
+        clock.t += 0.5
+        p("epoch")
+    # left: 20 s of this CNN + 10 s of baselines + 8 folds x 60 s + a 50 s refit = 560 s
+    eta = eta_seconds(p.fraction(), 1.0, clock.t - 1000.0)
+    assert 500 < eta < 620, eta
+    assert "ETA 9 min" in buf.getvalue().splitlines()[-1]
