@@ -1,28 +1,29 @@
 """Genotype loading: snpcnn vs the plain library calls, side by side, one fresh process per run.
 
-For each data set and format it times (median of ``--repeats`` runs) and measures the peak
-resident memory of:
+One command times (median of ``--repeats`` runs) and measures the peak resident memory of, at
+the synthetic size ``--size`` (default 2,000 x 20,000) and on the shipped wheat and mice data:
 
-* VCF:   ``snpcnn.io.read_genotypes(path, cache=False)``   vs ``allel.read_vcf(path, fields=["calldata/GT"])``
-* PLINK: ``snpcnn.io.read_genotypes(prefix, cache=False)`` vs ``bed_reader.open_bed(path).read()``
-  (its default float32) and ``open_bed(path).read(dtype="int8")``
-* cache: ``read_genotypes(cache_dir)`` (opens the memmap) and the same plus reading every row
-  into RAM, vs parsing the VCF.
+* VCF:   ``snpcnn.io.read_genotypes(path, cache=False)`` vs ``allel.read_vcf(path,
+  fields=["calldata/GT"])`` vs a cyvcf2 per-record loop (``v.gt_types``); plus opening and
+  reading our converted cache;
+* BCF:   ours vs the same cyvcf2 loop over the BCF;
+* PLINK: ours vs ``bed_reader.open_bed(path).read(dtype="int8")``, also at ``--plink-size``
+  (default 5,000 x 100,000);
+* PGEN:  ours vs ``pgenlib.PgenReader(path).read_range(...)`` at both synthetic sizes.
 
-Data sets: example wheat (599 x 1,279), mice (1,814 x 10,346) from ../shared/data, and synthetic
-PLINK (default 5,000 x 100,000, written with bed_reader.to_bed) and synthetic gzipped VCF (default
-5,000 x 10,000; a 5,000 x 100,000 VCF is ~2 GB of text and takes minutes per parse on 2 shared
-cores) generated into a temporary directory.
+Synthetic data (written into a temporary directory): a gzipped GT-only VCF with 1% missing,
+the same records as BCF (cyvcf2 Writer), PLINK filesets (bed_reader.to_bed) and PGEN filesets
+written from them with pgenlib.
 
 Every measurement runs in a fresh Python subprocess so runs do not share caches or memory. Peak
 memory: after the imports the process resets its peak-RSS counter (``/proc/self/clear_refs`` = 5,
 Linux), then reports ``VmHWM`` after the load minus ``VmRSS`` before it, divided by the number of
 genotypes: the memory the load itself needed at its peak, result included.
 
-Run (writes docs/bench/load.md)::
+Run (writes docs/bench/load.md; a few minutes on 2 cores)::
 
-    .venv/bin/python benchmarks/bench_load.py
-    .venv/bin/python benchmarks/bench_load.py --quick   # small synthetic sizes, 3 repeats
+    nice .venv/bin/python benchmarks/bench_load.py
+    nice .venv/bin/python benchmarks/bench_load.py --quick   # small synthetic sizes
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ CHILD = textwrap.dedent(
     import gc, json, os, re, sys, time
     import numpy as np
     method, path = sys.argv[1], sys.argv[2]
-    import allel, bed_reader
+    import allel, bed_reader, cyvcf2, pgenlib
     from snpcnn.io import read_genotypes
     import snpcnn.io.vcf, snpcnn.io.plink, snpcnn.io.table, snpcnn.io.cache
+    import snpcnn.io.bcf, snpcnn.io.pgen
     def status(key):
         with open("/proc/self/status") as fh:
             return int(re.search(key + r":\\s+(\\d+)", fh.read()).group(1)) * 1024
@@ -83,6 +85,15 @@ CHILD = textwrap.dedent(
                 m += n
                 del chunk
         shape = (n_smp, m)
+    elif method == "cyvcf2_loop":
+        # a plain cyvcf2 loop: one int8 row of genotype classes per record (3 = missing)
+        rows = [v.gt_types.astype(np.int8) for v in cyvcf2.VCF(path, gts012=True, lazy=True)]
+        x = np.stack(rows); shape = (x.shape[1], x.shape[0])
+    elif method == "pgenlib":
+        # pgenlib's own bulk read: every variant's hard calls, variant-major int8
+        r = pgenlib.PgenReader(path.encode())
+        x = np.empty((r.get_variant_ct(), r.get_raw_sample_ct()), dtype=np.int8)
+        r.read_range(0, x.shape[0], x); r.close(); shape = (x.shape[1], x.shape[0])
     elif method == "bedreader":
         x = bed_reader.open_bed(path).read(); shape = x.shape
     elif method == "bedreader_int8":
@@ -188,18 +199,61 @@ def fmt_row(dataset: str, fmt: str, r: dict, ref: dict | None) -> str:
     )
 
 
+def write_bcf_from_vcf(vcf: Path, bcf: Path) -> None:
+    """The same records as BGZF-compressed BCF, written with cyvcf2 (htslib)."""
+    import cyvcf2
+
+    r = cyvcf2.VCF(str(vcf))
+    r.add_to_header("##contig=<ID=1>")
+    w = cyvcf2.Writer(str(bcf), r, mode="wb")
+    for v in r:
+        w.write_record(v)
+    w.close()
+    r.close()
+
+
+def write_pgen_from_bed(prefix: Path, out: Path) -> None:
+    """A .pgen/.pvar/.psam holding the PLINK 1 fileset ``prefix`` (ALT = A1, REF = A2)."""
+    import pgenlib
+
+    sys.path.insert(0, str(REPO))
+    from snpcnn.io.plink import read_bim, read_fam
+
+    bim, fam = read_bim(prefix.with_suffix(".bim")), read_fam(prefix.with_suffix(".fam"))
+    n, m = len(fam), len(bim)
+    r = pgenlib.PgenReader(bytes(prefix.with_suffix(".bed")), raw_sample_ct=n, variant_ct=m)
+    w = pgenlib.PgenWriter(bytes(out.with_suffix(".pgen")), n, m, nonref_flags=True)
+    step = max(1, (64 << 20) // n)
+    buf = np.empty((min(step, m), n), dtype=np.int8)
+    for j in range(0, m, step):
+        k = min(step, m - j)
+        r.read_range(j, j + k, buf[:k])
+        w.append_biallelic_batch(buf[:k])
+    w.close()
+    r.close()
+    pvar = "#CHROM\tPOS\tID\tREF\tALT\n" + "".join(
+        f"{c}\t{p}\t{i}\t{a2}\t{a1}\n"
+        for c, p, i, a1, a2 in bim[["chrom", "pos", "id", "a1", "a2"]].itertuples(index=False)
+    )
+    out.with_suffix(".pvar").write_text(pvar)
+    psam = "#FID\tIID\n" + "".join(
+        f"{f}\t{i}\n" for f, i in fam[["fid", "iid"]].itertuples(index=False)
+    )
+    out.with_suffix(".psam").write_text(psam)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--plink-size", default="5000x100000", help="synthetic PLINK N x M")
-    ap.add_argument("--vcf-size", default="5000x10000", help="synthetic VCF N x M")
-    ap.add_argument("--quick", action="store_true", help="synthetic 1000x20000 / 1000x5000")
+    ap.add_argument("--size", default="2000x20000", help="synthetic N x M for every format")
+    ap.add_argument("--plink-size", default="5000x100000", help="larger synthetic PLINK/PGEN")
+    ap.add_argument("--quick", action="store_true", help="synthetic 500x5000 / 1000x20000")
     ap.add_argument("--out", default=str(REPO / "docs" / "bench" / "load.md"))
     args = ap.parse_args()
     if args.quick:
-        args.plink_size, args.vcf_size = "1000x20000", "1000x5000"
+        args.size, args.plink_size = "500x5000", "1000x20000"
+    sn, sm = (int(v) for v in args.size.split("x"))
     pn, pm = (int(v) for v in args.plink_size.split("x"))
-    vn, vm = (int(v) for v in args.vcf_size.split("x"))
 
     sys.path.insert(0, str(REPO))
     from snpcnn.io.cache import convert
@@ -208,83 +262,94 @@ def main() -> None:
     summary: list[str] = []
     load0 = os.getloadavg()
     t_start = time.time()
+
+    def ratio(ref: dict, r: dict) -> float:
+        return ref["seconds"] / r["seconds"]
+
     with tempfile.TemporaryDirectory(prefix="snpcnn-bench-") as tmp:
         tmp = Path(tmp)
         os.environ["SNPCNN_CACHE_DIR"] = str(tmp / "auto-cache")
         t = time.perf_counter()
-        write_synthetic_plink(tmp / "synth", pn, pm)
-        print(f"synthetic PLINK {pn}x{pm} written in {time.perf_counter() - t:.1f} s", flush=True)
-        t = time.perf_counter()
-        write_synthetic_vcf(tmp / "synth.vcf.gz", vn, vm)
+        write_synthetic_vcf(tmp / "synth.vcf.gz", sn, sm)
+        write_bcf_from_vcf(tmp / "synth.vcf.gz", tmp / "synth.bcf")
+        write_synthetic_plink(tmp / "synth", sn, sm)
+        write_pgen_from_bed(tmp / "synth", tmp / "synth_pgen")
+        write_synthetic_plink(tmp / "big", pn, pm)
+        write_pgen_from_bed(tmp / "big", tmp / "big_pgen")
         vcf_mb = (tmp / "synth.vcf.gz").stat().st_size / 1e6
-        print(f"synthetic VCF {vn}x{vm} written in {time.perf_counter() - t:.1f} s", flush=True)
+        print(f"synthetic data written in {time.perf_counter() - t:.1f} s", flush=True)
+        syn = f"synthetic {sn}x{sm}"
+        big = f"synthetic {pn}x{pm}"
 
-        vcfs = [
+        # --- VCF: ours vs scikit-allel vs a cyvcf2 loop; the cache of ours
+        for name, path in (
             ("wheat", SHARED / "wheat" / "wheat.vcf.gz"),
             ("mice", SHARED / "mice" / "mice.vcf.gz"),
-            (f"synthetic {vn}x{vm}", tmp / "synth.vcf.gz"),
-        ]
-        plinks = [
-            ("wheat", SHARED / "wheat" / "wheat.bed"),
-            ("mice", SHARED / "mice" / "mice.bed"),
-            (f"synthetic {pn}x{pm}", tmp / "synth.bed"),
-        ]
-        for name, path in vcfs:
+            (syn, tmp / "synth.vcf.gz"),
+        ):
             if not path.exists():
                 print(f"skip {name}: {path} missing")
                 continue
             print(f"VCF {name} ...", flush=True)
-            ours = measure("snpcnn", path, args.repeats)
             ref = measure("allel", path, args.repeats)
-            raw = measure("raw_chunks", path, args.repeats)
+            cy = measure("cyvcf2_loop", path, args.repeats)
+            ours = measure("snpcnn", path, args.repeats)
             cache = convert(path, tmp / f"{path.name}.snpcnn", force=True)
             c_open = measure("cache_open", cache, args.repeats)
             c_ram = measure("cache_ram", cache, args.repeats)
             rows += [
                 fmt_row(name, "vcf", ref, None),
-                fmt_row(name, "vcf", raw, ref),
+                fmt_row(name, "vcf", cy, ref),
                 fmt_row(name, "vcf", ours, ref),
                 fmt_row(name, "cache", c_open, ours),
                 fmt_row(name, "cache", c_ram, ours),
             ]
-            beyond = ours["bytes_per_genotype"] - raw["bytes_per_genotype"]
             summary.append(
-                f"- {name} VCF: snpcnn {ref['seconds'] / ours['seconds']:.2f}x scikit-allel's speed "
-                f"(target >= 1.0: {'met' if ours['seconds'] <= ref['seconds'] else 'MISSED'}); "
-                f"peak {ours['bytes_per_genotype']:.2f} B/genotype vs allel "
-                f"{ref['bytes_per_genotype']:.2f}; beyond the raw chunked read "
-                f"({raw['bytes_per_genotype']:.2f}): {beyond:.2f} B/genotype (target <= 2: "
-                f"{'met' if beyond <= 2 else 'MISSED'}); cache open "
-                f"{ours['seconds'] / c_open['seconds']:.0f}x and cache read-into-RAM "
-                f"{ours['seconds'] / c_ram['seconds']:.0f}x faster than parsing (target >= 20: "
-                f"{'met' if ours['seconds'] / c_ram['seconds'] >= 20 else 'MISSED'})"
+                f"- {name} VCF: snpcnn **{ratio(ref, ours):.2f}x** scikit-allel's speed (target "
+                f">= 5: {'met' if ratio(ref, ours) >= 5 else 'MISSED'}), {ratio(cy, ours):.2f}x "
+                f"a cyvcf2 loop ({ratio(ref, cy):.2f}x allel); peak {ours['bytes_per_genotype']:.2f}"
+                f" B/genotype vs allel {ref['bytes_per_genotype']:.2f}; reading its cache into "
+                f"RAM is {ratio(ours, c_ram):.0f}x faster than parsing"
             )
-        for name, path in plinks:
-            if not path.exists():
-                print(f"skip {name}: {path} missing")
+        # --- BCF: ours (htslib via cyvcf2) vs the cyvcf2 loop
+        print(f"BCF {syn} ...", flush=True)
+        cy = measure("cyvcf2_loop", tmp / "synth.bcf", args.repeats)
+        ours = measure("snpcnn", tmp / "synth.bcf", args.repeats)
+        rows += [fmt_row(syn, "bcf", cy, None), fmt_row(syn, "bcf", ours, cy)]
+        summary.append(
+            f"- {syn} BCF: snpcnn {ratio(cy, ours):.2f}x the cyvcf2 loop over the same BCF "
+            f"({ours['gps'] / 1e6:.0f} M genotypes/s)"
+        )
+        # --- PLINK 1 and PLINK 2: ours vs the plain library calls
+        for name, prefix, pg in (
+            ("wheat", SHARED / "wheat" / "wheat", None),
+            ("mice", SHARED / "mice" / "mice", None),
+            (syn, tmp / "synth", tmp / "synth_pgen"),
+            (big, tmp / "big", tmp / "big_pgen"),
+        ):
+            bed = prefix.with_suffix(".bed")
+            if not bed.exists():
+                print(f"skip {name}: {bed} missing")
                 continue
             print(f"PLINK {name} ...", flush=True)
-            ours = measure("snpcnn", path, args.repeats)
-            ref = measure("bedreader", path, args.repeats)
-            ref8 = measure("bedreader_int8", path, args.repeats)
-            ref8c = measure("bedreader_int8_C", path, args.repeats)
-            rows += [
-                fmt_row(name, "plink", ref, None),
-                fmt_row(name, "plink", ref8, ref),
-                fmt_row(name, "plink", ref8c, ref),
-                fmt_row(name, "plink", ours, ref),
-            ]
+            ref8 = measure("bedreader_int8", bed, args.repeats)
+            ours = measure("snpcnn", bed, args.repeats)
+            rows += [fmt_row(name, "plink", ref8, None), fmt_row(name, "plink", ours, ref8)]
             summary.append(
-                f"- {name} PLINK: snpcnn {ref['seconds'] / ours['seconds']:.2f}x bed-reader's "
-                f"default read(), {ref8['seconds'] / ours['seconds']:.2f}x its int8 read and "
-                f"{ref8c['seconds'] / ours['seconds']:.2f}x its int8 C-order (sample-major, like "
-                "ours) read "
-                f"(target >= 0.8: {'met' if ref['seconds'] / ours['seconds'] >= 0.8 else 'MISSED'}"
-                f" vs default, {'met' if ref8['seconds'] / ours['seconds'] >= 0.8 else 'MISSED'} "
-                f"vs int8); peak {ours['bytes_per_genotype']:.2f} B/genotype vs "
-                f"{ref['bytes_per_genotype']:.2f} (float32) and {ref8['bytes_per_genotype']:.2f} "
-                "(int8)"
+                f"- {name} PLINK: snpcnn **{ratio(ref8, ours):.2f}x** bed-reader's "
+                f'`read(dtype="int8")` (target >= 0.8: '
+                f"{'met' if ratio(ref8, ours) >= 0.8 else 'MISSED'}); peak "
+                f"{ours['bytes_per_genotype']:.2f} B/genotype vs {ref8['bytes_per_genotype']:.2f}"
             )
+            if pg is not None:
+                print(f"PGEN {name} ...", flush=True)
+                pref = measure("pgenlib", pg.with_suffix(".pgen"), args.repeats)
+                pours = measure("snpcnn", pg.with_suffix(".pgen"), args.repeats)
+                rows += [fmt_row(name, "pgen", pref, None), fmt_row(name, "pgen", pours, pref)]
+                summary.append(
+                    f"- {name} PGEN: snpcnn {ratio(pref, pours):.2f}x pgenlib's `read_range` "
+                    "(variant-major int8, no ids or variant table)"
+                )
     load1 = os.getloadavg()
     minutes = (time.time() - t_start) / 60
 
@@ -297,44 +362,48 @@ def main() -> None:
 
     import snpcnn
 
+    def ver(pkg: str) -> str:
+        return importlib.metadata.version(pkg)
+
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    cmd = "nice .venv/bin/python benchmarks/bench_load.py" + (" --quick" if args.quick else "")
     text = (
         f"""# Genotype loading benchmark
 
-Generated by `benchmarks/bench_load.py` on {dt.date.today().isoformat()} in {minutes:.1f} min.
-Regenerate with:
+Generated by `benchmarks/bench_load.py` on {dt.date.today().isoformat()} in {minutes:.1f} min,
+every row in one run, side by side. Regenerate with:
 
-    .venv/bin/python benchmarks/bench_load.py{" --quick" if args.quick else ""}
+    {cmd}
 
 Machine: {cpu}, {os.cpu_count()} CPUs, {mem_gb:.0f} GB RAM, Python {platform.python_version()},
-numpy {np.__version__}, scikit-allel {allel.__version__}, bed-reader
-{importlib.metadata.version("bed-reader")}, snpcnn {snpcnn.__version__}.
-Load average (1 min) at start / end: {load0[0]:.1f} / {load1[0]:.1f}. **The machine was shared with
-other jobs while this ran**, so absolute times are noisy; ratios compare runs taken back to back.
+numpy {np.__version__}, scikit-allel {allel.__version__}, bed-reader {ver("bed-reader")},
+cyvcf2 {ver("cyvcf2")}, pgenlib {ver("pgenlib")}, snpcnn {snpcnn.__version__}.
+Load average (1 min) at start / end: {load0[0]:.1f} / {load1[0]:.1f}. **Other jobs shared the
+{os.cpu_count()} cores while this ran**, so absolute times are noisy; the ratios compare runs taken
+back to back in the same conditions.
 
-Each row is the median of {args.repeats} runs, each in a fresh process. *Peak MB* is the rise of
-the process's peak resident memory over its size just before the load; *B/genotype* divides it by
-samples x SNPs. *Ratio* is the reference time divided by this row's time (> 1 = faster than the
-reference: scikit-allel for VCF, bed-reader's default `read()` for PLINK, our VCF parse for the
-cache rows). The synthetic VCF is {vn:,} x {vm:,} ({vcf_mb:.0f} MB gzipped, plain gzip level 1),
-smaller than the {pn:,} x {pm:,} PLINK set, because a VCF of that size is ~2 GB of text and takes
-minutes per parse on this machine.
+Each row is the median of {args.repeats} runs, each in a fresh process (imports done before the
+clock starts). *Peak MB* is the rise of the process's peak resident memory over its size just
+before the load; *B/genotype* divides it by samples x SNPs. *Ratio* is the first row of each group
+(the reference) divided by this row's time: > 1 = faster than the reference. The synthetic VCF is
+{sn:,} x {sm:,} diploid GT-only with 1% `./.` ({vcf_mb:.0f} MB, plain gzip level 1); the BCF,
+PLINK and PGEN files hold the same kind of data (the PGEN files are written from the .bed).
 
 Methods: `allel` = `allel.read_vcf(path, fields=["calldata/GT"])` (int8 variants x samples x 2);
-`raw_chunks` = the raw read inside our VCF reader alone (scikit-allel parsing the same fields in the
-same chunks, each chunk discarded: no decoding, no result), to separate its memory from ours;
-`snpcnn` = `snpcnn.io.read_genotypes(path, cache=False)` (int8 samples x SNPs, ids, variant table,
-load report); `bedreader` = `bed_reader.open_bed(path).read()` (float32); `bedreader_int8` =
-`open_bed(path).read(dtype="int8")` (Fortran order, SNP columns contiguous); `bedreader_int8_C` =
-`open_bed(path).read(dtype="int8", order="C")`, the same layout as ours (sample rows contiguous,
-what minibatch training needs); `cache_open` = `read_genotypes(cache)` (memmap, rows read on
-demand); `cache_ram` = the same plus `np.array(g.dosages)` (every genotype read into RAM).
+`cyvcf2_loop` = `np.stack([v.gt_types.astype(np.int8) for v in cyvcf2.VCF(path, gts012=True,
+lazy=True)])` (one row of genotype classes per record, 3 = missing; htslib parses the text or
+BCF); `snpcnn` = `snpcnn.io.read_genotypes(path, cache=False)` (int8 samples x SNPs in C order,
+-1 = missing, with ids, variant table and load report); `bedreader_int8` =
+`bed_reader.open_bed(path).read(dtype="int8")` (Fortran order); `pgenlib` =
+`pgenlib.PgenReader(path).read_range(0, m, buf)` into a preallocated variant-major int8 buffer;
+`cache_open` = `read_genotypes(cache)` (memmap, rows read on demand); `cache_ram` = the same plus
+`np.array(g.dosages)`.
 
 | data | format | samples x SNPs | method | median s | runs s | M genotypes/s | peak MB | B/genotype | ratio |
 |---|---|---|---|---|---|---|---|---|---|
 """
         + "\n".join(rows)
-        + "\n\n## Targets\n\n"
+        + "\n\n## Ratios and targets\n\n"
         + "\n".join(summary)
         + "\n"
     )
