@@ -181,16 +181,17 @@ def read_genotypes(
     Parameters
     ----------
     path : path-like
-        A ``.vcf``/``.vcf.gz``, a PLINK prefix or ``.bed``, a ``.csv``/``.tsv``
-        matrix (optionally ``.gz``) or a ``.snpcnn`` cache directory.
+        A ``.vcf``/``.vcf.gz``, a ``.bcf``, a PLINK 1 prefix or ``.bed``, a
+        PLINK 2 prefix or ``.pgen``, a ``.csv``/``.tsv`` matrix (optionally
+        ``.gz``) or a ``.snpcnn`` cache directory.
     format : {"vcf", "bcf", "plink", "pgen", "table", "cache"}, optional
         Force the format instead of detecting it from the path (aliases:
         ``csv``/``tsv`` = ``table``, ``bed``/``plink1`` = ``plink``,
         ``plink2`` = ``pgen``, ``snpcnn`` = ``cache``).
     snps_only : bool
-        VCF/PLINK: drop sites whose alleles are not single bases A/C/G/T.
+        VCF/BCF/PLINK 1 and 2: drop sites whose alleles are not single bases A/C/G/T.
     multiallelic : {"drop", "alt1"}
-        VCF: drop multi-allelic sites, or count their first ALT (see
+        VCF/BCF: drop multi-allelic sites, or count their first ALT (see
         :func:`snpcnn.io.vcf.read_vcf`).
     coding : {"auto", "012", "01"}
         Tables: value coding (see :func:`snpcnn.io.table.read_table`).
