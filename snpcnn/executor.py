@@ -422,12 +422,13 @@ class Executor:
             tracker.emit(None, 0, 0)
             return results
         if not self.parallel:
+            tracker.emit(None, 1, len(todo) - 1)
             for k, i in enumerate(todo):
-                tracker.emit(None, 1, len(todo) - k - 1)
                 results[i] = fn(units[i], *shared)
                 if on_result:
                     on_result(units[i], results[i])
-                tracker.finish(units[i], 0, len(todo) - k - 1)
+                left = len(todo) - k - 1
+                tracker.finish(units[i], min(1, left), max(0, left - 1))
             return results
         return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
 
@@ -447,18 +448,23 @@ class Executor:
         window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
         queue = list(todo)
         pending: dict[Any, int] = {}
+
+        def fill():
+            while queue and len(pending) < window:
+                i = queue.pop(0)
+                pending[remote.remote(fn_ref, units[i], self.threads, env, *refs)] = i
+
         try:
-            while queue or pending:
-                while queue and len(pending) < window:
-                    i = queue.pop(0)
-                    pending[remote.remote(fn_ref, units[i], self.threads, env, *refs)] = i
-                tracker.emit(None, len(pending), len(queue))
+            fill()
+            tracker.emit(None, len(pending), len(queue))
+            while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     i = pending.pop(ref)
                     results[i] = self._get(ray, ref, units[i])
                     if on_result:
                         on_result(units[i], results[i])
+                    fill()
                     tracker.finish(units[i], len(pending), len(queue))
         except BaseException:
             for ref in pending:

@@ -61,7 +61,7 @@ def test_shipped_space_loads_and_is_not_listed_as_a_preset():
 
     space = load_space()
     assert default_space_path().name == "snpcnn_default.space.toml"
-    assert {"learning_rate", "linear.l2", "filters", "kernel_stride"} <= set(space.names)
+    assert {"learning_rate", "linear_init", "filters", "kernel_stride"} <= set(space.names)
     assert not any("space" in p for p in list_presets())
     kw = space.configure({"kernel_stride": 3, "linear.l2": 0.5, "filters": 4})
     assert kw["model"]["screen"]["width"] == 3 and kw["model"]["linear"]["l2"] == 0.5
