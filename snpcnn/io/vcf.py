@@ -505,7 +505,7 @@ def _read_numpy(
 ) -> Genotypes:
     """Bulk VCF parser: blocks of whole records decoded with numpy, straight to int8.
 
-    The decompressed text is read ``_BLOCK_BYTES`` at a time.  In each block the
+    The decompressed text is read ``_BLOCK_BYTES`` (8 MiB) at a time.  In each block the
     tabs and line breaks are found with one vectorised scan each; every record
     must have exactly ``8 + n_samples`` tabs, so their positions form a
     records x (8 + n_samples) matrix from which every sample field's start and
