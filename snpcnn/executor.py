@@ -620,7 +620,7 @@ def cross_validate_parallel(
 
     cross_validate(genotypes, phenotypes, traits, skip=record, **{**kwargs, "refit": False})
     units = [Unit(repeat=r, fold=f, data={"traits": traits, "kwargs": kwargs}) for r, f in splits]
-    emit = (lambda event, **info: progress(event, dataset="folds", **info)) if progress else None
+    emit = (lambda event, **info: progress(event, dataset="cv", **info)) if progress else None
     results = run_units(
         units,
         _cv_fold_task,

@@ -48,14 +48,22 @@ def config(tmp_path_factory, example_data) -> Path:
 def serial(config, tmp_path_factory) -> Path:
     """The serial run with one thread (as each Ray task has), in a fresh process."""
     out = tmp_path_factory.mktemp("serial") / "res"
+    code = (
+        "import sys\n"
+        "from snpcnn.cli import main\n"
+        "main(sys.argv[1:], standalone_mode=False)\n"
+        "print('ray imported:', 'ray' in sys.modules)\n"
+    )
     r = subprocess.run(
-        [sys.executable, "-m", "snpcnn", "benchmark", str(config), "--out", str(out)]
+        [sys.executable, "-c", code, "benchmark", str(config), "--out", str(out)]
         + ["--threads", "1"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
+    # without --workers / --ray-address nothing changes: Ray is not even imported
+    assert "ray imported: False" in r.stdout
     return out
 
 
