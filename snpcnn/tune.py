@@ -434,17 +434,21 @@ def _trial_task(unit, genotypes, phenotypes):
 
     d = unit.data
     t0 = time.perf_counter()
-    study = optuna.load_study(
-        study_name=d["study"], storage=_storage(d["storage"]), pruner=_pruner()
-    )
-    trial = optuna.trial.Trial(study, d["trial_id"])
+    trial = None
+    if os.path.exists(d["storage"]):
+        study = optuna.load_study(
+            study_name=d["study"], storage=_storage(d["storage"]), pruner=_pruner()
+        )
+        trial = optuna.trial.Trial(study, d["trial_id"])
+    # else: a Ray node that does not see the run's directory: no pruning, every fold runs
     scores: list[float] = []
 
     def on_fold(r, f, res):
         scores.append(_fold_score(res, d["metric"]))
-        trial.report(float(np.mean(scores)), step=len(scores) - 1)
-        if trial.should_prune():
-            raise _Pruned
+        if trial is not None:
+            trial.report(float(np.mean(scores)), step=len(scores) - 1)
+            if trial.should_prune():
+                raise _Pruned
 
     state, error = "complete", None
     try:
