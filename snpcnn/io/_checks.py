@@ -71,8 +71,15 @@ def warn_duplicates(source, variants: pd.DataFrame, id_fix: str, pos_fix: str) -
         )
     if "pos" in variants and "chrom" in variants:
         pos = variants["pos"].to_numpy(dtype=np.int64)
-        key = variants["chrom"].astype(str) + ":" + variants["pos"].astype(str)
-        key = key[pos > 0]
+        # cheap test first (chromosome code and position as one integer); strings for the
+        # message only when something repeats
+        known = pos > 0
+        num = _chrom_codes(variants["chrom"])[known] * (1 << 40) + pos[known]
+        repeated = len(num) and bool(pd.Series(num).duplicated().any())
+        key = (
+            variants["chrom"].astype(str) + ":" + variants["pos"].astype(str) if repeated else None
+        )
+        key = key[known] if repeated else pd.Series([], dtype=object)
         dup_pos = key[key.duplicated(keep=False)]
         if len(dup_pos):
             n = int(key.duplicated().sum())
