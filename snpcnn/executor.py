@@ -357,10 +357,16 @@ class Executor:
             else:
                 # "local": a new Ray for this run, never a cluster found running on the machine
                 ray.init(address="local", num_cpus=self.workers, **kwargs)
-        except ConnectionError as exc:
+        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; say it in one line
+            why = " ".join(str(exc).split())[:200] or type(exc).__name__
+            if self.address is not None:
+                raise InputError(
+                    f"cannot connect to the Ray cluster at {self.address} ({why}); check "
+                    "--ray-address / RAY_ADDRESS (and RAY_AUTH_MODE, docs/cluster.md)"
+                ) from None
             raise InputError(
-                f"cannot connect to the Ray cluster at {self.address} "
-                f"({' '.join(str(exc).split())[:200]}); check --ray-address / RAY_ADDRESS"
+                f"could not start a local Ray for --workers ({why}); run without --workers, "
+                "or start Ray with `ray start --head` and pass --ray-address"
             ) from None
         self._started = True
 
