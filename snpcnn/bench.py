@@ -1455,6 +1455,7 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
     i_unit = 0
     for spec in config.datasets:
         t0 = time.perf_counter()
+        emit("step_start", name=f"loading dataset '{spec.name}'")
         try:
             ds = _load_dataset(spec)
         except InputError as exc:

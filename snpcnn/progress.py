@@ -414,7 +414,10 @@ class Progress:
 
     # benchmark
     def _on_dataset(self, dataset="", n_samples=0, n_snps=0, **_):
-        self.line(f"{dataset}: {n_samples:,} samples with a phenotype x {n_snps:,} SNPs")
+        took = ""
+        if hasattr(self, "_step_t0"):
+            took = f" (loaded in {format_duration(self.clock() - self._step_t0)})"
+        self.line(f"{dataset}: {n_samples:,} samples with a phenotype x {n_snps:,} SNPs{took}")
 
     def _on_unit_start(self, index=1, total=1, dataset="", trait="", seed="", model="", **_):
         self.units_total = int(total)

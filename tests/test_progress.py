@@ -99,6 +99,8 @@ def test_early_stopping_counts_the_epochs_not_run():
 
 def test_benchmark_units_give_an_overall_eta():
     p, clock, buf = _lines()
+    p("step_start", name="loading dataset 'small'")
+    clock.t += 2
     p("dataset", dataset="small", n_samples=100, n_snps=200)
     info = dict(total=2, dataset="small", trait="GY", seed=3)
     p("unit_start", index=1, model="baselines", n_splits=2, **info)
@@ -114,15 +116,17 @@ def test_benchmark_units_give_an_overall_eta():
     done = dict(computed=2, resumed=0, seconds=20.0, metric="pearson_r", summary=summary)
     p("unit_done", index=1, model="baselines", **info, **done)
     text = buf.getvalue()
+    assert "loading dataset 'small' ..." in text
+    assert "small: 100 samples with a phenotype x 200 SNPs (loaded in 2.0 s)" in text
     assert (
-        "[1/2] small GY seed 3 baselines: fold 1/2: GBLUP done (10 s); 25% done, ETA 30 s" in text
+        "[1/2] small GY seed 3 baselines: fold 1/2: GBLUP done (10 s); 25% done, ETA 36 s" in text
     )
     assert "[1/2] small GY seed 3 baselines: fold 2/2 done" in text
     assert (
         "[1/2] small GY seed 3 baselines: 2 folds run in 20.0 s; mean pearson_r: GBLUP 0.500"
         in text
     )
-    assert text.splitlines()[-1].endswith("50% done, ETA 20 s")
+    assert text.splitlines()[-1].endswith("50% done, ETA 22 s")
 
 
 def test_steps_count_and_eta():
