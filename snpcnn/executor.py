@@ -627,17 +627,11 @@ def cross_validate_parallel(
     cross_validate(genotypes, phenotypes, traits, skip=record, **{**kwargs, "refit": False})
     units = [Unit(repeat=r, fold=f, data={"traits": traits, "kwargs": kwargs}) for r, f in splits]
     emit = (lambda event, **info: progress(event, dataset="cv", **info)) if progress else None
-    results = run_units(
-        units,
-        _cv_fold_task,
-        [genotypes, phenotypes],
-        workers=workers,
-        ray_address=ray_address,
-        threads=threads,
-        progress=emit,
-    )
+    with Executor(workers, ray_address, threads=threads) as ex:
+        results = ex.map(units, _cv_fold_task, [genotypes, phenotypes], progress=emit)
+        execution = ex.describe()
     stored = {(u.repeat, u.fold): res for u, res in zip(units, results)}
-    return cross_validate(
+    res = cross_validate(
         genotypes,
         phenotypes,
         traits,
@@ -645,3 +639,5 @@ def cross_validate_parallel(
         progress=progress,
         **kwargs,
     )
+    res.config["execution"] = execution  # run.json: how the folds ran
+    return res

@@ -233,3 +233,4 @@ def test_cross_validate_parallel_gives_the_serial_folds(ray_cluster, example_dat
     # process's thread count and the task's one thread (bit-identical with --threads 1)
     pd.testing.assert_frame_equal(serial.predictions, par.predictions, rtol=1e-5)
     assert len(par.metrics) == len(serial.metrics)
+    assert par.config["execution"]["executor"] == "ray" and par.config["execution"]["workers"] == 2
