@@ -221,7 +221,9 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
         except ValueError:
             names = ", ".join(lyr.name for lyr in layers)
             raise InputError(f"conv_base: no layer named {layer!r}; layers are: {names}") from None
-    return keras.Model(model.inputs, chosen.output, name=name)
+    # a single input as a tensor, not a one-element list: callers pass one array
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, chosen.output, name=name)
 
 
 def freeze(model, trainable: bool = False):
