@@ -6,6 +6,8 @@ Runs (2 CPU cores; regenerate them with)::
     snpcnn benchmark benchmarks/configs/simulated.toml --out bench_out/simulated
     snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --out bench_out/wheat_v3
     snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --out bench_out/mice_v3
+    snpcnn benchmark benchmarks/configs/wheat_random.toml --models snpcnn_default --workers 2 \
+        --out bench_out/wheat_random_v3
 
 then::
 
@@ -36,9 +38,15 @@ RUNS = {
     "simulated": "simulated_v3",
     "wheat_v3": "wheat_default_v3",
     "mice_v3": "mice_default_v3",
+    "wheat_random_v3": "wheat_random_default_v3",
 }
 REAL = [
     ("wheat_default_v3", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
+    (
+        "wheat_random_default_v3",
+        "Wheat, 5 x random 10-fold (`benchmarks/configs/wheat_random.toml`, 50 test folds per "
+        "trait; run with `--workers 2`, whose results equal a serial `--threads 1` run)",
+    ),
     (
         "mice_default_v3",
         "Mice, 3 x 5-fold with GENDER + Litter as fixed effects (`benchmarks/configs/mice.toml`)",
