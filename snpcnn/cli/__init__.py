@@ -130,6 +130,19 @@ force_option = click.option(
 )
 
 
+def format_option(dest: str = "geno_format"):
+    """``--format``: the same genotype format names and help in every command."""
+    from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
+
+    return click.option(
+        "--format",
+        dest,
+        type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+        default=None,
+        help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
+    )
+
+
 # commands that never need TensorFlow (they stay fast and quiet)
 _NO_TF = {"info", "convert"}
 

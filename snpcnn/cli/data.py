@@ -6,18 +6,11 @@ import time
 
 import click
 
-from snpcnn.cli import force_option, verbose_option
-from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
+from snpcnn.cli import force_option, format_option, verbose_option
 
 __all__ = ["COMMANDS", "info", "convert"]
 
-_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-    default=None,
-    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
-)
+_format_option = format_option("fmt")
 _snps_only_option = click.option(
     "--snps-only", is_flag=True, help="VCF/PLINK: drop indels and symbolic alleles."
 )

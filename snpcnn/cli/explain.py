@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from snpcnn.cli import force_option, verbose_option
+from snpcnn.cli import force_option, format_option, verbose_option
 from snpcnn.errors import InputError
-from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 from snpcnn.progress import Progress
 
 __all__ = ["COMMANDS", "explain"]
@@ -22,13 +21,7 @@ _OUTPUTS = ("importance.csv", "explain.json")
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("genotypes", type=click.Path())
 @click.argument("phenotypes", type=click.Path(dir_okay=False), required=False)
-@click.option(
-    "--format",
-    "geno_format",
-    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-    default=None,
-    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
-)
+@format_option()
 @click.option(
     "--trait",
     default=None,

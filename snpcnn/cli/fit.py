@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from snpcnn.cli import force_option, verbose_option
+from snpcnn.cli import force_option, format_option, verbose_option
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
-from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 from snpcnn.progress import Progress
 from snpcnn.training import LINEAR_INITS
 
@@ -61,13 +60,7 @@ def _folds_arg(value: str):
     help="Sample-id column of the phenotype file "
     "(default: sample_id, IID, id, else the first column).",
 )
-@click.option(
-    "--format",
-    "geno_format",
-    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-    default=None,
-    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
-)
+@format_option()
 @click.option(
     "--model",
     default="snpcnn_default",
@@ -388,13 +381,7 @@ def fit(
 @click.command()
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("genotypes", type=click.Path())
-@click.option(
-    "--format",
-    "geno_format",
-    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-    default=None,
-    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
-)
+@format_option()
 @click.option(
     "--out",
     "out",

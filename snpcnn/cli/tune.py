@@ -7,9 +7,8 @@ import time
 
 import click
 
-from snpcnn.cli import force_option, verbose_option
+from snpcnn.cli import force_option, format_option, verbose_option
 from snpcnn.errors import InputError
-from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 
 __all__ = ["COMMANDS", "tune"]
 
@@ -69,13 +68,7 @@ def _short(v) -> str:
     help="Read the covariates from this file (joined by sample id).",
 )
 @click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
-@click.option(
-    "--format",
-    "geno_format",
-    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-    default=None,
-    help=f"Genotype format: {FORMAT_HELP} (default: detected from the path).",
-)
+@format_option()
 @click.option(
     "--folds",
     default="5",

@@ -14,23 +14,9 @@ from snpcnn.genotypes import Genotypes
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-TINY_TOML = """
-name = "tiny"
-[[blocks]]
-type = "conv"
-filters = 4
-kernel_size = 4
-strides = 4
-[[blocks]]
-type = "flatten"
-[[blocks]]
-type = "dense"
-units = 8
-"""
-
 
 @pytest.fixture(scope="module")
-def small_files(example_data, tmp_path_factory):
+def small_files(example_data, tmp_path_factory, tiny_toml):
     """A 120-sample x 200-SNP CSV matrix, its phenotypes (shuffled) and a tiny model file."""
     d = tmp_path_factory.mktemp("small")
     x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
@@ -40,7 +26,7 @@ def small_files(example_data, tmp_path_factory):
     ph = ph[ph.sample_id.isin(x.sample_id)].sample(frac=1.0, random_state=1)
     ph.loc[ph.index[:5], "GY_E2"] = np.nan
     ph.to_csv(d / "pheno.csv", index=False)
-    (d / "tiny.toml").write_text(TINY_TOML)
+    (d / "tiny.toml").write_text(tiny_toml)
     return d
 
 

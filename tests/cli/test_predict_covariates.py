@@ -10,23 +10,9 @@ from snpcnn.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-TINY_TOML = """
-name = "tiny"
-[[blocks]]
-type = "conv"
-filters = 4
-kernel_size = 4
-strides = 4
-[[blocks]]
-type = "flatten"
-[[blocks]]
-type = "dense"
-units = 8
-"""
-
 
 @pytest.fixture(scope="module")
-def sexed(example_data, tmp_path_factory):
+def sexed(example_data, tmp_path_factory, tiny_toml):
     """400 wheat lines x 300 SNPs, y = GY_E1 + 3 for 'M'; 100 held out (no phenotype file row)."""
     d = tmp_path_factory.mktemp("sexed")
     x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
@@ -42,7 +28,7 @@ def sexed(example_data, tmp_path_factory):
     ph[["sample_id", "sex", "Litter"]].to_csv(d / "cov.csv", index=False)
     ph.iloc[300:][["sample_id", "y", "sex"]].to_csv(d / "held_out.csv", index=False)
     x.iloc[300:].to_csv(d / "new_geno.csv", index=False)
-    (d / "tiny.toml").write_text(TINY_TOML)
+    (d / "tiny.toml").write_text(tiny_toml)
     out = d / "run"
     r = CliRunner().invoke(
         main,

@@ -10,31 +10,17 @@ from snpcnn.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-TINY_TOML = """
-name = "tiny"
-[[blocks]]
-type = "conv"
-filters = 4
-kernel_size = 4
-strides = 4
-[[blocks]]
-type = "flatten"
-[[blocks]]
-type = "dense"
-units = 8
-"""
-
 STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
 
 
 @pytest.fixture(scope="module")
-def small(example_data, tmp_path_factory):
+def small(example_data, tmp_path_factory, tiny_toml):
     d = tmp_path_factory.mktemp("progress")
     x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
     x.iloc[:90, :101].to_csv(d / "geno.csv", index=False)
     ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
     ph[ph.sample_id.isin(x.sample_id.iloc[:90])].to_csv(d / "pheno.csv", index=False)
-    (d / "tiny.toml").write_text(TINY_TOML)
+    (d / "tiny.toml").write_text(tiny_toml)
     return d
 
 
