@@ -996,20 +996,21 @@ def _run_fold(
                     mt = MultiTraitGBLUP().fit(xd_tr, y_tr, c_tr)
                     p[:] = mt.predict(xd_te, c_te)
                 out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.alpha_)
-                out.setdefault("genetic_correlations", mt.genetic_correlations.round(4).tolist())
-            for j in range(y_tr.shape[1] if b != MT_BASELINE else 0):
-                ok = ~np.isnan(y_tr[:, j])
-                est = make_baseline(b)
-                with blas_threads():  # the --threads setting (snpcnn.threads)
-                    est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
-                    p[:, j] = est.predict(xd_te, c_te)
-                out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
-                    *[
-                        np.asarray(v)
-                        for k, v in sorted(vars(est).items())
-                        if k.endswith("_") and isinstance(v, (int, float, np.ndarray, np.floating))
-                    ]
-                )
+            else:
+                for j in range(y_tr.shape[1]):
+                    ok = ~np.isnan(y_tr[:, j])
+                    est = make_baseline(b)
+                    with blas_threads():  # the --threads setting (snpcnn.threads)
+                        est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
+                        p[:, j] = est.predict(xd_te, c_te)
+                    out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
+                        *[
+                            np.asarray(v)
+                            for k, v in sorted(vars(est).items())
+                            if k.endswith("_")
+                            and isinstance(v, (int, float, np.ndarray, np.floating))
+                        ]
+                    )
             preds[label] = p
             if progress:
                 progress("baseline_done", name=label, seconds=time.perf_counter() - tb)

@@ -109,7 +109,6 @@ class MultiTraitGBLUP:
             )
         self.Sg_, self.Se_ = self._estimate(G[np.ix_(complete, complete)], R[complete])
         # 3. BLUP weights on the observed cells (trait-major order)
-        self.obs_ = obs
         cells_i = [np.flatnonzero(obs[:, j]) for j in range(t)]
         blocks = []
         for a in range(t):

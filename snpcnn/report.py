@@ -203,41 +203,26 @@ def trait_sections(results) -> list[tuple[str, str]]:
     )
     for trait in results.traits:
         parts = []
-        ft = fold_table(results, trait, head)
-        mean_row = {"fold": "mean ± sd"}
-        if "repeat" in ft:
-            mean_row["repeat"] = ""
-        mean_row["n_test"] = ""
-        mean_row.update(_mean_sd_row(results, trait, head))
-        ft = pd.concat([ft, pd.DataFrame([mean_row])], ignore_index=True)
+        ft = _fold_table_with_mean(results, trait, head)
         genomic = _has_metric(results, trait, GENOMIC_METRIC)
         if genomic:
             parts.append(
                 f"**Total accuracy**: {label} between observed and predicted values, covariates "
                 "included, per test fold. The covariates alone (fitted on each training part, "
-                f"the '{FIXED_NAME}' row) account for part of it; the genomic accuracy is in "
+                f"the '{FIXED_NAME}' column) account for part of it; the genomic accuracy is in "
                 "the next table.\n"
             )
         else:
             parts.append(f"{label} between observed and predicted values, per test fold:\n")
         parts.append(_md_table(ft))
         if genomic:
-            gt = fold_table(results, trait, GENOMIC_METRIC)
-            gt = gt[[c for c in gt.columns if c != FIXED_NAME]]
-            grow = {"fold": "mean ± sd"}
-            if "repeat" in gt:
-                grow["repeat"] = ""
-            grow["n_test"] = ""
-            grow.update(
-                {k: v for k, v in _mean_sd_row(results, trait, GENOMIC_METRIC).items() if k in gt}
-            )
-            gt = pd.concat([gt, pd.DataFrame([grow])], ignore_index=True)
+            gt = _fold_table_with_mean(results, trait, GENOMIC_METRIC)
             parts.append(
                 "\n**Genomic accuracy** apart from the covariates: Pearson r between the "
                 "covariate-adjusted phenotype and the covariate-adjusted prediction (both minus "
                 f"the '{FIXED_NAME}' prediction of the fold), per test fold:\n"
             )
-            parts.append(_md_table(gt))
+            parts.append(_md_table(gt.drop(columns=FIXED_NAME, errors="ignore")))
         allm = []
         for metric in metrics + ((GENOMIC_METRIC,) if genomic else ()):
             row = {"metric": METRIC_LABELS[metric]}
@@ -276,6 +261,17 @@ def trait_sections(results) -> list[tuple[str, str]]:
                     parts.append("\n" + attribution)
         out.append((trait, "\n".join(parts)))
     return out
+
+
+def _fold_table_with_mean(results, trait: str, metric: str) -> pd.DataFrame:
+    """:func:`fold_table` plus a last row with each model's mean ± sd over the folds."""
+    ft = fold_table(results, trait, metric)
+    mean_row = {"fold": "mean ± sd"}
+    if "repeat" in ft:
+        mean_row["repeat"] = ""
+    mean_row["n_test"] = ""
+    mean_row.update(_mean_sd_row(results, trait, metric))
+    return pd.concat([ft, pd.DataFrame([mean_row])], ignore_index=True)
 
 
 def _has_metric(results, trait: str, metric: str) -> bool:
