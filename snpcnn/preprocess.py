@@ -107,11 +107,22 @@ class GenotypePreprocessor:
         if self.preselect_top_k is not None or self.preselect_p is not None:
             if y is None:
                 raise InputError("SNP preselection needs the training phenotypes")
-            from snpcnn.stats import marginal_association
+            from snpcnn.stats import _CHUNK_COLS, marginal_association
 
-            x = self._imputed(genotypes, rows, idx, means)
-            assoc = marginal_association(x, np.asarray(y, dtype=np.float64), covariates)
-            pvals = np.asarray(assoc["p"], dtype=np.float64)
+            # column blocks of whole stats chunks: the same p-values as one call on all SNPs,
+            # with one float block in memory instead of the rows x SNPs matrix
+            step = _CHUNK_COLS * max(1, _BLOCK_BYTES // (4 * len(rows) * _CHUNK_COLS))
+            yv = np.asarray(y, dtype=np.float64)
+            pvals = np.concatenate(
+                [
+                    marginal_association(
+                        self._imputed(genotypes, rows, idx[s : s + step], means[s : s + step]),
+                        yv,
+                        covariates,
+                    )["p"].to_numpy(np.float64)
+                    for s in range(0, len(idx), step)
+                ]
+            )
             pvals = np.where(np.isfinite(pvals), pvals, 1.0)
             sel = np.ones(len(idx), dtype=bool)
             if self.preselect_p is not None:
