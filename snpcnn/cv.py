@@ -325,6 +325,18 @@ def _ols(c: np.ndarray | None, y: np.ndarray) -> np.ndarray:
     return coef
 
 
+def _gls(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fixed effects of ``[1, C]`` (intercept first) by GLS in the REML ridge (GBLUP) model
+    on markers ``x``, and that model's penalty; dropped covariate columns get 0."""
+    from snpcnn.baselines import RidgeRegression
+
+    ridge = RidgeRegression(penalty="reml").fit(x.reshape(len(x), -1), y, c)
+    coef = np.zeros(1 + c.shape[1])
+    coef[0] = ridge.beta_[0]
+    coef[1 + np.asarray(ridge._fe.keep, dtype=int)] = ridge.beta_[1:]
+    return coef, float(ridge.alpha_)
+
+
 def _fixed(c: np.ndarray | None, coef: np.ndarray, n: int) -> np.ndarray:
     design = np.ones((n, 1)) if c is None else np.column_stack([np.ones(n), c])
     return design @ coef
@@ -337,10 +349,24 @@ class TargetTransform:
     coef: list[np.ndarray]
     sd: np.ndarray
     head: str
+    # with ``x`` given to fit (a GBLUP-equivalent ridge start and covariates): the REML
+    # ridge penalty of each trait's joint fit, which the start reuses (None otherwise)
+    alphas: list[float] | None = None
 
     @classmethod
-    def fit(cls, y: np.ndarray, c: np.ndarray | None, head: str) -> TargetTransform:
-        coefs, sds = [], []
+    def fit(
+        cls, y: np.ndarray, c: np.ndarray | None, head: str, x: np.ndarray | None = None
+    ) -> TargetTransform:
+        """Fit the fixed effects of each trait on the training rows.
+
+        By least squares on ``[1, C]``; with ``x`` (the encoded training genotypes) and
+        covariates, by generalised least squares in the REML mixed model ``y = [1, C] b +
+        x beta + e`` (a REML ridge, i.e. GBLUP), whose penalty is kept in ``alphas``: a
+        ridge start fitted on the transformed target with that penalty then reproduces
+        GBLUP with covariates exactly (same ``b``, same marker effects).
+        """
+        coefs, sds, alphas = [], [], []
+        gls = x is not None and c is not None and head == "regression"
         for j in range(y.shape[1]):
             ok = ~np.isnan(y[:, j])
             if head == "binary":
@@ -348,12 +374,16 @@ class TargetTransform:
                 sds.append(1.0)
                 continue
             cj = None if c is None else c[ok]
-            coef = _ols(cj, y[ok, j])
+            if gls:
+                coef, alpha = _gls(x[ok], y[ok, j], cj)
+                alphas.append(alpha)
+            else:
+                coef = _ols(cj, y[ok, j])
             resid = y[ok, j] - _fixed(cj, coef, int(ok.sum()))
             sd = float(np.std(resid))
             coefs.append(coef)
             sds.append(sd if sd > 0 else 1.0)
-        return cls(coefs, np.asarray(sds), head)
+        return cls(coefs, np.asarray(sds), head, alphas if gls else None)
 
     def forward(self, y: np.ndarray, c: np.ndarray | None) -> np.ndarray:
         if self.head == "binary":
@@ -899,6 +929,15 @@ def _check_refit_size(genotypes, targets, pre_settings) -> None:
         )
 
 
+def _target_transform(y, c, head: str, x: np.ndarray, train_cfg: TrainConfig) -> TargetTransform:
+    """The fold's target transform: fixed effects by GLS when the CNN starts at GBLUP (its
+    ridge start then equals GBLUP with covariates), by least squares otherwise."""
+    from snpcnn.training import starts_at_gblup
+
+    gls = c is not None and starts_at_gblup(train_cfg, x.shape[1:], head, y.shape[1])
+    return TargetTransform.fit(y, c, head, x=x if gls else None)
+
+
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:
     n_bytes = len(rows) * pre.n_snps * (3 if pre.encoding == "onehot" else 1) * 4
     if n_bytes > MAX_DENSE_BYTES:
@@ -941,7 +980,7 @@ def _run_fold(
     if cnn:
         t0 = time.perf_counter()
         x_tr = _encode(pre, genotypes, rows_tr)
-        tt = TargetTransform.fit(y_tr, c_tr, targets.head)
+        tt = _target_transform(y_tr, c_tr, targets.head, x_tr, train_cfg)
         z_tr = tt.forward(y_tr, c_tr).astype(np.float32)
         res = train_cnn(
             x_tr,
@@ -950,6 +989,7 @@ def _run_fold(
             head=targets.head,
             seed=fseed,
             on_epoch=(lambda: progress("epoch")) if progress else None,
+            start_alpha=tt.alphas,
         )
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
@@ -1126,7 +1166,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         }
     pre = _fit_preprocessor(genotypes, pre_settings, rows, y, c)
     x = _encode(pre, genotypes, rows)
-    tt = TargetTransform.fit(y, c, targets.head)
+    tt = _target_transform(y, c, targets.head, x, train_cfg)
     z = tt.forward(y, c).astype(np.float32)
     cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
     res = train_cnn(
@@ -1137,6 +1177,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         seed=_fold_seed(seed, 10**6, 0),
         on_epoch=(lambda: progress("epoch")) if progress else None,
         fixed_epochs=epochs,
+        start_alpha=tt.alphas,
     )
     if progress:
         progress("refit_done")

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from snpcnn.errors import InputError
 from snpcnn.metrics import is_collapsed
 
 __all__ = [
+    "TRAIN_DEFAULTS",
     "TrainConfig",
     "TrainResult",
     "seeded",
@@ -34,18 +35,41 @@ log = logging.getLogger("snpcnn.training")
 
 LINEAR_INITS = ("ridge", "ridge_loo", "zeros")
 
+#: Training defaults of the CNN, shared by :func:`snpcnn.cv.cross_validate` and ``snpcnn fit``;
+#: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
+#: conv_gate) by nested CV inside the training data (benchmarks/tuning/LOG.md,
+#: docs/bench/default_cnn.md).
+#: The ONE place for these defaults: :class:`TrainConfig`, ``snpcnn fit``,
+#: :func:`snpcnn.cv.cross_validate` (which re-exports this dict), :mod:`snpcnn.config`, the
+#: estimators and ``snpcnn benchmark`` (a ``[[models]]`` entry that leaves a key out) all
+#: read them from here, so a benchmark config naming only ``preset = "snpcnn_default"``
+#: reproduces ``snpcnn fit``.
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "encoding": "dosage",
+    "scaling": "center",
+    "epochs": 200,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "patience": 40,
+    "val_fraction": 0.1,
+    "n_seeds": 1,
+    "linear_init": "ridge_loo",
+    "conv_gate": 0.05,
+    "conv_folds": 5,
+}
+
 
 @dataclass
 class TrainConfig:
     """Hyperparameters of one CNN fit (the architecture is a preset name, dict or file)."""
 
     model: Any = "snpcnn_default"
-    epochs: int = 200
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 40
-    val_fraction: float = 0.1
-    n_seeds: int = 1
+    epochs: int = TRAIN_DEFAULTS["epochs"]
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    learning_rate: float = TRAIN_DEFAULTS["learning_rate"]
+    patience: int = TRAIN_DEFAULTS["patience"]
+    val_fraction: float = TRAIN_DEFAULTS["val_fraction"]
+    n_seeds: int = TRAIN_DEFAULTS["n_seeds"]
     collapse_retry: bool = True
     jit_compile: bool = False
     mixed_precision: bool = False
@@ -57,18 +81,18 @@ class TrainConfig:
     # validation included), with the convolutions trained on its exact leave-one-out
     # residuals and the output's weight on it held at 1; "zeros" = plain joint training
     # from zero.  Chosen by nested CV (benchmarks/tuning/LOG.md): "ridge_loo".
-    linear_init: str = "ridge_loo"
+    linear_init: str = TRAIN_DEFAULTS["linear_init"]
     # with a ridge start: keep the convolutions' correction only if it lowers the
     # squared error on the inner validation rows significantly (one-sided paired t-test
     # at this level); 0 keeps any improvement of the validation loss
-    conv_gate: float = 0.05
+    conv_gate: float = TRAIN_DEFAULTS["conv_gate"]
     # with a ridge_loo start: 0 = one inner validation split (early stopping and the gate on
     # val_fraction of the rows); K >= 2 = cross-fitted convolutions: K networks, network k
     # trained on the other K-1 parts of the rows (early stopping on val_fraction of those)
     # and predicting part k, so every training row gets an out-of-fold correction; the
     # correction's weight (0..1) and the keep/drop gate (paired t-test at conv_gate) are
     # decided on all rows, and the model averages the K networks (docs/models.md)
-    conv_folds: int = 5
+    conv_folds: int = TRAIN_DEFAULTS["conv_folds"]
 
     def __post_init__(self) -> None:
         if int(self.conv_folds) != self.conv_folds or self.conv_folds < 0 or self.conv_folds == 1:
@@ -217,20 +241,50 @@ def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int
     return "linear" in load_architecture(config.model)
 
 
-def _has_dominance(config: TrainConfig) -> bool:
+def _linear_spec(config: TrainConfig) -> dict[str, Any]:
     if callable(config.model):
-        return False
+        return {}
     from snpcnn.models import load_architecture
 
-    return bool(load_architecture(config.model).get("linear", {}).get("dominance"))
+    return dict(load_architecture(config.model).get("linear", {}))
+
+
+def _has_dominance(config: TrainConfig) -> bool:
+    return bool(_linear_spec(config).get("dominance"))
+
+
+def ridge_penalty(config: TrainConfig) -> str:
+    """How the model's ridge start picks its penalty: ``"loo"`` or ``"reml"`` (``[linear]
+    penalty`` of the architecture; ``"reml"`` makes the start GBLUP's prediction)."""
+    return str(_linear_spec(config).get("penalty", "loo"))
+
+
+def starts_at_gblup(config: TrainConfig, input_shape, head: str, n_outputs: int) -> bool:
+    """True if the model starts at a REML ridge: its fixed effects should then be fitted by
+    GLS in the same model (:meth:`snpcnn.cv.TargetTransform.fit` with ``x``)."""
+    return (
+        config.linear_init in ("ridge", "ridge_loo")
+        and ridge_penalty(config) == "reml"
+        and _has_linear_path(config, input_shape, head, n_outputs)
+    )
 
 
 #: weights of the dominance block tried by the ridge start (leave-one-out picks one)
 DOMINANCE_WEIGHTS = (0.0, 0.5, 1.0)
 
 
-def _fit_ridge(x: np.ndarray, y: np.ndarray, dominance: bool = False) -> _RidgeStart:
+def _fit_ridge(
+    x: np.ndarray,
+    y: np.ndarray,
+    dominance: bool = False,
+    penalty: str = "loo",
+    alphas: Sequence[float] | None = None,
+) -> _RidgeStart:
     """Ridge per output column on the rows where that column is observed.
+
+    ``penalty`` is :class:`~snpcnn.baselines.RidgeRegression`'s (``"loo"`` or ``"reml"``);
+    ``alphas`` (one per output) fixes the penalty instead, e.g. the REML penalty of a joint
+    fit with covariates (:meth:`snpcnn.cv.TargetTransform.fit`).
 
     ``shift`` is filled for the ``"ridge_loo"`` start; the ``"ridge"`` start ignores it.
     With ``dominance`` the squared inputs (centred, scaled to unit SD on these rows) enter
@@ -267,7 +321,10 @@ def _fit_ridge(x: np.ndarray, y: np.ndarray, dominance: bool = False) -> _RidgeS
         for j in range(n_out):
             ok = ~np.isnan(y[:, j])
             yj = y[ok, j].astype(np.float64)
-            ridge = RidgeRegression().fit(feats[ok], yj)
+            if alphas is not None and w == 0:
+                ridge = RidgeRegression(alphas=[float(alphas[j])]).fit(feats[ok], yj)
+            else:
+                ridge = RidgeRegression(penalty=penalty).fit(feats[ok], yj)
             coef[:, j] = ridge.coef_
             bias[j] = ridge.beta_[0]
             resid = yj - ridge.predict(feats[ok])
@@ -660,6 +717,7 @@ def train_cnn(
     on_epoch: Callable[[], None] | None = None,
     fixed_epochs: int | None = None,
     n_outputs: int | None = None,
+    start_alpha: Sequence[float] | None = None,
 ) -> TrainResult:
     """Fit ``config.n_seeds`` CNNs on ``(x, y)`` and average them.
 
@@ -669,6 +727,9 @@ def train_cnn(
     If the model's predictions on the inner validation split are constant (the
     collapse known from CNNs on small genomic data), it is retrained once with a
     10x smaller learning rate.
+
+    ``start_alpha`` (one per output) fixes the ridge start's penalty (default: chosen as the
+    architecture's ``[linear] penalty`` says, on these rows).
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim == 1:
@@ -680,7 +741,7 @@ def train_cnn(
     if wide and config.linear_init == "ridge_loo":
         # one ridge fit on every row (inner validation rows included), shared by all seeds;
         # the targets move by the leave-one-out shift (see _RidgeStart)
-        ridge = _fit_ridge(x, y, _has_dominance(config))
+        ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
@@ -716,7 +777,8 @@ def train_cnn(
 
         start = ridge
         if wide and config.linear_init == "ridge":
-            start = _fit_ridge(x_tr, y_tr, _has_dominance(config))  # inner training rows only
+            # inner training rows only
+            start = _fit_ridge(x_tr, y_tr, _has_dominance(config), ridge_penalty(config))
 
         def fit(
             lr: float,

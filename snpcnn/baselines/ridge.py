@@ -1,4 +1,4 @@
-"""Ridge regression on markers (RR-BLUP), penalty by exact leave-one-out."""
+"""Ridge regression on markers (RR-BLUP), penalty by exact leave-one-out or by REML."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from snpcnn.baselines import large_n
 from snpcnn.baselines._common import Baseline, _FixedEffects, _spectrum, _training_data
+from snpcnn.baselines.reml import _reml, _reml_bounds
 from snpcnn.errors import InputError
 
 
@@ -42,6 +43,15 @@ class RidgeRegression(Baseline):
         :func:`~snpcnn.baselines.make_baseline` (the CV engine) builds ridge with ``"auto"``.
     subsample, cg_tol
         As for :class:`GBLUP` (iterative path).
+    penalty : {"loo", "reml"}
+        ``"loo"`` (default): ``alpha_`` by exact leave-one-out over ``alphas`` (above).
+        ``"reml"``: ``alpha_ = sigma_e2 / sigma_beta2`` by REML, the variance components of
+        the mixed model ``y = F b + X beta + e``, ``beta ~ N(0, sigma_beta2 I)``.  That is
+        GBLUP's model (VanRaden's ``G`` is ``X~ X~' / c``), so with the same training data the
+        fit *is* the GBLUP prediction, solved for marker effects (fixed effects by GLS, as
+        in Henderson's mixed model equations); ``alphas`` is then ignored.  The REML
+        likelihood depends on the kernel only through ``X~ X~'``, so ``alpha_`` does not
+        depend on how ``G`` is scaled.  ``loo_residuals_`` are those at ``alpha_``.
 
     Attributes
     ----------
@@ -86,7 +96,11 @@ class RidgeRegression(Baseline):
         solver: str = "exact",
         subsample: int = large_n.SUBSAMPLE,
         cg_tol: float = 1e-6,
+        penalty: str = "loo",
     ) -> None:
+        if penalty not in ("loo", "reml"):
+            raise InputError(f"penalty must be 'loo' or 'reml', got {penalty!r}")
+        self.penalty = penalty
         self.alphas = alphas
         self.solver = solver
         self.subsample = subsample
@@ -98,7 +112,20 @@ class RidgeRegression(Baseline):
             "solver": self.solver,
             "subsample": self.subsample,
             "cg_tol": self.cg_tol,
+            "penalty": self.penalty,
         }
+
+    def _reml_alpha(
+        self, U: np.ndarray, s2: np.ndarray, y: np.ndarray, F: np.ndarray, n: int
+    ) -> np.ndarray:
+        """The REML penalty (as a one-point grid) from the spectrum of ``X~ X~'``."""
+        c = float(s2.sum()) / n if len(s2) and s2.sum() > 0 else 1.0
+        lo, hi = _reml_bounds((-10.0, 10.0), 100)
+        fit = _reml(U, s2 / c, y, F, lo, hi, 100)
+        self.delta_ = float(fit.delta)
+        self.h2_ = float(1.0 / (1.0 + fit.delta))
+        self.reml_at_bound_ = bool(fit.at_bound)
+        return np.array([fit.delta * c])
 
     def _alpha_grid(self, trace_per_row: float) -> np.ndarray:
         if self.alphas is None:
@@ -136,7 +163,10 @@ class RidgeRegression(Baseline):
         Xt = X - Q @ (Q.T @ X)
         yt = y - Q @ (Q.T @ y)
         U, s2 = _spectrum(Xt)
-        alphas = self._alpha_grid(float(s2.sum()) / n if len(s2) else 1.0)
+        if self.penalty == "reml":
+            alphas = self._reml_alpha(U, s2, y, F, n)
+        else:
+            alphas = self._alpha_grid(float(s2.sum()) / n if len(s2) else 1.0)
         mse, loo, Uy = _loo_path(U, s2, Q, yt, alphas)
         alpha = self._store_alpha(alphas, mse, loo, fe)
         w = Uy / (s2 + alpha)
@@ -165,11 +195,16 @@ class RidgeRegression(Baseline):
         del K
         y_s = y[rows]
         yt = y_s - Q @ (Q.T @ y_s)
-        alphas = self._alpha_grid(float(mo.diag.sum()) / mo.n)
+        if self.penalty == "reml":
+            alphas = self._reml_alpha(U, s2, y_s, F_s, len(rows))
+            how = "alpha by REML"
+        else:
+            alphas = self._alpha_grid(float(mo.diag.sum()) / mo.n)
+            how = "alpha by leave-one-out"
         mse, loo, _ = _loo_path(U, s2, Q, yt, alphas)
         alpha = self._store_alpha(alphas, mse, loo, fe)
         fit = large_n.finish(X, y, F, fe, mo, alpha, self.cg_tol, rows)
-        self.notes_.append(large_n.solver_note(fit, mo.n, "alpha by leave-one-out"))
+        self.notes_.append(large_n.solver_note(fit, mo.n, how))
         b = fit.beta.copy()
         b[0] -= float(mo.mean @ fit.coef)  # predict uses X, not X - mean
         self.coef_ = fit.coef

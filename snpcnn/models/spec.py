@@ -80,6 +80,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     "l2": (check_nonnegative_float, 0.0),
     # a second block of effects on the squared inputs (DominanceFeatures): dominance
     "dominance": (check_bool, False),
+    # how the ridge start (TrainConfig linear_init "ridge"/"ridge_loo") picks its penalty:
+    # "loo" = exact leave-one-out over a grid; "reml" = REML, which makes the start the
+    # GBLUP prediction itself (the same model, solved for marker effects)
+    "penalty": (lambda v, n: check_choice(v, n, ("loo", "reml")), "loo"),
 }
 #: keys of the optional ``screen`` table (windows the convolutions see): key -> (check, default)
 SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
