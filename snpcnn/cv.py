@@ -19,6 +19,8 @@ scored on its own observed test samples.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +32,16 @@ import numpy as np
 import pandas as pd
 
 from snpcnn.backend import predict_array
+from snpcnn.datapath import predict_rows
+from snpcnn.config import (
+    DEFAULT_BASELINE_NAMES,
+    BaselineConfig,
+    DataConfig,
+    ExecutionConfig,
+    PreprocessConfig,
+    TrainingConfig,
+    from_keywords,
+)
 from snpcnn.errors import InputError
 from snpcnn.folds import make_folds, read_folds
 from snpcnn.genotypes import Genotypes
@@ -40,7 +52,7 @@ from snpcnn.metrics import (
     regression_metrics,
 )
 from snpcnn.preprocess import GenotypePreprocessor
-from snpcnn.training import TrainConfig, device_description, train_cnn
+from snpcnn.training import TRAIN_DEFAULTS, TrainConfig, device_description, train_cnn
 
 __all__ = ["cross_validate", "CVResults", "CNN_NAME", "MIN_SAMPLES_PER_TRAIT", "TRAIN_DEFAULTS"]
 
@@ -66,27 +78,8 @@ MT_LABEL = "MT-GBLUP"
 #: environments (traits) where they were not observed, from their other environments
 CV_SCHEMES = ("cv1", "cv2")
 MIN_SAMPLES_PER_TRAIT = 10
-#: Training defaults of the CNN, shared by :func:`cross_validate` and ``snpcnn fit``;
-#: chosen with the default architecture by inner-validation Pearson r, then (linear_init,
-#: conv_gate) by nested CV inside the training data (benchmarks/tuning/LOG.md,
-#: docs/bench/default_cnn.md).
-#: The ONE place for these defaults: ``snpcnn fit``, :func:`cross_validate`, the
-#: estimators and ``snpcnn benchmark`` (a ``[[models]]`` entry that leaves a key out) all
-#: read them from here, so a benchmark config naming only ``preset = "snpcnn_default"``
-#: reproduces ``snpcnn fit``.
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "encoding": "dosage",
-    "scaling": "center",
-    "epochs": 200,
-    "batch_size": 32,
-    "learning_rate": 1e-3,
-    "patience": 40,
-    "val_fraction": 0.1,
-    "n_seeds": 1,
-    "linear_init": "ridge_loo",
-    "conv_gate": 0.05,
-    "conv_folds": 5,
-}
+# Training defaults of the CNN: the one place is snpcnn.training.TRAIN_DEFAULTS (imported
+# above and re-exported here, where ``snpcnn fit``, the estimators and benchmarks read them).
 # Materialise a fold's encoded training matrix only below this size (bytes).
 MAX_DENSE_BYTES = 2 * 1024**3
 
@@ -490,6 +483,10 @@ def cross_validate(
     phenotypes: Any,
     traits: Sequence[str] | str | None = None,
     *,
+    data: DataConfig | None = None,
+    preprocessing: PreprocessConfig | None = None,
+    training: TrainingConfig | None = None,
+    execution: ExecutionConfig | None = None,
     covariates: Sequence[str] | None = None,
     covariates_path: str | Path | None = None,
     id_column: str | None = None,
@@ -507,7 +504,7 @@ def cross_validate(
     patience: int = TRAIN_DEFAULTS["patience"],
     val_fraction: float = TRAIN_DEFAULTS["val_fraction"],
     n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
-    baselines: Sequence[str] = ("gblup", "ridge", "rkhs"),
+    baselines: Sequence[str] | BaselineConfig = DEFAULT_BASELINE_NAMES,
     ensemble: bool = True,
     min_maf: float = 0.0,
     min_call_rate: float = 0.0,
@@ -527,6 +524,13 @@ def cross_validate(
 ) -> CVResults:
     """Cross-validate a CNN and the baselines (GBLUP, ridge, RKHS) on the same folds.
 
+    The settings come in five groups, each a validated object of
+    :mod:`snpcnn.config` (``data=``, ``preprocessing=``, ``training=``,
+    ``baselines=``, ``execution=``), or as the keywords below, which are folded
+    into those objects.  Both can be mixed: a keyword left at its default defers
+    to the object; a keyword that sets a field the object sets to another value is
+    an :class:`~snpcnn.errors.InputError`.  Either way gives the same results.
+
     Parameters
     ----------
     genotypes : Genotypes or path
@@ -536,6 +540,18 @@ def cross_validate(
         joined to the genotypes by sample id.
     traits : str or list of str, optional
         Trait column(s).  Default: the only or first numeric trait.
+    data : snpcnn.config.DataConfig, optional
+        ``traits``, ``covariates``, ``covariates_path``, ``id_column``, ``folds``,
+        ``repeats``, ``stratify``, ``cv_scheme``, ``groups``, ``seed``.
+    preprocessing : snpcnn.config.PreprocessConfig, optional
+        ``encoding``, ``scaling``, ``min_maf``, ``min_call_rate``,
+        ``preselect_top_k``, ``preselect_p``.
+    training : snpcnn.config.TrainingConfig, optional
+        ``model``, ``epochs``, ``batch_size``, ``learning_rate``, ``patience``,
+        ``val_fraction``, ``n_seeds``, ``jit_compile``, ``linear_init``,
+        ``conv_gate``, ``conv_folds``, ``model_overrides``, ``cnn``.
+    execution : snpcnn.config.ExecutionConfig, optional
+        ``refit``, ``progress``, ``skip``, ``on_fold``.
     covariates : list of str, optional
         Covariate columns (numeric, or categorical -> one-hot), fitted as fixed
         effects inside each training part.
@@ -543,9 +559,11 @@ def cross_validate(
         The CNN architecture (see :func:`snpcnn.models.build_model`).
     folds : int, path or DataFrame
         K for random K-fold, a ``sample_id -> fold`` file, or a fold table.
-    baselines : list of {"gblup", "ridge", "rkhs"}
+    baselines : list of str, or snpcnn.config.BaselineConfig
         Baselines evaluated on the same folds with the same preprocessing: GBLUP,
-        ridge regression (RR-BLUP) and RKHS (Gaussian-kernel GBLUP, nonlinear).
+        ridge regression (RR-BLUP) and RKHS (Gaussian-kernel GBLUP, nonlinear) by
+        default; also "gblup_ad", "egblup" and "mtgblup".  A
+        :class:`~snpcnn.config.BaselineConfig` carries ``ensemble`` too.
     ensemble : bool
         Also score the average of the CNN's and GBLUP's predictions ("CNN+GBLUP").
     seed : int
@@ -582,81 +600,88 @@ def cross_validate(
         dict (then the fold is not recomputed); ``on_fold(repeat, fold, result)``
         receives each finished fold.
 
+    The other keywords (``covariates_path``, ``id_column``, ``encoding``,
+    ``scaling``, ``repeats``, ``stratify``, ``cv_scheme``, ``groups``, ``epochs``,
+    ``batch_size``, ``learning_rate``, ``patience``, ``val_fraction``, ``n_seeds``,
+    ``min_maf``, ``min_call_rate``, ``preselect_top_k``, ``preselect_p``, ``cnn``,
+    ``jit_compile``, ``model_overrides``) are described with their config object.
+
     Returns
     -------
     CVResults
+
+    Examples
+    --------
+    >>> from snpcnn.config import DataConfig, TrainingConfig
+    >>> res = cross_validate(                                            # doctest: +SKIP
+    ...     "wheat.bed", "wheat.csv",
+    ...     data=DataConfig(traits="GY_E1", folds=10, seed=1),
+    ...     training=TrainingConfig(epochs=100),
+    ...     baselines=["gblup"],
+    ... )
     """
+    groups_ = from_keywords(locals(), _keyword_defaults())
+    data = groups_["data"]
+    pre_cfg = groups_["preprocessing"]
+    training = groups_["training"]
+    base_cfg = groups_["baselines"]
+    execution = groups_["execution"]
+    del groups_
+    cnn = training.cnn
+    progress = execution.progress
     t_start = time.perf_counter()
-    baselines = [b.strip().lower() for b in baselines if b and b.strip().lower() != "none"]
-    _check_baselines(baselines)
+    baselines = list(base_cfg.names)
     genotypes, phenotypes, align = _load_inputs(
-        genotypes, phenotypes, covariates, covariates_path, id_column
+        genotypes, phenotypes, data.covariates, data.covariates_path, data.id_column
     )
-    if isinstance(traits, str):
-        traits = [traits]
-    if not traits:
-        traits = [phenotypes.default_trait()]
-    al = align(genotypes, phenotypes, traits=list(traits))
-    targets = _targets_from_alignment(al, phenotypes, traits, covariates, groups)
-    cv_scheme = _check_scheme(cv_scheme, targets, baselines, folds, groups)
+    traits = list(data.traits) if data.traits else [phenotypes.default_trait()]
+    al = align(genotypes, phenotypes, traits=traits)
+    targets = _targets_from_alignment(al, phenotypes, traits, data.covariates, data.groups)
+    cv_scheme = _check_scheme(data.cv_scheme, targets, baselines, data.folds, data.groups)
     if cv_scheme == "cv2":
         from snpcnn.folds import make_cell_folds
 
         fold_table = make_cell_folds(
-            targets.sample_ids, ~np.isnan(targets.y), targets.traits, int(folds), repeats, seed
+            targets.sample_ids,
+            ~np.isnan(targets.y),
+            targets.traits,
+            int(data.folds),
+            data.repeats,
+            data.seed,
         )
     else:
-        fold_table = _resolve_folds(folds, targets, repeats, seed, stratify)
+        fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
     t_load = time.perf_counter() - t_start
 
-    pre_settings = dict(
-        min_maf=min_maf,
-        min_call_rate=min_call_rate,
-        preselect_top_k=preselect_top_k,
-        preselect_p=preselect_p,
-        encoding=encoding,
-        scaling=scaling,
-    )
-    if (preselect_top_k or preselect_p) and len(targets.traits) > 1:
+    pre_settings = pre_cfg.settings()
+    if pre_cfg.preselects and len(targets.traits) > 1:
         raise InputError("SNP preselection is per trait: fit one --trait at a time with it")
-    GenotypePreprocessor(**pre_settings)  # validate early
-    train_cfg = TrainConfig(
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        val_fraction=val_fraction,
-        n_seeds=n_seeds,
-        jit_compile=jit_compile,
-        linear_init=linear_init,
-        conv_gate=conv_gate,
-        conv_folds=conv_folds,
-        model_overrides=dict(model_overrides or {}),
-    )
+    train_cfg = training.train_config()
+    model = training.model
     models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
-    if cnn and targets.head == "regression" and linear_init == "ridge_loo":
+    if cnn and targets.head == "regression" and training.linear_init == "ridge_loo":
         from snpcnn.models import load_architecture
 
         if not callable(model) and "linear" in load_architecture(model):
             models.insert(1, START_NAME)
-    if ensemble and cnn and "gblup" in baselines:
+    if base_cfg.ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
     if targets.use_covariates and targets.head == "regression" and baselines:
         models.append(FIXED_NAME)
+    folds = data.folds
     config = {
         "traits": list(targets.traits),
-        "covariates": list(covariates or []),
+        "covariates": list(data.covariates or []),
         "covariate_columns": targets.covariate_names,
         "head": targets.head,
         "binary_levels": targets.binary_levels,
         "model": model
         if isinstance(model, (str, dict))
         else getattr(model, "__name__", str(model)),
-        "model_overrides": dict(model_overrides or {}),
-        "encoding": encoding,
-        "scaling": scaling,
+        "model_overrides": dict(training.model_overrides),
+        "encoding": pre_cfg.encoding,
+        "scaling": pre_cfg.scaling,
         "folds": folds
         if isinstance(folds, int)
         else str(folds)
@@ -664,28 +689,29 @@ def cross_validate(
         else "table",
         "n_folds": int(fold_table["fold"].nunique()),
         "repeats": int(fold_table["repeat"].nunique()),
-        "stratify": stratify,
+        "stratify": data.stratify,
         "cv_scheme": cv_scheme,
-        "groups": groups,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "patience": patience,
-        "val_fraction": val_fraction,
-        "n_seeds": n_seeds,
-        "linear_init": linear_init,
-        "conv_gate": conv_gate,
-        "conv_folds": conv_folds,
+        "groups": data.groups,
+        "epochs": training.epochs,
+        "batch_size": training.batch_size,
+        "learning_rate": training.learning_rate,
+        "patience": training.patience,
+        "val_fraction": training.val_fraction,
+        "n_seeds": training.n_seeds,
+        "linear_init": training.linear_init,
+        "conv_gate": training.conv_gate,
+        "conv_folds": training.conv_folds,
         "baselines": baselines,
-        "ensemble": ensemble,
-        "min_maf": min_maf,
-        "min_call_rate": min_call_rate,
-        "preselect_top_k": preselect_top_k,
-        "preselect_p": preselect_p,
-        "seed": seed,
+        "ensemble": base_cfg.ensemble,
+        "min_maf": pre_cfg.min_maf,
+        "min_call_rate": pre_cfg.min_call_rate,
+        "preselect_top_k": pre_cfg.preselect_top_k,
+        "preselect_p": pre_cfg.preselect_p,
+        "seed": data.seed,
         "cnn": cnn,
     }
-    if cnn and refit:
+    refit = cnn and execution.refit
+    if refit:
         _check_refit_size(genotypes, targets, pre_settings)
     splits = [
         (int(r), int(f))
@@ -694,14 +720,15 @@ def cross_validate(
         .sort_values(["repeat", "fold"])
         .itertuples(index=False)
     ]
+    epochs, conv_folds = training.epochs, training.conv_folds
     if progress:
         # epoch callbacks per fold: each epoch of each network (seeds, or cross-fitted parts)
-        nets = conv_folds if (START_NAME in models and conv_folds >= 2) else n_seeds
+        nets = conv_folds if (START_NAME in models and conv_folds >= 2) else training.n_seeds
         progress(
             "start",
             n_splits=len(splits),
             epochs=epochs * nets if cnn else 0,
-            refit_epochs=epochs * nets if (cnn and refit) else 0,
+            refit_epochs=epochs * nets if refit else 0,
             nets=nets,
             baselines=[_baseline_label(b) for b in baselines],
         )
@@ -717,7 +744,7 @@ def cross_validate(
     for r, f in splits:
         if progress:
             progress("fold_start", repeat=r, fold=f)
-        stored = skip(r, f) if skip else None
+        stored = execution.skip(r, f) if execution.skip else None
         if stored is None:
             res = _run_fold(
                 genotypes,
@@ -728,13 +755,13 @@ def cross_validate(
                 pre_settings,
                 train_cfg,
                 baselines,
-                ensemble,
+                base_cfg.ensemble,
                 cnn,
-                seed,
+                data.seed,
                 progress,
             )
-            if on_fold:
-                on_fold(r, f, res)
+            if execution.on_fold:
+                execution.on_fold(r, f, res)
         else:
             res = stored
         metric_rows.extend(res["metrics"])
@@ -754,11 +781,11 @@ def cross_validate(
     predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
     bundle = None
     t_refit = 0.0
-    if cnn and refit:
+    if refit:
         t0 = time.perf_counter()
         # 0 is possible: with a ridge-started wide model, "the convolutions added nothing"
         final_epochs = int(np.median(best_epochs)) if best_epochs else epochs
-        final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else learning_rate
+        final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else training.learning_rate
         if progress:
             # cross-fitted convolutions stop early on their own in the refit too
             crossfit = START_NAME in models and conv_folds >= 2
@@ -776,7 +803,7 @@ def cross_validate(
                 train_cfg,
                 final_epochs,
                 final_lr,
-                seed,
+                data.seed,
                 progress,
                 config,
             )
@@ -830,6 +857,12 @@ def cross_validate(
         final_bundle=bundle,
         notes=notes,
     )
+
+
+@functools.cache
+def _keyword_defaults() -> dict[str, Any]:
+    """The defaults of :func:`cross_validate`'s keywords (what a keyword left out means)."""
+    return {k: p.default for k, p in inspect.signature(cross_validate).parameters.items()}
 
 
 def _digest(*arrays) -> str:
