@@ -219,28 +219,6 @@ def test_outputs_and_resume_after_an_interruption(data, tmp_path):
     assert "CNN (tuned)" in (out / "summary.md").read_text()
 
 
-def test_documented_gridsearchcv_example_runs_nested(example_data):
-    """docs/tune.md: GridSearchCV over snpcnn's estimator, inside an outer CV."""
-    from sklearn.metrics import make_scorer
-    from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
-
-    from snpcnn.estimator import SNPCNNRegressor
-
-    X = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", index_col=0, nrows=60).iloc[:, :32]
-    y = pd.read_csv(example_data / "wheat_phenotypes.csv", index_col=0).loc[X.index, "GY_E1"]
-    pearson = make_scorer(lambda a, b: np.corrcoef(a, b)[0, 1])
-    search = GridSearchCV(
-        SNPCNNRegressor(model=str(TINY_ARCH), epochs=2, random_state=0),
-        {"learning_rate": [1e-3, 1e-2]},
-        cv=KFold(2, shuffle=True, random_state=0),
-        scoring=pearson,
-    )
-    outer = cross_val_score(
-        search, X, y, cv=KFold(2, shuffle=True, random_state=1), scoring=pearson
-    )
-    assert outer.shape == (2,) and np.isfinite(outer).all()
-
-
 def test_a_trial_below_the_median_is_pruned_after_an_inner_fold(data, tmp_path):
     """The median pruner: a trial reports each inner fold and stops when it falls behind."""
     import optuna
