@@ -1,0 +1,454 @@
+"""The CNN's data path when a fold does not fit in memory: cache -> fold statistics -> batches.
+
+Read top to bottom; each step uses only the one before it.
+
+1. **The cache.**  A :class:`~snpcnn.genotypes.Genotypes` holds int8 dosages (-1 = missing),
+   memory-mapped from the cache that ``snpcnn convert`` writes (or read into memory from a
+   small VCF/PLINK file).  Nothing below copies the whole matrix to float.
+2. **Fold statistics.**  :func:`fold_statistics` fits the fold's
+   :class:`~snpcnn.preprocess.GenotypePreprocessor` on the training rows: genotype counts
+   (MAF, call rate, monomorphic SNPs, mean dosages for imputation and centring), SDs for
+   ``standardize`` and the marginal scan for ``--preselect-*``, each in chunked passes of
+   at most about 64 MB.  It is the very same fit the in-memory path runs.
+3. **Encoded rows, per batch.**  :class:`EncodedRows` stands for the float32 matrix
+   ``pre.transform(genotypes, rows)`` without building it: ``x[i]`` is another
+   :class:`EncodedRows` (a row subset), and a batch is encoded when it is needed, with
+   exactly the arithmetic of ``pre.transform``.
+4. **Passes for the CNN's closed-form parts.**  The ridge start needs the Gram matrix
+   ``X X'`` (n x n, float64), accumulated over column blocks (:func:`centered_gram`,
+   :func:`fit_ridge_streamed`); the screen's pair statistics are computed column block by
+   column block (:func:`screen_windows_streamed`).
+5. **Training and prediction.**  :func:`trainer` wraps a Keras model so that it takes
+   genotype *row numbers* as input and gathers + encodes each batch inside the training
+   step; ``model.fit`` then shuffles and batches the row numbers exactly as it would
+   shuffle and batch the float matrix, so the streamed network sees the same batches in
+   the same order with the same seed.  :func:`predict_rows` predicts in the same batches.
+
+When :mod:`snpcnn.cv` streams: :func:`stream_wanted` (an encoded training matrix above
+:data:`STREAM_BYTES`, or ``SNPCNN_STREAM=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+from snpcnn.preprocess import GenotypePreprocessor
+
+__all__ = [
+    "STREAM_BYTES",
+    "STREAM_ENV",
+    "DosageRows",
+    "EncodedRows",
+    "centered_gram",
+    "fit_ridge_streamed",
+    "ridge_fit",
+    "fold_statistics",
+    "predict_rows",
+    "screen_windows_streamed",
+    "stream_wanted",
+    "trainer",
+    "model_input",
+]
+
+#: An encoded training matrix (float32, rows x SNPs x channels) larger than this many bytes
+#: is streamed instead of built.  In memory the CNN path peaks at roughly 15x the encoded
+#: matrix (the float64 ridge copy, centred copies, the screen's standardised copy), so
+#: 256 MiB keeps an in-memory fit near 4 GB; 2,000 x 50,000 (3 folds) stays in memory and
+#: 2,000 x 200,000 streams (docs/bench/stream.md).
+STREAM_BYTES = 256 * 1024**2
+#: ``SNPCNN_STREAM=1`` streams every fold, ``SNPCNN_STREAM=0`` never streams.
+STREAM_ENV = "SNPCNN_STREAM"
+#: Largest float block (bytes) one pass materialises at a time.
+BLOCK_BYTES = 64 * 1024**2
+
+
+def stream_wanted(n_rows: int, n_snps: int, channels: int = 1) -> bool:
+    """Whether a training part of ``n_rows`` x ``n_snps`` x ``channels`` is streamed."""
+    flag = os.environ.get(STREAM_ENV, "").strip()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    if flag:
+        raise InputError(f"{STREAM_ENV} must be 1 (always stream) or 0 (never); got {flag!r}")
+    return n_rows * n_snps * channels * 4 > STREAM_BYTES
+
+
+#: the baselines that run on streamed folds: GBLUP and ridge by the large-n solver (the
+#: others eigendecompose n x n kernels of a float copy of the whole matrix)
+STREAMED_BASELINES = ("gblup", "ridge", "rrblup")
+_SAID: set = set()
+
+
+def say_once(key: Any, message: str) -> None:
+    """Log ``message`` on the console once per ``key`` (e.g. once per data set)."""
+    import logging
+
+    if (key, message) not in _SAID:
+        _SAID.add((key, message))
+        logging.getLogger("snpcnn.cv").warning(message)
+
+
+def streamed_baselines(names) -> tuple[list[str], list[str]]:
+    """(the baselines that run on a streamed fold, those skipped)."""
+    kept = [b for b in names if b.replace("-", "").replace("_", "") in STREAMED_BASELINES]
+    return kept, [b for b in names if b not in kept]
+
+
+# ----------------------------------------------------------------- 2. fold statistics
+def fold_statistics(
+    genotypes: Genotypes,
+    rows: np.ndarray,
+    settings: dict[str, Any],
+    y: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+) -> GenotypePreprocessor:
+    """The fold's preprocessing, fitted on ``rows`` in chunked passes over the int8 matrix.
+
+    Counts per SNP come from :meth:`Genotypes.counts` (row chunks of about 64 MB), SDs from
+    row batches of 4,096, the preselection scan from column blocks (all in
+    :meth:`GenotypePreprocessor.fit`): no pass holds more than one chunk in float.
+    """
+    return GenotypePreprocessor(**settings).fit(genotypes, rows, y=y, covariates=covariates)
+
+
+# ------------------------------------------------------------------- 3. encoded rows
+class EncodedRows:
+    """``pre.transform(genotypes, rows)`` as a lazy float32 (rows x SNPs x channels) matrix.
+
+    ``x[key]`` (a slice, integer positions or a boolean mask) is the lazy row subset;
+    :meth:`encode` builds the float32 array of these rows (one batch at a time, please);
+    :meth:`columns` builds a column block of all rows.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, genotypes: Genotypes, pre: GenotypePreprocessor, rows: np.ndarray):
+        self.genotypes = genotypes
+        self.pre = pre
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), *pre.input_shape)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key) -> EncodedRows:
+        return EncodedRows(self.genotypes, self.pre, self.rows[key])
+
+    def __repr__(self) -> str:
+        return f"EncodedRows(shape={self.shape})"
+
+    @property
+    def n_features(self) -> int:
+        """Columns of the flattened input (SNPs x channels)."""
+        return int(self.shape[1] * self.shape[2])
+
+    def encode(self) -> np.ndarray:
+        """The float32 model input of these rows (exactly ``pre.transform``)."""
+        return self.pre.transform(self.genotypes, self.rows)
+
+    def batches(self, batch_rows: int) -> Iterator[np.ndarray]:
+        """Encoded consecutive row batches of ``batch_rows`` rows."""
+        for start in range(0, len(self), batch_rows):
+            yield self[start : start + batch_rows].encode()
+
+    def block_rows(self, itemsize: int = 4) -> int:
+        """Rows per batch so that one float batch stays near :data:`BLOCK_BYTES`."""
+        return max(1, BLOCK_BYTES // max(1, itemsize * self.n_features))
+
+    def columns(self, c0: int, c1: int) -> np.ndarray:
+        """Columns ``c0:c1`` of the flattened input (float32, rows x (c1 - c0))."""
+        pre, c = self.pre, self.shape[2]
+        s0, s1 = c0 // c, -(-c1 // c)
+        snps = pre.snp_index_[s0:s1]
+        block = np.asarray(self.genotypes.dosages[self.rows[:, None], snps[None, :]])
+        sub = {
+            "fill": pre.fill_[s0:s1],
+            "center": None if pre.center_ is None else pre.center_[s0:s1],
+            "scale": None if pre.scale_ is None else pre.scale_[s0:s1],
+        }
+        from snpcnn.genotypes import encode
+
+        x = encode(block, pre.encoding, **sub).reshape(len(self), -1)
+        return x[:, c0 - s0 * c : c1 - s0 * c]
+
+    def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
+        """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""
+        p = self.n_features
+        step = max(1, BLOCK_BYTES // max(1, itemsize * len(self)))
+        step = max(align, step - step % align)
+        for c0 in range(0, p, step):
+            yield c0, min(p, c0 + step)
+
+
+class DosageRows:
+    """``pre.dosage_matrix(genotypes, rows)`` (what the baselines get: training-mean imputed,
+    unscaled dosages of the kept SNPs, float32) as a lazy rows x SNPs matrix.
+
+    Enough of an array for the large-n GBLUP / ridge solver
+    (:mod:`snpcnn.baselines.large_n`): ``shape``, ``dtype``, ``len``, ``X[rows]`` (lazy),
+    ``X[rows, cols]`` and ``np.asarray(X)`` (built, so only ever on one block of rows).
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, genotypes: Genotypes, pre: GenotypePreprocessor, rows: np.ndarray):
+        self.genotypes = genotypes
+        self.pre = pre
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), pre.n_snps)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            rows, cols = key
+            return self[rows]._columns(cols)
+        return DosageRows(self.genotypes, self.pre, self.rows[key])
+
+    def _columns(self, cols) -> np.ndarray:
+        snps = np.arange(self.shape[1])[cols]
+        block = np.asarray(
+            self.genotypes.dosages[self.rows[:, None], self.pre.snp_index_[snps][None, :]]
+        )
+        x = block.astype(np.float32)
+        miss = block < 0
+        if miss.any():
+            x[miss] = np.broadcast_to(self.pre.fill_[snps], x.shape)[miss]
+        return x
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        x = self._columns(slice(None))
+        return x if dtype is None else x.astype(dtype, copy=False)
+
+
+# --------------------------------------------------- 4. passes for the closed-form parts
+def _projected(B: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``B - Q Q' B``: a column block with the fixed effects (basis ``Q``) projected out."""
+    return B - Q @ (Q.T @ B)
+
+
+def centered_gram(x: EncodedRows, Q: np.ndarray | None = None) -> np.ndarray:
+    """``Xt Xt'`` (n x n, float64), ``Xt = X - Q Q' X`` the flattened input with the fixed
+    effects projected out (default: the intercept, i.e. centred on these rows), summed over
+    column blocks: one float64 block of about 64 MB at a time."""
+    n = len(x)
+    Q = np.full((n, 1), 1.0 / np.sqrt(n)) if Q is None else Q
+    K = np.zeros((n, n))
+    for c0, c1 in x.column_blocks():
+        B = _projected(x.columns(c0, c1).astype(np.float64), Q)
+        K += B @ B.T
+    return K
+
+
+def ridge_fit(x: EncodedRows, y: np.ndarray, C=None, penalty: str = "loo", alpha=None):
+    """``RidgeRegression(penalty=penalty).fit(X, y, C)`` (or ``alphas=[alpha]``) of the
+    flattened input ``X`` of ``x``, from two column-block passes: the Gram matrix, then the
+    marker effects.  Returns the fitted :class:`~snpcnn.baselines.RidgeRegression`, with
+    ``fitted_`` (``X coef + F beta`` of the training rows) added.
+
+    Same model, same penalty choice (grid + exact leave-one-out, or REML) and the same
+    exact leave-one-out residuals as the in-memory fit; the Gram matrix is a sum over
+    column blocks instead of one matrix product, so the numbers agree to float64
+    rounding (relative 1e-12), not bit for bit.
+    """
+    from snpcnn.baselines._common import _EIG_RTOL, _as_vector, _FixedEffects
+    from snpcnn.baselines.ridge import RidgeRegression, _loo_path
+
+    n, m = len(x), x.n_features
+    if n > m:
+        raise InputError(
+            f"streamed ridge: {n:,} training rows > {m:,} SNP columns is not supported yet "
+            f"(it needs the SNP x SNP Gram matrix); set {STREAM_ENV}=0"
+        )
+    ridge = RidgeRegression(alphas=None if alpha is None else [float(alpha)], penalty=penalty)
+    y = _as_vector(y, n)
+    fe = _FixedEffects().fit(C, n)
+    F = fe.design(C, n)
+    Q, _ = np.linalg.qr(F)
+    s2, U = np.linalg.eigh(centered_gram(x, Q))
+    top = s2[-1] if len(s2) else 0.0
+    keep = s2 > _EIG_RTOL * max(top, 0.0)
+    s2, U = s2[keep], U[:, keep]
+    if penalty == "reml" and alpha is None:
+        alphas = ridge._reml_alpha(U, s2, y, F, n)
+    else:
+        alphas = ridge._alpha_grid(float(s2.sum()) / n if len(s2) else 1.0)
+    yt = y - Q @ (Q.T @ y)
+    mse, loo, Uy = _loo_path(U, s2, Q, yt, alphas)
+    best = ridge._store_alpha(alphas, mse, loo, fe)
+    v = U @ (Uy / (s2 + best))
+    coef = np.empty(m)
+    xcoef = np.zeros(n)
+    for c0, c1 in x.column_blocks():  # second pass: coef = Xt' v, and X coef
+        B = x.columns(c0, c1).astype(np.float64)
+        coef[c0:c1] = _projected(B, Q).T @ v
+        xcoef += B @ coef[c0:c1]
+    b, *_ = np.linalg.lstsq(F, y - xcoef, rcond=None)
+    ridge.coef_, ridge.beta_, ridge.intercept_ = coef, b, float(b[0])
+    ridge.n_features_in_, ridge.n_train_, ridge.solver_ = m, n, "exact (streamed)"
+    ridge.fitted_ = xcoef + F @ b
+    return ridge
+
+
+def fit_ridge_streamed(x: EncodedRows, y: np.ndarray, dominance=False, penalty="loo", alphas=None):
+    """The CNN's ridge start (:func:`snpcnn.training._fit_ridge`) by :func:`ridge_fit`."""
+    from snpcnn.training import _RidgeStart
+
+    if dominance:
+        raise InputError(
+            "the dominance block of the ridge start ([linear] dominance = true) is not "
+            f"streamed yet; set {STREAM_ENV}=0 or use an architecture without it"
+        )
+    n_out = y.shape[1]
+    coef = np.zeros((x.n_features, n_out))
+    bias = np.zeros(n_out)
+    shift = np.zeros(y.shape, dtype=np.float32)
+    for j in range(n_out):
+        ok = ~np.isnan(y[:, j])
+        yj = y[ok, j].astype(np.float64)
+        alpha = None if alphas is None else alphas[j]
+        ridge = ridge_fit(x[ok], yj, penalty=penalty, alpha=alpha)
+        coef[:, j], bias[j] = ridge.coef_, ridge.beta_[0]
+        shift[ok, j] = ridge.loo_residuals_ - (yj - ridge.fitted_)
+    return _RidgeStart(coef.astype(np.float32), bias.astype(np.float32), shift)
+
+
+def ridge_predict(start, x: EncodedRows) -> np.ndarray:
+    """``start.predict`` over row blocks of ``x`` (float64, as the in-memory predict)."""
+    out = [start.predict(b) for b in x.batches(x.block_rows(8))]
+    return np.concatenate(out) if out else np.zeros((0, start.coef.shape[1]))
+
+
+#: column chunk of the screen's pair statistics (as in snpcnn.training.screen_windows)
+_SCREEN_CHUNK = 4096
+
+
+def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width: int):
+    """:func:`snpcnn.training.screen_windows` over column blocks of ``x``: the same scores
+    (the same column chunks, the same float32 arithmetic), the same windows."""
+    from snpcnn.training import _pick_windows
+
+    n, p = len(x), x.n_features
+    width = min(width, p)
+    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
+    score = np.zeros((p, width))
+    targets = []
+    for j in range(r.shape[1]):
+        ok = ~np.isnan(r[:, j])
+        t = r[ok, j] - r[ok, j].mean()
+        if len(t) < 3 or not t.std() > 0:
+            continue
+        targets.append((ok, (t / t.std()).astype(np.float32)))
+    step = _SCREEN_CHUNK * max(1, BLOCK_BYTES // (4 * n * _SCREEN_CHUNK))
+    for b0 in range(0, p, step):
+        b1 = min(p, b0 + step + width - 1)  # the pairs (j, j + d) reach width - 1 further
+        z = x.columns(b0, b1)
+        z = z - z.mean(axis=0)
+        sd = z.std(axis=0)
+        z /= np.where(sd > 0, sd, 1.0)
+        for ok, t in targets:
+            zo = z[ok]
+            for d in range(width):
+                for c0 in range(b0, min(b0 + step, p - d), _SCREEN_CHUNK):
+                    c1 = min(c0 + _SCREEN_CHUNK, p - d)
+                    a0, a1 = c0 - b0, c1 - b0
+                    m = zo[:, a0:a1] * zo[:, a0 + d : a1 + d]
+                    m -= m.mean(axis=0)
+                    if d == 0:
+                        zc = zo[:, a0:a1] - zo[:, a0:a1].mean(axis=0)
+                        vz = (zc * zc).mean(axis=0)
+                        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+                    msd = m.std(axis=0)
+                    corr = (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
+                    score[c0:c1, d] += corr.astype(np.float64) ** 2
+    return _pick_windows(score, n_windows, width)
+
+
+# ------------------------------------------------------- 5. training and prediction
+def model_input(x):
+    """What ``model.fit``/``evaluate`` receive: the array itself, or the row numbers."""
+    if isinstance(x, EncodedRows):
+        return x.rows[:, None]
+    return x
+
+
+#: model -> (its data source, the streamed wrapper): one wrapper per model and fold
+_TRAINERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def trainer(model, x):
+    """The model that trains on ``model_input(x)``: ``model`` itself for an array; for
+    :class:`EncodedRows`, a wrapper (compiled like ``model``, sharing its weights and
+    optimizer) whose first layer gathers and encodes the batch's rows."""
+    if not isinstance(x, EncodedRows):
+        return model
+    key = (id(x.genotypes), id(x.pre))
+    cached = _TRAINERS.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    import keras
+
+    from snpcnn.models import compile_model
+    from snpcnn.models.heads import head_of
+
+    inp = keras.Input(shape=(1,), dtype="int64", name="rows")
+    outer = keras.Model(inp, model(_gather_layer(x)(inp)), name=f"{model.name}_streamed")
+    compile_model(
+        outer, head_of(model), optimizer=model.optimizer, jit_compile=bool(model.jit_compile)
+    )
+    _TRAINERS[model] = (key, outer)  # not an attribute: Keras would track it as a layer
+    return outer
+
+
+def _gather_layer(x: EncodedRows):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise InputError(
+            f"streamed training needs the TensorFlow backend (Keras backend is {backend}); "
+            "set SNPCNN_STREAM=0 and reduce the SNPs, or use KERAS_BACKEND=tensorflow"
+        )
+    import tensorflow as tf
+
+    genotypes, pre, shape = x.genotypes, x.pre, tuple(x.shape[1:])
+
+    def encode(rows: np.ndarray) -> np.ndarray:
+        return pre.transform_block(genotypes.batch(rows.reshape(-1)))
+
+    class GatherRows(keras.layers.Layer):
+        """Row numbers (batch x 1) -> their encoded genotypes (batch x SNPs x channels)."""
+
+        def call(self, rows):
+            out = tf.numpy_function(encode, [rows], tf.float32, stateful=False)
+            out.set_shape((None, *shape))
+            return out
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], *shape)
+
+    return GatherRows(name="gather_rows")
+
+
+def predict_rows(model, x, batch_size: int = 256) -> np.ndarray:
+    """``predict_array(model, x, batch_size)`` for an array or :class:`EncodedRows`; the
+    streamed rows are encoded batch by batch, in the same batches."""
+    from snpcnn.backend import predict_array
+
+    if not isinstance(x, EncodedRows):
+        return predict_array(model, x, batch_size)
+    parts = [predict_array(model, b, batch_size) for b in x.batches(batch_size)]
+    if not parts:
+        return predict_array(model, np.zeros((0, *x.shape[1:]), np.float32), batch_size)
+    return np.concatenate(parts)
