@@ -105,6 +105,24 @@ class Unit:
         return self.key or "unit"
 
 
+def estimated_cost(unit: Unit) -> float:
+    """A rough relative cost of a unit, to start the long ones first on Ray.
+
+    A unit whose settings train a network (``cnn=True`` in ``unit.data`` or in its
+    ``kwargs``; a tune trial, which trains one per inner fold) counts 10 times a
+    baseline-only unit; anything else counts 1.  Only the order in which tasks are
+    started depends on it, never a result.
+    """
+    d = unit.data
+    if isinstance(d, Mapping):
+        if "inner" in d and "params" in d:  # a tune trial: one network per inner fold
+            return 10.0
+        kw = d.get("kwargs", d)
+        if isinstance(kw, Mapping) and "cnn" in kw:
+            return 10.0 if kw["cnn"] else 1.0
+    return 1.0
+
+
 # ----------------------------------------------------------------- threads
 def pin_threads(n: int) -> None:
     """Bound BLAS/OpenMP and TensorFlow to ``n`` threads in this process.
@@ -452,7 +470,8 @@ class Executor:
             retry_exceptions=False,
         )
         window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
-        queue = list(todo)
+        # longest first (stable): a long unit started last would leave the other workers idle
+        queue = sorted(todo, key=lambda i: -estimated_cost(units[i]))
         pending: dict[Any, int] = {}
 
         def fill():

@@ -135,6 +135,27 @@ def test_ray_gives_the_serial_results_in_unit_order(ray_cluster):
     assert events[0]["queued"] == 6 and events[-1]["eta_seconds"] == 0.0
 
 
+def _started(unit):
+    t = time.time()
+    time.sleep(0.3)
+    return t
+
+
+def test_ray_starts_network_units_before_baseline_units(ray_cluster):
+    """Longest first: the CNN units start before the cheap ones; results stay in unit order."""
+    from snpcnn.executor import estimated_cost
+
+    units = [Unit(fold=f, data={"cnn": f in (2, 4), "baselines": ["gblup"]}) for f in range(5)]
+    assert [estimated_cost(u) for u in units] == [1.0, 1.0, 10.0, 1.0, 10.0]
+    assert estimated_cost(Unit(data={"kwargs": {"cnn": True}})) == 10.0
+    assert estimated_cost(Unit(fold=0)) == 1.0
+    starts = run_units(units, _started, workers=2)
+    assert len(starts) == 5  # in unit order: one start time per unit
+    assert max(starts[2], starts[4]) < min(starts[0], starts[1], starts[3])
+    # a cheap unit never started before a long one that was queued with it
+    assert sorted(starts)[:2] == sorted([starts[2], starts[4]])
+
+
 def test_ray_shares_genotypes_once_and_pins_threads(ray_cluster):
     d = np.random.default_rng(0).integers(0, 3, size=(40, 30)).astype(np.int8)
     g = Genotypes(d, [f"s{i}" for i in range(40)])
