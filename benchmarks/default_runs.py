@@ -1,19 +1,25 @@
-"""The v3 default against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP (issue 16): archive the runs
-and write docs/bench/default_v3.md.
+"""The default CNN against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP (issue 16): archive the runs
+of one version of the default and write docs/bench/default_<version>.md.
 
-Runs (2 CPU cores; regenerate them with)::
+Runs of the current default, v4 (2 CPU cores; regenerate them with)::
 
-    snpcnn benchmark benchmarks/configs/simulated.toml --out bench_out/simulated
-    snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --out bench_out/wheat_v3
-    snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --out bench_out/mice_v3
-    snpcnn benchmark benchmarks/configs/wheat_random.toml --models snpcnn_default --workers 2 \
-        --out bench_out/wheat_random_v3
+    snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --workers 2 \
+        --out bench_out/wheat_v4
+    snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --workers 2 \
+        --out bench_out/mice_v4
+    snpcnn benchmark benchmarks/configs/simulated.toml --models snpcnn_default --workers 2 \
+        --out bench_out/simulated_v4
 
 then::
 
-    .venv/bin/python benchmarks/default_v3.py --archive bench_out   # copy into benchmarks/results
-    .venv/bin/python benchmarks/default_v3.py                       # render from the archive
+    .venv/bin/python benchmarks/default_runs.py v4 --archive bench_out   # into benchmarks/results
+    .venv/bin/python benchmarks/default_runs.py v4                       # render from the archive
     .venv/bin/python benchmarks/assemble_docs.py
+
+v3 (the preset ``snpcnn_default_v3`` today) was run the same way, serially, with ``--out
+bench_out/simulated``, ``bench_out/wheat_v3``, ``bench_out/mice_v3`` and, with ``--workers 2``,
+``benchmarks/configs/wheat_random.toml`` into ``bench_out/wheat_random_v3``.  ``--workers 2``
+gives the same results as a serial ``--threads 1`` run (docs/bench/workers.md).
 
 The tables are Pearson r between observed and predicted values in each test fold, mean over
 the folds (a collapsed fold, constant predictions, counts as r = 0 and is flagged); "kept" is
@@ -33,25 +39,39 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "benchmarks" / "results"
-OUT = ROOT / "docs" / "bench" / "default_v3.md"
+#: bench_out folder -> archive folder, per version of the default
 RUNS = {
-    "simulated": "simulated_v3",
-    "wheat_v3": "wheat_default_v3",
-    "mice_v3": "mice_default_v3",
-    "wheat_random_v3": "wheat_random_default_v3",
+    "v3": {
+        "simulated": "simulated_v3",
+        "wheat_v3": "wheat_default_v3",
+        "mice_v3": "mice_default_v3",
+        "wheat_random_v3": "wheat_random_default_v3",
+    },
+    "v4": {
+        "simulated_v4": "simulated_default_v4",
+        "wheat_v4": "wheat_default_v4",
+        "mice_v4": "mice_default_v4",
+        "wheat_random_v4": "wheat_random_default_v4",
+    },
 }
 REAL = [
-    ("wheat_default_v3", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
+    ("wheat_default", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
     (
-        "wheat_random_default_v3",
+        "wheat_random_default",
         "Wheat, 5 x random 10-fold (`benchmarks/configs/wheat_random.toml`, 50 test folds per "
         "trait; run with `--workers 2`, whose results equal a serial `--threads 1` run)",
     ),
     (
-        "mice_default_v3",
+        "mice_default",
         "Mice, 3 x 5-fold with GENDER + Litter as fixed effects (`benchmarks/configs/mice.toml`)",
     ),
 ]
+SIM = {"v3": "simulated_v3", "v4": "simulated_default_v4"}
+DESIGN = {
+    "v3": "v3: RR-BLUP start with its penalty by leave-one-out (preset `snpcnn_default_v3`)",
+    "v4": "v4, the current default: RR-BLUP start with its penalty by REML, which is GBLUP "
+    "itself (fixed effects by GLS with covariates)",
+}
 ORDER = [
     "snpcnn_default",
     "snpcnn_default start (RR-BLUP)",
@@ -66,8 +86,8 @@ ORDER = [
 BASELINES = ["GBLUP", "ridge", "RKHS", "GBLUP-AD", "EG-BLUP"]
 
 
-def archive(bench_dir: Path) -> None:
-    for src_name, dst_name in RUNS.items():
+def archive(bench_dir: Path, version: str) -> None:
+    for src_name, dst_name in RUNS[version].items():
         src = bench_dir / src_name
         if not (src / "results.csv").exists():
             print(f"skip {src}: no results.csv")
@@ -103,19 +123,19 @@ def _kept(meta: dict, trait: str) -> str:
     return ""
 
 
-def render() -> None:
+def render(version: str) -> None:
     lines = [
-        "# The default CNN (v3) against the additive and non-additive baselines (issue 16)",
+        f"# The default CNN ({version}) against the additive and non-additive baselines (issue 16)",
         "",
-        "Pearson r between observed and predicted values in each test fold, mean over folds "
-        "(2 CPU cores, snpcnn 0.1.0, 2026-12-01). A collapsed fold (constant predictions) "
-        "enters the mean as r = 0 and is counted in brackets. `start` = the default's RR-BLUP "
-        "start alone (the CNN without its convolutions); kept = folds in which the "
-        "convolutions' correction passed the gate. Regenerate: see "
-        "`benchmarks/default_v3.py`.",
+        f"Design: {DESIGN[version]}. Pearson r between observed and predicted values in each "
+        "test fold, mean over folds (2 CPU cores, snpcnn 0.1.0, 2026-12-01). A collapsed fold "
+        "(constant predictions) enters the mean as r = 0 and is counted in brackets. `start` = "
+        "the default's RR-BLUP start alone (the CNN without its convolutions); kept = folds in "
+        "which the convolutions' correction passed the gate. Regenerate: see "
+        f"`benchmarks/default_runs.py` (`benchmarks/default_runs.py {version}`).",
         "",
     ]
-    sim, meta = _table("simulated_v3")
+    sim, meta = _table(SIM[version])
     truth = meta["data"]["sim"]["inputs"]["truth"]
     lines += [
         "## Simulated architectures (`benchmarks/configs/simulated.toml`, 5-fold)",
@@ -147,7 +167,8 @@ def render() -> None:
             + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} |"
         )
     lines.append("")
-    for run, title in REAL:
+    for base, title in REAL:
+        run = f"{base}_{version}"
         if not (ARCHIVE / run / "results.csv.gz").exists():
             continue
         wh, wmeta = _table(run)
@@ -178,17 +199,19 @@ def render() -> None:
             + " | |"
         )
         lines.append("")
-    OUT.write_text("\n".join(lines))
-    print(f"wrote {OUT}")
+    out = ROOT / "docs" / "bench" / f"default_{version}.md"
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("version", choices=sorted(RUNS), help="version of the default")
     ap.add_argument("--archive", type=Path, help="bench_out folder to archive from first")
     a = ap.parse_args()
     if a.archive:
-        archive(a.archive)
-    render()
+        archive(a.archive, a.version)
+    render(a.version)
 
 
 if __name__ == "__main__":
