@@ -31,8 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.backend import predict_array
-from snpcnn.datapath import predict_rows
 from snpcnn.config import (
     DEFAULT_BASELINE_NAMES,
     BaselineConfig,
@@ -42,6 +40,7 @@ from snpcnn.config import (
     TrainingConfig,
     from_keywords,
 )
+from snpcnn.datapath import predict_rows
 from snpcnn.errors import InputError
 from snpcnn.folds import make_folds, read_folds
 from snpcnn.genotypes import Genotypes
@@ -944,11 +943,13 @@ def _split(fold_table: pd.DataFrame, targets: Targets, r: int, f: int):
 def _check_refit_size(genotypes, targets, pre_settings) -> None:
     """Refuse, before the first fold, a refit whose encoded matrix would pass the cap
     (:data:`MAX_DENSE_BYTES`), which would otherwise fail after the whole cross-validation."""
+    from snpcnn.datapath import stream_wanted
+
     width = 3 if pre_settings.get("encoding") == "onehot" else 1
     n = len(targets.geno_index)
     snps = min(pre_settings.get("preselect_top_k") or genotypes.n_snps, genotypes.n_snps)
-    if n * snps * width * 4 <= MAX_DENSE_BYTES:
-        return
+    if n * snps * width * 4 <= MAX_DENSE_BYTES or stream_wanted(n, snps, width):
+        return  # small enough, or the refit streams (snpcnn.datapath)
     # the SNP filters may drop enough: fit the preprocessing on every sample to know
     c, _ = _covariates(targets, targets.sample_ids)
     pre = _fit_preprocessor(genotypes, pre_settings, targets.geno_index, targets.y, c)
@@ -972,7 +973,21 @@ def _target_transform(y, c, head: str, x: np.ndarray, train_cfg: TrainConfig) ->
 
 
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:
-    n_bytes = len(rows) * pre.n_snps * (3 if pre.encoding == "onehot" else 1) * 4
+    """The CNN's input for ``rows``: the float32 matrix, or, above
+    :data:`snpcnn.datapath.STREAM_BYTES` (or with ``SNPCNN_STREAM=1``), the streamed rows
+    (:class:`snpcnn.datapath.EncodedRows`) that the CNN trains and predicts from batch by batch."""
+    from snpcnn import datapath
+
+    width = 3 if pre.encoding == "onehot" else 1
+    if datapath.stream_wanted(len(rows), pre.n_snps, width):
+        datapath.say_once(
+            id(genotypes),
+            f"streaming: a fold's genotypes encode to more than "
+            f"{datapath.STREAM_BYTES / 1024**2:.0f} MiB of float32 (or {datapath.STREAM_ENV}=1); "
+            "the CNN trains and predicts from batches read from the int8 genotypes (docs/io.md)",
+        )
+        return datapath.EncodedRows(genotypes, pre, rows)
+    n_bytes = len(rows) * pre.n_snps * width * 4
     if n_bytes > MAX_DENSE_BYTES:
         raise InputError(
             f"the encoded training matrix would take {n_bytes / 1024**3:.1f} GiB; "
@@ -1026,7 +1041,7 @@ def _run_fold(
         )
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
-        z_te = np.asarray(predict_array(res.model, x_te, 256), dtype=np.float64)
+        z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
         preds[CNN_NAME] = tt.inverse(z_te, c_te)
         if res.start is not None:
             preds[START_NAME] = tt.inverse(res.start.predict(x_te), c_te)
@@ -1054,9 +1069,29 @@ def _run_fold(
             progress("fold_trained", epochs_run=sum(len(h.get("loss", [])) for h in res.histories))
     t0 = time.perf_counter()
     if baselines:
-        xd_tr = pre.dosage_matrix(genotypes, rows_tr)
-        xd_te = pre.dosage_matrix(genotypes, rows_te)
-        for b in baselines:
+        from snpcnn import datapath
+
+        run_baselines, solver = baselines, {}
+        if datapath.stream_wanted(len(rows_tr), pre.n_snps):
+            # no float copy of the fold: GBLUP and ridge read the int8 rows block by block
+            run_baselines, skipped = datapath.streamed_baselines(baselines)
+            solver = {"solver": "iterative"}
+            xd_tr = datapath.DosageRows(genotypes, pre, rows_tr)
+            xd_te = datapath.DosageRows(genotypes, pre, rows_te)
+            datapath.say_once(
+                id(genotypes),
+                "streaming: GBLUP and ridge use the large-n solver on the int8 genotypes"
+                + (
+                    f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (they need a "
+                    "float copy of the training matrix)"
+                    if skipped
+                    else ""
+                ),
+            )
+        else:
+            xd_tr = pre.dosage_matrix(genotypes, rows_tr)
+            xd_te = pre.dosage_matrix(genotypes, rows_te)
+        for b in run_baselines:
             label = _baseline_label(b)
             if progress:
                 progress("baseline_start", name=label, repeat=r, fold=f)
@@ -1072,7 +1107,7 @@ def _run_fold(
             else:
                 for j in range(y_tr.shape[1]):
                     ok = ~np.isnan(y_tr[:, j])
-                    est = make_baseline(b)
+                    est = make_baseline(b, **solver)
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
                         p[:, j] = est.predict(xd_te, c_te)

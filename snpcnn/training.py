@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.backend import device_description, enable_determinism, predict_array
+from snpcnn.backend import device_description, enable_determinism
+from snpcnn.datapath import model_input, predict_rows, trainer
 from snpcnn.errors import InputError
 from snpcnn.metrics import is_collapsed
 
@@ -226,6 +227,10 @@ class _RidgeStart:
         return np.hstack([x2, (x2 * x2 - self.dom_mean) * self.dom_scale])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):  # streamed rows (snpcnn.datapath): by row blocks
+            from snpcnn.datapath import ridge_predict
+
+            return ridge_predict(self, x)
         return self.features(x) @ self.coef.astype(np.float64) + self.bias.astype(np.float64)
 
 
@@ -294,6 +299,10 @@ def _fit_ridge(
     """
     from snpcnn.baselines import RidgeRegression
 
+    if not isinstance(x, np.ndarray):  # streamed rows: the same fit from column-block passes
+        from snpcnn.datapath import fit_ridge_streamed
+
+        return fit_ridge_streamed(x, y, dominance, penalty, alphas)
     x2 = x.reshape(len(x), -1).astype(np.float64)
     n_out = y.shape[1]
     m = x2.shape[1]
@@ -412,10 +421,12 @@ def _fit_one(
         start_val_pred = None
         if ridge_start and x_val is not None and len(x_val):
             start_val_loss = float(
-                model.evaluate(x_val, y_val, verbose=0, return_dict=True)["loss"]
+                trainer(model, x_val).evaluate(
+                    model_input(x_val), y_val, verbose=0, return_dict=True
+                )["loss"]
             )
             if config.conv_gate > 0:
-                start_val_pred = np.asarray(predict_array(model, x_val, 256))
+                start_val_pred = np.asarray(predict_rows(model, x_val, 256))
         callbacks = []
         if x_val is not None and len(x_val) and config.patience > 0:
             callbacks.append(
@@ -431,10 +442,12 @@ def _fit_one(
         n_epochs = config.epochs if epochs is None else epochs
         history: dict[str, list[float]] = {}
         if n_epochs > 0:
-            hist = model.fit(
-                x_tr,
+            hist = trainer(model, x_tr).fit(
+                model_input(x_tr),
                 y_tr,
-                validation_data=(x_val, y_val) if x_val is not None and len(x_val) else None,
+                validation_data=(model_input(x_val), y_val)
+                if x_val is not None and len(x_val)
+                else None,
                 epochs=n_epochs,
                 batch_size=config.batch_size,
                 shuffle=True,
@@ -453,7 +466,7 @@ def _fit_one(
             model.set_weights(start_weights)
             best = 0
         elif start_val_pred is not None and config.conv_gate > 0:
-            pred = np.asarray(predict_array(model, x_val, 256))
+            pred = np.asarray(predict_rows(model, x_val, 256))
             p = _improvement_p(y_val, start_val_pred, pred)
             if not p < config.conv_gate:
                 log.info("convolutions' validation gain not significant (p=%.3g); kept ridge", p)
@@ -510,6 +523,10 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
     a chosen window.  Only the rows given enter (call it with training rows).  With several
     outputs the squared correlations are summed.  Returns sorted start indices.
     """
+    if not isinstance(x, np.ndarray):  # streamed rows: the same scores over column blocks
+        from snpcnn.datapath import screen_windows_streamed
+
+        return screen_windows_streamed(x, r, n_windows, width)
     x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     n, p = x2.shape
     width = min(width, p)
@@ -540,6 +557,12 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
                 msd = m.std(axis=0)
                 corr = (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
+    return _pick_windows(score, n_windows, width)
+
+
+def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
+    """Sorted starts of ``n_windows`` windows from the pair scores (p x width), best first."""
+    p = len(score)
     order = np.argsort(-score, axis=None, kind="stable")
     covered = np.zeros(p, dtype=bool)
     starts: list[int] = []
@@ -644,8 +667,8 @@ def _crossfit(
         while epoch < config.epochs and wait < max(config.patience, 1):
             step = min(CHECK_EVERY, config.epochs - epoch)
             for k, model in enumerate(nets):
-                hist = model.fit(
-                    x[rows[k]],
+                hist = trainer(model, x).fit(
+                    model_input(x[rows[k]]),
                     y_fit[rows[k]],
                     epochs=epoch + step,
                     initial_epoch=epoch,
@@ -657,7 +680,7 @@ def _crossfit(
                 hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
                 n_seen += len(rows[k]) * step
                 pred = np.asarray(
-                    predict_array(model, x[held[k]], max(1, len(held[k]))), dtype=np.float64
+                    predict_rows(model, x[held[k]], max(1, len(held[k]))), dtype=np.float64
                 )
                 oof[held[k]] = pred.reshape(len(held[k]), -1) - ridge_fit[held[k]]
             epoch += step
@@ -810,7 +833,7 @@ def train_cnn(
         model, hist, best = fit(lr)
         n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and config.collapse_retry:
-            pred = np.asarray(predict_array(model, x_val, 256))
+            pred = np.asarray(predict_rows(model, x_val, 256))
             if any(is_collapsed(pred[:, j]) for j in range(pred.shape[1])):
                 collapsed_any = True
                 retried += 1
@@ -819,7 +842,7 @@ def train_cnn(
                 model, hist, best = fit(lr)
                 n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and len(x_val):
-            pred = np.asarray(predict_array(model, x_val, 256))
+            pred = np.asarray(predict_rows(model, x_val, 256))
             y_true = y[va]
             if ridge is not None:
                 pred = pred - ridge.shift[va]  # leave-one-out ridge part: an honest score
