@@ -322,7 +322,12 @@ def _gls(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float
     on markers ``x``, and that model's penalty; dropped covariate columns get 0."""
     from snpcnn.baselines import RidgeRegression
 
-    ridge = RidgeRegression(penalty="reml").fit(x.reshape(len(x), -1), y, c)
+    if isinstance(x, np.ndarray):
+        ridge = RidgeRegression(penalty="reml").fit(x.reshape(len(x), -1), y, c)
+    else:  # streamed rows (snpcnn.datapath): the same fit from column-block passes
+        from snpcnn.datapath import ridge_fit
+
+        ridge = ridge_fit(x, y, c, penalty="reml")
     coef = np.zeros(1 + c.shape[1])
     coef[0] = ridge.beta_[0]
     coef[1 + np.asarray(ridge._fe.keep, dtype=int)] = ridge.beta_[1:]

@@ -238,3 +238,22 @@ def test_streamed_cross_validation_equals_in_memory(geno, tmp_path, monkeypatch,
     ]:
         m = a["model"] == model
         np.testing.assert_allclose(b.loc[m, "predicted"], a.loc[m, "predicted"], atol=tol)
+
+
+def test_streamed_fold_with_covariates_equals_in_memory(geno, monkeypatch):
+    """Covariates with the GBLUP (REML) ridge start: fixed effects by GLS on streamed rows."""
+    from snpcnn.cv import _target_transform
+    from snpcnn.training import TrainConfig
+
+    rows = np.arange(90)
+    pre = GenotypePreprocessor().fit(geno, rows)
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=(len(rows), 1))
+    y[4, 0] = np.nan
+    c = rng.normal(size=(len(rows), 2))
+    cfg = TrainConfig()  # snpcnn_default: ridge start with the REML penalty
+    dense = _target_transform(y, c, "regression", pre.transform(geno, rows), cfg)
+    streamed = _target_transform(y, c, "regression", EncodedRows(geno, pre, rows), cfg)
+    assert dense.alphas is not None
+    np.testing.assert_allclose(streamed.alphas, dense.alphas, rtol=1e-8)
+    np.testing.assert_allclose(streamed.coef[0], dense.coef[0], rtol=1e-7, atol=1e-10)
