@@ -1,0 +1,144 @@
+"""Streamed CNN training (snpcnn.datapath): peak RSS and wall time of ``snpcnn fit``, streamed
+next to in memory.
+
+    python benchmarks/bench_stream.py --n 2000 --snps 200000 --modes stream
+    python benchmarks/bench_stream.py --n 2000 --snps 20000 --modes memory,stream
+
+For each size the script writes a snpcnn cache of simulated int8 genotypes (HWE, row chunks,
+no float copy; a trait with 200 additive causal SNPs, h2 = 0.5) and a phenotype CSV, then
+runs, in a child process each, ``snpcnn fit CACHE PHENO --folds 3 --baselines gblup
+--epochs E --no-refit --threads T`` with ``SNPCNN_STREAM=0`` (in memory) or ``=1``
+(streamed), under ``/usr/bin/time -v`` (peak RSS of the child).  It prints a Markdown row
+per run: wall seconds, peak RSS, the CNN's training samples/s (run.json), and the largest
+difference between the two modes' CNN predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from snpcnn.genotypes import Genotypes  # noqa: E402
+from snpcnn.io.cache import is_cache, write_cache  # noqa: E402
+
+
+def make_data(root: Path, n: int, m: int, seed: int = 7) -> tuple[Path, Path]:
+    """A cache of n x m int8 genotypes and a phenotype CSV under ``root`` (reused if there)."""
+    cache = root / f"sim_{n}x{m}.snpcnn"
+    pheno = root / f"sim_{n}x{m}.csv"
+    if is_cache(cache) and pheno.exists():
+        return cache, pheno
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.05, 0.5, m)
+    lo, hi = (1 - p) ** 2, 1 - p * p
+    X = np.empty((n, m), dtype=np.int8)
+    for s in range(0, n, 500):
+        u = rng.random((min(500, n - s), m), dtype=np.float32)
+        X[s : s + len(u)] = (u > lo).astype(np.int8) + (u > hi)
+    causal = rng.choice(m, 200, replace=False)
+    g = (X[:, causal] - 2 * p[causal]) @ rng.normal(size=200)
+    y = g / g.std() * np.sqrt(0.5) + rng.normal(scale=np.sqrt(0.5), size=n)
+    ids = [f"s{i}" for i in range(n)]
+    root.mkdir(parents=True, exist_ok=True)
+    write_cache(Genotypes(X, ids, source="bench_stream"), cache, force=True)
+    pd.DataFrame({"sample_id": ids, "phenotype": y}).to_csv(pheno, index=False)
+    return cache, pheno
+
+
+def run_fit(cache: Path, pheno: Path, out: Path, mode: str, args) -> dict:
+    env = dict(os.environ, SNPCNN_STREAM="1" if mode == "stream" else "0")
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        sys.executable,
+        "-m",
+        "snpcnn",
+        "fit",
+        str(cache),
+        str(pheno),
+        "--folds",
+        "3",
+        "--baselines",
+        args.baselines,
+        "--epochs",
+        str(args.epochs),
+        "--no-refit",
+        "--threads",
+        str(args.threads),
+        "--out",
+        str(out),
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - t0
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    row = {
+        "mode": mode,
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "peak_rss_gb": int(rss.group(1)) * 1024 / 1e9 if rss else float("nan"),
+        "stderr_tail": proc.stderr[-1500:] if proc.returncode else "",
+    }
+    run_json = out / "run.json"
+    if run_json.exists():
+        rate = json.loads(run_json.read_text()).get("timings", {})
+        row["cnn_seconds"] = rate.get("cnn_seconds")
+    hist = out / "predictions.csv"
+    row["predictions"] = str(hist) if hist.exists() else None
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--snps", type=int, default=200_000)
+    ap.add_argument("--modes", default="memory,stream")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--baselines", default="gblup")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work", default=str(REPO / "bench_out" / "stream"))
+    args = ap.parse_args()
+    work = Path(args.work)
+    t0 = time.perf_counter()
+    cache, pheno = make_data(work, args.n, args.snps)
+    print(f"data {args.n} x {args.snps}: {time.perf_counter() - t0:.0f} s", flush=True)
+    rows = []
+    for mode in args.modes.split(","):
+        out = work / f"out_{args.n}x{args.snps}_{mode}"
+        row = run_fit(cache, pheno, out, mode, args)
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "predictions"}), flush=True)
+    preds = [pd.read_csv(r["predictions"]) for r in rows if r.get("predictions")]
+    diff = float("nan")
+    if len(preds) == 2:
+        a, b = (
+            p[p["model"] == "CNN"].sort_values("sample_id")["predicted"].to_numpy() for p in preds
+        )
+        diff = float(np.max(np.abs(a - b))) if len(a) == len(b) else float("nan")
+    print()
+    print("| n x SNPs | mode | wall (s) | peak RSS (GB) | CNN seconds |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        cnn = r.get("cnn_seconds")
+        print(
+            f"| {args.n:,} x {args.snps:,} | {r['mode']} | {r['wall_s']:.0f} | "
+            f"{r['peak_rss_gb']:.2f} | {cnn if cnn is None else f'{cnn:.0f}'} |"
+        )
+    if len(preds) == 2:
+        print(f"\nlargest |CNN prediction difference| memory vs stream: {diff:.3g}")
+
+
+if __name__ == "__main__":
+    main()
