@@ -1356,29 +1356,13 @@ def _unit_jobs(config, spec, seed, folds, architectures, backend):
     return common, jobs
 
 
-# an empty stored fold: lets one task run a single fold of a unit through cross_validate
-_NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
-
-
 def _fold_task(unit, genotypes, phenotypes):
     """One fold of one unit (a Ray task): its result dict and the seconds it took."""
-    from snpcnn.cv import cross_validate
+    from snpcnn.executor import run_fold
 
     t0 = time.perf_counter()
-    kept: dict[str, Any] = {}
-
-    def skip(r, f):
-        return None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD
-
-    cross_validate(
-        genotypes,
-        phenotypes,
-        unit.trait,
-        skip=skip,
-        on_fold=lambda r, f, res: kept.update(result=res),
-        **unit.data,
-    )
-    return kept["result"], time.perf_counter() - t0
+    result = run_fold(genotypes, phenotypes, unit.trait, unit.repeat, unit.fold, **unit.data)
+    return result, time.perf_counter() - t0
 
 
 def _run_folds(config, ds, partial, architectures, backend, executor, emit):

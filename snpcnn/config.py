@@ -393,6 +393,9 @@ def from_keywords(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dic
     A keyword at its default defers to the object; one that differs sets the field,
     unless the object sets it to another value: then an :class:`InputError`.
     """
+    unknown = set(values) - set(_KEYWORDS) - set(GROUPS) - {"genotypes", "phenotypes"}
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
     objects: dict[str, Any] = {g: values.get(g) for g in GROUPS}
     if not isinstance(objects["baselines"], BaselineConfig):
         objects["baselines"] = None  # a list of names (or None): the keyword

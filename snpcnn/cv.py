@@ -19,7 +19,6 @@ scored on its own observed test samples.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import time
@@ -624,7 +623,7 @@ def cross_validate(
     ...     baselines=["gblup"],
     ... )
     """
-    groups_ = from_keywords(locals(), _keyword_defaults())
+    groups_ = from_keywords(locals(), KEYWORD_DEFAULTS)
     data = groups_["data"]
     pre_cfg = groups_["preprocessing"]
     training = groups_["training"]
@@ -863,10 +862,10 @@ def cross_validate(
     )
 
 
-@functools.cache
-def _keyword_defaults() -> dict[str, Any]:
-    """The defaults of :func:`cross_validate`'s keywords (what a keyword left out means)."""
-    return {k: p.default for k, p in inspect.signature(cross_validate).parameters.items()}
+#: the defaults of :func:`cross_validate`'s keywords (what a keyword left out means)
+KEYWORD_DEFAULTS: dict[str, Any] = {
+    k: p.default for k, p in inspect.signature(cross_validate).parameters.items()
+}
 
 
 def _digest(*arrays) -> str:

@@ -48,6 +48,7 @@ __all__ = [
     "Executor",
     "run_units",
     "cross_validate_parallel",
+    "run_fold",
     "pin_threads",
     "THREAD_VARIABLES",
 ]
@@ -594,23 +595,35 @@ def run_units(
 
 
 # ------------------------------------------------------ cross-validation
+#: a stored fold with nothing in it: what ``skip`` returns for the folds a task does not run
 _NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
 
 
-def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:
-    """One fold of a cross-validation (a task): the fold's result dict."""
+def run_fold(genotypes, phenotypes, traits, repeat: int, fold: int, **settings: Any) -> dict:
+    """One fold of :func:`snpcnn.cv.cross_validate`: its result dict (what ``on_fold`` gets).
+
+    The serial code path itself, with the other folds skipped through its resume hook,
+    so a fold run as a task (``fit``/``benchmark``/``tune`` with ``--workers``) is the
+    fold of a serial run.  ``settings`` are ``cross_validate``'s keywords or config
+    objects; a single fold never refits.
+    """
     from snpcnn.cv import cross_validate
 
     kept: dict[str, Any] = {}
     cross_validate(
         genotypes,
         phenotypes,
-        unit.data["traits"],
-        skip=lambda r, f: None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD,
+        traits,
+        skip=lambda r, f: None if (r, f) == (repeat, fold) else _NO_FOLD,
         on_fold=lambda r, f, res: kept.update(result=res),
-        **{**unit.data["kwargs"], "refit": False},
+        **{**settings, "refit": False},
     )
     return kept["result"]
+
+
+def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:
+    """One fold of a cross-validation (a task): the fold's result dict."""
+    return run_fold(genotypes, phenotypes, None, unit.repeat, unit.fold, **unit.data)
 
 
 def cross_validate_parallel(
@@ -630,21 +643,25 @@ def cross_validate_parallel(
     a task, then ``cross_validate`` assembles them (and refits, if asked) here, so
     the :class:`~snpcnn.cv.CVResults` is the serial one (to the bit with the same
     threads per process: ``--threads 1``).  ``progress`` gets ``"tasks"`` events
-    while the folds run.
+    while the folds run.  ``kwargs`` are ``cross_validate``'s keywords or its config
+    objects (:mod:`snpcnn.config`); they travel to the tasks as the config objects.
     """
-    from snpcnn.cv import cross_validate
+    from snpcnn.config import from_keywords
+    from snpcnn.cv import KEYWORD_DEFAULTS, cross_validate
 
-    for bad in ("skip", "on_fold"):
-        if bad in kwargs:
-            raise TypeError(f"cross_validate_parallel takes no {bad}=")
+    settings = from_keywords({"traits": traits, **kwargs}, KEYWORD_DEFAULTS)
+    hooks = settings.pop("execution")
+    if hooks.skip or hooks.on_fold:
+        raise TypeError("cross_validate_parallel takes no skip= or on_fold=")
+    progress = progress or hooks.progress
     splits: list[tuple[int, int]] = []
 
     def record(r, f):  # the folds, without training anything
         splits.append((r, f))
         return _NO_FOLD
 
-    cross_validate(genotypes, phenotypes, traits, skip=record, **{**kwargs, "refit": False})
-    units = [Unit(repeat=r, fold=f, data={"traits": traits, "kwargs": kwargs}) for r, f in splits]
+    cross_validate(genotypes, phenotypes, skip=record, refit=False, **settings)
+    units = [Unit(repeat=r, fold=f, data=settings) for r, f in splits]
     emit = (lambda event, **info: progress(event, dataset="cv", **info)) if progress else None
     with Executor(workers, ray_address, threads=threads) as ex:
         results = ex.map(units, _cv_fold_task, [genotypes, phenotypes], progress=emit)
@@ -653,10 +670,10 @@ def cross_validate_parallel(
     res = cross_validate(
         genotypes,
         phenotypes,
-        traits,
         skip=lambda r, f: stored[(r, f)],
         progress=progress,
-        **kwargs,
+        refit=hooks.refit,
+        **settings,
     )
     res.config["execution"] = execution  # run.json: how the folds ran
     return res

@@ -395,9 +395,6 @@ class _Pruned(Exception):
     pass
 
 
-_NO_FOLD: dict[str, Any] = {"metrics": [], "predictions": []}
-
-
 def _storage(path: str):
     import optuna
     from optuna.storages import JournalStorage
@@ -481,28 +478,21 @@ def _trial_task(unit, genotypes, phenotypes):
 
 def _outer_task(unit, genotypes, phenotypes):
     """One outer split: a configuration trained on its training part, scored on its test part."""
-    from snpcnn.cv import cross_validate
+    from snpcnn.executor import run_fold
 
     d = unit.data
     t0 = time.perf_counter()
-    kept: dict[str, Any] = {}
-
-    def skip(r, f):
-        return None if (r, f) == (unit.repeat, unit.fold) else _NO_FOLD
-
-    cross_validate(
+    res = run_fold(
         genotypes,
         phenotypes,
         unit.trait,
+        unit.repeat,
+        unit.fold,
         folds=d["folds"],
-        refit=False,
         ensemble=False,
-        skip=skip,
-        on_fold=lambda r, f, res: kept.update(result=res),
         **d["common"],
         **d["kwargs"],
     )
-    res = kept["result"]
     return {
         "metrics": res["metrics"],
         "predictions": res["predictions"],

@@ -128,6 +128,11 @@ def test_keywords_and_objects_merge_and_conflicts_are_errors():
     # the same value in both places is no conflict
     out = from_keywords({"training": TrainingConfig(epochs=5), "epochs": 5}, defaults)
     assert out["training"].epochs == 5
+    # the trait from the keyword, the folds from the object (docs/user-guide.md)
+    out = from_keywords({"traits": "GY_E2", "data": DataConfig(folds=10)}, defaults)
+    assert (out["data"].traits, out["data"].folds) == (("GY_E2",), 10)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        from_keywords({"epoch": 3}, defaults)
     # baselines as a list, or as the object
     out = from_keywords({"baselines": ["GBLUP"], "ensemble": False}, defaults)
     assert out["baselines"] == BaselineConfig(names=("gblup",), ensemble=False)
@@ -197,3 +202,27 @@ def test_keywords_and_config_objects_give_identical_results(tiny_data):
     ours = res_cfg.predictions[res_cfg.predictions["model"] == "GBLUP"]
     theirs = other.predictions[other.predictions["model"] == "GBLUP"]
     assert not np.array_equal(ours["predicted"].to_numpy(), theirs["predicted"].to_numpy())
+
+
+def test_folds_as_executor_units_take_the_config_objects(tiny_data):
+    """cross_validate_parallel (serial executor here) with config objects: the serial result."""
+    from snpcnn.executor import cross_validate_parallel
+
+    g, ph = tiny_data
+    settings = dict(
+        data=DataConfig(traits="GY_E2", folds=2, seed=1),
+        training=TrainingConfig(cnn=False),
+        baselines=BaselineConfig(names=("ridge",)),
+    )
+    events: list = []
+    serial = cross_validate(g, ph, **settings, execution=ExecutionConfig(refit=False))
+    units = cross_validate_parallel(
+        g,
+        ph,
+        **settings,
+        execution=ExecutionConfig(refit=False, progress=lambda e, **i: events.append(e)),
+    )
+    pd.testing.assert_frame_equal(serial.predictions, units.predictions, check_exact=True)
+    assert "tasks" in events and units.config["execution"] == {"executor": "serial"}
+    with pytest.raises(TypeError, match="no skip= or on_fold="):
+        cross_validate_parallel(g, ph, skip=lambda r, f: None, **settings)

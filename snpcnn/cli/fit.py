@@ -268,6 +268,7 @@ def fit(
     snpcnn cache;
     PHENOTYPES a CSV/TSV or PLINK .pheno file, joined by sample id.
     """
+    from snpcnn.config import BaselineConfig, DataConfig, PreprocessConfig, TrainingConfig
     from snpcnn.cv import cross_validate
     from snpcnn.io import read_genotypes
     from snpcnn.io.output import check_writable, write_errors
@@ -294,6 +295,39 @@ def fit(
     model_arg = model
     if model.endswith(".toml") or Path(model).is_file():
         model_arg = str(Path(model))
+    # every setting is checked here, before the genotypes are read
+    settings = dict(
+        data=DataConfig(
+            covariates=cov_list,
+            folds=folds_value,
+            repeats=repeats,
+            stratify=stratify,
+            cv_scheme=cv_scheme,
+            groups=groups,
+            seed=seed,
+        ),
+        preprocessing=PreprocessConfig(
+            encoding=encoding,
+            scaling=scaling,
+            min_maf=min_maf,
+            min_call_rate=min_call_rate,
+            preselect_top_k=preselect_top_k,
+            preselect_p=preselect_p,
+        ),
+        training=TrainingConfig(
+            model=model_arg,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            n_seeds=n_seeds,
+            jit_compile=xla,
+            linear_init=linear_init,
+            conv_gate=conv_gate,
+            conv_folds=conv_folds,
+        ),
+        baselines=BaselineConfig(names=_split_list(baselines)),
+    )
 
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
@@ -330,37 +364,7 @@ def fit(
             cross_validate_parallel, workers=workers, ray_address=ray_address, threads=threads
         )
     try:
-        results = run_cv(
-            geno,
-            pheno,
-            trait_list,
-            covariates=cov_list or None,
-            model=model_arg,
-            encoding=encoding,
-            scaling=scaling,
-            linear_init=linear_init,
-            conv_gate=conv_gate,
-            conv_folds=conv_folds,
-            folds=folds_value,
-            repeats=repeats,
-            stratify=stratify,
-            cv_scheme=cv_scheme,
-            groups=groups,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            patience=patience,
-            n_seeds=n_seeds,
-            baselines=_split_list(baselines),
-            min_maf=min_maf,
-            min_call_rate=min_call_rate,
-            preselect_top_k=preselect_top_k,
-            preselect_p=preselect_p,
-            seed=seed,
-            refit=not no_refit,
-            jit_compile=xla,
-            progress=progress,
-        )
+        results = run_cv(geno, pheno, trait_list, refit=not no_refit, progress=progress, **settings)
     finally:
         progress.close()
     results.timings["total_seconds"] = time.perf_counter() - t0
