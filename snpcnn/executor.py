@@ -501,6 +501,68 @@ class Executor:
             raise
         return results
 
+    def stream(
+        self,
+        feed: Callable[[], Unit | None],
+        fn: Callable[..., Any],
+        shared: Sequence[Any] = (),
+        *,
+        on_result: Callable[[Unit, Any], None] | None = None,
+    ) -> None:
+        """Run units as they become available, keeping every worker busy.
+
+        ``feed()`` gives the next unit to start, or ``None`` when none can start now;
+        ``on_result(unit, result)`` runs here as each unit finishes and may make more
+        units available (``feed`` is asked again after it).  The run ends when nothing
+        runs and ``feed()`` gives ``None``.  Serially: one unit at a time, in feed order.
+        On Ray: ``workers`` units at a time (the cluster's CPUs with an address).
+        """
+        if not self.parallel:
+            while (unit := feed()) is not None:
+                result = fn(unit, *shared)
+                if on_result:
+                    on_result(unit, result)
+            return
+        if self._ray is None:
+            self._start()
+        ray = self._ray
+        refs = [self._share(s) for s in shared]
+        fn_ref = ray.put(fn)
+        env = self._env()
+        remote = ray.remote(_task).options(
+            num_cpus=self.cpus,
+            num_gpus=self.gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        pending: dict[Any, Unit] = {}
+
+        def fill():
+            while len(pending) < window:
+                unit = feed()
+                if unit is None:
+                    return
+                pending[remote.remote(fn_ref, unit, self.threads, env, *refs)] = unit
+
+        try:
+            fill()
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    unit = pending.pop(ref)
+                    result = self._get(ray, ref, unit)
+                    if on_result:
+                        on_result(unit, result)
+                fill()
+        except BaseException:
+            for ref in pending:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - best effort
+                    pass
+            raise
+
     def _share(self, obj: Any) -> Any:
         """``obj`` for tasks: sent once per executor (a cache path, else ``ray.put``)."""
         kept = self._shared.get(id(obj))

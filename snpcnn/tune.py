@@ -408,8 +408,9 @@ def _pruner():
     import optuna
 
     # a trial is stopped after an inner fold where its running mean is below the
-    # median of the finished trials' at the same fold (from the 2nd fold, 3 trials on)
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    # median of the finished trials' at the same fold (from the 1st fold, 3 trials on).
+    # Every trial of a split has the same inner folds, so the comparison is paired.
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
 
 
 def _fold_score(result: Mapping, metric: str) -> float:
@@ -499,6 +500,65 @@ def _outer_task(unit, genotypes, phenotypes):
         "notes": res.get("notes", []),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _tune_task(unit, genotypes):
+    """A task of a tune: a trial (``unit.trial`` set) or an outer scoring.
+
+    Each unit carries its own phenotypes: a trial only its outer split's training part,
+    so no trial task ever receives an outer test phenotype.
+    """
+    if unit.trial is not None:
+        return _trial_task(unit, genotypes, unit.data["phenotypes"])
+    return _outer_task(unit, genotypes, unit.data["phenotypes"])
+
+
+@dataclass
+class _Search:
+    """The search of one outer split: its study, training part and trials in flight."""
+
+    index: int
+    repeat: int
+    fold: int
+    name: str
+    study: Any
+    ph_train: Any
+    inner: pd.DataFrame
+    n_train: int
+    n_test: int
+    started: bool = False
+    done: bool = False
+    asked: list = field(default_factory=list)  # the batch of trials being run
+    outs: dict = field(default_factory=dict)  # trial number -> its task's output
+    chosen: dict | None = None
+
+
+def _states():
+    import optuna
+
+    s = optuna.trial.TrialState
+    return {"complete": s.COMPLETE, "pruned": s.PRUNED, "fail": s.FAIL}
+
+
+def _n_finished(study) -> int:
+    """Trials that count toward --trials: finished and not failed."""
+    import optuna
+
+    fail = optuna.trial.TrialState.FAIL
+    return sum(t.state.is_finished() and t.state != fail for t in study.get_trials(deepcopy=False))
+
+
+def _check_failures(s: _Search, n_trials: int) -> None:
+    import optuna
+
+    trials = s.study.get_trials(deepcopy=False)
+    fails = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+    if fails >= max(n_trials, 5) and not _completed(s.study):
+        errs = [t.user_attrs.get("error") for t in trials if t.user_attrs.get("error")]
+        raise InputError(
+            f"outer repeat {s.repeat} fold {s.fold}: every trial failed; first error: "
+            f"{errs[0] if errs else 'unknown'}"
+        )
 
 
 def _json(o):
@@ -723,16 +783,22 @@ def tune(
     chosen_rows: list[dict[str, Any]] = []
     notes: list[str] = []
     with Executor(workers, ray_address, threads=threads) as ex:
-        batch = 1
+        slots = 1
         if ex.parallel:
-            batch = ex.workers or max(1, int(ex._ray.cluster_resources().get("CPU", 1)))
+            slots = ex.workers or max(1, int(ex._ray.cluster_resources().get("CPU", 1)))
+        # The outer splits' searches are independent: they run side by side, one trial
+        # batch of each split in flight at a time, so the workers stay busy without a
+        # split ever waiting on another.  A split's trials run ``batch`` at a time and are
+        # told in trial order after the batch; with at least as many splits as workers the
+        # batch is 1: every split's sequence of trials (and pruning) is the serial one.
+        batch = max(1, math.ceil(slots / len(splits)))
+        searches: list[_Search] = []
         for i_split, (r, f) in enumerate(splits):
             part = outer[outer["repeat"] == r]
             test_ids = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
             train_ids = [s for s in ids if s not in test_ids]
             # the outer test samples' phenotypes are not there at all, not masked
             ph_train = dataclasses.replace(ph, table=ph.table.loc[ph.table.index.isin(train_ids)])
-            inner = make_folds(np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f))
             name = f"outer_r{r}_f{f}"
             study = optuna.create_study(
                 study_name=name,
@@ -742,145 +808,26 @@ def tune(
                 direction="maximize",
                 load_if_exists=True,
             )
-            emit("outer_start", repeat=r, fold=f, index=i_split + 1, total=len(splits))
             for t in study.get_trials(deepcopy=False):
                 if not t.state.is_finished():  # asked before an interruption, never told
                     study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-            finished = [
-                t
-                for t in study.get_trials(deepcopy=False)
-                if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL
-            ]
-            while len(finished) < n_trials:
-                want = min(batch, n_trials - len(finished))
-                asked = [study.ask() for _ in range(want)]
-                units = []
-                for t in asked:
-                    params = {p.name: p.suggest(t) for p in space.params}
-                    units.append(
-                        Unit(
-                            trait=trait,
-                            repeat=r,
-                            fold=f,
-                            trial=t.number,
-                            data={
-                                "study": name,
-                                "storage": journal,
-                                "trial_id": t._trial_id,
-                                "params": params,
-                                "space": space,
-                                "inner": inner,
-                                "trait": trait,
-                                "metric": metric,
-                                "common": common,
-                            },
-                        )
-                    )
-                outs = ex.map(units, _trial_task, [g, ph_train])
-                for t, o in zip(asked, outs):
-                    state = {
-                        "complete": optuna.trial.TrialState.COMPLETE,
-                        "pruned": optuna.trial.TrialState.PRUNED,
-                        "fail": optuna.trial.TrialState.FAIL,
-                    }[o["state"]]
-                    if o["error"]:
-                        t.set_user_attr("error", o["error"])
-                    t.set_user_attr("seconds", o["seconds"])
-                    t.set_user_attr("inner_scores", o["scores"])
-                    study.tell(t, o["value"] if o["state"] == "complete" else None, state=state)
-                    emit(
-                        "trial",
-                        repeat=r,
-                        fold=f,
-                        trial=t.number,
-                        state=o["state"],
-                        value=o["value"],
-                        best=_best_value(study),
-                        n_trials=n_trials,
-                    )
-                finished = [
-                    t
-                    for t in study.get_trials(deepcopy=False)
-                    if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL
-                ]
-                fails = sum(
-                    t.state == optuna.trial.TrialState.FAIL
-                    for t in study.get_trials(deepcopy=False)
-                )
-                if fails >= max(n_trials, 5) and not _completed(study):
-                    errs = [
-                        t.user_attrs.get("error")
-                        for t in study.get_trials(deepcopy=False)
-                        if t.user_attrs.get("error")
-                    ]
-                    raise InputError(
-                        f"outer repeat {r} fold {f}: every trial failed; first error: "
-                        f"{errs[0] if errs else 'unknown'}"
-                    )
-            completed = _completed(study)
-            if not completed:
-                raise InputError(
-                    f"outer repeat {r} fold {f}: no trial completed (all pruned); use more --trials"
-                )
-            # the best mean inner score; ties go to the earlier trial
-            best = max(completed, key=lambda t: (t.value, -t.number))
-            for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-                if not t.state.is_finished():
-                    continue  # asked before an interruption, never told
-                scores = t.user_attrs.get("inner_scores", [])
-                trial_rows.append(
-                    {
-                        "repeat": r,
-                        "fold": f,
-                        "trial": t.number,
-                        "state": t.state.name.lower(),
-                        "inner_score": t.value,
-                        "inner_folds_run": len(scores),
-                        **{f"inner_{k}": s for k, s in enumerate(scores)},
-                        "seconds": t.user_attrs.get("seconds"),
-                        "error": t.user_attrs.get("error"),
-                        **{f"param_{k}": v for k, v in t.params.items()},
-                    }
-                )
-            chosen_rows.append(
-                {
-                    "repeat": r,
-                    "fold": f,
-                    "trial": best.number,
-                    "inner_score": best.value,
-                    "n_train": len(train_ids),
-                    "n_test": len(test_ids),
-                    "params": dict(best.params),
-                }
+            inner = make_folds(np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f))
+            searches.append(
+                _Search(i_split, r, f, name, study, ph_train, inner, len(train_ids), len(test_ids))
             )
-            emit("outer_done", repeat=r, fold=f, best=best.value, params=dict(best.params))
 
-        # ------------------------------------------------ outer scoring
-        outer_units = []
-        for c in chosen_rows:
-            kw = {**space.configure(c["params"]), "cnn": True, "baselines": ()}
-            outer_units.append(
-                Unit(
-                    trait=trait,
-                    model=TUNED,
-                    repeat=c["repeat"],
-                    fold=c["fold"],
-                    data={"folds": outer, "common": common, "kwargs": kw},
-                )
-            )
-        if compare_default:
-            kw = {**space.configure({}), "cnn": True, "baselines": ("gblup",)}
-            for r, f in splits:
-                outer_units.append(
-                    Unit(
-                        trait=trait,
-                        model=DEFAULT,
-                        repeat=r,
-                        fold=f,
-                        data={"folds": outer, "common": common, "kwargs": kw},
-                    )
-                )
+        outer_units: list[Unit] = []  # the tuned ones in split order, then the default's
+        outer_results: dict[str, Any] = {}
         store = partial / "outer"
+
+        def outer_unit(model, r, f, kw):
+            return Unit(
+                trait=trait,
+                model=model,
+                repeat=r,
+                fold=f,
+                data={"folds": outer, "common": common, "kwargs": kw, "phenotypes": ph},
+            )
 
         def stored(u):
             p = store / f"{_safe(u.model)}_r{u.repeat}_f{u.fold}.json"
@@ -897,10 +844,160 @@ def tune(
                 json.dumps({"key": want, "result": res}, default=_json),
             )
 
-        results = ex.map(
-            outer_units, _outer_task, [g, ph], done=stored, on_result=save, progress=emit
-        )
+        ready: list[Unit] = []  # trials asked and not started, in trial order
+        waiting: list[Unit] = []  # outer units to run when no trial can start
+
+        def queue_outer(u):
+            outer_units.append(u)
+            res = stored(u)
+            if res is None:
+                waiting.append(u)
+            else:
+                outer_results[u.key] = res
+
+        def finish(s: _Search) -> None:
+            completed = _completed(s.study)
+            if not completed:
+                raise InputError(
+                    f"outer repeat {s.repeat} fold {s.fold}: no trial completed (all pruned); "
+                    "use more --trials"
+                )
+            # the best mean inner score; ties go to the earlier trial
+            best = max(completed, key=lambda t: (t.value, -t.number))
+            s.done = True
+            s.chosen = {
+                "repeat": s.repeat,
+                "fold": s.fold,
+                "trial": best.number,
+                "inner_score": best.value,
+                "n_train": s.n_train,
+                "n_test": s.n_test,
+                "params": dict(best.params),
+            }
+            emit(
+                "outer_done",
+                repeat=s.repeat,
+                fold=s.fold,
+                best=best.value,
+                params=s.chosen["params"],
+            )
+            kw = {**space.configure(s.chosen["params"]), "cnn": True, "baselines": ()}
+            queue_outer(outer_unit(TUNED, s.repeat, s.fold, kw))
+
+        def ask(s: _Search) -> None:
+            if not s.started:
+                s.started = True
+                emit(
+                    "outer_start",
+                    repeat=s.repeat,
+                    fold=s.fold,
+                    index=s.index + 1,
+                    total=len(searches),
+                )
+            want = min(batch, n_trials - _n_finished(s.study))
+            s.asked = [s.study.ask() for _ in range(want)]
+            for t in s.asked:
+                params = {p.name: p.suggest(t) for p in space.params}
+                ready.append(
+                    Unit(
+                        trait=trait,
+                        repeat=s.repeat,
+                        fold=s.fold,
+                        trial=t.number,
+                        data={
+                            "study": s.name,
+                            "storage": journal,
+                            "trial_id": t._trial_id,
+                            "params": params,
+                            "space": space,
+                            "inner": s.inner,
+                            "trait": trait,
+                            "metric": metric,
+                            "common": common,
+                            "phenotypes": s.ph_train,  # the outer training part only
+                        },
+                    )
+                )
+
+        def feed() -> Unit | None:
+            if not ready:
+                # the split with the most trials left, so that the splits finish together
+                idle = [s for s in searches if not s.done and not s.asked]
+                if idle:
+                    ask(max(idle, key=lambda s: (n_trials - _n_finished(s.study), -s.index)))
+            if ready:
+                return ready.pop(0)
+            return waiting.pop(0) if waiting else None
+
+        def on_result(u: Unit, out: dict) -> None:
+            if u.trial is None:
+                save(u, out)
+                outer_results[u.key] = out
+                emit("outer_scored", model=u.model, repeat=u.repeat, fold=u.fold)
+                return
+            s = next(x for x in searches if (x.repeat, x.fold) == (u.repeat, u.fold))
+            s.outs[u.trial] = out
+            if len(s.outs) < len(s.asked):
+                return
+            for t in s.asked:  # told in trial order, after the whole batch
+                o = s.outs[t.number]
+                state = _states()[o["state"]]
+                if o["error"]:
+                    t.set_user_attr("error", o["error"])
+                t.set_user_attr("seconds", o["seconds"])
+                t.set_user_attr("inner_scores", o["scores"])
+                s.study.tell(t, o["value"] if o["state"] == "complete" else None, state=state)
+                emit(
+                    "trial",
+                    repeat=s.repeat,
+                    fold=s.fold,
+                    trial=t.number,
+                    state=o["state"],
+                    value=o["value"],
+                    best=_best_value(s.study),
+                    n_trials=n_trials,
+                )
+            s.asked, s.outs = [], {}
+            _check_failures(s, n_trials)
+            if _n_finished(s.study) >= n_trials:
+                finish(s)
+
+        for s in searches:  # resumed splits whose search is already complete
+            _check_failures(s, n_trials)
+            if _n_finished(s.study) >= n_trials:
+                finish(s)
+        if compare_default:  # the default and GBLUP do not depend on the search
+            kw = {**space.configure({}), "cnn": True, "baselines": ("gblup",)}
+            for r, f in splits:
+                queue_outer(outer_unit(DEFAULT, r, f, kw))
+        ex.stream(feed, _tune_task, [g], on_result=on_result)
         execution = ex.describe()
+
+    for s in searches:
+        for t in sorted(s.study.get_trials(deepcopy=False), key=lambda t: t.number):
+            if not t.state.is_finished():
+                continue  # asked before an interruption, never told
+            scores = t.user_attrs.get("inner_scores", [])
+            trial_rows.append(
+                {
+                    "repeat": s.repeat,
+                    "fold": s.fold,
+                    "trial": t.number,
+                    "state": t.state.name.lower(),
+                    "inner_score": t.value,
+                    "inner_folds_run": len(scores),
+                    **{f"inner_{k}": v for k, v in enumerate(scores)},
+                    "seconds": t.user_attrs.get("seconds"),
+                    "error": t.user_attrs.get("error"),
+                    **{f"param_{k}": v for k, v in t.params.items()},
+                }
+            )
+        chosen_rows.append(s.chosen)
+    tuned = {(u.repeat, u.fold): u for u in outer_units if u.model == TUNED}
+    outer_units = [tuned[(s.repeat, s.fold)] for s in searches] + [
+        u for u in outer_units if u.model != TUNED
+    ]
+    results = [outer_results[u.key] for u in outer_units]
 
     rename = {TUNED: {CNN_NAME: TUNED}, DEFAULT: {CNN_NAME: DEFAULT, "GBLUP": GBLUP}}
     mframes, pframes = [], []
@@ -950,7 +1047,7 @@ def tune(
         "min_call_rate": min_call_rate,
         "compare_default": compare_default,
         "sampler": "TPE (seeded per outer split)",
-        "pruner": "median (from the 2nd inner fold, after 3 trials)",
+        "pruner": "median (from the 1st inner fold, after 3 trials)",
     }
     res = TuneResults(
         metrics=metrics,

@@ -32,12 +32,21 @@ class _Lines:
             value = "-" if info["value"] is None else f"{info['value']:.3f}"
             best = "-" if info["best"] is None else f"{info['best']:.3f}"
             self.progress.line(
-                f"  trial {info['trial'] + 1}/{info['n_trials']} {info['state']}: inner "
+                f"  r{info['repeat']} f{info['fold']} trial {info['trial'] + 1}/{info['n_trials']} "
+                f"{info['state']}: inner "
                 f"score {value} (best {best}; {format_duration(time.perf_counter() - self.t0)})"
             )
         elif event == "outer_done":
             params = ", ".join(f"{k}={_short(v)}" for k, v in info["params"].items())
-            self.progress.line(f"  chosen (inner score {info['best']:.3f}): {params}")
+            self.progress.line(
+                f"  r{info['repeat']} f{info['fold']} chosen (inner score {info['best']:.3f}): "
+                f"{params}"
+            )
+        elif event == "outer_scored":
+            self.progress.line(
+                f"  r{info['repeat']} f{info['fold']} {info['model']}: scored on the outer test "
+                f"fold ({format_duration(time.perf_counter() - self.t0)})"
+            )
         elif event == "tasks":
             self.progress("tasks", dataset="outer scoring", **info)
 
