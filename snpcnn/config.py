@@ -258,13 +258,16 @@ class TrainingConfig(_Config):
     cnn: bool = True
 
     def __post_init__(self) -> None:
-        _integer(self.epochs, "epochs", 1)
-        _integer(self.batch_size, "batch_size", 1)
-        _integer(self.patience, "patience", 0)
-        _integer(self.n_seeds, "n_seeds", 1)
-        if not float(self.learning_rate) > 0:
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("n_seeds", 1)):
+            _set(self, name, _integer(getattr(self, name), name, low))
+        for name in ("learning_rate", "val_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise InputError(f"{name} must be a number, got {value!r}")
+            _set(self, name, float(value))
+        if not self.learning_rate > 0:
             raise InputError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0.0 <= float(self.val_fraction) < 1.0:
+        if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         _set(self, "model_overrides", dict(self.model_overrides or {}))
         self.train_config()  # linear_init, conv_gate and conv_folds are validated there
@@ -340,16 +343,44 @@ class ExecutionConfig(_Config):
     skip, on_fold : callables, optional
         Resume: ``skip(repeat, fold)`` may return a stored fold result;
         ``on_fold(repeat, fold, result)`` receives each finished fold.
+    workers : int, optional
+        Run the folds as tasks on a local Ray with this many CPUs
+        (:class:`snpcnn.executor.Executor`; default: serially, in this process).
+    ray_address : str, optional
+        ``HOST:PORT`` of an existing Ray cluster to run the folds on.
+    threads : int, optional
+        BLAS/TensorFlow threads per task (with ``workers`` or ``ray_address``).
     """
 
     refit: bool = True
     progress: Callable[..., None] | None = None
     skip: Callable[[int, int], dict | None] | None = None
     on_fold: Callable[[int, int, dict], None] | None = None
+    workers: int | None = None
+    ray_address: str | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "refit", bool(self.refit))
+        for name in ("workers", "threads"):
+            if getattr(self, name) is not None:
+                _set(self, name, _integer(getattr(self, name), name, 1))
+        if self.parallel and (self.skip or self.on_fold):
+            raise InputError("skip/on_fold (resume hooks) do not combine with workers/ray_address")
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the folds run as executor tasks (``workers`` or ``ray_address`` given)."""
+        return self.workers is not None or self.ray_address is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """``refit`` only: the callables are not settings."""
-        return {"refit": self.refit}
+        """The settings (the callables are left out)."""
+        return {
+            "refit": self.refit,
+            "workers": self.workers,
+            "ray_address": self.ray_address,
+            "threads": self.threads,
+        }
 
 
 #: the keyword groups of :func:`snpcnn.cv.cross_validate`: parameter name -> class

@@ -524,6 +524,9 @@ def cross_validate(
     progress: Callable[..., None] | None = None,
     skip: Callable[[int, int], dict | None] | None = None,
     on_fold: Callable[[int, int, dict], None] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    threads: int | None = None,
 ) -> CVResults:
     """Cross-validate a CNN and the baselines (GBLUP, ridge, RKHS) on the same folds.
 
@@ -554,7 +557,8 @@ def cross_validate(
         ``val_fraction``, ``n_seeds``, ``jit_compile``, ``linear_init``,
         ``conv_gate``, ``conv_folds``, ``model_overrides``, ``cnn``.
     execution : snpcnn.config.ExecutionConfig, optional
-        ``refit``, ``progress``, ``skip``, ``on_fold``.
+        ``refit``, ``progress``, ``skip``, ``on_fold``, ``workers``,
+        ``ray_address``, ``threads``.
     covariates : list of str, optional
         Covariate columns (numeric, or categorical -> one-hot), fitted as fixed
         effects inside each training part.
@@ -602,6 +606,12 @@ def cross_validate(
         Resume support: ``skip(repeat, fold)`` may return a stored fold result
         dict (then the fold is not recomputed); ``on_fold(repeat, fold, result)``
         receives each finished fold.
+    workers, ray_address, threads : optional
+        Run the folds as tasks of :class:`snpcnn.executor.Executor`: on a local
+        Ray with ``workers`` CPUs, or on the Ray cluster at ``ray_address``, with
+        ``threads`` BLAS/TensorFlow threads per task
+        (:func:`snpcnn.executor.cross_validate_parallel`; not with ``skip`` or
+        ``on_fold``).  The same folds and seeds as the serial run.
 
     The other keywords (``covariates_path``, ``id_column``, ``encoding``,
     ``scaling``, ``repeats``, ``stratify``, ``cv_scheme``, ``groups``, ``epochs``,
@@ -630,6 +640,18 @@ def cross_validate(
     base_cfg = groups_["baselines"]
     execution = groups_["execution"]
     del groups_
+    if execution.parallel:  # the folds as executor tasks, assembled by a serial call
+        from snpcnn.executor import cross_validate_parallel
+
+        return cross_validate_parallel(
+            genotypes,
+            phenotypes,
+            data=data,
+            preprocessing=pre_cfg,
+            training=training,
+            baselines=base_cfg,
+            execution=execution,
+        )
     cnn = training.cnn
     progress = execution.progress
     t_start = time.perf_counter()

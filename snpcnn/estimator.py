@@ -31,8 +31,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from snpcnn.backend import predict_array
+from snpcnn.config import PreprocessConfig, TrainingConfig
 from snpcnn.cv import TRAIN_DEFAULTS
-from snpcnn.errors import InputError
 from snpcnn.genotypes import encode
 from snpcnn.training import TrainConfig, train_cnn
 
@@ -94,12 +94,7 @@ class _SNPCNNBase(BaseEstimator):
             y_numeric=multi_output,
             reset=True,
         )
-        if self.encoding not in ("dosage", "onehot"):
-            raise InputError(f"encoding must be 'dosage' or 'onehot', got {self.encoding!r}")
-        if self.scaling not in ("none", "center", "standardize"):
-            raise InputError(
-                f"scaling must be 'none', 'center' or 'standardize', got {self.scaling!r}"
-            )
+        PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
         miss = self._missing(X, raw_dtype)
         Xm = np.where(miss, np.nan, X)
         with np.errstate(all="ignore"):
@@ -138,16 +133,16 @@ class _SNPCNNBase(BaseEstimator):
         return self._transform(X, raw_dtype)
 
     def _config(self) -> TrainConfig:
-        return TrainConfig(
+        return TrainingConfig(
             model=self.model,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            patience=int(self.patience),
-            val_fraction=float(self.val_fraction),
-            n_seeds=int(self.n_seeds),
-            model_overrides=dict(self.model_overrides or {}),
-        )
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience,
+            val_fraction=self.val_fraction,
+            n_seeds=self.n_seeds,
+            model_overrides=self.model_overrides,
+        ).train_config()  # the values checked there (one-line InputErrors)
 
     def _train(self, x, y, head, n_outputs=None):
         n = len(x)

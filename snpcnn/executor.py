@@ -716,6 +716,9 @@ def cross_validate_parallel(
     if hooks.skip or hooks.on_fold:
         raise TypeError("cross_validate_parallel takes no skip= or on_fold=")
     progress = progress or hooks.progress
+    if workers is None and ray_address is None:  # given in the ExecutionConfig, if at all
+        workers, ray_address = hooks.workers, hooks.ray_address
+    threads = threads or hooks.threads
     splits: list[tuple[int, int]] = []
 
     def record(r, f):  # the folds, without training anything

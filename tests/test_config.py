@@ -79,6 +79,7 @@ def test_values_are_normalised_and_checked():
         (TrainingConfig, {"conv_folds": 1}, "conv_folds must be 0 or an integer >= 2"),
         (TrainingConfig, {"linear_init": "ones"}, "linear_init must be one of"),
         (BaselineConfig, {"names": ["blup"]}, "blup"),
+        (ExecutionConfig, {"workers": 0}, "workers must be at least 1"),
     ]
     for cls, kwargs, message in bad:
         with pytest.raises(InputError, match=message):
@@ -100,7 +101,7 @@ def test_to_dict_round_trips():
         PreprocessConfig(encoding="onehot", scaling="none", min_maf=0.05, preselect_top_k=100),
         TrainingConfig(model="snpcnn_default", epochs=7, model_overrides={"dropout": 0.2}),
         BaselineConfig(names=["gblup", "rkhs"], ensemble=False),
-        ExecutionConfig(refit=False),
+        ExecutionConfig(refit=False, workers=2, threads=1),
     ]
     import json
 
@@ -115,7 +116,12 @@ def test_to_dict_round_trips():
         return None
 
     assert TrainingConfig(model=my_model).to_dict()["model"] == "my_model"
-    assert ExecutionConfig(progress=print).to_dict() == {"refit": True}
+    assert ExecutionConfig(progress=print, workers=2).to_dict() == {
+        "refit": True,
+        "workers": 2,
+        "ray_address": None,
+        "threads": None,
+    }
 
 
 def test_keywords_and_objects_merge_and_conflicts_are_errors():
@@ -226,3 +232,13 @@ def test_folds_as_executor_units_take_the_config_objects(tiny_data):
     assert "tasks" in events and units.config["execution"] == {"executor": "serial"}
     with pytest.raises(TypeError, match="no skip= or on_fold="):
         cross_validate_parallel(g, ph, skip=lambda r, f: None, **settings)
+
+
+def test_workers_send_the_folds_to_the_executor(tiny_data):
+    """workers=/ray_address= run the folds through snpcnn.executor (here: an address where
+    nothing listens, refused before any fold is fitted), never with resume hooks."""
+    g, ph = tiny_data
+    with pytest.raises(InputError, match="cannot reach the Ray cluster at 127.0.0.1:9"):
+        cross_validate(g, ph, "GY_E1", folds=2, ray_address="127.0.0.1:9")
+    with pytest.raises(InputError, match="do not combine with workers"):
+        cross_validate("/x.bed", "/x.csv", workers=2, skip=lambda r, f: None)

@@ -268,7 +268,13 @@ def fit(
     snpcnn cache;
     PHENOTYPES a CSV/TSV or PLINK .pheno file, joined by sample id.
     """
-    from snpcnn.config import BaselineConfig, DataConfig, PreprocessConfig, TrainingConfig
+    from snpcnn.config import (
+        BaselineConfig,
+        DataConfig,
+        ExecutionConfig,
+        PreprocessConfig,
+        TrainingConfig,
+    )
     from snpcnn.cv import cross_validate
     from snpcnn.io import read_genotypes
     from snpcnn.io.output import check_writable, write_errors
@@ -354,17 +360,16 @@ def fit(
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(al.format_report(), err=True)
-    run_cv = cross_validate
-    if workers is not None or ray_address is not None:
-        from functools import partial
-
-        from snpcnn.executor import cross_validate_parallel
-
-        run_cv = partial(
-            cross_validate_parallel, workers=workers, ray_address=ray_address, threads=threads
-        )
+    # --workers / --ray-address: the folds as executor tasks (snpcnn.executor)
+    execution = ExecutionConfig(
+        refit=not no_refit,
+        progress=progress,
+        workers=workers,
+        ray_address=ray_address,
+        threads=threads,
+    )
     try:
-        results = run_cv(geno, pheno, trait_list, refit=not no_refit, progress=progress, **settings)
+        results = cross_validate(geno, pheno, trait_list, execution=execution, **settings)
     finally:
         progress.close()
     results.timings["total_seconds"] = time.perf_counter() - t0
