@@ -1,6 +1,7 @@
 """Genomic-prediction baselines: GBLUP (REML), ridge regression (RR-BLUP), RKHS
 (Gaussian-kernel GBLUP), GBLUP-AD (additive + dominance, Vitezica et al. 2013) and EG-BLUP
-(additive + additive-by-additive epistasis, G o G).
+(additive + additive-by-additive epistasis, G o G); and CNN-GP, the infinite-width limit of a
+convolutional network (a convolutional model, fitted like the kernel baselines by REML).
 
 All of them follow one small contract so that the cross-validation engine can treat them (and the
 CNNs) alike::
@@ -38,6 +39,7 @@ from snpcnn.baselines._common import (
     _spectrum,
     _training_data,
 )
+from snpcnn.baselines.cnn_gp import CNNGP, MLPGP
 from snpcnn.baselines.gblup import (
     EGBLUP,
     GBLUP,
@@ -60,6 +62,8 @@ __all__ = [
     "RKHS",
     "GBLUPAD",
     "EGBLUP",
+    "CNNGP",
+    "MLPGP",
     "make_baseline",
     "BASELINES",
     "DEFAULT_BASELINES",
@@ -75,7 +79,7 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`make_baseline`.
-BASELINES = ("gblup", "ridge", "rkhs", "gblup_ad", "egblup")
+BASELINES = ("gblup", "ridge", "rkhs", "gblup_ad", "egblup", "cnn_gp", "mlp_gp")
 #: The baselines run when none are named (``snpcnn fit``, ``cross_validate``, bench configs).
 DEFAULT_BASELINES = ("gblup", "ridge", "rkhs")
 #: The label each baseline's results carry (metrics.csv, results.csv, tables).
@@ -85,6 +89,8 @@ BASELINE_LABELS = {
     "rkhs": "RKHS",
     "gblup_ad": "GBLUP-AD",
     "egblup": "EG-BLUP",
+    "cnn_gp": "CNN-GP",
+    "mlp_gp": "MLP-GP",
 }
 
 #: Training rows above which the cross-validation skips the n x n kernel baselines (RKHS,
@@ -92,13 +98,13 @@ BASELINE_LABELS = {
 #: bandwidth; O(n^3) time, several n x n float64 copies).  GBLUP and ridge switch to the
 #: large-n solver instead (docs/baselines.md).
 KERNEL_MAX_N = 6000
-_KERNEL_BASELINES = ("rkhs", "gblup_ad", "gblupad", "egblup")
+_KERNEL_BASELINES = ("rkhs", "gblup_ad", "gblupad", "egblup", "cnn_gp", "cnngp", "mlp_gp", "mlpgp")
 
 
 def drop_oversized(baselines: Any, n_train: int) -> tuple[list[str], list[str]]:
     """The baselines that run on ``n_train`` training rows, and one message per skipped one.
 
-    The kernel baselines (RKHS, GBLUP-AD, EG-BLUP) are skipped above :data:`KERNEL_MAX_N`
+    The kernel models (RKHS, GBLUP-AD, EG-BLUP, CNN-GP) are skipped above :data:`KERNEL_MAX_N`
     training rows; GBLUP and ridge always run (their large-n solver takes over).
     """
     kept: list[str] = []
@@ -124,6 +130,8 @@ _REGISTRY = {
     "rkhs": RKHS,
     "gblupad": GBLUPAD,
     "egblup": EGBLUP,
+    "cnngp": CNNGP,
+    "mlpgp": MLPGP,
 }
 
 

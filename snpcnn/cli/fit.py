@@ -159,8 +159,9 @@ def _folds_arg(value: str):
     "--baselines",
     default="gblup,ridge,rkhs",
     show_default=True,
-    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup; "
-    "with several --trait also mtgblup, the multi-trait GBLUP) or 'none'.",
+    help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup, "
+    "cnn_gp = the infinite-width CNN, mlp_gp; with several --trait also mtgblup, the multi-trait "
+    "GBLUP) or 'none'.",
 )
 @click.option(
     "--min-maf",

@@ -1,0 +1,275 @@
+"""CNN-GP: the infinite-width limit of a convolutional network, as a kernel model with REML.
+
+A convolutional network whose layers are made infinitely wide (infinitely many filters and
+hidden units, weights drawn i.i.d. Gaussian) is a Gaussian process over functions of the
+genotypes (Neal 1996; Novak et al. 2019, "Bayesian deep convolutional networks with many
+channels are Gaussian processes").  Its covariance, the CNN-GP kernel, is computed here
+exactly, layer by layer, for the architecture
+
+    input (SNPs, standardised on the training rows)
+    -> Conv1D(filters -> inf, kernel = stride = ``width``, activation)   one response per window
+    -> flatten -> Dense(units -> inf, ReLU) x ``depth``                   ``depth`` in ``depths``
+    -> Dense(1)
+
+with weight variance ``1 / fan-in`` (``2 / fan-in`` for ReLU layers, He scaling) and bias
+variance ``bias``:
+
+* window layer: the pre-activations of window ``w`` have covariance ``k_w(x, x') =
+  x_w . x'_w / width + bias``; the activation maps it to ``E[phi(u) phi(u')]``: for ReLU the
+  arc-cosine kernel of order 1 (Cho and Saul 2009), ``sqrt(k k') J(theta) / pi`` with
+  ``J = sin theta + (pi - theta) cos theta`` and ``cos theta = k(x, x') / sqrt(k k')``; for ``square`` (the activation of the default
+  CNN's convolution) ``2 k_w(x, x')^2 + k_w(x, x) k_w(x', x')``.  The readout weighs each
+  window separately (flatten), so the layer's kernel is the mean over windows.
+* each dense ReLU layer applies the arc-cosine map to the previous kernel plus ``bias``.
+
+The network is never trained: prediction is GP regression (BLUP) with this kernel, ``y = F b
++ g + e``, ``g ~ N(0, sigma_g2 K)``, variance components by REML on the training rows exactly
+as for GBLUP and RKHS, and the depth chosen among ``depths`` by the REML likelihood (as RKHS
+chooses its bandwidth).  It is deterministic: no seeds, no early stopping, no learning rate.
+Only the training rows enter (standardisation, REML, the depth).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from snpcnn.baselines._common import Baseline, _training_data
+from snpcnn.baselines.reml import _best_kernel, _reml_bounds, _store_reml
+from snpcnn.errors import InputError
+
+ACTIVATIONS = ("relu", "square")
+
+
+def _arccos(k12: np.ndarray, k11: np.ndarray, k22: np.ndarray) -> np.ndarray:
+    """``2 E[relu(u) relu(u')]`` for centred Gaussians with variances ``k11``, ``k22`` (rows,
+    columns) and covariance ``k12``: the arc-cosine kernel of order 1, i.e. a ReLU layer with
+    He-scaled weights (variance 2 / fan-in), which keeps the diagonal: ``_arccos(k, k, k) =
+    k``."""
+    norm = np.sqrt(np.outer(k11, k22))
+    cos = np.clip(k12 / np.maximum(norm, 1e-300), -1.0, 1.0)
+    theta = np.arccos(cos)
+    return norm * (np.sin(theta) + (np.pi - theta) * cos) / np.pi
+
+
+def window_kernel(
+    A: np.ndarray, B: np.ndarray, width: int, activation: str, bias: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The convolution layer's kernel between the rows of ``A`` and ``B`` (standardised
+    inputs), and its diagonals for ``A`` and ``B``: the mean over non-overlapping windows of
+    ``width`` SNPs (a last, shorter window included) of the activation's covariance."""
+    m = A.shape[1]
+    K = np.zeros((len(A), len(B)))
+    da, db = np.zeros(len(A)), np.zeros(len(B))
+    starts = range(0, m, width)
+    # each window's map runs in float32 (5x faster than float64 for the arc-cosine); the
+    # sum over windows is kept in float64
+    A32, B32 = A.astype(np.float32), B.astype(np.float32)
+    bias32 = np.float32(bias)
+    for s in starts:
+        a, b = A32[:, s : s + width], B32[:, s : s + width]
+        w = a.shape[1]
+        kab = a @ b.T / np.float32(w) + bias32
+        kaa = np.einsum("ij,ij->i", a, a) / np.float32(w) + bias32
+        kbb = np.einsum("ij,ij->i", b, b) / np.float32(w) + bias32
+        if activation == "square":
+            kab *= kab
+            kab *= 2.0
+            kab += np.outer(kaa, kbb)
+            K += kab
+            da += 3.0 * kaa * kaa
+            db += 3.0 * kbb * kbb
+        else:
+            K += _arccos(kab, kaa, kbb)
+            da += kaa  # _arccos(k, k, k) = k
+            db += kbb
+    n_win = len(starts)
+    return K / n_win, da / n_win, db / n_win
+
+
+def dense_kernel(
+    K: np.ndarray, da: np.ndarray, db: np.ndarray, depth: int, bias: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``depth`` infinitely wide dense ReLU layers on top of the kernel ``K``."""
+    for _ in range(depth):
+        K = _arccos(K + bias, da + bias, db + bias)
+        da, db = da + bias, db + bias
+    return K, da, db
+
+
+class CNNGP(Baseline):
+    """The infinite-width convolutional network (CNN-GP) as a kernel model, fitted by REML.
+
+    See the module docstring for the architecture and its kernel.  This is a convolutional
+    model, not a linear baseline: its kernel is built from windows of adjacent SNPs (local
+    non-additive effects, like the default CNN's convolution) and, with ``depth >= 1``,
+    nonlinear interactions between windows.
+
+    Parameters
+    ----------
+    width : int
+        SNPs per window (kernel size = stride of the convolution).
+    activation : {"relu", "square"}
+        The convolution's activation.
+    depths : sequence of int
+        Numbers of dense ReLU layers to try; REML picks one.
+    bias : float
+        Bias variance of every layer.
+    log_delta_bounds, n_grid
+        As for :class:`GBLUP`.
+
+    Attributes
+    ----------
+    depth_ : int
+        The chosen number of dense layers.
+    loglik_by_depth_ : dict
+        REML log-likelihood of each depth.
+    dual_coef_ : array (n_train,)
+        ``H^-1 (y - F b)``.
+    sigma_g2_, sigma_e2_, delta_, h2_, beta_, at_bound_, notes_
+        As for :class:`GBLUP`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.binomial(2, 0.3, size=(60, 200)).astype(float)
+    >>> y = X[:, 0] * X[:, 1] + rng.normal(size=60)
+    >>> m = CNNGP().fit(X[:50], y[:50])
+    >>> m.predict(X[50:]).shape
+    (10,)
+    """
+
+    name = "CNN-GP"
+    _fitted_attr = "dual_coef_"
+
+    def __init__(
+        self,
+        width: int = 5,
+        activation: str = "relu",
+        depths: Any = (0, 1, 2, 3, 4, 6, 8),
+        bias: float = 0.1,
+        log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
+        n_grid: int = 100,
+    ) -> None:
+        self.width = width
+        self.activation = activation
+        self.depths = depths
+        self.bias = bias
+        self.log_delta_bounds = log_delta_bounds
+        self.n_grid = n_grid
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "activation": self.activation,
+            "depths": self.depths,
+            "bias": self.bias,
+            "log_delta_bounds": self.log_delta_bounds,
+            "n_grid": self.n_grid,
+        }
+
+    def _check_params(self) -> list[int]:
+        if self.width is None:  # MLPGP: one window over every SNP
+            return self._check_rest()
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)):
+            raise InputError(f"width must be a positive integer, got {self.width!r}")
+        if self.width < 1:
+            raise InputError(f"width must be a positive integer, got {self.width!r}")
+        return self._check_rest()
+
+    def _check_rest(self) -> list[int]:
+        if self.activation not in ACTIVATIONS:
+            raise InputError(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
+        depths = [int(d) for d in np.atleast_1d(self.depths)]
+        if (
+            not depths
+            or min(depths) < 0
+            or any(d != float(x) for d, x in zip(depths, np.atleast_1d(self.depths)))
+        ):
+            raise InputError(f"depths must be integers >= 0, got {self.depths!r}")
+        if not float(self.bias) >= 0:
+            raise InputError(f"bias must be >= 0, got {self.bias!r}")
+        return depths
+
+    def fit(self, X: Any, y: Any, C: Any = None) -> CNNGP:
+        """Standardise on the training rows, build the kernel, pick the depth and the
+        variance components by REML.  Parameters are as for :meth:`GBLUP.fit`."""
+        depths = self._check_params()
+        lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
+        X, y, fe, F = _training_data(X, y, C, "CNN-GP")
+        n, m = X.shape
+        mean = X.mean(axis=0)
+        sd = X.std(axis=0)
+        sd[sd == 0] = 1.0
+        Z = (X - mean) / sd
+        K0, d0, _ = window_kernel(Z, Z, self._width(m), self.activation, float(self.bias))
+        depth, reml, by_depth = _best_kernel(
+            depths,
+            lambda d: dense_kernel(K0, d0, d0, int(d), float(self.bias))[0],
+            y,
+            F,
+            lo,
+            hi,
+            self.n_grid,
+        )
+        _store_reml(self, reml, fe, lo, hi)
+        self.depth_ = int(depth)
+        self.loglik_by_depth_ = {int(k): v for k, v in by_depth.items()}
+        self.dual_coef_ = reml.hinv_resid
+        self.mean_, self.sd_ = mean, sd
+        self.Z_train_ = Z.astype(np.float32)
+        self.diag_train_ = d0
+        self.n_features_in_ = m
+        self.n_train_ = n
+        return self
+
+    def _width(self, m: int) -> int:
+        return m if self.width is None else int(self.width)
+
+    def kernel(self, X_new: Any) -> np.ndarray:
+        """The CNN-GP kernel between ``X_new`` and the training rows (n_new x n_train)."""
+        self._check_fitted()
+        Z_new = (self._check_new(X_new) - self.mean_) / self.sd_
+        K, d_new, _ = window_kernel(
+            Z_new,
+            self.Z_train_.astype(np.float64),
+            self._width(self.n_features_in_),
+            self.activation,
+            float(self.bias),
+        )
+        return dense_kernel(K, d_new, self.diag_train_, self.depth_, float(self.bias))[0]
+
+    def genomic_values(self, X_new: Any) -> np.ndarray:
+        """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        return self.kernel(X_new) @ self.dual_coef_
+
+    def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
+        """Predicted trait values: ``K_new,train H^-1 (y - F b) + F_new b``."""
+        g = self.genomic_values(X_new)
+        return g + self._fe.design(C_new, len(g)) @ self.beta_
+
+
+class MLPGP(CNNGP):
+    """The infinite-width fully connected network (NNGP): :class:`CNNGP` with one window over
+    every SNP, i.e. a dense ReLU layer instead of the convolution.  The yardstick that shows
+    what the convolution's windows add (``make_baseline("mlp_gp")``)."""
+
+    name = "MLP-GP"
+
+    def __init__(
+        self,
+        activation: str = "relu",
+        depths: Any = (0, 1, 2, 3, 4, 6, 8),
+        bias: float = 0.1,
+        log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
+        n_grid: int = 100,
+    ) -> None:
+        super().__init__(None, activation, depths, bias, log_delta_bounds, n_grid)
+
+    def _params(self) -> dict[str, Any]:
+        params = super()._params()
+        del params["width"]
+        return params

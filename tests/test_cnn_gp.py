@@ -1,0 +1,113 @@
+"""CNN-GP: the infinite-width convolutional network's kernel, checked against sampled networks."""
+
+import numpy as np
+import pytest
+
+from snpcnn.baselines import CNNGP, GBLUP, make_baseline
+from snpcnn.baselines.cnn_gp import dense_kernel, window_kernel
+from snpcnn.errors import InputError
+
+
+def _units(cov, hidden, rng):
+    """Pre-activations of ``hidden`` units of a random layer whose input covariance is
+    ``cov``: given the layer's input, Gaussian weights make them exactly ``N(0, cov)``."""
+    L = np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)))
+    return L @ rng.normal(size=(len(cov), hidden))
+
+
+def _sampled_cov(Z, width, activation, bias, depth, hidden, rng):
+    """The output covariance of a randomly drawn network of the documented architecture,
+    ``hidden`` units per layer and per window (weights ~ N(0, 1/fan-in), x2 for ReLU; biases
+    ~ N(0, bias)), averaged exactly over its readout: ``h h' / fan`` of the last layer.  By
+    the law of large numbers over units it approaches the CNN-GP kernel."""
+    feats = []
+    for s in range(0, Z.shape[1], width):
+        a = Z[:, s : s + width]
+        u = _units(a @ a.T / a.shape[1] + bias, hidden, rng)
+        feats.append(u * u if activation == "square" else np.sqrt(2.0) * np.maximum(u, 0.0))
+    h = np.hstack(feats)  # flatten: windows x units
+    for _ in range(depth):
+        u = _units(h @ h.T / h.shape[1] + bias, hidden, rng)
+        h = np.sqrt(2.0) * np.maximum(u, 0.0)
+    return h @ h.T / h.shape[1]
+
+
+@pytest.mark.parametrize("activation", ["relu", "square"])
+def test_window_kernel_is_the_expected_output_covariance_of_random_conv_nets(activation):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(5, 7))  # 3 windows of 3 SNPs, the last one of 1
+    K, d, _ = window_kernel(Z, Z, 3, activation, 0.1)
+    np.testing.assert_allclose(np.diag(K), d, rtol=1e-5)  # windows in float32
+    emp = _sampled_cov(Z, 3, activation, 0.1, 0, 400_000, rng)
+    # Monte Carlo over 400,000 filters per window: well under 1 per cent
+    np.testing.assert_allclose(emp, K, atol=0.015 * np.abs(K).max())
+
+
+def test_dense_relu_layers_match_a_wide_sampled_network():
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(4, 10))
+    K0, d0, _ = window_kernel(Z, Z, 5, "relu", 0.1)
+    K2, d2, _ = dense_kernel(K0, d0, d0, 2, 0.1)
+    np.testing.assert_allclose(np.diag(K2), d2, rtol=1e-5)
+    emp = _sampled_cov(Z, 5, "relu", 0.1, 2, 400_000, rng)
+    np.testing.assert_allclose(emp, K2, atol=0.015 * np.abs(K2).max())
+    # without the bias terms the kernel would be off by more than that
+    K2_nobias = dense_kernel(*window_kernel(Z, Z, 5, "relu", 0.0), 2, 0.0)[0]
+    assert np.abs(K2_nobias - K2).max() > 0.05 * np.abs(K2).max()
+
+
+def _epistatic(n=240, m=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.binomial(2, 0.5, size=(n, m)).astype(float)
+    g = (X[:, 20] - 1) * (X[:, 22] - 1) + (X[:, 40] - 1) * (X[:, 41] - 1)
+    y = g / g.std() + rng.normal(scale=0.7, size=n)
+    return X, y
+
+
+def test_cnn_gp_learns_local_epistasis_that_gblup_cannot():
+    X, y = _epistatic()
+    tr, te = np.arange(180), np.arange(180, 240)
+    cnn_gp = CNNGP(width=3, activation="square", depths=(0, 1)).fit(X[tr], y[tr])
+    gblup = GBLUP(solver="exact").fit(X[tr], y[tr])
+    r_cnn = np.corrcoef(cnn_gp.predict(X[te]), y[te])[0, 1]
+    r_gblup = np.corrcoef(gblup.predict(X[te]), y[te])[0, 1]
+    assert r_cnn > r_gblup + 0.15, (r_cnn, r_gblup)
+    # the windows are what helps: the same network without them (one window) does worse
+    mlp = make_baseline("mlp_gp", activation="square", depths=(0, 1)).fit(X[tr], y[tr])
+    assert mlp.name == "MLP-GP"
+    r_mlp = np.corrcoef(mlp.predict(X[te]), y[te])[0, 1]
+    assert r_cnn > r_mlp + 0.1, (r_cnn, r_mlp)
+    assert cnn_gp.depth_ in (0, 1) and set(cnn_gp.loglik_by_depth_) == {0, 1}
+    assert cnn_gp.depth_ == max(cnn_gp.loglik_by_depth_, key=cnn_gp.loglik_by_depth_.get)
+
+
+def test_cnn_gp_uses_training_rows_only_and_covariates():
+    X, y = _epistatic(seed=1)
+    C = np.random.default_rng(2).normal(size=(len(y), 1))
+    y = y + 2.0 * C[:, 0]
+    a = make_baseline("cnn_gp").fit(X[:150], y[:150], C[:150])
+    assert a.name == "CNN-GP"
+    assert a.beta_[1] == pytest.approx(2.0, abs=0.4)
+    p1 = a.predict(X[150:], C[150:])
+    X2 = X.copy()
+    X2[150:] = 2 - X2[150:]  # other test rows: the fit cannot change
+    b = make_baseline("cnn_gp").fit(X2[:150], y[:150], C[:150])
+    np.testing.assert_array_equal(b.dual_coef_, a.dual_coef_)
+    np.testing.assert_allclose(a.predict(X[150:], C[150:]), p1)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"width": 0}, "width"),
+        ({"width": 2.5}, "width"),
+        ({"activation": "tanh"}, "activation"),
+        ({"depths": (-1,)}, "depths"),
+        ({"depths": ()}, "depths"),
+        ({"bias": -1.0}, "bias"),
+    ],
+)
+def test_bad_parameters_are_one_line_errors(kw, match):
+    X, y = _epistatic(n=40)
+    with pytest.raises(InputError, match=match):
+        CNNGP(**kw).fit(X, y)
