@@ -119,6 +119,19 @@ def holdout(args) -> None:
     apply_threads(args.threads)
     work = Path(args.work)
     cache, pheno = make_data(work, args.n, args.snps)
+    peak = {"RssAnon": 0, "RssFile": 0}
+
+    def sample() -> None:  # anonymous vs file-backed (memory-mapped cache) resident memory
+        while True:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                key = line.split(":")[0]
+                if key in peak:
+                    peak[key] = max(peak[key], int(line.split()[1]))
+            time.sleep(0.5)
+
+    import threading
+
+    threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
     g = load_cache(cache)
     y = pd.read_csv(pheno)["phenotype"].to_numpy(np.float64)
@@ -144,6 +157,8 @@ def holdout(args) -> None:
                 "train_samples_per_s": round(res.samples_per_second, 1),
                 "predict_s": round(t_pred, 1),
                 "test_r": float(np.corrcoef(pred, y[test])[0, 1]),
+                "peak_rss_anon_gb": round(peak["RssAnon"] * 1024 / 1e9, 2),
+                "peak_rss_file_gb": round(peak["RssFile"] * 1024 / 1e9, 2),
             }
         ),
         flush=True,
