@@ -58,10 +58,12 @@ __all__ = [
 ]
 
 #: An encoded training matrix (float32, rows x SNPs x channels) larger than this many bytes
-#: is streamed instead of built.  In memory the CNN path peaks at roughly 15x the encoded
-#: matrix (the float64 ridge copy, centred copies, the screen's standardised copy), so
-#: 256 MiB keeps an in-memory fit near 4 GB; 2,000 x 50,000 (3 folds) stays in memory and
-#: 2,000 x 200,000 streams (docs/bench/stream.md).
+#: is streamed instead of built.  In memory the CNN path and the baselines peak at roughly
+#: 15x the encoded matrix on top of about 1 GB for TensorFlow (float64 copies, centred
+#: copies, the screen's standardised copy): 5.5 GB at 2,000 x 50,000 with 3 folds (254 MiB
+#: per training part, just below the switch, so it stays in memory with every baseline),
+#: while 2,000 x 200,000 streams in 2.5 GB (docs/bench/stream.md).  Streamed folds skip the
+#: n x n kernel baselines, which is why the switch is not lower.
 STREAM_BYTES = 256 * 1024**2
 #: ``SNPCNN_STREAM=1`` streams every fold, ``SNPCNN_STREAM=0`` never streams.
 STREAM_ENV = "SNPCNN_STREAM"
