@@ -1252,8 +1252,6 @@ def run_benchmark(
         If ``out`` exists without ``force``, or a partial run exists and neither
         ``resume`` nor ``force`` was given, or an input is invalid.
     """
-    from snpcnn.training import device_description
-
     t_start = time.perf_counter()
     if not isinstance(config, BenchmarkConfig):
         config = load_config(config)
@@ -1285,6 +1283,9 @@ def run_benchmark(
                 config, partial, emit, executor
             )
             execution = executor.describe()
+            # on Ray a worker, which has TensorFlow loaded, names the device: no TensorFlow
+            # start in this process after the last task
+            device = executor.device_description() if config.models else "CPU"
     except BaseException:
         # keep a partial run only if it holds finished folds worth resuming
         if created and not any(partial.rglob("*.json")):
@@ -1303,7 +1304,7 @@ def run_benchmark(
         units=units,
         heads=heads,
         data=data,
-        device=device_description() if config.models else "CPU",
+        device=device,
         wall_seconds=time.perf_counter() - t_start,
     )
     bench.execution = execution  # serial, or Ray tasks (workers, address): run.json

@@ -220,6 +220,12 @@ def _task(fn: Callable, unit: Unit, threads: int, env: Mapping[str, str], *share
     return fn(unit, *(_resolve(s) for s in shared))
 
 
+def _device_unit(unit: Unit) -> str:
+    from snpcnn.backend import device_description
+
+    return device_description()
+
+
 def _fault_injection(unit: Unit) -> None:
     """Testing only: ``SNPCNN_TEST_KILL_ONCE=<marker file>`` kills the worker once.
 
@@ -414,6 +420,24 @@ class Executor:
             except Exception:  # noqa: BLE001 - provenance only
                 pass
         return d
+
+    def device_description(self) -> str:
+        """What the units' Keras backend sees, e.g. ``"CPU (2 cores)"`` or ``"GPU (H100)"``.
+
+        On Ray it is asked of a worker, with a task's resources: the tasks' device, not
+        this process's, and no TensorFlow start here (a worker has it loaded already).
+        Serially, or if the task fails, it is this process's.
+        """
+        from snpcnn.backend import device_description
+
+        if not self.parallel or self._ray is None or not self._ray.is_initialized():
+            return device_description()
+        ray = self._ray
+        remote = ray.remote(_task).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
+        try:
+            return str(ray.get(remote.remote(_device_unit, Unit(), self.threads, self._env())))
+        except Exception:  # noqa: BLE001 - provenance only
+            return device_description()
 
     # -- running
     def map(

@@ -156,6 +156,24 @@ def test_ray_starts_network_units_before_baseline_units(ray_cluster):
     assert sorted(starts)[:2] == sorted([starts[2], starts[4]])
 
 
+def test_ray_names_the_device_from_a_worker_without_tensorflow_here(ray_cluster):
+    """benchmark --workers: the device comes from a worker, the driver never starts TensorFlow."""
+    code = (
+        "import sys\n"
+        "from snpcnn.executor import Executor\n"
+        "with Executor(workers=1) as ex:\n"
+        "    print(ex.device_description())\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    device, imported = r.stdout.strip().splitlines()[-2:]
+    assert imported == "False"
+    from snpcnn.backend import device_description
+
+    assert device == device_description() == Executor().device_description()
+
+
 def test_ray_shares_genotypes_once_and_pins_threads(ray_cluster):
     d = np.random.default_rng(0).integers(0, 3, size=(40, 30)).astype(np.int8)
     g = Genotypes(d, [f"s{i}" for i in range(40)])
