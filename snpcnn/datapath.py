@@ -31,7 +31,6 @@ When :mod:`snpcnn.cv` streams: :func:`stream_wanted` (an encoded training matrix
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -385,10 +384,6 @@ def model_input(x):
     return x
 
 
-#: model -> (its data source, the streamed wrapper): one wrapper per model and fold
-_TRAINERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def trainer(model, x):
     """The model that trains on ``model_input(x)``: ``model`` itself for an array; for
     :class:`EncodedRows`, a wrapper (compiled like ``model``, sharing its weights and
@@ -396,9 +391,9 @@ def trainer(model, x):
     if not isinstance(x, EncodedRows):
         return model
     key = (id(x.genotypes), id(x.pre))
-    cached = _TRAINERS.get(model)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    cached = model.__dict__.get("_snpcnn_streamed")
+    if cached is not None and cached.key == key:
+        return cached.outer
     import keras
 
     from snpcnn.models import compile_model
@@ -409,8 +404,20 @@ def trainer(model, x):
     compile_model(
         outer, head_of(model), optimizer=model.optimizer, jit_compile=bool(model.jit_compile)
     )
-    _TRAINERS[model] = (key, outer)  # not an attribute: Keras would track it as a layer
+    # kept on the model, untracked (Keras would make the wrapper a sublayer of the model it
+    # wraps), in a plain object that Keras' .keras saving skips: model and wrapper form one
+    # cycle that is freed with the model
+    object.__setattr__(model, "_snpcnn_streamed", _Wrapper(key, outer))
     return outer
+
+
+class _Wrapper:
+    """A model's streamed wrapper and the data it was built for (see :func:`trainer`)."""
+
+    __slots__ = ("key", "outer")
+
+    def __init__(self, key, outer):
+        self.key, self.outer = key, outer
 
 
 def _gather_layer(x: EncodedRows):

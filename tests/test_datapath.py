@@ -257,3 +257,28 @@ def test_streamed_fold_with_covariates_equals_in_memory(geno, monkeypatch):
     assert dense.alphas is not None
     np.testing.assert_allclose(streamed.alphas, dense.alphas, rtol=1e-8)
     np.testing.assert_allclose(streamed.coef[0], dense.coef[0], rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_a_streamed_model_is_freed_with_its_wrapper(geno, tmp_path):
+    import gc
+    import weakref
+
+    from snpcnn.models import build_model, compile_model, load_model, save_model
+
+    pre = GenotypePreprocessor().fit(geno, np.arange(50))
+    src = EncodedRows(geno, pre, np.arange(50))
+    model = build_model(TINY, src.shape[1:])
+    compile_model(model, "regression")
+    outer = datapath.trainer(model, src)
+    assert datapath.trainer(model, src) is outer  # one wrapper per model and data
+    assert datapath.trainer(model, pre.transform(geno, np.arange(5))) is model
+    # the wrapper is no part of the saved model
+    x = pre.transform(geno, np.arange(5))
+    again = load_model(save_model(model, tmp_path / "m.keras"))
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert "_snpcnn_streamed" not in again.__dict__
+    ref = weakref.ref(model)
+    del model, outer
+    gc.collect()
+    assert ref() is None
