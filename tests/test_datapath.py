@@ -211,7 +211,7 @@ def _tiny_cv(geno, tmp_path, monkeypatch, stream: str):
         patience=5,
         conv_folds=2,
         baselines=["gblup", "ridge"],
-        refit=False,
+        refit=True,
         seed=3,
     )
 
@@ -219,11 +219,20 @@ def _tiny_cv(geno, tmp_path, monkeypatch, stream: str):
 def test_streamed_cross_validation_equals_in_memory(geno, tmp_path, monkeypatch, small_blocks):
     """The default CNN (ridge start, screen, cross-fitted convolutions) and the baselines,
     streamed (SNPCNN_STREAM=1, several column blocks per pass) and in memory."""
-    dense = _tiny_cv(geno, tmp_path, monkeypatch, "0").predictions
-    streamed = _tiny_cv(geno, tmp_path, monkeypatch, "1").predictions
+    dense = _tiny_cv(geno, tmp_path, monkeypatch, "0")
+    streamed = _tiny_cv(geno, tmp_path, monkeypatch, "1")
+    # the final refit on all samples streams too; its saved model predicts as in memory
+    path = streamed.final_bundle.save(tmp_path / "streamed.keras")
+    from snpcnn.bundle import load_bundle
+
+    np.testing.assert_allclose(
+        load_bundle(path).predict(geno)["yield"],
+        dense.final_bundle.predict(geno)["yield"],
+        atol=1e-5,
+    )
     key = ["model", "repeat", "fold", "sample_id"]
-    a = dense.sort_values(key).reset_index(drop=True)
-    b = streamed.sort_values(key).reset_index(drop=True)
+    a = dense.predictions.sort_values(key).reset_index(drop=True)
+    b = streamed.predictions.sort_values(key).reset_index(drop=True)
     assert a[key].equals(b[key])
     assert {"CNN", "GBLUP", "ridge"} <= set(a["model"])
     # the ridge start's Gram matrix is summed over column blocks (float64 rounding, 1e-12
