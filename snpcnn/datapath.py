@@ -8,8 +8,9 @@ Read top to bottom; each step uses only the one before it.
 2. **Fold statistics.**  :func:`fold_statistics` fits the fold's
    :class:`~snpcnn.preprocess.GenotypePreprocessor` on the training rows: genotype counts
    (MAF, call rate, monomorphic SNPs, mean dosages for imputation and centring), SDs for
-   ``standardize`` and the marginal scan for ``--preselect-*``, each in chunked passes of
-   at most about 64 MB.  It is the very same fit the in-memory path runs.
+   ``standardize`` and the marginal scan for ``--preselect-*``, each in chunked passes
+   (row chunks of about 64 MB; the scan in column blocks of at most 256 MB of float32).
+   It is the very same fit the in-memory path runs.
 3. **Encoded rows, per batch.**  :class:`EncodedRows` stands for the float32 matrix
    ``pre.transform(genotypes, rows)`` without building it: ``x[i]`` is another
    :class:`EncodedRows` (a row subset), and a batch is encoded when it is needed, with
@@ -23,6 +24,9 @@ Read top to bottom; each step uses only the one before it.
    step; ``model.fit`` then shuffles and batches the row numbers exactly as it would
    shuffle and batch the float matrix, so the streamed network sees the same batches in
    the same order with the same seed.  :func:`predict_rows` predicts in the same batches.
+6. **Baselines.**  :class:`DosageRows` is the baselines' imputed dosage matrix, lazy, for
+   the large-n GBLUP / ridge solver (:mod:`snpcnn.baselines.large_n`), which reads it in
+   row and column blocks.
 
 When :mod:`snpcnn.cv` streams: :func:`stream_wanted` (an encoded training matrix above
 :data:`STREAM_BYTES`, or ``SNPCNN_STREAM=1``).
