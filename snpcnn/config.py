@@ -10,7 +10,8 @@ five groups, each a frozen, validated dataclass:
 :class:`TrainingConfig`   the CNN: architecture, epochs, batch size, learning rate, early
                           stopping, seeds, its ridge start, and whether it runs at all
 :class:`BaselineConfig`   the baselines on the same folds, and the CNN+GBLUP average
-:class:`ExecutionConfig`  refit, progress, resume hooks (``skip``, ``on_fold``)
+:class:`ExecutionConfig`  refit, progress, resume hooks (``skip``, ``on_fold``), and
+                          ``workers``/``ray_address``/``threads`` (folds as executor tasks)
 ========================  ===================================================================
 
 Pass them as ``cross_validate(g, p, data=..., preprocessing=..., training=...,
@@ -166,7 +167,7 @@ class DataConfig(_Config):
         scheme = str(self.cv_scheme).strip().lower()
         if scheme not in CV_SCHEMES:
             raise InputError(
-                f"cv_scheme must be one of {', '.join(CV_SCHEMES)}; got {self.cv_scheme!r}"
+                f"--cv-scheme must be one of {', '.join(CV_SCHEMES)}; got {self.cv_scheme!r}"
             )
         _set(self, "cv_scheme", scheme)
 
