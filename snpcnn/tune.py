@@ -18,6 +18,8 @@ journal file in the run's work directory, so an interrupted tune resumes.
 
 Trials run one after another, or ``workers`` at a time as Ray tasks (plain Ray
 tasks through :mod:`snpcnn.executor` with Optuna's ask/tell; docs/tune.md says why).
+The outer splits' searches run side by side, one trial of each in flight, so every
+split's sequence of trials is the serial one and no worker waits for another split.
 """
 
 from __future__ import annotations
