@@ -135,6 +135,14 @@ def render(version: str) -> None:
         f"`benchmarks/default_runs.py` (`benchmarks/default_runs.py {version}`).",
         "",
     ]
+    if not (ARCHIVE / SIM[version] / "results.csv.gz").exists():
+        lines += [
+            "## Simulated architectures",
+            "",
+            f"Not run with {version}: see the earlier version's section.",
+            "",
+        ]
+        return _real(lines, version)
     sim, meta = _table(SIM[version])
     truth = meta["data"]["sim"]["inputs"]["truth"]
     lines += [
@@ -167,6 +175,10 @@ def render(version: str) -> None:
             + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} |"
         )
     lines.append("")
+    _real(lines, version)
+
+
+def _real(lines: list[str], version: str) -> None:
     for base, title in REAL:
         run = f"{base}_{version}"
         if not (ARCHIVE / run / "results.csv.gz").exists():
