@@ -20,9 +20,17 @@ TINY = {
     "densenet_small": {"growth_rate": 4, "layers_per_block": 2},
     "lenet5": {},
 }
-GENOMIC = ("snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp", "mlp")
+GENOMIC = (
+    "snpcnn_default",
+    "snpcnn_default_v3",
+    "snpcnn_default_v2",
+    "perez_enciso_2019",
+    "deepgs",
+    "dnngp",
+    "mlp",
+)
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
-SNP_ONLY = ("snpcnn_default",)
+SNP_ONLY = ("snpcnn_default", "snpcnn_default_v3")
 SHAPES = {1: (64, 1), 2: (32, 32, 3)}
 
 
