@@ -90,6 +90,32 @@ def test_serial_resume_skips_stored_units_and_stores_new_ones():
     assert saved == {"f0": 0, "f2": 2}
 
 
+def _streamed(run_ray: bool):
+    """Units fed as they become available: each finished fold < 3 makes the next one."""
+    queue, seen = [Unit(fold=0), Unit(fold=10)], []
+
+    def feed():
+        return queue.pop(0) if queue else None
+
+    def on_result(u, res):
+        seen.append((u.fold, res))
+        if u.fold < 2:
+            queue.append(Unit(fold=u.fold + 1))
+
+    with Executor(workers=2 if run_ray else None) as ex:
+        ex.stream(feed, _square, [5], on_result=on_result)
+    return seen
+
+
+def test_stream_runs_units_fed_as_earlier_ones_finish():
+    seen = _streamed(run_ray=False)
+    assert seen == [(0, 5), (10, 105), (1, 6), (2, 9)]  # serial: feed order
+
+
+def test_ray_stream_runs_the_same_units(ray_cluster):
+    assert sorted(_streamed(run_ray=True)) == [(0, 5), (1, 6), (2, 9), (10, 105)]
+
+
 def test_bad_workers_and_unreachable_address_are_one_line_errors():
     with pytest.raises(InputError, match="--workers 0"):
         Executor(workers=0)
