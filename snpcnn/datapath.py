@@ -342,7 +342,7 @@ _SCREEN_CHUNK = 4096
 def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width: int):
     """:func:`snpcnn.training.screen_windows` over column blocks of ``x``: the same scores
     (the same column chunks, the same float32 arithmetic), the same windows."""
-    from snpcnn.training import _pick_windows
+    from snpcnn.training import _pair_scores, _pick_windows
 
     n, p = len(x), x.n_features
     width = min(width, p)
@@ -368,14 +368,7 @@ def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width
                 for c0 in range(b0, min(b0 + step, p - d), _SCREEN_CHUNK):
                     c1 = min(c0 + _SCREEN_CHUNK, p - d)
                     a0, a1 = c0 - b0, c1 - b0
-                    m = zo[:, a0:a1] * zo[:, a0 + d : a1 + d]
-                    m -= m.mean(axis=0)
-                    if d == 0:
-                        zc = zo[:, a0:a1] - zo[:, a0:a1].mean(axis=0)
-                        vz = (zc * zc).mean(axis=0)
-                        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
-                    msd = m.std(axis=0)
-                    corr = (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
+                    corr = _pair_scores(zo, t, a0, a1, d)
                     score[c0:c1, d] += corr.astype(np.float64) ** 2
     return _pick_windows(score, n_windows, width)
 

@@ -482,19 +482,7 @@ class Executor:
         return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
 
     def _map_ray(self, units, fn, shared, todo, results, on_result, tracker):
-        if self._ray is None:
-            self._start()
-        ray = self._ray
-        refs = [self._share(s) for s in shared]
-        fn_ref = ray.put(fn)
-        env = self._env()
-        remote = ray.remote(_task).options(
-            num_cpus=self.cpus,
-            num_gpus=self.gpus,
-            max_retries=self.max_retries,
-            retry_exceptions=False,
-        )
-        window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        ray, submit, window = self._submitter(fn, shared)
         # longest first (stable): a long unit started last would leave the other workers idle
         queue = sorted(todo, key=lambda i: -estimated_cost(units[i]))
         pending: dict[Any, int] = {}
@@ -502,7 +490,7 @@ class Executor:
         def fill():
             while queue and len(pending) < window:
                 i = queue.pop(0)
-                pending[remote.remote(fn_ref, units[i], self.threads, env, *refs)] = i
+                pending[submit(units[i])] = i
 
         try:
             fill()
@@ -547,19 +535,7 @@ class Executor:
                 if on_result:
                     on_result(unit, result)
             return
-        if self._ray is None:
-            self._start()
-        ray = self._ray
-        refs = [self._share(s) for s in shared]
-        fn_ref = ray.put(fn)
-        env = self._env()
-        remote = ray.remote(_task).options(
-            num_cpus=self.cpus,
-            num_gpus=self.gpus,
-            max_retries=self.max_retries,
-            retry_exceptions=False,
-        )
-        window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        ray, submit, window = self._submitter(fn, shared)
         pending: dict[Any, Unit] = {}
 
         def fill():
@@ -567,7 +543,7 @@ class Executor:
                 unit = feed()
                 if unit is None:
                     return
-                pending[remote.remote(fn_ref, unit, self.threads, env, *refs)] = unit
+                pending[submit(unit)] = unit
 
         try:
             fill()
@@ -586,6 +562,29 @@ class Executor:
                 except Exception:  # noqa: BLE001 - best effort
                     pass
             raise
+
+    def _submitter(self, fn: Callable[..., Any], shared: Sequence[Any]):
+        """Ray (started if needed), a function that submits one unit as a task (``fn`` and
+        the ``shared`` objects sent once) and returns its reference, and how many tasks may
+        run at once (``workers``, or the cluster's CPUs over the CPUs of a task)."""
+        if self._ray is None:
+            self._start()
+        ray = self._ray
+        refs = [self._share(s) for s in shared]
+        fn_ref = ray.put(fn)
+        env = self._env()
+        remote = ray.remote(_task).options(
+            num_cpus=self.cpus,
+            num_gpus=self.gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        window = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+
+        def submit(unit: Unit):
+            return remote.remote(fn_ref, unit, self.threads, env, *refs)
+
+        return ray, submit, window
 
     def _share(self, obj: Any) -> Any:
         """``obj`` for tasks: sent once per executor (a cache path, else ``ray.put``)."""

@@ -512,6 +512,23 @@ def _pearson(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.corrcoef(y[ok], p[ok])[0, 1])
 
 
+def _pair_scores(zo: np.ndarray, t: np.ndarray, a0: int, a1: int, d: int) -> np.ndarray:
+    """Correlations of the target ``t`` with the pair features of columns ``a0:a1`` of the
+    standardised block ``zo`` and their partners ``d`` columns on (shared by the in-memory
+    and the streamed screen, so both compute the same float32 numbers)."""
+    m = zo[:, a0:a1] * zo[:, a0 + d : a1 + d]
+    m -= m.mean(axis=0)
+    if d == 0:
+        # a SNP's square minus its projection on the dosage: the dominance deviation,
+        # orthogonal to the additive effect (for three genotypes the two span every
+        # function of the genotype)
+        zc = zo[:, a0:a1] - zo[:, a0:a1].mean(axis=0)
+        vz = (zc * zc).mean(axis=0)
+        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+    msd = m.std(axis=0)
+    return (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
+
+
 def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     """Starts of the ``n_windows`` windows of ``width`` SNPs that the convolutions will see.
 
@@ -545,17 +562,7 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
         for d in range(width):
             for c0 in range(0, p - d, 4096):  # column chunks: memory O(n x 4096)
                 c1 = min(c0 + 4096, p - d)
-                m = zo[:, c0:c1] * zo[:, c0 + d : c1 + d]
-                m -= m.mean(axis=0)
-                if d == 0:
-                    # a SNP's square minus its projection on the dosage: the dominance
-                    # deviation, orthogonal to the additive effect (for three genotypes the
-                    # two span every function of the genotype)
-                    zc = zo[:, c0:c1] - zo[:, c0:c1].mean(axis=0)
-                    vz = (zc * zc).mean(axis=0)
-                    m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
-                msd = m.std(axis=0)
-                corr = (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
+                corr = _pair_scores(zo, t, c0, c1, d)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
     return _pick_windows(score, n_windows, width)
 
