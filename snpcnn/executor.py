@@ -258,6 +258,15 @@ def _env_float(name: str, default: float) -> float:
 
 
 # ------------------------------------------------------------ connecting
+def _cancel(ray, refs) -> None:
+    """Cancel the tasks still running (best effort: a finished one cannot be)."""
+    for ref in refs:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
 def _check_reachable(address: str) -> None:
     """A one-line InputError when nothing listens at a Ray address."""
     if address in ("auto", "local"):
@@ -505,11 +514,7 @@ class Executor:
                     fill()
                     tracker.finish(units[i], len(pending), len(queue))
         except BaseException:
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
+            _cancel(ray, pending)
             raise
         return results
 
@@ -556,11 +561,7 @@ class Executor:
                         on_result(unit, result)
                 fill()
         except BaseException:
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
+            _cancel(ray, pending)
             raise
 
     def _submitter(self, fn: Callable[..., Any], shared: Sequence[Any]):

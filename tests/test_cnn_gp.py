@@ -104,7 +104,10 @@ def test_cnn_gp_uses_training_rows_only_and_covariates():
         ({"activation": "tanh"}, "activation"),
         ({"depths": (-1,)}, "depths"),
         ({"depths": ()}, "depths"),
+        ({"depths": ("a",)}, "depths"),
+        ({"depths": (1.5,)}, "depths"),
         ({"bias": -1.0}, "bias"),
+        ({"bias": "big"}, "bias"),
     ],
 )
 def test_bad_parameters_are_one_line_errors(kw, match):

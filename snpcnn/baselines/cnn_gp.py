@@ -170,29 +170,23 @@ class CNNGP(Baseline):
         }
 
     def _check_params(self) -> list[int]:
-        if self.width is None:  # MLPGP: one window over every SNP
-            return self._check_rest()
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)):
-            raise InputError(f"width must be a positive integer, got {self.width!r}")
-        if self.width < 1:
-            raise InputError(f"width must be a positive integer, got {self.width!r}")
-        return self._check_rest()
-
-    def _check_rest(self) -> list[int]:
+        w = self.width  # None: one window over every SNP (MLPGP)
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1):
+            raise InputError(f"width must be a positive integer, got {w!r}")
         if self.activation not in ACTIVATIONS:
             raise InputError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
             )
-        depths = [int(d) for d in np.atleast_1d(self.depths)]
-        if (
-            not depths
-            or min(depths) < 0
-            or any(d != float(x) for d, x in zip(depths, np.atleast_1d(self.depths)))
-        ):
+        raw = np.atleast_1d(np.asarray(self.depths, dtype=object))
+        ok = len(raw) > 0 and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in raw
+        )
+        if not ok:
             raise InputError(f"depths must be integers >= 0, got {self.depths!r}")
-        if not float(self.bias) >= 0:
+        b = self.bias
+        if isinstance(b, bool) or not isinstance(b, (int, float, np.number)) or not b >= 0:
             raise InputError(f"bias must be >= 0, got {self.bias!r}")
-        return depths
+        return [int(d) for d in raw]
 
     def fit(self, X: Any, y: Any, C: Any = None) -> CNNGP:
         """Standardise on the training rows, build the kernel, pick the depth and the
