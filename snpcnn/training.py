@@ -19,6 +19,7 @@ import numpy as np
 from snpcnn.backend import device_description, enable_determinism
 from snpcnn.datapath import model_input, predict_rows, trainer
 from snpcnn.errors import InputError
+from snpcnn.fastfit import stepper_for
 from snpcnn.metrics import is_collapsed
 
 __all__ = [
@@ -651,6 +652,15 @@ def _crossfit(
     def loss_of(corr: np.ndarray) -> float:
         return float(np.mean(((resid - corr) ** 2)[observed]))
 
+    def prepare(template) -> None:  # the cross-fitted networks' trainable set and constraint
+        _apply_ridge_start(template, ridge, hold=True)
+
+    # one traced step for the K networks (and every other fit of this architecture); built
+    # before seeding, so whether it was cached cannot change any random draw below
+    stepper = stepper_for(config, x.shape[1:], head, n_out, prepare)
+    shuffles = [
+        np.random.default_rng(np.random.SeedSequence([seed, 7349, k])) for k in range(k_folds)
+    ]
     with seeded(seed):
         nets = []
         for k in range(k_folds):
@@ -674,17 +684,28 @@ def _crossfit(
         while epoch < config.epochs and wait < max(config.patience, 1):
             step = min(CHECK_EVERY, config.epochs - epoch)
             for k, model in enumerate(nets):
-                hist = trainer(model, x).fit(
-                    model_input(x[rows[k]]),
-                    y_fit[rows[k]],
-                    epochs=epoch + step,
-                    initial_epoch=epoch,
-                    batch_size=config.batch_size,
-                    shuffle=True,
-                    verbose=0,
-                    callbacks=callbacks,
-                )
-                hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
+                if stepper is not None and stepper.fits(model):
+                    hists[k]["loss"] += stepper.train(
+                        model,
+                        x[rows[k]],
+                        y_fit[rows[k]],
+                        step,
+                        config.batch_size,
+                        shuffles[k],
+                        on_epoch,
+                    )
+                else:
+                    hist = trainer(model, x).fit(
+                        model_input(x[rows[k]]),
+                        y_fit[rows[k]],
+                        epochs=epoch + step,
+                        initial_epoch=epoch,
+                        batch_size=config.batch_size,
+                        shuffle=True,
+                        verbose=0,
+                        callbacks=callbacks,
+                    )
+                    hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
                 n_seen += len(rows[k]) * step
                 pred = np.asarray(
                     predict_rows(model, x[held[k]], max(1, len(held[k]))), dtype=np.float64

@@ -1,0 +1,94 @@
+"""The shared traced training step (snpcnn.fastfit): Keras' own step, no leakage between
+the networks it trains, deterministic, and the same batches for streamed rows."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from snpcnn.fastfit import SharedStepper, stepper_for  # noqa: E402
+from snpcnn.training import TrainConfig, _build, seeded  # noqa: E402
+
+
+def _config(**kw):
+    base = {"model": "mlp", "learning_rate": 1e-2, "batch_size": 8, "epochs": 3}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _data(n=40, p=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p, 1)).astype(np.float32)
+    y = (x[:, :3, 0].sum(axis=1, keepdims=True) + rng.normal(size=(n, 1))).astype(np.float32)
+    return x, y
+
+
+def _net(config, shape, seed):
+    from snpcnn.models import compile_model
+
+    with seeded(seed):
+        m = _build(config, shape, "regression", 1, f"net{seed}")
+    compile_model(m, "regression", learning_rate=config.learning_rate)
+    return m
+
+
+def _weights(m):
+    return [np.array(w) for w in m.get_weights()]
+
+
+def _dense(shape, head="regression", n_outputs=1, name="dense"):
+    import keras
+
+    inp = keras.Input(shape)
+    h = keras.layers.Flatten()(inp)
+    h = keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-2))(h)
+    return keras.Model(inp, keras.layers.Dense(n_outputs, name="output")(h), name=name)
+
+
+def test_one_full_batch_epoch_equals_model_fit():
+    """With one batch per epoch (and no dropout) the order cannot matter: the shared step
+    must then give what model.fit gives (same loss, regularisation and optimizer update), up
+    to the order of the batch's sum."""
+    x, y = _data()
+    config = _config(model=_dense)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    a, b = _net(config, x.shape[1:], 1), _net(config, x.shape[1:], 1)
+    assert all(np.array_equal(u, v) for u, v in zip(_weights(a), _weights(b)))
+    b.fit(x, y, epochs=2, batch_size=len(x), shuffle=False, verbose=0)
+    losses = stepper.train(a, x, y, 2, len(x), np.random.default_rng(0))
+    for u, v in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
+    assert len(losses) == 2 and losses[1] < losses[0]
+
+
+def test_networks_do_not_leak_into_each_other_and_chunks_equal_one_run():
+    x, y = _data()
+    config = _config(learning_rate=3e-3)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    # B alone, 4 epochs in one call
+    b1 = _net(config, x.shape[1:], 2)
+    stepper.train(b1, x, y, 4, 8, np.random.default_rng(5))
+    # A and B interleaved, B in two chunks of 2 epochs (its Adam state carried over)
+    a = _net(config, x.shape[1:], 3)
+    b2 = _net(config, x.shape[1:], 2)
+    rng = np.random.default_rng(5)
+    stepper.train(a, x, y, 3, 8, np.random.default_rng(9))
+    stepper.train(b2, x, y, 2, 8, rng)
+    stepper.train(a, x, y, 1, 8, np.random.default_rng(10))
+    stepper.train(b2, x, y, 2, 8, rng)
+    for u, v in zip(_weights(b1), _weights(b2)):
+        np.testing.assert_array_equal(u, v)
+    assert not all(np.array_equal(u, v) for u, v in zip(_weights(a), _weights(b2)))
+
+
+def test_template_is_cached_per_architecture_and_checks_the_variables():
+    x, y = _data()
+    config = _config()
+    s1 = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    s2 = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    assert s1 is s2 and isinstance(s1, SharedStepper)
+    s3 = stepper_for(_config(learning_rate=5e-2), x.shape[1:], "regression", 1, lambda t: None)
+    assert s3 is not s1
+    other = _net(config, (x.shape[1] + 1, 1), 0)  # another input width
+    assert not s1.fits(other)
+    assert s1.fits(_net(config, x.shape[1:], 0))
