@@ -26,6 +26,7 @@ GENOMIC = (
     "snpcnn_default_v2",
     "perez_enciso_2019",
     "deepgs",
+    "deepgs_v1",
     "dnngp",
     "mlp",
 )
