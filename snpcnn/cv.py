@@ -320,8 +320,11 @@ def _gls(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float
     """Fixed effects of ``[1, C]`` (intercept first) by GLS in the REML ridge (GBLUP) model
     on markers ``x``, and that model's penalty; dropped covariate columns get 0."""
     from snpcnn.baselines import RidgeRegression
+    from snpcnn.datapath import FlatRows, start_is_large
 
-    if isinstance(x, np.ndarray):
+    if start_is_large(x):  # as the start itself: the large-n solver (CG)
+        ridge = RidgeRegression(penalty="reml", solver="iterative").fit(FlatRows(x), y, c)
+    elif isinstance(x, np.ndarray):
         ridge = RidgeRegression(penalty="reml").fit(x.reshape(len(x), -1), y, c)
     else:  # streamed rows (snpcnn.datapath): the same fit from column-block passes
         from snpcnn.datapath import ridge_fit

@@ -329,6 +329,98 @@ def fit_ridge_streamed(x: EncodedRows, y: np.ndarray, dominance=False, penalty="
     return _RidgeStart(coef.astype(np.float32), bias.astype(np.float32), shift)
 
 
+class FlatRows:
+    """The flattened model input (rows x features, float32) of an array or of
+    :class:`EncodedRows`, indexable by rows: what the large-n ridge solver reads."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, x) -> None:
+        self.x = x
+        n_feat = x.n_features if isinstance(x, EncodedRows) else int(np.prod(x.shape[1:]))
+        self.shape = (len(x), n_feat)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def subset(self, rows: np.ndarray) -> FlatRows:
+        """A lazy row subset (arrays: rows gathered once)."""
+        return FlatRows(self.x[rows])
+
+    def __getitem__(self, key) -> np.ndarray:
+        part = self.x[key]
+        if isinstance(part, EncodedRows):
+            part = part.encode()
+        return np.asarray(part, dtype=np.float32).reshape(len(part), -1)
+
+
+#: training rows above which the CNN's ridge start is solved by the large-n solver
+#: (:mod:`snpcnn.baselines.large_n`), the size where the GBLUP and ridge baselines switch
+START_LARGE_N = None  # None: snpcnn.baselines.large_n.LARGE_N
+#: parts of the out-of-fold residuals that stand in for the leave-one-out residuals there
+START_OOF_PARTS = 5
+
+
+def start_is_large(x) -> bool:
+    """Whether a ridge start on the rows ``x`` (array or :class:`EncodedRows`) takes the
+    large-n path: more than ``LARGE_N`` rows *and* SNP columns (below either, the exact
+    fit costs at most ``min(n, p)^2 max(n, p)``, linear in the larger), or streamed rows
+    outnumbering the columns (the streamed exact fit needs ``n <= p``)."""
+    from snpcnn.baselines import large_n
+
+    limit = large_n.LARGE_N if START_LARGE_N is None else START_LARGE_N
+    n, p = len(x), FlatRows(x).shape[1]
+    return min(n, p) > limit or (isinstance(x, EncodedRows) and n > p)
+
+
+def fit_ridge_large(x, y: np.ndarray, penalty: str = "loo", alphas=None):
+    """The CNN's ridge start (:func:`snpcnn.training._fit_ridge`) for many training rows.
+
+    The model is the same ridge (RR-BLUP) on the flattened input, solved like the large-n
+    GBLUP and ridge baselines: the penalty by REML (or leave-one-out) on a random
+    subsample of :data:`~snpcnn.baselines.large_n.SUBSAMPLE` rows, the marker effects by
+    preconditioned conjugate gradient on every row, so no n x n (or SNP x SNP) matrix is
+    formed or decomposed and the cost grows linearly with the rows.  With ``penalty =
+    "reml"`` it predicts what the large-n GBLUP baseline predicts (to the CG tolerance).
+
+    The exact leave-one-out residuals the convolutions train on would need every row's
+    leverage; here ``shift`` makes them see ``START_OOF_PARTS``-fold out-of-fold residuals
+    instead (the same penalty, each part predicted by a CG fit on the other parts).
+    Works for arrays and :class:`EncodedRows` alike (read in row blocks).
+    """
+    from snpcnn.baselines import RidgeRegression, large_n
+    from snpcnn.training import _RidgeStart
+
+    flat = FlatRows(x)
+    n_out = y.shape[1]
+    coef = np.zeros((flat.shape[1], n_out))
+    bias = np.zeros(n_out)
+    shift = np.zeros(y.shape, dtype=np.float32)
+    for j in range(n_out):
+        ok = ~np.isnan(y[:, j])
+        rows = np.flatnonzero(ok)
+        xj = flat if ok.all() else flat.subset(rows)
+        yj = y[ok, j].astype(np.float64)
+        if alphas is not None:
+            ridge = RidgeRegression(alphas=[float(alphas[j])], solver="iterative")
+        else:
+            ridge = RidgeRegression(penalty=penalty, solver="iterative")
+        ridge.fit(xj, yj)
+        coef[:, j], bias[j] = ridge.coef_, ridge.intercept_
+        fitted = ridge.predict(xj)
+        oof = np.empty(len(yj))
+        rng = np.random.default_rng(np.random.SeedSequence([len(yj), 15485863, j]))
+        part = rng.permutation(np.arange(len(yj)) % START_OOF_PARTS)
+        for k in range(START_OOF_PARTS):  # the same penalty: CG only, no REML again
+            tr, te = np.flatnonzero(part != k), np.flatnonzero(part == k)
+            xs, ys, fe, F, mo = large_n.prepare(xj.subset(tr), yj[tr], None, "ridge start")
+            fit = large_n.finish(xs, ys, F, fe, mo, float(ridge.alpha_), ridge.cg_tol, tr[:0])
+            te_x = xj.subset(te)
+            oof[te] = large_n.linear_predict(te_x, te_x.shape[1], mo.mean, fit.coef) + fit.beta[0]
+        shift[ok, j] = fitted - oof
+    return _RidgeStart(coef.astype(np.float32), bias.astype(np.float32), shift)
+
+
 def ridge_predict(start, x: EncodedRows) -> np.ndarray:
     """``start.predict`` over row blocks of ``x`` (float64, as the in-memory predict)."""
     out = [start.predict(b) for b in x.batches(x.block_rows(8))]

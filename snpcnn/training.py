@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from snpcnn.backend import device_description, enable_determinism
-from snpcnn.datapath import model_input, predict_rows, trainer
+from snpcnn.datapath import fit_ridge_large, model_input, predict_rows, start_is_large, trainer
 from snpcnn.errors import InputError
 from snpcnn.fastfit import stepper_for
 from snpcnn.metrics import is_collapsed
@@ -300,6 +300,8 @@ def _fit_ridge(
     """
     from snpcnn.baselines import RidgeRegression
 
+    if not dominance and start_is_large(x):  # many rows: CG, no n x n matrix
+        return fit_ridge_large(x, y, penalty, alphas)
     if not isinstance(x, np.ndarray):  # streamed rows: the same fit from column-block passes
         from snpcnn.datapath import fit_ridge_streamed
 
