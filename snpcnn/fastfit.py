@@ -140,10 +140,11 @@ class SharedStepper:
         return losses
 
 
-def _key(config, input_shape, head: str, n_out: int) -> Any:
+def _key(config, input_shape, head: str, n_out: int, purpose: str) -> Any:
     model = config.model if isinstance(config.model, str) else id(config.model)
     overrides = repr(sorted((config.model_overrides or {}).items()))
     return (
+        purpose,
         model,
         overrides,
         tuple(int(d) for d in input_shape),
@@ -154,19 +155,28 @@ def _key(config, input_shape, head: str, n_out: int) -> Any:
     )
 
 
-def stepper_for(config, input_shape, head: str, n_out: int, prepare: Callable[[Any], None]):
+def stepper_for(
+    config,
+    input_shape,
+    head: str,
+    n_out: int,
+    prepare: Callable[[Any], None],
+    purpose: str = "default",
+):
     """The cached :class:`SharedStepper` for this architecture, or None where it cannot
     be used (another Keras backend than TensorFlow).
 
     ``prepare(template)`` is applied once to a newly built template before it is compiled:
     it must make the template's trainable variables and constraints those of the networks
-    it will train (e.g. freeze the linear path and hold its output weights).
+    it will train (e.g. freeze the linear path and hold its output weights).  Templates are
+    cached per ``purpose`` (one name per ``prepare``), architecture, input shape, head and
+    optimizer settings.
     """
     from snpcnn.backend import backend_name
 
     if backend_name() != "tensorflow":
         return None
-    key = _key(config, input_shape, head, n_out)
+    key = _key(config, input_shape, head, n_out, purpose)
     stepper = _TEMPLATES.get(key)
     if stepper is not None:
         _TEMPLATES.move_to_end(key)

@@ -659,7 +659,7 @@ def _crossfit(
 
     # one traced step for the K networks (and every other fit of this architecture); built
     # before seeding, so whether it was cached cannot change any random draw below
-    stepper = stepper_for(config, x.shape[1:], head, n_out, prepare)
+    stepper = stepper_for(config, x.shape[1:], head, n_out, prepare, purpose="crossfit")
     shuffles = [
         np.random.default_rng(np.random.SeedSequence([seed, 7349, k])) for k in range(k_folds)
     ]
