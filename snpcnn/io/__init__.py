@@ -8,10 +8,13 @@ is one (see :mod:`snpcnn.io.cache`).  Rules for every format: ``docs/io.md``.
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ __all__ = [
     "FORMAT_NAMES",
     "FORMAT_HELP",
     "AUTO_CACHE_MIN_BYTES",
+    "LARGE_GENOTYPES",
     "NO_CACHE_ENV",
     "caching_disabled",
 ]
@@ -55,6 +59,10 @@ FORMAT_HELP = (
 # cache=True writes an automatic cache after parsing text sources (VCF, tables)
 # at least this big; smaller ones parse in well under a second.
 AUTO_CACHE_MIN_BYTES = 1 << 20
+#: a parsed VCF, BCF, PLINK, PGEN or table with more genotypes than this (samples x SNPs;
+#: 2**28 = 256 MiB of int8) is written to a cache on disk and returned memory-mapped, so
+#: that the int8 matrix is not held in memory for the rest of the run (see read_genotypes)
+LARGE_GENOTYPES = 1 << 28
 _CACHE_MODES = (True, False, "auto", "always", "read", "off")
 #: set to 1 (any value but "" or "0") to turn automatic caches off: the default
 #: ``cache=True`` then neither reuses nor writes one (like ``info --no-cache``)
@@ -175,6 +183,7 @@ def read_genotypes(
     cache: bool | str = True,
     bim: str | os.PathLike | None = None,
     fam: str | os.PathLike | None = None,
+    convert_large: bool = True,
 ) -> Genotypes:
     """Read genotypes from any supported file into an int8 samples x SNPs container.
 
@@ -204,6 +213,12 @@ def read_genotypes(
         With ``$SNPCNN_NO_CACHE=1`` the default behaves as ``False``.
     bim, fam : path-like, optional
         PLINK sidecar files with non-matching names.
+    convert_large : bool
+        A parsed file with more than :data:`LARGE_GENOTYPES` genotypes is
+        written to a cache (the automatic one when caching is on, else a
+        temporary one removed at exit) and returned memory-mapped from it,
+        with one line on stderr saying so.  ``False`` returns the in-memory
+        matrix (what ``snpcnn convert`` uses).
 
     Returns
     -------
@@ -267,6 +282,9 @@ def read_genotypes(
         g = read_table(path, coding=coding)
     seconds = time.perf_counter() - t0
 
+    if convert_large and g.n_samples * g.n_snps > LARGE_GENOTYPES:
+        keep = cache in (True, "auto", "always") and bim is None and fam is None
+        return _convert_large(g, path, fmt, opts, keep=keep)
     if cache in (True, "auto", "always") and bim is None and fam is None:
         _write_auto_cache(g, path, fmt, opts, always=cache == "always", seconds=seconds)
     return g
@@ -297,4 +315,68 @@ def _write_auto_cache(
     _notice(
         f"cached {Path(path).name} as {dst} ({mb:.1f} MB, reused while the file is unchanged); "
         f"turn off with {NO_CACHE_ENV}=1 (info: --no-cache), move with SNPCNN_CACHE_DIR=DIR"
+    )
+
+
+def _remove_at_exit(folder: Path) -> None:
+    pid = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == pid:  # not in a forked child
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+def _convert_large(g: Genotypes, path, fmt: str, opts: dict[str, Any], keep: bool) -> Genotypes:
+    """Write the parsed ``g`` to a cache and return that cache memory-mapped.
+
+    ``keep``: the automatic cache (reused by later runs), falling back to a temporary
+    cache when that cannot be written; else a temporary cache removed at exit.  When
+    no cache can be written: one-line InputError, nothing left behind.
+    """
+    from snpcnn.io.cache import auto_cache_path, load_cache, source_files, write_cache
+
+    name = Path(path).name
+    size = f"{g.n_samples:,} samples x {g.n_snps:,} SNPs, {g.n_samples * g.n_snps / 1e6:,.0f} MB"
+    failed: list[str] = []
+    if keep:
+        files = source_files(path, fmt)
+        stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(path)
+        dst = auto_cache_path(stem, opts)
+        _notice(
+            f"converting {name} ({size}) to a cache at {dst} first and reading it from there "
+            f"memory-mapped; later runs reuse it (move with SNPCNN_CACHE_DIR=DIR, turn off with "
+            f"{NO_CACHE_ENV}=1)"
+        )
+        try:
+            write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
+        except (OSError, InputError) as exc:
+            failed.append(f"{dst}: {' '.join(str(exc).split())}")
+        else:
+            return load_cache(dst)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="snpcnn-"))
+    except OSError as exc:
+        failed.append(f"{tempfile.gettempdir()}: {' '.join(str(exc).split())}")
+    else:
+        dst = tmp / f"{name}.snpcnn"
+        _notice(
+            f"{'could not write that cache; ' if failed else ''}converting {name} ({size}) to a "
+            f"temporary cache at {dst} first and reading it from there memory-mapped; it is "
+            "removed at exit (keep one with `snpcnn convert`)"
+        )
+        try:
+            write_cache(g, dst, fmt=fmt, read_options=opts)
+        except (OSError, InputError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            failed.append(f"{dst}: {' '.join(str(exc).split())}")
+        else:
+            _remove_at_exit(tmp)
+            return load_cache(dst)
+    raise InputError(
+        f"{path}: could not write a cache of this large file ({size}) to read it "
+        f"memory-mapped ({'; '.join(failed)}); point SNPCNN_CACHE_DIR or TMPDIR to a writable "
+        f"folder with room for it, or convert it yourself: `snpcnn convert {path} --out "
+        "DIR/NAME.snpcnn`"
     )

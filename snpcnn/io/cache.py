@@ -477,7 +477,7 @@ def convert(
             f"folder you can write to: `snpcnn convert {src} --out OUT.snpcnn` (Python: "
             "convert(src, dst))"
         ) from None
-    g = read_genotypes(src, format=fmt, cache=False, **read_kwargs)
+    g = read_genotypes(src, format=fmt, cache=False, convert_large=False, **read_kwargs)
     with write_errors(dst, option="output path"):
         return write_cache(
             g,
