@@ -46,6 +46,10 @@ MEMBER = "snpcnn/preprocessing.npz"
 FORMAT_VERSION = 1
 # predict refuses to run when fewer than this fraction of the model's SNPs are found.
 MIN_MATCH_FRACTION = 0.5
+#: ModelBundle.predict encodes the samples in row chunks of about this many bytes of
+#: float32 model input (rounded to whole prediction batches), so its memory grows with
+#: the chunk, not with samples x SNPs
+PREDICT_CHUNK_BYTES = 64 * 1024**2
 
 
 class MissingSnpWarning(UserWarning):
@@ -81,6 +85,11 @@ class ModelBundle:
 
         SNPs the new file lacks are returned as missing (-1, later mean-imputed).
         """
+        match = self._match(genotypes)
+        return self._aligned(genotypes, match, rows), match
+
+    def _match(self, genotypes: Genotypes) -> dict[str, Any]:
+        """The SNP match of ``genotypes`` to the model's; refused below MIN_MATCH_FRACTION."""
         match = match_variants(self.variants, genotypes.variants)
         n_found = match["n_model_snps"] - match["n_missing"]
         frac = n_found / max(match["n_model_snps"], 1)
@@ -91,6 +100,9 @@ class ModelBundle:
                 f"{MIN_MATCH_FRACTION:.0%} are needed. Check that both files use the same SNP ids "
                 "or the same reference build"
             )
+        return match
+
+    def _aligned(self, genotypes: Genotypes, match: dict[str, Any], rows=None) -> np.ndarray:
         rows = np.arange(genotypes.n_samples) if rows is None else np.asarray(rows)
         col = match["column"]
         present = col >= 0
@@ -101,21 +113,31 @@ class ModelBundle:
             sub = src[:, flip]
             src[:, flip] = np.where(sub < 0, sub, 2 - sub)
         block[:, present] = src
-        return block, match
+        return block
 
-    def encode(self, genotypes: Genotypes) -> tuple[np.ndarray, dict[str, Any]]:
-        """Model input (float32) for every sample of ``genotypes``, and the SNP-match report."""
-        block, match = self.aligned_block(genotypes)
+    def _warn_missing(self, genotypes: Genotypes, match: dict[str, Any]) -> None:
         if match["n_missing"]:
             warnings.warn(
                 f"{match['n_missing']} of the model's {match['n_model_snps']} SNPs are absent "
                 f"from {genotypes.source or 'the genotypes'}; they are imputed with the training "
                 "mean dosage",
                 MissingSnpWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
+
+    def encode(self, genotypes: Genotypes) -> tuple[np.ndarray, dict[str, Any]]:
+        """Model input (float32) for every sample of ``genotypes``, and the SNP-match report."""
+        block, match = self.aligned_block(genotypes)
+        self._warn_missing(genotypes, match)
         x = self.preprocessor.transform_block(block, columns_selected=True)
         return x, match
+
+    def chunk_rows(self, batch_size: int = 256) -> int:
+        """Rows per chunk of :meth:`predict`: about :data:`PREDICT_CHUNK_BYTES` of float32
+        input, a whole number of ``batch_size`` batches (at least one)."""
+        row_bytes = 4 * max(1, int(np.prod(self.preprocessor.input_shape)))
+        batches = max(1, PREDICT_CHUNK_BYTES // (row_bytes * batch_size))
+        return int(batches * batch_size)
 
     def predict(
         self,
@@ -128,10 +150,23 @@ class ModelBundle:
         Without ``covariates`` the covariate effects are set to their training
         mean (a prediction for an average individual of the training population).
         """
-        x, _ = self.encode(genotypes)
-        z = np.asarray(predict_array(self.model, x, batch_size), dtype=np.float64)
+        match = self._match(genotypes)
+        self._warn_missing(genotypes, match)
+        n = genotypes.n_samples
+        # chunks of whole batches: the model sees exactly the batches of one call on all rows
+        step = self.chunk_rows(batch_size)
+        parts = []
+        for start in range(0, max(n, 1), step):
+            block = self._aligned(genotypes, match, np.arange(start, min(n, start + step)))
+            x = self.preprocessor.transform_block(block, columns_selected=True)
+            parts.append(predict_array(self.model, x, batch_size))
+            del block, x
+        if isinstance(parts[0], list):
+            z = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        else:
+            z = np.concatenate(parts)
+        z = np.asarray(z, dtype=np.float64)
         out = pd.DataFrame({"sample_id": genotypes.samples.astype(str)})
-        n = len(x)
         for j, t in enumerate(self.traits):
             if self.head == "binary":
                 out[t] = z[:, j]

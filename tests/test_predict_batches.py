@@ -1,0 +1,115 @@
+"""Issue 15: `snpcnn predict` encodes and predicts in row chunks, with identical predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import snpcnn.bundle as bundle_mod
+from snpcnn.backend import predict_array
+from snpcnn.bundle import MissingSnpWarning, ModelBundle
+from snpcnn.preprocess import GenotypePreprocessor
+from snpcnn.simulate import simulate_genotypes
+
+
+@pytest.fixture(scope="module")
+def geno():
+    return simulate_genotypes(70, 120, missing_rate=0.05, seed=3)
+
+
+@pytest.fixture(scope="module")
+def bundle(geno):
+    import keras
+
+    pre = GenotypePreprocessor().fit(geno, np.arange(50))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(pre.input_shape),
+            keras.layers.Conv1D(3, 4, strides=4, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
+    return ModelBundle(
+        model, pre, traits=["y"], target_coef=[np.array([1.5])], target_sd=np.array([2.0])
+    )
+
+
+def whole(bundle, geno, batch_size):
+    """What predict returned before: every sample encoded at once, then predicted."""
+    x, _ = bundle.encode(geno)
+    return predict_array(bundle.model, x, batch_size)[:, 0].astype(np.float64) * 2.0 + 1.5
+
+
+def test_chunks_give_identical_predictions(bundle, geno, monkeypatch):
+    seen = []
+    real = bundle.preprocessor.transform_block
+    monkeypatch.setattr(
+        bundle.preprocessor,
+        "transform_block",
+        lambda block, **kw: seen.append(len(block)) or real(block, **kw),
+    )
+    default = bundle.predict(geno, batch_size=8)
+    assert seen == [70]  # 70 rows fit in one default chunk
+    seen.clear()
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)  # one batch of 8 rows per chunk
+    assert bundle.chunk_rows(8) == 8
+    chunked = bundle.predict(geno, batch_size=8)
+    assert seen == [8] * 8 + [6]  # memory: one chunk of rows at a time
+    pd.testing.assert_frame_equal(chunked, default)
+    np.testing.assert_array_equal(chunked["y"].to_numpy(), whole(bundle, geno, 8))
+    assert chunked["sample_id"].tolist() == geno.samples.tolist()
+    # chunks are whole batches: a chunk budget of 2.5 batches is 2 batches
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", int(2.5 * 8 * 4 * 120))
+    assert bundle.chunk_rows(8) == 16
+
+
+def test_chunks_keep_the_snp_match(bundle, geno, monkeypatch):
+    """A new file with SNPs missing, reordered and counting the other allele: each chunk is
+    matched and flipped like the whole file, and the warning comes once."""
+    rng = np.random.default_rng(1)
+    keep = np.sort(rng.choice(geno.n_snps, size=100, replace=False))
+    order = rng.permutation(len(keep))
+    sub = geno.subset(variants=keep[order])
+    flipped = sub.variants.copy()
+    flipped.loc[:10, ["ref", "alt"]] = flipped.loc[:10, ["alt", "ref"]].to_numpy()
+    d = np.array(sub.dosages)
+    d[:, :11] = np.where(d[:, :11] < 0, d[:, :11], 2 - d[:, :11])
+    from snpcnn.genotypes import Genotypes
+
+    new = Genotypes(d, sub.samples, flipped, source="new.vcf")
+    with pytest.warns(MissingSnpWarning):
+        ref = whole(bundle, new, 4)
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)
+    with pytest.warns(MissingSnpWarning) as caught:
+        chunked = bundle.predict(new, batch_size=4)
+    assert len(caught) == 1
+    np.testing.assert_array_equal(chunked["y"].to_numpy(), ref)
+
+
+def test_no_samples(bundle, geno):
+    out = bundle.predict(geno.subset(samples=np.arange(0)))
+    assert len(out) == 0 and list(out.columns) == ["sample_id", "y"]
+
+
+def test_cli_predict_identical_in_tiny_chunks(bundle, geno, tmp_path, monkeypatch):
+    path = bundle.save(tmp_path / "model.keras")
+    table = pd.DataFrame(np.asarray(geno.dosages, float), columns=geno.snp_ids)
+    table = table.mask(table < 0).astype("Int64")
+    table.insert(0, "sample_id", geno.samples)
+    table.to_csv(tmp_path / "new.csv", index=False)
+    from snpcnn.cli import main
+
+    args = ["predict", str(path), str(tmp_path / "new.csv"), "--format", "table"]
+    a = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a.csv")])
+    assert a.exit_code == 0, a.output
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)
+    b = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b.csv")])
+    assert b.exit_code == 0, b.output
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    got = pd.read_csv(tmp_path / "b.csv", dtype={"sample_id": str})
+    assert got["sample_id"].tolist() == geno.samples.tolist()
+    np.testing.assert_allclose(got["y"], whole(bundle, geno, 256), rtol=1e-5)
