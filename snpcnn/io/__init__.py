@@ -360,7 +360,8 @@ def _convert_large(g: Genotypes, path, fmt: str, opts: dict[str, Any], keep: boo
     except OSError as exc:
         failed.append(f"{tempfile.gettempdir()}: {' '.join(str(exc).split())}")
     else:
-        dst = tmp / f"{name}.snpcnn"
+        stem = name.removesuffix({"plink": ".bed", "pgen": ".pgen"}.get(fmt, ".snpcnn"))
+        dst = tmp / f"{stem}.snpcnn"
         _notice(
             f"{'could not write that cache; ' if failed else ''}converting {name} ({size}) to a "
             f"temporary cache at {dst} first and reading it from there memory-mapped; it is "
