@@ -162,9 +162,17 @@ def explain(
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(rows, size=max_samples, replace=False)) if y is None else rows
     sub = geno.subset(samples=rows)
+    explained = np.arange(len(rows))
+    if y is not None and len(rows) > max_samples:
+        # the scan below uses every phenotyped sample (int8); only the explained ones are
+        # encoded to float
+        rng = np.random.default_rng(seed)
+        explained = np.sort(rng.choice(len(rows), size=max_samples, replace=False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        X, match = bundle.encode(sub)
+        X, match = bundle.encode(
+            sub if len(explained) == len(rows) else geno.subset(samples=rows[explained])
+        )
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     if y is not None:
@@ -173,11 +181,6 @@ def explain(
             bundle, phenotypes, covariates_file, id_column, geno.samples[rows]
         )
         assoc = marginal_association(block, y, covariates=c_scan)
-        explained = np.arange(len(rows))
-        if len(rows) > max_samples:
-            rng = np.random.default_rng(seed)
-            explained = np.sort(rng.choice(len(rows), size=max_samples, replace=False))
-        X = X[explained]
     skipped = {}
     if "grad_cam" in method_list and layer is None:
         why = ex.grad_cam_status(bundle.model)
