@@ -359,6 +359,9 @@ class FlatRows:
 START_LARGE_N = None  # None: snpcnn.baselines.large_n.LARGE_N
 #: parts of the out-of-fold residuals that stand in for the leave-one-out residuals there
 START_OOF_PARTS = 5
+#: streamed rows whose float32 input is at most this size are encoded once for the large-n
+#: start (its conjugate gradient reads every row about a hundred times per solve)
+START_DENSE_BYTES = 1024**3
 
 
 def start_is_large(x) -> bool:
@@ -386,11 +389,14 @@ def fit_ridge_large(x, y: np.ndarray, penalty: str = "loo", alphas=None):
     The exact leave-one-out residuals the convolutions train on would need every row's
     leverage; here ``shift`` makes them see ``START_OOF_PARTS``-fold out-of-fold residuals
     instead (the same penalty, each part predicted by a CG fit on the other parts).
-    Works for arrays and :class:`EncodedRows` alike (read in row blocks).
+    Works for arrays and :class:`EncodedRows` alike (read in row blocks; streamed rows up
+    to :data:`START_DENSE_BYTES` of float32 are encoded once, as one array).
     """
     from snpcnn.baselines import RidgeRegression, large_n
     from snpcnn.training import _RidgeStart
 
+    if isinstance(x, EncodedRows) and len(x) * x.n_features * 4 <= START_DENSE_BYTES:
+        x = x.encode()  # one float32 copy instead of an encoding pass per CG iteration
     flat = FlatRows(x)
     n_out = y.shape[1]
     coef = np.zeros((flat.shape[1], n_out))

@@ -66,7 +66,9 @@ def test_out_of_fold_residuals_do_not_see_their_own_row(data, small_limit):
     assert np.mean((y - honest_a) ** 2) > np.mean((y - a.predict(x)) ** 2)
 
 
-def test_missing_targets_and_streamed_rows(data, small_limit):
+@pytest.mark.parametrize("dense_bytes", [0, 10**9])  # read lazily per CG pass, or encoded once
+def test_missing_targets_and_streamed_rows(data, small_limit, monkeypatch, dense_bytes):
+    monkeypatch.setattr(datapath, "START_DENSE_BYTES", dense_bytes)
     geno, pre, x, y = data
     y = y.copy()
     y[[3, 90], 0] = np.nan
