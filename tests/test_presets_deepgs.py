@@ -42,7 +42,7 @@ def test_deepgs_v1_keeps_the_first_shipped_network():
 def test_wheat_deepgs_config_uses_gpbench_training_settings(example_data):
     cfg = load_config(CONFIG)
     assert cfg.datasets[0].genotypes.exists()
-    new, v1 = cfg.models
+    new, v1, ablation = cfg.models
     assert (new.name, new.architecture, v1.name, v1.architecture) == (
         "deepgs",
         "deepgs",
@@ -53,3 +53,6 @@ def test_wheat_deepgs_config_uses_gpbench_training_settings(example_data):
     assert (new.batch_size, new.patience, new.epochs, new.val_fraction) == (32, 50, 6000, 0.1)
     # the settings deepgs_v1 was published with (wheat.toml [defaults])
     assert (v1.epochs, v1.patience, v1.learning_rate) == (60, 10, 1e-3)
+    # the ablation: the first network with GPBench's training settings
+    assert ablation.architecture == "deepgs_v1"
+    assert (ablation.batch_size, ablation.patience, ablation.epochs) == (32, 50, 6000)
