@@ -1095,7 +1095,11 @@ def _run_fold(
                 f"split and was retrained with learning rate {min(res.learning_rates):g}"
             )
         if progress and res.best_epochs:
-            progress("fold_trained", epochs_run=sum(len(h.get("loss", [])) for h in res.histories))
+            progress(
+                "fold_trained",
+                epochs_run=max((len(h.get("loss", [])) for h in res.histories), default=0),
+                networks=len(res.histories),
+            )
     t0 = time.perf_counter()
     if baselines:
         from snpcnn import datapath

@@ -307,12 +307,14 @@ class Progress:
                 f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
             )
 
-    def _on_fold_trained(self, epochs_run=None, **_):
-        ran = self.epochs_in_fold if epochs_run is None else int(epochs_run)
+    def _on_fold_trained(self, epochs_run=None, networks=1, **_):
+        ran = self.epochs_in_fold if epochs_run is None else int(epochs_run) * max(1, networks)
         self.epochs_run.append(min(ran, self.epochs) if self.epochs else ran)
         self.cnn_done = True
         self._sync_bar()
-        run = f"{epochs_run} epochs, " if epochs_run is not None else ""
+        # epochs of each network (the default trains 5 cross-fitted networks side by side)
+        each = f" x {networks} networks" if networks > 1 else ""
+        run = f"{epochs_run} epochs{each}, " if epochs_run is not None else ""
         self.line(
             f"{self._fold_name()}: CNN trained ({run}{format_duration(self.clock() - self.fold_t0)})"
         )

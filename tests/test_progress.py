@@ -97,6 +97,19 @@ def test_early_stopping_counts_the_epochs_not_run():
     assert "25% done, ETA 30 s" in p.eta_text()
 
 
+def test_cross_fitted_networks_are_reported_per_network():
+    """5 networks x 8 epochs: the line says so, not '40 epochs'."""
+    p, clock, buf = _lines()
+    p("start", n_splits=2, epochs=200, refit_epochs=0, baselines=[])
+    p("fold_start")
+    for _ in range(40):
+        clock.t += 1
+        p("epoch")
+    p("fold_trained", epochs_run=8, networks=5)
+    assert "CNN trained (8 epochs x 5 networks" in buf.getvalue()
+    assert "40 epochs" not in buf.getvalue()
+
+
 def test_benchmark_units_give_an_overall_eta():
     p, clock, buf = _lines()
     p("step_start", name="loading dataset 'small'")
