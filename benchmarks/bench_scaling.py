@@ -38,6 +38,9 @@ ANALYSIS = """What runs at each size (3 folds: training parts of 1,333 / 2,667 /
   5-fold out-of-fold residuals; docs/io.md). At 16,000 samples the fold's float32 input (428 MB)
   passes the 256 MiB streaming threshold, so the networks train from the int8 matrix batch by
   batch.
+- **Alone on the machine**, the 2,000-sample fit took 78.6 s (70.1 s inside the fit: CNN
+  38.5 s, baselines 11.9 s, refit 19.2 s; `--sizes 2000 --out bench_out/scaling_2k`), against
+  the issue's 81 s; with the 16,000 run (also alone) that is n^1.13.
 - **CNN training** (5 cross-fitted networks per fold, then 5 on all rows in the refit) grows
   about linearly in the rows it sees: CNN 40 -> 499 s (n^1.21) and refit 20 -> 248 s (n^1.22)
   from 2,000 to 16,000.
