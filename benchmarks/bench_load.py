@@ -3,7 +3,7 @@
 One command times (median of ``--repeats`` runs) and measures the peak resident memory of, at
 the synthetic size ``--size`` (default 2,000 x 20,000) and on the shipped wheat and mice data:
 
-* VCF:   ``snpcnn.io.read_genotypes(path, cache=False)`` vs ``allel.read_vcf(path,
+* VCF:   ``snpcnn.io.read_genotypes(path, cache=False, convert_large=False)`` vs ``allel.read_vcf(path,
   fields=["calldata/GT"])`` vs a cyvcf2 per-record loop (``v.gt_types``); plus opening and
   reading our converted cache;
 * BCF:   ours vs the same cyvcf2 loop over the BCF;
@@ -65,7 +65,9 @@ CHILD = textwrap.dedent(
     rss0 = status("VmRSS")
     t0 = time.perf_counter()
     if method == "snpcnn":
-        g = read_genotypes(path, cache=False); shape = g.shape
+        # the reader itself: without the conversion of files above 2**28 genotypes to a
+        # memory-mapped cache that fit/predict do (snpcnn.io.LARGE_GENOTYPES)
+        g = read_genotypes(path, cache=False, convert_large=False); shape = g.shape
     elif method == "allel":
         d = allel.read_vcf(path, fields=["calldata/GT"]); gt = d["calldata/GT"]
         shape = (gt.shape[1], gt.shape[0])
@@ -392,7 +394,7 @@ PLINK and PGEN files hold the same kind of data (the PGEN files are written from
 Methods: `allel` = `allel.read_vcf(path, fields=["calldata/GT"])` (int8 variants x samples x 2);
 `cyvcf2_loop` = `np.stack([v.gt_types.astype(np.int8) for v in cyvcf2.VCF(path, gts012=True,
 lazy=True)])` (one row of genotype classes per record, 3 = missing; htslib parses the text or
-BCF); `snpcnn` = `snpcnn.io.read_genotypes(path, cache=False)` (int8 samples x SNPs in C order,
+BCF); `snpcnn` = `snpcnn.io.read_genotypes(path, cache=False, convert_large=False)` (int8 samples x SNPs in C order,
 -1 = missing, with ids, variant table and load report); `bedreader_int8` =
 `bed_reader.open_bed(path).read(dtype="int8")` (Fortran order); `pgenlib` =
 `pgenlib.PgenReader(path).read_range(0, m, buf)` into a preallocated variant-major int8 buffer;
