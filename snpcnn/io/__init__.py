@@ -290,17 +290,24 @@ def read_genotypes(
     return g
 
 
+def _auto_cache_target(path, fmt: str, opts: dict[str, Any]) -> tuple[list[Path], Path]:
+    """The source files of ``path`` and the automatic cache they are written to."""
+    from snpcnn.io.cache import auto_cache_path, source_files
+
+    files = source_files(path, fmt)
+    stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(path)
+    return files, auto_cache_path(stem, opts)
+
+
 def _write_auto_cache(
     g: Genotypes, path, fmt: str, opts: dict[str, Any], always: bool, seconds: float
 ) -> None:
-    from snpcnn.io.cache import auto_cache_path, source_files, write_cache
+    from snpcnn.io.cache import write_cache
 
-    files = source_files(path, fmt)
+    files, dst = _auto_cache_target(path, fmt, opts)
     size = sum(f.stat().st_size for f in files)
     if not always and (fmt in ("plink", "pgen") or size < AUTO_CACHE_MIN_BYTES):
         return
-    stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(path)
-    dst = auto_cache_path(stem, opts)
     try:
         write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
     except (OSError, InputError) as exc:
@@ -335,15 +342,13 @@ def _convert_large(g: Genotypes, path, fmt: str, opts: dict[str, Any], keep: boo
     cache when that cannot be written; else a temporary cache removed at exit.  When
     no cache can be written: one-line InputError, nothing left behind.
     """
-    from snpcnn.io.cache import auto_cache_path, load_cache, source_files, write_cache
+    from snpcnn.io.cache import load_cache, write_cache
 
     name = Path(path).name
     size = f"{g.n_samples:,} samples x {g.n_snps:,} SNPs, {g.n_samples * g.n_snps / 1e6:,.0f} MB"
     failed: list[str] = []
     if keep:
-        files = source_files(path, fmt)
-        stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else Path(path)
-        dst = auto_cache_path(stem, opts)
+        files, dst = _auto_cache_target(path, fmt, opts)
         _notice(
             f"converting {name} ({size}) to a cache at {dst} first and reading it from there "
             f"memory-mapped; later runs reuse it (move with SNPCNN_CACHE_DIR=DIR, turn off with "
