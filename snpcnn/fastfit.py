@@ -102,10 +102,6 @@ class SharedStepper:
             mv.assign(tv.value)
         self.states[id(model)] = [np.array(v.numpy()) for v in self.template.optimizer.variables]
 
-    def release(self, model) -> None:
-        """Forget ``model``'s optimizer state (it will not be trained again)."""
-        self.states.pop(id(model), None)
-
     def train(
         self,
         model,
@@ -115,11 +111,14 @@ class SharedStepper:
         batch_size: int,
         rng: np.random.Generator,
         on_epoch: Callable[[], None] | None = None,
+        rows: np.ndarray | None = None,
     ) -> list[float]:
-        """Train ``model`` on ``(x, y)`` for ``epochs`` epochs of shuffled minibatches
-        (``rng`` draws each epoch's order); returns each epoch's mean training loss, as
-        ``model.fit``'s history reports it (regularisation included)."""
-        n = len(y)
+        """Train ``model`` on ``(x, y)`` (only the rows ``rows`` of both, if given: no copy
+        of ``x`` is made) for ``epochs`` epochs of shuffled minibatches (``rng`` draws each
+        epoch's order); returns each epoch's mean training loss, as ``model.fit``'s history
+        reports it (regularisation included)."""
+        rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+        n = len(rows)
         self._load(model)
         losses: list[float] = []
         t = self.template
@@ -130,7 +129,7 @@ class SharedStepper:
                 order = rng.permutation(n)
                 logs = None
                 for s in range(0, n, batch_size):
-                    idx = order[s : s + batch_size]
+                    idx = rows[order[s : s + batch_size]]
                     logs = self._step(_batch(x, idx), y[idx])
                 losses.append(float(logs["loss"]) if logs is not None else float("nan"))
                 if on_epoch is not None:

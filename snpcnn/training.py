@@ -688,13 +688,7 @@ def _crossfit(
             for k, model in enumerate(nets):
                 if stepper is not None and stepper.fits(model):
                     hists[k]["loss"] += stepper.train(
-                        model,
-                        x[rows[k]],
-                        y_fit[rows[k]],
-                        step,
-                        config.batch_size,
-                        shuffles[k],
-                        on_epoch,
+                        model, x, y_fit, step, config.batch_size, shuffles[k], on_epoch, rows[k]
                     )
                 else:
                     hist = trainer(model, x).fit(

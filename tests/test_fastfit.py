@@ -92,3 +92,15 @@ def test_template_is_cached_per_architecture_and_checks_the_variables():
     other = _net(config, (x.shape[1] + 1, 1), 0)  # another input width
     assert not s1.fits(other)
     assert s1.fits(_net(config, x.shape[1:], 0))
+
+
+def test_training_on_a_row_subset_equals_training_on_its_copy():
+    x, y = _data()
+    config = _config(learning_rate=3e-3)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    rows = np.flatnonzero(np.arange(len(x)) % 3 != 0)
+    a, b = _net(config, x.shape[1:], 4), _net(config, x.shape[1:], 4)
+    stepper.train(a, x[rows], y[rows], 2, 8, np.random.default_rng(1))
+    stepper.train(b, x, y, 2, 8, np.random.default_rng(1), rows=rows)
+    for u, v in zip(_weights(a), _weights(b)):
+        np.testing.assert_array_equal(u, v)
