@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn.errors import InputError, InputWarning
+from snpcnn.io._alloc import empty_int8
 from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_pgen", "pgen_paths", "read_pvar", "read_psam", "ROUNDING_RULE"]
@@ -226,7 +227,7 @@ def read_pgen(path: str | os.PathLike, *, block_variants: int | None = None) -> 
         ) from None
     report: dict = {"format": "pgen"}
     try:
-        out = np.empty((n_smp, n_var), dtype=np.int8)
+        out = empty_int8((n_smp, n_var))
         if not dosage_mode:
             reader.read_range(0, n_var, out, sample_maj=True)
             np.maximum(out, -1, out=out)  # pgenlib's missing (-9) -> -1, in place

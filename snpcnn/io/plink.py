@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn.errors import InputError, InputWarning
+from snpcnn.io._alloc import empty_int8
 from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_plink", "plink_paths", "read_bim", "read_fam"]
@@ -188,7 +189,7 @@ def _read_snp_major_pgenlib(bed: Path, n_smp: int, n_snp: int) -> np.ndarray:
     """
     import pgenlib
 
-    out = np.empty((n_smp, n_snp), dtype=np.int8)
+    out = empty_int8((n_smp, n_snp))
     reader = pgenlib.PgenReader(os.fsencode(bed), raw_sample_ct=n_smp, variant_ct=n_snp)
     try:
         reader.read_range(0, n_snp, out, allele_idx=1, sample_maj=True)
@@ -209,7 +210,7 @@ def _read_sample_major(b, mode: int, n_smp: int, n_snp: int, num_threads) -> np.
         out = b.read(dtype="int8", order="C", num_threads=num_threads)
         np.maximum(out, -1, out=out)  # bed-reader's missing (-127) -> -1, in place
         return out
-    out = np.empty((n_smp, n_snp), dtype=np.int8)
+    out = empty_int8((n_smp, n_snp))
     step = int(np.clip((4 << 20) // max(n_smp, 1), 64, 8192))
     for j in range(0, n_snp, step):
         block = b.read(
