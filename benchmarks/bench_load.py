@@ -175,8 +175,8 @@ def write_synthetic_vcf(path: Path, n: int, m: int, seed: int = 1) -> None:
         fh.write(comp.flush())
 
 
-def measure(method: str, path: Path, repeats: int) -> dict:
-    runs = [run_child(method, path) for _ in range(repeats)]
+def measure(method: str, path: Path, repeats: int, runs: list[dict] | None = None) -> dict:
+    runs = runs or [run_child(method, path) for _ in range(repeats)]
     n, m = runs[0]["shape"]
     sec = statistics.median(r["seconds"] for r in runs)
     extra = statistics.median(r["peak"] - r["rss0"] for r in runs)
@@ -190,6 +190,16 @@ def measure(method: str, path: Path, repeats: int) -> dict:
         "peak_extra_mb": extra / 1e6,
         "bytes_per_genotype": extra / (n * m),
     }
+
+
+def measure_pair(ref: str, ours: str, path: Path, repeats: int) -> tuple[dict, dict]:
+    """Both methods in fresh processes, alternated run by run (the machine's drift and page
+    cache state then touch both alike)."""
+    runs: dict[str, list[dict]] = {ref: [], ours: []}
+    for _ in range(repeats):
+        for method in (ref, ours):
+            runs[method].append(run_child(method, path))
+    return (measure(ref, path, repeats, runs[ref]), measure(ours, path, repeats, runs[ours]))
 
 
 def fmt_row(dataset: str, fmt: str, r: dict, ref: dict | None) -> str:
@@ -334,8 +344,7 @@ def main() -> None:
                 print(f"skip {name}: {bed} missing")
                 continue
             print(f"PLINK {name} ...", flush=True)
-            ref8 = measure("bedreader_int8", bed, args.repeats)
-            ours = measure("snpcnn", bed, args.repeats)
+            ref8, ours = measure_pair("bedreader_int8", "snpcnn", bed, args.repeats)
             rows += [fmt_row(name, "plink", ref8, None), fmt_row(name, "plink", ours, ref8)]
             summary.append(
                 f"- {name} PLINK: snpcnn **{ratio(ref8, ours):.2f}x** bed-reader's "
@@ -345,8 +354,7 @@ def main() -> None:
             )
             if pg is not None:
                 print(f"PGEN {name} ...", flush=True)
-                pref = measure("pgenlib", pg.with_suffix(".pgen"), args.repeats)
-                pours = measure("snpcnn", pg.with_suffix(".pgen"), args.repeats)
+                pref, pours = measure_pair("pgenlib", "snpcnn", pg.with_suffix(".pgen"), args.repeats)
                 rows += [fmt_row(name, "pgen", pref, None), fmt_row(name, "pgen", pours, pref)]
                 summary.append(
                     f"- {name} PGEN: snpcnn {ratio(pref, pours):.2f}x pgenlib's `read_range` "
@@ -385,7 +393,12 @@ Load average (1 min) at start / end: {load0[0]:.1f} / {load1[0]:.1f}. **Other jo
 back to back in the same conditions.
 
 Each row is the median of {args.repeats} runs, each in a fresh process (imports done before the
-clock starts). *Peak MB* is the rise of the process's peak resident memory over its size just
+clock starts); the PLINK and PGEN pairs alternate run by run (reference, ours, reference, ...).
+The readers allocate their result without numpy's transparent-huge-page advice
+(`snpcnn/io/_alloc.py`): with the kernel's THP defrag at `madvise`, the first write to an
+advised 500 MB array stalled in memory compaction in some fresh processes, which made the
+5,000 x 100,000 PLINK load bimodal (0.39-1.57 s, median ratio 0.58x in a session-10 check).
+*Peak MB* is the rise of the process's peak resident memory over its size just
 before the load; *B/genotype* divides it by samples x SNPs. *Ratio* is the first row of each group
 (the reference) divided by this row's time: > 1 = faster than the reference. The synthetic VCF is
 {sn:,} x {sm:,} diploid GT-only with 1% `./.` ({vcf_mb:.0f} MB, plain gzip level 1); the BCF,
