@@ -57,7 +57,9 @@ from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import InputError
+from snpcnn.executor import UnitStore, content_hash, to_json
 from snpcnn.metrics import paired_difference
+from snpcnn.report import atomic_write_text
 from snpcnn.training import LINEAR_INITS
 
 __all__ = [
@@ -917,51 +919,26 @@ def paired(
 
 
 # ------------------------------------------------------------------ persistence
-def _jsonable(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
+_jsonable = to_json
+_hash = content_hash
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _hash(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, default=_jsonable)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    atomic_write_text(path, text)
 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
 
 
-class _UnitStore:
-    """Per-fold results of one unit under ``units/<dataset>/<trait>/<model>/seed<k>/``.
-
-    Each file holds ``{"key": ..., "result": ...}``; a file whose key differs from
-    the unit's (the config or an input changed) is ignored and overwritten.
+class _UnitStore(UnitStore):
+    """Per-fold results of one unit under ``units/<dataset>/<trait>/<model>/seed<k>/``
+    (:class:`snpcnn.executor.UnitStore`, one file ``r<repeat>_f<fold>.json`` per fold),
+    counting the folds computed by this run and those resumed.
     """
 
     def __init__(self, directory: Path, key: str, fresh: Mapping | None = None):
-        self.directory = directory
-        self.key = key
+        super().__init__(directory, key)
         self.computed = 0
         self.resumed = 0
         # folds computed by this run's parallel pass ((repeat, fold) -> task seconds):
@@ -969,30 +946,19 @@ class _UnitStore:
         self.fresh = dict(fresh or {})
         self.fresh_seconds = 0.0
 
-    def _file(self, r: int, f: int) -> Path:
-        return self.directory / f"r{r}_f{f}.json"
-
     def skip(self, r: int, f: int) -> dict | None:
-        p = self._file(r, f)
-        if not p.is_file():
-            return None
-        try:
-            stored = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("ignoring unreadable stored fold %s", p)
-            return None
-        if not isinstance(stored, dict) or stored.get("key") != self.key:
+        result = self.get(f"r{r}_f{f}")
+        if result is None:
             return None
         if (r, f) in self.fresh:
             self.computed += 1
             self.fresh_seconds += self.fresh[(r, f)]
         else:
             self.resumed += 1
-        return stored["result"]
+        return result
 
     def on_fold(self, r: int, f: int, result: dict) -> None:
-        text = json.dumps({"key": self.key, "result": result}, default=_jsonable)
-        _atomic_write(self._file(r, f), text)
+        self.put(f"r{r}_f{f}", result)
         self.computed += 1
 
 

@@ -28,10 +28,18 @@ result (resume: the unit is not run) and ``on_result(unit, result)`` is called
 in this process as each unit finishes (the caller stores it at once), so a run
 whose workers die keeps everything finished.  Ray also reruns a task whose
 worker died (``max_retries``).
+
+**Resume** is one mechanism for ``snpcnn benchmark`` and ``snpcnn tune``: a
+:class:`UnitStore` keeps each finished unit's result as one JSON file, stamped with
+a hash of everything that determines it (:func:`content_hash`); ``--resume`` reads
+back the files whose stamp matches and runs the rest.  (A tune's hyperparameter
+trials are stored by Optuna itself, in its journal file next to the unit files.)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import socket
@@ -39,12 +47,15 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from snpcnn.errors import InputError, SnpcnnError
 
 __all__ = [
     "Unit",
+    "UnitStore",
+    "content_hash",
     "Executor",
     "run_units",
     "cross_validate_parallel",
@@ -104,6 +115,71 @@ class Unit:
 
     def __str__(self) -> str:
         return self.key or "unit"
+
+
+def to_json(o: Any) -> Any:
+    """``json.dumps`` default for the results units return (numpy scalars and arrays, paths)."""
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def content_hash(obj: Any, length: int = 20) -> str:
+    """A stable hash of ``obj`` (sorted-key JSON): the stamp of a stored unit's inputs."""
+    text = json.dumps(obj, sort_keys=True, default=to_json)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+class UnitStore:
+    """Finished units on disk: the resume mechanism of ``benchmark`` and ``tune``.
+
+    Each unit's result is one file ``<directory>/<name>.json`` holding
+    ``{"key": stamp, "result": result}``, written atomically as the unit finishes (so a
+    killed run loses only the units in flight).  ``stamp`` is a :func:`content_hash` of
+    everything that determines the result (data, folds, settings); :meth:`get` returns a
+    stored result only if its stamp equals the one asked for, so a changed config or input
+    is recomputed, never mixed in.  ``key`` is the store's default stamp.
+    """
+
+    def __init__(self, directory: str | os.PathLike, key: str | None = None):
+        self.directory = Path(directory)
+        self.key = key
+
+    def path(self, name: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
+        return self.directory / f"{safe}.json"
+
+    def get(self, name: str, key: str | None = None) -> Any:
+        """The stored result of unit ``name`` if its stamp is ``key`` (default: the store's),
+        else None (not stored, unreadable, or computed from other inputs)."""
+        p = self.path(name)
+        if not p.is_file():
+            return None
+        try:
+            stored = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable stored unit %s", p)
+            return None
+        want = self.key if key is None else key
+        if not isinstance(stored, dict) or stored.get("key") != want:
+            return None
+        return stored.get("result")
+
+    def put(self, name: str, result: Any, key: str | None = None) -> Path:
+        """Store ``result`` for unit ``name`` (atomically), stamped ``key`` (default: the
+        store's); returns the file."""
+        from snpcnn.report import atomic_write_text
+
+        text = json.dumps({"key": self.key if key is None else key, "result": result}, default=to_json)
+        return atomic_write_text(self.path(name), text)
 
 
 def estimated_cost(unit: Unit) -> float:

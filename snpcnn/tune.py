@@ -579,6 +579,11 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json).encode()).hexdigest()[:16]
 
 
+def _unit_stamp(key: str, unit) -> str:
+    """The stamp of an outer unit's stored result: the tune's inputs and its own settings."""
+    return _hash({"key": key, "kwargs": unit.data["kwargs"]})
+
+
 def _atomic(path: Path, text: str) -> None:
     from snpcnn.report import atomic_write_text
 
@@ -687,7 +692,7 @@ def tune(
     import optuna
 
     from snpcnn.cv import CNN_NAME, _load_inputs
-    from snpcnn.executor import Executor, Unit
+    from snpcnn.executor import Executor, Unit, UnitStore
     from snpcnn.folds import make_folds
 
     t_start = time.perf_counter()
@@ -820,7 +825,7 @@ def tune(
 
         outer_units: list[Unit] = []  # the tuned ones in split order, then the default's
         outer_results: dict[str, Any] = {}
-        store = partial / "outer"
+        store = UnitStore(partial / "outer")  # the outer units: benchmark's resume mechanism
 
         def outer_unit(model, r, f, kw):
             return Unit(
@@ -832,19 +837,10 @@ def tune(
             )
 
         def stored(u):
-            p = store / f"{_safe(u.model)}_r{u.repeat}_f{u.fold}.json"
-            if not p.is_file():
-                return None
-            rec = json.loads(p.read_text(encoding="utf-8"))
-            want = _hash({"key": key, "kwargs": u.data["kwargs"]})
-            return rec["result"] if rec.get("key") == want else None
+            return store.get(f"{u.model}_r{u.repeat}_f{u.fold}", _unit_stamp(key, u))
 
         def save(u, res):
-            want = _hash({"key": key, "kwargs": u.data["kwargs"]})
-            _atomic(
-                store / f"{_safe(u.model)}_r{u.repeat}_f{u.fold}.json",
-                json.dumps({"key": want, "result": res}, default=_json),
-            )
+            store.put(f"{u.model}_r{u.repeat}_f{u.fold}", res, _unit_stamp(key, u))
 
         ready: list[Unit] = []  # trials asked and not started, in trial order
         waiting: list[Unit] = []  # outer units to run when no trial can start
@@ -1095,10 +1091,6 @@ def _completed(study):
 def _best_value(study) -> float | None:
     done = _completed(study)
     return max(t.value for t in done) if done else None
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 def summary_markdown(res: TuneResults) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from snpcnn.errors import InputError
-from snpcnn.executor import Executor, Unit, run_units
+from snpcnn.executor import Executor, Unit, UnitStore, content_hash, run_units
 from snpcnn.genotypes import Genotypes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -88,6 +88,27 @@ def test_serial_resume_skips_stored_units_and_stores_new_ones():
     assert out == [0, 100, 2]
     assert calls == [0, 2]
     assert saved == {"f0": 0, "f2": 2}
+
+
+def test_unit_store_resumes_only_results_stamped_with_the_same_inputs(tmp_path):
+    stamp = content_hash({"model": "gblup", "folds": [1, 2]})
+    assert stamp == content_hash({"folds": [1, 2], "model": "gblup"})  # key order is irrelevant
+    store = UnitStore(tmp_path / "units", stamp)
+    assert store.get("r0_f0") is None
+    path = store.put("r0_f0", {"r": np.float64(0.5), "n": np.int64(3), "ok": np.bool_(True)})
+    assert path.parent == tmp_path / "units" and not list(path.parent.glob(".*tmp*"))
+    # a fresh store on the same folder (the resumed run) reads it back
+    again = UnitStore(tmp_path / "units", stamp)
+    assert again.get("r0_f0") == {"r": 0.5, "n": 3, "ok": True}
+    # other inputs (another stamp): recomputed, never mixed in
+    assert UnitStore(tmp_path / "units", content_hash({"model": "ridge"})).get("r0_f0") is None
+    # a per-unit stamp overrides the store's
+    store.put("trial/a b", [1], key="k2")
+    assert store.get("trial/a b") is None and store.get("trial/a b", key="k2") == [1]
+    assert store.path("trial/a b").name == "trial_a_b.json"
+    # a half-written or corrupt file is ignored, not an error
+    store.path("r1_f0").write_text("{not json", encoding="utf-8")
+    assert store.get("r1_f0") is None
 
 
 def _streamed(run_ray: bool):
