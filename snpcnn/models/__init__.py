@@ -27,13 +27,16 @@ from snpcnn.errors import InputError
 from snpcnn.models.core import LAYER_TABLE, check_rate, layer_class
 from snpcnn.models.heads import (
     HEADS,
+    MaskedMAE,
     MaskedMeanAbsoluteError,
     MaskedMeanSquaredError,
     MaskedMSE,
+    attach_training,
     compile_model,
     head_of,
     output_layer,
     set_mixed_precision,
+    training_spec,
 )
 from snpcnn.models.layers import RandomGenotypeMask, WindowGather, square
 from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
@@ -55,6 +58,8 @@ __all__ = [
     "load_model",
     "RandomGenotypeMask",
     "MaskedMSE",
+    "MaskedMAE",
+    "training_spec",
     "MaskedMeanSquaredError",
     "MaskedMeanAbsoluteError",
     "HEADS",
@@ -159,7 +164,8 @@ def build_model(
         )
     x = apply_linear(wide_input, x, spec, n_outputs)
     outputs = output_layer(head, n_outputs)(x)
-    return keras.Model(inputs, outputs, name=name or spec["name"])
+    model = keras.Model(inputs, outputs, name=name or spec["name"])
+    return attach_training(model, spec.get("training"))
 
 
 def count_params(model: keras.Model) -> dict[str, int]:

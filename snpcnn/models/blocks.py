@@ -527,9 +527,15 @@ def apply_dense(
     return x
 
 
-def apply_dropout(x, rate: float, *, name: str):
-    """Dropout layer ``{name}`` (``rate`` in [0, 1))."""
-    return keras.layers.Dropout(check_rate(rate, "rate"), name=_check_name(name))(x)
+def apply_dropout(x, rate: float, *, name: str, whole: bool = False):
+    """Dropout layer ``{name}`` (``rate`` in [0, 1)).
+
+    ``whole``: drop each sample's whole input (all its units at once, scaled by
+    1 / (1 - rate) otherwise), as PyTorch's ``Dropout1d`` does on a one-channel tensor.
+    """
+    rate = check_rate(rate, "rate")
+    noise_shape = (None,) + (1,) * (len(x.shape) - 1) if whole else None
+    return keras.layers.Dropout(rate, noise_shape=noise_shape, name=_check_name(name))(x)
 
 
 def apply_flatten(x, *, name: str):

@@ -38,6 +38,9 @@ __all__ = [
     "head_of",
     "compile_model",
     "set_mixed_precision",
+    "MaskedMAE",
+    "attach_training",
+    "training_spec",
 ]
 
 HEADS = ("regression", "binary", "multiclass")
@@ -94,6 +97,28 @@ class MaskedMSE(keras.losses.Loss):
 
     def get_config(self):
         return super().get_config()
+
+
+@keras.saving.register_keras_serializable(package="snpcnn")
+class MaskedMAE(MaskedMSE):
+    """Mean absolute error (an L1 loss) over the observed (non-NaN) targets only, scaled
+    like :class:`MaskedMSE`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(MaskedMAE()(np.array([[1.0], [np.nan]]), np.array([[3.0], [100.0]])))
+    2.0
+    """
+
+    def __init__(self, name: str = "masked_mae", reduction: str = "sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true, y_pred):
+        err, mask = _masked_errors(y_true, y_pred, 1)
+        n_obs = ops.maximum(ops.sum(mask), 1.0)
+        batch = ops.cast(ops.shape(err)[0], "float32")
+        return ops.sum(ops.reshape(err, (ops.shape(err)[0], -1)), axis=-1) * (batch / n_obs)
 
 
 class _MaskedMean(keras.metrics.Metric):
@@ -176,7 +201,7 @@ def head_of(model: keras.Model) -> str:
     raise InputError(f"model '{model.name}': output activation '{act}' matches no head")
 
 
-def _make_optimizer(optimizer, learning_rate, weight_decay, clipnorm):
+def _make_optimizer(optimizer, learning_rate, weight_decay, clipnorm, momentum=0.9):
     if isinstance(optimizer, keras.optimizers.Optimizer):
         if weight_decay is not None or clipnorm is not None:
             raise InputError(
@@ -203,7 +228,7 @@ def _make_optimizer(optimizer, learning_rate, weight_decay, clipnorm):
         "rmsprop": keras.optimizers.RMSprop,
     }[optimizer]
     if optimizer == "sgd":
-        kw["momentum"] = 0.9
+        kw["momentum"] = float(momentum)
     return cls(**kw)
 
 
@@ -211,7 +236,7 @@ def compile_model(
     model: keras.Model,
     head: str,
     learning_rate: float = 1e-3,
-    optimizer: str | keras.optimizers.Optimizer = "adam",
+    optimizer: str | keras.optimizers.Optimizer | None = None,
     jit_compile: bool = False,
     weight_decay: float | None = None,
     clipnorm: float | None = None,
@@ -228,8 +253,11 @@ def compile_model(
         ``binary``: binary cross-entropy, accuracy and AUC.
         ``multiclass``: sparse categorical cross-entropy (integer labels), accuracy.
     learning_rate : float
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or a Keras optimizer
-        ``"sgd"`` uses momentum 0.9.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or a Keras optimizer, optional
+        Default: the architecture's ``[training] optimizer`` (``"adam"`` if it has none).
+        ``"sgd"`` uses the architecture's ``[training] momentum`` (default 0.9).  A
+        regression model's loss is the architecture's ``[training] loss``: ``"mse"``
+        (:class:`MaskedMSE`, the default) or ``"mae"`` (:class:`MaskedMAE`).
     jit_compile : bool
         XLA compilation (often faster on GPU; off by default for portability).
     weight_decay, clipnorm : float, optional
@@ -245,8 +273,11 @@ def compile_model(
             f"model '{model.name}' was built with a '{actual}' output layer but compile_model "
             f"got head='{head}'; build it with head='{head}' or compile with head='{actual}'"
         )
+    training = training_spec(model)
+    if optimizer is None:
+        optimizer = training.get("optimizer", "adam")
     if head == "regression":
-        loss = MaskedMSE()
+        loss = MaskedMAE() if training.get("loss") == "mae" else MaskedMSE()
         metrics = [MaskedMeanSquaredError(), MaskedMeanAbsoluteError()]
     elif head == "binary":
         loss = keras.losses.BinaryCrossentropy()
@@ -255,12 +286,39 @@ def compile_model(
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(
-        optimizer=_make_optimizer(optimizer, learning_rate, weight_decay, clipnorm),
+        optimizer=_make_optimizer(
+            optimizer, learning_rate, weight_decay, clipnorm, training.get("momentum", 0.9)
+        ),
         loss=loss,
         metrics=metrics,
         jit_compile=bool(jit_compile),
     )
     return model
+
+
+#: the ``[training]`` table of the architecture each model was built from (by model id)
+_TRAINING: dict[int, tuple[object, dict]] = {}
+
+
+def attach_training(model: keras.Model, training: dict | None) -> keras.Model:
+    """Remember the architecture's ``[training]`` table for :func:`compile_model`."""
+    if training:
+        import weakref
+
+        key = id(model)
+        _TRAINING[key] = (
+            weakref.ref(model, lambda _r, k=key: _TRAINING.pop(k, None)),
+            dict(training),
+        )
+    return model
+
+
+def training_spec(model: keras.Model) -> dict:
+    """The ``[training]`` table of the architecture ``model`` was built from (``{}`` if none)."""
+    kept = _TRAINING.get(id(model))
+    if kept is None or kept[0]() is not model:
+        return {}
+    return dict(kept[1])
 
 
 def set_mixed_precision(enabled: bool) -> str:

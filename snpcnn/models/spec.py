@@ -61,6 +61,7 @@ __all__ = [
     "build_blocks",
     "read_architecture_file",
     "LINEAR_KEYS",
+    "TRAINING_KEYS",
     "apply_linear",
 ]
 
@@ -73,6 +74,7 @@ TOP_LEVEL_KEYS = (
     "defaults",
     "linear",
     "screen",
+    "training",
     "blocks",
 )
 #: keys of the optional ``linear`` table (the wide path): key -> (check, default)
@@ -85,6 +87,17 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # GBLUP prediction itself (the same model, solved for marker effects)
     "penalty": (lambda v, n: check_choice(v, n, ("loo", "reml")), "loo"),
 }
+#: keys of the optional ``training`` table: how the network is compiled, where a published
+#: model prescribes it (the learning rate, epochs and batch size stay run settings):
+#: key -> (check, default).  ``snpcnn.models.compile_model`` reads it from the built model.
+TRAINING_KEYS: dict[str, tuple[Callable, Any]] = {
+    "optimizer": (lambda v, n: check_choice(v, n, ("adam", "adamw", "sgd", "rmsprop")), "adam"),
+    # SGD's momentum (ignored by the other optimisers)
+    "momentum": (lambda v, n: _momentum(v, n), 0.9),
+    # the regression loss: "mse" (squared error) or "mae" (absolute error, an L1 loss);
+    # early stopping follows the same loss on the inner validation rows
+    "loss": (lambda v, n: check_choice(v, n, ("mse", "mae")), "mse"),
+}
 #: keys of the optional ``screen`` table (windows the convolutions see): key -> (check, default)
 SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     "windows": (check_positive_int, 32),
@@ -93,6 +106,15 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
 
 
 # ------------------------------------------------------------- value checks
+def _momentum(value: Any, name: str) -> float:
+    v = check_nonnegative_float(value, name)
+    if v >= 1.0:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected 0 <= {name} < 1. Received {name}={value!r}."
+        )
+    return v
+
+
 def _axes(value: Any, name: str) -> int | tuple[int, ...]:
     """An int >= 1 or a list of ints >= 1 (one per spatial axis; rank checked at build)."""
     if isinstance(value, list | tuple):
@@ -170,7 +192,9 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
     "global_avgpool": {},
     "flatten": {},
     "batch_norm": {},
-    "dropout": {"rate": (check_rate, REQUIRED)},
+    # whole = true drops a sample's whole input vector (every unit at once) with probability
+    # rate, as PyTorch's Dropout1d does on a one-channel tensor (GPBench's DeepGS)
+    "dropout": {"rate": (check_rate, REQUIRED), "whole": (check_bool, False)},
     "activation": {"activation": (check_activation, REQUIRED)},
     "genotype_mask": {"rate": (check_rate, REQUIRED), "seed": (_optional_int, None)},
     "dense": {
@@ -381,6 +405,11 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "screen" in spec
             else None
         )
+        training = (
+            _check_table(spec["training"], "training", TRAINING_KEYS, '{optimizer = "sgd"}')
+            if "training" in spec
+            else None
+        )
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -396,6 +425,8 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         out["linear"] = linear
     if screen is not None:
         out["screen"] = screen
+    if training is not None:
+        out["training"] = training
     _check_unique_names(out)
     return out
 
@@ -608,7 +639,7 @@ def _apply_block(x, b: dict, rank: int):
     if t == "batch_norm":
         return B.apply_batch_norm(x, name=name)
     if t == "dropout":
-        return B.apply_dropout(x, kw["rate"], name=name)
+        return B.apply_dropout(x, kw["rate"], name=name, whole=kw.get("whole", False))
     if t == "activation":
         return B.apply_activation(x, kw["activation"], name=name)
     if t == "genotype_mask":
