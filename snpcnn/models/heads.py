@@ -88,8 +88,10 @@ class MaskedMSE(keras.losses.Loss):
     def __init__(self, name: str = "masked_mse", reduction: str = "sum_over_batch_size", **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
 
+    _power = 2
+
     def call(self, y_true, y_pred):
-        err, mask = _masked_errors(y_true, y_pred, 2)
+        err, mask = _masked_errors(y_true, y_pred, self._power)
         n_obs = ops.maximum(ops.sum(mask), 1.0)
         batch = ops.cast(ops.shape(err)[0], "float32")
         # per-sample values whose mean over the batch is sum(err) / n_observed
@@ -111,14 +113,10 @@ class MaskedMAE(MaskedMSE):
     2.0
     """
 
+    _power = 1
+
     def __init__(self, name: str = "masked_mae", reduction: str = "sum_over_batch_size", **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
-
-    def call(self, y_true, y_pred):
-        err, mask = _masked_errors(y_true, y_pred, 1)
-        n_obs = ops.maximum(ops.sum(mask), 1.0)
-        batch = ops.cast(ops.shape(err)[0], "float32")
-        return ops.sum(ops.reshape(err, (ops.shape(err)[0], -1)), axis=-1) * (batch / n_obs)
 
 
 class _MaskedMean(keras.metrics.Metric):
