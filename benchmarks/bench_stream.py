@@ -14,6 +14,9 @@ difference between the two modes' CNN predictions.
 
     /usr/bin/time -v python benchmarks/bench_stream.py --holdout --n 50000 --snps 50000 --epochs 1
 
+``--holdout --start``: the same with the default as it is (the ridge start by the large-n
+solver, snpcnn.datapath.fit_ridge_large, and the 5 cross-fitted networks).
+
 ``--holdout``: the large stand-in.  In this process: the cache is memory-mapped, the fold
 statistics are fitted on 80% of the rows, and the default network (``linear_init="zeros"``:
 the ridge start needs an n x n Gram matrix, 12.8 GB at 40,000 rows) trains streamed for
@@ -140,7 +143,10 @@ def holdout(args) -> None:
     pre = fold_statistics(g, train, {})
     t_stats = time.perf_counter() - t0
     mu, sd = y[train].mean(), y[train].std()
-    cfg = TrainConfig(linear_init="zeros", epochs=args.epochs, patience=args.epochs)
+    if args.start:  # the default as it is: ridge start (large-n solver) + cross-fitted nets
+        cfg = TrainConfig(epochs=args.epochs, patience=args.epochs)
+    else:
+        cfg = TrainConfig(linear_init="zeros", epochs=args.epochs, patience=args.epochs)
     res = train_cnn(EncodedRows(g, pre, train), ((y[train] - mu) / sd)[:, None], cfg, seed=1)
     t1 = time.perf_counter()
     pred = predict_rows(res.model, EncodedRows(g, pre, test), 256)[:, 0]
@@ -157,6 +163,8 @@ def holdout(args) -> None:
                 "train_samples_per_s": round(res.samples_per_second, 1),
                 "predict_s": round(t_pred, 1),
                 "test_r": float(np.corrcoef(pred, y[test])[0, 1]),
+                "ridge_start": bool(args.start),
+                "conv_kept": (res.conv or {}).get("kept"),
                 "peak_rss_anon_gb": round(peak["RssAnon"] * 1024 / 1e9, 2),
                 "peak_rss_file_gb": round(peak["RssFile"] * 1024 / 1e9, 2),
             }
@@ -175,6 +183,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "bench_out" / "stream"))
     ap.add_argument("--holdout", action="store_true", help="one streamed holdout fit (below)")
+    ap.add_argument(
+        "--start",
+        action="store_true",
+        help="--holdout with the default's ridge start (large-n solver) and cross-fitted networks",
+    )
     args = ap.parse_args()
     if args.holdout:
         holdout(args)
