@@ -433,14 +433,10 @@ def ridge_predict(start, x: EncodedRows) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, start.coef.shape[1]))
 
 
-#: column chunk of the screen's pair statistics (as in snpcnn.training.screen_windows)
-_SCREEN_CHUNK = 4096
-
-
 def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width: int):
     """:func:`snpcnn.training.screen_windows` over column blocks of ``x``: the same scores
     (the same column chunks, the same float32 arithmetic), the same windows."""
-    from snpcnn.training import _pair_scores, _pick_windows
+    from snpcnn.training import _pair_scores, _pick_windows, screen_chunk
 
     n, p = len(x), x.n_features
     width = min(width, p)
@@ -453,18 +449,19 @@ def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width
         if len(t) < 3 or not t.std() > 0:
             continue
         targets.append((ok, (t / t.std()).astype(np.float32)))
-    step = _SCREEN_CHUNK * max(1, BLOCK_BYTES // (4 * n * _SCREEN_CHUNK))
+    chunk = screen_chunk(n)  # the column chunks of snpcnn.training.screen_windows
+    step = chunk * max(1, BLOCK_BYTES // (4 * n * chunk))
     for b0 in range(0, p, step):
         b1 = min(p, b0 + step + width - 1)  # the pairs (j, j + d) reach width - 1 further
         z = x.columns(b0, b1)
-        z = z - z.mean(axis=0)
+        z -= z.mean(axis=0)  # in place: one n x block copy less (the same float32 values)
         sd = z.std(axis=0)
         z /= np.where(sd > 0, sd, 1.0)
         for ok, t in targets:
-            zo = z[ok]
+            zo = z if ok.all() else z[ok]  # no copy when every row has the target
             for d in range(width):
-                for c0 in range(b0, min(b0 + step, p - d), _SCREEN_CHUNK):
-                    c1 = min(c0 + _SCREEN_CHUNK, p - d)
+                for c0 in range(b0, min(b0 + step, p - d), chunk):
+                    c1 = min(c0 + chunk, p - d)
                     a0, a1 = c0 - b0, c1 - b0
                     corr = _pair_scores(zo, t, a0, a1, d)
                     score[c0:c1, d] += corr.astype(np.float64) ** 2

@@ -532,6 +532,21 @@ def _pair_scores(zo: np.ndarray, t: np.ndarray, a0: int, a1: int, d: int) -> np.
     return (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
 
 
+#: bytes of one float32 column chunk of the screen (rows x chunk), above which the chunk narrows
+SCREEN_CHUNK_BYTES = 256 * 1024**2
+
+
+def screen_chunk(n: int) -> int:
+    """Columns per chunk of the screen's pair scores for ``n`` rows: 4,096 up to 16,384 rows
+    (every published run), then narrower (a multiple of 256, at least 256), so that each of
+    the few n x chunk float32 temporaries stays near :data:`SCREEN_CHUNK_BYTES`.  The scores
+    are per column, so the chunk changes memory, not the windows picked; the in-memory and the
+    streamed screen use the same chunks."""
+    if 4 * max(n, 1) * 4096 <= SCREEN_CHUNK_BYTES:
+        return 4096
+    return int(max(256, SCREEN_CHUNK_BYTES // (4 * n) // 256 * 256))
+
+
 def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     """Starts of the ``n_windows`` windows of ``width`` SNPs that the convolutions will see.
 
@@ -561,10 +576,11 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
         if len(t) < 3 or not t.std() > 0:
             continue
         t = (t / t.std()).astype(np.float32)
-        zo = z[ok]
+        zo = z if ok.all() else z[ok]  # no copy when every row has the target
+        chunk = screen_chunk(n)
         for d in range(width):
-            for c0 in range(0, p - d, 4096):  # column chunks: memory O(n x 4096)
-                c1 = min(c0 + 4096, p - d)
+            for c0 in range(0, p - d, chunk):  # column chunks: memory O(n x chunk)
+                c1 = min(c0 + chunk, p - d)
                 corr = _pair_scores(zo, t, c0, c1, d)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
     return _pick_windows(score, n_windows, width)

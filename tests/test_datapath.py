@@ -28,7 +28,10 @@ def geno():
 def small_blocks(monkeypatch):
     """Blocks of a few columns / rows, so that every pass really is several blocks."""
     monkeypatch.setattr(datapath, "BLOCK_BYTES", 4 * 1024)
-    monkeypatch.setattr(datapath, "_SCREEN_CHUNK", 64)
+    import snpcnn.training
+
+    # the screen's column chunks narrow to 256 columns (as they do above 16,384 rows)
+    monkeypatch.setattr(snpcnn.training, "SCREEN_CHUNK_BYTES", 4 * 1024)
 
 
 def test_fold_statistics_in_column_blocks_equal_one_pass(geno, monkeypatch):
@@ -120,6 +123,25 @@ def test_streamed_screen_picks_the_same_windows(geno, small_blocks):
     got = datapath.screen_windows_streamed(EncodedRows(geno, pre, rows), r, 6, 5)
     np.testing.assert_array_equal(got, want)
     assert any(s <= 40 and 42 <= s + 4 for s in got)
+
+
+def test_narrow_screen_chunks_pick_the_same_windows(geno, monkeypatch):
+    """Above 16,384 rows the screen scores fewer columns at a time (memory); the windows
+    are those of the 4,096-column chunks."""
+    import snpcnn.training as T
+
+    rows = np.arange(110)
+    pre = GenotypePreprocessor(scaling="standardize").fit(geno, rows)
+    x = pre.transform(geno, rows)
+    z = x[..., 0]
+    r = (z[:, 250] * z[:, 253] + 0.5 * z[:, 20] ** 2)[:, None]
+    r[[5, 9], 0] = np.nan
+    wide = T.screen_windows(x, r, 6, 5)
+    assert T.screen_chunk(len(rows)) == 4096
+    monkeypatch.setattr(T, "SCREEN_CHUNK_BYTES", 4 * 1024)
+    assert T.screen_chunk(len(rows)) == 256  # chunks 0-255 and 256-299: pairs cross the edge
+    np.testing.assert_array_equal(T.screen_windows(x, r, 6, 5), wide)
+    assert any(s <= 250 and 253 <= s + 4 for s in wide)
 
 
 def test_streamed_training_sees_the_same_batches(geno):
