@@ -347,6 +347,12 @@ class FlatRows:
         """A lazy row subset (arrays: rows gathered once)."""
         return FlatRows(self.x[rows])
 
+    def columns(self, c0: int, c1: int) -> np.ndarray:
+        """Columns ``c0:c1`` of every row (float32; streamed rows encode only those columns)."""
+        if isinstance(self.x, EncodedRows):
+            return self.x.columns(c0, c1)
+        return np.asarray(self.x.reshape(len(self.x), -1)[:, c0:c1], dtype=np.float32)
+
     def __getitem__(self, key) -> np.ndarray:
         part = self.x[key]
         if isinstance(part, EncodedRows):

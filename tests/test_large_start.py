@@ -88,3 +88,24 @@ def test_gls_fixed_effects_of_the_start_on_many_rows(data, small_limit):
     yy = y[:, 0].astype(np.float64) + 2.0 * c[:, 0] + 5.0
     coef, alpha = _gls(x, yy, c)
     assert alpha > 0 and abs(coef[1] - 2.0) < 0.5 and abs(coef[0] - 5.0) < 0.5
+
+
+def test_subsample_gram_of_streamed_rows_encodes_column_blocks(monkeypatch):
+    """The REML subsample's Gram matrix from the int8 rows, encoded one column block at a
+    time, equals the one from the float matrix (bit for bit)."""
+    from snpcnn.baselines import large_n
+    from snpcnn.datapath import EncodedRows, FlatRows
+    from snpcnn.preprocess import GenotypePreprocessor
+    from snpcnn.simulate import simulate_genotypes
+
+    g = simulate_genotypes(80, 150, missing_rate=0.02, seed=3)
+    rows = np.arange(5, 75)
+    pre = GenotypePreprocessor().fit(g, rows)
+    dense = FlatRows(pre.transform(g, rows))
+    streamed = FlatRows(EncodedRows(g, pre, rows))
+    monkeypatch.setattr(large_n, "BLOCK_BYTES", 4 * 20 * 16)  # 16 columns per block
+    sub = np.array([0, 3, 7, 8, 20, 41, 69])
+    mean = dense[np.arange(len(rows))].mean(axis=0).astype(np.float64)
+    want = large_n.subsample_gram(dense.x.reshape(len(rows), -1), sub, mean)
+    got = large_n.subsample_gram(streamed, sub, mean)
+    np.testing.assert_array_equal(got, want)

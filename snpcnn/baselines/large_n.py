@@ -213,14 +213,31 @@ def subsample_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
 
 
 def subsample_gram(X: Any, rows: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """``Z_s Z_s'`` (float64) of the rows ``rows`` of ``Z = X - mean``, over column blocks."""
-    Xs = X[rows]
-    n_s, m = Xs.shape
+    """``Z_s Z_s'`` (float64) of the rows ``rows`` of ``Z = X - mean``, over column blocks.
+
+    Rows that are encoded on the fly (``X`` with ``subset`` and ``columns``, e.g.
+    :class:`snpcnn.datapath.FlatRows` over the int8 cache) are encoded one column block at a
+    time (the same float32 values), never as one subsample x SNPs float copy.
+    """
+    if hasattr(X, "subset") and hasattr(X, "columns"):
+        Xs = X.subset(rows)
+
+        def block(cols: slice) -> np.ndarray:
+            return Xs.columns(cols.start, cols.stop)
+
+        n_s, m = len(rows), X.shape[1]
+    else:
+        Xs = X[rows]
+
+        def block(cols: slice) -> np.ndarray:
+            return np.asarray(Xs[:, cols], dtype=np.float32)
+
+        n_s, m = Xs.shape
     K = np.zeros((n_s, n_s))
     step = max(1, BLOCK_BYTES // (4 * max(1, n_s)))
     for start in range(0, m, step):
         cols = slice(start, min(m, start + step))
-        B = np.asarray(Xs[:, cols], dtype=np.float32) - mean[cols].astype(np.float32)
+        B = block(cols) - mean[cols].astype(np.float32)
         if not np.isfinite(B).all():
             raise InputError(
                 "X contains NaN or infinite values; impute missing dosages with the "
