@@ -533,12 +533,13 @@ def _pair_scores(zo: np.ndarray, t: np.ndarray, a0: int, a1: int, d: int) -> np.
 
 
 #: bytes of one float32 column chunk of the screen (rows x chunk), above which the chunk narrows
-SCREEN_CHUNK_BYTES = 256 * 1024**2
+#: (the size of snpcnn.datapath.BLOCK_BYTES: a few such temporaries live at once)
+SCREEN_CHUNK_BYTES = 64 * 1024**2
 
 
 def screen_chunk(n: int) -> int:
-    """Columns per chunk of the screen's pair scores for ``n`` rows: 4,096 up to 16,384 rows
-    (every published run), then narrower (a multiple of 256, at least 256), so that each of
+    """Columns per chunk of the screen's pair scores for ``n`` rows: 4,096 up to 4,096 rows
+    (every published accuracy run), then narrower (a multiple of 256, at least 256), so that each of
     the few n x chunk float32 temporaries stays near :data:`SCREEN_CHUNK_BYTES`.  The scores
     are per column, so the chunk changes memory, not the windows picked; the in-memory and the
     streamed screen use the same chunks."""

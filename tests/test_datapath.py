@@ -30,7 +30,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(datapath, "BLOCK_BYTES", 4 * 1024)
     import snpcnn.training
 
-    # the screen's column chunks narrow to 256 columns (as they do above 16,384 rows)
+    # the screen's column chunks narrow to 256 columns (as they do above 4,096 rows)
     monkeypatch.setattr(snpcnn.training, "SCREEN_CHUNK_BYTES", 4 * 1024)
 
 
@@ -126,7 +126,7 @@ def test_streamed_screen_picks_the_same_windows(geno, small_blocks):
 
 
 def test_narrow_screen_chunks_pick_the_same_windows(geno, monkeypatch):
-    """Above 16,384 rows the screen scores fewer columns at a time (memory); the windows
+    """Above 4,096 rows the screen scores fewer columns at a time (memory); the windows
     are those of the 4,096-column chunks."""
     import snpcnn.training as T
 
