@@ -629,6 +629,21 @@ def _scale_correction(model, alpha: np.ndarray, ridge_bias: np.ndarray) -> None:
     out.set_weights([w, b])
 
 
+#: bytes of float32 input above which the cross-fitted networks predict their held-out part
+#: in several batches (below, in one batch, as every published run did)
+HELD_BATCH_BYTES = 64 * 1024**2
+
+
+def _held_batch(n_held: int, x) -> int:
+    """Batch size for predicting ``n_held`` held-out rows of ``x``: all of them at once up to
+    :data:`HELD_BATCH_BYTES` of input, else batches of about that size (a 40,000 x 50,000
+    streamed fit otherwise encoded 8,000 rows x 50,000 SNPs as one 1.6 GB batch)."""
+    row_bytes = 4 * max(1, int(np.prod(x.shape[1:])))
+    if n_held * row_bytes <= HELD_BATCH_BYTES:
+        return max(1, n_held)
+    return max(1, HELD_BATCH_BYTES // row_bytes)
+
+
 def _crossfit(
     config: TrainConfig,
     x: np.ndarray,
@@ -721,7 +736,8 @@ def _crossfit(
                     hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
                 n_seen += len(rows[k]) * step
                 pred = np.asarray(
-                    predict_rows(model, x[held[k]], max(1, len(held[k]))), dtype=np.float64
+                    predict_rows(model, x[held[k]], _held_batch(len(held[k]), x)),
+                    dtype=np.float64,
                 )
                 oof[held[k]] = pred.reshape(len(held[k]), -1) - ridge_fit[held[k]]
             epoch += step

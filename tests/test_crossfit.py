@@ -201,3 +201,14 @@ def test_dominance_block_of_the_ridge_start_is_chosen_by_leave_one_out():
     np.testing.assert_allclose(
         res.model.predict(z, verbose=0)[:, 0], res.start.predict(z)[:, 0], rtol=1e-4, atol=1e-4
     )
+
+
+def test_held_out_part_is_predicted_in_bounded_batches():
+    from snpcnn.training import HELD_BATCH_BYTES, _held_batch
+
+    small = np.zeros((10, 4000, 1), dtype=np.float32)
+    assert _held_batch(320, small) == 320  # every published run: one batch, as before
+    wide = np.zeros((1, 50_000, 1), dtype=np.float32)
+    b = _held_batch(8000, wide)
+    assert b < 8000 and b * 50_000 * 4 <= HELD_BATCH_BYTES
+    assert _held_batch(0, small) == 1
