@@ -59,7 +59,7 @@ from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.executor import UnitStore, content_hash, to_json
 from snpcnn.metrics import paired_difference
-from snpcnn.report import atomic_write_text
+from snpcnn.report import atomic_write_text, safe_name
 from snpcnn.training import LINEAR_INITS
 
 __all__ = [
@@ -927,8 +927,7 @@ def _atomic_write(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
+_safe = safe_name
 
 
 class _UnitStore(UnitStore):

@@ -154,8 +154,9 @@ class UnitStore:
         self.key = key
 
     def path(self, name: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
-        return self.directory / f"{safe}.json"
+        from snpcnn.report import safe_name
+
+        return self.directory / f"{safe_name(name)}.json"
 
     def get(self, name: str, key: str | None = None) -> Any:
         """The stored result of unit ``name`` if its stamp is ``key`` (default: the store's),
@@ -178,7 +179,9 @@ class UnitStore:
         store's); returns the file."""
         from snpcnn.report import atomic_write_text
 
-        text = json.dumps({"key": self.key if key is None else key, "result": result}, default=to_json)
+        text = json.dumps(
+            {"key": self.key if key is None else key, "result": result}, default=to_json
+        )
         return atomic_write_text(self.path(name), text)
 
 

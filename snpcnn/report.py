@@ -573,8 +573,12 @@ def _plots(results, out: Path) -> list[str]:
     return written
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+def safe_name(name: str) -> str:
+    """``name`` as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything else ``_``."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
+
+
+_safe = safe_name
 
 
 def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -> dict[str, Any]:

@@ -564,19 +564,15 @@ def _check_failures(s: _Search, n_trials: int) -> None:
 
 
 def _json(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (Path, SearchSpace)):
-        return str(o)
-    return str(o)
+    from snpcnn.executor import to_json
+
+    return to_json(o)
 
 
 def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json).encode()).hexdigest()[:16]
+    from snpcnn.executor import content_hash
+
+    return content_hash(obj, 16)
 
 
 def _unit_stamp(key: str, unit) -> str:

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from snpcnn.errors import InputError, InputWarning
-from snpcnn.io._alloc import empty_int8
 from snpcnn.genotypes import Genotypes
+from snpcnn.io._alloc import empty_int8
 
 __all__ = ["read_pgen", "pgen_paths", "read_pvar", "read_psam", "ROUNDING_RULE"]
 

@@ -294,29 +294,17 @@ def compile_model(
     return model
 
 
-#: the ``[training]`` table of the architecture each model was built from (by model id)
-_TRAINING: dict[int, tuple[object, dict]] = {}
-
-
 def attach_training(model: keras.Model, training: dict | None) -> keras.Model:
-    """Remember the architecture's ``[training]`` table for :func:`compile_model`."""
+    """Remember the architecture's ``[training]`` table on ``model`` for :func:`compile_model`
+    (an attribute: not saved with the model)."""
     if training:
-        import weakref
-
-        key = id(model)
-        _TRAINING[key] = (
-            weakref.ref(model, lambda _r, k=key: _TRAINING.pop(k, None)),
-            dict(training),
-        )
+        model._snpcnn_training = dict(training)
     return model
 
 
 def training_spec(model: keras.Model) -> dict:
     """The ``[training]`` table of the architecture ``model`` was built from (``{}`` if none)."""
-    kept = _TRAINING.get(id(model))
-    if kept is None or kept[0]() is not model:
-        return {}
-    return dict(kept[1])
+    return dict(getattr(model, "_snpcnn_training", None) or {})
 
 
 def set_mixed_precision(enabled: bool) -> str:
