@@ -1176,6 +1176,7 @@ def run_benchmark(
     workers: int | None = None,
     ray_address: str | None = None,
     threads: int | None = None,
+    executor: Any = None,
 ) -> BenchmarkResults:
     """Run every dataset x trait x model x seed and write the results to ``out``.
 
@@ -1206,6 +1207,10 @@ def run_benchmark(
     threads : int, optional
         TensorFlow/BLAS threads of each Ray task (:func:`snpcnn.threads.apply_threads`;
         default 1).  A serial run uses the setting of this process.
+    executor : snpcnn.executor.Executor, optional
+        Run the units on this executor (from :func:`bench_executor`, perhaps started
+        already, so that Ray starts while the caller loads the config) instead of one
+        made from ``workers``, ``ray_address`` and ``threads``; closed at the end.
 
     Returns
     -------
@@ -1239,9 +1244,8 @@ def run_benchmark(
     created = not partial.exists()
     partial.mkdir(parents=True, exist_ok=True)
     emit = progress or (lambda *a, **k: None)
-    from snpcnn.executor import Executor
-
-    executor = Executor(workers, ray_address, threads=threads)
+    if executor is None:
+        executor = bench_executor(workers, ray_address, threads)
     try:
         with executor:
             metric_frames, pred_frames, units, heads, data = _run_units(
@@ -1278,6 +1282,19 @@ def run_benchmark(
     _finish(partial, out, force)
     bench.out = out
     return bench
+
+
+#: what a fold task imports (Keras and TensorFlow above all): each Ray worker imports them
+#: as soon as Ray is up, while the driver still loads the config and data
+WORKER_MODULES = ("snpcnn.bench", "snpcnn.models")
+
+
+def bench_executor(workers=None, ray_address=None, threads=None):
+    """The :class:`~snpcnn.executor.Executor` of :func:`run_benchmark` (serial without
+    ``workers`` and ``ray_address``); its workers import :data:`WORKER_MODULES` first."""
+    from snpcnn.executor import Executor
+
+    return Executor(workers, ray_address, threads=threads, warm=WORKER_MODULES)
 
 
 def _unit_jobs(config, spec, seed, folds, architectures, backend):

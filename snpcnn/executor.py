@@ -39,11 +39,13 @@ trials are stored by Optuna itself, in its journal file next to the unit files.)
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -299,6 +301,46 @@ def _task(fn: Callable, unit: Unit, threads: int, env: Mapping[str, str], *share
     return fn(unit, *(_resolve(s) for s in shared))
 
 
+def _warm(modules: Sequence[str], threads: int, env: Mapping[str, str]) -> tuple[int, str]:
+    """What a warm-up task runs: the environment and threads of a unit, then the imports.
+
+    Never fails (an import error is the unit's to report) and never runs the fault
+    injection of the tests; returns the worker's process id and any error, as text.
+    """
+    for k, v in env.items():
+        os.environ[k] = v
+    pin_threads(threads)
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    except BaseException as exc:  # noqa: BLE001 - reported by the unit that needs it
+        return os.getpid(), f"{type(exc).__name__}: {exc}"
+    return os.getpid(), ""
+
+
+def _stop_monitor(ray) -> None:
+    """Kill the autoscaler monitor of a local Ray before ``ray.shutdown()``.
+
+    ``ray.shutdown()`` stops its processes one by one with SIGTERM and up to one second
+    each; the monitor (a local Ray never autoscales) ignores SIGTERM for that whole
+    second.  Killed and reaped here, it is skipped there.  Best effort: Ray's private
+    node object may change, and then the shutdown is as slow as before, no worse.
+    """
+    try:
+        node = ray._private.worker._global_node
+        infos = list(node.all_processes.get("monitor", ())) if node is not None else []
+    except Exception:  # noqa: BLE001 - private API
+        return
+    for info in infos:
+        try:
+            process = info.process
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - ray.shutdown() still stops it
+            pass
+
+
 def _device_unit(unit: Unit) -> str:
     from snpcnn.backend import device_description
 
@@ -401,6 +443,15 @@ class Executor:
         BLAS/TensorFlow threads per task; default ``cpus`` rounded down (>= 1).
     max_retries : int
         Times Ray reruns a task whose worker died.
+    warm : sequence of str
+        Modules every Ray worker imports as soon as Ray is up (e.g. Keras), one
+        warm-up task per worker, while this process still prepares the units: the
+        first units then find them loaded.  Only imports: a unit's result never
+        depends on them (units already share their worker processes).
+
+    Ray starts in the background (:meth:`start`, or entering the context): a local
+    Ray takes seconds to start, and this process meanwhile loads the data and builds
+    the units.  The first call that needs Ray waits for it (and raises its error).
     """
 
     def __init__(
@@ -412,6 +463,7 @@ class Executor:
         gpus: float | None = None,
         threads: int | None = None,
         max_retries: int = 3,
+        warm: Sequence[str] = (),
     ):
         if gpus is None:
             gpus = _env_float("SNPCNN_TASK_GPUS", 0.0)
@@ -429,15 +481,20 @@ class Executor:
         self.gpus = float(gpus)
         self.threads = int(threads) if threads else max(1, int(cpus))
         self.max_retries = int(max_retries)
+        self.warm = tuple(warm)
         self._ray = None
         self._started = False
         self._shared: dict[int, tuple[Any, Any]] = {}
+        self._owner: threading.Thread | None = None  # the thread that started Ray
+        self._up = threading.Event()  # Ray is up, or failed to start (_error)
+        self._stop = threading.Event()  # the owner thread may end (Ray is shut down)
+        self._error: BaseException | None = None
+        self._warm_refs: list[Any] = []
+        self.timings: dict[str, float] = {}  # seconds: ray_init, shutdown (provenance)
 
     # -- lifecycle
     def __enter__(self) -> Executor:
-        if self.parallel:
-            self._start()
-        return self
+        return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -451,13 +508,66 @@ class Executor:
                 env[k] = os.environ[k]
         return env
 
-    def _start(self) -> None:
+    def start(self) -> Executor:
+        """Start (or connect to) Ray in the background; a no-op when serial or started.
+
+        Ray's import and the reachability of ``ray_address`` are checked here (their
+        one-line errors come at once); ``ray.init`` and the warm-up tasks run in a
+        thread that lives until :meth:`close`.  (Ray's processes die with the thread that
+        started them, PR_SET_PDEATHSIG, so that thread must outlive the run.)
+        """
+        if not self.parallel or self._ray is not None:
+            return self
         ray = _import_ray()
-        self._ray = ray
         if self.address is not None:
             _check_reachable(self.address)
-        if ray.is_initialized():
+        self._ray = ray
+        if ray.is_initialized():  # the caller's Ray: used as it is, left running
+            self._up.set()
+            return self
+        self._owner = threading.Thread(target=self._own, name="snpcnn-ray", daemon=True)
+        self._owner.start()
+        return self
+
+    def _own(self) -> None:
+        """The owner thread: start Ray, submit the warm-up tasks, wait for :meth:`close`."""
+        try:
+            t0 = time.perf_counter()
+            self._init()
+            self.timings["ray_init"] = time.perf_counter() - t0
+        except BaseException as exc:  # noqa: BLE001 - raised where Ray is needed
+            self._error = exc
+        else:
+            try:
+                self._submit_warm()
+            except Exception as exc:  # noqa: BLE001 - only a head start: never an error
+                log.debug("warm-up tasks not submitted: %s", exc)
+        finally:
+            self._up.set()
+        self._stop.wait()
+
+    def _ready(self):
+        """Ray, once the background start has finished; its error if it failed."""
+        if not self.parallel:
+            raise RuntimeError("a serial executor has no Ray")
+        if self._ray is None:
+            self.start()
+        self._up.wait()
+        if self._error is not None:
+            raise self._error
+        return self._ray
+
+    def _submit_warm(self) -> None:
+        if not self.warm:
             return
+        ray = self._ray
+        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        remote = ray.remote(_warm).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
+        env = self._env()
+        self._warm_refs = [remote.remote(self.warm, self.threads, env) for _ in range(n)]
+
+    def _init(self) -> None:
+        ray = self._ray
         kwargs: dict[str, Any] = dict(
             include_dashboard=False,
             logging_level=logging.ERROR,
@@ -484,10 +594,22 @@ class Executor:
         self._started = True
 
     def close(self) -> None:
+        """Shut down a local Ray started here (after its start has finished); idempotent."""
         self._shared.clear()
+        self._warm_refs = []
+        if self._owner is not None:
+            self._up.wait()  # ray.init cannot be interrupted: let it finish, then stop it
         if self._ray is not None and self._started:
+            t0 = time.perf_counter()
+            if self.address is None:
+                _stop_monitor(self._ray)
             self._ray.shutdown()
+            self.timings["shutdown"] = time.perf_counter() - t0
         self._started = False
+        if self._owner is not None:
+            self._stop.set()
+            self._owner.join()
+            self._owner = None
 
     def describe(self) -> dict[str, Any]:
         """What ran the units, for run.json."""
@@ -501,6 +623,8 @@ class Executor:
             "task_gpus": self.gpus,
             "threads_per_task": self.threads,
         }
+        if self._owner is not None:
+            self._up.wait()
         if self._ray is not None and self._ray.is_initialized():
             try:
                 d["cluster_cpus"] = float(self._ray.cluster_resources().get("CPU", 0))
@@ -518,6 +642,8 @@ class Executor:
         """
         from snpcnn.backend import device_description
 
+        if self.parallel and self._ray is not None:
+            self._ready()
         if not self.parallel or self._ray is None or not self._ray.is_initialized():
             return device_description()
         ray = self._ray
@@ -647,9 +773,7 @@ class Executor:
         """Ray (started if needed), a function that submits one unit as a task (``fn`` and
         the ``shared`` objects sent once) and returns its reference, and how many tasks may
         run at once (``workers``, or the cluster's CPUs over the CPUs of a task)."""
-        if self._ray is None:
-            self._start()
-        ray = self._ray
+        ray = self._ready()
         refs = [self._share(s) for s in shared]
         fn_ref = ray.put(fn)
         env = self._env()

@@ -320,3 +320,79 @@ def test_cross_validate_parallel_gives_the_serial_folds(ray_cluster, example_dat
     pd.testing.assert_frame_equal(serial.predictions, par.predictions, rtol=1e-5)
     assert len(par.metrics) == len(serial.metrics)
     assert par.config["execution"]["executor"] == "ray" and par.config["execution"]["workers"] == 2
+
+
+# ------------------------------------------- background start, warm-up, shutdown
+def test_a_local_ray_starts_in_the_background_warms_its_workers_and_stops_cleanly():
+    """Ray starts while this process works; the units run in the warmed workers (with the
+    warm modules loaded), give the serial results, and close() leaves no Ray process."""
+    code = (
+        "import os, sys, time\n"
+        "import numpy as np\n"
+        "from snpcnn.executor import Executor, Unit\n"
+        "def unit_fn(unit):\n"
+        "    rng = np.random.default_rng([unit.seed, unit.fold])\n"
+        "    x = rng.normal(size=(30, 10))\n"
+        "    time.sleep(0.2)\n"
+        "    return os.getpid(), 'colorsys' in sys.modules, (x @ x.T).sum(axis=0).tobytes()\n"
+        "units = [Unit(seed=1, fold=f) for f in range(6)]\n"
+        "ex = Executor(workers=2, warm=('colorsys',))\n"
+        "t0 = time.perf_counter()\n"
+        "ex.start()\n"
+        "assert time.perf_counter() - t0 < 2.0, 'start() waited for Ray'\n"
+        "out = ex.map(units, unit_fn)\n"
+        "ray = ex._ray\n"
+        "warm = ray.get(ex._warm_refs)\n"
+        "node = ray._private.worker._global_node\n"
+        "procs = [i.process for infos in node.all_processes.values() for i in infos]\n"
+        "monitor = node.all_processes['monitor'][0].process\n"
+        "ex.close()\n"
+        "ex.close()  # idempotent\n"
+        "assert [o[2] for o in out] == [unit_fn(u)[2] for u in units]\n"
+        "assert all(o[1] for o in out), out  # the warm module was loaded in every unit\n"
+        "assert {o[0] for o in out} <= {w[0] for w in warm}, (out, warm)  # warmed workers\n"
+        "assert [w[1] for w in warm] == ['', ''], warm\n"
+        "assert all(p.poll() is not None for p in procs)  # every Ray process has exited\n"
+        "assert monitor.returncode == -9, monitor.returncode  # killed, not waited on\n"
+        "assert not ray.is_initialized() and ex.timings['ray_init'] > 0\n"
+        "print('ok', ex.timings['shutdown'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split()[0] == "ok"
+
+
+def test_a_warm_up_import_error_is_the_units_to_report(ray_cluster):
+    """A warm module that cannot be imported never fails the run (the caller's Ray here)."""
+    from snpcnn.executor import _warm
+
+    pid, error = _warm(["snpcnn_no_such_module"], 1, {"OMP_NUM_THREADS": "1"})
+    assert pid == os.getpid() and error.startswith("ModuleNotFoundError")
+    with Executor(workers=2, warm=("snpcnn_no_such_module",)) as ex:
+        assert ex.map([Unit(fold=f) for f in range(3)], _square, [1]) == [1, 2, 5]
+
+
+def test_a_failed_background_start_is_the_one_line_error_at_the_first_use(monkeypatch):
+    """ray.init fails in the background thread: the first map raises the usual InputError
+    (once per use, not a hang), and close() returns."""
+    ray = pytest.importorskip("ray")
+
+    def broken_init(*args, **kwargs):
+        time.sleep(0.2)
+        raise RuntimeError("no\nspace left")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", broken_init)
+    ex = Executor(workers=2, warm=("colorsys",)).start()
+    for _ in range(2):
+        with pytest.raises(
+            InputError, match=r"could not start a local Ray for --workers \(no space left\)"
+        ):
+            ex.map([Unit(fold=0)], _square, [0])
+    assert ex.describe()["executor"] == "ray"
+    ex.close()
+    assert ex._owner is None
+    # serial: start() and close() do nothing, and Ray is never needed
+    serial = Executor().start()
+    assert serial.map([Unit(fold=2)], _square, [1]) == [5]
+    serial.close()

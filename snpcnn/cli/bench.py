@@ -100,12 +100,16 @@ def benchmark(
     results (results.csv, predictions.csv, results.md, plots/, run.json) appear in
     OUT when everything is done.  See docs/benchmark-command.md.
     """
-    from snpcnn.bench import headline_table, load_config, run_benchmark
+    from snpcnn.bench import bench_executor, headline_table, load_config, run_benchmark
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.threads import apply_threads
 
     check_writable(out)
     apply_threads(threads)
+    # --workers: the local Ray starts (and its workers import TensorFlow) while the config
+    # loads here; stopped when the command ends, whatever happens (serial: nothing)
+    executor = bench_executor(workers, ray_address, threads or None).start()
+    click.get_current_context().call_on_close(executor.close)
     cfg = load_config(config)
     models = _split(only_models) or None
     if models == ["none"]:
@@ -148,6 +152,7 @@ def benchmark(
                 workers=workers,
                 ray_address=ray_address,
                 threads=threads or None,
+                executor=executor,
             )
     except KeyboardInterrupt:
         progress.close()
