@@ -61,6 +61,23 @@ ENSEMBLE_NAME = "CNN+GBLUP"
 #: the CNN's linear path alone, as it starts (ridge / RR-BLUP on the CNN's input, by default
 #: standardised dosages): reported beside the CNN so that a gain can be attributed
 START_NAME = "CNN start (RR-BLUP)"
+#: the same for a CNN whose architecture lets REML choose its start per training part between
+#: the ridge and the CNN-GP (``[linear] kernel``, the default since v5): the row is whichever
+#: start each fold chose (run.json / history ``conv.start_choice`` says which)
+KERNEL_START_NAME = "CNN start (RR-BLUP or CNN-GP, by REML)"
+START_NAMES = (START_NAME, KERNEL_START_NAME)
+
+
+def start_label(model: Any) -> str:
+    """The name of the start's row for the CNN architecture ``model``."""
+    from snpcnn.models import load_architecture
+
+    if callable(model):
+        return START_NAME
+    kernel = load_architecture(model).get("linear", {}).get("kernel", "none")
+    return START_NAME if kernel == "none" else KERNEL_START_NAME
+
+
 #: with covariates: the fixed effects alone (intercept + covariates by least squares on the
 #: training part), scored beside the models so that a breeder sees what the covariates
 #: explain; its predictions are what every model's genomic accuracy is adjusted by
@@ -141,6 +158,20 @@ class CVResults:
         if not epochs:
             return None
         return sum(e > 0 for e in epochs), len(epochs)
+
+    def start_counts(self) -> dict[str, int] | None:
+        """How many fits started at each start (``{"RR-BLUP": k, "CNN-GP": j}``), for a CNN
+        whose architecture lets REML choose (``[linear] kernel``); None otherwise."""
+        from snpcnn.training import START_LABELS
+
+        kinds = [
+            h["conv"].get("start")
+            for h in self.histories
+            if (h.get("conv") or {}).get("start_choice") is not None
+        ]
+        if not kinds:
+            return None
+        return {label: sum(k == kind for k in kinds) for kind, label in START_LABELS.items()}
 
     @property
     def inner_validation(self) -> pd.DataFrame:
@@ -692,7 +723,7 @@ def cross_validate(
         from snpcnn.models import load_architecture
 
         if not callable(model) and "linear" in load_architecture(model):
-            models.insert(1, START_NAME)
+            models.insert(1, start_label(model))
     if base_cfg.ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
     if targets.use_covariates and targets.head == "regression" and baselines:
@@ -751,7 +782,9 @@ def cross_validate(
     epochs, conv_folds = training.epochs, training.conv_folds
     if progress:
         # epoch callbacks per fold: each epoch of each network (seeds, or cross-fitted parts)
-        nets = conv_folds if (START_NAME in models and conv_folds >= 2) else training.n_seeds
+        nets = (
+            conv_folds if (set(START_NAMES) & set(models) and conv_folds >= 2) else training.n_seeds
+        )
         progress(
             "start",
             n_splits=len(splits),
@@ -816,7 +849,7 @@ def cross_validate(
         final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else training.learning_rate
         if progress:
             # cross-fitted convolutions stop early on their own in the refit too
-            crossfit = START_NAME in models and conv_folds >= 2
+            crossfit = bool(set(START_NAMES) & set(models)) and conv_folds >= 2
             progress(
                 "refit_start",
                 epochs=epochs if crossfit else final_epochs,
@@ -1073,7 +1106,7 @@ def _run_fold(
         z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
         preds[CNN_NAME] = tt.inverse(z_te, c_te)
         if res.start is not None:
-            preds[START_NAME] = tt.inverse(res.start.predict(x_te), c_te)
+            preds[start_label(train_cfg.model)] = tt.inverse(res.start.predict(x_te), c_te)
         out["seconds_cnn"] = time.perf_counter() - t0
         out["fitted"]["cnn_weights"] = _digest(*res.model.get_weights())
         out["history"] = {

@@ -609,7 +609,8 @@ def grad_cam_status(model) -> str | None:
         if np.any(conv_rows != 0):
             return None
     return (
-        "the convolutions' correction was dropped (the model predicts its RR-BLUP start), "
+        "the convolutions' correction was dropped (the model predicts its start: RR-BLUP, "
+        "or the CNN-GP where REML chose it), "
         "so their Grad-CAM map is flat"
     )
 

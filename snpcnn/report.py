@@ -298,6 +298,9 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     k, n = kept
     c = results.config
     crossfit = _crossfitted(c)
+    starts = results.start_counts() if hasattr(results, "start_counts") else None
+    if starts is not None:
+        return _kernel_start_text(k, n, starts, c, short)
     if short:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
@@ -343,6 +346,40 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     )
 
 
+def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
+    """conv_kept_text for a CNN whose start REML chose per fold (RR-BLUP or CNN-GP)."""
+    n_gp, n_rr = starts.get("CNN-GP", 0), starts.get("RR-BLUP", 0)
+    start_name = "CNN start (RR-BLUP or CNN-GP, by REML)"
+    if short:
+        return (
+            f"CNN: its start was the CNN-GP (infinite-width CNN, a kernel model: no trained "
+            f"convolutions) in {n_gp} of {n_gp + n_rr} fits and RR-BLUP (= GBLUP) in {n_rr}, "
+            f"chosen by REML on each training part; the trained convolutions' correction was "
+            f"kept in {k} of {n} fits (cross-fitted in {c['conv_folds']} parts of each "
+            f"training set); in the other {n - k} the CNN predicted exactly its "
+            f"start (the '{start_name}' row where shown; summary.md)"
+        )
+    gate = float(c["conv_gate"])
+    test = (
+        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
+        if gate > 0
+        else "at all"
+    )
+    return (
+        "CNN = start + convolutional correction. On each training part REML chose the start "
+        "between RR-BLUP on the CNN's input (= GBLUP) and the CNN-GP, the infinite-width limit "
+        "of a convolutional network over windows of SNPs (a kernel model, nothing trained; "
+        "chosen only if its REML log-likelihood was higher by more than "
+        "the threshold, a likelihood-ratio test): the CNN-GP in "
+        f"**{n_gp} of {n_gp + n_rr}** fits, RR-BLUP in {n_rr}. Its predictions alone are the "
+        f"'{start_name}' row. The trained convolutions were then cross-fitted on the start's "
+        f"leave-one-out residuals in {c['conv_folds']} parts of the training rows; their "
+        f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
+        f"error {test}: in **{k} of {n}** fits. Where it was not kept the CNN's predictions "
+        "are exactly its start's (docs/models.md)."
+    )
+
+
 def _json_safe(value):
     """Floats NaN -> None, numpy scalars -> Python, recursively (for run.json)."""
     if isinstance(value, dict):
@@ -359,23 +396,33 @@ def _json_safe(value):
 def attribution_text(results, trait: str) -> str | None:
     """'CNN - GBLUP = d: its RR-BLUP start contributes a, the convolutions b' (mean over folds
     of the headline metric), where the CNN's start was scored beside it; else None."""
-    from snpcnn.cv import CNN_NAME, START_NAME
+    from snpcnn.cv import CNN_NAME, KERNEL_START_NAME, START_NAME
 
-    if not {CNN_NAME, START_NAME, "GBLUP"} <= set(results.models):
+    START = next((s for s in (START_NAME, KERNEL_START_NAME) if s in results.models), None)
+    if START is None or not {CNN_NAME, "GBLUP"} <= set(results.models):
         return None
     metric = results.headline_metric
     m = results.metrics
     m = m[(m["metric"] == metric) & (m["trait"] == trait)]
     wide = m.pivot_table(index=["repeat", "fold"], columns="model", values="value", dropna=False)
-    need = [CNN_NAME, START_NAME, "GBLUP"]
+    need = [CNN_NAME, START, "GBLUP"]
     if not set(need) <= set(wide.columns):
         return None
     wide = wide[need].fillna(0.0)  # a collapsed fold counts as 0, as in the paired table
     total = float((wide[CNN_NAME] - wide["GBLUP"]).mean())
-    start = float((wide[START_NAME] - wide["GBLUP"]).mean())
-    conv = float((wide[CNN_NAME] - wide[START_NAME]).mean())
+    start = float((wide[START] - wide["GBLUP"]).mean())
+    conv = float((wide[CNN_NAME] - wide[START]).mean())
     label = METRIC_LABELS[metric]
     total, start, conv = (0.0 if abs(v) < 5e-4 else v for v in (total, start, conv))
+    if START == KERNEL_START_NAME:
+        counts = results.start_counts() or {}
+        return (
+            f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
+            f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': the "
+            f"CNN-GP, an untrained infinite-width CNN kernel, in {counts.get('CNN-GP', 0)} "
+            f"fits, RR-BLUP in {counts.get('RR-BLUP', 0)}) and {conv:+.3f} from its trained "
+            "convolutions."
+        )
     return (
         f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
         f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its RR-BLUP start (ridge on the "

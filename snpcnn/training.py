@@ -219,6 +219,7 @@ class _RidgeStart:
     dom_mean: np.ndarray | None = None
     dom_scale: np.ndarray | None = None
     dom_weight: float = 0.0
+    kind = "ridge"
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """The linear path's input for ``x``: flattened, plus the dominance block if any."""
@@ -233,6 +234,135 @@ class _RidgeStart:
 
             return ridge_predict(self, x)
         return self.features(x) @ self.coef.astype(np.float64) + self.bias.astype(np.float64)
+
+
+#: what each start is called in reports (``TrainResult.conv["start"]``)
+START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP"}
+
+
+@dataclass
+class _KernelStart:
+    """A CNN-GP (:class:`snpcnn.baselines.CNNGP`, one output) as the start, where REML chose it
+    over the ridge.  It plays :class:`_RidgeStart`'s part in the cross-fit: ``shift`` is its
+    exact leave-one-out shift, ``fitted`` its in-sample prediction on the training rows.  The
+    Keras model's linear path gets zero effects (``coef``, ``bias``), so the networks learn the
+    correction alone; the kernel's prediction is added after training
+    (:class:`snpcnn.models.layers.KernelPrediction`)."""
+
+    gp: Any
+    intercept: np.ndarray
+    fitted: np.ndarray
+    shift: np.ndarray
+    coef: np.ndarray
+    bias: np.ndarray
+    dom_mean: None = None
+    dom_scale: None = None
+    dom_weight: float = 0.0
+    kind = "cnn_gp"
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
+
+
+def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
+    spec = _linear_spec(config)
+    return spec if spec.get("kernel", "none") != "none" else None
+
+
+def _choose_start(
+    x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str
+) -> tuple[_KernelStart | None, dict[str, Any] | None]:
+    """REML's choice between the ridge start (GBLUP on the CNN's input) and the architecture's
+    kernel (``[linear] kernel``, the CNN-GP) on these rows: the kernel when its REML
+    log-likelihood is higher by more than ``kernel_threshold``.  Both models have the same
+    fixed effect (the intercept; covariates were removed from ``y`` by GLS beforehand) and two
+    variance parameters, and the optimum does not depend on a kernel's scale, so the
+    log-likelihoods compare.  Returns ``(kernel start or None, what was compared)``; (None,
+    None) where no kernel is configured."""
+    spec = _kernel_spec(config)
+    if spec is None:
+        return None, None
+    info: dict[str, Any] = {"candidates": ["ridge", str(spec["kernel"])], "chosen": "ridge"}
+    n = len(x)
+    why = None
+    if head != "regression" or y.shape[1] != 1:
+        why = "the kernel start takes one regression trait"
+    elif not isinstance(x, np.ndarray):
+        why = "streamed genotypes"
+    elif n > int(spec["kernel_max_samples"]):
+        why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
+    elif np.isnan(y).any() or n < 10:
+        why = "missing targets or fewer than 10 rows"
+    if why is not None:
+        info["skipped"] = why
+        return None, info
+    from snpcnn.baselines import CNNGP
+    from snpcnn.baselines.reml import _best_kernel, _reml_bounds
+
+    x2 = x.reshape(n, -1).astype(np.float64)
+    yv = y[:, 0].astype(np.float64)
+    xc = x2 - x2.mean(axis=0)
+    gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
+    del xc
+    gp = CNNGP()
+    lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
+    ones = np.ones((n, 1))
+    _, ridge_fit, _ = _best_kernel([0], lambda _: gram, yv, ones, lo, hi, gp.n_grid)
+    gp.fit(x2, yv)
+    gain = float(gp.loglik_ - ridge_fit.loglik)
+    info.update(
+        {
+            "loglik_ridge": float(ridge_fit.loglik),
+            "loglik_kernel": float(gp.loglik_),
+            "loglik_gain": gain,
+            "threshold": float(spec["kernel_threshold"]),
+            "kernel_depth": int(gp.depth_),
+        }
+    )
+    if not gain > float(spec["kernel_threshold"]):
+        return None, info
+    info["chosen"] = str(spec["kernel"])
+    insample = gp.delta_ * gp.dual_coef_  # y - fitted = delta H^-1 (y - F b)
+    fitted = (yv - insample).reshape(-1, 1)
+    shift = (gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32)
+    m = x2.shape[1] if x.ndim == 2 else int(np.prod(x.shape[1:]))
+    start = _KernelStart(
+        gp=gp,
+        intercept=np.asarray([gp.beta_[0]], dtype=np.float64),
+        fitted=fitted,
+        shift=shift,
+        coef=np.zeros((m, 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )
+    return start, info
+
+
+def _with_kernel(nets: list, start: _KernelStart, input_shape) -> Any:
+    """The final model where the start is a kernel: the networks' (averaged) correction plus
+    the kernel's prediction, one Keras model (saved, loaded and explained like any other)."""
+    import keras
+
+    from snpcnn.models.layers import KernelPrediction
+
+    gp = start.gp
+    inp = keras.Input(shape=input_shape, name="genotypes")
+    outs = [m(inp) for m in nets]
+    corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
+    layer = KernelPrediction(
+        gp.n_train_,
+        gp.n_features_in_,
+        gp._width(gp.n_features_in_),
+        gp.activation,
+        gp.depth_,
+        gp.bias,
+        n_outputs=1,
+        name="cnn_gp_start",
+    )
+    kern = layer(inp)
+    layer.set_fit(gp, start.intercept)
+    out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
+    return keras.Model(inp, out, name="cnn_gp_start_ensemble")
 
 
 def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int) -> bool:
@@ -674,9 +804,14 @@ def _crossfit(
     from snpcnn.models import compile_model
 
     k_folds = int(config.conv_folds)
-    ridge_fit = ridge.predict(x)
+    kernel = isinstance(ridge, _KernelStart)
+    ridge_fit = ridge.fitted if kernel else ridge.predict(x)
     y_fit = y + ridge.shift
     resid = (y_fit - ridge_fit).astype(np.float64)  # leave-one-out residuals, NaN = missing
+    # what the networks output at their start: the ridge fit (its linear path), or nothing
+    # where the start is a kernel added after training; they are trained on the rest
+    inside = np.zeros_like(ridge_fit) if kernel else ridge_fit
+    y_net = (y_fit - (ridge_fit - inside)).astype(np.float32)
     observed = ~np.isnan(resid)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 104729]))
     part = rng.permutation(np.arange(len(x)) % k_folds)
@@ -720,12 +855,12 @@ def _crossfit(
             for k, model in enumerate(nets):
                 if stepper is not None and stepper.fits(model):
                     hists[k]["loss"] += stepper.train(
-                        model, x, y_fit, step, config.batch_size, shuffles[k], on_epoch, rows[k]
+                        model, x, y_net, step, config.batch_size, shuffles[k], on_epoch, rows[k]
                     )
                 else:
                     hist = trainer(model, x).fit(
                         model_input(x[rows[k]]),
-                        y_fit[rows[k]],
+                        y_net[rows[k]],
                         epochs=epoch + step,
                         initial_epoch=epoch,
                         batch_size=config.batch_size,
@@ -739,7 +874,7 @@ def _crossfit(
                     predict_rows(model, x[held[k]], _held_batch(len(held[k]), x)),
                     dtype=np.float64,
                 )
-                oof[held[k]] = pred.reshape(len(held[k]), -1) - ridge_fit[held[k]]
+                oof[held[k]] = pred.reshape(len(held[k]), -1) - inside[held[k]]
             epoch += step
             current = loss_of(oof)
             curve.append(current)
@@ -783,8 +918,12 @@ def _crossfit(
         "oof_loss": curve,
         "kept": [bool(a > 0) for a in alpha],
         "dominance_weight": ridge.dom_weight,
+        "start": ridge.kind,
     }
-    model = _average(nets, x.shape[1:]) if kept else nets[0]
+    if kernel:
+        model = _with_kernel(nets if kept else nets[:1], ridge, x.shape[1:])
+    else:
+        model = _average(nets, x.shape[1:]) if kept else nets[0]
     return model, int(best_epoch) if kept else 0, hists, info, n_seen
 
 
@@ -818,16 +957,24 @@ def train_cnn(
     n_out = n_outputs or y.shape[1]
     wide = _has_linear_path(config, x.shape[1:], head, n_out)
     ridge = None
+    choice = None
     if wide and config.linear_init == "ridge_loo":
         # one ridge fit on every row (inner validation rows included), shared by all seeds;
-        # the targets move by the leave-one-out shift (see _RidgeStart)
-        ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
+        # the targets move by the leave-one-out shift (see _RidgeStart).  With a kernel in
+        # the architecture ([linear] kernel), REML may choose it as the start instead
+        # (cross-fitted convolutions only).
+        if config.conv_folds >= 2:
+            ridge, choice = _choose_start(x, y, config, head)
+        if ridge is None:
+            ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
         model, best, hists, info, n_seen = _crossfit(
             config, x, y, ridge, head, seed, on_epoch, n_out
         )
+        if choice is not None:
+            info["start_choice"] = choice
         seconds = time.perf_counter() - t0
         return TrainResult(
             model=model,

@@ -127,6 +127,9 @@ class CNNGP(Baseline):
         REML log-likelihood of each depth.
     dual_coef_ : array (n_train,)
         ``H^-1 (y - F b)``.
+    loo_residuals_ : array (n_train,)
+        Exact leave-one-out residuals at the fitted variance ratio (each row predicted from
+        the others, fixed effects re-estimated without it): ``(P y)_i / P_ii``.
     sigma_g2_, sigma_e2_, delta_, h2_, beta_, at_bound_, notes_
         As for :class:`GBLUP`.
 
@@ -213,6 +216,7 @@ class CNNGP(Baseline):
         self.depth_ = int(depth)
         self.loglik_by_depth_ = {int(k): v for k, v in by_depth.items()}
         self.dual_coef_ = reml.hinv_resid
+        self.loo_residuals_ = reml.loo_resid
         self.mean_, self.sd_ = mean, sd
         self.Z_train_ = Z.astype(np.float32)
         self.diag_train_ = d0

@@ -8,7 +8,7 @@ from keras import ops
 
 from snpcnn.models.core import check_rate
 
-__all__ = ["RandomGenotypeMask", "WindowGather", "DominanceFeatures", "square"]
+__all__ = ["RandomGenotypeMask", "WindowGather", "DominanceFeatures", "KernelPrediction", "square"]
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")
@@ -184,3 +184,143 @@ class DominanceFeatures(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+#: the arc-cosine map's cosine is kept this far inside [-1, 1], so that its gradient stays
+#: finite (explain); the kernel changes by O(1e-9) relative
+_COS_LIMIT = 1.0 - 1e-6
+
+
+def _arccos_map(k12, k11, k22):
+    """``ops`` version of :func:`snpcnn.baselines.cnn_gp._arccos` (broadcasting shapes)."""
+    norm = ops.sqrt(ops.maximum(k11 * k22, 1e-30))
+    cos = ops.clip(k12 / norm, -_COS_LIMIT, _COS_LIMIT)
+    theta = ops.arccos(cos)
+    return norm * (ops.sin(theta) + (np.pi - theta) * cos) / np.pi
+
+
+@keras.saving.register_keras_serializable(package="snpcnn")
+class KernelPrediction(keras.layers.Layer):
+    """The prediction of a fitted CNN-GP (:class:`snpcnn.baselines.CNNGP`) as a Keras layer.
+
+    Holds the CNN-GP's training rows (standardised, as non-trainable weights saved with the
+    model) and its dual coefficients, and computes for a batch of genotypes the CNN-GP kernel
+    with those rows (windows of ``width`` SNPs, ``activation``, then ``depth`` dense ReLU
+    layers; module docstring of :mod:`snpcnn.baselines.cnn_gp`) times the coefficients, plus
+    the intercept: ``k(x, X_train) H^-1 (y - F b) + b_0``.  The default CNN uses it where
+    REML chose the CNN-GP as its start (``[linear] kernel = "cnn_gp"``); it is composed
+    with the trained convolutions after training, so training steps never evaluate it.
+    Window pairs are processed in chunks so that a batch's temporaries stay near
+    ``chunk_elements`` floats.  Differentiable (saliency maps).
+    """
+
+    def __init__(
+        self,
+        n_train: int,
+        n_features: int,
+        width: int,
+        activation: str,
+        depth: int,
+        bias: float,
+        n_outputs: int = 1,
+        chunk_elements: int = 1 << 24,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.n_train = int(n_train)
+        self.n_features = int(n_features)
+        self.width = int(width)
+        self.activation = str(activation)
+        self.depth = int(depth)
+        self.kernel_bias = float(bias)
+        self.n_outputs = int(n_outputs)
+        self.chunk_elements = int(chunk_elements)
+        self.n_windows = -(-self.n_features // self.width)
+
+    def build(self, input_shape):
+        n, w, nw = self.n_train, self.width, self.n_windows
+        self.train_z = self.add_weight(
+            shape=(n, nw * w), initializer="zeros", trainable=False, name="train_z"
+        )
+        self.center = self.add_weight(
+            shape=(self.n_features,), initializer="zeros", trainable=False, name="center"
+        )
+        self.inv_sd = self.add_weight(
+            shape=(self.n_features,), initializer="ones", trainable=False, name="inv_sd"
+        )
+        self.dual = self.add_weight(
+            shape=(n, self.n_outputs), initializer="zeros", trainable=False, name="dual"
+        )
+        self.intercept = self.add_weight(
+            shape=(self.n_outputs,), initializer="zeros", trainable=False, name="intercept"
+        )
+        super().build(input_shape)
+
+    def set_fit(self, gp, intercept) -> None:
+        """Copy a fitted :class:`~snpcnn.baselines.CNNGP` (one output) into the layer."""
+        z = np.zeros((self.n_train, self.n_windows * self.width), dtype="float32")
+        z[:, : self.n_features] = np.asarray(gp.Z_train_, dtype="float32")
+        self.train_z.assign(z)
+        self.center.assign(np.asarray(gp.mean_, dtype="float32"))
+        self.inv_sd.assign((1.0 / np.asarray(gp.sd_, dtype=np.float64)).astype("float32"))
+        self.dual.assign(np.asarray(gp.dual_coef_, dtype="float32").reshape(self.n_train, -1))
+        self.intercept.assign(np.asarray(intercept, dtype="float32").reshape(-1))
+
+    def _windows(self, z):
+        """(batch, n_windows, width) view of standardised, zero-padded rows."""
+        pad = self.n_windows * self.width - self.n_features
+        if pad:
+            z = ops.pad(z, [[0, 0], [0, pad]])
+        return ops.reshape(z, (-1, self.n_windows, self.width))
+
+    def call(self, inputs):
+        x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.n_features))
+        za = self._windows((x - self.center) * self.inv_sd)
+        zb = ops.reshape(self.train_z, (self.n_train, self.n_windows, self.width))
+        counts = np.full(self.n_windows, float(self.width), dtype="float32")
+        counts[-1] = float(self.n_features - (self.n_windows - 1) * self.width)
+        b = np.float32(self.kernel_bias)
+        kaa_all = ops.sum(za * za, axis=-1) / counts + b  # (batch, windows)
+        kbb_all = ops.sum(zb * zb, axis=-1) / counts + b  # (n_train, windows)
+        step = max(1, self.chunk_elements // max(1, 256 * self.n_train))
+        total = None
+        for c0 in range(0, self.n_windows, step):
+            c1 = min(c0 + step, self.n_windows)
+            kab = ops.einsum("bcw,ncw->bnc", za[:, c0:c1], zb[:, c0:c1]) / counts[c0:c1] + b
+            kaa = ops.expand_dims(kaa_all[:, c0:c1], 1)
+            kbb = ops.expand_dims(kbb_all[:, c0:c1], 0)
+            if self.activation == "square":
+                part = 2.0 * kab * kab + kaa * kbb
+            else:
+                part = _arccos_map(kab, kaa, kbb)
+            part = ops.sum(part, axis=-1)
+            total = part if total is None else total + part
+        K = total / np.float32(self.n_windows)
+        if self.activation == "square":
+            da = ops.mean(3.0 * kaa_all * kaa_all, axis=-1)
+            db = ops.mean(3.0 * kbb_all * kbb_all, axis=-1)
+        else:
+            da, db = ops.mean(kaa_all, axis=-1), ops.mean(kbb_all, axis=-1)
+        for _ in range(self.depth):
+            K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
+            da, db = da + b, db + b
+        return ops.matmul(K, self.dual) + self.intercept
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_outputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "n_train": self.n_train,
+                "n_features": self.n_features,
+                "width": self.width,
+                "activation": self.activation,
+                "depth": self.depth,
+                "bias": self.kernel_bias,
+                "n_outputs": self.n_outputs,
+                "chunk_elements": self.chunk_elements,
+            }
+        )
+        return config

@@ -86,6 +86,15 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # "loo" = exact leave-one-out over a grid; "reml" = REML, which makes the start the
     # GBLUP prediction itself (the same model, solved for marker effects)
     "penalty": (lambda v, n: check_choice(v, n, ("loo", "reml")), "loo"),
+    # a kernel model that REML may choose as the start instead of the (REML) ridge, per
+    # training set: "cnn_gp" = the infinite-width CNN (snpcnn.baselines.CNNGP); "none" = the
+    # ridge always.  Needs penalty = "reml" (both starts are then REML mixed models).
+    "kernel": (lambda v, n: check_choice(v, n, ("none", "cnn_gp")), "none"),
+    # REML log-likelihood gain the kernel needs over the ridge (GBLUP) to be chosen: 1.92 =
+    # half the chi-square(1) 95% point, a likelihood-ratio test's threshold
+    "kernel_threshold": (check_nonnegative_float, 1.92),
+    # above this many training rows the start is the ridge (an n x n kernel per fit)
+    "kernel_max_samples": (check_positive_int, 5000),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -433,7 +442,13 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
 
 def _check_linear(table: Any) -> dict:
     """Validate the ``linear`` table (the wide path); returns it with defaults filled in."""
-    return _check_table(table, "linear", LINEAR_KEYS, "{l2 = 1e-3}")
+    out = _check_table(table, "linear", LINEAR_KEYS, "{l2 = 1e-3}")
+    if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
+        raise InputError(
+            f'`linear`: kernel = {out["kernel"]!r} needs penalty = "reml" and no dominance '
+            'block (REML chooses between two REML mixed models); set penalty = "reml"'
+        )
+    return out
 
 
 def _check_table(table: Any, what: str, keys: Mapping, example: str) -> dict:

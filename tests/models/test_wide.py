@@ -20,11 +20,13 @@ def _with_linear(linear):
 
 def test_linear_table_is_validated_and_filled():
     spec = load_architecture(_with_linear({}))
-    assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo"}
+    kernel = {"kernel": "none", "kernel_threshold": 1.92, "kernel_max_samples": 5000}
+    assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}
     assert load_architecture(_with_linear({"l2": 1e-3, "penalty": "reml"}))["linear"] == {
         "l2": 1e-3,
         "dominance": False,
         "penalty": "reml",
+        **kernel,
     }
     assert "linear" not in load_architecture(BASE)
 
@@ -32,7 +34,7 @@ def test_linear_table_is_validated_and_filled():
 @pytest.mark.parametrize(
     ("linear", "match"),
     [
-        ({"l1": 0.1}, "unknown key `l1` in `linear`; valid keys: l2, dominance, penalty"),
+        ({"l1": 0.1}, "unknown key `l1` in `linear`; valid keys: l2, dominance, penalty, kernel"),
         ({"l2": -1.0}, r"`linear`: .*Received l2=-1"),
         (0.001, "`linear` must be a table/dict"),
     ],
