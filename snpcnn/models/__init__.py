@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,7 +267,11 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         "MaskedMeanAbsoluteError": MaskedMeanAbsoluteError,
     }
     try:
-        return keras.saving.load_model(path, custom_objects=custom, compile=compile)
+        with warnings.catch_warnings():
+            # the networks inside an averaged or kernel-started model were compiled for
+            # training; their optimizer state is not needed (nor saved whole) for prediction
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, custom_objects=custom, compile=compile)
     except (ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot load the model ({first})") from None
