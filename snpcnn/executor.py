@@ -700,24 +700,31 @@ class Executor:
         # longest first (stable): a long unit started last would leave the other workers idle
         queue = sorted(todo, key=lambda i: -estimated_cost(units[i]))
         pending: dict[Any, int] = {}
+        # one task more than can run: it waits in Ray's queue (in order: same resources,
+        # first in, first out) and starts as soon as a worker is free, not after this
+        # process has fetched and stored the finished unit's result and submitted the next
+        ahead = window + 1
 
         def fill():
-            while queue and len(pending) < window:
+            while queue and len(pending) < ahead:
                 i = queue.pop(0)
                 pending[submit(units[i])] = i
 
+        def counts():  # running, queued (the task waiting in Ray's queue is queued)
+            return min(len(pending), window), len(queue) + max(0, len(pending) - window)
+
         try:
             fill()
-            tracker.emit(None, len(pending), len(queue))
+            tracker.emit(None, *counts())
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     i = pending.pop(ref)
+                    fill()
                     results[i] = self._get(ray, ref, units[i])
                     if on_result:
                         on_result(units[i], results[i])
-                    fill()
-                    tracker.finish(units[i], len(pending), len(queue))
+                    tracker.finish(units[i], *counts())
         except BaseException:
             _cancel(ray, pending)
             raise
