@@ -104,6 +104,47 @@ def test_workers_give_the_serial_results(config, serial, local_ray, tmp_path):
     assert all(u["wall_seconds"] > 0.05 for u in run["units"])
 
 
+def _ours(tag: str) -> list[int]:
+    """Processes whose environment holds ``tag`` (Ray's processes inherit the driver's)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if tag.encode() in Path(f"/proc/{entry}/environ").read_bytes():
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def test_the_command_starts_its_own_ray_early_and_leaves_no_process(config, serial, tmp_path):
+    """Without a running Ray: the command starts one in the background before loading the
+    config, its workers import TensorFlow first (warm-up), a worker killed mid-run is
+    rerun; the results are the serial ones and no Ray process outlives the command."""
+    import time
+    import uuid
+
+    tag = f"SNPCNN_TEST_TAG={uuid.uuid4().hex}"
+    out = tmp_path / "res"
+    env = {**os.environ, "SNPCNN_TEST_KILL_ONCE": str(tmp_path / "killed")}
+    env[tag.split("=")[0]] = tag.split("=")[1]
+    r = subprocess.run(
+        [sys.executable, "-m", "snpcnn", "benchmark", str(config), "--out", str(out)]
+        + ["--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "killed").is_file()  # a worker died mid-run; Ray reran its task
+    _same(out, serial)
+    deadline = time.monotonic() + 30  # a worker exits on its own once its raylet is gone
+    while _ours(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _ours(tag) == []
+
+
 def _interrupted(serial: Path, partial: Path) -> None:
     """An interrupted run: the serial run's stored folds, less a baseline and a CNN fold."""
     shutil.copytree(serial / "units", partial / "units")
