@@ -114,3 +114,21 @@ def test_bad_parameters_are_one_line_errors(kw, match):
     X, y = _epistatic(n=40)
     with pytest.raises(InputError, match=match):
         CNNGP(**kw).fit(X, y)
+
+
+def test_window_kernel_is_the_same_bit_for_bit_on_one_thread_or_two():
+    from snpcnn.baselines.cnn_gp import window_kernel
+    from snpcnn.threads import apply_threads, current_threads
+
+    rng = np.random.default_rng(5)
+    A, B = rng.normal(size=(40, 23)), rng.normal(size=(7, 23))
+    before = current_threads()
+    try:
+        for act in ("relu", "square"):
+            apply_threads(1)
+            one = window_kernel(A, B, 5, act, 0.1)
+            apply_threads(2)
+            two = window_kernel(A, B, 5, act, 0.1)
+            assert all(np.array_equal(x, y) for x, y in zip(one, two, strict=True))
+    finally:
+        apply_threads(before)
