@@ -1,22 +1,25 @@
 """The default CNN against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP (issue 16): archive the runs
 of one version of the default and write docs/bench/default_<version>.md.
 
-Runs of the current default, v4 (2 CPU cores; regenerate them with)::
+Runs of the current default, v5 (2 CPU cores; regenerate them with)::
 
-    snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --workers 2 \
-        --out bench_out/wheat_v4
-    snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --workers 2 \
-        --out bench_out/mice_v4
     snpcnn benchmark benchmarks/configs/simulated.toml --models snpcnn_default --workers 2 \
-        --out bench_out/simulated_v4
+        --out bench_out/simulated_v5
+    snpcnn benchmark benchmarks/configs/wheat.toml --models snpcnn_default --workers 2 \
+        --out bench_out/wheat_v5
+    snpcnn benchmark benchmarks/configs/mice.toml --models snpcnn_default --workers 2 \
+        --out bench_out/mice_v5
+    snpcnn benchmark benchmarks/configs/wheat_random.toml --models snpcnn_default --workers 2 \
+        --out bench_out/wheat_random_v5
 
 then::
 
-    .venv/bin/python benchmarks/default_runs.py v4 --archive bench_out   # into benchmarks/results
-    .venv/bin/python benchmarks/default_runs.py v4                       # render from the archive
+    .venv/bin/python benchmarks/default_runs.py v5 --archive bench_out   # into benchmarks/results
+    .venv/bin/python benchmarks/default_runs.py v5                       # render from the archive
     .venv/bin/python benchmarks/assemble_docs.py
 
-v3 (the preset ``snpcnn_default_v3`` today) was run the same way, serially, with ``--out
+v4 (the preset ``snpcnn_default_v4`` today) was run the same way with ``--out
+bench_out/<config>_v4``.  v3 (the preset ``snpcnn_default_v3`` today) was run the same way, serially, with ``--out
 bench_out/simulated``, ``bench_out/wheat_v3``, ``bench_out/mice_v3`` and, with ``--workers 2``,
 ``benchmarks/configs/wheat_random.toml`` into ``bench_out/wheat_random_v3``.  ``--workers 2``
 gives the same results as a serial ``--threads 1`` run (docs/bench/workers.md).
@@ -53,6 +56,12 @@ RUNS = {
         "mice_v4": "mice_default_v4",
         "wheat_random_v4": "wheat_random_default_v4",
     },
+    "v5": {
+        "simulated_v5": "simulated_default_v5",
+        "wheat_v5": "wheat_default_v5",
+        "mice_v5": "mice_default_v5",
+        "wheat_random_v5": "wheat_random_default_v5",
+    },
 }
 REAL = [
     ("wheat_default", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
@@ -66,10 +75,15 @@ REAL = [
         "Mice, 3 x 5-fold with GENDER + Litter as fixed effects (`benchmarks/configs/mice.toml`)",
     ),
 ]
-SIM = {"v3": "simulated_v3", "v4": "simulated_default_v4"}
+SIM = {"v3": "simulated_v3", "v4": "simulated_default_v4", "v5": "simulated_default_v5"}
 DESIGN = {
     "v3": "v3: RR-BLUP start with its penalty by leave-one-out (preset `snpcnn_default_v3`)",
-    "v4": "v4, the current default: RR-BLUP start with its penalty by REML, which is GBLUP "
+    "v5": "v5, the current default: the start is chosen per training part by REML between "
+    "RR-BLUP with its penalty by REML (= GBLUP) and the CNN-GP (chosen if its REML "
+    "log-likelihood is higher by more than 1.92), and the v4 convolutions are cross-fitted on "
+    "the chosen start's leave-one-out residuals. `CNN-GP starts` = folds whose start was the "
+    "CNN-GP (from each fold's record, `starts.csv` in the archive)",
+    "v4": "v4: RR-BLUP start with its penalty by REML, which is GBLUP "
     "itself (fixed effects by GLS with covariates). Re-run on 2026-12-02 (session 9) with the "
     "shared training step (`snpcnn.fastfit`): the cross-fitted networks' batch order changed, "
     "so the simulated numbers moved where the convolutions are kept (session 8: local "
@@ -80,6 +94,7 @@ ORDER = [
     "snpcnn_default",
     "snpcnn_default start (RR-BLUP)",
     "CNN start (RR-BLUP)",
+    "snpcnn_default start (RR-BLUP or CNN-GP)",
     "GBLUP",
     "ridge",
     "RKHS",
@@ -104,7 +119,45 @@ def archive(bench_dir: Path, version: str) -> None:
                 fo.write(data)
         for name in ("results.md", "run.json"):
             shutil.copyfile(src / name, dst / name)
+        starts = _starts(src)
+        if starts is not None:
+            starts.to_csv(dst / "starts.csv", index=False)
         print(f"archived {src} -> {dst}")
+
+
+def _starts(src: Path) -> pd.DataFrame | None:
+    """Per fold of the default: the start it took, REML's log-likelihood gain of the CNN-GP
+    and whether the convolutions were kept (from the run's unit records)."""
+    rows = []
+    for f in sorted((src / "units").glob("*/*/snpcnn_default/seed*/r*_f*.json")):
+        h = (json.loads(f.read_text()).get("result") or {}).get("history") or {}
+        conv = h.get("conv") or {}
+        if "start" not in conv:
+            continue
+        choice = conv.get("start_choice") or {}
+        rows.append(
+            {
+                "trait": f.parts[-4],
+                "repeat": h.get("repeat"),
+                "fold": h.get("fold"),
+                "start": conv["start"],
+                "loglik_gain": choice.get("loglik_gain"),
+                "kernel_depth": choice.get("kernel_depth"),
+                "kept": bool((conv.get("kept") or [False])[0]),
+            }
+        )
+    if not rows:
+        return None
+    return pd.DataFrame(rows).sort_values(["trait", "repeat", "fold"])
+
+
+def _n_kernel(run: str, trait: str) -> str:
+    path = ARCHIVE / run / "starts.csv"
+    if not path.exists():
+        return ""
+    t = pd.read_csv(path)
+    t = t[t["trait"] == trait]
+    return f"{int((t['start'] == 'cnn_gp').sum())} of {len(t)}" if len(t) else ""
 
 
 def _table(run: str) -> tuple[pd.DataFrame, dict]:
@@ -156,8 +209,8 @@ def render(version: str) -> None:
         "sample. `best baseline` = the highest of GBLUP, ridge, RKHS, GBLUP-AD, EG-BLUP.",
         "",
         "| trait | ceiling | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP "
-        "| CNN - best baseline | kept |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CNN - best baseline | kept | CNN-GP starts |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for trait in sim["trait"].unique():
         t = sim[sim["trait"] == trait]
@@ -170,13 +223,14 @@ def render(version: str) -> None:
             c = f" ({coll[m]})" if m in coll else ""
             return f"{means[m]:.3f}{c}"
 
-        start = next((m for m in ORDER[1:3] if m in means), None)
+        start = next((m for m in ORDER[1:4] if m in means), None)
         best = max(means[b] for b in BASELINES if b in means)
         lines.append(
             f"| {trait} | {truth[trait]['ceiling']:.3f} | {cell('snpcnn_default')} | "
             f"{cell(start) if start else '–'} | "
             + " | ".join(cell(b) for b in BASELINES)
-            + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} |"
+            + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} | "
+            f"{_n_kernel(SIM[version], trait)} |"
         )
     lines.append("")
     _real(lines, version)
@@ -192,27 +246,28 @@ def _real(lines: list[str], version: str) -> None:
             f"## {title}",
             "",
             "| trait | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP | "
-            "CNN+GBLUP | kept |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "CNN+GBLUP | kept | CNN-GP starts |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         rows = []
+        start = next(m for m in ORDER[1:4] if m in set(wh["model"]))
         for trait in wh["trait"].unique():
             means = wh[wh["trait"] == trait].groupby("model")["r"].mean()
             rows.append(means)
             lines.append(
                 f"| {trait} | {means['snpcnn_default']:.3f} | "
-                f"{means['snpcnn_default start (RR-BLUP)']:.3f} | "
+                f"{means[start]:.3f} | "
                 + " | ".join(f"{means[b]:.3f}" for b in BASELINES)
                 + f" | {means.get('snpcnn_default+GBLUP', float('nan')):.3f} | "
-                f"{_kept(wmeta, trait)} |"
+                f"{_kept(wmeta, trait)} | {_n_kernel(run, trait)} |"
             )
         m = pd.DataFrame(rows).mean()
-        cols = ["snpcnn_default start (RR-BLUP)"] + BASELINES + ["snpcnn_default+GBLUP"]
+        cols = [start] + BASELINES + ["snpcnn_default+GBLUP"]
         lines.append(
             "| mean | "
             + f"{m['snpcnn_default']:.3f} | "
             + " | ".join(f"{m[c]:.3f}" for c in cols)
-            + " | |"
+            + " | | |"
         )
         lines.append("")
     out = ROOT / "docs" / "bench" / f"default_{version}.md"

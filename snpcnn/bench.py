@@ -1518,6 +1518,8 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         # (fits whose convolutions were kept, fits) for a CNN started at a
                         # ridge fit, else None (see CVResults.conv_kept)
                         "conv_kept": res.conv_kept(),
+                        # {"RR-BLUP": k, "CNN-GP": j}: the starts REML chose (default v5)
+                        "start_counts": res.start_counts(),
                         "notes": list(res.notes),
                     }
                     units.append(unit_record)
