@@ -304,6 +304,11 @@ def _choose_start(
     yv = y[:, 0].astype(np.float64)
     xc = x2 - x2.mean(axis=0)
     gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
+    # scaled to mean diagonal 1, like GBLUP's G and about like the CNN-GP's kernel: the REML
+    # optimum does not depend on the scale, but where it lies at the bound of log(delta)
+    # (no genetic signal) an unscaled Gram (diagonal ~ the number of SNPs) would still move
+    # the likelihood there and bias the comparison
+    gram /= max(float(np.mean(np.diag(gram))), 1e-300)
     del xc
     gp = CNNGP()
     lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
