@@ -609,7 +609,9 @@ class Executor:
         if self._owner is not None:
             self._stop.set()
             self._owner.join()
-            self._owner = None
+            # as new: a later start() starts another Ray
+            self._owner, self._ray, self._error = None, None, None
+            self._up, self._stop = threading.Event(), threading.Event()
 
     def describe(self) -> dict[str, Any]:
         """What ran the units, for run.json."""

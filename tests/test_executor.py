@@ -382,7 +382,7 @@ def test_a_warm_up_import_error_is_the_units_to_report(ray_cluster):
         assert ex.map([Unit(fold=f) for f in range(3)], _square, [1]) == [1, 2, 5]
 
 
-def test_a_failed_background_start_is_the_one_line_error_at_the_first_use(monkeypatch):
+def test_a_failed_background_start_is_the_one_line_error_at_the_first_use(ray_cluster, monkeypatch):
     """ray.init fails in the background thread: the first map raises the usual InputError
     (once per use, not a hang), and close() returns."""
     ray = pytest.importorskip("ray")
@@ -402,6 +402,9 @@ def test_a_failed_background_start_is_the_one_line_error_at_the_first_use(monkey
     assert ex.describe()["executor"] == "ray"
     ex.close()
     assert ex._owner is None
+    monkeypatch.undo()  # started again after close(): the fixture's Ray, used as it is
+    assert ex.map([Unit(fold=3)], _square, [0]) == [9]
+    ex.close()
     # serial: start() and close() do nothing, and Ray is never needed
     serial = Executor().start()
     assert serial.map([Unit(fold=2)], _square, [1]) == [5]
