@@ -273,9 +273,11 @@ def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
 def _choose_start(
     x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str
 ) -> tuple[_KernelStart | None, dict[str, Any] | None]:
-    """REML's choice between the ridge start (GBLUP on the CNN's input) and the architecture's
+    """REML's proposal between the ridge start (GBLUP on the CNN's input) and the architecture's
     kernel (``[linear] kernel``, the CNN-GP) on these rows: the kernel when its REML
-    log-likelihood is higher by more than ``kernel_threshold``.  Both models have the same
+    log-likelihood is higher by more than ``kernel_threshold``.  (:func:`train_cnn` then
+    cross-fits the convolutions on both starts and keeps the pipeline with the lower
+    out-of-fold error.)  Both models have the same
     fixed effect (the intercept; covariates were removed from ``y`` by GLS beforehand) and two
     variance parameters, and the optimum does not depend on a kernel's scale, so the
     log-likelihoods compare.  Returns ``(kernel start or None, what was compared)``; (None,
@@ -283,7 +285,11 @@ def _choose_start(
     spec = _kernel_spec(config)
     if spec is None:
         return None, None
-    info: dict[str, Any] = {"candidates": ["ridge", str(spec["kernel"])], "chosen": "ridge"}
+    info: dict[str, Any] = {
+        "candidates": ["ridge", str(spec["kernel"])],
+        "chosen": "ridge",
+        "reml_choice": "ridge",
+    }
     n = len(x)
     why = None
     if head != "regression" or y.shape[1] != 1:
@@ -327,7 +333,7 @@ def _choose_start(
     )
     if not gain > float(spec["kernel_threshold"]):
         return None, info
-    info["chosen"] = str(spec["kernel"])
+    info["chosen"] = info["reml_choice"] = str(spec["kernel"])
     insample = gp.delta_ * gp.dual_coef_  # y - fitted = delta H^-1 (y - F b)
     fitted = (yv - insample).reshape(-1, 1)
     shift = (gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32)
@@ -912,8 +918,13 @@ def _crossfit(
     kept = bool((alpha > 0).any())
     for h in hists:
         h["oof_loss"] = curve
+    final = resid - alpha[None, :] * best_oof
     info = {
         "folds": k_folds,
+        # out-of-fold mean squared error over the training rows (every output): of the start
+        # alone (its leave-one-out residuals) and of start + weighted correction
+        "oof_mse_start": loss_of(np.zeros(y.shape)),
+        "oof_mse": float(np.mean((final**2)[observed])),
         "weight": alpha.tolist(),
         "p_value": p_values,
         "oof_r_start": r_start,
@@ -963,21 +974,36 @@ def train_cnn(
     wide = _has_linear_path(config, x.shape[1:], head, n_out)
     ridge = None
     choice = None
+    kernel = None
     if wide and config.linear_init == "ridge_loo":
         # one ridge fit on every row (inner validation rows included), shared by all seeds;
         # the targets move by the leave-one-out shift (see _RidgeStart).  With a kernel in
-        # the architecture ([linear] kernel), REML may choose it as the start instead
-        # (cross-fitted convolutions only).
+        # the architecture ([linear] kernel), REML may propose it as the start instead
+        # (cross-fitted convolutions only; see below).
         if config.conv_folds >= 2:
-            ridge, choice = _choose_start(x, y, config, head)
-        if ridge is None:
-            ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
+            kernel, choice = _choose_start(x, y, config, head)
+        ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
         model, best, hists, info, n_seen = _crossfit(
             config, x, y, ridge, head, seed, on_epoch, n_out
         )
+        if kernel is not None:
+            # REML prefers the kernel as a start; the convolutions are cross-fitted on it
+            # too, and the pipeline (start + its correction) with the lower out-of-fold error
+            # over the training rows is kept.  A kernel that absorbs part of a local signal
+            # can leave the convolutions less to find than the ridge does (simulated
+            # dominance), so the start is judged together with what is built on it.
+            k_model, k_best, k_hists, k_info, k_seen = _crossfit(
+                config, x, y, kernel, head, seed, on_epoch, n_out
+            )
+            n_seen += k_seen
+            choice["oof_mse"] = {"ridge": info["oof_mse"], "cnn_gp": k_info["oof_mse"]}
+            if k_info["oof_mse"] < info["oof_mse"]:
+                model, best, hists, info, ridge = k_model, k_best, k_hists, k_info, kernel
+            else:
+                choice["chosen"] = "ridge"
         if choice is not None:
             info["start_choice"] = choice
         seconds = time.perf_counter() - t0

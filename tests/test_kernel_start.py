@@ -101,7 +101,12 @@ def test_kernel_start_drives_the_model_and_equals_its_start_where_dropped(tmp_pa
         (y + start.shift - start.fitted)[:, 0], start.gp.loo_residuals_, atol=1e-5
     )
     res = train_cnn(x[:200], y[:200], cfg, seed=0)
-    assert res.conv["start"] == "cnn_gp" and res.conv["start_choice"]["chosen"] == "cnn_gp"
+    choice = res.conv["start_choice"]
+    assert res.conv["start"] == "cnn_gp" and choice["chosen"] == "cnn_gp"
+    assert choice["reml_choice"] == "cnn_gp"
+    # both pipelines were cross-fitted; the kept one has the lower out-of-fold error
+    assert choice["oof_mse"]["cnn_gp"] < choice["oof_mse"]["ridge"]
+    assert res.conv["oof_mse"] == choice["oof_mse"]["cnn_gp"]
     assert res.conv["kept"] == [False]
     got = np.asarray(predict_rows(res.model, x[200:], 256))[:, 0]
     want = res.start.predict(x[200:])[:, 0]
@@ -132,3 +137,29 @@ def test_kernel_needs_the_reml_penalty():
     assert "\n" not in str(exc.value)
     with pytest.raises(InputError, match="kernel"):
         load_architecture({**spec, "linear": {"penalty": "reml", "kernel": "rkhs"}})
+
+
+def test_the_ridge_pipeline_is_kept_where_it_has_the_lower_out_of_fold_error(monkeypatch):
+    """REML may propose the kernel, but the start + correction with the lower out-of-fold error
+    wins: with the kernel's out-of-fold error made worse, the ridge pipeline is kept, and the
+    model is exactly the one trained without a kernel (v4)."""
+    from snpcnn import training
+
+    x, y = _data("nonlinear", seed=3)
+    cfg = TrainConfig(epochs=0)
+    real = training._crossfit
+
+    def worse_kernel(config, x, y, start, *a, **k):
+        out = real(config, x, y, start, *a, **k)
+        if isinstance(start, training._KernelStart):
+            out[3]["oof_mse"] += 10.0
+        return out
+
+    monkeypatch.setattr(training, "_crossfit", worse_kernel)
+    res = train_cnn(x, y, cfg, seed=0)
+    assert res.conv["start"] == "ridge"
+    assert res.conv["start_choice"]["reml_choice"] == "cnn_gp"
+    assert res.conv["start_choice"]["chosen"] == "ridge"
+    v4 = train_cnn(x, y, TrainConfig(epochs=0, model="snpcnn_default_v4"), seed=0)
+    for a, b in zip(res.model.get_weights(), v4.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
