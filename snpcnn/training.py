@@ -925,6 +925,9 @@ def _crossfit(
         # alone (its leave-one-out residuals) and of start + weighted correction
         "oof_mse_start": loss_of(np.zeros(y.shape)),
         "oof_mse": float(np.mean((final**2)[observed])),
+        # per row (first output): the final out-of-fold residual, for the start comparison
+        # in train_cnn (removed there; NaN where the target is missing)
+        "oof_resid": final[:, 0],
         "weight": alpha.tolist(),
         "p_value": p_values,
         "oof_r_start": r_start,
@@ -991,8 +994,9 @@ def train_cnn(
         )
         if kernel is not None:
             # REML prefers the kernel as a start; the convolutions are cross-fitted on it
-            # too, and the pipeline (start + its correction) with the lower out-of-fold error
-            # over the training rows is kept.  A kernel that absorbs part of a local signal
+            # too, and the kernel's pipeline (start + its correction) is kept only if its
+            # out-of-fold squared errors over the training rows are significantly lower
+            # (one-sided paired t-test, p < conv_gate; any gain if 0).  A kernel that absorbs part of a local signal
             # can leave the convolutions less to find than the ridge does (simulated
             # dominance), so the start is judged together with what is built on it.
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
@@ -1000,10 +1004,17 @@ def train_cnn(
             )
             n_seen += k_seen
             choice["oof_mse"] = {"ridge": info["oof_mse"], "cnn_gp": k_info["oof_mse"]}
-            if k_info["oof_mse"] < info["oof_mse"]:
+            # the same rule as the convolutions' gate: the GBLUP-equivalent pipeline stays
+            # unless the other lowers the out-of-fold squared errors significantly
+            p = _improvement_p(y[:, 0], y[:, 0] - info["oof_resid"], y[:, 0] - k_info["oof_resid"])
+            choice["oof_p_value"] = p
+            gate = config.conv_gate
+            if k_info["oof_mse"] < info["oof_mse"] and (p < gate if gate > 0 else True):
                 model, best, hists, info, ridge = k_model, k_best, k_hists, k_info, kernel
             else:
                 choice["chosen"] = "ridge"
+        for key in ("oof_resid",):
+            info.pop(key, None)
         if choice is not None:
             info["start_choice"] = choice
         seconds = time.perf_counter() - t0
