@@ -337,13 +337,12 @@ def _choose_start(
     insample = gp.delta_ * gp.dual_coef_  # y - fitted = delta H^-1 (y - F b)
     fitted = (yv - insample).reshape(-1, 1)
     shift = (gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32)
-    m = x2.shape[1] if x.ndim == 2 else int(np.prod(x.shape[1:]))
     start = _KernelStart(
         gp=gp,
         intercept=np.asarray([gp.beta_[0]], dtype=np.float64),
         fitted=fitted,
         shift=shift,
-        coef=np.zeros((m, 1), dtype=np.float32),
+        coef=np.zeros((x2.shape[1], 1), dtype=np.float32),
         bias=np.zeros(1, dtype=np.float32),
     )
     return start, info
@@ -996,9 +995,10 @@ def train_cnn(
             # REML prefers the kernel as a start; the convolutions are cross-fitted on it
             # too, and the kernel's pipeline (start + its correction) is kept only if its
             # out-of-fold squared errors over the training rows are significantly lower
-            # (one-sided paired t-test, p < conv_gate; any gain if 0).  A kernel that absorbs part of a local signal
-            # can leave the convolutions less to find than the ridge does (simulated
-            # dominance), so the start is judged together with what is built on it.
+            # (one-sided paired t-test, p < conv_gate; any gain if 0).  A kernel that
+            # absorbs part of a local signal can leave the convolutions less to find than
+            # the ridge does (simulated dominance), so the start is judged together with
+            # what is built on it.
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
                 config, x, y, kernel, head, seed, on_epoch, n_out
             )
@@ -1013,8 +1013,7 @@ def train_cnn(
                 model, best, hists, info, ridge = k_model, k_best, k_hists, k_info, kernel
             else:
                 choice["chosen"] = "ridge"
-        for key in ("oof_resid",):
-            info.pop(key, None)
+        info.pop("oof_resid", None)  # per-row residuals: only for the comparison above
         if choice is not None:
             info["start_choice"] = choice
         seconds = time.perf_counter() - t0
