@@ -74,6 +74,7 @@ def run(trait_seed: int) -> dict:
         "ceiling": y.attrs["ceiling"],
         "cnn_r": float(np.corrcoef(pred, yv[te])[0, 1]),
         "gblup_r": float(np.corrcoef(gb, yv[te])[0, 1]) if np.std(gb) > 0 else float("nan"),
+        "start": res.conv.get("start", "ridge"),
         "kept": res.conv["kept"][0],
         "weight": res.conv["weight"][0],
         "train_s": seconds,
@@ -96,7 +97,7 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     rows = [run(s) for s in a.trait_seeds]
     df = pd.DataFrame(rows)
-    cols = ["trait_seed", "ceiling", "cnn_r", "gblup_r", "kept", "weight"]
+    cols = ["trait_seed", "ceiling", "cnn_r", "gblup_r", "start", "kept", "weight"]
     cols += [f"{m}_p@20" for m in METHODS] + [f"{m}_pairs" for m in METHODS]
     lines = [
         "# SNP importance on simulated local epistasis (issue 16)",
@@ -108,7 +109,9 @@ def main(argv=None) -> None:
         "the default CNN trained on 1,600 samples and explained on the other 400. "
         f"`p@20`: share of the top-{TOP} SNPs within +-{NEAR} SNPs of a causal SNP; `pairs`: "
         f"share of the 10 pairs with a top-{TOP} SNP within +-{NEAR} SNPs. Pearson r on the "
-        "400 held-out samples. GBLUP nan: constant predictions (REML h2 at 0).",
+        "400 held-out samples. GBLUP nan: constant predictions (REML h2 at 0). `start`: the "
+        "start the default chose on the training rows (ridge = RR-BLUP, cnn_gp = the CNN-GP); "
+        "`kept`: whether its convolutions' correction was kept.",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),
