@@ -132,3 +132,43 @@ def test_window_kernel_is_the_same_bit_for_bit_on_one_thread_or_two():
             assert all(np.array_equal(x, y) for x, y in zip(one, two, strict=True))
     finally:
         apply_threads(before)
+
+
+def _plain_window_kernel(A, B, width, activation, bias):
+    """The window kernel written plainly (one full float32 map per window, the formula of
+    the module docstring), to check the blocked, in-place version against."""
+    from snpcnn.baselines.cnn_gp import _arccos
+
+    K, da, db = np.zeros((len(A), len(B))), np.zeros(len(A)), np.zeros(len(B))
+    A32, B32, b32 = A.astype(np.float32), B.astype(np.float32), np.float32(bias)
+    starts = range(0, A.shape[1], width)
+    for s in starts:
+        a, b = A32[:, s : s + width], B32[:, s : s + width]
+        w = np.float32(a.shape[1])
+        kab = a @ b.T / w + b32
+        kaa = np.einsum("ij,ij->i", a, a) / w + b32
+        kbb = np.einsum("ij,ij->i", b, b) / w + b32
+        if activation == "square":
+            K += 2.0 * kab * kab + np.outer(kaa, kbb)
+            da += 3.0 * kaa * kaa
+            db += 3.0 * kbb * kbb
+        else:
+            K += _arccos(kab, kaa, kbb)
+            da += kaa
+            db += kbb
+    return K / len(starts), da / len(starts), db / len(starts)
+
+
+@pytest.mark.parametrize("activation", ["relu", "square"])
+@pytest.mark.parametrize("block", [7, 40, 64, 1 << 16])
+def test_blocked_window_kernel_equals_the_plain_formula_bit_for_bit(monkeypatch, activation, block):
+    import snpcnn.baselines.cnn_gp as cg
+
+    monkeypatch.setattr(cg, "_BLOCK_ELEMENTS", block)
+    rng = np.random.default_rng(11)
+    A, B = rng.normal(size=(37, 23)), rng.normal(size=(9, 23))  # 23 SNPs: a last window of 3
+    for a, b in ((A, B), (A, A), (B, A), (A[:1], B), (A[:3], B)):
+        got = cg.window_kernel(a, b, 5, activation, 0.1)
+        want = _plain_window_kernel(a, b, 5, activation, 0.1)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w)

@@ -53,21 +53,68 @@ def _arccos(k12: np.ndarray, k11: np.ndarray, k22: np.ndarray) -> np.ndarray:
     return norm * (np.sin(theta) + (np.pi - theta) * cos) / np.pi
 
 
+#: elements of one row block's covariance map (float32): small enough that the chain of
+#: element-wise operations on it stays in the CPU's L2 cache
+_BLOCK_ELEMENTS = 1 << 16
+
+
+class _Buffers:
+    """The reusable float32 work arrays of one row block (no allocation per window)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        self.k = np.empty((rows, cols), dtype=np.float32)
+        self.norm = np.empty((rows, cols), dtype=np.float32)
+        self.theta = np.empty((rows, cols), dtype=np.float32)
+        self.sin = np.empty((rows, cols), dtype=np.float32)
+
+    def view(self, rows: int) -> tuple[np.ndarray, ...]:
+        return self.k[:rows], self.norm[:rows], self.theta[:rows], self.sin[:rows]
+
+
+def _self_cov(a: np.ndarray, bias32: np.float32) -> np.ndarray:
+    """The window's pre-activation variance of each row of ``a`` (float32)."""
+    return np.einsum("ij,ij->i", a, a) / np.float32(a.shape[1]) + bias32
+
+
 def _window_map(
-    A32: np.ndarray, B32: np.ndarray, s: int, width: int, activation: str, bias32: np.float32
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One window's covariance map (float32) and its diagonal terms for ``A`` and ``B``."""
-    a, b = A32[:, s : s + width], B32[:, s : s + width]
-    w = a.shape[1]
-    kab = a @ b.T / np.float32(w) + bias32
-    kaa = np.einsum("ij,ij->i", a, a) / np.float32(w) + bias32
-    kbb = np.einsum("ij,ij->i", b, b) / np.float32(w) + bias32
+    a: np.ndarray,
+    b: np.ndarray,
+    kbb: np.ndarray,
+    activation: str,
+    bias32: np.float32,
+    buf: _Buffers,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One window's covariance map between the rows ``a`` and ``b`` (float32, that window's
+    columns only; ``kbb`` = :func:`_self_cov` of ``b``), written into ``buf``, and the
+    activation's diagonal for the rows of ``a``.
+
+    The same float32 operations, in the same order, as the plain formula (``_arccos`` for
+    ReLU), done in place on cache-sized blocks: the result is the same bit for bit."""
+    k, norm, theta, sin = buf.view(len(a))
+    w = np.float32(a.shape[1])  # the last window may be shorter
+    np.matmul(a, b.T, out=k)
+    k /= w
+    k += bias32
+    kaa = _self_cov(a, bias32)
     if activation == "square":
-        kab *= kab
-        kab *= 2.0
-        kab += np.outer(kaa, kbb)
-        return kab, 3.0 * kaa * kaa, 3.0 * kbb * kbb
-    return _arccos(kab, kaa, kbb), kaa, kbb  # _arccos(k, k, k) = k
+        k *= k
+        k *= 2.0
+        k += np.outer(kaa, kbb)
+        return k, 3.0 * kaa * kaa
+    # ReLU: the arc-cosine kernel of order 1, as _arccos(k, kaa, kbb)
+    np.outer(kaa, kbb, out=norm)
+    np.sqrt(norm, out=norm)
+    np.maximum(norm, 1e-300, out=theta)
+    np.divide(k, theta, out=k)
+    np.clip(k, -1.0, 1.0, out=k)  # cos(theta)
+    np.arccos(k, out=theta)
+    np.sin(theta, out=sin)
+    np.subtract(np.pi, theta, out=theta)
+    theta *= k
+    sin += theta
+    norm *= sin
+    norm /= np.pi
+    return norm, kaa  # _arccos(k, k, k) = k
 
 
 def window_kernel(
@@ -77,46 +124,59 @@ def window_kernel(
     inputs), and its diagonals for ``A`` and ``B``: the mean over non-overlapping windows of
     ``width`` SNPs (a last, shorter window included) of the activation's covariance.
 
-    Each window's map runs in float32 (5x faster than float64 for the arc-cosine), on
-    :func:`snpcnn.threads.current_threads` threads (numpy releases the GIL); the maps are
-    summed in float64 in window order whatever the thread count, so the result is the same
-    bit for bit with 1 thread or several."""
+    Each window's map runs in float32 (5x faster than float64 for the arc-cosine) on a block
+    of rows of ``A`` at a time, small enough to stay in cache; the row blocks are shared out
+    over :func:`snpcnn.threads.current_threads` threads (numpy releases the GIL).  Each
+    block sums its windows' maps in float64 in window order, so the result is the same bit
+    for bit with 1 thread or several, and whatever the block size."""
     from snpcnn.threads import current_threads
 
     m = A.shape[1]
-    K = np.zeros((len(A), len(B)))
-    da, db = np.zeros(len(A)), np.zeros(len(B))
+    nA, nB = len(A), len(B)
+    K = np.zeros((nA, nB))
+    da, db = np.zeros(nA), np.zeros(nB)
     starts = list(range(0, m, width))
-    A32, B32 = A.astype(np.float32), B.astype(np.float32)
+    A32, B32 = np.ascontiguousarray(A, np.float32), np.ascontiguousarray(B, np.float32)
     bias32 = np.float32(bias)
+    # at least 2 rows a block, and no 1-row block at the end: numpy computes a 1-row product
+    # with gemv, whose rounding differs from gemm's (the plain formula's, for 2+ rows)
+    rows = max(2, min(nA, _BLOCK_ELEMENTS // max(nB, 1)))
+    blocks = [[r, min(r + rows, nA)] for r in range(0, nA, rows)]
+    if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] == 1:
+        last = blocks.pop()
+        blocks[-1][1] = last[1]
+    rows = max(r1 - r0 for r0, r1 in blocks)
+    # B's pre-activation variances per window (1 / width of B's size), shared by the blocks
+    kbb = np.stack([_self_cov(B32[:, s : s + width], bias32) for s in starts])
 
-    def one(s: int):
-        return _window_map(A32, B32, s, width, activation, bias32)
+    def run(block: list[int], buf: _Buffers) -> None:
+        r0, r1 = block
+        Kb, dab = K[r0:r1], da[r0:r1]
+        for i, s in enumerate(starts):
+            a, b = A32[r0:r1, s : s + width], B32[:, s : s + width]
+            part, kaa = _window_map(a, b, kbb[i], activation, bias32, buf)
+            Kb += part
+            dab += kaa
 
-    def add(parts) -> None:
-        K.__iadd__(parts[0])
-        da.__iadd__(parts[1])
-        db.__iadd__(parts[2])
+    def run_all(my_blocks: list[list[int]]) -> None:
+        buf = _Buffers(rows, nB)
+        for block in my_blocks:
+            run(block, buf)
 
-    threads = min(current_threads(), len(starts))
+    threads = min(current_threads(), len(blocks))
     if threads <= 1:
-        for s in starts:
-            add(one(s))
+        run_all(blocks)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            # at most two batches of maps in memory: the next is computed while this one is
-            # summed
-            batches = [starts[i : i + threads] for i in range(0, len(starts), threads)]
-            pending = [pool.submit(one, s) for s in batches[0]]
-            for i in range(len(batches)):
-                ahead = (
-                    [pool.submit(one, s) for s in batches[i + 1]] if i + 1 < len(batches) else []
-                )
-                for f in pending:
-                    add(f.result())
-                pending = ahead
+            # interleaved row blocks, so each thread gets a similar share
+            futures = [pool.submit(run_all, blocks[t::threads]) for t in range(threads)]
+            for f in futures:
+                f.result()
+    # B's diagonal does not depend on A's rows: once, in window order
+    for k in kbb:
+        db += 3.0 * k * k if activation == "square" else k
     n_win = len(starts)
     return K / n_win, da / n_win, db / n_win
 
