@@ -6,7 +6,9 @@ pass as ``progress=`` to :func:`snpcnn.cv.cross_validate`,
 call it as ``progress(kind, **info)``; the kinds it understands are
 
 * cross-validation: ``start`` (n_splits, epochs, refit_epochs, baselines),
-  ``fold_start``, ``epoch``, ``fold_trained`` (epochs_run), ``baseline_start`` /
+  ``fold_start``, ``epoch``, ``cnn_second_start`` (start, gain: the start choice
+  cross-fits the convolutions again, on the CNN-GP), ``fold_trained`` (epochs_run),
+  ``baseline_start`` /
   ``baseline_done`` (name, seconds), ``fold_done``, ``refit_start`` (epochs,
   n_samples), ``refit_done``;
 * benchmark: ``dataset``, ``unit_start``, ``cv`` (a cross-validation event of the
@@ -176,6 +178,10 @@ class Progress:
         self.fold_t0 = self.cv_t0 = self.refit_t0 = self.clock()
         self.refitting = False
         self.refit_finished = False
+        # a fold whose start choice cross-fits the convolutions twice (once on each start):
+        # the first run's expected work, counted as done and as extra total work
+        self.extra_now = 0.0
+        self.extra_total = 0.0
 
     def _work(self) -> tuple[float, float]:
         """(done, total) work units of this cross-validation.
@@ -191,16 +197,17 @@ class Progress:
             refit = float(self.refit_epochs)
         else:
             refit = min(float(self.refit_epochs), expect)
-        total = self.n_splits * per_fold + refit
+        extra = self.extra_total + self.extra_now
+        total = self.n_splits * per_fold + refit + extra
         cnn = expect if self.cnn_done else min(float(self.epochs_in_fold), expect)
         current = min(cnn + self.baselines_in_fold, per_fold) if self.split_index else 0.0
         if self.folds_done >= self.split_index:  # between folds
             current = 0.0
-        done = self.folds_done * per_fold + current
+        done = self.folds_done * per_fold + current + extra
         if self.refit_finished:
             done = total
         elif self.refitting:
-            done = self.n_splits * per_fold + min(float(self.epochs_in_fold), refit)
+            done = self.n_splits * per_fold + extra + min(float(self.epochs_in_fold), refit)
         return min(done, total), total
 
     @property
@@ -307,6 +314,26 @@ class Progress:
                 f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
             )
 
+    def _on_cnn_second_start(self, start="the CNN-GP", gain=None, **_):
+        """The start choice cross-fits the convolutions a second time, on the other start
+        (``snpcnn.training.train_cnn``): the fold's CNN work grows by about one run."""
+        if self.refitting:
+            where = (f"{self.unit_label}: " if self.unit_label else "") + "refit"
+        else:
+            where = self._fold_name()
+        cap = self.refit_epochs if self.refitting else self.epochs
+        expect = min(cap, float(np.mean(self.epochs_run))) if self.epochs_run else cap
+        if not self.refitting:  # (the refit's bar just waits at its end)
+            self.extra_now += expect
+            self.epochs_in_fold = 0
+        self._sync_bar()
+        self._describe(f"{where}: CNN on {start} start")
+        why = f" (REML log-likelihood +{gain:.1f})" if gain is not None else ""
+        self.line(
+            f"{where}: REML prefers {start} as the start{why}; cross-fitting the convolutions "
+            "on it too, to compare out-of-fold errors"
+        )
+
     def _on_fold_trained(self, epochs_run=None, networks=1, **_):
         ran = self.epochs_in_fold if epochs_run is None else int(epochs_run) * max(1, networks)
         self.epochs_run.append(min(ran, self.epochs) if self.epochs else ran)
@@ -337,6 +364,8 @@ class Progress:
         if self.epochs and not self.cnn_done:
             self.epochs_run.append(min(self.epochs_in_fold, self.epochs) or self.epochs)
         self.folds_done = self.split_index
+        self.extra_total += self.extra_now
+        self.extra_now = 0.0
         self.cnn_done = False
         self.epochs_in_fold = 0
         self.baselines_in_fold = 0

@@ -955,6 +955,7 @@ def train_cnn(
     fixed_epochs: int | None = None,
     n_outputs: int | None = None,
     start_alpha: Sequence[float] | None = None,
+    on_event: Callable[..., None] | None = None,
 ) -> TrainResult:
     """Fit ``config.n_seeds`` CNNs on ``(x, y)`` and average them.
 
@@ -966,7 +967,9 @@ def train_cnn(
     10x smaller learning rate.
 
     ``start_alpha`` (one per output) fixes the ridge start's penalty (default: chosen as the
-    architecture's ``[linear] penalty`` says, on these rows).
+    architecture's ``[linear] penalty`` says, on these rows).  ``on_event(kind, **info)``
+    hears ``"cnn_second_start"`` (start, gain) where the start choice cross-fits the
+    convolutions a second time, on the kernel start (:class:`snpcnn.progress.Progress`).
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim == 1:
@@ -999,6 +1002,8 @@ def train_cnn(
             # absorbs part of a local signal can leave the convolutions less to find than
             # the ridge does (simulated dominance), so the start is judged together with
             # what is built on it.
+            if on_event is not None:
+                on_event("cnn_second_start", start="the CNN-GP", gain=choice["loglik_gain"])
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
                 config, x, y, kernel, head, seed, on_epoch, n_out
             )

@@ -110,6 +110,41 @@ def test_cross_fitted_networks_are_reported_per_network():
     assert "40 epochs" not in buf.getvalue()
 
 
+def test_a_second_cross_fit_on_the_cnn_gp_start_grows_the_work_and_says_why():
+    """Where REML proposes the CNN-GP, train_cnn cross-fits the convolutions twice: the
+    fold's work grows by one run instead of stalling at 'CNN trained', and the log says
+    why the fold takes longer."""
+    p, clock, buf = _lines()
+    p("start", n_splits=2, epochs=10, refit_epochs=0, baselines=["GBLUP"])
+    total0 = p.work_total
+    p("fold_start")
+    for _ in range(10):
+        clock.t += 1
+        p("epoch")
+    half = p.fraction()
+    p("cnn_second_start", start="the CNN-GP", gain=3.7)
+    assert p.work_total == pytest.approx(total0 + 10)
+    assert p.fraction() == pytest.approx(half * total0 / p.work_total)  # nothing undone
+    for _ in range(5):
+        clock.t += 1
+        p("epoch")
+    assert p.fraction() > half * total0 / p.work_total  # the second run moves the bar
+    p("fold_trained", epochs_run=10)
+    p("baseline_done", name="GBLUP", seconds=1.0)
+    p("fold_done")
+    # fold 1 (11 units + the second run's 10) of 2 x 11 + 10
+    assert p.fraction() == pytest.approx(21 / 32)
+    out = buf.getvalue()
+    assert "REML prefers the CNN-GP as the start (REML log-likelihood +3.7)" in out
+    p("fold_start")
+    for _ in range(10):
+        p("epoch")
+    p("fold_trained", epochs_run=10)
+    p("baseline_done", name="GBLUP", seconds=1.0)
+    p("fold_done")
+    assert p.fraction() == pytest.approx(1.0)
+
+
 def test_benchmark_units_give_an_overall_eta():
     p, clock, buf = _lines()
     p("step_start", name="loading dataset 'small'")
