@@ -354,7 +354,9 @@ def main() -> None:
             )
             if pg is not None:
                 print(f"PGEN {name} ...", flush=True)
-                pref, pours = measure_pair("pgenlib", "snpcnn", pg.with_suffix(".pgen"), args.repeats)
+                pref, pours = measure_pair(
+                    "pgenlib", "snpcnn", pg.with_suffix(".pgen"), args.repeats
+                )
                 rows += [fmt_row(name, "pgen", pref, None), fmt_row(name, "pgen", pours, pref)]
                 summary.append(
                     f"- {name} PGEN: snpcnn {ratio(pref, pours):.2f}x pgenlib's `read_range` "

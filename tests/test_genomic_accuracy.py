@@ -52,15 +52,15 @@ def test_genomic_r_is_the_adjusted_correlation(sexed):
     """Recomputed by hand from predictions.csv: r(y - fixed, yhat - fixed) per fold."""
     res, _ = sexed
     p = res.predictions
-    for fold, g in p.groupby("fold"):
+    for fold, g in p.groupby("fold"):  # noqa: B007 (used as @fold in the query)
         gb = g[g.model == "GBLUP"].set_index("sample_id")
         fx = g[g.model == FIXED_NAME].set_index("sample_id").loc[gb.index]
         a = gb["observed"] - fx["predicted"]
         b = gb["predicted"] - fx["predicted"]
         want = np.corrcoef(a, b)[0, 1]
-        got = res.metrics.query(
-            "model == 'GBLUP' and metric == @GENOMIC_METRIC and fold == @fold"
-        )["value"].iloc[0]
+        got = res.metrics.query("model == 'GBLUP' and metric == @GENOMIC_METRIC and fold == @fold")[
+            "value"
+        ].iloc[0]
         assert got == pytest.approx(want, abs=1e-12)
 
 
