@@ -546,6 +546,13 @@ class Executor:
             self._up.set()
         self._stop.wait()
 
+    def wait(self) -> Executor:
+        """Block until the background start has finished (a no-op when serial); raise its
+        error if it failed."""
+        if self.parallel:
+            self._ready()
+        return self
+
     def _ready(self):
         """Ray, once the background start has finished; its error if it failed."""
         if not self.parallel:
@@ -917,6 +924,19 @@ def run_fold(genotypes, phenotypes, traits, repeat: int, fold: int, **settings: 
         **{**settings, "refit": False},
     )
     return kept["result"]
+
+
+def start_early(
+    workers: int | None, ray_address: str | None, threads: int | None, warm: Sequence[str]
+) -> Executor | None:
+    """For a command run with ``--workers`` or ``--ray-address`` (else None): start Ray in the
+    background now, its workers importing ``warm``, while the command reads its inputs.
+    The run's own :class:`Executor` then finds Ray initialised and uses it as it is; call
+    :meth:`Executor.wait` before that, and :meth:`Executor.close` when the command ends
+    (whatever happens).  Nothing a run computes depends on it."""
+    if workers is None and ray_address is None:
+        return None
+    return Executor(workers, ray_address, threads=threads or None, warm=warm).start()
 
 
 def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:

@@ -336,6 +336,13 @@ def fit(
         baselines=BaselineConfig(names=_split_list(baselines)),
     )
 
+    # --workers / --ray-address: Ray starts in the background while the inputs are read
+    # (its workers import the fold task's modules); stopped when the command ends
+    from snpcnn.executor import start_early
+
+    early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"))
+    if early is not None:
+        click.get_current_context().call_on_close(early.close)
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
     geno = read_genotypes(genotypes, format=geno_format)
@@ -369,6 +376,8 @@ def fit(
         ray_address=ray_address,
         threads=threads,
     )
+    if early is not None:
+        early.wait()  # cross_validate's executor runs on this Ray
     try:
         results = cross_validate(geno, pheno, trait_list, execution=execution, **settings)
     finally:

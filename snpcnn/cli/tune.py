@@ -190,6 +190,13 @@ def tune(
     if covariates_file and not cov_list:
         raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
     search = load_space(space)
+    # --workers / --ray-address: Ray starts in the background while the inputs are read;
+    # stopped when the command ends (the tune's executor runs on it)
+    from snpcnn.executor import start_early
+
+    early = start_early(workers, ray_address, threads, ("snpcnn.tune", "snpcnn.models"))
+    if early is not None:
+        click.get_current_context().call_on_close(early.close)
     progress = Progress()
     lines = _Lines(progress)
     geno = read_genotypes(genotypes, format=geno_format)
@@ -206,6 +213,8 @@ def tune(
         f"({', '.join(search.names)}); {trials} trials x {inner_folds} inner folds per outer "
         "split"
     )
+    if early is not None:
+        early.wait()
     try:
         res = run_tune(
             geno,
