@@ -12,7 +12,7 @@ SNPs.  Also the test-set Pearson r of the CNN and of GBLUP.  Repeated for ``--tr
 Usage::
 
     .venv/bin/python benchmarks/bench_explain_epistasis.py            # ~3 min per seed, 2 cores
-    .venv/bin/python benchmarks/bench_explain_epistasis.py --trait-seeds 4 11 12
+    .venv/bin/python benchmarks/bench_explain_epistasis.py --trait-seeds 4 11 12 13 14 15 16 17
 
 Writes docs/bench/explain_epistasis.md.
 """
@@ -92,7 +92,7 @@ def run(trait_seed: int) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trait-seeds", type=int, nargs="+", default=[4, 11, 12])
+    ap.add_argument("--trait-seeds", type=int, nargs="+", default=[4, 11, 12, 13, 14, 15, 16, 17])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "explain_epistasis.md")
     a = ap.parse_args(argv)
     rows = [run(s) for s in a.trait_seeds]
