@@ -261,6 +261,10 @@ class _KernelStart:
     kind = "cnn_gp"
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):  # streamed rows (snpcnn.datapath): by row blocks
+            from snpcnn.datapath import ridge_predict
+
+            return ridge_predict(self, x)
         x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
         return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
 
@@ -291,6 +295,11 @@ def _choose_start(
         "reml_choice": "ridge",
     }
     n = len(x)
+    if len(y) != n:
+        raise InputError(
+            f"the genotypes have {n} rows but the targets {len(y)}; give one target row per "
+            "genotype row, in the same order"
+        )
     why = None
     if head != "regression" or y.shape[1] != 1:
         why = "the kernel start takes one regression trait"
@@ -298,8 +307,10 @@ def _choose_start(
         why = "streamed genotypes"
     elif n > int(spec["kernel_max_samples"]):
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
-    elif np.isnan(y).any() or n < 10:
-        why = "missing targets or fewer than 10 rows"
+    elif np.isnan(y).any():
+        why = "missing targets"
+    elif n < 10:
+        why = f"{n} training rows (the kernel start needs at least 10)"
     if why is not None:
         info["skipped"] = why
         return None, info

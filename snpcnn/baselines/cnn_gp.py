@@ -282,6 +282,8 @@ class CNNGP(Baseline):
         b = self.bias
         if isinstance(b, bool) or not isinstance(b, (int, float, np.number)) or not b >= 0:
             raise InputError(f"bias must be >= 0, got {self.bias!r}")
+        if not np.isfinite(b):  # an infinite bias variance makes every kernel entry NaN
+            raise InputError(f"bias must be finite, got {self.bias!r}")
         return [int(d) for d in raw]
 
     def fit(self, X: Any, y: Any, C: Any = None) -> CNNGP:
@@ -324,6 +326,8 @@ class CNNGP(Baseline):
         """The CNN-GP kernel between ``X_new`` and the training rows (n_new x n_train)."""
         self._check_fitted()
         Z_new = (self._check_new(X_new) - self.mean_) / self.sd_
+        if len(Z_new) == 0:  # no rows to predict (window_kernel needs at least one)
+            return np.zeros((0, self.n_train_))
         K, d_new, _ = window_kernel(
             Z_new,
             self.Z_train_.astype(np.float64),

@@ -132,10 +132,26 @@ def _best_kernel(
     return best[0], best[1], by_key
 
 
+#: largest |log(delta)| accepted: delta and 1 / delta stay far from float64 overflow
+LOG_DELTA_LIMIT = 100.0
+
+
 def _reml_bounds(log_delta_bounds: Any, n_grid: int) -> tuple[float, float]:
-    lo, hi = (float(b) for b in log_delta_bounds)
+    try:
+        lo, hi = (float(b) for b in log_delta_bounds)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"log_delta_bounds must be two numbers (low, high), got {log_delta_bounds!r}"
+        ) from None
     if not lo < hi:
         raise InputError(f"log_delta_bounds must be (low, high) with low < high, got {(lo, hi)}")
+    if not (-LOG_DELTA_LIMIT <= lo and hi <= LOG_DELTA_LIMIT):
+        raise InputError(
+            f"log_delta_bounds must lie within [-{LOG_DELTA_LIMIT:g}, {LOG_DELTA_LIMIT:g}] "
+            f"(delta = exp(bound)), got {(lo, hi)}; the default is (-10, 10)"
+        )
+    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)):
+        raise InputError(f"n_grid must be an integer (at least 3), got {n_grid!r}")
     if n_grid < 3:
         raise InputError(f"n_grid must be at least 3, got {n_grid}")
     return lo, hi

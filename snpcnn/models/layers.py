@@ -227,6 +227,8 @@ class KernelPrediction(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        from snpcnn.errors import InputError
+
         self.n_train = int(n_train)
         self.n_features = int(n_features)
         self.width = int(width)
@@ -235,9 +237,36 @@ class KernelPrediction(keras.layers.Layer):
         self.kernel_bias = float(bias)
         self.n_outputs = int(n_outputs)
         self.chunk_elements = int(chunk_elements)
+        # an unknown activation would silently compute the ReLU kernel
+        bad = [
+            f"{k} = {v!r} (must be >= {lo})"
+            for k, v, lo in (
+                ("n_train", self.n_train, 1),
+                ("n_features", self.n_features, 1),
+                ("width", self.width, 1),
+                ("depth", self.depth, 0),
+                ("n_outputs", self.n_outputs, 1),
+                ("chunk_elements", self.chunk_elements, 1),
+            )
+            if v < lo
+        ]
+        if self.activation not in ("relu", "square"):
+            bad.append(f"activation = {self.activation!r} (must be relu or square)")
+        if not (np.isfinite(self.kernel_bias) and self.kernel_bias >= 0):
+            bad.append(f"bias = {self.kernel_bias!r} (must be finite and >= 0)")
+        if bad:
+            raise InputError(f"KernelPrediction: {'; '.join(bad)}")
         self.n_windows = -(-self.n_features // self.width)
 
     def build(self, input_shape):
+        dims = tuple(input_shape[1:])
+        if dims and all(d is not None for d in dims) and int(np.prod(dims)) != self.n_features:
+            from snpcnn.errors import InputError
+
+            raise InputError(
+                f"KernelPrediction: input of shape {dims} ({int(np.prod(dims))} values a row) "
+                f"but the CNN-GP was fitted on {self.n_features} SNP values a row"
+            )
         n, w, nw = self.n_train, self.width, self.n_windows
         self.train_z = self.add_weight(
             shape=(n, nw * w), initializer="zeros", trainable=False, name="train_z"
@@ -258,6 +287,14 @@ class KernelPrediction(keras.layers.Layer):
 
     def set_fit(self, gp, intercept) -> None:
         """Copy a fitted :class:`~snpcnn.baselines.CNNGP` (one output) into the layer."""
+        got = np.shape(gp.Z_train_)
+        if got != (self.n_train, self.n_features):
+            from snpcnn.errors import InputError
+
+            raise InputError(
+                f"KernelPrediction.set_fit: the CNN-GP was fitted on {got[0]} rows x "
+                f"{got[1]} SNPs but the layer was built for {self.n_train} x {self.n_features}"
+            )
         z = np.zeros((self.n_train, self.n_windows * self.width), dtype="float32")
         z[:, : self.n_features] = np.asarray(gp.Z_train_, dtype="float32")
         self.train_z.assign(z)
