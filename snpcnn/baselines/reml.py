@@ -28,6 +28,11 @@ class _RemlFit(NamedTuple):
     loo_resid: np.ndarray
 
 
+#: ``_reml`` runs on the least-squares residual of y on the fixed effects where y'y exceeds
+#: the residual's sum of squares by more than this factor (mean beyond ~100 SDs)
+FIXED_DOMINANCE = 1e4
+
+
 def _reml(
     U: np.ndarray, lam: np.ndarray, y: np.ndarray, F: np.ndarray, lo: float, hi: float, n_grid: int
 ) -> _RemlFit:
@@ -41,6 +46,16 @@ def _reml(
     one eigendecomposition the caller made.
     """
     n, q = F.shape
+    # a trait dominated by its fixed effects (a large mean next to a small spread, e.g.
+    # 1e6 +- 1): y'H^-1 y - (F'H^-1 y)' b below would cancel catastrophically (h2 and the
+    # log-likelihood garbage), so REML then runs on y's least-squares residual on F, which
+    # changes nothing in exact arithmetic (P F = 0); the least-squares coefficients are
+    # added back to b.  Ordinary traits (mean within ~100 SDs) keep the direct formula.
+    b_ls = None
+    coef_ls = np.linalg.lstsq(F, y, rcond=None)[0]
+    resid_ls = y - F @ coef_ls
+    if float(y @ y) > FIXED_DOMINANCE * float(resid_ls @ resid_ls):
+        y, b_ls = resid_ls, coef_ls
     # projections onto the eigenbasis (r dims) and its orthogonal complement
     Uy, UF = U.T @ y, U.T @ F
     y_perp, F_perp = y - U @ Uy, F - U @ UF
@@ -78,6 +93,8 @@ def _reml(
     r = y - F @ beta
     Ur = U.T @ r
     hinv_r = U @ (Ur / (lam + delta)) + (r - U @ Ur) / delta
+    if b_ls is not None:  # fixed effects of the trait itself (REML ran on its residual)
+        beta = beta + b_ls
     return _RemlFit(
         loglik=float(ll),
         beta=beta,
