@@ -1100,7 +1100,7 @@ def _run_fold(
             seed=fseed,
             on_epoch=(lambda: progress("epoch")) if progress else None,
             start_alpha=tt.alphas,
-            on_event=progress or None,
+            on_event=progress,
         )
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
@@ -1313,7 +1313,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         on_epoch=(lambda: progress("epoch")) if progress else None,
         fixed_epochs=epochs,
         start_alpha=tt.alphas,
-        on_event=progress or None,
+        on_event=progress,
     )
     if progress:
         progress("refit_done")
