@@ -210,3 +210,23 @@ def test_cli_fit_with_covariates_on_a_kernel_start_then_predict(tmp_path):
     got = pd.read_csv(io.StringIO(r.stdout))
     assert np.isfinite(got["y"]).all()
     assert np.corrcoef(got["y"], y)[0, 1] > 0.98
+
+
+def test_kernel_start_predicts_streamed_rows_like_an_array():
+    """The CNN start's predictions of test rows read block by block from the genotypes
+    (snpcnn.datapath.EncodedRows) equal those of the same rows as an array (before: the
+    rows object was cast to an array)."""
+    from snpcnn.datapath import EncodedRows
+    from snpcnn.preprocess import GenotypePreprocessor
+    from snpcnn.simulate import simulate_genotypes
+
+    geno = simulate_genotypes(140, 10, seed=5)
+    pre = GenotypePreprocessor().fit(geno, np.arange(100))
+    x = pre.transform(geno, np.arange(140))
+    g = x[:, :, 0]
+    y = g[:, 1] * g[:, 2] + 0.1 * np.random.default_rng(5).normal(size=140)
+    y = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+    start, _ = _choose_start(x[:100], y[:100], TrainConfig(), "regression")
+    assert start is not None
+    streamed = start.predict(EncodedRows(geno, pre, np.arange(100, 140)))
+    np.testing.assert_allclose(streamed, start.predict(x[100:]), rtol=1e-12, atol=1e-12)
