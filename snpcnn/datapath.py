@@ -442,10 +442,11 @@ def ridge_predict(start, x: EncodedRows) -> np.ndarray:
 def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width: int):
     """:func:`snpcnn.training.screen_windows` over column blocks of ``x``: the same scores
     (the same column chunks, the same float32 arithmetic), the same windows."""
-    from snpcnn.training import _pair_scores, _pick_windows, screen_chunk
+    from snpcnn.training import _pair_scores, _per_snp, _pick_windows, screen_chunk
 
     n, p = len(x), x.n_features
-    width = min(width, p)
+    c = int(x.shape[2])  # channels per SNP: pairs are the same channel of SNPs d apart
+    width = min(width, p // c)
     r = np.asarray(r, dtype=np.float64).reshape(n, -1)
     score = np.zeros((p, width))
     targets = []
@@ -458,7 +459,8 @@ def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width
     chunk = screen_chunk(n)  # the column chunks of snpcnn.training.screen_windows
     step = chunk * max(1, BLOCK_BYTES // (4 * n * chunk))
     for b0 in range(0, p, step):
-        b1 = min(p, b0 + step + width - 1)  # the pairs (j, j + d) reach width - 1 further
+        # the pairs (j, j + d) reach (width - 1) SNPs further
+        b1 = min(p, b0 + step + (width - 1) * c)
         z = x.columns(b0, b1)
         z -= z.mean(axis=0)  # in place: one n x block copy less (the same float32 values)
         sd = z.std(axis=0)
@@ -466,12 +468,13 @@ def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width
         for ok, t in targets:
             zo = z if ok.all() else z[ok]  # no copy when every row has the target
             for d in range(width):
-                for c0 in range(b0, min(b0 + step, p - d), chunk):
-                    c1 = min(c0 + chunk, p - d)
+                off = d * c
+                for c0 in range(b0, min(b0 + step, p - off), chunk):
+                    c1 = min(c0 + chunk, p - off)
                     a0, a1 = c0 - b0, c1 - b0
-                    corr = _pair_scores(zo, t, a0, a1, d)
+                    corr = _pair_scores(zo, t, a0, a1, off)
                     score[c0:c1, d] += corr.astype(np.float64) ** 2
-    return _pick_windows(score, n_windows, width)
+    return _pick_windows(_per_snp(score, c), n_windows, width)
 
 
 # ------------------------------------------------------- 5. training and prediction

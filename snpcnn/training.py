@@ -714,9 +714,10 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
         from snpcnn.datapath import screen_windows_streamed
 
         return screen_windows_streamed(x, r, n_windows, width)
+    c = x.shape[2] if x.ndim == 3 else 1  # channels per SNP (3 for one-hot genotypes)
     x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     n, p = x2.shape
-    width = min(width, p)
+    width = min(width, p // c)
     r = np.asarray(r, dtype=np.float64).reshape(n, -1)
     z = x2 - x2.mean(axis=0)
     sd = z.std(axis=0)
@@ -731,11 +732,19 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
         zo = z if ok.all() else z[ok]  # no copy when every row has the target
         chunk = screen_chunk(n)
         for d in range(width):
-            for c0 in range(0, p - d, chunk):  # column chunks: memory O(n x chunk)
-                c1 = min(c0 + chunk, p - d)
-                corr = _pair_scores(zo, t, c0, c1, d)
+            off = d * c  # the same channel of the SNP d on (columns are SNP-major)
+            for c0 in range(0, p - off, chunk):  # column chunks: memory O(n x chunk)
+                c1 = min(c0 + chunk, p - off)
+                corr = _pair_scores(zo, t, c0, c1, off)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
-    return _pick_windows(score, n_windows, width)
+    return _pick_windows(_per_snp(score, c), n_windows, width)
+
+
+def _per_snp(score: np.ndarray, channels: int) -> np.ndarray:
+    """Pair scores per flattened column (SNP-major) -> per SNP: summed over its channels."""
+    if channels == 1:
+        return score
+    return score.reshape(-1, channels, score.shape[1]).sum(axis=1)
 
 
 def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:

@@ -125,6 +125,26 @@ def test_streamed_screen_picks_the_same_windows(geno, small_blocks):
     assert any(s <= 40 and 42 <= s + 4 for s in got)
 
 
+def test_one_hot_screen_scores_snps_not_columns(geno, small_blocks):
+    """One-hot input (3 channels per SNP): the screen pairs the same channel of SNPs d
+    apart and returns SNP starts (it returned flattened column starts, which the window
+    layer rejected: `--encoding onehot` crashed the default); streamed or not, the same."""
+    from snpcnn.training import screen_windows
+
+    rows = np.arange(110)
+    pre = GenotypePreprocessor(encoding="onehot").fit(geno, rows)
+    x = pre.transform(geno, rows)
+    assert x.shape[2] == 3
+    d = geno.dosages[rows]
+    noise = 0.1 * np.random.default_rng(0).normal(size=len(rows))
+    r = (((d[:, 40] == 1) & (d[:, 42] == 1)) + noise)[:, None]  # two heterozygotes
+    want = screen_windows(x, r, 6, 5)
+    assert want.max() <= x.shape[1] - 5  # SNP starts
+    assert any(s <= 40 and 42 <= s + 4 for s in want)
+    got = datapath.screen_windows_streamed(EncodedRows(geno, pre, rows), r, 6, 5)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_narrow_screen_chunks_pick_the_same_windows(geno, monkeypatch):
     """Above 4,096 rows the screen scores fewer columns at a time (memory); the windows
     are those of the 4,096-column chunks."""
