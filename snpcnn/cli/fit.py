@@ -447,7 +447,7 @@ def predict(model, genotypes, geno_format, out, covariates_file, id_column, forc
         table = bundle.predict(geno, covariates=cov)
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
-    csv = table.to_csv(index=False, float_format="%.6g")
+    csv = table.to_csv(index=False, float_format="%.10g")
     if out:
         with write_errors(out):
             atomic_write_text(out, csv)
