@@ -173,6 +173,17 @@ class CVResults:
             return None
         return {label: sum(k == kind for k in kinds) for kind, label in START_LABELS.items()}
 
+    def start_skips(self) -> dict[str, int]:
+        """Fits where REML made no start choice (``start_choice.skipped``: several traits,
+        streamed genotypes, too many or too few rows), by reason; those started at the
+        ridge."""
+        out: dict[str, int] = {}
+        for h in self.histories:
+            why = ((h.get("conv") or {}).get("start_choice") or {}).get("skipped")
+            if why:
+                out[why] = out.get(why, 0) + 1
+        return out
+
     @property
     def inner_validation(self) -> pd.DataFrame:
         """Pearson r of the CNN on the inner validation split of each training part.

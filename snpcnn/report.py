@@ -300,7 +300,8 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     crossfit = _crossfitted(c)
     starts = results.start_counts() if hasattr(results, "start_counts") else None
     if starts is not None:
-        return _kernel_start_text(k, n, starts, c, short)
+        skips = results.start_skips() if hasattr(results, "start_skips") else {}
+        return _kernel_start_text(k, n, starts, c, short) + _skipped_text(skips, short)
     if short:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
@@ -344,6 +345,16 @@ def conv_kept_text(results, short: bool = False) -> str | None:
         "exactly that ridge fit's, so there its comparison with GBLUP is RR-BLUP's "
         "(docs/models.md)."
     )
+
+
+def _skipped_text(skips: dict[str, int], short: bool) -> str:
+    """Where REML made no start choice, how often and why (those fits started at RR-BLUP)."""
+    if not skips:
+        return ""
+    total = sum(skips.values())
+    why = "; ".join(f"{reason} ({k})" for reason, k in skips.items())
+    text = f"no start choice was made in {total} of those fits, which started at RR-BLUP: {why}"
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
 def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:

@@ -230,3 +230,48 @@ def test_kernel_start_predicts_streamed_rows_like_an_array():
     assert start is not None
     streamed = start.predict(EncodedRows(geno, pre, np.arange(100, 140)))
     np.testing.assert_allclose(streamed, start.predict(x[100:]), rtol=1e-12, atol=1e-12)
+
+
+def test_cross_fitted_convolutions_reject_ignored_seeds_and_too_few_rows():
+    """--seeds was silently ignored by the cross-fitted default, and conv_folds above the
+    training rows crashed in a reshape: both are one-line errors now."""
+    from snpcnn.errors import InputError
+    from snpcnn.training import TrainConfig, train_cnn
+
+    rng = np.random.default_rng(0)
+    x = rng.binomial(2, 0.4, size=(40, 12, 1)).astype(np.float32)
+    y = rng.normal(size=(40, 1)).astype(np.float32)
+    with pytest.raises(InputError, match="--seeds 3 .* does not apply to cross-fitted"):
+        train_cnn(x, y, TrainConfig(epochs=1, n_seeds=3), seed=0)
+    with pytest.raises(
+        InputError, match="need at least 40 training rows, this training part has 12"
+    ):
+        train_cnn(x[:12], y[:12], TrainConfig(epochs=1, conv_folds=20), seed=0)
+
+
+def test_the_report_says_where_no_start_choice_was_made():
+    """Fits where REML made no choice (here: two traits at once) started at RR-BLUP; the
+    report said 'chosen on each training part' without saying so."""
+    from snpcnn.cv import CVResults
+    from snpcnn.report import conv_kept_text
+
+    skipped = {"skipped": "the kernel start takes one regression trait", "chosen": "ridge"}
+    chosen = {"chosen": "cnn_gp", "reml_choice": "cnn_gp"}
+
+    def hist(start, choice):
+        return {"conv": {"start": start, "start_choice": choice, "kept": [False]}}
+
+    res = CVResults.__new__(CVResults)
+    res.histories = [hist("ridge", skipped), hist("ridge", skipped), hist("cnn_gp", chosen)]
+    res.config = {"conv_folds": 5, "conv_gate": 0.05, "linear_init": "ridge_loo"}
+    res.conv_kept = lambda: (0, 3)
+    assert res.start_skips() == {"the kernel start takes one regression trait": 2}
+    short = conv_kept_text(res, short=True)
+    assert "in 1 of 3 fits and RR-BLUP (= GBLUP) in 2" in short
+    assert short.endswith(
+        "; no start choice was made in 2 of those fits, which started at RR-BLUP: "
+        "the kernel start takes one regression trait (2)"
+    )
+    assert "Note: No start choice was made in 2 of those fits" in conv_kept_text(res)
+    res.histories = res.histories[2:]
+    assert "no start choice" not in conv_kept_text(res, short=True).lower()

@@ -153,7 +153,8 @@ def _folds_arg(value: str):
     default=TRAIN_DEFAULTS["n_seeds"],
     show_default=True,
     type=int,
-    help="Average this many CNNs trained from different seeds.",
+    help="Average this many CNNs trained from different seeds (models without cross-fitted "
+    "convolutions; the default already averages its --conv-folds networks).",
 )
 @click.option(
     "--baselines",
