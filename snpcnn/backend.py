@@ -19,6 +19,7 @@ __all__ = [
     "backend_name",
     "device_description",
     "enable_determinism",
+    "full_float32_matmul",
     "gpu_available",
     "predict_array",
 ]
@@ -77,6 +78,8 @@ def enable_determinism() -> None:
     GPU may not be (autotuned kernels, atomic reductions); XLA's deterministic-ops flag has
     to be in ``XLA_FLAGS`` before JAX starts, and its name changes between XLA versions
     (an unknown flag aborts JAX), so snpcnn does not set it: see docs/models.md.
+
+    Both: float32 matrix products in full float32 (:func:`full_float32_matmul`).
     """
     b = backend_name()
     if b == "tensorflow":
@@ -84,6 +87,26 @@ def enable_determinism() -> None:
 
         with contextlib.suppress(Exception):
             tf.config.experimental.enable_op_determinism()
+    full_float32_matmul()
+
+
+def full_float32_matmul() -> None:
+    """Float32 matrix products in full float32.  On Ampere and later GPUs TensorFlow and JAX
+    otherwise round their inputs to TF32 (10 mantissa bits), which would move the CNN-GP
+    start's kernel predictions (``KernelPrediction``) by about 1 % of the trait's SD.  CPUs
+    have no TF32: nothing changes there.  Called by every seeded fit and by
+    :func:`snpcnn.models.load_model`."""
+    b = backend_name()
+    if b == "tensorflow":
+        import tensorflow as tf
+
+        with contextlib.suppress(Exception):
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif b == "jax":
+        import jax
+
+        with contextlib.suppress(Exception):
+            jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def predict_array(model, x, batch_size: int = 256):

@@ -176,3 +176,27 @@ def test_without_tensorflow_and_without_a_backend_the_cli_says_what_to_do(small,
         "(docs/models.md)"
     ]
     assert not (tmp_path / "o").exists()
+
+
+def test_seeded_fits_and_loaded_models_use_full_float32_matmuls(tmp_path):
+    """TF32 (Ampere+ GPUs) would round the CNN-GP start's kernel products; snpcnn turns it
+    off for every seeded fit and every loaded model (a no-op on CPUs)."""
+    import keras
+
+    from snpcnn.backend import backend_name
+    from snpcnn.models import load_model
+    from snpcnn.training import seeded
+
+    if backend_name() != "tensorflow":
+        pytest.skip("TensorFlow's switch")
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    with seeded(0):
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    inp = keras.Input((3,))
+    path = tmp_path / "m.keras"
+    keras.Model(inp, keras.layers.Dense(1)(inp)).save(path)
+    load_model(path, compile=False)
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()

@@ -257,6 +257,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         raise InputError(f"{path}: no such model file; check the path")
     if path.suffix != ".keras":
         raise InputError(f"{path}: not a '.keras' model file")
+    from snpcnn.backend import full_float32_matmul
+
+    full_float32_matmul()  # no TF32 on GPUs: the kernel start's products stay float32
     custom = {
         "RandomGenotypeMask": RandomGenotypeMask,
         "WindowGather": WindowGather,
