@@ -42,7 +42,7 @@ def test_deepgs_v1_keeps_the_first_shipped_network():
 def test_wheat_deepgs_config_uses_gpbench_training_settings(example_data):
     cfg = load_config(CONFIG)
     assert cfg.datasets[0].genotypes.exists()
-    new, v1, ablation = cfg.models
+    new, v1, ablation, five = cfg.models
     assert (new.name, new.architecture, v1.name, v1.architecture) == (
         "deepgs",
         "deepgs",
@@ -56,3 +56,6 @@ def test_wheat_deepgs_config_uses_gpbench_training_settings(example_data):
     # the ablation: the first network with GPBench's training settings
     assert ablation.architecture == "deepgs_v1"
     assert (ablation.batch_size, ablation.patience, ablation.epochs) == (32, 50, 6000)
+    # session 12: the deepgs network with the same settings, 5 networks averaged
+    assert (five.architecture, five.n_seeds) == ("deepgs", 5)
+    assert (five.batch_size, five.patience, five.epochs, five.learning_rate) == (32, 50, 6000, 1e-3)
