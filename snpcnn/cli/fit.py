@@ -341,6 +341,8 @@ def fit(
     # (its workers import the fold task's modules); stopped when the command ends
     from snpcnn.executor import start_early
 
+    if workers is not None or ray_address is not None:
+        _check_paths(genotypes, phenotypes)  # a typo is reported at once, not after Ray starts
     early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"))
     if early is not None:
         click.get_current_context().call_on_close(early.close)
@@ -455,6 +457,17 @@ def predict(model, genotypes, geno_format, out, covariates_file, id_column, forc
         click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def _check_paths(genotypes, phenotypes) -> None:
+    """The readers' one-line errors for input paths that do not exist (a PLINK prefix is a
+    path whose .bed or .pgen exists), before anything slow starts."""
+    g = Path(genotypes)
+    if not (g.exists() or g.with_name(g.name + ".bed").exists()):
+        if not g.with_name(g.name + ".pgen").exists():
+            raise InputError(f"{g}: no such file; check the path")
+    if not Path(phenotypes).exists():
+        raise InputError(f"phenotype file {phenotypes} does not exist; check the path")
 
 
 def model_covariates(bundle, covariates_file, id_column, sample_ids, command: str):

@@ -59,3 +59,20 @@ def test_fit_workers_with_an_unreachable_cluster_is_a_one_line_error(example_dat
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "127.0.0.1:9" in r.output.strip().splitlines()[-1]
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_workers_reports_a_missing_input_before_starting_ray(tmp_path, monkeypatch):
+    import snpcnn.executor as ex
+
+    def no_ray(*a, **k):
+        raise AssertionError("Ray started for a missing input file")
+
+    monkeypatch.setattr(ex, "start_early", no_ray)
+    (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1.0\n")
+    (tmp_path / "tiny.toml").write_text("")
+    r = CliRunner().invoke(main, _args(tmp_path, tmp_path / "o", "--workers", "2"))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert (
+        r.output.strip().splitlines()[-1]
+        == f"Error: {tmp_path / 'geno.csv'}: no such file; check the path"
+    )
