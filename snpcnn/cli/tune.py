@@ -192,8 +192,11 @@ def tune(
     search = load_space(space)
     # --workers / --ray-address: Ray starts in the background while the inputs are read;
     # stopped when the command ends (the tune's executor runs on it)
+    from snpcnn.cli.fit import _check_paths
     from snpcnn.executor import start_early
 
+    if workers is not None or ray_address is not None:
+        _check_paths(genotypes, phenotypes)  # a typo is reported at once, not after Ray starts
     early = start_early(workers, ray_address, threads, ("snpcnn.tune", "snpcnn.models"))
     if early is not None:
         click.get_current_context().call_on_close(early.close)
