@@ -90,7 +90,9 @@ def run_fit(bed: Path, pheno: Path, out: Path, extra: list[str]) -> dict:
         m = pd.read_csv(out / "metrics.csv")
         m = m[m.metric == "pearson_r"]
         row["pearson_r"] = {
-            k: round(float(v), 4) for k, v in m.groupby("model").value.mean().items()
+            # the default's row is "CNN hybrid (start + convolutions)" since session 13
+            ("CNN" if k.startswith("CNN hybrid") else k): round(float(v), 4)
+            for k, v in m.groupby("model").value.mean().items()
         }
     line = re.search(r"wall time .*", proc.stdout)
     row["console"] = line.group(0) if line else ""

@@ -206,7 +206,10 @@ def main() -> None:
     diff = float("nan")
     if len(preds) == 2:
         a, b = (
-            p[p["model"] == "CNN"].sort_values("sample_id")["predicted"].to_numpy() for p in preds
+            p[p["model"].str.match(r"CNN($| hybrid)")]
+            .sort_values("sample_id")["predicted"]
+            .to_numpy()
+            for p in preds
         )
         diff = float(np.max(np.abs(a - b))) if len(a) == len(b) else float("nan")
     print()

@@ -52,11 +52,27 @@ from snpcnn.metrics import (
 from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.training import TRAIN_DEFAULTS, TrainConfig, device_description, train_cnn
 
-__all__ = ["cross_validate", "CVResults", "CNN_NAME", "MIN_SAMPLES_PER_TRAIT", "TRAIN_DEFAULTS"]
+__all__ = [
+    "cross_validate",
+    "CVResults",
+    "CNN_NAME",
+    "HYBRID_NAME",
+    "MIN_SAMPLES_PER_TRAIT",
+    "TRAIN_DEFAULTS",
+    "cnn_label",
+    "cnn_row",
+]
 
 log = logging.getLogger("snpcnn.cv")
 
+#: the row of a CNN trained as a whole (every weight from the data by gradient descent)
 CNN_NAME = "CNN"
+#: the row of a CNN whose linear SNP path starts at a fitted model (RR-BLUP, or where REML
+#: chooses it the CNN-GP) that its convolutions then correct, the default since v2: a hybrid,
+#: named as one, so that nobody reads its start's gain as the convolutions' (the start's row
+#: and the attribution line say how much each part contributed)
+HYBRID_NAME = "CNN hybrid (start + convolutions)"
+CNN_NAMES = (CNN_NAME, HYBRID_NAME)
 ENSEMBLE_NAME = "CNN+GBLUP"
 #: the CNN's linear path alone, as it starts (ridge / RR-BLUP on the CNN's input, by default
 #: standardised dosages): reported beside the CNN so that a gain can be attributed
@@ -66,6 +82,23 @@ START_NAME = "CNN start (RR-BLUP)"
 #: start each fold chose (run.json / history ``conv.start_choice`` says which)
 KERNEL_START_NAME = "CNN start (RR-BLUP or CNN-GP, by REML)"
 START_NAMES = (START_NAME, KERNEL_START_NAME)
+
+
+def cnn_label(model: Any, linear_init: str, head: str) -> str:
+    """The row name of the CNN ``model``: :data:`HYBRID_NAME` where its linear SNP path starts
+    at a ridge / kernel fit (``linear_init`` "ridge" or "ridge_loo", a regression trait and an
+    architecture with a ``[linear]`` path), else :data:`CNN_NAME`.  A callable model is named
+    :data:`CNN_NAME` (whether it has a linear path is known only once it is built)."""
+    if head != "regression" or linear_init not in ("ridge", "ridge_loo") or callable(model):
+        return CNN_NAME
+    from snpcnn.models import load_architecture
+
+    return HYBRID_NAME if "linear" in load_architecture(model) else CNN_NAME
+
+
+def cnn_row(models) -> str | None:
+    """Which of the CNN's row names ``models`` (names, or a mapping keyed by them) holds."""
+    return next((m for m in CNN_NAMES if m in models), None)
 
 
 def start_label(model: Any) -> str:
@@ -729,7 +762,8 @@ def cross_validate(
         raise InputError("SNP preselection is per trait: fit one --trait at a time with it")
     train_cfg = training.train_config()
     model = training.model
-    models = ([CNN_NAME] if cnn else []) + [_baseline_label(b) for b in baselines]
+    cnn_name = cnn_label(training.model, training.linear_init, targets.head)
+    models = ([cnn_name] if cnn else []) + [_baseline_label(b) for b in baselines]
     if cnn and targets.head == "regression" and training.linear_init == "ridge_loo":
         from snpcnn.models import load_architecture
 
@@ -1116,7 +1150,9 @@ def _run_fold(
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
         z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
-        preds[CNN_NAME] = tt.inverse(z_te, c_te)
+        preds[cnn_label(train_cfg.model, train_cfg.linear_init, targets.head)] = tt.inverse(
+            z_te, c_te
+        )
         if res.start is not None:
             preds[start_label(train_cfg.model)] = tt.inverse(res.start.predict(x_te), c_te)
         out["seconds_cnn"] = time.perf_counter() - t0
@@ -1202,8 +1238,8 @@ def _run_fold(
                 progress("baseline_done", name=label, seconds=time.perf_counter() - tb)
         del xd_tr, xd_te
     out["seconds_baselines"] = time.perf_counter() - t0
-    if ensemble and CNN_NAME in preds and "GBLUP" in preds:
-        preds[ENSEMBLE_NAME] = 0.5 * (preds[CNN_NAME] + preds["GBLUP"])
+    if ensemble and cnn_row(preds) and "GBLUP" in preds:
+        preds[ENSEMBLE_NAME] = 0.5 * (preds[cnn_row(preds)] + preds["GBLUP"])
     fixed_te = None
     if targets.use_covariates and targets.head == "regression":
         # the covariates alone, fitted on the training part: the yardstick of genomic accuracy

@@ -305,8 +305,8 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     if short:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
-            f"CNN: the convolutions' correction of its RR-BLUP start was kept in {k} of {n} "
-            f"fits{how}; in the other {n - k} the CNN predicted exactly its RR-BLUP start "
+            f"CNN hybrid: the convolutions' correction of its RR-BLUP start was kept in {k} of "
+            f"{n} fits{how}; in the other {n - k} it predicted exactly its RR-BLUP start "
             "(the 'CNN start (RR-BLUP)' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
@@ -317,14 +317,14 @@ def conv_kept_text(results, short: bool = False) -> str | None:
             else "at all"
         )
         return (
-            "CNN = RR-BLUP start + convolutional correction. The linear SNP path started at "
+            "CNN hybrid = RR-BLUP start + convolutional correction. The linear SNP path started at "
             "the ridge (RR-BLUP) fit of each training part, on the CNN's input (by default "
             "standardised dosages; its predictions alone are the 'CNN start (RR-BLUP)' row), "
             f"and the convolutions were cross-fitted on its leave-one-out residuals in "
             f"{c['conv_folds']} parts of the training rows, so that every training row got an "
             "out-of-fold correction. The correction was kept, with a weight fitted on those "
             f"rows, if it lowered their squared error {test}: in **{k} of {n}** fits "
-            f"(folds x seeds). In the other {n - k} the CNN's predictions are exactly its "
+            f"(folds x seeds). In the other {n - k} the hybrid's predictions are exactly its "
             "RR-BLUP start, so there its comparison with GBLUP is RR-BLUP's (docs/models.md)."
         )
     how = (
@@ -339,9 +339,9 @@ def conv_kept_text(results, short: bool = False) -> str | None:
         else "each training part (the convolutions then fit its leave-one-out residuals)"
     )
     return (
-        f"CNN = ridge start + convolutional correction: the linear SNP path started at the "
+        f"CNN hybrid = ridge start + convolutional correction: the linear SNP path started at the "
         f"ridge (RR-BLUP) fit of {rows}, and the convolutions' correction was kept {how} in "
-        f"**{k} of {n}** fits (folds x seeds). In the other {n - k}, the CNN's predictions are "
+        f"**{k} of {n}** fits (folds x seeds). In the other {n - k}, the hybrid's predictions are "
         "exactly that ridge fit's, so there its comparison with GBLUP is RR-BLUP's "
         "(docs/models.md)."
     )
@@ -363,12 +363,12 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
     start_name = "CNN start (RR-BLUP or CNN-GP, by REML)"
     if short:
         return (
-            f"CNN: its start was the CNN-GP (infinite-width CNN, a kernel model: no trained "
+            f"CNN hybrid: its start was the CNN-GP (infinite-width CNN, a kernel model: no trained "
             f"convolutions) in {n_gp} of {n_gp + n_rr} fits and RR-BLUP (= GBLUP) in {n_rr}, "
             f"chosen on each training part (REML, then out-of-fold error); the trained "
             f"convolutions' correction was "
             f"kept in {k} of {n} fits (cross-fitted in {c['conv_folds']} parts of each "
-            f"training set); in the other {n - k} the CNN predicted exactly its "
+            f"training set); in the other {n - k} it predicted exactly its "
             f"start (the '{start_name}' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
@@ -378,7 +378,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
         else "at all"
     )
     return (
-        "CNN = start + convolutional correction. On each training part REML chose the start "
+        "CNN hybrid = start + convolutional correction. On each training part REML chose the start "
         "between RR-BLUP on the CNN's input (= GBLUP) and the CNN-GP, the infinite-width limit "
         "of a convolutional network over windows of SNPs (a kernel model, nothing trained; "
         "proposed only if its REML log-likelihood was higher by more than "
@@ -388,7 +388,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
         f"'{start_name}' row. The trained convolutions were then cross-fitted on the start's "
         f"leave-one-out residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
-        f"error {test}: in **{k} of {n}** fits. Where it was not kept the CNN's predictions "
+        f"error {test}: in **{k} of {n}** fits. Where it was not kept the hybrid's predictions "
         "are exactly its start's (docs/models.md)."
     )
 
@@ -409,36 +409,37 @@ def _json_safe(value):
 def attribution_text(results, trait: str) -> str | None:
     """'CNN - GBLUP = d: its RR-BLUP start contributes a, the convolutions b' (mean over folds
     of the headline metric), where the CNN's start was scored beside it; else None."""
-    from snpcnn.cv import CNN_NAME, KERNEL_START_NAME, START_NAME
+    from snpcnn.cv import KERNEL_START_NAME, START_NAME, cnn_row
 
     START = next((s for s in (START_NAME, KERNEL_START_NAME) if s in results.models), None)
-    if START is None or not {CNN_NAME, "GBLUP"} <= set(results.models):
+    CNN = cnn_row(results.models)
+    if START is None or CNN is None or "GBLUP" not in results.models:
         return None
     metric = results.headline_metric
     m = results.metrics
     m = m[(m["metric"] == metric) & (m["trait"] == trait)]
     wide = m.pivot_table(index=["repeat", "fold"], columns="model", values="value", dropna=False)
-    need = [CNN_NAME, START, "GBLUP"]
+    need = [CNN, START, "GBLUP"]
     if not set(need) <= set(wide.columns):
         return None
     wide = wide[need].fillna(0.0)  # a collapsed fold counts as 0, as in the paired table
-    total = float((wide[CNN_NAME] - wide["GBLUP"]).mean())
+    total = float((wide[CNN] - wide["GBLUP"]).mean())
     start = float((wide[START] - wide["GBLUP"]).mean())
-    conv = float((wide[CNN_NAME] - wide[START]).mean())
+    conv = float((wide[CNN] - wide[START]).mean())
     label = METRIC_LABELS[metric]
     total, start, conv = (0.0 if abs(v) < 5e-4 else v for v in (total, start, conv))
     if START == KERNEL_START_NAME:
         counts = results.start_counts() or {}
         return (
-            f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
-            f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': the "
+            f"Where the CNN hybrid's difference from GBLUP comes from ({label}, mean over folds): "
+            f"CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': the "
             f"CNN-GP, an untrained infinite-width CNN kernel, in {counts.get('CNN-GP', 0)} "
             f"fits, RR-BLUP in {counts.get('RR-BLUP', 0)}) and {conv:+.3f} from its trained "
             "convolutions."
         )
     return (
-        f"Where the CNN's difference from GBLUP comes from ({label}, mean over folds): "
-        f"CNN - GBLUP = {total:+.3f} = {start:+.3f} from its RR-BLUP start (ridge on the "
+        f"Where the CNN hybrid's difference from GBLUP comes from ({label}, mean over folds): "
+        f"CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its RR-BLUP start (ridge on the "
         f"CNN's input, 'CNN start (RR-BLUP)') and {conv:+.3f} from its convolutions."
     )
 
@@ -533,6 +534,8 @@ def _plots(results, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from snpcnn.cv import cnn_row
+
     written = []
     pred = results.predictions
     if pred.empty:
@@ -560,10 +563,11 @@ def _plots(results, out: Path) -> list[str]:
         fig.savefig(name, dpi=100)
         plt.close(fig)
         written.append(name.name)
-        if "GBLUP" in results.models and "CNN" in results.models:
+        cnn = cnn_row(results.models)
+        if "GBLUP" in results.models and cnn is not None:
             m = results.metrics
             m = m[(m["trait"] == trait) & (m["metric"] == results.headline_metric)]
-            a = m[m["model"] == "CNN"]
+            a = m[m["model"] == cnn]
             b = m[m["model"] == "GBLUP"]
             j = a.merge(b, on=["repeat", "fold"], suffixes=("", "_gblup"))
             fig, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -575,14 +579,14 @@ def _plots(results, out: Path) -> list[str]:
                     np.zeros((~ok).sum()),
                     marker="x",
                     c="red",
-                    label="CNN collapsed (plotted at 0)",
+                    label=f"{cnn} collapsed (plotted at 0)",
                 )
             lo = float(np.nanmin([j["value"].min(), j["value_gblup"].min(), 0]))
             hi = float(np.nanmax([j["value"].max(), j["value_gblup"].max()]))
             ax.plot([lo, hi], [lo, hi], "k--", lw=1)
             label = METRIC_LABELS[results.headline_metric]
             ax.set_xlabel(f"GBLUP {label}")
-            ax.set_ylabel(f"CNN {label}")
+            ax.set_ylabel(f"{cnn} {label}")
             ax.set_title(f"{trait}: per-fold {label}")
             ax.legend(loc="best", fontsize=8)
             fig.tight_layout()

@@ -416,10 +416,10 @@ def _pruner():
 
 
 def _fold_score(result: Mapping, metric: str) -> float:
-    from snpcnn.cv import CNN_NAME
+    from snpcnn.cv import CNN_NAMES
 
     for row in result["metrics"]:
-        if row["model"] == CNN_NAME and row["metric"] == metric:
+        if row["model"] in CNN_NAMES and row["metric"] == metric:
             v = float(row["value"])
             # a collapsed fold (constant predictions) ranks like no information
             return v if row.get("status", "ok") == "ok" and math.isfinite(v) else 0.0
@@ -687,7 +687,7 @@ def tune(
     """
     import optuna
 
-    from snpcnn.cv import CNN_NAME, _load_inputs
+    from snpcnn.cv import CNN_NAME, HYBRID_NAME, _load_inputs
     from snpcnn.executor import Executor, Unit, UnitStore
     from snpcnn.folds import make_folds
 
@@ -993,7 +993,10 @@ def tune(
     ]
     results = [outer_results[u.key] for u in outer_units]
 
-    rename = {TUNED: {CNN_NAME: TUNED}, DEFAULT: {CNN_NAME: DEFAULT, "GBLUP": GBLUP}}
+    rename = {
+        TUNED: {CNN_NAME: TUNED, HYBRID_NAME: TUNED},
+        DEFAULT: {CNN_NAME: DEFAULT, HYBRID_NAME: DEFAULT, "GBLUP": GBLUP},
+    }
     mframes, pframes = [], []
     for u, res in zip(outer_units, results):
         keep = rename[u.model]

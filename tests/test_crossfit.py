@@ -139,7 +139,8 @@ def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tm
     """The default's CNN row is the convolutional model; its start (RR-BLUP or CNN-GP, chosen
     by REML per fold) is scored beside it on the same folds, and the report splits
     CNN - GBLUP into the two parts."""
-    from snpcnn.cv import CNN_NAME, KERNEL_START_NAME, cross_validate
+    from snpcnn.cv import HYBRID_NAME as CNN_NAME
+    from snpcnn.cv import KERNEL_START_NAME, cross_validate
     from snpcnn.report import attribution_text, console_report, summary_markdown
     from snpcnn.simulate import simulate_genotypes, simulate_trait
 
@@ -171,7 +172,8 @@ def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tm
     def fmt(v):
         return f"{0.0 if abs(v) < 5e-4 else v:+.3f}"
 
-    assert f"CNN - GBLUP = {fmt(total)}" in text
+    assert CNN_NAME == "CNN hybrid (start + convolutions)"
+    assert f"CNN hybrid - GBLUP = {fmt(total)}" in text
     assert f"{fmt(conv)} from its trained convolutions" in text
     assert text in summary_markdown(res) and text in console_report(res)
     assert "cross-fitted in 2 parts" in console_report(res)

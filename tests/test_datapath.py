@@ -276,13 +276,13 @@ def test_streamed_cross_validation_equals_in_memory(geno, tmp_path, monkeypatch,
     a = dense.predictions.sort_values(key).reset_index(drop=True)
     b = streamed.predictions.sort_values(key).reset_index(drop=True)
     assert a[key].equals(b[key])
-    assert {"CNN", "GBLUP", "ridge"} <= set(a["model"])
+    assert {"CNN hybrid (start + convolutions)", "GBLUP", "ridge"} <= set(a["model"])
     # the ridge start's Gram matrix is summed over column blocks (float64 rounding, 1e-12
     # relative); the networks see the same batches, so the CNN agrees to float32 rounding
     # (measured: 1e-7 for the CNN and its start); GBLUP and ridge run their large-n solver
     # when streamed (CG to a relative residual of 1e-6; measured 5e-7 and 4e-4)
     for model, tol in [
-        ("CNN", 1e-5),
+        ("CNN hybrid (start + convolutions)", 1e-5),
         ("CNN start (RR-BLUP)", 1e-5),
         ("GBLUP", 1e-5),
         ("ridge", 5e-3),

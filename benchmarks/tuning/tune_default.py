@@ -174,7 +174,7 @@ def _outer_training_part(geno, data: str):
 
 
 def nested(args, geno, pheno, traits, extra) -> None:
-    from snpcnn.cv import cross_validate
+    from snpcnn.cv import cnn_row, cross_validate
 
     sub, n_held = _outer_training_part(geno, args.data)
     extra = {k: v for k, v in extra.items() if k != "folds"}
@@ -198,7 +198,7 @@ def nested(args, geno, pheno, traits, extra) -> None:
             seconds += time.perf_counter() - t0
             m = res.metrics
             m = m[m["metric"] == "pearson_r"]
-            cnn = m[m["model"] == "CNN"].sort_values("fold")["value"].to_numpy()
+            cnn = m[m["model"] == cnn_row(res.models)].sort_values("fold")["value"].to_numpy()
             gb = m[m["model"] == "GBLUP"].sort_values("fold")["value"].to_numpy()
             per_trait[trait] = {
                 "cnn_r": float(cnn.mean()),
