@@ -317,9 +317,11 @@ def _choose_start(
     from snpcnn.baselines import CNNGP
     from snpcnn.baselines.reml import _best_kernel, _reml_bounds
 
-    x2 = x.reshape(n, -1).astype(np.float64)
     yv = y[:, 0].astype(np.float64)
-    xc = x2 - x2.mean(axis=0)
+    # one float64 copy of the genotypes at a time (the values of the plain x - mean, so the
+    # same Gram matrix bit for bit); the CNN-GP converts x itself
+    xc = x.reshape(n, -1).astype(np.float64)
+    xc -= xc.mean(axis=0)
     gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
     # scaled to mean diagonal 1, like GBLUP's G and about like the CNN-GP's kernel: the REML
     # optimum does not depend on the scale, but where it lies at the bound of log(delta)
@@ -330,8 +332,9 @@ def _choose_start(
     gp = CNNGP()
     lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
     ones = np.ones((n, 1))
-    _, ridge_fit, _ = _best_kernel([0], lambda _: gram, yv, ones, lo, hi, gp.n_grid)
-    gp.fit(x2, yv)
+    _, ridge_fit, _ = _best_kernel([0], lambda _, k=gram: k, yv, ones, lo, hi, gp.n_grid)
+    del gram
+    gp.fit(x.reshape(n, -1), yv)
     gain = float(gp.loglik_ - ridge_fit.loglik)
     info.update(
         {
@@ -353,7 +356,7 @@ def _choose_start(
         intercept=np.asarray([gp.beta_[0]], dtype=np.float64),
         fitted=fitted,
         shift=shift,
-        coef=np.zeros((x2.shape[1], 1), dtype=np.float32),
+        coef=np.zeros((gp.n_features_in_, 1), dtype=np.float32),
         bias=np.zeros(1, dtype=np.float32),
     )
     return start, info

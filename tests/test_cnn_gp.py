@@ -172,3 +172,28 @@ def test_blocked_window_kernel_equals_the_plain_formula_bit_for_bit(monkeypatch,
         want = _plain_window_kernel(a, b, 5, activation, 0.1)
         for g, w in zip(got, want, strict=True):
             assert np.array_equal(g, w)
+
+
+def test_fit_standardises_without_touching_the_input_and_float32_gives_the_same_fit():
+    """CNNGP.fit standardises a private float64 copy in place (memory: one n x m float64 array
+    alive); a caller's float64 array must stay as it was, and a float32 input gives the same
+    numbers bit for bit as its float64 copy."""
+    from snpcnn.baselines import CNNGP
+
+    rng = np.random.default_rng(3)
+    x64 = rng.integers(0, 3, size=(60, 40)).astype(np.float64)
+    y = x64[:, :5].sum(axis=1) + rng.normal(size=60)
+    before = x64.copy()
+    a = CNNGP().fit(x64, y)
+    np.testing.assert_array_equal(x64, before)
+    x32 = x64.astype(np.float32)
+    b = CNNGP().fit(x32, y)
+    np.testing.assert_array_equal(x32, before.astype(np.float32))
+    np.testing.assert_array_equal(a.dual_coef_, b.dual_coef_)
+    np.testing.assert_array_equal(a.Z_train_, b.Z_train_)
+    assert a.loglik_ == b.loglik_ and a.depth_ == b.depth_
+    xv = x64[:, ::1]  # a view of a larger array: never standardised in place either
+    big = np.hstack([x64, x64])
+    c = CNNGP().fit(big[:, :40], y)
+    np.testing.assert_array_equal(big[:, :40], before)
+    np.testing.assert_array_equal(a.predict(xv), c.predict(xv))

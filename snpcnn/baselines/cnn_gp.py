@@ -291,13 +291,25 @@ class CNNGP(Baseline):
         variance components by REML.  Parameters are as for :meth:`GBLUP.fit`."""
         depths = self._check_params()
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
+        given = X
         X, y, fe, F = _training_data(X, y, C, "CNN-GP")
         n, m = X.shape
         mean = X.mean(axis=0)
         sd = X.std(axis=0)
         sd[sd == 0] = 1.0
-        Z = (X - mean) / sd
-        K0, d0, _ = window_kernel(Z, Z, self._width(m), self.activation, float(self.bias))
+        # standardised in place where X is already a private float64 copy of the input (a
+        # float32 input, e.g. the CNN's), else into one new array: the values of the plain
+        # (X - mean) / sd, with one n x m float64 array alive instead of two or three
+        own = X is not given and X.flags.owndata  # a fresh conversion, never a view
+        Z = X if own else X - mean
+        if own:
+            Z -= mean
+        Z /= sd
+        del X, given
+        # the kernel works in float32: one float32 copy, shared by both sides and kept
+        Z32 = Z.astype(np.float32)
+        del Z
+        K0, d0, _ = window_kernel(Z32, Z32, self._width(m), self.activation, float(self.bias))
         depth, reml, by_depth = _best_kernel(
             depths,
             lambda d: dense_kernel(K0, d0, d0, int(d), float(self.bias))[0],
@@ -313,7 +325,7 @@ class CNNGP(Baseline):
         self.dual_coef_ = reml.hinv_resid
         self.loo_residuals_ = reml.loo_resid
         self.mean_, self.sd_ = mean, sd
-        self.Z_train_ = Z.astype(np.float32)
+        self.Z_train_ = Z32
         self.diag_train_ = d0
         self.n_features_in_ = m
         self.n_train_ = n
