@@ -232,11 +232,19 @@ def test_kernel_start_predicts_streamed_rows_like_an_array():
     np.testing.assert_allclose(streamed, start.predict(x[100:]), rtol=1e-12, atol=1e-12)
 
 
-def test_cross_fitted_convolutions_reject_ignored_seeds_and_too_few_rows():
+def test_cross_fitted_convolutions_reject_ignored_seeds_and_too_few_rows(monkeypatch):
     """--seeds was silently ignored by the cross-fitted default, and conv_folds above the
-    training rows crashed in a reshape: both are one-line errors now."""
+    training rows crashed in a reshape: both are one-line errors now, raised before any start
+    is fitted (a tune trial with such settings fails at once, not after a CNN-GP fit)."""
+    import snpcnn.training as training
     from snpcnn.errors import InputError
     from snpcnn.training import TrainConfig, train_cnn
+
+    def no_start(*a, **k):
+        raise AssertionError("the start was fitted before the settings were checked")
+
+    monkeypatch.setattr(training, "_choose_start", no_start)
+    monkeypatch.setattr(training, "_fit_ridge", no_start)
 
     rng = np.random.default_rng(0)
     x = rng.binomial(2, 0.4, size=(40, 12, 1)).astype(np.float32)
