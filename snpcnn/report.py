@@ -446,6 +446,8 @@ def attribution_text(results, trait: str) -> str | None:
 
 def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     """The human-readable ``summary.md``."""
+    from snpcnn.cv import cnn_row
+
     c = results.config
     dr = results.data_report
     t = results.timings
@@ -462,7 +464,8 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         "- traits: "
         + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
         + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),
-        f"- CNN: `{c['model']}`, {c['encoding']} encoding, up to {c['epochs']} epochs "
+        f"- {cnn_row(results.models) or 'CNN'}: `{c['model']}`, {c['encoding']} encoding, "
+        f"up to {c['epochs']} epochs "
         + (
             f"(stopped when the out-of-fold error of its {c['conv_folds']} cross-fitted "
             f"networks had not improved for {c['patience']} epochs), "
