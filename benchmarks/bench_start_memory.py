@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,11 +84,10 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     for name in ("this", "other"):
-        peaks = sorted(x["peak_mb"] for x in rows if x["tree"] == name)
-        walls = sorted(x["wall_s"] for x in rows if x["tree"] == name)
+        mine = [x for x in rows if x["tree"] == name]
         print(
-            f"{name}: peak {peaks[len(peaks) // 2]:.0f} MB, wall median "
-            f"{walls[len(walls) // 2]:.1f} s, digests {sorted({x['digest'] for x in rows if x['tree'] == name})}"
+            f"{name}: peak median {median(x['peak_mb'] for x in mine):.0f} MB, wall median "
+            f"{median(x['wall_s'] for x in mine):.1f} s, digests {sorted({x['digest'] for x in mine})}"
         )
     print(f"input {rows[0]['input_mb']:.0f} MB (float32)")
 

@@ -764,11 +764,8 @@ def cross_validate(
     model = training.model
     cnn_name = cnn_label(training.model, training.linear_init, targets.head)
     models = ([cnn_name] if cnn else []) + [_baseline_label(b) for b in baselines]
-    if cnn and targets.head == "regression" and training.linear_init == "ridge_loo":
-        from snpcnn.models import load_architecture
-
-        if not callable(model) and "linear" in load_architecture(model):
-            models.insert(1, start_label(model))
+    if cnn and cnn_name == HYBRID_NAME and training.linear_init == "ridge_loo":
+        models.insert(1, start_label(model))  # the hybrid's start, scored beside it
     if base_cfg.ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
     if targets.use_covariates and targets.head == "regression" and baselines:
@@ -1238,8 +1235,9 @@ def _run_fold(
                 progress("baseline_done", name=label, seconds=time.perf_counter() - tb)
         del xd_tr, xd_te
     out["seconds_baselines"] = time.perf_counter() - t0
-    if ensemble and cnn_row(preds) and "GBLUP" in preds:
-        preds[ENSEMBLE_NAME] = 0.5 * (preds[cnn_row(preds)] + preds["GBLUP"])
+    cnn_name = cnn_row(preds)
+    if ensemble and cnn_name and "GBLUP" in preds:
+        preds[ENSEMBLE_NAME] = 0.5 * (preds[cnn_name] + preds["GBLUP"])
     fixed_te = None
     if targets.use_covariates and targets.head == "regression":
         # the covariates alone, fitted on the training part: the yardstick of genomic accuracy

@@ -968,6 +968,23 @@ def _crossfit(
     return model, int(best_epoch) if kept else 0, hists, info, n_seen
 
 
+def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
+    """Settings the cross-fitted convolutions cannot take: one-line errors."""
+    if config.n_seeds > 1:
+        raise InputError(
+            f"--seeds {config.n_seeds} (n_seeds) does not apply to cross-fitted convolutions "
+            f"(conv_folds {config.conv_folds}): the model already averages its "
+            f"{config.conv_folds} cross-fitted networks; use --seeds 1, or --conv-folds 0 to "
+            "average seeds instead"
+        )
+    if n_rows < 2 * int(config.conv_folds):
+        raise InputError(
+            f"the cross-fitted convolutions (conv_folds {config.conv_folds}) need at least "
+            f"{2 * int(config.conv_folds)} training rows, this training part has {n_rows}; "
+            "lower --conv-folds, or use fewer CV folds"
+        )
+
+
 def train_cnn(
     x: np.ndarray,
     y: np.ndarray,
@@ -1008,21 +1025,8 @@ def train_cnn(
         # the targets move by the leave-one-out shift (see _RidgeStart).  With a kernel in
         # the architecture ([linear] kernel), REML may propose it as the start instead
         # (cross-fitted convolutions only; see below).
-        # settings the cross-fit cannot take, refused before any start is fitted
-        if config.conv_folds >= 2 and config.n_seeds > 1:
-            raise InputError(
-                f"--seeds {config.n_seeds} (n_seeds) does not apply to cross-fitted convolutions "
-                f"(conv_folds {config.conv_folds}): the model already averages its "
-                f"{config.conv_folds} cross-fitted networks; use --seeds 1, or --conv-folds 0 to "
-                "average seeds instead"
-            )
-        if config.conv_folds >= 2 and len(x) < 2 * int(config.conv_folds):
-            raise InputError(
-                f"the cross-fitted convolutions (conv_folds {config.conv_folds}) need at least "
-                f"{2 * int(config.conv_folds)} training rows, this training part has {len(x)}; "
-                "lower --conv-folds, or use fewer CV folds"
-            )
         if config.conv_folds >= 2:
+            _check_crossfit(config, len(x))  # before any start is fitted
             kernel, choice = _choose_start(x, y, config, head)
         ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift
