@@ -18,8 +18,17 @@ batches are drawn by a NumPy generator the caller seeds, so a fixed seed gives i
 results on CPU.  The step is Keras' own ``train_step`` (same loss, regularisation, optimizer
 and constraints as ``model.fit``).
 
+Calling a traced function costs about as much as a small network's step, so the rest of the
+per-step work runs inside traced calls too: an epoch's full batches are staged as one array
+(in chunks of at most :data:`STAGE_BYTES`) and stepped through in a loop inside one call, the
+last, partial batch included; a network's weights and optimizer state move in and out of the
+template in one traced call each; and :meth:`SharedStepper.predict` runs the template's
+traced forward pass.  The batches, their order and the step are the same as one call per
+batch, and the results bit-identical (tests/test_fastfit.py; README command 1 gives the very
+same metrics.csv and predictions.csv, ``benchmarks/bench_readme_fit.py``).
+
 The batches come as NumPy arrays, from an in-memory array or from streamed rows
-(:class:`snpcnn.datapath.EncodedRows`, encoded per batch), so both paths feed the very same
+(:class:`snpcnn.datapath.EncodedRows`, encoded per stage), so both paths feed the very same
 numbers to the very same step.  Other backends than TensorFlow, or models whose variables
 differ from the template's, fall back to ``model.fit`` with the same batches.
 """
@@ -27,6 +36,7 @@ differ from the template's, fall back to ``model.fit`` with the same batches.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +47,9 @@ log = logging.getLogger(__name__)
 
 #: templates kept per process (architecture x input shape x head x optimizer settings)
 MAX_TEMPLATES = 4
+
+#: most bytes of training rows staged for one traced call of several steps
+STAGE_BYTES = 32 * 2**20
 
 _TEMPLATES: OrderedDict[Any, SharedStepper] = OrderedDict()
 
@@ -67,13 +80,55 @@ class SharedStepper:
         self.template = template
         opt = template.optimizer
         opt.build(template.trainable_variables)
-        self._fresh = [np.array(v.numpy()) for v in opt.variables]
-        self.states: dict[int, list[np.ndarray]] = {}
+        self._fresh = [tf.constant(v.numpy()) for v in opt.variables]
+        self.states: dict[int, list[Any]] = {}
+        t_vars, o_vars = list(template.variables), list(opt.variables)
+
+        # a network's weights and optimizer state in and out of the template in one traced
+        # call each (the networks' own tf.Variables are arguments: traced once per template)
+        def load(weights, state):
+            for tv, w in zip(t_vars, weights):
+                tv.assign(w)
+            for ov, s in zip(o_vars, state):
+                ov.assign(s)
+            return tf.constant(0)
+
+        def store(weights):
+            for tv, w in zip(t_vars, weights):
+                w.assign(tv.value)
+            return [tf.identity(ov.value) for ov in o_vars]
+
+        self._load_fn = tf.function(load, autograph=False)
+        self._store_fn = tf.function(store, autograph=False)
 
         def step(xb, yb):
             return template.train_step((xb, yb))
 
         self._step = tf.function(step, reduce_retracing=True)
+
+        def steps(xs, ys, xl=None, yl=None, reset=False):
+            # full batches xs[0], xs[1], ... then the partial batch (xl, yl) if given, in
+            # order, inside one traced call: the very same train_step as ``step`` (Keras'
+            # own steps_per_execution loops the same way); ``reset`` starts a new epoch
+            if reset:
+                for m in template.metrics:
+                    m.reset_state()
+            logs = template.train_step((xs[0], ys[0]))
+
+            def body(i, logs):
+                return i + 1, template.train_step((xs[i], ys[i]))
+
+            _, logs = tf.while_loop(lambda i, _: i < tf.shape(xs)[0], body, (tf.constant(1), logs))
+            if xl is not None:
+                logs = template.train_step((xl, yl))
+            return logs
+
+        self._steps = tf.function(steps, reduce_retracing=True, autograph=False)
+        self._forward = tf.function(
+            lambda xb: template(xb, training=False), reduce_retracing=True, autograph=False
+        )
+        # (a weak reference to) the network whose weights the template holds since train()
+        self._holds: Callable[[], Any] | None = None
 
     def fits(self, model) -> bool:
         """True if ``model``'s variables line up with the template's (shapes, trainability)."""
@@ -91,16 +146,11 @@ class SharedStepper:
         )
 
     def _load(self, model) -> None:
-        for tv, mv in zip(self.template.variables, model.variables):
-            tv.assign(mv.value)
-        state = self.states.get(id(model), self._fresh)
-        for v, s in zip(self.template.optimizer.variables, state):
-            v.assign(s)
+        self._holds = None
+        self._load_fn([mv.value for mv in model.variables], self.states.get(id(model), self._fresh))
 
     def _store(self, model) -> None:
-        for tv, mv in zip(self.template.variables, model.variables):
-            mv.assign(tv.value)
-        self.states[id(model)] = [np.array(v.numpy()) for v in self.template.optimizer.variables]
+        self.states[id(model)] = self._store_fn([mv.value for mv in model.variables])
 
     def train(
         self,
@@ -112,31 +162,76 @@ class SharedStepper:
         rng: np.random.Generator,
         on_epoch: Callable[[], None] | None = None,
         rows: np.ndarray | None = None,
+        steps_per_call: int | None = None,
     ) -> list[float]:
         """Train ``model`` on ``(x, y)`` (only the rows ``rows`` of both, if given: no copy
         of ``x`` is made) for ``epochs`` epochs of shuffled minibatches (``rng`` draws each
         epoch's order); returns each epoch's mean training loss, as ``model.fit``'s history
-        reports it (regularisation included)."""
+        reports it (regularisation included).
+
+        The full batches of an epoch are staged in groups of up to ``steps_per_call`` (by
+        default as many as fit in :data:`STAGE_BYTES`) and each group runs in one traced
+        call; the last, partial batch runs on its own.  The batches, their order and the
+        step are the same for every ``steps_per_call`` (1 = one call per batch)."""
         rows = np.arange(len(y)) if rows is None else np.asarray(rows)
         n = len(rows)
+        n_full = n // batch_size
+        if steps_per_call is None:
+            row_bytes = 4 * int(np.prod(x.shape[1:]))
+            steps_per_call = STAGE_BYTES // max(row_bytes * batch_size, 1)
+        per_call = max(1, int(steps_per_call))
         self._load(model)
         losses: list[float] = []
         t = self.template
         try:
             for _ in range(epochs):
-                for m in t.metrics:
-                    m.reset_state()
                 order = rng.permutation(n)
                 logs = None
-                for s in range(0, n, batch_size):
-                    idx = rows[order[s : s + batch_size]]
-                    logs = self._step(_batch(x, idx), y[idx])
+                if per_call == 1 or n_full == 0:
+                    for m in t.metrics:
+                        m.reset_state()
+                    for s in range(0, n, batch_size):
+                        idx = rows[order[s : s + batch_size]]
+                        logs = self._step(_batch(x, idx), y[idx])
+                else:
+                    for b in range(0, n_full, per_call):
+                        nb = min(per_call, n_full - b)
+                        idx = rows[order[b * batch_size : (b + nb) * batch_size]]
+                        xb, yb = _batch(x, idx), y[idx]
+                        xb = xb.reshape((nb, batch_size) + xb.shape[1:])
+                        yb = yb.reshape((nb, batch_size) + yb.shape[1:])
+                        tail = {}
+                        if b + nb == n_full and n > n_full * batch_size:
+                            last = rows[order[n_full * batch_size :]]
+                            tail = {"xl": _batch(x, last), "yl": y[last]}
+                        logs = self._steps(xb, yb, reset=b == 0, **tail)
                 losses.append(float(logs["loss"]) if logs is not None else float("nan"))
                 if on_epoch is not None:
                     on_epoch()
         finally:
             self._store(model)
+        self._holds = weakref.ref(model)
         return losses
+
+    def predict(self, model, x, batch_size: int) -> np.ndarray:
+        """``model``'s predictions for the rows of ``x`` (an array or streamed rows), in
+        batches of ``batch_size``, through the template's traced forward pass: what
+        :func:`snpcnn.datapath.predict_rows` returns, without running the network eagerly.
+
+        Meant right after :meth:`train` of ``model`` (the template still holds its weights);
+        otherwise ``model``'s weights are loaded first.  Do not change ``model``'s weights
+        between the two calls."""
+        if self._holds is None or self._holds() is not model:
+            self._load(model)
+            self._holds = weakref.ref(model)
+        n = len(x)
+        parts = [
+            np.asarray(self._forward(_batch(x, np.arange(s, min(s + batch_size, n)))))
+            for s in range(0, n, max(1, int(batch_size)))
+        ]
+        if not parts:
+            return np.zeros((0, *self.template.output_shape[1:]), np.float32)
+        return np.concatenate(parts)
 
 
 def _key(config, input_shape, head: str, n_out: int, purpose: str) -> Any:

@@ -886,7 +886,8 @@ def _crossfit(
         while epoch < config.epochs and wait < max(config.patience, 1):
             step = min(CHECK_EVERY, config.epochs - epoch)
             for k, model in enumerate(nets):
-                if stepper is not None and stepper.fits(model):
+                shared = stepper is not None and stepper.fits(model)
+                if shared:
                     hists[k]["loss"] += stepper.train(
                         model, x, y_net, step, config.batch_size, shuffles[k], on_epoch, rows[k]
                     )
@@ -903,9 +904,11 @@ def _crossfit(
                     )
                     hists[k]["loss"] += [float(v) for v in hist.history.get("loss", [])]
                 n_seen += len(rows[k]) * step
+                # right after its training chunk, through the template's traced forward pass
+                # (the same numbers as predict_rows, without an eager call per checkpoint)
+                predict = stepper.predict if shared else predict_rows
                 pred = np.asarray(
-                    predict_rows(model, x[held[k]], _held_batch(len(held[k]), x)),
-                    dtype=np.float64,
+                    predict(model, x[held[k]], _held_batch(len(held[k]), x)), dtype=np.float64
                 )
                 oof[held[k]] = pred.reshape(len(held[k]), -1) - inside[held[k]]
             epoch += step

@@ -104,3 +104,46 @@ def test_training_on_a_row_subset_equals_training_on_its_copy():
     stepper.train(b, x, y, 2, 8, np.random.default_rng(1), rows=rows)
     for u, v in zip(_weights(a), _weights(b)):
         np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("n", [40, 37, 5])  # whole batches only; a partial last batch; < 1 batch
+def test_staged_steps_equal_one_call_per_batch(n):
+    """Several steps per traced call (the batches staged per epoch, in chunks of any size)
+    train to the very same weights and losses as one call per batch."""
+    x, y = _data(n=n)
+    config = _config(learning_rate=3e-3)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    runs = []
+    for per_call in (1, 2, 3, None):
+        m = _net(config, x.shape[1:], 6)
+        # two chunks of epochs, as the cross-fit trains them (the optimizer state carried over)
+        rng = np.random.default_rng(11)
+        losses = stepper.train(m, x, y, 2, 8, rng, steps_per_call=per_call)
+        losses += stepper.train(m, x, y, 1, 8, rng, steps_per_call=per_call)
+        runs.append((losses, _weights(m)))
+    for losses, weights in runs[1:]:
+        assert losses == runs[0][0]
+        for u, v in zip(weights, runs[0][1]):
+            np.testing.assert_array_equal(u, v)
+    assert np.isfinite(runs[0][0]).all() and len(runs[0][0]) == 3
+    if n > 8:  # several steps per epoch: it learns
+        assert runs[0][0][2] < runs[0][0][0]
+
+
+def test_traced_predict_equals_the_eager_prediction():
+    from snpcnn.datapath import predict_rows
+
+    x, y = _data(n=50)
+    config = _config(learning_rate=3e-3)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    a, b = _net(config, x.shape[1:], 7), _net(config, x.shape[1:], 8)
+    stepper.train(a, x, y, 2, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(stepper.predict(a, x, 16), predict_rows(a, x, 16))
+    stepper.train(b, x, y, 1, 8, np.random.default_rng(1))
+    # the template now holds b: a's weights are loaded again, b's are not changed
+    wb = _weights(b)
+    np.testing.assert_array_equal(stepper.predict(a, x[:7], 4), predict_rows(a, x[:7], 4))
+    np.testing.assert_array_equal(stepper.predict(b, x, 64), predict_rows(b, x, 64))
+    for u, v in zip(_weights(b), wb):
+        np.testing.assert_array_equal(u, v)
+    assert stepper.predict(a, x[:0], 4).shape == (0, 1)
