@@ -74,7 +74,7 @@ class SharedStepper:
     :func:`snpcnn.training._crossfit` does.
     """
 
-    def __init__(self, template) -> None:
+    def __init__(self, template, jit_compile: bool = False) -> None:
         import tensorflow as tf
 
         self.template = template
@@ -104,7 +104,10 @@ class SharedStepper:
         def step(xb, yb):
             return template.train_step((xb, yb))
 
-        self._step = tf.function(step, reduce_retracing=True)
+        # ``jit_compile`` (``snpcnn fit --xla``): the steps and the forward pass by XLA, which
+        # compiles once per distinct batch shape and gives other last digits than TF's kernels
+        xla = bool(jit_compile)
+        self._step = tf.function(step, reduce_retracing=True, jit_compile=xla)
 
         def steps(xs, ys, xl=None, yl=None, reset=False):
             # full batches xs[0], xs[1], ... then the partial batch (xl, yl) if given, in
@@ -123,9 +126,12 @@ class SharedStepper:
                 logs = template.train_step((xl, yl))
             return logs
 
-        self._steps = tf.function(steps, reduce_retracing=True, autograph=False)
+        self._steps = tf.function(steps, reduce_retracing=True, autograph=False, jit_compile=xla)
         self._forward = tf.function(
-            lambda xb: template(xb, training=False), reduce_retracing=True, autograph=False
+            lambda xb: template(xb, training=False),
+            reduce_retracing=True,
+            autograph=False,
+            jit_compile=xla,
         )
         # (a weak reference to) the network whose weights the template holds since train()
         self._holds: Callable[[], Any] | None = None
@@ -282,7 +288,7 @@ def stepper_for(
     template = _build(config, input_shape, head, n_out, "shared_template")
     prepare(template)
     compile_model(template, head, learning_rate=config.learning_rate)
-    stepper = SharedStepper(template)
+    stepper = SharedStepper(template, jit_compile=config.jit_compile)
     _TEMPLATES[key] = stepper
     while len(_TEMPLATES) > MAX_TEMPLATES:
         _TEMPLATES.popitem(last=False)

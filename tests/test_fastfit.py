@@ -147,3 +147,22 @@ def test_traced_predict_equals_the_eager_prediction():
     for u, v in zip(_weights(b), wb):
         np.testing.assert_array_equal(u, v)
     assert stepper.predict(a, x[:0], 4).shape == (0, 1)
+
+
+def test_xla_stepper_trains_the_same_network_to_nearly_the_same_weights():
+    """``jit_compile`` (``snpcnn fit --xla``) reaches the cross-fitted networks' shared step:
+    XLA's kernels round differently, so close to, not equal to, TensorFlow's own."""
+    x, y = _data(n=37)
+    # a network without dropout (XLA draws other random numbers for dropout masks)
+    plain_cfg = _config(model=_dense, learning_rate=3e-3)
+    xla_cfg = _config(model=_dense, learning_rate=3e-3, jit_compile=True)
+    plain = stepper_for(plain_cfg, x.shape[1:], "regression", 1, lambda t: None)
+    xla = stepper_for(xla_cfg, x.shape[1:], "regression", 1, lambda t: None)
+    assert xla is not plain
+    a, b = _net(plain_cfg, x.shape[1:], 9), _net(plain_cfg, x.shape[1:], 9)
+    la = plain.train(a, x, y, 2, 8, np.random.default_rng(2))
+    lb = xla.train(b, x, y, 2, 8, np.random.default_rng(2))
+    np.testing.assert_allclose(la, lb, rtol=1e-4)
+    for u, v in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(xla.predict(b, x, 16), plain.predict(a, x, 16), rtol=1e-3, atol=1e-5)
