@@ -3,6 +3,10 @@ this checkout against another snpcnn tree (e.g. the commit before a change), sid
 
     git worktree add /tmp/snpcnn_before HEAD~1 --detach
     .venv/bin/python benchmarks/bench_readme_fit.py --other /tmp/snpcnn_before [--rounds 2]
+    .venv/bin/python benchmarks/bench_readme_fit.py --other /tmp/snpcnn_before --data mice
+
+``--data mice`` runs the user guide's mice command instead (../shared/data/mice, Obesity.BMI
+with GENDER as a covariate, 5 random folds): 1,814 mice x 10,346 SNPs.
 
 Each round runs the command once per tree in fresh processes, alternated (the order flips every
 round), each with its own working directory and PYTHONPATH (``python -m`` puts the working
@@ -32,21 +36,41 @@ WALL = re.compile(
 )
 
 
-def _run(tree: Path, out: Path) -> dict:
+def _inputs(data: str) -> list[str]:
+    if data == "wheat":
+        d = ROOT / "example_data"
+        return [
+            str(d / "wheat.vcf.gz"),
+            str(d / "wheat_phenotypes.csv"),
+            "--trait",
+            "GY_E1",
+            "--folds",
+            str(d / "wheat_cv_folds.csv"),
+        ]
+    d = ROOT.parent / "shared" / "data" / "mice"
+    return [
+        str(d / "mice.bed"),
+        str(d / "mice_phenotypes.csv"),
+        "--trait",
+        "Obesity.BMI",
+        "--covariates",
+        "GENDER",
+        "--covariates-file",
+        str(d / "mice_covariates.csv"),
+        "--folds",
+        "5",
+    ]
+
+
+def _run(tree: Path, out: Path, data: str = "wheat") -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    data = ROOT / "example_data"
     cmd = [
         sys.executable,
         "-c",
         "import sys, snpcnn; print('code:', snpcnn.__file__); sys.argv[0] = 'snpcnn';"
         " from snpcnn.cli import main; main()",
         "fit",
-        str(data / "wheat.vcf.gz"),
-        str(data / "wheat_phenotypes.csv"),
-        "--trait",
-        "GY_E1",
-        "--folds",
-        str(data / "wheat_cv_folds.csv"),
+        *_inputs(data),
         "--out",
         str(out),
         "--force",
@@ -77,6 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", type=Path, required=True, help="the other snpcnn tree")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--data", choices=["wheat", "mice"], default="wheat")
     args = ap.parse_args()
     trees = {"this": ROOT, "other": args.other.resolve()}
     runs: dict[str, list[dict]] = {k: [] for k in trees}
@@ -84,7 +109,7 @@ def main() -> None:
         for r in range(args.rounds):
             order = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in order:
-                res = _run(trees[name], Path(tmp) / f"{name}{r}")
+                res = _run(trees[name], Path(tmp) / f"{name}{r}", args.data)
                 runs[name].append(res)
                 print(json.dumps({"round": r, "tree": name, **res}), flush=True)
     summary = {}
