@@ -177,8 +177,9 @@ class SharedStepper:
 
         The full batches of an epoch are staged in groups of up to ``steps_per_call`` (by
         default as many as fit in :data:`STAGE_BYTES`) and each group runs in one traced
-        call; the last, partial batch runs on its own.  The batches, their order and the
-        step are the same for every ``steps_per_call`` (1 = one call per batch)."""
+        call, the epoch's last, partial batch inside its last group's call.  The batches,
+        their order and the step are the same for every ``steps_per_call`` (1 = one call
+        per batch)."""
         rows = np.arange(len(y)) if rows is None else np.asarray(rows)
         n = len(rows)
         n_full = n // batch_size
