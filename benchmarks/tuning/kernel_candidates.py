@@ -29,7 +29,6 @@ Rows: benchmarks/results/kernel_candidates_<config>_<dataset>.csv.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -86,49 +85,23 @@ def _fold(xtr, xte, ytr, yte):
 
 
 def main(config: str, dataset: str) -> None:
-    from snpcnn.bench import _fold_table, _load_dataset, load_config
-    from snpcnn.io.phenotypes import align
+    from stacking import folds_of
 
-    cfg = load_config(ROOT / "benchmarks" / "configs" / f"{config}.toml")
-    spec = next(s for s in cfg.datasets if s.name == dataset)
-    ds = _load_dataset(spec)
-    al = align(ds.genotypes, ds.phenotypes, traits=list(spec.traits))
-    pos = {s: i for i, s in enumerate(np.asarray(al.sample_ids).astype(str))}
-    dos = np.asarray(ds.genotypes.dosages)[np.asarray(al.geno_index)]
-    folds = _fold_table(ds, 0)
-    if "repeat" not in folds:
-        folds["repeat"] = 0
-    traits = sys.argv[3:] or list(spec.traits)
-    rows = []
-    for trait in traits:
-        t0 = time.perf_counter()
-        yall = al.trait(trait)
-        for (rep, f), part in folds.groupby(["repeat", "fold"]):
-            test = set(part["sample_id"].astype(str))
-            ids = folds.loc[folds["repeat"] == rep, "sample_id"].astype(str)
-            te = np.array([pos[i] for i in ids if i in test and not np.isnan(yall[pos[i]])])
-            tr = np.array([pos[i] for i in ids if i not in test and not np.isnan(yall[pos[i]])])
-            x = dos.astype(np.float64)
-            miss = x < 0
-            if miss.any():
-                xt = np.where(miss[tr], np.nan, x[tr])
-                mean = np.nan_to_num(np.nanmean(xt, axis=0))
-                x[miss] = np.broadcast_to(mean, x.shape)[miss]
-            res = _fold(x[tr], x[te], yall[tr], yall[te])
-            rows.append({"trait": trait, "repeat": int(rep), "fold": int(f), **res})
-        d = pd.DataFrame([r for r in rows if r["trait"] == trait])
+    rows: list[dict] = []
+    for _, trait, rep, f, xtr, xte, ytr, yte, _, _ in folds_of(config, dataset, sys.argv[3:]):
+        rows.append({"trait": trait, "repeat": rep, "fold": f, **_fold(xtr, xte, ytr, yte)})
+    for trait, d in pd.DataFrame(rows).groupby("trait", sort=False):
         gains = {k: (d[f"ll_{k}"] - d["ll_gblup"]).median() for k in ALTERNATIVES}
         print(
             f"{dataset} {trait}: "
             + "  ".join(f"{k} {d[f'r_{k}'].mean():.3f}" for k in ("gblup", *ALTERNATIVES))
             + f"  | v5 {d.r_rule_v5.mean():.3f}  all {d.r_rule_all.mean():.3f} "
             f"({d.rule_all.value_counts().to_dict()})  | median ll gain "
-            + ", ".join(f"{k} {v:+.1f}" for k, v in gains.items())
-            + f"  {time.perf_counter() - t0:.0f} s",
+            + ", ".join(f"{k} {v:+.1f}" for k, v in gains.items()),
             flush=True,
         )
-        OUT.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(OUT / f"kernel_candidates_{config}_{dataset}.csv", index=False)
+    OUT.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(OUT / f"kernel_candidates_{config}_{dataset}.csv", index=False)
 
 
 if __name__ == "__main__":

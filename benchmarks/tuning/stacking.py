@@ -58,13 +58,11 @@ def stack_weight(e_a: np.ndarray, e_b: np.ndarray) -> float:
     return float(np.clip((e_a @ d) / dd, 0.0, 1.0)) if dd > 0 else 0.0
 
 
-def _fold(x, ytr, yte, tr, te, ctr, cte):
+def _fold(xtr, xte, ytr, yte, ctr, cte):
     from snpcnn.baselines import CNNGP
     from snpcnn.baselines.reml import _best_kernel, _reml_bounds
     from snpcnn.training import _improvement_p
 
-    xtr = x[tr].astype(np.float64)
-    xte = x[te].astype(np.float64)
     mu = xtr.mean(axis=0)
     a = xtr - mu
     gram = a @ a.T
@@ -72,8 +70,8 @@ def _fold(x, ytr, yte, tr, te, ctr, cte):
     gram /= s
     gp = CNNGP()
     lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
-    ftr = np.ones((len(tr), 1)) if ctr is None else np.column_stack([np.ones(len(tr)), ctr])
-    fte = np.ones((len(te), 1)) if cte is None else np.column_stack([np.ones(len(te)), cte])
+    ftr = np.ones((len(xtr), 1)) if ctr is None else np.column_stack([np.ones(len(xtr)), ctr])
+    fte = np.ones((len(xte), 1)) if cte is None else np.column_stack([np.ones(len(xte)), cte])
     _, g, _ = _best_kernel([0], lambda _: gram, ytr, ftr, lo, hi, gp.n_grid)
     p_g = ((xte - mu) @ a.T / s) @ g.hinv_resid + fte @ g.beta
     e_g = g.loo_resid
@@ -102,13 +100,18 @@ def _fold(x, ytr, yte, tr, te, ctr, cte):
     }
 
 
-def main(name: str) -> None:
+def folds_of(name: str, dataset: str | None = None, traits=None):
+    """Every (trait, fold) of a benchmark config's own fold table (what ``snpcnn benchmark``
+    uses, seed 0), training part first: yields ``(dataset, trait, repeat, fold, x_train,
+    x_test, y_train, y_test, c_train, c_test)`` with missing dosages set to the training rows'
+    column mean and covariates encoded on the training rows (None without covariates)."""
     from snpcnn.bench import _fold_table, _load_dataset, load_config
     from snpcnn.io.phenotypes import align
 
     cfg = load_config(ROOT / "benchmarks" / "configs" / f"{name}.toml")
-    rows = []
     for spec in cfg.datasets:
+        if dataset is not None and spec.name != dataset:
+            continue
         ds = _load_dataset(spec)
         al = align(ds.genotypes, ds.phenotypes, traits=list(spec.traits))
         pos = {s: i for i, s in enumerate(np.asarray(al.sample_ids).astype(str))}
@@ -116,16 +119,13 @@ def main(name: str) -> None:
         folds = _fold_table(ds, 0)
         if "repeat" not in folds:
             folds["repeat"] = 0
-        for trait in spec.traits:
-            t0 = time.perf_counter()
+        for trait in traits or spec.traits:
             yall = al.trait(trait)
             for (rep, f), part in folds.groupby(["repeat", "fold"]):
                 test = set(part["sample_id"].astype(str))
                 ids = folds.loc[folds["repeat"] == rep, "sample_id"].astype(str)
                 te = np.array([pos[i] for i in ids if i in test and not np.isnan(yall[pos[i]])])
-                tr = np.array(
-                    [pos[i] for i in ids if i not in test and not np.isnan(yall[pos[i]])]
-                )
+                tr = np.array([pos[i] for i in ids if i not in test and not np.isnan(yall[pos[i]])])
                 x = dos.astype(np.float64)
                 miss = x < 0
                 if miss.any():
@@ -136,21 +136,34 @@ def main(name: str) -> None:
                 if spec.covariates:
                     ctr = np.asarray(al.covariate_matrix(tr, fit_rows=tr)[0], dtype=np.float64)
                     cte = np.asarray(al.covariate_matrix(te, fit_rows=tr)[0], dtype=np.float64)
-                res = _fold(x, yall[tr], yall[te], tr, te, ctr, cte)
-                rows.append(
-                    {"data": spec.name, "trait": trait, "repeat": int(rep), "fold": int(f), **res}
-                )
-            d = pd.DataFrame([r for r in rows if r["trait"] == trait and r["data"] == spec.name])
-            print(
-                f"{spec.name} {trait}: GBLUP {d.r_gblup.mean():.4f}  CNN-GP {d.r_cnn_gp.mean():.4f}"
-                f"  hard {d.r_hard.mean():.4f} ({int(d.hard_cnn_gp.sum())} of {len(d)})"
-                f"  stack {d.r_stack.mean():.4f} (proposed {int(d.proposed.sum())})"
-                f"  stack_all {d.r_stack_all.mean():.4f}  w median {d.w.median():.2f}"
-                f" [{d.w.min():.2f}, {d.w.max():.2f}]  {time.perf_counter() - t0:.0f} s",
-                flush=True,
-            )
-            OUT.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows).to_csv(OUT / f"stacking_{name}.csv", index=False)
+                yield spec.name, trait, int(rep), int(f), x[tr], x[te], yall[tr], yall[te], ctr, cte
+
+
+def main(name: str) -> None:
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    for data, trait, rep, f, xtr, xte, ytr, yte, ctr, cte in folds_of(name):
+        rows.append(
+            {
+                "data": data,
+                "trait": trait,
+                "repeat": rep,
+                "fold": f,
+                **_fold(xtr, xte, ytr, yte, ctr, cte),
+            }
+        )
+    for (data, trait), d in pd.DataFrame(rows).groupby(["data", "trait"], sort=False):
+        print(
+            f"{data} {trait}: GBLUP {d.r_gblup.mean():.4f}  CNN-GP {d.r_cnn_gp.mean():.4f}"
+            f"  hard {d.r_hard.mean():.4f} ({int(d.hard_cnn_gp.sum())} of {len(d)})"
+            f"  stack {d.r_stack.mean():.4f} (proposed {int(d.proposed.sum())})"
+            f"  stack_all {d.r_stack_all.mean():.4f}  w median {d.w.median():.2f}"
+            f" [{d.w.min():.2f}, {d.w.max():.2f}]",
+            flush=True,
+        )
+    print(f"{time.perf_counter() - t0:.0f} s")
+    OUT.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(OUT / f"stacking_{name}.csv", index=False)
 
 
 if __name__ == "__main__":
