@@ -187,6 +187,23 @@ def _kept(meta: dict, trait: str) -> str:
     return ""
 
 
+def sim_cells(t: pd.DataFrame, ceiling: float) -> tuple[pd.Series, str]:
+    """One simulated trait's rows (Pearson r): the mean r per model, and the table cells
+    ceiling | default | start | the baselines (collapsed folds counted in brackets)."""
+    means = t.groupby("model")["r"].mean()
+    coll = t[t["status"] == "collapsed"].groupby("model").size()
+
+    def cell(m):
+        if m not in means:
+            return "–"
+        c = f" ({coll[m]})" if m in coll else ""
+        return f"{means[m]:.3f}{c}"
+
+    start = next((m for m in ORDER[1:4] if m in means), None)
+    cells = [f"{ceiling:.3f}", cell("snpcnn_default"), cell(start) if start else "–"]
+    return means, " | ".join(cells + [cell(b) for b in BASELINES])
+
+
 def render(version: str) -> None:
     lines = [
         f"# The default CNN ({version}) against the additive and non-additive baselines (issue 16)",
@@ -220,22 +237,10 @@ def render(version: str) -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for trait in sim["trait"].unique():
-        t = sim[sim["trait"] == trait]
-        means = t.groupby("model")["r"].mean()
-        coll = t[t["status"] == "collapsed"].groupby("model").size()
-
-        def cell(m, means=means, coll=coll):
-            if m not in means:
-                return "–"
-            c = f" ({coll[m]})" if m in coll else ""
-            return f"{means[m]:.3f}{c}"
-
-        start = next((m for m in ORDER[1:4] if m in means), None)
+        means, cells = sim_cells(sim[sim["trait"] == trait], truth[trait]["ceiling"])
         best = max(means[b] for b in BASELINES if b in means)
         lines.append(
-            f"| {trait} | {truth[trait]['ceiling']:.3f} | {cell('snpcnn_default')} | "
-            f"{cell(start) if start else '–'} | "
-            + " | ".join(cell(b) for b in BASELINES)
+            f"| {trait} | {cells}"
             + f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} | "
             f"{_n_kernel(SIM[version], trait)} |"
         )

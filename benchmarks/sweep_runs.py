@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from default_runs import BASELINES, ORDER, _kept, _signed, _starts
+from default_runs import BASELINES, _kept, _signed, _starts, sim_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "results" / "simulated_sweep_v5"
@@ -77,24 +77,11 @@ def render() -> None:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for trait in sub["trait"].unique():
-            t = sub[sub["trait"] == trait]
-            means = t.groupby("model")["r"].mean()
-            coll = t[t["status"] == "collapsed"].groupby("model").size()
-
-            def cell(m, means=means, coll=coll):
-                if m not in means:
-                    return "–"
-                c = f" ({coll[m]})" if m in coll else ""
-                return f"{means[m]:.3f}{c}"
-
-            start = next((m for m in ORDER[1:4] if m in means), None)
+            means, cells = sim_cells(sub[sub["trait"] == trait], truth[trait]["ceiling"])
             best = max(means[b] for b in BASELINES if b in means)
             st = starts[starts["trait"] == trait]
             lines.append(
-                f"| {trait} | {truth[trait]['ceiling']:.3f} | {cell('snpcnn_default')} | "
-                f"{cell(start) if start else '–'} | "
-                + " | ".join(cell(b) for b in BASELINES)
-                + f" | {_signed(means['snpcnn_default'] - means['GBLUP'])}"
+                f"| {trait} | {cells}" + f" | {_signed(means['snpcnn_default'] - means['GBLUP'])}"
                 f" | {_signed(means['snpcnn_default'] - best)} | {_kept(meta, trait)} | "
                 f"{int((st['start'] == 'cnn_gp').sum())} of {len(st)} |"
             )
