@@ -1402,7 +1402,7 @@ def _run_folds(config, ds, partial, architectures, backend, executor, emit):
 
 def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None], executor=None):
     """Run every unit, storing each finished fold under ``partial/units``."""
-    from snpcnn.cv import CNN_NAME, HYBRID_NAME, KERNEL_START_NAME, START_NAME, cross_validate
+    from snpcnn.cv import CNN_NAME, HYBRID_NAME, cross_validate, is_start_row
 
     n_units = sum(
         len(config.seeds) * len(d.traits) * ((1 if config.baselines else 0) + len(config.models))
@@ -1495,12 +1495,16 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                     heads[(spec.name, trait)] = res.head
                     # the CNN's RR-BLUP start (ridge_loo-started models) gets the model's
                     # name too, so that two CNNs of a config never share a row
-                    rename = {
-                        CNN_NAME: unit_name,
-                        HYBRID_NAME: unit_name,
-                        START_NAME: f"{unit_name} start (RR-BLUP)",
-                        KERNEL_START_NAME: f"{unit_name} start (RR-BLUP or CNN-GP)",
-                    }
+                    rename = {CNN_NAME: unit_name, HYBRID_NAME: unit_name}
+                    rename.update(
+                        {
+                            row: row.replace("CNN start", f"{unit_name} start").replace(
+                                ", by REML", ""
+                            )
+                            for row in res.models
+                            if is_start_row(row)
+                        }
+                    )
                     mf, pf = _frames(res, spec.name, seed, rename)
                     frames[unit_name] = (mf, pf)
                     metric_frames.append(mf)

@@ -107,8 +107,28 @@ def start_label(model: Any) -> str:
 
     if callable(model):
         return START_NAME
-    kernel = load_architecture(model).get("linear", {}).get("kernel", "none")
-    return START_NAME if kernel == "none" else KERNEL_START_NAME
+    from snpcnn.models.spec import kernel_starts
+
+    return start_name_for(kernel_starts(load_architecture(model).get("linear", {})))
+
+
+def start_name_for(kinds: Sequence[str]) -> str:
+    """The start row's name where REML may choose among RR-BLUP and the alternative starts
+    ``kinds`` (``[linear] kernel``; :data:`snpcnn.training.START_LABELS` keys)."""
+    from snpcnn.training import START_LABELS
+
+    kinds = tuple(kinds)
+    if not kinds:
+        return START_NAME
+    if kinds == ("cnn_gp",):
+        return KERNEL_START_NAME
+    labels = ["RR-BLUP", *(START_LABELS[k] for k in kinds)]
+    return f"CNN start ({', '.join(labels[:-1])} or {labels[-1]}, by REML)"
+
+
+def is_start_row(name: str) -> bool:
+    """True for the row of a CNN's start (:func:`start_label`)."""
+    return name.startswith("CNN start (")
 
 
 #: with covariates: the fixed effects alone (intercept + covariates by least squares on the
@@ -197,14 +217,22 @@ class CVResults:
         whose architecture lets REML choose (``[linear] kernel``); None otherwise."""
         from snpcnn.training import START_LABELS
 
-        kinds = [
-            h["conv"].get("start")
+        choices = [
+            (h["conv"].get("start"), h["conv"]["start_choice"])
             for h in self.histories
             if (h.get("conv") or {}).get("start_choice") is not None
         ]
-        if not kinds:
+        if not choices:
             return None
-        return {label: sum(k == kind for k in kinds) for kind, label in START_LABELS.items()}
+        kinds = [k for k, _ in choices]
+        offered = {"ridge", "cnn_gp"}  # always listed (v5's record); others where offered
+        for _, ch in choices:
+            offered.update(ch.get("candidates") or ())
+        return {
+            label: sum(k == kind for k in kinds)
+            for kind, label in START_LABELS.items()
+            if kind in offered
+        }
 
     def start_skips(self) -> dict[str, int]:
         """Fits where REML made no start choice (``start_choice.skipped``: several traits,

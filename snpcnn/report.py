@@ -357,7 +357,58 @@ def _skipped_text(skips: dict[str, int], short: bool) -> str:
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
+#: how each start is described where its count is given
+_START_WHAT = {
+    "CNN-GP": "the CNN-GP (infinite-width CNN, a kernel model: no trained convolutions)",
+    "GBLUP-AD": (
+        "GBLUP-AD (additive + dominance GBLUP on the CNN's input: no trained convolutions)"
+    ),
+}
+
+
 def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
+    """conv_kept_text for a CNN whose start REML chose per fold (RR-BLUP, the CNN-GP and,
+    where the architecture offers it, GBLUP-AD)."""
+    from snpcnn.cv import start_name_for
+
+    if "GBLUP-AD" not in starts:
+        return _cnn_gp_start_text(k, n, starts, c, short)
+    n_rr, total = starts.get("RR-BLUP", 0), sum(starts.values())
+    alts = [lab for lab in starts if lab != "RR-BLUP"]
+    kinds = [{"CNN-GP": "cnn_gp", "GBLUP-AD": "gblup_ad"}[lab] for lab in alts]
+    start_name = start_name_for(kinds)
+    mix = ", ".join(f"{_START_WHAT[lab]} in {starts[lab]}" for lab in alts)
+    if short:
+        return (
+            f"CNN hybrid: of {total} fits, its start was {mix} and RR-BLUP (= GBLUP) in {n_rr}, "
+            f"chosen on each training part (REML, then out-of-fold error); the trained "
+            f"convolutions' correction was kept in {k} of {n} fits (cross-fitted in "
+            f"{c['conv_folds']} parts of each training set); in the other {n - k} it predicted "
+            f"exactly its start (the '{start_name}' row where shown; summary.md)"
+        )
+    gate = float(c["conv_gate"])
+    test = (
+        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
+        if gate > 0
+        else "at all"
+    )
+    mix_bold = ", ".join(f"{_START_WHAT[lab]} in **{starts[lab]} of {total}**" for lab in alts)
+    return (
+        "CNN hybrid = start + convolutional correction. On each training part REML chose the start "
+        "between RR-BLUP on the CNN's input (= GBLUP) and the alternatives (the one with the "
+        "highest REML log-likelihood, proposed only if it was higher than RR-BLUP's by more "
+        "than the threshold, a likelihood-ratio test, and kept only if start + convolutional "
+        f"correction had the lower out-of-fold error on the training rows): {mix_bold} fits, "
+        f"RR-BLUP in {n_rr}. Its predictions alone are the "
+        f"'{start_name}' row. The trained convolutions were then cross-fitted on the start's "
+        f"leave-one-out residuals in {c['conv_folds']} parts of the training rows; their "
+        f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
+        f"error {test}: in **{k} of {n}** fits. Where it was not kept the hybrid's predictions "
+        "are exactly its start's (docs/models.md)."
+    )
+
+
+def _cnn_gp_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
     """conv_kept_text for a CNN whose start REML chose per fold (RR-BLUP or CNN-GP)."""
     n_gp, n_rr = starts.get("CNN-GP", 0), starts.get("RR-BLUP", 0)
     start_name = "CNN start (RR-BLUP or CNN-GP, by REML)"
@@ -409,9 +460,9 @@ def _json_safe(value):
 def attribution_text(results, trait: str) -> str | None:
     """'CNN - GBLUP = d: its RR-BLUP start contributes a, the convolutions b' (mean over folds
     of the headline metric), where the CNN's start was scored beside it; else None."""
-    from snpcnn.cv import KERNEL_START_NAME, START_NAME, cnn_row
+    from snpcnn.cv import START_NAME, cnn_row, is_start_row
 
-    START = next((s for s in (START_NAME, KERNEL_START_NAME) if s in results.models), None)
+    START = next((s for s in results.models if is_start_row(s)), None)
     CNN = cnn_row(results.models)
     if START is None or CNN is None or "GBLUP" not in results.models:
         return None
@@ -428,13 +479,21 @@ def attribution_text(results, trait: str) -> str | None:
     conv = float((wide[CNN] - wide[START]).mean())
     label = METRIC_LABELS[metric]
     total, start, conv = (0.0 if abs(v) < 5e-4 else v for v in (total, start, conv))
-    if START == KERNEL_START_NAME:
+    if START != START_NAME:
         counts = results.start_counts() or {}
+        what = {
+            "CNN-GP": "an untrained infinite-width CNN kernel",
+            "GBLUP-AD": "additive + dominance GBLUP",
+        }
+        mix = ", ".join(
+            f"{'the ' if lab == 'CNN-GP' else ''}{lab}, {what[lab]}, in {counts.get(lab, 0)} fits"
+            for lab in counts
+            if lab != "RR-BLUP"
+        )
         return (
             f"Where the CNN hybrid's difference from GBLUP comes from ({label}, mean over folds): "
-            f"CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': the "
-            f"CNN-GP, an untrained infinite-width CNN kernel, in {counts.get('CNN-GP', 0)} "
-            f"fits, RR-BLUP in {counts.get('RR-BLUP', 0)}) and {conv:+.3f} from its trained "
+            f"CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': "
+            f"{mix}, RR-BLUP in {counts.get('RR-BLUP', 0)}) and {conv:+.3f} from its trained "
             "convolutions."
         )
     return (

@@ -237,7 +237,7 @@ class _RidgeStart:
 
 
 #: what each start is called in reports (``TrainResult.conv["start"]``)
-START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP"}
+START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP", "gblup_ad": "GBLUP-AD"}
 
 
 @dataclass
@@ -269,6 +269,125 @@ class _KernelStart:
         return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
 
 
+@dataclass
+class _DominanceStart:
+    """GBLUP-AD on the CNN's input as the start, where REML chose it (``[linear] kernel``
+    names ``"gblup_ad"``).  Its prediction is a quadratic function of each input value,
+    ``x @ lin + (x * x) @ quad + const`` (the additive effects plus the dominance effects of
+    :func:`_dominance_block`, expanded), so the saved model carries two marker-effect vectors
+    (:class:`snpcnn.models.layers.QuadraticEffects`), no training rows.  It plays
+    :class:`_KernelStart`'s part in the cross-fit (``fitted``, ``shift``; zero effects on the
+    networks' linear path)."""
+
+    lin: np.ndarray
+    quad: np.ndarray
+    const: float
+    share: float
+    fitted: np.ndarray
+    shift: np.ndarray
+    coef: np.ndarray
+    bias: np.ndarray
+    dom_mean: None = None
+    dom_scale: None = None
+    dom_weight: float = 0.0
+    kind = "gblup_ad"
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):  # streamed rows (snpcnn.datapath): by row blocks
+            from snpcnn.datapath import ridge_predict
+
+            return ridge_predict(self, x)
+        x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        return ((x2 @ self.lin) + ((x2 * x2) @ self.quad) + self.const).reshape(-1, 1)
+
+
+#: starts added to the networks' correction after training (the linear path holds zeros)
+_ADDED_STARTS = (_KernelStart, _DominanceStart)
+
+
+def _dominance_block(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dominance codes of the (column-centred) inputs ``xc``: per column, the square minus
+    its least-squares regression on the column and an intercept over these rows, i.e. the
+    part of a SNP's genotypic value that no additive effect can express.  For dosages 0/1/2
+    in Hardy-Weinberg proportions this is, up to sign, the Vitezica et al. (2013) genotypic
+    dominance code of :func:`snpcnn.baselines.gblup.dominance_codes`.  Returns ``(W, a, b)``
+    with ``W = xc**2 - a - b * xc`` (a column with two values has ``W = 0``: inbred lines)."""
+    sq = xc * xc
+    a = sq.mean(axis=0)
+    var = np.mean(xc * xc, axis=0)
+    cov = np.mean(xc * (sq - a), axis=0)
+    b = np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), 0.0)
+    sq -= a
+    sq -= b * xc
+    return sq, a, b
+
+
+def _fit_dominance_start(
+    xc: np.ndarray,
+    mean: np.ndarray,
+    gram: np.ndarray,
+    y: np.ndarray,
+    lo: float,
+    hi: float,
+    n_grid: int,
+    shares: Sequence[float],
+) -> tuple[_DominanceStart | None, float, dict[str, Any]]:
+    """REML GBLUP-AD on the inputs: ``K_w = (1 - w) G + w D`` (``G = gram``, the ridge start's
+    Gram matrix with mean diagonal 1; ``D`` the dominance codes' Gram matrix scaled alike),
+    the share ``w`` on the grid ``shares`` (> 0) by REML.  Returns (start or None where the
+    inputs carry no dominance codes, log-likelihood, notes)."""
+    from snpcnn.baselines.reml import _best_kernel
+
+    n = len(xc)
+    w_codes, a, b = _dominance_block(xc)
+    dgram = w_codes @ w_codes.T
+    s_d = float(np.mean(np.diag(dgram)))
+    if not s_d > 1e-9:
+        return (
+            None,
+            float("-inf"),
+            {"gblup_ad_skipped": "no dominance codes (no column has three values: inbred lines?)"},
+        )
+    dgram /= s_d
+    ones = np.ones((n, 1))
+
+    def kernel(w: float, g=gram, d=dgram) -> np.ndarray:
+        return (1.0 - w) * g + w * d
+
+    share, fit, by_share = _best_kernel([float(v) for v in shares], kernel, y, ones, lo, hi, n_grid)
+    del dgram, kernel
+    alpha = fit.hinv_resid
+    # marker effects: g(x) = (1 - w) (x - mean) . xc' alpha / s_a + w W(x) . W' alpha / s_d,
+    # s_a the mean diagonal of xc xc' (the scale the caller divided ``gram`` by)
+    s_a = float(np.mean(np.sum(xc * xc, axis=1)))
+    u_a = (xc.T @ alpha) * ((1.0 - share) / s_a)
+    u_d = (w_codes.T @ alpha) * (share / s_d)
+    del w_codes
+    # W(x) = (x - mean)^2 - a - b (x - mean), expanded in x: x^2 - (2 mean + b) x + const
+    lin = u_a - (2.0 * mean + b) * u_d
+    quad = u_d
+    const = float(fit.beta[0] - mean @ u_a + (mean * mean + b * mean - a) @ u_d)
+    insample = fit.delta * alpha  # y - fitted = delta H^-1 (y - F b)
+    start = _DominanceStart(
+        lin=lin,
+        quad=quad,
+        const=const,
+        share=float(share),
+        fitted=(y - insample).reshape(-1, 1),
+        shift=(fit.loo_resid - insample).reshape(-1, 1).astype(np.float32),
+        coef=np.zeros((xc.shape[1], 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )
+    return (
+        start,
+        float(fit.loglik),
+        {
+            "gblup_ad_share": float(share),
+            "loglik_by_share": {f"{k:g}": float(v) for k, v in by_share.items()},
+        },
+    )
+
+
 def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
     spec = _linear_spec(config)
     return spec if spec.get("kernel", "none") != "none" else None
@@ -276,21 +395,25 @@ def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
 
 def _choose_start(
     x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str
-) -> tuple[_KernelStart | None, dict[str, Any] | None]:
-    """REML's proposal between the ridge start (GBLUP on the CNN's input) and the architecture's
-    kernel (``[linear] kernel``, the CNN-GP) on these rows: the kernel when its REML
-    log-likelihood is higher by more than ``kernel_threshold``.  (:func:`train_cnn` then
-    cross-fits the convolutions on both starts and keeps the pipeline with the lower
-    out-of-fold error.)  Both models have the same
-    fixed effect (the intercept; covariates were removed from ``y`` by GLS beforehand) and two
-    variance parameters, and the optimum does not depend on a kernel's scale, so the
-    log-likelihoods compare.  Returns ``(kernel start or None, what was compared)``; (None,
-    None) where no kernel is configured."""
+) -> tuple[_KernelStart | _DominanceStart | None, dict[str, Any] | None]:
+    """REML's proposal between the ridge start (GBLUP on the CNN's input) and the
+    architecture's alternative starts (``[linear] kernel``: the CNN-GP, GBLUP-AD, or both)
+    on these rows: the alternative with the highest REML log-likelihood, where it is higher
+    than the ridge's by more than ``kernel_threshold``.  (:func:`train_cnn` then cross-fits
+    the convolutions on both starts and keeps the pipeline with the lower out-of-fold
+    error.)  Every model has the same fixed effect (the intercept; covariates were removed
+    from ``y`` by GLS beforehand), and the optimum does not depend on a kernel's scale, so
+    the log-likelihoods compare (GBLUP-AD has one variance parameter more, its share on a
+    grid).  Returns ``(start or None, what was compared)``; (None, None) where no
+    alternative is configured."""
+    from snpcnn.models.spec import kernel_starts
+
     spec = _kernel_spec(config)
     if spec is None:
         return None, None
+    names = kernel_starts(spec)
     info: dict[str, Any] = {
-        "candidates": ["ridge", str(spec["kernel"])],
+        "candidates": ["ridge", *names],
         "chosen": "ridge",
         "reml_choice": "ridge",
     }
@@ -321,33 +444,54 @@ def _choose_start(
     # one float64 copy of the genotypes at a time (the values of the plain x - mean, so the
     # same Gram matrix bit for bit); the CNN-GP converts x itself
     xc = x.reshape(n, -1).astype(np.float64)
-    xc -= xc.mean(axis=0)
+    mean = xc.mean(axis=0)
+    xc -= mean
     gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
     # scaled to mean diagonal 1, like GBLUP's G and about like the CNN-GP's kernel: the REML
     # optimum does not depend on the scale, but where it lies at the bound of log(delta)
     # (no genetic signal) an unscaled Gram (diagonal ~ the number of SNPs) would still move
     # the likelihood there and bias the comparison
     gram /= max(float(np.mean(np.diag(gram))), 1e-300)
-    del xc
     gp = CNNGP()
     lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
     ones = np.ones((n, 1))
     _, ridge_fit, _ = _best_kernel([0], lambda _, k=gram: k, yv, ones, lo, hi, gp.n_grid)
-    del gram
-    gp.fit(x.reshape(n, -1), yv)
-    gain = float(gp.loglik_ - ridge_fit.loglik)
+    starts: dict[str, Any] = {}
+    logliks: dict[str, float] = {}
+    if "gblup_ad" in names:
+        from snpcnn.baselines.gblup import GBLUPAD
+
+        shares = [w for w in GBLUPAD.DEFAULT_SHARES if w > 0]
+        ad, ll, notes = _fit_dominance_start(xc, mean, gram, yv, lo, hi, gp.n_grid, shares)
+        info.update(notes)
+        if ad is not None:
+            starts["gblup_ad"], logliks["gblup_ad"] = ad, ll
+    del xc, gram
+    if "cnn_gp" in names:
+        gp.fit(x.reshape(n, -1), yv)
+        logliks["cnn_gp"] = float(gp.loglik_)
+        info["kernel_depth"] = int(gp.depth_)
     info.update(
         {
             "loglik_ridge": float(ridge_fit.loglik),
-            "loglik_kernel": float(gp.loglik_),
-            "loglik_gain": gain,
             "threshold": float(spec["kernel_threshold"]),
-            "kernel_depth": int(gp.depth_),
         }
     )
+    if not logliks:
+        return None, info
+    best = max(logliks, key=lambda k: (logliks[k], -names.index(k)))
+    gain = float(logliks[best] - ridge_fit.loglik)
+    if len(names) == 1:  # one alternative: the v5 record (loglik_kernel)
+        info["loglik_kernel"] = logliks[best]
+    else:
+        info["loglik"] = dict(logliks)
+    info["loglik_gain"] = gain
+    info["best_alternative"] = best
     if not gain > float(spec["kernel_threshold"]):
         return None, info
-    info["chosen"] = info["reml_choice"] = str(spec["kernel"])
+    info["chosen"] = info["reml_choice"] = best
+    if best == "gblup_ad":
+        return starts["gblup_ad"], info
     insample = gp.delta_ * gp.dual_coef_  # y - fitted = delta H^-1 (y - F b)
     fitted = (yv - insample).reshape(-1, 1)
     shift = (gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32)
@@ -362,17 +506,24 @@ def _choose_start(
     return start, info
 
 
-def _with_kernel(nets: list, start: _KernelStart, input_shape) -> Any:
-    """The final model where the start is a kernel: the networks' (averaged) correction plus
-    the kernel's prediction, one Keras model (saved, loaded and explained like any other)."""
+def _with_kernel(nets: list, start, input_shape) -> Any:
+    """The final model where the start is added after training (a CNN-GP or GBLUP-AD): the
+    networks' (averaged) correction plus the start's prediction, one Keras model (saved,
+    loaded and explained like any other)."""
     import keras
 
-    from snpcnn.models.layers import KernelPrediction
+    from snpcnn.models.layers import KernelPrediction, QuadraticEffects
 
-    gp = start.gp
     inp = keras.Input(shape=input_shape, name="genotypes")
     outs = [m(inp) for m in nets]
     corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
+    if isinstance(start, _DominanceStart):
+        layer = QuadraticEffects(len(start.lin), name="gblup_ad_start")
+        kern = layer(inp)
+        layer.set_effects(start.lin, start.quad, start.const)
+        out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
+        return keras.Model(inp, out, name="gblup_ad_start_ensemble")
+    gp = start.gp
     layer = KernelPrediction(
         gp.n_train_,
         gp.n_features_in_,
@@ -837,7 +988,7 @@ def _crossfit(
     from snpcnn.models import compile_model
 
     k_folds = int(config.conv_folds)
-    kernel = isinstance(ridge, _KernelStart)
+    kernel = isinstance(ridge, _ADDED_STARTS)
     ridge_fit = ridge.fitted if kernel else ridge.predict(x)
     y_fit = y + ridge.shift
     resid = (y_fit - ridge_fit).astype(np.float64)  # leave-one-out residuals, NaN = missing
@@ -1047,12 +1198,16 @@ def train_cnn(
             # the ridge does (simulated dominance), so the start is judged together with
             # what is built on it.
             if on_event is not None:
-                on_event("cnn_second_start", start="the CNN-GP", gain=choice["loglik_gain"])
+                on_event(
+                    "cnn_second_start",
+                    start=f"the {START_LABELS[kernel.kind]}",
+                    gain=choice["loglik_gain"],
+                )
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
                 config, x, y, kernel, head, seed, on_epoch, n_out
             )
             n_seen += k_seen
-            choice["oof_mse"] = {"ridge": info["oof_mse"], "cnn_gp": k_info["oof_mse"]}
+            choice["oof_mse"] = {"ridge": info["oof_mse"], kernel.kind: k_info["oof_mse"]}
             # the same rule as the convolutions' gate: the GBLUP-equivalent pipeline stays
             # unless the other lowers the out-of-fold squared errors significantly
             p = _improvement_p(y[:, 0], y[:, 0] - info["oof_resid"], y[:, 0] - k_info["oof_resid"])

@@ -105,9 +105,11 @@ def test_shipped_wheat_configs_validate(name, example_data):
     else:
         names = ["snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp"]
         names.append("mlp")
-        if name == "wheat":  # the first default, for the published table
-            names.append("snpcnn_default_v1")
-            v1 = cfg.models[-1]
+        if name == "wheat":  # the first default, for the published table; v6 candidate
+            names += ["snpcnn_default_v1", "snpcnn_default_v6"]
+            v1 = cfg.models[-2]
+            v6 = cfg.models[-1]
+            assert (v6.architecture, v6.epochs, v6.scaling) == ("snpcnn_default_v6", 200, "center")
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         assert [m.name for m in cfg.models] == names
@@ -125,7 +127,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             0,
             "standardize",
         )
-        assert all(m.epochs == 60 for m in cfg.models[1:])
+        assert all(m.epochs == 60 for m in cfg.models[1:] if m.name != "snpcnn_default_v6")
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":

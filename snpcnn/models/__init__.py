@@ -39,7 +39,13 @@ from snpcnn.models.heads import (
     set_mixed_precision,
     training_spec,
 )
-from snpcnn.models.layers import KernelPrediction, RandomGenotypeMask, WindowGather, square
+from snpcnn.models.layers import (
+    KernelPrediction,
+    QuadraticEffects,
+    RandomGenotypeMask,
+    WindowGather,
+    square,
+)
 from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
 from snpcnn.models.zoo import get_preset, list_presets
 
@@ -264,6 +270,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         "RandomGenotypeMask": RandomGenotypeMask,
         "WindowGather": WindowGather,
         "KernelPrediction": KernelPrediction,
+        "QuadraticEffects": QuadraticEffects,
         "square": square,
         "MaskedMSE": MaskedMSE,
         "MaskedMeanSquaredError": MaskedMeanSquaredError,

@@ -8,7 +8,14 @@ from keras import ops
 
 from snpcnn.models.core import check_rate
 
-__all__ = ["RandomGenotypeMask", "WindowGather", "DominanceFeatures", "KernelPrediction", "square"]
+__all__ = [
+    "RandomGenotypeMask",
+    "WindowGather",
+    "DominanceFeatures",
+    "KernelPrediction",
+    "QuadraticEffects",
+    "square",
+]
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")
@@ -197,6 +204,66 @@ def _arccos_map(k12, k11, k22):
     cos = ops.clip(k12 / norm, -_COS_LIMIT, _COS_LIMIT)
     theta = ops.arccos(cos)
     return norm * (ops.sin(theta) + (np.pi - theta) * cos) / np.pi
+
+
+@keras.saving.register_keras_serializable(package="snpcnn")
+class QuadraticEffects(keras.layers.Layer):
+    """A fitted per-input quadratic model as a Keras layer: ``x @ lin + (x * x) @ quad +
+    intercept`` over the flattened input (non-trainable weights, saved with the model).  The
+    default CNN uses it where REML chose GBLUP-AD as its start (``[linear] kernel`` names
+    ``"gblup_ad"``): for dosages any per-SNP function is ``a + b x + c x^2``, so GBLUP-AD's
+    additive and dominance effects are exactly these two vectors.  Composed with the trained
+    convolutions after training.  Differentiable (saliency maps)."""
+
+    def __init__(self, n_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_features = int(n_features)
+        if self.n_features < 1:
+            from snpcnn.errors import InputError
+
+            raise InputError(f"QuadraticEffects: n_features = {n_features!r} (must be >= 1)")
+
+    def build(self, input_shape):
+        dims = tuple(input_shape[1:])
+        if dims and all(d is not None for d in dims) and int(np.prod(dims)) != self.n_features:
+            from snpcnn.errors import InputError
+
+            raise InputError(
+                f"QuadraticEffects: input of shape {dims} ({int(np.prod(dims))} values a row) "
+                f"but the effects were fitted on {self.n_features} values a row"
+            )
+        m = self.n_features
+        self.lin = self.add_weight(shape=(m, 1), initializer="zeros", trainable=False, name="lin")
+        self.quad = self.add_weight(shape=(m, 1), initializer="zeros", trainable=False, name="quad")
+        self.intercept = self.add_weight(
+            shape=(1,), initializer="zeros", trainable=False, name="intercept"
+        )
+        super().build(input_shape)
+
+    def set_effects(self, lin, quad, intercept) -> None:
+        """Set the effects of the inputs and of their squares, and the intercept."""
+        lin = np.asarray(lin, dtype="float32").reshape(-1, 1)
+        quad = np.asarray(quad, dtype="float32").reshape(-1, 1)
+        if len(lin) != self.n_features or len(quad) != self.n_features:
+            from snpcnn.errors import InputError
+
+            raise InputError(
+                f"QuadraticEffects.set_effects: {len(lin)} and {len(quad)} effects for a layer "
+                f"of {self.n_features} inputs"
+            )
+        self.lin.assign(lin)
+        self.quad.assign(quad)
+        self.intercept.assign(np.asarray([intercept], dtype="float32").reshape(1))
+
+    def call(self, inputs):
+        x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.n_features))
+        return ops.matmul(x, self.lin) + ops.matmul(x * x, self.quad) + self.intercept
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features}
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")

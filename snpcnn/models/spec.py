@@ -86,10 +86,13 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # "loo" = exact leave-one-out over a grid; "reml" = REML, which makes the start the
     # GBLUP prediction itself (the same model, solved for marker effects)
     "penalty": (lambda v, n: check_choice(v, n, ("loo", "reml")), "loo"),
-    # a kernel model that REML may choose as the start instead of the (REML) ridge, per
-    # training set: "cnn_gp" = the infinite-width CNN (snpcnn.baselines.CNNGP); "none" = the
-    # ridge always.  Needs penalty = "reml" (both starts are then REML mixed models).
-    "kernel": (lambda v, n: check_choice(v, n, ("none", "cnn_gp")), "none"),
+    # the model(s) that REML may choose as the start instead of the (REML) ridge, per
+    # training set: "cnn_gp" = the infinite-width CNN (snpcnn.baselines.CNNGP); "gblup_ad" =
+    # additive + dominance GBLUP on the CNN's input (dominance = each input's square minus
+    # its regression on the input); a list = several candidates, the one with the highest
+    # REML log-likelihood is proposed; "none" = the ridge always.  Needs penalty = "reml"
+    # (every start is then a REML mixed model).
+    "kernel": (lambda v, n: _check_kernel(v, n), "none"),
     # REML log-likelihood gain the kernel needs over the ridge (GBLUP) to be chosen: 1.92 =
     # half the chi-square(1) 95% point, a likelihood-ratio test's threshold
     "kernel_threshold": (check_nonnegative_float, 1.92),
@@ -440,13 +443,42 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
     return out
 
 
+#: the starts that ``[linear] kernel`` may name
+KERNEL_STARTS = ("cnn_gp", "gblup_ad")
+
+
+def _check_kernel(value: Any, name: str) -> str | list[str]:
+    """``[linear] kernel``: "none", one of :data:`KERNEL_STARTS`, or a list of them."""
+    if isinstance(value, str):
+        return check_choice(value, name, ("none", *KERNEL_STARTS))
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, str) and v in KERNEL_STARTS for v in value)
+        and len(set(value)) == len(value)
+    ):
+        return list(value) if len(value) > 1 else str(value[0])
+    raise InputError(
+        f'{name} must be "none", one of {", ".join(KERNEL_STARTS)}, or a list of distinct '
+        f'ones such as ["cnn_gp", "gblup_ad"], got {value!r}'
+    )
+
+
+def kernel_starts(linear: Mapping) -> tuple[str, ...]:
+    """The alternative starts a validated ``linear`` table names (() for none)."""
+    k = linear.get("kernel", "none")
+    if isinstance(k, str):
+        return () if k == "none" else (k,)
+    return tuple(k)
+
+
 def _check_linear(table: Any) -> dict:
     """Validate the ``linear`` table (the wide path); returns it with defaults filled in."""
     out = _check_table(table, "linear", LINEAR_KEYS, "{l2 = 1e-3}")
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(
             f'`linear`: kernel = {out["kernel"]!r} needs penalty = "reml" and no dominance '
-            'block (REML chooses between two REML mixed models); set penalty = "reml"'
+            'block (REML chooses between REML mixed models); set penalty = "reml"'
         )
     return out
 
