@@ -240,17 +240,14 @@ class _RidgeStart:
 START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP", "gblup_ad": "GBLUP-AD"}
 
 
-@dataclass
-class _KernelStart:
-    """A CNN-GP (:class:`snpcnn.baselines.CNNGP`, one output) as the start, where REML chose it
-    over the ridge.  It plays :class:`_RidgeStart`'s part in the cross-fit: ``shift`` is its
-    exact leave-one-out shift, ``fitted`` its in-sample prediction on the training rows.  The
-    Keras model's linear path gets zero effects (``coef``, ``bias``), so the networks learn the
-    correction alone; the kernel's prediction is added after training
-    (:class:`snpcnn.models.layers.KernelPrediction`)."""
+@dataclass(kw_only=True)
+class _AddedStart:
+    """A start added to the networks' correction after training (REML chose it over the
+    ridge).  It plays :class:`_RidgeStart`'s part in the cross-fit: ``shift`` is its exact
+    leave-one-out shift, ``fitted`` its in-sample prediction on the training rows.  The Keras
+    model's linear path gets zero effects (``coef``, ``bias``), so the networks learn the
+    correction alone."""
 
-    gp: Any
-    intercept: np.ndarray
     fitted: np.ndarray
     shift: np.ndarray
     coef: np.ndarray
@@ -258,51 +255,51 @@ class _KernelStart:
     dom_mean: None = None
     dom_scale: None = None
     dom_weight: float = 0.0
-    kind = "cnn_gp"
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):  # streamed rows (snpcnn.datapath): by row blocks
             from snpcnn.datapath import ridge_predict
 
             return ridge_predict(self, x)
-        x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        return self._predict(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+
+    def _predict(self, x2: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass(kw_only=True)
+class _KernelStart(_AddedStart):
+    """A CNN-GP (:class:`snpcnn.baselines.CNNGP`, one output) as the start; its prediction is
+    added by :class:`snpcnn.models.layers.KernelPrediction`."""
+
+    gp: Any
+    intercept: np.ndarray
+    kind = "cnn_gp"
+
+    def _predict(self, x2: np.ndarray) -> np.ndarray:
         return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
 
 
-@dataclass
-class _DominanceStart:
-    """GBLUP-AD on the CNN's input as the start, where REML chose it (``[linear] kernel``
-    names ``"gblup_ad"``).  Its prediction is a quadratic function of each input value,
-    ``x @ lin + (x * x) @ quad + const`` (the additive effects plus the dominance effects of
-    :func:`_dominance_block`, expanded), so the saved model carries two marker-effect vectors
-    (:class:`snpcnn.models.layers.QuadraticEffects`), no training rows.  It plays
-    :class:`_KernelStart`'s part in the cross-fit (``fitted``, ``shift``; zero effects on the
-    networks' linear path)."""
+@dataclass(kw_only=True)
+class _DominanceStart(_AddedStart):
+    """GBLUP-AD on the CNN's input as the start (``[linear] kernel`` names ``"gblup_ad"``).
+    Its prediction is a quadratic function of each input value, ``x @ lin + (x * x) @ quad +
+    const`` (the additive effects plus the dominance effects of :func:`_dominance_block`,
+    expanded), so the saved model carries two marker-effect vectors
+    (:class:`snpcnn.models.layers.QuadraticEffects`), no training rows."""
 
     lin: np.ndarray
     quad: np.ndarray
     const: float
     share: float
-    fitted: np.ndarray
-    shift: np.ndarray
-    coef: np.ndarray
-    bias: np.ndarray
-    dom_mean: None = None
-    dom_scale: None = None
-    dom_weight: float = 0.0
     kind = "gblup_ad"
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray):  # streamed rows (snpcnn.datapath): by row blocks
-            from snpcnn.datapath import ridge_predict
-
-            return ridge_predict(self, x)
-        x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    def _predict(self, x2: np.ndarray) -> np.ndarray:
         return ((x2 @ self.lin) + ((x2 * x2) @ self.quad) + self.const).reshape(-1, 1)
 
 
 #: starts added to the networks' correction after training (the linear path holds zeros)
-_ADDED_STARTS = (_KernelStart, _DominanceStart)
+_ADDED_STARTS = (_AddedStart,)
 
 
 def _dominance_block(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
