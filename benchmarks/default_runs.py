@@ -20,7 +20,8 @@ then::
 
 v6, the candidate next default (preset ``snpcnn_default_v6``; session 16), was run the same
 way with ``--models snpcnn_default_v6`` and ``--out bench_out/<config>_v6`` (simulated.toml and
-wheat.toml so far; mice and wheat_random not yet), then ``default_runs.py v6 --archive
+wheat.toml so far; mice only its repeat 0, ``--repeats 0 --out bench_out/mice_v6_r0``, archived
+as mice_default_v6_repeat0 and reported in benchmarks/tuning/LOG.md; wheat_random not yet), then ``default_runs.py v6 --archive
 bench_out``.
 
 v4 (the preset ``snpcnn_default_v4`` today) was run the same way with ``--out
