@@ -105,15 +105,15 @@ def test_shipped_wheat_configs_validate(name, example_data):
     else:
         names = ["snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp"]
         names.append("mlp")
-        if name == "wheat":  # the first default, for the published table; v6 candidate
-            names += ["snpcnn_default_v1", "snpcnn_default_v6"]
+        if name == "wheat":  # the first default, for the published table; the previous default
+            names += ["snpcnn_default_v1", "snpcnn_default_v5"]
             v1 = cfg.models[-2]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         else:
-            names.append("snpcnn_default_v6")
-        v6 = cfg.models[-1]  # the v6 candidate, last
-        assert (v6.architecture, v6.epochs, v6.scaling) == ("snpcnn_default_v6", 200, "center")
+            names.append("snpcnn_default_v5")
+        v5 = cfg.models[-1]  # the previous default (v5), last
+        assert (v5.architecture, v5.epochs, v5.scaling) == ("snpcnn_default_v5", 200, "center")
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
         assert cfg.baselines == ["gblup", "ridge", "rkhs", "gblup_ad", "egblup"] and cfg.ensemble
@@ -129,7 +129,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             0,
             "standardize",
         )
-        assert all(m.epochs == 60 for m in cfg.models[1:] if m.name != "snpcnn_default_v6")
+        assert all(m.epochs == 60 for m in cfg.models[1:] if m.name != "snpcnn_default_v5")
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":

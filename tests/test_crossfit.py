@@ -136,11 +136,11 @@ def test_conv_folds_must_be_zero_or_at_least_two():
 
 
 def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tmp_path):
-    """The default's CNN row is the convolutional model; its start (RR-BLUP or CNN-GP, chosen
-    by REML per fold) is scored beside it on the same folds, and the report splits
+    """The default's CNN row is the convolutional model; its start (RR-BLUP, CNN-GP or GBLUP-AD,
+    chosen by REML per fold) is scored beside it on the same folds, and the report splits
     CNN - GBLUP into the two parts."""
     from snpcnn.cv import HYBRID_NAME as CNN_NAME
-    from snpcnn.cv import KERNEL_START_NAME, cross_validate
+    from snpcnn.cv import cross_validate, start_label
     from snpcnn.report import attribution_text, console_report, summary_markdown
     from snpcnn.simulate import simulate_genotypes, simulate_trait
 
@@ -158,7 +158,8 @@ def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tm
         baselines=["gblup"],
         refit=False,
     )
-    START_NAME = KERNEL_START_NAME
+    START_NAME = start_label("snpcnn_default")
+    assert START_NAME == "CNN start (RR-BLUP, CNN-GP or GBLUP-AD, by REML)"
     assert res.models[:2] == [CNN_NAME, START_NAME]
     m = (
         res.metrics[res.metrics["metric"] == "pearson_r"]

@@ -1,4 +1,5 @@
-"""GBLUP-AD as a third start that REML may propose (preset snpcnn_default_v6)."""
+"""GBLUP-AD as a third start that REML may propose (v6: the default since session 17, measured as
+the candidate preset snpcnn_default_v6)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from snpcnn.training import (
 )
 
 V6 = "snpcnn_default_v6"
+
+
+def test_default_is_v6():
+    """The default preset is the v6 candidate that was measured, apart from its name."""
+    a, b = load_architecture("snpcnn_default"), load_architecture(V6)
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == V6
+    a.pop("description"), b.pop("description")
+    assert a == b and a["linear"]["kernel"] == ["cnn_gp", "gblup_ad"]
+    v5 = load_architecture("snpcnn_default_v5")
+    assert v5["linear"]["kernel"] == "cnn_gp" and v5["name"] == "snpcnn_default_v5"
 
 
 def _data(kind: str, seed: int = 0, n: int = 240, m: int = 60):
@@ -131,7 +142,7 @@ def test_additive_trait_keeps_the_v5_choice():
     start, info = _choose_start(x, y, TrainConfig(model=V6), "regression")
     assert start is None and info["chosen"] == "ridge"
     assert info["loglik_gain"] <= info["threshold"]
-    _, v5 = _choose_start(x, y, TrainConfig(), "regression")
+    _, v5 = _choose_start(x, y, TrainConfig(model="snpcnn_default_v5"), "regression")
     assert v5["candidates"] == ["ridge", "cnn_gp"] and "loglik_kernel" in v5
     assert v5["loglik_ridge"] == info["loglik_ridge"]
     assert v5["loglik_kernel"] == info["loglik"]["cnn_gp"]
@@ -167,7 +178,8 @@ def test_start_row_names_and_report_text():
     from snpcnn.cv import KERNEL_START_NAME, start_label, start_name_for
     from snpcnn.report import _kernel_start_text
 
-    assert start_label("snpcnn_default") == KERNEL_START_NAME
+    assert start_label("snpcnn_default_v5") == KERNEL_START_NAME
+    assert start_label(V6) == start_label("snpcnn_default")
     assert start_label(V6) == "CNN start (RR-BLUP, CNN-GP or GBLUP-AD, by REML)"
     assert start_name_for(("gblup_ad",)) == "CNN start (RR-BLUP or GBLUP-AD, by REML)"
     c = {"conv_folds": 5, "conv_gate": 0.05}

@@ -18,6 +18,10 @@ from snpcnn.baselines import CNNGP, GBLUP
 from snpcnn.errors import InputError
 from snpcnn.training import TrainConfig, _choose_start, train_cnn
 
+#: these tests pin v5's start choice (ridge or CNN-GP); the default since session 17 (v6) also
+#: offers GBLUP-AD: tests/test_dominance_start.py
+V5 = "snpcnn_default_v5"
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
@@ -111,13 +115,13 @@ def test_kernel_prediction_layer_checks_its_arguments():
 def test_start_choice_checks_rows_and_says_why_it_skips():
     x, y = _product(40, 12)
     with pytest.raises(InputError, match="40 rows but the targets 39") as exc:
-        _choose_start(x, y[:-1], TrainConfig(), "regression")
+        _choose_start(x, y[:-1], TrainConfig(model=V5), "regression")
     _one_line(exc)
-    start, info = _choose_start(x[:9], y[:9], TrainConfig(), "regression")
+    start, info = _choose_start(x[:9], y[:9], TrainConfig(model=V5), "regression")
     assert start is None and info["skipped"].startswith("9 training rows")
     y_nan = y.copy()
     y_nan[3] = np.nan
-    start, info = _choose_start(x, y_nan, TrainConfig(), "regression")
+    start, info = _choose_start(x, y_nan, TrainConfig(model=V5), "regression")
     assert start is None and info["skipped"] == "missing targets"
 
 
@@ -125,7 +129,7 @@ def test_start_choice_does_not_depend_on_the_trait_scale():
     x, y = _product(150, 12, noise=0.5)
     gains = []
     for s in (1.0, 1e6, 1e-6):
-        _, info = _choose_start(x, (s * y).astype(np.float32), TrainConfig(), "regression")
+        _, info = _choose_start(x, (s * y).astype(np.float32), TrainConfig(model=V5), "regression")
         gains.append(info["loglik_gain"])
     np.testing.assert_allclose(gains, gains[0], rtol=1e-6)
 
@@ -134,7 +138,7 @@ def test_a_constant_trait_keeps_the_ridge_start_and_predicts_it():
     from snpcnn.datapath import predict_rows
 
     x, _ = _product(30, 12)
-    res = train_cnn(x, np.full(30, 3.0, np.float32), TrainConfig(epochs=1), seed=0)
+    res = train_cnn(x, np.full(30, 3.0, np.float32), TrainConfig(model=V5, epochs=1), seed=0)
     assert res.conv["start"] == "ridge"
     assert np.isfinite(res.conv["start_choice"]["loglik_gain"])
     np.testing.assert_allclose(np.asarray(predict_rows(res.model, x, 256)), 3.0, atol=1e-5)
@@ -155,7 +159,7 @@ def test_kernel_start_on_awkward_genotypes(tmp_path, m, dup, noise):
     from snpcnn.models import load_model
 
     x, y = _product(120, m, noise=noise, dup=dup)
-    res = train_cnn(x, y, TrainConfig(epochs=1), seed=0)
+    res = train_cnn(x, y, TrainConfig(model=V5, epochs=1), seed=0)
     assert res.conv["start"] == "cnn_gp", res.conv["start_choice"]
     if noise == 0.0:
         assert res.start.gp.at_bound_  # residual variance at the edge: h2 ~ 1
@@ -226,7 +230,7 @@ def test_kernel_start_predicts_streamed_rows_like_an_array():
     g = x[:, :, 0]
     y = g[:, 1] * g[:, 2] + 0.1 * np.random.default_rng(5).normal(size=140)
     y = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
-    start, _ = _choose_start(x[:100], y[:100], TrainConfig(), "regression")
+    start, _ = _choose_start(x[:100], y[:100], TrainConfig(model=V5), "regression")
     assert start is not None
     streamed = start.predict(EncodedRows(geno, pre, np.arange(100, 140)))
     np.testing.assert_allclose(streamed, start.predict(x[100:]), rtol=1e-12, atol=1e-12)
@@ -250,11 +254,11 @@ def test_cross_fitted_convolutions_reject_ignored_seeds_and_too_few_rows(monkeyp
     x = rng.binomial(2, 0.4, size=(40, 12, 1)).astype(np.float32)
     y = rng.normal(size=(40, 1)).astype(np.float32)
     with pytest.raises(InputError, match="--seeds 3 .* does not apply to cross-fitted"):
-        train_cnn(x, y, TrainConfig(epochs=1, n_seeds=3), seed=0)
+        train_cnn(x, y, TrainConfig(model=V5, epochs=1, n_seeds=3), seed=0)
     with pytest.raises(
         InputError, match="need at least 40 training rows, this training part has 12"
     ):
-        train_cnn(x[:12], y[:12], TrainConfig(epochs=1, conv_folds=20), seed=0)
+        train_cnn(x[:12], y[:12], TrainConfig(model=V5, epochs=1, conv_folds=20), seed=0)
 
 
 def test_the_report_says_where_no_start_choice_was_made():

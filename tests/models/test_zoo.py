@@ -23,6 +23,7 @@ TINY = {
 GENOMIC = (
     "snpcnn_default",
     "snpcnn_default_v6",
+    "snpcnn_default_v5",
     "snpcnn_default_v4",
     "snpcnn_default_v3",
     "snpcnn_default_v2",
@@ -33,7 +34,13 @@ GENOMIC = (
     "mlp",
 )
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
-SNP_ONLY = ("snpcnn_default", "snpcnn_default_v6", "snpcnn_default_v4", "snpcnn_default_v3")
+SNP_ONLY = (
+    "snpcnn_default",
+    "snpcnn_default_v6",
+    "snpcnn_default_v5",
+    "snpcnn_default_v4",
+    "snpcnn_default_v3",
+)
 SHAPES = {1: (64, 1), 2: (32, 32, 3)}
 
 
