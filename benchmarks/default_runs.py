@@ -1,7 +1,8 @@
 """The default CNN against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP (issue 16): archive the runs
 of one version of the default and write docs/bench/default_<version>.md.
 
-Runs of the current default, v5 (2 CPU cores; regenerate them with)::
+Runs of v5, the default of sessions 11-16 (2 CPU cores; regenerate them with, today,
+``--models snpcnn_default_v5``)::
 
     snpcnn benchmark benchmarks/configs/simulated.toml --models snpcnn_default --workers 2 \
         --out bench_out/simulated_v5
@@ -18,11 +19,15 @@ then::
     .venv/bin/python benchmarks/default_runs.py v5                       # render from the archive
     .venv/bin/python benchmarks/assemble_docs.py
 
-v6, the candidate next default (preset ``snpcnn_default_v6``; session 16), was run the same
-way with ``--models snpcnn_default_v6`` and ``--out bench_out/<config>_v6`` (simulated.toml and
-wheat.toml so far; mice only its repeat 0, ``--repeats 0 --out bench_out/mice_v6_r0``, archived
-as mice_default_v6_repeat0 and reported in benchmarks/tuning/LOG.md; wheat_random not yet), then ``default_runs.py v6 --archive
-bench_out``.
+v6, the default since session 17 (measured as the candidate preset ``snpcnn_default_v6``,
+identical to ``snpcnn_default`` today apart from its name), was run the same way with
+``--models snpcnn_default_v6`` and ``--out bench_out/<config>_v6`` (simulated.toml and wheat.toml
+in session 16, mice.toml and wheat_random.toml in session 17; mice's repeat 0 alone first, in
+session 16, archived as mice_default_v6_repeat0), the sweep's sets with ``--datasets small
+--models snpcnn_default_v6 --out bench_out/v6_sweep_small`` (session 16) and ``--datasets wide
+--models snpcnn_default --out bench_out/v6_sweep_wide`` (session 17, v6 being the default),
+then ``default_runs.py v6 --archive bench_out``.  The v5 preset is ``snpcnn_default_v5`` today
+(``--models snpcnn_default_v5`` reruns v5).
 
 v4 (the preset ``snpcnn_default_v4`` today) was run the same way with ``--out
 bench_out/<config>_v4``.  v3 (the preset ``snpcnn_default_v3`` today) was run the same way, serially, with ``--out
@@ -73,6 +78,8 @@ RUNS = {
         "wheat_v6": "wheat_default_v6",
         "mice_v6": "mice_default_v6",
         "wheat_random_v6": "wheat_random_default_v6",
+        "v6_sweep_small": "simulated_sweep_small_v6",
+        "v6_sweep_wide": "simulated_sweep_wide_v6",
     },
 }
 #: the model (row and unit) name of a version's runs where it is not "snpcnn_default": v6
@@ -99,7 +106,7 @@ SIM = {
 }
 DESIGN = {
     "v3": "v3: RR-BLUP start with its penalty by leave-one-out (preset `snpcnn_default_v3`)",
-    "v5": "v5, the current default: the start is chosen per training part by REML between "
+    "v5": "v5, the default of sessions 11-16 (preset `snpcnn_default_v5` today): the start is chosen per training part by REML between "
     "RR-BLUP with its penalty by REML (= GBLUP) and the CNN-GP (chosen if its REML "
     "log-likelihood is higher by more than 1.92), and the v4 convolutions are cross-fitted on "
     "the chosen start's leave-one-out residuals. `CNN-GP starts` = folds whose start was the "
@@ -110,7 +117,8 @@ DESIGN = {
     "significance test was added (the lower out-of-fold error alone decided); it kept the "
     "GBLUP-equivalent pipeline in every simulated fold, so the test cannot change those "
     "numbers. Wheat and mice were run at commit 58f7da7",
-    "v6": "v6 (preset `snpcnn_default_v6`): v5 with GBLUP-AD on the CNN's input as a third "
+    "v6": "v6, the default since session 17 (measured as the preset `snpcnn_default_v6`, the "
+    "default apart from its name): v5 with GBLUP-AD on the CNN's input as a third "
     "start. Per training part REML fits RR-BLUP (= GBLUP), the CNN-GP and GBLUP-AD; the "
     "alternative with the highest REML log-likelihood is proposed if it beats GBLUP's by more "
     "than 1.92, the convolutions are cross-fitted on both starts, and the alternative's "
@@ -138,7 +146,7 @@ ORDER = [
     "snpcnn_default+GBLUP",
 ]
 BASELINES = ["GBLUP", "ridge", "RKHS", "GBLUP-AD", "EG-BLUP"]
-RUN_DATE = {"v5": "2026-12-02", "v6": "2026-12-02"}
+RUN_DATE = {"v5": "2026-12-02", "v6": "2026-12-02 and 2026-12-03"}
 
 
 def archive(bench_dir: Path, version: str) -> None:
@@ -155,7 +163,10 @@ def archive(bench_dir: Path, version: str) -> None:
                 fo.write(data)
         for name in ("results.md", "run.json"):
             shutil.copyfile(src / name, dst / name)
-        starts = _starts(src, MODEL.get(version, "snpcnn_default"))
+        model = MODEL.get(version, "snpcnn_default")
+        if not any((src / "units").glob(f"*/*/{model}")):  # run as the default itself
+            model = "snpcnn_default"
+        starts = _starts(src, model)
         if starts is not None:
             starts.to_csv(dst / "starts.csv", index=False)
         print(f"archived {src} -> {dst}")
@@ -292,34 +303,51 @@ def render(version: str) -> None:
         )
     lines.append("")
     if version == "v6":
-        _sweep_small(lines)
+        for name in SWEEP_SETS:
+            _sweep(lines, name)
     _real(lines, version)
 
 
-def _sweep_small(lines: list[str]) -> None:
-    """v6 on the sweep's `small` set (``snpcnn benchmark benchmarks/configs/simulated_sweep.toml
-    --datasets small --models snpcnn_default_v6 --workers 2 --out bench_out/v6_sweep_small``;
-    archived as simulated_sweep_small_v6)."""
-    run = "simulated_sweep_small_v6"
+#: the sweep's genotype sets (benchmarks/configs/simulated_sweep.toml), for v6's tables
+SWEEP_SETS = {
+    "small": "1,000 x 3,000 LD genotypes (LD 0.8, seed 21)",
+    "wide": "2,000 x 8,000 LD genotypes (8 chromosomes, LD 0.95, blocks of ~80 SNPs)",
+}
+
+
+def _sweep(lines: list[str], name: str) -> None:
+    """v6 on one of the sweep's sets (``snpcnn benchmark benchmarks/configs/simulated_sweep.toml
+    --datasets <name> --workers 2``, ``--models snpcnn_default_v6 --out bench_out/v6_sweep_small``
+    in session 16, ``--models snpcnn_default --out bench_out/v6_sweep_wide`` in session 17, once
+    v6 was the default; archived as simulated_sweep_<name>_v6), beside v5 on the same folds
+    (the archive simulated_sweep_v5)."""
+    run = f"simulated_sweep_{name}_v6"
     if not (ARCHIVE / run / "results.csv.gz").exists():
         return
     sw, meta = _table(run)
-    truth = meta["data"]["small"]["inputs"]["truth"]
+    truth = meta["data"][name]["inputs"]["truth"]
+    v5 = pd.read_csv(ARCHIVE / "simulated_sweep_v5" / "results.csv.gz")
+    v5 = v5[(v5["metric"] == "pearson_r") & (v5["dataset"] == name)]
+    v5 = v5[v5["model"] == "snpcnn_default"].assign(
+        r=lambda t: np.where(t["status"] == "collapsed", 0.0, t["value"])
+    )
+    v5_means = v5.groupby("trait")["r"].mean()
     lines += [
-        "## The sweep's `small` set (`simulated_sweep.toml --datasets small`, 5-fold)",
+        f"## The sweep's `{name}` set (`simulated_sweep.toml --datasets {name}`, 5-fold)",
         "",
-        "1,000 x 3,000 LD genotypes (LD 0.8, seed 21), settings the default was not developed "
-        "on. v5 on the same folds: 0.250 / 0.320 / 0.414 / 0.084 (docs/bench/simulated_sweep.md).",
+        f"{SWEEP_SETS[name]}, settings the default was not developed on. `v5` = the v5 default "
+        "on the same folds (docs/bench/simulated_sweep.md).",
         "",
         "| trait | ceiling | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP "
-        "| CNN - best baseline | kept | alt. starts (CNN-GP / GBLUP-AD) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| CNN - best baseline | v5 | kept | alt. starts (CNN-GP / GBLUP-AD) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for trait in sw["trait"].unique():
         means, cells = sim_cells(sw[sw["trait"] == trait], truth[trait]["ceiling"])
         best = max(means[b] for b in BASELINES if b in means)
+        old = f"{v5_means[trait]:.3f}" if trait in v5_means else "–"
         lines.append(
-            f"| {trait} | {cells} | {_signed(means['snpcnn_default'] - best)} | "
+            f"| {trait} | {cells} | {_signed(means['snpcnn_default'] - best)} | {old} | "
             f"{_kept(meta, trait)} | {_n_kernel(run, trait)} |"
         )
     lines.append("")

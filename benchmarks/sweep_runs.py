@@ -51,8 +51,10 @@ def render() -> None:
         "",
         "`benchmarks/configs/simulated_sweep.toml`: two genotype sets and eight traits whose "
         "sizes, LD, numbers of loci, heritabilities, group order (pairs or triples) and seeds "
-        "differ from `simulated.toml`, on which the default was developed. The default (v5) "
-        "against GBLUP, ridge, RKHS, GBLUP-AD and EG-BLUP on the same 5 folds. Pearson r "
+        "differ from `simulated.toml`, on which the default was developed. The v5 default "
+        "(the default of sessions 11-16; preset `snpcnn_default_v5` today) against GBLUP, ridge, "
+        "RKHS, GBLUP-AD and EG-BLUP on the same 5 folds; v6, the default since session 17, on "
+        "the same folds: docs/bench/default_v6.md. Pearson r "
         "between observed and predicted values in each test fold, mean over the folds; a "
         "collapsed fold (constant predictions) enters as r = 0 and is counted in brackets. "
         "Ceiling = corr(true genetic value, y) in the sample; `start` = the default without "
