@@ -1,7 +1,8 @@
 """Genomic-prediction baselines: GBLUP (REML), ridge regression (RR-BLUP), RKHS
 (Gaussian-kernel GBLUP), GBLUP-AD (additive + dominance, Vitezica et al. 2013) and EG-BLUP
 (additive + additive-by-additive epistasis, G o G); and CNN-GP, the infinite-width limit of a
-convolutional network (a convolutional model, fitted like the kernel baselines by REML).
+convolutional network (a convolutional model, fitted like the kernel baselines by REML); and
+LASSO, the sparse linear model (penalty by inner cross-validation).
 
 All of them follow one small contract so that the cross-validation engine can treat them (and the
 CNNs) alike::
@@ -50,6 +51,7 @@ from snpcnn.baselines.gblup import (
     vanraden_grm,
 )
 from snpcnn.baselines.large_n import LARGE_N, SOLVERS, SUBSAMPLE
+from snpcnn.baselines.lasso import Lasso
 from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _RemlFit, _store_reml
 from snpcnn.baselines.ridge import RidgeRegression
 from snpcnn.baselines.rkhs import RKHS, _sq_distances
@@ -64,6 +66,7 @@ __all__ = [
     "EGBLUP",
     "CNNGP",
     "MLPGP",
+    "Lasso",
     "make_baseline",
     "BASELINES",
     "DEFAULT_BASELINES",
@@ -79,7 +82,7 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`make_baseline`.
-BASELINES = ("gblup", "ridge", "rkhs", "gblup_ad", "egblup", "cnn_gp", "mlp_gp")
+BASELINES = ("gblup", "ridge", "rkhs", "gblup_ad", "egblup", "cnn_gp", "mlp_gp", "lasso")
 #: The baselines run when none are named (``snpcnn fit``, ``cross_validate``, bench configs).
 DEFAULT_BASELINES = ("gblup", "ridge", "rkhs")
 #: The label each baseline's results carry (metrics.csv, results.csv, tables).
@@ -91,6 +94,7 @@ BASELINE_LABELS = {
     "egblup": "EG-BLUP",
     "cnn_gp": "CNN-GP",
     "mlp_gp": "MLP-GP",
+    "lasso": "LASSO",
 }
 
 #: Training rows above which the cross-validation skips the n x n kernel baselines (RKHS,
@@ -132,6 +136,7 @@ _REGISTRY = {
     "egblup": EGBLUP,
     "cnngp": CNNGP,
     "mlpgp": MLPGP,
+    "lasso": Lasso,
 }
 
 

@@ -161,7 +161,7 @@ def _folds_arg(value: str):
     default="gblup,ridge,rkhs",
     show_default=True,
     help="Comma-separated baselines on the same folds (gblup, ridge, rkhs, gblup_ad, egblup, "
-    "cnn_gp = the infinite-width CNN, mlp_gp; with several --trait also mtgblup, the multi-trait "
+    "cnn_gp = the infinite-width CNN, mlp_gp, lasso = the sparse linear model; with several --trait also mtgblup, the multi-trait "
     "GBLUP) or 'none'.",
 )
 @click.option(
