@@ -156,13 +156,7 @@ def archive(bench_dir: Path, version: str) -> None:
             print(f"skip {src}: no results.csv")
             continue
         dst = ARCHIVE / dst_name
-        dst.mkdir(parents=True, exist_ok=True)
-        data = (src / "results.csv").read_bytes()
-        with open(dst / "results.csv.gz", "wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
-                fo.write(data)
-        for name in ("results.md", "run.json"):
-            shutil.copyfile(src / name, dst / name)
+        copy_run(src, dst)
         model = MODEL.get(version, "snpcnn_default")
         if not any((src / "units").glob(f"*/*/{model}")):  # run as the default itself
             model = "snpcnn_default"
@@ -170,6 +164,17 @@ def archive(bench_dir: Path, version: str) -> None:
         if starts is not None:
             starts.to_csv(dst / "starts.csv", index=False)
         print(f"archived {src} -> {dst}")
+
+
+def copy_run(src: Path, dst: Path) -> None:
+    """A benchmark run's results.csv (gzipped, reproducibly), results.md and run.json into the
+    archive folder ``dst``."""
+    dst.mkdir(parents=True, exist_ok=True)
+    with open(dst / "results.csv.gz", "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
+            fo.write((src / "results.csv").read_bytes())
+    for name in ("results.md", "run.json"):
+        shutil.copyfile(src / name, dst / name)
 
 
 def _starts(src: Path, model: str = "snpcnn_default") -> pd.DataFrame | None:

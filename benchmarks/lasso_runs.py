@@ -17,13 +17,12 @@ collapsed fold (constant predictions) counts as r = 0 and is counted in brackets
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from default_runs import copy_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "results" / "lasso"
@@ -39,12 +38,7 @@ KEYS = ["trait", "repeat", "fold"]
 
 
 def archive(src: Path) -> None:
-    RUN.mkdir(parents=True, exist_ok=True)
-    with open(RUN / "results.csv.gz", "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
-            fo.write((src / "results.csv").read_bytes())
-    for name in ("results.md", "run.json"):
-        shutil.copyfile(src / name, RUN / name)
+    copy_run(src, RUN)
     secs = []
     for f in sorted((src / "units").glob("*/*/baselines/seed*/r*_f*.json")):
         res = json.loads(f.read_text()).get("result") or {}
@@ -98,8 +92,10 @@ def render() -> None:
                 rt = ref[ref["trait"] == trait]
                 rt = rt.merge(g[KEYS].drop_duplicates(), on=KEYS)  # the folds run here
                 cnn = _cell(rt[rt["model"] == model]) if (rt["model"] == model).any() else "–"
-                j = g.set_index(KEYS)["r"].to_frame("a").join(
-                    rt[rt["model"] == "GBLUP"].set_index(KEYS)["r"].rename("b"), how="inner"
+                j = (
+                    g.set_index(KEYS)["r"]
+                    .to_frame("a")
+                    .join(rt[rt["model"] == "GBLUP"].set_index(KEYS)["r"].rename("b"), how="inner")
                 )
                 same = f"{int(((j['a'] - j['b']).abs() < 1e-6).sum())} of {len(g)}"
             lines.append(

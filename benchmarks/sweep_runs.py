@@ -13,14 +13,12 @@ collapsed fold (constant predictions) counts as r = 0 and is counted in brackets
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from default_runs import BASELINES, _kept, _signed, _starts, sim_cells
+from default_runs import BASELINES, _kept, _signed, _starts, copy_run, sim_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "results" / "simulated_sweep_v5"
@@ -28,12 +26,7 @@ OUT = ROOT / "docs" / "bench" / "simulated_sweep.md"
 
 
 def archive(src: Path) -> None:
-    RUN.mkdir(parents=True, exist_ok=True)
-    with open(RUN / "results.csv.gz", "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fo:
-            fo.write((src / "results.csv").read_bytes())
-    for name in ("results.md", "run.json"):
-        shutil.copyfile(src / name, RUN / name)
+    copy_run(src, RUN)
     starts = _starts(src)
     if starts is not None:
         starts.to_csv(RUN / "starts.csv", index=False)
