@@ -123,12 +123,12 @@ class Lasso(Baseline):
                 f"folds, got {n}"
             )
         self.notes_ = list(fe.notes)
-        proj = np.linalg.lstsq(F, np.column_stack([X, y]), rcond=None)[0]
-        Z = np.column_stack([X, y]) - F @ proj
-        Xt, yt = np.ascontiguousarray(Z[:, :m]), Z[:, m].copy()
-        del Z, proj
+        # project the fixed effects out of X and y (one float copy of X: Xt)
+        q = np.linalg.qr(F)[0]
+        Xt = X - q @ (q.T @ X)
+        yt = y - q @ (q.T @ y)
         alpha_max = float(np.max(np.abs(Xt.T @ yt))) / (n * self.l1_ratio)
-        if not alpha_max > 0:
+        if not np.abs(yt).max() > 1e-10 * max(1.0, float(np.abs(y).max())) or not alpha_max > 0:
             raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
         alphas = alpha_max * np.logspace(0.0, np.log10(self.eps), self.n_alphas)
         order = np.random.default_rng(self.seed).permutation(n)
