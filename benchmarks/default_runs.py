@@ -81,11 +81,19 @@ RUNS = {
         "v6_sweep_small": "simulated_sweep_small_v6",
         "v6_sweep_wide": "simulated_sweep_wide_v6",
     },
+    "v7": {
+        "simulated_v7": "simulated_default_v7",
+        "wheat_v7": "wheat_default_v7",
+        "mice_v7": "mice_default_v7",
+        "wheat_random_v7": "wheat_random_default_v7",
+        "v7_sweep_small": "simulated_sweep_small_v7",
+        "v7_sweep_wide": "simulated_sweep_wide_v7",
+    },
 }
 #: the model (row and unit) name of a version's runs where it is not "snpcnn_default": v6
 #: was run as the candidate preset snpcnn_default_v6 (``--models snpcnn_default_v6``); its
 #: rows are renamed to the default's on reading
-MODEL = {"v6": "snpcnn_default_v6"}
+MODEL = {"v6": "snpcnn_default_v6", "v7": "snpcnn_default_v7"}
 REAL = [
     ("wheat_default", "Wheat, the 10 shipped folds (`benchmarks/configs/wheat.toml`)"),
     (
@@ -103,6 +111,7 @@ SIM = {
     "v4": "simulated_default_v4",
     "v5": "simulated_default_v5",
     "v6": "simulated_default_v6",
+    "v7": "simulated_default_v7",
 }
 DESIGN = {
     "v3": "v3: RR-BLUP start with its penalty by leave-one-out (preset `snpcnn_default_v3`)",
@@ -125,6 +134,16 @@ DESIGN = {
     "pipeline is kept only if its out-of-fold squared errors on the training rows are "
     "significantly lower (paired t-test, p < 0.05). `alt. starts` = folds whose start was the "
     "CNN-GP / GBLUP-AD (`starts.csv` in the archive)",
+    "v7": "v7, the candidate of session 18 (preset `snpcnn_default_v7`): v6 with the LASSO on "
+    "the CNN's input as a fourth start. Per training part REML proposes as in v6; the LASSO "
+    "(penalty by 5-fold CV inside the training part) replaces that proposal where its "
+    "inner-CV squared error is below the leave-one-out squared error of GBLUP and of REML's "
+    "proposal; the convolutions are cross-fitted on both starts (on the LASSO's 5-fold "
+    "cross-fitted residuals) and the proposal's pipeline is kept only if its out-of-fold "
+    "squared errors on the training rows are significantly lower (paired t-test, p < 0.05). "
+    "`alt. starts` = folds whose start was the CNN-GP / GBLUP-AD / LASSO; `proposed` = folds "
+    "where REML proposed the CNN-GP / GBLUP-AD and inner CV the LASSO (`starts.csv` in the "
+    "archive)",
     "v4": "v4: RR-BLUP start with its penalty by REML, which is GBLUP "
     "itself (fixed effects by GLS with covariates). Re-run on 2026-12-02 (session 9) with the "
     "shared training step (`snpcnn.fastfit`): the cross-fitted networks' batch order changed, "
@@ -138,6 +157,7 @@ ORDER = [
     "CNN start (RR-BLUP)",
     "snpcnn_default start (RR-BLUP or CNN-GP)",
     "snpcnn_default start (RR-BLUP, CNN-GP or GBLUP-AD)",
+    "snpcnn_default start (RR-BLUP, CNN-GP, GBLUP-AD or LASSO)",
     "GBLUP",
     "ridge",
     "RKHS",
@@ -146,7 +166,7 @@ ORDER = [
     "snpcnn_default+GBLUP",
 ]
 BASELINES = ["GBLUP", "ridge", "RKHS", "GBLUP-AD", "EG-BLUP"]
-RUN_DATE = {"v5": "2026-12-02", "v6": "2026-12-02 and 2026-12-03"}
+RUN_DATE = {"v5": "2026-12-02", "v6": "2026-12-02 and 2026-12-03", "v7": "2026-12-03"}
 
 
 def archive(bench_dir: Path, version: str) -> None:
@@ -194,6 +214,8 @@ def _starts(src: Path, model: str = "snpcnn_default") -> pd.DataFrame | None:
                 "fold": h.get("fold"),
                 "start": conv["start"],
                 "reml_choice": choice.get("reml_choice"),
+                # the start whose pipeline was tested against GBLUP's (oof_mse's other key)
+                "proposed": next((k for k in choice.get("oof_mse") or {} if k != "ridge"), "ridge"),
                 "loglik_gain": choice.get("loglik_gain"),
                 "kernel_depth": choice.get("kernel_depth"),
                 "kept": bool((conv.get("kept") or [False])[0]),
@@ -213,6 +235,13 @@ def _n_kernel(run: str, trait: str) -> str:
     if not len(t):
         return ""
     n_gp = int((t["start"] == "cnn_gp").sum())
+    if run.endswith("_v7"):
+        kinds = ("cnn_gp", "gblup_ad", "lasso")
+        kept = " / ".join(str(int((t["start"] == k).sum())) for k in kinds)
+        # REML's proposals where inner CV did not replace them by the LASSO's
+        prop = [int(((t["reml_choice"] == k) & (t["proposed"] != "lasso")).sum()) for k in kinds[:2]]
+        prop.append(int((t["proposed"] == "lasso").sum()))
+        return f"{kept} of {len(t)} (proposed {' / '.join(map(str, prop))})"
     if not (t["start"] == "gblup_ad").any() and not run.endswith("_v6"):
         return f"{n_gp} of {len(t)}"
     kept = f"{n_gp} / {int((t['start'] == 'gblup_ad').sum())} of {len(t)}"
@@ -257,12 +286,14 @@ def sim_cells(t: pd.DataFrame, ceiling: float) -> tuple[pd.Series, str]:
         c = f" ({coll[m]})" if m in coll else ""
         return f"{means[m]:.3f}{c}"
 
-    start = next((m for m in ORDER[1:5] if m in means), None)
+    start = next((m for m in ORDER[1:6] if m in means), None)
     cells = [f"{ceiling:.3f}", cell("snpcnn_default"), cell(start) if start else "–"]
     return means, " | ".join(cells + [cell(b) for b in BASELINES])
 
 
 def _alt_header(version: str) -> str:
+    if version == "v7":
+        return "alt. starts (CNN-GP / GBLUP-AD / LASSO)"
     return "alt. starts (CNN-GP / GBLUP-AD)" if version == "v6" else "CNN-GP starts"
 
 
@@ -307,9 +338,9 @@ def render(version: str) -> None:
             f"{_n_kernel(SIM[version], trait)} |"
         )
     lines.append("")
-    if version == "v6":
+    if version in ("v6", "v7"):
         for name in SWEEP_SETS:
-            _sweep(lines, name)
+            _sweep(lines, name, version)
     _real(lines, version)
 
 
@@ -320,39 +351,59 @@ SWEEP_SETS = {
 }
 
 
-def _sweep(lines: list[str], name: str) -> None:
-    """v6 on one of the sweep's sets (``snpcnn benchmark benchmarks/configs/simulated_sweep.toml
-    --datasets <name> --workers 2``, ``--models snpcnn_default_v6 --out bench_out/v6_sweep_small``
-    in session 16, ``--models snpcnn_default --out bench_out/v6_sweep_wide`` in session 17, once
-    v6 was the default; archived as simulated_sweep_<name>_v6), beside v5 on the same folds
-    (the archive simulated_sweep_v5)."""
-    run = f"simulated_sweep_{name}_v6"
+def _means_of(run: str, dataset: str, model: str | None = None) -> pd.Series:
+    """Mean Pearson r per trait of one model (the default's rows where ``model`` is None) in
+    an archived run, on one data set (collapsed folds as r = 0)."""
+    t, _ = _table(run)
+    t = t[(t["dataset"] == dataset) & (t["model"] == (model or "snpcnn_default"))]
+    return t.groupby("trait")["r"].mean()
+
+
+def _sweep(lines: list[str], name: str, version: str = "v6") -> None:
+    """A version of the default on one of the sweep's sets (``snpcnn benchmark
+    benchmarks/configs/simulated_sweep.toml --datasets <name> --workers 2``; v6: ``--models
+    snpcnn_default_v6 --out bench_out/v6_sweep_small`` in session 16, ``--models snpcnn_default
+    --out bench_out/v6_sweep_wide`` in session 17, once v6 was the default; v7: ``--models
+    snpcnn_default_v7 --out bench_out/v7_sweep_<name>``; archived as
+    simulated_sweep_<name>_<version>), beside the previous version on the same folds (v5:
+    the archive simulated_sweep_v5) and, for v7, the LASSO baseline (the archive lasso)."""
+    run = f"simulated_sweep_{name}_{version}"
     if not (ARCHIVE / run / "results.csv.gz").exists():
         return
     sw, meta = _table(run)
     truth = meta["data"][name]["inputs"]["truth"]
-    v5 = pd.read_csv(ARCHIVE / "simulated_sweep_v5" / "results.csv.gz")
-    v5 = v5[(v5["metric"] == "pearson_r") & (v5["dataset"] == name)]
-    v5 = v5[v5["model"] == "snpcnn_default"].assign(
-        r=lambda t: np.where(t["status"] == "collapsed", 0.0, t["value"])
-    )
-    v5_means = v5.groupby("trait")["r"].mean()
+    prev = "v5" if version == "v6" else "v6"
+    prev_run = "simulated_sweep_v5" if prev == "v5" else f"simulated_sweep_{name}_v6"
+    prev_means = _means_of(prev_run, name)
+    lasso = pd.Series(dtype=float)
+    if version == "v7" and (ARCHIVE / "lasso" / "results.csv.gz").exists():
+        lasso = _means_of("lasso", name, "LASSO")
+    extra = " LASSO |" if version == "v7" else ""
     lines += [
         f"## The sweep's `{name}` set (`simulated_sweep.toml --datasets {name}`, 5-fold)",
         "",
-        f"{SWEEP_SETS[name]}, settings the default was not developed on. `v5` = the v5 default "
-        "on the same folds (docs/bench/simulated_sweep.md).",
+        f"{SWEEP_SETS[name]}, settings the default was not developed on. `{prev}` = the {prev} "
+        "default on the same folds"
+        + (
+            "; `LASSO` = the LASSO baseline on the same folds (docs/bench/lasso.md; not run on "
+            "the `wide` set)"
+            if version == "v7"
+            else " (docs/bench/simulated_sweep.md)"
+        )
+        + ".",
         "",
         "| trait | ceiling | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP "
-        "| CNN - best baseline | v5 | kept | alt. starts (CNN-GP / GBLUP-AD) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        f"| CNN - best baseline | {prev} |{extra} kept | {_alt_header(version)} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if extra else "")
+        + "---|---|",
     ]
     for trait in sw["trait"].unique():
         means, cells = sim_cells(sw[sw["trait"] == trait], truth[trait]["ceiling"])
         best = max(means[b] for b in BASELINES if b in means)
-        old = f"{v5_means[trait]:.3f}" if trait in v5_means else "–"
+        old = f"{prev_means[trait]:.3f}" if trait in prev_means else "–"
+        las = (f" {lasso[trait]:.3f} |" if trait in lasso else " – |") if extra else ""
         lines.append(
-            f"| {trait} | {cells} | {_signed(means['snpcnn_default'] - best)} | {old} | "
+            f"| {trait} | {cells} | {_signed(means['snpcnn_default'] - best)} | {old} |{las} "
             f"{_kept(meta, trait)} | {_n_kernel(run, trait)} |"
         )
     lines.append("")
@@ -372,7 +423,7 @@ def _real(lines: list[str], version: str) -> None:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         rows = []
-        start = next(m for m in ORDER[1:5] if m in set(wh["model"]))
+        start = next(m for m in ORDER[1:6] if m in set(wh["model"]))
         for trait in wh["trait"].unique():
             means = wh[wh["trait"] == trait].groupby("model")["r"].mean()
             rows.append(means)

@@ -1498,8 +1498,10 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                     rename = {CNN_NAME: unit_name, HYBRID_NAME: unit_name}
                     rename.update(
                         {
-                            row: row.replace("CNN start", f"{unit_name} start").replace(
-                                ", by REML", ""
+                            row: re.sub(
+                                r", by [^)]*\)$",
+                                ")",
+                                row.replace("CNN start", f"{unit_name} start"),
                             )
                             for row in res.models
                             if is_start_row(row)

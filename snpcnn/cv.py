@@ -113,7 +113,8 @@ def start_label(model: Any) -> str:
 
 
 def start_name_for(kinds: Sequence[str]) -> str:
-    """The start row's name where REML may choose among RR-BLUP and the alternative starts
+    """The start row's name where REML (and, for the LASSO, inner CV) may choose among RR-BLUP
+    and the alternative starts
     ``kinds`` (``[linear] kernel``; :data:`snpcnn.training.START_LABELS` keys)."""
     from snpcnn.training import START_LABELS
 
@@ -123,7 +124,8 @@ def start_name_for(kinds: Sequence[str]) -> str:
     if kinds == ("cnn_gp",):
         return KERNEL_START_NAME
     labels = ["RR-BLUP", *(START_LABELS[k] for k in kinds)]
-    return f"CNN start ({', '.join(labels[:-1])} or {labels[-1]}, by REML)"
+    how = "REML or inner CV" if "lasso" in kinds else "REML"
+    return f"CNN start ({', '.join(labels[:-1])} or {labels[-1]}, by {how})"
 
 
 def is_start_row(name: str) -> bool:

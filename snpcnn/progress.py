@@ -6,8 +6,8 @@ pass as ``progress=`` to :func:`snpcnn.cv.cross_validate`,
 call it as ``progress(kind, **info)``; the kinds it understands are
 
 * cross-validation: ``start`` (n_splits, epochs, refit_epochs, baselines),
-  ``fold_start``, ``epoch``, ``cnn_second_start`` (start, gain: the start choice
-  cross-fits the convolutions again, on the CNN-GP), ``fold_trained`` (epochs_run),
+  ``fold_start``, ``epoch``, ``cnn_second_start`` (start, gain or basis: the start
+  choice cross-fits the convolutions again, on the proposed start), ``fold_trained`` (epochs_run),
   ``baseline_start`` /
   ``baseline_done`` (name, seconds), ``fold_done``, ``refit_start`` (epochs,
   n_samples), ``refit_done``;
@@ -314,7 +314,7 @@ class Progress:
                 f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
             )
 
-    def _on_cnn_second_start(self, start="the CNN-GP", gain=None, **_):
+    def _on_cnn_second_start(self, start="the CNN-GP", gain=None, basis=None, **_):
         """The start choice cross-fits the convolutions a second time, on the other start
         (``snpcnn.training.train_cnn``): the fold's CNN work grows by about one run."""
         if self.refitting:
@@ -329,9 +329,10 @@ class Progress:
         self._sync_bar()
         self._describe(f"{where}: CNN on {start} start")
         why = f" (REML log-likelihood +{gain:.1f})" if gain is not None else ""
+        said = basis or f"REML prefers {start} as the start{why}"
         self.line(
-            f"{where}: REML prefers {start} as the start{why}; cross-fitting the convolutions "
-            "on it too, to compare out-of-fold errors"
+            f"{where}: {said}; cross-fitting the convolutions on it too, to compare "
+            "out-of-fold errors"
         )
 
     def _on_fold_trained(self, epochs_run=None, networks=1, **_):

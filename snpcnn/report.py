@@ -363,6 +363,7 @@ _START_WHAT = {
     "GBLUP-AD": (
         "GBLUP-AD (additive + dominance GBLUP on the CNN's input: no trained convolutions)"
     ),
+    "LASSO": "the LASSO (sparse linear model on the CNN's input: no trained convolutions)",
 }
 
 
@@ -371,17 +372,25 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
     where the architecture offers it, GBLUP-AD)."""
     from snpcnn.cv import start_name_for
 
-    if "GBLUP-AD" not in starts:
+    if "GBLUP-AD" not in starts and "LASSO" not in starts:
         return _cnn_gp_start_text(k, n, starts, c, short)
     n_rr, total = starts.get("RR-BLUP", 0), sum(starts.values())
     alts = [lab for lab in starts if lab != "RR-BLUP"]
-    kinds = [{"CNN-GP": "cnn_gp", "GBLUP-AD": "gblup_ad"}[lab] for lab in alts]
+    kinds = [{"CNN-GP": "cnn_gp", "GBLUP-AD": "gblup_ad", "LASSO": "lasso"}[lab] for lab in alts]
+    how = "REML or inner CV" if "LASSO" in starts else "REML"
+    lasso_rule = (
+        "; the LASSO, whose penalty was chosen by 5-fold CV inside the training part, was "
+        "proposed instead where its inner-CV squared error was below the leave-one-out error of "
+        "RR-BLUP and of REML's proposal"
+        if "LASSO" in starts
+        else ""
+    )
     start_name = start_name_for(kinds)
     mix = ", ".join(f"{_START_WHAT[lab]} in {starts[lab]}" for lab in alts)
     if short:
         return (
             f"CNN hybrid: of {total} fits, its start was {mix} and RR-BLUP (= GBLUP) in {n_rr}, "
-            f"chosen on each training part (REML, then out-of-fold error); the trained "
+            f"chosen on each training part ({how}, then out-of-fold error); the trained "
             f"convolutions' correction was kept in {k} of {n} fits (cross-fitted in "
             f"{c['conv_folds']} parts of each training set); in the other {n - k} it predicted "
             f"exactly its start (the '{start_name}' row where shown; summary.md)"
@@ -394,14 +403,16 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
     )
     mix_bold = ", ".join(f"{_START_WHAT[lab]} in **{starts[lab]} of {total}**" for lab in alts)
     return (
-        "CNN hybrid = start + convolutional correction. On each training part REML chose the start "
-        "between RR-BLUP on the CNN's input (= GBLUP) and the alternatives (the one with the "
+        f"CNN hybrid = start + convolutional correction. On each training part {how} chose the "
+        "start between RR-BLUP on the CNN's input (= GBLUP) and the alternatives (the one with the "
         "highest REML log-likelihood, proposed only if it was higher than RR-BLUP's by more "
-        "than the threshold, a likelihood-ratio test, and kept only if start + convolutional "
-        f"correction had the lower out-of-fold error on the training rows): {mix_bold} fits, "
+        f"than the threshold, a likelihood-ratio test{lasso_rule}; kept only if start + "
+        "convolutional correction had the lower out-of-fold error on the training rows): "
+        f"{mix_bold} fits, "
         f"RR-BLUP in {n_rr}. Its predictions alone are the "
         f"'{start_name}' row. The trained convolutions were then cross-fitted on the start's "
-        f"leave-one-out residuals in {c['conv_folds']} parts of the training rows; their "
+        f"{'leave-one-out (LASSO: 5-fold cross-fitted)' if lasso_rule else 'leave-one-out'} "
+        f"residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
         f"error {test}: in **{k} of {n}** fits. Where it was not kept the hybrid's predictions "
         "are exactly its start's (docs/models.md)."

@@ -237,7 +237,7 @@ class _RidgeStart:
 
 
 #: what each start is called in reports (``TrainResult.conv["start"]``)
-START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP", "gblup_ad": "GBLUP-AD"}
+START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP", "gblup_ad": "GBLUP-AD", "lasso": "LASSO"}
 
 
 @dataclass(kw_only=True)
@@ -296,6 +296,59 @@ class _DominanceStart(_AddedStart):
 
     def _predict(self, x2: np.ndarray) -> np.ndarray:
         return ((x2 @ self.lin) + ((x2 * x2) @ self.quad) + self.const).reshape(-1, 1)
+
+
+@dataclass(kw_only=True)
+class _LassoStart(_AddedStart):
+    """The LASSO on the CNN's input as the start (``[linear] kernel`` names ``"lasso"``; its
+    penalty by inner K-fold CV of the training rows, :func:`snpcnn.baselines.lasso.
+    cross_validated_lasso`).  No exact leave-one-out exists for it, so ``shift`` is the full
+    fit's prediction minus the *cross-fitted* one (each row predicted by the fold model not
+    fitted on it): the convolutions see out-of-fold residuals, as on the other starts.  Its
+    prediction ``x @ lin + const`` is saved as :class:`snpcnn.models.layers.QuadraticEffects`
+    with no squared terms."""
+
+    lin: np.ndarray
+    const: float
+    alpha: float
+    kind = "lasso"
+
+    @property
+    def quad(self) -> np.ndarray:
+        return np.zeros_like(self.lin)
+
+    def _predict(self, x2: np.ndarray) -> np.ndarray:
+        return ((x2 @ self.lin) + self.const).reshape(-1, 1)
+
+
+def _fit_lasso_start(
+    xc: np.ndarray, mean: np.ndarray, y: np.ndarray, seed: int
+) -> tuple[_LassoStart | None, dict[str, Any]]:
+    """The LASSO start on the centred inputs ``xc`` (``mean`` their column means): penalty by
+    5 inner folds (a shuffle fixed by ``seed``), cross-fitted predictions at that penalty.
+    Returns (start or None where y gives nothing to fit, notes incl. its inner-CV error)."""
+    from snpcnn.baselines.lasso import cross_validated_lasso
+
+    fit = cross_validated_lasso(xc, y, seed=seed)
+    if fit is None:
+        return None, {"lasso_skipped": "nothing to fit (constant target)"}
+    coef = fit.coef
+    fitted = xc @ coef + fit.intercept
+    start = _LassoStart(
+        lin=coef,
+        const=float(fit.intercept - mean @ coef),
+        alpha=fit.alpha,
+        fitted=fitted.reshape(-1, 1),
+        shift=(fitted - fit.oof).reshape(-1, 1).astype(np.float32),
+        coef=np.zeros((xc.shape[1], 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )
+    notes = {
+        "lasso_alpha": fit.alpha,
+        "lasso_n_selected": int(np.count_nonzero(coef)),
+        "lasso_penalty_index": int(fit.best),
+    }
+    return start, notes
 
 
 #: starts added to the networks' correction after training (the linear path holds zeros)
@@ -392,11 +445,14 @@ def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
 
 def _choose_start(
     x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str
-) -> tuple[_KernelStart | _DominanceStart | None, dict[str, Any] | None]:
+) -> tuple[_AddedStart | None, dict[str, Any] | None]:
     """REML's proposal between the ridge start (GBLUP on the CNN's input) and the
     architecture's alternative starts (``[linear] kernel``: the CNN-GP, GBLUP-AD, or both)
     on these rows: the alternative with the highest REML log-likelihood, where it is higher
-    than the ridge's by more than ``kernel_threshold``.  (:func:`train_cnn` then cross-fits
+    than the ridge's by more than ``kernel_threshold``.  Where ``kernel`` also names
+    ``"lasso"``, the LASSO (penalty by inner 5-fold CV) replaces that proposal where its
+    inner-CV squared error is below the leave-one-out squared error of both the ridge and
+    REML's proposal.  (:func:`train_cnn` then cross-fits
     the convolutions on both starts and keeps the pipeline with the lower out-of-fold
     error.)  Every model has the same fixed effect (the intercept; covariates were removed
     from ``y`` by GLS beforehand), and the optimum does not depend on a kernel's scale, so
@@ -463,6 +519,10 @@ def _choose_start(
         info.update(notes)
         if ad is not None:
             starts["gblup_ad"], logliks["gblup_ad"] = ad, ll
+    lasso = None
+    if "lasso" in names:
+        lasso, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+        info.update(notes)
     del xc, gram
     if "cnn_gp" in names:
         gp.fit(x.reshape(n, -1), yv)
@@ -474,33 +534,48 @@ def _choose_start(
             "threshold": float(spec["kernel_threshold"]),
         }
     )
-    if not logliks:
-        return None, info
-    best = max(logliks, key=lambda k: (logliks[k], -names.index(k)))
-    gain = float(logliks[best] - ridge_fit.loglik)
-    if len(names) == 1:  # one alternative: the v5 record (loglik_kernel)
-        info["loglik_kernel"] = logliks[best]
-    else:
-        info["loglik"] = dict(logliks)
-    info["loglik_gain"] = gain
-    info["best_alternative"] = best
-    if not gain > float(spec["kernel_threshold"]):
-        return None, info
-    info["chosen"] = info["reml_choice"] = best
-    if best == "gblup_ad":
-        return starts["gblup_ad"], info
+    start = None
+    if logliks:
+        reml_names = [k for k in names if k in logliks]
+        best = max(logliks, key=lambda k: (logliks[k], -reml_names.index(k)))
+        gain = float(logliks[best] - ridge_fit.loglik)
+        if names == (best,):  # one alternative: the v5 record (loglik_kernel)
+            info["loglik_kernel"] = logliks[best]
+        else:
+            info["loglik"] = dict(logliks)
+        info["loglik_gain"] = gain
+        info["best_alternative"] = best
+        if gain > float(spec["kernel_threshold"]):
+            info["chosen"] = info["reml_choice"] = best
+            start = starts["gblup_ad"] if best == "gblup_ad" else _cnn_gp_start(gp, yv)
+    if lasso is not None:
+        # the LASSO has no likelihood to compare: it is proposed where its inner-CV squared
+        # error is below the leave-one-out squared error of GBLUP and of REML's proposal
+        # (the LASSO's folds hold out a fifth of the rows, leave-one-out one row: a margin
+        # in the incumbents' favour); train_cnn then judges it with its convolutions
+        mse = {"ridge": float(np.mean(ridge_fit.loo_resid**2))}
+        if start is not None:
+            mse[start.kind] = float(np.mean((yv - start.fitted[:, 0] + start.shift[:, 0]) ** 2))
+        lasso_mse = float(np.mean((yv - lasso.fitted[:, 0] + lasso.shift[:, 0]) ** 2))
+        info["lasso_cv_mse"] = lasso_mse
+        info["loo_mse"] = mse
+        if lasso_mse < min(mse.values()):
+            info["chosen"] = "lasso"
+            start = lasso
+    return start, info
+
+
+def _cnn_gp_start(gp, yv: np.ndarray) -> _KernelStart:
+    """The fitted CNN-GP ``gp`` as the start (its exact leave-one-out shift)."""
     insample = gp.delta_ * gp.dual_coef_  # y - fitted = delta H^-1 (y - F b)
-    fitted = (yv - insample).reshape(-1, 1)
-    shift = (gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32)
-    start = _KernelStart(
+    return _KernelStart(
         gp=gp,
         intercept=np.asarray([gp.beta_[0]], dtype=np.float64),
-        fitted=fitted,
-        shift=shift,
+        fitted=(yv - insample).reshape(-1, 1),
+        shift=(gp.loo_residuals_ - insample).reshape(-1, 1).astype(np.float32),
         coef=np.zeros((gp.n_features_in_, 1), dtype=np.float32),
         bias=np.zeros(1, dtype=np.float32),
     )
-    return start, info
 
 
 def _with_kernel(nets: list, start, input_shape) -> Any:
@@ -514,12 +589,12 @@ def _with_kernel(nets: list, start, input_shape) -> Any:
     inp = keras.Input(shape=input_shape, name="genotypes")
     outs = [m(inp) for m in nets]
     corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
-    if isinstance(start, _DominanceStart):
-        layer = QuadraticEffects(len(start.lin), name="gblup_ad_start")
+    if isinstance(start, (_DominanceStart, _LassoStart)):
+        layer = QuadraticEffects(len(start.lin), name=f"{start.kind}_start")
         kern = layer(inp)
         layer.set_effects(start.lin, start.quad, start.const)
         out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
-        return keras.Model(inp, out, name="gblup_ad_start_ensemble")
+        return keras.Model(inp, out, name=f"{start.kind}_start_ensemble")
     gp = start.gp
     layer = KernelPrediction(
         gp.n_train_,
@@ -1195,11 +1270,22 @@ def train_cnn(
             # the ridge does (simulated dominance), so the start is judged together with
             # what is built on it.
             if on_event is not None:
-                on_event(
-                    "cnn_second_start",
-                    start=f"the {START_LABELS[kernel.kind]}",
-                    gain=choice["loglik_gain"],
-                )
+                if kernel.kind == "lasso":
+                    on_event(
+                        "cnn_second_start",
+                        start="the LASSO",
+                        basis=(
+                            "inner cross-validation prefers the LASSO as the start (squared "
+                            f"error {choice['lasso_cv_mse']:.4g} vs "
+                            f"{min(choice['loo_mse'].values()):.4g})"
+                        ),
+                    )
+                else:
+                    on_event(
+                        "cnn_second_start",
+                        start=f"the {START_LABELS[kernel.kind]}",
+                        gain=choice["loglik_gain"],
+                    )
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
                 config, x, y, kernel, head, seed, on_epoch, n_out
             )

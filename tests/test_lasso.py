@@ -34,7 +34,8 @@ def test_sparse_trait_beats_ridge_and_selects_the_causal_markers():
     assert 4 <= las.n_selected_ < 100
     top = np.argsort(-np.abs(las.coef_))[:4]
     assert set(top) == {0, 1, 2, 3}
-    assert las.cv_mse_.shape == las.alphas_.shape and las.alpha_ in las.alphas_
+    assert len(las.cv_mse_) <= len(las.alphas_) and las.alpha_ in las.alphas_
+    assert las.alpha_ == las.alphas_[int(np.argmin(las.cv_mse_))]
 
 
 def test_no_signal_selects_few_markers():

@@ -89,8 +89,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # the model(s) that REML may choose as the start instead of the (REML) ridge, per
     # training set: "cnn_gp" = the infinite-width CNN (snpcnn.baselines.CNNGP); "gblup_ad" =
     # additive + dominance GBLUP on the CNN's input (dominance = each input's square minus
-    # its regression on the input); a list = several candidates, the one with the highest
-    # REML log-likelihood is proposed; "none" = the ridge always.  Needs penalty = "reml"
+    # its regression on the input); "lasso" = the LASSO on the CNN's input (penalty by inner
+    # 5-fold CV; proposed where its inner-CV error is below the others' leave-one-out
+    # error); a list = several candidates, the one with the highest REML log-likelihood is
+    # proposed (then the LASSO's rule); "none" = the ridge always.  Needs penalty = "reml"
     # (every start is then a REML mixed model).
     "kernel": (lambda v, n: _check_kernel(v, n), "none"),
     # REML log-likelihood gain the kernel needs over the ridge (GBLUP) to be chosen: 1.92 =
@@ -444,7 +446,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
 
 
 #: the starts that ``[linear] kernel`` may name
-KERNEL_STARTS = ("cnn_gp", "gblup_ad")
+KERNEL_STARTS = ("cnn_gp", "gblup_ad", "lasso")
 
 
 def _check_kernel(value: Any, name: str) -> str | list[str]:

@@ -1,0 +1,150 @@
+"""The LASSO as a start that inner CV may propose (v7 candidate, preset snpcnn_default_v7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snpcnn.baselines.lasso import Lasso, cross_validated_lasso, lasso_path
+from snpcnn.models import load_architecture
+from snpcnn.training import TrainConfig, _choose_start, _LassoStart, train_cnn
+
+V7 = "snpcnn_default_v7"
+
+
+def _data(kind: str, seed: int = 0, n: int = 240, m: int = 120):
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(2, 0.5, size=(n, m)).astype(np.float64)
+    if kind == "sparse":  # 4 large effects among 120 markers
+        g = x[:, [3, 40, 77, 100]] @ np.array([1.0, -1.0, 0.8, 0.7])
+    else:  # every marker a small effect
+        g = x @ rng.normal(size=m)
+    y = g + rng.normal(scale=g.std() * 0.7, size=n)
+    z = (x - x.mean(0)).astype(np.float32)[..., None]
+    return z, ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+
+
+def test_v7_is_v6_plus_the_lasso():
+    a, b = load_architecture("snpcnn_default"), load_architecture(V7)
+    assert b["linear"].pop("kernel") == ["cnn_gp", "gblup_ad", "lasso"]
+    assert a["linear"].pop("kernel") == ["cnn_gp", "gblup_ad"]
+    for spec in (a, b):
+        spec.pop("name"), spec.pop("description")
+    assert a == b
+
+
+def test_inner_cv_proposes_the_lasso_on_a_sparse_trait_with_cross_fitted_residuals():
+    """On a sparse trait the LASSO's inner-CV error is below GBLUP's leave-one-out error, so
+    it is proposed; y + shift - fitted is each row's prediction error by the fold model not
+    fitted on it (recomputed here fold by fold), and its effects reproduce its fit."""
+    x, y = _data("sparse")
+    start, info = _choose_start(x, y, TrainConfig(model=V7), "regression")
+    assert isinstance(start, _LassoStart) and info["chosen"] == "lasso"
+    assert info["candidates"] == ["ridge", "cnn_gp", "gblup_ad", "lasso"]
+    assert info["lasso_cv_mse"] < min(info["loo_mse"].values())
+    assert 4 <= info["lasso_n_selected"] < 60
+    yv = y[:, 0].astype(np.float64)
+    x2 = x.reshape(len(x), -1).astype(np.float64)
+    np.testing.assert_allclose(start.predict(x)[:, 0], start.fitted[:, 0], atol=1e-8)
+    # the cross-fitted residual, refitted by hand on the same folds at the chosen penalty
+    xc = x2 - x2.mean(0)
+    fit = cross_validated_lasso(xc, yv, seed=0)
+    order = np.random.default_rng(0).permutation(len(yv))
+    test = np.array_split(order, 5)[2]
+    train = np.setdiff1d(order, test)
+    m_f, y_f = xc[train].mean(0), yv[train].mean()
+    coefs = lasso_path(xc[train] - m_f, yv[train] - y_f, fit.alphas[: fit.best + 1], 1.0, 1e-4, 50)
+    pred = (xc[test] - m_f) @ coefs[:, -1] + y_f
+    resid = yv + start.shift[:, 0] - start.fitted[:, 0]
+    np.testing.assert_allclose(resid[test], yv[test] - pred, atol=1e-4)
+    # the markers that carry the trait are among the selected ones
+    assert np.all(np.abs(start.lin[[3, 40, 77, 100]]) > 0)
+
+
+def test_polygenic_trait_keeps_the_v6_choice():
+    """Where every marker has a small effect the LASSO is not proposed and the record holds
+    what v6 decided (same REML numbers)."""
+    x, y = _data("polygenic", seed=3)
+    start, info = _choose_start(x, y, TrainConfig(model=V7), "regression")
+    _, v6 = _choose_start(x, y, TrainConfig(model="snpcnn_default"), "regression")
+    assert info["lasso_cv_mse"] >= min(info["loo_mse"].values())
+    assert info["chosen"] == v6["chosen"] and (start is None) == (v6["chosen"] == "ridge")
+    assert info["loglik"] == v6["loglik"] and info["loglik_ridge"] == v6["loglik_ridge"]
+
+
+def test_lasso_start_drives_the_saved_model_and_is_deterministic(tmp_path):
+    """With the correction dropped (epochs = 0) the v7 model predicts exactly its LASSO start,
+    also after a reload; the pipeline test recorded both errors; a second run is identical."""
+    from snpcnn.datapath import predict_rows
+    from snpcnn.models import load_model
+
+    x, y = _data("sparse", seed=1)
+    events = []
+    cfg = TrainConfig(model=V7, epochs=0)
+    res = train_cnn(x[:200], y[:200], cfg, seed=0, on_event=lambda k, **i: events.append((k, i)))
+    choice = res.conv["start_choice"]
+    assert events and events[0][1]["start"] == "the LASSO"
+    assert "inner cross-validation prefers the LASSO" in events[0][1]["basis"]
+    assert set(choice["oof_mse"]) == {"ridge", "lasso"}
+    assert choice["chosen"] == res.conv["start"] == "lasso"  # far lower out-of-fold error
+    got = np.asarray(predict_rows(res.model, x[200:], 256))[:, 0]
+    want = res.start.predict(x[200:])[:, 0]
+    np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
+    path = tmp_path / "m.keras"
+    res.model.save(path)
+    again = np.asarray(load_model(path, compile=False).predict(x[200:], verbose=0))[:, 0]
+    np.testing.assert_allclose(again, got, atol=1e-5 * np.abs(want).max())
+    res2 = train_cnn(x[:200], y[:200], cfg, seed=0)
+    np.testing.assert_array_equal(res2.start.lin, res.start.lin)
+
+
+def test_path_early_stop_finds_the_full_grid_choice():
+    """The per-fold early stop of the penalty path (patience 4) chooses the penalty that the
+    whole grid chooses, on a sparse and a polygenic trait."""
+    for kind, seed in (("sparse", 0), ("polygenic", 3)):
+        x, y = _data(kind, seed=seed)
+        x2 = x.reshape(len(x), -1).astype(np.float64)
+        yv = y[:, 0].astype(np.float64)
+        short = cross_validated_lasso(x2, yv, patience=4)
+        full = cross_validated_lasso(x2, yv, patience=0)
+        assert short.best == full.best
+        np.testing.assert_allclose(short.coef, full.coef)
+        assert len(full.cv_mse) == 20 and len(short.cv_mse) <= 20
+
+
+def test_solver_matches_scikit_learn_on_a_small_problem():
+    """The skglm path reaches scikit-learn's coordinate-descent optimum (tight tolerance)."""
+    from sklearn.linear_model import Lasso as SkLasso
+
+    x, y = _data("sparse", seed=5)
+    x2 = x.reshape(len(x), -1).astype(np.float64)
+    yv = y[:, 0].astype(np.float64) - y[:, 0].mean()
+    a = 0.05
+    ours = lasso_path(x2, yv, np.array([0.2, a]), 1.0, 1e-8, 200)[:, -1]
+    sk = SkLasso(alpha=a, fit_intercept=False, tol=1e-10, max_iter=100000).fit(x2, yv).coef_
+    np.testing.assert_allclose(ours, sk, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", [V7])
+def test_start_row_name_and_report_text(model):
+    from snpcnn.cv import start_label
+    from snpcnn.report import _kernel_start_text
+
+    assert start_label(model) == "CNN start (RR-BLUP, CNN-GP, GBLUP-AD or LASSO, by REML or inner CV)"
+    c = {"conv_folds": 5, "conv_gate": 0.05}
+    starts = {"RR-BLUP": 3, "CNN-GP": 0, "GBLUP-AD": 0, "LASSO": 2}
+    short = _kernel_start_text(1, 5, starts, c, short=True)
+    assert "the LASSO (sparse linear model" in short and "REML or inner CV" in short
+    long = _kernel_start_text(1, 5, starts, c, short=False)
+    assert "**2 of 5**" in long and "5-fold cross-fitted" in long
+    assert "inner-CV squared error" in long
+
+
+def test_lasso_baseline_unchanged_api():
+    """The baseline keeps its attributes, now on the shared inner-CV path."""
+    x, y = _data("sparse", seed=2)
+    m = Lasso().fit(x.reshape(len(x), -1), y[:, 0])
+    assert m.alpha_ in m.alphas_ and m.n_selected_ >= 4
+    assert len(m.cv_mse_) <= len(m.alphas_)
+    r = np.corrcoef(m.predict(x.reshape(len(x), -1)), y[:, 0])[0, 1]
+    assert r > 0.7
