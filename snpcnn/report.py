@@ -495,6 +495,7 @@ def attribution_text(results, trait: str) -> str | None:
         what = {
             "CNN-GP": "an untrained infinite-width CNN kernel",
             "GBLUP-AD": "additive + dominance GBLUP",
+            "LASSO": "a sparse linear model",
         }
         mix = ", ".join(
             f"{'the ' if lab == 'CNN-GP' else ''}{lab}, {what[lab]}, in {counts.get(lab, 0)} fits"
