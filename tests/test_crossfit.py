@@ -136,8 +136,8 @@ def test_conv_folds_must_be_zero_or_at_least_two():
 
 
 def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tmp_path):
-    """The default's CNN row is the convolutional model; its start (RR-BLUP, CNN-GP or GBLUP-AD,
-    chosen by REML per fold) is scored beside it on the same folds, and the report splits
+    """The default's CNN row is the convolutional model; its start (RR-BLUP, CNN-GP, GBLUP-AD or
+    LASSO, chosen by REML or inner CV per fold) is scored beside it on the same folds, and the report splits
     CNN - GBLUP into the two parts."""
     from snpcnn.cv import HYBRID_NAME as CNN_NAME
     from snpcnn.cv import cross_validate, start_label
@@ -159,7 +159,7 @@ def test_cross_validation_reports_the_cnn_start_and_attributes_the_difference(tm
         refit=False,
     )
     START_NAME = start_label("snpcnn_default")
-    assert START_NAME == "CNN start (RR-BLUP, CNN-GP or GBLUP-AD, by REML)"
+    assert START_NAME == "CNN start (RR-BLUP, CNN-GP, GBLUP-AD or LASSO, by REML or inner CV)"
     assert res.models[:2] == [CNN_NAME, START_NAME]
     m = (
         res.metrics[res.metrics["metric"] == "pearson_r"]

@@ -20,12 +20,14 @@ from snpcnn.training import (
 V6 = "snpcnn_default_v6"
 
 
-def test_default_is_v6():
-    """The default preset is the v6 candidate that was measured, apart from its name."""
+def test_v6_is_the_previous_default():
+    """v6 (the default of session 17) is v7, the default since session 18, without the LASSO."""
     a, b = load_architecture("snpcnn_default"), load_architecture(V6)
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == V6
     a.pop("description"), b.pop("description")
-    assert a == b and a["linear"]["kernel"] == ["cnn_gp", "gblup_ad"]
+    assert a["linear"].pop("kernel") == ["cnn_gp", "gblup_ad", "lasso"]
+    assert b["linear"].pop("kernel") == ["cnn_gp", "gblup_ad"]
+    assert a == b
     v5 = load_architecture("snpcnn_default_v5")
     assert v5["linear"]["kernel"] == "cnn_gp" and v5["name"] == "snpcnn_default_v5"
 
@@ -179,7 +181,6 @@ def test_start_row_names_and_report_text():
     from snpcnn.report import _kernel_start_text
 
     assert start_label("snpcnn_default_v5") == KERNEL_START_NAME
-    assert start_label(V6) == start_label("snpcnn_default")
     assert start_label(V6) == "CNN start (RR-BLUP, CNN-GP or GBLUP-AD, by REML)"
     assert start_name_for(("gblup_ad",)) == "CNN start (RR-BLUP or GBLUP-AD, by REML)"
     c = {"conv_folds": 5, "conv_gate": 0.05}
