@@ -247,7 +247,9 @@ def _n_kernel(run: str, trait: str) -> str:
         kinds = ("cnn_gp", "gblup_ad", "lasso")
         kept = " / ".join(str(int((t["start"] == k).sum())) for k in kinds)
         # REML's proposals where inner CV did not replace them by the LASSO's
-        prop = [int(((t["reml_choice"] == k) & (t["proposed"] != "lasso")).sum()) for k in kinds[:2]]
+        prop = [
+            int(((t["reml_choice"] == k) & (t["proposed"] != "lasso")).sum()) for k in kinds[:2]
+        ]
         prop.append(int((t["proposed"] == "lasso").sum()))
         return f"{kept} of {len(t)} (proposed {' / '.join(map(str, prop))})"
     if not (t["start"] == "gblup_ad").any() and not run.endswith("_v6"):
@@ -405,7 +407,8 @@ def _sweep(lines: list[str], name: str, version: str = "v6") -> None:
         "",
         "| trait | ceiling | default CNN | start | GBLUP | ridge | RKHS | GBLUP-AD | EG-BLUP "
         f"| CNN - best baseline | {prev} |{extra} kept | {_alt_header(version)} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if extra else "")
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        + ("---:|" if extra else "")
         + "---|---|",
     ]
     for trait in sw["trait"].unique():

@@ -130,7 +130,9 @@ def test_start_row_name_and_report_text(model):
     from snpcnn.cv import start_label
     from snpcnn.report import _kernel_start_text
 
-    assert start_label(model) == "CNN start (RR-BLUP, CNN-GP, GBLUP-AD or LASSO, by REML or inner CV)"
+    assert (
+        start_label(model) == "CNN start (RR-BLUP, CNN-GP, GBLUP-AD or LASSO, by REML or inner CV)"
+    )
     c = {"conv_folds": 5, "conv_gate": 0.05}
     starts = {"RR-BLUP": 3, "CNN-GP": 0, "GBLUP-AD": 0, "LASSO": 2}
     short = _kernel_start_text(1, 5, starts, c, short=True)

@@ -163,7 +163,9 @@ class LassoCV:
     alphas: np.ndarray  # the penalty grid, largest first
     cv_mse: np.ndarray  # inner-CV mean squared error per penalty
     best: int  # index of the chosen penalty
-    oof: np.ndarray  # each row's prediction at the chosen penalty by the fold model not fitted on it
+    oof: (
+        np.ndarray
+    )  # each row's prediction at the chosen penalty by the fold model not fitted on it
     coef: np.ndarray  # effects of the fit on every row at the chosen penalty
     intercept: float  # of that fit: prediction = X @ coef + intercept
 
@@ -179,7 +181,12 @@ def _solver(l1_ratio: float, tol: float, max_iter: int):
     if l1_ratio >= 1.0:
         return _SkLasso(alpha=1.0, fit_intercept=False, tol=tol, max_iter=max_iter, warm_start=True)
     return ElasticNet(
-        alpha=1.0, l1_ratio=l1_ratio, fit_intercept=False, tol=tol, max_iter=max_iter, warm_start=True
+        alpha=1.0,
+        l1_ratio=l1_ratio,
+        fit_intercept=False,
+        tol=tol,
+        max_iter=max_iter,
+        warm_start=True,
     )
 
 
