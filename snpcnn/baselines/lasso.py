@@ -163,9 +163,8 @@ class LassoCV:
     alphas: np.ndarray  # the penalty grid, largest first
     cv_mse: np.ndarray  # inner-CV mean squared error per penalty
     best: int  # index of the chosen penalty
-    oof: (
-        np.ndarray
-    )  # each row's prediction at the chosen penalty by the fold model not fitted on it
+    # each row's prediction at the chosen penalty by the fold model not fitted on it
+    oof: np.ndarray
     coef: np.ndarray  # effects of the fit on every row at the chosen penalty
     intercept: float  # of that fit: prediction = X @ coef + intercept
 
