@@ -113,7 +113,7 @@ def test_path_early_stop_finds_the_full_grid_choice():
 
 
 def test_solver_matches_scikit_learn_on_a_small_problem():
-    """The skglm path reaches scikit-learn's coordinate-descent optimum (tight tolerance)."""
+    """The warm-started path reaches scikit-learn's coordinate-descent optimum (tight tolerance)."""
     from sklearn.linear_model import Lasso as SkLasso
 
     x, y = _data("sparse", seed=5)

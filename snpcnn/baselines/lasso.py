@@ -17,7 +17,8 @@ class Lasso(Baseline):
     Solves ``min_b,beta ||y - F b - X beta||^2 / (2n) + alpha (l1_ratio ||beta||_1 +
     (1 - l1_ratio) ||beta||^2 / 2)`` with ``F = [1, C]`` unpenalised: ``F`` is projected out
     of ``X`` and ``y`` (which also centres them), the penalised fit is made on the projected
-    data by coordinate descent with working sets and Anderson acceleration (skglm), and
+    data by coordinate descent with working sets and Anderson acceleration
+    (:mod:`snpcnn.baselines._lasso_cd`, compiled by numba once and cached on disk), and
     ``b = (F'F)^-1 F'(y - X beta)``.  Where few markers carry most of the genetic variance (sparse architectures) it
     predicts much better than GBLUP, whose Gaussian prior spreads every effect over all markers
     in LD; on polygenic traits it is usually a little below GBLUP.
@@ -39,9 +40,9 @@ class Lasso(Baseline):
     cv : int
         Inner folds for the penalty (default 5).
     max_iter, tol
-        Solver limits: at most ``max_iter`` working-set iterations per penalty (skglm's
-        meaning); ``tol`` bounds the optimality (KKT) violation relative to ``alpha_max``,
-        so it does not depend on the trait's scale.
+        Solver limits: at most ``max_iter`` working-set iterations per penalty; ``tol``
+        bounds every effect's optimality (KKT) violation relative to ``alpha_max``, so it
+        does not depend on the trait's scale.
     seed : int
         The inner folds' shuffle.
 
@@ -173,22 +174,6 @@ class LassoCV:
         return float(self.alphas[self.best])
 
 
-def _solver(l1_ratio: float, tol: float, max_iter: int):
-    from skglm import ElasticNet
-    from skglm import Lasso as _SkLasso
-
-    if l1_ratio >= 1.0:
-        return _SkLasso(alpha=1.0, fit_intercept=False, tol=tol, max_iter=max_iter, warm_start=True)
-    return ElasticNet(
-        alpha=1.0,
-        l1_ratio=l1_ratio,
-        fit_intercept=False,
-        tol=tol,
-        max_iter=max_iter,
-        warm_start=True,
-    )
-
-
 def lasso_path(
     X: np.ndarray,
     y: np.ndarray,
@@ -203,31 +188,30 @@ def lasso_path(
     """Effects (m x k) of the penalised fit of the *centred* ``X``, ``y`` at the first k
     penalties of ``alphas`` (largest first), each fit started from the previous one (a
     warm-started path).  ``tol`` is relative to the largest useful penalty (``max |X'y| /
-    n``).  With ``held = (X_held, y_held)`` (centred alike) and ``patience`` > 0 the path
-    stops once the held-out squared error has not improved for ``patience`` penalties
-    (k <= len(alphas)); otherwise k = len(alphas).  ``init``: the effects to start the
-    first fit from (a path resumed where it stopped)."""
-    import warnings
+    n``): each fit ends where no effect's optimality violation exceeds it.  ``max_iter``
+    bounds the working-set iterations per penalty.  With ``held = (X_held, y_held)``
+    (centred alike) and ``patience`` > 0 the path stops once the held-out squared error has
+    not improved for ``patience`` penalties (k <= len(alphas)); otherwise k = len(alphas).
+    ``init``: the effects to start the first fit from (a path resumed where it stopped)."""
+    from snpcnn.baselines._lasso_cd import solve
 
     Xf = np.asfortranarray(X, dtype=np.float64)
-    scale = float(np.max(np.abs(Xf.T @ y))) / len(y)
-    model = _solver(l1_ratio, tol * max(scale, 1e-300), max_iter)
-    if init is not None:
-        model.coef_ = np.array(init, dtype=np.float64)
+    yf = np.ascontiguousarray(y, dtype=np.float64)
+    scale = float(np.max(np.abs(Xf.T @ yf))) / len(yf)
+    tol_abs = tol * max(scale, 1e-300)
+    colsq = np.einsum("ij,ij->j", Xf, Xf)
+    beta = np.zeros(X.shape[1]) if init is None else np.array(init, dtype=np.float64)
     coefs = np.zeros((X.shape[1], len(alphas)))
     best, since = np.inf, 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence notes: the path goes on from there
-        for i, a in enumerate(alphas):
-            model.alpha = float(a)
-            model.fit(Xf, y)
-            coefs[:, i] = model.coef_
-            if held is None or patience <= 0:
-                continue
-            err = float(np.mean((held[0] @ model.coef_ - held[1]) ** 2))
-            best, since = (err, 0) if err < best else (best, since + 1)
-            if since >= patience:
-                return coefs[:, : i + 1]
+    for i, a in enumerate(alphas):
+        beta, _ = solve(Xf, yf, float(a), l1_ratio, tol_abs, beta, colsq, max_outer=max_iter)
+        coefs[:, i] = beta
+        if held is None or patience <= 0:
+            continue
+        err = float(np.mean((held[0] @ beta - held[1]) ** 2))
+        best, since = (err, 0) if err < best else (best, since + 1)
+        if since >= patience:
+            return coefs[:, : i + 1]
     return coefs
 
 
