@@ -73,3 +73,19 @@ def test_small_solve():
     b = rng.normal(size=5)
     np.testing.assert_allclose(_solve_small(a, b), np.linalg.solve(a, b), rtol=1e-10)
     assert np.isnan(_solve_small(np.zeros((3, 3)), np.ones(3))).all()
+
+
+def test_penalty_choice_does_not_depend_on_the_trait_scale():
+    """The same trait in other units (x 1e-9, x 1e9) gets the same penalty and the same
+    selected markers (the tie rule and the tolerance are relative)."""
+    from snpcnn.baselines.lasso import cross_validated_lasso
+
+    x, y = _ld_data(n=200, seed=4)
+    x = np.ascontiguousarray(x)
+    ref = cross_validated_lasso(x, y)
+    assert ref.best > 0 and np.count_nonzero(ref.coef) > 0
+    for s in (1e-9, 1e9):
+        fit = cross_validated_lasso(x, y * s)
+        assert fit.best == ref.best
+        np.testing.assert_array_equal(fit.coef != 0, ref.coef != 0)
+        np.testing.assert_allclose(fit.coef / s, ref.coef, rtol=1e-6, atol=1e-9)

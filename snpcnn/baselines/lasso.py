@@ -26,8 +26,8 @@ class Lasso(Baseline):
     Penalty choice: ``alpha_`` minimises the mean squared error of ``cv`` folds of the training
     rows (split by a fixed-seed shuffle, so the choice is deterministic) over a log grid of
     ``n_alphas`` penalties from ``alpha_max`` (the smallest penalty giving no marker) down to
-    ``eps * alpha_max``; the largest penalty within ``1e-12`` of the minimum wins ties.  The
-    final fit is on all training rows.  Only the training data enter.
+    ``eps * alpha_max``; the largest penalty within a relative ``1e-12`` of the minimum wins
+    ties.  The final fit is on all training rows.  Only the training data enter.
 
     Parameters
     ----------
@@ -231,7 +231,7 @@ def cross_validated_lasso(
     """LASSO / elastic net with its penalty by ``cv`` inner folds (a fixed-seed shuffle of the
     rows: deterministic).  The grid: ``n_alphas`` penalties from ``alpha_max`` (the smallest
     that selects no marker) down to ``eps * alpha_max`` on a log scale; the largest penalty
-    within 1e-12 of the smallest inner-CV error wins.  Every fold model centres its own rows,
+    within a relative 1e-12 of the smallest inner-CV error wins (scale-free).  Every fold model centres its own rows,
     so nothing of a held-out row enters its prediction.  Each fold's path stops once its
     held-out error has not improved for ``patience`` penalties (0: the whole grid); where the
     folds' mean error was still falling at the last penalty they all reached, the folds that
@@ -290,7 +290,7 @@ def cross_validated_lasso(
         for f in range(cv):
             if reached[f] < target:
                 extend(f, target, 0)
-    best = int(np.flatnonzero(cv_mse <= cv_mse.min() + 1e-12)[0])
+    best = int(np.flatnonzero(cv_mse <= cv_mse.min() * (1.0 + 1e-12))[0])
     # already centred (the baseline's projected X, the start's centred inputs): no copy
     span = max(1.0, float(X.max()), -float(X.min()))
     xc = X if float(np.abs(xm).max()) <= 1e-9 * span else X - xm
