@@ -1,5 +1,5 @@
-"""The sparse linear baseline (LASSO) beside GBLUP and the default CNN (v7; v6 on the sweep's wide
-set) on the same folds (sessions 17-18, issue 16): archive the run of ``benchmarks/configs/lasso.toml`` and write
+"""The sparse linear baseline (LASSO) beside GBLUP and the default CNN (v7) on the same folds
+(sessions 17-19, issue 16): archive the run of ``benchmarks/configs/lasso.toml`` and write
 docs/bench/lasso.md.
 
     snpcnn benchmark benchmarks/configs/lasso.toml --models none --workers 2 --out bench_out/lasso
@@ -7,8 +7,8 @@ docs/bench/lasso.md.
     .venv/bin/python benchmarks/lasso_runs.py                             # render from the archive
     .venv/bin/python benchmarks/assemble_docs.py
 
-The default's numbers come from its archived v7 runs (v6 on the sweep's wide set;
-benchmarks/default_runs.py): the data
+The default's numbers come from its archived v7 runs (benchmarks/default_runs.py; the sweep's
+sets and simulated.toml re-run in session 19 with the new LASSO solver, as the default): the data
 sets of lasso.toml are copied from those configs, so the folds are the same, which the table
 checks fold by fold through GBLUP (its r in this run against its r in the default's run).
 Pearson r between observed and predicted values in each test fold, mean over the folds; a
@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "results" / "lasso"
 OUT = ROOT / "docs" / "bench" / "lasso.md"
 #: data set -> (archive of the default's run, the default's row name there, its version):
-#: v7 (session 18) where it was run, else v6
+#: v7 (sessions 18-19)
 DEFAULT_RUNS = {
-    "small": ("simulated_sweep_small_v7", "snpcnn_default_v7", "v7"),
-    "wide": ("simulated_sweep_wide_v6", "snpcnn_default", "v6"),
+    "small": ("simulated_sweep_small_v7", "snpcnn_default", "v7"),
+    "wide": ("simulated_sweep_wide_v7", "snpcnn_default", "v7"),
     "wheat": ("wheat_default_v7", "snpcnn_default_v7", "v7"),
     "mice": ("mice_default_v7", "snpcnn_default_v7", "v7"),
 }
@@ -68,9 +68,9 @@ def render() -> None:
         "# LASSO, the sparse linear baseline, beside GBLUP and the default CNN (issue 16)",
         "",
         "`snpcnn.baselines.Lasso` (`--baselines lasso`; penalty by 5 inner folds of the training "
-        "rows, docs/baselines.md; skglm's solver since session 18) and GBLUP on the folds of the "
-        "default's runs (docs/bench/default_v7.md; v6's, docs/bench/default_v6.md, on the "
-        "sweep's `wide` set, not re-run with v7); `default CNN` is that run's, its version in "
+        "rows, docs/baselines.md; snpcnn's own coordinate-descent solver since session 19, "
+        "skglm's in session 18) and GBLUP on the folds of the default's runs "
+        "(docs/bench/default_v7.md); `default CNN` is that run's, its version in "
         "brackets. `same folds` = test folds in "
         "which GBLUP's r here equals its r in the default's run to 1e-6. Pearson r, mean over "
         "the test folds; a collapsed fold (constant predictions) counts as r = 0 and is counted "
