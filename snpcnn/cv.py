@@ -247,6 +247,18 @@ class CVResults:
                 out[why] = out.get(why, 0) + 1
         return out
 
+    def starts_not_offered(self) -> dict[str, int]:
+        """Fits whose start choice could not offer a configured start (``start_choice.
+        not_offered``: the CNN-GP and GBLUP-AD on streamed genotypes), by start label."""
+        from snpcnn.training import START_LABELS
+
+        out: dict[str, int] = {}
+        for h in self.histories:
+            for kind in ((h.get("conv") or {}).get("start_choice") or {}).get("not_offered", ()):
+                label = START_LABELS.get(kind, kind)
+                out[label] = out.get(label, 0) + 1
+        return out
+
     @property
     def inner_validation(self) -> pd.DataFrame:
         """Pearson r of the CNN on the inner validation split of each training part.

@@ -173,8 +173,7 @@ class EncodedRows:
         """Columns ``c0:c1`` of the flattened input (float32, rows x (c1 - c0))."""
         pre, c = self.pre, self.shape[2]
         s0, s1 = c0 // c, -(-c1 // c)
-        snps = pre.snp_index_[s0:s1]
-        block = np.asarray(self.genotypes.dosages[self.rows[:, None], snps[None, :]])
+        block = _read(self.genotypes.dosages, self.rows, pre.snp_index_[s0:s1])
         sub = {
             "fill": pre.fill_[s0:s1],
             "center": None if pre.center_ is None else pre.center_[s0:s1],
@@ -185,6 +184,24 @@ class EncodedRows:
         x = encode(block, pre.encoding, **sub).reshape(len(self), -1)
         return x[:, c0 - s0 * c : c1 - s0 * c]
 
+    def take_columns(self, cols: np.ndarray) -> np.ndarray:
+        """Columns ``cols`` (sorted or not) of the flattened input (float32, rows x
+        len(cols)): the values of :meth:`columns` (and of ``pre.transform``), read from the
+        SNPs that hold them only."""
+        pre, c = self.pre, self.shape[2]
+        cols = np.asarray(cols, dtype=np.int64)
+        snps = np.unique(cols // c)
+        block = _read(self.genotypes.dosages, self.rows, pre.snp_index_[snps])
+        sub = {
+            "fill": pre.fill_[snps],
+            "center": None if pre.center_ is None else pre.center_[snps],
+            "scale": None if pre.scale_ is None else pre.scale_[snps],
+        }
+        from snpcnn.genotypes import encode
+
+        x = encode(block, pre.encoding, **sub).reshape(len(self), -1)
+        return x[:, np.searchsorted(snps, cols // c) * c + cols % c]
+
     def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
         """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""
         p = self.n_features
@@ -192,6 +209,21 @@ class EncodedRows:
         step = max(align, step - step % align)
         for c0 in range(0, p, step):
             yield c0, min(p, c0 + step)
+
+
+def _read(dosages, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
+    """``dosages[rows][:, snps]`` (int8, rows x SNPs), read as rows x the span of ``snps``
+    (a row index and a slice: much faster than indexing both axes with arrays on a
+    memory-mapped matrix), then narrowed to ``snps`` where the span holds other columns."""
+    if len(snps) == 0:
+        return np.zeros((len(rows), 0), dtype=np.int8)
+    lo, hi = int(snps.min()), int(snps.max()) + 1
+    if hi - lo > 4 * len(snps):  # a few scattered SNPs: read only those
+        return np.asarray(dosages[rows[:, None], snps[None, :]])
+    block = np.asarray(dosages[rows, lo:hi])
+    if hi - lo == len(snps) and np.all(np.diff(snps) == 1):
+        return block
+    return block[:, snps - lo]
 
 
 class DosageRows:

@@ -301,7 +301,12 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     starts = results.start_counts() if hasattr(results, "start_counts") else None
     if starts is not None:
         skips = results.start_skips() if hasattr(results, "start_skips") else {}
-        return _kernel_start_text(k, n, starts, c, short) + _skipped_text(skips, short)
+        absent = results.starts_not_offered() if hasattr(results, "starts_not_offered") else {}
+        return (
+            _kernel_start_text(k, n, starts, c, short)
+            + _skipped_text(skips, short)
+            + _not_offered_text(absent, short)
+        )
     if short:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
@@ -354,6 +359,18 @@ def _skipped_text(skips: dict[str, int], short: bool) -> str:
     total = sum(skips.values())
     why = "; ".join(f"{reason} ({k})" for reason, k in skips.items())
     text = f"no start choice was made in {total} of those fits, which started at RR-BLUP: {why}"
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
+
+
+def _not_offered_text(absent: dict[str, int], short: bool) -> str:
+    """Starts the choice could not offer (streamed genotypes), and in how many fits."""
+    if not absent:
+        return ""
+    what = ", ".join(f"the {label} in {k}" for label, k in absent.items())
+    text = (
+        f"on streamed genotypes (large data) the start choice compared GBLUP with the LASSO "
+        f"only, so these starts were not offered: {what} fits"
+    )
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 

@@ -255,8 +255,9 @@ def _tiny_cv(geno, tmp_path, monkeypatch, stream: str):
         baselines=["gblup", "ridge"],
         refit=True,
         seed=3,
-        # v6: in memory as streamed, the start is the ridge on this trait (streamed rows skip
-        # the start choice; the default, v7, would propose its LASSO start in memory here)
+        # v6: in memory as streamed, the start is the ridge on this trait (v6's streamed rows
+        # skip the start choice; the default, v7, proposes its LASSO start here, in memory and
+        # streamed: tests/test_streamed_start.py)
         model="snpcnn_default_v6",
     )
 

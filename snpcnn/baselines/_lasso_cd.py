@@ -192,6 +192,17 @@ def _violations(X, r, beta, a1, a2, out):
     return worst
 
 
+@njit(cache=True)
+def _violations_of(grad, beta, a1, a2, out):
+    """Every column's optimality violation from its gradient into ``out``; the largest."""
+    worst = 0.0
+    for j in range(grad.shape[0]):
+        out[j] = _violation(grad[j], beta[j], a1, a2)
+        if out[j] > worst:
+            worst = out[j]
+    return worst
+
+
 def _solve(X, r, beta, colsq, a1, a2, tol, max_outer, max_epochs):
     """Solve the penalised problem from ``beta`` (``r`` = y - X beta on entry; both updated in
     place).  Returns (outer iterations, largest violation over every column at the end,

@@ -231,17 +231,25 @@ def cross_validated_lasso(
     """LASSO / elastic net with its penalty by ``cv`` inner folds (a fixed-seed shuffle of the
     rows: deterministic).  The grid: ``n_alphas`` penalties from ``alpha_max`` (the smallest
     that selects no marker) down to ``eps * alpha_max`` on a log scale; the largest penalty
-    within a relative 1e-12 of the smallest inner-CV error wins (scale-free).  Every fold model centres its own rows,
-    so nothing of a held-out row enters its prediction.  Each fold's path stops once its
+    within a relative 1e-12 of the smallest inner-CV error wins (scale-free).  Every fold
+    model centres its own rows, so nothing of a held-out row enters its prediction.  Each fold's path stops once its
     held-out error has not improved for ``patience`` penalties (0: the whole grid); where the
     folds' mean error was still falling at the last penalty they all reached, the folds that
     stopped first are resumed, until that mean has not improved for ``patience`` penalties.
     So the small penalties, where many markers enter and each fit costs most, are computed
     only where they still help.
+
+    ``X`` is an array, or :class:`StreamedColumns` (a streamed training part: the same
+    search from column-block passes, the same choices up to float rounding).
     Returns None where ``y`` gives nothing to fit (``alpha_max`` 0)."""
     n = len(y)
-    xm, ym = X.mean(axis=0), float(y.mean())
-    alpha_max = float(np.max(np.abs(X.T @ (y - ym)))) / (n * l1_ratio)  # = with X centred
+    streamed = isinstance(X, StreamedColumns)
+    ym = float(y.mean())
+    if streamed:
+        xm, xty = X.mean_and_xty(y - ym)
+    else:
+        xm, xty = X.mean(axis=0), X.T @ (y - ym)
+    alpha_max = float(np.max(np.abs(xty))) / (n * l1_ratio)  # = with X centred
     if not alpha_max > 0:
         return None
     alphas = alpha_max * np.logspace(0.0, np.log10(eps), n_alphas)
@@ -255,11 +263,30 @@ def cross_validated_lasso(
         """Fold f's path from its last penalty on, up to ``stop`` (or its early stop)."""
         test = tests[f]
         train = np.setdiff1d(order, test)
+        k0 = reached[f]
+        if streamed:
+            y_f = float(y[train].mean())
+            coefs, held = _streamed_path(
+                X,
+                train,
+                test,
+                y[train] - y_f,
+                y[test] - y_f,
+                alphas[k0:stop],
+                l1_ratio,
+                tol,
+                max_iter,
+                pat,
+                last[f],
+            )
+            preds[test, k0 : k0 + coefs.shape[1]] = held + y_f
+            reached[f] = k0 + coefs.shape[1]
+            last[f] = coefs[:, -1]
+            return
         xt = X[train]
         m_f, y_f = xt.mean(axis=0), float(y[train].mean())
         xt -= m_f
         x_held = X[test] - m_f
-        k0 = reached[f]
         coefs = lasso_path(
             xt,
             y[train] - y_f,
@@ -291,6 +318,19 @@ def cross_validated_lasso(
             if reached[f] < target:
                 extend(f, target, 0)
     best = int(np.flatnonzero(cv_mse <= cv_mse.min() * (1.0 + 1e-12))[0])
+    if streamed:
+        everyone = np.arange(n)
+        coef = _streamed_path(
+            X, everyone, everyone[:0], y - ym, y[:0], alphas[: best + 1], l1_ratio, tol, max_iter
+        )[0][:, -1]
+        return LassoCV(
+            alphas=alphas,
+            cv_mse=cv_mse,
+            best=best,
+            oof=preds[:, best].copy(),
+            coef=coef,
+            intercept=ym - float(xm @ coef),
+        )
     # already centred (the baseline's projected X, the start's centred inputs): no copy
     span = max(1.0, float(X.max()), -float(X.min()))
     xc = X if float(np.abs(xm).max()) <= 1e-9 * span else X - xm
@@ -304,3 +344,148 @@ def cross_validated_lasso(
         coef=coef,
         intercept=ym - float(xm @ coef),
     )
+
+
+class StreamedColumns:
+    """The centred float64 columns of a streamed training part
+    (:class:`snpcnn.datapath.EncodedRows`) for the LASSO: ``x - mean`` over its rows, the
+    values of the in-memory start's centred inputs, read in column blocks of about
+    :data:`snpcnn.datapath.BLOCK_BYTES` for the optimality checks, and any set of columns
+    (the working set, the nonzero effects) on request, with the columns read last kept up
+    to ``cache_bytes``.  Memory: one block plus the cache plus the working set, never the
+    whole float matrix."""
+
+    def __init__(self, x, cache_bytes: int = 64 * 2**20) -> None:
+        self.x = x
+        self.n, self.p = len(x), int(x.n_features)
+        self.shape = (self.n, self.p)
+        self.mean = np.zeros(self.p)
+        for c0, c1 in x.column_blocks():
+            self.mean[c0:c1] = x.columns(c0, c1).astype(np.float64).mean(axis=0)
+        self._cache: dict[int, np.ndarray] = {}
+        self._cache_cols = max(1, int(cache_bytes) // max(8 * self.n, 1))
+
+    def blocks(self, rows: np.ndarray | None = None, shift: np.ndarray | None = None):
+        """``(c0, c1, centred float64 block)`` over every column (of the rows ``rows`` only,
+        read from those rows' genotypes; minus ``shift`` too, if given), in blocks of about a
+        quarter of :data:`snpcnn.datapath.BLOCK_BYTES` (a pass holds a few copies of one)."""
+        x = self.x if rows is None else self.x[rows]
+        for c0, c1 in self.x.column_blocks(itemsize=32):
+            b = x.columns(c0, c1).astype(np.float64)
+            b -= self.mean[c0:c1]
+            if shift is not None:
+                b -= shift[c0:c1]
+            yield c0, c1, b
+
+    def take(self, cols: np.ndarray) -> np.ndarray:
+        """The centred columns ``cols`` (n x len(cols), float64)."""
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.empty((self.n, len(cols)))
+        miss = np.array([c not in self._cache for c in cols.tolist()], dtype=bool)
+        for k in np.flatnonzero(~miss):
+            out[:, k] = self._cache[int(cols[k])]
+        if miss.any():
+            new = cols[miss]
+            got = self.x.take_columns(new).astype(np.float64) - self.mean[new]
+            out[:, miss] = got
+            if len(self._cache) + len(new) > self._cache_cols:
+                self._cache.clear()  # the columns read last are kept, within the budget
+            if len(new) <= self._cache_cols:
+                for k, c in enumerate(new.tolist()):
+                    self._cache[c] = got[:, k].copy()
+        return out
+
+    def mean_and_xty(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The centred columns' means (about 0) and ``X' yc``, in one pass."""
+        xm, xty = np.zeros(self.p), np.zeros(self.p)
+        for c0, c1, B in self.blocks():
+            xm[c0:c1] = B.mean(axis=0)
+            xty[c0:c1] = B.T @ yc
+        return xm, xty
+
+    def product(self, coef: np.ndarray) -> np.ndarray:
+        """``X @ coef`` from the nonzero effects' columns."""
+        nz = np.flatnonzero(coef)
+        return self.take(nz) @ coef[nz] if len(nz) else np.zeros(self.n)
+
+
+def _streamed_path(
+    src: StreamedColumns,
+    train: np.ndarray,
+    test: np.ndarray,
+    y_t: np.ndarray,
+    y_h: np.ndarray,
+    alphas: np.ndarray,
+    l1_ratio: float,
+    tol: float,
+    max_iter: int,
+    patience: int = 0,
+    init: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lasso_path` of the rows ``train`` of a streamed source (each column centred
+    on those rows; ``y_t``, ``y_h`` centred by their mean), with the held-out rows
+    ``test`` as its ``held`` rows: the same working-set solver, whose optimality check
+    reads the columns block by block.  Returns (effects m x k, held-out predictions
+    len(test) x k, centred)."""
+    from snpcnn.baselines._lasso_cd import _epochs, _violations_of
+
+    p = src.p
+    m_f, colsq, xty = np.zeros(p), np.zeros(p), np.zeros(p)
+    for c0, c1, bt in src.blocks(train):
+        m = bt.mean(axis=0)
+        bt -= m
+        m_f[c0:c1] = m
+        colsq[c0:c1] = np.einsum("ij,ij->j", bt, bt)
+        xty[c0:c1] = bt.T @ y_t
+    n_t = len(train)
+    tol_abs = tol * max(float(np.max(np.abs(xty))) / n_t, 1e-300)
+
+    def rows_of(cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.asfortranarray(src.take(cols)[rows] - m_f[cols])
+
+    beta = np.zeros(p) if init is None else np.array(init, dtype=np.float64)
+    nz = np.flatnonzero(beta)
+    r = y_t - (rows_of(nz, train) @ beta[nz] if len(nz) else 0.0)
+    coefs = np.zeros((p, len(alphas)))
+    held = np.zeros((len(test), len(alphas)))
+    viol, grad = np.empty(p), np.empty(p)
+    current = False  # grad is that of the current effects (no pass needed)
+    best, since = np.inf, 0
+    for i, a in enumerate(alphas):
+        a1, a2 = float(a * l1_ratio), float(a * (1.0 - l1_ratio))
+        for _ in range(max_iter):
+            if not current:  # one pass over the columns: every gradient
+                for c0, c1, bt in src.blocks(train, m_f):
+                    grad[c0:c1] = (r @ bt) / -n_t
+                current = True
+            worst = _violations_of(grad, beta, a1, a2, viol)
+            if worst <= tol_abs:
+                break
+            nonzero = beta != 0.0
+            size = min(p, max(10, 2 * int(nonzero.sum())))
+            ws = np.sort(np.argsort(-np.where(nonzero, np.inf, viol), kind="stable")[:size])
+            bw = beta[ws].copy()
+            _epochs(
+                rows_of(ws, train),
+                r,
+                bw,
+                colsq[ws],
+                np.arange(len(ws)),
+                a1,
+                a2,
+                tol_abs / 4.0,
+                10_000,
+            )
+            beta[ws] = bw
+            current = False
+        coefs[:, i] = beta
+        if len(test):
+            nz = np.flatnonzero(beta)
+            held[:, i] = rows_of(nz, test) @ beta[nz] if len(nz) else 0.0
+        if patience <= 0 or not len(test):
+            continue
+        err = float(np.mean((held[:, i] - y_h) ** 2))
+        best, since = (err, 0) if err < best else (best, since + 1)
+        if since >= patience:
+            return coefs[:, : i + 1], held[:, : i + 1]
+    return coefs, held

@@ -1,0 +1,139 @@
+"""The default's start choice on streamed genotypes (large data, snpcnn.datapath): GBLUP
+against the LASSO, with the LASSO's solver reading column blocks (session 19)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn import datapath
+from snpcnn.baselines.lasso import StreamedColumns, cross_validated_lasso
+from snpcnn.datapath import EncodedRows
+from snpcnn.preprocess import GenotypePreprocessor
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+from snpcnn.training import TrainConfig, _choose_start, _LassoStart
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = simulate_genotypes(300, 600, missing_rate=0.02, seed=4)
+    sparse, _ = simulate_trait(g, architecture="sparse_additive", n_loci=5, h2=0.6, seed=1)
+    poly, _ = simulate_trait(g, architecture="polygenic", n_loci=300, h2=0.5, seed=2)
+    return g, np.asarray(sparse, float), np.asarray(poly, float)
+
+
+@pytest.fixture()
+def small_blocks(monkeypatch):
+    """Blocks of a few columns, so that every pass really is many blocks."""
+    monkeypatch.setattr(datapath, "BLOCK_BYTES", 16 * 1024)
+
+
+def _inputs(g, rows):
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    return pre, pre.transform(g, rows)
+
+
+def test_take_columns_equals_the_columns(data):
+    g, _, _ = data
+    rows = np.array([9, 2, 150, 40, 41])
+    pre, dense = _inputs(g, np.arange(200))
+    src = EncodedRows(g, pre, rows)
+    flat = pre.transform(g, rows).reshape(len(rows), -1)
+    cols = np.array([599, 0, 17, 16, 300])
+    np.testing.assert_array_equal(src.take_columns(cols), flat[:, cols])
+
+
+def test_streamed_lasso_search_equals_in_memory(data, small_blocks):
+    """The same penalty, effects and cross-fitted predictions, read in column blocks (float
+    rounding apart: the sums over blocks)."""
+    g, y, _ = data
+    rows = np.arange(250)
+    pre, dense = _inputs(g, rows)
+    x = dense.reshape(len(rows), -1).astype(np.float64)
+    want = cross_validated_lasso(x - x.mean(axis=0), y[rows])
+    src = StreamedColumns(EncodedRows(g, pre, rows), cache_bytes=8 * 250 * 7)
+    assert len(list(src.x.column_blocks())) > 10
+    got = cross_validated_lasso(src, y[rows])
+    assert got.best == want.best and np.count_nonzero(want.coef) >= 5
+    np.testing.assert_allclose(got.coef, want.coef, atol=1e-10)
+    np.testing.assert_allclose(got.oof, want.oof, atol=1e-10)
+    assert got.intercept == pytest.approx(want.intercept, abs=1e-10)
+
+
+@pytest.mark.parametrize("trait, chosen", [("sparse", "lasso"), ("polygenic", "ridge")])
+def test_streamed_start_choice(data, small_blocks, trait, chosen):
+    """Streamed rows: GBLUP against the LASSO with the errors of the in-memory choice; the
+    LASSO start predicts streamed rows as in memory.  The CNN-GP and GBLUP-AD are not
+    offered (recorded)."""
+    g, sparse, poly = data
+    y = {"sparse": sparse, "polygenic": poly}[trait]
+    rows = np.arange(260)
+    pre, dense = _inputs(g, rows)
+    yt = ((y[rows] - y[rows].mean()) / y[rows].std()).astype(np.float32)[:, None]
+    cfg = TrainConfig(model="snpcnn_default")
+    start, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
+    mem_start, mem = _choose_start(dense, yt, cfg, "regression")
+    assert info["candidates"] == ["ridge", "lasso"] and "skipped" not in info
+    assert info["not_offered"] == {"cnn_gp": "streamed genotypes", "gblup_ad": "streamed genotypes"}
+    assert info["chosen"] == chosen
+    assert info["loo_mse"]["ridge"] == pytest.approx(mem["loo_mse"]["ridge"], rel=1e-8)
+    assert info["lasso_cv_mse"] == pytest.approx(mem["lasso_cv_mse"], rel=1e-8)
+    assert info["loglik_ridge"] == pytest.approx(mem["loglik_ridge"], rel=1e-8)
+    if chosen == "ridge":
+        assert start is None
+        return
+    assert isinstance(start, _LassoStart) and isinstance(mem_start, _LassoStart)
+    np.testing.assert_allclose(start.fitted, mem_start.fitted, atol=1e-8)
+    np.testing.assert_allclose(start.shift, mem_start.shift, atol=1e-6)
+    test = np.arange(260, 300)
+    np.testing.assert_allclose(
+        start.predict(EncodedRows(g, pre, test)),
+        mem_start.predict(pre.transform(g, test)),
+        atol=1e-8,
+    )
+
+
+def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypatch):
+    """The default on a sparse trait, streamed (SNPCNN_STREAM=1) and in memory: the LASSO
+    start in both, the same predictions (float rounding apart), and the report says which
+    starts a streamed fit could not offer."""
+    from snpcnn.cv import cross_validate
+
+    g, y, _ = data
+    pheno = tmp_path / "pheno.csv"
+    pd.DataFrame({"sample_id": g.samples, "t": y}).to_csv(pheno, index=False)
+    runs = {}
+    for stream in ("0", "1"):
+        monkeypatch.setenv(datapath.STREAM_ENV, stream)
+        runs[stream] = cross_validate(
+            g,
+            str(pheno),
+            "t",
+            folds=2,
+            epochs=3,
+            patience=3,
+            conv_folds=2,
+            baselines=["gblup"],
+            refit=False,
+            seed=3,
+        )
+    key = ["model", "repeat", "fold", "sample_id"]
+    a = runs["0"].predictions.sort_values(key).reset_index(drop=True)
+    b = runs["1"].predictions.sort_values(key).reset_index(drop=True)
+    assert a[key].equals(b[key])
+    chosen = {}
+    for stream, res in runs.items():
+        fits = [h["conv"] for h in res.histories if (h.get("conv") or {}).get("start_choice")]
+        chosen[stream] = [(c["start"], c["start_choice"]["candidates"]) for c in fits]
+    assert [s for s, _ in chosen["0"]] == [s for s, _ in chosen["1"]] == ["lasso", "lasso"]
+    assert all(c == ["ridge", "lasso"] for _, c in chosen["1"])
+    assert runs["1"].starts_not_offered() == {"CNN-GP": 2, "GBLUP-AD": 2}
+    assert runs["0"].starts_not_offered() == {}
+    from snpcnn.report import conv_kept_text
+
+    assert "the CNN-GP in 2, the GBLUP-AD in 2 fits" in conv_kept_text(runs["1"], short=True)
+    for model in sorted(set(a["model"])):
+        if model.startswith("CNN"):
+            m = a["model"] == model
+            np.testing.assert_allclose(b.loc[m, "predicted"], a.loc[m, "predicted"], atol=1e-4)
