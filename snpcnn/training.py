@@ -483,6 +483,11 @@ def _choose_start(
         why = "the kernel start takes one regression trait"
     elif streamed and "lasso" not in names:
         why = "streamed genotypes"
+    elif streamed and n * x.n_features > int(spec["lasso_max_streamed"]):
+        why = (
+            f"streamed genotypes: {n} x {x.n_features} training genotypes > "
+            f"lasso_max_streamed ({spec['lasso_max_streamed']})"
+        )
     elif n > int(spec["kernel_max_samples"]):
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     elif np.isnan(y).any():

@@ -137,3 +137,19 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
         if model.startswith("CNN"):
             m = a["model"] == model
             np.testing.assert_allclose(b.loc[m, "predicted"], a.loc[m, "predicted"], atol=1e-4)
+
+
+def test_streamed_lasso_has_a_size_limit(data):
+    """Above ``[linear] lasso_max_streamed`` training genotypes a streamed fit makes no start
+    choice (each LASSO iteration reads them all) and says why."""
+    g, y, _ = data
+    rows = np.arange(260)
+    pre, _ = _inputs(g, rows)
+    yt = ((y[rows] - y[rows].mean()) / y[rows].std()).astype(np.float32)[:, None]
+    from snpcnn.models import load_architecture
+
+    arch = load_architecture("snpcnn_default")
+    arch["linear"]["lasso_max_streamed"] = 1000
+    cfg = TrainConfig(model=arch)
+    start, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
+    assert start is None and "lasso_max_streamed (1000)" in info["skipped"]

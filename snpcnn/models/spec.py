@@ -100,6 +100,9 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     "kernel_threshold": (check_nonnegative_float, 1.92),
     # above this many training rows the start is the ridge (an n x n kernel per fit)
     "kernel_max_samples": (check_positive_int, 5000),
+    # streamed genotypes (large data): the LASSO is offered up to this many training
+    # genotypes (rows x input columns); each of its working-set iterations reads them all
+    "lasso_max_streamed": (check_positive_int, 2**29),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):

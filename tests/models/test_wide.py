@@ -20,7 +20,12 @@ def _with_linear(linear):
 
 def test_linear_table_is_validated_and_filled():
     spec = load_architecture(_with_linear({}))
-    kernel = {"kernel": "none", "kernel_threshold": 1.92, "kernel_max_samples": 5000}
+    kernel = {
+        "kernel": "none",
+        "kernel_threshold": 1.92,
+        "kernel_max_samples": 5000,
+        "lasso_max_streamed": 2**29,
+    }
     assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}
     assert load_architecture(_with_linear({"l2": 1e-3, "penalty": "reml"}))["linear"] == {
         "l2": 1e-3,
