@@ -367,10 +367,7 @@ def _not_offered_text(absent: dict[str, int], short: bool) -> str:
     if not absent:
         return ""
     what = ", ".join(f"the {label} in {k}" for label, k in absent.items())
-    text = (
-        f"on streamed genotypes (large data) the start choice compared GBLUP with the LASSO "
-        f"only, so these starts were not offered: {what} fits"
-    )
+    text = f"on streamed genotypes (large data) these starts were not offered: {what} fits"
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 

@@ -387,11 +387,24 @@ def _fit_dominance_start(
     Gram matrix with mean diagonal 1; ``D`` the dominance codes' Gram matrix scaled alike),
     the share ``w`` on the grid ``shares`` (> 0) by REML.  Returns (start or None where the
     inputs carry no dominance codes, log-likelihood, notes)."""
+    from snpcnn.baselines.lasso import StreamedColumns
     from snpcnn.baselines.reml import _best_kernel
 
-    n = len(xc)
-    w_codes, a, b = _dominance_block(xc)
-    dgram = w_codes @ w_codes.T
+    def blocks():  # the centred inputs in column blocks (one block in memory)
+        if isinstance(xc, StreamedColumns):
+            yield from xc.blocks()
+        else:
+            yield 0, xc.shape[1], xc
+
+    n, p = xc.shape
+    dgram = np.zeros((n, n))
+    rowsq = np.zeros(n)
+    a, b = np.zeros(p), np.zeros(p)
+    for c0, c1, block in blocks():
+        w_codes, a[c0:c1], b[c0:c1] = _dominance_block(block)
+        dgram += w_codes @ w_codes.T
+        rowsq += np.sum(block * block, axis=1)
+        del w_codes
     s_d = float(np.mean(np.diag(dgram)))
     if not s_d > 1e-9:
         return (
@@ -409,11 +422,13 @@ def _fit_dominance_start(
     del dgram, kernel
     alpha = fit.hinv_resid
     # marker effects: g(x) = (1 - w) (x - mean) . xc' alpha / s_a + w W(x) . W' alpha / s_d,
-    # s_a the mean diagonal of xc xc' (the scale the caller divided ``gram`` by)
-    s_a = float(np.mean(np.sum(xc * xc, axis=1)))
-    u_a = (xc.T @ alpha) * ((1.0 - share) / s_a)
-    u_d = (w_codes.T @ alpha) * (share / s_d)
-    del w_codes
+    # s_a the mean diagonal of xc xc' (the scale the caller divided ``gram`` by); a second
+    # pass over the blocks (the dominance codes are recomputed, not kept)
+    s_a = float(np.mean(rowsq))
+    u_a, u_d = np.zeros(p), np.zeros(p)
+    for c0, c1, block in blocks():
+        u_a[c0:c1] = (block.T @ alpha) * ((1.0 - share) / s_a)
+        u_d[c0:c1] = (_dominance_block(block)[0].T @ alpha) * (share / s_d)
     # W(x) = (x - mean)^2 - a - b (x - mean), expanded in x: x^2 - (2 mean + b) x + const
     lin = u_a - (2.0 * mean + b) * u_d
     quad = u_d
@@ -426,7 +441,7 @@ def _fit_dominance_start(
         share=float(share),
         fitted=(y - insample).reshape(-1, 1),
         shift=(fit.loo_resid - insample).reshape(-1, 1).astype(np.float32),
-        coef=np.zeros((xc.shape[1], 1), dtype=np.float32),
+        coef=np.zeros((p, 1), dtype=np.float32),
         bias=np.zeros(1, dtype=np.float32),
     )
     return (
@@ -459,7 +474,12 @@ def _choose_start(
     from ``y`` by GLS beforehand), and the optimum does not depend on a kernel's scale, so
     the log-likelihoods compare (GBLUP-AD has one variance parameter more, its share on a
     grid).  Returns ``(start or None, what was compared)``; (None, None) where no
-    alternative is configured."""
+    alternative is configured.
+
+    Streamed rows (:class:`snpcnn.datapath.EncodedRows`, large data): the same choice from
+    column-block passes (the Gram matrices summed over blocks; the LASSO's solver reads
+    blocks), without the CNN-GP, whose start keeps its training rows, and without the LASSO
+    above ``lasso_max_streamed`` training genotypes; ``info["not_offered"]`` says so."""
     from snpcnn.models.spec import kernel_starts
 
     spec = _kernel_spec(config)
@@ -479,15 +499,25 @@ def _choose_start(
         )
     why = None
     streamed = not isinstance(x, np.ndarray)
-    if head != "regression" or y.shape[1] != 1:
-        why = "the kernel start takes one regression trait"
-    elif streamed and "lasso" not in names:
-        why = "streamed genotypes"
-    elif streamed and n * x.n_features > int(spec["lasso_max_streamed"]):
-        why = (
+    # streamed rows (large data): the CNN-GP is not offered (its start keeps the training
+    # rows, the whole float matrix, in the saved model too), nor the LASSO above
+    # lasso_max_streamed training genotypes (each of its iterations reads them all)
+    not_offered: dict[str, str] = {}
+    if streamed and "cnn_gp" in names:
+        not_offered["cnn_gp"] = "streamed genotypes"
+    if streamed and "lasso" in names and n * x.n_features > int(spec["lasso_max_streamed"]):
+        not_offered["lasso"] = (
             f"streamed genotypes: {n} x {x.n_features} training genotypes > "
             f"lasso_max_streamed ({spec['lasso_max_streamed']})"
         )
+    if not_offered:
+        info["not_offered"] = not_offered
+        names = tuple(k for k in names if k not in not_offered)
+        info["candidates"] = ["ridge", *names]
+    if head != "regression" or y.shape[1] != 1:
+        why = "the kernel start takes one regression trait"
+    elif not names:
+        why = "; ".join(sorted(set(not_offered.values())))
     elif n > int(spec["kernel_max_samples"]):
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     elif np.isnan(y).any():
@@ -497,18 +527,26 @@ def _choose_start(
     if why is not None:
         info["skipped"] = why
         return None, info
-    if streamed:
-        return _choose_start_streamed(x, y, spec, names, info)
     from snpcnn.baselines import CNNGP
     from snpcnn.baselines.reml import _best_kernel, _reml_bounds
 
     yv = y[:, 0].astype(np.float64)
-    # one float64 copy of the genotypes at a time (the values of the plain x - mean, so the
-    # same Gram matrix bit for bit); the CNN-GP converts x itself
-    xc = x.reshape(n, -1).astype(np.float64)
-    mean = xc.mean(axis=0)
-    xc -= mean
-    gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
+    if streamed:
+        # streamed rows (large data): the centred inputs are read in column blocks, the
+        # Gram matrix summed over them
+        from snpcnn.baselines.lasso import StreamedColumns
+        from snpcnn.datapath import centered_gram
+
+        xc = StreamedColumns(x)
+        mean = xc.mean
+        gram = centered_gram(x)
+    else:
+        # one float64 copy of the genotypes at a time (the values of the plain x - mean, so
+        # the same Gram matrix bit for bit); the CNN-GP converts x itself
+        xc = x.reshape(n, -1).astype(np.float64)
+        mean = xc.mean(axis=0)
+        xc -= mean
+        gram = xc @ xc.T  # the ridge start's kernel (GBLUP's G up to scale)
     # scaled to mean diagonal 1, like GBLUP's G and about like the CNN-GP's kernel: the REML
     # optimum does not depend on the scale, but where it lies at the bound of log(delta)
     # (no genetic signal) an unscaled Gram (diagonal ~ the number of SNPs) would still move
@@ -584,41 +622,6 @@ def _lasso_proposal(
         info["chosen"] = "lasso"
         return True
     return False
-
-
-def _choose_start_streamed(x, y: np.ndarray, spec: dict, names, info: dict[str, Any]):
-    """:func:`_choose_start` on streamed rows (:class:`snpcnn.datapath.EncodedRows`): GBLUP
-    (the ridge start's REML fit, its Gram matrix summed over column blocks) against the
-    LASSO (its solver's optimality checks read column blocks; the working set and the
-    nonzero effects' columns only are held in memory), proposed as in memory.  The CNN-GP
-    and GBLUP-AD are not offered here: the CNN-GP start keeps its training rows (the
-    whole float matrix, in the saved model too) and GBLUP-AD's dominance codes are not
-    streamed yet; ``info["not_offered"]`` says so."""
-    from snpcnn.baselines import CNNGP
-    from snpcnn.baselines.lasso import StreamedColumns
-    from snpcnn.baselines.reml import _best_kernel, _reml_bounds
-    from snpcnn.datapath import centered_gram
-
-    n = len(x)
-    yv = y[:, 0].astype(np.float64)
-    gram = centered_gram(x)  # the ridge start's kernel, as in memory (see _choose_start)
-    gram /= max(float(np.mean(np.diag(gram))), 1e-300)
-    gp = CNNGP()
-    lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
-    _, ridge_fit, _ = _best_kernel([0], lambda _, k=gram: k, yv, np.ones((n, 1)), lo, hi, gp.n_grid)
-    del gram
-    info["candidates"] = ["ridge", "lasso"]
-    others = [k for k in names if k != "lasso"]
-    if others:
-        info["not_offered"] = {k: "streamed genotypes" for k in others}
-    info["loglik_ridge"] = float(ridge_fit.loglik)
-    src = StreamedColumns(x)
-    lasso, notes = _fit_lasso_start(src, src.mean, yv, seed=0)
-    info.update(notes)
-    if lasso is None:
-        return None, info
-    mse = {"ridge": float(np.mean(ridge_fit.loo_resid**2))}
-    return (lasso if _lasso_proposal(lasso, yv, mse, info) else None), info
 
 
 def _cnn_gp_start(gp, yv: np.ndarray) -> _KernelStart:

@@ -1,5 +1,6 @@
-"""The default's start choice on streamed genotypes (large data, snpcnn.datapath): GBLUP
-against the LASSO, with the LASSO's solver reading column blocks (session 19)."""
+"""The default's start choice on streamed genotypes (large data, snpcnn.datapath): GBLUP,
+GBLUP-AD and the LASSO from column-block passes, as in memory (session 19); the CNN-GP is not
+offered there."""
 
 from __future__ import annotations
 
@@ -63,9 +64,8 @@ def test_streamed_lasso_search_equals_in_memory(data, small_blocks):
 
 @pytest.mark.parametrize("trait, chosen", [("sparse", "lasso"), ("polygenic", "ridge")])
 def test_streamed_start_choice(data, small_blocks, trait, chosen):
-    """Streamed rows: GBLUP against the LASSO with the errors of the in-memory choice; the
-    LASSO start predicts streamed rows as in memory.  The CNN-GP and GBLUP-AD are not
-    offered (recorded)."""
+    """Streamed rows: the REML numbers and errors of the in-memory choice; the LASSO start
+    predicts streamed rows as in memory.  The CNN-GP is not offered (recorded)."""
     g, sparse, poly = data
     y = {"sparse": sparse, "polygenic": poly}[trait]
     rows = np.arange(260)
@@ -74,8 +74,9 @@ def test_streamed_start_choice(data, small_blocks, trait, chosen):
     cfg = TrainConfig(model="snpcnn_default")
     start, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
     mem_start, mem = _choose_start(dense, yt, cfg, "regression")
-    assert info["candidates"] == ["ridge", "lasso"] and "skipped" not in info
-    assert info["not_offered"] == {"cnn_gp": "streamed genotypes", "gblup_ad": "streamed genotypes"}
+    assert info["candidates"] == ["ridge", "gblup_ad", "lasso"] and "skipped" not in info
+    assert info["not_offered"] == {"cnn_gp": "streamed genotypes"}
+    assert info["loglik"]["gblup_ad"] == pytest.approx(mem["loglik"]["gblup_ad"], rel=1e-8)
     assert info["chosen"] == chosen
     assert info["loo_mse"]["ridge"] == pytest.approx(mem["loo_mse"]["ridge"], rel=1e-8)
     assert info["lasso_cv_mse"] == pytest.approx(mem["lasso_cv_mse"], rel=1e-8)
@@ -127,12 +128,14 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
         fits = [h["conv"] for h in res.histories if (h.get("conv") or {}).get("start_choice")]
         chosen[stream] = [(c["start"], c["start_choice"]["candidates"]) for c in fits]
     assert [s for s, _ in chosen["0"]] == [s for s, _ in chosen["1"]] == ["lasso", "lasso"]
-    assert all(c == ["ridge", "lasso"] for _, c in chosen["1"])
-    assert runs["1"].starts_not_offered() == {"CNN-GP": 2, "GBLUP-AD": 2}
+    assert all(c == ["ridge", "gblup_ad", "lasso"] for _, c in chosen["1"])
+    assert runs["1"].starts_not_offered() == {"CNN-GP": 2}
     assert runs["0"].starts_not_offered() == {}
     from snpcnn.report import conv_kept_text
 
-    assert "the CNN-GP in 2, the GBLUP-AD in 2 fits" in conv_kept_text(runs["1"], short=True)
+    assert "these starts were not offered: the CNN-GP in 2 fits" in conv_kept_text(
+        runs["1"], short=True
+    )
     for model in sorted(set(a["model"])):
         if model.startswith("CNN"):
             m = a["model"] == model
@@ -140,16 +143,50 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
 
 
 def test_streamed_lasso_has_a_size_limit(data):
-    """Above ``[linear] lasso_max_streamed`` training genotypes a streamed fit makes no start
-    choice (each LASSO iteration reads them all) and says why."""
+    """Above ``[linear] lasso_max_streamed`` training genotypes a streamed fit does not offer
+    the LASSO (each of its iterations reads them all) and says why; GBLUP-AD still is."""
+    from snpcnn.models import load_architecture
+
     g, y, _ = data
     rows = np.arange(260)
     pre, _ = _inputs(g, rows)
     yt = ((y[rows] - y[rows].mean()) / y[rows].std()).astype(np.float32)[:, None]
-    from snpcnn.models import load_architecture
-
     arch = load_architecture("snpcnn_default")
     arch["linear"]["lasso_max_streamed"] = 1000
-    cfg = TrainConfig(model=arch)
-    start, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
-    assert start is None and "lasso_max_streamed (1000)" in info["skipped"]
+    start, info = _choose_start(
+        EncodedRows(g, pre, rows), yt, TrainConfig(model=arch), "regression"
+    )
+    assert "lasso_max_streamed (1000)" in info["not_offered"]["lasso"]
+    assert info["candidates"] == ["ridge", "gblup_ad"] and "lasso_cv_mse" not in info
+    assert info["best_alternative"] == "gblup_ad" and not isinstance(start, _LassoStart)
+
+
+def test_streamed_gblup_ad_start_equals_in_memory(small_blocks):
+    """GBLUP-AD's REML fit and marker effects from two column-block passes, on a trait with
+    dominance (heterozygote advantage), as in memory."""
+    from snpcnn.baselines import CNNGP
+    from snpcnn.baselines.reml import _reml_bounds
+    from snpcnn.datapath import centered_gram
+    from snpcnn.training import _fit_dominance_start
+
+    g = simulate_genotypes(240, 400, seed=9)
+    y, _ = simulate_trait(g, architecture="dominance", n_loci=6, h2=0.6, seed=3)
+    rows = np.arange(240)
+    pre, dense = _inputs(g, rows)
+    x = dense.reshape(240, -1).astype(np.float64)
+    xc = x - x.mean(axis=0)
+    gram = xc @ xc.T
+    gram /= np.mean(np.diag(gram))
+    gp = CNNGP()
+    lo, hi = _reml_bounds(gp.log_delta_bounds, gp.n_grid)
+    yv = np.asarray(y, float)
+    shares = [0.25, 0.5, 0.75]
+    want, ll_w, _ = _fit_dominance_start(xc, x.mean(axis=0), gram, yv, lo, hi, 20, shares)
+    src = StreamedColumns(EncodedRows(g, pre, rows))
+    sgram = centered_gram(src.x)
+    sgram /= np.mean(np.diag(sgram))
+    got, ll_g, _ = _fit_dominance_start(src, src.mean, sgram, yv, lo, hi, 20, shares)
+    assert ll_g == pytest.approx(ll_w, rel=1e-10) and got.share == want.share
+    for a, b in ((got.lin, want.lin), (got.quad, want.quad), (got.fitted, want.fitted)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)  # REML optimum: 1e-6
+    assert got.const == pytest.approx(want.const, rel=1e-5)
