@@ -649,7 +649,10 @@ def _with_kernel(nets: list, start, input_shape) -> Any:
     outs = [m(inp) for m in nets]
     corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
     if isinstance(start, (_DominanceStart, _LassoStart)):
-        layer = QuadraticEffects(len(start.lin), name=f"{start.kind}_start")
+        # the LASSO's start is linear: no squared term to compute
+        layer = QuadraticEffects(
+            len(start.lin), squares=start.kind != "lasso", name=f"{start.kind}_start"
+        )
         kern = layer(inp)
         layer.set_effects(start.lin, start.quad, start.const)
         out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])

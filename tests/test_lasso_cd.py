@@ -89,3 +89,21 @@ def test_penalty_choice_does_not_depend_on_the_trait_scale():
         assert fit.best == ref.best
         np.testing.assert_array_equal(fit.coef != 0, ref.coef != 0)
         np.testing.assert_allclose(fit.coef / s, ref.coef, rtol=1e-6, atol=1e-9)
+
+
+def test_quadratic_effects_without_squares_predicts_the_same():
+    """The LASSO start's layer (squares=False) gives the linear prediction bit for bit, and a
+    layer saved before the flag existed (no "squares" in its config) keeps its squares."""
+    from snpcnn.models.layers import QuadraticEffects
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(7, 12)).astype("float32")
+    lin = rng.normal(size=12)
+    full, lean = QuadraticEffects(12), QuadraticEffects(12, squares=False)
+    for layer in (full, lean):
+        layer.build((None, 12))
+        layer.set_effects(lin, np.zeros(12), 0.5)
+    np.testing.assert_array_equal(np.asarray(lean(x)), np.asarray(full(x)))
+    config = full.get_config()
+    config.pop("squares")
+    assert QuadraticEffects.from_config(config).squares is True

@@ -92,8 +92,11 @@ def test_lasso_start_drives_the_saved_model_and_is_deterministic(tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
     path = tmp_path / "m.keras"
     res.model.save(path)
-    again = np.asarray(load_model(path, compile=False).predict(x[200:], verbose=0))[:, 0]
+    loaded = load_model(path, compile=False)
+    again = np.asarray(loaded.predict(x[200:], verbose=0))[:, 0]
     np.testing.assert_allclose(again, got, atol=1e-5 * np.abs(want).max())
+    # a linear start: its layer skips the squared inputs (no batch-sized temporary)
+    assert loaded.get_layer("lasso_start").squares is False
     res2 = train_cnn(x[:200], y[:200], cfg, seed=0)
     np.testing.assert_array_equal(res2.start.lin, res.start.lin)
 

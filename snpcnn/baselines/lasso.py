@@ -323,19 +323,12 @@ def cross_validated_lasso(
         coef = _streamed_path(
             X, everyone, everyone[:0], y - ym, y[:0], alphas[: best + 1], l1_ratio, tol, max_iter
         )[0][:, -1]
-        return LassoCV(
-            alphas=alphas,
-            cv_mse=cv_mse,
-            best=best,
-            oof=preds[:, best].copy(),
-            coef=coef,
-            intercept=ym - float(xm @ coef),
-        )
-    # already centred (the baseline's projected X, the start's centred inputs): no copy
-    span = max(1.0, float(X.max()), -float(X.min()))
-    xc = X if float(np.abs(xm).max()) <= 1e-9 * span else X - xm
-    coef = lasso_path(xc, y - ym, alphas[: best + 1], l1_ratio, tol, max_iter)[:, -1]
-    del xc
+    else:
+        # already centred (the baseline's projected X, the start's centred inputs): no copy
+        span = max(1.0, float(X.max()), -float(X.min()))
+        xc = X if float(np.abs(xm).max()) <= 1e-9 * span else X - xm
+        coef = lasso_path(xc, y - ym, alphas[: best + 1], l1_ratio, tol, max_iter)[:, -1]
+        del xc
     return LassoCV(
         alphas=alphas,
         cv_mse=cv_mse,

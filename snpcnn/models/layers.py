@@ -213,11 +213,14 @@ class QuadraticEffects(keras.layers.Layer):
     default CNN uses it where REML chose GBLUP-AD as its start (``[linear] kernel`` names
     ``"gblup_ad"``): for dosages any per-SNP function is ``a + b x + c x^2``, so GBLUP-AD's
     additive and dominance effects are exactly these two vectors.  Composed with the trained
-    convolutions after training.  Differentiable (saliency maps)."""
+    convolutions after training.  Differentiable (saliency maps).  ``squares=False`` (a linear
+    start: the LASSO) leaves the squared term out of the computation: the same prediction
+    without a batch-sized temporary of squared inputs (205 MB for 256 rows x 200,000 SNPs)."""
 
-    def __init__(self, n_features: int, **kwargs):
+    def __init__(self, n_features: int, squares: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.n_features = int(n_features)
+        self.squares = bool(squares)
         if self.n_features < 1:
             from snpcnn.errors import InputError
 
@@ -257,13 +260,15 @@ class QuadraticEffects(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.n_features))
+        if not self.squares:
+            return ops.matmul(x, self.lin) + self.intercept
         return ops.matmul(x, self.lin) + ops.matmul(x * x, self.quad) + self.intercept
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
 
     def get_config(self):
-        return {**super().get_config(), "n_features": self.n_features}
+        return {**super().get_config(), "n_features": self.n_features, "squares": self.squares}
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")
