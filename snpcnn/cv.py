@@ -249,7 +249,8 @@ class CVResults:
 
     def starts_not_offered(self) -> dict[str, int]:
         """Fits whose start choice could not offer a configured start (``start_choice.
-        not_offered``: the CNN-GP and GBLUP-AD on streamed genotypes), by start label."""
+        not_offered``: on streamed genotypes the CNN-GP, and the LASSO above
+        ``lasso_max_streamed``), by start label."""
         from snpcnn.training import START_LABELS
 
         out: dict[str, int] = {}

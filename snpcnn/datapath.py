@@ -169,29 +169,11 @@ class EncodedRows:
         """Rows per batch so that one float batch stays near :data:`BLOCK_BYTES`."""
         return max(1, BLOCK_BYTES // max(1, itemsize * self.n_features))
 
-    def columns(self, c0: int, c1: int) -> np.ndarray:
-        """Columns ``c0:c1`` of the flattened input (float32, rows x (c1 - c0))."""
-        pre, c = self.pre, self.shape[2]
-        s0, s1 = c0 // c, -(-c1 // c)
-        block = _read(self.genotypes.dosages, self.rows, pre.snp_index_[s0:s1])
-        sub = {
-            "fill": pre.fill_[s0:s1],
-            "center": None if pre.center_ is None else pre.center_[s0:s1],
-            "scale": None if pre.scale_ is None else pre.scale_[s0:s1],
-        }
-        from snpcnn.genotypes import encode
-
-        x = encode(block, pre.encoding, **sub).reshape(len(self), -1)
-        return x[:, c0 - s0 * c : c1 - s0 * c]
-
-    def take_columns(self, cols: np.ndarray) -> np.ndarray:
-        """Columns ``cols`` (sorted or not) of the flattened input (float32, rows x
-        len(cols)): the values of :meth:`columns` (and of ``pre.transform``), read from the
-        SNPs that hold them only."""
-        pre, c = self.pre, self.shape[2]
-        cols = np.asarray(cols, dtype=np.int64)
-        snps = np.unique(cols // c)
-        block = _read(self.genotypes.dosages, self.rows, pre.snp_index_[snps])
+    def _encoded(self, snps) -> np.ndarray:
+        """The flattened input of the kept SNPs ``snps`` (a slice or positions into
+        ``pre.snp_index_``) for these rows (float32, rows x SNPs * channels)."""
+        pre = self.pre
+        block = _read(self.genotypes.dosages, self.rows, np.atleast_1d(pre.snp_index_[snps]))
         sub = {
             "fill": pre.fill_[snps],
             "center": None if pre.center_ is None else pre.center_[snps],
@@ -199,8 +181,22 @@ class EncodedRows:
         }
         from snpcnn.genotypes import encode
 
-        x = encode(block, pre.encoding, **sub).reshape(len(self), -1)
-        return x[:, np.searchsorted(snps, cols // c) * c + cols % c]
+        return encode(block, pre.encoding, **sub).reshape(len(self), -1)
+
+    def columns(self, c0: int, c1: int) -> np.ndarray:
+        """Columns ``c0:c1`` of the flattened input (float32, rows x (c1 - c0))."""
+        c = self.shape[2]
+        s0, s1 = c0 // c, -(-c1 // c)
+        return self._encoded(slice(s0, s1))[:, c0 - s0 * c : c1 - s0 * c]
+
+    def take_columns(self, cols: np.ndarray) -> np.ndarray:
+        """Columns ``cols`` (sorted or not) of the flattened input (float32, rows x
+        len(cols)): the values of :meth:`columns` (and of ``pre.transform``), read from the
+        SNPs that hold them only."""
+        c = self.shape[2]
+        cols = np.asarray(cols, dtype=np.int64)
+        snps = np.unique(cols // c)
+        return self._encoded(snps)[:, np.searchsorted(snps, cols // c) * c + cols % c]
 
     def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
         """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""

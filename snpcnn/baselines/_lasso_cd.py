@@ -203,25 +203,30 @@ def _violations_of(grad, beta, a1, a2, out):
     return worst
 
 
-def _solve(X, r, beta, colsq, a1, a2, tol, max_outer, max_epochs):
+#: coordinate-descent epochs at most per working-set solve
+MAX_EPOCHS = 10_000
+
+
+def working_set(beta: np.ndarray, viol: np.ndarray) -> np.ndarray:
+    """The columns of the next working set, sorted: every nonzero coefficient, then the worst
+    violators, at least twice as many columns as nonzero coefficients (and 10)."""
+    nonzero = beta != 0.0
+    size = min(len(beta), max(10, 2 * int(nonzero.sum())))
+    score = np.where(nonzero, np.inf, viol)
+    return np.sort(np.argsort(-score, kind="stable")[:size])
+
+
+def _solve(X, r, beta, colsq, a1, a2, tol, max_outer, max_epochs) -> float:
     """Solve the penalised problem from ``beta`` (``r`` = y - X beta on entry; both updated in
-    place).  Returns (outer iterations, largest violation over every column at the end,
-    coordinate-descent epochs run)."""
-    p = X.shape[1]
-    viol = np.empty(p)
+    place).  Returns the largest violation over every column at the end."""
+    viol = np.empty(X.shape[1])
     worst = np.inf
-    total = 0
-    for outer in range(max_outer):
+    for _ in range(max_outer):
         worst = _violations(X, r, beta, a1, a2, viol)
         if worst <= tol:
-            return outer, worst, total
-        # working set: every nonzero coefficient, then the worst violators
-        nonzero = beta != 0.0
-        size = min(p, max(10, 2 * int(nonzero.sum())))
-        score = np.where(nonzero, np.inf, viol)
-        ws = np.sort(np.argsort(-score, kind="stable")[:size])
-        total += _epochs(X, r, beta, colsq, ws, a1, a2, tol / 4.0, max_epochs)
-    return max_outer, worst, total
+            break
+        _epochs(X, r, beta, colsq, working_set(beta, viol), a1, a2, tol / 4.0, max_epochs)
+    return worst
 
 
 def solve(
@@ -233,7 +238,7 @@ def solve(
     beta: np.ndarray | None = None,
     colsq: np.ndarray | None = None,
     max_outer: int = 100,
-    max_epochs: int = 10_000,
+    max_epochs: int = MAX_EPOCHS,
 ) -> tuple[np.ndarray, float]:
     """LASSO / elastic-net effects for the centred, column-major float64 ``X`` and ``y``
     (penalty ``alpha * (l1_ratio ||b||_1 + (1 - l1_ratio) ||b||^2 / 2)``), started from
@@ -243,7 +248,7 @@ def solve(
     if colsq is None:
         colsq = np.einsum("ij,ij->j", X, X)
     r = y - X @ b
-    _, worst, _ = _solve(
+    worst = _solve(
         X,
         r,
         b,

@@ -232,10 +232,11 @@ def cross_validated_lasso(
     rows: deterministic).  The grid: ``n_alphas`` penalties from ``alpha_max`` (the smallest
     that selects no marker) down to ``eps * alpha_max`` on a log scale; the largest penalty
     within a relative 1e-12 of the smallest inner-CV error wins (scale-free).  Every fold
-    model centres its own rows, so nothing of a held-out row enters its prediction.  Each fold's path stops once its
-    held-out error has not improved for ``patience`` penalties (0: the whole grid); where the
-    folds' mean error was still falling at the last penalty they all reached, the folds that
-    stopped first are resumed, until that mean has not improved for ``patience`` penalties.
+    model centres its own rows, so nothing of a held-out row enters its prediction.  Each
+    fold's path stops once its held-out error has not improved for ``patience`` penalties
+    (0: the whole grid); where the folds' mean error was still falling at the last penalty
+    they all reached, the folds that stopped first are resumed, until that mean has not
+    improved for ``patience`` penalties.
     So the small penalties, where many markers enter and each fit costs most, are computed
     only where they still help.
 
@@ -353,7 +354,7 @@ class StreamedColumns:
         self.n, self.p = len(x), int(x.n_features)
         self.shape = (self.n, self.p)
         self.mean = np.zeros(self.p)
-        for c0, c1 in x.column_blocks():
+        for c0, c1 in x.column_blocks(itemsize=32):  # blocks as in blocks()
             self.mean[c0:c1] = x.columns(c0, c1).astype(np.float64).mean(axis=0)
         self._cache: dict[int, np.ndarray] = {}
         self._cache_cols = max(1, int(cache_bytes) // max(8 * self.n, 1))
@@ -420,7 +421,7 @@ def _streamed_path(
     ``test`` as its ``held`` rows: the same working-set solver, whose optimality check
     reads the columns block by block.  Returns (effects m x k, held-out predictions
     len(test) x k, centred)."""
-    from snpcnn.baselines._lasso_cd import _epochs, _violations_of
+    from snpcnn.baselines._lasso_cd import MAX_EPOCHS, _epochs, _violations_of, working_set
 
     p = src.p
     m_f, colsq, xty = np.zeros(p), np.zeros(p), np.zeros(p)
@@ -454,9 +455,7 @@ def _streamed_path(
             worst = _violations_of(grad, beta, a1, a2, viol)
             if worst <= tol_abs:
                 break
-            nonzero = beta != 0.0
-            size = min(p, max(10, 2 * int(nonzero.sum())))
-            ws = np.sort(np.argsort(-np.where(nonzero, np.inf, viol), kind="stable")[:size])
+            ws = working_set(beta, viol)
             bw = beta[ws].copy()
             _epochs(
                 rows_of(ws, train),
@@ -467,7 +466,7 @@ def _streamed_path(
                 a1,
                 a2,
                 tol_abs / 4.0,
-                10_000,
+                MAX_EPOCHS,
             )
             beta[ws] = bw
             current = False
