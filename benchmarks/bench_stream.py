@@ -68,8 +68,25 @@ def make_data(root: Path, n: int, m: int, seed: int = 7) -> tuple[Path, Path]:
     return cache, pheno
 
 
+def _child_rss(pid: int) -> dict:
+    """Resident bytes, anonymous and file-backed (the memory-mapped cache), of the Python
+    process that ``/usr/bin/time`` (``pid``) runs."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        text = Path(f"/proc/{kids[0]}/status").read_text() if kids else ""
+    except (OSError, IndexError):
+        return {}
+    got = {}
+    for line in text.splitlines():
+        key = line.split(":")[0]
+        if key in ("RssAnon", "RssFile"):
+            got["anon" if key == "RssAnon" else "file"] = int(line.split()[1]) * 1024
+    return got
+
+
 def run_fit(cache: Path, pheno: Path, out: Path, mode: str, args) -> dict:
-    env = dict(os.environ, SNPCNN_STREAM="1" if mode == "stream" else "0")
+    # unbuffered: the console lines are stamped as they come (see run_fit's timeline)
+    env = dict(os.environ, SNPCNN_STREAM="1" if mode == "stream" else "0", PYTHONUNBUFFERED="1")
     cmd = [
         "/usr/bin/time",
         "-v",
@@ -90,18 +107,57 @@ def run_fit(cache: Path, pheno: Path, out: Path, mode: str, args) -> dict:
         str(args.threads),
         "--out",
         str(out),
+        "--force",
     ]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    timeline: list[dict] = []
+    lines: list[tuple[float, str]] = []
+    stderr: list[str] = []
+    import threading
+
+    def read_stdout() -> None:  # console lines, stamped (to place the memory peak in a phase)
+        for line in proc.stdout:
+            lines.append((time.perf_counter() - t0, line.rstrip()))
+
+    readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    while proc.poll() is None:
+        timeline.append({"t": time.perf_counter() - t0, **_child_rss(proc.pid)})
+        time.sleep(0.5)
+    for t in readers:
+        t.join()
     wall = time.perf_counter() - t0
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    err = "".join(stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+    peak = max(timeline, key=lambda r: r.get("anon", 0) + r.get("file", 0), default={})
     row = {
         "mode": mode,
         "rc": proc.returncode,
         "wall_s": wall,
         "peak_rss_gb": int(rss.group(1)) * 1024 / 1e9 if rss else float("nan"),
-        "stderr_tail": proc.stderr[-1500:] if proc.returncode else "",
+        # sampled every 0.5 s (a shorter spike can be missed; the peak above is the kernel's)
+        "sampled_peak_anon_gb": max((r.get("anon", 0) for r in timeline), default=0) / 1e9,
+        "sampled_peak_file_gb": max((r.get("file", 0) for r in timeline), default=0) / 1e9,
+        "at_sampled_peak": {
+            "t": round(peak.get("t", 0), 1),
+            "anon_gb": round(peak.get("anon", 0) / 1e9, 3),
+            "file_gb": round(peak.get("file", 0) / 1e9, 3),
+            "last_console_line": next(
+                (ln for t, ln in reversed(lines) if t <= peak.get("t", 0)), ""
+            ),
+        },
+        "stderr_tail": err[-1500:] if proc.returncode else "",
     }
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(timeline).to_csv(out / "rss_timeline.csv", index=False)
+    (out / "console_stamped.txt").write_text("".join(f"{t:8.1f} {ln}\n" for t, ln in lines))
     run_json = out / "run.json"
     if run_json.exists():
         rate = json.loads(run_json.read_text()).get("timings", {})
