@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from snpcnn.errors import InputError
-from snpcnn.genotypes import Genotypes
+from snpcnn.genotypes import Genotypes, release_pages
 from snpcnn.preprocess import GenotypePreprocessor
 
 __all__ = [
@@ -86,9 +86,10 @@ def stream_wanted(n_rows: int, n_snps: int, channels: int = 1) -> bool:
     return n_rows * n_snps * channels * 4 > STREAM_BYTES
 
 
-#: the baselines that run on streamed folds: GBLUP and ridge by the large-n solver (the
-#: others eigendecompose n x n kernels of a float copy of the whole matrix)
-STREAMED_BASELINES = ("gblup", "ridge", "rrblup")
+#: the baselines that run on streamed folds: GBLUP and ridge by the large-n solver, the
+#: LASSO from column-block passes (the others eigendecompose n x n kernels of a float copy
+#: of the whole matrix)
+STREAMED_BASELINES = ("gblup", "ridge", "rrblup", "lasso")
 _SAID: set = set()
 
 
@@ -200,11 +201,14 @@ class EncodedRows:
 
     def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
         """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""
-        p = self.n_features
-        step = max(1, BLOCK_BYTES // max(1, itemsize * len(self)))
-        step = max(align, step - step % align)
-        for c0 in range(0, p, step):
-            yield c0, min(p, c0 + step)
+        return _column_blocks(len(self), self.n_features, itemsize, align)
+
+
+def _column_blocks(n: int, p: int, itemsize: int, align: int) -> Iterator[tuple[int, int]]:
+    step = max(1, BLOCK_BYTES // max(1, itemsize * n))
+    step = max(align, step - step % align)
+    for c0 in range(0, p, step):
+        yield c0, min(p, c0 + step)
 
 
 def _read(dosages, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
@@ -215,8 +219,11 @@ def _read(dosages, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
         return np.zeros((len(rows), 0), dtype=np.int8)
     lo, hi = int(snps.min()), int(snps.max()) + 1
     if hi - lo > 4 * len(snps):  # a few scattered SNPs: read only those
-        return np.asarray(dosages[rows[:, None], snps[None, :]])
+        block = np.asarray(dosages[rows[:, None], snps[None, :]])
+        release_pages(dosages)
+        return block
     block = np.asarray(dosages[rows, lo:hi])
+    release_pages(dosages)
     if hi - lo == len(snps) and np.all(np.diff(snps) == 1):
         return block
     return block[:, snps - lo]
@@ -228,7 +235,9 @@ class DosageRows:
 
     Enough of an array for the large-n GBLUP / ridge solver
     (:mod:`snpcnn.baselines.large_n`): ``shape``, ``dtype``, ``len``, ``X[rows]`` (lazy),
-    ``X[rows, cols]`` and ``np.asarray(X)`` (built, so only ever on one block of rows).
+    ``X[rows, cols]`` and ``np.asarray(X)`` (built, so only ever on one block of rows); and
+    for the LASSO (:class:`snpcnn.baselines.lasso.StreamedColumns`), the column reads of
+    :class:`EncodedRows`: ``n_features``, ``column_blocks``, ``columns``, ``take_columns``.
     """
 
     dtype = np.dtype(np.float32)
@@ -249,11 +258,25 @@ class DosageRows:
             return self[rows]._columns(cols)
         return DosageRows(self.genotypes, self.pre, self.rows[key])
 
+    @property
+    def n_features(self) -> int:
+        return int(self.shape[1])
+
+    def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
+        """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""
+        return _column_blocks(len(self), self.n_features, itemsize, align)
+
+    def columns(self, c0: int, c1: int) -> np.ndarray:
+        """Columns ``c0:c1`` (float32, rows x (c1 - c0))."""
+        return self._columns(slice(c0, c1))
+
+    def take_columns(self, cols: np.ndarray) -> np.ndarray:
+        """Columns ``cols`` (sorted or not; float32, rows x len(cols))."""
+        return self._columns(np.asarray(cols, dtype=np.int64))
+
     def _columns(self, cols) -> np.ndarray:
         snps = np.arange(self.shape[1])[cols]
-        block = np.asarray(
-            self.genotypes.dosages[self.rows[:, None], self.pre.snp_index_[snps][None, :]]
-        )
+        block = _read(self.genotypes.dosages, self.rows, np.atleast_1d(self.pre.snp_index_[snps]))
         x = block.astype(np.float32)
         miss = block < 0
         if miss.any():
@@ -581,11 +604,14 @@ def _gather_layer(x: EncodedRows):
 
 def predict_rows(model, x, batch_size: int = 256) -> np.ndarray:
     """``predict_array(model, x, batch_size)`` for an array or :class:`EncodedRows`; the
-    streamed rows are encoded batch by batch, in the same batches."""
+    streamed rows are encoded batch by batch, in the same batches, of at most
+    ``x.block_rows()`` rows (about :data:`BLOCK_BYTES` of float32 input: at 200,000 SNPs a
+    256-row batch is 205 MB, encoded and then copied again by the framework)."""
     from snpcnn.backend import predict_array
 
     if not isinstance(x, EncodedRows):
         return predict_array(model, x, batch_size)
+    batch_size = max(1, min(int(batch_size), x.block_rows()))
     parts = [predict_array(model, b, batch_size) for b in x.batches(batch_size)]
     if not parts:
         return predict_array(model, np.zeros((0, *x.shape[1:]), np.float32), batch_size)

@@ -208,6 +208,7 @@ class Genotypes:
                 yield np.asarray(self.dosages[r[0] : r[-1] + 1])
             else:
                 yield np.asarray(self.dosages[r])
+            release_pages(self.dosages)  # the chunk is used: its cache pages may go
 
     def counts(self, rows: Sequence[int] | None = None) -> dict[str, np.ndarray]:
         """Per-SNP genotype counts over ``rows`` (all samples by default).
@@ -377,7 +378,9 @@ class Genotypes:
     # ---------------------------------------------------------------- batches
     def batch(self, rows: Sequence[int]) -> np.ndarray:
         """The int8 dosages of ``rows`` (a copy of just those rows)."""
-        return np.asarray(self.dosages[np.asarray(rows)])
+        block = np.asarray(self.dosages[np.asarray(rows)])
+        release_pages(self.dosages)
+        return block
 
     def iter_batches(
         self, batch_size: int, rows: Sequence[int] | None = None
@@ -387,6 +390,26 @@ class Genotypes:
         for start in range(0, len(rows), batch_size):
             r = rows[start : start + batch_size]
             yield r, self.batch(r)
+
+
+def release_pages(dosages: Any) -> None:
+    """Drop the resident pages of a memory-mapped cache matrix from this process's mapping
+    (``madvise(MADV_DONTNEED)``; no-op for an in-memory array or where unsupported).
+
+    The streamed passes read the matrix a block at a time; without this every page read
+    stays mapped, so the process's resident set grows to the whole file (0.4 GB at 2,000 x
+    200,000, 2.5 GB at 50,000 x 50,000) although those are clean page-cache pages.  The
+    mapping is read-only and shared, so nothing is lost: a later read maps the page again
+    from the page cache (or the disk, if the kernel has reclaimed it)."""
+    mm = getattr(dosages, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise"):
+        return
+    import mmap
+
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (AttributeError, OSError, ValueError):  # platform without it, closed map
+        pass
 
 
 def n_channels(encoding: str) -> int:
