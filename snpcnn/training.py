@@ -603,10 +603,22 @@ def _choose_start(
         mse = {"ridge": float(np.mean(ridge_fit.loo_resid**2))}
         if start is not None:
             mse[start.kind] = float(np.mean((yv - start.fitted[:, 0] + start.shift[:, 0]) ** 2))
-        lasso_mse = float(np.mean((yv - lasso.fitted[:, 0] + lasso.shift[:, 0]) ** 2))
+        lasso_resid = yv - lasso.fitted[:, 0] + lasso.shift[:, 0]
+        lasso_mse = float(np.mean(lasso_resid**2))
         info["lasso_cv_mse"] = lasso_mse
         info["loo_mse"] = mse
-        if lasso_mse < min(mse.values()):
+        # row by row against the incumbent with the lowest error: is the LASSO's lower
+        # error more than noise?  (one-sided paired t-test; lasso_proposal_p, 1 = v7's rule)
+        best_kind = min(mse, key=mse.get)
+        incumbent = (
+            ridge_fit.loo_resid
+            if best_kind == "ridge"
+            else yv - start.fitted[:, 0] + start.shift[:, 0]
+        )
+        p = _improvement_p(yv, yv - incumbent, yv - lasso_resid)
+        info["lasso_proposal_p"] = p
+        limit = float(spec["lasso_proposal_p"])
+        if lasso_mse < mse[best_kind] and (p < limit or limit >= 1):
             info["chosen"] = "lasso"
             start = lasso
     return start, info

@@ -153,3 +153,42 @@ def test_lasso_baseline_unchanged_api():
     assert len(m.cv_mse_) <= len(m.alphas_)
     r = np.corrcoef(m.predict(x.reshape(len(x), -1)), y[:, 0])[0, 1]
     assert r > 0.7
+
+
+def test_proposal_margin_withdraws_coin_toss_proposals_on_a_trait_without_signal():
+    """On a trait that the genotypes do not carry, the LASSO's inner-CV error and GBLUP's
+    leave-one-out error are both about the variance, and v7's rule (any lower mean) proposes
+    the LASSO by a hair in some draws; with ``lasso_proposal_p`` the proposal also needs the
+    row-by-row paired test, which a coin toss rarely passes.  The sparse trait still passes."""
+    spec = load_architecture(V7)
+    spec["linear"]["kernel"] = "lasso"
+    spec["linear"]["lasso_proposal_p"] = 0.05
+    cfg = TrainConfig(model=spec)
+    withdrawn = 0
+    for seed in range(8):
+        rng = np.random.default_rng(100 + seed)
+        x = rng.binomial(2, 0.4, size=(200, 80)).astype(np.float32)
+        x = (x - x.mean(0))[..., None]
+        y = rng.normal(size=(200, 1)).astype(np.float32)
+        start, info = _choose_start(x, y, cfg, "regression")
+        p = info["lasso_proposal_p"]
+        assert 0.0 <= p <= 1.0
+        v7_proposes = info["lasso_cv_mse"] < min(info["loo_mse"].values())
+        assert (info["chosen"] == "lasso") == (v7_proposes and p < 0.05)
+        assert (start is not None) == (info["chosen"] == "lasso")
+        withdrawn += v7_proposes and p >= 0.05
+    assert withdrawn >= 1  # the draws include v7 coin tosses that the margin withdraws
+    x, y = _data("sparse")
+    start, info = _choose_start(x, y, cfg, "regression")
+    assert info["chosen"] == "lasso" and info["lasso_proposal_p"] < 1e-3
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 1.5, "x"])
+def test_proposal_p_must_be_a_probability(bad):
+    from snpcnn.errors import InputError
+    from snpcnn.models.spec import validate_architecture
+
+    spec = load_architecture(V7)
+    spec["linear"]["lasso_proposal_p"] = bad
+    with pytest.raises(InputError, match="lasso_proposal_p"):
+        validate_architecture(spec)

@@ -103,6 +103,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # streamed genotypes (large data): the LASSO is offered up to this many training
     # genotypes (rows x input columns); each of its working-set iterations reads them all
     "lasso_max_streamed": (check_positive_int, 2**29),
+    # the LASSO is proposed only where its inner-CV squared errors are also significantly
+    # lower than the incumbent's leave-one-out errors, row by row (one-sided paired t-test,
+    # p below this); 1 = any lower mean (v7's rule)
+    "lasso_proposal_p": (lambda v, n: _check_unit(v, n), 1.0),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -123,6 +127,16 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
 
 
 # ------------------------------------------------------------- value checks
+def _check_unit(value: Any, name: str) -> float:
+    """A number in (0, 1] (a p-value threshold)."""
+    v = check_nonnegative_float(value, name)
+    if not 0 < v <= 1:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected 0 < {name} <= 1. Received {name}={value!r}."
+        )
+    return v
+
+
 def _momentum(value: Any, name: str) -> float:
     v = check_nonnegative_float(value, name)
     if v >= 1.0:
