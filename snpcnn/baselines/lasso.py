@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _training_data
+from snpcnn.baselines._common import Baseline, _as_vector, _FixedEffects, _training_data
 from snpcnn.errors import InputError
 
 
@@ -107,6 +107,8 @@ class Lasso(Baseline):
         return {"l1_ratio": self.l1_ratio, "n_alphas": self.n_alphas, "cv": self.cv}
 
     def fit(self, X: Any, y: Any, C: Any = None) -> Lasso:
+        if _streamed(X):
+            return self._fit_streamed(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "LASSO")
         n, m = X.shape
         if n < 2 * self.cv:
@@ -135,6 +137,15 @@ class Lasso(Baseline):
         del Xt
         if fit is None:
             raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
+        self._record(fit)
+        self.beta_ = np.linalg.lstsq(F, y - X @ fit.coef, rcond=None)[0]
+        self.intercept_ = float(self.beta_[0])
+        self._fe = fe
+        self.n_features_in_ = m
+        return self
+
+    def _record(self, fit: LassoCV) -> None:
+        """The penalty search's outcome as the fitted attributes."""
         self.cv_mse_, self.alphas_, self.alpha_ = fit.cv_mse, fit.alphas, fit.alpha
         self.alpha_at_bound_ = fit.best == len(fit.alphas) - 1
         if self.alpha_at_bound_:
@@ -144,7 +155,46 @@ class Lasso(Baseline):
             )
         self.coef_ = fit.coef
         self.n_selected_ = int(np.count_nonzero(fit.coef))
-        self.beta_ = np.linalg.lstsq(F, y - X @ fit.coef, rcond=None)[0]
+
+    def _fit_streamed(self, X: Any, y: Any, C: Any) -> Lasso:
+        """The same fit on a streamed training part (:class:`snpcnn.datapath.DosageRows`):
+        the penalty search reads column blocks (:class:`StreamedColumns`; the fixed effects
+        projected out of each block), and only the effects' columns are ever held whole."""
+        n, m = X.shape
+        y = _as_vector(y, n)
+        fe = _FixedEffects().fit(C, n)
+        F = fe.design(C, n)
+        if n < 2 * self.cv or n - F.shape[1] < 2:
+            raise InputError(
+                f"LASSO needs at least {max(2 * self.cv, F.shape[1] + 2)} training samples "
+                f"for {self.cv} inner folds and {F.shape[1]} fixed effects, got {n}"
+            )
+        self.notes_ = list(fe.notes)
+        q = np.linalg.qr(F)[0]
+        src = StreamedColumns(X, basis=None if F.shape[1] == 1 else q)
+        if not src.varying:
+            raise InputError(
+                "every SNP is monomorphic in the training data (all dosages equal per "
+                "column); nothing to fit"
+            )
+        yt = y - q @ (q.T @ y)
+        if not np.abs(yt).max() > 1e-10 * max(1.0, float(np.abs(y).max())):
+            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
+        fit = cross_validated_lasso(
+            src,
+            yt,
+            l1_ratio=self.l1_ratio,
+            n_alphas=self.n_alphas,
+            eps=self.eps,
+            cv=self.cv,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            seed=self.seed,
+        )
+        if fit is None:
+            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
+        self._record(fit)
+        self.beta_ = np.linalg.lstsq(F, y - _times(X, fit.coef), rcond=None)[0]
         self.intercept_ = float(self.beta_[0])
         self._fe = fe
         self.n_features_in_ = m
@@ -152,9 +202,30 @@ class Lasso(Baseline):
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         self._check_fitted()
+        if _streamed(X_new):
+            if X_new.shape[1] != self.n_features_in_:
+                raise InputError(
+                    f"X_new has {X_new.shape[1]} SNP columns but the model was fitted on "
+                    f"{self.n_features_in_}"
+                )
+            F = self._fe.design(C_new, X_new.shape[0])
+            return _times(X_new, self.coef_) + F @ self.beta_
         X_new = self._check_new(X_new)
         F = self._fe.design(C_new, X_new.shape[0])
         return X_new @ self.coef_ + F @ self.beta_
+
+
+def _streamed(X: Any) -> bool:
+    """A lazy streamed matrix (:class:`snpcnn.datapath.DosageRows`), not an array."""
+    return not isinstance(X, np.ndarray) and hasattr(X, "take_columns")
+
+
+def _times(X: Any, coef: np.ndarray) -> np.ndarray:
+    """``X @ coef`` of a streamed matrix, from the nonzero effects' columns only."""
+    nz = np.flatnonzero(coef)
+    if not len(nz):
+        return np.zeros(X.shape[0])
+    return X.take_columns(nz).astype(np.float64) @ coef[nz]
 
 
 @dataclass
@@ -349,24 +420,41 @@ class StreamedColumns:
     to ``cache_bytes``.  Memory: one block plus the cache plus the working set, never the
     whole float matrix."""
 
-    def __init__(self, x, cache_bytes: int = 64 * 2**20) -> None:
+    def __init__(self, x, cache_bytes: int = 64 * 2**20, basis: np.ndarray | None = None) -> None:
         self.x = x
         self.n, self.p = len(x), int(x.n_features)
         self.shape = (self.n, self.p)
+        # fixed effects (the LASSO baseline's covariates): an orthonormal basis of their
+        # design, intercept included, projected out of every column instead of its mean
+        self.basis = basis
         self.mean = np.zeros(self.p)
+        self.varying = False  # any column not constant (after the projection)
         for c0, c1 in x.column_blocks(itemsize=32):  # blocks as in blocks()
-            self.mean[c0:c1] = x.columns(c0, c1).astype(np.float64).mean(axis=0)
+            b = x.columns(c0, c1).astype(np.float64)
+            if basis is None:
+                self.mean[c0:c1] = b.mean(axis=0)
+                self.varying = self.varying or bool((np.ptp(b, axis=0) > 0).any())
+            else:
+                b -= basis @ (basis.T @ b)
+                self.varying = self.varying or bool((np.abs(b).max(axis=0) > 1e-10).any())
         self._cache: dict[int, np.ndarray] = {}
         self._cache_cols = max(1, int(cache_bytes) // max(8 * self.n, 1))
 
     def blocks(self, rows: np.ndarray | None = None, shift: np.ndarray | None = None):
         """``(c0, c1, centred float64 block)`` over every column (of the rows ``rows`` only,
-        read from those rows' genotypes; minus ``shift`` too, if given), in blocks of about a
-        quarter of :data:`snpcnn.datapath.BLOCK_BYTES` (a pass holds a few copies of one)."""
-        x = self.x if rows is None else self.x[rows]
+        read from those rows' genotypes, or, with a fixed-effect ``basis``, projected on all
+        rows first; minus ``shift`` too, if given), in blocks of about a quarter of
+        :data:`snpcnn.datapath.BLOCK_BYTES` (a pass holds a few copies of one)."""
+        Q = self.basis
+        x = self.x if rows is None or Q is not None else self.x[rows]
         for c0, c1 in self.x.column_blocks(itemsize=32):
             b = x.columns(c0, c1).astype(np.float64)
-            b -= self.mean[c0:c1]
+            if Q is None:
+                b -= self.mean[c0:c1]
+            else:
+                b -= Q @ (Q.T @ b)
+                if rows is not None:
+                    b = b[rows]
             if shift is not None:
                 b -= shift[c0:c1]
             yield c0, c1, b
@@ -380,7 +468,11 @@ class StreamedColumns:
             out[:, k] = self._cache[int(cols[k])]
         if miss.any():
             new = cols[miss]
-            got = self.x.take_columns(new).astype(np.float64) - self.mean[new]
+            got = self.x.take_columns(new).astype(np.float64)
+            if self.basis is None:
+                got -= self.mean[new]
+            else:
+                got -= self.basis @ (self.basis.T @ got)
             out[:, miss] = got
             if len(self._cache) + len(new) > self._cache_cols:
                 self._cache.clear()  # the columns read last are kept, within the budget
