@@ -118,13 +118,16 @@ def run_fit(cache: Path, pheno: Path, out: Path, mode: str, args) -> dict:
     stderr: list[str] = []
     import threading
 
-    def read_stdout() -> None:  # console lines, stamped (to place the memory peak in a phase)
-        for line in proc.stdout:
+    def read(stream, keep: list[str] | None) -> None:
+        # console lines (stdout and the log on stderr), stamped: to place the memory peak
+        for line in stream:
             lines.append((time.perf_counter() - t0, line.rstrip()))
+            if keep is not None:
+                keep.append(line)
 
     readers = [
-        threading.Thread(target=read_stdout, daemon=True),
-        threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True),
+        threading.Thread(target=read, args=(proc.stdout, None), daemon=True),
+        threading.Thread(target=read, args=(proc.stderr, stderr), daemon=True),
     ]
     for t in readers:
         t.start()

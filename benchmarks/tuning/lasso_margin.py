@@ -18,6 +18,8 @@ convolutions were kept, and the fold's test r.  Nothing is fitted on a test fold
     .venv/bin/python benchmarks/tuning/lasso_margin.py sweep_small     # simulated_sweep, small
     .venv/bin/python benchmarks/tuning/lasso_margin.py sweep_wide      # simulated_sweep, wide
 
+Trait names after the set's name run only those traits (rows go to ..._some.csv).
+
 Rows go to benchmarks/results/lasso_margin_<name>.csv.
 """
 
@@ -65,11 +67,30 @@ patience = 1
 """
 
 
-def _scan_config(config: str, work: Path) -> Path:
-    """The config with its baselines removed and the default at 1 epoch as its one model."""
+def _only_traits(text: str, traits: list[str]) -> str:
+    """The config text without the simulated traits not named in ``traits``."""
+    head = "[[datasets.simulate.traits]]"
+    parts = text.split(head)
+    out = parts[0]
+    for part in parts[1:]:
+        # the trait's own lines end where the next table starts (e.g. the next dataset)
+        m = re.search(r"(?m)^\[", part)
+        body, rest = (part[: m.start()], part[m.start() :]) if m else (part, "")
+        name = re.search(r'(?m)^name = "([^"]+)"', body)
+        if name and name.group(1) in traits:
+            out += head + body
+        out += rest
+    return out
+
+
+def _scan_config(config: str, work: Path, traits: list[str] | None) -> Path:
+    """The config with its baselines removed and the default at 1 epoch as its one model
+    (and only the simulated ``traits``, if given)."""
     text = (ROOT / "benchmarks" / "configs" / config).read_text()
     text = text[: text.index("[[models]]")]
     text = re.sub(r"(?m)^baselines = \[.*\]$", "baselines = []", text)
+    if traits:
+        text = _only_traits(text, traits)
     path = work / config
     path.write_text(text + MODEL)
     return path
@@ -107,12 +128,12 @@ def _fold_r(archive: str, model: str, column: str) -> pd.DataFrame:
     return res[["trait", "repeat", "fold", "value"]].rename(columns={"value": column})
 
 
-def main(name: str) -> None:
+def main(name: str, traits: list[str]) -> None:
     config, datasets, (archive, v7_model), v6 = SCANS[name]
     work = ROOT / "bench_out" / "lasso_margin"
     work.mkdir(parents=True, exist_ok=True)
     out = work / name
-    cmd = [sys.executable, "-m", "snpcnn", "benchmark", str(_scan_config(config, work))]
+    cmd = [sys.executable, "-m", "snpcnn", "benchmark", str(_scan_config(config, work, traits))]
     cmd += ["--workers", "2", "--out", str(out), "--force"]
     if datasets:
         cmd += ["--datasets", datasets]
@@ -137,10 +158,10 @@ def main(name: str) -> None:
             f"warning: {int(bad.sum())} folds where the scan's proposal differs from the archive's"
         )
     OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / f"lasso_margin_{name}.csv", index=False)
+    table.to_csv(OUT / f"lasso_margin_{name}{'_some' if traits else ''}.csv", index=False)
     pd.set_option("display.width", 200)
     print(table.drop(columns=["repeat"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
