@@ -277,7 +277,10 @@ class DosageRows:
     def _columns(self, cols) -> np.ndarray:
         snps = np.arange(self.shape[1])[cols]
         block = _read(self.genotypes.dosages, self.rows, np.atleast_1d(self.pre.snp_index_[snps]))
-        x = block.astype(np.float32)
+        # C order, as the baselines' float32 products have always seen it (_read may return a
+        # column-indexed block in Fortran order, and the large-n solver's float32 sums, hence
+        # its results, depend on the layout)
+        x = np.ascontiguousarray(block).astype(np.float32)
         miss = block < 0
         if miss.any():
             x[miss] = np.broadcast_to(self.pre.fill_[snps], x.shape)[miss]

@@ -1003,6 +1003,15 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
 
         return screen_windows_streamed(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1  # channels per SNP (3 for one-hot genotypes)
+    return _pick_windows(_per_snp(screen_scores(x, r, width), c), n_windows, width)
+
+
+def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
+    """The screen's pair scores (flattened columns x ``min(width, SNPs)``): entry ``(j, d)``
+    is the squared correlation of the pair feature of columns ``j`` and ``j + d`` (for
+    ``d = 0`` the dominance deviation) with ``r``, summed over ``r``'s columns
+    (:func:`screen_windows` picks its windows from them)."""
+    c = x.shape[2] if x.ndim == 3 else 1
     x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     n, p = x2.shape
     width = min(width, p // c)
@@ -1025,7 +1034,7 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
                 c1 = min(c0 + chunk, p - off)
                 corr = _pair_scores(zo, t, c0, c1, off)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
-    return _pick_windows(_per_snp(score, c), n_windows, width)
+    return score
 
 
 def _per_snp(score: np.ndarray, channels: int) -> np.ndarray:
