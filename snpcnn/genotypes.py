@@ -13,6 +13,7 @@ allele (VCF REF, PLINK A2).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -392,15 +393,24 @@ class Genotypes:
             yield r, self.batch(r)
 
 
-def release_pages(dosages: Any) -> None:
-    """Drop the resident pages of a memory-mapped cache matrix from this process's mapping
-    (``madvise(MADV_DONTNEED)``; no-op for an in-memory array or where unsupported).
+#: environment variable: "1" drops the memory-mapped cache's pages after each streamed read
+RELEASE_ENV = "SNPCNN_RELEASE_PAGES"
 
-    The streamed passes read the matrix a block at a time; without this every page read
-    stays mapped, so the process's resident set grows to the whole file (0.4 GB at 2,000 x
-    200,000, 2.5 GB at 50,000 x 50,000) although those are clean page-cache pages.  The
-    mapping is read-only and shared, so nothing is lost: a later read maps the page again
-    from the page cache (or the disk, if the kernel has reclaimed it)."""
+
+def release_pages(dosages: Any) -> None:
+    """Where ``SNPCNN_RELEASE_PAGES=1``: drop the resident pages of a memory-mapped cache
+    matrix from this process's mapping (``madvise(MADV_DONTNEED)``; a no-op otherwise, for an
+    in-memory array, or where unsupported).
+
+    The streamed passes read the matrix a block at a time, and every page read stays mapped,
+    so the process's resident set (RSS) grows to the whole file (0.4 GB at 2,000 x 200,000,
+    2.5 GB at 50,000 x 50,000) although these are clean page-cache pages that the kernel can
+    reclaim at any time.  Where a scheduler counts them against a job, this keeps them out
+    of the RSS, at a cost: each pass maps its pages again (measured: 10-46 % slower passes,
+    ``benchmarks/bench_release_pages.py``).  The mapping is read-only and shared, so nothing
+    is lost: a later read maps the page again from the page cache (or the disk)."""
+    if os.environ.get(RELEASE_ENV, "") != "1":
+        return
     mm = getattr(dosages, "_mmap", None)
     if mm is None or not hasattr(mm, "madvise"):
         return

@@ -1,5 +1,6 @@
-"""Streamed reads of a memory-mapped cache leave no cache pages resident in the process
-(snpcnn.genotypes.release_pages): the resident set does not grow with samples x SNPs."""
+"""With SNPCNN_RELEASE_PAGES=1, streamed reads of a memory-mapped cache leave no cache pages
+resident in the process (snpcnn.genotypes.release_pages): the resident set does not grow
+with samples x SNPs.  Without it (the default) the pages stay mapped."""
 
 from __future__ import annotations
 
@@ -37,10 +38,21 @@ def cache(tmp_path):
     return x, tmp_path / "c.snpcnn"
 
 
-def test_streamed_reads_release_the_cache_pages(cache):
+def test_by_default_the_pages_stay_mapped(cache, monkeypatch):
+    monkeypatch.delenv("SNPCNN_RELEASE_PAGES", raising=False)
+    x, path = cache
+    g = load_cache(path)
+    np.testing.assert_array_equal(g.batch(np.arange(300)), x)
+    assert _mapped_kb("dosages.npy") > 8_000
+    release_pages(g.dosages)
+    assert _mapped_kb("dosages.npy") > 8_000
+
+
+def test_streamed_reads_release_the_cache_pages(cache, monkeypatch):
     from snpcnn.datapath import EncodedRows
     from snpcnn.preprocess import GenotypePreprocessor
 
+    monkeypatch.setenv("SNPCNN_RELEASE_PAGES", "1")
     x, path = cache
     g = load_cache(path)
     # a plain read of the whole map leaves it resident (what every pass did before)
