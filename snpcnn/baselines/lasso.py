@@ -120,11 +120,23 @@ class Lasso(Baseline):
         # project the fixed effects out of X and y (one float copy of X: Xt)
         q = np.linalg.qr(F)[0]
         Xt = X - q @ (q.T @ X)
+        fit = self._search(Xt, y, q)
+        del Xt
+        self.beta_ = np.linalg.lstsq(F, y - X @ fit.coef, rcond=None)[0]
+        self.intercept_ = float(self.beta_[0])
+        self._fe = fe
+        self.n_features_in_ = m
+        return self
+
+    def _search(self, X: Any, y: np.ndarray, q: np.ndarray) -> LassoCV:
+        """The penalty search on ``X`` (the fixed effects, basis ``q``, already out of it: an
+        array or :class:`StreamedColumns`) and ``y`` with them projected out; its outcome
+        recorded as the fitted attributes."""
         yt = y - q @ (q.T @ y)
         if not np.abs(yt).max() > 1e-10 * max(1.0, float(np.abs(y).max())):
             raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
         fit = cross_validated_lasso(
-            Xt,
+            X,
             yt,
             l1_ratio=self.l1_ratio,
             n_alphas=self.n_alphas,
@@ -134,15 +146,10 @@ class Lasso(Baseline):
             max_iter=self.max_iter,
             seed=self.seed,
         )
-        del Xt
         if fit is None:
             raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
         self._record(fit)
-        self.beta_ = np.linalg.lstsq(F, y - X @ fit.coef, rcond=None)[0]
-        self.intercept_ = float(self.beta_[0])
-        self._fe = fe
-        self.n_features_in_ = m
-        return self
+        return fit
 
     def _record(self, fit: LassoCV) -> None:
         """The penalty search's outcome as the fitted attributes."""
@@ -177,23 +184,7 @@ class Lasso(Baseline):
                 "every SNP is monomorphic in the training data (all dosages equal per "
                 "column); nothing to fit"
             )
-        yt = y - q @ (q.T @ y)
-        if not np.abs(yt).max() > 1e-10 * max(1.0, float(np.abs(y).max())):
-            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
-        fit = cross_validated_lasso(
-            src,
-            yt,
-            l1_ratio=self.l1_ratio,
-            n_alphas=self.n_alphas,
-            eps=self.eps,
-            cv=self.cv,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            seed=self.seed,
-        )
-        if fit is None:
-            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
-        self._record(fit)
+        fit = self._search(src, y, q)
         self.beta_ = np.linalg.lstsq(F, y - _times(X, fit.coef), rcond=None)[0]
         self.intercept_ = float(self.beta_[0])
         self._fe = fe
