@@ -35,9 +35,10 @@ wheat.toml and mice.toml, and the sweep's small set with ``--datasets small --mo
 snpcnn_default_v7 --out bench_out/v7_sweep_small``; then ``default_runs.py v7 --archive
 bench_out``.  The sweep's wide set followed in session 19, v7 being the default:
 ``--datasets wide --models snpcnn_default --out bench_out/v7_sweep_wide`` (the archive step
-takes the default's rows where the candidate's are absent).  wheat_random.toml was not re-run
-with v7 (see docs/bench/default_v7.md; ``benchmarks/tuning/lasso_proposals.py wheat_random``
-scans where v7 would propose its LASSO start on the wheat random folds).
+takes the default's rows where the candidate's are absent).  wheat_random.toml followed in
+session 20: ``--models snpcnn_default --out bench_out/wheat_random_v7`` (before it,
+``benchmarks/tuning/lasso_proposals.py wheat_random`` scanned where v7 would propose its LASSO
+start on the wheat random folds: nowhere that v6 would not propose its own start).
 
 v4 (the preset ``snpcnn_default_v4`` today) was run the same way with ``--out
 bench_out/<config>_v4``.  v3 (the preset ``snpcnn_default_v3`` today) was run the same way, serially, with ``--out
@@ -470,8 +471,11 @@ def _real(lines: list[str], version: str) -> None:
 def _v7_not_rerun(lines: list[str]) -> None:
     """v7's note on the runs it did not repeat, with the scan of the wheat random folds."""
     scan = ARCHIVE / "lasso_proposals_wheat_random.csv"
+    rerun = (ARCHIVE / "wheat_random_default_v7" / "results.csv.gz").exists()
+    if rerun and (ARCHIVE / "simulated_sweep_wide_v7" / "results.csv.gz").exists():
+        return  # every run re-made with v7 (wheat random folds: session 20)
     lines += ["## Not re-run with v7", ""]
-    if scan.exists():
+    if scan.exists() and not rerun:
         t = pd.read_csv(scan)
         ratio = t["lasso_cv_mse"] / t["gblup_loo_mse"]
         per = ", ".join(
