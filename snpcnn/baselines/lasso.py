@@ -147,6 +147,12 @@ class Lasso(Baseline):
             seed=self.seed,
         )
         if fit is None:
+            if isinstance(X, StreamedColumns) and X.varying is False:
+                # (in memory, _training_data refused such input before the search)
+                raise InputError(
+                    "every SNP is monomorphic in the training data (all dosages equal per "
+                    "column); nothing to fit"
+                )
             raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
         self._record(fit)
         return fit
@@ -178,13 +184,7 @@ class Lasso(Baseline):
             )
         self.notes_ = list(fe.notes)
         q = np.linalg.qr(F)[0]
-        src = StreamedColumns(X, basis=None if F.shape[1] == 1 else q)
-        if not src.varying:
-            raise InputError(
-                "every SNP is monomorphic in the training data (all dosages equal per "
-                "column); nothing to fit"
-            )
-        fit = self._search(src, y, q)
+        fit = self._search(StreamedColumns(X, basis=None if F.shape[1] == 1 else q), y, q)
         self.beta_ = np.linalg.lstsq(F, y - _times(X, fit.coef), rcond=None)[0]
         self.intercept_ = float(self.beta_[0])
         self._fe = fe
@@ -419,15 +419,10 @@ class StreamedColumns:
         # design, intercept included, projected out of every column instead of its mean
         self.basis = basis
         self.mean = np.zeros(self.p)
-        self.varying = False  # any column not constant (after the projection)
-        for c0, c1 in x.column_blocks(itemsize=32):  # blocks as in blocks()
-            b = x.columns(c0, c1).astype(np.float64)
-            if basis is None:
-                self.mean[c0:c1] = b.mean(axis=0)
-                self.varying = self.varying or bool((np.ptp(b, axis=0) > 0).any())
-            else:
-                b -= basis @ (basis.T @ b)
-                self.varying = self.varying or bool((np.abs(b).max(axis=0) > 1e-10).any())
+        if basis is None:
+            for c0, c1 in x.column_blocks(itemsize=32):  # blocks as in blocks()
+                self.mean[c0:c1] = x.columns(c0, c1).astype(np.float64).mean(axis=0)
+        self.varying: bool | None = None  # any column not constant: set by mean_and_xty
         self._cache: dict[int, np.ndarray] = {}
         self._cache_cols = max(1, int(cache_bytes) // max(8 * self.n, 1))
 
@@ -473,11 +468,14 @@ class StreamedColumns:
         return out
 
     def mean_and_xty(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The centred columns' means (about 0) and ``X' yc``, in one pass."""
+        """The centred columns' means (about 0) and ``X' yc``, in one pass (which also
+        records whether any column varies: ``varying``)."""
         xm, xty = np.zeros(self.p), np.zeros(self.p)
+        self.varying = False
         for c0, c1, B in self.blocks():
             xm[c0:c1] = B.mean(axis=0)
             xty[c0:c1] = B.T @ yc
+            self.varying = self.varying or bool((np.abs(B).max(axis=0) > 1e-10).any())
         return xm, xty
 
     def product(self, coef: np.ndarray) -> np.ndarray:
