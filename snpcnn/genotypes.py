@@ -409,8 +409,11 @@ def release_pages(dosages: Any) -> None:
     of the RSS, at a cost: each pass maps its pages again (measured: 10-46 % slower passes,
     ``benchmarks/bench_release_pages.py``).  The mapping is read-only and shared, so nothing
     is lost: a later read maps the page again from the page cache (or the disk)."""
-    if os.environ.get(RELEASE_ENV, "") != "1":
+    flag = os.environ.get(RELEASE_ENV, "").strip().lower()
+    if flag in ("", "0", "false", "no"):
         return
+    if flag not in ("1", "true", "yes"):
+        raise InputError(f"{RELEASE_ENV} must be 1 (drop the cache's pages) or 0; got {flag!r}")
     mm = getattr(dosages, "_mmap", None)
     if mm is None or not hasattr(mm, "madvise"):
         return

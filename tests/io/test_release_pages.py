@@ -81,3 +81,11 @@ def test_release_is_a_no_op_in_memory():
     release_pages(x)
     release_pages(None)
     assert x.sum() == 12
+
+
+def test_a_bad_setting_is_refused(monkeypatch):
+    from snpcnn.errors import InputError
+
+    monkeypatch.setenv("SNPCNN_RELEASE_PAGES", "maybe")
+    with pytest.raises(InputError, match="SNPCNN_RELEASE_PAGES must be 1"):
+        release_pages(np.ones(3, dtype=np.int8))
