@@ -146,6 +146,9 @@ _SIM_GENO_KEYS = {
     "missing_rate",
     "seed",
     "traits",
+    # a seed: the SNP columns shuffled after the traits are drawn (snpcnn.simulate.unmap), a
+    # panel without a genetic map
+    "shuffle_snps",
 }
 #: keys of one ``[[datasets.simulate.traits]]`` entry (snpcnn.simulate.simulate_trait)
 _SIM_TRAIT_KEYS = {
@@ -481,7 +484,10 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
                 + ", ".join(sorted(_SIM_TRAIT_KEYS)),
             )
         clean_traits.append(dict(t))
-    geno = {k: v for k, v in sim.items() if k != "traits"}
+    geno = {k: v for k, v in sim.items() if k not in ("traits", "shuffle_snps")}
+    shuffle = sim.get("shuffle_snps")
+    if shuffle is not None and (isinstance(shuffle, bool) or not isinstance(shuffle, int)):
+        raise where.error("simulate", f"shuffle_snps must be an integer seed, got {shuffle!r}")
     for key in ("n_samples", "n_snps"):
         if key not in geno:
             raise where.error("simulate", f"needs {key}")
@@ -509,7 +515,10 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
         raise where.error("simulate", str(exc)) from None
     except InputError as exc:
         raise where.error("simulate", str(exc)) from None
-    return {**geno, "traits": clean_traits}
+    out = {**geno, "traits": clean_traits}
+    if shuffle is not None:
+        out["shuffle_snps"] = shuffle
+    return out
 
 
 def _simulated_dataset(d: Mapping, name: str, where: _Where) -> DatasetSpec:
@@ -980,18 +989,27 @@ def _simulate_dataset(spec: DatasetSpec):
 
     sim = dict(spec.simulate)
     traits = sim.pop("traits")
+    shuffle = sim.pop("shuffle_snps", None)
     if "maf_range" in sim:
         sim["maf_range"] = tuple(sim["maf_range"])
     g = simulate_genotypes(**sim)
+    where = np.arange(g.n_snps)  # column of each simulated SNP in the data the models see
+    if shuffle is not None:
+        from snpcnn.simulate import unmap
+
+        g_map = g
+        g, perm = unmap(g_map, seed=int(shuffle))
+        where = np.argsort(perm)
     cols, truth = {}, {}
     for t in traits:
         kw = {k: v for k, v in t.items() if k != "name"}
-        y, causal = simulate_trait(g, name=t["name"], **kw)
+        # traits are drawn on the map order (local = linked), then the columns may move
+        y, causal = simulate_trait(g_map if shuffle is not None else g, name=t["name"], **kw)
         cols[t["name"]] = y
         truth[t["name"]] = {
             "ceiling": y.attrs["ceiling"],
             "h2_realised": y.attrs["h2_realised"],
-            "causal_snps": causal["index"].astype(int).tolist(),
+            "causal_snps": where[causal["index"].astype(int)].tolist(),
         }
     folder = Path(tempfile.mkdtemp(prefix="snpcnn-sim-"))
     csv = folder / "phenotypes.csv"

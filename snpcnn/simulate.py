@@ -49,6 +49,7 @@ __all__ = [
     "simulate_genotypes",
     "simulate_phenotype",
     "simulate_trait",
+    "unmap",
     "write_example",
     "EFFECT_DISTS",
     "ARCHITECTURES",
@@ -201,6 +202,34 @@ def simulate_genotypes(
         source=f"simulate_genotypes(seed={seed})",
         report={"simulation": params},
     )
+
+
+def unmap(genotypes: Genotypes, seed: int = 0) -> tuple[Genotypes, np.ndarray]:
+    """The same genotypes as a panel without a genetic map: the SNP columns in a random
+    order (fixed ``seed``), CHROM ``"0"`` and POS = column number, as DArT or GBS panels and
+    marker matrices often come (the shipped wheat panel does: its adjacent markers are
+    hardly more correlated than random pairs).  SNP ids, alleles and samples are kept.
+
+    Returns ``(genotypes, perm)``: column ``k`` of the result is column ``perm[k]`` of the
+    input, so a causal SNP at input column ``j`` is at ``np.argsort(perm)[j]``.
+
+    >>> g = simulate_genotypes(4, 6, n_chrom=1, seed=0)
+    >>> u, perm = unmap(g, seed=1)
+    >>> bool((u.dosages == g.dosages[:, perm]).all()), sorted(set(u.variants["chrom"]))
+    (True, ['0'])
+    """
+    perm = np.random.default_rng(seed).permutation(genotypes.n_snps)
+    v = genotypes.variants.iloc[perm].reset_index(drop=True)
+    v["chrom"] = "0"
+    v["pos"] = np.arange(1, len(v) + 1)
+    out = Genotypes(
+        np.ascontiguousarray(np.asarray(genotypes.dosages)[:, perm]),
+        genotypes.samples,
+        v,
+        source=f"unmap({genotypes.source}, seed={seed})",
+        report={**genotypes.report, "unmapped": {"seed": seed}},
+    )
+    return out, perm
 
 
 def _filled(genotypes: Genotypes, idx: np.ndarray) -> np.ndarray:

@@ -1110,6 +1110,7 @@ def _crossfit(
     seed: int,
     on_epoch: Callable[[], None] | None,
     n_out: int,
+    orders: dict | None = None,
 ):
     """Cross-fitted convolutions on a ridge_loo start (``config.conv_folds`` >= 2).
 
@@ -1125,6 +1126,10 @@ def _crossfit(
     and the correction is kept only if it lowers the squared error significantly (one-sided
     paired t-test over the training rows, p < ``config.conv_gate``; any gain if 0).  The
     model averages the K networks with their correction scaled by ``alpha``.
+
+    With ``[screen] order`` other than "file" the windows run along an order of the SNPs
+    decided once per training part (:func:`snpcnn.ldorder.screen_order`, on the training
+    part's genotypes; cached in ``orders`` for a second start's cross-fit).
 
     Returns ``(model, best_epoch, histories, conv_info, n_seen)``.
     """
@@ -1157,6 +1162,7 @@ def _crossfit(
     shuffles = [
         np.random.default_rng(np.random.SeedSequence([seed, 7349, k])) for k in range(k_folds)
     ]
+    order, order_info, xs = None, None, None
     with seeded(seed):
         nets = []
         for k in range(k_folds):
@@ -1164,8 +1170,13 @@ def _crossfit(
             _apply_ridge_start(model, ridge, hold=True)
             screen = _screen_layer(model)
             if screen is not None:
+                if xs is None:  # the screen reads the SNPs in this order (one copy of x)
+                    order, order_info = _screen_order(screen, x, orders)
+                    xs = x if order is None else x[:, order]
+                if order is not None:
+                    screen.set_order(order)
                 screen.set_starts(
-                    screen_windows(x[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
+                    screen_windows(xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
                 )
             compile_model(model, head, learning_rate=config.learning_rate)
             nets.append(model)
@@ -1258,11 +1269,30 @@ def _crossfit(
         "dominance_weight": ridge.dom_weight,
         "start": ridge.kind,
     }
+    if order_info is not None and order_info["mode"] != "file":
+        info["screen_order"] = order_info
     if kernel:
         model = _with_kernel(nets if kept else nets[:1], ridge, x.shape[1:])
     else:
         model = _average(nets, x.shape[1:]) if kept else nets[0]
     return model, int(best_epoch) if kept else 0, hists, info, n_seen
+
+
+def _screen_order(screen, x, orders: dict | None):
+    """``(permutation or None, record)``: the SNP order the ``screen`` layer's windows run
+    along on this training part (:func:`snpcnn.ldorder.screen_order`), computed once and
+    kept in ``orders``."""
+    mode = getattr(screen, "order_mode", "file")
+    if mode == "file":
+        return None, None
+    if orders is not None and mode in orders:
+        return orders[mode]
+    from snpcnn.ldorder import screen_order
+
+    out = screen_order(x, mode)
+    if orders is not None:
+        orders[mode] = out
+    return out
 
 
 def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
@@ -1329,8 +1359,9 @@ def train_cnn(
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
+        orders: dict = {}  # the screen's SNP order, decided once for both starts
         model, best, hists, info, n_seen = _crossfit(
-            config, x, y, ridge, head, seed, on_epoch, n_out
+            config, x, y, ridge, head, seed, on_epoch, n_out, orders
         )
         if kernel is not None:
             # REML prefers the kernel as a start; the convolutions are cross-fitted on it
@@ -1358,7 +1389,7 @@ def train_cnn(
                         gain=choice["loglik_gain"],
                     )
             k_model, k_best, k_hists, k_info, k_seen = _crossfit(
-                config, x, y, kernel, head, seed, on_epoch, n_out
+                config, x, y, kernel, head, seed, on_epoch, n_out, orders
             )
             n_seen += k_seen
             choice["oof_mse"] = {"ridge": info["oof_mse"], kernel.kind: k_info["oof_mse"]}

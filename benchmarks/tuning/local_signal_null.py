@@ -78,11 +78,19 @@ def _stats(score: np.ndarray, n: int) -> tuple[float, float]:
 def main() -> None:
     from snpcnn.bench import _load_dataset, load_config
     from snpcnn.io.phenotypes import align
+    from snpcnn.ldorder import ld_order
     from snpcnn.training import screen_scores
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--perm", type=int, default=100)
     ap.add_argument("--sets", default="simulated,wheat,mice")
+    ap.add_argument(
+        "--order",
+        choices=("file", "ld", "shuffled", "shuffled_ld"),
+        default="file",
+        help="SNP order the screen sees: as in the file, seriated by LD, shuffled (a panel "
+        "without a map), or shuffled and then seriated by LD (session 21)",
+    )
     args = ap.parse_args()
     rows = []
     for name in args.sets.split(","):
@@ -104,6 +112,10 @@ def main() -> None:
                 x = np.where(miss, np.nanmean(x, axis=0), x)
             x = x - x.mean(axis=0)
             x = x[:, x.std(axis=0) > 0]
+            if args.order.startswith("shuffled"):
+                x = x[:, np.random.default_rng(1).permutation(x.shape[1])]
+            if args.order.endswith("ld"):
+                x = x[:, ld_order(x)]  # the v8 candidate's seriation (snpcnn.ldorder)
             y = y_all[ok, j]
             design = [np.ones((len(y), 1))]
             if len(ds.spec.covariates):
@@ -136,7 +148,7 @@ def main() -> None:
                 ys -= F @ np.linalg.lstsq(F, ys, rcond=None)[0]
                 rs = np.asarray(model.fit(ys).loo_resid, dtype=np.float64)
                 nulls["gauss"].append(_stats(screen_scores(xs, rs, 5), n))
-            row = {"data": name, "trait": trait, "n": n, "snps": x.shape[1]}
+            row = {"data": name, "order": args.order, "trait": trait, "n": n, "snps": x.shape[1]}
             for k, obs in (("top1", top1), ("top32", top32)):
                 row[k] = obs
                 for kind, draws in nulls.items():
@@ -151,7 +163,10 @@ def main() -> None:
                 flush=True,
             )
     OUT.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(OUT / "local_signal_null.csv", index=False)
+    name = (
+        "local_signal_null.csv" if args.order == "file" else f"local_signal_null_{args.order}.csv"
+    )
+    pd.DataFrame(rows).to_csv(OUT / name, index=False)
 
 
 if __name__ == "__main__":

@@ -161,7 +161,8 @@ def build_model(
             )
         width = min(spec["screen"]["width"], input_shape[0])
         n_windows = max(1, min(spec["screen"]["windows"], input_shape[0] // width))
-        x = WindowGather(n_windows, width, name="screen")(x)
+        order = spec["screen"].get("order", "file")
+        x = WindowGather(n_windows, width, order=order, name="screen")(x)
     x = build_blocks(x, spec, rank)
     if len(x.shape) != 2:
         raise InputError(

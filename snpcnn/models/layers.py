@@ -93,6 +93,12 @@ class WindowGather(keras.layers.Layer):
     residual of the linear start (``snpcnn.training.screen_windows``).  A convolution with
     kernel = stride = ``width`` after this layer then sees exactly one window per step.
 
+    With ``order`` other than ``"file"`` (``[screen] order``, :mod:`snpcnn.ldorder`) the
+    windows are runs of adjacent SNPs in a stored order of the SNPs (a permutation, a
+    second non-trainable int32 weight; the identity until :meth:`set_order` sets it, e.g.
+    to the SNPs seriated by LD for a panel without a map): window ``k`` covers SNPs
+    ``order[starts[k]] .. order[starts[k] + width - 1]``.
+
     Examples
     --------
     >>> import numpy as np
@@ -104,10 +110,13 @@ class WindowGather(keras.layers.Layer):
     [1.0, 2.0, 3.0, 6.0, 7.0, 8.0]
     """
 
-    def __init__(self, n_windows: int, width: int, **kwargs):
+    def __init__(self, n_windows: int, width: int, order: str = "file", **kwargs):
         super().__init__(**kwargs)
         self.n_windows = int(n_windows)
         self.width = int(width)
+        #: ``[screen] order``: "file" (windows of adjacent columns) or a mode that stores
+        #: a permutation of the SNPs ("ld", "auto"; set by training)
+        self.order_mode = str(order)
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -125,7 +134,28 @@ class WindowGather(keras.layers.Layer):
             trainable=False,
             name="starts",
         )
+        if self.order_mode != "file":
+            self.order = self.add_weight(
+                shape=(n_snps,),
+                dtype="int32",
+                initializer=keras.initializers.Constant(np.arange(n_snps, dtype="int32")),
+                trainable=False,
+                name="order",
+            )
         super().build(input_shape)
+
+    def set_order(self, order) -> None:
+        """Set the SNP order the windows run along (a permutation of ``0 .. n_snps - 1``;
+        None = the file's order).  Only for a layer built with ``order`` != "file"."""
+        n = self.n_snps
+        order = np.arange(n) if order is None else np.asarray(order, dtype="int64").reshape(-1)
+        if self.order_mode == "file":
+            if np.array_equal(order, np.arange(n)):
+                return
+            raise ValueError("WindowGather.set_order: this layer reads the file's order")
+        if len(order) != n or not np.array_equal(np.sort(order), np.arange(n)):
+            raise ValueError(f"WindowGather.set_order: need a permutation of 0..{n - 1}")
+        self.order.assign(order.astype("int32"))
 
     def set_starts(self, starts) -> None:
         """Set the window starts (``n_windows`` ints in ``0 .. n_snps - width``)."""
@@ -144,7 +174,10 @@ class WindowGather(keras.layers.Layer):
     def positions(self) -> np.ndarray:
         """The SNP index of every output position, in order (``n_windows * width``)."""
         s = np.asarray(keras.ops.convert_to_numpy(self.starts), dtype=np.int64)
-        return (s[:, None] + np.arange(self.width)).reshape(-1)
+        pos = (s[:, None] + np.arange(self.width)).reshape(-1)
+        if self.order_mode == "file":
+            return pos
+        return np.asarray(keras.ops.convert_to_numpy(self.order), dtype=np.int64)[pos]
 
     def call(self, inputs):
         idx = ops.reshape(
@@ -152,6 +185,8 @@ class WindowGather(keras.layers.Layer):
             + ops.expand_dims(ops.arange(self.width, dtype="int32"), 0),
             (-1,),
         )
+        if self.order_mode != "file":
+            idx = ops.take(self.order, idx, axis=0)
         return ops.take(inputs, idx, axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -160,6 +195,8 @@ class WindowGather(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"n_windows": self.n_windows, "width": self.width})
+        if self.order_mode != "file":  # models saved before [screen] order load unchanged
+            config["order"] = self.order_mode
         return config
 
 

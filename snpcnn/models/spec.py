@@ -123,6 +123,10 @@ TRAINING_KEYS: dict[str, tuple[Callable, Any]] = {
 SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     "windows": (check_positive_int, 32),
     "width": (check_positive_int, 5),
+    # the SNP order the windows run along: "file" (adjacent columns), "ld" (seriated by LD on
+    # each training part, snpcnn.ldorder), "auto" (seriated where the file's order carries
+    # no LD: a panel without a map)
+    "order": (lambda v, n: check_choice(v, n, ("file", "ld", "auto")), "file"),
 }
 
 
