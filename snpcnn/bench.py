@@ -1545,6 +1545,8 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         "conv_kept": res.conv_kept(),
                         # {"RR-BLUP": k, "CNN-GP": j}: the starts REML chose (default v5)
                         "start_counts": res.start_counts(),
+                        # the SNP order of the convolutions' windows ([screen] order)
+                        "screen_orders": res.screen_orders(),
                         "notes": list(res.notes),
                     }
                     units.append(unit_record)
@@ -1815,16 +1817,23 @@ def results_markdown(bench: BenchmarkResults) -> str:
 
 def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     agg: dict[tuple, list[int]] = {}
+    ordered = any(u.get("screen_orders") for u in bench.units)
     for u in bench.units:
         if u.get("conv_kept") is None:
             continue
-        a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0, 0])
+        a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0, 0, 0, 0])
         a[0] += u["conv_kept"][0]
         a[1] += u["conv_kept"][1]
-    return [
-        {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
-        for (ds, t, m), (k, n) in agg.items()
-    ]
+        so = u.get("screen_orders") or {}
+        a[2] += so.get("ld", 0)
+        a[3] += so.get("fits", 0)
+    rows = []
+    for (ds, t, m), (k, n, k_ld, n_ord) in agg.items():
+        row = {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
+        if ordered:  # [screen] order: fits whose windows ran along an LD order of the SNPs
+            row["windows in LD order"] = f"{k_ld} of {n_ord} fits" if n_ord else "-"
+        rows.append(row)
+    return rows
 
 
 def _timing_rows(bench: BenchmarkResults) -> list[dict[str, str]]:

@@ -236,6 +236,24 @@ class CVResults:
             if kind in offered
         }
 
+    def screen_orders(self) -> dict | None:
+        """Along which SNP order the convolutions' windows ran (``[screen] order`` other
+        than "file"): ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the
+        fits that record it (r^2: medians over the fits that seriated); None if none."""
+        recs = [
+            h["conv"]["screen_order"]
+            for h in self.histories
+            if (h.get("conv") or {}).get("screen_order") is not None
+        ]
+        if not recs:
+            return None
+        ld = [r for r in recs if r.get("used") == "ld"]
+        out: dict = {"fits": len(recs), "ld": len(ld), "file": len(recs) - len(ld)}
+        for key in ("file_adjacent_r2", "random_r2"):
+            vals = [r[key] for r in ld if r.get(key) is not None]
+            out[key] = float(np.median(vals)) if vals else None
+        return out
+
     def start_skips(self) -> dict[str, int]:
         """Fits where REML made no start choice (``start_choice.skipped``: several traits,
         streamed genotypes, too many or too few rows), by reason; those started at the

@@ -285,7 +285,35 @@ def _crossfitted(config: dict) -> bool:
 
 
 def conv_kept_text(results, short: bool = False) -> str | None:
-    """What the CNN's convolutions contributed, for a CNN started at a ridge fit (else None).
+    """What the CNN's convolutions contributed, for a CNN started at a ridge fit (else None),
+    and along which SNP order their windows ran where it was not the file's."""
+    text = _conv_kept_core(results, short)
+    if text is None:
+        return None
+    orders = results.screen_orders() if hasattr(results, "screen_orders") else None
+    return text + _order_text(orders, short)
+
+
+def _order_text(orders: dict | None, short: bool) -> str:
+    """Where the screen read the SNPs in an LD order (``[screen] order``), how often and why."""
+    if not orders or not orders.get("ld"):
+        return ""
+    k, n = orders["ld"], orders["fits"]
+    stats = ""
+    if orders.get("file_adjacent_r2") is not None:
+        stats = (
+            f" (in the file's order adjacent SNPs' mean r^2 was {orders['file_adjacent_r2']:.3f}"
+            f" vs {orders['random_r2']:.3f} for random pairs: no map order; median over fits)"
+        )
+    text = (
+        f"the convolutions' windows ran along an LD order of the SNPs (seriated on each "
+        f"training part, snpcnn.ldorder) in {k} of {n} fits{stats}"
+    )
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
+
+
+def _conv_kept_core(results, short: bool = False) -> str | None:
+    """conv_kept_text without the SNP-order note.
 
     With ``linear_init`` "ridge"/"ridge_loo" the default CNN is a ridge (RR-BLUP) fit plus a
     convolutional correction that is kept only if it earns its place on held-out training

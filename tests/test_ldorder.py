@@ -1,0 +1,240 @@
+"""[screen] order: the convolutions' windows along an LD order of the SNPs (snpcnn.ldorder),
+for panels without a genetic map (session 21)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from snpcnn.errors import InputError
+from snpcnn.ldorder import ld_order, order_ld, screen_order
+from snpcnn.models import build_model, load_architecture, load_model, save_model
+from snpcnn.simulate import simulate_genotypes, unmap
+from snpcnn.training import TrainConfig, train_cnn
+
+ORDERED = {
+    "name": "ordered_tiny",
+    "linear": {"l2": 1e-3},
+    "screen": {"windows": 4, "width": 3, "order": "ld"},
+    "blocks": [
+        {
+            "type": "conv",
+            "filters": 4,
+            "kernel_size": 3,
+            "strides": 3,
+            "activation": "square",
+            "kernel_initializer": "lecun_normal",
+            "l2": 1e-3,
+        },
+        {"type": "flatten"},
+    ],
+}
+
+
+def _dosages(g):
+    return np.asarray(g.dosages, dtype=np.float64)
+
+
+def test_ld_order_puts_linked_snps_side_by_side_on_a_panel_without_a_map():
+    g = simulate_genotypes(400, 300, n_chrom=2, seed=0)
+    u, perm = unmap(g, seed=1)
+    assert sorted(set(u.variants["chrom"])) == ["0"]
+    assert (u.variants["id"].to_numpy() == g.variants["id"].to_numpy()[perm]).all()
+    mapped, rand = order_ld(_dosages(g))
+    shuffled, _ = order_ld(_dosages(u))
+    order = ld_order(_dosages(u))
+    assert sorted(order.tolist()) == list(range(300))
+    seriated, _ = order_ld(_dosages(u)[:, order])
+    # the map order carries LD, the shuffled one does not, and seriation restores most of it
+    assert mapped > 10 * rand and shuffled < 2 * rand
+    assert seriated > 0.6 * mapped
+    np.testing.assert_array_equal(ld_order(_dosages(u)), order)  # deterministic
+
+
+def test_screen_order_auto_seriates_only_where_the_file_order_carries_no_ld(monkeypatch):
+    g = simulate_genotypes(300, 200, n_chrom=1, seed=2)
+    u, _ = unmap(g, seed=3)
+    x_map, x_u = _dosages(g).astype(np.float32), _dosages(u).astype(np.float32)
+    order, rec = screen_order(x_map, "auto")
+    assert order is None and rec["used"] == "file" and rec["why"] == "the file's order carries LD"
+    order, rec = screen_order(x_u, "auto")
+    assert rec["used"] == "ld" and rec["ld_adjacent_r2"] > 5 * rec["file_adjacent_r2"]
+    assert screen_order(x_map, "file") == (None, {"mode": "file", "used": "file"})
+    forced, rec = screen_order(x_map, "ld")
+    assert rec["used"] == "ld" and rec["why"] == "requested" and forced is not None
+    # one-hot channels (n, p, 3) are read as a dosage: the same order
+    onehot = np.eye(3, dtype=np.float32)[np.asarray(u.dosages)]
+    np.testing.assert_array_equal(screen_order(onehot, "auto")[0], order)
+    # too many SNPs to seriate: auto keeps the file's order and says why; "ld" refuses
+    monkeypatch.setattr("snpcnn.ldorder.LD_ORDER_MAX_SNPS", 100)
+    kept, rec = screen_order(x_u, "auto")
+    assert kept is None and "more than 100 SNPs" in rec["why"]
+    with pytest.raises(InputError, match="limit is 100") as err:
+        screen_order(x_u, "ld")
+    assert "\n" not in str(err.value)
+
+
+def test_screen_order_on_streamed_rows_keeps_the_file_order():
+    class Rows:  # not an ndarray: streamed genotypes
+        shape = (10, 20)
+
+    assert screen_order(Rows(), "auto")[1]["why"] == "streamed genotypes are not seriated"
+    with pytest.raises(InputError, match="in memory"):
+        screen_order(Rows(), "ld")
+
+
+def test_screen_order_key_is_validated():
+    assert load_architecture(ORDERED)["screen"]["order"] == "ld"
+    plain = {**ORDERED, "screen": {"windows": 4, "width": 3}}
+    assert load_architecture(plain)["screen"]["order"] == "file"
+    with pytest.raises(InputError, match="order") as err:
+        load_architecture({**ORDERED, "screen": {"windows": 4, "width": 3, "order": "map"}})
+    assert "\n" not in str(err.value)
+
+
+def test_window_gather_reads_windows_along_its_stored_order_and_saves_it(tmp_path):
+    model = build_model(ORDERED, (30, 1))
+    layer = model.get_layer("screen")
+    perm = np.random.default_rng(0).permutation(30)
+    layer.set_order(perm)
+    layer.set_starts([0, 6, 12, 27])
+    pos = layer.positions()
+    assert pos.tolist()[-3:] == perm[27:30].tolist()
+    x = np.random.default_rng(1).normal(size=(4, 30, 1)).astype("float32")
+    import keras
+
+    gathered = keras.Model(model.input, layer.output)
+    np.testing.assert_array_equal(np.asarray(gathered(x)), x[:, pos])
+    again = load_model(save_model(model, tmp_path / "m.keras"))
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert again.get_layer("screen").positions().tolist() == pos.tolist()
+    with pytest.raises(ValueError, match="permutation"):
+        layer.set_order([0] * 30)
+    # a layer of the file's order has no order weight (models saved before load unchanged)
+    plain = build_model({**ORDERED, "screen": {"windows": 4, "width": 3}}, (30, 1))
+    assert "order" not in plain.get_layer("screen").get_config()
+    assert len(plain.get_layer("screen").weights) == 1
+    with pytest.raises(ValueError, match="file's order"):
+        plain.get_layer("screen").set_order(perm)
+
+
+def _unmapped_pair(n=500, seed=0):
+    """An LD panel, y = the product of two adjacent SNPs on the map, then the columns
+    shuffled: returns (centred dosages (n, p, 1), y (n, 1), the pair's shuffled columns)."""
+    g = simulate_genotypes(n, 60, n_chrom=1, seed=seed)
+    x = _dosages(g)
+    z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1)
+    a, b = 20, 21
+    gval = z[:, a] * z[:, b]
+    rng = np.random.default_rng(seed + 1)
+    y = gval / gval.std() + rng.normal(scale=0.6, size=n)
+    u, perm = unmap(g, seed=seed + 5)
+    where = np.argsort(perm)
+    xu = _dosages(u)
+    xu = (xu - xu.mean(0)).astype(np.float32)[..., None]
+    return xu, ((y - y.mean()) / y.std()).astype(np.float32)[:, None], (where[a], where[b])
+
+
+def test_crossfit_finds_a_local_pair_on_an_unmapped_panel_through_the_ld_order():
+    x, y, (a, b) = _unmapped_pair()
+    assert abs(int(a) - int(b)) > 2  # shuffled apart: no window of 3 file columns holds both
+    cfg = TrainConfig(
+        model=ORDERED,
+        epochs=80,
+        patience=10,
+        learning_rate=3e-3,
+        linear_init="ridge_loo",
+        conv_folds=3,
+    )
+    res = train_cnn(x[:400], y[:400], cfg, seed=0)
+    rec = res.conv["screen_order"]
+    assert rec["used"] == "ld" and rec["mode"] == "ld"
+    assert res.conv["kept"] == [True] and res.conv["oof_r"][0] > res.conv["oof_r_start"][0] + 0.2
+    # the cross-fitted networks' windows hold both SNPs of the pair (in file columns)
+    from snpcnn.explain import _window_gather
+
+    members = [m for m in res.model.layers if hasattr(m, "layers") and _window_gather(m)]
+    assert members
+    for m in members:
+        w = _window_gather(m)
+        pos = w.positions().reshape(w.n_windows, w.width)
+        assert any(a in row and b in row for row in pos.tolist())
+    p = res.model.predict(x[400:], verbose=0)[:, 0]
+    r_ld = np.corrcoef(p, y[400:, 0])[0, 1]
+    assert r_ld > 0.7
+    # the same network along the file's (shuffled) order cannot see the pair in one window
+    # (measured: out-of-fold r 0.18 and test r 0.48, against 0.81 and 0.86 in LD order)
+    in_file = {**ORDERED, "screen": {**ORDERED["screen"], "order": "file"}}
+    res_file = train_cnn(x[:400], y[:400], replace(cfg, model=in_file))
+    assert "screen_order" not in res_file.conv
+    assert res.conv["oof_r"][0] > res_file.conv["oof_r"][0] + 0.3
+    p_file = res_file.model.predict(x[400:], verbose=0)[:, 0]
+    assert r_ld > np.corrcoef(p_file, y[400:, 0])[0, 1] + 0.2
+
+
+def test_reports_say_where_the_windows_ran_along_an_ld_order(tmp_path):
+    from snpcnn.cv import cross_validate
+    from snpcnn.report import conv_kept_text, summary_markdown
+    from snpcnn.simulate import simulate_trait
+
+    g = simulate_genotypes(160, 80, n_chrom=1, seed=2)
+    y, _ = simulate_trait(g, "local_epistasis", n_loci=2, seed=3)
+    u, _ = unmap(g, seed=4)
+    y.rename("t").to_frame().to_csv(tmp_path / "y.csv", index_label="sample_id")
+    kw = dict(folds=2, epochs=5, patience=5, conv_folds=2, baselines=["gblup"], refit=False)
+    res = cross_validate(u, tmp_path / "y.csv", "t", model=ORDERED, **kw)
+    orders = res.screen_orders()
+    assert orders["fits"] == 2 and orders["ld"] == 2 and orders["file"] == 0
+    assert orders["file_adjacent_r2"] < 2 * orders["random_r2"]
+    text = conv_kept_text(res)
+    assert "LD order of the SNPs" in text and "in 2 of 2 fits" in text
+    assert "LD order of the SNPs" in summary_markdown(res)
+    # the file's order (map order here): no record, no note
+    plain = {**ORDERED, "screen": {"windows": 4, "width": 3}}
+    res = cross_validate(g, tmp_path / "y.csv", "t", model=plain, **kw)
+    assert res.screen_orders() is None and "LD order" not in conv_kept_text(res)
+
+
+def test_a_simulated_benchmark_dataset_can_be_unmapped_and_keeps_its_truth():
+    from snpcnn.bench import DatasetSpec, _simulate_dataset
+
+    sim = {
+        "n_samples": 50,
+        "n_snps": 40,
+        "n_chrom": 1,
+        "seed": 3,
+        "traits": [{"name": "t", "architecture": "local_epistasis", "n_loci": 2, "seed": 1}],
+    }
+    spec = DatasetSpec(name="s", genotypes=None, phenotypes=None, traits=("t",), simulate=sim)
+    g, csv, truth = _simulate_dataset(spec)
+    spec_u = replace(spec, simulate={**sim, "shuffle_snps": 7})
+    gu, csv_u, truth_u = _simulate_dataset(spec_u)
+    ids = g.variants["id"].to_numpy()[truth["t"]["causal_snps"]]
+    ids_u = gu.variants["id"].to_numpy()[truth_u["t"]["causal_snps"]]
+    assert ids.tolist() == ids_u.tolist()  # the same SNPs, at their new columns
+    assert truth_u["t"]["causal_snps"] != truth["t"]["causal_snps"]
+    assert open(csv).read() == open(csv_u).read()  # the same trait values
+    assert sorted(set(gu.variants["chrom"])) == ["0"]
+    import shutil
+
+    for path in (csv, csv_u):
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def test_v8_equals_v7_where_the_file_order_carries_ld(tmp_path):
+    """The v8 candidate only changes the windows' SNP order where the file's order has no LD:
+    on a mapped panel its predictions are v7's (the default's), bit for bit."""
+    from snpcnn.cv import cross_validate
+    from snpcnn.simulate import simulate_trait
+
+    g = simulate_genotypes(160, 80, n_chrom=1, seed=5)
+    y, _ = simulate_trait(g, "local_epistasis", n_loci=2, seed=6)
+    y.rename("t").to_frame().to_csv(tmp_path / "y.csv", index_label="sample_id")
+    kw = dict(folds=2, epochs=5, patience=5, conv_folds=2, baselines=["gblup"], refit=False)
+    v7 = cross_validate(g, tmp_path / "y.csv", "t", model="snpcnn_default", **kw)
+    v8 = cross_validate(g, tmp_path / "y.csv", "t", model="snpcnn_default_v8", **kw)
+    np.testing.assert_array_equal(
+        v8.predictions["predicted"].to_numpy(), v7.predictions["predicted"].to_numpy()
+    )
+    orders = v8.screen_orders()
+    assert orders is not None and orders["ld"] == 0 and orders["file"] >= 2
