@@ -1064,6 +1064,56 @@ def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     return np.sort(np.asarray(starts, dtype=np.int64))
 
 
+def screen_window_sets(
+    x: np.ndarray, r: np.ndarray, n_windows: int, width: int, reach: int
+) -> np.ndarray:
+    """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
+    indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart.
+
+    Pairs are scored as in :func:`screen_windows` and taken best first.  A pair less than
+    ``width`` apart opens the run of ``width`` adjacent columns around it, exactly as
+    :func:`screen_windows` does (skipped where both SNPs are already in chosen windows); a
+    pair further apart gets the window ``j .. j + width//2 - 1`` plus the run of
+    ``width - width//2`` columns that ends at its second SNP (skipped where a chosen window
+    already holds both).  Used in an LD order of the SNPs (``[screen] ld_reach``), where
+    SNPs that interact on the map can be more than a window apart."""
+    c = x.shape[2] if x.ndim == 3 else 1
+    p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
+    width = min(width, p)
+    reach = max(min(reach, p), width)
+    score = _per_snp(screen_scores(x, r, reach), c)
+    order = np.argsort(-score, axis=None, kind="stable")
+    covered = np.zeros(p, dtype=bool)
+    wins: list[np.ndarray] = []
+    sets: list[set] = []
+    h = width // 2
+    for o in order:
+        j, d = divmod(int(o), score.shape[1])
+        if j + d >= p:
+            continue
+        if d < width:
+            if covered[j] and covered[j + d]:
+                continue
+            s = min(max(0, j - (width - 1 - d) // 2), p - width)
+            win = np.arange(s, s + width)
+        else:
+            if any(j in m and j + d in m for m in sets):
+                continue
+            win = np.concatenate(
+                [np.arange(j, j + h), np.arange(j + d - (width - h) + 1, j + d + 1)]
+            )
+        wins.append(win)
+        sets.append(set(win.tolist()))
+        covered[win] = True
+        if len(wins) == n_windows:
+            break
+    if not wins:
+        wins = [np.arange(width)]
+    wins += [wins[0]] * (n_windows - len(wins))
+    out = np.stack(wins)
+    return out[np.lexsort(out.T[::-1])]
+
+
 def _screen_layer(model):
     try:
         return model.get_layer("screen")
@@ -1173,11 +1223,17 @@ def _crossfit(
                 if xs is None:  # the screen reads the SNPs in this order (one copy of x)
                     order, order_info = _screen_order(screen, x, orders)
                     xs = x if order is None else x[:, order]
-                if order is not None:
-                    screen.set_order(order)
-                screen.set_starts(
-                    screen_windows(xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
-                )
+                if order is None:
+                    screen.set_starts(
+                        screen_windows(xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
+                    )
+                else:  # windows along the LD order, as SNP sets in the file's columns
+                    reach = screen.ld_reach or screen.width
+                    sets = screen_window_sets(
+                        xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width, reach
+                    )
+                    screen.set_windows(order[sets])
+                    order_info = {**order_info, "ld_reach": int(reach)}
             compile_model(model, head, learning_rate=config.learning_rate)
             nets.append(model)
         best_weights = [m.get_weights() for m in nets]

@@ -62,7 +62,7 @@ def test_window_gather_and_square_round_trip_through_a_keras_file(tmp_path):
 
 
 def test_screen_table_is_validated_and_needs_1d_input():
-    assert load_architecture(SCREENED)["screen"] == {"windows": 4, "width": 3, "order": "file"}
+    assert load_architecture(SCREENED)["screen"] == {"windows": 4, "width": 3}
     bad = {**SCREENED, "screen": {"windows": 4, "span": 3}}
     with pytest.raises(InputError, match="unknown key `span` in `screen`"):
         load_architecture(bad)

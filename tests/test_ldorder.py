@@ -86,20 +86,19 @@ def test_screen_order_on_streamed_rows_keeps_the_file_order():
 def test_screen_order_key_is_validated():
     assert load_architecture(ORDERED)["screen"]["order"] == "ld"
     plain = {**ORDERED, "screen": {"windows": 4, "width": 3}}
-    assert load_architecture(plain)["screen"]["order"] == "file"
+    assert "order" not in load_architecture(plain)["screen"]  # the default: not spelled out
     with pytest.raises(InputError, match="order") as err:
         load_architecture({**ORDERED, "screen": {"windows": 4, "width": 3, "order": "map"}})
     assert "\n" not in str(err.value)
 
 
-def test_window_gather_reads_windows_along_its_stored_order_and_saves_it(tmp_path):
+def test_window_gather_reads_stored_snp_sets_and_saves_them(tmp_path):
     model = build_model(ORDERED, (30, 1))
     layer = model.get_layer("screen")
-    perm = np.random.default_rng(0).permutation(30)
-    layer.set_order(perm)
-    layer.set_starts([0, 6, 12, 27])
+    sets = np.array([[0, 7, 3], [29, 1, 2], [5, 6, 8], [10, 20, 11]])
+    layer.set_windows(sets)
     pos = layer.positions()
-    assert pos.tolist()[-3:] == perm[27:30].tolist()
+    assert pos.tolist() == sets.reshape(-1).tolist()
     x = np.random.default_rng(1).normal(size=(4, 30, 1)).astype("float32")
     import keras
 
@@ -108,14 +107,42 @@ def test_window_gather_reads_windows_along_its_stored_order_and_saves_it(tmp_pat
     again = load_model(save_model(model, tmp_path / "m.keras"))
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert again.get_layer("screen").positions().tolist() == pos.tolist()
-    with pytest.raises(ValueError, match="permutation"):
-        layer.set_order([0] * 30)
-    # a layer of the file's order has no order weight (models saved before load unchanged)
+    assert again.get_layer("screen").ld_reach == 0
+    with pytest.raises(ValueError, match="distinct"):
+        layer.set_windows([[0, 0, 1]] * 4)
+    with pytest.raises(ValueError, match="distinct"):
+        layer.set_windows([[0, 1, 30]] * 4)
+    # set_starts still works (runs of the file's order)
+    layer.set_starts([0, 3, 6, 27])
+    assert layer.positions().tolist()[-3:] == [27, 28, 29]
+    # a layer of the file's order has no windows weight (models saved before load unchanged)
     plain = build_model({**ORDERED, "screen": {"windows": 4, "width": 3}}, (30, 1))
     assert "order" not in plain.get_layer("screen").get_config()
     assert len(plain.get_layer("screen").weights) == 1
     with pytest.raises(ValueError, match="file's order"):
-        plain.get_layer("screen").set_order(perm)
+        plain.get_layer("screen").set_windows(sets)
+
+
+def test_window_sets_reproduce_the_runs_of_the_file_order_screen_and_reach_further():
+    from snpcnn.training import screen_window_sets, screen_windows
+
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        p = int(rng.integers(8, 120))
+        x = rng.binomial(2, 0.4, size=(200, p)).astype(np.float32)[..., None]
+        r = rng.normal(size=200)
+        nw, w = int(rng.integers(1, 10)), int(min(rng.integers(1, 6), p))
+        starts = screen_windows(x, r, nw, w)
+        np.testing.assert_array_equal(
+            screen_window_sets(x, r, nw, w, w), starts[:, None] + np.arange(w)
+        )
+    # a pair 9 apart: out of a window's reach in the file's order, found with reach 12
+    x = rng.binomial(2, 0.5, size=(500, 40)).astype(np.float32)
+    z = (x - x.mean(0)) / x.std(0)
+    y = z[:, 10] * z[:, 19] + rng.normal(scale=0.5, size=500)
+    sets = screen_window_sets(x[..., None], y, 2, 5, 12)
+    assert any(10 in row and 19 in row for row in sets.tolist())
+    assert not any(s <= 10 and 19 < s + 5 for s in screen_windows(x[..., None], y, 2, 5))
 
 
 def _unmapped_pair(n=500, seed=0):

@@ -161,8 +161,14 @@ def build_model(
             )
         width = min(spec["screen"]["width"], input_shape[0])
         n_windows = max(1, min(spec["screen"]["windows"], input_shape[0] // width))
-        order = spec["screen"].get("order", "file")
-        x = WindowGather(n_windows, width, order=order, name="screen")(x)
+        screen = spec["screen"]
+        x = WindowGather(
+            n_windows,
+            width,
+            order=screen.get("order", "file"),
+            ld_reach=screen.get("ld_reach", 0),
+            name="screen",
+        )(x)
     x = build_blocks(x, spec, rank)
     if len(x.shape) != 2:
         raise InputError(

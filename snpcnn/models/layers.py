@@ -94,10 +94,10 @@ class WindowGather(keras.layers.Layer):
     kernel = stride = ``width`` after this layer then sees exactly one window per step.
 
     With ``order`` other than ``"file"`` (``[screen] order``, :mod:`snpcnn.ldorder`) the
-    windows are runs of adjacent SNPs in a stored order of the SNPs (a permutation, a
-    second non-trainable int32 weight; the identity until :meth:`set_order` sets it, e.g.
-    to the SNPs seriated by LD for a panel without a map): window ``k`` covers SNPs
-    ``order[starts[k]] .. order[starts[k] + width - 1]``.
+    windows are any sets of ``width`` SNPs, stored as a second non-trainable int32 weight
+    ``windows`` (``n_windows x width`` SNP indices; the evenly spaced runs until
+    :meth:`set_windows` sets them, e.g. to runs of a training part's LD order of the SNPs for
+    a panel without a map).  ``starts`` is then unused.
 
     Examples
     --------
@@ -110,13 +110,18 @@ class WindowGather(keras.layers.Layer):
     [1.0, 2.0, 3.0, 6.0, 7.0, 8.0]
     """
 
-    def __init__(self, n_windows: int, width: int, order: str = "file", **kwargs):
+    def __init__(
+        self, n_windows: int, width: int, order: str = "file", ld_reach: int = 0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.n_windows = int(n_windows)
         self.width = int(width)
-        #: ``[screen] order``: "file" (windows of adjacent columns) or a mode that stores
-        #: a permutation of the SNPs ("ld", "auto"; set by training)
+        #: ``[screen] order``: "file" (windows = runs of adjacent columns) or a mode whose
+        #: windows are stored SNP sets ("ld", "auto"; set by training)
         self.order_mode = str(order)
+        #: ``[screen] ld_reach``: in an LD order, the screen scores pairs up to this many
+        #: positions apart (0: ``width - 1``, as in the file's order); read by training
+        self.ld_reach = int(ld_reach)
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -135,27 +140,33 @@ class WindowGather(keras.layers.Layer):
             name="starts",
         )
         if self.order_mode != "file":
-            self.order = self.add_weight(
-                shape=(n_snps,),
+            runs = (even[:, None] + np.arange(self.width)).astype("int32")
+            self.windows = self.add_weight(
+                shape=(self.n_windows, self.width),
                 dtype="int32",
-                initializer=keras.initializers.Constant(np.arange(n_snps, dtype="int32")),
+                initializer=keras.initializers.Constant(runs),
                 trainable=False,
-                name="order",
+                name="windows",
             )
         super().build(input_shape)
 
-    def set_order(self, order) -> None:
-        """Set the SNP order the windows run along (a permutation of ``0 .. n_snps - 1``;
-        None = the file's order).  Only for a layer built with ``order`` != "file"."""
-        n = self.n_snps
-        order = np.arange(n) if order is None else np.asarray(order, dtype="int64").reshape(-1)
+    def set_windows(self, windows) -> None:
+        """Set the SNPs of every window (``n_windows x width`` indices in ``0 .. n_snps - 1``,
+        each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file"."""
+        w = np.asarray(windows, dtype="int64")
         if self.order_mode == "file":
-            if np.array_equal(order, np.arange(n)):
-                return
-            raise ValueError("WindowGather.set_order: this layer reads the file's order")
-        if len(order) != n or not np.array_equal(np.sort(order), np.arange(n)):
-            raise ValueError(f"WindowGather.set_order: need a permutation of 0..{n - 1}")
-        self.order.assign(order.astype("int32"))
+            raise ValueError("WindowGather.set_windows: this layer reads runs of the file's order")
+        if (
+            w.shape != (self.n_windows, self.width)
+            or w.min() < 0
+            or w.max() >= self.n_snps
+            or any(len(set(row)) != self.width for row in w.tolist())
+        ):
+            raise ValueError(
+                f"WindowGather.set_windows: need {self.n_windows} x {self.width} distinct SNP "
+                f"indices per window in 0..{self.n_snps - 1}, got shape {w.shape}"
+            )
+        self.windows.assign(w.astype("int32"))
 
     def set_starts(self, starts) -> None:
         """Set the window starts (``n_windows`` ints in ``0 .. n_snps - width``)."""
@@ -170,23 +181,25 @@ class WindowGather(keras.layers.Layer):
                 f"0..{self.n_snps - self.width}, got {starts.tolist()}"
             )
         self.starts.assign(starts.astype("int32"))
+        if self.order_mode != "file":  # runs of the file's order
+            self.windows.assign((starts[:, None] + np.arange(self.width)).astype("int32"))
 
     def positions(self) -> np.ndarray:
         """The SNP index of every output position, in order (``n_windows * width``)."""
         s = np.asarray(keras.ops.convert_to_numpy(self.starts), dtype=np.int64)
-        pos = (s[:, None] + np.arange(self.width)).reshape(-1)
-        if self.order_mode == "file":
-            return pos
-        return np.asarray(keras.ops.convert_to_numpy(self.order), dtype=np.int64)[pos]
+        if self.order_mode != "file":
+            w = keras.ops.convert_to_numpy(self.windows)
+            return np.asarray(w, dtype=np.int64).reshape(-1)
+        return (s[:, None] + np.arange(self.width)).reshape(-1)
 
     def call(self, inputs):
+        if self.order_mode != "file":
+            return ops.take(inputs, ops.reshape(self.windows, (-1,)), axis=1)
         idx = ops.reshape(
             ops.expand_dims(self.starts, 1)
             + ops.expand_dims(ops.arange(self.width, dtype="int32"), 0),
             (-1,),
         )
-        if self.order_mode != "file":
-            idx = ops.take(self.order, idx, axis=0)
         return ops.take(inputs, idx, axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -196,7 +209,7 @@ class WindowGather(keras.layers.Layer):
         config = super().get_config()
         config.update({"n_windows": self.n_windows, "width": self.width})
         if self.order_mode != "file":  # models saved before [screen] order load unchanged
-            config["order"] = self.order_mode
+            config.update({"order": self.order_mode, "ld_reach": self.ld_reach})
         return config
 
 

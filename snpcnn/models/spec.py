@@ -46,6 +46,7 @@ from snpcnn.models.core import (
     check_fraction,
     check_int_list,
     check_nonnegative_float,
+    check_nonnegative_int,
     check_positive_int,
     check_rate,
 )
@@ -127,6 +128,10 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # each training part, snpcnn.ldorder), "auto" (seriated where the file's order carries
     # no LD: a panel without a map)
     "order": (lambda v, n: check_choice(v, n, ("file", "ld", "auto")), "file"),
+    # in an LD order, pairs of SNPs up to this many positions apart are screened (a pair
+    # further apart than the window width gets a window of its two SNPs and their LD-order
+    # neighbours); 0 = width - 1, as in the file's order
+    "ld_reach": (check_nonnegative_int, 0),
 }
 
 
@@ -459,6 +464,12 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
     if linear is not None:
         out["linear"] = linear
     if screen is not None:
+        # the keys added in session 21 appear only where set away from their defaults, so
+        # the resolved architectures of earlier presets (run.json, benchmark unit keys) are
+        # unchanged
+        for key, default in (("order", "file"), ("ld_reach", 0)):
+            if screen.get(key) == default:
+                screen.pop(key)
         out["screen"] = screen
     if training is not None:
         out["training"] = training
