@@ -64,6 +64,15 @@ def _as_variant_table(variants: pd.DataFrame | None, n_snps: int) -> pd.DataFram
     return variants[list(VARIANT_COLUMNS) + extra]
 
 
+def _snp_order(dosages) -> dict | None:
+    """:func:`snpcnn.ldorder.panel_order` of a matrix with at least 3 samples and SNPs."""
+    if dosages.shape[0] < 3 or dosages.shape[1] < 3:
+        return None
+    from snpcnn.ldorder import panel_order
+
+    return panel_order(dosages)
+
+
 @dataclass
 class Genotypes:
     """Genotype dosages of ``n_samples`` individuals at ``n_snps`` variants.
@@ -346,6 +355,7 @@ class Genotypes:
             "maf_mean": float(finite.mean()) if finite.size else float("nan"),
             "maf_below_0.01": int((finite < 0.01).sum()),
             "maf_below_0.05": int((finite < 0.05).sum()),
+            "snp_order": _snp_order(self.dosages),
             "load_report": dict(self.report),
         }
 
@@ -371,6 +381,19 @@ class Genotypes:
             f"25% {q[0.25]:.4f}, median {q[0.5]:.4f}, 75% {q[0.75]:.4f}, max {q[1.0]:.4f}; "
             f"{s['maf_below_0.01']:,} SNPs < 0.01, {s['maf_below_0.05']:,} < 0.05",
         ]
+        o = s["snp_order"]
+        if o is not None:
+            verdict = (
+                "the columns follow a map (LD along the order)"
+                if o["map_order"]
+                else "no LD along the column order, as in a panel without a map: windows of "
+                'adjacent columns group unlinked SNPs ([screen] order = "auto" reads them in '
+                "an LD order; docs/models.md)"
+            )
+            lines.append(
+                f"SNP order:     adjacent SNPs' mean r^2 {o['adjacent_r2']:.3f} vs "
+                f"{o['random_r2']:.3f} for random pairs: {verdict}"
+            )
         rep = {k: v for k, v in s["load_report"].items() if k not in ("qc",)}
         if rep:
             lines.append("load report:   " + ", ".join(f"{k}={v}" for k, v in rep.items()))

@@ -28,6 +28,7 @@ __all__ = [
     "ORDER_MODES",
     "ld_order",
     "order_ld",
+    "panel_order",
     "screen_order",
 ]
 
@@ -68,6 +69,30 @@ def order_ld(x: np.ndarray, seed: int = 0) -> tuple[float, float]:
     j = (i + rng.integers(1, p, _RANDOM_PAIRS)) % p  # never i itself
     rand = float(np.mean(np.einsum("ij,ij->j", z[:, i], z[:, j]) ** 2) / n**2)
     return adjacent, rand
+
+
+def panel_order(dosages, max_rows: int = 1000, max_snps: int = 10_000) -> dict:
+    """Whether a genotype matrix's column order carries LD (``snpcnn info``): the mean r^2
+    of adjacent SNPs and of random pairs on at most ``max_rows`` evenly spaced samples and
+    the middle ``max_snps`` SNPs (int8 dosages, -1 = missing, imputed with the column mean),
+    and ``map_order`` = adjacent >= :data:`LD_ADJACENT_RATIO` x random."""
+    n, p = dosages.shape
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+    c0 = max(0, (p - max_snps) // 2)
+    x = np.asarray(dosages[rows][:, c0 : c0 + max_snps], dtype=np.float64)
+    miss = x < 0
+    if miss.any():
+        x[miss] = np.nan
+        mean = np.nanmean(x, axis=0)
+        x = np.where(miss, np.where(np.isnan(mean), 0.0, mean), x)
+    adjacent, rand = order_ld(x)
+    return {
+        "adjacent_r2": adjacent,
+        "random_r2": rand,
+        "map_order": bool(adjacent >= LD_ADJACENT_RATIO * rand),
+        "rows": int(len(rows)),
+        "snps": int(x.shape[1]),
+    }
 
 
 def ld_order(x: np.ndarray) -> np.ndarray:

@@ -265,3 +265,15 @@ def test_v8_equals_v7_where_the_file_order_carries_ld(tmp_path):
     )
     orders = v8.screen_orders()
     assert orders is not None and orders["ld"] == 0 and orders["file"] >= 2
+
+
+def test_info_says_whether_the_column_order_follows_a_map():
+    g = simulate_genotypes(120, 200, n_chrom=2, missing_rate=0.02, seed=8)
+    u, _ = unmap(g, seed=9)
+    assert g.summary()["snp_order"]["map_order"] is True
+    assert u.summary()["snp_order"]["map_order"] is False
+    assert "the columns follow a map" in g.format_summary()
+    line = [x for x in u.format_summary().splitlines() if x.startswith("SNP order:")]
+    assert len(line) == 1 and "no LD along the column order" in line[0]
+    tiny = simulate_genotypes(2, 2, n_chrom=1, seed=0)
+    assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
