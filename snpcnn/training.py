@@ -1045,50 +1045,27 @@ def _per_snp(score: np.ndarray, channels: int) -> np.ndarray:
 
 
 def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
-    """Sorted starts of ``n_windows`` windows from the pair scores (p x width), best first."""
-    p = len(score)
-    order = np.argsort(-score, axis=None, kind="stable")
-    covered = np.zeros(p, dtype=bool)
-    starts: list[int] = []
-    for o in order:
-        j, d = divmod(int(o), width)
-        if j + d >= p or (covered[j] and covered[j + d]):
-            continue
-        s = min(max(0, j - (width - 1 - d) // 2), p - width)
-        starts.append(s)
-        covered[s : s + width] = True
-        if len(starts) == n_windows:
-            break
-    # fewer usable pairs than windows (tiny inputs): the rest repeat the best window
-    starts += [starts[0] if starts else 0] * (n_windows - len(starts))
-    return np.sort(np.asarray(starts, dtype=np.int64))
+    """Sorted starts of ``n_windows`` runs of ``width`` SNPs from the pair scores
+    (p x width: every pair fits a run), best first."""
+    return _pick_sets(score, n_windows, width)[:, 0]
 
 
-def screen_window_sets(
-    x: np.ndarray, r: np.ndarray, n_windows: int, width: int, reach: int
-) -> np.ndarray:
-    """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
-    indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart.
-
-    Pairs are scored as in :func:`screen_windows` and taken best first.  A pair less than
-    ``width`` apart opens the run of ``width`` adjacent columns around it, exactly as
-    :func:`screen_windows` does (skipped where both SNPs are already in chosen windows); a
-    pair further apart gets the window ``j .. j + width//2 - 1`` plus the run of
-    ``width - width//2`` columns that ends at its second SNP (skipped where a chosen window
-    already holds both).  Used in an LD order of the SNPs (``[screen] ld_reach``), where
-    SNPs that interact on the map can be more than a window apart."""
-    c = x.shape[2] if x.ndim == 3 else 1
-    p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
-    width = min(width, p)
-    reach = max(min(reach, p), width)
-    score = _per_snp(screen_scores(x, r, reach), c)
+def _pick_sets(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
+    """``n_windows`` windows of ``width`` SNPs (rows sorted) from the pair scores (p x reach,
+    entry ``(j, d)`` for the pair ``(j, j + d)``), best pair first.  A pair less than
+    ``width`` apart opens the run of ``width`` SNPs around it (centred where the sequence
+    allows), unless both SNPs already lie in chosen windows; a pair further apart gets the
+    SNPs ``j .. j + width//2 - 1`` and the run of ``width - width//2`` SNPs that ends at its
+    second SNP, unless one chosen window already holds both.  Fewer usable pairs than
+    windows (tiny inputs): the rest repeat the best window."""
+    p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
     covered = np.zeros(p, dtype=bool)
     wins: list[np.ndarray] = []
     sets: list[set] = []
     h = width // 2
     for o in order:
-        j, d = divmod(int(o), score.shape[1])
+        j, d = divmod(int(o), reach)
         if j + d >= p:
             continue
         if d < width:
@@ -1110,8 +1087,23 @@ def screen_window_sets(
     if not wins:
         wins = [np.arange(width)]
     wins += [wins[0]] * (n_windows - len(wins))
-    out = np.stack(wins)
+    out = np.stack(wins).astype(np.int64)
     return out[np.lexsort(out.T[::-1])]
+
+
+def screen_window_sets(
+    x: np.ndarray, r: np.ndarray, n_windows: int, width: int, reach: int
+) -> np.ndarray:
+    """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
+    indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
+    :func:`screen_windows` and picked by :func:`_pick_sets`: with ``reach = width`` the runs
+    that :func:`screen_windows` starts.  Used in an LD order of the SNPs (``[screen]
+    ld_reach``), where SNPs that interact on the map can be more than a window apart."""
+    c = x.shape[2] if x.ndim == 3 else 1
+    p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
+    width = min(width, p)
+    reach = max(min(reach, p), width)
+    return _pick_sets(_per_snp(screen_scores(x, r, reach), c), n_windows, width)
 
 
 def _screen_layer(model):
