@@ -1,5 +1,5 @@
-"""The LASSO as a start that inner CV may propose (v7: the default since session 18, measured as
-the candidate preset snpcnn_default_v7)."""
+"""The LASSO as a start that inner CV may propose (v7: the default of sessions 18-20, measured as
+the candidate preset snpcnn_default_v7; v8, the default since, keeps it)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ def _data(kind: str, seed: int = 0, n: int = 240, m: int = 120):
     return z, ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
 
 
-def test_default_is_v7():
-    """The default preset is the v7 candidate that was measured, apart from its name."""
+def test_default_is_v7_with_its_windows_in_ld_order():
+    """The default (v8 since session 21) is v7 apart from its name and the screen's SNP
+    order (tests/test_ldorder.py)."""
     a, b = load_architecture("snpcnn_default"), load_architecture(V7)
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == V7
     a.pop("description"), b.pop("description")
+    assert a["screen"].pop("order") == "auto" and a["screen"].pop("ld_reach") == 16
     assert a == b and a["linear"]["kernel"] == ["cnn_gp", "gblup_ad", "lasso"]
 
 

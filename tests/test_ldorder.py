@@ -249,8 +249,8 @@ def test_a_simulated_benchmark_dataset_can_be_unmapped_and_keeps_its_truth():
 
 
 def test_v8_equals_v7_where_the_file_order_carries_ld(tmp_path):
-    """The v8 candidate only changes the windows' SNP order where the file's order has no LD:
-    on a mapped panel its predictions are v7's (the default's), bit for bit."""
+    """v8 (the default) only changes the windows' SNP order where the file's order has no
+    LD: on a mapped panel its predictions are v7's, bit for bit."""
     from snpcnn.cv import cross_validate
     from snpcnn.simulate import simulate_trait
 
@@ -258,7 +258,7 @@ def test_v8_equals_v7_where_the_file_order_carries_ld(tmp_path):
     y, _ = simulate_trait(g, "local_epistasis", n_loci=2, seed=6)
     y.rename("t").to_frame().to_csv(tmp_path / "y.csv", index_label="sample_id")
     kw = dict(folds=2, epochs=5, patience=5, conv_folds=2, baselines=["gblup"], refit=False)
-    v7 = cross_validate(g, tmp_path / "y.csv", "t", model="snpcnn_default", **kw)
+    v7 = cross_validate(g, tmp_path / "y.csv", "t", model="snpcnn_default_v7", **kw)
     v8 = cross_validate(g, tmp_path / "y.csv", "t", model="snpcnn_default_v8", **kw)
     np.testing.assert_array_equal(
         v8.predictions["predicted"].to_numpy(), v7.predictions["predicted"].to_numpy()
@@ -277,3 +277,11 @@ def test_info_says_whether_the_column_order_follows_a_map():
     assert len(line) == 1 and "no LD along the column order" in line[0]
     tiny = simulate_genotypes(2, 2, n_chrom=1, seed=0)
     assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
+
+
+def test_default_is_v8():
+    """The default preset is the v8 candidate that was measured, apart from its name."""
+    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v8")
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v8"
+    a.pop("description"), b.pop("description")
+    assert a == b and a["screen"] == {"windows": 32, "width": 5, "order": "auto", "ld_reach": 16}
