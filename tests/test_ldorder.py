@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from test_crossfit import SCREENED
 
 from snpcnn.errors import InputError
 from snpcnn.ldorder import ld_order, order_ld, screen_order
@@ -12,23 +13,8 @@ from snpcnn.models import build_model, load_architecture, load_model, save_model
 from snpcnn.simulate import simulate_genotypes, unmap
 from snpcnn.training import TrainConfig, train_cnn
 
-ORDERED = {
-    "name": "ordered_tiny",
-    "linear": {"l2": 1e-3},
-    "screen": {"windows": 4, "width": 3, "order": "ld"},
-    "blocks": [
-        {
-            "type": "conv",
-            "filters": 4,
-            "kernel_size": 3,
-            "strides": 3,
-            "activation": "square",
-            "kernel_initializer": "lecun_normal",
-            "l2": 1e-3,
-        },
-        {"type": "flatten"},
-    ],
-}
+# test_crossfit's tiny screened network (4 windows of 3 SNPs), its windows along an LD order
+ORDERED = {**SCREENED, "name": "ordered_tiny", "screen": {**SCREENED["screen"], "order": "ld"}}
 
 
 def _dosages(g):
