@@ -105,17 +105,18 @@ def test_shipped_wheat_configs_validate(name, example_data):
     else:
         names = ["snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp"]
         names.append("mlp")
+        previous = ["snpcnn_default_v5", "snpcnn_default_v6", "snpcnn_default_v7"]
         if name == "wheat":  # the first default, for the published table; the previous default
-            names += ["snpcnn_default_v1", "snpcnn_default_v5", "snpcnn_default_v6"]
-            v1 = cfg.models[-3]
+            names += ["snpcnn_default_v1", *previous, "snpcnn_default_v8"]
+            v1 = cfg.models[-5]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         else:
-            names += ["snpcnn_default_v5", "snpcnn_default_v6"]
-        # the two previous defaults (v5, v6), last, at the default's settings
-        v5, v6 = cfg.models[-2:]
-        assert (v5.architecture, v5.epochs, v5.scaling) == ("snpcnn_default_v5", 200, "center")
-        assert (v6.architecture, v6.epochs, v6.scaling) == ("snpcnn_default_v6", 200, "center")
+            names += [*previous, "snpcnn_default_v8"]
+        # the previous defaults (v5, v6, v7) and the v8 candidate (the default's measured
+        # name), last, at the default's settings
+        for m, preset in zip(cfg.models[-4:], [*previous, "snpcnn_default_v8"]):
+            assert (m.architecture, m.epochs, m.scaling) == (preset, 200, "center")
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
         assert cfg.baselines == ["gblup", "ridge", "rkhs", "gblup_ad", "egblup"] and cfg.ensemble
@@ -131,7 +132,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             0,
             "standardize",
         )
-        assert all(m.epochs == 60 for m in cfg.models[1:-2])
+        assert all(m.epochs == 60 for m in cfg.models[1:-4])
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":

@@ -21,9 +21,9 @@ V6 = "snpcnn_default_v6"
 
 
 def test_v6_is_the_previous_default():
-    """v6 (the default of session 17) is v7, the default since session 18, without the LASSO."""
-    a, b = load_architecture("snpcnn_default"), load_architecture(V6)
-    assert a.pop("name") == "snpcnn_default" and b.pop("name") == V6
+    """v6 (the default of session 17) is v7 (sessions 18-20) without the LASSO."""
+    a, b = load_architecture("snpcnn_default_v7"), load_architecture(V6)
+    assert a.pop("name") == "snpcnn_default_v7" and b.pop("name") == V6
     a.pop("description"), b.pop("description")
     assert a["linear"].pop("kernel") == ["cnn_gp", "gblup_ad", "lasso"]
     assert b["linear"].pop("kernel") == ["cnn_gp", "gblup_ad"]
