@@ -9,9 +9,16 @@ screened windows).  Per method: precision@20 = the share of the 20 top-ranked SN
 within +-2 SNPs of a causal SNP, and the share of the 10 pairs with a top-20 SNP within +-2
 SNPs.  Also the test-set Pearson r of the CNN and of GBLUP.  Repeated for ``--trait-seeds``.
 
+With ``--unmapped`` the SNP columns are shuffled after the trait is drawn
+(``snpcnn.simulate.unmap``, a panel without a map; the default then reads its windows along an
+LD order): importance is computed over the shuffled columns and each top SNP is mapped back to
+its map position before the +-2 SNP test (session 21).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_explain_epistasis.py            # ~3 min per seed, 2 cores
+    .venv/bin/python benchmarks/bench_explain_epistasis.py --unmapped --trait-seeds 4 11 \
+        --out docs/bench/explain_epistasis_unmapped.md
     .venv/bin/python benchmarks/bench_explain_epistasis.py --trait-seeds 4 11 12 13 14 15 16 17
 
 Writes docs/bench/explain_epistasis.md.
@@ -35,7 +42,7 @@ from snpcnn import __version__  # noqa: E402
 from snpcnn.baselines import GBLUP  # noqa: E402
 from snpcnn.cv import TRAIN_DEFAULTS  # noqa: E402
 from snpcnn.explain import snp_importance  # noqa: E402
-from snpcnn.simulate import simulate_genotypes, simulate_trait  # noqa: E402
+from snpcnn.simulate import simulate_genotypes, simulate_trait, unmap  # noqa: E402
 from snpcnn.training import TrainConfig, train_cnn  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,9 +50,12 @@ METHODS = ("saliency", "gradxinput", "integrated_gradients", "grad_cam")
 TOP, NEAR = 20, 2
 
 
-def run(trait_seed: int) -> dict:
+def run(trait_seed: int, unmapped: bool = False) -> dict:
     g = simulate_genotypes(2000, 4000, n_chrom=5, seed=1)
     y, causal = simulate_trait(g, "local_epistasis", n_loci=10, h2=0.6, seed=trait_seed)
+    to_map = np.arange(g.n_snps)  # map position of each column the model sees
+    if unmapped:
+        g, to_map = unmap(g, seed=1)
     yv = y.to_numpy()
     x = g.dosages.astype(np.float64)
     rng = np.random.default_rng(0)
@@ -76,11 +86,12 @@ def run(trait_seed: int) -> dict:
         "gblup_r": float(np.corrcoef(gb, yv[te])[0, 1]) if np.std(gb) > 0 else float("nan"),
         "start": res.conv.get("start", "ridge"),
         "kept": res.conv["kept"][0],
+        "ld_order": (res.conv.get("screen_order") or {}).get("used") == "ld",
         "weight": res.conv["weight"][0],
         "train_s": seconds,
     }
     for m in METHODS:
-        top = imp[m].to_numpy().argsort()[::-1][:TOP]
+        top = to_map[imp[m].to_numpy().argsort()[::-1][:TOP]]  # map positions
         near = [np.min(np.abs(cidx - t)) <= NEAR for t in top]
         row[f"{m}_p@20"] = float(np.mean(near))
         row[f"{m}_pairs"] = float(
@@ -94,13 +105,15 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trait-seeds", type=int, nargs="+", default=[4, 11, 12, 13, 14, 15, 16, 17])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "explain_epistasis.md")
+    ap.add_argument("--unmapped", action="store_true", help="shuffle the SNP columns (no map)")
     a = ap.parse_args(argv)
-    rows = [run(s) for s in a.trait_seeds]
+    rows = [run(s, a.unmapped) for s in a.trait_seeds]
     df = pd.DataFrame(rows)
-    cols = ["trait_seed", "ceiling", "cnn_r", "gblup_r", "start", "kept", "weight"]
+    cols = ["trait_seed", "ceiling", "cnn_r", "gblup_r", "start", "kept", "ld_order", "weight"]
     cols += [f"{m}_p@20" for m in METHODS] + [f"{m}_pairs" for m in METHODS]
     lines = [
-        "# SNP importance on simulated local epistasis (issue 16)",
+        "# SNP importance on simulated local epistasis"
+        + (", SNP columns shuffled (no map; issue 16)" if a.unmapped else " (issue 16)"),
         "",
         f"snpcnn {__version__}, {datetime.date.today().isoformat()}, 2 CPU cores. Command: "
         f"`{' '.join(['.venv/bin/python', 'benchmarks/bench_explain_epistasis.py'] + sys.argv[1:])}`",
@@ -111,7 +124,15 @@ def main(argv=None) -> None:
         f"share of the 10 pairs with a top-{TOP} SNP within +-{NEAR} SNPs. Pearson r on the "
         "400 held-out samples. GBLUP nan: constant predictions (REML h2 at 0). `start`: the "
         "start the default chose on the training rows (ridge = RR-BLUP, cnn_gp = the CNN-GP); "
-        "`kept`: whether its convolutions' correction was kept.",
+        "`kept`: whether its convolutions' correction was kept; `ld_order`: whether its windows "
+        "ran along an LD order of the SNPs."
+        + (
+            " The SNP columns were shuffled after the trait was drawn (a panel without a "
+            "map); importance is over the shuffled columns, mapped back to map positions "
+            "for the +-2 SNP test."
+            if a.unmapped
+            else ""
+        ),
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),
