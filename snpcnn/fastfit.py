@@ -81,7 +81,9 @@ class SharedStepper:
         opt = template.optimizer
         opt.build(template.trainable_variables)
         self._fresh = [tf.constant(v.numpy()) for v in opt.variables]
-        self.states: dict[int, list[Any]] = {}
+        # keyed by the network itself, weakly: an entry goes with its network, so a new
+        # network that Python gives a dead one's id() never inherits its optimizer state
+        self.states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         t_vars, o_vars = list(template.variables), list(opt.variables)
 
         # a network's weights and optimizer state in and out of the template in one traced
@@ -153,10 +155,10 @@ class SharedStepper:
 
     def _load(self, model) -> None:
         self._holds = None
-        self._load_fn([mv.value for mv in model.variables], self.states.get(id(model), self._fresh))
+        self._load_fn([mv.value for mv in model.variables], self.states.get(model, self._fresh))
 
     def _store(self, model) -> None:
-        self.states[id(model)] = self._store_fn([mv.value for mv in model.variables])
+        self.states[model] = self._store_fn([mv.value for mv in model.variables])
 
     def train(
         self,

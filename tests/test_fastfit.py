@@ -166,3 +166,22 @@ def test_xla_stepper_trains_the_same_network_to_nearly_the_same_weights():
     for u, v in zip(_weights(a), _weights(b)):
         np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(xla.predict(b, x, 16), plain.predict(a, x, 16), rtol=1e-3, atol=1e-5)
+
+
+def test_a_new_network_never_inherits_a_dead_networks_optimizer_state():
+    """Optimizer states are held per network object, weakly: Python reuses the id() of a
+    freed network, and keying by id() once gave a new network a dead one's Adam state (a
+    flaky test_staged_steps_equal_one_call_per_batch; 1 of 30 fresh networks here)."""
+    import gc
+
+    x, y = _data(n=40)
+    config = _config(learning_rate=3e-3)
+    stepper = stepper_for(config, x.shape[1:], "regression", 1, lambda t: None)
+    losses = []
+    for _ in range(30):
+        m = _net(config, x.shape[1:], 6)
+        losses.append(stepper.train(m, x, y, 1, 8, np.random.default_rng(11)))
+        del m
+        gc.collect()
+    assert all(v == losses[0] for v in losses)
+    assert len(stepper.states) == 0  # nothing kept for networks that are gone
