@@ -249,6 +249,13 @@ class CVResults:
             return None
         ld = [r for r in recs if r.get("used") == "ld"]
         out: dict = {"fits": len(recs), "ld": len(ld), "file": len(recs) - len(ld)}
+        # fits whose file order carries no LD but were not seriated (too many SNPs): their
+        # windows grouped unlinked SNPs; the reason, once
+        blind = [
+            r for r in recs if r.get("used") == "file" and "carries no LD" in str(r.get("why", ""))
+        ]
+        out["unseriated"] = len(blind)
+        out["unseriated_why"] = blind[0]["why"] if blind else None
         for key in ("file_adjacent_r2", "random_r2"):
             vals = [r[key] for r in ld if r.get(key) is not None]
             out[key] = float(np.median(vals)) if vals else None

@@ -296,8 +296,18 @@ def conv_kept_text(results, short: bool = False) -> str | None:
 
 def _order_text(orders: dict | None, short: bool) -> str:
     """Where the screen read the SNPs in an LD order (``[screen] order``), how often and why."""
-    if not orders or not orders.get("ld"):
+    if not orders:
         return ""
+    blind = ""
+    if orders.get("unseriated"):
+        blind = (
+            f"in {orders['unseriated']} of {orders['fits']} fits the file's order carried no "
+            f"LD but the SNPs were not seriated ({orders['unseriated_why']}): there the "
+            "convolutions' windows grouped unlinked SNPs"
+        )
+        blind = f"; {blind}" if short else f" Note: {blind[0].upper()}{blind[1:]}."
+    if not orders.get("ld"):
+        return blind
     k, n = orders["ld"], orders["fits"]
     stats = ""
     if orders.get("file_adjacent_r2") is not None:
@@ -309,7 +319,7 @@ def _order_text(orders: dict | None, short: bool) -> str:
         f"the convolutions' windows ran along an LD order of the SNPs (seriated on each "
         f"training part, snpcnn.ldorder) in {k} of {n} fits{stats}"
     )
-    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
+    return (f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}.") + blind
 
 
 def _conv_kept_core(results, short: bool = False) -> str | None:

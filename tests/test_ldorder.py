@@ -202,6 +202,20 @@ def test_reports_say_where_the_windows_ran_along_an_ld_order(tmp_path):
     text = conv_kept_text(res)
     assert "LD order of the SNPs" in text and "in 2 of 2 fits" in text
     assert "LD order of the SNPs" in summary_markdown(res)
+    # too many SNPs to seriate: the report says the windows grouped unlinked SNPs
+    import snpcnn.ldorder
+
+    limit = snpcnn.ldorder.LD_ORDER_MAX_SNPS
+    snpcnn.ldorder.LD_ORDER_MAX_SNPS = 50
+    try:
+        auto = {**ORDERED, "screen": {**ORDERED["screen"], "order": "auto"}}
+        res_big = cross_validate(u, tmp_path / "y.csv", "t", model=auto, **kw)
+    finally:
+        snpcnn.ldorder.LD_ORDER_MAX_SNPS = limit
+    assert res_big.screen_orders()["unseriated"] == 2
+    text = conv_kept_text(res_big)
+    assert "not seriated (the file's order carries no LD, but more than 50 SNPs)" in text
+    assert "grouped unlinked SNPs" in conv_kept_text(res_big, short=True)
     # the file's order (map order here): no record, no note
     plain = {**ORDERED, "screen": {"windows": 4, "width": 3}}
     res = cross_validate(g, tmp_path / "y.csv", "t", model=plain, **kw)
