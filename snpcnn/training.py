@@ -1052,20 +1052,26 @@ def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
 
 def _pick_sets(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     """``n_windows`` windows of ``width`` SNPs (rows sorted) from the pair scores (p x reach,
-    entry ``(j, d)`` for the pair ``(j, j + d)``), best pair first.  A pair less than
-    ``width`` apart opens the run of ``width`` SNPs around it (centred where the sequence
-    allows), unless both SNPs already lie in chosen windows; a pair further apart gets the
-    SNPs ``j .. j + width//2 - 1`` and the run of ``width - width//2`` SNPs that ends at its
-    second SNP, unless one chosen window already holds both.  Fewer usable pairs than
-    windows (tiny inputs): the rest repeat the best window."""
+    entry ``(j, d)`` for the pair ``(j, j + d)``), best pair first (:func:`_pick_from`)."""
     p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
+    j, d = np.divmod(order, reach)
+    return _pick_from(j, d, p, n_windows, width)
+
+
+def _pick_from(js: np.ndarray, ds: np.ndarray, p: int, n_windows: int, width: int) -> np.ndarray:
+    """``n_windows`` windows of ``width`` SNPs (rows sorted) from the pairs ``(js[i], js[i] +
+    ds[i])``, taken in the order given (best first).  A pair less than ``width`` apart opens
+    the run of ``width`` SNPs around it (centred where the sequence allows), unless both SNPs
+    already lie in chosen windows; a pair further apart gets the SNPs ``j .. j + width//2 -
+    1`` and the run of ``width - width//2`` SNPs that ends at its second SNP, unless one
+    chosen window already holds both.  Fewer usable pairs than windows (tiny inputs): the
+    rest repeat the best window."""
     covered = np.zeros(p, dtype=bool)
     wins: list[np.ndarray] = []
     sets: list[set] = []
     h = width // 2
-    for o in order:
-        j, d = divmod(int(o), reach)
+    for j, d in zip(js.tolist(), ds.tolist()):
         if j + d >= p:
             continue
         if d < width:
@@ -1091,19 +1097,134 @@ def _pick_sets(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     return out[np.lexsort(out.T[::-1])]
 
 
+#: columns per block of the all-pairs screen (a few p x block float32 products live at once)
+ALL_PAIRS_BLOCK = 1024
+
+
+def far_pair_scores(
+    x: np.ndarray, r: np.ndarray, reach: int, keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The screen's score of every pair of SNPs at least ``reach`` columns apart, by three
+    matrix products per column block instead of one product feature per pair: for
+    standardised columns ``z_i``, ``z_j`` and the standardised target ``t``, the pair
+    feature ``z_i z_j`` has covariance ``mean(t z_i z_j)`` with ``t`` and variance
+    ``mean(z_i^2 z_j^2) - mean(z_i z_j)^2``; the score is the squared correlation (summed
+    over ``r``'s columns and the input's channels), as in :func:`screen_scores`.
+
+    Returns ``(j, d, score, n_pairs)`` for the ``keep`` best pairs (sorted by ``j``, then
+    ``d``; ``d >= reach``) and the number of pairs scored."""
+    c = x.shape[2] if x.ndim == 3 else 1
+    x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    n = len(x2)
+    p = x2.shape[1] // c
+    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
+    z = x2 - x2.mean(axis=0)
+    sd = z.std(axis=0)
+    z /= np.where(sd > 0, sd, 1.0)
+    targets = []
+    for k in range(r.shape[1]):
+        ok = ~np.isnan(r[:, k])
+        t = r[ok, k] - r[ok, k].mean()
+        if len(t) < 3 or not t.std() > 0:
+            continue
+        targets.append((ok, (t / t.std()).astype(np.float32)))
+    best_j = np.zeros(0, dtype=np.int64)
+    best_d = np.zeros(0, dtype=np.int64)
+    best_s = np.zeros(0)
+    n_pairs = max(0, (p - reach) * (p - reach + 1) // 2)
+    for a0 in range(0, max(p - reach, 0), ALL_PAIRS_BLOCK):
+        a1 = min(a0 + ALL_PAIRS_BLOCK, p - reach)
+        b0 = a0 + reach  # partners of the block's SNPs: columns b0 .. p - 1
+        block = np.zeros((a1 - a0, p - b0))
+        for ok, t in targets:
+            zo = z if ok.all() else z[ok]
+            for ch in range(c):
+                za = zo[:, a0 * c + ch : a1 * c : c]
+                zb = zo[:, b0 * c + ch :: c]
+                m = len(t)
+                cov = (za * t[:, None]).T @ zb / m
+                mean = za.T @ zb / m
+                var = (za * za).T @ (zb * zb) / m - mean * mean
+                block += np.where(var > 1e-6, cov * cov / np.where(var > 1e-6, var, 1.0), 0.0)
+        # pairs closer than reach are the dense screen's
+        block[(np.arange(b0, p)[None, :] - np.arange(a0, a1)[:, None]) < reach] = -np.inf
+        flat = block.reshape(-1)
+        take = min(keep, flat.size)
+        top = np.argpartition(-flat, take - 1)[:take] if take < flat.size else np.arange(flat.size)
+        top = top[np.isfinite(flat[top])]
+        rows, cols = np.divmod(top, p - b0)
+        js = a0 + rows
+        best_j = np.concatenate([best_j, js])
+        best_d = np.concatenate([best_d, b0 + cols - js])
+        best_s = np.concatenate([best_s, flat[top]])
+        if len(best_s) > keep:
+            sel = np.argsort(-best_s, kind="stable")[:keep]
+            best_j, best_d, best_s = best_j[sel], best_d[sel], best_s[sel]
+    o = np.lexsort((best_d, best_j))
+    return best_j[o], best_d[o], best_s[o], n_pairs
+
+
 def screen_window_sets(
-    x: np.ndarray, r: np.ndarray, n_windows: int, width: int, reach: int
+    x: np.ndarray,
+    r: np.ndarray,
+    n_windows: int,
+    width: int,
+    reach: int,
+    all_pairs: bool = False,
+    info: dict | None = None,
 ) -> np.ndarray:
     """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
     indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
     :func:`screen_windows` and picked by :func:`_pick_sets`: with ``reach = width`` the runs
     that :func:`screen_windows` starts.  Used in an LD order of the SNPs (``[screen]
-    ld_reach``), where SNPs that interact on the map can be more than a window apart."""
+    ld_reach``), where SNPs that interact on the map can be more than a window apart.
+
+    With ``all_pairs`` every pair of SNPs is a candidate (``[screen] all_pairs``): pairs
+    ``reach`` or more columns apart are scored by :func:`far_pair_scores`, and those
+    significant at :data:`FAR_PAIR_ALPHA` after a Bonferroni correction over every far pair
+    (chi-square tail of ``rows x score``) are ranked with the near ones by Bonferroni-adjusted
+    p-value (each family's p-value times its number of pairs).  Where no far pair is
+    significant the windows are those without ``all_pairs``, bit for bit.  ``info`` (a dict)
+    receives ``far_significant`` (far pairs that passed) and ``far_windows`` (windows that
+    hold both SNPs of such a pair)."""
     c = x.shape[2] if x.ndim == 3 else 1
     p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
     width = min(width, p)
     reach = max(min(reach, p), width)
-    return _pick_sets(_per_snp(screen_scores(x, r, reach), c), n_windows, width)
+    score = _per_snp(screen_scores(x, r, reach), c)
+    if not all_pairs or reach >= p:
+        return _pick_sets(score, n_windows, width)
+    from scipy import stats
+
+    fj, fd, fs, n_far = far_pair_scores(x, r, reach, keep=n_windows)
+    n_rows = len(x)
+    df = max(1, int(np.asarray(r).reshape(n_rows, -1).shape[1])) * c
+    far_key = stats.chi2.logsf(n_rows * fs, df) + np.log(max(n_far, 1))
+    good = far_key < np.log(FAR_PAIR_ALPHA)
+    if info is not None:
+        info.update(far_significant=int(good.sum()), far_windows=0)
+    if not good.any():
+        return _pick_sets(score, n_windows, width)
+    near_j, near_d = np.divmod(np.arange(score.size), reach)
+    usable = near_j + near_d < p
+    near_key = stats.chi2.logsf(n_rows * score.reshape(-1), df) + np.log(int(usable.sum()))
+    key = np.concatenate([np.where(usable, near_key, np.inf), far_key[good]])
+    js = np.concatenate([near_j, fj[good]])
+    ds = np.concatenate([near_d, fd[good]])
+    order = np.argsort(key, kind="stable")
+    sets = _pick_from(js[order], ds[order], p, n_windows, width)
+    if info is not None:
+        rows = [set(w) for w in sets.tolist()]
+        info["far_windows"] = sum(
+            any(a in w and a + b in w for w in rows)
+            for a, b in zip(fj[good].tolist(), fd[good].tolist())
+        )
+    return sets
+
+
+#: family-wise level at which a pair beyond ``ld_reach`` may take a window (``[screen]
+#: all_pairs``; Bonferroni over every such pair)
+FAR_PAIR_ALPHA = 0.05
 
 
 def _screen_layer(model):
@@ -1221,11 +1342,22 @@ def _crossfit(
                     )
                 else:  # windows along the LD order, as SNP sets in the file's columns
                     reach = screen.ld_reach or screen.width
+                    far: dict = {}
                     sets = screen_window_sets(
-                        xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width, reach
+                        xs[rows[k]],
+                        resid[rows[k]],
+                        screen.n_windows,
+                        screen.width,
+                        reach,
+                        all_pairs=getattr(screen, "all_pairs", False),
+                        info=far,
                     )
                     screen.set_windows(order[sets])
                     order_info = {**order_info, "ld_reach": int(reach)}
+                    if far:  # per cross-fitted network: far pairs significant, windows they took
+                        order_info["all_pairs"] = True
+                        for key, value in far.items():
+                            order_info.setdefault(key, []).append(value)
             compile_model(model, head, learning_rate=config.learning_rate)
             nets.append(model)
         best_weights = [m.get_weights() for m in nets]

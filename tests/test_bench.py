@@ -106,16 +106,17 @@ def test_shipped_wheat_configs_validate(name, example_data):
         names = ["snpcnn_default", "snpcnn_default_v2", "perez_enciso_2019", "deepgs", "dnngp"]
         names.append("mlp")
         previous = ["snpcnn_default_v5", "snpcnn_default_v6", "snpcnn_default_v7"]
+        latest = ["snpcnn_default_v8", "snpcnn_default_v9"]
         if name == "wheat":  # the first default, for the published table; the previous default
-            names += ["snpcnn_default_v1", *previous, "snpcnn_default_v8"]
-            v1 = cfg.models[-5]
+            names += ["snpcnn_default_v1", *previous, *latest]
+            v1 = cfg.models[-6]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         else:
-            names += [*previous, "snpcnn_default_v8"]
-        # the previous defaults (v5, v6, v7) and the v8 candidate (the default's measured
-        # name), last, at the default's settings
-        for m, preset in zip(cfg.models[-4:], [*previous, "snpcnn_default_v8"]):
+            names += [*previous, *latest]
+        # the previous defaults (v5, v6, v7), v8 (the default's measured name) and the v9
+        # candidate, last, at the default's settings
+        for m, preset in zip(cfg.models[-5:], [*previous, *latest]):
             assert (m.architecture, m.epochs, m.scaling) == (preset, 200, "center")
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
@@ -132,7 +133,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             0,
             "standardize",
         )
-        assert all(m.epochs == 60 for m in cfg.models[1:-4])
+        assert all(m.epochs == 60 for m in cfg.models[1:-5])
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":

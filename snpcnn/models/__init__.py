@@ -167,6 +167,7 @@ def build_model(
             width,
             order=screen.get("order", "file"),
             ld_reach=screen.get("ld_reach", 0),
+            all_pairs=screen.get("all_pairs", False),
             name="screen",
         )(x)
     x = build_blocks(x, spec, rank)

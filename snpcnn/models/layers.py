@@ -111,7 +111,13 @@ class WindowGather(keras.layers.Layer):
     """
 
     def __init__(
-        self, n_windows: int, width: int, order: str = "file", ld_reach: int = 0, **kwargs
+        self,
+        n_windows: int,
+        width: int,
+        order: str = "file",
+        ld_reach: int = 0,
+        all_pairs: bool = False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_windows = int(n_windows)
@@ -122,6 +128,9 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] ld_reach``: in an LD order, the screen scores pairs up to this many
         #: positions apart (0: ``width - 1``, as in the file's order); read by training
         self.ld_reach = int(ld_reach)
+        #: ``[screen] all_pairs``: in an LD order, every pair of SNPs is a screen candidate
+        #: (pairs beyond ``ld_reach`` too); read by training
+        self.all_pairs = bool(all_pairs)
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -210,6 +219,8 @@ class WindowGather(keras.layers.Layer):
         config.update({"n_windows": self.n_windows, "width": self.width})
         if self.order_mode != "file":  # models saved before [screen] order load unchanged
             config.update({"order": self.order_mode, "ld_reach": self.ld_reach})
+            if self.all_pairs:  # models saved before [screen] all_pairs load unchanged
+                config["all_pairs"] = True
         return config
 
 

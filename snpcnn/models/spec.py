@@ -132,6 +132,10 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # further apart than the window width gets a window of its two SNPs and their LD-order
     # neighbours); 0 = width - 1, as in the file's order
     "ld_reach": (check_nonnegative_int, 0),
+    # in an LD order, every pair of SNPs is a candidate, also pairs further apart than
+    # ld_reach (scored by matrix products; ranked with the near pairs by Bonferroni-adjusted
+    # p-value): pairs in weak LD can land anywhere in an LD order
+    "all_pairs": (check_bool, False),
 }
 
 
@@ -467,7 +471,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         # the keys added in session 21 appear only where set away from their defaults, so
         # the resolved architectures of earlier presets (run.json, benchmark unit keys) are
         # unchanged
-        for key, default in (("order", "file"), ("ld_reach", 0)):
+        for key, default in (("order", "file"), ("ld_reach", 0), ("all_pairs", False)):
             if screen.get(key) == default:
                 screen.pop(key)
         out["screen"] = screen
