@@ -279,9 +279,82 @@ def test_info_says_whether_the_column_order_follows_a_map():
     assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
 
 
-def test_default_is_v8():
-    """The default preset is the v8 candidate that was measured, apart from its name."""
-    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v8")
-    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v8"
+def test_default_is_v9():
+    """The default preset is the v9 candidate that was measured, apart from its name; v9 is
+    v8 with every SNP pair a screen candidate in the LD order."""
+    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v9")
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v9"
     a.pop("description"), b.pop("description")
-    assert a == b and a["screen"] == {"windows": 32, "width": 5, "order": "auto", "ld_reach": 16}
+    assert a == b
+    assert a["screen"] == {
+        "windows": 32,
+        "width": 5,
+        "order": "auto",
+        "ld_reach": 16,
+        "all_pairs": True,
+    }
+    v8 = load_architecture("snpcnn_default_v8")
+    v8.pop("name"), v8.pop("description")
+    assert v8 == {**a, "screen": {k: v for k, v in a["screen"].items() if k != "all_pairs"}}
+
+
+def test_far_pair_scores_equal_the_dense_screen_for_every_pair_beyond_reach():
+    """The all-pairs screen's matrix-product scores are the product-feature correlations of
+    the dense screen (dosages and one-hot channels, a target with missing rows)."""
+    from snpcnn.training import far_pair_scores, screen_scores
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, size=(200, 60)).astype(np.float32)
+    r = rng.normal(size=200)
+    r[:5] = np.nan
+    dense = screen_scores(x, r, 60)
+    j, d, s, n = far_pair_scores(x, r, 7, keep=10**6)
+    assert n == len(s) == (60 - 7) * (61 - 7) // 2
+    assert d.min() == 7 and (j + d).max() == 59
+    np.testing.assert_allclose(s, dense[j, d], atol=1e-6)
+    # keep: the best pairs only, sorted by position
+    j5, d5, s5, _ = far_pair_scores(x, r, 7, keep=5)
+    np.testing.assert_allclose(np.sort(s5), np.sort(s)[-5:], atol=1e-7)
+    assert np.all(np.diff(j5 * 100 + d5) > 0)
+    x3 = np.eye(3, dtype=np.float32)[x.astype(int)]
+    dense3 = screen_scores(x3, r, 60).reshape(60, 3, 60).sum(axis=1)
+    j3, d3, s3, _ = far_pair_scores(x3, r, 7, keep=40)
+    np.testing.assert_allclose(s3, dense3[j3, d3], atol=1e-6)
+
+
+def test_all_pairs_screen_finds_a_pair_far_apart_and_keeps_near_pairs():
+    """[screen] all_pairs: a strong pair 30 columns apart (beyond reach) gets a window holding
+    both SNPs; without all_pairs it does not, and a near pair is found either way."""
+    from snpcnn.training import screen_window_sets
+
+    rng = np.random.default_rng(1)
+    x = rng.binomial(2, 0.5, size=(600, 80)).astype(np.float32)
+    z = (x - x.mean(0)) / x.std(0)
+    y = z[:, 10] * z[:, 40] + z[:, 60] * z[:, 62] + rng.normal(scale=0.7, size=600)
+    on = screen_window_sets(x, y, 4, 5, 8, all_pairs=True).tolist()
+    off = screen_window_sets(x, y, 4, 5, 8).tolist()
+    assert any(10 in w and 40 in w for w in on)
+    assert not any(10 in w and 40 in w for w in off)
+    assert any(60 in w and 62 in w for w in on) and any(60 in w and 62 in w for w in off)
+    # on noise a far pair is significant after Bonferroni (5% family-wise) in few draws; in
+    # the others the windows are the near screen's, bit for bit
+    changed = 0
+    for seed in range(20):
+        y1 = np.random.default_rng(seed).normal(size=600)
+        changed += not np.array_equal(
+            screen_window_sets(x, y1, 4, 5, 8, all_pairs=True), screen_window_sets(x, y1, 4, 5, 8)
+        )
+    assert changed <= 3
+
+
+def test_all_pairs_key_is_validated_saved_and_only_kept_where_set(tmp_path):
+    spec = {**ORDERED, "screen": {**ORDERED["screen"], "all_pairs": True}}
+    m = build_model(spec, (30, 1))
+    assert m.get_layer("screen").all_pairs is True
+    save_model(m, tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras").get_layer("screen").all_pairs is True
+    assert "all_pairs" not in build_model(ORDERED, (30, 1)).get_layer("screen").get_config()
+    assert "all_pairs" not in load_architecture("snpcnn_default_v8")["screen"]
+    assert load_architecture("snpcnn_default_v9")["screen"]["all_pairs"] is True
+    with pytest.raises(InputError, match="all_pairs"):
+        build_model({**ORDERED, "screen": {**ORDERED["screen"], "all_pairs": 3}}, (30, 1))
