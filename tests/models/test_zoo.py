@@ -22,6 +22,7 @@ TINY = {
 }
 GENOMIC = (
     "snpcnn_default",
+    "snpcnn_default_v9",
     "snpcnn_default_v8",
     "snpcnn_default_v7",
     "snpcnn_default_v6",
@@ -38,6 +39,7 @@ GENOMIC = (
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
 SNP_ONLY = (
     "snpcnn_default",
+    "snpcnn_default_v9",
     "snpcnn_default_v8",
     "snpcnn_default_v7",
     "snpcnn_default_v6",
