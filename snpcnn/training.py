@@ -1012,13 +1012,10 @@ def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
     ``d = 0`` the dominance deviation) with ``r``, summed over ``r``'s columns
     (:func:`screen_windows` picks its windows from them)."""
     c = x.shape[2] if x.ndim == 3 else 1
-    x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-    n, p = x2.shape
+    z = _standardised(x)
+    n, p = z.shape
     width = min(width, p // c)
     r = np.asarray(r, dtype=np.float64).reshape(n, -1)
-    z = x2 - x2.mean(axis=0)
-    sd = z.std(axis=0)
-    z /= np.where(sd > 0, sd, 1.0)
     score = np.zeros((p, width))
     for j in range(r.shape[1]):
         ok = ~np.isnan(r[:, j])
@@ -1035,6 +1032,16 @@ def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
                 corr = _pair_scores(zo, t, c0, c1, off)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
     return score
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    """The screen's input as float32 columns (rows x flattened columns), each centred and
+    scaled to unit SD (constant columns: centred only)."""
+    x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    z = x2 - x2.mean(axis=0)
+    sd = z.std(axis=0)
+    z /= np.where(sd > 0, sd, 1.0)
+    return z
 
 
 def _per_snp(score: np.ndarray, channels: int) -> np.ndarray:
@@ -1114,13 +1121,10 @@ def far_pair_scores(
     Returns ``(j, d, score, n_pairs)`` for the ``keep`` best pairs (sorted by ``j``, then
     ``d``; ``d >= reach``) and the number of pairs scored."""
     c = x.shape[2] if x.ndim == 3 else 1
-    x2 = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-    n = len(x2)
-    p = x2.shape[1] // c
+    z = _standardised(x)
+    n = len(z)
+    p = z.shape[1] // c
     r = np.asarray(r, dtype=np.float64).reshape(n, -1)
-    z = x2 - x2.mean(axis=0)
-    sd = z.std(axis=0)
-    z /= np.where(sd > 0, sd, 1.0)
     targets = []
     for k in range(r.shape[1]):
         ok = ~np.isnan(r[:, k])
