@@ -496,20 +496,13 @@ def ridge_predict(start, x: EncodedRows) -> np.ndarray:
 def screen_windows_streamed(x: EncodedRows, r: np.ndarray, n_windows: int, width: int):
     """:func:`snpcnn.training.screen_windows` over column blocks of ``x``: the same scores
     (the same column chunks, the same float32 arithmetic), the same windows."""
-    from snpcnn.training import _pair_scores, _per_snp, _pick_windows, screen_chunk
+    from snpcnn.training import _pair_scores, _per_snp, _pick_windows, screen_chunk, screen_targets
 
     n, p = len(x), x.n_features
     c = int(x.shape[2])  # channels per SNP: pairs are the same channel of SNPs d apart
     width = min(width, p // c)
-    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
     score = np.zeros((p, width))
-    targets = []
-    for j in range(r.shape[1]):
-        ok = ~np.isnan(r[:, j])
-        t = r[ok, j] - r[ok, j].mean()
-        if len(t) < 3 or not t.std() > 0:
-            continue
-        targets.append((ok, (t / t.std()).astype(np.float32)))
+    targets = screen_targets(r, n)
     chunk = screen_chunk(n)  # the column chunks of snpcnn.training.screen_windows
     step = chunk * max(1, BLOCK_BYTES // (4 * n * chunk))
     for b0 in range(0, p, step):

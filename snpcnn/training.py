@@ -1015,14 +1015,8 @@ def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
     z = _standardised(x)
     n, p = z.shape
     width = min(width, p // c)
-    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
     score = np.zeros((p, width))
-    for j in range(r.shape[1]):
-        ok = ~np.isnan(r[:, j])
-        t = r[ok, j] - r[ok, j].mean()
-        if len(t) < 3 or not t.std() > 0:
-            continue
-        t = (t / t.std()).astype(np.float32)
+    for ok, t in screen_targets(r, n):
         zo = z if ok.all() else z[ok]  # no copy when every row has the target
         chunk = screen_chunk(n)
         for d in range(width):
@@ -1032,6 +1026,21 @@ def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
                 corr = _pair_scores(zo, t, c0, c1, off)
                 score[c0:c1, d] += corr.astype(np.float64) ** 2
     return score
+
+
+def screen_targets(r: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The screen's targets: for each column of ``r`` (``n`` rows; NaN = missing) the rows that
+    have it and its values there, centred and scaled to unit SD in float32.  Columns with
+    fewer than 3 values or no spread are left out (they score no pair)."""
+    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
+    out = []
+    for k in range(r.shape[1]):
+        ok = ~np.isnan(r[:, k])
+        t = r[ok, k] - r[ok, k].mean()
+        if len(t) < 3 or not t.std() > 0:
+            continue
+        out.append((ok, (t / t.std()).astype(np.float32)))
+    return out
 
 
 def _standardised(x: np.ndarray) -> np.ndarray:
@@ -1124,14 +1133,7 @@ def far_pair_scores(
     z = _standardised(x)
     n = len(z)
     p = z.shape[1] // c
-    r = np.asarray(r, dtype=np.float64).reshape(n, -1)
-    targets = []
-    for k in range(r.shape[1]):
-        ok = ~np.isnan(r[:, k])
-        t = r[ok, k] - r[ok, k].mean()
-        if len(t) < 3 or not t.std() > 0:
-            continue
-        targets.append((ok, (t / t.std()).astype(np.float32)))
+    targets = screen_targets(r, n)
     best_j = np.zeros(0, dtype=np.int64)
     best_d = np.zeros(0, dtype=np.int64)
     best_s = np.zeros(0)
@@ -1201,8 +1203,13 @@ def screen_window_sets(
     from scipy import stats
 
     fj, fd, fs, n_far = far_pair_scores(x, r, reach, keep=n_windows)
-    n_rows = len(x)
-    df = max(1, int(np.asarray(r).reshape(n_rows, -1).shape[1])) * c
+    # the chi-square statistic of a score is rows x score, with one degree of freedom per
+    # target column and channel; where a target is missing on some rows, the fewest rows of
+    # any target (conservative: a target's squared correlation counts with no more rows than
+    # it was measured on)
+    targets = screen_targets(r, len(x))
+    n_rows = min((len(t) for _, t in targets), default=len(x))
+    df = max(1, len(targets)) * c
     far_key = stats.chi2.logsf(n_rows * fs, df) + np.log(max(n_far, 1))
     good = far_key < np.log(FAR_PAIR_ALPHA)
     if info is not None:

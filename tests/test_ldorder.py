@@ -347,6 +347,29 @@ def test_all_pairs_screen_finds_a_pair_far_apart_and_keeps_near_pairs():
     assert changed <= 3
 
 
+def test_far_pair_gate_counts_only_the_rows_that_have_the_target():
+    """The gate's chi-square statistic is rows x score with the rows that have the target:
+    rows whose target is missing add nothing to the evidence, so appending copies of the
+    rows with a missing target changes neither the far pairs that pass nor the windows."""
+    from snpcnn.training import screen_window_sets
+
+    rng = np.random.default_rng(3)
+    x = rng.binomial(2, 0.5, size=(300, 60)).astype(np.float32)
+    z = (x - x.mean(0)) / x.std(0)
+    passed = []
+    for scale in (1.0, 2.2, 4.0, 6.0):  # from clearly significant to below the gate
+        y = z[:, 5] * z[:, 45] + rng.normal(scale=scale, size=300)
+        info, info2 = {}, {}
+        w = screen_window_sets(x, y, 4, 5, 8, all_pairs=True, info=info)
+        x2 = np.concatenate([x, x, x])  # the same means and SDs: the same standardised rows
+        y2 = np.concatenate([y, np.full(600, np.nan)])
+        w2 = screen_window_sets(x2, y2, 4, 5, 8, all_pairs=True, info=info2)
+        assert info2 == info
+        np.testing.assert_array_equal(w2, w)
+        passed.append(info["far_significant"])
+    assert passed[0] >= 1 and passed[-1] == 0  # the scenario spans both sides of the gate
+
+
 def test_all_pairs_key_is_validated_saved_and_only_kept_where_set(tmp_path):
     spec = {**ORDERED, "screen": {**ORDERED["screen"], "all_pairs": True}}
     m = build_model(spec, (30, 1))
