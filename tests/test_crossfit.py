@@ -218,3 +218,30 @@ def test_held_out_part_is_predicted_in_bounded_batches():
     b = _held_batch(8000, wide)
     assert b < 8000 and b * 50_000 * 4 <= HELD_BATCH_BYTES
     assert _held_batch(0, small) == 1
+
+
+def test_cube_filters_express_a_three_snp_product_and_round_trip(tmp_path):
+    # a square filter is a quadratic form; four cube filters over one window of 3 SNPs,
+    # weighted by the polarisation identity 24 x1 x2 x3 = sum_s s1 s2 s3 (s . x)^3 over
+    # s = (1, +-1, +-1), give the product of the three SNPs exactly
+    spec = {**SCREENED, "screen": {"windows": 1, "width": 3}}
+    spec["blocks"] = [{**SCREENED["blocks"][0], "activation": "cube"}, {"type": "flatten"}]
+    model = build_model(spec, (3, 1))
+    assert model.get_layer("b1_act").activation.__name__ == "cube"
+    signs = np.array([[1, a, b] for a in (1, -1) for b in (1, -1)], dtype="float32")
+    conv = model.get_layer("b1_conv")
+    conv.set_weights([signs.T[:, None, :], np.zeros(4, dtype="float32")])
+    model.get_layer("linear").set_weights(
+        [np.zeros_like(w) for w in model.get_layer("linear").get_weights()]
+    )
+    out = model.get_layer("output")
+    w, b = out.get_weights()
+    w[:] = 0
+    w[:4, 0] = signs.prod(axis=1) / 24  # the 4 filter outputs, then the linear path's
+    out.set_weights([w, np.zeros_like(b)])
+    x = np.random.default_rng(0).normal(size=(50, 3, 1)).astype("float32")
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0)[:, 0], x[:, 0, 0] * x[:, 1, 0] * x[:, 2, 0], atol=1e-4
+    )
+    again = load_model(save_model(model, tmp_path / "cube.keras"))
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

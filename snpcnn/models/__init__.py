@@ -44,6 +44,7 @@ from snpcnn.models.layers import (
     QuadraticEffects,
     RandomGenotypeMask,
     WindowGather,
+    cube,
     square,
 )
 from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
@@ -280,6 +281,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         "KernelPrediction": KernelPrediction,
         "QuadraticEffects": QuadraticEffects,
         "square": square,
+        "cube": cube,
         "MaskedMSE": MaskedMSE,
         "MaskedMeanSquaredError": MaskedMeanSquaredError,
         "MaskedMeanAbsoluteError": MaskedMeanAbsoluteError,

@@ -92,10 +92,10 @@ def apply_activation(x, activation: str | None, *, name: str):
     activation = check_activation(activation)
     if activation == "linear":
         return x
-    if activation == "square":
-        from snpcnn.models.layers import square
+    if activation in ("square", "cube"):
+        from snpcnn.models import layers
 
-        return keras.layers.Activation(square, name=_check_name(name))(x)
+        return keras.layers.Activation(getattr(layers, activation), name=_check_name(name))(x)
     return keras.layers.Activation(activation, name=_check_name(name))(x)
 
 

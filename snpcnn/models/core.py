@@ -112,6 +112,7 @@ ACTIVATIONS = (
     "sigmoid",
     "softplus",
     "square",
+    "cube",
     "linear",
 )
 INITIALIZERS = ("he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal")

@@ -15,6 +15,7 @@ __all__ = [
     "KernelPrediction",
     "QuadraticEffects",
     "square",
+    "cube",
 ]
 
 
@@ -79,6 +80,15 @@ def square(x):
     one convolution filter over a window of SNPs can express the product of two of them
     (additive x additive epistasis) and a genotype's squared deviation (dominance)."""
     return x * x
+
+
+@keras.saving.register_keras_serializable(package="snpcnn")
+def cube(x):
+    """The activation ``x -> x ** 3``: a unit's output is a cubic polynomial of its inputs
+    (with the filter's bias, ``(w.x + b)^3`` holds cubic, quadratic and linear terms), and
+    a sum of such cubes can express the product of three SNPs, which no quadratic form
+    (:func:`square`) can (benchmarks/tuning/triples_study.py)."""
+    return x * x * x
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")
