@@ -987,7 +987,14 @@ def screen_chunk(n: int) -> int:
     return int(max(256, SCREEN_CHUNK_BYTES // (4 * n) // 256 * 256))
 
 
-def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> np.ndarray:
+def screen_windows(
+    x: np.ndarray,
+    r: np.ndarray,
+    n_windows: int,
+    width: int,
+    triples: bool = False,
+    info: dict | None = None,
+) -> np.ndarray:
     """Starts of the ``n_windows`` windows of ``width`` SNPs that the convolutions will see.
 
     Every pair of SNPs ``(j, j + d)`` with ``0 <= d < width`` is scored by the absolute
@@ -997,13 +1004,23 @@ def screen_windows(x: np.ndarray, r: np.ndarray, n_windows: int, width: int) -> 
     contains it (centred on it where the sequence allows), unless both SNPs already lie in
     a chosen window.  Only the rows given enter (call it with training rows).  With several
     outputs the squared correlations are summed.  Returns sorted start indices.
+
+    With ``triples`` (``[screen] triples``) every triple of SNPs inside a window's span is a
+    candidate too (:func:`triple_candidates`); where none is significant the starts are
+    those without ``triples``, bit for bit.  ``info`` receives ``triple_significant`` and
+    ``triple_windows``.  Streamed rows take no triples.
     """
     if not isinstance(x, np.ndarray):  # streamed rows: the same scores over column blocks
         from snpcnn.datapath import screen_windows_streamed
 
         return screen_windows_streamed(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1  # channels per SNP (3 for one-hot genotypes)
-    return _pick_windows(_per_snp(screen_scores(x, r, width), c), n_windows, width)
+    score = _per_snp(screen_scores(x, r, width), c)
+    if triples:
+        sets = _with_triples(x, r, score, n_windows, width, info)
+        if sets is not None:
+            return sets[:, 0]
+    return _pick_windows(score, n_windows, width)
 
 
 def screen_scores(x: np.ndarray, r: np.ndarray, width: int) -> np.ndarray:
@@ -1178,6 +1195,7 @@ def screen_window_sets(
     reach: int,
     all_pairs: bool = False,
     info: dict | None = None,
+    triples: bool = False,
 ) -> np.ndarray:
     """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
     indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
@@ -1193,13 +1211,18 @@ def screen_window_sets(
     p-value (each family's p-value times its number of pairs).  Where no far pair is
     significant the windows are those without ``all_pairs``, bit for bit.  ``info`` (a dict)
     receives ``far_significant`` (far pairs that passed) and ``far_windows`` (windows that
-    hold both SNPs of such a pair)."""
+    hold both SNPs of such a pair).  With ``triples`` the triples inside a window's span
+    compete too (:func:`triple_candidates`; windows unchanged where none is significant)."""
     c = x.shape[2] if x.ndim == 3 else 1
     p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
     width = min(width, p)
     reach = max(min(reach, p), width)
     score = _per_snp(screen_scores(x, r, reach), c)
     if not all_pairs or reach >= p:
+        if triples:
+            sets = _with_triples(x, r, score, n_windows, width, info)
+            if sets is not None:
+                return sets
         return _pick_sets(score, n_windows, width)
     from scipy import stats
 
@@ -1220,7 +1243,10 @@ def screen_window_sets(
     good = far_key < np.log(FAR_PAIR_ALPHA)
     if info is not None:
         info.update(far_significant=int(good.sum()), far_windows=0)
+    tj, td, tkey = _significant_triples(x, r, width, info) if triples else (None, None, None)
     if not good.any():
+        if tj is not None and len(tj):
+            return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info)
         return _pick_sets(score, n_windows, width)
     near_j, near_d = np.divmod(np.arange(score.size), reach)
     usable = near_j + near_d < p
@@ -1228,6 +1254,10 @@ def screen_window_sets(
     key = np.concatenate([np.where(usable, near_key, np.inf), far_key[good]])
     js = np.concatenate([near_j, fj[good]])
     ds = np.concatenate([near_d, fd[good]])
+    if tj is not None and len(tj):
+        key = np.concatenate([key, tkey])
+        js = np.concatenate([js, tj])
+        ds = np.concatenate([ds, td])
     order = np.argsort(key, kind="stable")
     sets = _pick_from(js[order], ds[order], p, n_windows, width)
     if info is not None:
@@ -1236,6 +1266,10 @@ def screen_window_sets(
             any(a in w and a + b in w for w in rows)
             for a, b in zip(fj[good].tolist(), fd[good].tolist())
         )
+        if tj is not None and len(tj):
+            info["triple_windows"] = sum(
+                any(a in w and a + b in w for w in rows) for a, b in zip(tj.tolist(), td.tolist())
+            )
     return sets
 
 
@@ -1257,6 +1291,108 @@ def normal_scores(r: np.ndarray, n: int) -> np.ndarray:
 #: family-wise level at which a pair beyond ``ld_reach`` may take a window (``[screen]
 #: all_pairs``; Bonferroni over every such pair)
 FAR_PAIR_ALPHA = 0.05
+
+#: family-wise level at which a triple of SNPs may take a window (``[screen] triples``;
+#: Bonferroni over every triple scored)
+TRIPLE_ALPHA = 0.05
+
+
+def triple_candidates(
+    x: np.ndarray, r: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Score every triple of SNPs ``(j, j + a, j + b)``, ``0 < a < b < width`` (three SNPs
+    that fit one window): the squared correlation of the centred product of their
+    standardised values (the same channel of each SNP) with the targets' rank-based normal
+    scores (:func:`normal_scores`, as the far pairs: the product of three dosages has
+    heavy tails), summed over the targets and channels.
+
+    Returns ``(j, b, score, n_triples, n_rows, df)``: per SNP ``j`` the best triple's span
+    ``b`` and score, the number of triples scored, and the rows and degrees of freedom of
+    the chi-square statistic ``n_rows x score``."""
+    c = x.shape[2] if x.ndim == 3 else 1
+    z = _standardised(x)
+    n = len(z)
+    p = z.shape[1] // c
+    targets = screen_targets(normal_scores(r, n), n)
+    best = np.full(p, -np.inf)
+    span = np.zeros(p, dtype=np.int64)
+    n_triples = 0
+    for b in range(2, min(width, p)):
+        for a in range(1, b):
+            s = np.zeros(p - b)
+            for ok, t in targets:
+                zo = z if ok.all() else z[ok]
+                for ch in range(c):
+                    z0 = zo[:, ch : (p - b) * c : c]
+                    m = z0 * zo[:, a * c + ch : (p - b + a) * c : c] * zo[:, b * c + ch :: c]
+                    m -= m.mean(axis=0)
+                    sd = m.std(axis=0)
+                    corr = (t @ m) / len(t) / np.where(sd > 1e-3, sd, np.inf)
+                    s += corr.astype(np.float64) ** 2
+            n_triples += p - b
+            better = s > best[: p - b]
+            best[: p - b][better] = s[better]
+            span[: p - b][better] = b
+    ok_rows = [len(t) for _, t in targets]
+    return (
+        np.arange(p),
+        span,
+        best,
+        n_triples,
+        min(ok_rows, default=n),
+        max(1, len(targets)) * c,
+    )
+
+
+def _significant_triples(x, r, width: int, info: dict | None):
+    """The triples significant at :data:`TRIPLE_ALPHA` after Bonferroni over every triple
+    scored, as ``(j, span, log p-value x triples)`` (the key by which they compete with the
+    pairs); records ``triple_significant`` in ``info``."""
+    from scipy import stats
+
+    j, b, s, n_tri, n_rows, df = triple_candidates(x, r, width)
+    fin = np.isfinite(s)
+    key = np.full(len(s), np.inf)
+    key[fin] = stats.chi2.logsf(n_rows * s[fin], df) + np.log(max(n_tri, 1))
+    good = key < np.log(TRIPLE_ALPHA)
+    if info is not None:
+        info.update(triple_significant=int(good.sum()), triple_windows=0)
+    return j[good], b[good], key[good]
+
+
+def _merged_sets(score, n_windows, width, extra, n_rows, df, info):
+    """Windows from the near pairs' ``score`` (p x reach) and extra candidates ``[(j, d,
+    key)]`` ranked together by Bonferroni-adjusted log p-value."""
+    from scipy import stats
+
+    p, reach = score.shape
+    near_j, near_d = np.divmod(np.arange(score.size), reach)
+    usable = near_j + near_d < p
+    near_key = stats.chi2.logsf(n_rows * score.reshape(-1), df) + np.log(int(usable.sum()))
+    key = np.concatenate([np.where(usable, near_key, np.inf)] + [e[2] for e in extra])
+    js = np.concatenate([near_j] + [e[0] for e in extra])
+    ds = np.concatenate([near_d] + [e[1] for e in extra])
+    order = np.argsort(key, kind="stable")
+    sets = _pick_from(js[order], ds[order], p, n_windows, width)
+    if info is not None and extra:
+        rows = [set(w) for w in sets.tolist()]
+        info["triple_windows"] = sum(
+            any(a in w and a + b in w for w in rows)
+            for a, b in zip(extra[-1][0].tolist(), extra[-1][1].tolist())
+        )
+    return sets
+
+
+def _with_triples(x, r, score, n_windows, width, info):
+    """Windows with the significant triples competing (None where no triple is)."""
+    tj, td, tkey = _significant_triples(x, r, width, info)
+    if not len(tj):
+        return None
+    targets = screen_targets(r, len(x))
+    n_rows = min((len(t) for _, t in targets), default=len(x))
+    c = x.shape[2] if x.ndim == 3 else 1
+    df = max(1, len(targets)) * c
+    return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info)
 
 
 def _screen_layer(model):
@@ -1358,6 +1494,7 @@ def _crossfit(
         np.random.default_rng(np.random.SeedSequence([seed, 7349, k])) for k in range(k_folds)
     ]
     order, order_info, xs = None, None, None
+    triple_info: dict = {}  # [screen] triples: per cross-fitted network, triples significant
     with seeded(seed):
         nets = []
         for k in range(k_folds):
@@ -1368,10 +1505,21 @@ def _crossfit(
                 if xs is None:  # the screen reads the SNPs in this order (one copy of x)
                     order, order_info = _screen_order(screen, x, orders)
                     xs = x if order is None else x[:, order]
+                triples = getattr(screen, "triples", False)
                 if order is None:
+                    tri: dict = {}
                     screen.set_starts(
-                        screen_windows(xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width)
+                        screen_windows(
+                            xs[rows[k]],
+                            resid[rows[k]],
+                            screen.n_windows,
+                            screen.width,
+                            triples=triples and isinstance(xs, np.ndarray),
+                            info=tri,
+                        )
                     )
+                    for key, value in tri.items():  # per cross-fitted network
+                        triple_info.setdefault(key, []).append(value)
                 else:  # windows along the LD order, as SNP sets in the file's columns
                     reach = screen.ld_reach or screen.width
                     far: dict = {}
@@ -1383,9 +1531,13 @@ def _crossfit(
                         reach,
                         all_pairs=getattr(screen, "all_pairs", False),
                         info=far,
+                        triples=triples,
                     )
                     screen.set_windows(order[sets])
                     order_info = {**order_info, "ld_reach": int(reach)}
+                    for key in ("triple_significant", "triple_windows"):
+                        if key in far:
+                            triple_info.setdefault(key, []).append(far.pop(key))
                     if far:  # per cross-fitted network: far pairs significant, windows they took
                         order_info["all_pairs"] = True
                         for key, value in far.items():
@@ -1483,6 +1635,8 @@ def _crossfit(
     }
     if order_info is not None and order_info["mode"] != "file":
         info["screen_order"] = order_info
+    if triple_info:
+        info["screen_triples"] = triple_info
     if kernel:
         model = _with_kernel(nets if kept else nets[:1], ridge, x.shape[1:])
     else:

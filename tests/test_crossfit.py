@@ -5,7 +5,7 @@ import pytest
 
 from snpcnn.errors import InputError
 from snpcnn.models import build_model, load_architecture, load_model, save_model
-from snpcnn.training import TrainConfig, screen_windows, train_cnn
+from snpcnn.training import TrainConfig, screen_window_sets, screen_windows, train_cnn
 
 SCREENED = {
     "name": "screened_tiny",
@@ -245,3 +245,30 @@ def test_cube_filters_express_a_three_snp_product_and_round_trip(tmp_path):
     )
     again = load_model(save_model(model, tmp_path / "cube.keras"))
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def _triple(n=800, m=60, seed=0, signal=True):
+    """Independent dosages; y = product of the centred SNPs 20, 22 and 24 (+ noise): no
+    single SNP and no pair of them carries any of the signal."""
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(2, 0.5, size=(n, m)).astype(np.float64)
+    c = x - 1.0
+    y = c[:, 20] * c[:, 22] * c[:, 24] * (1.0 if signal else 0.0) + rng.normal(0, 0.5, n)
+    return x, y
+
+
+def test_triple_screen_finds_a_pure_three_snp_interaction_and_changes_nothing_without_one():
+    x, y = _triple()
+    info: dict = {}
+    starts = screen_windows(x, y, 4, 5, triples=True, info=info)
+    assert info["triple_significant"] >= 1 and info["triple_windows"] >= 1
+    assert any(s <= 20 and 24 <= s + 4 for s in starts)  # one window holds all three SNPs
+    # on noise no triple passes the Bonferroni gate and the windows are the pairs' own
+    _, noise = _triple(signal=False, seed=5)
+    info = {}
+    same = screen_windows(x, noise, 4, 5, triples=True, info=info)
+    assert info["triple_significant"] == 0
+    np.testing.assert_array_equal(same, screen_windows(x, noise, 4, 5))
+    # the same in an LD order's window sets
+    sets = screen_window_sets(x, y, 4, 5, 8, all_pairs=True, triples=True, info=info)
+    assert any({20, 22, 24} <= set(w) for w in sets.tolist())

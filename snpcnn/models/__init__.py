@@ -169,6 +169,7 @@ def build_model(
             order=screen.get("order", "file"),
             ld_reach=screen.get("ld_reach", 0),
             all_pairs=screen.get("all_pairs", False),
+            triples=screen.get("triples", False),
             name="screen",
         )(x)
     x = build_blocks(x, spec, rank)

@@ -127,6 +127,7 @@ class WindowGather(keras.layers.Layer):
         order: str = "file",
         ld_reach: int = 0,
         all_pairs: bool = False,
+        triples: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -141,6 +142,9 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] all_pairs``: in an LD order, every pair of SNPs is a screen candidate
         #: (pairs beyond ``ld_reach`` too); read by training
         self.all_pairs = bool(all_pairs)
+        #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
+        #: candidate too; read by training
+        self.triples = bool(triples)
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -231,6 +235,8 @@ class WindowGather(keras.layers.Layer):
             config.update({"order": self.order_mode, "ld_reach": self.ld_reach})
             if self.all_pairs:  # models saved before [screen] all_pairs load unchanged
                 config["all_pairs"] = True
+        if self.triples:  # models saved before [screen] triples load unchanged
+            config["triples"] = True
         return config
 
 

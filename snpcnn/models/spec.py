@@ -136,6 +136,10 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # ld_reach (scored by matrix products; ranked with the near pairs by Bonferroni-adjusted
     # p-value): pairs in weak LD can land anywhere in an LD order
     "all_pairs": (check_bool, False),
+    # every triple of SNPs that fits a window is a candidate too (scored against the
+    # residuals' normal scores; a triple takes a window only if significant after Bonferroni
+    # over every triple): a pure three-SNP interaction has no pair signal to find it by
+    "triples": (check_bool, False),
 }
 
 
@@ -471,7 +475,12 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         # the keys added in session 21 appear only where set away from their defaults, so
         # the resolved architectures of earlier presets (run.json, benchmark unit keys) are
         # unchanged
-        for key, default in (("order", "file"), ("ld_reach", 0), ("all_pairs", False)):
+        for key, default in (
+            ("order", "file"),
+            ("ld_reach", 0),
+            ("all_pairs", False),
+            ("triples", False),
+        ):
             if screen.get(key) == default:
                 screen.pop(key)
         out["screen"] = screen
