@@ -272,3 +272,10 @@ def test_triple_screen_finds_a_pure_three_snp_interaction_and_changes_nothing_wi
     # the same in an LD order's window sets
     sets = screen_window_sets(x, y, 4, 5, 8, all_pairs=True, triples=True, info=info)
     assert any({20, 22, 24} <= set(w) for w in sets.tolist())
+
+
+def test_square_cube_squares_the_first_half_of_the_filters_and_cubes_the_rest():
+    from snpcnn.models.layers import square_cube
+
+    v = np.arange(1.0, 6.0, dtype="float32").reshape(1, 1, 5)
+    np.testing.assert_allclose(np.asarray(square_cube(v))[0, 0], [1, 4, 9, 64, 125])

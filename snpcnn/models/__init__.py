@@ -46,6 +46,7 @@ from snpcnn.models.layers import (
     WindowGather,
     cube,
     square,
+    square_cube,
 )
 from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
 from snpcnn.models.zoo import get_preset, list_presets
@@ -283,6 +284,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         "QuadraticEffects": QuadraticEffects,
         "square": square,
         "cube": cube,
+        "square_cube": square_cube,
         "MaskedMSE": MaskedMSE,
         "MaskedMeanSquaredError": MaskedMeanSquaredError,
         "MaskedMeanAbsoluteError": MaskedMeanAbsoluteError,

@@ -92,7 +92,7 @@ def apply_activation(x, activation: str | None, *, name: str):
     activation = check_activation(activation)
     if activation == "linear":
         return x
-    if activation in ("square", "cube"):
+    if activation in ("square", "cube", "square_cube"):
         from snpcnn.models import layers
 
         return keras.layers.Activation(getattr(layers, activation), name=_check_name(name))(x)

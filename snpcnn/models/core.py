@@ -113,6 +113,7 @@ ACTIVATIONS = (
     "softplus",
     "square",
     "cube",
+    "square_cube",
     "linear",
 )
 INITIALIZERS = ("he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal")

@@ -16,6 +16,7 @@ __all__ = [
     "QuadraticEffects",
     "square",
     "cube",
+    "square_cube",
 ]
 
 
@@ -89,6 +90,15 @@ def cube(x):
     a sum of such cubes can express the product of three SNPs, which no quadratic form
     (:func:`square`) can (benchmarks/tuning/triples_study.py)."""
     return x * x * x
+
+
+@keras.saving.register_keras_serializable(package="snpcnn")
+def square_cube(x):
+    """Square filters beside cube filters: the first half of the channels (the last axis)
+    squared (:func:`square`: pairs and dominance), the second half cubed (:func:`cube`:
+    three-SNP products).  With 16 filters: the default's 8 square filters and 8 cube ones."""
+    k = (int(x.shape[-1]) + 1) // 2
+    return ops.concatenate([x[..., :k] * x[..., :k], x[..., k:] * x[..., k:] * x[..., k:]], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="snpcnn")
