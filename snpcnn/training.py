@@ -356,6 +356,17 @@ def _fit_lasso_start(
 _ADDED_STARTS = (_AddedStart,)
 
 
+@dataclass(kw_only=True)
+class _StageStart(_AddedStart):
+    """The first correction (start + its kept convolutions) as the start of a second one
+    (``[triple_stage]``): ``fitted`` is its out-of-fold prediction of every training row, so
+    the second stage's networks train on the first stage's out-of-fold residuals and its
+    gate compares against them.  Never saved: the final model adds the second stage's
+    networks to the first stage's (:func:`_assemble`)."""
+
+    kind = "first_stage"
+
+
 def _dominance_block(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The dominance codes of the (column-centred) inputs ``xc``: per column, the square minus
     its least-squares regression on the column and an intercept over these rows, i.e. the
@@ -637,26 +648,18 @@ def _cnn_gp_start(gp, yv: np.ndarray) -> _KernelStart:
     )
 
 
-def _with_kernel(nets: list, start, input_shape) -> Any:
-    """The final model where the start is added after training (a CNN-GP or GBLUP-AD): the
-    networks' (averaged) correction plus the start's prediction, one Keras model (saved,
-    loaded and explained like any other)."""
-    import keras
-
+def _start_output(start, inp):
+    """The Keras output of a start added after training (CNN-GP, GBLUP-AD, LASSO) on ``inp``."""
     from snpcnn.models.layers import KernelPrediction, QuadraticEffects
 
-    inp = keras.Input(shape=input_shape, name="genotypes")
-    outs = [m(inp) for m in nets]
-    corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
     if isinstance(start, (_DominanceStart, _LassoStart)):
         # the LASSO's start is linear: no squared term to compute
         layer = QuadraticEffects(
             len(start.lin), squares=start.kind != "lasso", name=f"{start.kind}_start"
         )
-        kern = layer(inp)
+        out = layer(inp)
         layer.set_effects(start.lin, start.quad, start.const)
-        out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
-        return keras.Model(inp, out, name=f"{start.kind}_start_ensemble")
+        return out
     gp = start.gp
     layer = KernelPrediction(
         gp.n_train_,
@@ -668,10 +671,41 @@ def _with_kernel(nets: list, start, input_shape) -> Any:
         n_outputs=1,
         name="cnn_gp_start",
     )
-    kern = layer(inp)
+    out = layer(inp)
     layer.set_fit(gp, start.intercept)
+    return out
+
+
+def _with_kernel(nets: list, start, input_shape) -> Any:
+    """The final model where the start is added after training (a CNN-GP or GBLUP-AD): the
+    networks' (averaged) correction plus the start's prediction, one Keras model (saved,
+    loaded and explained like any other)."""
+    import keras
+
+    inp = keras.Input(shape=input_shape, name="genotypes")
+    outs = [m(inp) for m in nets]
+    corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
+    kern = _start_output(start, inp)
     out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
-    return keras.Model(inp, out, name="cnn_gp_start_ensemble")
+    return keras.Model(inp, out, name=f"{start.kind}_start_ensemble")
+
+
+def _assemble(first: list, start, second: list, input_shape) -> Any:
+    """The final model of a kept ``[triple_stage]``: the first stage's networks (averaged;
+    with the start's linear path, or plus the added start), plus the second stage's
+    (averaged).  Every network is a direct member, so Grad-CAM and the explain methods see
+    both stages' convolutions."""
+    import keras
+
+    inp = keras.Input(shape=input_shape, name="genotypes")
+    outs = [m(inp) for m in first]
+    parts = [outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)]
+    if isinstance(start, _ADDED_STARTS):
+        parts.append(_start_output(start, inp))
+    outs = [m(inp) for m in second]
+    parts.append(outs[0] if len(outs) == 1 else keras.layers.Average(name="triple_average")(outs))
+    out = keras.layers.Add(name="start_plus_convolutions")(parts)
+    return keras.Model(inp, out, name="triple_stage_ensemble")
 
 
 def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int) -> bool:
@@ -1008,12 +1042,15 @@ def screen_windows(
     With ``triples`` (``[screen] triples``) every triple of SNPs inside a window's span is a
     candidate too (:func:`triple_candidates`); where none is significant the starts are
     those without ``triples``, bit for bit.  ``info`` receives ``triple_significant`` and
-    ``triple_windows``.  Streamed rows take no triples.
+    ``triple_windows``.  With ``triples = "only"`` the windows hold the best triples alone
+    (:func:`_triple_sets`; a ``[triple_stage]`` network).  Streamed rows take no triples.
     """
     if not isinstance(x, np.ndarray):  # streamed rows: the same scores over column blocks
         from snpcnn.datapath import screen_windows_streamed
 
         return screen_windows_streamed(x, r, n_windows, width)
+    if triples == "only":
+        return _triple_sets(x, r, n_windows, width)[:, 0]
     c = x.shape[2] if x.ndim == 3 else 1  # channels per SNP (3 for one-hot genotypes)
     score = _per_snp(screen_scores(x, r, width), c)
     if triples:
@@ -1213,6 +1250,8 @@ def screen_window_sets(
     receives ``far_significant`` (far pairs that passed) and ``far_windows`` (windows that
     hold both SNPs of such a pair).  With ``triples`` the triples inside a window's span
     compete too (:func:`triple_candidates`; windows unchanged where none is significant)."""
+    if triples == "only":
+        return _triple_sets(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1
     p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
     width = min(width, p)
@@ -1344,6 +1383,18 @@ def triple_candidates(
     )
 
 
+def _triple_sets(x, r, n_windows: int, width: int) -> np.ndarray:
+    """``n_windows`` windows of ``width`` SNPs (rows sorted) around the best-scoring triples
+    (:func:`triple_candidates`), best first: the screen of ``[screen] triples = "only"``."""
+    c = x.shape[2] if x.ndim == 3 else 1
+    p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
+    width = min(width, p)
+    j, b, s, *_ = triple_candidates(x, r, width)
+    fin = np.flatnonzero(np.isfinite(s))
+    order = fin[np.argsort(-s[fin], kind="stable")]
+    return _pick_from(j[order], b[order], p, n_windows, width)
+
+
 def _significant_triples(x, r, width: int, info: dict | None):
     """The triples significant at :data:`TRIPLE_ALPHA` after Bonferroni over every triple
     scored, as ``(j, span, log p-value x triples)`` (the key by which they compete with the
@@ -1462,12 +1513,18 @@ def _crossfit(
     decided once per training part (:func:`snpcnn.ldorder.screen_order`, on the training
     part's genotypes; cached in ``orders`` for a second start's cross-fit).
 
-    Returns ``(model, best_epoch, histories, conv_info, n_seen)``.
+    With a :class:`_StageStart` (a ``[triple_stage]``) the model is None: the caller
+    assembles the two stages' networks (:func:`_assemble`).
+
+    Returns ``(model, best_epoch, histories, conv_info, n_seen, members)``, ``members`` the
+    networks the model averages.
     """
     from snpcnn.models import compile_model
 
     k_folds = int(config.conv_folds)
     kernel = isinstance(ridge, _ADDED_STARTS)
+    stage = isinstance(ridge, _StageStart)  # a [triple_stage]: assembled by the caller
+    prefix = "triple_part" if stage else "cnn_part"
     ridge_fit = ridge.fitted if kernel else ridge.predict(x)
     y_fit = y + ridge.shift
     resid = (y_fit - ridge_fit).astype(np.float64)  # leave-one-out residuals, NaN = missing
@@ -1498,7 +1555,7 @@ def _crossfit(
     with seeded(seed):
         nets = []
         for k in range(k_folds):
-            model = _build(config, x.shape[1:], head, n_out, f"cnn_part{k}")
+            model = _build(config, x.shape[1:], head, n_out, f"{prefix}{k}")
             _apply_ridge_start(model, ridge, hold=True)
             screen = _screen_layer(model)
             if screen is not None:
@@ -1637,11 +1694,86 @@ def _crossfit(
         info["screen_order"] = order_info
     if triple_info:
         info["screen_triples"] = triple_info
-    if kernel:
-        model = _with_kernel(nets if kept else nets[:1], ridge, x.shape[1:])
+    members = nets if kept else nets[:1]
+    if stage:
+        model = None
+    elif kernel:
+        model = _with_kernel(members, ridge, x.shape[1:])
     else:
         model = _average(nets, x.shape[1:]) if kept else nets[0]
-    return model, int(best_epoch) if kept else 0, hists, info, n_seen
+    return model, int(best_epoch) if kept else 0, hists, info, n_seen, members
+
+
+def _triple_stage_spec(config: TrainConfig) -> dict | None:
+    """The architecture's validated ``[triple_stage]`` table, or None."""
+    if callable(config.model):
+        return None
+    from snpcnn.models import load_architecture
+
+    return load_architecture(config.model).get("triple_stage")
+
+
+def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders):
+    """The second stage of an architecture with ``[triple_stage]`` (single-output regression,
+    genotypes in memory).  Every triple of SNPs inside a window of the stage's architecture
+    is scored against the first stage's out-of-fold residuals on all training rows; only if
+    one is significant (:data:`TRIPLE_ALPHA`, Bonferroni over every triple) are the stage's
+    networks cross-fitted on those residuals, and their correction is kept only if it lowers
+    the out-of-fold squared errors significantly (``conv_gate``, as the first).  Records
+    ``info["triple_stage"]``; returns ``(model, best_epoch, histories, n_seen)`` where the
+    correction was kept, else None (the first stage's model stands, bit for bit)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from snpcnn.models import load_architecture
+
+    rec: dict = {"model": stage["model"], "learning_rate": stage["learning_rate"], "ran": False}
+    info["triple_stage"] = rec
+    if y.shape[1] != 1 or not isinstance(x, np.ndarray):
+        rec["why"] = (
+            "several outputs" if y.shape[1] != 1 else "streamed genotypes (no triple screen)"
+        )
+        return None
+    arch = load_architecture(stage["model"])
+    screen = arch.get("screen") or {}
+    width = int(screen.get("width", 5))
+    order, _ = _screen_order(SimpleNamespace(order_mode=screen.get("order", "file")), x, orders)
+    xs = x if order is None else x[:, order]
+    resid = np.asarray(info["oof_resid"], dtype=np.float64)
+    ok = ~np.isnan(resid)
+    _significant_triples(xs[ok], resid[ok, None], width, rec)
+    rec.pop("triple_windows", None)
+    if not rec["triple_significant"]:
+        return None
+    n_feat = int(np.prod(x.shape[1:]))
+    first = _StageStart(
+        fitted=(y[:, :1].astype(np.float64) - resid[:, None]),
+        shift=np.zeros((len(x), 1), dtype=np.float32),
+        coef=np.zeros((n_feat, 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )
+    cfg = dataclasses.replace(
+        config,
+        model=stage["model"],
+        learning_rate=float(stage["learning_rate"]),
+        model_overrides={},
+    )
+    _, best, hists, k_info, n_seen, nets = _crossfit(cfg, x, y, first, head, seed, None, 1, orders)
+    rec.update(
+        ran=True,
+        kept=bool(k_info["kept"][0]),
+        weight=k_info["weight"][0],
+        p_value=k_info["p_value"][0],
+        best_epoch=int(best),
+        epochs_run=k_info["epochs_run"],
+        oof_mse_start=k_info["oof_mse_start"],
+        oof_mse=k_info["oof_mse"],
+        oof_r_start=k_info["oof_r_start"][0],
+        oof_r=k_info["oof_r"][0],
+    )
+    if not rec["kept"]:
+        return None
+    return _assemble(members, start, nets, x.shape[1:]), best, hists, n_seen
 
 
 def _screen_order(screen, x, orders: dict | None):
@@ -1726,7 +1858,7 @@ def train_cnn(
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
         orders: dict = {}  # the screen's SNP order, decided once for both starts
-        model, best, hists, info, n_seen = _crossfit(
+        model, best, hists, info, n_seen, members = _crossfit(
             config, x, y, ridge, head, seed, on_epoch, n_out, orders
         )
         if kernel is not None:
@@ -1754,7 +1886,7 @@ def train_cnn(
                         start=f"the {START_LABELS[kernel.kind]}",
                         gain=choice["loglik_gain"],
                     )
-            k_model, k_best, k_hists, k_info, k_seen = _crossfit(
+            k_model, k_best, k_hists, k_info, k_seen, k_members = _crossfit(
                 config, x, y, kernel, head, seed, on_epoch, n_out, orders
             )
             n_seen += k_seen
@@ -1766,9 +1898,20 @@ def train_cnn(
             gate = config.conv_gate
             if k_info["oof_mse"] < info["oof_mse"] and (p < gate if gate > 0 else True):
                 model, best, hists, info, ridge = k_model, k_best, k_hists, k_info, kernel
+                members = k_members
             else:
                 choice["chosen"] = "ridge"
-        info.pop("oof_resid", None)  # per-row residuals: only for the comparison above
+        stage = _triple_stage_spec(config)
+        if stage is not None:
+            # [triple_stage]: a second correction over SNP triples, on the first stage's
+            # out-of-fold residuals, where a triple is significant in them
+            out = _triple_stage(config, stage, x, y, ridge, members, info, head, seed, orders)
+            if out is not None:
+                model, best2, hists2, seen2 = out
+                best = max(best, best2)
+                hists = hists + hists2
+                n_seen += seen2
+        info.pop("oof_resid", None)  # per-row residuals: only for the comparisons above
         if choice is not None:
             info["start_choice"] = choice
         seconds = time.perf_counter() - t0

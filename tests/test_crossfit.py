@@ -279,3 +279,75 @@ def test_square_cube_squares_the_first_half_of_the_filters_and_cubes_the_rest():
 
     v = np.arange(1.0, 6.0, dtype="float32").reshape(1, 1, 5)
     np.testing.assert_allclose(np.asarray(square_cube(v))[0, 0], [1, 4, 9, 64, 125])
+
+
+TRIPLES_TOML = """
+name = "triples_tiny"
+[linear]
+l2 = 1e-3
+[screen]
+windows = 2
+width = 5
+triples = "only"
+[[blocks]]
+type = "conv"
+filters = 4
+kernel_size = 5
+strides = 5
+activation = "cube"
+kernel_initializer = "lecun_normal"
+l2 = 1e-3
+[[blocks]]
+type = "flatten"
+"""
+
+
+def test_triple_stage_learns_a_pure_three_snp_product_and_is_absent_without_one(tmp_path):
+    from snpcnn.explain import grad_cam_status
+
+    (tmp_path / "triples_tiny.toml").write_text(TRIPLES_TOML)
+    staged = {
+        **SCREENED,
+        "triple_stage": {"model": str(tmp_path / "triples_tiny.toml"), "learning_rate": 3e-3},
+    }
+    x, y = _triple(n=900)
+    z = ((x - x.mean(0)) / x.std(0)).astype(np.float32)[..., None]
+    y = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+    res = train_cnn(z[:700], y[:700], _cfg(model=staged), seed=0)
+    rec = res.conv["triple_stage"]
+    # the first stage (square filters) cannot express the product; the triple is
+    # significant in its out-of-fold residuals and the cube filters' correction is kept
+    assert rec["ran"] and rec["triple_significant"] >= 1 and rec["kept"], rec
+    assert rec["oof_r"] > rec["oof_r_start"] + 0.2 and rec["p_value"] < 0.05
+    assert res.best_epochs[0] > 0  # counted as convolutions kept
+    p = res.model.predict(z[700:], verbose=0)[:, 0]
+    assert np.corrcoef(p, y[700:, 0])[0, 1] > 0.4
+    assert grad_cam_status(res.model) is None
+    names = {layer.name for layer in res.model.layers}
+    assert {"triple_part0", "cnn_part0"} <= names
+    again = load_model(save_model(res.model, tmp_path / "staged.keras"))
+    np.testing.assert_allclose(again.predict(z[700:], verbose=0)[:, 0], p, rtol=1e-5, atol=1e-6)
+    # on noise no triple passes: no second stage, the model is the first stage's bit for bit
+    _, noise = _triple(n=900, signal=False, seed=5)
+    noise = ((noise - noise.mean()) / noise.std()).astype(np.float32)[:, None]
+    res = train_cnn(z[:700], noise[:700], _cfg(model=staged), seed=0)
+    assert res.conv["triple_stage"]["ran"] is False
+    assert res.conv["triple_stage"]["triple_significant"] == 0
+    plain = train_cnn(z[:700], noise[:700], _cfg(), seed=0)
+    np.testing.assert_array_equal(
+        res.model.predict(z[700:], verbose=0), plain.model.predict(z[700:], verbose=0)
+    )
+
+
+def test_triple_stage_table_is_validated():
+    with pytest.raises(InputError, match="triple_stage.*learning_rate"):
+        load_architecture({**SCREENED, "triple_stage": {"learning_rate": 0}})
+    with pytest.raises(InputError, match="unknown key `lr` in `triple_stage`"):
+        load_architecture({**SCREENED, "triple_stage": {"lr": 1e-3}})
+    bare = {k: v for k, v in SCREENED.items() if k != "screen"}
+    with pytest.raises(InputError, match="`triple_stage` corrects a wide & deep model"):
+        load_architecture({**bare, "triple_stage": {}})
+    spec = load_architecture({**SCREENED, "triple_stage": {}})
+    assert spec["triple_stage"] == {"model": "snpcnn_triples", "learning_rate": 3e-4}
+    assert load_architecture("snpcnn_triples")["screen"]["triples"] == "only"
+    assert load_architecture("snpcnn_default_v10")["triple_stage"]["model"] == "snpcnn_triples"

@@ -137,7 +137,7 @@ class WindowGather(keras.layers.Layer):
         order: str = "file",
         ld_reach: int = 0,
         all_pairs: bool = False,
-        triples: bool = False,
+        triples: bool | str = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -153,8 +153,8 @@ class WindowGather(keras.layers.Layer):
         #: (pairs beyond ``ld_reach`` too); read by training
         self.all_pairs = bool(all_pairs)
         #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
-        #: candidate too; read by training
-        self.triples = bool(triples)
+        #: candidate too ("only": the windows hold the best triples alone); read by training
+        self.triples = "only" if triples == "only" else bool(triples)
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -246,7 +246,7 @@ class WindowGather(keras.layers.Layer):
             if self.all_pairs:  # models saved before [screen] all_pairs load unchanged
                 config["all_pairs"] = True
         if self.triples:  # models saved before [screen] triples load unchanged
-            config["triples"] = True
+            config["triples"] = self.triples
         return config
 
 

@@ -76,6 +76,7 @@ TOP_LEVEL_KEYS = (
     "linear",
     "screen",
     "training",
+    "triple_stage",
     "blocks",
 )
 #: keys of the optional ``linear`` table (the wide path): key -> (check, default)
@@ -138,12 +139,48 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     "all_pairs": (check_bool, False),
     # every triple of SNPs that fits a window is a candidate too (scored against the
     # residuals' normal scores; a triple takes a window only if significant after Bonferroni
-    # over every triple): a pure three-SNP interaction has no pair signal to find it by
-    "triples": (check_bool, False),
+    # over every triple): a pure three-SNP interaction has no pair signal to find it by;
+    # "only": the windows hold the best triples alone, no pairs (a [triple_stage] network)
+    "triples": (lambda v, n: _check_triples(v, n), False),
+}
+#: keys of the optional ``triple_stage`` table: a second cross-fitted correction over SNP
+#: triples, trained on the first correction's out-of-fold residuals only where a triple is
+#: significant in them (snpcnn.training): key -> (check, default)
+TRIPLE_STAGE_KEYS: dict[str, tuple[Callable, Any]] = {
+    # its architecture: a preset name or a TOML path (snpcnn_triples: cube filters over
+    # windows of 9 SNPs that hold the best triples, [screen] triples = "only")
+    "model": (lambda v, n: _check_name(v, n), "snpcnn_triples"),
+    # its learning rate (the run's --learning-rate is the first correction's)
+    "learning_rate": (lambda v, n: _check_positive(v, n), 3e-4),
 }
 
 
 # ------------------------------------------------------------- value checks
+def _check_triples(value: Any, name: str) -> bool | str:
+    """``[screen] triples``: true, false or "only"."""
+    if value == "only":
+        return "only"
+    return check_bool(value, name)
+
+
+def _check_name(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected a preset name or a TOML path "
+            f'such as "snpcnn_triples". Received {name}={value!r}.'
+        )
+    return value
+
+
+def _check_positive(value: Any, name: str) -> float:
+    v = check_nonnegative_float(value, name)
+    if not v > 0:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected {name} > 0. Received {name}={value!r}."
+        )
+    return v
+
+
 def _check_unit(value: Any, name: str) -> float:
     """A number in (0, 1] (a p-value threshold)."""
     v = check_nonnegative_float(value, name)
@@ -458,6 +495,21 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "training" in spec
             else None
         )
+        triple_stage = (
+            _check_table(
+                spec["triple_stage"],
+                "triple_stage",
+                TRIPLE_STAGE_KEYS,
+                '{model = "snpcnn_triples", learning_rate = 3e-4}',
+            )
+            if "triple_stage" in spec
+            else None
+        )
+        if triple_stage is not None and (linear is None or screen is None):
+            raise InputError(
+                "`triple_stage` corrects a wide & deep model with a screen (a `linear` and a "
+                "`screen` table, as snpcnn_default); add them or leave `triple_stage` out"
+            )
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -486,6 +538,8 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         out["screen"] = screen
     if training is not None:
         out["training"] = training
+    if triple_stage is not None:
+        out["triple_stage"] = triple_stage
     _check_unique_names(out)
     return out
 
