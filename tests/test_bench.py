@@ -108,15 +108,16 @@ def test_shipped_wheat_configs_validate(name, example_data):
         previous = ["snpcnn_default_v5", "snpcnn_default_v6", "snpcnn_default_v7"]
         latest = ["snpcnn_default_v8", "snpcnn_default_v9"]
         if name == "wheat":  # the first default, for the published table; the previous default
+            latest.append("snpcnn_default_v10")  # the v10 candidate (session 25)
             names += ["snpcnn_default_v1", *previous, *latest]
-            v1 = cfg.models[-6]
+            v1 = cfg.models[-1 - len(previous) - len(latest)]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
             assert (v1.architecture, v1.conv_folds) == ("snpcnn_default_v2", 0)
         else:
             names += [*previous, *latest]
         # the previous defaults (v5, v6, v7), v8 (the default's measured name) and the v9
         # candidate, last, at the default's settings
-        for m, preset in zip(cfg.models[-5:], [*previous, *latest]):
+        for m, preset in zip(cfg.models[-len(previous) - len(latest) :], [*previous, *latest]):
             assert (m.architecture, m.epochs, m.scaling) == (preset, 200, "center")
         assert [m.name for m in cfg.models] == names
         assert cfg.datasets[0].traits == ("GY_E1", "GY_E2", "GY_E3", "GY_E4")
@@ -133,7 +134,7 @@ def test_shipped_wheat_configs_validate(name, example_data):
             0,
             "standardize",
         )
-        assert all(m.epochs == 60 for m in cfg.models[1:-5])
+        assert all(m.epochs == 60 for m in cfg.models[1 : -len(previous) - len(latest)])
     if name == "wheat":
         assert cfg.datasets[0].folds == (REPO / "example_data" / "wheat_cv_folds.csv").resolve()
     if name == "wheat_random":
