@@ -1756,6 +1756,7 @@ def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders)
         config,
         model=stage["model"],
         learning_rate=float(stage["learning_rate"]),
+        epochs=int(stage.get("epochs") or config.epochs),
         model_overrides={},
     )
     _, best, hists, k_info, n_seen, nets = _crossfit(cfg, x, y, first, head, seed, None, 1, orders)

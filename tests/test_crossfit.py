@@ -348,6 +348,6 @@ def test_triple_stage_table_is_validated():
     with pytest.raises(InputError, match="`triple_stage` corrects a wide & deep model"):
         load_architecture({**bare, "triple_stage": {}})
     spec = load_architecture({**SCREENED, "triple_stage": {}})
-    assert spec["triple_stage"] == {"model": "snpcnn_triples", "learning_rate": 3e-4}
+    assert spec["triple_stage"] == {"model": "snpcnn_triples", "learning_rate": 3e-4, "epochs": 0}
     assert load_architecture("snpcnn_triples")["screen"]["triples"] == "only"
     assert load_architecture("snpcnn_default_v10")["triple_stage"]["model"] == "snpcnn_triples"

@@ -152,6 +152,8 @@ TRIPLE_STAGE_KEYS: dict[str, tuple[Callable, Any]] = {
     "model": (lambda v, n: _check_name(v, n), "snpcnn_triples"),
     # its learning rate (the run's --learning-rate is the first correction's)
     "learning_rate": (lambda v, n: _check_positive(v, n), 3e-4),
+    # its most epochs (0: the run's --epochs); early stopping as the first stage's
+    "epochs": (check_nonnegative_int, 0),
 }
 
 
