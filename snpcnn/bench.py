@@ -1547,6 +1547,8 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         "start_counts": res.start_counts(),
                         # the SNP order of the convolutions' windows ([screen] order)
                         "screen_orders": res.screen_orders(),
+                        # [triple_stage]: fits where the second stage ran / was kept
+                        "triple_stages": res.triple_stages(),
                         "notes": list(res.notes),
                     }
                     units.append(unit_record)
@@ -1818,20 +1820,29 @@ def results_markdown(bench: BenchmarkResults) -> str:
 def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     agg: dict[tuple, list[int]] = {}
     ordered = any(u.get("screen_orders") for u in bench.units)
+    staged = any(u.get("triple_stages") for u in bench.units)
     for u in bench.units:
         if u.get("conv_kept") is None:
             continue
-        a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0, 0, 0, 0])
+        a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0] * 7)
         a[0] += u["conv_kept"][0]
         a[1] += u["conv_kept"][1]
         so = u.get("screen_orders") or {}
         a[2] += so.get("ld", 0)
         a[3] += so.get("fits", 0)
+        ts = u.get("triple_stages") or {}
+        a[4] += ts.get("ran", 0)
+        a[5] += ts.get("kept", 0)
+        a[6] += ts.get("fits", 0)
     rows = []
-    for (ds, t, m), (k, n, k_ld, n_ord) in agg.items():
+    for (ds, t, m), (k, n, k_ld, n_ord, t_ran, t_kept, t_fits) in agg.items():
         row = {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
         if ordered:  # [screen] order: fits whose windows ran along an LD order of the SNPs
             row["windows in LD order"] = f"{k_ld} of {n_ord} fits" if n_ord else "-"
+        if staged:  # [triple_stage]: the second stage over SNP triples (counted in "kept")
+            row["triple stage ran / kept"] = (
+                f"{t_ran} / {t_kept} of {t_fits} fits" if t_fits else "-"
+            )
         rows.append(row)
     return rows
 

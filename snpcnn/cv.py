@@ -261,6 +261,24 @@ class CVResults:
             out[key] = float(np.median(vals)) if vals else None
         return out
 
+    def triple_stages(self) -> dict[str, int] | None:
+        """For an architecture with ``[triple_stage]`` (the v10 candidate): ``{"fits", "ran",
+        "kept"}``: in how many fits a SNP triple was significant in the first stage's
+        out-of-fold residuals (the second stage over triples was trained) and in how many
+        its correction was kept; None where no fit records it."""
+        recs = [
+            h["conv"]["triple_stage"]
+            for h in self.histories
+            if (h.get("conv") or {}).get("triple_stage") is not None
+        ]
+        if not recs:
+            return None
+        return {
+            "fits": len(recs),
+            "ran": sum(bool(r.get("ran")) for r in recs),
+            "kept": sum(bool(r.get("kept")) for r in recs),
+        }
+
     def start_skips(self) -> dict[str, int]:
         """Fits where REML made no start choice (``start_choice.skipped``: several traits,
         streamed genotypes, too many or too few rows), by reason; those started at the

@@ -291,7 +291,21 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     if text is None:
         return None
     orders = results.screen_orders() if hasattr(results, "screen_orders") else None
-    return text + _order_text(orders, short)
+    stages = results.triple_stages() if hasattr(results, "triple_stages") else None
+    return text + _order_text(orders, short) + _triple_stage_text(stages, short)
+
+
+def _triple_stage_text(stages: dict | None, short: bool) -> str:
+    """How often the second stage over SNP triples (``[triple_stage]``) ran and was kept."""
+    if not stages:
+        return ""
+    text = (
+        f"the second stage over SNP triples (cube filters) ran in {stages['ran']} of "
+        f"{stages['fits']} fits (where a triple was significant in the first stage's "
+        f"out-of-fold residuals) and was kept in {stages['kept']}; the fits where it was kept "
+        "count as convolutions kept"
+    )
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
 def _order_text(orders: dict | None, short: bool) -> str:

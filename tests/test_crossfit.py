@@ -351,3 +351,23 @@ def test_triple_stage_table_is_validated():
     assert spec["triple_stage"] == {"model": "snpcnn_triples", "learning_rate": 3e-4, "epochs": 0}
     assert load_architecture("snpcnn_triples")["screen"]["triples"] == "only"
     assert load_architecture("snpcnn_default_v10")["triple_stage"]["model"] == "snpcnn_triples"
+
+
+def test_reports_count_where_the_triple_stage_ran_and_was_kept():
+    from types import SimpleNamespace
+
+    from snpcnn.cv import CVResults
+    from snpcnn.report import _triple_stage_text
+
+    hist = [
+        {"conv": {"triple_stage": {"ran": True, "kept": True}}},
+        {"conv": {"triple_stage": {"ran": True, "kept": False}}},
+        {"conv": {"triple_stage": {"ran": False, "triple_significant": 0}}},
+        {"conv": {}},
+    ]
+    counts = CVResults.triple_stages(SimpleNamespace(histories=hist))
+    assert counts == {"fits": 3, "ran": 2, "kept": 1}
+    text = _triple_stage_text(counts, short=False)
+    assert "ran in 2 of 3 fits" in text and "kept in 1" in text
+    assert CVResults.triple_stages(SimpleNamespace(histories=hist[3:])) is None
+    assert _triple_stage_text(None, short=True) == ""
