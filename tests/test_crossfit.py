@@ -323,6 +323,18 @@ def test_triple_stage_learns_a_pure_three_snp_product_and_is_absent_without_one(
     p = res.model.predict(z[700:], verbose=0)[:, 0]
     assert np.corrcoef(p, y[700:, 0])[0, 1] > 0.4
     assert grad_cam_status(res.model) is None
+    # Grad-CAM (over both stages' networks) and saliency find the triple
+    import pandas as pd
+
+    from snpcnn.explain import snp_importance
+
+    variants = pd.DataFrame(
+        {"chrom": "1", "pos": np.arange(60) + 1, "id": [f"s{i}" for i in range(60)]}
+    )
+    imp = snp_importance(res.model, z[700:], variants, methods=["grad_cam", "saliency"])
+    for method in ("grad_cam", "saliency"):
+        top = imp.sort_values(method, ascending=False).index[:5]
+        assert len({20, 22, 24} & set(top)) >= 2, (method, list(top))
     names = {layer.name for layer in res.model.layers}
     assert {"triple_part0", "cnn_part0"} <= names
     again = load_model(save_model(res.model, tmp_path / "staged.keras"))
