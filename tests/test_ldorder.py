@@ -279,13 +279,18 @@ def test_info_says_whether_the_column_order_follows_a_map():
     assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
 
 
-def test_default_is_v9():
-    """The default preset is the v9 candidate that was measured, apart from its name; v9 is
-    v8 with every SNP pair a screen candidate in the LD order."""
-    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v9")
-    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v9"
+def test_default_is_v10():
+    """The default preset is the v10 candidate that was measured, apart from its name; v10 is
+    v9 plus the second stage over SNP triples; v9 is v8 with every SNP pair a screen
+    candidate in the LD order."""
+    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v10")
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v10"
     a.pop("description"), b.pop("description")
     assert a == b
+    assert a.pop("triple_stage") == {"model": "snpcnn_triples", "learning_rate": 3e-4, "epochs": 0}
+    v9 = load_architecture("snpcnn_default_v9")
+    v9.pop("name"), v9.pop("description")
+    assert a == v9
     assert a["screen"] == {
         "windows": 32,
         "width": 5,
