@@ -1356,18 +1356,24 @@ def triple_candidates(
     best = np.full(p, -np.inf)
     span = np.zeros(p, dtype=np.int64)
     n_triples = 0
+    chunk = screen_chunk(n)  # column chunks: memory O(n x chunk), as the pair screen
     for b in range(2, min(width, p)):
         for a in range(1, b):
             s = np.zeros(p - b)
             for ok, t in targets:
                 zo = z if ok.all() else z[ok]
                 for ch in range(c):
-                    z0 = zo[:, ch : (p - b) * c : c]
-                    m = z0 * zo[:, a * c + ch : (p - b + a) * c : c] * zo[:, b * c + ch :: c]
-                    m -= m.mean(axis=0)
-                    sd = m.std(axis=0)
-                    corr = (t @ m) / len(t) / np.where(sd > 1e-3, sd, np.inf)
-                    s += corr.astype(np.float64) ** 2
+                    for c0 in range(0, p - b, chunk):
+                        c1 = min(c0 + chunk, p - b)
+                        m = (
+                            zo[:, c0 * c + ch : c1 * c : c]
+                            * zo[:, (c0 + a) * c + ch : (c1 + a) * c : c]
+                            * zo[:, (c0 + b) * c + ch : (c1 + b) * c : c]
+                        )
+                        m -= m.mean(axis=0)
+                        sd = m.std(axis=0)
+                        corr = (t @ m) / len(t) / np.where(sd > 1e-3, sd, np.inf)
+                        s[c0:c1] += corr.astype(np.float64) ** 2
             n_triples += p - b
             better = s > best[: p - b]
             best[: p - b][better] = s[better]
