@@ -1777,6 +1777,7 @@ def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders)
         oof_mse=k_info["oof_mse"],
         oof_r_start=k_info["oof_r_start"][0],
         oof_r=k_info["oof_r"][0],
+        oof_loss=k_info["oof_loss"],
     )
     if not rec["kept"]:
         return None
