@@ -171,6 +171,11 @@ class Targets:
     report: dict[str, Any]
 
 
+def _conv_records(histories: list, key: str) -> list:
+    """The fits' ``conv[key]`` records, where a fit has one."""
+    return [h["conv"][key] for h in histories if (h.get("conv") or {}).get(key) is not None]
+
+
 @dataclass
 class CVResults:
     """Everything a cross-validation run produced; the CLI only renders it.
@@ -240,11 +245,7 @@ class CVResults:
         """Along which SNP order the convolutions' windows ran (``[screen] order`` other
         than "file"): ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the
         fits that record it (r^2: medians over the fits that seriated); None if none."""
-        recs = [
-            h["conv"]["screen_order"]
-            for h in self.histories
-            if (h.get("conv") or {}).get("screen_order") is not None
-        ]
+        recs = _conv_records(self.histories, "screen_order")
         if not recs:
             return None
         ld = [r for r in recs if r.get("used") == "ld"]
@@ -266,11 +267,7 @@ class CVResults:
         "kept"}``: in how many fits a SNP triple was significant in the first stage's
         out-of-fold residuals (the second stage over triples was trained) and in how many
         its correction was kept; None where no fit records it."""
-        recs = [
-            h["conv"]["triple_stage"]
-            for h in self.histories
-            if (h.get("conv") or {}).get("triple_stage") is not None
-        ]
+        recs = _conv_records(self.histories, "triple_stage")
         if not recs:
             return None
         return {

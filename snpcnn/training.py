@@ -680,21 +680,14 @@ def _with_kernel(nets: list, start, input_shape) -> Any:
     """The final model where the start is added after training (a CNN-GP or GBLUP-AD): the
     networks' (averaged) correction plus the start's prediction, one Keras model (saved,
     loaded and explained like any other)."""
-    import keras
-
-    inp = keras.Input(shape=input_shape, name="genotypes")
-    outs = [m(inp) for m in nets]
-    corr = outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)
-    kern = _start_output(start, inp)
-    out = keras.layers.Add(name="start_plus_convolutions")([corr, kern])
-    return keras.Model(inp, out, name=f"{start.kind}_start_ensemble")
+    return _assemble(nets, start, [], input_shape, f"{start.kind}_start_ensemble")
 
 
-def _assemble(first: list, start, second: list, input_shape) -> Any:
-    """The final model of a kept ``[triple_stage]``: the first stage's networks (averaged;
-    with the start's linear path, or plus the added start), plus the second stage's
-    (averaged).  Every network is a direct member, so Grad-CAM and the explain methods see
-    both stages' convolutions."""
+def _assemble(first: list, start, second: list, input_shape, name: str) -> Any:
+    """One Keras model: the first stage's networks (averaged; with the start's linear path,
+    or plus a start added after training), plus a kept ``[triple_stage]``'s networks
+    (averaged) where ``second`` has any.  Every network is a direct member, so Grad-CAM and
+    the explain methods see both stages' convolutions."""
     import keras
 
     inp = keras.Input(shape=input_shape, name="genotypes")
@@ -702,10 +695,12 @@ def _assemble(first: list, start, second: list, input_shape) -> Any:
     parts = [outs[0] if len(outs) == 1 else keras.layers.Average(name="seed_average")(outs)]
     if isinstance(start, _ADDED_STARTS):
         parts.append(_start_output(start, inp))
-    outs = [m(inp) for m in second]
-    parts.append(outs[0] if len(outs) == 1 else keras.layers.Average(name="triple_average")(outs))
+    if second:
+        outs = [m(inp) for m in second]
+        avg = outs[0] if len(outs) == 1 else keras.layers.Average(name="triple_average")(outs)
+        parts.append(avg)
     out = keras.layers.Add(name="start_plus_convolutions")(parts)
-    return keras.Model(inp, out, name="triple_stage_ensemble")
+    return keras.Model(inp, out, name=name)
 
 
 def _has_linear_path(config: TrainConfig, input_shape, head: str, n_outputs: int) -> bool:
@@ -1719,6 +1714,24 @@ def _triple_stage_spec(config: TrainConfig) -> dict | None:
     return load_architecture(config.model).get("triple_stage")
 
 
+def _triple_stage_arch(stage: dict) -> dict:
+    """The ``[triple_stage]`` table's architecture, which must be a wide & deep model with a
+    screen (its linear path is held at zero); a one-line error otherwise."""
+    from snpcnn.models import load_architecture
+
+    try:
+        arch = load_architecture(stage["model"])
+    except InputError as exc:
+        raise InputError(f"[triple_stage] model: {exc}") from None
+    if "linear" not in arch or "screen" not in arch:
+        raise InputError(
+            f"[triple_stage] model {stage['model']!r} needs a `linear` and a `screen` table "
+            '(a wide & deep model over screened windows, as the preset "snpcnn_triples"); '
+            "add them or name another architecture"
+        )
+    return arch
+
+
 def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders):
     """The second stage of an architecture with ``[triple_stage]`` (single-output regression,
     genotypes in memory).  Every triple of SNPs inside a window of the stage's architecture
@@ -1731,8 +1744,6 @@ def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders)
     import dataclasses
     from types import SimpleNamespace
 
-    from snpcnn.models import load_architecture
-
     rec: dict = {"model": stage["model"], "learning_rate": stage["learning_rate"], "ran": False}
     info["triple_stage"] = rec
     if y.shape[1] != 1 or not isinstance(x, np.ndarray):
@@ -1740,14 +1751,13 @@ def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders)
             "several outputs" if y.shape[1] != 1 else "streamed genotypes (no triple screen)"
         )
         return None
-    arch = load_architecture(stage["model"])
-    screen = arch.get("screen") or {}
+    screen = _triple_stage_arch(stage)["screen"]
     width = int(screen.get("width", 5))
     order, _ = _screen_order(SimpleNamespace(order_mode=screen.get("order", "file")), x, orders)
     xs = x if order is None else x[:, order]
     resid = np.asarray(info["oof_resid"], dtype=np.float64)
     ok = ~np.isnan(resid)
-    _significant_triples(xs[ok], resid[ok, None], width, rec)
+    _significant_triples(xs if ok.all() else xs[ok], resid[ok, None], width, rec)
     rec.pop("triple_windows", None)
     if not rec["triple_significant"]:
         return None
@@ -1781,7 +1791,8 @@ def _triple_stage(config, stage, x, y, start, members, info, head, seed, orders)
     )
     if not rec["kept"]:
         return None
-    return _assemble(members, start, nets, x.shape[1:]), best, hists, n_seen
+    model = _assemble(members, start, nets, x.shape[1:], "triple_stage_ensemble")
+    return model, best, hists, n_seen
 
 
 def _screen_order(screen, x, orders: dict | None):
@@ -1866,6 +1877,9 @@ def train_cnn(
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit
         orders: dict = {}  # the screen's SNP order, decided once for both starts
+        stage = _triple_stage_spec(config)
+        if stage is not None:
+            _triple_stage_arch(stage)  # a bad [triple_stage] model fails before any training
         model, best, hists, info, n_seen, members = _crossfit(
             config, x, y, ridge, head, seed, on_epoch, n_out, orders
         )
@@ -1909,7 +1923,6 @@ def train_cnn(
                 members = k_members
             else:
                 choice["chosen"] = "ridge"
-        stage = _triple_stage_spec(config)
         if stage is not None:
             # [triple_stage]: a second correction over SNP triples, on the first stage's
             # out-of-fold residuals, where a triple is significant in them

@@ -84,6 +84,12 @@ def _cfg(**kw):
     return TrainConfig(**{**base, **kw})
 
 
+def _variants(m: int):
+    import pandas as pd
+
+    return pd.DataFrame({"chrom": "1", "pos": np.arange(m) + 1, "id": [f"s{i}" for i in range(m)]})
+
+
 def test_crossfitted_convolutions_learn_a_local_interaction_that_ridge_cannot():
     x, y = _epistatic(n=500)
     res = train_cnn(x[:400], y[:400], _cfg(), seed=0)
@@ -99,15 +105,10 @@ def test_crossfitted_convolutions_learn_a_local_interaction_that_ridge_cannot():
     np.testing.assert_array_equal(again.model.predict(x[400:], verbose=0)[:, 0], p)
     # explain: Grad-CAM (averaged over the cross-fitted networks, mapped back through the
     # screen) and saliency both put the interacting pair on top
-    import pandas as pd
-
     from snpcnn.explain import grad_cam_status, snp_importance
 
     assert grad_cam_status(res.model) is None
-    variants = pd.DataFrame(
-        {"chrom": "1", "pos": np.arange(60) + 1, "id": [f"s{i}" for i in range(60)]}
-    )
-    imp = snp_importance(res.model, x[400:], variants, methods=["grad_cam", "saliency"])
+    imp = snp_importance(res.model, x[400:], _variants(60), methods=["grad_cam", "saliency"])
     for method in ("grad_cam", "saliency"):
         top = imp.sort_values(method, ascending=False).index[:3]
         assert {20, 22} & set(top), (method, list(top))
@@ -324,14 +325,9 @@ def test_triple_stage_learns_a_pure_three_snp_product_and_is_absent_without_one(
     assert np.corrcoef(p, y[700:, 0])[0, 1] > 0.4
     assert grad_cam_status(res.model) is None
     # Grad-CAM (over both stages' networks) and saliency find the triple
-    import pandas as pd
-
     from snpcnn.explain import snp_importance
 
-    variants = pd.DataFrame(
-        {"chrom": "1", "pos": np.arange(60) + 1, "id": [f"s{i}" for i in range(60)]}
-    )
-    imp = snp_importance(res.model, z[700:], variants, methods=["grad_cam", "saliency"])
+    imp = snp_importance(res.model, z[700:], _variants(60), methods=["grad_cam", "saliency"])
     for method in ("grad_cam", "saliency"):
         top = imp.sort_values(method, ascending=False).index[:5]
         assert len({20, 22, 24} & set(top)) >= 2, (method, list(top))
@@ -349,6 +345,20 @@ def test_triple_stage_learns_a_pure_three_snp_product_and_is_absent_without_one(
     np.testing.assert_array_equal(
         res.model.predict(z[700:], verbose=0), plain.model.predict(z[700:], verbose=0)
     )
+
+
+def test_a_bad_triple_stage_model_fails_before_any_training(tmp_path):
+    x, y = _epistatic(n=60)
+    bad = {**SCREENED, "triple_stage": {"model": "no_such_preset"}}
+    with pytest.raises(InputError, match="no_such_preset"):
+        train_cnn(x, y, _cfg(model=bad), seed=0)
+    # an architecture without a screen cannot be a second stage
+    (tmp_path / "plain.toml").write_text(
+        TRIPLES_TOML.split("[screen]")[0] + '[[blocks]]\ntype = "flatten"\n'
+    )
+    bad = {**SCREENED, "triple_stage": {"model": str(tmp_path / "plain.toml")}}
+    with pytest.raises(InputError, match="needs a `linear` and a `screen` table"):
+        train_cnn(x, y, _cfg(model=bad), seed=0)
 
 
 def test_triple_stage_table_is_validated():
