@@ -257,7 +257,11 @@ def compile_model(
         regression model's loss is the architecture's ``[training] loss``: ``"mse"``
         (:class:`MaskedMSE`, the default) or ``"mae"`` (:class:`MaskedMAE`).
     jit_compile : bool
-        XLA compilation (often faster on GPU; off by default for portability).
+        XLA compilation of TensorFlow's steps (often faster on GPU; off by default because
+        TensorFlow's op determinism refuses XLA).  On Keras's JAX backend the steps are
+        always compiled (Keras's own default there): without it JAX runs every op of every
+        step one by one, 78 times slower on 2 CPU cores and slower still on a GPU
+        (docs/bench/full_runs.md, "GPU").
     weight_decay, clipnorm : float, optional
         Decoupled weight decay and gradient-norm clipping of the optimizer.
     """
@@ -289,7 +293,7 @@ def compile_model(
         ),
         loss=loss,
         metrics=metrics,
-        jit_compile=bool(jit_compile),
+        jit_compile=bool(jit_compile) or keras.backend.backend() == "jax",
     )
     return model
 
