@@ -64,8 +64,7 @@ def main(argv=None) -> int:
         f"cores; Python {platform.python_version()}, TensorFlow "
         f"{runs['tensorflow'][0]['versions'].get('tensorflow')}, Keras {v.get('keras')}, "
         f"JAX {v.get('jax')}. Each round runs `benchmarks/default_cnn.py --speed` once per "
-        "backend, alternating, so both see the same load (the machine was shared with a "
-        "benchmark run). Values: median over rounds of each run's median samples/s (training: "
+        "backend, alternating, so both see the same load. Values: median over rounds of each run's median samples/s (training: "
         "`model.fit`, batch 32, epochs 2..5; prediction: `model.predict`, batch 256, calls "
         "2..4).",
         "",
@@ -81,10 +80,23 @@ def main(argv=None) -> int:
             f"| {n:,} | {tt:,.0f} | {tj:,.0f} | {tt / tj:.1f}x | {pt:,.0f} | {pj:,.0f} "
             f"| {pt / pj:.1f}x |"
         )
+    key = "median_samples_per_s"
+    faster = [
+        "TensorFlow" if med("tensorflow", n, key) > med("jax", n, key) else "JAX" for n in a.snps
+    ]
+    verdict = (
+        f"Training was faster on {faster[0]} at every size measured."
+        if len(set(faster)) == 1
+        else "Neither backend trained faster at every size measured."
+    )
     lines += [
         "",
-        "On CPU, use TensorFlow (the default). The JAX backend is there for GPU machines that "
-        "have JAX but not TensorFlow (docs/models.md, `benchmarks/gpu_check.sh`).",
+        f"{verdict} TensorFlow stays the default (the pip install brings it, and "
+        "`snpcnn fit` trains through its own compiled step there, not `model.fit`); the JAX "
+        "backend is there for GPU machines that have JAX but not TensorFlow (docs/models.md, "
+        "`benchmarks/gpu_check.sh`). Since 2026-12-04 Keras compiles the training steps with "
+        "XLA on JAX; before, JAX ran them op by op (776 and 461 samples/s at 1k and 10k "
+        "SNPs in the 2026-12-01 run of this script).",
         "",
     ]
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ __all__ = [
     "enable_determinism",
     "full_float32_matmul",
     "gpu_available",
+    "jax_compilation_cache",
     "predict_array",
 ]
 
@@ -79,7 +80,8 @@ def enable_determinism() -> None:
     to be in ``XLA_FLAGS`` before JAX starts, and its name changes between XLA versions
     (an unknown flag aborts JAX), so snpcnn does not set it: see docs/models.md.
 
-    Both: float32 matrix products in full float32 (:func:`full_float32_matmul`).
+    Both: float32 matrix products in full float32 (:func:`full_float32_matmul`).  JAX: a
+    compilation cache (:func:`jax_compilation_cache`).
     """
     b = backend_name()
     if b == "tensorflow":
@@ -87,7 +89,44 @@ def enable_determinism() -> None:
 
         with contextlib.suppress(Exception):
             tf.config.experimental.enable_op_determinism()
+    elif b == "jax":
+        jax_compilation_cache()
     full_float32_matmul()
+
+
+_JAX_CACHE: list[str] = []
+
+
+def jax_compilation_cache() -> str | None:
+    """Let JAX reuse compiled steps across the many networks of one fit; returns the folder.
+
+    Keras compiles each new network's training and prediction steps with XLA, and a
+    cross-validated fit builds dozens of networks of the same architecture and shapes.
+    JAX's persistent compilation cache keys compiled programs by their content, so the
+    second network of a shape reuses the first one's program (README command 1 on JAX, 2 CPU
+    cores: 186 s without, 115 s with; docs/bench/full_runs.md).  Where the user set
+    ``JAX_COMPILATION_CACHE_DIR``, JAX uses that folder (and keeps it between runs);
+    otherwise snpcnn uses a temporary folder that is removed when the process ends.  The
+    programs are the same either way, so are the results.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    import jax
+
+    if _JAX_CACHE:
+        return _JAX_CACHE[0]
+    folder = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="snpcnn_jax_cache_")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            jax.config.update("jax_compilation_cache_dir", folder)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _JAX_CACHE.append(folder)
+    return folder
 
 
 def full_float32_matmul() -> None:

@@ -1340,9 +1340,10 @@ def triple_candidates(
     scores (:func:`normal_scores`, as the far pairs: the product of three dosages has
     heavy tails), summed over the targets and channels.
 
-    Returns ``(j, b, score, n_triples, n_rows, df)``: per SNP ``j`` the best triple's span
-    ``b`` and score, the number of triples scored, and the rows and degrees of freedom of
-    the chi-square statistic ``n_rows x score``."""
+    Returns ``(j, b, score, n_triples, n_rows, df, a)``: per SNP ``j`` the best triple's
+    span ``b`` and score, the number of triples scored, the rows and degrees of freedom of
+    the chi-square statistic ``n_rows x score``, and per SNP the best triple's middle offset
+    ``a`` (the triple is ``(j, j + a, j + b)``)."""
     c = x.shape[2] if x.ndim == 3 else 1
     z = _standardised(x)
     n = len(z)
@@ -1350,6 +1351,7 @@ def triple_candidates(
     targets = screen_targets(normal_scores(r, n), n)
     best = np.full(p, -np.inf)
     span = np.zeros(p, dtype=np.int64)
+    mid = np.zeros(p, dtype=np.int64)
     n_triples = 0
     chunk = screen_chunk(n)  # column chunks: memory O(n x chunk), as the pair screen
     for b in range(2, min(width, p)):
@@ -1373,6 +1375,7 @@ def triple_candidates(
             better = s > best[: p - b]
             best[: p - b][better] = s[better]
             span[: p - b][better] = b
+            mid[: p - b][better] = a
     ok_rows = [len(t) for _, t in targets]
     return (
         np.arange(p),
@@ -1381,19 +1384,89 @@ def triple_candidates(
         n_triples,
         min(ok_rows, default=n),
         max(1, len(targets)) * c,
+        mid,
     )
 
 
-def _triple_sets(x, r, n_windows: int, width: int) -> np.ndarray:
+def _triple_sets(x, r, n_windows: int, width: int, lead: bool = False) -> np.ndarray:
     """``n_windows`` windows of ``width`` SNPs (rows sorted) around the best-scoring triples
-    (:func:`triple_candidates`), best first: the screen of ``[screen] triples = "only"``."""
+    (:func:`triple_candidates`), best first: the screen of ``[screen] triples = "only"``.
+
+    With ``lead`` (``[screen] triples = "lead"``) each window is ``width`` SNPs whose first
+    three are its triple ``(j, j + a, j + b)`` and the rest the other SNPs of the run around
+    it in order, so a convolution with kernel = stride = ``width`` sees every window's triple
+    at the same three positions (:func:`_polarise`); windows best first, one per triple
+    that is not already inside a chosen window."""
     c = x.shape[2] if x.ndim == 3 else 1
     p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
     width = min(width, p)
-    j, b, s, *_ = triple_candidates(x, r, width)
+    j, b, s, *_, a = triple_candidates(x, r, width)
     fin = np.flatnonzero(np.isfinite(s))
     order = fin[np.argsort(-s[fin], kind="stable")]
-    return _pick_from(j[order], b[order], p, n_windows, width)
+    if not lead:
+        return _pick_from(j[order], b[order], p, n_windows, width)
+    wins: list[list[int]] = []
+    taken: set[tuple[int, int, int]] = set()
+    for t in order.tolist():
+        tri = (int(j[t]), int(j[t] + a[t]), int(j[t] + b[t]))
+        if tri[2] >= p or tri in taken or any(set(tri) <= set(w) for w in wins):
+            continue
+        start = min(max(0, tri[0] - (width - 1 - int(b[t])) // 2), p - width)
+        rest = [i for i in range(start, start + width) if i not in tri]
+        wins.append(list(tri) + rest)
+        taken.add(tri)
+        if len(wins) == n_windows:
+            break
+    if not wins:  # tiny inputs
+        wins = [list(range(width))]
+    wins += [wins[0]] * (n_windows - len(wins))
+    return np.asarray(wins, dtype=np.int64)
+
+
+def _channel0(x: np.ndarray) -> np.ndarray:
+    """Channel 0 of every SNP as float64 (rows x SNPs)."""
+    return np.asarray(x[..., 0] if x.ndim == 3 else x, dtype=np.float64)
+
+
+#: the four sign patterns of the polarisation identity: sum over them of
+#: s2 s3 (x1 + s2 x2 + s3 x3)^3 = 24 x1 x2 x3
+POLARISATION_SIGNS = np.array([[1, 1, 1], [1, 1, -1], [1, -1, 1], [1, -1, -1]], dtype=np.float64)
+
+
+def _polarise(model, screen, x_windows: np.ndarray) -> None:
+    """Start the convolution after a ``[screen] triples = "lead"`` screen on the product of
+    each window's triple.
+
+    Cube filters ``(w . x)^3`` whose weights on a window's first three SNPs follow the four
+    sign patterns of :data:`POLARISATION_SIGNS` span ``x1 x2 x3`` exactly (the polarisation
+    identity), so the network starts with every screened triple's product among its features
+    and the output layer only has to weight them; randomly initialised cube filters have to
+    find that direction in 9 dimensions first, and on 1,000-odd rows they fit noise faster
+    (docs/bench/triples.md).  Filter ``f`` takes pattern ``f mod 4``; the weights are scaled
+    so that the pre-activation has unit standard deviation on ``x_windows`` (the training
+    rows' windows, ``rows x windows x width`` of channel 0), and every weight gets 10 % of its
+    random initial value added, so that filters of the same pattern differ.  Other channels
+    start at zero on the triple's positions."""
+    import keras
+
+    conv = None
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if isinstance(layer, keras.layers.Conv1D) and kernel is not None:
+            conv = layer
+            break
+    if conv is None:
+        return
+    k = np.asarray(keras.ops.convert_to_numpy(conv.kernel), dtype=np.float64)
+    width, channels, filters = k.shape
+    if width != screen.width or width < 3:
+        return
+    sums = [x_windows[:, :, :3] @ sgn for sgn in POLARISATION_SIGNS]
+    sd = float(np.median([np.std(v) for v in sums])) or 1.0
+    new = 0.1 * k
+    for f in range(filters):
+        new[:3, 0, f] += POLARISATION_SIGNS[f % 4] / sd
+    conv.kernel.assign(new.astype(np.float32))
 
 
 def _significant_triples(x, r, width: int, info: dict | None):
@@ -1402,7 +1475,7 @@ def _significant_triples(x, r, width: int, info: dict | None):
     pairs); records ``triple_significant`` in ``info``."""
     from scipy import stats
 
-    j, b, s, n_tri, n_rows, df = triple_candidates(x, r, width)
+    j, b, s, n_tri, n_rows, df, _ = triple_candidates(x, r, width)
     fin = np.isfinite(s)
     key = np.full(len(s), np.inf)
     key[fin] = stats.chi2.logsf(n_rows * s[fin], df) + np.log(max(n_tri, 1))
@@ -1564,7 +1637,13 @@ def _crossfit(
                     order, order_info = _screen_order(screen, x, orders)
                     xs = x if order is None else x[:, order]
                 triples = getattr(screen, "triples", False)
-                if order is None:
+                if triples == "lead":  # windows led by their triple; filters polarised
+                    sets = _triple_sets(
+                        xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width, lead=True
+                    )
+                    screen.set_windows(sets if order is None else order[sets])
+                    _polarise(model, screen, _channel0(xs[rows[k]])[:, sets])
+                elif order is None:
                     tri: dict = {}
                     screen.set_starts(
                         screen_windows(

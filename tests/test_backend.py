@@ -200,3 +200,37 @@ def test_seeded_fits_and_loaded_models_use_full_float32_matmuls(tmp_path):
     keras.Model(inp, keras.layers.Dense(1)(inp)).save(path)
     load_model(path, compile=False)
     assert not tf.config.experimental.tensor_float_32_execution_enabled()
+
+
+@needs_jax
+def test_jax_runs_compile_their_steps_and_share_a_temporary_compilation_cache(tmp_path):
+    """On JAX, Keras's steps are compiled (not run op by op) and the compiled programs go to a
+    temporary cache folder that is removed at exit; a user's JAX_COMPILATION_CACHE_DIR wins."""
+    code = """
+    import json, os
+    import numpy as np
+    from snpcnn.backend import enable_determinism
+    from snpcnn.models import build_model, compile_model
+    enable_determinism()
+    from snpcnn.backend import jax_compilation_cache
+    folder = jax_compilation_cache()
+    m = compile_model(build_model("snpcnn_default", (40, 1)), "regression")
+    x = np.random.default_rng(0).standard_normal((64, 40, 1)).astype("float32")
+    m.fit(x, x[:, :3, 0].sum(1, keepdims=True), epochs=1, batch_size=32, verbose=0)
+    print(json.dumps({"folder": folder, "jit": bool(m.jit_compile),
+                      "entries": len(os.listdir(folder))}))
+    """
+    out = _run_without_tf(code, tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["jit"] is True
+    assert got["entries"] > 0  # compiled programs were cached
+    assert "snpcnn_jax_cache_" in got["folder"]
+    assert not Path(got["folder"]).exists()  # removed when the process ended
+
+    own = tmp_path / "own_cache"
+    env_code = f"import os; os.environ['JAX_COMPILATION_CACHE_DIR'] = {str(own)!r}\n"
+    out = _run_without_tf(env_code + textwrap.dedent(code), tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["folder"] == str(own) and own.exists()  # the user's folder is kept

@@ -393,3 +393,37 @@ def test_reports_count_where_the_triple_stage_ran_and_was_kept():
     assert "ran in 2 of 3 fits" in text and "kept in 1" in text
     assert CVResults.triple_stages(SimpleNamespace(histories=hist[3:])) is None
     assert _triple_stage_text(None, short=True) == ""
+
+
+def test_lead_windows_start_with_their_triple_and_the_cube_filters_start_on_its_product():
+    import tomllib
+
+    import keras
+
+    from snpcnn.training import _polarise, _triple_sets
+
+    x, y = _triple()
+    sets = _triple_sets(x, y, 3, 5, lead=True)
+    assert sets.shape == (3, 5) and all(len(set(w)) == 5 for w in sets.tolist())
+    assert sets[0, :3].tolist() == [20, 22, 24]  # the best triple leads the best window
+    assert sets[0, 3:].tolist() == [21, 23]  # then the rest of its run, in order
+    lead = TRIPLES_TOML.replace('triples = "only"', 'triples = "lead"\norder = "auto"')
+    spec = load_architecture(tomllib.loads(lead))
+    model = build_model(spec, (60, 1))
+    screen = model.get_layer("screen")
+    screen.set_windows(sets[:2])
+    z = (x - x.mean(0))[..., None].astype(np.float32)
+    _polarise(model, screen, z[:, sets[:2], 0])
+    conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv1D))
+    feats = keras.Model(model.input, conv.output)(z).numpy()  # rows x windows x filters
+    cubes = feats[:, 0, :] ** 3  # window 0's four cube features
+    design = np.column_stack([cubes, np.ones(len(z))])
+    target = z[:, 20, 0] * z[:, 22, 0] * z[:, 24, 0]
+    fit = design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    assert np.corrcoef(fit, target)[0, 1] > 0.99  # the product is in the filters' span
+    # "lead" needs stored window sets
+    with pytest.raises(InputError, match='triples = "lead".*order = "auto"'):
+        load_architecture(tomllib.loads(TRIPLES_TOML.replace('"only"', '"lead"')))
+    assert load_architecture("snpcnn_triples_lead")["screen"]["triples"] == "lead"
+    v11 = load_architecture("snpcnn_default_v11")
+    assert v11["triple_stage"]["model"] == "snpcnn_triples_lead"

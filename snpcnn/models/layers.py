@@ -153,8 +153,15 @@ class WindowGather(keras.layers.Layer):
         #: (pairs beyond ``ld_reach`` too); read by training
         self.all_pairs = bool(all_pairs)
         #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
-        #: candidate too ("only": the windows hold the best triples alone); read by training
-        self.triples = "only" if triples == "only" else bool(triples)
+        #: candidate too ("only": the windows hold the best triples alone; "lead": each
+        #: window starts with its triple, and the convolution after it starts on the
+        #: triple's product); read by training
+        self.triples = triples if triples in ("only", "lead") else bool(triples)
+        if self.triples == "lead" and self.order_mode == "file":
+            raise ValueError(
+                'WindowGather: triples = "lead" needs windows stored as SNP sets: set '
+                '[screen] order to "auto" or "ld"'
+            )
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])

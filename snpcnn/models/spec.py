@@ -140,7 +140,9 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # every triple of SNPs that fits a window is a candidate too (scored against the
     # residuals' normal scores; a triple takes a window only if significant after Bonferroni
     # over every triple): a pure three-SNP interaction has no pair signal to find it by;
-    # "only": the windows hold the best triples alone, no pairs (a [triple_stage] network)
+    # "only": the windows hold the best triples alone, no pairs (a [triple_stage] network);
+    # "lead": as "only", each window's triple at its first three positions and the first
+    # convolution started on the triple's product (polarisation identity; order not "file")
     "triples": (lambda v, n: _check_triples(v, n), False),
 }
 #: keys of the optional ``triple_stage`` table: a second cross-fitted correction over SNP
@@ -159,9 +161,9 @@ TRIPLE_STAGE_KEYS: dict[str, tuple[Callable, Any]] = {
 
 # ------------------------------------------------------------- value checks
 def _check_triples(value: Any, name: str) -> bool | str:
-    """``[screen] triples``: true, false or "only"."""
-    if value == "only":
-        return "only"
+    """``[screen] triples``: true, false, "only" or "lead"."""
+    if value in ("only", "lead"):
+        return value
     return check_bool(value, name)
 
 
@@ -492,6 +494,11 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "screen" in spec
             else None
         )
+        if screen is not None and screen["triples"] == "lead" and screen["order"] == "file":
+            raise InputError(
+                '`screen`: triples = "lead" puts each window\'s triple first, so the windows '
+                'are stored SNP sets: set order = "auto" (or "ld") beside it'
+            )
         training = (
             _check_table(spec["training"], "training", TRAINING_KEYS, '{optimizer = "sgd"}')
             if "training" in spec
