@@ -230,7 +230,12 @@ def _speed_section(d: dict) -> list[str]:
             if has_pred
             else ""
         )
-        + " (machine shared with other jobs).",
+        + (
+            " (a device machine lent for the run; its first run after the JAX fix, "
+            "docs/bench/full_runs.md)."
+            if device.startswith("GPU")
+            else " (machine shared with other jobs)."
+        ),
         "",
         _markdown(pd.DataFrame(rows)),
         "",
