@@ -1,4 +1,4 @@
-"""The v10 candidate's second stage over SNP triples (issue 16, session 25): archive benchmark
+"""The v10 and v11 candidates' second stage over SNP triples (issue 16, sessions 25-26): archive benchmark
 runs with a per-fold record of the stage, and print their summary tables.
 
     snpcnn benchmark benchmarks/configs/simulated_triples.toml \
@@ -31,18 +31,22 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "benchmarks" / "results"
 
 
-def stages(src: Path, model: str = "snpcnn_default_v10") -> pd.DataFrame:
-    """Per fold of ``model``: its start, whether the first stage's convolutions were kept, and
-    the ``triple_stage`` record (from the run's unit records)."""
+def stages(src: Path) -> pd.DataFrame:
+    """Per fold of every model with a second stage (v10, v11): its start, whether the first
+    stage's convolutions were kept, and the ``triple_stage`` record (from the run's unit
+    records)."""
     rows = []
-    for f in sorted((src / "units").glob(f"*/*/{model}/seed*/r*_f*.json")):
+    for f in sorted((src / "units").glob("*/*/*/seed*/r*_f*.json")):
         h = (json.loads(f.read_text()).get("result") or {}).get("history") or {}
         conv = h.get("conv") or {}
-        t = conv.get("triple_stage") or {}
+        t = conv.get("triple_stage")
+        if not t:
+            continue
         rows.append(
             {
                 "dataset": f.parts[-5],
                 "trait": f.parts[-4],
+                "model": f.parts[-3],
                 "repeat": h.get("repeat"),
                 "fold": h.get("fold"),
                 "start": conv.get("start"),
@@ -98,9 +102,18 @@ def table(name: str) -> str:
         extra = ["", "", ""]
         if st is not None:
             s = st[(st["dataset"] == ds) & (st["trait"] == trait)]
-            if len(s):
-                n = len(s)
-                extra = [f"{int(s[c].sum())} of {n}" for c in ("first_kept", "ran", "kept")]
+            if "model" not in s:  # archives before session 26 hold one staged model
+                s = s.assign(model="snpcnn_default_v10")
+            groups = list(s.groupby("model", sort=True))
+            if groups:
+                extra = [
+                    "; ".join(
+                        (f"{m.replace('snpcnn_default_', '')}: " if len(groups) > 1 else "")
+                        + f"{int(g[c].sum())} of {len(g)}"
+                        for m, g in groups
+                    )
+                    for c in ("first_kept", "ran", "kept")
+                ]
         lines.append(f"| {ds} | {trait} | " + " | ".join(cells + extra) + " |")
     return "\n".join(lines)
 

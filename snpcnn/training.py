@@ -1442,7 +1442,9 @@ def _polarise(model, screen, x_windows: np.ndarray) -> None:
     identity), so the network starts with every screened triple's product among its features
     and the output layer only has to weight them; randomly initialised cube filters have to
     find that direction in 9 dimensions first, and on 1,000-odd rows they fit noise faster
-    (docs/bench/triples.md).  Filter ``f`` takes pattern ``f mod 4``; the weights are scaled
+    (docs/bench/triples.md).  Filter ``f`` takes pattern ``f mod 4`` (only the first
+    ``[screen] polarised`` filters where that is set; the others keep their random initial
+    values); the weights are scaled
     so that the pre-activation has unit standard deviation on ``x_windows`` (the training
     rows' windows, ``rows x windows x width`` of channel 0), and every weight gets 10 % of its
     random initial value added, so that filters of the same pattern differ.  Other channels
@@ -1464,8 +1466,12 @@ def _polarise(model, screen, x_windows: np.ndarray) -> None:
     sums = [x_windows[:, :, :3] @ sgn for sgn in POLARISATION_SIGNS]
     sd = float(np.median([np.std(v) for v in sums])) or 1.0
     new = 0.1 * k
+    n_pol = getattr(screen, "polarised", 0) or filters
     for f in range(filters):
-        new[:3, 0, f] += POLARISATION_SIGNS[f % 4] / sd
+        if f < n_pol:
+            new[:3, 0, f] += POLARISATION_SIGNS[f % 4] / sd
+        else:  # [screen] polarised: the rest keep their random initial values
+            new[:, :, f] = k[:, :, f]
     conv.kernel.assign(new.astype(np.float32))
 
 

@@ -402,6 +402,7 @@ def test_lead_windows_start_with_their_triple_and_the_cube_filters_start_on_its_
 
     from snpcnn.training import _polarise, _triple_sets
 
+    keras.utils.set_random_seed(0)
     x, y = _triple()
     sets = _triple_sets(x, y, 3, 5, lead=True)
     assert sets.shape == (3, 5) and all(len(set(w)) == 5 for w in sets.tolist())
@@ -421,9 +422,46 @@ def test_lead_windows_start_with_their_triple_and_the_cube_filters_start_on_its_
     target = z[:, 20, 0] * z[:, 22, 0] * z[:, 24, 0]
     fit = design @ np.linalg.lstsq(design, target, rcond=None)[0]
     assert np.corrcoef(fit, target)[0, 1] > 0.99  # the product is in the filters' span
+    # [screen] polarised = 2: two filters start on the product, the others keep their draw
+    half = build_model(
+        load_architecture(
+            tomllib.loads(lead.replace("[[blocks]]", "polarised = 2\n[[blocks]]", 1))
+        ),
+        (60, 1),
+    )
+    screen = half.get_layer("screen")
+    assert screen.polarised == 2
+    screen.set_windows(sets[:2])
+    conv = next(la for la in half.layers if isinstance(la, keras.layers.Conv1D))
+    before = conv.kernel.numpy().copy()
+    _polarise(half, screen, z[:, sets[:2], 0])
+    after = conv.kernel.numpy()
+    np.testing.assert_array_equal(after[:, :, 2:], before[:, :, 2:])
+    assert not np.allclose(after[:, :, :2], before[:, :, :2])
     # "lead" needs stored window sets
     with pytest.raises(InputError, match='triples = "lead".*order = "auto"'):
         load_architecture(tomllib.loads(TRIPLES_TOML.replace('"only"', '"lead"')))
     assert load_architecture("snpcnn_triples_lead")["screen"]["triples"] == "lead"
     v11 = load_architecture("snpcnn_default_v11")
     assert v11["triple_stage"]["model"] == "snpcnn_triples_lead"
+
+
+def test_a_lead_triple_stage_learns_the_product_from_few_rows_and_round_trips(tmp_path):
+    lead = TRIPLES_TOML.replace('triples = "only"', 'triples = "lead"\norder = "auto"')
+    (tmp_path / "lead_tiny.toml").write_text(lead.replace("triples_tiny", "lead_tiny"))
+    staged = {
+        **SCREENED,
+        "triple_stage": {"model": str(tmp_path / "lead_tiny.toml"), "learning_rate": 3e-3},
+    }
+    x, y = _triple(n=700, seed=3)
+    z = ((x - x.mean(0)) / x.std(0)).astype(np.float32)[..., None]
+    y = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+    res = train_cnn(z[:400], y[:400], _cfg(model=staged), seed=0)
+    rec = res.conv["triple_stage"]
+    assert rec["ran"] and rec["kept"] and rec["p_value"] < 0.05, rec
+    windows = res.model.get_layer("triple_part0").get_layer("screen").windows.numpy()
+    assert [20, 22, 24] in windows[:, :3].tolist()  # a window led by the true triple
+    p = res.model.predict(z[400:], verbose=0)[:, 0]
+    assert np.corrcoef(p, y[400:, 0])[0, 1] > 0.4
+    again = load_model(save_model(res.model, tmp_path / "lead.keras"))
+    np.testing.assert_allclose(again.predict(z[400:], verbose=0)[:, 0], p, rtol=1e-5, atol=1e-6)

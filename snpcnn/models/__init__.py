@@ -170,6 +170,7 @@ def build_model(
             order=screen.get("order", "file"),
             ld_reach=screen.get("ld_reach", 0),
             all_pairs=screen.get("all_pairs", False),
+            polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),
             name="screen",
         )(x)

@@ -138,6 +138,7 @@ class WindowGather(keras.layers.Layer):
         ld_reach: int = 0,
         all_pairs: bool = False,
         triples: bool | str = False,
+        polarised: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -157,6 +158,9 @@ class WindowGather(keras.layers.Layer):
         #: window starts with its triple, and the convolution after it starts on the
         #: triple's product); read by training
         self.triples = triples if triples in ("only", "lead") else bool(triples)
+        #: ``[screen] polarised``: with "lead", the filters started on the triples'
+        #: products (0: all); read by training
+        self.polarised = int(polarised)
         if self.triples == "lead" and self.order_mode == "file":
             raise ValueError(
                 'WindowGather: triples = "lead" needs windows stored as SNP sets: set '
@@ -254,6 +258,8 @@ class WindowGather(keras.layers.Layer):
                 config["all_pairs"] = True
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
+        if self.polarised:
+            config["polarised"] = self.polarised
         return config
 
 

@@ -144,6 +144,10 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # "lead": as "only", each window's triple at its first three positions and the first
     # convolution started on the triple's product (polarisation identity; order not "file")
     "triples": (lambda v, n: _check_triples(v, n), False),
+    # with triples = "lead": how many of the first convolution's filters start on the
+    # triples' products (in fours, the polarisation identity's sign patterns; 0: all); the
+    # rest keep their random initial values
+    "polarised": (check_nonnegative_int, 0),
 }
 #: keys of the optional ``triple_stage`` table: a second cross-fitted correction over SNP
 #: triples, trained on the first correction's out-of-fold residuals only where a triple is
@@ -541,6 +545,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             ("ld_reach", 0),
             ("all_pairs", False),
             ("triples", False),
+            ("polarised", 0),
         ):
             if screen.get(key) == default:
                 screen.pop(key)

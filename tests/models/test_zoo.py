@@ -22,6 +22,8 @@ TINY = {
 }
 GENOMIC = (
     "snpcnn_default",
+    "snpcnn_default_v11",
+    "snpcnn_triples_lead",
     "snpcnn_default_v10",
     "snpcnn_triples",
     "snpcnn_default_v9",
@@ -41,6 +43,8 @@ GENOMIC = (
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
 SNP_ONLY = (
     "snpcnn_default",
+    "snpcnn_default_v11",
+    "snpcnn_triples_lead",
     "snpcnn_default_v10",
     "snpcnn_triples",
     "snpcnn_default_v9",
