@@ -279,15 +279,24 @@ def test_info_says_whether_the_column_order_follows_a_map():
     assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
 
 
-def test_default_is_v10():
-    """The default preset is the v10 candidate that was measured, apart from its name; v10 is
-    v9 plus the second stage over SNP triples; v9 is v8 with every SNP pair a screen
-    candidate in the LD order."""
-    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v10")
-    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v10"
+def test_default_is_v11():
+    """The default preset is the v11 candidate that was measured, apart from its name; v11 is
+    v10 with the second stage's filters started on the triple products; v10 is v9 plus the
+    second stage over SNP triples; v9 is v8 with every SNP pair a screen candidate in the LD
+    order."""
+    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v11")
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v11"
     a.pop("description"), b.pop("description")
     assert a == b
-    assert a.pop("triple_stage") == {"model": "snpcnn_triples", "learning_rate": 3e-4, "epochs": 0}
+    v10 = load_architecture("snpcnn_default_v10")
+    v10.pop("name"), v10.pop("description")
+    assert v10.pop("triple_stage")["model"] == "snpcnn_triples"
+    stage = a.pop("triple_stage")
+    assert stage == {"model": "snpcnn_triples_lead", "learning_rate": 3e-4, "epochs": 0}
+    assert a == v10
+    lead, only = load_architecture("snpcnn_triples_lead"), load_architecture("snpcnn_triples")
+    assert lead["screen"].pop("triples") == "lead" and only["screen"].pop("triples") == "only"
+    assert lead["blocks"] == only["blocks"] and lead["screen"] == only["screen"]
     v9 = load_architecture("snpcnn_default_v9")
     v9.pop("name"), v9.pop("description")
     assert a == v9

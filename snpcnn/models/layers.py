@@ -161,11 +161,8 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] polarised``: with "lead", the filters started on the triples'
         #: products (0: all); read by training
         self.polarised = int(polarised)
-        if self.triples == "lead" and self.order_mode == "file":
-            raise ValueError(
-                'WindowGather: triples = "lead" needs windows stored as SNP sets: set '
-                '[screen] order to "auto" or "ld"'
-            )
+        #: windows stored as SNP sets (any order but the file's, or windows led by a triple)
+        self.stored_sets = self.order_mode != "file" or self.triples == "lead"
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -183,7 +180,7 @@ class WindowGather(keras.layers.Layer):
             trainable=False,
             name="starts",
         )
-        if self.order_mode != "file":
+        if self.stored_sets:
             runs = (even[:, None] + np.arange(self.width)).astype("int32")
             self.windows = self.add_weight(
                 shape=(self.n_windows, self.width),
@@ -198,7 +195,7 @@ class WindowGather(keras.layers.Layer):
         """Set the SNPs of every window (``n_windows x width`` indices in ``0 .. n_snps - 1``,
         each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file"."""
         w = np.asarray(windows, dtype="int64")
-        if self.order_mode == "file":
+        if not self.stored_sets:
             raise ValueError("WindowGather.set_windows: this layer reads runs of the file's order")
         if (
             w.shape != (self.n_windows, self.width)
@@ -225,19 +222,19 @@ class WindowGather(keras.layers.Layer):
                 f"0..{self.n_snps - self.width}, got {starts.tolist()}"
             )
         self.starts.assign(starts.astype("int32"))
-        if self.order_mode != "file":  # runs of the file's order
+        if self.stored_sets:  # runs of the file's order
             self.windows.assign((starts[:, None] + np.arange(self.width)).astype("int32"))
 
     def positions(self) -> np.ndarray:
         """The SNP index of every output position, in order (``n_windows * width``)."""
         s = np.asarray(keras.ops.convert_to_numpy(self.starts), dtype=np.int64)
-        if self.order_mode != "file":
+        if self.stored_sets:
             w = keras.ops.convert_to_numpy(self.windows)
             return np.asarray(w, dtype=np.int64).reshape(-1)
         return (s[:, None] + np.arange(self.width)).reshape(-1)
 
     def call(self, inputs):
-        if self.order_mode != "file":
+        if self.stored_sets:
             return ops.take(inputs, ops.reshape(self.windows, (-1,)), axis=1)
         idx = ops.reshape(
             ops.expand_dims(self.starts, 1)

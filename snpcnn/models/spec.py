@@ -142,7 +142,7 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # over every triple): a pure three-SNP interaction has no pair signal to find it by;
     # "only": the windows hold the best triples alone, no pairs (a [triple_stage] network);
     # "lead": as "only", each window's triple at its first three positions and the first
-    # convolution started on the triple's product (polarisation identity; order not "file")
+    # convolution started on the triple's product (polarisation identity)
     "triples": (lambda v, n: _check_triples(v, n), False),
     # with triples = "lead": how many of the first convolution's filters start on the
     # triples' products (in fours, the polarisation identity's sign patterns; 0: all); the
@@ -153,9 +153,11 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
 #: triples, trained on the first correction's out-of-fold residuals only where a triple is
 #: significant in them (snpcnn.training): key -> (check, default)
 TRIPLE_STAGE_KEYS: dict[str, tuple[Callable, Any]] = {
-    # its architecture: a preset name or a TOML path (snpcnn_triples: cube filters over
-    # windows of 9 SNPs that hold the best triples, [screen] triples = "only")
-    "model": (lambda v, n: _check_name(v, n), "snpcnn_triples"),
+    # its architecture: a preset name or a TOML path (snpcnn_triples_lead, since session 26:
+    # cube filters started on the triple products over windows of 9 SNPs led by the best
+    # triples, [screen] triples = "lead"; snpcnn_triples before: random cube filters,
+    # triples = "only")
+    "model": (lambda v, n: _check_name(v, n), "snpcnn_triples_lead"),
     # its learning rate (the run's --learning-rate is the first correction's)
     "learning_rate": (lambda v, n: _check_positive(v, n), 3e-4),
     # its most epochs (0: the run's --epochs); early stopping as the first stage's
@@ -498,11 +500,6 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "screen" in spec
             else None
         )
-        if screen is not None and screen["triples"] == "lead" and screen["order"] == "file":
-            raise InputError(
-                '`screen`: triples = "lead" puts each window\'s triple first, so the windows '
-                'are stored SNP sets: set order = "auto" (or "ld") beside it'
-            )
         training = (
             _check_table(spec["training"], "training", TRAINING_KEYS, '{optimizer = "sgd"}')
             if "training" in spec
