@@ -13,6 +13,7 @@ Nothing here imports TensorFlow unless it is the backend.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 __all__ = [
@@ -94,17 +95,15 @@ def enable_determinism() -> None:
     full_float32_matmul()
 
 
-_JAX_CACHE: list[str] = []
-
-
-def jax_compilation_cache() -> str | None:
+@functools.cache
+def jax_compilation_cache() -> str:
     """Let JAX reuse compiled steps across the many networks of one fit; returns the folder.
 
     Keras compiles each new network's training and prediction steps with XLA, and a
     cross-validated fit builds dozens of networks of the same architecture and shapes.
     JAX's persistent compilation cache keys compiled programs by their content, so the
     second network of a shape reuses the first one's program (README command 1 on JAX, 2 CPU
-    cores: 186 s without, 115 s with; docs/bench/full_runs.md).  Where the user set
+    cores: 186 s without, 134 s with; docs/models.md, "Keras backends").  Where the user set
     ``JAX_COMPILATION_CACHE_DIR``, JAX uses that folder (and keeps it between runs);
     otherwise snpcnn uses a temporary folder that is removed when the process ends.  The
     programs are the same either way, so are the results.
@@ -115,8 +114,6 @@ def jax_compilation_cache() -> str | None:
 
     import jax
 
-    if _JAX_CACHE:
-        return _JAX_CACHE[0]
     folder = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     if not folder:
         folder = tempfile.mkdtemp(prefix="snpcnn_jax_cache_")
@@ -125,7 +122,6 @@ def jax_compilation_cache() -> str | None:
             jax.config.update("jax_compilation_cache_dir", folder)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _JAX_CACHE.append(folder)
     return folder
 
 

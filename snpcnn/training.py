@@ -1406,26 +1406,19 @@ def _triple_sets(x, r, n_windows: int, width: int, lead: bool = False) -> np.nda
     if not lead:
         return _pick_from(j[order], b[order], p, n_windows, width)
     wins: list[list[int]] = []
-    taken: set[tuple[int, int, int]] = set()
     for t in order.tolist():
         tri = (int(j[t]), int(j[t] + a[t]), int(j[t] + b[t]))
-        if tri[2] >= p or tri in taken or any(set(tri) <= set(w) for w in wins):
+        if tri[2] >= p or any(set(tri) <= set(w) for w in wins):
             continue
         start = min(max(0, tri[0] - (width - 1 - int(b[t])) // 2), p - width)
         rest = [i for i in range(start, start + width) if i not in tri]
         wins.append(list(tri) + rest)
-        taken.add(tri)
         if len(wins) == n_windows:
             break
     if not wins:  # tiny inputs
         wins = [list(range(width))]
     wins += [wins[0]] * (n_windows - len(wins))
     return np.asarray(wins, dtype=np.int64)
-
-
-def _channel0(x: np.ndarray) -> np.ndarray:
-    """Channel 0 of every SNP as float64 (rows x SNPs)."""
-    return np.asarray(x[..., 0] if x.ndim == 3 else x, dtype=np.float64)
 
 
 #: the four sign patterns of the polarisation identity: sum over them of
@@ -1442,28 +1435,26 @@ def _polarise(model, screen, x_windows: np.ndarray) -> None:
     identity), so the network starts with every screened triple's product among its features
     and the output layer only has to weight them; randomly initialised cube filters have to
     find that direction in 9 dimensions first, and on 1,000-odd rows they fit noise faster
-    (docs/bench/triples.md).  Filter ``f`` takes pattern ``f mod 4`` (only the first
-    ``[screen] polarised`` filters where that is set; the others keep their random initial
-    values); the weights are scaled
-    so that the pre-activation has unit standard deviation on ``x_windows`` (the training
-    rows' windows, ``rows x windows x width`` of channel 0), and every weight gets 10 % of its
-    random initial value added, so that filters of the same pattern differ.  Other channels
-    start at zero on the triple's positions."""
+    (docs/bench/triples.md).  Filter ``f`` takes pattern ``f mod 4`` on channel 0 of the
+    first three positions, scaled so that the pre-activation has unit standard deviation on
+    ``x_windows`` (the training rows' windows, ``rows x windows x width`` or with a channel
+    axis, of which channel 0 counts), plus
+    10 % of its random initial weights everywhere (so that filters of the same pattern
+    differ).  With ``[screen] polarised = N`` only the first N filters are set so; the
+    others keep their random initial weights."""
     import keras
 
-    conv = None
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if isinstance(layer, keras.layers.Conv1D) and kernel is not None:
-            conv = layer
-            break
+    conv = next((la for la in model.layers if isinstance(la, keras.layers.Conv1D)), None)
     if conv is None:
         return
     k = np.asarray(keras.ops.convert_to_numpy(conv.kernel), dtype=np.float64)
     width, channels, filters = k.shape
     if width != screen.width or width < 3:
         return
-    sums = [x_windows[:, :, :3] @ sgn for sgn in POLARISATION_SIGNS]
+    lead3 = np.asarray(x_windows[:, :, :3], dtype=np.float64)
+    if lead3.ndim == 4:  # channels: channel 0
+        lead3 = lead3[..., 0]
+    sums = [lead3 @ sgn for sgn in POLARISATION_SIGNS]
     sd = float(np.median([np.std(v) for v in sums])) or 1.0
     new = 0.1 * k
     n_pol = getattr(screen, "polarised", 0) or filters
@@ -1644,11 +1635,12 @@ def _crossfit(
                     xs = x if order is None else x[:, order]
                 triples = getattr(screen, "triples", False)
                 if triples == "lead":  # windows led by their triple; filters polarised
+                    part = xs[rows[k]]
                     sets = _triple_sets(
-                        xs[rows[k]], resid[rows[k]], screen.n_windows, screen.width, lead=True
+                        part, resid[rows[k]], screen.n_windows, screen.width, lead=True
                     )
                     screen.set_windows(sets if order is None else order[sets])
-                    _polarise(model, screen, _channel0(xs[rows[k]])[:, sets])
+                    _polarise(model, screen, part[:, sets])
                 elif order is None:
                     tri: dict = {}
                     screen.set_starts(

@@ -443,6 +443,8 @@ def test_lead_windows_start_with_their_triple_and_the_cube_filters_start_on_its_
     np.testing.assert_array_equal(after[:, :, 2:], before[:, :, 2:])
     assert not np.allclose(after[:, :, :2], before[:, :, :2])
     assert load_architecture("snpcnn_triples_lead")["screen"]["triples"] == "lead"
+    with pytest.raises(InputError, match='Expected true, false, "only" or "lead"'):
+        load_architecture(tomllib.loads(TRIPLES_TOML.replace('"only"', '"leed"')))
     v11 = load_architecture("snpcnn_default_v11")
     assert v11["triple_stage"]["model"] == "snpcnn_triples_lead"
 

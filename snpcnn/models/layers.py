@@ -193,7 +193,8 @@ class WindowGather(keras.layers.Layer):
 
     def set_windows(self, windows) -> None:
         """Set the SNPs of every window (``n_windows x width`` indices in ``0 .. n_snps - 1``,
-        each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file"."""
+        each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file" or
+        ``triples = "lead"``."""
         w = np.asarray(windows, dtype="int64")
         if not self.stored_sets:
             raise ValueError("WindowGather.set_windows: this layer reads runs of the file's order")

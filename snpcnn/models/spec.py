@@ -170,7 +170,13 @@ def _check_triples(value: Any, name: str) -> bool | str:
     """``[screen] triples``: true, false, "only" or "lead"."""
     if value in ("only", "lead"):
         return value
-    return check_bool(value, name)
+    try:
+        return check_bool(value, name)
+    except InputError:
+        raise InputError(
+            f'Invalid value for argument `{name}`. Expected true, false, "only" or "lead". '
+            f"Received {name}={value!r}."
+        ) from None
 
 
 def _check_name(value: Any, name: str) -> str:
