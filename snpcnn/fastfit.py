@@ -1,4 +1,4 @@
-"""One traced training step shared by identically built networks (TensorFlow backend).
+"""One traced training step shared by identically built networks (TensorFlow and JAX).
 
 snpcnn trains many small networks of one architecture: the default CNN's five
 cross-fitted networks per training part, in every fold, every refit and every tuning trial.
@@ -29,8 +29,10 @@ same metrics.csv and predictions.csv, ``benchmarks/bench_readme_fit.py``).
 
 The batches come as NumPy arrays, from an in-memory array or from streamed rows
 (:class:`snpcnn.datapath.EncodedRows`, encoded per stage), so both paths feed the very same
-numbers to the very same step.  Other backends than TensorFlow, or models whose variables
-differ from the template's, fall back to ``model.fit`` with the same batches.
+numbers to the very same step.  On Keras's JAX backend :class:`JaxSharedStepper` does the
+same with one compiled program per architecture (Keras's JAX step is stateless: it takes
+every network's variables as arguments).  Other backends, or models whose variables differ
+from the template's, fall back to ``model.fit``.
 """
 
 from __future__ import annotations
@@ -243,6 +245,200 @@ class SharedStepper:
         return np.concatenate(parts)
 
 
+def _pow2_at_least(n: int) -> int:
+    """The smallest power of two >= ``n`` (1 for n <= 1)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _flat_layers(model):
+    """Every layer inside ``model``, nested models' included."""
+    seen = []
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        seen.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    return seen
+
+
+class JaxSharedStepper(SharedStepper):
+    """The JAX counterpart of :class:`SharedStepper`: one compiled program per architecture.
+
+    On Keras's JAX backend ``model.fit`` jit-compiles a new program for every model object
+    (its step is a closure over the model), and another for every distinct batch shape: a
+    10-fold wheat fit of the default compiled about 1,000 programs, and on a GPU compiling
+    and dispatching those tiny networks took longer than training them (docs/bench/
+    full_runs.md, "GPU").  Keras's JAX step is *stateless*: ``train_step(state, batch)``
+    takes every variable's value as an argument and returns the new values.  So one
+    compiled step of a template network trains every network of its architecture, fed each
+    network's own weights, optimizer state and batches.
+
+    Shapes are kept few so that the compiled programs are reused across networks, folds and
+    data sets of similar size:
+
+    * an epoch's batches are staged as one ``(slots, batch, ...)`` array, ``slots`` a power
+      of two, and stepped through by a loop *inside* the program whose trip count is an
+      argument, so every epoch of every network of a fit runs the same program;
+    * a regression model whose loss ignores missing targets (:class:`MaskedMSE`,
+      ``MaskedMAE``) and that has no batch-statistics layer (``BatchNormalization``) gets
+      its last, partial batch padded to a full one with missing targets: the padded rows
+      contribute neither loss nor gradient, so the step is the partial batch's step.  Other
+      models step the partial batch on its own (one program per distinct size);
+    * predictions run in batches padded to a power of two.
+
+    The batches and their order are those of :class:`SharedStepper` (the same ``rng``
+    draws), so a fixed seed gives identical results on CPU.  What differs from ``model.fit``
+    is only the order of floating-point sums inside a batch, the dropout masks of padded
+    batches, and the epoch's reported mean loss, which counts padded rows.
+    """
+
+    def __init__(self, template, input_shape, n_out: int) -> None:
+        import jax
+
+        self.template = template
+        opt = template.optimizer
+        opt.build(template.trainable_variables)
+        # the loss, the metrics and every layer built, as model.fit does before its first step
+        example = (
+            np.zeros((1, *tuple(int(d) for d in input_shape)), np.float32),
+            np.zeros((1, int(n_out)), np.float32),
+        )
+        if hasattr(template, "_symbolic_build"):
+            template._symbolic_build(data_batch=example)
+        else:  # pragma: no cover - older Keras: one step builds the same state
+            template.train_on_batch(*example)
+            opt.build(template.trainable_variables)
+        for m in template.metrics:
+            m.reset_state()
+        self._fresh = [v.value for v in opt.variables]
+        self._fresh_metrics = [v.value for v in template.metrics_variables]
+        self.states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._holds = None
+        loss_name = type(getattr(template, "loss", None)).__name__
+        self.pad_partial = loss_name in ("MaskedMSE", "MaskedMAE") and not any(
+            isinstance(layer, _batch_norm_types()) for layer in _flat_layers(template)
+        )
+
+        def _tuple(state):
+            return tuple(tuple(part) for part in state)
+
+        def run(state, xs, ys, count):
+            # steps xs[0] .. xs[count - 1]: one program for every trip count
+            def body(i, carry):
+                state, _ = carry
+                logs, state = template.train_step(state, (xs[i], ys[i]))
+                return _tuple(state), logs["loss"]
+
+            return jax.lax.fori_loop(0, count, body, (_tuple(state), np.float32(0.0)))
+
+        def one(state, xb, yb):
+            logs, state = template.train_step(state, (xb, yb))
+            return _tuple(state), logs["loss"]
+
+        def forward(trainable, non_trainable, xb):
+            out, _ = template.stateless_call(trainable, non_trainable, xb, training=False)
+            return out
+
+        self._run = jax.jit(run)
+        self._one = jax.jit(one)
+        self._forward_fn = jax.jit(forward)
+
+    def _values(self, model):
+        return (
+            tuple(v.value for v in model.trainable_variables),
+            tuple(v.value for v in model.non_trainable_variables),
+        )
+
+    def train(
+        self,
+        model,
+        x,
+        y: np.ndarray,
+        epochs: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        on_epoch: Callable[[], None] | None = None,
+        rows: np.ndarray | None = None,
+        steps_per_call: int | None = None,
+    ) -> list[float]:
+        """As :meth:`SharedStepper.train`: ``epochs`` epochs of the batches ``rng`` draws.
+        An epoch's batches are staged in groups of at most ``steps_per_call`` (by default as
+        many as fit in :data:`STAGE_BYTES`), each group one call of the compiled loop."""
+        rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+        n = len(rows)
+        bs = int(batch_size)
+        n_full = n // bs
+        partial = n - n_full * bs
+        if steps_per_call is None:
+            row_bytes = 4 * int(np.prod(x.shape[1:]))
+            steps_per_call = STAGE_BYTES // max(row_bytes * bs, 1)
+        per_call = max(1, int(steps_per_call))
+        padded = self.pad_partial and partial > 0
+        n_steps = n_full + (1 if padded else 0)
+        # slots per call: a power of two, so that fits of similar size share the program
+        slots = min(_pow2_at_least(max(n_steps, 1)), _pow2_at_least(per_call))
+        if slots > per_call:
+            slots = max(1, slots // 2)
+        self._holds = None
+        trainable, non_trainable = self._values(model)
+        state = (trainable, non_trainable, tuple(self.states.get(model, self._fresh)), ())
+        y2 = np.asarray(y, np.float32)
+        losses: list[float] = []
+        try:
+            for _ in range(epochs):
+                order = rng.permutation(n)
+                state = (*state[:3], tuple(self._fresh_metrics))
+                loss = None
+                for first in range(0, n_steps, slots):
+                    count = min(slots, n_steps - first)
+                    xs = np.zeros((slots, bs, *x.shape[1:]), np.float32)
+                    ys = np.full((slots, bs, *y2.shape[1:]), np.nan, np.float32)
+                    for j in range(count):
+                        s = (first + j) * bs
+                        idx = rows[order[s : s + bs]]
+                        xs[j, : len(idx)] = _batch(x, idx)
+                        ys[j, : len(idx)] = y2[idx]
+                    state, loss = self._run(state, xs, ys, np.int32(count))
+                if partial and not padded:
+                    idx = rows[order[n_full * bs :]]
+                    state, loss = self._one(state, _batch(x, idx), y2[idx])
+                losses.append(float(loss) if loss is not None else float("nan"))
+                if on_epoch is not None:
+                    on_epoch()
+        finally:
+            for v, value in zip(model.trainable_variables, state[0]):
+                v.assign(value)
+            for v, value in zip(model.non_trainable_variables, state[1]):
+                v.assign(value)
+            self.states[model] = list(state[2])
+        self._holds = weakref.ref(model)
+        return losses
+
+    def predict(self, model, x, batch_size: int) -> np.ndarray:
+        """``model``'s predictions for the rows of ``x``, in batches of ``batch_size``, each
+        padded to a power of two rows (the padded rows' outputs are dropped)."""
+        trainable, non_trainable = self._values(model)
+        n = len(x)
+        step = max(1, int(batch_size))
+        parts = []
+        for s in range(0, n, step):
+            idx = np.arange(s, min(s + step, n))
+            xb = _batch(x, idx)
+            size = _pow2_at_least(len(idx))
+            if size > len(idx):
+                xb = np.concatenate([xb, np.zeros((size - len(idx), *xb.shape[1:]), xb.dtype)])
+            parts.append(np.asarray(self._forward_fn(trainable, non_trainable, xb))[: len(idx)])
+        if not parts:
+            return np.zeros((0, *self.template.output_shape[1:]), np.float32)
+        return np.concatenate(parts)
+
+
+def _batch_norm_types() -> tuple:
+    import keras
+
+    return (keras.layers.BatchNormalization,)
+
+
 def _key(config, input_shape, head: str, n_out: int, purpose: str) -> Any:
     model = config.model if isinstance(config.model, str) else id(config.model)
     overrides = repr(sorted((config.model_overrides or {}).items()))
@@ -266,8 +462,8 @@ def stepper_for(
     prepare: Callable[[Any], None],
     purpose: str = "default",
 ):
-    """The cached :class:`SharedStepper` for this architecture, or None where it cannot
-    be used (another Keras backend than TensorFlow).
+    """The cached :class:`SharedStepper` (TensorFlow) or :class:`JaxSharedStepper` (JAX) for
+    this architecture, or None where it cannot be used (another Keras backend).
 
     ``prepare(template)`` is applied once to a newly built template before it is compiled:
     it must make the template's trainable variables and constraints those of the networks
@@ -277,7 +473,8 @@ def stepper_for(
     """
     from snpcnn.backend import backend_name
 
-    if backend_name() != "tensorflow":
+    backend = backend_name()
+    if backend not in ("tensorflow", "jax"):
         return None
     key = _key(config, input_shape, head, n_out, purpose)
     stepper = _TEMPLATES.get(key)
@@ -291,7 +488,10 @@ def stepper_for(
     template = _build(config, input_shape, head, n_out, "shared_template")
     prepare(template)
     compile_model(template, head, learning_rate=config.learning_rate)
-    stepper = SharedStepper(template, jit_compile=config.jit_compile)
+    if backend == "jax":
+        stepper = JaxSharedStepper(template, input_shape, n_out)
+    else:
+        stepper = SharedStepper(template, jit_compile=config.jit_compile)
     _TEMPLATES[key] = stepper
     while len(_TEMPLATES) > MAX_TEMPLATES:
         _TEMPLATES.popitem(last=False)
