@@ -21,6 +21,7 @@ ORDER = [
     "published_table.md",
     "model_speed.md",
     "backends.md",
+    "jax_fit.md",
     "mnist.md",
     "explain.md",
 ]

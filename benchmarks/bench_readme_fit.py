@@ -5,6 +5,10 @@ this checkout against another snpcnn tree (e.g. the commit before a change), sid
     .venv/bin/python benchmarks/bench_readme_fit.py --other /tmp/snpcnn_before [--rounds 2]
     .venv/bin/python benchmarks/bench_readme_fit.py --other /tmp/snpcnn_before --data mice
 
+``--backend jax`` runs this tree on Keras's JAX backend (``--other-backend``: the other tree's;
+default the same), each run with its own empty JAX compilation cache folder, whose entries
+(one per program JAX compiled) are counted.  ``--other .`` compares two backends on this tree.
+
 ``--data mice`` runs the user guide's mice command instead (../shared/data/mice, Obesity.BMI
 with GENDER as a covariate, 5 random folds): 1,814 mice x 10,346 SNPs.
 
@@ -62,8 +66,14 @@ def _inputs(data: str) -> list[str]:
     ]
 
 
-def _run(tree: Path, out: Path, data: str = "wheat") -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree))
+def _run(tree: Path, out: Path, data: str = "wheat", backend: str = "tensorflow") -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree), KERAS_BACKEND=backend)
+    cache = out.parent / f"{out.name}_jax_cache"
+    if backend == "jax":
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+        # every program into the cache, however quick to compile, so that it counts them all
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     cmd = [
         sys.executable,
         "-c",
@@ -94,6 +104,8 @@ def _run(tree: Path, out: Path, data: str = "wheat") -> dict:
         "process_s": elapsed,
         "digest": h.hexdigest()[:16],
         "code": code.group(1) if code else "?",
+        "backend": backend,
+        "jax_programs": len(list(cache.iterdir())) if cache.exists() else None,
     }
 
 
@@ -102,14 +114,17 @@ def main() -> None:
     ap.add_argument("--other", type=Path, required=True, help="the other snpcnn tree")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--data", choices=["wheat", "mice"], default="wheat")
+    ap.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
+    ap.add_argument("--other-backend", choices=["tensorflow", "jax"], default=None)
     args = ap.parse_args()
     trees = {"this": ROOT, "other": args.other.resolve()}
+    backends = {"this": args.backend, "other": args.other_backend or args.backend}
     runs: dict[str, list[dict]] = {k: [] for k in trees}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             order = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in order:
-                res = _run(trees[name], Path(tmp) / f"{name}{r}", args.data)
+                res = _run(trees[name], Path(tmp) / f"{name}{r}", args.data, backends[name])
                 runs[name].append(res)
                 print(json.dumps({"round": r, "tree": name, **res}), flush=True)
     summary = {}
@@ -119,6 +134,9 @@ def main() -> None:
             for k in ("wall_s", "cnn_s", "baselines_s", "refit_s", "process_s")
         }
         summary[name]["digests"] = sorted({x["digest"] for x in rs})
+        summary[name]["backend"] = backends[name]
+        if rs[0]["jax_programs"] is not None:
+            summary[name]["jax_programs"] = median(x["jax_programs"] for x in rs)
     summary["ratio_wall"] = summary["this"]["wall_s"] / summary["other"]["wall_s"]
     summary["ratio_cnn"] = summary["this"]["cnn_s"] / summary["other"]["cnn_s"]
     summary["same_numbers"] = summary["this"]["digests"] == summary["other"]["digests"]
