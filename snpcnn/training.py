@@ -1115,23 +1115,30 @@ def _pick_windows(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     return _pick_sets(score, n_windows, width)[:, 0]
 
 
-def _pick_sets(score: np.ndarray, n_windows: int, width: int) -> np.ndarray:
+def _pick_sets(score: np.ndarray, n_windows: int, width: int, lead: bool = False) -> np.ndarray:
     """``n_windows`` windows of ``width`` SNPs (rows sorted) from the pair scores (p x reach,
     entry ``(j, d)`` for the pair ``(j, j + d)``), best pair first (:func:`_pick_from`)."""
     p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
     j, d = np.divmod(order, reach)
-    return _pick_from(j, d, p, n_windows, width)
+    return _pick_from(j, d, p, n_windows, width, lead)
 
 
-def _pick_from(js: np.ndarray, ds: np.ndarray, p: int, n_windows: int, width: int) -> np.ndarray:
+def _pick_from(
+    js: np.ndarray, ds: np.ndarray, p: int, n_windows: int, width: int, lead: bool = False
+) -> np.ndarray:
     """``n_windows`` windows of ``width`` SNPs (rows sorted) from the pairs ``(js[i], js[i] +
     ds[i])``, taken in the order given (best first).  A pair less than ``width`` apart opens
     the run of ``width`` SNPs around it (centred where the sequence allows), unless both SNPs
     already lie in chosen windows; a pair further apart gets the SNPs ``j .. j + width//2 -
     1`` and the run of ``width - width//2`` SNPs that ends at its second SNP, unless one
     chosen window already holds both.  Fewer usable pairs than windows (tiny inputs): the
-    rest repeat the best window."""
+    rest repeat the best window.
+
+    With ``lead`` (``[screen] pairs = "lead"``) each window lists the pair that opened it
+    first, ``j, j + d``, then its other SNPs in order (a SNP's own dominance, ``d = 0``: the
+    SNP first), so a convolution with kernel = stride = ``width`` sees every window's pair at
+    the same two positions (:func:`_polarise`)."""
     covered = np.zeros(p, dtype=bool)
     wins: list[np.ndarray] = []
     sets: list[set] = []
@@ -1150,6 +1157,9 @@ def _pick_from(js: np.ndarray, ds: np.ndarray, p: int, n_windows: int, width: in
             win = np.concatenate(
                 [np.arange(j, j + h), np.arange(j + d - (width - h) + 1, j + d + 1)]
             )
+        if lead:
+            head = [j] if d == 0 else [j, j + d]
+            win = np.asarray(head + [i for i in win.tolist() if i not in head])
         wins.append(win)
         sets.append(set(win.tolist()))
         covered[win] = True
@@ -1228,6 +1238,7 @@ def screen_window_sets(
     all_pairs: bool = False,
     info: dict | None = None,
     triples: bool = False,
+    lead: bool = False,
 ) -> np.ndarray:
     """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
     indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
@@ -1244,7 +1255,8 @@ def screen_window_sets(
     significant the windows are those without ``all_pairs``, bit for bit.  ``info`` (a dict)
     receives ``far_significant`` (far pairs that passed) and ``far_windows`` (windows that
     hold both SNPs of such a pair).  With ``triples`` the triples inside a window's span
-    compete too (:func:`triple_candidates`; windows unchanged where none is significant)."""
+    compete too (:func:`triple_candidates`; windows unchanged where none is significant).
+    With ``lead`` each window lists its pair first (:func:`_pick_from`)."""
     if triples == "only":
         return _triple_sets(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1
@@ -1254,10 +1266,10 @@ def screen_window_sets(
     score = _per_snp(screen_scores(x, r, reach), c)
     if not all_pairs or reach >= p:
         if triples:
-            sets = _with_triples(x, r, score, n_windows, width, info)
+            sets = _with_triples(x, r, score, n_windows, width, info, lead)
             if sets is not None:
                 return sets
-        return _pick_sets(score, n_windows, width)
+        return _pick_sets(score, n_windows, width, lead)
     from scipy import stats
 
     # the far pairs are scored against the targets' normal scores: with a Gaussian target the
@@ -1280,8 +1292,8 @@ def screen_window_sets(
     tj, td, tkey = _significant_triples(x, r, width, info) if triples else (None, None, None)
     if not good.any():
         if tj is not None and len(tj):
-            return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info)
-        return _pick_sets(score, n_windows, width)
+            return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info, lead)
+        return _pick_sets(score, n_windows, width, lead)
     near_j, near_d = np.divmod(np.arange(score.size), reach)
     usable = near_j + near_d < p
     near_key = stats.chi2.logsf(n_rows * score.reshape(-1), df) + np.log(int(usable.sum()))
@@ -1293,7 +1305,7 @@ def screen_window_sets(
         js = np.concatenate([js, tj])
         ds = np.concatenate([ds, td])
     order = np.argsort(key, kind="stable")
-    sets = _pick_from(js[order], ds[order], p, n_windows, width)
+    sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
     if info is not None:
         rows = [set(w) for w in sets.tolist()]
         info["far_windows"] = sum(
@@ -1425,8 +1437,11 @@ def _triple_sets(x, r, n_windows: int, width: int, lead: bool = False) -> np.nda
 #: s2 s3 (x1 + s2 x2 + s3 x3)^3 = 24 x1 x2 x3
 POLARISATION_SIGNS = np.array([[1, 1, 1], [1, 1, -1], [1, -1, 1], [1, -1, -1]], dtype=np.float64)
 
+#: the same for two SNPs and square filters: (x1 + x2)^2 - (x1 - x2)^2 = 4 x1 x2
+PAIR_SIGNS = np.array([[1, 1], [1, -1]], dtype=np.float64)
 
-def _polarise(model, screen, x_windows: np.ndarray) -> None:
+
+def _polarise(model, screen, x_windows: np.ndarray, signs: np.ndarray = POLARISATION_SIGNS) -> None:
     """Start the convolution after a ``[screen] triples = "lead"`` screen on the product of
     each window's triple.
 
@@ -1441,7 +1456,10 @@ def _polarise(model, screen, x_windows: np.ndarray) -> None:
     axis, of which channel 0 counts), plus
     10 % of its random initial weights everywhere (so that filters of the same pattern
     differ).  With ``[screen] polarised = N`` only the first N filters are set so; the
-    others keep their random initial weights."""
+    others keep their random initial weights.
+
+    ``signs = PAIR_SIGNS`` does the same for ``[screen] pairs = "lead"``: square filters on
+    each window's first two SNPs, whose two sign patterns span ``x1 x2``."""
     import keras
 
     conv = next((la for la in model.layers if isinstance(la, keras.layers.Conv1D)), None)
@@ -1449,18 +1467,19 @@ def _polarise(model, screen, x_windows: np.ndarray) -> None:
         return
     k = np.asarray(keras.ops.convert_to_numpy(conv.kernel), dtype=np.float64)
     width, channels, filters = k.shape
-    if width != screen.width or width < 3:
+    m = signs.shape[1]
+    if width != screen.width or width < m:
         return
-    lead3 = np.asarray(x_windows[:, :, :3], dtype=np.float64)
-    if lead3.ndim == 4:  # channels: channel 0
-        lead3 = lead3[..., 0]
-    sums = [lead3 @ sgn for sgn in POLARISATION_SIGNS]
+    lead = np.asarray(x_windows[:, :, :m], dtype=np.float64)
+    if lead.ndim == 4:  # channels: channel 0
+        lead = lead[..., 0]
+    sums = [lead @ sgn for sgn in signs]
     sd = float(np.median([np.std(v) for v in sums])) or 1.0
     new = 0.1 * k
     n_pol = getattr(screen, "polarised", 0) or filters
     for f in range(filters):
         if f < n_pol:
-            new[:3, 0, f] += POLARISATION_SIGNS[f % 4] / sd
+            new[:m, 0, f] += signs[f % len(signs)] / sd
         else:  # [screen] polarised: the rest keep their random initial values
             new[:, :, f] = k[:, :, f]
     conv.kernel.assign(new.astype(np.float32))
@@ -1482,7 +1501,7 @@ def _significant_triples(x, r, width: int, info: dict | None):
     return j[good], b[good], key[good]
 
 
-def _merged_sets(score, n_windows, width, extra, n_rows, df, info):
+def _merged_sets(score, n_windows, width, extra, n_rows, df, info, lead=False):
     """Windows from the near pairs' ``score`` (p x reach) and extra candidates ``[(j, d,
     key)]`` ranked together by Bonferroni-adjusted log p-value."""
     from scipy import stats
@@ -1495,7 +1514,7 @@ def _merged_sets(score, n_windows, width, extra, n_rows, df, info):
     js = np.concatenate([near_j] + [e[0] for e in extra])
     ds = np.concatenate([near_d] + [e[1] for e in extra])
     order = np.argsort(key, kind="stable")
-    sets = _pick_from(js[order], ds[order], p, n_windows, width)
+    sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
     if info is not None and extra:
         rows = [set(w) for w in sets.tolist()]
         info["triple_windows"] = sum(
@@ -1505,7 +1524,7 @@ def _merged_sets(score, n_windows, width, extra, n_rows, df, info):
     return sets
 
 
-def _with_triples(x, r, score, n_windows, width, info):
+def _with_triples(x, r, score, n_windows, width, info, lead=False):
     """Windows with the significant triples competing (None where no triple is)."""
     tj, td, tkey = _significant_triples(x, r, width, info)
     if not len(tj):
@@ -1514,7 +1533,7 @@ def _with_triples(x, r, score, n_windows, width, info):
     n_rows = min((len(t) for _, t in targets), default=len(x))
     c = x.shape[2] if x.ndim == 3 else 1
     df = max(1, len(targets)) * c
-    return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info)
+    return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info, lead)
 
 
 def _screen_layer(model):
@@ -1634,6 +1653,11 @@ def _crossfit(
                     order, order_info = _screen_order(screen, x, orders)
                     xs = x if order is None else x[:, order]
                 triples = getattr(screen, "triples", False)
+                # [screen] pairs = "lead": windows led by their pair, filters on its product
+                # (in memory only: streamed rows get the runs the streamed screen picks)
+                lead_pairs = getattr(screen, "pairs", False) == "lead" and isinstance(
+                    xs, np.ndarray
+                )
                 if triples == "lead":  # windows led by their triple; filters polarised
                     part = xs[rows[k]]
                     sets = _triple_sets(
@@ -1641,7 +1665,7 @@ def _crossfit(
                     )
                     screen.set_windows(sets if order is None else order[sets])
                     _polarise(model, screen, part[:, sets])
-                elif order is None:
+                elif order is None and not lead_pairs:
                     tri: dict = {}
                     screen.set_starts(
                         screen_windows(
@@ -1655,8 +1679,9 @@ def _crossfit(
                     )
                     for key, value in tri.items():  # per cross-fitted network
                         triple_info.setdefault(key, []).append(value)
-                else:  # windows along the LD order, as SNP sets in the file's columns
-                    reach = screen.ld_reach or screen.width
+                else:  # SNP sets: along the LD order, or led by their pair (in either order)
+                    mapped = order is None  # the file's order (lead_pairs): no far pairs
+                    reach = screen.width if mapped else (screen.ld_reach or screen.width)
                     far: dict = {}
                     sets = screen_window_sets(
                         xs[rows[k]],
@@ -1664,12 +1689,16 @@ def _crossfit(
                         screen.n_windows,
                         screen.width,
                         reach,
-                        all_pairs=getattr(screen, "all_pairs", False),
+                        all_pairs=getattr(screen, "all_pairs", False) and not mapped,
                         info=far,
                         triples=triples,
+                        lead=lead_pairs,
                     )
-                    screen.set_windows(order[sets])
-                    order_info = {**order_info, "ld_reach": int(reach)}
+                    screen.set_windows(sets if mapped else order[sets])
+                    if lead_pairs:
+                        _polarise(model, screen, xs[rows[k]][:, sets], PAIR_SIGNS)
+                    if not mapped:
+                        order_info = {**order_info, "ld_reach": int(reach)}
                     for key in ("triple_significant", "triple_windows"):
                         if key in far:
                             triple_info.setdefault(key, []).append(far.pop(key))

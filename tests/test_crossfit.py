@@ -468,3 +468,51 @@ def test_a_lead_triple_stage_learns_the_product_and_round_trips(tmp_path):
     assert np.corrcoef(p, y[700:, 0])[0, 1] > 0.4
     again = load_model(save_model(res.model, tmp_path / "lead.keras"))
     np.testing.assert_allclose(again.predict(z[700:], verbose=0)[:, 0], p, rtol=1e-5, atol=1e-6)
+
+
+def test_pair_lead_windows_start_with_their_pair_and_the_square_filters_start_on_its_product():
+    import keras
+
+    from snpcnn.training import PAIR_SIGNS, _pick_from, _polarise
+
+    # the picking rule: the pair that opened a window comes first, then the rest in order
+    sets = _pick_from(np.array([20, 5]), np.array([2, 0]), 60, 2, 5, lead=True)
+    assert sets.tolist() == [[5, 3, 4, 6, 7], [20, 22, 19, 21, 23]]
+    plain = _pick_from(np.array([20, 5]), np.array([2, 0]), 60, 2, 5)
+    assert [sorted(w) for w in sets.tolist()] == plain.tolist()  # the same SNPs
+    # the screen: the interacting pair leads a window
+    x, y = _epistatic(n=500)
+    lead = screen_window_sets(x, y, 4, 3, reach=3, lead=True)
+    assert [20, 22] in lead[:, :2].tolist()
+    same = screen_window_sets(x, y, 4, 3, reach=3)
+    assert sorted(map(sorted, lead.tolist())) == sorted(map(sorted, same.tolist()))
+    # the filters: their squares span the pair's product
+    arch = {**SCREENED, "screen": {"windows": 4, "width": 3, "pairs": "lead"}}
+    model = build_model(arch, (60, 1))
+    screen = model.get_layer("screen")
+    assert screen.pairs == "lead" and screen.stored_sets
+    screen.set_windows(lead)
+    _polarise(model, screen, x[:, lead], PAIR_SIGNS)
+    conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv1D))
+    feats = keras.Model(model.input, conv.output)(x).numpy() ** 2  # rows x windows x filters
+    w = lead[:, :2].tolist().index([20, 22])
+    design = np.column_stack([feats[:, w, :], np.ones(len(x))])
+    target = x[:, 20, 0] * x[:, 22, 0]
+    fit = design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    assert np.corrcoef(fit, target)[0, 1] > 0.99
+    with pytest.raises(InputError, match='Expected false or "lead"'):
+        load_architecture({**SCREENED, "screen": {"windows": 4, "width": 3, "pairs": "first"}})
+
+
+def test_pair_lead_convolutions_learn_the_product_and_round_trip(tmp_path):
+    arch = {**SCREENED, "screen": {"windows": 4, "width": 3, "pairs": "lead"}}
+    x, y = _epistatic(n=500)
+    res = train_cnn(x[:400], y[:400], _cfg(model=arch), seed=0)
+    assert res.conv["kept"] == [True] and res.conv["p_value"][0] < 0.05
+    windows = res.model.get_layer("cnn_part0").get_layer("screen").windows.numpy()
+    assert [20, 22] in windows[:, :2].tolist()
+    p = res.model.predict(x[400:], verbose=0)[:, 0]
+    assert np.corrcoef(p, y[400:, 0])[0, 1] > 0.5
+    again = load_model(save_model(res.model, tmp_path / "pairs.keras"))
+    np.testing.assert_allclose(again.predict(x[400:], verbose=0)[:, 0], p, rtol=1e-5, atol=1e-6)
+    assert again.get_layer("cnn_part0").get_layer("screen").pairs == "lead"

@@ -172,6 +172,7 @@ def build_model(
             all_pairs=screen.get("all_pairs", False),
             polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),
+            pairs=screen.get("pairs", False),
             name="screen",
         )(x)
     x = build_blocks(x, spec, rank)

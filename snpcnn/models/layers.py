@@ -139,6 +139,7 @@ class WindowGather(keras.layers.Layer):
         all_pairs: bool = False,
         triples: bool | str = False,
         polarised: int = 0,
+        pairs: bool | str = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -161,8 +162,14 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] polarised``: with "lead", the filters started on the triples'
         #: products (0: all); read by training
         self.polarised = int(polarised)
-        #: windows stored as SNP sets (any order but the file's, or windows led by a triple)
-        self.stored_sets = self.order_mode != "file" or self.triples == "lead"
+        #: ``[screen] pairs``: "lead": each window starts with its screened pair, and the
+        #: convolution after it starts on the pair's product; read by training
+        self.pairs = "lead" if pairs == "lead" else False
+        #: windows stored as SNP sets (any order but the file's, or windows led by a triple
+        #: or a pair)
+        self.stored_sets = (
+            self.order_mode != "file" or self.triples == "lead" or self.pairs == "lead"
+        )
 
     def build(self, input_shape):
         n_snps = int(input_shape[1])
@@ -193,8 +200,8 @@ class WindowGather(keras.layers.Layer):
 
     def set_windows(self, windows) -> None:
         """Set the SNPs of every window (``n_windows x width`` indices in ``0 .. n_snps - 1``,
-        each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file" or
-        ``triples = "lead"``."""
+        each row ``width`` distinct SNPs).  Only for a layer built with ``order`` != "file",
+        ``triples = "lead"`` or ``pairs = "lead"``."""
         w = np.asarray(windows, dtype="int64")
         if not self.stored_sets:
             raise ValueError("WindowGather.set_windows: this layer reads runs of the file's order")
@@ -258,6 +265,8 @@ class WindowGather(keras.layers.Layer):
             config["triples"] = self.triples
         if self.polarised:
             config["polarised"] = self.polarised
+        if self.pairs:
+            config["pairs"] = self.pairs
         return config
 
 

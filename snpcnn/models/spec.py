@@ -148,6 +148,11 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # triples' products (in fours, the polarisation identity's sign patterns; 0: all); the
     # rest keep their random initial values
     "polarised": (check_nonnegative_int, 0),
+    # "lead": each window's screened pair at its first two positions (the rest of the window
+    # after it, in order) and the first convolution's filters started on the pair's product
+    # (the polarisation identity for two SNPs), so a filter shared by the windows sees every
+    # window's pair at the same positions; false: windows are runs (or sets) in their order
+    "pairs": (lambda v, n: _check_pairs(v, n), False),
 }
 #: keys of the optional ``triple_stage`` table: a second cross-fitted correction over SNP
 #: triples, trained on the first correction's out-of-fold residuals only where a triple is
@@ -177,6 +182,15 @@ def _check_triples(value: Any, name: str) -> bool | str:
             f'Invalid value for argument `{name}`. Expected true, false, "only" or "lead". '
             f"Received {name}={value!r}."
         ) from None
+
+
+def _check_pairs(value: Any, name: str) -> bool | str:
+    """``[screen] pairs``: false or "lead"."""
+    if value == "lead" or value is False:
+        return value
+    raise InputError(
+        f'Invalid value for argument `{name}`. Expected false or "lead". Received {name}={value!r}.'
+    )
 
 
 def _check_name(value: Any, name: str) -> str:
@@ -549,6 +563,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             ("all_pairs", False),
             ("triples", False),
             ("polarised", 0),
+            ("pairs", False),
         ):
             if screen.get(key) == default:
                 screen.pop(key)
