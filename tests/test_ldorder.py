@@ -279,15 +279,20 @@ def test_info_says_whether_the_column_order_follows_a_map():
     assert tiny.summary()["snp_order"] is None and "SNP order" not in tiny.format_summary()
 
 
-def test_default_is_v11():
-    """The default preset is the v11 candidate that was measured, apart from its name; v11 is
-    v10 with the second stage's filters started on the triple products; v10 is v9 plus the
+def test_default_is_v12():
+    """The default preset is the v12 candidate that was measured, apart from its name; v12 is
+    v11 with the first stage's windows led by their pair (filters started on its product); v11
+    is v10 with the second stage's filters started on the triple products; v10 is v9 plus the
     second stage over SNP triples; v9 is v8 with every SNP pair a screen candidate in the LD
     order."""
-    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v11")
-    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v11"
+    a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
+    assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v12"
     a.pop("description"), b.pop("description")
     assert a == b
+    v11 = load_architecture("snpcnn_default_v11")
+    v11.pop("name"), v11.pop("description")
+    assert a["screen"].pop("pairs") == "lead" and "pairs" not in v11["screen"]
+    assert a == v11
     v10 = load_architecture("snpcnn_default_v10")
     v10.pop("name"), v10.pop("description")
     assert v10.pop("triple_stage")["model"] == "snpcnn_triples"
