@@ -23,6 +23,7 @@ TINY = {
 GENOMIC = (
     "snpcnn_default",
     "snpcnn_default_v11",
+    "snpcnn_default_v12",
     "snpcnn_triples_lead",
     "snpcnn_default_v10",
     "snpcnn_triples",
@@ -44,6 +45,7 @@ GENOMIC = (
 SNP_ONLY = (
     "snpcnn_default",
     "snpcnn_default_v11",
+    "snpcnn_default_v12",
     "snpcnn_triples_lead",
     "snpcnn_default_v10",
     "snpcnn_triples",
