@@ -144,6 +144,18 @@ def full_float32_matmul() -> None:
             jax.config.update("jax_default_matmul_precision", "highest")
 
 
+def pad_rows_pow2(xb):
+    """``xb`` (rows first) padded with zero rows to a power of two rows, so that a compiled
+    forward pass sees few shapes; the caller keeps the first ``len(xb)`` outputs."""
+    import numpy as np
+
+    n = len(xb)
+    size = 1 << max(0, n - 1).bit_length()
+    if size == n:
+        return xb
+    return np.concatenate([xb, np.zeros((size - n, *xb.shape[1:]), xb.dtype)])
+
+
 _JAX_FORWARD: dict = {}
 
 
@@ -175,13 +187,10 @@ def _jax_forward(model):
         m = ref()
         xb = np.asarray(xb)
         n = len(xb)
-        size = 1 << max(0, n - 1).bit_length()
-        if size > n:
-            xb = np.concatenate([xb, np.zeros((size - n, *xb.shape[1:]), xb.dtype)])
         out = jitted(
             [v.value for v in m.trainable_variables],
             [v.value for v in m.non_trainable_variables],
-            xb,
+            pad_rows_pow2(xb),
         )
         return jax.tree_util.tree_map(lambda o: np.asarray(o)[:n], out)
 

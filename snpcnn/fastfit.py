@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from snpcnn.backend import pad_rows_pow2
+
 log = logging.getLogger(__name__)
 
 #: templates kept per process (architecture x input shape x head x optimizer settings)
@@ -313,10 +315,11 @@ class JaxSharedStepper(SharedStepper):
         self._fresh = [v.value for v in opt.variables]
         self._fresh_metrics = [v.value for v in template.metrics_variables]
         self.states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._holds = None
+        import keras
+
         loss_name = type(getattr(template, "loss", None)).__name__
         self.pad_partial = loss_name in ("MaskedMSE", "MaskedMAE") and not any(
-            isinstance(layer, _batch_norm_types()) for layer in _flat_layers(template)
+            isinstance(layer, keras.layers.BatchNormalization) for layer in _flat_layers(template)
         )
 
         def _tuple(state):
@@ -379,10 +382,14 @@ class JaxSharedStepper(SharedStepper):
         slots = min(_pow2_at_least(max(n_steps, 1)), _pow2_at_least(per_call))
         if slots > per_call:
             slots = max(1, slots // 2)
-        self._holds = None
         trainable, non_trainable = self._values(model)
         state = (trainable, non_trainable, tuple(self.states.get(model, self._fresh)), ())
         y2 = np.asarray(y, np.float32)
+        # one staging buffer per call of train(), its batches filled row-contiguously: a
+        # padded last batch's missing rows keep NaN targets (and stale, ignored inputs)
+        xs = np.zeros((slots, bs, *x.shape[1:]), np.float32)
+        ys = np.full((slots, bs, *y2.shape[1:]), np.nan, np.float32)
+        flat_x, flat_y = xs.reshape(slots * bs, -1), ys.reshape(slots * bs, -1)
         losses: list[float] = []
         try:
             for _ in range(epochs):
@@ -391,13 +398,10 @@ class JaxSharedStepper(SharedStepper):
                 loss = None
                 for first in range(0, n_steps, slots):
                     count = min(slots, n_steps - first)
-                    xs = np.zeros((slots, bs, *x.shape[1:]), np.float32)
-                    ys = np.full((slots, bs, *y2.shape[1:]), np.nan, np.float32)
-                    for j in range(count):
-                        s = (first + j) * bs
-                        idx = rows[order[s : s + bs]]
-                        xs[j, : len(idx)] = _batch(x, idx)
-                        ys[j, : len(idx)] = y2[idx]
+                    idx = rows[order[first * bs : (first + count) * bs]]
+                    flat_x[: len(idx)] = _batch(x, idx).reshape(len(idx), -1)
+                    flat_y[: len(idx)] = y2[idx].reshape(len(idx), -1)
+                    flat_y[len(idx) : count * bs] = np.nan
                     state, loss = self._run(state, xs, ys, np.int32(count))
                 if partial and not padded:
                     idx = rows[order[n_full * bs :]]
@@ -411,7 +415,6 @@ class JaxSharedStepper(SharedStepper):
             for v, value in zip(model.non_trainable_variables, state[1]):
                 v.assign(value)
             self.states[model] = list(state[2])
-        self._holds = weakref.ref(model)
         return losses
 
     def predict(self, model, x, batch_size: int) -> np.ndarray:
@@ -423,20 +426,11 @@ class JaxSharedStepper(SharedStepper):
         parts = []
         for s in range(0, n, step):
             idx = np.arange(s, min(s + step, n))
-            xb = _batch(x, idx)
-            size = _pow2_at_least(len(idx))
-            if size > len(idx):
-                xb = np.concatenate([xb, np.zeros((size - len(idx), *xb.shape[1:]), xb.dtype)])
+            xb = pad_rows_pow2(_batch(x, idx))
             parts.append(np.asarray(self._forward_fn(trainable, non_trainable, xb))[: len(idx)])
         if not parts:
             return np.zeros((0, *self.template.output_shape[1:]), np.float32)
         return np.concatenate(parts)
-
-
-def _batch_norm_types() -> tuple:
-    import keras
-
-    return (keras.layers.BatchNormalization,)
 
 
 def _key(config, input_shape, head: str, n_out: int, purpose: str) -> Any:
