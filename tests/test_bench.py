@@ -109,7 +109,8 @@ def test_shipped_wheat_configs_validate(name, example_data):
         latest = ["snpcnn_default_v8", "snpcnn_default_v9"]
         if name == "wheat":  # the first default, for the published table; the previous default
             latest.append("snpcnn_default_v10")  # the v10 candidate (session 25)
-            latest.append("snpcnn_default_v12")  # the v12 candidate (session 27)
+        latest.append("snpcnn_default_v12")  # the v12 default (session 27), in both configs
+        if name == "wheat":
             names += ["snpcnn_default_v1", *previous, *latest]
             v1 = cfg.models[-1 - len(previous) - len(latest)]
             assert (v1.linear_init, v1.conv_gate, v1.scaling) == ("ridge", 0.0, "standardize")
