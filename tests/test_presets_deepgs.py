@@ -59,3 +59,17 @@ def test_wheat_deepgs_config_uses_gpbench_training_settings(example_data):
     # session 12: the deepgs network with the same settings, 5 networks averaged
     assert (five.architecture, five.n_seeds) == ("deepgs", 5)
     assert (five.batch_size, five.patience, five.epochs, five.learning_rate) == (32, 50, 6000, 1e-3)
+
+
+def test_wheat_deepgs_seeds_config_is_the_parity_run_at_five_seeds(example_data):
+    """wheat_deepgs_seeds.toml: the same single network and settings at seeds 0-4 (seed 0 is
+    the parity run's own, so its numbers reproduce wheat_deepgs.toml's deepgs row)."""
+    seeds = load_config(CONFIG.with_name("wheat_deepgs_seeds.toml"))
+    base = load_config(CONFIG)
+    assert seeds.seeds == [0, 1, 2, 3, 4] and base.seeds == [0]
+    (one,) = seeds.models
+    ref = base.models[0]
+    keys = ("name", "architecture", "n_seeds", "batch_size", "patience", "epochs")
+    keys += ("learning_rate", "val_fraction", "scaling", "encoding")
+    assert {k: getattr(one, k) for k in keys} == {k: getattr(ref, k) for k in keys}
+    assert seeds.datasets[0].folds == base.datasets[0].folds
