@@ -289,8 +289,9 @@ class CVResults:
 
     def starts_not_offered(self) -> dict[str, int]:
         """Fits whose start choice could not offer a configured start (``start_choice.
-        not_offered``: on streamed genotypes the CNN-GP, and the LASSO above
-        ``lasso_max_streamed``), by start label."""
+        not_offered``: on streamed genotypes the LASSO above ``lasso_max_streamed``, and the
+        CNN-GP above ``kernel_max_streamed`` or where the input is not one-channel dosages),
+        by start label."""
         from snpcnn.training import START_LABELS
 
         out: dict[str, int] = {}

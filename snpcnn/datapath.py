@@ -203,6 +203,28 @@ class EncodedRows:
         """``(c0, c1)`` column ranges of about :data:`BLOCK_BYTES` (multiples of ``align``)."""
         return _column_blocks(len(self), self.n_features, itemsize, align)
 
+    @property
+    def has_codes(self) -> bool:
+        """Whether each input value is a function of its SNP and int8 dosage alone (the
+        one-channel dosage encoding), so :meth:`codes` and :meth:`code_values` hold the
+        input in a quarter of its float32 size."""
+        return self.pre.encoding == "dosage" and self.shape[2] == 1
+
+    def codes(self) -> np.ndarray:
+        """The int8 dosages (-1 = missing) of these rows at the kept SNPs (rows x SNPs)."""
+        return np.ascontiguousarray(_read(self.genotypes.dosages, self.rows, self.pre.snp_index_))
+
+    def code_values(self, code: int) -> np.ndarray:
+        """The model input (float32, one value per kept SNP) of dosage ``code`` (-1: missing)
+        at every SNP: what :meth:`encode` gives a row that holds ``code`` everywhere."""
+        from snpcnn.genotypes import encode
+
+        pre = self.pre
+        block = np.full((1, len(pre.snp_index_)), code, dtype=np.int8)
+        return encode(block, pre.encoding, fill=pre.fill_, center=pre.center_, scale=pre.scale_)[
+            0, :, 0
+        ]
+
 
 def _column_blocks(n: int, p: int, itemsize: int, align: int) -> Iterator[tuple[int, int]]:
     step = max(1, BLOCK_BYTES // max(1, itemsize * n))

@@ -488,9 +488,11 @@ def _choose_start(
     alternative is configured.
 
     Streamed rows (:class:`snpcnn.datapath.EncodedRows`, large data): the same choice from
-    column-block passes (the Gram matrices summed over blocks; the LASSO's solver reads
-    blocks), without the CNN-GP, whose start keeps its training rows, and without the LASSO
-    above ``lasso_max_streamed`` training genotypes; ``info["not_offered"]`` says so."""
+    column-block passes (the Gram matrices and the CNN-GP's kernel summed over blocks, the
+    same numbers bit for bit for the CNN-GP; the LASSO's solver reads blocks); the CNN-GP
+    only on one-channel dosage input and up to ``kernel_max_streamed`` training genotypes
+    (its start keeps the training rows, as int8 codes), the LASSO up to
+    ``lasso_max_streamed``; ``info["not_offered"]`` says so."""
     from snpcnn.models.spec import kernel_starts
 
     spec = _kernel_spec(config)
@@ -510,12 +512,20 @@ def _choose_start(
         )
     why = None
     streamed = not isinstance(x, np.ndarray)
-    # streamed rows (large data): the CNN-GP is not offered (its start keeps the training
-    # rows, the whole float matrix, in the saved model too), nor the LASSO above
-    # lasso_max_streamed training genotypes (each of its iterations reads them all)
+    # streamed rows (large data): the CNN-GP is offered on one-channel dosage input up to
+    # kernel_max_streamed training genotypes (its start keeps the training rows in the saved
+    # model, there as int8 codes: 1 byte a genotype), the LASSO up to lasso_max_streamed
+    # (each of its iterations reads them all)
     not_offered: dict[str, str] = {}
     if streamed and "cnn_gp" in names:
-        not_offered["cnn_gp"] = "streamed genotypes"
+        # the streamed CNN-GP's layer keeps the training rows as int8 dosage codes
+        if not getattr(x, "has_codes", False):
+            not_offered["cnn_gp"] = "streamed genotypes with an encoding other than dosage"
+        elif n * x.n_features > int(spec["kernel_max_streamed"]):
+            not_offered["cnn_gp"] = (
+                f"streamed genotypes: {n} x {x.n_features} training genotypes > "
+                f"kernel_max_streamed ({spec['kernel_max_streamed']})"
+            )
     if streamed and "lasso" in names and n * x.n_features > int(spec["lasso_max_streamed"]):
         not_offered["lasso"] = (
             f"streamed genotypes: {n} x {x.n_features} training genotypes > "
@@ -582,8 +592,8 @@ def _choose_start(
         lasso, notes = _fit_lasso_start(xc, mean, yv, seed=0)
         info.update(notes)
     del xc, gram
-    if "cnn_gp" in names:
-        gp.fit(x.reshape(n, -1), yv)
+    if "cnn_gp" in names:  # streamed rows: from column blocks, as in memory bit for bit
+        gp.fit(x if streamed else x.reshape(n, -1), yv)
         logliks["cnn_gp"] = float(gp.loglik_)
         info["kernel_depth"] = int(gp.depth_)
     info.update(
@@ -661,6 +671,8 @@ def _start_output(start, inp):
         layer.set_effects(start.lin, start.quad, start.const)
         return out
     gp = start.gp
+    # a CNN-GP fitted on streamed rows keeps them on disk: the layer holds them as int8 codes
+    coded = gp.train_codes() if gp.Z_train_ is None else None
     layer = KernelPrediction(
         gp.n_train_,
         gp.n_features_in_,
@@ -670,9 +682,11 @@ def _start_output(start, inp):
         gp.bias,
         n_outputs=1,
         name="cnn_gp_start",
+        storage="float32" if coded is None else "int8",
+        n_codes=4 if coded is None else coded[1].shape[1],
     )
     out = layer(inp)
-    layer.set_fit(gp, start.intercept)
+    layer.set_fit(gp, start.intercept, coded)
     return out
 
 

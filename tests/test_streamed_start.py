@@ -1,6 +1,6 @@
 """The default's start choice on streamed genotypes (large data, snpcnn.datapath): GBLUP,
-GBLUP-AD and the LASSO from column-block passes, as in memory (session 19); the CNN-GP is not
-offered there."""
+GBLUP-AD and the LASSO from column-block passes, as in memory (session 19), and the CNN-GP
+since session 28 (tests/test_streamed_cnn_gp.py)."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def test_streamed_lasso_search_equals_in_memory(data, small_blocks):
 
 @pytest.mark.parametrize("trait, chosen", [("sparse", "lasso"), ("polygenic", "ridge")])
 def test_streamed_start_choice(data, small_blocks, trait, chosen):
-    """Streamed rows: the REML numbers and errors of the in-memory choice; the LASSO start
-    predicts streamed rows as in memory.  The CNN-GP is not offered (recorded)."""
+    """Streamed rows: the REML numbers and errors of the in-memory choice (the CNN-GP's
+    likelihood bit for bit); the LASSO start predicts streamed rows as in memory."""
     g, sparse, poly = data
     y = {"sparse": sparse, "polygenic": poly}[trait]
     rows = np.arange(260)
@@ -74,8 +74,9 @@ def test_streamed_start_choice(data, small_blocks, trait, chosen):
     cfg = TrainConfig(model="snpcnn_default")
     start, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
     mem_start, mem = _choose_start(dense, yt, cfg, "regression")
-    assert info["candidates"] == ["ridge", "gblup_ad", "lasso"] and "skipped" not in info
-    assert info["not_offered"] == {"cnn_gp": "streamed genotypes"}
+    assert info["candidates"] == ["ridge", "cnn_gp", "gblup_ad", "lasso"]
+    assert "skipped" not in info and "not_offered" not in info
+    assert info["loglik"]["cnn_gp"] == mem["loglik"]["cnn_gp"]
     assert info["loglik"]["gblup_ad"] == pytest.approx(mem["loglik"]["gblup_ad"], rel=1e-8)
     assert info["chosen"] == chosen
     assert info["loo_mse"]["ridge"] == pytest.approx(mem["loo_mse"]["ridge"], rel=1e-8)
@@ -97,8 +98,8 @@ def test_streamed_start_choice(data, small_blocks, trait, chosen):
 
 def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypatch):
     """The default on a sparse trait, streamed (SNPCNN_STREAM=1) and in memory: the LASSO
-    start in both, the same predictions (float rounding apart), and the report says which
-    starts a streamed fit could not offer."""
+    start in both, the same predictions (float rounding apart), every start offered in both;
+    the report says which starts a streamed fit could not offer (here none)."""
     from snpcnn.cv import cross_validate
 
     g, y, _ = data
@@ -128,13 +129,13 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
         fits = [h["conv"] for h in res.histories if (h.get("conv") or {}).get("start_choice")]
         chosen[stream] = [(c["start"], c["start_choice"]["candidates"]) for c in fits]
     assert [s for s, _ in chosen["0"]] == [s for s, _ in chosen["1"]] == ["lasso", "lasso"]
-    assert all(c == ["ridge", "gblup_ad", "lasso"] for _, c in chosen["1"])
-    assert runs["1"].starts_not_offered() == {"CNN-GP": 2}
-    assert runs["0"].starts_not_offered() == {}
-    from snpcnn.report import conv_kept_text
+    assert all(c == ["ridge", "cnn_gp", "gblup_ad", "lasso"] for _, c in chosen["1"])
+    assert runs["1"].starts_not_offered() == runs["0"].starts_not_offered() == {}
+    from snpcnn.report import _not_offered_text, conv_kept_text
 
-    assert "these starts were not offered: the CNN-GP in 2 fits" in conv_kept_text(
-        runs["1"], short=True
+    assert "not offered" not in conv_kept_text(runs["1"], short=True)
+    assert "these starts were not offered: the LASSO in 2 fits" in _not_offered_text(
+        {"LASSO": 2}, short=True
     )
     for model in sorted(set(a["model"])):
         if model.startswith("CNN"):
@@ -144,7 +145,8 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
 
 def test_streamed_lasso_has_a_size_limit(data):
     """Above ``[linear] lasso_max_streamed`` training genotypes a streamed fit does not offer
-    the LASSO (each of its iterations reads them all) and says why; GBLUP-AD still is."""
+    the LASSO (each of its iterations reads them all) and says why; GBLUP-AD and the CNN-GP
+    still are."""
     from snpcnn.models import load_architecture
 
     g, y, _ = data
@@ -157,8 +159,8 @@ def test_streamed_lasso_has_a_size_limit(data):
         EncodedRows(g, pre, rows), yt, TrainConfig(model=arch), "regression"
     )
     assert "lasso_max_streamed (1000)" in info["not_offered"]["lasso"]
-    assert info["candidates"] == ["ridge", "gblup_ad"] and "lasso_cv_mse" not in info
-    assert info["best_alternative"] == "gblup_ad" and not isinstance(start, _LassoStart)
+    assert info["candidates"] == ["ridge", "cnn_gp", "gblup_ad"] and "lasso_cv_mse" not in info
+    assert set(info["loglik"]) == {"cnn_gp", "gblup_ad"} and not isinstance(start, _LassoStart)
 
 
 def test_streamed_gblup_ad_start_equals_in_memory(small_blocks):

@@ -143,7 +143,15 @@ def _training_data(
 ) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:
     """Checked float X and y, the fixed effects fitted on C, and their design F."""
     X = _as_matrix(X, "X")
-    n = X.shape[0]
+    y, fe, F = _targets_and_design(y, C, X.shape[0], who)
+    _check_polymorphic(X)
+    return X, y, fe, F
+
+
+def _targets_and_design(
+    y: Any, C: Any, n: int, who: str
+) -> tuple[np.ndarray, _FixedEffects, np.ndarray]:
+    """Checked y for ``n`` rows, the fixed effects fitted on C, and their design F."""
     y = _as_vector(y, n)
     fe = _FixedEffects().fit(C, n)
     F = fe.design(C, n)
@@ -151,8 +159,7 @@ def _training_data(
         raise InputError(
             f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
         )
-    _check_polymorphic(X)
-    return X, y, fe, F
+    return y, fe, F
 
 
 class Baseline:

@@ -35,11 +35,22 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _training_data
+from snpcnn.baselines._common import (
+    Baseline,
+    _as_matrix,
+    _check_polymorphic,
+    _targets_and_design,
+    _training_data,
+)
 from snpcnn.baselines.reml import _best_kernel, _reml_bounds, _store_reml
 from snpcnn.errors import InputError
 
 ACTIVATIONS = ("relu", "square")
+
+
+def _is_streamed(X: Any) -> bool:
+    """Streamed rows (:class:`snpcnn.datapath.EncodedRows`): read in column blocks."""
+    return not isinstance(X, np.ndarray) and hasattr(X, "column_blocks")
 
 
 def _arccos(k12: np.ndarray, k11: np.ndarray, k22: np.ndarray) -> np.ndarray:
@@ -129,12 +140,32 @@ def window_kernel(
     over :func:`snpcnn.threads.current_threads` threads (numpy releases the GIL).  Each
     block sums its windows' maps in float64 in window order, so the result is the same bit
     for bit with 1 thread or several, and whatever the block size."""
+    K = np.zeros((len(A), len(B)))
+    da, db = np.zeros(len(A)), np.zeros(len(B))
+    n_win = add_windows(A, B, width, activation, bias, K, da, db)
+    return K / n_win, da / n_win, db / n_win
+
+
+def add_windows(
+    A: np.ndarray,
+    B: np.ndarray,
+    width: int,
+    activation: str,
+    bias: float,
+    K: np.ndarray,
+    da: np.ndarray,
+    db: np.ndarray,
+) -> int:
+    """Add the windows of ``A`` and ``B`` (the same columns of both) to the running sums
+    ``K``, ``da``, ``db`` (float64, in place), in window order; return the number of windows.
+
+    :func:`window_kernel` is one call over all the columns; a caller that reads the columns
+    in blocks whose edges fall on window edges (multiples of ``width``) and calls this once
+    per block, in column order, gets the same sums bit for bit (the streamed CNN-GP)."""
     from snpcnn.threads import current_threads
 
     m = A.shape[1]
     nA, nB = len(A), len(B)
-    K = np.zeros((nA, nB))
-    da, db = np.zeros(nA), np.zeros(nB)
     starts = list(range(0, m, width))
     A32, B32 = np.ascontiguousarray(A, np.float32), np.ascontiguousarray(B, np.float32)
     bias32 = np.float32(bias)
@@ -177,8 +208,7 @@ def window_kernel(
     # B's diagonal does not depend on A's rows: once, in window order
     for k in kbb:
         db += 3.0 * k * k if activation == "square" else k
-    n_win = len(starts)
-    return K / n_win, da / n_win, db / n_win
+    return len(starts)
 
 
 def dense_kernel(
@@ -288,7 +318,11 @@ class CNNGP(Baseline):
 
     def fit(self, X: Any, y: Any, C: Any = None) -> CNNGP:
         """Standardise on the training rows, build the kernel, pick the depth and the
-        variance components by REML.  Parameters are as for :meth:`GBLUP.fit`."""
+        variance components by REML.  Parameters are as for :meth:`GBLUP.fit`; ``X`` may
+        also be streamed rows (:class:`snpcnn.datapath.EncodedRows`), read in column blocks
+        (:meth:`_fit_streamed`)."""
+        if _is_streamed(X):
+            return self._fit_streamed(X, y, C)
         depths = self._check_params()
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         given = X
@@ -310,6 +344,13 @@ class CNNGP(Baseline):
         Z32 = Z.astype(np.float32)
         del Z
         K0, d0, _ = window_kernel(Z32, Z32, self._width(m), self.activation, float(self.bias))
+        self._store(K0, d0, (depths, y, F, fe, lo, hi), mean, sd, Z32, None)
+        return self
+
+    def _store(self, K0, d0, reml_args, mean, sd, Z32, rows) -> None:
+        """Pick the depth by REML on the window kernel ``K0`` and keep the fit, with the
+        training rows as ``Z32`` (standardised, in memory) or ``rows`` (streamed)."""
+        depths, y, F, fe, lo, hi = reml_args
         depth, reml, by_depth = _best_kernel(
             depths,
             lambda d: dense_kernel(K0, d0, d0, int(d), float(self.bias))[0],
@@ -324,12 +365,74 @@ class CNNGP(Baseline):
         self.loglik_by_depth_ = {int(k): v for k, v in by_depth.items()}
         self.dual_coef_ = reml.hinv_resid
         self.loo_residuals_ = reml.loo_resid
+        self.diag_train_ = d0
         self.mean_, self.sd_ = mean, sd
         self.Z_train_ = Z32
-        self.diag_train_ = d0
-        self.n_features_in_ = m
-        self.n_train_ = n
+        self.train_rows_ = rows
+        self.n_features_in_, self.n_train_ = len(mean), len(d0)
+
+    def _fit_streamed(self, X: Any, y: Any, C: Any) -> CNNGP:
+        """:meth:`fit` on streamed rows: means, SDs and the window kernel from column blocks
+        whose edges fall on window edges, standardised exactly as in memory, so the kernel,
+        the REML fit and the predictions are those of the in-memory fit bit for bit.  Memory:
+        the n x n kernel plus one column block; the training rows stay on disk
+        (``train_rows_``) and are read again, in blocks, to predict new rows."""
+        depths = self._check_params()
+        lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
+        n, m = len(X), int(X.n_features)
+        y, fe, F = _targets_and_design(y, C, n, "CNN-GP")
+        width = self._width(m)
+        mean, sd = np.zeros(m), np.ones(m)
+        K0, d0, dd = np.zeros((n, n)), np.zeros(n), np.zeros(n)
+        n_win, varying = 0, False
+        for c0, c1 in X.column_blocks(itemsize=8, align=width):
+            Xb = _as_matrix(X.columns(c0, c1), "X")
+            varying = varying or bool((np.ptp(Xb, axis=0) > 0).any())
+            mean[c0:c1] = Xb.mean(axis=0)
+            sb = Xb.std(axis=0)
+            sb[sb == 0] = 1.0
+            sd[c0:c1] = sb
+            Xb -= mean[c0:c1]
+            Xb /= sb
+            Z32 = Xb.astype(np.float32)
+            del Xb
+            n_win += add_windows(Z32, Z32, width, self.activation, float(self.bias), K0, d0, dd)
+        if not varying:
+            _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
+        K0 /= n_win
+        d0 /= n_win
+        self._store(K0, d0, (depths, y, F, fe, lo, hi), mean, sd, None, X)
         return self
+
+    def _train_block(self, c0: int, c1: int) -> np.ndarray:
+        """Columns ``c0:c1`` of the standardised training rows (float32), as the fit saw
+        them."""
+        if self.Z_train_ is not None:
+            return self.Z_train_[:, c0:c1]
+        Xb = _as_matrix(self.train_rows_.columns(c0, c1), "X")
+        Xb -= self.mean_[c0:c1]
+        Xb /= self.sd_[c0:c1]
+        return Xb.astype(np.float32)
+
+    def train_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a streamed fit on one-channel dosage input: the training rows as int8 codes
+        (rows x SNPs, -1 = missing) and ``table`` (SNPs x codes, float32) with
+        ``table[j, c + 1]`` the standardised value the fit used for code ``c`` at SNP ``j``,
+        so ``table[j, codes[:, j] + 1]`` is the fit's training column ``j`` bit for bit, in a
+        quarter of the float32 matrix's memory
+        (:class:`snpcnn.models.layers.KernelPrediction` with ``storage = "int8"``).  None
+        for an in-memory fit or another encoding."""
+        self._check_fitted()
+        rows = self.train_rows_
+        if rows is None or not getattr(rows, "has_codes", False):
+            return None
+        codes = rows.codes()
+        top = max(int(codes.max(initial=0)), 0)
+        table = np.zeros((self.n_features_in_, top + 2), dtype=np.float32)
+        for c in range(-1, top + 1):
+            v = rows.code_values(c).astype(np.float64)
+            table[:, c + 1] = ((v - self.mean_) / self.sd_).astype(np.float32)
+        return codes, table
 
     def _width(self, m: int) -> int:
         return m if self.width is None else int(self.width)
@@ -340,6 +443,25 @@ class CNNGP(Baseline):
         Z_new = (self._check_new(X_new) - self.mean_) / self.sd_
         if len(Z_new) == 0:  # no rows to predict (window_kernel needs at least one)
             return np.zeros((0, self.n_train_))
+        if self.Z_train_ is None:  # a streamed fit: the training rows in column blocks
+            width = self._width(self.n_features_in_)
+            r, n = len(Z_new), self.n_train_
+            K, d_new, d_tr = np.zeros((r, n)), np.zeros(r), np.zeros(n)
+            n_win = 0
+            for c0, c1 in self.train_rows_.column_blocks(itemsize=8, align=width):
+                n_win += add_windows(
+                    Z_new[:, c0:c1],
+                    self._train_block(c0, c1),
+                    width,
+                    self.activation,
+                    float(self.bias),
+                    K,
+                    d_new,
+                    d_tr,
+                )
+            K /= n_win
+            d_new /= n_win
+            return dense_kernel(K, d_new, self.diag_train_, self.depth_, float(self.bias))[0]
         K, d_new, _ = window_kernel(
             Z_new,
             self.Z_train_.astype(np.float64),

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from snpcnn.baselines._common import _EIG_RTOL, _as_vector, _FixedEffects
+from snpcnn.baselines._common import _EIG_RTOL, _FixedEffects, _targets_and_design
 from snpcnn.errors import InputError
 
 __all__ = [
@@ -271,13 +271,7 @@ def prepare(
 ) -> tuple[Any, np.ndarray, _FixedEffects, np.ndarray, _Moments]:
     """Checked inputs and the one pass of moments for a large-n fit."""
     X, n, m = _shape(X, "X")
-    y = _as_vector(y, n)
-    fe = _FixedEffects().fit(C, n)
-    F = fe.design(C, n)
-    if n - F.shape[1] < 2:
-        raise InputError(
-            f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
-        )
+    y, fe, F = _targets_and_design(y, C, n, who)
     mo = _moments(X, y, F)
     if not (mo.diag > 0).any():
         raise InputError(

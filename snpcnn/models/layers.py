@@ -383,7 +383,9 @@ class KernelPrediction(keras.layers.Layer):
     """The prediction of a fitted CNN-GP (:class:`snpcnn.baselines.CNNGP`) as a Keras layer.
 
     Holds the CNN-GP's training rows (standardised, as non-trainable weights saved with the
-    model) and its dual coefficients, and computes for a batch of genotypes the CNN-GP kernel
+    model; with ``storage = "int8"``, a CNN-GP fitted on streamed dosages, as int8 codes and a
+    per-SNP table of their standardised values, the same numbers in a quarter of the memory)
+    and its dual coefficients, and computes for a batch of genotypes the CNN-GP kernel
     with those rows (windows of ``width`` SNPs, ``activation``, then ``depth`` dense ReLU
     layers; module docstring of :mod:`snpcnn.baselines.cnn_gp`) times the coefficients, plus
     the intercept: ``k(x, X_train) H^-1 (y - F b) + b_0``.  The default CNN uses it where
@@ -403,11 +405,15 @@ class KernelPrediction(keras.layers.Layer):
         bias: float,
         n_outputs: int = 1,
         chunk_elements: int = 1 << 24,
+        storage: str = "float32",
+        n_codes: int = 4,
         **kwargs,
     ):
         super().__init__(**kwargs)
         from snpcnn.errors import InputError
 
+        self.storage = str(storage)
+        self.n_codes = int(n_codes)
         self.n_train = int(n_train)
         self.n_features = int(n_features)
         self.width = int(width)
@@ -431,6 +437,10 @@ class KernelPrediction(keras.layers.Layer):
         ]
         if self.activation not in ("relu", "square"):
             bad.append(f"activation = {self.activation!r} (must be relu or square)")
+        if self.storage not in ("float32", "int8"):
+            bad.append(f"storage = {self.storage!r} (must be float32 or int8)")
+        if self.n_codes < 2:
+            bad.append(f"n_codes = {self.n_codes!r} (must be >= 2)")
         if not (np.isfinite(self.kernel_bias) and self.kernel_bias >= 0):
             bad.append(f"bias = {self.kernel_bias!r} (must be finite and >= 0)")
         if bad:
@@ -447,9 +457,23 @@ class KernelPrediction(keras.layers.Layer):
                 f"but the CNN-GP was fitted on {self.n_features} SNP values a row"
             )
         n, w, nw = self.n_train, self.width, self.n_windows
-        self.train_z = self.add_weight(
-            shape=(n, nw * w), initializer="zeros", trainable=False, name="train_z"
-        )
+        if self.storage == "int8":
+            # the training rows as int8 dosage codes and each SNP's table of standardised
+            # values (CNNGP.train_codes): a quarter of the float32 rows' memory
+            self.train_codes = self.add_weight(
+                shape=(n, nw * w),
+                initializer="zeros",
+                dtype="int8",
+                trainable=False,
+                name="train_codes",
+            )
+            self.z_table = self.add_weight(
+                shape=(nw * w, self.n_codes), initializer="zeros", trainable=False, name="z_table"
+            )
+        else:
+            self.train_z = self.add_weight(
+                shape=(n, nw * w), initializer="zeros", trainable=False, name="train_z"
+            )
         self.center = self.add_weight(
             shape=(self.n_features,), initializer="zeros", trainable=False, name="center"
         )
@@ -464,19 +488,38 @@ class KernelPrediction(keras.layers.Layer):
         )
         super().build(input_shape)
 
-    def set_fit(self, gp, intercept) -> None:
-        """Copy a fitted :class:`~snpcnn.baselines.CNNGP` (one output) into the layer."""
-        got = np.shape(gp.Z_train_)
-        if got != (self.n_train, self.n_features):
-            from snpcnn.errors import InputError
+    def set_fit(self, gp, intercept, coded=None) -> None:
+        """Copy a fitted :class:`~snpcnn.baselines.CNNGP` (one output) into the layer: its
+        standardised training rows, or with ``storage = "int8"`` their codes and table
+        (:meth:`~snpcnn.baselines.CNNGP.train_codes`, a streamed fit; ``coded``: its
+        result, where the caller has it already)."""
+        from snpcnn.errors import InputError
 
+        got = (gp.n_train_, gp.n_features_in_)
+        if got != (self.n_train, self.n_features):
             raise InputError(
                 f"KernelPrediction.set_fit: the CNN-GP was fitted on {got[0]} rows x "
                 f"{got[1]} SNPs but the layer was built for {self.n_train} x {self.n_features}"
             )
-        z = np.zeros((self.n_train, self.n_windows * self.width), dtype="float32")
-        z[:, : self.n_features] = np.asarray(gp.Z_train_, dtype="float32")
-        self.train_z.assign(z)
+        cols = self.n_windows * self.width
+        if self.storage == "int8":
+            coded = gp.train_codes() if coded is None else coded
+            if coded is None or coded[1].shape[1] != self.n_codes:
+                raise InputError(
+                    "KernelPrediction.set_fit: storage = 'int8' needs a CNN-GP fitted on "
+                    f"streamed one-channel dosage rows with {self.n_codes} codes"
+                )
+            codes, table = coded
+            q = np.full((self.n_train, cols), -1, dtype="int8")
+            q[:, : self.n_features] = codes
+            t = np.zeros((cols, self.n_codes), dtype="float32")  # padding: 0, as train_z's
+            t[: self.n_features] = table
+            self.train_codes.assign(q)
+            self.z_table.assign(t)
+        else:
+            z = np.zeros((self.n_train, cols), dtype="float32")
+            z[:, : self.n_features] = np.asarray(gp.Z_train_, dtype="float32")
+            self.train_z.assign(z)
         self.center.assign(np.asarray(gp.mean_, dtype="float32"))
         self.inv_sd.assign((1.0 / np.asarray(gp.sd_, dtype=np.float64)).astype("float32"))
         self.dual.assign(np.asarray(gp.dual_coef_, dtype="float32").reshape(self.n_train, -1))
@@ -489,28 +532,49 @@ class KernelPrediction(keras.layers.Layer):
             z = ops.pad(z, [[0, 0], [0, pad]])
         return ops.reshape(z, (-1, self.n_windows, self.width))
 
+    def _decoded(self, c0: int, c1: int):
+        """Windows ``c0:c1`` of the standardised training rows, from their int8 codes
+        (``storage = "int8"``): (n_train, c1 - c0, width) float32, each value looked up in
+        its SNP's row of ``z_table``."""
+        w, v = self.width, self.n_codes
+        q = ops.cast(self.train_codes[:, c0 * w : c1 * w], "int32")
+        idx = ops.maximum(q, -1) + 1 + ops.arange((c1 - c0) * w, dtype="int32")[None, :] * v
+        z = ops.take(ops.reshape(self.z_table[c0 * w : c1 * w], (-1,)), idx)
+        return ops.reshape(z, (self.n_train, c1 - c0, w))
+
     def call(self, inputs):
         x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.n_features))
         za = self._windows((x - self.center) * self.inv_sd)
-        zb = ops.reshape(self.train_z, (self.n_train, self.n_windows, self.width))
         counts = np.full(self.n_windows, float(self.width), dtype="float32")
         counts[-1] = float(self.n_features - (self.n_windows - 1) * self.width)
         b = np.float32(self.kernel_bias)
         kaa_all = ops.sum(za * za, axis=-1) / counts + b  # (batch, windows)
-        kbb_all = ops.sum(zb * zb, axis=-1) / counts + b  # (n_train, windows)
+        coded = self.storage == "int8"
+        if not coded:
+            zb = ops.reshape(self.train_z, (self.n_train, self.n_windows, self.width))
+            kbb_all = ops.sum(zb * zb, axis=-1) / counts + b  # (n_train, windows)
+        kbb_parts = []
         step = max(1, self.chunk_elements // max(1, 256 * self.n_train))
         total = None
         for c0 in range(0, self.n_windows, step):
             c1 = min(c0 + step, self.n_windows)
-            kab = ops.einsum("bcw,ncw->bnc", za[:, c0:c1], zb[:, c0:c1]) / counts[c0:c1] + b
+            if coded:  # the chunk's training windows, decoded for this chunk only
+                zbc = self._decoded(c0, c1)
+                kbb_c = ops.sum(zbc * zbc, axis=-1) / counts[c0:c1] + b
+                kbb_parts.append(kbb_c)
+            else:
+                zbc, kbb_c = zb[:, c0:c1], kbb_all[:, c0:c1]
+            kab = ops.einsum("bcw,ncw->bnc", za[:, c0:c1], zbc) / counts[c0:c1] + b
             kaa = ops.expand_dims(kaa_all[:, c0:c1], 1)
-            kbb = ops.expand_dims(kbb_all[:, c0:c1], 0)
+            kbb = ops.expand_dims(kbb_c, 0)
             if self.activation == "square":
                 part = 2.0 * kab * kab + kaa * kbb
             else:
                 part = _arccos_map(kab, kaa, kbb)
             part = ops.sum(part, axis=-1)
             total = part if total is None else total + part
+        if coded:
+            kbb_all = ops.concatenate(kbb_parts, axis=1)
         K = total / np.float32(self.n_windows)
         if self.activation == "square":
             da = ops.mean(3.0 * kaa_all * kaa_all, axis=-1)
@@ -537,6 +601,8 @@ class KernelPrediction(keras.layers.Layer):
                 "bias": self.kernel_bias,
                 "n_outputs": self.n_outputs,
                 "chunk_elements": self.chunk_elements,
+                "storage": self.storage,
+                "n_codes": self.n_codes,
             }
         )
         return config

@@ -105,6 +105,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # streamed genotypes (large data): the LASSO is offered up to this many training
     # genotypes (rows x input columns); each of its working-set iterations reads them all
     "lasso_max_streamed": (check_positive_int, 2**29),
+    # streamed genotypes: the CNN-GP is offered up to this many training genotypes; its
+    # start's layer keeps them as int8 codes in the model (1 byte each: 256 MiB at 2^28, the
+    # float32 size at which a fold streams), and its kernel costs O(rows^2 x SNPs)
+    "kernel_max_streamed": (check_positive_int, 2**28),
     # the LASSO is proposed only where its inner-CV squared errors are also significantly
     # lower than the incumbent's leave-one-out errors, row by row (one-sided paired t-test,
     # p below this); 1 = any lower mean (v7's rule)

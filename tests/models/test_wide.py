@@ -25,6 +25,7 @@ def test_linear_table_is_validated_and_filled():
         "kernel_threshold": 1.92,
         "kernel_max_samples": 5000,
         "lasso_max_streamed": 2**29,
+        "kernel_max_streamed": 2**28,
         "lasso_proposal_p": 1.0,
     }
     assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}

@@ -1,0 +1,138 @@
+"""The CNN-GP start on streamed genotypes (large data, snpcnn.datapath; session 28): its
+kernel from column blocks, the same numbers bit for bit as in memory, and its Keras layer
+holding the training rows as int8 dosage codes instead of float32 values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snpcnn import datapath
+from snpcnn.baselines import CNNGP
+from snpcnn.datapath import EncodedRows, predict_rows
+from snpcnn.genotypes import Genotypes
+from snpcnn.preprocess import GenotypePreprocessor
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+from snpcnn.training import TrainConfig, _choose_start, _cnn_gp_start, _start_output, train_cnn
+
+
+@pytest.fixture()
+def small_blocks(monkeypatch):
+    """Blocks of a few columns, so that every pass really is many blocks."""
+    monkeypatch.setattr(datapath, "BLOCK_BYTES", 16 * 1024)
+
+
+def _sim(n=300, m=603, seed=4):
+    g = simulate_genotypes(n, m, missing_rate=0.02, seed=seed)
+    y, _ = simulate_trait(g, architecture="local_epistasis", n_loci=5, h2=0.6, seed=1)
+    return g, np.asarray(y, float)
+
+
+def _nonlinear(n=240, m=60, seed=3):
+    """tests/test_kernel_start.py's trait that REML gives to the CNN-GP, as int8 genotypes
+    with missing calls."""
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(2, 0.5, size=(n, m)).astype(np.float64)
+    g = np.tanh((x - 1.0) @ rng.normal(size=m) / 3.0) * 3.0
+    g += ((x[:, :30] - 1.0) ** 2).sum(1) * 0.5
+    y = g + rng.normal(scale=g.std() * 0.6, size=n)
+    d = x.astype(np.int8)
+    d[rng.random(d.shape) < 0.01] = -1
+    return Genotypes(d, np.array([f"s{i}" for i in range(n)])), (y - y.mean()) / y.std()
+
+
+@pytest.mark.parametrize("activation, width", [("relu", 5), ("square", 7)])
+def test_streamed_fit_equals_in_memory_bit_for_bit(small_blocks, activation, width):
+    g, y = _sim()
+    rows = np.arange(250)
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    src = EncodedRows(g, pre, rows)
+    assert len(list(src.column_blocks(itemsize=8, align=width))) > 10
+    mem = CNNGP(width=width, activation=activation).fit(
+        pre.transform(g, rows).reshape(250, -1), y[rows]
+    )
+    got = CNNGP(width=width, activation=activation).fit(src, y[rows])
+    assert got.Z_train_ is None and got.depth_ == mem.depth_ and got.loglik_ == mem.loglik_
+    np.testing.assert_array_equal(got.dual_coef_, mem.dual_coef_)
+    np.testing.assert_array_equal(got.loo_residuals_, mem.loo_residuals_)
+    test = pre.transform(g, np.arange(250, 300)).reshape(50, -1)
+    np.testing.assert_array_equal(got.predict(test), mem.predict(test))
+    # the int8 codes and their table give back the fit's standardised rows exactly
+    codes, table = got.train_codes()
+    assert codes.dtype == np.int8 and (codes == -1).any() and table.shape == (603, 4)
+    z = np.take_along_axis(table.T, codes.astype(np.int64) + 1, axis=0)
+    np.testing.assert_array_equal(z, mem.Z_train_)
+    assert mem.train_codes() is None  # an in-memory fit keeps its float rows
+
+
+def test_int8_layer_predicts_as_the_float32_layer_and_reloads(small_blocks, tmp_path):
+    import keras
+
+    from snpcnn.models import load_model
+
+    g, y = _sim()
+    rows = np.arange(250)
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    mem = CNNGP().fit(pre.transform(g, rows).reshape(250, -1), y[rows])
+    got = CNNGP().fit(EncodedRows(g, pre, rows), y[rows])
+    test = pre.transform(g, np.arange(250, 300))
+    models, preds = [], []
+    for gp in (mem, got):
+        inp = keras.Input(shape=test.shape[1:])
+        m = keras.Model(inp, _start_output(_cnn_gp_start(gp, y[rows]), inp))
+        models.append(m)
+        preds.append(m.predict(test, verbose=0)[:, 0])
+    layer = models[1].get_layer("cnn_gp_start")
+    assert (layer.storage, models[0].get_layer("cnn_gp_start").storage) == ("int8", "float32")
+    assert layer.train_codes.dtype == "int8"
+    np.testing.assert_array_equal(preds[1], preds[0])
+    np.testing.assert_allclose(preds[0], mem.predict(test.reshape(50, -1)), atol=1e-5)
+    path = tmp_path / "m.keras"
+    models[1].save(path)
+    again = load_model(path, compile=False)
+    np.testing.assert_array_equal(again.predict(test, verbose=0)[:, 0], preds[1])
+    # 1 byte a training genotype instead of 4
+    stored = {w.name: w.numpy().nbytes for w in again.get_layer("cnn_gp_start").weights}
+    assert stored["train_codes"] == 250 * 605 and "train_z" not in stored
+
+
+def test_streamed_training_chooses_and_keeps_the_cnn_gp_as_in_memory(small_blocks, monkeypatch):
+    """train_cnn on streamed rows (v5: ridge or CNN-GP): REML's CNN-GP start, the same
+    choice and the same predictions as in memory (correction dropped: epochs = 0)."""
+    g, y = _nonlinear()
+    rows, test = np.arange(200), np.arange(200, 240)
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    yt = y[rows].astype(np.float32)[:, None]
+    cfg = TrainConfig(model="snpcnn_default_v5", epochs=0)
+    _, info = _choose_start(EncodedRows(g, pre, rows), yt, cfg, "regression")
+    assert info["chosen"] == "cnn_gp" and "not_offered" not in info
+    res = {}
+    for name, x in (("mem", pre.transform(g, rows)), ("stream", EncodedRows(g, pre, rows))):
+        res[name] = train_cnn(x, yt, cfg, seed=0)
+        assert res[name].conv["start"] == "cnn_gp"
+    a = res["mem"].conv["start_choice"]
+    b = res["stream"].conv["start_choice"]
+    assert a["loglik"] == b["loglik"] if "loglik" in a else a["loglik_kernel"] == b["loglik_kernel"]
+    want = np.asarray(predict_rows(res["mem"].model, pre.transform(g, test)))[:, 0]
+    got = np.asarray(predict_rows(res["stream"].model, EncodedRows(g, pre, test)))[:, 0]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    layer = res["stream"].model.get_layer("cnn_gp_start")
+    assert layer.storage == "int8"
+
+
+def test_streamed_cnn_gp_has_a_size_limit():
+    """Above ``[linear] kernel_max_streamed`` training genotypes (its layer keeps them, 1
+    byte each) a streamed fit does not offer the CNN-GP and says why."""
+    from snpcnn.models import load_architecture
+
+    g, y = _nonlinear()
+    rows = np.arange(200)
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    arch = load_architecture("snpcnn_default_v5")
+    arch["linear"]["kernel_max_streamed"] = 1000
+    yt = y[rows].astype(np.float32)[:, None]
+    start, info = _choose_start(
+        EncodedRows(g, pre, rows), yt, TrainConfig(model=arch), "regression"
+    )
+    assert "kernel_max_streamed (1000)" in info["not_offered"]["cnn_gp"]
+    assert start is None and info["skipped"].startswith("streamed genotypes: 200 x 60")
