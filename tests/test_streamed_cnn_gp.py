@@ -4,6 +4,8 @@ holding the training rows as int8 dosage codes instead of float32 values."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from snpcnn.genotypes import Genotypes
 from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.simulate import simulate_genotypes, simulate_trait
 from snpcnn.training import TrainConfig, _choose_start, _cnn_gp_start, _start_output, train_cnn
+from tests.test_backend import _run_without_tf, needs_jax
 
 
 @pytest.fixture()
@@ -136,3 +139,41 @@ def test_streamed_cnn_gp_has_a_size_limit():
     )
     assert "kernel_max_streamed (1000)" in info["not_offered"]["cnn_gp"]
     assert start is None and info["skipped"].startswith("streamed genotypes: 200 x 60")
+
+
+@needs_jax
+def test_int8_layer_on_jax_without_tensorflow(tmp_path):
+    """The int8 layer on Keras's JAX backend (the GPU machines have no TensorFlow): the
+    float32 layer's predictions bit for bit, through snpcnn's compiled forward pass."""
+    p = _run_without_tf(
+        """
+import json
+import numpy as np
+import keras
+from snpcnn import datapath
+from snpcnn.backend import predict_array
+from snpcnn.baselines import CNNGP
+from snpcnn.datapath import EncodedRows
+from snpcnn.preprocess import GenotypePreprocessor
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+from snpcnn.training import _cnn_gp_start, _start_output
+datapath.BLOCK_BYTES = 16 * 1024
+g = simulate_genotypes(120, 203, missing_rate=0.02, seed=4)
+y = np.asarray(simulate_trait(g, architecture="local_epistasis", n_loci=3, h2=0.6, seed=1)[0])
+rows = np.arange(100)
+pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+test = pre.transform(g, np.arange(100, 120))
+preds = []
+for x in (pre.transform(g, rows).reshape(100, -1), EncodedRows(g, pre, rows)):
+    gp = CNNGP().fit(x, y[rows])
+    inp = keras.Input(shape=test.shape[1:])
+    m = keras.Model(inp, _start_output(_cnn_gp_start(gp, y[rows]), inp))
+    preds.append(np.asarray(predict_array(m, test))[:, 0])
+print(json.dumps({"backend": keras.backend.backend(), "equal": bool(np.array_equal(*preds)),
+                  "storage": m.get_layer("cnn_gp_start").storage}))
+""",
+        tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out == {"backend": "jax", "equal": True, "storage": "int8"}
