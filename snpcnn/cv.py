@@ -1276,7 +1276,7 @@ def _run_fold(
             datapath.say_once(
                 id(genotypes),
                 "streaming: GBLUP and ridge use the large-n solver on the int8 genotypes, the "
-                "LASSO column-block passes"
+                "LASSO and the CNN-GP column-block passes"
                 + (
                     f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (they need a "
                     "float copy of the training matrix)"
@@ -1304,9 +1304,9 @@ def _run_fold(
                 for j in range(y_tr.shape[1]):
                     ok = ~np.isnan(y_tr[:, j])
                     # the large-n solver for GBLUP / ridge on streamed folds (the LASSO
-                    # reads column blocks by itself)
-                    lasso = b.lower().replace("-", "").replace("_", "") == "lasso"
-                    est = make_baseline(b, **({} if lasso else solver))
+                    # and the CNN-GP read column blocks by themselves)
+                    own = b.lower().replace("-", "").replace("_", "") in ("lasso", "cnngp")
+                    est = make_baseline(b, **({} if own else solver))
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
                         p[:, j] = est.predict(xd_te, c_te)

@@ -87,9 +87,9 @@ def stream_wanted(n_rows: int, n_snps: int, channels: int = 1) -> bool:
 
 
 #: the baselines that run on streamed folds: GBLUP and ridge by the large-n solver, the
-#: LASSO from column-block passes (the others eigendecompose n x n kernels of a float copy
-#: of the whole matrix)
-STREAMED_BASELINES = ("gblup", "ridge", "rrblup", "lasso")
+#: LASSO and the CNN-GP from column-block passes (the others build their n x n kernels from a
+#: float copy of the whole matrix)
+STREAMED_BASELINES = ("gblup", "ridge", "rrblup", "lasso", "cnngp")
 _SAID: set = set()
 
 

@@ -438,37 +438,64 @@ class CNNGP(Baseline):
         return m if self.width is None else int(self.width)
 
     def kernel(self, X_new: Any) -> np.ndarray:
-        """The CNN-GP kernel between ``X_new`` and the training rows (n_new x n_train)."""
+        """The CNN-GP kernel between ``X_new`` and the training rows (n_new x n_train).
+
+        ``X_new`` may be streamed rows (:class:`snpcnn.datapath.EncodedRows` or
+        ``DosageRows``): it is then read in column blocks, as are the training rows of a
+        streamed fit; the numbers are those of the in-memory computation bit for bit."""
         self._check_fitted()
-        Z_new = (self._check_new(X_new) - self.mean_) / self.sd_
-        if len(Z_new) == 0:  # no rows to predict (window_kernel needs at least one)
-            return np.zeros((0, self.n_train_))
-        if self.Z_train_ is None:  # a streamed fit: the training rows in column blocks
-            width = self._width(self.n_features_in_)
-            r, n = len(Z_new), self.n_train_
-            K, d_new, d_tr = np.zeros((r, n)), np.zeros(r), np.zeros(n)
-            n_win = 0
-            for c0, c1 in self.train_rows_.column_blocks(itemsize=8, align=width):
-                n_win += add_windows(
-                    Z_new[:, c0:c1],
-                    self._train_block(c0, c1),
-                    width,
-                    self.activation,
-                    float(self.bias),
-                    K,
-                    d_new,
-                    d_tr,
+        if _is_streamed(X_new):
+            if int(X_new.n_features) != self.n_features_in_:
+                raise InputError(
+                    f"X_new has {X_new.n_features} SNP columns but the model was fitted on "
+                    f"{self.n_features_in_}"
                 )
-            K /= n_win
-            d_new /= n_win
+            rows = X_new
+
+            def new_block(c0: int, c1: int) -> np.ndarray:
+                return _as_matrix(rows.columns(c0, c1), "X_new")
+
+            r = len(X_new)
+        else:
+            Xn = self._check_new(X_new)
+
+            def new_block(c0: int, c1: int) -> np.ndarray:
+                return Xn[:, c0:c1]
+
+            r = len(Xn)
+        if r == 0:  # no rows to predict (window_kernel needs at least one)
+            return np.zeros((0, self.n_train_))
+        width = self._width(self.n_features_in_)
+        if self.Z_train_ is not None and not _is_streamed(X_new):
+            K, d_new, _ = window_kernel(
+                (Xn - self.mean_) / self.sd_,
+                self.Z_train_.astype(np.float64),
+                width,
+                self.activation,
+                float(self.bias),
+            )
             return dense_kernel(K, d_new, self.diag_train_, self.depth_, float(self.bias))[0]
-        K, d_new, _ = window_kernel(
-            Z_new,
-            self.Z_train_.astype(np.float64),
-            self._width(self.n_features_in_),
-            self.activation,
-            float(self.bias),
-        )
+        # streamed rows on either side: column blocks on window edges
+        from snpcnn.datapath import _column_blocks
+
+        n = self.n_train_
+        K, d_new, d_tr = np.zeros((r, n)), np.zeros(r), np.zeros(n)
+        n_win = 0
+        for c0, c1 in _column_blocks(max(r, n), self.n_features_in_, 8, width):
+            zn = new_block(c0, c1) - self.mean_[c0:c1]
+            zn /= self.sd_[c0:c1]
+            n_win += add_windows(
+                zn,
+                self._train_block(c0, c1),
+                width,
+                self.activation,
+                float(self.bias),
+                K,
+                d_new,
+                d_tr,
+            )
+        K /= n_win
+        d_new /= n_win
         return dense_kernel(K, d_new, self.diag_train_, self.depth_, float(self.bias))[0]
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
