@@ -17,6 +17,7 @@ from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.simulate import simulate_genotypes, simulate_trait
 from snpcnn.training import TrainConfig, _choose_start, _cnn_gp_start, _start_output, train_cnn
 from tests.test_backend import _run_without_tf, needs_jax
+from tests.test_streamed_start import in_memory_and_streamed
 
 
 @pytest.fixture()
@@ -182,31 +183,8 @@ print(json.dumps({"backend": keras.backend.backend(), "equal": bool(np.array_equ
 def test_cnn_gp_baseline_runs_on_streamed_folds(tmp_path, monkeypatch, small_blocks):
     """``--baselines cnn_gp`` on streamed folds (before session 28: skipped there): fitted
     and predicted from column blocks, the in-memory predictions bit for bit."""
-    import pandas as pd
-
-    from snpcnn.cv import cross_validate
-
     g, y = _sim(n=200, m=303)
-    pheno = tmp_path / "pheno.csv"
-    pd.DataFrame({"sample_id": g.samples, "t": y}).to_csv(pheno, index=False)
-    runs = {}
-    for stream in ("0", "1"):
-        monkeypatch.setenv(datapath.STREAM_ENV, stream)
-        runs[stream] = cross_validate(
-            g,
-            str(pheno),
-            "t",
-            folds=2,
-            epochs=1,
-            patience=1,
-            conv_folds=2,
-            baselines=["cnn_gp"],
-            refit=False,
-            seed=3,
-        )
-    key = ["model", "repeat", "fold", "sample_id"]
-    a = runs["0"].predictions.sort_values(key).reset_index(drop=True)
-    b = runs["1"].predictions.sort_values(key).reset_index(drop=True)
+    _, a, b = in_memory_and_streamed(g, y, tmp_path, monkeypatch, epochs=1, baselines=["cnn_gp"])
     a, b = a[a["model"] == "CNN-GP"], b[b["model"] == "CNN-GP"]
     assert len(a) == len(b) == 200
     np.testing.assert_array_equal(b["predicted"].to_numpy(), a["predicted"].to_numpy())

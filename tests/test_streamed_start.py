@@ -96,13 +96,12 @@ def test_streamed_start_choice(data, small_blocks, trait, chosen):
     )
 
 
-def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypatch):
-    """The default on a sparse trait, streamed (SNPCNN_STREAM=1) and in memory: the LASSO
-    start in both, the same predictions (float rounding apart), every start offered in both;
-    the report says which starts a streamed fit could not offer (here none)."""
+def in_memory_and_streamed(g, y, tmp_path, monkeypatch, epochs, baselines):
+    """2-fold cross-validation of the default (``epochs``, 2 cross-fitting parts) with
+    ``baselines``, in memory (SNPCNN_STREAM=0) and streamed (=1): the two results and their
+    predictions, sorted alike."""
     from snpcnn.cv import cross_validate
 
-    g, y, _ = data
     pheno = tmp_path / "pheno.csv"
     pd.DataFrame({"sample_id": g.samples, "t": y}).to_csv(pheno, index=False)
     runs = {}
@@ -113,16 +112,26 @@ def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypa
             str(pheno),
             "t",
             folds=2,
-            epochs=3,
-            patience=3,
+            epochs=epochs,
+            patience=epochs,
             conv_folds=2,
-            baselines=["gblup"],
+            baselines=baselines,
             refit=False,
             seed=3,
         )
     key = ["model", "repeat", "fold", "sample_id"]
     a = runs["0"].predictions.sort_values(key).reset_index(drop=True)
     b = runs["1"].predictions.sort_values(key).reset_index(drop=True)
+    return runs, a, b
+
+
+def test_streamed_cross_validation_with_the_lasso_start(data, tmp_path, monkeypatch):
+    """The default on a sparse trait, streamed (SNPCNN_STREAM=1) and in memory: the LASSO
+    start in both, the same predictions (float rounding apart), every start offered in both;
+    the report says which starts a streamed fit could not offer (here none)."""
+    g, y, _ = data
+    runs, a, b = in_memory_and_streamed(g, y, tmp_path, monkeypatch, epochs=3, baselines=["gblup"])
+    key = ["model", "repeat", "fold", "sample_id"]
     assert a[key].equals(b[key])
     chosen = {}
     for stream, res in runs.items():
