@@ -958,7 +958,7 @@ def cross_validate(
             best_epochs.extend(res["history"]["best_epochs"])
             lrs.extend(res["history"]["learning_rates"])
             cnn_rates.append(res["history"].get("samples_per_second", float("nan")))
-        notes.extend(res.get("notes", []))
+        notes.extend(n for n in res.get("notes", []) if n not in notes)  # once, not per fold
         t_cnn += res.get("seconds_cnn", 0.0)
         t_base += res.get("seconds_baselines", 0.0)
         if progress:
@@ -1270,6 +1270,14 @@ def _run_fold(
         if datapath.stream_wanted(len(rows_tr), pre.n_snps):
             # no float copy of the fold: GBLUP and ridge read the int8 rows block by block
             run_baselines, skipped = datapath.streamed_baselines(baselines)
+            if skipped:  # said in summary.md, results.md and run.json, not only the console
+                names = ", ".join(_baseline_label(b) for b in skipped)
+                out["notes"].append(
+                    f"{names} not run: this fold was streamed (its float32 training input "
+                    "is above 256 MiB, or SNPCNN_STREAM=1), and streamed folds run GBLUP, "
+                    "ridge, the LASSO and the CNN-GP only; the others need a float copy of "
+                    "the training matrix (SNPCNN_STREAM=0 runs them in memory; docs/io.md)"
+                )
             solver = {"solver": "iterative"}
             xd_tr = datapath.DosageRows(genotypes, pre, rows_tr)
             xd_te = datapath.DosageRows(genotypes, pre, rows_te)

@@ -201,3 +201,17 @@ def test_streamed_gblup_ad_start_equals_in_memory(small_blocks):
     for a, b in ((got.lin, want.lin), (got.quad, want.quad), (got.fitted, want.fitted)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)  # REML optimum: 1e-6
     assert got.const == pytest.approx(want.const, rel=1e-5)
+
+
+def test_baselines_skipped_on_streamed_folds_are_named_in_the_report(data, tmp_path, monkeypatch):
+    """RKHS cannot run on streamed folds: summary.md's notes say so once (not once per
+    fold), with the way to run it; the in-memory run has no such note."""
+    from snpcnn.report import summary_markdown
+
+    g, y, _ = data
+    runs, a, b = in_memory_and_streamed(g, y, tmp_path, monkeypatch, 1, ["gblup", "rkhs"])
+    assert "RKHS" in set(a["model"]) and "RKHS" not in set(b["model"])
+    said = [n for n in runs["1"].notes if n.startswith("RKHS not run: this fold was streamed")]
+    assert len(said) == 1 and "SNPCNN_STREAM=0" in said[0]
+    assert not any("not run" in n for n in runs["0"].notes)
+    assert said[0] in summary_markdown(runs["1"])
