@@ -15,7 +15,7 @@ from snpcnn.datapath import EncodedRows, predict_rows
 from snpcnn.genotypes import Genotypes
 from snpcnn.preprocess import GenotypePreprocessor
 from snpcnn.simulate import simulate_genotypes, simulate_trait
-from snpcnn.training import TrainConfig, _choose_start, _cnn_gp_start, _start_output, train_cnn
+from snpcnn.training import TrainConfig, _choose_start, train_cnn
 from tests.test_backend import _run_without_tf, needs_jax
 from tests.test_streamed_start import in_memory_and_streamed
 
@@ -66,12 +66,38 @@ def test_streamed_fit_equals_in_memory_bit_for_bit(small_blocks, activation, wid
     assert codes.dtype == np.int8 and (codes == -1).any() and table.shape == (603, 4)
     z = np.take_along_axis(table.T, codes.astype(np.int64) + 1, axis=0)
     np.testing.assert_array_equal(z, mem.Z_train_)
-    assert mem.train_codes() is None  # an in-memory fit keeps its float rows
+    # an in-memory fit's codes: each column's distinct values, exact too
+    codes, table = mem.train_codes()
+    z = np.take_along_axis(table.T, codes.astype(np.int64) + 1, axis=0)
+    np.testing.assert_array_equal(z, mem.Z_train_)
+
+
+def _layer_model(gp, storage, coded, shape, intercept=0.5):
+    import keras
+
+    from snpcnn.models.layers import KernelPrediction
+
+    inp = keras.Input(shape=shape)
+    layer = KernelPrediction(
+        gp.n_train_,
+        gp.n_features_in_,
+        gp.width,
+        gp.activation,
+        gp.depth_,
+        gp.bias,
+        storage=storage,
+        n_codes=4 if coded is None else coded[1].shape[1],
+        name="cnn_gp_start",
+    )
+    model = keras.Model(inp, layer(inp))
+    layer.set_fit(gp, np.array([intercept]), coded)
+    return model
 
 
 def test_int8_layer_predicts_as_the_float32_layer_and_reloads(small_blocks, tmp_path):
-    import keras
-
+    """The CNN-GP's layer with its training rows as int8 codes: those of a streamed fit
+    (dosages) and of an in-memory fit (each column's distinct values) predict exactly as the
+    float32 rows do, also after a save and reload, in a quarter of the memory."""
     from snpcnn.models import load_model
 
     g, y = _sim()
@@ -80,24 +106,37 @@ def test_int8_layer_predicts_as_the_float32_layer_and_reloads(small_blocks, tmp_
     mem = CNNGP().fit(pre.transform(g, rows).reshape(250, -1), y[rows])
     got = CNNGP().fit(EncodedRows(g, pre, rows), y[rows])
     test = pre.transform(g, np.arange(250, 300))
-    models, preds = [], []
-    for gp in (mem, got):
-        inp = keras.Input(shape=test.shape[1:])
-        m = keras.Model(inp, _start_output(_cnn_gp_start(gp, y[rows]), inp))
-        models.append(m)
-        preds.append(m.predict(test, verbose=0)[:, 0])
-    layer = models[1].get_layer("cnn_gp_start")
-    assert (layer.storage, models[0].get_layer("cnn_gp_start").storage) == ("int8", "float32")
-    assert layer.train_codes.dtype == "int8"
-    np.testing.assert_array_equal(preds[1], preds[0])
-    np.testing.assert_allclose(preds[0], mem.predict(test.reshape(50, -1)), atol=1e-5)
+    shape = test.shape[1:]
+    want = _layer_model(mem, "float32", None, shape).predict(test, verbose=0)[:, 0]
+    np.testing.assert_allclose(want - 0.5, mem.genomic_values(test.reshape(50, -1)), atol=1e-5)
+    mem_codes, got_codes = mem.train_codes(), got.train_codes()
+    # the in-memory fit's codes: each column's distinct values in increasing order
+    assert mem_codes[1].shape == (603, 4) and (np.diff(mem_codes[1][:, :3], axis=1) > 0).all()
+    for gp, coded in ((mem, mem_codes), (got, got_codes)):
+        model = _layer_model(gp, "int8", coded, shape)
+        assert model.get_layer("cnn_gp_start").train_codes.dtype == "int8"
+        np.testing.assert_array_equal(model.predict(test, verbose=0)[:, 0], want)
     path = tmp_path / "m.keras"
-    models[1].save(path)
+    model.save(path)
     again = load_model(path, compile=False)
-    np.testing.assert_array_equal(again.predict(test, verbose=0)[:, 0], preds[1])
+    np.testing.assert_array_equal(again.predict(test, verbose=0)[:, 0], want)
     # 1 byte a training genotype instead of 4
     stored = {w.name: w.numpy().nbytes for w in again.get_layer("cnn_gp_start").weights}
     assert stored["train_codes"] == 250 * 605 and "train_z" not in stored
+
+
+def test_distinct_codes_are_exact_and_have_a_limit():
+    from snpcnn.baselines.cnn_gp import MAX_CODES, _distinct_codes
+
+    rng = np.random.default_rng(0)
+    Z = rng.choice(np.float32([-1.5, 0.25, 3.0, np.pi]), size=(40, 7))
+    Z[:, 3] = 0.25  # a constant column: one code
+    codes, table = _distinct_codes(Z)
+    assert codes.dtype == np.int8 and table.shape == (7, 4)
+    np.testing.assert_array_equal(np.take_along_axis(table.T, codes + 1, axis=0), Z)
+    assert (codes[:, 3] == -1).all()
+    Z[:, 5] = np.arange(40, dtype=np.float32)  # a column of 40 distinct values
+    assert _distinct_codes(Z) is None and MAX_CODES < 40
 
 
 def test_streamed_training_chooses_and_keeps_the_cnn_gp_as_in_memory(small_blocks, monkeypatch):

@@ -48,6 +48,33 @@ from snpcnn.errors import InputError
 ACTIVATIONS = ("relu", "square")
 
 
+#: most distinct values a column may hold for :meth:`CNNGP.train_codes` (int8 codes)
+MAX_CODES = 16
+
+
+def _distinct_codes(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``Z`` (rows x columns) as int8 codes and a per-column table of its distinct values
+    (increasing; code ``k - 1`` for the ``k``-th, unused entries 0), or None where a column
+    holds more than :data:`MAX_CODES` distinct values.  Exact: every code maps back to the
+    very float in ``Z``.  A few passes over ``Z``, one int8 and one boolean matrix of its
+    size at a time."""
+    n, m = Z.shape
+    table = np.zeros((m, MAX_CODES), dtype=Z.dtype)
+    codes = np.full((n, m), -1, dtype=np.int8)
+    prev = np.full(m, -np.inf, dtype=Z.dtype)
+    for k in range(MAX_CODES + 1):
+        nxt = np.where(Z > prev, Z, np.inf).min(axis=0)  # the next distinct value up
+        left = np.isfinite(nxt)  # columns with values not yet coded
+        if not left.any():
+            return codes, table[:, : max(k, 2)]
+        if k == MAX_CODES:
+            return None
+        table[left, k] = nxt[left]
+        codes[Z == nxt] = k - 1
+        prev = np.where(left, nxt, prev)
+    return None
+
+
 def _is_streamed(X: Any) -> bool:
     """Streamed rows (:class:`snpcnn.datapath.EncodedRows`): read in column blocks."""
     return not isinstance(X, np.ndarray) and hasattr(X, "column_blocks")
@@ -415,16 +442,21 @@ class CNNGP(Baseline):
         return Xb.astype(np.float32)
 
     def train_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """For a streamed fit on one-channel dosage input: the training rows as int8 codes
-        (rows x SNPs, -1 = missing) and ``table`` (SNPs x codes, float32) with
-        ``table[j, c + 1]`` the standardised value the fit used for code ``c`` at SNP ``j``,
-        so ``table[j, codes[:, j] + 1]`` is the fit's training column ``j`` bit for bit, in a
-        quarter of the float32 matrix's memory
-        (:class:`snpcnn.models.layers.KernelPrediction` with ``storage = "int8"``).  None
-        for an in-memory fit or another encoding."""
+        """The training rows as int8 codes (rows x SNPs) and ``table`` (SNPs x codes,
+        float32), with ``table[j, codes[:, j] + 1]`` the fit's standardised training column
+        ``j`` bit for bit, in a quarter of the float32 matrix's memory
+        (:class:`snpcnn.models.layers.KernelPrediction` with ``storage = "int8"``).
+
+        A streamed fit on one-channel dosage input: the dosages themselves (-1 = missing),
+        ``table[j, c + 1]`` the value of dosage ``c``.  An in-memory fit: per SNP, the
+        distinct values of its column in increasing order (code ``k - 1`` for the ``k``-th).
+        None where a column holds more than :data:`MAX_CODES` distinct values, or for a
+        streamed fit on another encoding."""
         self._check_fitted()
         rows = self.train_rows_
-        if rows is None or not getattr(rows, "has_codes", False):
+        if rows is None:
+            return _distinct_codes(self.Z_train_)
+        if not getattr(rows, "has_codes", False):
             return None
         codes = rows.codes()
         top = max(int(codes.max(initial=0)), 0)
