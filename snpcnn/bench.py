@@ -304,13 +304,15 @@ class BenchmarkConfig:
         datasets: Sequence[str] | None = None,
         models: Sequence[str] | None = None,
         repeats: Sequence[int] | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> BenchmarkConfig:
         """A copy restricted to the named datasets and CNN models (baselines always run).
 
         ``None`` keeps all; an empty ``models`` list keeps no CNN model (baselines only).
         ``repeats`` (0-based) runs only those random-fold repeats of every dataset kept:
         their folds and network seeds are the same as in a run over all repeats, so a long
-        run can be split by repeat and the parts combined.
+        run can be split by repeat and the parts combined.  ``seeds`` runs only those of the
+        config's seeds (each seed's units are those of a run over all seeds).
         """
         out = self
         if datasets:
@@ -338,6 +340,15 @@ class BenchmarkConfig:
                     )
                 chosen.append(replace(d, run_repeats=wanted))
             out = replace(out, datasets=chosen)
+        if seeds is not None:
+            wanted_seeds = {int(s) for s in seeds}
+            bad = sorted(wanted_seeds - set(self.seeds))
+            if bad or not wanted_seeds:
+                raise InputError(
+                    f"{self.path}: the config's seeds are {list(self.seeds)}, not "
+                    f"{bad[0] if bad else 'none'}; fix --seeds"
+                )
+            out = replace(out, seeds=[s for s in self.seeds if s in wanted_seeds])
         return out
 
     def model_labels(self) -> list[str]:

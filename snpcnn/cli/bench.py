@@ -37,6 +37,21 @@ ray_address_option = click.option(
 )
 
 
+def _int_list(text, option: str, what: str, example: str) -> list[int] | None:
+    """The integers of a comma-separated option (None where not given)."""
+    if text is None:
+        return None
+    try:
+        out = [int(r) for r in _split(text)]
+    except ValueError:
+        raise SnpcnnError(
+            f"{option} {text!r}: give {what} separated by commas, e.g. {option} {example}"
+        ) from None
+    if not out:
+        raise SnpcnnError(f"{option} is empty; give {what} such as {example}")
+    return out
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(
@@ -71,6 +86,13 @@ ray_address_option = click.option(
     help="Run only these random-fold repeats (comma-separated, 0-based), e.g. '1,2,3,4'. "
     "Folds and seeds are those of the full run, so a long run can be split by repeat.",
 )
+@click.option(
+    "--seeds",
+    "only_seeds",
+    default=None,
+    help="Run only these of the config's seeds (comma-separated), e.g. '1,2'. Each seed's "
+    "numbers are those of a run over all the seeds.",
+)
 @workers_option
 @ray_address_option
 @click.option(
@@ -89,6 +111,7 @@ def benchmark(
     only_datasets,
     only_models,
     only_repeats,
+    only_seeds,
     workers,
     ray_address,
     threads,
@@ -116,18 +139,9 @@ def benchmark(
         if not cfg.baselines:
             raise SnpcnnError(f"{config}: --models none leaves nothing to run (no baselines)")
         models = []
-    repeats = None
-    if only_repeats is not None:
-        try:
-            repeats = [int(r) for r in _split(only_repeats)]
-        except ValueError:
-            raise SnpcnnError(
-                f"--repeats {only_repeats!r}: give 0-based repeat numbers separated by commas, "
-                "e.g. --repeats 1,2,3,4"
-            ) from None
-        if not repeats:
-            raise SnpcnnError("--repeats is empty; give repeat numbers such as 1,2,3,4")
-    cfg = cfg.select(_split(only_datasets) or None, models, repeats)
+    repeats = _int_list(only_repeats, "--repeats", "0-based repeat numbers", "1,2,3,4")
+    seeds = _int_list(only_seeds, "--seeds", "seeds of the config", "1,2")
+    cfg = cfg.select(_split(only_datasets) or None, models, repeats, seeds)
     n_units = sum(
         len(cfg.seeds) * len(d.traits) * ((1 if cfg.baselines else 0) + len(cfg.models))
         for d in cfg.datasets

@@ -152,3 +152,27 @@ def test_repeats_option_runs_only_those_repeats(config, tmp_path):
     bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--repeats", "5"])
     assert bad.exit_code == 1 and "not 5; fix --repeats" in bad.output
     assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
+
+
+def test_seeds_option_runs_only_those_seeds(config, tmp_path):
+    """--seeds 5,3 of seeds [3, 4, 5]: the units of those seeds, as in the full run (the tiny
+    CNN included: its folds and networks depend on the seed alone)."""
+    cfg = tmp_path / "seeds.toml"
+    cfg.write_text(config.read_text().replace("seeds = [3]", "seeds = [3, 4, 5]"))
+    for p in ("geno.csv", "pheno.csv"):
+        (tmp_path / p).write_bytes((config.parent / p).read_bytes())
+    runner = CliRunner()
+    full, part = tmp_path / "full", tmp_path / "part"
+    args = ["benchmark", str(cfg), "--models", "tiny"]
+    assert runner.invoke(main, [*args, "--out", str(full)]).exit_code == 0
+    r = runner.invoke(main, [*args, "--out", str(part), "--seeds", "5,3"])
+    assert r.exit_code == 0, r.output
+    a = pd.read_csv(full / "results.csv")
+    b = pd.read_csv(part / "results.csv")
+    assert set(a["seed"]) == {3, 4, 5} and set(b["seed"]) == {3, 5}
+    pd.testing.assert_frame_equal(a[a["seed"].isin([3, 5])].reset_index(drop=True), b)
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--seeds", "three"])
+    assert bad.exit_code == 1 and "give seeds of the config separated by commas" in bad.output
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--seeds", "7"])
+    assert bad.exit_code == 1 and "seeds are [3, 4, 5], not 7; fix --seeds" in bad.output
+    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
