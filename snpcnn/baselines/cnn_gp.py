@@ -56,8 +56,8 @@ def _distinct_codes(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``Z`` (rows x columns) as int8 codes and a per-column table of its distinct values
     (increasing; code ``k - 1`` for the ``k``-th, unused entries 0), or None where a column
     holds more than :data:`MAX_CODES` distinct values.  Exact: every code maps back to the
-    very float in ``Z``.  A few passes over ``Z``, one int8 and one boolean matrix of its
-    size at a time."""
+    very float in ``Z``.  One pass over ``Z`` per distinct value (a float and a boolean
+    temporary of its size each), beside the int8 codes."""
     n, m = Z.shape
     table = np.zeros((m, MAX_CODES), dtype=Z.dtype)
     codes = np.full((n, m), -1, dtype=np.int8)
