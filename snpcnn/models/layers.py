@@ -383,8 +383,9 @@ class KernelPrediction(keras.layers.Layer):
     """The prediction of a fitted CNN-GP (:class:`snpcnn.baselines.CNNGP`) as a Keras layer.
 
     Holds the CNN-GP's training rows (standardised, as non-trainable weights saved with the
-    model; with ``storage = "int8"``, a CNN-GP fitted on streamed dosages, as int8 codes and a
-    per-SNP table of their standardised values, the same numbers in a quarter of the memory)
+    model; with ``storage = "int8"``, as int8 codes and a per-SNP table of their standardised
+    values, the same numbers in a quarter of the memory: the dosages of a CNN-GP fitted on
+    streamed rows, each column's distinct values in memory; :meth:`CNNGP.train_codes`)
     and its dual coefficients, and computes for a batch of genotypes the CNN-GP kernel
     with those rows (windows of ``width`` SNPs, ``activation``, then ``depth`` dense ReLU
     layers; module docstring of :mod:`snpcnn.baselines.cnn_gp`) times the coefficients, plus
@@ -458,8 +459,8 @@ class KernelPrediction(keras.layers.Layer):
             )
         n, w, nw = self.n_train, self.width, self.n_windows
         if self.storage == "int8":
-            # the training rows as int8 dosage codes and each SNP's table of standardised
-            # values (CNNGP.train_codes): a quarter of the float32 rows' memory
+            # the training rows as int8 codes and each SNP's table of standardised values
+            # (CNNGP.train_codes): a quarter of the float32 rows' memory
             self.train_codes = self.add_weight(
                 shape=(n, nw * w),
                 initializer="zeros",
@@ -506,8 +507,8 @@ class KernelPrediction(keras.layers.Layer):
             coded = gp.train_codes() if coded is None else coded
             if coded is None or coded[1].shape[1] != self.n_codes:
                 raise InputError(
-                    "KernelPrediction.set_fit: storage = 'int8' needs a CNN-GP fitted on "
-                    f"streamed one-channel dosage rows with {self.n_codes} codes"
+                    "KernelPrediction.set_fit: storage = 'int8' needs a CNN-GP whose training "
+                    f"rows have int8 codes (CNNGP.train_codes), {self.n_codes} a SNP"
                 )
             codes, table = coded
             q = np.full((self.n_train, cols), -1, dtype="int8")
