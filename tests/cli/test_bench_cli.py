@@ -131,48 +131,46 @@ def test_models_none_runs_the_baselines_alone(config, tmp_path):
     assert set(results["fold"]) == {1, 2}
 
 
-def test_repeats_option_runs_only_those_repeats(config, tmp_path):
-    cfg = tmp_path / "rep.toml"
-    cfg.write_text(config.read_text().replace("folds = 2\n", "folds = 2\nrepeats = 3\n"))
+def _full_and_part(config, tmp_path, edit, models, option, value):
+    """The config edited by ``edit`` (old, new), run whole and with ``option value``: the
+    runner, the base arguments, and both runs' results.csv."""
+    cfg = tmp_path / "edited.toml"
+    cfg.write_text(config.read_text().replace(*edit))
     for p in ("geno.csv", "pheno.csv"):
         (tmp_path / p).write_bytes((config.parent / p).read_bytes())
     runner = CliRunner()
     full, part = tmp_path / "full", tmp_path / "part"
-    args = ["benchmark", str(cfg), "--models", "none"]
+    args = ["benchmark", str(cfg), "--models", models]
     assert runner.invoke(main, [*args, "--out", str(full)]).exit_code == 0
-    r = runner.invoke(main, [*args, "--out", str(part), "--repeats", "2,0"])
+    r = runner.invoke(main, [*args, "--out", str(part), option, value])
     assert r.exit_code == 0, r.output
-    a = pd.read_csv(full / "results.csv")
-    b = pd.read_csv(part / "results.csv")
+    return runner, args, pd.read_csv(full / "results.csv"), pd.read_csv(part / "results.csv")
+
+
+def _refused(runner, args, tmp_path, option, value, message):
+    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), option, value])
+    assert bad.exit_code == 1 and message in bad.output
+    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
+
+
+def test_repeats_option_runs_only_those_repeats(config, tmp_path):
+    edit = ("folds = 2\n", "folds = 2\nrepeats = 3\n")
+    runner, args, a, b = _full_and_part(config, tmp_path, edit, "none", "--repeats", "2,0")
     assert set(b["repeat"]) == {0, 2}
     pd.testing.assert_frame_equal(a[a["repeat"].isin([0, 2])].reset_index(drop=True), b)
-    assert "of which only repeat(s) 0, 2 (0-based) ran here" in (part / "results.md").read_text()
-    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--repeats", "one"])
-    assert bad.exit_code == 1 and "give 0-based repeat numbers" in bad.output
-    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--repeats", "5"])
-    assert bad.exit_code == 1 and "not 5; fix --repeats" in bad.output
-    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
+    text = (tmp_path / "part" / "results.md").read_text()
+    assert "of which only repeat(s) 0, 2 (0-based) ran here" in text
+    _refused(runner, args, tmp_path, "--repeats", "one", "give 0-based repeat numbers")
+    _refused(runner, args, tmp_path, "--repeats", "5", "not 5; fix --repeats")
 
 
 def test_seeds_option_runs_only_those_seeds(config, tmp_path):
     """--seeds 5,3 of seeds [3, 4, 5]: the units of those seeds, as in the full run (the tiny
     CNN included: its folds and networks depend on the seed alone)."""
-    cfg = tmp_path / "seeds.toml"
-    cfg.write_text(config.read_text().replace("seeds = [3]", "seeds = [3, 4, 5]"))
-    for p in ("geno.csv", "pheno.csv"):
-        (tmp_path / p).write_bytes((config.parent / p).read_bytes())
-    runner = CliRunner()
-    full, part = tmp_path / "full", tmp_path / "part"
-    args = ["benchmark", str(cfg), "--models", "tiny"]
-    assert runner.invoke(main, [*args, "--out", str(full)]).exit_code == 0
-    r = runner.invoke(main, [*args, "--out", str(part), "--seeds", "5,3"])
-    assert r.exit_code == 0, r.output
-    a = pd.read_csv(full / "results.csv")
-    b = pd.read_csv(part / "results.csv")
+    edit = ("seeds = [3]", "seeds = [3, 4, 5]")
+    runner, args, a, b = _full_and_part(config, tmp_path, edit, "tiny", "--seeds", "5,3")
     assert set(a["seed"]) == {3, 4, 5} and set(b["seed"]) == {3, 5}
     pd.testing.assert_frame_equal(a[a["seed"].isin([3, 5])].reset_index(drop=True), b)
-    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--seeds", "three"])
-    assert bad.exit_code == 1 and "give seeds of the config separated by commas" in bad.output
-    bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--seeds", "7"])
-    assert bad.exit_code == 1 and "seeds are [3, 4, 5], not 7; fix --seeds" in bad.output
-    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
+    msg = "give seeds of the config separated by commas"
+    _refused(runner, args, tmp_path, "--seeds", "three", msg)
+    _refused(runner, args, tmp_path, "--seeds", "7", "seeds are [3, 4, 5], not 7; fix --seeds")
