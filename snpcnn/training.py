@@ -276,6 +276,11 @@ class _KernelStart(_AddedStart):
     intercept: np.ndarray
     kind = "cnn_gp"
 
+    def predict(self, x) -> np.ndarray:
+        if not isinstance(x, np.ndarray):  # streamed rows: one column-block pass over both
+            return self.gp.genomic_values(x).reshape(-1, 1) + self.intercept
+        return super().predict(x)
+
     def _predict(self, x2: np.ndarray) -> np.ndarray:
         return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
 

@@ -161,6 +161,12 @@ def test_streamed_training_chooses_and_keeps_the_cnn_gp_as_in_memory(small_block
     np.testing.assert_allclose(got, want, atol=1e-6)
     layer = res["stream"].model.get_layer("cnn_gp_start")
     assert layer.storage == "int8"
+    # the start's own predictions of streamed rows (the 'CNN start' row): one column-block
+    # pass over training and test rows, the in-memory numbers bit for bit
+    np.testing.assert_array_equal(
+        res["stream"].start.predict(EncodedRows(g, pre, test)),
+        res["mem"].start.predict(pre.transform(g, test)),
+    )
 
 
 def test_streamed_cnn_gp_has_a_size_limit():

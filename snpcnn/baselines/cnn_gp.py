@@ -75,6 +75,14 @@ def _distinct_codes(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
+def _standardised(Xb: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """``(Xb - mean) / sd`` as float32, computed in place in the float64 block ``Xb`` (the
+    in-memory fit's operations, so the same values bit for bit)."""
+    Xb -= mean
+    Xb /= sd
+    return Xb.astype(np.float32)
+
+
 def _is_streamed(X: Any) -> bool:
     """Streamed rows (:class:`snpcnn.datapath.EncodedRows`): read in column blocks."""
     return not isinstance(X, np.ndarray) and hasattr(X, "column_blocks")
@@ -419,9 +427,7 @@ class CNNGP(Baseline):
             sb = Xb.std(axis=0)
             sb[sb == 0] = 1.0
             sd[c0:c1] = sb
-            Xb -= mean[c0:c1]
-            Xb /= sb
-            Z32 = Xb.astype(np.float32)
+            Z32 = _standardised(Xb, mean[c0:c1], sb)
             del Xb
             n_win += add_windows(Z32, Z32, width, self.activation, float(self.bias), K0, d0, dd)
         if not varying:
@@ -437,9 +443,7 @@ class CNNGP(Baseline):
         if self.Z_train_ is not None:
             return self.Z_train_[:, c0:c1]
         Xb = _as_matrix(self.train_rows_.columns(c0, c1), "X")
-        Xb -= self.mean_[c0:c1]
-        Xb /= self.sd_[c0:c1]
-        return Xb.astype(np.float32)
+        return _standardised(Xb, self.mean_[c0:c1], self.sd_[c0:c1])
 
     def train_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The training rows as int8 codes (rows x SNPs) and ``table`` (SNPs x codes,
