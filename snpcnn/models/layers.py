@@ -492,8 +492,8 @@ class KernelPrediction(keras.layers.Layer):
     def set_fit(self, gp, intercept, coded=None) -> None:
         """Copy a fitted :class:`~snpcnn.baselines.CNNGP` (one output) into the layer: its
         standardised training rows, or with ``storage = "int8"`` their codes and table
-        (:meth:`~snpcnn.baselines.CNNGP.train_codes`, a streamed fit; ``coded``: its
-        result, where the caller has it already)."""
+        (:meth:`~snpcnn.baselines.CNNGP.train_codes`; ``coded``: its result, where the
+        caller has it already)."""
         from snpcnn.errors import InputError
 
         got = (gp.n_train_, gp.n_features_in_)
