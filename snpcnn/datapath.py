@@ -569,7 +569,9 @@ def trainer(model, x):
     from snpcnn.models import compile_model
     from snpcnn.models.heads import head_of
 
-    inp = keras.Input(shape=(1,), dtype="int64", name="rows")
+    # row numbers (JAX computes in 32-bit integers unless x64 is switched on)
+    dtype = "int32" if keras.backend.backend() == "jax" else "int64"
+    inp = keras.Input(shape=(1,), dtype=dtype, name="rows")
     outer = keras.Model(inp, model(_gather_layer(x)(inp)), name=f"{model.name}_streamed")
     compile_model(
         outer, head_of(model), optimizer=model.optimizer, jit_compile=bool(model.jit_compile)
@@ -591,28 +593,43 @@ class _Wrapper:
 
 
 def _gather_layer(x: EncodedRows):
+    """The layer that turns a batch's row numbers into their encoded genotypes, on the host:
+    ``tf.numpy_function`` on TensorFlow, ``jax.pure_callback`` on JAX (inside the compiled
+    step; the callback's output is data, so no gradient flows through it)."""
     import keras
 
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if backend not in ("tensorflow", "jax"):
         raise InputError(
-            f"streamed training needs the TensorFlow backend (Keras backend is {backend}); "
-            "set SNPCNN_STREAM=0 and reduce the SNPs, or use KERAS_BACKEND=tensorflow"
+            f"streamed training needs Keras's TensorFlow or JAX backend (Keras backend is "
+            f"{backend}); set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"
         )
-    import tensorflow as tf
-
     genotypes, pre, shape = x.genotypes, x.pre, tuple(x.shape[1:])
 
     def encode(rows: np.ndarray) -> np.ndarray:
-        return pre.transform_block(genotypes.batch(rows.reshape(-1)))
+        rows = np.asarray(rows).reshape(-1).astype(np.int64, copy=False)
+        return pre.transform_block(genotypes.batch(rows))
+
+    if backend == "jax":
+        import jax
+
+        def gather(rows):
+            spec = jax.ShapeDtypeStruct((rows.shape[0], *shape), np.float32)
+            return jax.pure_callback(encode, spec, rows, vmap_method="sequential")
+
+    else:
+        import tensorflow as tf
+
+        def gather(rows):
+            out = tf.numpy_function(encode, [rows], tf.float32, stateful=False)
+            out.set_shape((None, *shape))
+            return out
 
     class GatherRows(keras.layers.Layer):
         """Row numbers (batch x 1) -> their encoded genotypes (batch x SNPs x channels)."""
 
         def call(self, rows):
-            out = tf.numpy_function(encode, [rows], tf.float32, stateful=False)
-            out.set_shape((None, *shape))
-            return out
+            return gather(rows)
 
         def compute_output_shape(self, input_shape):
             return (input_shape[0], *shape)
