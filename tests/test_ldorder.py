@@ -51,13 +51,48 @@ def test_screen_order_auto_seriates_only_where_the_file_order_carries_no_ld(monk
     # one-hot channels (n, p, 3) are read as a dosage: the same order
     onehot = np.eye(3, dtype=np.float32)[np.asarray(u.dosages)]
     np.testing.assert_array_equal(screen_order(onehot, "auto")[0], order)
-    # too many SNPs to seriate: auto keeps the file's order and says why; "ld" refuses
+    assert rec["method"] == "average_linkage"
+    # above the average-linkage limit the sparse LD tree seriates (on at most LD_ORDER_ROWS
+    # evenly spaced rows), about as well
     monkeypatch.setattr("snpcnn.ldorder.LD_ORDER_MAX_SNPS", 100)
+    monkeypatch.setattr("snpcnn.ldorder.LD_ORDER_ROWS", 200)
+    tree, rec_tree = screen_order(x_u, "auto")
+    assert rec_tree["method"] == "knn_tree" and rec_tree["rows"] == 200
+    assert sorted(tree.tolist()) == list(range(200))
+    assert rec_tree["ld_adjacent_r2"] > 0.7 * rec["ld_adjacent_r2"]
+    # too many SNPs to seriate at all: auto keeps the file's order and says why; "ld" refuses
+    monkeypatch.setattr("snpcnn.ldorder.LD_KNN_MAX_SNPS", 150)
     kept, rec = screen_order(x_u, "auto")
-    assert kept is None and "more than 100 SNPs" in rec["why"]
-    with pytest.raises(InputError, match="limit is 100") as err:
+    assert kept is None and "more than 150 SNPs" in rec["why"]
+    with pytest.raises(InputError, match="limit of 150") as err:
         screen_order(x_u, "ld")
     assert "\n" not in str(err.value)
+
+
+def test_the_sparse_ld_tree_seriates_a_shuffled_panel_like_average_linkage():
+    """knn_ld_order: no SNPs x SNPs matrix, yet linked SNPs side by side (and the chunked
+    order_ld equals the one-pass one)."""
+    import snpcnn.ldorder as L
+
+    g = simulate_genotypes(500, 1200, n_chrom=3, seed=5)
+    u, _ = unmap(g, seed=6)
+    x = _dosages(u)
+    mapped, rand = order_ld(_dosages(g))
+    exact = order_ld(x[:, ld_order(x)])[0]
+    tree = L.knn_ld_order(x)
+    assert sorted(tree.tolist()) == list(range(1200))
+    seriated = order_ld(x[:, tree])[0]
+    assert seriated > 0.6 * mapped and seriated > 0.8 * exact and seriated > 20 * rand
+    np.testing.assert_array_equal(L.knn_ld_order(x), tree)  # deterministic
+    onehot = np.eye(3)[np.asarray(u.dosages)]
+    np.testing.assert_array_equal(L.knn_ld_order(onehot), tree)
+    one_pass = order_ld(x)
+    limit = L.LD_ORDER_MAX_SNPS
+    L.LD_ORDER_MAX_SNPS = 100  # order_ld reads column chunks above it
+    try:
+        np.testing.assert_allclose(order_ld(x), one_pass, rtol=1e-12)
+    finally:
+        L.LD_ORDER_MAX_SNPS = limit
 
 
 def test_screen_order_on_streamed_rows_keeps_the_file_order():
@@ -205,13 +240,13 @@ def test_reports_say_where_the_windows_ran_along_an_ld_order(tmp_path):
     # too many SNPs to seriate: the report says the windows grouped unlinked SNPs
     import snpcnn.ldorder
 
-    limit = snpcnn.ldorder.LD_ORDER_MAX_SNPS
-    snpcnn.ldorder.LD_ORDER_MAX_SNPS = 50
+    limit = snpcnn.ldorder.LD_KNN_MAX_SNPS
+    snpcnn.ldorder.LD_KNN_MAX_SNPS = 50
     try:
         auto = {**ORDERED, "screen": {**ORDERED["screen"], "order": "auto"}}
         res_big = cross_validate(u, tmp_path / "y.csv", "t", model=auto, **kw)
     finally:
-        snpcnn.ldorder.LD_ORDER_MAX_SNPS = limit
+        snpcnn.ldorder.LD_KNN_MAX_SNPS = limit
     assert res_big.screen_orders()["unseriated"] == 2
     text = conv_kept_text(res_big)
     assert "not seriated (the file's order carries no LD, but more than 50 SNPs)" in text
