@@ -1254,12 +1254,10 @@ def run_benchmark(
     t_start = time.perf_counter()
     if not isinstance(config, BenchmarkConfig):
         config = load_config(config)
-    out = Path(out)
+    from snpcnn.report import check_output_dir
+
+    out = check_output_dir(out, force)
     partial = _partial_dir(out)
-    if out.exists() and not force:
-        raise InputError(f"output directory {out} exists; use --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a directory")
     if partial.exists():
         if not resume and not force:
             raise InputError(

@@ -148,6 +148,8 @@ MT_LABEL = "MT-GBLUP"
 #: environments (traits) where they were not observed, from their other environments
 CV_SCHEMES = ("cv1", "cv2")
 MIN_SAMPLES_PER_TRAIT = 10
+#: fewest samples a CV training part may hold
+MIN_TRAIN_PART = 5
 # Training defaults of the CNN: the one place is snpcnn.training.TRAIN_DEFAULTS (imported
 # above and re-exported here, where ``snpcnn fit``, the estimators and benchmarks read them).
 # Materialise a fold's encoded training matrix only below this size (bytes).
@@ -381,7 +383,9 @@ class CVResults:
 
 
 # --------------------------------------------------------------------- inputs
-def _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column):
+def _load_inputs(
+    genotypes, phenotypes, covariates, covariates_path, id_column, traits=None, groups=None
+):
     from snpcnn.io import read_genotypes
     from snpcnn.io.phenotypes import Phenotypes, align, read_phenotypes
 
@@ -391,8 +395,10 @@ def _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column):
         phenotypes = read_phenotypes(
             phenotypes,
             id_column=id_column,
+            traits=list(dict.fromkeys(traits)) if traits else None,
             covariates=list(covariates or []) or None,
             covariates_path=covariates_path,
+            labels=[groups] if groups else None,
         )
     return genotypes, phenotypes, align
 
@@ -423,8 +429,17 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
                 f"trait '{t}' has only {n_ok} genotyped samples with a value; at least "
                 f"{MIN_SAMPLES_PER_TRAIT} are needed"
             )
-        if np.nanstd(col) == 0:
+        if np.nanmax(col) == np.nanmin(col):
             raise InputError(f"trait '{t}' has zero variance (every value is {np.nanmax(col)})")
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            sd = float(np.nanstd(col))
+        if not (np.isfinite(sd) and 1e-100 < sd < 1e100):
+            big = int(np.nanargmax(np.abs(col)))
+            raise InputError(
+                f"trait '{t}' has values on a scale that floating point cannot analyse "
+                f"(standard deviation {sd:.3g}; largest |value| {col[big]:.3g} for sample "
+                f"'{sample_ids[big]}'); rescale the trait, e.g. to its usual units"
+            )
     levels = {t: _binary_levels(y[:, j]) for j, t in enumerate(traits)}
     head = "regression"
     binary_levels: dict[str, list[Any]] = {}
@@ -587,6 +602,22 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
 
 
 def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
+    table = _fold_table(folds, targets, repeats, seed, stratify)
+    # every training part needs samples to fit on (and its baselines their fixed effects)
+    for (r, f), n_test in table.groupby(["repeat", "fold"]).size().items():
+        n_train = int((table["repeat"] == r).sum()) - int(n_test)
+        if n_train < MIN_TRAIN_PART:
+            where = f"the fold table {folds}" if isinstance(folds, (str, Path)) else "the folds"
+            raise InputError(
+                f"fold {f}{f' of repeat {r}' if r else ''} leaves {n_train} samples to train on "
+                f"({where}: {int(n_test)} of the {n_train + int(n_test)} samples are in it); "
+                f"every training part needs at least {MIN_TRAIN_PART}: put fewer samples "
+                "in that fold"
+            )
+    return table
+
+
+def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
         table["sample_id"] = table["sample_id"].astype(str)
@@ -819,9 +850,15 @@ def cross_validate(
     t_start = time.perf_counter()
     baselines = list(base_cfg.names)
     genotypes, phenotypes, align = _load_inputs(
-        genotypes, phenotypes, data.covariates, data.covariates_path, data.id_column
+        genotypes,
+        phenotypes,
+        data.covariates,
+        data.covariates_path,
+        data.id_column,
+        traits=data.traits,
+        groups=data.groups,
     )
-    traits = list(data.traits) if data.traits else [phenotypes.default_trait()]
+    traits = list(dict.fromkeys(data.traits)) if data.traits else [phenotypes.default_trait()]
     al = align(genotypes, phenotypes, traits=traits)
     targets = _targets_from_alignment(al, phenotypes, traits, data.covariates, data.groups)
     cv_scheme = _check_scheme(data.cv_scheme, targets, baselines, data.folds, data.groups)

@@ -26,6 +26,8 @@ with the rows used x SNPs and one block, not with SNPs^2.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from snpcnn.errors import InputError
@@ -117,13 +119,16 @@ def panel_order(dosages, max_rows: int = 1000, max_snps: int = 10_000) -> dict:
     miss = x < 0
     if miss.any():
         x[miss] = np.nan
-        mean = np.nanmean(x, axis=0)
+        with warnings.catch_warnings():  # an all-missing SNP: no mean (filled with 0)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(x, axis=0)
         x = np.where(miss, np.where(np.isnan(mean), 0.0, mean), x)
     adjacent, rand = order_ld(x)
     return {
         "adjacent_r2": adjacent,
         "random_r2": rand,
-        "map_order": bool(adjacent >= LD_ADJACENT_RATIO * rand),
+        # no LD at all (e.g. every genotype missing) is no map order
+        "map_order": bool(adjacent > 0 and adjacent >= LD_ADJACENT_RATIO * rand),
         "rows": int(len(rows)),
         "snps": int(x.shape[1]),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -54,13 +55,55 @@ LIBRARIES = (
 )
 
 
-def check_output_dir(out: str | Path, force: bool) -> Path:
-    """Fail early (before any work) if ``out`` exists and ``force`` is not set."""
+#: a folder snpcnn may replace with --force holds this file (fit, benchmark and tune write it)
+OUTPUT_MARKER = "run.json"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both resolved)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _is_input(path: Path) -> bool:
+    """Whether ``path`` names an existing file or folder, or a prefix of some (PLINK)."""
+    return path.exists() or any(path.parent.glob(glob.escape(path.name) + ".*"))
+
+
+def check_output_dir(out: str | Path, force: bool, inputs=()) -> Path:
+    """Fail early (before any work) where the results folder ``out`` cannot be written:
+    it exists and ``force`` is not set; it is not a folder; it is the current folder or
+    holds it; it holds one of ``inputs`` (paths); or, with ``force``, it exists but is not
+    a folder snpcnn wrote (no :data:`OUTPUT_MARKER`, and not empty): ``--force`` replaces
+    earlier results, never a folder of the user's files."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a directory; choose another --out")
+    if _inside(Path.cwd(), out):
+        raise InputError(
+            f"--out {out} is the current folder (or holds it) and cannot be replaced; "
+            "choose a new folder name, e.g. --out results"
+        )
+    for item in inputs:
+        if item and _is_input(Path(str(item))) and _inside(Path(str(item)), out):
+            raise InputError(
+                f"--out {out} holds the input {item}, which replacing it would delete; "
+                "choose another --out"
+            )
     if out.exists() and not force:
         raise InputError(f"output directory {out} exists; use --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a directory")
+    if out.exists():
+        names = sorted(p.name for p in out.iterdir())
+        if names and OUTPUT_MARKER not in names:
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            raise InputError(
+                f"{out} exists and is not a snpcnn results folder (no {OUTPUT_MARKER}; it "
+                f"has {shown}): --force only replaces a folder snpcnn wrote; choose another "
+                "--out"
+            )
     return out
 
 

@@ -1951,7 +1951,7 @@ def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
         raise InputError(
             f"the cross-fitted convolutions (conv_folds {config.conv_folds}) need at least "
             f"{2 * int(config.conv_folds)} training rows, this training part has {n_rows}; "
-            "lower --conv-folds, or use fewer CV folds"
+            "lower --conv-folds, or use more CV folds (larger training parts)"
         )
 
 

@@ -755,9 +755,10 @@ def tune(
     # ------------------------------------------------------------ work dir
     final = Path(out) if out is not None else None
     if final is not None:
+        from snpcnn.report import check_output_dir
+
         partial = final.with_name(final.name + ".partial")
-        if final.exists() and not force:
-            raise InputError(f"output directory {final} exists; use --force to replace it")
+        check_output_dir(final, force)
         if partial.exists() and not resume:
             if not force:
                 raise InputError(

@@ -472,3 +472,17 @@ def test_all_pairs_key_is_validated_saved_and_only_kept_where_set(tmp_path):
     assert load_architecture("snpcnn_default_v9")["screen"]["all_pairs"] is True
     with pytest.raises(InputError, match="all_pairs"):
         build_model({**ORDERED, "screen": {**ORDERED["screen"], "all_pairs": 3}}, (30, 1))
+
+
+def test_panel_order_of_all_missing_genotypes_is_no_map_and_quiet():
+    import warnings
+
+    from snpcnn.ldorder import panel_order
+
+    d = np.full((30, 40), -1, dtype=np.int8)
+    d[:, :20] = np.random.default_rng(0).integers(0, 3, size=(30, 20))
+    d[:, 25] = -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert panel_order(np.full((30, 40), -1, dtype=np.int8))["map_order"] is False
+        panel_order(d)

@@ -157,7 +157,9 @@ def _targets_and_design(
     F = fe.design(C, n)
     if n - F.shape[1] < 2:
         raise InputError(
-            f"{who} needs more training samples than fixed effects (n={n}, q={F.shape[1]})"
+            f"{who} needs at least {F.shape[1] + 2} training samples for its {F.shape[1]} "
+            f"fixed effects (intercept and covariate columns), this training part has {n}: "
+            "use fewer covariates (or covariate levels) or more samples per training part"
         )
     return y, fe, F
 

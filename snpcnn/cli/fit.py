@@ -286,7 +286,7 @@ def fit(
 
     t0 = time.perf_counter()
     apply_threads(threads)
-    check_output_dir(out, force)
+    check_output_dir(out, force, inputs=(genotypes, phenotypes, covariates_file, folds))
     check_writable(out)
     folds_value = _folds_arg(folds)
     if epochs < 1:
@@ -354,13 +354,16 @@ def fit(
         name="reading genotypes",
         detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
     )
+    traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once
     pheno = read_phenotypes(
         phenotypes,
         id_column=id_column,
+        traits=traits or None,
         covariates=cov_list or None,
         covariates_path=covariates_file,
+        labels=[groups] if groups else None,
     )
-    trait_list = list(traits) or [pheno.default_trait()]
+    trait_list = traits or [pheno.default_trait()]
     if not traits:
         click.echo(
             f"trait: {trait_list[0]} (the first trait column; choose with --trait)", err=True
@@ -436,6 +439,11 @@ def predict(model, genotypes, geno_format, out, covariates_file, id_column, forc
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.report import atomic_write_text
 
+    if out and any(
+        item and Path(item).exists() and Path(item).resolve() == Path(out).resolve()
+        for item in (model, genotypes, covariates_file)
+    ):
+        raise InputError(f"--out {out} is an input file; choose another --out")
     if out and Path(out).exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
     if out and Path(out).is_dir():

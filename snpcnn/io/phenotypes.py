@@ -63,7 +63,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _N_EXAMPLES = 5
 
 
-class AlignmentWarning(UserWarning):
+class AlignmentWarning(InputWarning):
     """Genotypes and phenotypes overlap poorly (under half of either side matched)."""
 
 
@@ -189,7 +189,7 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         if len(row) != len(header):
             raise InputError(
                 f"{path} line {ln}: {len(row)} fields but the header has {len(header)} "
-                f"(delimiter detected: {_sep_label(sep_char)}); fix the line or pass sep="
+                f"(delimiter detected: {_sep_label(sep_char)}); fix the line (in Python, sep=... sets the delimiter)"
             )
     if not body:
         raise InputError(f"phenotype file {path} has a header but no data rows")
@@ -428,6 +428,7 @@ def read_phenotypes(
     sep: str | None = None,
     covariates_path: str | Path | None = None,
     categorical: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Phenotypes:
     """Read a phenotype table (CSV/TSV/whitespace or PLINK ``.pheno``).
 
@@ -440,8 +441,10 @@ def read_phenotypes(
         or ``id`` (any case), else the first column.  In PLINK files the ``FID`` column is
         dropped and ``IID`` is the sample id.
     traits : sequence of str, optional
-        Trait columns to keep.  Default: every column that is not the id, ``FID`` or a
-        covariate.  Each value must be a number or missing.
+        Trait columns to keep (other columns are not read).  Default: every column that is
+        not the id, ``FID``, a covariate or a label and holds at least one number (a column of
+        text only, such as a family name, is no trait and is skipped).  Each value of a trait
+        must be a number or missing.
     covariates : sequence of str, optional
         Covariate columns.  Read from ``path``, or from ``covariates_path`` if given (then
         default: every non-id column of that file).  A covariate whose non-missing values are
@@ -455,6 +458,10 @@ def read_phenotypes(
     categorical : sequence of str, optional
         Covariates to treat as categorical even though their values are numbers (e.g. cage or
         litter codes).
+    labels : sequence of str, optional
+        Columns read as text labels, neither trait nor covariate (e.g. the ``--groups``
+        column of leave-group-out folds), from ``path`` or ``covariates_path``; kept in
+        ``table`` as str (None if missing).
 
     Returns
     -------
@@ -475,12 +482,35 @@ def read_phenotypes(
     """
     path = Path(path)
     categorical = list(categorical or [])
+    labels = list(dict.fromkeys(labels or []))
     if covariates_path is not None:
-        main = _read_one(path, id_column, traits, [], sep, [])
+        main = _read_one(path, id_column, traits, [], sep, [], labels, in_file_only=True)
         cov_raw_cols = None if covariates is None else list(covariates)
-        other = _read_one(Path(covariates_path), None, [], cov_raw_cols, None, categorical)
-        return main.join(other)
-    return _read_one(path, id_column, traits, list(covariates or []), sep, categorical)
+        rest = [c for c in labels if c not in main.table.columns]
+        other = _read_one(
+            Path(covariates_path),
+            None,
+            [],
+            cov_raw_cols,
+            None,
+            categorical,
+            rest,
+            in_file_only=True,
+        )
+        out = main.join(other)
+        _check_labels(out, labels)
+        return out
+    out = _read_one(path, id_column, traits, list(covariates or []), sep, categorical, labels)
+    return out
+
+
+def _check_labels(ph: Phenotypes, labels: list[str]) -> None:
+    missing = [c for c in labels if c not in ph.table.columns]
+    if missing:
+        raise InputError(
+            f"--groups column '{missing[0]}' is not in {ph.source}; columns are: "
+            + ", ".join(map(str, ph.table.columns[:30]))
+        )
 
 
 def _read_one(
@@ -490,8 +520,12 @@ def _read_one(
     covariates: Sequence[str] | None,
     sep: str | None,
     categorical: list[str],
+    labels: Sequence[str] = (),
+    in_file_only: bool = False,
 ) -> Phenotypes:
-    """Read one file; ``covariates=None`` means all non-id columns are covariates."""
+    """Read one file; ``covariates=None`` means all non-id columns are covariates.
+    ``labels`` are text columns kept as they are (those absent from this file are an error,
+    or skipped with ``in_file_only``)."""
     raw = _read_raw(path, sep)
     id_idx = _find_id_column(raw, id_column)
     id_name = raw.header[id_idx]
@@ -499,15 +533,21 @@ def _read_one(
     if id_name.lower() == "iid" and "FID" in [h.upper() for h in raw.header]:
         skip.add(next(h for h in raw.header if h.upper() == "FID"))
     available = [h for h in raw.header if h not in skip]
+    if not in_file_only:
+        _check_names(raw, labels, "--groups", available)
+    labels = [c for c in labels if c in available]
     if covariates is None:
-        covariates = [h for h in available if traits is None or h not in traits]
-    covariates = list(covariates)
+        covariates = [
+            h for h in available if (traits is None or h not in traits) and h not in labels
+        ]
+    covariates = list(dict.fromkeys(covariates))
     _check_names(raw, covariates, "covariate", available)
     auto_traits = traits is None
     if traits is None:
-        traits = [h for h in available if h not in covariates]
-    traits = list(traits)
+        traits = [h for h in available if h not in covariates and h not in labels]
+    traits = list(dict.fromkeys(traits))
     _check_names(raw, traits, "trait", available)
+    labels = [c for c in labels if c not in traits and c not in covariates]
     both = [t for t in traits if t in covariates]
     if both:
         raise InputError(f"{path}: column '{both[0]}' is named both as a trait and a covariate")
@@ -546,6 +586,11 @@ def _read_one(
 
     data: dict[str, Any] = {}
     col_index = {h: i for i, h in enumerate(raw.header)}
+    if auto_traits:  # a column of text only (a name, a family) is no trait: skipped
+        text_only = [
+            t for t in traits if _text_only([row[col_index[t]] for row in raw.rows], raw.plink)
+        ]
+        traits = [t for t in traits if t not in text_only]
     for trait in traits:
         j = col_index[trait]
         values = np.empty(len(raw.rows), dtype=np.float64)
@@ -567,8 +612,8 @@ def _read_one(
                     f"value '{token}' for sample '{ids[r]}'; fix the value or leave the cell "
                     "empty for missing"
                     + (
-                        f" (if '{trait}' is not a trait, choose the traits with traits=[...] "
-                        "or name it in covariates=[...])"
+                        f" (if '{trait}' is not a trait, choose the traits with --trait, or "
+                        "name it in --covariates; in Python traits=[...], covariates=[...])"
                         if auto_traits
                         else ""
                     )
@@ -590,6 +635,17 @@ def _read_one(
                 "fix the value or leave the cell empty for missing"
             )
         numeric = all(m or v is not None for m, v in zip(miss, nums))
+        n_present = sum(not m for m in miss)
+        n_numbers = sum(v is not None for v in nums)
+        if not numeric and cov not in categorical and n_numbers > n_present / 2:
+            # mostly numbers: a typo, not a categorical covariate (its levels would be every
+            # distinct number)
+            i = next(i for i, (m, v) in enumerate(zip(miss, nums)) if not m and v is None)
+            raise InputError(
+                f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
+                f"'{tokens[i]}' for sample '{ids[i]}'; fix the value or leave the cell empty "
+                "for missing (a categorical covariate with number codes: categorical=[...])"
+            )
         if numeric and cov not in categorical:
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
         else:
@@ -597,9 +653,14 @@ def _read_one(
                 [None if m else t for t, m in zip(tokens, miss)], dtype=object
             ).to_numpy()
             cat_out.append(cov)
+    for label in labels:
+        j = col_index[label]
+        data[label] = pd.Series(
+            [None if _is_missing(row[j], raw.plink) else row[j] for row in raw.rows], dtype=object
+        ).to_numpy()
     index = pd.Index(ids, dtype=object, name="sample_id")
-    table = pd.DataFrame(data, index=index, columns=traits + covariates)
-    for cov in cat_out:
+    table = pd.DataFrame(data, index=index, columns=traits + covariates + labels)
+    for cov in cat_out + labels:
         table[cov] = table[cov].astype(object)
     lines = dict(zip(ids, raw.line_numbers))
     info = {
@@ -617,8 +678,14 @@ def _read_one(
         source=str(path),
         categorical=cat_out,
         info=info,
-        _origin={c: (str(path), lines) for c in traits + covariates},
+        _origin={c: (str(path), lines) for c in traits + covariates + labels},
     )
+
+
+def _text_only(tokens: list[str], plink: bool) -> bool:
+    """Whether a column has values and none of them is a number (nor an infinity)."""
+    present = [t for t in tokens if not _is_missing(t, plink)]
+    return bool(present) and all(_parse_number(t) is None and not _is_infinite(t) for t in present)
 
 
 # ---------------------------------------------------------------------------- alignment

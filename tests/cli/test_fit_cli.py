@@ -220,3 +220,98 @@ def test_summary_says_how_often_the_convolutions_were_kept(small_files, tmp_path
     assert "ridge start + convolutional" not in (tmp_path / "b" / "summary.md").read_text()
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert all(f["ridge_start"] is False for f in run["cnn_folds"])
+
+
+def _fit(d, pheno, out, *extra):
+    args = ["fit", str(d / "geno.csv"), str(pheno), "--model", str(d / "tiny.toml")]
+    args += ["--folds", "2", "--epochs", "1", "--baselines", "gblup", "--out", str(out)]
+    return CliRunner().invoke(main, [*args, *extra])
+
+
+def _one_error(r) -> str:
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln.startswith("Error")]
+    assert len(lines) == 1, r.output
+    return lines[0]
+
+
+def test_force_never_replaces_a_folder_of_the_users_files(small_files, tmp_path):
+    """--force replaces earlier results (a folder with run.json, or an empty one), never a
+    folder of other files, one that holds an input, or the current folder."""
+    d = small_files
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    err = _one_error(_fit(d, d / "pheno.csv", mine, "--force"))
+    assert "not a snpcnn results folder" in err and "notes.txt" in err
+    assert (mine / "notes.txt").read_text() == "precious"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "pheno.csv").write_bytes((d / "pheno.csv").read_bytes())
+    err = _one_error(_fit(d, inputs / "pheno.csv", inputs, "--force"))
+    assert "holds the input" in err and (inputs / "pheno.csv").exists()
+    err = _one_error(_fit(d, d / "pheno.csv", ".", "--force"))
+    assert "current folder" in err
+    # predict never writes over one of its inputs
+    r = CliRunner().invoke(
+        main,
+        ["predict", str(tmp_path / "m.keras"), str(d / "geno.csv"), "--out", str(d / "geno.csv")]
+        + ["--force"],
+    )
+    assert r.exit_code != 0 and (d / "geno.csv").stat().st_size > 1000
+
+
+def test_groups_column_of_text_or_numbers_and_a_trait_named_twice(small_files, tmp_path):
+    """--groups reads its column as labels (text or numbers, in either file), never as the
+    default trait; other text columns are no traits; --trait twice is one trait."""
+    d = small_files
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    fam = ph[["sample_id"]].assign(family=[f"fam{i % 6}" for i in range(len(ph))])
+    text = ph.assign(family=fam["family"], note="x")
+    text.to_csv(tmp_path / "text.csv", index=False)
+    r = _fit(d, tmp_path / "text.csv", tmp_path / "a", "--groups", "family", "--trait", "GY_E1")
+    assert r.exit_code == 0, r.output
+    numeric = ph[["sample_id"]].assign(family=np.arange(len(ph)) % 6).join(ph.iloc[:, 1:])
+    numeric.to_csv(tmp_path / "num.csv", index=False)
+    r = _fit(d, tmp_path / "num.csv", tmp_path / "b", "--groups", "family")
+    assert r.exit_code == 0, r.output
+    assert "trait: GY_E1 (the first trait column" in r.output
+    fam.to_csv(tmp_path / "cov.csv", index=False)
+    r = _fit(d, d / "pheno.csv", tmp_path / "c", "--trait", "GY_E1", "--groups", "family")
+    assert "--groups column 'family' not found" in _one_error(r)
+    r = _fit(d, d / "pheno.csv", tmp_path / "d", "--trait", "GY_E1", "--trait", "GY_E1")
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "d" / "metrics.csv")["trait"].unique().tolist() == ["GY_E1"]
+
+
+def test_typos_and_scales_that_cannot_be_analysed_are_one_clear_line(small_files, tmp_path):
+    d = small_files
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    cov = ph[["sample_id"]].assign(age=(np.arange(len(ph)) % 7 + 20).astype(str))
+    cov.loc[3, "age"] = "x"
+    cov.to_csv(tmp_path / "cov.csv", index=False)
+    r = _fit(
+        d,
+        d / "pheno.csv",
+        tmp_path / "a",
+        "--trait",
+        "GY_E1",
+        "--covariates-file",
+        str(tmp_path / "cov.csv"),
+        "--covariates",
+        "age",
+    )
+    err = _one_error(r)
+    assert "line 5: covariate 'age' is numeric except 'x'" in err and ph.sample_id[3] in err
+    huge = ph.copy()
+    huge.loc[huge.index[7], "GY_E1"] = 1e308
+    huge.to_csv(tmp_path / "huge.csv", index=False)
+    err = _one_error(_fit(d, tmp_path / "huge.csv", tmp_path / "b", "--trait", "GY_E1"))
+    assert "rescale the trait" in err and huge.sample_id.iloc[7] in err
+    folds = ph[["sample_id"]].assign(fold=[2] * 3 + [1] * (len(ph) - 3))
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    args = ["--trait", "GY_E1", "--folds", str(tmp_path / "folds.csv")]
+    err = _one_error(_fit(d, d / "pheno.csv", tmp_path / "c", *args))
+    assert "fold 1 leaves 3 samples to train on" in err
+    for out in "abc":
+        assert not (tmp_path / out).exists()

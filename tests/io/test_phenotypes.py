@@ -125,12 +125,36 @@ def test_plink_pheno_with_and_without_header(tmp_path):
     assert read_phenotypes(_write(tmp_path, "c.pheno", hash_header)).traits == ["y"]
 
 
-def test_non_trait_text_column_error_suggests_selecting_traits(tmp_path):
+def test_text_columns_are_no_traits_and_a_typo_in_a_trait_is_an_error(tmp_path):
+    """A column of text only (sex, herd) is skipped when the traits are not named; a number
+    column with one text value is an error that says how to choose the traits; named
+    traits are the only columns read, and a trait named twice is read once."""
     path = _write(tmp_path, "p.csv", COV)
-    with pytest.raises(
-        InputError, match=r"trait 'sex' has non-numeric value 'F'.*traits=\[\.\.\.\]"
-    ):
-        read_phenotypes(path)
+    assert read_phenotypes(path).traits == ["y", "age"]
+    typo = _write(tmp_path, "t.csv", COV.replace("c,3.0,M,11", "c,3.0,M,x1"))
+    with pytest.raises(InputError, match=r"trait 'age' has non-numeric value 'x1'.*--trait") as e:
+        read_phenotypes(typo)
+    assert "line 4" in str(e.value) and "\n" not in str(e.value)
+    ph = read_phenotypes(typo, traits=["y", "y"])
+    assert ph.traits == ["y"] and list(ph.table.columns) == ["y"]
+
+
+def test_label_columns_are_read_as_text_from_either_file(tmp_path):
+    """--groups columns (labels): text or numbers, never a trait, from the phenotype file or
+    the covariate file."""
+    path = _write(tmp_path, "p.csv", COV)
+    ph = read_phenotypes(path, labels=["herd"])
+    assert ph.traits == ["y", "age"] and ph.table["herd"].tolist() == ["h2", "h1", "h3", "h2", "h1"]
+    ph = read_phenotypes(path, labels=["age"])  # numbers as labels: not the default trait
+    assert ph.traits == ["y"] and ph.table["age"].tolist() == ["10", "12", "11", "13", "9"]
+    main = _write(tmp_path, "y.csv", "sample_id,y\na,1\nb,2\nc,3\nd,4\ne,5\n")
+    ph = read_phenotypes(main, covariates=["sex"], covariates_path=path, labels=["herd"])
+    assert ph.covariates == ["sex"] and ph.table["herd"].tolist()[:2] == ["h2", "h1"]
+    with pytest.raises(InputError, match="--groups column 'pen'") as e:
+        read_phenotypes(main, covariates=["sex"], covariates_path=path, labels=["pen"])
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="--groups column 'pen' not found"):
+        read_phenotypes(path, labels=["pen"])
 
 
 def test_minus_nine_is_a_value_in_csv(tmp_path):
@@ -275,3 +299,11 @@ def test_real_mice_files_with_covariates(shared_data):
     a = align(g, ph)
     assert a.report["n_both"] == 1814
     assert a.report["traits"]["Obesity.BMI"]["n_missing"] == 0
+
+
+def test_alignment_warnings_are_input_warnings():
+    """The CLI prints input warnings as one 'Warning:' line (not Python's two-line form)."""
+    from snpcnn.errors import InputWarning
+    from snpcnn.io.phenotypes import AlignmentWarning
+
+    assert issubclass(AlignmentWarning, InputWarning)
