@@ -98,9 +98,16 @@ class GenotypePreprocessor:
             "snps_after_qc": int(keep.sum()),
         }
         if not keep.any():
+            loosest = not self.min_maf and not self.min_call_rate
             raise InputError(
                 f"no SNP passes the filters (MAF >= {self.min_maf}, call rate >= "
-                f"{self.min_call_rate}, polymorphic) in the training samples; relax them"
+                f"{self.min_call_rate}, polymorphic) in the training samples; "
+                + (
+                    "every SNP is monomorphic or has no call there: check the genotype file "
+                    "(snpcnn info FILE)"
+                    if loosest
+                    else "relax them (--min-maf, --min-call-rate)"
+                )
             )
         idx = np.flatnonzero(keep)
         means = genotypes.mean_dosage(rows)[idx]

@@ -90,6 +90,14 @@ def explain(
 
     from snpcnn import __version__
 
+    for name, value, least in (
+        ("--steps", steps, 1),
+        ("--max-samples", max_samples, 1),
+        ("--batch-size", batch_size, 1),
+        ("--top-k", top_k, 0),
+    ):
+        if value < least:
+            raise InputError(f"{name} must be at least {least}, got {value}")
     try:
         from snpcnn import explain as ex
     except ImportError as exc:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from snpcnn.errors import InputWarning
 
-__all__ = ["unsorted_at", "sort_order", "warn_duplicates", "N_EXAMPLES"]
+__all__ = ["unsorted_at", "sort_order", "warn_duplicates", "not_utf8", "N_EXAMPLES"]
 
 N_EXAMPLES = 3
 
@@ -135,3 +135,35 @@ def warn_if_no_final_newline(path, text: str | bytes | None = None) -> bool:
             stacklevel=3,
         )
     return cut
+
+
+def not_utf8(path, exc: UnicodeDecodeError | None = None) -> str:
+    """A one-line message for a text file that is not UTF-8: the file, the line of the first
+    byte that is not UTF-8, and the fix (read again, as bytes, to find the line)."""
+    import gzip
+    from pathlib import Path
+
+    path = Path(path)
+    where, byte = "", None
+    try:
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            data = fh.read()
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        where = f" line {line}"
+        byte = data[err.start]
+    except (OSError, EOFError):
+        pass
+    if byte is None and exc is not None and exc.start < len(exc.object):
+        byte = exc.object[exc.start]
+    what = f" (byte 0x{byte:02x})" if byte is not None else ""
+    zipped = ""
+    if path.suffix.lower() in (".xlsx", ".xls", ".ods"):
+        zipped = "; a spreadsheet must be exported as CSV first"
+    return (
+        f"{path}{where}: not UTF-8 text{what}{zipped}; save the file as UTF-8 (a spreadsheet: "
+        "'CSV UTF-8'; or `iconv -f latin1 -t utf-8 FILE > NEW`)"
+    )

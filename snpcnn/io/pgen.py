@@ -69,7 +69,9 @@ def _lines(path: Path, what: str) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text {what} file ({exc})") from None
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(f"{what} file {not_utf8(path, exc)}") from None
     if not text.strip():
         raise InputError(f"{path}: empty {what} file")
     from snpcnn.io._checks import warn_if_no_final_newline

@@ -99,7 +99,11 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
             text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"phenotype file {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(f"phenotype file {not_utf8(path, exc)}") from None
+    except OSError as exc:
         raise InputError(f"cannot read phenotype file {path}: {exc}") from None
     if path.suffix != ".gz":
         from snpcnn.io._checks import warn_if_no_final_newline

@@ -63,7 +63,9 @@ def _read_columns(path: Path, n_cols: int, what: str) -> np.ndarray:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text {what} file ({exc})") from None
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(f"{what} file {not_utf8(path, exc)}") from None
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty {what} file")

@@ -188,7 +188,11 @@ def read_table(
     try:
         with _open_text(path) as fh:
             header_line = fh.readline().rstrip("\r\n")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(not_utf8(path, exc)) from None
+    except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot read as text ({exc})") from None
     if not header_line.strip():
         raise InputError(f"{path}: empty file; expected a header row of SNP ids")
@@ -251,10 +255,9 @@ def read_table(
                 blocks.append(block)
     except (ValueError, pd.errors.ParserError) as exc:
         if isinstance(exc, UnicodeDecodeError):
-            raise InputError(
-                f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 (e.g. `iconv -f latin1 "
-                "-t utf-8`)"
-            ) from None
+            from snpcnn.io._checks import not_utf8
+
+            raise InputError(not_utf8(path, exc)) from None
         if isinstance(exc, pd.errors.ParserError):
             msg = str(exc).strip().splitlines()[-1]
             raise InputError(

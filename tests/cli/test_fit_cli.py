@@ -315,3 +315,13 @@ def test_typos_and_scales_that_cannot_be_analysed_are_one_clear_line(small_files
     assert "fold 1 leaves 3 samples to train on" in err
     for out in "abc":
         assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize(
+    "opt, value", [("--steps", "0"), ("--top-k", "-1"), ("--max-samples", "0")]
+)
+def test_explain_refuses_counts_below_their_least_value(fitted, small_files, tmp_path, opt, value):
+    d = small_files
+    args = ["explain", str(fitted[0] / "model.keras"), str(d / "geno.csv"), opt, value]
+    err = _one_error(CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ex")]))
+    assert err.startswith(f"Error: {opt} must be at least") and not (tmp_path / "ex").exists()

@@ -307,3 +307,17 @@ def test_alignment_warnings_are_input_warnings():
     from snpcnn.io.phenotypes import AlignmentWarning
 
     assert issubclass(AlignmentWarning, InputWarning)
+
+
+def test_a_file_that_is_not_utf8_names_its_line_and_the_fix(tmp_path):
+    from snpcnn.io import read_genotypes
+
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("sample_id,y\na,1\ncafé,2\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.csv line 3: not UTF-8 text \(byte 0xe9\)") as e:
+        read_phenotypes(p)
+    assert "save the file as UTF-8" in str(e.value) and "\n" not in str(e.value)
+    g = tmp_path / "geno.csv"
+    g.write_bytes("sample_id,s1,s2\na,0,1\nbé,1,2\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"geno.csv line 3: not UTF-8 text"):
+        read_genotypes(g)
