@@ -41,6 +41,10 @@ class _Group(click.Group):
     def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, _OneLineUsage):
+                raise
+            raise _OneLineUsage(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except SystemExit:
@@ -51,6 +55,18 @@ class _Group(click.Group):
             if _debug():
                 traceback.print_exception(exc, file=sys.stderr)
             _fail(_message(exc))
+
+
+class _OneLineUsage(click.UsageError):
+    """A usage error (a missing argument, an invalid value) as one ``Error:`` line that names
+    the command's help, instead of click's three lines; exit status 2 as before."""
+
+    def __init__(self, exc: click.UsageError) -> None:
+        super().__init__(exc.format_message(), exc.ctx)
+
+    def show(self, file=None) -> None:
+        hint = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"Error: {' '.join(self.format_message().split())}{hint}", err=True)
 
 
 def _debug() -> bool:

@@ -253,7 +253,13 @@ def read_genotypes(
         found = find_cache(path, fmt, opts)
         if found is not None:
             log.info("using the converted cache %s", found)
-            return load_cache(found)
+            try:
+                return load_cache(found)
+            except InputError as exc:  # a damaged cache: the source is still good
+                _notice(
+                    f"the cache {found} of {path} is damaged "
+                    f"({' '.join(str(exc).split())[:200]}); reading {path} itself instead"
+                )
 
     t0 = time.perf_counter()
     if fmt == "vcf":

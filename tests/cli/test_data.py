@@ -226,6 +226,26 @@ def test_info_says_where_it_cached_and_how_to_turn_it_off(tmp_path, monkeypatch)
     assert "cache" not in g.report and not other.exists()
 
 
+def test_a_damaged_automatic_cache_falls_back_to_the_source(tmp_path):
+    src = big_vcf(tmp_path / "big.vcf")
+    home = tmp_path / "cache-home"
+    first = run("info", src)
+    assert first.exit_code == 0
+    (written,) = home.glob("big.vcf-*.snpcnn")
+    dos = written / "dosages.npy"
+    dos.write_bytes(dos.read_bytes()[:1000])  # truncated, as by a full disk
+    r = run("info", src)
+    assert r.exit_code == 0, r.output
+    said = [ln for ln in r.stderr.splitlines() if "is damaged" in ln]
+    assert len(said) == 1 and "reading" in said[0] and "Traceback" not in r.output
+
+    def counts(text):
+        return [ln for ln in text.splitlines() if "samples" in ln.lower()]
+
+    assert counts(r.stdout) == counts(first.stdout) and counts(first.stdout)
+    assert run("info", src).exit_code == 0  # rewritten: read from the cache again
+
+
 def test_failed_cache_write_says_so_in_one_line(tmp_path, monkeypatch):
     src = big_vcf(tmp_path / "big.vcf")
     blocker = tmp_path / "not-a-dir"

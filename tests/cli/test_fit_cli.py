@@ -325,3 +325,13 @@ def test_explain_refuses_counts_below_their_least_value(fitted, small_files, tmp
     args = ["explain", str(fitted[0] / "model.keras"), str(d / "geno.csv"), opt, value]
     err = _one_error(CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ex")]))
     assert err.startswith(f"Error: {opt} must be at least") and not (tmp_path / "ex").exists()
+
+
+def test_usage_errors_are_one_line_that_names_the_help():
+    r = CliRunner().invoke(main, ["fit"])
+    assert r.exit_code == 2 and r.output.strip().splitlines() == [
+        "Error: Missing argument 'GENOTYPES'. (see `main fit --help`)"
+    ]
+    r = CliRunner().invoke(main, ["predict", "no_such_model.keras", "geno.csv"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "no_such_model.keras" in r.output and "Usage:" not in r.output
