@@ -141,8 +141,42 @@ def test_kernel_baselines_are_skipped_above_their_size():
     kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "egblup"], KERNEL_MAX_N)
     assert kept == ["gblup", "ridge", "rkhs", "egblup"] and notes == []
     kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "gblup_ad"], KERNEL_MAX_N + 1)
-    assert kept == ["gblup", "ridge"]
-    assert len(notes) == 2 and notes[0].startswith("RKHS skipped") and "GBLUP-AD" in notes[1]
+    assert kept == ["gblup", "ridge", "rkhs"]  # RKHS by its Nystrom approximation
+    assert len(notes) == 2 and notes[0].startswith("RKHS above") and "Nystrom" in notes[0]
+    assert notes[1].startswith("GBLUP-AD skipped")
+
+
+def test_rkhs_nystrom_is_the_exact_fit_with_every_row_a_landmark_and_close_with_fewer():
+    """The Nystrom path: with landmarks >= n the kernel is exact (same predictions to
+    rounding); with fewer it predicts close to the exact fit; int8 input and covariates;
+    predictions need only the landmarks."""
+    from snpcnn.baselines import RKHS
+
+    rng = np.random.default_rng(0)
+    n, p = 700, 250
+    X = rng.binomial(2, 0.3, size=(n, p)).astype(np.int8)
+    g = X[:, 0] * X[:, 1] - 2.0 * (X[:, 7] == 1) + 0.5 * X[:, 20]
+    y = g + rng.normal(scale=float(np.std(g)), size=n)
+    C = rng.normal(size=(n, 1))
+    tr, te = slice(0, 550), slice(550, n)
+    exact = RKHS(solver="exact").fit(X[tr].astype(float), y[tr], C[tr])
+    full = RKHS(solver="nystrom", landmarks=550).fit(X[tr], y[tr], C[tr])
+    p_exact = exact.predict(X[te].astype(float), C[te])
+    np.testing.assert_allclose(full.predict(X[te], C[te]), p_exact, atol=1e-6)
+    assert full.solver_ == "nystrom" and exact.solver_ == "exact"
+    assert abs(full.delta_ - exact.delta_) < 1e-6 * exact.delta_
+    assert any("Nystrom approximation" in note for note in full.notes_)
+    few = RKHS(solver="nystrom", landmarks=150).fit(X[tr], y[tr], C[tr])
+    assert few.landmarks_.shape == (150, p) and not hasattr(few, "X_train_")
+    r_exact = np.corrcoef(p_exact, y[te])[0, 1]
+    r_few = np.corrcoef(few.predict(X[te], C[te]), y[te])[0, 1]
+    assert r_few > r_exact - 0.1 and r_few > 0.2
+    with pytest.raises(InputError, match="keeps no training rows"):
+        few.kernel(X[te])
+    with pytest.raises(InputError, match="solver must be one of"):
+        RKHS(solver="fast").fit(X[tr], y[tr])
+    with pytest.raises(InputError, match="SNP columns"):
+        few.predict(X[te, :10], C[te])
 
 
 @pytest.fixture(scope="module")

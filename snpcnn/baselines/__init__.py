@@ -97,24 +97,35 @@ BASELINE_LABELS = {
     "lasso": "LASSO",
 }
 
-#: Training rows above which the cross-validation skips the n x n kernel baselines (RKHS,
-#: GBLUP-AD, EG-BLUP): each eigendecomposes one or more n x n kernels (RKHS five, one per
-#: bandwidth; O(n^3) time, several n x n float64 copies).  GBLUP and ridge switch to the
-#: large-n solver instead (docs/baselines.md).
+#: Training rows above which the cross-validation skips the n x n kernel baselines (GBLUP-AD,
+#: EG-BLUP, CNN-GP, MLP-GP): each eigendecomposes one or more n x n kernels (O(n^3) time,
+#: several n x n float64 copies).  GBLUP and ridge switch to the large-n solver, RKHS to its
+#: Nystrom approximation (:data:`snpcnn.baselines.rkhs.EXACT_MAX_N`; docs/baselines.md).
 KERNEL_MAX_N = 6000
-_KERNEL_BASELINES = ("rkhs", "gblup_ad", "gblupad", "egblup", "cnn_gp", "cnngp", "mlp_gp", "mlpgp")
+_KERNEL_BASELINES = ("gblup_ad", "gblupad", "egblup", "cnn_gp", "cnngp", "mlp_gp", "mlpgp")
 
 
 def drop_oversized(baselines: Any, n_train: int) -> tuple[list[str], list[str]]:
     """The baselines that run on ``n_train`` training rows, and one message per skipped one.
 
-    The kernel models (RKHS, GBLUP-AD, EG-BLUP, CNN-GP) are skipped above :data:`KERNEL_MAX_N`
-    training rows; GBLUP and ridge always run (their large-n solver takes over).
+    The kernel models (GBLUP-AD, EG-BLUP, CNN-GP, MLP-GP) are skipped above
+    :data:`KERNEL_MAX_N` training rows; GBLUP and ridge always run (their large-n solver
+    takes over), and so does RKHS, through its Nystrom approximation above
+    :data:`snpcnn.baselines.rkhs.EXACT_MAX_N` (one note says so).
     """
+    from snpcnn.baselines.rkhs import EXACT_MAX_N, LANDMARKS
+
     kept: list[str] = []
     notes: list[str] = []
     for b in baselines:
         key = str(b).strip().lower().replace("-", "_")
+        if key == "rkhs" and n_train > EXACT_MAX_N:
+            notes.append(
+                f"RKHS above {EXACT_MAX_N:,} training rows ({n_train:,}): the Nystrom "
+                f"approximation of its kernel through {LANDMARKS:,} landmark individuals "
+                "(bandwidth by REML on them, variance components by REML on all rows; "
+                "docs/baselines.md)"
+            )
         if key in _KERNEL_BASELINES and n_train > KERNEL_MAX_N:
             label = BASELINE_LABELS.get(key, str(b))
             notes.append(
