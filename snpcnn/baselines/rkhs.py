@@ -13,8 +13,10 @@ from snpcnn.errors import InputError
 #: training rows up to which ``solver="auto"`` eigendecomposes the exact n x n kernels (five,
 #: one per bandwidth); above, the Nystrom path (:meth:`RKHS._fit_nystrom`)
 EXACT_MAX_N = 6000
-#: landmark individuals of the Nystrom approximation (a random subsample, fixed seed)
-LANDMARKS = 2000
+#: landmark individuals of the Nystrom approximation (a random subsample, fixed seed; as
+#: many as the large-n GBLUP's REML subsample): more landmarks, a closer kernel
+#: (docs/bench/rkhs_nystrom.md), n x LANDMARKS float64 of memory
+LANDMARKS = 3000
 #: accepted values of ``solver``
 RKHS_SOLVERS = ("auto", "exact", "nystrom")
 
@@ -204,14 +206,20 @@ class RKHS(Baseline):
             phi[sl] = np.exp(-_sq_distances(B, L, center) / scale) @ T
         lam, V = np.linalg.eigh(phi.T @ phi)
         nz = lam > _EIG_RTOL * max(float(lam[-1]), 0.0)
-        U = phi @ (V[:, nz] / np.sqrt(lam[nz]))  # orthonormal columns: K ~ U diag(lam) U'
+        # U = phi V S^-1 (orthonormal columns: K ~ U diag(lam) U'), written over phi block by
+        # block (one n x r matrix in memory); phi' r = V S U' r later
+        M = V[:, nz] / np.sqrt(lam[nz])
+        r_kept = int(nz.sum())
+        for sl in row_blocks(n, phi.shape[1], 8):
+            phi[sl, :r_kept] = phi[sl] @ M
+        U = phi[:, :r_kept]
         reml = _reml(U, lam[nz], y, F, lo, hi, self.n_grid)
         _store_reml(self, reml, fe, lo, hi)
         # the landmarks' note on the bandwidth grid, then this fit's own
         self.notes_ = [x for x in sub.notes_ if "bandwidth" in x] + self.notes_
         self.notes_.append(
             f"Nystrom approximation: the Gaussian kernel through {len(rows):,} landmark "
-            f"individuals of the {n:,} training rows (rank {int(nz.sum())}); bandwidth by REML "
+            f"individuals of the {n:,} training rows (rank {r_kept}); bandwidth by REML "
             "on the landmarks, variance components by REML on all rows"
         )
         self.bandwidth_ = sub.bandwidth_
@@ -220,8 +228,8 @@ class RKHS(Baseline):
         self.dual_coef_ = reml.hinv_resid
         self.center_ = center
         self.landmarks_ = L.astype(np.float32)
-        # g_new = C_new T phi' H^-1 (y - F b): one weight per landmark
-        self.landmark_weights_ = T @ (phi.T @ reml.hinv_resid)
+        # g_new = C_new T phi' H^-1 (y - F b), phi' = V S U': one weight per landmark
+        self.landmark_weights_ = T @ (V[:, nz] @ (np.sqrt(lam[nz]) * (U.T @ reml.hinv_resid)))
         self.landmark_rows_ = rows
         self.n_features_in_ = m
         self.n_train_ = n
