@@ -1254,10 +1254,11 @@ def run_benchmark(
     t_start = time.perf_counter()
     if not isinstance(config, BenchmarkConfig):
         config = load_config(config)
-    from snpcnn.report import check_output_dir
+    from snpcnn.report import check_output_dir, check_partial_dir
 
     out = check_output_dir(out, force)
     partial = _partial_dir(out)
+    check_partial_dir(partial, ("units",))
     if partial.exists():
         if not resume and not force:
             raise InputError(
@@ -1267,7 +1268,7 @@ def run_benchmark(
         if not resume:
             shutil.rmtree(partial)
     elif resume:
-        log.info("nothing to resume in %s; starting a new run", partial)
+        log.warning("nothing to resume in %s; starting a new run", partial)
     created = not partial.exists()
     partial.mkdir(parents=True, exist_ok=True)
     emit = progress or (lambda *a, **k: None)

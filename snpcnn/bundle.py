@@ -310,6 +310,9 @@ class ModelBundle:
             np.savez_compressed(buf, **self._arrays())
             with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as z:
                 z.writestr(MEMBER, buf.getvalue())
+            from snpcnn.io.output import usual_mode
+
+            usual_mode(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

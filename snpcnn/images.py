@@ -879,6 +879,9 @@ def _atomic_write_bytes(path: Path, payload: bytes, *, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
+        from snpcnn.io.output import usual_mode
+
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -895,6 +898,9 @@ def _atomic_save_model(model, path: Path, *, force: bool) -> None:
     os.close(fd)
     try:
         model.save(tmp)
+        from snpcnn.io.output import usual_mode
+
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

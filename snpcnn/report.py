@@ -27,11 +27,13 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import InputError
+from snpcnn.io.output import usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE
 
 __all__ = [
     "atomic_directory",
     "check_output_dir",
+    "check_partial_dir",
     "file_checksum",
     "library_versions",
     "fold_table",
@@ -97,14 +99,44 @@ def check_output_dir(out: str | Path, force: bool, inputs=()) -> Path:
         raise InputError(f"output directory {out} exists; use --force to replace it")
     if out.exists():
         names = sorted(p.name for p in out.iterdir())
-        if names and OUTPUT_MARKER not in names:
-            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        if names and not _written_by_snpcnn(out / OUTPUT_MARKER):
             raise InputError(
-                f"{out} exists and is not a snpcnn results folder (no {OUTPUT_MARKER}; it "
-                f"has {shown}): --force only replaces a folder snpcnn wrote; choose another "
-                "--out"
+                f"{out} exists and is not a snpcnn results folder (no {OUTPUT_MARKER} written "
+                f"by snpcnn; it has {_shown(names)}): --force only replaces a folder snpcnn "
+                "wrote; choose another --out"
             )
     return out
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+
+
+def _written_by_snpcnn(path: Path) -> bool:
+    """Whether ``path`` is a run.json that snpcnn wrote (a JSON object with its version)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "snpcnn_version" in record
+
+
+def check_partial_dir(partial: str | Path, markers: tuple[str, ...]) -> None:
+    """Refuse to discard (``--force``) or adopt (``--resume``) ``partial`` unless it is an
+    unfinished snpcnn run: empty, or holding one of ``markers`` (what the command writes
+    there first)."""
+    partial = Path(partial)
+    if not partial.exists():
+        return
+    if not partial.is_dir():
+        raise InputError(f"{partial} exists and is not a folder; move it or choose another --out")
+    names = sorted(p.name for p in partial.iterdir())
+    if names and not any(m in names for m in markers):
+        raise InputError(
+            f"{partial} exists and is not an unfinished snpcnn run (it has {_shown(names)}): "
+            "--force and --resume only take a folder snpcnn wrote; move it or choose another "
+            "--out"
+        )
 
 
 @contextlib.contextmanager
@@ -115,6 +147,7 @@ def atomic_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
+        usual_mode(tmp)
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -907,6 +940,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

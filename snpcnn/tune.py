@@ -755,10 +755,11 @@ def tune(
     # ------------------------------------------------------------ work dir
     final = Path(out) if out is not None else None
     if final is not None:
-        from snpcnn.report import check_output_dir
+        from snpcnn.report import check_output_dir, check_partial_dir
 
         partial = final.with_name(final.name + ".partial")
         check_output_dir(final, force)
+        check_partial_dir(partial, ("settings.json", "optuna.journal", "outer"))
         if partial.exists() and not resume:
             if not force:
                 raise InputError(

@@ -21,7 +21,25 @@ from pathlib import Path
 
 from snpcnn.errors import InputError
 
-__all__ = ["check_writable", "write_errors"]
+__all__ = ["check_writable", "write_errors", "usual_mode"]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: the process's umask, read once at import (reading it means setting it)
+_UMASK = _current_umask()
+
+
+def usual_mode(path: str | os.PathLike) -> None:
+    """Give a file or folder made by :mod:`tempfile` (mode 0600 / 0700) the mode a plain
+    ``open`` / ``mkdir`` would have given it (0666 / 0777 less the umask), so results
+    written atomically are as readable as any other file in their folder."""
+    base = 0o777 if os.path.isdir(path) else 0o666
+    os.chmod(path, base & ~_UMASK)
 
 
 def _reason(exc: OSError) -> str:

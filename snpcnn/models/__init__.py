@@ -262,6 +262,9 @@ def save_model(model: keras.Model, path: str | os.PathLike, force: bool = False)
     os.close(fd)
     try:
         model.save(tmp)
+        from snpcnn.io.output import usual_mode
+
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -174,3 +174,35 @@ def test_seeds_option_runs_only_those_seeds(config, tmp_path):
     msg = "give seeds of the config separated by commas"
     _refused(runner, args, tmp_path, "--seeds", "three", msg)
     _refused(runner, args, tmp_path, "--seeds", "7", "seeds are [3, 4, 5], not 7; fix --seeds")
+
+
+def test_force_takes_only_folders_snpcnn_wrote_and_results_are_readable(config, tmp_path):
+    """--force never discards a user's folder named like the output (a run.json of another
+    tool, or OUT.partial without a run's units); results get the usual file modes."""
+    runner = CliRunner()
+    args = ["benchmark", str(config), "--models", "tiny", "--force"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "run.json").write_text('{"tool": "not snpcnn"}')
+    (other / "thesis.docx").write_text("precious")
+    r = runner.invoke(main, [*args, "--out", str(other)])
+    assert r.exit_code == 1 and "not a snpcnn results folder" in r.output, r.output
+    assert (other / "thesis.docx").exists()
+    mine = tmp_path / "res.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    r = runner.invoke(main, [*args, "--out", str(tmp_path / "res")])
+    assert r.exit_code == 1 and "not an unfinished snpcnn run" in r.output, r.output
+    assert (mine / "notes.txt").exists()
+    (mine / "notes.txt").unlink()  # an empty OUT.partial is discarded
+    r = runner.invoke(main, [*args, "--out", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("results.csv", "run.json", "results.md"):
+        assert (tmp_path / "res" / name).stat().st_mode & 0o777 == 0o666 & ~mask
+    # a folder snpcnn wrote is replaced with --force
+    r = runner.invoke(main, [*args, "--out", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output

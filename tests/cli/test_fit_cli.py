@@ -335,3 +335,16 @@ def test_usage_errors_are_one_line_that_names_the_help():
     r = CliRunner().invoke(main, ["predict", "no_such_model.keras", "geno.csv"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
     assert "no_such_model.keras" in r.output and "Usage:" not in r.output
+
+
+def test_results_have_the_usual_modes(fitted):
+    """Atomic writes go through temporary files (mode 0600, folders 0700); results get the
+    modes a plain open / mkdir gives, so colleagues can read them."""
+    import os
+
+    out, _ = fitted
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask
+    for name in ("summary.md", "metrics.csv", "run.json", "model.keras"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
