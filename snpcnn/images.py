@@ -862,7 +862,17 @@ def check_outputs(out_dir: str | os.PathLike, names, *, force: bool = False) -> 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a directory; choose another --out")
+    for parent in out_dir.parents:  # a file where a folder must be: refused before training
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(
+                    f"--out {out_dir}: {parent} is a file, not a folder; choose another --out"
+                )
+            break
     paths = {name: out_dir / name for name in names}
+    for path in paths.values():
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not a file; move it or choose another --out")
     if not force:
         for path in paths.values():
             if path.exists():
@@ -1147,6 +1157,9 @@ def fit_images(
     xtr, xte = prepare_images(xtr, size=image_size), prepare_images(xte, size=image_size)
     if len(xtr) != len(ytr) or len(xte) != len(yte):
         raise InputError("data: the number of images and labels differ")
+    if len(xtr) == 0 or len(xte) == 0:
+        which = "training" if len(xtr) == 0 else "test"
+        raise InputError(f"data: the {which} set has 0 images; give images for both sets")
     if xtr.shape[1:] != xte.shape[1:]:
         raise InputError(f"data: training images are {xtr.shape[1:]}, test images {xte.shape[1:]}")
     n_classes = int(max(ytr.max(), yte.max())) + 1
@@ -1154,6 +1167,14 @@ def fit_images(
     xval = yval = None
     if validation_split > 0:
         from sklearn.model_selection import train_test_split
+
+        labels, counts = np.unique(ytr, return_counts=True)
+        if counts.min() < 2:
+            raise InputError(
+                f"--validation-split: class {labels[int(np.argmin(counts))]} has only "
+                f"{counts.min()} training image; a stratified split needs at least 2 per class "
+                "(use --validation-split 0, or more images)"
+            )
 
         xtr, xval, ytr, yval = train_test_split(
             xtr, ytr, test_size=validation_split, random_state=data_seed, stratify=ytr

@@ -682,7 +682,13 @@ def _canonical_application(name: str) -> str:
 
 
 def _mobilenet_alpha_text(alpha: float) -> str:
-    return {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}.get(float(alpha), "2_5")
+    known = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
+    if float(alpha) not in known:
+        raise InputError(
+            f"--alpha {alpha}: MobileNet's ImageNet weights exist only for alpha 0.25, 0.5, "
+            "0.75 and 1.0"
+        )
+    return known[float(alpha)]
 
 
 def application_weights_filename(

@@ -32,6 +32,11 @@ def _parse_classes(value: str | None) -> list[int] | None:
                 out.append(int(part))
     except ValueError:
         raise InputError(f"--classes: {value!r} is not a list like 0-4 or 5,6,7") from None
+    if not out:
+        raise InputError(
+            f"--classes: {value!r} names no class (a range is low-high with low <= high, e.g. "
+            "0-4, or a list such as 5,6,7)"
+        )
     return out
 
 
@@ -313,6 +318,11 @@ def transfer_cmd(
         source = f"{base.name} with weights {weights or '~/.keras/models/'}"
     else:
         base = conv_base(base_path)
+        if len(base.inputs[0].shape) != 4:  # (batch, height, width, channels)
+            raise InputError(
+                f"{base_path}: the base takes input of shape {tuple(base.inputs[0].shape[1:])}, "
+                "not images; pass a model trained with `snpcnn images fit`"
+            )
         size = tuple(base.inputs[0].shape[1:3])  # resize to what the base was trained on
         xtr_p, xte_p = prepare_images(xtr, size=size), prepare_images(xte, size=size)
         source = str(base_path)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from snpcnn.cli import main
+from snpcnn.errors import InputError
 from snpcnn.images import MNIST_FILES, load_digits_small, write_idx
 
 
@@ -138,3 +140,41 @@ def test_images_transfer_missing_weights(digits_dir, tmp_path, monkeypatch):
     assert res.exit_code == 1
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in res.output
     assert "--weights PATH" in res.output
+
+
+def _one_line_error(res) -> str:
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("Error")]
+    assert len(lines) == 1 and "internal error" not in lines[0], res.output
+    return lines[0]
+
+
+def test_images_bad_input_found_by_fuzzing_is_one_line_before_training(digits_dir, tmp_path):
+    """An empty --classes range; an output file that is a folder; --out under a file;
+    a --validation-split a class cannot take; a MobileNet alpha without weights."""
+    from snpcnn.transfer import application_weights_filename
+
+    run = CliRunner().invoke
+    fit = ["images", "fit", "--data", str(digits_dir), "--epochs", "1"]
+    assert "names no class" in _one_line_error(run(main, [*fit, "--classes", "4-0"]))
+    clash = tmp_path / "o"
+    (clash / "model.keras").mkdir(parents=True)
+    err = _one_line_error(run(main, [*fit, "--out", str(clash), "--force"]))
+    assert "is a folder, not a file" in err
+    (tmp_path / "afile").write_text("x")
+    err = _one_line_error(run(main, [*fit, "--out", str(tmp_path / "afile" / "run")]))
+    assert "is a file, not a folder" in err
+    one = tmp_path / "one"
+    (xtr, ytr), (xte, yte) = load_digits_small()
+    keep = np.concatenate([np.flatnonzero(ytr != 9), np.flatnonzero(ytr == 9)[:1]])
+    for key, arr in (
+        ("train_images", xtr[keep]),
+        ("train_labels", ytr[keep]),
+        ("test_images", xte),
+        ("test_labels", yte),
+    ):
+        write_idx(one / f"{MNIST_FILES[key]}.gz", arr)
+    args = ["images", "fit", "--data", str(one), "--epochs", "1", "--validation-split", "0.1"]
+    assert "class 9 has only 1 training image" in _one_line_error(run(main, args))
+    with pytest.raises(InputError, match="only for alpha 0.25, 0.5, 0.75 and 1.0"):
+        application_weights_filename("MobileNet", alpha=0.3)
