@@ -395,7 +395,7 @@ def _load_inputs(
         phenotypes = read_phenotypes(
             phenotypes,
             id_column=id_column,
-            traits=list(dict.fromkeys(traits)) if traits else None,
+            traits=list(traits) if traits else None,
             covariates=list(covariates or []) or None,
             covariates_path=covariates_path,
             labels=[groups] if groups else None,

@@ -102,6 +102,11 @@ def order_ld(x: np.ndarray, seed: int = 0) -> tuple[float, float]:
     return adjacent, rand
 
 
+def _even_rows(n: int, most: int) -> np.ndarray:
+    """At most ``most`` evenly spaced row numbers of ``range(n)`` (all of them if fewer)."""
+    return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(np.int64))
+
+
 def _adjacent_products(z: np.ndarray) -> np.ndarray:
     """``z[:, j] . z[:, j + 1]`` for every adjacent pair of columns."""
     return np.einsum("ij,ij->j", z[:, :-1], z[:, 1:])
@@ -113,7 +118,7 @@ def panel_order(dosages, max_rows: int = 1000, max_snps: int = 10_000) -> dict:
     the middle ``max_snps`` SNPs (int8 dosages, -1 = missing, imputed with the column mean),
     and ``map_order`` = adjacent >= :data:`LD_ADJACENT_RATIO` x random."""
     n, p = dosages.shape
-    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+    rows = _even_rows(n, max_rows)
     c0 = max(0, (p - max_snps) // 2)
     x = np.asarray(dosages[rows][:, c0 : c0 + max_snps], dtype=np.float64)
     miss = x < 0
@@ -189,7 +194,7 @@ def knn_ld_order(x: np.ndarray, k: int | None = None) -> np.ndarray:
         )
     if p < 3:
         return np.arange(p)
-    rows = np.unique(np.linspace(0, n - 1, min(n, LD_ORDER_ROWS)).round().astype(np.int64))
+    rows = _even_rows(n, LD_ORDER_ROWS)
     xr = x[rows]
     if xr.ndim == 3:  # one-hot channels read as a dosage, as in _per_snp
         xr = xr @ np.arange(1, xr.shape[2] + 1, dtype=np.float32)
@@ -257,8 +262,7 @@ def screen_order(x, mode: str) -> tuple[np.ndarray | None, dict]:
     exact = p <= LD_ORDER_MAX_SNPS
     xr = x
     if not exact:  # r^2 on at most LD_ORDER_ROWS evenly spaced rows, as knn_ld_order
-        n = len(x)
-        rows = np.unique(np.linspace(0, n - 1, min(n, LD_ORDER_ROWS)).round().astype(np.int64))
+        rows = _even_rows(len(x), LD_ORDER_ROWS)
         xr = x[rows]
         rec["rows"] = int(len(rows))
     adjacent, rand = order_ld(xr)
@@ -270,7 +274,8 @@ def screen_order(x, mode: str) -> tuple[np.ndarray | None, dict]:
             knn_ld_order(x)  # its one-line error
         why = f"the file's order carries no LD, but more than {LD_KNN_MAX_SNPS:,} SNPs"
         return None, {**rec, "used": "file", "why": why}
-    order = ld_order(x) if exact else knn_ld_order(x)
+    # knn_ld_order would take the same evenly spaced rows again: give it them
+    order = ld_order(x) if exact else knn_ld_order(xr)
     rec.update(
         {
             "used": "ld",

@@ -504,8 +504,7 @@ def read_phenotypes(
         out = main.join(other)
         _check_labels(out, labels)
         return out
-    out = _read_one(path, id_column, traits, list(covariates or []), sep, categorical, labels)
-    return out
+    return _read_one(path, id_column, traits, list(covariates or []), sep, categorical, labels)
 
 
 def _check_labels(ph: Phenotypes, labels: list[str]) -> None:
