@@ -51,8 +51,8 @@ ORDER_MODES = ("file", "ld", "auto")
 #: the most SNPs seriated by average linkage (a SNPs x SNPs correlation matrix: 10,000 SNPs
 #: take ~1.2 GB); more are seriated by :func:`knn_ld_order`
 LD_ORDER_MAX_SNPS = 10_000
-#: the most SNPs seriated at all (by :func:`knn_ld_order`: about 2 rows x SNPs^2 flops, a
-#: few minutes at 50,000 SNPs x 1,300 rows on 2 cores)
+#: the most SNPs seriated at all (by :func:`knn_ld_order`: about 2 rows x SNPs^2 flops;
+#: 69 s at 1,300 rows x 50,000 SNPs on 2 cores, benchmarks/bench_ld_order.py)
 LD_KNN_MAX_SNPS = 50_000
 #: LD neighbours per SNP in :func:`knn_ld_order`'s graph
 LD_KNN_NEIGHBOURS = 10
