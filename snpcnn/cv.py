@@ -1311,9 +1311,9 @@ def _run_fold(
                 names = ", ".join(_baseline_label(b) for b in skipped)
                 out["notes"].append(
                     f"{names} not run: this fold was streamed (its float32 training input "
-                    "is above 256 MiB, or SNPCNN_STREAM=1), and streamed folds run GBLUP, "
-                    "ridge, the LASSO and the CNN-GP only; the others need a float copy of "
-                    "the training matrix (SNPCNN_STREAM=0 runs them in memory; docs/io.md)"
+                    "is above 256 MiB, or SNPCNN_STREAM=1), and MLP-GP's one window spans "
+                    "every SNP, so it needs a float copy of the training matrix "
+                    "(SNPCNN_STREAM=0 runs it in memory; docs/io.md)"
                 )
             solver = {"solver": "iterative"}
             xd_tr = datapath.DosageRows(genotypes, pre, rows_tr)
@@ -1321,10 +1321,10 @@ def _run_fold(
             datapath.say_once(
                 id(genotypes),
                 "streaming: GBLUP and ridge use the large-n solver on the int8 genotypes, the "
-                "LASSO and the CNN-GP column-block passes"
+                "kernel models and the LASSO column-block passes"
                 + (
-                    f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (they need a "
-                    "float copy of the training matrix)"
+                    f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (its one "
+                    "window spans every SNP, so it needs a float copy of the training matrix)"
                     if skipped
                     else ""
                 ),
@@ -1349,8 +1349,12 @@ def _run_fold(
                 for j in range(y_tr.shape[1]):
                     ok = ~np.isnan(y_tr[:, j])
                     # the large-n solver for GBLUP / ridge on streamed folds (the LASSO
-                    # and the CNN-GP read column blocks by themselves)
-                    own = b.lower().replace("-", "").replace("_", "") in ("lasso", "cnngp")
+                    # and the kernel models read column blocks by themselves)
+                    own = b.lower().replace("-", "").replace("_", "") not in (
+                        "gblup",
+                        "ridge",
+                        "rrblup",
+                    )
                     est = make_baseline(b, **({} if own else solver))
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])

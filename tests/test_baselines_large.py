@@ -137,13 +137,15 @@ def test_iterative_path_checks_its_input(sim):
         fit.predict(X[:, :10])
 
 
-def test_kernel_baselines_are_skipped_above_their_size():
+def test_kernel_baselines_take_the_nystrom_path_above_their_size():
     kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "egblup"], KERNEL_MAX_N)
     assert kept == ["gblup", "ridge", "rkhs", "egblup"] and notes == []
-    kept, notes = drop_oversized(["gblup", "ridge", "rkhs", "gblup_ad"], KERNEL_MAX_N + 1)
-    assert kept == ["gblup", "ridge", "rkhs"]  # RKHS by its Nystrom approximation
-    assert len(notes) == 2 and notes[0].startswith("RKHS above") and "Nystrom" in notes[0]
-    assert notes[1].startswith("GBLUP-AD skipped")
+    names = ["gblup", "ridge", "rkhs", "gblup_ad", "EG-BLUP", "cnn_gp", "mlp_gp"]
+    kept, notes = drop_oversized(names, KERNEL_MAX_N + 1)
+    assert kept == names  # nothing skipped
+    labels = [n.split(" above ")[0] for n in notes]
+    assert labels == ["RKHS", "GBLUP-AD", "EG-BLUP", "CNN-GP", "MLP-GP"]
+    assert all("Nystrom" in n for n in notes)
 
 
 def test_rkhs_nystrom_is_the_exact_fit_with_every_row_a_landmark_and_close_with_fewer():
@@ -167,7 +169,7 @@ def test_rkhs_nystrom_is_the_exact_fit_with_every_row_a_landmark_and_close_with_
     assert abs(full.delta_ - exact.delta_) < 1e-6 * exact.delta_
     assert any("Nystrom approximation" in note for note in full.notes_)
     few = RKHS(solver="nystrom", landmarks=150).fit(X[tr], y[tr], C[tr])
-    assert few.landmarks_.shape == (150, p) and not hasattr(few, "X_train_")
+    assert few.landmark_model_.X_train_.shape == (150, p) and not hasattr(few, "X_train_")
     r_exact = np.corrcoef(p_exact, y[te])[0, 1]
     r_few = np.corrcoef(few.predict(X[te], C[te]), y[te])[0, 1]
     assert r_few > r_exact - 0.1 and r_few > 0.2

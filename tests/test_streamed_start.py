@@ -203,15 +203,26 @@ def test_streamed_gblup_ad_start_equals_in_memory(small_blocks):
     assert got.const == pytest.approx(want.const, rel=1e-5)
 
 
-def test_baselines_skipped_on_streamed_folds_are_named_in_the_report(data, tmp_path, monkeypatch):
-    """RKHS cannot run on streamed folds: summary.md's notes say so once (not once per
-    fold), with the way to run it; the in-memory run has no such note."""
+def test_kernel_baselines_run_on_streamed_folds(data, tmp_path, monkeypatch):
+    """RKHS, GBLUP-AD and EG-BLUP run on streamed folds from column blocks (small blocks, so
+    that every kernel is a sum of many) and predict as in memory (float rounding apart);
+    MLP-GP cannot (its one window spans every SNP): summary.md's notes say so once, with
+    the way to run it; the in-memory run has no such note."""
+    from snpcnn.baselines import kernels_at_scale
     from snpcnn.report import summary_markdown
 
+    monkeypatch.setattr(kernels_at_scale, "BLOCK_BYTES", 300 * 8 * 50)  # 50 columns
     g, y, _ = data
-    runs, a, b = in_memory_and_streamed(g, y, tmp_path, monkeypatch, 1, ["gblup", "rkhs"])
-    assert "RKHS" in set(a["model"]) and "RKHS" not in set(b["model"])
-    said = [n for n in runs["1"].notes if n.startswith("RKHS not run: this fold was streamed")]
+    kernel = ["RKHS", "GBLUP-AD", "EG-BLUP"]
+    runs, a, b = in_memory_and_streamed(
+        g, y, tmp_path, monkeypatch, 1, ["gblup", "rkhs", "gblup_ad", "egblup", "mlp_gp"]
+    )
+    for model in kernel:
+        pa, pb = a[a.model == model], b[b.model == model]
+        assert len(pa) == len(pb) == len(y)
+        np.testing.assert_allclose(pb["predicted"], pa["predicted"], rtol=1e-6, atol=1e-6)
+    assert "MLP-GP" in set(a["model"]) and "MLP-GP" not in set(b["model"])
+    said = [n for n in runs["1"].notes if n.startswith("MLP-GP not run: this fold was streamed")]
     assert len(said) == 1 and "SNPCNN_STREAM=0" in said[0]
     assert not any("not run" in n for n in runs["0"].notes)
     assert said[0] in summary_markdown(runs["1"])

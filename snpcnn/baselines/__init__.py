@@ -50,6 +50,7 @@ from snpcnn.baselines.gblup import (
     dominance_grm,
     vanraden_grm,
 )
+from snpcnn.baselines.kernels_at_scale import EXACT_MAX_N, LANDMARKS, nystrom_note
 from snpcnn.baselines.large_n import LARGE_N, SOLVERS, SUBSAMPLE
 from snpcnn.baselines.lasso import Lasso
 from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _RemlFit, _store_reml
@@ -97,45 +98,29 @@ BASELINE_LABELS = {
     "lasso": "LASSO",
 }
 
-#: Training rows above which the cross-validation skips the n x n kernel baselines (GBLUP-AD,
-#: EG-BLUP, CNN-GP, MLP-GP): each eigendecomposes one or more n x n kernels (O(n^3) time,
-#: several n x n float64 copies).  GBLUP and ridge switch to the large-n solver, RKHS to its
-#: Nystrom approximation (:data:`snpcnn.baselines.rkhs.EXACT_MAX_N`; docs/baselines.md).
-KERNEL_MAX_N = 6000
-_KERNEL_BASELINES = ("gblup_ad", "gblupad", "egblup", "cnn_gp", "cnngp", "mlp_gp", "mlpgp")
+#: Training rows above which the kernel baselines (RKHS, GBLUP-AD, EG-BLUP, CNN-GP, MLP-GP)
+#: take the Nystrom approximation (:mod:`snpcnn.baselines.kernels_at_scale`); GBLUP and ridge
+#: switch to the large-n solver at :data:`LARGE_N`.  Nothing is skipped any more.
+KERNEL_MAX_N = EXACT_MAX_N
+_KERNEL_BASELINES = ("rkhs", "gblupad", "egblup", "cnngp", "mlpgp")
 
 
 def drop_oversized(baselines: Any, n_train: int) -> tuple[list[str], list[str]]:
-    """The baselines that run on ``n_train`` training rows, and one message per skipped one.
+    """The baselines that run on ``n_train`` training rows, and one note per baseline that
+    changes its method there.
 
-    The kernel models (GBLUP-AD, EG-BLUP, CNN-GP, MLP-GP) are skipped above
-    :data:`KERNEL_MAX_N` training rows; GBLUP and ridge always run (their large-n solver
-    takes over), and so does RKHS, through its Nystrom approximation above
-    :data:`snpcnn.baselines.rkhs.EXACT_MAX_N` (one note says so).
+    Every baseline runs.  Above :data:`KERNEL_MAX_N` training rows the kernel models (RKHS,
+    GBLUP-AD, EG-BLUP, CNN-GP, MLP-GP) take the Nystrom approximation of their kernel (one
+    note each says so); GBLUP and ridge take the large-n solver, which their own notes name.
     """
-    from snpcnn.baselines.rkhs import EXACT_MAX_N, LANDMARKS
-
-    kept: list[str] = []
     notes: list[str] = []
     for b in baselines:
-        key = str(b).strip().lower().replace("-", "_")
-        if key == "rkhs" and n_train > EXACT_MAX_N:
-            notes.append(
-                f"RKHS above {EXACT_MAX_N:,} training rows ({n_train:,}): the Nystrom "
-                f"approximation of its kernel through {LANDMARKS:,} landmark individuals "
-                "(bandwidth by REML on them, variance components by REML on all rows; "
-                "docs/baselines.md)"
-            )
+        key = str(b).strip().lower().replace("-", "").replace("_", "")
         if key in _KERNEL_BASELINES and n_train > KERNEL_MAX_N:
-            label = BASELINE_LABELS.get(key, str(b))
             notes.append(
-                f"{label} skipped: {n_train:,} training rows is above {KERNEL_MAX_N:,}, where "
-                "its n x n kernel eigendecompositions become too slow and large "
-                "(GBLUP and ridge use the large-n solver; docs/baselines.md)"
+                nystrom_note(BASELINE_LABELS.get(str(b).lower().replace("-", "_"), str(b)), n_train)
             )
-            continue
-        kept.append(b)
-    return kept, notes
+    return list(baselines), notes
 
 
 _REGISTRY = {

@@ -42,6 +42,7 @@ from snpcnn.baselines._common import (
     _targets_and_design,
     _training_data,
 )
+from snpcnn.baselines.kernels_at_scale import LANDMARKS, NystromMixin
 from snpcnn.baselines.reml import _best_kernel, _reml_bounds, _store_reml
 from snpcnn.errors import InputError
 
@@ -256,7 +257,7 @@ def dense_kernel(
     return K, da, db
 
 
-class CNNGP(Baseline):
+class CNNGP(NystromMixin, Baseline):
     """The infinite-width convolutional network (CNN-GP) as a kernel model, fitted by REML.
 
     See the module docstring for the architecture and its kernel.  This is a convolutional
@@ -276,6 +277,12 @@ class CNNGP(Baseline):
         Bias variance of every layer.
     log_delta_bounds, n_grid
         As for :class:`GBLUP`.
+    solver : {"auto", "exact", "nystrom"}
+        ``"auto"``: the exact kernel up to 6,000 training rows, the Nystrom approximation
+        through ``landmarks`` individuals above (the depth chosen by REML on the landmarks;
+        :mod:`snpcnn.baselines.kernels_at_scale`).
+    landmarks : int
+        Landmark individuals of the Nystrom path.
 
     Attributes
     ----------
@@ -303,6 +310,8 @@ class CNNGP(Baseline):
 
     name = "CNN-GP"
     _fitted_attr = "dual_coef_"
+    _grid_word = "depth"
+    _landmark_choice = "the depth"
 
     def __init__(
         self,
@@ -312,6 +321,8 @@ class CNNGP(Baseline):
         bias: float = 0.1,
         log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
         n_grid: int = 100,
+        solver: str = "auto",
+        landmarks: int = LANDMARKS,
     ) -> None:
         self.width = width
         self.activation = activation
@@ -319,6 +330,8 @@ class CNNGP(Baseline):
         self.bias = bias
         self.log_delta_bounds = log_delta_bounds
         self.n_grid = n_grid
+        self.solver = solver
+        self.landmarks = landmarks
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -328,6 +341,8 @@ class CNNGP(Baseline):
             "bias": self.bias,
             "log_delta_bounds": self.log_delta_bounds,
             "n_grid": self.n_grid,
+            "solver": self.solver,
+            "landmarks": self.landmarks,
         }
 
     def _check_params(self) -> list[int]:
@@ -355,7 +370,17 @@ class CNNGP(Baseline):
         """Standardise on the training rows, build the kernel, pick the depth and the
         variance components by REML.  Parameters are as for :meth:`GBLUP.fit`; ``X`` may
         also be streamed rows (:class:`snpcnn.datapath.EncodedRows`), read in column blocks
-        (:meth:`_fit_streamed`)."""
+        (:meth:`_fit_streamed`).  Above 6,000 training rows (``solver="auto"``) the Nystrom
+        approximation."""
+        if self._wants_nystrom(len(X) if _is_streamed(X) else np.shape(X)[0]):
+            self._check_params()
+            lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
+            sub = self._fit_nystrom(X, y, C, lo, hi)
+            self.depth_ = sub.depth_
+            self.loglik_by_depth_ = sub.loglik_by_depth_
+            self.mean_, self.sd_ = sub.mean_, sub.sd_
+            self.Z_train_, self.train_rows_ = None, None
+            return self
         if _is_streamed(X):
             return self._fit_streamed(X, y, C)
         depths = self._check_params()
@@ -405,6 +430,7 @@ class CNNGP(Baseline):
         self.Z_train_ = Z32
         self.train_rows_ = rows
         self.n_features_in_, self.n_train_ = len(mean), len(d0)
+        self.solver_ = "exact"
 
     def _fit_streamed(self, X: Any, y: Any, C: Any) -> CNNGP:
         """:meth:`fit` on streamed rows: means, SDs and the window kernel from column blocks
@@ -457,6 +483,8 @@ class CNNGP(Baseline):
         None where a column holds more than :data:`MAX_CODES` distinct values, or for a
         streamed fit on another encoding."""
         self._check_fitted()
+        if getattr(self, "solver_", "exact") == "nystrom":
+            return None
         rows = self.train_rows_
         if rows is None:
             return _distinct_codes(self.Z_train_)
@@ -480,6 +508,11 @@ class CNNGP(Baseline):
         ``DosageRows``): it is then read in column blocks, as are the training rows of a
         streamed fit; the numbers are those of the in-memory computation bit for bit."""
         self._check_fitted()
+        if getattr(self, "solver_", "exact") == "nystrom":
+            raise InputError(
+                f"{self.name}: a Nystrom fit keeps no training rows, only its landmarks; use "
+                "genomic_values() or predict(), or fit with solver='exact'"
+            )
         if _is_streamed(X_new):
             if int(X_new.n_features) != self.n_features_in_:
                 raise InputError(
@@ -536,6 +569,9 @@ class CNNGP(Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        if getattr(self, "solver_", "exact") == "nystrom":
+            self._check_fitted()
+            return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
@@ -558,8 +594,12 @@ class MLPGP(CNNGP):
         bias: float = 0.1,
         log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
         n_grid: int = 100,
+        solver: str = "auto",
+        landmarks: int = LANDMARKS,
     ) -> None:
-        super().__init__(None, activation, depths, bias, log_delta_bounds, n_grid)
+        super().__init__(
+            None, activation, depths, bias, log_delta_bounds, n_grid, solver, landmarks
+        )
 
     def _params(self) -> dict[str, Any]:
         params = super()._params()

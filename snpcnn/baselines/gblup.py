@@ -11,9 +11,20 @@ from snpcnn.baselines import large_n
 from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
+    _check_polymorphic,
     _FixedEffects,
     _spectrum,
+    _targets_and_design,
     _training_data,
+)
+from snpcnn.baselines.kernels_at_scale import (
+    LANDMARKS,
+    NystromMixin,
+    column_stats,
+    n_rows_cols,
+    pieces,
+    transposed,
+    use_blocks,
 )
 from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _store_reml
 from snpcnn.errors import InputError
@@ -292,7 +303,7 @@ def dominance_grm(
     return (dominance_codes(X_other, p) @ W.T) / scale
 
 
-class _TwoKernelBLUP(Baseline):
+class _TwoKernelBLUP(NystromMixin, Baseline):
     """Shared part of :class:`GBLUPAD` and :class:`EGBLUP`.
 
     ``y = F b + g1 + g2 + e`` with ``g1 ~ N(0, sigma_1 K1)``, ``g2 ~ N(0, sigma_2 K2)``, both
@@ -300,27 +311,43 @@ class _TwoKernelBLUP(Baseline):
     ``sigma_g2 = sigma_1 + sigma_2`` this is one-kernel REML with ``K_w = (1 - w) K1 + w K2``;
     ``w`` is profiled on the grid ``shares`` (one eigendecomposition each, through
     :func:`_best_kernel`) and the ``w`` with the highest REML log-likelihood is kept.
+
+    At scale (:mod:`snpcnn.baselines.kernels_at_scale`): lazy rows (streamed folds) and
+    inputs whose float64 copy would exceed 256 MiB build both kernels over column blocks;
+    above 6,000 training rows (``solver="auto"``) the Nystrom approximation through
+    ``landmarks`` individuals, the share chosen by REML on the landmarks.
     """
 
     _fitted_attr = "dual_coef_"
     DEFAULT_SHARES = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
     _component = "second"  # what share_ measures, for notes and errors
+    _grid_word = "share"
 
     def __init__(
         self,
         shares: Any = DEFAULT_SHARES,
         log_delta_bounds: tuple[float, float] = (-10.0, 10.0),
         n_grid: int = 100,
+        solver: str = "auto",
+        landmarks: int = LANDMARKS,
     ) -> None:
         self.shares = shares
         self.log_delta_bounds = log_delta_bounds
         self.n_grid = n_grid
+        self.solver = solver
+        self.landmarks = landmarks
+
+    @property
+    def _landmark_choice(self) -> str:
+        return f"the {self._component} share"
 
     def _params(self) -> dict[str, Any]:
         return {
             "shares": self.shares,
             "log_delta_bounds": self.log_delta_bounds,
             "n_grid": self.n_grid,
+            "solver": self.solver,
+            "landmarks": self.landmarks,
         }
 
     def _checked_shares(self) -> np.ndarray:
@@ -442,20 +469,40 @@ class GBLUPAD(_TwoKernelBLUP):
     def fit(self, X: Any, y: Any, C: Any = None) -> GBLUPAD:
         """Choose the dominance share and variance components by REML on the training data.
 
-        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
+        Parameters are as for :meth:`GBLUP.fit`; ``X`` may also be lazy rows
+        (:class:`snpcnn.datapath.DosageRows`), read in column blocks.  Returns ``self``.
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         shares = self._checked_shares()
-        X, y, fe, F = _training_data(X, y, C, "GBLUP-AD")
-        n, m = X.shape
-        p = X.mean(axis=0) / 2.0
-        no_het = not np.any(X == 1.0)
-        W = dominance_codes(X, p)
-        Z = X - 2.0 * p
-        del X
+        if self._wants_nystrom(n_rows_cols(X)[0]):
+            return self._fit_large(X, y, C, lo, hi)
+        blocks = use_blocks(X)
+        if blocks:
+            n, m = n_rows_cols(X)
+            y, fe, F = _targets_and_design(y, C, n, "GBLUP-AD")
+            mean, varying, het = column_stats(X)
+            if not varying:
+                _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
+            p = mean / 2.0
+            P = pieces(X, None, mean, dominance=True)
+            G_raw, D_raw = P.lin, P.dom
+            del P
+            no_het = not het
+        else:
+            X, y, fe, F = _training_data(X, y, C, "GBLUP-AD")
+            n, m = X.shape
+            p = X.mean(axis=0) / 2.0
+            no_het = not np.any(X == 1.0)
+            W = dominance_codes(X, p)
+            Z = X - 2.0 * p
+            del X
+            G_raw, D_raw = Z @ Z.T, W @ W.T
         scale_g = 2.0 * float(np.sum(p * (1.0 - p)))
         scale_d = float(np.sum((2.0 * p * (1.0 - p)) ** 2))
-        w = self._fit_shares((Z @ Z.T) / scale_g, (W @ W.T) / scale_d, y, F, fe, lo, hi, shares)
+        G_raw /= scale_g
+        D_raw /= scale_d
+        w = self._fit_shares(G_raw, D_raw, y, F, fe, lo, hi, shares)
+        del G_raw, D_raw
         if no_het:
             self.notes_.append(
                 "no heterozygous calls in the training data (inbred lines?): the dominance "
@@ -466,30 +513,89 @@ class GBLUPAD(_TwoKernelBLUP):
         self.dominance_share_ = w
         self.sigma_a2_ = (1.0 - w) * self.sigma_g2_
         self.sigma_d2_ = w * self.sigma_g2_
-        self.additive_coef_ = (Z.T @ self.dual_coef_) * ((1.0 - w) / (scale_g * mg))
-        self.dominance_coef_ = (W.T @ self.dual_coef_) * (w / (scale_d * md))
+        if blocks:
+            za, wd = transposed(X, 2.0 * p, self.dual_coef_)
+        else:
+            za, wd = Z.T @ self.dual_coef_, W.T @ self.dual_coef_
+        self.additive_coef_ = za * ((1.0 - w) / (scale_g * mg))
+        self.dominance_coef_ = wd * (w / (scale_d * md))
         self.allele_freq_ = p
         self.scale_ = scale_g
         self.dominance_scale_ = scale_d
         self.n_features_in_ = m
         self.n_train_ = n
+        self.solver_ = "exact"
+        return self
+
+    def _cross_kernel(self, sub: Any, X: Any, landmarks: Any) -> np.ndarray:
+        """``K_w`` between the rows of ``X`` and the landmarks, with the landmark fit's
+        frequencies, share and scales."""
+        P = pieces(X, landmarks, 2.0 * sub.allele_freq_, dominance=True)
+        w = sub.dominance_share_
+        mg, md = sub.mean_diag_
+        K = P.lin
+        K *= (1.0 - w) / (sub.scale_ * mg)
+        K += (w / (sub.dominance_scale_ * md)) * P.dom
+        return K
+
+    def _fit_large(self, X: Any, y: Any, C: Any, lo: float, hi: float) -> GBLUPAD:
+        """The Nystrom fit; its landmark weights become marker effects (as the exact fit's
+        dual coefficients do), so predictions need no genotypes of the training rows."""
+        sub = self._fit_nystrom(X, y, C, lo, hi)
+        w = sub.dominance_share_
+        mg, md = sub.mean_diag_
+        p = sub.allele_freq_
+        L = X[self.landmark_rows_]
+        za, wd = transposed(L, 2.0 * p, self.landmark_weights_)
+        self.additive_coef_ = za * ((1.0 - w) / (sub.scale_ * mg))
+        self.dominance_coef_ = wd * (w / (sub.dominance_scale_ * md))
+        self.dominance_share_ = w
+        self.sigma_a2_ = (1.0 - w) * self.sigma_g2_
+        self.sigma_d2_ = w * self.sigma_g2_
+        self.loglik_by_share_ = sub.loglik_by_share_
+        self.shares_ = sub.shares_
+        self.mean_diag_ = sub.mean_diag_
+        self.allele_freq_ = p
+        self.scale_ = sub.scale_
+        self.dominance_scale_ = sub.dominance_scale_
+        self.landmark_model_ = None  # the marker effects replace it
         return self
 
     def additive_values(self, X_new: Any) -> np.ndarray:
         """The predicted additive values ``(X_new - 2p) u_a``."""
-        self._check_fitted()
-        return (self._check_new(X_new) - 2.0 * self.allele_freq_) @ self.additive_coef_
+        return self._values(X_new, additive=True, dominance=False)
 
     def dominance_values(self, X_new: Any) -> np.ndarray:
         """The predicted dominance deviations ``W_new u_d`` (codes with training ``p``)."""
-        self._check_fitted()
-        return dominance_codes(self._check_new(X_new), self.allele_freq_) @ self.dominance_coef_
+        return self._values(X_new, additive=False, dominance=True)
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values (additive plus dominance, no fixed effects)."""
+        return self._values(X_new, additive=True, dominance=True)
+
+    def _values(self, X_new: Any, additive: bool, dominance: bool) -> np.ndarray:
+        """Row blocks of lazy or large ``X_new`` (float64 per block), else the whole matrix."""
         self._check_fitted()
-        X_new = self._check_new(X_new)
         p = self.allele_freq_
+        if use_blocks(X_new):
+            n_new, m = n_rows_cols(X_new)
+            if m != self.n_features_in_:
+                raise InputError(
+                    f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
+                )
+            out = np.zeros(n_new)
+            for sl in large_n.row_blocks(n_new, m, 8):
+                B = large_n._block(X_new, sl, np.float64, "X_new")
+                if additive:
+                    out[sl] += (B - 2.0 * p) @ self.additive_coef_
+                if dominance:
+                    out[sl] += dominance_codes(B, p) @ self.dominance_coef_
+            return out
+        X_new = self._check_new(X_new)
+        if additive and not dominance:
+            return (X_new - 2.0 * p) @ self.additive_coef_
+        if dominance and not additive:
+            return dominance_codes(X_new, p) @ self.dominance_coef_
         a = (X_new - 2.0 * p) @ self.additive_coef_
         return a + dominance_codes(X_new, p) @ self.dominance_coef_
 
@@ -557,38 +663,77 @@ class EGBLUP(_TwoKernelBLUP):
     def fit(self, X: Any, y: Any, C: Any = None) -> EGBLUP:
         """Choose the epistatic share and variance components by REML on the training data.
 
-        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
+        Parameters are as for :meth:`GBLUP.fit`; ``X`` may also be lazy rows
+        (:class:`snpcnn.datapath.DosageRows`), read in column blocks.  Returns ``self``.
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         shares = self._checked_shares()
-        X, y, fe, F = _training_data(X, y, C, "EG-BLUP")
-        n, m = X.shape
-        p = X.mean(axis=0) / 2.0
+        if self._wants_nystrom(n_rows_cols(X)[0]):
+            sub = self._fit_nystrom(X, y, C, lo, hi)
+            for name in ("epistatic_share_", "loglik_by_share_", "shares_", "mean_diag_"):
+                setattr(self, name, getattr(sub, name))
+            self.sigma_a2_ = (1.0 - self.epistatic_share_) * self.sigma_g2_
+            self.sigma_aa2_ = self.epistatic_share_ * self.sigma_g2_
+            self.allele_freq_, self.scale_ = sub.allele_freq_, sub.scale_
+            return self
+        if use_blocks(X):
+            n, m = n_rows_cols(X)
+            y, fe, F = _targets_and_design(y, C, n, "EG-BLUP")
+            mean, varying, _ = column_stats(X)
+            if not varying:
+                _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
+            p = mean / 2.0
+            G = pieces(X, None, mean).lin
+            self.X_train_, self.train_rows_ = None, X
+        else:
+            X, y, fe, F = _training_data(X, y, C, "EG-BLUP")
+            n, m = X.shape
+            p = X.mean(axis=0) / 2.0
+            Z = X - 2.0 * p
+            G = Z @ Z.T
+            del Z
+            self.X_train_, self.train_rows_ = X.astype(np.float32), None
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
-        Z = X - 2.0 * p
-        G = (Z @ Z.T) / scale
-        del Z
+        G /= scale
         w = self._fit_shares(G, G * G, y, F, fe, lo, hi, shares)
         self.epistatic_share_ = w
         self.sigma_a2_ = (1.0 - w) * self.sigma_g2_
         self.sigma_aa2_ = w * self.sigma_g2_
         self.allele_freq_ = p
         self.scale_ = scale
-        self.X_train_ = X.astype(np.float32)
         self.n_features_in_ = m
         self.n_train_ = n
+        self.solver_ = "exact"
         return self
 
     def kernel(self, X_new: Any) -> np.ndarray:
         """``K_new,train = (1 - w) G_new~ + w (G_new o G_new)~`` (n_new x n_train)."""
         self._check_fitted()
-        X_new = self._check_new(X_new)
+        if getattr(self, "solver_", "exact") == "nystrom":
+            raise InputError(
+                "EG-BLUP: a Nystrom fit keeps no training rows, only its landmarks; use "
+                "genomic_values() or predict(), or fit with solver='exact'"
+            )
         p = self.allele_freq_
-        G = ((X_new - 2.0 * p) @ (self.X_train_.astype(np.float64) - 2.0 * p).T) / self.scale_
+        train = getattr(self, "train_rows_", None)
+        if train is not None or use_blocks(X_new):
+            if n_rows_cols(X_new)[1] != self.n_features_in_:
+                raise InputError(
+                    f"X_new has {n_rows_cols(X_new)[1]} SNP columns but the model was fitted "
+                    f"on {self.n_features_in_}"
+                )
+            G = pieces(X_new, self.X_train_ if train is None else train, 2.0 * p).lin
+            G /= self.scale_
+        else:
+            X_new = self._check_new(X_new)
+            G = ((X_new - 2.0 * p) @ (self.X_train_.astype(np.float64) - 2.0 * p).T) / self.scale_
         w = self.epistatic_share_
         mg, mgg = self.mean_diag_
         return ((1.0 - w) / mg) * G + (w / mgg) * (G * G)
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values (additive plus epistatic, no fixed effects)."""
+        if getattr(self, "solver_", "exact") == "nystrom":
+            self._check_fitted()
+            return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_

@@ -7,18 +7,22 @@ from typing import Any
 import numpy as np
 
 from snpcnn.baselines._common import Baseline, _targets_and_design, _training_data
-from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _store_reml
+from snpcnn.baselines.kernels_at_scale import (
+    EXACT_MAX_N,
+    KERNEL_SOLVERS,
+    LANDMARKS,
+    NystromMixin,
+    column_stats,
+    n_rows_cols,
+    pieces,
+    use_blocks,
+)
+from snpcnn.baselines.reml import _best_kernel, _reml_bounds, _store_reml
 from snpcnn.errors import InputError
 
-#: training rows up to which ``solver="auto"`` eigendecomposes the exact n x n kernels (five,
-#: one per bandwidth); above, the Nystrom path (:meth:`RKHS._fit_nystrom`)
-EXACT_MAX_N = 6000
-#: landmark individuals of the Nystrom approximation (a random subsample, fixed seed; as
-#: many as the large-n GBLUP's REML subsample): more landmarks, a closer kernel
-#: (docs/bench/rkhs_nystrom.md), n x LANDMARKS float64 of memory
-LANDMARKS = 3000
-#: accepted values of ``solver``
-RKHS_SOLVERS = ("auto", "exact", "nystrom")
+#: accepted values of ``solver`` (the kernel baselines' solvers)
+RKHS_SOLVERS = KERNEL_SOLVERS
+__all__ = ["RKHS", "EXACT_MAX_N", "LANDMARKS", "RKHS_SOLVERS"]
 
 
 def _sq_distances(A: np.ndarray, B: np.ndarray | None, center: np.ndarray) -> np.ndarray:
@@ -38,7 +42,7 @@ def _sq_distances(A: np.ndarray, B: np.ndarray | None, center: np.ndarray) -> np
     return D / A.shape[1]
 
 
-class RKHS(Baseline):
+class RKHS(NystromMixin, Baseline):
     """RKHS regression (Gaussian-kernel GBLUP) with the bandwidth and variance components
     chosen by REML.
 
@@ -57,7 +61,9 @@ class RKHS(Baseline):
 
     Prediction: ``g_new = K_new,train H^-1 (y - F b)`` with ``H = K + delta I`` (the BLUP of
     ``g`` at new individuals), plus ``F_new b``.  The training dosages are kept (float32) to
-    compute ``K_new,train``.
+    compute ``K_new,train``; lazy rows (streamed folds) or an input whose float64 copy would
+    exceed 256 MiB are read in column blocks instead, and lazy rows are kept by reference
+    (:mod:`snpcnn.baselines.kernels_at_scale`).
 
     **Large n** (``solver="nystrom"``, and ``"auto"`` above :data:`EXACT_MAX_N` training
     rows, where five n x n eigendecompositions cost O(n^3) time and n^2 memory): the Nystrom
@@ -69,7 +75,8 @@ class RKHS(Baseline):
     then come from REML on **all** training rows with the rank-``landmarks`` kernel (exact
     REML for that kernel, through the eigenvectors of ``C W^-1 C'``).  Time O(n p m + n m^2),
     memory O(n m), ``m`` = ``landmarks``; predictions need only the landmarks.  With
-    ``landmarks >= n`` the approximation is the exact kernel.
+    ``landmarks >= n`` the approximation is the exact kernel (shared with the other kernel
+    baselines: :mod:`snpcnn.baselines.kernels_at_scale`).
 
     Parameters
     ----------
@@ -98,6 +105,9 @@ class RKHS(Baseline):
     solver_ : str
         ``"exact"`` or ``"nystrom"``: the path this fit took (a Nystrom fit says so in
         ``notes_``, and its ``loglik_by_bandwidth_`` is the landmarks').
+    landmark_model_, landmark_weights_, landmark_rows_
+        A Nystrom fit's exact RKHS on the landmarks, one weight per landmark and the
+        landmarks' training rows.
 
     Examples
     --------
@@ -111,6 +121,8 @@ class RKHS(Baseline):
 
     name = "RKHS"
     _fitted_attr = "dual_coef_"
+    _grid_word = "bandwidth"
+    _landmark_choice = "the bandwidth"
     DEFAULT_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
     def __init__(
@@ -139,23 +151,38 @@ class RKHS(Baseline):
     def fit(self, X: Any, y: Any, C: Any = None) -> RKHS:
         """Choose the bandwidth and variance components by REML on the training data.
 
-        Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
+        Parameters are as for :meth:`GBLUP.fit`; ``X`` may also be lazy rows
+        (:class:`snpcnn.datapath.DosageRows`), read in column blocks.  Returns ``self``.
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
         if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
             raise InputError(f"bandwidths must be positive numbers, got {self.bandwidths!r}")
-        if self.solver not in RKHS_SOLVERS:
-            raise InputError(
-                f"RKHS: solver must be one of {', '.join(RKHS_SOLVERS)}, got {self.solver!r}"
-            )
-        n_rows = int(X.shape[0]) if hasattr(X, "shape") else len(X)
-        if self.solver == "nystrom" or (self.solver == "auto" and n_rows > EXACT_MAX_N):
-            return self._fit_nystrom(X, y, C, lo, hi)
-        X, y, fe, F = _training_data(X, y, C, "RKHS")
-        n, m = X.shape
-        center = X.mean(axis=0)
-        D = _sq_distances(X, None, center)
+        n_rows = n_rows_cols(X)[0] if hasattr(X, "shape") else len(X)
+        if self._wants_nystrom(n_rows):
+            sub = self._fit_nystrom(X, y, C, lo, hi)
+            self.bandwidth_ = sub.bandwidth_
+            self.median_sq_distance_ = sub.median_sq_distance_
+            self.loglik_by_bandwidth_ = sub.loglik_by_bandwidth_
+            self.center_ = sub.center_
+            return self
+        if use_blocks(X):
+            # column blocks: no float copy of the genotypes
+            n, m = n_rows_cols(X)
+            y, fe, F = _targets_and_design(y, C, n, "RKHS")
+            center = column_stats(X)[0]
+            P = pieces(X, None, center)
+            D = P.sq_a[:, None] + P.sq_a[None, :] - 2.0 * P.lin
+            del P
+            np.maximum(D, 0.0, out=D)
+            D /= m
+            self.X_train_, self.train_rows_ = None, X
+        else:
+            X, y, fe, F = _training_data(X, y, C, "RKHS")
+            n, m = X.shape
+            center = X.mean(axis=0)
+            D = _sq_distances(X, None, center)
+            self.X_train_, self.train_rows_ = X.astype(np.float32), None
         med = float(np.median(D[np.triu_indices(n, 1)])) if n > 1 else 0.0
         if not med > 0:
             raise InputError(
@@ -173,67 +200,9 @@ class RKHS(Baseline):
         self.loglik_by_bandwidth_ = by_theta
         self.dual_coef_ = reml.hinv_resid
         self.center_ = center
-        self.X_train_ = X.astype(np.float32)
         self.n_features_in_ = m
         self.n_train_ = n
         self.solver_ = "exact"
-        return self
-
-    def _fit_nystrom(self, X: Any, y: Any, C: Any, lo: float, hi: float) -> RKHS:
-        """The large-n path (class docstring): bandwidth on the landmarks, variance
-        components by REML on all rows with the rank-``landmarks`` kernel."""
-        from snpcnn.baselines._common import _EIG_RTOL
-        from snpcnn.baselines.large_n import _block, _shape, row_blocks, subsample_rows
-
-        X, n, m = _shape(X, "X")
-        y, fe, F = _targets_and_design(y, C, n, "RKHS")
-        k = int(self.landmarks)
-        if k < 10:
-            raise InputError(f"RKHS: landmarks must be at least 10, got {self.landmarks!r}")
-        rows = subsample_rows(n, k)
-        L = _block(X, rows, np.float64, "X")
-        C_sub = None if C is None else np.asarray(C)[rows]
-        sub = RKHS(self.bandwidths, self.log_delta_bounds, self.n_grid, solver="exact")
-        sub.fit(L, y[rows], C_sub)
-        scale = sub.bandwidth_ * sub.median_sq_distance_
-        center = sub.center_
-        lam_w, Q = np.linalg.eigh(np.exp(-_sq_distances(L, None, center) / scale))
-        keep = lam_w > _EIG_RTOL * max(float(lam_w[-1]), 0.0)
-        T = Q[:, keep] / np.sqrt(lam_w[keep])  # W^-1/2 on W's range (landmarks x r)
-        phi = np.empty((n, T.shape[1]))  # K ~ phi phi'
-        for sl in row_blocks(n, m, 8):
-            B = _block(X, sl, np.float64, "X")
-            phi[sl] = np.exp(-_sq_distances(B, L, center) / scale) @ T
-        lam, V = np.linalg.eigh(phi.T @ phi)
-        nz = lam > _EIG_RTOL * max(float(lam[-1]), 0.0)
-        # U = phi V S^-1 (orthonormal columns: K ~ U diag(lam) U'), written over phi block by
-        # block (one n x r matrix in memory); phi' r = V S U' r later
-        M = V[:, nz] / np.sqrt(lam[nz])
-        r_kept = int(nz.sum())
-        for sl in row_blocks(n, phi.shape[1], 8):
-            phi[sl, :r_kept] = phi[sl] @ M
-        U = phi[:, :r_kept]
-        reml = _reml(U, lam[nz], y, F, lo, hi, self.n_grid)
-        _store_reml(self, reml, fe, lo, hi)
-        # the landmarks' note on the bandwidth grid, then this fit's own
-        self.notes_ = [x for x in sub.notes_ if "bandwidth" in x] + self.notes_
-        self.notes_.append(
-            f"Nystrom approximation: the Gaussian kernel through {len(rows):,} landmark "
-            f"individuals of the {n:,} training rows (rank {r_kept}); bandwidth by REML "
-            "on the landmarks, variance components by REML on all rows"
-        )
-        self.bandwidth_ = sub.bandwidth_
-        self.median_sq_distance_ = sub.median_sq_distance_
-        self.loglik_by_bandwidth_ = sub.loglik_by_bandwidth_
-        self.dual_coef_ = reml.hinv_resid
-        self.center_ = center
-        self.landmarks_ = L.astype(np.float32)
-        # g_new = C_new T phi' H^-1 (y - F b), phi' = V S U': one weight per landmark
-        self.landmark_weights_ = T @ (V[:, nz] @ (np.sqrt(lam[nz]) * (U.T @ reml.hinv_resid)))
-        self.landmark_rows_ = rows
-        self.n_features_in_ = m
-        self.n_train_ = n
-        self.solver_ = "nystrom"
         return self
 
     def kernel(self, X_new: Any) -> np.ndarray:
@@ -244,30 +213,27 @@ class RKHS(Baseline):
                 "RKHS: a Nystrom fit keeps no training rows, only its landmarks; use "
                 "genomic_values() or predict(), or fit with solver='exact'"
             )
+        scale = self.bandwidth_ * self.median_sq_distance_
+        train = getattr(self, "train_rows_", None)
+        if train is not None or use_blocks(X_new):
+            if n_rows_cols(X_new)[1] != self.n_features_in_:
+                raise InputError(
+                    f"X_new has {n_rows_cols(X_new)[1]} SNP columns but the model was fitted "
+                    f"on {self.n_features_in_}"
+                )
+            P = pieces(X_new, self.X_train_ if train is None else train, self.center_)
+            D = P.sq_a[:, None] + P.sq_b[None, :] - 2.0 * P.lin
+            np.maximum(D, 0.0, out=D)
+            return np.exp(-(D / self.n_features_in_) / scale)
         X_new = self._check_new(X_new)
         D = _sq_distances(X_new, self.X_train_.astype(np.float64), self.center_)
-        return np.exp(-D / (self.bandwidth_ * self.median_sq_distance_))
+        return np.exp(-D / scale)
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
         if getattr(self, "solver_", "exact") == "nystrom":
-            from snpcnn.baselines.large_n import _block, _shape, row_blocks
-
             self._check_fitted()
-            X_new, n_new, m = _shape(X_new, "X_new")
-            if m != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
-                )
-            L = self.landmarks_.astype(np.float64)
-            scale = self.bandwidth_ * self.median_sq_distance_
-            out = np.empty(n_new)
-            for sl in row_blocks(n_new, m, 8):
-                B = _block(X_new, sl, np.float64, "X_new")
-                out[sl] = np.exp(-_sq_distances(B, L, self.center_) / scale) @ (
-                    self.landmark_weights_
-                )
-            return out
+            return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
