@@ -1309,11 +1309,11 @@ def _run_fold(
             run_baselines, skipped = datapath.streamed_baselines(baselines)
             if skipped:  # said in summary.md, results.md and run.json, not only the console
                 names = ", ".join(_baseline_label(b) for b in skipped)
+                they, them = ("it needs", "it") if len(skipped) == 1 else ("they need", "them")
                 out["notes"].append(
                     f"{names} not run: this fold was streamed (its float32 training input "
-                    "is above 256 MiB, or SNPCNN_STREAM=1), and MLP-GP's one window spans "
-                    "every SNP, so it needs a float copy of the training matrix "
-                    "(SNPCNN_STREAM=0 runs it in memory; docs/io.md)"
+                    f"is above 256 MiB, or SNPCNN_STREAM=1), and {they} a float copy of the "
+                    f"training matrix (SNPCNN_STREAM=0 runs {them} in memory; docs/io.md)"
                 )
             solver = {"solver": "iterative"}
             xd_tr = datapath.DosageRows(genotypes, pre, rows_tr)
@@ -1323,8 +1323,8 @@ def _run_fold(
                 "streaming: GBLUP and ridge use the large-n solver on the int8 genotypes, the "
                 "kernel models and the LASSO column-block passes"
                 + (
-                    f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (its one "
-                    "window spans every SNP, so it needs a float copy of the training matrix)"
+                    f"; {', '.join(_baseline_label(b) for b in skipped)} skipped (a float "
+                    "copy of the training matrix needed)"
                     if skipped
                     else ""
                 ),
