@@ -94,11 +94,19 @@ class ModelBundle:
         n_found = match["n_model_snps"] - match["n_missing"]
         frac = n_found / max(match["n_model_snps"], 1)
         if frac < MIN_MATCH_FRACTION:
+            bad = match.get("n_allele_mismatch", 0)
+            if bad:
+                hint = (
+                    f"{bad} of the model's SNPs are in the file by id but with other alleles "
+                    "than the model's REF/ALT (another strand, or allele coding): recode the "
+                    "file's alleles to the model's"
+                )
+            else:
+                hint = "Check that both files use the same SNP ids or the same reference build"
             raise InputError(
                 f"{genotypes.source or 'the genotypes'}: only {n_found} of the model's "
                 f"{match['n_model_snps']} SNPs were found (by id or chrom:pos:ref:alt); at least "
-                f"{MIN_MATCH_FRACTION:.0%} are needed. Check that both files use the same SNP ids "
-                "or the same reference build"
+                f"{MIN_MATCH_FRACTION:.0%} are needed. {hint}"
             )
         return match
 
@@ -117,10 +125,17 @@ class ModelBundle:
 
     def _warn_missing(self, genotypes: Genotypes, match: dict[str, Any]) -> None:
         if match["n_missing"]:
+            bad = match.get("n_allele_mismatch", 0)
+            other = (
+                f" ({bad} of them are in the file by id but with other alleles than the "
+                "model's REF/ALT)"
+                if bad
+                else ""
+            )
             warnings.warn(
                 f"{match['n_missing']} of the model's {match['n_model_snps']} SNPs are absent "
-                f"from {genotypes.source or 'the genotypes'}; they are imputed with the training "
-                "mean dosage",
+                f"from {genotypes.source or 'the genotypes'}{other}; they are imputed with the "
+                "training mean dosage",
                 MissingSnpWarning,
                 stacklevel=3,
             )

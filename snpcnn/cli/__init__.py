@@ -146,6 +146,34 @@ force_option = click.option(
 )
 
 
+def coding_option():
+    """``--coding``: how a CSV/TSV genotype matrix codes its values (every command)."""
+    return click.option(
+        "--coding",
+        type=click.Choice(["auto", "012", "01"]),
+        default="auto",
+        show_default=True,
+        help="CSV/TSV matrices: 012 dosages, or 01 presence/absence (1 -> dosage 2); auto: "
+        "01 where no value is 2.",
+    )
+
+
+def read_cli_genotypes(path, geno_format, coding: str = "auto"):
+    """:func:`snpcnn.io.read_genotypes` for a command, saying on stderr when ``--coding auto``
+    read a matrix as 0/1 presence/absence (every 1 became dosage 2): on a small file of 0/1/2
+    dosages without a 2 (a few heterozygous samples) that is wrong and nothing else shows."""
+    from snpcnn.io import read_genotypes
+
+    geno = read_genotypes(path, format=geno_format, coding=coding)
+    if str(geno.report.get("coding", "")).startswith("01 (auto"):
+        click.echo(
+            f"Note: {path}: read as 0/1 presence/absence (no value is 2, so every 1 became "
+            "dosage 2); if it holds 0/1/2 dosages, pass --coding 012",
+            err=True,
+        )
+    return geno
+
+
 def format_option(dest: str = "geno_format"):
     """``--format``: the same genotype format names and help in every command."""
     from snpcnn.io import FORMAT_HELP, FORMAT_NAMES

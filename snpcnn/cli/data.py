@@ -6,7 +6,7 @@ import time
 
 import click
 
-from snpcnn.cli import force_option, format_option, verbose_option
+from snpcnn.cli import coding_option, force_option, format_option, verbose_option
 
 __all__ = ["COMMANDS", "info", "convert"]
 
@@ -21,13 +21,7 @@ _multiallelic_option = click.option(
     show_default=True,
     help="VCF: drop multi-allelic sites, or count their first ALT (other ALT calls -> missing).",
 )
-_coding_option = click.option(
-    "--coding",
-    type=click.Choice(["auto", "012", "01"]),
-    default="auto",
-    show_default=True,
-    help="CSV/TSV matrices: 012 dosages, or 01 presence/absence (1 -> dosage 2).",
-)
+_coding_option = coding_option()
 
 
 @click.command()

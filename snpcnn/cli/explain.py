@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from snpcnn.cli import force_option, format_option, verbose_option
+from snpcnn.cli import (
+    coding_option,
+    force_option,
+    format_option,
+    read_cli_genotypes,
+    verbose_option,
+)
 from snpcnn.errors import InputError
 from snpcnn.progress import Progress
 
@@ -22,6 +28,7 @@ _OUTPUTS = ("importance.csv", "explain.json")
 @click.argument("genotypes", type=click.Path())
 @click.argument("phenotypes", type=click.Path(dir_okay=False), required=False)
 @format_option()
+@coding_option()
 @click.option(
     "--trait",
     default=None,
@@ -65,6 +72,7 @@ def explain(
     genotypes,
     phenotypes,
     geno_format,
+    coding,
     trait,
     id_column,
     covariates_file,
@@ -81,8 +89,8 @@ def explain(
     """Explain a MODEL written by `snpcnn fit` on GENOTYPES: which SNPs drive its predictions.
 
     Writes to --out: importance.csv (chrom, pos, id and one column per method: mean
-    |score| over the samples explained; with PHENOTYPES also the marginal association
-    beta, p and -log10 p), manhattan_<method>.png (with the marginal scan below it and
+    |score| over the samples explained; `imputed`, true for the model's SNPs absent from
+    GENOTYPES; with PHENOTYPES also the marginal association beta, p and -log10 p), manhattan_<method>.png (with the marginal scan below it and
     their Spearman rank correlation when PHENOTYPES is given), filters.png (first
     convolution's kernels) and explain.json (settings and provenance).
     """
@@ -98,6 +106,11 @@ def explain(
     ):
         if value < least:
             raise InputError(f"{name} must be at least {least}, got {value}")
+    if top_k > 100:
+        raise InputError(
+            f"--top-k must be at most 100 (the SNPs labelled on each plot), got {top_k}; "
+            "importance.csv ranks every SNP"
+        )
     try:
         from snpcnn import explain as ex
     except ImportError as exc:
@@ -105,7 +118,6 @@ def explain(
             raise
         raise InputError(str(exc)) from None
     from snpcnn.bundle import load_bundle
-    from snpcnn.io import read_genotypes
     from snpcnn.report import atomic_write_text
     from snpcnn.stats import marginal_association
 
@@ -137,7 +149,7 @@ def explain(
 
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
-    geno = read_genotypes(genotypes, format=geno_format)
+    geno = read_cli_genotypes(genotypes, geno_format, coding)
     progress(
         "step_done",
         name="reading genotypes",
@@ -217,10 +229,18 @@ def explain(
     finally:
         progress.close()
     table = imp.copy()
+    if len(table) == len(match["column"]):
+        # absent from the genotypes and filled with the training mean: their importance
+        # says nothing about the SNP
+        table["imputed"] = np.asarray(match["column"]) < 0
     if assoc is not None:
         for c in ("beta", "p", "neglog10p"):
             table[f"marginal_{c}"] = assoc[c].to_numpy()
     out.mkdir(parents=True, exist_ok=True)
+    # an earlier run's plots of other methods would read as this run's (only with --force)
+    for m in ex.METHODS if force else ():
+        if m not in method_list and (out / f"manhattan_{m}.png").is_file():
+            (out / f"manhattan_{m}.png").unlink()
     atomic_write_text(out / "importance.csv", table.to_csv(index=False, float_format="%.6g"))
     spearman = {}
     for m in method_list:
@@ -238,6 +258,10 @@ def explain(
         patterns = ex.filter_patterns(bundle.model, convs[0], method="weights")
         if patterns.ndim == 3:
             ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
+        elif (out / "filters.png").is_file():
+            (out / "filters.png").unlink()
+    elif (out / "filters.png").is_file():
+        (out / "filters.png").unlink()
     info = {
         "snpcnn_version": __version__,
         "model": str(model),

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from snpcnn.cli import force_option, format_option, verbose_option
+from snpcnn.cli import (
+    coding_option,
+    force_option,
+    format_option,
+    read_cli_genotypes,
+    verbose_option,
+)
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.progress import Progress
@@ -61,6 +67,7 @@ def _folds_arg(value: str):
     "(default: sample_id, IID, id, else the first column).",
 )
 @format_option()
+@coding_option()
 @click.option(
     "--model",
     default="snpcnn_default",
@@ -234,6 +241,7 @@ def fit(
     covariates_file,
     id_column,
     geno_format,
+    coding,
     model,
     encoding,
     scaling,
@@ -278,7 +286,6 @@ def fit(
         TrainingConfig,
     )
     from snpcnn.cv import cross_validate
-    from snpcnn.io import read_genotypes
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.io.phenotypes import align, read_phenotypes
     from snpcnn.report import check_output_dir, console_report, save_results
@@ -348,7 +355,7 @@ def fit(
         click.get_current_context().call_on_close(early.close)
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
-    geno = read_genotypes(genotypes, format=geno_format)
+    geno = read_cli_genotypes(genotypes, geno_format, coding)
     progress(
         "step_done",
         name="reading genotypes",
@@ -407,6 +414,7 @@ def fit(
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("genotypes", type=click.Path())
 @format_option()
+@coding_option()
 @click.option(
     "--out",
     "out",
@@ -426,7 +434,7 @@ def fit(
 @click.option("--id-column", default=None, help="Sample-id column of the --covariates file.")
 @force_option
 @verbose_option
-def predict(model, genotypes, geno_format, out, covariates_file, id_column, force):
+def predict(model, genotypes, geno_format, coding, out, covariates_file, id_column, force):
     """Predict traits for new individuals with a MODEL written by `snpcnn fit`.
 
     SNPs are matched to the model's by id, else by chrom:pos with alleles; a file
@@ -435,7 +443,6 @@ def predict(model, genotypes, geno_format, out, covariates_file, id_column, forc
     and checks as in fit); without the file it says so and uses their training means.
     """
     from snpcnn.bundle import load_bundle
-    from snpcnn.io import read_genotypes
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.report import atomic_write_text
 
@@ -451,7 +458,7 @@ def predict(model, genotypes, geno_format, out, covariates_file, id_column, forc
     if out:
         check_writable(out)
     bundle = load_bundle(model)
-    geno = read_genotypes(genotypes, format=geno_format)
+    geno = read_cli_genotypes(genotypes, geno_format, coding)
     cov = model_covariates(bundle, covariates_file, id_column, geno.samples, "snpcnn predict")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

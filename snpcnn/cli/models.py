@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from snpcnn.cli import verbose_option
+from snpcnn.errors import InputError
 
 __all__ = ["COMMANDS", "models"]
 
@@ -15,7 +16,7 @@ __all__ = ["COMMANDS", "models"]
     "--snps",
     default=10_000,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, 5_000_000),
     help="With PRESET: the number of SNPs to build it for (its layer table and parameter counts).",
 )
 @verbose_option
@@ -25,8 +26,10 @@ def models(preset, snps):
     \b
     snpcnn models                    # every preset with its one-line description
     snpcnn models snpcnn_default     # its architecture at 10,000 SNPs
+    snpcnn models my_arch.toml       # an architecture file's, as `snpcnn fit --model` reads it
     """
     from snpcnn.models import build_model, describe, get_preset, list_presets
+    from snpcnn.models.spec import load_architecture
 
     if preset is None:
         names = list_presets()
@@ -39,7 +42,8 @@ def models(preset, snps):
             "`snpcnn fit --model NAME|FILE.toml` uses one."
         )
         return
-    spec = get_preset(preset)  # InputError with the valid names for an unknown one
+    # a preset name or a .toml/.json file (InputError with the valid names otherwise)
+    spec = get_preset(preset) if preset in list_presets() else load_architecture(preset)
     click.echo(f"{preset}: {spec.get('description', '')}")
     if spec.get("reference"):
         click.echo(f"reference: {spec['reference']}")
@@ -47,10 +51,15 @@ def models(preset, snps):
         if key in spec:
             click.echo(f"[{key}] " + ", ".join(f"{k} = {v}" for k, v in spec[key].items()))
     try:
-        model = build_model(preset, (snps, 1))
-    except Exception as exc:  # an image preset too deep for this length: say so, no traceback
+        model = build_model(spec, (snps, 1))
+    except (ValueError, InputError) as exc:  # an image preset too deep for this length
         click.echo(f"(cannot be built on {snps:,} SNPs x 1 channel: {str(exc).splitlines()[0]})")
         return
+    except Exception as exc:  # out of memory and the like: an error, not a note
+        raise InputError(
+            f"{preset}: cannot be built on {snps:,} SNPs ({type(exc).__name__}); try a "
+            "smaller --snps"
+        ) from None
     click.echo(describe(model))
     if preset == "snpcnn_default":
         from snpcnn.cv import TRAIN_DEFAULTS

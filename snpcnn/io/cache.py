@@ -128,6 +128,34 @@ def is_cache(path: str | os.PathLike) -> bool:
     return p.is_dir() and (p / "meta.json").is_file() and (p / "dosages.npy").is_file()
 
 
+#: the files a cache directory holds (``write_cache``)
+CACHE_FILES = frozenset({"dosages.npy", "samples.txt", "variants.tsv", "meta.json"})
+
+
+def _why_not_replaceable(dst: Path, files: list[Path] | None) -> str | None:
+    """Why ``--force`` may not replace the cache directory ``dst`` (None: it may): it holds
+    a file of its own source, or files that are not a cache's, or its meta.json is not
+    snpcnn's."""
+    here = dst.resolve()
+    for f in files or []:
+        try:
+            Path(f).resolve().relative_to(here)
+        except ValueError:
+            continue
+        return f"it holds the input {f}"
+    other = sorted(e.name for e in dst.iterdir() if e.name not in CACHE_FILES)
+    if other:
+        shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+        return f"it holds files that are not the cache's ({shown})"
+    try:
+        meta = json.loads((dst / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or "snpcnn_cache" not in meta:
+        return "its meta.json is not a snpcnn cache's"
+    return None
+
+
 def cache_dir() -> Path:
     """Where automatic caches go: ``$SNPCNN_CACHE_DIR``, ``$XDG_CACHE_HOME/snpcnn`` or ``~/.cache/snpcnn``."""
     env = os.environ.get("SNPCNN_CACHE_DIR")
@@ -275,6 +303,12 @@ def write_cache(
             )
         if not force:
             raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+        why = _why_not_replaceable(dst, files)
+        if why:
+            raise InputError(
+                f"{dst}: not replaced, even with --force: {why}; choose another output path "
+                "(or move those files out first)"
+            )
     for s in g.samples:
         if "\n" in s or "\r" in s:
             raise InputError(f"sample id {s!r} contains a line break; cannot write {dst}")
@@ -463,7 +497,14 @@ def convert(
     if dst.exists() and not force:
         if not is_cache(dst):
             raise InputError(f"{dst}: exists and is not a snpcnn cache; choose another output path")
-        raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+        raise InputError(f"{dst}: exists; use --force to overwrite it")
+    if dst.exists() and is_cache(dst):  # checked before the source is read
+        why = _why_not_replaceable(dst, files)
+        if why:
+            raise InputError(
+                f"{dst}: not replaced, even with --force: {why}; choose another output path "
+                "(or move those files out first)"
+            )
     from snpcnn.io.output import check_writable, write_errors
 
     try:

@@ -280,3 +280,27 @@ def test_convert_next_to_a_read_only_input_names_the_fix(example_data, tmp_path,
     assert r.exit_code == 0, r.output
     assert f"wrote {out}" in r.stdout and (out / "dosages.npy").exists()
     assert_one_line_error(run("convert", src, tmp_path / "a.snpcnn", "-o", out), "two output paths")
+
+
+def test_convert_force_never_deletes_an_input_or_a_users_files(example_data, tmp_path):
+    """--force replaces a cache folder only where it holds nothing but a snpcnn cache: never
+    one that holds the input being converted, other files, or a look-alike meta.json."""
+    src = example_data / "wheat.vcf.gz"
+    out = tmp_path / "c.snpcnn"
+    assert run("convert", src, out).exit_code == 0
+    inside = out / "in.vcf.gz"
+    inside.write_bytes(src.read_bytes())
+    assert_one_line_error(run("convert", inside, out, "--force"), "not replaced", "the input")
+    assert inside.is_file()
+    inside.unlink()
+    (out / "notes.txt").write_text("precious")
+    assert_one_line_error(run("convert", src, out, "--force"), "not replaced", "notes.txt")
+    assert (out / "notes.txt").read_text() == "precious"
+    (out / "notes.txt").unlink()
+    assert run("convert", src, out, "--force").exit_code == 0  # a cache alone: replaced
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "meta.json").write_text('{"a": 1}')
+    (fake / "dosages.npy").write_bytes(b"")
+    assert_one_line_error(run("convert", src, fake, "--force"), "not replaced", "meta.json")
+    assert (fake / "meta.json").read_text() == '{"a": 1}'

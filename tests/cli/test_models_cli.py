@@ -28,3 +28,13 @@ def test_models_refuses_an_unknown_preset_in_one_line():
     assert r.exit_code != 0
     err = [line for line in r.output.splitlines() if line.startswith("Error:")]
     assert len(err) == 1 and "snpcnn_default" in err[0]
+
+
+def test_models_shows_an_architecture_file_and_bounds_snps(tmp_path, tiny_toml):
+    f = tmp_path / "my_arch.toml"
+    f.write_text(tiny_toml)
+    r = CliRunner().invoke(main, ["models", str(f), "--snps", "100"])
+    assert r.exit_code == 0, r.output
+    assert "conv" in r.output.lower() and "params" in r.output
+    r = CliRunner().invoke(main, ["models", "deepgs", "--snps", "100000000"])
+    assert r.exit_code == 2 and "Traceback" not in r.output

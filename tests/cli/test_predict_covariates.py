@@ -151,3 +151,38 @@ def test_explain_marginal_scan_is_adjusted_for_the_covariates(sexed):
     )
     assert r.exit_code == 0, r.output
     assert "NOT adjusted for the model's covariates" in r.stderr
+
+
+def test_coding_auto_reading_01_is_said_and_coding_012_is_honoured(sexed):
+    """A matrix without a 2 is read as 0/1 presence/absence under --coding auto, which a small
+    file of heterozygous 0/1/2 dosages also is: predict says so on stderr, and --coding 012
+    reads the 1s as heterozygotes (other predictions)."""
+    d, out = sexed
+    auto = _predict(d, out)
+    assert auto.exit_code == 0, auto.output
+    assert "read as 0/1 presence/absence" in auto.stderr and "--coding 012" in auto.stderr
+    het = _predict(d, out, "--coding", "012")
+    assert het.exit_code == 0, het.output
+    assert "presence/absence" not in het.stderr
+    a = pd.read_csv(pd.io.common.StringIO(auto.stdout))["y"].to_numpy()
+    b = pd.read_csv(pd.io.common.StringIO(het.stdout))["y"].to_numpy()
+    assert not np.allclose(a, b)
+
+
+def test_explain_marks_imputed_snps_caps_top_k_and_clears_stale_plots(sexed, tmp_path):
+    d, out = sexed
+    x = pd.read_csv(d / "new_geno.csv", dtype={"sample_id": str})
+    x.drop(columns=list(x.columns[1:41])).to_csv(tmp_path / "part.csv", index=False)
+    ex = tmp_path / "ex"
+    base = ["explain", str(out / "model.keras"), str(tmp_path / "part.csv"), "--out", str(ex)]
+    r = CliRunner().invoke(main, [*base, "--methods", "saliency", "--top-k", "101"])
+    assert r.exit_code != 0 and "--top-k must be at most 100" in r.output
+    r = CliRunner().invoke(main, [*base, "--methods", "saliency,gradxinput", "--coding", "01"])
+    assert r.exit_code == 0, r.output
+    imp = pd.read_csv(ex / "importance.csv")
+    assert imp["imputed"].sum() == 40 and set(imp.loc[imp.imputed, "id"]) == set(x.columns[1:41])
+    assert (ex / "manhattan_gradxinput.png").is_file()
+    r = CliRunner().invoke(main, [*base, "--methods", "saliency", "--coding", "01", "--force"])
+    assert r.exit_code == 0, r.output
+    assert (ex / "manhattan_saliency.png").is_file()
+    assert not (ex / "manhattan_gradxinput.png").exists()  # the earlier run's plot is gone
