@@ -444,7 +444,13 @@ _VARIANT_KEYS = ("chrom", "pos", "id", "ref", "alt", "fill", "center", "scale")
 def _read_payload(payload: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and the meta dict of the preprocessing member, checked for shape and type."""
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+        try:
+            arrays = {k: npz[k] for k in npz.files}
+        except ValueError as exc:
+            if "pickle" not in str(exc):
+                raise
+            # numpy's message would suggest loading it unsafely: a model never does
+            raise InputError("an array holds Python objects, which are never loaded") from None
     for k, a in arrays.items():
         if a.dtype.hasobject:
             raise InputError(f"array '{k}' holds Python objects, which are never loaded")

@@ -123,10 +123,11 @@ def explain(
 
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in method_list if m not in ex.METHODS]
-    if bad or not method_list:
+    if not method_list:
+        raise InputError(f"--methods: give at least one of {', '.join(ex.METHODS)}")
+    if bad:
         raise InputError(
-            f"--methods: unknown method '{bad[0] if bad else ''}'; choose from "
-            f"{', '.join(ex.METHODS)}"
+            f"--methods: unknown method '{bad[0]}'; choose from {', '.join(ex.METHODS)}"
         )
     if max_samples < 1:
         raise InputError(f"--max-samples must be >= 1; got {max_samples}")

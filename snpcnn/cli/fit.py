@@ -420,7 +420,7 @@ def fit(
     "out",
     default=None,
     type=click.Path(dir_okay=False),
-    help="Write predictions to this CSV (default: print to stdout).",
+    help="Write predictions to this CSV (default, or -: print to stdout).",
 )
 @click.option(
     "--covariates",
@@ -446,6 +446,10 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.report import atomic_write_text
 
+    if id_column and not covariates_file:
+        raise InputError("--id-column names the --covariates file's id column; give --covariates")
+    if out == "-":  # the usual spelling of stdout
+        out = None
     if out and any(
         item and Path(item).exists() and Path(item).resolve() == Path(out).resolve()
         for item in (model, genotypes, covariates_file)

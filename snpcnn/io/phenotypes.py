@@ -871,8 +871,9 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     }
     if n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids):
         warnings.warn(
-            f"only {n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "
-            f"matched by id ({geno_src} vs {pheno_src}); check that both files use the same ids",
+            f"{n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "
+            f"matched by id ({geno_src} vs {pheno_src}); where fewer were expected to be "
+            "missing, check that both files use the same ids",
             AlignmentWarning,
             stacklevel=2,
         )

@@ -130,7 +130,8 @@ def _check_bed_header(bed: Path) -> int:
     if head[:2] != _MAGIC or len(head) < 3:
         raise InputError(
             f"{bed}: not a PLINK 1 .bed file (magic bytes {head[:3].hex()} instead of 6c1b01); "
-            "PLINK 2 .pgen or text .ped files must be converted with `plink --make-bed`"
+            "for PLINK 2 give the .pgen (read as is); text .ped files must be converted with "
+            "`plink --file PREFIX --make-bed`"
         )
     mode = head[2]
     if mode not in (0, 1):
@@ -260,6 +261,13 @@ def read_plink(
     bim_p = Path(bim) if bim is not None else bim_p
     fam_p = Path(fam) if fam is not None else fam_p
     if not bed_p.exists():
+        given = Path(path)
+        if given.is_file() and given.suffix.lower() not in (".bed", ".bim", ".fam"):
+            raise InputError(
+                f"{given}: read as PLINK (--format plink), but it is not a .bed/.bim/.fam "
+                "file; leave --format out (the format is detected from the name) or give "
+                "the one it is"
+            )
         raise InputError(f"{bed_p}: no such file; give a PLINK prefix or the .bed path")
     mode = _check_bed_header(bed_p)
     fam_df = read_fam(fam_p)

@@ -364,7 +364,11 @@ def read_vcf(
             warnings.simplefilter("ignore")  # e.g. "multiple FORMAT headers": harmless here
             with _open_binary(path) as fh:
                 headers = allel.read_vcf_headers(fh)
-    except (RuntimeError, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+    except UnicodeDecodeError as exc:
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(not_utf8(path, exc)) from None
+    except (RuntimeError, OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: not a readable VCF ({_damaged(exc)})") from None
     samples = np.asarray(headers.samples, dtype=object)
     if len(samples) == 0:

@@ -278,7 +278,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
     if not path.is_file():
         raise InputError(f"{path}: no such model file; check the path")
     if path.suffix != ".keras":
-        raise InputError(f"{path}: not a '.keras' model file")
+        raise InputError(
+            f"{path}: not a '.keras' model file; give the model.keras that snpcnn fit wrote"
+        )
     from snpcnn.backend import full_float32_matmul
 
     full_float32_matmul()  # no TF32 on GPUs: the kernel start's products stay float32
@@ -302,4 +304,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
             return keras.saving.load_model(path, custom_objects=custom, compile=compile)
     except (ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot load the model ({first})") from None
+        raise InputError(
+            f"{path}: cannot load the model ({first}); the file is damaged or not written by "
+            "snpcnn: use the model.keras that snpcnn fit wrote, or fit again"
+        ) from None

@@ -304,3 +304,15 @@ def test_convert_force_never_deletes_an_input_or_a_users_files(example_data, tmp
     (fake / "dosages.npy").write_bytes(b"")
     assert_one_line_error(run("convert", src, fake, "--force"), "not replaced", "meta.json")
     assert (fake / "meta.json").read_text() == '{"a": 1}'
+
+
+def test_latin1_vcf_and_a_wrong_format_give_the_fix(example_data, tmp_path):
+    vcf = tmp_path / "latin1.vcf"
+    vcf.write_bytes(
+        b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tsampl\xe9\n"
+        b"1\t1\trs1\tA\tG\t.\t.\t.\tGT\t0/1\n"
+    )
+    assert_one_line_error(run("info", vcf), "line 2", "not UTF-8", "iconv")
+    assert_one_line_error(
+        run("info", example_data / "wheat.vcf.gz", "--format", "plink"), "leave --format out"
+    )

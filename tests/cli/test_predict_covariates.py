@@ -186,3 +186,15 @@ def test_explain_marks_imputed_snps_caps_top_k_and_clears_stale_plots(sexed, tmp
     assert r.exit_code == 0, r.output
     assert (ex / "manhattan_saliency.png").is_file()
     assert not (ex / "manhattan_gradxinput.png").exists()  # the earlier run's plot is gone
+
+
+def test_predict_small_option_mistakes(sexed):
+    d, out = sexed
+    r = _predict(d, out, "--id-column", "sample_id")
+    assert r.exit_code == 1 and "give --covariates" in r.stderr
+    r = _predict(d, out, "--out", "-")
+    assert r.exit_code == 0 and r.stdout.startswith("sample_id")
+    r = CliRunner().invoke(
+        main, ["explain", str(out / "model.keras"), str(d / "new_geno.csv"), "--methods", ""]
+    )
+    assert r.exit_code == 1 and "give at least one of" in r.stderr
