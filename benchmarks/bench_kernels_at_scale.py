@@ -179,6 +179,10 @@ def _stream_child(args) -> None:
     if args.lazy:
         X_tr, X_te = DosageRows(g, pre, train), DosageRows(g, pre, test)
     else:  # what an in-memory fold hands the baselines: float32, training-mean imputed
+        from snpcnn.baselines import kernels_at_scale
+
+        # the in-memory path of every size, as before session 30 (float64 copies)
+        kernels_at_scale.INMEMORY_BYTES = float("inf")
         X_tr, X_te = pre.dosage_matrix(g, train), pre.dosage_matrix(g, test)
     m = _make(args.model).fit(X_tr, y[train])
     pred = m.predict(X_te)
@@ -224,7 +228,11 @@ def stream(args) -> None:
             o = json.loads(res.stdout.strip().splitlines()[-1])
             preds[lazy] = np.load(out)
             diff = f"{np.abs(preds[True] - preds[False]).max():.1e}" if lazy else "(reference)"
-            what = "lazy rows, column blocks" if lazy else "float32 matrix (in memory)"
+            what = (
+                "lazy rows, column blocks (streamed fold)"
+                if lazy
+                else "float32 matrix, in-memory path (float64 copies)"
+            )
             print(
                 f"| {model} | {what} | {o['seconds']:.0f} | {o['before_gb']:.2f} | "
                 f"{o['peak_rss_gb']:.2f} | {o['r']:.3f} | {diff} |",

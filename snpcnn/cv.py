@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -390,8 +391,20 @@ def _load_inputs(
     from snpcnn.io.phenotypes import Phenotypes, align, read_phenotypes
 
     if not isinstance(genotypes, Genotypes):
+        if not isinstance(genotypes, (str, os.PathLike)):
+            raise InputError(
+                f"genotypes must be a path or a snpcnn.genotypes.Genotypes, got "
+                f"{type(genotypes).__name__}; wrap a dosage matrix as Genotypes(dosages, "
+                "sample_ids)"
+            )
         genotypes = read_genotypes(genotypes)
     if not isinstance(phenotypes, Phenotypes):
+        if not isinstance(phenotypes, (str, os.PathLike)):
+            raise InputError(
+                f"phenotypes must be a path or a snpcnn.io.phenotypes.Phenotypes, got "
+                f"{type(phenotypes).__name__}; write the table to a CSV, or use "
+                "read_phenotypes(path)"
+            )
         phenotypes = read_phenotypes(
             phenotypes,
             id_column=id_column,
@@ -620,9 +633,33 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
 def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
+        absent = [c for c in ("sample_id", "fold") if c not in table.columns]
+        if absent:
+            raise InputError(
+                f"the fold table has no column '{absent[0]}'; it needs sample_id and fold "
+                "(and optionally repeat)"
+            )
         table["sample_id"] = table["sample_id"].astype(str)
         if "repeat" not in table:
             table["repeat"] = 0
+        for col in ("fold", "repeat"):
+            num = pd.to_numeric(table[col], errors="coerce")
+            bad = num.isna() | ~np.isfinite(num) | (num != np.round(num))
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(
+                    f"the fold table's {col} '{table[col].iloc[i]}' for sample "
+                    f"'{table['sample_id'].iloc[i]}' is not an integer; number the {col}s "
+                    "0, 1, 2, ..."
+                )
+            table[col] = num.astype(int)
+        dup = table.duplicated(["repeat", "sample_id"])
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise InputError(
+                f"the fold table lists sample '{table['sample_id'].iloc[i]}' more than once "
+                "in one repeat; give each sample one fold per repeat"
+            )
         missing = set(targets.sample_ids) - set(table["sample_id"])
         if missing:
             raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
@@ -849,6 +886,8 @@ def cross_validate(
     progress = execution.progress
     t_start = time.perf_counter()
     baselines = list(base_cfg.names)
+    if not cnn and not baselines:
+        raise InputError("nothing to run: cnn=False and no baselines; name a baseline or the CNN")
     genotypes, phenotypes, align = _load_inputs(
         genotypes,
         phenotypes,

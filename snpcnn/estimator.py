@@ -5,8 +5,9 @@ contract (``__init__`` stores its arguments unchanged; ``fit`` sets trailing-
 underscore attributes and returns ``self``; ``predict`` checks that it is fitted),
 so ``cross_val_score``, ``GridSearchCV`` and ``Pipeline`` work, and they pickle.
 
-``X`` is a samples x SNPs dosage matrix (0/1/2).  Missing genotypes are NaN (or
--1 in an int8 matrix, the :class:`~snpcnn.genotypes.Genotypes` convention).
+``X`` is a samples x SNPs dosage matrix (0/1/2).  Missing genotypes are NaN or a
+negative value (-1, the :class:`~snpcnn.genotypes.Genotypes` convention), whatever the
+dtype (int8, int64, float, a DataFrame).
 Everything data-dependent (means for imputation, centring/scaling, the inner
 validation split for early stopping) is fitted on the ``X`` given to ``fit``.
 
@@ -22,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -77,10 +79,9 @@ class _SNPCNNBase(BaseEstimator):
     # ------------------------------------------------------------ features
     @staticmethod
     def _missing(X: np.ndarray, raw_dtype) -> np.ndarray:
-        miss = np.isnan(X)
-        if raw_dtype == np.int8:
-            miss |= X < 0
-        return miss
+        # NaN or a negative code (-1): a dosage is never negative, and the same matrix must
+        # mean the same whether it comes as int8, int64, float or a DataFrame
+        return np.isnan(X) | (X < 0)
 
     def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
         raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
@@ -97,7 +98,8 @@ class _SNPCNNBase(BaseEstimator):
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
         miss = self._missing(X, raw_dtype)
         Xm = np.where(miss, np.nan, X)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean 0
             mean = np.nanmean(Xm, axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         self.fill_ = mean.astype(np.float32)

@@ -114,9 +114,22 @@ class Genotypes:
         if d.ndim != 2:
             raise InputError(f"dosages must be a 2-D samples x SNPs matrix, got shape {d.shape}")
         if d.dtype != np.int8:
+            if d.dtype == bool or not (
+                np.issubdtype(d.dtype, np.integer) or np.issubdtype(d.dtype, np.floating)
+            ):
+                raise InputError(
+                    f"dosages must be numbers 0, 1, 2 (-1 or NaN = missing), got dtype {d.dtype}"
+                )
             if np.issubdtype(d.dtype, np.floating):
-                nan = np.isnan(d)
-                d = np.where(nan, MISSING, d)
+                d = np.where(np.isnan(d), MISSING, d)
+            bad = ~np.isin(d, (MISSING, 0, 1, 2))
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise InputError(
+                    f"dosages must be 0, 1 or 2 (-1 or NaN = missing); row {r}, column {c} is "
+                    f"{d[r, c]!r} ({int(bad.sum())} such values): round imputed dosages, or "
+                    "code missing calls as -1"
+                )
             d = d.astype(np.int8)
         self.dosages = d
         samples = np.asarray([str(s) for s in self.samples], dtype=object)

@@ -122,7 +122,8 @@ class TrainResult:
     collapsed_on_validation: bool
     retried: int
     # Pearson r between the inner-validation targets and predictions, per seed and output
-    # (NaN where constant): a model-selection score that never sees a test fold.
+    # (NaN where constant; for a multiclass head the inner-validation accuracy): a
+    # model-selection score that never sees a test fold.
     inner_val_r: list[list[float]]
     seconds: float
     samples_per_second: float
@@ -2136,7 +2137,12 @@ def train_cnn(
             y_true = y[va]
             if ridge is not None:
                 pred = pred - ridge.shift[va]  # leave-one-out ridge part: an honest score
-            val_r.append([_pearson(y_true[:, j], pred[:, j]) for j in range(pred.shape[1])])
+            if head == "multiclass":  # class probabilities: the inner accuracy instead
+                ok = np.isfinite(y_true[:, 0])
+                hit = np.argmax(pred[ok], axis=1) == y_true[ok, 0].astype(int)
+                val_r.append([float(hit.mean()) if ok.any() else float("nan")])
+            else:
+                val_r.append([_pearson(y_true[:, j], pred[:, j]) for j in range(pred.shape[1])])
         models.append(model)
         bests.append(best)
         hists.append(hist)

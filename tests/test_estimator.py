@@ -82,3 +82,26 @@ def test_bad_encoding_is_a_clear_error():
     X, y = _data()
     with pytest.raises(InputError, match="encoding"):
         SNPCNNRegressor(encoding="bits").fit(X, y)
+
+
+def test_minus_one_is_missing_whatever_the_dtype():
+    """-1 means missing in int8, int64, float and a DataFrame alike (it was a dosage of -1
+    outside int8)."""
+    import pandas as pd
+
+    X, y = _data()
+    Xm = X.copy()
+    Xm[0, 3] = -1
+    est = SNPCNNRegressor(**TINY_KW).fit(Xm, y)
+    want = est.predict(Xm)
+    for other in (Xm.astype(np.int64), Xm.astype(float), pd.DataFrame(Xm.astype(np.int64))):
+        np.testing.assert_array_equal(est.predict(other), want)
+    again = SNPCNNRegressor(**TINY_KW).fit(Xm.astype(np.int64), y)
+    np.testing.assert_array_equal(again.predict(Xm), want)
+
+
+def test_multiclass_with_an_inner_validation_split():
+    X, y = _data()
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    est = SNPCNNClassifier(**{**TINY_KW, "val_fraction": 0.2}).fit(X, labels)
+    assert est.predict_proba(X).shape == (80, 3)

@@ -138,6 +138,17 @@ def _spectrum(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U, s2
 
 
+def _check_dosage_range(lo: float, hi: float, who: str) -> None:
+    """Dosage models (GBLUP, GBLUP-AD, EG-BLUP) take 0..2 dosages: ``lo``, ``hi`` are the
+    input's smallest and largest values."""
+    if lo < -1e-9 or hi > 2.0 + 1e-9:
+        raise InputError(
+            f"{who}: X holds values outside 0..2 (smallest {lo:g}, largest {hi:g}); pass "
+            "dosages 0-2 with missing calls imputed (e.g. -1 codes replaced by the training "
+            "mean dosage)"
+        )
+
+
 def _training_data(
     X: Any, y: Any, C: Any, who: str
 ) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:

@@ -11,6 +11,7 @@ from snpcnn.baselines import large_n
 from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
+    _check_dosage_range,
     _check_polymorphic,
     _FixedEffects,
     _spectrum,
@@ -187,6 +188,7 @@ class GBLUP(Baseline):
         if large_n.use_iterative(self.solver, len(X), "GBLUP"):
             return self._fit_large(X, y, C, lo, hi)
         X, y, fe, F = _training_data(X, y, C, "GBLUP")
+        _check_dosage_range(float(X.min()), float(X.max()), "GBLUP")
         n, m = X.shape
         p = X.mean(axis=0) / 2.0
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
@@ -480,7 +482,8 @@ class GBLUPAD(_TwoKernelBLUP):
         if blocks:
             n, m = n_rows_cols(X)
             y, fe, F = _targets_and_design(y, C, n, "GBLUP-AD")
-            mean, varying, het = column_stats(X)
+            mean, varying, het, lo_x, hi_x = column_stats(X)
+            _check_dosage_range(lo_x, hi_x, "GBLUP-AD")
             if not varying:
                 _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
             p = mean / 2.0
@@ -490,6 +493,7 @@ class GBLUPAD(_TwoKernelBLUP):
             no_het = not het
         else:
             X, y, fe, F = _training_data(X, y, C, "GBLUP-AD")
+            _check_dosage_range(float(X.min()), float(X.max()), "GBLUP-AD")
             n, m = X.shape
             p = X.mean(axis=0) / 2.0
             no_het = not np.any(X == 1.0)
@@ -679,7 +683,8 @@ class EGBLUP(_TwoKernelBLUP):
         if use_blocks(X):
             n, m = n_rows_cols(X)
             y, fe, F = _targets_and_design(y, C, n, "EG-BLUP")
-            mean, varying, _ = column_stats(X)
+            mean, varying, _, lo_x, hi_x = column_stats(X)
+            _check_dosage_range(lo_x, hi_x, "EG-BLUP")
             if not varying:
                 _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
             p = mean / 2.0
@@ -687,6 +692,7 @@ class EGBLUP(_TwoKernelBLUP):
             self.X_train_, self.train_rows_ = None, X
         else:
             X, y, fe, F = _training_data(X, y, C, "EG-BLUP")
+            _check_dosage_range(float(X.min()), float(X.max()), "EG-BLUP")
             n, m = X.shape
             p = X.mean(axis=0) / 2.0
             Z = X - 2.0 * p

@@ -55,7 +55,12 @@ _FINITE = (
 
 def is_lazy(X: Any) -> bool:
     """Rows read by columns on demand (:class:`snpcnn.datapath.DosageRows`), not an array."""
-    return not isinstance(X, np.ndarray) and hasattr(X, "columns") and hasattr(X, "shape")
+    return (
+        not isinstance(X, np.ndarray)
+        and callable(getattr(X, "columns", None))  # not a DataFrame's column index
+        and hasattr(X, "column_blocks")
+        and hasattr(X, "shape")
+    )
 
 
 def use_blocks(X: Any) -> bool:
@@ -91,12 +96,20 @@ def _steps(n: int, m: int) -> tuple[range, int]:
     return range(0, m, step), step
 
 
-def column_stats(X: Any, what: str = "X") -> tuple[np.ndarray, bool, bool]:
-    """Column means of ``X`` (float64) over column blocks, whether any column varies, and
-    whether any call is heterozygous (a dosage of exactly 1)."""
+class ColumnStats(NamedTuple):
+    mean: np.ndarray  # column means (float64)
+    varying: bool  # whether any column varies
+    het: bool  # whether any call is heterozygous (a dosage of exactly 1)
+    lo: float  # the smallest value
+    hi: float  # the largest value
+
+
+def column_stats(X: Any, what: str = "X") -> ColumnStats:
+    """Column means of ``X`` and a few checks, over column blocks."""
     n, m = n_rows_cols(X)
     mean = np.empty(m)
     varying = het = False
+    lo, hi = np.inf, -np.inf
     starts, step = _steps(n, m)
     for c0 in starts:
         c1 = min(m, c0 + step)
@@ -105,7 +118,9 @@ def column_stats(X: Any, what: str = "X") -> tuple[np.ndarray, bool, bool]:
         if n and not varying:
             varying = bool((np.ptp(B, axis=0) > 0).any())
         het = het or bool((B == 1.0).any())
-    return mean, varying, het
+        if B.size:
+            lo, hi = min(lo, float(B.min())), max(hi, float(B.max()))
+    return ColumnStats(mean, varying, het, lo, hi)
 
 
 def dominance_codes_of(X: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -220,6 +220,12 @@ def _find_id_column(raw: _Raw, id_column: str | None) -> int:
 
 
 def _check_names(raw: _Raw, wanted: Sequence[str], what: str, available: list[str]) -> None:
+    ids = [w for w in wanted if w in raw.header and w not in available]
+    if ids:
+        raise InputError(
+            f"{raw.path}: '{ids[0]}' is an id column, not a {what} column; name "
+            "another column (or set id_column / --id-column)"
+        )
     missing = [w for w in wanted if w not in raw.header]
     if missing:
         raise InputError(

@@ -1,0 +1,96 @@
+"""Bad input through the Python API: one clear InputError, never a silently wrong result
+(session 30's API fuzzing pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.baselines import EGBLUP, GBLUP, GBLUPAD, RKHS
+from snpcnn.cv import cross_validate
+from snpcnn.errors import InputError
+from snpcnn.genotypes import Genotypes
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ([[0.4, 1.6], [2, 0]], "0.4"),
+        ([[300, 1], [0, 1]], "300"),
+        ([[np.inf, 1], [0, 1]], "inf"),
+        ([[-7, 1], [0, 1]], "-7"),
+    ],
+)
+def test_genotypes_refuse_values_that_are_no_dosage(values, fragment):
+    with pytest.raises(InputError, match="must be 0, 1 or 2") as e:
+        Genotypes(np.array(values, dtype=float), ["a", "b"])
+    assert fragment in str(e.value)
+
+
+def test_genotypes_take_nan_and_minus_one_as_missing():
+    g = Genotypes(np.array([[np.nan, 1.0], [2.0, -1.0]]), ["a", "b"])
+    np.testing.assert_array_equal(g.dosages, [[-1, 1], [2, -1]])
+
+
+@pytest.mark.parametrize("model", [GBLUP, GBLUPAD, EGBLUP])
+def test_dosage_models_refuse_values_outside_0_2(model):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(40, 30)).astype(float)
+    y = rng.normal(size=40)
+    X[3, 4] = -1  # a raw missing code
+    with pytest.raises(InputError, match="outside 0..2"):
+        model().fit(X, y)
+
+
+@pytest.mark.parametrize("model", [RKHS, GBLUPAD, EGBLUP])
+def test_kernel_models_take_a_dataframe(model):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(40, 30)).astype(float)
+    y = X[:, 0] + rng.normal(size=40)
+    a = model().fit(pd.DataFrame(X), y).predict(pd.DataFrame(X[:5]))
+    np.testing.assert_allclose(a, model().fit(X, y).predict(X[:5]))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("api")
+    g = simulate_genotypes(60, 50, seed=1)
+    y, _ = simulate_trait(g, architecture="polygenic", n_loci=20, h2=0.5, seed=2)
+    pheno = d / "p.csv"
+    pd.DataFrame({"sample_id": g.samples, "t": np.asarray(y)}).to_csv(pheno, index=False)
+    return g, pheno
+
+
+@pytest.mark.parametrize(
+    "table, fragment",
+    [
+        (
+            lambda ids: pd.DataFrame({"sample_id": ids, "fold": (np.arange(60) % 3 + 1) * 1.5}),
+            "1.5",
+        ),
+        (lambda ids: pd.DataFrame({"sample_id": ids, "fold": ["a"] * 60}), "'a'"),
+        (lambda ids: pd.DataFrame({"sample_id": ids}), "no column 'fold'"),
+        (lambda ids: pd.DataFrame({"sample_id": [*ids, ids[0]], "fold": [0] * 61}), "once"),
+    ],
+)
+def test_a_bad_fold_dataframe_is_refused(small, table, fragment):
+    g, pheno = small
+    with pytest.raises(InputError) as e:
+        cross_validate(
+            g, str(pheno), "t", folds=table(list(g.samples)), cnn=False, baselines=["gblup"]
+        )
+    assert fragment in str(e.value)
+
+
+def test_cross_validate_argument_mistakes(small):
+    g, pheno = small
+    with pytest.raises(InputError, match="genotypes must be a path or"):
+        cross_validate(g.dosages, str(pheno), "t", cnn=False, baselines=["gblup"])
+    with pytest.raises(InputError, match="phenotypes must be a path or"):
+        cross_validate(g, pd.read_csv(pheno), "t", cnn=False, baselines=["gblup"])
+    with pytest.raises(InputError, match="nothing to run"):
+        cross_validate(g, str(pheno), "t", cnn=False, baselines=[])
+    with pytest.raises(InputError, match="is an id column"):
+        cross_validate(g, str(pheno), "sample_id", cnn=False, baselines=["gblup"])
