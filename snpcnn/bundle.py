@@ -165,6 +165,11 @@ class ModelBundle:
         Without ``covariates`` the covariate effects are set to their training
         mean (a prediction for an average individual of the training population).
         """
+        if not isinstance(genotypes, Genotypes):
+            raise InputError(
+                f"genotypes must be a snpcnn.genotypes.Genotypes (read_genotypes(path)), got "
+                f"{type(genotypes).__name__}: the model matches SNPs by their ids"
+            )
         match = self._match(genotypes)
         self._warn_missing(genotypes, match)
         n = genotypes.n_samples

@@ -94,3 +94,12 @@ def test_cross_validate_argument_mistakes(small):
         cross_validate(g, str(pheno), "t", cnn=False, baselines=[])
     with pytest.raises(InputError, match="is an id column"):
         cross_validate(g, str(pheno), "sample_id", cnn=False, baselines=["gblup"])
+
+
+def test_one_trait_name_as_a_string(small):
+    from snpcnn.io.phenotypes import align, read_phenotypes
+
+    g, pheno = small
+    ph = read_phenotypes(pheno, traits="t")
+    assert ph.traits == ["t"]
+    assert align(g, ph, "t").y.shape[0] == 60

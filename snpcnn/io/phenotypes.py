@@ -491,6 +491,10 @@ def read_phenotypes(
     ... # doctest: +SKIP
     """
     path = Path(path)
+    if isinstance(traits, str):  # one name, not its characters
+        traits = [traits]
+    if isinstance(covariates, str):
+        covariates = [covariates]
     categorical = list(categorical or [])
     labels = list(dict.fromkeys(labels or []))
     if covariates_path is not None:
@@ -823,6 +827,8 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     AlignmentWarning
         When fewer than half of the genotyped or of the phenotyped samples matched.
     """
+    if isinstance(traits, str):  # one name, not its characters
+        traits = [traits]
     geno_ids = [str(s) for s in np.asarray(genotypes.samples)]
     geno_src = getattr(genotypes, "source", None) or "genotypes"
     pheno_src = phenotypes.source or "phenotypes"
