@@ -46,6 +46,10 @@ KERNEL_SOLVERS = ("auto", "exact", "nystrom")
 INMEMORY_BYTES = 256 * 2**20
 #: target size of one float64 column block (bytes)
 BLOCK_BYTES = 64 * 2**20
+#: elements of one row block of a kernel against the landmarks (float64: 32 MB); the kernel
+#: is computed block by block, so a model's temporaries (the CNN-GP's arc-cosine maps)
+#: grow with the block, not with the training rows
+CROSS_BLOCK_ELEMENTS = 2**22
 
 _FINITE = (
     "contains NaN or infinite values; impute missing dosages with the training-fold mean "
@@ -269,7 +273,7 @@ class NystromMixin:
         rows = subsample_rows(n, k)
         L = take_rows(X, rows)
         sub = self._exact_twin().fit(L, y[rows], None if C is None else np.asarray(C)[rows])
-        K = np.array(self._cross_kernel(sub, X, L), dtype=np.float64, order="C")
+        K = self._blocked_cross_kernel(sub, X, L, n, len(rows))
         fit = nystrom_reml(K, rows, y, F, lo, hi, self.n_grid)
         del K
         _store_reml(self, fit.reml, fe, lo, hi)
@@ -289,15 +293,29 @@ class NystromMixin:
         self.solver_ = "nystrom"
         return sub
 
+    def _blocked_cross_kernel(self, sub: Any, X: Any, L: Any, n: int, k: int) -> np.ndarray:
+        """The n x k kernel against the landmarks, row block by row block."""
+        K = np.empty((n, k))
+        step = max(1, CROSS_BLOCK_ELEMENTS // max(1, k))
+        for start in range(0, n, step):
+            sl = slice(start, min(n, start + step))
+            K[sl] = self._cross_kernel(sub, X[sl], L)
+        return K
+
     def _nystrom_values(self, X_new: Any) -> np.ndarray:
-        """``g_new = K(X_new, landmarks) @ landmark_weights_``."""
-        m = n_rows_cols(X_new)[1]
+        """``g_new = K(X_new, landmarks) @ landmark_weights_``, row block by row block."""
+        n_new, m = n_rows_cols(X_new)
         if m != self.n_features_in_:
             raise InputError(
                 f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
             )
-        K = self._cross_kernel(self.landmark_model_, X_new, None)
-        return K @ self.landmark_weights_
+        w = self.landmark_weights_
+        out = np.empty(n_new)
+        step = max(1, CROSS_BLOCK_ELEMENTS // max(1, len(w)))
+        for start in range(0, n_new, step):
+            sl = slice(start, min(n_new, start + step))
+            out[sl] = self._cross_kernel(self.landmark_model_, X_new[sl], None) @ w
+        return out
 
 
 def nystrom_note(label: str, n_train: int) -> str:
