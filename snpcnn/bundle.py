@@ -320,7 +320,12 @@ class ModelBundle:
         if path.suffix != ".keras":
             raise InputError(f"{path}: the model file name must end in .keras")
         if path.exists() and not force:
-            raise InputError(f"{path} exists; use --force to overwrite it")
+            raise InputError(f"{path} exists; use --force (force=True) to overwrite it")
+        if path.is_dir():
+            raise InputError(f"{path} is a folder; give a file name ending in .keras")
+        from snpcnn.io.output import check_writable
+
+        check_writable(path)  # a parent that is a file, or not writable: one line
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=path.parent)
         os.close(fd)

@@ -424,7 +424,6 @@ def write_example(
             f"Invalid value for argument `fmt`. Expected 'plink' or 'vcf'. Received {fmt!r}."
         )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     geno_names = (
         [f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam"]
         if fmt == "plink"
@@ -437,9 +436,10 @@ def write_example(
             f"{out_dir / existing[0]} already exists; use force=True (--force) to overwrite"
         )
 
+    # everything is checked and drawn before the folder is made: a bad argument leaves none
     g = simulate_genotypes(n_samples, n_snps, n_chrom=n_chrom, seed=seed, **genotype_kwargs)
     y, causal = simulate_phenotype(g, n_causal=n_causal, h2=h2, seed=seed + 1)
-
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".snpcnn-sim-", dir=out_dir))
     try:
         if fmt == "plink":

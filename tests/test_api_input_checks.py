@@ -103,3 +103,23 @@ def test_one_trait_name_as_a_string(small):
     ph = read_phenotypes(pheno, traits="t")
     assert ph.traits == ["t"]
     assert align(g, ph, "t").y.shape[0] == 60
+
+
+def test_read_genotypes_argument_mistakes(example_data):
+    from snpcnn.io import read_genotypes
+
+    with pytest.raises(InputError, match="path is empty"):
+        read_genotypes("")
+    with pytest.raises(InputError, match="must be a str or a path"):
+        read_genotypes(None)
+    with pytest.raises(InputError, match="invalid value for `format`"):
+        read_genotypes(example_data / "wheat.vcf.gz", format=3)
+
+
+def test_write_example_with_a_bad_argument_leaves_no_folder(tmp_path):
+    from snpcnn.simulate import write_example
+
+    out = tmp_path / "sim"
+    with pytest.raises(InputError):
+        write_example(out, n_samples=50, n_snps=40, h2=3.0)
+    assert not out.exists()

@@ -158,6 +158,8 @@ def read_options_for(fmt: str, **kwargs: Any) -> dict[str, Any]:
 def _normalize_format(fmt: str | None) -> str | None:
     if fmt is None:
         return None
+    if not isinstance(fmt, str):
+        raise InputError(f"invalid value for `format`: {fmt!r}; choose one of {FORMAT_HELP}")
     f = _ALIASES.get(fmt.lower(), fmt.lower())
     if f not in FORMATS:
         raise InputError(f"invalid value for `format`: {fmt!r}; choose one of {FORMAT_HELP}")
@@ -234,6 +236,10 @@ def read_genotypes(
         raise InputError(
             f"invalid value for `cache`: {cache!r}; choose True, False, 'auto', 'always' or 'read'"
         )
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"the genotype path must be a str or a path, got {type(path).__name__}")
+    if not str(path).strip():
+        raise InputError("the genotype path is empty; give a VCF, PLINK, PGEN, CSV or cache path")
     if cache in (True, "auto") and caching_disabled():
         cache = False
     fmt = _normalize_format(format) or detect_format(path)

@@ -367,7 +367,7 @@ def _foreign_initializer(m):
 @pytest.mark.parametrize(
     "change, fragment",
     [
-        (_object_array, "Object arrays cannot be loaded"),
+        (_object_array, "holds Python objects, which are never loaded"),
         (_garbage_member, "damaged snpcnn preprocessing"),
         (_meta_without_traits, "meta_json has no 'traits'"),
         (_foreign_initializer, "cannot load the model"),

@@ -247,7 +247,7 @@ def test_align_errors_and_warning(tmp_path):
     msg = str(err.value)
     assert "genotype ids start 775_775, 2166_2166" in msg and "phenotype ids start 0775" in msg
     assert "would match" in msg  # hint: part after '_' matches 2166
-    with pytest.warns(AlignmentWarning, match="only 1 of 4 genotyped"):
+    with pytest.warns(AlignmentWarning, match="1 of 4 genotyped and 4 phenotyped samples matched"):
         align(_geno(["0775", "y1", "y2", "y3"]), ph)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
