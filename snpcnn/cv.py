@@ -687,8 +687,9 @@ def _check_baselines(baselines):
 
 
 def _drop_oversized_baselines(baselines, fold_table):
-    """Skip the n x n kernel baselines above their size (snpcnn.baselines.KERNEL_MAX_N),
-    saying so on the console; returns the baselines kept and the messages."""
+    """Say on the console which kernel baselines take their Nystrom approximation (above
+    snpcnn.baselines.KERNEL_MAX_N training rows); returns the baselines (all kept) and the
+    messages (run notes)."""
     from snpcnn.baselines import drop_oversized
 
     n_train = 0
