@@ -170,6 +170,11 @@ class ModelBundle:
                 f"genotypes must be a snpcnn.genotypes.Genotypes (read_genotypes(path)), got "
                 f"{type(genotypes).__name__}: the model matches SNPs by their ids"
             )
+        if covariates is not None and self.head != "binary":
+            if not any(len(np.asarray(c)) > 1 for c in self.target_coef):
+                raise InputError(
+                    "covariates given, but the model was fitted without covariates; leave them out"
+                )
         match = self._match(genotypes)
         self._warn_missing(genotypes, match)
         n = genotypes.n_samples

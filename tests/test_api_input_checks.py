@@ -123,3 +123,12 @@ def test_write_example_with_a_bad_argument_leaves_no_folder(tmp_path):
     with pytest.raises(InputError):
         write_example(out, n_samples=50, n_snps=40, h2=3.0)
     assert not out.exists()
+
+
+def test_read_genotypes_checks_snps_only_and_coding(example_data):
+    from snpcnn.io import read_genotypes
+
+    with pytest.raises(InputError, match="snps_only must be True or False"):
+        read_genotypes(example_data / "wheat.vcf.gz", snps_only="no")
+    with pytest.raises(InputError, match="invalid value for `coding`"):
+        read_genotypes(example_data / "wheat", coding="xx")

@@ -113,3 +113,10 @@ def test_cli_predict_identical_in_tiny_chunks(bundle, geno, tmp_path, monkeypatc
     got = pd.read_csv(tmp_path / "b.csv", dtype={"sample_id": str})
     assert got["sample_id"].tolist() == geno.samples.tolist()
     np.testing.assert_allclose(got["y"], whole(bundle, geno, 256), rtol=1e-5)
+
+
+def test_covariates_for_a_model_without_covariates_are_refused(bundle, geno):
+    from snpcnn.errors import InputError
+
+    with pytest.raises(InputError, match="fitted without covariates"):
+        bundle.predict(geno, covariates=np.zeros((geno.n_samples, 1)))

@@ -238,6 +238,14 @@ def read_genotypes(
         )
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"the genotype path must be a str or a path, got {type(path).__name__}")
+    if not isinstance(snps_only, bool):
+        raise InputError(f"snps_only must be True or False, got {snps_only!r}")
+    from snpcnn.io.table import CODINGS
+
+    if coding not in CODINGS:
+        raise InputError(
+            f"invalid value for `coding`: {coding!r}; choose one of {', '.join(CODINGS)}"
+        )
     if not str(path).strip():
         raise InputError("the genotype path is empty; give a VCF, PLINK, PGEN, CSV or cache path")
     if cache in (True, "auto") and caching_disabled():
