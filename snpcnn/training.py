@@ -1952,7 +1952,8 @@ def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
         raise InputError(
             f"the cross-fitted convolutions (conv_folds {config.conv_folds}) need at least "
             f"{2 * int(config.conv_folds)} training rows, this training part has {n_rows}; "
-            "lower --conv-folds, or use more CV folds (larger training parts)"
+            "lower --conv-folds (conv_folds), or give more samples (for snpcnn fit: fewer "
+            "CV folds, i.e. larger training parts)"
         )
 
 

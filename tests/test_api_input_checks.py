@@ -132,3 +132,11 @@ def test_read_genotypes_checks_snps_only_and_coding(example_data):
         read_genotypes(example_data / "wheat.vcf.gz", snps_only="no")
     with pytest.raises(InputError, match="invalid value for `coding`"):
         read_genotypes(example_data / "wheat", coding="xx")
+
+
+def test_a_wrong_phenotype_separator_is_named(small):
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    _, pheno = small
+    with pytest.raises(InputError, match="leave sep unset"):
+        read_phenotypes(pheno, sep="\t")

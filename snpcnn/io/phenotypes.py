@@ -169,6 +169,13 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
     raw_fields = _split_raw(lines, sep_char)
     fields = [[f.strip() for f in row] for row in raw_fields]
     first = fields[0]
+    if sep is not None and len(first) == 1:
+        guess = _detect_sep(lines[0][1])
+        if guess != sep_char and len(_split_raw(lines[:1], guess)[0]) > 1:
+            raise InputError(
+                f"{path}: with sep={sep!r} the header is one column; the file looks "
+                "separated otherwise: leave sep unset to detect it"
+            )
     plink = sep_char is None or path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
     first0 = first[0].lstrip("#").strip().lower() if first else ""
     has_header = True
