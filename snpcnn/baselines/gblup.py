@@ -12,16 +12,14 @@ from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
     _check_dosage_range,
-    _check_polymorphic,
     _FixedEffects,
     _spectrum,
-    _targets_and_design,
     _training_data,
 )
 from snpcnn.baselines.kernels_at_scale import (
     LANDMARKS,
     NystromMixin,
-    column_stats,
+    block_training_data,
     n_rows_cols,
     pieces,
     transposed,
@@ -480,12 +478,8 @@ class GBLUPAD(_TwoKernelBLUP):
             return self._fit_large(X, y, C, lo, hi)
         blocks = use_blocks(X)
         if blocks:
-            n, m = n_rows_cols(X)
-            y, fe, F = _targets_and_design(y, C, n, "GBLUP-AD")
-            mean, varying, het, lo_x, hi_x = column_stats(X)
+            n, m, y, fe, F, (mean, _, het, lo_x, hi_x) = block_training_data(X, y, C, "GBLUP-AD")
             _check_dosage_range(lo_x, hi_x, "GBLUP-AD")
-            if not varying:
-                _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
             p = mean / 2.0
             P = pieces(X, None, mean, dominance=True)
             G_raw, D_raw = P.lin, P.dom
@@ -681,12 +675,8 @@ class EGBLUP(_TwoKernelBLUP):
             self.allele_freq_, self.scale_ = sub.allele_freq_, sub.scale_
             return self
         if use_blocks(X):
-            n, m = n_rows_cols(X)
-            y, fe, F = _targets_and_design(y, C, n, "EG-BLUP")
-            mean, varying, _, lo_x, hi_x = column_stats(X)
+            n, m, y, fe, F, (mean, _, _, lo_x, hi_x) = block_training_data(X, y, C, "EG-BLUP")
             _check_dosage_range(lo_x, hi_x, "EG-BLUP")
-            if not varying:
-                _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
             p = mean / 2.0
             G = pieces(X, None, mean).lin
             self.X_train_, self.train_rows_ = None, X
@@ -715,20 +705,10 @@ class EGBLUP(_TwoKernelBLUP):
     def kernel(self, X_new: Any) -> np.ndarray:
         """``K_new,train = (1 - w) G_new~ + w (G_new o G_new)~`` (n_new x n_train)."""
         self._check_fitted()
-        if getattr(self, "solver_", "exact") == "nystrom":
-            raise InputError(
-                "EG-BLUP: a Nystrom fit keeps no training rows, only its landmarks; use "
-                "genomic_values() or predict(), or fit with solver='exact'"
-            )
         p = self.allele_freq_
-        train = getattr(self, "train_rows_", None)
-        if train is not None or use_blocks(X_new):
-            if n_rows_cols(X_new)[1] != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {n_rows_cols(X_new)[1]} SNP columns but the model was fitted "
-                    f"on {self.n_features_in_}"
-                )
-            G = pieces(X_new, self.X_train_ if train is None else train, 2.0 * p).lin
+        train = self._blocked_train(X_new)
+        if train is not None:
+            G = pieces(X_new, train, 2.0 * p).lin
             G /= self.scale_
         else:
             X_new = self._check_new(X_new)

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from snpcnn.baselines._common import _EIG_RTOL, _targets_and_design
+from snpcnn.baselines._common import _EIG_RTOL, _check_polymorphic, _targets_and_design
 from snpcnn.baselines.large_n import row_blocks, subsample_rows
 from snpcnn.baselines.reml import _reml, _RemlFit, _store_reml
 from snpcnn.errors import InputError
@@ -125,6 +125,17 @@ def column_stats(X: Any, what: str = "X") -> ColumnStats:
         if B.size:
             lo, hi = min(lo, float(B.min())), max(hi, float(B.max()))
     return ColumnStats(mean, varying, het, lo, hi)
+
+
+def block_training_data(X: Any, y: Any, C: Any, who: str) -> tuple:
+    """For a fit from column blocks: ``(n, m, y, fixed effects, F, ColumnStats)``, the
+    checks of the in-memory fit included."""
+    n, m = n_rows_cols(X)
+    y, fe, F = _targets_and_design(y, C, n, who)
+    stats = column_stats(X)
+    if not stats.varying:
+        _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
+    return n, m, y, fe, F, stats
 
 
 def dominance_codes_of(X: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -255,6 +266,25 @@ class NystromMixin:
                 f"got {self.solver!r}"
             )
         return self.solver == "nystrom" or (self.solver == "auto" and n > EXACT_MAX_N)
+
+    def _blocked_train(self, X_new: Any) -> Any:
+        """The training rows to read against ``X_new`` by column blocks (lazy rows kept by
+        the fit, or ``X_train_`` where ``X_new`` is lazy or large), or None where the
+        in-memory path applies.  A Nystrom fit has no training rows: use its predictions."""
+        if getattr(self, "solver_", "exact") == "nystrom":
+            raise InputError(
+                f"{self.name}: a Nystrom fit keeps no training rows, only its landmarks; use "
+                "genomic_values() or predict(), or fit with solver='exact'"
+            )
+        train = getattr(self, "train_rows_", None)
+        if train is None and not use_blocks(X_new):
+            return None
+        m = n_rows_cols(X_new)[1]
+        if m != self.n_features_in_:
+            raise InputError(
+                f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
+            )
+        return self.X_train_ if train is None else train
 
     def _exact_twin(self) -> Any:
         return type(self)(**{**self._params(), "solver": "exact"})

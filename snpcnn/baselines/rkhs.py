@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _targets_and_design, _training_data
+from snpcnn.baselines._common import Baseline, _training_data
 from snpcnn.baselines.kernels_at_scale import (
     EXACT_MAX_N,
     KERNEL_SOLVERS,
     LANDMARKS,
     NystromMixin,
-    column_stats,
+    block_training_data,
     n_rows_cols,
     pieces,
     use_blocks,
@@ -168,9 +168,8 @@ class RKHS(NystromMixin, Baseline):
             return self
         if use_blocks(X):
             # column blocks: no float copy of the genotypes
-            n, m = n_rows_cols(X)
-            y, fe, F = _targets_and_design(y, C, n, "RKHS")
-            center = column_stats(X)[0]
+            n, m, y, fe, F, stats = block_training_data(X, y, C, "RKHS")
+            center = stats.mean
             P = pieces(X, None, center)
             D = P.sq_a[:, None] + P.sq_a[None, :] - 2.0 * P.lin
             del P
@@ -208,20 +207,10 @@ class RKHS(NystromMixin, Baseline):
     def kernel(self, X_new: Any) -> np.ndarray:
         """The Gaussian kernel between ``X_new`` and the training individuals (n_new x n)."""
         self._check_fitted()
-        if getattr(self, "solver_", "exact") == "nystrom":
-            raise InputError(
-                "RKHS: a Nystrom fit keeps no training rows, only its landmarks; use "
-                "genomic_values() or predict(), or fit with solver='exact'"
-            )
         scale = self.bandwidth_ * self.median_sq_distance_
-        train = getattr(self, "train_rows_", None)
-        if train is not None or use_blocks(X_new):
-            if n_rows_cols(X_new)[1] != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {n_rows_cols(X_new)[1]} SNP columns but the model was fitted "
-                    f"on {self.n_features_in_}"
-                )
-            P = pieces(X_new, self.X_train_ if train is None else train, self.center_)
+        train = self._blocked_train(X_new)
+        if train is not None:
+            P = pieces(X_new, train, self.center_)
             D = P.sq_a[:, None] + P.sq_b[None, :] - 2.0 * P.lin
             np.maximum(D, 0.0, out=D)
             return np.exp(-(D / self.n_features_in_) / scale)
