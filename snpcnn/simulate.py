@@ -114,6 +114,13 @@ def simulate_genotypes(
     >>> g.shape, sorted(set(g.variants["chrom"]))
     ((100, 50), ['1', '2'])
     """
+    for name, v in (("n_samples", n_samples), ("n_snps", n_snps), ("n_chrom", n_chrom)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"{name} must be a whole number; received {v!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
     if n_samples < 1 or n_snps < 1:
         raise InputError(
             f"n_samples and n_snps must be >= 1; received n_samples={n_samples}, n_snps={n_snps}"

@@ -140,3 +140,16 @@ def test_a_wrong_phenotype_separator_is_named(small):
     _, pheno = small
     with pytest.raises(InputError, match="leave sep unset"):
         read_phenotypes(pheno, sep="\t")
+
+
+def test_simulate_and_table_mistakes(tmp_path):
+    from snpcnn.io import read_genotypes
+
+    with pytest.raises(InputError, match="n_samples must be a whole number"):
+        simulate_genotypes(2.5, 50)
+    with pytest.raises(InputError, match="seed must be a whole number"):
+        simulate_genotypes(20, 50, seed=-1)
+    f = tmp_path / "m.csv"
+    f.write_text("sample_id,a,b\ns1,0,1\ns2,1,2\ns1,2,0\n")
+    with pytest.raises(InputError, match="data rows 1 and 3"):
+        read_genotypes(f)

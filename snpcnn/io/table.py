@@ -144,6 +144,14 @@ def _check_ids(path: Path, samples: np.ndarray) -> None:
             f"{path}: data row {int(empty[0]) + 1} has an empty or NA sample id; every row needs "
             "an id in the first column"
         )
+    seen: dict[str, int] = {}
+    for i, sid in enumerate(stripped):
+        if sid in seen:
+            raise InputError(
+                f"{path}: sample id '{sid}' is on data rows {seen[sid] + 1} and {i + 1}; give "
+                "each sample one row"
+            )
+        seen[sid] = i
 
 
 def read_table(

@@ -94,7 +94,7 @@ def test_structural_errors(tmp_path):
     with pytest.raises(InputError, match="SNP id 'm1' appears twice"):
         read_table(tmp_path / "dup.csv")
     write(tmp_path / "ds.csv", [ROWS[0], ROWS[0]])
-    with pytest.raises(InputError, match="sample id 'a' occurs 2 times"):
+    with pytest.raises(InputError, match="sample id 'a' is on data rows 1 and 2"):
         read_table(tmp_path / "ds.csv")
     (tmp_path / "rag.csv").write_text("id,m1,m2\na,0,1\nb,0,1,2,2\n")
     with pytest.raises(InputError, match=r"malformed table .*line 3"):
