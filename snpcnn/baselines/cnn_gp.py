@@ -483,7 +483,7 @@ class CNNGP(NystromMixin, Baseline):
         None where a column holds more than :data:`MAX_CODES` distinct values, or for a
         streamed fit on another encoding."""
         self._check_fitted()
-        if getattr(self, "solver_", "exact") == "nystrom":
+        if self._is_nystrom():
             return None
         rows = self.train_rows_
         if rows is None:
@@ -508,11 +508,7 @@ class CNNGP(NystromMixin, Baseline):
         ``DosageRows``): it is then read in column blocks, as are the training rows of a
         streamed fit; the numbers are those of the in-memory computation bit for bit."""
         self._check_fitted()
-        if getattr(self, "solver_", "exact") == "nystrom":
-            raise InputError(
-                f"{self.name}: a Nystrom fit keeps no training rows, only its landmarks; use "
-                "genomic_values() or predict(), or fit with solver='exact'"
-            )
+        self._refuse_nystrom_kernel()
         if _is_streamed(X_new):
             if int(X_new.n_features) != self.n_features_in_:
                 raise InputError(
@@ -569,8 +565,7 @@ class CNNGP(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
-        if getattr(self, "solver_", "exact") == "nystrom":
-            self._check_fitted()
+        if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
 

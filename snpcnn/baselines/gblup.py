@@ -581,21 +581,25 @@ class GBLUPAD(_TwoKernelBLUP):
                 raise InputError(
                     f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
                 )
-            out = np.zeros(n_new)
-            for sl in large_n.row_blocks(n_new, m, 8):
-                B = large_n._block(X_new, sl, np.float64, "X_new")
-                if additive:
-                    out[sl] += (B - 2.0 * p) @ self.additive_coef_
-                if dominance:
-                    out[sl] += dominance_codes(B, p) @ self.dominance_coef_
-            return out
-        X_new = self._check_new(X_new)
-        if additive and not dominance:
-            return (X_new - 2.0 * p) @ self.additive_coef_
-        if dominance and not additive:
-            return dominance_codes(X_new, p) @ self.dominance_coef_
-        a = (X_new - 2.0 * p) @ self.additive_coef_
-        return a + dominance_codes(X_new, p) @ self.dominance_coef_
+            blocks = large_n.row_blocks(n_new, m, 8)
+
+            def read(sl: slice) -> np.ndarray:
+                return large_n._block(X_new, sl, np.float64, "X_new")
+        else:
+            X_full = self._check_new(X_new)
+            n_new, blocks = len(X_full), [slice(None)]
+
+            def read(sl: slice) -> np.ndarray:
+                return X_full
+
+        out = np.zeros(n_new)
+        for sl in blocks:
+            B = read(sl)
+            if additive:
+                out[sl] += (B - 2.0 * p) @ self.additive_coef_
+            if dominance:
+                out[sl] += dominance_codes(B, p) @ self.dominance_coef_
+        return out
 
 
 class EGBLUP(_TwoKernelBLUP):
@@ -719,7 +723,6 @@ class EGBLUP(_TwoKernelBLUP):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values (additive plus epistatic, no fixed effects)."""
-        if getattr(self, "solver_", "exact") == "nystrom":
-            self._check_fitted()
+        if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_

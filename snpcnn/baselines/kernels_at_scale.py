@@ -202,11 +202,6 @@ def transposed(X: Any, mean: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.
     return za, wd
 
 
-def take_rows(X: Any, rows: np.ndarray) -> Any:
-    """Rows ``rows`` of an array (a copy in its dtype) or of lazy rows (still lazy)."""
-    return X[rows]
-
-
 class NystromFit(NamedTuple):
     reml: _RemlFit
     weights: np.ndarray  # one per landmark: g_new = K(new, landmarks) @ weights
@@ -267,15 +262,22 @@ class NystromMixin:
             )
         return self.solver == "nystrom" or (self.solver == "auto" and n > EXACT_MAX_N)
 
-    def _blocked_train(self, X_new: Any) -> Any:
-        """The training rows to read against ``X_new`` by column blocks (lazy rows kept by
-        the fit, or ``X_train_`` where ``X_new`` is lazy or large), or None where the
-        in-memory path applies.  A Nystrom fit has no training rows: use its predictions."""
-        if getattr(self, "solver_", "exact") == "nystrom":
+    def _is_nystrom(self) -> bool:
+        return getattr(self, "solver_", "exact") == "nystrom"
+
+    def _refuse_nystrom_kernel(self) -> None:
+        """``kernel()`` of a Nystrom fit: it has no training rows to compute it against."""
+        if self._is_nystrom():
             raise InputError(
                 f"{self.name}: a Nystrom fit keeps no training rows, only its landmarks; use "
                 "genomic_values() or predict(), or fit with solver='exact'"
             )
+
+    def _blocked_train(self, X_new: Any) -> Any:
+        """The training rows to read against ``X_new`` by column blocks (lazy rows kept by
+        the fit, or ``X_train_`` where ``X_new`` is lazy or large), or None where the
+        in-memory path applies.  A Nystrom fit has no training rows: use its predictions."""
+        self._refuse_nystrom_kernel()
         train = getattr(self, "train_rows_", None)
         if train is None and not use_blocks(X_new):
             return None
@@ -301,7 +303,7 @@ class NystromMixin:
         if k < 10:
             raise InputError(f"{self.name}: landmarks must be at least 10, got {self.landmarks!r}")
         rows = subsample_rows(n, k)
-        L = take_rows(X, rows)
+        L = X[rows]  # an array's rows (a copy in its dtype), or lazy rows (still lazy)
         sub = self._exact_twin().fit(L, y[rows], None if C is None else np.asarray(C)[rows])
         K = self._blocked_cross_kernel(sub, X, L, n, len(rows))
         fit = nystrom_reml(K, rows, y, F, lo, hi, self.n_grid)
@@ -326,14 +328,13 @@ class NystromMixin:
     def _blocked_cross_kernel(self, sub: Any, X: Any, L: Any, n: int, k: int) -> np.ndarray:
         """The n x k kernel against the landmarks, row block by row block."""
         K = np.empty((n, k))
-        step = max(1, CROSS_BLOCK_ELEMENTS // max(1, k))
-        for start in range(0, n, step):
-            sl = slice(start, min(n, start + step))
+        for sl in _cross_rows(n, k):
             K[sl] = self._cross_kernel(sub, X[sl], L)
         return K
 
     def _nystrom_values(self, X_new: Any) -> np.ndarray:
         """``g_new = K(X_new, landmarks) @ landmark_weights_``, row block by row block."""
+        self._check_fitted()
         n_new, m = n_rows_cols(X_new)
         if m != self.n_features_in_:
             raise InputError(
@@ -341,11 +342,16 @@ class NystromMixin:
             )
         w = self.landmark_weights_
         out = np.empty(n_new)
-        step = max(1, CROSS_BLOCK_ELEMENTS // max(1, len(w)))
-        for start in range(0, n_new, step):
-            sl = slice(start, min(n_new, start + step))
+        for sl in _cross_rows(n_new, len(w)):
             out[sl] = self._cross_kernel(self.landmark_model_, X_new[sl], None) @ w
         return out
+
+
+def _cross_rows(n: int, k: int):
+    """Row slices of about :data:`CROSS_BLOCK_ELEMENTS` of an n x k kernel."""
+    step = max(1, CROSS_BLOCK_ELEMENTS // max(1, k))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
 
 
 def nystrom_note(label: str, n_train: int) -> str:

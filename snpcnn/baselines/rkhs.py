@@ -158,8 +158,7 @@ class RKHS(NystromMixin, Baseline):
         thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
         if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
             raise InputError(f"bandwidths must be positive numbers, got {self.bandwidths!r}")
-        n_rows = n_rows_cols(X)[0] if hasattr(X, "shape") else len(X)
-        if self._wants_nystrom(n_rows):
+        if self._wants_nystrom(n_rows_cols(X)[0]):
             sub = self._fit_nystrom(X, y, C, lo, hi)
             self.bandwidth_ = sub.bandwidth_
             self.median_sq_distance_ = sub.median_sq_distance_
@@ -220,8 +219,7 @@ class RKHS(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
-        if getattr(self, "solver_", "exact") == "nystrom":
-            self._check_fitted()
+        if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
 

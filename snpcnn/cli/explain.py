@@ -90,9 +90,10 @@ def explain(
 
     Writes to --out: importance.csv (chrom, pos, id and one column per method: mean
     |score| over the samples explained; `imputed`, true for the model's SNPs absent from
-    GENOTYPES; with PHENOTYPES also the marginal association beta, p and -log10 p), manhattan_<method>.png (with the marginal scan below it and
-    their Spearman rank correlation when PHENOTYPES is given), filters.png (first
-    convolution's kernels) and explain.json (settings and provenance).
+    GENOTYPES; with PHENOTYPES also the marginal association beta, p and -log10 p),
+    manhattan_<method>.png (with the marginal scan below it and their Spearman rank
+    correlation when PHENOTYPES is given), filters.png (first convolution's kernels) and
+    explain.json (settings and provenance).
     """
     import numpy as np
 
@@ -239,9 +240,10 @@ def explain(
             table[f"marginal_{c}"] = assoc[c].to_numpy()
     out.mkdir(parents=True, exist_ok=True)
     # an earlier run's plots of other methods would read as this run's (only with --force)
-    for m in ex.METHODS if force else ():
-        if m not in method_list and (out / f"manhattan_{m}.png").is_file():
-            (out / f"manhattan_{m}.png").unlink()
+    if force:
+        for m in set(ex.METHODS) - set(method_list):
+            if (out / f"manhattan_{m}.png").is_file():
+                (out / f"manhattan_{m}.png").unlink()
     atomic_write_text(out / "importance.csv", table.to_csv(index=False, float_format="%.6g"))
     spearman = {}
     for m in method_list:
@@ -255,13 +257,10 @@ def explain(
         )
         spearman[m] = res["spearman"]
     convs = ex.conv_layer_names(bundle.model)
-    if convs:
-        patterns = ex.filter_patterns(bundle.model, convs[0], method="weights")
-        if patterns.ndim == 3:
-            ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
-        elif (out / "filters.png").is_file():
-            (out / "filters.png").unlink()
-    elif (out / "filters.png").is_file():
+    patterns = ex.filter_patterns(bundle.model, convs[0], method="weights") if convs else None
+    if patterns is not None and patterns.ndim == 3:
+        ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
+    elif (out / "filters.png").is_file():  # an earlier run's (planned, so --force was given)
         (out / "filters.png").unlink()
     info = {
         "snpcnn_version": __version__,
