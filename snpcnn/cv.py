@@ -916,6 +916,15 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
+    top_k = pre_cfg.preselect_top_k
+    if top_k is not None and top_k >= genotypes.n_snps:
+        # nothing to select: say so rather than report a preselection that did nothing
+        msg = (
+            f"SNP preselection top-k ({top_k:,}) is not below the {genotypes.n_snps:,} SNPs "
+            "in the genotypes: it keeps every SNP that passes the other filters"
+        )
+        log.warning(msg)
+        size_notes.append(msg)
     t_load = time.perf_counter() - t_start
 
     pre_settings = pre_cfg.settings()

@@ -76,7 +76,12 @@ def _shape(X: Any, what: str) -> tuple[Any, int, int]:
         X = np.asarray(X, dtype=np.float64)
     if len(X.shape) != 2:
         raise InputError(f"{what} must be a 2-D samples x SNPs array, got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+    # bool (0/1 presence/absence) is accepted, as fit accepts it
+    if not (
+        np.issubdtype(X.dtype, np.integer)
+        or np.issubdtype(X.dtype, np.floating)
+        or X.dtype == np.bool_
+    ):
         raise InputError(f"{what} must hold numbers (dosages), got dtype {X.dtype}")
     return X, int(X.shape[0]), int(X.shape[1])
 

@@ -158,6 +158,54 @@ def coding_option():
     )
 
 
+def categorical_option():
+    """``--categorical``: covariates with number codes to one-hot (fit and tune)."""
+    return click.option(
+        "--categorical",
+        default=None,
+        help="Comma-separated covariates whose values are codes, not amounts (herd, cage, "
+        "year, litter as numbers): one-hot encoded like text covariates. Text covariates "
+        "are categorical anyway.",
+    )
+
+
+def covariate_lists(covariates, covariates_file, categorical) -> tuple[list[str], list[str]]:
+    """The ``--covariates`` and ``--categorical`` column lists, checked against each other."""
+    from snpcnn.errors import InputError
+
+    def split(value):
+        return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+    cov_list, cat_list = split(covariates), split(categorical)
+    if covariates_file and not cov_list:
+        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
+    bad = [c for c in cat_list if c not in cov_list]
+    if bad:
+        raise InputError(
+            f"--categorical {bad[0]}: not one of the --covariates "
+            f"({', '.join(cov_list) or 'none given'}); list it in --covariates too"
+        )
+    return cov_list, cat_list
+
+
+def describe_covariates(pheno) -> str | None:
+    """One line naming each covariate's kind as read: numeric, or categorical with its
+    number of levels (a user reads here whether codes became amounts)."""
+    if not pheno.covariates:
+        return None
+    parts = []
+    for c in pheno.covariates:
+        if c in pheno.categorical:
+            parts.append(f"{c} (categorical, {pheno.table[c].nunique()} levels)")
+        else:
+            parts.append(f"{c} (numeric)")
+    hint = ""
+    numeric = [c for c in pheno.covariates if c not in pheno.categorical]
+    if numeric:
+        hint = "; numbers that are codes (herd, cage, year): --categorical " + ",".join(numeric)
+    return "covariates: " + ", ".join(parts) + hint
+
+
 def read_cli_genotypes(path, geno_format, coding: str = "auto"):
     """:func:`snpcnn.io.read_genotypes` for a command, saying on stderr when ``--coding auto``
     read a matrix as 0/1 presence/absence (every 1 became dosage 2): on a small file of 0/1/2

@@ -21,6 +21,8 @@ from snpcnn.progress import Progress
 __all__ = ["COMMANDS", "explain"]
 
 _OUTPUTS = ("importance.csv", "explain.json")
+#: Below this many phenotyped samples the marginal scan is flagged as noisy.
+FEW_SCAN_SAMPLES = 30
 
 
 @click.command()
@@ -180,6 +182,13 @@ def explain(
             raise InputError(f"{phenotypes}: fewer than 3 samples with a value of '{trait}'")
         rows = al.geno_index[ok]
         y = yv[ok]
+        if len(y) < FEW_SCAN_SAMPLES:
+            click.echo(
+                f"Warning: the marginal scan has only {len(y)} samples with a value of "
+                f"'{trait}': its p-values, and their rank correlation with the importances, "
+                "are very noisy",
+                err=True,
+            )
     if len(rows) > max_samples:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(rows, size=max_samples, replace=False)) if y is None else rows

@@ -10,7 +10,10 @@ from pathlib import Path
 import click
 
 from snpcnn.cli import (
+    categorical_option,
     coding_option,
+    covariate_lists,
+    describe_covariates,
     force_option,
     format_option,
     read_cli_genotypes,
@@ -60,6 +63,7 @@ def _folds_arg(value: str):
     default=None,
     help="Read the covariates from this file (joined by sample id).",
 )
+@categorical_option()
 @click.option(
     "--id-column",
     default=None,
@@ -239,6 +243,7 @@ def fit(
     traits,
     covariates,
     covariates_file,
+    categorical,
     id_column,
     geno_format,
     coding,
@@ -304,9 +309,7 @@ def fit(
         raise InputError(f"--learning-rate must be positive, got {learning_rate}")
     if n_seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {n_seeds}")
-    cov_list = _split_list(covariates)
-    if covariates_file and not cov_list:
-        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
+    cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)
     model_arg = model
     if model.endswith(".toml") or Path(model).is_file():
         model_arg = str(Path(model))
@@ -368,8 +371,12 @@ def fit(
         traits=traits or None,
         covariates=cov_list or None,
         covariates_path=covariates_file,
+        categorical=cat_list or None,
         labels=[groups] if groups else None,
     )
+    cov_line = describe_covariates(pheno)
+    if cov_line:
+        click.echo(cov_line, err=True)
     trait_list = traits or [pheno.default_trait()]
     if not traits:
         click.echo(

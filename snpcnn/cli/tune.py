@@ -7,7 +7,14 @@ import time
 
 import click
 
-from snpcnn.cli import force_option, format_option, verbose_option
+from snpcnn.cli import (
+    categorical_option,
+    covariate_lists,
+    describe_covariates,
+    force_option,
+    format_option,
+    verbose_option,
+)
 from snpcnn.errors import InputError
 
 __all__ = ["COMMANDS", "tune"]
@@ -76,6 +83,7 @@ def _short(v) -> str:
     default=None,
     help="Read the covariates from this file (joined by sample id).",
 )
+@categorical_option()
 @click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
 @format_option()
 @click.option(
@@ -144,6 +152,7 @@ def tune(
     trait,
     covariates,
     covariates_file,
+    categorical,
     id_column,
     geno_format,
     folds,
@@ -186,9 +195,7 @@ def tune(
     folds_value = int(folds) if folds.isdigit() else folds
     if isinstance(folds_value, str) and not Path(folds_value).is_file():
         raise InputError(f"--folds {folds}: give a number of folds or an existing fold table file")
-    cov_list = [c.strip() for c in (covariates or "").split(",") if c.strip()]
-    if covariates_file and not cov_list:
-        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
+    cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)
     search = load_space(space)
     # --workers / --ray-address: Ray starts in the background while the inputs are read;
     # stopped when the command ends (the tune's executor runs on it)
@@ -209,7 +216,11 @@ def tune(
         traits=[trait] if trait else None,
         covariates=cov_list or None,
         covariates_path=covariates_file,
+        categorical=cat_list or None,
     )
+    cov_line = describe_covariates(pheno)
+    if cov_line:
+        click.echo(cov_line, err=True)
     trials = n_trials or search.n_trials or 20
     progress.line(
         f"tune: {geno.n_samples:,} samples x {geno.n_snps:,} SNPs; space {search.source} "

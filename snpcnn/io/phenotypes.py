@@ -806,6 +806,21 @@ def _match_hints(geno_ids: Sequence[str], pheno_ids: Sequence[str]) -> str:
     return ""
 
 
+def _transposed_hint(genotypes: Any, pheno_ids: Sequence[str]) -> str:
+    """Where the phenotype ids are the genotypes' SNP ids, the matrix was read transposed."""
+    variants = getattr(genotypes, "variants", None)
+    if variants is None or "id" not in getattr(variants, "columns", ()):
+        return ""
+    snp_ids = set(variants["id"].astype(str))
+    n = sum(s in snp_ids for s in pheno_ids)
+    if not n:
+        return ""
+    return (
+        f"; {n} phenotype ids are SNP (column) names of the genotype matrix: it looks "
+        "transposed; write it with one row per sample and one column per SNP"
+    )
+
+
 def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None = None) -> Alignment:
     """Match genotype rows with phenotype rows by sample id.
 
@@ -861,7 +876,10 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
         raise InputError(
             f"no sample id is in both {geno_src} and {pheno_src}: genotype ids start "
             f"{', '.join(geno_ids[:3])}; phenotype ids start {', '.join(pheno_ids[:3])}"
-            f"{_match_hints(geno_ids, pheno_ids)}; make the ids identical in both files"
+            + (
+                _transposed_hint(genotypes, pheno_ids)
+                or f"{_match_hints(geno_ids, pheno_ids)}; make the ids identical in both files"
+            )
         )
     sample_ids = np.asarray([geno_ids[i] for i in geno_index], dtype=object)
     sub = phenotypes.table.iloc[pos[geno_index]]

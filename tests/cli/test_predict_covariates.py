@@ -198,3 +198,17 @@ def test_predict_small_option_mistakes(sexed):
         main, ["explain", str(out / "model.keras"), str(d / "new_geno.csv"), "--methods", ""]
     )
     assert r.exit_code == 1 and "give at least one of" in r.stderr
+
+
+def test_explain_warns_when_the_marginal_scan_has_few_samples(sexed, tmp_path):
+    d, out = sexed
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    ph.iloc[:12].to_csv(tmp_path / "few.csv", index=False)
+    args = ["explain", str(out / "model.keras"), str(d / "geno.csv"), str(tmp_path / "few.csv")]
+    args += ["--trait", "y", "--methods", "saliency", "--out", str(tmp_path / "ex")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "the marginal scan has only 12 samples with a value of 'y'" in r.stderr
+    r = CliRunner().invoke(main, [*args[:3], str(d / "pheno.csv"), *args[4:], "--force"])
+    assert r.exit_code == 0, r.output
+    assert "marginal scan has only" not in r.stderr

@@ -1,0 +1,105 @@
+"""Input hints found by the session-31 review: number-coded categorical covariates
+(--categorical), a transposed genotype matrix, a top-k preselection that selects nothing,
+explain's marginal scan on few samples, and GBLUP's boolean X_new."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def coded(example_data, tmp_path_factory, tiny_toml):
+    """150 wheat lines x 120 SNPs; a 'herd' covariate coded 1, 2, 3 whose effect is not
+    linear in the code (0, +4, -4)."""
+    d = tmp_path_factory.mktemp("coded")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", dtype={"sample_id": str})
+    x = x.iloc[:150, :121]
+    x.to_csv(d / "geno.csv", index=False)
+    rng = np.random.default_rng(1)
+    herd = rng.integers(1, 4, size=len(x))
+    y = rng.normal(size=len(x)) + np.select([herd == 2, herd == 3], [4.0, -4.0], 0.0)
+    pd.DataFrame({"sample_id": x.sample_id, "y": y, "herd": herd}).to_csv(
+        d / "pheno.csv", index=False
+    )
+    (d / "tiny.toml").write_text(tiny_toml)
+    return d
+
+
+def _fit(d, out, *extra):
+    return CliRunner().invoke(
+        main,
+        [
+            "fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "y",
+            "--model", str(d / "tiny.toml"), "--folds", "3", "--epochs", "1",
+            "--baselines", "gblup", "--no-refit", "--out", str(out), *extra,
+        ],
+    )  # fmt: skip
+
+
+def _covariates_only_r(out) -> float:
+    m = pd.read_csv(out / "metrics.csv")
+    m = m[(m.model == "Covariates only") & (m.metric == "pearson_r")]
+    assert len(m) == 3
+    return float(m.value.mean())
+
+
+def test_number_codes_become_levels_with_categorical(coded, tmp_path):
+    r = _fit(coded, tmp_path / "cat", "--covariates", "herd", "--categorical", "herd")
+    assert r.exit_code == 0, r.output
+    assert "covariates: herd (categorical, 3 levels)" in r.stderr
+    run = json.loads((tmp_path / "cat" / "run.json").read_text())
+    assert len(run["config"]["covariate_columns"]) == 2  # 3 levels, the first dropped
+    cat_r = _covariates_only_r(tmp_path / "cat")
+
+    r = _fit(coded, tmp_path / "num", "--covariates", "herd")
+    assert r.exit_code == 0, r.output
+    # read as an amount: the line says so and names the option
+    assert "covariates: herd (numeric); numbers that are codes" in r.stderr
+    assert "--categorical herd" in r.stderr
+    num_r = _covariates_only_r(tmp_path / "num")
+    # the herd effect is not linear in its code: only the levels capture it
+    assert cat_r > num_r + 0.3
+
+
+def test_categorical_must_be_a_covariate(coded, tmp_path):
+    r = _fit(coded, tmp_path / "o", "--covariates", "herd", "--categorical", "cage")
+    assert r.exit_code != 0
+    assert "--categorical cage: not one of the --covariates (herd)" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_transposed_matrix_is_named(coded, tmp_path):
+    x = pd.read_csv(coded / "geno.csv", dtype={"sample_id": str}).set_index("sample_id")
+    x.T.rename_axis("snp").to_csv(tmp_path / "geno_t.csv")
+    r = CliRunner().invoke(
+        main,
+        ["fit", str(tmp_path / "geno_t.csv"), str(coded / "pheno.csv"), "--out",
+         str(tmp_path / "o")],
+    )  # fmt: skip
+    assert r.exit_code != 0
+    assert "it looks transposed; write it with one row per sample" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_top_k_above_the_panel_is_noted(coded, tmp_path):
+    r = _fit(coded, tmp_path / "o", "--preselect-top-k", "500")
+    assert r.exit_code == 0, r.output
+    assert "top-k (500) is not below the 120 SNPs" in r.output
+    summary = (tmp_path / "o" / "summary.md").read_text()
+    assert "top-k (500) is not below the 120 SNPs" in summary
+
+
+def test_gblup_predicts_boolean_input_as_it_fits_it():
+    from snpcnn.baselines import GBLUP
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (40, 30)).astype(bool)
+    m = GBLUP().fit(X, rng.normal(size=40))
+    np.testing.assert_array_equal(m.predict(X[:5]), m.predict(X[:5].astype(float)))
