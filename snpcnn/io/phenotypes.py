@@ -664,7 +664,8 @@ def _read_one(
             raise InputError(
                 f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
                 f"'{tokens[i]}' for sample '{ids[i]}'; fix the value or leave the cell empty "
-                "for missing (a categorical covariate with number codes: categorical=[...])"
+                "for missing (a covariate whose numbers are codes: --categorical COL, or "
+                "categorical=[...] in Python)"
             )
         if numeric and cov not in categorical:
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
