@@ -18,7 +18,13 @@ Estimation, step by step (documented in docs/baselines.md):
    so they stay positive definite;
 3. BLUP: ``g_hat(new) = [Sg (x) G(new, train)][:, obs] V_obs^-1 r_obs`` with
    ``V = Sg (x) G + Se (x) I`` restricted to the observed training cells (one Cholesky solve of
-   size = number of observed cells).
+   size = number of observed cells).  As ``G(new, train) = Z_new Z' / s``, the model keeps
+   per-trait marker effects ``Z' U / s`` (``U`` the dual weights mixed by ``Sg``), p x T
+   numbers, not the training genotypes.
+
+The genotypes are read in column blocks (:mod:`snpcnn.baselines.kernels_at_scale`): an
+array, or streamed int8 rows (:class:`snpcnn.datapath.DosageRows`), never more than one float
+block of them at a time.
 """
 
 from __future__ import annotations
@@ -43,11 +49,32 @@ def _chol_from(theta: np.ndarray, t: int) -> np.ndarray:
     return L
 
 
+def _chol_grad(dS: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """The gradient in the parameters of :func:`_chol_from` of a function of ``S = L L'``
+    whose gradient in ``S`` is the symmetric ``dS``."""
+    dL = 2.0 * dS @ L
+    dL[np.diag_indices(len(L))] *= np.diag(L)  # the diagonal is exp(theta)
+    return dL[np.tril_indices(len(L))]
+
+
 def _theta_from(S: np.ndarray) -> np.ndarray:
     L = np.linalg.cholesky(S)
     L = L.copy()
     L[np.diag_indices(len(S))] = np.log(np.diag(L))
     return L[np.tril_indices(len(S))]
+
+
+def _transposed_matrix(X, mean: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """``(X - mean)' U`` (SNPs x columns of ``U``) over column blocks of ``X``."""
+    from snpcnn.baselines.kernels_at_scale import _columns, _steps, n_rows_cols
+
+    n, m = n_rows_cols(X)
+    out = np.empty((m, U.shape[1]))
+    starts, step = _steps(n, m)
+    for c0 in starts:
+        c1 = min(m, c0 + step)
+        out[c0:c1] = (_columns(X, c0, c1, "X") - mean[c0:c1]).T @ U
+    return out
 
 
 class MultiTraitGBLUP:
@@ -65,7 +92,10 @@ class MultiTraitGBLUP:
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, Y, C=None) -> MultiTraitGBLUP:
-        X = np.asarray(X, dtype=np.float64)
+        from snpcnn.baselines.kernels_at_scale import column_stats, is_lazy, pieces
+
+        if not is_lazy(X):
+            X = np.asarray(X, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
         if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
             raise InputError("multi-trait GBLUP: Y must be n x T with one row per genotype row")
@@ -80,12 +110,13 @@ class MultiTraitGBLUP:
                 "data this large"
             )
         C = None if C is None else np.asarray(C, dtype=np.float64).reshape(n, -1)
-        self.p_ = X.mean(axis=0) / 2.0
+        mean = column_stats(X).mean
+        self.p_ = mean / 2.0
         self.scale_ = 2.0 * float(np.sum(self.p_ * (1.0 - self.p_)))
         if self.scale_ <= 0:
             raise InputError("multi-trait GBLUP: every SNP is monomorphic in the training rows")
-        self.Z_ = X - 2.0 * self.p_
-        G = (self.Z_ @ self.Z_.T) / self.scale_
+        # Z Z' over column blocks, Z = X - 2p
+        G = pieces(X, None, mean).lin / self.scale_
         # 1. fixed effects per trait
         self.coef_ = []
         R = np.full_like(Y, np.nan)
@@ -129,6 +160,14 @@ class MultiTraitGBLUP:
         self.alpha_ = linalg.cho_solve(linalg.cho_factor(V, lower=True), r)
         self.cells_ = cells_i
         self.n_traits_ = t
+        # the dual weights per line and trait, mixed by Sg: g_hat(new) = G(new, train) U
+        U = np.zeros((n, t))
+        start = 0
+        for b in range(t):
+            idx = cells_i[b]
+            U[idx] += self.alpha_[start : start + len(idx), None] * self.Sg_[:, b][None, :]
+            start += len(idx)
+        self.effects_ = _transposed_matrix(X, mean, U) / self.scale_
         return self
 
     @staticmethod
@@ -145,17 +184,34 @@ class MultiTraitGBLUP:
         k = t * (t + 1) // 2
 
         def nll(theta):
+            # -log L and its exact gradient in theta: with V_k = d_k Sg + Se and
+            # A_k = V_k^-1 - V_k^-1 y_k y_k' V_k^-1, d(nll)/dSg = sum_k d_k A_k / 2 and
+            # d(nll)/dSe = sum_k A_k / 2; through S = L L', d/dL = 2 (dS) L, and the
+            # diagonal of L is exp(theta) (finite differences left the optimum uncertain in
+            # the 4th digit: a flat likelihood)
             Lg, Le = _chol_from(theta[:k], t), _chol_from(theta[k:], t)
             Sg, Se = Lg @ Lg.T, Le @ Le.T + 1e-9 * np.eye(t)
             V = d[:, None, None] * Sg[None] + Se[None]
             sign, logdet = np.linalg.slogdet(V)
             if np.any(sign <= 0):
-                return 1e300
-            q = np.einsum("ki,kij,kj->", Ys, np.linalg.inv(V), Ys)
-            return 0.5 * (float(logdet.sum()) + float(q))
+                return 1e300, np.zeros_like(theta)
+            Vi = np.linalg.inv(V)
+            a = np.einsum("kij,kj->ki", Vi, Ys)  # V_k^-1 y_k
+            A = Vi - a[:, :, None] * a[:, None, :]
+            grad = np.concatenate(
+                [
+                    _chol_grad(np.einsum("k,kij->ij", d, A) / 2.0, Lg),
+                    _chol_grad(A.sum(axis=0) / 2.0, Le),
+                ]
+            )
+            return 0.5 * (float(logdet.sum()) + float(np.einsum("ki,ki->", Ys, a))), grad
 
         res = optimize.minimize(
-            nll, x0, method="L-BFGS-B", options={"maxiter": self.maxiter, "maxfun": 20_000}
+            nll,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": self.maxiter, "maxfun": 20_000, "ftol": 1e-14, "gtol": 1e-8},
         )
         Lg, Le = _chol_from(res.x[:k], t), _chol_from(res.x[k:], t)
         self.optimizer_ = {"success": bool(res.success), "nll": float(res.fun), "nit": res.nit}
@@ -165,17 +221,22 @@ class MultiTraitGBLUP:
     def genomic_values(self, X_new) -> np.ndarray:
         if not hasattr(self, "alpha_"):
             raise InputError("multi-trait GBLUP: call fit() before predict()")
-        Zn = np.asarray(X_new, dtype=np.float64) - 2.0 * self.p_
-        Gn = (Zn @ self.Z_.T) / self.scale_  # n_new x n_train
-        t = self.n_traits_
-        out = np.zeros((len(Zn), t))
-        start = 0
-        for b in range(t):
-            idx = self.cells_[b]
-            w = Gn[:, idx] @ self.alpha_[start : start + len(idx)]
-            start += len(idx)
-            for a in range(t):
-                out[:, a] += self.Sg_[a, b] * w
+        from snpcnn.baselines.kernels_at_scale import _columns, _steps, is_lazy, n_rows_cols
+
+        if not is_lazy(X_new):
+            X_new = np.asarray(X_new, dtype=np.float64)
+        n, m = n_rows_cols(X_new)
+        if m != len(self.p_):
+            raise InputError(
+                f"multi-trait GBLUP: X_new has {m} SNP columns but the model was fitted on "
+                f"{len(self.p_)}"
+            )
+        out = np.zeros((n, self.n_traits_))
+        starts, step = _steps(n, m)
+        for c0 in starts:
+            c1 = min(m, c0 + step)
+            Zb = _columns(X_new, c0, c1, "X_new") - 2.0 * self.p_[c0:c1]
+            out += Zb @ self.effects_[c0:c1]
         return out
 
     def predict(self, X_new, C_new=None) -> np.ndarray:
