@@ -87,10 +87,10 @@ def stream_wanted(n_rows: int, n_snps: int, channels: int = 1) -> bool:
 
 
 #: the baselines that run on streamed folds: GBLUP and ridge by the large-n solver, the
-#: LASSO, the CNN-GP, RKHS, GBLUP-AD, EG-BLUP and the multi-trait GBLUP from column-block
-#: passes (MLP-GP's one window spans every SNP, so it would need a float copy of the whole
-#: matrix)
+#: LASSO, the CNN-GP, MLP-GP, RKHS, GBLUP-AD, EG-BLUP and the multi-trait GBLUP from
+#: column-block passes: every baseline
 STREAMED_BASELINES = (
+    "mlpgp",
     "gblup",
     "ridge",
     "rrblup",

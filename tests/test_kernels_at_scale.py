@@ -58,7 +58,7 @@ def test_column_blocks_equal_the_in_memory_fit(kind, monkeypatch):
     np.testing.assert_allclose(blk.predict(x[te], C[te]), p_mem, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind", BLOCKED + ("CNN-GP",))
+@pytest.mark.parametrize("kind", BLOCKED + ("CNN-GP", "MLP-GP"))
 def test_lazy_rows_fit_as_in_memory(kind, small_blocks):
     """A streamed fold's rows (DosageRows: training-mean imputed, read by columns) give the
     in-memory fit of the same matrix; predictions of lazy test rows too."""

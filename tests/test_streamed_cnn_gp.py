@@ -72,6 +72,30 @@ def test_streamed_fit_equals_in_memory_bit_for_bit(small_blocks, activation, wid
     np.testing.assert_array_equal(z, mem.Z_train_)
 
 
+@pytest.mark.parametrize("activation", ["relu", "square"])
+def test_streamed_mlp_gp_equals_in_memory(small_blocks, activation):
+    """MLP-GP (one window over every SNP) on streamed rows: its products summed over many
+    column blocks (float64), the in-memory fit's kernel (float32 products) to float
+    rounding; streamed test rows too."""
+    from snpcnn.baselines import MLPGP
+
+    g, y = _nonlinear(n=300, m=200)
+    rows, test = np.arange(250), np.arange(250, 300)
+    pre = GenotypePreprocessor(scaling="center").fit(g, rows)
+    src = EncodedRows(g, pre, rows)
+    assert len(list(src.column_blocks(itemsize=8, align=1))) > 10
+    mem = MLPGP(activation=activation).fit(pre.transform(g, rows).reshape(250, -1), y[rows])
+    got = MLPGP(activation=activation).fit(src, y[rows])
+    assert got.Z_train_ is None and got.depth_ == mem.depth_
+    assert got.loglik_ == pytest.approx(mem.loglik_, rel=1e-6)
+    np.testing.assert_allclose(got.loo_residuals_, mem.loo_residuals_, rtol=1e-4, atol=1e-5)
+    x_te = pre.transform(g, test).reshape(50, -1)
+    p_mem = mem.predict(x_te)
+    np.testing.assert_allclose(got.predict(x_te), p_mem, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got.predict(EncodedRows(g, pre, test)), p_mem, rtol=1e-4, atol=1e-5)
+    assert np.std(p_mem) > 0.05  # a fit that predicts something
+
+
 def _layer_model(gp, storage, coded, shape, intercept=0.5):
     import keras
 

@@ -204,23 +204,45 @@ def test_streamed_gblup_ad_start_equals_in_memory(small_blocks):
 
 
 def test_kernel_baselines_run_on_streamed_folds(data, tmp_path, monkeypatch):
-    """RKHS, GBLUP-AD and EG-BLUP run on streamed folds from column blocks (small blocks, so
-    that every kernel is a sum of many) and predict as in memory (float rounding apart);
-    MLP-GP cannot (its one window spans every SNP): summary.md's notes say so once, with
-    the way to run it; the in-memory run has no such note."""
+    """RKHS, GBLUP-AD, EG-BLUP and MLP-GP run on streamed folds from column blocks (small
+    blocks, so that every kernel is a sum of many) and predict as in memory (float rounding
+    apart); nothing is skipped, so neither run has a "not run" note."""
     from snpcnn.baselines import kernels_at_scale
-    from snpcnn.report import summary_markdown
 
     monkeypatch.setattr(kernels_at_scale, "BLOCK_BYTES", 300 * 8 * 50)  # 50 columns
     g, y, _ = data
-    kernel = ["RKHS", "GBLUP-AD", "EG-BLUP"]
     runs, a, b = in_memory_and_streamed(
         g, y, tmp_path, monkeypatch, 1, ["gblup", "rkhs", "gblup_ad", "egblup", "mlp_gp"]
     )
-    for model in kernel:
+    # MLP-GP's window products: float32 in memory, float64 sums over blocks when streamed
+    for model, tol in (("RKHS", 1e-6), ("GBLUP-AD", 1e-6), ("EG-BLUP", 1e-6), ("MLP-GP", 1e-4)):
         pa, pb = a[a.model == model], b[b.model == model]
         assert len(pa) == len(pb) == len(y)
-        np.testing.assert_allclose(pb["predicted"], pa["predicted"], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(pb["predicted"], pa["predicted"], rtol=tol, atol=tol)
+    assert not any("not run" in n for r in runs.values() for n in r.notes)
+
+
+def test_every_baseline_streams():
+    """A new baseline must be taught to read streamed rows (or be skipped there with a note:
+    tests/test_streamed_start.py::test_a_baseline_that_cannot_stream_is_named)."""
+    from snpcnn.baselines import BASELINES
+    from snpcnn.cv import MT_BASELINE
+    from snpcnn.datapath import STREAMED_BASELINES
+
+    assert {b.replace("_", "") for b in (*BASELINES, MT_BASELINE)} <= set(STREAMED_BASELINES)
+
+
+def test_a_baseline_that_cannot_stream_is_named(data, tmp_path, monkeypatch):
+    """Where a baseline could not read streamed rows, summary.md's notes say so once, with
+    the way to run it; the in-memory run has no such note."""
+    from snpcnn import datapath
+    from snpcnn.report import summary_markdown
+
+    monkeypatch.setattr(
+        datapath, "STREAMED_BASELINES", tuple(set(datapath.STREAMED_BASELINES) - {"mlpgp"})
+    )
+    g, y, _ = data
+    runs, a, b = in_memory_and_streamed(g, y, tmp_path, monkeypatch, 1, ["gblup", "mlp_gp"])
     assert "MLP-GP" in set(a["model"]) and "MLP-GP" not in set(b["model"])
     said = [n for n in runs["1"].notes if n.startswith("MLP-GP not run: this fold was streamed")]
     assert len(said) == 1 and "SNPCNN_STREAM=0" in said[0]

@@ -247,6 +247,27 @@ def add_windows(
     return len(starts)
 
 
+def _add_products(a: np.ndarray, b: np.ndarray, K: np.ndarray, da: np.ndarray, db: np.ndarray):
+    """Add the inner products of the rows of ``a`` and ``b`` (the same columns of both) and
+    their squared norms to the running float64 sums ``K``, ``da``, ``db`` (in place): one
+    window over every SNP, read in column blocks (the streamed MLP-GP)."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    K += a64 @ b64.T
+    da += np.einsum("ij,ij->i", a64, a64)
+    db += np.einsum("ij,ij->i", b64, b64)
+
+
+def _one_window_map(
+    lin: np.ndarray, sa: np.ndarray, sb: np.ndarray, m: int, activation: str, bias: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window layer's kernel and diagonals for one window of all ``m`` SNPs, from the
+    summed products (:func:`_add_products`): the formulas of :func:`_window_map`, in float64."""
+    k, kaa, kbb = lin / m + bias, sa / m + bias, sb / m + bias
+    if activation == "square":
+        return 2.0 * k * k + np.outer(kaa, kbb), 3.0 * kaa * kaa, 3.0 * kbb * kbb
+    return _arccos(k, kaa, kbb), kaa, kbb
+
+
 def dense_kernel(
     K: np.ndarray, da: np.ndarray, db: np.ndarray, depth: int, bias: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -443,10 +464,11 @@ class CNNGP(NystromMixin, Baseline):
         n, m = len(X), int(X.n_features)
         y, fe, F = _targets_and_design(y, C, n, "CNN-GP")
         width = self._width(m)
+        one = self.width is None  # MLP-GP: one window over every SNP, summed over blocks
         mean, sd = np.zeros(m), np.ones(m)
         K0, d0, dd = np.zeros((n, n)), np.zeros(n), np.zeros(n)
         n_win, varying = 0, False
-        for c0, c1 in X.column_blocks(itemsize=8, align=width):
+        for c0, c1 in X.column_blocks(itemsize=8, align=1 if one else width):
             Xb = _as_matrix(X.columns(c0, c1), "X")
             varying = varying or bool((np.ptp(Xb, axis=0) > 0).any())
             mean[c0:c1] = Xb.mean(axis=0)
@@ -455,11 +477,17 @@ class CNNGP(NystromMixin, Baseline):
             sd[c0:c1] = sb
             Z32 = _standardised(Xb, mean[c0:c1], sb)
             del Xb
-            n_win += add_windows(Z32, Z32, width, self.activation, float(self.bias), K0, d0, dd)
+            if one:
+                _add_products(Z32, Z32, K0, d0, dd)
+            else:
+                n_win += add_windows(Z32, Z32, width, self.activation, float(self.bias), K0, d0, dd)
         if not varying:
             _check_polymorphic(np.zeros((2, 1)))  # the in-memory fit's message
-        K0 /= n_win
-        d0 /= n_win
+        if one:
+            K0, d0, _ = _one_window_map(K0, d0, d0, m, self.activation, float(self.bias))
+        else:
+            K0 /= n_win
+            d0 /= n_win
         self._store(K0, d0, (depths, y, F, fe, lo, hi), mean, sd, None, X)
         return self
 
@@ -544,11 +572,15 @@ class CNNGP(NystromMixin, Baseline):
         from snpcnn.datapath import _column_blocks
 
         n = self.n_train_
+        one = self.width is None  # MLP-GP: one window, its products summed over blocks
         K, d_new, d_tr = np.zeros((r, n)), np.zeros(r), np.zeros(n)
         n_win = 0
-        for c0, c1 in _column_blocks(max(r, n), self.n_features_in_, 8, width):
+        for c0, c1 in _column_blocks(max(r, n), self.n_features_in_, 8, 1 if one else width):
             zn = new_block(c0, c1) - self.mean_[c0:c1]
             zn /= self.sd_[c0:c1]
+            if one:
+                _add_products(zn, self._train_block(c0, c1), K, d_new, d_tr)
+                continue
             n_win += add_windows(
                 zn,
                 self._train_block(c0, c1),
@@ -559,8 +591,13 @@ class CNNGP(NystromMixin, Baseline):
                 d_new,
                 d_tr,
             )
-        K /= n_win
-        d_new /= n_win
+        if one:
+            K, d_new, _ = _one_window_map(
+                K, d_new, d_tr, self.n_features_in_, self.activation, float(self.bias)
+            )
+        else:
+            K /= n_win
+            d_new /= n_win
         return dense_kernel(K, d_new, self.diag_train_, self.depth_, float(self.bias))[0]
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
