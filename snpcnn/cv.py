@@ -1393,7 +1393,7 @@ def _run_fold(
                 with blas_threads():
                     mt = MultiTraitGBLUP().fit(xd_tr, y_tr, c_tr)
                     p[:] = mt.predict(xd_te, c_te)
-                out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.alpha_)
+                out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.effects_)
             else:
                 for j in range(y_tr.shape[1]):
                     ok = ~np.isnan(y_tr[:, j])

@@ -34,12 +34,21 @@ from scipy import linalg, optimize
 
 from snpcnn.errors import InputError
 
-__all__ = ["MultiTraitGBLUP", "MIN_COMPLETE_ROWS", "MAX_CELLS"]
+__all__ = ["MultiTraitGBLUP", "MIN_COMPLETE_ROWS", "MAX_CELLS", "EXACT_MAX_CELLS"]
 
 #: training lines with every trait observed needed to estimate Sg and Se
 MIN_COMPLETE_ROWS = 20
-#: the BLUP solves a dense system of this many observed cells at most (memory 8 * MAX_CELLS^2 bytes)
+#: the exact BLUP solves a dense system of this many observed cells at most (memory
+#: 8 * MAX_CELLS^2 bytes)
 MAX_CELLS = 20_000
+#: observed training cells above which ``solver="auto"`` takes the iterative path (no n x n
+#: matrix: the covariances from a subsample, the marker effects by CG); its dense system
+#: would hold 800 MB
+EXACT_MAX_CELLS = 10_000
+#: complete training lines at most for the iterative path's covariance estimate
+SUBSAMPLE = 3000
+#: accepted values of ``solver``
+SOLVERS = ("auto", "exact", "iterative")
 
 
 def _chol_from(theta: np.ndarray, t: int) -> np.ndarray:
@@ -77,6 +86,92 @@ def _transposed_matrix(X, mean: np.ndarray, U: np.ndarray) -> np.ndarray:
     return out
 
 
+def _line_precisions(obs: np.ndarray, Se: np.ndarray) -> np.ndarray:
+    """Per line (n x T x T): the inverse of ``Se`` on the line's observed traits, zero on the
+    others (its residuals' precision)."""
+    n, t = obs.shape
+    patterns, which = np.unique(obs, axis=0, return_inverse=True)
+    P = np.zeros((len(patterns), t, t))
+    for k, pat in enumerate(patterns):
+        idx = np.flatnonzero(pat)
+        if len(idx):
+            P[k][np.ix_(idx, idx)] = np.linalg.inv(Se[np.ix_(idx, idx)])
+    return P[np.asarray(which).reshape(-1)]
+
+
+def _snp_blup(X, mean, R, obs, Sg, Se, scale, tol, max_iter: int = 2000):
+    """Marker effects ``B`` (SNPs x T) of the multi-trait model in its SNP-BLUP form:
+    ``g = Z B`` with ``cov(g) = Sg (x) G``, residual precision ``P_i`` per line
+    (:func:`_line_precisions`).  ML often puts ``Sg`` on the boundary (rank below T: two
+    environments with genetic correlation 1), so its inverse is never formed: with
+    ``Sg = L L'`` (``L`` T x k from the eigenvalues above 1e-10 of the largest),
+    ``B = A L' / sqrt(s)`` and ``vec(A) ~ N(0, I)``, and ``A`` solves
+
+        A + sum_i z_i z_i' A Pt_i = sum_i z_i r_i' P_i L / sqrt(s),   Pt_i = L' P_i L / s
+
+    by conjugate gradient, each iteration one pass over the rows of ``X`` in float64 row
+    blocks, preconditioned by each SNP's k x k block.  The BLUP of the exact path, to the CG
+    tolerance (relative residual ``tol``)."""
+    from snpcnn.baselines.large_n import _block, row_blocks
+
+    n, m = X.shape
+    lam, V = np.linalg.eigh(Sg)
+    keep = lam > 1e-10 * max(float(lam[-1]), 0.0)
+    L = V[:, keep] * np.sqrt(lam[keep])  # T x k
+    k = L.shape[1]
+    if k == 0:  # no genetic variance: every genomic value is 0
+        return np.zeros((m, R.shape[1])), {"iterations": 0, "converged": True, "rel_residual": 0.0}
+    P = _line_precisions(obs, Se)
+    Pt = np.einsum("ak,iab,bl->ikl", L, P, L) / scale  # n x k x k
+    Rz = np.where(obs, R, 0.0)
+    rl = np.einsum("ak,iab,ib->ik", L, P, Rz) / np.sqrt(scale)  # L' P_i r_i / sqrt(s)
+    rhs = np.zeros((m, k))
+    diag = np.zeros((m, k, k))
+    for sl in row_blocks(n, m, 8):
+        Zb = _block(X, sl, np.float64, "X") - mean
+        rhs += Zb.T @ rl[sl]
+        diag += np.einsum("ij,ikl->jkl", np.square(Zb), Pt[sl])
+    diag += np.eye(k)
+    dinv = np.linalg.inv(diag)
+
+    def apply(A: np.ndarray) -> np.ndarray:
+        out = A.copy()
+        for sl in row_blocks(n, m, 8):
+            Zb = _block(X, sl, np.float64, "X") - mean
+            out += Zb.T @ np.einsum("ikl,il->ik", Pt[sl], Zb @ A)
+        return out
+
+    def precondition(Rm: np.ndarray) -> np.ndarray:
+        return np.einsum("jkl,jl->jk", dinv, Rm)
+
+    bnorm = float(np.linalg.norm(rhs))
+    A = np.zeros((m, k))
+    info = {"iterations": 0, "converged": True, "rel_residual": 0.0}
+    if bnorm > 0.0:
+        res = rhs.copy()
+        z = precondition(res)
+        p = z.copy()
+        rz = float(np.sum(res * z))
+        rel = 1.0
+        info = {"iterations": max_iter, "converged": False, "rel_residual": rel}
+        for it in range(1, max_iter + 1):
+            Ap = apply(p)
+            alpha = rz / float(np.sum(p * Ap))
+            A += alpha * p
+            res -= alpha * Ap
+            rel = float(np.linalg.norm(res)) / bnorm
+            if rel < tol:
+                info = {"iterations": it, "converged": True, "rel_residual": rel}
+                break
+            z = precondition(res)
+            rz_new = float(np.sum(res * z))
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+        else:
+            info["rel_residual"] = rel
+    return A @ L.T / np.sqrt(scale), info
+
+
 class MultiTraitGBLUP:
     """Multi-trait GBLUP with ML-estimated genetic and residual covariance matrices.
 
@@ -86,9 +181,19 @@ class MultiTraitGBLUP:
     uses its own observed traits.
     """
 
-    def __init__(self, jitter: float = 1e-6, maxiter: int = 500) -> None:
+    def __init__(
+        self,
+        jitter: float = 1e-6,
+        maxiter: int = 500,
+        solver: str = "auto",
+        subsample: int = SUBSAMPLE,
+        tol: float = 1e-6,
+    ) -> None:
         self.jitter = jitter
         self.maxiter = maxiter
+        self.solver = solver
+        self.subsample = subsample
+        self.tol = tol
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, Y, C=None) -> MultiTraitGBLUP:
@@ -103,11 +208,21 @@ class MultiTraitGBLUP:
         if t < 2:
             raise InputError("multi-trait GBLUP needs at least 2 traits (environments)")
         obs = ~np.isnan(Y)
-        if int(obs.sum()) > MAX_CELLS:
+        if self.solver not in SOLVERS:
             raise InputError(
-                f"multi-trait GBLUP: {int(obs.sum()):,} observed training cells; it solves a "
-                f"dense system and is limited to {MAX_CELLS:,}; leave it out (--baselines) for "
-                "data this large"
+                f"multi-trait GBLUP: solver must be one of {', '.join(SOLVERS)}, "
+                f"got {self.solver!r}"
+            )
+        cells = int(obs.sum())
+        iterative = self.solver == "iterative" or (
+            self.solver == "auto" and cells > EXACT_MAX_CELLS
+        )
+        if not iterative and cells > MAX_CELLS:
+            raise InputError(
+                f"multi-trait GBLUP: {cells:,} observed training cells; the exact solver "
+                f"solves a dense system and is limited to {MAX_CELLS:,}; use "
+                "solver='iterative' (the default 'auto' does above "
+                f"{EXACT_MAX_CELLS:,})"
             )
         C = None if C is None else np.asarray(C, dtype=np.float64).reshape(n, -1)
         mean = column_stats(X).mean
@@ -115,8 +230,6 @@ class MultiTraitGBLUP:
         self.scale_ = 2.0 * float(np.sum(self.p_ * (1.0 - self.p_)))
         if self.scale_ <= 0:
             raise InputError("multi-trait GBLUP: every SNP is monomorphic in the training rows")
-        # Z Z' over column blocks, Z = X - 2p
-        G = pieces(X, None, mean).lin / self.scale_
         # 1. fixed effects per trait
         self.coef_ = []
         R = np.full_like(Y, np.nan)
@@ -138,6 +251,12 @@ class MultiTraitGBLUP:
                 f"observed; at least {MIN_COMPLETE_ROWS} are needed to estimate the genetic "
                 "correlations"
             )
+        self.n_traits_ = t
+        if iterative:
+            return self._fit_iterative(X, R, obs, mean, np.flatnonzero(complete))
+        self.solver_ = "exact"
+        # Z Z' over column blocks, Z = X - 2p
+        G = pieces(X, None, mean).lin / self.scale_
         self.Sg_, self.Se_ = self._estimate(G[np.ix_(complete, complete)], R[complete])
         # 3. BLUP weights on the observed cells (trait-major order)
         cells_i = [np.flatnonzero(obs[:, j]) for j in range(t)]
@@ -159,7 +278,6 @@ class MultiTraitGBLUP:
         r = np.concatenate([R[cells_i[j], j] for j in range(t)])
         self.alpha_ = linalg.cho_solve(linalg.cho_factor(V, lower=True), r)
         self.cells_ = cells_i
-        self.n_traits_ = t
         # the dual weights per line and trait, mixed by Sg: g_hat(new) = G(new, train) U
         U = np.zeros((n, t))
         start = 0
@@ -168,6 +286,23 @@ class MultiTraitGBLUP:
             U[idx] += self.alpha_[start : start + len(idx), None] * self.Sg_[:, b][None, :]
             start += len(idx)
         self.effects_ = _transposed_matrix(X, mean, U) / self.scale_
+        return self
+
+    def _fit_iterative(self, X, R, obs, mean, complete) -> MultiTraitGBLUP:
+        """Steps 2-3 without an n x n matrix: ``Sg`` and ``Se`` by ML on a random subsample of
+        at most ``subsample`` complete lines (their G from column blocks), then the marker
+        effects by block-preconditioned CG on the SNP-BLUP equations of the same model."""
+        from snpcnn.baselines.large_n import subsample_gram, subsample_rows
+
+        rows = complete[subsample_rows(len(complete), int(self.subsample))]
+        G = subsample_gram(X, rows, mean) / self.scale_
+        self.Sg_, self.Se_ = self._estimate(G, R[rows])
+        del G
+        self.effects_, self.cg_ = _snp_blup(
+            X, mean, R, obs, self.Sg_, self.Se_, self.scale_, float(self.tol)
+        )
+        self.solver_ = "iterative"
+        self.n_subsample_ = len(rows)
         return self
 
     @staticmethod
@@ -219,7 +354,7 @@ class MultiTraitGBLUP:
 
     # -------------------------------------------------------------- predict
     def genomic_values(self, X_new) -> np.ndarray:
-        if not hasattr(self, "alpha_"):
+        if not hasattr(self, "effects_"):
             raise InputError("multi-trait GBLUP: call fit() before predict()")
         from snpcnn.baselines.kernels_at_scale import _columns, _steps, is_lazy, n_rows_cols
 

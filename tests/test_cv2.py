@@ -126,8 +126,69 @@ def test_multitrait_gblup_streams_as_in_memory(correlated, monkeypatch):
     # other column blocks, other float rounding of G; the likelihood's exact gradient takes
     # both fits to the same optimum
     np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    # the iterative path on the streamed rows (row blocks of the int8 genotypes)
+    from snpcnn import multitrait
+
+    monkeypatch.setattr(multitrait, "EXACT_MAX_CELLS", 10)
+    calls = []
+    solve = multitrait._snp_blup
+    monkeypatch.setattr(multitrait, "_snp_blup", lambda *a: calls.append(1) or solve(*a))
+    it = _cv2(path, ("mtgblup",)).predictions.set_index(key)["predicted"].sort_index()
+    assert len(calls) == 3  # one per fold
+    np.testing.assert_allclose(it, a, atol=1e-5 * np.abs(a).max())
     m = MultiTraitGBLUP().fit(correlated[0][:50], correlated[1][:50])
     assert m.effects_.shape == (correlated[0].shape[1], 2) and not hasattr(m, "Z_")
+
+
+def test_iterative_multitrait_gblup_is_the_exact_blup(correlated):
+    """The large-n path (covariances from a subsample of complete lines, marker effects by
+    CG, no n x n matrix): with every complete line in the subsample, the exact fit's
+    predictions to the CG tolerance, missing cells and a CV2 line included; on lazy rows
+    too.  A genetic covariance on the boundary (rank 1: correlation 1) is solved without
+    inverting it."""
+    from snpcnn.multitrait import _snp_blup
+
+    X, y, _, _ = correlated
+    Y = y.copy()
+    rng = np.random.default_rng(3)
+    Y[rng.random(Y.shape) < 0.25] = np.nan
+    Y[0, 0] = np.nan
+    Y[0, 1] = 1.0  # a CV2 line: trait A hidden, B observed
+    exact = MultiTraitGBLUP(solver="exact", jitter=0.0).fit(X, Y)
+    it = MultiTraitGBLUP(solver="iterative", tol=1e-10).fit(X, Y)
+    assert exact.solver_ == "exact" and it.solver_ == "iterative"
+    assert it.n_subsample_ == int((~np.isnan(Y)).all(axis=1).sum())
+    np.testing.assert_allclose(it.Sg_, exact.Sg_, rtol=1e-6, atol=1e-9)
+    scale = np.abs(exact.predict(X)).max()
+    np.testing.assert_allclose(it.predict(X), exact.predict(X), atol=1e-6 * scale)
+    # a subsample of the complete lines: the same model, covariances estimated on fewer
+    sub = MultiTraitGBLUP(solver="iterative", subsample=60).fit(X, Y)
+    assert sub.n_subsample_ == 60 and sub.cg_["converged"]
+    assert np.corrcoef(sub.predict(X)[:, 0], exact.predict(X)[:, 0])[0, 1] > 0.95
+    # Sg of rank 1: the exact BLUP for that Sg (computed densely here)
+    Sg = np.array([[1.0, 1.0], [1.0, 1.0]]) * 0.3
+    Se = np.array([[1.0, 0.2], [0.2, 1.0]])
+    obs = ~np.isnan(Y)
+    mean = X.mean(0)
+    R = np.where(obs, Y - np.nanmean(Y, 0), np.nan)
+    B, info = _snp_blup(X, mean, R, obs, Sg, Se, exact.scale_, 1e-12)
+    Z = X - mean
+    G = Z @ Z.T / exact.scale_
+    cells = [np.flatnonzero(obs[:, j]) for j in range(2)]
+    V = np.block(
+        [
+            [Sg[a, b] * G[np.ix_(cells[a], cells[b])]
+             + Se[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
+            for a in range(2)
+        ]
+    )  # fmt: skip
+    alpha = np.linalg.solve(V, np.concatenate([R[cells[j], j] for j in range(2)]))
+    g = sum(
+        Sg[:, b][None, :] * (G[:, cells[b]] @ alpha[len(cells[0]) * b :][: len(cells[b])])[:, None]
+        for b in range(2)
+    )
+    assert info["converged"]
+    np.testing.assert_allclose(Z @ B, g, atol=1e-8 * np.abs(g).max())
 
 
 def test_scheme_errors(correlated):
