@@ -589,15 +589,67 @@ class TargetTransform:
 
 
 # -------------------------------------------------------------------- engine
+#: a trait value this many robust SDs from the median is named in the run notes
+OUTLIER_ROBUST_SDS = 50.0
+#: values that are often missing-value codes; named where they lie far from the rest
+MISSING_CODES = (-9.0, -99.0, -999.0, -9999.0, 999.0, 9999.0)
+
+
+def trait_outlier_notes(targets: Targets) -> list[str]:
+    """Notes on extreme values of quantitative traits: a missing-value code read as a value
+    (-9, 999, ... more than 5 robust SDs from the median), or any value more than
+    :data:`OUTLIER_ROBUST_SDS` robust SDs from it (a typo).  One such value dominates every
+    model's fit and can decide a fold's correlation; nothing is changed, the user is told."""
+    from snpcnn.metrics import robust_sd
+
+    if targets.head != "regression":
+        return []
+    notes = []
+    for j, t in enumerate(targets.traits):
+        y = targets.y[:, j]
+        ok = np.flatnonzero(np.isfinite(y))
+        if len(ok) < 10:
+            continue
+        med, rsd = float(np.median(y[ok])), robust_sd(y[ok])
+        if rsd <= 0:
+            continue
+        z = np.abs(y[ok] - med) / rsd
+        codes = ok[np.isin(y[ok], MISSING_CODES) & (z > 5)]
+        if len(codes):
+            i = codes[0]
+            notes.append(
+                f"trait '{t}': {len(codes)} sample(s) have a value such as {y[i]:g} (sample "
+                f"'{targets.sample_ids[i]}'), far from the others: if it is a missing-value "
+                "code, leave the cell empty or write NA"
+            )
+            continue
+        worst = int(np.argmax(z))
+        if z[worst] > OUTLIER_ROBUST_SDS:
+            i = ok[worst]
+            notes.append(
+                f"trait '{t}': sample '{targets.sample_ids[i]}' has the value {y[i]:g}, "
+                f"{z[worst]:.0f} robust SDs from the median ({med:g}); check it: one such value "
+                "dominates the fits and can decide a fold's correlation"
+            )
+    return notes
+
+
+#: genomic r is undefined where the covariates leave less than this fraction of the trait's
+#: SD (the rest is rounding noise)
+GENOMIC_RTOL = 1e-6
+
+
 def genomic_r(observed, predicted, fixed) -> float:
     """Pearson r of ``observed - fixed`` with ``predicted - fixed`` (NaN when either is flat).
 
     ``fixed`` is the covariates-only prediction of the same samples, fitted on the training
     part: the accuracy of what a model adds to the fixed effects (its genomic part).
     """
-    a = np.asarray(observed, np.float64) - fixed
+    observed = np.asarray(observed, np.float64)
+    a = observed - fixed
     b = np.asarray(predicted, np.float64) - fixed
-    if len(a) < 2 or is_collapsed(b, a) or np.std(a) == 0:
+    # where the covariates explain the trait completely, what is left is rounding noise
+    if len(a) < 2 or is_collapsed(b, a) or np.std(a) <= GENOMIC_RTOL * np.std(observed):
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
 
@@ -916,6 +968,9 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
+    for msg in trait_outlier_notes(targets):
+        log.warning(msg)
+        size_notes.append(msg)
     top_k = pre_cfg.preselect_top_k
     if top_k is not None and top_k >= genotypes.n_snps:
         # nothing to select: say so rather than report a preselection that did nothing
@@ -1476,6 +1531,16 @@ def _run_fold(
                     }
                 )
             if fixed_te is not None and name != FIXED_NAME:
+                g_r = genomic_r(y_te[ok, j], p[ok, j], fixed_te[ok, j])
+                resid = y_te[ok, j] - fixed_te[ok, j]
+                if np.std(resid) <= GENOMIC_RTOL * np.std(y_te[ok, j]):
+                    note = (
+                        f"repeat {r} fold {f}: the covariates alone predict '{t}' exactly "
+                        "(nothing is left for the genotypes; genomic r undefined): is a "
+                        "covariate the trait itself, or computed from it?"
+                    )
+                    if note not in out["notes"]:
+                        out["notes"].append(note)
                 out["metrics"].append(
                     {
                         "repeat": r,
@@ -1483,8 +1548,10 @@ def _run_fold(
                         "model": name,
                         "trait": t,
                         "metric": GENOMIC_METRIC,
-                        "value": genomic_r(y_te[ok, j], p[ok, j], fixed_te[ok, j]),
-                        "status": status,
+                        "value": g_r,
+                        # never a bare NaN: "undefined" where the rest after the covariates
+                        # (or the prediction's) is flat
+                        "status": status if status != "ok" or np.isfinite(g_r) else "undefined",
                         "n_train": n_tr[t],
                         "n_test": int(ok.sum()),
                     }

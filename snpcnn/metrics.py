@@ -42,14 +42,26 @@ METRIC_LABELS = {
 COLLAPSE_RTOL = 1e-4
 
 
+def robust_sd(values: np.ndarray) -> float:
+    """The spread of ``values`` that one outlier cannot inflate: 1.4826 x the median absolute
+    deviation (the SD for normal data), else the SD where most values are equal."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return 0.0
+    mad = 1.4826 * float(np.median(np.abs(v - np.median(v))))
+    return mad if mad > 0 else float(np.std(v))
+
+
 def is_collapsed(y_pred: np.ndarray, y_true: np.ndarray | None = None) -> bool:
-    """True if ``y_pred`` is (near-)constant, relative to the spread of ``y_true``."""
+    """True if ``y_pred`` is (near-)constant, relative to the spread of ``y_true`` (its
+    :func:`robust_sd`: one outlier in a test fold does not make real predictions look
+    constant)."""
     y_pred = np.asarray(y_pred, dtype=np.float64)
     if y_pred.size < 2 or not np.all(np.isfinite(y_pred)):
         return True
     ref = 1.0
     if y_true is not None:
-        sd_true = float(np.std(np.asarray(y_true, dtype=np.float64)))
+        sd_true = robust_sd(y_true)
         if sd_true > 0:
             ref = sd_true
     return float(np.std(y_pred)) <= COLLAPSE_RTOL * ref
@@ -93,6 +105,16 @@ def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, f
     return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"
 
 
+#: the value a metric takes for predictions that carry no information (constant ones):
+#: 0 for correlations and R^2-like scores, 0.5 for the ROC AUC
+NO_INFORMATION = {"auc": 0.5}
+
+
+def no_information(metric: str) -> float:
+    """What a collapsed fold counts as for ``metric`` in paired comparisons."""
+    return NO_INFORMATION.get(metric, 0.0)
+
+
 #: a fold counts as won (lost) only if the model's metric beats (trails) the reference's
 #: by more than this; within it the fold is a tie (differences of 1e-5 are not wins)
 WIN_TOLERANCE = 0.001
@@ -102,14 +124,18 @@ def paired_difference(joined, tolerance: float = WIN_TOLERANCE) -> dict[str, flo
     """Paired comparison of a model with a reference over the same test folds.
 
     ``joined`` has one row per test fold with columns ``value``, ``status`` (the model)
-    and ``value_ref``, ``status_ref`` (the reference).  A collapsed fold enters the mean
-    difference with metric = 0 (no ranking information) and never counts as a win.  A fold
-    is won where the model's metric exceeds the reference's by more than ``tolerance``
-    and tied where they differ by at most ``tolerance`` (both ok).
+    and ``value_ref``, ``status_ref`` (the reference), and ``metric``.  A collapsed fold
+    enters the mean difference with the metric's no-information value (:func:`no_information`:
+    r = 0, AUC = 0.5) and never counts as a win.  A fold is won where the model's metric
+    exceeds the reference's by more than ``tolerance`` and tied where they differ by at most
+    ``tolerance`` (both ok).
     """
-    a = np.where(joined["status"].eq("collapsed"), 0.0, joined["value"].to_numpy(dtype=float))
+    fill = (
+        no_information(str(joined["metric"].iloc[0])) if "metric" in joined and len(joined) else 0.0
+    )
+    a = np.where(joined["status"].eq("collapsed"), fill, joined["value"].to_numpy(dtype=float))
     b = np.where(
-        joined["status_ref"].eq("collapsed"), 0.0, joined["value_ref"].to_numpy(dtype=float)
+        joined["status_ref"].eq("collapsed"), fill, joined["value_ref"].to_numpy(dtype=float)
     )
     d = a - b
     ok = joined["status"].eq("ok").to_numpy() & joined["status_ref"].eq("ok").to_numpy()

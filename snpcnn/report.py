@@ -215,8 +215,8 @@ def library_versions() -> dict[str, str]:
 
 # ------------------------------------------------------------------ tables
 def _fmt(v: float, status: str = "ok") -> str:
-    if status == "collapsed":
-        return "collapsed"
+    if status in ("collapsed", "undefined"):
+        return status
     if v is None or not np.isfinite(v):
         return "n/a"
     return f"{v:.3f}"
@@ -249,9 +249,17 @@ def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
             row[model] = ""
             continue
         mean, sd, nc = s.loc[model, "mean"], s.loc[model, "std"], int(s.loc[model, "n_collapsed"])
-        txt = f"{mean:.3f} ± {sd:.3f}" if np.isfinite(mean) else "n/a"
+        count, n_folds = int(s.loc[model, "count"]), int(s.loc[model, "n_folds"])
+        if not np.isfinite(mean):
+            txt = "n/a"
+        elif np.isfinite(sd):
+            txt = f"{mean:.3f} ± {sd:.3f}"
+        else:
+            txt = f"{mean:.3f}"  # one fold: no SD
         if nc:
             txt += f" ({nc} collapsed)"
+        if np.isfinite(mean) and count < n_folds - nc:
+            txt += f" ({count} of {n_folds} folds defined)"
         row[model] = txt
     return row
 
@@ -626,7 +634,10 @@ def attribution_text(results, trait: str) -> str | None:
     need = [CNN, START, "GBLUP"]
     if not set(need) <= set(wide.columns):
         return None
-    wide = wide[need].fillna(0.0)  # a collapsed fold counts as 0, as in the paired table
+    from snpcnn.metrics import no_information
+
+    # a collapsed fold counts as no information (r 0, AUC 0.5), as in the paired table
+    wide = wide[need].fillna(no_information(metric))
     total = float((wide[CNN] - wide["GBLUP"]).mean())
     start = float((wide[START] - wide["GBLUP"]).mean())
     conv = float((wide[CNN] - wide[START]).mean())

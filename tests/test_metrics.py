@@ -52,3 +52,48 @@ def test_paired_difference_counts_collapse_as_a_loss_with_r_zero():
     p = paired_difference(joined)
     assert p["wins"] == 1 and p["n_collapsed"] == 1 and p["n_folds"] == 3
     assert p["mean_difference"] == pytest.approx(((0.5 - 0.4) + (0 - 0.3) + (0.2 - 0.3)) / 3)
+
+
+def test_a_collapsed_auc_counts_as_chance_not_zero():
+    """Binary traits: constant scores have AUC 0.5, so a fold where the reference collapsed
+    is no win for a model at AUC 0.47 (it counted as 0 and turned a loss into a gain)."""
+    import pandas as pd
+
+    from snpcnn.metrics import paired_difference
+
+    joined = pd.DataFrame(
+        {
+            "metric": ["auc"] * 3,
+            "value": [0.47, 0.40, 0.55],
+            "status": ["ok"] * 3,
+            "value_ref": [float("nan"), 0.56, 0.57],
+            "status_ref": ["collapsed", "ok", "ok"],
+        }
+    )
+    p = paired_difference(joined)
+    assert p["mean_difference"] == pytest.approx(((0.47 - 0.5) + (0.40 - 0.56) + (0.55 - 0.57)) / 3)
+    assert p["wins"] == 0
+
+
+def test_one_outlier_in_the_test_fold_does_not_make_real_predictions_constant():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=40)
+    pred = 0.3 * y + rng.normal(scale=0.05, size=40)
+    y_out = y.copy()
+    y_out[3] = 1e4
+    assert not is_collapsed(pred, y_out)
+    vals, status = regression_metrics(y_out, pred)
+    assert status == "ok" and np.isfinite(vals["pearson_r"])
+    # truly constant predictions still are
+    assert is_collapsed(np.full(40, 2.0) + 1e-9 * rng.normal(size=40), y_out)
+
+
+def test_genomic_r_is_undefined_where_the_covariates_are_the_trait():
+    from snpcnn.cv import genomic_r
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=50) * 3 + 10
+    fixed = y + 1e-15 * rng.normal(size=50)  # the covariates-only fit: y itself
+    pred = y + 0.1 * rng.normal(size=50)
+    assert np.isnan(genomic_r(y, pred, fixed))
+    assert np.isfinite(genomic_r(y, pred, y - rng.normal(size=50)))

@@ -103,3 +103,49 @@ def test_gblup_predicts_boolean_input_as_it_fits_it():
     X = rng.integers(0, 2, (40, 30)).astype(bool)
     m = GBLUP().fit(X, rng.normal(size=40))
     np.testing.assert_array_equal(m.predict(X[:5]), m.predict(X[:5].astype(float)))
+
+
+def test_a_covariate_equal_to_the_trait_leaves_genomic_r_undefined(coded, tmp_path):
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph["leak"] = ph["y"]
+    ph.to_csv(tmp_path / "leak.csv", index=False)
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "leak.csv"), "--trait", "y",
+            "--covariates", "leak", "--model", str(coded / "tiny.toml"), "--folds", "3",
+            "--epochs", "1", "--baselines", "gblup", "--no-refit", "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    m = pd.read_csv(tmp_path / "o" / "metrics.csv")
+    g = m[m.metric == "genomic_pearson_r"]
+    assert len(g) and g.value.isna().all() and set(g.status) == {"undefined"}
+    summary = (tmp_path / "o" / "summary.md").read_text()
+    assert "the covariates alone predict 'y' exactly" in summary
+    assert "undefined" in summary
+
+
+@pytest.mark.parametrize(
+    "value, said",
+    [(1e4, "has the value 10000, "), (-9.0, "have a value such as -9 (sample")],
+)
+def test_an_extreme_trait_value_is_named(coded, tmp_path, value, said):
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph["y"] += 50.0  # a trait far from 0, as yields are
+    ph.loc[3, "y"] = value
+    ph.to_csv(tmp_path / "out.csv", index=False)
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "out.csv"), "--trait", "y",
+            "--model", str(coded / "tiny.toml"), "--folds", "3", "--epochs", "1",
+            "--baselines", "gblup", "--no-refit", "--out", str(tmp_path / "o2"),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert said in r.output and f"'{ph.sample_id[3]}'" in r.output
+    assert said in (tmp_path / "o2" / "summary.md").read_text()
+    # the plain trait has no such note
+    r = _fit(coded, tmp_path / "o3")
+    assert "robust SDs" not in r.output and "missing-value code" not in r.output
