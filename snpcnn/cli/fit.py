@@ -398,8 +398,13 @@ def fit(
     )
     if early is not None:
         early.wait()  # cross_validate's executor runs on this Ray
+    from snpcnn.io.phenotypes import AlignmentWarning
+
     try:
-        results = cross_validate(geno, pheno, trait_list, execution=execution, **settings)
+        with warnings.catch_warnings():
+            # cross_validate aligns the same files again: its warnings were printed above
+            warnings.filterwarnings("ignore", category=AlignmentWarning)
+            results = cross_validate(geno, pheno, trait_list, execution=execution, **settings)
     finally:
         progress.close()
     results.timings["total_seconds"] = time.perf_counter() - t0

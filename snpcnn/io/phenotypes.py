@@ -47,7 +47,9 @@ MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "."})
 ID_COLUMN_NAMES = ("sample_id", "iid", "id")
 #: Extra missing value in PLINK-style files.
 PLINK_MISSING = "-9"
-_PLINK_SUFFIXES = (".pheno", ".phen", ".cov", ".covar")
+_PLINK_SUFFIXES = (".pheno", ".phen", ".cov", ".covar", ".fam")
+#: the columns of a PLINK 1 .fam file (no header); only the last is a trait
+FAM_COLUMNS = ("FID", "IID", "father", "mother", "sex", "phenotype")
 _SEP_NAMES = {
     ",": ",",
     "comma": ",",
@@ -183,7 +185,19 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         # header-less PLINK file: FID IID value value ...
         if all(_is_missing(t, True) or _parse_number(t) is not None for t in first[2:]):
             has_header = False
-    if has_header:
+    fam = path.name.lower().removesuffix(".gz").endswith(".fam")
+    if fam:
+        if len(first) != len(FAM_COLUMNS):
+            raise InputError(
+                f"{path}: a PLINK .fam file has 6 columns (FID IID father mother sex "
+                f"phenotype), this one {len(first)}; give a phenotype table instead"
+            )
+        has_header = False
+    if fam:
+        header = list(FAM_COLUMNS)
+        body, body_lines = fields, [ln for ln, _ in lines]
+        unstripped = raw_fields
+    elif has_header:
         header = [h.strip() for h in first]
         if header and header[0].startswith("#"):
             header[0] = header[0].lstrip("#").strip()
@@ -565,6 +579,8 @@ def _read_one(
     auto_traits = traits is None
     if traits is None:
         traits = [h for h in available if h not in covariates and h not in labels]
+        if raw.header == list(FAM_COLUMNS):  # a .fam: parents and sex are no traits
+            traits = [h for h in traits if h == "phenotype"]
     traits = list(dict.fromkeys(traits))
     _check_names(raw, traits, "trait", available)
     labels = [c for c in labels if c not in traits and c not in covariates]
@@ -639,6 +655,8 @@ def _read_one(
                     )
                 )
             values[r] = v
+        if raw.plink:
+            _plink_case_control(values, trait, path)
         data[trait] = values
     cat_out: list[str] = []
     for cov in covariates:
@@ -701,6 +719,22 @@ def _read_one(
         info=info,
         _origin={c: (str(path), lines) for c in traits + covariates + labels},
     )
+
+
+def _plink_case_control(values: np.ndarray, trait: str, path: Path) -> None:
+    """In a PLINK file, a trait coded 1/2 is case/control, where PLINK reads 0 as missing
+    (as -9): the same here, in place, with a warning that counts them."""
+    v = values[np.isfinite(values)]
+    zeros = int(np.sum(v == 0))
+    if zeros and np.isin(v, (0.0, 1.0, 2.0)).all() and (v == 1).any() and (v == 2).any():
+        values[values == 0] = np.nan
+        warnings.warn(
+            f"{path}: trait '{trait}' is coded 1/2 (PLINK case/control), so its {zeros} "
+            "value(s) 0 are read as missing, as PLINK reads them; write 0/1 codes in a CSV "
+            "table if 0 is a class",
+            InputWarning,
+            stacklevel=4,
+        )
 
 
 def _text_only(tokens: list[str], plink: bool) -> bool:
@@ -907,6 +941,17 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
         "only_in_phenotypes": {"n": len(only_p), "examples": only_p[:_N_EXAMPLES]},
         "covariates": list(phenotypes.covariates),
     }
+    transposed = _transposed_hint(genotypes, pheno_ids)
+    n_snp_named = int(transposed.split(" ", 2)[1]) if transposed else 0
+    if n_snp_named >= 0.5 * len(pheno_ids):
+        # ids such as 1..n are both sample and SNP names: the match may be by accident
+        warnings.warn(
+            f"{n_snp_named} of the {len(pheno_ids)} phenotype ids are also SNP (column) "
+            f"names of {geno_src}: if its columns are the samples, it is transposed; write it "
+            "with one row per sample and one column per SNP",
+            AlignmentWarning,
+            stacklevel=2,
+        )
     if n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids):
         warnings.warn(
             f"{n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "

@@ -149,3 +149,50 @@ def test_an_extreme_trait_value_is_named(coded, tmp_path, value, said):
     # the plain trait has no such note
     r = _fit(coded, tmp_path / "o3")
     assert "robust SDs" not in r.output and "missing-value code" not in r.output
+
+
+def test_a_fam_file_as_phenotypes_reads_its_phenotype_column(tmp_path):
+    """A PLINK .fam (no header: FID IID father mother sex phenotype): the trait is column 6,
+    never the parents' ids; 1/2 case/control codes read 0 as missing, as PLINK does."""
+    from snpcnn.io.phenotypes import InputWarning, read_phenotypes
+
+    rows = [
+        f"F{i} S{i} {1000 + i % 7} {2000 + i % 5} {1 + i % 2} {[0, 1, 2][i % 3]}" for i in range(30)
+    ]
+    (tmp_path / "x.fam").write_text("\n".join(rows) + "\n")
+    with pytest.warns(InputWarning, match="coded 1/2 .PLINK case/control., so its 10 value"):
+        ph = read_phenotypes(tmp_path / "x.fam")
+    assert ph.traits == ["phenotype"]
+    assert ph.table["phenotype"].isna().sum() == 10
+    assert set(ph.table["phenotype"].dropna()) == {1.0, 2.0}
+    assert ph.table.index[0] == "S0"
+    (tmp_path / "bad.fam").write_text("S0 S0 0 0 1\n")
+    with pytest.raises(Exception, match="a PLINK .fam file has 6 columns"):
+        read_phenotypes(tmp_path / "bad.fam")
+
+
+def test_numbers_as_both_sample_and_snp_ids_warn_of_a_transposed_matrix(tmp_path):
+    import warnings
+
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import AlignmentWarning, align, read_phenotypes
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (60, 40))  # written transposed: SNPs 1..60 as rows
+    cols = [str(i + 1) for i in range(40)]
+    pd.DataFrame(x, index=[str(j + 1) for j in range(60)], columns=cols).rename_axis("snp").to_csv(
+        tmp_path / "g.csv"
+    )
+    pd.DataFrame({"sample_id": cols, "y": rng.normal(size=40)}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    g, ph = read_genotypes(tmp_path / "g.csv"), read_phenotypes(tmp_path / "p.csv")
+    with pytest.warns(AlignmentWarning, match="40 of the 40 phenotype ids are also SNP"):
+        align(g, ph)
+    # the right orientation: no such warning
+    pd.DataFrame(x.T, index=cols, columns=[f"rs{j}" for j in range(60)]).rename_axis(
+        "sample_id"
+    ).to_csv(tmp_path / "g2.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AlignmentWarning)
+        align(read_genotypes(tmp_path / "g2.csv"), ph)
