@@ -479,7 +479,17 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
                 f"--groups column '{groups}' is not in {phenotypes.source}; columns are: "
                 + ", ".join(map(str, table.columns[:20]))
             )
-        grp = table.loc[sample_ids, groups].astype(str).to_numpy()
+        raw = table.loc[sample_ids, groups]
+        grp = raw.astype(str).to_numpy()
+        missing = raw.isna().to_numpy()
+        if missing.any():
+            # an unknown family is no family: each such sample is a group of its own (pooled
+            # as one group 'None' they were always held out together)
+            grp = np.where(missing, np.char.add("\x00no group: ", sample_ids.astype(str)), grp)
+            report["groups_missing"] = (
+                f"--groups '{groups}': {int(missing.sum())} sample(s) have no value (e.g. "
+                f"'{sample_ids[missing][0]}'); each is a group of its own"
+            )
     return Targets(
         sample_ids=sample_ids,
         geno_index=geno_index,
@@ -589,6 +599,8 @@ class TargetTransform:
 
 
 # -------------------------------------------------------------------- engine
+#: samples with calls at fewer than this fraction of the SNPs are named in the run notes
+LOW_SAMPLE_CALL_RATE = 0.5
 #: a trait value this many robust SDs from the median is named in the run notes
 OUTLIER_ROBUST_SDS = 50.0
 #: values that are often missing-value codes; named where they lie far from the rest
@@ -968,7 +980,26 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
-    for msg in trait_outlier_notes(targets):
+    for msg in trait_outlier_notes(targets) + [targets.report.get("groups_missing")]:
+        if msg:
+            log.warning(msg)
+            size_notes.append(msg)
+    rate = genotypes.call_rate_sample()[targets.geno_index] if genotypes.n_snps else None
+    if rate is not None and (rate < LOW_SAMPLE_CALL_RATE).any():
+        worst = int(np.argmin(rate))
+        msg = (
+            f"{int((rate < LOW_SAMPLE_CALL_RATE).sum())} sample(s) have calls at fewer than "
+            f"{LOW_SAMPLE_CALL_RATE:.0%} of the SNPs (lowest: '{targets.sample_ids[worst]}', "
+            f"{rate[worst]:.1%}); their missing genotypes are the training means, so their "
+            "predictions lie near the mean: if they are failed samples, drop them"
+        )
+        log.warning(msg)
+        size_notes.append(msg)
+    for t, (lo, hi) in targets.binary_levels.items():
+        msg = (
+            f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait with "
+            f"{hi:g} the positive class (1 in predictions.csv, {lo:g} as 0), scored by ROC AUC"
+        )
         log.warning(msg)
         size_notes.append(msg)
     top_k = pre_cfg.preselect_top_k

@@ -101,6 +101,14 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         )
     # renumber to 1..K in sorted order so that fold labels are stable and compact
     fold = np.searchsorted(levels, fold) + 1
+    if [str(v) for v in levels] != [str(i + 1) for i in range(len(levels))]:
+        shown = ", ".join(f"{v} -> {i + 1}" for i, v in enumerate(levels[:4]))
+        warnings.warn(
+            f"{path}: the results number the folds 1..{len(levels)} in the sorted order of "
+            f"the file's labels ({shown}{', ...' if len(levels) > 4 else ''})",
+            InputWarning,
+            stacklevel=2,
+        )
     return pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
 
 

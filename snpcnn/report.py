@@ -691,16 +691,30 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         f"- {cnn_row(results.models) or 'CNN'}: `{c['model']}`, {c['encoding']} encoding, "
         f"up to {c['epochs']} epochs "
         + (
-            f"(stopped when the out-of-fold error of its {c['conv_folds']} cross-fitted "
-            f"networks had not improved for {c['patience']} epochs), "
+            (
+                f"(stopped when the out-of-fold error of its {c['conv_folds']} cross-fitted "
+                f"networks had not improved for {c['patience']} epochs), "
+                if c["patience"] < c["epochs"]
+                else f"(the out-of-fold error of its {c['conv_folds']} cross-fitted networks "
+                f"picked the best epoch; patience {c['patience']} >= epochs: no early stop), "
+            )
             if _crossfitted(c) and results.conv_kept() is not None
             else f"(early stopping, patience {c['patience']}, on an inner "
             f"{c['val_fraction']:.0%} validation split of each training part), "
+            if c["patience"] < c["epochs"]
+            else f"(best epoch on an inner {c['val_fraction']:.0%} validation split of each "
+            f"training part; patience {c['patience']} >= epochs: no early stop), "
         )
         + f"batch {c['batch_size']}, learning rate {c['learning_rate']:g}, "
         f"{c['n_seeds']} seed(s)",
         *([f"- {conv}"] if (conv := conv_kept_text(results)) else []),
-        f"- folds: {c['n_folds']}-fold ({c['folds']}), {c['repeats']} repeat(s), seed {c['seed']}"
+        f"- folds: {c['n_folds']}-fold ({c['folds']}"
+        + (
+            f"; group K-fold by '{c['groups']}': a group never spans training and test"
+            if c.get("groups")
+            else ""
+        )
+        + f"), {c['repeats']} repeat(s), seed {c['seed']}"
         + (
             "; scheme CV2: folds of (line, trait) cells, each test cell predicted with the "
             "line's other traits (environments) in training"

@@ -74,6 +74,9 @@ def _is_missing(token: str, plink: bool) -> bool:
     return t in MISSING_TOKENS or (plink and t in (PLINK_MISSING, "-9.0"))
 
 
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
+
+
 def _parse_number(token: str) -> float | None:
     """The float value of ``token``, or None if it is not a plain finite number."""
     t = token.strip()
@@ -212,9 +215,21 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         raise InputError(f"{path}: column '{dup}' appears twice in the header; rename one of them")
     for row, ln in zip(body, body_lines):
         if len(row) != len(header):
+            comment = lines[0][1].lstrip().startswith("#") and first0 not in (
+                "fid",
+                "iid",
+                *ID_COLUMN_NAMES,
+            )
+            if has_header and (len(header) == 1 or comment):
+                raise InputError(
+                    f"{path}: the first line has {len(header)} field(s) and line {ln} has "
+                    f"{len(row)}: if the first line is a comment or a title, delete it, so "
+                    "that the header (the column names) is the first line"
+                )
             raise InputError(
                 f"{path} line {ln}: {len(row)} fields but the header has {len(header)} "
-                f"(delimiter detected: {_sep_label(sep_char)}); fix the line (in Python, sep=... sets the delimiter)"
+                f"(delimiter detected from the first line: {_sep_label(sep_char)}); fix the "
+                "line (in Python, sep=... sets the delimiter)"
             )
     if not body:
         raise InputError(f"phenotype file {path} has a header but no data rows")
@@ -305,7 +320,10 @@ class Phenotypes:
     def default_trait(self) -> str:
         """The only trait, or the first one in file order."""
         if not self.traits:
-            raise InputError(f"{self.source}: no trait column; name one with traits=[...]")
+            raise InputError(
+                f"{self.source}: no trait column (a column of numbers besides the id and the "
+                "covariates); name one with --trait (traits=[...] in Python)"
+            )
         return self.traits[0]
 
     def _rows(self, sample_ids: Sequence[str]) -> np.ndarray:
@@ -627,6 +645,16 @@ def _read_one(
             t for t in traits if _text_only([row[col_index[t]] for row in raw.rows], raw.plink)
         ]
         traits = [t for t in traits if t not in text_only]
+        for t in text_only:
+            tokens = [row[col_index[t]] for row in raw.rows]
+            comma = [v for v in tokens if _DECIMAL_COMMA.match(v.strip())]
+            if len(comma) > len(tokens) / 2:
+                raise InputError(
+                    f"{path}: column '{t}' holds numbers with a decimal comma (e.g. "
+                    f"'{comma[0]}'); write them with a decimal point (e.g. "
+                    f"'{comma[0].strip().replace(',', '.')}'), as a CSV export in an English "
+                    "locale does"
+                )
     for trait in traits:
         j = col_index[trait]
         values = np.empty(len(raw.rows), dtype=np.float64)
@@ -645,8 +673,12 @@ def _read_one(
             if v is None:
                 raise InputError(
                     f"{path} line {raw.line_numbers[r]}: trait '{trait}' has non-numeric "
-                    f"value '{token}' for sample '{ids[r]}'; fix the value or leave the cell "
-                    "empty for missing"
+                    f"value '{token}' for sample '{ids[r]}'; "
+                    + (
+                        "write numbers with a decimal point, not a comma"
+                        if _DECIMAL_COMMA.match(token.strip())
+                        else "fix the value or leave the cell empty for missing"
+                    )
                     + (
                         f" (if '{trait}' is not a trait, choose the traits with --trait, or "
                         "name it in --covariates; in Python traits=[...], covariates=[...])"
@@ -832,6 +864,10 @@ def _match_hints(geno_ids: Sequence[str], pheno_ids: Sequence[str]) -> str:
             lambda s: s,
         ),
         "taking the part before '_' in genotype ids": (lambda s: s.split("_", 1)[0], lambda s: s),
+        "taking the part after '_' in phenotype ids (FID_IID?)": (
+            lambda s: s,
+            lambda s: s.split("_", 1)[-1],
+        ),
     }
     for what, (fg, fp) in transforms.items():
         pp = {fp(s) for s in p}
@@ -953,10 +989,12 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
             stacklevel=2,
         )
     if n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids):
+        # would a simple transformation match more of the ids left over?
+        more = _match_hints(only_g, only_p).replace("; ", "; another ", 1)
         warnings.warn(
             f"{n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "
-            f"matched by id ({geno_src} vs {pheno_src}); where fewer were expected to be "
-            "missing, check that both files use the same ids",
+            f"matched by id ({geno_src} vs {pheno_src}){more}; where fewer were expected to "
+            "be missing, check that both files use the same ids",
             AlignmentWarning,
             stacklevel=2,
         )

@@ -376,6 +376,15 @@ def read_vcf(
             f"{path}: sites-only VCF (no FORMAT or sample columns on the #CHROM line); "
             "genotypes are needed"
         )
+    if "DS" in getattr(headers, "formats", {}):
+        # imputed data: its dosages are in DS, and the int8 container holds called genotypes
+        warnings.warn(
+            f"{path}: the VCF has DS (dosage) fields; snpcnn reads the GT calls, not DS: it "
+            "holds whole 0/1/2 genotypes, so an imputed call counts as its GT (a call "
+            "without GT is missing)",
+            InputWarning,
+            stacklevel=3,
+        )
     uniq, cnt = np.unique(samples.astype(str), return_counts=True)
     if (cnt > 1).any():
         raise InputError(

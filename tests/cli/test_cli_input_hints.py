@@ -196,3 +196,56 @@ def test_numbers_as_both_sample_and_snp_ids_warn_of_a_transposed_matrix(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error", AlignmentWarning)
         align(read_genotypes(tmp_path / "g2.csv"), ph)
+
+
+def test_notes_on_binary_codes_low_call_rate_groups_and_fold_labels(coded, tmp_path):
+    """A two-valued trait says which value is the positive class; a sample with almost no
+    calls is named; a missing group makes a group of its own; 0-based fold labels are
+    mapped in a warning; with patience >= epochs, summary.md claims no early stop."""
+    x = pd.read_csv(coded / "geno.csv", dtype={"sample_id": str})
+    x = x.astype(object)
+    x.iloc[5, 1:115] = ""  # 6 of 120 SNPs called
+    x.to_csv(tmp_path / "geno.csv", index=False)
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph["y2"] = np.where(ph["y"] > ph["y"].median(), 10, 3)
+    ph["family"] = [f"f{i % 10}" if i % 17 else "" for i in range(len(ph))]
+    ph.to_csv(tmp_path / "pheno.csv", index=False)
+    pd.DataFrame({"sample_id": ph.sample_id, "fold": np.arange(len(ph)) % 3}).to_csv(
+        tmp_path / "folds.csv", index=False
+    )
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(tmp_path / "geno.csv"), str(tmp_path / "pheno.csv"), "--trait", "y2",
+            "--model", str(coded / "tiny.toml"), "--folds", str(tmp_path / "folds.csv"),
+            "--epochs", "2", "--patience", "5", "--baselines", "gblup", "--no-refit",
+            "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "trait 'y2' has two values, 3 and 10: fitted as a binary trait with 10 the " in r.output
+    assert f"lowest: '{ph.sample_id[5]}', 5.0%" in r.output
+    assert (
+        "the results number the folds 1..3 in the sorted order of the file's labels (0 -> 1"
+        in r.output
+    )
+    summary = (tmp_path / "o" / "summary.md").read_text()
+    assert "no early stop" in summary and "not improved for 5 epochs" not in summary
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(tmp_path / "geno.csv"), str(tmp_path / "pheno.csv"), "--trait", "y",
+            "--model", str(coded / "tiny.toml"), "--groups", "family", "--folds", "3",
+            "--epochs", "1", "--baselines", "gblup", "--no-refit", "--out", str(tmp_path / "g"),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "--groups 'family': 9 sample(s) have no value" in r.output
+    assert "group K-fold by 'family'" in (tmp_path / "g" / "summary.md").read_text()
+    pred = pd.read_csv(tmp_path / "g" / "predictions.csv", dtype={"sample_id": str})
+    fam = ph.set_index("sample_id")["family"].fillna("")
+    folds = pred[pred.model == "GBLUP"].assign(fam=lambda d: d.sample_id.map(fam))
+    known = folds[folds.fam.ne("") & folds.fam.notna()]
+    assert known.groupby("fam")["fold"].nunique().eq(1).all()
+    unknown = folds[folds.fam.eq("") | folds.fam.isna()]
+    assert unknown["fold"].nunique() > 1  # no longer one pooled group
