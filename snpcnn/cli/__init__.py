@@ -150,11 +150,11 @@ def coding_option():
     """``--coding``: how a CSV/TSV genotype matrix codes its values (every command)."""
     return click.option(
         "--coding",
-        type=click.Choice(["auto", "012", "01"]),
+        type=click.Choice(["auto", "012", "01", "-101"]),
         default="auto",
         show_default=True,
-        help="CSV/TSV matrices: 012 dosages, or 01 presence/absence (1 -> dosage 2); auto: "
-        "01 where no value is 2.",
+        help="CSV/TSV matrices: 012 dosages, 01 presence/absence (1 -> dosage 2), or -101 "
+        "(rrBLUP's -1/0/1 -> 0/1/2); auto: 01 where no value is 2.",
     )
 
 

@@ -204,7 +204,7 @@ def read_genotypes(
     multiallelic : {"drop", "alt1"}
         VCF/BCF: drop multi-allelic sites, or count their first ALT (see
         :func:`snpcnn.io.vcf.read_vcf`).
-    coding : {"auto", "012", "01"}
+    coding : {"auto", "012", "01", "-101"}
         Tables: value coding (see :func:`snpcnn.io.table.read_table`).
     cache : bool or str
         ``True`` (default, same as ``"auto"``): use a fresh converted cache of

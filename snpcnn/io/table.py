@@ -15,6 +15,9 @@ Coding
     presence/absence (DArT-style) markers of inbred lines: 0 -> 0, 1 -> 2,
     i.e. homozygous for the absent/present allele, exactly how the shipped
     wheat VCF and PLINK files code the same markers; a 2 is an error.
+``coding="-101"``
+    the -1/0/1 coding of rrBLUP's ``A.mat`` and of many R pipelines: -1 -> 0, 0 -> 1,
+    1 -> 2 (missing: empty or ``NA`` only, never -1).
 ``coding="auto"`` (default)
     ``012``, unless no value in the whole file is 2 while some are 1: then the
     file is taken as ``01`` and the load report says
@@ -35,7 +38,7 @@ from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_table", "CODINGS", "sniff_delimiter"]
 
-CODINGS = ("auto", "012", "01")
+CODINGS = ("auto", "012", "01", "-101")
 _NA = ["", "NA"]
 _DELIMS = {"\t": "tab", ",": "comma", ";": "semicolon"}
 
@@ -167,7 +170,7 @@ def read_table(
     ----------
     path : path-like
         ``.csv``, ``.tsv``, ``.txt``, each optionally ``.gz``.
-    coding : {"auto", "012", "01"}
+    coding : {"auto", "012", "01", "-101"}
         How values map to dosages (see the module docstring).
     sep : str, optional
         Delimiter; detected from the header line when None.
@@ -220,7 +223,8 @@ def read_table(
             )
         seen.add(s)
 
-    allowed = {0, 1} if coding == "01" else {0, 1, 2}
+    allowed = {0, 1} if coding == "01" else {-1, 0, 1} if coding == "-101" else {0, 1, 2}
+    shift = 1 if coding == "-101" else 0  # -1/0/1 -> dosages 0/1/2
     names = ["__sample__", *[f"c{i}" for i in range(len(snp_ids))]]
     dtypes = {n: np.float32 for n in names[1:]}
     dtypes["__sample__"] = str
@@ -257,7 +261,7 @@ def read_table(
                 bad = ~nan & ~np.isin(x, list(allowed))
                 if bad.any():
                     raise ValueError("value outside the coding")
-                block = np.where(nan, -1, x).astype(np.int8)
+                block = np.where(nan, -1, x + shift).astype(np.int8)
                 n_ones += int(np.count_nonzero(block == 1))
                 n_twos += int(np.count_nonzero(block == 2))
                 blocks.append(block)
@@ -279,9 +283,14 @@ def read_table(
         if sample is None:
             raise InputError(f"{path}: cannot parse the table ({exc})") from None
         codes = "/".join(str(a) for a in sorted(allowed))
+        hint = (
+            "; a -1/0/1 matrix (rrBLUP's coding): --coding -101"
+            if str(value).strip() in ("-1", "-1.0") and coding != "-101"
+            else ""
+        )
         raise InputError(
             f"{path}: sample '{sample}', SNP '{snp}': value '{value}' is not {codes} or "
-            f"missing (empty or NA); fix the cell or choose another --coding"
+            f"missing (empty or NA); fix the cell or choose another --coding{hint}"
         ) from None
     if not blocks or sum(len(b) for b in blocks) == 0:
         raise InputError(f"{path}: no sample rows after the header")
@@ -314,7 +323,7 @@ def read_table(
                 InputWarning,
                 stacklevel=2,
             )
-    if used != "012":  # "01" or "01 (auto: ...)"
+    if used.startswith("01"):  # "01" or "01 (auto: ...)"
         dosages[dosages == 1] = 2
     variants = pd.DataFrame({"id": snp_ids})
     report = {

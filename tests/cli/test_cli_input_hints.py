@@ -249,3 +249,19 @@ def test_notes_on_binary_codes_low_call_rate_groups_and_fold_labels(coded, tmp_p
     assert known.groupby("fam")["fold"].nunique().eq(1).all()
     unknown = folds[folds.fam.eq("") | folds.fam.isna()]
     assert unknown["fold"].nunique() > 1  # no longer one pooled group
+
+
+def test_rrblup_coding_minus_one_zero_one(tmp_path):
+    from snpcnn.errors import InputError
+    from snpcnn.io import read_genotypes
+
+    (tmp_path / "m.csv").write_text("sample_id,a,b,c\ns1,-1,0,1\ns2,1,,-1\n")
+    with pytest.raises(InputError, match="a -1/0/1 matrix .rrBLUP's coding.: --coding -101"):
+        read_genotypes(tmp_path / "m.csv")
+    g = read_genotypes(tmp_path / "m.csv", coding="-101")
+    np.testing.assert_array_equal(g.dosages, [[0, 1, 2], [2, -1, 0]])
+    (tmp_path / "bad.csv").write_text("sample_id,a\ns1,2\n")
+    with pytest.raises(InputError, match="value '2' is not -1/0/1"):
+        read_genotypes(tmp_path / "bad.csv", coding="-101")
+    r = CliRunner().invoke(main, ["info", str(tmp_path / "m.csv"), "--coding", "-101"])
+    assert r.exit_code == 0, r.output
