@@ -662,3 +662,118 @@ def predict_rows(model, x, batch_size: int = 256) -> np.ndarray:
     if not parts:
         return predict_array(model, np.zeros((0, *x.shape[1:]), np.float32), batch_size)
     return np.concatenate(parts)
+
+
+# ------------------------------------------------ the GBLUP-AD start for many training rows
+#: relative residual at which the large-n GBLUP-AD start's conjugate gradient stops
+DOMINANCE_CG_TOL = 1e-6
+
+
+class DominanceRows:
+    """The features of GBLUP-AD on the CNN's input, by rows: ``[c_a Z, c_d W]`` with ``Z``
+    the centred input and ``W`` its dominance codes (:func:`snpcnn.training._dominance_block`
+    with the training rows' column moments), scaled so that ``F F'`` is GBLUP-AD's kernel
+    ``(1 - w) G + w D`` (``G``, ``D`` with mean diagonal 1).  Indexable by row slices like
+    :class:`FlatRows`, so the large-n ridge solver fits GBLUP-AD as a ridge on these features
+    without an n x n matrix (one float32 block at a time)."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, flat: FlatRows, mean, a, b, c_a: float, c_d: float) -> None:
+        self.flat, self.mean, self.a, self.b = flat, mean, a, b
+        self.c_a, self.c_d = float(c_a), float(c_d)
+        self.p = flat.shape[1]
+        self.shape = (flat.shape[0], 2 * self.p)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def subset(self, rows: np.ndarray) -> DominanceRows:
+        return DominanceRows(
+            self.flat.subset(rows), self.mean, self.a, self.b, self.c_a, self.c_d
+        )
+
+    def __getitem__(self, key) -> np.ndarray:
+        xc = self.flat[key].astype(np.float64) - self.mean
+        w = xc * xc - self.a - self.b * xc
+        return np.concatenate([self.c_a * xc, self.c_d * w], axis=1).astype(np.float32)
+
+
+def dominance_moments(flat: FlatRows):
+    """Column means of the input and the centred moments the dominance codes need: ``(mean,
+    a, b, s_a, s_d)``, ``a``/``b`` as in :func:`snpcnn.training._dominance_block` over all
+    the rows, ``s_a``/``s_d`` the mean diagonals of ``Z Z'`` and ``W W'`` (two row passes)."""
+    from snpcnn.baselines.large_n import row_blocks
+
+    n, p = flat.shape
+    total = np.zeros(p)
+    for sl in row_blocks(n, p):
+        total += flat[sl].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    m2, m3, m4 = np.zeros(p), np.zeros(p), np.zeros(p)
+    for sl in row_blocks(n, p, 8):
+        xc = flat[sl].astype(np.float64) - mean
+        sq = xc * xc
+        m2 += sq.sum(axis=0)
+        m3 += (sq * xc).sum(axis=0)
+        m4 += (sq * sq).sum(axis=0)
+    m2, m3, m4 = m2 / n, m3 / n, m4 / n
+    a = m2
+    b = np.where(m2 > 1e-12, m3 / np.where(m2 > 1e-12, m2, 1.0), 0.0)
+    # E[W^2] with W = xc^2 - a - b xc, E[xc] = 0
+    ew2 = (m4 - a * a) - 2.0 * b * m3 + b * b * m2
+    return mean, a, b, float(m2.sum()), float(np.maximum(ew2, 0.0).sum())
+
+
+def fit_dominance_large(x, y: np.ndarray, share: float, delta: float):
+    """The GBLUP-AD start (:func:`snpcnn.training._fit_dominance_start`) on many training rows:
+    its dominance share ``share`` and variance ratio ``delta`` from REML on a subsample (the
+    caller), the marker effects by the large-n ridge solver on every row
+    (:class:`DominanceRows`), and, as for :func:`fit_ridge_large`, ``START_OOF_PARTS``-fold
+    out-of-fold residuals in place of the exact leave-one-out ones.  Returns the
+    :class:`snpcnn.training._DominanceStart`, or None where the input has no dominance codes."""
+    from snpcnn.baselines import large_n
+    from snpcnn.training import _DominanceStart
+
+    if isinstance(x, EncodedRows) and len(x) * x.n_features * 4 <= START_DENSE_BYTES:
+        x = x.encode()
+    flat = FlatRows(x)
+    mean, a, b, s_a, s_d = dominance_moments(flat)
+    if not s_d > 1e-9 or not s_a > 0:
+        return None
+    rows = DominanceRows(flat, mean, a, b, np.sqrt((1.0 - share) / s_a), np.sqrt(share / s_d))
+    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+
+    def solve(part: DominanceRows, target: np.ndarray):
+        """Marker effects at penalty delta (CG) and the intercept of ``part``."""
+        X_, y_, fe, F, mo = large_n.prepare(part, target, None, "GBLUP-AD start")
+        fit = large_n.finish(X_, y_, F, fe, mo, float(delta), DOMINANCE_CG_TOL, np.arange(0))
+        return fit.coef, float(fit.beta[0]) - float(mo.mean @ fit.coef)
+
+    def predict(part: DominanceRows, coef: np.ndarray, intercept: float) -> np.ndarray:
+        return large_n.linear_predict(part, part.shape[1], np.zeros(part.shape[1]), coef) + intercept
+
+    coef, intercept = solve(rows, yv)
+    fitted = predict(rows, coef, intercept)
+    oof = np.empty(len(yv))
+    rng = np.random.default_rng(np.random.SeedSequence([len(yv), 15485863, 1]))
+    part = rng.permutation(np.arange(len(yv)) % START_OOF_PARTS)
+    for k in range(START_OOF_PARTS):  # the same penalty, share and codes: CG only
+        tr, te = np.flatnonzero(part != k), np.flatnonzero(part == k)
+        oof[te] = predict(rows.subset(te), *solve(rows.subset(tr), yv[tr]))
+    p = flat.shape[1]
+    u_a, u_d = rows.c_a * coef[:p], rows.c_d * coef[p:]
+    # the prediction F coef + intercept, expanded in x as in _fit_dominance_start:
+    # x @ lin + x^2 @ quad + const
+    offset = intercept
+    return _DominanceStart(
+        lin=u_a - (2.0 * mean + b) * u_d,
+        quad=u_d,
+        const=offset - float(mean @ u_a) + float((mean * mean + b * mean - a) @ u_d),
+        share=float(share),
+        delta=float(delta),
+        fitted=fitted.reshape(-1, 1),
+        shift=(fitted - oof).reshape(-1, 1).astype(np.float32),
+        coef=np.zeros((p, 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )

@@ -298,6 +298,7 @@ class _DominanceStart(_AddedStart):
     quad: np.ndarray
     const: float
     share: float
+    delta: float = float("nan")  # REML's residual-to-genetic variance ratio
     kind = "gblup_ad"
 
     def _predict(self, x2: np.ndarray) -> np.ndarray:
@@ -456,6 +457,7 @@ def _fit_dominance_start(
         quad=quad,
         const=const,
         share=float(share),
+        delta=float(fit.delta),
         fitted=(y - insample).reshape(-1, 1),
         shift=(fit.loo_resid - insample).reshape(-1, 1).astype(np.float32),
         coef=np.zeros((p, 1), dtype=np.float32),
@@ -477,7 +479,7 @@ def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
 
 
 def _choose_start(
-    x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str
+    x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str, only: tuple = ()
 ) -> tuple[_AddedStart | None, dict[str, Any] | None]:
     """REML's proposal between the ridge start (GBLUP on the CNN's input) and the
     architecture's alternative starts (``[linear] kernel``: the CNN-GP, GBLUP-AD, or both)
@@ -505,6 +507,8 @@ def _choose_start(
     if spec is None:
         return None, None
     names = kernel_starts(spec)
+    if only:  # the subsample of a large training part (_choose_start_large)
+        names = tuple(k for k in names if k in only)
     info: dict[str, Any] = {
         "candidates": ["ridge", *names],
         "chosen": "ridge",
@@ -545,7 +549,9 @@ def _choose_start(
         why = "the kernel start takes one regression trait"
     elif not names:
         why = "; ".join(sorted(set(not_offered.values())))
-    elif n > int(spec["kernel_max_samples"]):
+    elif n > int(spec["kernel_max_samples"]) and not only:
+        if "gblup_ad" in names and not np.isnan(y).any():
+            return _choose_start_large(x, y, config, head, spec, info)
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     elif np.isnan(y).any():
         why = "missing targets"
@@ -648,6 +654,41 @@ def _choose_start(
         if lasso_mse < mse[best_kind] and (p < limit or limit >= 1):
             info["chosen"] = "lasso"
             start = lasso
+    return start, info
+
+
+def _choose_start_large(
+    x, y: np.ndarray, config: TrainConfig, head: str, spec: dict, info: dict
+) -> tuple[_AddedStart | None, dict[str, Any]]:
+    """The start choice above ``kernel_max_samples`` training rows, with no n x n matrix:
+    REML compares the ridge and GBLUP-AD on a random subsample of
+    :data:`snpcnn.baselines.large_n.SUBSAMPLE` rows (fixed seed), as the large-n GBLUP takes
+    its variance ratio from one; where GBLUP-AD wins by more than ``kernel_threshold``, its
+    share and variance ratio are kept and its marker effects fitted on every row by the
+    large-n ridge solver (:func:`snpcnn.datapath.fit_dominance_large`), with out-of-fold
+    residuals for the convolutions.  The CNN-GP (its model would hold every training row)
+    and the LASSO are not offered there; ``info`` says so."""
+    from snpcnn.baselines.large_n import SUBSAMPLE, subsample_rows
+    from snpcnn.datapath import fit_dominance_large
+
+    n = len(x)
+    rows = subsample_rows(n, SUBSAMPLE, seed=0)
+    sub, sub_info = _choose_start(x[rows], y[rows], config, head, only=("gblup_ad",))
+    limit = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
+    not_offered = dict(info.get("not_offered", {}))
+    for k in info["candidates"][1:]:
+        if k != "gblup_ad":
+            not_offered[k] = limit
+    info.update({k: v for k, v in (sub_info or {}).items() if k != "candidates"})
+    info["candidates"] = ["ridge", "gblup_ad"]
+    info["not_offered"] = not_offered
+    info["subsample"] = len(rows)
+    if sub is None:
+        return None, info
+    start = fit_dominance_large(x, y[:, 0], sub.share, sub.delta)
+    if start is None:
+        info["chosen"] = info["reml_choice"] = "ridge"
+        info["gblup_ad_skipped"] = "no dominance codes"
     return start, info
 
 

@@ -193,3 +193,42 @@ def test_start_row_names_and_report_text():
     # v5 (no GBLUP-AD offered): v5's wording
     v5 = _kernel_start_text(1, 5, {"RR-BLUP": 4, "CNN-GP": 1}, c, short=True)
     assert "GBLUP-AD" not in v5 and "the CNN-GP (infinite-width CNN" in v5
+
+
+def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeypatch):
+    """A training part above kernel_max_samples: REML compares the ridge and GBLUP-AD on a
+    subsample (here every row, so the same choice, share and delta as the exact path), and
+    GBLUP-AD's marker effects come from the large-n ridge solver on the augmented features:
+    the exact path's predictions to the CG tolerance, with out-of-fold residuals; the
+    CNN-GP and the LASSO are not offered there.  On an additive trait the start stays the
+    ridge."""
+    from snpcnn.baselines import large_n
+
+    x, y = _data("dominance", seed=1, n=300)
+    arch = load_architecture("snpcnn_default")
+    arch["linear"]["kernel_max_samples"] = 100
+    cfg = TrainConfig(model=arch)
+    exact, _ = _choose_start(x, y, TrainConfig(model="snpcnn_default_v6"), "regression")
+    assert isinstance(exact, _DominanceStart)
+    monkeypatch.setattr(large_n, "SUBSAMPLE", 1000)  # every row: the exact path's REML
+    start, info = _choose_start(x, y, cfg, "regression")
+    assert isinstance(start, _DominanceStart) and info["chosen"] == "gblup_ad"
+    assert info["subsample"] == 300 and info["candidates"] == ["ridge", "gblup_ad"]
+    assert set(info["not_offered"]) == {"cnn_gp", "lasso"}
+    assert start.share == exact.share and start.delta == pytest.approx(exact.delta)
+    x2 = x.reshape(len(x), -1)
+    scale = float(np.abs(exact.predict(x2)).max())
+    np.testing.assert_allclose(start.predict(x2), exact.predict(x2), atol=2e-4 * scale)
+    # out-of-fold residuals: larger than in-sample ones, near the exact leave-one-out ones
+    oof = y - start.fitted + start.shift
+    loo = y - exact.fitted + exact.shift
+    assert np.mean(oof**2) > np.mean((y - start.fitted) ** 2)
+    assert np.corrcoef(oof[:, 0], loo[:, 0])[0, 1] > 0.9
+    # a subsample of the rows: the same kind of start, effects on all rows
+    monkeypatch.setattr(large_n, "SUBSAMPLE", 150)
+    start, info = _choose_start(x, y, cfg, "regression")
+    assert info["subsample"] == 150 and isinstance(start, _DominanceStart)
+    # additive: no start (the ridge), and no n x n matrix of all rows was needed
+    xa, ya = _data("additive", seed=2, n=300)
+    start, info = _choose_start(xa, ya, cfg, "regression")
+    assert start is None and info["chosen"] == "ridge"
