@@ -1797,10 +1797,12 @@ def results_markdown(bench: BenchmarkResults) -> str:
         lines += [
             "## What the convolutions added",
             "",
-            "For CNNs whose linear SNP path starts at a ridge (RR-BLUP) fit (the default): in "
-            "how many fits (folds x network seeds) the convolutions' correction was kept. In "
-            "the others the model's predictions are exactly the ridge fit's, so its comparison "
-            "with GBLUP there is RR-BLUP's.",
+            "For CNNs whose linear SNP path starts at a fitted model (the default): in how "
+            "many fits (folds x network seeds) the convolutions' correction was kept, and "
+            "which start each fit took (RR-BLUP = GBLUP on the CNN's input; the default may "
+            "choose the CNN-GP, GBLUP-AD or the LASSO per training part). In the fits where "
+            "the correction was dropped the model's predictions are exactly its start's, so "
+            "its comparison with GBLUP there is the start's, not the convolutions'.",
             "",
             _md_table(kept),
             "",
@@ -1829,12 +1831,16 @@ def results_markdown(bench: BenchmarkResults) -> str:
 
 def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     agg: dict[tuple, list[int]] = {}
+    starts: dict[tuple, dict[str, int]] = {}
     ordered = any(u.get("screen_orders") for u in bench.units)
     staged = any(u.get("triple_stages") for u in bench.units)
     for u in bench.units:
         if u.get("conv_kept") is None:
             continue
         a = agg.setdefault((u["dataset"], u["trait"], u["model"]), [0] * 7)
+        counts = starts.setdefault((u["dataset"], u["trait"], u["model"]), {})
+        for label, k in (u.get("start_counts") or {}).items():
+            counts[label] = counts.get(label, 0) + int(k)
         a[0] += u["conv_kept"][0]
         a[1] += u["conv_kept"][1]
         so = u.get("screen_orders") or {}
@@ -1847,6 +1853,8 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     rows = []
     for (ds, t, m), (k, n, k_ld, n_ord, t_ran, t_kept, t_fits) in agg.items():
         row = {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
+        counts = {lb: c for lb, c in starts.get((ds, t, m), {}).items() if c}
+        row["starts"] = ", ".join(f"{lb} {c}" for lb, c in counts.items()) or "RR-BLUP"
         if ordered:  # [screen] order: fits whose windows ran along an LD order of the SNPs
             row["windows in LD order"] = f"{k_ld} of {n_ord} fits" if n_ord else "-"
         if staged:  # [triple_stage]: the second stage over SNP triples (counted in "kept")

@@ -995,6 +995,16 @@ def cross_validate(
         )
         log.warning(msg)
         size_notes.append(msg)
+    if cnn and targets.head == "binary" and targets.use_covariates and baselines:
+        msg = (
+            f"trait '{targets.traits[0]}' is binary: the CNN does not use the covariates "
+            f"({', '.join(data.covariates or [])}), while "
+            + ", ".join(_baseline_label(b) for b in baselines)
+            + " fit them as fixed effects, so CNN against them compares genotypes alone with "
+            "covariates + genotypes; fit without --covariates for a like-for-like comparison"
+        )
+        log.warning(msg)
+        size_notes.append(msg)
     for t, (lo, hi) in targets.binary_levels.items():
         msg = (
             f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait with "

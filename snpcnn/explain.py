@@ -609,10 +609,30 @@ def grad_cam_status(model) -> str | None:
         if np.any(conv_rows != 0):
             return None
     return (
-        "the convolutions' correction was dropped (the model predicts its start: RR-BLUP, "
-        "or the CNN-GP where REML chose it), "
-        "so their Grad-CAM map is flat"
+        f"the convolutions' correction was dropped (the model predicts its start, "
+        f"{_start_of(model)}), so their Grad-CAM map is flat"
     )
+
+
+def _start_of(model) -> str:
+    """The start a wide & deep model predicts, from its layers' names (the layers that
+    training adds for a start other than the ridge: ``cnn_gp_start``, ``gblup_ad_start``,
+    ``lasso_start``)."""
+    names = set()
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        for layer in getattr(m, "layers", []):
+            names.add(layer.name)
+            stack.append(layer)
+    for layer, label in (
+        ("cnn_gp_start", "the CNN-GP"),
+        ("gblup_ad_start", "GBLUP-AD"),
+        ("lasso_start", "the LASSO"),
+    ):
+        if layer in names:
+            return label
+    return "RR-BLUP"
 
 
 # ------------------------------------------------------------------------ reductions

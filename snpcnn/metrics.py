@@ -37,9 +37,16 @@ METRIC_LABELS = {
     "genomic_pearson_r": "genomic r",
 }
 
-# Predictions whose spread is below this fraction of the observed spread are
-# treated as constant ("collapsed"): r is numerically meaningless there.
-COLLAPSE_RTOL = 1e-4
+# Predictions whose spread is below this fraction of the observed values' (robust) spread are
+# treated as constant ("collapsed") when scored: r is numerically meaningless there.  A network
+# whose float32 output is constant varies by about 1e-7 of its standardised value, i.e. far
+# below this; a GBLUP that shrinks a trait with no additive signal to a spread of 1e-5 of the
+# trait's still ranks the samples (until session 31 the limit was 1e-4, and such folds
+# counted as r = 0 while a rescaled copy of the same predictions above it kept its r).
+COLLAPSE_RTOL = 1e-6
+#: the limit for a network's own check on its inner validation predictions (standardised
+#: scale; a collapse there triggers a retry with a lower learning rate)
+TRAIN_COLLAPSE_RTOL = 1e-4
 
 
 def robust_sd(values: np.ndarray) -> float:
@@ -52,7 +59,9 @@ def robust_sd(values: np.ndarray) -> float:
     return mad if mad > 0 else float(np.std(v))
 
 
-def is_collapsed(y_pred: np.ndarray, y_true: np.ndarray | None = None) -> bool:
+def is_collapsed(
+    y_pred: np.ndarray, y_true: np.ndarray | None = None, rtol: float = COLLAPSE_RTOL
+) -> bool:
     """True if ``y_pred`` is (near-)constant, relative to the spread of ``y_true`` (its
     :func:`robust_sd`: one outlier in a test fold does not make real predictions look
     constant)."""
@@ -64,7 +73,7 @@ def is_collapsed(y_pred: np.ndarray, y_true: np.ndarray | None = None) -> bool:
         sd_true = robust_sd(y_true)
         if sd_true > 0:
             ref = sd_true
-    return float(np.std(y_pred)) <= COLLAPSE_RTOL * ref
+    return float(np.std(y_pred)) <= rtol * ref
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], str]:

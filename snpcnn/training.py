@@ -20,7 +20,7 @@ from snpcnn.backend import device_description, enable_determinism
 from snpcnn.datapath import fit_ridge_large, model_input, predict_rows, start_is_large, trainer
 from snpcnn.errors import InputError
 from snpcnn.fastfit import stepper_for
-from snpcnn.metrics import is_collapsed
+from snpcnn.metrics import TRAIN_COLLAPSE_RTOL, is_collapsed
 
 __all__ = [
     "TRAIN_DEFAULTS",
@@ -1040,7 +1040,7 @@ def _average(models: list, input_shape) -> Any:
 
 def _pearson(y: np.ndarray, p: np.ndarray) -> float:
     ok = ~np.isnan(y)
-    if ok.sum() < 3 or is_collapsed(p[ok]) or np.std(y[ok]) == 0:
+    if ok.sum() < 3 or is_collapsed(p[ok], rtol=TRAIN_COLLAPSE_RTOL) or np.std(y[ok]) == 0:
         return float("nan")
     return float(np.corrcoef(y[ok], p[ok])[0, 1])
 
@@ -2167,7 +2167,9 @@ def train_cnn(
         n_seen += len(x_tr) * len(hist.get("loss", []))
         if x_val is not None and config.collapse_retry:
             pred = np.asarray(predict_rows(model, x_val, 256))
-            if any(is_collapsed(pred[:, j]) for j in range(pred.shape[1])):
+            if any(
+                is_collapsed(pred[:, j], rtol=TRAIN_COLLAPSE_RTOL) for j in range(pred.shape[1])
+            ):
                 collapsed_any = True
                 retried += 1
                 lr = lr / 10.0

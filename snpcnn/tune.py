@@ -860,6 +860,18 @@ def tune(
                 )
             # the best mean inner score; ties go to the earlier trial
             best = max(completed, key=lambda t: (t.value, -t.number))
+            tied = [t for t in completed if t.value == best.value]
+            if len(tied) > 1 and len({tuple(sorted(t.params.items())) for t in tied}) > 1:
+                # nothing chose among them: the earliest is taken, and the user is told
+                msg = (
+                    f"outer repeat {s.repeat} fold {s.fold}: {len(tied)} of {len(completed)} "
+                    f"trials with different settings had the same inner score "
+                    f"({best.value:.6g}), so the settings made no difference there (e.g. the "
+                    f"convolutions were dropped); the earliest, trial {best.number}, is "
+                    "reported as chosen"
+                )
+                if msg not in notes:
+                    notes.append(msg)
             s.done = True
             s.chosen = {
                 "repeat": s.repeat,

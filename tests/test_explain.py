@@ -393,3 +393,14 @@ def test_cli_explain_on_a_saved_bundle(tmp_path):
         ],
     )
     assert bad.exit_code == 1 and "unknown method 'lime'" in bad.output
+
+
+def test_the_flat_grad_cam_note_names_the_start_the_model_predicts():
+    import keras
+
+    from snpcnn.explain import _start_of
+
+    inp = keras.Input(shape=(6,))
+    for name, label in (("lasso_start", "the LASSO"), ("gblup_ad_start", "GBLUP-AD"), ("x", "RR-BLUP")):
+        model = keras.Model(inp, keras.layers.Dense(1, name=name)(inp))
+        assert _start_of(model) == label

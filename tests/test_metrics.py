@@ -97,3 +97,20 @@ def test_genomic_r_is_undefined_where_the_covariates_are_the_trait():
     pred = y + 0.1 * rng.normal(size=50)
     assert np.isnan(genomic_r(y, pred, fixed))
     assert np.isfinite(genomic_r(y, pred, y - rng.normal(size=50)))
+
+
+def test_a_shrunken_copy_of_real_predictions_is_scored_not_collapsed():
+    """GBLUP on a trait without additive signal shrinks its predictions to a spread of 1e-5
+    of the trait's: they still rank the samples, and a copy at half the spread scores the
+    same r (at the old limit of 1e-4 the copy counted as r = 0, the original kept its r)."""
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=60)
+    pred = 1e-4 * (0.2 * y + rng.normal(size=60))
+    half = 0.5 * pred
+    a, sa = regression_metrics(y, pred)
+    b, sb = regression_metrics(y, half)
+    assert sa == sb == "ok" and a["pearson_r"] == pytest.approx(b["pearson_r"])
+    # a float32 network whose output is constant: a few float32 ulps of spread
+    const = (np.float32(0.37) + np.zeros(60, np.float32)).astype(np.float64)
+    const += rng.integers(-3, 4, 60) * np.spacing(np.float32(0.37))
+    assert regression_metrics(y, const)[1] == "collapsed"

@@ -266,3 +266,18 @@ def test_a_trial_below_the_median_is_pruned_after_an_inner_fold(data, tmp_path):
     assert out["state"] == "pruned" and len(out["scores"]) == 1 and out["value"] is None
     stored = optuna.load_study(study_name="s", storage=_storage(journal)).trials[-1]
     assert sorted(stored.intermediate_values) == [0]
+
+
+def test_tied_trials_are_named_not_presented_as_a_choice(data, tmp_path):
+    """Settings that change nothing (patience above the epochs) give every trial the same
+    inner score: the summary says the earliest was taken for want of a difference."""
+    d, _, folds = data
+    space = {
+        "model": str(TINY_ARCH),
+        "fixed": {"epochs": 2, "batch_size": 16, "learning_rate": 0.01},
+        "params": {"patience": {"choices": [5, 6, 7]}},
+    }
+    res = _run(d, d / "pheno.csv", folds, tmp_path / "t", space=space, n_trials=4)
+    said = [n for n in res.notes if "had the same inner score" in n]
+    assert len(said) == 1 and "reported as chosen" in said[0]
+    assert said[0] in (tmp_path / "t" / "summary.md").read_text()

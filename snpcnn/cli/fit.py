@@ -514,10 +514,13 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
     names = bundle.covariate_names if bundle.head == "regression" else []
     if not names:
         if covariates_file:
-            raise InputError(
-                f"--covariates {covariates_file}: the model was fitted without covariates; "
-                "leave the option out"
+            why = (
+                "the model is a binary trait's CNN, which does not use covariates (fit "
+                "ignored them for the CNN)"
+                if bundle.head == "binary" and bundle.covariate_names
+                else "the model was fitted without covariates"
             )
+            raise InputError(f"--covariates {covariates_file}: {why}; leave the option out")
         return None
     if not covariates_file:
         click.echo(

@@ -265,3 +265,27 @@ def test_rrblup_coding_minus_one_zero_one(tmp_path):
         read_genotypes(tmp_path / "bad.csv", coding="-101")
     r = CliRunner().invoke(main, ["info", str(tmp_path / "m.csv"), "--coding", "-101"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_path):
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph["case"] = (ph["y"] > ph["y"].median()).astype(int)
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "case",
+            "--covariates", "herd", "--model", str(coded / "tiny.toml"), "--folds", "3",
+            "--epochs", "1", "--baselines", "gblup", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = "trait 'case' is binary: the CNN does not use the covariates (herd), while GBLUP"
+    assert said in r.output and said in (out / "summary.md").read_text()
+    r = CliRunner().invoke(
+        main,
+        ["predict", str(out / "model.keras"), str(coded / "geno.csv"), "--covariates",
+         str(tmp_path / "p.csv")],
+    )  # fmt: skip
+    assert r.exit_code != 0 and "a binary trait's CNN, which does not use covariates" in r.output
