@@ -28,7 +28,9 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
     g = simulate_genotypes(n, snps, seed=seed)
     y, info = simulate_trait(g, architecture=trait, n_loci=10, h2=0.5, seed=seed + 1)
     y = np.asarray(y, dtype=np.float64)
-    gv = np.asarray(info.genetic_value, dtype=np.float64) if hasattr(info, "genetic_value") else None
+    gv = (
+        np.asarray(info.genetic_value, dtype=np.float64) if hasattr(info, "genetic_value") else None
+    )
     n_train = int(0.8 * n)
     tr, te = np.arange(n_train), np.arange(n_train, n)
     pre = GenotypePreprocessor(scaling="center").fit(g, tr)
@@ -42,7 +44,9 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
         mu, sd = y[tr].mean(), y[tr].std()
         z = ((y[tr] - mu) / sd).astype(np.float32)[:, None]
         start, choice = _choose_start(x_tr, z, TrainConfig(model="snpcnn_default"), "regression")
-        pred = (start.predict(x_te)[:, 0] if start is not None else np.full(len(te), np.nan)) * sd + mu
+        pred = (
+            start.predict(x_te)[:, 0] if start is not None else np.full(len(te), np.nan)
+        ) * sd + mu
         out["chosen"] = choice.get("chosen")
         out["gblup_ad_share"] = choice.get("gblup_ad_share")
         out["loglik_gain"] = choice.get("loglik_gain")
@@ -57,7 +61,9 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["peak_rss_gb_before"] = round(before, 2)
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
-    out["r_test"] = round(float(np.corrcoef(pred, y[te])[0, 1]), 4) if np.isfinite(pred).all() else None
+    out["r_test"] = (
+        round(float(np.corrcoef(pred, y[te])[0, 1]), 4) if np.isfinite(pred).all() else None
+    )
     return out
 
 

@@ -689,9 +689,7 @@ class DominanceRows:
         return self.shape[0]
 
     def subset(self, rows: np.ndarray) -> DominanceRows:
-        return DominanceRows(
-            self.flat.subset(rows), self.mean, self.a, self.b, self.c_a, self.c_d
-        )
+        return DominanceRows(self.flat.subset(rows), self.mean, self.a, self.b, self.c_a, self.c_d)
 
     def __getitem__(self, key) -> np.ndarray:
         xc = self.flat[key].astype(np.float64) - self.mean
@@ -751,7 +749,9 @@ def fit_dominance_large(x, y: np.ndarray, share: float, delta: float):
         return fit.coef, float(fit.beta[0]) - float(mo.mean @ fit.coef)
 
     def predict(part: DominanceRows, coef: np.ndarray, intercept: float) -> np.ndarray:
-        return large_n.linear_predict(part, part.shape[1], np.zeros(part.shape[1]), coef) + intercept
+        return (
+            large_n.linear_predict(part, part.shape[1], np.zeros(part.shape[1]), coef) + intercept
+        )
 
     coef, intercept = solve(rows, yv)
     fitted = predict(rows, coef, intercept)

@@ -401,6 +401,10 @@ def test_the_flat_grad_cam_note_names_the_start_the_model_predicts():
     from snpcnn.explain import _start_of
 
     inp = keras.Input(shape=(6,))
-    for name, label in (("lasso_start", "the LASSO"), ("gblup_ad_start", "GBLUP-AD"), ("x", "RR-BLUP")):
+    for name, label in (
+        ("lasso_start", "the LASSO"),
+        ("gblup_ad_start", "GBLUP-AD"),
+        ("x", "RR-BLUP"),
+    ):
         model = keras.Model(inp, keras.layers.Dense(1, name=name)(inp))
         assert _start_of(model) == label
