@@ -26,11 +26,8 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
     from snpcnn.simulate import simulate_genotypes, simulate_trait
 
     g = simulate_genotypes(n, snps, seed=seed)
-    y, info = simulate_trait(g, architecture=trait, n_loci=10, h2=0.5, seed=seed + 1)
+    y, _ = simulate_trait(g, architecture=trait, n_loci=10, h2=0.5, seed=seed + 1)
     y = np.asarray(y, dtype=np.float64)
-    gv = (
-        np.asarray(info.genetic_value, dtype=np.float64) if hasattr(info, "genetic_value") else None
-    )
     n_train = int(0.8 * n)
     tr, te = np.arange(n_train), np.arange(n_train, n)
     pre = GenotypePreprocessor(scaling="center").fit(g, tr)
