@@ -1146,9 +1146,12 @@ def _frames(res, ds_name: str, seed: int, rename: dict[str, str]):
 
 
 def _ensemble(
-    cnn_pred, gblup_pred, gblup_metrics, label, head
+    cnn_pred, gblup_pred, gblup_metrics, label, head, fixed_pred=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score the average of a CNN's and GBLUP's out-of-fold predictions, fold by fold."""
+    """Score the average of a CNN's and GBLUP's out-of-fold predictions, fold by fold (with
+    ``fixed_pred``, the covariates-only predictions, also its genomic r, as for the other
+    models)."""
+    from snpcnn.cv import genomic_r
     from snpcnn.metrics import binary_metrics, regression_metrics
 
     on = ["dataset", "trait", "seed", "repeat", "fold", "sample_id"]
@@ -1164,6 +1167,13 @@ def _ensemble(
         "n_train"
     ]
     score = regression_metrics if head == "regression" else binary_metrics
+    fixed = None
+    if fixed_pred is not None and len(fixed_pred) and head == "regression":
+        fixed = preds.merge(
+            fixed_pred[on + ["predicted"]].rename(columns={"predicted": "fixed"}),
+            on=on,
+            how="left",
+        )["fixed"].to_numpy()
     rows = []
     for (ds, trait, seed, r, f), g in preds.groupby(
         ["dataset", "trait", "seed", "repeat", "fold"], sort=False
@@ -1171,6 +1181,9 @@ def _ensemble(
         if len(g) < 2:
             continue
         vals, status = score(g["observed"].to_numpy(), g["predicted"].to_numpy())
+        if fixed is not None and np.isfinite(fixed[g.index]).all():
+            g_r = genomic_r(g["observed"].to_numpy(), g["predicted"].to_numpy(), fixed[g.index])
+            vals = {**vals, GENOMIC_METRIC: g_r}
         for metric, value in vals.items():
             rows.append(
                 {
@@ -1182,7 +1195,9 @@ def _ensemble(
                     "model": label,
                     "metric": metric,
                     "value": value,
-                    "status": status,
+                    "status": status
+                    if metric != GENOMIC_METRIC or status != "ok" or np.isfinite(value)
+                    else "undefined",
                     "n_train": int(n_train.loc[(r, f)]),
                     "n_test": int(len(g)),
                 }
@@ -1579,10 +1594,11 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                     bm, bp = frames[BASELINE_UNIT]
                     gm = bm[(bm["model"] == "GBLUP") & (bm["metric"] == HEADLINE[head])]
                     gp = bp[bp["model"] == "GBLUP"]
+                    fp = bp[bp["model"] == FIXED_NAME]
                     for m in config.models:
                         cp = frames[m.name][1]
                         cp = cp[cp["model"] == m.name]  # not its RR-BLUP start's rows
-                        em, ep = _ensemble(cp, gp, gm, f"{m.name}+GBLUP", head)
+                        em, ep = _ensemble(cp, gp, gm, f"{m.name}+GBLUP", head, fp)
                         metric_frames.append(em)
                         pred_frames.append(ep)
         del ds

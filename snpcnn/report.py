@@ -240,6 +240,10 @@ def fold_table(results, trait: str, metric: str | None = None) -> pd.DataFrame:
     return table
 
 
+#: the metrics a collapsed fold leaves undefined
+CORRELATION_METRICS = ("pearson_r", "spearman_rho", "auc", "genomic_pearson_r")
+
+
 def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
     s = results.summary()
     s = s[(s["trait"] == trait) & (s["metric"] == metric)].set_index("model")
@@ -256,8 +260,12 @@ def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
             txt = f"{mean:.3f} ± {sd:.3f}"
         else:
             txt = f"{mean:.3f}"  # one fold: no SD
-        if nc:
+        if nc and metric in CORRELATION_METRICS:
+            # correlations are undefined on constant predictions (left out of the mean);
+            # R^2, RMSE and MAE are defined there and included
             txt += f" ({nc} collapsed)"
+        elif nc:
+            nc = 0
         if np.isfinite(mean) and count < n_folds - nc:
             txt += f" ({count} of {n_folds} folds defined)"
         row[model] = txt

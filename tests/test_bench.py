@@ -620,3 +620,32 @@ def test_simulated_dataset_with_a_ridge_started_cnn_and_ensemble(tmp_path):
     # the same config gives the same data and, on CPU, the same numbers
     again = run_benchmark(tmp_path / "sim.toml", tmp_path / "out2")
     assert again.results["value"].equals(res.results["value"])
+
+
+def test_the_ensemble_rows_get_a_genomic_r_with_covariates(tmp_path, example_data):
+    """With covariates every model has a genomic r; the CNN+GBLUP average too (it had none),
+    computed as for the others from the covariates-only predictions of the same fold."""
+    from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, genomic_r
+
+    write_tiny_data(tmp_path, example_data)
+    ph = pd.read_csv(tmp_path / "pheno.csv")
+    ph["env"] = np.where(np.arange(len(ph)) % 2, "a", "b")
+    ph["GY_E1"] += np.where(ph["env"] == "a", 1.0, 0.0)
+    ph.to_csv(tmp_path / "pheno.csv", index=False)
+    text = (
+        tiny_config(tmp_path, models=("tiny",))
+        .read_text()
+        .replace('traits = ["GY_E1"]', 'traits = ["GY_E1"]\ncovariates = ["env"]')
+    )
+    (tmp_path / "bench.toml").write_text(text)
+    bench = run_benchmark(tmp_path / "bench.toml", tmp_path / "out")
+    res, pred = bench.results, bench.predictions
+    g = res[(res.model == "tiny+GBLUP") & (res.metric == GENOMIC_METRIC)]
+    assert len(g) == 3 and g.value.notna().all()
+    key = ["repeat", "fold"]
+    for (r, f), rows in pred[pred.model == "tiny+GBLUP"].groupby(key):
+        fx = pred[(pred.model == FIXED_NAME) & (pred.repeat == r) & (pred.fold == f)]
+        fx = fx.set_index("sample_id").loc[rows.sample_id, "predicted"].to_numpy()
+        want = genomic_r(rows.observed.to_numpy(), rows.predicted.to_numpy(), fx)
+        got = g[(g.repeat == r) & (g.fold == f)].value.iloc[0]
+        assert got == pytest.approx(want)
