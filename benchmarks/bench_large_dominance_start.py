@@ -1,8 +1,9 @@
-"""The default's GBLUP-AD start above ``kernel_max_samples`` training rows (session 31):
-REML on a 3,000-row subsample, marker effects by CG on every row.  Before, the start was the
-ridge (GBLUP) there.  One split of simulated LD genotypes (a dominance or an additive trait):
-the start alone against GBLUP and the GBLUP-AD baseline, test Pearson r, seconds and peak RSS,
-each in a child process.
+"""The default's starts above ``kernel_max_samples`` training rows (session 31): REML
+compares the ridge, GBLUP-AD and the CNN-GP on a 3,000-row subsample; GBLUP-AD's marker
+effects by CG on every row, the CNN-GP by its Nystrom fit through the subsample as
+landmarks.  Before, the start was the ridge (GBLUP) there.  One split of simulated LD
+genotypes: the start alone against GBLUP and the GBLUP-AD / CNN-GP baselines, test Pearson r,
+seconds and peak RSS, each in a child process.
 
     python benchmarks/bench_large_dominance_start.py [--n 8000] [--snps 3000] [--trait dominance]
 """
@@ -47,10 +48,11 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
         out["chosen"] = choice.get("chosen")
         out["gblup_ad_share"] = choice.get("gblup_ad_share")
         out["loglik_gain"] = choice.get("loglik_gain")
+        out["loglik"] = choice.get("loglik")
     else:
-        from snpcnn.baselines import GBLUP, GBLUPAD
+        from snpcnn.baselines import CNNGP, GBLUP, GBLUPAD
 
-        model = GBLUP() if what == "GBLUP" else GBLUPAD()
+        model = {"GBLUP": GBLUP, "GBLUP-AD": GBLUPAD, "CNN-GP": CNNGP}[what]()
         d_tr = x_tr.reshape(n_train, -1) + pre.fill_
         d_te = x_te.reshape(len(te), -1) + pre.fill_
         pred = model.fit(d_tr, y[tr]).predict(d_te)

@@ -550,8 +550,9 @@ def _choose_start(
     elif not names:
         why = "; ".join(sorted(set(not_offered.values())))
     elif n > int(spec["kernel_max_samples"]) and not only:
-        if "gblup_ad" in names and not np.isnan(y).any():
-            return _choose_start_large(x, y, config, head, spec, info)
+        large = tuple(k for k in ("gblup_ad", "cnn_gp") if k in names)
+        if large and not np.isnan(y).any():
+            return _choose_start_large(x, y, config, head, spec, info, large)
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     elif np.isnan(y).any():
         why = "missing targets"
@@ -658,34 +659,45 @@ def _choose_start(
 
 
 def _choose_start_large(
-    x, y: np.ndarray, config: TrainConfig, head: str, spec: dict, info: dict
+    x, y: np.ndarray, config: TrainConfig, head: str, spec: dict, info: dict, offered: tuple
 ) -> tuple[_AddedStart | None, dict[str, Any]]:
-    """The start choice above ``kernel_max_samples`` training rows, with no n x n matrix:
-    REML compares the ridge and GBLUP-AD on a random subsample of
-    :data:`snpcnn.baselines.large_n.SUBSAMPLE` rows (fixed seed), as the large-n GBLUP takes
-    its variance ratio from one; where GBLUP-AD wins by more than ``kernel_threshold``, its
-    share and variance ratio are kept and its marker effects fitted on every row by the
-    large-n ridge solver (:func:`snpcnn.datapath.fit_dominance_large`), with out-of-fold
-    residuals for the convolutions.  The CNN-GP (its model would hold every training row)
-    and the LASSO are not offered there; ``info`` says so."""
+    """The start choice above ``kernel_max_samples`` training rows, with no n x n matrix of
+    all rows.  REML compares the ridge with GBLUP-AD and the CNN-GP (``offered``) on a
+    random subsample of :data:`snpcnn.baselines.large_n.SUBSAMPLE` rows (fixed seed), as the
+    large-n GBLUP takes its variance ratio from one.  Where an alternative wins by more than
+    ``kernel_threshold`` it is fitted on every row: GBLUP-AD with the subsample's share and
+    variance ratio, its marker effects by the large-n ridge solver
+    (:func:`snpcnn.datapath.fit_dominance_large`, out-of-fold residuals for the
+    convolutions); the CNN-GP by its Nystrom approximation through the same rows as
+    landmarks (exact leave-one-out residuals of that model; the saved model holds the
+    landmarks, not every training row).  The LASSO is not offered there; ``info`` says
+    so."""
+    from snpcnn.baselines import CNNGP
     from snpcnn.baselines.large_n import SUBSAMPLE, subsample_rows
     from snpcnn.datapath import fit_dominance_large
 
     n = len(x)
     rows = subsample_rows(n, SUBSAMPLE, seed=0)
-    sub, sub_info = _choose_start(x[rows], y[rows], config, head, only=("gblup_ad",))
+    sub, sub_info = _choose_start(x[rows], y[rows], config, head, only=offered)
     limit = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     not_offered = dict(info.get("not_offered", {}))
     for k in info["candidates"][1:]:
-        if k != "gblup_ad":
+        if k not in offered:
             not_offered[k] = limit
     info.update({k: v for k, v in (sub_info or {}).items() if k != "candidates"})
-    info["candidates"] = ["ridge", "gblup_ad"]
+    info["candidates"] = ["ridge", *offered]
     info["not_offered"] = not_offered
     info["subsample"] = len(rows)
     if sub is None:
         return None, info
-    start = fit_dominance_large(x, y[:, 0], sub.share, sub.delta)
+    yv = y[:, 0].astype(np.float64)
+    if isinstance(sub, _KernelStart):
+        gp = CNNGP(solver="nystrom", landmarks=SUBSAMPLE)
+        gp.fit(x if not isinstance(x, np.ndarray) else x.reshape(n, -1), yv)
+        info["kernel_depth"] = int(gp.depth_)
+        info["cnn_gp_landmarks"] = len(gp.landmark_rows_)
+        return _cnn_gp_start(gp, yv), info
+    start = fit_dominance_large(x, yv, sub.share, sub.delta)
     if start is None:
         info["chosen"] = info["reml_choice"] = "ridge"
         info["gblup_ad_skipped"] = "no dominance codes"
@@ -718,6 +730,14 @@ def _start_output(start, inp):
         layer.set_effects(start.lin, start.quad, start.const)
         return out
     gp = start.gp
+    if gp._is_nystrom():
+        # a Nystrom fit predicts K(x, landmarks) @ weights: the exact fit on the landmarks
+        # with the landmark weights as its dual coefficients
+        import copy
+
+        twin = copy.copy(gp.landmark_model_)
+        twin.dual_coef_ = np.asarray(gp.landmark_weights_, dtype=np.float64)
+        gp = twin
     # the layer holds the training rows as int8 codes where each column has few distinct
     # values (dosages: always), the same predictions bit for bit in a quarter of the memory
     coded = gp.train_codes()

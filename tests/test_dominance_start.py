@@ -200,7 +200,7 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     subsample (here every row, so the same choice, share and delta as the exact path), and
     GBLUP-AD's marker effects come from the large-n ridge solver on the augmented features:
     the exact path's predictions to the CG tolerance, with out-of-fold residuals; the
-    CNN-GP and the LASSO are not offered there.  On an additive trait the start stays the
+    LASSO is not offered there.  On an additive trait the start stays the
     ridge."""
     from snpcnn.baselines import large_n
 
@@ -213,8 +213,8 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     monkeypatch.setattr(large_n, "SUBSAMPLE", 1000)  # every row: the exact path's REML
     start, info = _choose_start(x, y, cfg, "regression")
     assert isinstance(start, _DominanceStart) and info["chosen"] == "gblup_ad"
-    assert info["subsample"] == 300 and info["candidates"] == ["ridge", "gblup_ad"]
-    assert set(info["not_offered"]) == {"cnn_gp", "lasso"}
+    assert info["subsample"] == 300 and info["candidates"] == ["ridge", "gblup_ad", "cnn_gp"]
+    assert set(info["not_offered"]) == {"lasso"}
     assert start.share == exact.share and start.delta == pytest.approx(exact.delta)
     x2 = x.reshape(len(x), -1)
     scale = float(np.abs(exact.predict(x2)).max())
@@ -232,3 +232,36 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     xa, ya = _data("additive", seed=2, n=300)
     start, info = _choose_start(xa, ya, cfg, "regression")
     assert start is None and info["chosen"] == "ridge"
+
+
+def test_above_kernel_max_samples_the_cnn_gp_start_is_its_nystrom_fit(monkeypatch):
+    """Where REML prefers the CNN-GP on the subsample of a large training part, the start is
+    the CNN-GP's Nystrom fit on every row through the subsample's rows as landmarks; the
+    Keras layer that carries it holds the landmarks and predicts what the start predicts."""
+    import keras
+
+    from snpcnn.baselines import large_n
+    from snpcnn.training import _KernelStart, _start_output
+
+    rng = np.random.default_rng(3)
+    n, m = 300, 60
+    x = rng.binomial(2, 0.5, size=(n, m)).astype(np.float64)
+    g = np.tanh((x - 1.0) @ rng.normal(size=m) / 3.0) * 3.0 + ((x[:, :30] - 1.0) ** 2).sum(1) * 0.5
+    y = g + rng.normal(scale=g.std() * 0.6, size=n)
+    z = (x - x.mean(0)).astype(np.float32)[..., None]
+    yy = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+    arch = load_architecture("snpcnn_default")
+    arch["linear"]["kernel_max_samples"] = 100
+    monkeypatch.setattr(large_n, "SUBSAMPLE", 200)
+    start, info = _choose_start(z, yy, TrainConfig(model=arch), "regression")
+    assert isinstance(start, _KernelStart) and info["chosen"] == "cnn_gp"
+    assert start.gp.solver_ == "nystrom" and info["cnn_gp_landmarks"] == 200
+    assert set(info["not_offered"]) == {"lasso"} and info["subsample"] == 200
+    inp = keras.Input(shape=z.shape[1:])
+    model = keras.Model(inp, _start_output(start, inp))
+    np.testing.assert_allclose(
+        model.predict(z, verbose=0).reshape(-1), start.predict(z).reshape(-1), atol=2e-4
+    )
+    # the leave-one-out shift is that of the Nystrom model's REML fit
+    loo = yy[:, 0] - start.fitted[:, 0] + start.shift[:, 0]
+    np.testing.assert_allclose(loo, start.gp.loo_residuals_, atol=1e-5)
