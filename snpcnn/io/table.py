@@ -323,7 +323,7 @@ def read_table(
                 InputWarning,
                 stacklevel=2,
             )
-    if used.startswith("01"):  # "01" or "01 (auto: ...)"
+    if used == "01" or used.startswith("01 "):  # "01" or "01 (auto: ...)", never "012"
         dosages[dosages == 1] = 2
     variants = pd.DataFrame({"id": snp_ids})
     report = {
