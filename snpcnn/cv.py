@@ -1091,7 +1091,9 @@ def cross_validate(
     if progress:
         # epoch callbacks per fold: each epoch of each network (seeds, or cross-fitted parts)
         nets = (
-            conv_folds if (set(START_NAMES) & set(models) and conv_folds >= 2) else training.n_seeds
+            conv_folds
+            if (any(is_start_row(m) for m in models) and conv_folds >= 2)
+            else training.n_seeds
         )
         progress(
             "start",
@@ -1157,7 +1159,8 @@ def cross_validate(
         final_lr = float(pd.Series(lrs).mode().iloc[0]) if lrs else training.learning_rate
         if progress:
             # cross-fitted convolutions stop early on their own in the refit too
-            crossfit = bool(set(START_NAMES) & set(models)) and conv_folds >= 2
+            # every start row's name (v6 and later name GBLUP-AD, the LASSO, ...)
+            crossfit = any(is_start_row(m) for m in models) and conv_folds >= 2
             progress(
                 "refit_start",
                 epochs=epochs if crossfit else final_epochs,

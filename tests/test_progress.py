@@ -289,3 +289,30 @@ def test_eta_expects_the_epochs_early_stopping_ran_not_the_maximum():
     eta = eta_seconds(p.fraction(), 1.0, clock.t - 1000.0)
     assert 500 < eta < 620, eta
     assert "ETA 9 min" in buf.getvalue().splitlines()[-1]
+
+
+def test_the_default_announces_its_cross_fitted_networks(example_data, tmp_path):
+    """The default's start row is named after all its starts (v6 and later); the progress
+    announcements still count its cross-fitted networks, and the refit is 'up to' epochs
+    (they said 1 network and a refit of 0 epochs)."""
+    import numpy as np
+    import pandas as pd
+
+    from snpcnn.cv import cross_validate
+    from snpcnn.genotypes import Genotypes
+
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=80).iloc[:, :41]
+    ids = x["sample_id"].astype(str).to_numpy()
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph = ph.set_index("sample_id").loc[ids, ["GY_E1"]].reset_index()
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    geno = Genotypes((x.iloc[:, 1:].to_numpy() * 2).astype(np.int8), ids)
+    events = []
+    cross_validate(
+        geno, tmp_path / "p.csv", ["GY_E1"], folds=2, epochs=1, conv_folds=2,
+        baselines=["gblup"], progress=lambda e, **kw: events.append((e, kw)),
+    )  # fmt: skip
+    start = next(kw for e, kw in events if e == "start")
+    refit = next(kw for e, kw in events if e == "refit_start")
+    assert start["nets"] == 2 and start["epochs"] == 2
+    assert refit["up_to"] is True and refit["epochs"] == 1
