@@ -100,8 +100,9 @@ def _folds_arg(value: str):
     default=TRAIN_DEFAULTS["conv_gate"],
     show_default=True,
     type=click.FloatRange(0.0, 1.0),
-    help="Keep the convolutions' correction of the ridge start only if it lowers the "
-    "inner-validation error at this significance level (0 = any gain).",
+    help="Keep the convolutions' correction of the start only if it lowers the out-of-fold "
+    "error on the training rows (cross-fitted; with --conv-folds 0 the inner-validation "
+    "error) at this significance level (0 = any gain).",
 )
 @click.option(
     "--conv-folds",
