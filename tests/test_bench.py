@@ -534,17 +534,31 @@ def test_conv_kept_rows_sum_the_fits_of_ridge_started_cnns_only():
     bench = SimpleNamespace(
         units=[
             {**unit, "model": "baselines", "conv_kept": None},
-            {**unit, "model": "snpcnn_default", "conv_kept": (1, 10)},
-            {**unit, "seed": 1, "model": "snpcnn_default", "conv_kept": [0, 10]},
+            {
+                **unit,
+                "model": "snpcnn_default",
+                "conv_kept": (1, 10),
+                "start_counts": {"RR-BLUP": 4, "CNN-GP": 6, "LASSO": 0},
+            },
+            {
+                **unit,
+                "seed": 1,
+                "model": "snpcnn_default",
+                "conv_kept": [0, 10],
+                "start_counts": {"RR-BLUP": 3, "CNN-GP": 6, "LASSO": 1},
+            },
             {**unit, "model": "tiny"},  # a unit stored before the field existed
         ]
     )
+    # the starts are summed over the units and named: where the convolutions were dropped
+    # the model predicts its start, which need not be RR-BLUP
     assert _conv_kept_rows(bench) == [
         {
             "dataset": "d",
             "trait": "t",
             "model": "snpcnn_default",
             "convolutions kept": "1 of 20 fits",
+            "starts": "RR-BLUP 7, CNN-GP 12, LASSO 1",
         }
     ]
 
