@@ -1659,6 +1659,13 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
     )
     if progress:
         progress("refit_done")
+    if res.conv:  # what the saved model predicts: its start, and whether its correction was kept
+        from snpcnn.training import START_LABELS
+
+        kind = res.conv.get("start") or "ridge"
+        config["refit_start"] = START_LABELS.get(kind, kind)
+        kept = res.conv.get("kept")
+        config["refit_conv_kept"] = bool(any(kept) if isinstance(kept, list) else kept)
     return ModelBundle(
         model=res.model,
         preprocessor=pre,

@@ -308,10 +308,16 @@ def test_the_default_announces_its_cross_fitted_networks(example_data, tmp_path)
     ph.to_csv(tmp_path / "p.csv", index=False)
     geno = Genotypes((x.iloc[:, 1:].to_numpy() * 2).astype(np.int8), ids)
     events = []
-    cross_validate(
+    res = cross_validate(
         geno, tmp_path / "p.csv", ["GY_E1"], folds=2, epochs=1, conv_folds=2,
         baselines=["gblup"], progress=lambda e, **kw: events.append((e, kw)),
     )  # fmt: skip
+    # run.json and the bundle say what the saved model predicts
+    from snpcnn.training import START_LABELS
+
+    assert res.config["refit_start"] in START_LABELS.values()
+    assert isinstance(res.config["refit_conv_kept"], bool)
+    assert res.final_bundle.config["refit_start"] == res.config["refit_start"]
     start = next(kw for e, kw in events if e == "start")
     refit = next(kw for e, kw in events if e == "refit_start")
     assert start["nets"] == 2 and start["epochs"] == 2
