@@ -1001,7 +1001,8 @@ def cross_validate(
             f"({', '.join(data.covariates or [])}), while "
             + ", ".join(_baseline_label(b) for b in baselines)
             + " fit them as fixed effects, so CNN against them compares genotypes alone with "
-            "covariates + genotypes; fit without --covariates for a like-for-like comparison"
+            "covariates + genotypes (the 'Covariates only' row shows what the covariates alone "
+            "reach); fit without --covariates for a like-for-like comparison"
         )
         log.warning(msg)
         size_notes.append(msg)
@@ -1034,7 +1035,7 @@ def cross_validate(
         models.insert(1, start_label(model))  # the hybrid's start, scored beside it
     if base_cfg.ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
-    if targets.use_covariates and targets.head == "regression" and baselines:
+    if targets.use_covariates and baselines:
         models.append(FIXED_NAME)
     folds = data.folds
     config = {
@@ -1532,6 +1533,17 @@ def _run_fold(
         )
         if baselines:
             preds[FIXED_NAME] = fixed_te
+    elif targets.use_covariates and baselines:
+        # a binary trait: the covariates alone as a linear probability model (least squares
+        # of the 0/1 trait on [1, C], as the baselines fit them), scored by AUC beside the
+        # models: what the covariates contribute to the baselines' AUC (the CNN uses none)
+        preds[FIXED_NAME] = np.column_stack(
+            [
+                _fixed(c_te, _ols(c_tr[ok], y_tr[ok, j]), len(ids_te))
+                for j in range(y_tr.shape[1])
+                for ok in [~np.isnan(y_tr[:, j])]
+            ]
+        )
 
     n_tr = {t: int(np.sum(~np.isnan(y_tr[:, j]))) for j, t in enumerate(targets.traits)}
     for name, p in preds.items():

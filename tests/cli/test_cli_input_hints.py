@@ -283,6 +283,10 @@ def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_pat
     assert r.exit_code == 0, r.output
     said = "trait 'case' is binary: the CNN does not use the covariates (herd), while GBLUP"
     assert said in r.output and said in (out / "summary.md").read_text()
+    # the covariates alone are scored beside them (their share of GBLUP's AUC)
+    m = pd.read_csv(out / "metrics.csv")
+    cov = m[(m.model == "Covariates only") & (m.metric == "auc")]
+    assert len(cov) == 3 and cov.value.notna().all()
     r = CliRunner().invoke(
         main,
         ["predict", str(out / "model.keras"), str(coded / "geno.csv"), "--covariates",
