@@ -265,11 +265,13 @@ class ModelBundle:
                     "without covariates"
                 )
             if cov in levels:
-                vals = np.asarray([str(v) for v in values], dtype=object)
-                known = np.isin(vals, levels[cov])
+                from snpcnn.io.phenotypes import canonical_level
+
+                vals = np.asarray([canonical_level(str(v)) for v in values], dtype=object)
+                known = np.isin(vals, [canonical_level(v) for v in levels[cov]])
                 for level in levels[cov][1:]:
                     name = f"{cov}[{level}]"
-                    col = (vals == level).astype(np.float64)
+                    col = (vals == canonical_level(level)).astype(np.float64)
                     col[~known] = means.get(name, 0.0)
                     blocks.append(col[:, None])
                     names.append(name)

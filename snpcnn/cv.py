@@ -980,7 +980,20 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
-    for msg in trait_outlier_notes(targets) + [targets.report.get("groups_missing")]:
+    sizes = fold_table.groupby(["repeat", "fold"]).size()
+    uneven = None
+    if len(sizes) and sizes.max() > 3 * sizes.min():
+        uneven = (
+            f"the test folds are very unequal ({int(sizes.min())} to {int(sizes.max())} "
+            "samples): each fold's r weighs the same in the mean"
+            + (
+                f", and the training part beside a large fold is small (with --groups "
+                f"'{data.groups}', one large group makes one large fold)"
+                if data.groups
+                else ""
+            )
+        )
+    for msg in trait_outlier_notes(targets) + [targets.report.get("groups_missing"), uneven]:
         if msg:
             log.warning(msg)
             size_notes.append(msg)
@@ -1399,6 +1412,7 @@ def _run_fold(
     out: dict[str, Any] = {"metrics": [], "predictions": [], "notes": [], "history": None}
     # digests of everything fitted in this fold: lets a test prove the test fold never leaks
     out["fitted"] = {"preprocessing": _digest(*pre.to_arrays().values())}
+    out["notes"].extend(_unseen_level_notes(targets, ids_tr, ids_te, r, f))
     if cnn:
         t0 = time.perf_counter()
         x_tr = _encode(pre, genotypes, rows_tr)
@@ -1618,6 +1632,29 @@ def _run_fold(
                     "(correlation undefined; counted as a loss)"
                 )
     return out
+
+
+def _unseen_level_notes(targets: Targets, ids_tr, ids_te, r: int, f: int) -> list[str]:
+    """A note per categorical covariate whose test samples have a level the training part
+    lacks (they get the training average of its levels, as in predict)."""
+    if not targets.use_covariates:
+        return []
+    ph = targets.phenotypes
+    notes = []
+    for cov in ph.covariates:
+        if cov not in ph.categorical:
+            continue
+        seen = {str(v) for v in ph.table.loc[list(ids_tr), cov]}
+        test = np.asarray([str(v) for v in ph.table.loc[list(ids_te), cov]], dtype=object)
+        new = ~np.isin(test, list(seen))
+        if new.any():
+            shown = ", ".join(sorted(set(test[new]))[:3])
+            notes.append(
+                f"repeat {r} fold {f}: covariate '{cov}': {int(new.sum())} test sample(s) have "
+                f"a level the training part lacks ({shown}); they get the training average "
+                "of its levels"
+            )
+    return notes
 
 
 def _covariates(targets: Targets, fit_ids: np.ndarray, other_ids: np.ndarray | None = None):

@@ -663,6 +663,14 @@ def attribution_text(results, trait: str) -> str | None:
             for lab in counts
             if lab != "RR-BLUP"
         )
+        if not counts:
+            # no start was chosen (--conv-folds 0: the choice needs cross-fitted convolutions)
+            return (
+                f"Where the CNN hybrid's difference from GBLUP comes from ({label}, mean over "
+                f"folds): CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its start "
+                f"('{START}': RR-BLUP in every fit, as no start is chosen without cross-fitted "
+                f"convolutions) and {conv:+.3f} from its trained convolutions."
+            )
         return (
             f"Where the CNN hybrid's difference from GBLUP comes from ({label}, mean over folds): "
             f"CNN hybrid - GBLUP = {total:+.3f} = {start:+.3f} from its start ('{START}': "

@@ -196,7 +196,17 @@ def describe_covariates(pheno) -> str | None:
     parts = []
     for c in pheno.covariates:
         if c in pheno.categorical:
-            parts.append(f"{c} (categorical, {pheno.table[c].nunique()} levels)")
+            k = int(pheno.table[c].nunique())
+            parts.append(
+                f"{c} (categorical, {k} level{'s' if k != 1 else ''}"
+                + ("; one level: it contributes nothing" if k == 1 else "")
+                + (
+                    f"; {k} levels for {len(pheno.table)} samples: is it a measurement?"
+                    if k > len(pheno.table) / 2
+                    else ""
+                )
+                + ")"
+            )
         else:
             parts.append(f"{c} (numeric)")
     hint = ""

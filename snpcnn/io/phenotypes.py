@@ -74,6 +74,17 @@ def _is_missing(token: str, plink: bool) -> bool:
     return t in MISSING_TOKENS or (plink and t in (PLINK_MISSING, "-9.0"))
 
 
+_FLOAT_INTEGER = re.compile(r"^([+-]?\d+)\.0*$")
+
+
+def canonical_level(token: str) -> str:
+    """A categorical covariate's level as text, with an integer code written as a float
+    (``2.0``, what pandas writes for an integer column with gaps) read as that integer
+    (``2``), so that the same code matches in every file."""
+    m = _FLOAT_INTEGER.match(token.strip())
+    return str(int(m.group(1))) if m else token
+
+
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
 
 
@@ -374,8 +385,10 @@ class Phenotypes:
         fit_levels : sequence of str, optional
             Sample ids whose values define the levels of categorical covariates (pass the
             training fold's ids so that test samples never shape the encoding).  Default: the
-            levels present in ``sample_ids``.  A level seen only outside ``fit_levels`` gets an
-            all-zero row, i.e. it is treated as the reference level.
+            levels present in ``sample_ids``.  A level seen only outside ``fit_levels`` gets the
+            ``fit_levels`` samples' mean of each of the covariate's columns (the training
+            average of its levels, as :meth:`snpcnn.bundle.ModelBundle.covariate_design`
+            gives new samples), not the reference level's zeros.
 
         Returns
         -------
@@ -415,11 +428,16 @@ class Phenotypes:
                     "fill in the value, leave the covariate out, or remove those samples"
                 )
             if cov in self.categorical:
-                fit_vals = col.to_numpy()[fit_rows]
-                levels = sorted({str(v) for v in fit_vals if not pd.isna(v)})
+                fit_vals = np.asarray([str(v) for v in col.to_numpy()[fit_rows]], dtype=object)
+                levels = sorted({str(v) for v in col.to_numpy()[fit_rows] if not pd.isna(v)})
                 vals = np.asarray([str(v) for v in values], dtype=object)
+                unseen = ~np.isin(vals, levels)
                 for level in levels[1:]:
-                    blocks.append((vals == level).astype(np.float64)[:, None])
+                    block = (vals == level).astype(np.float64)
+                    # a level the fitting samples never had: their average of this column
+                    # (as predict does), not the reference level's zero
+                    block[unseen] = float(np.mean(fit_vals == level))
+                    blocks.append(block[:, None])
                     names.append(f"{cov}[{level}]")
             else:
                 blocks.append(values.astype(np.float64)[:, None])
@@ -721,7 +739,7 @@ def _read_one(
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
         else:
             data[cov] = pd.Series(
-                [None if m else t for t, m in zip(tokens, miss)], dtype=object
+                [None if m else canonical_level(t) for t, m in zip(tokens, miss)], dtype=object
             ).to_numpy()
             cat_out.append(cov)
     for label in labels:

@@ -293,3 +293,60 @@ def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_pat
          str(tmp_path / "p.csv")],
     )  # fmt: skip
     assert r.exit_code != 0 and "a binary trait's CNN, which does not use covariates" in r.output
+
+
+def test_a_level_only_in_the_test_fold_gets_the_training_average(coded, tmp_path):
+    """A categorical level that the training part lacks: its test samples get the training
+    average of the covariate's levels (as predict gives new samples), not the reference
+    level's effect, and the notes say so; uneven folds are noted too."""
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph["herd"] = ph["herd"].astype(str)
+    fold = np.where(np.arange(len(ph)) < 20, 1, np.where(np.arange(len(ph)) < 40, 2, 3))
+    ph.loc[np.flatnonzero(fold == 1)[:5], "herd"] = "Z"  # only in fold 1
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"sample_id": ph.sample_id, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "y",
+            "--covariates", "herd", "--categorical", "herd", "--model",
+            str(coded / "tiny.toml"), "--folds", str(tmp_path / "f.csv"), "--epochs", "1", "--baselines", "gblup", "--no-refit",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "fold 1: covariate 'herd': 5 test sample(s) have a level the training part lacks (Z)"
+        in r.output
+    )
+    assert "the test folds are very unequal (20 to 110 samples)" in r.output
+    pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
+    cov = pred[(pred.model == "Covariates only") & (pred.fold == 1)].set_index("sample_id")
+    z = cov.loc[ph.sample_id[ph.herd == "Z"], "predicted"]
+    ref = cov.loc[ph.sample_id[(ph.herd == "1") & (fold == 1)], "predicted"]
+    assert z.nunique() == 1 and abs(z.iloc[0] - ref.iloc[0]) > 0.1  # not level 1 effect
+    # the training average: the mean over the training samples of their fixed effects
+    train = ph[fold != 1]
+    means = train.groupby("herd")["y"].mean()
+    want = float((train["herd"].map(means)).mean())
+    assert z.iloc[0] == pytest.approx(want, abs=1e-6)
+
+
+def test_integer_codes_written_as_floats_are_the_same_level(tmp_path):
+    from snpcnn.io.phenotypes import canonical_level, read_phenotypes
+
+    assert canonical_level("2.0") == canonical_level("2") == "2"
+    assert canonical_level("2.5") == "2.5" and canonical_level("B2") == "B2"
+    (tmp_path / "p.csv").write_text("sample_id,y,litter\na,1,2.0\nb,2,2\nc,3,4.00\n")
+    ph = read_phenotypes(
+        tmp_path / "p.csv", traits=["y"], covariates=["litter"], categorical=["litter"]
+    )
+    assert list(ph.table["litter"]) == ["2", "2", "4"]
+
+
+def test_without_cross_fitting_the_attribution_names_the_ridge_start(coded, tmp_path):
+    r = _fit(coded, tmp_path / "o", "--model", "snpcnn_default", "--conv-folds", "0")
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "o" / "summary.md").read_text()
+    assert "RR-BLUP in every fit, as no start is chosen" in text and ": , RR-BLUP" not in text

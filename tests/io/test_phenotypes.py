@@ -188,7 +188,8 @@ def test_covariate_levels_fitted_on_training_ids(tmp_path):
     C_tr, names_tr = ph.covariate_matrix(train, fit_levels=train)
     C_te, names_te = ph.covariate_matrix(test, fit_levels=train)
     assert names_tr == names_te == ["herd[h2]"]
-    np.testing.assert_array_equal(C_te, [[0.0], [1.0]])  # unseen level -> all-zero row
+    # an unseen level gets the training mean of each column (h2 in 2 of the 4), not level h1 (0)
+    np.testing.assert_array_equal(C_te, [[0.5], [1.0]])
     # forced categorical on numbers, and a missing covariate value is an error
     ph = read_phenotypes(
         _write(tmp_path, "q.csv", COV), traits=["y"], covariates=["age"], categorical=["age"]
