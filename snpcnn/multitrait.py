@@ -243,6 +243,12 @@ class MultiTraitGBLUP:
             coef, *_ = np.linalg.lstsq(D, Y[ok, j], rcond=None)
             self.coef_.append(coef)
             R[ok, j] = Y[ok, j] - D @ coef
+        flat = [j + 1 for j in range(t) if np.nanstd(R[obs[:, j], j]) == 0]
+        if flat:
+            raise InputError(
+                f"multi-trait GBLUP: trait {flat[0]} is constant in the training rows (after "
+                "its fixed effects); leave it out"
+            )
         # 2. covariance matrices by ML on the complete rows
         complete = obs.all(axis=1)
         if complete.sum() < MIN_COMPLETE_ROWS:
@@ -294,6 +300,11 @@ class MultiTraitGBLUP:
         effects by block-preconditioned CG on the SNP-BLUP equations of the same model."""
         from snpcnn.baselines.large_n import subsample_gram, subsample_rows
 
+        if int(self.subsample) < MIN_COMPLETE_ROWS:
+            raise InputError(
+                f"multi-trait GBLUP: subsample must be at least {MIN_COMPLETE_ROWS} complete "
+                f"lines (the covariance estimate needs them), got {self.subsample!r}"
+            )
         rows = complete[subsample_rows(len(complete), int(self.subsample))]
         G = subsample_gram(X, rows, mean) / self.scale_
         self.Sg_, self.Se_ = self._estimate(G, R[rows])

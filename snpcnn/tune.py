@@ -1054,6 +1054,8 @@ def tune(
         "repeats": repeats,
         "seed": seed,
         "covariates": list(covariates or []),
+        # the covariates read as categorical (text, or --categorical number codes)
+        "categorical": [c for c in getattr(ph, "categorical", []) if c in (covariates or [])],
         "min_maf": min_maf,
         "min_call_rate": min_call_rate,
         "compare_default": compare_default,

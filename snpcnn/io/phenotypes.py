@@ -233,9 +233,9 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
             )
             if has_header and (len(header) == 1 or comment):
                 raise InputError(
-                    f"{path}: the first line has {len(header)} field(s) and line {ln} has "
-                    f"{len(row)}: if the first line is a comment or a title, delete it, so "
-                    "that the header (the column names) is the first line"
+                    f"{path}: the first line does not split like line {ln} (the delimiter is "
+                    "detected from the first line): if the first line is a comment or a "
+                    "title, delete it, so that the header (the column names) is the first line"
                 )
             raise InputError(
                 f"{path} line {ln}: {len(row)} fields but the header has {len(header)} "
@@ -695,6 +695,9 @@ def _read_one(
                     + (
                         "write numbers with a decimal point, not a comma"
                         if _DECIMAL_COMMA.match(token.strip())
+                        else f"'{trait}' is a pedigree column of the .fam, not a trait: the "
+                        "trait is 'phenotype'"
+                        if raw.header == list(FAM_COLUMNS) and trait in ("father", "mother")
                         else "fix the value or leave the cell empty for missing"
                     )
                     + (

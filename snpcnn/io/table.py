@@ -323,6 +323,17 @@ def read_table(
                 InputWarning,
                 stacklevel=2,
             )
+    if coding == "-101" and not (dosages == 0).any():
+        import warnings
+
+        from snpcnn.errors import InputWarning
+
+        warnings.warn(
+            f"{path}: --coding -101 but no value is -1: if this is a 0/1/2 file, every value "
+            "moved up by one; pass --coding 012",
+            InputWarning,
+            stacklevel=2,
+        )
     if used == "01" or used.startswith("01 "):  # "01" or "01 (auto: ...)", never "012"
         dosages[dosages == 1] = 2
     variants = pd.DataFrame({"id": snp_ids})

@@ -350,3 +350,26 @@ def test_without_cross_fitting_the_attribution_names_the_ridge_start(coded, tmp_
     assert r.exit_code == 0, r.output
     text = (tmp_path / "o" / "summary.md").read_text()
     assert "RR-BLUP in every fit, as no start is chosen" in text and ": , RR-BLUP" not in text
+
+
+def test_small_messages_of_the_last_fuzzing_pass(tmp_path):
+    from snpcnn.errors import InputError, InputWarning
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.multitrait import MultiTraitGBLUP
+
+    (tmp_path / "g.csv").write_text("sample_id,a,b\ns1,0,1\ns2,1,1\n")
+    with pytest.warns(InputWarning, match="--coding -101 but no value is -1"):
+        read_genotypes(tmp_path / "g.csv", coding="-101")
+    rows = [f"F{i} S{i} P{i} M{i} 1 {i % 3}" for i in range(12)]
+    (tmp_path / "x.fam").write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="'father' is a pedigree column of the .fam"):
+        read_phenotypes(tmp_path / "x.fam", traits=["father"])
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, (60, 30)).astype(float)
+    Y = np.column_stack([rng.normal(size=60), np.full(60, 1.0)])
+    with pytest.raises(InputError, match="trait 2 is constant"):
+        MultiTraitGBLUP().fit(X, Y)
+    Y[:, 1] = rng.normal(size=60)
+    with pytest.raises(InputError, match="subsample must be at least 20 complete lines"):
+        MultiTraitGBLUP(solver="iterative", subsample=5).fit(X, Y)
