@@ -1151,7 +1151,7 @@ def _ensemble(
     """Score the average of a CNN's and GBLUP's out-of-fold predictions, fold by fold (with
     ``fixed_pred``, the covariates-only predictions, also its genomic r, as for the other
     models)."""
-    from snpcnn.cv import genomic_r
+    from snpcnn.cv import genomic_r, genomic_status
     from snpcnn.metrics import binary_metrics, regression_metrics
 
     on = ["dataset", "trait", "seed", "repeat", "fold", "sample_id"]
@@ -1195,9 +1195,7 @@ def _ensemble(
                     "model": label,
                     "metric": metric,
                     "value": value,
-                    "status": status
-                    if metric != GENOMIC_METRIC or status != "ok" or np.isfinite(value)
-                    else "undefined",
+                    "status": genomic_status(status, value) if metric == GENOMIC_METRIC else status,
                     "n_train": int(n_train.loc[(r, f)]),
                     "n_test": int(len(g)),
                 }

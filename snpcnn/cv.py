@@ -82,7 +82,6 @@ START_NAME = "CNN start (RR-BLUP)"
 #: the ridge and the CNN-GP (``[linear] kernel``, the default since v5): the row is whichever
 #: start each fold chose (run.json / history ``conv.start_choice`` says which)
 KERNEL_START_NAME = "CNN start (RR-BLUP or CNN-GP, by REML)"
-START_NAMES = (START_NAME, KERNEL_START_NAME)
 
 
 def cnn_label(model: Any, linear_init: str, head: str) -> str:
@@ -651,6 +650,12 @@ def trait_outlier_notes(targets: Targets) -> list[str]:
 GENOMIC_RTOL = 1e-6
 
 
+def genomic_status(status: str, value: float) -> str:
+    """A genomic r's status: the fold's, or "undefined" where the fold is ok but the value is
+    not (the rest after the covariates, or the prediction's, is flat): never a bare NaN."""
+    return status if status != "ok" or np.isfinite(value) else "undefined"
+
+
 def genomic_r(observed, predicted, fixed) -> float:
     """Pearson r of ``observed - fixed`` with ``predicted - fixed`` (NaN when either is flat).
 
@@ -774,6 +779,59 @@ def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocess
         return pre.fit(genotypes, rows)
     ok = ~np.isnan(y[:, 0])
     return pre.fit(genotypes, rows[ok], y=y[ok, 0], covariates=None if c is None else c[ok])
+
+
+def _input_notes(genotypes, targets, fold_table, data, pre_cfg, cnn, baselines) -> list[str]:
+    """What a breeder should know about the inputs before reading the results (run notes,
+    also logged): uneven folds, extreme trait values, missing groups, poorly called samples,
+    a binary trait's covariates, its positive class, a preselection that selects nothing."""
+    notes = trait_outlier_notes(targets) + [targets.report.get("groups_missing")]
+    sizes = fold_table.groupby(["repeat", "fold"]).size()
+    if len(sizes) and sizes.max() > 3 * sizes.min():
+        notes.append(
+            f"the test folds are very unequal ({int(sizes.min())} to {int(sizes.max())} "
+            "samples): each fold's r weighs the same in the mean"
+            + (
+                f", and the training part beside a large fold is small (with --groups "
+                f"'{data.groups}', one large group makes one large fold)"
+                if data.groups
+                else ""
+            )
+        )
+    rate = genotypes.call_rate_sample()[targets.geno_index] if genotypes.n_snps else None
+    if rate is not None and (rate < LOW_SAMPLE_CALL_RATE).any():
+        worst = int(np.argmin(rate))
+        notes.append(
+            f"{int((rate < LOW_SAMPLE_CALL_RATE).sum())} sample(s) have calls at fewer than "
+            f"{LOW_SAMPLE_CALL_RATE:.0%} of the SNPs (lowest: '{targets.sample_ids[worst]}', "
+            f"{rate[worst]:.1%}); their missing genotypes are the training means, so their "
+            "predictions lie near the mean: if they are failed samples, drop them"
+        )
+    if cnn and targets.head == "binary" and targets.use_covariates and baselines:
+        notes.append(
+            f"trait '{targets.traits[0]}' is binary: the CNN does not use the covariates "
+            f"({', '.join(data.covariates or [])}), while "
+            + ", ".join(_baseline_label(b) for b in baselines)
+            + " fit them as fixed effects, so CNN against them compares genotypes alone with "
+            "covariates + genotypes (the 'Covariates only' row shows what the covariates alone "
+            "reach); fit without --covariates for a like-for-like comparison"
+        )
+    for t, (lo, hi) in targets.binary_levels.items():
+        notes.append(
+            f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait with "
+            f"{hi:g} the positive class (1 in predictions.csv, {lo:g} as 0), scored by ROC AUC"
+        )
+    top_k = pre_cfg.preselect_top_k
+    if top_k is not None and top_k >= genotypes.n_snps:
+        # nothing to select: say so rather than report a preselection that did nothing
+        notes.append(
+            f"SNP preselection top-k ({top_k:,}) is not below the {genotypes.n_snps:,} SNPs "
+            "in the genotypes: it keeps every SNP that passes the other filters"
+        )
+    notes = [n for n in notes if n]
+    for n in notes:
+        log.warning(n)
+    return notes
 
 
 def cross_validate(
@@ -980,61 +1038,7 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
-    sizes = fold_table.groupby(["repeat", "fold"]).size()
-    uneven = None
-    if len(sizes) and sizes.max() > 3 * sizes.min():
-        uneven = (
-            f"the test folds are very unequal ({int(sizes.min())} to {int(sizes.max())} "
-            "samples): each fold's r weighs the same in the mean"
-            + (
-                f", and the training part beside a large fold is small (with --groups "
-                f"'{data.groups}', one large group makes one large fold)"
-                if data.groups
-                else ""
-            )
-        )
-    for msg in trait_outlier_notes(targets) + [targets.report.get("groups_missing"), uneven]:
-        if msg:
-            log.warning(msg)
-            size_notes.append(msg)
-    rate = genotypes.call_rate_sample()[targets.geno_index] if genotypes.n_snps else None
-    if rate is not None and (rate < LOW_SAMPLE_CALL_RATE).any():
-        worst = int(np.argmin(rate))
-        msg = (
-            f"{int((rate < LOW_SAMPLE_CALL_RATE).sum())} sample(s) have calls at fewer than "
-            f"{LOW_SAMPLE_CALL_RATE:.0%} of the SNPs (lowest: '{targets.sample_ids[worst]}', "
-            f"{rate[worst]:.1%}); their missing genotypes are the training means, so their "
-            "predictions lie near the mean: if they are failed samples, drop them"
-        )
-        log.warning(msg)
-        size_notes.append(msg)
-    if cnn and targets.head == "binary" and targets.use_covariates and baselines:
-        msg = (
-            f"trait '{targets.traits[0]}' is binary: the CNN does not use the covariates "
-            f"({', '.join(data.covariates or [])}), while "
-            + ", ".join(_baseline_label(b) for b in baselines)
-            + " fit them as fixed effects, so CNN against them compares genotypes alone with "
-            "covariates + genotypes (the 'Covariates only' row shows what the covariates alone "
-            "reach); fit without --covariates for a like-for-like comparison"
-        )
-        log.warning(msg)
-        size_notes.append(msg)
-    for t, (lo, hi) in targets.binary_levels.items():
-        msg = (
-            f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait with "
-            f"{hi:g} the positive class (1 in predictions.csv, {lo:g} as 0), scored by ROC AUC"
-        )
-        log.warning(msg)
-        size_notes.append(msg)
-    top_k = pre_cfg.preselect_top_k
-    if top_k is not None and top_k >= genotypes.n_snps:
-        # nothing to select: say so rather than report a preselection that did nothing
-        msg = (
-            f"SNP preselection top-k ({top_k:,}) is not below the {genotypes.n_snps:,} SNPs "
-            "in the genotypes: it keeps every SNP that passes the other filters"
-        )
-        log.warning(msg)
-        size_notes.append(msg)
+    size_notes += _input_notes(genotypes, targets, fold_table, data, pre_cfg, cnn, baselines)
     t_load = time.perf_counter() - t_start
 
     pre_settings = pre_cfg.settings()
@@ -1619,9 +1623,7 @@ def _run_fold(
                         "trait": t,
                         "metric": GENOMIC_METRIC,
                         "value": g_r,
-                        # never a bare NaN: "undefined" where the rest after the covariates
-                        # (or the prediction's) is flat
-                        "status": status if status != "ok" or np.isfinite(g_r) else "undefined",
+                        "status": genomic_status(status, g_r),
                         "n_train": n_tr[t],
                         "n_test": int(ok.sum()),
                     }

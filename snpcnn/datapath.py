@@ -765,11 +765,10 @@ def fit_dominance_large(x, y: np.ndarray, share: float, delta: float):
     u_a, u_d = rows.c_a * coef[:p], rows.c_d * coef[p:]
     # the prediction F coef + intercept, expanded in x as in _fit_dominance_start:
     # x @ lin + x^2 @ quad + const
-    offset = intercept
     return _DominanceStart(
         lin=u_a - (2.0 * mean + b) * u_d,
         quad=u_d,
-        const=offset - float(mean @ u_a) + float((mean * mean + b * mean - a) @ u_d),
+        const=intercept - float(mean @ u_a) + float((mean * mean + b * mean - a) @ u_d),
         share=float(share),
         delta=float(delta),
         fitted=fitted.reshape(-1, 1),

@@ -692,8 +692,9 @@ def _choose_start_large(
         return None, info
     yv = y[:, 0].astype(np.float64)
     if isinstance(sub, _KernelStart):
+        # the subsample's exact CNN-GP is the Nystrom fit's landmark model (the same rows)
         gp = CNNGP(solver="nystrom", landmarks=SUBSAMPLE)
-        gp.fit(x if not isinstance(x, np.ndarray) else x.reshape(n, -1), yv)
+        gp.fit(x if not isinstance(x, np.ndarray) else x.reshape(n, -1), yv, landmark_model=sub.gp)
         info["kernel_depth"] = int(gp.depth_)
         info["cnn_gp_landmarks"] = len(gp.landmark_rows_)
         return _cnn_gp_start(gp, yv), info

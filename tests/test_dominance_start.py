@@ -262,6 +262,14 @@ def test_above_kernel_max_samples_the_cnn_gp_start_is_its_nystrom_fit(monkeypatc
     np.testing.assert_allclose(
         model.predict(z, verbose=0).reshape(-1), start.predict(z).reshape(-1), atol=2e-4
     )
+    # the subsample's CNN-GP served as the landmark model: the same fit as refitting it
+    from snpcnn.baselines import CNNGP
+
+    again = CNNGP(solver="nystrom", landmarks=200).fit(z.reshape(n, -1), yy[:, 0].astype(float))
+    np.testing.assert_allclose(
+        again.genomic_values(z.reshape(n, -1)), start.gp.genomic_values(z.reshape(n, -1)),
+        rtol=1e-9, atol=1e-12,
+    )  # fmt: skip
     # the leave-one-out shift is that of the Nystrom model's REML fit
     loo = yy[:, 0] - start.fitted[:, 0] + start.shift[:, 0]
     np.testing.assert_allclose(loo, start.gp.loo_residuals_, atol=1e-5)

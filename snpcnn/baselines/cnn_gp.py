@@ -387,16 +387,17 @@ class CNNGP(NystromMixin, Baseline):
             raise InputError(f"bias must be finite, got {self.bias!r}")
         return [int(d) for d in raw]
 
-    def fit(self, X: Any, y: Any, C: Any = None) -> CNNGP:
+    def fit(self, X: Any, y: Any, C: Any = None, *, landmark_model: Any = None) -> CNNGP:
         """Standardise on the training rows, build the kernel, pick the depth and the
         variance components by REML.  Parameters are as for :meth:`GBLUP.fit`; ``X`` may
         also be streamed rows (:class:`snpcnn.datapath.EncodedRows`), read in column blocks
         (:meth:`_fit_streamed`).  Above 6,000 training rows (``solver="auto"``) the Nystrom
-        approximation."""
+        approximation; ``landmark_model``, an exact CNN-GP with these settings already fitted
+        on the landmark rows (``subsample_rows(n, landmarks)``), spares refitting it."""
         if self._wants_nystrom(len(X) if _is_streamed(X) else np.shape(X)[0]):
             self._check_params()
             lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
-            sub = self._fit_nystrom(X, y, C, lo, hi)
+            sub = self._fit_nystrom(X, y, C, lo, hi, landmark_model)
             self.depth_ = sub.depth_
             self.loglik_by_depth_ = sub.loglik_by_depth_
             self.mean_, self.sd_ = sub.mean_, sub.sd_

@@ -295,8 +295,12 @@ class NystromMixin:
         """The kernel between the rows of ``X`` and the landmarks (rows x landmarks)."""
         return sub.kernel(X)
 
-    def _fit_nystrom(self, X: Any, y: Any, C: Any, lo: float, hi: float) -> Any:
-        """The Nystrom fit (module docstring); returns the exact fit on the landmarks."""
+    def _fit_nystrom(
+        self, X: Any, y: Any, C: Any, lo: float, hi: float, landmark_model: Any = None
+    ) -> Any:
+        """The Nystrom fit (module docstring); returns the exact fit on the landmarks
+        (``landmark_model``: that fit, made already by the caller on the same rows, is used
+        instead of fitting it again)."""
         n, m = n_rows_cols(X)
         y, fe, F = _targets_and_design(y, C, n, self.name)
         k = int(self.landmarks)
@@ -304,7 +308,14 @@ class NystromMixin:
             raise InputError(f"{self.name}: landmarks must be at least 10, got {self.landmarks!r}")
         rows = subsample_rows(n, k)
         L = X[rows]  # an array's rows (a copy in its dtype), or lazy rows (still lazy)
-        sub = self._exact_twin().fit(L, y[rows], None if C is None else np.asarray(C)[rows])
+        if landmark_model is not None and landmark_model.n_train_ != len(rows):
+            raise InputError(
+                f"{self.name}: the landmark model was fitted on {landmark_model.n_train_} rows, "
+                f"the landmarks are {len(rows)}"
+            )
+        sub = landmark_model or self._exact_twin().fit(
+            L, y[rows], None if C is None else np.asarray(C)[rows]
+        )
         K = self._blocked_cross_kernel(sub, X, L, n, len(rows))
         fit = nystrom_reml(K, rows, y, F, lo, hi, self.n_grid)
         del K

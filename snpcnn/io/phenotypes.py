@@ -207,7 +207,6 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
                 f"phenotype), this one {len(first)}; give a phenotype table instead"
             )
         has_header = False
-    if fam:
         header = list(FAM_COLUMNS)
         body, body_lines = fields, [ln for ln, _ in lines]
         unstripped = raw_fields
@@ -428,8 +427,9 @@ class Phenotypes:
                     "fill in the value, leave the covariate out, or remove those samples"
                 )
             if cov in self.categorical:
-                fit_vals = np.asarray([str(v) for v in col.to_numpy()[fit_rows]], dtype=object)
-                levels = sorted({str(v) for v in col.to_numpy()[fit_rows] if not pd.isna(v)})
+                raw_fit = col.to_numpy()[fit_rows]
+                fit_vals = np.asarray([str(v) for v in raw_fit], dtype=object)
+                levels = sorted({str(v) for v in raw_fit if not pd.isna(v)})
                 vals = np.asarray([str(v) for v in values], dtype=object)
                 unseen = ~np.isin(vals, levels)
                 for level in levels[1:]:
