@@ -28,7 +28,7 @@ import pandas as pd
 from snpcnn import __version__
 from snpcnn.errors import InputError
 from snpcnn.io.output import usual_mode
-from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE
+from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
 
 __all__ = [
     "atomic_directory",
@@ -346,7 +346,8 @@ def trait_sections(results) -> list[tuple[str, str]]:
                 if pr["n_collapsed"].sum():
                     parts.append(
                         "\nA collapsed fold (constant predictions, correlation undefined) counts "
-                        f"as a loss and enters the mean difference with {label} = 0."
+                        f"as a loss and enters the mean difference with {label} = "
+                        f"{no_information(head):g}."
                     )
                 attribution = attribution_text(results, trait)
                 if attribution:
@@ -642,8 +643,6 @@ def attribution_text(results, trait: str) -> str | None:
     need = [CNN, START, "GBLUP"]
     if not set(need) <= set(wide.columns):
         return None
-    from snpcnn.metrics import no_information
-
     # a collapsed fold counts as no information (r 0, AUC 0.5), as in the paired table
     wide = wide[need].fillna(no_information(metric))
     total = float((wide[CNN] - wide["GBLUP"]).mean())
@@ -753,10 +752,14 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     lines += [
         "## Files",
         "",
-        "- `metrics.csv`: every metric per repeat, fold, model and trait (`status` = ok or "
-        "collapsed).",
+        "- `metrics.csv`: every metric per repeat, fold, model and trait (`status` = ok, "
+        "collapsed, or for the genomic r undefined).",
         "- `predictions.csv`: out-of-fold predictions for every sample, model and trait.",
-        "- `model.keras`: the CNN refitted on all phenotyped samples, with its preprocessing.",
+        *(
+            ["- `model.keras`: the CNN refitted on all phenotyped samples, with its preprocessing."]
+            if results.final_bundle is not None
+            else []
+        ),
         "- `run.json`: version, resolved config, seed, input checksums, library versions, device, "
         "timings.",
         "- `plots/`: observed vs predicted, per-fold accuracy CNN vs GBLUP, learning curves.",
