@@ -47,12 +47,14 @@ def _child(what: str, n: int, snps: int, trait: str, seed: int) -> dict:
         ) * sd + mu
         out["chosen"] = choice.get("chosen")
         out["gblup_ad_share"] = choice.get("gblup_ad_share")
+        out["lasso_n_selected"] = choice.get("lasso_n_selected")
+        out["lasso_subsample"] = choice.get("lasso_subsample")
         out["loglik_gain"] = choice.get("loglik_gain")
         out["loglik"] = choice.get("loglik")
     else:
-        from snpcnn.baselines import CNNGP, GBLUP, GBLUPAD
+        from snpcnn.baselines import CNNGP, GBLUP, GBLUPAD, Lasso
 
-        model = {"GBLUP": GBLUP, "GBLUP-AD": GBLUPAD, "CNN-GP": CNNGP}[what]()
+        model = {"GBLUP": GBLUP, "GBLUP-AD": GBLUPAD, "CNN-GP": CNNGP, "LASSO": Lasso}[what]()
         d_tr = x_tr.reshape(n_train, -1) + pre.fill_
         d_te = x_te.reshape(len(te), -1) + pre.fill_
         pred = model.fit(d_tr, y[tr]).predict(d_te)

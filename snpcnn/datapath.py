@@ -447,6 +447,36 @@ class FlatRows:
         return np.asarray(part, dtype=np.float32).reshape(len(part), -1)
 
 
+class ArrayColumns:
+    """An in-memory model input (rows x ..., float32) seen through the column interface of
+    :class:`EncodedRows` (``n_features``, ``column_blocks``, ``columns``, ``take_columns``,
+    lazy row subsets), so that the column-block solvers (the LASSO's
+    :class:`snpcnn.baselines.lasso.StreamedColumns`) read it without a float64 copy."""
+
+    def __init__(self, x: np.ndarray, rows: np.ndarray | None = None) -> None:
+        self.x = x.reshape(len(x), -1)
+        self.rows = rows
+        self.n_features = self.x.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.x) if self.rows is None else len(self.rows)
+
+    def __getitem__(self, rows) -> ArrayColumns:
+        rows = np.arange(len(self))[rows]
+        return ArrayColumns(self.x, rows if self.rows is None else self.rows[rows])
+
+    def column_blocks(self, itemsize: int = 8, align: int = 1) -> Iterator[tuple[int, int]]:
+        return _column_blocks(len(self), self.n_features, itemsize, align)
+
+    def columns(self, c0: int, c1: int) -> np.ndarray:
+        part = self.x[:, c0:c1]
+        return np.asarray(part if self.rows is None else part[self.rows], dtype=np.float32)
+
+    def take_columns(self, cols: np.ndarray) -> np.ndarray:
+        part = self.x[:, np.asarray(cols, dtype=np.int64)]
+        return np.asarray(part if self.rows is None else part[self.rows], dtype=np.float32)
+
+
 #: training rows above which the CNN's ridge start is solved by the large-n solver
 #: (:mod:`snpcnn.baselines.large_n`), the size where the GBLUP and ridge baselines switch
 START_LARGE_N = None  # None: snpcnn.baselines.large_n.LARGE_N

@@ -550,7 +550,7 @@ def _choose_start(
     elif not names:
         why = "; ".join(sorted(set(not_offered.values())))
     elif n > int(spec["kernel_max_samples"]) and not only:
-        large = tuple(k for k in ("gblup_ad", "cnn_gp") if k in names)
+        large = tuple(k for k in ("gblup_ad", "cnn_gp", "lasso") if k in names)
         if large and not np.isnan(y).any():
             return _choose_start_large(x, y, config, head, spec, info, large)
         why = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
@@ -662,16 +662,18 @@ def _choose_start_large(
     x, y: np.ndarray, config: TrainConfig, head: str, spec: dict, info: dict, offered: tuple
 ) -> tuple[_AddedStart | None, dict[str, Any]]:
     """The start choice above ``kernel_max_samples`` training rows, with no n x n matrix of
-    all rows.  REML compares the ridge with GBLUP-AD and the CNN-GP (``offered``) on a
-    random subsample of :data:`snpcnn.baselines.large_n.SUBSAMPLE` rows (fixed seed), as the
-    large-n GBLUP takes its variance ratio from one.  Where an alternative wins by more than
-    ``kernel_threshold`` it is fitted on every row: GBLUP-AD with the subsample's share and
-    variance ratio, its marker effects by the large-n ridge solver
+    all rows.  On a random subsample of :data:`snpcnn.baselines.large_n.SUBSAMPLE` rows
+    (fixed seed; the large-n GBLUP takes its variance ratio from one too) the choice is
+    :func:`_choose_start`'s among the ``offered`` starts: REML compares the ridge with
+    GBLUP-AD and the CNN-GP, and the LASSO is proposed where its inner-CV error beats the
+    leave-one-out error of both.  The winner is then fitted on every row: GBLUP-AD with the
+    subsample's share and variance ratio, its marker effects by the large-n ridge solver
     (:func:`snpcnn.datapath.fit_dominance_large`, out-of-fold residuals for the
     convolutions); the CNN-GP by its Nystrom approximation through the same rows as
     landmarks (exact leave-one-out residuals of that model; the saved model holds the
-    landmarks, not every training row).  The LASSO is not offered there; ``info`` says
-    so."""
+    landmarks, not every training row); the LASSO with its penalty by inner 5-fold CV of
+    every row, read in column blocks above :data:`snpcnn.datapath.START_DENSE_BYTES` of
+    float64 (``info["lasso_subsample"]`` keeps the subsample fit's penalty and size)."""
     from snpcnn.baselines import CNNGP
     from snpcnn.baselines.large_n import SUBSAMPLE, subsample_rows
     from snpcnn.datapath import fit_dominance_large
@@ -691,6 +693,8 @@ def _choose_start_large(
     if sub is None:
         return None, info
     yv = y[:, 0].astype(np.float64)
+    if isinstance(sub, _LassoStart):
+        return _lasso_large(x, yv, info)
     if isinstance(sub, _KernelStart):
         # the subsample's exact CNN-GP is the Nystrom fit's landmark model (the same rows)
         gp = CNNGP(solver="nystrom", landmarks=SUBSAMPLE)
@@ -702,6 +706,30 @@ def _choose_start_large(
     if start is None:
         info["chosen"] = info["reml_choice"] = "ridge"
         info["gblup_ad_skipped"] = "no dominance codes"
+    return start, info
+
+
+def _lasso_large(x, yv: np.ndarray, info: dict) -> tuple[_LassoStart | None, dict[str, Any]]:
+    """The LASSO start on every row of a large training part (array or
+    :class:`snpcnn.datapath.EncodedRows`): a centred float64 copy where it takes at most
+    ``START_DENSE_BYTES``, else the column-block source that streamed rows use."""
+    from snpcnn.baselines.lasso import StreamedColumns
+    from snpcnn.datapath import START_DENSE_BYTES, ArrayColumns
+
+    keys = ("lasso_alpha", "lasso_n_selected", "lasso_penalty_index")
+    info["lasso_subsample"] = {k: info.pop(k) for k in keys if k in info}
+    n = len(yv)
+    if isinstance(x, np.ndarray) and 8 * x.size <= START_DENSE_BYTES:
+        xc = x.reshape(n, -1).astype(np.float64)
+        mean = xc.mean(axis=0)
+        xc -= mean
+    else:
+        xc = StreamedColumns(ArrayColumns(x) if isinstance(x, np.ndarray) else x)
+        mean = xc.mean
+    start, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+    info.update(notes)
+    if start is None:
+        info["chosen"] = "ridge"
     return start, info
 
 

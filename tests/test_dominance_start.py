@@ -199,9 +199,8 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     """A training part above kernel_max_samples: REML compares the ridge and GBLUP-AD on a
     subsample (here every row, so the same choice, share and delta as the exact path), and
     GBLUP-AD's marker effects come from the large-n ridge solver on the augmented features:
-    the exact path's predictions to the CG tolerance, with out-of-fold residuals; the
-    LASSO is not offered there.  On an additive trait the start stays the
-    ridge."""
+    the exact path's predictions to the CG tolerance, with out-of-fold residuals.  On an
+    additive trait the start stays the ridge."""
     from snpcnn.baselines import large_n
 
     x, y = _data("dominance", seed=1, n=300)
@@ -213,8 +212,9 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     monkeypatch.setattr(large_n, "SUBSAMPLE", 1000)  # every row: the exact path's REML
     start, info = _choose_start(x, y, cfg, "regression")
     assert isinstance(start, _DominanceStart) and info["chosen"] == "gblup_ad"
-    assert info["subsample"] == 300 and info["candidates"] == ["ridge", "gblup_ad", "cnn_gp"]
-    assert set(info["not_offered"]) == {"lasso"}
+    assert info["subsample"] == 300
+    assert info["candidates"] == ["ridge", "gblup_ad", "cnn_gp", "lasso"]
+    assert not info["not_offered"] and "lasso_cv_mse" in info
     assert start.share == exact.share and start.delta == pytest.approx(exact.delta)
     x2 = x.reshape(len(x), -1)
     scale = float(np.abs(exact.predict(x2)).max())
@@ -228,10 +228,12 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     monkeypatch.setattr(large_n, "SUBSAMPLE", 150)
     start, info = _choose_start(x, y, cfg, "regression")
     assert info["subsample"] == 150 and isinstance(start, _DominanceStart)
-    # additive: no start (the ridge), and no n x n matrix of all rows was needed
+    # additive (20 of 60 markers): REML keeps the ridge, and no n x n matrix of all rows
+    # was needed; the LASSO may be proposed on such a sparse trait
     xa, ya = _data("additive", seed=2, n=300)
     start, info = _choose_start(xa, ya, cfg, "regression")
-    assert start is None and info["chosen"] == "ridge"
+    assert info["reml_choice"] == "ridge" and info["chosen"] in ("ridge", "lasso")
+    assert (start is None) == (info["chosen"] == "ridge")
 
 
 def test_above_kernel_max_samples_the_cnn_gp_start_is_its_nystrom_fit(monkeypatch):
@@ -256,7 +258,7 @@ def test_above_kernel_max_samples_the_cnn_gp_start_is_its_nystrom_fit(monkeypatc
     start, info = _choose_start(z, yy, TrainConfig(model=arch), "regression")
     assert isinstance(start, _KernelStart) and info["chosen"] == "cnn_gp"
     assert start.gp.solver_ == "nystrom" and info["cnn_gp_landmarks"] == 200
-    assert set(info["not_offered"]) == {"lasso"} and info["subsample"] == 200
+    assert not info["not_offered"] and info["subsample"] == 200
     inp = keras.Input(shape=z.shape[1:])
     model = keras.Model(inp, _start_output(start, inp))
     np.testing.assert_allclose(

@@ -67,6 +67,58 @@ def test_inner_cv_proposes_the_lasso_on_a_sparse_trait_with_cross_fitted_residua
     assert np.all(np.abs(start.lin[[3, 40, 77, 100]]) > 0)
 
 
+def test_above_kernel_max_samples_the_lasso_is_proposed_on_the_subsample(monkeypatch):
+    """A large training part: inner CV proposes the LASSO on the subsample as below
+    kernel_max_samples, and the start is then the LASSO fitted on every row (its penalty by
+    inner CV of every row): the in-memory start's numbers, from a float64 copy or, above
+    START_DENSE_BYTES, from column blocks of the float32 input (no float64 copy)."""
+    from snpcnn import datapath
+    from snpcnn.baselines import large_n
+
+    x, y = _data("sparse", seed=4, n=400)
+    arch = load_architecture("snpcnn_default")
+    arch["linear"]["kernel_max_samples"] = 100
+    cfg = TrainConfig(model=arch)
+    monkeypatch.setattr(large_n, "SUBSAMPLE", 200)
+    start, info = _choose_start(x, y, cfg, "regression")
+    assert isinstance(start, _LassoStart) and info["chosen"] == "lasso"
+    assert info["subsample"] == 200 and not info["not_offered"]
+    assert set(info["lasso_subsample"]) == {
+        "lasso_alpha",
+        "lasso_n_selected",
+        "lasso_penalty_index",
+    }
+    # every row: what the start below kernel_max_samples fits on these rows
+    arch["linear"]["kernel_max_samples"] = 10_000
+    whole, _ = _choose_start(x, y, TrainConfig(model=arch), "regression")
+    assert isinstance(whole, _LassoStart) and info["lasso_alpha"] == whole.alpha
+    np.testing.assert_allclose(start.lin, whole.lin, atol=1e-12)
+    np.testing.assert_allclose(start.shift, whole.shift, atol=1e-6)
+    assert np.all(np.abs(start.lin[[3, 40, 77, 100]]) > 0)
+    # above START_DENSE_BYTES: column blocks of the float32 input, the same fit
+    monkeypatch.setattr(datapath, "START_DENSE_BYTES", 1)
+    blocks, info2 = _choose_start(x, y, cfg, "regression")
+    assert isinstance(blocks, _LassoStart) and info2["lasso_alpha"] == start.alpha
+    np.testing.assert_allclose(blocks.lin, start.lin, atol=1e-6)
+    np.testing.assert_allclose(blocks.fitted, start.fitted, atol=1e-5)
+
+
+def test_array_columns_read_what_the_array_holds():
+    """ArrayColumns: columns, column sets and lazy row subsets of a 3-d float32 input."""
+    from snpcnn.datapath import ArrayColumns
+
+    x = np.random.default_rng(0).normal(size=(7, 5, 2)).astype(np.float32)
+    flat = x.reshape(7, -1)
+    a = ArrayColumns(x)
+    assert len(a) == 7 and a.n_features == 10
+    np.testing.assert_array_equal(a.columns(3, 8), flat[:, 3:8])
+    np.testing.assert_array_equal(a.take_columns(np.array([9, 0, 4])), flat[:, [9, 0, 4]])
+    sub = a[np.array([5, 1, 2])][np.array([2, 0])]
+    assert len(sub) == 2
+    np.testing.assert_array_equal(sub.columns(0, 10), flat[[2, 5]])
+    assert [b for b in a.column_blocks()] == [(0, 10)]
+
+
 def test_polygenic_trait_keeps_the_v6_choice():
     """Where every marker has a small effect the LASSO is not proposed and the record holds
     what v6 decided (same REML numbers)."""
