@@ -356,13 +356,27 @@ class BenchmarkConfig:
         labels = [BASELINE_LABELS[b] for b in self.baselines]
         if self.baselines and any(d.covariates for d in self.datasets):
             labels.append(FIXED_NAME)
+        from snpcnn.cv import start_name_for
+        from snpcnn.models.spec import kernel_starts
+
         for m in self.models:
             labels.append(m.name)
-            if m.linear_init == "ridge_loo" and "linear" in m.resolved_architecture():
-                labels.append(f"{m.name} start (RR-BLUP)")  # the CNN without convolutions
+            arch = m.resolved_architecture()
+            if m.linear_init == "ridge_loo" and "linear" in arch:
+                # the CNN without convolutions: its start's row, named as the run names it
+                row = start_name_for(kernel_starts(arch.get("linear", {})))
+                labels.append(unit_start_row(row, m.name))
         if self.ensemble:
             labels += [f"{m.name}+GBLUP" for m in self.models]
         return labels
+
+
+def unit_start_row(row: str, unit_name: str) -> str:
+    """A benchmark's name for the start row ``row`` of ``snpcnn fit`` (e.g. ``CNN start
+    (RR-BLUP, CNN-GP, GBLUP-AD or LASSO, by REML or inner CV)``) of the model ``unit_name``:
+    the model's name, without the "by ..." clause (``NAME start (RR-BLUP, CNN-GP, GBLUP-AD or
+    LASSO)``), so that two CNNs of a config never share a row."""
+    return re.sub(r", by [^)]*\)$", ")", row.replace("CNN start", f"{unit_name} start"))
 
 
 def _check_names(wanted, valid, what, path) -> None:
@@ -1539,11 +1553,7 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                     rename = {CNN_NAME: unit_name, HYBRID_NAME: unit_name}
                     rename.update(
                         {
-                            row: re.sub(
-                                r", by [^)]*\)$",
-                                ")",
-                                row.replace("CNN start", f"{unit_name} start"),
-                            )
+                            row: unit_start_row(row, unit_name)
                             for row in res.models
                             if is_start_row(row)
                         }

@@ -699,7 +699,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         lines.append(f"- {k}: `{v}`")
     lines += [
         f"- genotypes: {dr['genotypes']['n_samples']:,} samples x {dr['genotypes']['n_snps']:,} "
-        f"SNPs; {dr['n_samples_used']:,} samples genotyped and phenotyped",
+        f"SNPs; {dr['n_samples_used']:,} samples genotyped with a value of at least one trait",
         "- traits: "
         + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
         + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),

@@ -604,10 +604,11 @@ def test_cnn_unit_keys_name_a_backend_other_than_tensorflow(tiny_dir, tmp_path, 
 
 def test_simulated_dataset_with_a_ridge_started_cnn_and_ensemble(tmp_path):
     """A `simulate` dataset runs without files; the default-style CNN's RR-BLUP start gets
-    its own row named after the model, the ensemble averages the CNN (not its start) with
-    GBLUP, and results.md states each trait's ceiling."""
+    its own row named after the model (with the starts it may choose, as the run names it,
+    so the paired table and the plots find it), the ensemble averages the CNN (not its
+    start) with GBLUP, and results.md states each trait's ceiling."""
     (tmp_path / "arch.toml").write_text(
-        'name = "scr"\n[linear]\nl2 = 1e-3\n[screen]\nwindows = 4\nwidth = 3\n'
+        'name = "scr"\n[linear]\nl2 = 1e-3\npenalty = "reml"\nkernel = ["lasso"]\n[screen]\nwindows = 4\nwidth = 3\n'
         '[[blocks]]\ntype = "conv"\nfilters = 2\nkernel_size = 3\nstrides = 3\n'
         'activation = "square"\n[[blocks]]\ntype = "flatten"\n'
     )
@@ -621,7 +622,11 @@ def test_simulated_dataset_with_a_ridge_started_cnn_and_ensemble(tmp_path):
     )
     res = run_benchmark(tmp_path / "sim.toml", tmp_path / "out")
     models = set(res.results["model"])
-    assert {"m", "m start (RR-BLUP)", "GBLUP", "m+GBLUP"} <= models
+    start = "m start (RR-BLUP or LASSO)"
+    assert {"m", start, "GBLUP", "m+GBLUP"} <= models
+    assert start in res.config.model_labels()
+    pr = res.paired().set_index("model")
+    assert np.isfinite(pr.loc[start, "mean_difference"]) and start in res.summary()["model"].values
     p = res.predictions
     m = p[p["model"] == "m"].set_index("sample_id")["predicted"]
     g = p[p["model"] == "GBLUP"].set_index("sample_id")["predicted"]
