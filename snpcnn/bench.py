@@ -516,22 +516,23 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
     for key in ("n_samples", "n_snps"):
         if key not in geno:
             raise where.error("simulate", f"needs {key}")
-    # fail now on what can be checked without simulating (the rest fails at load time,
-    # with the dataset named, before any unit runs)
-    from snpcnn.simulate import ARCHITECTURES, EFFECT_DISTS, PAIR_LD
+    # fail now on what can be checked without simulating (the number of causal loci
+    # against the polymorphic SNPs fails when the data are drawn, with the trait named)
+    from snpcnn.simulate import check_trait_arguments
 
+    seen: set[str] = set()
     for k, t in enumerate(clean_traits):
-        checks = (
-            ("architecture", ARCHITECTURES),
-            ("pair_ld", PAIR_LD),
-            ("effect_dist", EFFECT_DISTS),
-        )
-        for key, valid in checks:
-            if key in t and t[key] not in valid:
-                raise where.error(
-                    "simulate",
-                    f"traits[{k}]: {key} must be one of {', '.join(valid)}, got {t[key]!r}",
-                )
+        if t["name"] in seen:
+            raise where.error(
+                "simulate", f"traits[{k}]: the name '{t['name']}' is used twice; give each a name"
+            )
+        seen.add(t["name"])
+        try:
+            check_trait_arguments(
+                **{a: v for a, v in t.items() if a not in ("name", "seed", "pure")}
+            )
+        except (InputError, TypeError) as exc:
+            raise where.error("simulate", f"traits[{k}] ('{t['name']}'): {exc}") from None
     try:
         simulate_genotypes(
             **{**geno, "n_samples": 2, "n_snps": max(int(geno.get("n_chrom", 5)), 1)}
@@ -1029,7 +1030,10 @@ def _simulate_dataset(spec: DatasetSpec):
     for t in traits:
         kw = {k: v for k, v in t.items() if k != "name"}
         # traits are drawn on the map order (local = linked), then the columns may move
-        y, causal = simulate_trait(g_map if shuffle is not None else g, name=t["name"], **kw)
+        try:
+            y, causal = simulate_trait(g_map if shuffle is not None else g, name=t["name"], **kw)
+        except InputError as exc:
+            raise InputError(f"[[datasets.simulate.traits]] '{t['name']}': {exc}") from None
         cols[t["name"]] = y
         truth[t["name"]] = {
             "ceiling": y.attrs["ceiling"],

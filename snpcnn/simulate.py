@@ -60,6 +60,11 @@ _BASES = np.array(list("ACGT"))
 
 
 def _check_range(name: str, value, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected a number in [{lo}, {hi}]. "
+            f"Received {name}={value!r}."
+        )
     if not (lo <= value <= hi):
         raise InputError(
             f"Invalid value for argument `{name}`. Expected a value in [{lo}, {hi}]. "
@@ -567,6 +572,47 @@ def _pick_groups(
     return groups
 
 
+def check_trait_arguments(
+    architecture: str = "local_epistasis",
+    h2: float = 0.6,
+    n_loci: int | None = None,
+    order: int = 2,
+    max_gap: int = 4,
+    pair_ld: str = "any",
+    epistatic_share: float = 0.5,
+    effect_dist: str = "normal",
+) -> None:
+    """The checks of :func:`simulate_trait`'s arguments that need no genotypes (an
+    :class:`InputError` naming the argument; ``n_loci`` is checked against the polymorphic
+    SNPs when the trait is drawn)."""
+    if architecture not in ARCHITECTURES:
+        raise InputError(
+            f"Invalid value for argument `architecture`. Expected one of "
+            f"{', '.join(ARCHITECTURES)}. Received architecture={architecture!r}."
+        )
+    if pair_ld not in PAIR_LD:
+        raise InputError(
+            f"Invalid value for argument `pair_ld`. Expected one of {', '.join(PAIR_LD)}. "
+            f"Received pair_ld={pair_ld!r}."
+        )
+    if effect_dist not in EFFECT_DISTS:
+        raise InputError(
+            f"Invalid value for argument `effect_dist`. Expected one of "
+            f"{', '.join(EFFECT_DISTS)}. Received effect_dist={effect_dist!r}."
+        )
+    _check_range("h2", h2, 0.0, 1.0)
+    _check_range("epistatic_share", epistatic_share, 0.0, 1.0)
+    for name, v in (("order", order), ("max_gap", max_gap), ("n_loci", n_loci)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise InputError(f"{name} must be a whole number; received {v!r}")
+    if order < 2 or max_gap < 1:
+        raise InputError(f"order must be >= 2 and max_gap >= 1; received {order}, {max_gap}")
+    if n_loci is not None and n_loci < 1:
+        raise InputError(
+            f"Invalid value for argument `n_loci`. Expected n_loci >= 1. Received n_loci={n_loci}."
+        )
+
+
 def simulate_trait(
     genotypes: Genotypes,
     architecture: str = "local_epistasis",
@@ -650,20 +696,9 @@ def simulate_trait(
     """
     if not isinstance(genotypes, Genotypes):
         raise InputError("simulate_trait expects a Genotypes container")
-    if architecture not in ARCHITECTURES:
-        raise InputError(
-            f"Invalid value for argument `architecture`. Expected one of "
-            f"{', '.join(ARCHITECTURES)}. Received architecture={architecture!r}."
-        )
-    if pair_ld not in PAIR_LD:
-        raise InputError(
-            f"Invalid value for argument `pair_ld`. Expected one of {', '.join(PAIR_LD)}. "
-            f"Received pair_ld={pair_ld!r}."
-        )
-    _check_range("h2", h2, 0.0, 1.0)
-    _check_range("epistatic_share", epistatic_share, 0.0, 1.0)
-    if order < 2 or max_gap < 1:
-        raise InputError(f"order must be >= 2 and max_gap >= 1; received {order}, {max_gap}")
+    check_trait_arguments(
+        architecture, h2, n_loci, order, max_gap, pair_ld, epistatic_share, effect_dist
+    )
     rng = np.random.default_rng(seed)
     poly = np.flatnonzero(~genotypes.is_monomorphic())
     n = genotypes.n_samples

@@ -253,6 +253,37 @@ GOOD_MODEL = '[[models]]\nname = "m"\npreset = "mlp"\n'
             "key 'epochs': must be at least 1",
         ),
         ("datasets = [\n", "not valid TOML"),
+        *[
+            (
+                '[[datasets]]\nname = "s"\nfolds = 2\n[datasets.simulate]\nn_samples = 50\n'
+                f'n_snps = 40\n[[datasets.simulate.traits]]\nname = "t"\n{trait}\n' + GOOD_MODEL,
+                expected,
+            )
+            for trait, expected in [
+                (
+                    'architecture = "dominance"\nh2 = 1.5',
+                    "traits[0] ('t'): Invalid value for argument `h2`",
+                ),
+                (
+                    'architecture = "dominance"\nh2 = "0.5"',
+                    "traits[0] ('t'): Invalid value for argument `h2`",
+                ),
+                (
+                    'architecture = "dominance"\nn_loci = 0',
+                    "traits[0] ('t'): Invalid value for argument `n_loci`",
+                ),
+                ('architecture = "mixed"\norder = 1', "traits[0] ('t'): order must be >= 2"),
+                (
+                    'architecture = "mixed"\neffect_dist = "t"',
+                    "traits[0] ('t'): Invalid value for argument `effect_dist`",
+                ),
+                (
+                    'architecture = "mixed"\n[[datasets.simulate.traits]]\nname = "t"\n'
+                    'architecture = "dominance"',
+                    "traits[1]: the name 't' is used twice",
+                ),
+            ]
+        ],
         ("[x]\n" + GOOD_DATASET, "top level, key 'x': unknown key"),
     ],
 )
