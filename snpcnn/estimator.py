@@ -35,10 +35,29 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from snpcnn.backend import predict_array
 from snpcnn.config import PreprocessConfig, TrainingConfig
 from snpcnn.cv import TRAIN_DEFAULTS
+from snpcnn.errors import InputError
 from snpcnn.genotypes import encode
 from snpcnn.training import TrainConfig, train_cnn
 
 __all__ = ["SNPCNNRegressor", "SNPCNNClassifier"]
+
+
+def _seed(random_state) -> int:
+    """The training seed of ``random_state``: an int as given, a NumPy ``RandomState`` or
+    ``Generator`` one draw, None 0 (fits reproduce by default, unlike scikit-learn's
+    None)."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise InputError(
+            f"random_state must be an int, a numpy RandomState or Generator, or None; got "
+            f"{random_state!r}"
+        )
+    return int(random_state)
 
 
 class _SNPCNNBase(BaseEstimator):
@@ -54,8 +73,10 @@ class _SNPCNNBase(BaseEstimator):
         val_fraction: float = TRAIN_DEFAULTS["val_fraction"],
         n_seeds: int = TRAIN_DEFAULTS["n_seeds"],
         min_length: int = 32,
-        random_state: int | None = 0,
+        random_state: Any = 0,
         model_overrides: dict | None = None,
+        conv_folds: int = TRAIN_DEFAULTS["conv_folds"],
+        conv_gate: float = TRAIN_DEFAULTS["conv_gate"],
     ):
         self.model = model
         self.encoding = encoding
@@ -69,6 +90,8 @@ class _SNPCNNBase(BaseEstimator):
         self.min_length = min_length
         self.random_state = random_state
         self.model_overrides = model_overrides
+        self.conv_folds = conv_folds
+        self.conv_gate = conv_gate
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -80,8 +103,21 @@ class _SNPCNNBase(BaseEstimator):
     @staticmethod
     def _missing(X: np.ndarray, raw_dtype) -> np.ndarray:
         # NaN or a negative code (-1): a dosage is never negative, and the same matrix must
-        # mean the same whether it comes as int8, int64, float or a DataFrame
-        return np.isnan(X) | (X < 0)
+        # mean the same whether it comes as int8, int64, float or a DataFrame.  A value
+        # above 2 is no dosage (a 9 enters the model as a huge one): a warning, not an error,
+        # as scikit-learn's estimator checks feed any real numbers
+        miss = np.isnan(X) | (X < 0)
+        high = ~miss & (X > 2)
+        if high.any():
+            r, c = np.argwhere(high)[0]
+            warnings.warn(
+                f"X holds values above 2, e.g. row {r}, column {c} = {X[r, c]:g} "
+                f"({int(high.sum())} such values), used as they are: give dosages 0/1/2, "
+                "missing calls as NaN or -1",
+                UserWarning,
+                stacklevel=4,
+            )
+        return miss
 
     def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
         raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
@@ -144,6 +180,8 @@ class _SNPCNNBase(BaseEstimator):
             val_fraction=self.val_fraction,
             n_seeds=self.n_seeds,
             model_overrides=self.model_overrides,
+            conv_folds=self.conv_folds,
+            conv_gate=self.conv_gate,
         ).train_config()  # the values checked there (one-line InputErrors)
 
     def _train(self, x, y, head, n_outputs=None):
@@ -151,7 +189,7 @@ class _SNPCNNBase(BaseEstimator):
         cfg = self._config()
         if n < 10 or cfg.val_fraction <= 0:
             cfg.val_fraction = 0.0  # too few samples for an inner split: train on all
-        seed = 0 if self.random_state is None else int(self.random_state)
+        seed = _seed(self.random_state)
         if cfg.val_fraction == 0.0:
             res = train_cnn(
                 x, y, cfg, head=head, seed=seed, fixed_epochs=cfg.epochs, n_outputs=n_outputs
@@ -210,7 +248,10 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
     back.  Parameters are those of :func:`snpcnn.cross_validate` that concern the
     network: ``model`` (preset, dict or TOML path), ``encoding``, ``scaling``,
     ``epochs``, ``batch_size``, ``learning_rate``, ``patience`` (early stopping on
-    an inner ``val_fraction`` split), ``n_seeds`` (seed averaging), ``random_state``.
+    an inner ``val_fraction`` split), ``n_seeds`` (seed averaging; models without
+    cross-fitted convolutions), ``conv_folds`` and ``conv_gate`` (the default's cross-fitted
+    convolutions: ``--conv-folds``, ``--conv-gate``), ``random_state`` (an int, a NumPy
+    RandomState or Generator; None means 0, so fits reproduce by default).
     """
 
     def __sklearn_tags__(self):

@@ -131,6 +131,14 @@ class Genotypes:
                     "code missing calls as -1"
                 )
             d = d.astype(np.int8)
+        elif not isinstance(d, np.memmap) and d.size and (d.min() < MISSING or d.max() > 2):
+            # int8 in memory is checked too (a memory-mapped cache was checked when written)
+            bad = (d < MISSING) | (d > 2)
+            r, c = np.argwhere(bad)[0]
+            raise InputError(
+                f"dosages must be 0, 1 or 2 (-1 = missing); row {r}, column {c} is {int(d[r, c])} "
+                f"({int(bad.sum())} such values): code missing calls as -1"
+            )
         self.dosages = d
         samples = np.asarray([str(s) for s in self.samples], dtype=object)
         if len(samples) != d.shape[0]:

@@ -153,3 +153,53 @@ def test_simulate_and_table_mistakes(tmp_path):
     f.write_text("sample_id,a,b\ns1,0,1\ns2,1,2\ns1,2,0\n")
     with pytest.raises(InputError, match="data rows 1 and 3"):
         read_genotypes(f)
+
+
+def test_int8_genotypes_are_checked_too():
+    """int8 is the loaders' own type: a 9 or a -9 there was accepted silently (session 32)."""
+    for bad, shown in ((9, "is 9"), (3, "is 3"), (-9, "is -9")):
+        d = np.array([[0, 1, bad], [2, 1, 0]], dtype=np.int8)
+        with pytest.raises(InputError, match="must be 0, 1 or 2") as e:
+            Genotypes(d, ["a", "b"])
+        assert "row 0, column 2 " + shown in str(e.value)
+    ok = Genotypes(np.array([[0, -1, 2]], dtype=np.int8), ["a"])
+    assert ok.dosages.dtype == np.int8
+
+
+@pytest.mark.parametrize("model", [GBLUP, GBLUPAD, EGBLUP])
+def test_dosage_models_refuse_values_outside_0_2_at_predict_too(model):
+    """fit refused a -1 code; predict took it as dosage -1 (session 32)."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(40, 30)).astype(float)
+    m = model().fit(X, X[:, 0] + rng.normal(size=40))
+    X_new = X[:3].copy()
+    X_new[1, 2] = -1
+    with pytest.raises(InputError, match="outside 0..2"):
+        m.predict(X_new)
+    assert np.isfinite(m.predict(X[:3])).all()
+
+
+def test_estimator_warns_on_values_above_2_and_takes_numpy_random_states():
+    from snpcnn.estimator import SNPCNNRegressor, _seed
+
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 3, size=(40, 16)).astype(float)
+    y = X[:, 0] + rng.normal(size=40)
+    kw = dict(
+        model={"name": "t", "blocks": [{"type": "flatten"}, {"type": "dense", "units": 2}]},
+        epochs=1,
+        val_fraction=0.0,
+        min_length=8,
+    )
+    est = SNPCNNRegressor(**kw).fit(X, y)
+    X9 = X[:2].copy()
+    X9[0, 5] = 9
+    with pytest.warns(UserWarning, match=r"values above 2, e.g. row 0, column 5 = 9"):
+        est.predict(X9)
+    assert _seed(np.random.RandomState(0)) == _seed(np.random.RandomState(0))
+    assert isinstance(_seed(np.random.default_rng(0)), int) and _seed(None) == 0
+    with pytest.raises(InputError, match="random_state must be"):
+        _seed("0")
+    # the default's cross-fitting is a parameter: n_seeds works with conv_folds = 0
+    cfg = SNPCNNRegressor(n_seeds=2, conv_folds=0, conv_gate=0.1)._config()
+    assert (cfg.conv_folds, cfg.conv_gate, cfg.n_seeds) == (0, 0.1, 2)

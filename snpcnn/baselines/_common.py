@@ -149,6 +149,13 @@ def _check_dosage_range(lo: float, hi: float, who: str) -> None:
         )
 
 
+def _check_new_dosages(X_new: Any, who: str) -> None:
+    """:func:`_check_dosage_range` for the ``X_new`` of predict where it is an in-memory
+    array (lazy and streamed rows are read block by block, as the training rows were)."""
+    if isinstance(X_new, np.ndarray) and X_new.size and np.issubdtype(X_new.dtype, np.number):
+        _check_dosage_range(float(np.min(X_new)), float(np.max(X_new)), who)
+
+
 def _training_data(
     X: Any, y: Any, C: Any, who: str
 ) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:

@@ -12,6 +12,7 @@ from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
     _check_dosage_range,
+    _check_new_dosages,
     _FixedEffects,
     _spectrum,
     _training_data,
@@ -259,6 +260,7 @@ class GBLUP(Baseline):
         """The predicted genomic values ``g_new`` alone (no fixed effects), computed over
         row blocks of ``X_new`` (int8 or float; no float64 copy of the whole matrix)."""
         self._check_fitted()
+        _check_new_dosages(X_new, "GBLUP")
         return large_n.linear_predict(
             X_new, self.n_features_in_, 2.0 * self.allele_freq_, self.coef_
         )
@@ -574,6 +576,7 @@ class GBLUPAD(_TwoKernelBLUP):
     def _values(self, X_new: Any, additive: bool, dominance: bool) -> np.ndarray:
         """Row blocks of lazy or large ``X_new`` (float64 per block), else the whole matrix."""
         self._check_fitted()
+        _check_new_dosages(X_new, "GBLUP-AD")
         p = self.allele_freq_
         if use_blocks(X_new):
             n_new, m = n_rows_cols(X_new)
@@ -723,6 +726,8 @@ class EGBLUP(_TwoKernelBLUP):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values (additive plus epistatic, no fixed effects)."""
+        self._check_fitted()
+        _check_new_dosages(X_new, "EG-BLUP")
         if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_

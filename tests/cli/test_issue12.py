@@ -553,3 +553,23 @@ def test_output_untouched_when_it_already_exists(small, tmp_path, monkeypatch):
     error_line(r, str(out))
     assert out.read_text() == "keep me\n"
     shutil.rmtree(tmp_path / "cache-home", ignore_errors=True)
+
+
+def test_19b_predict_and_explain_read_unsorted_files_without_the_order_warning(tmp_path):
+    """predict and explain match SNPs to the saved model by id, so the warning that SNP
+    order feeds the convolutions is true for fit only (session 32)."""
+    import warnings
+
+    from snpcnn.cli import read_cli_genotypes
+
+    text = vcf_text(["a", "b", "c"], [RECORDS[1], RECORDS[0], RECORDS[3], RECORDS[2]])
+    (tmp_path / "fit.vcf").write_text(text)
+    with pytest.warns(UserWarning, match="feeds the convolutions"):
+        read_cli_genotypes(tmp_path / "fit.vcf", None)
+    p = tmp_path / "unsorted.vcf"  # another file: nothing read from a cache
+    p.write_text(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = read_cli_genotypes(p, None, by_id=True)
+    assert not [w for w in caught if "feeds the convolutions" in str(w.message)]
+    assert g.variants["id"].tolist() == ["m1", "m2", "m3", "m4"]
