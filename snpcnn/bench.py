@@ -1829,7 +1829,8 @@ def results_markdown(bench: BenchmarkResults) -> str:
             "many fits (folds x network seeds) the convolutions' correction was kept, and "
             "which start each fit took (RR-BLUP = GBLUP on the CNN's input; the default may "
             "choose the CNN-GP, GBLUP-AD or the LASSO per training part). In the fits where "
-            "the correction was dropped the model's predictions are exactly its start's, so "
+            "the correction was dropped the model's predictions are its start's (to float32 "
+            "rounding), so "
             "its comparison with GBLUP there is the start's, not the convolutions'.",
             "",
             _md_table(kept),

@@ -7,7 +7,8 @@ call it as ``progress(kind, **info)``; the kinds it understands are
 
 * cross-validation: ``start`` (n_splits, epochs, refit_epochs, baselines),
   ``fold_start``, ``epoch``, ``cnn_second_start`` (start, gain or basis: the start
-  choice cross-fits the convolutions again, on the proposed start), ``fold_trained`` (epochs_run),
+  choice cross-fits the convolutions again, on the proposed start), ``cnn_start_chosen``
+  (start, other, mse, p: the start the out-of-fold comparison kept), ``fold_trained`` (epochs_run),
   ``baseline_start`` /
   ``baseline_done`` (name, seconds), ``fold_done``, ``refit_start`` (epochs,
   n_samples), ``refit_done``;
@@ -334,6 +335,20 @@ class Progress:
             f"{where}: {said}; cross-fitting the convolutions on it too, to compare "
             "out-of-fold errors"
         )
+
+    def _on_cnn_start_chosen(self, start="RR-BLUP", other="", mse=None, p=None, **_):
+        """Which start the out-of-fold comparison of the two pipelines kept."""
+        where = "refit" if self.refitting else self._fold_name()
+        if self.refitting and self.unit_label:
+            where = f"{self.unit_label}: {where}"
+        errs = list((mse or {}).values())
+        said = (
+            f" (out-of-fold squared error {errs[0]:.4g} on RR-BLUP vs {errs[1]:.4g} on the "
+            f"{other}; one-sided p {p:.2g})"
+            if len(errs) == 2 and p is not None
+            else ""
+        )
+        self.line(f"{where}: kept the {start} start{said}")
 
     def _on_fold_trained(self, epochs_run=None, networks=1, **_):
         ran = self.epochs_in_fold if epochs_run is None else int(epochs_run) * max(1, networks)

@@ -456,8 +456,8 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
         how = f" (cross-fitted in {c['conv_folds']} parts of each training set)" if crossfit else ""
         return (
             f"CNN hybrid: the convolutions' correction of its RR-BLUP start was kept in {k} of "
-            f"{n} fits{how}; in the other {n - k} it predicted exactly its RR-BLUP start "
-            "(the 'CNN start (RR-BLUP)' row where shown; summary.md)"
+            f"{n} fits{how}; in the other {n - k} it predicted its RR-BLUP start (to "
+            "float32 rounding; the 'CNN start (RR-BLUP)' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
     if crossfit:
@@ -474,8 +474,8 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
             f"{c['conv_folds']} parts of the training rows, so that every training row got an "
             "out-of-fold correction. The correction was kept, with a weight fitted on those "
             f"rows, if it lowered their squared error {test}: in **{k} of {n}** fits "
-            f"(folds x seeds). In the other {n - k} the hybrid's predictions are exactly its "
-            "RR-BLUP start, so there its comparison with GBLUP is RR-BLUP's (docs/models.md)."
+            f"(folds x seeds). In the other {n - k} the hybrid's predictions are its "
+            "RR-BLUP start's (to float32 rounding), so there its comparison with GBLUP is RR-BLUP's (docs/models.md)."
         )
     how = (
         "if it lowered the inner-validation squared error significantly (one-sided paired "
@@ -552,7 +552,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
             f"chosen on each training part ({how}, then out-of-fold error); the trained "
             f"convolutions' correction was kept in {k} of {n} fits (cross-fitted in "
             f"{c['conv_folds']} parts of each training set); in the other {n - k} it predicted "
-            f"exactly its start (the '{start_name}' row where shown; summary.md)"
+            f"its start (to float32 rounding; the '{start_name}' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
     test = (
@@ -574,7 +574,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
         f"residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
         f"error {test}: in **{k} of {n}** fits. Where it was not kept the hybrid's predictions "
-        "are exactly its start's (docs/models.md)."
+        "are its start's, to float32 rounding (docs/models.md)."
     )
 
 
@@ -589,8 +589,8 @@ def _cnn_gp_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
             f"chosen on each training part (REML, then out-of-fold error); the trained "
             f"convolutions' correction was "
             f"kept in {k} of {n} fits (cross-fitted in {c['conv_folds']} parts of each "
-            f"training set); in the other {n - k} it predicted exactly its "
-            f"start (the '{start_name}' row where shown; summary.md)"
+            f"training set); in the other {n - k} it predicted its start (to"
+            f" float32 rounding; the '{start_name}' row where shown; summary.md)"
         )
     gate = float(c["conv_gate"])
     test = (
@@ -610,7 +610,7 @@ def _cnn_gp_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
         f"leave-one-out residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept, with a weight fitted on those rows, if it lowered their squared "
         f"error {test}: in **{k} of {n}** fits. Where it was not kept the hybrid's predictions "
-        "are exactly its start's (docs/models.md)."
+        "are its start's, to float32 rounding (docs/models.md)."
     )
 
 

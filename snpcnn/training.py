@@ -2141,6 +2141,14 @@ def train_cnn(
                 members = k_members
             else:
                 choice["chosen"] = "ridge"
+            if on_event is not None:
+                on_event(
+                    "cnn_start_chosen",
+                    start=START_LABELS[choice["chosen"]],
+                    other=START_LABELS[kernel.kind],
+                    mse=choice["oof_mse"],
+                    p=p,
+                )
         if stage is not None:
             # [triple_stage]: a second correction over SNP triples, on the first stage's
             # out-of-fold residuals, where a triple is significant in them

@@ -136,6 +136,18 @@ def test_a_second_cross_fit_on_the_cnn_gp_start_grows_the_work_and_says_why():
     assert p.fraction() == pytest.approx(21 / 32)
     out = buf.getvalue()
     assert "REML prefers the CNN-GP as the start (REML log-likelihood +3.7)" in out
+    # ... and which start the out-of-fold comparison then kept
+    p(
+        "cnn_start_chosen",
+        start="RR-BLUP",
+        other="CNN-GP",
+        mse={"ridge": 0.5, "cnn_gp": 0.49},
+        p=0.13,
+    )
+    assert (
+        "kept the RR-BLUP start (out-of-fold squared error 0.5 on RR-BLUP vs 0.49 on the "
+        "CNN-GP; one-sided p 0.13)" in buf.getvalue()
+    )
     p("fold_start")
     for _ in range(10):
         p("epoch")

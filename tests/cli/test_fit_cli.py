@@ -206,7 +206,7 @@ def test_summary_says_how_often_the_convolutions_were_kept(small_files, tmp_path
     epochs = [e for f in run["cnn_folds"] for e in f["best_epochs"]]
     k = sum(e > 0 for e in epochs)
     assert (
-        f"kept in {k} of 3 fits (cross-fitted in 5 parts of each training set); in the other {3 - k} it predicted exactly"
+        f"kept in {k} of 3 fits (cross-fitted in 5 parts of each training set); in the other {3 - k} it predicted its start (to float32"
         in r.output
     )
     summary = (tmp_path / "a" / "summary.md").read_text()
