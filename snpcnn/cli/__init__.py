@@ -216,13 +216,23 @@ def describe_covariates(pheno) -> str | None:
     return "covariates: " + ", ".join(parts) + hint
 
 
-def read_cli_genotypes(path, geno_format, coding: str = "auto"):
+def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = False):
     """:func:`snpcnn.io.read_genotypes` for a command, saying on stderr when ``--coding auto``
     read a matrix as 0/1 presence/absence (every 1 became dosage 2): on a small file of 0/1/2
-    dosages without a 2 (a few heterozygous samples) that is wrong and nothing else shows."""
+    dosages without a 2 (a few heterozygous samples) that is wrong and nothing else shows.
+    ``by_id`` (predict, explain): the SNPs are matched to a saved model by id, so the file's
+    SNP order does not matter and the warning that it feeds the convolutions is left out."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
     from snpcnn.io import read_genotypes
 
-    geno = read_genotypes(path, format=geno_format, coding=coding)
+    with warnings.catch_warnings():
+        if by_id:
+            warnings.filterwarnings(
+                "ignore", message=r".*feeds the convolutions", category=InputWarning
+            )
+        geno = read_genotypes(path, format=geno_format, coding=coding)
     if str(geno.report.get("coding", "")).startswith("01 (auto"):
         click.echo(
             f"Note: {path}: read as 0/1 presence/absence (no value is 2, so every 1 became "

@@ -153,7 +153,7 @@ def explain(
 
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
-    geno = read_cli_genotypes(genotypes, geno_format, coding)
+    geno = read_cli_genotypes(genotypes, geno_format, coding, by_id=True)
     progress(
         "step_done",
         name="reading genotypes",

@@ -475,7 +475,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
     if out:
         check_writable(out)
     bundle = load_bundle(model)
-    geno = read_cli_genotypes(genotypes, geno_format, coding)
+    geno = read_cli_genotypes(genotypes, geno_format, coding, by_id=True)
     cov = model_covariates(bundle, covariates_file, id_column, geno.samples, "snpcnn predict")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
