@@ -408,3 +408,55 @@ def test_the_flat_grad_cam_note_names_the_start_the_model_predicts():
     ):
         model = keras.Model(inp, keras.layers.Dense(1, name=name)(inp))
         assert _start_of(model) == label
+
+
+def test_cli_explain_averaged_networks_filters_and_an_absent_snp(tmp_path):
+    """A model that averages networks (the default with kept convolutions) holds its
+    convolutions in its members: filters.png comes from the first member, and says so (it
+    was silently not written).  A SNP the model knows but the file lacks is marked in the
+    console's top list (its score says nothing about the SNP)."""
+    from click.testing import CliRunner
+
+    from snpcnn.bundle import ModelBundle
+    from snpcnn.cli import main
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.preprocess import GenotypePreprocessor
+    from snpcnn.simulate import simulate_genotypes, write_example
+
+    paths = write_example(tmp_path / "data", n_samples=60, n_snps=30, n_causal=3, seed=4)
+    g = simulate_genotypes(60, 30, n_chrom=5, seed=4)
+    extra = pd.DataFrame(
+        {"chrom": ["5"], "pos": [10**8], "id": ["extra"], "ref": ["A"], "alt": ["T"]}
+    )
+    col = np.random.default_rng(0).integers(0, 3, size=(60, 1)).astype(np.int8)
+    g2 = Genotypes(
+        np.hstack([g.dosages, col]), g.samples, pd.concat([g.variants[extra.columns], extra])
+    )
+    pre = GenotypePreprocessor().fit(g2, rows=np.arange(60))
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((len(pre.variants_), 1))
+    members = []
+    for k in range(2):
+        m_in = keras.Input((len(pre.variants_), 1))
+        h = keras.layers.Conv1D(2, 3, padding="same", name="conv1")(m_in)
+        m_out = keras.layers.Dense(1, name="output")(keras.layers.Flatten()(h))
+        members.append(keras.Model(m_in, m_out, name=f"cnn_part{k}")(inp))
+    model = keras.Model(inp, keras.layers.Average()(members))
+    bundle = ModelBundle(
+        model=model,
+        preprocessor=pre,
+        traits=["phenotype"],
+        target_coef=[np.zeros(1)],
+        target_sd=np.ones(1),
+    )
+    model_path = bundle.save(tmp_path / "model.keras")
+    res = CliRunner().invoke(
+        main,
+        ["explain", str(model_path), str(paths["genotypes"]), "--methods", "saliency",
+         "--top-k", "31", "--out", str(tmp_path / "ex")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "ex" / "filters.png").stat().st_size > 1000
+    assert "filters.png: the first convolution of network 'cnn_part0', 1 of the 2" in res.output
+    top = next(line for line in res.output.splitlines() if line.startswith("top 31 SNPs"))
+    assert "extra (absent from the file)" in top and top.count("absent") == 1

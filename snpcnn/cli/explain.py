@@ -266,11 +266,35 @@ def explain(
         )
         spearman[m] = res["spearman"]
     convs = ex.conv_layer_names(bundle.model)
-    patterns = ex.filter_patterns(bundle.model, convs[0], method="weights") if convs else None
+    # a model that averages networks (the default with kept convolutions, seed ensembles)
+    # holds its convolutions in its member networks: the first member's first layer
+    members = [] if convs else ex._conv_members(bundle.model)
+    holder = bundle.model if convs else (members[0] if members else None)
+    first = convs[0] if convs else (ex.conv_layer_names(holder)[0] if holder is not None else None)
+    patterns = ex.filter_patterns(holder, first, method="weights") if first else None
     if patterns is not None and patterns.ndim == 3:
         ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
-    elif (out / "filters.png").is_file():  # an earlier run's (planned, so --force was given)
-        (out / "filters.png").unlink()
+        if members:
+            click.echo(
+                f"filters.png: the first convolution of network '{holder.name}', 1 of the "
+                f"{len(members)} averaged networks"
+            )
+        if ex.grad_cam_status(bundle.model):
+            click.echo(
+                "Note: the convolutions' correction was dropped, so the kernels in filters.png "
+                "do not affect the predictions"
+            )
+    else:
+        if (out / "filters.png").is_file():  # an earlier run's (planned: --force was given)
+            (out / "filters.png").unlink()
+        click.echo(
+            "Note: no filters.png: "
+            + (
+                "the model has no convolutional layer"
+                if first is None
+                else "its convolutions are not 1-D"
+            )
+        )
     info = {
         "snpcnn_version": __version__,
         "model": str(model),
@@ -292,8 +316,12 @@ def explain(
         "seed": seed,
     }
     atomic_write_text(out / "explain.json", json.dumps(info, indent=2) + "\n")
-    top = imp.sort_values(method_list[0], ascending=False).head(top_k)
-    click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(top["id"].astype(str)))
+    top = table.sort_values(method_list[0], ascending=False).head(top_k)
+    # a SNP the model knows but the file lacks was filled with its training mean: its
+    # score says nothing about the SNP (docs/explain.md), so it is marked
+    absent = top["imputed"] if "imputed" in top else [False] * len(top)
+    names = [f"{i} (absent from the file)" if a else str(i) for i, a in zip(top["id"], absent)]
+    click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(names))
     click.echo(f"results written to {out}/ (importance.csv, manhattan_*.png, explain.json)")
 
 
