@@ -1009,7 +1009,10 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
             AlignmentWarning,
             stacklevel=2,
         )
-    if n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids):
+    few = n_both < 0.5 * len(geno_ids) or n_both < 0.5 * len(pheno_ids)
+    # every sample of one side matched (e.g. a genotype subset of a larger trial): the ids
+    # agree, the other side simply holds more samples
+    if few and n_both < min(len(geno_ids), len(pheno_ids)):
         # would a simple transformation match more of the ids left over?
         more = _match_hints(only_g, only_p).replace("; ", "; another ", 1)
         warnings.warn(

@@ -253,6 +253,7 @@ def test_align_errors_and_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         align(_geno(["0775", "2166", "2167"]), ph)  # 3 of 4 is fine
+        align(_geno(["0775"]), ph)  # a genotype subset: every genotyped sample matched
     with pytest.raises(InputError, match="unknown trait 'GY_E7'"):
         align(_geno(["0775"]), ph, traits=["GY_E7"])
     cov = read_phenotypes(
