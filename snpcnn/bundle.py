@@ -56,6 +56,10 @@ class MissingSnpWarning(UserWarning):
     """Some of the model's SNPs are absent from the new genotypes (they are mean-imputed)."""
 
 
+#: predict names the samples called at fewer than this share of the model's SNPs in the file
+LOW_CALL_RATE = 0.5
+
+
 @dataclass
 class ModelBundle:
     """A fitted CNN plus its preprocessing and target transformation."""
@@ -181,8 +185,13 @@ class ModelBundle:
         # chunks of whole batches: the model sees exactly the batches of one call on all rows
         step = self.chunk_rows(batch_size)
         parts = []
+        present = np.asarray(match["column"]) >= 0
+        low: list[tuple[str, int]] = []  # samples called at under half the SNPs in the file
         for start in range(0, max(n, 1), step):
             block = self._aligned(genotypes, match, np.arange(start, min(n, start + step)))
+            called = (block[:, present] >= 0).sum(axis=1)
+            for i in np.flatnonzero(called < LOW_CALL_RATE * present.sum()):
+                low.append((str(genotypes.samples[start + i]), int(called[i])))
             x = self.preprocessor.transform_block(block, columns_selected=True)
             parts.append(predict_array(self.model, x, batch_size))
             del block, x
@@ -191,6 +200,15 @@ class ModelBundle:
         else:
             z = np.concatenate(parts)
         z = np.asarray(z, dtype=np.float64)
+        if low:
+            warnings.warn(
+                f"{len(low)} sample(s) of {genotypes.source or 'the genotypes'} are called at "
+                f"fewer than half of the model's SNPs in it (e.g. '{low[0][0]}': {low[0][1]:,} "
+                f"of {int(present.sum()):,}); their missing calls are filled with the training "
+                "mean dosage, so their predictions lean toward the training average",
+                MissingSnpWarning,
+                stacklevel=2,
+            )
         out = pd.DataFrame({"sample_id": genotypes.samples.astype(str)})
         for j, t in enumerate(self.traits):
             if self.head == "binary":

@@ -120,3 +120,26 @@ def test_covariates_for_a_model_without_covariates_are_refused(bundle, geno):
 
     with pytest.raises(InputError, match="fitted without covariates"):
         bundle.predict(geno, covariates=np.zeros((geno.n_samples, 1)))
+
+
+def test_samples_called_at_under_half_the_snps_are_named(bundle, geno, monkeypatch):
+    """A sample with most calls missing is predicted from training means: predict says so,
+    once, naming a sample (session 32; it was silent)."""
+    import warnings
+
+    from snpcnn.genotypes import Genotypes
+
+    d = np.array(geno.dosages)
+    d[3, :100] = -1  # at most 20 of 120 called
+    d[9, :] = -1  # none called
+    new = Genotypes(d, geno.samples, geno.variants, source="new.vcf")
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)  # the count crosses chunks
+    with pytest.warns(MissingSnpWarning) as caught:
+        bundle.predict(new, batch_size=4)
+    (w,) = caught
+    msg = str(w.message)
+    assert msg.startswith("2 sample(s) of new.vcf are called at fewer than half")
+    assert f"'{geno.samples[3]}': {int((d[3] >= 0).sum())} of 120" in msg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bundle.predict(geno, batch_size=8)  # 5% missing: no warning
