@@ -5,7 +5,7 @@ child's peak RSS (``/usr/bin/time``-free: ``getrusage`` of the children), the me
 Pearson r of every model, each fold's start and whether the convolutions were kept.
 
     python benchmarks/bench_large_fit.py [--n 8000] [--snps 3000] [--trait dominance]
-        [--folds 3] [--out bench_out/large_fit]
+        [--folds 3] [--baselines gblup,ridge,rkhs,lasso] [--out bench_out/large_fit]
 
 Before session 32 no whole default fit above 5,000 training rows had been measured (only
 the start choice alone, ``bench_large_dominance_start.py``).
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--trait", default="dominance")
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--baselines", default=None, help="passed to snpcnn fit (default: its own)")
     ap.add_argument("--out", default=str(REPO / "bench_out" / "large_fit"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -61,6 +62,8 @@ def main() -> None:
         sys.executable, "-m", "snpcnn", "fit", str(geno), str(pheno),
         "--folds", str(args.folds), "--out", str(run), "--force",
     ]  # fmt: skip
+    if args.baselines:
+        cmd += ["--baselines", args.baselines]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -76,7 +79,9 @@ def main() -> None:
     stages = []
     for f in info.get("cnn_folds", []):
         conv = f.get("conv") or {}
-        stages.append({"start": conv.get("start"), "kept": conv.get("kept"), "epochs": f.get("epochs")})
+        stages.append(
+            {"start": conv.get("start"), "kept": conv.get("kept"), "epochs": f.get("epochs")}
+        )
     print(f"## {args.n} x {args.snps}, {args.trait}, {args.folds}-fold, ceiling {ceiling:.3f}\n")
     print("timings:", json.dumps(info.get("timings")))
     print(f"wall {wall:.0f} s, peak RSS of the fit {rss:.2f} GB\n")
