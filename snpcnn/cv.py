@@ -96,6 +96,19 @@ def cnn_label(model: Any, linear_init: str, head: str) -> str:
     return HYBRID_NAME if "linear" in load_architecture(model) else CNN_NAME
 
 
+def cnn_head(head: str, model: Any, linear_init: str) -> str:
+    """The head the CNN trains with for a trait of kind ``head``.  A binary (0/1) trait's
+    hybrid (a ``[linear]`` path started at a ridge fit: the default) trains as a linear
+    probability model on the 0/1 codes, like the GBLUP baseline: the same ridge start (=
+    GBLUP on the 0/1 trait, covariates by GLS), the same start choice and convolutions'
+    correction; its predictions are expected 0/1 values (ranked by ROC AUC).  Trained as a
+    sigmoid network from zero instead, it had no linear start and could not use covariates
+    (session 32: :mod:`benchmarks.bench_binary`).  Any other model keeps ``head``."""
+    if head == "binary" and cnn_label(model, linear_init, "regression") == HYBRID_NAME:
+        return "regression"
+    return head
+
+
 def cnn_row(models) -> str | None:
     """Which of the CNN's row names ``models`` (names, or a mapping keyed by them) holds."""
     return next((m for m in CNN_NAMES if m in models), None)
@@ -781,7 +794,9 @@ def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocess
     return pre.fit(genotypes, rows[ok], y=y[ok, 0], covariates=None if c is None else c[ok])
 
 
-def _input_notes(genotypes, targets, fold_table, data, pre_cfg, cnn, baselines) -> list[str]:
+def _input_notes(
+    genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head=None
+) -> list[str]:
     """What a breeder should know about the inputs before reading the results (run notes,
     also logged): uneven folds, extreme trait values, missing groups, poorly called samples,
     a binary trait's covariates, its positive class, a preselection that selects nothing."""
@@ -807,7 +822,13 @@ def _input_notes(genotypes, targets, fold_table, data, pre_cfg, cnn, baselines) 
             f"{rate[worst]:.1%}); their missing genotypes are the training means, so their "
             "predictions lie near the mean: if they are failed samples, drop them"
         )
-    if cnn and targets.head == "binary" and targets.use_covariates and baselines:
+    if cnn and targets.head == "binary" and train_head == "regression":
+        notes.append(
+            f"trait '{targets.traits[0]}' is binary: the CNN hybrid fits it as a linear "
+            "probability model on the 0/1 codes, as GBLUP does (covariates as fixed effects); "
+            "its predictions are expected 0/1 values, ranked by ROC AUC"
+        )
+    elif cnn and targets.head == "binary" and targets.use_covariates and baselines:
         notes.append(
             f"trait '{targets.traits[0]}' is binary: the CNN does not use the covariates "
             f"({', '.join(data.covariates or [])}), while "
@@ -1038,7 +1059,10 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
-    size_notes += _input_notes(genotypes, targets, fold_table, data, pre_cfg, cnn, baselines)
+    train_head = cnn_head(targets.head, training.model, training.linear_init)
+    size_notes += _input_notes(
+        genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head
+    )
     t_load = time.perf_counter() - t_start
 
     pre_settings = pre_cfg.settings()
@@ -1046,7 +1070,7 @@ def cross_validate(
         raise InputError("SNP preselection is per trait: fit one --trait at a time with it")
     train_cfg = training.train_config()
     model = training.model
-    cnn_name = cnn_label(training.model, training.linear_init, targets.head)
+    cnn_name = cnn_label(training.model, training.linear_init, train_head)
     models = ([cnn_name] if cnn else []) + [_baseline_label(b) for b in baselines]
     if cnn and cnn_name == HYBRID_NAME and training.linear_init == "ridge_loo":
         models.insert(1, start_label(model))  # the hybrid's start, scored beside it
@@ -1060,6 +1084,7 @@ def cross_validate(
         "covariates": list(data.covariates or []),
         "covariate_columns": targets.covariate_names,
         "head": targets.head,
+        "cnn_head": train_head,
         "binary_levels": targets.binary_levels,
         "model": model
         if isinstance(model, (str, dict))
@@ -1420,13 +1445,14 @@ def _run_fold(
     if cnn:
         t0 = time.perf_counter()
         x_tr = _encode(pre, genotypes, rows_tr)
-        tt = _target_transform(y_tr, c_tr, targets.head, x_tr, train_cfg)
+        head = cnn_head(targets.head, train_cfg.model, train_cfg.linear_init)
+        tt = _target_transform(y_tr, c_tr, head, x_tr, train_cfg)
         z_tr = tt.forward(y_tr, c_tr).astype(np.float32)
         res = train_cnn(
             x_tr,
             z_tr,
             train_cfg,
-            head=targets.head,
+            head=head,
             seed=fseed,
             on_epoch=(lambda: progress("epoch")) if progress else None,
             start_alpha=tt.alphas,
@@ -1435,9 +1461,7 @@ def _run_fold(
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
         z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
-        preds[cnn_label(train_cfg.model, train_cfg.linear_init, targets.head)] = tt.inverse(
-            z_te, c_te
-        )
+        preds[cnn_label(train_cfg.model, train_cfg.linear_init, head)] = tt.inverse(z_te, c_te)
         if res.start is not None:
             preds[start_label(train_cfg.model)] = tt.inverse(res.start.predict(x_te), c_te)
         out["seconds_cnn"] = time.perf_counter() - t0
@@ -1694,14 +1718,15 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         }
     pre = _fit_preprocessor(genotypes, pre_settings, rows, y, c)
     x = _encode(pre, genotypes, rows)
-    tt = _target_transform(y, c, targets.head, x, train_cfg)
+    head = cnn_head(targets.head, train_cfg.model, train_cfg.linear_init)
+    tt = _target_transform(y, c, head, x, train_cfg)
     z = tt.forward(y, c).astype(np.float32)
     cfg = TrainConfig(**{**train_cfg.__dict__, "learning_rate": lr, "collapse_retry": False})
     res = train_cnn(
         x,
         z,
         cfg,
-        head=targets.head,
+        head=head,
         seed=_fold_seed(seed, 10**6, 0),
         on_epoch=(lambda: progress("epoch")) if progress else None,
         fixed_epochs=epochs,
@@ -1721,7 +1746,7 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         model=res.model,
         preprocessor=pre,
         traits=list(targets.traits),
-        head=targets.head,
+        head=head,
         target_coef=[np.asarray(cf) for cf in tt.coef],
         target_sd=np.asarray(tt.sd),
         covariate_columns=list(cov_names),

@@ -746,10 +746,14 @@ def test_attribution_line_recomputed_from_metrics(quant):
 
 
 # ------------------------------------------------------------------ binary traits
-def test_binary_covariates_note_names_the_baselines(binary):
+def test_binary_trait_note_says_how_the_cnn_fits_it(binary):
+    """Since session 32 the default CNN fits a binary trait as a linear probability model with
+    the covariates as fixed effects, as GBLUP does (it ignored them before)."""
     notes = binary.run["notes"]
-    (note,) = [n for n in notes if "does not use the covariates" in n]
-    assert "(sex, age)" in note and "while GBLUP, ridge fit them" in note
+    assert not [n for n in notes if "does not use the covariates" in n]
+    (note,) = [n for n in notes if "linear probability model" in n]
+    assert "covariates as fixed effects" in note and "ROC AUC" in note
+    assert binary.run["config"]["cnn_head"] == "regression"
     assert FIXED in set(binary.metrics["model"])
     assert "genomic_pearson_r" not in set(binary.metrics["metric"])
 

@@ -174,3 +174,42 @@ def test_snp_preselection_inside_folds_and_in_the_final_model(wheat_small):
     assert len(set(kept)) == 3  # each fold selects on its own training part
     with pytest.raises(Exception, match="one --trait at a time"):
         cross_validate(g, ph, ["GY_E1", "GY_E2"], folds=folds, preselect_top_k=40, **FAST)
+
+
+def test_binary_trait_default_hybrid_is_a_linear_probability_model_with_covariates(wheat_small):
+    """Session 32: a binary trait's default CNN trains as a linear probability model on the
+    0/1 codes, with the covariates by GLS, as GBLUP does: its RR-BLUP start is GBLUP's fit
+    (it was a sigmoid network from zero, blind to the covariates, far below GBLUP), and the
+    saved model predicts with the covariates."""
+    from snpcnn.cv import HYBRID_NAME
+
+    g, ph, folds = wheat_small
+    table = ph.table.copy()
+    table["high_yield"] = (table["GY_E1"] > table["GY_E1"].median()).astype(float)
+    table["block"] = [f"b{i % 3}" for i in range(len(table))]
+    ph2 = type(ph)(
+        table=table,
+        traits=[*ph.traits, "high_yield"],
+        covariates=["block"],
+        categorical=["block"],
+        source=ph.source,
+    )
+    res = cross_validate(
+        g, ph2, "high_yield", folds=folds, covariates=["block"], epochs=2,
+        baselines=("gblup",), model="snpcnn_default_v4",  # RR-BLUP start only
+    )  # fmt: skip
+    assert res.config["cnn_head"] == "regression" and res.headline_metric == "auc"
+    p = res.predictions.pivot_table(
+        index=["fold", "sample_id"], columns="model", values="predicted"
+    )
+    start = [m for m in p.columns if m.startswith("CNN start")][0]
+    assert HYBRID_NAME in p.columns
+    # the RR-BLUP start is GBLUP on the 0/1 trait with the covariates: the same predictions
+    np.testing.assert_allclose(p[start], p["GBLUP"], atol=1e-4)
+    assert any("linear probability model" in n for n in res.notes)
+    assert not any("does not use the covariates" in n for n in res.notes)
+    b = res.final_bundle
+    assert b.head == "regression" and b.binary_levels
+    cov = np.eye(3)[np.arange(g.n_samples) % 3][:, 1:]  # block b1, b2 dummies
+    out = b.predict(g, covariates=cov)
+    assert np.isfinite(out["high_yield"]).all()
