@@ -825,8 +825,9 @@ def _input_notes(
     if cnn and targets.head == "binary" and train_head == "regression":
         notes.append(
             f"trait '{targets.traits[0]}' is binary: the CNN hybrid fits it as a linear "
-            "probability model on the 0/1 codes, as GBLUP does (covariates as fixed effects); "
-            "its predictions are expected 0/1 values, ranked by ROC AUC"
+            "probability model on the 0/1 codes, as GBLUP does"
+            + (" (covariates as fixed effects)" if targets.use_covariates else "")
+            + "; its predictions are expected 0/1 values, ranked by ROC AUC"
         )
     elif cnn and targets.head == "binary" and targets.use_covariates and baselines:
         notes.append(
