@@ -108,7 +108,19 @@ def test_kernel_start_drives_the_model_and_equals_its_start_where_dropped(tmp_pa
     res = train_cnn(x[:200], y[:200], cfg, seed=0, on_event=lambda k, **i: events.append((k, i)))
     choice = res.conv["start_choice"]
     # the second cross-fit is announced (snpcnn.progress grows the fold's work)
-    assert events == [("cnn_second_start", {"start": "the CNN-GP", "gain": choice["loglik_gain"]})]
+    assert events[0] == ("cnn_second_start", {"start": "the CNN-GP", "gain": choice["loglik_gain"]})
+    # ... and which pipeline the out-of-fold comparison kept
+    assert events[1:] == [
+        (
+            "cnn_start_chosen",
+            {
+                "start": "CNN-GP",
+                "other": "CNN-GP",
+                "mse": choice["oof_mse"],
+                "p": choice["oof_p_value"],
+            },
+        )
+    ]
     assert res.conv["start"] == "cnn_gp" and choice["chosen"] == "cnn_gp"
     assert choice["reml_choice"] == "cnn_gp"
     # both pipelines were cross-fitted; the kept one has the lower out-of-fold error
