@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from snpcnn.backend import predict_array
 from snpcnn.config import PreprocessConfig, TrainingConfig
-from snpcnn.cv import TRAIN_DEFAULTS
+from snpcnn.cv import TRAIN_DEFAULTS, cnn_head
 from snpcnn.errors import InputError
 from snpcnn.genotypes import encode
 from snpcnn.training import TrainConfig, train_cnn
@@ -286,7 +286,10 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
 
 
 class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
-    """A CNN classifier on SNP dosages (binary: sigmoid output; multi-class: softmax)."""
+    """A CNN classifier on SNP dosages.  Two classes with the default model (a hybrid with a
+    ridge start): a linear probability model on the 0/1 codes, as ``snpcnn fit`` fits a
+    binary trait, its expected value clipped to 0..1 as the probability (``lpm_`` holds the
+    codes' mean and SD); other models: a sigmoid output.  Multi-class: softmax."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -303,7 +306,18 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
             raise ValueError(
                 f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
             )
+        self.lpm_ = None
         if len(self.classes_) == 2:
+            cfg = self._config()
+            if cnn_head("binary", cfg.model, cfg.linear_init) == "regression":
+                # the default (a hybrid with a ridge start): a linear probability model on
+                # the 0/1 codes, as snpcnn fit trains it (a sigmoid network from zero ranked
+                # far below a logistic regression); predict_proba clips it to 0..1
+                mean = float(codes.mean())
+                sd = float(codes.std()) or 1.0
+                self.lpm_ = (mean, sd)
+                z = ((codes - mean) / sd).astype(np.float32)[:, None]
+                return self._train(x, z, "regression")
             return self._train(x, codes.astype(np.float32)[:, None], "binary")
         labels = codes.astype(np.float32)[:, None]
         return self._train(x, labels, "multiclass", n_outputs=len(self.classes_))
@@ -311,7 +325,9 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
     def predict_proba(self, X):
         p = self._raw_predict(X)
         if len(self.classes_) == 2:
-            p1 = np.clip(p[:, 0], 0.0, 1.0)
+            lpm = getattr(self, "lpm_", None)
+            p1 = p[:, 0] if lpm is None else p[:, 0] * lpm[1] + lpm[0]
+            p1 = np.clip(p1, 0.0, 1.0)
             return np.column_stack([1.0 - p1, p1])
         p = np.clip(p, 0.0, None)
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)

@@ -105,3 +105,26 @@ def test_multiclass_with_an_inner_validation_split():
     labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
     est = SNPCNNClassifier(**{**TINY_KW, "val_fraction": 0.2}).fit(X, labels)
     assert est.predict_proba(X).shape == (80, 3)
+
+
+def test_default_classifier_on_two_classes_is_a_linear_probability_model():
+    """Session 32: with the default model a two-class SNPCNNClassifier fits the 0/1 codes as
+    snpcnn fit does (a ridge-started hybrid, a linear probability model) and clips its
+    expected value to 0..1; the sigmoid network from zero it was ranked near chance."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 3, size=(300, 60)).astype(np.int8)
+    liability = X[:, :6] @ rng.normal(size=6) + rng.normal(scale=1.0, size=300)
+    y = np.where(liability > np.quantile(liability, 0.6), "case", "control")
+    est = SNPCNNClassifier(epochs=2, random_state=0).fit(X[:200], y[:200])
+    assert est.lpm_ is not None and list(est.classes_) == ["case", "control"]
+    p = est.predict_proba(X[200:])
+    assert np.all((p >= 0) & (p <= 1)) and np.allclose(p.sum(axis=1), 1.0)
+    auc = roc_auc_score(y[200:] == "control", p[:, 1])
+    assert auc > 0.75, auc
+    assert set(est.predict(X[200:])) <= {"case", "control"}
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(X[200:]), p)
+    # any other model keeps its sigmoid output
+    assert SNPCNNClassifier(**TINY_KW).fit(X[:200], y[:200]).lpm_ is None
