@@ -1749,11 +1749,14 @@ def results_markdown(bench: BenchmarkResults) -> str:
         f"- baselines: {', '.join(BASELINE_LABELS[b] for b in c.baselines) or 'none'}"
         + ("; `MODEL+GBLUP` = mean of that CNN's and GBLUP's predictions" if c.ensemble else ""),
         "- every model of a dataset is cross-validated on the same folds; preprocessing, "
-        "covariate fixed effects and early stopping are fitted inside each training part",
-        "- Pearson r is the Pearson correlation between observed and predicted values within "
-        "each test fold; mean ± sd are over all test folds (seeds x repeats x folds). A "
-        "collapsed fold (constant predictions) has no correlation: it is left out of the mean "
-        "and counted; in the paired comparison it counts as a loss with r = 0.",
+        "covariate fixed effects and early stopping are fitted inside each training part "
+        "(a CNN with a sigmoid output on a binary trait does not use the covariates)",
+        "- Pearson r (quantitative traits) is the Pearson correlation between observed and "
+        "predicted values within each test fold, ROC AUC (binary traits) the area under the "
+        "ROC curve of the predictions; mean ± sd are over all test folds (seeds x repeats x "
+        "folds). A collapsed fold (constant predictions) has no correlation or AUC: it is left "
+        "out of the mean and counted; in the paired comparison it counts as a loss with r = 0 "
+        "(AUC 0.5).",
         "",
     ]
     for d in c.datasets:

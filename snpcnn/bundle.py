@@ -164,7 +164,9 @@ class ModelBundle:
         covariates: np.ndarray | None = None,
         batch_size: int = 256,
     ) -> pd.DataFrame:
-        """Predicted trait values (or class-1 probabilities) for every sample.
+        """Predicted trait values for every sample.  Binary traits: class-1 probabilities of
+        a sigmoid network, or the expected 0/1 values of the default's linear probability
+        model (not bounded to 0..1).
 
         Without ``covariates`` the covariate effects are set to their training
         mean (a prediction for an average individual of the training population).

@@ -829,19 +829,25 @@ def _input_notes(
             + (" (covariates as fixed effects)" if targets.use_covariates else "")
             + "; its predictions are expected 0/1 values, ranked by ROC AUC"
         )
-    elif cnn and targets.head == "binary" and targets.use_covariates and baselines:
+    elif cnn and targets.head == "binary" and targets.use_covariates:
+        fitted = ", ".join(_baseline_label(b) for b in baselines)
         notes.append(
-            f"trait '{targets.traits[0]}' is binary: the CNN does not use the covariates "
-            f"({', '.join(data.covariates or [])}), while "
-            + ", ".join(_baseline_label(b) for b in baselines)
-            + " fit them as fixed effects, so CNN against them compares genotypes alone with "
-            "covariates + genotypes (the 'Covariates only' row shows what the covariates alone "
-            "reach); fit without --covariates for a like-for-like comparison"
+            f"trait '{targets.traits[0]}' is binary and the CNN has a sigmoid output: it does "
+            f"not use the covariates ({', '.join(data.covariates or [])})"
+            + (
+                f", while {fitted} {'fits' if len(baselines) == 1 else 'fit'} them as fixed "
+                "effects, so CNN against them compares genotypes alone with covariates + "
+                "genotypes (the 'Covariates only' row shows what the covariates alone reach); "
+                "fit without --covariates for a like-for-like comparison"
+                if baselines
+                else "; the default CNN (a linear probability model) uses them"
+            )
         )
     for t, (lo, hi) in targets.binary_levels.items():
         notes.append(
-            f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait with "
-            f"{hi:g} the positive class (1 in predictions.csv, {lo:g} as 0), scored by ROC AUC"
+            f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait; "
+            f"{hi:g} is the positive class, coded 1 in predictions.csv ({lo:g} coded 0), scored "
+            "by ROC AUC"
         )
     top_k = pre_cfg.preselect_top_k
     if top_k is not None and top_k >= genotypes.n_snps:

@@ -2,7 +2,7 @@
 
 Regression: Pearson r (the headline), Spearman rho, R^2 (coefficient of
 determination, 1 - SSE/SST on the test fold), RMSE, MAE.  Binary: ROC AUC and
-accuracy at threshold 0.5 (of the predicted probability).
+accuracy at threshold 0.5 (of the predicted probability or expected 0/1 value).
 
 A model whose predictions are (near-)constant on a test fold makes Pearson r and
 Spearman rho undefined.  :func:`is_collapsed` detects it and the metric functions

@@ -698,7 +698,8 @@ def _read_one(
                         else f"'{trait}' is a pedigree column of the .fam, not a trait: the "
                         "trait is 'phenotype'"
                         if raw.header == list(FAM_COLUMNS) and trait in ("father", "mother")
-                        else "fix the value or leave the cell empty for missing"
+                        else "fix the value or leave the cell empty for missing (a "
+                        "two-class trait such as case/control: code it 0/1)"
                     )
                     + (
                         f" (if '{trait}' is not a trait, choose the traits with --trait, or "

@@ -223,7 +223,10 @@ def test_notes_on_binary_codes_low_call_rate_groups_and_fold_labels(coded, tmp_p
         ],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "trait 'y2' has two values, 3 and 10: fitted as a binary trait with 10 the " in r.output
+    assert (
+        "trait 'y2' has two values, 3 and 10: fitted as a binary trait; 10 is the positive class, coded 1"
+        in r.output
+    )
     assert f"lowest: '{ph.sample_id[5]}', 5.0%" in r.output
     assert (
         "the results number the folds 1..3 in the sorted order of the file's labels (0 -> 1"
@@ -281,7 +284,10 @@ def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_pat
         ],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    said = "trait 'case' is binary: the CNN does not use the covariates (herd), while GBLUP"
+    said = (
+        "trait 'case' is binary and the CNN has a sigmoid output: it does not use the "
+        "covariates (herd), while GBLUP fits them"
+    )
     assert said in r.output and said in (out / "summary.md").read_text()
     # the covariates alone are scored beside them (their share of GBLUP's AUC)
     m = pd.read_csv(out / "metrics.csv")
@@ -293,6 +299,17 @@ def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_pat
          str(tmp_path / "p.csv")],
     )  # fmt: skip
     assert r.exit_code != 0 and "a binary trait's CNN, which does not use covariates" in r.output
+    # without baselines (a benchmark's CNN units too) the note is still given
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "case",
+            "--covariates", "herd", "--model", str(coded / "tiny.toml"), "--folds", "3",
+            "--epochs", "1", "--baselines", "none", "--no-refit", "--out", str(tmp_path / "o2"),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "it does not use the covariates (herd); the default CNN" in r.output
 
 
 def test_a_level_only_in_the_test_fold_gets_the_training_average(coded, tmp_path):
