@@ -585,21 +585,16 @@ def check_trait_arguments(
     """The checks of :func:`simulate_trait`'s arguments that need no genotypes (an
     :class:`InputError` naming the argument; ``n_loci`` is checked against the polymorphic
     SNPs when the trait is drawn)."""
-    if architecture not in ARCHITECTURES:
-        raise InputError(
-            f"Invalid value for argument `architecture`. Expected one of "
-            f"{', '.join(ARCHITECTURES)}. Received architecture={architecture!r}."
-        )
-    if pair_ld not in PAIR_LD:
-        raise InputError(
-            f"Invalid value for argument `pair_ld`. Expected one of {', '.join(PAIR_LD)}. "
-            f"Received pair_ld={pair_ld!r}."
-        )
-    if effect_dist not in EFFECT_DISTS:
-        raise InputError(
-            f"Invalid value for argument `effect_dist`. Expected one of "
-            f"{', '.join(EFFECT_DISTS)}. Received effect_dist={effect_dist!r}."
-        )
+    for name, value, valid in (
+        ("architecture", architecture, ARCHITECTURES),
+        ("pair_ld", pair_ld, PAIR_LD),
+        ("effect_dist", effect_dist, EFFECT_DISTS),
+    ):
+        if value not in valid:
+            raise InputError(
+                f"Invalid value for argument `{name}`. Expected one of {', '.join(valid)}. "
+                f"Received {name}={value!r}."
+            )
     _check_range("h2", h2, 0.0, 1.0)
     _check_range("epistatic_share", epistatic_share, 0.0, 1.0)
     for name, v in (("order", order), ("max_gap", max_gap), ("n_loci", n_loci)):
