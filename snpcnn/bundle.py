@@ -191,7 +191,7 @@ class ModelBundle:
         low: list[tuple[str, int]] = []  # samples called at under half the SNPs in the file
         for start in range(0, max(n, 1), step):
             block = self._aligned(genotypes, match, np.arange(start, min(n, start + step)))
-            called = (block[:, present] >= 0).sum(axis=1)
+            called = (block >= 0).sum(axis=1)  # absent SNPs hold -1: not counted
             for i in np.flatnonzero(called < LOW_CALL_RATE * present.sum()):
                 low.append((str(genotypes.samples[start + i]), int(called[i])))
             x = self.preprocessor.transform_block(block, columns_selected=True)

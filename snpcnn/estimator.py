@@ -103,11 +103,14 @@ class _SNPCNNBase(BaseEstimator):
     @staticmethod
     def _missing(X: np.ndarray, raw_dtype) -> np.ndarray:
         # NaN or a negative code (-1): a dosage is never negative, and the same matrix must
-        # mean the same whether it comes as int8, int64, float or a DataFrame.  A value
-        # above 2 is no dosage (a 9 enters the model as a huge one): a warning, not an error,
-        # as scikit-learn's estimator checks feed any real numbers
-        miss = np.isnan(X) | (X < 0)
-        high = ~miss & (X > 2)
+        # mean the same whether it comes as int8, int64, float or a DataFrame
+        return np.isnan(X) | (X < 0)
+
+    @staticmethod
+    def _warn_high(X: np.ndarray) -> None:
+        # a value above 2 is no dosage (a 9 enters the model as a huge one): a warning, not
+        # an error, as scikit-learn's estimator checks feed any real numbers
+        high = X > 2  # NaN compares False
         if high.any():
             r, c = np.argwhere(high)[0]
             warnings.warn(
@@ -117,7 +120,6 @@ class _SNPCNNBase(BaseEstimator):
                 UserWarning,
                 stacklevel=4,
             )
-        return miss
 
     def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
         raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
@@ -132,6 +134,7 @@ class _SNPCNNBase(BaseEstimator):
             reset=True,
         )
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
+        self._warn_high(X)
         miss = self._missing(X, raw_dtype)
         Xm = np.where(miss, np.nan, X)
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -168,6 +171,7 @@ class _SNPCNNBase(BaseEstimator):
         check_is_fitted(self, "model_")
         raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        self._warn_high(X)
         return self._transform(X, raw_dtype)
 
     def _config(self) -> TrainConfig:

@@ -203,3 +203,21 @@ def test_estimator_warns_on_values_above_2_and_takes_numpy_random_states():
     # the default's cross-fitting is a parameter: n_seeds works with conv_folds = 0
     cfg = SNPCNNRegressor(n_seeds=2, conv_folds=0, conv_gate=0.1)._config()
     assert (cfg.conv_folds, cfg.conv_gate, cfg.n_seeds) == (0, 0.1, 2)
+
+
+def test_the_values_above_2_warning_comes_once_per_call():
+    import warnings
+
+    from snpcnn.estimator import SNPCNNRegressor
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 3, size=(30, 16)).astype(float)
+    X[0, 1] = 9
+    est = SNPCNNRegressor(
+        model={"name": "t", "blocks": [{"type": "flatten"}, {"type": "dense", "units": 2}]},
+        epochs=1, val_fraction=0.0, min_length=8,
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, rng.normal(size=30))
+    assert sum("values above 2" in str(w.message) for w in caught) == 1
