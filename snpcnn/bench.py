@@ -1839,11 +1839,7 @@ def results_markdown(bench: BenchmarkResults) -> str:
             _md_table(kept),
             "",
         ]
-    notes = [
-        f"{u['dataset']} {u['trait']} seed {u['seed']} {u['model']}: {n}"
-        for u in bench.units
-        for n in u["notes"]
-    ]
+    notes = _unit_notes(bench.units)
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     lines += [
@@ -1859,6 +1855,20 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _unit_notes(units: Sequence[Mapping]) -> list[str]:
+    """Every unit's notes, each said once: a note that several seeds of the same dataset,
+    trait and model gave word for word is listed once with those seeds."""
+    seeds: dict[tuple, list] = {}
+    for u in units:
+        for n in u["notes"]:
+            seeds.setdefault((u["dataset"], u["trait"], u["model"], n), []).append(u["seed"])
+    out = []
+    for (ds, trait, model, n), ks in seeds.items():
+        which = f"seed {ks[0]}" if len(ks) == 1 else "seeds " + ", ".join(map(str, ks))
+        out.append(f"{ds} {trait} {which} {model}: {n}")
+    return out
 
 
 def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
