@@ -327,8 +327,13 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     for i in np.flatnonzero(by_id):
         n_by_id += _assign(i, idx[i])
     # the rest by chrom:pos, only where the position is known, the alleles are known on
-    # both sides, and exactly one SNP of the new file sits there with the same allele pair
+    # both sides, and exactly one SNP of the new file sits there with the same allele pair.
+    # A file SNP already matched, or whose id names another of the model's SNPs, is a
+    # different SNP: it is never taken by position (one file column per model SNP)
     rest = np.flatnonzero((column < 0) & (model_variants["pos"].to_numpy() > 0))
+    taken = np.zeros(len(new_variants), dtype=bool)
+    taken[column[column >= 0]] = True
+    taken |= new_ids.isin(pd.Index(model_variants["id"].astype(str)))
     n_by_pos = 0
     if len(rest):
         keys = new_variants["chrom"].astype(str) + ":" + new_variants["pos"].astype(str)
@@ -342,9 +347,14 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             a, r = m_alt[i], m_ref[i]
             if not a or not r:
                 continue
-            cands = [j for j in pos_index.get(mkeys[i], []) if {a, r} == {n_alt[j], n_ref[j]}]
-            if len(cands) == 1:
-                n_by_pos += _assign(i, cands[0])
+            cands = [
+                j
+                for j in pos_index.get(mkeys[i], [])
+                if {a, r} == {n_alt[j], n_ref[j]} and not taken[j]
+            ]
+            if len(cands) == 1 and _assign(i, cands[0]):
+                n_by_pos += 1
+                taken[cands[0]] = True
     return {
         "column": column,
         "flip": flip,

@@ -84,6 +84,34 @@ def test_match_variants_by_id_position_and_flip():
     assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 1, 1)
 
 
+def test_match_variants_never_takes_another_snp_by_position():
+    """A file whose positions moved (another build, or a renumbered panel): the model's SNP
+    'b' is absent, and the file's SNP at its position is 'c', which the model knows as a
+    different SNP (matched by id). 'b' stays absent rather than reading 'c' a second time;
+    'e' (unknown id, free position) is still matched by position, once."""
+    model = pd.DataFrame(
+        {
+            "chrom": ["1"] * 4,
+            "pos": [10, 20, 30, 40],
+            "id": ["a", "b", "c", "d"],
+            "ref": ["A"] * 4,
+            "alt": ["G"] * 4,
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "chrom": ["1"] * 3,
+            "pos": [10, 20, 40],
+            "id": ["a", "c", "e"],
+            "ref": ["A"] * 3,
+            "alt": ["G"] * 3,
+        }
+    )
+    m = match_variants(model, new)
+    assert m["column"].tolist() == [0, -1, 1, 2]
+    assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 1, 1)
+
+
 def test_bad_settings_are_clear_errors():
     from snpcnn.errors import InputError
 
