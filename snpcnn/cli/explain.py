@@ -212,6 +212,12 @@ def explain(
             bundle, phenotypes, covariates_file, id_column, geno.samples[rows]
         )
         assoc = marginal_association(block, y, covariates=c_scan)
+        # a SNP the file lacks was filled with its training mean: it has no scan (NaN, so it
+        # also stays out of the rank correlation with the importances)
+        absent = np.asarray(match["column"]) < 0
+        if absent.any() and len(absent) == len(assoc):
+            num = [c for c in assoc.columns if c not in ("chrom", "pos", "id")]
+            assoc.loc[absent, num] = np.nan
     skipped = {}
     if "grad_cam" in method_list and layer is None:
         why = ex.grad_cam_status(bundle.model)
