@@ -133,6 +133,11 @@ class _SNPCNNBase(BaseEstimator):
             y_numeric=multi_output,
             reset=True,
         )
+        if len(X) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to fit; got 1 sample "
+                "(n_samples = 1)"
+            )
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
         self._warn_high(X)
         miss = self._missing(X, raw_dtype)
