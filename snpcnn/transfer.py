@@ -226,7 +226,18 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
             raise InputError(f"conv_base: no layer named {layer!r}; layers are: {names}") from None
     # a single input as a tensor, not a one-element list: callers pass one array
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, chosen.output, name=name)
+    base = keras.Model(inputs, chosen.output, name=name)
+    if layer is None and not base.weights:
+        # nothing trained up to where the base would end: it would be the raw input (the
+        # default snpcnn hybrid keeps its convolutions in averaged sub-networks beside a
+        # fitted start, with no convolutional base of its own)
+        raise InputError(
+            f"conv_base: model {model.name!r} has no trained convolutional base to reuse (no "
+            f"weights up to its layer {chosen.name!r}; the default snpcnn model is a fitted "
+            "start plus averaged convolutional corrections); transfer from a plain CNN such as "
+            "`snpcnn fit --model deepgs`, or pass layer= to say where the base ends"
+        )
+    return base
 
 
 def freeze(model, trainable: bool = False):

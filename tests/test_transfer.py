@@ -320,3 +320,20 @@ def test_load_application_bad_shapes(tmp_path):
         load_application("VGG16", tmp_path, input_shape=(32, 32, 1))
     with pytest.raises(InputError, match="at least 75x75"):
         load_application("InceptionV3", tmp_path, input_shape=(32, 32, 3))
+
+
+def test_a_model_without_a_convolutional_base_of_its_own_is_refused():
+    """The default hybrid as `snpcnn fit` saves it where it averages networks: its
+    convolutions sit inside sub-models beside a fitted start, so its only top-level spatial
+    layer is the input. Transfer used to return a fresh head on the raw input, silently
+    (a checking helper, session 33)."""
+    from snpcnn.transfer import transfer_snp_model
+
+    inp = keras.Input((24, 1), name="genotypes")
+    x = keras.layers.Conv1D(2, 4, strides=4)(inp)
+    member = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(x)), name="cnn_part0")
+    start = keras.layers.Dense(1, name="cnn_gp_start")(keras.layers.Flatten()(inp))
+    out = keras.layers.Add(name="start_plus_convolutions")([member(inp), start])
+    model = keras.Model(inp, out)
+    with pytest.raises(InputError, match="no trained convolutional base to reuse"):
+        transfer_snp_model(model, 1, "regression")
