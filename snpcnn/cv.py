@@ -1126,6 +1126,10 @@ def cross_validate(
         "preselect_p": pre_cfg.preselect_p,
         "seed": data.seed,
         "cnn": cnn,
+        # --xla: asked for; a model Keras cannot compile runs without it (a note says so)
+        "jit_compile": bool(training.jit_compile),
+        # how the folds ran (the Ray executor replaces it) and the thread count applied
+        "execution": {"executor": "serial", "threads": _threads_now()},
     }
     refit = cnn and execution.refit
     if refit:
@@ -1296,6 +1300,12 @@ def _digest(*arrays) -> str:
         h.update(str(a.dtype).encode() + str(a.shape).encode())
         h.update(a.tobytes() if a.dtype != object else repr(a.tolist()).encode())
     return h.hexdigest()[:16]
+
+
+def _threads_now() -> int:
+    from snpcnn.threads import current_threads
+
+    return int(current_threads())
 
 
 def _baseline_label(name: str) -> str:

@@ -268,7 +268,7 @@ def tune(
         click.echo(f"{row['model']:<14} {row['mean']:.3f} ± {sd:.3f}  ({int(row['count'])} folds)")
     click.echo(
         f"\nresults written to {out}/ (summary.md, chosen.csv, trials.csv, metrics.csv, "
-        f"run.json) in {res.wall_seconds:.1f} s"
+        f"predictions.csv, run.json) in {res.wall_seconds:.1f} s"
     )
 
 
