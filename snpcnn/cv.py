@@ -449,13 +449,17 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
     for j, t in enumerate(traits):
         col = y[:, j]
         n_ok = int(np.sum(~np.isnan(col)))
+        src = f"{phenotypes}: " if isinstance(phenotypes, (str, os.PathLike)) else ""
+        drop = f"; leave it out (drop --trait {t})" if len(traits) > 1 else ""
         if n_ok < MIN_SAMPLES_PER_TRAIT:
             raise InputError(
-                f"trait '{t}' has only {n_ok} genotyped samples with a value; at least "
-                f"{MIN_SAMPLES_PER_TRAIT} are needed"
+                f"{src}trait '{t}' has only {n_ok} genotyped samples with a value; at least "
+                f"{MIN_SAMPLES_PER_TRAIT} are needed{drop}"
             )
         if np.nanmax(col) == np.nanmin(col):
-            raise InputError(f"trait '{t}' has zero variance (every value is {np.nanmax(col)})")
+            raise InputError(
+                f"{src}trait '{t}' has zero variance (every value is {np.nanmax(col)}){drop}"
+            )
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             sd = float(np.nanstd(col))
         if not (np.isfinite(sd) and 1e-100 < sd < 1e100):
@@ -1051,7 +1055,9 @@ def cross_validate(
     traits = list(dict.fromkeys(data.traits)) if data.traits else [phenotypes.default_trait()]
     al = align(genotypes, phenotypes, traits=traits)
     targets = _targets_from_alignment(al, phenotypes, traits, data.covariates, data.groups)
-    cv_scheme = _check_scheme(data.cv_scheme, targets, baselines, data.folds, data.groups)
+    cv_scheme = _check_scheme(
+        data.cv_scheme, targets, baselines, data.folds, data.groups, data.stratify
+    )
     if cv_scheme == "cv2":
         from snpcnn.folds import make_cell_folds
 
@@ -1316,7 +1322,7 @@ def _baseline_label(name: str) -> str:
     return BASELINE_LABELS.get(name, name)
 
 
-def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups) -> str:
+def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups, stratify=False) -> str:
     """Validate ``cv_scheme`` (and the multi-trait baseline) against the data; return it."""
     scheme = str(cv_scheme).strip().lower()
     if scheme not in CV_SCHEMES:
@@ -1324,14 +1330,16 @@ def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups) -> str:
     multi = len(targets.traits) >= 2 and targets.head == "regression"
     if MT_BASELINE in baselines and not multi:
         raise InputError(
-            "the multi-trait GBLUP baseline (mtgblup) needs at least 2 quantitative traits: "
-            "repeat --trait (one per environment)"
+            "the multi-trait GBLUP baseline (mtgblup) needs at least 2 different quantitative "
+            "traits: name each environment with its own --trait, e.g. --trait E1 --trait E2 "
+            f"(got {', '.join(targets.traits)})"
         )
     if scheme == "cv2":
         if not multi:
             raise InputError(
                 "--cv-scheme cv2 predicts lines in environments where they were not observed: "
-                "it needs at least 2 quantitative traits (one per environment); repeat --trait"
+                "it needs at least 2 different quantitative traits (one per environment), e.g. "
+                f"--trait E1 --trait E2 (got {', '.join(targets.traits)})"
             )
         if not (isinstance(folds, int) or str(folds).isdigit()):
             raise InputError(
@@ -1339,6 +1347,11 @@ def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups) -> str:
             )
         if groups:
             raise InputError("--cv-scheme cv2 does not combine with --groups")
+        if stratify:
+            raise InputError(
+                "--cv-scheme cv2 does not combine with --stratify: it makes folds of (line, "
+                "environment) cells, not of lines"
+            )
     return scheme
 
 

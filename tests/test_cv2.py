@@ -68,6 +68,44 @@ def test_multitrait_gblup_recovers_the_genetic_correlation(correlated):
     assert r_mt > r_st + 0.03
 
 
+def test_multitrait_gblup_estimates_on_every_observed_cell(correlated):
+    """Unbalanced data: A observed on lines 0-179, B on lines 120-299, so 60 lines are
+    complete.  The covariances come from every observed cell (360 of the 600), and equal the
+    rotated complete-line estimate on complete data; until session 33 only complete lines
+    entered (with fewer than 20 the fit refused)."""
+    X, y, _, gv = correlated
+    m = MultiTraitGBLUP()
+    G = (X - X.mean(0)) @ (X - X.mean(0)).T / X.shape[1]
+    r = y - y.mean(0)
+    for a, b in zip(m._estimate(G, r), m._estimate_cells(G, r)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    part = y.copy()
+    part[180:, 0] = np.nan
+    part[:120, 1] = np.nan
+    m.fit(X, part)
+    assert (m.complete_, m.n_estimate_lines_, m.n_estimate_cells_) == (False, 300, 360)
+    assert m.genetic_correlations[0, 1] > 0.7
+    # few complete lines: 10 (the old estimator refused below 20)
+    few = y.copy()
+    few[150:, 0] = np.nan
+    few[:140, 1] = np.nan
+    m = MultiTraitGBLUP().fit(X, few)
+    assert m.genetic_correlations[0, 1] > 0.5
+    # the lines whose A is hidden borrow from B through the genetic correlation
+    hidden = np.arange(150, 300)
+    r_mt = np.corrcoef(m.predict(X[hidden])[:, 0], gv[hidden, 0])[0, 1]
+    from snpcnn.baselines import GBLUP
+
+    st = GBLUP().fit(X[:150], y[:150, 0]).predict(X[hidden])
+    assert r_mt > np.corrcoef(st, gv[hidden, 0])[0, 1] + 0.05
+
+
+def test_cv2_needs_as_many_folds_as_traits():
+    ids = np.array([f"s{i}" for i in range(40)])
+    with pytest.raises(InputError, match="needs --folds >= 4, got 3"):
+        make_cell_folds(ids, np.ones((40, 4), dtype=bool), list("abcd"), k=3)
+
+
 def _cv2(path, baselines=("gblup", "mtgblup")):
     return cross_validate(
         BED, path, ["A", "B"], folds=3, cnn=False, baselines=list(baselines),
@@ -141,8 +179,8 @@ def test_multitrait_gblup_streams_as_in_memory(correlated, monkeypatch):
 
 
 def test_iterative_multitrait_gblup_is_the_exact_blup(correlated):
-    """The large-n path (covariances from a subsample of complete lines, marker effects by
-    CG, no n x n matrix): with every complete line in the subsample, the exact fit's
+    """The large-n path (covariances from a subsample of lines, on their observed cells;
+    marker effects by CG, no n x n matrix): with every line in the subsample, the exact fit's
     predictions to the CG tolerance, missing cells and a CV2 line included; on lazy rows
     too.  A genetic covariance on the boundary (rank 1: correlation 1) is solved without
     inverting it."""
@@ -157,11 +195,11 @@ def test_iterative_multitrait_gblup_is_the_exact_blup(correlated):
     exact = MultiTraitGBLUP(solver="exact", jitter=0.0).fit(X, Y)
     it = MultiTraitGBLUP(solver="iterative", tol=1e-10).fit(X, Y)
     assert exact.solver_ == "exact" and it.solver_ == "iterative"
-    assert it.n_subsample_ == int((~np.isnan(Y)).all(axis=1).sum())
+    assert it.n_subsample_ == int((~np.isnan(Y)).any(axis=1).sum()) == it.n_estimate_lines_
     np.testing.assert_allclose(it.Sg_, exact.Sg_, rtol=1e-6, atol=1e-9)
     scale = np.abs(exact.predict(X)).max()
     np.testing.assert_allclose(it.predict(X), exact.predict(X), atol=1e-6 * scale)
-    # a subsample of the complete lines: the same model, covariances estimated on fewer
+    # a subsample of the lines: the same model, covariances estimated on fewer
     sub = MultiTraitGBLUP(solver="iterative", subsample=60).fit(X, Y)
     assert sub.n_subsample_ == 60 and sub.cg_["converged"]
     assert np.corrcoef(sub.predict(X)[:, 0], exact.predict(X)[:, 0])[0, 1] > 0.95
@@ -193,8 +231,13 @@ def test_iterative_multitrait_gblup_is_the_exact_blup(correlated):
 
 def test_scheme_errors(correlated):
     _, _, path, _ = correlated
-    with pytest.raises(InputError, match="at least 2 quantitative traits"):
+    with pytest.raises(InputError, match="at least 2 different quantitative traits"):
         cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["gblup"], cv_scheme="cv2")
+    with pytest.raises(InputError, match="cv2 does not combine with --stratify"):
+        cross_validate(
+            BED, path, ["A", "B"], folds=3, cnn=False, baselines=["gblup"], cv_scheme="cv2",
+            stratify=True,
+        )  # fmt: skip
     with pytest.raises(InputError, match="mtgblup"):
         cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["mtgblup"])
     with pytest.raises(InputError, match="cv-scheme must be one of"):
