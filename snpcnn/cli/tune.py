@@ -39,8 +39,8 @@ class _Lines:
             value = "-" if info["value"] is None else f"{info['value']:.3f}"
             best = "-" if info["best"] is None else f"{info['best']:.3f}"
             self.progress.line(
-                f"  r{info['repeat']} f{info['fold']} trial {info['trial'] + 1}/{info['n_trials']} "
-                f"{info['state']}: inner "
+                f"  r{info['repeat']} f{info['fold']} trial {info['trial']} (budget "
+                f"{info['n_trials']}, failed trials not counted) {info['state']}: inner "
                 f"score {value} (best {best}; {format_duration(time.perf_counter() - self.t0)})"
             )
         elif event == "outer_done":
