@@ -337,3 +337,14 @@ def test_a_model_without_a_convolutional_base_of_its_own_is_refused():
     model = keras.Model(inp, out)
     with pytest.raises(InputError, match="no trained convolutional base to reuse"):
         transfer_snp_model(model, 1, "regression")
+
+
+def test_a_damaged_keras_file_is_named_as_damaged(tmp_path):
+    """Keras itself says 'File not found' for a file that exists but is no zip archive."""
+    from snpcnn.transfer import transfer_snp_model
+
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(InputError, match="not a zip archive") as err:
+        transfer_snp_model(bad)
+    assert "not found" not in str(err.value)

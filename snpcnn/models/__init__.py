@@ -281,6 +281,13 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         raise InputError(
             f"{path}: not a '.keras' model file; give the model.keras that snpcnn fit wrote"
         )
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a .keras model file (not a zip archive: damaged or another format); "
+            "give the model.keras that snpcnn fit wrote, or fit the model again"
+        )
     from snpcnn.backend import full_float32_matmul
 
     full_float32_matmul()  # no TF32 on GPUs: the kernel start's products stay float32
