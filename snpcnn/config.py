@@ -319,11 +319,13 @@ class BaselineConfig(_Config):
     ensemble: bool = True
 
     def __post_init__(self) -> None:
-        from snpcnn.baselines import make_baseline
+        from snpcnn.baselines import canonical_baseline, make_baseline
         from snpcnn.cv import MT_BASELINE
 
         names = _names(self.names, "baselines") or ()
-        names = tuple(n.strip().lower() for n in names if n and n.strip().lower() != "none")
+        names = [n.strip().lower() for n in names if n and n.strip().lower() != "none"]
+        # one spelling per baseline ("eg_blup" -> "egblup"), each once
+        names = tuple(dict.fromkeys(canonical_baseline(n) for n in names))
         for n in names:
             if n != MT_BASELINE:
                 make_baseline(n)  # raises InputError on an unknown name

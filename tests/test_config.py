@@ -242,3 +242,15 @@ def test_workers_send_the_folds_to_the_executor(tiny_data):
         cross_validate(g, ph, "GY_E1", folds=2, ray_address="127.0.0.1:9")
     with pytest.raises(InputError, match="do not combine with workers"):
         cross_validate("/x.bed", "/x.csv", workers=2, skip=lambda r, f: None)
+
+
+def test_baseline_names_are_canonical_whatever_their_spelling():
+    """'eg_blup' is accepted and was reported under that raw name instead of EG-BLUP (a
+    benchmark in session 33); every spelling now maps to one key, each once."""
+    from snpcnn.baselines import BASELINE_LABELS
+
+    names = BaselineConfig(
+        names=["GBLUP", "eg_blup", "GBLUP-AD", "rrblup", "ridge", "MT-GBLUP", "none"]
+    ).names
+    assert names == ("gblup", "egblup", "gblup_ad", "ridge", "mtgblup")
+    assert [BASELINE_LABELS[n] for n in names[:4]] == ["GBLUP", "EG-BLUP", "GBLUP-AD", "ridge"]

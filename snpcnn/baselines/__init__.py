@@ -136,6 +136,21 @@ _REGISTRY = {
 }
 
 
+#: a name as typed, normalised (case, "-" and "_" dropped) -> its key in BASELINE_LABELS
+_CANONICAL = {k.replace("_", ""): k for k in BASELINE_LABELS} | {
+    "rrblup": "ridge",
+    "mtgblup": "mtgblup",
+}
+
+
+def canonical_baseline(name: str) -> str:
+    """The canonical key of a baseline name as typed (``"GBLUP-AD"``, ``"eg_blup"`` ->
+    ``"gblup_ad"``, ``"egblup"``), so that labels and checks see one spelling; a name that
+    is not a single-trait baseline comes back lower-cased."""
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    return _CANONICAL.get(key, str(name).strip().lower())
+
+
 def make_baseline(name: str, **params: Any) -> Baseline:
     """A baseline model by name: ``"gblup"``, ``"ridge"`` (alias ``"rrblup"``), ``"rkhs"``,
     ``"gblup_ad"`` or ``"egblup"`` (any case; ``-`` and ``_`` are ignored).
