@@ -7,12 +7,16 @@ paths put first on PYTHONPATH; "." is this checkout), one after another on the s
 Mean ROC AUC over the test folds per model.
 
     python benchmarks/bench_binary.py [--trees OLD,.] [--n 1000] [--snps 2000]
-        [--architectures sparse_additive,dominance] [--folds 5]
+        [--architectures sparse_additive,dominance] [--folds 5] [--baselines gblup,ridge]
+
+Also prints, per fit, in how many folds the default kept its convolutions and which starts
+it took (from run.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +61,7 @@ def main() -> None:
     ap.add_argument("--architectures", default="sparse_additive,dominance")
     ap.add_argument("--prevalence", type=float, default=0.3)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--baselines", default="gblup,ridge")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out", default=str(REPO / "bench_out" / "binary"))
     args = ap.parse_args()
@@ -72,7 +77,7 @@ def main() -> None:
             run = out / f"run_{Path(path).name}_{arch}"
             cmd = [
                 sys.executable, "-m", "snpcnn", "fit", str(geno), str(pheno), "--trait", arch,
-                "--covariates", "sex", "--baselines", "gblup,ridge", "--folds", str(args.folds),
+                "--covariates", "sex", "--baselines", args.baselines, "--folds", str(args.folds),
                 "--no-refit", "--out", str(run), "--force",
             ]  # fmt: skip
             t0 = time.perf_counter()
@@ -80,6 +85,15 @@ def main() -> None:
             wall = time.perf_counter() - t0
             if proc.returncode:
                 sys.exit(f"{tree} {arch}: snpcnn fit failed: {proc.stderr[-2000:]}")
+            conv = [
+                (f.get("conv") or {})
+                for f in json.loads((run / "run.json").read_text())["cnn_folds"]
+            ]
+            kept = sum(sum(c.get("kept", [])) for c in conv)
+            starts = pd.Series([c.get("start", "ridge") for c in conv]).value_counts().to_dict()
+            print(
+                f"{tree} {arch}: convolutions kept in {kept} of {len(conv)} folds; starts {starts}"
+            )
             m = pd.read_csv(run / "metrics.csv")
             auc = m[m.metric == "auc"].groupby("model", sort=False)["value"].mean()
             for model, v in auc.items():
