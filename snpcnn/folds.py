@@ -209,6 +209,12 @@ def make_cell_folds(
         raise InputError("--cv-scheme cv2 needs at least 2 traits (environments): repeat --trait")
     if k < 2:
         raise InputError(f"--folds must be at least 2, got {k}")
+    if k < len(traits):
+        raise InputError(
+            f"--cv-scheme cv2 with {len(traits)} traits (environments) needs --folds >= "
+            f"{len(traits)}, got {k}: with fewer folds a line's cells share folds, and a hidden "
+            f"cell's other environments are hidden with it; use --folds {max(5, len(traits))}"
+        )
     if repeats < 1:
         raise InputError(f"--repeats must be at least 1, got {repeats}")
     if observed.sum() < 2 * k:

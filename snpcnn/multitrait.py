@@ -12,10 +12,15 @@ borrows from them through the genetic correlations (the CV2 situation).
 Estimation, step by step (documented in docs/baselines.md):
 
 1. fixed effects: per trait, least squares of the observed values on ``[1, C]`` (training rows);
-2. ``Sg`` and ``Se``: maximum likelihood on the OLS residuals of the training lines that have
-   every trait observed, after rotating by the eigenvectors of their ``G`` (each rotated row is
-   then independent with covariance ``d_k Sg + Se``); both are parametrised by Cholesky factors,
-   so they stay positive definite;
+2. ``Sg`` and ``Se``: maximum likelihood on the OLS residuals.  Where every training line has
+   every trait observed, after rotating by the eigenvectors of ``G`` (each rotated row is then
+   independent with covariance ``d_k Sg + Se``).  Otherwise (missing cells, CV2) on every
+   observed cell, with ``V = Sg (x) G + Se (x) I`` restricted to them (a Cholesky factor of
+   size = observed cells per evaluation; lines drawn at random down to :data:`ESTIMATE_CELLS`
+   cells above that).  Until session 33 only the complete lines entered, which on unbalanced
+   data or under CV2 (each line has a cell hidden in most folds) left few lines and degenerate
+   estimates.  Both matrices are parametrised by Cholesky factors, so they stay positive
+   definite;
 3. BLUP: ``g_hat(new) = [Sg (x) G(new, train)][:, obs] V_obs^-1 r_obs`` with
    ``V = Sg (x) G + Se (x) I`` restricted to the observed training cells (one Cholesky solve of
    size = number of observed cells).  As ``G(new, train) = Z_new Z' / s``, the model keeps
@@ -47,6 +52,8 @@ MAX_CELLS = 20_000
 EXACT_MAX_CELLS = 10_000
 #: complete training lines at most for the iterative path's covariance estimate
 SUBSAMPLE = 3000
+#: observed cells at most in the covariance estimate on incomplete data (lines at random)
+ESTIMATE_CELLS = 3000
 #: accepted values of ``solver``
 SOLVERS = ("auto", "exact", "iterative")
 
@@ -249,21 +256,30 @@ class MultiTraitGBLUP:
                 f"multi-trait GBLUP: trait {flat[0]} is constant in the training rows (after "
                 "its fixed effects); leave it out"
             )
-        # 2. covariance matrices by ML on the complete rows
-        complete = obs.all(axis=1)
-        if complete.sum() < MIN_COMPLETE_ROWS:
+        # 2. covariance matrices by ML: on the rotated complete lines where every line is
+        # complete, else on every observed cell (of at most ESTIMATE_CELLS, lines at random)
+        seen = np.flatnonzero(obs.any(axis=1))
+        if len(seen) < MIN_COMPLETE_ROWS:
             raise InputError(
-                f"multi-trait GBLUP: only {int(complete.sum())} training lines have every trait "
-                f"observed; at least {MIN_COMPLETE_ROWS} are needed to estimate the genetic "
-                "correlations"
+                f"multi-trait GBLUP: only {len(seen)} training lines have an observed trait; "
+                f"at least {MIN_COMPLETE_ROWS} are needed to estimate the genetic correlations"
             )
         self.n_traits_ = t
+        self.complete_ = bool(obs[seen].all())
+        if self.complete_:
+            est_rows = seen
+        else:
+            order = np.random.default_rng(0).permutation(seen)
+            keep = np.cumsum(obs[order].sum(axis=1)) <= ESTIMATE_CELLS
+            est_rows = np.sort(order[keep]) if not keep.all() else seen
+        self.n_estimate_lines_ = len(est_rows)
+        self.n_estimate_cells_ = int(obs[est_rows].sum())
         if iterative:
-            return self._fit_iterative(X, R, obs, mean, np.flatnonzero(complete))
+            return self._fit_iterative(X, R, obs, mean, est_rows)
         self.solver_ = "exact"
         # Z Z' over column blocks, Z = X - 2p
         G = pieces(X, None, mean).lin / self.scale_
-        self.Sg_, self.Se_ = self._estimate(G[np.ix_(complete, complete)], R[complete])
+        self.Sg_, self.Se_ = self._estimate_on(G[np.ix_(est_rows, est_rows)], R[est_rows])
         # 3. BLUP weights on the observed cells (trait-major order)
         cells_i = [np.flatnonzero(obs[:, j]) for j in range(t)]
         blocks = []
@@ -294,23 +310,42 @@ class MultiTraitGBLUP:
         self.effects_ = _transposed_matrix(X, mean, U) / self.scale_
         return self
 
-    def _fit_iterative(self, X, R, obs, mean, complete) -> MultiTraitGBLUP:
+    def _fit_iterative(self, X, R, obs, mean, lines) -> MultiTraitGBLUP:
         """Steps 2-3 without an n x n matrix: ``Sg`` and ``Se`` by ML on a random subsample of
-        at most ``subsample`` complete lines (their G from column blocks), then the marker
+        at most ``subsample`` of ``lines`` (their G from column blocks), then the marker
         effects by block-preconditioned CG on the SNP-BLUP equations of the same model."""
         from snpcnn.baselines.large_n import subsample_gram, subsample_rows
 
         if int(self.subsample) < MIN_COMPLETE_ROWS:
             raise InputError(
-                f"multi-trait GBLUP: subsample must be at least {MIN_COMPLETE_ROWS} complete "
-                f"lines (the covariance estimate needs them), got {self.subsample!r}"
+                f"multi-trait GBLUP: subsample must be at least {MIN_COMPLETE_ROWS} lines (the "
+                f"covariance estimate needs them), got {self.subsample!r}"
             )
-        rows = complete[subsample_rows(len(complete), int(self.subsample))]
+        rows = lines[subsample_rows(len(lines), int(self.subsample))]
         G = subsample_gram(X, rows, mean) / self.scale_
-        self.Sg_, self.Se_ = self._estimate(G, R[rows])
+        self.Sg_, self.Se_ = self._estimate_on(G, R[rows])
+        self.n_estimate_lines_ = len(rows)
+        self.n_estimate_cells_ = int(obs[rows].sum())
         del G
+        # the exact path's jitter (jitter x the mean diagonal of V over the observed cells) as
+        # residual variance: the same system, and a residual covariance that ML put on the
+        # boundary (singular Se, common on small data) no longer makes the per-line precisions
+        # blow up (a checking helper: CG then "converged" 3.3 away from the exact BLUP)
+        Se = self.Se_
+        if self.jitter:
+            from snpcnn.baselines.large_n import _block, row_blocks
+
+            n, m = X.shape
+            gdiag = np.zeros(n)
+            for sl in row_blocks(n, m, 8):
+                gdiag[sl] = np.sum(np.square(_block(X, sl, np.float64, "X") - mean), axis=1)
+            gdiag /= self.scale_
+            dv = np.concatenate(
+                [self.Sg_[j, j] * gdiag[obs[:, j]] + self.Se_[j, j] for j in range(obs.shape[1])]
+            )
+            Se = Se + float(self.jitter) * float(np.mean(dv)) * np.eye(len(Se))
         self.effects_, self.cg_ = _snp_blup(
-            X, mean, R, obs, self.Sg_, self.Se_, self.scale_, float(self.tol)
+            X, mean, R, obs, self.Sg_, Se, self.scale_, float(self.tol)
         )
         self.solver_ = "iterative"
         self.n_subsample_ = len(rows)
@@ -319,6 +354,108 @@ class MultiTraitGBLUP:
     @staticmethod
     def _design(C, n):
         return np.ones((n, 1)) if C is None else np.column_stack([np.ones(n), C])
+
+    def _estimate_on(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Sg``, ``Se`` by ML on the lines of ``G`` and ``R`` (NaN = not observed)."""
+        if not np.isnan(R).any():
+            return self._estimate(G, R)
+        return self._estimate_cells(G, R)
+
+    def _estimate_cells(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ML on every observed cell: ``r ~ N(0, V)``, ``V = [Sg (x) G + Se (x) I]`` restricted
+        to the observed cells (trait-major), with the exact gradient ``d(nll)/dSg_ab =
+        sum(B_ab * G_ab) / 2`` and ``d(nll)/dSe_ab = sum of B_ab over the cell pairs of one
+        line / 2``, ``B = V^-1 - V^-1 r r' V^-1`` (block ``ab``).  Started at zero
+        correlations, each trait's variance split half and half."""
+        t = R.shape[1]
+        obs = ~np.isnan(R)
+        cells = [np.flatnonzero(obs[:, j]) for j in range(t)]
+        off = np.concatenate([[0], np.cumsum([len(c) for c in cells])])
+        c = int(off[-1])
+        r = np.concatenate([R[cells[j], j] for j in range(t)])
+        pairs = [(a, b) for a in range(t) for b in range(a, t)]
+        Gb = {(a, b): G[np.ix_(cells[a], cells[b])] for a, b in pairs}
+        same = {}
+        for a, b in pairs:
+            _, ia, ib = np.intersect1d(cells[a], cells[b], assume_unique=True, return_indices=True)
+            same[(a, b)] = (ia, ib)
+        # start: each trait's own ML variance components (its observed lines, rotated by the
+        # eigenvectors of their G), correlations zero; the joint fit then mostly moves the
+        # correlations (fewer evaluations than a start at half the variance each)
+        sg0, se0 = np.empty(t), np.empty(t)
+        for j in range(t):
+            o = cells[j]
+            d, U = np.linalg.eigh(G[np.ix_(o, o)])
+            d = np.clip(d, 0.0, None)
+            y2 = (U.T @ R[o, j]) ** 2
+
+            def prof(h, d=d, y2=y2):  # profile -loglik in h = sg / (sg + se)
+                w = h * d + (1.0 - h)
+                return 0.5 * (np.sum(np.log(w)) + len(w) * np.log(np.mean(y2 / w)))
+
+            h = optimize.minimize_scalar(prof, bounds=(1e-4, 1 - 1e-4), method="bounded").x
+            scale = float(np.mean(y2 / (h * d + 1.0 - h)))
+            sg0[j], se0[j] = max(h * scale, 1e-6), max((1.0 - h) * scale, 1e-6)
+        x0 = np.concatenate([_theta_from(np.diag(sg0)), _theta_from(np.diag(se0))])
+        k = t * (t + 1) // 2
+        eye = np.eye(t)
+
+        def nll(theta):
+            Lg, Le = _chol_from(theta[:k], t), _chol_from(theta[k:], t)
+            Sg, Se = Lg @ Lg.T, Le @ Le.T + 1e-9 * eye
+            V = np.empty((c, c))
+            for a, b in pairs:
+                blk = Sg[a, b] * Gb[(a, b)]
+                ia, ib = same[(a, b)]
+                blk[ia, ib] += Se[a, b]
+                V[off[a] : off[a + 1], off[b] : off[b + 1]] = blk
+                if a != b:
+                    V[off[b] : off[b + 1], off[a] : off[a + 1]] = blk.T
+            try:
+                L = linalg.cholesky(V, lower=True, overwrite_a=True, check_finite=False)
+            except linalg.LinAlgError:
+                return 1e300, np.zeros_like(theta)
+            alpha = linalg.cho_solve((L, True), r, check_finite=False)
+            value = float(np.sum(np.log(np.diag(L)))) + 0.5 * float(r @ alpha)
+            # V^-1 in the lower triangle only (its upper triangle stays zero): block (b, a),
+            # b >= a, is read there and transposed; a diagonal block counts its off-diagonal
+            # entries twice
+            Vi, info = linalg.lapack.dpotri(L, lower=1, overwrite_c=1)
+            if info:
+                return 1e300, np.zeros_like(theta)
+            dG, dE = np.zeros((t, t)), np.zeros((t, t))
+            for a, b in pairs:
+                al_a, al_b = alpha[off[a] : off[a + 1]], alpha[off[b] : off[b + 1]]
+                Vba = Vi[off[b] : off[b + 1], off[a] : off[a + 1]]  # lower: b >= a
+                Gab = Gb[(a, b)]
+                ia, ib = same[(a, b)]
+                if a == b:
+                    tr_g = 2.0 * float(np.einsum("ij,ij->", Vba, Gab)) - float(
+                        np.diagonal(Vba) @ np.diagonal(Gab)
+                    )
+                    tr_e = float(np.trace(Vba))
+                else:
+                    tr_g = float(np.einsum("ji,ij->", Vba, Gab))
+                    tr_e = float(np.sum(Vba[ib, ia]))
+                dG[a, b] = dG[b, a] = 0.5 * (tr_g - float(al_a @ Gab @ al_b))
+                dE[a, b] = dE[b, a] = 0.5 * (tr_e - float(al_a[ia] @ al_b[ib]))
+            return value, np.concatenate([_chol_grad(dG, Lg), _chol_grad(dE, Le)])
+
+        res = optimize.minimize(
+            nll,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": self.maxiter, "maxfun": 20_000, "ftol": 1e-10, "gtol": 1e-6},
+        )
+        Lg, Le = _chol_from(res.x[:k], t), _chol_from(res.x[k:], t)
+        self.optimizer_ = {
+            "success": bool(res.success),
+            "nll": float(res.fun),
+            "nit": res.nit,
+            "nfev": res.nfev,
+        }
+        return Lg @ Lg.T, Le @ Le.T
 
     def _estimate(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = R.shape[1]
