@@ -441,12 +441,18 @@ class MultiTraitGBLUP:
                 dE[a, b] = dE[b, a] = 0.5 * (tr_e - float(al_a[ia] @ al_b[ib]))
             return value, np.concatenate([_chol_grad(dG, Lg), _chol_grad(dE, Le)])
 
+        return self._maximise(nll, x0, t, ftol=1e-10, gtol=1e-6)
+
+    def _maximise(self, nll, x0, t: int, ftol: float, gtol: float):
+        """``Sg``, ``Se`` at the minimum of ``nll`` (value and gradient in the Cholesky
+        parameters, ``Sg``'s first) by L-BFGS from ``x0``; ``optimizer_`` says how it went."""
+        k = t * (t + 1) // 2
         res = optimize.minimize(
             nll,
             x0,
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": self.maxiter, "maxfun": 20_000, "ftol": 1e-10, "gtol": 1e-6},
+            options={"maxiter": self.maxiter, "maxfun": 20_000, "ftol": ftol, "gtol": gtol},
         )
         Lg, Le = _chol_from(res.x[:k], t), _chol_from(res.x[k:], t)
         self.optimizer_ = {
@@ -489,16 +495,7 @@ class MultiTraitGBLUP:
             )
             return 0.5 * (float(logdet.sum()) + float(np.einsum("ki,ki->", Ys, a))), grad
 
-        res = optimize.minimize(
-            nll,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": self.maxiter, "maxfun": 20_000, "ftol": 1e-14, "gtol": 1e-8},
-        )
-        Lg, Le = _chol_from(res.x[:k], t), _chol_from(res.x[k:], t)
-        self.optimizer_ = {"success": bool(res.success), "nll": float(res.fun), "nit": res.nit}
-        return Lg @ Lg.T, Le @ Le.T
+        return self._maximise(nll, x0, t, ftol=1e-14, gtol=1e-8)
 
     # -------------------------------------------------------------- predict
     def genomic_values(self, X_new) -> np.ndarray:

@@ -256,4 +256,3 @@ def test_plots_exist(explained):
     name, _, runs = explained
     for m in METHODS:
         assert (runs["dir"] / name / f"manhattan_{m}.png").is_file(), m
-

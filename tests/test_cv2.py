@@ -268,7 +268,7 @@ def test_cli_cv2_with_a_cnn(correlated, tmp_path):
         main,
         ["fit", str(BED), str(path), "--trait", "A", "--cv-scheme", "cv2", "--out", str(out / "x")],
     )
-    assert r.exit_code != 0 and "at least 2 quantitative traits" in r.output
+    assert r.exit_code != 0 and "at least 2 different quantitative traits" in r.output
 
 
 def test_iterative_path_survives_a_singular_residual_covariance():

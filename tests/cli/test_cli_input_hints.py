@@ -388,5 +388,5 @@ def test_small_messages_of_the_last_fuzzing_pass(tmp_path):
     with pytest.raises(InputError, match="trait 2 is constant"):
         MultiTraitGBLUP().fit(X, Y)
     Y[:, 1] = rng.normal(size=60)
-    with pytest.raises(InputError, match="subsample must be at least 20 complete lines"):
+    with pytest.raises(InputError, match="subsample must be at least 20 lines"):
         MultiTraitGBLUP(solver="iterative", subsample=5).fit(X, Y)

@@ -144,7 +144,7 @@ def test_save_refuses_overwrite_and_bad_paths(tmp_path):
         load_model(tmp_path / "missing.keras")
     junk = tmp_path / "junk.keras"
     junk.write_text("not a zip")
-    with pytest.raises(InputError, match="junk.keras: cannot load the model"):
+    with pytest.raises(InputError, match="junk.keras: not a .keras model file"):
         load_model(junk)
 
 
