@@ -451,6 +451,11 @@ def _trial_task(unit, genotypes, phenotypes):
                 raise _Pruned
 
     state, error = "complete", None
+    # a trial's run notes (a binary trait, a covariate) are the outer units' too, which log
+    # them; logged here as well they repeated once per trial on the console
+    cv_log = logging.getLogger("snpcnn.cv")
+    level = cv_log.level
+    cv_log.setLevel(logging.ERROR)
     try:
         kwargs = d["space"].configure(d["params"])
         cross_validate(
@@ -470,6 +475,8 @@ def _trial_task(unit, genotypes, phenotypes):
         state = "pruned"
     except (InputError, ValueError) as exc:  # this configuration cannot be built or trained
         state, error = "fail", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    finally:
+        cv_log.setLevel(level)
     return {
         "state": state,
         "scores": scores,

@@ -281,3 +281,35 @@ def test_tied_trials_are_named_not_presented_as_a_choice(data, tmp_path):
     said = [n for n in res.notes if "had the same inner score" in n]
     assert len(said) == 1 and "reported as chosen" in said[0]
     assert said[0] in (tmp_path / "t" / "summary.md").read_text()
+
+
+def test_a_trials_run_notes_are_not_logged_once_per_trial(monkeypatch, caplog):
+    """A binary trait's note was printed once per trial (12 times in a small run; a checking
+    helper, session 33): the outer units log the run's notes, a trial's inner CV does not."""
+    import logging
+    from types import SimpleNamespace
+
+    import snpcnn.cv
+    from snpcnn.tune import _trial_task
+
+    def fake_cross_validate(*args, **kwargs):
+        logging.getLogger("snpcnn.cv").warning("trait 'case' has two values")
+
+    monkeypatch.setattr(snpcnn.cv, "cross_validate", fake_cross_validate)
+    space = SimpleNamespace(configure=lambda params: {})
+    unit = SimpleNamespace(
+        data={
+            "storage": "/nonexistent/journal.log",
+            "space": space,
+            "params": {},
+            "trait": "case",
+            "inner": None,
+            "common": {},
+            "metric": "auc",
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="snpcnn.cv"):
+        out = _trial_task(unit, None, None)
+    assert out["state"] == "complete"
+    assert not [r for r in caplog.records if "two values" in r.getMessage()]
+    assert logging.getLogger("snpcnn.cv").level == logging.NOTSET  # restored
