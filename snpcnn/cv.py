@@ -1565,6 +1565,16 @@ def _run_fold(
                 with blas_threads():
                     mt = MultiTraitGBLUP().fit(xd_tr, y_tr, c_tr)
                     p[:] = mt.predict(xd_te, c_te)
+                if not mt.optimizer_["success"]:
+                    # a likelihood without a proper maximum (a trait on few lines, a
+                    # degenerate pattern of observed cells): the covariances are where the
+                    # optimiser stopped
+                    out["notes"].append(
+                        f"repeat {r} fold {f}: {MT_LABEL}'s covariance estimate did not converge "
+                        f"({mt.optimizer_['nit']} iterations; a flat or degenerate likelihood, "
+                        "e.g. an environment observed on few lines): its genetic correlations "
+                        "are where the optimiser stopped"
+                    )
                 out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.effects_)
             else:
                 for j in range(y_tr.shape[1]):

@@ -298,3 +298,19 @@ def test_iterative_path_survives_a_singular_residual_covariance():
         pe, pi = exact.predict(X), it.predict(X)
         assert np.all(np.isfinite(pi))
         assert np.max(np.abs(pi - pe)) < 0.1 * pe.std(), missing
+
+
+def test_a_covariance_estimate_that_did_not_converge_is_a_note(correlated, monkeypatch):
+    """Where MT-GBLUP's likelihood has no proper maximum the optimiser stops at maxiter; that
+    was said only in optimizer_ (a checking helper, session 33). Forced here with maxiter 1."""
+    _, _, path, _ = correlated
+    init = MultiTraitGBLUP.__init__
+
+    def one_iteration(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.maxiter = 1
+
+    monkeypatch.setattr(MultiTraitGBLUP, "__init__", one_iteration)
+    res = _cv2(path)
+    said = [n for n in res.notes if "covariance estimate did not converge" in n]
+    assert len(said) == 3 and all(MT_LABEL in n for n in said)
