@@ -109,6 +109,23 @@ def file_record(path: str | os.PathLike, full_hash: bool = False) -> dict[str, A
     return rec
 
 
+def changed_source(cache: str | os.PathLike) -> str | None:
+    """The first source file of ``cache`` whose full sha256 differs from the one recorded
+    when the cache was made (None: all equal, or no sha256 recorded).  Reuse checks only the
+    size, time stamp and first and last MiB (:func:`is_fresh`); this reads every source file
+    once, for the commands that record the inputs' checksums anyway (``snpcnn fit``,
+    ``predict``, ``explain``)."""
+    try:
+        recorded = _read_meta(Path(cache)).get("source", {}).get("files", [])
+    except InputError:
+        return None
+    for rec in recorded:
+        p = Path(rec.get("path", ""))
+        if rec.get("sha256") and p.is_file() and _sha256(p) != rec["sha256"]:
+            return str(p)
+    return None
+
+
 def source_files(src: str | os.PathLike, fmt: str) -> list[Path]:
     """The files a source consists of (three for PLINK 1 and 2)."""
     if fmt == "plink":

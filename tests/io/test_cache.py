@@ -7,6 +7,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import snpcnn.io as sio
@@ -212,3 +213,37 @@ def test_corrupt_or_foreign_cache_is_a_clear_error(tmp_path):
     (d / "meta.json").write_text('{"snpcnn_cache": 99}')
     with pytest.raises(InputError, match="cache format version 99"):
         load_cache(d)
+
+
+def test_fit_predict_and_explain_do_not_read_a_cache_of_an_older_file(tmp_path, monkeypatch):
+    """Reuse checks size, time stamp and the first and last MiB: an edit in the middle with
+    the time stamp restored passed, and fit read the old genotypes while run.json recorded
+    the new file's checksum (a checking helper, session 33). The commands that record
+    checksums compare the full sha256 and rebuild the automatic cache."""
+    from snpcnn.cli import read_cli_genotypes
+
+    monkeypatch.setenv("SNPCNN_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 3, size=(600, 2000))
+    table = pd.DataFrame(g, columns=[f"snp{j}" for j in range(2000)])
+    table.insert(0, "sample_id", [f"s{i}" for i in range(600)])
+    path = tmp_path / "geno.csv"
+    table.to_csv(path, index=False)
+    assert path.stat().st_size > 2 * (1 << 20)
+    first = read_cli_genotypes(path, None)
+    assert not first.report.get("cache")  # parsed, and an automatic cache written
+    st = path.stat()
+    lines = path.read_bytes().split(b"\n")
+    row = lines[300].split(b",")
+    row[1:] = [b"2" if v == b"0" else b"0" for v in row[1:]]  # same length: 0 <-> 2 only
+    lines[300] = b",".join(row)
+    path.write_bytes(b"\n".join(lines))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    again = read_cli_genotypes(path, None)
+    want = pd.read_csv(path, skiprows=range(1, 300), nrows=1).iloc[0, 1:].to_numpy()
+    np.testing.assert_array_equal(np.asarray(again.dosages[299]), want)
+    # the rebuilt cache is fresh: the next read reuses it
+    third = read_cli_genotypes(path, None)
+    assert third.report.get("cache")
+    np.testing.assert_array_equal(np.asarray(third.dosages[299]), want)
