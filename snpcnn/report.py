@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import glob
-import hashlib
 import json
 import os
 import platform
@@ -170,11 +169,9 @@ def file_checksum(path: str | Path) -> dict[str, Any]:
         return {"missing": str(path)}
     if path.is_dir():
         return {p.name: file_checksum(p) for p in sorted(path.iterdir()) if p.is_file()}
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    out = {"sha256": h.hexdigest(), "bytes": path.stat().st_size}
+    from snpcnn.io.cache import _sha256  # remembers files already hashed in this process
+
+    out = {"sha256": _sha256(path), "bytes": path.stat().st_size}
     if path.suffix == ".bed":
         for s in (".bim", ".fam"):
             side = path.with_suffix(s)

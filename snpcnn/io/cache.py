@@ -86,12 +86,23 @@ def fingerprint(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+#: sha256 already computed in this process, by (path, size, mtime_ns, ctime_ns; a write
+#: changes ctime even where the time stamp is restored): a command that checks a reused
+#: cache's source and then records the inputs' checksums reads the file once
+_SHA256_SEEN: dict[tuple[str, int, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _SHA256_SEEN:
+        return _SHA256_SEEN[key]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
-    return h.hexdigest()
+    _SHA256_SEEN[key] = h.hexdigest()
+    return _SHA256_SEEN[key]
 
 
 def file_record(path: str | os.PathLike, full_hash: bool = False) -> dict[str, Any]:
