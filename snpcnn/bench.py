@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES
+from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, canonical_baseline
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.executor import UnitStore, content_hash, to_json
@@ -778,7 +778,8 @@ def load_config(path: str | os.PathLike) -> BenchmarkConfig:
         raise top.error(
             "baselines", f'must be a list such as ["gblup", "ridge", "rkhs"], got {baselines!r}'
         )
-    baselines = [b.strip().lower() for b in baselines]
+    # any spelling fit accepts ("eg_blup", "GBLUP-AD"), stored as the canonical key
+    baselines = [canonical_baseline(b) for b in baselines]
     bad = [b for b in baselines if b not in BASELINES]
     if bad:
         raise top.error("baselines", f"unknown baseline '{bad[0]}'; valid: {', '.join(BASELINES)}")

@@ -366,7 +366,7 @@ class MultiTraitGBLUP:
         to the observed cells (trait-major), with the exact gradient ``d(nll)/dSg_ab =
         sum(B_ab * G_ab) / 2`` and ``d(nll)/dSe_ab = sum of B_ab over the cell pairs of one
         line / 2``, ``B = V^-1 - V^-1 r r' V^-1`` (block ``ab``).  Started at zero
-        correlations, each trait's variance split half and half."""
+        correlations and each trait's own ML variance components."""
         t = R.shape[1]
         obs = ~np.isnan(R)
         cells = [np.flatnonzero(obs[:, j]) for j in range(t)]

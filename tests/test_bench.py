@@ -699,3 +699,17 @@ def test_the_ensemble_rows_get_a_genomic_r_with_covariates(tmp_path, example_dat
         want = genomic_r(rows.observed.to_numpy(), rows.predicted.to_numpy(), fx)
         got = g[(g.repeat == r) & (g.fold == f)].value.iloc[0]
         assert got == pytest.approx(want)
+
+
+def test_config_baselines_take_any_spelling_fit_takes(tmp_path):
+    """`snpcnn fit --baselines eg_blup` worked while a benchmark config refused it; both now
+    store the canonical key (and a name given twice in two spellings is still refused)."""
+    text = (CONFIGS / "smoke.toml").read_text()
+    text = text.replace('baselines = ["gblup", "ridge"]', 'baselines = ["GBLUP", "eg_blup"]')
+    text = text.replace("../../example_data/", str(REPO / "example_data") + "/")
+    text = text.replace('"tiny_arch.toml"', f'"{TINY_ARCH}"')
+    (tmp_path / "c.toml").write_text(text)
+    assert load_config(tmp_path / "c.toml").baselines == ["gblup", "egblup"]
+    (tmp_path / "d.toml").write_text(text.replace('"eg_blup"', '"gblup"'))
+    with pytest.raises(InputError, match="lists a baseline twice"):
+        load_config(tmp_path / "d.toml")
