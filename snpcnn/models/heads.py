@@ -19,6 +19,7 @@ the ``mixed_float16`` policy (see :func:`set_mixed_precision`).
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import keras
@@ -26,6 +27,9 @@ from keras import ops
 
 from snpcnn.errors import InputError
 from snpcnn.models.core import check_choice, check_nonnegative_float, check_positive_int
+
+log = logging.getLogger(__name__)
+_XLA_REFUSAL_SAID = False
 
 __all__ = [
     "HEADS",
@@ -293,9 +297,46 @@ def compile_model(
         ),
         loss=loss,
         metrics=metrics,
-        jit_compile=bool(jit_compile) or keras.backend.backend() == "jax",
+        jit_compile=_xla(model, jit_compile),
     )
     return model
+
+
+def _keras_compiles_with_xla(model: keras.Model) -> bool:
+    """Whether Keras's own trainer would honour ``jit_compile=True`` for ``model``.
+
+    Keras refuses XLA for a model with a layer that does not support it and, on TensorFlow,
+    whenever op determinism is on (every seeded snpcnn run).  It then warns with a raw
+    ``UserWarning`` once per compiled model; :func:`compile_model` asks this first instead.
+    """
+    if not all(getattr(layer, "supports_jit", True) for layer in model._flatten_layers()):
+        return False
+    if keras.backend.backend() == "tensorflow":
+        from tensorflow.python.framework.config import is_op_determinism_enabled
+
+        return not is_op_determinism_enabled()
+    return True
+
+
+def _xla(model: keras.Model, requested) -> bool:
+    """The ``jit_compile`` to give Keras: always on JAX, on request elsewhere where Keras
+    honours it; where it would not, one note per process replaces Keras's raw warning."""
+    global _XLA_REFUSAL_SAID
+    if keras.backend.backend() == "jax":
+        return True
+    if not requested:
+        return False
+    if _keras_compiles_with_xla(model):
+        return True
+    if not _XLA_REFUSAL_SAID:
+        _XLA_REFUSAL_SAID = True
+        log.warning(
+            "--xla: networks that Keras trains itself (here '%s') run without XLA while "
+            "TensorFlow's op determinism is on (every seeded run); the default model's own "
+            "training steps do use it",
+            model.name,
+        )
+    return False
 
 
 def attach_training(model: keras.Model, training: dict | None) -> keras.Model:

@@ -143,3 +143,25 @@ def test_set_mixed_precision():
             set_mixed_precision(1)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_xla_refused_by_keras_is_one_note_not_a_raw_warning(caplog):
+    """Under op determinism Keras refuses XLA with a raw UserWarning per model: snpcnn asks
+    first, trains without it and says so once per process, in one line."""
+    import warnings
+
+    from snpcnn.models import heads
+    from snpcnn.training import seeded
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the refusal is TensorFlow's (JAX always compiles)")
+    heads._XLA_REFUSAL_SAID = False
+    with seeded(0), warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING"):
+        warnings.simplefilter("always")
+        for _ in range(2):
+            model = build_model(TINY, (12, 1), head="regression")
+            compile_model(model, "regression", jit_compile=True)
+            assert model.jit_compile is False
+    assert not [w for w in caught if "jit_compile" in str(w.message)]
+    notes = [r.getMessage() for r in caplog.records if "--xla" in r.getMessage()]
+    assert len(notes) == 1 and "op determinism" in notes[0] and "\n" not in notes[0]
