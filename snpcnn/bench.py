@@ -1059,7 +1059,7 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     if spec.simulate is not None:
         g, pheno_path, truth = _simulate_dataset(spec)
     else:
-        g = read_genotypes(spec.genotypes, format=spec.format)
+        g = read_genotypes(spec.genotypes, format=spec.format, verify=True)
         pheno_path = spec.phenotypes
     try:
         ph = read_phenotypes(

@@ -409,7 +409,7 @@ def _load_inputs(
                 f"{type(genotypes).__name__}; wrap a dosage matrix as Genotypes(dosages, "
                 "sample_ids)"
             )
-        genotypes = read_genotypes(genotypes)
+        genotypes = read_genotypes(genotypes, verify=True)
     if not isinstance(phenotypes, Phenotypes):
         if not isinstance(phenotypes, (str, os.PathLike)):
             raise InputError(

@@ -232,8 +232,7 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
             warnings.filterwarnings(
                 "ignore", message=r".*feeds the convolutions", category=InputWarning
             )
-        geno = read_genotypes(path, format=geno_format, coding=coding)
-        geno = _unless_stale(geno, path, geno_format, coding)
+        geno = read_genotypes(path, format=geno_format, coding=coding, verify=True)
     if str(geno.report.get("coding", "")).startswith("01 (auto"):
         click.echo(
             f"Note: {path}: read as 0/1 presence/absence (no value is 2, so every 1 became "
@@ -241,37 +240,6 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
             err=True,
         )
     return geno
-
-
-def _unless_stale(geno, path, geno_format, coding):
-    """``geno``, or the file read again where ``geno`` came from a cache that reuse took for
-    fresh (same size, time stamp and ends) but whose source's content has changed since (an
-    edit that restored the time stamp): an automatic cache is then rebuilt, one made by
-    ``snpcnn convert`` is left alone and bypassed, and stderr says so."""
-    import shutil
-    from pathlib import Path
-
-    from snpcnn.io import read_genotypes
-    from snpcnn.io.cache import cache_dir, changed_source, is_cache
-
-    used = geno.report.get("cache")
-    if not used or is_cache(path):  # no cache, or the cache given by its own path
-        return geno
-    changed = changed_source(used)
-    if changed is None:
-        return geno
-    auto = Path(used).resolve().parent == cache_dir().resolve()
-    click.echo(
-        f"Note: the cache {used} was made from an earlier version of {changed} (same size and "
-        "time stamp, other content); "
-        + ("rebuilding it" if auto else f"reading the file itself (rebuild the cache: snpcnn "
-           f"convert {path} --force)"),
-        err=True,
-    )  # fmt: skip
-    if auto:
-        shutil.rmtree(used, ignore_errors=True)
-        return read_genotypes(path, format=geno_format, coding=coding)
-    return read_genotypes(path, format=geno_format, coding=coding, cache=False)
 
 
 def format_option(dest: str = "geno_format"):

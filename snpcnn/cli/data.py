@@ -55,6 +55,7 @@ def info(fmt, file, snps_only, multiallelic, coding, no_cache):
         multiallelic=multiallelic,
         coding=coding,
         cache=False if no_cache else True,
+        verify=True,
     )
     click.echo(g.format_summary())
     click.echo(f"read in:       {time.perf_counter() - t0:.2f} s")

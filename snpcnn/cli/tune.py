@@ -209,7 +209,7 @@ def tune(
         click.get_current_context().call_on_close(early.close)
     progress = Progress()
     lines = _Lines(progress)
-    geno = read_genotypes(genotypes, format=geno_format)
+    geno = read_genotypes(genotypes, format=geno_format, verify=True)
     pheno = read_phenotypes(
         phenotypes,
         id_column=id_column,

@@ -186,6 +186,7 @@ def read_genotypes(
     bim: str | os.PathLike | None = None,
     fam: str | os.PathLike | None = None,
     convert_large: bool = True,
+    verify: bool = False,
 ) -> Genotypes:
     """Read genotypes from any supported file into an int8 samples x SNPs container.
 
@@ -221,6 +222,13 @@ def read_genotypes(
         temporary one removed at exit) and returned memory-mapped from it,
         with one line on stderr saying so.  ``False`` returns the in-memory
         matrix (what ``snpcnn convert`` uses).
+    verify : bool
+        Before reusing a cache found for ``path``, compare every source file's full sha256
+        with the one recorded when the cache was made (reuse otherwise checks the size, time
+        stamp and first and last MiB only).  Where one differs (an edit that restored the
+        time stamp), an automatic cache is rebuilt and one made by ``snpcnn convert`` is
+        bypassed, with one line on stderr.  This reads the whole source once per process
+        (the checksum is remembered); every snpcnn command passes True.
 
     Returns
     -------
@@ -265,6 +273,8 @@ def read_genotypes(
         from snpcnn.io.cache import find_cache, load_cache
 
         found = find_cache(path, fmt, opts)
+        if found is not None and verify:
+            found, cache = _unless_changed(found, path, cache)
         if found is not None:
             log.info("using the converted cache %s", found)
             try:
@@ -308,6 +318,29 @@ def read_genotypes(
     if cache in (True, "auto", "always") and bim is None and fam is None:
         _write_auto_cache(g, path, fmt, opts, always=cache == "always", seconds=seconds)
     return g
+
+
+def _unless_changed(found: Path, path, cache):
+    """``(found, cache)``, or ``(None, cache)`` where the source of the cache ``found`` has
+    changed since it was made (full sha256): an automatic cache is removed (the read that
+    follows rebuilds it), one made by ``snpcnn convert`` is left alone and the read
+    bypasses caches (``cache=False``)."""
+    from snpcnn.io.cache import cache_dir, changed_source
+
+    changed = changed_source(found)
+    if changed is None:
+        return found, cache
+    auto = Path(found).resolve().parent == cache_dir().resolve()
+    _notice(
+        f"the cache {found} was made from an earlier version of {changed} (same size and "
+        "time stamp, other content); "
+        + ("rebuilding it" if auto else f"reading the file itself (rebuild the cache: "
+           f"snpcnn convert {path} --force)")
+    )  # fmt: skip
+    if auto:
+        shutil.rmtree(found, ignore_errors=True)
+        return None, cache
+    return None, False
 
 
 def _auto_cache_target(path, fmt: str, opts: dict[str, Any]) -> tuple[list[Path], Path]:

@@ -247,3 +247,42 @@ def test_fit_predict_and_explain_do_not_read_a_cache_of_an_older_file(tmp_path, 
     third = read_cli_genotypes(path, None)
     assert third.report.get("cache")
     np.testing.assert_array_equal(np.asarray(third.dosages[299]), want)
+
+
+def test_info_and_verify_do_not_read_a_converted_cache_of_an_older_file(tmp_path, capsys):
+    """`snpcnn info`, `benchmark` and `tune` trusted size, time stamp and ends (session 33's
+    note): they now pass verify=True.  A cache made by `snpcnn convert` is bypassed, not
+    deleted, and the default read (verify=False) still reuses it, as documented."""
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(rng.integers(0, 3, size=(600, 2000)))
+    table.columns = [f"snp{j}" for j in range(2000)]
+    table.insert(0, "sample_id", [f"s{i}" for i in range(600)])
+    path = tmp_path / "geno.csv"
+    table.to_csv(path, index=False)
+    assert path.stat().st_size > 2 * (1 << 20)  # the middle is outside the fingerprint
+    out = convert(path)
+    st = path.stat()
+    lines = path.read_bytes().split(b"\n")
+    row = lines[300].split(b",")
+    row[1:] = [b"2" if v == b"0" else b"0" for v in row[1:]]  # same length: 0 <-> 2 only
+    lines[300] = b",".join(row)
+    path.write_bytes(b"\n".join(lines))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    want = pd.read_csv(path, skiprows=range(1, 300), nrows=1).iloc[0, 1:].to_numpy()
+    stale = read_genotypes(path)  # the default trusts the cheap checks
+    assert stale.report.get("cache")
+    assert not np.array_equal(np.asarray(stale.dosages[299]), want)
+    checked = read_genotypes(path, verify=True)
+    assert not checked.report.get("cache")
+    np.testing.assert_array_equal(np.asarray(checked.dosages[299]), want)
+    err = capsys.readouterr().err
+    assert "earlier version of" in err and "snpcnn convert" in err and "--force" in err
+    assert out.is_dir()  # the user's converted cache is left alone
+    res = CliRunner().invoke(main, ["info", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "earlier version of" in res.output  # the one-line note (stderr is mixed in)
