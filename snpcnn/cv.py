@@ -1575,6 +1575,13 @@ def _run_fold(
                         "e.g. an environment observed on few lines): its genetic correlations "
                         "are where the optimiser stopped"
                     )
+                cg = getattr(mt, "cg_", None)
+                if cg is not None and not cg["converged"]:
+                    out["notes"].append(
+                        f"repeat {r} fold {f}: {MT_LABEL}'s marker effects (conjugate gradient, "
+                        f"large-n path) stopped after {cg['iterations']} iterations at relative "
+                        f"residual {cg['rel_residual']:.1e}: its predictions are approximate"
+                    )
                 out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.effects_)
             else:
                 for j in range(y_tr.shape[1]):

@@ -314,3 +314,41 @@ def test_a_covariance_estimate_that_did_not_converge_is_a_note(correlated, monke
     res = _cv2(path)
     said = [n for n in res.notes if "covariance estimate did not converge" in n]
     assert len(said) == 3 and all(MT_LABEL in n for n in said)
+
+
+def test_iterative_multitrait_gblup_with_a_boundary_residual_covariance(correlated):
+    """ML can put Se on the boundary (a residual variance of 0): the per-line precisions are
+    then huge in one direction and CG at relative residual 1e-6 stopped 6e-2 away from the
+    exact BLUP (session 33's open item). The tolerance now shrinks with Se's conditioning."""
+    from snpcnn.multitrait import _cg_tolerance, _snp_blup
+
+    X, y, _, _ = correlated
+    rng = np.random.default_rng(4)
+    Y = np.where(rng.random(y.shape) < 0.25, np.nan, y)
+    obs = ~np.isnan(Y)
+    mean = X.mean(0)
+    Z = X - mean
+    scale = float(np.sum(Z**2) / len(Z))
+    R = np.where(obs, Y - np.nanmean(Y, 0), np.nan)
+    G = Z @ Z.T / scale
+    Sg = np.array([[0.5, 0.45], [0.45, 0.5]])
+    Se = np.array([[0.5, 0.0], [0.0, 1e-9]]) + 1e-6 * np.eye(2)
+    assert _cg_tolerance(1e-6, np.eye(2)) == 1e-6 and _cg_tolerance(1e-6, Se) == 1e-10
+    cells = [np.flatnonzero(obs[:, j]) for j in range(2)]
+    V = np.block(
+        [
+            [Sg[a, b] * G[np.ix_(cells[a], cells[b])]
+             + Se[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
+            for a in range(2)
+        ]
+    )  # fmt: skip
+    alpha = np.linalg.solve(V, np.concatenate([R[cells[j], j] for j in range(2)]))
+    g = sum(
+        Sg[:, b][None, :] * (G[:, cells[b]] @ alpha[len(cells[0]) * b :][: len(cells[b])])[:, None]
+        for b in range(2)
+    )
+    B, info = _snp_blup(X, mean, R, obs, Sg, Se, scale, _cg_tolerance(1e-6, Se))
+    assert info["converged"]
+    np.testing.assert_allclose(Z @ B, g, atol=1e-4 * np.abs(g).max())
+    B_old, _ = _snp_blup(X, mean, R, obs, Sg, Se, scale, 1e-6)  # the tolerance used before
+    assert np.abs(Z @ B_old - g).max() > 1e-3 * np.abs(g).max()
