@@ -99,6 +99,15 @@ def _input_array(model, X) -> np.ndarray:
         raise InputError(
             f"the model takes {want}-D input (samples, *spatial, channels) but X has shape {X.shape}"
         )
+    try:
+        shape = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        shape = ()
+    if shape and any(w is not None and w != h for w, h in zip(shape, X.shape[1:])):
+        raise InputError(
+            f"the model takes input of shape (samples, {', '.join(map(str, shape))}) but X has "
+            f"shape {X.shape}; encode the SNPs the model was trained on, in its order"
+        )
     return X
 
 
@@ -223,11 +232,14 @@ def _baseline(X: np.ndarray, baseline) -> np.ndarray:
         return np.zeros(X.shape[1:], dtype=np.float32)
     b = np.asarray(baseline, dtype=np.float32)
     try:
-        np.broadcast_shapes(b.shape, X.shape)
+        fits = np.broadcast_shapes(b.shape, X.shape) == X.shape
     except ValueError:
+        fits = False
+    if not fits:
         raise InputError(
-            f"baseline of shape {b.shape} does not broadcast to the input shape {X.shape}"
-        ) from None
+            f"baseline of shape {b.shape} does not broadcast to the input shape {X.shape}; give "
+            "a scalar, one encoded sample or one baseline per sample"
+        )
     return b
 
 
@@ -324,10 +336,15 @@ def _get_layer(model, name: str | None):
     try:
         return model.get_layer(name)
     except ValueError:
-        raise InputError(
-            f"the model has no layer named '{name}'; convolutional layers: "
-            f"{', '.join(conv_layer_names(model)) or '(none)'}"
-        ) from None
+        members = _conv_members(model)
+        where = (
+            f"its averaged networks ({', '.join(m.name for m in members)}) have the "
+            f"convolutional layers {', '.join(conv_layer_names(members[0]))} (name one: "
+            "Grad-CAM averages the networks' maps on it)"
+            if members
+            else f"convolutional layers: {', '.join(conv_layer_names(model)) or '(none)'}"
+        )
+        raise InputError(f"the model has no layer named '{name}'; {where}") from None
 
 
 def _sub_model(model, layers: Sequence, with_output: bool):
@@ -614,6 +631,30 @@ def grad_cam_status(model) -> str | None:
     )
 
 
+def grad_cam_caveat(model) -> str | None:
+    """A note where Grad-CAM's map is not to be trusted although it is not flat: a plain CNN
+    whose convolutions feed a flatten + dense head (deepgs, dnngp, ...) and no screened
+    windows.  Grad-CAM weighs each filter by its gradient averaged over positions, which
+    suits networks that pool globally; a dense layer after a flatten has a weight per
+    position, and averaging them away left its top 20 SNPs at chance on simulated traits
+    where saliency put 90% next to a causal SNP (a checking helper, session 34; deepgs and
+    dnngp, 800 x 1,000, 10 causal SNPs)."""
+    import keras
+
+    members = _conv_members(model) or [model]
+    layers = [layer for m in members for layer in m.layers]
+    if any(layer.name == "screen" for layer in layers):
+        return None  # the default's screened windows: one unit per window, measured to work
+    if not any(isinstance(layer, keras.layers.Flatten) for layer in layers):
+        return None
+    return (
+        "this network flattens its convolutions into a dense layer, which weighs every "
+        "position separately; Grad-CAM averages them away, and its map ranked simulated causal "
+        "SNPs at chance for such networks (docs/explain.md): rank SNPs by saliency or "
+        "gradient x input"
+    )
+
+
 def _start_of(model) -> str:
     """The start a wide & deep model predicts, from its layers' names (the layers that
     training adds for a start other than the ridge: ``cnn_gp_start``, ``gblup_ad_start``,
@@ -751,10 +792,14 @@ def snp_importance(
             attr = integrated_gradients(model, X, baseline, steps, t, batch_size)
             per = reduce_channels(attr, "sum")
         else:
-            members = _conv_members(model) if layer_name is None else []
-            if members:  # an average of networks: the average of their maps
+            members = _conv_members(model)
+            if layer_name is not None and not all(
+                layer_name in {lay.name for lay in sub.layers} for sub in members
+            ):
+                members = []  # a layer of the model itself (or a clear error below)
+            if members:  # an average of networks: the average of their maps (on one layer)
                 per = np.mean(
-                    [grad_cam(sub, X, None, t, batch_size, relu=cam_relu) for sub in members],
+                    [grad_cam(sub, X, layer_name, t, batch_size, relu=cam_relu) for sub in members],
                     axis=0,
                 )
             else:

@@ -997,6 +997,29 @@ def _check_labels(y: np.ndarray, what: str) -> np.ndarray:
     return y.astype(np.int32)
 
 
+def n_classes_of(ytr: np.ndarray, yte: np.ndarray) -> int:
+    """The number of classes, ``max label + 1``, once every class ``0..max`` has training
+    images and no test label is a class the training set lacks.  A stray label (250 among
+    the digits 0-9) silently built a 251-class model (a checking helper, session 34)."""
+    k = int(max(ytr.max(), yte.max())) + 1
+    counts = np.bincount(ytr, minlength=k)
+    absent = np.flatnonzero(counts == 0)
+    if len(absent):
+        present = np.flatnonzero(counts)
+        rare = [int(c) for c in present if counts[c] <= 2 and c > absent[0]]
+        raise InputError(
+            f"training labels: class {int(absent[0])} has no training image (labels must be "
+            f"0..n_classes-1 with every class in the training set; the labels run to {k - 1}"
+            + (
+                f", and class {rare[0]} has {int(counts[rare[0]])} image(s): a stray label?"
+                if rare
+                else ""
+            )
+            + "); fix the labels, or pick classes with --classes (relabelled 0..k-1)"
+        )
+    return k
+
+
 def _optimizer(learning_rate: float, schedule: str, total_steps: int):
     """``"adam"`` (constant rate) or an Adam optimizer with a cosine-decay schedule."""
     import keras
@@ -1162,7 +1185,7 @@ def fit_images(
         raise InputError(f"data: the {which} set has 0 images; give images for both sets")
     if xtr.shape[1:] != xte.shape[1:]:
         raise InputError(f"data: training images are {xtr.shape[1:]}, test images {xte.shape[1:]}")
-    n_classes = int(max(ytr.max(), yte.max())) + 1
+    n_classes = n_classes_of(ytr, yte)
 
     xval = yval = None
     if validation_split > 0:

@@ -102,14 +102,16 @@ def marginal_association(
         int8 dosages (missing = -1) or floats (missing = NaN).  Missing values
         are replaced by the SNP's mean over the rows used.
     y : array-like of shape (n_samples,) or (len(rows),)
-        The phenotype; must be finite (drop or impute missing phenotypes first,
-        so that the rows used are exactly the rows you meant).
-    covariates : array-like of shape (n_samples, k), optional
+        The phenotype: one value per row of ``X``, or with ``rows`` one per selected
+        row (where its length is ``len(rows)``); the values used must be finite (drop
+        or impute missing phenotypes first, so that the rows used are exactly the rows
+        you meant).
+    covariates : array-like of shape (n_samples, k) or (len(rows), k), optional
         Covariates (e.g. sex, principal components) projected out of ``y`` and of
-        every SNP before the regression; an intercept is always included.
+        every SNP before the regression; an intercept is always included.  With
+        ``rows``, one row per row of ``X`` or per selected row, as ``y``.
     rows : array of int or bool, optional
-        Use only these rows of ``X`` (e.g. a training fold); ``y`` and
-        ``covariates`` then have one entry per selected row.
+        Use only these rows of ``X`` (e.g. a training fold).
 
     Returns
     -------
@@ -140,10 +142,13 @@ def marginal_association(
         rows = rows.astype(np.int64)
     n = mat.shape[0] if rows is None else len(rows)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    if rows is not None and len(yv) != n and len(yv) == mat.shape[0]:
+        yv = yv[rows]  # one value per genotype row: take the selected rows'
     if len(yv) != n:
+        expected = f"{n}" if rows is None else f"{n} (one per selected row) or {mat.shape[0]}"
         raise InputError(
-            f"phenotype has {len(yv)} values but the genotype rows used number {n}; "
-            "align phenotypes to genotypes by sample id first"
+            f"phenotype has {len(yv)} values but {expected} were expected (one per genotype "
+            "row, in the genotypes' sample order; align phenotypes to genotypes by sample id)"
         )
     if not np.isfinite(yv).all():
         bad = int(np.flatnonzero(~np.isfinite(yv))[0])
@@ -155,6 +160,8 @@ def marginal_association(
         cov = np.asarray(covariates, dtype=np.float64)
         if cov.ndim == 1:
             cov = cov[:, None]
+        if rows is not None and cov.shape[0] != n and cov.shape[0] == mat.shape[0]:
+            cov = cov[rows]
         if cov.shape[0] != n:
             raise InputError(f"covariates have {cov.shape[0]} rows, expected {n} (one per sample)")
         if not np.isfinite(cov).all():

@@ -460,3 +460,34 @@ def test_cli_explain_averaged_networks_filters_and_an_absent_snp(tmp_path):
     assert "filters.png: the first convolution of network 'cnn_part0', 1 of the 2" in res.output
     top = next(line for line in res.output.splitlines() if line.startswith("top 31 SNPs"))
     assert "extra (absent from the file)" in top and top.count("absent") == 1
+
+
+def test_api_input_errors_are_input_errors_and_plain_cnns_get_the_grad_cam_caveat():
+    """A checking helper (session 34): a baseline that broadcast past X's shape and X with
+    the wrong number of SNPs reached TensorFlow; a flatten + dense CNN's Grad-CAM (at chance
+    on simulated causal SNPs) had no caveat; --layer on averaged networks found nothing."""
+    model = _smooth_model(1)
+    X = _x(1)
+    with pytest.raises(InputError, match="does not broadcast"):
+        explain.integrated_gradients(model, X, baseline=np.zeros(7))
+    with pytest.raises(InputError, match=r"takes input of shape \(samples, 40, 1\)"):
+        explain.saliency(model, X[:, :30])
+    assert "saliency" in explain.grad_cam_caveat(model)
+    gap = keras.Model(
+        model.input,
+        keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(model.layers[2].output)),
+    )
+    assert explain.grad_cam_caveat(gap) is None  # global pooling: what Grad-CAM assumes
+    # two averaged networks: --layer names a layer inside them; the error lists them
+    inp = keras.Input((L1, 1))
+    nets = [_smooth_model(1, seed=s) for s in (0, 1)]
+    for i, n in enumerate(nets):
+        n.name = f"cnn_seed{i}"
+    avg = keras.Model(inp, keras.layers.Average()([n(inp) for n in nets]))
+    variants = pd.DataFrame(
+        {"chrom": ["1"] * L1, "pos": np.arange(L1) + 1, "id": [f"v{i}" for i in range(L1)]}
+    )
+    imp = explain.snp_importance(avg, X, variants, methods=["grad_cam"], layer_name="conv1")
+    assert len(imp) == L1 and imp["grad_cam"].notna().all()
+    with pytest.raises(InputError, match="averaged networks .*cnn_seed0.*conv1, conv2"):
+        explain.grad_cam(avg, X, "nope")

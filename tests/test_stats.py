@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -121,3 +122,18 @@ def test_select_snps_top_k_and_threshold(small):
     assert 0 in top2
     sig = select_snps(X, y, p_max=0.01)
     np.testing.assert_array_equal(sig, np.flatnonzero(res["p"].to_numpy() <= 0.01))
+
+
+def test_marginal_association_with_rows_takes_a_phenotype_per_genotype_row():
+    """docs/explain.md passes the whole phenotype with rows=train_rows (a checking helper:
+    it was refused); both lengths give the same scan, another length is a clear error."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(60, 8)).astype(np.int8)
+    y = X[:, 2] + rng.normal(size=60)
+    cov = rng.normal(size=(60, 2))
+    rows = np.arange(0, 60, 2)
+    a = marginal_association(X, y, covariates=cov, rows=rows)
+    b = marginal_association(X, y[rows], covariates=cov[rows], rows=rows)
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(InputError, match="30 \\(one per selected row\\) or 60"):
+        marginal_association(X, y[:45], rows=rows)

@@ -227,6 +227,9 @@ def explain(
             click.echo(f"Grad-CAM skipped: {why}.", err=True)
     if not method_list:
         raise InputError("no method left to run (Grad-CAM was skipped); add --methods saliency")
+    caveat = ex.grad_cam_caveat(bundle.model) if "grad_cam" in method_list else None
+    if caveat:
+        click.echo(f"Note: Grad-CAM: {caveat}.", err=True)
     click.echo(
         f"explaining {len(X):,} samples x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
         err=True,
@@ -310,6 +313,7 @@ def explain(
         "output_index": output_index,
         "methods": method_list,
         "skipped": skipped,
+        "grad_cam_caveat": caveat,
         "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
         "grad_cam_layer": None
         if "grad_cam" not in method_list

@@ -326,7 +326,9 @@ def transfer_cmd(
         size = tuple(base.inputs[0].shape[1:3])  # resize to what the base was trained on
         xtr_p, xte_p = prepare_images(xtr, size=size), prepare_images(xte, size=size)
         source = str(base_path)
-    n_classes = int(max(ytr.max(), yte.max())) + 1
+    from snpcnn.images import n_classes_of
+
+    n_classes = n_classes_of(np.asarray(ytr), np.asarray(yte))
     metrics = {
         "mode": mode,
         "base": source,
