@@ -2001,8 +2001,14 @@ def _write_outputs(bench: BenchmarkResults, directory: Path, argv) -> None:
         },
         "device": bench.device,
         "wall_seconds": bench.wall_seconds,
-        "execution": getattr(bench, "execution", {"executor": "serial"}),
+        "execution": getattr(bench, "execution", None) or _serial_execution(),
         "units": bench.units,
         "plots": plots,
     }
     _atomic_write(directory / "run.json", json.dumps(record, indent=2, default=_jsonable))
+
+
+def _serial_execution() -> dict:
+    from snpcnn.threads import current_threads
+
+    return {"executor": "serial", "threads": int(current_threads())}

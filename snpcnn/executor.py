@@ -464,7 +464,11 @@ class Executor:
         threads: int | None = None,
         max_retries: int = 3,
         warm: Sequence[str] = (),
+        resumable: bool = True,
     ):
+        #: whether the command keeps finished units for ``--resume`` (benchmark, tune; not
+        #: fit): what a failure's message tells the user to do
+        self.resumable = bool(resumable)
         if gpus is None:
             gpus = _env_float("SNPCNN_TASK_GPUS", 0.0)
         if workers is not None and int(workers) < 1:
@@ -623,7 +627,9 @@ class Executor:
     def describe(self) -> dict[str, Any]:
         """What ran the units, for run.json."""
         if not self.parallel:
-            return {"executor": "serial"}
+            from snpcnn.threads import current_threads
+
+            return {"executor": "serial", "threads": int(current_threads())}
         d: dict[str, Any] = {
             "executor": "ray",
             "workers": self.workers,
@@ -829,8 +835,21 @@ class Executor:
         except (rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError) as exc:
             raise SnpcnnError(
                 f"unit {unit.key}: its Ray worker died {self.max_retries + 1} time(s) "
-                f"({type(exc).__name__}); finished units are kept, rerun with --resume"
+                f"({type(exc).__name__}); {self._rerun()}"
             ) from None
+        except (rx.LocalRayletDiedError, rx.RaySystemError, rx.OwnerDiedError) as exc:
+            raise SnpcnnError(
+                f"unit {unit.key}: the Ray cluster stopped during the run "
+                f"({type(exc).__name__}); start it again (or drop --ray-address), then "
+                f"{self._rerun()}"
+            ) from None
+
+    def _rerun(self) -> str:
+        return (
+            "rerun with --resume: finished units are kept"
+            if self.resumable
+            else "rerun the command (it keeps no finished folds)"
+        )
 
 
 class _Tracker:
@@ -984,7 +1003,7 @@ def cross_validate_parallel(
     cross_validate(genotypes, phenotypes, skip=record, refit=False, **settings)
     units = [Unit(repeat=r, fold=f, data=settings) for r, f in splits]
     emit = (lambda event, **info: progress(event, dataset="cv", **info)) if progress else None
-    with Executor(workers, ray_address, threads=threads) as ex:
+    with Executor(workers, ray_address, threads=threads, resumable=False) as ex:
         results = ex.map(units, _cv_fold_task, [genotypes, phenotypes], progress=emit)
         execution = ex.describe()
     stored = {(u.repeat, u.fold): res for u, res in zip(units, results)}

@@ -788,7 +788,9 @@ def tune(
             )
     else:
         _atomic(stamp, json.dumps({"key": key, **settings}, indent=2, default=_json))
-    journal = str(partial / "optuna.journal")
+    # absolute: Ray workers run in the directory where `ray start` ran, not this one (a
+    # relative path sent every cluster trial down the no-journal path: no pruning)
+    journal = str((partial / "optuna.journal").resolve())
     storage = _storage(journal)
 
     trial_rows: list[dict[str, Any]] = []
@@ -820,9 +822,17 @@ def tune(
                 direction="maximize",
                 load_if_exists=True,
             )
-            for t in study.get_trials(deepcopy=False):
+            earlier = study.get_trials(deepcopy=False)
+            for t in earlier:
                 if not t.state.is_finished():  # asked before an interruption, never told
                     study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            if earlier:
+                # --resume: a sampler seeded as at the start would draw the configurations
+                # of the first trials again (a checking helper found every resumed trial a
+                # repeat); its seed moves on by the trials already there
+                study.sampler = optuna.samplers.TPESampler(
+                    seed=_sub_seed(seed, r, f, 1, len(earlier))
+                )
             inner = make_folds(np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f))
             searches.append(
                 _Search(i_split, r, f, name, study, ph_train, inner, len(train_ids), len(test_ids))

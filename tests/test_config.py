@@ -229,7 +229,8 @@ def test_folds_as_executor_units_take_the_config_objects(tiny_data):
         execution=ExecutionConfig(refit=False, progress=lambda e, **i: events.append(e)),
     )
     pd.testing.assert_frame_equal(serial.predictions, units.predictions, check_exact=True)
-    assert "tasks" in events and units.config["execution"] == {"executor": "serial"}
+    assert "tasks" in events and units.config["execution"]["executor"] == "serial"
+    assert units.config["execution"]["threads"] >= 1
     with pytest.raises(TypeError, match="no skip= or on_fold="):
         cross_validate_parallel(g, ph, skip=lambda r, f: None, **settings)
 

@@ -395,7 +395,7 @@ def fit(
         progress=progress,
         workers=workers,
         ray_address=ray_address,
-        threads=threads,
+        threads=threads or None,  # 0 = the default, as the help says (benchmark, tune too)
     )
     if early is not None:
         early.wait()  # cross_validate's executor runs on this Ray
