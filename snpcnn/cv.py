@@ -82,6 +82,9 @@ START_NAME = "CNN start (RR-BLUP)"
 #: the ridge and the CNN-GP (``[linear] kernel``, the default since v5): the row is whichever
 #: start each fold chose (run.json / history ``conv.start_choice`` says which)
 KERNEL_START_NAME = "CNN start (RR-BLUP or CNN-GP, by REML)"
+#: the start's row of a network fitted on several traits whose architecture offers the
+#: multi-trait GBLUP as its start (``[linear] multitrait``, the default since session 34)
+MT_START_NAME = "CNN start (RR-BLUP or MT-GBLUP, by likelihood ratio)"
 
 
 def cnn_label(model: Any, linear_init: str, head: str) -> str:
@@ -114,15 +117,19 @@ def cnn_row(models) -> str | None:
     return next((m for m in CNN_NAMES if m in models), None)
 
 
-def start_label(model: Any) -> str:
-    """The name of the start's row for the CNN architecture ``model``."""
+def start_label(model: Any, n_traits: int = 1, conv_folds: int = 2) -> str:
+    """The name of the start's row for the CNN architecture ``model`` fitted on ``n_traits``
+    traits at once; with ``conv_folds`` below 2 no start is chosen (RR-BLUP)."""
     from snpcnn.models import load_architecture
 
-    if callable(model):
+    if callable(model) or conv_folds < 2:
         return START_NAME
     from snpcnn.models.spec import kernel_starts
 
-    return start_name_for(kernel_starts(load_architecture(model).get("linear", {})))
+    linear = load_architecture(model).get("linear", {})
+    if n_traits >= 2 and linear.get("multitrait"):
+        return MT_START_NAME
+    return start_name_for(kernel_starts(linear))
 
 
 def start_name_for(kinds: Sequence[str]) -> str:
@@ -250,6 +257,8 @@ class CVResults:
         offered = {"ridge", "cnn_gp"}  # always listed (v5's record); others where offered
         for _, ch in choices:
             offered.update(ch.get("candidates") or ())
+        if "mtgblup" in offered:  # several traits: RR-BLUP or MT-GBLUP, nothing else
+            offered = {"ridge", "mtgblup"}
         return {
             label: sum(k == kind for k in kinds)
             for kind, label in START_LABELS.items()
@@ -449,7 +458,12 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
     for j, t in enumerate(traits):
         col = y[:, j]
         n_ok = int(np.sum(~np.isnan(col)))
-        src = f"{phenotypes}: " if isinstance(phenotypes, (str, os.PathLike)) else ""
+        origin = (
+            phenotypes
+            if isinstance(phenotypes, (str, os.PathLike))
+            else getattr(phenotypes, "source", None)
+        )
+        src = f"{origin}: " if origin else ""
         drop = f"; leave it out (drop --trait {t})" if len(traits) > 1 else ""
         if n_ok < MIN_SAMPLES_PER_TRAIT:
             raise InputError(
@@ -465,7 +479,7 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
         if not (np.isfinite(sd) and 1e-100 < sd < 1e100):
             big = int(np.nanargmax(np.abs(col)))
             raise InputError(
-                f"trait '{t}' has values on a scale that floating point cannot analyse "
+                f"{src}trait '{t}' has values on a scale that floating point cannot analyse "
                 f"(standard deviation {sd:.3g}; largest |value| {col[big]:.3g} for sample "
                 f"'{sample_ids[big]}'); rescale the trait, e.g. to its usual units"
             )
@@ -1086,7 +1100,8 @@ def cross_validate(
     cnn_name = cnn_label(training.model, training.linear_init, train_head)
     models = ([cnn_name] if cnn else []) + [_baseline_label(b) for b in baselines]
     if cnn and cnn_name == HYBRID_NAME and training.linear_init == "ridge_loo":
-        models.insert(1, start_label(model))  # the hybrid's start, scored beside it
+        # the hybrid's start, scored beside it
+        models.insert(1, start_label(model, len(targets.traits), training.conv_folds))
     if base_cfg.ensemble and cnn and "gblup" in baselines:
         models.append(ENSEMBLE_NAME)
     if targets.use_covariates and baselines:
@@ -1493,7 +1508,10 @@ def _run_fold(
         z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
         preds[cnn_label(train_cfg.model, train_cfg.linear_init, head)] = tt.inverse(z_te, c_te)
         if res.start is not None:
-            preds[start_label(train_cfg.model)] = tt.inverse(res.start.predict(x_te), c_te)
+            n_traits = z_tr.shape[1] if z_tr.ndim == 2 else 1
+            preds[start_label(train_cfg.model, n_traits, train_cfg.conv_folds)] = tt.inverse(
+                res.start.predict(x_te), c_te
+            )
         out["seconds_cnn"] = time.perf_counter() - t0
         out["fitted"]["cnn_weights"] = _digest(*res.model.get_weights())
         out["history"] = {

@@ -49,6 +49,15 @@ class _Group(click.Group):
             raise
         except SystemExit:
             raise
+        except BrokenPipeError:
+            # the reader of stdout went away (`snpcnn info FILE | head -1`): stop quietly, as
+            # command-line tools do; stdout is pointed at /dev/null so that flushing it at
+            # exit raises nothing more
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):  # no real file descriptor (a test's capture)
+                pass
+            sys.exit(0)
         except BaseException as exc:  # noqa: BLE001 - last line of defence: never a traceback
             # click turns an escaping EOFError or KeyboardInterrupt into a bare "Aborted!",
             # so nothing is re-raised: -vv prints the traceback, then the same one line.
@@ -177,9 +186,10 @@ def covariate_lists(covariates, covariates_file, categorical) -> tuple[list[str]
         return [v.strip() for v in (value or "").split(",") if v.strip()]
 
     cov_list, cat_list = split(covariates), split(categorical)
-    if covariates_file and not cov_list:
-        raise InputError("--covariates-file needs --covariates COL,... to say which columns to use")
-    bad = [c for c in cat_list if c not in cov_list]
+    # --covariates-file alone: every column of the file but its id (and a --groups column)
+    # is a covariate, as the Python read_phenotypes(covariates_path=...) reads it; the
+    # console names them as read
+    bad = [c for c in cat_list if c not in cov_list] if cov_list or not covariates_file else []
     if bad:
         raise InputError(
             f"--categorical {bad[0]}: not one of the --covariates "

@@ -144,7 +144,7 @@ def _check_ids(path: Path, samples: np.ndarray) -> None:
     empty = np.flatnonzero(np.isin([s.upper() for s in stripped], ["", "NA", "NAN"]))
     if len(empty):
         raise InputError(
-            f"{path}: data row {int(empty[0]) + 1} has an empty or NA sample id; every row needs "
+            f"{path}: data row {int(empty[0]) + 1} below the header has an empty or NA sample id; every row needs "
             "an id in the first column"
         )
     seen: dict[str, int] = {}

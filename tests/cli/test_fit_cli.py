@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -308,6 +309,7 @@ def test_typos_and_scales_that_cannot_be_analysed_are_one_clear_line(small_files
     huge.to_csv(tmp_path / "huge.csv", index=False)
     err = _one_error(_fit(d, tmp_path / "huge.csv", tmp_path / "b", "--trait", "GY_E1"))
     assert "rescale the trait" in err and huge.sample_id.iloc[7] in err
+    assert str(tmp_path / "huge.csv") in err  # the file, as every phenotype error names it
     folds = ph[["sample_id"]].assign(fold=[2] * 3 + [1] * (len(ph) - 3))
     folds.to_csv(tmp_path / "folds.csv", index=False)
     args = ["--trait", "GY_E1", "--folds", str(tmp_path / "folds.csv")]
@@ -348,3 +350,36 @@ def test_results_have_the_usual_modes(fitted):
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask
     for name in ("summary.md", "metrics.csv", "run.json", "model.keras"):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+def test_covariates_file_alone_gives_every_column_and_a_groups_column(small_files, tmp_path):
+    """docs: --covariates-file FILE alone (every non-id column a covariate) and a --groups
+    column that only that file holds (a checking helper: both were refused)."""
+    d = small_files
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    fam = ph[["sample_id"]].assign(
+        family=[f"f{i // 4}" for i in range(len(ph))], sex=np.arange(len(ph)) % 2
+    )
+    fam.to_csv(tmp_path / "fam.csv", index=False)
+    out = tmp_path / "g"
+    extra = ["--trait", "GY_E1", "--covariates-file", str(tmp_path / "fam.csv")]
+    r = _fit(d, d / "pheno.csv", out, *extra, "--groups", "family", "--no-refit")
+    assert r.exit_code == 0, r.output
+    assert "covariates: sex (numeric)" in r.output  # the groups column is not a covariate
+    pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
+    per_family = pred.merge(fam, on="sample_id").groupby("family")["fold"].nunique()
+    assert (per_family == 1).all()
+
+
+def test_a_closed_pipe_is_not_an_internal_error(monkeypatch):
+    """`snpcnn info FILE | head -1` printed "internal error (BrokenPipeError ...)" (a checking
+    helper, session 34): a reader that goes away now ends the command quietly."""
+    import click
+
+    def gone(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(click, "echo", gone)
+    vcf = Path(__file__).resolve().parents[2] / "example_data" / "wheat.vcf.gz"
+    r = CliRunner().invoke(main, ["info", str(vcf)])
+    assert r.exit_code == 0 and "internal error" not in r.output, r.output
