@@ -179,6 +179,58 @@ def _snp_blup(X, mean, R, obs, Sg, Se, scale, tol, max_iter: int = 5000):
     return A @ L.T / np.sqrt(scale), info
 
 
+def _own_ml(G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each trait's own ML variance components on its observed lines (rotated by the
+    eigenvectors of their ``G``): ``(sg, se, nll)``, ``nll`` the sum over traits of the
+    minimised negative log-likelihood (without the 2 pi constant, as the joint fits')."""
+    t = R.shape[1]
+    sg, se = np.empty(t), np.empty(t)
+    nll = 0.0
+    eig: dict[bytes, tuple] = {}  # traits observed on the same lines share G's eigenvectors
+    for j in range(t):
+        o = np.flatnonzero(~np.isnan(R[:, j]))
+        if o.tobytes() not in eig:
+            d, U = np.linalg.eigh(G[np.ix_(o, o)])
+            eig[o.tobytes()] = (np.clip(d, 0.0, None), U)
+        d, U = eig[o.tobytes()]
+        y2 = (U.T @ R[o, j]) ** 2
+
+        def prof(h, d=d, y2=y2):  # profile -loglik in h = sg / (sg + se), up to n / 2
+            w = h * d + (1.0 - h)
+            return 0.5 * (np.sum(np.log(w)) + len(w) * np.log(np.mean(y2 / w)))
+
+        h = optimize.minimize_scalar(prof, bounds=(1e-4, 1 - 1e-4), method="bounded").x
+        scale = float(np.mean(y2 / (h * d + 1.0 - h)))
+        sg[j], se[j] = max(h * scale, 1e-6), max((1.0 - h) * scale, 1e-6)
+        nll += float(prof(h)) + 0.5 * len(o)
+    return sg, se, nll
+
+
+def _leave_line_out(L: np.ndarray, alpha: np.ndarray, cells: list, n: int) -> np.ndarray:
+    """Leave-one-line-out residuals (n x T, NaN where not observed) of the BLUP with
+    ``V = L L'`` (lower Cholesky factor over the observed cells, trait-major) and ``alpha =
+    V^-1 r``: for line i with observed cells b, ``r_b - E(r_b | every other line) =
+    (V^-1)_bb^-1 alpha_b``.  The fixed effects are taken as known (their estimate moves by
+    O(1/n) without the line).  ``L`` is overwritten by ``V^-1``."""
+    t = len(cells)
+    Vi, info = linalg.lapack.dpotri(L, lower=1, overwrite_c=1)
+    if info:
+        raise InputError("multi-trait GBLUP: the covariance of the observed cells is singular")
+    pos = np.full((n, t), -1)
+    start = 0
+    for j, idx in enumerate(cells):
+        pos[idx, j] = start + np.arange(len(idx))
+        start += len(idx)
+    out = np.full((n, t), np.nan)
+    for i in np.flatnonzero((pos >= 0).any(axis=1)):
+        cols = np.flatnonzero(pos[i] >= 0)
+        b = pos[i, cols]
+        hi, lo = np.maximum.outer(b, b), np.minimum.outer(b, b)
+        block = Vi[hi, lo]  # the lower triangle holds V^-1
+        out[i, cols] = np.linalg.solve(block, alpha[b])
+    return out
+
+
 def _cg_tolerance(tol: float, Se: np.ndarray) -> float:
     """The CG tolerance for residual covariance ``Se``: ``tol`` scaled down by the ratio of
     Se's smallest to largest eigenvalue, at most 10,000-fold.  Where ML puts ``Se`` on the
@@ -207,12 +259,16 @@ class MultiTraitGBLUP:
         solver: str = "auto",
         subsample: int = SUBSAMPLE,
         tol: float = 1e-6,
+        scale: float | None = None,
+        loo: bool = False,
     ) -> None:
         self.jitter = jitter
         self.maxiter = maxiter
         self.solver = solver
         self.subsample = subsample
         self.tol = tol
+        self.scale = scale
+        self.loo = loo
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, Y, C=None) -> MultiTraitGBLUP:
@@ -246,7 +302,11 @@ class MultiTraitGBLUP:
         C = None if C is None else np.asarray(C, dtype=np.float64).reshape(n, -1)
         mean = column_stats(X).mean
         self.p_ = mean / 2.0
-        self.scale_ = 2.0 * float(np.sum(self.p_ * (1.0 - self.p_)))
+        self.scale_ = (
+            2.0 * float(np.sum(self.p_ * (1.0 - self.p_)))
+            if self.scale is None
+            else float(self.scale)
+        )
         if self.scale_ <= 0:
             raise InputError("multi-trait GBLUP: every SNP is monomorphic in the training rows")
         # 1. fixed effects per trait
@@ -287,6 +347,11 @@ class MultiTraitGBLUP:
         self.n_estimate_lines_ = len(est_rows)
         self.n_estimate_cells_ = int(obs[est_rows].sum())
         if iterative:
+            if self.loo:
+                raise InputError(
+                    f"multi-trait GBLUP: leave-one-line-out residuals need the exact solver "
+                    f"({cells:,} observed cells; it takes up to {EXACT_MAX_CELLS:,})"
+                )
             return self._fit_iterative(X, R, obs, mean, est_rows)
         self.solver_ = "exact"
         # Z Z' over column blocks, Z = X - 2p
@@ -310,8 +375,13 @@ class MultiTraitGBLUP:
         V = np.block(blocks)
         V[np.diag_indices_from(V)] += self.jitter * np.mean(np.diag(V))
         r = np.concatenate([R[cells_i[j], j] for j in range(t)])
-        self.alpha_ = linalg.cho_solve(linalg.cho_factor(V, lower=True), r)
+        factor = linalg.cho_factor(V, lower=True, overwrite_a=True)
+        del V
+        self.alpha_ = linalg.cho_solve(factor, r)
         self.cells_ = cells_i
+        if self.loo:
+            self.loo_residuals_ = _leave_line_out(factor[0], self.alpha_, cells_i, n)
+        del factor
         # the dual weights per line and trait, mixed by Sg: g_hat(new) = G(new, train) U
         U = np.zeros((n, t))
         start = 0
@@ -368,12 +438,21 @@ class MultiTraitGBLUP:
         return np.ones((n, 1)) if C is None else np.column_stack([np.ones(n), C])
 
     def _estimate_on(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``Sg``, ``Se`` by ML on the lines of ``G`` and ``R`` (NaN = not observed)."""
+        """``Sg``, ``Se`` by ML on the lines of ``G`` and ``R`` (NaN = not observed).  Also
+        ``loglik_gain_``: the maximised log-likelihood minus that of the same model with
+        zero genetic and residual correlations (each trait's own ML variances; the
+        likelihood-ratio statistic is twice it, with T(T-1) degrees of freedom)."""
+        sg0, se0, nll0 = _own_ml(G, R)
         if not np.isnan(R).any():
-            return self._estimate(G, R)
-        return self._estimate_cells(G, R)
+            Sg, Se = self._estimate(G, R)
+        else:
+            Sg, Se = self._estimate_cells(G, R, (sg0, se0))
+        self.loglik_gain_ = float(nll0 - self.optimizer_["nll"])
+        return Sg, Se
 
-    def _estimate_cells(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _estimate_cells(
+        self, G: np.ndarray, R: np.ndarray, own: tuple | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """ML on every observed cell: ``r ~ N(0, V)``, ``V = [Sg (x) G + Se (x) I]`` restricted
         to the observed cells (trait-major), with the exact gradient ``d(nll)/dSg_ab =
         sum(B_ab * G_ab) / 2`` and ``d(nll)/dSe_ab = sum of B_ab over the cell pairs of one
@@ -394,20 +473,7 @@ class MultiTraitGBLUP:
         # start: each trait's own ML variance components (its observed lines, rotated by the
         # eigenvectors of their G), correlations zero; the joint fit then mostly moves the
         # correlations (fewer evaluations than a start at half the variance each)
-        sg0, se0 = np.empty(t), np.empty(t)
-        for j in range(t):
-            o = cells[j]
-            d, U = np.linalg.eigh(G[np.ix_(o, o)])
-            d = np.clip(d, 0.0, None)
-            y2 = (U.T @ R[o, j]) ** 2
-
-            def prof(h, d=d, y2=y2):  # profile -loglik in h = sg / (sg + se)
-                w = h * d + (1.0 - h)
-                return 0.5 * (np.sum(np.log(w)) + len(w) * np.log(np.mean(y2 / w)))
-
-            h = optimize.minimize_scalar(prof, bounds=(1e-4, 1 - 1e-4), method="bounded").x
-            scale = float(np.mean(y2 / (h * d + 1.0 - h)))
-            sg0[j], se0[j] = max(h * scale, 1e-6), max((1.0 - h) * scale, 1e-6)
+        sg0, se0 = own if own is not None else _own_ml(G, R)[:2]
         x0 = np.concatenate([_theta_from(np.diag(sg0)), _theta_from(np.diag(se0))])
         k = t * (t + 1) // 2
         eye = np.eye(t)

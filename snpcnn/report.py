@@ -444,6 +444,8 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
     if starts is not None:
         skips = results.start_skips() if hasattr(results, "start_skips") else {}
         absent = results.starts_not_offered() if hasattr(results, "starts_not_offered") else {}
+        if "MT-GBLUP" in starts:
+            return _multitrait_start_text(k, n, starts, c, short) + _skipped_text(skips, short)
         return (
             _kernel_start_text(k, n, starts, c, short)
             + _skipped_text(skips, short)
@@ -490,6 +492,42 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
         f"ridge (RR-BLUP) fit of {rows}, and the convolutions' correction was kept {how} in "
         f"**{k} of {n}** fits (folds x seeds). In the other {n - k}, the hybrid's predictions are "
         "exactly that ridge fit's, so there its comparison with GBLUP is RR-BLUP's "
+        "(docs/models.md)."
+    )
+
+
+def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
+    """conv_kept_text for a network fitted on several traits whose start was chosen per
+    fold between RR-BLUP per trait and the multi-trait GBLUP (``[linear] multitrait``)."""
+    from snpcnn.cv import MT_START_NAME
+
+    n_mt, n_rr = starts.get("MT-GBLUP", 0), starts.get("RR-BLUP", 0)
+    if short:
+        return (
+            f"CNN hybrid: its start was the multi-trait GBLUP (no trained convolutions) in "
+            f"{n_mt} of {n_mt + n_rr} fits and RR-BLUP (= GBLUP) per trait in {n_rr}, chosen on "
+            "each training part by a likelihood-ratio test of the genetic and residual "
+            f"correlations; the trained convolutions' correction was kept in {k} of {n} fits; in "
+            f"the other {n - k} it predicted its start (to float32 rounding; the "
+            f"'{MT_START_NAME}' row; summary.md)"
+        )
+    gate = float(c["conv_gate"])
+    test = (
+        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
+        if gate > 0
+        else "at all"
+    )
+    return (
+        "CNN hybrid = start + convolutional correction, one network for every trait. On each "
+        "training part the start was the multi-trait GBLUP on the CNN's input (genetic and "
+        "residual covariances by ML on every observed cell; a line's prediction in one trait "
+        "borrows from its other observed traits) where a likelihood-ratio test preferred it to "
+        "independent traits (p < 0.05, T(T-1) degrees of freedom), else RR-BLUP (= GBLUP) per "
+        f"trait: MT-GBLUP in **{n_mt} of {n_mt + n_rr}** fits. Its predictions alone are the "
+        f"'{MT_START_NAME}' row. The trained convolutions were then cross-fitted on the start's "
+        f"leave-one-line-out residuals in {c['conv_folds']} parts of the training rows; their "
+        f"correction was kept if it lowered their squared error {test}: in **{k} of {n}** fits. "
+        "Where it was not kept the hybrid's predictions are its start's, to float32 rounding "
         "(docs/models.md)."
     )
 
@@ -653,6 +691,7 @@ def attribution_text(results, trait: str) -> str | None:
             "CNN-GP": "an untrained infinite-width CNN kernel",
             "GBLUP-AD": "additive + dominance GBLUP",
             "LASSO": "a sparse linear model",
+            "MT-GBLUP": "the multi-trait GBLUP, which borrows from a line's other traits",
         }
         mix = ", ".join(
             f"{'the ' if lab == 'CNN-GP' else ''}{lab}, {what[lab]}, in {counts.get(lab, 0)} fits"

@@ -238,7 +238,87 @@ class _RidgeStart:
 
 
 #: what each start is called in reports (``TrainResult.conv["start"]``)
-START_LABELS = {"ridge": "RR-BLUP", "cnn_gp": "CNN-GP", "gblup_ad": "GBLUP-AD", "lasso": "LASSO"}
+START_LABELS = {
+    "ridge": "RR-BLUP",
+    "cnn_gp": "CNN-GP",
+    "gblup_ad": "GBLUP-AD",
+    "lasso": "LASSO",
+    "mtgblup": "MT-GBLUP",
+}
+
+
+@dataclass
+class _MultiTraitStart(_RidgeStart):
+    """The multi-trait GBLUP (:class:`snpcnn.multitrait.MultiTraitGBLUP` on the CNN's input)
+    as the linear path's start of a network fitted on several traits: ``coef`` its marker
+    effects, ``bias`` its intercepts moved to the input's scale, ``shift`` its exact
+    leave-one-LINE-out shift (every trait of a line held out together).  A line's BLUP uses
+    its own observed traits, so where a training line is predicted in a trait it was not
+    observed in (CV2), the start borrows from its other traits, as MT-GBLUP does."""
+
+    kind = "mtgblup"
+
+
+def _multitrait_start(x, y: np.ndarray) -> tuple[_MultiTraitStart | None, dict[str, Any]]:
+    """The MT-GBLUP start where a likelihood-ratio test prefers it to independent traits:
+    ``(start or None, what was compared)``.  ML on the training part (every observed cell);
+    the gain in log-likelihood over the same model with zero genetic and residual
+    correlations (each trait's own ML variances, which is what the per-trait REML ridge
+    starts fit) must exceed half the chi-square 95% point with T(T-1) degrees of freedom."""
+    from scipy import stats
+
+    from snpcnn.multitrait import EXACT_MAX_CELLS, MultiTraitGBLUP
+
+    n, t = y.shape
+    info: dict[str, Any] = {"candidates": ["ridge", "mtgblup"], "chosen": "ridge"}
+    obs = ~np.isnan(y)
+    cells = int(obs.sum())
+    if not isinstance(x, np.ndarray):
+        info["skipped"] = "streamed genotypes (the multi-trait start needs them in memory)"
+        return None, info
+    if cells > EXACT_MAX_CELLS:
+        info["skipped"] = (
+            f"{cells:,} observed training cells > {EXACT_MAX_CELLS:,} (the multi-trait "
+            "start's exact leave-one-line-out residuals)"
+        )
+        return None, info
+    x2 = x.reshape(n, -1).astype(np.float64)
+    mean = x2.mean(axis=0)
+    try:
+        mt = MultiTraitGBLUP(solver="exact", loo=True, scale=float(np.sum(x2.var(axis=0))))
+        mt.fit(x2, y.astype(np.float64))
+    except InputError as exc:
+        info["skipped"] = " ".join(str(exc).split())
+        return None, info
+    df = t * (t - 1)
+    threshold = float(stats.chi2.ppf(0.95, df)) / 2.0
+    sd = np.sqrt(np.diag(mt.Sg_))
+    info.update(
+        {
+            "loglik_gain": float(mt.loglik_gain_),
+            "threshold": threshold,
+            "df": df,
+            "converged": bool(mt.optimizer_["success"]),
+            "genetic_correlations": (mt.Sg_ / np.outer(sd, sd)).round(4).tolist()
+            if np.all(sd > 0)
+            else None,
+            "n_estimate_lines": int(mt.n_estimate_lines_),
+        }
+    )
+    if not (mt.optimizer_["success"] and mt.loglik_gain_ > threshold):
+        return None, info
+    info["chosen"] = "mtgblup"
+    coef = mt.effects_
+    bias = np.array([c[0] for c in mt.coef_]) - mean @ coef
+    fitted = x2 @ coef + bias
+    resid = np.where(obs, y - fitted, 0.0)
+    shift = np.where(obs, np.nan_to_num(mt.loo_residuals_) - resid, 0.0)
+    return (
+        _MultiTraitStart(
+            coef.astype(np.float32), bias.astype(np.float32), shift.astype(np.float32)
+        ),
+        info,
+    )
 
 
 @dataclass(kw_only=True)
@@ -2091,6 +2171,13 @@ def train_cnn(
             _check_crossfit(config, len(x))  # before any start is fitted
             kernel, choice = _choose_start(x, y, config, head)
         ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
+        if config.conv_folds >= 2 and y.shape[1] >= 2 and _linear_spec(config).get("multitrait"):
+            # several traits ([linear] multitrait): the multi-trait GBLUP replaces the
+            # per-trait ridge where a likelihood-ratio test prefers it (the kernel starts
+            # take one trait, so ``choice`` held only that they were skipped)
+            mt, choice = _multitrait_start(x, y)
+            if mt is not None:
+                ridge = mt
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit

@@ -28,7 +28,7 @@ def _data(kind: str, seed: int = 0, n: int = 240, m: int = 120):
 def test_default_is_v7_with_its_windows_in_ld_order():
     """The default (v12 since session 27) is v7 apart from its name, the screen's SNP order,
     pair reach and pair-led windows (tests/test_ldorder.py) and the second stage over
-    triples."""
+    triples, and (session 34) the multi-trait start for several traits."""
     a, b = load_architecture("snpcnn_default"), load_architecture(V7)
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == V7
     a.pop("description"), b.pop("description")
@@ -36,6 +36,7 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["screen"].pop("order") == "auto" and a["screen"].pop("ld_reach") == 16
     assert a["screen"].pop("all_pairs") is True
     assert a["screen"].pop("pairs") == "lead"
+    assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a == b and a["linear"]["kernel"] == ["cnn_gp", "gblup_ad", "lasso"]
 
 

@@ -113,6 +113,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # lower than the incumbent's leave-one-out errors, row by row (one-sided paired t-test,
     # p below this); 1 = any lower mean (v7's rule)
     "lasso_proposal_p": (lambda v, n: _check_unit(v, n), 1.0),
+    # a network fitted on several traits at once (snpcnn fit --trait A --trait B): the
+    # multi-trait GBLUP on the CNN's input replaces the per-trait ridge as the start where a
+    # likelihood-ratio test of the genetic and residual correlations prefers it (p < 0.05)
+    "multitrait": (check_bool, False),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
