@@ -917,7 +917,10 @@ def filter_patterns(
         a window of SNPs (the default for rank 1).  ``ascent``: the input that
         maximizes the filter's mean activation over the spatial axes, found by
         normalized gradient ascent from seeded Gaussian noise, shape
-        (n_filters, *input_spatial, channels) (the default for rank 2).
+        (n_filters, *input_spatial, channels) (the default for rank 2).  A
+        convolution without its own activation is scored through a ReLU (its plain
+        mean is linear in the input); with ``ascent`` any layer that keeps the
+        input's spatial axes may be named (e.g. a convolution's activation layer).
     steps, step_size : gradient-ascent iterations and step (``ascent`` only).
     seed : int
         Seed of the starting noise.
@@ -927,11 +930,24 @@ def filter_patterns(
     float32 array (see ``method``).
     """
     layer = _get_layer(model, layer_name)
-    if not _is_conv(layer):
-        raise InputError(f"layer '{layer.name}' is not a convolution; filter patterns need one")
-    rank = len(layer.kernel_size)
+    shape = tuple(model.inputs[0].shape[1:])
+    spatial = len(layer.output.shape) == len(shape) + 1  # (batch, *spatial, channels)
+    if not _is_conv(layer) and not (spatial and method == "ascent"):
+        raise InputError(
+            f"layer '{layer.name}' is not a convolution; filter patterns need one (or, with "
+            "method='ascent', a layer with the input's spatial axes, e.g. its activation)"
+        )
+    rank = len(layer.kernel_size) if _is_conv(layer) else len(shape) - 1
     method = method or ("weights" if rank == 1 else "ascent")
     n_filters = int(layer.output.shape[-1])
+    # a convolution without an activation of its own (snpcnn's blocks put it in a layer of
+    # its own, `*_act`): its mean output is linear in the input, so gradient ascent would
+    # find only the sign of each kernel's sum, a uniform image (a checking helper, session
+    # 34); it is scored through a ReLU instead, what its activation layer usually applies
+    rectify = _is_conv(layer) and getattr(getattr(layer, "activation", None), "__name__", "") in (
+        "linear",
+        "identity",
+    )
     idx = np.arange(min(n_filters, 64)) if filters is None else np.asarray(filters, dtype=int)
     if idx.size == 0 or idx.min() < 0 or idx.max() >= n_filters:
         raise InputError(f"filter indices must lie in 0..{n_filters - 1}")
@@ -944,7 +960,6 @@ def filter_patterns(
         return np.moveaxis(kernel, -1, 0)[idx].astype(np.float32)
     if method != "ascent":
         raise InputError(f"unknown method '{method}'; choose 'weights' or 'ascent'")
-    shape = tuple(model.inputs[0].shape[1:])
     if any(s is None for s in shape):
         raise InputError("gradient ascent needs a model with a fully defined input shape")
     sub = _sub_model(model, [layer], with_output=False)
@@ -956,6 +971,8 @@ def filter_patterns(
     def step():
         with tf.GradientTape() as tape:
             acts = sub(x, training=False)
+            if rectify:
+                acts = tf.nn.relu(acts)
             acts = tf.reshape(acts, (tf.shape(acts)[0], -1, acts.shape[-1]))
             per = tf.gather(acts, sel[:, None], axis=2, batch_dims=1)[..., 0]
             loss = tf.reduce_sum(tf.reduce_mean(per, axis=1))

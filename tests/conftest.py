@@ -12,6 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # automatic genotype caches written by tests go to a throw-away directory, not ~/.cache
 os.environ["SNPCNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="snpcnn-test-cache-")
 
+# pytest -n N: each worker's BLAS and TensorFlow get their share of the cores.  N workers with
+# every core each oversubscribe them, and an oversubscribed OpenBLAS spins: a 360-cell
+# multi-trait GBLUP fit took 0.1 s on one thread and 0.5-11 s on two beside another busy
+# process (session 34).  Tests that set threads themselves (apply_threads) still do.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    from snpcnn.threads import apply_threads, available_cores
+
+    apply_threads(max(1, available_cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 EXAMPLE_DATA = REPO / "example_data"

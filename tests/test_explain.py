@@ -491,3 +491,24 @@ def test_api_input_errors_are_input_errors_and_plain_cnns_get_the_grad_cam_cavea
     assert len(imp) == L1 and imp["grad_cam"].notna().all()
     with pytest.raises(InputError, match="averaged networks .*cnn_seed0.*conv1, conv2"):
         explain.grad_cam(avg, X, "nope")
+
+
+def test_ascent_on_a_convolution_without_its_own_activation_is_not_uniform():
+    """snpcnn's conv blocks put the activation in a layer of its own (`*_act`): the plain
+    mean of a linear convolution is linear in the input, and gradient ascent gave a uniform
+    image (a checking helper, session 34). It is scored through a ReLU; the activation layer
+    itself may be named too."""
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 5, name="c1_conv")(inp)
+    x = keras.layers.Activation("relu", name="c1_act")(x)
+    out = keras.layers.Dense(1)(keras.layers.Flatten()(x))
+    model = keras.Model(inp, out)
+    for name in ("c1_conv", "c1_act"):
+        p = explain.filter_patterns(model, name, method="ascent", steps=30)
+        assert p.shape == (4, 16, 16, 1)
+        inner = p[:, 3:-3, 3:-3, 0].reshape(4, -1)
+        spread = inner.std(axis=1) / (np.abs(inner.mean(axis=1)) + 1e-6)
+        assert (spread > 0.2).all(), (name, spread)
+    with pytest.raises(InputError, match="not a convolution"):
+        explain.filter_patterns(model, "c1_act")  # the weights method needs a convolution
