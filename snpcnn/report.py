@@ -460,11 +460,7 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
         )
     gate = float(c["conv_gate"])
     if crossfit:
-        test = (
-            f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
-            if gate > 0
-            else "at all"
-        )
+        test = _gate_text(c)
         return (
             "CNN hybrid = RR-BLUP start + convolutional correction. The linear SNP path started at "
             "the ridge (RR-BLUP) fit of each training part, on the CNN's input (by default "
@@ -496,6 +492,14 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
     )
 
 
+def _gate_text(c: dict) -> str:
+    """How the convolutions' correction had to lower the training rows' squared error."""
+    gate = float(c["conv_gate"])
+    if gate > 0:
+        return f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
+    return "at all"
+
+
 def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
     """conv_kept_text for a network fitted on several traits whose start was chosen per
     fold between RR-BLUP per trait and the multi-trait GBLUP (``[linear] multitrait``)."""
@@ -511,12 +515,7 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
             f"the other {n - k} it predicted its start (to float32 rounding; the "
             f"'{MT_START_NAME}' row; summary.md)"
         )
-    gate = float(c["conv_gate"])
-    test = (
-        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
-        if gate > 0
-        else "at all"
-    )
+    test = _gate_text(c)
     return (
         "CNN hybrid = start + convolutional correction, one network for every trait. On each "
         "training part the start was the multi-trait GBLUP on the CNN's input (genetic and "
@@ -589,12 +588,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
             f"{c['conv_folds']} parts of each training set); in the other {n - k} it predicted "
             f"its start (to float32 rounding; the '{start_name}' row where shown; summary.md)"
         )
-    gate = float(c["conv_gate"])
-    test = (
-        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
-        if gate > 0
-        else "at all"
-    )
+    test = _gate_text(c)
     mix_bold = ", ".join(f"{_START_WHAT[lab]} in **{starts[lab]} of {total}**" for lab in alts)
     return (
         f"CNN hybrid = start + convolutional correction. On each training part {how} chose the "
@@ -627,12 +621,7 @@ def _cnn_gp_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
             f"training set); in the other {n - k} it predicted its start (to"
             f" float32 rounding; the '{start_name}' row where shown; summary.md)"
         )
-    gate = float(c["conv_gate"])
-    test = (
-        f"significantly (one-sided paired t-test over the training rows, p < {gate:g})"
-        if gate > 0
-        else "at all"
-    )
+    test = _gate_text(c)
     return (
         "CNN hybrid = start + convolutional correction. On each training part REML chose the start "
         "between RR-BLUP on the CNN's input (= GBLUP) and the CNN-GP, the infinite-width limit "
