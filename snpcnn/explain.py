@@ -673,6 +673,12 @@ def _start_of(model) -> str:
     ):
         if layer in names:
             return label
+    try:
+        n_out = int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        n_out = 1
+    if n_out > 1:  # several traits: the linear path holds either start (session 34)
+        return "RR-BLUP per trait or the multi-trait GBLUP; run.json's refit_start says which"
     return "RR-BLUP"
 
 

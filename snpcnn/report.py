@@ -508,7 +508,7 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
     n_mt, n_rr = starts.get("MT-GBLUP", 0), starts.get("RR-BLUP", 0)
     if short:
         return (
-            f"CNN hybrid: its start was the multi-trait GBLUP (no trained convolutions) in "
+            f"CNN hybrid: its start was the multi-trait GBLUP (a linear model, not convolutional) in "
             f"{n_mt} of {n_mt + n_rr} fits and RR-BLUP (= GBLUP) per trait in {n_rr}, chosen on "
             "each training part by a likelihood-ratio test of the genetic and residual "
             f"correlations; the trained convolutions' correction was kept in {k} of {n} fits; in "

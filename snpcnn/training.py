@@ -305,7 +305,16 @@ def _multitrait_start(x, y: np.ndarray) -> tuple[_MultiTraitStart | None, dict[s
             "n_estimate_lines": int(mt.n_estimate_lines_),
         }
     )
-    if not (mt.optimizer_["success"] and mt.loglik_gain_ > threshold):
+    if not mt.optimizer_["success"]:
+        # the covariances are where the optimiser stopped (e.g. two traits that are copies
+        # of each other): not a fit to start from, whatever the test says; the report's
+        # "no start choice" note gives the reason
+        info["skipped"] = (
+            "the multi-trait GBLUP's covariance estimate did not converge (traits that are "
+            "near copies of each other, or a flat likelihood)"
+        )
+        return None, info
+    if not mt.loglik_gain_ > threshold:
         return None, info
     info["chosen"] = "mtgblup"
     coef = mt.effects_

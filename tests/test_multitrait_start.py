@@ -113,3 +113,27 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     assert "multi-trait GBLUP" in text and "**2 of 2**" in text
     m = res.metrics[res.metrics.metric == "pearson_r"].groupby("model")["value"].mean()
     assert m[MT_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
+
+
+def test_checking_helper_findings_dominance_copies_and_the_explain_note(x):
+    """Session 34's checking helper: multitrait with a dominance block crashed deep in Keras
+    (now refused by the architecture check); two traits that are copies of each other gave a
+    non-converged fit whose fallback was credited to the test (now a 'skipped' reason); explain
+    named the start of a several-trait model RR-BLUP."""
+    import keras
+
+    from snpcnn.errors import InputError
+    from snpcnn.explain import _start_of
+    from snpcnn.models import load_architecture
+
+    base = {"name": "t", "blocks": [{"type": "conv", "filters": 2, "kernel_size": 3}]}
+    with pytest.raises(InputError, match="multitrait = true .* no dominance block"):
+        load_architecture({**base, "linear": {"multitrait": True, "dominance": True}})
+    y = _traits(x, 0.9, 5)
+    start, info = _multitrait_start(x, np.column_stack([y[:, 0], y[:, 0]]))
+    assert info["converged"] is False and info["loglik_gain"] > info["threshold"]
+    assert start is None and "did not converge" in info["skipped"]
+    inp = keras.Input((10, 1))
+    two = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(inp)))
+    one = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp)))
+    assert "multi-trait GBLUP" in _start_of(two) and _start_of(one) == "RR-BLUP"

@@ -616,6 +616,11 @@ def kernel_starts(linear: Mapping) -> tuple[str, ...]:
 def _check_linear(table: Any) -> dict:
     """Validate the ``linear`` table (the wide path); returns it with defaults filled in."""
     out = _check_table(table, "linear", LINEAR_KEYS, "{l2 = 1e-3}")
+    if out["multitrait"] and out["dominance"]:
+        raise InputError(
+            "`linear`: multitrait = true replaces the ridge start with the multi-trait GBLUP, "
+            "which has no dominance block; set dominance = false or multitrait = false"
+        )
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(
             f'`linear`: kernel = {out["kernel"]!r} needs penalty = "reml" and no dominance '
