@@ -57,7 +57,7 @@ from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, canonical_baseline
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import InputError
-from snpcnn.executor import UnitStore, content_hash, to_json
+from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
 from snpcnn.metrics import paired_difference
 from snpcnn.report import atomic_write_text, safe_name
 from snpcnn.training import LINEAR_INITS
@@ -2001,14 +2001,8 @@ def _write_outputs(bench: BenchmarkResults, directory: Path, argv) -> None:
         },
         "device": bench.device,
         "wall_seconds": bench.wall_seconds,
-        "execution": getattr(bench, "execution", None) or _serial_execution(),
+        "execution": getattr(bench, "execution", None) or serial_execution(),
         "units": bench.units,
         "plots": plots,
     }
     _atomic_write(directory / "run.json", json.dumps(record, indent=2, default=_jsonable))
-
-
-def _serial_execution() -> dict:
-    from snpcnn.threads import current_threads
-
-    return {"executor": "serial", "threads": int(current_threads())}

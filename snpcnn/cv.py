@@ -1107,6 +1107,8 @@ def cross_validate(
     if targets.use_covariates and baselines:
         models.append(FIXED_NAME)
     folds = data.folds
+    from snpcnn.executor import serial_execution
+
     config = {
         "traits": list(targets.traits),
         "covariates": list(data.covariates or []),
@@ -1150,7 +1152,7 @@ def cross_validate(
         # --xla: asked for; a model Keras cannot compile runs without it (a note says so)
         "jit_compile": bool(training.jit_compile),
         # how the folds ran (the Ray executor replaces it) and the thread count applied
-        "execution": {"executor": "serial", "threads": _threads_now()},
+        "execution": serial_execution(),
     }
     refit = cnn and execution.refit
     if refit:
@@ -1321,12 +1323,6 @@ def _digest(*arrays) -> str:
         h.update(str(a.dtype).encode() + str(a.shape).encode())
         h.update(a.tobytes() if a.dtype != object else repr(a.tolist()).encode())
     return h.hexdigest()[:16]
-
-
-def _threads_now() -> int:
-    from snpcnn.threads import current_threads
-
-    return int(current_threads())
 
 
 def _baseline_label(name: str) -> str:

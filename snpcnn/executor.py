@@ -627,9 +627,7 @@ class Executor:
     def describe(self) -> dict[str, Any]:
         """What ran the units, for run.json."""
         if not self.parallel:
-            from snpcnn.threads import current_threads
-
-            return {"executor": "serial", "threads": int(current_threads())}
+            return serial_execution()
         d: dict[str, Any] = {
             "executor": "ray",
             "workers": self.workers,
@@ -850,6 +848,13 @@ class Executor:
             if self.resumable
             else "rerun the command (it keeps no finished folds)"
         )
+
+
+def serial_execution() -> dict[str, Any]:
+    """run.json's ``execution`` for units run in this process: the threads they used."""
+    from snpcnn.threads import current_threads
+
+    return {"executor": "serial", "threads": int(current_threads())}
 
 
 class _Tracker:

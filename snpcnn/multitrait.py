@@ -179,19 +179,28 @@ def _snp_blup(X, mean, R, obs, Sg, Se, scale, tol, max_iter: int = 5000):
     return A @ L.T / np.sqrt(scale), info
 
 
-def _own_ml(G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _eigh(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``G``'s eigenvalues (negative rounding clipped to 0) and eigenvectors."""
+    d, U = np.linalg.eigh(G)
+    return np.clip(d, 0.0, None), U
+
+
+def _own_ml(
+    G: np.ndarray, R: np.ndarray, eig: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Each trait's own ML variance components on its observed lines (rotated by the
     eigenvectors of their ``G``): ``(sg, se, nll)``, ``nll`` the sum over traits of the
-    minimised negative log-likelihood (without the 2 pi constant, as the joint fits')."""
+    minimised negative log-likelihood (without the 2 pi constant, as the joint fits').
+    ``eig``: eigendecompositions already computed, keyed by the observed lines' bytes
+    (traits observed on the same lines share one)."""
     t = R.shape[1]
     sg, se = np.empty(t), np.empty(t)
     nll = 0.0
-    eig: dict[bytes, tuple] = {}  # traits observed on the same lines share G's eigenvectors
+    eig = {} if eig is None else eig
     for j in range(t):
         o = np.flatnonzero(~np.isnan(R[:, j]))
         if o.tobytes() not in eig:
-            d, U = np.linalg.eigh(G[np.ix_(o, o)])
-            eig[o.tobytes()] = (np.clip(d, 0.0, None), U)
+            eig[o.tobytes()] = _eigh(G[np.ix_(o, o)])
         d, U = eig[o.tobytes()]
         y2 = (U.T @ R[o, j]) ** 2
 
@@ -442,16 +451,18 @@ class MultiTraitGBLUP:
         ``loglik_gain_``: the maximised log-likelihood minus that of the same model with
         zero genetic and residual correlations (each trait's own ML variances; the
         likelihood-ratio statistic is twice it, with T(T-1) degrees of freedom)."""
-        sg0, se0, nll0 = _own_ml(G, R)
         if not np.isnan(R).any():
-            Sg, Se = self._estimate(G, R)
+            d, U = _eigh(G)  # one eigendecomposition for both fits
+            _, _, nll0 = _own_ml(G, R, {np.arange(len(R)).tobytes(): (d, U)})
+            Sg, Se = self._estimate(R, d, U)
         else:
+            sg0, se0, nll0 = _own_ml(G, R)
             Sg, Se = self._estimate_cells(G, R, (sg0, se0))
         self.loglik_gain_ = float(nll0 - self.optimizer_["nll"])
         return Sg, Se
 
     def _estimate_cells(
-        self, G: np.ndarray, R: np.ndarray, own: tuple | None = None
+        self, G: np.ndarray, R: np.ndarray, own: tuple
     ) -> tuple[np.ndarray, np.ndarray]:
         """ML on every observed cell: ``r ~ N(0, V)``, ``V = [Sg (x) G + Se (x) I]`` restricted
         to the observed cells (trait-major), with the exact gradient ``d(nll)/dSg_ab =
@@ -473,7 +484,7 @@ class MultiTraitGBLUP:
         # start: each trait's own ML variance components (its observed lines, rotated by the
         # eigenvectors of their G), correlations zero; the joint fit then mostly moves the
         # correlations (fewer evaluations than a start at half the variance each)
-        sg0, se0 = own if own is not None else _own_ml(G, R)[:2]
+        sg0, se0 = own
         x0 = np.concatenate([_theta_from(np.diag(sg0)), _theta_from(np.diag(se0))])
         k = t * (t + 1) // 2
         eye = np.eye(t)
@@ -541,10 +552,11 @@ class MultiTraitGBLUP:
         }
         return Lg @ Lg.T, Le @ Le.T
 
-    def _estimate(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _estimate(
+        self, R: np.ndarray, d: np.ndarray, U: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ML on complete lines rotated by ``G = U diag(d) U'``."""
         t = R.shape[1]
-        d, U = np.linalg.eigh(G)
-        d = np.clip(d, 0.0, None)
         Ys = U.T @ R  # rows independent: cov = d_k Sg + Se
         S = np.cov(R, rowvar=False) + 1e-9 * np.eye(t)
         x0 = np.concatenate([_theta_from(0.5 * S), _theta_from(0.5 * S)])

@@ -2179,14 +2179,13 @@ def train_cnn(
         if config.conv_folds >= 2:
             _check_crossfit(config, len(x))  # before any start is fitted
             kernel, choice = _choose_start(x, y, config, head)
-        ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
         if config.conv_folds >= 2 and y.shape[1] >= 2 and _linear_spec(config).get("multitrait"):
             # several traits ([linear] multitrait): the multi-trait GBLUP replaces the
             # per-trait ridge where a likelihood-ratio test prefers it (the kernel starts
             # take one trait, so ``choice`` held only that they were skipped)
-            mt, choice = _multitrait_start(x, y)
-            if mt is not None:
-                ridge = mt
+            ridge, choice = _multitrait_start(x, y)
+        if ridge is None:
+            ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift
     if ridge is not None and config.conv_folds >= 2:
         # cross-fitted convolutions: their own early stopping and gate, also in a refit

@@ -124,8 +124,8 @@ def changed_source(cache: str | os.PathLike) -> str | None:
     """The first source file of ``cache`` whose full sha256 differs from the one recorded
     when the cache was made (None: all equal, or no sha256 recorded).  Reuse checks only the
     size, time stamp and first and last MiB (:func:`is_fresh`); this reads every source file
-    once, for the commands that record the inputs' checksums anyway (``snpcnn fit``,
-    ``predict``, ``explain``)."""
+    once (``read_genotypes(verify=True)``, which every snpcnn command uses; the hash is
+    remembered, so run.json's checksums reuse it)."""
     try:
         recorded = _read_meta(Path(cache)).get("source", {}).get("files", [])
     except InputError:

@@ -215,6 +215,31 @@ def test_corrupt_or_foreign_cache_is_a_clear_error(tmp_path):
         load_cache(d)
 
 
+def _big_table(tmp_path, seed: int):
+    """A 600 x 2,000 dosage CSV of more than 2 MiB: its middle is outside the fingerprint
+    (size, first and last MiB) that cache reuse checks."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(rng.integers(0, 3, size=(600, 2000)))
+    table.columns = [f"snp{j}" for j in range(2000)]
+    table.insert(0, "sample_id", [f"s{i}" for i in range(600)])
+    path = tmp_path / "geno.csv"
+    table.to_csv(path, index=False)
+    assert path.stat().st_size > 2 * (1 << 20)
+    return path
+
+
+def _edit_the_middle(path) -> None:
+    """Swap 0 and 2 in the row of sample s299 (same length) and restore the time stamp."""
+    st = path.stat()
+    lines = path.read_bytes().split(b"\n")
+    row = lines[300].split(b",")
+    row[1:] = [b"2" if v == b"0" else b"0" for v in row[1:]]
+    lines[300] = b",".join(row)
+    path.write_bytes(b"\n".join(lines))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+
+
 def test_fit_predict_and_explain_do_not_read_a_cache_of_an_older_file(tmp_path, monkeypatch):
     """Reuse checks size, time stamp and the first and last MiB: an edit in the middle with
     the time stamp restored passed, and fit read the old genotypes while run.json recorded
@@ -223,23 +248,10 @@ def test_fit_predict_and_explain_do_not_read_a_cache_of_an_older_file(tmp_path, 
     from snpcnn.cli import read_cli_genotypes
 
     monkeypatch.setenv("SNPCNN_CACHE_DIR", str(tmp_path / "cache"))
-    rng = np.random.default_rng(0)
-    g = rng.integers(0, 3, size=(600, 2000))
-    table = pd.DataFrame(g, columns=[f"snp{j}" for j in range(2000)])
-    table.insert(0, "sample_id", [f"s{i}" for i in range(600)])
-    path = tmp_path / "geno.csv"
-    table.to_csv(path, index=False)
-    assert path.stat().st_size > 2 * (1 << 20)
+    path = _big_table(tmp_path, seed=0)
     first = read_cli_genotypes(path, None)
     assert not first.report.get("cache")  # parsed, and an automatic cache written
-    st = path.stat()
-    lines = path.read_bytes().split(b"\n")
-    row = lines[300].split(b",")
-    row[1:] = [b"2" if v == b"0" else b"0" for v in row[1:]]  # same length: 0 <-> 2 only
-    lines[300] = b",".join(row)
-    path.write_bytes(b"\n".join(lines))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert path.stat().st_size == st.st_size
+    _edit_the_middle(path)
     again = read_cli_genotypes(path, None)
     want = pd.read_csv(path, skiprows=range(1, 300), nrows=1).iloc[0, 1:].to_numpy()
     np.testing.assert_array_equal(np.asarray(again.dosages[299]), want)
@@ -257,22 +269,9 @@ def test_info_and_verify_do_not_read_a_converted_cache_of_an_older_file(tmp_path
 
     from snpcnn.cli import main
 
-    rng = np.random.default_rng(1)
-    table = pd.DataFrame(rng.integers(0, 3, size=(600, 2000)))
-    table.columns = [f"snp{j}" for j in range(2000)]
-    table.insert(0, "sample_id", [f"s{i}" for i in range(600)])
-    path = tmp_path / "geno.csv"
-    table.to_csv(path, index=False)
-    assert path.stat().st_size > 2 * (1 << 20)  # the middle is outside the fingerprint
+    path = _big_table(tmp_path, seed=1)
     out = convert(path)
-    st = path.stat()
-    lines = path.read_bytes().split(b"\n")
-    row = lines[300].split(b",")
-    row[1:] = [b"2" if v == b"0" else b"0" for v in row[1:]]  # same length: 0 <-> 2 only
-    lines[300] = b",".join(row)
-    path.write_bytes(b"\n".join(lines))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert path.stat().st_size == st.st_size
+    _edit_the_middle(path)
     want = pd.read_csv(path, skiprows=range(1, 300), nrows=1).iloc[0, 1:].to_numpy()
     stale = read_genotypes(path)  # the default trusts the cheap checks
     assert stale.report.get("cache")
