@@ -529,9 +529,33 @@ class Executor:
         if ray.is_initialized():  # the caller's Ray: used as it is, left running
             self._up.set()
             return self
+        if self.address is None:
+            self._warn_oversubscribed()
         self._owner = threading.Thread(target=self._own, name="snpcnn-ray", daemon=True)
         self._owner.start()
         return self
+
+    def _warn_oversubscribed(self) -> None:
+        """One line where a local Ray's tasks ask for more cores than this process may use:
+        they then share the cores, and the run is no faster (its results are unchanged)."""
+        from snpcnn.threads import available_cores
+
+        cores = available_cores()
+        want = (self.workers or 0) * self.threads
+        if want <= cores:
+            return
+        each = f" x {self.threads} threads" if self.threads > 1 else ""
+        fit = max(1, cores // self.threads)
+        log.warning(
+            "--workers %d%s asks for %d cores, but this machine lets snpcnn use %d: the tasks "
+            "will share them and the run will not be faster (its results are the same); use "
+            "--workers %d or fewer",
+            self.workers,
+            each,
+            want,
+            cores,
+            fit,
+        )
 
     def _own(self) -> None:
         """The owner thread: start Ray, submit the warm-up tasks, wait for :meth:`close`."""

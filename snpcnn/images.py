@@ -1002,6 +1002,10 @@ def n_classes_of(ytr: np.ndarray, yte: np.ndarray) -> int:
     images and no test label is a class the training set lacks.  A stray label (250 among
     the digits 0-9) silently built a 251-class model (a checking helper, session 34)."""
     k = int(max(ytr.max(), yte.max())) + 1
+    if k < 2:
+        raise InputError(
+            "training labels: every image is class 0; a classifier needs at least two classes"
+        )
     counts = np.bincount(ytr, minlength=k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):

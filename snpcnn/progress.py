@@ -178,6 +178,9 @@ class Progress:
         self.epochs_run: list[int] = []  # epochs each finished fold's CNN ran (early stopping)
         self.fold_t0 = self.cv_t0 = self.refit_t0 = self.clock()
         self.refitting = False
+        # the current fold's first epoch: when it ended, and epochs since (for the ETA)
+        self._first_epoch_t: float | None = None
+        self._epochs_since_first = 0
         self.refit_finished = False
         # a fold whose start choice cross-fits the convolutions twice (once on each start):
         # the first run's expected work, counted as done and as extra total work
@@ -233,10 +236,39 @@ class Progress:
 
     def eta_text(self) -> str:
         f = self.fraction()
+        pct = f"{100 * f:.0f}% done"
+        if self._first_cnn_running():
+            return self._first_cnn_eta(pct)
         t0 = self.t0 if self.units_total else self.cv_t0
         eta = eta_seconds(f, 1.0, self.clock() - t0)
-        pct = f"{100 * f:.0f}% done"
         return pct if eta is None or f >= 1 else f"{pct}, ETA {format_duration(eta)}"
+
+    def _first_cnn_running(self) -> bool:
+        """The first fold's CNN is training: no fold has told how many epochs it takes."""
+        return (
+            not self.units_total
+            and bool(self.epochs)
+            and not self.epochs_run
+            and self.split_index >= 1
+            and not self.cnn_done
+            and not self.refitting
+        )
+
+    def _first_cnn_eta(self, pct: str) -> str:
+        """ETA while the first fold's CNN trains: its epochs at the rate measured since its
+        first epoch, plus the time before that epoch (the start's fit, data preparation) once
+        per fold left and for the refit.  The elapsed time over the fraction done counted
+        that set-up as epoch time: a slow start printed 'ETA 501 h' (session 34).  Until a
+        fold ends, every fold is assumed to run to the epoch limit: an upper bound."""
+        first, since = self._first_epoch_t, self._epochs_since_first
+        if first is None or since < 1:
+            return pct  # one epoch gives no rate
+        rate = (self.clock() - first) / since
+        setup = max(0.0, first - self.fold_t0 - rate)
+        done, total = self._work()
+        folds_left = self.n_splits - self.split_index + (1 if self.refit_epochs else 0)
+        eta = max(total - done, 0.0) * rate + setup * folds_left
+        return f"{pct}, ETA up to {format_duration(eta)}"
 
     def _fold_name(self) -> str:
         name = f"fold {self.split_index}/{self.n_splits}"
@@ -294,11 +326,17 @@ class Progress:
         self.cnn_done = False
         self.baselines_in_fold = 0
         self.fold_t0 = self.clock()
+        self._first_epoch_t, self._epochs_since_first = None, 0
         self._describe(self._fold_name() + (": CNN" if self.epochs else ""))
         self._sync_bar()
 
     def _on_epoch(self, **_):
         self.epochs_in_fold += 1
+        if not self.refitting:
+            if self._first_epoch_t is None:
+                self._first_epoch_t = self.clock()
+            else:
+                self._epochs_since_first += 1
         if self.refitting:
             cap = self.refit_epochs
             where = (f"{self.unit_label}: " if self.unit_label else "") + "refit"

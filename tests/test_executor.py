@@ -148,6 +148,24 @@ def test_bad_workers_and_unreachable_address_are_one_line_errors():
     assert time.perf_counter() - t0 < 10
 
 
+def test_more_local_workers_than_cores_is_one_warning(monkeypatch, caplog):
+    """--workers above the cores was silent: the tasks shared the cores, no faster."""
+    import snpcnn.threads
+
+    monkeypatch.setattr(snpcnn.threads, "available_cores", lambda: 2)
+    with caplog.at_level("WARNING", logger="snpcnn.executor"):
+        Executor(workers=2)._warn_oversubscribed()
+        Executor(workers=1, threads=2)._warn_oversubscribed()
+        assert not caplog.records
+        Executor(workers=8)._warn_oversubscribed()
+        Executor(workers=2, threads=2)._warn_oversubscribed()
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert "--workers 8 asks for 8 cores" in said[0] and "use --workers 2 or fewer" in said[0]
+    assert "--workers 2 x 2 threads asks for 4 cores" in said[1]
+    assert "--workers 1 or fewer" in said[1]
+
+
 # ------------------------------------------------------------- real Ray
 @pytest.fixture(scope="module")
 def ray_cluster():

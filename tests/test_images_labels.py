@@ -16,3 +16,9 @@ def test_every_class_needs_training_images():
         n_classes_of(bad, y)
     with pytest.raises(InputError, match="class 10 has no training image"):
         n_classes_of(y, np.array([0, 12], dtype=np.int32))  # a test-only class
+
+
+def test_one_class_is_refused():
+    y = np.zeros(20, dtype=np.int32)
+    with pytest.raises(InputError, match="at least two classes"):
+        n_classes_of(y, y[:5])

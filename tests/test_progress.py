@@ -334,3 +334,25 @@ def test_the_default_announces_its_cross_fitted_networks(example_data, tmp_path)
     refit = next(kw for e, kw in events if e == "refit_start")
     assert start["nets"] == 2 and start["epochs"] == 2
     assert refit["up_to"] is True and refit["epochs"] == 1
+
+
+def test_first_fold_eta_does_not_count_the_start_fit_as_epoch_time():
+    """A slow start fit (500 s) before the first epoch printed 'ETA 501 h': the elapsed
+    time over the fraction done counted it as one epoch's time (session 34)."""
+    p, clock, buf = _lines(interval=0.0)
+    p("start", n_splits=5, epochs=100, refit_epochs=100, baselines=["GBLUP"])
+    p("fold_start")
+    clock.t += 500  # the start's fit
+    clock.t += 1
+    p("epoch")
+    assert buf.getvalue().splitlines()[-1].endswith("% done"), buf.getvalue()  # no rate yet
+    for _ in range(9):
+        clock.t += 1
+        p("epoch")
+    # at most 5 x 101 + 100 - 10 = 595 epoch units at 1 s, and 500 s of set-up for each of
+    # the 4 folds left and the refit: 3,095 s, not the 500 s x 60 of the old extrapolation
+    last = buf.getvalue().splitlines()[-1]
+    assert last.endswith("ETA up to 52 min"), last
+    p("fold_trained", epochs_run=10)
+    p("baseline_done", name="GBLUP", seconds=1.0)
+    assert "ETA up to" not in buf.getvalue().splitlines()[-1]  # the epochs are known now

@@ -37,6 +37,11 @@ def _parse_classes(value: str | None) -> list[int] | None:
             f"--classes: {value!r} names no class (a range is low-high with low <= high, e.g. "
             "0-4, or a list such as 5,6,7)"
         )
+    if len(set(out)) < 2:
+        raise InputError(
+            f"--classes: {value!r} names one class; a classifier needs at least two (e.g. 0-4 "
+            "or 3,8)"
+        )
     return out
 
 

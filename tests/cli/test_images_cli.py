@@ -157,6 +157,10 @@ def test_images_bad_input_found_by_fuzzing_is_one_line_before_training(digits_di
     run = CliRunner().invoke
     fit = ["images", "fit", "--data", str(digits_dir), "--epochs", "1"]
     assert "names no class" in _one_line_error(run(main, [*fit, "--classes", "4-0"]))
+    # one class: the error named Keras's `n_outputs` argument and head='multiclass'
+    for one_class in ("0", "3-3", "5,5"):
+        err = _one_line_error(run(main, [*fit, "--classes", one_class]))
+        assert "names one class" in err and "n_outputs" not in err, err
     clash = tmp_path / "o"
     (clash / "model.keras").mkdir(parents=True)
     err = _one_line_error(run(main, [*fit, "--out", str(clash), "--force"]))
