@@ -1266,6 +1266,10 @@ def cross_validate(
             log.warning(msg)
             notes.append(msg)
             config["refit_failed"] = str(exc)
+        else:
+            note = refit_start_note(histories, config, len(targets.sample_ids))
+            if note:  # (printed with the run's other notes at the end)
+                notes.append(note)
         config["refit_epochs"] = final_epochs
         config["refit_learning_rate"] = final_lr
         t_refit = time.perf_counter() - t0
@@ -1757,6 +1761,30 @@ def _covariates(targets: Targets, fit_ids: np.ndarray, other_ids: np.ndarray | N
     return np.asarray(c_fit, dtype=np.float64), c_other
 
 
+def refit_start_note(histories: list[dict], config: dict, n_samples: int) -> str | None:
+    """A note where the saved model (the refit on all samples) started at a start that no
+    cross-validation fit used: e.g. more observed cells than the multi-trait start takes
+    (``EXACT_MAX_CELLS``) on all lines while every training part stayed under it.  The
+    cross-validated accuracy is then that of another model than the one saved."""
+    from snpcnn.training import START_LABELS
+
+    refit = config.get("refit_start")
+    kinds = [h["conv"].get("start") or "ridge" for h in histories if h.get("conv")]
+    used = [START_LABELS.get(k, k) for k in kinds]
+    if refit is None or not used or refit in used:
+        return None
+    counts = pd.Series(used).value_counts()
+    folds = " and ".join(f"{label} in {k}" for label, k in counts.items())
+    why = config.get("refit_start_skipped")
+    why = f" ({why})" if why else ""
+    return (
+        f"the saved model (model.keras, refitted on all {n_samples:,} samples) starts at "
+        f"{refit}{why}, while the cross-validation fits started at {folds} of {len(used)}: "
+        "the cross-validated accuracy describes models with those starts, and the saved "
+        "model's may differ"
+    )
+
+
 def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progress, config):
     from snpcnn.bundle import ModelBundle
 
@@ -1801,6 +1829,9 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
 
         kind = res.conv.get("start") or "ridge"
         config["refit_start"] = START_LABELS.get(kind, kind)
+        skipped = (res.conv.get("start_choice") or {}).get("skipped")
+        if skipped:
+            config["refit_start_skipped"] = skipped
         kept = res.conv.get("kept")
         config["refit_conv_kept"] = bool(any(kept) if isinstance(kept, list) else kept)
     return ModelBundle(

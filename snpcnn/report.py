@@ -781,7 +781,10 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         "collapsed, or for the genomic r undefined).",
         "- `predictions.csv`: out-of-fold predictions for every sample, model and trait.",
         *(
-            ["- `model.keras`: the CNN refitted on all phenotyped samples, with its preprocessing."]
+            [
+                "- `model.keras`: the CNN refitted on all phenotyped samples, with its "
+                f"preprocessing{_saved_model_text(results.config)}."
+            ]
             if results.final_bundle is not None
             else []
         ),
@@ -791,6 +794,16 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _saved_model_text(config: dict) -> str:
+    """The saved model's start and whether its convolutions were kept (the refit's own
+    choice, which may differ from the folds')."""
+    start = config.get("refit_start")
+    if start is None:
+        return ""
+    conv = "kept" if config.get("refit_conv_kept") else "dropped"
+    return f" (its start: {start}; its convolutions' correction {conv})"
 
 
 def console_report(results) -> str:

@@ -137,3 +137,33 @@ def test_checking_helper_findings_dominance_copies_and_the_explain_note(x):
     two = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(inp)))
     one = keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp)))
     assert "multi-trait GBLUP" in _start_of(two) and _start_of(one) == "RR-BLUP"
+
+
+def test_a_refit_above_the_cell_limit_says_it_starts_elsewhere(x, tmp_path, monkeypatch):
+    """Every training part under the multi-trait start's cell limit, all lines above it:
+    the saved model started at RR-BLUP while the folds scored MT-GBLUP, and only run.json's
+    refit_start said so (reasoned in session 34).  Now a note says it, and summary.md's
+    model.keras line names the saved model's start."""
+    import snpcnn.multitrait
+    from snpcnn.cv import cross_validate
+    from snpcnn.report import summary_markdown
+
+    g = simulate_genotypes(240, 150, n_chrom=1, seed=5)
+    y = _traits(np.asarray(g.dosages, dtype=np.float64), 0.95, 4)
+    pd.DataFrame({"A": y[:, 0], "B": y[:, 1]}, index=g.samples).to_csv(
+        tmp_path / "y.csv", index_label="sample_id"
+    )
+    monkeypatch.setattr(snpcnn.multitrait, "EXACT_MAX_CELLS", 300)  # folds 240, all 480
+    res = cross_validate(
+        g, tmp_path / "y.csv", ["A", "B"], folds=2, epochs=3, patience=2, conv_folds=2,
+        baselines=["gblup"], refit=True,
+    )  # fmt: skip
+    assert [h["conv"]["start"] for h in res.histories] == ["mtgblup", "mtgblup"]
+    assert res.config["refit_start"] == "RR-BLUP"
+    assert "480 observed training cells" in res.config["refit_start_skipped"]
+    [note] = [n for n in res.notes if "saved model" in n]
+    assert "starts at RR-BLUP (480 observed training cells" in note
+    assert "started at MT-GBLUP in 2 of 2" in note
+    md = summary_markdown(res)
+    assert "(its start: RR-BLUP; its convolutions' correction" in md
+    assert note in md
