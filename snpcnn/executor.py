@@ -408,6 +408,43 @@ def _check_reachable(address: str) -> None:
             f"cannot reach the Ray cluster at {address} ({reason}); start it with "
             "`ray start --head --port=PORT` or fix --ray-address / RAY_ADDRESS"
         ) from None
+    if "://" not in address:
+        _check_speaks_ray(address, f"{host}:{port}")
+
+
+def _check_speaks_ray(address: str, target: str) -> None:
+    """A one-line InputError where something listens at ``target`` but it is not a Ray
+    head's GCS (e.g. another server's port).  ``ray.init`` then retried for ever, printing
+    Ray's gcs_client lines every 30 s (a checking helper, session 34).  One RPC of the GCS
+    with a 5 s deadline: a Ray GCS answers it, or refuses it for a missing auth token (still
+    Ray: ``ray.init`` then handles the token).  Skipped where Ray uses TLS, or where Ray's
+    generated gRPC stubs cannot be imported (a Ray version without them)."""
+    if os.environ.get("RAY_USE_TLS", "").strip().lower() in ("1", "true", "yes"):
+        return
+    try:
+        import grpc
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    except Exception:  # noqa: BLE001 - only an early check; ray.init still runs
+        return
+    channel = grpc.insecure_channel(target)
+    try:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        stub.CheckAlive(gcs_service_pb2.CheckAliveRequest(), timeout=CONNECT_TIMEOUT)
+    except grpc.RpcError as exc:
+        code = exc.code()
+        not_ray = (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.UNIMPLEMENTED,
+        )
+        if code in not_ray:
+            raise InputError(
+                f"--ray-address {address}: something listens there, but it is not the head "
+                f"of a Ray cluster (no answer from Ray's GCS: {code.name.lower()}); give the "
+                "address `ray start --head` printed (its port, 6379 by default)"
+            ) from None
+    finally:
+        channel.close()
 
 
 def _import_ray():

@@ -439,3 +439,31 @@ def test_ray_keeps_one_unit_waiting_so_a_worker_never_waits_for_this_process(ray
 
     starts = run_units([Unit(fold=f) for f in range(3)], _started, workers=1, on_result=on_result)
     assert starts[1] < stored[0] and starts[2] < stored[1]
+
+
+def test_an_address_that_is_not_a_ray_head_is_one_line_in_seconds(capfd):
+    """Another server's port: ray.init retried for ever, printing Ray's gcs_client lines
+    every 30 s (a checking helper, session 34; 5 minutes of them before a timeout here)."""
+    import http.server
+    import threading
+
+    pytest.importorskip("ray")
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(InputError, match=f"127.0.0.1:{port}: something listens there, but"):
+            run_units([Unit(fold=0)], _square, [0], ray_address=f"127.0.0.1:{port}")
+        assert time.perf_counter() - t0 < 10
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "gcs_client" not in capfd.readouterr().err
+
+
+def test_a_real_ray_head_passes_the_check(ray_cluster):
+    """A Ray GCS answers, or refuses for a missing auth token: both are Ray."""
+    from snpcnn.executor import _check_reachable
+
+    _check_reachable(ray_cluster.get_runtime_context().gcs_address)
