@@ -106,7 +106,17 @@ class ModelBundle:
                     "file's alleles to the model's"
                 )
             else:
-                hint = "Check that both files use the same SNP ids or the same reference build"
+                hint = (
+                    "Check that both files use the same SNP ids, or the same reference build "
+                    "and chromosome names (e.g. 'chr1' vs '1')"
+                )
+                m_chr = {str(c) for c in self.variants["chrom"]}
+                f_chr = {str(c) for c in genotypes.variants["chrom"]}
+                if m_chr and f_chr and not (m_chr & f_chr):
+                    hint += (
+                        f"; here they share no chromosome name (model '{sorted(m_chr)[0]}', "
+                        f"file '{sorted(f_chr)[0]}')"
+                    )
             raise InputError(
                 f"{genotypes.source or 'the genotypes'}: only {n_found} of the model's "
                 f"{match['n_model_snps']} SNPs were found (by id or chrom:pos:ref:alt); at least "
@@ -182,6 +192,8 @@ class ModelBundle:
                     "covariates given, but the model was fitted without covariates; leave them out"
                 )
         match = self._match(genotypes)
+        #: how the last call matched the model's SNPs (``snpcnn predict`` reports it)
+        self.last_match_ = match
         self._warn_missing(genotypes, match)
         n = genotypes.n_samples
         # chunks of whole batches: the model sees exactly the batches of one call on all rows
@@ -189,11 +201,15 @@ class ModelBundle:
         parts = []
         present = np.asarray(match["column"]) >= 0
         low: list[tuple[str, int]] = []  # samples called at under half the SNPs in the file
+        uncalled: list[int] = []  # samples with no call at any model SNP in the file
         for start in range(0, max(n, 1), step):
             block = self._aligned(genotypes, match, np.arange(start, min(n, start + step)))
             called = (block >= 0).sum(axis=1)  # absent SNPs hold -1: not counted
             for i in np.flatnonzero(called < LOW_CALL_RATE * present.sum()):
-                low.append((str(genotypes.samples[start + i]), int(called[i])))
+                if called[i] == 0:
+                    uncalled.append(start + int(i))
+                else:
+                    low.append((str(genotypes.samples[start + i]), int(called[i])))
             x = self.preprocessor.transform_block(block, columns_selected=True)
             parts.append(predict_array(self.model, x, batch_size))
             del block, x
@@ -207,7 +223,20 @@ class ModelBundle:
                 f"{len(low)} sample(s) of {genotypes.source or 'the genotypes'} are called at "
                 f"fewer than half of the model's SNPs in it (e.g. '{low[0][0]}': {low[0][1]:,} "
                 f"of {int(present.sum()):,}); their missing calls are filled with the training "
-                "mean dosage, so their predictions lean toward the training average",
+                "mean dosage, so their predictions are less reliable (a linear model's lean "
+                "toward the training average; a kernel start's or the convolutions' need not)",
+                MissingSnpWarning,
+                stacklevel=2,
+            )
+        if uncalled:
+            # every call filled with the training mean: a linear model predicts the training
+            # average, but the CNN-GP start predicted the 77th percentile for such a sample
+            # (a checking helper, session 35): no prediction at all is the honest answer
+            warnings.warn(
+                f"{len(uncalled)} sample(s) of {genotypes.source or 'the genotypes'} have no "
+                f"call at any of the model's SNPs in it (e.g. "
+                f"'{genotypes.samples[uncalled[0]]}'): their predictions are left empty (NaN); "
+                "genotype them, or leave them out",
                 MissingSnpWarning,
                 stacklevel=2,
             )
@@ -225,6 +254,8 @@ class ModelBundle:
             else:
                 fixed = np.full(n, coef[0])
             out[t] = z[:, j] * float(self.target_sd[j]) + fixed
+        if uncalled:
+            out.loc[uncalled, list(self.traits)] = np.nan
         return out
 
     # ---------------------------------------------------------- covariates

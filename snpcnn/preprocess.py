@@ -293,12 +293,13 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     m_alt, m_ref = _norm(model_variants["alt"]), _norm(model_variants["ref"])
     n_alt, n_ref = _norm(new_variants["alt"]), _norm(new_variants["ref"])
     new_ids = pd.Index(new_variants["id"].astype(str))
-    uniq_ids = new_ids.is_unique
-    idx = (
-        new_ids.get_indexer(model_variants["id"].astype(str))
-        if uniq_ids
-        else np.full(m, -1, dtype=np.int64)
-    )
+    # an id the file repeats is ambiguous and matches nothing by id; every other id still
+    # does (one repeated id anywhere switched id matching off for the whole file, so 0 of a
+    # model's SNPs were found: a checking helper, session 35)
+    counts = new_ids.value_counts()
+    once = np.flatnonzero(new_ids.isin(counts.index[counts == 1]))
+    j = pd.Index(new_ids[once]).get_indexer(model_variants["id"].astype(str))
+    idx = np.where(j >= 0, once[np.maximum(j, 0)], -1).astype(np.int64)
     by_id = idx >= 0
     n_mismatch = 0
 

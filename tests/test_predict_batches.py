@@ -106,6 +106,7 @@ def test_cli_predict_identical_in_tiny_chunks(bundle, geno, tmp_path, monkeypatc
     args = ["predict", str(path), str(tmp_path / "new.csv"), "--format", "table"]
     a = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a.csv")])
     assert a.exit_code == 0, a.output
+    assert "new.csv: 120 of the model's 120 SNPs found (120 by id)" in a.stderr
     monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)
     b = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b.csv")])
     assert b.exit_code == 0, b.output
@@ -135,11 +136,45 @@ def test_samples_called_at_under_half_the_snps_are_named(bundle, geno, monkeypat
     new = Genotypes(d, geno.samples, geno.variants, source="new.vcf")
     monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)  # the count crosses chunks
     with pytest.warns(MissingSnpWarning) as caught:
-        bundle.predict(new, batch_size=4)
-    (w,) = caught
-    msg = str(w.message)
-    assert msg.startswith("2 sample(s) of new.vcf are called at fewer than half")
-    assert f"'{geno.samples[3]}': {int((d[3] >= 0).sum())} of 120" in msg
+        out = bundle.predict(new, batch_size=4)
+    low, none = (str(w.message) for w in caught)
+    assert low.startswith("1 sample(s) of new.vcf are called at fewer than half")
+    assert f"'{geno.samples[3]}': {int((d[3] >= 0).sum())} of 120" in low
+    # no call at all: no prediction (the CNN-GP start predicted the 77th percentile for
+    # such a sample, not the average; a checking helper, session 35)
+    assert none.startswith("1 sample(s) of new.vcf have no call at any of the model's SNPs")
+    assert f"'{geno.samples[9]}'" in none and "left empty (NaN)" in none
+    assert np.isnan(out["y"].iloc[9]) and out["y"].drop(index=9).notna().all()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bundle.predict(geno, batch_size=8)  # 5% missing: no warning
+
+
+def test_the_match_line_counts_position_matches_and_swapped_alleles():
+    """Swapped alleles and chrom:pos matches were silent in predict (session 35)."""
+    from snpcnn.cli.fit import match_text
+    from snpcnn.preprocess import match_variants
+
+    model = pd.DataFrame(
+        {"chrom": ["1"] * 3, "pos": [10, 20, 30], "id": ["a", "b", "c"],
+         "ref": ["A"] * 3, "alt": ["G"] * 3}
+    )  # fmt: skip
+    new = model.assign(id=["a", "x", "c"], ref=["G", "A", "A"], alt=["A", "G", "G"])
+    text = match_text(match_variants(model, new), "new.vcf")
+    assert text == (
+        "new.vcf: 3 of the model's 3 SNPs found (2 by id, 1 by chrom:pos and alleles); 1 "
+        "count the other allele (REF/ALT swapped), their dosages flipped"
+    )
+
+
+def test_no_match_names_the_chromosome_naming(bundle, geno):
+    """'chr1' vs '1' with ids that differ: the error said 'same reference build' only."""
+    from snpcnn.errors import InputError
+    from snpcnn.genotypes import Genotypes
+
+    v = geno.variants.copy()
+    v["chrom"] = "chr" + v["chrom"].astype(str)
+    v["id"] = [f"x{i}" for i in range(len(v))]
+    new = Genotypes(np.array(geno.dosages), geno.samples, v, source="new.vcf")
+    with pytest.raises(InputError, match="share no chromosome name \\(model '.*', file 'chr"):
+        bundle.predict(new)

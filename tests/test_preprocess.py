@@ -84,6 +84,34 @@ def test_match_variants_by_id_position_and_flip():
     assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 1, 1)
 
 
+def test_a_repeated_id_matches_nothing_by_id_and_the_rest_still_match():
+    """One repeated id anywhere in the new file switched id matching off for every SNP, so
+    predict found 0 of the model's SNPs (a checking helper, session 35)."""
+    model = pd.DataFrame(
+        {
+            "chrom": ["1"] * 3,
+            "pos": [10, 20, 30],
+            "id": ["a", "b", "c"],
+            "ref": ["A"] * 3,
+            "alt": ["G"] * 3,
+        }
+    )
+    new = pd.DataFrame(  # 'unknown' twice (not a model SNP); 'c' twice at its position
+        {
+            "chrom": ["1", "1", "1", "1", "2", "2"],
+            "pos": [30, 10, 20, 30, 5, 6],
+            "id": ["c", "a", "b", "c", "unknown", "unknown"],
+            "ref": ["A"] * 6,
+            "alt": ["G"] * 6,
+        }
+    )
+    m = match_variants(model, new)
+    assert m["column"].tolist() == [1, 2, -1]  # 'c' is ambiguous, by id and by position
+    assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 0, 1)
+    m = match_variants(model, new.iloc[1:].reset_index(drop=True))
+    assert m["column"].tolist() == [0, 1, 2] and m["n_by_id"] == 3
+
+
 def test_match_variants_never_takes_another_snp_by_position():
     """A file whose positions moved (another build, or a renumbered panel): the model's SNP
     'b' is absent, and the file's SNP at its position is 'c', which the model knows as a

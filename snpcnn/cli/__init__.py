@@ -243,6 +243,15 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
                 "ignore", message=r".*feeds the convolutions", category=InputWarning
             )
         geno = read_genotypes(path, format=geno_format, coding=coding, verify=True)
+    if str(geno.report.get("sample_ids", "")).startswith("FID_IID"):
+        # PLINK IIDs that repeat across families: every id became FID_IID, which the
+        # outputs show without a word otherwise (a checking helper, session 35)
+        click.echo(
+            f"Note: {path}: some IIDs repeat across families, so every sample id is "
+            f"FID_IID (e.g. '{geno.samples[0]}'); phenotype and covariate files must use "
+            "the same ids",
+            err=True,
+        )
     if str(geno.report.get("coding", "")).startswith("01 (auto"):
         click.echo(
             f"Note: {path}: read as 0/1 presence/absence (no value is 2, so every 1 became "

@@ -482,6 +482,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         table = bundle.predict(geno, covariates=cov)
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
+    click.echo(match_text(getattr(bundle, "last_match_", None), genotypes), err=True)
     csv = table.to_csv(index=False, float_format="%.10g")
     if out:
         with write_errors(out):
@@ -489,6 +490,26 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def match_text(match: dict | None, source: str) -> str:
+    """One line on how the model's SNPs were found in ``source``: by id, by chrom:pos, and
+    how many count the other allele (their dosages flipped).  Swapped alleles and position
+    matches were silent, so a breeder could not check the file (a checking helper,
+    session 35)."""
+    if not match:
+        return ""
+    found = match["n_by_id"] + match["n_by_position"]
+    parts = [f"{match['n_by_id']:,} by id"]
+    if match["n_by_position"]:
+        parts.append(f"{match['n_by_position']:,} by chrom:pos and alleles")
+    text = f"{source}: {found:,} of the model's {match['n_model_snps']:,} SNPs found ({', '.join(parts)})"
+    if match["n_flipped"]:
+        text += (
+            f"; {match['n_flipped']:,} count the other allele (REF/ALT swapped), their "
+            "dosages flipped"
+        )
+    return text
 
 
 def _check_paths(genotypes, phenotypes) -> None:

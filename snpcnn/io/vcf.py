@@ -358,6 +358,16 @@ def read_vcf(
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes); expected a VCF")
     _check_not_bcf(path)
+    try:
+        with _open_binary(path) as fh:
+            nothing = not fh.read(1)
+    except (OSError, EOFError, zlib.error):
+        nothing = False  # a damaged file: the header read below says so
+    if nothing:  # e.g. `gzip -c /dev/null`: "missing #CHROM header line" named no cause
+        raise InputError(
+            f"{path}: empty (it decompresses to nothing); expected a VCF with a #CHROM header "
+            "line: check how the file was written"
+        )
 
     try:
         with warnings.catch_warnings():

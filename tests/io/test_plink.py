@@ -109,6 +109,7 @@ def test_duplicate_iids_across_families_become_fid_iid(tmp_path):
     g = read_plink(tmp_path / "d")
     assert g.samples.tolist() == ["f1_a", "f2_a", "f2_b"]
     assert "FID_IID" in g.report["sample_ids"]
+
     to_bed(tmp_path / "e.bed", val, properties={"fid": ["f", "f", "g"], "iid": ["a", "a", "b"]})
     with pytest.raises(InputError, match=r"e\.fam: sample 'f_a'"):
         read_plink(tmp_path / "e")
@@ -177,3 +178,18 @@ def test_missing_sidecar(tmp_path, cases):
     shutil.copy(cases / "small.bed", tmp_path / "x.bed")
     with pytest.raises(InputError, match=r"x\.fam: no such file"):
         read_plink(tmp_path / "x")
+
+
+def test_fit_predict_and_explain_say_the_ids_are_fid_iid(tmp_path, capsys):
+    """predict renamed repeated IIDs to FID_IID without a word (a checking helper, session
+    35): the commands' genotype reader now says it on stderr."""
+    from snpcnn.cli import read_cli_genotypes
+
+    val = np.zeros((3, 2), dtype=np.int8)
+    to_bed(tmp_path / "d.bed", val, properties={"fid": ["f1", "f2", "f2"], "iid": ["a", "a", "b"]})
+    read_cli_genotypes(str(tmp_path / "d.bed"), None)
+    err = capsys.readouterr().err
+    assert "some IIDs repeat across families, so every sample id is FID_IID (e.g. 'f1_a')" in err
+    to_bed(tmp_path / "u.bed", val, properties={"fid": ["f1", "f2", "f2"], "iid": ["a", "c", "b"]})
+    read_cli_genotypes(str(tmp_path / "u.bed"), None)
+    assert "FID_IID" not in capsys.readouterr().err

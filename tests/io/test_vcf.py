@@ -303,3 +303,14 @@ def test_output_sizing_never_changes_values(cases, monkeypatch, count):
     g = read_vcf(cases / "sample.vcf", chunk_length=2)
     np.testing.assert_array_equal(g.dosages, expected.dosages)
     assert g.dosages.shape == (3, 6)
+
+
+def test_a_gzip_of_nothing_is_called_empty(tmp_path):
+    """`gzip -c /dev/null > x.vcf.gz` said 'missing mandatory header line' (session 35)."""
+    import gzip
+
+    p = tmp_path / "empty.vcf.gz"
+    with gzip.open(p, "wb"):
+        pass
+    with pytest.raises(InputError, match=r"empty\.vcf\.gz: empty \(it decompresses to nothing\)"):
+        read_vcf(p)
