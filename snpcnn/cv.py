@@ -85,6 +85,9 @@ KERNEL_START_NAME = "CNN start (RR-BLUP or CNN-GP, by REML)"
 #: the start's row of a network fitted on several traits whose architecture offers the
 #: multi-trait GBLUP as its start (``[linear] multitrait``, the default since session 34)
 MT_START_NAME = "CNN start (RR-BLUP or MT-GBLUP, by likelihood ratio)"
+#: the same where the multi-trait CNN-GP is a third start (``[linear] multitrait_cnn_gp``, the
+#: default since session 35)
+MT_KERNEL_START_NAME = "CNN start (RR-BLUP, MT-GBLUP or MT-CNN-GP, by likelihood)"
 
 
 def cnn_label(model: Any, linear_init: str, head: str) -> str:
@@ -128,7 +131,7 @@ def start_label(model: Any, n_traits: int = 1, conv_folds: int = 2) -> str:
 
     linear = load_architecture(model).get("linear", {})
     if n_traits >= 2 and linear.get("multitrait"):
-        return MT_START_NAME
+        return MT_KERNEL_START_NAME if linear.get("multitrait_cnn_gp") else MT_START_NAME
     return start_name_for(kernel_starts(linear))
 
 
@@ -257,8 +260,8 @@ class CVResults:
         offered = {"ridge", "cnn_gp"}  # always listed (v5's record); others where offered
         for _, ch in choices:
             offered.update(ch.get("candidates") or ())
-        if "mtgblup" in offered:  # several traits: RR-BLUP or MT-GBLUP, nothing else
-            offered = {"ridge", "mtgblup"}
+        if "mtgblup" in offered:  # several traits: RR-BLUP, MT-GBLUP (or MT-CNN-GP) only
+            offered = {"ridge", "mtgblup"} | ({"mt_cnn_gp"} & offered)
         return {
             label: sum(k == kind for k in kinds)
             for kind, label in START_LABELS.items()

@@ -658,7 +658,7 @@ def grad_cam_caveat(model) -> str | None:
 def _start_of(model) -> str:
     """The start a wide & deep model predicts, from its layers' names (the layers that
     training adds for a start other than the ridge: ``cnn_gp_start``, ``gblup_ad_start``,
-    ``lasso_start``)."""
+    ``lasso_start``, ``mt_cnn_gp_start``)."""
     names = set()
     stack = [model]
     while stack:
@@ -667,6 +667,7 @@ def _start_of(model) -> str:
             names.add(layer.name)
             stack.append(layer)
     for layer, label in (
+        ("mt_cnn_gp_start", "the multi-trait CNN-GP"),
         ("cnn_gp_start", "the CNN-GP"),
         ("gblup_ad_start", "GBLUP-AD"),
         ("lasso_start", "the LASSO"),

@@ -80,6 +80,19 @@ def _theta_from(S: np.ndarray) -> np.ndarray:
     return L[np.tril_indices(len(S))]
 
 
+def _init_theta(init) -> np.ndarray:
+    """The optimiser's parameters at ``init = (Sg, Se)``, each made positive definite."""
+    out = []
+    for S in init:
+        S = np.asarray(S, dtype=np.float64)
+        lam = np.linalg.eigvalsh(S)
+        floor = max(1e-6 * float(np.max(np.abs(np.diag(S)))), 1e-9)
+        if lam[0] < floor:
+            S = S + (floor - lam[0]) * np.eye(len(S))
+        out.append(_theta_from(S))
+    return np.concatenate(out)
+
+
 def _transposed_matrix(X, mean: np.ndarray, U: np.ndarray) -> np.ndarray:
     """``(X - mean)' U`` (SNPs x columns of ``U``) over column blocks of ``X``."""
     from snpcnn.baselines.kernels_at_scale import _columns, _steps, n_rows_cols
@@ -280,7 +293,13 @@ class MultiTraitGBLUP:
         self.loo = loo
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, Y, C=None) -> MultiTraitGBLUP:
+    def fit(self, X, Y, C=None, *, kernel=None, init=None) -> MultiTraitGBLUP:
+        """``kernel``: an n x n relationship matrix of the training lines to use instead of
+        the genomic one (e.g. the CNN-GP's kernel, :func:`snpcnn.training._multitrait_start`);
+        exact solver only.  The fit then has dual weights ``dual_`` (n x T: ``g_hat(new) =
+        kernel(new, train) @ dual_``) and no marker effects, so :meth:`predict` is refused.
+        ``init``: ``(Sg, Se)`` to start the ML search from (e.g. a fit on another kernel of
+        the same lines) instead of the default start; the optimum is the same."""
         from snpcnn.baselines.kernels_at_scale import column_stats, is_lazy, pieces
 
         if not is_lazy(X):
@@ -301,6 +320,18 @@ class MultiTraitGBLUP:
         iterative = self.solver == "iterative" or (
             self.solver == "auto" and cells > EXACT_MAX_CELLS
         )
+        if kernel is not None:
+            kernel = np.asarray(kernel, dtype=np.float64)
+            if kernel.shape != (n, n):
+                raise InputError(
+                    f"multi-trait GBLUP: kernel must be {n} x {n} (the training lines), got "
+                    f"{kernel.shape}"
+                )
+            if iterative:
+                raise InputError(
+                    "multi-trait GBLUP: a given kernel needs the exact solver "
+                    f"({cells:,} observed cells; it takes up to {EXACT_MAX_CELLS:,})"
+                )
         if not iterative and cells > MAX_CELLS:
             raise InputError(
                 f"multi-trait GBLUP: {cells:,} observed training cells; the exact solver "
@@ -316,7 +347,7 @@ class MultiTraitGBLUP:
             if self.scale is None
             else float(self.scale)
         )
-        if self.scale_ <= 0:
+        if self.scale_ <= 0 and kernel is None:
             raise InputError("multi-trait GBLUP: every SNP is monomorphic in the training rows")
         # 1. fixed effects per trait
         self.coef_ = []
@@ -363,9 +394,9 @@ class MultiTraitGBLUP:
                 )
             return self._fit_iterative(X, R, obs, mean, est_rows)
         self.solver_ = "exact"
-        # Z Z' over column blocks, Z = X - 2p
-        G = pieces(X, None, mean).lin / self.scale_
-        self.Sg_, self.Se_ = self._estimate_on(G[np.ix_(est_rows, est_rows)], R[est_rows])
+        # Z Z' over column blocks, Z = X - 2p (or the kernel given)
+        G = pieces(X, None, mean).lin / self.scale_ if kernel is None else kernel
+        self.Sg_, self.Se_ = self._estimate_on(G[np.ix_(est_rows, est_rows)], R[est_rows], init)
         # 3. BLUP weights on the observed cells (trait-major order)
         cells_i = [np.flatnonzero(obs[:, j]) for j in range(t)]
         blocks = []
@@ -398,7 +429,11 @@ class MultiTraitGBLUP:
             idx = cells_i[b]
             U[idx] += self.alpha_[start : start + len(idx), None] * self.Sg_[:, b][None, :]
             start += len(idx)
-        self.effects_ = _transposed_matrix(X, mean, U) / self.scale_
+        self.dual_ = U
+        if kernel is None:
+            self.effects_ = _transposed_matrix(X, mean, U) / self.scale_
+        elif hasattr(self, "effects_"):
+            del self.effects_  # a refit on a kernel: no marker effects
         return self
 
     def _fit_iterative(self, X, R, obs, mean, lines) -> MultiTraitGBLUP:
@@ -446,7 +481,9 @@ class MultiTraitGBLUP:
     def _design(C, n):
         return np.ones((n, 1)) if C is None else np.column_stack([np.ones(n), C])
 
-    def _estimate_on(self, G: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _estimate_on(
+        self, G: np.ndarray, R: np.ndarray, init=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``Sg``, ``Se`` by ML on the lines of ``G`` and ``R`` (NaN = not observed).  Also
         ``loglik_gain_``: the maximised log-likelihood minus that of the same model with
         zero genetic and residual correlations (each trait's own ML variances; the
@@ -454,15 +491,15 @@ class MultiTraitGBLUP:
         if not np.isnan(R).any():
             d, U = _eigh(G)  # one eigendecomposition for both fits
             _, _, nll0 = _own_ml(G, R, {np.arange(len(R)).tobytes(): (d, U)})
-            Sg, Se = self._estimate(R, d, U)
+            Sg, Se = self._estimate(R, d, U, init)
         else:
             sg0, se0, nll0 = _own_ml(G, R)
-            Sg, Se = self._estimate_cells(G, R, (sg0, se0))
+            Sg, Se = self._estimate_cells(G, R, (sg0, se0), init)
         self.loglik_gain_ = float(nll0 - self.optimizer_["nll"])
         return Sg, Se
 
     def _estimate_cells(
-        self, G: np.ndarray, R: np.ndarray, own: tuple
+        self, G: np.ndarray, R: np.ndarray, own: tuple, init=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """ML on every observed cell: ``r ~ N(0, V)``, ``V = [Sg (x) G + Se (x) I]`` restricted
         to the observed cells (trait-major), with the exact gradient ``d(nll)/dSg_ab =
@@ -485,7 +522,11 @@ class MultiTraitGBLUP:
         # eigenvectors of their G), correlations zero; the joint fit then mostly moves the
         # correlations (fewer evaluations than a start at half the variance each)
         sg0, se0 = own
-        x0 = np.concatenate([_theta_from(np.diag(sg0)), _theta_from(np.diag(se0))])
+        x0 = (
+            _init_theta(init)
+            if init is not None
+            else np.concatenate([_theta_from(np.diag(sg0)), _theta_from(np.diag(se0))])
+        )
         k = t * (t + 1) // 2
         eye = np.eye(t)
 
@@ -553,13 +594,17 @@ class MultiTraitGBLUP:
         return Lg @ Lg.T, Le @ Le.T
 
     def _estimate(
-        self, R: np.ndarray, d: np.ndarray, U: np.ndarray
+        self, R: np.ndarray, d: np.ndarray, U: np.ndarray, init=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """ML on complete lines rotated by ``G = U diag(d) U'``."""
         t = R.shape[1]
         Ys = U.T @ R  # rows independent: cov = d_k Sg + Se
         S = np.cov(R, rowvar=False) + 1e-9 * np.eye(t)
-        x0 = np.concatenate([_theta_from(0.5 * S), _theta_from(0.5 * S)])
+        x0 = (
+            _init_theta(init)
+            if init is not None
+            else np.concatenate([_theta_from(0.5 * S), _theta_from(0.5 * S)])
+        )
         k = t * (t + 1) // 2
 
         def nll(theta):
@@ -590,6 +635,11 @@ class MultiTraitGBLUP:
     # -------------------------------------------------------------- predict
     def genomic_values(self, X_new) -> np.ndarray:
         if not hasattr(self, "effects_"):
+            if hasattr(self, "dual_"):
+                raise InputError(
+                    "multi-trait GBLUP fitted on a given kernel: predict new lines as "
+                    "kernel(new, train) @ dual_"
+                )
             raise InputError("multi-trait GBLUP: call fit() before predict()")
         from snpcnn.baselines.kernels_at_scale import _columns, _steps, is_lazy, n_rows_cols
 

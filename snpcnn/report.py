@@ -502,28 +502,53 @@ def _gate_text(c: dict) -> str:
 
 def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
     """conv_kept_text for a network fitted on several traits whose start was chosen per
-    fold between RR-BLUP per trait and the multi-trait GBLUP (``[linear] multitrait``)."""
-    from snpcnn.cv import MT_START_NAME
+    fold between RR-BLUP per trait, the multi-trait GBLUP and, where offered
+    (``[linear] multitrait_cnn_gp``), the multi-trait CNN-GP (``[linear] multitrait``)."""
+    from snpcnn.cv import MT_KERNEL_START_NAME, MT_START_NAME
 
     n_mt, n_rr = starts.get("MT-GBLUP", 0), starts.get("RR-BLUP", 0)
+    kernel = "MT-CNN-GP" in starts
+    n_k = starts.get("MT-CNN-GP", 0)
+    total = n_mt + n_rr + n_k
+    name = MT_KERNEL_START_NAME if kernel else MT_START_NAME
     if short:
+        k_part = (
+            f", the multi-trait CNN-GP (a kernel model, not trained convolutions) in {n_k}"
+            if kernel
+            else ""
+        )
+        how = (
+            "a likelihood-ratio test of the genetic and residual correlations, and for the "
+            "CNN-GP's kernel its likelihood gain"
+            if kernel
+            else "a likelihood-ratio test of the genetic and residual correlations"
+        )
         return (
             f"CNN hybrid: its start was the multi-trait GBLUP (a linear model, not convolutional) in "
-            f"{n_mt} of {n_mt + n_rr} fits and RR-BLUP (= GBLUP) per trait in {n_rr}, chosen on "
-            "each training part by a likelihood-ratio test of the genetic and residual "
-            f"correlations; the trained convolutions' correction was kept in {k} of {n} fits; in "
-            f"the other {n - k} it predicted its start (to float32 rounding; the "
-            f"'{MT_START_NAME}' row; summary.md)"
+            f"{n_mt} of {total} fits{k_part} and RR-BLUP (= GBLUP) per trait in {n_rr}, "
+            f"chosen on each training part by {how}; the trained convolutions' correction was "
+            f"kept in {k} of {n} fits; in the other {n - k} it predicted its start (to float32 "
+            f"rounding; the '{name}' row; summary.md)"
         )
     test = _gate_text(c)
+    k_text = (
+        " The multi-trait CNN-GP (the same model with the CNN-GP's kernel, the infinite-width "
+        "CNN, in place of G; its depth by REML on the lines' mean standardised trait) was the "
+        "start where its maximised log-likelihood beat both GBLUP models' by more than "
+        "`[linear] kernel_threshold` (1.92 in the default: a likelihood-ratio test at 5%, as "
+        f"for one trait): in **{n_k} of {total}** fits; it is a kernel model, not trained "
+        "convolutions."
+        if kernel
+        else ""
+    )
     return (
         "CNN hybrid = start + convolutional correction, one network for every trait. On each "
         "training part the start was the multi-trait GBLUP on the CNN's input (genetic and "
         "residual covariances by ML on every observed cell; a line's prediction in one trait "
         "borrows from its other observed traits) where a likelihood-ratio test preferred it to "
         "independent traits (p < 0.05, T(T-1) degrees of freedom), else RR-BLUP (= GBLUP) per "
-        f"trait: MT-GBLUP in **{n_mt} of {n_mt + n_rr}** fits. Its predictions alone are the "
-        f"'{MT_START_NAME}' row. The trained convolutions were then cross-fitted on the start's "
+        f"trait: MT-GBLUP in **{n_mt} of {total}** fits.{k_text} Its predictions alone are the "
+        f"'{name}' row. The trained convolutions were then cross-fitted on the start's "
         f"leave-one-line-out residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept if it lowered their squared error {test}: in **{k} of {n}** fits. "
         "Where it was not kept the hybrid's predictions are its start's, to float32 rounding "
@@ -681,6 +706,10 @@ def attribution_text(results, trait: str) -> str | None:
             "GBLUP-AD": "additive + dominance GBLUP",
             "LASSO": "a sparse linear model",
             "MT-GBLUP": "the multi-trait GBLUP, which borrows from a line's other traits",
+            "MT-CNN-GP": (
+                "the multi-trait CNN-GP (the untrained infinite-width CNN kernel in the "
+                "multi-trait model)"
+            ),
         }
         mix = ", ".join(
             f"{'the ' if lab == 'CNN-GP' else ''}{lab}, {what[lab]}, in {counts.get(lab, 0)} fits"

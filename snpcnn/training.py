@@ -244,6 +244,7 @@ START_LABELS = {
     "gblup_ad": "GBLUP-AD",
     "lasso": "LASSO",
     "mtgblup": "MT-GBLUP",
+    "mt_cnn_gp": "MT-CNN-GP",
 }
 
 
@@ -259,18 +260,30 @@ class _MultiTraitStart(_RidgeStart):
     kind = "mtgblup"
 
 
-def _multitrait_start(x, y: np.ndarray) -> tuple[_MultiTraitStart | None, dict[str, Any]]:
+def _multitrait_start(
+    x, y: np.ndarray, config: TrainConfig | None = None
+) -> tuple[_MultiTraitStart | _MultiTraitKernelStart | None, dict[str, Any]]:
     """The MT-GBLUP start where a likelihood-ratio test prefers it to independent traits:
     ``(start or None, what was compared)``.  ML on the training part (every observed cell);
     the gain in log-likelihood over the same model with zero genetic and residual
     correlations (each trait's own ML variances, which is what the per-trait REML ridge
-    starts fit) must exceed half the chi-square 95% point with T(T-1) degrees of freedom."""
+    starts fit) must exceed half the chi-square 95% point with T(T-1) degrees of freedom.
+
+    With ``[linear] multitrait_cnn_gp`` the same model with the CNN-GP's kernel in place of
+    G is a third candidate (:func:`_multitrait_kernel`): taken where its maximised
+    log-likelihood beats the better of the two GBLUP models' (independent traits, MT-GBLUP)
+    by more than ``kernel_threshold``, as REML's proposal of the CNN-GP for one trait."""
     from scipy import stats
 
     from snpcnn.multitrait import EXACT_MAX_CELLS, MultiTraitGBLUP
 
     n, t = y.shape
-    info: dict[str, Any] = {"candidates": ["ridge", "mtgblup"], "chosen": "ridge"}
+    spec = _linear_spec(config) if config is not None else {}
+    with_kernel = bool(spec.get("multitrait_cnn_gp"))
+    info: dict[str, Any] = {
+        "candidates": ["ridge", "mtgblup", *(["mt_cnn_gp"] if with_kernel else [])],
+        "chosen": "ridge",
+    }
     obs = ~np.isnan(y)
     cells = int(obs.sum())
     if not isinstance(x, np.ndarray):
@@ -314,6 +327,10 @@ def _multitrait_start(x, y: np.ndarray) -> tuple[_MultiTraitStart | None, dict[s
             "near copies of each other, or a flat likelihood)"
         )
         return None, info
+    if with_kernel:
+        kstart = _multitrait_kernel(x2, y, obs, mt, float(spec["kernel_threshold"]), info)
+        if kstart is not None:
+            return kstart, info
     if not mt.loglik_gain_ > threshold:
         return None, info
     info["chosen"] = "mtgblup"
@@ -327,6 +344,81 @@ def _multitrait_start(x, y: np.ndarray) -> tuple[_MultiTraitStart | None, dict[s
             coef.astype(np.float32), bias.astype(np.float32), shift.astype(np.float32)
         ),
         info,
+    )
+
+
+def _multitrait_kernel(
+    x2: np.ndarray, y: np.ndarray, obs: np.ndarray, mt, threshold: float, info: dict
+) -> _MultiTraitKernelStart | None:
+    """The multi-trait CNN-GP start (``[linear] multitrait_cnn_gp``), or None where the
+    GBLUP models stay.  The CNN-GP's depth is chosen by REML on each line's mean standardised
+    observed trait (:class:`snpcnn.baselines.CNNGP`, every training line); its kernel then
+    replaces G in the multi-trait model (:class:`snpcnn.multitrait.MultiTraitGBLUP`,
+    ``kernel=``), whose covariances are estimated by ML on every observed cell.  Taken where
+    its maximised log-likelihood beats the better of independent traits and MT-GBLUP (both
+    on G, from ``mt``) by more than ``threshold``: the kernel is the one parameter more, as
+    for REML's proposal of the CNN-GP on one trait.  Its leave-one-line-out residuals are
+    exact (the convolutions are cross-fitted on them).  ``info`` records what was compared."""
+    import copy
+
+    from snpcnn.baselines import CNNGP
+    from snpcnn.multitrait import MultiTraitGBLUP
+
+    ll_g = -float(mt.optimizer_["nll"])
+    ll_g0 = ll_g - float(mt.loglik_gain_)
+    z = (y - np.nanmean(y, axis=0)) / np.maximum(np.nanstd(y, axis=0), 1e-12)
+    seen = obs.any(axis=1)
+    pseudo = np.zeros(len(y))
+    pseudo[seen] = np.nanmean(z[seen], axis=1)
+    try:
+        gp = CNNGP(solver="exact").fit(x2, pseudo)
+        K = gp.kernel(x2)
+        mk = MultiTraitGBLUP(solver="exact", loo=True)
+        # started at the genomic fit's covariances (G's mean diagonal is 1 here): the same
+        # optimum in fewer likelihood evaluations than from independent traits
+        scale = max(float(np.mean(np.diag(K))), 1e-12)
+        mk.fit(x2, y.astype(np.float64), kernel=K, init=(mt.Sg_ / scale, mt.Se_))
+    except InputError as exc:
+        info["mt_cnn_gp_skipped"] = " ".join(str(exc).split())
+        return None
+    ll_k = -float(mk.optimizer_["nll"])
+    ll_k0 = ll_k - float(mk.loglik_gain_)
+    gain = max(ll_k, ll_k0) - max(ll_g, ll_g0)
+    info.update(
+        {
+            "loglik": {
+                "ridge": ll_g0,
+                "mtgblup": ll_g,
+                "cnn_gp_independent": ll_k0,
+                "mt_cnn_gp": ll_k,
+            },
+            "kernel_depth": int(gp.depth_),
+            "kernel_gain": float(gain),
+            "kernel_threshold": float(threshold),
+            "mt_cnn_gp_converged": bool(mk.optimizer_["success"]),
+        }
+    )
+    if not (gain > threshold and mk.optimizer_["success"]):
+        return None
+    sd = np.sqrt(np.diag(mk.Sg_))
+    info["chosen"] = "mt_cnn_gp"
+    info["genetic_correlations"] = (
+        (mk.Sg_ / np.outer(sd, sd)).round(4).tolist() if np.all(sd > 0) else None
+    )
+    intercept = np.array([c[0] for c in mk.coef_], dtype=np.float64)
+    fitted = K @ mk.dual_ + intercept
+    resid = np.where(obs, y - fitted, 0.0)
+    shift = np.where(obs, np.nan_to_num(mk.loo_residuals_) - resid, 0.0)
+    gp = copy.copy(gp)  # the kernel's rows and depth, with the multi-trait dual weights
+    gp.dual_coef_ = np.asarray(mk.dual_, dtype=np.float64)
+    t = y.shape[1]
+    return _MultiTraitKernelStart(
+        gp=gp,
+        intercept=intercept,
+        fitted=fitted,
+        shift=shift.astype(np.float32),
+        coef=np.zeros((x2.shape[1], t), dtype=np.float32),
+        bias=np.zeros(t, dtype=np.float32),
     )
 
 
@@ -368,11 +460,22 @@ class _KernelStart(_AddedStart):
 
     def predict(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):  # streamed rows: one column-block pass over both
-            return self.gp.genomic_values(x).reshape(-1, 1) + self.intercept
+            return self.gp.genomic_values(x).reshape(len(x), -1) + self.intercept
         return super().predict(x)
 
     def _predict(self, x2: np.ndarray) -> np.ndarray:
-        return self.gp.genomic_values(x2).reshape(-1, 1) + self.intercept
+        return self.gp.genomic_values(x2).reshape(len(x2), -1) + self.intercept
+
+
+@dataclass(kw_only=True)
+class _MultiTraitKernelStart(_KernelStart):
+    """The multi-trait CNN-GP as the start of a network fitted on several traits
+    (:func:`_multitrait_kernel`): ``gp`` holds the CNN-GP's training rows and depth, its
+    ``dual_coef_`` the multi-trait model's dual weights (lines x traits), ``intercept`` one
+    per trait.  Added after training by :class:`snpcnn.models.layers.KernelPrediction` with
+    one output per trait; ``shift`` is its exact leave-one-line-out shift."""
+
+    kind = "mt_cnn_gp"
 
 
 @dataclass(kw_only=True)
@@ -866,8 +969,8 @@ def _start_output(start, inp):
         gp.activation,
         gp.depth_,
         gp.bias,
-        n_outputs=1,
-        name="cnn_gp_start",
+        n_outputs=len(np.atleast_1d(start.intercept)),
+        name=f"{start.kind}_start",
         storage="float32" if coded is None else "int8",
         n_codes=4 if coded is None else coded[1].shape[1],
     )
@@ -2183,7 +2286,7 @@ def train_cnn(
             # several traits ([linear] multitrait): the multi-trait GBLUP replaces the
             # per-trait ridge where a likelihood-ratio test prefers it (the kernel starts
             # take one trait, so ``choice`` held only that they were skipped)
-            ridge, choice = _multitrait_start(x, y)
+            ridge, choice = _multitrait_start(x, y, config)
         if ridge is None:
             ridge = _fit_ridge(x, y, _has_dominance(config), ridge_penalty(config), start_alpha)
     y_fit = y if ridge is None else y + ridge.shift

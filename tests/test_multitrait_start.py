@@ -90,7 +90,7 @@ def test_independent_traits_keep_the_ridge_start(x):
 def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     """The default on two correlated traits under CV2: the start row is MT-GBLUP where the
     test chose it, and it predicts a test cell from the line's other trait."""
-    from snpcnn.cv import MT_START_NAME, cross_validate, start_label
+    from snpcnn.cv import MT_KERNEL_START_NAME, MT_START_NAME, cross_validate, start_label
     from snpcnn.report import conv_kept_text
 
     g = simulate_genotypes(240, 150, n_chrom=1, seed=5)
@@ -98,21 +98,22 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     pd.DataFrame({"A": y[:, 0], "B": y[:, 1]}, index=g.samples).to_csv(
         tmp_path / "y.csv", index_label="sample_id"
     )
-    assert start_label("snpcnn_default", 2) == MT_START_NAME
+    assert start_label("snpcnn_default", 2) == MT_KERNEL_START_NAME
+    assert start_label("snpcnn_default_v13", 2) == MT_START_NAME  # session 34's default
     assert start_label("snpcnn_default_v12", 2) != MT_START_NAME  # the frozen v12: no change
     assert start_label("snpcnn_default") != MT_START_NAME  # one trait: no change
     res = cross_validate(
         g, tmp_path / "y.csv", ["A", "B"], folds=2, epochs=4, patience=2, conv_folds=2,
         baselines=["gblup", "mtgblup"], refit=False, cv_scheme="cv2",
     )  # fmt: skip
-    assert res.models[1] == MT_START_NAME
+    assert res.models[1] == MT_KERNEL_START_NAME
     starts = [h["conv"]["start"] for h in res.histories]
     assert starts == ["mtgblup", "mtgblup"]
     assert res.start_counts()["MT-GBLUP"] == 2
     text = conv_kept_text(res)
     assert "multi-trait GBLUP" in text and "**2 of 2**" in text
     m = res.metrics[res.metrics.metric == "pearson_r"].groupby("model")["value"].mean()
-    assert m[MT_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
+    assert m[MT_KERNEL_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
 
 
 def test_checking_helper_findings_dominance_copies_and_the_explain_note(x):
@@ -167,3 +168,87 @@ def test_a_refit_above_the_cell_limit_says_it_starts_elsewhere(x, tmp_path, monk
     md = summary_markdown(res)
     assert "(its start: RR-BLUP; its convolutions' correction" in md
     assert note in md
+
+
+# ------------------------------------------------ the multi-trait CNN-GP start (session 35)
+def _epistatic(x, seed, rho=0.9, missing=0.0):
+    """Two correlated traits from products of adjacent SNPs (a kernel's signal, not G's)."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(size=x.shape[1] // 2)
+    w2 = rho * w1 + np.sqrt(1 - rho**2) * rng.normal(size=len(w1))
+    p = x[:, 0::2] * x[:, 1::2]
+    g = np.column_stack([p @ w1, p @ w2])
+    y = g / g.std(0) + 0.6 * rng.normal(size=g.shape)
+    y[rng.random(y.shape) < missing] = np.nan
+    return y
+
+
+def test_a_given_kernel_equal_to_g_is_the_genomic_fit(x):
+    y = _traits(x, 0.8, 6, missing=0.2)
+    scale = float(np.sum(x.var(0)))
+    m = MultiTraitGBLUP(loo=True, scale=scale).fit(x, y)
+    z = x - x.mean(0)
+    k = MultiTraitGBLUP(loo=True).fit(x, y, kernel=z @ z.T / scale)
+    np.testing.assert_allclose(k.Sg_, m.Sg_, rtol=1e-6)
+    np.testing.assert_allclose(k.dual_, m.dual_, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(k.loo_residuals_, m.loo_residuals_, rtol=1e-6, atol=1e-9)
+    assert k.loglik_gain_ == pytest.approx(m.loglik_gain_, rel=1e-6)
+    with pytest.raises(Exception, match="kernel must be 240 x 240"):
+        MultiTraitGBLUP().fit(x, y, kernel=np.eye(3))
+    with pytest.raises(Exception, match="kernel\\(new, train\\) @ dual_"):
+        k.predict(x)
+
+
+def test_the_start_is_the_multitrait_cnn_gp_where_its_likelihood_wins(x):
+    """Correlated epistatic traits: the default (v14) takes the multi-trait CNN-GP; its start
+    predicts kernel(new, train) @ dual + intercept, with its exact leave-one-line-out shift;
+    v13 does not offer it; additive traits keep MT-GBLUP."""
+    import keras
+
+    from snpcnn.baselines import CNNGP
+    from snpcnn.training import TrainConfig, _start_output
+
+    y = _epistatic(x, 1, missing=0.2)
+    start, info = _multitrait_start(x, y.astype(np.float32), TrainConfig())
+    assert info["chosen"] == "mt_cnn_gp" and start.kind == "mt_cnn_gp"
+    assert info["candidates"] == ["ridge", "mtgblup", "mt_cnn_gp"]
+    ll = info["loglik"]
+    assert info["kernel_gain"] == pytest.approx(
+        max(ll["mt_cnn_gp"], ll["cnn_gp_independent"]) - max(ll["mtgblup"], ll["ridge"])
+    )
+    assert info["kernel_gain"] > info["kernel_threshold"] == 1.92
+    # the same model by hand: depth by REML on the lines' mean standardised trait
+    z = (y - np.nanmean(y, 0)) / np.nanstd(y, 0)
+    seen = ~np.isnan(y).all(1)
+    pseudo = np.zeros(len(y))
+    pseudo[seen] = np.nanmean(z[seen], 1)  # a line with no trait observed: 0
+    gp = CNNGP(solver="exact").fit(x, pseudo)
+    assert gp.depth_ == info["kernel_depth"]
+    K = gp.kernel(x)
+    mt = MultiTraitGBLUP(scale=float(np.sum(x.var(0)))).fit(x, y)
+    # started at the genomic fit's covariances (from independent traits ML stopped at a
+    # worse optimum here: -log L 179.7 against 174.2)
+    mk = MultiTraitGBLUP(loo=True).fit(x, y, kernel=K, init=(mt.Sg_ / np.mean(np.diag(K)), mt.Se_))
+    default = MultiTraitGBLUP().fit(x, y, kernel=K)
+    assert mk.optimizer_["nll"] < default.optimizer_["nll"] - 1.0
+    new = x[:7] + 0.1
+    want = gp.kernel(new) @ mk.dual_ + np.array([c[0] for c in mk.coef_])
+    np.testing.assert_allclose(start.predict(new), want, rtol=1e-5, atol=1e-6)
+    obs = ~np.isnan(y)
+    loo_pred = y - mk.loo_residuals_
+    np.testing.assert_allclose(
+        start.shift[obs], (start.predict(x) - loo_pred)[obs], rtol=1e-3, atol=1e-4
+    )
+    assert (start.shift[~obs] == 0).all()
+    # the saved model's layer: one output per trait, the start's predictions
+    inp = keras.Input((x.shape[1],))
+    model = keras.Model(inp, _start_output(start, inp))
+    np.testing.assert_allclose(
+        model.predict(new.astype(np.float32), verbose=0), want, rtol=1e-4, atol=1e-4
+    )
+    # v13 (session 34's default) offers MT-GBLUP only
+    _, info13 = _multitrait_start(x, y, TrainConfig(model="snpcnn_default_v13"))
+    assert info13["chosen"] == "mtgblup" and "loglik" not in info13
+    # additive traits: the kernel does not win
+    _, add = _multitrait_start(x, _traits(x, 0.9, 2, missing=0.25), TrainConfig())
+    assert add["chosen"] == "mtgblup" and add["kernel_gain"] < 1.92

@@ -117,6 +117,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # multi-trait GBLUP on the CNN's input replaces the per-trait ridge as the start where a
     # likelihood-ratio test of the genetic and residual correlations prefers it (p < 0.05)
     "multitrait": (check_bool, False),
+    # with multitrait: the multi-trait CNN-GP (the same model with the CNN-GP's kernel in
+    # place of G) is a third start, taken where its likelihood beats both GBLUP starts' by
+    # more than kernel_threshold (session 35)
+    "multitrait_cnn_gp": (check_bool, False),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -620,6 +624,11 @@ def _check_linear(table: Any) -> dict:
         raise InputError(
             "`linear`: multitrait = true replaces the ridge start with the multi-trait GBLUP, "
             "which has no dominance block; set dominance = false or multitrait = false"
+        )
+    if out["multitrait_cnn_gp"] and not out["multitrait"]:
+        raise InputError(
+            "`linear`: multitrait_cnn_gp = true is a start of the multi-trait fit; set "
+            "multitrait = true too"
         )
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(
