@@ -533,13 +533,19 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
     test = _gate_text(c)
     k_text = (
         " The multi-trait CNN-GP (the same model with the CNN-GP's kernel, the infinite-width "
-        "CNN, in place of G; its depth by REML on the lines' mean standardised trait) was the "
-        "start where its maximised log-likelihood beat both GBLUP models' by more than "
-        "`[linear] kernel_threshold` (1.92 in the default: a likelihood-ratio test at 5%, as "
-        f"for one trait): in **{n_k} of {total}** fits; it is a kernel model, not trained "
-        "convolutions."
+        "CNN, in place of G; its depth by the traits' summed REML log-likelihoods) was the "
+        "start instead where its maximised log-likelihood beat both GBLUP models' by more than "
+        "`[linear] kernel_threshold` (1.92 in the default: a heuristic threshold, as for the "
+        "one-trait CNN-GP; the models are not nested) and its correlations passed the same "
+        "likelihood-ratio test; it is a kernel model, not trained convolutions."
         if kernel
         else ""
+    )
+    counts = (
+        f"MT-GBLUP in **{n_mt} of {total}** fits, the multi-trait CNN-GP in **{n_k}**, RR-BLUP "
+        f"in {n_rr}"
+        if kernel
+        else f"MT-GBLUP in **{n_mt} of {total}** fits"
     )
     return (
         "CNN hybrid = start + convolutional correction, one network for every trait. On each "
@@ -547,7 +553,7 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
         "residual covariances by ML on every observed cell; a line's prediction in one trait "
         "borrows from its other observed traits) where a likelihood-ratio test preferred it to "
         "independent traits (p < 0.05, T(T-1) degrees of freedom), else RR-BLUP (= GBLUP) per "
-        f"trait: MT-GBLUP in **{n_mt} of {total}** fits.{k_text} Its predictions alone are the "
+        f"trait.{k_text} Starts: {counts}. Its predictions alone are the "
         f"'{name}' row. The trained convolutions were then cross-fitted on the start's "
         f"leave-one-line-out residuals in {c['conv_folds']} parts of the training rows; their "
         f"correction was kept if it lowered their squared error {test}: in **{k} of {n}** fits. "

@@ -351,28 +351,52 @@ def _multitrait_kernel(
     x2: np.ndarray, y: np.ndarray, obs: np.ndarray, mt, threshold: float, info: dict
 ) -> _MultiTraitKernelStart | None:
     """The multi-trait CNN-GP start (``[linear] multitrait_cnn_gp``), or None where the
-    GBLUP models stay.  The CNN-GP's depth is chosen by REML on each line's mean standardised
-    observed trait (:class:`snpcnn.baselines.CNNGP`, every training line); its kernel then
-    replaces G in the multi-trait model (:class:`snpcnn.multitrait.MultiTraitGBLUP`,
-    ``kernel=``), whose covariances are estimated by ML on every observed cell.  Taken where
-    its maximised log-likelihood beats the better of independent traits and MT-GBLUP (both
-    on G, from ``mt``) by more than ``threshold``: the kernel is the one parameter more, as
-    for REML's proposal of the CNN-GP on one trait.  Its leave-one-line-out residuals are
-    exact (the convolutions are cross-fitted on them).  ``info`` records what was compared."""
+    GBLUP models stay.  The CNN-GP's depth is the one with the highest sum over traits of
+    each trait's own REML log-likelihood on its observed lines
+    (:class:`snpcnn.baselines.CNNGP` with ``depth_targets``); its kernel then replaces G in
+    the multi-trait model (:class:`snpcnn.multitrait.MultiTraitGBLUP`, ``kernel=``, the
+    covariances by ML on every observed cell, started at MT-GBLUP's).  Taken where (a) its
+    maximised log-likelihood beats the better of independent traits and MT-GBLUP (both on G,
+    from ``mt``) by more than ``threshold`` (``kernel_threshold``, 1.92: a heuristic, as for
+    REML's proposal of the CNN-GP on one trait; G and the kernel are not nested and the depth
+    is chosen on the same data), (b) its genetic and residual correlations pass the
+    likelihood-ratio test against independent traits on the kernel (T(T-1) degrees of
+    freedom, as MT-GBLUP's), (c) the search converged and (d) its residual covariance is not
+    singular (near-copy traits: an unbounded likelihood).  Its leave-one-line-out residuals
+    are exact (the convolutions are cross-fitted on them).  ``info`` records what was
+    compared."""
     import copy
+
+    from scipy import stats
 
     from snpcnn.baselines import CNNGP
     from snpcnn.multitrait import MultiTraitGBLUP
 
+    t = y.shape[1]
+    for a in range(t):
+        for b in range(a + 1, t):
+            both = obs[:, a] & obs[:, b]
+            if both.sum() >= 3 and abs(np.corrcoef(y[both, a], y[both, b])[0, 1]) > 0.999:
+                # near copies: the multi-trait likelihoods degenerate (a checking helper,
+                # session 35: the kernel fit's "gain" was 258-337 and its start a constant)
+                info["mt_cnn_gp_skipped"] = (
+                    f"traits {a + 1} and {b + 1} are near copies of each other (correlation "
+                    "above 0.999)"
+                )
+                return None
     ll_g = -float(mt.optimizer_["nll"])
     ll_g0 = ll_g - float(mt.loglik_gain_)
     z = (y - np.nanmean(y, axis=0)) / np.maximum(np.nanstd(y, axis=0), 1e-12)
     seen = obs.any(axis=1)
-    pseudo = np.zeros(len(y))
+    pseudo = np.zeros(len(y))  # the fit's own REML target (its dual weights are replaced)
     pseudo[seen] = np.nanmean(z[seen], axis=1)
     try:
-        gp = CNNGP(solver="exact").fit(x2, pseudo)
-        K = gp.kernel(x2)
+        gp = CNNGP(solver="exact")
+        gp.keep_train_kernel = True  # its training kernel at the chosen depth: K below
+        gp.depth_targets = np.asarray(y, dtype=np.float64)  # depth by the traits' REML sum
+        gp.fit(x2, pseudo)
+        K = gp.K_train_
+        del gp.K_train_
         mk = MultiTraitGBLUP(solver="exact", loo=True)
         # started at the genomic fit's covariances (G's mean diagonal is 1 here): the same
         # optimum in fewer likelihood evaluations than from independent traits
@@ -383,7 +407,10 @@ def _multitrait_kernel(
         return None
     ll_k = -float(mk.optimizer_["nll"])
     ll_k0 = ll_k - float(mk.loglik_gain_)
-    gain = max(ll_k, ll_k0) - max(ll_g, ll_g0)
+    # the start is the joint fit: it must beat the better GBLUP model, and its correlations
+    # must pass the same test as MT-GBLUP's (against independent traits on the kernel)
+    gain = ll_k - max(ll_g, ll_g0)
+    corr_threshold = float(stats.chi2.ppf(0.95, t * (t - 1))) / 2.0
     info.update(
         {
             "loglik": {
@@ -395,23 +422,34 @@ def _multitrait_kernel(
             "kernel_depth": int(gp.depth_),
             "kernel_gain": float(gain),
             "kernel_threshold": float(threshold),
+            "mt_cnn_gp_loglik_gain": float(ll_k - ll_k0),
             "mt_cnn_gp_converged": bool(mk.optimizer_["success"]),
         }
     )
-    if not (gain > threshold and mk.optimizer_["success"]):
+    if not (gain > threshold and ll_k - ll_k0 > corr_threshold and mk.optimizer_["success"]):
+        return None
+    intercept = np.array([c[0] for c in mk.coef_], dtype=np.float64)
+    fitted = K @ mk.dual_ + intercept
+    spread = np.array([np.std(fitted[obs[:, j], j]) for j in range(t)])
+    scale_y = np.array([np.std(y[obs[:, j], j]) for j in range(t)])
+    if np.any(spread <= 1e-6 * scale_y):
+        # a fit that predicts a constant for a trait: the likelihood of two traits that are
+        # near copies grows as the covariances near singularity (gains of 258-337 and a
+        # constant start; a checking helper, session 35), so it is not a start
+        info["mt_cnn_gp_skipped"] = (
+            "the multi-trait CNN-GP predicts a constant for a trait (traits that are near "
+            "copies of each other make its likelihood degenerate)"
+        )
         return None
     sd = np.sqrt(np.diag(mk.Sg_))
     info["chosen"] = "mt_cnn_gp"
     info["genetic_correlations"] = (
         (mk.Sg_ / np.outer(sd, sd)).round(4).tolist() if np.all(sd > 0) else None
     )
-    intercept = np.array([c[0] for c in mk.coef_], dtype=np.float64)
-    fitted = K @ mk.dual_ + intercept
     resid = np.where(obs, y - fitted, 0.0)
     shift = np.where(obs, np.nan_to_num(mk.loo_residuals_) - resid, 0.0)
     gp = copy.copy(gp)  # the kernel's rows and depth, with the multi-trait dual weights
     gp.dual_coef_ = np.asarray(mk.dual_, dtype=np.float64)
-    t = y.shape[1]
     return _MultiTraitKernelStart(
         gp=gp,
         intercept=intercept,
