@@ -320,10 +320,16 @@ def test_default_is_v12():
     is v10 with the second stage's filters started on the triple products; v10 is v9 plus the
     second stage over SNP triples; v9 is v8 with every SNP pair a screen candidate in the LD
     order.  Since session 34 the default adds the multi-trait start for several traits
-    ([linear] multitrait), which fits of one trait never use."""
+    ([linear] multitrait; v13), and since session 35 the multi-trait CNN-GP there
+    ([linear] multitrait_cnn_gp; v14), which fits of one trait never use."""
     a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
+    v13 = load_architecture("snpcnn_default_v13")
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v12"
-    a.pop("description"), b.pop("description")
+    assert v13.pop("name") == "snpcnn_default_v13"
+    a.pop("description"), b.pop("description"), v13.pop("description")
+    assert a["linear"]["multitrait_cnn_gp"] is True and v13["linear"]["multitrait_cnn_gp"] is False
+    a["linear"]["multitrait_cnn_gp"] = False
+    assert a == v13  # v14 = v13 + the multi-trait CNN-GP
     assert a["linear"]["multitrait"] is True and b["linear"]["multitrait"] is False
     a["linear"]["multitrait"] = False  # the rest is v12, v11, ... as measured
     assert a == b
