@@ -361,8 +361,9 @@ def _multitrait_kernel(
     REML's proposal of the CNN-GP on one trait; G and the kernel are not nested and the depth
     is chosen on the same data), (b) its genetic and residual correlations pass the
     likelihood-ratio test against independent traits on the kernel (T(T-1) degrees of
-    freedom, as MT-GBLUP's), (c) the search converged and (d) its residual covariance is not
-    singular (near-copy traits: an unbounded likelihood).  Its leave-one-line-out residuals
+    freedom, as MT-GBLUP's), (c) the search converged and (d) no two traits are near copies
+    (|r| > 0.999) and its fit predicts no trait as a constant (near copies make the
+    likelihoods degenerate).  Its leave-one-line-out residuals
     are exact (the convolutions are cross-fitted on them).  ``info`` records what was
     compared."""
     import copy
