@@ -146,10 +146,19 @@ class ModelBundle:
                 if bad
                 else ""
             )
+            multi = int((genotypes.report or {}).get("multiallelic_dropped") or 0)
+            dropped = (
+                f"; {multi:,} multi-allelic record(s) were dropped when the file was read, and "
+                "a model SNP written as multi-allelic there reads as absent: `snpcnn convert "
+                "FILE --multiallelic alt1` keeps them (first ALT allele), then predict on the "
+                "cache"
+                if multi
+                else ""
+            )
             warnings.warn(
                 f"{match['n_missing']} of the model's {match['n_model_snps']} SNPs are absent "
                 f"from {genotypes.source or 'the genotypes'}{other}; they are imputed with the "
-                "training mean dosage",
+                f"training mean dosage{dropped}",
                 MissingSnpWarning,
                 stacklevel=3,
             )

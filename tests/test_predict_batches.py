@@ -178,3 +178,23 @@ def test_no_match_names_the_chromosome_naming(bundle, geno):
     new = Genotypes(np.array(geno.dosages), geno.samples, v, source="new.vcf")
     with pytest.raises(InputError, match="share no chromosome name \\(model '.*', file 'chr"):
         bundle.predict(new)
+
+
+def test_absent_snps_name_the_multiallelic_records_the_reader_dropped(bundle, geno):
+    """A model SNP written as multi-allelic in the new file was reported 'absent' with no
+    hint (a checking helper, session 35)."""
+    from snpcnn.genotypes import Genotypes
+
+    keep = np.arange(geno.n_snps) >= 3  # the first 3 model SNPs are not in the file
+    new = Genotypes(
+        np.array(geno.dosages)[:, keep],
+        geno.samples,
+        geno.variants[keep].reset_index(drop=True),
+        source="new.vcf",
+        report={"multiallelic_dropped": 3},
+    )
+    with pytest.warns(MissingSnpWarning) as caught:
+        bundle.predict(new)
+    msg = str(caught[0].message)
+    assert msg.startswith("3 of the model's 120 SNPs are absent from new.vcf")
+    assert "3 multi-allelic record(s) were dropped" in msg and "--multiallelic alt1" in msg
