@@ -8,7 +8,10 @@ with ``keras.models.load_model``) that additionally carries, as the zip member
 * the training mean dosage of each SNP (used to impute missing genotypes) and
   the centring/scaling;
 * the encoding, the trait names, the fixed effects (intercept + covariates) and
-  the residual scale used to standardise each trait, and the run config.
+  the residual scale used to standardise each trait, and the run config;
+* an 8-byte hash of each training sample's id (not the ids themselves), so that
+  :meth:`ModelBundle.predict` can say which of the samples it predicts the model
+  was trained on (their predictions are fitted values, not predictions).
 
 :func:`load_bundle` reads both back; :meth:`ModelBundle.predict` matches a new
 file's SNPs to the model's (by id, else chrom:pos with alleles), flips dosages
@@ -18,6 +21,7 @@ absent.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -38,7 +42,14 @@ from snpcnn.errors import InputError
 from snpcnn.genotypes import Genotypes
 from snpcnn.preprocess import GenotypePreprocessor, match_variants
 
-__all__ = ["ModelBundle", "load_bundle", "MIN_MATCH_FRACTION", "MissingSnpWarning"]
+__all__ = [
+    "ModelBundle",
+    "load_bundle",
+    "MIN_MATCH_FRACTION",
+    "MissingSnpWarning",
+    "TrainingSampleWarning",
+    "id_hashes",
+]
 
 log = logging.getLogger("snpcnn.bundle")
 
@@ -60,6 +71,25 @@ class MissingSnpWarning(UserWarning):
 LOW_CALL_RATE = 0.5
 
 
+class TrainingSampleWarning(UserWarning):
+    """Some samples given to predict were in the model's training data."""
+
+
+def id_hashes(sample_ids: Any) -> np.ndarray:
+    """An 8-byte BLAKE2b hash (uint64) of each sample id's UTF-8 text, as the model file
+    stores its training samples: the file says whether a sample was trained on without
+    listing the ids."""
+    return np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(str(s).encode("utf-8"), digest_size=8).digest(), "little"
+            )
+            for s in np.asarray(sample_ids).ravel()
+        ],
+        dtype=np.uint64,
+    )
+
+
 @dataclass
 class ModelBundle:
     """A fitted CNN plus its preprocessing and target transformation."""
@@ -74,6 +104,16 @@ class ModelBundle:
     covariate_means: np.ndarray = field(default_factory=lambda: np.zeros(0))
     binary_levels: dict[str, list[Any]] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    #: :func:`id_hashes` of the training samples' ids; None for a model file written before
+    #: they were stored (then nothing can be said about them)
+    training_id_hashes: np.ndarray | None = None
+
+    def in_training(self, sample_ids: Any) -> np.ndarray | None:
+        """Whether each of ``sample_ids`` was a training sample of the saved model (its
+        prediction is then a fitted value), or None where the model file does not say."""
+        if self.training_id_hashes is None:
+            return None
+        return np.isin(id_hashes(sample_ids), self.training_id_hashes)
 
     @property
     def variants(self) -> pd.DataFrame:
@@ -265,6 +305,20 @@ class ModelBundle:
             out[t] = z[:, j] * float(self.target_sd[j]) + fixed
         if uncalled:
             out.loc[uncalled, list(self.traits)] = np.nan
+        seen = self.in_training(genotypes.samples)
+        if seen is not None and seen.any():
+            # a breeder who scores predict's output against the phenotypes of lines the
+            # model was trained on reads fitted values as accuracy (a checking helper,
+            # session 35): say so
+            first = str(genotypes.samples[int(np.flatnonzero(seen)[0])])
+            warnings.warn(
+                f"{int(seen.sum()):,} of the {n:,} samples of {genotypes.source or 'the genotypes'} "
+                f"were in the model's training data (e.g. '{first}'): their predictions are "
+                "fitted values, closer to their own phenotypes than a prediction for an unseen "
+                "line; judge accuracy on the other samples, or by snpcnn fit's cross-validation",
+                TrainingSampleWarning,
+                stacklevel=2,
+            )
         return out
 
     # ---------------------------------------------------------- covariates
@@ -369,6 +423,8 @@ class ModelBundle:
         arrays["target_coef"] = coef
         arrays["target_sd"] = np.asarray(self.target_sd, dtype=np.float64)
         arrays["covariate_means"] = np.asarray(self.covariate_means, dtype=np.float64)
+        if self.training_id_hashes is not None:
+            arrays["training_id_hash"] = np.asarray(self.training_id_hashes, dtype=np.uint64)
         meta = {
             "format_version": FORMAT_VERSION,
             "traits": list(self.traits),
@@ -489,6 +545,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
             covariate_means=arrays["covariate_means"],
             binary_levels=meta.get("binary_levels", {}),
             config=meta.get("config", {}),
+            training_id_hashes=arrays.get("training_id_hash"),
         )
     except Exception as exc:  # noqa: BLE001 - inconsistent arrays/meta of a damaged file
         raise InputError(
@@ -584,6 +641,11 @@ def _read_payload(payload: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]
     for k2 in _ARRAY_KEYS:
         if not np.isfinite(arrays[k2]).all():
             raise InputError(f"array '{k2}' holds NaN or infinite values")
+    h = arrays.get("training_id_hash")
+    if h is not None and (h.ndim != 1 or h.dtype != np.uint64):
+        raise InputError(
+            f"array 'training_id_hash' is not a 1-D uint64 array ({h.dtype}, {h.shape})"
+        )
     return arrays, meta
 
 

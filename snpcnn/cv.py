@@ -1789,7 +1789,7 @@ def refit_start_note(histories: list[dict], config: dict, n_samples: int) -> str
 
 
 def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progress, config):
-    from snpcnn.bundle import ModelBundle
+    from snpcnn.bundle import ModelBundle, id_hashes
 
     rows = targets.geno_index
     y = targets.y
@@ -1850,4 +1850,5 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         ),
         binary_levels=targets.binary_levels,
         config=dict(config),
+        training_id_hashes=id_hashes(targets.sample_ids),
     )

@@ -198,3 +198,33 @@ def test_absent_snps_name_the_multiallelic_records_the_reader_dropped(bundle, ge
     msg = str(caught[0].message)
     assert msg.startswith("3 of the model's 120 SNPs are absent from new.vcf")
     assert "3 multi-allelic record(s) were dropped" in msg and "--multiallelic alt1" in msg
+
+
+def test_training_samples_are_named_and_the_hashes_survive_saving(bundle, geno, tmp_path):
+    """Predicting lines the model was trained on gives fitted values: predict says so
+    (a checking helper, session 35: they were scored as if unseen)."""
+    import dataclasses
+    import warnings
+
+    from snpcnn.bundle import TrainingSampleWarning, id_hashes, load_bundle
+
+    assert bundle.in_training(geno.samples) is None  # a model file from before: unknown
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bundle.predict(geno, batch_size=8)
+    trained = dataclasses.replace(bundle, training_id_hashes=id_hashes(geno.samples[10:40]))
+    loaded = load_bundle(trained.save(tmp_path / "m.keras"))
+    np.testing.assert_array_equal(loaded.training_id_hashes, trained.training_id_hashes)
+    mask = loaded.in_training(geno.samples)
+    assert mask.tolist() == [10 <= i < 40 for i in range(70)]
+    with pytest.warns(TrainingSampleWarning) as caught:
+        out = loaded.predict(geno, batch_size=8)
+    (msg,) = (str(w.message) for w in caught)
+    assert msg.startswith("30 of the 70 samples of ")
+    assert f"(e.g. '{geno.samples[10]}')" in msg and "fitted values" in msg
+    np.testing.assert_array_equal(out["y"], bundle.predict(geno, batch_size=8)["y"])
+    with warnings.catch_warnings():  # unseen lines only: silent
+        warnings.simplefilter("error")
+        loaded.predict(geno.subset(samples=np.arange(40, 70)), batch_size=8)
+    # ids are hashed as text: "7" and 7 are the same id, "07" is not
+    assert id_hashes([7])[0] == id_hashes(["7"])[0] != id_hashes(["07"])[0]

@@ -105,6 +105,9 @@ def test_predict_cli_matches_the_bundle(fitted, small_files, tmp_path):
     assert r.exit_code == 0, r.output
     pred = pd.read_csv(dest, dtype={"sample_id": str})
     assert list(pred.columns) == ["sample_id", "GY_E1"] and len(pred) == 120
+    # every line here was trained on: predict says its values are fitted values
+    assert "Warning: 120 of the 120 samples of " in r.output
+    assert "were in the model's training data" in r.output
     r2 = CliRunner().invoke(
         main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(dest)]
     )
