@@ -88,6 +88,12 @@ MT_START_NAME = "CNN start (RR-BLUP or MT-GBLUP, by likelihood ratio)"
 #: the same where the multi-trait CNN-GP is a third start (``[linear] multitrait_cnn_gp``, the
 #: default since session 35)
 MT_KERNEL_START_NAME = "CNN start (RR-BLUP, MT-GBLUP or MT-CNN-GP, by likelihood)"
+#: the same where a trait may be predicted by its own one-trait CNN-GP instead
+#: (``[linear] multitrait_trait_choice``, the default since session 36)
+MT_TRAIT_START_NAME = (
+    "CNN start (RR-BLUP, MT-GBLUP or MT-CNN-GP by likelihood; a trait's own CNN-GP where its "
+    "leave-one-out error is lower)"
+)
 
 
 def cnn_label(model: Any, linear_init: str, head: str) -> str:
@@ -131,6 +137,8 @@ def start_label(model: Any, n_traits: int = 1, conv_folds: int = 2) -> str:
 
     linear = load_architecture(model).get("linear", {})
     if n_traits >= 2 and linear.get("multitrait"):
+        if linear.get("multitrait_trait_choice"):
+            return MT_TRAIT_START_NAME
         return MT_KERNEL_START_NAME if linear.get("multitrait_cnn_gp") else MT_START_NAME
     return start_name_for(kernel_starts(linear))
 
@@ -302,6 +310,21 @@ class CVResults:
             "ran": sum(bool(r.get("ran")) for r in recs),
             "kept": sum(bool(r.get("kept")) for r in recs),
         }
+
+    def trait_own_starts(self) -> dict | None:
+        """Where the multi-trait CNN-GP was the start and ``[linear] multitrait_trait_choice``
+        let each trait's own one-trait CNN-GP predict it: ``{"fits": k, "own": {trait:
+        fits}}`` (in how many of the k fits each trait was predicted by its own fit, for its
+        lower exact leave-one-out error); None where no fit records the choice."""
+        recs = [
+            h["conv"]["start_choice"]["trait_starts"]
+            for h in self.histories
+            if ((h.get("conv") or {}).get("start_choice") or {}).get("trait_starts")
+        ]
+        if not recs:
+            return None
+        own = {t: sum(r[j] == "cnn_gp" for r in recs) for j, t in enumerate(self.traits)}
+        return {"fits": len(recs), "own": own}
 
     def start_skips(self) -> dict[str, int]:
         """Fits where REML made no start choice (``start_choice.skipped``: several traits,

@@ -228,16 +228,21 @@ def _own_ml(
     return sg, se, nll
 
 
-def _leave_line_out(L: np.ndarray, alpha: np.ndarray, cells: list, n: int) -> np.ndarray:
-    """Leave-one-line-out residuals (n x T, NaN where not observed) of the BLUP with
-    ``V = L L'`` (lower Cholesky factor over the observed cells, trait-major) and ``alpha =
-    V^-1 r``: for line i with observed cells b, ``r_b - E(r_b | every other line) =
-    (V^-1)_bb^-1 alpha_b``.  The fixed effects are taken as known (their estimate moves by
-    O(1/n) without the line).  ``L`` is overwritten by ``V^-1``."""
-    t = len(cells)
+def _inverse(L: np.ndarray) -> np.ndarray:
+    """``V^-1`` from the lower Cholesky factor ``L`` of ``V`` (lower triangle only; ``L`` is
+    overwritten)."""
     Vi, info = linalg.lapack.dpotri(L, lower=1, overwrite_c=1)
     if info:
         raise InputError("multi-trait GBLUP: the covariance of the observed cells is singular")
+    return Vi
+
+
+def _leave_line_out(Vi: np.ndarray, alpha: np.ndarray, cells: list, n: int) -> np.ndarray:
+    """Leave-one-line-out residuals (n x T, NaN where not observed) of the BLUP with ``Vi =
+    V^-1`` (lower triangle, over the observed cells, trait-major) and ``alpha = V^-1 r``: for
+    line i with observed cells b, ``r_b - E(r_b | every other line) = (V^-1)_bb^-1 alpha_b``.
+    The fixed effects are taken as known (their estimate moves by O(1/n) without the line)."""
+    t = len(cells)
     pos = np.full((n, t), -1)
     start = 0
     for j, idx in enumerate(cells):
@@ -250,6 +255,48 @@ def _leave_line_out(L: np.ndarray, alpha: np.ndarray, cells: list, n: int) -> np
         hi, lo = np.maximum.outer(b, b), np.minimum.outer(b, b)
         block = Vi[hi, lo]  # the lower triangle holds V^-1
         out[i, cols] = np.linalg.solve(block, alpha[b])
+    return out
+
+
+def _leave_cell_out(
+    Vi: np.ndarray,
+    alpha: np.ndarray,
+    r: np.ndarray,
+    cells: list,
+    G: np.ndarray,
+    Sg: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """Leave-one-cell-out residuals of the genetic prediction (n x T, NaN where not
+    observed): ``r_c - g_hat_c``, where ``g_hat_c`` is the BLUP of the cell's genetic value
+    from every other observed cell, the same line's other traits included, as a CV2 test
+    cell is predicted.  With ``P = V^-1`` and ``C`` the genetic covariance of the cells
+    (``Sg (x) G``), hiding cell c gives ``V_-c^-1 r_-c = alpha - P_.c alpha_c / P_cc``, so
+    ``g_hat_c = (C alpha)_c - (C P)_cc alpha_c / P_cc``: O(cells^2) from ``Vi`` (lower
+    triangle), block by block."""
+    t = len(cells)
+    off = np.concatenate([[0], np.cumsum([len(c) for c in cells])])
+    out = np.full((n, t), np.nan)
+    for a in range(t):
+        ra = slice(off[a], off[a + 1])
+        c_alpha = np.zeros(len(cells[a]))
+        c_p = np.zeros(len(cells[a]))
+        for b in range(t):
+            rb = slice(off[b], off[b + 1])
+            C = Sg[a, b] * G[np.ix_(cells[a], cells[b])]
+            if a > b:
+                P = Vi[ra, rb]
+            elif a < b:
+                P = Vi[rb, ra].T
+            else:
+                P = np.tril(Vi[ra, ra])
+                P = P + np.tril(P, -1).T
+            c_alpha += C @ alpha[rb]
+            c_p += np.einsum("ij,ij->i", C, P)
+            if a == b:
+                p_diag = np.diag(P).copy()
+        g_hat = c_alpha - c_p * alpha[ra] / p_diag
+        out[cells[a], a] = r[ra] - g_hat
     return out
 
 
@@ -423,7 +470,11 @@ class MultiTraitGBLUP:
         self.alpha_ = linalg.cho_solve(factor, r)
         self.cells_ = cells_i
         if self.loo:
-            self.loo_residuals_ = _leave_line_out(factor[0], self.alpha_, cells_i, n)
+            Vi = _inverse(factor[0])
+            self.loo_residuals_ = _leave_line_out(Vi, self.alpha_, cells_i, n)
+            # the same with one cell hidden, its line's other traits seen (CV2's case)
+            self.loo_cell_residuals_ = _leave_cell_out(Vi, self.alpha_, r, cells_i, G, self.Sg_, n)
+            del Vi
         del factor
         # the dual weights per line and trait, mixed by Sg: g_hat(new) = G(new, train) U
         U = np.zeros((n, t))

@@ -445,7 +445,16 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
         skips = results.start_skips() if hasattr(results, "start_skips") else {}
         absent = results.starts_not_offered() if hasattr(results, "starts_not_offered") else {}
         if "MT-GBLUP" in starts:
-            return _multitrait_start_text(k, n, starts, c, short) + _skipped_text(skips, short)
+            own = results.trait_own_starts() if hasattr(results, "trait_own_starts") else None
+            row = next(
+                (m for m in getattr(results, "models", []) if str(m).startswith("CNN start")),
+                None,
+            )
+            return (
+                _multitrait_start_text(k, n, starts, c, short, row)
+                + _own_trait_text(own, short)
+                + _skipped_text(skips, short)
+            )
         return (
             _kernel_start_text(k, n, starts, c, short)
             + _skipped_text(skips, short)
@@ -500,7 +509,9 @@ def _gate_text(c: dict) -> str:
     return "at all"
 
 
-def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
+def _multitrait_start_text(
+    k: int, n: int, starts: dict[str, int], c: dict, short: bool, row: str | None = None
+) -> str:
     """conv_kept_text for a network fitted on several traits whose start was chosen per
     fold between RR-BLUP per trait, the multi-trait GBLUP and, where offered
     (``[linear] multitrait_cnn_gp``), the multi-trait CNN-GP (``[linear] multitrait``)."""
@@ -510,7 +521,7 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
     kernel = "MT-CNN-GP" in starts
     n_k = starts.get("MT-CNN-GP", 0)
     total = n_mt + n_rr + n_k
-    name = MT_KERNEL_START_NAME if kernel else MT_START_NAME
+    name = row or (MT_KERNEL_START_NAME if kernel else MT_START_NAME)
     if short:
         k_part = (
             f", the multi-trait CNN-GP (a kernel model, not trained convolutions) in {n_k}"
@@ -560,6 +571,21 @@ def _multitrait_start_text(k: int, n: int, starts: dict[str, int], c: dict, shor
         "Where it was not kept the hybrid's predictions are its start's, to float32 rounding "
         "(docs/models.md)."
     )
+
+
+def _own_trait_text(own: dict | None, short: bool) -> str:
+    """In how many multi-trait CNN-GP fits each trait was predicted by its own one-trait
+    CNN-GP (``[linear] multitrait_trait_choice``)."""
+    if not own:
+        return ""
+    counts = ", ".join(f"{t} in {k}" for t, k in own["own"].items())
+    text = (
+        f"of the {own['fits']} fits started at the multi-trait CNN-GP, a trait was predicted "
+        "by its own one-trait CNN-GP (REML on its lines, its own depth; a kernel model, not "
+        "trained convolutions) where that had the lower exact leave-one-out error than the "
+        f"joint fit's prediction of it: {counts}"
+    )
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
 def _skipped_text(skips: dict[str, int], short: bool) -> str:

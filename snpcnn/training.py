@@ -328,7 +328,15 @@ def _multitrait_start(
         )
         return None, info
     if with_kernel:
-        kstart = _multitrait_kernel(x2, y, obs, mt, float(spec["kernel_threshold"]), info)
+        kstart = _multitrait_kernel(
+            x2,
+            y,
+            obs,
+            mt,
+            float(spec["kernel_threshold"]),
+            info,
+            trait_choice=bool(spec.get("multitrait_trait_choice")),
+        )
         if kstart is not None:
             return kstart, info
     if not mt.loglik_gain_ > threshold:
@@ -348,7 +356,13 @@ def _multitrait_start(
 
 
 def _multitrait_kernel(
-    x2: np.ndarray, y: np.ndarray, obs: np.ndarray, mt, threshold: float, info: dict
+    x2: np.ndarray,
+    y: np.ndarray,
+    obs: np.ndarray,
+    mt,
+    threshold: float,
+    info: dict,
+    trait_choice: bool = False,
 ) -> _MultiTraitKernelStart | None:
     """The multi-trait CNN-GP start (``[linear] multitrait_cnn_gp``), or None where the
     GBLUP models stay.  The CNN-GP's depth is the one with the highest sum over traits of
@@ -447,10 +461,28 @@ def _multitrait_kernel(
     info["genetic_correlations"] = (
         (mk.Sg_ / np.outer(sd, sd)).round(4).tolist() if np.all(sd > 0) else None
     )
+    dual = np.asarray(mk.dual_, dtype=np.float64).copy()
+    loo = np.array(mk.loo_residuals_, dtype=np.float64)
+    depths = [int(gp.depth_)] * t
+    if trait_choice:
+        own = _own_trait_choice(gp, mk, obs, info)
+        for j, (d_j, fit_j, rows_j) in own.items():
+            depths[j] = d_j
+            dual[:, j] = 0.0
+            dual[rows_j, j] = fit_j.hinv_resid
+            intercept[j] = float(fit_j.beta[0])
+            loo[:, j] = np.nan
+            loo[rows_j, j] = fit_j.loo_resid
+        for d in sorted(set(depths[j] for j in own)):
+            cols = [j for j in own if depths[j] == d]
+            twin = copy.copy(gp)
+            twin.depth_ = d
+            twin.dual_coef_ = dual[:, cols]
+            fitted[:, cols] = twin.genomic_values(x2).reshape(len(x2), -1) + intercept[cols]
     resid = np.where(obs, y - fitted, 0.0)
-    shift = np.where(obs, np.nan_to_num(mk.loo_residuals_) - resid, 0.0)
+    shift = np.where(obs, np.nan_to_num(loo) - resid, 0.0)
     gp = copy.copy(gp)  # the kernel's rows and depth, with the multi-trait dual weights
-    gp.dual_coef_ = np.asarray(mk.dual_, dtype=np.float64)
+    gp.dual_coef_ = dual
     return _MultiTraitKernelStart(
         gp=gp,
         intercept=intercept,
@@ -458,7 +490,42 @@ def _multitrait_kernel(
         shift=shift.astype(np.float32),
         coef=np.zeros((x2.shape[1], t), dtype=np.float32),
         bias=np.zeros(t, dtype=np.float32),
+        depths=None if len(set(depths)) == 1 else depths,
     )
+
+
+def _own_trait_choice(gp, mk, obs: np.ndarray, info: dict) -> dict[int, tuple]:
+    """The traits that the multi-trait CNN-GP start predicts from their own one-trait CNN-GP
+    (``[linear] multitrait_trait_choice``): those whose one-trait fit (REML on the trait's
+    observed lines, its own depth, on the same kernel rows; ``gp.trait_fits_``) has a lower
+    mean squared exact leave-one-out error than the joint fit's prediction of the trait.  The
+    joint fit is scored as the trait will be predicted: where some lines lack the trait but
+    have other traits observed (CV2's hidden cells, or an unbalanced trial), by leaving one
+    cell out with its line's other traits seen (``loo_cell_residuals_``, genetic prediction);
+    else by leaving the whole line out (new lines).  Why: on wheat CV2 the joint fit lowered
+    E1, whose genetic correlations with E2-E4 are negative, from the one-trait CNN-GP's
+    0.583 to 0.544, and its leave-one-cell-out error was above the one-trait fit's in 5 of 5
+    training parts (session 36).  Returns ``{trait: (depth, REML fit, rows)}``; ``info``
+    records both errors per trait."""
+    t = obs.shape[1]
+    chosen: dict[int, tuple] = {}
+    mse_joint, mse_own, unit, starts = [], [], [], []
+    for j in range(t):
+        cell_wise = bool((~obs[:, j] & obs.any(axis=1)).any())
+        res = (mk.loo_cell_residuals_ if cell_wise else mk.loo_residuals_)[obs[:, j], j]
+        d_j, fit_j, rows_j = gp.trait_fits_[j]
+        joint, alone = float(np.mean(res**2)), float(np.mean(np.asarray(fit_j.loo_resid) ** 2))
+        mse_joint.append(joint)
+        mse_own.append(alone)
+        unit.append("cell" if cell_wise else "line")
+        if alone < joint:
+            chosen[j] = (int(d_j), fit_j, np.asarray(rows_j))
+        starts.append("cnn_gp" if j in chosen else "mt_cnn_gp")
+    info["trait_starts"] = starts
+    info["trait_loo_mse"] = {"mt_cnn_gp": mse_joint, "cnn_gp": mse_own}
+    info["trait_loo_unit"] = unit
+    info["trait_depths"] = [int(gp.trait_fits_[j][0]) for j in range(t)]
+    return chosen
 
 
 @dataclass(kw_only=True)
@@ -512,9 +579,28 @@ class _MultiTraitKernelStart(_KernelStart):
     (:func:`_multitrait_kernel`): ``gp`` holds the CNN-GP's training rows and depth, its
     ``dual_coef_`` the multi-trait model's dual weights (lines x traits), ``intercept`` one
     per trait.  Added after training by :class:`snpcnn.models.layers.KernelPrediction` with
-    one output per trait; ``shift`` is its exact leave-one-line-out shift."""
+    one output per trait; ``shift`` is its exact leave-one-line-out shift.  ``depths``: the
+    kernel depth of each output where some traits are predicted by their own one-trait
+    CNN-GP (``[linear] multitrait_trait_choice``; their columns of ``dual_coef_`` hold that
+    fit's dual weights), else None (every output at ``gp.depth_``)."""
 
+    depths: list[int] | None = None
     kind = "mt_cnn_gp"
+
+    def _predict(self, x2: np.ndarray) -> np.ndarray:
+        if self.depths is None:
+            return super()._predict(x2)
+        import copy
+
+        out = np.empty((len(x2), len(self.depths)))
+        dual = np.asarray(self.gp.dual_coef_).reshape(self.gp.n_train_, -1)
+        for d in sorted(set(self.depths)):
+            cols = [j for j, dj in enumerate(self.depths) if dj == d]
+            twin = copy.copy(self.gp)
+            twin.depth_ = d
+            twin.dual_coef_ = dual[:, cols]
+            out[:, cols] = twin.genomic_values(x2).reshape(len(x2), -1)
+        return out + self.intercept
 
 
 @dataclass(kw_only=True)
@@ -1009,6 +1095,7 @@ def _start_output(start, inp):
         gp.depth_,
         gp.bias,
         n_outputs=len(np.atleast_1d(start.intercept)),
+        depths=getattr(start, "depths", None),
         name=f"{start.kind}_start",
         storage="float32" if coded is None else "int8",
         n_codes=4 if coded is None else coded[1].shape[1],

@@ -90,7 +90,13 @@ def test_independent_traits_keep_the_ridge_start(x):
 def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     """The default on two correlated traits under CV2: the start row is MT-GBLUP where the
     test chose it, and it predicts a test cell from the line's other trait."""
-    from snpcnn.cv import MT_KERNEL_START_NAME, MT_START_NAME, cross_validate, start_label
+    from snpcnn.cv import (
+        MT_KERNEL_START_NAME,
+        MT_START_NAME,
+        MT_TRAIT_START_NAME,
+        cross_validate,
+        start_label,
+    )
     from snpcnn.report import conv_kept_text
 
     g = simulate_genotypes(240, 150, n_chrom=1, seed=5)
@@ -98,7 +104,8 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     pd.DataFrame({"A": y[:, 0], "B": y[:, 1]}, index=g.samples).to_csv(
         tmp_path / "y.csv", index_label="sample_id"
     )
-    assert start_label("snpcnn_default", 2) == MT_KERNEL_START_NAME
+    assert start_label("snpcnn_default", 2) == MT_TRAIT_START_NAME  # v15 (session 36)
+    assert start_label("snpcnn_default_v14", 2) == MT_KERNEL_START_NAME  # session 35's
     assert start_label("snpcnn_default_v13", 2) == MT_START_NAME  # session 34's default
     assert start_label("snpcnn_default_v12", 2) != MT_START_NAME  # the frozen v12: no change
     assert start_label("snpcnn_default") != MT_START_NAME  # one trait: no change
@@ -106,14 +113,15 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
         g, tmp_path / "y.csv", ["A", "B"], folds=2, epochs=4, patience=2, conv_folds=2,
         baselines=["gblup", "mtgblup"], refit=False, cv_scheme="cv2",
     )  # fmt: skip
-    assert res.models[1] == MT_KERNEL_START_NAME
+    assert res.models[1] == MT_TRAIT_START_NAME
     starts = [h["conv"]["start"] for h in res.histories]
     assert starts == ["mtgblup", "mtgblup"]
     assert res.start_counts()["MT-GBLUP"] == 2
     text = conv_kept_text(res)
     assert "multi-trait GBLUP" in text and "**2 of 2**" in text
     m = res.metrics[res.metrics.metric == "pearson_r"].groupby("model")["value"].mean()
-    assert m[MT_KERNEL_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
+    assert m[MT_TRAIT_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
+    assert res.trait_own_starts() is None  # the multi-trait CNN-GP was not the start
 
 
 def test_checking_helper_findings_dominance_copies_and_the_explain_note(x):
@@ -209,7 +217,9 @@ def test_the_start_is_the_multitrait_cnn_gp_where_its_likelihood_wins(x):
     from snpcnn.training import TrainConfig, _start_output
 
     y = _epistatic(x, 1, missing=0.2)
-    start, info = _multitrait_start(x, y.astype(np.float32), TrainConfig())
+    # v14: one depth for every trait (v15's per-trait choice: the test below)
+    v14 = TrainConfig(model="snpcnn_default_v14")
+    start, info = _multitrait_start(x, y.astype(np.float32), v14)
     assert info["chosen"] == "mt_cnn_gp" and start.kind == "mt_cnn_gp"
     assert info["candidates"] == ["ridge", "mtgblup", "mt_cnn_gp"]
     ll = info["loglik"]
@@ -276,3 +286,92 @@ def test_checking_helper_near_copies_and_a_flipped_trait(x):
     assert "near copies" in info.get("mt_cnn_gp_skipped", "") or "did not converge" in info.get(
         "skipped", ""
     )
+
+
+def test_leave_cell_out_residuals_equal_hiding_the_cell(x):
+    """loo_cell_residuals_: each observed cell's value minus the BLUP of its genetic value
+    from every other cell, its own line's other traits included (CV2's prediction)."""
+    y = _traits(x, 0.7, 3, missing=0.3)
+    m = MultiTraitGBLUP(loo=True, jitter=0.0, scale=float(x.shape[1])).fit(x, y)
+    obs = ~np.isnan(y)
+    r = np.where(obs, y - np.array([c[0] for c in m.coef_]), np.nan)
+    z = x - x.mean(0)
+    G = z @ z.T / m.scale_
+    for i, j in [(i, j) for i in (0, 5, 100, 239) for j in range(2) if obs[i, j]]:
+        cells = [
+            np.flatnonzero(obs[:, b] & ((np.arange(len(y)) != i) | (b != j))) for b in range(2)
+        ]
+        V = np.block(
+            [
+                [m.Sg_[a, b] * G[np.ix_(cells[a], cells[b])]
+                 + m.Se_[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
+                for a in range(2)
+            ]
+        )  # fmt: skip
+        alpha = np.linalg.solve(V, np.concatenate([r[cells[b], b] for b in range(2)]))
+        cov = np.concatenate([m.Sg_[j, b] * G[i, cells[b]] for b in range(2)])  # genetic only
+        assert m.loo_cell_residuals_[i, j] == pytest.approx(r[i, j] - cov @ alpha, abs=1e-9)
+    assert np.isnan(m.loo_cell_residuals_[~obs]).all()
+
+
+def test_a_trait_better_alone_is_predicted_by_its_own_cnn_gp(x):
+    """v15 ([linear] multitrait_trait_choice): where a trait's one-trait CNN-GP has the lower
+    exact leave-one-out error, the multi-trait start predicts it with that fit (its own
+    depth); the other traits keep the joint fit, and the saved layer computes both."""
+    import keras
+
+    from snpcnn.models.layers import KernelPrediction
+    from snpcnn.training import TrainConfig, _start_output
+
+    y = _epistatic(x, 1, rho=0.3, missing=0.2)
+    y[:, 1] = 0.5 * y[:, 1] + 0.8 * _traits(x, 0.5, 1)[:, 0]  # trait 2 partly additive
+    start, info = _multitrait_start(x, y.astype(np.float32), TrainConfig())
+    assert info["chosen"] == "mt_cnn_gp" and info["trait_starts"] == ["mt_cnn_gp", "cnn_gp"]
+    mse = info["trait_loo_mse"]
+    assert mse["cnn_gp"][1] < mse["mt_cnn_gp"][1] and mse["cnn_gp"][0] >= mse["mt_cnn_gp"][0]
+    # some lines lack a trait but have the other: the joint fit is scored cell by cell
+    assert info["trait_loo_unit"] == ["cell", "cell"]
+    d1, fit1, rows1 = start.gp.trait_fits_[1]
+    assert start.depths == [info["kernel_depth"], d1] and d1 != info["kernel_depth"]
+    # trait 2: its own REML fit (in-sample g = y - delta H^-1 r at its depth), its exact LOO
+    np.testing.assert_allclose(
+        start.fitted[rows1, 1], y[rows1, 1] - fit1.delta * fit1.hinv_resid, atol=1e-4
+    )
+    resid = y[rows1, 1] - start.fitted[rows1, 1]
+    np.testing.assert_allclose(start.shift[rows1, 1], fit1.loo_resid - resid, atol=1e-4)
+    # trait 1: the joint fit, as without the choice (v14)
+    v14, _ = _multitrait_start(x, y.astype(np.float32), TrainConfig(model="snpcnn_default_v14"))
+    new = x[:9] + 0.1
+    np.testing.assert_allclose(start.predict(new)[:, 0], v14.predict(new)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(start.predict(x), start.fitted, rtol=1e-5, atol=1e-5)
+    # the saved model's layer: one output per trait, each at its depth
+    inp = keras.Input((x.shape[1],))
+    model = keras.Model(inp, _start_output(start, inp))
+    np.testing.assert_allclose(
+        model.predict(new.astype(np.float32), verbose=0), start.predict(new), rtol=1e-4, atol=1e-4
+    )
+    layer = model.get_layer("mt_cnn_gp_start")
+    assert KernelPrediction.from_config(layer.get_config()).depths == start.depths
+    with pytest.raises(Exception, match="depths"):
+        KernelPrediction(10, 5, 5, "relu", 2, 0.0, n_outputs=2, depths=[1])
+
+
+def test_the_report_counts_the_traits_predicted_by_their_own_cnn_gp():
+    from types import SimpleNamespace
+
+    from snpcnn.cv import CVResults
+    from snpcnn.report import _own_trait_text
+
+    fits = [["cnn_gp", "mt_cnn_gp"], ["cnn_gp", "mt_cnn_gp"], None, ["mt_cnn_gp", "mt_cnn_gp"]]
+    hist = [
+        {"conv": {"start_choice": {"chosen": "mt_cnn_gp", "trait_starts": f} if f else {}}}
+        for f in fits
+    ]
+    res = SimpleNamespace(histories=hist, traits=["E1", "E2"])
+    own = CVResults.trait_own_starts(res)
+    assert own == {"fits": 3, "own": {"E1": 2, "E2": 0}}
+    text = _own_trait_text(own, short=True)
+    assert text.startswith("; of the 3 fits started at the multi-trait CNN-GP, a trait was")
+    assert text.endswith(": E1 in 2, E2 in 0")
+    assert _own_trait_text(None, short=False) == ""
+    assert CVResults.trait_own_starts(SimpleNamespace(histories=[{}], traits=["A"])) is None

@@ -439,6 +439,9 @@ class CNNGP(NystromMixin, Baseline):
             # of each trait's own REML log-likelihood on its observed rows; invariant to a
             # trait's sign, unlike one pseudo-trait (a checking helper, session 35)
             by_sum: dict[int, float] = {}
+            # each trait's own best depth and REML fit on its observed rows (the multi-trait
+            # start compares each trait's one-trait fit with the joint one)
+            own: list[tuple[int, Any, np.ndarray] | None] = [None] * targets.shape[1]
             for d in depths:
                 Kd = dense_kernel(K0, d0, d0, int(d), float(self.bias))[0]
                 total = 0.0
@@ -449,8 +452,12 @@ class CNNGP(NystromMixin, Baseline):
                         self.n_grid,
                     )  # fmt: skip
                     total += float(fit_j.loglik)
+                    if own[j] is None or fit_j.loglik > own[j][1].loglik:
+                        own[j] = (int(d), fit_j, o)
                 by_sum[int(d)] = total
             self.loglik_by_depth_traits_ = by_sum
+            #: per trait (depth, REML fit, its observed rows) at that trait's own best depth
+            self.trait_fits_ = own
             depths = [max(by_sum, key=lambda d: (by_sum[d], -d))]
         depth, reml, by_depth = _best_kernel(
             depths,

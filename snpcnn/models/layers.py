@@ -408,6 +408,7 @@ class KernelPrediction(keras.layers.Layer):
         chunk_elements: int = 1 << 24,
         storage: str = "float32",
         n_codes: int = 4,
+        depths: list[int] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -444,6 +445,11 @@ class KernelPrediction(keras.layers.Layer):
             bad.append(f"n_codes = {self.n_codes!r} (must be >= 2)")
         if not (np.isfinite(self.kernel_bias) and self.kernel_bias >= 0):
             bad.append(f"bias = {self.kernel_bias!r} (must be finite and >= 0)")
+        # one depth per output (the multi-trait start's traits predicted by their own
+        # one-trait CNN-GP), or None: every output at ``depth``
+        self.depths = None if depths is None else [int(d) for d in depths]
+        if self.depths is not None and (len(self.depths) != self.n_outputs or min(self.depths) < 0):
+            bad.append(f"depths = {depths!r} (must be {self.n_outputs} integers >= 0)")
         if bad:
             raise InputError(f"KernelPrediction: {'; '.join(bad)}")
         self.n_windows = -(-self.n_features // self.width)
@@ -582,10 +588,23 @@ class KernelPrediction(keras.layers.Layer):
             db = ops.mean(3.0 * kbb_all * kbb_all, axis=-1)
         else:
             da, db = ops.mean(kaa_all, axis=-1), ops.mean(kbb_all, axis=-1)
-        for _ in range(self.depth):
-            K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
-            da, db = da + b, db + b
-        return ops.matmul(K, self.dual) + self.intercept
+        if self.depths is None:
+            for _ in range(self.depth):
+                K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
+                da, db = da + b, db + b
+            return ops.matmul(K, self.dual) + self.intercept
+        # per-output depths: the kernel at each depth times the dual weights of the outputs
+        # at that depth (the others' columns masked to zero)
+        out = None
+        for level in range(max(self.depths) + 1):
+            if level:
+                K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
+                da, db = da + b, db + b
+            mask = np.array([d == level for d in self.depths], dtype="float32")
+            if mask.any():
+                part = ops.matmul(K, self.dual * mask)
+                out = part if out is None else out + part
+        return out + self.intercept
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_outputs)
@@ -606,4 +625,6 @@ class KernelPrediction(keras.layers.Layer):
                 "n_codes": self.n_codes,
             }
         )
+        if self.depths is not None:  # absent otherwise: model files as before
+            config["depths"] = list(self.depths)
         return config

@@ -121,6 +121,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # place of G) is a third start, taken where its likelihood beats both GBLUP starts' by
     # more than kernel_threshold (session 35)
     "multitrait_cnn_gp": (check_bool, False),
+    # with multitrait_cnn_gp: a trait whose own one-trait CNN-GP has a lower exact
+    # leave-one-out error than the joint fit's prediction of it is predicted by that fit
+    # (session 36)
+    "multitrait_trait_choice": (check_bool, False),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -629,6 +633,11 @@ def _check_linear(table: Any) -> dict:
         raise InputError(
             "`linear`: multitrait_cnn_gp = true is a start of the multi-trait fit; set "
             "multitrait = true too"
+        )
+    if out["multitrait_trait_choice"] and not out["multitrait_cnn_gp"]:
+        raise InputError(
+            "`linear`: multitrait_trait_choice = true chooses between the multi-trait CNN-GP "
+            "and each trait's own CNN-GP; set multitrait_cnn_gp = true too"
         )
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(
