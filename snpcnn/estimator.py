@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 import snpcnn
 from snpcnn.backend import predict_array
+from snpcnn.bundle import MissingSnpWarning
 from snpcnn.config import PreprocessConfig, TrainingConfig
 from snpcnn.cv import TRAIN_DEFAULTS, cnn_head
 from snpcnn.errors import InputError
@@ -210,7 +211,8 @@ class _SNPCNNBase(BaseEstimator):
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        return self._transform(X, self._check_values(X))
+        miss = self._check_values(X)
+        return self._transform(X, miss), miss.all(axis=1)
 
     def _config(self) -> TrainConfig:
         return TrainingConfig(
@@ -244,8 +246,23 @@ class _SNPCNNBase(BaseEstimator):
         return self
 
     def _raw_predict(self, X) -> np.ndarray:
-        x = self._features(X)
-        return np.asarray(predict_array(self.model_, x, 256), dtype=np.float64)
+        x, uncalled = self._features(X)
+        z = np.asarray(predict_array(self.model_, x, 256), dtype=np.float64)
+        if uncalled.any():
+            # every call filled with the training mean: a linear model predicts the training
+            # average, but the default's CNN-GP start gave such a row of the wheat data the
+            # 92nd percentile; no prediction is the honest answer, as in ModelBundle.predict
+            rows = np.flatnonzero(uncalled)
+            _warn(
+                f"{len(rows)} sample(s) of X have no call at any SNP (e.g. row {rows[0]}): "
+                f"{self._uncalled_result()}; genotype them, or leave them out",
+                MissingSnpWarning,
+            )
+            z[rows] = np.nan
+        return z
+
+    def _uncalled_result(self) -> str:
+        return "their predictions are left empty (NaN)"
 
     # ------------------------------------------------------------- pickle
     def __getstate__(self):
@@ -344,6 +361,8 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
         codes = self.label_encoder_.transform(y)
+        # predict's answer for a sample with no call (its probabilities are NaN)
+        self.most_frequent_class_ = self.classes_[np.argmax(np.bincount(codes))]
         if len(self.classes_) < 2:
             raise ValueError(
                 f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
@@ -374,6 +393,18 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         p = np.clip(p, 0.0, None)
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
+    def _uncalled_result(self) -> str:
+        # predict must answer with one of classes_ (scikit-learn's contract; a NaN is none, and
+        # no string label can hold one): the guess a model without genotypes makes
+        return (
+            "their probabilities are left empty (NaN), and predict gives them the most "
+            f"frequent training class, '{self.most_frequent_class_}'"
+        )
+
     def predict(self, X):
         check_is_fitted(self, "model_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        p = self.predict_proba(X)
+        uncalled = np.isnan(p).any(axis=1)
+        labels = self.classes_[np.argmax(np.where(uncalled[:, None], 0.0, p), axis=1)]
+        labels[uncalled] = self.most_frequent_class_
+        return labels

@@ -187,3 +187,29 @@ def test_value_warnings_point_at_the_callers_line_in_fit_and_predict(cls):
     # onehot rounds and clips the values: the warning says so
     with pytest.warns(UserWarning, match="rounded into 0..2 by encoding='onehot'"):
         cls(**{**TINY_KW, "encoding": "onehot"}).fit(Xh, y)
+
+
+@pytest.mark.parametrize("cls", [SNPCNNRegressor, SNPCNNClassifier])
+def test_a_sample_with_no_call_gets_no_prediction(cls):
+    """A row with no call at all (NaN or -1 everywhere) got a confident prediction, silently
+    (the 92nd percentile on wheat): now NaN with a warning, as ModelBundle.predict does; the
+    classifier's predict gives the most frequent training class, as predict must return one of
+    classes_."""
+    from snpcnn.bundle import MissingSnpWarning
+
+    X, y = _data()
+    if cls is SNPCNNClassifier:
+        y = np.where(y > np.quantile(y, 0.3), "high", "low")
+    est = cls(**TINY_KW).fit(X, y)
+    Xn = X[:4].astype(float)
+    Xn[1] = -1
+    Xn[3] = np.nan
+    with pytest.warns(MissingSnpWarning, match=r"2 sample\(s\) of X have no call.*row 1") as rec:
+        out = est.predict_proba(Xn) if cls is SNPCNNClassifier else est.predict(Xn)
+    assert [w.filename for w in rec] == [__file__]
+    assert np.isnan(out[[1, 3]]).all() and np.isfinite(out[[0, 2]]).all()
+    if cls is SNPCNNClassifier:
+        with pytest.warns(MissingSnpWarning, match="most frequent training class, 'high'"):
+            labels = est.predict(Xn)
+        assert list(labels[[1, 3]]) == ["high", "high"]
+        np.testing.assert_array_equal(labels[[0, 2]], est.predict(X[[0, 2]]))
