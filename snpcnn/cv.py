@@ -864,7 +864,9 @@ def _input_notes(
             f"{int((rate < LOW_SAMPLE_CALL_RATE).sum())} sample(s) have calls at fewer than "
             f"{LOW_SAMPLE_CALL_RATE:.0%} of the SNPs (lowest: '{targets.sample_ids[worst]}', "
             f"{rate[worst]:.1%}); their missing genotypes are the training means, so their "
-            "predictions lie near the mean: if they are failed samples, drop them"
+            "predictions are less reliable (a linear model's lean toward the training average; "
+            "a kernel start's or the convolutions' need not): if they are failed samples, drop "
+            "them"
         )
     if cnn and targets.head == "binary" and train_head == "regression":
         notes.append(

@@ -5,9 +5,11 @@ contract (``__init__`` stores its arguments unchanged; ``fit`` sets trailing-
 underscore attributes and returns ``self``; ``predict`` checks that it is fitted),
 so ``cross_val_score``, ``GridSearchCV`` and ``Pipeline`` work, and they pickle.
 
-``X`` is a samples x SNPs dosage matrix (0/1/2).  Missing genotypes are NaN or a
-negative value (-1, the :class:`~snpcnn.genotypes.Genotypes` convention), whatever the
-dtype (int8, int64, float, a DataFrame).
+``X`` is a samples x SNPs dosage matrix (0/1/2).  Missing genotypes are NaN or -1 (the
+:class:`~snpcnn.genotypes.Genotypes` convention), whatever the dtype (int8, int64, float, a
+DataFrame).  Values above 2 or below 0 (other than -1: a scaled or centred matrix) are no
+dosages: they are used with a warning, as is -1 in a matrix with no value above 1 (-1/0/1
+coding, where -1 stays a missing call).
 Everything data-dependent (means for imputation, centring/scaling, the inner
 validation split for early stopping) is fitted on the ``X`` given to ``fit``.
 
@@ -23,16 +25,22 @@ Examples
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
+import joblib
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+import snpcnn
 from snpcnn.backend import predict_array
+from snpcnn.bundle import MissingSnpWarning
 from snpcnn.config import PreprocessConfig, TrainingConfig
 from snpcnn.cv import TRAIN_DEFAULTS, cnn_head
 from snpcnn.errors import InputError
@@ -58,6 +66,20 @@ def _seed(random_state) -> int:
             f"{random_state!r}"
         )
     return int(random_state)
+
+
+# warnings name the first frame outside these packages: the user's call of fit or predict,
+# or of the Pipeline, GridSearchCV or cross_val_score that made it
+_INTERNAL = tuple(
+    os.path.dirname(m.__file__) + os.sep for m in (snpcnn, sklearn, joblib) if m.__file__
+)
+
+
+def _warn(message: str, category: type[Warning] = UserWarning) -> None:
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class _SNPCNNBase(BaseEstimator):
@@ -100,29 +122,45 @@ class _SNPCNNBase(BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ features
-    @staticmethod
-    def _missing(X: np.ndarray, raw_dtype) -> np.ndarray:
-        # NaN or a negative code (-1): a dosage is never negative, and the same matrix must
-        # mean the same whether it comes as int8, int64, float or a DataFrame
-        return np.isnan(X) | (X < 0)
-
-    @staticmethod
-    def _warn_high(X: np.ndarray) -> None:
-        # a value above 2 is no dosage (a 9 enters the model as a huge one): a warning, not
-        # an error, as scikit-learn's estimator checks feed any real numbers
+    def _check_values(self, X: np.ndarray) -> np.ndarray:
+        """The missing calls of ``X`` (NaN or -1), after a warning where values are no dosages:
+        a warning, not an error, as scikit-learn's estimator checks feed any real numbers,
+        negative ones included (a ``positive_only`` tag would make them refuse -1 too)."""
+        miss = np.isnan(X) | (X == -1)
+        # encoding="onehot" rounds every call and clips it to 0..2; otherwise values enter as given
+        used = (
+            "rounded into 0..2 by encoding='onehot'"
+            if self.encoding == "onehot"
+            else "used as they are"
+        )
+        low = (X < 0) & ~miss
         high = X > 2  # NaN compares False
-        if high.any():
-            r, c = np.argwhere(high)[0]
-            warnings.warn(
-                f"X holds values above 2, e.g. row {r}, column {c} = {X[r, c]:g} "
-                f"({int(high.sum())} such values), used as they are: give dosages 0/1/2, "
-                "missing calls as NaN or -1",
-                UserWarning,
-                stacklevel=4,
+        if low.any():
+            # a centred or scaled matrix (a StandardScaler before this estimator): every
+            # negative value was a missing call before, half of such a matrix
+            r, c = np.argwhere(low)[0]
+            _warn(
+                f"X holds negative values other than -1, e.g. row {r}, column {c} = "
+                f"{X[r, c]:g} ({int(low.sum())} such values), {used}: X looks scaled "
+                "or centred; give unscaled dosages 0/1/2, missing calls as NaN or -1"
             )
+        elif high.any():
+            # a 9 enters the model as a huge dosage
+            r, c = np.argwhere(high)[0]
+            _warn(
+                f"X holds values above 2, e.g. row {r}, column {c} = {X[r, c]:g} "
+                f"({int(high.sum())} such values), {used}: give dosages 0/1/2, "
+                "missing calls as NaN or -1"
+            )
+        elif (X == -1).any() and not (X > 1).any():
+            # rrBLUP's convention (X - 1): a third of such a matrix would be missing calls
+            _warn(
+                "X holds -1 but no value above 1: if it is coded -1/0/1, -1 means a missing "
+                "call here, not a dosage, so add 1 to give dosages 0/1/2"
+            )
+        return miss
 
     def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
         X, y = validate_data(
             self,
             X,
@@ -139,8 +177,7 @@ class _SNPCNNBase(BaseEstimator):
                 "(n_samples = 1)"
             )
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
-        self._warn_high(X)
-        miss = self._missing(X, raw_dtype)
+        miss = self._check_values(X)
         Xm = np.where(miss, np.nan, X)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean 0
@@ -153,10 +190,9 @@ class _SNPCNNBase(BaseEstimator):
             filled = np.where(miss, mean, X)
             sd = filled.std(axis=0)
             self.scale_ = np.where(sd > 1e-12, sd, 1.0).astype(np.float32)
-        return self._transform(X, raw_dtype), y
+        return self._transform(X, miss), y
 
-    def _transform(self, X, raw_dtype=None) -> np.ndarray:
-        miss = self._missing(X, raw_dtype)
+    def _transform(self, X, miss) -> np.ndarray:
         if self.encoding == "onehot":
             block = np.where(miss, -1, np.clip(np.rint(X), 0, 2)).astype(np.int8)
             x = encode(block, "onehot")
@@ -174,10 +210,9 @@ class _SNPCNNBase(BaseEstimator):
 
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        raw_dtype = np.asarray(X).dtype if hasattr(X, "dtype") else None
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        self._warn_high(X)
-        return self._transform(X, raw_dtype)
+        miss = self._check_values(X)
+        return self._transform(X, miss), miss.all(axis=1)
 
     def _config(self) -> TrainConfig:
         return TrainingConfig(
@@ -211,8 +246,23 @@ class _SNPCNNBase(BaseEstimator):
         return self
 
     def _raw_predict(self, X) -> np.ndarray:
-        x = self._features(X)
-        return np.asarray(predict_array(self.model_, x, 256), dtype=np.float64)
+        x, uncalled = self._features(X)
+        z = np.asarray(predict_array(self.model_, x, 256), dtype=np.float64)
+        if uncalled.any():
+            # every call filled with the training mean: a linear model predicts the training
+            # average, but the default's CNN-GP start gave such a row of the wheat data the
+            # 92nd percentile; no prediction is the honest answer, as in ModelBundle.predict
+            rows = np.flatnonzero(uncalled)
+            _warn(
+                f"{len(rows)} sample(s) of X have no call at any SNP (e.g. row {rows[0]}): "
+                f"{self._uncalled_result()}; genotype them, or leave them out",
+                MissingSnpWarning,
+            )
+            z[rows] = np.nan
+        return z
+
+    def _uncalled_result(self) -> str:
+        return "their predictions are left empty (NaN)"
 
     # ------------------------------------------------------------- pickle
     def __getstate__(self):
@@ -311,6 +361,8 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
         codes = self.label_encoder_.transform(y)
+        # predict's answer for a sample with no call (its probabilities are NaN)
+        self.most_frequent_class_ = self.classes_[np.argmax(np.bincount(codes))]
         if len(self.classes_) < 2:
             raise ValueError(
                 f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
@@ -341,6 +393,18 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         p = np.clip(p, 0.0, None)
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
+    def _uncalled_result(self) -> str:
+        # predict must answer with one of classes_ (scikit-learn's contract; a NaN is none, and
+        # no string label can hold one): the guess a model without genotypes makes
+        return (
+            "their probabilities are left empty (NaN), and predict gives them the most "
+            f"frequent training class, '{self.most_frequent_class_}'"
+        )
+
     def predict(self, X):
         check_is_fitted(self, "model_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        p = self.predict_proba(X)
+        uncalled = np.isnan(p).any(axis=1)
+        labels = self.classes_[np.argmax(np.where(uncalled[:, None], 0.0, p), axis=1)]
+        labels[uncalled] = self.most_frequent_class_
+        return labels

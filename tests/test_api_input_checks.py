@@ -221,3 +221,23 @@ def test_the_values_above_2_warning_comes_once_per_call():
         warnings.simplefilter("always")
         est.fit(X, rng.normal(size=30))
     assert sum("values above 2" in str(w.message) for w in caught) == 1
+
+
+def test_ridge_refuses_integer_codes_outside_0_2_and_takes_float_features():
+    """RidgeRegression took int8 -1 missing codes as dosages of -1, silently, where GBLUP
+    refused them; float input stays free (the CNN's ridge start fits centred features)."""
+    from snpcnn.baselines import RidgeRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(40, 30)).astype(np.int8)
+    y = X[:, 0] + rng.normal(size=40)
+    Xm = X.copy()
+    Xm[3, 4] = -1
+    with pytest.raises(InputError, match=r"^ridge: X holds values outside 0..2 \(smallest -1"):
+        RidgeRegression().fit(Xm, y)
+    m = RidgeRegression().fit(X, y)
+    with pytest.raises(InputError, match="outside 0..2"):
+        m.predict(Xm[:5])
+    assert np.isfinite(m.predict(X[:5])).all()
+    centred = X - X.mean(axis=0)
+    assert np.isfinite(RidgeRegression().fit(centred, y).predict(centred[:5])).all()

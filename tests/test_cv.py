@@ -213,3 +213,20 @@ def test_binary_trait_default_hybrid_is_a_linear_probability_model_with_covariat
     cov = np.eye(3)[np.arange(g.n_samples) % 3][:, 1:]  # block b1, b2 dummies
     out = b.predict(g, covariates=cov)
     assert np.isfinite(out["high_yield"]).all()
+
+
+def test_the_poorly_called_samples_note_does_not_promise_predictions_near_the_mean(tmp_path):
+    """The note said such samples' predictions "lie near the mean": true of a linear model,
+    not of the default's CNN-GP start (the 82nd percentile for a sample with no calls)."""
+    from snpcnn.simulate import simulate_genotypes, simulate_phenotype
+
+    g = simulate_genotypes(60, 50, seed=1)
+    g.dosages[0, :40] = -1  # called at 10 of 50 SNPs
+    y, _ = simulate_phenotype(g, seed=1)
+    pheno = tmp_path / "p.csv"
+    pd.DataFrame({"sample_id": g.samples, "t": np.asarray(y)}).to_csv(pheno, index=False)
+    res = cross_validate(g, pheno, "t", folds=3, cnn=False, baselines=["ridge"])
+    note = [n for n in res.notes if "sample(s) have calls at fewer than" in n]
+    assert len(note) == 1 and "near the mean" not in note[0]
+    assert "a linear model's lean toward the training average" in note[0]
+    assert "a kernel start's or the convolutions' need not" in note[0]

@@ -1,6 +1,7 @@
 """scikit-learn contract: the library's own estimator checks, pickling, GridSearchCV, Pipeline."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -139,3 +140,76 @@ def test_default_classifier_on_two_classes_is_a_linear_probability_model():
     np.testing.assert_array_equal(again.predict_proba(X[200:]), p)
     # any other model keeps its sigmoid output
     assert SNPCNNClassifier(**TINY_KW).fit(X[:200], y[:200]).lpm_ is None
+
+
+def test_a_scaled_matrix_is_used_with_a_warning_not_half_missing():
+    """Every negative value was a missing call: after a StandardScaler half the matrix was
+    missing (test r 0.61 -> 0.11 here), silently.  Now values other than -1 are used, with
+    one warning that points at the caller's line."""
+    from sklearn.preprocessing import StandardScaler
+
+    from snpcnn.simulate import simulate_genotypes, simulate_phenotype
+
+    g = simulate_genotypes(300, 300, seed=1)
+    y = np.asarray(simulate_phenotype(g, n_causal=20, h2=0.6, seed=1)[0], dtype=float)
+    X = g.dosages.astype(float)
+    pipe = make_pipeline(StandardScaler(), SNPCNNRegressor(epochs=5, conv_folds=0))
+    with pytest.warns(UserWarning, match="looks scaled or centred") as rec:
+        pipe.fit(X[:200], y[:200])
+    assert {w.filename for w in rec} == {__file__}
+    assert np.corrcoef(pipe.predict(X[200:]), y[200:])[0, 1] > 0.5
+
+
+def test_minus_one_zero_one_coding_gets_a_warning():
+    X, y = _data()
+    with pytest.warns(UserWarning, match=r"coded -1/0/1, -1 means a missing call.*add 1"):
+        SNPCNNRegressor(**TINY_KW).fit(X - 1, y)
+    Xm = X.copy()
+    Xm[0, 3] = -1  # 0/1/2 dosages with a missing call: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SNPCNNRegressor(**TINY_KW).fit(Xm, y)
+
+
+@pytest.mark.parametrize("cls", [SNPCNNRegressor, SNPCNNClassifier])
+def test_value_warnings_point_at_the_callers_line_in_fit_and_predict(cls):
+    X, y = _data()
+    if cls is SNPCNNClassifier:
+        y = y > np.median(y)
+    Xh = X.copy()
+    Xh[1, 2] = 9
+    with pytest.warns(UserWarning, match="above 2.*used as they are") as rec:
+        est = cls(**TINY_KW).fit(Xh, y)
+    assert [w.filename for w in rec] == [__file__]
+    with pytest.warns(UserWarning, match="above 2") as rec:
+        est.predict(Xh)  # the classifier's passes through predict_proba
+    assert [w.filename for w in rec] == [__file__]
+    # onehot rounds and clips the values: the warning says so
+    with pytest.warns(UserWarning, match="rounded into 0..2 by encoding='onehot'"):
+        cls(**{**TINY_KW, "encoding": "onehot"}).fit(Xh, y)
+
+
+@pytest.mark.parametrize("cls", [SNPCNNRegressor, SNPCNNClassifier])
+def test_a_sample_with_no_call_gets_no_prediction(cls):
+    """A row with no call at all (NaN or -1 everywhere) got a confident prediction, silently
+    (the 92nd percentile on wheat): now NaN with a warning, as ModelBundle.predict does; the
+    classifier's predict gives the most frequent training class, as predict must return one of
+    classes_."""
+    from snpcnn.bundle import MissingSnpWarning
+
+    X, y = _data()
+    if cls is SNPCNNClassifier:
+        y = np.where(y > np.quantile(y, 0.3), "high", "low")
+    est = cls(**TINY_KW).fit(X, y)
+    Xn = X[:4].astype(float)
+    Xn[1] = -1
+    Xn[3] = np.nan
+    with pytest.warns(MissingSnpWarning, match=r"2 sample\(s\) of X have no call.*row 1") as rec:
+        out = est.predict_proba(Xn) if cls is SNPCNNClassifier else est.predict(Xn)
+    assert [w.filename for w in rec] == [__file__]
+    assert np.isnan(out[[1, 3]]).all() and np.isfinite(out[[0, 2]]).all()
+    if cls is SNPCNNClassifier:
+        with pytest.warns(MissingSnpWarning, match="most frequent training class, 'high'"):
+            labels = est.predict(Xn)
+        assert list(labels[[1, 3]]) == ["high", "high"]
+        np.testing.assert_array_equal(labels[[0, 2]], est.predict(X[[0, 2]]))

@@ -156,6 +156,14 @@ def _check_new_dosages(X_new: Any, who: str) -> None:
         _check_dosage_range(float(np.min(X_new)), float(np.max(X_new)), who)
 
 
+def _check_integer_dosages(X: Any, who: str) -> None:
+    """:func:`_check_dosage_range` for integer arrays, for a model that also takes float
+    features (centred or scaled: the CNN's ridge start passes them to ridge): integers
+    outside 0..2 are codes (-1 for a missing call), never dosages or features."""
+    if isinstance(X, np.ndarray) and X.size and np.issubdtype(X.dtype, np.integer):
+        _check_dosage_range(float(np.min(X)), float(np.max(X)), who)
+
+
 def _training_data(
     X: Any, y: Any, C: Any, who: str
 ) -> tuple[np.ndarray, np.ndarray, _FixedEffects, np.ndarray]:

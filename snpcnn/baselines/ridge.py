@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 
 from snpcnn.baselines import large_n
-from snpcnn.baselines._common import Baseline, _FixedEffects, _spectrum, _training_data
+from snpcnn.baselines._common import (
+    Baseline,
+    _check_integer_dosages,
+    _FixedEffects,
+    _spectrum,
+    _training_data,
+)
 from snpcnn.baselines.reml import _reml, _reml_bounds
 from snpcnn.errors import InputError
 
@@ -155,6 +161,7 @@ class RidgeRegression(Baseline):
 
         Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
         """
+        _check_integer_dosages(X, "ridge")  # int8 -1 codes were dosages of -1, silently
         if large_n.use_iterative(self.solver, len(X), "ridge"):
             return self._fit_large(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "ridge")
@@ -220,6 +227,7 @@ class RidgeRegression(Baseline):
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         """Predicted trait values ``X_new beta + F_new b`` (over row blocks of ``X_new``)."""
         self._check_fitted()
+        _check_integer_dosages(X_new, "ridge")
         g = large_n.linear_predict(
             X_new, self.n_features_in_, np.zeros(self.n_features_in_), self.coef_
         )
