@@ -398,7 +398,7 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         # no string label can hold one): the guess a model without genotypes makes
         return (
             "their probabilities are left empty (NaN), and predict gives them the most "
-            f"frequent training class, '{self.most_frequent_class_}'"
+            f"frequent training class, '{self._fallback_class()}'"
         )
 
     def predict(self, X):
@@ -406,5 +406,9 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         p = self.predict_proba(X)
         uncalled = np.isnan(p).any(axis=1)
         labels = self.classes_[np.argmax(np.where(uncalled[:, None], 0.0, p), axis=1)]
-        labels[uncalled] = self.most_frequent_class_
+        labels[uncalled] = self._fallback_class()
         return labels
+
+    def _fallback_class(self):
+        # a classifier pickled before session 36 has no most_frequent_class_
+        return getattr(self, "most_frequent_class_", self.classes_[0])
