@@ -547,7 +547,17 @@ class Progress:
         of = f" ({index}/{total})" if counted else ""
         self.line(f"{name}{of} ...")
 
-    def _on_step_done(self, name="step", seconds=None, index=None, total=None, detail="", **_):
+    def _on_step_done(
+        self,
+        name="step",
+        seconds=None,
+        index=None,
+        total=None,
+        detail="",
+        work_done=None,
+        work_total=None,
+        **_,
+    ):
         if seconds is None:
             seconds = self.clock() - getattr(self, "_step_t0", self.clock())
         counted = index is not None and bool(total)
@@ -559,7 +569,10 @@ class Progress:
         of = f" ({index}/{total})" if counted else ""
         eta = ""
         if counted:
-            left = eta_seconds(index, total, self.clock() - getattr(self, "_steps_t0", self.t0))
+            # steps of unequal cost (explain: integrated gradients takes steps + 1 gradient
+            # passes, saliency one) give their costs: the ETA is the cost left at the rate so far
+            done, all_ = (index, total) if work_total is None else (work_done, work_total)
+            left = eta_seconds(done, all_, self.clock() - getattr(self, "_steps_t0", self.t0))
             eta = f"; ETA {format_duration(left)}" if left else ""
         self.line(f"{name}{of} done ({format_duration(seconds)}){detail}{eta}")
 

@@ -439,3 +439,19 @@ def test_epoch_lines_count_network_epochs_as_the_header_does():
     p("fold_start")
     p("epoch")
     assert "fold 1/2: CNN epoch 1 of at most 200, " in buf.getvalue()
+
+
+def test_step_eta_weighs_the_steps_by_their_cost():
+    """explain: gradxinput done, 'ETA 1.8 s', then integrated gradients took 3 min."""
+    p, clock, buf = _lines()
+    costs = {"saliency": 1, "gradxinput": 0, "integrated_gradients": 65}
+    done = 0
+    for i, m in enumerate(costs, 1):
+        p("step_start", name=m, index=i, total=3)
+        clock.t += 4 * costs[m]
+        done += costs[m]
+        p("step_done", name=m, index=i, total=3, work_done=done, work_total=66)
+    text = buf.getvalue()
+    assert "saliency (1/3) done (4.0 s); ETA 4 min" in text  # 65 passes at 4 s
+    assert "gradxinput (2/3) done (0.0 s); ETA 4 min" in text
+    assert text.splitlines()[-1].endswith("integrated_gradients (3/3) done (4 min)")
