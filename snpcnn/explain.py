@@ -759,7 +759,10 @@ def snp_importance(
         Apply Grad-CAM's ReLU (positive evidence only) before aggregating.
     progress : callable, optional
         Called as ``progress("step_start" | "step_done", name=, index=, total=)``
-        around each method (see :mod:`snpcnn.progress`).
+        around each method (see :mod:`snpcnn.progress`); ``step_done`` also gets
+        ``work_done`` and ``work_total``, the methods' costs in passes over ``X`` (the
+        ETA: integrated gradients takes ``steps + 1`` of them, gradxinput reuses
+        saliency's).
 
     Returns
     -------
@@ -787,6 +790,13 @@ def snp_importance(
     arrays: dict[str, np.ndarray] = {}
     t = _targets(model, X, output_index, _check_batch(batch_size))
     grads = None
+    # each method's cost in gradient passes over X: saliency and gradxinput share one
+    costs = []
+    for m in methods:
+        shared = m in ("saliency", "gradxinput") and {"saliency", "gradxinput"} & set(
+            methods[: len(costs)]
+        )
+        costs.append(0 if shared else int(steps) + 1 if m == "integrated_gradients" else 1)
     for i, m in enumerate(methods, 1):
         if progress:
             progress("step_start", name=m, index=i, total=len(methods))
@@ -814,7 +824,14 @@ def snp_importance(
         arrays[m] = per.astype(np.float32)
         out[m] = aggregate(per)
         if progress:
-            progress("step_done", name=m, index=i, total=len(methods))
+            progress(
+                "step_done",
+                name=m,
+                index=i,
+                total=len(methods),
+                work_done=sum(costs[:i]),
+                work_total=sum(costs),
+            )
     return (out, arrays) if return_arrays else out
 
 

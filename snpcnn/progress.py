@@ -182,66 +182,112 @@ class Progress:
         self._first_epoch_t: float | None = None
         self._epochs_since_first = 0
         self.refit_finished = False
+        self.refit_planned = False  # the start announced a refit (its epochs may shrink to 0)
         # a fold whose start choice cross-fits the convolutions twice (once on each start):
-        # the first run's expected work, counted as done and as extra total work
+        # the first run's epochs, counted as done and as extra work of the fold
         self.extra_now = 0.0
-        self.extra_total = 0.0
+        self.cnn_on = ""  # the start of the current fold's second run, if any
+        # measured: seconds of each fold that ran here (a resumed fold ran nothing), and
+        # whether the current fold ran anything
+        self.fold_seconds: list[float] = []
+        self.ran_in_fold = False
+        self._shown = 0.0  # the highest fraction reported: it never goes back
 
-    def _work(self) -> tuple[float, float]:
-        """(done, total) work units of this cross-validation.
+    def _fold_units(self) -> tuple[float, float]:
+        """(done, total) work units of the current fold, or of the refit while it runs.
 
-        A fold is its CNN's epochs plus one unit per baseline fit; with early stopping
-        a fold's epochs are expected to be those the finished folds ran (the maximum
-        before any finished), and the refit's those too until it starts.
+        Used only until a fold has been timed: its CNN's epochs (those the finished
+        folds ran, the maximum before any finished) plus one unit per baseline fit, plus
+        a first run's epochs where the start choice trains the convolutions twice.
         """
+        if self.refitting:
+            cap = float(self.refit_epochs)
+            return min(float(self.epochs_in_fold), cap), cap or 1.0
         cap = max(self.epochs, 0)
         expect = min(cap, float(np.mean(self.epochs_run))) if self.epochs_run else cap
-        per_fold = (expect + self.n_baselines) or 1.0
-        if self.refitting or self.refit_finished or not self.epochs_run:
-            refit = float(self.refit_epochs)
-        else:
-            refit = min(float(self.refit_epochs), expect)
-        extra = self.extra_total + self.extra_now
-        total = self.n_splits * per_fold + refit + extra
+        total = expect + self.n_baselines + self.extra_now
         cnn = expect if self.cnn_done else min(float(self.epochs_in_fold), expect)
-        current = min(cnn + self.baselines_in_fold, per_fold) if self.split_index else 0.0
-        if self.folds_done >= self.split_index:  # between folds
-            current = 0.0
-        done = self.folds_done * per_fold + current + extra
-        if self.refit_finished:
-            done = total
-        elif self.refitting:
-            done = self.n_splits * per_fold + extra + min(float(self.epochs_in_fold), refit)
-        return min(done, total), total
+        done = self.extra_now + cnn + self.baselines_in_fold
+        return min(done, total), total or 1.0
 
-    @property
-    def work_total(self) -> float:
-        return self._work()[1]
+    def _seconds_left(self) -> float | None:
+        """Seconds left in this cross-validation, from the folds timed so far (None before
+        one finished): each fold left and the refit take their mean time (data preparation,
+        the start's fit, the CNN's epochs and the baseline fits included), the current one
+        that mean less its time so far.  The refit fits no baseline but runs on all samples:
+        on wheat (599 samples, 10 folds) it took about one fold's time."""
+        if not self.fold_seconds:
+            return None
+        fold = float(np.mean(self.fold_seconds))
+        if self.refit_finished:
+            return 0.0
+        if self.refitting:
+            return max(fold - (self.clock() - self.refit_t0), 0.0)
+        in_fold = self.split_index > self.folds_done
+        current = max(fold - (self.clock() - self.fold_t0), 0.0) if in_fold else 0.0
+        later = max(self.n_splits - (self.split_index if in_fold else self.folds_done), 0)
+        return current + (later + (1 if self.refit_planned else 0)) * fold
+
+    def _cv_fraction(self) -> float:
+        """Fraction of this cross-validation done; never lower than one reported before.
+
+        Once a fold has been timed: time so far / (time so far + seconds left).  Before:
+        the folds and the refit as equal parts, the current one by its work units.
+        """
+        if not self.n_splits:
+            return 0.0
+        if self.refit_finished or (self.folds_done >= self.n_splits and not self.refit_planned):
+            f = 1.0
+        else:
+            left, spent = self._seconds_left(), self.clock() - self.cv_t0
+            if left is not None and spent + left > 0:
+                f = spent / (spent + left)
+            else:
+                parts = self.n_splits + (1 if self.refit_planned else 0)
+                done = float(self.folds_done)
+                if self.refitting or self.split_index > self.folds_done:
+                    d, t = self._fold_units()
+                    done = (self.n_splits if self.refitting else self.folds_done) + d / t
+                f = done / parts
+            f = min(f, 0.99)  # not finished: never 100%
+        self._shown = max(self._shown, f)
+        return self._shown
 
     def _sync_bar(self) -> None:
         if self.bar is None:
             return
-        done, total = self._work()
-        if abs(self.bar.total - total) > 1e-9:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
+        self.bar.update(100 * self._cv_fraction() - self.bar.n)
+        eta = self._cv_eta()
+        self.bar.set_postfix_str(eta or "", refresh=False)
 
     def fraction(self) -> float:
         """Fraction of all the work done (benchmark units included)."""
-        done, total = self._work()
-        cv = done / total if total and self.n_splits else 0.0
+        cv = self._cv_fraction()
         if self.units_total:
             return min(1.0, (self.units_done + cv) / self.units_total)
-        return min(1.0, cv)
+        return cv
+
+    def _cv_eta(self) -> str:
+        """'ETA 4 min' for this cross-validation ('ETA up to ...' while the first fold's CNN
+        trains), or '' where nothing can be estimated yet or nothing is left."""
+        f = self._cv_fraction()
+        if f >= 1:
+            return ""
+        if self._first_cnn_running():
+            return self._first_cnn_eta()
+        left = self._seconds_left()
+        if left is None:  # a fold's CNN is trained, none finished: the rate so far
+            left = eta_seconds(f, 1.0, self.clock() - self.cv_t0)
+        return f"ETA {format_duration(left)}" if left else ""
 
     def eta_text(self) -> str:
         f = self.fraction()
         pct = f"{100 * f:.0f}% done"
-        if self._first_cnn_running():
-            return self._first_cnn_eta(pct)
-        t0 = self.t0 if self.units_total else self.cv_t0
-        eta = eta_seconds(f, 1.0, self.clock() - t0)
-        return pct if eta is None or f >= 1 else f"{pct}, ETA {format_duration(eta)}"
+        if self.units_total:  # benchmark units, each counted as one
+            eta = eta_seconds(f, 1.0, self.clock() - self.t0)
+            return pct if eta is None or f >= 1 else f"{pct}, ETA {format_duration(eta)}"
+        eta = self._cv_eta()
+        return f"{pct}, {eta}" if eta else pct
 
     def _first_cnn_running(self) -> bool:
         """The first fold's CNN is training: no fold has told how many epochs it takes."""
@@ -254,7 +300,7 @@ class Progress:
             and not self.refitting
         )
 
-    def _first_cnn_eta(self, pct: str) -> str:
+    def _first_cnn_eta(self) -> str:
         """ETA while the first fold's CNN trains: its epochs at the rate measured since its
         first epoch, plus the time before that epoch (the start's fit, data preparation) once
         per fold left and for the refit.  The elapsed time over the fraction done counted
@@ -262,13 +308,15 @@ class Progress:
         fold ends, every fold is assumed to run to the epoch limit: an upper bound."""
         first, since = self._first_epoch_t, self._epochs_since_first
         if first is None or since < 1:
-            return pct  # one epoch gives no rate
+            return ""  # one epoch gives no rate
         rate = (self.clock() - first) / since
         setup = max(0.0, first - self.fold_t0 - rate)
-        done, total = self._work()
+        done, total = self._fold_units()
+        units = total - done + (self.n_splits - self.split_index) * (self.epochs + self.n_baselines)
+        units += self.refit_epochs
         folds_left = self.n_splits - self.split_index + (1 if self.refit_epochs else 0)
-        eta = max(total - done, 0.0) * rate + setup * folds_left
-        return f"{pct}, ETA up to {format_duration(eta)}"
+        eta = max(units, 0.0) * rate + setup * folds_left
+        return f"ETA up to {format_duration(eta)}"
 
     def _fold_name(self) -> str:
         name = f"fold {self.split_index}/{self.n_splits}"
@@ -294,6 +342,7 @@ class Progress:
         self.n_splits = int(n_splits)
         self.epochs = int(epochs)
         self.refit_epochs = int(refit_epochs)
+        self.refit_planned = self.refit_epochs > 0
         self.n_baselines = len(baselines)
         parts = []
         if self.epochs:
@@ -308,14 +357,15 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
+            # in percent of this cross-validation; the ETA is this module's (the postfix),
+            # not tqdm's rate so far
             self.bar = tqdm(
-                total=self.work_total,
+                total=100,
                 desc=self.unit_label or "cross-validation",
                 file=self.stream,
-                unit="step",
                 dynamic_ncols=True,
                 leave=not self.unit_label,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}{postfix}]",
             )
         else:
             self.line(f"{self.unit_label + ': ' if self.unit_label else ''}{plan}")
@@ -325,6 +375,9 @@ class Progress:
         self.epochs_in_fold = 0
         self.cnn_done = False
         self.baselines_in_fold = 0
+        self.ran_in_fold = False
+        self.extra_now = 0.0
+        self.cnn_on = ""
         self.fold_t0 = self.clock()
         self._first_epoch_t, self._epochs_since_first = None, 0
         self._describe(self._fold_name() + (": CNN" if self.epochs else ""))
@@ -332,6 +385,7 @@ class Progress:
 
     def _on_epoch(self, **_):
         self.epochs_in_fold += 1
+        self.ran_in_fold = True
         if not self.refitting:
             if self._first_epoch_t is None:
                 self._first_epoch_t = self.clock()
@@ -344,14 +398,19 @@ class Progress:
         else:
             cap = self.epochs
             where = self._fold_name() + ": CNN"
+            if self.cnn_on:
+                where += f" on {self.cnn_on} start"
             t0 = self.fold_t0
         self._sync_bar()
         if self.mode == "lines" and self.limiter.ready():
-            of = f" of at most {cap}" if self.epochs_in_fold <= cap else ""
-            self.line(
-                f"{where} epoch {self.epochs_in_fold}{of}, "
-                f"{format_duration(self.clock() - t0)}; {self.eta_text()}"
-            )
+            # each network's epoch calls back: with several, count network-epochs and say so
+            n = self.epochs_in_fold
+            if self.nets > 1:
+                of = f" of at most {cap:,} ({cap // self.nets} epochs x {self.nets} networks)"
+                what = f"network-epoch {n:,}{of if n <= cap else ''}"
+            else:
+                what = f"epoch {n:,}{f' of at most {cap:,}' if n <= cap else ''}"
+            self.line(f"{where} {what}, {format_duration(self.clock() - t0)}; {self.eta_text()}")
 
     def _on_cnn_second_start(self, start="the CNN-GP", gain=None, basis=None, **_):
         """The start choice cross-fits the convolutions a second time, on the other start
@@ -360,11 +419,10 @@ class Progress:
             where = (f"{self.unit_label}: " if self.unit_label else "") + "refit"
         else:
             where = self._fold_name()
-        cap = self.refit_epochs if self.refitting else self.epochs
-        expect = min(cap, float(np.mean(self.epochs_run))) if self.epochs_run else cap
-        if not self.refitting:  # (the refit's bar just waits at its end)
-            self.extra_now += expect
+        if not self.refitting:  # the first run's epochs are done work of the fold
+            self.extra_now += self.epochs_in_fold
             self.epochs_in_fold = 0
+            self.cnn_on = start
         self._sync_bar()
         self._describe(f"{where}: CNN on {start} start")
         why = f" (REML log-likelihood +{gain:.1f})" if gain is not None else ""
@@ -407,6 +465,7 @@ class Progress:
         if self.epochs and not self.cnn_done:  # a caller that does not send fold_trained
             self.cnn_done = True
         self.baselines_in_fold += 1
+        self.ran_in_fold = True
         self._sync_bar()
         took = f" ({format_duration(seconds)})" if seconds is not None else ""
         if self.mode == "lines":
@@ -418,7 +477,9 @@ class Progress:
         if self.epochs and not self.cnn_done:
             self.epochs_run.append(min(self.epochs_in_fold, self.epochs) or self.epochs)
         self.folds_done = self.split_index
-        self.extra_total += self.extra_now
+        if self.ran_in_fold:  # a fold resumed from disk ran nothing: not a fold's time
+            self.fold_seconds.append(self.clock() - self.fold_t0)
+            self.ran_in_fold = False
         self.extra_now = 0.0
         self.cnn_done = False
         self.epochs_in_fold = 0
@@ -481,7 +542,17 @@ class Progress:
         of = f" ({index}/{total})" if counted else ""
         self.line(f"{name}{of} ...")
 
-    def _on_step_done(self, name="step", seconds=None, index=None, total=None, detail="", **_):
+    def _on_step_done(
+        self,
+        name="step",
+        seconds=None,
+        index=None,
+        total=None,
+        detail="",
+        work_done=None,
+        work_total=None,
+        **_,
+    ):
         if seconds is None:
             seconds = self.clock() - getattr(self, "_step_t0", self.clock())
         counted = index is not None and bool(total)
@@ -493,7 +564,10 @@ class Progress:
         of = f" ({index}/{total})" if counted else ""
         eta = ""
         if counted:
-            left = eta_seconds(index, total, self.clock() - getattr(self, "_steps_t0", self.t0))
+            # steps of unequal cost (explain: integrated gradients takes steps + 1 gradient
+            # passes, saliency one) give their costs: the ETA is the cost left at the rate so far
+            done, all_ = (index, total) if work_total is None else (work_done, work_total)
+            left = eta_seconds(done, all_, self.clock() - getattr(self, "_steps_t0", self.t0))
             eta = f"; ETA {format_duration(left)}" if left else ""
         self.line(f"{name}{of} done ({format_duration(seconds)}){detail}{eta}")
 

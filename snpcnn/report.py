@@ -17,6 +17,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -914,9 +915,10 @@ def _plots(results, out: Path) -> list[str]:
                 if pm["predicted"].std() > 0
                 else np.nan
             )
-            ax.set_title(
-                f"{model}: pooled Pearson r = {r:.3f}" if np.isfinite(r) else f"{model}: constant"
-            )
+            # a long name (the default's start row) is wrapped to the panel's width: in one
+            # line the titles of neighbouring panels ran into each other
+            said = f"pooled Pearson r = {r:.3f}" if np.isfinite(r) else "constant"
+            ax.set_title(f"{textwrap.fill(model, 36)}\n{said}", fontsize=10)
             ax.set_xlabel("predicted (out of fold)")
             ax.set_ylabel(f"observed {trait}")
         fig.tight_layout()

@@ -281,8 +281,10 @@ def explain(
     holder = bundle.model if convs else (members[0] if members else None)
     first = convs[0] if convs else (ex.conv_layer_names(holder)[0] if holder is not None else None)
     patterns = ex.filter_patterns(holder, first, method="weights") if first else None
+    written = ["importance.csv", *(f"manhattan_{m}.png" for m in method_list)]
     if patterns is not None and patterns.ndim == 3:
         ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
+        written.append("filters.png")
         if members:
             click.echo(
                 f"filters.png: the first convolution of network '{holder.name}', 1 of the "
@@ -332,7 +334,8 @@ def explain(
     absent = top["imputed"] if "imputed" in top else [False] * len(top)
     names = [f"{i} (absent from the file)" if a else str(i) for i, a in zip(top["id"], absent)]
     click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(names))
-    click.echo(f"results written to {out}/ (importance.csv, manhattan_*.png, explain.json)")
+    written.append("explain.json")
+    click.echo(f"results written to {out}/ ({', '.join(written)})")
 
 
 def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids):

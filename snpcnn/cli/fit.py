@@ -357,15 +357,8 @@ def fit(
     early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"))
     if early is not None:
         click.get_current_context().call_on_close(early.close)
-    progress = Progress()
-    progress("step_start", name=f"reading genotypes {genotypes}")
-    geno = read_cli_genotypes(genotypes, geno_format, coding)
-    progress(
-        "step_done",
-        name="reading genotypes",
-        detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
-    )
     traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once
+    # first: a trait or covariate the file lacks is one line before the genotypes are read
     pheno = read_phenotypes(
         phenotypes,
         id_column=id_column,
@@ -374,6 +367,14 @@ def fit(
         covariates_path=covariates_file,
         categorical=cat_list or None,
         labels=[groups] if groups else None,
+    )
+    progress = Progress()
+    progress("step_start", name=f"reading genotypes {genotypes}")
+    geno = read_cli_genotypes(genotypes, geno_format, coding)
+    progress(
+        "step_done",
+        name="reading genotypes",
+        detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
     )
     cov_line = describe_covariates(pheno)
     if cov_line:

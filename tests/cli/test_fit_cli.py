@@ -184,6 +184,19 @@ def test_bad_input_is_one_clear_line(small_files, tmp_path, args, message):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("opt", [["--trait", "GY_E9"], ["--covariates", "GY_E9"]])
+def test_a_trait_or_covariate_not_in_the_file_fails_before_the_genotypes_are_read(
+    small_files, tmp_path, opt, monkeypatch
+):
+    """It printed the two 'reading genotypes' lines first (a large file: minutes)."""
+    monkeypatch.delenv("SNPCNN_PROGRESS", raising=False)
+    d = small_files
+    args = ["fit", f"{d}/geno.csv", f"{d}/pheno.csv", *opt, "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0 and "GY_E9" in r.output
+    assert "reading genotypes" not in r.output, r.output
+
+
 def test_training_options_reach_the_run(small_files, tmp_path):
     d = small_files
     out = tmp_path / "o"

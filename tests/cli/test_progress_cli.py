@@ -66,3 +66,10 @@ def test_explain_logs_each_method(small, fitted, monkeypatch):
     assert re.search(STAMP + r"reading genotypes done", err), err
     assert re.search(STAMP + r"saliency \(1/2\) done \([\d.]+ s\); ETA", err), err
     assert re.search(STAMP + r"integrated_gradients \(2/2\) done", err), err
+    # integrated gradients costs 5 gradient passes (steps + 1) to saliency's 1
+    m = re.search(r"saliency \(1/2\) done \(([\d.]+) s\); ETA ([\d.]+) s", err)
+    assert m and float(m[2]) == pytest.approx(5 * float(m[1]), abs=0.35), err
+    # the last line names every file written, and only those
+    m = re.fullmatch(r"results written to (.+)/ \((.*)\)", r.stdout.strip().splitlines()[-1])
+    names = m[2].split(", ")
+    assert sorted(names) == sorted(p.name for p in (d / "ex").iterdir()), names
