@@ -89,7 +89,7 @@ MT_START_NAME = "CNN start (RR-BLUP or MT-GBLUP, by likelihood ratio)"
 #: default since session 35)
 MT_KERNEL_START_NAME = "CNN start (RR-BLUP, MT-GBLUP or MT-CNN-GP, by likelihood)"
 #: the same where a trait may be predicted by its own one-trait CNN-GP instead
-#: (``[linear] multitrait_trait_choice``, the default since session 36)
+#: (``[linear] multitrait_trait_choice``, preset snpcnn_default_mt_trait, session 36)
 MT_TRAIT_START_NAME = (
     "CNN start (RR-BLUP, MT-GBLUP or MT-CNN-GP by likelihood; a trait's own CNN-GP where its "
     "leave-one-out error is lower)"

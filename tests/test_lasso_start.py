@@ -39,8 +39,6 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a["linear"].pop("multitrait_cnn_gp") is True  # v14 (session 35)
     b["linear"].pop("multitrait_cnn_gp")
-    assert a["linear"].pop("multitrait_trait_choice") is True  # v15 (session 36)
-    b["linear"].pop("multitrait_trait_choice")
     assert a == b and a["linear"]["kernel"] == ["cnn_gp", "gblup_ad", "lasso"]
 
 

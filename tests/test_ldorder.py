@@ -321,20 +321,12 @@ def test_default_is_v12():
     second stage over SNP triples; v9 is v8 with every SNP pair a screen candidate in the LD
     order.  Since session 34 the default adds the multi-trait start for several traits
     ([linear] multitrait; v13), and since session 35 the multi-trait CNN-GP there
-    ([linear] multitrait_cnn_gp; v14), and since session 36 each trait's own CNN-GP where its
-    leave-one-out error is lower ([linear] multitrait_trait_choice; v15), which fits of one
-    trait never use."""
+    ([linear] multitrait_cnn_gp; v14), which fits of one trait never use."""
     a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
     v13 = load_architecture("snpcnn_default_v13")
-    v14 = load_architecture("snpcnn_default_v14")
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == "snpcnn_default_v12"
     assert v13.pop("name") == "snpcnn_default_v13"
-    assert v14.pop("name") == "snpcnn_default_v14"
-    a.pop("description"), b.pop("description"), v13.pop("description"), v14.pop("description")
-    assert a["linear"]["multitrait_trait_choice"] is True
-    assert v14["linear"]["multitrait_trait_choice"] is False
-    a["linear"]["multitrait_trait_choice"] = False
-    assert a == v14  # v15 = v14 + each trait's own choice
+    a.pop("description"), b.pop("description"), v13.pop("description")
     assert a["linear"]["multitrait_cnn_gp"] is True and v13["linear"]["multitrait_cnn_gp"] is False
     a["linear"]["multitrait_cnn_gp"] = False
     assert a == v13  # v14 = v13 + the multi-trait CNN-GP

@@ -104,8 +104,8 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
     pd.DataFrame({"A": y[:, 0], "B": y[:, 1]}, index=g.samples).to_csv(
         tmp_path / "y.csv", index_label="sample_id"
     )
-    assert start_label("snpcnn_default", 2) == MT_TRAIT_START_NAME  # v15 (session 36)
-    assert start_label("snpcnn_default_v14", 2) == MT_KERNEL_START_NAME  # session 35's
+    assert start_label("snpcnn_default", 2) == MT_KERNEL_START_NAME  # v14 (session 35)
+    assert start_label("snpcnn_default_mt_trait", 2) == MT_TRAIT_START_NAME  # session 36
     assert start_label("snpcnn_default_v13", 2) == MT_START_NAME  # session 34's default
     assert start_label("snpcnn_default_v12", 2) != MT_START_NAME  # the frozen v12: no change
     assert start_label("snpcnn_default") != MT_START_NAME  # one trait: no change
@@ -113,14 +113,14 @@ def test_cross_validate_cv2_names_and_uses_the_multitrait_start(x, tmp_path):
         g, tmp_path / "y.csv", ["A", "B"], folds=2, epochs=4, patience=2, conv_folds=2,
         baselines=["gblup", "mtgblup"], refit=False, cv_scheme="cv2",
     )  # fmt: skip
-    assert res.models[1] == MT_TRAIT_START_NAME
+    assert res.models[1] == MT_KERNEL_START_NAME
     starts = [h["conv"]["start"] for h in res.histories]
     assert starts == ["mtgblup", "mtgblup"]
     assert res.start_counts()["MT-GBLUP"] == 2
     text = conv_kept_text(res)
     assert "multi-trait GBLUP" in text and "**2 of 2**" in text
     m = res.metrics[res.metrics.metric == "pearson_r"].groupby("model")["value"].mean()
-    assert m[MT_TRAIT_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
+    assert m[MT_KERNEL_START_NAME] > m["GBLUP"] + 0.05  # it borrows from the other trait
     assert res.trait_own_starts() is None  # the multi-trait CNN-GP was not the start
 
 
@@ -217,9 +217,7 @@ def test_the_start_is_the_multitrait_cnn_gp_where_its_likelihood_wins(x):
     from snpcnn.training import TrainConfig, _start_output
 
     y = _epistatic(x, 1, missing=0.2)
-    # v14: one depth for every trait (v15's per-trait choice: the test below)
-    v14 = TrainConfig(model="snpcnn_default_v14")
-    start, info = _multitrait_start(x, y.astype(np.float32), v14)
+    start, info = _multitrait_start(x, y.astype(np.float32), TrainConfig())
     assert info["chosen"] == "mt_cnn_gp" and start.kind == "mt_cnn_gp"
     assert info["candidates"] == ["ridge", "mtgblup", "mt_cnn_gp"]
     ll = info["loglik"]
@@ -314,23 +312,32 @@ def test_leave_cell_out_residuals_equal_hiding_the_cell(x):
     assert np.isnan(m.loo_cell_residuals_[~obs]).all()
 
 
-def test_a_trait_better_alone_is_predicted_by_its_own_cnn_gp(x):
-    """v15 ([linear] multitrait_trait_choice): where a trait's one-trait CNN-GP has the lower
-    exact leave-one-out error, the multi-trait start predicts it with that fit (its own
-    depth); the other traits keep the joint fit, and the saved layer computes both."""
+def test_a_trait_better_alone_is_predicted_by_its_own_cnn_gp(x, monkeypatch):
+    """[linear] multitrait_trait_choice (preset snpcnn_default_mt_trait, session 36): where a
+    trait's one-trait CNN-GP has the lower exact leave-one-out error, the multi-trait start
+    predicts it with that fit (its own depth); the other traits keep the joint fit, and the
+    saved layer computes both.  The key's value below 1 is a paired test's p threshold."""
     import keras
 
+    import snpcnn.training as tr
     from snpcnn.models.layers import KernelPrediction
     from snpcnn.training import TrainConfig, _start_output
 
     y = _epistatic(x, 1, rho=0.3, missing=0.2)
     y[:, 1] = 0.5 * y[:, 1] + 0.8 * _traits(x, 0.5, 1)[:, 0]  # trait 2 partly additive
-    # trait 2's own fit is better by 0.5 % (p 0.37): the default's 5 % test keeps the joint fit
-    _, gated = _multitrait_start(x, y.astype(np.float32), TrainConfig())
+    # the default: no per-trait choice
+    _, plain = _multitrait_start(x, y.astype(np.float32), TrainConfig())
+    assert plain["chosen"] == "mt_cnn_gp" and "trait_starts" not in plain
+    # trait 2's own fit is better by 0.5 % (p 0.37): a 5 % test keeps the joint fit
+    real = tr._linear_spec
+    with monkeypatch.context() as mp:
+        mp.setattr(tr, "_linear_spec", lambda c: {**real(c), "multitrait_trait_choice": 0.05})
+        _, gated = _multitrait_start(x, y.astype(np.float32), TrainConfig())
     assert gated["trait_starts"] == ["mt_cnn_gp", "mt_cnn_gp"]
     assert 0.05 < gated["trait_p_value"][1] < 0.5
-    # without the test (conv_gate 0: the lower error wins) trait 2 takes its own fit
-    start, info = _multitrait_start(x, y.astype(np.float32), TrainConfig(conv_gate=0.0))
+    # the preset (1.0: the lower error wins): trait 2 takes its own fit
+    mt_trait = TrainConfig(model="snpcnn_default_mt_trait")
+    start, info = _multitrait_start(x, y.astype(np.float32), mt_trait)
     assert info["chosen"] == "mt_cnn_gp" and info["trait_starts"] == ["mt_cnn_gp", "cnn_gp"]
     mse = info["trait_loo_mse"]
     assert mse["cnn_gp"][1] < mse["mt_cnn_gp"][1] and mse["cnn_gp"][0] >= mse["mt_cnn_gp"][0]
@@ -345,8 +352,8 @@ def test_a_trait_better_alone_is_predicted_by_its_own_cnn_gp(x):
     )
     resid = y[rows1, 1] - start.fitted[rows1, 1]
     np.testing.assert_allclose(start.shift[rows1, 1], fit1.loo_resid - resid, atol=1e-4)
-    # trait 1: the joint fit, as without the choice (v14)
-    v14, _ = _multitrait_start(x, y.astype(np.float32), TrainConfig(model="snpcnn_default_v14"))
+    # trait 1: the joint fit, as without the choice (the default)
+    v14, _ = _multitrait_start(x, y.astype(np.float32), TrainConfig())
     new = x[:9] + 0.1
     np.testing.assert_allclose(start.predict(new)[:, 0], v14.predict(new)[:, 0], rtol=1e-6)
     np.testing.assert_allclose(start.predict(x), start.fitted, rtol=1e-5, atol=1e-5)

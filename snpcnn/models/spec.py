@@ -122,9 +122,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # more than kernel_threshold (session 35)
     "multitrait_cnn_gp": (check_bool, False),
     # with multitrait_cnn_gp: a trait whose own one-trait CNN-GP has a lower exact
-    # leave-one-out error than the joint fit's prediction of it is predicted by that fit
-    # (session 36)
-    "multitrait_trait_choice": (check_bool, False),
+    # leave-one-out error than the joint fit's prediction of it is predicted by that fit,
+    # where a one-sided paired t-test of the squared errors gives p below this value (0: never;
+    # 1: the lower error wins; session 36, preset snpcnn_default_mt_trait)
+    "multitrait_trait_choice": (lambda v, n: _check_unit(v, n), 0.0),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -636,8 +637,9 @@ def _check_linear(table: Any) -> dict:
         )
     if out["multitrait_trait_choice"] and not out["multitrait_cnn_gp"]:
         raise InputError(
-            "`linear`: multitrait_trait_choice = true chooses between the multi-trait CNN-GP "
-            "and each trait's own CNN-GP; set multitrait_cnn_gp = true too"
+            "`linear`: multitrait_trait_choice chooses between the multi-trait CNN-GP and each "
+            "trait's own CNN-GP; set multitrait_cnn_gp = true too, or multitrait_trait_choice "
+            "= 0"
         )
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(

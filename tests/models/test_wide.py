@@ -29,7 +29,7 @@ def test_linear_table_is_validated_and_filled():
         "lasso_proposal_p": 1.0,
         "multitrait": False,
         "multitrait_cnn_gp": False,
-        "multitrait_trait_choice": False,
+        "multitrait_trait_choice": 0.0,
     }
     assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}
     assert load_architecture(_with_linear({"l2": 1e-3, "penalty": "reml"}))["linear"] == {
