@@ -28,7 +28,15 @@ ORDER = [
 
 
 def _demote(text: str) -> str:
-    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", text, flags=re.M)
+    # headings only: a '# comment' line inside a ``` code block stays as written
+    out, fenced = [], False
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            line = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", line)
+        out.append(line)
+    return "".join(out)
 
 
 def main() -> None:

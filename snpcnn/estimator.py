@@ -364,8 +364,10 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         # predict's answer for a sample with no call (its probabilities are NaN)
         self.most_frequent_class_ = self.classes_[np.argmax(np.bincount(codes))]
         if len(self.classes_) < 2:
+            only = self.classes_[0]
+            only = only.item() if isinstance(only, np.generic) else only  # not np.float64(0.0)
             raise ValueError(
-                f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
+                f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({only!r})"
             )
         self.lpm_ = None
         if len(self.classes_) == 2:

@@ -127,7 +127,7 @@ class Genotypes:
                 r, c = np.argwhere(bad)[0]
                 raise InputError(
                     f"dosages must be 0, 1 or 2 (-1 or NaN = missing); row {r}, column {c} is "
-                    f"{d[r, c]!r} ({int(bad.sum())} such values): round imputed dosages, or "
+                    f"{float(d[r, c]):g} ({int(bad.sum())} such values): round imputed dosages, or "
                     "code missing calls as -1"
                 )
             d = d.astype(np.int8)

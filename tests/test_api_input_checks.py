@@ -26,7 +26,7 @@ from snpcnn.simulate import simulate_genotypes, simulate_trait
 def test_genotypes_refuse_values_that_are_no_dosage(values, fragment):
     with pytest.raises(InputError, match="must be 0, 1 or 2") as e:
         Genotypes(np.array(values, dtype=float), ["a", "b"])
-    assert fragment in str(e.value)
+    assert fragment in str(e.value) and "np.float" not in str(e.value)  # no numpy repr
 
 
 def test_genotypes_take_nan_and_minus_one_as_missing():
@@ -241,3 +241,12 @@ def test_ridge_refuses_integer_codes_outside_0_2_and_takes_float_features():
     assert np.isfinite(m.predict(X[:5])).all()
     centred = X - X.mean(axis=0)
     assert np.isfinite(RidgeRegression().fit(centred, y).predict(centred[:5])).all()
+
+
+def test_one_class_is_named_without_a_numpy_repr():
+    """A checking helper (session 36): the classifier said "got 1 class (np.float64(0.0))"."""
+    from snpcnn.estimator import SNPCNNClassifier
+
+    X = np.zeros((6, 4))
+    with pytest.raises(ValueError, match=r"got 1 class \(0\.0\)"):
+        SNPCNNClassifier(epochs=1).fit(X, np.zeros(6))

@@ -125,7 +125,7 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # leave-one-out error than the joint fit's prediction of it is predicted by that fit,
     # where a one-sided paired t-test of the squared errors gives p below this value (0: never;
     # 1: the lower error wins; session 36, preset snpcnn_default_mt_trait)
-    "multitrait_trait_choice": (lambda v, n: _check_unit(v, n), 0.0),
+    "multitrait_trait_choice": (lambda v, n: _check_unit_or_off(v, n), 0.0),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -234,6 +234,17 @@ def _check_unit(value: Any, name: str) -> float:
     if not 0 < v <= 1:
         raise InputError(
             f"Invalid value for argument `{name}`. Expected 0 < {name} <= 1. Received {name}={value!r}."
+        )
+    return v
+
+
+def _check_unit_or_off(value: Any, name: str) -> float:
+    """A number in [0, 1]: a p-value threshold, 0 for off."""
+    v = check_nonnegative_float(value, name)
+    if v > 1:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected 0 <= {name} <= 1 (0: off). "
+            f"Received {name}={value!r}."
         )
     return v
 
