@@ -32,6 +32,21 @@ def x():
     return (d - d.mean(0)) / d.std(0)  # the CNN's input: standardised dosages
 
 
+def _genetic_blup(m, G, r, cells, i, j):
+    """By brute force: the BLUP of line i's genetic value in trait j from the residuals ``r``
+    of the observed ``cells`` (per trait), with m's covariances and the kernel G."""
+    V = np.block(
+        [
+            [m.Sg_[a, b] * G[np.ix_(cells[a], cells[b])]
+             + m.Se_[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
+            for a in range(2)
+        ]
+    )  # fmt: skip
+    alpha = np.linalg.solve(V, np.concatenate([r[cells[b], b] for b in range(2)]))
+    cov = np.concatenate([m.Sg_[j, b] * G[i, cells[b]] for b in range(2)])  # genetic only
+    return cov @ alpha
+
+
 def test_leave_line_out_residuals_equal_refitting_without_the_line(x):
     y = _traits(x, 0.9, 1, missing=0.3)
     m = MultiTraitGBLUP(loo=True, jitter=0.0, scale=float(x.shape[1])).fit(x, y)
@@ -42,17 +57,9 @@ def test_leave_line_out_residuals_equal_refitting_without_the_line(x):
     for i in (0, 7, 100, 239):
         keep = np.arange(len(y)) != i
         cells = [np.flatnonzero(obs[:, j] & keep) for j in range(2)]
-        V = np.block(
-            [
-                [m.Sg_[a, b] * G[np.ix_(cells[a], cells[b])]
-                 + m.Se_[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
-                for a in range(2)
-            ]
-        )  # fmt: skip
-        alpha = np.linalg.solve(V, np.concatenate([r[cells[j], j] for j in range(2)]))
         for j in np.flatnonzero(obs[i]):
-            cov = np.concatenate([m.Sg_[j, b] * G[i, cells[b]] for b in range(2)])
-            assert m.loo_residuals_[i, j] == pytest.approx(r[i, j] - cov @ alpha, abs=1e-9)
+            want = r[i, j] - _genetic_blup(m, G, r, cells, i, j)
+            assert m.loo_residuals_[i, j] == pytest.approx(want, abs=1e-9)
     assert np.isnan(m.loo_residuals_[~obs]).all()
     with pytest.raises(Exception, match="exact solver"):
         MultiTraitGBLUP(loo=True, solver="iterative", scale=150.0).fit(x, y)
@@ -299,16 +306,8 @@ def test_leave_cell_out_residuals_equal_hiding_the_cell(x):
         cells = [
             np.flatnonzero(obs[:, b] & ((np.arange(len(y)) != i) | (b != j))) for b in range(2)
         ]
-        V = np.block(
-            [
-                [m.Sg_[a, b] * G[np.ix_(cells[a], cells[b])]
-                 + m.Se_[a, b] * (cells[a][:, None] == cells[b][None, :]) for b in range(2)]
-                for a in range(2)
-            ]
-        )  # fmt: skip
-        alpha = np.linalg.solve(V, np.concatenate([r[cells[b], b] for b in range(2)]))
-        cov = np.concatenate([m.Sg_[j, b] * G[i, cells[b]] for b in range(2)])  # genetic only
-        assert m.loo_cell_residuals_[i, j] == pytest.approx(r[i, j] - cov @ alpha, abs=1e-9)
+        want = r[i, j] - _genetic_blup(m, G, r, cells, i, j)
+        assert m.loo_cell_residuals_[i, j] == pytest.approx(want, abs=1e-9)
     assert np.isnan(m.loo_cell_residuals_[~obs]).all()
 
 
