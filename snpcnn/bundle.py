@@ -315,7 +315,9 @@ class ModelBundle:
                 f"{int(seen.sum()):,} of the {n:,} samples of {genotypes.source or 'the genotypes'} "
                 f"were in the model's training data (e.g. '{first}'): their predictions are "
                 "fitted values, closer to their own phenotypes than a prediction for an unseen "
-                "line; judge accuracy on the other samples, or by snpcnn fit's cross-validation",
+                "line (several traits: a line observed in any of them, whose records also "
+                "inform the others); judge accuracy on the other samples, or by snpcnn fit's "
+                "cross-validation",
                 TrainingSampleWarning,
                 stacklevel=2,
             )

@@ -341,8 +341,15 @@ def test_a_trait_better_alone_is_predicted_by_its_own_cnn_gp(x, monkeypatch):
     mse = info["trait_loo_mse"]
     assert mse["cnn_gp"][1] < mse["mt_cnn_gp"][1] and mse["cnn_gp"][0] >= mse["mt_cnn_gp"][0]
     assert info["trait_p_value"] == gated["trait_p_value"]
-    # some lines lack a trait but have the other: the joint fit is scored cell by cell
+    # 20 % of the lines lack a trait but have the other: the joint fit is scored cell by cell
     assert info["trait_loo_unit"] == ["cell", "cell"]
+    # one such line is no CV2: still scored by line (one missing cell switched every cell's
+    # unit, and with it the choice; a checking helper, session 36)
+    full = _epistatic(x, 1, rho=0.3)
+    full[:, 1] = 0.5 * full[:, 1] + 0.8 * _traits(x, 0.5, 1)[:, 0]
+    full[7, 0] = np.nan
+    _, one = _multitrait_start(x, full.astype(np.float32), mt_trait)
+    assert one["chosen"] == "mt_cnn_gp" and one["trait_loo_unit"] == ["line", "line"]
     d1, fit1, rows1 = start.gp.trait_fits_[1]
     assert start.depths == [info["kernel_depth"], d1] and d1 != info["kernel_depth"]
     # trait 2: its own REML fit (in-sample g = y - delta H^-1 r at its depth), its exact LOO
