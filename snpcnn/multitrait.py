@@ -318,7 +318,10 @@ class MultiTraitGBLUP:
     ``fit(X, Y, C=None)``: ``X`` (n x p) mean-imputed dosages, ``Y`` (n x T) with NaN for cells
     not observed.  ``predict(X_new, C_new=None)`` returns the n_new x T predictions (fixed effects
     + genetic values); a row of ``X_new`` equal to a training line gets that line's BLUP, which
-    uses its own observed traits.
+    uses its own observed traits.  ``loo=True`` (exact solver) also gives the exact
+    leave-one-line-out residuals ``loo_residuals_``; ``loo_cells=True`` as well the
+    leave-one-cell-out residuals of the genetic prediction ``loo_cell_residuals_`` (CV2's case;
+    an extra O(cells^2) pass, so only where asked).
     """
 
     def __init__(
@@ -330,6 +333,7 @@ class MultiTraitGBLUP:
         tol: float = 1e-6,
         scale: float | None = None,
         loo: bool = False,
+        loo_cells: bool = False,
     ) -> None:
         self.jitter = jitter
         self.maxiter = maxiter
@@ -338,6 +342,7 @@ class MultiTraitGBLUP:
         self.tol = tol
         self.scale = scale
         self.loo = loo
+        self.loo_cells = loo_cells
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, Y, C=None, *, kernel=None, init=None) -> MultiTraitGBLUP:
@@ -472,8 +477,10 @@ class MultiTraitGBLUP:
         if self.loo:
             Vi = _inverse(factor[0])
             self.loo_residuals_ = _leave_line_out(Vi, self.alpha_, cells_i, n)
-            # the same with one cell hidden, its line's other traits seen (CV2's case)
-            self.loo_cell_residuals_ = _leave_cell_out(Vi, self.alpha_, r, cells_i, G, self.Sg_, n)
+            if self.loo_cells:  # one cell hidden, its line's other traits seen (CV2's case)
+                self.loo_cell_residuals_ = _leave_cell_out(
+                    Vi, self.alpha_, r, cells_i, G, self.Sg_, n
+                )
             del Vi
         del factor
         # the dual weights per line and trait, mixed by Sg: g_hat(new) = G(new, train) U

@@ -412,7 +412,7 @@ def _multitrait_kernel(
         gp.fit(x2, pseudo)
         K = gp.K_train_
         del gp.K_train_
-        mk = MultiTraitGBLUP(solver="exact", loo=True)
+        mk = MultiTraitGBLUP(solver="exact", loo=True, loo_cells=trait_choice > 0)
         # started at the genomic fit's covariances (G's mean diagonal is 1 here): the same
         # optimum in fewer likelihood evaluations than from independent traits
         scale = max(float(np.mean(np.diag(K))), 1e-12)
@@ -473,12 +473,8 @@ def _multitrait_kernel(
             intercept[j] = float(fit_j.beta[0])
             loo[:, j] = np.nan
             loo[rows_j, j] = fit_j.loo_resid
-        for d in sorted(set(depths[j] for j in own)):
-            cols = [j for j in own if depths[j] == d]
-            twin = copy.copy(gp)
-            twin.depth_ = d
-            twin.dual_coef_ = dual[:, cols]
-            fitted[:, cols] = twin.genomic_values(x2).reshape(len(x2), -1) + intercept[cols]
+        cols = sorted(own)
+        fitted[:, cols] = _values_by_depth(gp, dual, depths, x2, cols) + intercept[cols]
     resid = np.where(obs, y - fitted, 0.0)
     shift = np.where(obs, np.nan_to_num(loo) - resid, 0.0)
     gp = copy.copy(gp)  # the kernel's rows and depth, with the multi-trait dual weights
@@ -508,15 +504,15 @@ def _own_trait_choice(gp, mk, obs: np.ndarray, info: dict, gate: float) -> dict[
     one-sided paired t-test over the trait's observed cells at p < ``gate`` (the key's value;
     1: the lower mean wins).  On wheat (session 36) the lower mean swapped E1 under CV2 in 5
     of 5 folds (+0.038 r) but E2 under CV1 in 4 of 5 on 0.4-1.4 % differences (-0.014 r);
-    the 5 % test swapped nothing (E1 under CV2: p 0.07-0.15).  The
-    joint fit is scored as the trait will be predicted: where some lines lack the trait but
-    have other traits observed (CV2's hidden cells, or an unbalanced trial; at least
-    ``CELL_UNIT_SHARE`` of the lines), by leaving one cell out with its line's other traits seen (``loo_cell_residuals_``, genetic prediction);
-    else by leaving the whole line out (new lines).  Why: on wheat CV2 the joint fit lowered
-    E1, whose genetic correlations with E2-E4 are negative, from the one-trait CNN-GP's
-    0.583 to 0.544, and its leave-one-cell-out error was above the one-trait fit's in 5 of 5
-    training parts.  Returns ``{trait: (depth, REML fit, rows)}``; ``info``
-    records both errors per trait."""
+    the 5 % test swapped nothing (E1 under CV2: p 0.07-0.15).  The joint fit is scored as the
+    trait will be predicted: where lines lack the trait but have other traits observed (CV2's
+    hidden cells, or an unbalanced trial; at least ``CELL_UNIT_SHARE`` of the lines), by
+    leaving one cell out with its line's other traits seen (``loo_cell_residuals_``, the
+    genetic prediction); else by leaving the whole line out (new lines).  Why: on wheat CV2
+    the joint fit lowered E1, whose genetic correlations with E2-E4 are negative, from the
+    one-trait CNN-GP's 0.583 to 0.544, and its leave-one-cell-out error was above the
+    one-trait fit's in 5 of 5 training parts.  Returns ``{trait: (depth, REML fit, rows)}``;
+    ``info`` records both errors per trait."""
     t = obs.shape[1]
     chosen: dict[int, tuple] = {}
     mse_joint, mse_own, unit, starts, pvals = [], [], [], [], []
@@ -610,17 +606,25 @@ class _MultiTraitKernelStart(_KernelStart):
     def _predict(self, x2: np.ndarray) -> np.ndarray:
         if self.depths is None:
             return super()._predict(x2)
-        import copy
+        cols = list(range(len(self.depths)))
+        return _values_by_depth(self.gp, self.gp.dual_coef_, self.depths, x2, cols) + self.intercept
 
-        out = np.empty((len(x2), len(self.depths)))
-        dual = np.asarray(self.gp.dual_coef_).reshape(self.gp.n_train_, -1)
-        for d in sorted(set(self.depths)):
-            cols = [j for j, dj in enumerate(self.depths) if dj == d]
-            twin = copy.copy(self.gp)
-            twin.depth_ = d
-            twin.dual_coef_ = dual[:, cols]
-            out[:, cols] = twin.genomic_values(x2).reshape(len(x2), -1)
-        return out + self.intercept
+
+def _values_by_depth(gp, dual: np.ndarray, depths: list[int], x2: np.ndarray, cols: list[int]):
+    """The genomic values of the outputs ``cols`` of a CNN-GP whose outputs have their own
+    kernel depths (``depths``) and dual weights (columns of ``dual``): one kernel pass per
+    distinct depth among them."""
+    import copy
+
+    dual = np.asarray(dual).reshape(gp.n_train_, -1)
+    out = np.empty((len(x2), len(cols)))
+    for d in sorted({depths[j] for j in cols}):
+        at = [k for k, j in enumerate(cols) if depths[j] == d]
+        twin = copy.copy(gp)
+        twin.depth_ = d
+        twin.dual_coef_ = dual[:, [cols[k] for k in at]]
+        out[:, at] = twin.genomic_values(x2).reshape(len(x2), -1)
+    return out
 
 
 @dataclass(kw_only=True)

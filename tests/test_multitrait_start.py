@@ -297,7 +297,9 @@ def test_leave_cell_out_residuals_equal_hiding_the_cell(x):
     """loo_cell_residuals_: each observed cell's value minus the BLUP of its genetic value
     from every other cell, its own line's other traits included (CV2's prediction)."""
     y = _traits(x, 0.7, 3, missing=0.3)
-    m = MultiTraitGBLUP(loo=True, jitter=0.0, scale=float(x.shape[1])).fit(x, y)
+    m = MultiTraitGBLUP(loo=True, loo_cells=True, jitter=0.0, scale=float(x.shape[1])).fit(x, y)
+    plain = MultiTraitGBLUP(loo=True, scale=float(x.shape[1])).fit(x, y)
+    assert not hasattr(plain, "loo_cell_residuals_")  # only on request
     obs = ~np.isnan(y)
     r = np.where(obs, y - np.array([c[0] for c in m.coef_]), np.nan)
     z = x - x.mean(0)

@@ -588,19 +588,16 @@ class KernelPrediction(keras.layers.Layer):
             db = ops.mean(3.0 * kbb_all * kbb_all, axis=-1)
         else:
             da, db = ops.mean(kaa_all, axis=-1), ops.mean(kbb_all, axis=-1)
-        if self.depths is None:
-            for _ in range(self.depth):
-                K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
-                da, db = da + b, db + b
-            return ops.matmul(K, self.dual) + self.intercept
-        # per-output depths: the kernel at each depth times the dual weights of the outputs
-        # at that depth (the others' columns masked to zero)
+        # each output's depth (one for all but the multi-trait start's traits predicted by
+        # their own CNN-GP): the kernel at each depth times the dual weights of the outputs
+        # at that depth (the others' columns masked to zero; all ones: the weights as they are)
+        depths = self.depths if self.depths is not None else [self.depth] * self.n_outputs
         out = None
-        for level in range(max(self.depths) + 1):
+        for level in range(max(depths) + 1):
             if level:
                 K = _arccos_map(K + b, ops.expand_dims(da + b, 1), ops.expand_dims(db + b, 0))
                 da, db = da + b, db + b
-            mask = np.array([d == level for d in self.depths], dtype="float32")
+            mask = np.array([d == level for d in depths], dtype="float32")
             if mask.any():
                 part = ops.matmul(K, self.dual * mask)
                 out = part if out is None else out + part
