@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["SnpcnnError", "InputError", "InputWarning"]
+import os
+import sys
+import warnings
+
+__all__ = ["SnpcnnError", "InputError", "InputWarning", "warn_at_caller"]
 
 
 class SnpcnnError(Exception):
@@ -19,3 +23,26 @@ class InputError(SnpcnnError, ValueError):
 
 class InputWarning(UserWarning):
     """An input was read, but something in it deserves a look (the CLI prints one line)."""
+
+
+# the packages whose frames a warning skips: the line it names is the user's call of fit or
+# predict, or of the Pipeline, GridSearchCV or cross_val_score that made it
+_SKIPPED_PACKAGES = ("snpcnn", "sklearn", "joblib")
+
+
+def _internal_dirs() -> tuple[str, ...]:
+    dirs = []
+    for name in _SKIPPED_PACKAGES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            dirs.append(os.path.dirname(module.__file__) + os.sep)
+    return tuple(dirs)
+
+
+def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` naming the first frame outside snpcnn, scikit-learn and joblib."""
+    internal = _internal_dirs()
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

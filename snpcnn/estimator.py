@@ -25,25 +25,20 @@ Examples
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from typing import Any
 
-import joblib
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-import snpcnn
 from snpcnn.backend import predict_array
 from snpcnn.bundle import MissingSnpWarning
 from snpcnn.config import PreprocessConfig, TrainingConfig
 from snpcnn.cv import TRAIN_DEFAULTS, cnn_head
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, warn_at_caller
 from snpcnn.genotypes import encode
 from snpcnn.training import TrainConfig, train_cnn
 
@@ -68,18 +63,7 @@ def _seed(random_state) -> int:
     return int(random_state)
 
 
-# warnings name the first frame outside these packages: the user's call of fit or predict,
-# or of the Pipeline, GridSearchCV or cross_val_score that made it
-_INTERNAL = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (snpcnn, sklearn, joblib) if m.__file__
-)
-
-
-def _warn(message: str, category: type[Warning] = UserWarning) -> None:
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+_warn = warn_at_caller
 
 
 class _SNPCNNBase(BaseEstimator):

@@ -355,6 +355,7 @@ class MultiTraitGBLUP:
         so the search may end elsewhere: on a simulated two-trait set with the CNN-GP's
         kernel, -log L 174.2 from MT-GBLUP's estimate against 179.7 from the default start
         (on wheat, MT-GBLUP reached one optimum from 4 starts)."""
+        from snpcnn.baselines._common import _check_dosage_range
         from snpcnn.baselines.kernels_at_scale import column_stats, is_lazy, pieces
 
         if not is_lazy(X):
@@ -365,6 +366,10 @@ class MultiTraitGBLUP:
         n, t = Y.shape
         if t < 2:
             raise InputError("multi-trait GBLUP needs at least 2 traits (environments)")
+        if n < 3:
+            raise InputError(
+                f"multi-trait GBLUP needs at least 3 training lines, got n_samples={n}"
+            )
         obs = ~np.isnan(Y)
         if self.solver not in SOLVERS:
             raise InputError(
@@ -395,7 +400,16 @@ class MultiTraitGBLUP:
                 f"{EXACT_MAX_CELLS:,})"
             )
         C = None if C is None else np.asarray(C, dtype=np.float64).reshape(n, -1)
-        mean = column_stats(X).mean
+        stats = column_stats(X)
+        if kernel is None:  # the relationship matrix needs columns that vary
+            if self.scale is None:  # ... and VanRaden's scale 0..2 dosages
+                _check_dosage_range(stats.lo, stats.hi, "multi-trait GBLUP")
+            if not stats.varying:
+                raise InputError(
+                    "multi-trait GBLUP: every SNP is monomorphic in the training rows (all "
+                    "dosages equal per column); nothing to fit"
+                )
+        mean = stats.mean
         self.p_ = mean / 2.0
         self.scale_ = (
             2.0 * float(np.sum(self.p_ * (1.0 - self.p_)))
@@ -702,16 +716,13 @@ class MultiTraitGBLUP:
                     "kernel(new, train) @ dual_"
                 )
             raise InputError("multi-trait GBLUP: call fit() before predict()")
+        from snpcnn.baselines._common import check_columns
         from snpcnn.baselines.kernels_at_scale import _columns, _steps, is_lazy, n_rows_cols
 
         if not is_lazy(X_new):
             X_new = np.asarray(X_new, dtype=np.float64)
         n, m = n_rows_cols(X_new)
-        if m != len(self.p_):
-            raise InputError(
-                f"multi-trait GBLUP: X_new has {m} SNP columns but the model was fitted on "
-                f"{len(self.p_)}"
-            )
+        check_columns(m, len(self.p_), type(self).__name__)
         out = np.zeros((n, self.n_traits_))
         starts, step = _steps(n, m)
         for c0 in starts:

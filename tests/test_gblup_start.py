@@ -46,8 +46,9 @@ def test_reml_ridge_predicts_exactly_what_gblup_predicts(with_covariates):
 
 
 def test_penalty_is_validated():
+    X = np.random.default_rng(0).integers(0, 3, (20, 8)).astype(float)
     with pytest.raises(InputError, match="penalty must be"):
-        RidgeRegression(penalty="gcv")
+        RidgeRegression(penalty="gcv").fit(X, np.arange(20.0))
     bad = {**TINY_REML, "linear": {"penalty": "ml"}}
     with pytest.raises(InputError, match="penalty"):
         load_architecture(bad)

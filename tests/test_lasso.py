@@ -75,11 +75,23 @@ def test_elastic_net_and_shift_invariance():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"l1_ratio": 0.0}, "l1_ratio"), ({"cv": 1}, "inner folds"), ({"eps": 2.0}, "eps")],
+    [
+        ({"l1_ratio": 0.0}, "l1_ratio"),
+        ({"cv": 1}, "inner folds"),
+        ({"eps": 2.0}, "eps"),
+        ({"cv": 5.0}, "whole number"),
+        ({"tol": float("nan")}, "tol must be a number"),
+    ],
 )
 def test_bad_parameters(kwargs, match):
+    """Checked by fit, not the constructor (scikit-learn's rule: ``set_params`` then fit)."""
+    X, y = _sparse(5, n=40, m=30)
+    model = Lasso(**kwargs)  # stores its arguments as given
+    assert model.get_params()[next(iter(kwargs))] is next(iter(kwargs.values()))
     with pytest.raises(InputError, match=match):
-        Lasso(**kwargs)
+        model.fit(X, y)
+    with pytest.raises(InputError, match=match):
+        Lasso().set_params(**kwargs).fit(X, y)
 
 
 def test_bad_inputs():

@@ -287,5 +287,5 @@ def test_cnn_gp_kernel_of_streamed_new_rows(small_blocks):
         def __len__(self):
             return 3
 
-    with pytest.raises(InputError, match="X_new has 7 SNP columns but the model was fitted on 603"):
+    with pytest.raises(InputError, match="X has 7 features, but CNNGP is expecting 603 features"):
         mem.kernel(Narrow())

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, warn_at_caller
 
 # Eigenvalues below this fraction of the largest are set to exactly zero.
 _EIG_RTOL = 1e-10
@@ -16,10 +18,55 @@ _COLLINEAR_RTOL = 1e-8
 
 
 # ---------------------------------------------------------------------------- helpers
+def not_2d(what: str, shape: Any) -> InputError:
+    """The error for an array that is not samples x SNPs (a 1-D row gets the reshape)."""
+    shape = tuple(shape)
+    hint = f"; Reshape your data: {what}.reshape(1, -1) for one sample" if len(shape) == 1 else ""
+    return InputError(f"{what} must be a 2-D samples x SNPs array, got shape {shape}{hint}")
+
+
+def check_columns(m: int, fitted: int, who: str = "the model") -> None:
+    """Refuse new rows whose SNP count differs from the fit's (worded as scikit-learn's)."""
+    if int(m) != int(fitted):
+        raise InputError(
+            f"X has {m} features, but {who} is expecting {fitted} features as input: pass the "
+            f"{fitted} SNP columns it was fitted on, in the same order"
+        )
+
+
+def _refuse_sparse_or_complex(A: Any, what: str) -> None:
+    if hasattr(A, "toarray") and hasattr(A, "nnz"):
+        raise InputError(
+            f"{what} is a sparse matrix: sparse input is not supported; pass a dense array "
+            f"({what}.toarray())"
+        )
+    dtype = getattr(A, "dtype", None)
+    if dtype is None:  # a list or another array-like: look at its values
+        dtype = np.asarray(A).dtype
+    if getattr(dtype, "kind", "") == "c":
+        raise InputError(
+            f"{what} holds complex numbers: Complex data not supported; pass real values"
+        )
+
+
+def _n_rows(X: Any) -> int:
+    """The number of rows of an array, array-like or lazy rows, after refusing sparse and
+    complex input (read before the solver is chosen, so before :func:`_as_matrix`)."""
+    _refuse_sparse_or_complex(X, "X")
+    shape = getattr(X, "shape", None)
+    return int(shape[0] if shape is not None and len(shape) else np.asarray(X).shape[0])
+
+
 def _as_matrix(X: Any, what: str) -> np.ndarray:
+    _refuse_sparse_or_complex(X, what)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
-        raise InputError(f"{what} must be a 2-D samples x SNPs array, got shape {X.shape}")
+        raise not_2d(what, X.shape)
+    if X.shape[1] == 0:
+        raise InputError(
+            f"{what} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required: "
+            "pass at least one SNP column"
+        )
     if not np.isfinite(X).all():
         raise InputError(
             f"{what} contains NaN or infinite values; impute missing dosages with the "
@@ -29,8 +76,16 @@ def _as_matrix(X: Any, what: str) -> np.ndarray:
 
 
 def _as_vector(y: Any, n: int) -> np.ndarray:
+    if y is None:
+        raise InputError("fit requires y to be passed, but the target y is None")
+    _refuse_sparse_or_complex(y, "y")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
+        warn_at_caller(
+            "A column-vector y was passed when a 1d array was expected; it is used as y[:, 0] "
+            "(pass y.ravel() to silence this)",
+            DataConversionWarning,
+        )
         y = y[:, 0]
     if y.ndim != 1:
         raise InputError(f"y must be a 1-D array of trait values, got shape {y.shape}")
@@ -184,14 +239,26 @@ def _targets_and_design(
     if n - F.shape[1] < 2:
         raise InputError(
             f"{who} needs at least {F.shape[1] + 2} training samples for its {F.shape[1]} "
-            f"fixed effects (intercept and covariate columns), this training part has {n}: "
+            f"fixed effects (intercept and covariate columns), this training part has n_samples={n}: "
             "use fewer covariates (or covariate levels) or more samples per training part"
         )
     return y, fe, F
 
 
-class Baseline:
-    """Common base of the baselines: ``name``, ``fit(X, y, C=None) -> self``, ``predict``."""
+class NotFittedInputError(InputError, NotFittedError):
+    """``predict`` before ``fit``: snpcnn's one-line error, and scikit-learn's
+    ``NotFittedError`` for its tools."""
+
+
+class Baseline(RegressorMixin, BaseEstimator):
+    """Common base of the baselines: ``name``, ``fit(X, y, C=None) -> self``, ``predict``.
+
+    A scikit-learn regressor: ``get_params``/``set_params`` read the constructor's arguments,
+    so ``sklearn.base.clone``, ``cross_val_score``, ``GridSearchCV`` and pipelines take it, and
+    ``score(X, y)`` is R^2 (scikit-learn's ``RegressorMixin``).  Covariates ``C`` are a fit
+    argument that scikit-learn's tools do not pass to ``predict``; use snpcnn's own
+    cross-validation (:func:`snpcnn.cv.cross_validate`) for fits with covariates.
+    """
 
     name = "baseline"
 
@@ -202,23 +269,29 @@ class Baseline:
         raise NotImplementedError
 
     _fitted_attr = "coef_"  # set by fit; the kernel models set dual_coef_
+    # GBLUP, GBLUP-AD and EG-BLUP refuse X outside 0..2 (their relationship matrices need
+    # dosages); the others take any real features, but refuse integer codes outside 0..2
+    dosages_only = False
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = self.dosages_only
+        return tags
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attr):
-            raise InputError(f"this {self.name} model is not fitted yet; call fit(X, y) first")
+            raise NotFittedInputError(
+                f"this {self.name} model is not fitted yet; call fit(X, y) first"
+            )
 
     def _check_new(self, X_new: Any) -> np.ndarray:
         X_new = _as_matrix(X_new, "X_new")
-        if X_new.shape[1] != self.n_features_in_:
-            raise InputError(
-                f"X_new has {X_new.shape[1]} SNP columns but the model was fitted on "
-                f"{self.n_features_in_}"
-            )
+        self._check_columns(X_new.shape[1])
         return X_new
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
-        return f"{type(self).__name__}({params})"
+    def _check_columns(self, m: int) -> None:
+        check_columns(m, self.n_features_in_, type(self).__name__)
 
-    def _params(self) -> dict[str, Any]:
-        return {}
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
+        return f"{type(self).__name__}({params})"

@@ -38,7 +38,9 @@ import numpy as np
 from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
+    _check_integer_dosages,
     _check_polymorphic,
+    _n_rows,
     _targets_and_design,
     _training_data,
 )
@@ -354,18 +356,6 @@ class CNNGP(NystromMixin, Baseline):
         self.solver = solver
         self.landmarks = landmarks
 
-    def _params(self) -> dict[str, Any]:
-        return {
-            "width": self.width,
-            "activation": self.activation,
-            "depths": self.depths,
-            "bias": self.bias,
-            "log_delta_bounds": self.log_delta_bounds,
-            "n_grid": self.n_grid,
-            "solver": self.solver,
-            "landmarks": self.landmarks,
-        }
-
     def _check_params(self) -> list[int]:
         w = self.width  # None: one window over every SNP (MLPGP)
         if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1):
@@ -394,7 +384,8 @@ class CNNGP(NystromMixin, Baseline):
         (:meth:`_fit_streamed`).  Above 6,000 training rows (``solver="auto"``) the Nystrom
         approximation; ``landmark_model``, an exact CNN-GP with these settings already fitted
         on the landmark rows (``subsample_rows(n, landmarks)``), spares refitting it."""
-        if self._wants_nystrom(len(X) if _is_streamed(X) else np.shape(X)[0]):
+        _check_integer_dosages(X, self.name)  # int8 -1 codes are no features
+        if self._wants_nystrom(len(X) if _is_streamed(X) else _n_rows(X)):
             self._check_params()
             lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
             sub = self._fit_nystrom(X, y, C, lo, hi, landmark_model)
@@ -569,11 +560,7 @@ class CNNGP(NystromMixin, Baseline):
         self._check_fitted()
         self._refuse_nystrom_kernel()
         if _is_streamed(X_new):
-            if int(X_new.n_features) != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {X_new.n_features} SNP columns but the model was fitted on "
-                    f"{self.n_features_in_}"
-                )
+            self._check_columns(int(X_new.n_features))
             rows = X_new
 
             def new_block(c0: int, c1: int) -> np.ndarray:
@@ -633,6 +620,7 @@ class CNNGP(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        _check_integer_dosages(X_new, self.name)
         if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
@@ -663,8 +651,3 @@ class MLPGP(CNNGP):
         super().__init__(
             None, activation, depths, bias, log_delta_bounds, n_grid, solver, landmarks
         )
-
-    def _params(self) -> dict[str, Any]:
-        params = super()._params()
-        del params["width"]
-        return params

@@ -14,6 +14,7 @@ from snpcnn.baselines._common import (
     _check_dosage_range,
     _check_new_dosages,
     _FixedEffects,
+    _n_rows,
     _spectrum,
     _training_data,
 )
@@ -138,6 +139,7 @@ class GBLUP(Baseline):
     """
 
     name = "GBLUP"
+    dosages_only = True
 
     def __init__(
         self,
@@ -154,16 +156,6 @@ class GBLUP(Baseline):
         self.solver = solver
         self.subsample = subsample
         self.cg_tol = cg_tol
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "log_delta_bounds": self.log_delta_bounds,
-            "n_grid": self.n_grid,
-            "jitter": self.jitter,
-            "solver": self.solver,
-            "subsample": self.subsample,
-            "cg_tol": self.cg_tol,
-        }
 
     def fit(self, X: Any, y: Any, C: Any = None) -> GBLUP:
         """Estimate variance components by REML and the marker effects from training data.
@@ -184,7 +176,7 @@ class GBLUP(Baseline):
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         if self.jitter < 0:
             raise InputError(f"jitter must be >= 0, got {self.jitter}")
-        if large_n.use_iterative(self.solver, len(X), "GBLUP"):
+        if large_n.use_iterative(self.solver, _n_rows(X), "GBLUP"):
             return self._fit_large(X, y, C, lo, hi)
         X, y, fe, F = _training_data(X, y, C, "GBLUP")
         _check_dosage_range(float(X.min()), float(X.max()), "GBLUP")
@@ -262,7 +254,7 @@ class GBLUP(Baseline):
         self._check_fitted()
         _check_new_dosages(X_new, "GBLUP")
         return large_n.linear_predict(
-            X_new, self.n_features_in_, 2.0 * self.allele_freq_, self.coef_
+            X_new, self.n_features_in_, 2.0 * self.allele_freq_, self.coef_, type(self).__name__
         )
 
 
@@ -321,6 +313,7 @@ class _TwoKernelBLUP(NystromMixin, Baseline):
     """
 
     _fitted_attr = "dual_coef_"
+    dosages_only = True
     DEFAULT_SHARES = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
     _component = "second"  # what share_ measures, for notes and errors
     _grid_word = "share"
@@ -342,15 +335,6 @@ class _TwoKernelBLUP(NystromMixin, Baseline):
     @property
     def _landmark_choice(self) -> str:
         return f"the {self._component} share"
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "shares": self.shares,
-            "log_delta_bounds": self.log_delta_bounds,
-            "n_grid": self.n_grid,
-            "solver": self.solver,
-            "landmarks": self.landmarks,
-        }
 
     def _checked_shares(self) -> np.ndarray:
         w = np.atleast_1d(np.asarray(self.shares, dtype=np.float64))
@@ -580,10 +564,7 @@ class GBLUPAD(_TwoKernelBLUP):
         p = self.allele_freq_
         if use_blocks(X_new):
             n_new, m = n_rows_cols(X_new)
-            if m != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
-                )
+            self._check_columns(m)
             blocks = large_n.row_blocks(n_new, m, 8)
 
             def read(sl: slice) -> np.ndarray:

@@ -28,7 +28,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from snpcnn.baselines._common import _EIG_RTOL, _check_polymorphic, _targets_and_design
+from snpcnn.baselines._common import (
+    _EIG_RTOL,
+    _check_polymorphic,
+    _targets_and_design,
+    check_columns,
+    not_2d,
+)
 from snpcnn.baselines.large_n import row_blocks, subsample_rows
 from snpcnn.baselines.reml import _reml, _RemlFit, _store_reml
 from snpcnn.errors import InputError
@@ -79,9 +85,9 @@ def n_rows_cols(X: Any) -> tuple[int, int]:
     """``(rows, SNPs)`` of an array or of lazy rows, checked to be two-dimensional."""
     shape = getattr(X, "shape", None)
     if shape is None:
-        shape = np.shape(X)
+        shape = np.asarray(X).shape
     if len(shape) != 2:
-        raise InputError(f"X must be a 2-D samples x SNPs array, got shape {tuple(shape)}")
+        raise not_2d("X", shape)
     return int(shape[0]), int(shape[1])
 
 
@@ -160,8 +166,8 @@ def pieces(A: Any, B: Any, mean: np.ndarray, dominance: bool = False) -> Pieces:
     same = B is None
     n_a, m = n_rows_cols(A)
     n_b = n_a if same else n_rows_cols(B)[0]
-    if not same and n_rows_cols(B)[1] != m:
-        raise InputError(f"X_new has {m} SNP columns but the model was fitted on {B.shape[1]}")
+    if not same:
+        check_columns(m, n_rows_cols(B)[1])
     lin = np.zeros((n_a, n_b))
     sq_a = np.zeros(n_a)
     sq_b = sq_a if same else np.zeros(n_b)
@@ -282,14 +288,11 @@ class NystromMixin:
         if train is None and not use_blocks(X_new):
             return None
         m = n_rows_cols(X_new)[1]
-        if m != self.n_features_in_:
-            raise InputError(
-                f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
-            )
+        self._check_columns(m)
         return self.X_train_ if train is None else train
 
     def _exact_twin(self) -> Any:
-        return type(self)(**{**self._params(), "solver": "exact"})
+        return type(self)(**{**self.get_params(deep=False), "solver": "exact"})
 
     def _cross_kernel(self, sub: Any, X: Any, landmarks: Any) -> np.ndarray:
         """The kernel between the rows of ``X`` and the landmarks (rows x landmarks)."""
@@ -347,10 +350,7 @@ class NystromMixin:
         """``g_new = K(X_new, landmarks) @ landmark_weights_``, row block by row block."""
         self._check_fitted()
         n_new, m = n_rows_cols(X_new)
-        if m != self.n_features_in_:
-            raise InputError(
-                f"X_new has {m} SNP columns but the model was fitted on {self.n_features_in_}"
-            )
+        self._check_columns(m)
         w = self.landmark_weights_
         out = np.empty(n_new)
         for sl in _cross_rows(n_new, len(w)):

@@ -40,7 +40,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from snpcnn.baselines._common import _EIG_RTOL, _FixedEffects, _targets_and_design
+from snpcnn.baselines._common import (
+    _EIG_RTOL,
+    _FixedEffects,
+    _targets_and_design,
+    check_columns,
+    not_2d,
+)
 from snpcnn.errors import InputError
 
 __all__ = [
@@ -75,8 +81,13 @@ def _shape(X: Any, what: str) -> tuple[Any, int, int]:
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X, dtype=np.float64)
     if len(X.shape) != 2:
-        raise InputError(f"{what} must be a 2-D samples x SNPs array, got shape {X.shape}")
+        raise not_2d(what, X.shape)
     # bool (0/1 presence/absence) is accepted, as fit accepts it
+    if X.dtype == object:  # numbers held as Python objects (a pandas object column)
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{what} must hold numbers (dosages), got dtype object") from None
     if not (
         np.issubdtype(X.dtype, np.integer)
         or np.issubdtype(X.dtype, np.floating)
@@ -103,11 +114,12 @@ def _block(X: Any, rows: Any, dtype: Any, what: str) -> np.ndarray:
     return B
 
 
-def linear_predict(X_new: Any, n_features: int, center: np.ndarray, coef: np.ndarray) -> np.ndarray:
+def linear_predict(
+    X_new: Any, n_features: int, center: np.ndarray, coef: np.ndarray, who: str = "the model"
+) -> np.ndarray:
     """``(X_new - center) @ coef`` over row blocks (float64 per block), input checked."""
     X_new, n, m = _shape(X_new, "X_new")
-    if m != n_features:
-        raise InputError(f"X_new has {m} SNP columns but the model was fitted on {n_features}")
+    check_columns(m, n_features, who)
     out = np.empty(n)
     offset = float(center @ coef)
     for sl in row_blocks(n, m, 8):

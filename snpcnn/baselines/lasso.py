@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _as_vector, _FixedEffects, _training_data
+from snpcnn.baselines._common import (
+    Baseline,
+    _as_vector,
+    _check_integer_dosages,
+    _FixedEffects,
+    _training_data,
+)
 from snpcnn.errors import InputError
 
 
@@ -89,24 +96,36 @@ class Lasso(Baseline):
         tol: float = 1e-4,
         seed: int = 0,
     ) -> None:
-        if not 0.0 < float(l1_ratio) <= 1.0:
-            raise InputError(f"l1_ratio must be in (0, 1], got {l1_ratio}")
-        if int(n_alphas) < 2 or not 0.0 < float(eps) < 1.0:
-            raise InputError(f"need n_alphas >= 2 and 0 < eps < 1, got {n_alphas}, {eps}")
-        if int(cv) < 2:
-            raise InputError(f"cv must be at least 2 inner folds, got {cv}")
-        self.l1_ratio = float(l1_ratio)
-        self.n_alphas = int(n_alphas)
-        self.eps = float(eps)
-        self.cv = int(cv)
-        self.max_iter = int(max_iter)
-        self.tol = float(tol)
-        self.seed = int(seed)
+        # checked in fit (scikit-learn's rule: the constructor only stores its arguments)
+        self.l1_ratio = l1_ratio
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.cv = cv
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
 
-    def _params(self) -> dict[str, Any]:
-        return {"l1_ratio": self.l1_ratio, "n_alphas": self.n_alphas, "cv": self.cv}
+    def _check_params(self) -> None:
+        for key in ("n_alphas", "cv", "max_iter", "seed"):
+            value = getattr(self, key)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise InputError(f"{key} must be a whole number, got {value!r}")
+        for key in ("l1_ratio", "eps", "tol"):
+            value = getattr(self, key)
+            if not isinstance(value, numbers.Real) or not np.isfinite(value):
+                raise InputError(f"{key} must be a number, got {value!r}")
+        if not 0.0 < self.l1_ratio <= 1.0:
+            raise InputError(f"l1_ratio must be in (0, 1], got {self.l1_ratio}")
+        if self.n_alphas < 2 or not 0.0 < self.eps < 1.0:
+            raise InputError(f"need n_alphas >= 2 and 0 < eps < 1, got {self.n_alphas}, {self.eps}")
+        if self.cv < 2:
+            raise InputError(f"cv must be at least 2 inner folds, got {self.cv}")
+        if self.max_iter < 1 or self.tol <= 0:
+            raise InputError(f"need max_iter >= 1 and tol > 0, got {self.max_iter}, {self.tol}")
 
     def fit(self, X: Any, y: Any, C: Any = None) -> Lasso:
+        self._check_params()
+        _check_integer_dosages(X, "LASSO")  # int8 -1 codes are no features
         if _streamed(X):
             return self._fit_streamed(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "LASSO")
@@ -193,12 +212,9 @@ class Lasso(Baseline):
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         self._check_fitted()
+        _check_integer_dosages(X_new, "LASSO")
         if _streamed(X_new):
-            if X_new.shape[1] != self.n_features_in_:
-                raise InputError(
-                    f"X_new has {X_new.shape[1]} SNP columns but the model was fitted on "
-                    f"{self.n_features_in_}"
-                )
+            self._check_columns(X_new.shape[1])
             F = self._fe.design(C_new, X_new.shape[0])
             return _times(X_new, self.coef_) + F @ self.beta_
         X_new = self._check_new(X_new)

@@ -11,6 +11,7 @@ from snpcnn.baselines._common import (
     Baseline,
     _check_integer_dosages,
     _FixedEffects,
+    _n_rows,
     _spectrum,
     _training_data,
 )
@@ -104,22 +105,11 @@ class RidgeRegression(Baseline):
         cg_tol: float = 1e-6,
         penalty: str = "loo",
     ) -> None:
-        if penalty not in ("loo", "reml"):
-            raise InputError(f"penalty must be 'loo' or 'reml', got {penalty!r}")
         self.penalty = penalty
         self.alphas = alphas
         self.solver = solver
         self.subsample = subsample
         self.cg_tol = cg_tol
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "alphas": self.alphas,
-            "solver": self.solver,
-            "subsample": self.subsample,
-            "cg_tol": self.cg_tol,
-            "penalty": self.penalty,
-        }
 
     def _reml_alpha(
         self, U: np.ndarray, s2: np.ndarray, y: np.ndarray, F: np.ndarray, n: int
@@ -161,8 +151,10 @@ class RidgeRegression(Baseline):
 
         Parameters are as for :meth:`GBLUP.fit`.  Returns ``self``.
         """
+        if self.penalty not in ("loo", "reml"):
+            raise InputError(f"penalty must be 'loo' or 'reml', got {self.penalty!r}")
         _check_integer_dosages(X, "ridge")  # int8 -1 codes were dosages of -1, silently
-        if large_n.use_iterative(self.solver, len(X), "ridge"):
+        if large_n.use_iterative(self.solver, _n_rows(X), "ridge"):
             return self._fit_large(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "ridge")
         n, m = X.shape
@@ -229,7 +221,11 @@ class RidgeRegression(Baseline):
         self._check_fitted()
         _check_integer_dosages(X_new, "ridge")
         g = large_n.linear_predict(
-            X_new, self.n_features_in_, np.zeros(self.n_features_in_), self.coef_
+            X_new,
+            self.n_features_in_,
+            np.zeros(self.n_features_in_),
+            self.coef_,
+            type(self).__name__,
         )
         return g + self._fe.design(C_new, len(g)) @ self.beta_
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _training_data
+from snpcnn.baselines._common import Baseline, _check_integer_dosages, _training_data
 from snpcnn.baselines.kernels_at_scale import (
     EXACT_MAX_N,
     KERNEL_SOLVERS,
@@ -139,21 +139,13 @@ class RKHS(NystromMixin, Baseline):
         self.solver = solver
         self.landmarks = landmarks
 
-    def _params(self) -> dict[str, Any]:
-        return {
-            "bandwidths": self.bandwidths,
-            "log_delta_bounds": self.log_delta_bounds,
-            "n_grid": self.n_grid,
-            "solver": self.solver,
-            "landmarks": self.landmarks,
-        }
-
     def fit(self, X: Any, y: Any, C: Any = None) -> RKHS:
         """Choose the bandwidth and variance components by REML on the training data.
 
         Parameters are as for :meth:`GBLUP.fit`; ``X`` may also be lazy rows
         (:class:`snpcnn.datapath.DosageRows`), read in column blocks.  Returns ``self``.
         """
+        _check_integer_dosages(X, self.name)  # int8 -1 codes are no features
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
         if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
@@ -219,6 +211,7 @@ class RKHS(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
+        _check_integer_dosages(X_new, self.name)
         if self._is_nystrom():
             return self._nystrom_values(X_new)
         return self.kernel(X_new) @ self.dual_coef_
