@@ -14,7 +14,14 @@ import pandas as pd
 
 from snpcnn.errors import InputWarning
 
-__all__ = ["unsorted_at", "sort_order", "warn_duplicates", "not_utf8", "N_EXAMPLES"]
+__all__ = [
+    "unsorted_at",
+    "sort_order",
+    "warn_duplicates",
+    "not_utf8",
+    "strip_ids",
+    "N_EXAMPLES",
+]
 
 N_EXAMPLES = 3
 
@@ -167,3 +174,20 @@ def not_utf8(path, exc: UnicodeDecodeError | None = None) -> str:
         f"{path}{where}: not UTF-8 text{what}{zipped}; save the file as UTF-8 (a spreadsheet: "
         "'CSV UTF-8'; or `iconv -f latin1 -t utf-8 FILE > NEW`)"
     )
+
+
+def strip_ids(source, samples: np.ndarray, stacklevel: int = 4) -> np.ndarray:
+    """Sample ids without surrounding blanks, with one warning where any had them (a
+    phenotype table's ids are stripped too, so ' 775' would otherwise never join '775')."""
+    samples = np.asarray(["" if not isinstance(s, str) else s for s in samples], dtype=object)
+    stripped = np.asarray([s.strip() for s in samples], dtype=object)
+    changed = np.flatnonzero(stripped != samples)
+    if len(changed):
+        warnings.warn(
+            f"{source}: {len(changed)} sample id(s) have surrounding spaces, which were "
+            f"removed (e.g. '{samples[changed[0]]}' -> '{stripped[changed[0]]}'); remove them "
+            "from the file to silence this",
+            InputWarning,
+            stacklevel=stacklevel,
+        )
+    return stripped

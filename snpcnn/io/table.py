@@ -66,6 +66,24 @@ def _split(line: str, sep: str) -> list[str]:
     return line.split() if sep == r"\s+" else line.split(sep)
 
 
+def _trailing_field(path: Path, sep: str, first_row: str | None, n_header: int) -> bool:
+    """Whether the data rows end with a delimiter (one more field than the header, the last
+    one empty).  A first row with more values is an error here: pandas would shift its
+    columns (or drop the value) without a word."""
+    if first_row is None:
+        return False
+    cells = _split(first_row, sep)
+    if len(cells) <= n_header:  # short rows are found and named after the read
+        return False
+    sample = cells[0].strip() if cells else ""
+    if len(cells) == n_header + 1 and not cells[-1].strip():
+        return True
+    raise InputError(
+        f"{path}: line 2 (sample '{sample}') has {len(cells) - 1} values but the header has "
+        f"{n_header - 1} SNP ids; every row needs a sample id and one value per SNP"
+    )
+
+
 def _first_bad_cell(path: Path, sep: str, allowed: set[int]) -> tuple:
     """Slow path (errors only): locate the first cell that is neither missing nor allowed."""
     with _open_text(path) as fh:
@@ -125,22 +143,11 @@ def _check_short_rows(path: Path, sep: str, n_snps: int, rows: set[int]) -> None
 
 def _check_ids(path: Path, samples: np.ndarray) -> None:
     """Sample ids must be non-empty; surrounding blanks are removed with a warning."""
-    import warnings
 
-    from snpcnn.errors import InputWarning
+    from snpcnn.io._checks import strip_ids
 
-    samples[:] = ["" if not isinstance(s, str) else s for s in samples]  # an NA id
-    stripped = np.asarray([s.strip() for s in samples], dtype=object)
-    changed = np.flatnonzero(stripped != samples)
-    if len(changed):
-        warnings.warn(
-            f"{path}: {len(changed)} sample id(s) have surrounding spaces, which were removed "
-            f"(e.g. '{samples[changed[0]]}' -> '{stripped[changed[0]]}'); remove them from the "
-            "file to silence this",
-            InputWarning,
-            stacklevel=3,
-        )
-        samples[:] = stripped
+    stripped = strip_ids(path, samples)  # an NA id becomes ""
+    samples[:] = stripped
     empty = np.flatnonzero(np.isin([s.upper() for s in stripped], ["", "NA", "NAN"]))
     if len(empty):
         raise InputError(
@@ -150,9 +157,14 @@ def _check_ids(path: Path, samples: np.ndarray) -> None:
     seen: dict[str, int] = {}
     for i, sid in enumerate(stripped):
         if sid in seen:
+            hint = (
+                " (an id like a dosage: does the file lack its first column of sample ids?)"
+                if sid in ("0", "1", "2")
+                else ""
+            )
             raise InputError(
                 f"{path}: sample id '{sid}' is on data rows {seen[sid] + 1} and {i + 1}; give "
-                "each sample one row"
+                f"each sample one row{hint}"
             )
         seen[sid] = i
 
@@ -199,6 +211,7 @@ def read_table(
     try:
         with _open_text(path) as fh:
             header_line = fh.readline().rstrip("\r\n")
+            first_row = next((ln.rstrip("\r\n") for ln in fh if ln.strip()), None)
     except UnicodeDecodeError as exc:
         from snpcnn.io._checks import not_utf8
 
@@ -209,7 +222,16 @@ def read_table(
         raise InputError(f"{path}: empty file; expected a header row of SNP ids")
     sep = sep or sniff_delimiter(header_line)
     header = [h.strip() for h in _split(header_line, sep)]
+    if len(header) > 2 and header[-1] == "":
+        header = header[:-1]  # a delimiter at the end of the header (spreadsheet exports)
     snp_ids = header[1:]
+    for k, s in enumerate(snp_ids):
+        if not s:
+            raise InputError(
+                f"{path}: header column {k + 2} has no SNP id; every column after the sample "
+                "id needs one (remove the empty column or name it)"
+            )
+    trailing = _trailing_field(path, sep, first_row, len(header))
     if not snp_ids:
         raise InputError(
             f"{path}: the header has a single column; expected a sample-id column then one "
@@ -228,6 +250,9 @@ def read_table(
     names = ["__sample__", *[f"c{i}" for i in range(len(snp_ids))]]
     dtypes = {n: np.float32 for n in names[1:]}
     dtypes["__sample__"] = str
+    if trailing:  # every row ends with a delimiter: an empty last field, checked below
+        names.append("__trailing__")
+        dtypes["__trailing__"] = str
     rows = chunk_rows or max(1, (64 << 20) // (4 * len(snp_ids)))
     blocks: list[np.ndarray] = []
     sample_parts: list[np.ndarray] = []
@@ -244,12 +269,22 @@ def read_table(
             keep_default_na=False,
             na_values={n: _NA for n in names[1:]},  # a sample id "NA" stays text
             engine="c",
+            index_col=False,  # never take the first column as the index (shifted rows)
             chunksize=rows,
             compression="gzip" if _is_gzip(path) else None,
             skipinitialspace=True,
         )
         with reader:
             for df in reader:
+                if trailing:
+                    extra = df.pop("__trailing__").fillna("").astype(str).str.strip()
+                    if (extra != "").any():
+                        at = int(np.flatnonzero((extra != "").to_numpy())[0])
+                        raise InputError(
+                            f"{path}: sample '{df['__sample__'].iloc[at]}' has "
+                            f"{len(snp_ids) + 1} values but the header has {len(snp_ids)} "
+                            "SNP ids; every row needs a sample id and one value per SNP"
+                        )
                 sample_parts.append(df["__sample__"].astype(str).to_numpy(dtype=object))
                 x = df.iloc[:, 1:].to_numpy(dtype=np.float32)
                 del df
@@ -265,6 +300,8 @@ def read_table(
                 n_ones += int(np.count_nonzero(block == 1))
                 n_twos += int(np.count_nonzero(block == 2))
                 blocks.append(block)
+    except InputError:
+        raise
     except (ValueError, pd.errors.ParserError) as exc:
         if isinstance(exc, UnicodeDecodeError):
             from snpcnn.io._checks import not_utf8

@@ -395,6 +395,9 @@ def read_vcf(
             InputWarning,
             stacklevel=3,
         )
+    from snpcnn.io._checks import strip_ids
+
+    samples = strip_ids(path, samples)
     uniq, cnt = np.unique(samples.astype(str), return_counts=True)
     if (cnt > 1).any():
         raise InputError(

@@ -106,3 +106,40 @@ def test_structural_errors(tmp_path):
         read_genotypes(tmp_path / "h.csv", snps_only=True, cache=False)
     with pytest.raises(InputError, match="coding"):
         read_table(tmp_path / "h.csv", coding="0/1")
+
+
+def _text(tmp_path, text, name="t.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sample_id,s1,s2,s3\na,0,1,2,\nb,1,1,0,\nc,2,2,2,\n",  # every row ends with a comma
+        "sample_id,s1,s2,s3,\na,0,1,2,\nb,1,1,0,\nc,2,2,2,\n",  # the header too
+        "sample_id,s1,s2,s3,\na,0,1,2\nb,1,1,0\nc,2,2,2\n",  # the header only
+    ],
+)
+def test_trailing_delimiters_read_the_same_matrix(tmp_path, text):
+    """pandas used to take the first column as the index: ids became the first SNP's values
+    and the last SNP went missing, without a word (a checking helper, session 37)."""
+    g = read_table(_text(tmp_path, text), coding="012")
+    assert list(g.samples) == ["a", "b", "c"]
+    assert list(g.variants["id"]) == ["s1", "s2", "s3"]
+    np.testing.assert_array_equal(g.dosages, [[0, 1, 2], [1, 1, 0], [2, 2, 2]])
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("sample_id,s1,s2,s3\na,0,1,2,1\nb,1,1,0\n", r"line 2 \(sample 'a'\) has 4 values"),
+        ("sample_id,s1,s2,s3\na,0,1,2,\nb,1,1,0,7\n", "sample 'b' has 4 values"),
+        ("sample_id,s1,,s3\na,0,1,2\nb,1,1,0\n", "header column 3 has no SNP id"),
+        ("s1,s2,s3\n0,1,2\n1,1,0\n0,2,2\n", "lack its first column of sample ids"),
+    ],
+)
+def test_extra_values_and_missing_ids_are_errors(tmp_path, text, match):
+    with pytest.raises(InputError, match=match):
+        read_table(_text(tmp_path, text), coding="012")

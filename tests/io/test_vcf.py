@@ -314,3 +314,18 @@ def test_a_gzip_of_nothing_is_called_empty(tmp_path):
         pass
     with pytest.raises(InputError, match=r"empty\.vcf\.gz: empty \(it decompresses to nothing\)"):
         read_vcf(p)
+
+
+def test_sample_ids_with_spaces_are_stripped_with_a_warning(tmp_path):
+    """The phenotype readers strip ids; ' s1' in a VCF never joined 's1' (session 37)."""
+    path = write_vcf(
+        tmp_path / "x.vcf", [rec(1, ["0/0", "0/1", "1/1"])], samples=(" s1", "s2", "s3 ")
+    )
+    with pytest.warns(UserWarning, match="sample id\\(s\\) have surrounding spaces"):
+        g = read_genotypes(path, cache=False)
+    assert list(g.samples) == ["s1", "s2", "s3"]
+    dup = write_vcf(
+        tmp_path / "d.vcf", [rec(1, ["0/0", "0/1", "1/1"])], samples=(" s1", "s1", "s3")
+    )
+    with pytest.warns(UserWarning), pytest.raises(InputError, match="sample 's1' appears 2 times"):
+        read_genotypes(dup, cache=False)
