@@ -153,7 +153,10 @@ def canonical_baseline(name: str) -> str:
 
 def make_baseline(name: str, **params: Any) -> Baseline:
     """A baseline model by name: ``"gblup"``, ``"ridge"`` (alias ``"rrblup"``), ``"rkhs"``,
-    ``"gblup_ad"`` or ``"egblup"`` (any case; ``-`` and ``_`` are ignored).
+    ``"gblup_ad"``, ``"egblup"``, ``"cnn_gp"``, ``"mlp_gp"`` or ``"lasso"`` (any case; ``-``
+    and ``_`` are ignored).  The multi-trait GBLUP (``"mtgblup"``) takes several traits at
+    once, so it is named in ``cross_validate(baselines=...)`` or ``snpcnn fit --baselines``
+    and built there (:class:`snpcnn.multitrait.MultiTraitGBLUP`), not here.
 
     GBLUP and ridge get ``solver="auto"`` unless ``params`` say otherwise: exact up to
     :data:`~snpcnn.baselines.large_n.LARGE_N` training rows, the large-n solver above.
@@ -165,7 +168,16 @@ def make_baseline(name: str, **params: Any) -> Baseline:
     """
     key = str(name).strip().lower().replace("-", "").replace("_", "")
     if key not in _REGISTRY:
-        raise InputError(f"unknown baseline '{name}'; valid names: {', '.join(BASELINES)}")
+        if key == "mtgblup":
+            raise InputError(
+                "mtgblup (the multi-trait GBLUP) fits several traits at once: name it in "
+                "cross_validate(baselines=...) or snpcnn fit --baselines, or use "
+                "snpcnn.multitrait.MultiTraitGBLUP"
+            )
+        raise InputError(
+            f"unknown baseline '{name}'; valid names: {', '.join(BASELINES)}, and mtgblup "
+            "(the multi-trait GBLUP, for several traits)"
+        )
     if key in ("gblup", "ridge", "rrblup"):
         params.setdefault("solver", "auto")
     try:
