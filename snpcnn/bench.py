@@ -56,7 +56,7 @@ import pandas as pd
 from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, canonical_baseline
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
 from snpcnn.metrics import paired_difference
 from snpcnn.report import atomic_write_text, safe_name
@@ -1294,8 +1294,8 @@ def run_benchmark(
     if partial.exists():
         if not resume and not force:
             raise InputError(
-                f"an unfinished run is in {partial}; use --resume to continue it "
-                "or --force to discard it and start over"
+                f"an unfinished run is in {partial}; use {opt('resume', True)} to continue it "
+                f"or {opt('force', True)} to discard it and start over"
             )
         if not resume:
             shutil.rmtree(partial)
@@ -1651,7 +1651,9 @@ def _finish(partial: Path, out: Path, force: bool) -> None:
     old = None
     if out.exists():
         if not force:
-            raise InputError(f"output directory {out} exists; use --force to replace it")
+            raise InputError(
+                f"output directory {out} exists; use {opt('force', True)} to replace it"
+            )
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.replace(out, old / "x")
     os.replace(partial, out)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.training import TRAIN_DEFAULTS, TrainConfig
 
 __all__ = [
@@ -167,7 +167,7 @@ class DataConfig(_Config):
         scheme = str(self.cv_scheme).strip().lower()
         if scheme not in CV_SCHEMES:
             raise InputError(
-                f"--cv-scheme must be one of {', '.join(CV_SCHEMES)}; got {self.cv_scheme!r}"
+                f"{opt('cv_scheme')} must be one of {', '.join(CV_SCHEMES)}; got {self.cv_scheme!r}"
             )
         _set(self, "cv_scheme", scheme)
 

@@ -41,7 +41,7 @@ from snpcnn.config import (
     from_keywords,
 )
 from snpcnn.datapath import predict_rows
-from snpcnn.errors import InputError
+from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.folds import make_folds, read_folds
 from snpcnn.genotypes import Genotypes
 from snpcnn.metrics import (
@@ -490,7 +490,9 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
             else getattr(phenotypes, "source", None)
         )
         src = f"{origin}: " if origin else ""
-        drop = f"; leave it out (drop --trait {t})" if len(traits) > 1 else ""
+        drop = ""
+        if len(traits) > 1:
+            drop = f"; leave it out (drop --trait {t})" if CLI_MODE.get() else "; leave it out"
         if n_ok < MIN_SAMPLES_PER_TRAIT:
             raise InputError(
                 f"{src}trait '{t}' has only {n_ok} genotyped samples with a value; at least "
@@ -517,7 +519,7 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
             b = [t for t in traits if levels[t] is not None]
             raise InputError(
                 f"trait '{b[0]}' is binary (two values); fit binary traits one at a time "
-                "(one --trait per run)"
+                + ("(one --trait per run)" if CLI_MODE.get() else "(one trait per call)")
             )
         head = "binary"
         lv = levels[traits[0]]
@@ -532,7 +534,7 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
         table = phenotypes.table
         if groups not in table.columns:
             raise InputError(
-                f"--groups column '{groups}' is not in {phenotypes.source}; columns are: "
+                f"{opt('groups')} column '{groups}' is not in {phenotypes.source}; columns are: "
                 + ", ".join(map(str, table.columns[:20]))
             )
         raw = table.loc[sample_ids, groups]
@@ -543,7 +545,7 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
             # as one group 'None' they were always held out together)
             grp = np.where(missing, np.char.add("\x00no group: ", sample_ids.astype(str)), grp)
             report["groups_missing"] = (
-                f"--groups '{groups}': {int(missing.sum())} sample(s) have no value (e.g. "
+                f"{opt('groups')} '{groups}': {int(missing.sum())} sample(s) have no value (e.g. "
                 f"'{sample_ids[missing][0]}'); each is a group of its own"
             )
     return Targets(
@@ -793,15 +795,26 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
     if isinstance(folds, (str, Path)) and not str(folds).isdigit():
         table = read_folds(folds, targets.sample_ids)
         if repeats > 1:
-            raise InputError("--repeats needs random folds (--folds K), not a fold file")
+            raise InputError(
+                f"{opt('repeats')} needs random folds ({opt('folds', 'K')}), not a fold file"
+            )
         return table
     k = int(folds)
     strat = None
     if stratify:
         if targets.head != "binary":
-            raise InputError("--stratify is for binary traits; this trait is quantitative")
+            raise InputError(f"{opt('stratify')} is for binary traits; this trait is quantitative")
         strat = targets.y[:, 0]
     return make_folds(targets.sample_ids, k, repeats, seed, stratify=strat, groups=targets.groups)
+
+
+def _two_traits() -> str:
+    """Two environments named as traits, as the user would: options or a list."""
+    return "--trait E1 --trait E2" if CLI_MODE.get() else "traits=['E1', 'E2']"
+
+
+def _no_refit() -> str:
+    return "--no-refit" if CLI_MODE.get() else "refit=False"
 
 
 def _check_baselines(baselines):
@@ -851,8 +864,8 @@ def _input_notes(
             f"the test folds are very unequal ({int(sizes.min())} to {int(sizes.max())} "
             "samples): each fold's r weighs the same in the mean"
             + (
-                f", and the training part beside a large fold is small (with --groups "
-                f"'{data.groups}', one large group makes one large fold)"
+                f", and the training part beside a large fold is small (with "
+                f"{opt('groups')} '{data.groups}', one large group makes one large fold)"
                 if data.groups
                 else ""
             )
@@ -884,7 +897,7 @@ def _input_notes(
                 f", while {fitted} {'fits' if len(baselines) == 1 else 'fit'} them as fixed "
                 "effects, so CNN against them compares genotypes alone with covariates + "
                 "genotypes (the 'Covariates only' row shows what the covariates alone reach); "
-                "fit without --covariates for a like-for-like comparison"
+                f"fit without {opt('covariates')} for a like-for-like comparison"
                 if baselines
                 else "; the default CNN (a linear probability model) uses them"
             )
@@ -1122,7 +1135,11 @@ def cross_validate(
 
     pre_settings = pre_cfg.settings()
     if pre_cfg.preselects and len(targets.traits) > 1:
-        raise InputError("SNP preselection is per trait: fit one --trait at a time with it")
+        raise InputError(
+            "SNP preselection is per trait: fit one "
+            + ("--trait" if CLI_MODE.get() else "trait")
+            + " at a time with it"
+        )
     train_cfg = training.train_config()
     model = training.model
     cnn_name = cnn_label(training.model, training.linear_init, train_head)
@@ -1369,31 +1386,34 @@ def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups, stratif
     """Validate ``cv_scheme`` (and the multi-trait baseline) against the data; return it."""
     scheme = str(cv_scheme).strip().lower()
     if scheme not in CV_SCHEMES:
-        raise InputError(f"--cv-scheme must be one of {', '.join(CV_SCHEMES)}; got {cv_scheme!r}")
+        raise InputError(
+            f"{opt('cv_scheme')} must be one of {', '.join(CV_SCHEMES)}; got {cv_scheme!r}"
+        )
     multi = len(targets.traits) >= 2 and targets.head == "regression"
     if MT_BASELINE in baselines and not multi:
         raise InputError(
             "the multi-trait GBLUP baseline (mtgblup) needs at least 2 different quantitative "
-            "traits: name each environment with its own --trait, e.g. --trait E1 --trait E2 "
+            f"traits: name each environment as a trait, e.g. {_two_traits()} "
             f"(got {', '.join(targets.traits)})"
         )
     if scheme == "cv2":
         if not multi:
             raise InputError(
-                "--cv-scheme cv2 predicts lines in environments where they were not observed: "
-                "it needs at least 2 different quantitative traits (one per environment), e.g. "
-                f"--trait E1 --trait E2 (got {', '.join(targets.traits)})"
+                f"{opt('cv_scheme', 'cv2')} predicts lines in environments where they were not "
+                "observed: it needs at least 2 different quantitative traits (one per "
+                f"environment), e.g. {_two_traits()} (got {', '.join(targets.traits)})"
             )
         if not (isinstance(folds, int) or str(folds).isdigit()):
             raise InputError(
-                "--cv-scheme cv2 makes its own folds of (line, environment) cells: give --folds K"
+                f"{opt('cv_scheme', 'cv2')} makes its own folds of (line, environment) cells: "
+                f"give {opt('folds', 'K')}"
             )
         if groups:
-            raise InputError("--cv-scheme cv2 does not combine with --groups")
+            raise InputError(f"{opt('cv_scheme', 'cv2')} does not combine with {opt('groups')}")
         if stratify:
             raise InputError(
-                "--cv-scheme cv2 does not combine with --stratify: it makes folds of (line, "
-                "environment) cells, not of lines"
+                f"{opt('cv_scheme', 'cv2')} does not combine with {opt('stratify')}: it makes "
+                "folds of (line, environment) cells, not of lines"
             )
     return scheme
 
@@ -1447,8 +1467,8 @@ def _check_refit_size(genotypes, targets, pre_settings) -> None:
         raise InputError(
             f"the final refit on all {n:,} samples would encode a {n_bytes / 1024**3:.1f} GiB "
             f"matrix (limit {MAX_DENSE_BYTES / 1024**3:.0f} GiB) and fail after the "
-            "cross-validation; rerun with --no-refit (the cross-validation results are then "
-            "written), or reduce the SNPs (--min-maf, --preselect-top-k)"
+            f"cross-validation; rerun with {_no_refit()} (the cross-validation results are "
+            f"then written), or reduce the SNPs ({opt('min_maf')}, {opt('preselect_top_k')})"
         )
 
 
@@ -1480,7 +1500,8 @@ def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -
     if n_bytes > MAX_DENSE_BYTES:
         raise InputError(
             f"the encoded training matrix would take {n_bytes / 1024**3:.1f} GiB; "
-            "reduce the SNPs (--min-maf, --preselect-top-k) or use the dosage encoding"
+            f"reduce the SNPs ({opt('min_maf')}, {opt('preselect_top_k')}) or use the dosage "
+            "encoding"
         )
     return pre.transform(genotypes, rows)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import warnings
+from typing import Any
 
-__all__ = ["SnpcnnError", "InputError", "InputWarning", "warn_at_caller"]
+__all__ = [
+    "SnpcnnError",
+    "InputError",
+    "InputWarning",
+    "warn_at_caller",
+    "opt",
+    "CLI_MODE",
+]
 
 
 class SnpcnnError(Exception):
@@ -46,3 +55,27 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(internal):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+#: True while a ``snpcnn`` command runs (set by the CLI): error messages then name the
+#: command-line options (``--folds 600``), else the Python arguments (``folds=600``)
+CLI_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("snpcnn_cli_mode", default=False)
+
+# Python argument -> command-line option, where the option is not "--" + the name with "-"
+_CLI_FLAGS = {"n_seeds": "--seeds", "traits": "--trait"}
+_UNSET = object()
+
+
+def opt(name: str, value: Any = _UNSET) -> str:
+    """An option as the user set it, for error messages: ``opt("folds", 600)`` is
+    ``--folds 600`` under the CLI and ``folds=600`` from Python; ``opt("force", True)`` is
+    ``--force`` / ``force=True``; without a value just the name (``--cv-scheme`` /
+    ``cv_scheme``)."""
+    if CLI_MODE.get():
+        flag = _CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+        if value is _UNSET or value is True:
+            return flag
+        return f"{flag} {value}"
+    if value is _UNSET:
+        return name
+    return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"

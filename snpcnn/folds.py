@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError, InputWarning
+from snpcnn.errors import InputError, InputWarning, opt
 
 __all__ = ["make_folds", "make_cell_folds", "read_folds"]
 
@@ -131,17 +131,17 @@ def make_folds(
     sample_ids = np.asarray(sample_ids).astype(str)
     n = len(sample_ids)
     if k < 2:
-        raise InputError(f"--folds must be at least 2, got {k}")
+        raise InputError(f"{opt('folds')} must be at least 2, got {k}")
     if k > n:
-        raise InputError(f"--folds {k} is more than the {n} phenotyped samples")
+        raise InputError(f"{opt('folds', k)} is more than the {n} phenotyped samples")
     if groups is None and n // k < 2:
         raise InputError(
-            f"--folds {k} with {n} phenotyped samples leaves test folds of a single sample, "
-            "which cannot be scored (a correlation needs >= 2); use --folds "
-            f"{max(2, n // 2)} or fewer"
+            f"{opt('folds', k)} with {n} phenotyped samples leaves test folds of a single "
+            "sample, which cannot be scored (a correlation needs >= 2); use "
+            f"{opt('folds', max(2, n // 2))} or fewer"
         )
     if repeats < 1:
-        raise InputError(f"--repeats must be at least 1, got {repeats}")
+        raise InputError(f"{opt('repeats')} must be at least 1, got {repeats}")
     if stratify is not None and groups is not None:
         raise InputError("use either stratified or group folds, not both")
     rows = []
@@ -206,19 +206,23 @@ def make_cell_folds(
     if observed.shape != (len(sample_ids), len(traits)):
         raise InputError("make_cell_folds: observed must be samples x traits")
     if len(traits) < 2:
-        raise InputError("--cv-scheme cv2 needs at least 2 traits (environments): repeat --trait")
+        raise InputError(
+            f"{opt('cv_scheme', 'cv2')} needs at least 2 traits (environments): name each "
+            f"with {opt('traits')}"
+        )
     if k < 2:
-        raise InputError(f"--folds must be at least 2, got {k}")
+        raise InputError(f"{opt('folds')} must be at least 2, got {k}")
     if k < len(traits):
         raise InputError(
-            f"--cv-scheme cv2 with {len(traits)} traits (environments) needs --folds >= "
-            f"{len(traits)}, got {k}: with fewer folds a line's cells share folds, and a hidden "
-            f"cell's other environments are hidden with it; use --folds {max(5, len(traits))}"
+            f"{opt('cv_scheme', 'cv2')} with {len(traits)} traits (environments) needs "
+            f"{opt('folds')} >= {len(traits)}, got {k}: with fewer folds a line's cells share "
+            "folds, and a hidden cell's other environments are hidden with it; use "
+            f"{opt('folds', max(5, len(traits)))}"
         )
     if repeats < 1:
-        raise InputError(f"--repeats must be at least 1, got {repeats}")
+        raise InputError(f"{opt('repeats')} must be at least 1, got {repeats}")
     if observed.sum() < 2 * k:
-        raise InputError(f"--folds {k} is too many for {int(observed.sum())} observed values")
+        raise InputError(f"{opt('folds', k)} is too many for {int(observed.sum())} observed values")
     rows = []
     for r in range(repeats):
         rng = np.random.default_rng(np.random.SeedSequence([seed, r, 2]))

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.errors import InputError
+from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.io.output import usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
 
@@ -83,27 +83,27 @@ def check_output_dir(out: str | Path, force: bool, inputs=()) -> Path:
     earlier results, never a folder of the user's files."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a directory; choose another --out")
+        raise InputError(f"{out} exists and is not a directory; choose {_another_out()}")
     if _inside(Path.cwd(), out):
         raise InputError(
-            f"--out {out} is the current folder (or holds it) and cannot be replaced; "
-            "choose a new folder name, e.g. --out results"
+            f"{out} is the current folder (or holds it) and cannot be replaced; choose a new "
+            f"folder name, e.g. {'--out results' if CLI_MODE.get() else repr('results')}"
         )
     for item in inputs:
         if item and _is_input(Path(str(item))) and _inside(Path(str(item)), out):
             raise InputError(
-                f"--out {out} holds the input {item}, which replacing it would delete; "
-                "choose another --out"
+                f"{out} holds the input {item}, which replacing it would delete; choose "
+                f"{_another_out()}"
             )
     if out.exists() and not force:
-        raise InputError(f"output directory {out} exists; use --force to replace it")
+        raise InputError(f"output directory {out} exists; use {opt('force', True)} to replace it")
     if out.exists():
         names = sorted(p.name for p in out.iterdir())
         if names and not _written_by_snpcnn(out / OUTPUT_MARKER):
             raise InputError(
                 f"{out} exists and is not a snpcnn results folder (no {OUTPUT_MARKER} written "
-                f"by snpcnn; it has {_shown(names)}): --force only replaces a folder snpcnn "
-                "wrote; choose another --out"
+                f"by snpcnn; it has {_shown(names)}): {opt('force', True)} only replaces a "
+                f"folder snpcnn wrote; choose {_another_out()}"
             )
     return out
 
@@ -121,6 +121,10 @@ def _written_by_snpcnn(path: Path) -> bool:
     return isinstance(record, dict) and "snpcnn_version" in record
 
 
+def _another_out() -> str:
+    return "another --out" if CLI_MODE.get() else "another output folder"
+
+
 def check_partial_dir(partial: str | Path, markers: tuple[str, ...]) -> None:
     """Refuse to discard (``--force``) or adopt (``--resume``) ``partial`` unless it is an
     unfinished snpcnn run: empty, or holding one of ``markers`` (what the command writes
@@ -129,13 +133,15 @@ def check_partial_dir(partial: str | Path, markers: tuple[str, ...]) -> None:
     if not partial.exists():
         return
     if not partial.is_dir():
-        raise InputError(f"{partial} exists and is not a folder; move it or choose another --out")
+        raise InputError(
+            f"{partial} exists and is not a folder; move it or choose {_another_out()}"
+        )
     names = sorted(p.name for p in partial.iterdir())
     if names and not any(m in names for m in markers):
         raise InputError(
             f"{partial} exists and is not an unfinished snpcnn run (it has {_shown(names)}): "
-            "--force and --resume only take a folder snpcnn wrote; move it or choose another "
-            "--out"
+            f"{opt('force', True)} and {opt('resume', True)} only take a folder snpcnn wrote; "
+            f"move it or choose {_another_out()}"
         )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from snpcnn.backend import device_description, enable_determinism
 from snpcnn.datapath import fit_ridge_large, model_input, predict_rows, start_is_large, trainer
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.fastfit import stepper_for
 from snpcnn.metrics import TRAIN_COLLAPSE_RTOL, is_collapsed
 
@@ -2375,17 +2375,17 @@ def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
     """Settings the cross-fitted convolutions cannot take: one-line errors."""
     if config.n_seeds > 1:
         raise InputError(
-            f"--seeds {config.n_seeds} (n_seeds) does not apply to cross-fitted convolutions "
-            f"(conv_folds {config.conv_folds}): the model already averages its "
-            f"{config.conv_folds} cross-fitted networks; use --seeds 1, or --conv-folds 0 to "
-            "average seeds instead"
+            f"{opt('n_seeds', config.n_seeds)} does not apply to cross-fitted convolutions "
+            f"({opt('conv_folds', config.conv_folds)}): the model already averages its "
+            f"{config.conv_folds} cross-fitted networks; use {opt('n_seeds', 1)}, or "
+            f"{opt('conv_folds', 0)} to average seeds instead"
         )
     if n_rows < 2 * int(config.conv_folds):
         raise InputError(
-            f"the cross-fitted convolutions (conv_folds {config.conv_folds}) need at least "
-            f"{2 * int(config.conv_folds)} training rows, this training part has {n_rows}; "
-            "lower --conv-folds (conv_folds), or give more samples (for snpcnn fit: fewer "
-            "CV folds, i.e. larger training parts)"
+            f"the cross-fitted convolutions ({opt('conv_folds', config.conv_folds)}) need at "
+            f"least {2 * int(config.conv_folds)} training rows, this training part has "
+            f"{n_rows}; lower {opt('conv_folds')}, or give more samples (fewer CV folds give "
+            "larger training parts)"
         )
 
 

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 
 __all__ = [
     "Param",
@@ -770,8 +770,8 @@ def tune(
         if partial.exists() and not resume:
             if not force:
                 raise InputError(
-                    f"an unfinished tune is in {partial}; use --resume to continue it "
-                    "or --force to discard it and start over"
+                    f"an unfinished tune is in {partial}; use {opt('resume', True)} to continue "
+                    f"it or {opt('force', True)} to discard it and start over"
                 )
             shutil.rmtree(partial)
     else:

@@ -250,3 +250,22 @@ def test_one_class_is_named_without_a_numpy_repr():
     X = np.zeros((6, 4))
     with pytest.raises(ValueError, match=r"got 1 class \(0\.0\)"):
         SNPCNNClassifier(epochs=1).fit(X, np.zeros(6))
+
+
+def test_errors_name_python_arguments_from_python_and_options_from_the_cli():
+    """The same check words its fix for the caller: ``folds=600`` from Python, ``--folds
+    600`` under a ``snpcnn`` command (helpers found CLI wording raised from Python)."""
+    from snpcnn.errors import CLI_MODE, opt
+    from snpcnn.folds import make_folds
+
+    ids = np.array([f"s{i}" for i in range(10)])
+    with pytest.raises(InputError, match=r"folds=600 is more than the 10"):
+        make_folds(ids, 600, 1, 0)
+    token = CLI_MODE.set(True)
+    try:
+        with pytest.raises(InputError, match=r"--folds 600 is more than the 10"):
+            make_folds(ids, 600, 1, 0)
+        assert opt("n_seeds", 2) == "--seeds 2" and opt("force", True) == "--force"
+    finally:
+        CLI_MODE.reset(token)
+    assert opt("cv_scheme", "cv2") == "cv_scheme='cv2'" and opt("force", True) == "force=True"

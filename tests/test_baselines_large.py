@@ -221,7 +221,7 @@ def test_a_refit_over_the_cap_is_refused_before_the_first_fold(small_csv, monkey
     # 80 x 100 float32 = 32,000 bytes for the refit, 40 x 100 x 4 = 16,000 per fold
     monkeypatch.setattr(cv, "MAX_DENSE_BYTES", 20_000)
     events = []
-    with pytest.raises(InputError, match="final refit on all 80 samples would encode.*--no-refit"):
+    with pytest.raises(InputError, match="final refit on all 80 samples would encode.*refit=False"):
         cv.cross_validate(
             str(small_csv / "geno.csv"),
             str(small_csv / "pheno.csv"),

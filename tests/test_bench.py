@@ -446,7 +446,7 @@ def test_interrupted_run_resumes_without_recomputing_and_matches(reference, tiny
         "wheat_small/GY_E1/tiny/seed0/r0_f1.json",
     ]
     # without --resume an unfinished run is not silently discarded
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="resume=True"):
         run_benchmark(tiny_dir / "bench.toml", out)
 
     count["n"] = 0
@@ -504,7 +504,7 @@ def test_unit_key_changes_with_anything_that_determines_the_fold(tiny_dir):
 
 
 def test_existing_output_needs_force(reference, tiny_dir):
-    with pytest.raises(InputError, match="exists; use --force"):
+    with pytest.raises(InputError, match="exists; use force=True"):
         run_benchmark(tiny_dir / "bench.toml", reference.out)
 
 

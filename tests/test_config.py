@@ -70,7 +70,7 @@ def test_values_are_normalised_and_checked():
         (DataConfig, {"folds": 1}, "folds .* at least 2"),
         (DataConfig, {"repeats": 0}, "repeats must be at least 1"),
         (DataConfig, {"seed": 1.5}, "seed must be an integer"),
-        (DataConfig, {"cv_scheme": "cv3"}, "cv-scheme must be one of cv1, cv2"),
+        (DataConfig, {"cv_scheme": "cv3"}, "cv_scheme must be one of cv1, cv2"),
         (PreprocessConfig, {"scaling": "zscore"}, "unknown scaling 'zscore'"),
         (PreprocessConfig, {"min_maf": 0.7}, "min MAF must be in"),
         (TrainingConfig, {"epochs": 0}, "epochs must be at least 1"),

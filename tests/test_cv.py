@@ -172,7 +172,7 @@ def test_snp_preselection_inside_folds_and_in_the_final_model(wheat_small):
     )
     assert res.final_bundle.preprocessor.n_snps == 40
     assert len(set(kept)) == 3  # each fold selects on its own training part
-    with pytest.raises(Exception, match="one --trait at a time"):
+    with pytest.raises(Exception, match="one trait at a time"):
         cross_validate(g, ph, ["GY_E1", "GY_E2"], folds=folds, preselect_top_k=40, **FAST)
 
 

@@ -106,7 +106,7 @@ def test_multitrait_gblup_estimates_on_every_observed_cell(correlated):
 
 def test_cv2_needs_as_many_folds_as_traits():
     ids = np.array([f"s{i}" for i in range(40)])
-    with pytest.raises(InputError, match="needs --folds >= 4, got 3"):
+    with pytest.raises(InputError, match="needs folds >= 4, got 3"):
         make_cell_folds(ids, np.ones((40, 4), dtype=bool), list("abcd"), k=3)
 
 
@@ -243,14 +243,14 @@ def test_scheme_errors(correlated):
     _, _, path, _ = correlated
     with pytest.raises(InputError, match="at least 2 different quantitative traits"):
         cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["gblup"], cv_scheme="cv2")
-    with pytest.raises(InputError, match="cv2 does not combine with --stratify"):
+    with pytest.raises(InputError, match="cv2' does not combine with stratify"):
         cross_validate(
             BED, path, ["A", "B"], folds=3, cnn=False, baselines=["gblup"], cv_scheme="cv2",
             stratify=True,
         )  # fmt: skip
     with pytest.raises(InputError, match="mtgblup"):
         cross_validate(BED, path, ["A"], folds=3, cnn=False, baselines=["mtgblup"])
-    with pytest.raises(InputError, match="cv-scheme must be one of"):
+    with pytest.raises(InputError, match="cv_scheme must be one of"):
         cross_validate(BED, path, ["A", "B"], folds=3, cnn=False, cv_scheme="cv3")
 
 

@@ -164,7 +164,7 @@ def test_outputs_and_resume_after_an_interruption(data, tmp_path):
     partial = tmp_path / "tuned.partial"
     assert (partial / "optuna.journal").is_file() and not out.exists()
     # without --resume or --force the unfinished tune is not discarded silently
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="resume=True"):
         _run(d, d / "pheno.csv", folds, out, force=False)
 
     trials_run = []

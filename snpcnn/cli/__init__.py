@@ -18,7 +18,7 @@ import warnings
 import click
 
 from snpcnn import __version__
-from snpcnn.errors import InputWarning, SnpcnnError
+from snpcnn.errors import CLI_MODE, InputWarning, SnpcnnError
 
 __all__ = ["main", "verbose_option", "force_option"]
 
@@ -29,6 +29,13 @@ class _Group(click.Group):
     """A click group that turns user errors into one clear line."""
 
     def invoke(self, ctx: click.Context):
+        token = CLI_MODE.set(True)  # errors name --options, not Python arguments
+        try:
+            return self._invoke_warned(ctx)
+        finally:
+            CLI_MODE.reset(token)
+
+    def _invoke_warned(self, ctx: click.Context):
         with warnings.catch_warnings():
             warnings.simplefilter("always", InputWarning)
             previous = warnings.showwarning

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = [
@@ -330,7 +330,7 @@ def write_cache(
                 "(it is never overwritten, even with --force)"
             )
         if not force:
-            raise InputError(f"{dst}: exists; use --force (force=True) to overwrite it")
+            raise InputError(f"{dst}: exists; use {opt('force', True)} to overwrite it")
         why = _why_not_replaceable(dst, files)
         if why:
             raise InputError(
@@ -525,7 +525,7 @@ def convert(
     if dst.exists() and not force:
         if not is_cache(dst):
             raise InputError(f"{dst}: exists and is not a snpcnn cache; choose another output path")
-        raise InputError(f"{dst}: exists; use --force to overwrite it")
+        raise InputError(f"{dst}: exists; use {opt('force', True)} to overwrite it")
     if dst.exists() and is_cache(dst):  # checked before the source is read
         why = _why_not_replaceable(dst, files)
         if why:

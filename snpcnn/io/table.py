@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = ["read_table", "CODINGS", "sniff_delimiter"]
@@ -321,13 +321,13 @@ def read_table(
             raise InputError(f"{path}: cannot parse the table ({exc})") from None
         codes = "/".join(str(a) for a in sorted(allowed))
         hint = (
-            "; a -1/0/1 matrix (rrBLUP's coding): --coding -101"
+            f"; a -1/0/1 matrix (rrBLUP's coding): {opt('coding', '-101')}"
             if str(value).strip() in ("-1", "-1.0") and coding != "-101"
             else ""
         )
         raise InputError(
             f"{path}: sample '{sample}', SNP '{snp}': value '{value}' is not {codes} or "
-            f"missing (empty or NA); fix the cell or choose another --coding{hint}"
+            f"missing (empty or NA); fix the cell or choose another {opt('coding')}{hint}"
         ) from None
     if not blocks or sum(len(b) for b in blocks) == 0:
         raise InputError(f"{path}: no sample rows after the header")
@@ -352,11 +352,12 @@ def read_table(
 
             r, c = np.argwhere(dosages == 2)[0]
             warnings.warn(
-                f"{path}: --coding auto chose 012 because {n_twos} cell(s) are 2 (e.g. sample "
+                f"{path}: {opt('coding', 'auto')} chose 012 because {n_twos} cell(s) are 2 (e.g. sample "
                 f"'{str(np.concatenate(sample_parts)[r]).strip()}', SNP '{snp_ids[c]}'), but "
                 f"that is only {n_twos} of {n_called:,} calls and {n_ones:,} are 1: if this is "
                 "0/1 presence/absence data those cells are errors and every 1 should be read "
-                "as dosage 2; pass --coding 01 (a 2 is then refused) or --coding 012 to be sure",
+                f"as dosage 2; pass {opt('coding', '01')} (a 2 is then refused) or "
+                f"{opt('coding', '012')} to be sure",
                 InputWarning,
                 stacklevel=2,
             )
@@ -366,8 +367,8 @@ def read_table(
         from snpcnn.errors import InputWarning
 
         warnings.warn(
-            f"{path}: --coding -101 but no value is -1: if this is a 0/1/2 file, every value "
-            "moved up by one; pass --coding 012",
+            f"{path}: {opt('coding', '-101')} but no value is -1: if this is a 0/1/2 file, every "
+            f"value moved up by one; pass {opt('coding', '012')}",
             InputWarning,
             stacklevel=2,
         )

@@ -259,7 +259,7 @@ def test_rrblup_coding_minus_one_zero_one(tmp_path):
     from snpcnn.io import read_genotypes
 
     (tmp_path / "m.csv").write_text("sample_id,a,b,c\ns1,-1,0,1\ns2,1,,-1\n")
-    with pytest.raises(InputError, match="a -1/0/1 matrix .rrBLUP's coding.: --coding -101"):
+    with pytest.raises(InputError, match="a -1/0/1 matrix .rrBLUP's coding.: coding='-101'"):
         read_genotypes(tmp_path / "m.csv")
     g = read_genotypes(tmp_path / "m.csv", coding="-101")
     np.testing.assert_array_equal(g.dosages, [[0, 1, 2], [2, -1, 0]])
@@ -379,7 +379,7 @@ def test_small_messages_of_the_last_fuzzing_pass(tmp_path):
     from snpcnn.multitrait import MultiTraitGBLUP
 
     (tmp_path / "g.csv").write_text("sample_id,a,b\ns1,0,1\ns2,1,1\n")
-    with pytest.warns(InputWarning, match="--coding -101 but no value is -1"):
+    with pytest.warns(InputWarning, match="coding='-101' but no value is -1"):
         read_genotypes(tmp_path / "g.csv", coding="-101")
     rows = [f"F{i} S{i} P{i} M{i} 1 {i % 3}" for i in range(12)]
     (tmp_path / "x.fam").write_text("\n".join(rows) + "\n")

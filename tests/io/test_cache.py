@@ -162,7 +162,7 @@ def test_existing_output_needs_force(wheat_copy, tmp_path):
     src = wheat_copy / "wheat.vcf.gz"
     out = convert(src, tmp_path / "w.snpcnn")
     before = (out / "meta.json").read_text()
-    with pytest.raises(InputError, match="exists; use --force"):
+    with pytest.raises(InputError, match="exists; use force=True"):
         convert(src, out)
     assert (out / "meta.json").read_text() == before
     convert(src, out, force=True, multiallelic="alt1")
