@@ -1849,7 +1849,8 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "## Files",
         "",
         "- `results.csv`: every metric per dataset, trait, seed, repeat, fold and model "
-        "(`status` = ok or collapsed).",
+        "(`status` = ok, collapsed, or undefined where the test fold's observed values are "
+        "all equal).",
         "- `predictions.csv`: out-of-fold predictions of every model.",
         "- `plots/`: mean Pearson r ± sd per model and trait, one figure per dataset.",
         "- `run.json`: versions, resolved config, checksums of the config and inputs, "

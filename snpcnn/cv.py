@@ -42,7 +42,7 @@ from snpcnn.config import (
 )
 from snpcnn.datapath import predict_rows
 from snpcnn.errors import CLI_MODE, InputError, opt
-from snpcnn.folds import make_folds, read_folds
+from snpcnn.folds import level_text, make_folds, read_folds
 from snpcnn.genotypes import Genotypes
 from snpcnn.metrics import (
     binary_metrics,
@@ -755,10 +755,50 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
                 f"every training part needs at least {MIN_TRAIN_PART}: put fewer samples "
                 "in that fold"
             )
+    if targets.head == "binary":
+        _warn_one_class_folds(table, targets, stratify)
     return table
 
 
+def _warn_one_class_folds(table: pd.DataFrame, targets: Targets, stratify) -> None:
+    """Before any training: test folds that hold one class of a binary trait have no AUC
+    (every model's is undefined there), so say so, and how to avoid it."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    y = pd.Series(targets.y[:, 0], index=pd.Index(targets.sample_ids.astype(str)))
+    test = y.reindex(table["sample_id"].astype(str)).to_numpy()
+    one = [
+        (int(r), int(f))
+        for (r, f), cls in pd.DataFrame(
+            {"repeat": table["repeat"], "fold": table["fold"], "y": test}
+        ).groupby(["repeat", "fold"])["y"]
+        if cls.dropna().nunique() < 2
+    ]
+    if one:
+        r, f = one[0]
+        fix = "" if stratify else f"; {opt('stratify', True)} puts both classes in every fold"
+        warnings.warn(
+            f"{len(one)} of {table.groupby(['repeat', 'fold']).ngroups} test folds hold one "
+            f"class of '{targets.traits[0]}' only (e.g. repeat {r} fold {f}): no model has an "
+            f"AUC there, and they are left out of the means{fix}",
+            InputWarning,
+            stacklevel=2,
+        )
+
+
 def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
+    given = isinstance(folds, pd.DataFrame) or (
+        isinstance(folds, (str, Path)) and not str(folds).isdigit()
+    )
+    if given and (targets.groups is not None or stratify):
+        what = opt("groups") if targets.groups is not None else opt("stratify")
+        raise InputError(
+            f"{what} shapes random folds, but the folds are given ({folds if isinstance(folds, (str, Path)) else 'a fold table'}), "
+            f"and would be ignored: leave out {what}, or give {opt('folds', 'K', placeholder=True)} for random "
+            "folds"
+        )
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
         absent = [c for c in ("sample_id", "fold") if c not in table.columns]
@@ -796,7 +836,7 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
         table = read_folds(folds, targets.sample_ids)
         if repeats > 1:
             raise InputError(
-                f"{opt('repeats')} needs random folds ({opt('folds', 'K')}), not a fold file"
+                f"{opt('repeats')} needs random folds ({opt('folds', 'K', placeholder=True)}), not a fold file"
             )
         return table
     k = int(folds)
@@ -806,6 +846,24 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
             raise InputError(f"{opt('stratify')} is for binary traits; this trait is quantitative")
         strat = targets.y[:, 0]
     return make_folds(targets.sample_ids, k, repeats, seed, stratify=strat, groups=targets.groups)
+
+
+def _undefined_fold_note(targets: Targets, trait: str, observed, r: int, f: int) -> str:
+    """The note for a test fold whose observed values are all equal: no model is scored."""
+    head = targets.head
+    levels = targets.binary_levels.get(trait)
+    code = float(observed[0])
+    value = level_text(levels[int(code)] if levels and head == "binary" else code)
+    if head == "binary":
+        return (
+            f"repeat {r} fold {f}: every test sample of '{trait}' is {value} (one class), so no "
+            "model has an AUC there; the fold is left out of the means and comparisons "
+            f"(stratified folds, {opt('stratify', True)}, put both classes in every fold)"
+        )
+    return (
+        f"repeat {r} fold {f}: every test sample of '{trait}' has the value {value}, so no "
+        "model has a correlation there; the fold is left out of the means and comparisons"
+    )
 
 
 def _two_traits() -> str:
@@ -1406,7 +1464,7 @@ def _check_scheme(cv_scheme, targets: Targets, baselines, folds, groups, stratif
         if not (isinstance(folds, int) or str(folds).isdigit()):
             raise InputError(
                 f"{opt('cv_scheme', 'cv2')} makes its own folds of (line, environment) cells: "
-                f"give {opt('folds', 'K')}"
+                f"give {opt('folds', 'K', placeholder=True)}"
             )
         if groups:
             raise InputError(f"{opt('cv_scheme', 'cv2')} does not combine with {opt('groups')}")
@@ -1771,6 +1829,10 @@ def _run_fold(
                     f"repeat {r} fold {f}: {name} predicted a constant for '{t}' "
                     "(correlation undefined; counted as a loss)"
                 )
+            elif status == "undefined":
+                note = _undefined_fold_note(targets, t, y_te[ok, j], r, f)
+                if note not in out["notes"]:
+                    out["notes"].append(note)
     return out
 
 

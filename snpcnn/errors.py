@@ -66,11 +66,11 @@ _CLI_FLAGS = {"n_seeds": "--seeds", "traits": "--trait"}
 _UNSET = object()
 
 
-def opt(name: str, value: Any = _UNSET) -> str:
+def opt(name: str, value: Any = _UNSET, *, placeholder: bool = False) -> str:
     """An option as the user set it, for error messages: ``opt("folds", 600)`` is
     ``--folds 600`` under the CLI and ``folds=600`` from Python; ``opt("force", True)`` is
     ``--force`` / ``force=True``; without a value just the name (``--cv-scheme`` /
-    ``cv_scheme``)."""
+    ``cv_scheme``); ``placeholder=True`` writes the value as it is (``folds=K``)."""
     if CLI_MODE.get():
         flag = _CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
         if value is _UNSET or value is True:
@@ -78,4 +78,5 @@ def opt(name: str, value: Any = _UNSET) -> str:
         return f"{flag} {value}"
     if value is _UNSET:
         return name
-    return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
+    quoted = isinstance(value, str) and not placeholder
+    return f"{name}={value!r}" if quoted else f"{name}={value}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,15 @@ import pandas as pd
 from snpcnn.errors import InputError, InputWarning, opt
 
 __all__ = ["make_folds", "make_cell_folds", "read_folds"]
+
+
+def level_text(value) -> str:
+    """A class or trait value as the user wrote it: 1, not 1.0 (text stays text)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
 def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
@@ -29,7 +39,7 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     path = Path(path)
     try:
         table = pd.read_csv(path, sep=None, engine="python", dtype=str)
-    except (OSError, ValueError, csv.Error) as exc:  # ParserError, EmptyDataError, Unicode
+    except (OSError, ValueError, csv.Error, EOFError, zlib.error) as exc:  # + a cut .gz
         msg = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(
             f"{path}: cannot read the fold table ({msg}); expected a CSV/TSV with a header and "
@@ -171,7 +181,7 @@ def make_folds(
                 if counts.min() < k:
                     raise InputError(
                         f"stratified {k}-fold needs at least {k} samples of each class; class "
-                        f"'{counts.idxmin()}' has {counts.min()}"
+                        f"'{level_text(counts.idxmin())}' has {counts.min()}"
                     )
                 splitter = StratifiedKFold(k, shuffle=True, random_state=rseed % (2**32 - 1))
                 splits = splitter.split(np.zeros(n), y)

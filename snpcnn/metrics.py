@@ -77,10 +77,13 @@ def is_collapsed(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], str]:
-    """Pearson r, Spearman rho, R^2, RMSE and MAE, and a status ("ok" or "collapsed").
+    """Pearson r, Spearman rho, R^2, RMSE and MAE, and a status ("ok", "collapsed" or
+    "undefined").
 
     When the predictions are constant, the correlations are NaN and the status says
-    "collapsed"; R^2, RMSE and MAE are still computed.
+    "collapsed"; R^2, RMSE and MAE are still computed.  When the observed values are (the
+    test fold's trait is constant), no model can be scored: "undefined", whatever was
+    predicted.
     """
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
@@ -91,10 +94,10 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str
         "rmse": float(np.sqrt(np.mean(resid**2))),
         "mae": float(np.mean(np.abs(resid))),
     }
-    if is_collapsed(y_pred, y_true) or np.std(y_true) == 0:
+    if np.std(y_true) == 0 or is_collapsed(y_pred, y_true):
         out["pearson_r"] = float("nan")
         out["spearman_rho"] = float("nan")
-        status = "collapsed"
+        status = "undefined" if np.std(y_true) == 0 else "collapsed"
     else:
         out["pearson_r"] = float(np.corrcoef(y_true, y_pred)[0, 1])
         out["spearman_rho"] = float(stats.spearmanr(y_true, y_pred).statistic)
@@ -103,13 +106,17 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str
 
 
 def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, float], str]:
-    """ROC AUC of the scores and accuracy of ``score >= 0.5``, plus a status."""
+    """ROC AUC of the scores and accuracy of ``score >= 0.5``, plus a status: "undefined"
+    where the test fold holds one class (no AUC, whatever was predicted), "collapsed" where
+    the scores are constant, else "ok"."""
     from sklearn.metrics import roc_auc_score
 
     y_true = np.asarray(y_true, dtype=np.float64)
     y_score = np.asarray(y_score, dtype=np.float64)
     acc = float(np.mean((y_score >= 0.5) == (y_true > 0.5)))
-    if is_collapsed(y_score) or len(np.unique(y_true)) < 2:
+    if len(np.unique(y_true)) < 2:
+        return {"auc": float("nan"), "accuracy": acc}, "undefined"
+    if is_collapsed(y_score):
         return {"auc": float("nan"), "accuracy": acc}, "collapsed"
     return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"
 
@@ -137,8 +144,11 @@ def paired_difference(joined, tolerance: float = WIN_TOLERANCE) -> dict[str, flo
     enters the mean difference with the metric's no-information value (:func:`no_information`:
     r = 0, AUC = 0.5) and never counts as a win.  A fold is won where the model's metric
     exceeds the reference's by more than ``tolerance`` and tied where they differ by at most
-    ``tolerance`` (both ok).
+    ``tolerance`` (both ok).  A fold where either side is "undefined" (the test fold's
+    observed values are constant: no model can be scored there) is left out.
     """
+    keep = ~(joined["status"].eq("undefined") | joined["status_ref"].eq("undefined"))
+    joined = joined[keep.to_numpy()]
     fill = (
         no_information(str(joined["metric"].iloc[0])) if "metric" in joined and len(joined) else 0.0
     )
@@ -151,7 +161,7 @@ def paired_difference(joined, tolerance: float = WIN_TOLERANCE) -> dict[str, flo
     wins = (d > tolerance) & joined["status"].eq("ok").to_numpy()
     ties = (np.abs(d) <= tolerance) & ok
     return {
-        "mean_difference": float(np.mean(d)),
+        "mean_difference": float(np.mean(d)) if len(d) else float("nan"),
         "sd_difference": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
         "wins": int(wins.sum()),
         "ties": int(ties.sum()),

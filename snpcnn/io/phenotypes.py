@@ -21,6 +21,7 @@ import gzip
 import math
 import re
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,10 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
         from snpcnn.io._checks import not_utf8
 
         raise InputError(f"phenotype file {not_utf8(path, exc)}") from None
+    except (EOFError, zlib.error) as exc:  # a .gz cut short or damaged
+        raise InputError(
+            f"phenotype file {path} is cut short or damaged ({exc}); copy or compress it again"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read phenotype file {path}: {exc}") from None
     if path.suffix != ".gz":

@@ -323,3 +323,16 @@ def test_a_file_that_is_not_utf8_names_its_line_and_the_fix(tmp_path):
     g.write_bytes("sample_id,s1,s2\na,0,1\nbé,1,2\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"geno.csv line 3: not UTF-8 text"):
         read_genotypes(g)
+
+
+def test_a_gzip_file_cut_short_is_a_one_line_error(tmp_path, example_data):
+    """Was "internal error (EOFError ...)" (a checking helper, session 37)."""
+    from snpcnn.folds import read_folds
+
+    for src, name in [("wheat_phenotypes.csv", "p.csv.gz"), ("wheat_cv_folds.csv", "f.csv.gz")]:
+        whole = gzip.compress((example_data / src).read_bytes())
+        (tmp_path / name).write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="p.csv.gz is cut short or damaged"):
+        read_phenotypes(tmp_path / "p.csv.gz")
+    with pytest.raises(InputError, match="f.csv.gz: cannot read the fold table .Compressed"):
+        read_folds(tmp_path / "f.csv.gz", np.array(["1"]))

@@ -1,0 +1,83 @@
+"""A test fold whose observed values are all equal (a binary trait's fold without a case)
+scores no model: "undefined", left out of means and comparisons, named in a note and warned
+about before training.  It used to be reported as every model "predicting a constant"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snpcnn.cv import cross_validate
+from snpcnn.errors import InputError, InputWarning
+from snpcnn.folds import level_text
+from snpcnn.metrics import binary_metrics, paired_difference, regression_metrics
+
+
+def test_metrics_say_undefined_not_collapsed():
+    vals, status = binary_metrics(np.zeros(6), np.linspace(0.1, 0.6, 6))
+    assert status == "undefined" and np.isnan(vals["auc"])
+    assert binary_metrics(np.array([0, 1, 0, 1.0]), np.full(4, 0.3))[1] == "collapsed"
+    vals, status = regression_metrics(np.full(5, 2.0), np.arange(5.0))
+    assert status == "undefined" and np.isnan(vals["pearson_r"])
+
+
+def test_paired_difference_leaves_undefined_folds_out():
+    joined = pd.DataFrame(
+        {
+            "value": [0.7, np.nan, 0.6],
+            "status": ["ok", "undefined", "ok"],
+            "value_ref": [0.5, np.nan, 0.6],
+            "status_ref": ["ok", "undefined", "ok"],
+            "metric": "auc",
+        }
+    )
+    out = paired_difference(joined)
+    assert out["n_folds"] == 2 and out["mean_difference"] == pytest.approx(0.1)
+    assert out["wins"] == 1 and out["ties"] == 1
+
+
+@pytest.fixture
+def rare_trait(example_data, tmp_path):
+    pheno = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    rare = np.zeros(len(pheno), dtype=int)
+    rare[[5, 100, 300]] = 1
+    path = tmp_path / "rare.csv"
+    pd.DataFrame({pheno.columns[0]: pheno.iloc[:, 0], "rare": rare}).to_csv(path, index=False)
+    return example_data / "wheat.vcf.gz", path
+
+
+def test_a_fold_without_cases_is_undefined_for_every_model(rare_trait):
+    geno, pheno = rare_trait
+    with pytest.warns(InputWarning, match=r"2 of 5 test folds hold one class of 'rare'"):
+        res = cross_validate(
+            geno, pheno, traits=["rare"], folds=5, baselines=["gblup"], cnn=False, progress=False
+        )
+    auc = res.metrics[res.metrics["metric"] == "auc"]
+    assert sorted(auc["status"].unique()) == ["ok", "undefined"]
+    assert (auc["status"] == "undefined").sum() == 2
+    summary = res.summary().set_index(["model", "metric"])
+    assert summary.loc[("GBLUP", "auc"), "count"] == 3
+    assert summary.loc[("GBLUP", "auc"), "n_collapsed"] == 0
+    notes = [n for n in res.notes if "one class" in n]
+    assert len(notes) == 2 and "is 0 (one class)" in notes[0] and "stratify=True" in notes[0]
+    assert not any("predicted a constant" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("kw", [{"stratify": True}, {"groups": "GY_E2"}])
+def test_fold_files_refuse_options_that_shape_random_folds(example_data, kw):
+    with pytest.raises(InputError, match="shapes random folds, but the folds are given"):
+        cross_validate(
+            example_data / "wheat.vcf.gz",
+            example_data / "wheat_phenotypes.csv",
+            traits=["GY_E1"],
+            folds=example_data / "wheat_cv_folds.csv",
+            baselines=["gblup"],
+            cnn=False,
+            progress=False,
+            **kw,
+        )
+
+
+def test_level_text():
+    assert level_text(1.0) == "1" and level_text(0.5) == "0.5" and level_text("case") == "case"
