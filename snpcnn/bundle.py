@@ -311,12 +311,17 @@ class ModelBundle:
             # model was trained on reads fitted values as accuracy (a checking helper,
             # session 35): say so
             first = str(genotypes.samples[int(np.flatnonzero(seen)[0])])
+            several = (
+                " (several traits: a line observed in any of them, whose records also inform "
+                "the others)"
+                if len(self.traits) > 1
+                else ""
+            )
             warnings.warn(
                 f"{int(seen.sum()):,} of the {n:,} samples of {genotypes.source or 'the genotypes'} "
                 f"were in the model's training data (e.g. '{first}'): their predictions are "
                 "fitted values, closer to their own phenotypes than a prediction for an unseen "
-                "line (several traits: a line observed in any of them, whose records also "
-                "inform the others); judge accuracy on the other samples, or by snpcnn fit's "
+                f"line{several}; judge accuracy on the other samples, or by snpcnn fit's "
                 "cross-validation",
                 TrainingSampleWarning,
                 stacklevel=2,
@@ -375,10 +380,11 @@ class ModelBundle:
             miss = pd.isna(pd.Series(values, dtype=object)).to_numpy()
             if miss.any():
                 i = int(np.flatnonzero(miss)[0])
+                more = int(miss.sum()) - 1
                 raise InputError(
-                    f"{source}: covariate '{cov}' is missing for sample '{ids[i]}' and "
-                    f"{int(miss.sum()) - 1} more; fill in the value, or predict those samples "
-                    "without covariates"
+                    f"{source}: covariate '{cov}' is missing for sample '{ids[i]}'"
+                    + (f" and {more} more" if more else "")
+                    + "; fill in the value, or predict those samples without covariates"
                 )
             if cov in levels:
                 from snpcnn.io.phenotypes import canonical_level

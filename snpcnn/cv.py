@@ -500,7 +500,8 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
             )
         if np.nanmax(col) == np.nanmin(col):
             raise InputError(
-                f"{src}trait '{t}' has zero variance (every value is {np.nanmax(col)}){drop}"
+                f"{src}trait '{t}' has zero variance (every value is {level_text(np.nanmax(col))}"
+                f"): there is nothing to predict; check the column{drop}"
             )
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             sd = float(np.nanstd(col))
@@ -539,6 +540,13 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
             )
         raw = table.loc[sample_ids, groups]
         grp = raw.astype(str).to_numpy()
+        n_groups = len(set(grp[~raw.isna().to_numpy()]))
+        if n_groups > 0.5 * len(sample_ids):
+            report["groups_many"] = (
+                f"{opt('groups')} '{groups}' has {n_groups:,} different values for "
+                f"{len(sample_ids):,} samples: most groups hold one sample, so group folds "
+                "are nearly random folds; is it the right column (a family, line or site id)?"
+            )
         missing = raw.isna().to_numpy()
         if missing.any():
             # an unknown family is no family: each such sample is a group of its own (pooled
@@ -915,7 +923,10 @@ def _input_notes(
     """What a breeder should know about the inputs before reading the results (run notes,
     also logged): uneven folds, extreme trait values, missing groups, poorly called samples,
     a binary trait's covariates, its positive class, a preselection that selects nothing."""
-    notes = trait_outlier_notes(targets) + [targets.report.get("groups_missing")]
+    notes = trait_outlier_notes(targets) + [
+        targets.report.get("groups_missing"),
+        targets.report.get("groups_many"),
+    ]
     sizes = fold_table.groupby(["repeat", "fold"]).size()
     if len(sizes) and sizes.max() > 3 * sizes.min():
         notes.append(
@@ -1332,6 +1343,7 @@ def cross_validate(
     predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
     bundle = None
     t_refit = 0.0
+    config["refit"] = bool(refit)  # False: no model.keras (--no-refit)
     if refit:
         t0 = time.perf_counter()
         # 0 is possible: with a ridge-started wide model, "the convolutions added nothing"

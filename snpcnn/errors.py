@@ -75,6 +75,8 @@ def opt(name: str, value: Any = _UNSET, *, placeholder: bool = False) -> str:
         flag = _CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
         if value is _UNSET or value is True:
             return flag
+        if value is False:  # a switch turned off: --no-refit
+            return "--no-" + flag[2:]
         return f"{flag} {value}"
     if value is _UNSET:
         return name

@@ -67,16 +67,23 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
             InputWarning,
             stacklevel=2,
         )
-    dup = ids[ids.duplicated()]
+    dup = np.flatnonzero(ids.duplicated().to_numpy())
     if len(dup):
-        raise InputError(f"{path}: sample '{dup.iloc[0]}' has more than one fold; list it once")
+        sid = ids.iloc[dup[0]]
+        first = int(np.flatnonzero((ids == sid).to_numpy())[0])
+        raise InputError(
+            f"{path} lines {first + 2} and {dup[0] + 2}: sample '{sid}' has more than one fold; "
+            "list it once"
+        )
     folds = pd.to_numeric(table[fold_col], errors="coerce")
     bad = folds.isna() | ~np.isfinite(folds) | (folds.abs() > 1e9) | (folds != np.round(folds))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        cell = table[fold_col].iloc[i]
+        what = "has no fold (an empty cell)" if pd.isna(cell) else f"has fold '{cell}'"
         raise InputError(
-            f"{path} line {i + 2}: fold '{table[fold_col].iloc[i]}' for sample '{ids.iloc[i]}' "
-            "is not an integer"
+            f"{path} line {i + 2}: sample '{ids.iloc[i]}' {what}; give every sample a whole "
+            "fold number (1, 2, ...)"
         )
     mapping = pd.Series(folds.astype(int).to_numpy(), index=ids.to_numpy())
     sample_ids = np.asarray(sample_ids).astype(str)
@@ -162,7 +169,12 @@ def make_folds(
             groups = np.asarray(groups).astype(str)
             uniq = np.unique(groups)
             if len(uniq) < k:
-                raise InputError(f"group K-fold needs at least {k} groups, found {len(uniq)}")
+                raise InputError(
+                    f"group {k}-fold needs at least {k} groups, the {opt('groups')} column has "
+                    f"{len(uniq)}; use "
+                    + (f"{opt('folds', len(uniq))} or " if len(uniq) >= 2 else "")
+                    + "a column with more groups"
+                )
             rng = np.random.default_rng(rseed)
             order = rng.permutation(uniq)
             sizes = pd.Series(groups).value_counts()

@@ -837,7 +837,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         ),
         f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "
         f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
-        f"final refit {t['refit_seconds']:.1f} s)",
+        f"{_refit_text(results.config, t, 'final refit')})",
         "",
     ]
     for trait, md in trait_sections(results):
@@ -866,6 +866,13 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _refit_text(config: dict, timings: dict, word: str) -> str:
+    """The refit's time, or that there was none (run.json's ``refit`` False)."""
+    if config.get("refit", True) is False:
+        return f"no {word}: {opt('refit', False)}"
+    return f"{word} {timings['refit_seconds']:.1f} s"
+
+
 def _saved_model_text(config: dict) -> str:
     """The saved model's start and whether its convolutions were kept (the refit's own
     choice, which may differ from the folds')."""
@@ -885,7 +892,7 @@ def console_report(results) -> str:
     parts.append(
         f"wall time {t['total_seconds']:.1f} s on {results.device} "
         f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
-        f"refit {t['refit_seconds']:.1f} s)"
+        f"{_refit_text(results.config, t, 'refit')})"
     )
     conv = conv_kept_text(results, short=True)
     if conv:

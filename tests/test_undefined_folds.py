@@ -81,3 +81,17 @@ def test_fold_files_refuse_options_that_shape_random_folds(example_data, kw):
 
 def test_level_text():
     assert level_text(1.0) == "1" and level_text(0.5) == "0.5" and level_text("case") == "case"
+
+
+def test_a_groups_column_of_nearly_unique_values_gets_a_note(example_data):
+    res = cross_validate(
+        example_data / "wheat.vcf.gz",
+        example_data / "wheat_phenotypes.csv",
+        traits=["GY_E1"],
+        folds=3,
+        groups="GY_E2",
+        baselines=["gblup"],
+        cnn=False,
+        progress=False,
+    )
+    assert any("most groups hold one sample" in n for n in res.notes)

@@ -488,7 +488,10 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
     if out:
         with write_errors(out):
             atomic_write_text(out, csv)
-        click.echo(f"predictions for {len(table):,} samples written to {out}", err=True)
+        values = table[[c for c in table.columns if c in set(bundle.traits)]]
+        empty = int(values.isna().all(axis=1).sum()) if values.shape[1] else 0
+        gaps = f" ({empty:,} of them empty: see the warning above)" if empty else ""
+        click.echo(f"predictions for {len(table):,} samples written to {out}{gaps}", err=True)
     else:
         click.echo(csv, nl=False)
 

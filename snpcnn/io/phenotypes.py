@@ -106,6 +106,14 @@ def _is_infinite(token: str) -> bool:
     return bool(_NUMBER.match(token.strip())) and not math.isfinite(float(token.strip()))
 
 
+def _rstrip_empty(cells: list[str]) -> list[str]:
+    """``cells`` without its empty cells at the end."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line."""
     try:
@@ -225,6 +233,19 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         header = ["FID", "IID"] + [f"PHENO{i}" for i in range(1, len(first) - 1)]
         body, body_lines = fields, [ln for ln, _ in lines]
         unstripped = raw_fields
+    trail = len(header) - len(_rstrip_empty(header))
+    if trail and all(
+        len(r) == len(header) and not any(c.strip() for c in r[-trail:]) for r in body
+    ):
+        # empty columns at the end (a spreadsheet export's trailing delimiters): dropped
+        header = header[:-trail]
+        body = [r[:-trail] for r in body]
+        unstripped = [r[:-trail] for r in unstripped]
+    if "" in header:
+        raise InputError(
+            f"{path}: header column {header.index('') + 1} has no name; name it, or remove the "
+            "empty column (a trailing delimiter?)"
+        )
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise InputError(f"{path}: column '{dup}' appears twice in the header; rename one of them")
@@ -428,8 +449,9 @@ class Phenotypes:
                 i = int(np.flatnonzero(miss)[0])
                 raise InputError(
                     f"covariate '{cov}' is missing for sample '{ids[i]}' "
-                    f"({self._where(cov, ids[i])}) and {int(miss.sum()) - 1} more sample(s); "
-                    "fill in the value, leave the covariate out, or remove those samples"
+                    f"({self._where(cov, ids[i])})"
+                    + (f" and {int(miss.sum()) - 1} more sample(s)" if miss.sum() > 1 else "")
+                    + "; fill in the value, leave the covariate out, or remove those samples"
                 )
             if cov in self.categorical:
                 raw_fit = col.to_numpy()[fit_rows]

@@ -208,6 +208,10 @@ def test_training_options_reach_the_run(small_files, tmp_path):
     assert r.exit_code == 0, r.output
     c = json.loads((out / "run.json").read_text())["config"]
     assert (c["scaling"], c["linear_init"], c["conv_gate"]) == ("center", "zeros", 0.0)
+    # --no-refit leaves a trace: run.json, summary.md and the console say there was no refit
+    assert c["refit"] is False and not (out / "model.keras").exists()
+    assert "no final refit: --no-refit" in (out / "summary.md").read_text()
+    assert "no refit: --no-refit" in r.output
 
 
 def test_summary_says_how_often_the_convolutions_were_kept(small_files, tmp_path):
