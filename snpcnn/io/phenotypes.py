@@ -8,7 +8,7 @@ Formats read by :func:`read_phenotypes`:
   line (``FID IID ...`` or ``#FID IID ...``) is optional, ``-9`` means missing.
 
 Sample ids are always read as text (``'0775'`` stays ``'0775'``).  Trait values must be
-numbers; empty cells, ``NA``, ``NaN`` (any case), ``N/A`` and ``.`` are missing.
+numbers; empty cells, ``NA``, ``NaN`` (any case), ``N/A``, ``#N/A`` (Excel) and ``.`` are missing.
 
 :func:`align` joins a :class:`~snpcnn.genotypes.Genotypes` with a :class:`Phenotypes` by sample
 id, never by row order, and reports what matched.
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Cell values read as missing (compared case-insensitively after stripping blanks).
-MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "."})
+MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "#n/a", "."})  # #N/A: Excel
 #: Column names recognised as the sample-id column, in order of preference (any case).
 ID_COLUMN_NAMES = ("sample_id", "iid", "id")
 #: Extra missing value in PLINK-style files.

@@ -35,3 +35,9 @@ def test_too_few_groups_names_the_option_and_a_fix():
         InputError, match=r"group 5-fold needs at least 5 groups.*has 3; use folds=3"
     ):
         make_folds(ids, 5, 1, 0, groups=np.repeat(["a", "b", "c"], 4))
+
+
+def test_excel_na_is_missing(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("id,GY\n775,1.5\n776,#N/A\n777,2\n")
+    assert np.isnan(read_phenotypes(path).table.loc["776", "GY"])
