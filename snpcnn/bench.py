@@ -1255,7 +1255,8 @@ def run_benchmark(
         Replace an existing ``out`` (and, without ``resume``, discard an existing
         ``<out>.partial/``).
     progress : callable, optional
-        Called as ``progress(event, **info)``; events ``"dataset"``, ``"unit_start"``,
+        Called as ``progress(event, **info)``; events ``"plan"`` (``units``: the
+        ``(dataset, model)`` of every unit in run order), ``"dataset"``, ``"unit_start"``,
         ``"cv"`` (a cross-validation event of the unit, its kind in ``event``),
         ``"fold"``, ``"unit_done"``, ``"writing"`` (see :mod:`snpcnn.progress`).
     argv : sequence of str, optional
@@ -1467,6 +1468,18 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
     n_units = sum(
         len(config.seeds) * len(d.traits) * ((1 if config.baselines else 0) + len(config.models))
         for d in config.datasets
+    )
+    # the units in run order, for the ETA (a baseline unit and a CNN unit differ in cost)
+    kinds = ([BASELINE_UNIT] if config.baselines else []) + [m.name for m in config.models]
+    emit(
+        "plan",
+        units=[
+            (d.name, kind)
+            for d in config.datasets
+            for _seed in config.seeds
+            for _trait in d.traits
+            for kind in kinds
+        ],
     )
     architectures = {m.name: m.resolved_architecture() for m in config.models}
     backend = "tensorflow"

@@ -135,6 +135,14 @@ class Progress:
         self.units_done = 0
         self.units_total = 0
         self.unit_label = ""
+        # the benchmark's units in run order, (dataset, model) each, and the measured seconds
+        # per computed fold of each kind: the ETA weighs the units left by their own costs
+        self.plan: list[tuple[str, str]] = []
+        self.kind_fold_seconds: dict[tuple[str, str], list[float]] = {}
+        self.splits_of: dict[str, int] = {}
+        self.unit_key: tuple[str, str] | None = None
+        self.in_unit = False
+        self.unit_t0 = self.t0
         self._reset_cv()
 
     # ------------------------------------------------------------------ output
@@ -283,11 +291,43 @@ class Progress:
     def eta_text(self) -> str:
         f = self.fraction()
         pct = f"{100 * f:.0f}% done"
-        if self.units_total:  # benchmark units, each counted as one
-            eta = eta_seconds(f, 1.0, self.clock() - self.t0)
+        if self.units_total:  # benchmark units: by their measured costs, else as equals
+            eta = self._units_left_seconds()
+            if eta is None:
+                eta = eta_seconds(f, 1.0, self.clock() - self.t0)
             return pct if eta is None or f >= 1 else f"{pct}, ETA {format_duration(eta)}"
         eta = self._cv_eta()
         return f"{pct}, {eta}" if eta else pct
+
+    def _unit_cost(self, key: tuple[str, str]) -> float | None:
+        """Expected seconds of a unit: its kind's measured seconds per fold (same dataset and
+        model; else the same model on another dataset) times its dataset's folds."""
+        dataset, model = key
+        per_fold = self.kind_fold_seconds.get(key)
+        if not per_fold:
+            per_fold = [s for (_d, m), v in self.kind_fold_seconds.items() if m == model for s in v]
+        splits = self.splits_of.get(dataset) or self.n_splits
+        if not per_fold or not splits:
+            return None
+        return float(np.mean(per_fold)) * splits
+
+    def _units_left_seconds(self) -> float | None:
+        """Seconds left in the benchmark where every unit left (and this one) has a measured
+        kind: a baseline unit and a CNN unit differ by orders of magnitude, so counting them
+        as equals put the ETA far off.  None where a kind is not measured yet."""
+        if not self.plan or len(self.plan) != self.units_total:
+            return None
+        running = self.in_unit and self.unit_key is not None
+        costs = [self._unit_cost(k) for k in self.plan[self.units_done + running :]]
+        if any(c is None for c in costs):
+            return None
+        now = 0.0
+        if running:
+            cost = self._unit_cost(self.unit_key)
+            if cost is None:
+                return None
+            now = max(0.0, cost - (self.clock() - self.unit_t0))
+        return now + float(sum(costs))
 
     def _first_cnn_running(self) -> bool:
         """The first fold's CNN is training: no fold has told how many epochs it takes."""
@@ -578,10 +618,21 @@ class Progress:
             took = f" (loaded in {format_duration(self.clock() - self._step_t0)})"
         self.line(f"{dataset}: {n_samples:,} samples with a phenotype x {n_snps:,} SNPs{took}")
 
-    def _on_unit_start(self, index=1, total=1, dataset="", trait="", seed="", model="", **_):
+    def _on_plan(self, units=(), **_):
+        """The benchmark's units in run order, ``(dataset, model)`` each (for the ETA)."""
+        self.plan = [(str(d), str(m)) for d, m in units]
+
+    def _on_unit_start(
+        self, index=1, total=1, dataset="", trait="", seed="", model="", n_splits=0, **_
+    ):
         self.units_total = int(total)
         self.units_done = int(index) - 1
         self.unit_label = f"[{index}/{total}] {dataset} {trait} seed {seed} {model}"
+        self.unit_key = (str(dataset), str(model))
+        self.in_unit = True
+        self.unit_t0 = self.clock()
+        if n_splits:
+            self.splits_of[str(dataset)] = int(n_splits)
         self._reset_cv()
 
     def _on_cv(self, event="", **info):
@@ -594,6 +645,11 @@ class Progress:
     def _on_unit_done(self, **info):
         self.close()
         self.units_done = int(info.get("index", self.units_done + 1))
+        self.in_unit = False
+        computed, seconds = int(info.get("computed") or 0), info.get("seconds")
+        if computed > 0 and seconds is not None and self.unit_key is not None:
+            # resumed folds ran nothing here: the time is the computed folds'
+            self.kind_fold_seconds.setdefault(self.unit_key, []).append(float(seconds) / computed)
         self._reset_cv()
         summary = info.get("summary", {})
         best = ", ".join(f"{m} {mean:.3f}" for m, (mean, _sd) in summary.items())

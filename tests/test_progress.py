@@ -455,3 +455,29 @@ def test_step_eta_weighs_the_steps_by_their_cost():
     assert "saliency (1/3) done (4.0 s); ETA 4 min" in text  # 65 passes at 4 s
     assert "gradxinput (2/3) done (0.0 s); ETA 4 min" in text
     assert text.splitlines()[-1].endswith("integrated_gradients (3/3) done (4 min)")
+
+
+def _unit(p, clock, index, model, seconds, info, dataset="small"):
+    p("unit_start", index=index, model=model, n_splits=2, **{**info, "dataset": dataset})
+    clock.t += seconds
+    done = dict(computed=2, resumed=0, seconds=float(seconds), metric="pearson_r", summary={})
+    p("unit_done", index=index, model=model, **{**info, "dataset": dataset}, **done)
+
+
+def test_benchmark_eta_weighs_units_by_their_measured_kind():
+    """Baseline units take seconds, CNN units minutes: once each kind has run, the units left
+    cost what their kind took (counted as equals, the ETA was far off; session 37)."""
+    p, clock, buf = _lines()
+    info = dict(total=6, trait="GY", seed=0)
+    p("plan", units=[("small", m) for m in ["baselines", "cnn"] * 3])
+    _unit(p, clock, 1, "baselines", 2, info)
+    # only the baselines are measured: the ETA counts units as equals (2 s per unit)
+    assert buf.getvalue().splitlines()[-1].endswith("17% done, ETA 10 s")
+    _unit(p, clock, 2, "cnn", 100, info)
+    # 2 baseline units (2 s) and 2 CNN units (100 s) left: 204 s, not 4 x 51 s
+    assert buf.getvalue().splitlines()[-1].endswith("33% done, ETA 3 min")
+    assert p._units_left_seconds() == pytest.approx(204.0)
+    p("unit_start", index=3, model="baselines", n_splits=2, dataset="small", **info)
+    clock.t += 1
+    # this unit's half left (1 s) + 1 baseline unit + 2 CNN units
+    assert p._units_left_seconds() == pytest.approx(1.0 + 2.0 + 200.0)
