@@ -482,6 +482,39 @@ def _jsonable(obj):
     )
 
 
+def _why_no_model(path: Path) -> str | None:
+    """Why the results folder of a missing ``path`` (``DIR/model.keras``) has no model, as
+    the run.json that ``snpcnn fit`` wrote there records it (None: no such record)."""
+    folder = path.parent
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        return None
+    config = record["config"]
+    command = record.get("command") if isinstance(record.get("command"), list) else []
+    need = "explain and predict need a model refitted on all samples"
+    if "--no-refit" in command:
+        return (
+            f"the fit in {folder} ran with --no-refit (its run.json records the command), so it "
+            f"saved no model; {need}: run snpcnn fit again without --no-refit"
+        )
+    if config.get("refit_failed"):
+        return (
+            f"the final refit of the fit in {folder} failed, so it saved no model (its "
+            f"run.json: {_one_line(config['refit_failed'])}); {need}: fix that and run "
+            "snpcnn fit again"
+        )
+    if config.get("cnn") and "cnn_folds" in record and "refit_epochs" not in config:
+        # cross_validate(refit=False) from Python, then save_results
+        return (
+            f"the run in {folder} skipped the final refit (refit=False; its run.json has no "
+            f"refit_epochs), so it saved no model; {need}: run it again with refit=True"
+        )
+    return None
+
+
 def load_bundle(path: str | Path) -> ModelBundle:
     """Load a model written by ``snpcnn fit`` (a ``.keras`` file or the run directory).
 
@@ -495,6 +528,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
     if path.is_dir():
         path = path / "model.keras"
     if not path.exists():
+        why = _why_no_model(path)
+        if why:
+            raise InputError(f"{path}: no such model file: {why}")
         raise InputError(f"{path}: no such model file; give the model.keras written by snpcnn fit")
     fix = "use a model.keras written by snpcnn fit, or fit the model again"
     try:
@@ -671,6 +707,6 @@ def _model_shape(model) -> tuple[int | None, int | None]:
     return n_in, n_out
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split())
     return (text[:300] + "...") if len(text) > 300 else (text or type(exc).__name__)

@@ -34,6 +34,8 @@ __all__ = [
     "atomic_directory",
     "check_output_dir",
     "check_partial_dir",
+    "EXPLAIN_MARKER",
+    "OUTPUT_MARKER",
     "file_checksum",
     "library_versions",
     "fold_table",
@@ -59,6 +61,14 @@ LIBRARIES = (
 
 #: a folder snpcnn may replace with --force holds this file (fit, benchmark and tune write it)
 OUTPUT_MARKER = "run.json"
+#: ``snpcnn explain``'s folders hold this one instead (and never a run.json)
+EXPLAIN_MARKER = "explain.json"
+#: every marker, with the commands that write it; a folder holding several is the first's
+#: (a fit folder that an older explain wrote into holds both: it stays a fit's)
+_MARKER_COMMANDS = {
+    OUTPUT_MARKER: "snpcnn fit, benchmark or tune",
+    EXPLAIN_MARKER: "snpcnn explain",
+}
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -75,12 +85,14 @@ def _is_input(path: Path) -> bool:
     return path.exists() or any(path.parent.glob(glob.escape(path.name) + ".*"))
 
 
-def check_output_dir(out: str | Path, force: bool, inputs=()) -> Path:
+def check_output_dir(out: str | Path, force: bool, inputs=(), marker: str = OUTPUT_MARKER) -> Path:
     """Fail early (before any work) where the results folder ``out`` cannot be written:
     it exists and ``force`` is not set; it is not a folder; it is the current folder or
-    holds it; it holds one of ``inputs`` (paths); or, with ``force``, it exists but is not
-    a folder snpcnn wrote (no :data:`OUTPUT_MARKER`, and not empty): ``--force`` replaces
-    earlier results, never a folder of the user's files."""
+    holds it; it holds one of ``inputs`` (paths); it holds another snpcnn command's results
+    (another command's marker, see :data:`EXPLAIN_MARKER`), even with ``force``; or, with
+    ``force``, it exists but is not a folder this command wrote (no ``marker``, by default
+    :data:`OUTPUT_MARKER`, and not empty): ``--force`` replaces earlier results of the same
+    command, never a folder of the user's files."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory; choose {_another_out()}")
@@ -95,13 +107,20 @@ def check_output_dir(out: str | Path, force: bool, inputs=()) -> Path:
                 f"{out} holds the input {item}, which replacing it would delete; choose "
                 f"{_another_out()}"
             )
+    owner = _owner(out) if out.is_dir() else None
+    if owner is not None and owner != marker:
+        raise InputError(
+            f"{out} holds the results of {_MARKER_COMMANDS[owner]} (it has {owner}), which "
+            f"{_MARKER_COMMANDS[marker]} never writes into, even with {opt('force', True)}; "
+            f"choose {_another_out()}"
+        )
     if out.exists() and not force:
         raise InputError(f"output directory {out} exists; use {opt('force', True)} to replace it")
     if out.exists():
         names = sorted(p.name for p in out.iterdir())
-        if names and not _written_by_snpcnn(out / OUTPUT_MARKER):
+        if names and not _written_by_snpcnn(out / marker):
             raise InputError(
-                f"{out} exists and is not a snpcnn results folder (no {OUTPUT_MARKER} written "
+                f"{out} exists and is not a snpcnn results folder (no {marker} written "
                 f"by snpcnn; it has {_shown(names)}): {opt('force', True)} only replaces a "
                 f"folder snpcnn wrote; choose {_another_out()}"
             )
@@ -119,6 +138,11 @@ def _written_by_snpcnn(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "snpcnn_version" in record
+
+
+def _owner(out: Path) -> str | None:
+    """The marker of the snpcnn command whose results folder ``out`` is (None: none)."""
+    return next((m for m in _MARKER_COMMANDS if _written_by_snpcnn(out / m)), None)
 
 
 def _another_out() -> str:
@@ -146,9 +170,13 @@ def check_partial_dir(partial: str | Path, markers: tuple[str, ...]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``out`` only if the block succeeds."""
-    out = check_output_dir(out, force)
+def atomic_directory(
+    out: str | Path, force: bool = False, marker: str = OUTPUT_MARKER
+) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``out`` only if the block succeeds (an
+    exception or an interrupt inside it removes it, and leaves ``out`` as it was); ``out``
+    is checked by :func:`check_output_dir` with ``marker``, the file the block writes."""
+    out = check_output_dir(out, force, marker=marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:

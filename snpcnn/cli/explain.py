@@ -20,13 +20,13 @@ from snpcnn.progress import Progress
 
 __all__ = ["COMMANDS", "explain"]
 
-_OUTPUTS = ("importance.csv", "explain.json")
 #: Below this many phenotyped samples the marginal scan is flagged as noisy.
 FEW_SCAN_SAMPLES = 30
 
 
 @click.command()
-@click.argument("model", type=click.Path(exists=True))
+# not exists=True: load_bundle's error says why a fit folder has no model.keras
+@click.argument("model", type=click.Path())
 @click.argument("genotypes", type=click.Path())
 @click.argument("phenotypes", type=click.Path(dir_okay=False), required=False)
 @format_option()
@@ -95,7 +95,9 @@ def explain(
     GENOTYPES; with PHENOTYPES also the marginal association beta, p and -log10 p),
     manhattan_<method>.png (with the marginal scan below it and their Spearman rank
     correlation when PHENOTYPES is given), filters.png (first convolution's kernels) and
-    explain.json (settings and provenance).
+    explain.json (settings and provenance). --out is written whole or not at all (a hidden
+    temporary folder beside it, renamed into place at the end); --force replaces only a
+    folder `snpcnn explain` wrote.
     """
     import numpy as np
 
@@ -121,7 +123,8 @@ def explain(
             raise
         raise InputError(str(exc)) from None
     from snpcnn.bundle import load_bundle
-    from snpcnn.report import atomic_write_text
+    from snpcnn.io.output import check_writable, write_errors
+    from snpcnn.report import EXPLAIN_MARKER, atomic_directory, check_output_dir
     from snpcnn.stats import marginal_association
 
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
@@ -135,10 +138,12 @@ def explain(
     if max_samples < 1:
         raise InputError(f"--max-samples must be >= 1; got {max_samples}")
     out = Path(out)
-    planned = [*_OUTPUTS, *(f"manhattan_{m}.png" for m in method_list), "filters.png"]
-    existing = [p for p in planned if (out / p).exists()]
-    if existing and not force:
-        raise InputError(f"{out / existing[0]} exists; use --force to overwrite it")
+    # refused before any work: an existing folder without --force, one of other files, another
+    # command's results (a fit folder), the current folder or one holding an input
+    check_output_dir(
+        out, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER
+    )
+    check_writable(out)
 
     bundle = load_bundle(model)
     if bundle.head == "multiclass" and trait is not None:
@@ -256,56 +261,7 @@ def explain(
     if assoc is not None:
         for c in ("beta", "p", "neglog10p"):
             table[f"marginal_{c}"] = assoc[c].to_numpy()
-    out.mkdir(parents=True, exist_ok=True)
-    # an earlier run's plots of other methods would read as this run's (only with --force)
-    if force:
-        for m in set(ex.METHODS) - set(method_list):
-            if (out / f"manhattan_{m}.png").is_file():
-                (out / f"manhattan_{m}.png").unlink()
-    atomic_write_text(out / "importance.csv", table.to_csv(index=False, float_format="%.6g"))
-    spearman = {}
-    for m in method_list:
-        res = ex.plot_manhattan(
-            imp,
-            m,
-            out / f"manhattan_{m}.png",
-            assoc=None if assoc is None else assoc.assign(id=imp["id"].to_numpy()),
-            top_k=top_k,
-            force=True,
-        )
-        spearman[m] = res["spearman"]
     convs = ex.conv_layer_names(bundle.model)
-    # a model that averages networks (the default with kept convolutions, seed ensembles)
-    # holds its convolutions in its member networks: the first member's first layer
-    members = [] if convs else ex._conv_members(bundle.model)
-    holder = bundle.model if convs else (members[0] if members else None)
-    first = convs[0] if convs else (ex.conv_layer_names(holder)[0] if holder is not None else None)
-    patterns = ex.filter_patterns(holder, first, method="weights") if first else None
-    written = ["importance.csv", *(f"manhattan_{m}.png" for m in method_list)]
-    if patterns is not None and patterns.ndim == 3:
-        ex.plot_filter_patterns(patterns, out / "filters.png", force=True)
-        written.append("filters.png")
-        if members:
-            click.echo(
-                f"filters.png: the first convolution of network '{holder.name}', 1 of the "
-                f"{len(members)} averaged networks"
-            )
-        if ex.grad_cam_status(bundle.model):
-            click.echo(
-                "Note: the convolutions' correction was dropped, so the kernels in filters.png "
-                "do not affect the predictions"
-            )
-    else:
-        if (out / "filters.png").is_file():  # an earlier run's (planned: --force was given)
-            (out / "filters.png").unlink()
-        click.echo(
-            "Note: no filters.png: "
-            + (
-                "the model has no convolutional layer"
-                if first is None
-                else "its convolutions are not 1-D"
-            )
-        )
     info = {
         "snpcnn_version": __version__,
         "model": str(model),
@@ -323,19 +279,72 @@ def explain(
         "n_samples_explained": int(len(X)),
         "n_snps": int(X.shape[1]),
         "snp_match": {k: int(v) for k, v in match.items() if k.startswith("n_")},
-        "spearman_vs_marginal": spearman if assoc is not None else None,
+        "spearman_vs_marginal": None,  # filled in as the plots are drawn
         "marginal_adjusted_for": adjusted if assoc is not None else None,
         "seed": seed,
     }
-    atomic_write_text(out / "explain.json", json.dumps(info, indent=2) + "\n")
+    # every file goes into a hidden temporary folder beside --out, renamed into place when
+    # all are written: an error or Ctrl-C leaves --out as it was (docs/outputs.md)
+    with write_errors(out), atomic_directory(out, force, marker=EXPLAIN_MARKER) as tmp:
+        written = _write_outputs(ex, tmp, bundle, imp, table, assoc, method_list, top_k, info)
     top = table.sort_values(method_list[0], ascending=False).head(top_k)
     # a SNP the model knows but the file lacks was filled with its training mean: its
     # score says nothing about the SNP (docs/explain.md), so it is marked
     absent = top["imputed"] if "imputed" in top else [False] * len(top)
     names = [f"{i} (absent from the file)" if a else str(i) for i, a in zip(top["id"], absent)]
     click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(names))
-    written.append("explain.json")
     click.echo(f"results written to {out}/ ({', '.join(written)})")
+
+
+def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, info) -> list[str]:
+    """Write importance.csv, the plots and, last, explain.json (with the Spearman
+    correlations of the plots) into ``folder``, the temporary folder; return their names."""
+    (folder / "importance.csv").write_text(table.to_csv(index=False, float_format="%.6g"))
+    spearman = {}
+    for m in method_list:
+        res = ex.plot_manhattan(
+            imp,
+            m,
+            folder / f"manhattan_{m}.png",
+            assoc=None if assoc is None else assoc.assign(id=imp["id"].to_numpy()),
+            top_k=top_k,
+            force=True,
+        )
+        spearman[m] = res["spearman"]
+    convs = ex.conv_layer_names(bundle.model)
+    # a model that averages networks (the default with kept convolutions, seed ensembles)
+    # holds its convolutions in its member networks: the first member's first layer
+    members = [] if convs else ex._conv_members(bundle.model)
+    holder = bundle.model if convs else (members[0] if members else None)
+    first = convs[0] if convs else (ex.conv_layer_names(holder)[0] if holder is not None else None)
+    patterns = ex.filter_patterns(holder, first, method="weights") if first else None
+    written = ["importance.csv", *(f"manhattan_{m}.png" for m in method_list)]
+    if patterns is not None and patterns.ndim == 3:
+        ex.plot_filter_patterns(patterns, folder / "filters.png", force=True)
+        written.append("filters.png")
+        if members:
+            click.echo(
+                f"filters.png: the first convolution of network '{holder.name}', 1 of the "
+                f"{len(members)} averaged networks"
+            )
+        if ex.grad_cam_status(bundle.model):
+            click.echo(
+                "Note: the convolutions' correction was dropped, so the kernels in filters.png "
+                "do not affect the predictions"
+            )
+    else:
+        click.echo(
+            "Note: no filters.png: "
+            + (
+                "the model has no convolutional layer"
+                if first is None
+                else "its convolutions are not 1-D"
+            )
+        )
+    info = {**info, "spearman_vs_marginal": spearman if assoc is not None else None}
+    (folder / "explain.json").write_text(json.dumps(info, indent=2) + "\n")
+    written.append("explain.json")
+    return written
 
 
 def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids):

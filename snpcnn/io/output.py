@@ -1,6 +1,6 @@
 """Output locations: checked for writability before any work, and write errors in one line.
 
-Every command that writes (``fit``, ``predict``, ``convert``, ``benchmark``)
+Every command that writes (``fit``, ``predict``, ``convert``, ``benchmark``, ``explain``)
 calls :func:`check_writable` on its output path before it reads or computes
 anything, and runs its final write inside :func:`write_errors`, which turns a
 failing write (disk full, read-only file system, a path under ``/proc``) into
