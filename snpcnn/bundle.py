@@ -506,11 +506,12 @@ def _why_no_model(path: Path) -> str | None:
             f"run.json: {_one_line(config['refit_failed'])}); {need}: fix that and run "
             "snpcnn fit again"
         )
-    if config.get("cnn") and "cnn_folds" in record and "refit_epochs" not in config:
+    no_refit = config.get("refit") is False  # recorded since session 37
+    if no_refit or (config.get("cnn") and "cnn_folds" in record and "refit_epochs" not in config):
         # cross_validate(refit=False) from Python, then save_results
         return (
-            f"the run in {folder} skipped the final refit (refit=False; its run.json has no "
-            f"refit_epochs), so it saved no model; {need}: run it again with refit=True"
+            f"the run in {folder} skipped the final refit (refit=False in its run.json), so "
+            f"it saved no model; {need}: run it again with refit=True"
         )
     return None
 
