@@ -587,21 +587,26 @@ def test_header_lines_agree_with_the_data_and_run_json(any_run):
     assert m and int(m[1]) == run.pred["fold"].nunique() == c["n_folds"] == 3
     assert (int(m[3]), int(m[4])) == (run.pred["repeat"].nunique(), c["seed"])
     assert len(run.run["cnn_folds"]) == 3
+    # a run without a refit says so (run.json's refit false) instead of "refit 0.0 s"
+    refit = c.get("refit", True)
+    keys = ("total", "cnn", "baseline", "refit") if refit else ("total", "cnn", "baseline")
+    tail = r"final refit (\S+) s" if refit else r"no final refit: --no-refit"
     m = re.search(
-        r"^- device: (.+); wall time (\S+) s \(CNN (\S+) s, baselines (\S+) s, final refit (\S+) s\)$",
+        rf"^- device: (.+); wall time (\S+) s \(CNN (\S+) s, baselines (\S+) s, {tail}\)$",
         s,
         re.M,
     )
     assert m and m[1] == run.run["device"]
-    for printed, key in zip(m.groups()[1:], ("total", "cnn", "baseline", "refit")):
+    for printed, key in zip(m.groups()[1:], keys):
         assert_printed(printed, t[f"{key}_seconds"], f"{key} seconds")
+    tail = r"refit (\S+) s" if refit else r"no refit: --no-refit"
     m = re.search(
-        r"^wall time (\S+) s on (.+) \(CNN (\S+) s, baselines (\S+) s, refit (\S+) s\)$",
+        rf"^wall time (\S+) s on (.+) \(CNN (\S+) s, baselines (\S+) s, {tail}\)$",
         run.stdout,
         re.M,
     )
     assert m and m[2] == run.run["device"]
-    for printed, key in zip(m.groups()[:1] + m.groups()[2:], ("total", "cnn", "baseline", "refit")):
+    for printed, key in zip(m.groups()[:1] + m.groups()[2:], keys):
         assert_printed(printed, t[f"{key}_seconds"], f"console {key} seconds")
     for key, name in (("genotypes", "geno.csv"), ("phenotypes", "pheno.csv")):
         assert f"\n- {key}: `{run.out.parent / name}`\n" in s
