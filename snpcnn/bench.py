@@ -56,7 +56,7 @@ import pandas as pd
 from snpcnn import __version__
 from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, canonical_baseline
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
-from snpcnn.errors import InputError, opt
+from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
 from snpcnn.metrics import paired_difference
 from snpcnn.report import atomic_write_text, safe_name
@@ -315,6 +315,8 @@ class BenchmarkConfig:
         config's seeds (each seed's units are those of a run over all seeds).
         """
         out = self
+        if datasets is not None and not list(datasets):
+            raise InputError(f"{self.path}: the dataset selection is empty; name at least one")
         if datasets:
             _check_names(datasets, [d.name for d in self.datasets], "dataset", self.path)
             out = replace(out, datasets=[d for d in out.datasets if d.name in set(datasets)])
@@ -484,7 +486,6 @@ def _entry(d: Any, i: int, path: Path, section: str, allowed: set) -> tuple[_Whe
 
 def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
     """Check a dataset's ``simulate`` table; returns it as plain data (all keys named)."""
-    from snpcnn.simulate import simulate_genotypes
 
     sim = d["simulate"]
     if not isinstance(sim, Mapping):
@@ -518,40 +519,71 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
             raise where.error("simulate", f"needs {key}")
     # fail now on what can be checked without simulating (the number of causal loci
     # against the polymorphic SNPs fails when the data are drawn, with the trait named)
-    from snpcnn.simulate import check_trait_arguments
+    from snpcnn.simulate import check_genotype_arguments, check_trait_arguments
 
     seen: set[str] = set()
     for k, t in enumerate(clean_traits):
+        if not isinstance(t["name"], str) or not t["name"].strip():
+            raise where.error(
+                "simulate", f"traits[{k}]: name must be a non-empty text, got {t['name']!r}"
+            )
         if t["name"] in seen:
             raise where.error(
                 "simulate", f"traits[{k}]: the name '{t['name']}' is used twice; give each a name"
             )
         seen.add(t["name"])
         try:
-            check_trait_arguments(
-                **{a: v for a, v in t.items() if a not in ("name", "seed", "pure")}
-            )
+            check_trait_arguments(**{a: v for a, v in t.items() if a != "name"})
         except (InputError, TypeError) as exc:
             raise where.error("simulate", f"traits[{k}] ('{t['name']}'): {exc}") from None
-    try:
-        simulate_genotypes(
-            **{**geno, "n_samples": 2, "n_snps": max(int(geno.get("n_chrom", 5)), 1)}
+    try:  # the genotype settings as given: nothing is drawn here
+        check_genotype_arguments(**geno)
+    except (InputError, TypeError) as exc:
+        raise where.error("simulate", str(exc)) from None
+    n = geno["n_samples"]
+    if n < 10:
+        raise where.error(
+            "simulate", f"n_samples {n} is too few to cross-validate; simulate at least 10"
         )
-    except TypeError as exc:
-        raise where.error("simulate", str(exc)) from None
-    except InputError as exc:
-        raise where.error("simulate", str(exc)) from None
     out = {**geno, "traits": clean_traits}
     if shuffle is not None:
         out["shuffle_snps"] = shuffle
     return out
 
 
+def _check_trait_folders(traits, where: _Where, key: str) -> None:
+    """Each trait's stored folds live in a folder named after it (``safe_name``): two
+    names that give one folder would overwrite each other's folds."""
+    folders: dict[str, str] = {}
+    for t in traits:
+        folder = safe_name(t)
+        if folder in folders:
+            raise where.error(
+                key,
+                f"traits '{folders[folder]}' and '{t}' would share the results folder "
+                f"'{folder}'; rename one (letters, digits, '-', '_' and '.' are kept as they "
+                "are, anything else becomes '_')",
+            )
+        folders[folder] = t
+
+
 def _simulated_dataset(d: Mapping, name: str, where: _Where) -> DatasetSpec:
     sim = _parse_simulation(d, where)
-    for key in ("genotypes", "phenotypes", "covariates_file", "covariates", "traits"):
+    for key in (
+        "genotypes",
+        "phenotypes",
+        "covariates_file",
+        "covariates",
+        "traits",
+        "categorical",
+        "id_column",
+        "format",
+        "min_maf",
+        "min_call_rate",
+    ):
         if key in d:
             raise where.error(key, "cannot be combined with a `simulate` table")
+    _check_trait_folders([t["name"] for t in sim["traits"]], where, "simulate")
     folds = d.get("folds", 5)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise where.error(
@@ -585,6 +617,7 @@ def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
         if not cov_path.is_file():
             raise where.error("covariates_file", f"{cov_path}: no such file; check the path")
     traits = _get_str_list(d, "traits", where, required=True)
+    _check_trait_folders(traits, where, "traits")
     covariates = _get_str_list(d, "covariates", where)
     if cov_path is not None and not covariates:
         raise where.error("covariates", "is required with covariates_file (which columns?)")
@@ -859,6 +892,11 @@ class BenchmarkResults:
 
     def paired(self, reference: str = "GBLUP") -> pd.DataFrame:
         """Paired fold-by-fold difference of every model vs ``reference`` (headline metric)."""
+        known = set(self.results["model"])
+        if reference not in known:
+            raise InputError(
+                f"no model '{reference}' in these results; models: {', '.join(sorted(known))}"
+            )
         return paired(self.results, self.heads, reference, self.config.model_labels())
 
 
@@ -1107,7 +1145,18 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
 
 
 def _fold_table(ds: _Dataset, seed: int) -> pd.DataFrame:
-    """The folds of a dataset for one seed: the same for every trait and model."""
+    """The folds of a dataset for one seed: the same for every trait and model.  Errors
+    name the dataset and its config keys (``folds = 5``, not fit's ``--folds 5``)."""
+    token = CLI_MODE.set(False)
+    try:
+        return _fold_table_of(ds, seed)
+    except InputError as exc:
+        raise InputError(f"dataset '{ds.spec.name}': {exc}") from None
+    finally:
+        CLI_MODE.reset(token)
+
+
+def _fold_table_of(ds: _Dataset, seed: int) -> pd.DataFrame:
     from snpcnn.folds import make_folds, read_folds
 
     if isinstance(ds.spec.folds, Path):
@@ -1461,6 +1510,30 @@ def _run_folds(config, ds, partial, architectures, backend, executor, emit):
     return fresh
 
 
+def _check_phenotype_tables(config: BenchmarkConfig) -> None:
+    """Every real dataset's phenotype table (traits, covariates, id column) read before any
+    dataset trains: a wrong column in the second dataset used to stop the run after the
+    first had trained (a checking helper, session 37)."""
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    if len(config.datasets) < 2:
+        return  # the one dataset is read before its training anyway
+    for spec in config.datasets:
+        if spec.simulate is not None:
+            continue
+        try:
+            read_phenotypes(
+                spec.phenotypes,
+                id_column=spec.id_column,
+                traits=list(spec.traits),
+                covariates=list(spec.covariates) or None,
+                covariates_path=spec.covariates_file,
+                categorical=list(spec.categorical) or None,
+            )
+        except InputError as exc:
+            raise InputError(f"{config.path}: dataset '{spec.name}': {exc}") from None
+
+
 def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None], executor=None):
     """Run every unit, storing each finished fold under ``partial/units``."""
     from snpcnn.cv import CNN_NAME, HYBRID_NAME, cross_validate, is_start_row
@@ -1493,6 +1566,7 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
     heads: dict[tuple[str, str], str] = {}
     data: dict[str, Any] = {}
     i_unit = 0
+    _check_phenotype_tables(config)
     for spec in config.datasets:
         t0 = time.perf_counter()
         emit("step_start", name=f"loading dataset '{spec.name}'")

@@ -72,6 +72,58 @@ def _check_range(name: str, value, lo: float, hi: float) -> None:
         )
 
 
+def check_genotype_arguments(
+    n_samples: int,
+    n_snps: int,
+    n_chrom: int = 5,
+    maf_range: tuple[float, float] = (0.05, 0.5),
+    ld: float = 0.9,
+    block_length: float = 50.0,
+    spacing: float = 10_000.0,
+    missing_rate: float = 0.0,
+    seed: int | None = 0,
+) -> tuple[float, float]:
+    """The checks of :func:`simulate_genotypes`'s arguments (an :class:`InputError` naming
+    the argument), without drawing anything; returns the MAF range."""
+    for name, v in (("n_samples", n_samples), ("n_snps", n_snps), ("n_chrom", n_chrom)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"{name} must be a whole number; received {v!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
+    if n_samples < 1 or n_snps < 1:
+        raise InputError(
+            f"n_samples and n_snps must be >= 1; received n_samples={n_samples}, n_snps={n_snps}"
+        )
+    if n_chrom < 1 or n_chrom > n_snps:
+        raise InputError(
+            f"Invalid value for argument `n_chrom`. Expected 1 <= n_chrom <= n_snps ({n_snps}). "
+            f"Received n_chrom={n_chrom}."
+        )
+    try:
+        lo, hi = (float(v) for v in maf_range)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"maf_range must be two numbers (low, high); received {maf_range!r}"
+        ) from None
+    if not (0.0 < lo <= hi <= 0.5):
+        raise InputError(
+            "Invalid value for argument `maf_range`. Expected 0 < low <= high <= 0.5. "
+            f"Received maf_range={tuple(maf_range)}."
+        )
+    _check_range("ld", ld, 0.0, 0.999999)
+    _check_range("missing_rate", missing_rate, 0.0, 0.999)
+    for name, v in (("block_length", block_length), ("spacing", spacing)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise InputError(f"{name} must be a number; received {v!r}")
+    if not block_length >= 1:
+        raise InputError(f"block_length must be >= 1 SNP; received {block_length}")
+    if not spacing > 0:
+        raise InputError(f"spacing must be > 0 bp; received {spacing}")
+    return lo, hi
+
+
 def simulate_genotypes(
     n_samples: int,
     n_snps: int,
@@ -119,34 +171,9 @@ def simulate_genotypes(
     >>> g.shape, sorted(set(g.variants["chrom"]))
     ((100, 50), ['1', '2'])
     """
-    for name, v in (("n_samples", n_samples), ("n_snps", n_snps), ("n_chrom", n_chrom)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise InputError(f"{name} must be a whole number; received {v!r}")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
-    if n_samples < 1 or n_snps < 1:
-        raise InputError(
-            f"n_samples and n_snps must be >= 1; received n_samples={n_samples}, n_snps={n_snps}"
-        )
-    if n_chrom < 1 or n_chrom > n_snps:
-        raise InputError(
-            f"Invalid value for argument `n_chrom`. Expected 1 <= n_chrom <= n_snps ({n_snps}). "
-            f"Received n_chrom={n_chrom}."
-        )
-    lo, hi = (float(v) for v in maf_range)
-    if not (0.0 < lo <= hi <= 0.5):
-        raise InputError(
-            "Invalid value for argument `maf_range`. Expected 0 < low <= high <= 0.5. "
-            f"Received maf_range={tuple(maf_range)}."
-        )
-    _check_range("ld", ld, 0.0, 0.999999)
-    _check_range("missing_rate", missing_rate, 0.0, 0.999)
-    if not block_length >= 1:
-        raise InputError(f"block_length must be >= 1 SNP; received {block_length}")
-    if not spacing > 0:
-        raise InputError(f"spacing must be > 0 bp; received {spacing}")
+    lo, hi = check_genotype_arguments(
+        n_samples, n_snps, n_chrom, maf_range, ld, block_length, spacing, missing_rate, seed
+    )
 
     rng = np.random.default_rng(seed)
     maf = rng.uniform(lo, hi, n_snps)
@@ -435,6 +462,8 @@ def write_example(
         raise InputError(
             f"Invalid value for argument `fmt`. Expected 'plink' or 'vcf'. Received {fmt!r}."
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0; received {seed!r}")
     out_dir = Path(out_dir)
     geno_names = (
         [f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam"]
@@ -537,6 +566,11 @@ def _pick_groups(
     called = (d >= 0).sum(axis=0)
     freq = np.where(d >= 0, d, 0).sum(axis=0) / np.maximum(2 * called, 1)
     usable = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.1)
+    if len(usable) < order:
+        raise InputError(
+            f"local epistasis needs SNPs with minor-allele frequency >= 0.1 to build its groups, "
+            f"the genotypes have {len(usable)}; widen maf_range (e.g. (0.05, 0.5)) or add SNPs"
+        )
     usable_set = set(usable.tolist())
     used = set(exclude)
     groups: list[np.ndarray] = []
@@ -581,10 +615,18 @@ def check_trait_arguments(
     pair_ld: str = "any",
     epistatic_share: float = 0.5,
     effect_dist: str = "normal",
+    pure: bool = True,
+    seed: int | None = 0,
 ) -> None:
     """The checks of :func:`simulate_trait`'s arguments that need no genotypes (an
     :class:`InputError` naming the argument; ``n_loci`` is checked against the polymorphic
     SNPs when the trait is drawn)."""
+    if not isinstance(pure, (bool, np.bool_)):
+        raise InputError(f"pure must be true or false; received {pure!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
     for name, value, valid in (
         ("architecture", architecture, ARCHITECTURES),
         ("pair_ld", pair_ld, PAIR_LD),
@@ -692,7 +734,7 @@ def simulate_trait(
     if not isinstance(genotypes, Genotypes):
         raise InputError("simulate_trait expects a Genotypes container")
     check_trait_arguments(
-        architecture, h2, n_loci, order, max_gap, pair_ld, epistatic_share, effect_dist
+        architecture, h2, n_loci, order, max_gap, pair_ld, epistatic_share, effect_dist, pure, seed
     )
     rng = np.random.default_rng(seed)
     poly = np.flatnonzero(~genotypes.is_monomorphic())
@@ -732,6 +774,13 @@ def simulate_trait(
             causal = np.concatenate(groups)
             x = _filled(genotypes, causal)
             design = np.column_stack([np.ones(n), x, (x == 1).astype(np.float64)])
+            if n <= design.shape[1]:
+                raise InputError(
+                    f"pure epistasis removes the additive and dominance parts of the "
+                    f"{len(causal)} causal SNPs ({design.shape[1]} columns), which needs more "
+                    f"than {design.shape[1]} samples, not {n}: simulate more samples, fewer "
+                    "loci (n_loci), or set pure=False"
+                )
             coef, *_ = np.linalg.lstsq(design, g, rcond=None)
             g = g - design @ coef
         return g

@@ -282,6 +282,32 @@ GOOD_MODEL = '[[models]]\nname = "m"\npreset = "mlp"\n'
                     'architecture = "dominance"',
                     "traits[1]: the name 't' is used twice",
                 ),
+                # session 37 (a checking helper): these loaded, then failed at run time
+                ('architecture = "mixed"\npure = "false"', "pure must be true or false"),
+                ('architecture = "mixed"\nseed = -1', "seed must be a whole number >= 0"),
+                (
+                    'architecture = "mixed"\n[[datasets.simulate.traits]]\nname = "t?"\n'
+                    'architecture = "dominance"\n[[datasets.simulate.traits]]\nname = "t!"\n'
+                    'architecture = "dominance"',
+                    "traits 't?' and 't!' would share the results folder 't_'",
+                ),
+            ]
+        ],
+        *[
+            (
+                '[[datasets]]\nname = "s"\nfolds = 2\n'
+                + extra
+                + "[datasets.simulate]\n"
+                + geno
+                + '\n[[datasets.simulate.traits]]\nname = "t"\narchitecture = "mixed"\n'
+                + GOOD_MODEL,
+                expected,
+            )
+            for extra, geno, expected in [
+                ("", "n_samples = 0\nn_snps = 40", "n_samples and n_snps must be >= 1"),
+                ("", "n_samples = 5\nn_snps = 40", "n_samples 5 is too few to cross-validate"),
+                ("", "n_samples = 50\nn_snps = 40\nmaf_range = [0.3]", "maf_range must be two"),
+                ("min_maf = 0.2\n", "n_samples = 50\nn_snps = 40", "key 'min_maf': cannot be"),
             ]
         ],
         ("[x]\n" + GOOD_DATASET, "top level, key 'x': unknown key"),
@@ -713,3 +739,33 @@ def test_config_baselines_take_any_spelling_fit_takes(tmp_path):
     (tmp_path / "d.toml").write_text(text.replace('"eg_blup"', '"gblup"'))
     with pytest.raises(InputError, match="lists a baseline twice"):
         load_config(tmp_path / "d.toml")
+
+
+def test_a_bad_trait_in_a_later_dataset_fails_before_any_training(tmp_path, example_data):
+    """Dataset 2's phenotype columns are read before dataset 1 trains (session 37: its
+    error used to come after dataset 1's units had run)."""
+    write_tiny_data(tmp_path, example_data)
+    text = (
+        'name = "two"\nbaselines = ["gblup"]\nseeds = [0]\n\n'
+        '[[datasets]]\nname = "a"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+        'traits = ["GY_E1"]\nfolds = 3\n\n'
+        '[[datasets]]\nname = "b"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+        'traits = ["GY_E9"]\nfolds = 3\n'
+    )
+    (tmp_path / "two.toml").write_text(text)
+    folds_run = []
+    real_fold = snpcnn.cv._run_fold
+
+    def spy_fold(*args, **kwargs):
+        folds_run.append(1)
+        return real_fold(*args, **kwargs)
+
+    with mock.patch.object(snpcnn.cv, "_run_fold", spy_fold):
+        with pytest.raises(InputError, match="dataset 'b': .*GY_E9"):
+            run_benchmark(tmp_path / "two.toml", tmp_path / "out")
+    assert folds_run == []
+
+
+def test_paired_names_an_unknown_reference(reference):
+    with pytest.raises(InputError, match="no model 'nope' in these results"):
+        reference.bench.paired("nope")

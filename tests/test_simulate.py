@@ -218,3 +218,20 @@ def test_simulate_trait_rejects_bad_arguments(ld_geno):
         simulate_trait(ld_geno, pair_ld="medium")
     with pytest.raises(InputError, match="could not place"):
         simulate_trait(ld_geno, n_loci=300, max_gap=1)
+
+
+def test_small_samples_and_bad_seeds_get_clear_errors():
+    """Session 37 (a checking helper): "use another seed" where no seed helps, a raw
+    TypeError for seed=None, and an empty rng.choice for a narrow MAF range."""
+    from snpcnn.simulate import simulate_genotypes, simulate_trait, write_example
+
+    g = simulate_genotypes(10, 500, seed=1)
+    with pytest.raises(InputError, match="needs more than 21 samples, not 10"):
+        simulate_trait(g, "local_epistasis", n_loci=5)
+    with pytest.raises(InputError, match="seed must be a whole number"):
+        write_example("x", seed=None)
+    rare = simulate_genotypes(200, 300, maf_range=(0.01, 0.05), seed=1)
+    with pytest.raises(InputError, match="minor-allele frequency >= 0.1"):
+        simulate_trait(rare, "local_epistasis", n_loci=2)
+    with pytest.raises(InputError, match="pure must be true or false"):
+        simulate_trait(g, "local_epistasis", n_loci=1, pure="no")

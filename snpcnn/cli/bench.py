@@ -134,6 +134,12 @@ def benchmark(
     executor = bench_executor(workers, ray_address, threads or None).start()
     click.get_current_context().call_on_close(executor.close)
     cfg = load_config(config)
+    for option, value in (("--models", only_models), ("--datasets", only_datasets)):
+        if value is not None and not _split(value):
+            raise SnpcnnError(
+                f"{option} {value!r} names nothing; give names separated by commas, or leave "
+                f"{option} out to run them all"
+            )
     models = _split(only_models) or None
     if models == ["none"]:
         if not cfg.baselines:
