@@ -24,6 +24,7 @@ split's sequence of trials is the serial one and no worker waits for another spl
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as _dt
@@ -31,6 +32,7 @@ import hashlib
 import json
 import logging
 import math
+import numbers
 import os
 import shutil
 import sys
@@ -280,7 +282,7 @@ def load_space(path: str | os.PathLike | Mapping | None = None) -> SearchSpace:
     if unknown:
         raise InputError(
             f"{where}: unknown key '{sorted(unknown)[0]}'; a space has model, n_trials, "
-            "description and [params]"
+            "description, [fixed] and [params]"
         )
     model = raw.get("model", "snpcnn_default")
     if isinstance(model, str) and model.endswith((".toml", ".json")):
@@ -320,17 +322,20 @@ def load_space(path: str | os.PathLike | Mapping | None = None) -> SearchSpace:
             dataclasses.replace(p, choices=tuple(bases)) if p.name == "model" else p for p in params
         )
         space = dataclasses.replace(space, params=params)
+    # [fixed] first, each key on its own: configure() merges [fixed] into every params
+    # check, so a typo there was blamed on the first searched key
+    alone = dataclasses.replace(space, fixed=())
     for base in bases:
         try:
             load_architecture(base)
         except InputError as exc:
             raise InputError(f"{where}: model {base!r}: {exc}") from None
+        for k, v in space.fixed:
+            _check_key(alone, Param(k, "categorical", choices=(v,)), base, where, "fixed")
         for p in params:
             if p.name == "model":
                 continue
             _check_key(space, p, base, where)
-        for k, v in space.fixed:
-            _check_key(space, Param(k, "categorical", choices=(v,)), base, where, "fixed")
     return space
 
 
@@ -343,6 +348,8 @@ def _check_key(space: SearchSpace, p: Param, base, where: str, table: str = "par
                 raise InputError(f"{at}: '{p.name}' takes strings, got {v!r}")
             if want in (int, float) and (isinstance(v, (bool, str))):
                 raise InputError(f"{at}: '{p.name}' takes numbers, got {v!r}")
+        for label, v in _training_values(p, table):
+            _check_training_value(p.name, v, f"{at}: {label}" if label else at)
         return
     if "." in p.name:
         section, sub = p.name.split(".", 1)
@@ -360,6 +367,40 @@ def _check_key(space: SearchSpace, p: Param, base, where: str, table: str = "par
                 "kernel_stride, linear.l2, screen.windows, screen.width or a block key of "
                 "the model"
             ) from None
+
+
+def _training_values(p: Param, table: str) -> list[tuple[str, Any]]:
+    """The values of a training setting that load_space checks, each with its label.
+
+    A range is checked at its ends; a whole-number range also at each value it can
+    draw (conv_folds = 1 is invalid inside the valid 0..4), when there are few enough.
+    """
+    if table == "fixed":
+        return [("", p.choices[0])]
+    if p.kind == "categorical":
+        return [(f"choice {c!r}", c) for c in p.choices]
+    ends = [(f"low {p.low!r}", p.low), (f"high {p.high!r}", p.high)]
+    if p.kind == "int" and (p.high - p.low) / int(p.step or 1) <= 10_000:
+        inside = range(int(p.low) + int(p.step or 1), int(p.high), int(p.step or 1))
+        return ends[:1] + [(f"value {v} of the range", v) for v in inside] + ends[1:]
+    return ends
+
+
+def _check_training_value(name: str, value: Any, at: str) -> None:
+    """Check one value of a training setting as the run will (the config objects'
+    validation), so that a bad value stops load_space, not every trial."""
+    from snpcnn.config import PreprocessConfig, TrainingConfig
+
+    cls = PreprocessConfig if name in ("encoding", "scaling") else TrainingConfig
+    try:
+        cls(**{name: value})
+    except (InputError, TypeError, ValueError) as exc:
+        msg = " ".join(str(exc).split())
+        raise InputError(f"{at}: {msg}") from None
+    if name == "val_fraction" and value > 0.5:
+        # as the benchmark's configs: more than half of each training part held out
+        # for early stopping leaves too little to train on
+        raise InputError(f"{at}: val_fraction must be in [0, 0.5], got {value}")
 
 
 # --------------------------------------------------------------- results
@@ -615,6 +656,69 @@ def _outer_folds(folds, ids: np.ndarray, repeats: int, seed: int) -> pd.DataFram
     return make_folds(ids, k, repeats, seed)
 
 
+def check_filters(min_maf: float, min_call_rate: float) -> None:
+    """The SNP filters' ranges, checked before any work (inside the trials a bad value
+    failed every trial, then the run)."""
+    for name, value, high, why in (
+        ("min_maf", min_maf, 0.5, "a minor allele frequency is at most 0.5"),
+        ("min_call_rate", min_call_rate, 1.0, "a call rate is a share of the samples"),
+    ):
+        bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
+        if bad or not 0.0 <= value <= high:
+            raise InputError(f"{opt(name, value)}: give a value in [0, {high:g}] ({why})")
+
+
+def _check_inner_folds(k: int, outer: pd.DataFrame, ids: np.ndarray, splits) -> None:
+    """Inner K-fold must leave >= 2 samples per inner test fold in every outer training part
+    (checked before any work; make_folds' own error named ``folds``, the outer option)."""
+    n = len(ids)
+    for r, f in splits:
+        part = outer[outer["repeat"] == r]
+        test = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
+        n = min(n, sum(s not in test for s in ids))
+    if n // k < 2:
+        raise InputError(
+            f"{opt('inner_folds', k)} with {n} phenotyped samples in the smallest outer "
+            "training part leaves inner test folds of fewer than 2 samples, which cannot be "
+            f"scored (a correlation needs >= 2); use {opt('inner_folds', max(2, n // 2))} "
+            "or fewer"
+        )
+
+
+def _finished_work(partial: Path) -> bool:
+    """Whether an unfinished tune's directory holds anything worth resuming: a finished
+    (complete or pruned) trial in its journal, or a stored outer score."""
+    outer = partial / "outer"
+    if outer.is_dir() and any(p.is_file() for p in outer.rglob("*")):
+        return True
+    journal = partial / "optuna.journal"
+    if not journal.is_file() or journal.stat().st_size == 0:
+        return False
+    import optuna
+
+    try:
+        storage = _storage(str(journal))
+        done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        return any(
+            storage.get_all_trials(st._study_id, deepcopy=False, states=done)
+            for st in storage.get_all_studies()
+        )
+    except Exception:  # an unreadable journal: keep it, the user decides
+        return True
+
+
+@contextlib.contextmanager
+def _discard_unfinished(partial: Path, temporary: bool):
+    """On an error or interruption, remove the work directory unless it holds finished
+    work to resume (as the benchmark does): else the corrected command was refused."""
+    try:
+        yield
+    except BaseException:
+        if temporary or not _finished_work(partial):
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
 def _sub_seed(seed: int, *parts: int) -> int:
     return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0] % (2**31 - 1))
 
@@ -706,7 +810,10 @@ def tune(
     if n_trials < 1:
         raise InputError(f"--trials {n_trials}: give 1 or more")
     if int(inner_folds) < 2:
-        raise InputError(f"--inner-folds {inner_folds}: give 2 or more")
+        raise InputError(f"{opt('inner_folds', inner_folds)}: give 2 or more")
+    # the SNP filters are checked here, before any work: inside the trials a bad value
+    # failed every trial and left an unfinished tune behind (a checking helper)
+    check_filters(min_maf, min_call_rate)
     g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
@@ -733,6 +840,7 @@ def tune(
         splits = wanted
     else:
         splits = splits_all
+    _check_inner_folds(int(inner_folds), outer, ids, splits)
     levels = np.unique(y[~np.isnan(y)])
     head = "binary" if len(levels) == 2 else "regression"
     metric = "pearson_r" if head == "regression" else "auc"
@@ -767,6 +875,11 @@ def tune(
         partial = final.with_name(final.name + ".partial")
         check_output_dir(final, force)
         check_partial_dir(partial, ("settings.json", "optuna.journal", "outer"))
+        if partial.exists() and not _finished_work(partial):
+            # a tune that stopped before any trial finished (a bad setting, an early
+            # Ctrl-C) has nothing to resume: it does not block the corrected command
+            log.info("discarding %s: it holds no finished trial", partial)
+            shutil.rmtree(partial)
         if partial.exists() and not resume:
             if not force:
                 raise InputError(
@@ -784,7 +897,8 @@ def tune(
         old = json.loads(stamp.read_text(encoding="utf-8"))
         if old.get("key") != key:
             raise InputError(
-                f"{partial} holds a tune with other inputs or settings; use --force to discard it"
+                f"{partial} holds a tune with other inputs or settings; use "
+                f"{opt('force', True)} to discard it"
             )
     else:
         _atomic(stamp, json.dumps({"key": key, **settings}, indent=2, default=_json))
@@ -796,7 +910,10 @@ def tune(
     trial_rows: list[dict[str, Any]] = []
     chosen_rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    with Executor(workers, ray_address, threads=threads) as ex:
+    with (
+        _discard_unfinished(partial, temporary=final is None),
+        Executor(workers, ray_address, threads=threads) as ex,
+    ):
         slots = 1
         if ex.parallel:
             slots = ex.workers or max(1, int(ex._ray.cluster_resources().get("CPU", 1)))
@@ -825,6 +942,8 @@ def tune(
             earlier = study.get_trials(deepcopy=False)
             for t in earlier:
                 if not t.state.is_finished():  # asked before an interruption, never told
+                    # trials.csv says why it failed (its error column was empty)
+                    optuna.trial.Trial(study, t._trial_id).set_user_attr("error", "interrupted")
                     study.tell(t.number, state=optuna.trial.TrialState.FAIL)
             if earlier:
                 # --resume: a sampler seeded as at the start would draw the configurations
@@ -981,6 +1100,10 @@ def tune(
                     value=o["value"],
                     best=_best_value(s.study),
                     n_trials=n_trials,
+                    metric=metric,
+                    folds_run=len(o["scores"]),
+                    inner_folds=int(inner_folds),
+                    seconds=o["seconds"],  # this trial's own time
                 )
             s.asked, s.outs = [], {}
             _check_failures(s, n_trials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -318,3 +319,142 @@ def test_a_trials_run_notes_are_not_logged_once_per_trial(monkeypatch, caplog):
     assert out["state"] == "complete"
     assert not [r for r in caplog.records if "two values" in r.getMessage()]
     assert logging.getLogger("snpcnn.cv").level == logging.NOTSET  # restored
+
+
+# ------------------------------------------- checked before anything runs
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[fixed]\nencoding = "onehto"', "fixed.encoding: unknown encoding 'onehto'; choose"),
+        ('[fixed]\nlinear_init = "ridge_lo"', "fixed.linear_init: linear_init must be one of"),
+        ("[fixed]\nepochs = 0", "fixed.epochs: epochs must be at least 1, got 0"),
+        ("[fixed]\nval_fraction = 0.9", "fixed.val_fraction: val_fraction must be in [0, 0.5]"),
+        ("[fixed]\nconv_folds = 1", "fixed.conv_folds: conv_folds must be 0 or an integer >= 2"),
+        ("[params]\nbatch_size = { low = 0, high = 4 }", "params.batch_size: low 0: batch_size"),
+        (
+            "[params]\nlearning_rate = { low = -1.0, high = 0.01 }",
+            "params.learning_rate: low -1.0: learning_rate must be positive",
+        ),
+        (
+            '[params]\nscaling = { choices = ["center", "standardise"] }',
+            "params.scaling: choice 'standardise': unknown scaling 'standardise'",
+        ),
+        ("[params]\nconv_folds = { low = 0, high = 4 }", "params.conv_folds: value 1 of the range"),
+    ],
+)
+def test_bad_training_values_stop_load_space(tmp_path, body, message):
+    """A bad value of a training setting stopped every trial, then the run (5 failed
+    trials, then 'every trial failed'; a checking helper): load_space names it."""
+    if "[params]" not in body:
+        body += "\n[params]\nfilters = { choices = [2, 4] }"
+    p = tmp_path / "sp.toml"
+    p.write_text(f'model = "{TINY_ARCH}"\n{body}\n')
+    with pytest.raises(InputError) as err:
+        load_space(p)
+    text = str(err.value)
+    assert text.startswith(f"{p}: ") and message in text and "\n" not in text
+
+
+def test_a_typo_in_fixed_is_named_as_fixed(tmp_path):
+    """'[fixed] epoch = 2' was blamed on the first [params] key (params.filters)."""
+    p = tmp_path / "sp.toml"
+    p.write_text(
+        f'model = "{TINY_ARCH}"\n[fixed]\nepochs = 2\nepoch = 2\nfiltrs = 3\n'
+        "[params]\nfilters = { choices = [2, 4] }\n"
+    )
+    with pytest.raises(InputError, match=r"sp.toml: fixed\.epoch: unknown or invalid key 'epoch'"):
+        load_space(p)
+    p.write_text(p.read_text().replace("epoch = 2\n", ""))
+    with pytest.raises(InputError, match=r"fixed\.filtrs: unknown or invalid key 'filtrs'"):
+        load_space(p)
+    p.write_text("[params]\nfilters = { choices = [2] }\n[fxed]\n")
+    with pytest.raises(InputError, match=r"unknown key 'fxed'; .*\[fixed\] and \[params\]"):
+        load_space(p)
+
+
+@pytest.mark.parametrize(
+    ("kw", "python", "cli"),
+    [
+        ({"min_maf": 0.7}, "min_maf=0.7: give a value in [0, 0.5]", "--min-maf 0.7: give"),
+        ({"min_maf": -1}, "min_maf=-1: give a value in [0, 0.5]", "--min-maf -1: give"),
+        ({"min_call_rate": 2}, "min_call_rate=2: give a value in [0, 1]", "--min-call-rate 2"),
+        (
+            {"inner_folds": 250},
+            "inner_folds=250 with 40 phenotyped samples in the smallest outer training part "
+            "leaves inner test folds of fewer than 2 samples, which cannot be scored (a "
+            "correlation needs >= 2); use inner_folds=20 or fewer",
+            "--inner-folds 250 with 40 phenotyped samples",
+        ),
+    ],
+)
+def test_bad_settings_stop_the_tune_before_any_work(data, tmp_path, kw, python, cli):
+    """--min-maf 0.7 failed every trial; --inner-folds 250 named --folds (make_folds'
+    error for the outer folds); both left an OUT.partial that refused the next command."""
+    from snpcnn.errors import CLI_MODE
+
+    d, _, folds = data
+    out = tmp_path / "o"
+    with pytest.raises(InputError) as err:
+        _run(d, d / "pheno.csv", folds, out, **kw)
+    text = str(err.value)
+    assert python in text and "\n" not in text and not re.search(r"(?<!inner_)folds=", text)
+    token = CLI_MODE.set(True)
+    try:
+        with pytest.raises(InputError, match=re.escape(cli)):
+            _run(d, d / "pheno.csv", folds, out, **kw)
+    finally:
+        CLI_MODE.reset(token)
+    assert not out.exists() and not (tmp_path / "o.partial").exists()
+
+
+def test_a_tune_with_no_finished_trial_leaves_nothing_that_blocks_the_next(
+    data, tmp_path, monkeypatch
+):
+    """Every trial failing left OUT.partial/ with settings.json and optuna.journal only, and
+    the corrected command was refused ('an unfinished tune is in ...')."""
+    import snpcnn.cv
+
+    d, _, folds = data
+    out = tmp_path / "o"
+    partial = tmp_path / "o.partial"
+
+    def failing(*args, **kwargs):
+        raise InputError("this configuration cannot be trained")
+
+    with monkeypatch.context() as m:
+        m.setattr(snpcnn.cv, "cross_validate", failing)
+        with pytest.raises(InputError, match="every trial failed"):
+            _run(d, d / "pheno.csv", folds, out, force=False)
+    assert not partial.exists() and not out.exists()
+    # a leftover of an older version (settings.json and a journal, no finished trial) is
+    # discarded, not a reason to refuse the corrected command
+    partial.mkdir()
+    (partial / "settings.json").write_text("{}")
+    (partial / "optuna.journal").write_text("")
+    res = _run(d, d / "pheno.csv", folds, out, force=False)
+    assert len(res.trials) == 2 and not partial.exists() and out.is_dir()
+
+
+def test_a_trial_running_at_an_interruption_is_recorded_as_interrupted(data, tmp_path, monkeypatch):
+    """trials.csv had an empty error for the trial that Ctrl-C stopped."""
+    import snpcnn.tune as tune_module
+
+    d, _, folds = data
+    out = tmp_path / "o"
+    real, calls = tune_module._trial_task, []
+
+    def second_interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    with monkeypatch.context() as m:
+        m.setattr(tune_module, "_trial_task", second_interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            _run(d, d / "pheno.csv", folds, out, force=False)
+    assert (tmp_path / "o.partial").is_dir()  # trial 0 finished: kept for --resume
+    _run(d, d / "pheno.csv", folds, out, force=False, resume=True)
+    trials = pd.read_csv(out / "trials.csv")
+    assert list(trials["state"]) == ["complete", "fail", "complete"]
+    assert trials.loc[1, "error"] == "interrupted"

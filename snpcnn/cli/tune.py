@@ -36,12 +36,23 @@ class _Lines:
                 f"fold {info['fold']}): searching on its training part"
             )
         elif event == "trial":
-            value = "-" if info["value"] is None else f"{info['value']:.3f}"
+            # the trial's score is the mean over its inner folds of the fold's Pearson r
+            # (AUC for a binary trait; a fold with constant predictions counts 0)
+            metric = {"pearson_r": "Pearson r", "auc": "AUC"}.get(info.get("metric"), "score")
             best = "-" if info["best"] is None else f"{info['best']:.3f}"
+            if info["value"] is not None:
+                score = f"inner score {info['value']:.3f} (mean {metric} of its inner folds)"
+            elif info["state"] == "pruned":
+                score = f"stopped after {info.get('folds_run', '?')} of {info.get('inner_folds')} "
+                score += "inner folds"
+            else:
+                score = "no score"
+            took = info.get("seconds")
+            took = "" if took is None else f"; took {format_duration(took)}"
             self.progress.line(
                 f"  r{info['repeat']} f{info['fold']} trial {info['trial']} (budget "
-                f"{info['n_trials']}, failed trials not counted) {info['state']}: inner "
-                f"score {value} (best {best}; {format_duration(time.perf_counter() - self.t0)})"
+                f"{info['n_trials']}, failed trials not counted) {info['state']}: {score}; "
+                f"best so far {best}{took}"
             )
         elif event == "outer_done":
             params = ", ".join(f"{k}={_short(v)}" for k, v in info["params"].items())
@@ -52,7 +63,7 @@ class _Lines:
         elif event == "outer_scored":
             self.progress.line(
                 f"  r{info['repeat']} f{info['fold']} {info['model']}: scored on the outer test "
-                f"fold ({format_duration(time.perf_counter() - self.t0)})"
+                f"fold ({format_duration(time.perf_counter() - self.t0)} since the start)"
             )
         elif event == "tasks":
             self.progress("tasks", dataset="outer scoring", **info)
@@ -184,7 +195,7 @@ def tune(
     from snpcnn.io.phenotypes import read_phenotypes
     from snpcnn.progress import Progress
     from snpcnn.threads import apply_threads
-    from snpcnn.tune import load_space
+    from snpcnn.tune import check_filters, load_space
     from snpcnn.tune import tune as run_tune
 
     if workers is None and ray_address is None:
@@ -197,6 +208,7 @@ def tune(
         raise InputError(f"--folds {folds}: give a number of folds or an existing fold table file")
     cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)
     search = load_space(space)
+    check_filters(min_maf, min_call_rate)  # before the inputs are read
     # --workers / --ray-address: Ray starts in the background while the inputs are read;
     # stopped when the command ends (the tune's executor runs on it)
     from snpcnn.cli.fit import _check_paths
@@ -255,6 +267,8 @@ def tune(
         )
     except KeyboardInterrupt:
         progress.close()
+        if not Path(f"{out}.partial").exists():  # nothing had finished: nothing kept
+            raise InputError("interrupted before any trial finished; nothing was kept") from None
         raise InputError(
             f"interrupted; finished trials are kept in {out}.partial/ — rerun with --resume "
             "to continue"

@@ -71,6 +71,8 @@ def test_tune_writes_chosen_trials_and_outer_metrics(serial):
     out, r = serial
     assert "outer split 1/2 (repeat 0, fold 1): searching on its training part" in r.stderr
     assert "trial 1 (budget 2, failed trials not counted) complete: inner score" in r.stderr
+    # the trial's own time, and what the inner score is (it showed the time since the start)
+    assert "(mean Pearson r of its inner folds); best so far" in r.stderr and "; took " in r.stderr
     assert "== GY_E1: outer folds (pearson_r) ==" in r.stdout
     for name in ("CNN (tuned)", "CNN (default)", "GBLUP"):
         assert name in r.stdout
@@ -129,3 +131,23 @@ def test_bad_space_and_unreachable_cluster_are_one_line_errors(inputs, tmp_path)
         .startswith("Error: cannot reach the Ray cluster at 127.0.0.1:9")
     )
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--min-maf", "0.7"], "Error: --min-maf 0.7: give a value in [0, 0.5]"),
+        (["--min-call-rate", "2"], "Error: --min-call-rate 2.0: give a value in [0, 1]"),
+        (["--inner-folds", "250"], "Error: --inner-folds 250 with 30 phenotyped samples"),
+    ],
+)
+def test_bad_options_are_one_line_errors_before_any_work(inputs, tmp_path, option, message):
+    """They failed every trial (or named --folds), and left an OUT.partial that refused the
+    corrected command."""
+    args = _args(inputs, tmp_path / "o")
+    if option[0] == "--inner-folds":
+        args = args[: args.index("--inner-folds")] + args[args.index("--inner-folds") + 2 :]
+    r = CliRunner().invoke(main, [*args, *option])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.strip().splitlines()[-1].startswith(message)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
