@@ -808,7 +808,7 @@ def tune(
         space = load_space(space)
     n_trials = int(n_trials or space.n_trials or 20)
     if n_trials < 1:
-        raise InputError(f"--trials {n_trials}: give 1 or more")
+        raise InputError(f"{opt('n_trials', n_trials)}: give 1 or more")
     if int(inner_folds) < 2:
         raise InputError(f"{opt('inner_folds', inner_folds)}: give 2 or more")
     # the SNP filters are checked here, before any work: inside the trials a bad value
@@ -992,7 +992,7 @@ def tune(
             if not completed:
                 raise InputError(
                     f"outer repeat {s.repeat} fold {s.fold}: no trial completed (all pruned); "
-                    "use more --trials"
+                    f"use more trials ({opt('n_trials')})"
                 )
             # the best mean inner score; ties go to the earlier trial
             best = max(completed, key=lambda t: (t.value, -t.number))
