@@ -41,7 +41,7 @@ from snpcnn.config import (
     from_keywords,
 )
 from snpcnn.datapath import predict_rows
-from snpcnn.errors import CLI_MODE, InputError, opt
+from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
 from snpcnn.folds import level_text, make_folds, read_folds
 from snpcnn.genotypes import Genotypes
 from snpcnn.metrics import (
@@ -773,8 +773,6 @@ def _warn_one_class_folds(table: pd.DataFrame, targets: Targets, stratify) -> No
     (every model's is undefined there), so say so, and how to avoid it."""
     import warnings
 
-    from snpcnn.errors import InputWarning
-
     y = pd.Series(targets.y[:, 0], index=pd.Index(targets.sample_ids.astype(str)))
     test = y.reindex(table["sample_id"].astype(str)).to_numpy()
     one = [
@@ -802,10 +800,11 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
     )
     if given and (targets.groups is not None or stratify):
         what = opt("groups") if targets.groups is not None else opt("stratify")
+        source = folds if isinstance(folds, (str, Path)) else "a fold table"
         raise InputError(
-            f"{what} shapes random folds, but the folds are given ({folds if isinstance(folds, (str, Path)) else 'a fold table'}), "
-            f"and would be ignored: leave out {what}, or give {opt('folds', 'K', placeholder=True)} for random "
-            "folds"
+            f"{what} shapes random folds, but the folds are given ({source}) and it would be "
+            f"ignored: leave out {what}, or give {opt('folds', 'K', placeholder=True)} for "
+            "random folds"
         )
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
@@ -844,7 +843,8 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
         table = read_folds(folds, targets.sample_ids)
         if repeats > 1:
             raise InputError(
-                f"{opt('repeats')} needs random folds ({opt('folds', 'K', placeholder=True)}), not a fold file"
+                f"{opt('repeats')} needs random folds ({opt('folds', 'K', placeholder=True)}), "
+                "not a fold file"
             )
         return table
     k = int(folds)
@@ -877,10 +877,6 @@ def _undefined_fold_note(targets: Targets, trait: str, observed, r: int, f: int)
 def _two_traits() -> str:
     """Two environments named as traits, as the user would: options or a list."""
     return "--trait E1 --trait E2" if CLI_MODE.get() else "traits=['E1', 'E2']"
-
-
-def _no_refit() -> str:
-    return "--no-refit" if CLI_MODE.get() else "refit=False"
 
 
 def _check_baselines(baselines):
@@ -1537,7 +1533,7 @@ def _check_refit_size(genotypes, targets, pre_settings) -> None:
         raise InputError(
             f"the final refit on all {n:,} samples would encode a {n_bytes / 1024**3:.1f} GiB "
             f"matrix (limit {MAX_DENSE_BYTES / 1024**3:.0f} GiB) and fail after the "
-            f"cross-validation; rerun with {_no_refit()} (the cross-validation results are "
+            f"cross-validation; rerun with {opt('refit', False)} (the cross-validation results are "
             f"then written), or reduce the SNPs ({opt('min_maf')}, {opt('preselect_top_k')})"
         )
 

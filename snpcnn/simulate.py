@@ -72,6 +72,14 @@ def _check_range(name: str, value, lo: float, hi: float) -> None:
         )
 
 
+def _check_seed(seed: object, allow_none: bool) -> None:
+    if seed is None and allow_none:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        none = " or None" if allow_none else ""
+        raise InputError(f"seed must be a whole number >= 0{none}; received {seed!r}")
+
+
 def check_genotype_arguments(
     n_samples: int,
     n_snps: int,
@@ -88,10 +96,7 @@ def check_genotype_arguments(
     for name, v in (("n_samples", n_samples), ("n_snps", n_snps), ("n_chrom", n_chrom)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise InputError(f"{name} must be a whole number; received {v!r}")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
+    _check_seed(seed, allow_none=True)
     if n_samples < 1 or n_snps < 1:
         raise InputError(
             f"n_samples and n_snps must be >= 1; received n_samples={n_samples}, n_snps={n_snps}"
@@ -462,8 +467,7 @@ def write_example(
         raise InputError(
             f"Invalid value for argument `fmt`. Expected 'plink' or 'vcf'. Received {fmt!r}."
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a whole number >= 0; received {seed!r}")
+    _check_seed(seed, allow_none=False)
     out_dir = Path(out_dir)
     geno_names = (
         [f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam"]
@@ -623,10 +627,7 @@ def check_trait_arguments(
     SNPs when the trait is drawn)."""
     if not isinstance(pure, (bool, np.bool_)):
         raise InputError(f"pure must be true or false; received {pure!r}")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise InputError(f"seed must be a whole number >= 0 or None; received {seed!r}")
+    _check_seed(seed, allow_none=True)
     for name, value, valid in (
         ("architecture", architecture, ARCHITECTURES),
         ("pair_ld", pair_ld, PAIR_LD),
