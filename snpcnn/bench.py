@@ -1338,7 +1338,7 @@ def run_benchmark(
         config = load_config(config)
     from snpcnn.report import check_output_dir, check_partial_dir
 
-    out = check_output_dir(out, force)
+    out = check_output_dir(out, force, command="benchmark")
     partial = _partial_dir(out)
     check_partial_dir(partial, ("units",))
     if partial.exists():
@@ -2078,6 +2078,7 @@ def _write_outputs(bench: BenchmarkResults, directory: Path, argv) -> None:
     plots = _plots(bench, directory / "plots")
     record = {
         "snpcnn_version": __version__,
+        "written_by": "snpcnn benchmark",
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": list(argv) if argv is not None else sys.argv,
         "config_file": {"path": str(c.path), **file_checksum(c.path)},

@@ -85,14 +85,21 @@ def _is_input(path: Path) -> bool:
     return path.exists() or any(path.parent.glob(glob.escape(path.name) + ".*"))
 
 
-def check_output_dir(out: str | Path, force: bool, inputs=(), marker: str = OUTPUT_MARKER) -> Path:
+def check_output_dir(
+    out: str | Path,
+    force: bool,
+    inputs=(),
+    marker: str = OUTPUT_MARKER,
+    command: str | None = None,
+) -> Path:
     """Fail early (before any work) where the results folder ``out`` cannot be written:
     it exists and ``force`` is not set; it is not a folder; it is the current folder or
     holds it; it holds one of ``inputs`` (paths); it holds another snpcnn command's results
-    (another command's marker, see :data:`EXPLAIN_MARKER`), even with ``force``; or, with
-    ``force``, it exists but is not a folder this command wrote (no ``marker``, by default
-    :data:`OUTPUT_MARKER`, and not empty): ``--force`` replaces earlier results of the same
-    command, never a folder of the user's files."""
+    (another command's marker, see :data:`EXPLAIN_MARKER`, or, for ``command`` ``"fit"``,
+    ``"benchmark"`` or ``"tune"``, a run.json another of them wrote), even with ``force``;
+    or, with ``force``, it exists but is not a folder this command wrote (no ``marker``, by
+    default :data:`OUTPUT_MARKER`, and not empty): ``--force`` replaces earlier results of
+    the same command, never a folder of the user's files."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory; choose {_another_out()}")
@@ -114,6 +121,14 @@ def check_output_dir(out: str | Path, force: bool, inputs=(), marker: str = OUTP
             f"{_MARKER_COMMANDS[marker]} never writes into, even with {opt('force', True)}; "
             f"choose {_another_out()}"
         )
+    if owner == OUTPUT_MARKER and command is not None:
+        other = run_command(out / OUTPUT_MARKER)
+        if other is not None and other != command:
+            raise InputError(
+                f"{out} holds the results of snpcnn {other} (its run.json), which snpcnn "
+                f"{command} never replaces, even with {opt('force', True)}; choose "
+                f"{_another_out()}, or delete {out} yourself if you no longer need it"
+            )
     if out.exists() and not force:
         raise InputError(f"output directory {out} exists; use {opt('force', True)} to replace it")
     if out.exists():
@@ -138,6 +153,28 @@ def _written_by_snpcnn(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "snpcnn_version" in record
+
+
+def run_command(path: Path) -> str | None:
+    """Which snpcnn command (``"fit"``, ``"benchmark"`` or ``"tune"``) wrote the run.json
+    ``path``: its ``written_by`` entry, or for a run.json written before that entry existed
+    (session 37 and earlier), the entries only that command writes (None: not known)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    written_by = record.get("written_by")
+    if isinstance(written_by, str) and written_by.startswith("snpcnn "):
+        return written_by.split(" ", 1)[1]
+    if "units" in record and "config_file" in record:
+        return "benchmark"
+    if "space" in record and "optuna_storage" in record:
+        return "tune"
+    if "cnn_folds" in record:
+        return "fit"
+    return None
 
 
 def _owner(out: Path) -> str | None:
@@ -171,12 +208,13 @@ def check_partial_dir(partial: str | Path, markers: tuple[str, ...]) -> None:
 
 @contextlib.contextmanager
 def atomic_directory(
-    out: str | Path, force: bool = False, marker: str = OUTPUT_MARKER
+    out: str | Path, force: bool = False, marker: str = OUTPUT_MARKER, command: str | None = None
 ) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``out`` only if the block succeeds (an
     exception or an interrupt inside it removes it, and leaves ``out`` as it was); ``out``
-    is checked by :func:`check_output_dir` with ``marker``, the file the block writes."""
-    out = check_output_dir(out, force, marker=marker)
+    is checked by :func:`check_output_dir` with ``marker``, the file the block writes, and
+    ``command``, the command that writes it."""
+    out = check_output_dir(out, force, marker=marker, command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -1052,6 +1090,7 @@ _safe = safe_name
 def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -> dict[str, Any]:
     return {
         "snpcnn_version": __version__,
+        "written_by": "snpcnn fit",
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": argv if argv is not None else sys.argv,
         "config": results.config,
@@ -1096,7 +1135,7 @@ def save_results(
 ) -> Path:
     """Write every output file of a run into ``out`` atomically."""
     inputs = inputs or {}
-    with atomic_directory(out, force) as tmp:
+    with atomic_directory(out, force, command="fit") as tmp:
         results.metrics.to_csv(tmp / "metrics.csv", index=False)
         results.predictions.to_csv(tmp / "predictions.csv", index=False)
         (tmp / "summary.md").write_text(summary_markdown(results, inputs))

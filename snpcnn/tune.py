@@ -873,7 +873,7 @@ def tune(
         from snpcnn.report import check_output_dir, check_partial_dir
 
         partial = final.with_name(final.name + ".partial")
-        check_output_dir(final, force)
+        check_output_dir(final, force, command="tune")
         check_partial_dir(partial, ("settings.json", "optuna.journal", "outer"))
         if partial.exists() and not _finished_work(partial):
             # a tune that stopped before any trial finished (a bad setting, an early
@@ -1302,6 +1302,7 @@ def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph) -> None:
     _atomic(directory / "summary.md", summary_markdown(res))
     record = {
         "snpcnn_version": __version__,
+        "written_by": "snpcnn tune",
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": list(argv) if argv is not None else sys.argv,
         "config": res.config,

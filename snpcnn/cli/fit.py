@@ -299,7 +299,9 @@ def fit(
 
     t0 = time.perf_counter()
     apply_threads(threads)
-    check_output_dir(out, force, inputs=(genotypes, phenotypes, covariates_file, folds))
+    check_output_dir(
+        out, force, inputs=(genotypes, phenotypes, covariates_file, folds), command="fit"
+    )
     check_writable(out)
     folds_value = _folds_arg(folds)
     if epochs < 1:

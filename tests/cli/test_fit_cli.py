@@ -282,6 +282,44 @@ def test_force_never_replaces_a_folder_of_the_users_files(small_files, tmp_path)
     assert r.exit_code != 0 and (d / "geno.csv").stat().st_size > 1000
 
 
+def test_force_never_replaces_another_commands_results(small_files, tmp_path):
+    """fit, benchmark and tune all write run.json; --force replaces only the same command's
+    folder (an hours-long benchmark is never lost to a fit's --force), including folders
+    written before run.json named its command."""
+    from snpcnn.errors import InputError
+    from snpcnn.report import check_output_dir, run_command
+
+    d = small_files
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "results.csv").write_text("x\n1\n")
+    (bench / "run.json").write_text(
+        json.dumps({"snpcnn_version": "0", "units": {}, "config_file": {}})
+    )
+    assert run_command(bench / "run.json") == "benchmark"
+    err = _one_error(_fit(d, d / "pheno.csv", bench, "--force"))
+    assert "holds the results of snpcnn benchmark" in err and "never replaces" in err
+    assert (bench / "results.csv").read_text() == "x\n1\n"
+    fit_dir = tmp_path / "fit"
+    r = _fit(d, d / "pheno.csv", fit_dir)
+    assert r.exit_code == 0, r.output
+    assert json.loads((fit_dir / "run.json").read_text())["written_by"] == "snpcnn fit"
+    for command in ("benchmark", "tune"):
+        with pytest.raises(InputError, match="holds the results of snpcnn fit"):
+            check_output_dir(fit_dir, True, command=command)
+    assert check_output_dir(fit_dir, True, command="fit") == fit_dir
+    tune_dir = tmp_path / "tune"
+    tune_dir.mkdir()
+    (tune_dir / "run.json").write_text(
+        json.dumps({"snpcnn_version": "0", "space": {}, "optuna_storage": "optuna.journal"})
+    )
+    with pytest.raises(InputError, match="holds the results of snpcnn tune"):
+        check_output_dir(tune_dir, True, command="benchmark")
+    # a run.json whose command is not known is replaced as before
+    (tune_dir / "run.json").write_text(json.dumps({"snpcnn_version": "0"}))
+    assert check_output_dir(tune_dir, True, command="fit") == tune_dir
+
+
 def test_groups_column_of_text_or_numbers_and_a_trait_named_twice(small_files, tmp_path):
     """--groups reads its column as labels (text or numbers, in either file), never as the
     default trait; other text columns are no traits; --trait twice is one trait."""
