@@ -842,12 +842,12 @@ class ImageFitResult:
         dict
             ``{"model": path, "metrics": path}``.
         """
-        out_dir = Path(out_dir)
-        paths = check_outputs(out_dir, ("model.keras", "metrics.json"), force=force)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_save_model(self.model, paths["model.keras"], force=force)
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        _atomic_write_bytes(paths["metrics.json"], text.encode(), force=force)
+        paths = write_outputs(
+            out_dir,
+            {"model.keras": self.model.save, "metrics.json": _bytes_writer(text.encode())},
+            force=force,
+        )
         return {"model": paths["model.keras"], "metrics": paths["metrics.json"]}
 
 
@@ -880,6 +880,44 @@ def check_outputs(out_dir: str | os.PathLike, names, *, force: bool = False) -> 
     return paths
 
 
+def _bytes_writer(payload: bytes):
+    """A writer for :func:`write_outputs`: writes ``payload`` to the path it is given."""
+    return lambda path: Path(path).write_bytes(payload)
+
+
+def write_outputs(out_dir: str | os.PathLike, writers, *, force: bool = False) -> dict[str, Path]:
+    """Write several output files into ``out_dir`` as one: each writer (``name -> callable
+    taking a path``) writes a temporary file there, and only when every one has succeeded
+    are they all renamed into place, so an error or an interrupt leaves no new file and
+    every existing one as it was (never a new model.keras beside an old metrics.json).
+
+    Returns
+    -------
+    dict
+        ``name -> out_dir / name``.
+    """
+    from snpcnn.io.output import usual_mode
+
+    paths = check_outputs(out_dir, tuple(writers), force=force)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    temps: dict[str, str] = {}
+    try:
+        for name, write in writers.items():
+            path = paths[name]
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            os.close(fd)
+            temps[name] = tmp
+            write(tmp)
+            usual_mode(tmp)
+        for name in writers:  # every file is complete: move them in, one rename each
+            os.replace(temps.pop(name), paths[name])
+    finally:
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return paths
+
+
 def _atomic_write_bytes(path: Path, payload: bytes, *, force: bool) -> None:
     path = Path(path)
     if path.exists() and not force:
@@ -889,25 +927,6 @@ def _atomic_write_bytes(path: Path, payload: bytes, *, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
-        from snpcnn.io.output import usual_mode
-
-        usual_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_save_model(model, path: Path, *, force: bool) -> None:
-    path = Path(path)
-    if path.exists() and not force:
-        raise InputError(f"{path}: already exists; pass --force (force=True) to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
         from snpcnn.io.output import usual_mode
 
         usual_mode(tmp)

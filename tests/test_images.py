@@ -371,3 +371,30 @@ def test_add_augmentation_keeps_graph_and_names(arch):
     )
     # and the augmentation really sits in front of the first layer while training
     assert augmented.layers[1].name == "augment"
+
+
+def test_outputs_are_written_together_or_not_at_all(tmp_path):
+    """images fit/transfer write model.keras and metrics.json (and features) as one: a writer
+    that fails leaves no new file, no temporary file, and every earlier file as it was."""
+    from snpcnn.images import write_outputs
+
+    def fail(path):
+        raise RuntimeError("disk full")
+
+    def text(payload):
+        return lambda path: open(path, "w").write(payload)
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        write_outputs(out, {"model.keras": text("new"), "metrics.json": fail})
+    assert sorted(p.name for p in out.iterdir()) == []
+    paths = write_outputs(out, {"model.keras": text("m1"), "metrics.json": text("j1")})
+    assert paths["model.keras"].read_text() == "m1" and paths["metrics.json"].read_text() == "j1"
+    with pytest.raises(RuntimeError):
+        write_outputs(out, {"model.keras": text("m2"), "metrics.json": fail}, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.keras"]
+    assert paths["model.keras"].read_text() == "m1" and paths["metrics.json"].read_text() == "j1"
+    with pytest.raises(InputError, match="already exists"):
+        write_outputs(out, {"model.keras": text("m3")})
+    write_outputs(out, {"model.keras": text("m3"), "metrics.json": text("j3")}, force=True)
+    assert paths["model.keras"].read_text() == "m3" and paths["metrics.json"].read_text() == "j3"

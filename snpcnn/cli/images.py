@@ -292,7 +292,7 @@ def transfer_cmd(
     """Transfer a trained base (or an ImageNet application) to new image classes."""
     import numpy as np
 
-    from snpcnn.images import _atomic_save_model, _atomic_write_bytes, check_outputs, prepare_images
+    from snpcnn.images import _bytes_writer, check_outputs, prepare_images, write_outputs
     from snpcnn.transfer import (
         application_preprocess,
         conv_base,
@@ -394,19 +394,13 @@ def transfer_cmd(
     click.echo(f"test accuracy: {acc:.4f}  ({len(yte):,} test images)")
     click.echo(f"wall time: {metrics['wall_time_s']:.1f} s")
     if out is not None:
-        out_dir = Path(out)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n"
+        writers = {"model.keras": model.save, "metrics.json": _bytes_writer(text.encode())}
         if mode == "features":
             for name, arr in (("features_train.npy", ftr), ("features_test.npy", fte)):
-                import io
-
-                buf = io.BytesIO()
-                np.save(buf, arr)
-                _atomic_write_bytes(out_dir / name, buf.getvalue(), force=force)
-        _atomic_save_model(model, out_dir / "model.keras", force=force)
-        text = json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n"
-        _atomic_write_bytes(out_dir / "metrics.json", text.encode(), force=force)
-        click.echo(f"wrote {', '.join(str(out_dir / n) for n in names)}")
+                writers[name] = lambda path, arr=arr: np.save(path, arr)  # path ends .npy
+        paths = write_outputs(out, writers, force=force)
+        click.echo(f"wrote {', '.join(str(paths[n]) for n in names)}")
 
 
 COMMANDS = [images]
