@@ -427,7 +427,7 @@ def fit(
 
 
 @click.command()
-@click.argument("model", type=click.Path(exists=True))
+@click.argument("model", type=click.Path())
 @click.argument("genotypes", type=click.Path())
 @format_option()
 @coding_option()

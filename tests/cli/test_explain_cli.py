@@ -165,6 +165,10 @@ def test_a_fit_run_with_no_refit_is_named_as_the_reason_for_no_model(runs):
         assert err.startswith(f"Error: {d / 'norefit' / 'model.keras'}: no such model file: ")
         assert "ran with --no-refit" in err and "explain and predict need a model refitted" in err
         assert "run snpcnn fit again without --no-refit" in err
+        # predict says the same (it used to stop at click's "does not exist" for the file)
+        r = CliRunner().invoke(main, ["predict", str(model), str(d / "geno.csv")])
+        err = _one_error(r)
+        assert "ran with --no-refit" in err and "no such model file" in err, err
     assert not (d / "ex_norefit").exists()
     # a run of cross_validate(refit=False) from Python (its command is a script's): said too
     py = d / "norefit_py"
