@@ -763,9 +763,47 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
                 f"every training part needs at least {MIN_TRAIN_PART}: put fewer samples "
                 "in that fold"
             )
+    _check_training_parts_vary(table, targets, folds, stratify)
     if targets.head == "binary":
         _warn_one_class_folds(table, targets, stratify)
     return table
+
+
+def _check_training_parts_vary(table: pd.DataFrame, targets: Targets, folds, stratify) -> None:
+    """Before any training: a training part whose observed values of a trait are all equal
+    (a binary trait whose cases all sit in one test fold) leaves every model nothing to
+    learn, and some (the LASSO) nothing to fit: refuse it, naming the fold and the fix."""
+    ids = table["sample_id"].astype(str).to_numpy()
+    for j, trait in enumerate(targets.traits):
+        y = pd.Series(targets.y[:, j], index=pd.Index(targets.sample_ids.astype(str)))
+        values = y.reindex(ids).to_numpy()
+        for r in np.unique(table["repeat"]):
+            in_r = (table["repeat"] == r).to_numpy()
+            for f in np.unique(table.loc[in_r, "fold"]):
+                train = values[in_r & (table["fold"] != f).to_numpy()]
+                train = train[~np.isnan(train)]
+                if len(train) == 0 or np.unique(train).size > 1:
+                    continue
+                n_test = int(np.sum(~np.isnan(values[in_r & (table["fold"] == f).to_numpy()])))
+                if n_test and np.sum(values[in_r] != train[0]) == 1:
+                    fix = (
+                        "one sample has another value, and cross-validation needs at least two "
+                        "(one to train on, one to test)"
+                    )
+                elif isinstance(folds, pd.DataFrame) or (
+                    isinstance(folds, (str, Path)) and not str(folds).isdigit()
+                ):
+                    fix = f"give a fold table that spreads {trait}'s values over the folds"
+                elif targets.head == "binary" and not stratify:
+                    fix = f"add {opt('stratify', True)}, or use fewer folds"
+                else:
+                    fix = "use fewer folds"
+                raise InputError(
+                    f"trait '{trait}': the training part of fold {f}"
+                    f"{f' of repeat {r}' if r else ''} holds only the value {train[0]:g} "
+                    f"({len(train)} samples; every other value is among the {n_test} of its "
+                    f"test fold), so no model can learn from it: {fix}"
+                )
 
 
 def _warn_one_class_folds(table: pd.DataFrame, targets: Targets, stratify) -> None:

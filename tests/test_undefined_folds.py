@@ -95,3 +95,55 @@ def test_a_groups_column_of_nearly_unique_values_gets_a_note(example_data):
         progress=False,
     )
     assert any("most groups hold one sample" in n for n in res.notes)
+
+
+def test_a_training_part_with_one_value_is_refused_before_training(rare_trait, tmp_path):
+    """All cases in one test fold: its training part holds only controls, so nothing can be
+    learned there (the LASSO used to stop the run after fold 1 with 'y is constant after
+    the fixed effects'); refused up front, naming the trait, the fold and the fix."""
+    geno, pheno = rare_trait
+    ids = pd.read_csv(pheno).iloc[:, 0].astype(str)
+    fold = np.arange(len(ids)) % 4
+    fold[[5, 100, 300]] = 2
+    table = pd.DataFrame({"sample_id": ids, "fold": fold})
+    with pytest.raises(InputError) as err:
+        cross_validate(
+            geno,
+            pheno,
+            traits=["rare"],
+            folds=table,
+            baselines=["lasso"],
+            cnn=False,
+            progress=False,
+        )
+    msg = str(err.value)
+    assert "trait 'rare': the training part of fold 2 holds only the value 0" in msg
+    assert "spreads rare's values over the folds" in msg and "\n" not in msg
+    # random folds: the fix is --stratify (said in the Python spelling from Python)
+    few = pd.read_csv(pheno)
+    few["rare"] = 0
+    few.loc[[7, 8], "rare"] = 1
+    few.to_csv(tmp_path / "one_case.csv", index=False)
+    with pytest.raises(InputError, match=r"stratify=True, or use fewer folds"):
+        cross_validate(
+            geno,
+            tmp_path / "one_case.csv",
+            traits=["rare"],
+            folds=2,
+            baselines=["gblup"],
+            cnn=False,
+            progress=False,
+            seed=1,
+        )
+    few.loc[[8], "rare"] = 0
+    few.to_csv(tmp_path / "one_case.csv", index=False)
+    with pytest.raises(InputError, match=r"one sample has another value"):
+        cross_validate(
+            geno,
+            tmp_path / "one_case.csv",
+            traits=["rare"],
+            folds=3,
+            baselines=["gblup"],
+            cnn=False,
+            progress=False,
+        )
