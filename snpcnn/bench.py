@@ -1044,6 +1044,8 @@ class _Dataset:
     sample_ids: np.ndarray  # genotyped and phenotyped, with at least one trait observed
     checksums: dict[str, Any]
     n_per_trait: dict[str, int]
+    #: what a trait's units depend on, per trait (see :func:`_unit_inputs`)
+    unit_inputs: dict[str, Any] = field(default_factory=dict)
 
 
 def _simulate_dataset(spec: DatasetSpec):
@@ -1141,7 +1143,40 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     if isinstance(spec.folds, Path):
         checksums["folds"] = {"path": str(spec.folds), **file_checksum(spec.folds)}
     n_per_trait = {t: int(np.sum(~np.isnan(y[keep, j]))) for j, t in enumerate(spec.traits)}
-    return _Dataset(spec, g, ph, ids, checksums, n_per_trait)
+    ds = _Dataset(spec, g, ph, ids, checksums, n_per_trait)
+    ds.unit_inputs = _unit_inputs(ds, truth)
+    return ds
+
+
+def _unit_inputs(ds: _Dataset, truth: dict | None) -> dict[str, Any]:
+    """Per trait, the checksums its units depend on: the genotypes (file, or the simulated
+    dosages and their parameters), the covariates file and the fold file, and only this
+    trait's own column (with the covariates) of the phenotypes, so that changing one
+    trait (a column of the file, a simulated trait's parameters) recomputes that trait's
+    units on resume, not every trait's."""
+    common = {
+        k: v
+        for k, v in _checksum_only(ds.checksums).items()
+        if k not in ("phenotypes", "simulated", "truth")
+    }
+    if truth is not None:
+        sim = {k: v for k, v in ds.spec.simulate.items() if k != "traits"}
+        digest = hashlib.sha256(np.ascontiguousarray(ds.genotypes.dosages).tobytes())
+        common["simulated_genotypes"] = {"sha256": digest.hexdigest(), "parameters": sim}
+    table = ds.phenotypes.table
+    covariates = list(ds.phenotypes.covariates)
+    out = {}
+    for trait in ds.spec.traits:
+        part = table[[trait, *covariates]]
+        part = part.loc[sorted(part.index, key=str)]
+        own = {"sha256": hashlib.sha256(part.to_csv().encode()).hexdigest()}
+        if truth is not None:
+            own["parameters"] = next(
+                (t for t in ds.spec.simulate["traits"] if t["name"] == trait), None
+            )
+            own["truth"] = truth.get(trait)
+        out[trait] = {**common, "trait_data": own}
+    return out
 
 
 def _fold_table(ds: _Dataset, seed: int) -> pd.DataFrame:
@@ -1182,7 +1217,7 @@ def _unit_key(
     return _hash(
         {
             "snpcnn": __version__,
-            "inputs": _checksum_only(ds.checksums),
+            "inputs": ds.unit_inputs[trait],
             "dataset": {
                 "format": s.format,
                 "id_column": s.id_column,

@@ -509,7 +509,9 @@ def test_stale_stored_folds_are_not_reused(tmp_path):
 
 
 def test_unit_key_changes_with_anything_that_determines_the_fold(tiny_dir):
-    cfg = load_config(tiny_dir / "bench.toml")
+    text = (tiny_dir / "bench.toml").read_text().replace('["GY_E1"]', '["GY_E1", "GY_E2"]')
+    (tiny_dir / "bench2.toml").write_text(text)
+    cfg = load_config(tiny_dir / "bench2.toml")
     from snpcnn.bench import _load_dataset
 
     ds = _load_dataset(cfg.datasets[0])
@@ -525,8 +527,44 @@ def test_unit_key_changes_with_anything_that_determines_the_fold(tiny_dir):
     assert base != _unit_key(ds, "GY_E2", 0, f0, what)
     assert base != _unit_key(ds, "GY_E1", 0, f1, what)
     assert base != _unit_key(ds, "GY_E1", 0, f0, {**what, "epochs": 3})
+    # a change to one trait's column recomputes that trait only; the genotypes, every trait
+    from snpcnn.bench import _unit_inputs
+
+    other = _unit_key(ds, "GY_E2", 0, f0, what)
+    table = ds.phenotypes.table
+    table.loc[table.index[0], "GY_E1"] += 1.0
+    ds.unit_inputs = _unit_inputs(ds, None)
+    changed = _unit_key(ds, "GY_E1", 0, f0, what)
+    assert changed != base and _unit_key(ds, "GY_E2", 0, f0, what) == other
+    ds.phenotypes.table = table.iloc[::-1]  # rows in another order: the same data
+    ds.unit_inputs = _unit_inputs(ds, None)
+    assert _unit_key(ds, "GY_E1", 0, f0, what) == changed
     ds.checksums["genotypes"]["sha256"] = "0" * 64
-    assert base != _unit_key(ds, "GY_E1", 0, f0, what)
+    ds.unit_inputs = _unit_inputs(ds, None)
+    assert _unit_key(ds, "GY_E1", 0, f0, what) != changed
+    assert _unit_key(ds, "GY_E2", 0, f0, what) != other
+
+
+def test_a_simulated_traits_key_depends_on_that_trait_only(tmp_path):
+    """Resuming a simulated dataset after one trait's parameters changed recomputes that
+    trait's units, not the others' (the dataset's checksum used to enter every key)."""
+    from snpcnn.bench import _load_dataset
+
+    def keys(second_h2):
+        (tmp_path / "sim.toml").write_text(
+            'name = "sim"\nbaselines = ["gblup"]\n[[datasets]]\nname = "s"\nfolds = 2\n'
+            "[datasets.simulate]\nn_samples = 60\nn_snps = 40\nn_chrom = 1\nseed = 3\n"
+            '[[datasets.simulate.traits]]\nname = "a"\narchitecture = "mixed"\nn_loci = 2\n'
+            'seed = 1\n[[datasets.simulate.traits]]\nname = "b"\narchitecture = "polygenic"\n'
+            f"n_loci = 3\nh2 = {second_h2}\nseed = 2\n" + GOOD_MODEL
+        )
+        ds = _load_dataset(load_config(tmp_path / "sim.toml").datasets[0])
+        folds = _fold_table(ds, 0)
+        return [_unit_key(ds, t, 0, folds, {"unit": "x"}) for t in ("a", "b")]
+
+    a1, b1 = keys(0.5)
+    a2, b2 = keys(0.3)
+    assert a1 == a2 and b1 != b2
 
 
 def test_existing_output_needs_force(reference, tiny_dir):
