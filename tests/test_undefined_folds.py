@@ -102,20 +102,17 @@ def test_a_training_part_with_one_value_is_refused_before_training(rare_trait, t
     learned there (the LASSO used to stop the run after fold 1 with 'y is constant after
     the fixed effects'); refused up front, naming the trait, the fold and the fix."""
     geno, pheno = rare_trait
+
+    def run(phenotypes, folds, **kw):
+        cross_validate(
+            geno, phenotypes, traits=["rare"], folds=folds, cnn=False, progress=False, **kw
+        )
+
     ids = pd.read_csv(pheno).iloc[:, 0].astype(str)
     fold = np.arange(len(ids)) % 4
     fold[[5, 100, 300]] = 2
-    table = pd.DataFrame({"sample_id": ids, "fold": fold})
     with pytest.raises(InputError) as err:
-        cross_validate(
-            geno,
-            pheno,
-            traits=["rare"],
-            folds=table,
-            baselines=["lasso"],
-            cnn=False,
-            progress=False,
-        )
+        run(pheno, pd.DataFrame({"sample_id": ids, "fold": fold}), baselines=["lasso"])
     msg = str(err.value)
     assert "trait 'rare': the training part of fold 2 holds only the value 0" in msg
     assert "spreads rare's values over the folds" in msg and "\n" not in msg
@@ -123,27 +120,10 @@ def test_a_training_part_with_one_value_is_refused_before_training(rare_trait, t
     few = pd.read_csv(pheno)
     few["rare"] = 0
     few.loc[[7, 8], "rare"] = 1
-    few.to_csv(tmp_path / "one_case.csv", index=False)
+    few.to_csv(tmp_path / "two_cases.csv", index=False)
     with pytest.raises(InputError, match=r"stratify=True, or use fewer folds"):
-        cross_validate(
-            geno,
-            tmp_path / "one_case.csv",
-            traits=["rare"],
-            folds=2,
-            baselines=["gblup"],
-            cnn=False,
-            progress=False,
-            seed=1,
-        )
+        run(tmp_path / "two_cases.csv", 2, baselines=["gblup"], seed=1)
     few.loc[[8], "rare"] = 0
     few.to_csv(tmp_path / "one_case.csv", index=False)
     with pytest.raises(InputError, match=r"one sample has another value"):
-        cross_validate(
-            geno,
-            tmp_path / "one_case.csv",
-            traits=["rare"],
-            folds=3,
-            baselines=["gblup"],
-            cnn=False,
-            progress=False,
-        )
+        run(tmp_path / "one_case.csv", 3, baselines=["gblup"])
