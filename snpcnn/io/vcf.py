@@ -31,6 +31,9 @@ Decoding rules (documented in ``docs/io.md``)
   ``multiallelic_dropped``) or, with ``multiallelic="alt1"``, kept with the
   first ALT as the counted allele; calls that carry any other ALT allele are
   then missing (counted as ``other_alt_calls``).
+* Blank lines (``\\n`` or ``\\r\\n`` alone) are skipped as if absent, by both parsers
+  (scikit-allel reads a stream without them, :class:`_NoBlankLines`), and counted as
+  ``blank_lines_skipped``.
 * ``snps_only=True`` drops sites whose REF or counted ALT is not a single base
   A/C/G/T: indels (``indels_dropped``) and symbolic or ``*`` alleles
   (``symbolic_dropped``).
@@ -41,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import io
 import logging
 import os
 import re
@@ -97,6 +101,62 @@ def _open_binary(path: Path):
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+_BLANK_LINE = re.compile(rb"^\r?\n", re.MULTILINE)
+
+
+def _drop_blank_lines(text: bytes) -> tuple[bytes, int]:
+    """``text`` (starting at a line start) without its blank lines and their number.
+
+    A blank line (``\\n`` or ``\\r\\n`` alone) is no record: the file is read
+    as if it were absent.  The ``in`` tests (a fast byte search) keep files
+    without blank lines free of the regex.
+    """
+    if b"\n\n" in text or b"\n\r\n" in text or _BLANK_LINE.match(text):
+        return _BLANK_LINE.subn(b"", text)
+    return text, 0
+
+
+class _NoBlankLines(io.RawIOBase):
+    """The decompressed VCF without its blank lines, as a binary stream (for scikit-allel).
+
+    scikit-allel parses a blank line as a record (empty CHROM, POS 0, every call
+    missing); the bulk parser drops them, and so, through this stream, does
+    scikit-allel.  ``blank`` counts the lines dropped.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._out = memoryview(b"")
+        self._carry = b""
+        self._eof = False
+        self.blank = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not len(self._out) and not self._eof:
+            block = self._raw.read(1 << 20)
+            if block:  # whole lines only, so that each text starts at a line start
+                text = self._carry + block
+                cut = text.rfind(b"\n") + 1
+                text, self._carry = text[:cut], text[cut:]
+            else:
+                self._eof = True
+                text, self._carry = self._carry, b""
+            text, n = _drop_blank_lines(text)
+            self.blank += n
+            self._out = memoryview(text)
+        k = min(len(buf), len(self._out))
+        buf[:k] = self._out[:k]
+        self._out = self._out[k:]
+        return k
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _check_not_bcf(path: Path) -> None:
@@ -372,7 +432,7 @@ def read_vcf(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "multiple FORMAT headers": harmless here
-            with _open_binary(path) as fh:
+            with _NoBlankLines(_open_binary(path)) as fh:
                 headers = allel.read_vcf_headers(fh)
     except UnicodeDecodeError as exc:
         from snpcnn.io._checks import not_utf8
@@ -424,7 +484,14 @@ def read_vcf(
 
     n_smp = len(samples)
     counts = dict.fromkeys(
-        ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
+        (
+            "haploid_calls",
+            "invalid_allele_calls",
+            "other_alt_calls",
+            "calls_without_gt",
+            "blank_lines_skipped",
+        ),
+        0,
     )
     n_records = n_multi = n_indel = n_symbolic = n_noalt = 0
     # The final samples x SNPs matrix is allocated once, for every record the
@@ -438,7 +505,7 @@ def read_vcf(
             dosages = np.empty(
                 (n_smp, max(_count_records(path, n_fields=9 + n_smp), 1)), dtype=np.int8
             )
-            fileobj = stack.enter_context(_open_binary(path))
+            fileobj = stack.enter_context(_NoBlankLines(_open_binary(path)))
             _, _, _, it = allel.iter_vcf_chunks(
                 fileobj,
                 fields=_FIELDS,
@@ -496,6 +563,7 @@ def read_vcf(
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({_damaged(exc)})") from None
         _raise_on_sample_warning(caught, path)
+    counts["blank_lines_skipped"] = fileobj.blank
 
     return _finish(
         path,
@@ -554,7 +622,14 @@ def _read_numpy(
     n = len(samples)
     ntab = 8 + n
     counts = dict.fromkeys(
-        ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
+        (
+            "haploid_calls",
+            "invalid_allele_calls",
+            "other_alt_calls",
+            "calls_without_gt",
+            "blank_lines_skipped",
+        ),
+        0,
     )
     st = {"records": 0, "multi": 0, "indel": 0, "symbolic": 0, "noalt": 0}
     blocks: list[np.ndarray] = []
@@ -568,6 +643,9 @@ def _read_numpy(
                     raise _NotForNumpy("no #CHROM line")
                 if line.startswith(b"#CHROM"):
                     break
+                if line in (b"\n", b"\r\n"):  # a blank line: read as if absent
+                    counts["blank_lines_skipped"] += 1
+                    continue
                 if not line.startswith(b"##"):
                     raise _NotForNumpy("a header line does not start with ##")
             if line.rstrip(b"\n").count(b"\t") != ntab:
@@ -670,6 +748,10 @@ def _numpy_block(
     meta: list,
 ) -> None:
     """Decode one block of whole records (see :func:`_read_numpy`)."""
+    body, n_blank = _drop_blank_lines(body)
+    counts["blank_lines_skipped"] += n_blank
+    if not body:
+        return
     if b"\r" in body:
         raise _NotForNumpy("CR line ends")
     buf = np.frombuffer(body, dtype=np.uint8)
@@ -945,8 +1027,13 @@ def _check_lines(path: Path, text: bytes, lines_before: int, n_fields: int | Non
     parse itself, even with thousands of samples per line.
     """
     for k, line in enumerate(text.split(b"\n")[:-1]):
-        if not line or line[:1] == b"#":
-            continue
+        if not line or line == b"\r" or line[:1] == b"#":
+            continue  # a blank line is skipped (see _NoBlankLines)
+        if line[:1] == b"\t":
+            raise InputError(
+                f"{path}: line {lines_before + k + 1}: the CHROM field is empty (the line starts "
+                "with a tab); fill in the chromosome of this record or delete the line"
+            )
         n = line.count(b"\t") + 1
         parts = line.split(b"\t", 2)
         where = b":".join(parts[:2]).decode("utf-8", "replace")[:60]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -329,3 +330,58 @@ def test_sample_ids_with_spaces_are_stripped_with_a_warning(tmp_path):
     )
     with pytest.warns(UserWarning), pytest.raises(InputError, match="sample 's1' appears 2 times"):
         read_genotypes(dup, cache=False)
+
+
+def _blank_variants(clean: bytes) -> dict[str, tuple[bytes, int]]:
+    """``clean`` (header + records, LF) with blank lines (LF or CRLF) at every kind of place,
+    and their number."""
+    head, _, body = clean.partition(b"\n#CHROM")
+    chrom_line, _, records = (b"#CHROM" + body).partition(b"\n")
+    recs = records.rstrip(b"\n").split(b"\n")
+    return {
+        "trailing": (clean + b"\n", 1),
+        "trailing x3": (clean + b"\n\n\n", 3),
+        "trailing CRLF": (clean + b"\r\n", 1),
+        "between": (b"\n".join([head, chrom_line, recs[0], b"", *recs[1:]]) + b"\n", 1),
+        "after #CHROM": (b"\n".join([head, chrom_line, b"", *recs]) + b"\n", 1),
+        "in ## header": (head.replace(b"\n", b"\n\n", 1) + b"\n" + chrom_line + b"\n" + records, 1),
+        "first line": (b"\n" + clean, 1),
+    }
+
+
+@pytest.mark.parametrize("engine", ["numpy", "allel"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_blank_lines_are_skipped_as_if_absent(tmp_path, engine, compress):
+    samples = [f"s{i}" for i in range(20)]
+    rng = np.random.default_rng(3)
+    recs = [rec(10 * (i + 1), rng.choice(["0/0", "0|1", "1/1", "./."], 20)) for i in range(5)]
+    clean = write_vcf(tmp_path / "clean.vcf", recs, samples).read_bytes()
+    ref = read_vcf(tmp_path / "clean.vcf", engine=engine)
+    for what, (data, n_blank) in _blank_variants(clean).items():
+        p = tmp_path / ("b.vcf.gz" if compress else "b.vcf")
+        p.write_bytes(gzip.compress(data) if compress else data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no duplicate-id or 'not sorted' warning
+            g = read_vcf(p, engine=engine)
+        assert g.dosages.tobytes() == ref.dosages.tobytes(), what
+        assert g.dosages.shape == ref.dosages.shape, what
+        assert g.variants.equals(ref.variants), what
+        assert list(g.samples) == list(ref.samples), what
+        assert g.report["blank_lines_skipped"] == n_blank, what
+        assert "sorted_by_snpcnn" not in g.report, what
+    assert "blank_lines_skipped" not in ref.report
+
+
+def test_header_only_vcf_with_a_blank_line_has_no_records(tmp_path):
+    p = write_vcf(tmp_path / "h.vcf", [])
+    p.write_bytes(p.read_bytes() + b"\n")
+    with pytest.raises(InputError, match="header but no variant records"):
+        read_vcf(p)
+
+
+def test_record_with_empty_chrom_is_refused_naming_the_line(tmp_path):
+    p = write_vcf(tmp_path / "c.vcf", [rec(10, ["0/0", "0/1", "1/1"])])
+    p.write_bytes(p.read_bytes() + b"\t20\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1\n")
+    with pytest.raises(InputError, match=r"line 5: the CHROM field is empty") as err:
+        read_vcf(p)
+    assert "\n" not in str(err.value)
