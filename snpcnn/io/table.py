@@ -340,7 +340,8 @@ def read_table(
             raise InputError(f"{path}: cannot parse the table ({exc})") from None
         codes = "/".join(str(a) for a in sorted(allowed))
         hint = (
-            f"; a -1/0/1 matrix (rrBLUP's coding): {opt('coding', '-101')}"
+            f"; a -1/0/1 matrix (rrBLUP's coding): {opt('coding', '-101')}; if -1 marks a "
+            "missing call, write NA or leave the cell empty"
             if str(value).strip() in ("-1", "-1.0") and coding != "-101"
             else ""
         )

@@ -94,6 +94,13 @@ def test_bad_value_names_sample_snp_value(tmp_path, bad):
         read_table(path)
 
 
+def test_minus_one_hint_also_names_missing_calls(tmp_path):
+    """-1 in a 0/1 table is often a missing call: coding='-101' alone would load it shifted."""
+    path = write(tmp_path / "m.csv", [["a", "0", "1", "-1"], ["b", "1", "0", "0"]])
+    with pytest.raises(InputError, match=r"coding='-101'.*if -1 marks a missing call, write NA"):
+        read_table(path)
+
+
 def test_chunked_parse_agrees(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 3, size=(57, 11))
