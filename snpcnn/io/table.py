@@ -82,7 +82,15 @@ def sniff_delimiter(header: str) -> str:
 
 
 def _split(line: str, sep: str) -> list[str]:
-    return line.split() if sep == r"\s+" else line.split(sep)
+    """The cells of ``line``, with CSV quoting honoured as pandas honours it in the data rows
+    (R's ``write.csv`` quotes every header cell and id: ``"","s1"`` / ``"A",0``)."""
+    if '"' not in line:
+        return line.split() if sep == r"\s+" else line.split(sep)
+    import csv
+
+    if sep == r"\s+":
+        return [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in line.split()]
+    return next(csv.reader([line], delimiter=sep), [])
 
 
 def _trailing_field(path: Path, sep: str, first_row: str | None, n_header: int) -> bool:

@@ -101,6 +101,24 @@ def test_minus_one_hint_also_names_missing_calls(tmp_path):
         read_table(path)
 
 
+@pytest.mark.parametrize("sep", [",", "\t", ";"])
+def test_quoted_header_and_ids_read_as_unquoted(tmp_path, sep):
+    """R's write.csv quotes every header cell and sample id; the quotes are CSV quoting,
+    not part of the ids (they were kept in the SNP ids: '"m1"')."""
+    plain = read_table(write(tmp_path / "plain.csv", ROWS, sep=sep))
+    quoted = write(
+        tmp_path / "quoted.csv",
+        [[f'"{r[0]}"', *r[1:]] for r in ROWS],
+        sep=sep,
+        header=('""', '"m1"', '"m2"', '"m3"'),
+    )
+    g = read_table(quoted)
+    assert list(g.variants["id"]) == ["m1", "m2", "m3"]
+    assert list(g.samples) == list(plain.samples)
+    assert g.dosages.tobytes() == plain.dosages.tobytes()
+    assert g.variants.equals(plain.variants)
+
+
 def test_chunked_parse_agrees(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 3, size=(57, 11))
