@@ -346,8 +346,9 @@ def _decode_chunk(
             if bad[k] == 1:
                 raise InputError(
                     f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: GT '{shown}' has "
-                    "ploidy above 2; snpcnn reads diploid and haploid calls only (remove the "
-                    "polyploid records or samples first, or supply 0/1/2 dosages as a CSV matrix)"
+                    "ploidy above 2; snpcnn holds diploid dosages 0/1/2 only, from every format "
+                    "(a table of 0-4 dosages is refused too): remove the polyploid records or "
+                    "samples first"
                 )
             raise InputError(
                 f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: cannot parse GT "
