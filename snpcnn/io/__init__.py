@@ -116,9 +116,11 @@ def detect_format(path: str | os.PathLike) -> str:
     if base.endswith((".csv", ".tsv", ".txt")):
         return "table"
     if not p.exists():
-        if p.with_name(p.name + ".bed").exists():
+        from snpcnn.io.plink import fileset_path
+
+        if fileset_path(p, ".bed").exists():  # a prefix; UP names UP.BED too
             return "plink"
-        if p.with_name(p.name + ".pgen").exists():
+        if fileset_path(p, ".pgen").exists():
             return "pgen"
         raise InputError(f"{p}: no such file (nor {p.name}.bed or {p.name}.pgen); check the path")
     head = b""

@@ -42,18 +42,16 @@ _MAGIC = b"\x6c\x1b"
 
 def pgen_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
     """The ``(.pgen, .pvar, .psam)`` paths for a prefix or any one of the three files."""
+    from snpcnn.io.plink import fileset_path
+
     p = Path(path)
-    name = p.name
+    name, given = p.name, ""
     for suf in (".pvar.zst", ".pgen", ".pvar", ".psam"):
-        if name.endswith(suf):
-            name = name[: -len(suf)]
+        if name.lower().endswith(suf):  # in any case: UP.PGEN names the fileset UP
+            name, given = name[: -len(suf)], name[-len(suf) :]
             break
     prefix = p.with_name(name)
-    return (
-        prefix.with_name(name + ".pgen"),
-        prefix.with_name(name + ".pvar"),
-        prefix.with_name(name + ".psam"),
-    )
+    return tuple(fileset_path(prefix, e, given) for e in (".pgen", ".pvar", ".psam"))  # type: ignore[return-value]
 
 
 def _lines(path: Path, what: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,14 @@ def test_pgen_matches_the_bed_it_was_made_from(wheat_pgen):
     cols = ["chrom", "pos", "id", "ref", "alt"]
     assert p.variants[cols].equals(g.variants[cols])
     assert p.report["dosages"] == "hard calls"
+
+
+def test_upper_case_extensions_name_the_fileset(wheat_pgen, tmp_path):
+    g, prefix = wheat_pgen
+    for ext in ("pgen", "pvar", "psam"):
+        shutil.copy(f"{prefix}.{ext}", tmp_path / f"UP.{ext.upper()}")
+    for p in ("UP.PGEN", "UP.PVAR", "UP"):
+        np.testing.assert_array_equal(read_genotypes(tmp_path / p, cache=False).dosages, g.dosages)
 
 
 def test_pgen_with_missing_calls_and_format_detection(shared_data, tmp_path):
