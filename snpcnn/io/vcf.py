@@ -908,7 +908,11 @@ def _finish(
             f"multi-allelic, {n_indel} indels, {n_symbolic} symbolic)"
         )
     if counts["calls_without_gt"] == n_kept * len(samples):
-        raise InputError(f"{path}: no record has a GT field; genotypes are needed")
+        raise InputError(
+            f"{path}: no record has a GT field; genotypes are needed (dosages in DS only, as "
+            f"from imputation: `plink2 --{fmt} {path.name} dosage=DS --make-pgen --out NEW` "
+            "makes a .pgen from them, which snpcnn reads, each dosage rounded to 0/1/2)"
+        )
 
     dosages = _shrink_columns(dosages, n_kept)
 

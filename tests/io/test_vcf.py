@@ -104,6 +104,14 @@ def test_record_without_gt_is_all_missing(tmp_path):
     assert column(g, 2) == [-1, -1, -1]
 
 
+def test_ds_only_vcf_points_to_plink2_pgen(tmp_path):
+    recs = [rec(10, ["0.1", "1.9", "1.0"], fmt="DS"), rec(20, ["0", "2", "1"], fmt="DS")]
+    path = write_vcf(tmp_path / "ds.vcf", recs)
+    with pytest.raises(InputError, match="no record has a GT field") as err:
+        read_vcf(path)
+    assert "`plink2 --vcf ds.vcf dosage=DS --make-pgen --out NEW`" in str(err.value)
+
+
 def test_triploid_is_an_error_naming_record_and_sample(tmp_path):
     path = write_vcf(tmp_path / "t.vcf", [rec(7, ["0/1", "0/1", "0/1/1"])])
     with pytest.raises(InputError, match=r"record 1:7, sample s3: .*ploidy above 2") as err:
