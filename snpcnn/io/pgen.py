@@ -110,6 +110,14 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame({"fid": fid, "iid": iid})
 
 
+def _fields(line: str) -> list[str]:
+    """A .pvar line's fields: tab-separated where it has tabs (an INFO may hold a space),
+    else split on whitespace (.bim style)."""
+    if "\t" in line:
+        return [f.strip() for f in line.split("\t")]
+    return line.split()
+
+
 def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     """Read a .pvar (or .bim-style headerless file) into ``chrom, pos, id, ref, alt[, cm]``."""
     path = Path(path)
@@ -118,7 +126,7 @@ def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     while k < len(lines) and lines[k].startswith("##"):
         k += 1
     if k < len(lines) and lines[k].startswith("#CHROM"):
-        cols = [c.upper() for c in lines[k][1:].split()]
+        cols = [c.upper() for c in _fields(lines[k][1:])]
         missing = [c for c in ("CHROM", "POS", "ID", "REF", "ALT") if c not in cols]
         if missing:
             raise InputError(f"{path}: line {k + 1}: the #CHROM header lacks {', '.join(missing)}")
@@ -129,12 +137,15 @@ def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     if not body:
         raise InputError(f"{path}: no variants")
     text = "\n".join(ln for _, ln in body)
-    tokens = text.split()
+    if " " in text and "\t" in text:  # tab-separated, and a field may hold a space
+        tokens = [f for _, ln in body for f in _fields(ln)]
+    else:
+        tokens = text.split()
     n = len(cols)
     if len(tokens) != n * len(body):
         for i, ln in body:
-            if len(ln.split()) != n:
-                raise InputError(f"{path}: line {i} has {len(ln.split())} columns; expected {n}")
+            if len(_fields(ln)) != n:
+                raise InputError(f"{path}: line {i} has {len(_fields(ln))} columns; expected {n}")
     a = np.asarray(tokens, dtype=object).reshape(len(body), n)
     col = {c: a[:, j] for j, c in enumerate(cols)}
     try:
