@@ -24,6 +24,7 @@ Decoding rules (documented in ``docs/io.md``)
   ``0/.``, ``./1``, an empty sample field or a record whose FORMAT lacks GT.
 * Haploid calls are coded like a homozygote (as PLINK codes haploid chrX/Y):
   ``0`` -> 0, ``1`` -> 2.  Their number is reported as ``haploid_calls``.
+* A VCF 4.4 leading phase indicator (``|1``, ``/0|1``) is read as if absent.
 * Ploidy above 2 (``0/0/1``) is an error naming the record and sample.
 * An allele index above the number of ALT alleles (``0/3`` at a biallelic site)
   is set missing and counted as ``invalid_allele_calls``.
@@ -207,6 +208,7 @@ def _decode_complex(
     2 = malformed) and haploid (called) for each cell.
     """
     n = len(cells)
+    width = cells.dtype.itemsize
     dos = np.full(n, -1, dtype=np.int8)
     invalid = np.zeros(n, dtype=bool)
     other = np.zeros(n, dtype=bool)
@@ -214,6 +216,13 @@ def _decode_complex(
     hap = np.zeros(n, dtype=bool)
     for i, raw in enumerate(cells):
         s = raw.decode("ascii", errors="replace")
+        if s[:1] in ("|", "/") and len(s) > 1:
+            # VCF 4.4 leading phase indicator ("|1", "/0|1"): read as if absent; the rest
+            # of a cell that fills its width may have been cut, as above
+            if len(raw) >= width and width <= _GT_WIDTH:  # no room to tell: cannot know
+                bad[i] = 2
+                continue
+            s = s[1:]
         parts = s.replace("|", "/").split("/")
         if len(parts) > 2:
             bad[i] = 1
@@ -289,8 +298,12 @@ def _decode_chunk(
     samples: np.ndarray,
     path: Path,
     counts: dict[str, int],
+    full: np.ndarray | None = None,
 ) -> np.ndarray:
     """GT strings (variants x samples, ``S4``) -> int8 dosages (variants x samples).
+
+    ``full``: the same GT strings one byte wider (``S5``), for files with a leading
+    phase indicator (``/0|1`` fills 4 bytes: only the 5th says it was not cut short).
 
     Each 4-byte cell is read as one little-endian uint32 and looked up in
     :func:`_gt_table` (one gather per call); only the rare cells the table
@@ -337,12 +350,13 @@ def _decode_chunk(
 
     if len(complex_at):
         vi, si = np.divmod(complex_at, n_smp)
-        dos, inv, oth, bad, hap = _decode_complex(gt[vi, si], nalt[vi])
+        cells = (gt if full is None else full)[vi, si]
+        dos, inv, oth, bad, hap = _decode_complex(cells, nalt[vi])
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             v, s = vi[k], si[k]
-            raw = gt[v, s].decode("ascii", errors="replace")
-            shown = raw + ("..." if len(gt[v, s]) >= _GT_WIDTH else "")
+            raw = cells[k].decode("ascii", errors="replace")
+            shown = raw + ("..." if len(cells[k]) >= cells.dtype.itemsize else "")
             if bad[k] == 1:
                 raise InputError(
                     f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: GT '{shown}' has "
@@ -503,14 +517,18 @@ def read_vcf(
     with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            seen: dict = {}
             dosages = np.empty(
-                (n_smp, max(_count_records(path, n_fields=9 + n_smp), 1)), dtype=np.int8
+                (n_smp, max(_count_records(path, n_fields=9 + n_smp, seen=seen), 1)),
+                dtype=np.int8,
             )
+            # a leading phase indicator ("/0|1") takes one byte more than the call itself
+            width = _GT_WIDTH + 1 if seen.get("leading_phase") else _GT_WIDTH
             fileobj = stack.enter_context(_NoBlankLines(_open_binary(path)))
             _, _, _, it = allel.iter_vcf_chunks(
                 fileobj,
                 fields=_FIELDS,
-                types={"calldata/GT": f"S{_GT_WIDTH}"},
+                types={"calldata/GT": f"S{width}"},
                 numbers={"calldata/GT": 1},
                 alt_number=1,
                 chunk_length=chunk_length or _chunk_length(n_smp),
@@ -523,6 +541,9 @@ def read_vcf(
                 if gt is None:
                     raise InputError(f"{path}: no GT values could be read")
                 gt = gt.reshape(n, n_smp)
+                full = None
+                if width > _GT_WIDTH:  # the first 4 bytes for the lookup, all for the rest
+                    full, gt = gt, gt.astype(f"S{_GT_WIDTH}")
                 numalt = chunk["variants/numalt"].astype(np.int64)
                 chrom = np.asarray(chunk["variants/CHROM"], dtype=object)
                 pos = chunk["variants/POS"].astype(np.int64)
@@ -547,7 +568,8 @@ def read_vcf(
                 if len(idx) < n:
                     gt, numalt, chrom, pos = gt[idx], numalt[idx], chrom[idx], pos[idx]
                     ref, alt, ids = ref[idx], alt[idx], ids[idx]
-                block = _decode_chunk(gt, numalt, chrom, pos, samples, path, counts)
+                    full = None if full is None else full[idx]
+                block = _decode_chunk(gt, numalt, chrom, pos, samples, path, counts, full)
                 if n_kept + len(block) > dosages.shape[1]:  # the count was short: grow
                     bigger = np.empty((n_smp, 2 * (n_kept + len(block))), dtype=np.int8)
                     bigger[:, :n_kept] = dosages[:, :n_kept]
@@ -755,6 +777,8 @@ def _numpy_block(
         return
     if b"\r" in body:
         raise _NotForNumpy("CR line ends")
+    if any(m in body for m in _LEADING_PHASE):
+        raise _NotForNumpy("a GT field may start with a leading phase indicator (VCF 4.4)")
     buf = np.frombuffer(body, dtype=np.uint8)
     nl = np.flatnonzero(buf == 10)
     n_lines = len(nl)
@@ -988,7 +1012,10 @@ def _damaged(exc: BaseException) -> str:
     return text
 
 
-def _count_records(path: Path, n_fields: int | None = None) -> int:
+_LEADING_PHASE = (b"\t|", b"\t/", b":|", b":/")
+
+
+def _count_records(path: Path, n_fields: int | None = None, seen: dict | None = None) -> int:
     """Lines not starting with '#' in the decompressed file (an upper bound on records).
 
     Only sizes the output matrix: a miscount costs a copy, never a wrong value.
@@ -997,7 +1024,8 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
     must be a positive whole number (it reads ``12x`` as 12 and ``x`` as 0), a
     record must have ``n_fields`` tab-separated fields (it fills absent sample
     columns with missing calls), and the last line must end with a line break
-    (else it was probably cut short mid-record).
+    (else it was probably cut short mid-record).  ``seen["leading_phase"]`` is set when a
+    field may start with a VCF 4.4 leading phase indicator (``|1``, ``/0|1``).
     """
     n_lines = n_hash = 0
     prev = b"\n"
@@ -1013,6 +1041,8 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
             text = carry + block
             cut = text.rfind(b"\n") + 1
             _check_lines(path, text[:cut], n_lines - text[:cut].count(b"\n"), n_fields)
+            if seen is not None and any(m in text for m in _LEADING_PHASE):
+                seen["leading_phase"] = True
             carry = text[cut:]
     if carry:
         _check_lines(path, carry + b"\n", n_lines, n_fields)

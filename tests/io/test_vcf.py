@@ -395,3 +395,21 @@ def test_record_with_empty_chrom_is_refused_naming_the_line(tmp_path):
     with pytest.raises(InputError, match=r"line 5: the CHROM field is empty") as err:
         read_vcf(p)
     assert "\n" not in str(err.value)
+
+
+def test_leading_phase_indicator_is_read_as_if_absent(tmp_path):
+    """VCF 4.4 allows a leading phase indicator ('|1', '/0|1'): it was 'cannot parse GT'."""
+    lead = ["|1", "/0", "/0|1", "|1/1", "|.", "/0/1", "0|1", "1"]
+    plain = ["1", "0", "0|1", "1/1", ".", "0/1", "0|1", "1"]
+    samples = [f"s{i}" for i in range(len(lead))]
+    want = read_vcf(write_vcf(tmp_path / "p.vcf", [rec(5, plain)], samples))
+    for engine in ("auto", "allel"):
+        g = read_vcf(write_vcf(tmp_path / "l.vcf", [rec(5, lead)], samples), engine=engine)
+        assert (
+            g.dosages.tolist() == want.dosages.tolist() == [[2], [0], [1], [2], [-1], [1], [1], [2]]
+        )
+        assert g.report == want.report
+    for tri in ("/0/0/1", "|0|1|1", "/0/0/"):
+        p = write_vcf(tmp_path / "t.vcf", [rec(7, ["0/1", "0/1", tri])])
+        with pytest.raises(InputError, match=r"record 1:7, sample s3: .*ploidy above 2"):
+            read_vcf(p)
