@@ -152,7 +152,15 @@ class ModelBundle:
                 )
                 m_chr = {str(c) for c in self.variants["chrom"]}
                 f_chr = {str(c) for c in genotypes.variants["chrom"]}
-                if m_chr and f_chr and not (m_chr & f_chr):
+                sample_ids = {str(x) for x in np.asarray(genotypes.samples)}
+                n_rows = sum(str(x) in sample_ids for x in self.variants["id"])
+                if n_rows:  # the model's SNP ids are the file's row (sample) names
+                    hint = (
+                        f"{n_rows} of the model's SNP ids are row (sample) names of the file: "
+                        "it looks transposed (one row per SNP); write it with one row per "
+                        "sample and one column per SNP"
+                    )
+                elif m_chr and f_chr and not (m_chr & f_chr):
                     hint += (
                         f"; here they share no chromosome name (model '{sorted(m_chr)[0]}', "
                         f"file '{sorted(f_chr)[0]}')"

@@ -234,9 +234,11 @@ def atomic_directory(
 
 def file_checksum(path: str | Path) -> dict[str, Any]:
     """sha256 and size of a file (for a PLINK prefix, of each of .bed/.bim/.fam)."""
+    from snpcnn.io.plink import plink_paths
+
     path = Path(path)
     if not path.exists():
-        parts = [path.with_suffix(s) for s in (".bed", ".bim", ".fam")]
+        parts = list(plink_paths(path))
         if all(p.exists() for p in parts):
             return {p.name: file_checksum(p) for p in parts}
         return {"missing": str(path)}
@@ -245,9 +247,8 @@ def file_checksum(path: str | Path) -> dict[str, Any]:
     from snpcnn.io.cache import _sha256  # remembers files already hashed in this process
 
     out = {"sha256": _sha256(path), "bytes": path.stat().st_size}
-    if path.suffix == ".bed":
-        for s in (".bim", ".fam"):
-            side = path.with_suffix(s)
+    if path.suffix.lower() == ".bed":
+        for side in plink_paths(path)[1:]:
             if side.exists():
                 out[side.name] = file_checksum(side)
     return out

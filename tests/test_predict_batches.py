@@ -180,6 +180,19 @@ def test_no_match_names_the_chromosome_naming(bundle, geno):
         bundle.predict(new)
 
 
+def test_a_transposed_table_is_named(bundle, geno):
+    """A table written with SNPs as rows loads as 'samples' named like the model's SNPs: the
+    error said to check the SNP ids or the reference build."""
+    from snpcnn.errors import InputError
+    from snpcnn.genotypes import Genotypes
+
+    snp_ids = geno.variants["id"].astype(str).to_numpy(dtype=object)
+    cols = pd.DataFrame({"id": [str(s) for s in geno.samples]})
+    new = Genotypes(np.ascontiguousarray(np.asarray(geno.dosages).T), snp_ids, cols, source="t.csv")
+    with pytest.raises(InputError, match="120 of the model's SNP ids are row .* looks transposed"):
+        bundle.predict(new)
+
+
 def test_absent_snps_name_the_multiallelic_records_the_reader_dropped(bundle, geno):
     """A model SNP written as multi-allelic in the new file was reported 'absent' with no
     hint (a checking helper, session 35)."""

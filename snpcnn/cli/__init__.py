@@ -234,9 +234,8 @@ def describe_covariates(pheno) -> str | None:
 
 
 def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = False):
-    """:func:`snpcnn.io.read_genotypes` for a command, saying on stderr when ``--coding auto``
-    read a matrix as 0/1 presence/absence (every 1 became dosage 2): on a small file of 0/1/2
-    dosages without a 2 (a few heterozygous samples) that is wrong and nothing else shows.
+    """:func:`snpcnn.io.read_genotypes` for a command, with a note on stderr where PLINK
+    sample ids became FID_IID.
     ``by_id`` (predict, explain): the SNPs are matched to a saved model by id, so the file's
     SNP order does not matter and the warning that it feeds the convolutions is left out."""
     import warnings
@@ -259,12 +258,8 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
             "the same ids",
             err=True,
         )
-    if str(geno.report.get("coding", "")).startswith("01 (auto"):
-        click.echo(
-            f"Note: {path}: read as 0/1 presence/absence (no value is 2, so every 1 became "
-            "dosage 2); if it holds 0/1/2 dosages, pass --coding 012",
-            err=True,
-        )
+    # a table that --coding auto read as 0/1 presence/absence: read_genotypes warns (one
+    # "Warning:" line, on every command)
     return geno
 
 

@@ -521,9 +521,11 @@ def match_text(match: dict | None, source: str) -> str:
 def _check_paths(genotypes, phenotypes) -> None:
     """The readers' one-line errors for input paths that do not exist (a PLINK prefix is a
     path whose .bed or .pgen exists), before anything slow starts."""
+    from snpcnn.io.plink import fileset_path
+
     g = Path(genotypes)
-    if not (g.exists() or g.with_name(g.name + ".bed").exists()):
-        if not g.with_name(g.name + ".pgen").exists():
+    if not (g.exists() or fileset_path(g, ".bed").exists()):
+        if not fileset_path(g, ".pgen").exists():
             raise InputError(f"{g}: no such file; check the path")
     if not Path(phenotypes).exists():
         raise InputError(f"phenotype file {phenotypes} does not exist; check the path")

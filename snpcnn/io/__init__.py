@@ -116,9 +116,11 @@ def detect_format(path: str | os.PathLike) -> str:
     if base.endswith((".csv", ".tsv", ".txt")):
         return "table"
     if not p.exists():
-        if p.with_name(p.name + ".bed").exists():
+        from snpcnn.io.plink import fileset_path
+
+        if fileset_path(p, ".bed").exists():  # a prefix; UP names UP.BED too
             return "plink"
-        if p.with_name(p.name + ".pgen").exists():
+        if fileset_path(p, ".pgen").exists():
             return "pgen"
         raise InputError(f"{p}: no such file (nor {p.name}.bed or {p.name}.pgen); check the path")
     head = b""
@@ -278,12 +280,18 @@ def read_genotypes(
         if found is not None:
             log.info("using the converted cache %s", found)
             try:
-                return load_cache(found)
+                g = load_cache(found)
             except InputError as exc:  # a damaged cache: the source is still good
                 _notice(
                     f"the cache {found} of {path} is damaged "
                     f"({' '.join(str(exc).split())[:200]}); reading {path} itself instead"
                 )
+            else:
+                if str(g.report.get("coding", "")).startswith("01 (auto"):
+                    from snpcnn.io.table import warn_auto_01
+
+                    warn_auto_01(path)  # as when the table itself is read
+                return g
 
     t0 = time.perf_counter()
     if fmt == "vcf":

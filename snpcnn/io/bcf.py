@@ -61,8 +61,8 @@ def _decode(
             shown = "/".join("." if a == -1 else str(a) for a in alleles[r, s] if a != _VECTOR_END)
             raise InputError(
                 f"{path}: record {where}, sample {samples[s]}: GT '{shown}' has ploidy above 2; "
-                "snpcnn reads diploid and haploid calls only (remove the polyploid records or "
-                "samples first, or supply 0/1/2 dosages as a CSV matrix)"
+                "snpcnn holds diploid dosages 0/1/2 only, from every format (a table of 0-4 "
+                "dosages is refused too): remove the polyploid records or samples first"
             )
     a0 = alleles[..., 0]
     a1 = alleles[..., 1] if alleles.shape[-1] > 1 else np.full_like(a0, _VECTOR_END)

@@ -42,18 +42,16 @@ _MAGIC = b"\x6c\x1b"
 
 def pgen_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
     """The ``(.pgen, .pvar, .psam)`` paths for a prefix or any one of the three files."""
+    from snpcnn.io.plink import fileset_path
+
     p = Path(path)
-    name = p.name
+    name, given = p.name, ""
     for suf in (".pvar.zst", ".pgen", ".pvar", ".psam"):
-        if name.endswith(suf):
-            name = name[: -len(suf)]
+        if name.lower().endswith(suf):  # in any case: UP.PGEN names the fileset UP
+            name, given = name[: -len(suf)], name[-len(suf) :]
             break
     prefix = p.with_name(name)
-    return (
-        prefix.with_name(name + ".pgen"),
-        prefix.with_name(name + ".pvar"),
-        prefix.with_name(name + ".psam"),
-    )
+    return tuple(fileset_path(prefix, e, given) for e in (".pgen", ".pvar", ".psam"))  # type: ignore[return-value]
 
 
 def _lines(path: Path, what: str) -> list[str]:
@@ -112,6 +110,14 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame({"fid": fid, "iid": iid})
 
 
+def _fields(line: str) -> list[str]:
+    """A .pvar line's fields: tab-separated where it has tabs (an INFO may hold a space),
+    else split on whitespace (.bim style)."""
+    if "\t" in line:
+        return [f.strip() for f in line.split("\t")]
+    return line.split()
+
+
 def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     """Read a .pvar (or .bim-style headerless file) into ``chrom, pos, id, ref, alt[, cm]``."""
     path = Path(path)
@@ -120,7 +126,7 @@ def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     while k < len(lines) and lines[k].startswith("##"):
         k += 1
     if k < len(lines) and lines[k].startswith("#CHROM"):
-        cols = [c.upper() for c in lines[k][1:].split()]
+        cols = [c.upper() for c in _fields(lines[k][1:])]
         missing = [c for c in ("CHROM", "POS", "ID", "REF", "ALT") if c not in cols]
         if missing:
             raise InputError(f"{path}: line {k + 1}: the #CHROM header lacks {', '.join(missing)}")
@@ -131,12 +137,15 @@ def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     if not body:
         raise InputError(f"{path}: no variants")
     text = "\n".join(ln for _, ln in body)
-    tokens = text.split()
+    if " " in text and "\t" in text:  # tab-separated, and a field may hold a space
+        tokens = [f for _, ln in body for f in _fields(ln)]
+    else:
+        tokens = text.split()
     n = len(cols)
     if len(tokens) != n * len(body):
         for i, ln in body:
-            if len(ln.split()) != n:
-                raise InputError(f"{path}: line {i} has {len(ln.split())} columns; expected {n}")
+            if len(_fields(ln)) != n:
+                raise InputError(f"{path}: line {i} has {len(_fields(ln))} columns; expected {n}")
     a = np.asarray(tokens, dtype=object).reshape(len(body), n)
     col = {c: a[:, j] for j, c in enumerate(cols)}
     try:

@@ -37,18 +37,29 @@ __all__ = ["read_plink", "plink_paths", "read_bim", "read_fam"]
 _MAGIC = b"\x6c\x1b"
 
 
+def fileset_path(prefix: Path, ext: str, case: str = "") -> Path:
+    """``prefix`` + ``ext`` as it exists on disk: lower case, else upper case (``UP.BED``),
+    else in the case of ``case`` (the extension the user gave), else lower case."""
+    options = [ext, ext.upper()]
+    if case.isupper():
+        options.reverse()
+    for e in options:
+        q = prefix.with_name(prefix.name + e)
+        if q.exists():
+            return q
+    return prefix.with_name(prefix.name + options[0])
+
+
 def plink_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
-    """The ``(.bed, .bim, .fam)`` paths for a prefix or any one of the three files."""
+    """The ``(.bed, .bim, .fam)`` paths for a prefix or any one of the three files (the
+    extension in any case: ``UP.BED`` names the fileset ``UP``)."""
     p = Path(path)
-    if p.suffix in (".bed", ".bim", ".fam"):
-        prefix = p.with_suffix("")
+    given = ""
+    if p.suffix.lower() in (".bed", ".bim", ".fam"):
+        prefix, given = p.with_suffix(""), p.suffix
     else:
         prefix = p
-    return (
-        prefix.with_name(prefix.name + ".bed"),
-        prefix.with_name(prefix.name + ".bim"),
-        prefix.with_name(prefix.name + ".fam"),
-    )
+    return tuple(fileset_path(prefix, e, given) for e in (".bed", ".bim", ".fam"))  # type: ignore[return-value]
 
 
 def _read_columns(path: Path, n_cols: int, what: str) -> np.ndarray:

@@ -20,8 +20,9 @@ Coding
     1 -> 2 (missing: empty or ``NA`` only, never -1).
 ``coding="auto"`` (default)
     ``012``, unless no value in the whole file is 2 while some are 1: then the
-    file is taken as ``01`` and the load report says
-    ``coding=01 (auto: no value is 2)``.  Pass the coding explicitly to be sure.
+    file is taken as ``01``, the load report says ``coding=01 (auto: no value is 2)``
+    and an :class:`~snpcnn.errors.InputWarning` says how to force ``012`` (a 0/1/2
+    table without a 2 is read so too).  Pass the coding explicitly to be sure.
 """
 
 from __future__ import annotations
@@ -41,6 +42,24 @@ __all__ = ["read_table", "CODINGS", "sniff_delimiter"]
 CODINGS = ("auto", "012", "01", "-101")
 _NA = ["", "NA"]
 _DELIMS = {"\t": "tab", ",": "comma", ";": "semicolon"}
+
+
+def warn_auto_01(source, stacklevel: int = 3) -> None:
+    """Say that ``coding="auto"`` read a table as 0/1 presence/absence (every 1 became dosage
+    2): a 0/1/2 table without a 2 (rare SNPs, a small batch) is read so too, and its
+    heterozygotes become homozygotes without any other sign."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    warnings.warn(
+        f"{source}: {opt('coding', 'auto')} read as 0/1 presence/absence because no value is 2 "
+        "(every 1 became dosage 2); if the table holds 0/1/2 dosages (rare SNPs or a small "
+        f"batch can lack a 2), its 1s are heterozygotes: pass {opt('coding', '012')} "
+        f"({opt('coding', '01')} to silence this)",
+        InputWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _is_gzip(path: Path) -> bool:
@@ -63,7 +82,15 @@ def sniff_delimiter(header: str) -> str:
 
 
 def _split(line: str, sep: str) -> list[str]:
-    return line.split() if sep == r"\s+" else line.split(sep)
+    """The cells of ``line``, with CSV quoting honoured as pandas honours it in the data rows
+    (R's ``write.csv`` quotes every header cell and id: ``"","s1"`` / ``"A",0``)."""
+    if '"' not in line:
+        return line.split() if sep == r"\s+" else line.split(sep)
+    import csv
+
+    if sep == r"\s+":
+        return [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in line.split()]
+    return next(csv.reader([line], delimiter=sep), [])
 
 
 def _trailing_field(path: Path, sep: str, first_row: str | None, n_header: int) -> bool:
@@ -321,7 +348,8 @@ def read_table(
             raise InputError(f"{path}: cannot parse the table ({exc})") from None
         codes = "/".join(str(a) for a in sorted(allowed))
         hint = (
-            f"; a -1/0/1 matrix (rrBLUP's coding): {opt('coding', '-101')}"
+            f"; a -1/0/1 matrix (rrBLUP's coding): {opt('coding', '-101')}; if -1 marks a "
+            "missing call, write NA or leave the cell empty"
             if str(value).strip() in ("-1", "-1.0") and coding != "-101"
             else ""
         )
@@ -374,6 +402,8 @@ def read_table(
         )
     if used == "01" or used.startswith("01 "):  # "01" or "01 (auto: ...)", never "012"
         dosages[dosages == 1] = 2
+    if used.startswith("01 (auto"):
+        warn_auto_01(path)
     variants = pd.DataFrame({"id": snp_ids})
     report = {
         "format": "table",

@@ -24,6 +24,7 @@ Decoding rules (documented in ``docs/io.md``)
   ``0/.``, ``./1``, an empty sample field or a record whose FORMAT lacks GT.
 * Haploid calls are coded like a homozygote (as PLINK codes haploid chrX/Y):
   ``0`` -> 0, ``1`` -> 2.  Their number is reported as ``haploid_calls``.
+* A VCF 4.4 leading phase indicator (``|1``, ``/0|1``) is read as if absent.
 * Ploidy above 2 (``0/0/1``) is an error naming the record and sample.
 * An allele index above the number of ALT alleles (``0/3`` at a biallelic site)
   is set missing and counted as ``invalid_allele_calls``.
@@ -31,6 +32,9 @@ Decoding rules (documented in ``docs/io.md``)
   ``multiallelic_dropped``) or, with ``multiallelic="alt1"``, kept with the
   first ALT as the counted allele; calls that carry any other ALT allele are
   then missing (counted as ``other_alt_calls``).
+* Blank lines (``\\n`` or ``\\r\\n`` alone) are skipped as if absent, by both parsers
+  (scikit-allel reads a stream without them, :class:`_NoBlankLines`), and counted as
+  ``blank_lines_skipped``.
 * ``snps_only=True`` drops sites whose REF or counted ALT is not a single base
   A/C/G/T: indels (``indels_dropped``) and symbolic or ``*`` alleles
   (``symbolic_dropped``).
@@ -41,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import io
 import logging
 import os
 import re
@@ -99,6 +104,62 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
+_BLANK_LINE = re.compile(rb"^\r?\n", re.MULTILINE)
+
+
+def _drop_blank_lines(text: bytes) -> tuple[bytes, int]:
+    """``text`` (starting at a line start) without its blank lines and their number.
+
+    A blank line (``\\n`` or ``\\r\\n`` alone) is no record: the file is read
+    as if it were absent.  The ``in`` tests (a fast byte search) keep files
+    without blank lines free of the regex.
+    """
+    if b"\n\n" in text or b"\n\r\n" in text or _BLANK_LINE.match(text):
+        return _BLANK_LINE.subn(b"", text)
+    return text, 0
+
+
+class _NoBlankLines(io.RawIOBase):
+    """The decompressed VCF without its blank lines, as a binary stream (for scikit-allel).
+
+    scikit-allel parses a blank line as a record (empty CHROM, POS 0, every call
+    missing); the bulk parser drops them, and so, through this stream, does
+    scikit-allel.  ``blank`` counts the lines dropped.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._out = memoryview(b"")
+        self._carry = b""
+        self._eof = False
+        self.blank = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not len(self._out) and not self._eof:
+            block = self._raw.read(1 << 20)
+            if block:  # whole lines only, so that each text starts at a line start
+                text = self._carry + block
+                cut = text.rfind(b"\n") + 1
+                text, self._carry = text[:cut], text[cut:]
+            else:
+                self._eof = True
+                text, self._carry = self._carry, b""
+            text, n = _drop_blank_lines(text)
+            self.blank += n
+            self._out = memoryview(text)
+        k = min(len(buf), len(self._out))
+        buf[:k] = self._out[:k]
+        self._out = self._out[k:]
+        return k
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def _check_not_bcf(path: Path) -> None:
     """Refuse BCF here (``read_genotypes`` and ``--format bcf`` read it with the BCF reader)."""
     hint = (
@@ -147,6 +208,7 @@ def _decode_complex(
     2 = malformed) and haploid (called) for each cell.
     """
     n = len(cells)
+    width = cells.dtype.itemsize
     dos = np.full(n, -1, dtype=np.int8)
     invalid = np.zeros(n, dtype=bool)
     other = np.zeros(n, dtype=bool)
@@ -154,6 +216,13 @@ def _decode_complex(
     hap = np.zeros(n, dtype=bool)
     for i, raw in enumerate(cells):
         s = raw.decode("ascii", errors="replace")
+        if s[:1] in ("|", "/") and len(s) > 1:
+            # VCF 4.4 leading phase indicator ("|1", "/0|1"): read as if absent; the rest
+            # of a cell that fills its width may have been cut, as above
+            if len(raw) >= width and width <= _GT_WIDTH:  # no room to tell: cannot know
+                bad[i] = 2
+                continue
+            s = s[1:]
         parts = s.replace("|", "/").split("/")
         if len(parts) > 2:
             bad[i] = 1
@@ -229,8 +298,12 @@ def _decode_chunk(
     samples: np.ndarray,
     path: Path,
     counts: dict[str, int],
+    full: np.ndarray | None = None,
 ) -> np.ndarray:
     """GT strings (variants x samples, ``S4``) -> int8 dosages (variants x samples).
+
+    ``full``: the same GT strings one byte wider (``S5``), for files with a leading
+    phase indicator (``/0|1`` fills 4 bytes: only the 5th says it was not cut short).
 
     Each 4-byte cell is read as one little-endian uint32 and looked up in
     :func:`_gt_table` (one gather per call); only the rare cells the table
@@ -277,17 +350,19 @@ def _decode_chunk(
 
     if len(complex_at):
         vi, si = np.divmod(complex_at, n_smp)
-        dos, inv, oth, bad, hap = _decode_complex(gt[vi, si], nalt[vi])
+        cells = (gt if full is None else full)[vi, si]
+        dos, inv, oth, bad, hap = _decode_complex(cells, nalt[vi])
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             v, s = vi[k], si[k]
-            raw = gt[v, s].decode("ascii", errors="replace")
-            shown = raw + ("..." if len(gt[v, s]) >= _GT_WIDTH else "")
+            raw = cells[k].decode("ascii", errors="replace")
+            shown = raw + ("..." if len(cells[k]) >= cells.dtype.itemsize else "")
             if bad[k] == 1:
                 raise InputError(
                     f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: GT '{shown}' has "
-                    "ploidy above 2; snpcnn reads diploid and haploid calls only (remove the "
-                    "polyploid records or samples first, or supply 0/1/2 dosages as a CSV matrix)"
+                    "ploidy above 2; snpcnn holds diploid dosages 0/1/2 only, from every format "
+                    "(a table of 0-4 dosages is refused too): remove the polyploid records or "
+                    "samples first"
                 )
             raise InputError(
                 f"{path}: record {chrom[v]}:{pos[v]}, sample {samples[s]}: cannot parse GT "
@@ -372,7 +447,7 @@ def read_vcf(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "multiple FORMAT headers": harmless here
-            with _open_binary(path) as fh:
+            with _NoBlankLines(_open_binary(path)) as fh:
                 headers = allel.read_vcf_headers(fh)
     except UnicodeDecodeError as exc:
         from snpcnn.io._checks import not_utf8
@@ -424,7 +499,14 @@ def read_vcf(
 
     n_smp = len(samples)
     counts = dict.fromkeys(
-        ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
+        (
+            "haploid_calls",
+            "invalid_allele_calls",
+            "other_alt_calls",
+            "calls_without_gt",
+            "blank_lines_skipped",
+        ),
+        0,
     )
     n_records = n_multi = n_indel = n_symbolic = n_noalt = 0
     # The final samples x SNPs matrix is allocated once, for every record the
@@ -435,14 +517,18 @@ def read_vcf(
     with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            seen: dict = {}
             dosages = np.empty(
-                (n_smp, max(_count_records(path, n_fields=9 + n_smp), 1)), dtype=np.int8
+                (n_smp, max(_count_records(path, n_fields=9 + n_smp, seen=seen), 1)),
+                dtype=np.int8,
             )
-            fileobj = stack.enter_context(_open_binary(path))
+            # a leading phase indicator ("/0|1") takes one byte more than the call itself
+            width = _GT_WIDTH + 1 if seen.get("leading_phase") else _GT_WIDTH
+            fileobj = stack.enter_context(_NoBlankLines(_open_binary(path)))
             _, _, _, it = allel.iter_vcf_chunks(
                 fileobj,
                 fields=_FIELDS,
-                types={"calldata/GT": f"S{_GT_WIDTH}"},
+                types={"calldata/GT": f"S{width}"},
                 numbers={"calldata/GT": 1},
                 alt_number=1,
                 chunk_length=chunk_length or _chunk_length(n_smp),
@@ -455,6 +541,9 @@ def read_vcf(
                 if gt is None:
                     raise InputError(f"{path}: no GT values could be read")
                 gt = gt.reshape(n, n_smp)
+                full = None
+                if width > _GT_WIDTH:  # the first 4 bytes for the lookup, all for the rest
+                    full, gt = gt, gt.astype(f"S{_GT_WIDTH}")
                 numalt = chunk["variants/numalt"].astype(np.int64)
                 chrom = np.asarray(chunk["variants/CHROM"], dtype=object)
                 pos = chunk["variants/POS"].astype(np.int64)
@@ -479,7 +568,8 @@ def read_vcf(
                 if len(idx) < n:
                     gt, numalt, chrom, pos = gt[idx], numalt[idx], chrom[idx], pos[idx]
                     ref, alt, ids = ref[idx], alt[idx], ids[idx]
-                block = _decode_chunk(gt, numalt, chrom, pos, samples, path, counts)
+                    full = None if full is None else full[idx]
+                block = _decode_chunk(gt, numalt, chrom, pos, samples, path, counts, full)
                 if n_kept + len(block) > dosages.shape[1]:  # the count was short: grow
                     bigger = np.empty((n_smp, 2 * (n_kept + len(block))), dtype=np.int8)
                     bigger[:, :n_kept] = dosages[:, :n_kept]
@@ -496,6 +586,7 @@ def read_vcf(
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({_damaged(exc)})") from None
         _raise_on_sample_warning(caught, path)
+    counts["blank_lines_skipped"] = fileobj.blank
 
     return _finish(
         path,
@@ -554,7 +645,14 @@ def _read_numpy(
     n = len(samples)
     ntab = 8 + n
     counts = dict.fromkeys(
-        ("haploid_calls", "invalid_allele_calls", "other_alt_calls", "calls_without_gt"), 0
+        (
+            "haploid_calls",
+            "invalid_allele_calls",
+            "other_alt_calls",
+            "calls_without_gt",
+            "blank_lines_skipped",
+        ),
+        0,
     )
     st = {"records": 0, "multi": 0, "indel": 0, "symbolic": 0, "noalt": 0}
     blocks: list[np.ndarray] = []
@@ -568,6 +666,9 @@ def _read_numpy(
                     raise _NotForNumpy("no #CHROM line")
                 if line.startswith(b"#CHROM"):
                     break
+                if line in (b"\n", b"\r\n"):  # a blank line: read as if absent
+                    counts["blank_lines_skipped"] += 1
+                    continue
                 if not line.startswith(b"##"):
                     raise _NotForNumpy("a header line does not start with ##")
             if line.rstrip(b"\n").count(b"\t") != ntab:
@@ -670,8 +771,14 @@ def _numpy_block(
     meta: list,
 ) -> None:
     """Decode one block of whole records (see :func:`_read_numpy`)."""
+    body, n_blank = _drop_blank_lines(body)
+    counts["blank_lines_skipped"] += n_blank
+    if not body:
+        return
     if b"\r" in body:
         raise _NotForNumpy("CR line ends")
+    if any(m in body for m in _LEADING_PHASE):
+        raise _NotForNumpy("a GT field may start with a leading phase indicator (VCF 4.4)")
     buf = np.frombuffer(body, dtype=np.uint8)
     nl = np.flatnonzero(buf == 10)
     n_lines = len(nl)
@@ -825,7 +932,11 @@ def _finish(
             f"multi-allelic, {n_indel} indels, {n_symbolic} symbolic)"
         )
     if counts["calls_without_gt"] == n_kept * len(samples):
-        raise InputError(f"{path}: no record has a GT field; genotypes are needed")
+        raise InputError(
+            f"{path}: no record has a GT field; genotypes are needed (dosages in DS only, as "
+            f"from imputation: `plink2 --{fmt} {path.name} dosage=DS --make-pgen --out NEW` "
+            "makes a .pgen from them, which snpcnn reads, each dosage rounded to 0/1/2)"
+        )
 
     dosages = _shrink_columns(dosages, n_kept)
 
@@ -901,7 +1012,10 @@ def _damaged(exc: BaseException) -> str:
     return text
 
 
-def _count_records(path: Path, n_fields: int | None = None) -> int:
+_LEADING_PHASE = (b"\t|", b"\t/", b":|", b":/")
+
+
+def _count_records(path: Path, n_fields: int | None = None, seen: dict | None = None) -> int:
     """Lines not starting with '#' in the decompressed file (an upper bound on records).
 
     Only sizes the output matrix: a miscount costs a copy, never a wrong value.
@@ -910,7 +1024,8 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
     must be a positive whole number (it reads ``12x`` as 12 and ``x`` as 0), a
     record must have ``n_fields`` tab-separated fields (it fills absent sample
     columns with missing calls), and the last line must end with a line break
-    (else it was probably cut short mid-record).
+    (else it was probably cut short mid-record).  ``seen["leading_phase"]`` is set when a
+    field may start with a VCF 4.4 leading phase indicator (``|1``, ``/0|1``).
     """
     n_lines = n_hash = 0
     prev = b"\n"
@@ -926,6 +1041,8 @@ def _count_records(path: Path, n_fields: int | None = None) -> int:
             text = carry + block
             cut = text.rfind(b"\n") + 1
             _check_lines(path, text[:cut], n_lines - text[:cut].count(b"\n"), n_fields)
+            if seen is not None and any(m in text for m in _LEADING_PHASE):
+                seen["leading_phase"] = True
             carry = text[cut:]
     if carry:
         _check_lines(path, carry + b"\n", n_lines, n_fields)
@@ -945,8 +1062,13 @@ def _check_lines(path: Path, text: bytes, lines_before: int, n_fields: int | Non
     parse itself, even with thousands of samples per line.
     """
     for k, line in enumerate(text.split(b"\n")[:-1]):
-        if not line or line[:1] == b"#":
-            continue
+        if not line or line == b"\r" or line[:1] == b"#":
+            continue  # a blank line is skipped (see _NoBlankLines)
+        if line[:1] == b"\t":
+            raise InputError(
+                f"{path}: line {lines_before + k + 1}: the CHROM field is empty (the line starts "
+                "with a tab); fill in the chromosome of this record or delete the line"
+            )
         n = line.count(b"\t") + 1
         parts = line.split(b"\t", 2)
         where = b":".join(parts[:2]).decode("utf-8", "replace")[:60]

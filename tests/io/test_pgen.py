@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,14 @@ def test_pgen_matches_the_bed_it_was_made_from(wheat_pgen):
     assert p.report["dosages"] == "hard calls"
 
 
+def test_upper_case_extensions_name_the_fileset(wheat_pgen, tmp_path):
+    g, prefix = wheat_pgen
+    for ext in ("pgen", "pvar", "psam"):
+        shutil.copy(f"{prefix}.{ext}", tmp_path / f"UP.{ext.upper()}")
+    for p in ("UP.PGEN", "UP.PVAR", "UP"):
+        np.testing.assert_array_equal(read_genotypes(tmp_path / p, cache=False).dosages, g.dosages)
+
+
 def test_pgen_with_missing_calls_and_format_detection(shared_data, tmp_path):
     g = read_plink(shared_data / "vcf_cases" / "bed-reader" / "some_missing")
     assert (g.dosages < 0).any()
@@ -95,6 +105,23 @@ def test_dosages_are_rounded_halves_up_missing_stays_missing(wheat_pgen, tmp_pat
     )
     np.testing.assert_array_equal(p.dosages, want)
     assert p.report["dosages"].startswith("dosages rounded")
+
+
+def test_pvar_with_a_space_inside_a_tab_separated_field(wheat_pgen, tmp_path):
+    """A .pvar is tab-separated; an INFO holding a space gave 'line 3 has 9 columns'."""
+    g, prefix = wheat_pgen
+    for suf in (".pgen", ".psam"):
+        shutil.copy(prefix.with_suffix(suf), tmp_path / f"s{suf}")
+    lines = prefix.with_suffix(".pvar").read_text().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("#CHROM"))
+    lines[k] += "\tQUAL\tFILTER\tINFO"
+    for i in range(k + 1, len(lines)):
+        lines[i] += "\t.\t.\t" + ("NOTE=two words" if i % 2 else "X=1")
+    (tmp_path / "s.pvar").write_text("\n".join(lines) + "\n")
+    p = read_pgen(tmp_path / "s")
+    np.testing.assert_array_equal(p.dosages, g.dosages)
+    cols = ["chrom", "pos", "id", "ref", "alt"]
+    assert p.variants[cols].equals(read_pgen(prefix).variants[cols])
 
 
 def test_pgen_errors_are_one_line(wheat_pgen, tmp_path):

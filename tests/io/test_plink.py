@@ -61,6 +61,20 @@ def test_prefix_bed_and_bim_paths_agree(cases):
     np.testing.assert_array_equal(b.dosages, a.dosages)
 
 
+def test_upper_case_extensions_name_the_fileset(tmp_path, cases):
+    """UP.BED was read as the prefix 'UP.BED' ('UP.BED.bed: no such file')."""
+    a = read_plink(cases / "small")
+    for ext in ("bed", "bim", "fam"):
+        shutil.copy(cases / f"small.{ext}", tmp_path / f"UP.{ext.upper()}")
+    for p in ("UP.BED", "UP.BIM", "UP.FAM", "UP", "UP.bed"):
+        np.testing.assert_array_equal(read_plink(tmp_path / p).dosages, a.dosages)
+        g = read_genotypes(tmp_path / p, cache=False)
+        np.testing.assert_array_equal(g.dosages, a.dosages)
+    (tmp_path / "UP.FAM").unlink()
+    with pytest.raises(InputError, match=r"UP\.FAM: no such file"):
+        read_plink(tmp_path / "UP.BED")
+
+
 def test_individual_major_mode(cases):
     g = read_plink(cases / "smallmode0.bed")
     assert g.report["bed_mode"] == "individual-major"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 
 import numpy as np
 import pytest
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 from snpcnn.io import detect_format, read_genotypes
 from snpcnn.io.table import read_table
 
@@ -52,10 +53,30 @@ def test_delimiters_and_missing(tmp_path, name, sep, delim):
 def test_coding_01_maps_one_to_two(tmp_path):
     path = write(tmp_path / "d.csv", [["a", "0", "1", "1"], ["b", "1", "", "0"]])
     assert read_table(path, coding="01").dosages.tolist() == [[0, 2, 2], [2, -1, 0]]
-    auto = read_table(path)
+    with pytest.warns(InputWarning, match="presence/absence"):
+        auto = read_table(path)
     assert auto.dosages.tolist() == [[0, 2, 2], [2, -1, 0]]
     assert auto.report["coding"].startswith("01 (auto")
     assert read_table(path, coding="012").dosages.tolist() == [[0, 1, 1], [1, -1, 0]]
+
+
+def test_coding_auto_choosing_01_warns_how_to_force_012(tmp_path):
+    """A 0/1/2 table without a 2 (rare SNPs, a small batch) is read as 0/1 by "auto": its
+    heterozygotes become 2 with no other sign than a report entry, so loading warns, also
+    through read_genotypes and again from its cache."""
+    path = write(tmp_path / "d.csv", [["a", "0", "1", "1"], ["b", "1", "", "0"]])
+    with pytest.warns(InputWarning, match=r"presence/absence.*coding='012'") as rec:
+        read_table(path)
+    assert len(rec) == 1 and "\n" not in str(rec[0].message)
+    for _ in range(2):  # parsed and cached, then read from the cache
+        with pytest.warns(InputWarning, match=r"d\.csv: coding='auto' read as 0/1"):
+            g = read_genotypes(path, cache="always")
+        assert g.report["coding"].startswith("01 (auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(path, coding="01")
+        read_table(path, coding="012")
+        read_table(write(tmp_path / "x.csv", ROWS))  # a 2: 012, no warning
 
 
 def test_coding_01_rejects_two(tmp_path):
@@ -71,6 +92,31 @@ def test_bad_value_names_sample_snp_value(tmp_path, bad):
     path = write(tmp_path / "x.csv", rows)
     with pytest.raises(InputError, match=rf"sample 'b', SNP 'm3': value '{bad}' is not 0/1/2"):
         read_table(path)
+
+
+def test_minus_one_hint_also_names_missing_calls(tmp_path):
+    """-1 in a 0/1 table is often a missing call: coding='-101' alone would load it shifted."""
+    path = write(tmp_path / "m.csv", [["a", "0", "1", "-1"], ["b", "1", "0", "0"]])
+    with pytest.raises(InputError, match=r"coding='-101'.*if -1 marks a missing call, write NA"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("sep", [",", "\t", ";"])
+def test_quoted_header_and_ids_read_as_unquoted(tmp_path, sep):
+    """R's write.csv quotes every header cell and sample id; the quotes are CSV quoting,
+    not part of the ids (they were kept in the SNP ids: '"m1"')."""
+    plain = read_table(write(tmp_path / "plain.csv", ROWS, sep=sep))
+    quoted = write(
+        tmp_path / "quoted.csv",
+        [[f'"{r[0]}"', *r[1:]] for r in ROWS],
+        sep=sep,
+        header=('""', '"m1"', '"m2"', '"m3"'),
+    )
+    g = read_table(quoted)
+    assert list(g.variants["id"]) == ["m1", "m2", "m3"]
+    assert list(g.samples) == list(plain.samples)
+    assert g.dosages.tobytes() == plain.dosages.tobytes()
+    assert g.variants.equals(plain.variants)
 
 
 def test_chunked_parse_agrees(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -103,10 +104,20 @@ def test_record_without_gt_is_all_missing(tmp_path):
     assert column(g, 2) == [-1, -1, -1]
 
 
+def test_ds_only_vcf_points_to_plink2_pgen(tmp_path):
+    recs = [rec(10, ["0.1", "1.9", "1.0"], fmt="DS"), rec(20, ["0", "2", "1"], fmt="DS")]
+    path = write_vcf(tmp_path / "ds.vcf", recs)
+    with pytest.raises(InputError, match="no record has a GT field") as err:
+        read_vcf(path)
+    assert "`plink2 --vcf ds.vcf dosage=DS --make-pgen --out NEW`" in str(err.value)
+
+
 def test_triploid_is_an_error_naming_record_and_sample(tmp_path):
     path = write_vcf(tmp_path / "t.vcf", [rec(7, ["0/1", "0/1", "0/1/1"])])
-    with pytest.raises(InputError, match=r"record 1:7, sample s3: .*ploidy above 2"):
+    with pytest.raises(InputError, match=r"record 1:7, sample s3: .*ploidy above 2") as err:
         read_vcf(path)
+    # the hint sent polyploid data to a CSV matrix, which refuses 0-4 dosages too
+    assert "diploid dosages 0/1/2 only" in str(err.value) and "CSV" not in str(err.value)
 
 
 def test_malformed_gt_is_an_error(tmp_path):
@@ -329,3 +340,76 @@ def test_sample_ids_with_spaces_are_stripped_with_a_warning(tmp_path):
     )
     with pytest.warns(UserWarning), pytest.raises(InputError, match="sample 's1' appears 2 times"):
         read_genotypes(dup, cache=False)
+
+
+def _blank_variants(clean: bytes) -> dict[str, tuple[bytes, int]]:
+    """``clean`` (header + records, LF) with blank lines (LF or CRLF) at every kind of place,
+    and their number."""
+    head, _, body = clean.partition(b"\n#CHROM")
+    chrom_line, _, records = (b"#CHROM" + body).partition(b"\n")
+    recs = records.rstrip(b"\n").split(b"\n")
+    return {
+        "trailing": (clean + b"\n", 1),
+        "trailing x3": (clean + b"\n\n\n", 3),
+        "trailing CRLF": (clean + b"\r\n", 1),
+        "between": (b"\n".join([head, chrom_line, recs[0], b"", *recs[1:]]) + b"\n", 1),
+        "after #CHROM": (b"\n".join([head, chrom_line, b"", *recs]) + b"\n", 1),
+        "in ## header": (head.replace(b"\n", b"\n\n", 1) + b"\n" + chrom_line + b"\n" + records, 1),
+        "first line": (b"\n" + clean, 1),
+    }
+
+
+@pytest.mark.parametrize("engine", ["numpy", "allel"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_blank_lines_are_skipped_as_if_absent(tmp_path, engine, compress):
+    samples = [f"s{i}" for i in range(20)]
+    rng = np.random.default_rng(3)
+    recs = [rec(10 * (i + 1), rng.choice(["0/0", "0|1", "1/1", "./."], 20)) for i in range(5)]
+    clean = write_vcf(tmp_path / "clean.vcf", recs, samples).read_bytes()
+    ref = read_vcf(tmp_path / "clean.vcf", engine=engine)
+    for what, (data, n_blank) in _blank_variants(clean).items():
+        p = tmp_path / ("b.vcf.gz" if compress else "b.vcf")
+        p.write_bytes(gzip.compress(data) if compress else data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no duplicate-id or 'not sorted' warning
+            g = read_vcf(p, engine=engine)
+        assert g.dosages.tobytes() == ref.dosages.tobytes(), what
+        assert g.dosages.shape == ref.dosages.shape, what
+        assert g.variants.equals(ref.variants), what
+        assert list(g.samples) == list(ref.samples), what
+        assert g.report["blank_lines_skipped"] == n_blank, what
+        assert "sorted_by_snpcnn" not in g.report, what
+    assert "blank_lines_skipped" not in ref.report
+
+
+def test_header_only_vcf_with_a_blank_line_has_no_records(tmp_path):
+    p = write_vcf(tmp_path / "h.vcf", [])
+    p.write_bytes(p.read_bytes() + b"\n")
+    with pytest.raises(InputError, match="header but no variant records"):
+        read_vcf(p)
+
+
+def test_record_with_empty_chrom_is_refused_naming_the_line(tmp_path):
+    p = write_vcf(tmp_path / "c.vcf", [rec(10, ["0/0", "0/1", "1/1"])])
+    p.write_bytes(p.read_bytes() + b"\t20\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1\n")
+    with pytest.raises(InputError, match=r"line 5: the CHROM field is empty") as err:
+        read_vcf(p)
+    assert "\n" not in str(err.value)
+
+
+def test_leading_phase_indicator_is_read_as_if_absent(tmp_path):
+    """VCF 4.4 allows a leading phase indicator ('|1', '/0|1'): it was 'cannot parse GT'."""
+    lead = ["|1", "/0", "/0|1", "|1/1", "|.", "/0/1", "0|1", "1"]
+    plain = ["1", "0", "0|1", "1/1", ".", "0/1", "0|1", "1"]
+    samples = [f"s{i}" for i in range(len(lead))]
+    want = read_vcf(write_vcf(tmp_path / "p.vcf", [rec(5, plain)], samples))
+    for engine in ("auto", "allel"):
+        g = read_vcf(write_vcf(tmp_path / "l.vcf", [rec(5, lead)], samples), engine=engine)
+        assert (
+            g.dosages.tolist() == want.dosages.tolist() == [[2], [0], [1], [2], [-1], [1], [1], [2]]
+        )
+        assert g.report == want.report
+    for tri in ("/0/0/1", "|0|1|1", "/0/0/"):
+        p = write_vcf(tmp_path / "t.vcf", [rec(7, ["0/1", "0/1", tri])])
+        with pytest.raises(InputError, match=r"record 1:7, sample s3: .*ploidy above 2"):
+            read_vcf(p)
