@@ -433,8 +433,30 @@ class JaxSharedStepper(SharedStepper):
         return np.concatenate(parts)
 
 
+def architecture_key(model: Any) -> Any:
+    """What identifies an architecture for the template cache: its content, never a name
+    alone. A file is keyed by its path and bytes (a notebook that edits it between fits
+    gets the edited network), a dict by its canonical JSON (``id()`` of a dict is reused
+    once it is freed, so a loop over dict architectures got an earlier one's template), a
+    preset by its name."""
+    import hashlib
+    import json
+    import os
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    if isinstance(model, Mapping):
+        return ("dict", json.dumps(model, sort_keys=True, default=repr))
+    if isinstance(model, str | os.PathLike):
+        path = Path(model)
+        if path.is_file():
+            return ("file", str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+        return ("name", str(model))
+    return ("object", id(model))
+
+
 def _key(config, input_shape, head: str, n_out: int, purpose: str) -> Any:
-    model = config.model if isinstance(config.model, str) else id(config.model)
+    model = architecture_key(config.model)
     overrides = repr(sorted((config.model_overrides or {}).items()))
     return (
         purpose,

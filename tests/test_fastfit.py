@@ -81,6 +81,41 @@ def test_networks_do_not_leak_into_each_other_and_chunks_equal_one_run():
     assert not all(np.array_equal(u, v) for u, v in zip(_weights(a), _weights(b2)))
 
 
+def test_template_cache_is_keyed_by_the_architectures_content(tmp_path):
+    """An edited architecture file, or a new dict at a freed dict's id(), gets its own
+    template (the cache was keyed by the path string or id(dict): a notebook that edited
+    the file, or looped over dict architectures, trained an older network)."""
+    x, _ = _data()
+
+    def arch(activation):
+        return (
+            'name = "a"\n[[blocks]]\ntype = "conv"\nfilters = 2\nkernel_size = 3\n'
+            f'activation = "{activation}"\n[[blocks]]\ntype = "flatten"\n'
+        )
+
+    def activation_of(stepper):
+        acts = {la.get_config().get("activation") for la in stepper.template.layers}
+        (act,) = acts - {None, "linear"}
+        return act
+
+    path = tmp_path / "cur.toml"
+    path.write_text(arch("relu"))
+    s1 = stepper_for(_config(model=str(path)), x.shape[1:], "regression", 1, lambda t: None)
+    path.write_text(arch("tanh"))
+    s2 = stepper_for(_config(model=str(path)), x.shape[1:], "regression", 1, lambda t: None)
+    assert s2 is not s1 and activation_of(s2) == "tanh"
+    from snpcnn.models.spec import read_architecture_file
+
+    seen = []
+    for activation in ("relu", "tanh", "elu", "sigmoid"):
+        path.write_text(arch(activation))
+        spec = read_architecture_file(path)
+        s = stepper_for(_config(model=spec), x.shape[1:], "regression", 1, lambda t: None)
+        seen.append(activation_of(s))
+        del spec
+    assert seen == ["relu", "tanh", "elu", "sigmoid"]
+
+
 def test_template_is_cached_per_architecture_and_checks_the_variables():
     x, y = _data()
     config = _config()
