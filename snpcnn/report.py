@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +341,27 @@ def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
             txt += f" ({count} of {n_folds} folds defined)"
         row[model] = txt
     return row
+
+
+def _join_lines(al: Mapping | None) -> list[str]:
+    """summary.md's line on the samples that the join by id left out (none: no line)."""
+    if not isinstance(al, Mapping):
+        return []
+    only_p = al.get("only_in_phenotypes") or {}
+    only_g = al.get("only_in_genotypes") or {}
+    if not only_p.get("n") and not only_g.get("n"):
+        return []
+
+    def shown(side: Mapping) -> str:
+        examples = ", ".join(f"`{e}`" for e in side.get("examples", [])[:3])
+        return f"{side['n']:,}" + (f" (e.g. {examples})" if examples else "")
+
+    return [
+        f"- joined by sample id: {al.get('n_both', 0):,} of {al.get('n_phenotyped', 0):,} "
+        f"phenotyped and {al.get('n_genotyped', 0):,} genotyped samples; left out: "
+        f"{shown(only_p) if only_p.get('n') else 0} phenotyped but not genotyped, "
+        f"{shown(only_g) if only_g.get('n') else 0} genotyped but not phenotyped"
+    ]
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -862,6 +883,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     lines += [
         f"- genotypes: {dr['genotypes']['n_samples']:,} samples x {dr['genotypes']['n_snps']:,} "
         f"SNPs; {dr['n_samples_used']:,} samples genotyped with a value of at least one trait",
+        *_join_lines(dr.get("alignment")),
         "- traits: "
         + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
         + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),

@@ -902,12 +902,22 @@ class Alignment:
         return "\n".join(lines)
 
 
+def _no_dot0(s: str) -> str:
+    return s[:-2] if s.endswith(".0") else s
+
+
+def _loose(s: str) -> str:
+    return s.replace(" ", "").replace("-", "_")
+
+
 def _match_hints(geno_ids: Sequence[str], pheno_ids: Sequence[str]) -> str:
     """Say which simple id transformation would make the two id sets overlap."""
     p = set(pheno_ids)
     transforms = {
         "ignoring case": (lambda s: s.lower(), lambda s: s.lower()),
         "dropping leading zeros": (lambda s: s.lstrip("0"), lambda s: s.lstrip("0")),
+        "dropping a '.0' ending (ids written as numbers)": (_no_dot0, _no_dot0),
+        "ignoring spaces and '-'/'_' differences": (_loose, _loose),
         "taking the part after '_' in genotype ids (FID_IID?)": (
             lambda s: s.split("_", 1)[-1],
             lambda s: s,
@@ -1047,6 +1057,16 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
             f"{n_both} of {len(geno_ids)} genotyped and {len(pheno_ids)} phenotyped samples "
             f"matched by id ({geno_src} vs {pheno_src}){more}; where fewer were expected to "
             "be missing, check that both files use the same ids",
+            AlignmentWarning,
+            stacklevel=2,
+        )
+    elif only_g and only_p and (near := _match_hints(only_g, only_p)):
+        # most ids matched, but some of those left over on both sides differ only in form
+        # (leading zeros, '775.0'): those samples would be dropped without a word
+        warnings.warn(
+            f"samples left out of the join by id: {len(only_p)} phenotyped (not in "
+            f"{geno_src}) and {len(only_g)} genotyped (not in {pheno_src})"
+            f"{near.replace('; ', '; of those, ', 1)}: make the ids identical in both files",
             AlignmentWarning,
             stacklevel=2,
         )

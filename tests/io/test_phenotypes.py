@@ -265,6 +265,20 @@ def test_align_errors_and_warning(tmp_path):
         align(_geno(["a", "c"]), cov)
 
 
+def test_ids_left_over_on_both_sides_that_differ_in_form_are_warned_about(tmp_path):
+    """3 of 4 matched (no 'few matched' warning), but the fourth differs only by leading
+    zeros or a '.0' ending: it used to be dropped without a word."""
+    ph = read_phenotypes(_write(tmp_path, "pheno.csv", CSV))
+    for odd, hint in (("002168", "dropping leading zeros"), ("2168.0", "dropping a '.0' ending")):
+        with pytest.warns(AlignmentWarning) as caught:
+            a = align(_geno(["0775", "2166", "2167", odd]), ph)
+        (msg,) = [str(w.message) for w in caught]
+        assert msg.startswith("samples left out of the join by id: 1 phenotyped (not in ")
+        assert f"1 genotyped (not in {tmp_path / 'pheno.csv'})" in msg
+        assert f"of those, 1 ids would match {hint}" in msg and "make the ids identical" in msg
+        assert a.report["n_both"] == 3
+
+
 def test_real_wheat_files(shared_data):
     ph = read_phenotypes(shared_data / "wheat" / "wheat_phenotypes.csv")
     assert ph.traits == ["GY_E1", "GY_E2", "GY_E3", "GY_E4"]
