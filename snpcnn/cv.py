@@ -750,6 +750,24 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0] % (2**31 - 1))
 
 
+def _architecture_record(model, overrides) -> dict:
+    """run.json's record of the CNN's architecture: the resolved spec (every block and
+    table, overrides applied) and, for a file, its path and checksum."""
+    from snpcnn.models import load_architecture
+
+    out: dict = {}
+    if isinstance(model, (str, Path)) and Path(model).is_file():
+        from snpcnn.report import file_checksum
+
+        out["model_file"] = {"path": str(Path(model).resolve()), **file_checksum(model)}
+    if isinstance(model, (str, Path, dict)):
+        try:
+            out["architecture"] = load_architecture(model, **dict(overrides or {}))
+        except InputError:  # said where the model is built; the record is not the place
+            pass
+    return out
+
+
 def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
     table = _fold_table(folds, targets, repeats, seed, stratify)
     # every training part needs samples to fit on (and its baselines their fixed effects)
@@ -772,7 +790,10 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
 def _check_training_parts_vary(table: pd.DataFrame, targets: Targets, folds, stratify) -> None:
     """Before any training: a training part whose observed values of a trait are all equal
     (a binary trait whose cases all sit in one test fold) leaves every model nothing to
-    learn, and some (the LASSO) nothing to fit: refuse it, naming the fold and the fix."""
+    learn: refuse it, naming the fold and the fix (with several traits, warn: a network
+    fitted on all of them still learns from the others)."""
+    import warnings
+
     ids = table["sample_id"].astype(str).to_numpy()
     for j, trait in enumerate(targets.traits):
         y = pd.Series(targets.y[:, j], index=pd.Index(targets.sample_ids.astype(str)))
@@ -798,11 +819,21 @@ def _check_training_parts_vary(table: pd.DataFrame, targets: Targets, folds, str
                     fix = f"add {opt('stratify', True)}, or use fewer folds"
                 else:
                     fix = "use fewer folds"
-                raise InputError(
+                what = (
                     f"trait '{trait}': the training part of fold {f}"
                     f"{f' of repeat {r}' if r else ''} holds only the value {train[0]:g} "
-                    f"({len(train)} samples; every other value is among the {n_test} of its "
-                    f"test fold), so no model can learn from it: {fix}"
+                    f"({len(train)} sample{'s' if len(train) > 1 else ''}; every other value "
+                    f"is among the {n_test} of its test fold)"
+                )
+                if len(targets.traits) == 1:
+                    raise InputError(f"{what}, so no model can learn from it: {fix}")
+                # fitted with other traits, a network still learns from those; each
+                # one-trait model predicts that value there
+                warnings.warn(
+                    f"{what}: no model learns '{trait}' there, and its one-trait models "
+                    f"predict that value; {fix}",
+                    InputWarning,
+                    stacklevel=3,
                 )
 
 
@@ -1268,6 +1299,8 @@ def cross_validate(
         if isinstance(model, (str, dict))
         else getattr(model, "__name__", str(model)),
         "model_overrides": dict(training.model_overrides),
+        # the network as it was built, so that a run with an edited file stays auditable
+        **(_architecture_record(model, training.model_overrides) if cnn else {}),
         "encoding": pre_cfg.encoding,
         "scaling": pre_cfg.scaling,
         "folds": folds

@@ -99,8 +99,9 @@ def test_a_groups_column_of_nearly_unique_values_gets_a_note(example_data):
 
 def test_a_training_part_with_one_value_is_refused_before_training(rare_trait, tmp_path):
     """All cases in one test fold: its training part holds only controls, so nothing can be
-    learned there (the LASSO used to stop the run after fold 1 with 'y is constant after
-    the fixed effects'); refused up front, naming the trait, the fold and the fix."""
+    learned there (the LASSO baseline used to stop the run after fold 1 with 'y is
+    constant after the fixed effects'); refused up front, naming the trait, the fold and
+    the fix."""
     geno, pheno = rare_trait
 
     def run(phenotypes, folds, **kw):

@@ -139,21 +139,23 @@ class Lasso(Baseline):
         # project the fixed effects out of X and y (one float copy of X: Xt)
         q = np.linalg.qr(F)[0]
         Xt = X - q @ (q.T @ X)
-        fit = self._search(Xt, y, q)
+        coef = self._search(Xt, y, q)
         del Xt
-        self.beta_ = np.linalg.lstsq(F, y - X @ fit.coef, rcond=None)[0]
+        self.beta_ = np.linalg.lstsq(F, y - X @ coef, rcond=None)[0]
         self.intercept_ = float(self.beta_[0])
         self._fe = fe
         self.n_features_in_ = m
         return self
 
-    def _search(self, X: Any, y: np.ndarray, q: np.ndarray) -> LassoCV:
+    def _search(self, X: Any, y: np.ndarray, q: np.ndarray) -> np.ndarray:
         """The penalty search on ``X`` (the fixed effects, basis ``q``, already out of it: an
         array or :class:`StreamedColumns`) and ``y`` with them projected out; its outcome
-        recorded as the fitted attributes."""
+        recorded as the fitted attributes; the SNP effects returned (all zero where ``y`` is
+        constant after the fixed effects: then the LASSO predicts them, as GBLUP and ridge
+        predict a constant trait's mean)."""
         yt = y - q @ (q.T @ y)
         if not np.abs(yt).max() > 1e-10 * max(1.0, float(np.abs(y).max())):
-            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
+            return self._constant(X.shape[1])
         fit = cross_validated_lasso(
             X,
             yt,
@@ -172,9 +174,21 @@ class Lasso(Baseline):
                     "every SNP is monomorphic in the training data (all dosages equal per "
                     "column); nothing to fit"
                 )
-            raise InputError("y is constant after the fixed effects: nothing for LASSO to fit")
+            return self._constant(X.shape[1])
         self._record(fit)
-        return fit
+        return fit.coef
+
+    def _constant(self, m: int) -> np.ndarray:
+        """The fitted attributes of a ``y`` that is constant after the fixed effects."""
+        self.cv_mse_, self.alphas_, self.alpha_ = np.empty(0), np.empty(0), float("nan")
+        self.alpha_at_bound_ = False
+        self.coef_ = np.zeros(m)
+        self.n_selected_ = 0
+        self.notes_.append(
+            "y is constant after the fixed effects: the LASSO fits no SNP effect and predicts "
+            "the fixed effects (the mean)"
+        )
+        return self.coef_
 
     def _record(self, fit: LassoCV) -> None:
         """The penalty search's outcome as the fitted attributes."""
@@ -203,8 +217,8 @@ class Lasso(Baseline):
             )
         self.notes_ = list(fe.notes)
         q = np.linalg.qr(F)[0]
-        fit = self._search(StreamedColumns(X, basis=None if F.shape[1] == 1 else q), y, q)
-        self.beta_ = np.linalg.lstsq(F, y - _times(X, fit.coef), rcond=None)[0]
+        coef = self._search(StreamedColumns(X, basis=None if F.shape[1] == 1 else q), y, q)
+        self.beta_ = np.linalg.lstsq(F, y - _times(X, coef), rcond=None)[0]
         self.intercept_ = float(self.beta_[0])
         self._fe = fe
         self.n_features_in_ = m

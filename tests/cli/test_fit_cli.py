@@ -392,9 +392,12 @@ def test_usage_errors_are_one_line_that_names_the_help():
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
         "Error: Missing argument 'GENOTYPES'. (see `main fit --help`)"
     ]
+    # a missing model is an input error (exit 1) that says what to give, or why a fit
+    # folder has none (click's own check, exit 2, could not say the latter)
     r = CliRunner().invoke(main, ["predict", "no_such_model.keras", "geno.csv"])
-    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
-    assert "no_such_model.keras" in r.output and "Usage:" not in r.output
+    assert r.exit_code == 1 and r.output.strip().splitlines() == [
+        "Error: no_such_model.keras: no such model file; give the model.keras written by snpcnn fit"
+    ]
 
 
 def test_results_have_the_usual_modes(fitted):
@@ -441,3 +444,26 @@ def test_a_closed_pipe_is_not_an_internal_error(monkeypatch):
     vcf = Path(__file__).resolve().parents[2] / "example_data" / "wheat.vcf.gz"
     r = CliRunner().invoke(main, ["info", str(vcf)])
     assert r.exit_code == 0 and "internal error" not in r.output, r.output
+
+
+def test_summary_names_samples_left_out_and_run_json_holds_the_architecture(
+    small_files, tmp_path
+):
+    """summary.md says how many phenotyped and genotyped samples the join by id left out
+    (it said only how many were used); run.json records the network as built and the
+    architecture file's checksum (it held only the file's name)."""
+    d = small_files
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    extra = ph.head(5).assign(sample_id=[f"x{i}" for i in range(5)])
+    pd.concat([ph, extra]).to_csv(tmp_path / "pheno.csv", index=False)
+    r = _fit(d, tmp_path / "pheno.csv", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert (
+        "- joined by sample id: 120 of 125 phenotyped and 120 genotyped samples; left out: "
+        "5 (e.g. `x0`, `x1`, `x2`) phenotyped but not genotyped, 0 genotyped but not "
+        "phenotyped"
+    ) in summary
+    config = json.loads((tmp_path / "out" / "run.json").read_text())["config"]
+    assert config["model_file"]["sha256"] and config["model_file"]["path"].endswith("tiny.toml")
+    assert [b["type"] for b in config["architecture"]["blocks"]][-1] == "dense"

@@ -443,6 +443,9 @@ def test_17_fold_file_extras_and_unscored_fold_are_reported(small, tmp_path):
     warns = [w for w in warning_lines(r) if "folds.csv" in w]
     assert len(warns) == 1
     assert "4 of its 44 samples are not among the 40 samples used" in warns[0]
+    # fitted with GY_E1, the network still learns; the one-value training part is said
+    (one,) = [w for w in warning_lines(r) if "the training part of fold 1" in w]
+    assert "trait 'GY_E2'" in one and "no model learns 'GY_E2' there" in one
     assert "'ghost1', 'ghost2', 'ghost3'" in warns[0]
     summary = (out / "summary.md").read_text()
     assert "fold 2: only 1 test sample(s) with a value of 'GY_E2'" in summary
