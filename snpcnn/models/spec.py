@@ -563,6 +563,12 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "triple_stage" in spec
             else None
         )
+        if screen is not None and linear is None:
+            raise InputError(
+                "`screen` picks the convolutions' windows from the linear start's residuals, "
+                "so it needs a `linear` table (as snpcnn_default); add a `linear` table "
+                "(e.g. l2 = 1e-3) or remove `screen`"
+            )
         if triple_stage is not None and (linear is None or screen is None):
             raise InputError(
                 "`triple_stage` corrects a wide & deep model with a screen (a `linear` and a "

@@ -264,3 +264,19 @@ def test_schema_defaults_match_block_functions():
                 assert params[key].default is inspect.Parameter.empty, (btype, key)
             else:
                 assert params[key].default == default, (btype, key)
+
+
+def test_screen_without_linear_is_refused(tmp_path):
+    # the screen picks its windows from the linear start's residuals (snpcnn.training); without
+    # a `linear` table it was silently ignored (evenly spaced windows)
+    f = tmp_path / "scr.toml"
+    f.write_text(
+        'name = "scr"\n[screen]\nwindows = 8\nwidth = 5\n[[blocks]]\ntype = "conv"\n'
+        'filters = 4\nkernel_size = 5\nstrides = 5\n[[blocks]]\ntype = "flatten"\n'
+    )
+    with pytest.raises(InputError, match=r"scr.toml: architecture 'scr': `screen`.*`linear`") as e:
+        load_architecture(f)
+    assert "\n" not in str(e.value)
+    lin = tmp_path / "lin.toml"
+    lin.write_text(f.read_text().replace("[screen]", "[linear]\nl2 = 1e-3\n[screen]", 1))
+    assert load_architecture(lin)["screen"]["windows"] == 8
