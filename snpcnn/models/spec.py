@@ -749,7 +749,13 @@ def read_architecture_file(path: str | os.PathLike) -> dict:
             )
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        kind = "TOML" if suffix == ".toml" else "JSON"
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            f"{kind} must be UTF-8: save the file as UTF-8"
+        ) from None
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     return validate_architecture(data, source=str(path))
 

@@ -280,3 +280,12 @@ def test_screen_without_linear_is_refused(tmp_path):
     lin = tmp_path / "lin.toml"
     lin.write_text(f.read_text().replace("[screen]", "[linear]\nl2 = 1e-3\n[screen]", 1))
     assert load_architecture(lin)["screen"]["windows"] == 8
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_file_that_is_not_utf8_is_named_so(tmp_path, suffix):
+    f = tmp_path / f"utf16{suffix}"
+    f.write_bytes(b"\xff\xfe" + 'name = "x"\n'.encode("utf-16-le"))
+    with pytest.raises(InputError, match=rf"utf16{suffix}: not UTF-8 text .*must be UTF-8") as e:
+        load_architecture(f)
+    assert "\n" not in str(e.value) and "JSON (" not in str(e.value)
