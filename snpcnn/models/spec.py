@@ -574,6 +574,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "`triple_stage` corrects a wide & deep model with a screen (a `linear` and a "
                 "`screen` table, as snpcnn_default); add them or leave `triple_stage` out"
             )
+        _check_unique_names(clean, name, linear, screen is not None)
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -606,7 +607,6 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         out["training"] = training
     if triple_stage is not None:
         out["triple_stage"] = triple_stage
-    _check_unique_names(out)
     return out
 
 
@@ -718,17 +718,71 @@ def apply_linear(inputs, features, spec: Mapping, n_outputs: int):
     return keras.layers.Concatenate(name="wide_concat")([features, lin])
 
 
-def _check_unique_names(spec: Mapping) -> None:
-    seen: dict[str, int] = {}
-    for i, b in enumerate(spec["blocks"]):
-        if "name" not in b:
-            continue
-        if b["name"] in seen:
+def wide_layer_names(linear: Mapping | None, screen: bool) -> dict[str, str]:
+    """Layer names that :func:`snpcnn.models.build_model` adds beside the blocks: name -> what."""
+    names = {}
+    if screen:
+        names["screen"] = "the `screen` table's layer"
+    if linear is not None:
+        for layer in ("linear_flatten", "linear", "wide_concat"):
+            names[layer] = "a layer of the `linear` (wide) path"
+        if linear.get("dominance"):
+            for layer in ("dominance", "dominance_flatten", "linear_inputs"):
+                names[layer] = "a layer of the `linear` path's dominance block"
+    return names
+
+
+def _name_note(name: str, block: Mapping, copy_: int) -> str:
+    """How a block comes to be called ``name`` (its copy ``copy_`` when repeated)."""
+    if "name" not in block:
+        return f"named '{name}' by default (unnamed blocks are called b1, b2, ... by position)"
+    repeat = block.get("repeat", 1)
+    if repeat > 1:
+        base = block["name"]
+        return f"named '{name}': repeat {copy_} of '{base}' (repeat = {repeat} makes {base}_1, ...)"
+    return f"named '{name}'"
+
+
+def _check_unique_names(
+    blocks: list, arch: str, linear: Mapping | None = None, screen: bool = False
+) -> None:
+    """Every block's name, after repeats are expanded and unnamed blocks named b{i}, is unique
+    and not a layer of the wide path or the screen; a one-line error names the clash."""
+    reserved = wide_layer_names(linear, screen)
+    seen: dict[str, tuple[int, str]] = {}
+    for index, copy_, name in _block_names(blocks):
+        block = blocks[index]
+        where = _where(arch, index, block["type"])
+        note = _name_note(name, block, copy_)
+        if name in reserved:
             raise InputError(
-                f"{_where(spec['name'], i, b['type'])}: block name '{b['name']}' is already "
-                f"used by blocks[{seen[b['name']]}]; block names must be unique"
+                f"{where}, {note}: that name is also {reserved[name]}; rename the block (its "
+                "`name`)"
             )
-        seen[b["name"]] = i
+        if name in seen:
+            other, other_note = seen[name]
+            raise InputError(
+                f"{where}, {note}: that name is already used by blocks[{other}] "
+                f"(type '{blocks[other]['type']}', {other_note}); layer names must be unique: "
+                "rename one of the blocks (its `name`)"
+            )
+        seen[name] = (index, note)
+
+
+def _block_names(blocks: list) -> list[tuple[int, int, str]]:
+    """``(block index, repeat number from 1, layer-name prefix)`` of every expanded block."""
+    out = []
+    for index, block in enumerate(blocks):
+        repeat = block.get("repeat", 1)
+        for r in range(1, repeat + 1):
+            i = len(out) + 1
+            if "name" in block:
+                name = block["name"] if repeat == 1 else f"{block['name']}_{r}"
+            else:
+                btype = block["type"]
+                name = f"b{i}_{btype}" if btype in _SINGLE_LAYER else f"b{i}"
+            out.append((index, r, name))
+    return out
 
 
 def read_architecture_file(path: str | os.PathLike) -> dict:
@@ -837,25 +891,19 @@ def resolve_blocks(spec: Mapping) -> list[dict]:
     """
     defaults = spec.get("defaults", {})
     out: list[dict] = []
-    for index, block in enumerate(spec["blocks"]):
+    for index, _, name in _block_names(spec["blocks"]):
+        block = spec["blocks"][index]
         btype = block["type"]
-        schema = BLOCK_SCHEMA[btype]
-        repeat = block.get("repeat", 1)
-        for r in range(repeat):
-            full = {"type": btype, "index": index}
-            for key, (_, default) in schema.items():
-                if key in block:
-                    full[key] = block[key]
-                elif key in defaults:
-                    full[key] = defaults[key]
-                else:
-                    full[key] = default
-            i = len(out) + 1
-            if "name" in block:
-                full["name"] = block["name"] if repeat == 1 else f"{block['name']}_{r + 1}"
+        full = {"type": btype, "index": index}
+        for key, (_, default) in BLOCK_SCHEMA[btype].items():
+            if key in block:
+                full[key] = block[key]
+            elif key in defaults:
+                full[key] = defaults[key]
             else:
-                full["name"] = f"b{i}_{btype}" if btype in _SINGLE_LAYER else f"b{i}"
-            out.append(full)
+                full[key] = default
+        full["name"] = name
+        out.append(full)
     return out
 
 

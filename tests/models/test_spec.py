@@ -289,3 +289,54 @@ def test_a_file_that_is_not_utf8_is_named_so(tmp_path, suffix):
     with pytest.raises(InputError, match=rf"utf16{suffix}: not UTF-8 text .*must be UTF-8") as e:
         load_architecture(f)
     assert "\n" not in str(e.value) and "JSON (" not in str(e.value)
+
+
+def _conv(**kw):
+    return {"type": "conv", "filters": 2, "kernel_size": 3, **kw}
+
+
+NAME_CLASHES = [
+    # a repeated block's copies (c_1, c_2) against a block named c_1
+    (
+        {"blocks": [_conv(name="c", repeat=2), _conv(name="c_1"), {"type": "flatten"}]},
+        r"blocks\[1\] \(type 'conv'\), named 'c_1': that name is already used by blocks\[0\].*"
+        r"repeat 1 of 'c'.*rename one of the blocks",
+    ),
+    # a block named like the default name of an unnamed block (b2)
+    (
+        {"blocks": [_conv(name="b2"), _conv(), {"type": "flatten"}]},
+        r"blocks\[1\].*named 'b2' by default.*already used by blocks\[0\]",
+    ),
+    # the wide path's layers
+    (
+        {"linear": {}, "blocks": [_conv(), {"type": "flatten", "name": "wide_concat"}]},
+        r"named 'wide_concat': that name is also a layer of the `linear` \(wide\) path",
+    ),
+    (
+        {"linear": {}, "blocks": [_conv(), {"type": "flatten", "name": "linear_flatten"}]},
+        "named 'linear_flatten': that name is also a layer of the `linear`",
+    ),
+    # only a built model shows this one: a vgg block `a` makes a_1_conv, as does a conv `a_1`
+    (
+        {
+            "blocks": [
+                {"type": "vgg", "name": "a", "filters": 2},
+                _conv(name="a_1"),
+                {"type": "flatten"},
+            ]
+        },
+        r"two layers are called 'a_1_conv' \(made by blocks\[0\] \(type 'vgg'.*blocks\[1\]",
+    ),
+]
+
+
+@pytest.mark.parametrize("spec, match", NAME_CLASHES)
+def test_layer_name_clashes_are_one_line_errors_naming_the_file(tmp_path, spec, match):
+    # these were Keras ValueErrors ("The name "c_1_conv" is used 2 times in the model"), which
+    # the CLI reported as an internal error
+    f = tmp_path / "clash.json"
+    f.write_text(json.dumps({"name": "clash", **spec}))
+    with pytest.raises(InputError, match=match) as e:
+        build_model(f, (40, 1))
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: architecture 'clash'") and "\n" not in msg
