@@ -428,6 +428,28 @@ _SINGLE_LAYER = (
 )
 
 
+def _taken_keys(blocks: list) -> str:
+    """The keys that the types of ``blocks`` take, for an error message."""
+    return ", ".join(sorted({k for b in blocks for k in BLOCK_SCHEMA[b["type"]]})) or "(none)"
+
+
+def _check_for_blocks(blocks: list, key: str, value: Any, what: str) -> Any:
+    """Check ``value`` of ``key`` (a ``defaults`` entry or a ``build_model`` override) with the
+    check of every block type in ``blocks`` that takes ``key`` (a head's ``units`` is a list, a
+    dense block's an int); returns the first such type's value (in :data:`BLOCK_SCHEMA` order),
+    or :data:`REQUIRED` when no block takes ``key``."""
+    types = [
+        t for t in BLOCK_SCHEMA if key in BLOCK_SCHEMA[t] and any(b["type"] == t for b in blocks)
+    ]
+    checked = []
+    for t in types:
+        try:
+            checked.append(BLOCK_SCHEMA[t][key][0](value, key))
+        except InputError as exc:
+            raise InputError(f"{what} (for the '{t}' blocks): {exc}") from None
+    return checked[0] if checked else REQUIRED
+
+
 def _all_keys() -> dict[str, Callable]:
     keys: dict[str, Callable] = {}
     for schema in BLOCK_SCHEMA.values():
@@ -528,20 +550,23 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         if not isinstance(defaults_in, Mapping):
             raise InputError(f"`defaults` must be a table/dict, got {defaults_in!r}")
         known = _all_keys()
-        defaults = {}
-        for key, value in defaults_in.items():
+        for key in defaults_in:
             if key not in known:
                 raise InputError(
                     f"unknown key `{key}` in `defaults`; valid keys: " + ", ".join(sorted(known))
                 )
-            try:
-                defaults[key] = known[key](value, key)
-            except InputError as exc:
-                raise InputError(f"`defaults`: {exc}") from None
         blocks = spec.get("blocks")
         if not isinstance(blocks, list | tuple) or not blocks:
             raise InputError("`blocks` must be a non-empty list of block tables")
-        clean = [_check_block(b, i, name, defaults) for i, b in enumerate(blocks)]
+        clean = [_check_block(b, i, name, defaults_in) for i, b in enumerate(blocks)]
+        defaults = {}
+        for key, value in defaults_in.items():
+            defaults[key] = _check_for_blocks(clean, key, value, "`defaults`")
+            if defaults[key] is REQUIRED:
+                raise InputError(
+                    f"`defaults` key `{key}` is taken by no block, so it would be ignored; "
+                    f"remove it or use a key its blocks take: {_taken_keys(clean)}"
+                )
         linear = _check_linear(spec["linear"]) if "linear" in spec else None
         screen = (
             _check_table(spec["screen"], "screen", SCREEN_KEYS, "{windows = 32, width = 5}")
@@ -863,22 +888,16 @@ def apply_overrides(spec: Mapping, **overrides: Any) -> dict:
     and L2 factor of the architecture.  A key that no block takes is an error.
     """
     spec = copy.deepcopy(dict(spec))
-    known = _all_keys()
     for key, value in overrides.items():
-        types = {b["type"] for b in spec["blocks"] if key in BLOCK_SCHEMA[b["type"]]}
-        if key not in known or not types:
-            valid = sorted({k for b in spec["blocks"] for k in BLOCK_SCHEMA[b["type"]]})
+        where = f"override for architecture '{spec['name']}'"
+        if _check_for_blocks(spec["blocks"], key, value, where) is REQUIRED:
             raise InputError(
                 f"unknown override `{key}` for architecture '{spec['name']}'; its blocks take: "
-                + ", ".join(valid)
+                + _taken_keys(spec["blocks"])
             )
-        try:
-            value = known[key](value, key)
-        except InputError as exc:
-            raise InputError(f"override for architecture '{spec['name']}': {exc}") from None
         for b in spec["blocks"]:
             if key in BLOCK_SCHEMA[b["type"]]:
-                b[key] = value
+                b[key] = BLOCK_SCHEMA[b["type"]][key][0](value, key)
     return spec
 
 
@@ -898,8 +917,8 @@ def resolve_blocks(spec: Mapping) -> list[dict]:
         for key, (_, default) in BLOCK_SCHEMA[btype].items():
             if key in block:
                 full[key] = block[key]
-            elif key in defaults:
-                full[key] = defaults[key]
+            elif key in defaults:  # checked for every type that takes it; its form for this one
+                full[key] = BLOCK_SCHEMA[btype][key][0](defaults[key], key)
             else:
                 full[key] = default
         full["name"] = name

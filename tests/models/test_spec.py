@@ -159,8 +159,8 @@ BAD = [
         "unknown key `filter` in `defaults`",
     ),
     (
-        {"name": "x", "defaults": {"l2": -1}, "blocks": [{"type": "flatten"}]},
-        r"`defaults`: .*Received l2=-1",
+        {"name": "x", "defaults": {"l2": -1}, "blocks": [{"type": "dense", "units": 2}]},
+        r"`defaults` \(for the 'dense' blocks\): .*Received l2=-1",
     ),
     (
         {"name": "x", "blocks": [{"type": "conv", "filters": 4, "kernel_size": []}]},
@@ -340,3 +340,48 @@ def test_layer_name_clashes_are_one_line_errors_naming_the_file(tmp_path, spec, 
         build_model(f, (40, 1))
     msg = str(e.value)
     assert msg.startswith(f"{f}: architecture 'clash'") and "\n" not in msg
+
+
+HEADED = {
+    "name": "headed",
+    "blocks": [{"type": "conv", "filters": 2, "kernel_size": 3}, {"type": "head"}],
+}
+
+
+def test_defaults_and_overrides_are_checked_per_block_type_that_takes_them():
+    # a head's units is a list; it was checked as a dense block's (the first type with `units`)
+    spec = load_architecture({**HEADED, "defaults": {"units": [16]}})
+    assert resolve_blocks(spec)[1]["units"] == (16,)
+    model = build_model(HEADED, (30, 1), units=[16, 8])
+    fc = [layer for layer in model.layers if layer.name.startswith("b2_fc")]
+    assert [layer.units for layer in fc if hasattr(layer, "units")] == [16, 8]
+    # with a dense block too, an int suits both (the head takes it as a one-layer list)...
+    both = {**HEADED, "blocks": [{"type": "dense", "units": 4}, {"type": "head"}]}
+    resolved = resolve_blocks(load_architecture({**both, "defaults": {"units": 8}}))
+    assert (resolved[0]["units"], resolved[1]["units"]) == (4, (8,))
+    # ...a list does not, and the error names the block type
+    with pytest.raises(InputError, match=r"`defaults` \(for the 'dense' blocks\).*units=\[16\]"):
+        load_architecture({**both, "defaults": {"units": [16]}})
+    with pytest.raises(InputError, match=r"'dense' blocks.*units=\[16, 8\]"):
+        load_architecture(both, units=[16, 8])
+
+
+def test_a_defaults_key_that_no_block_takes_is_an_error():
+    # dropout blocks read `rate`: `dropout = 0.5` in [defaults] was silently ignored
+    spec = {
+        "name": "x",
+        "defaults": {"dropout": 0.5},
+        "blocks": [
+            {"type": "conv", "filters": 2, "kernel_size": 3},
+            {"type": "flatten"},
+            {"type": "dropout", "rate": 0.1},
+        ],
+    }
+    with pytest.raises(
+        InputError,
+        match=r"`defaults` key `dropout` is taken by no block.*"
+        r"use a key its blocks take: .*rate",
+    ) as e:
+        load_architecture(spec)
+    assert "\n" not in str(e.value) and str(e.value).startswith("architecture 'x': ")
+    assert load_architecture({**spec, "defaults": {"rate": 0.5}})["blocks"][2]["rate"] == 0.1
