@@ -53,6 +53,8 @@ from snpcnn.models.spec import (
     apply_linear,
     build_blocks,
     load_architecture,
+    memory_cause,
+    out_of_memory,
     resolve_blocks,
     wide_layer_names,
 )
@@ -175,6 +177,14 @@ def build_model(
         source = _source_file(arch)
         msg = _duplicate_layer_message(spec, clash.group(1))
         raise InputError(f"{source}: {msg}" if source else msg) from None
+    except Exception as exc:  # the wide path or the output layer on a huge input
+        if not out_of_memory(exc):
+            raise
+        source = _source_file(arch)
+        raise InputError(
+            f"{source + ': ' if source else ''}architecture '{spec['name']}': out of memory "
+            f"allocating its weights on input shape {input_shape} ({memory_cause(exc)})"
+        ) from None
     return attach_training(model, spec.get("training"))
 
 

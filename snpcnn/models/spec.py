@@ -284,6 +284,69 @@ def _optional_int(value: Any, name: str):
     return value
 
 
+#: the most channels or units one layer may have (filters, units, growth_rate ...): 128 times
+#: the widest preset layer (AlexNet/VGG's 4,096 units); wider layers do not fit in memory
+MAX_WIDTH = 65_536
+#: the most times a block may be repeated, or layers a block may stack (n_convs, n_layers)
+MAX_DEPTH = 1_000
+
+
+def _bounded(value: Any, name: str, limit: int, what: str) -> int:
+    v = check_positive_int(value, name)
+    if v > limit:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected a strictly positive integer up to "
+            f"{limit:,} ({what}). Received {name}={value!r}."
+        )
+    return v
+
+
+def _width(value: Any, name: str) -> int:
+    """A channel or unit count of one layer: 1 .. :data:`MAX_WIDTH`."""
+    return _bounded(value, name, MAX_WIDTH, "channels or units per layer")
+
+
+def _depth(value: Any, name: str) -> int:
+    """A repeat or layer count: 1 .. :data:`MAX_DEPTH`."""
+    return _bounded(value, name, MAX_DEPTH, "layers or repeats per block")
+
+
+def _width_list(value: Any, name: str) -> tuple[int, ...]:
+    """A head's hidden ``units``: a list of widths (:data:`MAX_WIDTH` each, :data:`MAX_DEPTH`
+    layers at most)."""
+    units = check_int_list(value, name)
+    if len(units) > MAX_DEPTH or any(u > MAX_WIDTH for u in units):
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected at most {MAX_DEPTH:,} layers of up to "
+            f"{MAX_WIDTH:,} units each. Received {name}={value!r}."
+        )
+    return units
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed allocation (TensorFlow's ResourceExhaustedError, JAX's
+    RESOURCE_EXHAUSTED, a MemoryError)."""
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "ResourceExhaustedError"
+        or "RESOURCE_EXHAUSTED" in str(exc)[:200]
+    )
+
+
+def memory_cause(exc: BaseException) -> str:
+    """The allocation that failed, in words (its values and float32 size where TensorFlow names
+    the tensor's shape)."""
+    import re
+
+    shape = re.search(r"shape\[([\d,]+)\]", str(exc))
+    if shape:
+        n = 1
+        for d in shape.group(1).split(","):
+            n *= int(d)
+        return f"a weight tensor of {n:,} values ({n * 4 / 2**30:,.0f} GiB as float32)"
+    return f"{type(exc).__name__}"
+
+
 def _choice(choices: tuple) -> Callable[[Any, str], Any]:
     return lambda v, n: check_choice(v, n, choices)
 
@@ -293,7 +356,7 @@ _BN = (check_bool, False)
 _L2 = (check_nonnegative_float, 0.0)
 _INIT = (_choice(INITIALIZERS), "he_normal")
 _PAD_SAME = (_choice(PADDINGS), "same")
-_POS = (check_positive_int, REQUIRED)
+_POS = (_width, REQUIRED)
 
 #: type -> {key: (check(value, key) -> value, default)}; defaults equal the
 #: defaults of the matching ``apply_*`` function in :mod:`snpcnn.models.blocks`.
@@ -315,7 +378,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
         "kernel_size": (_axes, REQUIRED),
         "strides": (_axes, 1),
         "padding": _PAD_SAME,
-        "depth_multiplier": (check_positive_int, 1),
+        "depth_multiplier": (_width, 1),
         "activation": _ACT,
         "batch_norm": _BN,
         "l2": _L2,
@@ -350,7 +413,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "vgg": {
         "filters": _POS,
-        "n_convs": (check_positive_int, 2),
+        "n_convs": (_depth, 2),
         "kernel_size": (_axes, 3),
         "activation": _ACT,
         "batch_norm": _BN,
@@ -382,7 +445,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
         "kernel_initializer": _INIT,
     },
     "dense_block": {
-        "n_layers": _POS,
+        "n_layers": (_depth, REQUIRED),
         "growth_rate": _POS,
         "bottleneck": (check_bool, True),
         "kernel_size": (_axes, 3),
@@ -404,7 +467,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "head": {
         "reduce": (_choice(B.REDUCTIONS), "flatten"),
-        "units": (check_int_list, ()),
+        "units": (_width_list, ()),
         "dropout": (check_rate, 0.0),
         "activation": _ACT,
         "l2": _L2,
@@ -497,7 +560,7 @@ def _check_block(block: Any, index: int, arch: str, defaults: Mapping) -> dict:
                     )
                 out[key] = value
             elif key == "repeat":
-                out[key] = check_positive_int(value, "repeat")
+                out[key] = _depth(value, "repeat")
             elif key in schema:
                 out[key] = schema[key][0](value, key)
             else:
@@ -995,5 +1058,13 @@ def build_blocks(x, spec: Mapping, rank: int):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise InputError(
                 f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {first}"
+            ) from None
+        except Exception as exc:
+            if not out_of_memory(exc):
+                raise
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: out of "
+                f"memory allocating its weights ({memory_cause(exc)}); use fewer filters/units "
+                "or a smaller kernel"
             ) from None
     return x

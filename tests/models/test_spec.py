@@ -385,3 +385,46 @@ def test_a_defaults_key_that_no_block_takes_is_an_error():
         load_architecture(spec)
     assert "\n" not in str(e.value) and str(e.value).startswith("architecture 'x': ")
     assert load_architecture({**spec, "defaults": {"rate": 0.5}})["blocks"][2]["rate"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "block, match",
+    [
+        ({"type": "conv", "filters": 10**12, "kernel_size": 3}, r"up to 65,536 .*filters=10+\."),
+        ({"type": "conv", "filters": 2, "kernel_size": 3, "repeat": 10**6}, r"up to 1,000 .*"),
+        ({"type": "head", "units": [8, 70_000]}, r"up to 65,536 units.*units=\[8, 70000\]"),
+        ({"type": "vgg", "filters": 2, "n_convs": 5000}, r"up to 1,000 .*n_convs=5000"),
+        ({"type": "dense_block", "n_layers": 2, "growth_rate": 10**6}, "growth_rate=1000000"),
+    ],
+)
+def test_sizes_have_documented_upper_bounds(block, match):
+    # filters = 1e12 ran out of memory inside TensorFlow (an internal error); repeat = 1e6 hung
+    with pytest.raises(InputError, match=match) as e:
+        load_architecture({"name": "big", "blocks": [block, {"type": "flatten"}]})
+    assert "\n" not in str(e.value)
+    # the largest accepted values are far above any preset's (4,096 units, 512 filters)
+    load_architecture(
+        {
+            "name": "ok",
+            "blocks": [
+                {"type": "conv", "filters": 65_536, "kernel_size": 1, "repeat": 1000},
+                {"type": "flatten"},
+            ],
+        }
+    )
+
+
+def test_a_model_too_large_for_memory_is_a_one_line_error_naming_the_allocation():
+    # 10^9 x 2 x 65,536 float32 weights (a 512 TB kernel) cannot be allocated anywhere
+    spec = {
+        "name": "huge",
+        "blocks": [{"type": "conv", "filters": 65_536, "kernel_size": 10**9}, {"type": "flatten"}],
+    }
+    with pytest.raises(
+        InputError,
+        match=r"architecture 'huge', blocks\[0\] \(type 'conv'\), "
+        r"input shape \(10, 2\): out of memory allocating its weights "
+        r"\(a weight tensor of 131,072,000,000,000 values",
+    ) as e:
+        build_model(spec, (10, 2))
+    assert "\n" not in str(e.value)
