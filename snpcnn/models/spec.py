@@ -657,6 +657,8 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "so it needs a `linear` table (as snpcnn_default); add a `linear` table "
                 "(e.g. l2 = 1e-3) or remove `screen`"
             )
+        if triple_stage is not None:
+            _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
             raise InputError(
                 "`triple_stage` corrects a wide & deep model with a screen (a `linear` and a "
@@ -696,6 +698,32 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
     if triple_stage is not None:
         out["triple_stage"] = triple_stage
     return out
+
+
+def _check_triple_stage_model(model: str) -> None:
+    """``[triple_stage] model`` names a preset or an architecture file that exists (checked
+    when the architecture is read, not after the genotypes are loaded)."""
+    import difflib
+
+    from snpcnn.models import zoo
+
+    presets = zoo.list_presets()
+    if model in presets:
+        return
+    path = Path(model)
+    if path.suffix.lower() in (".toml", ".json"):
+        if not path.is_file():
+            raise InputError(
+                f"`triple_stage`: model = {model!r}: no such architecture file; check the path "
+                '(relative to the working folder) or name a preset such as "snpcnn_triples_lead"'
+            )
+        return
+    close = difflib.get_close_matches(model, presets, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(
+        f"`triple_stage`: model = {model!r} is not a preset nor a .toml/.json file; {hint}"
+        "valid presets: " + ", ".join(presets)
+    )
 
 
 #: the starts that ``[linear] kernel`` may name
@@ -1050,8 +1078,8 @@ def build_blocks(x, spec: Mapping, rank: int):
             )
         try:
             x = _apply_block(x, b, rank)
-        except InputError as exc:
-            raise InputError(
+        except InputError as exc:  # InputTooSmall (a valid window on a short input) stays one
+            raise type(exc)(
                 f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {exc}"
             ) from None
         except ValueError as exc:  # a Keras shape error
