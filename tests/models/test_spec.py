@@ -428,3 +428,19 @@ def test_a_model_too_large_for_memory_is_a_one_line_error_naming_the_allocation(
     ) as e:
         build_model(spec, (10, 2))
     assert "\n" not in str(e.value)
+
+
+def test_a_window_too_long_for_the_data_names_the_architecture_file(tmp_path):
+    # found only once the genotypes are loaded (fit), so the message must say which file
+    f = tmp_path / "long.toml"
+    f.write_text(
+        'name = "v"\n[[blocks]]\ntype = "conv"\nfilters = 4\nkernel_size = 5000\n'
+        'padding = "valid"\n[[blocks]]\ntype = "flatten"\n'
+    )
+    with pytest.raises(
+        InputError,
+        match=r"long.toml: architecture 'v', blocks\[0\].*"
+        r"smaller than the window \(5000,\)",
+    ) as e:
+        build_model(str(f), (1279, 1))
+    assert str(e.value).startswith(f"{f}: ")
