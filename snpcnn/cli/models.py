@@ -29,6 +29,7 @@ def models(preset, snps):
     snpcnn models my_arch.toml       # an architecture file's, as `snpcnn fit --model` reads it
     """
     from snpcnn.models import build_model, describe, get_preset, list_presets
+    from snpcnn.models.core import InputTooSmall
     from snpcnn.models.spec import load_architecture
 
     if preset is None:
@@ -47,18 +48,24 @@ def models(preset, snps):
     click.echo(f"{preset}: {spec.get('description', '')}")
     if spec.get("reference"):
         click.echo(f"reference: {spec['reference']}")
-    for key in ("linear", "screen"):
+    for key in ("defaults", "linear", "screen", "training", "triple_stage"):
         if key in spec:
             click.echo(f"[{key}] " + ", ".join(f"{k} = {v}" for k, v in spec[key].items()))
     try:
         model = build_model(spec, (snps, 1))
-    except (ValueError, InputError) as exc:  # an image preset too deep for this length
-        click.echo(f"(cannot be built on {snps:,} SNPs x 1 channel: {str(exc).splitlines()[0]})")
+    except InputTooSmall as exc:  # fits longer inputs (an image preset too deep for this length)
+        click.echo(
+            f"(cannot be built on {snps:,} SNPs x 1 channel: {str(exc).splitlines()[0]}; "
+            "try a larger --snps)"
+        )
         return
-    except Exception as exc:  # out of memory and the like: an error, not a note
+    except InputError as exc:  # the architecture itself: an error, not a note
+        raise InputError(f"{preset}: cannot be built: {exc}") from None
+    except ValueError as exc:  # a Keras error the checks did not foresee: name it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"{preset}: cannot be built on {snps:,} SNPs ({type(exc).__name__}); try a "
-            "smaller --snps"
+            f"{preset}: cannot be built on {snps:,} SNPs x 1 channel "
+            f"({type(exc).__name__}: {first})"
         ) from None
     click.echo(describe(model))
     if preset == "snpcnn_default":

@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,15 @@ from snpcnn.models.layers import (
     square,
     square_cube,
 )
-from snpcnn.models.spec import apply_linear, build_blocks, load_architecture, resolve_blocks
+from snpcnn.models.spec import (
+    apply_linear,
+    build_blocks,
+    load_architecture,
+    memory_cause,
+    out_of_memory,
+    resolve_blocks,
+    wide_layer_names,
+)
 from snpcnn.models.zoo import get_preset, list_presets
 
 __all__ = [
@@ -138,8 +147,8 @@ def build_model(
     61706
     """
     input_shape = _check_input_shape(input_shape)
-    rank = len(input_shape) - 1
     spec = load_architecture(arch, **overrides)
+    out_layer = output_layer(head, n_outputs)  # checks head and n_outputs
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
     if augment is not None:
@@ -155,6 +164,57 @@ def build_model(
             rate, seed = augment, None
         x = RandomGenotypeMask(check_rate(rate, "augment"), seed=seed, name="augment_mask")(x)
     wide_input = x
+    try:
+        outputs = out_layer(_network(x, wide_input, spec, input_shape, n_outputs))
+        model = keras.Model(inputs, outputs, name=name or spec["name"])
+    except InputError as exc:
+        source = _source_file(arch)
+        raise type(exc)(f"{source}: {exc}" if source else str(exc)) from None
+    except ValueError as exc:
+        clash = re.match(r'The name "(.+?)" is used \d+ times', str(exc))
+        if clash is None:
+            raise
+        source = _source_file(arch)
+        msg = _duplicate_layer_message(spec, clash.group(1))
+        raise InputError(f"{source}: {msg}" if source else msg) from None
+    except Exception as exc:  # the wide path or the output layer on a huge input
+        if not out_of_memory(exc):
+            raise
+        source = _source_file(arch)
+        raise InputError(
+            f"{source + ': ' if source else ''}architecture '{spec['name']}': out of memory "
+            f"allocating its weights on input shape {input_shape} ({memory_cause(exc)})"
+        ) from None
+    return attach_training(model, spec.get("training"))
+
+
+def _source_file(arch: Any) -> str | None:
+    """The architecture file ``arch`` names (None for a preset or a dict)."""
+    if isinstance(arch, str | os.PathLike) and str(arch) not in list_presets():
+        return str(arch)
+    return None
+
+
+def _duplicate_layer_message(spec: Mapping, layer: str) -> str:
+    """One line naming the blocks (or the wide path) that make two layers called ``layer``."""
+    makers = [
+        f"blocks[{b['index']}] (type '{b['type']}', layers {b['name']}_*)"
+        for b in resolve_blocks(spec)
+        if layer == b["name"] or layer.startswith(b["name"] + "_")
+    ]
+    wide = wide_layer_names(spec.get("linear"), "screen" in spec)
+    if layer in wide:
+        makers.append(wide[layer])
+    return (
+        f"architecture '{spec['name']}': two layers are called '{layer}' (made by "
+        f"{' and '.join(makers) or 'two blocks'}); layer names must be unique: rename one of "
+        "the blocks (its `name`)"
+    )
+
+
+def _network(x, wide_input, spec: Mapping, input_shape: tuple, n_outputs: int):
+    """The screen, the blocks and the wide path on ``x`` (the features the output layer reads)."""
+    rank = len(input_shape) - 1
     if "screen" in spec:
         if rank != 1:
             raise InputError(
@@ -182,10 +242,7 @@ def build_model(
             f"{tuple(x.shape[1:])}; end its blocks with `flatten`, `global_avgpool`, "
             "`global_maxpool` or a `head` block so the output layer gets a vector"
         )
-    x = apply_linear(wide_input, x, spec, n_outputs)
-    outputs = output_layer(head, n_outputs)(x)
-    model = keras.Model(inputs, outputs, name=name or spec["name"])
-    return attach_training(model, spec.get("training"))
+    return apply_linear(wide_input, x, spec, n_outputs)
 
 
 def count_params(model: keras.Model) -> dict[str, int]:

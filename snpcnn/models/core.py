@@ -34,6 +34,7 @@ __all__ = [
     "make_layer",
     "spatial_shape",
     "check_fits",
+    "InputTooSmall",
     "check_positive_int",
     "check_nonnegative_int",
     "check_rate",
@@ -266,6 +267,12 @@ def _as_tuple(value: Any, rank: int, name: str, allow_zero: bool = False) -> tup
 
 
 # ------------------------------------------------------------------- shapes
+class InputTooSmall(InputError):
+    """An architecture that fits larger inputs but not this one (a ``valid`` window longer than
+    its input): ``snpcnn models --snps N`` notes it instead of failing."""
+
+
+# ------------------------------------------------------------------- shapes
 def spatial_shape(x: Any) -> tuple:
     """The spatial dimensions of a channels-last tensor (drops batch and channels)."""
     return tuple(x.shape[1:-1])
@@ -285,7 +292,7 @@ def check_fits(
     extent = tuple((w - 1) * d + 1 for w, d in zip(window, dilation))
     size = spatial_shape(x)
     if any(s is not None and s < e for s, e in zip(size, extent)):
-        raise InputError(
+        raise InputTooSmall(
             f"layer '{name}': its input has spatial size {size}, smaller than the window "
             f"{extent} with padding='valid'; use padding='same', a smaller kernel/pool, "
             "fewer downsampling layers or a larger input"

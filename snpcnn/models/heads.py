@@ -25,7 +25,7 @@ import warnings
 import keras
 from keras import ops
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 from snpcnn.models.core import check_choice, check_nonnegative_float, check_positive_int
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,24 @@ def _make_optimizer(optimizer, learning_rate, weight_decay, clipnorm, momentum=0
     return cls(**kw)
 
 
+#: models already warned that their ``[training] loss`` does not apply (one warning each)
+_LOSS_WARNED: set[str] = set()
+
+
+def _warn_loss_unused(name: str, loss: str, head: str) -> None:
+    """One warning per model name: ``[training] loss`` is a regression loss."""
+    if name in _LOSS_WARNED:
+        return
+    _LOSS_WARNED.add(name)
+    entropy = "binary" if head == "binary" else "sparse categorical"
+    warnings.warn(
+        f"model '{name}': [training] loss = {loss!r} applies to quantitative traits (the "
+        f"regression head); this {head} head trains with {entropy} cross-entropy",
+        InputWarning,
+        stacklevel=3,
+    )
+
+
 def compile_model(
     model: keras.Model,
     head: str,
@@ -280,6 +298,8 @@ def compile_model(
             f"got head='{head}'; build it with head='{head}' or compile with head='{actual}'"
         )
     training = training_spec(model)
+    if head != "regression" and training.get("loss", "mse") != "mse":
+        _warn_loss_unused(model.name, training["loss"], head)
     if optimizer is None:
         optimizer = training.get("optimizer", "adam")
     if head == "regression":

@@ -284,6 +284,69 @@ def _optional_int(value: Any, name: str):
     return value
 
 
+#: the most channels or units one layer may have (filters, units, growth_rate ...): 128 times
+#: the widest preset layer (AlexNet/VGG's 4,096 units); wider layers do not fit in memory
+MAX_WIDTH = 65_536
+#: the most times a block may be repeated, or layers a block may stack (n_convs, n_layers)
+MAX_DEPTH = 1_000
+
+
+def _bounded(value: Any, name: str, limit: int, what: str) -> int:
+    v = check_positive_int(value, name)
+    if v > limit:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected a strictly positive integer up to "
+            f"{limit:,} ({what}). Received {name}={value!r}."
+        )
+    return v
+
+
+def _width(value: Any, name: str) -> int:
+    """A channel or unit count of one layer: 1 .. :data:`MAX_WIDTH`."""
+    return _bounded(value, name, MAX_WIDTH, "channels or units per layer")
+
+
+def _depth(value: Any, name: str) -> int:
+    """A repeat or layer count: 1 .. :data:`MAX_DEPTH`."""
+    return _bounded(value, name, MAX_DEPTH, "layers or repeats per block")
+
+
+def _width_list(value: Any, name: str) -> tuple[int, ...]:
+    """A head's hidden ``units``: a list of widths (:data:`MAX_WIDTH` each, :data:`MAX_DEPTH`
+    layers at most)."""
+    units = check_int_list(value, name)
+    if len(units) > MAX_DEPTH or any(u > MAX_WIDTH for u in units):
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected at most {MAX_DEPTH:,} layers of up to "
+            f"{MAX_WIDTH:,} units each. Received {name}={value!r}."
+        )
+    return units
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed allocation (TensorFlow's ResourceExhaustedError, JAX's
+    RESOURCE_EXHAUSTED, a MemoryError)."""
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "ResourceExhaustedError"
+        or "RESOURCE_EXHAUSTED" in str(exc)[:200]
+    )
+
+
+def memory_cause(exc: BaseException) -> str:
+    """The allocation that failed, in words (its values and float32 size where TensorFlow names
+    the tensor's shape)."""
+    import re
+
+    shape = re.search(r"shape\[([\d,]+)\]", str(exc))
+    if shape:
+        n = 1
+        for d in shape.group(1).split(","):
+            n *= int(d)
+        return f"a weight tensor of {n:,} values ({n * 4 / 2**30:,.0f} GiB as float32)"
+    return f"{type(exc).__name__}"
+
+
 def _choice(choices: tuple) -> Callable[[Any, str], Any]:
     return lambda v, n: check_choice(v, n, choices)
 
@@ -293,7 +356,7 @@ _BN = (check_bool, False)
 _L2 = (check_nonnegative_float, 0.0)
 _INIT = (_choice(INITIALIZERS), "he_normal")
 _PAD_SAME = (_choice(PADDINGS), "same")
-_POS = (check_positive_int, REQUIRED)
+_POS = (_width, REQUIRED)
 
 #: type -> {key: (check(value, key) -> value, default)}; defaults equal the
 #: defaults of the matching ``apply_*`` function in :mod:`snpcnn.models.blocks`.
@@ -315,7 +378,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
         "kernel_size": (_axes, REQUIRED),
         "strides": (_axes, 1),
         "padding": _PAD_SAME,
-        "depth_multiplier": (check_positive_int, 1),
+        "depth_multiplier": (_width, 1),
         "activation": _ACT,
         "batch_norm": _BN,
         "l2": _L2,
@@ -350,7 +413,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "vgg": {
         "filters": _POS,
-        "n_convs": (check_positive_int, 2),
+        "n_convs": (_depth, 2),
         "kernel_size": (_axes, 3),
         "activation": _ACT,
         "batch_norm": _BN,
@@ -382,7 +445,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
         "kernel_initializer": _INIT,
     },
     "dense_block": {
-        "n_layers": _POS,
+        "n_layers": (_depth, REQUIRED),
         "growth_rate": _POS,
         "bottleneck": (check_bool, True),
         "kernel_size": (_axes, 3),
@@ -404,7 +467,7 @@ BLOCK_SCHEMA: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "head": {
         "reduce": (_choice(B.REDUCTIONS), "flatten"),
-        "units": (check_int_list, ()),
+        "units": (_width_list, ()),
         "dropout": (check_rate, 0.0),
         "activation": _ACT,
         "l2": _L2,
@@ -426,6 +489,28 @@ _SINGLE_LAYER = (
     "activation",
     "genotype_mask",
 )
+
+
+def _taken_keys(blocks: list) -> str:
+    """The keys that the types of ``blocks`` take, for an error message."""
+    return ", ".join(sorted({k for b in blocks for k in BLOCK_SCHEMA[b["type"]]})) or "(none)"
+
+
+def _check_for_blocks(blocks: list, key: str, value: Any, what: str) -> Any:
+    """Check ``value`` of ``key`` (a ``defaults`` entry or a ``build_model`` override) with the
+    check of every block type in ``blocks`` that takes ``key`` (a head's ``units`` is a list, a
+    dense block's an int); returns the first such type's value (in :data:`BLOCK_SCHEMA` order),
+    or :data:`REQUIRED` when no block takes ``key``."""
+    types = [
+        t for t in BLOCK_SCHEMA if key in BLOCK_SCHEMA[t] and any(b["type"] == t for b in blocks)
+    ]
+    checked = []
+    for t in types:
+        try:
+            checked.append(BLOCK_SCHEMA[t][key][0](value, key))
+        except InputError as exc:
+            raise InputError(f"{what} (for the '{t}' blocks): {exc}") from None
+    return checked[0] if checked else REQUIRED
 
 
 def _all_keys() -> dict[str, Callable]:
@@ -475,7 +560,7 @@ def _check_block(block: Any, index: int, arch: str, defaults: Mapping) -> dict:
                     )
                 out[key] = value
             elif key == "repeat":
-                out[key] = check_positive_int(value, "repeat")
+                out[key] = _depth(value, "repeat")
             elif key in schema:
                 out[key] = schema[key][0](value, key)
             else:
@@ -528,20 +613,23 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         if not isinstance(defaults_in, Mapping):
             raise InputError(f"`defaults` must be a table/dict, got {defaults_in!r}")
         known = _all_keys()
-        defaults = {}
-        for key, value in defaults_in.items():
+        for key in defaults_in:
             if key not in known:
                 raise InputError(
                     f"unknown key `{key}` in `defaults`; valid keys: " + ", ".join(sorted(known))
                 )
-            try:
-                defaults[key] = known[key](value, key)
-            except InputError as exc:
-                raise InputError(f"`defaults`: {exc}") from None
         blocks = spec.get("blocks")
         if not isinstance(blocks, list | tuple) or not blocks:
             raise InputError("`blocks` must be a non-empty list of block tables")
-        clean = [_check_block(b, i, name, defaults) for i, b in enumerate(blocks)]
+        clean = [_check_block(b, i, name, defaults_in) for i, b in enumerate(blocks)]
+        defaults = {}
+        for key, value in defaults_in.items():
+            defaults[key] = _check_for_blocks(clean, key, value, "`defaults`")
+            if defaults[key] is REQUIRED:
+                raise InputError(
+                    f"`defaults` key `{key}` is taken by no block, so it would be ignored; "
+                    f"remove it or use a key its blocks take: {_taken_keys(clean)}"
+                )
         linear = _check_linear(spec["linear"]) if "linear" in spec else None
         screen = (
             _check_table(spec["screen"], "screen", SCREEN_KEYS, "{windows = 32, width = 5}")
@@ -563,11 +651,20 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             if "triple_stage" in spec
             else None
         )
+        if screen is not None and linear is None:
+            raise InputError(
+                "`screen` picks the convolutions' windows from the linear start's residuals, "
+                "so it needs a `linear` table (as snpcnn_default); add a `linear` table "
+                "(e.g. l2 = 1e-3) or remove `screen`"
+            )
+        if triple_stage is not None:
+            _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
             raise InputError(
                 "`triple_stage` corrects a wide & deep model with a screen (a `linear` and a "
                 "`screen` table, as snpcnn_default); add them or leave `triple_stage` out"
             )
+        _check_unique_names(clean, name, linear, screen is not None)
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith("architecture '"):
@@ -600,8 +697,33 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         out["training"] = training
     if triple_stage is not None:
         out["triple_stage"] = triple_stage
-    _check_unique_names(out)
     return out
+
+
+def _check_triple_stage_model(model: str) -> None:
+    """``[triple_stage] model`` names a preset or an architecture file that exists (checked
+    when the architecture is read, not after the genotypes are loaded)."""
+    import difflib
+
+    from snpcnn.models import zoo
+
+    presets = zoo.list_presets()
+    if model in presets:
+        return
+    path = Path(model)
+    if path.suffix.lower() in (".toml", ".json"):
+        if not path.is_file():
+            raise InputError(
+                f"`triple_stage`: model = {model!r}: no such architecture file; check the path "
+                '(relative to the working folder) or name a preset such as "snpcnn_triples_lead"'
+            )
+        return
+    close = difflib.get_close_matches(model, presets, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(
+        f"`triple_stage`: model = {model!r} is not a preset nor a .toml/.json file; {hint}"
+        "valid presets: " + ", ".join(presets)
+    )
 
 
 #: the starts that ``[linear] kernel`` may name
@@ -712,17 +834,71 @@ def apply_linear(inputs, features, spec: Mapping, n_outputs: int):
     return keras.layers.Concatenate(name="wide_concat")([features, lin])
 
 
-def _check_unique_names(spec: Mapping) -> None:
-    seen: dict[str, int] = {}
-    for i, b in enumerate(spec["blocks"]):
-        if "name" not in b:
-            continue
-        if b["name"] in seen:
+def wide_layer_names(linear: Mapping | None, screen: bool) -> dict[str, str]:
+    """Layer names that :func:`snpcnn.models.build_model` adds beside the blocks: name -> what."""
+    names = {}
+    if screen:
+        names["screen"] = "the `screen` table's layer"
+    if linear is not None:
+        for layer in ("linear_flatten", "linear", "wide_concat"):
+            names[layer] = "a layer of the `linear` (wide) path"
+        if linear.get("dominance"):
+            for layer in ("dominance", "dominance_flatten", "linear_inputs"):
+                names[layer] = "a layer of the `linear` path's dominance block"
+    return names
+
+
+def _name_note(name: str, block: Mapping, copy_: int) -> str:
+    """How a block comes to be called ``name`` (its copy ``copy_`` when repeated)."""
+    if "name" not in block:
+        return f"named '{name}' by default (unnamed blocks are called b1, b2, ... by position)"
+    repeat = block.get("repeat", 1)
+    if repeat > 1:
+        base = block["name"]
+        return f"named '{name}': repeat {copy_} of '{base}' (repeat = {repeat} makes {base}_1, ...)"
+    return f"named '{name}'"
+
+
+def _check_unique_names(
+    blocks: list, arch: str, linear: Mapping | None = None, screen: bool = False
+) -> None:
+    """Every block's name, after repeats are expanded and unnamed blocks named b{i}, is unique
+    and not a layer of the wide path or the screen; a one-line error names the clash."""
+    reserved = wide_layer_names(linear, screen)
+    seen: dict[str, tuple[int, str]] = {}
+    for index, copy_, name in _block_names(blocks):
+        block = blocks[index]
+        where = _where(arch, index, block["type"])
+        note = _name_note(name, block, copy_)
+        if name in reserved:
             raise InputError(
-                f"{_where(spec['name'], i, b['type'])}: block name '{b['name']}' is already "
-                f"used by blocks[{seen[b['name']]}]; block names must be unique"
+                f"{where}, {note}: that name is also {reserved[name]}; rename the block (its "
+                "`name`)"
             )
-        seen[b["name"]] = i
+        if name in seen:
+            other, other_note = seen[name]
+            raise InputError(
+                f"{where}, {note}: that name is already used by blocks[{other}] "
+                f"(type '{blocks[other]['type']}', {other_note}); layer names must be unique: "
+                "rename one of the blocks (its `name`)"
+            )
+        seen[name] = (index, note)
+
+
+def _block_names(blocks: list) -> list[tuple[int, int, str]]:
+    """``(block index, repeat number from 1, layer-name prefix)`` of every expanded block."""
+    out = []
+    for index, block in enumerate(blocks):
+        repeat = block.get("repeat", 1)
+        for r in range(1, repeat + 1):
+            i = len(out) + 1
+            if "name" in block:
+                name = block["name"] if repeat == 1 else f"{block['name']}_{r}"
+            else:
+                btype = block["type"]
+                name = f"b{i}_{btype}" if btype in _SINGLE_LAYER else f"b{i}"
+            out.append((index, r, name))
+    return out
 
 
 def read_architecture_file(path: str | os.PathLike) -> dict:
@@ -743,7 +919,13 @@ def read_architecture_file(path: str | os.PathLike) -> dict:
             )
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        kind = "TOML" if suffix == ".toml" else "JSON"
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            f"{kind} must be UTF-8: save the file as UTF-8"
+        ) from None
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     return validate_architecture(data, source=str(path))
 
@@ -797,22 +979,16 @@ def apply_overrides(spec: Mapping, **overrides: Any) -> dict:
     and L2 factor of the architecture.  A key that no block takes is an error.
     """
     spec = copy.deepcopy(dict(spec))
-    known = _all_keys()
     for key, value in overrides.items():
-        types = {b["type"] for b in spec["blocks"] if key in BLOCK_SCHEMA[b["type"]]}
-        if key not in known or not types:
-            valid = sorted({k for b in spec["blocks"] for k in BLOCK_SCHEMA[b["type"]]})
+        where = f"override for architecture '{spec['name']}'"
+        if _check_for_blocks(spec["blocks"], key, value, where) is REQUIRED:
             raise InputError(
                 f"unknown override `{key}` for architecture '{spec['name']}'; its blocks take: "
-                + ", ".join(valid)
+                + _taken_keys(spec["blocks"])
             )
-        try:
-            value = known[key](value, key)
-        except InputError as exc:
-            raise InputError(f"override for architecture '{spec['name']}': {exc}") from None
         for b in spec["blocks"]:
             if key in BLOCK_SCHEMA[b["type"]]:
-                b[key] = value
+                b[key] = BLOCK_SCHEMA[b["type"]][key][0](value, key)
     return spec
 
 
@@ -825,25 +1001,19 @@ def resolve_blocks(spec: Mapping) -> list[dict]:
     """
     defaults = spec.get("defaults", {})
     out: list[dict] = []
-    for index, block in enumerate(spec["blocks"]):
+    for index, _, name in _block_names(spec["blocks"]):
+        block = spec["blocks"][index]
         btype = block["type"]
-        schema = BLOCK_SCHEMA[btype]
-        repeat = block.get("repeat", 1)
-        for r in range(repeat):
-            full = {"type": btype, "index": index}
-            for key, (_, default) in schema.items():
-                if key in block:
-                    full[key] = block[key]
-                elif key in defaults:
-                    full[key] = defaults[key]
-                else:
-                    full[key] = default
-            i = len(out) + 1
-            if "name" in block:
-                full["name"] = block["name"] if repeat == 1 else f"{block['name']}_{r + 1}"
+        full = {"type": btype, "index": index}
+        for key, (_, default) in BLOCK_SCHEMA[btype].items():
+            if key in block:
+                full[key] = block[key]
+            elif key in defaults:  # checked for every type that takes it; its form for this one
+                full[key] = BLOCK_SCHEMA[btype][key][0](defaults[key], key)
             else:
-                full["name"] = f"b{i}_{btype}" if btype in _SINGLE_LAYER else f"b{i}"
-            out.append(full)
+                full[key] = default
+        full["name"] = name
+        out.append(full)
     return out
 
 
@@ -908,13 +1078,21 @@ def build_blocks(x, spec: Mapping, rank: int):
             )
         try:
             x = _apply_block(x, b, rank)
-        except InputError as exc:
-            raise InputError(
+        except InputError as exc:  # InputTooSmall (a valid window on a short input) stays one
+            raise type(exc)(
                 f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {exc}"
             ) from None
         except ValueError as exc:  # a Keras shape error
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise InputError(
                 f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: {first}"
+            ) from None
+        except Exception as exc:
+            if not out_of_memory(exc):
+                raise
+            raise InputError(
+                f"{_where(spec['name'], b['index'], b['type'])}, input shape {shape}: out of "
+                f"memory allocating its weights ({memory_cause(exc)}); use fewer filters/units "
+                "or a smaller kernel"
             ) from None
     return x

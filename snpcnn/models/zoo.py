@@ -29,8 +29,21 @@ from importlib import resources
 from typing import Any
 
 from snpcnn.errors import InputError
-from snpcnn.models.core import check_activation, check_bool, check_choice, check_rate
-from snpcnn.models.spec import apply_overrides, read_architecture_file, validate_architecture
+from snpcnn.models.core import (
+    PADDINGS,
+    check_activation,
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_rate,
+)
+from snpcnn.models.spec import (
+    MAX_DEPTH,
+    MAX_WIDTH,
+    apply_overrides,
+    read_architecture_file,
+    validate_architecture,
+)
 
 __all__ = [
     "list_presets",
@@ -57,6 +70,22 @@ def _check_width(width: Any) -> float:
     return float(width)
 
 
+def _count(value: Any, name: str, preset: str, limit: int | None = None) -> int:
+    """A preset parameter that counts something (an int >= 1, not a bool or a string)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 1
+        or (limit is not None and value > limit)
+    ):
+        upto = f" up to {limit:,}" if limit is not None else ""
+        raise InputError(
+            f"preset '{preset}': Invalid value for argument `{name}`. Expected a strictly "
+            f"positive integer{upto}. Received {name}={value!r}."
+        )
+    return value
+
+
 def _w(n: int, width: float) -> int:
     """``n`` channels scaled by ``width`` (at least 1)."""
     return max(1, int(round(n * width)))
@@ -76,6 +105,7 @@ def lenet5(
     """
     activation = check_activation(activation)
     pooling = check_choice(pooling, "pooling", ("max", "avg"))
+    padding = check_choice(padding, "padding", PADDINGS)
     width = _check_width(width)
     saturating = activation in ("tanh", "sigmoid")
     return validate_architecture(
@@ -168,6 +198,8 @@ def _vgg(
 ) -> dict:
     width = _check_width(width)
     check_rate(dropout, "dropout")
+    dense_units = _count(dense_units, "dense_units", config, MAX_WIDTH)
+    global_pool = check_bool(global_pool, "global_pool")
     blocks: list[dict] = [
         {
             "name": f"block{i}",
@@ -379,6 +411,10 @@ def densenet_small(
     ``layers_per_block`` bottleneck layers (growth rate k), transitions with
     ``compression``, final BN + ReLU, global average pooling.
     """
+    growth_rate = _count(growth_rate, "growth_rate", "densenet_small", MAX_WIDTH // 2)
+    layers_per_block = _count(layers_per_block, "layers_per_block", "densenet_small", MAX_DEPTH)
+    n_blocks = _count(n_blocks, "n_blocks", "densenet_small", MAX_DEPTH)
+    compression = check_fraction(compression, "compression")
     blocks: list[dict] = [
         {"name": "conv1", "type": "conv", "filters": 2 * growth_rate, "kernel_size": 3}
     ]

@@ -165,3 +165,30 @@ def test_xla_refused_by_keras_is_one_note_not_a_raw_warning(caplog):
     assert not [w for w in caught if "jit_compile" in str(w.message)]
     notes = [r.getMessage() for r in caplog.records if "--xla" in r.getMessage()]
     assert len(notes) == 1 and "op determinism" in notes[0] and "\n" not in notes[0]
+
+
+@pytest.mark.parametrize("head, n, entropy", [("binary", 1, "binary"), ("multiclass", 3, "sparse")])
+def test_a_regression_loss_on_a_classification_head_is_one_warning(head, n, entropy):
+    # [training] loss = "mae" was silently ignored by the binary and multiclass heads
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    spec = {
+        "name": f"mae_{head}",
+        "training": {"loss": "mae"},
+        "blocks": [{"type": "conv", "filters": 2, "kernel_size": 3}, {"type": "flatten"}],
+    }
+    with pytest.warns(
+        InputWarning,
+        match=rf"\[training\] loss = 'mae' applies to quantitative.*"
+        rf"{head} head trains with {entropy}",
+    ) as rec:
+        compile_model(build_model(spec, (12, 1), head=head, n_outputs=n), head)
+    assert len([w for w in rec if w.category is InputWarning]) == 1
+    assert "\n" not in str(rec[0].message)
+    with warnings.catch_warnings():  # once per model: the folds and seeds of a run say nothing
+        warnings.simplefilter("error", InputWarning)
+        compile_model(build_model(spec, (12, 1), head=head, n_outputs=n), head)
+        mse = {**spec, "name": f"mse_{head}", "training": {"loss": "mse"}}
+        compile_model(build_model(mse, (12, 1), head=head, n_outputs=n), head)

@@ -159,8 +159,8 @@ BAD = [
         "unknown key `filter` in `defaults`",
     ),
     (
-        {"name": "x", "defaults": {"l2": -1}, "blocks": [{"type": "flatten"}]},
-        r"`defaults`: .*Received l2=-1",
+        {"name": "x", "defaults": {"l2": -1}, "blocks": [{"type": "dense", "units": 2}]},
+        r"`defaults` \(for the 'dense' blocks\): .*Received l2=-1",
     ),
     (
         {"name": "x", "blocks": [{"type": "conv", "filters": 4, "kernel_size": []}]},
@@ -264,3 +264,183 @@ def test_schema_defaults_match_block_functions():
                 assert params[key].default is inspect.Parameter.empty, (btype, key)
             else:
                 assert params[key].default == default, (btype, key)
+
+
+def test_screen_without_linear_is_refused(tmp_path):
+    # the screen picks its windows from the linear start's residuals (snpcnn.training); without
+    # a `linear` table it was silently ignored (evenly spaced windows)
+    f = tmp_path / "scr.toml"
+    f.write_text(
+        'name = "scr"\n[screen]\nwindows = 8\nwidth = 5\n[[blocks]]\ntype = "conv"\n'
+        'filters = 4\nkernel_size = 5\nstrides = 5\n[[blocks]]\ntype = "flatten"\n'
+    )
+    with pytest.raises(InputError, match=r"scr.toml: architecture 'scr': `screen`.*`linear`") as e:
+        load_architecture(f)
+    assert "\n" not in str(e.value)
+    lin = tmp_path / "lin.toml"
+    lin.write_text(f.read_text().replace("[screen]", "[linear]\nl2 = 1e-3\n[screen]", 1))
+    assert load_architecture(lin)["screen"]["windows"] == 8
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_file_that_is_not_utf8_is_named_so(tmp_path, suffix):
+    f = tmp_path / f"utf16{suffix}"
+    f.write_bytes(b"\xff\xfe" + 'name = "x"\n'.encode("utf-16-le"))
+    with pytest.raises(InputError, match=rf"utf16{suffix}: not UTF-8 text .*must be UTF-8") as e:
+        load_architecture(f)
+    assert "\n" not in str(e.value) and "JSON (" not in str(e.value)
+
+
+def _conv(**kw):
+    return {"type": "conv", "filters": 2, "kernel_size": 3, **kw}
+
+
+NAME_CLASHES = [
+    # a repeated block's copies (c_1, c_2) against a block named c_1
+    (
+        {"blocks": [_conv(name="c", repeat=2), _conv(name="c_1"), {"type": "flatten"}]},
+        r"blocks\[1\] \(type 'conv'\), named 'c_1': that name is already used by blocks\[0\].*"
+        r"repeat 1 of 'c'.*rename one of the blocks",
+    ),
+    # a block named like the default name of an unnamed block (b2)
+    (
+        {"blocks": [_conv(name="b2"), _conv(), {"type": "flatten"}]},
+        r"blocks\[1\].*named 'b2' by default.*already used by blocks\[0\]",
+    ),
+    # the wide path's layers
+    (
+        {"linear": {}, "blocks": [_conv(), {"type": "flatten", "name": "wide_concat"}]},
+        r"named 'wide_concat': that name is also a layer of the `linear` \(wide\) path",
+    ),
+    (
+        {"linear": {}, "blocks": [_conv(), {"type": "flatten", "name": "linear_flatten"}]},
+        "named 'linear_flatten': that name is also a layer of the `linear`",
+    ),
+    # only a built model shows this one: a vgg block `a` makes a_1_conv, as does a conv `a_1`
+    (
+        {
+            "blocks": [
+                {"type": "vgg", "name": "a", "filters": 2},
+                _conv(name="a_1"),
+                {"type": "flatten"},
+            ]
+        },
+        r"two layers are called 'a_1_conv' \(made by blocks\[0\] \(type 'vgg'.*blocks\[1\]",
+    ),
+]
+
+
+@pytest.mark.parametrize("spec, match", NAME_CLASHES)
+def test_layer_name_clashes_are_one_line_errors_naming_the_file(tmp_path, spec, match):
+    # these were Keras ValueErrors ("The name "c_1_conv" is used 2 times in the model"), which
+    # the CLI reported as an internal error
+    f = tmp_path / "clash.json"
+    f.write_text(json.dumps({"name": "clash", **spec}))
+    with pytest.raises(InputError, match=match) as e:
+        build_model(f, (40, 1))
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: architecture 'clash'") and "\n" not in msg
+
+
+HEADED = {
+    "name": "headed",
+    "blocks": [{"type": "conv", "filters": 2, "kernel_size": 3}, {"type": "head"}],
+}
+
+
+def test_defaults_and_overrides_are_checked_per_block_type_that_takes_them():
+    # a head's units is a list; it was checked as a dense block's (the first type with `units`)
+    spec = load_architecture({**HEADED, "defaults": {"units": [16]}})
+    assert resolve_blocks(spec)[1]["units"] == (16,)
+    model = build_model(HEADED, (30, 1), units=[16, 8])
+    fc = [layer for layer in model.layers if layer.name.startswith("b2_fc")]
+    assert [layer.units for layer in fc if hasattr(layer, "units")] == [16, 8]
+    # with a dense block too, an int suits both (the head takes it as a one-layer list)...
+    both = {**HEADED, "blocks": [{"type": "dense", "units": 4}, {"type": "head"}]}
+    resolved = resolve_blocks(load_architecture({**both, "defaults": {"units": 8}}))
+    assert (resolved[0]["units"], resolved[1]["units"]) == (4, (8,))
+    # ...a list does not, and the error names the block type
+    with pytest.raises(InputError, match=r"`defaults` \(for the 'dense' blocks\).*units=\[16\]"):
+        load_architecture({**both, "defaults": {"units": [16]}})
+    with pytest.raises(InputError, match=r"'dense' blocks.*units=\[16, 8\]"):
+        load_architecture(both, units=[16, 8])
+
+
+def test_a_defaults_key_that_no_block_takes_is_an_error():
+    # dropout blocks read `rate`: `dropout = 0.5` in [defaults] was silently ignored
+    spec = {
+        "name": "x",
+        "defaults": {"dropout": 0.5},
+        "blocks": [
+            {"type": "conv", "filters": 2, "kernel_size": 3},
+            {"type": "flatten"},
+            {"type": "dropout", "rate": 0.1},
+        ],
+    }
+    with pytest.raises(
+        InputError,
+        match=r"`defaults` key `dropout` is taken by no block.*"
+        r"use a key its blocks take: .*rate",
+    ) as e:
+        load_architecture(spec)
+    assert "\n" not in str(e.value) and str(e.value).startswith("architecture 'x': ")
+    assert load_architecture({**spec, "defaults": {"rate": 0.5}})["blocks"][2]["rate"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "block, match",
+    [
+        ({"type": "conv", "filters": 10**12, "kernel_size": 3}, r"up to 65,536 .*filters=10+\."),
+        ({"type": "conv", "filters": 2, "kernel_size": 3, "repeat": 10**6}, r"up to 1,000 .*"),
+        ({"type": "head", "units": [8, 70_000]}, r"up to 65,536 units.*units=\[8, 70000\]"),
+        ({"type": "vgg", "filters": 2, "n_convs": 5000}, r"up to 1,000 .*n_convs=5000"),
+        ({"type": "dense_block", "n_layers": 2, "growth_rate": 10**6}, "growth_rate=1000000"),
+    ],
+)
+def test_sizes_have_documented_upper_bounds(block, match):
+    # filters = 1e12 ran out of memory inside TensorFlow (an internal error); repeat = 1e6 hung
+    with pytest.raises(InputError, match=match) as e:
+        load_architecture({"name": "big", "blocks": [block, {"type": "flatten"}]})
+    assert "\n" not in str(e.value)
+    # the largest accepted values are far above any preset's (4,096 units, 512 filters)
+    load_architecture(
+        {
+            "name": "ok",
+            "blocks": [
+                {"type": "conv", "filters": 65_536, "kernel_size": 1, "repeat": 1000},
+                {"type": "flatten"},
+            ],
+        }
+    )
+
+
+def test_a_model_too_large_for_memory_is_a_one_line_error_naming_the_allocation():
+    # 10^9 x 2 x 65,536 float32 weights (a 512 TB kernel) cannot be allocated anywhere
+    spec = {
+        "name": "huge",
+        "blocks": [{"type": "conv", "filters": 65_536, "kernel_size": 10**9}, {"type": "flatten"}],
+    }
+    with pytest.raises(
+        InputError,
+        match=r"architecture 'huge', blocks\[0\] \(type 'conv'\), "
+        r"input shape \(10, 2\): out of memory allocating its weights "
+        r"\(a weight tensor of 131,072,000,000,000 values",
+    ) as e:
+        build_model(spec, (10, 2))
+    assert "\n" not in str(e.value)
+
+
+def test_a_window_too_long_for_the_data_names_the_architecture_file(tmp_path):
+    # found only once the genotypes are loaded (fit), so the message must say which file
+    f = tmp_path / "long.toml"
+    f.write_text(
+        'name = "v"\n[[blocks]]\ntype = "conv"\nfilters = 4\nkernel_size = 5000\n'
+        'padding = "valid"\n[[blocks]]\ntype = "flatten"\n'
+    )
+    with pytest.raises(
+        InputError,
+        match=r"long.toml: architecture 'v', blocks\[0\].*"
+        r"smaller than the window \(5000,\)",
+    ) as e:
+        build_model(str(f), (1279, 1))
+    assert str(e.value).startswith(f"{f}: ")

@@ -209,3 +209,26 @@ def test_presets_are_plain_data():
         spec = get_preset(name)
         assert spec["name"] == name
         assert all(isinstance(b, dict) and "type" in b for b in spec["blocks"])
+
+
+@pytest.mark.parametrize(
+    "preset, params, match",
+    [
+        # "12" * 2 gave filters='1212'
+        (
+            "densenet_small",
+            {"growth_rate": "12"},
+            r"densenet_small'.*`growth_rate`.*Received growth_rate='12'",
+        ),
+        ("densenet_small", {"layers_per_block": True}, "Received layers_per_block=True"),
+        ("densenet_small", {"n_blocks": 2.0}, "Received n_blocks=2.0"),
+        ("densenet_small", {"compression": "0.5"}, "Received compression='0.5'"),
+        ("vgg11", {"dense_units": "64"}, r"`dense_units`.*Received dense_units='64'"),
+        ("vgg11", {"global_pool": 1}, "Received global_pool=1"),
+        ("lenet5", {"padding": "vaild"}, "Received padding='vaild'"),
+    ],
+)
+def test_preset_parameters_are_type_checked(preset, params, match):
+    with pytest.raises(InputError, match=match) as e:
+        get_preset(preset, **params)
+    assert "\n" not in str(e.value)
