@@ -912,6 +912,9 @@ def summarize(results: pd.DataFrame, order: Sequence[str] | None = None) -> pd.D
         Columns ``dataset, trait, model, metric, mean, sd, count, n_collapsed, n_folds``.
     """
     keys = ["dataset", "trait", "model", "metric"]
+    # an undefined fold (its observed values all equal) scores no model: left out of every
+    # mean, its accuracy too (which has a value there: the share of one class)
+    results = results.assign(value=results["value"].where(results["status"].ne("undefined")))
     g = results.groupby(keys, sort=False)
     out = g["value"].agg(mean="mean", sd="std", count="count").reset_index()
     out["n_collapsed"] = (

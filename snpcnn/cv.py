@@ -385,6 +385,9 @@ class CVResults:
         count in the comparison).
         """
         m = self.metrics
+        # an undefined fold (its observed values all equal) scores no model: left out of
+        # every mean, its accuracy too (which has a value there: the share of one class)
+        m = m.assign(value=m["value"].where(m["status"].ne("undefined")))
         g = m.groupby(["trait", "model", "metric"], sort=False)
         out = g["value"].agg(["mean", "std", "count"]).reset_index()
         coll = m.assign(c=m["status"].eq("collapsed")).groupby(

@@ -807,3 +807,20 @@ def test_a_bad_trait_in_a_later_dataset_fails_before_any_training(tmp_path, exam
 def test_paired_names_an_unknown_reference(reference):
     with pytest.raises(InputError, match="no model 'nope' in these results"):
         reference.bench.paired("nope")
+
+
+def test_summarize_leaves_undefined_folds_out_of_every_mean():
+    from snpcnn.bench import summarize
+
+    results = pd.DataFrame(
+        {
+            "dataset": "d",
+            "trait": "t",
+            "model": "m",
+            "metric": "accuracy",
+            "value": [0.8, 0.6, 1.0],
+            "status": ["ok", "ok", "undefined"],
+        }
+    )
+    row = summarize(results).iloc[0]
+    assert row["count"] == 2 and row["mean"] == pytest.approx(0.7) and row["n_folds"] == 3

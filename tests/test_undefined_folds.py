@@ -59,6 +59,12 @@ def test_a_fold_without_cases_is_undefined_for_every_model(rare_trait):
     summary = res.summary().set_index(["model", "metric"])
     assert summary.loc[("GBLUP", "auc"), "count"] == 3
     assert summary.loc[("GBLUP", "auc"), "n_collapsed"] == 0
+    # the accuracy has a value in an undefined fold (the share of its one class), but the
+    # fold scores no model: left out of the mean as the AUC is (it was averaged in)
+    acc = res.metrics[(res.metrics["metric"] == "accuracy") & (res.metrics["model"] == "GBLUP")]
+    ok = acc[acc["status"] == "ok"]["value"]
+    assert summary.loc[("GBLUP", "accuracy"), "count"] == 3
+    assert summary.loc[("GBLUP", "accuracy"), "mean"] == pytest.approx(ok.mean())
     notes = [n for n in res.notes if "one class" in n]
     assert len(notes) == 2 and "is 0 (one class)" in notes[0] and "stratify=True" in notes[0]
     assert not any("predicted a constant" in n for n in res.notes)
