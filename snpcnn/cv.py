@@ -542,7 +542,9 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups) -> Targe
                 + ", ".join(map(str, table.columns[:20]))
             )
         raw = table.loc[sample_ids, groups]
-        grp = raw.astype(str).to_numpy()
+        # labels as text, but '2.0' (a whole number written by a float column, or one
+        # file's spelling) is the group '2': they were two families
+        grp = raw.astype(str).str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy()
         n_groups = len(set(grp[~raw.isna().to_numpy()]))
         if n_groups > 0.5 * len(sample_ids):
             report["groups_many"] = (

@@ -157,6 +157,17 @@ def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
     assert (grouped.predictions.assign(fam=fam).groupby("fam").fold.nunique() == 1).all()
 
 
+def test_a_group_written_2_and_2_point_0_is_one_group(wheat_small):
+    """'2' and '2.0' in a groups column are one family (they were two, split over folds)."""
+    g, ph, _ = wheat_small
+    table = ph.table.copy()
+    table["family"] = [f"{i % 12}" + (".0" if (i // 12) % 2 else "") for i in range(len(table))]
+    ph2 = type(ph)(table=table, traits=list(ph.traits), source=ph.source)
+    res = cross_validate(g, ph2, "GY_E1", folds=3, groups="family", cnn=False, **FAST)
+    fam = table.loc[res.predictions.sample_id, "family"].str.replace(".0", "", regex=False)
+    assert (res.predictions.assign(fam=fam.to_numpy()).groupby("fam").fold.nunique() == 1).all()
+
+
 def test_snp_preselection_inside_folds_and_in_the_final_model(wheat_small):
     g, ph, folds = wheat_small
     kept = []
