@@ -349,6 +349,9 @@ def fit(
         ),
         baselines=BaselineConfig(names=_split_list(baselines)),
     )
+    from snpcnn.models import load_architecture
+
+    load_architecture(model_arg)  # a bad architecture file is one line before any data
 
     # --workers / --ray-address: Ray starts in the background while the inputs are read
     # (its workers import the fold task's modules); stopped when the command ends

@@ -446,9 +446,7 @@ def test_a_closed_pipe_is_not_an_internal_error(monkeypatch):
     assert r.exit_code == 0 and "internal error" not in r.output, r.output
 
 
-def test_summary_names_samples_left_out_and_run_json_holds_the_architecture(
-    small_files, tmp_path
-):
+def test_summary_names_samples_left_out_and_run_json_holds_the_architecture(small_files, tmp_path):
     """summary.md says how many phenotyped and genotyped samples the join by id left out
     (it said only how many were used); run.json records the network as built and the
     architecture file's checksum (it held only the file's name)."""
@@ -467,3 +465,21 @@ def test_summary_names_samples_left_out_and_run_json_holds_the_architecture(
     config = json.loads((tmp_path / "out" / "run.json").read_text())["config"]
     assert config["model_file"]["sha256"] and config["model_file"]["path"].endswith("tiny.toml")
     assert [b["type"] for b in config["architecture"]["blocks"]][-1] == "dense"
+
+
+def test_a_bad_architecture_file_is_refused_before_the_genotypes_are_read(small_files, tmp_path):
+    d = small_files
+    bad = tmp_path / "dup.toml"
+    bad.write_text(
+        'name = "dup"\n[[blocks]]\ntype = "conv"\nname = "c"\nfilters = 2\nkernel_size = 3\n'
+        'repeat = 2\n[[blocks]]\ntype = "conv"\nname = "c_1"\nfilters = 2\nkernel_size = 3\n'
+        '[[blocks]]\ntype = "flatten"\n'
+    )
+    r = CliRunner().invoke(
+        main,
+        ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--model", str(bad)]
+        + ["--out", str(tmp_path / "o")],
+    )
+    err = _one_error(r)
+    assert str(bad) in err and "already used" in err
+    assert "reading genotypes" not in r.output and not (tmp_path / "o").exists()
