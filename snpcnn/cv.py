@@ -755,6 +755,42 @@ def _fold_seed(seed: int, repeat: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0] % (2**31 - 1))
 
 
+def _uncrossfitted_note(training) -> list[str]:
+    """Where ``conv_folds`` is 0 but the architecture's start choice or SNP screen runs
+    only on cross-fitted networks: say, once per fit, what the model trains instead (the
+    windows stayed evenly spaced, without a word)."""
+    import warnings
+
+    from snpcnn.models import load_architecture
+    from snpcnn.models.spec import kernel_starts
+
+    if training.conv_folds != 0 or training.linear_init != "ridge_loo":
+        return []
+    try:
+        spec = load_architecture(training.model)
+    except (InputError, TypeError):
+        return []
+    linear = spec.get("linear") or {}
+    lost = []
+    if spec.get("screen"):
+        lost.append("its SNP screen (the windows stay evenly spaced over the SNPs)")
+    if kernel_starts(linear) or linear.get("multitrait"):
+        lost.append("its start choice (the start is RR-BLUP)")
+    if spec.get("triple_stage"):
+        lost.append("its second stage over SNP triples")
+    if not lost:
+        return []
+    note = (
+        f"{opt('conv_folds', 0)}: "
+        + (", ".join(lost[:-1]) + " and " if len(lost) > 1 else "")
+        + f"{lost[-1]} run only on cross-fitted networks, "
+        f"so this fit trains without them on one inner split; {opt('conv_folds', 5)} (the "
+        "default) trains the architecture as designed"
+    )
+    warnings.warn(note, InputWarning, stacklevel=3)
+    return [note]
+
+
 def _architecture_record(model, overrides) -> dict:
     """run.json's record of the CNN's architecture: the resolved spec (every block and
     table, overrides applied) and, for a file, its path and checksum."""
@@ -1267,6 +1303,8 @@ def cross_validate(
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
     train_head = cnn_head(targets.head, training.model, training.linear_init)
+    if cnn:
+        size_notes += _uncrossfitted_note(training)
     size_notes += _input_notes(
         genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head
     )

@@ -1,5 +1,7 @@
 """Cross-validation engine: no leakage, same folds for every model, determinism, collapse."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,3 +243,21 @@ def test_the_poorly_called_samples_note_does_not_promise_predictions_near_the_me
     assert len(note) == 1 and "near the mean" not in note[0]
     assert "a linear model's lean toward the training average" in note[0]
     assert "a kernel start's or the convolutions' need not" in note[0]
+
+
+def test_conv_folds_0_says_what_the_default_trains_without(wheat_small):
+    """The default's screen and start choice run only on cross-fitted networks: with
+    conv_folds=0 its windows stayed evenly spaced and its start RR-BLUP without a word."""
+    from snpcnn.errors import InputWarning
+
+    g, ph, _ = wheat_small
+    with pytest.warns(InputWarning, match="conv_folds=0: its SNP screen") as caught:
+        res = cross_validate(
+            g, ph, "GY_E1", folds=2, conv_folds=0, epochs=1, baselines=(), refit=False
+        )
+    (msg,) = [str(w.message) for w in caught if "conv_folds=0" in str(w.message)]
+    assert "its start choice (the start is RR-BLUP)" in msg and msg in res.notes
+    # a network without them: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        cross_validate(g, ph, "GY_E1", folds=2, baselines=(), **{**FAST, "conv_folds": 0})
