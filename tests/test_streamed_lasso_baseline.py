@@ -47,7 +47,7 @@ def test_streamed_lasso_equals_the_in_memory_fit(covariates):
     np.testing.assert_allclose(p_lazy, p_mem, atol=1e-6)
 
 
-def test_streamed_lasso_refuses_monomorphic_and_constant_input():
+def test_streamed_lasso_refuses_monomorphic_input_and_fits_a_constant_trait():
     from snpcnn.errors import InputError
 
     geno = Genotypes(np.ones((40, 20), dtype=np.int8), [f"s{i}" for i in range(40)])
@@ -57,8 +57,11 @@ def test_streamed_lasso_refuses_monomorphic_and_constant_input():
         Lasso().fit(DosageRows(geno, pre, np.arange(40)), y)
     geno, _ = _data(n=40)
     pre = GenotypePreprocessor().fit(geno, np.arange(40))
-    with pytest.raises(InputError, match="constant"):
-        Lasso().fit(DosageRows(geno, pre, np.arange(40)), np.ones(40))
+    # a constant trait: fitted as in memory (no effect; it predicts the constant)
+    rows = DosageRows(geno, pre, np.arange(40))
+    const = Lasso().fit(rows, np.ones(40))
+    np.testing.assert_allclose(const.predict(rows), 1.0)
+    assert const.n_selected_ == 0
 
 
 def test_cross_validate_runs_the_lasso_baseline_on_streamed_folds(tmp_path, monkeypatch):

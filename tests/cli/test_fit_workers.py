@@ -51,17 +51,19 @@ def test_fit_workers_gives_the_serial_results_and_leaves_no_ray(example_data, tm
     assert not ray.is_initialized()  # the early Ray was stopped with the command
 
 
-def test_fit_workers_with_an_unreachable_cluster_is_a_one_line_error(example_data, tmp_path):
+def test_fit_workers_with_an_unreachable_cluster_is_a_one_line_error(
+    example_data, tmp_path, tiny_toml
+):
     (tmp_path / "geno.csv").write_text("sample_id,s1\na,0\n")
     (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1.0\n")
-    (tmp_path / "tiny.toml").write_text("")
+    (tmp_path / "tiny.toml").write_text(tiny_toml)  # fit checks the architecture first
     r = CliRunner().invoke(main, _args(tmp_path, tmp_path / "o", "--ray-address", "127.0.0.1:9"))
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "127.0.0.1:9" in r.output.strip().splitlines()[-1]
     assert not (tmp_path / "o").exists()
 
 
-def test_fit_workers_reports_a_missing_input_before_starting_ray(tmp_path, monkeypatch):
+def test_fit_workers_reports_a_missing_input_before_starting_ray(tmp_path, monkeypatch, tiny_toml):
     import snpcnn.executor as ex
 
     def no_ray(*a, **k):
@@ -69,7 +71,7 @@ def test_fit_workers_reports_a_missing_input_before_starting_ray(tmp_path, monke
 
     monkeypatch.setattr(ex, "start_early", no_ray)
     (tmp_path / "pheno.csv").write_text("sample_id,GY_E1\na,1.0\n")
-    (tmp_path / "tiny.toml").write_text("")
+    (tmp_path / "tiny.toml").write_text(tiny_toml)
     r = CliRunner().invoke(main, _args(tmp_path, tmp_path / "o", "--workers", "2"))
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert (
