@@ -89,9 +89,19 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     sample_ids = np.asarray(sample_ids).astype(str)
     missing = [s for s in sample_ids if s not in mapping.index]
     if missing:
+        from snpcnn.io.phenotypes import _match_hints
+
+        extra = [s for s in mapping.index if s not in set(sample_ids)]
+        hint = _match_hints(extra, missing) if extra else ""
+        shown = ", ".join(f"'{e}'" for e in extra[:3])
         raise InputError(
-            f"{path}: {len(missing)} phenotyped sample(s) have no fold, e.g. '{missing[0]}'; "
-            "add them to the fold table"
+            f"{path}: {len(missing)} phenotyped sample(s) have no fold, e.g. '{missing[0]}'"
+            + (
+                f"; {len(extra)} of the table's ids are no phenotyped sample, e.g. {shown}"
+                f"{hint}: make its ids those of the phenotype file"
+                if extra
+                else "; add them to the fold table"
+            )
         )
     used = set(sample_ids)
     extra = [s for s in mapping.index if s not in used]

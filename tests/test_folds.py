@@ -43,3 +43,18 @@ def test_read_folds_file(tmp_path, shared_data):
     bad.write_text("sample_id,fold\ns0,1\ns1,2\n")
     with pytest.raises(InputError, match="no fold"):
         read_folds(bad, np.array(["s0", "s1", "s2"]))
+
+
+def test_fold_table_ids_in_another_form_are_named(tmp_path):
+    """A fold table whose ids were written as numbers ('775.0') matched no sample; the
+    error showed only a phenotyped id, not what the table holds."""
+    path = tmp_path / "folds.csv"
+    pd.DataFrame({"sample_id": [f"{i}.0" for i in range(1, 7)], "fold": [1, 2] * 3}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(InputError) as err:
+        read_folds(path, np.array([str(i) for i in range(1, 7)]))
+    msg = str(err.value)
+    assert "6 phenotyped sample(s) have no fold, e.g. '1'" in msg
+    assert "6 of the table's ids are no phenotyped sample, e.g. '1.0', '2.0', '3.0'" in msg
+    assert "6 ids would match dropping a '.0' ending" in msg
