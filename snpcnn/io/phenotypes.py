@@ -389,7 +389,8 @@ class Phenotypes:
         src, lines = self._origin.get(column, (self.source, {}))
         if sample_id in lines:
             return f"{src} line {lines[sample_id]}"
-        return f"{src} (sample not in that file)"
+        hint = (self.info.get("join") or {}).get("hint")
+        return f"{src} (sample not in that file" + (f"; {hint})" if hint else ")")
 
     def covariate_matrix(
         self,
@@ -500,6 +501,22 @@ class Phenotypes:
             ],
             "n_only_in_joined_file": int(only_other.sum()),
         }
+        if (~in_other).any() and only_other.any():
+            # ids on both sides left unmatched that differ only in form (case, zeros, '.0')
+            hint = _match_hints(
+                [str(s) for s in other.table.index[only_other]],
+                [str(s) for s in self.table.index[~in_other]],
+            )
+            if hint:
+                info["join"]["hint"] = hint.lstrip("; ")
+                import warnings
+
+                warnings.warn(
+                    f"{other.source}: {int((~in_other).sum())} of the {len(in_other)} samples "
+                    f"of {self.source} are not in it{hint}: make the ids identical in both files",
+                    AlignmentWarning,
+                    stacklevel=3,
+                )
         origin = dict(self._origin)
         origin.update(other._origin)
         return Phenotypes(

@@ -350,3 +350,12 @@ def test_a_gzip_file_cut_short_is_a_one_line_error(tmp_path, example_data):
         read_phenotypes(tmp_path / "p.csv.gz")
     with pytest.raises(InputError, match="f.csv.gz: cannot read the fold table .Compressed"):
         read_folds(tmp_path / "f.csv.gz", np.array(["1"]))
+
+
+def test_a_covariates_file_whose_ids_differ_in_case_says_so(tmp_path):
+    ph = _write(tmp_path, "p.csv", "sample_id,y\nAb1,1.0\nAb2,2.0\nAb3,3.0\n")
+    cov = _write(tmp_path, "c.csv", "sample_id,sex\nab1,F\nab2,M\nab3,M\n")
+    with pytest.warns(AlignmentWarning, match="would match ignoring case"):
+        joined = read_phenotypes(ph, covariates=["sex"], covariates_path=cov)
+    with pytest.raises(InputError, match=r"sample not in that file; 3 ids would match ignoring"):
+        joined.covariate_matrix(["Ab1", "Ab2"])
