@@ -700,10 +700,12 @@ def trait_outlier_notes(targets: Targets) -> list[str]:
         codes = ok[np.isin(y[ok], MISSING_CODES) & (z > 5)]
         if len(codes):
             i = codes[0]
+            vals, counts = np.unique(y[codes], return_counts=True)
+            which = ", ".join(f"{v:g} in {c}" for v, c in zip(vals, counts))
             notes.append(
-                f"trait '{t}': {len(codes)} sample(s) have a value such as {y[i]:g} (sample "
-                f"'{targets.sample_ids[i]}'), far from the others: if it is a missing-value "
-                "code, leave the cell empty or write NA"
+                f"trait '{t}': {len(codes)} sample(s) have a value that looks like a missing-"
+                f"value code ({which}; e.g. sample '{targets.sample_ids[i]}'), far from the "
+                "others: if it is one, leave the cell empty or write NA"
             )
             continue
         worst = int(np.argmax(z))

@@ -128,7 +128,10 @@ def test_a_covariate_equal_to_the_trait_leaves_genomic_r_undefined(coded, tmp_pa
 
 @pytest.mark.parametrize(
     "value, said",
-    [(1e4, "has the value 10000, "), (-9.0, "have a value such as -9 (sample")],
+    [
+        (1e4, "has the value 10000, "),
+        (-9.0, "looks like a missing-value code (-9 in 1; e.g. sample"),
+    ],
 )
 def test_an_extreme_trait_value_is_named(coded, tmp_path, value, said):
     ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
