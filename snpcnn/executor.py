@@ -242,9 +242,10 @@ def pin_threads(n: int) -> None:
 class _CachePath:
     """A genotype matrix memory-mapped from a snpcnn cache, sent as its path."""
 
-    def __init__(self, path: str, n_samples: int, n_snps: int):
+    def __init__(self, path: str, n_samples: int, n_snps: int, cache_id: str | None = None):
         self.path = path
         self.shape = (n_samples, n_snps)
+        self.cache_id = cache_id  # the meta.json the run read (snpcnn.io.cache.cache_id)
 
 
 _OPENED: dict[str, Any] = {}
@@ -268,21 +269,30 @@ def _cache_handle(obj: Any) -> _CachePath | None:
         return None
     if g.shape != obj.shape or list(map(str, g.samples)) != list(map(str, obj.samples)):
         return None  # a subset or a reordering of the cache: send the object itself
-    return _CachePath(folder, *obj.shape)
+    ours = getattr(d, "snpcnn_cache_id", None)
+    if ours is None or getattr(g.dosages, "snpcnn_cache_id", None) != ours:
+        return None  # the cache at that path is no longer the one read: send the matrix
+    return _CachePath(folder, *obj.shape, cache_id=ours)
 
 
 def _open_cache(folder: str):
-    g = _OPENED.get(folder)
-    if g is None:
-        from snpcnn.io.cache import load_cache
+    from snpcnn.io.cache import cache_id, load_cache
 
-        g = _OPENED[folder] = load_cache(folder, mmap=True)
+    g = _OPENED.get(folder)
+    if g is None or getattr(g.dosages, "snpcnn_cache_id", None) != cache_id(folder):
+        g = _OPENED[folder] = load_cache(folder, mmap=True)  # new, or replaced since
     return g
 
 
 def _resolve(value: Any) -> Any:
     if isinstance(value, _CachePath):
         g = _open_cache(value.path)
+        if value.cache_id is not None and g.dosages.snpcnn_cache_id != value.cache_id:
+            raise InputError(
+                f"{value.path}: the genotype cache changed during the run (replaced, e.g. by "
+                "snpcnn convert --force, after the run read it): its folds would read other "
+                "genotypes; run the command again"
+            )
         if g.shape != value.shape:
             raise InputError(
                 f"{value.path}: the genotype cache seen by this Ray node has shape {g.shape}, "

@@ -467,3 +467,33 @@ def test_a_real_ray_head_passes_the_check(ray_cluster):
     from snpcnn.executor import _check_reachable
 
     _check_reachable(ray_cluster.get_runtime_context().gcs_address)
+
+
+def test_a_cache_replaced_during_a_run_is_never_read_as_the_old_one(tmp_path):
+    """Ray workers reopen a cache by its path: one replaced after the run read it (convert
+    --force) gave every fold other genotypes, silently (GBLUP r 0.23 -> -0.01)."""
+    import pandas as pd
+
+    from snpcnn.executor import _cache_handle, _resolve
+    from snpcnn.io.cache import load_cache, write_cache
+
+    variants = pd.DataFrame(
+        {"chrom": "1", "pos": np.arange(1, 9), "id": [f"v{i}" for i in range(8)]}
+    ).assign(ref="A", alt="G")
+    ids = [f"s{i}" for i in range(12)]
+    rng = np.random.default_rng(2)
+    a = Genotypes(rng.integers(0, 3, size=(12, 8)).astype(np.int8), ids, variants)
+    b = Genotypes(rng.integers(0, 3, size=(12, 8)).astype(np.int8), ids, variants)
+    path = tmp_path / "g.snpcnn"
+    write_cache(a, path)
+    cached = load_cache(path)
+    handle = _cache_handle(cached)
+    assert handle is not None and handle.cache_id
+    np.testing.assert_array_equal(_resolve(handle).dosages, a.dosages)
+    time.sleep(1.1)  # another creation time in meta.json
+    write_cache(b, path, force=True)
+    # the driver sends the matrix it read instead of the path ...
+    assert _cache_handle(cached) is None
+    # ... and a worker handed the old path's handle refuses the new cache
+    with pytest.raises(InputError, match="the genotype cache changed during the run"):
+        _resolve(handle)

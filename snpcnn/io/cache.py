@@ -386,6 +386,15 @@ def write_cache(
 _REBUILD = "rebuild the cache with `snpcnn convert SOURCE OUT.snpcnn --force`"
 
 
+def cache_id(path: str | os.PathLike) -> str | None:
+    """The identity of the cache at ``path`` as it is now: the sha256 of its meta.json
+    (its source, read options and creation time; None where it cannot be read)."""
+    try:
+        return hashlib.sha256((Path(path) / "meta.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
     """Open a cache; the dosages are a read-only ``np.memmap`` unless ``mmap=False``.
 
@@ -418,6 +427,10 @@ def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
         dosages = np.load(path / "dosages.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}/dosages.npy: unreadable ({exc}); {_REBUILD}") from None
+    if isinstance(dosages, np.memmap):
+        # which cache this map holds: a later `convert --force` writes another meta.json
+        # at the same path, and Ray workers that reopen the path compare (snpcnn.executor)
+        dosages.snpcnn_cache_id = cache_id(path)
     if dosages.dtype != np.int8 or dosages.ndim != 2 or list(dosages.shape) != shape:
         raise InputError(
             f"{path}/dosages.npy: expected int8 {shape}, found {dosages.dtype} "
