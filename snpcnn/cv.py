@@ -309,6 +309,12 @@ class CVResults:
             "fits": len(recs),
             "ran": sum(bool(r.get("ran")) for r in recs),
             "kept": sum(bool(r.get("kept")) for r in recs),
+            # fits where it could not run at all: streamed genotypes (no triple screen
+            # there) or several traits
+            "not_offered": {
+                why: sum(r.get("why") == why for r in recs)
+                for why in {r.get("why") for r in recs if r.get("why")}
+            },
         }
 
     def trait_own_starts(self) -> dict | None:

@@ -480,15 +480,28 @@ def conv_kept_text(results, short: bool = False) -> str | None:
     return text + _order_text(orders, short) + _triple_stage_text(stages, short)
 
 
+#: why the triple stage could not run in a fit (training.py's record), as reports say it
+_NO_STAGE = {
+    "streamed genotypes (no triple screen)": "streamed folds: the triple screen needs the "
+    "fold's genotypes in memory",
+    "several outputs": "several traits fitted at once",
+}
+
+
 def _triple_stage_text(stages: dict | None, short: bool) -> str:
     """How often the second stage over SNP triples (``[triple_stage]``) ran and was kept."""
     if not stages:
         return ""
+    skipped = stages.get("not_offered") or {}
     text = (
         f"the second stage over SNP triples (cube filters) ran in {stages['ran']} of "
         f"{stages['fits']} fits (where a triple was significant in the first stage's "
         f"out-of-fold residuals) and was kept in {stages['kept']}; the fits where it was kept "
         "count as convolutions kept"
+        + "".join(
+            f"; it could not run in {n} of the {stages['fits']} fits ({_NO_STAGE.get(why, why)})"
+            for why, n in sorted(skipped.items())
+        )
     )
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 

@@ -40,3 +40,20 @@ def test_long_model_names_do_not_run_into_the_next_panel(tmp_path, monkeypatch):
     assert all("pooled Pearson r = " in t for t in titles)
     assert titles[1].replace("\n", " ").startswith(START)
     plt.close("all")
+
+
+def test_the_triple_stage_text_says_where_it_could_not_run():
+    """On streamed folds the triple stage never runs: the reports said it 'ran in 0 of N
+    fits (where a triple was significant ...)', as if no triple had been found."""
+    from snpcnn.report import _triple_stage_text
+
+    stages = {
+        "fits": 3,
+        "ran": 0,
+        "kept": 0,
+        "not_offered": {"streamed genotypes (no triple screen)": 3},
+    }
+    text = _triple_stage_text(stages, short=True)
+    assert "ran in 0 of 3 fits" in text
+    assert "it could not run in 3 of the 3 fits (streamed folds: the triple screen" in text
+    assert "could not run" not in _triple_stage_text({**stages, "not_offered": {}}, True)
