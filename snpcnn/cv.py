@@ -305,17 +305,17 @@ class CVResults:
         recs = _conv_records(self.histories, "triple_stage")
         if not recs:
             return None
-        return {
+        out = {
             "fits": len(recs),
             "ran": sum(bool(r.get("ran")) for r in recs),
             "kept": sum(bool(r.get("kept")) for r in recs),
-            # fits where it could not run at all: streamed genotypes (no triple screen
-            # there) or several traits
-            "not_offered": {
-                why: sum(r.get("why") == why for r in recs)
-                for why in {r.get("why") for r in recs if r.get("why")}
-            },
         }
+        # fits where it could not run at all: streamed genotypes (no triple screen there)
+        # or several traits
+        whys = sorted({r["why"] for r in recs if r.get("why")})
+        if whys:
+            out["not_offered"] = {w: sum(r.get("why") == w for r in recs) for w in whys}
+        return out
 
     def trait_own_starts(self) -> dict | None:
         """Where the multi-trait CNN-GP was the start and ``[linear] multitrait_trait_choice``

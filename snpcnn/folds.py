@@ -91,7 +91,7 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     if missing:
         from snpcnn.io.phenotypes import _match_hints
 
-        extra = [s for s in mapping.index if s not in set(sample_ids)]
+        extra = [str(s) for s in mapping.index if s not in set(sample_ids)]
         hint = _match_hints(extra, missing) if extra else ""
         shown = ", ".join(f"'{e}'" for e in extra[:3])
         raise InputError(
