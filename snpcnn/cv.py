@@ -860,9 +860,7 @@ def _check_training_parts_vary(table: pd.DataFrame, targets: Targets, folds, str
                         "one sample has another value, and cross-validation needs at least two "
                         "(one to train on, one to test)"
                     )
-                elif isinstance(folds, pd.DataFrame) or (
-                    isinstance(folds, (str, Path)) and not str(folds).isdigit()
-                ):
+                elif _folds_given(folds):
                     fix = f"give a fold table that spreads {trait}'s values over the folds"
                 elif targets.head == "binary" and not stratify:
                     fix = f"add {opt('stratify', True)}, or use fewer folds"
@@ -912,10 +910,15 @@ def _warn_one_class_folds(table: pd.DataFrame, targets: Targets, stratify) -> No
         )
 
 
-def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
-    given = isinstance(folds, pd.DataFrame) or (
+def _folds_given(folds) -> bool:
+    """Whether ``folds`` is a fold table (a DataFrame or a file), not a number K."""
+    return isinstance(folds, pd.DataFrame) or (
         isinstance(folds, (str, Path)) and not str(folds).isdigit()
     )
+
+
+def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
+    given = _folds_given(folds)
     if given and (targets.groups is not None or stratify):
         what = opt("groups") if targets.groups is not None else opt("stratify")
         source = folds if isinstance(folds, (str, Path)) else "a fold table"
