@@ -58,6 +58,7 @@ from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, cano
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
+from snpcnn.io.output import temp_sibling
 from snpcnn.metrics import paired_difference
 from snpcnn.report import atomic_write_text, safe_name
 from snpcnn.training import LINEAR_INITS
@@ -1053,7 +1054,6 @@ class _Dataset:
 
 def _simulate_dataset(spec: DatasetSpec):
     """Genotypes, a phenotype CSV in a temp folder, and per trait its ceiling and causal SNPs."""
-    import tempfile
 
     from snpcnn.simulate import simulate_genotypes, simulate_trait
 
@@ -1779,7 +1779,7 @@ def _finish(partial: Path, out: Path, force: bool) -> None:
             raise InputError(
                 f"output directory {out} exists; use {opt('force', True)} to replace it"
             )
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = temp_sibling(out, "old")
         os.replace(out, old / "x")
     os.replace(partial, out)
     if old is not None:

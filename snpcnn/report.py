@@ -27,7 +27,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import CLI_MODE, InputError, opt
-from snpcnn.io.output import usual_mode
+from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
 
 __all__ = [
@@ -139,7 +139,35 @@ def check_output_dir(
                 f"by snpcnn; it has {_shown(names)}): {opt('force', True)} only replaces a "
                 f"folder snpcnn wrote; choose {_another_out()}"
             )
+        nested = _nested_results(out)
+        if nested is not None:
+            sub, owner = nested
+            raise InputError(
+                f"{out} holds the results of {_MARKER_COMMANDS[owner]} in {sub}, written "
+                f"there later, which replacing {out} would delete, even with "
+                f"{opt('force', True)}; move {sub} out of {out} (or delete it yourself), or "
+                f"choose {_another_out()}"
+            )
     return out
+
+
+def _nested_results(out: Path, depth: int = 2) -> tuple[Path, str] | None:
+    """The first folder inside ``out`` (down to ``depth`` levels) that holds another snpcnn
+    command's results (an explain.json, or a run.json snpcnn wrote), with its marker."""
+    try:
+        subs = sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return None
+    for sub in subs:
+        if (sub / EXPLAIN_MARKER).is_file():
+            return sub, EXPLAIN_MARKER
+        if _written_by_snpcnn(sub / OUTPUT_MARKER):
+            return sub, OUTPUT_MARKER
+        if depth > 1:
+            found = _nested_results(sub, depth - 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _shown(names: list[str]) -> str:
@@ -216,13 +244,14 @@ def atomic_directory(
     ``command``, the command that writes it."""
     out = check_output_dir(out, force, marker=marker, command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    reap_stale(out)
+    tmp = temp_sibling(out)
     try:
         yield tmp
         usual_mode(tmp)
         old = None
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            old = temp_sibling(out, "old")
             os.replace(out, old / "x")
         os.replace(tmp, out)
         if old is not None:

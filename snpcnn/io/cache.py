@@ -41,7 +41,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ import pandas as pd
 
 from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
+from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
 
 __all__ = [
     "CACHE_SUFFIX",
@@ -341,8 +341,8 @@ def write_cache(
         if "\n" in s or "\r" in s:
             raise InputError(f"sample id {s!r} contains a line break; cannot write {dst}")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".{dst.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    reap_stale(dst)
+    tmp = temp_sibling(dst)
     try:
         with open(tmp / "dosages.npy", "wb") as fh:
             np.save(fh, np.ascontiguousarray(g.dosages), allow_pickle=False)
@@ -370,10 +370,12 @@ def write_cache(
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=2)
             fh.write("\n")
+        usual_mode(tmp)
         if dst.exists():
-            old = dst.parent / f".{dst.name}.old-{uuid.uuid4().hex[:8]}"
+            old = temp_sibling(dst, "old") / "x"
             os.rename(dst, old)
             os.rename(tmp, dst)
+            old = old.parent
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, dst)

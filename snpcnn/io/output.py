@@ -15,13 +15,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import shutil
+import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning, warn_at_caller
 
-__all__ = ["check_writable", "write_errors", "usual_mode"]
+__all__ = ["check_writable", "write_errors", "usual_mode", "temp_sibling", "reap_stale"]
 
 
 def _current_umask() -> int:
@@ -112,3 +116,77 @@ def _is_under(filename, path) -> bool:
     except (TypeError, ValueError):
         return True
     return f == p or p.parent in f.parents or f.parent == p.parent
+
+
+def _host() -> str:
+    """This machine's name as it goes into a temporary folder's name (letters, digits, -)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def temp_sibling(dst: str | os.PathLike, kind: str = "tmp") -> Path:
+    """Create and return an empty hidden folder beside ``dst`` for an atomic write:
+    ``.NAME.KIND-HOST-PID-RANDOM``. The machine and process in its name let a later
+    write to ``dst`` remove it (:func:`reap_stale`) where its writer was killed before it
+    could clean up (SIGKILL, the out-of-memory killer, a power cut)."""
+    dst = Path(dst)
+    name = f".{dst.name}.{kind}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    path = dst.parent / name
+    path.mkdir(mode=0o700)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or cannot tell: keep its folder
+    return True
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, f)).st_size
+    return total
+
+
+def reap_stale(dst: str | os.PathLike, warn: bool = True) -> list[Path]:
+    """Remove the hidden temporary folders that an earlier write to ``dst`` left behind
+    when its process was killed (:func:`temp_sibling`'s ``.NAME.tmp-HOST-PID-*`` and
+    ``.NAME.old-HOST-PID-*`` of this machine whose process no longer runs). Folders of
+    other machines (a shared file system) and of running processes are left alone. With
+    ``warn``, one :class:`~snpcnn.errors.InputWarning` says what was removed."""
+    dst = Path(dst)
+    if not dst.parent.is_dir():
+        return []
+    pattern = re.compile(
+        r"^\." + re.escape(dst.name) + r"\.(?:tmp|old)-" + re.escape(_host()) + r"-(\d+)-[0-9a-f]{8}$"
+    )
+    removed, freed = [], 0
+    try:
+        entries = list(dst.parent.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        size = _size(entry)
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            removed.append(entry)
+            freed += size
+    if removed and warn:
+        warn_at_caller(
+            f"removed {len(removed)} unfinished temporary folder(s) beside {dst} "
+            f"({freed / 1e6:.1f} MB; {removed[0].name}) left by an earlier write that was "
+            "killed before it finished",
+            InputWarning,
+        )
+    return removed

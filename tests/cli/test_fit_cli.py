@@ -320,6 +320,38 @@ def test_force_never_replaces_another_commands_results(small_files, tmp_path):
     assert check_output_dir(tune_dir, True, command="fit") == tune_dir
 
 
+def test_force_never_deletes_results_written_inside_the_folder_later(tmp_path):
+    """`snpcnn explain --out fit/explain` (or a fit or benchmark written inside another's
+    folder) would be deleted by a later `fit --force` of the outer folder: refused, naming
+    the folder to move out."""
+    from snpcnn.errors import InputError
+    from snpcnn.report import check_output_dir
+
+    fit_dir = tmp_path / "fit"
+    fit_dir.mkdir()
+    (fit_dir / "run.json").write_text(
+        json.dumps({"snpcnn_version": "0", "written_by": "snpcnn fit"})
+    )
+    assert check_output_dir(fit_dir, True, command="fit") == fit_dir
+    (fit_dir / "plots").mkdir()  # a folder fit writes itself
+    assert check_output_dir(fit_dir, True, command="fit") == fit_dir
+    explained = fit_dir / "notes" / "explain_E1"
+    explained.mkdir(parents=True)
+    (explained / "explain.json").write_text("{}")
+    with pytest.raises(
+        InputError, match=r"holds the results of snpcnn explain in .*explain_E1.*move"
+    ):
+        check_output_dir(fit_dir, True, command="fit")
+    (explained / "explain.json").unlink()
+    (explained / "run.json").write_text(json.dumps({"snpcnn_version": "0"}))
+    with pytest.raises(InputError, match="holds the results of snpcnn fit, benchmark or tune in"):
+        check_output_dir(fit_dir, True, command="fit")
+    # a run.json that snpcnn did not write is the user's file, not a results folder
+    (explained / "run.json").write_text("{}")
+    assert check_output_dir(fit_dir, True, command="fit") == fit_dir
+    assert explained.is_dir()
+
+
 def test_groups_column_of_text_or_numbers_and_a_trait_named_twice(small_files, tmp_path):
     """--groups reads its column as labels (text or numbers, in either file), never as the
     default trait; other text columns are no traits; --trait twice is one trait."""
