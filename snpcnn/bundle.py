@@ -132,8 +132,30 @@ class ModelBundle:
         match = self._match(genotypes)
         return self._aligned(genotypes, match, rows), match
 
+    def _warn_coding(self, genotypes: Genotypes) -> None:
+        """Warn where ``genotypes`` is a table read with another coding than the model's
+        training table (e.g. ``coding="auto"`` took a small batch without any 2 as 0/1
+        presence/absence, where the training table was 0/1/2): the same genotype then gets
+        another dosage. The CLI reads a table with the model's coding unless told otherwise."""
+        from snpcnn.io.table import table_coding
+
+        trained = self.config.get("genotype_coding")
+        used = table_coding(genotypes)
+        if trained in ("012", "01", "-101") and used is not None and used != trained:
+            from snpcnn.errors import InputWarning, opt
+
+            warnings.warn(
+                f"{genotypes.source or 'the genotypes'} was read with {opt('coding', used)}, "
+                f"but the model's training table with {opt('coding', trained)}: the same "
+                f"genotype gets another dosage; read it with {opt('coding', trained)} unless "
+                "it really is coded differently",
+                InputWarning,
+                stacklevel=4,
+            )
+
     def _match(self, genotypes: Genotypes) -> dict[str, Any]:
         """The SNP match of ``genotypes`` to the model's; refused below MIN_MATCH_FRACTION."""
+        self._warn_coding(genotypes)
         match = match_variants(self.variants, genotypes.variants)
         n_found = match["n_model_snps"] - match["n_missing"]
         frac = n_found / max(match["n_model_snps"], 1)

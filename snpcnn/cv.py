@@ -2049,6 +2049,11 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
             for cov in ph.covariates
             if cov in ph.categorical
         }
+    from snpcnn.io.table import table_coding
+
+    coding = table_coding(genotypes)
+    if coding is not None:  # predict and explain read a new table as this one was read
+        config["genotype_coding"] = coding
     pre = _fit_preprocessor(genotypes, pre_settings, rows, y, c)
     x = _encode(pre, genotypes, rows)
     head = cnn_head(targets.head, train_cfg.model, train_cfg.linear_init)

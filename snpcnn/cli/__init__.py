@@ -263,6 +263,32 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
     return geno
 
 
+def coding_for_model(path, geno_format, coding: str, bundle) -> str:
+    """The ``--coding`` to read a table given to predict or explain with: the coding the
+    model's training table was read with (its bundle records it) where the user left
+    ``auto``, with a note (where the user chose another, the bundle warns). Files other
+    than tables, and models trained on other formats, keep ``coding`` as given."""
+    from snpcnn.io import _normalize_format, detect_format
+
+    trained = (getattr(bundle, "config", None) or {}).get("genotype_coding")
+    if trained not in ("012", "01", "-101"):
+        return coding
+    try:
+        fmt = _normalize_format(geno_format) or detect_format(path)
+    except SnpcnnError:
+        return coding  # the reader says what is wrong with the path
+    if fmt != "table":
+        return coding
+    if coding == "auto":
+        click.echo(
+            f"Note: {path}: read with --coding {trained}, as the model's training table was "
+            "(give --coding to read it otherwise)",
+            err=True,
+        )
+        return trained
+    return coding  # another coding than the model's: ModelBundle.predict warns
+
+
 def format_option(dest: str = "geno_format"):
     """``--format``: the same genotype format names and help in every command."""
     from snpcnn.io import FORMAT_HELP, FORMAT_NAMES

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from snpcnn.cli import (
+    coding_for_model,
     coding_option,
     force_option,
     format_option,
@@ -158,6 +159,7 @@ def explain(
 
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
+    coding = coding_for_model(genotypes, geno_format, coding, bundle)
     geno = read_cli_genotypes(genotypes, geno_format, coding, by_id=True)
     progress(
         "step_done",

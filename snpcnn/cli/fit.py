@@ -11,6 +11,7 @@ import click
 
 from snpcnn.cli import (
     categorical_option,
+    coding_for_model,
     coding_option,
     covariate_lists,
     describe_covariates,
@@ -481,6 +482,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
     if out:
         check_writable(out)
     bundle = load_bundle(model)
+    coding = coding_for_model(genotypes, geno_format, coding, bundle)
     geno = read_cli_genotypes(genotypes, geno_format, coding, by_id=True)
     cov = model_covariates(bundle, covariates_file, id_column, geno.samples, "snpcnn predict")
     with warnings.catch_warnings(record=True) as caught:

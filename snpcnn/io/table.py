@@ -411,3 +411,15 @@ def read_table(
         "coding": used,
     }
     return Genotypes(dosages, samples, variants, source=str(path), report=report)
+
+
+def table_coding(genotypes) -> str | None:
+    """How a CSV/TSV genotype table was read (``"012"``, ``"01"`` or ``"-101"``, also where
+    ``coding="auto"`` chose it), or None for VCF, PLINK and other formats. The saved model
+    records it, so that a new table (a small batch may lack any 2, which ``auto`` would
+    read as 0/1) is read the same way (a checking helper, session 38)."""
+    report = getattr(genotypes, "report", None)
+    coding = report.get("coding") if isinstance(report, dict) else None
+    if not isinstance(coding, str) or not coding:
+        return None
+    return "01" if coding.startswith("01 ") else coding
