@@ -1672,6 +1672,14 @@ def _target_transform(y, c, head: str, x: np.ndarray, train_cfg: TrainConfig) ->
     return TargetTransform.fit(y, c, head, x=x if gls else None)
 
 
+#: the run note of a fit whose CNN trained from streamed rows (the console says it once too)
+STREAMED_NOTE = (
+    "the CNN trained and predicted from rows streamed from the int8 genotypes (a fold's "
+    "float32 input is above 256 MiB, or SNPCNN_STREAM=1): the same model as in memory, but "
+    "the default's triple stage cannot run there (docs/io.md, streamed folds)"
+)
+
+
 def _encode(pre: GenotypePreprocessor, genotypes: Genotypes, rows: np.ndarray) -> np.ndarray:
     """The CNN's input for ``rows``: the float32 matrix, or, above
     :data:`snpcnn.datapath.STREAM_BYTES` (or with ``SNPCNN_STREAM=1``), the streamed rows
@@ -1730,6 +1738,9 @@ def _run_fold(
     if cnn:
         t0 = time.perf_counter()
         x_tr = _encode(pre, genotypes, rows_tr)
+        if not isinstance(x_tr, np.ndarray):  # recorded in summary.md and run.json too
+            out["notes"].append(STREAMED_NOTE)
+            out["history_extra"] = {"streamed": True}
         head = cnn_head(targets.head, train_cfg.model, train_cfg.linear_init)
         tt = _target_transform(y_tr, c_tr, head, x_tr, train_cfg)
         z_tr = tt.forward(y_tr, c_tr).astype(np.float32)
@@ -1765,6 +1776,7 @@ def _run_fold(
             "inner_val_r": res.inner_val_r,
             "samples_per_second": res.samples_per_second,
         }
+        out["history"].update(out.pop("history_extra", {}))
         if res.conv is not None:
             out["history"]["conv"] = res.conv
         if res.retried:

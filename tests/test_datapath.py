@@ -276,6 +276,12 @@ def test_streamed_cross_validation_equals_in_memory(geno, tmp_path, monkeypatch,
         dense.final_bundle.predict(geno)["yield"],
         atol=1e-5,
     )
+    # the reports say the folds were streamed (summary.md and run.json, not only the console)
+    from snpcnn.cv import STREAMED_NOTE
+
+    assert STREAMED_NOTE in streamed.notes and STREAMED_NOTE not in dense.notes
+    assert [h.get("streamed") for h in streamed.histories] == [True, True]
+    assert not any(h.get("streamed") for h in dense.histories)
     key = ["model", "repeat", "fold", "sample_id"]
     a = dense.predictions.sort_values(key).reset_index(drop=True)
     b = streamed.predictions.sort_values(key).reset_index(drop=True)
