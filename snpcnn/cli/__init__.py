@@ -205,21 +205,25 @@ def covariate_lists(covariates, covariates_file, categorical) -> tuple[list[str]
     return cov_list, cat_list
 
 
-def describe_covariates(pheno) -> str | None:
+def describe_covariates(pheno, sample_ids=None) -> str | None:
     """One line naming each covariate's kind as read: numeric, or categorical with its
-    number of levels (a user reads here whether codes became amounts)."""
+    number of levels (a user reads here whether codes became amounts), counted over
+    ``sample_ids`` (the samples the fit uses) where given, else over the whole file."""
     if not pheno.covariates:
         return None
+    table = pheno.table
+    if sample_ids is not None:
+        table = table.loc[table.index.isin([str(s) for s in sample_ids])]
     parts = []
     for c in pheno.covariates:
         if c in pheno.categorical:
-            k = int(pheno.table[c].nunique())
+            k = int(table[c].nunique())
             parts.append(
                 f"{c} (categorical, {k} level{'s' if k != 1 else ''}"
                 + ("; one level: it contributes nothing" if k == 1 else "")
                 + (
-                    f"; {k} levels for {len(pheno.table)} samples: is it a measurement?"
-                    if k > len(pheno.table) / 2
+                    f"; {k} levels for {len(table)} samples: is it a measurement?"
+                    if k > len(table) / 2
                     else ""
                 )
                 + ")"

@@ -382,9 +382,6 @@ def fit(
         name="reading genotypes",
         detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
     )
-    cov_line = describe_covariates(pheno)
-    if cov_line:
-        click.echo(cov_line, err=True)
     trait_list = traits or [pheno.default_trait()]
     if not traits:
         click.echo(
@@ -396,6 +393,9 @@ def fit(
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(al.format_report(), err=True)
+    cov_line = describe_covariates(pheno, al.sample_ids)  # levels among the samples used
+    if cov_line:
+        click.echo(cov_line, err=True)
     # --workers / --ray-address: the folds as executor tasks (snpcnn.executor)
     execution = ExecutionConfig(
         refit=not no_refit,

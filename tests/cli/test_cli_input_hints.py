@@ -396,3 +396,21 @@ def test_small_messages_of_the_last_fuzzing_pass(tmp_path):
     Y[:, 1] = rng.normal(size=60)
     with pytest.raises(InputError, match="subsample must be at least 20 lines"):
         MultiTraitGBLUP(solver="iterative", subsample=5).fit(X, Y)
+
+
+def test_covariate_levels_are_counted_over_the_samples_used(tmp_path):
+    """The console's covariate line counts levels among the samples the fit uses, not the
+    whole phenotype file (a herd of ungenotyped animals is no level of the fit)."""
+    from snpcnn.cli import describe_covariates
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    ids = [f"a{i}" for i in range(8)]
+    pd.DataFrame(
+        {"sample_id": ids, "y": np.arange(8.0), "herd": ["h1"] * 3 + ["h2"] * 3 + ["h3"] * 2}
+    ).to_csv(tmp_path / "p.csv", index=False)
+    ph = read_phenotypes(tmp_path / "p.csv", traits=["y"], covariates=["herd"])
+    assert "herd (categorical, 3 levels)" in describe_covariates(ph)
+    used = describe_covariates(ph, np.array(ids[:6], dtype=object))
+    assert "herd (categorical, 2 levels)" in used
+    one = describe_covariates(ph, np.array(ids[:3], dtype=object))
+    assert "1 level; one level: it contributes nothing" in one
