@@ -1990,6 +1990,7 @@ def _unseen_level_notes(targets: Targets, ids_tr, ids_te, r: int, f: int) -> lis
     notes = []
     for cov in ph.covariates:
         if cov not in ph.categorical:
+            notes.extend(_constant_covariate_note(ph, cov, ids_tr, ids_te, r, f))
             continue
         seen = {str(v) for v in ph.table.loc[list(ids_tr), cov]}
         test = np.asarray([str(v) for v in ph.table.loc[list(ids_te), cov]], dtype=object)
@@ -2002,6 +2003,25 @@ def _unseen_level_notes(targets: Targets, ids_tr, ids_te, r: int, f: int) -> lis
                 "of its levels"
             )
     return notes
+
+
+def _constant_covariate_note(ph, cov: str, ids_tr, ids_te, r: int, f: int) -> list[str]:
+    """A note where a numeric covariate takes one value in the training part but others in
+    the test fold: its effect cannot be estimated there (it is the intercept's), so it is
+    0 and those test samples get no adjustment for it."""
+    tr = pd.to_numeric(ph.table.loc[list(ids_tr), cov], errors="coerce").to_numpy(float)
+    te = pd.to_numeric(ph.table.loc[list(ids_te), cov], errors="coerce").to_numpy(float)
+    tr, te = tr[np.isfinite(tr)], te[np.isfinite(te)]
+    if len(tr) == 0 or np.ptp(tr) > 0:
+        return []
+    other = int(np.sum(te != tr[0]))
+    if not other:
+        return []
+    return [
+        f"repeat {r} fold {f}: covariate '{cov}' is {tr[0]:g} in every training sample, so "
+        f"its effect cannot be estimated there and is taken as 0; {other} test sample(s) "
+        "with other values get no adjustment for it"
+    ]
 
 
 def _covariates(targets: Targets, fit_ids: np.ndarray, other_ids: np.ndarray | None = None):

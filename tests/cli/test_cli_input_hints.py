@@ -414,3 +414,36 @@ def test_covariate_levels_are_counted_over_the_samples_used(tmp_path):
     assert "herd (categorical, 2 levels)" in used
     one = describe_covariates(ph, np.array(ids[:3], dtype=object))
     assert "1 level; one level: it contributes nothing" in one
+
+
+def test_a_numeric_covariate_constant_in_a_training_part_is_noted(coded, tmp_path):
+    """A numeric covariate with one value in a training part and others in its test fold:
+    its effect is not estimable there (it is 0), and the notes say which fold and how many
+    test samples get no adjustment (before, nothing was said)."""
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    fold = np.where(np.arange(len(ph)) < 20, 1, np.where(np.arange(len(ph)) < 40, 2, 3))
+    ph["age"] = np.where(fold == 1, 3.0, 1.0)  # folds 2 and 3: their training parts vary
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"sample_id": ph.sample_id, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "y",
+            "--covariates", "age", "--model", str(coded / "tiny.toml"), "--folds",
+            str(tmp_path / "f.csv"), "--epochs", "1", "--baselines", "gblup", "--no-refit",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    note = (
+        "fold 1: covariate 'age' is 1 in every training sample, so its effect cannot be "
+        "estimated there and is taken as 0; 20 test sample(s) with other values get no "
+        "adjustment for it"
+    )
+    assert note in r.output and note in (out / "summary.md").read_text()
+    assert "fold 2: covariate 'age'" not in r.output and "fold 3: covariate 'age'" not in r.output
+    # taken as 0: fold 1's covariate-only predictions are one value (the intercept)
+    pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
+    cov = pred[(pred.model == "Covariates only") & (pred.fold == 1)]
+    assert cov.predicted.nunique() == 1
