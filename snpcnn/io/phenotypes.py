@@ -209,8 +209,14 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
     first0 = first[0].lstrip("#").strip().lower() if first else ""
     has_header = True
     if plink and first0 not in ("fid", "iid", *ID_COLUMN_NAMES) and len(first) >= 3:
-        # header-less PLINK file: FID IID value value ...
-        if all(_is_missing(t, True) or _parse_number(t) is not None for t in first[2:]):
+        # header-less PLINK file: FID IID value value ...; a text covariate (sex M/F, a
+        # herd name) among numbers does not make the first row a header: a column name is
+        # never a number (before session 39 such a .cov file lost its first sample to the
+        # header)
+        values = first[2:]
+        if all(_is_missing(t, True) or _parse_number(t) is not None for t in values) or any(
+            _parse_number(t) is not None for t in values
+        ):
             has_header = False
     fam = path.name.lower().removesuffix(".gz").endswith(".fam")
     if fam:

@@ -123,6 +123,19 @@ def test_plink_pheno_with_and_without_header(tmp_path):
     np.testing.assert_array_equal(ph.trait_values("PHENO2", ["s1", "s2"]), [np.nan, 3.0])
     hash_header = "#FID\tIID\ty\nf1\ts1\t1\n"
     assert read_phenotypes(_write(tmp_path, "c.pheno", hash_header)).traits == ["y"]
+    # a header-less .cov with a text column (sex) beside numbers: the first row is a
+    # sample, not a header (it was read as one, and sample s1 was lost)
+    cov = "f1 s1 M 23.5\nf2 s2 F 31\nf3 s3 M 27\n"
+    pheno = _write(tmp_path, "y.csv", "sample_id,y\ns1,1\ns2,2\ns3,3\n")
+    ph = read_phenotypes(
+        pheno, covariates=["PHENO1", "PHENO2"], covariates_path=_write(tmp_path, "d.cov", cov)
+    )
+    assert list(ph.table.index) == ["s1", "s2", "s3"]
+    assert ph.table.loc["s1", "PHENO1"] == "M" and "PHENO1" in ph.categorical
+    np.testing.assert_array_equal(ph.table["PHENO2"].astype(float), [23.5, 31, 27])
+    # a header of names only stays a header
+    named = "f_id i_id sex age\nf1 s1 M 23.5\n"
+    assert read_phenotypes(_write(tmp_path, "e.pheno", named), id_column="i_id").info["header"]
 
 
 def test_text_columns_are_no_traits_and_a_typo_in_a_trait_is_an_error(tmp_path):
