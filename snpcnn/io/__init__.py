@@ -381,7 +381,7 @@ def _write_auto_cache(
     log.info("parsed %s in %.1f s; wrote the cache %s", path, seconds, dst)
     mb = sum(f.stat().st_size for f in dst.iterdir()) / 1e6
     _notice(
-        f"cached {Path(path).name} as {dst} ({mb:.1f} MB, reused while the file keeps its size, time stamp and ends: docs/io.md); "
+        f"cached {Path(path).name} as {dst} ({mb:.1f} MB, reused while the file keeps its size, time stamp and ends, or its content: docs/io.md); "
         f"turn off with {NO_CACHE_ENV}=1 (info: --no-cache), move with SNPCNN_CACHE_DIR=DIR"
     )
 

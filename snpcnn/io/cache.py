@@ -263,8 +263,15 @@ def is_fresh(
         if not p.exists():
             return False, f"source {p} is gone"
         st = p.stat()
-        if st.st_size != rec["size"] or st.st_mtime_ns != rec["mtime_ns"]:
-            return False, f"source {p} changed (size or modification time)"
+        if st.st_size != rec["size"]:
+            return False, f"source {p} changed (size)"
+        if st.st_mtime_ns != rec["mtime_ns"]:
+            # a new time stamp alone (touch, a copy, a checkout) is no change where the
+            # content is the same: before session 39 the cache was ignored and the file
+            # parsed again into a second, automatic cache without a word
+            if not rec.get("sha256") or _sha256(p) != rec["sha256"]:
+                return False, f"source {p} changed (modification time and content)"
+            continue
         if fingerprint(p) != rec["fingerprint"]:
             return False, f"source {p} changed (content fingerprint)"
     return True, "fresh"

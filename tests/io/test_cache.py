@@ -103,9 +103,23 @@ def test_changed_source_makes_the_cache_stale(wheat_copy):
     assert is_fresh(out, [src])[0]
     st = src.stat()
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: mtime differs
-    fresh, why = is_fresh(out, [src])
-    assert not fresh and "modification time" in why
-    assert "cache" not in read_genotypes(src, cache="read").report
+    # the same content (its sha256): still fresh, and used (before session 39 the file was
+    # parsed again into a second, automatic cache without a word)
+    assert is_fresh(out, [src]) == (True, "fresh")
+    assert read_genotypes(src, cache="read").report["cache"] == str(out)
+    # other content of the same size with a new time stamp: stale
+    import gzip
+
+    plain = wheat_copy / "plain.vcf"
+    text = gzip.decompress(src.read_bytes()).decode()
+    plain.write_text(text)
+    out = convert(plain)
+    last = text.rindex("0/0")
+    plain.write_text(text[:last] + "1/1" + text[last + 3 :])
+    os.utime(plain, ns=(st.st_atime_ns, plain.stat().st_mtime_ns + 10**9))
+    fresh, why = is_fresh(out, [plain])
+    assert not fresh and "modification time and content" in why
+    assert "cache" not in read_genotypes(plain, cache="read").report
     g = load_cache(out)  # explicit load still works, but says so
     assert "changed" in g.report["source_changed"]
 
@@ -142,6 +156,10 @@ def test_auto_cache_written_to_cache_dir_not_next_to_source(wheat_copy, monkeypa
     with open(src, "ab") as fh:
         fh.write(b"")
     os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 5))
+    # a new time stamp alone, the same content: the cache is used
+    assert read_genotypes(src).report["cache"] == str(expected)
+    with open(src, "ab") as fh:
+        fh.write(__import__("gzip").compress(b""))  # an empty gzip member: new bytes
     g3 = read_genotypes(src)
     assert "cache" not in g3.report
     assert is_fresh(expected, [src])[0]
