@@ -1727,6 +1727,9 @@ def _run_fold(
     rows_te = targets.geno_index[test]
     ids_tr, ids_te = targets.sample_ids[train], targets.sample_ids[test]
     c_tr, c_te = _covariates(targets, ids_tr, ids_te)
+    # per trait, the test design where a trait's training lines lack a level (multi-trait
+    # fits with missing cells): those test samples get that trait's training average
+    c_te_trait = _trait_test_designs(targets, ids_tr, c_tr, c_te, y_tr)
     fseed = _fold_seed(seed, r, f)
 
     pre = _fit_preprocessor(genotypes, pre_settings, rows_tr, y_tr, c_tr)
@@ -1735,6 +1738,7 @@ def _run_fold(
     # digests of everything fitted in this fold: lets a test prove the test fold never leaks
     out["fitted"] = {"preprocessing": _digest(*pre.to_arrays().values())}
     out["notes"].extend(_unseen_level_notes(targets, ids_tr, ids_te, r, f))
+    out["notes"].extend(_trait_level_notes(targets, ids_tr, ids_te, y_tr, y_te, r, f))
     if cnn:
         t0 = time.perf_counter()
         x_tr = _encode(pre, genotypes, rows_tr)
@@ -1757,11 +1761,14 @@ def _run_fold(
         del x_tr
         x_te = _encode(pre, genotypes, rows_te)
         z_te = np.asarray(predict_rows(res.model, x_te, 256), dtype=np.float64)
-        preds[cnn_label(train_cfg.model, train_cfg.linear_init, head)] = tt.inverse(z_te, c_te)
+        preds[cnn_label(train_cfg.model, train_cfg.linear_init, head)] = _per_trait(
+            lambda c: tt.inverse(z_te, c), c_te, c_te_trait
+        )
         if res.start is not None:
             n_traits = z_tr.shape[1] if z_tr.ndim == 2 else 1
-            preds[start_label(train_cfg.model, n_traits, train_cfg.conv_folds)] = tt.inverse(
-                res.start.predict(x_te), c_te
+            z_start = res.start.predict(x_te)
+            preds[start_label(train_cfg.model, n_traits, train_cfg.conv_folds)] = _per_trait(
+                lambda c: tt.inverse(z_start, c), c_te, c_te_trait
             )
         out["seconds_cnn"] = time.perf_counter() - t0
         out["fitted"]["cnn_weights"] = _digest(*res.model.get_weights())
@@ -1834,7 +1841,7 @@ def _run_fold(
 
                 with blas_threads():
                     mt = MultiTraitGBLUP().fit(xd_tr, y_tr, c_tr)
-                    p[:] = mt.predict(xd_te, c_te)
+                    p[:] = _per_trait(lambda c, m=mt: m.predict(xd_te, c), c_te, c_te_trait)
                 if not mt.optimizer_["success"]:
                     # a likelihood without a proper maximum (a trait on few lines, a
                     # degenerate pattern of observed cells): the covariances are where the
@@ -1866,7 +1873,7 @@ def _run_fold(
                     est = make_baseline(b, **({} if own else solver))
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
-                        p[:, j] = est.predict(xd_te, c_te)
+                        p[:, j] = est.predict(xd_te, _trait_design(c_te, c_te_trait, j))
                     out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
                         *[
                             np.asarray(v)
@@ -1888,7 +1895,10 @@ def _run_fold(
         # the covariates alone, fitted on the training part: the yardstick of genomic accuracy
         fe = TargetTransform.fit(y_tr, c_tr, "regression")
         fixed_te = np.column_stack(
-            [_fixed(c_te, fe.coef[j], len(ids_te)) for j in range(y_tr.shape[1])]
+            [
+                _fixed(_trait_design(c_te, c_te_trait, j), fe.coef[j], len(ids_te))
+                for j in range(y_tr.shape[1])
+            ]
         )
         if baselines:
             preds[FIXED_NAME] = fixed_te
@@ -1898,7 +1908,7 @@ def _run_fold(
         # models: what the covariates contribute to the baselines' AUC (the CNN uses none)
         preds[FIXED_NAME] = np.column_stack(
             [
-                _fixed(c_te, _ols(c_tr[ok], y_tr[ok, j]), len(ids_te))
+                _fixed(_trait_design(c_te, c_te_trait, j), _ols(c_tr[ok], y_tr[ok, j]), len(ids_te))
                 for j in range(y_tr.shape[1])
                 for ok in [~np.isnan(y_tr[:, j])]
             ]
@@ -2003,6 +2013,102 @@ def _unseen_level_notes(targets: Targets, ids_tr, ids_te, r: int, f: int) -> lis
                 "of its levels"
             )
     return notes
+
+
+def _trait_test_designs(targets: Targets, ids_tr, c_tr, c_te, y_tr) -> list | None:
+    """Per trait, the test fold's covariate design for that trait, where the trait's
+    training lines (those with a value of it) lack a level of a categorical covariate that
+    other training lines have (several traits with missing cells); None where no trait
+    needs one (one trait, no covariates, or every training line has every trait).
+
+    The shared design codes the levels of all training lines, so such a level's column is
+    all zeros among the trait's lines and its effect for the trait is not estimable: its
+    test samples got the reference level's effect (0). Here they get, like a level no
+    training line has, the trait's training lines' mean of the covariate's columns: the
+    training average of its levels (a checking helper, session 37). The same where the
+    trait's lines lack the reference level (every other level's columns then sum to one)."""
+    if c_te is None or c_tr is None or y_tr.ndim != 2 or y_tr.shape[1] < 2:
+        return None
+    observed = ~np.isnan(y_tr)
+    if observed.all():
+        return None
+    ph = targets.phenotypes
+    names = ph.covariate_matrix(list(ids_tr[:1]), fit_levels=list(ids_tr))[1]
+    blocks = [
+        [k for k, name in enumerate(names) if name.startswith(f"{cov}[")]
+        for cov in ph.covariates
+        if cov in ph.categorical
+    ]
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        return None
+    designs: list = []
+    for j in range(y_tr.shape[1]):
+        ok = observed[:, j]
+        if ok.all() or not ok.any():
+            designs.append(None)
+            continue
+        cj = None
+        for cols in blocks:
+            train = c_tr[ok][:, cols]
+            test = c_te[:, cols]
+            seen = (train == 1).any(axis=0)
+            ref_seen = bool((train.sum(axis=1) == 0).any())
+            one_hot = np.isin(test, (0.0, 1.0)).all(axis=1) & (test.sum(axis=1) <= 1)
+            level_seen = np.where(test.sum(axis=1) == 0, ref_seen, seen[np.argmax(test, axis=1)])
+            replace = ~(one_hot & level_seen)
+            if replace.any():
+                if cj is None:
+                    cj = c_te.copy()
+                cj[np.ix_(replace, cols)] = train.mean(axis=0)
+        designs.append(cj)
+    return designs if any(d is not None for d in designs) else None
+
+
+def _trait_level_notes(targets: Targets, ids_tr, ids_te, y_tr, y_te, r: int, f: int) -> list:
+    """Several traits with missing cells: a note per trait and categorical covariate whose
+    scored test samples have a level that other training lines have but none with the
+    trait (:func:`_trait_test_designs`: they get the trait's training average)."""
+    if not targets.use_covariates or y_tr.ndim != 2 or y_tr.shape[1] < 2:
+        return []
+    ph = targets.phenotypes
+    notes = []
+    for cov in ph.covariates:
+        if cov not in ph.categorical:
+            continue
+        tr = np.asarray([str(v) for v in ph.table.loc[list(ids_tr), cov]], dtype=object)
+        te = np.asarray([str(v) for v in ph.table.loc[list(ids_te), cov]], dtype=object)
+        for j, trait in enumerate(targets.traits):
+            ok_tr, ok_te = ~np.isnan(y_tr[:, j]), ~np.isnan(y_te[:, j])
+            if ok_tr.all():
+                continue
+            new = ok_te & np.isin(te, tr) & ~np.isin(te, tr[ok_tr])
+            if new.any():
+                shown = ", ".join(sorted(set(te[new]))[:3])
+                notes.append(
+                    f"repeat {r} fold {f}: covariate '{cov}': {int(new.sum())} test sample(s) "
+                    f"of '{trait}' have a level that no training line with '{trait}' has "
+                    f"({shown}); for '{trait}' they get the training average of its levels"
+                )
+    return notes
+
+
+def _trait_design(c_te, designs: list | None, j: int):
+    """Trait ``j``'s test design (:func:`_trait_test_designs`), else the shared one."""
+    if designs is None or designs[j] is None:
+        return c_te
+    return designs[j]
+
+
+def _per_trait(predict, c_te, designs: list | None) -> np.ndarray:
+    """``predict(c)`` (all traits' columns) on the shared design, with each trait's column
+    taken from ``predict`` on that trait's own test design where it has one."""
+    out = np.array(predict(c_te), dtype=np.float64, copy=True)
+    if designs is not None:
+        for j, d in enumerate(designs):
+            if d is not None:
+                out[:, j] = np.asarray(predict(d))[:, j]
+    return out
 
 
 def _constant_covariate_note(ph, cov: str, ids_tr, ids_te, r: int, f: int) -> list[str]:

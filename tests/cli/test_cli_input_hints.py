@@ -447,3 +447,55 @@ def test_a_numeric_covariate_constant_in_a_training_part_is_noted(coded, tmp_pat
     pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
     cov = pred[(pred.model == "Covariates only") & (pred.fold == 1)]
     assert cov.predicted.nunique() == 1
+
+
+def test_a_level_missing_among_a_traits_training_lines_gets_that_traits_average(coded, tmp_path):
+    """Two traits with missing cells: a herd level that training lines have only where the
+    second trait is missing. Its test samples got the reference level's effect for that
+    trait (the level's column is all zeros among the trait's lines); they now get the
+    trait's training average, and the notes say so."""
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    n = len(ph)
+    fold = np.where(np.arange(n) < 50, 1, np.where(np.arange(n) < 100, 2, 3))
+    rng = np.random.default_rng(5)
+    ph["herd"] = rng.choice(["a", "b"], size=n)
+    ph["y2"] = ph["y"] * 0.5 + rng.normal(size=n)
+    z = np.concatenate([np.arange(0, 5), np.arange(50, 56), np.arange(100, 106)])
+    ph.loc[z, "herd"] = "Z"
+    ph.loc[z, "y2"] += 6.0  # a large herd Z effect on y2
+    ph.loc[z[5:], "y2"] = np.nan  # training lines (folds 2, 3) of herd Z lack y2
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"sample_id": ph.sample_id, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "y",
+            "--trait", "y2", "--covariates", "herd", "--model", str(coded / "tiny.toml"),
+            "--folds", str(tmp_path / "f.csv"), "--epochs", "1", "--baselines", "gblup",
+            "--no-refit", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "fold 1: covariate 'herd': 5 test sample(s) of 'y2' have a level that no training "
+        "line with 'y2' has (Z); for 'y2' they get the training average of its levels"
+    ) in r.output
+    assert "of 'y' have a level" not in r.output  # y's training lines have herd Z
+    pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
+    p1 = pred[(pred.fold == 1) & (pred.trait == "y2")].set_index(["model", "sample_id"])
+    zid = list(ph.sample_id[z[:5]])
+    # least squares with an intercept: the mean fitted value over y2's training lines is
+    # their mean y2, i.e. the training average of the fixed effects
+    train_y2 = ph.loc[(fold != 1) & ph.y2.notna(), "y2"].mean()
+    fixed = p1.loc["Covariates only"].loc[zid, "predicted"]
+    np.testing.assert_allclose(fixed, train_y2, rtol=1e-9)
+    # not the reference level's (herd a) effect, as before
+    ref = p1.loc["Covariates only"].loc[
+        list(ph.sample_id[(fold == 1) & (ph.herd == "a")]), "predicted"
+    ]
+    assert abs(ref.iloc[0] - train_y2) > 1e-3
+    # GBLUP and the CNN use the same design: finite, and the CNN's Z predictions center on
+    # the average rather than herd a's effect
+    for model in ("GBLUP", "CNN"):
+        assert np.isfinite(p1.loc[model].loc[zid, "predicted"]).all()
