@@ -154,16 +154,18 @@ def test_explain_marginal_scan_is_adjusted_for_the_covariates(sexed):
 
 
 def test_coding_auto_reading_01_is_said_and_coding_012_is_honoured(sexed):
-    """A matrix without a 2 is read as 0/1 presence/absence under --coding auto, which a small
-    file of heterozygous 0/1/2 dosages also is: predict says so on stderr, and --coding 012
-    reads the 1s as heterozygotes (other predictions)."""
+    """The model was trained on a 0/1 table (read as presence/absence): predict reads a new
+    table the same way under --coding auto and says so (since session 39; before, auto
+    decided again from the new file's values), and --coding 012 reads the 1s as
+    heterozygotes (other predictions), with a warning that the model's table was 0/1."""
     d, out = sexed
     auto = _predict(d, out)
     assert auto.exit_code == 0, auto.output
-    assert "read as 0/1 presence/absence" in auto.stderr and "--coding 012" in auto.stderr
+    assert "read with --coding 01, as the model's training table was" in auto.stderr
     het = _predict(d, out, "--coding", "012")
     assert het.exit_code == 0, het.output
     assert "presence/absence" not in het.stderr
+    assert "but the model's training table with --coding 01" in het.stderr
     a = pd.read_csv(pd.io.common.StringIO(auto.stdout))["y"].to_numpy()
     b = pd.read_csv(pd.io.common.StringIO(het.stdout))["y"].to_numpy()
     assert not np.allclose(a, b)
