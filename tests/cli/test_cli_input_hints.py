@@ -416,6 +416,18 @@ def test_covariate_levels_are_counted_over_the_samples_used(tmp_path):
     assert "1 level; one level: it contributes nothing" in one
 
 
+def _fit_folds(coded, tmp_path, out, *extra):
+    """fit on ``tmp_path``'s p.csv with the fold table f.csv (tiny model, GBLUP, no refit)."""
+    return CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), *extra, "--model",
+            str(coded / "tiny.toml"), "--folds", str(tmp_path / "f.csv"), "--epochs", "1",
+            "--baselines", "gblup", "--no-refit", "--out", str(out),
+        ],
+    )  # fmt: skip
+
+
 def test_a_numeric_covariate_constant_in_a_training_part_is_noted(coded, tmp_path):
     """A numeric covariate with one value in a training part and others in its test fold:
     its effect is not estimable there (it is 0), and the notes say which fold and how many
@@ -426,15 +438,7 @@ def test_a_numeric_covariate_constant_in_a_training_part_is_noted(coded, tmp_pat
     ph.to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"sample_id": ph.sample_id, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        main,
-        [
-            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "y",
-            "--covariates", "age", "--model", str(coded / "tiny.toml"), "--folds",
-            str(tmp_path / "f.csv"), "--epochs", "1", "--baselines", "gblup", "--no-refit",
-            "--out", str(out),
-        ],
-    )  # fmt: skip
+    r = _fit_folds(coded, tmp_path, out, "--trait", "y", "--covariates", "age")
     assert r.exit_code == 0, r.output
     note = (
         "fold 1: covariate 'age' is 1 in every training sample, so its effect cannot be "
@@ -467,15 +471,7 @@ def test_a_level_missing_among_a_traits_training_lines_gets_that_traits_average(
     ph.to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"sample_id": ph.sample_id, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        main,
-        [
-            "fit", str(coded / "geno.csv"), str(tmp_path / "p.csv"), "--trait", "y",
-            "--trait", "y2", "--covariates", "herd", "--model", str(coded / "tiny.toml"),
-            "--folds", str(tmp_path / "f.csv"), "--epochs", "1", "--baselines", "gblup",
-            "--no-refit", "--out", str(out),
-        ],
-    )  # fmt: skip
+    r = _fit_folds(coded, tmp_path, out, "--trait", "y", "--trait", "y2", "--covariates", "herd")
     assert r.exit_code == 0, r.output
     assert (
         "fold 1: covariate 'herd': 5 test sample(s) of 'y2' have a level that no training "
