@@ -192,7 +192,53 @@ class ModelBundle:
                 f"{match['n_model_snps']} SNPs were found (by id or chrom:pos:ref:alt); at least "
                 f"{MIN_MATCH_FRACTION:.0%} are needed. {hint}"
             )
+        self._warn_orientation(genotypes, match)
         return match
+
+    def _warn_orientation(self, genotypes: Genotypes, match: dict[str, Any]) -> None:
+        """Where SNPs were matched without alleles on one side (a CSV table, or a model fitted
+        on one), nothing says which allele the file counts: warn where many of them have a
+        mean dosage nearer 2 minus the model's training mean than the mean itself (the file
+        counts the other allele there, or its REF/ALT labels are swapped). Before session
+        39 such files were predicted without a word (r 0.61-0.71 against the right
+        orientation: a checking helper)."""
+        if not match.get("n_orientation_unverified"):
+            return
+        fill = getattr(self.preprocessor, "fill_", None)
+        col = np.asarray(match["column"])
+        if fill is None or len(fill) != len(col):
+            return
+        fill = np.asarray(fill, dtype=np.float64)
+        used = np.flatnonzero((col >= 0) & ~np.asarray(match["flip"]))
+        n = genotypes.n_samples
+        rows = np.unique(np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)) if n else []
+        if len(used) == 0 or len(rows) < 20:
+            return  # too few samples to tell a frequency
+        total = np.zeros(len(used))
+        n_called = np.zeros(len(used))
+        for start in range(0, len(rows), 128):  # row chunks: memory independent of n
+            block = np.asarray(genotypes.dosages[rows[start : start + 128]][:, col[used]])
+            called = block >= 0
+            total += np.where(called, block, 0).sum(0)
+            n_called += called.sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / n_called
+        f = fill[used]
+        ok = n_called >= 20
+        flipped = ok & (np.abs(mean - f) >= 0.5) & (np.abs(mean - (2 - f)) < 0.3)
+        k = int(flipped.sum())
+        if k >= max(5, 0.05 * ok.sum()):
+            i = int(np.flatnonzero(flipped)[0])
+            snp = str(self.variants["id"].iloc[used[i]])
+            warnings.warn(
+                f"{genotypes.source or 'the genotypes'}: {k:,} of the {int(ok.sum()):,} SNPs "
+                "matched without alleles (a table has none) have mean dosages nearer 2 minus "
+                f"the model's training mean than the mean itself (e.g. '{snp}': {mean[i]:.2f} "
+                f"here, {f[i]:.2f} in training): the file may count the other allele for "
+                "them; check that it counts the allele the model counts (docs/io.md)",
+                MissingSnpWarning,
+                stacklevel=4,
+            )
 
     def _aligned(self, genotypes: Genotypes, match: dict[str, Any], rows=None) -> np.ndarray:
         rows = np.arange(genotypes.n_samples) if rows is None else np.asarray(rows)
@@ -225,10 +271,22 @@ class ModelBundle:
                 if multi
                 else ""
             )
+            # positions known on both sides (a table has chrom 0 and pos 0 throughout)
+            m_chr = {str(c) for c in self.variants["chrom"] if str(c) not in ("", "0")}
+            f_chr = {str(c) for c in genotypes.variants["chrom"] if str(c) not in ("", "0")}
+            if not ((self.variants["pos"] > 0).any() and (genotypes.variants["pos"] > 0).any()):
+                m_chr = set()
+            names = (
+                f"; the file's chromosome names share none with the model's (model "
+                f"'{sorted(m_chr)[0]}', file '{sorted(f_chr)[0]}'), so none could be found by "
+                "chrom:pos: name them as the model does (e.g. 'chr1' vs '1')"
+                if m_chr and f_chr and not (m_chr & f_chr)
+                else ""
+            )
             warnings.warn(
                 f"{match['n_missing']} of the model's {match['n_model_snps']} SNPs are absent "
                 f"from {genotypes.source or 'the genotypes'}{other}; they are imputed with the "
-                f"training mean dosage{dropped}",
+                f"training mean dosage{dropped}{names}",
                 MissingSnpWarning,
                 stacklevel=3,
             )
@@ -270,6 +328,8 @@ class ModelBundle:
                 raise InputError(
                     "covariates given, but the model was fitted without covariates; leave them out"
                 )
+        if covariates is not None:
+            covariates = self._covariate_array(covariates, genotypes)
         match = self._match(genotypes)
         #: how the last call matched the model's SNPs (``snpcnn predict`` reports it)
         self.last_match_ = match
@@ -357,6 +417,51 @@ class ModelBundle:
                 stacklevel=2,
             )
         return out
+
+    def _covariate_array(self, covariates: Any, genotypes: Genotypes) -> np.ndarray:
+        """``covariates`` for :meth:`predict` as the float design it needs (one row per
+        sample of ``genotypes``, in its order; one column per ``covariate_columns``), or one
+        line saying what is wrong and how to build it (numpy's matmul error came after the
+        network had run: a checking helper, session 39). A DataFrame with the encoded
+        columns is put in the samples' order by its index."""
+        n, names = genotypes.n_samples, list(self.covariate_columns)
+        build = "build it with bundle.covariate_design(phenotypes, genotypes.samples)[0]"
+        if isinstance(covariates, pd.DataFrame):
+            if list(covariates.columns) != names:
+                raise InputError(
+                    f"covariates: a table with the columns {list(covariates.columns)[:6]}, but "
+                    f"the model's fixed effects are the encoded columns {names}; {build}"
+                )
+            ids = genotypes.samples.astype(str)
+            index = covariates.index.astype(str)
+            if set(ids) <= set(index) and index.is_unique:
+                covariates = covariates.set_axis(index).loc[ids]
+            elif len(covariates) != n:
+                raise InputError(
+                    f"covariates: {len(covariates)} rows for {n} samples, and its index is not "
+                    f"their ids; {build}"
+                )
+        try:
+            arr = np.asarray(covariates, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"covariates: not numbers (one-hot codes and amounts); {build}"
+            ) from None
+        if arr.ndim == 1 and len(names) == 1:
+            arr = arr[:, None]
+        if arr.shape != (n, len(names)):
+            raise InputError(
+                f"covariates: shape {arr.shape}, but the model needs one row per sample "
+                f"({n}, in the genotypes' order) and one column per fixed effect "
+                f"({len(names)}: {', '.join(names)}); {build}"
+            )
+        if not np.isfinite(arr).all():
+            i = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+            raise InputError(
+                f"covariates: row {i} (sample '{genotypes.samples[i]}') holds a missing or "
+                "infinite value; fill it in, or predict without covariates"
+            )
+        return arr
 
     # ---------------------------------------------------------- covariates
     @property

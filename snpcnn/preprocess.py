@@ -275,8 +275,13 @@ class GenotypePreprocessor:
         return pre
 
 
+#: allele codes that mean "no allele" (a VCF's ALT "." at a monomorphic site, PLINK's 0)
+_NO_ALLELE = ("", ".", "0", "NAN", "NONE", "<NA>")
+
+
 def _norm(a) -> np.ndarray:
-    return pd.Series(a).astype(str).str.upper().to_numpy()
+    out = pd.Series(a).astype(str).str.strip().str.upper()
+    return out.where(~out.isin(_NO_ALLELE), "").to_numpy()
 
 
 def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> dict[str, Any]:
@@ -298,8 +303,15 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     # model's SNPs were found: a checking helper, session 35)
     counts = new_ids.value_counts()
     once = np.flatnonzero(new_ids.isin(counts.index[counts == 1]))
-    j = pd.Index(new_ids[once]).get_indexer(model_variants["id"].astype(str))
+    model_ids = pd.Index(model_variants["id"].astype(str))
+    j = pd.Index(new_ids[once]).get_indexer(model_ids)
     idx = np.where(j >= 0, once[np.maximum(j, 0)], -1).astype(np.int64)
+    # an id the model repeats (a training file that reused an id: fit warns) names two
+    # SNPs, so it matches neither by id; both are found by chrom:pos and alleles below
+    # (they read the same file column before: a checking helper, session 39)
+    model_counts = model_ids.value_counts()
+    model_once = model_ids.isin(model_counts.index[model_counts == 1])
+    idx[~model_once] = -1
     by_id = idx >= 0
     n_mismatch = 0
 
@@ -309,11 +321,29 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
         nonlocal n_mismatch, n_unverified
         a, r = m_alt[i_model], m_ref[i_model]
         na, nr = n_alt[j_new], n_ref[j_new]
-        if not a or not na:
+        if not (a or r) or not (na or nr):
             # alleles unknown on one side (e.g. a CSV matrix): trust the id, same orientation
             column[i_model] = j_new
             n_unverified += 1
             return True
+        if not a or not na:
+            # one side has no ALT (a site monomorphic there: VCF ALT ".", PLINK allele 0):
+            # its dosage counts no allele, so its REF tells the orientation. A new file
+            # whose REF is the model's counted allele flips (read as is, everyone's dosage
+            # 2 became 0: a checking helper, session 39)
+            if (nr and nr == r) or (na and na == a):
+                column[i_model] = j_new
+                return True
+            if (nr and nr == a) or (na and na == r):
+                column[i_model] = j_new
+                flip[i_model] = True
+                return True
+            if not r or not nr:  # nothing to compare: trust the id
+                column[i_model] = j_new
+                n_unverified += 1
+                return True
+            n_mismatch += 1
+            return False
         if a == na and (r == nr or not r or not nr):
             column[i_model] = j_new
             return True
@@ -334,7 +364,7 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     rest = np.flatnonzero((column < 0) & (model_variants["pos"].to_numpy() > 0))
     taken = np.zeros(len(new_variants), dtype=bool)
     taken[column[column >= 0]] = True
-    taken |= new_ids.isin(pd.Index(model_variants["id"].astype(str)))
+    taken |= new_ids.isin(model_ids[model_once])
     n_by_pos = 0
     if len(rest):
         keys = new_variants["chrom"].astype(str) + ":" + new_variants["pos"].astype(str)
@@ -366,4 +396,5 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
         "n_missing": int((column < 0).sum()),
         "n_allele_mismatch": int(n_mismatch),
         "n_orientation_unverified": int(n_unverified),
+        "new_has_no_alleles": not bool(np.any(n_alt != "") or np.any(n_ref != "")),
     }

@@ -151,6 +151,18 @@ def check_output_dir(
     return out
 
 
+def results_folder_owner(folder: Path) -> str | None:
+    """Which snpcnn command's results ``folder`` holds (``"snpcnn fit"``, ``"snpcnn
+    explain"``, ...), from the marker snpcnn wrote there, or None."""
+    folder = Path(folder)
+    if (folder / EXPLAIN_MARKER).is_file():
+        return "snpcnn explain"
+    if _written_by_snpcnn(folder / OUTPUT_MARKER):
+        command = run_command(folder / OUTPUT_MARKER)
+        return f"snpcnn {command}" if command else "snpcnn fit, benchmark or tune"
+    return None
+
+
 def _nested_results(out: Path, depth: int = 2) -> tuple[Path, str] | None:
     """The first folder inside ``out`` (down to ``depth`` levels) that holds another snpcnn
     command's results (an explain.json, or a run.json snpcnn wrote), with its marker."""

@@ -140,6 +140,45 @@ def test_match_variants_never_takes_another_snp_by_position():
     assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (2, 1, 1)
 
 
+def test_a_site_without_alt_is_oriented_by_its_ref():
+    """A new file monomorphic at a model SNP writes it with no ALT (VCF ALT '.', PLINK
+    allele 0). Its REF tells the orientation: REF = the model's counted allele means every
+    dosage 0 there is the model's dosage 2 (it was read as 0: a checking helper, session
+    39); REF = the model's REF reads as is; a third allele is a mismatch. 'd' is a PLINK
+    .bim with A1 (the counted allele) 0 and A2 C."""
+    model = pd.DataFrame(
+        {"chrom": ["1"] * 4, "pos": [10, 20, 30, 40], "id": list("abcd"),
+         "ref": ["A", "A", "A", "A"], "alt": ["C", "C", "C", "C"]}
+    )  # fmt: skip
+    new = pd.DataFrame(
+        {"chrom": ["1"] * 4, "pos": [10, 20, 30, 40], "id": list("abcd"),
+         "ref": ["C", "A", "G", "C"], "alt": [".", ".", ".", "0"]}
+    )  # fmt: skip
+    m = match_variants(model, new)
+    assert m["column"].tolist() == [0, 1, -1, 3]
+    assert m["flip"].tolist() == [True, False, False, True]
+    assert m["n_allele_mismatch"] == 1 and m["n_orientation_unverified"] == 0
+
+
+def test_an_id_the_model_repeats_is_matched_by_position():
+    """A training file that reused an id (fit warns) gave the model two SNPs with one id;
+    both read the new file's column of that id (one of them a wrong SNP, silently). They
+    are now matched by chrom:pos and alleles, each to its own column."""
+    model = pd.DataFrame(
+        {"chrom": ["1"] * 3, "pos": [10, 20, 60], "id": ["x", "b", "x"],
+         "ref": ["A"] * 3, "alt": ["G"] * 3}
+    )  # fmt: skip
+    unique = pd.DataFrame(  # the ids made unique, as fit's warning asks
+        {"chrom": ["1"] * 3, "pos": [10, 20, 60], "id": ["x", "b", "y"],
+         "ref": ["A"] * 3, "alt": ["G"] * 3}
+    )  # fmt: skip
+    m = match_variants(model, unique)
+    assert m["column"].tolist() == [0, 1, 2]
+    assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (1, 2, 0)
+    m = match_variants(model, model)  # the training file itself
+    assert m["column"].tolist() == [0, 1, 2] and m["n_missing"] == 0
+
+
 def test_bad_settings_are_clear_errors():
     from snpcnn.errors import InputError
 

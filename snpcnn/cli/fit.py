@@ -475,6 +475,15 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         for item in (model, genotypes, covariates_file)
     ):
         raise InputError(f"--out {out} is an input file; choose another --out")
+    if out and Path(out).is_file():
+        from snpcnn.report import results_folder_owner
+
+        owner = results_folder_owner(Path(out).parent)
+        if owner:  # e.g. --out FIT/predictions.csv: the fit's out-of-fold predictions
+            raise InputError(
+                f"{out} is a file of {owner}'s results in {Path(out).parent}, which predict "
+                "never overwrites, even with --force; choose another --out"
+            )
     if out and Path(out).exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
     if out and Path(out).is_dir():
@@ -498,7 +507,8 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         values = table[[c for c in table.columns if c in set(bundle.traits)]]
         empty = int(values.isna().all(axis=1).sum()) if values.shape[1] else 0
         gaps = f" ({empty:,} of them empty: see the warning above)" if empty else ""
-        click.echo(f"predictions for {len(table):,} samples written to {out}{gaps}", err=True)
+        samples = "sample" if len(table) == 1 else "samples"
+        click.echo(f"predictions for {len(table):,} {samples} written to {out}{gaps}", err=True)
     else:
         click.echo(csv, nl=False)
 
@@ -519,6 +529,14 @@ def match_text(match: dict | None, source: str) -> str:
         text += (
             f"; {match['n_flipped']:,} count the other allele (REF/ALT swapped), their "
             "dosages flipped"
+        )
+    unverified = match.get("n_orientation_unverified", 0)
+    if unverified:
+        text += (
+            f"; {unverified:,} matched by id alone, their counted allele not checked (no "
+            "alleles in "
+            + ("the file" if match.get("new_has_no_alleles") else "the model's training file")
+            + ")"
         )
     return text
 

@@ -112,6 +112,22 @@ def test_predict_cli_matches_the_bundle(fitted, small_files, tmp_path):
         main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(dest)]
     )
     assert r2.exit_code == 1 and "--force" in r2.output
+    # the fit's own out-of-fold predictions.csv is never overwritten, even with --force
+    before = (out / "predictions.csv").read_bytes()
+    r3 = CliRunner().invoke(
+        main,
+        ["predict", str(out), str(small_files / "geno.csv"), "--out", str(out / "predictions.csv"),
+         "--force"],
+    )  # fmt: skip
+    assert r3.exit_code == 1 and "is a file of snpcnn fit's results" in r3.output
+    assert (out / "predictions.csv").read_bytes() == before
+    # a new file beside it is fine
+    new = out / "new_predictions.csv"
+    r4 = CliRunner().invoke(
+        main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(new)]
+    )
+    assert r4.exit_code == 0 and new.exists()
+    new.unlink()
 
 
 def test_bundle_handles_flipped_alleles_and_missing_snps(fitted):

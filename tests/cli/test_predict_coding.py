@@ -20,7 +20,7 @@ def fitted_012(tmp_path_factory, tiny_toml):
     d = tmp_path_factory.mktemp("coding")
     rng = np.random.default_rng(3)
     n, p = 80, 60
-    x = rng.choice([0, 1, 2], size=(n, p), p=[0.4, 0.4, 0.2])
+    x = rng.binomial(2, rng.uniform(0.05, 0.45, size=p), size=(n, p))  # HWE, varied MAF
     ids = [f"s{i:03d}" for i in range(n)]
     cols = [f"m{j}" for j in range(p)]
     pd.DataFrame(x, columns=cols).assign(sample_id=ids)[["sample_id", *cols]].to_csv(
@@ -74,3 +74,30 @@ def test_an_explicit_other_coding_is_kept_with_a_warning(fitted_012):
     assert "Note:" not in r.output
     warning = [ln for ln in r.output.splitlines() if "training table with --coding 012" in ln]
     assert len(warning) == 1 and "--coding 01," in warning[0], r.output
+
+
+def test_a_table_counting_the_other_allele_is_warned_about(fitted_012):
+    """Tables have no alleles, so nothing says which allele a column counts: where many
+    columns have mean dosages near 2 minus the model's training means, predict warns (it
+    predicted without a word: a checking helper, session 39), and the match line says the
+    orientation was not checked."""
+    d, out = fitted_012
+    x = pd.read_csv(d / "geno.csv")
+    cols = [c for c in x.columns if c != "sample_id"]
+    skewed = x.copy()
+    # columns with a clear frequency (so that 2 - x is told apart), counted the other way
+    means = x[cols].mean()
+    flip = [c for c in cols if abs(means[c] - 1) > 0.4][:12]
+    assert len(flip) >= 5
+    skewed[flip] = 2 - skewed[flip]
+    skewed.to_csv(d / "flipped.csv", index=False)
+    r = CliRunner().invoke(main, ["predict", str(out / "model.keras"), str(d / "flipped.csv")])
+    assert r.exit_code == 0, r.output
+    assert f"{len(flip)} of the 60 SNPs matched without alleles" in r.output
+    assert "may count the other allele" in r.output
+    assert (
+        "60 matched by id alone, their counted allele not checked (no alleles in the file)"
+        in r.output
+    )
+    r = CliRunner().invoke(main, ["predict", str(out / "model.keras"), str(d / "geno.csv")])
+    assert r.exit_code == 0 and "may count the other allele" not in r.output

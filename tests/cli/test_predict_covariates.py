@@ -214,3 +214,36 @@ def test_explain_warns_when_the_marginal_scan_has_few_samples(sexed, tmp_path):
     r = CliRunner().invoke(main, [*args[:3], str(d / "pheno.csv"), *args[4:], "--force"])
     assert r.exit_code == 0, r.output
     assert "marginal scan has only" not in r.stderr
+
+
+def test_python_covariates_are_checked_before_the_network_runs(sexed):
+    """ModelBundle.predict(covariates=...) took any array and failed in numpy's matmul after
+    the network had run (raw table, wrong width or row count), or used rows in another
+    order as they were (a checking helper, session 39): one line each now, and a table of
+    the encoded columns is put in the samples' order by its index."""
+    from snpcnn.errors import InputError
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    d, out = sexed
+    bundle = load_bundle(out / "model.keras")
+    geno = read_genotypes(d / "new_geno.csv", coding="01", cache=False)
+    ph = read_phenotypes(d / "cov.csv", covariates=["sex", "Litter"], traits=[])
+    design, _ = bundle.covariate_design(ph, geno.samples)
+    names = list(bundle.covariate_columns)
+    right = bundle.predict(geno, covariates=design)["y"].to_numpy()
+    raw = ph.table.loc[geno.samples.astype(str), ["sex", "Litter"]]
+    with pytest.raises(InputError, match=r"encoded columns .*covariate_design"):
+        bundle.predict(geno, covariates=raw)
+    with pytest.raises(InputError, match=r"shape \(100, 2\).*one column per fixed effect \(3"):
+        bundle.predict(geno, covariates=design[:, :2])
+    with pytest.raises(InputError, match=r"shape \(99, 3\).*one row per sample \(100"):
+        bundle.predict(geno, covariates=design[1:])
+    bad = design.copy()
+    bad[4, 0] = np.nan
+    with pytest.raises(InputError, match="row 4 .* missing or infinite"):
+        bundle.predict(geno, covariates=bad)
+    # a table of the encoded columns, rows shuffled: reordered by its ids
+    table = pd.DataFrame(design, columns=names, index=geno.samples.astype(str))
+    shuffled = table.sample(frac=1.0, random_state=0)
+    np.testing.assert_array_equal(bundle.predict(geno, covariates=shuffled)["y"], right)
