@@ -134,3 +134,33 @@ def test_a_training_part_with_one_value_is_refused_before_training(rare_trait, t
     few.to_csv(tmp_path / "one_case.csv", index=False)
     with pytest.raises(InputError, match=r"one sample has another value"):
         run(tmp_path / "one_case.csv", 3, baselines=["gblup"])
+
+
+def test_the_attribution_line_leaves_undefined_folds_out():
+    """'Where the CNN hybrid's difference from GBLUP comes from' counted an undefined fold
+    as a difference of 0 (+0.087 where the paired table said +0.131: a checking helper,
+    session 39)."""
+    from types import SimpleNamespace
+
+    from snpcnn.cv import START_NAME, TRAIN_DEFAULTS
+    from snpcnn.report import attribution_text
+
+    cnn = "CNN hybrid (start + convolutions)"
+    rows = []
+    for fold, (a, s, g, status) in enumerate(
+        [(0.835, 0.835, 0.687, "ok"), (0.776, 0.776, 0.662, "ok"), (np.nan,) * 3 + ("undefined",)],
+        start=1,
+    ):
+        for model, v in ((cnn, a), (START_NAME, s), ("GBLUP", g)):
+            rows.append(
+                {"repeat": 0, "fold": fold, "model": model, "trait": "case", "metric": "auc",
+                 "value": v, "status": status}
+            )  # fmt: skip
+    res = SimpleNamespace(
+        models=[cnn, START_NAME, "GBLUP"],
+        metrics=pd.DataFrame(rows),
+        headline_metric="auc",
+        config=dict(TRAIN_DEFAULTS),
+    )
+    text = attribution_text(res, "case")
+    assert "CNN hybrid - GBLUP = +0.131 = +0.131 from its RR-BLUP start" in text
