@@ -578,7 +578,9 @@ def _scatter_windows(cams: np.ndarray, screen, n_snps: int) -> np.ndarray:
     The layer's units are spread evenly over the gathered sequence (windows laid end to
     end; with kernel = stride = window width, as in ``snpcnn_default``, unit k is window
     k); each gathered position takes its unit's value and is written to the SNP it came
-    from (the largest value where windows overlap).  SNPs in no window get 0: the
+    from (where windows overlap, the value of largest magnitude, with its sign: the
+    largest signed value let a small positive value hide a large negative one, as relu=False
+    keeps signs; a checking helper, session 39).  SNPs in no window get 0: the
     convolutions never see them.
     """
     pos = screen.positions()
@@ -587,7 +589,8 @@ def _scatter_windows(cams: np.ndarray, screen, n_snps: int) -> np.ndarray:
     per = cams.reshape(n, n_units)[:, unit]
     out = np.zeros((n, n_snps), dtype=np.float64)
     for j in np.unique(pos):
-        out[:, j] = per[:, pos == j].max(axis=1)
+        vals = per[:, pos == j]
+        out[:, j] = vals[np.arange(n), np.argmax(np.abs(vals), axis=1)]
     return out
 
 
@@ -629,6 +632,18 @@ def grad_cam_status(model) -> str | None:
         f"the convolutions' correction was dropped (the model predicts its start, "
         f"{_start_of(model)}), so their Grad-CAM map is flat"
     )
+
+
+def hybrid_parts(model) -> dict | None:
+    """For the default's hybrid (a start plus a convolutional correction): which start it
+    predicts and whether the correction was kept; None for other networks. explain says
+    which model it explains (it said neither: a checking helper, session 39)."""
+    members = _conv_members(model) or [model]
+    names = {layer.name for m in members for layer in m.layers}
+    if "linear" not in names and "screen" not in names:
+        return None
+    why = grad_cam_status(model)
+    return {"start": _start_of(model), "convolutions_kept": why is None}
 
 
 def grad_cam_caveat(model) -> str | None:
@@ -905,7 +920,7 @@ def plot_activations(
                 ax,
                 a[:, :k].T,
                 title=f"{name}: {a.shape[-1]} channels x {a.shape[0]} positions (first {k} shown)",
-                xlabel="position along the genome (feature-map units)",
+                xlabel="position in the layer's input order (feature-map units)",
                 ylabel="channel",
             )
         else:
@@ -1022,7 +1037,12 @@ def plot_filter_patterns(patterns, path, titles=None, force: bool = False) -> Pa
     if p.ndim == 3:
         labels = None if p.shape[2] == 1 else [f"channel {c}" for c in range(p.shape[2])]
         return plots.line_grid(
-            p, path, titles=titles, series_labels=labels, xlabel="offset (SNPs)", force=force
+            p,
+            path,
+            titles=titles,
+            series_labels=labels,
+            xlabel="position in the window (SNPs; the window's own order)",
+            force=force,
         )
     if p.ndim == 4:
         if p.shape[-1] not in (1, 3):

@@ -6,6 +6,8 @@ model: nothing in snpcnn.explain may reduce over a fixed tuple of axes.
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pandas as pd
@@ -512,3 +514,83 @@ def test_ascent_on_a_convolution_without_its_own_activation_is_not_uniform():
         assert (spread > 0.2).all(), (name, spread)
     with pytest.raises(InputError, match="not a convolution"):
         explain.filter_patterns(model, "c1_act")  # the weights method needs a convolution
+
+
+def test_overlapping_windows_keep_the_largest_magnitude():
+    """A SNP in two windows took the larger signed Grad-CAM value, so a small positive value
+    hid a large negative one (relu=False keeps signs; a checking helper, session 39)."""
+    from types import SimpleNamespace
+
+    from snpcnn.explain import _scatter_windows
+
+    screen = SimpleNamespace(positions=lambda: np.array([0, 1, 1, 2]))
+    out = _scatter_windows(np.array([[0.1, -0.9]]), screen, 4)
+    np.testing.assert_allclose(out, [[0.1, -0.9, -0.9, 0.0]])
+
+
+def _hybrid_bundle(tmp_path, kept: bool, zero: bool = False):
+    """A model shaped like the default's hybrid: convolutions and a 'linear' path into one
+    'output' layer whose weights on the convolutions are 0 where their correction was
+    dropped."""
+    from snpcnn.bundle import ModelBundle
+    from snpcnn.preprocess import GenotypePreprocessor
+    from snpcnn.simulate import simulate_genotypes, write_example
+
+    paths = write_example(tmp_path / "data", n_samples=60, n_snps=30, n_causal=3, seed=4)
+    g = simulate_genotypes(60, 30, n_chrom=5, seed=4)
+    pre = GenotypePreprocessor().fit(g, rows=np.arange(60))
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((len(pre.variants_), 1))
+    h = keras.layers.Flatten()(keras.layers.Conv1D(2, 3, padding="same", name="conv1")(inp))
+    conv = keras.layers.Dense(3, name="conv_dense")(h)
+    lin = keras.layers.Dense(1, name="linear")(keras.layers.Flatten()(inp))
+    out = keras.layers.Dense(1, name="output")(keras.layers.Concatenate()([conv, lin]))
+    model = keras.Model(inp, out)
+    w, b = model.get_layer("output").get_weights()
+    if not kept:
+        w[:3] = 0.0
+    if zero:
+        w[:] = 0.0
+    model.get_layer("output").set_weights([w, b])
+    bundle = ModelBundle(
+        model=model, preprocessor=pre, traits=["phenotype"], target_coef=[np.zeros(1)],
+        target_sd=np.ones(1),
+    )  # fmt: skip
+    return bundle.save(tmp_path / "model.keras"), paths
+
+
+def test_explain_says_which_model_it_explains_and_skips_a_flat_layer_map(tmp_path):
+    """explain names the hybrid's start and whether its correction was kept; --layer on a
+    dropped correction gave an all-zero Grad-CAM map and a 'top 10' of the file's first
+    SNPs (a checking helper, session 39): skipped with the note, as without --layer."""
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+
+    model_path, paths = _hybrid_bundle(tmp_path, kept=False)
+    args = ["explain", str(model_path), str(paths["genotypes"]), "--layer", "conv1"]
+    r = CliRunner().invoke(
+        main, [*args, "--methods", "grad_cam,saliency,saliency", "--out", str(tmp_path / "ex")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "explaining the CNN hybrid: its start (RR-BLUP) alone" in r.output
+    assert "Grad-CAM skipped: the convolutions' correction was dropped" in r.output
+    info = json.loads((tmp_path / "ex" / "explain.json").read_text())
+    assert "grad_cam" in info["skipped"] and info["methods"] == ["saliency"]
+    assert info["hybrid"] == {"start": "RR-BLUP", "convolutions_kept": False}
+    kept_path, _ = _hybrid_bundle(tmp_path / "k", kept=True)
+    r = CliRunner().invoke(
+        main,
+        ["explain", str(kept_path), str(paths["genotypes"]), "--methods", "saliency",
+         "--out", str(tmp_path / "ex2")],
+    )  # fmt: skip
+    assert "its start (RR-BLUP) plus its trained convolutions' correction (kept)" in r.output
+    # a model whose every score ties (a constant output): no made-up ranking
+    flat_path, _ = _hybrid_bundle(tmp_path / "z", kept=True, zero=True)
+    r = CliRunner().invoke(
+        main,
+        ["explain", str(flat_path), str(paths["genotypes"]), "--methods", "saliency",
+         "--out", str(tmp_path / "ex3")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "every SNP scores 0 by saliency: no ranking" in r.output and "top 10" not in r.output

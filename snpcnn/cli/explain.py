@@ -128,7 +128,7 @@ def explain(
     from snpcnn.report import EXPLAIN_MARKER, atomic_directory, check_output_dir
     from snpcnn.stats import marginal_association
 
-    method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    method_list = list(dict.fromkeys(m.strip() for m in methods.split(",") if m.strip()))
     bad = [m for m in method_list if m not in ex.METHODS]
     if not method_list:
         raise InputError(f"--methods: give at least one of {', '.join(ex.METHODS)}")
@@ -226,7 +226,18 @@ def explain(
             num = [c for c in assoc.columns if c not in ("chrom", "pos", "id")]
             assoc.loc[absent, num] = np.nan
     skipped = {}
-    if "grad_cam" in method_list and layer is None:
+    parts = ex.hybrid_parts(bundle.model)
+    if parts is not None:
+        click.echo(
+            f"explaining the CNN hybrid: its start ({parts['start']}) "
+            + (
+                "plus its trained convolutions' correction (kept)"
+                if parts["convolutions_kept"]
+                else "alone: its convolutions' correction was dropped"
+            ),
+            err=True,
+        )
+    if "grad_cam" in method_list:  # with --layer too: a dropped correction's map is flat
         why = ex.grad_cam_status(bundle.model)
         if why:
             skipped["grad_cam"] = why
@@ -255,6 +266,17 @@ def explain(
         )
     finally:
         progress.close()
+    cam_note = None
+    if "grad_cam" in method_list and parts is not None:
+        covered = int(np.count_nonzero(imp["grad_cam"].to_numpy()))
+        if covered < len(imp):
+            cam_note = (
+                f"Grad-CAM maps only the convolutions' correction: the {covered:,} SNPs of its "
+                f"windows; the other {len(imp) - covered:,} score 0, and the start's effects "
+                f"({parts['start']}) are not in it (saliency, gradient x input and integrated "
+                "gradients cover the whole model)"
+            )
+            click.echo(f"Note: {cam_note}.", err=True)
     table = imp.copy()
     if len(table) == len(match["column"]):
         # absent from the genotypes and filled with the training mean: their importance
@@ -274,6 +296,8 @@ def explain(
         "methods": method_list,
         "skipped": skipped,
         "grad_cam_caveat": caveat,
+        "grad_cam_note": cam_note,
+        "hybrid": parts,
         "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
         "grad_cam_layer": None
         if "grad_cam" not in method_list
@@ -289,6 +313,12 @@ def explain(
     # all are written: an error or Ctrl-C leaves --out as it was (docs/outputs.md)
     with write_errors(out), atomic_directory(out, force, marker=EXPLAIN_MARKER) as tmp:
         written = _write_outputs(ex, tmp, bundle, imp, table, assoc, method_list, top_k, info)
+    scores = table[method_list[0]].to_numpy()
+    if len(scores) and np.nanmax(scores) == np.nanmin(scores):
+        # every SNP scores the same: a "top 10" would be the file's first SNPs
+        click.echo(f"every SNP scores {np.nanmax(scores):g} by {method_list[0]}: no ranking")
+        click.echo(f"results written to {out}/ ({', '.join(written)})")
+        return
     top = table.sort_values(method_list[0], ascending=False).head(top_k)
     # a SNP the model knows but the file lacks was filled with its training mean: its
     # score says nothing about the SNP (docs/explain.md), so it is marked
@@ -324,7 +354,7 @@ def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, in
     if patterns is not None and patterns.ndim == 3:
         ex.plot_filter_patterns(patterns, folder / "filters.png", force=True)
         written.append("filters.png")
-        if members:
+        if len(members) > 1:
             click.echo(
                 f"filters.png: the first convolution of network '{holder.name}', 1 of the "
                 f"{len(members)} averaged networks"

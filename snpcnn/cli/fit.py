@@ -500,6 +500,23 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(match_text(getattr(bundle, "last_match_", None), genotypes), err=True)
+    for t, levels in (bundle.binary_levels or {}).items():
+        # what a binary trait's column holds (a 1/2 trait is scored on its 0/1 code: the
+        # column is neither on the 1/2 scale nor, for the default, a probability; nothing
+        # said so: a checking helper, session 39)
+        from snpcnn.folds import level_text
+
+        lo, hi = (level_text(v) for v in levels)
+        click.echo(
+            f"Note: '{t}' is a binary trait (0 = {lo}, 1 = {hi}): its column is "
+            + (
+                f"the probability of {hi} (a sigmoid network's output)"
+                if bundle.head == "binary"
+                else f"the expected 0/1 code (1 = {hi}) of a linear probability model: a score "
+                "that ranks samples and can fall outside 0..1, not a probability"
+            ),
+            err=True,
+        )
     csv = table.to_csv(index=False, float_format="%.10g")
     if out:
         with write_errors(out):

@@ -164,7 +164,11 @@ def reap_stale(dst: str | os.PathLike, warn: bool = True) -> list[Path]:
     if not dst.parent.is_dir():
         return []
     pattern = re.compile(
-        r"^\." + re.escape(dst.name) + r"\.(?:tmp|old)-" + re.escape(_host()) + r"-(\d+)-[0-9a-f]{8}$"
+        r"^\."
+        + re.escape(dst.name)
+        + r"\.(?:tmp|old)-"
+        + re.escape(_host())
+        + r"-(\d+)-[0-9a-f]{8}$"
     )
     removed, freed = [], 0
     try:

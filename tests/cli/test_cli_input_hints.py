@@ -302,6 +302,14 @@ def test_a_binary_trait_with_covariates_says_the_cnn_ignores_them(coded, tmp_pat
          str(tmp_path / "p.csv")],
     )  # fmt: skip
     assert r.exit_code != 0 and "a binary trait's CNN, which does not use covariates" in r.output
+    # without covariates it predicts, and says what the column holds (a sigmoid network's
+    # probability here; nothing was said: a checking helper, session 39)
+    r = CliRunner().invoke(main, ["predict", str(out / "model.keras"), str(coded / "geno.csv")])
+    assert r.exit_code == 0, r.output
+    assert (
+        "Note: 'case' is a binary trait (0 = 0, 1 = 1): its column is the probability of 1"
+        in r.output
+    )
     # without baselines (a benchmark's CNN units too) the note is still given
     r = CliRunner().invoke(
         main,
