@@ -1676,7 +1676,7 @@ def _target_transform(y, c, head: str, x: np.ndarray, train_cfg: TrainConfig) ->
 STREAMED_NOTE = (
     "the CNN trained and predicted from rows streamed from the int8 genotypes (a fold's "
     "float32 input is above 256 MiB, or SNPCNN_STREAM=1): the same model as in memory, but "
-    "the default's triple stage cannot run there (docs/io.md, streamed folds)"
+    "the default's triple stage is skipped there (docs/io.md, streamed folds)"
 )
 
 
