@@ -150,8 +150,9 @@ def make_folds(
     """Random K-fold assignment, repeated ``repeats`` times with derived seeds.
 
     ``stratify`` (class labels) keeps class proportions per fold; ``groups`` keeps
-    each group (family, population) within one fold (group K-fold, randomised by
-    shuffling the group order per repeat).
+    each group (family, population) within one fold (group K-fold: groups go largest
+    first into the smallest fold; later repeats order them by size times a random factor
+    in 0.5..1.5, and a warning says where a repeat split them as an earlier one did).
     """
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -172,6 +173,8 @@ def make_folds(
     if stratify is not None and groups is not None:
         raise InputError("use either stratified or group folds, not both")
     rows = []
+    seen_splits: dict[frozenset, int] = {}  # group splits drawn so far, by repeat
+    repeated: list[tuple[int, int]] = []
     for r in range(repeats):
         rseed = int(np.random.SeedSequence([seed, r]).generate_state(1)[0])
         fold = np.zeros(n, dtype=int)
@@ -188,14 +191,27 @@ def make_folds(
             rng = np.random.default_rng(rseed)
             order = rng.permutation(uniq)
             sizes = pd.Series(groups).value_counts()
-            # greedy balanced assignment: biggest groups first, into the smallest fold
+            # greedy balanced assignment: biggest groups first, into the smallest fold. The
+            # first repeat takes them strictly by size; later ones by size times a random
+            # factor in 0.5..1.5, since the shuffle alone only reorders groups of equal
+            # size, and families of distinct sizes gave every repeat the same folds (a
+            # checking helper, session 39)
+            jitter = (
+                dict.fromkeys(order, 1.0)
+                if r == 0
+                else dict(zip(order, rng.uniform(0.5, 1.5, size=len(order))))
+            )
             load = np.zeros(k, dtype=int)
             assign = {}
-            for g in sorted(order, key=lambda g: -sizes[g]):
+            for g in sorted(order, key=lambda g: -sizes[g] * jitter[g]):
                 f = int(np.argmin(load))
                 assign[g] = f
                 load[f] += sizes[g]
             fold = np.array([assign[g] for g in groups]) + 1
+            split = frozenset(frozenset(uniq[[assign[g] == f for g in uniq]]) for f in range(k))
+            if split in seen_splits:
+                repeated.append((seen_splits[split], r))
+            seen_splits.setdefault(split, r)
         else:
             if stratify is not None:
                 y = np.asarray(stratify)
@@ -213,6 +229,18 @@ def make_folds(
             for i, (_, test) in enumerate(splits):
                 fold[test] = i + 1
         rows.append(pd.DataFrame({"sample_id": sample_ids, "repeat": r, "fold": fold}))
+    if repeated:
+        import warnings
+
+        a, b = repeated[0]
+        warnings.warn(
+            f"{len(repeated)} of the {repeats} repeats split the groups into folds exactly as "
+            f"an earlier one (repeat {b} as repeat {a}): with {len(np.unique(groups))} groups "
+            f"there are few ways to make {k} balanced folds, and a repeated split adds no "
+            f"information to the means; use fewer {opt('repeats')} or more groups",
+            InputWarning,
+            stacklevel=2,
+        )
     return pd.concat(rows, ignore_index=True)
 
 

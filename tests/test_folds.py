@@ -58,3 +58,38 @@ def test_fold_table_ids_in_another_form_are_named(tmp_path):
     assert "6 phenotyped sample(s) have no fold, e.g. '1'" in msg
     assert "6 of the table's ids are no phenotyped sample, e.g. '1.0', '2.0', '3.0'" in msg
     assert "6 ids would match dropping a '.0' ending" in msg
+
+
+def test_group_folds_differ_between_repeats_when_families_differ_in_size():
+    """The group order was shuffled per repeat, then sorted by size: with families of
+    distinct sizes every repeat gave the same folds, and the report averaged copies (a
+    checking helper, session 39). Later repeats now draw other balanced splits; where
+    the groups allow none, a warning says so."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    sizes = [100, 90, 80, 70, 60, 55, 50, 40, 30, 24]
+    groups = np.concatenate([[f"fam{i}"] * s for i, s in enumerate(sizes)])
+    ids = np.array([f"s{i}" for i in range(len(groups))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        t = make_folds(ids, k=3, repeats=3, seed=0, groups=groups)
+    wide = t.pivot(index="sample_id", columns="repeat", values="fold")
+    part = [
+        {frozenset(np.unique(groups[np.isin(ids, wide.index[wide[r] == f])])) for f in (1, 2, 3)}
+        for r in range(3)
+    ]
+    assert part[0] != part[1] and part[0] != part[2] and part[1] != part[2]
+    for r in range(3):  # each group in one fold, folds still balanced
+        assert (pd.Series(wide[r].loc[ids].to_numpy()).groupby(groups).nunique() == 1).all()
+        n = wide[r].value_counts()
+        assert n.max() - n.min() <= max(sizes)
+    # the first repeat is the split the code drew before (strictly by size)
+    assert make_folds(ids, k=3, repeats=1, seed=0, groups=groups)["fold"].tolist() == [
+        int(v) for v in wide[0].loc[ids]
+    ]
+    # six groups of distinct sizes into 3 folds: few balanced splits, and a warning
+    few = np.concatenate([[f"f{i}"] * s for i, s in enumerate([30, 25, 20, 15, 12, 8])])
+    with pytest.warns(InputWarning, match="split the groups into folds exactly as an earlier"):
+        make_folds(np.arange(len(few)).astype(str), k=3, repeats=3, seed=0, groups=few)
