@@ -942,8 +942,9 @@ def paired(
     """Fold-by-fold difference (model - reference) of the headline metric.
 
     Pairs are the same (seed, repeat, fold) test sets.  A fold where the model
-    collapsed counts as a loss and enters the mean difference with metric = 0;
-    likewise for a collapsed reference.
+    collapsed counts as a loss and enters the mean difference with its no-information
+    value (r 0, AUC 0.5) or the reference's, whichever is lower (never a gain); a
+    collapsed reference enters with the no-information value.
 
     Returns
     -------
@@ -1884,7 +1885,7 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "ROC curve of the predictions; mean ± sd are over all test folds (seeds x repeats x "
         "folds). A collapsed fold (constant predictions) has no correlation or AUC: it is left "
         "out of the mean and counted; in the paired comparison it counts as a loss with r = 0 "
-        "(AUC 0.5).",
+        "(AUC 0.5) or the reference's value, whichever is lower (never a gain).",
         "",
     ]
     for d in c.datasets:

@@ -408,7 +408,8 @@ class CVResults:
 
         For each (repeat, fold), the difference model - reference of the headline
         metric.  A fold where the model collapsed counts as a loss, and its metric
-        is taken as 0 (no ranking information) in the mean difference.
+        is taken as 0 (no ranking information; AUC 0.5) or the reference's, whichever
+        is lower, in the mean difference (never a gain).
         """
         metric = metric or self.headline_metric
         m = self.metrics[self.metrics["metric"] == metric]

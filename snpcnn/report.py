@@ -480,7 +480,8 @@ def trait_sections(results) -> list[tuple[str, str]]:
                     parts.append(
                         "\nA collapsed fold (constant predictions, correlation undefined) counts "
                         f"as a loss and enters the mean difference with {label} = "
-                        f"{no_information(head):g}."
+                        f"{no_information(head):g} or GBLUP's {label}, whichever is lower (never "
+                        "a gain)."
                     )
                 attribution = attribution_text(results, trait)
                 if attribution:

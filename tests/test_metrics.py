@@ -54,6 +54,30 @@ def test_paired_difference_counts_collapse_as_a_loss_with_r_zero():
     assert p["mean_difference"] == pytest.approx(((0.5 - 0.4) + (0 - 0.3) + (0.2 - 0.3)) / 3)
 
 
+def test_a_collapsed_fold_is_never_a_gain():
+    """Against a reference below no information (r < 0), r = 0 made the model that
+    predicted nothing gain (+0.053 for a LASSO constant in 2 of 3 folds, the best in its
+    table; a checking helper, session 39): the fold enters as the lower of the two."""
+    import pandas as pd
+
+    from snpcnn.metrics import paired_difference
+
+    joined = pd.DataFrame(
+        {
+            "value": [float("nan"), 0.3, float("nan")],
+            "status": ["collapsed", "ok", "collapsed"],
+            "value_ref": [-0.021, 0.282, -0.101],
+            "status_ref": ["ok", "ok", "ok"],
+        }
+    )
+    p = paired_difference(joined)
+    assert p["mean_difference"] == pytest.approx((0.0 + 0.018 + 0.0) / 3)
+    assert p["wins"] == 1 and p["n_collapsed"] == 2
+    auc = joined.assign(metric="auc", value_ref=[0.45, 0.6, 0.7])
+    p = paired_difference(auc)
+    assert p["mean_difference"] == pytest.approx((0.0 + (0.3 - 0.6) + (0.5 - 0.7)) / 3)
+
+
 def test_a_collapsed_auc_counts_as_chance_not_zero():
     """Binary traits: constant scores have AUC 0.5, so a fold where the reference collapsed
     is no win for a model at AUC 0.47 (it counted as 0 and turned a loss into a gain)."""
