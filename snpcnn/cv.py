@@ -1314,6 +1314,14 @@ def cross_validate(
     else:
         fold_table = _resolve_folds(data.folds, targets, data.repeats, data.seed, data.stratify)
     baselines, size_notes = _drop_oversized_baselines(baselines, fold_table)
+    labels = fold_table.attrs.get("fold_labels")
+    if labels and labels != [str(i + 1) for i in range(len(labels))]:
+        # renumbered 1..K: said in the notes (summary.md, run.json), not only on stderr
+        shown = ", ".join(f"{i + 1} = '{v}'" for i, v in enumerate(labels[:8]))
+        size_notes.append(
+            f"the results number the folds 1..{len(labels)} in the sorted order of the fold "
+            f"file's labels: {shown}{', ...' if len(labels) > 8 else ''}"
+        )
     train_head = cnn_head(targets.head, training.model, training.linear_init)
     if cnn:
         size_notes += _uncrossfitted_note(training)

@@ -136,7 +136,10 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
             InputWarning,
             stacklevel=2,
         )
-    return pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
+    out = pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
+    # the file's own labels of folds 1..K (the run notes name them where they differ)
+    out.attrs["fold_labels"] = [level_text(v) for v in levels]
+    return out
 
 
 def make_folds(

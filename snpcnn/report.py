@@ -463,7 +463,7 @@ def trait_sections(results) -> list[tuple[str, str]]:
                 rows = [
                     {
                         "model": p.model,
-                        f"mean difference in {label} vs GBLUP": f"{p.mean_difference:+.3f}"
+                        f"mean difference in {label} vs GBLUP": _signed(p.mean_difference)
                         + (f" ± {p.sd_difference:.3f}" if np.isfinite(p.sd_difference) else ""),
                         "folds won": f"{p.wins} of {p.n_folds}"
                         + (f" ({p.ties} tied)" if getattr(p, "ties", 0) else ""),
@@ -927,6 +927,18 @@ def attribution_text(results, trait: str) -> str | None:
     )
 
 
+def _signed(value: float) -> str:
+    """``+0.012`` / ``-0.012``; a difference that rounds to zero is ``+0.000``, never
+    ``-0.000`` (the attribution line below the table printed +0.000 for the same value)."""
+    text = f"{value:+.3f}"
+    return "+0.000" if text == "-0.000" else text
+
+
+def _folds_from_file(config: dict) -> bool:
+    """Whether the folds came from a fold table (the config's ``folds`` is not a number)."""
+    return not str(config.get("folds", "")).strip().isdigit()
+
+
 def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     """The human-readable ``summary.md``."""
     from snpcnn.cv import cnn_row
@@ -972,6 +984,11 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         + (
             f"; group K-fold by '{c['groups']}': a group never spans training and test"
             if c.get("groups")
+            else ""
+        )
+        + (
+            "; stratified: each fold holds the classes in the trait's proportions"
+            if c.get("stratify") and not _folds_from_file(c)
             else ""
         )
         + f"), {c['repeats']} repeat(s), seed {c['seed']}"

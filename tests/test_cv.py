@@ -154,6 +154,11 @@ def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
     # stratified: every test fold has the class balance of the whole set
     frac = p.groupby("fold")["observed"].mean()
     assert (frac - p["observed"].mean()).abs().max() < 0.03
+    # summary.md (and the console) say the folds were stratified (only run.json did)
+    from snpcnn.report import summary_markdown
+
+    folds_line = next(ln for ln in summary_markdown(res).splitlines() if ln.startswith("- folds:"))
+    assert "stratified: each fold holds the classes in the trait's proportions" in folds_line
     grouped = cross_validate(g, ph2, "GY_E1", folds=3, groups="family", baselines=(), **FAST)
     fam = table.loc[grouped.predictions.sample_id, "family"].to_numpy()
     assert (grouped.predictions.assign(fam=fam).groupby("fam").fold.nunique() == 1).all()

@@ -237,6 +237,8 @@ def test_notes_on_binary_codes_low_call_rate_groups_and_fold_labels(coded, tmp_p
     )
     summary = (tmp_path / "o" / "summary.md").read_text()
     assert "no early stop" in summary and "not improved for 5 epochs" not in summary
+    # the renumbering is in the run notes too (it was only a stderr warning)
+    assert "sorted order of the fold file's labels: 1 = '0', 2 = '1', 3 = '2'" in summary
     r = CliRunner().invoke(
         main,
         [
