@@ -114,8 +114,41 @@ def _rstrip_empty(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
+def _genotype_kind(path: Path) -> str | None:
+    """The genotype format ``path`` holds, where it is one (a VCF, BCF, PLINK .bed/.pgen or
+    a snpcnn cache), else None: given where a phenotype table belongs (the arguments of
+    ``snpcnn fit`` swapped), it was blamed on its encoding or layout (a checking helper,
+    session 39)."""
+    if path.is_dir():
+        return "a snpcnn cache" if (path / "meta.json").exists() else None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if head.startswith(b"##fileformat=VCF"):
+        return "a VCF"
+    if head.startswith(b"BCF"):
+        return "a BCF"
+    if head[:3] in (b"\x6c\x1b\x01", b"\x6c\x1b\x00"):
+        return "a PLINK .bed"
+    if head[:2] == b"\x6c\x1b":
+        return "a PLINK 2 .pgen"
+    return None
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line."""
+    kind = _genotype_kind(path) if path.exists() else None
+    if kind:
+        raise InputError(
+            f"{path} is {kind} genotype file, not a phenotype table: give the genotypes first "
+            "and the phenotypes second (snpcnn fit GENOTYPES PHENOTYPES), the phenotypes as a "
+            "CSV/TSV with a sample id column and one column per trait"
+        )
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as fh:
@@ -682,6 +715,23 @@ def _read_one(
 
     # sample ids, duplicates
     ids = [row[id_idx] for row in raw.rows]
+    fid_col = next((h for h in raw.header if h.upper() == "FID"), None)
+    if id_name.lower() == "iid" and fid_col is not None and len(set(ids)) < len(ids):
+        # IIDs that repeat across families (PLINK family data): the genotype readers name
+        # such samples FID_IID, so the phenotypes do too (the file was refused as holding
+        # duplicate ids, with no usable fix: a checking helper, session 39)
+        f_idx = raw.header.index(fid_col)
+        both = [f"{row[f_idx]}_{row[id_idx]}" for row in raw.rows]
+        if len(set(both)) == len(both):
+            warnings.warn(
+                f"{path}: IIDs repeat across families, so every sample id is FID_IID (e.g. "
+                f"'{both[0]}'), as snpcnn names PLINK samples whose IIDs repeat",
+                InputWarning,
+                stacklevel=3,
+            )
+            ids = both
+            for row, sid in zip(raw.rows, both):
+                row[id_idx] = sid
     padded = [
         (row[id_idx], ln)
         for row, ln in zip(raw.unstripped, raw.line_numbers)

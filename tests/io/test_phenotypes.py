@@ -372,3 +372,37 @@ def test_a_covariates_file_whose_ids_differ_in_case_says_so(tmp_path):
         joined = read_phenotypes(ph, covariates=["sex"], covariates_path=cov)
     with pytest.raises(InputError, match=r"sample not in that file; 3 ids would match ignoring"):
         joined.covariate_matrix(["Ab1", "Ab2"])
+
+
+def test_a_genotype_file_given_as_phenotypes_says_the_arguments_are_swapped(example_data, tmp_path):
+    """`snpcnn fit PHENO GENO` (swapped): the VCF was blamed on its layout ('delete the
+    title line') and the .bed on its encoding ('save it as UTF-8'; a checking helper,
+    session 39)."""
+    for name, kind in (("wheat.vcf.gz", "a VCF"), ("wheat.bed", "a PLINK .bed")):
+        with pytest.raises(
+            InputError,
+            match=f"is {kind} genotype file, not a phenotype table: give the genotypes first",
+        ):
+            read_phenotypes(example_data / name)
+    plain = tmp_path / "g.vcf"
+    plain.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\n")
+    with pytest.raises(InputError, match="is a VCF genotype file"):
+        read_phenotypes(plain)
+
+
+def test_iids_that_repeat_across_families_become_fid_iid(tmp_path):
+    """PLINK family data whose IIDs repeat across families: the genotype readers name the
+    samples FID_IID, and the phenotype file was refused as holding duplicate ids (a
+    checking helper, session 39). The phenotypes now take the same FID_IID ids."""
+    from snpcnn.errors import InputWarning
+
+    text = "FID IID y\nF0 1 1.5\nF0 2 2.5\nF1 1 3.5\nF1 2 -9\n"
+    with pytest.warns(
+        InputWarning, match="IIDs repeat across families, so every sample id is FID_IID"
+    ):
+        ph = read_phenotypes(_write(tmp_path, "fam.pheno", text))
+    assert list(ph.table.index) == ["F0_1", "F0_2", "F1_1", "F1_2"]
+    np.testing.assert_array_equal(ph.trait_values("y", ["F1_1", "F1_2"]), [3.5, np.nan])
+    # an IID repeated within one family is still an error
+    with pytest.raises(InputError, match="appears twice"):
+        read_phenotypes(_write(tmp_path, "dup.pheno", "FID IID y\nF0 1 1\nF0 1 2\nF1 2 3\n"))
