@@ -701,19 +701,31 @@ def trait_outlier_notes(targets: Targets) -> list[str]:
         if len(ok) < 10:
             continue
         med, rsd = float(np.median(y[ok])), robust_sd(y[ok])
-        if rsd <= 0:
-            continue
-        z = np.abs(y[ok] - med) / rsd
-        codes = ok[np.isin(y[ok], MISSING_CODES) & (z > 5)]
+        if rsd <= 0:  # most values equal (a 1/2 trait): a code is far if it is not the median
+            far = y[ok] != med
+            z = None
+        else:
+            z = np.abs(y[ok] - med) / rsd
+            far = z > 5
+        codes = ok[np.isin(y[ok], MISSING_CODES) & far]
         if len(codes):
             i = codes[0]
             vals, counts = np.unique(y[codes], return_counts=True)
             which = ", ".join(f"{v:g} in {c}" for v, c in zip(vals, counts))
+            rest = np.unique(np.delete(y[ok], np.searchsorted(ok, codes)))
+            binary = (
+                f"; without them '{t}' has two values ({rest[0]:g} and {rest[1]:g}) and would "
+                "be fitted as a binary trait (ROC AUC), read so it is quantitative (Pearson r)"
+                if len(rest) == 2
+                else ""
+            )
             notes.append(
                 f"trait '{t}': {len(codes)} sample(s) have a value that looks like a missing-"
                 f"value code ({which}; e.g. sample '{targets.sample_ids[i]}'), far from the "
-                "others: if it is one, leave the cell empty or write NA"
+                f"others: if it is one, leave the cell empty or write NA{binary}"
             )
+            continue
+        if z is None:
             continue
         worst = int(np.argmax(z))
         if z[worst] > OUTLIER_ROBUST_SDS:

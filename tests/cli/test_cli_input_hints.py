@@ -505,3 +505,25 @@ def test_a_level_missing_among_a_traits_training_lines_gets_that_traits_average(
     # the average rather than herd a's effect
     for model in ("GBLUP", "CNN"):
         assert np.isfinite(p1.loc[model].loc[zid, "predicted"]).all()
+
+
+@pytest.mark.parametrize("share_of_twos", [0.3, 0.5])
+def test_a_missing_code_in_a_1_2_trait_says_it_made_the_trait_quantitative(share_of_twos):
+    """A CSV case/control trait coded 1/2 with -9 for missing: the -9s are values, so the
+    trait has three values and is fitted as quantitative; the note now says so (it only
+    named the code: a checking helper, session 39), also where most values are equal (no
+    note at all before: the robust SD is 0)."""
+    from types import SimpleNamespace
+
+    from snpcnn.cv import trait_outlier_notes
+
+    rng = np.random.default_rng(0)
+    y = np.where(rng.random(200) < share_of_twos, 2.0, 1.0)
+    y[:6] = -9.0
+    targets = SimpleNamespace(
+        head="regression", traits=["resist"], y=y[:, None],
+        sample_ids=np.array([f"s{i}" for i in range(200)], dtype=object),
+    )  # fmt: skip
+    (note,) = trait_outlier_notes(targets)
+    assert "6 sample(s) have a value that looks like a missing-value code (-9 in 6" in note
+    assert "without them 'resist' has two values (1 and 2) and would be fitted as a binary" in note
