@@ -229,12 +229,26 @@ def describe_covariates(pheno, sample_ids=None) -> str | None:
                 + ")"
             )
         else:
-            parts.append(f"{c} (numeric)")
+            k = int(table[c].nunique())
+            parts.append(f"{c} (numeric, {k} distinct value{'s' if k != 1 else ''})")
     hint = ""
-    numeric = [c for c in pheno.covariates if c not in pheno.categorical]
-    if numeric:
-        hint = "; numbers that are codes (herd, cage, year): --categorical " + ",".join(numeric)
+    # only numeric covariates that look like codes (a few distinct whole numbers) are
+    # suggested: every numeric one was, so copying the hint one-hot coded an age into
+    # dozens of levels (a checking helper, session 39)
+    coded = [c for c in pheno.covariates if c not in pheno.categorical and _looks_coded(table[c])]
+    if coded:
+        hint = "; numbers that are codes (herd, cage, year): --categorical " + ",".join(coded)
     return "covariates: " + ", ".join(parts) + hint
+
+
+def _looks_coded(values) -> bool:
+    """Whether a numeric covariate looks like codes: whole numbers with at most 20 distinct
+    values (a year, a herd number, sex 1/2), not a measurement (an age, a weight)."""
+    import numpy as np
+    import pandas as pd
+
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    return bool(len(v)) and bool(np.all(v == np.round(v))) and len(np.unique(v)) <= 20
 
 
 def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = False):

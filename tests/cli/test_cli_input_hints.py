@@ -61,7 +61,7 @@ def test_number_codes_become_levels_with_categorical(coded, tmp_path):
     r = _fit(coded, tmp_path / "num", "--covariates", "herd")
     assert r.exit_code == 0, r.output
     # read as an amount: the line says so and names the option
-    assert "covariates: herd (numeric); numbers that are codes" in r.stderr
+    assert "covariates: herd (numeric, 3 distinct values); numbers that are codes" in r.stderr
     assert "--categorical herd" in r.stderr
     num_r = _covariates_only_r(tmp_path / "num")
     # the herd effect is not linear in its code: only the levels capture it
@@ -527,3 +527,22 @@ def test_a_missing_code_in_a_1_2_trait_says_it_made_the_trait_quantitative(share
     (note,) = trait_outlier_notes(targets)
     assert "6 sample(s) have a value that looks like a missing-value code (-9 in 6" in note
     assert "without them 'resist' has two values (1 and 2) and would be fitted as a binary" in note
+
+
+def test_the_categorical_hint_names_only_covariates_that_look_like_codes(tmp_path):
+    """Every numeric covariate was suggested for --categorical, an age too (copying the
+    hint one-hot coded it into about 50 levels: a checking helper, session 39)."""
+    from snpcnn.cli import describe_covariates
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    rng = np.random.default_rng(0)
+    n = 120
+    pd.DataFrame(
+        {"sample_id": [f"a{i}" for i in range(n)], "y": rng.normal(size=n),
+         "SEX": rng.integers(1, 3, n), "AGE": rng.integers(20, 70, n),
+         "weight": rng.normal(70, 5, n).round(1)}
+    ).to_csv(tmp_path / "p.csv", index=False)  # fmt: skip
+    ph = read_phenotypes(tmp_path / "p.csv", traits=["y"], covariates=["SEX", "AGE", "weight"])
+    line = describe_covariates(ph)
+    assert "SEX (numeric, 2 distinct values)" in line and "AGE (numeric, " in line
+    assert line.endswith("numbers that are codes (herd, cage, year): --categorical SEX")

@@ -474,7 +474,7 @@ def test_covariates_file_alone_gives_every_column_and_a_groups_column(small_file
     extra = ["--trait", "GY_E1", "--covariates-file", str(tmp_path / "fam.csv")]
     r = _fit(d, d / "pheno.csv", out, *extra, "--groups", "family", "--no-refit")
     assert r.exit_code == 0, r.output
-    assert "covariates: sex (numeric)" in r.output  # the groups column is not a covariate
+    assert "covariates: sex (numeric, 2 distinct values)" in r.output  # groups: no covariate
     pred = pd.read_csv(out / "predictions.csv", dtype={"sample_id": str})
     per_family = pred.merge(fam, on="sample_id").groupby("family")["fold"].nunique()
     assert (per_family == 1).all()
