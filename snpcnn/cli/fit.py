@@ -384,9 +384,7 @@ def fit(
     )
     trait_list = traits or [pheno.default_trait()]
     if not traits:
-        click.echo(
-            f"trait: {trait_list[0]} (the first trait column; choose with --trait)", err=True
-        )
+        click.echo(default_trait_text(pheno, trait_list[0]), err=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         al = align(geno, pheno, traits=trait_list)
@@ -528,6 +526,27 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         click.echo(f"predictions for {len(table):,} {samples} written to {out}{gaps}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def default_trait_text(pheno, trait: str) -> str:
+    """The line naming the trait fitted where none was chosen: the other trait columns, and
+    a warning where the first one looks like codes (a year column fitted as the trait: a
+    checking helper, session 39)."""
+    others = [t for t in pheno.traits if t != trait]
+    text = f"trait: {trait} (the first trait column"
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        text += f"; the others: {shown}"
+    text += "; choose with --trait)"
+    values = pheno.table[trait].dropna()
+    whole = values.to_numpy(dtype=float)
+    if others and len(whole) > 20 and (whole == whole.round()).all() and 2 < values.nunique() <= 12:
+        text += (
+            f"\nWarning: '{trait}' holds only {values.nunique()} distinct whole numbers: if it "
+            "is a code (a year, a herd), it is no trait; choose the trait with --trait, and "
+            f"make '{trait}' a covariate with --covariates {trait} --categorical {trait}"
+        )
+    return text
 
 
 def match_text(match: dict | None, source: str) -> str:

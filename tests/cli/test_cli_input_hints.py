@@ -546,3 +546,23 @@ def test_the_categorical_hint_names_only_covariates_that_look_like_codes(tmp_pat
     line = describe_covariates(ph)
     assert "SEX (numeric, 2 distinct values)" in line and "AGE (numeric, " in line
     assert line.endswith("numbers that are codes (herd, cage, year): --categorical SEX")
+
+
+def test_the_default_trait_line_names_the_others_and_flags_a_code_column(tmp_path):
+    """Without --trait, a year column (the first numeric one) was analysed as the trait, and
+    the line did not name the other traits (a checking helper, session 39)."""
+    from snpcnn.cli.fit import default_trait_text
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    rng = np.random.default_rng(0)
+    n = 60
+    pd.DataFrame(
+        {"animal_id": [f"a{i}" for i in range(n)], "year": rng.integers(2015, 2021, n),
+         "milk_kg": rng.normal(8000, 500, n), "fat_pct": rng.normal(4, 0.3, n)}
+    ).to_csv(tmp_path / "p.csv", index=False)  # fmt: skip
+    ph = read_phenotypes(tmp_path / "p.csv")
+    text = default_trait_text(ph, ph.default_trait())
+    assert text.startswith("trait: year (the first trait column; the others: milk_kg, fat_pct;")
+    assert "Warning: 'year' holds only 6 distinct whole numbers" in text
+    assert "--covariates year --categorical year" in text
+    assert "Warning" not in default_trait_text(ph, "milk_kg")
