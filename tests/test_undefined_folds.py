@@ -164,3 +164,25 @@ def test_the_attribution_line_leaves_undefined_folds_out():
     )
     text = attribution_text(res, "case")
     assert "CNN hybrid - GBLUP = +0.131 = +0.131 from its RR-BLUP start" in text
+
+
+def test_a_rare_class_spread_unevenly_by_random_folds_is_warned_about(example_data, tmp_path):
+    """12 cases in 599 lines, random 5-fold: 1 to 4 cases per test fold and noisy AUCs,
+    without a word (a checking helper, session 39). Stratified folds do not warn."""
+    import warnings
+
+    pheno = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    rare = np.zeros(len(pheno), dtype=int)
+    rare[np.random.default_rng(1).choice(len(pheno), 12, replace=False)] = 1
+    path = tmp_path / "rare.csv"
+    pd.DataFrame({pheno.columns[0]: pheno.iloc[:, 0], "rare": rare}).to_csv(path, index=False)
+    geno = example_data / "wheat.vcf.gz"
+    kw = dict(traits=["rare"], folds=5, baselines=["gblup"], cnn=False, progress=False)
+    with pytest.warns(
+        InputWarning,
+        match=r"the rarer class of 'rare' has \d to \d samples per test fold.*stratify=True spreads them",
+    ):
+        cross_validate(geno, path, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        cross_validate(geno, path, stratify=True, **kw)
