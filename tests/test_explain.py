@@ -594,3 +594,10 @@ def test_explain_says_which_model_it_explains_and_skips_a_flat_layer_map(tmp_pat
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "every SNP scores 0 by saliency: no ranking" in r.output and "top 10" not in r.output
+    # a subset is said to be one
+    r = CliRunner().invoke(
+        main,
+        ["explain", str(kept_path), str(paths["genotypes"]), "--methods", "saliency",
+         "--max-samples", "25", "--out", str(tmp_path / "ex4")],
+    )  # fmt: skip
+    assert "explaining 25 samples (a seeded random subset of the 60; --max-samples 25)" in r.output

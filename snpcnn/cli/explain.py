@@ -196,6 +196,7 @@ def explain(
                 "are very noisy",
                 err=True,
             )
+    n_avail = len(rows)  # the samples that could be explained (phenotyped, where given)
     if len(rows) > max_samples:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(rows, size=max_samples, replace=False)) if y is None else rows
@@ -249,7 +250,13 @@ def explain(
     if caveat:
         click.echo(f"Note: Grad-CAM: {caveat}.", err=True)
     click.echo(
-        f"explaining {len(X):,} samples x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
+        f"explaining {len(X):,} samples"
+        + (
+            f" (a seeded random subset of the {n_avail:,}; --max-samples {max_samples})"
+            if len(X) < n_avail
+            else ""
+        )
+        + f" x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
         err=True,
     )
     try:
