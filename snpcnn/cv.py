@@ -930,11 +930,22 @@ def _warn_one_class_folds(
     minority = pd.DataFrame({"repeat": table["repeat"], "fold": table["fold"], "y": test})
     counts = minority.dropna().groupby(["repeat", "fold"])["y"].agg(["sum", "count"])
     rare = np.minimum(counts["sum"], counts["count"] - counts["sum"])
-    if not stratify and not given and rare.min() < 5:
+    if not given and rare.min() < 5:
+        k = int(table["fold"].nunique())
+        total = int(rare.groupby(level="repeat").sum().min())
+        if not stratify and targets.groups is None and total >= 5 * k:
+            fix = f"{opt('stratify', True)} spreads them evenly over the folds"
+        else:
+            fewer = max(2, total // 5)
+            fix = (
+                f"fewer folds ({opt('folds', fewer)}) give each fold more"
+                if fewer < k
+                else "few cases make any AUC noisy"
+            )
         warnings.warn(
             f"the rarer class of '{targets.traits[0]}' has {int(rare.min())} to "
             f"{int(rare.max())} samples per test fold: each fold's AUC rests on a handful of "
-            f"them and is noisy; {opt('stratify', True)} spreads them evenly over the folds",
+            f"them and is noisy; {fix}",
             InputWarning,
             stacklevel=2,
         )

@@ -306,16 +306,25 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     model_ids = pd.Index(model_variants["id"].astype(str))
     j = pd.Index(new_ids[once]).get_indexer(model_ids)
     idx = np.where(j >= 0, once[np.maximum(j, 0)], -1).astype(np.int64)
-    # an id the model repeats (a training file that reused an id: fit warns) names two
-    # SNPs, so it matches neither by id; both are found by chrom:pos and alleles below
+    # an id the model repeats for two SNPs (a training file that reused an id: fit warns)
+    # matches neither by id; both are found by chrom:pos and alleles below, where known
     # (they read the same file column before: a checking helper, session 39)
-    model_counts = model_ids.value_counts()
-    model_once = model_ids.isin(model_counts.index[model_counts == 1])
+    # (an exact duplicate, the same id, chrom:pos and alleles twice, is one SNP: both copies
+    # read its column, as before)
+    full = pd.Series(
+        model_ids.astype(str)
+        + "|" + model_variants["chrom"].astype(str).to_numpy()
+        + "|" + model_variants["pos"].astype(str).to_numpy()
+        + "|" + m_ref.astype(str) + "|" + m_alt.astype(str)
+    )  # fmt: skip
+    distinct = full.groupby(model_ids.to_numpy()).nunique()
+    model_once = model_ids.isin(distinct.index[distinct == 1])
     idx[~model_once] = -1
     by_id = idx >= 0
     n_mismatch = 0
 
     n_unverified = 0
+    unverified = np.zeros(m, dtype=bool)  # matched without alleles on one side
 
     def _assign(i_model: int, j_new: int) -> bool:
         nonlocal n_mismatch, n_unverified
@@ -325,6 +334,7 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             # alleles unknown on one side (e.g. a CSV matrix): trust the id, same orientation
             column[i_model] = j_new
             n_unverified += 1
+            unverified[i_model] = True
             return True
         if not a or not na:
             # one side has no ALT (a site monomorphic there: VCF ALT ".", PLINK allele 0):
@@ -341,6 +351,7 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             if not r or not nr:  # nothing to compare: trust the id
                 column[i_model] = j_new
                 n_unverified += 1
+                unverified[i_model] = True
                 return True
             n_mismatch += 1
             return False
@@ -396,5 +407,6 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
         "n_missing": int((column < 0).sum()),
         "n_allele_mismatch": int(n_mismatch),
         "n_orientation_unverified": int(n_unverified),
+        "unverified": unverified,
         "new_has_no_alleles": not bool(np.any(n_alt != "") or np.any(n_ref != "")),
     }

@@ -177,6 +177,11 @@ def test_an_id_the_model_repeats_is_matched_by_position():
     assert (m["n_by_id"], m["n_by_position"], m["n_missing"]) == (1, 2, 0)
     m = match_variants(model, model)  # the training file itself
     assert m["column"].tolist() == [0, 1, 2] and m["n_missing"] == 0
+    # the same SNP listed twice (id, position and alleles equal) is one SNP: both copies
+    # read its column, as before (a review, session 39)
+    twice = model.assign(pos=[10, 20, 10])
+    m = match_variants(twice, unique)
+    assert m["column"].tolist() == [0, 1, 0] and m["n_missing"] == 0
 
 
 def test_bad_settings_are_clear_errors():

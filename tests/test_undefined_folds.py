@@ -167,22 +167,41 @@ def test_the_attribution_line_leaves_undefined_folds_out():
 
 
 def test_a_rare_class_spread_unevenly_by_random_folds_is_warned_about(example_data, tmp_path):
-    """12 cases in 599 lines, random 5-fold: 1 to 4 cases per test fold and noisy AUCs,
-    without a word (a checking helper, session 39). Stratified folds do not warn."""
+    """A rare class, random 5-fold: a handful of cases per test fold and noisy AUCs, without
+    a word (a checking helper, session 39). The fix offered fits the case: --stratify where
+    it gives every fold 5 or more, fewer folds where even it cannot."""
     import warnings
 
+    from snpcnn.folds import make_folds
+
     pheno = pd.read_csv(example_data / "wheat_phenotypes.csv")
-    rare = np.zeros(len(pheno), dtype=int)
-    rare[np.random.default_rng(1).choice(len(pheno), 12, replace=False)] = 1
-    path = tmp_path / "rare.csv"
-    pd.DataFrame({pheno.columns[0]: pheno.iloc[:, 0], "rare": rare}).to_csv(path, index=False)
     geno = example_data / "wheat.vcf.gz"
+    ids = pheno.iloc[:, 0].astype(str).to_numpy()
+
+    def trait(n_cases):
+        rare = np.zeros(len(pheno), dtype=int)
+        rare[np.random.default_rng(1).choice(len(pheno), n_cases, replace=False)] = 1
+        path = tmp_path / f"rare{n_cases}.csv"
+        pd.DataFrame({pheno.columns[0]: ids, "rare": rare}).to_csv(path, index=False)
+        return path, rare
+
     kw = dict(traits=["rare"], folds=5, baselines=["gblup"], cnn=False, progress=False)
-    with pytest.warns(
-        InputWarning,
-        match=r"the rarer class of 'rare' has \d to \d samples per test fold.*stratify=True spreads them",
-    ):
-        cross_validate(geno, path, **kw)
+    # 12 cases: under 5 per fold however they are spread
+    path, _ = trait(12)
+    for stratify in (False, True):
+        with pytest.warns(
+            InputWarning,
+            match=r"the rarer class of 'rare' has \d to \d samples per test fold.*fewer folds \(folds=2\)",
+        ):
+            cross_validate(geno, path, stratify=stratify, **kw)
+    # 30 cases: a seed whose random folds leave one fold under 5; stratified, 6 each
+    path, rare = trait(30)
+    seed = next(
+        s for s in range(50)
+        if pd.Series(rare).groupby(make_folds(ids, k=5, seed=s)["fold"].to_numpy()).sum().min() < 5
+    )  # fmt: skip
+    with pytest.warns(InputWarning, match=r"stratify=True spreads them evenly"):
+        cross_validate(geno, path, seed=seed, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputWarning)
-        cross_validate(geno, path, stratify=True, **kw)
+        cross_validate(geno, path, seed=seed, stratify=True, **kw)

@@ -473,7 +473,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         for item in (model, genotypes, covariates_file)
     ):
         raise InputError(f"--out {out} is an input file; choose another --out")
-    if out and Path(out).is_file():
+    if out and Path(out).is_file() and Path(out).name in RESULT_FILES:
         from snpcnn.report import results_folder_owner
 
         owner = results_folder_owner(Path(out).parent)
@@ -528,6 +528,17 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         click.echo(csv, nl=False)
 
 
+#: the files fit, benchmark, tune and explain write into their folders (predict never
+#: overwrites one of these there; its own earlier output it may, with --force)
+RESULT_FILES = frozenset(
+    {
+        "predictions.csv", "metrics.csv", "summary.md", "run.json", "model.keras",
+        "results.csv", "results.md", "trials.csv", "chosen.csv", "chosen.json", "folds.csv",
+        "importance.csv", "explain.json",
+    }
+)  # fmt: skip
+
+
 def default_trait_text(pheno, trait: str) -> str:
     """The line naming the trait fitted where none was chosen: the other trait columns, and
     a warning where the first one looks like codes (a year column fitted as the trait: a
@@ -538,13 +549,20 @@ def default_trait_text(pheno, trait: str) -> str:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         text += f"; the others: {shown}"
     text += "; choose with --trait)"
-    values = pheno.table[trait].dropna()
-    whole = values.to_numpy(dtype=float)
-    if others and len(whole) > 20 and (whole == whole.round()).all() and 2 < values.nunique() <= 12:
+    import re
+
+    values = pheno.table[trait].dropna().to_numpy(dtype=float)
+    years = len(values) and ((values >= 1900) & (values <= 2100) & (values == values.round())).all()
+    named = re.search(
+        r"(^|[^a-z])(year|yr|herd|cage|litter|batch|block|rep|env|site|loc)", trait.lower()
+    )
+    # a 1-9 score or a litter size is a trait: only a column of years, or one named like a
+    # code, is flagged (a review, session 39)
+    if others and len(values) > 20 and (years or named):
         text += (
-            f"\nWarning: '{trait}' holds only {values.nunique()} distinct whole numbers: if it "
-            "is a code (a year, a herd), it is no trait; choose the trait with --trait, and "
-            f"make '{trait}' a covariate with --covariates {trait} --categorical {trait}"
+            f"\nWarning: '{trait}' looks like a code ({'years' if years else 'its name'}), not "
+            "a trait; choose the trait with --trait, and make it a covariate with "
+            f"--covariates {trait} --categorical {trait}"
         )
     return text
 

@@ -269,7 +269,9 @@ def is_fresh(
             # a new time stamp alone (touch, a copy, a checkout) is no change where the
             # content is the same: before session 39 the cache was ignored and the file
             # parsed again into a second, automatic cache without a word
-            if not rec.get("sha256") or _sha256(p) != rec["sha256"]:
+            if not rec.get("sha256"):
+                return False, f"source {p} changed (modification time; no content hash recorded)"
+            if _sha256(p) != rec["sha256"]:
                 return False, f"source {p} changed (modification time and content)"
             continue
         if fingerprint(p) != rec["fingerprint"]:

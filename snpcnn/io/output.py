@@ -119,8 +119,17 @@ def _is_under(filename, path) -> bool:
 
 
 def _host() -> str:
-    """This machine's name as it goes into a temporary folder's name (letters, digits, -)."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    """This machine in a temporary folder's name: 8 hex digits of a hash of its full host
+    name (short, so long output names still fit; no truncation that makes two hosts one)."""
+    import hashlib
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+#: a temporary folder is removed only where nothing in it changed for this long: a live
+#: writer in another PID namespace on the same host name (containers sharing a volume) looks
+#: dead to os.kill, but its files are fresh
+STALE_SECONDS = 600
 
 
 def temp_sibling(dst: str | os.PathLike, kind: str = "tmp") -> Path:
@@ -136,6 +145,8 @@ def temp_sibling(dst: str | os.PathLike, kind: str = "tmp") -> Path:
 
 
 def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) terminates the process on Windows
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,20 +156,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _size(path: Path) -> int:
-    total = 0
+def _size_and_age(path: Path) -> tuple[int, float]:
+    """Bytes in ``path`` and seconds since anything in it last changed."""
+    import time
+
+    total, newest = 0, os.lstat(path).st_mtime
     for root, _dirs, files in os.walk(path):
         for f in files:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, f)).st_size
-    return total
+                st = os.lstat(os.path.join(root, f))
+                total += st.st_size
+                newest = max(newest, st.st_mtime)
+    return total, time.time() - newest
 
 
 def reap_stale(dst: str | os.PathLike, warn: bool = True) -> list[Path]:
     """Remove the hidden temporary folders that an earlier write to ``dst`` left behind
     when its process was killed (:func:`temp_sibling`'s ``.NAME.tmp-HOST-PID-*`` and
-    ``.NAME.old-HOST-PID-*`` of this machine whose process no longer runs). Folders of
-    other machines (a shared file system) and of running processes are left alone. With
+    ``.NAME.old-HOST-PID-*`` of this machine whose process no longer runs and in which
+    nothing changed for :data:`STALE_SECONDS`; never on Windows). Folders of other
+    machines (a shared file system) and of running processes are left alone. With
     ``warn``, one :class:`~snpcnn.errors.InputWarning` says what was removed."""
     dst = Path(dst)
     if not dst.parent.is_dir():
@@ -181,7 +198,9 @@ def reap_stale(dst: str | os.PathLike, warn: bool = True) -> list[Path]:
             continue
         if not entry.is_dir() or entry.is_symlink():
             continue
-        size = _size(entry)
+        size, age = _size_and_age(entry)
+        if age < STALE_SECONDS:
+            continue  # written to in the last minutes: perhaps a writer we cannot see
         shutil.rmtree(entry, ignore_errors=True)
         if not entry.exists():
             removed.append(entry)

@@ -121,6 +121,8 @@ def _genotype_kind(path: Path) -> str | None:
     session 39)."""
     if path.is_dir():
         return "a snpcnn cache" if (path / "meta.json").exists() else None
+    if not path.is_file():  # a pipe (<(...), /dev/stdin): reading it here would consume it
+        return None
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -131,7 +133,7 @@ def _genotype_kind(path: Path) -> str | None:
         return None
     if head.startswith(b"##fileformat=VCF"):
         return "a VCF"
-    if head.startswith(b"BCF"):
+    if head.startswith(b"BCF\x02"):
         return "a BCF"
     if head[:3] in (b"\x6c\x1b\x01", b"\x6c\x1b\x00"):
         return "a PLINK .bed"
@@ -247,8 +249,9 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         # never a number (before session 39 such a .cov file lost its first sample to the
         # header)
         values = first[2:]
-        if all(_is_missing(t, True) or _parse_number(t) is not None for t in values) or any(
-            _parse_number(t) is not None for t in values
+        plink_name = path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
+        if all(_is_missing(t, True) or _parse_number(t) is not None for t in values) or (
+            plink_name and any(_parse_number(t) is not None for t in values)
         ):
             has_header = False
     fam = path.name.lower().removesuffix(".gz").endswith(".fam")

@@ -563,6 +563,13 @@ def test_the_default_trait_line_names_the_others_and_flags_a_code_column(tmp_pat
     ph = read_phenotypes(tmp_path / "p.csv")
     text = default_trait_text(ph, ph.default_trait())
     assert text.startswith("trait: year (the first trait column; the others: milk_kg, fat_pct;")
-    assert "Warning: 'year' holds only 6 distinct whole numbers" in text
+    assert "Warning: 'year' looks like a code (years), not a trait" in text
     assert "--covariates year --categorical year" in text
     assert "Warning" not in default_trait_text(ph, "milk_kg")
+    # a 1-9 score is a trait: no warning (a review, session 39)
+    pd.DataFrame(
+        {"line": [f"l{i}" for i in range(n)], "rust_score": rng.integers(1, 10, n),
+         "yield": rng.normal(size=n)}
+    ).to_csv(tmp_path / "s.csv", index=False)  # fmt: skip
+    ph = read_phenotypes(tmp_path / "s.csv")
+    assert "Warning" not in default_trait_text(ph, ph.default_trait())

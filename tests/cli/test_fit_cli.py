@@ -127,6 +127,11 @@ def test_predict_cli_matches_the_bundle(fitted, small_files, tmp_path):
         main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(new)]
     )
     assert r4.exit_code == 0 and new.exists()
+    # its own earlier output there it may replace, with --force (a review, session 39)
+    r5 = CliRunner().invoke(
+        main, ["predict", str(out), str(small_files / "geno.csv"), "--out", str(new), "--force"]
+    )
+    assert r5.exit_code == 0, r5.output
     new.unlink()
 
 

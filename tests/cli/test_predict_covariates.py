@@ -247,3 +247,7 @@ def test_python_covariates_are_checked_before_the_network_runs(sexed):
     table = pd.DataFrame(design, columns=names, index=geno.samples.astype(str))
     shuffled = table.sample(frac=1.0, random_state=0)
     np.testing.assert_array_equal(bundle.predict(geno, covariates=shuffled)["y"], right)
+    # a default (range) index is positional, whatever the sample ids; numeric columns under
+    # other names are taken in order, as an array is (a review, session 39)
+    plain = pd.DataFrame(design, columns=[f"c{i}" for i in range(design.shape[1])])
+    np.testing.assert_array_equal(bundle.predict(geno, covariates=plain)["y"], right)

@@ -406,3 +406,30 @@ def test_iids_that_repeat_across_families_become_fid_iid(tmp_path):
     # an IID repeated within one family is still an error
     with pytest.raises(InputError, match="appears twice"):
         read_phenotypes(_write(tmp_path, "dup.pheno", "FID IID y\nF0 1 1\nF0 1 2\nF1 2 3\n"))
+
+
+def test_a_header_with_a_number_for_a_name_stays_a_header_outside_plink_files(tmp_path):
+    """The session-39 rule 'a number among the values means no header' is for PLINK files
+    (.pheno, .cov, ...): a whitespace table whose header names a column 2019 was read as
+    data (a review, session 39)."""
+    text = "line loc yield 2019\nL1 A 3.2 4.1\nL2 B 3.5 4.0\nL3 A 3.1 3.9\n"
+    ph = read_phenotypes(_write(tmp_path, "ph.txt", text), id_column="line")
+    assert ph.traits == ["yield", "2019"] and list(ph.table.index) == ["L1", "L2", "L3"]
+
+
+def test_phenotypes_from_a_pipe_are_read_whole(example_data):
+    """The genotype-file sniff read the first 4 KiB of a pipe before the reader did, and
+    they were lost (a review, session 39)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from snpcnn.io.phenotypes import read_phenotypes; "
+        "ph = read_phenotypes('/dev/stdin'); print(len(ph.table), len(ph.traits))"
+    )
+    data = (example_data / "wheat_phenotypes.csv").read_bytes()
+    out = subprocess.run(  # stdin a pipe
+        [sys.executable, "-c", code], input=data, capture_output=True, check=True
+    )
+    out.stdout = out.stdout.decode()
+    assert out.stdout.split() == ["599", "4"]

@@ -20,7 +20,7 @@ import pytest
 from snpcnn.errors import InputWarning
 from snpcnn.genotypes import Genotypes
 from snpcnn.io.cache import load_cache, write_cache
-from snpcnn.io.output import _host, reap_stale, temp_sibling
+from snpcnn.io.output import STALE_SECONDS, _host, reap_stale, temp_sibling
 from snpcnn.report import atomic_directory
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pids are POSIX")
@@ -58,7 +58,15 @@ def _killed_writer(dst: Path) -> Path:
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
     assert left.is_dir() and left.name.startswith(f".{dst.name}.tmp-")
+    _age(left)
     return left
+
+
+def _age(folder: Path, seconds: float = STALE_SECONDS + 60) -> None:
+    """Date ``folder`` and its files back by ``seconds`` (a killed write of long ago)."""
+    past = time.time() - seconds
+    for p in [folder, *folder.rglob("*")]:
+        os.utime(p, (past, past))
 
 
 def test_cache_write_removes_a_killed_writers_temp_folder(tmp_path):
@@ -89,7 +97,7 @@ def test_running_and_foreign_folders_are_kept(tmp_path):
     try:
         running = tmp_path / f".g.snpcnn.tmp-{_host()}-{sleeper.pid}-0123abcd"
         running.mkdir()
-        other_host = tmp_path / ".g.snpcnn.tmp-elsewhere-1-0123abcd"
+        other_host = tmp_path / ".g.snpcnn.tmp-0000beef-1-0123abcd"
         other_host.mkdir()
         unrelated = tmp_path / ".other.snpcnn.tmp-x"
         unrelated.mkdir()
@@ -102,9 +110,27 @@ def test_running_and_foreign_folders_are_kept(tmp_path):
         sleeper.kill()
         sleeper.wait(timeout=30)
     time.sleep(0.05)
-    # the sleeper is gone now: its folder is stale, the others stay
+    # the sleeper is gone now, but its folder changed minutes ago: kept (a writer in another
+    # PID namespace on the same host name looks dead too, and its files are fresh)
+    assert reap_stale(dst, warn=False) == []
+    for p in (mine, running, other_host, unrelated):
+        _age(p)
+    # idle long enough: the dead process's folder goes, the others stay
     assert reap_stale(dst, warn=False) == [running]
     assert mine.is_dir() and other_host.is_dir() and unrelated.is_dir()
+
+
+def test_temporary_names_stay_short_whatever_the_host(monkeypatch, tmp_path):
+    """The host name went into the folder name (up to 40 characters, truncated, so two
+    pods of one job could share it); now 8 hex digits of its hash."""
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "x" * 63)
+    a = _host()
+    monkeypatch.setattr(socket, "gethostname", lambda: "x" * 62 + "y")
+    assert len(a) == 8 and _host() != a
+    dst = tmp_path / ("n" * 200)
+    assert temp_sibling(dst).is_dir()
 
 
 def test_cache_keeps_usual_permissions(tmp_path):
