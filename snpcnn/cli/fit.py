@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -374,6 +375,12 @@ def fit(
         categorical=cat_list or None,
         labels=[groups] if groups else None,
     )
+    if covariates_file and not cov_list:
+        # --covariates-file alone: every column of the file but its id (and a --groups
+        # column) is a covariate, as the console says; they were read, then dropped, and
+        # the fit used none (a checking helper, session 39)
+        cov_list = list(pheno.covariates)
+        settings["data"] = replace(settings["data"], covariates=cov_list)
     progress = Progress()
     progress("step_start", name=f"reading genotypes {genotypes}")
     geno = read_cli_genotypes(genotypes, geno_format, coding)

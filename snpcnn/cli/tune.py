@@ -230,6 +230,8 @@ def tune(
         covariates_path=covariates_file,
         categorical=cat_list or None,
     )
+    if covariates_file and not cov_list:  # --covariates-file alone: its every column
+        cov_list = list(pheno.covariates)
     cov_line = describe_covariates(pheno)
     if cov_line:
         click.echo(cov_line, err=True)

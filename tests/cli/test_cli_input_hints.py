@@ -573,3 +573,25 @@ def test_the_default_trait_line_names_the_others_and_flags_a_code_column(tmp_pat
     ).to_csv(tmp_path / "s.csv", index=False)  # fmt: skip
     ph = read_phenotypes(tmp_path / "s.csv")
     assert "Warning" not in default_trait_text(ph, ph.default_trait())
+
+
+def test_a_covariates_file_alone_fits_all_its_columns(coded, tmp_path):
+    """--covariates-file without --covariates: the console named its columns as the
+    covariates, but the fit used none (a checking helper, session 39)."""
+    ph = pd.read_csv(coded / "pheno.csv", dtype={"sample_id": str})
+    ph[["sample_id", "herd"]].to_csv(tmp_path / "cov.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit", str(coded / "geno.csv"), str(coded / "pheno.csv"), "--trait", "y",
+            "--covariates-file", str(tmp_path / "cov.csv"), "--model", str(coded / "tiny.toml"),
+            "--folds", "3", "--epochs", "1", "--baselines", "gblup", "--no-refit",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["covariates"] == ["herd"]
+    m = pd.read_csv(out / "metrics.csv")
+    assert "Covariates only" in set(m.model)
