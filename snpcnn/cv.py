@@ -1724,8 +1724,10 @@ def _target_transform(y, c, head: str, x: np.ndarray, train_cfg: TrainConfig) ->
 #: the run note of a fit whose CNN trained from streamed rows (the console says it once too)
 STREAMED_NOTE = (
     "the CNN trained and predicted from rows streamed from the int8 genotypes (a fold's "
-    "float32 input is above 256 MiB, or SNPCNN_STREAM=1): the same model as in memory, but "
-    "the default's triple stage is skipped there (docs/io.md, streamed folds)"
+    "float32 input is above 256 MiB, or SNPCNN_STREAM=1): the same networks and batches as "
+    "in memory, but what needs a fold's genotypes in memory is skipped there: the default's "
+    "triple stage, and, fitted on several traits, its multi-trait start (RR-BLUP per trait "
+    "instead; the start line says in how many fits) (docs/io.md, streamed folds)"
 )
 
 
