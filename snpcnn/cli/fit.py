@@ -353,7 +353,31 @@ def fit(
     )
     from snpcnn.models import load_architecture
 
-    load_architecture(model_arg)  # a bad architecture file is one line before any data
+    spec = load_architecture(model_arg)  # a bad architecture file is one line before any data
+    ctx = click.get_current_context()
+    if (
+        encoding == "onehot"
+        and ctx.get_parameter_source("scaling") == click.core.ParameterSource.COMMANDLINE
+    ):
+        raise InputError(
+            "--scaling applies to the dosage encoding; --encoding onehot feeds 0/1 genotype "
+            "indicators, which are not scaled: leave --scaling out"
+        )
+    if "linear" not in spec and not callable(spec):
+        # the cross-fitted correction's options do nothing for a network trained as a whole
+        # (deepgs, mlp, ...): they were recorded in run.json as if used (a checking helper,
+        # session 39)
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("conv_gate", "conv_folds", "linear_init")
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise InputError(
+                f"{', '.join(given)}: for models whose convolutions correct a linear SNP path "
+                f"(the default's [linear] table); --model {model} is trained as a whole and "
+                "has none: leave them out"
+            )
 
     # --workers / --ray-address: Ray starts in the background while the inputs are read
     # (its workers import the fold task's modules); stopped when the command ends

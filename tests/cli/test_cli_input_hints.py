@@ -595,3 +595,17 @@ def test_a_covariates_file_alone_fits_all_its_columns(coded, tmp_path):
     assert run["config"]["covariates"] == ["herd"]
     m = pd.read_csv(out / "metrics.csv")
     assert "Covariates only" in set(m.model)
+
+
+def test_the_correction_options_are_refused_for_a_network_trained_as_a_whole(coded, tmp_path):
+    """--conv-gate, --conv-folds and --linear-init do nothing for a network without a
+    linear path (deepgs, mlp, ...), yet run.json recorded them as used (a checking helper,
+    session 39): refused in one line, before any data is read."""
+    args = ["fit", str(coded / "geno.csv"), str(coded / "pheno.csv"), "--trait", "y"]
+    args += ["--model", str(coded / "tiny.toml"), "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(main, [*args, "--conv-gate", "0.2", "--conv-folds", "3"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "Error: --conv-gate, --conv-folds: for models whose convolutions correct" in r.output
+    assert not (tmp_path / "o").exists()
+    r = CliRunner().invoke(main, [*args, "--encoding", "onehot", "--scaling", "standardize"])
+    assert r.exit_code == 1 and "Error: --scaling applies to the dosage encoding" in r.output

@@ -222,8 +222,10 @@ def test_training_options_reach_the_run(small_files, tmp_path):
     d = small_files
     out = tmp_path / "o"
     args = ["fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1"]
-    args += ["--model", str(d / "tiny.toml"), "--folds", "2", "--epochs", "1", "--no-refit"]
-    args += ["--baselines", "none", "--scaling", "center", "--linear-init", "zeros"]
+    # a tiny network with a linear SNP path, so that the correction's options apply
+    (d / "tiny_linear.toml").write_text((d / "tiny.toml").read_text() + "\n[linear]\n")
+    args += ["--model", str(d / "tiny_linear.toml"), "--folds", "2", "--epochs", "1"]
+    args += ["--no-refit", "--baselines", "none", "--scaling", "center", "--linear-init", "zeros"]
     args += ["--conv-gate", "0", "--out", str(out)]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
