@@ -74,6 +74,7 @@ def _names(value: Any, what: str) -> tuple[str, ...] | None:
 
 
 def _integer(value: Any, what: str, low: int) -> int:
+    what = opt(what) if what.isidentifier() else what  # --repeats from the CLI
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
         raise InputError(f"{what} must be an integer, got {value!r}")
     if value < low:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import ENCODINGS, Genotypes, encode, n_channels
 
 __all__ = ["GenotypePreprocessor", "SCALINGS", "match_variants"]
@@ -74,13 +74,15 @@ class GenotypePreprocessor:
                 f"unknown scaling '{self.scaling}'; choose one of: {', '.join(SCALINGS)}"
             )
         if not 0.0 <= self.min_maf <= 0.5:
-            raise InputError(f"min MAF must be in [0, 0.5], got {self.min_maf}")
+            raise InputError(f"{opt('min_maf')} must be in [0, 0.5], got {self.min_maf}")
         if not 0.0 <= self.min_call_rate <= 1.0:
-            raise InputError(f"min call rate must be in [0, 1], got {self.min_call_rate}")
+            raise InputError(f"{opt('min_call_rate')} must be in [0, 1], got {self.min_call_rate}")
         if self.preselect_top_k is not None and self.preselect_top_k < 1:
-            raise InputError(f"SNP preselection top-k must be >= 1, got {self.preselect_top_k}")
+            raise InputError(f"{opt('preselect_top_k')} must be >= 1, got {self.preselect_top_k}")
         if self.preselect_p is not None and not 0.0 < self.preselect_p <= 1.0:
-            raise InputError(f"SNP preselection p-value must be in (0, 1], got {self.preselect_p}")
+            raise InputError(
+                f"{opt('preselect_p')} (a p-value) must be in (0, 1], got {self.preselect_p}"
+            )
 
     # ------------------------------------------------------------------ fit
     def fit(

@@ -98,9 +98,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if int(self.conv_folds) != self.conv_folds or self.conv_folds < 0 or self.conv_folds == 1:
-            raise InputError(f"conv_folds must be 0 or an integer >= 2, got {self.conv_folds!r}")
+            raise InputError(
+                f"{opt('conv_folds')} must be 0 or an integer >= 2, got {self.conv_folds!r}"
+            )
         if not 0.0 <= float(self.conv_gate) <= 1.0:
-            raise InputError(f"conv_gate must be between 0 and 1, got {self.conv_gate!r}")
+            raise InputError(f"{opt('conv_gate')} must be between 0 and 1, got {self.conv_gate!r}")
         if self.linear_init not in LINEAR_INITS:
             raise InputError(
                 f"linear_init must be one of {', '.join(LINEAR_INITS)}, got {self.linear_init!r}"

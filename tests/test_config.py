@@ -72,7 +72,7 @@ def test_values_are_normalised_and_checked():
         (DataConfig, {"seed": 1.5}, "seed must be an integer"),
         (DataConfig, {"cv_scheme": "cv3"}, "cv_scheme must be one of cv1, cv2"),
         (PreprocessConfig, {"scaling": "zscore"}, "unknown scaling 'zscore'"),
-        (PreprocessConfig, {"min_maf": 0.7}, "min MAF must be in"),
+        (PreprocessConfig, {"min_maf": 0.7}, "min_maf must be in"),
         (TrainingConfig, {"epochs": 0}, "epochs must be at least 1"),
         (TrainingConfig, {"learning_rate": 0}, "learning_rate must be positive"),
         (TrainingConfig, {"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)"),

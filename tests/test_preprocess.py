@@ -189,5 +189,5 @@ def test_bad_settings_are_clear_errors():
 
     with pytest.raises(InputError, match="encoding"):
         GenotypePreprocessor(encoding="bits")
-    with pytest.raises(InputError, match="MAF"):
+    with pytest.raises(InputError, match="min_maf must be in"):
         GenotypePreprocessor(min_maf=0.7)
