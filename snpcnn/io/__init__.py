@@ -9,7 +9,6 @@ is one (see :mod:`snpcnn.io.cache`).  Rules for every format: ``docs/io.md``.
 from __future__ import annotations
 
 import atexit
-import gzip
 import logging
 import os
 import shutil
@@ -123,15 +122,9 @@ def detect_format(path: str | os.PathLike) -> str:
         if fileset_path(p, ".pgen").exists():
             return "pgen"
         raise InputError(f"{p}: no such file (nor {p.name}.bed or {p.name}.pgen); check the path")
-    head = b""
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(64)
-        if head[:2] == b"\x1f\x8b":
-            with gzip.open(p, "rb") as fh:
-                head = fh.read(64)
-    except (OSError, EOFError):
-        pass
+    from snpcnn.io._checks import file_head
+
+    head = file_head(p, 64)
     if head.startswith(b"BCF"):
         return "bcf"
     if head.startswith((b"##fileformat=VCF", b"#CHROM")):

@@ -101,6 +101,23 @@ def warn_duplicates(source, variants: pd.DataFrame, id_fix: str, pos_fix: str) -
     return out
 
 
+def file_head(path, n: int) -> bytes:
+    """The first ``n`` bytes of ``path``, decompressed where it is gzip/BGZF; ``b""`` where it
+    cannot be read (the readers say why). Format sniffing reads only this."""
+    import gzip
+    import zlib
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(n)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(n)
+    except (OSError, EOFError, zlib.error):
+        return b""
+    return head
+
+
 def warn_if_no_final_newline(path, text: str | bytes | None = None) -> bool:
     """Warn when a plain text file does not end with a line break (it may be cut short).
 

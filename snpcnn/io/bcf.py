@@ -32,17 +32,9 @@ _CHUNK = 4096  # records whose metadata is collected before one DataFrame is bui
 
 def is_bcf(path: str | os.PathLike) -> bool:
     """True if ``path`` starts (after BGZF decompression) with the BCF magic ``BCF\\2``."""
-    import gzip
+    from snpcnn.io._checks import file_head
 
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-        if head[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rb") as fh:
-                head = fh.read(4)
-    except (OSError, EOFError):
-        return False
-    return head[:3] == b"BCF"
+    return file_head(path, 4)[:3] == b"BCF"
 
 
 def _decode(

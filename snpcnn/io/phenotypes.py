@@ -123,14 +123,9 @@ def _genotype_kind(path: Path) -> str | None:
         return "a snpcnn cache" if (path / "meta.json").exists() else None
     if not path.is_file():  # a pipe (<(...), /dev/stdin): reading it here would consume it
         return None
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-        if head[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rb") as fh:
-                head = fh.read(4096)
-    except (OSError, EOFError, zlib.error):
-        return None
+    from snpcnn.io._checks import file_head
+
+    head = file_head(path, 64)
     if head.startswith(b"##fileformat=VCF"):
         return "a VCF"
     if head.startswith(b"BCF\x02"):
