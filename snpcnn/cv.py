@@ -1473,6 +1473,7 @@ def cross_validate(
     notes: list[str] = list(size_notes)
     t_cnn = t_base = 0.0
     cnn_rates: list[float] = []
+    snp_counts: list[dict] = []  # per fold: SNPs in, after the filters, after preselection
     for r, f in splits:
         if progress:
             progress("fold_start", repeat=r, fold=f)
@@ -1504,6 +1505,8 @@ def cross_validate(
             lrs.extend(res["history"]["learning_rates"])
             cnn_rates.append(res["history"].get("samples_per_second", float("nan")))
         notes.extend(n for n in res.get("notes", []) if n not in notes)  # once, not per fold
+        if res.get("snps"):
+            snp_counts.append({"repeat": r, "fold": f, **res["snps"]})
         t_cnn += res.get("seconds_cnn", 0.0)
         t_base += res.get("seconds_baselines", 0.0)
         if progress:
@@ -1579,6 +1582,7 @@ def cross_validate(
         "n_per_trait": {
             t: int(np.sum(~np.isnan(targets.y[:, j]))) for j, t in enumerate(targets.traits)
         },
+        "snps_per_fold": snp_counts,
     }
     return CVResults(
         metrics=metrics,
@@ -1788,6 +1792,7 @@ def _run_fold(
     out: dict[str, Any] = {"metrics": [], "predictions": [], "notes": [], "history": None}
     # digests of everything fitted in this fold: lets a test prove the test fold never leaks
     out["fitted"] = {"preprocessing": _digest(*pre.to_arrays().values())}
+    out["snps"] = dict(pre.report_)  # the SNPs this fold's models saw (summary.md, run.json)
     out["notes"].extend(_unseen_level_notes(targets, ids_tr, ids_te, r, f))
     out["notes"].extend(_trait_level_notes(targets, ids_tr, ids_te, y_tr, y_te, r, f))
     if cnn:

@@ -384,6 +384,43 @@ def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
     return row
 
 
+def _span(values) -> str:
+    """``1,031`` or ``1,031 to 1,038``."""
+    v = np.asarray(values)
+    lo, hi = int(v.min()), int(v.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,} to {hi:,}"
+
+
+def _snp_lines(config: Mapping, counts: list | None) -> list[str]:
+    """summary.md's line on the SNPs the models saw: the filters and the preselection (fitted
+    on each training part) and how many SNPs each fold kept."""
+    if not counts:  # results of an older version (run.json without snps_per_fold)
+        return []
+    qc = ["monomorphic SNPs dropped"]
+    if config.get("min_maf"):
+        qc.append(f"MAF >= {config['min_maf']:g}")
+    if config.get("min_call_rate"):
+        qc.append(f"call rate >= {config['min_call_rate']:g}")
+    rules = ", ".join(qc)
+    k, p = config.get("preselect_top_k"), config.get("preselect_p")
+    if k or p:
+        left = _span([c.get("snps_after_qc", c["snps_used"]) for c in counts])
+        rules += (
+            f" ({left} left); then the SNPs most associated with the trait (marginal test)"
+            + (f" with p < {p:g}" if p else "")
+            + (f", at most {k:,}" if k else "")
+        )
+    used = [c["snps_used"] for c in counts]
+    n_in = max(c["snps_in"] for c in counts)
+    varies = min(used) != max(used)
+    return [
+        f"- SNPs used: {_span(used)} of {n_in:,}"
+        + (" in every fold" if len(counts) > 1 and not varies else "")
+        + (" (per fold: run.json, data.snps_per_fold)" if varies else "")
+        + f"; on each training part: {rules}"
+    ]
+
+
 def _join_lines(al: Mapping | None) -> list[str]:
     """summary.md's line on the samples that the join by id left out (none: no line)."""
     if not isinstance(al, Mapping):
@@ -957,6 +994,7 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
         f"- genotypes: {dr['genotypes']['n_samples']:,} samples x {dr['genotypes']['n_snps']:,} "
         f"SNPs; {dr['n_samples_used']:,} samples genotyped with a value of at least one trait",
         *_join_lines(dr.get("alignment")),
+        *_snp_lines(c, dr.get("snps_per_fold")),
         "- traits: "
         + ", ".join(f"{k} (n = {v})" for k, v in dr["n_per_trait"].items())
         + (f"; covariates: {', '.join(c['covariates'])}" if c["covariates"] else ""),

@@ -9,6 +9,7 @@ import pytest
 from snpcnn.cv import cross_validate
 from snpcnn.genotypes import Genotypes
 from snpcnn.io.phenotypes import read_phenotypes
+from snpcnn.report import summary_markdown
 
 TINY = {
     "name": "tiny",
@@ -190,6 +191,13 @@ def test_snp_preselection_inside_folds_and_in_the_final_model(wheat_small):
     )
     assert res.final_bundle.preprocessor.n_snps == 40
     assert len(set(kept)) == 3  # each fold selects on its own training part
+    # summary.md and run.json say how many SNPs each fold's models saw, and why
+    counts = res.data_report["snps_per_fold"]
+    assert [(c["fold"], c["snps_in"], c["snps_used"]) for c in counts] == [
+        (f, 256, 40) for f in (1, 2, 3)
+    ]
+    line = next(x for x in summary_markdown(res).splitlines() if x.startswith("- SNPs used"))
+    assert "40 of 256 in every fold" in line and "at most 40" in line, line
     with pytest.raises(Exception, match="one trait at a time"):
         cross_validate(g, ph, ["GY_E1", "GY_E2"], folds=folds, preselect_top_k=40, **FAST)
 
@@ -266,3 +274,16 @@ def test_conv_folds_0_says_what_the_default_trains_without(wheat_small):
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputWarning)
         cross_validate(g, ph, "GY_E1", folds=2, baselines=(), **{**FAST, "conv_folds": 0})
+
+
+def test_summary_names_snps_that_differ_between_folds():
+    from snpcnn.report import _snp_lines
+
+    counts = [
+        {"snps_in": 1279, "snps_after_qc": 1279, "snps_used": 79},
+        {"snps_in": 1279, "snps_after_qc": 1277, "snps_used": 177},
+    ]
+    (line,) = _snp_lines({"min_call_rate": 0.9, "preselect_p": 1e-3}, counts)
+    assert line.startswith("- SNPs used: 79 to 177 of 1,279 (per fold: run.json"), line
+    assert "call rate >= 0.9 (1,277 to 1,279 left)" in line and "p < 0.001" in line, line
+    assert _snp_lines({}, []) == []  # an older run.json: no line rather than a wrong one
