@@ -670,6 +670,10 @@ class EGBLUP(_TwoKernelBLUP):
             self.X_train_, self.train_rows_ = None, X
         else:
             X, y, fe, F = _training_data(X, y, C, "EG-BLUP")
+            # fitted on the float32 values that predict() reads back from X_train_, so that
+            # the training kernel and the prediction kernel agree for imputed (non-integer)
+            # dosages too (exact for integer dosages either way)
+            X = X.astype(np.float32).astype(np.float64)
             _check_dosage_range(float(X.min()), float(X.max()), "EG-BLUP")
             n, m = X.shape
             p = X.mean(axis=0) / 2.0

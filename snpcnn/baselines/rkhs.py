@@ -169,6 +169,7 @@ class RKHS(NystromMixin, Baseline):
             self.X_train_, self.train_rows_ = None, X
         else:
             X, y, fe, F = _training_data(X, y, C, "RKHS")
+            X = X.astype(np.float32).astype(np.float64)  # the values X_train_ keeps (EGBLUP)
             n, m = X.shape
             center = X.mean(axis=0)
             D = _sq_distances(X, None, center)
