@@ -1129,6 +1129,16 @@ def _input_notes(
                 else "; the default CNN (a linear probability model) uses them"
             )
         )
+    lpm_cnn = cnn and train_head == "regression"
+    if targets.head == "binary" and baselines and not lpm_cnn:
+        fitted = ", ".join(_baseline_label(b) for b in baselines)
+        notes.append(
+            f"trait '{targets.traits[0]}' is binary: {fitted} "
+            f"{'fits' if len(baselines) == 1 else 'fit'} it as a linear probability model "
+            "on the 0/1 codes (REML on the observed 0/1 scale, not the liability scale); "
+            f"{'its' if len(baselines) == 1 else 'their'} predictions are scores ranked by "
+            "ROC AUC, not probabilities"
+        )
     for t, (lo, hi) in targets.binary_levels.items():
         notes.append(
             f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait; "
@@ -1930,6 +1940,14 @@ def _run_fold(
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
                         p[:, j] = est.predict(xd_te, _trait_design(c_te, c_te_trait, j))
+                    if any("no heterozygous calls" in n for n in getattr(est, "notes_", [])):
+                        # inbred lines: its "dominance" share is not dominance (run once)
+                        out["notes"].append(
+                            f"{label}: no heterozygous calls in a training part (inbred "
+                            "lines?): its dominance kernel is then another additive kernel "
+                            "(the SNPs reweighted), so its dominance share measures no "
+                            "dominance, and a gain over GBLUP is no evidence of dominance"
+                        )
                     out["fitted"][f"{label}:{targets.traits[j]}"] = _digest(
                         *[
                             np.asarray(v)

@@ -152,6 +152,8 @@ def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
     assert set(res.metrics.metric) == {"auc", "accuracy"}
     p = res.predictions[res.predictions.model == "CNN"]
     assert p.predicted.between(0, 1).all() and set(p.observed) == {0.0, 1.0}
+    # the baselines beside a sigmoid network are linear probability models, and a note says so
+    assert any("GBLUP" in n and "linear probability model on the 0/1 codes" in n for n in res.notes)
     # stratified: every test fold has the class balance of the whole set
     frac = p.groupby("fold")["observed"].mean()
     assert (frac - p["observed"].mean()).abs().max() < 0.03
@@ -287,3 +289,12 @@ def test_summary_names_snps_that_differ_between_folds():
     assert line.startswith("- SNPs used: 79 to 177 of 1,279 (per fold: run.json"), line
     assert "call rate >= 0.9 (1,277 to 1,279 left)" in line and "p < 0.001" in line, line
     assert _snp_lines({}, []) == []  # an older run.json: no line rather than a wrong one
+
+
+def test_gblup_ad_on_inbred_lines_says_its_dominance_is_none(wheat_small):
+    """The wheat lines carry no heterozygous call: GBLUP-AD's 'dominance' share (0.7 on
+    GY_E1) is another additive kernel, and the run must say so, not only its notes_."""
+    g, ph, folds = wheat_small
+    res = cross_validate(g, ph, "GY_E1", folds=folds, cnn=False, baselines=("gblup_ad",))
+    hits = [n for n in res.notes if "GBLUP-AD: no heterozygous calls" in n]
+    assert len(hits) == 1 and "no evidence of dominance" in hits[0], res.notes
