@@ -771,11 +771,12 @@ class Executor:
         if not self.parallel:
             tracker.emit(None, 1, len(todo) - 1)
             for k, i in enumerate(todo):
+                tracker.start(i)
                 results[i] = fn(units[i], *shared)
                 if on_result:
                     on_result(units[i], results[i])
                 left = len(todo) - k - 1
-                tracker.finish(units[i], min(1, left), max(0, left - 1))
+                tracker.finish(units[i], min(1, left), max(0, left - 1), key=i)
             return results
         return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
 
@@ -788,11 +789,17 @@ class Executor:
         # first in, first out) and starts as soon as a worker is free, not after this
         # process has fetched and stored the finished unit's result and submitted the next
         ahead = window + 1
+        tracker.slots = window
+        waiting: list[int] = []  # submitted beyond the window: they start as others end
 
         def fill():
             while queue and len(pending) < ahead:
                 i = queue.pop(0)
                 pending[submit(units[i])] = i
+                if len(tracker.started) < window:
+                    tracker.start(i)
+                else:
+                    waiting.append(i)
 
         def counts():  # running, queued (the task waiting in Ray's queue is queued)
             return min(len(pending), window), len(queue) + max(0, len(pending) - window)
@@ -804,11 +811,16 @@ class Executor:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     i = pending.pop(ref)
+                    ended = tracker.started.pop(i, None)
+                    if waiting:  # Ray starts the task that waited in its queue
+                        tracker.start(waiting.pop(0))
                     fill()
                     results[i] = self._get(ray, ref, units[i])
                     if on_result:
                         on_result(units[i], results[i])
-                    tracker.finish(units[i], *counts())
+                    if ended is not None:
+                        tracker.started[i] = ended  # finish() times it from its start
+                    tracker.finish(units[i], *counts(), key=i)
         except BaseException:
             _cancel(ray, pending)
             raise
@@ -929,23 +941,41 @@ def serial_execution() -> dict[str, Any]:
 
 
 class _Tracker:
-    """Counts units done / running / queued and estimates the time left."""
+    """Counts units done / running / queued and estimates the time left.
 
-    def __init__(self, total: int, stored: int, progress):
+    The estimate is the mean time a finished unit took, from the moment it started (not
+    from when Ray or this command started), times the units left, over the units that run
+    at once; a running unit counts for the part of that mean it has still to run.  Before
+    session 40 it divided the whole elapsed time (Ray's start and the workers' imports
+    included) by the units done and counted a running unit as a whole one: "ETA 2 min"
+    seconds before the end (a checking helper)."""
+
+    def __init__(self, total: int, stored: int, progress, slots: int = 1):
         self.total = total
         self.done = stored
         self.stored = stored
         self.computed = 0
-        self.t0 = time.perf_counter()
+        self.slots = max(1, int(slots))
         self.progress = progress
+        self.started: dict[Any, float] = {}  # running units: when each started
+        self.durations: list[float] = []
+
+    def start(self, key: Any) -> None:
+        self.started[key] = time.perf_counter()
+
+    def eta(self, queued: int) -> float | None:
+        """Seconds left, or None before any unit finished."""
+        if not self.durations:
+            return None
+        now = time.perf_counter()
+        mean = sum(self.durations) / len(self.durations)
+        left_running = [max(0.0, mean - (now - t)) for t in self.started.values()]
+        # as many at once as there are slots, and no sooner than the longest running one
+        return max((mean * queued + sum(left_running)) / self.slots, max(left_running, default=0.0))
 
     def emit(self, unit, running, queued):
         if not self.progress:
             return
-        eta = None
-        if self.computed:
-            # wall time per finished unit already reflects the units run side by side
-            eta = (time.perf_counter() - self.t0) / self.computed * (running + queued)
         self.progress(
             "tasks",
             done=self.done,
@@ -953,11 +983,14 @@ class _Tracker:
             queued=queued,
             total=self.total,
             resumed=self.stored,
-            eta_seconds=eta,
+            eta_seconds=self.eta(queued),
             unit=None if unit is None else unit.key,
         )
 
-    def finish(self, unit, running, queued):
+    def finish(self, unit, running, queued, key: Any = None):
+        t0 = self.started.pop(key, None)
+        if t0 is not None:
+            self.durations.append(time.perf_counter() - t0)
         self.done += 1
         self.computed += 1
         self.emit(unit, running, queued)

@@ -517,7 +517,8 @@ class Progress:
         if self.epochs and not self.cnn_done:
             self.epochs_run.append(min(self.epochs_in_fold, self.epochs) or self.epochs)
         self.folds_done = self.split_index
-        if self.ran_in_fold:  # a fold resumed from disk ran nothing: not a fold's time
+        ran = self.ran_in_fold
+        if ran:  # a fold resumed from disk ran nothing: not a fold's time
             self.fold_seconds.append(self.clock() - self.fold_t0)
             self.ran_in_fold = False
         self.extra_now = 0.0
@@ -525,7 +526,9 @@ class Progress:
         self.epochs_in_fold = 0
         self.baselines_in_fold = 0
         self._sync_bar()
-        if self.mode == "lines":
+        if self.mode == "lines" and ran:
+            # a fold that ran nothing here (run as a --workers task, or resumed from disk)
+            # prints no "done (0.0 s)": the task lines or the resume count said it
             self.line(
                 f"{self._fold_name()} done ({format_duration(self.clock() - self.fold_t0)}); "
                 f"{self.eta_text()}"

@@ -1041,7 +1041,8 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
             )
         ),
         f"- device: {results.device}; wall time {t['total_seconds']:.1f} s "
-        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
+        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s"
+        f"{_task_time_text(results.config)}, "
         f"{_refit_text(results.config, t, 'final refit')})",
         "",
     ]
@@ -1071,6 +1072,17 @@ def summary_markdown(results, inputs: dict[str, str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _task_time_text(config: dict) -> str:
+    """With ``--workers``/``--ray-address`` the CNN and baseline seconds are the folds' task
+    times added up (folds ran side by side, so the sum can exceed the wall time)."""
+    ex = config.get("execution")
+    if not isinstance(ex, Mapping) or ex.get("executor") in (None, "serial"):
+        return ""
+    workers = ex.get("workers")
+    by = f"{workers} workers" if workers else "the Ray cluster"
+    return f": the folds' task times added up, run side by side by {by}"
+
+
 def _refit_text(config: dict, timings: dict, word: str) -> str:
     """The refit's time, or that there was none (run.json's ``refit`` False)."""
     if config.get("refit", True) is False:
@@ -1096,7 +1108,8 @@ def console_report(results) -> str:
     t = results.timings
     parts.append(
         f"wall time {t['total_seconds']:.1f} s on {results.device} "
-        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s, "
+        f"(CNN {t['cnn_seconds']:.1f} s, baselines {t['baseline_seconds']:.1f} s"
+        f"{_task_time_text(results.config)}, "
         f"{_refit_text(results.config, t, 'refit')})"
     )
     conv = conv_kept_text(results, short=True)

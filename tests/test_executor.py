@@ -338,6 +338,12 @@ def test_cross_validate_parallel_gives_the_serial_folds(ray_cluster, example_dat
     pd.testing.assert_frame_equal(serial.predictions, par.predictions, rtol=1e-5)
     assert len(par.metrics) == len(serial.metrics)
     assert par.config["execution"]["executor"] == "ray" and par.config["execution"]["workers"] == 2
+    # the CNN/baseline seconds are task times added up: the wall-time line says so
+    from snpcnn.report import console_report, summary_markdown
+
+    added = "the folds' task times added up, run side by side by 2 workers"
+    assert added in console_report(par) and added in summary_markdown(par)
+    assert "added up" not in console_report(serial)
 
 
 # ------------------------------------------- background start, warm-up, shutdown
@@ -497,3 +503,27 @@ def test_a_cache_replaced_during_a_run_is_never_read_as_the_old_one(tmp_path):
     # ... and a worker handed the old path's handle refuses the new cache
     with pytest.raises(InputError, match="the genotype cache changed during the run"):
         _resolve(handle)
+
+
+def test_the_eta_counts_units_from_their_start_and_runs_them_side_by_side(monkeypatch):
+    """6 units of 10 s on 2 workers: after the first ends (t = 10 s) 20 s are left.  The
+    estimate once divided all elapsed time (Ray's start included) by the units done and
+    counted running units as whole ones (an 'ETA 2 min' seconds before the end)."""
+    from snpcnn import executor
+
+    now = [0.0]
+    monkeypatch.setattr(executor.time, "perf_counter", lambda: now[0])
+    seen = []
+    tr = executor._Tracker(6, 0, lambda event, **info: seen.append(info["eta_seconds"]), slots=2)
+    tr.start(0)
+    tr.start(1)
+    assert tr.eta(4) is None  # nothing finished: no estimate
+    now[0] = 10.0
+    tr.start(2)  # the unit that waited in Ray's queue starts as unit 0 ends
+    tr.finish(executor.Unit(fold=0), 2, 3, key=0)
+    assert seen[-1] == pytest.approx(20.0)
+    now[0] = 25.0  # unit 1 overran; units 2 (half done) and 3 run, 2 queued
+    tr.finish(executor.Unit(fold=1), 2, 2, key=1)
+    tr.start(3)
+    mean = (10.0 + 25.0) / 2
+    assert tr.eta(2) == pytest.approx((2 * mean + (mean - 15.0) + mean) / 2)
