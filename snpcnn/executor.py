@@ -637,6 +637,9 @@ class Executor:
         self._up.wait()
         if self._error is not None:
             raise self._error
+        from snpcnn import _signals
+
+        _signals.reassert()  # Ray's start replaced the command line's SIGTERM handler
         return self._ray
 
     def _submit_warm(self) -> None:

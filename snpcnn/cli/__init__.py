@@ -29,10 +29,14 @@ class _Group(click.Group):
     """A click group that turns user errors into one clear line."""
 
     def invoke(self, ctx: click.Context):
+        from snpcnn import _signals
+
         token = CLI_MODE.set(True)  # errors name --options, not Python arguments
+        restore = _signals.install()  # SIGTERM takes Ctrl-C's clean-up path
         try:
             return self._invoke_warned(ctx)
         finally:
+            restore()
             CLI_MODE.reset(token)
 
     def _invoke_warned(self, ctx: click.Context):
@@ -100,6 +104,10 @@ def _message(exc: BaseException) -> str:
         return f"{exc.filename}: permission denied; check the file's permissions or choose another path"
     if isinstance(exc, MemoryError):
         return "out of memory; use a smaller --batch-size or convert the genotypes to a cache first"
+    from snpcnn._signals import Terminated
+
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:

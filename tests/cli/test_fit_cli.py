@@ -538,3 +538,36 @@ def test_a_bad_architecture_file_is_refused_before_the_genotypes_are_read(small_
     err = _one_error(r)
     assert str(bad) in err and "already used" in err
     assert "reading genotypes" not in r.output and not (tmp_path / "o").exists()
+
+
+def test_sigterm_while_writing_leaves_nothing_and_says_so(small_files, tmp_path):
+    """kill / timeout / a scheduler's time limit send SIGTERM: it once ended the process at
+    once, leaving a hidden temporary results folder (and a local Ray's helpers running);
+    it now takes Ctrl-C's clean-up path and prints one line."""
+    import subprocess
+    import sys
+
+    d, out = small_files, tmp_path / "res"
+    args = [
+        "fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1",
+        "--model", str(d / "tiny.toml"), "--folds", "2", "--epochs", "1",
+        "--baselines", "gblup", "--no-refit", "--out", str(out),
+    ]  # fmt: skip
+    code = (
+        "import os, signal, sys, time\n"
+        "import snpcnn.report as rep\n"
+        "real = rep._plots\n"
+        "def plots(results, out):\n"
+        "    real(results, out)  # files are in the temporary folder now\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(60)\n"
+        "rep._plots = plots\n"
+        "from snpcnn.cli import main\n"
+        f"sys.argv = ['snpcnn', *{args!r}]\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == "Error: terminated (SIGTERM)", r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no results, no hidden temp folder
