@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.errors import CLI_MODE, InputError, opt
+from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
 from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
 
@@ -1239,7 +1239,40 @@ def safe_name(name: str) -> str:
 _safe = safe_name
 
 
-def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -> dict[str, Any]:
+def input_checksums(inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{name: {"path", "sha256", "bytes", ...}}`` for the input files of a run, taken when
+    they are read (what run.json records: see :func:`checked_inputs`)."""
+    return {k: {"path": str(v), **file_checksum(v)} for k, v in inputs.items() if v}
+
+
+def checked_inputs(
+    inputs: Mapping[str, Any], read: Mapping[str, dict] | None
+) -> tuple[dict[str, dict], list[str]]:
+    """run.json's ``inputs``: the checksums taken when the run read its files (``read``, from
+    :func:`input_checksums`), and the names of those that changed on disk since; a changed
+    file's entry keeps the checksum of what was read, with ``changed_during_run`` and
+    ``now``.  Before session 40 run.json hashed the files when it was written, so a file
+    replaced during a run was recorded as if the run had read it (a checking helper)."""
+    now = input_checksums(inputs)
+    if not read:
+        return now, []
+    out, changed = {}, []
+    for k, entry in now.items():
+        then = read.get(k)
+        if then is None or then == entry:
+            out[k] = entry
+        else:
+            out[k] = {**then, "changed_during_run": True, "now": entry}
+            changed.append(k)
+    return out, changed
+
+
+def run_record(
+    results,
+    inputs: dict[str, str],
+    argv: list[str] | None = None,
+    checked: dict[str, dict] | None = None,
+) -> dict[str, Any]:
     return {
         "snpcnn_version": __version__,
         "written_by": "snpcnn fit",
@@ -1247,7 +1280,7 @@ def run_record(results, inputs: dict[str, str], argv: list[str] | None = None) -
         "command": argv if argv is not None else sys.argv,
         "config": results.config,
         "seed": results.config.get("seed"),
-        "inputs": {k: {"path": str(v), **file_checksum(v)} for k, v in inputs.items() if v},
+        "inputs": checked if checked is not None else input_checksums(inputs),
         "data": results.data_report,
         "libraries": library_versions(),
         "platform": {
@@ -1284,9 +1317,25 @@ def save_results(
     inputs: dict[str, str] | None = None,
     force: bool = False,
     argv: list[str] | None = None,
+    read_checksums: Mapping[str, dict] | None = None,
 ) -> Path:
-    """Write every output file of a run into ``out`` atomically."""
+    """Write every output file of a run into ``out`` atomically.
+
+    ``read_checksums`` (:func:`input_checksums` when the inputs were read): run.json records
+    them, and a file changed on disk since is named in a warning and the notes."""
     inputs = inputs or {}
+    checked, changed = checked_inputs(inputs, read_checksums)
+    if changed:
+        import warnings
+
+        msg = (
+            f"{', '.join(f'{inputs[k]}' for k in changed)} changed on disk during the run: the "
+            "results are those of the file(s) as they were read; run.json records their "
+            "checksums then (changed_during_run, now)"
+        )
+        warnings.warn(msg, InputWarning, stacklevel=2)
+        if msg not in results.notes:
+            results.notes.append(msg)
     with atomic_directory(out, force, command="fit") as tmp:
         results.metrics.to_csv(tmp / "metrics.csv", index=False)
         results.predictions.to_csv(tmp / "predictions.csv", index=False)
@@ -1294,7 +1343,7 @@ def save_results(
         if results.final_bundle is not None:
             results.final_bundle.save(tmp / "model.keras")
         _plots(results, tmp / "plots")
-        record = run_record(results, inputs, argv)
+        record = run_record(results, inputs, argv, checked)
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
     return Path(out)
 

@@ -38,6 +38,7 @@ import shutil
 import sys
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.errors import InputError, opt
+from snpcnn.errors import InputError, InputWarning, opt
 
 __all__ = [
     "Param",
@@ -815,6 +816,22 @@ def tune(
     # failed every trial and left an unfinished tune behind (a checking helper)
     check_filters(min_maf, min_call_rate)
     g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
+    from snpcnn.report import input_checksums
+
+    # the files as read (run.json; a file replaced during the run is named there): given by
+    # path, or the files the given objects were read from (the CLI passes those)
+    files = {
+        "genotypes": genotypes if isinstance(genotypes, (str, Path)) else g.source,
+        "phenotypes": phenotypes if isinstance(phenotypes, (str, Path)) else ph.source,
+        "covariates": covariates_path,
+    }
+    read_sums = {
+        k: v
+        for k, v in input_checksums(
+            {k: v for k, v in files.items() if isinstance(v, (str, Path))}
+        ).items()
+        if "missing" not in v  # an object not read from a file
+    }
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
@@ -1216,7 +1233,7 @@ def tune(
         wall_seconds=time.perf_counter() - t_start,
         notes=notes,
     )
-    _write(res, chosen_rows, partial, argv, g, ph)
+    _write(res, chosen_rows, partial, argv, g, ph, read_sums)
     if final is not None:
         if final.exists():
             shutil.rmtree(final)
@@ -1290,8 +1307,25 @@ def _cell(v) -> str:
     return str(v)
 
 
-def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph) -> None:
-    from snpcnn.report import library_versions
+def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph, read_sums=None) -> None:
+    from snpcnn.report import checked_inputs, library_versions
+
+    inputs: dict[str, Any] = {
+        "genotypes": getattr(g, "source", None),
+        "phenotypes": getattr(ph, "source", None),
+    }
+    if read_sums:  # files given by path: their checksums when read (since session 40)
+        files = {k: v["path"] for k, v in read_sums.items()}
+        checked, changed = checked_inputs(files, read_sums)
+        inputs = {**inputs, **checked}
+        if changed:
+            note = (
+                f"{', '.join(files[k] for k in changed)} changed on disk during the run: the "
+                "results are those of the file(s) as they were read (run.json: "
+                "changed_during_run)"
+            )
+            warnings.warn(note, InputWarning, stacklevel=2)
+            res.notes.append(note)
 
     _atomic(directory / "metrics.csv", res.metrics.to_csv(index=False))
     _atomic(directory / "predictions.csv", res.predictions.to_csv(index=False))
@@ -1307,10 +1341,7 @@ def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph) -> None:
         "command": list(argv) if argv is not None else sys.argv,
         "config": res.config,
         "space": res.space.to_dict(),
-        "inputs": {
-            "genotypes": getattr(g, "source", None),
-            "phenotypes": getattr(ph, "source", None),
-        },
+        "inputs": inputs,
         "execution": res.execution,
         "wall_seconds": res.wall_seconds,
         "libraries": library_versions(),

@@ -296,7 +296,7 @@ def fit(
     from snpcnn.cv import cross_validate
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.io.phenotypes import align, read_phenotypes
-    from snpcnn.report import check_output_dir, console_report, save_results
+    from snpcnn.report import check_output_dir, console_report, input_checksums, save_results
     from snpcnn.threads import apply_threads
 
     t0 = time.perf_counter()
@@ -413,6 +413,13 @@ def fit(
         name="reading genotypes",
         detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
     )
+    inputs = {"genotypes": genotypes, "phenotypes": phenotypes}
+    if covariates_file:
+        inputs["covariates"] = covariates_file
+    if isinstance(folds_value, str):
+        inputs["folds"] = folds_value
+    # the files as read: run.json records these, and names a file replaced during the run
+    read_checksums = input_checksums(inputs)
     trait_list = traits or [pheno.default_trait()]
     if not traits:
         click.echo(default_trait_text(pheno, trait_list[0]), err=True)
@@ -445,13 +452,15 @@ def fit(
     finally:
         progress.close()
     results.timings["total_seconds"] = time.perf_counter() - t0
-    inputs = {"genotypes": genotypes, "phenotypes": phenotypes}
-    if covariates_file:
-        inputs["covariates"] = covariates_file
-    if isinstance(folds_value, str):
-        inputs["folds"] = folds_value
     with write_errors(out):
-        save_results(results, out, inputs=inputs, force=force, argv=["snpcnn", *sys.argv[1:]])
+        save_results(
+            results,
+            out,
+            inputs=inputs,
+            force=force,
+            argv=["snpcnn", *sys.argv[1:]],
+            read_checksums=read_checksums,
+        )
     click.echo(console_report(results))
     click.echo(
         f"\nresults written to {out}/ (summary.md, metrics.csv, predictions.csv, "

@@ -571,3 +571,55 @@ def test_sigterm_while_writing_leaves_nothing_and_says_so(small_files, tmp_path)
     assert r.stderr.strip().splitlines()[-1] == "Error: terminated (SIGTERM)", r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no results, no hidden temp folder
+
+
+def test_an_input_replaced_during_the_run_is_named_and_run_json_keeps_what_was_read(
+    small_files, tmp_path, monkeypatch
+):
+    """run.json hashed the inputs when it was written: a phenotype file replaced during the
+    run was recorded as if the run had read it (a checking helper, session 40)."""
+    import shutil
+
+    import snpcnn.cv
+    from snpcnn.report import file_checksum
+
+    d = small_files
+    pheno = tmp_path / "pheno.csv"
+    shutil.copy(d / "pheno.csv", pheno)
+    before = file_checksum(pheno)["sha256"]
+    real = snpcnn.cv.cross_validate
+
+    def and_then_edit(*args, **kwargs):
+        res = real(*args, **kwargs)
+        pheno.write_text(pheno.read_text().replace("\n", "\n", 1) + "\n")  # one more line
+        return res
+
+    monkeypatch.setattr(snpcnn.cv, "cross_validate", and_then_edit)
+    out = tmp_path / "res"
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit",
+            str(d / "geno.csv"),
+            str(pheno),
+            "--trait",
+            "GY_E1",
+            "--model",
+            str(d / "tiny.toml"),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--baselines",
+            "gblup",
+            "--no-refit",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+    )
+    assert r.exit_code == 0, r.output
+    assert f"{pheno} changed on disk during the run" in r.output
+    rec = json.loads((out / "run.json").read_text())["inputs"]
+    assert rec["phenotypes"]["sha256"] == before and rec["phenotypes"]["changed_during_run"]
+    assert rec["phenotypes"]["now"]["sha256"] == file_checksum(pheno)["sha256"] != before
+    assert "changed_during_run" not in rec["genotypes"]

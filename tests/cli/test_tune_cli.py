@@ -95,6 +95,9 @@ def test_tune_writes_chosen_trials_and_outer_metrics(serial):
     ]
     run = json.loads((out / "run.json").read_text())
     assert run["command"][:2] == ["snpcnn", "tune"] and run["config"]["n_trials"] == 2
+    # the input files' checksums as read (run.json had only their names until session 40)
+    assert len(run["inputs"]["genotypes"]["sha256"]) == 64
+    assert len(run["inputs"]["phenotypes"]["sha256"]) == 64
     assert (out / "optuna.journal").stat().st_size > 0
 
 
