@@ -725,6 +725,20 @@ def _sub_seed(seed: int, *parts: int) -> int:
 
 
 # ------------------------------------------------------------------ tune
+def import_optuna():
+    """Optuna, or a one-line error that says how to install it (``snpcnn[tune]``).  A plain
+    ``pip install snpcnn`` has no Optuna: ``snpcnn tune`` read the genotypes, then called
+    the missing module an internal error to report (a checking helper, session 40)."""
+    try:
+        import optuna
+    except ImportError:
+        raise InputError(
+            "tuning needs Optuna, which a plain install of snpcnn does not include: "
+            "pip install 'snpcnn[tune]' (with --workers: 'snpcnn[cluster]')"
+        ) from None
+    return optuna
+
+
 def tune(
     genotypes,
     phenotypes,
@@ -797,7 +811,7 @@ def tune(
     The outer test phenotypes are removed before the search of a split starts, so
     nothing the search computes can depend on them (tests/test_tune.py poisons them).
     """
-    import optuna
+    optuna = import_optuna()
 
     from snpcnn.cv import CNN_NAME, HYBRID_NAME, _load_inputs
     from snpcnn.executor import Executor, Unit, UnitStore

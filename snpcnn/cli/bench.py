@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -176,6 +177,10 @@ def benchmark(
             )
     except KeyboardInterrupt:
         progress.close()
+        partial = Path(f"{out}.partial")
+        if not partial.is_dir() or not any(partial.rglob("*.json")):
+            # it said "finished folds are kept" where no folder was ever made
+            raise SnpcnnError("interrupted before any fold finished; nothing was kept") from None
         raise SnpcnnError(
             f"interrupted; finished folds are kept in {out}.partial/ — rerun with --resume "
             "to continue"

@@ -195,8 +195,10 @@ def tune(
     from snpcnn.io.phenotypes import read_phenotypes
     from snpcnn.progress import Progress
     from snpcnn.threads import apply_threads
-    from snpcnn.tune import check_filters, load_space
+    from snpcnn.tune import check_filters, import_optuna, load_space
     from snpcnn.tune import tune as run_tune
+
+    import_optuna()  # before anything is read: a plain install has no Optuna
 
     if workers is None and ray_address is None:
         apply_threads(threads)

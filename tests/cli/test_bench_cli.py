@@ -104,13 +104,23 @@ def test_unknown_filter_name_is_an_error(config, tmp_path):
 def test_interrupt_points_to_resume(config, tmp_path, monkeypatch):
     import snpcnn.bench
 
+    out = tmp_path / "o"
+    kept = [False]
+
     def interrupted(*args, **kwargs):
+        if kept[0]:  # one fold finished before the interrupt
+            (tmp_path / "o.partial" / "units").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "o.partial" / "units" / "r0_f1.json").write_text("{}")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(snpcnn.bench, "run_benchmark", interrupted)
-    out = tmp_path / "o"
     r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
     assert r.exit_code == 1
+    # nothing finished: no promise of kept folds in a folder that does not exist
+    last = r.output.strip().splitlines()[-1]
+    assert last == "Error: interrupted before any fold finished; nothing was kept", last
+    kept[0] = True
+    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
     last = r.output.strip().splitlines()[-1]
     assert last.startswith("Error: interrupted") and f"{out}.partial" in last and "--resume" in last
 

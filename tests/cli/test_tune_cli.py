@@ -154,3 +154,24 @@ def test_bad_options_are_one_line_errors_before_any_work(inputs, tmp_path, optio
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert r.output.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
+
+
+def test_tune_without_optuna_says_how_to_install_it_before_reading_anything(
+    inputs, tmp_path, monkeypatch
+):
+    """A plain `pip install snpcnn` has no Optuna: tune read the genotypes, then printed
+    'internal error (ModuleNotFoundError ...) ... report it' (a checking helper)."""
+    import snpcnn.io
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
+
+    def never(*a, **k):
+        raise AssertionError("the genotypes were read before the missing Optuna was named")
+
+    monkeypatch.setattr(snpcnn.io, "read_genotypes", never)
+    r = CliRunner().invoke(main, _args(inputs, tmp_path / "o"))
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: tuning needs Optuna, which a plain install of snpcnn does not include: "
+        "pip install 'snpcnn[tune]' (with --workers: 'snpcnn[cluster]')"
+    )
