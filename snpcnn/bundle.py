@@ -21,6 +21,7 @@ absent.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -715,6 +716,18 @@ def load_bundle(path: str | Path) -> ModelBundle:
         model = load_model(path, compile=False)
     except InputError:
         raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise InputError(
+                f"{path}: cannot load the model ({type(exc).__name__}: {_one_line(exc)}); {fix}"
+            ) from None
+        # Keras unpacks the archive into a temporary folder: a full disk (or file-size limit)
+        # there is not a damaged model (it said "refit" for a full /tmp: a checking helper)
+        raise InputError(
+            f"{path}: could not unpack the model into the temporary folder "
+            f"({os.strerror(exc.errno)}): free space there or set TMPDIR to a folder with room; "
+            "the model file itself is not at fault"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a crafted config fails in many ways inside Keras
         raise InputError(
             f"{path}: cannot load the model ({type(exc).__name__}: {_one_line(exc)}); {fix}"

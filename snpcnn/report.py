@@ -253,7 +253,11 @@ def atomic_directory(
     """Yield a temporary directory that replaces ``out`` only if the block succeeds (an
     exception or an interrupt inside it removes it, and leaves ``out`` as it was); ``out``
     is checked by :func:`check_output_dir` with ``marker``, the file the block writes, and
-    ``command``, the command that writes it."""
+    ``command``, the command that writes it.  A symbolic link is followed: the results go
+    where it points and the link stays (with ``--force`` the link itself was replaced by a
+    folder beside it, and the results missed the disk it pointed to: a checking helper)."""
+    if Path(out).is_symlink():
+        out = Path(os.path.realpath(out))
     out = check_output_dir(out, force, marker=marker, command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
     reap_stale(out)

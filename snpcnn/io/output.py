@@ -46,14 +46,24 @@ def usual_mode(path: str | os.PathLike) -> None:
     os.chmod(path, base & ~_UMASK)
 
 
+def _short_write(exc: OSError | None) -> bool:
+    """numpy's ``tofile``/``save`` on a full disk: an OSError without errno, "N requested and
+    M written"."""
+    return exc is not None and exc.errno is None and "requested and" in str(exc)
+
+
 def _reason(exc: OSError) -> str:
     if exc.errno is not None:
         return os.strerror(exc.errno)
+    if _short_write(exc):
+        return "the disk, a quota or a file-size limit is full: " + " ".join(str(exc).split())
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _fix(exc: OSError | None, option: str) -> str:
-    if exc is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    if exc is not None and (
+        exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or _short_write(exc)
+    ):
         return f"free some space or choose another {option}"
     return f"choose another {option} in a folder you can write to"
 

@@ -623,3 +623,54 @@ def test_an_input_replaced_during_the_run_is_named_and_run_json_keeps_what_was_r
     assert rec["phenotypes"]["sha256"] == before and rec["phenotypes"]["changed_during_run"]
     assert rec["phenotypes"]["now"]["sha256"] == file_checksum(pheno)["sha256"] != before
     assert "changed_during_run" not in rec["genotypes"]
+
+
+def test_a_full_temporary_folder_is_not_called_a_damaged_model(fitted, monkeypatch):
+    """Under a full disk (or `ulimit -f`) Keras cannot unpack the archive: predict said the
+    model was damaged and to fit again (a checking helper, session 40)."""
+    import errno
+
+    import snpcnn.models
+    from snpcnn.errors import InputError
+
+    out, _ = fitted
+
+    def full(*a, **k):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(snpcnn.models, "load_model", full)
+    with pytest.raises(InputError, match="could not unpack the model into the temporary folder"):
+        load_bundle(out / "model.keras")
+
+
+def test_out_as_a_symlink_writes_where_it_points_and_keeps_the_link(small_files, tmp_path):
+    d = small_files
+    real = tmp_path / "bigdisk" / "results"
+    real.mkdir(parents=True)
+    link = tmp_path / "res"
+    link.symlink_to(real, target_is_directory=True)
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit",
+            str(d / "geno.csv"),
+            str(d / "pheno.csv"),
+            "--trait",
+            "GY_E1",
+            "--model",
+            str(d / "tiny.toml"),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--baselines",
+            "gblup",
+            "--no-refit",
+            "--out",
+            str(link),
+            "--force",
+        ],  # fmt: skip
+    )
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and (real / "summary.md").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bigdisk", "res"]
