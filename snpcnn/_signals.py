@@ -5,17 +5,20 @@ Python's default then ends the process at once: no ``finally`` runs, so an outpu
 written was left as a hidden temporary folder, and a local Ray's helper processes outlived the
 run (a checking helper, session 40).  :func:`install` makes SIGTERM raise :class:`Terminated`,
 a :class:`KeyboardInterrupt`, so that it takes Ctrl-C's path: the same clean-up, and one
-``Error:`` line.  Ray installs its own fatal-signal handler when it starts, so the executor
-calls :func:`reassert` once Ray is up.
+``Error:`` line.  Ray's start in this process would install its own fatal-signal handler
+(it prints a stack dump, then passes the signal on): the executor asks Ray not to
+(``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``) while this handler is in force, and calls
+:func:`reassert` when the command first waits for Ray, in case it did.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-__all__ = ["Terminated", "install", "reassert"]
+__all__ = ["Terminated", "active", "deferred", "install", "reassert"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -37,8 +40,8 @@ def install() -> Callable[[], None]:
     """Route SIGTERM to :class:`Terminated` (main thread only); returns what restores the
     previous handler."""
     global _installed
-    if not _main_thread():
-        return lambda: None
+    if not _main_thread() or signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        return lambda: None  # an ignored SIGTERM (a launcher's choice) stays ignored
     try:
         previous = signal.signal(signal.SIGTERM, _raise)
     except (ValueError, OSError):  # no signals here (an embedded interpreter)
@@ -56,6 +59,11 @@ def install() -> Callable[[], None]:
     return restore
 
 
+def active() -> bool:
+    """Whether :func:`install` is in force (the command line)."""
+    return _installed
+
+
 def reassert() -> None:
     """Install the handler again where a library replaced it at the C level (Ray's); a no-op
     unless :func:`install` is in force, or off the main thread."""
@@ -64,3 +72,20 @@ def reassert() -> None:
             signal.signal(signal.SIGTERM, _raise)
         except (ValueError, OSError):
             pass
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (main thread, POSIX): for steps that must
+    not stop half way, such as swapping a finished results folder for the old one (stopped
+    between its two renames, both were lost).  Elsewhere a plain block."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or not _main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = mask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, before)

@@ -1135,7 +1135,8 @@ def _input_notes(
         notes.append(
             f"trait '{targets.traits[0]}' is binary: {fitted} "
             f"{'fits' if len(baselines) == 1 else 'fit'} it as a linear probability model "
-            "on the 0/1 codes (REML on the observed 0/1 scale, not the liability scale); "
+            "on the 0/1 codes (variance components, where the model has them, on the "
+            "observed 0/1 scale, not the liability scale); "
             f"{'its' if len(baselines) == 1 else 'their'} predictions are scores ranked by "
             "ROC AUC, not probabilities"
         )

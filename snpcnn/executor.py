@@ -569,6 +569,12 @@ class Executor:
         """
         if not self.parallel or self._ray is not None:
             return self
+        from snpcnn import _signals
+
+        if _signals.active():
+            # the command line turns SIGTERM into Ctrl-C's clean-up: Ray's fatal-signal
+            # handler in this process printed a stack dump first (read when Ray is imported)
+            os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         ray = _import_ray()
         if self.address is not None:
             _check_reachable(self.address)
@@ -773,13 +779,14 @@ class Executor:
             return results
         if not self.parallel:
             tracker.emit(None, 1, len(todo) - 1)
+            tracker.start(todo[0])
             for k, i in enumerate(todo):
-                tracker.start(i)
                 results[i] = fn(units[i], *shared)
                 if on_result:
                     on_result(units[i], results[i])
                 left = len(todo) - k - 1
-                tracker.finish(units[i], min(1, left), max(0, left - 1), key=i)
+                nxt = todo[k + 1] if left else None
+                tracker.finish(units[i], min(1, left), max(0, left - 1), key=i, next_key=nxt)
             return results
         return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
 
@@ -946,12 +953,13 @@ def serial_execution() -> dict[str, Any]:
 class _Tracker:
     """Counts units done / running / queued and estimates the time left.
 
-    The estimate is the mean time a finished unit took, from the moment it started (not
-    from when Ray or this command started), times the units left, over the units that run
-    at once; a running unit counts for the part of that mean it has still to run.  Before
-    session 40 it divided the whole elapsed time (Ray's start and the workers' imports
-    included) by the units done and counted a running unit as a whole one: "ETA 2 min"
-    seconds before the end (a checking helper)."""
+    The estimate is the mean time a finished unit took, from the moment it was given a
+    worker (not from when Ray or this command started), times the units left, over the
+    units that run at once; a running unit counts for the part of that mean it has still to
+    run.  The first units' times include a cold worker's start (and Ray's retries of a unit
+    whose worker died), so early estimates run high.  Before session 40 it divided the whole
+    elapsed time (Ray's start included) by the units done and counted a running unit as a
+    whole one: "ETA 2 min" seconds before the end (a checking helper)."""
 
     def __init__(self, total: int, stored: int, progress, slots: int = 1):
         self.total = total
@@ -990,10 +998,14 @@ class _Tracker:
             unit=None if unit is None else unit.key,
         )
 
-    def finish(self, unit, running, queued, key: Any = None):
+    def finish(self, unit, running, queued, key: Any = None, next_key: Any = None):
+        """``unit`` (``key``) ended; ``next_key``: the unit that starts now (serial runs),
+        counted as running in this estimate."""
         t0 = self.started.pop(key, None)
         if t0 is not None:
             self.durations.append(time.perf_counter() - t0)
+        if next_key is not None:
+            self.start(next_key)
         self.done += 1
         self.computed += 1
         self.emit(unit, running, queued)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
+from snpcnn._signals import deferred
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
 from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
@@ -256,8 +257,7 @@ def atomic_directory(
     ``command``, the command that writes it.  A symbolic link is followed: the results go
     where it points and the link stays (with ``--force`` the link itself was replaced by a
     folder beside it, and the results missed the disk it pointed to: a checking helper)."""
-    if Path(out).is_symlink():
-        out = Path(os.path.realpath(out))
+    out = resolve_link(out)
     out = check_output_dir(out, force, marker=marker, command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
     reap_stale(out)
@@ -266,15 +266,33 @@ def atomic_directory(
         yield tmp
         usual_mode(tmp)
         old = None
-        if out.exists():
-            old = temp_sibling(out, "old")
-            os.replace(out, old / "x")
-        os.replace(tmp, out)
+        with deferred():  # an interrupt between the renames lost the new and the old folder
+            if out.exists():
+                old = temp_sibling(out, "old")
+                os.replace(out, old / "x")
+            os.replace(tmp, out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve_link(out: str | Path) -> Path:
+    """``out``, or where it points if it is a symbolic link: results go there and the link
+    stays (fit, explain, benchmark and tune replaced the link itself, so the results missed
+    the disk it pointed to: a checking helper, session 40).  A link to a place whose folder
+    does not exist is refused rather than creating that path."""
+    out = Path(out)
+    if not out.is_symlink():
+        return out
+    target = Path(os.path.realpath(out))
+    if not target.parent.is_dir():
+        raise InputError(
+            f"{out}: a link to {target}, whose folder {target.parent} does not exist; "
+            "create it, or give the folder itself"
+        )
+    return target
 
 
 def file_checksum(path: str | Path) -> dict[str, Any]:
@@ -289,6 +307,9 @@ def file_checksum(path: str | Path) -> dict[str, Any]:
         return {"missing": str(path)}
     if path.is_dir():
         return {p.name: file_checksum(p) for p in sorted(path.iterdir()) if p.is_file()}
+    if not path.is_file():  # a pipe (/dev/stdin, a FIFO) or a device: reading it would consume
+        # or block it, and its bytes are gone once the run read them
+        return {"not_hashed": "not a regular file (a pipe or a device)"}
     from snpcnn.io.cache import _sha256  # remembers files already hashed in this process
 
     out = {"sha256": _sha256(path), "bytes": path.stat().st_size}
@@ -1083,7 +1104,7 @@ def _task_time_text(config: dict) -> str:
     if not isinstance(ex, Mapping) or ex.get("executor") in (None, "serial"):
         return ""
     workers = ex.get("workers")
-    by = f"{workers} workers" if workers else "the Ray cluster"
+    by = (f"{workers} workers" if workers != 1 else "1 worker") if workers else "the Ray cluster"
     return f": the folds' task times added up, run side by side by {by}"
 
 
@@ -1337,7 +1358,8 @@ def save_results(
             "results are those of the file(s) as they were read; run.json records their "
             "checksums then (changed_during_run, now)"
         )
-        warnings.warn(msg, InputWarning, stacklevel=2)
+        if not CLI_MODE.get():  # the CLI prints the notes at the end
+            warnings.warn(msg, InputWarning, stacklevel=2)
         if msg not in results.notes:
             results.notes.append(msg)
     with atomic_directory(out, force, command="fit") as tmp:

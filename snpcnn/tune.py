@@ -765,6 +765,7 @@ def tune(
     force: bool = False,
     progress: Callable[..., None] | None = None,
     argv: Sequence[str] | None = None,
+    read_checksums: Mapping[str, dict] | None = None,
 ) -> TuneResults:
     """Nested hyperparameter search of the CNN; outer-fold accuracy beside the default's and GBLUP's.
 
@@ -801,6 +802,9 @@ def tune(
         replace an existing ``out``.
     progress : callable, optional
         ``progress(event, **info)``: "outer_start", "trial", "outer_done", "tasks".
+    read_checksums : mapping, optional
+        :func:`snpcnn.report.input_checksums` of the input files, taken when the caller
+        read them (the command line); by default those of the inputs given by path.
 
     Returns
     -------
@@ -832,20 +836,13 @@ def tune(
     g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
     from snpcnn.report import input_checksums
 
-    # the files as read (run.json; a file replaced during the run is named there): given by
-    # path, or the files the given objects were read from (the CLI passes those)
-    files = {
-        "genotypes": genotypes if isinstance(genotypes, (str, Path)) else g.source,
-        "phenotypes": phenotypes if isinstance(phenotypes, (str, Path)) else ph.source,
-        "covariates": covariates_path,
-    }
-    read_sums = {
-        k: v
-        for k, v in input_checksums(
-            {k: v for k, v in files.items() if isinstance(v, (str, Path))}
-        ).items()
-        if "missing" not in v  # an object not read from a file
-    }
+    # the files as read (run.json; a file replaced during the run is named there): those
+    # given by path here, or the checksums the command line took when it read its files
+    # (objects carry a source name, which may be a subset's or a relative path: not hashed)
+    files = {"genotypes": genotypes, "phenotypes": phenotypes, "covariates": covariates_path}
+    read_sums = dict(read_checksums or {}) or input_checksums(
+        {k: v for k, v in files.items() if isinstance(v, (str, Path))}
+    )
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]

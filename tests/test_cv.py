@@ -153,7 +153,9 @@ def test_binary_trait_uses_auc_and_stratified_folds(wheat_small):
     p = res.predictions[res.predictions.model == "CNN"]
     assert p.predicted.between(0, 1).all() and set(p.observed) == {0.0, 1.0}
     # the baselines beside a sigmoid network are linear probability models, and a note says so
-    assert any("GBLUP" in n and "linear probability model on the 0/1 codes" in n for n in res.notes)
+    assert any(
+        "GBLUP" in n and "on the observed 0/1 scale, not the liability" in n for n in res.notes
+    )
     # stratified: every test fold has the class balance of the whole set
     frac = p.groupby("fold")["observed"].mean()
     assert (frac - p["observed"].mean()).abs().max() < 0.03

@@ -527,3 +527,25 @@ def test_the_eta_counts_units_from_their_start_and_runs_them_side_by_side(monkey
     tr.start(3)
     mean = (10.0 + 25.0) / 2
     assert tr.eta(2) == pytest.approx((2 * mean + (mean - 15.0) + mean) / 2)
+
+
+def test_the_serial_eta_counts_the_unit_about_to_run(monkeypatch):
+    """Serial units of 10 s: after the first of 3, 20 s are left (it said 10 s, and 0 s
+    while the last one ran: the next unit started after the estimate; a review)."""
+    from snpcnn import executor
+
+    now = [0.0]
+    monkeypatch.setattr(executor.time, "perf_counter", lambda: now[0])
+
+    def unit_fn(unit):
+        now[0] += 10.0
+        return unit.fold
+
+    etas = []
+    out = executor.run_units(
+        [executor.Unit(fold=f) for f in range(3)],
+        unit_fn,
+        progress=lambda event, **info: etas.append(info["eta_seconds"]),
+    )
+    assert out == [0, 1, 2]
+    assert etas == [None, pytest.approx(20.0), pytest.approx(10.0), pytest.approx(0.0)]

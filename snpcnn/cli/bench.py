@@ -126,8 +126,11 @@ def benchmark(
     """
     from snpcnn.bench import bench_executor, headline_table, load_config, run_benchmark
     from snpcnn.io.output import check_writable, write_errors
+    from snpcnn.report import resolve_link
     from snpcnn.threads import apply_threads
 
+    # the link's target (results there, the link kept); no trailing "/" in OUT.partial
+    out = str(resolve_link(Path(out)))
     check_writable(out)
     apply_threads(threads)
     # --workers: the local Ray starts (and its workers import TensorFlow) while the config
@@ -177,7 +180,7 @@ def benchmark(
             )
     except KeyboardInterrupt:
         progress.close()
-        partial = Path(f"{out}.partial")
+        partial = Path(out).with_name(Path(out).name + ".partial")  # bench._partial_dir
         if not partial.is_dir() or not any(partial.rglob("*.json")):
             # it said "finished folds are kept" where no folder was ever made
             raise SnpcnnError("interrupted before any fold finished; nothing was kept") from None

@@ -399,6 +399,13 @@ def fit(
         categorical=cat_list or None,
         labels=[groups] if groups else None,
     )
+    inputs = {"genotypes": genotypes, "phenotypes": phenotypes}
+    if covariates_file:
+        inputs["covariates"] = covariates_file
+    if isinstance(folds_value, str):
+        inputs["folds"] = folds_value
+    # hashed as soon as they are read (the genotype file after its read, below)
+    read_checksums = input_checksums({k: v for k, v in inputs.items() if k != "genotypes"})
     if covariates_file and not cov_list:
         # --covariates-file alone: every column of the file but its id (and a --groups
         # column) is a covariate, as the console says; they were read, then dropped, and
@@ -413,13 +420,8 @@ def fit(
         name="reading genotypes",
         detail=f": {geno.n_samples:,} samples x {geno.n_snps:,} SNPs",
     )
-    inputs = {"genotypes": genotypes, "phenotypes": phenotypes}
-    if covariates_file:
-        inputs["covariates"] = covariates_file
-    if isinstance(folds_value, str):
-        inputs["folds"] = folds_value
     # the files as read: run.json records these, and names a file replaced during the run
-    read_checksums = input_checksums(inputs)
+    read_checksums = {**input_checksums({"genotypes": genotypes}), **read_checksums}
     trait_list = traits or [pheno.default_trait()]
     if not traits:
         click.echo(default_trait_text(pheno, trait_list[0]), err=True)

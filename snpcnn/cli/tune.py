@@ -202,6 +202,10 @@ def tune(
 
     if workers is None and ray_address is None:
         apply_threads(threads)
+    from snpcnn.report import resolve_link
+
+    # the link's target (results there, the link kept); no trailing "/" in OUT.partial
+    out = str(resolve_link(Path(out)))
     check_writable(out)
     if Path(out).exists() and not force:
         raise InputError(f"output directory {out} exists; use --force to replace it")
@@ -234,6 +238,12 @@ def tune(
     )
     if covariates_file and not cov_list:  # --covariates-file alone: its every column
         cov_list = list(pheno.covariates)
+    from snpcnn.report import input_checksums
+
+    files = {"genotypes": genotypes, "phenotypes": phenotypes, "covariates": covariates_file}
+    if isinstance(folds_value, str):
+        files["folds"] = folds_value
+    read_checksums = input_checksums(files)  # the files as read (run.json)
     cov_line = describe_covariates(pheno)
     if cov_line:
         click.echo(cov_line, err=True)
@@ -268,6 +278,7 @@ def tune(
             force=force,
             progress=lines,
             argv=["snpcnn", *sys.argv[1:]],
+            read_checksums=read_checksums,
         )
     except KeyboardInterrupt:
         progress.close()

@@ -56,7 +56,9 @@ def _reason(exc: OSError) -> str:
     if exc.errno is not None:
         return os.strerror(exc.errno)
     if _short_write(exc):
-        return "the disk, a quota or a file-size limit is full: " + " ".join(str(exc).split())
+        return "a short write, the disk or a quota full or a size limit reached: " + " ".join(
+            str(exc).split()
+        )
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

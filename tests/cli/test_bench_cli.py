@@ -119,8 +119,8 @@ def test_interrupt_points_to_resume(config, tmp_path, monkeypatch):
     # nothing finished: no promise of kept folds in a folder that does not exist
     last = r.output.strip().splitlines()[-1]
     assert last == "Error: interrupted before any fold finished; nothing was kept", last
-    kept[0] = True
-    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
+    kept[0] = True  # and OUT given with a trailing "/": its partial folder is still o.partial
+    r = CliRunner().invoke(main, ["benchmark", str(config), "--out", f"{out}/"])
     last = r.output.strip().splitlines()[-1]
     assert last.startswith("Error: interrupted") and f"{out}.partial" in last and "--resume" in last
 

@@ -276,8 +276,10 @@ def test_10b_short_write_while_converting(small, tmp_path, monkeypatch):
     out = tmp_path / "g.snpcnn"
     error_line(
         run("convert", small / "geno.csv", out),
-        f"{out}: writing failed (766121 requested and 65408 written)",
+        f"{out}: writing failed (a short write, the disk or a quota full or a size limit "
+        "reached: 766121 requested and 65408 written)",
         "nothing was written",
+        "free some space",
     )
     assert list(tmp_path.iterdir()) == [tmp_path / "cache-home"] or list(tmp_path.iterdir()) == []
 
