@@ -83,8 +83,22 @@ _CAM_ATTR = "_snpcnn_cam_fns"
 
 
 # --------------------------------------------------------------------------- helpers
+#: what the model's own input is, for the errors below
+_ENCODE_HINT = (
+    "pass the model's own input: bundle.encode(genotypes) for a snpcnn fit's model, "
+    "snpcnn.images.prepare_images(x) for images"
+)
+
+
 def _input_array(model, X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
+    raw = np.asarray(X)
+    if raw.dtype.kind in "uib":
+        # raw 0-255 images (load_mnist) or 0/1/2 dosages: the channel axis was filled in and
+        # the maps came out of a 255x (or uncentred) input without a word (a checking helper)
+        raise InputError(
+            f"X holds {raw.dtype} values, not the model's encoded float input; {_ENCODE_HINT}"
+        )
+    X = raw.astype(np.float32, copy=False)
     try:
         want = len(model.inputs[0].shape)
     except (AttributeError, IndexError, TypeError, ValueError):
@@ -106,7 +120,7 @@ def _input_array(model, X) -> np.ndarray:
     if shape and any(w is not None and w != h for w, h in zip(shape, X.shape[1:])):
         raise InputError(
             f"the model takes input of shape (samples, {', '.join(map(str, shape))}) but X has "
-            f"shape {X.shape}; encode the SNPs the model was trained on, in its order"
+            f"shape {X.shape}; {_ENCODE_HINT} (at the size the model was trained on)"
         )
     return X
 
@@ -327,20 +341,38 @@ def conv_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if _is_conv(layer)]
 
 
+def _nested_text(members) -> str:
+    """Where a model's convolutions sit inside nested models, and what reaches them."""
+    return (
+        f"its convolutions are inside the nested model(s) {', '.join(m.name for m in members)} "
+        f"(layers {', '.join(conv_layer_names(members[0]))}), which grad_cam() and "
+        "activation_maps() do not reach from the whole model: snp_importance() averages the "
+        "maps of averaged networks (the default with kept convolutions) on a layer named "
+        "there; a transfer model (`images transfer`) wraps its base, so explain it with "
+        "saliency, or explain the base model itself"
+    )
+
+
 def _get_layer(model, name: str | None):
+    members = _conv_members(model)
     if name is None:
         convs = conv_layer_names(model)
         if not convs:
+            if members:
+                raise InputError(
+                    f"the model has no convolutional layer of its own; {_nested_text(members)}"
+                )
             raise InputError("the model has no convolutional layer; pass layer_name explicitly")
         name = convs[-1]
     try:
         return model.get_layer(name)
     except ValueError:
-        members = _conv_members(model)
+        if members and any(name in {lay.name for lay in m.layers} for m in members):
+            raise InputError(
+                f"layer '{name}' is not the model's own: {_nested_text(members)}"
+            ) from None
         where = (
-            f"its averaged networks ({', '.join(m.name for m in members)}) have the "
-            f"convolutional layers {', '.join(conv_layer_names(members[0]))} (name one: "
-            "Grad-CAM averages the networks' maps on it)"
+            _nested_text(members)
             if members
             else f"convolutional layers: {', '.join(conv_layer_names(model)) or '(none)'}"
         )

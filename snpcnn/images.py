@@ -292,7 +292,13 @@ def default_mnist_dir() -> Path | None:
     """
     candidates = []
     if os.environ.get("SNPCNN_MNIST"):
-        candidates.append(Path(os.environ["SNPCNN_MNIST"]))
+        named = Path(os.environ["SNPCNN_MNIST"])
+        if not named.is_dir():  # it fell through to another folder without a word
+            raise InputError(
+                f"SNPCNN_MNIST={named}: no such folder; point it at the folder of the MNIST "
+                "idx files, or unset it"
+            )
+        candidates.append(named)
     candidates.append(Path.cwd() / ".." / "shared" / "data" / "mnist")
     candidates.append(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist")
     for cand in candidates:
@@ -431,8 +437,9 @@ def prepare_images(
     x : numpy.ndarray
         ``(n, rows, cols)`` or ``(n, rows, cols, channels)``; integer images are divided
         by 255, float images are kept as they are.
-    size : (int, int), optional
-        Resize (bilinear) to ``(rows, cols)``, e.g. ``(32, 32)`` for an ImageNet network.
+    size : (int, int) or int, optional
+        Resize (bilinear) to ``(rows, cols)``, e.g. ``(32, 32)`` for an ImageNet network
+        (an int: square).
     channels : int, optional
         Repeat a single channel to this many (``3`` for ImageNet networks).
 
@@ -451,6 +458,8 @@ def prepare_images(
     out = (
         x.astype(np.float32) / 255.0 if np.issubdtype(x.dtype, np.integer) else x.astype(np.float32)
     )
+    if isinstance(size, (int, np.integer)):  # 16 means 16 x 16, as --image-size 16 does
+        size = (int(size), int(size))
     if size is not None and tuple(size) != out.shape[1:3]:
         import tensorflow as tf
 

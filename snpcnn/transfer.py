@@ -279,6 +279,11 @@ def extract_features(
             out = out.with_name(out.name + ".npy")
         if out.exists() and not force:
             raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite")
+    if np.asarray(x).dtype.kind in "uib":  # raw 0-255 images: features 255x too large
+        raise InputError(
+            f"x holds {np.asarray(x).dtype} values, not the base's float input: scale images "
+            "with snpcnn.images.prepare_images(x) (genotypes: bundle.encode) first"
+        )
     want = tuple(base.inputs[0].shape[1:])
     got = tuple(np.shape(x)[1:])
     if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):

@@ -491,8 +491,15 @@ def test_api_input_errors_are_input_errors_and_plain_cnns_get_the_grad_cam_cavea
     )
     imp = explain.snp_importance(avg, X, variants, methods=["grad_cam"], layer_name="conv1")
     assert len(imp) == L1 and imp["grad_cam"].notna().all()
-    with pytest.raises(InputError, match="averaged networks .*cnn_seed0.*conv1, conv2"):
+    with pytest.raises(
+        InputError, match=r"nested model\(s\) cnn_seed0, cnn_seed1 \(layers conv1, conv2\)"
+    ):
         explain.grad_cam(avg, X, "nope")
+    # a layer named inside them: said to be nested (it said "name one" of the very layer named)
+    with pytest.raises(InputError, match="layer 'conv1' is not the model's own: its conv"):
+        explain.grad_cam(avg, X, "conv1")
+    with pytest.raises(InputError, match="no convolutional layer of its own; .*saliency"):
+        explain.grad_cam(avg, X)
 
 
 def test_ascent_on_a_convolution_without_its_own_activation_is_not_uniform():
@@ -601,3 +608,14 @@ def test_explain_says_which_model_it_explains_and_skips_a_flat_layer_map(tmp_pat
          "--max-samples", "25", "--out", str(tmp_path / "ex4")],
     )  # fmt: skip
     assert "explaining 25 samples (a seeded random subset of the 60; --max-samples 25)" in r.output
+
+
+def test_raw_integer_input_is_refused_not_explained():
+    """load_mnist's uint8 images (0-255) were accepted, given a channel axis and explained
+    255x off: Grad-CAM maps correlated 0.28 with the right ones (a checking helper)."""
+    model = _smooth_model(2)
+    raw = (np.random.default_rng(0).random((3, *L2)) * 255).astype(np.uint8)
+    for fn in (explain.saliency, explain.grad_cam):
+        with pytest.raises(InputError, match=r"uint8 values.*prepare_images"):
+            fn(model, raw)
+    explain.saliency(model, raw[..., None] / 255.0)  # the model's own (float) input runs

@@ -183,6 +183,8 @@ def test_prepare_images():
     out = prepare_images(x, size=(32, 32), channels=3)
     assert out.shape == (2, 32, 32, 3) and out.dtype == np.float32
     np.testing.assert_allclose(out, 1.0)
+    # an int is a square size, as --image-size 16 (it raised TypeError: a checking helper)
+    assert prepare_images(x, size=16).shape == (2, 16, 16, 1)
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -398,3 +400,13 @@ def test_outputs_are_written_together_or_not_at_all(tmp_path):
         write_outputs(out, {"model.keras": text("m3")})
     write_outputs(out, {"model.keras": text("m3"), "metrics.json": text("j3")}, force=True)
     assert paths["model.keras"].read_text() == "m3" and paths["metrics.json"].read_text() == "j3"
+
+
+def test_a_missing_snpcnn_mnist_folder_is_named(monkeypatch, tmp_path):
+    """SNPCNN_MNIST pointing nowhere fell through to ../shared/data/mnist silently."""
+    from snpcnn.errors import InputError
+    from snpcnn.images import default_mnist_dir
+
+    monkeypatch.setenv("SNPCNN_MNIST", str(tmp_path / "nope"))
+    with pytest.raises(InputError, match="SNPCNN_MNIST=.*nope: no such folder"):
+        default_mnist_dir()

@@ -304,6 +304,17 @@ def transfer_cmd(
 
     if (base_path is None) == (application is None):
         raise click.UsageError("give exactly one of --base MODEL.keras or --application NAME")
+    # options that would not run: refused, not recorded in metrics.json as if they had
+    if mode == "features" and (unfreeze or fine_tune_epochs):
+        raise click.UsageError(
+            "--unfreeze/--fine-tune-epochs fine-tune the base, which --mode features never "
+            "trains (it fits a head on the base's outputs): use --mode finetune, or drop them"
+        )
+    if bool(unfreeze) != bool(fine_tune_epochs):
+        raise click.UsageError(
+            "fine-tuning needs both --unfreeze N (the base layers to train) and "
+            "--fine-tune-epochs E; give both, or neither"
+        )
     names = ("model.keras", "metrics.json")
     if mode == "features":
         names = (*names, "features_train.npy", "features_test.npy")

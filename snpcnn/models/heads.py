@@ -350,12 +350,27 @@ def _xla(model: keras.Model, requested) -> bool:
         return True
     if not _XLA_REFUSAL_SAID:
         _XLA_REFUSAL_SAID = True
-        log.warning(
-            "--xla: networks that Keras trains itself (here '%s') run without XLA while "
-            "TensorFlow's op determinism is on (every seeded run); the default model's own "
-            "training steps do use it",
-            model.name,
+        no_jit = sorted(
+            {
+                type(layer).__name__
+                for layer in model._flatten_layers()
+                if not getattr(layer, "supports_jit", True)
+            }
         )
+        if no_jit:  # the cause is a layer (e.g. --augment's RandomShear), not determinism
+            log.warning(
+                "--xla: '%s' runs without XLA: its layer(s) %s do not support XLA "
+                "compilation (e.g. --augment's random transforms); its results are unchanged",
+                model.name,
+                ", ".join(no_jit),
+            )
+        else:
+            log.warning(
+                "--xla: networks that Keras trains itself (here '%s') run without XLA while "
+                "TensorFlow's op determinism is on (every seeded run); the default model's own "
+                "training steps do use it",
+                model.name,
+            )
     return False
 
 

@@ -132,6 +132,23 @@ def test_images_transfer_needs_one_base(digits_dir):
     assert res.exit_code == 2 and "exactly one of --base" in res.output
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--mode", "features", "--unfreeze", "3"], "which --mode features never trains"),
+        (["--fine-tune-epochs", "3"], "needs both --unfreeze N"),
+        (["--unfreeze", "2"], "needs both --unfreeze N"),
+    ],
+)
+def test_images_transfer_refuses_fine_tuning_that_would_not_run(digits_dir, extra, message):
+    """They were ignored, and metrics.json recorded them as if they had run (a helper)."""
+    res = CliRunner().invoke(
+        main,
+        ["images", "transfer", "--application", "vgg16", "--data", str(digits_dir), *extra],
+    )
+    assert res.exit_code == 2 and message in res.output, res.output
+
+
 def test_images_transfer_missing_weights(digits_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     res = CliRunner().invoke(
