@@ -76,16 +76,40 @@ def reassert() -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends (main thread, POSIX): for steps that must
-    not stop half way, such as swapping a finished results folder for the old one (stopped
-    between its two renames, both were lost).  Elsewhere a plain block."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None or not _main_thread():
+    """Hold SIGINT and SIGTERM until the block ends, then act on them as usual (main thread;
+    elsewhere a plain block): for steps that must not stop half way, such as swapping a
+    finished results folder for the old one (stopped between its two renames, both were
+    lost).  The signals' Python handlers are swapped for one that only records them:
+    blocking them with ``pthread_sigmask`` held them in the main thread only, and the kernel
+    gave them to another thread (numpy's, TensorFlow's), whose delivery still interrupted the
+    block (a review, session 40)."""
+    if not _main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    before = mask(signal.SIG_BLOCK, held)
+    got: list[int] = []
+
+    def hold(signum, frame) -> None:
+        got.append(signum)
+
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            saved[sig] = signal.signal(sig, hold)
+        except (ValueError, OSError):
+            pass
+    ok = False
     try:
         yield
+        ok = True
     finally:
-        mask(signal.SIG_SETMASK, before)
+        for sig, handler in saved.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):
+                pass
+    if ok and got:  # act on the first signal held, as its own handler would have
+        handler = saved.get(got[0])
+        if callable(handler):
+            handler(got[0], None)  # raises KeyboardInterrupt / Terminated
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(got[0])

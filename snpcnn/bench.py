@@ -1375,9 +1375,10 @@ def run_benchmark(
     t_start = time.perf_counter()
     if not isinstance(config, BenchmarkConfig):
         config = load_config(config)
-    from snpcnn.report import check_output_dir, check_partial_dir
+    from snpcnn.report import check_output_dir, check_partial_dir, resolve_link
 
-    out = check_output_dir(out, force, command="benchmark")
+    # a symbolic link: the results go where it points, and the link stays
+    out = check_output_dir(resolve_link(out), force, command="benchmark")
     partial = _partial_dir(out)
     check_partial_dir(partial, ("units",))
     if partial.exists():
@@ -1774,15 +1775,16 @@ def _order(df: pd.DataFrame, config: BenchmarkConfig, order: dict[str, int]) -> 
 
 def _finish(partial: Path, out: Path, force: bool) -> None:
     """Move the completed work directory into place in one rename."""
+    from snpcnn._signals import deferred
+
     old = None
-    if out.exists():
-        if not force:
-            raise InputError(
-                f"output directory {out} exists; use {opt('force', True)} to replace it"
-            )
-        old = temp_sibling(out, "old")
-        os.replace(out, old / "x")
-    os.replace(partial, out)
+    if out.exists() and not force:
+        raise InputError(f"output directory {out} exists; use {opt('force', True)} to replace it")
+    with deferred():  # an interrupt between the renames lost the new and the old folder
+        if out.exists():
+            old = temp_sibling(out, "old")
+            os.replace(out, old / "x")
+        os.replace(partial, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

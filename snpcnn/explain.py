@@ -85,8 +85,9 @@ _CAM_ATTR = "_snpcnn_cam_fns"
 # --------------------------------------------------------------------------- helpers
 #: what the model's own input is, for the errors below
 _ENCODE_HINT = (
-    "pass the model's own input: bundle.encode(genotypes) for a snpcnn fit's model, "
-    "snpcnn.images.prepare_images(x) for images"
+    "pass the model's own input: bundle.encode(genotypes)[0] for a snpcnn fit's model, "
+    "snpcnn.images.prepare_images(x) for images (where X already is that input, e.g. a 0/1 "
+    "one-hot array, X.astype('float32'))"
 )
 
 

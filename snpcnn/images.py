@@ -285,7 +285,8 @@ def _require_file(path: Path) -> None:
 
 
 def default_mnist_dir() -> Path | None:
-    """Locate ``shared/data/mnist`` next to the repository, or return None.
+    """Locate ``shared/data/mnist`` next to the repository, or return None (an
+    :class:`InputError` where ``$SNPCNN_MNIST`` names a missing folder).
 
     Looked for, in order: ``$SNPCNN_MNIST``, ``../shared/data/mnist`` relative to the
     working directory, and ``../shared/data/mnist`` relative to the source checkout.

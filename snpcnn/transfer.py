@@ -281,8 +281,10 @@ def extract_features(
             raise InputError(f"{out}: already exists; pass --force (force=True) to overwrite")
     if np.asarray(x).dtype.kind in "uib":  # raw 0-255 images: features 255x too large
         raise InputError(
-            f"x holds {np.asarray(x).dtype} values, not the base's float input: scale images "
-            "with snpcnn.images.prepare_images(x) (genotypes: bundle.encode) first"
+            f"x holds {np.asarray(x).dtype} values, not the base's float input: prepare "
+            "images as the base was trained (snpcnn.images.prepare_images(x); an ImageNet "
+            "application: application_preprocess(name, prepare_images(x, channels=3) * 255)) "
+            "first"
         )
     want = tuple(base.inputs[0].shape[1:])
     got = tuple(np.shape(x)[1:])

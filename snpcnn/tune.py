@@ -896,7 +896,10 @@ def tune(
         _check_reachable(address)
 
     # ------------------------------------------------------------ work dir
-    final = Path(out) if out is not None else None
+    from snpcnn.report import resolve_link
+
+    # a symbolic link: the results go where it points, and the link stays
+    final = resolve_link(out) if out is not None else None
     if final is not None:
         from snpcnn.report import check_output_dir, check_partial_dir
 
@@ -1246,9 +1249,17 @@ def tune(
     )
     _write(res, chosen_rows, partial, argv, g, ph, read_sums)
     if final is not None:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(partial, final)
+        from snpcnn._signals import deferred
+        from snpcnn.io.output import temp_sibling
+
+        with deferred():  # an interrupt here deleted part of the old results, or both
+            old = None
+            if final.exists():
+                old = temp_sibling(final, "old")
+                os.replace(final, old / "x")
+            os.replace(partial, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         res.out = final
     else:
         shutil.rmtree(partial, ignore_errors=True)

@@ -141,10 +141,13 @@ def explain(
     out = Path(out)
     # refused before any work: an existing folder without --force, one of other files, another
     # command's results (a fit folder), the current folder or one holding an input
+    from snpcnn.report import resolve_link
+
+    target = resolve_link(out)  # a link's target, checked before any work
     check_output_dir(
-        out, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER
+        target, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER
     )
-    check_writable(out)
+    check_writable(target)
 
     bundle = load_bundle(model)
     if bundle.head == "multiclass" and trait is not None:

@@ -301,10 +301,16 @@ def fit(
 
     t0 = time.perf_counter()
     apply_threads(threads)
+    from snpcnn.report import resolve_link
+
+    # checked where the results will go (a link's target), before any work
     check_output_dir(
-        out, force, inputs=(genotypes, phenotypes, covariates_file, folds), command="fit"
+        resolve_link(out),
+        force,
+        inputs=(genotypes, phenotypes, covariates_file, folds),
+        command="fit",
     )
-    check_writable(out)
+    check_writable(resolve_link(out))
     folds_value = _folds_arg(folds)
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")

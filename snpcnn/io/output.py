@@ -123,8 +123,9 @@ def _is_under(filename, path) -> bool:
     if not filename:
         return True
     try:
-        f = Path(os.fsdecode(filename)).absolute()
-        p = Path(path).absolute()
+        # resolved: an --out given as a symbolic link writes beside its target
+        f = Path(os.path.realpath(os.fsdecode(filename)))
+        p = Path(os.path.realpath(path))
     except (TypeError, ValueError):
         return True
     return f == p or p.parent in f.parents or f.parent == p.parent

@@ -357,12 +357,18 @@ def _xla(model: keras.Model, requested) -> bool:
                 if not getattr(layer, "supports_jit", True)
             }
         )
-        if no_jit:  # the cause is a layer (e.g. --augment's RandomShear), not determinism
+        determinism = False
+        if keras.backend.backend() == "tensorflow":
+            from tensorflow.python.framework.config import is_op_determinism_enabled
+
+            determinism = bool(is_op_determinism_enabled())
+        if no_jit:  # a layer (e.g. --augment's RandomShear), and perhaps determinism too
             log.warning(
                 "--xla: '%s' runs without XLA: its layer(s) %s do not support XLA "
-                "compilation (e.g. --augment's random transforms); its results are unchanged",
+                "compilation (e.g. --augment's random transforms)%s; its results are unchanged",
                 model.name,
                 ", ".join(no_jit),
+                ", and TensorFlow's op determinism (every seeded run) is on" if determinism else "",
             )
         else:
             log.warning(
