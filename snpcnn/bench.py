@@ -58,7 +58,7 @@ from snpcnn.baselines import BASELINE_LABELS, BASELINES, DEFAULT_BASELINES, cano
 from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
-from snpcnn.io.output import temp_sibling
+from snpcnn.io.output import replace_folder
 from snpcnn.metrics import paired_difference
 from snpcnn.report import atomic_write_text, safe_name
 from snpcnn.training import LINEAR_INITS
@@ -1775,18 +1775,9 @@ def _order(df: pd.DataFrame, config: BenchmarkConfig, order: dict[str, int]) -> 
 
 def _finish(partial: Path, out: Path, force: bool) -> None:
     """Move the completed work directory into place in one rename."""
-    from snpcnn._signals import deferred
-
-    old = None
     if out.exists() and not force:
         raise InputError(f"output directory {out} exists; use {opt('force', True)} to replace it")
-    with deferred():  # an interrupt between the renames lost the new and the old folder
-        if out.exists():
-            old = temp_sibling(out, "old")
-            os.replace(out, old / "x")
-        os.replace(partial, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_folder(partial, out)
 
 
 # ---------------------------------------------------------------------- outputs

@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn._signals import deferred
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
-from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
+from snpcnn.io.output import reap_stale, replace_folder, temp_sibling, usual_mode
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
 
 __all__ = [
@@ -265,14 +264,7 @@ def atomic_directory(
     try:
         yield tmp
         usual_mode(tmp)
-        old = None
-        with deferred():  # an interrupt between the renames lost the new and the old folder
-            if out.exists():
-                old = temp_sibling(out, "old")
-                os.replace(out, old / "x")
-            os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1249,17 +1249,10 @@ def tune(
     )
     _write(res, chosen_rows, partial, argv, g, ph, read_sums)
     if final is not None:
-        from snpcnn._signals import deferred
-        from snpcnn.io.output import temp_sibling
+        from snpcnn.io.output import replace_folder
 
-        with deferred():  # an interrupt here deleted part of the old results, or both
-            old = None
-            if final.exists():
-                old = temp_sibling(final, "old")
-                os.replace(final, old / "x")
-            os.replace(partial, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        # (it removed the old folder first: an interrupt there lost part of the old results)
+        replace_folder(partial, final)
         res.out = final
     else:
         shutil.rmtree(partial, ignore_errors=True)

@@ -157,6 +157,24 @@ def temp_sibling(dst: str | os.PathLike, kind: str = "tmp") -> Path:
     return path
 
 
+def replace_folder(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Put the finished folder ``src`` at ``dst``: an existing ``dst`` is moved aside into a
+    :func:`temp_sibling`, ``src`` renamed into place, then the old one removed.  SIGINT and
+    SIGTERM are held between the two renames (an interrupt there lost both the new and the
+    old folder); fit, explain, benchmark and tune all finish this way."""
+    from snpcnn._signals import deferred
+
+    src, dst = Path(src), Path(dst)
+    old = None
+    with deferred():
+        if dst.exists():
+            old = temp_sibling(dst, "old")
+            os.replace(dst, old / "x")
+        os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
     if os.name != "posix":  # os.kill(pid, 0) terminates the process on Windows
         return True
