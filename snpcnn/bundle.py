@@ -21,7 +21,6 @@ absent.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
@@ -717,7 +716,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
     except InputError:
         raise
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        from snpcnn.io.output import FULL_ERRNOS
+
+        if exc.errno not in FULL_ERRNOS:
             raise InputError(
                 f"{path}: cannot load the model ({type(exc).__name__}: {_one_line(exc)}); {fix}"
             ) from None

@@ -1941,7 +1941,7 @@ def _run_fold(
                     with blas_threads():  # the --threads setting (snpcnn.threads)
                         est.fit(xd_tr[ok], y_tr[ok, j], None if c_tr is None else c_tr[ok])
                         p[:, j] = est.predict(xd_te, _trait_design(c_te, c_te_trait, j))
-                    if any("no heterozygous calls" in n for n in getattr(est, "notes_", [])):
+                    if getattr(est, "no_heterozygotes_", False):
                         # inbred lines: its "dominance" share is not dominance (run once)
                         out["notes"].append(
                             f"{label}: no heterozygous calls in a training part (inbred "

@@ -785,8 +785,10 @@ class Executor:
                 if on_result:
                     on_result(units[i], results[i])
                 left = len(todo) - k - 1
-                nxt = todo[k + 1] if left else None
-                tracker.finish(units[i], min(1, left), max(0, left - 1), key=i, next_key=nxt)
+                tracker.end(i)
+                if left:  # the next unit starts now: counted as running in the estimate
+                    tracker.start(todo[k + 1])
+                tracker.finish(units[i], min(1, left), max(0, left - 1))
             return results
         return self._map_ray(units, fn, shared, todo, results, on_result, tracker)
 
@@ -821,16 +823,14 @@ class Executor:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     i = pending.pop(ref)
-                    ended = tracker.started.pop(i, None)
+                    tracker.end(i)
                     if waiting:  # Ray starts the task that waited in its queue
                         tracker.start(waiting.pop(0))
                     fill()
                     results[i] = self._get(ray, ref, units[i])
                     if on_result:
                         on_result(units[i], results[i])
-                    if ended is not None:
-                        tracker.started[i] = ended  # finish() times it from its start
-                    tracker.finish(units[i], *counts(), key=i)
+                    tracker.finish(units[i], *counts())
         except BaseException:
             _cancel(ray, pending)
             raise
@@ -998,14 +998,14 @@ class _Tracker:
             unit=None if unit is None else unit.key,
         )
 
-    def finish(self, unit, running, queued, key: Any = None, next_key: Any = None):
-        """``unit`` (``key``) ended; ``next_key``: the unit that starts now (serial runs),
-        counted as running in this estimate."""
+    def end(self, key: Any) -> None:
+        """The unit ``key`` ended: its time counts in the estimate."""
         t0 = self.started.pop(key, None)
         if t0 is not None:
             self.durations.append(time.perf_counter() - t0)
-        if next_key is not None:
-            self.start(next_key)
+
+    def finish(self, unit, running, queued):
+        """A unit's result is in: count it and report."""
         self.done += 1
         self.computed += 1
         self.emit(unit, running, queued)

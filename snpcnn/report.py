@@ -1284,6 +1284,24 @@ def checked_inputs(
     return out, changed
 
 
+def note_changed_inputs(notes: list[str], paths: list[str]) -> None:
+    """Add the note on input files replaced during a run (:func:`checked_inputs`) to a run's
+    ``notes`` (summary.md, run.json and the console's notes); from Python also a warning."""
+    if not paths:
+        return
+    import warnings
+
+    msg = (
+        f"{', '.join(paths)} changed on disk during the run: the results are those of the "
+        "file(s) as they were read; run.json records their checksums then "
+        "(changed_during_run, now)"
+    )
+    if not CLI_MODE.get():  # the CLI prints the notes at the end
+        warnings.warn(msg, InputWarning, stacklevel=3)
+    if msg not in notes:
+        notes.append(msg)
+
+
 def run_record(
     results,
     inputs: dict[str, str],
@@ -1342,18 +1360,7 @@ def save_results(
     them, and a file changed on disk since is named in a warning and the notes."""
     inputs = inputs or {}
     checked, changed = checked_inputs(inputs, read_checksums)
-    if changed:
-        import warnings
-
-        msg = (
-            f"{', '.join(f'{inputs[k]}' for k in changed)} changed on disk during the run: the "
-            "results are those of the file(s) as they were read; run.json records their "
-            "checksums then (changed_during_run, now)"
-        )
-        if not CLI_MODE.get():  # the CLI prints the notes at the end
-            warnings.warn(msg, InputWarning, stacklevel=2)
-        if msg not in results.notes:
-            results.notes.append(msg)
+    note_changed_inputs(results.notes, [str(inputs[k]) for k in changed])
     with atomic_directory(out, force, command="fit") as tmp:
         results.metrics.to_csv(tmp / "metrics.csv", index=False)
         results.predictions.to_csv(tmp / "predictions.csv", index=False)

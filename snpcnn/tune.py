@@ -38,7 +38,6 @@ import shutil
 import sys
 import time
 import tomllib
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from snpcnn import __version__
-from snpcnn.errors import InputError, InputWarning, opt
+from snpcnn.errors import InputError, opt
 
 __all__ = [
     "Param",
@@ -1323,7 +1322,7 @@ def _cell(v) -> str:
 
 
 def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph, read_sums=None) -> None:
-    from snpcnn.report import checked_inputs, library_versions
+    from snpcnn.report import checked_inputs, library_versions, note_changed_inputs
 
     inputs: dict[str, Any] = {
         "genotypes": getattr(g, "source", None),
@@ -1333,14 +1332,7 @@ def _write(res: TuneResults, chosen_rows, directory: Path, argv, g, ph, read_sum
         files = {k: v["path"] for k, v in read_sums.items()}
         checked, changed = checked_inputs(files, read_sums)
         inputs = {**inputs, **checked}
-        if changed:
-            note = (
-                f"{', '.join(files[k] for k in changed)} changed on disk during the run: the "
-                "results are those of the file(s) as they were read (run.json: "
-                "changed_during_run)"
-            )
-            warnings.warn(note, InputWarning, stacklevel=2)
-            res.notes.append(note)
+        note_changed_inputs(res.notes, [files[k] for k in changed])
 
     _atomic(directory / "metrics.csv", res.metrics.to_csv(index=False))
     _atomic(directory / "predictions.csv", res.predictions.to_csv(index=False))

@@ -519,11 +519,13 @@ def test_the_eta_counts_units_from_their_start_and_runs_them_side_by_side(monkey
     tr.start(1)
     assert tr.eta(4) is None  # nothing finished: no estimate
     now[0] = 10.0
+    tr.end(0)
     tr.start(2)  # the unit that waited in Ray's queue starts as unit 0 ends
-    tr.finish(executor.Unit(fold=0), 2, 3, key=0)
+    tr.finish(executor.Unit(fold=0), 2, 3)
     assert seen[-1] == pytest.approx(20.0)
     now[0] = 25.0  # unit 1 overran; units 2 (half done) and 3 run, 2 queued
-    tr.finish(executor.Unit(fold=1), 2, 2, key=1)
+    tr.end(1)
+    tr.finish(executor.Unit(fold=1), 2, 2)
     tr.start(3)
     mean = (10.0 + 25.0) / 2
     assert tr.eta(2) == pytest.approx((2 * mean + (mean - 15.0) + mean) / 2)

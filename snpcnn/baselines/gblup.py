@@ -487,6 +487,7 @@ class GBLUPAD(_TwoKernelBLUP):
         D_raw /= scale_d
         w = self._fit_shares(G_raw, D_raw, y, F, fe, lo, hi, shares)
         del G_raw, D_raw
+        self.no_heterozygotes_ = bool(no_het)  # dominance not identifiable (cv.py's note)
         if no_het:
             self.notes_.append(
                 "no heterozygous calls in the training data (inbred lines?): the dominance "

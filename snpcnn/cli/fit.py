@@ -303,14 +303,11 @@ def fit(
     apply_threads(threads)
     from snpcnn.report import resolve_link
 
-    # checked where the results will go (a link's target), before any work
+    target = resolve_link(out)  # where the results will go (a link's target): checked now
     check_output_dir(
-        resolve_link(out),
-        force,
-        inputs=(genotypes, phenotypes, covariates_file, folds),
-        command="fit",
+        target, force, inputs=(genotypes, phenotypes, covariates_file, folds), command="fit"
     )
-    check_writable(resolve_link(out))
+    check_writable(target)
     folds_value = _folds_arg(folds)
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")

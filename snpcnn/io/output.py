@@ -46,6 +46,10 @@ def usual_mode(path: str | os.PathLike) -> None:
     os.chmod(path, base & ~_UMASK)
 
 
+#: errnos of a full disk, quota or file-size limit
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def _short_write(exc: OSError | None) -> bool:
     """numpy's ``tofile``/``save`` on a full disk: an OSError without errno, "N requested and
     M written"."""
@@ -63,9 +67,7 @@ def _reason(exc: OSError) -> str:
 
 
 def _fix(exc: OSError | None, option: str) -> str:
-    if exc is not None and (
-        exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or _short_write(exc)
-    ):
+    if exc is not None and (exc.errno in FULL_ERRNOS or _short_write(exc)):
         return f"free some space or choose another {option}"
     return f"choose another {option} in a folder you can write to"
 
