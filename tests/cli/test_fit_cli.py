@@ -548,11 +548,7 @@ def test_sigterm_while_writing_leaves_nothing_and_says_so(small_files, tmp_path)
     import sys
 
     d, out = small_files, tmp_path / "res"
-    args = [
-        "fit", str(d / "geno.csv"), str(d / "pheno.csv"), "--trait", "GY_E1",
-        "--model", str(d / "tiny.toml"), "--folds", "2", "--epochs", "1",
-        "--baselines", "gblup", "--no-refit", "--out", str(out),
-    ]  # fmt: skip
+    args = _quick_fit(d, out)
     code = (
         "import os, signal, sys, time\n"
         "import snpcnn.report as rep\n"
@@ -596,27 +592,7 @@ def test_an_input_replaced_during_the_run_is_named_and_run_json_keeps_what_was_r
 
     monkeypatch.setattr(snpcnn.cv, "cross_validate", and_then_edit)
     out = tmp_path / "res"
-    r = CliRunner().invoke(
-        main,
-        [
-            "fit",
-            str(d / "geno.csv"),
-            str(pheno),
-            "--trait",
-            "GY_E1",
-            "--model",
-            str(d / "tiny.toml"),
-            "--folds",
-            "2",
-            "--epochs",
-            "1",
-            "--baselines",
-            "gblup",
-            "--no-refit",
-            "--out",
-            str(out),
-        ],  # fmt: skip
-    )
+    r = CliRunner().invoke(main, _quick_fit(d, out, pheno))
     assert r.exit_code == 0, r.output
     assert f"{pheno} changed on disk during the run" in r.output
     rec = json.loads((out / "run.json").read_text())["inputs"]
@@ -649,28 +625,16 @@ def test_out_as_a_symlink_writes_where_it_points_and_keeps_the_link(small_files,
     real.mkdir(parents=True)
     link = tmp_path / "res"
     link.symlink_to(real, target_is_directory=True)
-    r = CliRunner().invoke(
-        main,
-        [
-            "fit",
-            str(d / "geno.csv"),
-            str(d / "pheno.csv"),
-            "--trait",
-            "GY_E1",
-            "--model",
-            str(d / "tiny.toml"),
-            "--folds",
-            "2",
-            "--epochs",
-            "1",
-            "--baselines",
-            "gblup",
-            "--no-refit",
-            "--out",
-            str(link),
-            "--force",
-        ],  # fmt: skip
-    )
+    r = CliRunner().invoke(main, _quick_fit(d, link, d / "pheno.csv", "--force"))
     assert r.exit_code == 0, r.output
     assert link.is_symlink() and (real / "summary.md").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bigdisk", "res"]
+
+
+def _quick_fit(d, out, pheno=None, *extra):
+    """A fit of the tiny model in seconds: 2 folds, 1 epoch, GBLUP, no refit."""
+    return [
+        "fit", str(d / "geno.csv"), str(pheno or d / "pheno.csv"), "--trait", "GY_E1",
+        "--model", str(d / "tiny.toml"), "--folds", "2", "--epochs", "1",
+        "--baselines", "gblup", "--no-refit", "--out", str(out), *extra,
+    ]  # fmt: skip
