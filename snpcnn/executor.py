@@ -533,6 +533,8 @@ class Executor:
         self.threads = int(threads) if threads else max(1, int(cpus))
         self.max_retries = int(max_retries)
         self.warm = tuple(warm)
+        #: no more warm-up tasks than this (the run's tasks, where known; None: one a worker)
+        self.warm_limit: int | None = None
         self._ray = None
         self._started = False
         self._shared: dict[int, tuple[Any, Any]] = {}
@@ -653,6 +655,8 @@ class Executor:
             return
         ray = self._ray
         n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) / self.cpus))
+        if self.warm_limit is not None:
+            n = max(1, min(n, int(self.warm_limit)))
         remote = ray.remote(_warm).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
         env = self._env()
         self._warm_refs = [remote.remote(self.warm, self.threads, env) for _ in range(n)]
@@ -1070,21 +1074,42 @@ def run_fold(genotypes, phenotypes, traits, repeat: int, fold: int, **settings: 
 
 
 def start_early(
-    workers: int | None, ray_address: str | None, threads: int | None, warm: Sequence[str]
+    workers: int | None,
+    ray_address: str | None,
+    threads: int | None,
+    warm: Sequence[str],
+    units: int | None = None,
 ) -> Executor | None:
     """For a command run with ``--workers`` or ``--ray-address`` (else None): start Ray in the
     background now, its workers importing ``warm``, while the command reads its inputs.
     The run's own :class:`Executor` then finds Ray initialised and uses it as it is; call
     :meth:`Executor.wait` before that, and :meth:`Executor.close` when the command ends
-    (whatever happens).  Nothing a run computes depends on it."""
+    (whatever happens).  Nothing a run computes depends on it.  ``units``: how many tasks
+    the run will have, where known; no more workers than that are warmed (``--folds 2
+    --workers 3`` warmed 3 TensorFlow workers, 3.9 GB, for 2 folds: session 40)."""
     if workers is None and ray_address is None:
         return None
-    return Executor(workers, ray_address, threads=threads or None, warm=warm).start()
+    ex = Executor(workers, ray_address, threads=threads or None, warm=warm)
+    ex.warm_limit = units
+    return ex.start()
 
 
 def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:
-    """One fold of a cross-validation (a task): the fold's result dict."""
-    return run_fold(genotypes, phenotypes, None, unit.repeat, unit.fold, **unit.data)
+    """One fold of a cross-validation (a task): the fold's result dict, with what the fold
+    said while it ran (``fold_report``: the console's per-fold lines) and its seconds."""
+    from snpcnn.progress import FOLD_REPORT_EVENTS
+
+    t0 = time.perf_counter()
+    said: list[tuple[str, dict]] = []
+
+    def keep(kind: str, **info: Any) -> None:
+        if kind in FOLD_REPORT_EVENTS:
+            if kind == "fold_trained":
+                info = {**info, "seconds": time.perf_counter() - t0}
+            said.append((kind, info))
+
+    res = run_fold(genotypes, phenotypes, None, unit.repeat, unit.fold, progress=keep, **unit.data)
+    return {**res, "fold_report": {"events": said, "seconds": time.perf_counter() - t0}}
 
 
 def cross_validate_parallel(
@@ -1127,8 +1152,18 @@ def cross_validate_parallel(
     cross_validate(genotypes, phenotypes, skip=record, refit=False, **settings)
     units = [Unit(repeat=r, fold=f, data=settings) for r, f in splits]
     emit = (lambda event, **info: progress(event, dataset="cv", **info)) if progress else None
+    index = {(u.repeat, u.fold): i + 1 for i, u in enumerate(units)}
+
+    def report(unit: Unit, res: dict) -> None:  # the fold's lines, as it finishes
+        if progress and res.get("fold_report"):
+            said = res["fold_report"]
+            i = index[(unit.repeat, unit.fold)]
+            progress("fold_report", index=i, total=len(units), **said)
+
     with Executor(workers, ray_address, threads=threads, resumable=False) as ex:
-        results = ex.map(units, _cv_fold_task, [genotypes, phenotypes], progress=emit)
+        results = ex.map(
+            units, _cv_fold_task, [genotypes, phenotypes], on_result=report, progress=emit
+        )
         execution = ex.describe()
     stored = {(u.repeat, u.fold): res for u, res in zip(units, results)}
     res = cross_validate(

@@ -88,6 +88,37 @@ def _isatty(stream) -> bool:
         return False
 
 
+#: the events of a fold that the console prints as lines, and that a fold run as a
+#: ``--workers`` task records and sends back with its result (``fold_report``)
+FOLD_REPORT_EVENTS = ("cnn_second_start", "cnn_start_chosen", "fold_trained")
+
+
+def _second_start_text(start: str, gain: float | None, basis: str | None) -> str:
+    why = f" (REML log-likelihood +{gain:.1f})" if gain is not None else ""
+    said = basis or f"REML prefers {start} as the start{why}"
+    return f"{said}; cross-fitting the convolutions on it too, to compare out-of-fold errors"
+
+
+def _start_chosen_text(start: str, other: str, mse: dict | None, p: float | None) -> str:
+    errs = list((mse or {}).values())
+    said = (
+        f" (out-of-fold squared error {errs[0]:.4g} on RR-BLUP vs {errs[1]:.4g} on the "
+        f"{other}; one-sided p {p:.2g})"
+        if len(errs) == 2 and p is not None
+        else ""
+    )
+    return f"kept the {start} start{said}"
+
+
+def _trained_text(epochs_run: int | None, networks: int, seconds: float | None) -> str:
+    # epochs of each network (the default trains 5 cross-fitted networks side by side)
+    each = f" x {networks} networks" if networks > 1 else ""
+    run = f"{epochs_run} epochs{each}" if epochs_run is not None else ""
+    took = format_duration(seconds) if seconds is not None else ""
+    inside = ", ".join(x for x in (run, took) if x)
+    return f"CNN trained ({inside})" if inside else "CNN trained"
+
+
 class Progress:
     """The ``progress(kind, **info)`` callback that renders a bar or log lines.
 
@@ -465,38 +496,53 @@ class Progress:
             self.cnn_on = start
         self._sync_bar()
         self._describe(f"{where}: CNN on {start} start")
-        why = f" (REML log-likelihood +{gain:.1f})" if gain is not None else ""
-        said = basis or f"REML prefers {start} as the start{why}"
-        self.line(
-            f"{where}: {said}; cross-fitting the convolutions on it too, to compare "
-            "out-of-fold errors"
-        )
+        self.line(f"{where}: {_second_start_text(start, gain, basis)}")
 
     def _on_cnn_start_chosen(self, start="RR-BLUP", other="", mse=None, p=None, **_):
         """Which start the out-of-fold comparison of the two pipelines kept."""
         where = "refit" if self.refitting else self._fold_name()
         if self.refitting and self.unit_label:
             where = f"{self.unit_label}: {where}"
-        errs = list((mse or {}).values())
-        said = (
-            f" (out-of-fold squared error {errs[0]:.4g} on RR-BLUP vs {errs[1]:.4g} on the "
-            f"{other}; one-sided p {p:.2g})"
-            if len(errs) == 2 and p is not None
-            else ""
-        )
-        self.line(f"{where}: kept the {start} start{said}")
+        self.line(f"{where}: {_start_chosen_text(start, other, mse, p)}")
 
     def _on_fold_trained(self, epochs_run=None, networks=1, **_):
         ran = self.epochs_in_fold if epochs_run is None else int(epochs_run) * max(1, networks)
         self.epochs_run.append(min(ran, self.epochs) if self.epochs else ran)
         self.cnn_done = True
         self._sync_bar()
-        # epochs of each network (the default trains 5 cross-fitted networks side by side)
-        each = f" x {networks} networks" if networks > 1 else ""
-        run = f"{epochs_run} epochs{each}, " if epochs_run is not None else ""
-        self.line(
-            f"{self._fold_name()}: CNN trained ({run}{format_duration(self.clock() - self.fold_t0)})"
-        )
+        took = self.clock() - self.fold_t0
+        self.line(f"{self._fold_name()}: {_trained_text(epochs_run, networks, took)}")
+
+    def _on_fold_report(self, index=0, total=0, events=(), seconds=None, **_):
+        """A fold run as a ``--workers`` task has finished: what it said while it ran (its
+        start choice, its training), which the serial run prints as it goes; before session
+        41 these lines were lost with --workers (a checking helper, session 40)."""
+        if self.mode != "lines":
+            return
+        where = f"fold {index}/{total}"
+        if self.unit_label:
+            where = f"{self.unit_label}: {where}"
+        for kind, info in events:
+            if kind == "cnn_second_start":
+                text = _second_start_text(
+                    info.get("start", "the CNN-GP"), info.get("gain"), info.get("basis")
+                )
+            elif kind == "cnn_start_chosen":
+                text = _start_chosen_text(
+                    info.get("start", "RR-BLUP"),
+                    info.get("other", ""),
+                    info.get("mse"),
+                    info.get("p"),
+                )
+            elif kind == "fold_trained":
+                text = _trained_text(
+                    info.get("epochs_run"), info.get("networks", 1), info.get("seconds")
+                )
+            else:
+                continue
+            self.line(f"{where}: {text}")
+        if seconds is not None:
+            self.line(f"{where} done on a worker ({format_duration(seconds)})")
 
     def _on_baseline_start(self, name="baseline", **_):
         self._describe(f"{self._fold_name()}: {name}")

@@ -551,3 +551,32 @@ def test_the_serial_eta_counts_the_unit_about_to_run(monkeypatch):
     )
     assert out == [0, 1, 2]
     assert etas == [None, pytest.approx(20.0), pytest.approx(10.0), pytest.approx(0.0)]
+
+
+def test_no_more_workers_are_warmed_than_the_run_has_tasks():
+    """``fit --folds 2 --workers 3`` warmed 3 TensorFlow workers (3.9 GB) for 2 folds
+    (session 40): start_early's ``units`` caps the warm-up tasks."""
+
+    class FakeRay:
+        def __init__(self):
+            self.submitted = 0
+
+        def remote(self, fn):
+            ray = self
+
+            class Remote:
+                def options(self, **kw):
+                    return self
+
+                def remote(self, *a):
+                    ray.submitted += 1
+                    return ray.submitted
+
+            return Remote()
+
+    for limit, want in ((None, 3), (2, 2), (5, 3), (0, 1)):
+        ex = Executor(workers=3, warm=("colorsys",))
+        ex.warm_limit = limit
+        ex._ray = FakeRay()
+        ex._submit_warm()
+        assert ex._ray.submitted == want == len(ex._warm_refs), (limit, ex._ray.submitted)

@@ -308,6 +308,11 @@ def fit(
         target, force, inputs=(genotypes, phenotypes, covariates_file, folds), command="fit"
     )
     check_writable(target)
+    # a second run to the same --out is refused now, not after its work (session 40: it
+    # computed everything, then refused, or with --force replaced the first's results)
+    from snpcnn.io.output import claim
+
+    click.get_current_context().call_on_close(claim(target, "fit"))
     folds_value = _folds_arg(folds)
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")
@@ -388,7 +393,9 @@ def fit(
 
     if workers is not None or ray_address is not None:
         _check_paths(genotypes, phenotypes)  # a typo is reported at once, not after Ray starts
-    early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"))
+    # one fold a task: no more workers warmed than there are folds (unknown for a fold file)
+    n_units = folds_value * repeats if isinstance(folds_value, int) else None
+    early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"), n_units)
     if early is not None:
         click.get_current_context().call_on_close(early.close)
     traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once

@@ -49,6 +49,14 @@ def test_fit_workers_gives_the_serial_results_and_leaves_no_ray(example_data, tm
     for name in ("metrics.csv", "predictions.csv"):
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "par" / name).read_bytes()
     assert not ray.is_initialized()  # the early Ray was stopped with the command
+    # each fold's lines reach the console as its task finishes (they were lost before
+    # session 41): what the fold said, then that it ran on a worker
+    for f in (1, 2, 3):
+        said = [ln.split("] ", 1)[-1] for ln in serial.output.splitlines()]
+        trained = [ln for ln in said if ln.startswith(f"fold {f}/3: CNN trained (")]
+        assert trained, serial.output
+        assert f"fold {f}/3: CNN trained (" in par.output, par.output
+        assert f"fold {f}/3 done on a worker (" in par.output, par.output
 
 
 def test_fit_workers_with_an_unreachable_cluster_is_a_one_line_error(
