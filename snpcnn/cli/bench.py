@@ -125,13 +125,15 @@ def benchmark(
     OUT when everything is done.  See docs/benchmark-command.md.
     """
     from snpcnn.bench import bench_executor, headline_table, load_config, run_benchmark
-    from snpcnn.io.output import check_writable, write_errors
+    from snpcnn.io.output import check_writable, claim, write_errors
     from snpcnn.report import resolve_link
     from snpcnn.threads import apply_threads
 
     # the link's target (results there, the link kept); no trailing "/" in OUT.partial
     out = str(resolve_link(Path(out)))
     check_writable(out)
+    # a second run to the same OUT (and OUT.partial) is refused now, not after its work
+    click.get_current_context().call_on_close(claim(out, "benchmark"))
     apply_threads(threads)
     # --workers: the local Ray starts (and its workers import TensorFlow) while the config
     # loads here; stopped when the command ends, whatever happens (serial: nothing)

@@ -148,6 +148,10 @@ def explain(
         target, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER
     )
     check_writable(target)
+    # a second run to the same --out is refused now, not after its work
+    from snpcnn.io.output import claim
+
+    click.get_current_context().call_on_close(claim(target, "explain"))
 
     bundle = load_bundle(model)
     if bundle.head == "multiclass" and trait is not None:

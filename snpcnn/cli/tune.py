@@ -207,6 +207,10 @@ def tune(
     # the link's target (results there, the link kept); no trailing "/" in OUT.partial
     out = str(resolve_link(Path(out)))
     check_writable(out)
+    # a second run to the same OUT (and OUT.partial) is refused now, not after its work
+    from snpcnn.io.output import claim
+
+    click.get_current_context().call_on_close(claim(out, "tune"))
     if Path(out).exists() and not force:
         raise InputError(f"output directory {out} exists; use --force to replace it")
     folds_value = int(folds) if folds.isdigit() else folds

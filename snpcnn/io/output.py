@@ -246,3 +246,125 @@ def reap_stale(dst: str | os.PathLike, warn: bool = True) -> list[Path]:
             InputWarning,
         )
     return removed
+
+
+def _lock_path(dst: Path) -> Path:
+    return dst.parent / f".{dst.name}.lock"
+
+
+def _lock_holder(lock: Path) -> dict | None:
+    """What a lock file says (host, pid, command, started), or None if it cannot be read."""
+    import json
+
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"):
+    """Claim the output ``dst`` for this process until the returned function is called.
+
+    A lock file ``.NAME.lock`` beside ``dst`` (created with ``O_EXCL``) names this host
+    and process.  A second run to the same output, while the first still computes, is
+    refused at once with one line that names the first; before session 41 it computed
+    everything and then refused (or, with ``--force``, silently replaced the first's
+    results).  A lock left by a process of this host that no longer runs (killed) is taken
+    over; one of another host (a shared file system) is reported with the way to remove
+    it.  Folders created here for the lock are removed again on release if still empty.
+    Returns the release function (idempotent)."""
+    import json
+    import time as _time
+
+    dst = Path(os.path.abspath(os.fspath(dst)))
+    made: list[Path] = []
+    anc = dst.parent
+    while not anc.exists() and anc != anc.parent:
+        made.append(anc)
+        anc = anc.parent
+    for d in reversed(made):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir()
+    lock = _lock_path(dst)
+    me = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "command": command,
+        "started": _time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    owned = True
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is None:  # being written this instant, or damaged: look again
+                _time.sleep(0.2)
+                holder = _lock_holder(lock)
+            same_host = holder is not None and holder.get("host") == me["host"]
+            pid = holder.get("pid") if holder else None
+            if holder is not None and same_host and pid == me["pid"]:
+                owned = False  # this process claimed it already: this claim is a no-op
+                break
+            if holder is not None and same_host and isinstance(pid, int) and not _alive(pid):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock)  # left by a killed run of this machine: taken over
+                continue
+            who = (
+                f"snpcnn {holder.get('command', '')} (process {pid} on {holder.get('host')}, "
+                f"started {holder.get('started')})"
+                if holder
+                else "another snpcnn run"
+            )
+            _remove_empty(made)
+            raise InputError(
+                f"{dst}: {who} is writing its results there; wait for it to finish or "
+                f"choose another {option} (if no such run is going on, delete {lock})"
+            ) from None
+        except OSError as exc:
+            _remove_empty(made)
+            raise InputError(
+                f"{dst}: cannot be written ({_reason(exc)}); {_fix(exc, option)}"
+            ) from None
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(me, fh)
+            break
+    else:  # pragma: no cover - three take-overs lost to other processes in a row
+        raise InputError(f"{dst}: other snpcnn runs keep claiming it; choose another {option}")
+
+    done = []
+
+    def release() -> None:
+        if done or not owned:
+            return
+        done.append(True)
+        holder = _lock_holder(lock)
+        if (
+            holder is not None
+            and holder.get("pid") == me["pid"]
+            and holder.get("host") == me["host"]
+        ):
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+        _remove_empty(made)
+
+    return release
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the folders in ``made`` (deepest first) that are still empty."""
+    for d in made:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+@contextlib.contextmanager
+def claimed(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"):
+    """:func:`claim` ``dst`` for the duration of a ``with`` block."""
+    release = claim(dst, command, option)
+    try:
+        yield
+    finally:
+        release()

@@ -1,0 +1,92 @@
+"""Two runs to one output: the second is refused at once with one line that names the first
+(before session 41 it computed everything, then refused, or with --force replaced the
+first's results); a lock left by a killed run is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+from snpcnn.errors import InputError
+from snpcnn.io.output import claim, claimed
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="pids are POSIX")
+
+
+def _other_process_lock(path, host=None):
+    """A lock held by a live process that is not this one: a sleeping child."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    lock = path.parent / f".{path.name}.lock"
+    lock.write_text(
+        json.dumps(
+            {
+                "host": host or socket.gethostname(),
+                "pid": child.pid,
+                "command": "fit",
+                "started": "2026-12-06 07:00:00",
+            }
+        )
+    )
+    return child, lock
+
+
+def test_a_second_claim_is_refused_and_names_the_first(tmp_path):
+    out = tmp_path / "res"
+    child, lock = _other_process_lock(out)
+    try:
+        with pytest.raises(InputError) as exc:
+            claim(out, "fit")
+        msg = str(exc.value)
+        assert f"process {child.pid}" in msg and "snpcnn fit" in msg and str(lock) in msg
+        assert "\n" not in msg
+    finally:
+        child.kill()
+        child.wait()
+    # the holder is gone: its lock is taken over, and released afterwards
+    release = claim(out, "fit")
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    release()
+    release()  # idempotent
+    assert not lock.exists()
+
+
+def test_another_hosts_lock_is_never_taken_over(tmp_path):
+    out = tmp_path / "res"
+    lock = out.parent / f".{out.name}.lock"
+    lock.write_text(json.dumps({"host": "elsewhere-node-7", "pid": 1, "command": "benchmark"}))
+    with pytest.raises(InputError, match=r"elsewhere-node-7.*delete .*res\.lock"):
+        claim(out, "fit")
+    assert lock.exists()
+
+
+def test_a_claim_in_a_new_folder_leaves_no_folder_when_released(tmp_path):
+    out = tmp_path / "a" / "b" / "res"
+    with claimed(out, "fit"):
+        assert (tmp_path / "a" / "b" / ".res.lock").exists()
+        # the same process claiming again (a nested call) neither fails nor releases
+        claim(out, "fit")()
+        assert (tmp_path / "a" / "b" / ".res.lock").exists()
+    assert not (tmp_path / "a").exists()
+
+
+def test_fit_refuses_a_busy_out_before_reading_anything(tmp_path):
+    out = tmp_path / "res"
+    child, _lock = _other_process_lock(out)
+    try:
+        # the inputs do not even exist: the claim is checked first
+        r = CliRunner().invoke(
+            main, ["fit", str(tmp_path / "g.vcf"), str(tmp_path / "p.csv"), "--out", str(out)]
+        )
+    finally:
+        child.kill()
+        child.wait()
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "is writing its results there" in r.output.strip().splitlines()[-1]
+    assert not out.exists()
