@@ -226,6 +226,13 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
             raise InputError(f"conv_base: no layer named {layer!r}; layers are: {names}") from None
     # a single input as a tensor, not a one-element list: callers pass one array
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    aug = _leading_augmentation(model)
+    if aug is not None and aug is not chosen:
+        # the base model's own augmentation (snpcnn.images.add_augmentation) is left out:
+        # it changed every image of the new data while the head trained (Keras runs random
+        # layers with training=True, frozen or not; a checking helper, session 40).  Give
+        # the transfer its own --augment for that
+        inputs = aug.output
     base = keras.Model(inputs, chosen.output, name=name)
     if layer is None and not base.weights:
         # nothing trained up to where the base would end: it would be the raw input (the
@@ -238,6 +245,27 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
             "`snpcnn fit --model deepgs`, or pass layer= to say where the base ends"
         )
     return base
+
+
+def _leading_augmentation(model):
+    """The ``augment`` layer that :func:`snpcnn.images.add_augmentation` put right after a
+    one-input model's input (its only reader), or None."""
+    if len(getattr(model, "inputs", None) or ()) != 1:
+        return None
+    source = model.inputs[0]
+    readers = []
+    for lyr in model.layers:
+        if lyr.__class__.__name__ == "InputLayer":
+            continue
+        try:
+            tensors = _keras().tree.flatten(lyr.input)
+        except (AttributeError, ValueError):
+            continue
+        if any(t is source for t in tensors):
+            readers.append(lyr)
+    if len(readers) == 1 and readers[0].name == "augment":
+        return readers[0]
+    return None
 
 
 def freeze(model, trainable: bool = False):

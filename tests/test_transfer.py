@@ -348,3 +348,25 @@ def test_a_damaged_keras_file_is_named_as_damaged(tmp_path):
     with pytest.raises(InputError, match="not a zip archive") as err:
         transfer_snp_model(bad)
     assert "not found" not in str(err.value)
+
+
+def test_the_base_models_own_augmentation_is_left_out_of_its_base(tmp_path):
+    """A base trained with --augment kept augmenting the new data while the head trained
+    (Keras runs random layers with training=True, frozen or not; session 40): conv_base
+    leaves the ``augment`` layer out, and the transfer model saves and loads."""
+    from snpcnn.images import add_augmentation, make_augmentation
+    from snpcnn.models import build_model
+
+    model = build_model("lenet5", input_shape=(28, 28, 1), head="multiclass", n_outputs=10)
+    augmented = add_augmentation(model, make_augmentation(rotation=20, seed=0))
+    base = conv_base(augmented)
+    assert "augment" not in [lyr.name for lyr in base.layers]
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    trained = np.asarray(base(x, training=True))
+    np.testing.assert_array_equal(trained, np.asarray(base(x, training=False)))
+    # the augmented model itself still augments while training: the test can fail
+    assert not np.allclose(augmented(x, training=True), augmented(x, training=False))
+    tm = build_transfer_model(base, 10)
+    tm.save(tmp_path / "t.keras")
+    back = keras.models.load_model(tmp_path / "t.keras")
+    np.testing.assert_allclose(np.asarray(back(x)), np.asarray(tm(x)), rtol=1e-6, atol=1e-7)

@@ -87,6 +87,21 @@ def _channels(x) -> int:
     return int(x.shape[-1])
 
 
+def _check_rank(x, rank: int, name: str) -> None:
+    """``x`` has ``rank`` spatial axes (batch, *spatial, channels): else one line with the
+    fix (Keras said "Kernel shape must have the same length as input" or "expected
+    ndim=3, found ndim=4")."""
+    shape = tuple(getattr(x, "shape", ()) or ())
+    if len(shape) == rank + 2:
+        return
+    have = len(shape) - 2
+    fix = f"pass rank={have}" if have >= 1 else "give it a (batch, *spatial, channels) input"
+    raise InputError(
+        f"layer '{name}': rank={rank} needs an input of {rank + 2} axes (batch, "
+        f"{rank} spatial, channels); got shape {shape}: {fix}"
+    )
+
+
 def apply_activation(x, activation: str | None, *, name: str):
     """Apply ``activation`` as a named ``Activation`` layer (nothing for ``"linear"``)."""
     activation = check_activation(activation)
@@ -150,6 +165,7 @@ def apply_conv(
             f"layer '{name}_conv': strides={strides} cannot be combined with "
             f"dilation_rate={dilation_rate}; use one of them"
         )
+    _check_rank(x, rank, f"{name}_conv")
     check_fits(x, kernel_size, padding, f"{name}_conv", dilation_rate)
     x = make_layer(
         "conv",
@@ -185,6 +201,7 @@ def apply_pool(
     pool_size = _as_tuple(pool_size, rank, "pool_size")
     strides = pool_size if strides is None else _as_tuple(strides, rank, "strides")
     padding = check_choice(padding, "padding", PADDINGS)
+    _check_rank(x, rank, name)
     check_fits(x, pool_size, padding, name)
     return make_layer(
         f"{kind}pool", rank, pool_size=pool_size, strides=strides, padding=padding, name=name
@@ -194,6 +211,7 @@ def apply_pool(
 def apply_global_pool(x, *, rank: int, name: str, kind: str = "avg", keepdims: bool = False):
     """Global max or average pooling over all spatial axes (layer ``{name}``)."""
     kind = check_choice(kind, "kind", POOLS)
+    _check_rank(x, rank, _check_name(name))
     return make_layer(
         f"global_{kind}pool",
         rank,
@@ -232,6 +250,7 @@ def apply_separable_conv(
     depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier")
     batch_norm = check_bool(batch_norm, "batch_norm")
     kernel_initializer = check_choice(kernel_initializer, "kernel_initializer", INITIALIZERS)
+    _check_rank(x, rank, f"{name}_dw")
     check_fits(x, kernel_size, padding, f"{name}_dw")
     x = make_layer(
         "depthwise_conv",

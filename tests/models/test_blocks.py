@@ -252,3 +252,21 @@ def test_block_errors(call, match):
 def test_separable_rank3_error():
     with pytest.raises(InputError, match="exist only at rank 1, 2"):
         B.apply_separable_conv(keras.Input((4, 4, 4, 1)), 4, 3, rank=3, name="s")
+
+
+@pytest.mark.parametrize(
+    "fn, kw",
+    [
+        (B.apply_conv, dict(filters=4, kernel_size=3)),
+        (B.apply_pool, {}),
+        (B.apply_global_pool, {}),
+        (B.apply_separable_conv, dict(filters=4, kernel_size=3)),
+        (B.apply_residual_block, dict(filters=4)),
+    ],
+)
+def test_a_block_given_the_wrong_rank_says_which_rank_to_pass(fn, kw):
+    """rank=1 on an image tensor: one line with the rank to pass (Keras said "Kernel shape
+    must have the same length as input" or "expected ndim=3, found ndim=4")."""
+    x = keras.Input((12, 12, 1))
+    with pytest.raises(InputError, match=r"rank=1 needs an input of 3 axes .*: pass rank=2$"):
+        fn(x, rank=1, name="b", **kw)
