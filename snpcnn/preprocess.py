@@ -373,11 +373,16 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
     # the rest by chrom:pos, only where the position is known, the alleles are known on
     # both sides, and exactly one SNP of the new file sits there with the same allele pair.
     # A file SNP already matched, or whose id names another of the model's SNPs, is a
-    # different SNP: it is never taken by position (one file column per model SNP)
+    # different SNP: it is never taken by position (one file column per model SNP). A file
+    # SNP that carries this model SNP's own id (an id the file repeats: `bcftools norm -m-`
+    # splits rs1 A/G,T into rs1 A/G and rs1 A/T) is a candidate: it was shut out, and the
+    # model's SNP was filled with its mean (a checking helper, session 41)
     rest = np.flatnonzero((column < 0) & (model_variants["pos"].to_numpy() > 0))
     taken = np.zeros(len(new_variants), dtype=bool)
     taken[column[column >= 0]] = True
-    taken |= new_ids.isin(model_ids[model_once])
+    names_model = np.asarray(new_ids.isin(model_ids[model_once]))
+    new_id_arr = np.asarray(new_ids)
+    model_id_arr = np.asarray(model_ids)
     n_by_pos = 0
     if len(rest):
         keys = new_variants["chrom"].astype(str) + ":" + new_variants["pos"].astype(str)
@@ -394,7 +399,9 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             cands = [
                 j
                 for j in pos_index.get(mkeys[i], [])
-                if {a, r} == {n_alt[j], n_ref[j]} and not taken[j]
+                if {a, r} == {n_alt[j], n_ref[j]}
+                and not taken[j]
+                and (not names_model[j] or new_id_arr[j] == model_id_arr[i])
             ]
             if len(cands) == 1 and _assign(i, cands[0]):
                 n_by_pos += 1
