@@ -1805,8 +1805,14 @@ def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[di
     label = METRIC_LABELS[metric]
     s = bench.summary()
     s = s[(s["dataset"] == dataset) & (s["trait"] == trait) & (s["metric"] == metric)]
-    pr = bench.paired("GBLUP")
-    pr = pr[(pr["dataset"] == dataset) & (pr["trait"] == trait)].set_index("model")
+    # a benchmark without GBLUP (`baselines = []`, or ridge only) has no "vs GBLUP"
+    # columns: it failed at its very end, after every unit had run (a checking helper,
+    # session 41)
+    if "GBLUP" in set(bench.results["model"]):
+        pr = bench.paired("GBLUP")
+        pr = pr[(pr["dataset"] == dataset) & (pr["trait"] == trait)].set_index("model")
+    else:
+        pr = pd.DataFrame(columns=["model"]).set_index("model")
     gs = bench.summary()
     gs = gs[(gs["dataset"] == dataset) & (gs["trait"] == trait)]
     gs = gs[gs["metric"] == GENOMIC_METRIC].set_index("model")

@@ -17,6 +17,7 @@ from snpcnn.bench import (
     _fold_table,
     _unit_key,
     _UnitStore,
+    headline_table,
     load_config,
     run_benchmark,
 )
@@ -824,3 +825,22 @@ def test_summarize_leaves_undefined_folds_out_of_every_mean():
     )
     row = summarize(results).iloc[0]
     assert row["count"] == 2 and row["mean"] == pytest.approx(0.7) and row["n_folds"] == 3
+
+
+def test_a_benchmark_without_gblup_writes_its_results(tiny_dir, tmp_path):
+    """`baselines = ["ridge"]` and no CNN: every unit ran, then results.md failed with "no
+    model 'GBLUP' in these results" (a checking helper, session 41)."""
+    text = (tiny_dir / "bench.toml").read_text()
+    head, _, _ = text.partition("[[models]]")
+    cfg = tmp_path / "ridge_only.toml"
+    cfg.write_text(
+        head.replace('baselines = ["gblup", "ridge"]', 'baselines = ["ridge"]')
+        .replace("ensemble = true", "ensemble = false")
+        .replace('"geno.csv"', f'"{tiny_dir / "geno.csv"}"')
+        .replace('"pheno.csv"', f'"{tiny_dir / "pheno.csv"}"')
+    )
+    bench = run_benchmark(cfg, tmp_path / "out")
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "ridge" in md and "vs GBLUP" not in md
+    rows = headline_table(bench, "wheat_small", "GY_E1")
+    assert [r["model"] for r in rows] == ["ridge"]
