@@ -80,6 +80,27 @@ def _check_seed(seed: object, allow_none: bool) -> None:
         raise InputError(f"seed must be a whole number >= 0{none}; received {seed!r}")
 
 
+#: positions must stay below this (2^31 - 1: the largest position VCF and PLINK hold)
+POS_LIMIT = 2**31 - 1
+
+
+def _one_blas_thread(fn):
+    """Run ``fn`` with one BLAS thread: its matrix products and least squares then give
+    the same bits whatever the machine's thread count (`x @ b` and `lstsq` changed y in the
+    16th digit between 1 and 2 threads, so a benchmark resumed with other --threads
+    recomputed its folds: a checking helper, session 41)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from snpcnn.threads import blas_threads
+
+        with blas_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def check_genotype_arguments(
     n_samples: int,
     n_snps: int,
@@ -124,8 +145,16 @@ def check_genotype_arguments(
             raise InputError(f"{name} must be a number; received {v!r}")
     if not block_length >= 1:
         raise InputError(f"block_length must be >= 1 SNP; received {block_length}")
-    if not spacing > 0:
-        raise InputError(f"spacing must be > 0 bp; received {spacing}")
+    # positions are int64 sums of the gaps, and VCF and PLINK hold at most 2^31 - 1: an
+    # infinite or huge spacing gave garbage positions (-9223372036854775807) with only a
+    # RuntimeWarning (a checking helper, session 41)
+    per_chrom = -(-n_snps // n_chrom)
+    if not (0 < spacing < np.inf) or spacing * per_chrom >= 0.9 * POS_LIMIT:
+        raise InputError(
+            f"spacing must be > 0 bp and small enough that {per_chrom:,} SNPs per chromosome "
+            f"stay below position {POS_LIMIT:,} (the VCF and PLINK limit), i.e. below "
+            f"{0.9 * POS_LIMIT / per_chrom:,.0f} bp here; received {spacing}"
+        )
     return lo, hi
 
 
@@ -198,6 +227,11 @@ def simulate_genotypes(
     for s, size in zip(starts, sizes):
         sl = slice(s, s + size)
         pos[sl] = np.cumsum(gaps[sl])
+        if pos[sl][-1] >= POS_LIMIT:  # a long exponential tail: rare, but never garbage
+            raise InputError(
+                f"chromosome {chrom[s]}'s positions reach {pos[sl][-1]:,}, beyond {POS_LIMIT:,} "
+                "(the VCF and PLINK limit); use a smaller spacing or more chromosomes"
+            )
         r = ld ** (gaps[sl] / spacing)
         r[breaks[sl]] = 0.0
         r[0] = 0.0  # each chromosome starts a fresh chain
@@ -302,6 +336,7 @@ def _effects(rng: np.random.Generator, n: int, dist: str) -> np.ndarray:
     )
 
 
+@_one_blas_thread
 def simulate_phenotype(
     genotypes: Genotypes,
     n_causal: int = 20,
@@ -353,6 +388,23 @@ def simulate_phenotype(
     if not isinstance(genotypes, Genotypes):
         raise InputError("simulate_phenotype expects a Genotypes container")
     _check_range("h2", h2, 0.0, 1.0)
+    # the checks simulate_trait makes (a float n_causal or a negative seed gave numpy's own
+    # TypeError / ValueError; float causal indices were truncated: a checking helper,
+    # session 41)
+    _check_seed(seed, allow_none=True)
+    if causal is None and (
+        isinstance(n_causal, bool) or not isinstance(n_causal, (int, np.integer))
+    ):
+        raise InputError(f"n_causal must be a whole number; received {n_causal!r}")
+    if causal is not None:
+        given = np.asarray(causal).reshape(-1)
+        if given.size == 0:
+            raise InputError("causal: give at least one SNP index (a column of the genotypes)")
+        if given.dtype.kind not in "iu":
+            raise InputError(
+                f"causal SNP indices must be whole numbers (column indices); received "
+                f"{given[:5].tolist()}{' ...' if given.size > 5 else ''}"
+            )
     rng = np.random.default_rng(seed)
     poly = np.flatnonzero(~genotypes.is_monomorphic())
     if causal is None:
@@ -651,6 +703,7 @@ def check_trait_arguments(
         )
 
 
+@_one_blas_thread
 def simulate_trait(
     genotypes: Genotypes,
     architecture: str = "local_epistasis",

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from snpcnn.errors import InputError
-from snpcnn.simulate import simulate_genotypes, simulate_phenotype, write_example
+from snpcnn.simulate import (
+    simulate_genotypes,
+    simulate_phenotype,
+    simulate_trait,
+    write_example,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +101,41 @@ def test_phenotype_input_errors(geno):
         simulate_phenotype(geno, h2=1.5)
     with pytest.raises(InputError, match="effect_dist"):
         simulate_phenotype(geno, effect_dist="cauchy")
+    # the checks simulate_trait makes (numpy's own errors, and float indices truncated,
+    # before session 41)
+    with pytest.raises(InputError, match="n_causal must be a whole number"):
+        simulate_phenotype(geno, n_causal=2.0)
+    with pytest.raises(InputError, match="seed must be a whole number >= 0"):
+        simulate_phenotype(geno, seed=-1)
+    with pytest.raises(InputError, match="whole numbers"):
+        simulate_phenotype(geno, causal=[1.5, 2.7])
+    with pytest.raises(InputError, match="at least one"):
+        simulate_phenotype(geno, causal=[])
+
+
+@pytest.mark.parametrize("spacing", [float("inf"), float("nan"), 1e30, 1e18, 0.0])
+def test_a_spacing_beyond_the_position_limit_is_refused(spacing):
+    """spacing=inf gave positions -9223372036854775807 with only a RuntimeWarning (a checking
+    helper, session 41); VCF and PLINK hold positions below 2^31."""
+    with pytest.raises(InputError, match=r"spacing must be > 0 bp and small enough"):
+        simulate_genotypes(50, 6, n_chrom=1, spacing=spacing, seed=0)
+
+
+def test_traits_are_the_same_bits_whatever_the_blas_threads():
+    """`x @ b` and `lstsq` gave y 2.8e-16 apart at 1 and 2 BLAS threads (1500 x 2500, 500
+    loci), so a benchmark resumed with other --threads recomputed its folds (a checking
+    helper, session 41): the simulation runs on one BLAS thread."""
+    from snpcnn.threads import blas_threads
+
+    g = simulate_genotypes(1500, 2500, n_chrom=4, seed=1)
+    out = []
+    for k in (1, 2):
+        with blas_threads(k):
+            y1, _ = simulate_trait(g, "polygenic", n_loci=500, seed=0)
+            y2, _ = simulate_trait(g, "local_epistasis", n_loci=150, seed=0)
+            y3, _ = simulate_phenotype(g, n_causal=500, seed=0)
+        out.append([y.to_numpy().tobytes() for y in (y1, y2, y3)])
+    assert out[0] == out[1]
 
 
 def test_missing_rate():
@@ -139,7 +179,7 @@ def test_write_example_vcf_roundtrip(tmp_path):
 
 
 # ------------------------------------------------------------------ simulate_trait
-from snpcnn.simulate import ARCHITECTURES, simulate_trait  # noqa: E402
+from snpcnn.simulate import ARCHITECTURES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
