@@ -172,8 +172,17 @@ class ModelBundle:
                     "Check that both files use the same SNP ids, or the same reference build "
                     "and chromosome names (e.g. 'chr1' vs '1')"
                 )
-                m_chr = {str(c) for c in self.variants["chrom"]}
-                f_chr = {str(c) for c in genotypes.variants["chrom"]}
+                # '0' and '' are a table's placeholders (no map): renaming chromosomes
+                # cannot help there (the hint said "model '0', file 'chr0'": a checking
+                # helper, session 41)
+                m_chr = {str(c) for c in self.variants["chrom"] if str(c) not in ("", "0")}
+                f_chr = {str(c) for c in genotypes.variants["chrom"] if str(c) not in ("", "0")}
+                if not m_chr:
+                    hint = (
+                        "The model was fitted on a table without a map (no chromosomes or "
+                        "positions), so its SNPs are found by id only: the file must name "
+                        "them as the table's columns did"
+                    )
                 sample_ids = {str(x) for x in np.asarray(genotypes.samples)}
                 n_rows = sum(str(x) in sample_ids for x in self.variants["id"])
                 if n_rows:  # the model's SNP ids are the file's row (sample) names

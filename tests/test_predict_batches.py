@@ -182,6 +182,26 @@ def test_no_match_names_the_chromosome_naming(bundle, geno):
         bundle.predict(new)
 
 
+def test_a_table_models_placeholder_chromosome_gets_no_renaming_hint(bundle, geno):
+    """A model fitted on a table has chromosome '0' (no map): the hint said "share no
+    chromosome name (model '0', file 'chr0')", and renaming cannot help (session 41)."""
+    import copy
+
+    from snpcnn.errors import InputError
+    from snpcnn.genotypes import Genotypes
+
+    table_model = copy.copy(bundle)
+    table_model.preprocessor = copy.copy(bundle.preprocessor)
+    table_model.preprocessor.variants_ = bundle.variants.assign(chrom="0", pos=0)
+    v = geno.variants.copy()
+    v["chrom"] = "chr0"
+    v["id"] = [f"x{i}" for i in range(len(v))]
+    new = Genotypes(np.array(geno.dosages), geno.samples, v, source="new.vcf")
+    with pytest.raises(InputError, match="fitted on a table without a map") as e:
+        table_model.predict(new)
+    assert "share no chromosome name" not in str(e.value)
+
+
 def test_absent_snps_name_the_chromosome_naming_too(bundle, geno):
     """'chr1' vs '1' with 40 % of the ids renamed: those were 'absent' with no hint (the
     hint came only below half found; a checking helper, session 39)."""

@@ -284,6 +284,10 @@ def read_genotypes(
                     from snpcnn.io.table import warn_auto_01
 
                     warn_auto_01(path)  # as when the table itself is read
+                # the file as given now: the cache recorded the path as typed when it was
+                # made, perhaps from another folder (run.json and predict's warnings named
+                # a path that did not exist from here: a checking helper, session 41)
+                g.source = str(path)
                 return g
 
     t0 = time.perf_counter()

@@ -107,7 +107,18 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
     a = np.asarray(rows, dtype=object)
     iid = a[:, cols.index("IID")]
     fid = a[:, cols.index("FID")] if "FID" in cols else iid
-    return pd.DataFrame({"fid": fid, "iid": iid})
+    out = pd.DataFrame({"fid": fid, "iid": iid})
+    out.attrs["has_fid"] = "FID" in cols
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    """pgenlib's reason in one line: it raises with a bytes message, which printed as
+    "b'PgfiInitPhase1() ... variants.\\n'" (a checking helper, session 41)."""
+    arg = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(arg, bytes):
+        arg = arg.decode("utf-8", "replace")
+    return " ".join(str(arg).split())
 
 
 def _fields(line: str) -> list[str]:
@@ -231,7 +242,7 @@ def read_pgen(path: str | os.PathLike, *, block_variants: int | None = None) -> 
     try:
         reader = pgenlib.PgenReader(bytes(pgen_p), raw_sample_ct=n_smp, variant_ct=n_var)
     except Exception as exc:  # pgenlib raises RuntimeError with the reason
-        msg = " ".join(str(exc).split())
+        msg = _reason(exc)
         raise InputError(
             f"{pgen_p}: cannot open ({msg}); the .pgen must hold the {n_smp} samples of "
             f"{psam_p.name} and the {n_var} variants of {pvar_p.name}"
@@ -258,7 +269,7 @@ def read_pgen(path: str | os.PathLike, *, block_variants: int | None = None) -> 
     except InputError:
         raise
     except Exception as exc:
-        msg = " ".join(str(exc).split())
+        msg = _reason(exc)
         raise InputError(
             f"{pgen_p}: cannot read the genotypes ({msg}); the file is damaged"
         ) from None
@@ -267,6 +278,12 @@ def read_pgen(path: str | os.PathLike, *, block_variants: int | None = None) -> 
 
     iid = psam["iid"].astype(str)
     fid = psam["fid"].astype(str)
+    if iid.duplicated().any() and not psam.attrs.get("has_fid", True):
+        # no FID column: the IID itself is repeated (it was named 'IID_IID' as if FID_IID)
+        dup = iid[iid.duplicated()].iloc[0]
+        raise InputError(
+            f"{psam_p}: sample '{dup}' (IID) occurs more than once; sample ids must be unique"
+        )
     if iid.duplicated().any():
         ids = fid + "_" + iid
         if ids.duplicated().any():

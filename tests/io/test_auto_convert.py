@@ -164,3 +164,18 @@ def test_a_write_failing_halfway_leaves_nothing(files, monkeypatch, tmp_path, sm
     # and the next run converts normally
     assert isinstance(read_genotypes(files["plink"]).dosages, np.memmap)
     assert len(contents(home)) == 1
+
+
+def test_a_reused_cache_names_the_file_as_given_now(files, tmp_path, monkeypatch):
+    """A cache made from another folder named the path as typed then (run.json's
+    data.genotypes.source and predict's warnings named a path that did not exist from
+    here: a checking helper, session 41)."""
+    src = files["vcf"]
+    monkeypatch.chdir(src.parent)
+    first = read_genotypes(src.name)  # makes the automatic cache, relative path
+    assert first.source == src.name
+    monkeypatch.chdir(src.parent.parent)
+    given = os.path.join(src.parent.name, src.name)
+    again = read_genotypes(given)
+    assert isinstance(again.dosages, np.memmap)  # the cache, reused
+    assert again.source == given

@@ -173,3 +173,25 @@ def test_pgen_converts_to_a_cache_that_tracks_all_three_files(wheat_pgen, tmp_pa
 
     files = json.loads((out / "meta.json").read_text())["source"]["files"]
     assert [f["path"].rsplit(".", 1)[1] for f in files] == ["pgen", "pvar", "psam"]
+
+
+def test_pgenlibs_reason_and_a_repeated_iid_read_as_written(wheat_pgen, tmp_path):
+    """pgenlib's bytes message printed as "b'PgfiInitPhase1() ...\\n'", and a repeated IID
+    in a .psam without FID was named 'IID_IID' (FID_IID) (a checking helper, session 41)."""
+    g, prefix = wheat_pgen
+    bad = tmp_path / "short"
+    for suf in (".pgen", ".psam"):
+        bad.with_suffix(suf).write_bytes(prefix.with_suffix(suf).read_bytes())
+    pv = prefix.with_suffix(".pvar").read_text().splitlines()
+    bad.with_suffix(".pvar").write_text("\n".join(pv[:-5]) + "\n")  # 5 variants fewer
+    with pytest.raises(InputError, match=r"cannot open \(PgfiInitPhase1\(\)") as e:
+        read_pgen(bad)
+    assert "b'" not in str(e.value) and "\\n" not in str(e.value)
+    dup = tmp_path / "dup"
+    write_pgen_from(g, dup, psam_header="#IID")
+    ids = dup.with_suffix(".psam").read_text().splitlines()
+    ids = ["#IID"] + [ln.split("\t")[0] for ln in ids[1:]]
+    ids[2] = ids[1]
+    dup.with_suffix(".psam").write_text("\n".join(ids) + "\n")
+    with pytest.raises(InputError, match=rf"sample '{ids[1]}' \(IID\) occurs more than once"):
+        read_pgen(dup)
