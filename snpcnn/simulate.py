@@ -744,7 +744,10 @@ def simulate_trait(
         the signal: only their interaction does.
     ``"dominance"`` [10]
         Heterozygote advantage (overdominance): ``g = sum_j b_j h_j`` with ``h_j = 1`` for
-        a heterozygote at SNP ``j`` and ``b_j > 0``; no additive term.
+        a heterozygote at SNP ``j`` and ``b_j > 0``; no additive term in the formula, but
+        where allele frequencies are not 0.5 part of ``var(g)`` is additive in the
+        statistical sense (a regression on the causal dosages explained 13-46 % of it at
+        2,000 x 3,000, 6 seeds: a checking helper, session 41).
     ``"mixed"`` [10 additive SNPs and 10 groups]
         A sparse additive part and a local-epistasis part, scaled to shares
         ``1 - epistatic_share`` and ``epistatic_share`` of the genetic variance before the
