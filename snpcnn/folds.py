@@ -32,13 +32,30 @@ def level_text(value) -> str:
 def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     """Read a ``sample_id -> fold`` table (CSV/TSV, like ``wheat_cv_folds.csv``).
 
-    The id column is found by name (``sample_id``, ``IID``, ``id``) or is the first
-    column; the fold column is ``fold``/``cv_fold``/``set`` or the second column.
-    Every sample in ``sample_ids`` must have a fold; extra rows are ignored.
+    The fold column is ``fold``/``cv_fold``/``set``/``folds``, the id column
+    ``sample_id``/``IID``/``id``; where one is not named, it is the first other column.
+    An optional ``repeat`` column holds several repeats (one fold per sample and repeat:
+    what ``snpcnn tune`` writes as folds.csv); repeats are renumbered 0, 1, ... in sorted
+    order.  Every sample in ``sample_ids`` must have a fold in every repeat; extra rows are
+    ignored, and so are blank rows (Excel's trailing ``,,`` lines).  Errors name the file's
+    own line numbers.
     """
     path = Path(path)
     try:
-        table = pd.read_csv(path, sep=None, engine="python", dtype=str)
+        # keep_default_na=False: an id 'NA' stays text, an empty cell is ''; blank lines are
+        # kept (then dropped below) so that each row knows its line in the file
+        table = pd.read_csv(
+            path,
+            sep=None,
+            engine="python",
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+        )
+    except UnicodeDecodeError as exc:
+        from snpcnn.io._checks import not_utf8
+
+        raise InputError(not_utf8(path, exc)) from None
     except (OSError, ValueError, csv.Error, EOFError, zlib.error) as exc:  # + a cut .gz
         msg = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(
@@ -50,43 +67,165 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     warn_if_no_final_newline(path)
     if table.shape[1] < 2:
         raise InputError(f"{path}: a fold table needs two columns (sample_id, fold)")
-    lower = {c.lower(): c for c in table.columns}
-    id_col = next((lower[c] for c in ("sample_id", "iid", "id") if c in lower), table.columns[0])
-    fold_col = next(
-        (lower[c] for c in ("fold", "cv_fold", "set", "folds") if c in lower),
-        [c for c in table.columns if c != id_col][0],
-    )
-    raw_ids = table[id_col].astype(str)
+    table = table.fillna("")
+    first = [str(c).strip() for c in table.columns]
+    if first[0].lower() not in _ID_NAMES:
+        from snpcnn.io.phenotypes import _refuse_data_as_header
+
+        _refuse_data_as_header(
+            path, first, "sample_id,fold"
+        )  # "'775' has no fold", of line 1 (session 41)
+    line = pd.Series(np.arange(len(table)) + 2, index=table.index)  # the header is line 1
+    # a blank line, or one of delimiters only (an Excel export's trailing ',,' rows): no
+    # row (they gave a traceback: two NaN ids were "duplicates" found nowhere; a checking
+    # helper, session 41)
+    blank = table.apply(lambda c: c.str.strip().eq("")).all(axis=1)
+    table, line = table[~blank], line[~blank]
+    id_col, fold_col, rep_col = _fold_columns(path, table)
+    raw_ids = table[id_col]
     ids = raw_ids.str.strip()
+    empty = ids.eq("")
+    if empty.any():
+        raise InputError(
+            f"{path} line {line[empty].iloc[0]}: empty sample id (column '{id_col}'); give "
+            "every row a sample id, or delete the row"
+        )
     padded = np.flatnonzero((raw_ids != ids).to_numpy())
     if len(padded):
         warnings.warn(
             f"{path}: {len(padded)} sample id(s) have surrounding spaces, which were removed "
-            f"(e.g. line {padded[0] + 2}: '{raw_ids.iloc[padded[0]]}' -> '{ids.iloc[padded[0]]}');"
-            " remove them from the file to silence this",
+            f"(e.g. line {line.iloc[padded[0]]}: '{raw_ids.iloc[padded[0]]}' -> "
+            f"'{ids.iloc[padded[0]]}'); remove them from the file to silence this",
             InputWarning,
             stacklevel=2,
         )
+    folds = _whole_numbers(
+        path, table, fold_col, ids, line, "fold", "a whole fold number (1, 2, ...)"
+    )
+    if rep_col is None:
+        reps = pd.Series(0, index=table.index)
+        rep_levels = np.array([0])
+    else:
+        reps = _whole_numbers(
+            path, table, rep_col, ids, line, "repeat", "a whole repeat number (0, 1, ...)"
+        )
+        rep_levels = np.unique(reps.to_numpy())
+    sample_ids = np.asarray(sample_ids).astype(str)
+    used = set(sample_ids)
+    parts, labels_of = [], []
+    for r, level in enumerate(rep_levels):
+        here = (reps == level).to_numpy()
+        where = f" (repeat {level})" if rep_col is not None else ""
+        fold, levels = _one_repeat(
+            path, ids[here], folds[here], line[here], sample_ids, where, rep_col is not None
+        )
+        parts.append(pd.DataFrame({"sample_id": sample_ids, "repeat": r, "fold": fold}))
+        labels_of.append([level_text(v) for v in levels])
+    extra = [s for s in dict.fromkeys(ids) if s not in used]
+    if extra:
+        ex = ", ".join(f"'{e}'" for e in extra[:3])
+        warnings.warn(
+            f"{path}: {len(extra)} of its {ids.nunique()} samples are not among the "
+            f"{len(sample_ids)} samples used (genotyped, phenotyped, with a trait value) and "
+            f"are ignored (e.g. {ex}); check the ids if that is unexpected",
+            InputWarning,
+            stacklevel=2,
+        )
+    renumbered = [lab for lab in labels_of if lab != [str(i + 1) for i in range(len(lab))]]
+    if renumbered:
+        lab = renumbered[0]
+        shown = ", ".join(f"{v} -> {i + 1}" for i, v in enumerate(lab[:4]))
+        warnings.warn(
+            f"{path}: the results number the folds 1..{len(lab)} in the sorted order of "
+            f"the file's labels ({shown}{', ...' if len(lab) > 4 else ''})",
+            InputWarning,
+            stacklevel=2,
+        )
+    if rep_col is not None and [str(v) for v in rep_levels] != [
+        str(i) for i in range(len(rep_levels))
+    ]:
+        warnings.warn(
+            f"{path}: the results number the repeats 0..{len(rep_levels) - 1} in the sorted "
+            f"order of the file's repeat labels ({', '.join(str(v) for v in rep_levels[:4])})",
+            InputWarning,
+            stacklevel=2,
+        )
+    out = pd.concat(parts, ignore_index=True)
+    # the file's own labels of folds 1..K (the run notes name them where they differ), where
+    # every repeat has the same ones
+    if all(lab == labels_of[0] for lab in labels_of):
+        out.attrs["fold_labels"] = labels_of[0]
+    return out
+
+
+_ID_NAMES = ("sample_id", "iid", "id")
+_FOLD_NAMES = ("fold", "cv_fold", "set", "folds")
+
+
+def _fold_columns(path: Path, table: pd.DataFrame) -> tuple[str, str, str | None]:
+    """The id, fold and (optional) repeat columns of a fold table: by name, else the first
+    other columns.  (With the fold column named and the id column not, the id used to fall
+    back to the first column, the fold column itself: "sample '1' has more than one fold";
+    a checking helper, session 41.)"""
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    rep_col = lower.get("repeat")
+    fold_col = next((lower[c] for c in _FOLD_NAMES if c in lower), None)
+    id_col = next((lower[c] for c in _ID_NAMES if c in lower), None)
+    rest = [c for c in table.columns if c not in (fold_col, id_col, rep_col)]
+    if id_col is None:
+        if not rest:
+            raise InputError(f"{path}: no sample id column; name it sample_id (or IID, id)")
+        id_col = rest.pop(0)
+    if fold_col is None:
+        if not rest:
+            raise InputError(f"{path}: no fold column; name it fold")
+        fold_col = rest.pop(0)
+    return id_col, fold_col, rep_col
+
+
+def _whole_numbers(
+    path: Path,
+    table: pd.DataFrame,
+    col: str,
+    ids: pd.Series,
+    line: pd.Series,
+    what: str,
+    give: str,
+) -> pd.Series:
+    """The column's whole numbers, or the error naming the first bad line."""
+    cells = table[col].str.strip()
+    num = pd.to_numeric(cells, errors="coerce")
+    bad = num.isna() | ~np.isfinite(num) | (num.abs() > 1e9) | (num != np.round(num))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        cell = cells.iloc[i]
+        said = f"has no {what} (an empty cell)" if cell == "" else f"has {what} '{cell}'"
+        raise InputError(
+            f"{path} line {line.iloc[i]}: sample '{ids.iloc[i]}' {said}; give every sample {give}"
+        )
+    return num.astype(np.int64)
+
+
+def _one_repeat(
+    path: Path,
+    ids: pd.Series,
+    folds: pd.Series,
+    line: pd.Series,
+    sample_ids: np.ndarray,
+    where: str,
+    has_repeats: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One repeat's folds 1..K for ``sample_ids`` and the file's fold labels, checked."""
     dup = np.flatnonzero(ids.duplicated().to_numpy())
     if len(dup):
         sid = ids.iloc[dup[0]]
         first = int(np.flatnonzero((ids == sid).to_numpy())[0])
+        once = "once in each repeat" if has_repeats else "once"
         raise InputError(
-            f"{path} lines {first + 2} and {dup[0] + 2}: sample '{sid}' has more than one fold; "
-            "list it once"
+            f"{path} lines {line.iloc[first]} and {line.iloc[dup[0]]}: sample '{sid}' has more "
+            f"than one fold{where}; list it {once}"
         )
-    folds = pd.to_numeric(table[fold_col], errors="coerce")
-    bad = folds.isna() | ~np.isfinite(folds) | (folds.abs() > 1e9) | (folds != np.round(folds))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        cell = table[fold_col].iloc[i]
-        what = "has no fold (an empty cell)" if pd.isna(cell) else f"has fold '{cell}'"
-        raise InputError(
-            f"{path} line {i + 2}: sample '{ids.iloc[i]}' {what}; give every sample a whole "
-            "fold number (1, 2, ...)"
-        )
-    mapping = pd.Series(folds.astype(int).to_numpy(), index=ids.to_numpy())
-    sample_ids = np.asarray(sample_ids).astype(str)
+    mapping = pd.Series(folds.to_numpy(), index=ids.to_numpy())
     missing = [s for s in sample_ids if s not in mapping.index]
     if missing:
         from snpcnn.io.phenotypes import _match_hints
@@ -95,7 +234,8 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         hint = _match_hints(extra, missing) if extra else ""
         shown = ", ".join(f"'{e}'" for e in extra[:3])
         raise InputError(
-            f"{path}: {len(missing)} phenotyped sample(s) have no fold, e.g. '{missing[0]}'"
+            f"{path}: {len(missing)} phenotyped sample(s) have no fold{where}, e.g. "
+            f"'{missing[0]}'"
             + (
                 f"; {len(extra)} of the table's ids are no phenotyped sample, e.g. {shown}"
                 f"{hint}: make its ids those of the phenotype file"
@@ -103,43 +243,22 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
                 else "; add them to the fold table"
             )
         )
-    used = set(sample_ids)
-    extra = [s for s in mapping.index if s not in used]
-    if extra:
-        ex = ", ".join(f"'{e}'" for e in extra[:3])
-        warnings.warn(
-            f"{path}: {len(extra)} of its {len(mapping)} samples are not among the "
-            f"{len(sample_ids)} samples used (genotyped, phenotyped, with a trait value) and "
-            f"are ignored (e.g. {ex}); check the ids if that is unexpected",
-            InputWarning,
-            stacklevel=2,
-        )
     fold = mapping.loc[sample_ids].to_numpy()
     levels, sizes = np.unique(fold, return_counts=True)
     if len(levels) < 2:
-        raise InputError(f"{path}: the fold table has only one fold; cross-validation needs >= 2")
+        raise InputError(
+            f"{path}: the fold table has only one fold{where}; cross-validation needs >= 2"
+        )
     if (sizes < 2).any():
         lone = levels[sizes < 2][0]
         who = sample_ids[fold == lone][0]
         raise InputError(
-            f"{path}: fold {lone} holds a single sample ('{who}') among the samples used; a "
-            "test fold needs at least 2 samples to be scored (a correlation of one value is "
-            "undefined): move that sample into another fold"
+            f"{path}: fold {lone}{where} holds a single sample ('{who}') among the samples "
+            "used; a test fold needs at least 2 samples to be scored (a correlation of one "
+            "value is undefined): move that sample into another fold"
         )
     # renumber to 1..K in sorted order so that fold labels are stable and compact
-    fold = np.searchsorted(levels, fold) + 1
-    if [str(v) for v in levels] != [str(i + 1) for i in range(len(levels))]:
-        shown = ", ".join(f"{v} -> {i + 1}" for i, v in enumerate(levels[:4]))
-        warnings.warn(
-            f"{path}: the results number the folds 1..{len(levels)} in the sorted order of "
-            f"the file's labels ({shown}{', ...' if len(levels) > 4 else ''})",
-            InputWarning,
-            stacklevel=2,
-        )
-    out = pd.DataFrame({"sample_id": sample_ids, "repeat": 0, "fold": fold})
-    # the file's own labels of folds 1..K (the run notes name them where they differ)
-    out.attrs["fold_labels"] = [level_text(v) for v in levels]
-    return out
+    return np.searchsorted(levels, fold) + 1, levels
 
 
 def make_folds(

@@ -93,3 +93,46 @@ def test_group_folds_differ_between_repeats_when_families_differ_in_size():
     few = np.concatenate([[f"f{i}"] * s for i, s in enumerate([30, 25, 20, 15, 12, 8])])
     with pytest.warns(InputWarning, match="split the groups into folds exactly as an earlier"):
         make_folds(np.arange(len(few)).astype(str), k=3, repeats=3, seed=0, groups=few)
+
+
+def _fold_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+IDS8 = np.array([f"s{i}" for i in range(8)])
+BASE8 = "sample_id,fold\n" + "".join(f"s{i},{i % 2 + 1}\n" for i in range(8))
+
+
+def test_fold_tables_as_spreadsheets_write_them(tmp_path):
+    """Excel's trailing ',' rows gave a traceback (two NaN ids were "duplicates" found
+    nowhere); a 'Fold,Line' header took the fold column as the id; blank lines shifted the
+    line numbers in messages; a repeat column was refused although tune writes one (a
+    checking helper, session 41)."""
+    want = [1, 2] * 4
+    t = read_folds(_fold_file(tmp_path, "trail.csv", BASE8 + ",\n,\n\n"), IDS8)
+    assert t["fold"].tolist() == want and set(t["repeat"]) == {0}
+    order = "Fold,Line\n" + "".join(f"{i % 2 + 1},s{i}\n" for i in range(8))
+    assert read_folds(_fold_file(tmp_path, "order.csv", order), IDS8)["fold"].tolist() == want
+    reps = "sample_id,repeat,fold\n" + "".join(
+        f"s{i},{r},{(i + r) % 2 + 1}\n" for r in (0, 1) for i in range(8)
+    )
+    t = read_folds(_fold_file(tmp_path, "rep.csv", reps), IDS8)
+    assert t.groupby("repeat")["fold"].apply(list).to_dict() == {0: want, 1: [2, 1] * 4}
+    bad = "sample_id,fold\n\n\n" + "".join(f"s{i},{i % 2 + 1}\n" for i in range(5)) + "s5,x\n"
+    with pytest.raises(InputError, match=r"line 9: sample 's5' has fold 'x'"):
+        read_folds(_fold_file(tmp_path, "blank.csv", bad), IDS8)
+    with pytest.raises(InputError, match=r"line 10: empty sample id"):
+        read_folds(_fold_file(tmp_path, "noid.csv", BASE8 + ",2\n"), IDS8)
+    missing_rep = reps.replace("s3,1,1\n", "")
+    with pytest.raises(InputError, match=r"have no fold \(repeat 1\), e.g. 's3'"):
+        read_folds(_fold_file(tmp_path, "rep2.csv", missing_rep), IDS8)
+    # an id 'NA' is an id, not a missing value
+    na = BASE8.replace("s7,", "NA,")
+    ids = np.array([*IDS8[:7], "NA"])
+    assert read_folds(_fold_file(tmp_path, "na.csv", na), ids)["fold"].tolist() == want
+    u16 = tmp_path / "u16.csv"
+    u16.write_text(BASE8, encoding="utf-16")
+    with pytest.raises(InputError, match=r"UTF-16 text .*iconv -f UTF-16"):
+        read_folds(u16, IDS8)
