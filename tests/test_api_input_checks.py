@@ -92,7 +92,7 @@ def test_cross_validate_argument_mistakes(small):
         cross_validate(g, pd.read_csv(pheno), "t", cnn=False, baselines=["gblup"])
     with pytest.raises(InputError, match="nothing to run"):
         cross_validate(g, str(pheno), "t", cnn=False, baselines=[])
-    with pytest.raises(InputError, match="is an id column"):
+    with pytest.raises(InputError, match="is the sample id column, not a trait column"):
         cross_validate(g, str(pheno), "sample_id", cnn=False, baselines=["gblup"])
 
 

@@ -38,7 +38,11 @@ FEW_SCAN_SAMPLES = 30
     help="Trait (model output) to explain, and the phenotype column for the marginal scan. "
     "Default: the model's first trait.",
 )
-@click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
+@click.option(
+    "--id-column",
+    default=None,
+    help="Sample-id column of the phenotype file (and of the covariate file where it has one of that name).",
+)
 @click.option(
     "--covariates",
     "covariates_file",

@@ -69,8 +69,8 @@ def _folds_arg(value: str):
 @click.option(
     "--id-column",
     default=None,
-    help="Sample-id column of the phenotype file "
-    "(default: sample_id, IID, id, else the first column).",
+    help="Sample-id column of the phenotype file, and of the --covariates-file where it has "
+    "a column of that name (default: sample_id, IID, id, else the first column).",
 )
 @format_option()
 @coding_option()

@@ -95,7 +95,11 @@ def _short(v) -> str:
     help="Read the covariates from this file (joined by sample id).",
 )
 @categorical_option()
-@click.option("--id-column", default=None, help="Sample-id column of the phenotype file.")
+@click.option(
+    "--id-column",
+    default=None,
+    help="Sample-id column of the phenotype file (and of the covariate file where it has one of that name).",
+)
 @format_option()
 @click.option(
     "--folds",

@@ -7,6 +7,7 @@ duplicates are reported with their number and examples.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -187,6 +188,17 @@ def not_utf8(path, exc: UnicodeDecodeError | None = None) -> str:
     zipped = ""
     if path.suffix.lower() in (".xlsx", ".xls", ".ods"):
         zipped = "; a spreadsheet must be exported as CSV first"
+    head = b""
+    with contextlib.suppress(OSError):
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        # Excel's "Unicode Text": the latin1 advice made a file of NUL bytes (a checking
+        # helper, session 41)
+        return (
+            f"{path}: UTF-16 text (Excel's 'Unicode Text'), not UTF-8; save the file as "
+            "'CSV UTF-8', or `iconv -f UTF-16 -t UTF-8 FILE > NEW`"
+        )
     return (
         f"{path}{where}: not UTF-8 text{what}{zipped}; save the file as UTF-8 (a spreadsheet: "
         "'CSV UTF-8'; or `iconv -f latin1 -t utf-8 FILE > NEW`)"

@@ -210,6 +210,21 @@ class _Raw:
     unstripped: list[list[str]] = field(default_factory=list)  # cells before strip()
 
 
+def _refuse_data_as_header(path: Path, first: list[str], example: str = "sample_id,TRAIT") -> None:
+    """A first line whose every column name after the first is a number is data: a table
+    without a header lost its first sample to the column names, silently ('775,1.67' gave
+    a trait named '1.67' and 598 samples; a checking helper, session 41)."""
+    names = [t for t in first[1:] if t.strip()]
+    if names and all(_parse_number(t) is not None for t in names):
+        shown = ", ".join(first[:3]) + (", ..." if len(first) > 3 else "")
+        raise InputError(
+            f"{path}: line 1 ({shown}) looks like data, not a header: every column name after "
+            f"'{first[0]}' is a number; add a first line naming the columns (e.g. "
+            f"{example}), or, if the numbers are names (years), start them with a letter "
+            "(Y2019)"
+        )
+
+
 def _read_raw(path: Path, sep: str | None) -> _Raw:
     lines = _read_lines(path)
     if not lines:
@@ -227,6 +242,13 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         sep_char = _detect_sep(lines[0][1])
     raw_fields = _split_raw(lines, sep_char)
     fields = [[f.strip() for f in row] for row in raw_fields]
+    # rows of delimiters only (',,,': a spreadsheet export's trailing rows) are blank lines:
+    # skipped like them (they were refused as "empty or NA sample id"; session 41)
+    keep = [i for i, row in enumerate(fields) if i == 0 or any(row)]
+    if len(keep) < len(fields):
+        lines = [lines[i] for i in keep]
+        raw_fields = [raw_fields[i] for i in keep]
+        fields = [fields[i] for i in keep]
     first = fields[0]
     if sep is not None and len(first) == 1:
         guess = _detect_sep(lines[0][1])
@@ -250,6 +272,8 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
         ):
             has_header = False
     fam = path.name.lower().removesuffix(".gz").endswith(".fam")
+    if has_header and not fam and first0 not in ("fid", "iid", *ID_COLUMN_NAMES):
+        _refuse_data_as_header(path, first)
     if fam:
         if len(first) != len(FAM_COLUMNS):
             raise InputError(
@@ -309,8 +333,13 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
     return _Raw(path, header, body, body_lines, sep_char, plink, has_header, unstripped)
 
 
-def _find_id_column(raw: _Raw, id_column: str | None) -> int:
+def _find_id_column(raw: _Raw, id_column: str | None, optional: bool = False) -> int:
+    """The id column's index: ``id_column`` (an error where absent, unless ``optional``:
+    the covariate file, which takes ``--id-column`` where it has that column), else the
+    first column named sample_id / IID / id, else the first column."""
     header = raw.header
+    if id_column is not None and optional and id_column.lower() not in (h.lower() for h in header):
+        id_column = None
     if id_column is not None:
         if id_column in header:
             return header.index(id_column)
@@ -331,9 +360,15 @@ def _find_id_column(raw: _Raw, id_column: str | None) -> int:
 def _check_names(raw: _Raw, wanted: Sequence[str], what: str, available: list[str]) -> None:
     ids = [w for w in wanted if w in raw.header and w not in available]
     if ids:
+        why = (
+            ""
+            if ids[0].lower() in ID_COLUMN_NAMES
+            else " (the first column: none is named sample_id, IID or id)"
+        )
         raise InputError(
-            f"{raw.path}: '{ids[0]}' is an id column, not a {what} column; name "
-            "another column (or set id_column / --id-column)"
+            f"{raw.path}: '{ids[0]}' is the sample id column{why}, not a {what} column; "
+            "name the id column sample_id, or give its name with --id-column (id_column= in "
+            "Python)"
         )
     missing = [w for w in wanted if w not in raw.header]
     if missing:
@@ -639,15 +674,19 @@ def read_phenotypes(
         main = _read_one(path, id_column, traits, [], sep, [], labels, in_file_only=True)
         cov_raw_cols = None if covariates is None else list(covariates)
         rest = [c for c in labels if c not in main.table.columns]
+        # --id-column names the covariate file's id column too, where it has one of that
+        # name (it applied to the phenotype file only, while the covariate file's error
+        # pointed to it: a checking helper, session 41)
         other = _read_one(
             Path(covariates_path),
-            None,
+            id_column,
             [],
             cov_raw_cols,
             None,
             categorical,
             rest,
             in_file_only=True,
+            id_optional=True,
         )
         out = main.join(other)
         _check_labels(out, labels)
@@ -673,12 +712,13 @@ def _read_one(
     categorical: list[str],
     labels: Sequence[str] = (),
     in_file_only: bool = False,
+    id_optional: bool = False,
 ) -> Phenotypes:
     """Read one file; ``covariates=None`` means all non-id columns are covariates.
     ``labels`` are text columns kept as they are (those absent from this file are an error,
     or skipped with ``in_file_only``)."""
     raw = _read_raw(path, sep)
-    id_idx = _find_id_column(raw, id_column)
+    id_idx = _find_id_column(raw, id_column, optional=id_optional)
     id_name = raw.header[id_idx]
     skip = {id_name}
     if id_name.lower() == "iid" and "FID" in [h.upper() for h in raw.header]:
@@ -827,6 +867,30 @@ def _read_one(
         numeric = all(m or v is not None for m, v in zip(miss, nums))
         n_present = sum(not m for m in miss)
         n_numbers = sum(v is not None for v in nums)
+        if not numeric and cov not in categorical:
+            # numbers the file wrote so that they read as text: a decimal comma, or one
+            # placeholder ('-', '?') for missing values in most rows. They became a factor
+            # with a level per value (GBLUP's r fell from 0.41 to 0.21; a checking helper,
+            # session 41)
+            texts = [t.strip() for t, m, v in zip(tokens, miss, nums) if not m and v is None]
+            comma = [t for t in texts if _DECIMAL_COMMA.match(t)]
+            if comma and n_numbers + len(comma) > n_present / 2:
+                raise InputError(
+                    f"{path}: covariate '{cov}' holds numbers with a decimal comma (e.g. "
+                    f"'{comma[0]}'); write them with a decimal point (e.g. "
+                    f"'{comma[0].replace(',', '.')}'), as a CSV export in an English locale "
+                    "does (or, if it is a factor, --categorical COL; categorical=[...] in "
+                    "Python)"
+                )
+            marks = set(texts)
+            if n_numbers and len(marks) == 1 and not any(ch.isalnum() for ch in texts[0]):
+                i = next(i for i, (m, v) in enumerate(zip(miss, nums)) if not m and v is None)
+                raise InputError(
+                    f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
+                    f"'{texts[0]}' ({len(texts)} samples, e.g. '{ids[i]}'); if it marks missing "
+                    "values, leave those cells empty or write NA (if the covariate is a "
+                    "factor: --categorical COL; categorical=[...] in Python)"
+                )
         if not numeric and cov not in categorical and n_numbers > n_present / 2:
             # mostly numbers: a typo, not a categorical covariate (its levels would be every
             # distinct number)
@@ -1088,8 +1152,15 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     y.index = pd.Index(sample_ids, dtype=object, name="sample_id")
     cov = sub[phenotypes.covariates].copy()
     cov.index = y.index
-    if phenotypes.covariates:
-        phenotypes.covariate_matrix(sample_ids)  # raises on missing covariate values
+    if phenotypes.covariates and len(traits):
+        # raises on missing covariate values, only where a trait has a value: a sample
+        # without one is dropped from the fit anyway (81 mice without Biochem.Age, all
+        # without Biochem.Albumin too, refused that fit; a checking helper, session 41)
+        used = y.notna().to_numpy().any(axis=1)
+        if used.any():
+            phenotypes.covariate_matrix(sample_ids[used])
+    elif phenotypes.covariates:
+        phenotypes.covariate_matrix(sample_ids)
     gset, pset = set(geno_ids), set(pheno_ids)
     only_g = [s for s in geno_ids if s not in pset]
     only_p = [s for s in pheno_ids if s not in gset]

@@ -433,3 +433,79 @@ def test_phenotypes_from_a_pipe_are_read_whole(example_data):
     )
     out.stdout = out.stdout.decode()
     assert out.stdout.split() == ["599", "4"]
+
+
+def test_covariate_numbers_written_as_text_are_refused_not_made_factors(tmp_path):
+    """A decimal-comma covariate, or one with '-' for missing in most rows, became a factor
+    with a level per value (GBLUP's r fell from 0.41 to 0.21; a checking helper, session 41);
+    a real factor mixing numbers and words stays a factor."""
+    euro = tmp_path / "euro.csv"
+    euro.write_text("sample_id;y;weight\na;1;50,6\nb;2;51,2\nc;3;49,9\n")
+    with pytest.raises(InputError, match=r"covariate 'weight' holds numbers with a decimal comma"):
+        read_phenotypes(euro, traits=["y"], covariates=["weight"])
+    dash = tmp_path / "dash.csv"
+    dash.write_text("sample_id,y,age\na,1,-\nb,2,-\nc,3,30\nd,4,-\n")
+    with pytest.raises(InputError, match=r"line 2: covariate 'age' is numeric except '-' \(3"):
+        read_phenotypes(dash, traits=["y"], covariates=["age"])
+    # the user says it is a factor: kept as one
+    assert read_phenotypes(dash, traits=["y"], covariates=["age"], categorical=["age"]).categorical
+    dose = tmp_path / "dose.csv"
+    dose.write_text("sample_id,y,dose\na,1,control\nb,2,10\nc,3,20\nd,4,control\n")
+    assert read_phenotypes(dose, traits=["y"], covariates=["dose"]).categorical == ["dose"]
+
+
+def test_a_missing_covariate_of_a_sample_without_the_trait_is_not_an_error(tmp_path):
+    """81 mice lack Biochem.Age and Biochem.Albumin alike: fitting Albumin with Age as a
+    covariate was refused for samples the fit drops anyway (a checking helper, session 41)."""
+    ph = tmp_path / "p.csv"
+    ph.write_text("sample_id,y,z,age\na,1,1,30\nb,2,2,31\nc,,3,\nd,4,4,29\n")
+    g = Genotypes(np.zeros((4, 2), dtype=np.int8), np.array(["a", "b", "c", "d"]))
+    pheno = read_phenotypes(ph, traits=["y", "z"], covariates=["age"])
+    al = align(g, pheno, traits=["y"])  # c has no y: its missing age does not matter
+    assert al.report["traits"]["y"]["n_usable"] == 3
+    with pytest.raises(InputError, match=r"covariate 'age' is missing for sample 'c'"):
+        align(g, pheno, traits=["y", "z"])  # c has z: its age is needed
+
+
+def test_a_table_without_a_header_is_refused_not_read_one_sample_short(tmp_path):
+    """'775,1.67' as line 1 became the column names: a trait named '1.67' and the first
+    sample gone, silently (a checking helper, session 41); a fold file alike."""
+    from snpcnn.folds import read_folds
+
+    nohdr = tmp_path / "nohdr.csv"
+    nohdr.write_text("775,1.67\n776,2.5\n777,0.3\n")
+    with pytest.raises(InputError, match=r"line 1 \(775, 1.67\) looks like data, not a header"):
+        read_phenotypes(nohdr)
+    folds = tmp_path / "folds.csv"
+    folds.write_text("775,1\n776,2\n777,1\n778,2\n")
+    with pytest.raises(InputError, match=r"looks like data.*sample_id,fold"):
+        read_folds(folds, np.array(["775", "776", "777", "778"]))
+    years = tmp_path / "years.csv"  # numbers as trait names after an id column's name
+    years.write_text("sample_id,2019\na,1\nb,2\n")
+    assert read_phenotypes(years).traits == ["2019"]
+
+
+def test_id_column_names_the_covariate_files_id_too(tmp_path):
+    """A covariate file whose id column is 'Animal' (not first): the error pointed to
+    --id-column, which applied to the phenotype file only (a checking helper, session 41)."""
+    ph = tmp_path / "p.csv"
+    ph.write_text("Animal,y\na,1\nb,2\nc,3\n")
+    cov = tmp_path / "c.csv"
+    cov.write_text("sex,Animal,litter\nM,a,1\nF,b,2\nM,c,1\n")
+    with pytest.raises(InputError, match=r"'sex' is the sample id column \(the first column.*--id"):
+        read_phenotypes(ph, traits=["y"], covariates=["sex"], covariates_path=cov)
+    # the fix the message names works: before session 41 the phenotype file's id_column was
+    # not used for the covariate file
+    got = read_phenotypes(
+        ph, id_column="Animal", traits=["y"], covariates=["sex", "litter"], covariates_path=cov
+    )
+    assert got.table.loc["b", "sex"] == "F" and got.table.loc["c", "litter"] == 1
+
+
+def test_rows_of_delimiters_only_are_skipped_like_blank_lines(tmp_path):
+    """An Excel export's trailing ',,' rows were refused as "empty or NA sample id" although
+    the docs say blank lines are skipped (a checking helper, session 41)."""
+    f = tmp_path / "trail.csv"
+    f.write_text("sample_id,y,z\na,1,2\n,,\nb,2,3\n,,\n")
+    got = read_phenotypes(f)
+    assert list(got.table.index) == ["a", "b"] and got.table["z"].tolist() == [2.0, 3.0]
