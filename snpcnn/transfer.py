@@ -181,7 +181,9 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
     Returns
     -------
     keras.Model
-        Shares its layers (and weights) with ``model``.
+        Shares its layers (and weights) with ``model``; where ``model`` begins with an
+        ``augment`` layer (:func:`snpcnn.images.add_augmentation`), that layer is left out
+        and the base is a copy with the same weights.
 
     Examples
     --------
@@ -227,13 +229,20 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
     # a single input as a tensor, not a one-element list: callers pass one array
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     aug = _leading_augmentation(model)
-    if aug is not None and aug is not chosen:
+    if aug is not None and aug is not chosen and chosen.__class__.__name__ != "InputLayer":
         # the base model's own augmentation (snpcnn.images.add_augmentation) is left out:
         # it changed every image of the new data while the head trained (Keras runs random
-        # layers with training=True, frozen or not; a checking helper, session 40).  Give
-        # the transfer its own --augment for that
-        inputs = aug.output
-    base = keras.Model(inputs, chosen.output, name=name)
+        # layers with training=True, frozen or not; a checking helper, session 40).  The
+        # part after it is rebuilt as a graph of its own (same weights, new layers): a model
+        # cut from an intermediate tensor shares layers whose outputs belong to the old
+        # graph, so cutting it again or explaining it failed (a reviewer, session 41)
+        cut = keras.Model(aug.output, chosen.output)
+        config = cut.get_config()
+        config["name"] = name
+        base = keras.Model.from_config(config)
+        base.set_weights(cut.get_weights())
+    else:
+        base = keras.Model(inputs, chosen.output, name=name)
     if layer is None and not base.weights:
         # nothing trained up to where the base would end: it would be the raw input (the
         # default snpcnn hybrid keeps its convolutions in averaged sub-networks beside a

@@ -366,6 +366,16 @@ def test_the_base_models_own_augmentation_is_left_out_of_its_base(tmp_path):
     np.testing.assert_array_equal(trained, np.asarray(base(x, training=False)))
     # the augmented model itself still augments while training: the test can fail
     assert not np.allclose(augmented(x, training=True), augmented(x, training=False))
+    # the base is a graph of its own: it can be cut again and explained (a model cut from an
+    # intermediate tensor could not: a reviewer, session 41)
+    from snpcnn.explain import activation_maps
+
+    assert conv_base(base, "c3_conv").output_shape[-1] == base.get_layer("c3_conv").filters
+    assert activation_maps(base, x, ["c1_conv"])["c1_conv"].shape[0] == 3
+    assert len(conv_base(augmented, layer=0).layers) == 1  # the input itself, as before
+    np.testing.assert_array_equal(
+        base.get_layer("c1_conv").get_weights()[0], augmented.get_layer("c1_conv").get_weights()[0]
+    )
     tm = build_transfer_model(base, 10)
     tm.save(tmp_path / "t.keras")
     back = keras.models.load_model(tmp_path / "t.keras")
