@@ -252,29 +252,78 @@ def _lock_path(dst: Path) -> Path:
     return dst.parent / f".{dst.name}.lock"
 
 
-def _lock_holder(lock: Path) -> dict | None:
-    """What a lock file says (host, pid, command, started), or None if it cannot be read."""
+#: the lock files this process holds, and their contents
+_HELD: dict[str, bytes] = {}
+
+#: a live claim rewrites its lock's time stamp this often (seconds) ...
+LOCK_REFRESH = 30.0
+#: ... and a lock not refreshed for this long is a dead run's, whatever machine made it
+LOCK_STALE = 120.0
+
+
+def _process_space() -> dict:
+    """Where this process's id means something: the host, its boot and its PID namespace
+    (containers that share a host name and a volume but not PIDs see each other's live
+    processes as dead)."""
+    boot = ""
+    with contextlib.suppress(OSError):
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    pidns = 0
+    with contextlib.suppress(OSError):
+        pidns = os.stat("/proc/self/ns/pid").st_ino
+    return {"host": socket.gethostname(), "boot": boot, "pidns": pidns}
+
+
+def _lock_holder(lock: Path) -> tuple[dict | None, bytes, float]:
+    """A lock file's content (host, pid, command, started, ...; None if unreadable), its
+    bytes and its age in seconds (inf where it is gone)."""
     import json
+    import time as _time
 
     try:
-        info = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
+        raw = lock.read_bytes()
+        age = _time.time() - os.stat(lock).st_mtime
+    except OSError:
+        return None, b"", float("inf")
+    try:
+        info = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        info = None
+    return (info if isinstance(info, dict) else None), raw, age
+
+
+def _take_over(lock: Path, judged: bytes) -> None:
+    """Remove a dead run's lock, unless another process replaced it meanwhile: the lock is
+    renamed aside, checked to be the one judged dead, and put back where it is not."""
+    aside = lock.with_name(f"{lock.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return  # another process took it over first
+    try:
+        if aside.read_bytes() != judged:
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, lock)  # a fresh claim of another process: put it back
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
 
 
 def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"):
     """Claim the output ``dst`` for this process until the returned function is called.
 
     A lock file ``.NAME.lock`` beside ``dst`` (created with ``O_EXCL``) names this host
-    and process.  A second run to the same output, while the first still computes, is
-    refused at once with one line that names the first; before session 41 it computed
-    everything and then refused (or, with ``--force``, silently replaced the first's
-    results).  A lock left by a process of this host that no longer runs (killed) is taken
-    over; one of another host (a shared file system) is reported with the way to remove
-    it.  Folders created here for the lock are removed again on release if still empty.
-    Returns the release function (idempotent)."""
+    and process, and a background thread rewrites its time stamp every
+    :data:`LOCK_REFRESH` seconds.  A second run to the same output, while the first still
+    computes, is refused at once with one line that names the first; before session 41 it
+    computed everything and then refused (or, with ``--force``, silently replaced the
+    first's results).  A lock is a dead run's, and taken over, where its process is gone
+    (same host, boot and PID namespace) or where it was not refreshed for
+    :data:`LOCK_STALE` seconds (a run killed on another machine of a shared file system, or
+    in another container).  Folders created here for the lock are removed again on release
+    if still empty.  Returns the release function (idempotent)."""
     import json
+    import threading
     import time as _time
 
     dst = Path(os.path.abspath(os.fspath(dst)))
@@ -287,29 +336,38 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
         with contextlib.suppress(FileExistsError):
             d.mkdir()
     lock = _lock_path(dst)
+    space = _process_space()
     me = {
-        "host": socket.gethostname(),
+        **space,
         "pid": os.getpid(),
         "command": command,
         "started": _time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    mine = json.dumps(me).encode("utf-8")
     owned = True
-    for _ in range(3):
+    for _ in range(5):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is None:  # being written this instant, or damaged: look again
+            holder, raw, age = _lock_holder(lock)
+            if age == float("inf"):
+                continue  # removed meanwhile: try again
+            if holder is None and age < 2.0:  # being written this instant: look again
                 _time.sleep(0.2)
-                holder = _lock_holder(lock)
-            same_host = holder is not None and holder.get("host") == me["host"]
+                holder, raw, age = _lock_holder(lock)
             pid = holder.get("pid") if holder else None
-            if holder is not None and same_host and pid == me["pid"]:
+            same_space = (
+                holder is not None
+                and all(holder.get(k) == space[k] for k in ("host", "boot", "pidns"))
+                and bool(space["boot"])
+            )
+            if _HELD.get(str(lock)) == raw:
                 owned = False  # this process claimed it already: this claim is a no-op
                 break
-            if holder is not None and same_host and isinstance(pid, int) and not _alive(pid):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(lock)  # left by a killed run of this machine: taken over
+            # our own pid but not our claim: a dead process whose pid we were given
+            dead = same_space and isinstance(pid, int) and (pid == me["pid"] or not _alive(pid))
+            if dead or age > LOCK_STALE:
+                _take_over(lock, raw)  # a killed run's: taken over
                 continue
             who = (
                 f"snpcnn {holder.get('command', '')} (process {pid} on {holder.get('host')}, "
@@ -320,7 +378,8 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
             _remove_empty(made)
             raise InputError(
                 f"{dst}: {who} is writing its results there; wait for it to finish or "
-                f"choose another {option} (if no such run is going on, delete {lock})"
+                f"choose another {option} (a killed run's lock is taken over "
+                f"{LOCK_STALE:.0f} s after it stopped; to free it now, delete {lock})"
             ) from None
         except OSError as exc:
             _remove_empty(made)
@@ -328,24 +387,39 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
                 f"{dst}: cannot be written ({_reason(exc)}); {_fix(exc, option)}"
             ) from None
         else:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(me, fh)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(mine)
+            except OSError as exc:  # an empty lock would refuse every later run
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)
+                _remove_empty(made)
+                raise InputError(
+                    f"{dst}: cannot be written ({_reason(exc)}); {_fix(exc, option)}"
+                ) from None
             break
-    else:  # pragma: no cover - three take-overs lost to other processes in a row
+    else:  # pragma: no cover - other processes took the lock over each time
         raise InputError(f"{dst}: other snpcnn runs keep claiming it; choose another {option}")
 
+    stop = threading.Event()
+
+    def refresh() -> None:  # the time stamp that says the run is alive
+        while not stop.wait(LOCK_REFRESH):
+            with contextlib.suppress(OSError):
+                os.utime(lock)
+
+    if owned:
+        _HELD[str(lock)] = mine
+        threading.Thread(target=refresh, name="snpcnn-lock", daemon=True).start()
     done = []
 
     def release() -> None:
         if done or not owned:
             return
         done.append(True)
-        holder = _lock_holder(lock)
-        if (
-            holder is not None
-            and holder.get("pid") == me["pid"]
-            and holder.get("host") == me["host"]
-        ):
+        stop.set()
+        _HELD.pop(str(lock), None)
+        if _lock_holder(lock)[1] == mine:  # still ours (never another process's)
             with contextlib.suppress(OSError):
                 os.unlink(lock)
         _remove_empty(made)

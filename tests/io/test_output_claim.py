@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -22,19 +22,22 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="pids are POSIX")
 
 def _other_process_lock(path, host=None):
     """A lock held by a live process that is not this one: a sleeping child."""
+    from snpcnn.io.output import _process_space
+
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     lock = path.parent / f".{path.name}.lock"
+    space = _process_space()
+    if host:
+        space["host"] = host
     lock.write_text(
-        json.dumps(
-            {
-                "host": host or socket.gethostname(),
-                "pid": child.pid,
-                "command": "fit",
-                "started": "2026-12-06 07:00:00",
-            }
-        )
+        json.dumps({**space, "pid": child.pid, "command": "fit", "started": "2026-12-06 07:00:00"})
     )
     return child, lock
+
+
+def _age(lock, seconds):
+    t = time.time() - seconds
+    os.utime(lock, (t, t))
 
 
 def test_a_second_claim_is_refused_and_names_the_first(tmp_path):
@@ -57,13 +60,55 @@ def test_a_second_claim_is_refused_and_names_the_first(tmp_path):
     assert not lock.exists()
 
 
-def test_another_hosts_lock_is_never_taken_over(tmp_path):
+def test_another_machines_lock_is_taken_over_once_it_is_no_longer_refreshed(tmp_path):
+    """Its process cannot be asked: a live claim rewrites its time stamp every 30 s, so one
+    not refreshed for 2 minutes is a killed run's (a requeued --resume on another node of a
+    shared file system; a reviewer, session 41). So is an empty lock."""
+    from snpcnn.io.output import LOCK_STALE
+
     out = tmp_path / "res"
     lock = out.parent / f".{out.name}.lock"
     lock.write_text(json.dumps({"host": "elsewhere-node-7", "pid": 1, "command": "benchmark"}))
     with pytest.raises(InputError, match=r"elsewhere-node-7.*delete .*res\.lock"):
         claim(out, "fit")
     assert lock.exists()
+    _age(lock, LOCK_STALE + 5)
+    release = claim(out, "fit")
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    release()
+    lock.write_text("")
+    with pytest.raises(InputError, match=r"another snpcnn run is writing"):
+        claim(out, "fit")
+    _age(lock, LOCK_STALE + 5)
+    claim(out, "fit")()
+    assert not lock.exists()
+
+
+def test_a_live_claim_refreshes_its_lock(tmp_path, monkeypatch):
+    import snpcnn.io.output as output
+
+    monkeypatch.setattr(output, "LOCK_REFRESH", 0.05)
+    out = tmp_path / "res"
+    release = claim(out, "fit")
+    lock = out.parent / f".{out.name}.lock"
+    _age(lock, 1000)
+    deadline = time.time() + 10
+    while time.time() - os.stat(lock).st_mtime > 100 and time.time() < deadline:
+        time.sleep(0.05)
+    assert time.time() - os.stat(lock).st_mtime < 100
+    release()
+
+
+def test_a_dead_processes_lock_with_our_pid_is_not_taken_for_ours(tmp_path):
+    """PID reuse (a restarted container's PID 1): the lock named this pid and was never
+    released (a reviewer, session 41)."""
+    from snpcnn.io.output import _process_space
+
+    out = tmp_path / "res"
+    lock = out.parent / f".{out.name}.lock"
+    lock.write_text(json.dumps({**_process_space(), "pid": os.getpid(), "command": "fit"}))
+    claim(out, "fit")()
+    assert not lock.exists()
 
 
 def test_a_claim_in_a_new_folder_leaves_no_folder_when_released(tmp_path):
