@@ -177,7 +177,7 @@ class ModelBundle:
                 # helper, session 41)
                 m_chr = {str(c) for c in self.variants["chrom"] if str(c) not in ("", "0")}
                 f_chr = {str(c) for c in genotypes.variants["chrom"] if str(c) not in ("", "0")}
-                if not m_chr:
+                if not m_chr and (self.variants["pos"].to_numpy() <= 0).all():
                     hint = (
                         "The model was fitted on a table without a map (no chromosomes or "
                         "positions), so its SNPs are found by id only: the file must name "

@@ -516,9 +516,8 @@ class Progress:
     def _on_fold_report(self, index=0, total=0, events=(), seconds=None, **_):
         """A fold run as a ``--workers`` task has finished: what it said while it ran (its
         start choice, its training), which the serial run prints as it goes; before session
-        41 these lines were lost with --workers (a checking helper, session 40)."""
-        if self.mode != "lines":
-            return
+        41 these lines were lost with --workers (a checking helper, session 40).  Printed in
+        both modes (above the bar in a terminal), as the serial run prints them."""
         where = f"fold {index}/{total}"
         if self.unit_label:
             where = f"{self.unit_label}: {where}"

@@ -148,12 +148,16 @@ def check_genotype_arguments(
     # positions are int64 sums of the gaps, and VCF and PLINK hold at most 2^31 - 1: an
     # infinite or huge spacing gave garbage positions (-9223372036854775807) with only a
     # RuntimeWarning (a checking helper, session 41)
+    # (the end of a chromosome: per_chrom gaps of mean and sd about spacing, so its mean
+    # plus 6 sd; a 0.9 margin refused 1,000,000 SNPs on 5 chromosomes at the default
+    # spacing, which fit: a reviewer, session 41)
     per_chrom = -(-n_snps // n_chrom)
-    if not (0 < spacing < np.inf) or spacing * per_chrom >= 0.9 * POS_LIMIT:
+    reach = per_chrom + 6.0 * np.sqrt(per_chrom)
+    if not (0 < spacing < np.inf) or spacing * reach >= POS_LIMIT:
         raise InputError(
             f"spacing must be > 0 bp and small enough that {per_chrom:,} SNPs per chromosome "
             f"stay below position {POS_LIMIT:,} (the VCF and PLINK limit), i.e. below "
-            f"{0.9 * POS_LIMIT / per_chrom:,.0f} bp here; received {spacing}"
+            f"{POS_LIMIT / reach:,.0f} bp here; received {spacing}"
         )
     return lo, hi
 

@@ -200,6 +200,11 @@ def test_a_table_models_placeholder_chromosome_gets_no_renaming_hint(bundle, gen
     with pytest.raises(InputError, match="fitted on a table without a map") as e:
         table_model.predict(new)
     assert "share no chromosome name" not in str(e.value)
+    # chromosome '0' with positions is PLINK's "unplaced", not a table (a reviewer)
+    table_model.preprocessor.variants_ = bundle.variants.assign(chrom="0")
+    with pytest.raises(InputError) as e:
+        table_model.predict(new)
+    assert "without a map" not in str(e.value)
 
 
 def test_absent_snps_name_the_chromosome_naming_too(bundle, geno):

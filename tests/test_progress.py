@@ -481,3 +481,30 @@ def test_benchmark_eta_weighs_units_by_their_measured_kind():
     clock.t += 1
     # this unit's half left (1 s) + 1 baseline unit + 2 CNN units
     assert p._units_left_seconds() == pytest.approx(1.0 + 2.0 + 200.0)
+
+
+@pytest.mark.parametrize("mode", ["lines", "bar"])
+def test_a_worker_folds_report_prints_its_lines_in_both_modes(mode):
+    """fit --workers: each fold's lines as its task finishes (lost before session 41), in a
+    log (lines) and above the bar in a terminal (a reviewer, session 41)."""
+    import io
+
+    out = io.StringIO()
+    p = Progress(out, mode=mode)
+    p(
+        "fold_report",
+        index=2,
+        total=3,
+        seconds=4.0,
+        events=[
+            ("cnn_second_start", {"start": "the CNN-GP", "gain": 8.2}),
+            ("cnn_start_chosen", {"start": "CNN-GP", "other": "CNN-GP",
+                                  "mse": {"a": 0.77, "b": 0.72}, "p": 0.0002}),
+            ("fold_trained", {"epochs_run": 40, "networks": 5, "seconds": 12.0}),
+        ],
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "fold 2/3: REML prefers the CNN-GP as the start (REML log-likelihood +8.2)" in text
+    assert "fold 2/3: kept the CNN-GP start (out-of-fold squared error 0.77 on RR-BLUP" in text
+    assert "fold 2/3: CNN trained (40 epochs x 5 networks, 12 s)" in text
+    assert "fold 2/3 done on a worker (4.0 s)" in text
