@@ -300,7 +300,9 @@ def _multitrait_start(
     x2 = x.reshape(n, -1).astype(np.float64)
     mean = x2.mean(axis=0)
     try:
-        mt = MultiTraitGBLUP(solver="exact", loo=True, scale=float(np.sum(x2.var(axis=0))))
+        mt = MultiTraitGBLUP(
+            solver="exact", loo=True, scale=float(np.sum(x2.var(axis=0))), standardize=False
+        )
         mt.fit(x2, y.astype(np.float64))
     except InputError as exc:
         info["skipped"] = " ".join(str(exc).split())
@@ -414,7 +416,9 @@ def _multitrait_kernel(
         gp.fit(x2, pseudo)
         K = gp.K_train_
         del gp.K_train_
-        mk = MultiTraitGBLUP(solver="exact", loo=True, loo_cells=trait_choice > 0)
+        mk = MultiTraitGBLUP(
+            solver="exact", loo=True, loo_cells=trait_choice > 0, standardize=False
+        )
         # started at the genomic fit's covariances (G's mean diagonal is 1 here): the same
         # optimum in fewer likelihood evaluations than from independent traits
         scale = max(float(np.mean(np.diag(K))), 1e-12)
