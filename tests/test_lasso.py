@@ -73,6 +73,19 @@ def test_elastic_net_and_shift_invariance():
     np.testing.assert_allclose(b.predict(X) - a.predict(X), 10.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("shift, scale", [(3e10, 1.0), (0.0, 1e-12), (0.0, 1e-90)])
+def test_a_large_offset_or_a_tiny_scale_is_not_a_constant_trait(shift, scale):
+    """y + 3e10, or y x 1e-12, was "constant after the fixed effects" (1e-10 of max(1, |y|))
+    and the LASSO predicted the mean, scored "ok" with r ~ 0 (a checking helper, session 41)."""
+    X, y = _sparse(4)
+    a = Lasso().fit(X, y)
+    b = Lasso().fit(X, y * scale + shift)
+    assert b.n_selected_ == a.n_selected_ > 0
+    np.testing.assert_allclose((b.predict(X) - shift) / scale, a.predict(X), rtol=1e-4, atol=1e-4)
+    flat = Lasso().fit(X, np.full(len(y), 3e10))  # really constant: still the mean
+    assert flat.n_selected_ == 0 and "constant" in flat.notes_[0]
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
