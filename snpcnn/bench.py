@@ -1781,10 +1781,10 @@ def _finish(partial: Path, out: Path, force: bool) -> None:
 
 
 # ---------------------------------------------------------------------- outputs
-def _fmt_mean_sd(mean: float, sd: float) -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    return f"{mean:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{mean:.3f}"
+def _fmt_mean_sd(mean: float, sd: float, metric: str = "") -> str:
+    from snpcnn.metrics import format_mean_sd
+
+    return format_mean_sd(mean, sd, metric)
 
 
 def _md_table(rows: list[dict[str, Any]]) -> str:
@@ -1935,7 +1935,7 @@ def results_markdown(bench: BenchmarkResults) -> str:
                 row = {"model": model}
                 for m in others:
                     row[METRIC_LABELS[m]] = (
-                        _fmt_mean_sd(sm.loc[m, "mean"], sm.loc[m, "sd"]) if m in sm.index else ""
+                        _fmt_mean_sd(sm.loc[m, "mean"], sm.loc[m, "sd"], m) if m in sm.index else ""
                     )
                 rows.append(row)
             if rows:

@@ -59,6 +59,21 @@ def robust_sd(values: np.ndarray) -> float:
     return mad if mad > 0 else float(np.std(v))
 
 
+#: metrics in the trait's units (summary.md prints them to 3 significant figures where
+#: 3 decimals would hide them: "0.000" for a trait of scale 1e-6 read as a perfect fit)
+SCALED_METRICS = ("rmse", "mae")
+
+
+def format_mean_sd(mean: float, sd: float, metric: str = "") -> str:
+    """``mean ± sd`` to 3 decimals, or to 3 significant figures for a metric in the trait's
+    units outside 0.01..1e5 (a checking helper, session 41); "n/a" where undefined."""
+    if not np.isfinite(mean):
+        return "n/a"
+    scaled = metric in SCALED_METRICS and mean != 0 and not 1e-2 <= abs(mean) < 1e5
+    fm = (lambda v: f"{v:.3g}") if scaled else (lambda v: f"{v:.3f}")
+    return f"{fm(mean)} ± {fm(sd)}" if np.isfinite(sd) else fm(mean)
+
+
 def is_collapsed(
     y_pred: np.ndarray, y_true: np.ndarray | None = None, rtol: float = COLLAPSE_RTOL
 ) -> bool:
@@ -116,7 +131,9 @@ def binary_metrics(y_true: np.ndarray, y_score: np.ndarray) -> tuple[dict[str, f
     acc = float(np.mean((y_score >= 0.5) == (y_true > 0.5)))
     if len(np.unique(y_true)) < 2:
         return {"auc": float("nan"), "accuracy": acc}, "undefined"
-    if is_collapsed(y_score):
+    # relative to the observed values' spread, as documented (an absolute 1e-6 marked RKHS
+    # collapsed with 3 cases in 150 although its scores ranked the samples; session 41)
+    if is_collapsed(y_score, y_true):
         return {"auc": float("nan"), "accuracy": acc}, "collapsed"
     return {"auc": float(roc_auc_score(y_true, y_score)), "accuracy": acc}, "ok"
 

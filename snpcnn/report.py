@@ -28,7 +28,7 @@ import pandas as pd
 from snpcnn import __version__
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
 from snpcnn.io.output import reap_stale, replace_folder, temp_sibling, usual_mode
-from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, no_information
+from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, format_mean_sd, no_information
 
 __all__ = [
     "atomic_directory",
@@ -383,12 +383,7 @@ def _mean_sd_row(results, trait: str, metric: str) -> dict[str, str]:
             continue
         mean, sd, nc = s.loc[model, "mean"], s.loc[model, "std"], int(s.loc[model, "n_collapsed"])
         count, n_folds = int(s.loc[model, "count"]), int(s.loc[model, "n_folds"])
-        if not np.isfinite(mean):
-            txt = "n/a"
-        elif np.isfinite(sd):
-            txt = f"{mean:.3f} ± {sd:.3f}"
-        else:
-            txt = f"{mean:.3f}"  # one fold: no SD
+        txt = format_mean_sd(mean, sd, metric)  # one fold: no SD
         if nc and metric in CORRELATION_METRICS:
             # correlations are undefined on constant predictions (left out of the mean);
             # R^2, RMSE and MAE are defined there and included

@@ -138,3 +138,30 @@ def test_a_shrunken_copy_of_real_predictions_is_scored_not_collapsed():
     const = (np.float32(0.37) + np.zeros(60, np.float32)).astype(np.float64)
     const += rng.integers(-3, 4, 60) * np.spacing(np.float32(0.37))
     assert regression_metrics(y, const)[1] == "collapsed"
+
+
+def test_binary_collapse_is_relative_to_the_observed_spread():
+    """binary_metrics judged "constant" against an absolute 1e-6: scores of sd 4e-7 that
+    ranked 3 cases among 150 were "collapsed" although outputs.md documents 1e-6 of the
+    observed values' robust spread (a checking helper, session 41)."""
+    y = np.zeros(50)
+    y[[3, 17]] = 1.0  # sd 0.196: the limit is 1.96e-7
+    z = 3 * y + np.linspace(0, 1, 50)
+    score = 0.02 + 5e-7 * (z - z.mean()) / z.std()  # sd 5e-7: above 1.96e-7, below 1e-6
+    m, status = binary_metrics(y, score)
+    assert status == "ok" and m["auc"] > 0.9
+    m, status = binary_metrics(y, 0.02 + 1e-8 * y)
+    assert status == "collapsed"
+
+
+def test_means_of_metrics_in_trait_units_keep_their_digits():
+    """summary.md printed RMSE 0.000 ± 0.000 for a trait of scale 1e-6 (a perfect fit, as
+    read) and 90 digits for one of scale 1e90 (a checking helper, session 41)."""
+    from snpcnn.metrics import format_mean_sd
+
+    assert format_mean_sd(1.3e-6, 2.1e-7, "rmse") == "1.3e-06 ± 2.1e-07"
+    assert format_mean_sd(4.2e89, 1e88, "mae") == "4.2e+89 ± 1e+88"
+    assert format_mean_sd(0.8123, 0.0271, "rmse") == "0.812 ± 0.027"
+    assert format_mean_sd(1.3e-6, 2.1e-7, "pearson_r") == "0.000 ± 0.000"  # r is unitless
+    assert format_mean_sd(float("nan"), 0.1, "rmse") == "n/a"
+    assert format_mean_sd(0.5, float("nan"), "rmse") == "0.500"
