@@ -333,7 +333,8 @@ class BenchmarkConfig:
                 if isinstance(d.folds, Path):
                     raise InputError(
                         f"{self.path}: dataset '{d.name}' uses the fold file {d.folds.name}, "
-                        "which has no repeats; drop --repeats or select other --datasets"
+                        "whose folds (and repeats, where it has a repeat column) all run "
+                        "together; drop --repeats or select other --datasets"
                     )
                 bad = [r for r in wanted if not 0 <= r < d.repeats]
                 if bad:

@@ -131,13 +131,21 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
             InputWarning,
             stacklevel=2,
         )
-    renumbered = [lab for lab in labels_of if lab != [str(i + 1) for i in range(len(lab))]]
+    renumbered = [
+        (r, lab) for r, lab in enumerate(labels_of) if lab != [str(i + 1) for i in range(len(lab))]
+    ]
     if renumbered:
-        lab = renumbered[0]
+        r, lab = renumbered[0]
         shown = ", ".join(f"{v} -> {i + 1}" for i, v in enumerate(lab[:4]))
+        where = ""
+        if rep_col is not None:
+            others = len(renumbered) - 1
+            where = f" of repeat {rep_levels[r]}" + (
+                f" (and of {others} other repeat(s), each in its own order)" if others else ""
+            )
         warnings.warn(
             f"{path}: the results number the folds 1..{len(lab)} in the sorted order of "
-            f"the file's labels ({shown}{', ...' if len(lab) > 4 else ''})",
+            f"the file's labels{where} ({shown}{', ...' if len(lab) > 4 else ''})",
             InputWarning,
             stacklevel=2,
         )

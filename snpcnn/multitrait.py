@@ -355,7 +355,8 @@ class MultiTraitGBLUP:
         in t moved the first's test r from 0.41 to 0.37-0.40, and one of scale 1e-6 beside
         one of 1e6 got a genetic variance of 1e-4 of its true one (a checking helper, session
         41).  ``standardize=False`` fits ``Y`` as given (the default CNN's multi-trait start,
-        whose traits are standardised already).
+        whose traits are standardised already).  ``optimizer_["nll"]`` is the -log L of the
+        standardised traits (``loglik_gain_`` is the same in any units).
 
         ``kernel``: an n x n relationship matrix of the training lines to use instead of
         the genomic one (e.g. the CNN-GP's kernel, :func:`snpcnn.training._multitrait_start`);
@@ -367,6 +368,9 @@ class MultiTraitGBLUP:
         kernel, -log L 174.2 from MT-GBLUP's estimate against 179.7 from the default start
         (on wheat, MT-GBLUP reached one optimum from 4 starts)."""
         Y = np.asarray(Y, dtype=np.float64)
+        for name in ("loo_residuals_", "loo_cell_residuals_", "dual_", "effects_", "trait_sd_"):
+            if hasattr(self, name):  # an earlier fit's: never rescaled twice (a reviewer)
+                delattr(self, name)
         if not self.standardize or Y.ndim != 2:
             return self._fit(X, Y, C, kernel, init)
         with np.errstate(all="ignore"):

@@ -1221,7 +1221,8 @@ def tune(
         else str(folds)
         if not isinstance(folds, pd.DataFrame)
         else "table",
-        "repeats": repeats,
+        # a fold file's own repeats (a repeat column) where given, else --repeats
+        "repeats": int(outer["repeat"].nunique()) if "repeat" in outer else repeats,
         "seed": seed,
         "covariates": list(covariates or []),
         # the covariates read as categorical (text, or --categorical number codes)

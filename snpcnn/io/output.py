@@ -292,6 +292,35 @@ def _lock_holder(lock: Path) -> tuple[dict | None, bytes, float]:
     return (info if isinstance(info, dict) else None), raw, age
 
 
+def _same_space(holder: dict | None, space: dict) -> bool:
+    """Whether the lock's pid can be asked here: the same host, and where both know them
+    (Linux's /proc) the same boot and PID namespace; without /proc (macOS) the host."""
+    if os.name != "posix" or holder is None or holder.get("host") != space["host"]:
+        return False  # (Windows: no liveness check, _alive says True: the age decides)
+    if not space["boot"] and not holder.get("boot"):
+        return True
+    return bool(space["boot"]) and all(holder.get(k) == space[k] for k in ("boot", "pidns"))
+
+
+def _fs_age(lock: Path, age: float) -> float:
+    """The lock's age by the file system's clock (a file written now beside it): a node whose
+    clock runs ahead of the file server's would take live locks of other nodes for stale."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".snpcnn-clock-", dir=lock.parent)
+    except OSError:
+        return age
+    try:
+        os.close(fd)
+        return os.stat(probe).st_mtime - os.stat(lock).st_mtime
+    except OSError:
+        return age
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
 def _take_over(lock: Path, judged: bytes) -> None:
     """Remove a dead run's lock, unless another process replaced it meanwhile: the lock is
     renamed aside, checked to be the one judged dead, and put back where it is not."""
@@ -356,17 +385,16 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
                 _time.sleep(0.2)
                 holder, raw, age = _lock_holder(lock)
             pid = holder.get("pid") if holder else None
-            same_space = (
-                holder is not None
-                and all(holder.get(k) == space[k] for k in ("host", "boot", "pidns"))
-                and bool(space["boot"])
-            )
+            same_space = _same_space(holder, space)
             if _HELD.get(str(lock)) == raw:
                 owned = False  # this process claimed it already: this claim is a no-op
                 break
             # our own pid but not our claim: a dead process whose pid we were given
             dead = same_space and isinstance(pid, int) and (pid == me["pid"] or not _alive(pid))
-            if dead or age > LOCK_STALE:
+            # a live process of this machine keeps its lock however long its time stamp was
+            # not refreshed (Ctrl-Z, a scheduler's suspend, a long GIL-holding call: a
+            # reviewer, session 41); the age decides only where the process cannot be asked
+            if dead or (not same_space and _fs_age(lock, age) > LOCK_STALE):
                 _take_over(lock, raw)  # a killed run's: taken over
                 continue
             who = (

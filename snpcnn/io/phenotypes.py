@@ -210,22 +210,32 @@ class _Raw:
     unstripped: list[list[str]] = field(default_factory=list)  # cells before strip()
 
 
-def _refuse_data_as_header(path: Path, first: list[str], example: str = "sample_id,TRAIT") -> None:
-    """A first line whose every column name after the first is a number is data: a table
-    without a header lost its first sample to the column names, silently ('775,1.67' gave
-    a trait named '1.67' and 598 samples; a checking helper, session 41)."""
+def _refuse_data_as_header(
+    path: Path, first: list[str], example: str = "sample_id,TRAIT", given: Sequence[str] = ()
+) -> None:
+    """A first line that is data: a table without a header lost its first sample to the
+    column names, silently ('775,1.67' gave a trait named '1.67' and 598 samples; a checking
+    helper, session 41).  Data where every name after the first is a number and either the
+    first is a number too ('775,3') or a name is not a whole number ('1.67'); a header of
+    years or numbered environments after an id column's name ('Taxa,2019,2020', 'Line 1
+    2') is one, and so is a line naming a column the caller asked for (a reviewer)."""
+    if any(g and g in first for g in given):
+        return
     names = [t for t in first[1:] if t.strip()]
-    if names and all(_parse_number(t) is not None for t in names):
-        shown = ", ".join(first[:3]) + (", ..." if len(first) > 3 else "")
-        raise InputError(
-            f"{path}: line 1 ({shown}) looks like data, not a header: every column name after "
-            f"'{first[0]}' is a number; add a first line naming the columns (e.g. "
-            f"{example}), or, if the numbers are names (years), start them with a letter "
-            "(Y2019)"
-        )
+    if not names or not all(_parse_number(t) is not None for t in names):
+        return
+    whole = all(float(_parse_number(t)).is_integer() for t in names)
+    if whole and _parse_number(first[0]) is None:
+        return
+    shown = ", ".join(first[:3]) + (", ..." if len(first) > 3 else "")
+    raise InputError(
+        f"{path}: line 1 ({shown}) looks like data, not a header: every column name after "
+        f"'{first[0]}' is a number; add a first line naming the columns (e.g. {example}), or, "
+        "if the numbers are names (years), start them with a letter (Y2019)"
+    )
 
 
-def _read_raw(path: Path, sep: str | None) -> _Raw:
+def _read_raw(path: Path, sep: str | None, given: Sequence[str] = ()) -> _Raw:
     lines = _read_lines(path)
     if not lines:
         raise InputError(
@@ -273,7 +283,7 @@ def _read_raw(path: Path, sep: str | None) -> _Raw:
             has_header = False
     fam = path.name.lower().removesuffix(".gz").endswith(".fam")
     if has_header and not fam and first0 not in ("fid", "iid", *ID_COLUMN_NAMES):
-        _refuse_data_as_header(path, first)
+        _refuse_data_as_header(path, first, given=given)
     if fam:
         if len(first) != len(FAM_COLUMNS):
             raise InputError(
@@ -357,19 +367,32 @@ def _find_id_column(raw: _Raw, id_column: str | None, optional: bool = False) ->
     return 0
 
 
-def _check_names(raw: _Raw, wanted: Sequence[str], what: str, available: list[str]) -> None:
+def _check_names(
+    raw: _Raw,
+    wanted: Sequence[str],
+    what: str,
+    available: list[str],
+    id_name: str = "",
+    id_given: bool = False,
+) -> None:
     ids = [w for w in wanted if w in raw.header and w not in available]
     if ids:
-        why = (
-            ""
-            if ids[0].lower() in ID_COLUMN_NAMES
-            else " (the first column: none is named sample_id, IID or id)"
-        )
-        raise InputError(
-            f"{raw.path}: '{ids[0]}' is the sample id column{why}, not a {what} column; "
-            "name the id column sample_id, or give its name with --id-column (id_column= in "
-            "Python)"
-        )
+        w = ids[0]
+        # the reason it is an id, and the fix that helps (the message advised naming the id
+        # column sample_id where it was, or where w is PLINK's FID: a reviewer, session 41)
+        if w != id_name:
+            said = "is PLINK's family id (FID) column"
+            fix = f"choose another {what}"
+        elif id_given or w.lower() in ID_COLUMN_NAMES:
+            said = "is the sample id column" + (" (--id-column)" if id_given else "")
+            fix = f"choose another {what}"
+        else:
+            said = "is taken as the sample id column (the first column: none is named sample_id, IID or id)"
+            fix = (
+                "name the id column sample_id, or give its name with --id-column (id_column= "
+                "in Python)"
+            )
+        raise InputError(f"{raw.path}: '{w}' {said}, not a {what} column; {fix}")
     missing = [w for w in wanted if w not in raw.header]
     if missing:
         raise InputError(
@@ -717,7 +740,8 @@ def _read_one(
     """Read one file; ``covariates=None`` means all non-id columns are covariates.
     ``labels`` are text columns kept as they are (those absent from this file are an error,
     or skipped with ``in_file_only``)."""
-    raw = _read_raw(path, sep)
+    given = [id_column or "", *(traits or ()), *(covariates or ()), *labels]
+    raw = _read_raw(path, sep, given)
     id_idx = _find_id_column(raw, id_column, optional=id_optional)
     id_name = raw.header[id_idx]
     skip = {id_name}
@@ -725,21 +749,42 @@ def _read_one(
         skip.add(next(h for h in raw.header if h.upper() == "FID"))
     available = [h for h in raw.header if h not in skip]
     if not in_file_only:
-        _check_names(raw, labels, "--groups", available)
+        _check_names(
+            raw,
+            labels,
+            "--groups",
+            available,
+            id_name,
+            id_column is not None and id_column.lower() == id_name.lower(),
+        )
     labels = [c for c in labels if c in available]
     if covariates is None:
         covariates = [
             h for h in available if (traits is None or h not in traits) and h not in labels
         ]
     covariates = list(dict.fromkeys(covariates))
-    _check_names(raw, covariates, "covariate", available)
+    _check_names(
+        raw,
+        covariates,
+        "covariate",
+        available,
+        id_name,
+        id_column is not None and id_column.lower() == id_name.lower(),
+    )
     auto_traits = traits is None
     if traits is None:
         traits = [h for h in available if h not in covariates and h not in labels]
         if raw.header == list(FAM_COLUMNS):  # a .fam: parents and sex are no traits
             traits = [h for h in traits if h == "phenotype"]
     traits = list(dict.fromkeys(traits))
-    _check_names(raw, traits, "trait", available)
+    _check_names(
+        raw,
+        traits,
+        "trait",
+        available,
+        id_name,
+        id_column is not None and id_column.lower() == id_name.lower(),
+    )
     labels = [c for c in labels if c not in traits and c not in covariates]
     both = [t for t in traits if t in covariates]
     if both:
@@ -875,9 +920,11 @@ def _read_one(
             texts = [t.strip() for t, m, v in zip(tokens, miss, nums) if not m and v is None]
             comma = [t for t in texts if _DECIMAL_COMMA.match(t)]
             if comma and n_numbers + len(comma) > n_present / 2:
+                i = next(k for k, t in enumerate(tokens) if t.strip() == comma[0])
                 raise InputError(
-                    f"{path}: covariate '{cov}' holds numbers with a decimal comma (e.g. "
-                    f"'{comma[0]}'); write them with a decimal point (e.g. "
+                    f"{path} line {raw.line_numbers[i]}: covariate '{cov}' holds numbers with "
+                    f"a decimal comma (e.g. '{comma[0]}' for sample '{ids[i]}'); write them "
+                    "with a decimal point (e.g. "
                     f"'{comma[0].replace(',', '.')}'), as a CSV export in an English locale "
                     "does (or, if it is a factor, --categorical COL; categorical=[...] in "
                     "Python)"

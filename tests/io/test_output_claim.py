@@ -135,3 +135,19 @@ def test_fit_refuses_a_busy_out_before_reading_anything(tmp_path):
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "is writing its results there" in r.output.strip().splitlines()[-1]
     assert not out.exists()
+
+
+def test_a_live_run_keeps_its_lock_however_old_its_time_stamp(tmp_path):
+    """A process of this machine that is alive (stopped with Ctrl-Z, or in a long call that
+    holds the GIL) lost its lock after 2 minutes without a refresh (a reviewer, session 41)."""
+    from snpcnn.io.output import LOCK_STALE
+
+    out = tmp_path / "res"
+    child, lock = _other_process_lock(out)
+    try:
+        _age(lock, LOCK_STALE + 60)
+        with pytest.raises(InputError, match=f"process {child.pid}"):
+            claim(out, "fit")
+    finally:
+        child.kill()
+        child.wait()

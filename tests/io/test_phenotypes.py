@@ -483,6 +483,17 @@ def test_a_table_without_a_header_is_refused_not_read_one_sample_short(tmp_path)
     years = tmp_path / "years.csv"  # numbers as trait names after an id column's name
     years.write_text("sample_id,2019\na,1\nb,2\n")
     assert read_phenotypes(years).traits == ["2019"]
+    # whole numbers after any name are a header (years, numbered environments: a reviewer)
+    taxa = tmp_path / "taxa.csv"
+    taxa.write_text("Taxa,2019,2020\na,1.5,2\nb,2,3\n")
+    assert read_phenotypes(taxa).traits == ["2019", "2020"]
+    counts = tmp_path / "counts.csv"  # an id and a whole number: data
+    counts.write_text("775,3\n776,2\n")
+    with pytest.raises(InputError, match="looks like data"):
+        read_phenotypes(counts)
+    asked = tmp_path / "asked.csv"  # a name the caller asked for: a header
+    asked.write_text("Line,1.5\na,1\nb,2\n")
+    assert read_phenotypes(asked, id_column="Line").traits == ["1.5"]
 
 
 def test_id_column_names_the_covariate_files_id_too(tmp_path):
@@ -492,7 +503,9 @@ def test_id_column_names_the_covariate_files_id_too(tmp_path):
     ph.write_text("Animal,y\na,1\nb,2\nc,3\n")
     cov = tmp_path / "c.csv"
     cov.write_text("sex,Animal,litter\nM,a,1\nF,b,2\nM,c,1\n")
-    with pytest.raises(InputError, match=r"'sex' is the sample id column \(the first column.*--id"):
+    with pytest.raises(
+        InputError, match=r"'sex' is taken as the sample id column \(the first column.*--id"
+    ):
         read_phenotypes(ph, traits=["y"], covariates=["sex"], covariates_path=cov)
     # the fix the message names works: before session 41 the phenotype file's id_column was
     # not used for the covariate file
@@ -509,3 +522,26 @@ def test_rows_of_delimiters_only_are_skipped_like_blank_lines(tmp_path):
     f.write_text("sample_id,y,z\na,1,2\n,,\nb,2,3\n,,\n")
     got = read_phenotypes(f)
     assert list(got.table.index) == ["a", "b"] and got.table["z"].tolist() == [2.0, 3.0]
+
+
+def test_an_id_column_asked_for_as_a_trait_gets_the_fix_that_helps(tmp_path):
+    """The message advised naming the id column sample_id where it was so named, or where the
+    column was PLINK's FID (a reviewer, session 41)."""
+    plink = tmp_path / "p.pheno"
+    plink.write_text("FID IID age y\nf1 a 30 1\nf2 b 31 2\nf3 c 29 3\n")
+    with pytest.raises(
+        InputError,
+        match=r"'FID' is PLINK's family id \(FID\) column, not a covariate column; choose another covariate",
+    ):
+        read_phenotypes(plink, traits=["y"], covariates=["FID", "age"])
+    named = tmp_path / "n.csv"
+    named.write_text("sample_id,y\na,1\nb,2\n")
+    with pytest.raises(
+        InputError,
+        match=r"'sample_id' is the sample id column, not a trait column; choose another trait$",
+    ):
+        read_phenotypes(named, traits=["sample_id"])
+    given = tmp_path / "g.csv"
+    given.write_text("y,Line\n1,a\n2,b\n")
+    with pytest.raises(InputError, match=r"'Line' is the sample id column \(--id-column\)"):
+        read_phenotypes(given, id_column="Line", traits=["Line"])
