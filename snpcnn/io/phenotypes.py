@@ -929,25 +929,23 @@ def _read_one(
                     "does (or, if it is a factor, --categorical COL; categorical=[...] in "
                     "Python)"
                 )
-            marks = set(texts)
-            if n_numbers and len(marks) == 1 and not any(ch.isalnum() for ch in texts[0]):
+            mark = len(set(texts)) == 1 and not any(ch.isalnum() for ch in texts[0])
+            # mostly numbers: a typo, not a categorical covariate (its levels would be every
+            # distinct number); or numbers and one placeholder, a missing-value mark
+            if (n_numbers and mark) or n_numbers > n_present / 2:
                 i = next(i for i, (m, v) in enumerate(zip(miss, nums)) if not m and v is None)
+                fix = (
+                    f"'{texts[0]}' ({len(texts)} samples, e.g. '{ids[i]}'); if it marks "
+                    "missing values, leave those cells empty or write NA"
+                    if mark
+                    else f"'{tokens[i]}' for sample '{ids[i]}'; fix the value or leave the "
+                    "cell empty for missing"
+                )
                 raise InputError(
                     f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
-                    f"'{texts[0]}' ({len(texts)} samples, e.g. '{ids[i]}'); if it marks missing "
-                    "values, leave those cells empty or write NA (if the covariate is a "
-                    "factor: --categorical COL; categorical=[...] in Python)"
+                    f"{fix} (a covariate whose values are codes or a factor: --categorical "
+                    "COL, or categorical=[...] in Python)"
                 )
-        if not numeric and cov not in categorical and n_numbers > n_present / 2:
-            # mostly numbers: a typo, not a categorical covariate (its levels would be every
-            # distinct number)
-            i = next(i for i, (m, v) in enumerate(zip(miss, nums)) if not m and v is None)
-            raise InputError(
-                f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
-                f"'{tokens[i]}' for sample '{ids[i]}'; fix the value or leave the cell empty "
-                "for missing (a covariate whose numbers are codes: --categorical COL, or "
-                "categorical=[...] in Python)"
-            )
         if numeric and cov not in categorical:
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
         else:
