@@ -42,6 +42,10 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     """
     path = Path(path)
     try:
+        # blank lines and '#' comments before the header are skipped (the delimiter sniffer
+        # failed on them), and a byte-order mark is dropped (with a quoted header it failed:
+        # a reviewer, session 41)
+        head = _lines_before_header(path)
         # keep_default_na=False: an id 'NA' stays text, an empty cell is ''; blank lines are
         # kept (then dropped below) so that each row knows its line in the file
         table = pd.read_csv(
@@ -51,6 +55,8 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
+            skiprows=head,
+            encoding="utf-8-sig",
         )
     except UnicodeDecodeError as exc:
         from snpcnn.io._checks import not_utf8
@@ -75,7 +81,7 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         _refuse_data_as_header(
             path, first, "sample_id,fold"
         )  # "'775' has no fold", of line 1 (session 41)
-    line = pd.Series(np.arange(len(table)) + 2, index=table.index)  # the header is line 1
+    line = pd.Series(np.arange(len(table)) + 2 + head, index=table.index)  # header: head + 1
     # a blank line, or one of delimiters only (an Excel export's trailing ',,' rows): no
     # row (they gave a traceback: two NaN ids were "duplicates" found nowhere; a checking
     # helper, session 41)
@@ -164,6 +170,26 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     if all(lab == labels_of[0] for lab in labels_of):
         out.attrs["fold_labels"] = labels_of[0]
     return out
+
+
+def _lines_before_header(path: Path) -> int:
+    """How many blank or '#' comment lines come before a fold table's header (0 where the
+    file cannot be read here: pandas then gives its own error)."""
+    import gzip
+
+    try:
+        with open(path, "rb") as fh:
+            zipped = fh.read(2) == b"\x1f\x8b"
+        opener = gzip.open if zipped else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            for k, text in enumerate(fh):
+                if text.strip() and not text.lstrip().startswith("#"):
+                    return k
+                if k > 1000:
+                    break
+    except (OSError, EOFError, zlib.error):
+        pass
+    return 0
 
 
 _ID_NAMES = ("sample_id", "iid", "id")

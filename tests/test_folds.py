@@ -136,3 +136,24 @@ def test_fold_tables_as_spreadsheets_write_them(tmp_path):
     u16.write_text(BASE8, encoding="utf-16")
     with pytest.raises(InputError, match=r"UTF-16 text .*iconv -f UTF-16"):
         read_folds(u16, IDS8)
+
+
+def test_fold_tables_with_a_bom_a_quoted_header_comments_or_leading_blank_lines(tmp_path):
+    """The delimiter sniffer failed on a leading blank or '#' line, and on a byte-order mark
+    before a quoted header (a reviewer, session 41); line numbers count the skipped lines."""
+    import gzip
+
+    want = [1, 2] * 4
+    bomq = tmp_path / "bomq.csv"
+    bomq.write_bytes(
+        b"\xef\xbb\xbf" + BASE8.replace("sample_id,fold", '"sample_id","fold"').encode()
+    )
+    assert read_folds(bomq, IDS8)["fold"].tolist() == want
+    lead = _fold_file(tmp_path, "lead.csv", "\n# folds of 2024\n\n" + BASE8)
+    assert read_folds(lead, IDS8)["fold"].tolist() == want
+    bad = _fold_file(tmp_path, "bad.csv", "# folds\n" + BASE8.replace("s3,2", "s3,x"))
+    with pytest.raises(InputError, match=r"line 6: sample 's3' has fold 'x'"):
+        read_folds(bad, IDS8)
+    gz = tmp_path / "lead.csv.gz"
+    gz.write_bytes(gzip.compress(lead.read_bytes()))
+    assert read_folds(gz, IDS8)["fold"].tolist() == want
