@@ -59,7 +59,7 @@ from snpcnn.cv import FIXED_NAME, GENOMIC_METRIC, TRAIN_DEFAULTS
 from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.executor import UnitStore, content_hash, serial_execution, to_json
 from snpcnn.io.output import replace_folder
-from snpcnn.metrics import paired_difference
+from snpcnn.metrics import format_mean_sd, paired_difference
 from snpcnn.report import atomic_write_text, safe_name
 from snpcnn.training import LINEAR_INITS
 
@@ -1782,12 +1782,6 @@ def _finish(partial: Path, out: Path, force: bool) -> None:
 
 
 # ---------------------------------------------------------------------- outputs
-def _fmt_mean_sd(mean: float, sd: float, metric: str = "") -> str:
-    from snpcnn.metrics import format_mean_sd
-
-    return format_mean_sd(mean, sd, metric)
-
-
 def _md_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
@@ -1821,11 +1815,11 @@ def headline_table(bench: BenchmarkResults, dataset: str, trait: str) -> list[di
     for x in s.itertuples():
         row = {
             "model": x.model,
-            f"{label} (mean ± sd)" + (", total" if len(gs) else ""): _fmt_mean_sd(x.mean, x.sd),
+            f"{label} (mean ± sd)" + (", total" if len(gs) else ""): format_mean_sd(x.mean, x.sd),
         }
         if len(gs):
             row["genomic r (mean ± sd)"] = (
-                _fmt_mean_sd(gs.loc[x.model, "mean"], gs.loc[x.model, "sd"])
+                format_mean_sd(gs.loc[x.model, "mean"], gs.loc[x.model, "sd"])
                 if x.model in gs.index
                 else ""
             )
@@ -1936,7 +1930,9 @@ def results_markdown(bench: BenchmarkResults) -> str:
                 row = {"model": model}
                 for m in others:
                     row[METRIC_LABELS[m]] = (
-                        _fmt_mean_sd(sm.loc[m, "mean"], sm.loc[m, "sd"], m) if m in sm.index else ""
+                        format_mean_sd(sm.loc[m, "mean"], sm.loc[m, "sd"], m)
+                        if m in sm.index
+                        else ""
                     )
                 rows.append(row)
             if rows:

@@ -495,6 +495,9 @@ class Executor:
         warm-up task per worker, while this process still prepares the units: the
         first units then find them loaded.  Only imports: a unit's result never
         depends on them (units already share their worker processes).
+    warm_limit : int, optional
+        No more warm-up tasks than this (the run's tasks, where known; default one a
+        worker).
 
     Ray starts in the background (:meth:`start`, or entering the context): a local
     Ray takes seconds to start, and this process meanwhile loads the data and builds
@@ -511,6 +514,7 @@ class Executor:
         threads: int | None = None,
         max_retries: int = 3,
         warm: Sequence[str] = (),
+        warm_limit: int | None = None,
         resumable: bool = True,
     ):
         #: whether the command keeps finished units for ``--resume`` (benchmark, tune; not
@@ -533,8 +537,7 @@ class Executor:
         self.threads = int(threads) if threads else max(1, int(cpus))
         self.max_retries = int(max_retries)
         self.warm = tuple(warm)
-        #: no more warm-up tasks than this (the run's tasks, where known; None: one a worker)
-        self.warm_limit: int | None = None
+        self.warm_limit = warm_limit
         self._ray = None
         self._started = False
         self._shared: dict[int, tuple[Any, Any]] = {}
@@ -1089,9 +1092,9 @@ def start_early(
     --workers 3`` warmed 3 TensorFlow workers, 3.9 GB, for 2 folds: session 40)."""
     if workers is None and ray_address is None:
         return None
-    ex = Executor(workers, ray_address, threads=threads or None, warm=warm)
-    ex.warm_limit = units
-    return ex.start()
+    return Executor(
+        workers, ray_address, threads=threads or None, warm=warm, warm_limit=units
+    ).start()
 
 
 def _cv_fold_task(unit: Unit, genotypes, phenotypes) -> dict:

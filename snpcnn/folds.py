@@ -78,9 +78,8 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
     if first[0].lower() not in _ID_NAMES:
         from snpcnn.io.phenotypes import _refuse_data_as_header
 
-        _refuse_data_as_header(
-            path, first, "sample_id,fold"
-        )  # "'775' has no fold", of line 1 (session 41)
+        # a headerless file said "'775' has no fold" of the sample on line 1 (session 41)
+        _refuse_data_as_header(path, first, "sample_id,fold")
     line = pd.Series(np.arange(len(table)) + 2 + head, index=table.index)  # header: head + 1
     # a blank line, or one of delimiters only (an Excel export's trailing ',,' rows): no
     # row (they gave a traceback: two NaN ids were "duplicates" found nowhere; a checking

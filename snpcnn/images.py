@@ -1071,6 +1071,24 @@ def _optimizer(learning_rate: float, schedule: str, total_steps: int):
     )
 
 
+def input_readers(model) -> list:
+    """The layers of a one-input functional model that read its input directly."""
+    import keras
+
+    source = model.inputs[0]
+    readers = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            tensors = keras.tree.flatten(layer.input)
+        except (AttributeError, ValueError):  # a shared layer: not an input consumer here
+            continue
+        if any(t is source for t in tensors):
+            readers.append(layer)
+    return readers
+
+
 def add_augmentation(model, augmentation):
     """Insert an augmentation layer right after a model's input (a flat copy of the graph).
 
@@ -1093,17 +1111,7 @@ def add_augmentation(model, augmentation):
 
     if len(model.inputs) != 1:
         raise InputError(f"add_augmentation: model {model.name!r} must have exactly one input")
-    source = model.inputs[0]
-    consumers = set()
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        try:
-            tensors = keras.tree.flatten(layer.input)
-        except (AttributeError, ValueError):  # a shared layer: not an input consumer here
-            continue
-        if any(t is source for t in tensors):
-            consumers.add(layer.name)
+    consumers = {layer.name for layer in input_readers(model)}
     cache: dict[str, Any] = {}
 
     def _call(layer, *args, **kwargs):

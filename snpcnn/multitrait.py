@@ -312,6 +312,10 @@ def _cg_tolerance(tol: float, Se: np.ndarray) -> float:
     return float(tol) * min(1.0, max(ratio, 1e-4))
 
 
+#: fitted arrays with one column per trait, in the traits' units
+_PER_TRAIT = ("dual_", "effects_", "loo_residuals_", "loo_cell_residuals_")
+
+
 class MultiTraitGBLUP:
     """Multi-trait GBLUP with ML-estimated genetic and residual covariance matrices.
 
@@ -368,7 +372,7 @@ class MultiTraitGBLUP:
         kernel, -log L 174.2 from MT-GBLUP's estimate against 179.7 from the default start
         (on wheat, MT-GBLUP reached one optimum from 4 starts)."""
         Y = np.asarray(Y, dtype=np.float64)
-        for name in ("loo_residuals_", "loo_cell_residuals_", "dual_", "effects_", "trait_sd_"):
+        for name in (*_PER_TRAIT, "trait_sd_"):
             if hasattr(self, name):  # an earlier fit's: never rescaled twice (a reviewer)
                 delattr(self, name)
         if not self.standardize or Y.ndim != 2:
@@ -384,7 +388,7 @@ class MultiTraitGBLUP:
         self.coef_ = [c * sd[j] for j, c in enumerate(self.coef_)]
         self.Sg_ = self.Sg_ * np.outer(sd, sd)
         self.Se_ = self.Se_ * np.outer(sd, sd)
-        for name in ("dual_", "effects_", "loo_residuals_", "loo_cell_residuals_"):
+        for name in _PER_TRAIT:
             if hasattr(self, name):
                 setattr(self, name, getattr(self, name) * sd)
         if hasattr(self, "alpha_"):  # V^-1 r in the standardised units (V and r scale alike)

@@ -32,6 +32,7 @@ is exactly ``h2``, and ``e ~ N(0, 1 - h2)``; the expected phenotypic variance is
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import shutil
@@ -89,7 +90,6 @@ def _one_blas_thread(fn):
     the same bits whatever the machine's thread count (`x @ b` and `lstsq` changed y in the
     16th digit between 1 and 2 threads, so a benchmark resumed with other --threads
     recomputed its folds: a checking helper, session 41)."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -259,19 +259,11 @@ def conv_base(model, layer: str | int | None = None, *, name: str = "base"):
 def _leading_augmentation(model):
     """The ``augment`` layer that :func:`snpcnn.images.add_augmentation` put right after a
     one-input model's input (its only reader), or None."""
+    from snpcnn.images import input_readers
+
     if len(getattr(model, "inputs", None) or ()) != 1:
         return None
-    source = model.inputs[0]
-    readers = []
-    for lyr in model.layers:
-        if lyr.__class__.__name__ == "InputLayer":
-            continue
-        try:
-            tensors = _keras().tree.flatten(lyr.input)
-        except (AttributeError, ValueError):
-            continue
-        if any(t is source for t in tensors):
-            readers.append(lyr)
+    readers = input_readers(model)
     if len(readers) == 1 and readers[0].name == "augment":
         return readers[0]
     return None

@@ -619,7 +619,9 @@ def test_select_repeats_runs_a_slice_with_the_full_runs_folds(tiny_dir):
 
 def test_select_repeats_refuses_a_fold_file(example_data):
     cfg = load_config(CONFIGS / "wheat.toml")
-    with pytest.raises(InputError, match="uses the fold file wheat_cv_folds.csv, whose folds .* all run together"):
+    with pytest.raises(
+        InputError, match="uses the fold file wheat_cv_folds.csv, whose folds .* all run together"
+    ):
         cfg.select(repeats=[0])
 
 

@@ -575,8 +575,7 @@ def test_no_more_workers_are_warmed_than_the_run_has_tasks():
             return Remote()
 
     for limit, want in ((None, 3), (2, 2), (5, 3), (0, 1)):
-        ex = Executor(workers=3, warm=("colorsys",))
-        ex.warm_limit = limit
+        ex = Executor(workers=3, warm=("colorsys",), warm_limit=limit)
         ex._ray = FakeRay()
         ex._submit_warm()
         assert ex._ray.submitted == want == len(ex._warm_refs), (limit, ex._ray.submitted)

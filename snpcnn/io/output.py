@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
 import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,8 +194,6 @@ def _alive(pid: int) -> bool:
 
 def _size_and_age(path: Path) -> tuple[int, float]:
     """Bytes in ``path`` and seconds since anything in it last changed."""
-    import time
-
     total, newest = 0, os.lstat(path).st_mtime
     for root, _dirs, files in os.walk(path):
         for f in files:
@@ -277,12 +278,9 @@ def _process_space() -> dict:
 def _lock_holder(lock: Path) -> tuple[dict | None, bytes, float]:
     """A lock file's content (host, pid, command, started, ...; None if unreadable), its
     bytes and its age in seconds (inf where it is gone)."""
-    import json
-    import time as _time
-
     try:
         raw = lock.read_bytes()
-        age = _time.time() - os.stat(lock).st_mtime
+        age = time.time() - os.stat(lock).st_mtime
     except OSError:
         return None, b"", float("inf")
     try:
@@ -305,8 +303,6 @@ def _same_space(holder: dict | None, space: dict) -> bool:
 def _fs_age(lock: Path, age: float) -> float:
     """The lock's age by the file system's clock (a file written now beside it): a node whose
     clock runs ahead of the file server's would take live locks of other nodes for stale."""
-    import tempfile
-
     try:
         fd, probe = tempfile.mkstemp(prefix=".snpcnn-clock-", dir=lock.parent)
     except OSError:
@@ -351,10 +347,6 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
     :data:`LOCK_STALE` seconds (a run killed on another machine of a shared file system, or
     in another container).  Folders created here for the lock are removed again on release
     if still empty.  Returns the release function (idempotent)."""
-    import json
-    import threading
-    import time as _time
-
     dst = Path(os.path.abspath(os.fspath(dst)))
     made: list[Path] = []
     anc = dst.parent
@@ -370,7 +362,7 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
         **space,
         "pid": os.getpid(),
         "command": command,
-        "started": _time.strftime("%Y-%m-%d %H:%M:%S"),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     mine = json.dumps(me).encode("utf-8")
     owned = True
@@ -382,7 +374,7 @@ def claim(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"
             if age == float("inf"):
                 continue  # removed meanwhile: try again
             if holder is None and age < 2.0:  # being written this instant: look again
-                _time.sleep(0.2)
+                time.sleep(0.2)
                 holder, raw, age = _lock_holder(lock)
             pid = holder.get("pid") if holder else None
             same_space = _same_space(holder, space)
@@ -460,13 +452,3 @@ def _remove_empty(made: list[Path]) -> None:
     for d in made:
         with contextlib.suppress(OSError):
             d.rmdir()
-
-
-@contextlib.contextmanager
-def claimed(dst: str | os.PathLike, command: str = "snpcnn", option: str = "--out"):
-    """:func:`claim` ``dst`` for the duration of a ``with`` block."""
-    release = claim(dst, command, option)
-    try:
-        yield
-    finally:
-        release()

@@ -748,43 +748,27 @@ def _read_one(
     if id_name.lower() == "iid" and "FID" in [h.upper() for h in raw.header]:
         skip.add(next(h for h in raw.header if h.upper() == "FID"))
     available = [h for h in raw.header if h not in skip]
+    id_given = id_column is not None and id_column.lower() == id_name.lower()
+
+    def check(wanted: Sequence[str], what: str) -> None:
+        _check_names(raw, wanted, what, available, id_name, id_given)
+
     if not in_file_only:
-        _check_names(
-            raw,
-            labels,
-            "--groups",
-            available,
-            id_name,
-            id_column is not None and id_column.lower() == id_name.lower(),
-        )
+        check(labels, "--groups")
     labels = [c for c in labels if c in available]
     if covariates is None:
         covariates = [
             h for h in available if (traits is None or h not in traits) and h not in labels
         ]
     covariates = list(dict.fromkeys(covariates))
-    _check_names(
-        raw,
-        covariates,
-        "covariate",
-        available,
-        id_name,
-        id_column is not None and id_column.lower() == id_name.lower(),
-    )
+    check(covariates, "covariate")
     auto_traits = traits is None
     if traits is None:
         traits = [h for h in available if h not in covariates and h not in labels]
         if raw.header == list(FAM_COLUMNS):  # a .fam: parents and sex are no traits
             traits = [h for h in traits if h == "phenotype"]
     traits = list(dict.fromkeys(traits))
-    _check_names(
-        raw,
-        traits,
-        "trait",
-        available,
-        id_name,
-        id_column is not None and id_column.lower() == id_name.lower(),
-    )
+    check(traits, "trait")
     labels = [c for c in labels if c not in traits and c not in covariates]
     both = [t for t in traits if t in covariates]
     if both:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from snpcnn.cli import main
 from snpcnn.errors import InputError
-from snpcnn.io.output import claim, claimed
+from snpcnn.io.output import claim
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pids are POSIX")
 
@@ -113,11 +113,12 @@ def test_a_dead_processes_lock_with_our_pid_is_not_taken_for_ours(tmp_path):
 
 def test_a_claim_in_a_new_folder_leaves_no_folder_when_released(tmp_path):
     out = tmp_path / "a" / "b" / "res"
-    with claimed(out, "fit"):
-        assert (tmp_path / "a" / "b" / ".res.lock").exists()
-        # the same process claiming again (a nested call) neither fails nor releases
-        claim(out, "fit")()
-        assert (tmp_path / "a" / "b" / ".res.lock").exists()
+    release = claim(out, "fit")
+    assert (tmp_path / "a" / "b" / ".res.lock").exists()
+    # the same process claiming again (a nested call) neither fails nor releases
+    claim(out, "fit")()
+    assert (tmp_path / "a" / "b" / ".res.lock").exists()
+    release()
     assert not (tmp_path / "a").exists()
 
 
