@@ -13,6 +13,7 @@ and the VCF it was made from give the same container (tested).
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -75,6 +76,29 @@ def _decode(
     return dos
 
 
+#: htslib's default log level (HTS_LOG_WARNING), set back after a read
+_HTSLIB_DEFAULT_LOG = 3
+
+
+def _htslib_quiet(read):
+    """Run ``read`` with htslib's own messages off: every failure it reports (a cut block, a
+    bad header) reaches the user as the reader's one-line error, not as ``[E::bgzf_read]``
+    lines before it."""
+
+    @functools.wraps(read)
+    def quiet(*args, **kwargs):
+        from cyvcf2.cyvcf2 import set_htslib_log_level
+
+        set_htslib_log_level(0)
+        try:
+            return read(*args, **kwargs)
+        finally:
+            set_htslib_log_level(_HTSLIB_DEFAULT_LOG)
+
+    return quiet
+
+
+@_htslib_quiet
 def read_bcf(
     path: str | os.PathLike,
     *,
@@ -116,7 +140,10 @@ def read_bcf(
     try:
         reader = VCF(str(path), lazy=True)
     except Exception as exc:  # htslib reports through OSError / generic Exception
-        raise InputError(f"{path}: not a readable BCF ({exc})") from None
+        raise InputError(
+            f"{path}: not a readable BCF ({exc}); if the file was cut short or damaged in a "
+            "copy, get a complete one"
+        ) from None
     try:
         samples = np.asarray(reader.samples, dtype=object)
         if len(samples) == 0:

@@ -106,7 +106,7 @@ def test_bcf_named_vcf_gz_is_read_as_bcf(cases, tmp_path):
     assert read_genotypes(disguised, cache=False).report["format"] == "bcf"
 
 
-def test_bcf_errors_are_one_line(cases, tmp_path):
+def test_bcf_errors_are_one_line(cases, tmp_path, capfd):
     bcf = to_bcf(cases / "sample.vcf", tmp_path / "x.bcf")
     raw = bcf.read_bytes()
     body = gzip.decompress(raw)
@@ -115,6 +115,14 @@ def test_bcf_errors_are_one_line(cases, tmp_path):
     with pytest.raises(InputError, match="damaged BCF|not a readable BCF") as e:
         read_bcf(cut)
     assert "\n" not in str(e.value)
+    # the compressed file cut short: htslib's own "[E::bgzf_read]" lines are not printed
+    capfd.readouterr()
+    short = tmp_path / "short.bcf"
+    short.write_bytes(raw[:-30])
+    with pytest.raises(InputError, match="not a readable BCF.*cut short") as e:
+        read_bcf(short)
+    assert "\n" not in str(e.value)
+    assert capfd.readouterr().err == ""
     garbage = tmp_path / "g.bcf"
     garbage.write_bytes(b"BCF\x02\x02garbage")
     with pytest.raises(InputError, match="not a readable BCF"):
