@@ -117,6 +117,12 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         rep_levels = np.unique(reps.to_numpy())
     sample_ids = np.asarray(sample_ids).astype(str)
     used = set(sample_ids)
+    head = str(id_col).strip()
+    if head in used and head not in set(ids):  # 'A775,1' was read as the column names
+        raise InputError(
+            f"{path}: its header ({id_col}, {fold_col}) looks like data, not a header: "
+            f"'{head}' is a sample; add a first line naming the columns (e.g. sample_id,fold)"
+        )
     parts, labels_of = [], []
     for r, level in enumerate(rep_levels):
         here = (reps == level).to_numpy()

@@ -1115,6 +1115,25 @@ def _transposed_hint(genotypes: Any, pheno_ids: Sequence[str]) -> str:
     )
 
 
+def _refuse_sample_as_header(
+    phenotypes: Phenotypes, geno_ids: set, pheno_ids: set, geno_src: str, pheno_src: str
+) -> None:
+    """A file without a header line whose first line was read as one (text ids and whole
+    numbers, ``A1234,3``, pass the reader's checks): the id column's name is then a sample of
+    the genotype file, and that sample's trait values were taken for column names."""
+    info = phenotypes.info or {}
+    name = info.get("id_column")
+    if not info.get("header") or name is None or str(name) not in geno_ids:
+        return
+    if str(name) in pheno_ids:
+        return  # the sample is also a data row: the first line is a header after all
+    names = ", ".join([str(name), *phenotypes.traits[:3]])
+    raise InputError(
+        f"{pheno_src}: line 1 ({names}) looks like data, not a header: '{name}' is a sample "
+        f"of {geno_src}; add a first line naming the columns (e.g. sample_id,TRAIT)"
+    )
+
+
 def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None = None) -> Alignment:
     """Match genotype rows with phenotype rows by sample id.
 
@@ -1163,6 +1182,7 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
         if len(dup):
             raise InputError(f"sample id '{dup.iloc[0]}' occurs more than once in {src}")
     pheno_ids = [str(s) for s in phenotypes.table.index]
+    _refuse_sample_as_header(phenotypes, set(geno_ids), set(pheno_ids), geno_src, pheno_src)
     pos = phenotypes.table.index.get_indexer(pd.Index(geno_ids, dtype=object))
     geno_index = np.flatnonzero(pos >= 0).astype(np.int64)
     n_both = len(geno_index)

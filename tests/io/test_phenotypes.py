@@ -496,6 +496,31 @@ def test_a_table_without_a_header_is_refused_not_read_one_sample_short(tmp_path)
     assert read_phenotypes(asked, id_column="Line").traits == ["1.5"]
 
 
+def test_a_headerless_table_with_text_ids_is_refused_when_its_first_id_is_a_sample(tmp_path):
+    """'A775,3' as line 1 passes the reader (a name, then a whole number: a year?), so a trait
+    named '3' was fitted without sample A775 (noticed in session 41). At the join the first
+    line's id is a genotyped sample, so it was data."""
+    nohdr = tmp_path / "nohdr.csv"
+    nohdr.write_text("A775,3\nA776,2\nA777,5\n")
+    ph = read_phenotypes(nohdr)
+    assert ph.traits == ["3"]  # the reader alone cannot tell
+    with pytest.raises(InputError, match=r"line 1 \(A775, 3\) looks like data.*'A775' is a sample"):
+        align(_geno(["A775", "A776", "A777"]), ph)
+    # a real header whose id name is not a sample, or is also a data row: read as before
+    years = tmp_path / "years.csv"
+    years.write_text("Line,2019\nA775,3\nA776,2\n")
+    assert len(align(_geno(["A775", "A776"]), read_phenotypes(years)).sample_ids) == 2
+    from snpcnn.folds import read_folds
+
+    folds = tmp_path / "folds.csv"  # a fold file alike: was "1 sample(s) have no fold"
+    folds.write_text("A775,1\nA776,2\nA777,1\nA778,2\n")
+    with pytest.raises(InputError, match=r"header \(A775, 1\) looks like data.*sample_id,fold"):
+        read_folds(folds, np.array(["A775", "A776", "A777", "A778"]))
+    odd = tmp_path / "odd.csv"
+    odd.write_text("A775,2019\nA775,3\nA776,2\n")
+    assert len(align(_geno(["A775", "A776"]), read_phenotypes(odd)).sample_ids) == 2
+
+
 def test_id_column_names_the_covariate_files_id_too(tmp_path):
     """A covariate file whose id column is 'Animal' (not first): the error pointed to
     --id-column, which applied to the phenotype file only (a checking helper, session 41)."""
