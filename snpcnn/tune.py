@@ -427,10 +427,34 @@ class TuneResults:
         return "pearson_r" if self.head == "regression" else "auc"
 
     def summary(self) -> pd.DataFrame:
-        """Mean, sd and number of outer folds of the headline metric per model."""
+        """Mean, sd and number of outer folds of the headline metric per model (``count``:
+        folds where it is defined), with ``n_collapsed`` (folds of constant predictions,
+        whose correlation is undefined and left out of the mean, as in ``snpcnn fit``)
+        and ``n_folds``."""
         m = self.metrics[self.metrics["metric"] == self.headline_metric]
-        g = m.groupby("model", sort=False)["value"]
-        return g.agg(["mean", "std", "count"]).reset_index()
+        m = m.assign(value=m["value"].where(m["status"].ne("undefined")))
+        g = m.groupby("model", sort=False)
+        out = g["value"].agg(["mean", "std", "count"]).reset_index()
+        out["n_collapsed"] = g["status"].apply(lambda s: int(s.eq("collapsed").sum())).to_numpy()
+        out["n_folds"] = g.size().to_numpy()
+        return out
+
+    def summary_cells(self) -> list[tuple[str, str, str]]:
+        """``(model, "mean ± sd", folds)`` per model as summary.md and the console print
+        them: no sd over one fold, "n/a" where no fold is defined, and the collapsed
+        folds named (a tuned CNN that collapsed on every fold read ``nan ± 0.000 (0
+        folds)``: a checking helper, session 42)."""
+        from snpcnn.metrics import format_mean_sd
+
+        cells = []
+        for _, row in self.summary().iterrows():
+            folds = f"{int(row['count'])}"
+            if row["n_collapsed"]:
+                folds += f" ({int(row['n_collapsed'])} collapsed)"
+            if int(row["count"]) + int(row["n_collapsed"]) < int(row["n_folds"]):
+                folds += f" of {int(row['n_folds'])}"
+            cells.append((str(row["model"]), format_mean_sd(row["mean"], row["std"]), folds))
+        return cells
 
 
 # -------------------------------------------------------------- machinery
@@ -668,6 +692,31 @@ def check_filters(min_maf: float, min_call_rate: float) -> None:
             raise InputError(f"{opt(name, value)}: give a value in [0, {high:g}] ({why})")
 
 
+def _data_stamp(ids, y, covariates, genotypes, read_sums) -> str:
+    """The sha256 of what the trials and the outer fits read: the samples, their trait
+    values and covariates, and the genotypes (the file's checksum where it was given by
+    path, else the dosages).  The stamp that a ``--resume`` must match: before session 42
+    it hashed the sample ids only, so a resume with changed trait values kept the trials
+    scored on the old ones (a checking helper)."""
+    h = hashlib.sha256("\n".join(ids).encode())
+    h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    if covariates is not None and covariates.shape[1]:
+        cov = covariates.loc[list(ids)]
+        h.update(pd.util.hash_pandas_object(cov, index=True).to_numpy().tobytes())
+        h.update("\n".join(map(str, cov.columns)).encode())
+    geno = (read_sums or {}).get("genotypes")
+    if geno:
+        h.update(
+            json.dumps({k: v for k, v in geno.items() if k != "path"}, sort_keys=True).encode()
+        )
+    else:  # an in-memory or cached matrix: its dosages, by row blocks
+        n = genotypes.n_samples
+        for _, block in genotypes.iter_batches(4096, np.arange(n)):
+            h.update(np.ascontiguousarray(block).tobytes())
+        h.update(pd.util.hash_pandas_object(genotypes.variants, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
 def _check_inner_folds(k: int, outer: pd.DataFrame, ids: np.ndarray, splits) -> None:
     """Inner K-fold must leave >= 2 samples per inner test fold in every outer training part
     (checked before any work; make_folds' own error named ``folds``, the outer option)."""
@@ -677,11 +726,16 @@ def _check_inner_folds(k: int, outer: pd.DataFrame, ids: np.ndarray, splits) -> 
         test = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
         n = min(n, sum(s not in test for s in ids))
     if n // k < 2:
+        fix = (
+            f"use {opt('inner_folds', n // 2)} or fewer"
+            if n >= 4
+            else "no inner K-fold fits it (2 inner folds need 4 samples): use fewer outer "
+            f"folds ({opt('folds')}) or a trait with more phenotyped samples"
+        )
         raise InputError(
             f"{opt('inner_folds', k)} with {n} phenotyped samples in the smallest outer "
             "training part leaves inner test folds of fewer than 2 samples, which cannot be "
-            f"scored (a correlation needs >= 2); use {opt('inner_folds', max(2, n // 2))} "
-            "or fewer"
+            f"scored (a correlation needs >= 2); {fix}"
         )
 
 
@@ -824,9 +878,10 @@ def tune(
     emit = progress or (lambda *a, **k: None)
     if not isinstance(space, SearchSpace):
         space = load_space(space)
-    n_trials = int(n_trials or space.n_trials or 20)
-    if n_trials < 1:
+    n_trials = int(space.n_trials or 20) if n_trials is None else n_trials
+    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
         raise InputError(f"{opt('n_trials', n_trials)}: give 1 or more")
+    n_trials = int(n_trials)
     if int(inner_folds) < 2:
         raise InputError(f"{opt('inner_folds', inner_folds)}: give 2 or more")
     # the SNP filters are checked here, before any work: inside the trials a bad value
@@ -884,7 +939,7 @@ def tune(
         "inner_folds": int(inner_folds),
         "common": common,
         "folds": hashlib.sha256(outer.to_csv(index=False).encode()).hexdigest(),
-        "data": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+        "data": _data_stamp(ids, y[~np.isnan(y)], al.covariates, g, read_sums),
     }
     key = _hash(settings)
 
@@ -1293,12 +1348,11 @@ def summary_markdown(res: TuneResults) -> str:
         f"CV on the outer training part only, the best refitted on that whole part and scored "
         f"once on the outer test fold. Metric: {metric} on the outer test folds.",
         "",
-        f"| model | {metric} (mean ± sd) | outer folds |",
+        f"| model | {metric} (mean ± sd over the folds where it is defined) | outer folds |",
         "|---|---|---|",
     ]
-    for _, row in res.summary().iterrows():
-        sd = 0.0 if pd.isna(row["std"]) else row["std"]
-        lines.append(f"| {row['model']} | {row['mean']:.3f} ± {sd:.3f} | {int(row['count'])} |")
+    for model, value, folds in res.summary_cells():
+        lines.append(f"| {model} | {value} | {folds} |")
     lines += ["", "## Chosen configuration per outer split", ""]
     cols = [c for c in res.chosen.columns if c not in ("n_train", "n_test")]
     lines.append("| " + " | ".join(cols) + " |")

@@ -168,6 +168,15 @@ def test_outputs_and_resume_after_an_interruption(data, tmp_path):
     with pytest.raises(InputError, match="resume=True"):
         _run(d, d / "pheno.csv", folds, out, force=False)
 
+    # other trait values for the same samples: the kept trial was scored on the old ones
+    # (the stamp hashed the sample ids only: a checking helper, session 42)
+    changed = tmp_path / "changed.csv"
+    ph = pd.read_csv(d / "pheno.csv")
+    ph["GY_E1"] = ph["GY_E1"].to_numpy()[::-1]
+    ph.to_csv(changed, index=False)
+    with pytest.raises(InputError, match="holds a tune with other inputs or settings"):
+        _run(d, changed, folds, out, force=False, resume=True)
+
     trials_run = []
     _run(
         d,
@@ -223,6 +232,59 @@ def test_outputs_and_resume_after_an_interruption(data, tmp_path):
     assert run["config"]["inner_folds"] == 2 and run["execution"]["executor"] == "serial"
     assert run["execution"]["threads"] >= 1
     assert "CNN (tuned)" in (out / "summary.md").read_text()
+
+
+def test_the_summary_names_collapsed_and_undefined_folds_never_a_bare_nan():
+    """A tuned CNN that collapsed on every outer fold read 'nan ± 0.000 (0 folds)', and one
+    split's sd (undefined) '± 0.000' (a checking helper, session 42)."""
+    from snpcnn.tune import TuneResults
+
+    rows = []
+    for fold, (tuned, status) in enumerate([(np.nan, "collapsed"), (0.4, "ok")], 1):
+        for model, value, st in (("CNN (tuned)", tuned, status), ("GBLUP", 0.3 + fold / 10, "ok")):
+            rows.append(
+                {
+                    "repeat": 0,
+                    "fold": fold,
+                    "model": model,
+                    "metric": "pearson_r",
+                    "value": value,
+                    "status": st,
+                }
+            )
+    res = TuneResults.__new__(TuneResults)
+    res.metrics = pd.DataFrame(rows)
+    res.head = "regression"
+    cells = dict((m, (v, f)) for m, v, f in res.summary_cells())
+    assert cells["CNN (tuned)"] == ("0.400", "1 (1 collapsed)")
+    assert cells["GBLUP"] == ("0.450 ± 0.071", "2")
+    res.metrics.loc[res.metrics["model"] == "CNN (tuned)", ["value", "status"]] = [
+        np.nan,
+        "collapsed",
+    ]
+    assert dict((m, (v, f)) for m, v, f in res.summary_cells())["CNN (tuned)"] == (
+        "n/a",
+        "0 (2 collapsed)",
+    )
+
+
+def test_n_trials_zero_is_refused_like_a_negative_one(data, tmp_path):
+    """n_trials=0 ran the space's default budget (0 is falsy)."""
+    d, _, folds = data
+    for n in (0, -1, 1.5):
+        with pytest.raises(InputError, match=f"n_trials={n}: give 1 or more"):
+            _run(d, d / "pheno.csv", folds, tmp_path / "o", n_trials=n)
+
+
+def test_too_few_samples_for_any_inner_k_is_named_as_such(data, tmp_path):
+    """With 2 samples in an outer training part the advice was '--inner-folds 2 or fewer',
+    the value that had just failed."""
+    from snpcnn.tune import _check_inner_folds
+
+    ids = np.array([f"s{i}" for i in range(5)])
+    outer = pd.DataFrame({"sample_id": ids, "repeat": 0, "fold": [1, 1, 1, 2, 2]})
+    with pytest.raises(InputError, match="no inner K-fold fits it.*fewer outer folds"):
+        _check_inner_folds(2, outer, ids, [(0, 1), (0, 2)])
 
 
 def test_a_trial_below_the_median_is_pruned_after_an_inner_fold(data, tmp_path):

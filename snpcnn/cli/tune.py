@@ -298,11 +298,9 @@ def tune(
         ) from None
     finally:
         progress.close()
-    summary = res.summary()
     click.echo(f"\n== {res.trait}: outer folds ({res.headline_metric}) ==")
-    for _, row in summary.iterrows():
-        sd = 0.0 if row["std"] != row["std"] else row["std"]
-        click.echo(f"{row['model']:<14} {row['mean']:.3f} ± {sd:.3f}  ({int(row['count'])} folds)")
+    for model, value, folds in res.summary_cells():
+        click.echo(f"{model:<14} {value}  ({folds} folds)")
     click.echo(
         f"\nresults written to {out}/ (summary.md, chosen.csv, trials.csv, metrics.csv, "
         f"predictions.csv, run.json) in {res.wall_seconds:.1f} s"
