@@ -55,7 +55,7 @@ from snpcnn.simulate import simulate_genotypes, simulate_trait, unmap  # noqa: E
 from snpcnn.training import TrainConfig, train_cnn  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("saliency", "gradxinput", "integrated_gradients", "grad_cam")
+METHODS = ("saliency", "gradxinput", "integrated_gradients", "grad_cam", "hirescam")
 TOP, NEAR = 20, 2
 
 

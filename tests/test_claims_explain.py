@@ -232,10 +232,13 @@ def test_a_dropped_correction_explains_a_linear_model(runs):
     imp = runs["same"]["imp"]
     np.testing.assert_allclose(imp["integrated_gradients"], imp["gradxinput"], rtol=1e-3)
     np.testing.assert_allclose(imp["gradxinput"], imp["saliency"] * mean_abs, rtol=2e-3)
-    # Grad-CAM: skipped, with the reason, on stderr and in explain.json
+    # Grad-CAM and HiResCAM: skipped, with the reason, on stderr and in explain.json
     for e in (runs["same"], runs["new"]):
         assert "dropped" in e["info"]["skipped"]["grad_cam"]
-        assert "Grad-CAM skipped: the convolutions' correction was dropped" in e["stderr"]
+        assert "dropped" in e["info"]["skipped"]["hirescam"]
+        assert (
+            "Grad-CAM and HiResCAM skipped: the convolutions' correction was dropped" in e["stderr"]
+        )
         assert "the kernels in filters.png do not affect the predictions" in e["stdout"]
 
 

@@ -53,11 +53,13 @@ FEW_SCAN_SAMPLES = 30
 )
 @click.option(
     "--methods",
-    default="saliency,gradxinput,integrated_gradients,grad_cam",
+    default="saliency,gradxinput,integrated_gradients,grad_cam,hirescam",
     show_default=True,
     help="Comma-separated attribution methods.",
 )
-@click.option("--layer", default=None, help="Grad-CAM layer (default: the last convolution).")
+@click.option(
+    "--layer", default=None, help="Grad-CAM and HiResCAM layer (default: the last convolution)."
+)
 @click.option("--steps", default=64, show_default=True, type=int, help="Integrated-gradient steps.")
 @click.option(
     "--max-samples",
@@ -249,14 +251,19 @@ def explain(
             ),
             err=True,
         )
-    if "grad_cam" in method_list:  # with --layer too: a dropped correction's map is flat
+    cams = [m for m in method_list if m in ex.CAM_METHODS]
+    if cams:  # with --layer too: a dropped correction's map is flat
         why = ex.grad_cam_status(bundle.model)
         if why:
-            skipped["grad_cam"] = why
-            method_list = [m for m in method_list if m != "grad_cam"]
-            click.echo(f"Grad-CAM skipped: {why}.", err=True)
+            for m in cams:
+                skipped[m] = why
+            method_list = [m for m in method_list if m not in ex.CAM_METHODS]
+            click.echo(f"{' and '.join(_CAM_NAMES[m] for m in cams)} skipped: {why}.", err=True)
+            cams = []
     if not method_list:
-        raise InputError("no method left to run (Grad-CAM was skipped); add --methods saliency")
+        raise InputError(
+            "no method left to run (the class-activation maps were skipped); add --methods saliency"
+        )
     caveat = ex.grad_cam_caveat(bundle.model) if "grad_cam" in method_list else None
     if caveat:
         click.echo(f"Note: Grad-CAM: {caveat}.", err=True)
@@ -285,14 +292,15 @@ def explain(
     finally:
         progress.close()
     cam_note = None
-    if "grad_cam" in method_list and parts is not None:
-        covered = int(np.count_nonzero(imp["grad_cam"].to_numpy()))
+    if cams and parts is not None:
+        covered = int(np.count_nonzero(imp[cams[0]].to_numpy()))
         if covered < len(imp):
+            named = " and ".join(_CAM_NAMES[m] for m in cams)
             cam_note = (
-                f"Grad-CAM maps only the convolutions' correction: the {covered:,} SNPs of its "
-                f"windows; the other {len(imp) - covered:,} score 0, and the start's effects "
-                f"({parts['start']}) are not in it (saliency, gradient x input and integrated "
-                "gradients cover the whole model)"
+                f"{named} map{'' if len(cams) > 1 else 's'} only the convolutions' correction: "
+                f"the {covered:,} SNPs of its windows; the other {len(imp) - covered:,} score 0, "
+                f"and the start's effects ({parts['start']}) are not in it (saliency, gradient "
+                "x input and integrated gradients cover the whole model)"
             )
             click.echo(f"Note: {cam_note}.", err=True)
     table = imp.copy()
@@ -318,7 +326,7 @@ def explain(
         "hybrid": parts,
         "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
         "grad_cam_layer": None
-        if "grad_cam" not in method_list
+        if not cams
         else (layer or (convs[-1] if convs else "conv layers of the averaged networks")),
         "n_samples_explained": int(len(X)),
         "n_snps": int(X.shape[1]),
@@ -344,6 +352,10 @@ def explain(
     names = [f"{i} (absent from the file)" if a else str(i) for i, a in zip(top["id"], absent)]
     click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(names))
     click.echo(f"results written to {out}/ ({', '.join(written)})")
+
+
+#: the class-activation map methods as the console names them
+_CAM_NAMES = {"grad_cam": "Grad-CAM", "hirescam": "HiResCAM"}
 
 
 def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, info) -> list[str]:
