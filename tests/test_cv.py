@@ -262,6 +262,37 @@ def test_the_poorly_called_samples_note_does_not_promise_predictions_near_the_me
     assert "a kernel start's or the convolutions' need not" in note[0]
 
 
+def test_a_sample_without_any_call_is_left_out_of_cross_validation(tmp_path):
+    """Cross-validation predicted and scored a sample with no genotype call (the CNN-GP
+    start put it at its test fold's 93rd percentile), which predict leaves empty; and the
+    note rounded 49.96% up to '50.0%' (a checking helper, session 42)."""
+    from snpcnn.simulate import simulate_genotypes, simulate_phenotype
+
+    g = simulate_genotypes(60, 50, seed=1)
+    y, _ = simulate_phenotype(g, seed=1)
+    g.dosages[4, :] = -1
+    g.dosages[7, :25] = -1  # 25 of 50 called: exactly 50%, no note
+    g.dosages[8, :] = np.where(np.arange(50) < 26, -1, g.dosages[8, :])  # 24 of 50: 48%
+    pheno = tmp_path / "p.csv"
+    pd.DataFrame({"sample_id": g.samples, "t": np.asarray(y)}).to_csv(pheno, index=False)
+    res = cross_validate(g, pheno, "t", folds=3, cnn=False, baselines=["ridge"])
+    assert str(g.samples[4]) not in set(res.predictions["sample_id"])
+    assert res.predictions["sample_id"].nunique() == 59
+    (left,) = [n for n in res.notes if "no genotype call at any SNP" in n]
+    assert left.startswith(
+        f"1 phenotyped sample(s) have no genotype call at any SNP (e.g. '{g.samples[4]}') and were left out"
+    )
+    (low,) = [n for n in res.notes if "have calls at fewer than" in n]
+    assert low.startswith(
+        f"1 sample(s) have calls at fewer than 50% of the SNPs (lowest: '{g.samples[8]}', 48.0%)"
+    )
+    g2 = simulate_genotypes(60, 2001, seed=1)
+    g2.dosages[8, :1001] = -1  # 1,000 of 2,001 called: 49.98%, printed 49.9%, not 50.0%
+    res = cross_validate(g2, pheno, "t", folds=3, cnn=False, baselines=["ridge"])
+    (low,) = [n for n in res.notes if "have calls at fewer than" in n]
+    assert f"'{g2.samples[8]}', 49.9%)" in low
+
+
 def test_conv_folds_0_says_what_the_default_trains_without(wheat_small):
     """The default's screen and start choice run only on cross-fitted networks: with
     conv_folds=0 its windows stayed evenly spaced and its start RR-BLUP without a word."""

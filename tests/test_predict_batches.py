@@ -152,6 +152,33 @@ def test_samples_called_at_under_half_the_snps_are_named(bundle, geno, monkeypat
         bundle.predict(geno, batch_size=8)  # 5% missing: no warning
 
 
+def test_snps_in_the_file_without_any_call_are_reported_as_imputed(bundle, geno, monkeypatch):
+    """A column of ./. calls was 'found' by predict and 'observed' in explain's
+    importance.csv, while its predictions equal those of a file without the SNP (a
+    checking helper, session 42)."""
+    from snpcnn.cli.explain import _imputed_snps
+    from snpcnn.cli.fit import match_text
+    from snpcnn.genotypes import Genotypes
+
+    d = np.array(geno.dosages)
+    d[:, [5, 17, 18]] = -1
+    new = Genotypes(d, geno.samples, geno.variants, source="new.vcf")
+    keep = np.setdiff1d(np.arange(120), [5, 17, 18])
+    absent = Genotypes(d[:, keep], geno.samples, geno.variants.iloc[keep], source="absent.vcf")
+    monkeypatch.setattr(bundle_mod, "PREDICT_CHUNK_BYTES", 1)
+    with pytest.warns(MissingSnpWarning) as caught:
+        out = bundle.predict(new, batch_size=4)
+    text = " ".join(str(w.message) for w in caught)
+    assert "3 of the model's 120 SNPs are in new.vcf without a call in any sample" in text
+    match = bundle.last_match_
+    assert match["n_uncalled"] == 3 and list(np.flatnonzero(match["uncalled"])) == [5, 17, 18]
+    assert list(np.flatnonzero(_imputed_snps(match))) == [5, 17, 18]
+    assert "3 of them without a call in any sample" in match_text(match, "new.vcf")
+    with pytest.warns(MissingSnpWarning):
+        ref = bundle.predict(absent, batch_size=4)
+    np.testing.assert_array_equal(out["y"].to_numpy(), ref["y"].to_numpy())
+
+
 def test_the_match_line_counts_position_matches_and_swapped_alleles():
     """Swapped alleles and chrom:pos matches were silent in predict (session 35)."""
     from snpcnn.cli.fit import match_text

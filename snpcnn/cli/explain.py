@@ -235,7 +235,7 @@ def explain(
         assoc = marginal_association(block, y, covariates=c_scan)
         # a SNP the file lacks was filled with its training mean: it has no scan (NaN, so it
         # also stays out of the rank correlation with the importances)
-        absent = np.asarray(match["column"]) < 0
+        absent = _imputed_snps(match)
         if absent.any() and len(absent) == len(assoc):
             num = [c for c in assoc.columns if c not in ("chrom", "pos", "id")]
             assoc.loc[absent, num] = np.nan
@@ -307,7 +307,7 @@ def explain(
     if len(table) == len(match["column"]):
         # absent from the genotypes and filled with the training mean: their importance
         # says nothing about the SNP
-        table["imputed"] = np.asarray(match["column"]) < 0
+        table["imputed"] = _imputed_snps(match)
     if assoc is not None:
         for c in ("beta", "p", "neglog10p"):
             table[f"marginal_{c}"] = assoc[c].to_numpy()
@@ -349,9 +349,26 @@ def explain(
     # a SNP the model knows but the file lacks was filled with its training mean: its
     # score says nothing about the SNP (docs/explain.md), so it is marked
     absent = top["imputed"] if "imputed" in top else [False] * len(top)
-    names = [f"{i} (absent from the file)" if a else str(i) for i, a in zip(top["id"], absent)]
+    col = np.asarray(match["column"])
+    why = [
+        " (absent from the file)"
+        if len(col) == len(table) and col[k] < 0
+        else " (no call in the file)"
+        for k in top.index
+    ]
+    names = [f"{i}{w}" if a else str(i) for i, a, w in zip(top["id"], absent, why)]
     click.echo(f"top {len(top)} SNPs by {method_list[0]}: " + ", ".join(names))
     click.echo(f"results written to {out}/ ({', '.join(written)})")
+
+
+def _imputed_snps(match):
+    """The model's SNPs whose every dosage was filled with the training mean: absent from
+    the file, or in it without any call (a column of ./.: before session 42 such SNPs
+    counted as observed, with a marginal p of 1 that inflated the Spearman correlations)."""
+    import numpy as np
+
+    col = np.asarray(match["column"])
+    return (col < 0) | np.asarray(match.get("uncalled", np.zeros(len(col), bool)), dtype=bool)
 
 
 #: the class-activation map methods as the console names them

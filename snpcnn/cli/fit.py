@@ -644,6 +644,11 @@ def match_text(match: dict | None, source: str) -> str:
             + ("the file" if match.get("new_has_no_alleles") else "the model's training file")
             + ")"
         )
+    if match.get("n_uncalled"):
+        text += (
+            f"; {match['n_uncalled']:,} of them without a call in any sample (imputed with the "
+            "training mean, as absent SNPs are)"
+        )
     return text
 
 
