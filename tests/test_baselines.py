@@ -14,6 +14,7 @@ from snpcnn.baselines import (
     RKHS,
     RidgeRegression,
     dominance_codes,
+    dominance_fill,
     dominance_grm,
     make_baseline,
     vanraden_grm,
@@ -455,11 +456,22 @@ def test_dominance_codes_are_vitezica_and_quadratic_in_the_dosage():
         w = dominance_codes(np.array([[0.0], [1.0], [2.0]]), np.array([f]))[:, 0]
         assert probs @ w == pytest.approx(0, abs=1e-14)
         assert probs @ (w * (np.arange(3) - 2 * f)) == pytest.approx(0, abs=1e-14)
-    # a non-integer (mean-imputed) dosage gets the same quadratic: x = 2p is coded 2pq
-    x = np.array([[0.6, 1.3]])
-    pp = np.array([0.3, 0.4])
+    # a non-integer (mean-imputed) dosage is an unknown call: the SNP's mean code over its
+    # whole-number calls, not the polynomial at 2p (= 2pq, a heterozygote's code)
+    x = np.array([[0.0, 2.0], [1.0, 2.0], [2.0, 0.0], [1.0, 1.3], [0.6, 2.0]])
+    pp = np.array([0.3, 0.65])
+    w = dominance_codes(x, pp)
+    known = _vitezica_table(x[[0, 1, 2]], pp)
+    np.testing.assert_allclose(w[:3], known, atol=1e-14)
+    np.testing.assert_allclose(w[4, 0], np.mean(_vitezica_table(x[:4, :1], pp[:1])), atol=1e-14)
+    np.testing.assert_allclose(w[3, 1], np.mean(_vitezica_table(x[[0, 1, 2, 4], 1:], pp[1:])))
+    assert abs(w[4, 0] - 2 * 0.3 * 0.7) > 0.1
+    np.testing.assert_allclose(dominance_fill(x, pp), [w[4, 0], w[3, 1]], atol=1e-14)
+    # a given fill (the training rows'): new rows' unknown calls get it
     np.testing.assert_allclose(
-        dominance_codes(x, pp)[0], [2 * 0.3 * 0.7, -(1.3**2) + 1.8 * 1.3 - 2 * 0.16]
+        dominance_codes(x[3:], pp, np.array([5.0, 7.0])),
+        [[2 * 0.3 * 0.7, 7.0], [5.0, -2 * 0.35**2]],
+        atol=1e-14,
     )
     D = dominance_grm(X)
     W = _vitezica_table(X, p)
@@ -469,6 +481,32 @@ def test_dominance_codes_are_vitezica_and_quadratic_in_the_dosage():
     Xm[::7, 2] = X[:, 2].mean()
     y = rng.normal(size=40)
     assert np.isfinite(GBLUPAD().fit(Xm[:30], y[:30]).predict(Xm[30:])).all()
+
+
+def test_missing_calls_of_inbred_lines_are_no_dominance_signal():
+    """Inbred lines (dosages 0 / 2) have codes linear in the dosage; their missing calls,
+    imputed with the training mean, must stay on that line.  Coded as heterozygotes (the
+    polynomial at 2p) they were the only non-additive part of D."""
+    rng = np.random.default_rng(21)
+    X = 2.0 * rng.binomial(1, rng.uniform(0.2, 0.8, 30), size=(120, 30))
+    miss = rng.random(X.shape) < 0.15
+    Xm = np.where(miss, np.nan, X)
+    Xm = np.where(miss, np.nanmean(Xm, axis=0), Xm)
+    W = dominance_codes(Xm)
+    for j in range(W.shape[1]):
+        A = np.column_stack([np.ones(len(Xm)), Xm[:, j]])
+        resid = W[:, j] - A @ np.linalg.lstsq(A, W[:, j], rcond=None)[0]
+        assert np.abs(resid).max() < 1e-10
+    # GBLUP-AD predicts a new line's missing call with the training rows' unknown-call code
+    y = X[:, :5].sum(1) + rng.normal(size=120)
+    model = GBLUPAD().fit(Xm[:100], y[:100])
+    np.testing.assert_allclose(model.dominance_fill_, dominance_fill(Xm[:100]), atol=1e-14)
+    new = Xm[100:].copy()
+    new[:, 3] = 2.0 * model.allele_freq_[3]
+    expect = (new - 2 * model.allele_freq_) @ model.additive_coef_ + dominance_codes(
+        new, model.allele_freq_, model.dominance_fill_
+    ) @ model.dominance_coef_
+    np.testing.assert_allclose(model.genomic_values(new), expect, atol=1e-10)
 
 
 @pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])

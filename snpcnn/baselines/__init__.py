@@ -47,6 +47,7 @@ from snpcnn.baselines.gblup import (
     GBLUPAD,
     _TwoKernelBLUP,
     dominance_codes,
+    dominance_fill,
     dominance_grm,
     vanraden_grm,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "BASELINE_LABELS",
     "vanraden_grm",
     "dominance_codes",
+    "dominance_fill",
     "dominance_grm",
     "LARGE_N",
     "SUBSAMPLE",

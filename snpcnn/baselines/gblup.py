@@ -22,6 +22,7 @@ from snpcnn.baselines.kernels_at_scale import (
     LANDMARKS,
     NystromMixin,
     block_training_data,
+    dominance_codes_of,
     n_rows_cols,
     pieces,
     transposed,
@@ -258,7 +259,9 @@ class GBLUP(Baseline):
         )
 
 
-def dominance_codes(X: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
+def dominance_codes(
+    X: np.ndarray, p: np.ndarray | None = None, fill: np.ndarray | None = None
+) -> np.ndarray:
     """Vitezica et al. (2013) genotypic dominance codes ``W`` of dosages ``X`` (n x m).
 
     With ``p`` the frequency of the counted allele (default ``X.mean(0) / 2``) and ``q = 1 -
@@ -269,13 +272,30 @@ def dominance_codes(X: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
 
     the heterozygosity indicator ``x(2 - x)``, centred, minus its regression on the additive
     code ``x - 2p`` (so under Hardy-Weinberg proportions ``w`` has mean 0 and is uncorrelated
-    with ``x``).  A non-integer dosage (a mean-imputed call, or an imputed dosage) gets the
-    same polynomial: the training mean ``x = 2p`` is coded ``2pq``, like a heterozygote.
+    with ``x``).
+
+    A dosage that is not a whole number is read as an unknown call (a missing call imputed
+    with the training mean, as snpcnn's pipelines do): its genotype is not known, so it gets
+    the SNP's mean code, ``fill`` (per SNP; default the mean code of ``X``'s whole-number
+    calls, 0 for a SNP with none), just as its dosage got the mean dosage.  The polynomial at
+    the mean dosage, ``w(2p) = 2pq``, would code it as a heterozygote: on inbred lines, which
+    have no dominance codes of their own, the missing calls would then be the only dominance
+    signal.  A mean dosage that happens to be a whole number (``p = 0.5`` exactly) cannot be
+    told from a heterozygote and is coded as one.
     """
     X = _as_matrix(X, "X")
     if p is None:
         p = X.mean(axis=0) / 2.0
-    return X * ((1.0 + 2.0 * p) - X) - 2.0 * p * p
+    return dominance_codes_of(X, p, fill)[0]
+
+
+def dominance_fill(X: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
+    """The code :func:`dominance_codes` gives an unknown (non-whole-number) call of each SNP:
+    the mean code of ``X``'s whole-number calls (0 for a SNP with none)."""
+    X = _as_matrix(X, "X")
+    if p is None:
+        p = X.mean(axis=0) / 2.0
+    return dominance_codes_of(X, p)[1]
 
 
 def dominance_grm(
@@ -285,16 +305,17 @@ def dominance_grm(
 
     ``W`` are the :func:`dominance_codes` with the frequencies ``p`` (default ``X.mean(0) /
     2``).  If ``X_other`` is given, return the n2 x n block between ``X_other`` and ``X``
-    (codes of both with the same ``p``), as for :func:`vanraden_grm`.
+    (codes of both with the same ``p``, and ``X``'s code for an unknown call), as for
+    :func:`vanraden_grm`.
     """
     X = _as_matrix(X, "X")
     if p is None:
         p = X.mean(axis=0) / 2.0
     scale = float(np.sum((2.0 * p * (1.0 - p)) ** 2))
-    W = dominance_codes(X, p)
+    W, fill = dominance_codes_of(X, p)
     if X_other is None:
         return (W @ W.T) / scale
-    return (dominance_codes(X_other, p) @ W.T) / scale
+    return (dominance_codes(X_other, p, fill) @ W.T) / scale
 
 
 class _TwoKernelBLUP(NystromMixin, Baseline):
@@ -397,9 +418,9 @@ class GBLUPAD(_TwoKernelBLUP):
     :class:`GBLUP` and ``D = W W' / sum (2pq)^2`` the dominance relationship matrix of
     Vitezica et al. (2013), genotypic parametrisation (:func:`dominance_codes`: per SNP the
     genotypes 0 / 1 / 2 are coded ``-2p^2 / 2pq / -2q^2`` with ``p`` the training frequency
-    of the counted allele, i.e. the polynomial ``w(x) = -x^2 + (1 + 2p) x - 2p^2``, which
-    also codes non-integer, mean-imputed dosages: ``x = 2p`` gets ``2pq``).  ``G~ = G /
-    mean(diag G)`` and ``D~ = D / mean(diag D)``.
+    of the counted allele; a non-whole-number, mean-imputed dosage is an unknown call and gets
+    the SNP's mean code over the training rows' whole-number calls, ``dominance_fill_``).
+    ``G~ = G / mean(diag G)`` and ``D~ = D / mean(diag D)``.
 
     REML: with the dominance share ``w = sigma_d2 / (sigma_a2 + sigma_d2)`` the covariance is
     ``sigma_g2 K_w + sigma_e2 I``, ``K_w = (1 - w) G~ + w D~``.  For each ``w`` in ``shares``
@@ -431,6 +452,9 @@ class GBLUPAD(_TwoKernelBLUP):
         ``u_a`` and ``u_d``.
     allele_freq_ : array (m,)
         Training frequencies ``p`` of the counted allele.
+    dominance_fill_ : array (m,)
+        The dominance code of an unknown (mean-imputed) call, per SNP: the mean code of the
+        training rows' whole-number calls.
     dual_coef_ : array (n_train,)
         ``H^-1 (y - F b)``.
     mean_diag_ : (float, float)
@@ -477,7 +501,7 @@ class GBLUPAD(_TwoKernelBLUP):
             n, m = X.shape
             p = X.mean(axis=0) / 2.0
             no_het = not np.any(X == 1.0)
-            W = dominance_codes(X, p)
+            W, fill = dominance_codes_of(X, p)
             Z = X - 2.0 * p
             del X
             G_raw, D_raw = Z @ Z.T, W @ W.T
@@ -499,12 +523,13 @@ class GBLUPAD(_TwoKernelBLUP):
         self.sigma_a2_ = (1.0 - w) * self.sigma_g2_
         self.sigma_d2_ = w * self.sigma_g2_
         if blocks:
-            za, wd = transposed(X, 2.0 * p, self.dual_coef_)
+            za, wd, fill = transposed(X, 2.0 * p, self.dual_coef_)
         else:
             za, wd = Z.T @ self.dual_coef_, W.T @ self.dual_coef_
         self.additive_coef_ = za * ((1.0 - w) / (scale_g * mg))
         self.dominance_coef_ = wd * (w / (scale_d * md))
         self.allele_freq_ = p
+        self.dominance_fill_ = fill
         self.scale_ = scale_g
         self.dominance_scale_ = scale_d
         self.n_features_in_ = m
@@ -515,7 +540,7 @@ class GBLUPAD(_TwoKernelBLUP):
     def _cross_kernel(self, sub: Any, X: Any, landmarks: Any) -> np.ndarray:
         """``K_w`` between the rows of ``X`` and the landmarks, with the landmark fit's
         frequencies, share and scales."""
-        P = pieces(X, landmarks, 2.0 * sub.allele_freq_, dominance=True)
+        P = pieces(X, landmarks, 2.0 * sub.allele_freq_, True, sub.dominance_fill_)
         w = sub.dominance_share_
         mg, md = sub.mean_diag_
         K = P.lin
@@ -531,7 +556,7 @@ class GBLUPAD(_TwoKernelBLUP):
         mg, md = sub.mean_diag_
         p = sub.allele_freq_
         L = X[self.landmark_rows_]
-        za, wd = transposed(L, 2.0 * p, self.landmark_weights_)
+        za, wd, _ = transposed(L, 2.0 * p, self.landmark_weights_)
         self.additive_coef_ = za * ((1.0 - w) / (sub.scale_ * mg))
         self.dominance_coef_ = wd * (w / (sub.dominance_scale_ * md))
         self.dominance_share_ = w
@@ -541,6 +566,7 @@ class GBLUPAD(_TwoKernelBLUP):
         self.shares_ = sub.shares_
         self.mean_diag_ = sub.mean_diag_
         self.allele_freq_ = p
+        self.dominance_fill_ = sub.dominance_fill_
         self.scale_ = sub.scale_
         self.dominance_scale_ = sub.dominance_scale_
         self.landmark_model_ = None  # the marker effects replace it
@@ -583,7 +609,7 @@ class GBLUPAD(_TwoKernelBLUP):
             if additive:
                 out[sl] += (B - 2.0 * p) @ self.additive_coef_
             if dominance:
-                out[sl] += dominance_codes(B, p) @ self.dominance_coef_
+                out[sl] += dominance_codes(B, p, self.dominance_fill_) @ self.dominance_coef_
         return out
 
 

@@ -144,10 +144,24 @@ def block_training_data(X: Any, y: Any, C: Any, who: str) -> tuple:
     return n, m, y, fe, F, stats
 
 
-def dominance_codes_of(X: np.ndarray, p: np.ndarray) -> np.ndarray:
+def dominance_codes_of(
+    X: np.ndarray, p: np.ndarray, fill: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Vitezica et al. (2013) genotypic dominance codes (:func:`snpcnn.baselines.gblup.
-    dominance_codes`) of a float block with frequencies ``p``."""
-    return X * ((1.0 + 2.0 * p) - X) - 2.0 * p * p
+    dominance_codes`) of a float block with frequencies ``p``, and the code given to its
+    unknown calls.  A dosage that is not a whole number is an unknown (mean-imputed) call: it
+    gets ``fill``, per SNP, or where ``fill`` is None the mean code of the block's whole-number
+    calls (0 for a SNP with none), as a missing dosage gets the mean dosage.  Returns
+    ``(codes, fill)``."""
+    W = X * ((1.0 + 2.0 * p) - X) - 2.0 * p * p
+    unknown = X != np.rint(X)
+    if fill is None:
+        known = (~unknown).sum(axis=0)
+        total = np.where(unknown, 0.0, W).sum(axis=0)
+        fill = np.divide(total, known, out=np.zeros(X.shape[1]), where=known > 0)
+    if unknown.any():
+        np.copyto(W, np.broadcast_to(fill, W.shape), where=unknown)
+    return W, fill
 
 
 class Pieces(NamedTuple):
@@ -160,9 +174,17 @@ class Pieces(NamedTuple):
     dom: np.ndarray | None  # W_A W_B' (dominance=True)
 
 
-def pieces(A: Any, B: Any, mean: np.ndarray, dominance: bool = False) -> Pieces:
+def pieces(
+    A: Any,
+    B: Any,
+    mean: np.ndarray,
+    dominance: bool = False,
+    dom_fill: np.ndarray | None = None,
+) -> Pieces:
     """:class:`Pieces` between the rows of ``A`` and ``B`` (``None``: ``A`` with itself),
-    accumulated over column blocks (one float64 block of each at a time)."""
+    accumulated over column blocks (one float64 block of each at a time).  ``dom_fill``: the
+    dominance code of an unknown call per SNP (:func:`dominance_codes_of`; None: from the
+    whole-number calls of ``A``)."""
     same = B is None
     n_a, m = n_rows_cols(A)
     n_b = n_a if same else n_rows_cols(B)[0]
@@ -182,7 +204,7 @@ def pieces(A: Any, B: Any, mean: np.ndarray, dominance: bool = False) -> Pieces:
         if same:
             lin += Za @ Za.T
             if dominance:
-                Wa = dominance_codes_of(Xa, mu / 2.0)
+                Wa = dominance_codes_of(Xa, mu / 2.0, _part(dom_fill, c0, c1))[0]
                 dom += Wa @ Wa.T
             continue
         Xb = _columns(B, c0, c1, "X")
@@ -190,22 +212,31 @@ def pieces(A: Any, B: Any, mean: np.ndarray, dominance: bool = False) -> Pieces:
         sq_b += np.einsum("ij,ij->i", Zb, Zb)
         lin += Za @ Zb.T
         if dominance:
-            dom += dominance_codes_of(Xa, mu / 2.0) @ dominance_codes_of(Xb, mu / 2.0).T
+            Wa, fill = dominance_codes_of(Xa, mu / 2.0, _part(dom_fill, c0, c1))
+            dom += Wa @ dominance_codes_of(Xb, mu / 2.0, fill)[0].T
     return Pieces(lin, sq_a, sq_b, dom)
 
 
-def transposed(X: Any, mean: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Z' v`` and ``W' v`` (SNPs,) over column blocks (``Z``, ``W`` as in :class:`Pieces`)."""
+def transposed(
+    X: Any, mean: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Z' v`` and ``W' v`` (SNPs,) over column blocks (``Z``, ``W`` as in :class:`Pieces`),
+    and the dominance code of an unknown call per SNP (from ``X``'s whole-number calls)."""
     n, m = n_rows_cols(X)
-    za, wd = np.empty(m), np.empty(m)
+    za, wd, fill = np.empty(m), np.empty(m), np.empty(m)
     starts, step = _steps(n, m)
     for c0 in starts:
         c1 = min(m, c0 + step)
         Xb = _columns(X, c0, c1, "X")
         mu = mean[c0:c1]
         za[c0:c1] = (Xb - mu).T @ v
-        wd[c0:c1] = dominance_codes_of(Xb, mu / 2.0).T @ v
-    return za, wd
+        W, fill[c0:c1] = dominance_codes_of(Xb, mu / 2.0)
+        wd[c0:c1] = W.T @ v
+    return za, wd, fill
+
+
+def _part(values: np.ndarray | None, c0: int, c1: int) -> np.ndarray | None:
+    return None if values is None else values[c0:c1]
 
 
 class NystromFit(NamedTuple):
