@@ -1330,6 +1330,47 @@ def run_benchmark(
 ) -> BenchmarkResults:
     """Run every dataset x trait x model x seed and write the results to ``out``.
 
+    ``out`` is claimed for the run (:func:`snpcnn.io.output.claim`, as ``snpcnn
+    benchmark`` does: a second run to the same ``out``, from Python or the command line,
+    is refused while this one computes; before session 42 only the command line claimed
+    it).  The parameters are those of :func:`_run_benchmark`.
+    """
+    from snpcnn.io.output import claim
+    from snpcnn.report import resolve_link
+
+    release = claim(resolve_link(out), "benchmark", option="out")
+    try:
+        return _run_benchmark(
+            config,
+            out,
+            resume=resume,
+            force=force,
+            progress=progress,
+            argv=argv,
+            workers=workers,
+            ray_address=ray_address,
+            threads=threads,
+            executor=executor,
+        )
+    finally:
+        release()
+
+
+def _run_benchmark(
+    config: BenchmarkConfig | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[..., None] | None = None,
+    argv: Sequence[str] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    threads: int | None = None,
+    executor: Any = None,
+) -> BenchmarkResults:
+    """Run every dataset x trait x model x seed and write the results to ``out``.
+
     Parameters
     ----------
     config : BenchmarkConfig or path

@@ -846,3 +846,24 @@ def test_a_benchmark_without_gblup_writes_its_results(tiny_dir, tmp_path):
     assert "ridge" in md and "vs GBLUP" not in md
     rows = headline_table(bench, "wheat_small", "GY_E1")
     assert [r["model"] for r in rows] == ["ridge"]
+
+
+def test_run_benchmark_claims_its_output_like_the_command(tmp_path):
+    """From Python, run_benchmark took no lock: two runs to one `out` mixed their units
+    (noticed in session 41). A live process's claim now refuses it before any work."""
+    import os
+
+    from snpcnn.errors import InputError
+    from snpcnn.io.output import _lock_path, _process_space
+
+    out = tmp_path / "res"
+    lock = _lock_path(out)
+    other = {**_process_space(), "pid": os.getppid(), "command": "benchmark", "started": "now"}
+    lock.write_text(json.dumps(other))
+    with pytest.raises(InputError, match=r"res: snpcnn benchmark \(process \d+ .* is writing"):
+        run_benchmark(tmp_path / "no_such_config.toml", out)
+    assert lock.read_text() == json.dumps(other)  # the other run's lock is left alone
+    lock.unlink()
+    with pytest.raises(InputError, match="no_such_config"):  # no lock left behind either
+        run_benchmark(tmp_path / "no_such_config.toml", out)
+    assert not lock.exists()
