@@ -235,6 +235,20 @@ def _refuse_data_as_header(
     )
 
 
+def _second_column_holds_values(rows: list[list[str]]) -> bool:
+    """Whether the rows below a whitespace-separated first line hold measurements, not
+    ids, in their second column (most of them numbers with decimals): then the first line
+    is a header (``Line 2019 2020`` with ``A1 1.5 2.0`` below), not the first sample of a
+    header-less PLINK file (FID IID value ...), whose second column is the IID.  Before
+    session 42 such a table was read as PLINK, with '2019' as a sample id."""
+    second = [row[1] for row in rows if len(row) > 1 and not _is_missing(row[1], True)]
+    if not second:
+        return False
+    nums = [_parse_number(t) for t in second]
+    decimals = sum(v is not None and not float(v).is_integer() for v in nums)
+    return decimals > 0.5 * len(second)
+
+
 def _read_raw(path: Path, sep: str | None, given: Sequence[str] = ()) -> _Raw:
     lines = _read_lines(path)
     if not lines:
@@ -280,7 +294,7 @@ def _read_raw(path: Path, sep: str | None, given: Sequence[str] = ()) -> _Raw:
         if all(_is_missing(t, True) or _parse_number(t) is not None for t in values) or (
             plink_name and any(_parse_number(t) is not None for t in values)
         ):
-            has_header = False
+            has_header = not plink_name and _second_column_holds_values(fields[1:])
     fam = path.name.lower().removesuffix(".gz").endswith(".fam")
     if has_header and not fam and first0 not in ("fid", "iid", *ID_COLUMN_NAMES):
         _refuse_data_as_header(path, first, given=given)

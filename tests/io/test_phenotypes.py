@@ -521,6 +521,23 @@ def test_a_headerless_table_with_text_ids_is_refused_when_its_first_id_is_a_samp
     assert len(align(_geno(["A775", "A776"]), read_phenotypes(odd)).sample_ids) == 2
 
 
+def test_a_whitespace_table_with_years_as_trait_names_keeps_its_header(tmp_path):
+    """'Line 2019 2020' over 'A1 1.5 2.0' was read as a header-less PLINK file: FID 'Line',
+    sample '2019', one trait (noticed in session 41)."""
+    years = tmp_path / "years.txt"
+    years.write_text("Line 2019 2020\nA1 1.5 2.0\nA2 2.5 3.1\nA3 0.5 NA\n")
+    ph = read_phenotypes(years)
+    assert ph.traits == ["2019", "2020"] and list(ph.sample_ids) == ["A1", "A2", "A3"]
+    # a header-less PLINK file (FID IID values) is still one: its second column holds ids
+    plink = tmp_path / "p.txt"
+    plink.write_text("F1 A1 1.5 2.0\nF2 A2 2.5 3.1\nF3 A3 0.5 1.1\n")
+    ph = read_phenotypes(plink)
+    assert list(ph.sample_ids) == ["A1", "A2", "A3"] and len(ph.traits) == 2
+    numeric = tmp_path / "n.txt"  # numeric FID and IID
+    numeric.write_text("1 101 1.5\n2 102 2.5\n3 103 0.5\n")
+    assert list(read_phenotypes(numeric).sample_ids) == ["101", "102", "103"]
+
+
 def test_id_column_names_the_covariate_files_id_too(tmp_path):
     """A covariate file whose id column is 'Animal' (not first): the error pointed to
     --id-column, which applied to the phenotype file only (a checking helper, session 41)."""
