@@ -212,17 +212,17 @@ class ModelBundle:
         column of ./. calls). Its dosages are all filled with the training mean, as for an
         absent SNP, so it is reported as one: before session 42 predict counted it as found
         and explain's importance.csv as observed (a checking helper)."""
-        present = np.flatnonzero(col >= 0)
-        called = np.zeros(len(present), dtype=bool)
+        left = np.flatnonzero(col >= 0)  # model SNPs not yet seen with a call
         n = genotypes.n_samples
-        step = max(1, (1 << 24) // max(1, len(present)))  # about 16 MB of int8 per chunk
-        for start in range(0, n, step):
-            if called.all():
-                break
-            block = np.asarray(genotypes.dosages[start : start + step])[:, col[present]]
-            called |= (block >= 0).any(axis=0)
+        start = 0
+        while start < n and len(left):
+            # about 16 MB of int8 per chunk, over the columns still without a call only
+            step = max(1, (1 << 24) // len(left))
+            block = np.asarray(genotypes.dosages[start : start + step])[:, col[left]]
+            left = left[~(block >= 0).any(axis=0)]
+            start += step
         out = np.zeros(len(col), dtype=bool)
-        out[present[~called]] = True
+        out[left] = True
         return out
 
     def _warn_orientation(self, genotypes: Genotypes, match: dict[str, Any]) -> None:

@@ -1092,7 +1092,7 @@ def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocess
 
 
 def _input_notes(
-    genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head=None
+    genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head=None, call_rate=None
 ) -> list[str]:
     """What a breeder should know about the inputs before reading the results (run notes,
     also logged): uneven folds, extreme trait values, missing groups, poorly called samples,
@@ -1114,7 +1114,9 @@ def _input_notes(
                 else ""
             )
         )
-    rate = genotypes.call_rate_sample()[targets.geno_index] if genotypes.n_snps else None
+    if call_rate is None and genotypes.n_snps:  # one pass over the matrix, not two
+        call_rate = genotypes.call_rate_sample()
+    rate = call_rate[targets.geno_index] if call_rate is not None else None
     if rate is not None and (rate < LOW_SAMPLE_CALL_RATE).any():
         worst = int(np.argmin(rate))
         notes.append(
@@ -1397,7 +1399,7 @@ def cross_validate(
     if cnn:
         size_notes += _uncrossfitted_note(training)
     size_notes += _input_notes(
-        genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head
+        genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head, call_rate
     )
     t_load = time.perf_counter() - t_start
 

@@ -137,7 +137,8 @@ def read_folds(path: str | Path, sample_ids: np.ndarray) -> pd.DataFrame:
         ex = ", ".join(f"'{e}'" for e in extra[:3])
         warnings.warn(
             f"{path}: {len(extra)} of its {ids.nunique()} samples are not among the "
-            f"{len(sample_ids)} samples used (genotyped, phenotyped, with a trait value) and "
+            f"{len(sample_ids)} samples used (genotyped with some call, phenotyped, with a "
+            "trait value) and "
             f"are ignored (e.g. {ex}); check the ids if that is unexpected",
             InputWarning,
             stacklevel=2,

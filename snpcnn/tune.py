@@ -705,13 +705,14 @@ def _data_stamp(ids, y, covariates, genotypes, read_sums) -> str:
         h.update(pd.util.hash_pandas_object(cov, index=True).to_numpy().tobytes())
         h.update("\n".join(map(str, cov.columns)).encode())
     geno = (read_sums or {}).get("genotypes")
-    if geno:
-        h.update(
-            json.dumps({k: v for k, v in geno.items() if k != "path"}, sort_keys=True).encode()
-        )
-    else:  # an in-memory or cached matrix: its dosages, by row blocks
-        n = genotypes.n_samples
-        for _, block in genotypes.iter_batches(4096, np.arange(n)):
+    sums = {k: v for k, v in (geno or {}).items() if k != "path"}
+    if sums and "not_hashed" not in json.dumps(sums):
+        h.update(json.dumps(sums, sort_keys=True).encode())
+    else:  # an in-memory matrix, or a pipe: its dosages, by row blocks of about 64 MB
+        n, m = genotypes.n_samples, max(genotypes.n_snps, 1)
+        step = max(1, (64 << 20) // m)
+        for start in range(0, n, step):
+            block = np.asarray(genotypes.dosages[start : start + step])
             h.update(np.ascontiguousarray(block).tobytes())
         h.update(pd.util.hash_pandas_object(genotypes.variants, index=False).to_numpy().tobytes())
     return h.hexdigest()
@@ -900,7 +901,19 @@ def tune(
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
-    ids = np.asarray(al.sample_ids).astype(str)[~np.isnan(y)]
+    # as in snpcnn fit (cv._targets_from_alignment): a sample without any genotype call
+    # is left out, with a note; a prediction for it would hold no genotype information
+    rate = g.call_rate_sample()[np.asarray(al.geno_index)] if g.n_snps else None
+    no_call = ~np.isnan(y) & (rate == 0) if rate is not None else np.zeros(len(y), bool)
+    ids = np.asarray(al.sample_ids).astype(str)[~np.isnan(y) & ~no_call]
+    y = np.where(no_call, np.nan, y)
+    input_notes = []
+    if no_call.any():
+        input_notes.append(
+            f"{int(no_call.sum())} phenotyped sample(s) have no genotype call at any SNP (e.g. "
+            f"'{np.asarray(al.sample_ids).astype(str)[no_call][0]}') and were left out: a "
+            "prediction for them would hold no genotype information"
+        )
     if len(ids) < 4:
         raise InputError(f"trait '{trait}': only {len(ids)} samples have a value")
     outer = _outer_folds(folds, ids, repeats, seed)
@@ -994,7 +1007,7 @@ def tune(
 
     trial_rows: list[dict[str, Any]] = []
     chosen_rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    notes: list[str] = list(input_notes)
     with (
         _discard_unfinished(partial, temporary=final is None),
         Executor(workers, ray_address, threads=threads) as ex,

@@ -509,6 +509,30 @@ def test_missing_calls_of_inbred_lines_are_no_dominance_signal():
     np.testing.assert_allclose(model.genomic_values(new), expect, atol=1e-10)
 
 
+def test_a_missing_call_at_a_whole_number_mean_is_not_a_heterozygote():
+    """Inbred lines half 0 and half 2 have a training mean of exactly 1: the imputed call
+    was then 1.0, a heterozygote to GBLUP-AD, and counted as one by its inbred-lines check
+    (a reviewer, session 42). The fill is now 1 + 1.2e-7, an unknown call."""
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    x = np.array([[0, 2], [2, 0], [0, 2], [2, 0], [-1, 2], [-1, 0]], dtype=np.int8)
+    g = Genotypes(x, [f"s{i}" for i in range(6)])
+    pre = GenotypePreprocessor().fit(g, np.arange(6))
+    assert pre.fill_[0] == np.nextafter(np.float32(1), np.float32(2))
+    assert pre.fill_[1] == np.float32(1.0)  # a mean of 1 but no missing call: as before
+    whole = GenotypePreprocessor().fit(g.subset(samples=[0, 1, 2, 3]), np.arange(4))
+    assert whole.fill_[0] == np.float32(1.0)
+    D = pre.dosage_matrix(g).astype(np.float64)
+    assert not np.any(D == 1.0)
+    W = dominance_codes(D)
+    A = np.column_stack([np.ones(6), D[:, 0]])
+    resid = W[:, 0] - A @ np.linalg.lstsq(A, W[:, 0], rcond=None)[0]
+    assert np.abs(resid).max() < 1e-6  # on the additive line: no dominance signal
+    y = np.arange(6.0)
+    assert GBLUPAD().fit(D, y).no_heterozygotes_
+
+
 @pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])
 def test_share_zero_is_gblup(cls):
     rng = np.random.default_rng(12)

@@ -173,7 +173,7 @@ def test_snps_in_the_file_without_any_call_are_reported_as_imputed(bundle, geno,
     match = bundle.last_match_
     assert match["n_uncalled"] == 3 and list(np.flatnonzero(match["uncalled"])) == [5, 17, 18]
     assert list(np.flatnonzero(_imputed_snps(match))) == [5, 17, 18]
-    assert "3 of them without a call in any sample" in match_text(match, "new.vcf")
+    assert "3 of the SNPs found have no call in any sample" in match_text(match, "new.vcf")
     with pytest.warns(MissingSnpWarning):
         ref = bundle.predict(absent, batch_size=4)
     np.testing.assert_array_equal(out["y"].to_numpy(), ref["y"].to_numpy())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +275,31 @@ def test_n_trials_zero_is_refused_like_a_negative_one(data, tmp_path):
     for n in (0, -1, 1.5):
         with pytest.raises(InputError, match=f"n_trials={n}: give 1 or more"):
             _run(d, d / "pheno.csv", folds, tmp_path / "o", n_trials=n)
+
+
+def test_a_sample_without_any_call_is_left_out_with_a_note(data, tmp_path):
+    """As in snpcnn fit (session 42): tune scored a sample with no genotype call."""
+    d, ph, folds = data
+    x = pd.read_csv(d / "geno.csv")
+    gone = str(x.iloc[3, 0])
+    x.iloc[3, 1:] = np.nan
+    x.to_csv(tmp_path / "geno.csv", index=False)
+    shutil.copy(d / "pheno.csv", tmp_path / "pheno.csv")
+    res = tune(
+        tmp_path / "geno.csv",
+        tmp_path / "pheno.csv",
+        "GY_E1",
+        space=SPACE,
+        folds=2,
+        inner_folds=2,
+        n_trials=1,
+        splits=[(0, 1)],
+        compare_default=False,
+        out=tmp_path / "o",
+    )
+    assert gone not in set(res.predictions["sample_id"].astype(str))
+    assert gone not in set(res.folds["sample_id"].astype(str))
+    assert any(f"no genotype call at any SNP (e.g. '{gone}')" in n for n in res.notes)
 
 
 def test_too_few_samples_for_any_inner_k_is_named_as_such(data, tmp_path):

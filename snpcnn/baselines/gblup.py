@@ -281,7 +281,9 @@ def dominance_codes(
     the mean dosage, ``w(2p) = 2pq``, would code it as a heterozygote: on inbred lines, which
     have no dominance codes of their own, the missing calls would then be the only dominance
     signal.  A mean dosage that happens to be a whole number (``p = 0.5`` exactly) cannot be
-    told from a heterozygote and is coded as one.
+    told from a heterozygote and is coded as one; snpcnn's pipelines fill such a SNP's
+    missing calls with the next float32 above 1 for that reason
+    (:class:`snpcnn.preprocess.GenotypePreprocessor`).
     """
     X = _as_matrix(X, "X")
     if p is None:

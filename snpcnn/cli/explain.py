@@ -235,7 +235,9 @@ def explain(
         assoc = marginal_association(block, y, covariates=c_scan)
         # a SNP the file lacks was filled with its training mean: it has no scan (NaN, so it
         # also stays out of the rank correlation with the importances)
-        absent = _imputed_snps(match)
+        # ... as has a SNP without any call among the scan's samples (which may be more
+        # than those explained: --max-samples)
+        absent = (np.asarray(match["column"]) < 0) | ~(block >= 0).any(axis=0)
         if absent.any() and len(absent) == len(assoc):
             num = [c for c in assoc.columns if c not in ("chrom", "pos", "id")]
             assoc.loc[absent, num] = np.nan

@@ -646,8 +646,8 @@ def match_text(match: dict | None, source: str) -> str:
         )
     if match.get("n_uncalled"):
         text += (
-            f"; {match['n_uncalled']:,} of them without a call in any sample (imputed with the "
-            "training mean, as absent SNPs are)"
+            f"; {match['n_uncalled']:,} of the SNPs found have no call in any sample (imputed "
+            "with the training mean, as absent SNPs are)"
         )
     return text
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -76,24 +77,46 @@ def _decode(
     return dos
 
 
-#: htslib's default log level (HTS_LOG_WARNING), set back after a read
+#: htslib's default log level (HTS_LOG_WARNING), set back after a read unless cyvcf2's
+#: ``CYVCF2_HTSLIB_LOG_LEVEL`` named another
 _HTSLIB_DEFAULT_LOG = 3
+_QUIET_LOCK = threading.Lock()
+_quiet_depth = 0
+
+
+def _htslib_log_level() -> int:
+    """The level to restore: the user's ``CYVCF2_HTSLIB_LOG_LEVEL`` (which cyvcf2 applies at
+    import, 0.33 and later), else htslib's default."""
+    try:
+        return int(os.environ.get("CYVCF2_HTSLIB_LOG_LEVEL", _HTSLIB_DEFAULT_LOG))
+    except ValueError:
+        return _HTSLIB_DEFAULT_LOG
 
 
 def _htslib_quiet(read):
     """Run ``read`` with htslib's own messages off: every failure it reports (a cut block, a
     bad header) reaches the user as the reader's one-line error, not as ``[E::bgzf_read]``
-    lines before it."""
+    lines before it.  The level is the process's: reads in several threads keep it off
+    until the last one ends.  cyvcf2 before 0.33 cannot set it, and then prints them."""
 
     @functools.wraps(read)
     def quiet(*args, **kwargs):
-        from cyvcf2.cyvcf2 import set_htslib_log_level
-
-        set_htslib_log_level(0)
+        global _quiet_depth
+        try:
+            from cyvcf2.cyvcf2 import set_htslib_log_level
+        except ImportError:  # cyvcf2 < 0.33
+            return read(*args, **kwargs)
+        with _QUIET_LOCK:
+            _quiet_depth += 1
+            if _quiet_depth == 1:
+                set_htslib_log_level(0)
         try:
             return read(*args, **kwargs)
         finally:
-            set_htslib_log_level(_HTSLIB_DEFAULT_LOG)
+            with _QUIET_LOCK:
+                _quiet_depth -= 1
+                if _quiet_depth == 0:
+                    set_htslib_log_level(_htslib_log_level())
 
     return quiet
 
