@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 
-__all__ = ["import_tensorflow", "quiet_tensorflow_import"]
+__all__ = ["import_tensorflow", "quiet_tensorflow_import", "tensorflow_only"]
 
 
 @contextlib.contextmanager
@@ -108,3 +108,35 @@ def import_tensorflow():
     if tf is not None:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return tf
+
+
+def tensorflow_only(what: str, backend: str | None = None) -> str | None:
+    """Why ``what`` (``snpcnn explain``, ``snpcnn images``) cannot run in this process, or
+    None: it needs Keras's TensorFlow backend, and TensorFlow installed.  One message names
+    both fixes where both are needed (the two messages sent a user without TensorFlow from
+    one to the other: a checking helper, session 42)."""
+    import importlib.util
+
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    try:
+        installed = importlib.util.find_spec("tensorflow") is not None
+    except (ValueError, AttributeError):  # sys.modules["tensorflow"] = None: blocked
+        installed = False
+    if backend == "tensorflow" and installed:
+        return None
+    steps = []
+    if not installed:
+        steps.append("install TensorFlow (pip install 'tensorflow>=2.21')")
+    if backend != "tensorflow":
+        steps.append("run it without KERAS_BACKEND (or with KERAS_BACKEND=tensorflow)")
+    return (
+        f"{what} needs Keras's TensorFlow backend (the default); this process runs "
+        f"the '{backend}' backend"
+        + ("" if installed else " and has no TensorFlow")
+        + ": "
+        + ", then ".join(steps)
+        + "; fit, predict and benchmark also run on JAX"
+    )

@@ -48,11 +48,9 @@ import pandas as pd
 from scipy import stats as sps
 
 if keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        "snpcnn.explain needs Keras's TensorFlow backend (the default); this process runs "
-        f"the '{keras.backend.backend()}' backend: run it without KERAS_BACKEND (or with "
-        "KERAS_BACKEND=tensorflow)"
-    )
+    from snpcnn._tf import tensorflow_only
+
+    raise ImportError(tensorflow_only("snpcnn.explain"))
 import tensorflow as tf  # noqa: E402 - only after the backend check above
 
 from snpcnn import plots

@@ -90,6 +90,8 @@ def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
     out["predict"] = [res.exit_code, res.output[-3000:]]
     res = r.invoke(main, ["explain", "a/model.keras", {geno!r}, "--out", "ex"])
     out["explain"] = [res.exit_code, res.output[-3000:]]
+    res = r.invoke(main, ["images", "fit", "--epochs", "1", "--out", "img"])
+    out["images"] = [res.exit_code, res.output[-3000:]]
     try:
         import tensorflow  # noqa: F401
         out["tensorflow_importable"] = True
@@ -119,6 +121,14 @@ def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
     code_ex, text = out["explain"]
     assert code_ex == 1 and "needs Keras's TensorFlow backend" in text
     assert "Traceback" not in text and not (tmp_path / "ex").exists()
+    # ... naming both fixes where TensorFlow is missing too (each message sent the user to
+    # the other), and so is `snpcnn images` (it stopped with "internal error
+    # (ModuleNotFoundError ...)": a checking helper, session 42)
+    assert "install TensorFlow (pip install 'tensorflow>=2.21'), then run it without" in text
+    code_im, text = out["images"]
+    assert code_im == 1 and "snpcnn images needs Keras's TensorFlow backend" in text
+    assert "install TensorFlow" in text and "internal error" not in text
+    assert not (tmp_path / "img").exists()
 
 
 @needs_jax
@@ -298,3 +308,18 @@ def test_jax_runs_compile_their_steps_and_share_a_temporary_compilation_cache(tm
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["folder"] == str(own) and own.exists()  # the user's folder is kept
+
+
+def test_the_documented_install_without_tensorflow_lists_every_other_requirement():
+    """docs/models.md's `--no-deps` install for machines without TensorFlow: its package
+    list is pyproject.toml's requirements minus TensorFlow, plus JAX (the `[jax]` extra the
+    docs named before pulled TensorFlow in: a checking helper, session 42)."""
+    import re
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    text = (REPO / "docs" / "models.md").read_text()
+    (line,) = [x for x in text.splitlines() if x.startswith("pip install --no-deps -e . && ")]
+    listed = re.findall(r'"([^"]+)"', line)
+    expected = [d for d in deps if not d.startswith("tensorflow")] + ["jax>=0.5"]
+    assert listed == expected

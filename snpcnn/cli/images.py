@@ -104,6 +104,15 @@ def _common(f):
 @click.group("images")
 def images() -> None:
     """Images: MNIST parity for the model zoo, augmentation, transfer learning."""
+    import sys
+
+    if "--help" in sys.argv or "-h" in sys.argv:
+        return
+    from snpcnn._tf import tensorflow_only
+
+    why = tensorflow_only("snpcnn images")
+    if why:  # under JAX it stopped inside TensorFlow's import, or ran regardless
+        raise InputError(why)
 
 
 @images.command("fit")
