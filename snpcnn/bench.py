@@ -1330,47 +1330,6 @@ def run_benchmark(
 ) -> BenchmarkResults:
     """Run every dataset x trait x model x seed and write the results to ``out``.
 
-    ``out`` is claimed for the run (:func:`snpcnn.io.output.claim`, as ``snpcnn
-    benchmark`` does: a second run to the same ``out``, from Python or the command line,
-    is refused while this one computes; before session 42 only the command line claimed
-    it).  The parameters are those of :func:`_run_benchmark`.
-    """
-    from snpcnn.io.output import claim
-    from snpcnn.report import resolve_link
-
-    release = claim(resolve_link(out), "benchmark", option="out")
-    try:
-        return _run_benchmark(
-            config,
-            out,
-            resume=resume,
-            force=force,
-            progress=progress,
-            argv=argv,
-            workers=workers,
-            ray_address=ray_address,
-            threads=threads,
-            executor=executor,
-        )
-    finally:
-        release()
-
-
-def _run_benchmark(
-    config: BenchmarkConfig | str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    progress: Callable[..., None] | None = None,
-    argv: Sequence[str] | None = None,
-    workers: int | None = None,
-    ray_address: str | None = None,
-    threads: int | None = None,
-    executor: Any = None,
-) -> BenchmarkResults:
-    """Run every dataset x trait x model x seed and write the results to ``out``.
-
     Parameters
     ----------
     config : BenchmarkConfig or path
@@ -1413,67 +1372,79 @@ def _run_benchmark(
     InputError
         If ``out`` exists without ``force``, or a partial run exists and neither
         ``resume`` nor ``force`` was given, or an input is invalid.
+
+    ``out`` is claimed for the run (:func:`snpcnn.io.output.claim`, as ``snpcnn
+    benchmark`` does): a second run to the same ``out``, from Python or the command line,
+    is refused while this one computes (before session 42 only the command line claimed
+    it).
     """
-    t_start = time.perf_counter()
-    if not isinstance(config, BenchmarkConfig):
-        config = load_config(config)
-    from snpcnn.report import check_output_dir, check_partial_dir, resolve_link
+    from snpcnn.io.output import claim
+    from snpcnn.report import resolve_link
 
-    # a symbolic link: the results go where it points, and the link stays
-    out = check_output_dir(resolve_link(out), force, command="benchmark")
-    partial = _partial_dir(out)
-    check_partial_dir(partial, ("units",))
-    if partial.exists():
-        if not resume and not force:
-            raise InputError(
-                f"an unfinished run is in {partial}; use {opt('resume', True)} to continue it "
-                f"or {opt('force', True)} to discard it and start over"
-            )
-        if not resume:
-            shutil.rmtree(partial)
-    elif resume:
-        log.warning("nothing to resume in %s; starting a new run", partial)
-    created = not partial.exists()
-    partial.mkdir(parents=True, exist_ok=True)
-    emit = progress or (lambda *a, **k: None)
-    if executor is None:
-        executor = bench_executor(workers, ray_address, threads)
+    release = claim(resolve_link(out), "benchmark", option="out")
     try:
-        with executor:
-            metric_frames, pred_frames, units, heads, data = _run_units(
-                config, partial, emit, executor
-            )
-            execution = executor.describe()
-            # on Ray a worker, which has TensorFlow loaded, names the device: no TensorFlow
-            # start in this process after the last task
-            device = executor.device_description() if config.models else "CPU"
-    except BaseException:
-        # keep a partial run only if it holds finished folds worth resuming
-        if created and not any(partial.rglob("*.json")):
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
+        t_start = time.perf_counter()
+        if not isinstance(config, BenchmarkConfig):
+            config = load_config(config)
+        from snpcnn.report import check_output_dir, check_partial_dir
 
-    results = _concat(metric_frames, RESULT_COLUMNS)
-    predictions = _concat(pred_frames, PREDICTION_COLUMNS)
-    order = {m: i for i, m in enumerate(config.model_labels())}
-    results = _order(results, config, order)
-    predictions = _order(predictions, config, order)
-    bench = BenchmarkResults(
-        config=config,
-        results=results,
-        predictions=predictions,
-        units=units,
-        heads=heads,
-        data=data,
-        device=device,
-        wall_seconds=time.perf_counter() - t_start,
-    )
-    bench.execution = execution  # serial, or Ray tasks (workers, address): run.json
-    emit("writing", out=str(out))
-    _write_outputs(bench, partial, argv)
-    _finish(partial, out, force)
-    bench.out = out
-    return bench
+        # a symbolic link: the results go where it points, and the link stays
+        out = check_output_dir(resolve_link(out), force, command="benchmark")
+        partial = _partial_dir(out)
+        check_partial_dir(partial, ("units",))
+        if partial.exists():
+            if not resume and not force:
+                raise InputError(
+                    f"an unfinished run is in {partial}; use {opt('resume', True)} to continue it "
+                    f"or {opt('force', True)} to discard it and start over"
+                )
+            if not resume:
+                shutil.rmtree(partial)
+        elif resume:
+            log.warning("nothing to resume in %s; starting a new run", partial)
+        created = not partial.exists()
+        partial.mkdir(parents=True, exist_ok=True)
+        emit = progress or (lambda *a, **k: None)
+        if executor is None:
+            executor = bench_executor(workers, ray_address, threads)
+        try:
+            with executor:
+                metric_frames, pred_frames, units, heads, data = _run_units(
+                    config, partial, emit, executor
+                )
+                execution = executor.describe()
+                # on Ray a worker, which has TensorFlow loaded, names the device: no TensorFlow
+                # start in this process after the last task
+                device = executor.device_description() if config.models else "CPU"
+        except BaseException:
+            # keep a partial run only if it holds finished folds worth resuming
+            if created and not any(partial.rglob("*.json")):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+        results = _concat(metric_frames, RESULT_COLUMNS)
+        predictions = _concat(pred_frames, PREDICTION_COLUMNS)
+        order = {m: i for i, m in enumerate(config.model_labels())}
+        results = _order(results, config, order)
+        predictions = _order(predictions, config, order)
+        bench = BenchmarkResults(
+            config=config,
+            results=results,
+            predictions=predictions,
+            units=units,
+            heads=heads,
+            data=data,
+            device=device,
+            wall_seconds=time.perf_counter() - t_start,
+        )
+        bench.execution = execution  # serial, or Ray tasks (workers, address): run.json
+        emit("writing", out=str(out))
+        _write_outputs(bench, partial, argv)
+        _finish(partial, out, force)
+        bench.out = out
+        return bench
+    finally:
+        release()
 
 
 #: what a fold task imports (Keras and TensorFlow above all): each Ray worker imports them
