@@ -1133,6 +1133,42 @@ def console_report(results) -> str:
 
 
 # ------------------------------------------------------------------- plots
+def _learning_curves(ax, histories: list) -> bool:
+    """Draw each fold's training losses (solid) and its inner-validation or out-of-fold loss
+    (dashed) on ``ax``, one colour per fold; return whether a curve has a label."""
+    import matplotlib.pyplot as plt
+
+    from snpcnn.training import CHECK_EVERY
+
+    labelled = False
+    # one colour per fold, for all its networks and its dashed curve: the colour cycle
+    # gave the default's five cross-fitted networks per fold five colours, so the folds'
+    # dashed curves shared two (a checking helper, session 42)
+    palette = plt.get_cmap("tab20" if len(histories) > 10 else "tab10")
+    for i, h in enumerate(histories):
+        conv = h.get("conv")
+        colour = palette(i % palette.N)
+        for s, hist in enumerate(h["histories"]):
+            lab = f"r{h['repeat']} f{h['fold']}" + (f" s{s}" if len(h["histories"]) > 1 else "")
+            if "loss" in hist:
+                ax.plot(hist["loss"], lw=0.8, alpha=0.7, color=colour)
+                if "val_loss" in hist:
+                    ax.plot(hist["val_loss"], lw=0.8, ls="--", color=colour, label=lab)
+                    labelled = True
+            if conv and s == 0:  # cross-fitted: the out-of-fold loss of all training rows
+                curve = conv.get("oof_loss", [])
+                ax.plot(
+                    np.arange(len(curve)) * CHECK_EVERY,
+                    curve,
+                    lw=1.2,
+                    ls="--",
+                    color=colour,
+                    label=f"r{h['repeat']} f{h['fold']}",
+                )
+                labelled = True
+    return labelled
+
+
 def _plots(results, out: Path) -> list[str]:
     import matplotlib
 
@@ -1202,31 +1238,7 @@ def _plots(results, out: Path) -> list[str]:
             written.append(name.name)
     if results.histories:
         fig, ax = plt.subplots(figsize=(6, 4))
-        from snpcnn.training import CHECK_EVERY
-
-        labelled = False
-        for h in results.histories:
-            conv = h.get("conv")
-            for s, hist in enumerate(h["histories"]):
-                lab = f"r{h['repeat']} f{h['fold']}" + (f" s{s}" if len(h["histories"]) > 1 else "")
-                if "loss" in hist:
-                    line = ax.plot(hist["loss"], lw=0.8, alpha=0.7)[0]
-                    if "val_loss" in hist:
-                        ax.plot(
-                            hist["val_loss"], lw=0.8, ls="--", color=line.get_color(), label=lab
-                        )
-                        labelled = True
-                if conv and s == 0:  # cross-fitted: the out-of-fold loss of all training rows
-                    curve = conv.get("oof_loss", [])
-                    ax.plot(
-                        np.arange(len(curve)) * CHECK_EVERY,
-                        curve,
-                        lw=1.2,
-                        ls="--",
-                        color=line.get_color() if "loss" in hist else None,
-                        label=f"r{h['repeat']} f{h['fold']}",
-                    )
-                    labelled = True
+        labelled = _learning_curves(ax, results.histories)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (standardised trait scale)")
         ax.set_title(

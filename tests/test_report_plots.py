@@ -57,3 +57,36 @@ def test_the_triple_stage_text_says_where_it_could_not_run():
     assert "ran in 0 of 3 fits" in text
     assert "it could not run in 3 of the 3 fits (streamed folds: the triple screen" in text
     assert "could not run" not in _triple_stage_text({**stages, "not_offered": {}}, True)
+
+
+def test_learning_curves_give_each_fold_one_colour():
+    """The default trains five cross-fitted networks per fold: the colour cycle gave them
+    five colours, so the folds' dashed out-of-fold curves shared two colours and the
+    legend could not be read (a checking helper, session 42)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snpcnn.report import _learning_curves
+
+    histories = [
+        {
+            "repeat": 0,
+            "fold": k,
+            "histories": [{"loss": [1.0, 0.9, 0.8 - 0.01 * j]} for j in range(5)],
+            "conv": {"oof_loss": [1.0, 0.95]},
+        }
+        for k in range(1, 6)
+    ]
+    fig, ax = plt.subplots()
+    assert _learning_curves(ax, histories)
+    lines = ax.get_lines()
+    assert len(lines) == 5 * 6
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in lines]
+    per_fold = [set(colours[6 * k : 6 * k + 6]) for k in range(5)]
+    assert all(len(c) == 1 for c in per_fold)  # a fold's networks and its dashed curve
+    assert len(set.union(*per_fold)) == 5  # five folds, five colours
+    dashed = [line for line in lines if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == [f"r0 f{k}" for k in range(1, 6)]
+    plt.close(fig)
