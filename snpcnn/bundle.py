@@ -468,23 +468,42 @@ class ModelBundle:
         """``covariates`` for :meth:`predict` as the float design it needs (one row per
         sample of ``genotypes``, in its order; one column per ``covariate_columns``), or one
         line saying what is wrong and how to build it (numpy's matmul error came after the
-        network had run: a checking helper, session 39). A DataFrame with the encoded
-        columns is put in the samples' order by its index."""
+        network had run: a checking helper, session 39). A DataFrame's columns are taken
+        by name (the model's encoded names, in any order) or, unnamed (0..k-1), by position;
+        its rows by its index of sample ids or, with a default index, in the genotypes'
+        order. Other column names, or an index that misses a sample, are refused (both were
+        read by position: a checking helper, session 42)."""
         n, names = genotypes.n_samples, list(self.covariate_columns)
         build = "build it with bundle.covariate_design(phenotypes, genotypes.samples)[0]"
         if isinstance(covariates, pd.DataFrame):
-            numeric = all(pd.api.types.is_numeric_dtype(t) for t in covariates.dtypes)
-            if list(covariates.columns) != names and not (
-                numeric and covariates.shape[1] == len(names)
-            ):
+            cols = [str(c) for c in covariates.columns]
+            unnamed = list(covariates.columns) == list(range(covariates.shape[1]))
+            if set(cols) == set(names) and len(cols) == len(names):
+                # by name, whatever their order (they were taken by position: columns in
+                # another order moved predictions by 2.5 SD without a word; a checking
+                # helper, session 42)
+                covariates = covariates.set_axis(cols, axis=1)[names]
+            elif not (unnamed and covariates.shape[1] == len(names)):
                 raise InputError(
-                    f"covariates: a table with the columns {list(covariates.columns)[:6]}, but "
-                    f"the model's fixed effects are the encoded columns {names}; {build}"
+                    f"covariates: a table with the columns {cols[:6]}, but the model's fixed "
+                    f"effects are the encoded columns {names}; name its columns so, pass an "
+                    f"array (.to_numpy()) in that order, or {build}"
                 )
             ids = genotypes.samples.astype(str)
             index = covariates.index.astype(str)
-            by_id = not isinstance(covariates.index, pd.RangeIndex)  # a default index: rows
-            if by_id and set(ids) <= set(index) and index.is_unique:
+            if not isinstance(covariates.index, pd.RangeIndex):  # indexed by sample id
+                missing = [i for i in ids if i not in set(index)]
+                if missing or not index.is_unique:
+                    what = (
+                        f"sample '{missing[0]}' is not in its index"
+                        + (f" ({len(missing) - 1} more)" if len(missing) > 1 else "")
+                        if missing
+                        else f"its index repeats '{index[index.duplicated()][0]}'"
+                    )
+                    raise InputError(
+                        f"covariates: {what}; index it by the samples' ids, or give a default "
+                        f"index (reset_index(drop=True)) for rows in the genotypes' order; {build}"
+                    )
                 covariates = covariates.set_axis(index).loc[ids]
             elif len(covariates) != n:
                 raise InputError(

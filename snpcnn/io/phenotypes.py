@@ -137,12 +137,13 @@ def _genotype_kind(path: Path) -> str | None:
     return None
 
 
-def _read_lines(path: Path) -> list[tuple[int, str]]:
-    """(1-based line number, text) of every non-blank line."""
-    kind = _genotype_kind(path) if path.exists() else None
-    if kind:
+def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str]]:
+    """(1-based line number, text) of every non-blank line; ``kind`` names the file in
+    messages (a covariate file was called a phenotype file: a checking helper, session 42)."""
+    genotype_kind = _genotype_kind(path) if path.exists() else None
+    if genotype_kind:
         raise InputError(
-            f"{path} is {kind} genotype file, not a phenotype table: give the genotypes first "
+            f"{path} is {genotype_kind} genotype file, not a phenotype table: give the genotypes first "
             "and the phenotypes second (snpcnn fit GENOTYPES PHENOTYPES), the phenotypes as a "
             "CSV/TSV with a sample id column and one column per trait"
         )
@@ -153,17 +154,17 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
         else:
             text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise InputError(f"phenotype file {path} does not exist; check the path") from None
+        raise InputError(f"{kind} {path} does not exist; check the path") from None
     except UnicodeDecodeError as exc:
         from snpcnn.io._checks import not_utf8
 
-        raise InputError(f"phenotype file {not_utf8(path, exc)}") from None
+        raise InputError(f"{kind} {not_utf8(path, exc)}") from None
     except (EOFError, zlib.error) as exc:  # a .gz cut short or damaged
         raise InputError(
-            f"phenotype file {path} is cut short or damaged ({exc}); copy or compress it again"
+            f"{kind} {path} is cut short or damaged ({exc}); copy or compress it again"
         ) from None
     except OSError as exc:
-        raise InputError(f"cannot read phenotype file {path}: {exc}") from None
+        raise InputError(f"cannot read {kind} {path}: {exc}") from None
     if path.suffix != ".gz":
         from snpcnn.io._checks import warn_if_no_final_newline
 
@@ -249,12 +250,12 @@ def _second_column_holds_values(rows: list[list[str]]) -> bool:
     return decimals > 0.5 * len(second)
 
 
-def _read_raw(path: Path, sep: str | None, given: Sequence[str] = ()) -> _Raw:
-    lines = _read_lines(path)
+def _read_raw(
+    path: Path, sep: str | None, given: Sequence[str] = (), kind: str = "phenotype file"
+) -> _Raw:
+    lines = _read_lines(path, kind)
     if not lines:
-        raise InputError(
-            f"phenotype file {path} is empty; expected a header and one row per sample"
-        )
+        raise InputError(f"{kind} {path} is empty; expected a header and one row per sample")
     if sep is not None:
         if sep not in _SEP_NAMES:
             raise InputError(
@@ -353,7 +354,7 @@ def _read_raw(path: Path, sep: str | None, given: Sequence[str] = ()) -> _Raw:
                 "line (in Python, sep=... sets the delimiter)"
             )
     if not body:
-        raise InputError(f"phenotype file {path} has a header but no data rows")
+        raise InputError(f"{kind} {path} has a header but no data rows")
     return _Raw(path, header, body, body_lines, sep_char, plink, has_header, unstripped)
 
 
@@ -397,8 +398,11 @@ def _check_names(
         if w != id_name:
             said = "is PLINK's family id (FID) column"
             fix = f"choose another {what}"
-        elif id_given or w.lower() in ID_COLUMN_NAMES:
-            said = "is the sample id column" + (" (--id-column)" if id_given else "")
+        elif id_given:  # either choice may be the wrong one (predict's are the model's)
+            said = "is the sample id column (--id-column)"
+            fix = f"give --id-column the column that holds the sample ids, or choose another {what}"
+        elif w.lower() in ID_COLUMN_NAMES:
+            said = "is the sample id column"
             fix = f"choose another {what}"
         else:
             said = "is taken as the sample id column (the first column: none is named sample_id, IID or id)"
@@ -755,7 +759,10 @@ def _read_one(
     ``labels`` are text columns kept as they are (those absent from this file are an error,
     or skipped with ``in_file_only``)."""
     given = [id_column or "", *(traits or ()), *(covariates or ()), *labels]
-    raw = _read_raw(path, sep, given)
+    # a table read for its covariates alone (traits=[]): predict's --covariates FILE, or
+    # fit's separate covariate file
+    kind = "covariate file" if traits is not None and not traits else "phenotype file"
+    raw = _read_raw(path, sep, given, kind)
     id_idx = _find_id_column(raw, id_column, optional=id_optional)
     id_name = raw.header[id_idx]
     skip = {id_name}

@@ -247,7 +247,40 @@ def test_python_covariates_are_checked_before_the_network_runs(sexed):
     table = pd.DataFrame(design, columns=names, index=geno.samples.astype(str))
     shuffled = table.sample(frac=1.0, random_state=0)
     np.testing.assert_array_equal(bundle.predict(geno, covariates=shuffled)["y"], right)
-    # a default (range) index is positional, whatever the sample ids; numeric columns under
-    # other names are taken in order, as an array is (a review, session 39)
-    plain = pd.DataFrame(design, columns=[f"c{i}" for i in range(design.shape[1])])
+    # a default (range) index is positional, whatever the sample ids, as are unnamed
+    # columns (a review, session 39)
+    plain = pd.DataFrame(design)
     np.testing.assert_array_equal(bundle.predict(geno, covariates=plain)["y"], right)
+    # the model's columns in another order are taken by name; columns under other names
+    # are refused (they were taken by position: a table with the model's names in another
+    # order moved predictions by 2.5 SD; a checking helper, session 42)
+    np.testing.assert_array_equal(bundle.predict(geno, covariates=table[names[::-1]])["y"], right)
+    other = pd.DataFrame(design, columns=[f"c{i}" for i in range(design.shape[1])])
+    with pytest.raises(InputError, match=r"columns \['c0', 'c1', 'c2'\].*\.to_numpy\(\)"):
+        bundle.predict(geno, covariates=other)
+    # an index of ids that misses a sample is refused, not read in row order (175 of 200
+    # predictions moved)
+    broken = shuffled.rename(index={shuffled.index[3]: "NOT_A_SAMPLE"})
+    with pytest.raises(InputError, match=r"sample '.*' is not in its index.*reset_index"):
+        bundle.predict(geno, covariates=broken)
+
+
+def test_covariate_file_errors_name_a_covariate_file(tmp_path):
+    """predict's --covariates FILE was called a 'phenotype file' in its errors, and
+    --id-column naming a covariate advised choosing another covariate, which predict's user
+    cannot do (a checking helper, session 42)."""
+    from snpcnn.errors import InputError
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    with pytest.raises(InputError, match=r"^covariate file .*nope\.csv does not exist"):
+        read_phenotypes(tmp_path / "nope.csv", traits=[], covariates=["sex"])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("sample_id,sex\n")
+    with pytest.raises(InputError, match=r"^covariate file .* has a header but no data rows"):
+        read_phenotypes(empty, traits=[], covariates=["sex"])
+    with pytest.raises(InputError, match=r"^phenotype file .*nope\.csv does not exist"):
+        read_phenotypes(tmp_path / "nope.csv")
+    cov = tmp_path / "cov.csv"
+    cov.write_text("sample_id,sex\na,M\nb,F\n")
+    with pytest.raises(InputError, match=r"give --id-column the column that holds the sample"):
+        read_phenotypes(cov, id_column="sex", traits=[], covariates=["sex"])
