@@ -1047,7 +1047,7 @@ class _Dataset:
     spec: DatasetSpec
     genotypes: Any
     phenotypes: Any
-    sample_ids: np.ndarray  # genotyped and phenotyped, with at least one trait observed
+    sample_ids: np.ndarray  # genotyped (some call) and phenotyped, with a trait observed
     checksums: dict[str, Any]
     n_per_trait: dict[str, int]
     #: what a trait's units depend on, per trait (see :func:`_unit_inputs`)
@@ -1127,6 +1127,10 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     if y.ndim == 1:
         y = y[:, None]
     keep = ~np.all(np.isnan(y), axis=1)
+    # a sample without any genotype call is left out, as snpcnn fit leaves it out
+    # (cv._targets_from_alignment): the benchmark's folds are then fit's folds
+    if g.n_snps:
+        keep &= g.call_rate_sample()[np.asarray(al.geno_index)] > 0
     ids = np.asarray(al.sample_ids).astype(str)[keep]
     if truth is not None:
         digest = hashlib.sha256(np.ascontiguousarray(g.dosages).tobytes())

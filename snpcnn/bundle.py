@@ -492,7 +492,8 @@ class ModelBundle:
             ids = genotypes.samples.astype(str)
             index = covariates.index.astype(str)
             if not isinstance(covariates.index, pd.RangeIndex):  # indexed by sample id
-                missing = [i for i in ids if i not in set(index)]
+                known = set(index)
+                missing = [i for i in ids if i not in known]
                 if missing or not index.is_unique:
                     what = (
                         f"sample '{missing[0]}' is not in its index"

@@ -25,21 +25,16 @@ SCALINGS = ("none", "center", "standardize")
 _BLOCK_BYTES = 256 * 1024 * 1024
 
 
-def _fill_values(genotypes: Genotypes, rows, idx: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """The float32 dosage that replaces a missing call: the training mean, except where
-    that mean is a whole number at a SNP with missing calls (half the lines 0, half 2:
-    mean 1), where it is the next float32 toward the middle (1 + 1.2e-7).  An imputed
-    call is then never a whole number, so GBLUP-AD (docs/baselines.md) tells it from a
-    heterozygote: about 3% of mid-frequency SNPs of 600 inbred lines have a mean of
-    exactly 1 (a reviewer, session 42).  Nothing else changes by more than 1.2e-7."""
+def _fill_values(means: np.ndarray) -> np.ndarray:
+    """The float32 dosage that replaces a missing call: the training mean, except where that
+    mean is exactly 1 (inbred lines half 0 and half 2, or any SNP whose calls sum to their
+    count), where it is the next float32 above (1 + 1.2e-7): an imputed call is then never a
+    heterozygote's dosage, and GBLUP-AD (docs/baselines.md) codes it as unknown.  About 3% of
+    mid-frequency SNPs of 600 inbred lines have such a mean (a reviewer, session 42).  The
+    centring uses the exact mean (``center_``), so data without missing calls give the same
+    numbers as before, and an imputed call sits 1.2e-7 from the centre."""
     fill = means.astype(np.float32)
-    whole = fill == np.rint(fill)
-    if whole.any():
-        missing = genotypes.counts(rows)["n_missing"][idx] > 0
-        nudge = whole & missing
-        if nudge.any():
-            toward = np.where(fill[nudge] <= 1.0, np.float32(2.0), np.float32(1.0))
-            fill[nudge] = np.nextafter(fill[nudge], toward.astype(np.float32))
+    fill[fill == np.float32(1.0)] = np.nextafter(np.float32(1.0), np.float32(2.0))
     return fill
 
 
@@ -168,20 +163,20 @@ class GenotypePreprocessor:
             report["snps_after_preselection"] = int(len(idx))
         self.snp_index_ = idx
         self.variants_ = genotypes.variants.iloc[idx].reset_index(drop=True)
-        self.fill_ = _fill_values(genotypes, rows, idx, means)
+        self.fill_ = _fill_values(means)
         self.center_ = None
         self.scale_ = None
         if self.encoding == "dosage" and self.scaling in ("center", "standardize"):
-            self.center_ = self.fill_.copy()
+            self.center_ = means.astype(np.float32)
         if self.encoding == "dosage" and self.scaling == "standardize":
             var = np.zeros(len(idx), dtype=np.float64)
             n = 0
             for _, block in genotypes.iter_batches(4096, rows):
                 x = block[:, idx].astype(np.float32)
                 miss = x < 0
-                if miss.any():
-                    x[miss] = np.broadcast_to(self.fill_, x.shape)[miss]
-                var += ((x - self.fill_) ** 2).sum(0)
+                if miss.any():  # at the centre: an imputed call adds nothing to the spread
+                    x[miss] = np.broadcast_to(self.center_, x.shape)[miss]
+                var += ((x - self.center_) ** 2).sum(0)
                 n += len(x)
             sd = np.sqrt(var / max(n - 1, 1))
             self.scale_ = np.where(sd > 1e-8, sd, 1.0).astype(np.float32)

@@ -92,6 +92,8 @@ def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
     out["explain"] = [res.exit_code, res.output[-3000:]]
     res = r.invoke(main, ["images", "fit", "--epochs", "1", "--out", "img"])
     out["images"] = [res.exit_code, res.output[-3000:]]
+    res = r.invoke(main, ["images", "fit", "--help"])  # in-process: not sys.argv's --help
+    out["images_help"] = [res.exit_code, res.output[-3000:]]
     try:
         import tensorflow  # noqa: F401
         out["tensorflow_importable"] = True
@@ -129,6 +131,7 @@ def test_fit_predict_and_errors_on_jax_without_tensorflow(small, tmp_path):
     assert code_im == 1 and "snpcnn images needs Keras's TensorFlow backend" in text
     assert "install TensorFlow" in text and "internal error" not in text
     assert not (tmp_path / "img").exists()
+    assert out["images_help"][0] == 0 and "Usage:" in out["images_help"][1]
 
 
 @needs_jax

@@ -519,10 +519,16 @@ def test_a_missing_call_at_a_whole_number_mean_is_not_a_heterozygote():
     x = np.array([[0, 2], [2, 0], [0, 2], [2, 0], [-1, 2], [-1, 0]], dtype=np.int8)
     g = Genotypes(x, [f"s{i}" for i in range(6)])
     pre = GenotypePreprocessor().fit(g, np.arange(6))
-    assert pre.fill_[0] == np.nextafter(np.float32(1), np.float32(2))
-    assert pre.fill_[1] == np.float32(1.0)  # a mean of 1 but no missing call: as before
-    whole = GenotypePreprocessor().fit(g.subset(samples=[0, 1, 2, 3]), np.arange(4))
-    assert whole.fill_[0] == np.float32(1.0)
+    up = np.nextafter(np.float32(1), np.float32(2))
+    assert pre.fill_[0] == up and pre.fill_[1] == up
+    # the centring keeps the exact mean: data without missing calls encode as before
+    centred = GenotypePreprocessor(scaling="center").fit(g, np.arange(6))
+    assert list(centred.center_) == [1.0, 1.0] and centred.fill_[0] == up
+    # every training call present, a test row's call missing: still not a heterozygote
+    # (the fill was nudged only where training rows missed calls: a reviewer, session 42)
+    full = GenotypePreprocessor().fit(g, np.arange(4))
+    assert full.fill_[0] == up
+    assert not np.any(full.dosage_matrix(g, np.array([4, 5])) == 1.0)
     D = pre.dosage_matrix(g).astype(np.float64)
     assert not np.any(D == 1.0)
     W = dominance_codes(D)
@@ -531,6 +537,26 @@ def test_a_missing_call_at_a_whole_number_mean_is_not_a_heterozygote():
     assert np.abs(resid).max() < 1e-6  # on the additive line: no dominance signal
     y = np.arange(6.0)
     assert GBLUPAD().fit(D, y).no_heterozygotes_
+
+
+def test_the_fill_nudge_does_not_inflate_a_constant_column_when_standardising():
+    """A SNP whose every call is 2, with missing calls, got a fill of 1.9999999 and an SD of
+    1e-7 from the imputed calls alone, so standardising made it a missingness indicator (a
+    reviewer, session 42). Only a mean of exactly 1 is nudged, and the spread ignores the
+    imputed calls."""
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    rng = np.random.default_rng(2)
+    x = rng.binomial(2, 0.5, size=(100, 3)).astype(np.int8)
+    x[:, 1] = 2
+    x[:, 2] = 1  # every call heterozygous: mean exactly 1, nudged
+    x[::10, 1:] = -1
+    g = Genotypes(x, [f"s{i}" for i in range(100)])
+    pre = GenotypePreprocessor(drop_monomorphic=False, scaling="standardize").fit(g, np.arange(100))
+    assert pre.fill_[1] == np.float32(2.0) and pre.scale_[1] == 1.0 and pre.scale_[2] == 1.0
+    enc = pre.transform(g)[:, 1:, 0]
+    assert np.abs(enc).max() < 1e-6
 
 
 @pytest.mark.parametrize("cls", [GBLUPAD, EGBLUP])

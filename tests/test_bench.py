@@ -867,3 +867,19 @@ def test_run_benchmark_claims_its_output_like_the_command(tmp_path):
     with pytest.raises(InputError, match="no_such_config"):  # no lock left behind either
         run_benchmark(tmp_path / "no_such_config.toml", out)
     assert not lock.exists()
+
+
+def test_a_sample_without_any_call_is_in_no_benchmark_fold(tiny_dir, tmp_path):
+    """snpcnn fit leaves a sample with no genotype call out (session 42); the benchmark drew
+    its folds with it, so its folds differed from fit's for the same seed (a reviewer)."""
+    from snpcnn.bench import _load_dataset
+
+    for name in ("bench.toml", "pheno.csv"):
+        shutil.copy(tiny_dir / name, tmp_path / name)
+    x = pd.read_csv(tiny_dir / "geno.csv")
+    gone = str(x.iloc[2, 0])
+    x.iloc[2, 1:] = np.nan
+    x.to_csv(tmp_path / "geno.csv", index=False)
+    ds = _load_dataset(load_config(tmp_path / "bench.toml").datasets[0])
+    assert gone not in set(ds.sample_ids) and len(ds.sample_ids) == len(x) - 1
+    assert gone not in set(_fold_table(ds, 0)["sample_id"].astype(str))

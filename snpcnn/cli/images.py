@@ -5,6 +5,7 @@ A thin layer over :mod:`snpcnn.images` and :mod:`snpcnn.transfer`.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -104,15 +105,23 @@ def _common(f):
 @click.group("images")
 def images() -> None:
     """Images: MNIST parity for the model zoo, augmentation, transfer learning."""
-    import sys
 
-    if "--help" in sys.argv or "-h" in sys.argv:
-        return
-    from snpcnn._tf import tensorflow_only
 
-    why = tensorflow_only("snpcnn images")
-    if why:  # under JAX it stopped inside TensorFlow's import, or ran regardless
-        raise InputError(why)
+def _tensorflow_only(command):
+    """Stop ``command`` with one line where this process cannot run TensorFlow (under JAX
+    it stopped inside TensorFlow's import, or ran regardless: a checking helper, session
+    42).  Checked in the command's body, after Click has handled its --help."""
+
+    @functools.wraps(command)
+    def checked(*args, **kwargs):
+        from snpcnn._tf import tensorflow_only
+
+        why = tensorflow_only("snpcnn images")
+        if why:
+            raise InputError(why)
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @images.command("fit")
@@ -150,6 +159,7 @@ def images() -> None:
 )
 @force_option
 @verbose_option
+@_tensorflow_only
 def fit_cmd(
     arch,
     data,
@@ -278,6 +288,7 @@ def _arch(arch: str):
 )
 @force_option
 @verbose_option
+@_tensorflow_only
 def transfer_cmd(
     base_path,
     application,
