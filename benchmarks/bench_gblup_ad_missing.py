@@ -10,7 +10,7 @@ folds with two codings of the imputed calls:
 
 Printed per panel, trait and missing rate: mean Pearson r over the test folds, the chosen
 dominance shares and the REML h2.  Run: ``.venv/bin/python benchmarks/bench_gblup_ad_missing.py``
-(about 10 minutes on 2 cores).
+(about 25 minutes on 2 cores shared with other jobs).
 """
 
 from __future__ import annotations
