@@ -1144,10 +1144,15 @@ def _learning_curves(ax, histories: list) -> bool:
     # one colour per fold, for all its networks and its dashed curve: the colour cycle
     # gave the default's five cross-fitted networks per fold five colours, so the folds'
     # dashed curves shared two (a checking helper, session 42)
-    palette = plt.get_cmap("tab20" if len(histories) > 10 else "tab10")
+    n = len(histories)
+    if n <= 20:
+        palette = plt.get_cmap("tab20" if n > 10 else "tab10")
+        colours = [palette(i) for i in range(n)]
+    else:  # more folds than a qualitative palette has colours: spread over a sequential one
+        colours = [plt.get_cmap("viridis")(i / (n - 1)) for i in range(n)]
     for i, h in enumerate(histories):
         conv = h.get("conv")
-        colour = palette(i % palette.N)
+        colour = colours[i]
         for s, hist in enumerate(h["histories"]):
             lab = f"r{h['repeat']} f{h['fold']}" + (f" s{s}" if len(h["histories"]) > 1 else "")
             if "loss" in hist:

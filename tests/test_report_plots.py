@@ -90,3 +90,10 @@ def test_learning_curves_give_each_fold_one_colour():
     dashed = [line for line in lines if line.get_linestyle() == "--"]
     assert [line.get_label() for line in dashed] == [f"r0 f{k}" for k in range(1, 6)]
     plt.close(fig)
+    # 5 x 10 folds (a repeated random CV): still one colour per fold
+    fig, ax = plt.subplots()
+    many = [dict(h, fold=k + 1, repeat=r) for r in range(5) for k, h in enumerate(histories * 2)]
+    _learning_curves(ax, many)
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.get_lines()]
+    assert len({colours[6 * k] for k in range(50)}) == 50
+    plt.close(fig)
