@@ -1208,11 +1208,22 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     geno_index = np.flatnonzero(pos >= 0).astype(np.int64)
     n_both = len(geno_index)
     if n_both == 0:
+        info = phenotypes.info or {}
+        # 'Line 2019 2020' over 'A1 5 6' reads as a PLINK file without a header (FID IID
+        # values): its ids are then the years and values (noticed in session 42)
+        headerless = (
+            "; the phenotype file was read as a PLINK file without a header (FID IID value "
+            "...): if its first line names the columns, name the first one sample_id (or "
+            "FID and IID)"
+            if info.get("plink_style") and info.get("header") is False
+            else ""
+        )
         raise InputError(
             f"no sample id is in both {geno_src} and {pheno_src}: genotype ids start "
             f"{', '.join(geno_ids[:3])}; phenotype ids start {', '.join(pheno_ids[:3])}"
             + (
                 _transposed_hint(genotypes, pheno_ids)
+                or headerless
                 or f"{_match_hints(geno_ids, pheno_ids)}; make the ids identical in both files"
             )
         )

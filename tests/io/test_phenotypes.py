@@ -536,6 +536,11 @@ def test_a_whitespace_table_with_years_as_trait_names_keeps_its_header(tmp_path)
     numeric = tmp_path / "n.txt"  # numeric FID and IID
     numeric.write_text("1 101 1.5\n2 102 2.5\n3 103 0.5\n")
     assert list(read_phenotypes(numeric).sample_ids) == ["101", "102", "103"]
+    # whole numbers below a years header still read as PLINK; the join then says so
+    whole = tmp_path / "w.txt"
+    whole.write_text("Line 2019 2020\nA1 5 6\nA2 3 4\nA3 7 8\n")
+    with pytest.raises(InputError, match=r"read as a PLINK file without a header.*sample_id"):
+        align(_geno(["A1", "A2", "A3"]), read_phenotypes(whole))
 
 
 def test_id_column_names_the_covariate_files_id_too(tmp_path):
