@@ -1208,9 +1208,12 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     geno_index = np.flatnonzero(pos >= 0).astype(np.int64)
     n_both = len(geno_index)
     if n_both == 0:
+        hints = _match_hints(geno_ids, pheno_ids)
         info = phenotypes.info or {}
         # 'Line 2019 2020' over 'A1 5 6' reads as a PLINK file without a header (FID IID
-        # values): its ids are then the years and values (noticed in session 42)
+        # values): its ids are then the years and values (noticed in session 42); said
+        # where no id transformation explains the mismatch (a real headerless PLINK file
+        # beside FID_IID genotype ids keeps its hint: a reviewer)
         headerless = (
             "; the phenotype file was read as a PLINK file without a header (FID IID value "
             "...): if its first line names the columns, name the first one sample_id (or "
@@ -1223,8 +1226,9 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
             f"{', '.join(geno_ids[:3])}; phenotype ids start {', '.join(pheno_ids[:3])}"
             + (
                 _transposed_hint(genotypes, pheno_ids)
+                or (hints and f"{hints}; make the ids identical in both files")
                 or headerless
-                or f"{_match_hints(geno_ids, pheno_ids)}; make the ids identical in both files"
+                or "; make the ids identical in both files"
             )
         )
     sample_ids = np.asarray([geno_ids[i] for i in geno_index], dtype=object)
