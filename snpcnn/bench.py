@@ -1127,10 +1127,11 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     if y.ndim == 1:
         y = y[:, None]
     keep = ~np.all(np.isnan(y), axis=1)
-    # a sample without any genotype call is left out, as snpcnn fit leaves it out
-    # (cv._targets_from_alignment): the benchmark's folds are then fit's folds
-    if g.n_snps:
-        keep &= g.call_rate_sample()[np.asarray(al.geno_index)] > 0
+    # a sample without any genotype call is left out, as snpcnn fit leaves it out: the
+    # benchmark's folds are then fit's folds
+    from snpcnn.cv import samples_without_calls
+
+    keep &= ~samples_without_calls(g.call_rate_sample() if g.n_snps else None, al, keep)[0]
     ids = np.asarray(al.sample_ids).astype(str)[keep]
     if truth is not None:
         digest = hashlib.sha256(np.ascontiguousarray(g.dosages).tobytes())

@@ -482,6 +482,24 @@ def _binary_levels(values: np.ndarray) -> list[Any] | None:
     return None
 
 
+def samples_without_calls(call_rate, al, keep: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Among the aligned samples ``keep`` (those with a trait value), those without a
+    genotype call at any SNP (``call_rate``: per genotype row, or None), and the note that
+    says they were left out (None where there are none).  fit, tune and the benchmark leave
+    them out alike: a prediction for such a sample holds no genotype information."""
+    if call_rate is None:
+        return np.zeros(len(keep), dtype=bool), None
+    no_call = np.asarray(keep) & (np.asarray(call_rate)[np.asarray(al.geno_index)] == 0)
+    if not no_call.any():
+        return no_call, None
+    first = np.asarray(al.sample_ids).astype(str)[no_call][0]
+    return no_call, (
+        f"{int(no_call.sum())} phenotyped sample(s) have no genotype call at any SNP (e.g. "
+        f"'{first}') and were left out: a prediction for them would hold no genotype "
+        "information (snpcnn predict leaves them empty)"
+    )
+
+
 def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rate=None) -> Targets:
     """The samples and trait values the cross-validation uses: those with a value of some
     trait and, where ``call_rate`` (per genotype row) is given, a genotype call at some
@@ -494,16 +512,10 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rat
     traits = list(traits)
     keep = ~np.all(np.isnan(y), axis=1)
     report = dict(al.report)
-    if call_rate is not None:
-        no_call = keep & (np.asarray(call_rate)[np.asarray(al.geno_index)] == 0)
-        if no_call.any():
-            first = np.asarray(al.sample_ids).astype(str)[no_call][0]
-            report["no_calls"] = (
-                f"{int(no_call.sum())} phenotyped sample(s) have no genotype call at any SNP "
-                f"(e.g. '{first}') and were left out: a prediction for them would hold no "
-                "genotype information (snpcnn predict leaves them empty)"
-            )
-            keep &= ~no_call
+    no_call, note = samples_without_calls(call_rate, al, keep)
+    if note:
+        report["no_calls"] = note
+    keep &= ~no_call
     sample_ids = np.asarray(al.sample_ids).astype(str)[keep]
     geno_index = np.asarray(al.geno_index)[keep]
     y = y[keep]

@@ -871,7 +871,7 @@ def tune(
     """
     optuna = import_optuna()
 
-    from snpcnn.cv import CNN_NAME, HYBRID_NAME, _load_inputs
+    from snpcnn.cv import CNN_NAME, HYBRID_NAME, _load_inputs, samples_without_calls
     from snpcnn.executor import Executor, Unit, UnitStore
     from snpcnn.folds import make_folds
 
@@ -901,19 +901,13 @@ def tune(
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
-    # as in snpcnn fit (cv._targets_from_alignment): a sample without any genotype call
-    # is left out, with a note; a prediction for it would hold no genotype information
-    rate = g.call_rate_sample()[np.asarray(al.geno_index)] if g.n_snps else None
-    no_call = ~np.isnan(y) & (rate == 0) if rate is not None else np.zeros(len(y), bool)
+    # as in snpcnn fit: a sample without any genotype call is left out, with a note
+    no_call, note = samples_without_calls(
+        g.call_rate_sample() if g.n_snps else None, al, ~np.isnan(y)
+    )
     ids = np.asarray(al.sample_ids).astype(str)[~np.isnan(y) & ~no_call]
     y = np.where(no_call, np.nan, y)
-    input_notes = []
-    if no_call.any():
-        input_notes.append(
-            f"{int(no_call.sum())} phenotyped sample(s) have no genotype call at any SNP (e.g. "
-            f"'{np.asarray(al.sample_ids).astype(str)[no_call][0]}') and were left out: a "
-            "prediction for them would hold no genotype information"
-        )
+    input_notes = [note] if note else []
     if len(ids) < 4:
         raise InputError(f"trait '{trait}': only {len(ids)} samples have a value")
     outer = _outer_folds(folds, ids, repeats, seed)
