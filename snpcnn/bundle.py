@@ -39,7 +39,7 @@ import pandas as pd
 
 from snpcnn.backend import predict_array
 from snpcnn.errors import InputError
-from snpcnn.genotypes import Genotypes
+from snpcnn.genotypes import Genotypes, read_done, release_pages
 from snpcnn.preprocess import GenotypePreprocessor, match_variants
 
 __all__ = [
@@ -219,6 +219,7 @@ class ModelBundle:
             # about 16 MB of int8 per chunk, over the columns still without a call only
             step = max(1, (1 << 24) // len(left))
             block = np.asarray(genotypes.dosages[start : start + step])[:, col[left]]
+            release_pages(genotypes.dosages)
             left = left[~(block >= 0).any(axis=0)]
             start += step
         out = np.zeros(len(col), dtype=bool)
@@ -251,6 +252,7 @@ class ModelBundle:
         n_called = np.zeros(len(used))
         for start in range(0, len(rows), 128):  # row chunks: memory independent of n
             block = np.asarray(genotypes.dosages[rows[start : start + 128]][:, col[used]])
+            release_pages(genotypes.dosages)
             called = block >= 0
             total += np.where(called, block, 0).sum(0)
             n_called += called.sum(0)
@@ -281,7 +283,7 @@ class ModelBundle:
         col = match["column"]
         present = col >= 0
         block = np.full((len(rows), len(col)), -1, dtype=np.int8)
-        src = np.asarray(genotypes.dosages[rows][:, col[present]])
+        src = read_done(genotypes.dosages, np.asarray(genotypes.dosages[rows][:, col[present]]))
         flip = match["flip"][present]
         if flip.any():
             sub = src[:, flip]

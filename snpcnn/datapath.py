@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from snpcnn.errors import InputError
-from snpcnn.genotypes import Genotypes, release_pages
+from snpcnn.genotypes import Genotypes, read_done
 from snpcnn.preprocess import GenotypePreprocessor
 
 __all__ = [
@@ -252,11 +252,8 @@ def _read(dosages, rows: np.ndarray, snps: np.ndarray) -> np.ndarray:
         return np.zeros((len(rows), 0), dtype=np.int8)
     lo, hi = int(snps.min()), int(snps.max()) + 1
     if hi - lo > 4 * len(snps):  # a few scattered SNPs: read only those
-        block = np.asarray(dosages[rows[:, None], snps[None, :]])
-        release_pages(dosages)
-        return block
-    block = np.asarray(dosages[rows, lo:hi])
-    release_pages(dosages)
+        return read_done(dosages, np.asarray(dosages[rows[:, None], snps[None, :]]))
+    block = read_done(dosages, np.asarray(dosages[rows, lo:hi]))
     if hi - lo == len(snps) and np.all(np.diff(snps) == 1):
         return block
     return block[:, snps - lo]

@@ -303,3 +303,38 @@ def test_info_and_verify_do_not_read_a_converted_cache_of_an_older_file(tmp_path
     res = CliRunner().invoke(main, ["info", str(path)])
     assert res.exit_code == 0, res.output
     assert "earlier version of" in res.output  # the one-line note (stderr is mixed in)
+
+
+def test_a_damaged_code_in_the_cache_is_refused_where_it_is_read(tmp_path):
+    """A byte of dosages.npy set to 7 was read as a dosage of 7 by info, fit and predict
+    without a word (a cache is checked when written, not when opened; a checking helper,
+    session 43): every read of the map now checks the codes it read."""
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+    from snpcnn.datapath import EncodedRows
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(-1, 3, size=(50, 30), dtype=np.int8)
+    g0 = Genotypes(x, [f"s{i}" for i in range(50)], source="test")
+    write_cache(g0, tmp_path / "c.snpcnn")
+    pre = GenotypePreprocessor().fit(load_cache(tmp_path / "c.snpcnn"), np.arange(50))
+    npy = tmp_path / "c.snpcnn" / "dosages.npy"
+    data = bytearray(npy.read_bytes())
+    data[len(data) - 30 * 10 + 4] = 7  # sample 40, SNP 4
+    npy.write_bytes(bytes(data))
+    g = load_cache(tmp_path / "c.snpcnn")  # opening reads nothing
+    msg = "dosages.npy: genotype code 7 .*the cache is damaged; rebuild it"
+    with pytest.raises(InputError, match=msg):
+        g.counts()
+    with pytest.raises(InputError, match=msg):
+        g.batch(np.arange(35, 45))
+    np.testing.assert_array_equal(g.batch(np.arange(10)), x[:10])  # rows read that are whole
+    with pytest.raises(InputError, match=msg):
+        EncodedRows(g, pre, np.arange(50)).columns(0, 30)
+    res = CliRunner().invoke(main, ["info", str(tmp_path / "c.snpcnn")])
+    assert res.exit_code == 1
+    err = [ln for ln in res.output.splitlines() if ln.startswith("Error")]
+    assert len(err) == 1 and "genotype code 7" in err[0] and "Traceback" not in res.output

@@ -91,3 +91,30 @@ def test_a_bad_setting_is_refused(monkeypatch):
     monkeypatch.setenv("SNPCNN_RELEASE_PAGES", "maybe")
     with pytest.raises(InputError, match="SNPCNN_RELEASE_PAGES must be 1"):
         release_pages(np.ones(3, dtype=np.int8))
+
+
+def test_predict_releases_the_cache_pages(cache, monkeypatch):
+    """`snpcnn predict` read the cache without releasing its pages, so its RSS grew by a byte
+    per genotype with SNPCNN_RELEASE_PAGES=1 as without (a checking helper, session 43)."""
+    from snpcnn.bundle import ModelBundle
+    from snpcnn.models import build_model
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    monkeypatch.setenv("SNPCNN_RELEASE_PAGES", "1")
+    x, path = cache
+    g = load_cache(path)
+    pre = GenotypePreprocessor().fit(g, np.arange(0, 300, 3))
+    release_pages(g.dosages)
+    arch = {"name": "tiny", "blocks": [{"type": "global_avgpool"}, {"type": "dense", "units": 2}]}
+    b = ModelBundle(
+        model=build_model(arch, (len(pre.variants_), 1)),
+        preprocessor=pre,
+        traits=["y"],
+        target_coef=[np.array([0.5])],
+        target_sd=np.array([2.0]),
+        covariate_means=np.zeros(0),
+    )
+    assert _mapped_kb(path / "dosages.npy") < 200
+    pred = b.predict(g)
+    assert len(pred) == 300 and np.isfinite(pred["y"].to_numpy(dtype=float)).all()
+    assert _mapped_kb(path / "dosages.npy") < 200
