@@ -93,6 +93,8 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
             f"{path}: line 1: the header has no IID column; a .psam needs #IID or #FID IID"
         )
     rows = []
+    width = None  # a headerless file's lines must agree with its first one (a fuzzer found
+    # ragged lines crashing the reader)
     for i, ln in enumerate(lines[first:], start=first + 1):
         if not ln.strip():
             continue
@@ -101,6 +103,13 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
             raise InputError(
                 f"{path}: line {i} has {len(parts)} columns; the header names {len(cols)}"
             )
+        if not first:
+            width = len(parts) if width is None else width
+            if len(parts) != width:
+                raise InputError(
+                    f"{path}: line {i} has {len(parts)} columns, the first line {width}; "
+                    "give every sample the same columns"
+                )
         rows.append(parts[: len(cols)])
     if not rows:
         raise InputError(f"{path}: no samples (only a header)")
@@ -155,8 +164,14 @@ def read_pvar(path: str | os.PathLike) -> pd.DataFrame:
     n = len(cols)
     if len(tokens) != n * len(body):
         for i, ln in body:
-            if len(_fields(ln)) != n:
-                raise InputError(f"{path}: line {i} has {len(_fields(ln))} columns; expected {n}")
+            fields = _fields(ln)
+            if len(fields) != n:
+                raise InputError(f"{path}: line {i} has {len(fields)} columns; expected {n}")
+            if "" in fields:  # 'x\t\tA' (a cut line ends so): split() lost it (a fuzzer)
+                raise InputError(
+                    f"{path}: line {i}: column {cols[fields.index('')]} is empty; write '.' "
+                    "for a missing value, or re-export the file if the line was cut"
+                )
     a = np.asarray(tokens, dtype=object).reshape(len(body), n)
     col = {c: a[:, j] for j, c in enumerate(cols)}
     try:

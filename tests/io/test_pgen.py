@@ -195,3 +195,22 @@ def test_pgenlibs_reason_and_a_repeated_iid_read_as_written(wheat_pgen, tmp_path
     dup.with_suffix(".psam").write_text("\n".join(ids) + "\n")
     with pytest.raises(InputError, match=rf"sample '{ids[1]}' \(IID\) occurs more than once"):
         read_pgen(dup)
+
+
+def test_cut_pvar_line_and_ragged_headerless_psam_are_one_line_errors(wheat_pgen, tmp_path):
+    """A .pvar cut after a tab ('1<TAB>123<TAB>id<TAB>A<TAB>') and a headerless .psam with
+    ragged lines crashed the reader (ValueError from reshape, IndexError; a fuzzer, session
+    43)."""
+    _, prefix = wheat_pgen
+    for ext in ("pgen", "pvar", "psam"):
+        shutil.copy(prefix.with_suffix(f".{ext}"), tmp_path / f"x.{ext}")
+    pvar = (tmp_path / "x.pvar").read_text().splitlines()
+    cut = pvar[-1].rsplit("\t", 1)[0] + "\t"  # the ALT field emptied by a cut
+    (tmp_path / "x.pvar").write_text("\n".join(pvar[:-1] + [cut]))
+    with pytest.raises(InputError, match=rf"x\.pvar: line {len(pvar)}: column ALT is empty"):
+        read_pgen(tmp_path / "x")
+    shutil.copy(prefix.with_suffix(".pvar"), tmp_path / "x.pvar")
+    psam = (tmp_path / "x.psam").read_text().splitlines()
+    (tmp_path / "x.psam").write_text("\n".join(["X0\t" + psam[0][1:]] + psam[1:]) + "\n")
+    with pytest.raises(InputError, match=r"x\.psam: line 2 has 2 columns, the first line 3"):
+        read_pgen(tmp_path / "x")
