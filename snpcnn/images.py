@@ -436,8 +436,8 @@ def prepare_images(
     Parameters
     ----------
     x : numpy.ndarray
-        ``(n, rows, cols)`` or ``(n, rows, cols, channels)``; integer images are divided
-        by 255, float images are kept as they are.
+        ``(n, rows, cols)`` or ``(n, rows, cols, channels)``; integer images (0..255) are
+        divided by 255, float images must already be in [0, 1] and are kept as they are.
     size : (int, int) or int, optional
         Resize (bilinear) to ``(rows, cols)``, e.g. ``(32, 32)`` for an ImageNet network
         (an int: square).
@@ -448,8 +448,14 @@ def prepare_images(
     -------
     numpy.ndarray
         float32 array ``(n, rows, cols, channels)``.
+
+    Raises
+    ------
+    InputError
+        Non-numeric, NaN or infinite pixels, or float pixels outside [0, 1].
     """
     x = np.asarray(x)
+    _check_pixels(x, "images")
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
@@ -473,6 +479,30 @@ def prepare_images(
             )
         out = np.repeat(out, channels, axis=-1)
     return out
+
+
+def _check_pixels(x: np.ndarray, what: str) -> None:
+    """Refuse pixels a network cannot learn from: NaN images trained to chance without a
+    word, and float images in 0..255 were kept unscaled although the result is documented
+    as [0, 1] (a checking helper, session 43)."""
+    x = np.asarray(x)
+    if x.dtype.kind == "b" or np.issubdtype(x.dtype, np.integer) or x.size == 0:
+        return
+    if not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"{what}: pixels must be numbers, got dtype {x.dtype}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(
+            f"{what}: {int(bad.sum())} NaN or infinite pixel(s), the first in image {first[0]} "
+            f"at index {first}; fill or drop those images first"
+        )
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(
+            f"{what}: float pixels run from {lo:g} to {hi:g}, not 0..1; divide 0..255 images "
+            "by 255 (or pass them as uint8)"
+        )
 
 
 def select_classes(
@@ -1014,11 +1044,34 @@ def _resolve_data(data, seed: int, test_fraction: float):
     )
 
 
+def _label_names(data) -> tuple[str, str]:
+    """``("training labels (FILE)", "test labels (FILE)")`` where ``data`` is an
+    MNIST-style folder (or None: the default one), to name the file in label errors; the
+    bare words for arrays or where a file is not found."""
+    if data is None:
+        data = default_mnist_dir()
+    if not isinstance(data, (str, os.PathLike)):
+        return "training labels", "test labels"
+    names = []
+    for key, what in (("train_labels", "training labels"), ("test_labels", "test labels")):
+        try:
+            names.append(f"{what} ({_find_member(Path(data), MNIST_FILES[key])})")
+        except InputError:
+            names.append(what)
+    return names[0], names[1]
+
+
 def _check_labels(y: np.ndarray, what: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
         raise InputError(f"{what}: labels must be 1-D class indices, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
+        # strings ("3") raised a bare TypeError from np.mod (a checking helper, session 43)
+        if y.dtype.kind not in "fb":
+            raise InputError(
+                f"{what}: labels must be integer class indices 0..n_classes-1, got dtype "
+                f"{y.dtype}; map them to integers first"
+            )
         if not np.all(np.equal(np.mod(y, 1), 0)):
             raise InputError(f"{what}: labels must be integer class indices")
     if y.size and y.min() < 0:
@@ -1026,14 +1079,23 @@ def _check_labels(y: np.ndarray, what: str) -> np.ndarray:
     return y.astype(np.int32)
 
 
-def n_classes_of(ytr: np.ndarray, yte: np.ndarray) -> int:
+def n_classes_of(
+    ytr: np.ndarray,
+    yte: np.ndarray,
+    *,
+    train_what: str = "training labels",
+    test_what: str = "test labels",
+) -> int:
     """The number of classes, ``max label + 1``, once every class ``0..max`` has training
     images and no test label is a class the training set lacks.  A stray label (250 among
-    the digits 0-9) silently built a 251-class model (a checking helper, session 34)."""
-    k = int(max(ytr.max(), yte.max())) + 1
+    the digits 0-9) silently built a 251-class model (a checking helper, session 34).
+
+    ``train_what`` / ``test_what`` name the labels in messages (e.g. with their file)."""
+    ytr, yte = np.asarray(ytr), np.asarray(yte)
+    k = int(ytr.max()) + 1
     if k < 2:
         raise InputError(
-            "training labels: every image is class 0; a classifier needs at least two classes"
+            f"{train_what}: every image is class 0; a classifier needs at least two classes"
         )
     counts = np.bincount(ytr, minlength=k)
     absent = np.flatnonzero(counts == 0)
@@ -1041,7 +1103,7 @@ def n_classes_of(ytr: np.ndarray, yte: np.ndarray) -> int:
         present = np.flatnonzero(counts)
         rare = [int(c) for c in present if counts[c] <= 2 and c > absent[0]]
         raise InputError(
-            f"training labels: class {int(absent[0])} has no training image (labels must be "
+            f"{train_what}: class {int(absent[0])} has no training image (labels must be "
             f"0..n_classes-1 with every class in the training set; the labels run to {k - 1}"
             + (
                 f", and class {rare[0]} has {int(counts[rare[0]])} image(s): a stray label?"
@@ -1049,6 +1111,16 @@ def n_classes_of(ytr: np.ndarray, yte: np.ndarray) -> int:
                 else ""
             )
             + "); fix the labels, or pick classes with --classes (relabelled 0..k-1)"
+        )
+    # a test label past the training classes is the test file's fault: it was blamed on
+    # the training labels, with no file named (a checking helper, session 43)
+    stray = np.flatnonzero(yte >= k)
+    if len(stray):
+        i = int(stray[0])
+        raise InputError(
+            f"{test_what}: label {int(yte[i])} (test image {i}; {len(stray)} such) is a class "
+            f"the training labels lack (they run 0..{k - 1}); fix the test labels, or pick "
+            "classes with --classes (relabelled 0..k-1)"
         )
     return k
 
@@ -1214,10 +1286,13 @@ def fit_images(
         )
     data_seed = 0 if seed is None else int(seed)
     (xtr, ytr), (xte, yte), source = _resolve_data(data, data_seed, test_fraction)
-    ytr = _check_labels(ytr, "training labels")
-    yte = _check_labels(yte, "test labels")
+    train_what, test_what = _label_names(data)
+    ytr = _check_labels(ytr, train_what)
+    yte = _check_labels(yte, test_what)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
+    _check_pixels(xtr, "training images")
+    _check_pixels(xte, "test images")
     xtr, xte = prepare_images(xtr, size=image_size), prepare_images(xte, size=image_size)
     if len(xtr) != len(ytr) or len(xte) != len(yte):
         raise InputError("data: the number of images and labels differ")
@@ -1226,7 +1301,7 @@ def fit_images(
         raise InputError(f"data: the {which} set has 0 images; give images for both sets")
     if xtr.shape[1:] != xte.shape[1:]:
         raise InputError(f"data: training images are {xtr.shape[1:]}, test images {xte.shape[1:]}")
-    n_classes = n_classes_of(ytr, yte)
+    n_classes = n_classes_of(ytr, yte, train_what=train_what, test_what=test_what)
 
     xval = yval = None
     if validation_split > 0:

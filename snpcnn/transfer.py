@@ -341,6 +341,7 @@ def fit_on_features(
     learning_rate: float = 1e-3,
     validation_split: float = 0.0,
     seed: int | None = 0,
+    jit_compile: bool = False,
     verbose: int = 0,
 ):
     """Fit a dense head or any scikit-learn model on extracted features.
@@ -365,6 +366,9 @@ def fit_on_features(
     epochs, batch_size, learning_rate, validation_split, seed, verbose
         Training settings of the Keras head (``validation_split`` takes the last
         fraction, as Keras does).
+    jit_compile : bool, default False
+        For ``"dense"``: compile the train step with XLA (TensorFlow op determinism then
+        stays off, as in :func:`fine_tune`).
 
     Returns
     -------
@@ -391,7 +395,7 @@ def fit_on_features(
 
     if n_outputs is None:
         n_outputs = int(y.max()) + 1 if head == "multiclass" else 1
-    with seeded(seed):
+    with seeded(seed, deterministic=not jit_compile):  # Keras refuses XLA under determinism
         inputs = keras.Input(x2.shape[1:], name="features")
         h = inputs
         for i, units in enumerate(hidden):
@@ -400,7 +404,7 @@ def fit_on_features(
             h = keras.layers.Dropout(dropout, name="head_dropout")(h)
         outputs = output_layer(head, n_outputs)(h)
         net = keras.Model(inputs, outputs, name="feature_head")
-        compile_model(net, head, learning_rate=learning_rate)
+        compile_model(net, head, learning_rate=learning_rate, jit_compile=jit_compile)
         net.fit(
             x2,
             y,
@@ -470,12 +474,24 @@ def build_transfer_model(
             f"Invalid value for argument `pooling`. Expected auto, flatten, avg or max. "
             f"Received pooling={pooling!r}."
         )
+    if len(base.outputs) != 1:
+        raise InputError(
+            f"build_transfer_model: base {base.name!r} has {len(base.outputs)} outputs; a base "
+            "ends in one feature layer (cut it with conv_base(model, layer=...))"
+        )
     if base.name != "base":
-        base = keras.Model(base.inputs, base.outputs, name="base")
+        # one input and one output as tensors, not one-element lists: rewrapped with
+        # base.outputs, base(inputs) returned a list and every base not already named
+        # "base" (load_application, conv_base(name=...)) failed with "'list' object has
+        # no attribute 'shape'" (a checking helper, session 43)
+        ins = base.inputs[0] if len(base.inputs) == 1 else base.inputs
+        base = keras.Model(ins, base.outputs[0], name="base")
     if freeze_base:
         freeze(base)
     inputs = keras.Input(tuple(base.inputs[0].shape[1:]), name="input")
     x = base(inputs)
+    if isinstance(x, (list, tuple)):  # a base named "base" built with a list of outputs
+        x = x[0]
     rank = len(x.shape) - 2
     if rank >= 1:
         if pooling == "flatten":
@@ -524,14 +540,15 @@ def unfreeze_last(
     n_layers : int
         How many of the base's layers *that hold weights* to unfreeze, counted from the
         end (pooling, activation and reshaping layers have nothing to train and are not
-        counted).  ``0`` keeps the base frozen; a number larger than the base unfreezes
-        all of it.
+        counted, nor are BatchNormalization layers unless ``train_batchnorm``).  ``0``
+        keeps the base frozen; a number larger than the base unfreezes all of it, with an
+        :class:`~snpcnn.errors.InputWarning` saying how many were unfrozen.
     learning_rate : float, default 1e-5
         Low, so that the pretrained weights move little.
     head : str, optional
         Loss of the recompiled model; inferred from the output activation if omitted.
     train_batchnorm : bool, default False
-        Also unfreeze BatchNormalization layers among the last ``n_layers``.  In Keras 3
+        Also count and unfreeze BatchNormalization layers.  In Keras 3
         a trainable BatchNormalization layer runs in training mode: it normalizes with
         batch statistics and updates its moving statistics, which small fine-tuning
         sets can wreck; keep the default unless you have a reason.
@@ -552,17 +569,36 @@ def unfreeze_last(
             f"Received n_layers={n_layers!r}."
         )
     base = _base_of(model)
-    weighted = [lyr for lyr in base.layers if lyr.weights]
-    chosen = weighted[len(weighted) - n_layers :] if n_layers else []
+    # only the layers that will really train are counted: BatchNormalization layers
+    # counted toward n_layers but stayed frozen, so on a BN-heavy base --unfreeze 2
+    # unfroze nothing, silently (a checking helper, session 43)
+    eligible = [
+        lyr
+        for lyr in base.layers
+        if lyr.weights and (train_batchnorm or not isinstance(lyr, keras.layers.BatchNormalization))
+    ]
+    chosen = eligible[len(eligible) - n_layers :] if n_layers else []
     base.trainable = True  # the container must be trainable for its layers to be
     for lyr in base.layers:
         lyr.trainable = False
     unfrozen = []
     for lyr in chosen:
-        if isinstance(lyr, keras.layers.BatchNormalization) and not train_batchnorm:
-            continue
         lyr.trainable = True
         unfrozen.append(lyr.name)
+    if len(chosen) < n_layers:
+        from snpcnn.errors import InputWarning, opt, warn_at_caller
+
+        kind = "weighted" if train_batchnorm else "weighted non-BatchNormalization"
+        warn_at_caller(
+            f"{opt('unfreeze', n_layers)}: the base has only {len(eligible)} {kind} layer(s), so "
+            f"{len(chosen)} were unfrozen"
+            + (
+                ""
+                if train_batchnorm
+                else " (BatchNormalization stays frozen unless train_batchnorm=True)"
+            ),
+            InputWarning,
+        )
     if compile:
         from snpcnn.models import compile_model
 
@@ -607,7 +643,9 @@ def fine_tune(
     -------
     model : keras.Model
     history : dict
-        ``{"head": {...}, "fine_tune": {...}}`` with Keras' per-epoch metrics.
+        ``{"head": {...}, "fine_tune": {...}}`` with Keras' per-epoch metrics.  The base
+        layers stage 2 trained are those with trainable weights:
+        ``[lyr.name for lyr in model.get_layer("base").layers if lyr.trainable_weights]``.
     """
     from snpcnn.images import seeded
     from snpcnn.models import compile_model

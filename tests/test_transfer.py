@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, InputWarning
 from snpcnn.transfer import (
     application_weights_filename,
     build_transfer_model,
@@ -112,8 +112,8 @@ def test_frozen_base_unchanged_head_changes_then_unfreeze():
         np.testing.assert_array_equal(before, after.numpy())  # incl. BN moving statistics
     assert not np.array_equal(head_before, new.get_layer("output").get_weights()[0])
 
-    unfrozen = unfreeze_last(new, 2, learning_rate=1e-2, head="multiclass")
-    assert unfrozen == ["conv2"]  # bn2 is one of the last 2 weighted layers but stays frozen
+    unfrozen = unfreeze_last(new, 1, learning_rate=1e-2, head="multiclass")
+    assert unfrozen == ["conv2"]  # bn2, the last weighted layer, is not counted and stays frozen
     base_layer = new.get_layer("base")
     assert base_layer.get_layer("conv2").trainable
     assert not base_layer.get_layer("conv1").trainable
@@ -131,7 +131,8 @@ def test_frozen_base_unchanged_head_changes_then_unfreeze():
 def test_unfreeze_all_keeps_batchnorm_in_inference_mode():
     x, y = _images(32)
     new = build_transfer_model(conv_base(_tiny_cnn()), 3, "multiclass")
-    unfrozen = unfreeze_last(new, 100, learning_rate=1e-2, head="multiclass")
+    with pytest.warns(InputWarning, match="only 2 weighted non-BatchNormalization"):
+        unfrozen = unfreeze_last(new, 100, learning_rate=1e-2, head="multiclass")
     assert unfrozen == ["conv1", "conv2"]
     bn = new.get_layer("base").get_layer("bn1")
     stats = [w.numpy().copy() for w in bn.weights]

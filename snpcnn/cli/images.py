@@ -64,6 +64,21 @@ def _load_data(data: str | None, classes: list[int] | None):
     return data, (xtr, ytr), (xte, yte)
 
 
+def _n_classes(data_dir, ytr, yte) -> int:
+    """The number of classes, checked before any training, with label errors naming the
+    labels file (a stray test label was blamed on the training labels, with no file: a
+    checking helper, session 43)."""
+    from snpcnn.images import _check_labels, _label_names, n_classes_of
+
+    train_what, test_what = _label_names(data_dir)
+    return n_classes_of(
+        _check_labels(ytr, train_what),
+        _check_labels(yte, test_what),
+        train_what=train_what,
+        test_what=test_what,
+    )
+
+
 def _common(f):
     """Options shared by ``fit`` and ``transfer``."""
     options = [
@@ -185,6 +200,7 @@ def fit_cmd(
     aug = parse_augment(augment) or None
     arch_arg = _arch(arch)
     data_dir, train, test = _load_data(data, _parse_classes(classes))
+    _n_classes(data_dir, train[1], test[1])
     result = fit_images(
         arch_arg,
         (train, test),
@@ -362,9 +378,7 @@ def transfer_cmd(
         size = tuple(base.inputs[0].shape[1:3])  # resize to what the base was trained on
         xtr_p, xte_p = prepare_images(xtr, size=size), prepare_images(xte, size=size)
         source = str(base_path)
-    from snpcnn.images import n_classes_of
-
-    n_classes = n_classes_of(np.asarray(ytr), np.asarray(yte))
+    n_classes = _n_classes(data_dir, ytr, yte)
     metrics = {
         "mode": mode,
         "base": source,
@@ -391,6 +405,7 @@ def transfer_cmd(
             batch_size=batch_size,
             learning_rate=learning_rate,
             seed=seed,
+            jit_compile=xla,  # --xla was recorded but never reached the head (session 43)
         )
         proba = model.predict(fte.reshape(len(fte), -1), verbose=0)
         metrics["feature_shape"] = list(ftr.shape[1:])
@@ -413,10 +428,17 @@ def transfer_cmd(
         proba = model.predict(xte_p, verbose=0)
         metrics.update(
             unfreeze=unfreeze,
+            # what really trained: `unfreeze: 2` was recorded where BatchNormalization
+            # layers took the count and nothing was unfrozen (a checking helper, session 43)
+            unfrozen_layers=[
+                lyr.name for lyr in model.get_layer("base").layers if lyr.trainable_weights
+            ],
             fine_tune_epochs=fine_tune_epochs,
             fine_tune_learning_rate=fine_tune_learning_rate,
             history=history,
         )
+    # the XLA actually used (the features head or the fine-tuned model)
+    metrics["jit_compile_effective"] = bool(getattr(model, "jit_compile", False))
     acc = float(np.mean(np.argmax(proba, axis=1) == yte))
     metrics["test_accuracy"] = acc
     metrics["test_accuracy_statistic"] = "fraction of test images with argmax(prediction) == label"
@@ -432,6 +454,15 @@ def transfer_cmd(
                 writers[name] = lambda path, arr=arr: np.save(path, arr)  # path ends .npy
         paths = write_outputs(out, writers, force=force)
         click.echo(f"wrote {', '.join(str(paths[n]) for n in names)}")
+        if mode == "finetune":
+            # --force over a features run left its features_*.npy beside the new
+            # model.keras, as if they belonged to it (a checking helper, session 43); only
+            # the files this command writes, by name, once the new ones are in place
+            for name in ("features_train.npy", "features_test.npy"):
+                stale = Path(out) / name
+                if stale.is_file():
+                    stale.unlink()
+                    click.echo(f"removed {stale} (from an earlier --mode features run)")
 
 
 COMMANDS = [images]
