@@ -1869,6 +1869,15 @@ def _ceiling_text(info: Mapping, trait: str) -> str:
     )
 
 
+def _plot_metrics(heads: Mapping[tuple[str, str], str]) -> str:
+    """What the plots show: the mean headline metric of the traits' heads (a binary trait's
+    plot is the ROC AUC: results.md said Pearson r there; a checking helper, session 43)."""
+    kinds = set(heads.values())
+    if kinds == {"binary"}:
+        return "mean ROC AUC"
+    return "mean Pearson r (binary traits: mean ROC AUC)" if "binary" in kinds else "mean Pearson r"
+
+
 def results_markdown(bench: BenchmarkResults) -> str:
     """The human-readable ``results.md``."""
     from snpcnn.metrics import BINARY_METRICS, METRIC_LABELS, REGRESSION_METRICS
@@ -1991,7 +2000,8 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "(`status` = ok, collapsed, or undefined where the test fold's observed values are "
         "all equal).",
         "- `predictions.csv`: out-of-fold predictions of every model.",
-        "- `plots/`: mean Pearson r ± sd per model and trait, one figure per dataset.",
+        f"- `plots/`: {_plot_metrics(bench.heads)} ± sd per model and trait, one figure per "
+        "dataset.",
         "- `run.json`: versions, resolved config, checksums of the config and inputs, "
         "library versions, device, wall time per unit.",
         "- `units/`: the stored result of every fold (what `--resume` reads).",

@@ -203,6 +203,9 @@ class Targets:
     head: str  # "regression" or "binary"
     binary_levels: dict[str, list[Any]]
     report: dict[str, Any]
+    # how to avoid a test fold of one class with these folds (set with the folds; the
+    # per-fold note named --stratify where the folds were a table that refuses it)
+    one_class_fix: str = ""
 
 
 def _conv_records(histories: list, key: str) -> list:
@@ -873,6 +876,13 @@ def _resolve_folds(folds, targets: Targets, repeats, seed, stratify) -> pd.DataF
             )
     _check_training_parts_vary(table, targets, folds, stratify)
     if targets.head == "binary":
+        # a fold table cannot take --stratify (fit refuses the pair; tune's inner folds and
+        # the benchmark's are tables too): the advice named an option that was then refused
+        # (a checking helper, session 43)
+        if _folds_given(folds):
+            targets.one_class_fix = "give a fold table that puts both classes in every fold"
+        elif not stratify and targets.groups is None:
+            targets.one_class_fix = f"{opt('stratify', True)} puts both classes in every fold"
         _warn_one_class_folds(table, targets, stratify, given=_folds_given(folds))
     return table
 
@@ -943,7 +953,7 @@ def _warn_one_class_folds(
     ]
     if one:
         r, f = one[0]
-        fix = "" if stratify else f"; {opt('stratify', True)} puts both classes in every fold"
+        fix = f"; {targets.one_class_fix}" if targets.one_class_fix else ""
         warnings.warn(
             f"{len(one)} of {table.groupby(['repeat', 'fold']).ngroups} test folds hold one "
             f"class of '{targets.traits[0]}' only (e.g. repeat {r} fold {f}): no model has an "
@@ -970,10 +980,11 @@ def _warn_one_class_folds(
                 if fewer < k
                 else "few cases make any AUC noisy"
             )
+        lo, hi = int(rare.min()), int(rare.max())
+        span = f"{lo} sample{'s' if lo != 1 else ''}" if lo == hi else f"{lo} to {hi} samples"
         warnings.warn(
-            f"the rarer class of '{targets.traits[0]}' has {int(rare.min())} to "
-            f"{int(rare.max())} samples per test fold: each fold's AUC rests on a handful of "
-            f"them and is noisy; {fix}",
+            f"the rarer class of '{targets.traits[0]}' has {span} per test fold: each fold's "
+            f"AUC rests on a handful of them and is noisy; {fix}",
             InputWarning,
             stacklevel=2,
         )
@@ -1043,7 +1054,17 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
         if targets.head != "binary":
             raise InputError(f"{opt('stratify')} is for binary traits; this trait is quantitative")
         strat = targets.y[:, 0]
-    return make_folds(targets.sample_ids, k, repeats, seed, stratify=strat, groups=targets.groups)
+    return make_folds(
+        targets.sample_ids,
+        k,
+        repeats,
+        seed,
+        stratify=strat,
+        groups=targets.groups,
+        # a too-rare class is named as the file names it (1/2 of a PLINK file), not by its
+        # 0/1 code (a checking helper, session 43)
+        class_labels=targets.binary_levels.get(targets.traits[0]) if stratify else None,
+    )
 
 
 def _undefined_fold_note(targets: Targets, trait: str, observed, r: int, f: int) -> str:
@@ -1055,8 +1076,8 @@ def _undefined_fold_note(targets: Targets, trait: str, observed, r: int, f: int)
     if head == "binary":
         return (
             f"repeat {r} fold {f}: every test sample of '{trait}' is {value} (one class), so no "
-            "model has an AUC there; the fold is left out of the means and comparisons "
-            f"(stratified folds, {opt('stratify', True)}, put both classes in every fold)"
+            "model has an AUC there; the fold is left out of the means and comparisons"
+            + (f" ({targets.one_class_fix})" if targets.one_class_fix else "")
         )
     return (
         f"repeat {r} fold {f}: every test sample of '{trait}' has the value {value}, so no "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import warnings
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -308,10 +309,12 @@ def make_folds(
     seed: int = 0,
     stratify: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    class_labels: Sequence | None = None,
 ) -> pd.DataFrame:
     """Random K-fold assignment, repeated ``repeats`` times with derived seeds.
 
-    ``stratify`` (class labels) keeps class proportions per fold; ``groups`` keeps
+    ``stratify`` (class labels) keeps class proportions per fold (``class_labels``: where
+    ``stratify`` holds codes 0, 1, ..., the user's name of each, for messages); ``groups`` keeps
     each group (family, population) within one fold (group K-fold: groups go largest
     first into the smallest fold; later repeats order them by size times a random factor
     in 0.5..1.5, and a warning says where a repeat split them as an earlier one did).
@@ -379,9 +382,12 @@ def make_folds(
                 y = np.asarray(stratify)
                 counts = pd.Series(y).value_counts()
                 if counts.min() < k:
+                    rare = counts.idxmin()
+                    if class_labels is not None:
+                        rare = class_labels[int(rare)]
                     raise InputError(
                         f"stratified {k}-fold needs at least {k} samples of each class; class "
-                        f"'{level_text(counts.idxmin())}' has {counts.min()}"
+                        f"'{level_text(rare)}' has {counts.min()}"
                     )
                 splitter = StratifiedKFold(k, shuffle=True, random_state=rseed % (2**32 - 1))
                 splits = splitter.split(np.zeros(n), y)

@@ -480,15 +480,31 @@ def _pruner():
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
 
 
-def _fold_score(result: Mapping, metric: str) -> float:
+def _fold_score(result: Mapping, metric: str) -> float | None:
+    """The CNN's score on one inner test fold: None where the fold is undefined (its
+    observed values all equal, e.g. one class of a binary trait: no model has a score
+    there, and every trial of the split has the same inner folds, so leaving it out keeps
+    the comparison paired); a collapsed fit (constant predictions) counts as no information,
+    0 for a correlation and 0.5 for the AUC.  Before session 43 both counted 0.0, an AUC
+    that ranks every sample backwards, and the inner score averaged them in (a checking
+    helper: inner scores 0.35-0.37 where the defined folds gave 0.53-0.56)."""
     from snpcnn.cv import CNN_NAMES
+    from snpcnn.metrics import no_information
 
     for row in result["metrics"]:
         if row["model"] in CNN_NAMES and row["metric"] == metric:
+            status = row.get("status", "ok")
+            if status == "undefined":
+                return None
             v = float(row["value"])
-            # a collapsed fold (constant predictions) ranks like no information
-            return v if row.get("status", "ok") == "ok" and math.isfinite(v) else 0.0
-    return 0.0
+            return v if status == "ok" and math.isfinite(v) else no_information(metric)
+    return no_information(metric)
+
+
+def _mean_defined(scores: Sequence[float | None]) -> float | None:
+    """The mean of the defined inner-fold scores (None where there is none)."""
+    defined = [v for v in scores if v is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def _trial_task(unit, genotypes, phenotypes):
@@ -510,8 +526,9 @@ def _trial_task(unit, genotypes, phenotypes):
 
     def on_fold(r, f, res):
         scores.append(_fold_score(res, d["metric"]))
-        if trial is not None:
-            trial.report(float(np.mean(scores)), step=len(scores) - 1)
+        mean = _mean_defined(scores)
+        if trial is not None and mean is not None:
+            trial.report(mean, step=len(scores) - 1)
             if trial.should_prune():
                 raise _Pruned
 
@@ -542,10 +559,17 @@ def _trial_task(unit, genotypes, phenotypes):
         state, error = "fail", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     finally:
         cv_log.setLevel(level)
+    value = _mean_defined(scores) if state == "complete" else None
+    if state == "complete" and scores and value is None:
+        state = "fail"
+        error = (
+            "no inner test fold is defined (in each, every sample has the same value of "
+            "the trait, e.g. one class only): use fewer inner folds"
+        )
     return {
         "state": state,
         "scores": scores,
-        "value": float(np.mean(scores)) if scores and state == "complete" else None,
+        "value": value,
         "error": error,
         "seconds": time.perf_counter() - t0,
     }
@@ -658,9 +682,34 @@ def _atomic(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def _outer_folds(folds, ids: np.ndarray, repeats: int, seed: int) -> pd.DataFrame:
+def _inner_strata(head: str, y: Sequence[float], k: int) -> np.ndarray | None:
+    """The class labels that stratify a binary trait's inner folds, or None: random inner
+    folds left a class out of some inner test folds (no AUC there), and ``tune`` has no
+    fold file to fix them with (a checking helper, session 43).  None for a quantitative
+    trait, and where a class has fewer than ``k`` samples (those folds are then left out
+    of the trial's inner score, :func:`_fold_score`)."""
+    if head != "binary":
+        return None
+    y = np.asarray(y, dtype=np.float64)
+    _, counts = np.unique(y, return_counts=True)
+    return y if len(counts) == 2 and counts.min() >= k else None
+
+
+def _outer_folds(
+    folds, ids: np.ndarray, repeats: int, seed: int, stratify: np.ndarray | None = None
+) -> pd.DataFrame:
     from snpcnn.folds import make_folds, read_folds
 
+    given = isinstance(folds, pd.DataFrame) or (
+        isinstance(folds, (str, Path)) and not str(folds).isdigit()
+    )
+    if given and stratify is not None:
+        source = folds if isinstance(folds, (str, Path)) else "a fold table"
+        raise InputError(
+            f"{opt('stratify')} shapes random folds, but the folds are given ({source}) and "
+            f"it would be ignored: leave out {opt('stratify')}, or give "
+            f"{opt('folds', 'K', placeholder=True)} for random folds"
+        )
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
         table["sample_id"] = table["sample_id"].astype(str)
@@ -677,7 +726,7 @@ def _outer_folds(folds, ids: np.ndarray, repeats: int, seed: int) -> pd.DataFram
     k = int(folds)
     if k < 2:
         raise InputError(f"--folds {k}: outer CV needs at least 2 folds")
-    return make_folds(ids, k, repeats, seed)
+    return make_folds(ids, k, repeats, seed, stratify=stratify)
 
 
 def check_filters(min_maf: float, min_call_rate: float) -> None:
@@ -805,6 +854,7 @@ def tune(
     inner_folds: int = 5,
     n_trials: int | None = None,
     covariates: Sequence[str] | None = None,
+    stratify: bool = False,
     covariates_path: str | os.PathLike | None = None,
     id_column: str | None = None,
     min_maf: float = 0.0,
@@ -839,7 +889,11 @@ def tune(
     folds, repeats : outer folds
         K (random K-fold, ``repeats`` times), a ``sample_id -> fold`` file or a fold table.
     inner_folds : int
-        K of the inner CV that scores the trials (inside each outer training part).
+        K of the inner CV that scores the trials (inside each outer training part).  For a
+        binary trait the inner folds are stratified (both classes in every inner test fold)
+        wherever each class has at least K samples in the training part.
+    stratify : bool
+        Stratified random outer folds for a binary trait (``--stratify``), as in ``fit``.
     n_trials : int, optional
         Trials per outer split (default: the space's ``n_trials``, else 20).
     seed : int
@@ -910,7 +964,14 @@ def tune(
     input_notes = [note] if note else []
     if len(ids) < 4:
         raise InputError(f"trait '{trait}': only {len(ids)} samples have a value")
-    outer = _outer_folds(folds, ids, repeats, seed)
+    y_of = dict(zip(np.asarray(al.sample_ids).astype(str), y))  # the trait by sample id
+    levels = np.unique(y[~np.isnan(y)])
+    head = "binary" if len(levels) == 2 else "regression"
+    metric = "pearson_r" if head == "regression" else "auc"
+    if stratify and head != "binary":
+        raise InputError(f"{opt('stratify')} is for binary traits; this trait is quantitative")
+    strat = np.asarray([y_of[s] for s in ids]) if stratify else None
+    outer = _outer_folds(folds, ids, repeats, seed, strat)
     splits_all = [
         (int(r), int(f))
         for r, f in outer[["repeat", "fold"]]
@@ -930,9 +991,6 @@ def tune(
     else:
         splits = splits_all
     _check_inner_folds(int(inner_folds), outer, ids, splits)
-    levels = np.unique(y[~np.isnan(y)])
-    head = "binary" if len(levels) == 2 else "regression"
-    metric = "pearson_r" if head == "regression" else "auc"
     common = dict(
         covariates=list(covariates or []) or None,
         min_maf=min_maf,
@@ -944,6 +1002,9 @@ def tune(
         "trait": trait,
         "space": space.to_dict(),
         "inner_folds": int(inner_folds),
+        # since session 43 a binary trait's inner folds are stratified: a resume of an
+        # earlier tune must not mix its trials with these
+        "inner_strata": "binary, stratified" if head == "binary" else "random",
         "common": common,
         "folds": hashlib.sha256(outer.to_csv(index=False).encode()).hexdigest(),
         "data": _data_stamp(ids, y[~np.isnan(y)], al.covariates, g, read_sums),
@@ -1016,6 +1077,7 @@ def tune(
         # batch is 1: every split's sequence of trials (and pruning) is the serial one.
         batch = max(1, math.ceil(slots / len(splits)))
         searches: list[_Search] = []
+        n_stratified = 0  # outer training parts whose inner folds are stratified
         for i_split, (r, f) in enumerate(splits):
             part = outer[outer["repeat"] == r]
             test_ids = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
@@ -1044,7 +1106,11 @@ def tune(
                 study.sampler = optuna.samplers.TPESampler(
                     seed=_sub_seed(seed, r, f, 1, len(earlier))
                 )
-            inner = make_folds(np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f))
+            strata = _inner_strata(head, [y_of[s] for s in train_ids], int(inner_folds))
+            n_stratified += strata is not None
+            inner = make_folds(
+                np.asarray(train_ids), int(inner_folds), 1, _sub_seed(seed, r, f), stratify=strata
+            )
             searches.append(
                 _Search(i_split, r, f, name, study, ph_train, inner, len(train_ids), len(test_ids))
             )
@@ -1285,6 +1351,9 @@ def tune(
         else "table",
         # a fold file's own repeats (a repeat column) where given, else --repeats
         "repeats": int(outer["repeat"].nunique()) if "repeat" in outer else repeats,
+        "stratify": bool(stratify),
+        # outer training parts whose inner folds are stratified (binary traits)
+        "inner_folds_stratified": int(n_stratified),
         "seed": seed,
         "covariates": list(covariates or []),
         # the covariates read as categorical (text, or --categorical number codes)

@@ -109,6 +109,12 @@ def _short(v) -> str:
 )
 @click.option("--repeats", default=1, show_default=True, type=click.IntRange(1))
 @click.option(
+    "--stratify",
+    is_flag=True,
+    help="Stratified random outer folds (binary traits; the inner folds of a binary trait "
+    "are always stratified where each class has enough samples).",
+)
+@click.option(
     "--inner-folds",
     default=5,
     show_default=True,
@@ -172,6 +178,7 @@ def tune(
     geno_format,
     folds,
     repeats,
+    stratify,
     inner_folds,
     n_trials,
     min_maf,
@@ -272,6 +279,7 @@ def tune(
             out=out,
             folds=folds_value,
             repeats=repeats,
+            stratify=stratify,
             inner_folds=inner_folds,
             n_trials=n_trials,
             covariates=cov_list or None,

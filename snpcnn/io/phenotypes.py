@@ -469,6 +469,15 @@ class Phenotypes:
     def default_trait(self) -> str:
         """The only trait, or the first one in file order."""
         if not self.traits:
+            two = self.info.get("two_class_text") or {}
+            if two:  # said only after --trait named it before (a checking helper, session 43)
+                col, (a, b) = next(iter(two.items()))
+                raise InputError(
+                    f"{self.source}: no trait column (a column of numbers besides the id and "
+                    f"the covariates); '{col}' holds the two text values '{a}' and '{b}': a "
+                    f"two-class trait must be coded 0/1 (one of '{a}' and '{b}' as 1, the "
+                    "other as 0), then name it with --trait (traits=[...] in Python)"
+                )
             raise InputError(
                 f"{self.source}: no trait column (a column of numbers besides the id and the "
                 "covariates); name one with --trait (traits=[...] in Python)"
@@ -846,6 +855,7 @@ def _read_one(
 
     data: dict[str, Any] = {}
     col_index = {h: i for i, h in enumerate(raw.header)}
+    two_class: dict[str, list[str]] = {}  # skipped text columns of two values
     if auto_traits:  # a column of text only (a name, a family) is no trait: skipped
         text_only = [
             t for t in traits if _text_only([row[col_index[t]] for row in raw.rows], raw.plink)
@@ -853,6 +863,9 @@ def _read_one(
         traits = [t for t in traits if t not in text_only]
         for t in text_only:
             tokens = [row[col_index[t]] for row in raw.rows]
+            classes = sorted({v.strip() for v in tokens if not _is_missing(v, raw.plink)})
+            if len(classes) == 2:  # case/control, yes/no: what default_trait's error names
+                two_class.setdefault(t, classes)
             comma = [v for v in tokens if _DECIMAL_COMMA.match(v.strip())]
             if len(comma) > len(tokens) / 2:
                 raise InputError(
@@ -976,6 +989,8 @@ def _read_one(
         "id_column": id_name,
         "n_rows": len(ids),
     }
+    if two_class:
+        info["two_class_text"] = two_class
     return Phenotypes(
         table=table,
         traits=traits,
