@@ -283,13 +283,24 @@ class Genotypes:
             return c["n_called"] / np.maximum(total, 1)
 
     def call_rate_sample(self) -> np.ndarray:
-        """Fraction of SNPs with a called genotype, per sample."""
+        """Fraction of SNPs with a called genotype, per sample.
+
+        Kept for a memory-mapped cache (read-only: it cannot change under the object), so
+        that the benchmark's dataset check and each of its cross-validations do not each
+        read the whole matrix again (a pass per unit at large n x p; session 43); computed
+        afresh for an in-memory matrix, which a caller may change in place."""
+        memo = self.__dict__.get("_call_rate_memo")
+        if memo is not None and memo[0] is self.dosages:
+            return memo[1].copy()
         out = np.empty(self.n_samples, dtype=np.float64)
         start = 0
         for chunk in self._row_chunks():
             out[start : start + len(chunk)] = np.count_nonzero(chunk >= 0, axis=1)
             start += len(chunk)
-        return out / max(self.n_snps, 1)
+        out /= max(self.n_snps, 1)
+        if isinstance(self.dosages, np.memmap) and not self.dosages.flags.writeable:
+            self.__dict__["_call_rate_memo"] = (self.dosages, out.copy())
+        return out
 
     def is_monomorphic(self, rows: Sequence[int] | None = None) -> np.ndarray:
         """True for SNPs where every called genotype (in ``rows``) is the same."""

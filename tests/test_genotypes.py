@@ -114,3 +114,31 @@ def test_invalid_construction():
         Genotypes(D, ["a", "b", "c"])
     f = Genotypes(np.array([[0.0, np.nan]]), ["a"])
     assert f.dosages.tolist() == [[0, -1]] and f.dosages.dtype == np.int8
+
+
+def test_call_rates_of_a_cache_are_read_once(tmp_path, monkeypatch):
+    """The benchmark's dataset check and each of its cross-validations read the whole matrix
+    for the samples' call rates (session 43): a read-only cache keeps them; an in-memory
+    matrix, which a caller may change in place, is read each time."""
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.io.cache import load_cache, write_cache
+
+    x = np.random.default_rng(0).integers(-1, 3, size=(20, 30), dtype=np.int8)
+    write_cache(Genotypes(x, [f"s{i}" for i in range(20)], source="t"), tmp_path / "c.snpcnn")
+    reads = []
+    real = Genotypes._row_chunks
+
+    def counting(self, *a, **k):
+        reads.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Genotypes, "_row_chunks", counting)
+    g = load_cache(tmp_path / "c.snpcnn")
+    a = g.call_rate_sample()
+    a[:] = -1.0  # the caller's copy
+    np.testing.assert_allclose(g.call_rate_sample(), (x >= 0).mean(axis=1))
+    assert len(reads) == 1
+    m = Genotypes(x.copy(), [f"s{i}" for i in range(20)])
+    m.call_rate_sample()
+    m.dosages[0, :] = -1  # changed in place: read again
+    assert m.call_rate_sample()[0] == 0.0 and len(reads) == 3
