@@ -328,6 +328,11 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
         return y if self._y_2d else y[:, 0]
 
 
+def _one_class_message(only) -> str:
+    only = only.item() if isinstance(only, np.generic) else only  # not np.float64(0.0)
+    return f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({only!r})"
+
+
 class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
     """A CNN classifier on SNP dosages.  Two classes with the default model (a hybrid with a
     ridge start): a linear probability model on the 0/1 codes, as ``snpcnn fit`` fits a
@@ -340,19 +345,20 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         return tags
 
     def fit(self, X, y):
+        # refused before anything is set (validate_data sets n_features_in_ too): a failed
+        # refit on one class left the old network with the new classes_, and predict
+        # answered that one class for every sample (a checking helper, session 43)
+        self._refuse_one_class(y)
         x, y = self._fit_features(X, y)
         check_classification_targets(y)
-        self.label_encoder_ = LabelEncoder().fit(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:  # what _refuse_one_class left to validate_data
+            raise ValueError(_one_class_message(encoder.classes_[0]))
+        self.label_encoder_ = encoder
         self.classes_ = self.label_encoder_.classes_
         codes = self.label_encoder_.transform(y)
         # predict's answer for a sample with no call (its probabilities are NaN)
         self.most_frequent_class_ = self.classes_[np.argmax(np.bincount(codes))]
-        if len(self.classes_) < 2:
-            only = self.classes_[0]
-            only = only.item() if isinstance(only, np.generic) else only  # not np.float64(0.0)
-            raise ValueError(
-                f"SNPCNNClassifier needs at least 2 classes in y; got 1 class ({only!r})"
-            )
         self.lpm_ = None
         if len(self.classes_) == 2:
             cfg = self._config()
@@ -368,6 +374,27 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
             return self._train(x, codes.astype(np.float32)[:, None], "binary")
         labels = codes.astype(np.float32)[:, None]
         return self._train(x, labels, "multiclass", n_outputs=len(self.classes_))
+
+    @staticmethod
+    def _refuse_one_class(y) -> None:
+        """A y of a single class, refused in scikit-learn's words; other bad targets (None,
+        one sample, NaN, labels of mixed types) are left to validate_data and
+        check_classification_targets, whose messages scikit-learn's checks look for."""
+        if y is None:
+            return
+        try:
+            y = np.asarray(y).ravel()
+            labels = np.unique(y)
+        except (TypeError, ValueError):  # e.g. str and int labels mixed
+            return
+        if len(y) < 2:  # "got 1 sample" (check_fit2d_1sample)
+            return
+        if len(labels) != 1:
+            return
+        only = labels[0]
+        if isinstance(only, (float, np.floating)) and np.isnan(only):
+            return  # "Input y contains NaN"
+        raise ValueError(_one_class_message(only))
 
     def predict_proba(self, X):
         p = self._raw_predict(X)

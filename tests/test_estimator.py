@@ -213,3 +213,18 @@ def test_a_sample_with_no_call_gets_no_prediction(cls):
             labels = est.predict(Xn)
         assert list(labels[[1, 3]]) == ["high", "high"]
         np.testing.assert_array_equal(labels[[0, 2]], est.predict(X[[0, 2]]))
+
+
+def test_a_failed_refit_on_one_class_leaves_the_fitted_classifier_as_it_was():
+    """The one-class check ran after classes_ (and validate_data's n_features_in_) were set:
+    the old network then answered with the new classes_ (a checking helper, session 43)."""
+    X, _ = _data(n=60)
+    y = np.where(X[:, :5].sum(1) > 5, "b", "a")
+    est = SNPCNNClassifier(**TINY_KW).fit(X, y)
+    before = est.predict(X)
+    state = {k: v for k, v in vars(est).items() if k != "model_"}
+    with pytest.raises(ValueError, match="at least 2 classes in y; got 1 class \\('z'\\)"):
+        est.fit(X[:, :20], np.full(60, "z"))
+    assert list(est.classes_) == ["a", "b"] and est.n_features_in_ == X.shape[1]
+    assert {k: v for k, v in vars(est).items() if k != "model_"}.keys() == state.keys()
+    np.testing.assert_array_equal(est.predict(X), before)

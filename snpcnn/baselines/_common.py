@@ -11,6 +11,14 @@ from sklearn.exceptions import DataConversionWarning, NotFittedError
 
 from snpcnn.errors import InputError, warn_at_caller
 
+try:
+    from sklearn.utils.validation import _check_feature_names
+except ImportError:  # scikit-learn < 1.6: a method of BaseEstimator
+
+    def _check_feature_names(estimator: Any, X: Any, *, reset: bool) -> None:
+        estimator._check_feature_names(X, reset=reset)
+
+
 # Eigenvalues below this fraction of the largest are set to exactly zero.
 _EIG_RTOL = 1e-10
 # Relative tolerance for dropping collinear covariate columns.
@@ -35,7 +43,7 @@ def check_columns(m: int, fitted: int, who: str = "the model") -> None:
 
 
 def _refuse_sparse_or_complex(A: Any, what: str) -> None:
-    if hasattr(A, "toarray") and hasattr(A, "nnz"):
+    if _is_sparse(A):
         raise InputError(
             f"{what} is a sparse matrix: sparse input is not supported; pass a dense array "
             f"({what}.toarray())"
@@ -47,6 +55,36 @@ def _refuse_sparse_or_complex(A: Any, what: str) -> None:
         raise InputError(
             f"{what} holds complex numbers: Complex data not supported; pass real values"
         )
+
+
+def _is_sparse(A: Any) -> bool:
+    return hasattr(A, "toarray") and hasattr(A, "nnz")
+
+
+def _as_array(X: Any) -> Any:
+    """A DataFrame, a list or another array-like as an ndarray in its own dtype, so that the
+    range checks see integer codes (an int8 frame, a list of ints) as integers; arrays,
+    sparse matrices and lazy or streamed rows are returned as they are."""
+    if (
+        isinstance(X, np.ndarray)
+        or _is_sparse(X)
+        or hasattr(X, "column_blocks")  # lazy rows (DosageRows, EncodedRows)
+        or hasattr(X, "take_columns")  # the LASSO's streamed rows
+        # rows the large-n solvers read block by block (FlatRows, DominanceRows): never
+        # one array (a DataFrame has dtypes, not a dtype)
+        or (hasattr(X, "shape") and hasattr(X, "dtype"))
+    ):
+        return X
+    A = np.asarray(X)
+    dtypes = getattr(X, "dtypes", None)
+    if A.dtype == object and dtypes is not None and len(dtypes):
+        # pandas' nullable integer columns (Int8, ...) come out as objects
+        if all(getattr(d, "kind", None) in ("i", "u") for d in dtypes):
+            try:
+                A = np.asarray(X, dtype=np.int64)
+            except (TypeError, ValueError):  # a missing value (pd.NA): refused later
+                pass
+    return A
 
 
 def _n_rows(X: Any) -> int:
@@ -283,6 +321,47 @@ class Baseline(RegressorMixin, BaseEstimator):
             raise NotFittedInputError(
                 f"this {self.name} model is not fitted yet; call fit(X, y) first"
             )
+
+    def _feature_names(self, X: Any, reset: bool) -> None:
+        """Record (fit) or check (predict) the column names of a DataFrame, as scikit-learn
+        does (``feature_names_in_``, only where every name is a string): the SNPs are
+        matched by position, so a frame in another column order gave silently wrong
+        predictions (a checking helper, session 43).  Warns, as scikit-learn does, where
+        only one of fit and predict had names."""
+        try:
+            _check_feature_names(self, X, reset=reset)
+        except (TypeError, ValueError) as e:
+            msg = str(e)
+            if not reset:
+                msg += ("" if msg.endswith("\n") else "; ") + (
+                    f"pass the SNP columns {type(self).__name__} was fitted on, in the same "
+                    "order (X_new[model.feature_names_in_])"
+                )
+            raise InputError(msg) from None
+
+    def _fit_rows(self, X: Any) -> Any:
+        """``X`` of fit: column names recorded, a DataFrame or list as an array, and (for a
+        model that takes any real feature) integer codes outside 0..2 refused: int8 -1 codes
+        in a frame or a list were read as dosages of -1 (a checking helper, session 43).
+        A dosage model checks the range of the converted float matrix itself."""
+        self._feature_names(X, reset=True)
+        X = _as_array(X)
+        if not self.dosages_only:
+            _check_integer_dosages(X, self.name)
+        return X
+
+    def _new_rows(self, X_new: Any) -> Any:
+        """``X_new`` of predict: fitted checked, column names checked against fit's, a
+        DataFrame or list as an array, values checked as at fit (dosage models: 0..2;
+        others: integer codes in 0..2)."""
+        self._check_fitted()
+        self._feature_names(X_new, reset=False)
+        X_new = _as_array(X_new)
+        if self.dosages_only:
+            _check_new_dosages(X_new, self.name)
+        else:
+            _check_integer_dosages(X_new, self.name)
+        return X_new
 
     def _check_new(self, X_new: Any) -> np.ndarray:
         X_new = _as_matrix(X_new, "X_new")

@@ -38,7 +38,6 @@ import numpy as np
 from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
-    _check_integer_dosages,
     _check_polymorphic,
     _n_rows,
     _targets_and_design,
@@ -384,7 +383,7 @@ class CNNGP(NystromMixin, Baseline):
         (:meth:`_fit_streamed`).  Above 6,000 training rows (``solver="auto"``) the Nystrom
         approximation; ``landmark_model``, an exact CNN-GP with these settings already fitted
         on the landmark rows (``subsample_rows(n, landmarks)``), spares refitting it."""
-        _check_integer_dosages(X, self.name)  # int8 -1 codes are no features
+        X = self._fit_rows(X)  # names recorded; int8 -1 codes are no features
         if self._wants_nystrom(len(X) if _is_streamed(X) else _n_rows(X)):
             self._check_params()
             lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
@@ -557,7 +556,10 @@ class CNNGP(NystromMixin, Baseline):
         ``X_new`` may be streamed rows (:class:`snpcnn.datapath.EncodedRows` or
         ``DosageRows``): it is then read in column blocks, as are the training rows of a
         streamed fit; the numbers are those of the in-memory computation bit for bit."""
-        self._check_fitted()
+        return self._kernel(self._new_rows(X_new))
+
+    def _kernel(self, X_new: Any) -> np.ndarray:
+        """:meth:`kernel` of checked rows (:meth:`_new_rows`)."""
         self._refuse_nystrom_kernel()
         if _is_streamed(X_new):
             self._check_columns(int(X_new.n_features))
@@ -620,10 +622,10 @@ class CNNGP(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
-        _check_integer_dosages(X_new, self.name)
+        X_new = self._new_rows(X_new)
         if self._is_nystrom():
             return self._nystrom_values(X_new)
-        return self.kernel(X_new) @ self.dual_coef_
+        return self._kernel(X_new) @ self.dual_coef_
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         """Predicted trait values: ``K_new,train H^-1 (y - F b) + F_new b``."""

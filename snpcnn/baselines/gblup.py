@@ -12,7 +12,6 @@ from snpcnn.baselines._common import (
     Baseline,
     _as_matrix,
     _check_dosage_range,
-    _check_new_dosages,
     _FixedEffects,
     _n_rows,
     _spectrum,
@@ -177,6 +176,7 @@ class GBLUP(Baseline):
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         if self.jitter < 0:
             raise InputError(f"jitter must be >= 0, got {self.jitter}")
+        X = self._fit_rows(X)
         if large_n.use_iterative(self.solver, _n_rows(X), "GBLUP"):
             return self._fit_large(X, y, C, lo, hi)
         X, y, fe, F = _training_data(X, y, C, "GBLUP")
@@ -252,8 +252,7 @@ class GBLUP(Baseline):
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects), computed over
         row blocks of ``X_new`` (int8 or float; no float64 copy of the whole matrix)."""
-        self._check_fitted()
-        _check_new_dosages(X_new, "GBLUP")
+        X_new = self._new_rows(X_new)  # names and 0..2, as at fit (session 43)
         return large_n.linear_predict(
             X_new, self.n_features_in_, 2.0 * self.allele_freq_, self.coef_, type(self).__name__
         )
@@ -486,6 +485,7 @@ class GBLUPAD(_TwoKernelBLUP):
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         shares = self._checked_shares()
+        X = self._fit_rows(X)
         if self._wants_nystrom(n_rows_cols(X)[0]):
             return self._fit_large(X, y, C, lo, hi)
         blocks = use_blocks(X)
@@ -588,8 +588,7 @@ class GBLUPAD(_TwoKernelBLUP):
 
     def _values(self, X_new: Any, additive: bool, dominance: bool) -> np.ndarray:
         """Row blocks of lazy or large ``X_new`` (float64 per block), else the whole matrix."""
-        self._check_fitted()
-        _check_new_dosages(X_new, "GBLUP-AD")
+        X_new = self._new_rows(X_new)
         p = self.allele_freq_
         if use_blocks(X_new):
             n_new, m = n_rows_cols(X_new)
@@ -683,6 +682,7 @@ class EGBLUP(_TwoKernelBLUP):
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         shares = self._checked_shares()
+        X = self._fit_rows(X)
         if self._wants_nystrom(n_rows_cols(X)[0]):
             sub = self._fit_nystrom(X, y, C, lo, hi)
             for name in ("epistatic_share_", "loglik_by_share_", "shares_", "mean_diag_"):
@@ -725,7 +725,10 @@ class EGBLUP(_TwoKernelBLUP):
 
     def kernel(self, X_new: Any) -> np.ndarray:
         """``K_new,train = (1 - w) G_new~ + w (G_new o G_new)~`` (n_new x n_train)."""
-        self._check_fitted()
+        return self._kernel(self._new_rows(X_new))
+
+    def _kernel(self, X_new: Any) -> np.ndarray:
+        """:meth:`kernel` of checked rows (:meth:`_new_rows`)."""
         p = self.allele_freq_
         train = self._blocked_train(X_new)
         if train is not None:
@@ -740,8 +743,7 @@ class EGBLUP(_TwoKernelBLUP):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values (additive plus epistatic, no fixed effects)."""
-        self._check_fitted()
-        _check_new_dosages(X_new, "EG-BLUP")
+        X_new = self._new_rows(X_new)
         if self._is_nystrom():
             return self._nystrom_values(X_new)
-        return self.kernel(X_new) @ self.dual_coef_
+        return self._kernel(X_new) @ self.dual_coef_

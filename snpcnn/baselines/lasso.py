@@ -11,7 +11,6 @@ import numpy as np
 from snpcnn.baselines._common import (
     Baseline,
     _as_vector,
-    _check_integer_dosages,
     _FixedEffects,
     _training_data,
 )
@@ -125,7 +124,7 @@ class Lasso(Baseline):
 
     def fit(self, X: Any, y: Any, C: Any = None) -> Lasso:
         self._check_params()
-        _check_integer_dosages(X, "LASSO")  # int8 -1 codes are no features
+        X = self._fit_rows(X)  # names recorded; int8 -1 codes are no features
         if _streamed(X):
             return self._fit_streamed(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "LASSO")
@@ -230,8 +229,7 @@ class Lasso(Baseline):
         return self
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
-        self._check_fitted()
-        _check_integer_dosages(X_new, "LASSO")
+        X_new = self._new_rows(X_new)
         if _streamed(X_new):
             self._check_columns(X_new.shape[1])
             F = self._fe.design(C_new, X_new.shape[0])

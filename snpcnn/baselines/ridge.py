@@ -9,7 +9,6 @@ import numpy as np
 from snpcnn.baselines import large_n
 from snpcnn.baselines._common import (
     Baseline,
-    _check_integer_dosages,
     _FixedEffects,
     _n_rows,
     _spectrum,
@@ -153,7 +152,7 @@ class RidgeRegression(Baseline):
         """
         if self.penalty not in ("loo", "reml"):
             raise InputError(f"penalty must be 'loo' or 'reml', got {self.penalty!r}")
-        _check_integer_dosages(X, "ridge")  # int8 -1 codes were dosages of -1, silently
+        X = self._fit_rows(X)  # names recorded; int8 -1 codes were dosages of -1, silently
         if large_n.use_iterative(self.solver, _n_rows(X), "ridge"):
             return self._fit_large(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "ridge")
@@ -218,8 +217,7 @@ class RidgeRegression(Baseline):
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         """Predicted trait values ``X_new beta + F_new b`` (over row blocks of ``X_new``)."""
-        self._check_fitted()
-        _check_integer_dosages(X_new, "ridge")
+        X_new = self._new_rows(X_new)
         g = large_n.linear_predict(
             X_new,
             self.n_features_in_,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from snpcnn.baselines._common import Baseline, _check_integer_dosages, _training_data
+from snpcnn.baselines._common import Baseline, _training_data
 from snpcnn.baselines.kernels_at_scale import (
     EXACT_MAX_N,
     KERNEL_SOLVERS,
@@ -145,7 +145,7 @@ class RKHS(NystromMixin, Baseline):
         Parameters are as for :meth:`GBLUP.fit`; ``X`` may also be lazy rows
         (:class:`snpcnn.datapath.DosageRows`), read in column blocks.  Returns ``self``.
         """
-        _check_integer_dosages(X, self.name)  # int8 -1 codes are no features
+        X = self._fit_rows(X)  # names recorded; int8 -1 codes are no features
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         thetas = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
         if thetas.ndim != 1 or len(thetas) == 0 or not (np.isfinite(thetas) & (thetas > 0)).all():
@@ -198,7 +198,10 @@ class RKHS(NystromMixin, Baseline):
 
     def kernel(self, X_new: Any) -> np.ndarray:
         """The Gaussian kernel between ``X_new`` and the training individuals (n_new x n)."""
-        self._check_fitted()
+        return self._kernel(self._new_rows(X_new))
+
+    def _kernel(self, X_new: Any) -> np.ndarray:
+        """:meth:`kernel` of checked rows (:meth:`_new_rows`)."""
         scale = self.bandwidth_ * self.median_sq_distance_
         train = self._blocked_train(X_new)
         if train is not None:
@@ -212,10 +215,10 @@ class RKHS(NystromMixin, Baseline):
 
     def genomic_values(self, X_new: Any) -> np.ndarray:
         """The predicted genomic values ``g_new`` alone (no fixed effects)."""
-        _check_integer_dosages(X_new, self.name)
+        X_new = self._new_rows(X_new)
         if self._is_nystrom():
             return self._nystrom_values(X_new)
-        return self.kernel(X_new) @ self.dual_coef_
+        return self._kernel(X_new) @ self.dual_coef_
 
     def predict(self, X_new: Any, C_new: Any = None) -> np.ndarray:
         """Predicted trait values: ``K_new,train H^-1 (y - F b) + F_new b``."""
