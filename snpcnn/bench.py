@@ -2001,7 +2001,7 @@ def results_markdown(bench: BenchmarkResults) -> str:
         "all equal).",
         "- `predictions.csv`: out-of-fold predictions of every model.",
         f"- `plots/`: {_plot_metrics(bench.heads)} ± sd per model and trait, one figure per "
-        "dataset.",
+        "dataset and metric.",
         "- `run.json`: versions, resolved config, checksums of the config and inputs, "
         "library versions, device, wall time per unit.",
         "- `units/`: the stored result of every fold (what `--resume` reads).",
@@ -2087,6 +2087,19 @@ def _timing_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     return rows
 
 
+def _plot_groups(bench: BenchmarkResults, s: pd.DataFrame):
+    """(dataset, its traits of one head, that head's metric): a figure each.  A dataset of
+    binary and quantitative traits plotted every trait's Pearson r, which a binary trait
+    lacks, so its traits were missing from the figure (a review, session 43)."""
+    for d in bench.config.datasets:
+        seen = set(s.loc[s["dataset"] == d.name, "trait"])
+        traits = [t for t in d.traits if t in seen]
+        for head in ("regression", "binary"):
+            these = [t for t in traits if bench.heads.get((d.name, t), "regression") == head]
+            if these:
+                yield d, these, HEADLINE[head]
+
+
 def _plots(bench: BenchmarkResults, directory: Path) -> list[str]:
     from matplotlib.figure import Figure
 
@@ -2097,14 +2110,8 @@ def _plots(bench: BenchmarkResults, directory: Path) -> list[str]:
     s = bench.summary()
     if s.empty:
         return written
-    for d in bench.config.datasets:
-        sd = s[s["dataset"] == d.name]
-        if sd.empty:
-            continue
-        traits = [t for t in d.traits if t in set(sd["trait"])]
-        heads = {bench.heads.get((d.name, t), "regression") for t in traits}
-        metric = HEADLINE[heads.pop()] if len(heads) == 1 else "pearson_r"
-        sd = sd[sd["metric"] == metric]
+    for d, traits, metric in _plot_groups(bench, s):
+        sd = s[(s["dataset"] == d.name) & (s["metric"] == metric) & s["trait"].isin(traits)]
         models = [m for m in bench.config.model_labels() if m in set(sd["model"])]
         fig = Figure(figsize=(max(5.0, 1.2 + 1.3 * len(traits) * max(1, len(models)) / 3), 4.2))
         ax = fig.add_subplot()

@@ -913,7 +913,8 @@ def _check_training_parts_vary(table: pd.DataFrame, targets: Targets, folds, str
                     )
                 elif _folds_given(folds):
                     fix = f"give a fold table that spreads {trait}'s values over the folds"
-                elif targets.head == "binary" and not stratify:
+                elif targets.head == "binary" and not stratify and targets.groups is None:
+                    # (with --groups, --stratify is refused: a review, session 43)
                     fix = f"add {opt('stratify', True)}, or use fewer folds"
                 else:
                     fix = "use fewer folds"

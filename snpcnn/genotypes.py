@@ -221,6 +221,8 @@ class Genotypes:
             d = np.asarray(self.dosages[:, vi])
         else:
             d = np.asarray(self.dosages[np.ix_(si, vi)])
+        if d is not self.dosages:  # a damaged cache is named as one (session 43)
+            check_codes(self.dosages, d)
         return Genotypes(
             d,
             self.samples[si],
@@ -282,6 +284,13 @@ class Genotypes:
         with np.errstate(invalid="ignore", divide="ignore"):
             return c["n_called"] / np.maximum(total, 1)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied without the call-rate memo: a copy's matrix is an in-memory
+        array that may be changed (a review, session 43)."""
+        state = dict(self.__dict__)
+        state.pop("_call_rate_memo", None)
+        return state
+
     def call_rate_sample(self) -> np.ndarray:
         """Fraction of SNPs with a called genotype, per sample.
 
@@ -290,7 +299,7 @@ class Genotypes:
         read the whole matrix again (a pass per unit at large n x p; session 43); computed
         afresh for an in-memory matrix, which a caller may change in place."""
         memo = self.__dict__.get("_call_rate_memo")
-        if memo is not None and memo[0] is self.dosages:
+        if memo is not None and memo[0] is self.dosages and not self.dosages.flags.writeable:
             return memo[1].copy()
         out = np.empty(self.n_samples, dtype=np.float64)
         start = 0
@@ -473,7 +482,15 @@ def check_codes(dosages: Any, block: np.ndarray) -> None:
         if lo < MISSING or hi > 2:
             bad = lo if lo < MISSING else hi
             n_bad = int(np.count_nonzero((block < MISSING) | (block > 2)))
-            where = getattr(dosages, "filename", None) or "the genotype cache"
+            where = getattr(dosages, "filename", None)
+            from snpcnn.io.cache import is_cache
+
+            if where is None or not is_cache(os.path.dirname(str(where))):
+                # a user's own memory map (np.load(..., mmap_mode="r")), not a cache
+                raise InputError(
+                    f"{where or 'the memory-mapped dosages'}: genotype code {bad} ({n_bad:,} "
+                    "such values in the rows read); dosages must be 0, 1 or 2 (-1 = missing)"
+                )
             raise InputError(
                 f"{where}: genotype code {bad} ({n_bad:,} such values in the rows read; a "
                 "cache holds only -1, 0, 1 and 2): the cache is damaged; rebuild it with "

@@ -120,7 +120,11 @@ def panel_order(dosages, max_rows: int = 1000, max_snps: int = 10_000) -> dict:
     n, p = dosages.shape
     rows = _even_rows(n, max_rows)
     c0 = max(0, (p - max_snps) // 2)
-    x = np.asarray(dosages[rows][:, c0 : c0 + max_snps], dtype=np.float64)
+    from snpcnn.genotypes import check_codes  # (genotypes imports this module)
+
+    block = np.asarray(dosages[rows][:, c0 : c0 + max_snps])
+    check_codes(dosages, block)  # a damaged cache (session 43)
+    x = block.astype(np.float64)
     miss = x < 0
     if miss.any():
         x[miss] = np.nan

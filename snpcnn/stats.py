@@ -23,7 +23,7 @@ from scipy import special
 from scipy import stats as sps
 
 from snpcnn.errors import InputError
-from snpcnn.genotypes import Genotypes
+from snpcnn.genotypes import Genotypes, check_codes
 
 __all__ = ["marginal_association", "select_snps", "ASSOC_COLUMNS"]
 
@@ -192,7 +192,9 @@ def marginal_association(
         block = mat[:, start : start + _CHUNK_COLS]
         if rows is not None:
             block = block[rows]
-        x = _float_chunk(np.asarray(block))
+        block = np.asarray(block)
+        check_codes(mat, block)  # a damaged cache (session 43)
+        x = _float_chunk(block)
         x -= Q @ (Q.T @ x)
         sxx[start : start + x.shape[1]] = np.einsum("ij,ij->j", x, x)
         sxy[start : start + x.shape[1]] = yr @ x

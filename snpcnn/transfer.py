@@ -577,7 +577,9 @@ def unfreeze_last(
         for lyr in base.layers
         if lyr.weights and (train_batchnorm or not isinstance(lyr, keras.layers.BatchNormalization))
     ]
-    chosen = eligible[len(eligible) - n_layers :] if n_layers else []
+    # max(0, ...): with n_layers between len and 2 len, a negative start took the last few
+    # only (4 of 3 layers unfroze 1; a review, session 43)
+    chosen = eligible[max(0, len(eligible) - n_layers) :] if n_layers else []
     base.trainable = True  # the container must be trainable for its layers to be
     for lyr in base.layers:
         lyr.trainable = False
@@ -591,7 +593,7 @@ def unfreeze_last(
         kind = "weighted" if train_batchnorm else "weighted non-BatchNormalization"
         warn_at_caller(
             f"{opt('unfreeze', n_layers)}: the base has only {len(eligible)} {kind} layer(s), so "
-            f"{len(chosen)} were unfrozen"
+            f"{len(chosen)} {'was' if len(chosen) == 1 else 'were'} unfrozen"
             + (
                 ""
                 if train_batchnorm

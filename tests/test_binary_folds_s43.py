@@ -183,3 +183,43 @@ def test_a_case_control_column_is_named_in_the_no_trait_error(tmp_path):
     (tmp_path / "p.csv").write_text("sample_id,status,site\na,case,X\nb,control,Y\nc,case,Z\n")
     with pytest.raises(InputError, match="'status' holds the two text values 'case' and 'control'"):
         read_phenotypes(tmp_path / "p.csv").default_trait()
+
+
+def test_group_folds_whose_training_part_lacks_a_class_name_no_refused_option(binary, tmp_path):
+    """With --groups, --stratify is refused, so the advice for a training part of one class
+    must not name it (a review, session 43)."""
+    from snpcnn.cv import cross_validate
+
+    ph = pd.read_csv(binary / "pheno.csv")
+    controls = np.flatnonzero(ph["case"] == 0)
+    fam = np.array(["A"] * len(ph), dtype=object)  # every case in family A
+    fam[controls] = np.array(list("BCDE"))[np.arange(len(controls)) % 4]
+    ph["fam"] = fam
+    ph.to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(InputError, match="holds only the value 0") as err:
+        cross_validate(
+            binary / "geno.csv",
+            tmp_path / "p.csv",
+            traits=["case"],
+            folds=3,
+            groups="fam",
+            baselines=["ridge"],
+            cnn=False,
+            progress=False,
+        )
+    assert "stratify" not in str(err.value) and "fewer folds" in str(err.value)
+
+
+def test_a_dataset_of_binary_and_quantitative_traits_gets_a_figure_per_metric():
+    """A mixed dataset plotted every trait's Pearson r, which a binary trait lacks, so it was
+    missing from the figure while results.md promised its AUC (a review, session 43)."""
+    from snpcnn.bench import _plot_groups
+
+    d = SimpleNamespace(name="wheat", traits=["GY_E1", "case", "GY_E2"])
+    bench = SimpleNamespace(
+        config=SimpleNamespace(datasets=[d]),
+        heads={("wheat", "GY_E1"): "regression", ("wheat", "case"): "binary"},
+    )
+    s = pd.DataFrame({"dataset": "wheat", "trait": ["GY_E1", "case", "GY_E2"]})
+    groups = [(g.name, t, m) for g, t, m in _plot_groups(bench, s)]
+    assert groups == [("wheat", ["GY_E1", "GY_E2"], "pearson_r"), ("wheat", ["case"], "auc")]

@@ -102,6 +102,13 @@ def test_batchnorm_layers_do_not_take_the_unfreeze_count():
     assert all("conv" in name for name in unfrozen)
     with pytest.warns(InputWarning, match=r"unfreeze=999: the base has only \d+ weighted"):
         unfreeze_last(model, 999, head="regression")
+    # one more than the base has: all of them (a negative slice start took the last 1 of 3
+    # where n was between len and 2 len; a review, session 43)
+    bn = keras.layers.BatchNormalization
+    n = len([lyr for lyr in base.layers if lyr.weights and not isinstance(lyr, bn)])
+    with pytest.warns(InputWarning, match=rf"only {n} weighted .* so {n} were unfrozen"):
+        unfrozen = unfreeze_last(model, n + 1, head="regression")
+    assert len(unfrozen) == n
 
 
 # --------------------------------------------------------------------------- 3: pixels, labels

@@ -454,7 +454,7 @@ def transfer_cmd(
                 writers[name] = lambda path, arr=arr: np.save(path, arr)  # path ends .npy
         paths = write_outputs(out, writers, force=force)
         click.echo(f"wrote {', '.join(str(paths[n]) for n in names)}")
-        if mode == "finetune":
+        if mode == "finetune" and force:
             # --force over a features run left its features_*.npy beside the new
             # model.keras, as if they belonged to it (a checking helper, session 43); only
             # the files this command writes, by name, once the new ones are in place

@@ -474,9 +474,9 @@ class Phenotypes:
                 col, (a, b) = next(iter(two.items()))
                 raise InputError(
                     f"{self.source}: no trait column (a column of numbers besides the id and "
-                    f"the covariates); '{col}' holds the two text values '{a}' and '{b}': a "
-                    f"two-class trait must be coded 0/1 (one of '{a}' and '{b}' as 1, the "
-                    "other as 0), then name it with --trait (traits=[...] in Python)"
+                    f"the covariates); '{col}' holds the two text values '{a}' and '{b}': if it "
+                    f"is the trait, code it 0/1 (one of '{a}' and '{b}' as 1, the other as "
+                    "0), then name it with --trait (traits=[...] in Python)"
                 )
             raise InputError(
                 f"{self.source}: no trait column (a column of numbers besides the id and the "

@@ -334,6 +334,17 @@ def test_a_damaged_code_in_the_cache_is_refused_where_it_is_read(tmp_path):
     np.testing.assert_array_equal(g.batch(np.arange(10)), x[:10])  # rows read that are whole
     with pytest.raises(InputError, match=msg):
         EncodedRows(g, pre, np.arange(50)).columns(0, 30)
+    from snpcnn.stats import marginal_association
+
+    with pytest.raises(InputError, match=msg):  # explain reads these two
+        g.subset(samples=np.arange(30, 50))
+    with pytest.raises(InputError, match=msg):
+        marginal_association(g, np.arange(50.0))
+    # a user's own memory map is not called a cache
+    np.save(tmp_path / "mine.npy", np.where(np.arange(30) == 4, 7, 0).astype(np.int8)[None, :])
+    own = Genotypes(np.load(tmp_path / "mine.npy", mmap_mode="r"), ["a"])
+    with pytest.raises(InputError, match=r"mine\.npy: genotype code 7 .*must be 0, 1 or 2"):
+        own.counts()
     res = CliRunner().invoke(main, ["info", str(tmp_path / "c.snpcnn")])
     assert res.exit_code == 1
     err = [ln for ln in res.output.splitlines() if ln.startswith("Error")]

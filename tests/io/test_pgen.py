@@ -207,10 +207,28 @@ def test_cut_pvar_line_and_ragged_headerless_psam_are_one_line_errors(wheat_pgen
     pvar = (tmp_path / "x.pvar").read_text().splitlines()
     cut = pvar[-1].rsplit("\t", 1)[0] + "\t"  # the ALT field emptied by a cut
     (tmp_path / "x.pvar").write_text("\n".join(pvar[:-1] + [cut]))
-    with pytest.raises(InputError, match=rf"x\.pvar: line {len(pvar)}: column ALT is empty"):
+    with pytest.raises(InputError, match=rf"x\.pvar: line {len(pvar)} has 4 columns; expected 5"):
         read_pgen(tmp_path / "x")
     shutil.copy(prefix.with_suffix(".pvar"), tmp_path / "x.pvar")
     psam = (tmp_path / "x.psam").read_text().splitlines()
     (tmp_path / "x.psam").write_text("\n".join(["X0\t" + psam[0][1:]] + psam[1:]) + "\n")
     with pytest.raises(InputError, match=r"x\.psam: line 2 has 2 columns, the first line 3"):
         read_pgen(tmp_path / "x")
+
+
+def test_pvar_lines_are_checked_one_by_one(tmp_path):
+    """A cut line in a .pvar whose INFO holds a space, and a line with a field too many
+    balanced by a cut one, were read silently (a review, session 43); a trailing tab is
+    still no empty column."""
+    from snpcnn.io.pgen import read_pvar
+
+    head = "#CHROM\tPOS\tID\tREF\tALT\tINFO\n"
+    (tmp_path / "a.pvar").write_text(head + "1\t10\ts1\tA\tG\tX=a b\n1\t20\ts2\tC\t\t.\n")
+    with pytest.raises(InputError, match=r"a\.pvar: line 3: column ALT is empty"):
+        read_pvar(tmp_path / "a.pvar")
+    head = "#CHROM\tPOS\tID\tREF\tALT\n"
+    (tmp_path / "b.pvar").write_text(head + "1\t10\ts1\tA\tG\tEXTRA\n1\t20\ts2\tC\n")
+    with pytest.raises(InputError, match=r"b\.pvar: line 2 has 6 columns; expected 5"):
+        read_pvar(tmp_path / "b.pvar")
+    (tmp_path / "c.pvar").write_text(head + "1\t10\ts1\tA\tG\t\n1\t20\ts2\tC\tT\n")
+    assert list(read_pvar(tmp_path / "c.pvar")["alt"]) == ["G", "T"]
