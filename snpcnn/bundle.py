@@ -551,7 +551,11 @@ class ModelBundle:
         return dict(self.config.get("covariate_levels") or {})
 
     def covariate_design(
-        self, phenotypes: Any, sample_ids: Any, source: str = "the covariates file"
+        self,
+        phenotypes: Any,
+        sample_ids: Any,
+        source: str = "the covariates file",
+        without: str = "predict those samples without covariates (training means are then used)",
     ) -> tuple[np.ndarray, list[str]]:
         """The fixed-effect design (``covariate_columns`` order) of ``sample_ids``.
 
@@ -560,7 +564,8 @@ class ModelBundle:
         levels, exactly as in ``snpcnn fit``; a level the training data never had gets the
         training share of every level (an average level) and is counted in the returned
         notes.  Raises InputError for a missing column, a sample without a row or a missing
-        value, naming the sample and the fix.
+        value, naming the sample and the fix (``without``: the other way out, for the
+        messages: ``explain``'s scan has no "predict without covariates").
         """
         ids = [str(s) for s in sample_ids]
         table = phenotypes.table
@@ -575,7 +580,7 @@ class ModelBundle:
             raise InputError(
                 f"{source}: sample '{missing_ids[0]}' (and {len(missing_ids) - 1} more of the "
                 f"{len(ids)} genotyped samples) has no row; add their covariate values, or "
-                "predict without covariates (training means are then used)"
+                f"{without}"
             )
         levels = self.covariate_levels
         blocks: list[np.ndarray] = []
@@ -591,7 +596,7 @@ class ModelBundle:
                 raise InputError(
                     f"{source}: covariate '{cov}' is missing for sample '{ids[i]}'"
                     + (f" and {more} more" if more else "")
-                    + "; fill in the value, or predict those samples without covariates"
+                    + f"; fill in the value, or {without}"
                 )
             if cov in levels:
                 from snpcnn.io.phenotypes import canonical_level

@@ -1145,7 +1145,9 @@ def plot_manhattan(
     Parameters
     ----------
     importance : DataFrame
-        From :func:`snp_importance` (``chrom, pos, id`` and ``column``).
+        From :func:`snp_importance` (``chrom, pos, id`` and ``column``); with a boolean
+        ``imputed`` column (``snpcnn explain``'s importance.csv), those SNPs' labels end in
+        "(absent)".
     column : str
         The importance column to draw.
     path : path
@@ -1175,6 +1177,12 @@ def plot_manhattan(
     chrom = imp["chrom"] if "chrom" in imp else np.zeros(len(imp))
     pos = imp["pos"] if "pos" in imp else np.arange(len(imp))
     labels = imp["id"].astype(str).to_numpy() if "id" in imp else None
+    if labels is not None and "imputed" in imp:
+        # absent from the genotypes, filled with the training mean: labelled as the console
+        # marks them (a top SNP looked like any other in the plot; a checking helper,
+        # session 43)
+        absent = imp["imputed"].fillna(False).to_numpy(dtype=bool)
+        labels = np.where(absent, np.char.add(labels.astype(str), " (absent)"), labels)
     rho = rho_p = None
     a_vals = None
     if assoc is not None:

@@ -653,3 +653,32 @@ def test_raw_integer_input_is_refused_not_explained():
         with pytest.raises(InputError, match=r"uint8 values.*prepare_images"):
             fn(model, raw)
     explain.saliency(model, raw[..., None] / 255.0)  # the model's own (float) input runs
+
+
+def test_manhattan_labels_mark_snps_absent_from_the_genotypes(tmp_path, monkeypatch):
+    """A top SNP absent from the file (filled with the training mean) was labelled in the
+    plot like any other, though the console marks it (a checking helper, session 43)."""
+    import pandas as pd
+
+    import snpcnn.plots as plots
+    from snpcnn.explain import plot_manhattan
+
+    imp = pd.DataFrame(
+        {
+            "chrom": ["1"] * 5,
+            "pos": range(5),
+            "id": [f"s{i}" for i in range(5)],
+            "saliency": [0.1, 0.9, 0.2, 0.8, 0.3],
+            "imputed": [False, True, False, False, False],
+        }
+    )
+    seen = {}
+    real = plots.manhattan
+
+    def spy(ax, *args, labels=None, **kw):
+        seen["labels"] = list(labels)
+        return real(ax, *args, labels=labels, **kw)
+
+    monkeypatch.setattr(plots, "manhattan", spy)
+    plot_manhattan(imp, "saliency", tmp_path / "m.png", top_k=2)
+    assert seen["labels"] == ["s0", "s1 (absent)", "s2", "s3", "s4"]

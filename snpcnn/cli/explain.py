@@ -269,6 +269,10 @@ def explain(
     caveat = ex.grad_cam_caveat(bundle.model) if "grad_cam" in method_list else None
     if caveat:
         click.echo(f"Note: Grad-CAM: {caveat}.", err=True)
+    # with PHENOTYPES only the phenotyped samples are explained (the importances are set
+    # beside the marginal scan on the same samples): the others were left out without a
+    # word (a checking helper, session 43)
+    n_unphenotyped = geno.n_samples - n_avail if y is not None else 0
     click.echo(
         f"explaining {len(X):,} samples"
         + (
@@ -279,6 +283,14 @@ def explain(
         + f" x {X.shape[1]:,} SNPs with {', '.join(method_list)}",
         err=True,
     )
+    if n_unphenotyped:
+        click.echo(
+            f"Note: {n_unphenotyped:,} of the {geno.n_samples:,} genotyped samples have no "
+            f"value of '{trait}' and are not explained (with PHENOTYPES, the importances "
+            "are computed on the samples of the marginal scan); leave PHENOTYPES out to "
+            "explain every genotyped sample",
+            err=True,
+        )
     try:
         imp = ex.snp_importance(
             bundle.model,
@@ -331,6 +343,8 @@ def explain(
         if not cams
         else (layer or (convs[-1] if convs else "conv layers of the averaged networks")),
         "n_samples_explained": int(len(X)),
+        # genotyped samples without a value of the trait, left out where PHENOTYPES is given
+        "n_samples_without_phenotype": int(n_unphenotyped),
         "n_snps": int(X.shape[1]),
         "snp_match": {k: int(v) for k, v in match.items() if k.startswith("n_")},
         "spearman_vs_marginal": None,  # filled in as the plots are drawn
@@ -384,7 +398,7 @@ def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, in
     spearman = {}
     for m in method_list:
         res = ex.plot_manhattan(
-            imp,
+            table,  # with `imputed`: the plot marks those SNPs as the console does
             m,
             folder / f"manhattan_{m}.png",
             assoc=None if assoc is None else assoc.assign(id=imp["id"].to_numpy()),
@@ -454,7 +468,19 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
             err=True,
         )
         return None, []
-    c, notes = bundle.covariate_design(ph, sample_ids, source=str(src))
+    # predict's way out ("predict without covariates") does not exist here (a checking
+    # helper, session 43)
+    c, notes = bundle.covariate_design(
+        ph,
+        sample_ids,
+        source=str(src),
+        without=(
+            "leave out --covariates"
+            if covariates_file
+            else "leave the covariate columns out of PHENOTYPES"
+        )
+        + " for a marginal scan not adjusted for them",
+    )
     for n in notes:
         click.echo(f"Warning: {src}: {n}", err=True)
     click.echo(f"marginal scan adjusted for the covariates {', '.join(names)}", err=True)

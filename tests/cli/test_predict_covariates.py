@@ -284,3 +284,28 @@ def test_covariate_file_errors_name_a_covariate_file(tmp_path):
     cov.write_text("sample_id,sex\na,M\nb,F\n")
     with pytest.raises(InputError, match=r"give --id-column the column that holds the sample"):
         read_phenotypes(cov, id_column="sex", traits=[], covariates=["sex"])
+
+
+def test_explain_says_which_samples_it_leaves_out_and_how_to_scan_without_covariates(sexed):
+    """With PHENOTYPES only phenotyped samples were explained, the rest left out without a
+    word; a missing covariate value advised 'predict without covariates', which explain
+    cannot do (a checking helper, session 43)."""
+    import json
+
+    d, out = sexed
+    args = ["explain", str(out / "model.keras"), str(d / "geno.csv")]
+    opts = ["--trait", "y", "--methods", "saliency", "--max-samples", "50", "--force"]
+    r = CliRunner().invoke(main, [*args, str(d / "pheno.csv"), *opts, "--out", str(d / "e3")])
+    assert r.exit_code == 0, r.output
+    assert "100 of the 400 genotyped samples have no value of 'y' and are not explained" in (
+        r.stderr
+    )
+    assert json.loads((d / "e3" / "explain.json").read_text())["n_samples_without_phenotype"] == 100
+    ph = pd.read_csv(d / "pheno.csv", dtype={"sample_id": str})
+    ph.loc[5, "sex"] = None
+    ph.to_csv(d / "pheno_gap.csv", index=False)
+    r = CliRunner().invoke(main, [*args, str(d / "pheno_gap.csv"), *opts, "--out", str(d / "e4")])
+    assert r.exit_code == 1
+    assert "covariate 'sex' is missing for sample" in r.output
+    assert "leave the covariate columns out of PHENOTYPES" in r.output
+    assert "predict" not in r.output.split("Error:")[-1]
