@@ -267,8 +267,10 @@ class TrainingConfig(_Config):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise InputError(f"{name} must be a number, got {value!r}")
             _set(self, name, float(value))
-        if not self.learning_rate > 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.learning_rate < float("inf"):  # inf failed inside Keras (session 43)
+            raise InputError(
+                f"{opt('learning_rate')} must be a positive number, got {self.learning_rate}"
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         _set(self, "model_overrides", dict(self.model_overrides or {}))

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 
 __all__ = [
     "THREAD_VARIABLES",
@@ -63,8 +63,15 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: the most threads a process may ask for (a node with more cores is not a thing yet): 10^9
+#: segfaulted TensorFlow, 10^5 started 29,000 threads and 20 GB before it was killed (a
+#: checking helper, session 43)
+MAX_THREADS = 1024
+
+
 def resolve_threads(n: Any = None) -> int:
-    """``n`` as a thread count: ``None`` or 0 mean :func:`available_cores`."""
+    """``n`` as a thread count: ``None`` or 0 mean :func:`available_cores`; at most
+    :data:`MAX_THREADS`."""
     if n is None:
         return available_cores()
     try:
@@ -73,6 +80,11 @@ def resolve_threads(n: Any = None) -> int:
         raise InputError(f"threads must be a whole number, got {n!r}") from None
     if k < 0 or (isinstance(n, float) and k != n):
         raise InputError(f"threads must be a whole number >= 1 (0 = all cores), got {n!r}")
+    if k > MAX_THREADS:
+        raise InputError(
+            f"{opt('threads', k)}: at most {MAX_THREADS}; this process may use "
+            f"{available_cores()} cores ({opt('threads', 0)}: all of them)"
+        )
     return k or available_cores()
 
 

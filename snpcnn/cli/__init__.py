@@ -330,6 +330,8 @@ def format_option(dest: str = "geno_format"):
 
 # commands that never need TensorFlow (they stay fast and quiet)
 _NO_TF = {"info", "convert"}
+#: the Keras backends snpcnn runs on (KERAS_BACKEND)
+KERAS_BACKENDS = ("tensorflow", "jax")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -339,6 +341,13 @@ _NO_TF = {"info", "convert"}
 def main(ctx: click.Context) -> None:
     """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP."""
     if ctx.invoked_subcommand and ctx.invoked_subcommand not in _NO_TF:
+        backend = os.environ.get("KERAS_BACKEND")
+        if backend is not None and backend.strip().lower() not in KERAS_BACKENDS:
+            # Keras's own ValueError was an "internal error" (a checking helper, session 43)
+            raise SnpcnnError(
+                f"KERAS_BACKEND={backend}: not a Keras backend snpcnn runs on; unset it "
+                "(TensorFlow) or set KERAS_BACKEND=jax"
+            )
         if "--help" not in sys.argv and "-h" not in sys.argv:
             from snpcnn._tf import import_tensorflow
 

@@ -11,6 +11,7 @@ import click
 from snpcnn.cli import force_option, verbose_option
 from snpcnn.errors import SnpcnnError
 from snpcnn.progress import Progress
+from snpcnn.threads import MAX_THREADS
 
 __all__ = ["COMMANDS", "benchmark"]
 
@@ -99,7 +100,7 @@ def _int_list(text, option: str, what: str, example: str) -> list[int] | None:
 @click.option(
     "--threads",
     default=None,
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_THREADS),
     help="Threads for TensorFlow and BLAS: in this process (serial run; default or 0: the "
     "cores it may use) and in each --workers task (default 1).",
 )

@@ -70,7 +70,7 @@ FEW_SCAN_SAMPLES = 30
 )
 @click.option("--batch-size", default=128, show_default=True, type=int)
 @click.option("--top-k", default=10, show_default=True, type=int, help="SNPs labelled per plot.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
 @click.option(
     "--out", "out", default="snpcnn_explain", show_default=True, type=click.Path(file_okay=False)
 )
@@ -149,6 +149,11 @@ def explain(
     # command's results (a fit folder), the current folder or one holding an input
     from snpcnn.report import resolve_link
 
+    if covariates_file and not phenotypes:  # ignored without a word (session 43)
+        raise InputError(
+            "--covariates adjusts the marginal scan, which runs only with PHENOTYPES (the "
+            "third argument); give PHENOTYPES, or leave --covariates out"
+        )
     target = resolve_link(out)  # a link's target, checked before any work
     check_output_dir(
         target, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER
@@ -448,6 +453,11 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
     from snpcnn.io.phenotypes import read_phenotypes
 
     names = bundle.covariate_names if bundle.head == "regression" else []
+    if covariates_file and not names:  # ignored without a word, where predict refuses it
+        raise InputError(
+            f"--covariates {covariates_file}: the model was fitted without covariates, so "
+            "the marginal scan has none to adjust for; leave the option out"
+        )
     if not names:
         return None, []
     src = covariates_file or phenotypes

@@ -24,6 +24,7 @@ from snpcnn.cli import (
 from snpcnn.cv import TRAIN_DEFAULTS
 from snpcnn.errors import InputError
 from snpcnn.progress import Progress
+from snpcnn.threads import MAX_THREADS
 from snpcnn.training import LINEAR_INITS
 
 __all__ = ["COMMANDS", "fit", "predict"]
@@ -209,7 +210,7 @@ def _folds_arg(value: str):
 @click.option(
     "--threads",
     default=None,
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_THREADS),
     help="Threads for TensorFlow and BLAS (the baselines); default (or 0): the cores this "
     "process may use.",
 )
@@ -318,8 +319,8 @@ def fit(
         raise InputError(f"--epochs must be at least 1, got {epochs}")
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-    if learning_rate <= 0:
-        raise InputError(f"--learning-rate must be positive, got {learning_rate}")
+    if not 0 < learning_rate < float("inf"):  # inf failed inside Keras (session 43)
+        raise InputError(f"--learning-rate must be a positive number, got {learning_rate}")
     if n_seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {n_seeds}")
     cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)

@@ -79,6 +79,14 @@ def _n_classes(data_dir, ytr, yte) -> int:
     )
 
 
+def _finite(ctx, param, value):
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def _common(f):
     """Options shared by ``fit`` and ``transfer``."""
     options = [
@@ -98,11 +106,17 @@ def _common(f):
         click.option(
             "--learning-rate",
             type=click.FloatRange(min=0, min_open=True),
+            # finite: nan and inf passed click's range and failed inside Keras (session 43)
+            callback=_finite,
             default=1e-3,
             show_default=True,
         ),
         click.option(
-            "--seed", type=int, default=0, show_default=True, help="Seed (deterministic on CPU)."
+            "--seed",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Seed (deterministic on CPU).",
         ),
         click.option("--xla", is_flag=True, help="Compile the train step with XLA (jit_compile)."),
         click.option(

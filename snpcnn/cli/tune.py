@@ -16,6 +16,7 @@ from snpcnn.cli import (
     verbose_option,
 )
 from snpcnn.errors import InputError
+from snpcnn.threads import MAX_THREADS
 
 __all__ = ["COMMANDS", "tune"]
 
@@ -130,7 +131,7 @@ def _short(v) -> str:
 )
 @click.option("--min-maf", default=0.0, show_default=True, type=float)
 @click.option("--min-call-rate", default=0.0, show_default=True, type=float)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
 @click.option(
     "--no-default",
     is_flag=True,
@@ -152,7 +153,7 @@ def _short(v) -> str:
 @click.option(
     "--threads",
     default=None,
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_THREADS),
     help="Threads for TensorFlow and BLAS: in this process (serial) or per Ray task "
     "(default 1 with --workers).",
 )
@@ -225,6 +226,8 @@ def tune(
     if Path(out).exists() and not force:
         raise InputError(f"output directory {out} exists; use --force to replace it")
     folds_value = int(folds) if folds.isdigit() else folds
+    if isinstance(folds_value, int) and folds_value < 2:  # before the inputs are read
+        raise InputError(f"--folds {folds}: outer CV needs at least 2 folds")
     if isinstance(folds_value, str) and not Path(folds_value).is_file():
         raise InputError(f"--folds {folds}: give a number of folds or an existing fold table file")
     cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)

@@ -170,6 +170,24 @@ def _snps_only_plink(g: Genotypes) -> Genotypes:
     return out
 
 
+def _refuse_pipe(path: str | os.PathLike) -> None:
+    """A pipe (``<(zcat x.csv.gz)``) is read once: the readers read a file more than once
+    (sniff, then parse), so a table from a pipe was refused as ragged at a wrong line (a
+    checking helper, session 43)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # absent: the readers say so
+        return
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode):
+        raise InputError(
+            f"{path}: a pipe or device, which can be read only once; snpcnn reads a genotype "
+            "file more than once: save it to a file first (gzip-compressed files are read "
+            "as they are)"
+        )
+
+
 def read_genotypes(
     path: str | os.PathLike,
     format: str | None = None,  # noqa: A002 - the natural name, mirrors --format
@@ -235,6 +253,7 @@ def read_genotypes(
     >>> g.shape
     (599, 1279)
     """
+    _refuse_pipe(path)
     if cache not in _CACHE_MODES:
         raise InputError(
             f"invalid value for `cache`: {cache!r}; choose True, False, 'auto', 'always' or 'read'"

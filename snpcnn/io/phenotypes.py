@@ -415,7 +415,7 @@ def _check_names(
     if missing:
         raise InputError(
             f"{raw.path}: {what} column '{missing[0]}' not found; available columns: "
-            + ", ".join(available)
+            + _name_list(available)
         )
 
 
@@ -988,6 +988,7 @@ def _read_one(
         "plink_style": raw.plink,
         "id_column": id_name,
         "n_rows": len(ids),
+        "columns": list(raw.header),  # what align checks against the SNP ids
     }
     if two_class:
         info["two_class_text"] = two_class
@@ -1170,6 +1171,32 @@ def _refuse_sample_as_header(
     )
 
 
+def _name_list(names: Sequence[str], limit: int = 12) -> str:
+    """The first ``limit`` names, and how many more: a genotype table's 200 SNP ids made a
+    2,100-character line (a checking helper, session 43)."""
+    names = [str(n) for n in names]
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" (and {more:,} more)" if more > 0 else "")
+
+
+def _refuse_genotypes_as_phenotypes(genotypes: Any, phenotypes: Phenotypes, geno_src, pheno_src):
+    """A genotype table given as the phenotype file (the same CSV twice) was fitted with a
+    SNP as the trait, AUC 0.99 (a checking helper, session 43): refused where at least half
+    of the file's columns, and 5 or more, are SNP ids of the genotypes."""
+    header = phenotypes.info.get("columns") or []
+    variants = getattr(genotypes, "variants", None)
+    if len(header) < 5 or variants is None or "id" not in variants:
+        return
+    snp_ids = set(map(str, variants["id"]))
+    n = sum(str(h) in snp_ids for h in header)
+    if n >= 5 and n >= len(header) / 2:
+        raise InputError(
+            f"{pheno_src}: {n:,} of its {len(header):,} columns are SNP ids of {geno_src}: it "
+            "looks like the genotype table, not a phenotype table; give the phenotype file "
+            "(a sample id column and one column per trait)"
+        )
+
+
 def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None = None) -> Alignment:
     """Match genotype rows with phenotype rows by sample id.
 
@@ -1206,11 +1233,12 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     if traits is None:
         traits = list(phenotypes.traits)
     traits = list(traits)
+    _refuse_genotypes_as_phenotypes(genotypes, phenotypes, geno_src, pheno_src)
     unknown = [t for t in traits if t not in phenotypes.traits]
     if unknown:
         raise InputError(
             f"unknown trait '{unknown[0]}' in {pheno_src}; traits are: "
-            + ", ".join(phenotypes.traits)
+            + _name_list(phenotypes.traits)
         )
     for ids, src in ((geno_ids, geno_src), ([str(s) for s in phenotypes.table.index], pheno_src)):
         s = pd.Series(ids)
