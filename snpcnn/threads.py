@@ -63,7 +63,7 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: the most threads a process may ask for (a node with more cores is not a thing yet): 10^9
+#: the most threads a process may ask for, or its cores where it has more: 10^9
 #: segfaulted TensorFlow, 10^5 started 29,000 threads and 20 GB before it was killed (a
 #: checking helper, session 43)
 MAX_THREADS = 1024
@@ -80,9 +80,10 @@ def resolve_threads(n: Any = None) -> int:
         raise InputError(f"threads must be a whole number, got {n!r}") from None
     if k < 0 or (isinstance(n, float) and k != n):
         raise InputError(f"threads must be a whole number >= 1 (0 = all cores), got {n!r}")
-    if k > MAX_THREADS:
+    most = max(MAX_THREADS, available_cores())  # a larger node may ask for all its cores
+    if k > most:
         raise InputError(
-            f"{opt('threads', k)}: at most {MAX_THREADS}; this process may use "
+            f"{opt('threads', k)}: at most {most}; this process may use "
             f"{available_cores()} cores ({opt('threads', 0)}: all of them)"
         )
     return k or available_cores()

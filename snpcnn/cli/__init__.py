@@ -341,14 +341,15 @@ KERAS_BACKENDS = ("tensorflow", "jax")
 def main(ctx: click.Context) -> None:
     """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP."""
     if ctx.invoked_subcommand and ctx.invoked_subcommand not in _NO_TF:
-        backend = os.environ.get("KERAS_BACKEND")
-        if backend is not None and backend.strip().lower() not in KERAS_BACKENDS:
-            # Keras's own ValueError was an "internal error" (a checking helper, session 43)
-            raise SnpcnnError(
-                f"KERAS_BACKEND={backend}: not a Keras backend snpcnn runs on; unset it "
-                "(TensorFlow) or set KERAS_BACKEND=jax"
-            )
         if "--help" not in sys.argv and "-h" not in sys.argv:
+            backend = os.environ.get("KERAS_BACKEND")
+            # as Keras reads it: exact, an empty value the default (Keras's own ValueError
+            # was an "internal error": a checking helper and a review, session 43)
+            if backend is not None and backend not in ("", *KERAS_BACKENDS):
+                raise SnpcnnError(
+                    f"KERAS_BACKEND={backend}: not a Keras backend snpcnn runs on; unset it "
+                    "(TensorFlow) or set KERAS_BACKEND=jax (lowercase)"
+                )
             from snpcnn._tf import import_tensorflow
 
             if import_tensorflow() is None:

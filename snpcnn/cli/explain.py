@@ -454,9 +454,14 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
 
     names = bundle.covariate_names if bundle.head == "regression" else []
     if covariates_file and not names:  # ignored without a word, where predict refuses it
+        why = (
+            "the model is a binary trait's CNN, which does not use covariates"
+            if bundle.head == "binary" and bundle.covariate_names
+            else "the model was fitted without covariates"
+        )
         raise InputError(
-            f"--covariates {covariates_file}: the model was fitted without covariates, so "
-            "the marginal scan has none to adjust for; leave the option out"
+            f"--covariates {covariates_file}: {why}, so the marginal scan has none to adjust "
+            "for; leave the option out"
         )
     if not names:
         return None, []

@@ -1179,15 +1179,19 @@ def _name_list(names: Sequence[str], limit: int = 12) -> str:
     return ", ".join(names[:limit]) + (f" (and {more:,} more)" if more > 0 else "")
 
 
-def _refuse_genotypes_as_phenotypes(genotypes: Any, phenotypes: Phenotypes, geno_src, pheno_src):
+def _refuse_genotypes_as_phenotypes(
+    genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str], geno_src, pheno_src
+) -> None:
     """A genotype table given as the phenotype file (the same CSV twice) was fitted with a
-    SNP as the trait, AUC 0.99 (a checking helper, session 43): refused where at least half
-    of the file's columns, and 5 or more, are SNP ids of the genotypes."""
+    SNP as the trait, AUC 0.99 (a checking helper, session 43): refused where a trait is a
+    SNP id of the genotypes and at least half of the file's columns, and 5 or more, are."""
     header = phenotypes.info.get("columns") or []
     variants = getattr(genotypes, "variants", None)
-    if len(header) < 5 or variants is None or "id" not in variants:
+    if len(header) < 5 or not isinstance(variants, pd.DataFrame) or "id" not in variants:
         return
     snp_ids = set(map(str, variants["id"]))
+    if not snp_ids & set(map(str, traits)):  # SNPs as covariates are fine (a review)
+        return
     n = sum(str(h) in snp_ids for h in header)
     if n >= 5 and n >= len(header) / 2:
         raise InputError(
@@ -1233,7 +1237,7 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
     if traits is None:
         traits = list(phenotypes.traits)
     traits = list(traits)
-    _refuse_genotypes_as_phenotypes(genotypes, phenotypes, geno_src, pheno_src)
+    _refuse_genotypes_as_phenotypes(genotypes, phenotypes, traits, geno_src, pheno_src)
     unknown = [t for t in traits if t not in phenotypes.traits]
     if unknown:
         raise InputError(

@@ -159,3 +159,38 @@ def test_explain_covariates_for_a_model_without_them_are_refused(tiny, tmp_path)
         + ["--out", str(tmp_path / "ex")],
     )
     _one_error_line(r, "the model was fitted without covariates")
+
+
+def test_snps_as_covariates_beside_a_real_trait_are_fine(tiny, tmp_path):
+    """Only a trait that is a SNP id makes a file 'the genotype table' (a review, session
+    43: a conditional analysis with 5 SNP covariates was refused)."""
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import align, read_phenotypes
+
+    d = tiny
+    g = read_genotypes(d / "g.csv")
+    snps = list(g.variants["id"][:5])
+    ph = pd.read_csv(d / "ph.csv")[["sample_id", "GY_E1"]]
+    x = pd.read_csv(d / "g.csv")
+    ph.merge(x[["sample_id", *snps]], on="sample_id").to_csv(tmp_path / "c.csv", index=False)
+    p = read_phenotypes(tmp_path / "c.csv", traits=["GY_E1"], covariates=snps)
+    assert align(g, p, traits=["GY_E1"]).y.shape[0] == 60
+
+
+@pytest.mark.parametrize(("value", "ok"), [("", True), ("tensorflow", True), ("JAX", False)])
+def test_keras_backend_is_read_as_keras_reads_it(tiny, monkeypatch, value, ok):
+    """An empty KERAS_BACKEND is Keras's default; 'JAX' is no backend to Keras (a review)."""
+    monkeypatch.setenv("KERAS_BACKEND", value)
+    r = CliRunner().invoke(main, ["models"])
+    if ok:
+        assert r.exit_code == 0, r.output
+    else:
+        _one_error_line(r, "KERAS_BACKEND=JAX", "(lowercase)")
+        # help stays reachable (the check reads sys.argv: a process of its own)
+        import subprocess
+        import sys
+
+        env = {**os.environ, "KERAS_BACKEND": value}
+        cmd = [sys.executable, "-m", "snpcnn", "fit", "--help"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Usage:" in done.stdout, done.stderr
