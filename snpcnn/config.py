@@ -269,7 +269,7 @@ class TrainingConfig(_Config):
             _set(self, name, float(value))
         if not 0 < self.learning_rate < float("inf"):  # inf failed inside Keras (session 43)
             raise InputError(
-                f"{opt('learning_rate')} must be a positive number, got {self.learning_rate}"
+                f"{opt('learning_rate')} must be positive and finite, got {self.learning_rate}"
             )
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")

@@ -320,7 +320,7 @@ def fit(
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not 0 < learning_rate < float("inf"):  # inf failed inside Keras (session 43)
-        raise InputError(f"--learning-rate must be a positive number, got {learning_rate}")
+        raise InputError(f"--learning-rate must be positive and finite, got {learning_rate}")
     if n_seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {n_seeds}")
     cov_list, cat_list = covariate_lists(covariates, covariates_file, categorical)

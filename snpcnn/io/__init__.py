@@ -178,7 +178,7 @@ def _refuse_pipe(path: str | os.PathLike) -> None:
 
     try:
         mode = os.stat(path).st_mode
-    except OSError:  # absent: the readers say so
+    except (OSError, TypeError, ValueError):  # absent, or not a path: the readers say so
         return
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode):
         raise InputError(
