@@ -998,16 +998,22 @@ def _folds_given(folds) -> bool:
     )
 
 
-def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
-    given = _folds_given(folds)
-    if given and (targets.groups is not None or stratify):
-        what = opt("groups") if targets.groups is not None else opt("stratify")
+def refuse_shaping_given_folds(folds, what: str) -> None:
+    """Refuse ``what`` (an option that shapes random folds: stratify, groups) beside a fold
+    table or file, which it would not change (fit and tune)."""
+    if _folds_given(folds):
+        what = opt(what)
         source = folds if isinstance(folds, (str, Path)) else "a fold table"
         raise InputError(
             f"{what} shapes random folds, but the folds are given ({source}) and it would be "
             f"ignored: leave out {what}, or give {opt('folds', 'K', placeholder=True)} for "
             "random folds"
         )
+
+
+def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFrame:
+    if targets.groups is not None or stratify:
+        refuse_shaping_given_folds(folds, "groups" if targets.groups is not None else "stratify")
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
         absent = [c for c in ("sample_id", "fold") if c not in table.columns]

@@ -698,18 +698,11 @@ def _inner_strata(head: str, y: Sequence[float], k: int) -> np.ndarray | None:
 def _outer_folds(
     folds, ids: np.ndarray, repeats: int, seed: int, stratify: np.ndarray | None = None
 ) -> pd.DataFrame:
+    from snpcnn.cv import refuse_shaping_given_folds
     from snpcnn.folds import make_folds, read_folds
 
-    given = isinstance(folds, pd.DataFrame) or (
-        isinstance(folds, (str, Path)) and not str(folds).isdigit()
-    )
-    if given and stratify is not None:
-        source = folds if isinstance(folds, (str, Path)) else "a fold table"
-        raise InputError(
-            f"{opt('stratify')} shapes random folds, but the folds are given ({source}) and "
-            f"it would be ignored: leave out {opt('stratify')}, or give "
-            f"{opt('folds', 'K', placeholder=True)} for random folds"
-        )
+    if stratify is not None:
+        refuse_shaping_given_folds(folds, "stratify")
     if isinstance(folds, pd.DataFrame):
         table = folds.copy()
         table["sample_id"] = table["sample_id"].astype(str)
