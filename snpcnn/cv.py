@@ -1634,6 +1634,9 @@ def cross_validate(
         config["refit_epochs"] = final_epochs
         config["refit_learning_rate"] = final_lr
         t_refit = time.perf_counter() - t0
+    note = boundary_correlation_note(histories, config, list(targets.traits))
+    if note:
+        notes.append(note)
     timings = {
         "load_seconds": t_load,
         "cnn_seconds": t_cnn,
@@ -2304,6 +2307,52 @@ def refit_start_note(histories: list[dict], config: dict, n_samples: int) -> str
     )
 
 
+BOUNDARY_CORRELATION = 0.999
+
+
+def boundary_correlation_note(histories: list[dict], config: dict, traits: list) -> str | None:
+    """A note where a multi-trait start (MT-GBLUP, MT-CNN-GP) put two traits' genetic
+    correlation on its boundary (|r| >= 0.999, common on small data: ML often lands there).
+    Its genetic values for the two are then the same up to scale, so the CNN's predictions
+    for them nearly coincide and explain ranks the SNPs alike for both; nothing said so
+    (on mice BMI and body length the two outputs correlated 0.99999991; session 43)."""
+    if len(traits) < 2:
+        return None
+    fits = [
+        (h["conv"].get("start_choice") or {}).get("genetic_correlations")
+        for h in histories
+        if h.get("conv") and h["conv"].get("start") in ("mtgblup", "mt_cnn_gp")
+    ]
+    refit = config.get("refit_genetic_correlations")
+
+    def at_boundary(corr) -> set[tuple[int, int]]:
+        if corr is None:
+            return set()
+        r = np.abs(np.asarray(corr, dtype=np.float64))
+        i, j = np.nonzero(np.triu(r >= BOUNDARY_CORRELATION, 1))
+        return {(int(a), int(b)) for a, b in zip(i, j)}
+
+    in_folds = [at_boundary(c) for c in fits]
+    in_refit = at_boundary(refit)
+    hit = sorted(set().union(in_refit, *in_folds))
+    if not hit:
+        return None
+    names = "; ".join(f"{traits[i]} and {traits[j]}" for i, j in hit[:3])
+    more = f" (and {len(hit) - 3} more pairs)" if len(hit) > 3 else ""
+    where = []
+    n_folds = sum(bool(f) for f in in_folds)
+    if n_folds:
+        where.append(f"{n_folds} of {len(fits)} fold(s)")
+    if in_refit:
+        where.append("the refit (model.keras)")
+    return (
+        f"the multi-trait start estimated a genetic correlation of 1 (the boundary) for "
+        f"{names}{more} in {' and '.join(where)}: its genetic values for them are the same up "
+        "to scale, so their predictions nearly coincide and explain ranks the SNPs alike for "
+        "both; fit each trait on its own (one --trait at a time) to see them apart"
+    )
+
+
 def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progress, config):
     from snpcnn.bundle import ModelBundle, id_hashes
 
@@ -2358,6 +2407,9 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
             config["refit_start_skipped"] = skipped
         kept = res.conv.get("kept")
         config["refit_conv_kept"] = bool(any(kept) if isinstance(kept, list) else kept)
+        corr = (res.conv.get("start_choice") or {}).get("genetic_correlations")
+        if corr is not None and res.conv.get("start") in ("mtgblup", "mt_cnn_gp"):
+            config["refit_genetic_correlations"] = corr
     return ModelBundle(
         model=res.model,
         preprocessor=pre,

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -284,6 +285,26 @@ class _SNPCNNBase(BaseEstimator):
         self.__dict__.update(state)
 
 
+def _keep_state_on_failure(fit):
+    """A fit that raises leaves the estimator as it was: validate_data sets
+    ``n_features_in_``/``feature_names_in_`` before the later checks (NaN in y, a bad
+    ``encoding``), so a failed refit of a fitted estimator mixed the new data's shape and
+    column names with the old network and predict refused the old data (a session 43
+    note).  scikit-learn leaves that to each estimator; ours restore their attributes."""
+
+    @functools.wraps(fit)
+    def wrapper(self, X, y):
+        before = dict(self.__dict__)
+        try:
+            return fit(self, X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
+
+
 class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
     """A CNN regressor on SNP dosages (one trait, or several as columns of ``y``).
 
@@ -303,6 +324,7 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
         tags.target_tags.multi_output = True
         return tags
 
+    @_keep_state_on_failure
     def fit(self, X, y):
         x, y = self._fit_features(X, y, multi_output=True)
         y = np.asarray(y, dtype=np.float64)
@@ -344,6 +366,7 @@ class SNPCNNClassifier(ClassifierMixin, _SNPCNNBase):
         tags.classifier_tags.poor_score = True
         return tags
 
+    @_keep_state_on_failure
     def fit(self, X, y):
         # refused before anything is set (validate_data sets n_features_in_ too): a failed
         # refit on one class left the old network with the new classes_, and predict

@@ -221,6 +221,14 @@ def _fold_columns(path: Path, table: pd.DataFrame) -> tuple[str, str, str | None
         if not rest:
             raise InputError(f"{path}: no fold column; name it fold")
         fold_col = rest.pop(0)
+        if rest:  # a 200-column table gave its first data column without a word (session 43)
+            warnings.warn(
+                f"{path}: no column is named fold (or cv_fold, set, folds); the folds were "
+                f"read from '{str(fold_col).strip()}', the first of {len(rest) + 1} other "
+                "columns; name the fold column 'fold' to choose it (and silence this)",
+                InputWarning,
+                stacklevel=3,
+            )
     return id_col, fold_col, rep_col
 
 
