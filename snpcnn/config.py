@@ -157,7 +157,7 @@ class DataConfig(_Config):
         if isinstance(folds, bool):
             raise InputError(f"folds must be a number of folds, a fold file or table, got {folds}")
         if isinstance(folds, numbers.Real):
-            _set(self, "folds", _integer(folds, "folds (K of K-fold)", 2))
+            _set(self, "folds", _integer(folds, f"{opt('folds')} (K of K-fold)", 2))
         elif not (isinstance(folds, (str, Path)) or hasattr(folds, "columns")):
             raise InputError(
                 f"folds must be K, a fold file or a fold table (DataFrame), got {type(folds)}"

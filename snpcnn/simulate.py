@@ -73,12 +73,15 @@ def _check_range(name: str, value, lo: float, hi: float) -> None:
         )
 
 
-def _check_seed(seed: object, allow_none: bool) -> None:
+def _check_seed(seed: object, allow_none: bool, allow_generator: bool = False) -> None:
     if seed is None and allow_none:
+        return
+    if allow_generator and isinstance(seed, np.random.Generator):
         return
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         none = " or None" if allow_none else ""
-        raise InputError(f"seed must be a whole number >= 0{none}; received {seed!r}")
+        gen = ", a numpy Generator" if allow_generator else ""
+        raise InputError(f"seed must be a whole number >= 0{gen}{none}; received {seed!r}")
 
 
 #: positions must stay below this (2^31 - 1: the largest position VCF and PLINK hold)
@@ -346,7 +349,7 @@ def simulate_phenotype(
     n_causal: int = 20,
     h2: float = 0.5,
     effect_dist: str = "normal",
-    seed: int | None = 0,
+    seed: int | np.random.Generator | None = 0,
     causal=None,
     name: str = "phenotype",
 ) -> tuple[pd.Series, pd.DataFrame]:
@@ -365,8 +368,8 @@ def simulate_phenotype(
     effect_dist : {"normal", "equal", "gamma"}
         Effect sizes before scaling: standard normal, all equal with random
         signs, or gamma(shape 0.4) with random signs (a few large effects).
-    seed : int or None
-        Seed of the NumPy generator.
+    seed : int, numpy.random.Generator or None
+        Seed of the NumPy generator, or a generator to draw from (its state advances).
     causal : array of int, optional
         Column indices of the causal SNPs (instead of a random draw).
     name : str
@@ -394,8 +397,8 @@ def simulate_phenotype(
     _check_range("h2", h2, 0.0, 1.0)
     # the checks simulate_trait makes (a float n_causal or a negative seed gave numpy's own
     # TypeError / ValueError; float causal indices were truncated: a checking helper,
-    # session 41)
-    _check_seed(seed, allow_none=True)
+    # session 41); a Generator is drawn from as it is (numpy's own convention)
+    _check_seed(seed, allow_none=True, allow_generator=True)
     if causal is None and (
         isinstance(n_causal, bool) or not isinstance(n_causal, (int, np.integer))
     ):

@@ -93,3 +93,76 @@ def test_a_failed_refit_leaves_the_fitted_estimator_as_it_was(cls):
     with pytest.raises(ValueError):
         fresh.fit(X, bad_y)
     assert not hasattr(fresh, "n_features_in_")
+
+
+@pytest.mark.parametrize(
+    "members, said",
+    [
+        ({"config.json": "{}", "model.weights.h5": "x", "metadata.json": "{}"}, "Keras model"),
+        ({"xl/workbook.xml": "<x/>", "[Content_Types].xml": "<x/>"}, "Excel workbook"),
+        ({"mimetype": "application/x", "content.xml": "<x/>"}, "OpenDocument"),
+        ({"pheno.csv": "sample_id,y\n"}, "zip archive, not a text table; unzip it"),
+    ],
+)
+def test_a_zip_given_as_a_table_is_named_for_what_it_is(tmp_path, members, said):
+    import zipfile
+
+    from snpcnn.errors import InputError
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    path = tmp_path / "pheno.csv"  # the name says CSV; the bytes are a zip
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    with pytest.raises(InputError, match=said) as err:
+        read_phenotypes(path)
+    assert "not UTF-8" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_read_option_the_format_has_no_use_for_is_named(tmp_path, shared_data):
+    from snpcnn.io import read_genotypes
+
+    table = tmp_path / "g.csv"
+    table.write_text("sample_id,a,b\ns1,0,2\ns2,1,2\ns3,2,0\n")
+    with pytest.warns(InputWarning, match=r"multiallelic='alt1' is for VCF/BCF .* numeric table"):
+        read_genotypes(table, multiallelic="alt1", cache=False)
+    vcf = tmp_path / "g.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ts1\ts2\n"
+        "1\t10\trs1\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n"
+    )
+    with pytest.warns(InputWarning, match=r"coding='01' is for a numeric table .* a VCF"):
+        read_genotypes(vcf, coding="01", cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        read_genotypes(vcf, multiallelic="alt1", cache=False)
+        read_genotypes(table, coding="012", cache=False)
+
+
+def test_simulate_phenotype_takes_a_generator_as_numpy_does():
+    from snpcnn.simulate import simulate_genotypes, simulate_phenotype
+
+    g = simulate_genotypes(40, 30, seed=1)
+    a, ca = simulate_phenotype(g, n_causal=3, seed=np.random.default_rng(5))
+    b, cb = simulate_phenotype(g, n_causal=3, seed=5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ca, cb)
+    with pytest.raises(Exception, match="numpy Generator"):
+        simulate_phenotype(g, n_causal=3, seed=-1)
+
+
+def test_cli_messages_name_the_options_not_the_python_arguments(tmp_path, example_data):
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+
+    ph = str(example_data / "wheat_phenotypes.csv")
+    r = CliRunner().invoke(main, ["fit", str(example_data / "wheat.vcf.gz"), ph, "--folds", "1"])
+    assert "Error: --folds (K of K-fold) must be at least 2, got 1" in r.output
+    odd = tmp_path / "g.dat"
+    odd.write_text("x\n")
+    r = CliRunner().invoke(main, ["info", str(odd)])
+    assert "give --format (vcf, bcf" in r.output and "format=" not in r.output
+    table = str(example_data / "wheat_X_dart01.csv.gz")
+    r = CliRunner().invoke(main, ["info", table, "--snps-only"])
+    assert "--snps-only needs allele information" in r.output

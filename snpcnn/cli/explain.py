@@ -366,6 +366,9 @@ def explain(
         click.echo(f"every SNP scores {np.nanmax(scores):g} by {method_list[0]}: no ranking")
         click.echo(f"results written to {out}/ ({', '.join(written)})")
         return
+    if top_k == 0:  # "top 0 SNPs by ...: " was an empty line
+        click.echo(f"results written to {out}/ ({', '.join(written)})")
+        return
     top = table.sort_values(method_list[0], ascending=False).head(top_k)
     # a SNP the model knows but the file lacks was filled with its training mean: its
     # score says nothing about the SNP (docs/explain.md), so it is marked

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = [
@@ -132,8 +132,8 @@ def detect_format(path: str | os.PathLike) -> str:
     if head[:2] == b"\x6c\x1b":  # PLINK 1 .bed: mode byte 0 or 1; PLINK 2 .pgen: others
         return "plink" if head[2:3] in (b"\x00", b"\x01") else "pgen"
     raise InputError(
-        f"{p}: cannot tell the genotype format from the name '{p.name}'; pass "
-        f"format= (--format) {FORMAT_HELP}"
+        f"{p}: cannot tell the genotype format from the name '{p.name}'; give "
+        f"{opt('format')} ({FORMAT_HELP})"
     )
 
 
@@ -148,6 +148,38 @@ def read_options_for(fmt: str, **kwargs: Any) -> dict[str, Any]:
     }.get(fmt, ())
     defaults = {"snps_only": False, "multiallelic": "drop", "coding": "auto"}
     return {k: kwargs.get(k, defaults[k]) for k in keys}
+
+
+_FORMAT_NAMES = {
+    "vcf": "a VCF",
+    "bcf": "a BCF",
+    "plink": "a PLINK 1 fileset",
+    "pgen": "a PLINK 2 fileset",
+    "table": "a numeric table",
+    "cache": "a snpcnn cache (read as it was made; its meta.json names how)",
+}
+
+
+def _warn_unused_options(path, fmt: str, **given: Any) -> None:
+    """A warning for a read option the format has no use for (``info --multiallelic split``
+    on a CSV was ignored without a word: session 43); a cache was read with the options it
+    was made with, which its meta.json names."""
+    import warnings
+
+    from snpcnn.errors import InputWarning
+
+    used = set(read_options_for(fmt, **given))
+    defaults = {"multiallelic": "drop", "coding": "auto"}
+    unused = [k for k, v in given.items() if k not in used and v != defaults[k]]
+    for key in unused:
+        what = _FORMAT_NAMES.get(fmt, fmt)
+        needs = "VCF/BCF" if key == "multiallelic" else "a numeric table (CSV/TSV)"
+        warnings.warn(
+            f"{path}: {opt(key, given[key])} is for {needs} and does nothing for {what}; "
+            f"leave it out",
+            InputWarning,
+            stacklevel=3,
+        )
 
 
 def _normalize_format(fmt: str | None) -> str | None:
@@ -273,13 +305,15 @@ def read_genotypes(
     if cache in (True, "auto") and caching_disabled():
         cache = False
     fmt = _normalize_format(format) or detect_format(path)
+    _warn_unused_options(path, fmt, multiallelic=multiallelic, coding=coding)
     if fmt == "cache":
         from snpcnn.io.cache import load_cache
 
         return load_cache(path)
     if fmt == "table" and snps_only:
         raise InputError(
-            f"{path}: snps_only needs allele information, which a numeric table does not have"
+            f"{path}: {opt('snps_only')} needs allele information, which a numeric table does "
+            "not have"
         )
     opts = read_options_for(fmt, snps_only=snps_only, multiallelic=multiallelic, coding=coding)
     use_cache = cache not in (False, "off")

@@ -162,6 +162,36 @@ def warn_if_no_final_newline(path, text: str | bytes | None = None) -> bool:
     return cut
 
 
+_ZIP_FIX = {
+    "a saved Keras model (model.keras)": (
+        "a fitted model goes to `snpcnn predict MODEL GENOTYPES` or `snpcnn explain`, "
+        "and a table here must be a CSV/TSV"
+    ),
+    "an Excel workbook": "export the sheet as 'CSV UTF-8' first",
+    "an OpenDocument spreadsheet": "export the sheet as 'CSV UTF-8' first",
+    "a zip archive": "unzip it and give the CSV/TSV inside",
+}
+
+
+def _zip_kind(path) -> str | None:
+    """What a zip file is, by its members: a Keras model, a spreadsheet, or another archive
+    (None where it is no readable zip)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
+        return "a saved Keras model (model.keras)"
+    if "xl/workbook.xml" in names:
+        return "an Excel workbook"
+    if "content.xml" in names and "mimetype" in names:
+        return "an OpenDocument spreadsheet"
+    return "a zip archive"
+
+
 def not_utf8(path, exc: UnicodeDecodeError | None = None) -> str:
     """A one-line message for a text file that is not UTF-8: the file, the line of the first
     byte that is not UTF-8, and the fix (read again, as bytes, to find the line)."""
@@ -192,6 +222,9 @@ def not_utf8(path, exc: UnicodeDecodeError | None = None) -> str:
     with contextlib.suppress(OSError):
         with open(path, "rb") as fh:
             head = fh.read(2)
+    zip_kind = _zip_kind(path) if head == b"PK" else None
+    if zip_kind:  # a model.keras given as the phenotypes read "not UTF-8 text" (session 43)
+        return f"{path}: {zip_kind}, not a text table; {_ZIP_FIX[zip_kind]}"
     if head in (b"\xff\xfe", b"\xfe\xff"):
         # Excel's "Unicode Text": the latin1 advice made a file of NUL bytes (a checking
         # helper, session 41)

@@ -181,3 +181,13 @@ def test_a_fit_run_with_no_refit_is_named_as_the_reason_for_no_model(runs):
     assert err == (
         f"Error: {d / 'none.keras'}: no such model file; give the model.keras written by snpcnn fit"
     )
+
+
+def test_top_k_zero_labels_nothing_and_prints_no_empty_list(runs, tmp_path):
+    """`--top-k 0` printed "top 0 SNPs by ...: " (an empty list; session 43)."""
+    r = _explain(runs, tmp_path / "k0", "--top-k", "0")
+    assert r.exit_code == 0, r.output
+    assert "top 0" not in r.output and "results written to" in r.output
+    r = _explain(runs, tmp_path / "k3", "--top-k", "3")
+    assert r.exit_code == 0, r.output
+    assert "top 3 SNPs by" in r.output
