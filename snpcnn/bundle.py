@@ -609,7 +609,18 @@ class ModelBundle:
                     col[~known] = means.get(name, 0.0)
                     blocks.append(col[:, None])
                     names.append(name)
-                if (~known).any():
+                if (~known).all() and len(vals):
+                    # every level unseen: most often the same levels spelt otherwise (F/M
+                    # against female/male), which the average level hid (session 42 note)
+                    ex = sorted(set(vals))[:3]
+                    known_levels = ", ".join(str(v) for v in levels[cov][:6])
+                    notes.append(
+                        f"covariate '{cov}': no sample has a level the training data had "
+                        f"(the file: {', '.join(ex)}; the model: {known_levels}), so every "
+                        "sample gets the training average of its levels; if these are the "
+                        "same levels spelt otherwise, recode the file's to the model's"
+                    )
+                elif (~known).any():
                     ex = sorted(set(vals[~known]))[:3]
                     notes.append(
                         f"covariate '{cov}': {int((~known).sum())} sample(s) have a level the "

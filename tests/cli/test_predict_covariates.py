@@ -309,3 +309,16 @@ def test_explain_says_which_samples_it_leaves_out_and_how_to_scan_without_covari
     assert "covariate 'sex' is missing for sample" in r.output
     assert "leave the covariate columns out of PHENOTYPES" in r.output
     assert "predict" not in r.output.split("Error:")[-1]
+
+
+def test_a_covariate_whose_every_level_is_unseen_names_the_models_levels(sexed):
+    """F/M spelt female/male: every sample got the average level, and the note read like
+    one stray level (session 42)."""
+    d, out = sexed
+    cov = pd.read_csv(d / "cov.csv", dtype=str)
+    cov["sex"] = cov["sex"].map({"F": "female", "M": "male"})
+    cov.to_csv(d / "cov_spelt.csv", index=False)
+    r = _predict(d, out, "--covariates", str(d / "cov_spelt.csv"))
+    assert r.exit_code == 0, r.output
+    assert "no sample has a level the training data had (the file: female, male; the " in r.stderr
+    assert "the model: F, M" in r.stderr and "recode the file's to the model's" in r.stderr
