@@ -329,7 +329,7 @@ def format_option(dest: str = "geno_format"):
 
 
 # commands that never need TensorFlow (they stay fast and quiet)
-_NO_TF = {"info", "convert"}
+_NO_TF = {"info", "convert", "docs"}
 #: the Keras backends snpcnn runs on (KERAS_BACKEND)
 KERAS_BACKENDS = ("tensorflow", "jax")
 
@@ -339,7 +339,11 @@ KERAS_BACKENDS = ("tensorflow", "jax")
 @verbose_option
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP."""
+    """snpcnn: predict complex traits from SNP genotypes with CNNs, side by side with GBLUP.
+
+    The documents that help texts and messages name (docs/NAME.md) ship with the package:
+    `snpcnn docs` lists them, `snpcnn docs NAME` prints one.
+    """
     if ctx.invoked_subcommand and ctx.invoked_subcommand not in _NO_TF:
         if "--help" not in sys.argv and "-h" not in sys.argv:
             backend = os.environ.get("KERAS_BACKEND")
@@ -366,14 +370,14 @@ def _check_keras_backend() -> None:
         raise SnpcnnError(
             "TensorFlow is not installed and Keras has no other backend chosen: install "
             "snpcnn's dependencies (pip install -e .), or run on JAX with KERAS_BACKEND=jax "
-            "(docs/models.md)"
+            "(`snpcnn docs models`)"
         ) from None
 
 
 def _register() -> None:
     import importlib
 
-    for mod in ("data", "images", "fit", "explain", "bench", "models", "tune"):
+    for mod in ("data", "images", "fit", "explain", "bench", "models", "tune", "docs"):
         try:
             module = importlib.import_module(f"snpcnn.cli.{mod}")
         except ModuleNotFoundError as exc:

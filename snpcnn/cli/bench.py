@@ -27,7 +27,7 @@ workers_option = click.option(
     type=click.IntRange(min=1),
     default=None,
     help="Run the folds as Ray tasks, N at a time (a local Ray started for the run, one "
-    "thread each); results are identical to the serial run. See docs/cluster.md.",
+    "thread each); results are identical to the serial run. See `snpcnn docs cluster`.",
 )
 ray_address_option = click.option(
     "--ray-address",
@@ -123,7 +123,7 @@ def benchmark(
 
     Every dataset x trait x model x seed is cross-validated on the same folds; the
     results (results.csv, predictions.csv, results.md, plots/, run.json) appear in
-    OUT when everything is done.  See docs/benchmark-command.md.
+    OUT when everything is done.  See `snpcnn docs benchmark-command`.
     """
     from snpcnn.bench import bench_executor, headline_table, load_config, run_benchmark
     from snpcnn.io.output import check_writable, claim, write_errors

@@ -96,7 +96,7 @@ def _folds_arg(value: str):
     type=click.Choice(list(LINEAR_INITS)),
     default=TRAIN_DEFAULTS["linear_init"],
     show_default=True,
-    help="How the linear SNP path of a wide & deep model (snpcnn_default) starts (docs/models.md).",
+    help="How the linear SNP path of a wide & deep model (snpcnn_default) starts (`snpcnn docs models`).",
 )
 @click.option(
     "--conv-gate",
@@ -220,7 +220,7 @@ def _folds_arg(value: str):
     default=None,
     help="Run the folds as Ray tasks, N at a time (a local Ray started for the run, "
     "--threads per task, default 1); same results as a serial --threads 1 run "
-    "(docs/cluster.md).",
+    "(`snpcnn docs cluster`).",
 )
 @click.option(
     "--ray-address",

@@ -39,7 +39,7 @@ def models(preset, snps):
             desc = get_preset(name).get("description", "")
             click.echo(f"{name.ljust(width)}  {desc}")
         click.echo(
-            "\nsnpcnn models NAME prints one in full; docs/models.md describes them all; "
+            "\nsnpcnn models NAME prints one in full; `snpcnn docs models` describes them all; "
             "`snpcnn fit --model NAME|FILE.toml` uses one."
         )
         return

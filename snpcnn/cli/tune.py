@@ -1,4 +1,4 @@
-"""``snpcnn tune``: nested hyperparameter search of the CNN (docs/tune.md)."""
+"""``snpcnn tune``: nested hyperparameter search of the CNN (`snpcnn docs tune`)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def _short(v) -> str:
     "--space",
     default=None,
     type=click.Path(dir_okay=False),
-    help="Search space TOML (default: the shipped snpcnn_default.space.toml; docs/tune.md).",
+    help="Search space TOML (default: the shipped snpcnn_default.space.toml; `snpcnn docs tune`).",
 )
 @click.option("--trait", default=None, help="Trait column (default: the only or first trait).")
 @click.option(
@@ -148,7 +148,7 @@ def _short(v) -> str:
     default=None,
     envvar="RAY_ADDRESS",
     show_envvar=True,
-    help="Run the trials on the Ray cluster at HOST:PORT (docs/cluster.md).",
+    help="Run the trials on the Ray cluster at HOST:PORT (`snpcnn docs cluster`).",
 )
 @click.option(
     "--threads",
@@ -198,7 +198,7 @@ def tune(
     In each outer training part, Optuna trials (TPE, median pruning) are scored by an
     inner K-fold CV; the best configuration is refitted on that whole part and scored
     once on the outer test fold, beside the default configuration and GBLUP.  The outer
-    test phenotypes are removed before the search starts.  See docs/tune.md.
+    test phenotypes are removed before the search starts.  See `snpcnn docs tune`.
     """
     from pathlib import Path
 
