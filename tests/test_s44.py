@@ -166,3 +166,16 @@ def test_cli_messages_name_the_options_not_the_python_arguments(tmp_path, exampl
     table = str(example_data / "wheat_X_dart01.csv.gz")
     r = CliRunner().invoke(main, ["info", table, "--snps-only"])
     assert "--snps-only needs allele information" in r.output
+
+
+def test_a_format_the_files_first_bytes_contradict_is_named(example_data):
+    from snpcnn.errors import InputError
+    from snpcnn.io import read_genotypes
+
+    bed = example_data / "wheat.bed"
+    with pytest.raises(InputError, match=r"read as format='table', but .* a PLINK \.bed; give "):
+        read_genotypes(bed, format="table", cache=False)
+    vcf = example_data / "wheat.vcf.gz"
+    with pytest.raises(InputError, match=r"first bytes are those of a VCF; give format='vcf'"):
+        read_genotypes(vcf, format="plink", cache=False)
+    assert read_genotypes(bed, format="bed", cache=False).n_snps == 1279  # an alias agrees

@@ -78,6 +78,46 @@ def _notice(message: str) -> None:
     print(f"snpcnn: {message}", file=sys.stderr, flush=True)
 
 
+def _content_format(path: Path) -> str | None:
+    """The genotype format ``path``'s first bytes name (BCF, VCF, PLINK 1 .bed, PLINK 2
+    .pgen), else None (a table, or no readable file)."""
+    from snpcnn.io._checks import file_head
+
+    head = file_head(path, 64)
+    if head.startswith(b"BCF"):
+        return "bcf"
+    if head.startswith((b"##fileformat=VCF", b"#CHROM")):
+        return "vcf"
+    if head[:2] == b"\x6c\x1b":  # PLINK 1 .bed: mode byte 0 or 1; PLINK 2 .pgen: others
+        return "plink" if head[2:3] in (b"\x00", b"\x01") else "pgen"
+    return None
+
+
+#: what a format's first bytes are called in messages
+_CONTENT_NAMES = {
+    "bcf": "a BCF",
+    "vcf": "a VCF",
+    "plink": "a PLINK .bed",
+    "pgen": "a PLINK 2 .pgen",
+}
+
+
+def _refuse_wrong_format(path: Path, given: str, fmt: str) -> None:
+    """A format given (``--format``, a benchmark's ``format``) that the file's first bytes
+    contradict: a .bed read with ``format = "table"`` was "not UTF-8 text (byte 0xc3)" (a
+    checking helper, session 44).  VCF and BCF pass either way (htslib reads both)."""
+    if not path.is_file():
+        return
+    found = _content_format(path)
+    if found is None or found == fmt or {found, fmt} <= {"vcf", "bcf"}:
+        return
+    raise InputError(
+        f"{path}: read as {opt('format', given)}, but its first bytes are those of "
+        f"{_CONTENT_NAMES[found]}; give {opt('format', found)}, or leave {opt('format')} out "
+        "to have it detected"
+    )
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """The format of ``path``: one of :data:`FORMATS`.
 
@@ -122,15 +162,9 @@ def detect_format(path: str | os.PathLike) -> str:
         if fileset_path(p, ".pgen").exists():
             return "pgen"
         raise InputError(f"{p}: no such file (nor {p.name}.bed or {p.name}.pgen); check the path")
-    from snpcnn.io._checks import file_head
-
-    head = file_head(p, 64)
-    if head.startswith(b"BCF"):
-        return "bcf"
-    if head.startswith((b"##fileformat=VCF", b"#CHROM")):
-        return "vcf"
-    if head[:2] == b"\x6c\x1b":  # PLINK 1 .bed: mode byte 0 or 1; PLINK 2 .pgen: others
-        return "plink" if head[2:3] in (b"\x00", b"\x01") else "pgen"
+    found = _content_format(p)
+    if found:
+        return found
     raise InputError(
         f"{p}: cannot tell the genotype format from the name '{p.name}'; give "
         f"{opt('format')} ({FORMAT_HELP})"
@@ -305,6 +339,8 @@ def read_genotypes(
     if cache in (True, "auto") and caching_disabled():
         cache = False
     fmt = _normalize_format(format) or detect_format(path)
+    if format is not None:
+        _refuse_wrong_format(Path(path), format, fmt)
     _warn_unused_options(path, fmt, multiallelic=multiallelic, coding=coding)
     if fmt == "cache":
         from snpcnn.io.cache import load_cache
