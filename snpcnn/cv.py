@@ -503,6 +503,33 @@ def samples_without_calls(call_rate, al, keep: np.ndarray) -> tuple[np.ndarray, 
     )
 
 
+def _copied_traits(y: np.ndarray, traits: list) -> str | None:
+    """A note where two traits fitted together are the same values up to a linear change of
+    scale (|r| >= 0.9999 on the samples with both): a joint fit then has a genetic
+    correlation of 1, and the multi-trait GBLUP's likelihood has no interior maximum ("did
+    not converge ... an environment observed on few lines" pointed away from the cause: a
+    checking helper, session 44)."""
+    pairs = []
+    for i in range(len(traits)):
+        for j in range(i + 1, len(traits)):
+            both = ~np.isnan(y[:, i]) & ~np.isnan(y[:, j])
+            if both.sum() < 3:
+                continue
+            a, b = y[both, i], y[both, j]
+            if np.std(a) == 0 or np.std(b) == 0:
+                continue
+            if abs(np.corrcoef(a, b)[0, 1]) >= 0.9999:
+                pairs.append(f"'{traits[i]}' and '{traits[j]}'")
+    if not pairs:
+        return None
+    return (
+        f"traits {'; '.join(pairs[:3])}{' (and more)' if len(pairs) > 3 else ''} are the same "
+        "values up to scale (|Pearson r| >= 0.9999 on the samples with both): fitted together "
+        "their predictions coincide and the multi-trait models' genetic correlation is 1; "
+        "is one column a copy of the other? Fit one of them"
+    )
+
+
 def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rate=None) -> Targets:
     """The samples and trait values the cross-validation uses: those with a value of some
     trait and, where ``call_rate`` (per genotype row) is given, a genotype call at some
@@ -553,6 +580,9 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rat
                 f"(standard deviation {sd:.3g}; largest |value| {col[big]:.3g} for sample "
                 f"'{sample_ids[big]}'); rescale the trait, e.g. to its usual units"
             )
+    copies = _copied_traits(y, traits)
+    if copies:
+        report["copied_traits"] = copies
     levels = {t: _binary_levels(y[:, j]) for j, t in enumerate(traits)}
     head = "regression"
     binary_levels: dict[str, list[Any]] = {}
@@ -1141,7 +1171,14 @@ def _input_notes(
         targets.report.get("no_calls"),
         targets.report.get("groups_missing"),
         targets.report.get("groups_many"),
+        targets.report.get("copied_traits"),
     ]
+    if data.traits and len(set(data.traits)) < len(data.traits):
+        twice = sorted({t for t in data.traits if list(data.traits).count(t) > 1})
+        notes.append(
+            f"{opt('traits')} named {', '.join(map(repr, twice))} more than once; each trait "
+            "is fitted once"
+        )
     sizes = fold_table.groupby(["repeat", "fold"]).size()
     if len(sizes) and sizes.max() > 3 * sizes.min():
         notes.append(
@@ -1547,6 +1584,7 @@ def cross_validate(
     t_cnn = t_base = 0.0
     cnn_rates: list[float] = []
     snp_counts: list[dict] = []  # per fold: SNPs in, after the filters, after preselection
+    mt_folds: list[dict] = []  # per fold: the MT-GBLUP baseline's correlations (run.json)
     for r, f in splits:
         if progress:
             progress("fold_start", repeat=r, fold=f)
@@ -1580,6 +1618,8 @@ def cross_validate(
         notes.extend(n for n in res.get("notes", []) if n not in notes)  # once, not per fold
         if res.get("snps"):
             snp_counts.append({"repeat": r, "fold": f, **res["snps"]})
+        if res.get("mtgblup"):
+            mt_folds.append(res["mtgblup"])
         t_cnn += res.get("seconds_cnn", 0.0)
         t_base += res.get("seconds_baselines", 0.0)
         if progress:
@@ -1634,7 +1674,9 @@ def cross_validate(
         config["refit_epochs"] = final_epochs
         config["refit_learning_rate"] = final_lr
         t_refit = time.perf_counter() - t0
-    note = boundary_correlation_note(histories, config, list(targets.traits))
+    if mt_folds:
+        config["mtgblup_folds"] = mt_folds
+    note = boundary_correlation_note(histories, config, list(targets.traits), mt_folds)
     if note:
         notes.append(note)
     timings = {
@@ -1992,6 +2034,15 @@ def _run_fold(
                         f"residual {cg['rel_residual']:.1e}: its predictions are approximate"
                     )
                 out["fitted"][label] = _digest(mt.Sg_, mt.Se_, mt.effects_)
+                sd = np.sqrt(np.diag(mt.Sg_))
+                out["mtgblup"] = {  # run.json's mtgblup_folds (session 44)
+                    "repeat": r,
+                    "fold": f,
+                    "converged": bool(mt.optimizer_["success"]),
+                    "genetic_correlations": (mt.Sg_ / np.outer(sd, sd)).round(4).tolist()
+                    if np.all(sd > 0)
+                    else None,
+                }
             else:
                 for j in range(y_tr.shape[1]):
                     ok = ~np.isnan(y_tr[:, j])
@@ -2310,7 +2361,9 @@ def refit_start_note(histories: list[dict], config: dict, n_samples: int) -> str
 BOUNDARY_CORRELATION = 0.999
 
 
-def boundary_correlation_note(histories: list[dict], config: dict, traits: list) -> str | None:
+def boundary_correlation_note(
+    histories: list[dict], config: dict, traits: list, baseline: list[dict] | None = None
+) -> str | None:
     """A note where a multi-trait start (MT-GBLUP, MT-CNN-GP) put two traits' genetic
     correlation on its boundary (|r| >= 0.999, common on small data: ML often lands there).
     Its genetic values for the two are then the same up to scale, so the CNN's predictions
@@ -2334,7 +2387,8 @@ def boundary_correlation_note(histories: list[dict], config: dict, traits: list)
 
     in_folds = [at_boundary(c) for c in fits]
     in_refit = at_boundary(refit)
-    hit = sorted(set().union(in_refit, *in_folds))
+    in_baseline = [at_boundary(b.get("genetic_correlations")) for b in baseline or []]
+    hit = sorted(set().union(in_refit, *in_folds, *in_baseline))
     if not hit:
         return None
     names = "; ".join(f"{traits[i]} and {traits[j]}" for i, j in hit[:3])
@@ -2345,11 +2399,18 @@ def boundary_correlation_note(histories: list[dict], config: dict, traits: list)
         where.append(f"{n_folds} of {len(fits)} fold(s)")
     if in_refit:
         where.append("the refit (model.keras)")
+    n_base = sum(bool(b) for b in in_baseline)
+    start = bool(n_folds or in_refit)
+    if n_base:
+        base = f"{n_base} of {len(in_baseline)} fold(s)"
+        where.append(f"the {MT_LABEL} baseline in {base}" if start else base)
+    who = "the multi-trait start" if start else f"the {MT_LABEL} baseline"
     return (
-        f"the multi-trait start estimated a genetic correlation of 1 (the boundary) for "
+        f"{who} estimated a genetic correlation of 1 (the boundary) for "
         f"{names}{more} in {' and '.join(where)}: its genetic values for them are the same up "
-        "to scale, so their predictions nearly coincide and explain ranks the SNPs alike for "
-        "both; fit each trait on its own (one --trait at a time) to see them apart"
+        "to scale, so their predictions nearly coincide"
+        + (" and explain ranks the SNPs alike for both" if start else "")
+        + "; fit each trait on its own (one --trait at a time) to see them apart"
     )
 
 

@@ -54,6 +54,12 @@ def test_a_genetic_correlation_on_the_boundary_is_named():
     assert boundary_correlation_note([_history("mtgblup", inside)], {}, traits) is None
     assert boundary_correlation_note([_history("ridge", at_one)], {}, traits) is None
     assert boundary_correlation_note([], {}, ["A"]) is None
+    base = [{"genetic_correlations": at_one}, {"genetic_correlations": inside}]
+    note = boundary_correlation_note([], {}, traits, base)
+    assert note.startswith("the MT-GBLUP baseline estimated a genetic correlation of 1")
+    assert "in 1 of 2 fold(s)" in note and "explain" not in note
+    note = boundary_correlation_note(hist, {}, traits, base)
+    assert "1 of 2 fold(s) and the MT-GBLUP baseline in 1 of 2 fold(s)" in note
 
 
 TINY = {
@@ -179,3 +185,34 @@ def test_a_format_the_files_first_bytes_contradict_is_named(example_data):
     with pytest.raises(InputError, match=r"first bytes are those of a VCF; give format='vcf'"):
         read_genotypes(vcf, format="plink", cache=False)
     assert read_genotypes(bed, format="bed", cache=False).n_snps == 1279  # an alias agrees
+
+
+def test_traits_that_are_copies_or_named_twice_are_noted(tmp_path, example_data):
+    import pandas as pd
+
+    from snpcnn.cv import _copied_traits, cross_validate
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=40)
+    y = np.column_stack([a, 3 * a + 1, -a, rng.normal(size=40)])
+    y[:5, 1] = np.nan  # the samples with both count
+    note = _copied_traits(y, ["A", "B", "C", "D"])
+    assert "'A' and 'B'; 'A' and 'C'; 'B' and 'C'" in note and "'D'" not in note
+    assert _copied_traits(y[:, [0, 3]], ["A", "D"]) is None
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph["COPY"] = 2 * ph["GY_E2"] - 1
+    ph.to_csv(tmp_path / "ph.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = cross_validate(
+            example_data / "wheat.vcf.gz",
+            tmp_path / "ph.csv",
+            ["GY_E2", "COPY", "GY_E2"],
+            folds=2,
+            cnn=False,
+            baselines=["ridge"],
+            refit=False,
+        )
+    text = " ".join(res.notes)
+    assert "'GY_E2' and 'COPY' are the same values up to scale" in text
+    assert "traits named 'GY_E2' more than once; each trait is fitted once" in text

@@ -399,6 +399,12 @@ def fit(
     early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"), n_units)
     if early is not None:
         click.get_current_context().call_on_close(early.close)
+    twice = sorted({t for t in traits if traits.count(t) > 1})
+    if twice:  # fitted once, as cross_validate notes (a checking helper, session 44)
+        click.echo(
+            f"Note: --trait {', '.join(twice)} given more than once; each trait is fitted once",
+            err=True,
+        )
     traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once
     # first: a trait or covariate the file lacks is one line before the genotypes are read
     pheno = read_phenotypes(
