@@ -12,6 +12,7 @@ __all__ = [
     "SnpcnnError",
     "InputError",
     "InputWarning",
+    "Interrupted",
     "warn_at_caller",
     "opt",
     "CLI_MODE",
@@ -28,6 +29,16 @@ class SnpcnnError(Exception):
 
 class InputError(SnpcnnError, ValueError):
     """A user's input file or argument is malformed or inconsistent."""
+
+
+class Interrupted(SnpcnnError):
+    """Ctrl-C (or SIGTERM) stopped a run, with a message on what was kept: the CLI exits
+    130 (143 for SIGTERM), as for an interrupt it did not catch.  ``cause`` is the
+    KeyboardInterrupt (or ``snpcnn._signals.Terminated``) that stopped it."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class InputWarning(UserWarning):

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snpcnn.errors import InputError, SnpcnnError
+from snpcnn.errors import CLI_MODE, InputError, SnpcnnError, opt
 
 __all__ = [
     "Unit",
@@ -398,6 +398,17 @@ def _cancel(ray, refs) -> None:
             pass
 
 
+def _address_words(address: str) -> str:
+    """The Ray address as the user gave it: ``RAY_ADDRESS=...`` where it came from the
+    environment (the messages named ``--ray-address``, which the user never typed: a
+    checking helper, session 44), else ``--ray-address ...`` (``ray_address=...`` from
+    Python)."""
+    given = any(a == "--ray-address" or a.startswith("--ray-address=") for a in sys.argv)
+    if os.environ.get("RAY_ADDRESS") == address and not (CLI_MODE.get() and given):
+        return f"RAY_ADDRESS={address}"
+    return opt("ray_address", address)
+
+
 def _check_reachable(address: str) -> None:
     """A one-line InputError when nothing listens at a Ray address."""
     if address in ("auto", "local"):
@@ -406,7 +417,7 @@ def _check_reachable(address: str) -> None:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
         raise InputError(
-            f"--ray-address {address!r}: give HOST:PORT of the Ray head node "
+            f"{_address_words(address)}: give HOST:PORT of the Ray head node "
             "(as printed by `ray start --head`), e.g. 127.0.0.1:6379"
         )
     try:
@@ -449,7 +460,7 @@ def _check_speaks_ray(address: str, target: str) -> None:
         )
         if code in not_ray:
             raise InputError(
-                f"--ray-address {address}: something listens there, but it is not the head "
+                f"{_address_words(address)}: something listens there, but it is not the head "
                 f"of a Ray cluster (no answer from Ray's GCS: {code.name.lower()}); give the "
                 "address `ray start --head` printed (its port, 6379 by default)"
             ) from None
@@ -603,16 +614,24 @@ class Executor:
         if want <= cores:
             return
         each = f" x {self.threads} threads" if self.threads > 1 else ""
-        fit = max(1, cores // self.threads)
+        fit = cores // self.threads
+        # "use --workers 1 or fewer" where 1 is the least (a checking helper, session 44)
+        workers = self.workers or 1
+        if fit >= 2:
+            hint = f"--workers {fit} or fewer"
+        elif cores >= workers >= 2:
+            hint = f"--threads {cores // workers} with --workers {workers}, or no --workers"
+        else:
+            hint = "no --workers (the run in this process uses the cores it may)"
         log.warning(
             "--workers %d%s asks for %d cores, but this machine lets snpcnn use %d: the tasks "
             "will share them and the run will not be faster (its results are the same); use "
-            "--workers %d or fewer",
+            "%s",
             self.workers,
             each,
             want,
             cores,
-            fit,
+            hint,
         )
 
     def _own(self) -> None:

@@ -216,3 +216,32 @@ def test_traits_that_are_copies_or_named_twice_are_noted(tmp_path, example_data)
     text = " ".join(res.notes)
     assert "'GY_E2' and 'COPY' are the same values up to scale" in text
     assert "traits named 'GY_E2' more than once; each trait is fitted once" in text
+
+
+def test_an_address_from_ray_address_is_named_as_such(monkeypatch):
+    from snpcnn.errors import CLI_MODE, InputError
+    from snpcnn.executor import _check_reachable
+
+    monkeypatch.setenv("RAY_ADDRESS", "garbage")
+    monkeypatch.setattr("sys.argv", ["snpcnn", "benchmark", "c.toml"])
+    token = CLI_MODE.set(True)
+    try:
+        with pytest.raises(InputError, match=r"^RAY_ADDRESS=garbage: give HOST:PORT"):
+            _check_reachable("garbage")
+        monkeypatch.setattr("sys.argv", ["snpcnn", "fit", "--ray-address", "garbage"])
+        with pytest.raises(InputError, match=r"^--ray-address garbage: give HOST:PORT"):
+            _check_reachable("garbage")
+    finally:
+        CLI_MODE.reset(token)
+
+
+def test_an_interrupt_exits_130_and_sigterm_143():
+    from snpcnn._signals import Terminated
+    from snpcnn.cli import _exit_status
+    from snpcnn.errors import InputError, Interrupted
+
+    assert _exit_status(KeyboardInterrupt()) == 130
+    assert _exit_status(Terminated()) == 143
+    assert _exit_status(Interrupted("kept", KeyboardInterrupt())) == 130
+    assert _exit_status(Interrupted("kept", Terminated())) == 143
+    assert _exit_status(InputError("bad")) == 1

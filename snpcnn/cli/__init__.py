@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -74,7 +75,7 @@ class _Group(click.Group):
             # so nothing is re-raised: -vv prints the traceback, then the same one line.
             if _debug():
                 traceback.print_exception(exc, file=sys.stderr)
-            _fail(_message(exc))
+            _fail(_message(exc), _exit_status(exc))
 
 
 class _OneLineUsage(click.UsageError):
@@ -138,9 +139,25 @@ def _show_warning(fallback):
     return show
 
 
-def _fail(message: str) -> None:
+def _exit_status(exc: BaseException) -> int:
+    """128 + the signal for Ctrl-C (130) and SIGTERM (143), as shells report a process a
+    signal ended, so that a script tells an interrupted run from a failed one (every stop
+    was 1: a checking helper, session 44); 1 for every error."""
+    from snpcnn._signals import Terminated
+    from snpcnn.errors import Interrupted
+
+    if isinstance(exc, Interrupted):
+        exc = exc.cause if exc.cause is not None else KeyboardInterrupt()
+    if isinstance(exc, Terminated):
+        return 128 + signal.SIGTERM
+    if isinstance(exc, KeyboardInterrupt):
+        return 128 + signal.SIGINT
+    return 1
+
+
+def _fail(message: str, status: int = 1) -> None:
     click.echo(f"Error: {' '.join(message.splitlines())}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:

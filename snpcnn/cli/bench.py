@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from snpcnn.cli import force_option, verbose_option
-from snpcnn.errors import SnpcnnError
+from snpcnn.errors import Interrupted, SnpcnnError
 from snpcnn.progress import Progress
 from snpcnn.threads import MAX_THREADS
 
@@ -181,15 +181,18 @@ def benchmark(
                 threads=threads or None,
                 executor=executor,
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         progress.close()
         partial = Path(out).with_name(Path(out).name + ".partial")  # bench._partial_dir
         if not partial.is_dir() or not any(partial.rglob("*.json")):
             # it said "finished folds are kept" where no folder was ever made
-            raise SnpcnnError("interrupted before any fold finished; nothing was kept") from None
-        raise SnpcnnError(
+            raise Interrupted(
+                "interrupted before any fold finished; nothing was kept", stop
+            ) from None
+        raise Interrupted(
             f"interrupted; finished folds are kept in {out}.partial/ — rerun with --resume "
-            "to continue"
+            "to continue",
+            stop,
         ) from None
     finally:
         progress.close()

@@ -15,7 +15,7 @@ from snpcnn.cli import (
     format_option,
     verbose_option,
 )
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, Interrupted
 from snpcnn.threads import MAX_THREADS
 
 __all__ = ["COMMANDS", "tune"]
@@ -299,13 +299,16 @@ def tune(
             argv=["snpcnn", *sys.argv[1:]],
             read_checksums=read_checksums,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         progress.close()
         if not Path(f"{out}.partial").exists():  # nothing had finished: nothing kept
-            raise InputError("interrupted before any trial finished; nothing was kept") from None
-        raise InputError(
+            raise Interrupted(
+                "interrupted before any trial finished; nothing was kept", stop
+            ) from None
+        raise Interrupted(
             f"interrupted; finished trials are kept in {out}.partial/ — rerun with --resume "
-            "to continue"
+            "to continue",
+            stop,
         ) from None
     finally:
         progress.close()

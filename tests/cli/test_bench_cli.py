@@ -115,7 +115,7 @@ def test_interrupt_points_to_resume(config, tmp_path, monkeypatch):
 
     monkeypatch.setattr(snpcnn.bench, "run_benchmark", interrupted)
     r = CliRunner().invoke(main, ["benchmark", str(config), "--out", str(out)])
-    assert r.exit_code == 1
+    assert r.exit_code == 130  # 128 + SIGINT
     # nothing finished: no promise of kept folds in a folder that does not exist
     last = r.output.strip().splitlines()[-1]
     assert last == "Error: interrupted before any fold finished; nothing was kept", last

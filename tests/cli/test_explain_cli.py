@@ -142,7 +142,7 @@ def test_an_interrupted_run_leaves_no_partial_folder(runs, tmp_path, monkeypatch
     ex = tmp_path / "exi"
     monkeypatch.setattr(ex_mod, "plot_manhattan", interrupted)
     r = _explain(d, ex)
-    assert r.exit_code == 1 and "interrupted" in r.output, r.output
+    assert r.exit_code == 130 and "interrupted" in r.output, r.output  # 128 + SIGINT
     assert not ex.exists() and _no_temporaries(tmp_path, "exi")
     monkeypatch.setattr(ex_mod, "plot_manhattan", real)
     r = _explain(d, ex, "--methods", "saliency,gradxinput")
@@ -151,7 +151,7 @@ def test_an_interrupted_run_leaves_no_partial_folder(runs, tmp_path, monkeypatch
     # an interrupted --force rerun leaves the earlier results as they were
     monkeypatch.setattr(ex_mod, "plot_manhattan", interrupted)
     r = _explain(d, ex, "--force")
-    assert r.exit_code == 1 and "interrupted" in r.output, r.output
+    assert r.exit_code == 130 and "interrupted" in r.output, r.output  # 128 + SIGINT
     assert {p.name: p.read_bytes() for p in ex.iterdir()} == before
     assert _no_temporaries(tmp_path, "exi")
 
