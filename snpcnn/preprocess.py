@@ -129,11 +129,12 @@ class GenotypePreprocessor:
         if self.preselect_top_k is not None or self.preselect_p is not None:
             if y is None:
                 raise InputError("SNP preselection needs the training phenotypes")
-            from snpcnn.stats import _CHUNK_COLS, marginal_association
+            from snpcnn.stats import chunk_cols, marginal_association
 
             # column blocks of whole stats chunks: the same p-values as one call on all SNPs,
             # with one float block in memory instead of the rows x SNPs matrix
-            step = _CHUNK_COLS * max(1, _BLOCK_BYTES // (4 * len(rows) * _CHUNK_COLS))
+            width = chunk_cols(len(rows))
+            step = width * max(1, _BLOCK_BYTES // (4 * len(rows) * width))
             yv = np.asarray(y, dtype=np.float64)
             pvals = np.concatenate(
                 [

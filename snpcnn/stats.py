@@ -29,9 +29,17 @@ __all__ = ["marginal_association", "select_snps", "ASSOC_COLUMNS"]
 
 ASSOC_COLUMNS = ("beta", "se", "t", "p", "neglog10p", "n")
 
-# Columns converted to float64 at a time: bounds the temporary memory to about
-# n_rows * _CHUNK_COLS * 8 bytes * 3 whatever the number of SNPs.
+# Columns converted to float64 at a time: at most _CHUNK_COLS, and fewer on many rows, so
+# that the temporary memory (about n_rows * columns * 8 bytes * 3) stays near _CHUNK_BYTES
+# whatever the numbers of samples and SNPs (2,048 columns on every row grew with the
+# samples: explain with a phenotype file took 1.6 GB at 16,000 samples; session 44).
 _CHUNK_COLS = 2048
+_CHUNK_BYTES = 256 * 1024 * 1024
+
+
+def chunk_cols(n_rows: int) -> int:
+    """Columns per float64 block of :func:`marginal_association` on ``n_rows`` rows."""
+    return int(max(16, min(_CHUNK_COLS, _CHUNK_BYTES // max(1, 24 * int(n_rows)))))
 
 
 def _as_matrix(X) -> tuple[np.ndarray, pd.DataFrame | None]:
@@ -188,8 +196,9 @@ def marginal_association(
     beta = np.zeros(m)
     sxx = np.zeros(m)
     sxy = np.zeros(m)
-    for start in range(0, m, _CHUNK_COLS):
-        block = mat[:, start : start + _CHUNK_COLS]
+    width = chunk_cols(n)
+    for start in range(0, m, width):
+        block = mat[:, start : start + width]
         if rows is not None:
             block = block[rows]
         block = np.asarray(block)

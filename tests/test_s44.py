@@ -245,3 +245,20 @@ def test_an_interrupt_exits_130_and_sigterm_143():
     assert _exit_status(Interrupted("kept", KeyboardInterrupt())) == 130
     assert _exit_status(Interrupted("kept", Terminated())) == 143
     assert _exit_status(InputError("bad")) == 1
+
+
+def test_the_association_scan_takes_fewer_columns_at_a_time_on_many_rows(monkeypatch):
+    """2,048 float64 columns on every row grew with the samples (explain with a phenotype
+    file: 1,614 MB at 16,000 samples, 1,247 MB after; docs/bench/explain.md, session 44)."""
+    import snpcnn.stats as st
+
+    assert st.chunk_cols(1_000) == 2048
+    assert st.chunk_cols(16_000) * 16_000 * 24 <= 256 * 1024 * 1024
+    assert st.chunk_cols(10**8) == 16
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 3, (300, 70)).astype(np.int8)
+    y = X[:, 3] + rng.normal(size=300)
+    whole = st.marginal_association(X, y)
+    monkeypatch.setattr(st, "_CHUNK_BYTES", 300 * 24 * 20)  # 20 columns at a time
+    assert st.chunk_cols(300) == 20
+    np.testing.assert_allclose(st.marginal_association(X, y)["p"], whole["p"], rtol=1e-12)
