@@ -265,9 +265,15 @@ def render(bench_dir: Path) -> str:
         "Each cell: mean Pearson r over the test folds, then (folds where the model's r > "
         "GBLUP's r / folds). `MODEL+GBLUP` is the average of that model's and GBLUP's "
         "predictions. `RKHS` is the Gaussian-kernel baseline (`snpcnn.baselines.RKHS`). "
-        "`snpcnn_default` is the current default (`linear_init='ridge_loo'`, "
-        "`conv_gate=0.05`); `snpcnn_default (v1)` the previous one (`linear_init='ridge'`, no "
-        "gate), kept for comparison.",
+        "`snpcnn_default` is the default of these runs (2026-12-01), **v2**, not today's: the "
+        "network of preset `snpcnn_default_v2` with `linear_init='ridge_loo'`, "
+        "`conv_gate=0.05`, standardised dosages and one inner validation split (each run's "
+        "`run.json` in `benchmarks/results/` holds its settings); `snpcnn_default (v1)` the one "
+        "before it (`linear_init='ridge'`, no gate), kept for comparison. The current default "
+        "(v14 since session 35) is not in this table: its numbers on the same data (wheat, "
+        "shipped folds: 0.592 / 0.481 / 0.454 / 0.519) are in the targets table of "
+        "docs/benchmarks.md (docs/bench/SUMMARY.md). Until session 44 this paragraph called "
+        'the v2 rows "the current default".',
         "",
     ]
     if kept:
