@@ -212,6 +212,8 @@ class GBLUP(Baseline):
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
         rows = large_n.subsample_rows(mo.n, int(self.subsample))
         K = large_n.subsample_gram(X, rows, mo.mean) / scale
+        # every training row in the subsample: the marker effects are solved exactly
+        gram = K * scale if len(rows) == mo.n else None
         if self.jitter > 0:
             lam, U = np.linalg.eigh(K)
             lam = np.clip(lam, 0.0, None) + self.jitter
@@ -223,7 +225,8 @@ class GBLUP(Baseline):
         F_s = F_s.design(F[rows, 1:] if F.shape[1] > 1 else None, len(rows))
         reml = _reml(U, lam, y[rows], F_s, lo, hi, self.n_grid)
         _store_reml(self, reml, fe, lo, hi)
-        fit = large_n.finish(X, y, F, fe, mo, reml.delta * scale, self.cg_tol, rows)
+        fit = large_n.finish(X, y, F, fe, mo, reml.delta * scale, self.cg_tol, rows, gram)
+        del gram
         self.notes_.append(large_n.solver_note(fit, mo.n, "delta by REML"))
         self.beta_ = fit.beta
         self.coef_ = fit.coef

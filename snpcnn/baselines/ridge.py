@@ -183,6 +183,8 @@ class RidgeRegression(Baseline):
         X, y, fe, F, mo = large_n.prepare(X, y, C, "ridge")
         rows = large_n.subsample_rows(mo.n, int(self.subsample))
         K = large_n.subsample_gram(X, rows, mo.mean)
+        # every training row in the subsample: the marker effects are solved exactly
+        gram = K.copy() if len(rows) == mo.n else None
         # fixed effects of the subsample (columns collinear there dropped), projected out
         cov = F[rows, 1:] if F.shape[1] > 1 else None
         F_s = _FixedEffects().fit(cov, len(rows)).design(cov, len(rows))
@@ -201,7 +203,8 @@ class RidgeRegression(Baseline):
             how = "alpha by leave-one-out"
         mse, loo, _ = _loo_path(U, s2, Q, yt, alphas)
         alpha = self._store_alpha(alphas, mse, loo, fe)
-        fit = large_n.finish(X, y, F, fe, mo, alpha, self.cg_tol, rows)
+        fit = large_n.finish(X, y, F, fe, mo, alpha, self.cg_tol, rows, gram)
+        del gram
         self.notes_.append(large_n.solver_note(fit, mo.n, how))
         b = fit.beta.copy()
         b[0] -= float(mo.mean @ fit.coef)  # predict uses X, not X - mean
