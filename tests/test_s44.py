@@ -283,3 +283,14 @@ def test_the_large_n_solver_is_exact_where_its_subsample_is_every_row(cls_name):
     np.testing.assert_allclose(pi, pe, atol=1e-5 * np.std(pe))
     sub = cls(solver="iterative", subsample=100).fit(X[tr], y[tr])  # a true subsample: CG
     assert "conjugate gradient" in sub.notes_[-1] and sub.cg_iterations_ > 0
+
+
+def test_a_full_disk_is_named_when_an_automatic_cache_fails():
+    from snpcnn.io import _write_failure
+
+    said = _write_failure(OSError("3200000 requested and 2097024 written"))
+    assert said.startswith("a short write, the disk or a quota full or a size limit reached")
+    import errno
+
+    assert _write_failure(OSError(errno.ENOSPC, "x")) == "No space left on device"
+    assert _write_failure(ValueError("a  b")) == "a b"

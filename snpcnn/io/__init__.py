@@ -194,6 +194,17 @@ _FORMAT_NAMES = {
 }
 
 
+def _write_failure(exc: BaseException) -> str:
+    """Why a cache could not be written, in words: numpy's "3200000 requested and 2097024
+    written" on a full disk was all the automatic caches said (`snpcnn convert` named the
+    full disk: a checking helper, session 44)."""
+    if isinstance(exc, OSError):
+        from snpcnn.io.output import _reason
+
+        return _reason(exc)
+    return " ".join(str(exc).split())
+
+
 def _warn_unused_options(path, fmt: str, **given: Any) -> None:
     """A warning for a read option the format has no use for (``info --multiallelic split``
     on a CSV was ignored without a word: session 43); a cache was read with the options it
@@ -459,7 +470,7 @@ def _write_auto_cache(
         write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
     except (OSError, InputError) as exc:
         _notice(
-            f"could not write a cache of {path} at {dst} ({' '.join(str(exc).split())}); "
+            f"could not write a cache of {path} at {dst} ({_write_failure(exc)}); "
             f"continuing without; set {NO_CACHE_ENV}=1 to stop trying, or SNPCNN_CACHE_DIR to a "
             "writable folder"
         )
@@ -504,7 +515,7 @@ def _convert_large(g: Genotypes, path, fmt: str, opts: dict[str, Any], keep: boo
         try:
             write_cache(g, dst, files=files, fmt=fmt, read_options=opts, force=True)
         except (OSError, InputError) as exc:
-            failed.append(f"{dst}: {' '.join(str(exc).split())}")
+            failed.append(f"{dst}: {_write_failure(exc)}")
         else:
             return load_cache(dst)
     try:
