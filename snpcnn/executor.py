@@ -557,6 +557,7 @@ class Executor:
         self._stop = threading.Event()  # the owner thread may end (Ray is shut down)
         self._error: BaseException | None = None
         self._warm_refs: list[Any] = []
+        self._cluster: dict[str, Any] = {}  # the cluster when Ray came up (run.json)
         self.timings: dict[str, float] = {}  # seconds: ray_init, shutdown (provenance)
 
     # -- lifecycle
@@ -709,6 +710,20 @@ class Executor:
                 "or start Ray with `ray start --head` and pass --ray-address"
             ) from None
         self._started = True
+        self._cluster = self._cluster_now()
+
+    def _cluster_now(self) -> dict[str, Any]:
+        """The cluster's CPUs, live nodes and head address, for run.json (empty where Ray
+        cannot say)."""
+        ray = self._ray
+        out: dict[str, Any] = {}
+        try:
+            out["cluster_cpus"] = float(ray.cluster_resources().get("CPU", 0))
+            out["nodes"] = sum(1 for n in ray.nodes() if n.get("Alive"))
+            out["gcs_address"] = str(ray.get_runtime_context().gcs_address)
+        except Exception:  # noqa: BLE001 - provenance only
+            pass
+        return out
 
     def close(self) -> None:
         """Shut down a local Ray started here (after its start has finished); idempotent."""
@@ -745,11 +760,19 @@ class Executor:
         if self._owner is not None:
             self._up.wait()
         if self._ray is not None and self._ray.is_initialized():
-            try:
-                d["cluster_cpus"] = float(self._ray.cluster_resources().get("CPU", 0))
-                d["nodes"] = sum(1 for n in self._ray.nodes() if n.get("Alive"))
-            except Exception:  # noqa: BLE001 - provenance only
-                pass
+            # the cluster the run started on (a node lost later made run.json say 1 node
+            # where 2 had run folds: a checking helper, session 44), and at its end where
+            # that differs; --ray-address auto with the head it found
+            start = getattr(self, "_cluster", None) or {}
+            now = self._cluster_now()
+            for key in ("cluster_cpus", "nodes"):
+                if key in start or key in now:
+                    d[key] = start.get(key, now.get(key))
+                if key in start and key in now and now[key] != start[key]:
+                    d[f"{key}_at_end"] = now[key]
+            head = start.get("gcs_address") or now.get("gcs_address")
+            if head and d["address"] in ("auto", "local") and self.address is not None:
+                d["address_resolved"] = head
         return d
 
     def device_description(self) -> str:

@@ -294,3 +294,41 @@ def test_a_full_disk_is_named_when_an_automatic_cache_fails():
 
     assert _write_failure(OSError(errno.ENOSPC, "x")) == "No space left on device"
     assert _write_failure(ValueError("a  b")) == "a b"
+
+
+def test_run_json_names_the_cluster_the_run_started_on():
+    """A node lost during the run made run.json say 1 node where 2 had run folds; --ray-address
+    auto did not say which head it found (a checking helper, session 44)."""
+    from types import SimpleNamespace
+
+    from snpcnn.executor import Executor
+
+    class FakeRay:
+        alive = 1
+
+        def is_initialized(self):
+            return True
+
+        def cluster_resources(self):
+            return {"CPU": float(self.alive)}
+
+        def nodes(self):
+            return [{"Alive": True}] * self.alive
+
+        def get_runtime_context(self):
+            return SimpleNamespace(gcs_address="10.0.0.5:6379")
+
+    ex = Executor(ray_address="auto")
+    ex._ray = FakeRay()
+    ex._cluster = {"cluster_cpus": 2.0, "nodes": 2, "gcs_address": "10.0.0.5:6379"}
+    d = ex.describe()
+    assert (d["nodes"], d["nodes_at_end"], d["cluster_cpus"], d["cluster_cpus_at_end"]) == (
+        2,
+        1,
+        2.0,
+        1.0,
+    )
+    assert d["address"] == "auto" and d["address_resolved"] == "10.0.0.5:6379"
+    ex._cluster = {}  # Ray started by the caller: what it has now
+    d = ex.describe()
+    assert d["nodes"] == 1 and "nodes_at_end" not in d
