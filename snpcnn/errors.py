@@ -73,7 +73,12 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
 CLI_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("snpcnn_cli_mode", default=False)
 
 # Python argument -> command-line option, where the option is not "--" + the name with "-"
-_CLI_FLAGS = {"n_seeds": "--seeds", "traits": "--trait", "n_trials": "--trials"}
+_CLI_FLAGS = {
+    "n_seeds": "--seeds",
+    "traits": "--trait",
+    "n_trials": "--trials",
+    "n_loci": "--loci",  # snpcnn simulate
+}
 _UNSET = object()
 
 

@@ -63,11 +63,14 @@ LIBRARIES = (
 OUTPUT_MARKER = "run.json"
 #: ``snpcnn explain``'s folders hold this one instead (and never a run.json)
 EXPLAIN_MARKER = "explain.json"
+#: ``snpcnn simulate``'s folders hold this one (the data set's truth and settings)
+SIMULATE_MARKER = "simulation.json"
 #: every marker, with the commands that write it; a folder holding several is the first's
 #: (a fit folder that an older explain wrote into holds both: it stays a fit's)
 _MARKER_COMMANDS = {
     OUTPUT_MARKER: "snpcnn fit, benchmark or tune",
     EXPLAIN_MARKER: "snpcnn explain",
+    SIMULATE_MARKER: "snpcnn simulate",
 }
 
 
@@ -175,6 +178,8 @@ def _nested_results(out: Path, depth: int = 2) -> tuple[Path, str] | None:
             return sub, EXPLAIN_MARKER
         if _written_by_snpcnn(sub / OUTPUT_MARKER):
             return sub, OUTPUT_MARKER
+        if _written_by_snpcnn(sub / SIMULATE_MARKER):
+            return sub, SIMULATE_MARKER
         if depth > 1:
             found = _nested_results(sub, depth - 1)
             if found is not None:

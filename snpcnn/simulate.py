@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = [
+    "write_genotypes",
     "simulate_genotypes",
     "simulate_phenotype",
     "simulate_trait",
@@ -483,6 +484,41 @@ def _write_vcf(path: Path, g: Genotypes) -> None:
                 )
 
 
+def write_genotypes(g: Genotypes, folder, fmt: str = "vcf", prefix: str = "sim") -> Path:
+    """Write ``g`` to ``folder`` as ``{prefix}.vcf.gz`` (``fmt="vcf"``: gzip, GT only) or
+    ``{prefix}.bed/.bim/.fam`` (``"plink"``, A1 = the counted allele, with
+    :func:`bed_reader.to_bed`); returns the path to give snpcnn (the .vcf.gz or the .bed)."""
+    folder = Path(folder)
+    if fmt == "vcf":
+        path = folder / f"{prefix}.vcf.gz"
+        _write_vcf(path, g)
+        return path
+    if fmt != "plink":
+        raise InputError(f"format must be 'vcf' or 'plink'; received {fmt!r}")
+    from bed_reader import to_bed
+
+    val = np.where(g.dosages < 0, -127, g.dosages).astype(np.int8)
+    v = g.variants
+    path = folder / f"{prefix}.bed"
+    to_bed(
+        path,
+        val,
+        properties={
+            "fid": list(g.samples),
+            "iid": list(g.samples),
+            "chromosome": v["chrom"].tolist(),
+            "sid": v["id"].tolist(),
+            "cm_position": [0.0] * g.n_snps,
+            "bp_position": v["pos"].tolist(),
+            "allele_1": v["alt"].tolist(),
+            "allele_2": v["ref"].tolist(),
+        },
+        count_A1=True,
+        num_threads=1,
+    )
+    return path
+
+
 def write_example(
     out_dir,
     n_samples: int = 500,
@@ -546,29 +582,7 @@ def write_example(
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".snpcnn-sim-", dir=out_dir))
     try:
-        if fmt == "plink":
-            from bed_reader import to_bed
-
-            val = np.where(g.dosages < 0, -127, g.dosages).astype(np.int8)
-            v = g.variants
-            to_bed(
-                tmp / f"{prefix}.bed",
-                val,
-                properties={
-                    "fid": list(g.samples),
-                    "iid": list(g.samples),
-                    "chromosome": v["chrom"].tolist(),
-                    "sid": v["id"].tolist(),
-                    "cm_position": [0.0] * g.n_snps,
-                    "bp_position": v["pos"].tolist(),
-                    "allele_1": v["alt"].tolist(),
-                    "allele_2": v["ref"].tolist(),
-                },
-                count_A1=True,
-                num_threads=1,
-            )
-        else:
-            _write_vcf(tmp / f"{prefix}.vcf.gz", g)
+        write_genotypes(g, tmp, fmt, prefix)
         y.rename("phenotype").to_frame().to_csv(
             tmp / f"{prefix}_phenotypes.csv", index_label="sample_id"
         )
@@ -661,10 +675,11 @@ def _pick_groups(
         groups.append(np.asarray(members))
         used.update(members)
     if len(groups) < n_groups:
+        other_ld = f", or {opt('pair_ld', 'any')}" if pair_ld != "any" else ""
         raise InputError(
             f"could not place {n_groups} groups of {order} SNPs within {max_gap} SNPs of each "
-            f"other (pair_ld={pair_ld!r}) in {x_all.shape[1]} SNPs; use fewer loci, a larger "
-            "max_gap or pair_ld='any'"
+            f"other ({opt('pair_ld', pair_ld)}) in {x_all.shape[1]} SNPs; use fewer loci "
+            f"({opt('n_loci')}) or more SNPs{other_ld}"
         )
     return groups
 
@@ -809,8 +824,7 @@ def simulate_trait(
             n_loci = max(1, min(n_loci, len(poly) // 2))
     if n_loci < 1 or n_loci > len(poly):
         raise InputError(
-            f"Invalid value for argument `n_loci`. Expected 1 <= n_loci <= {len(poly)} (the "
-            f"number of polymorphic SNPs). Received n_loci={n_loci}."
+            f"{opt('n_loci', n_loci)}: give 1 to {len(poly)} (the number of polymorphic SNPs)"
         )
     rows: list[dict] = []
     parts: list[np.ndarray] = []

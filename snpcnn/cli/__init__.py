@@ -346,7 +346,7 @@ def format_option(dest: str = "geno_format"):
 
 
 # commands that never need TensorFlow (they stay fast and quiet)
-_NO_TF = {"info", "convert", "docs"}
+_NO_TF = {"info", "convert", "docs", "simulate"}
 #: the Keras backends snpcnn runs on (KERAS_BACKEND)
 KERAS_BACKENDS = ("tensorflow", "jax")
 
@@ -394,7 +394,7 @@ def _check_keras_backend() -> None:
 def _register() -> None:
     import importlib
 
-    for mod in ("data", "images", "fit", "explain", "bench", "models", "tune", "docs"):
+    for mod in ("data", "images", "fit", "explain", "bench", "models", "tune", "docs", "simulate"):
         try:
             module = importlib.import_module(f"snpcnn.cli.{mod}")
         except ModuleNotFoundError as exc:

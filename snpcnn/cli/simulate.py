@@ -1,0 +1,207 @@
+"""``snpcnn simulate``: a simulated data set with a known genetic architecture, to run
+``snpcnn fit`` on and see what each model can learn (issue 16: the simulation suite that
+users run).  The Python API is :mod:`snpcnn.simulate`; the benchmark config
+``benchmarks/configs/simulated.toml`` runs every architecture at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from snpcnn.cli import force_option, verbose_option
+
+__all__ = ["COMMANDS", "simulate"]
+
+#: files ``snpcnn simulate`` writes besides the genotypes
+PHENOTYPES = "phenotypes.csv"
+CAUSAL = "causal.csv"
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out",
+    default="snpcnn_simulation",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write (whole or not at all; replaced only with --force).",
+)
+@click.option(
+    "--architecture",
+    type=click.Choice(["sparse_additive", "polygenic", "local_epistasis", "dominance", "mixed"]),
+    default="local_epistasis",
+    show_default=True,
+    help="Genetic architecture of the trait: sparse or polygenic additive effects, "
+    "interacting SNP groups inside short windows (local epistasis), heterozygote advantage "
+    "(dominance), or a sparse additive part plus local epistasis (mixed).",
+)
+@click.option("--samples", type=click.IntRange(20, 1_000_000), default=2000, show_default=True)
+@click.option("--snps", type=click.IntRange(10, 10_000_000), default=4000, show_default=True)
+@click.option("--chromosomes", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option(
+    "--loci",
+    type=click.IntRange(1),
+    default=None,
+    help="Causal SNPs (additive, dominance) or interacting groups (local epistasis); "
+    "default: 10, 1000 for polygenic; mixed: this many of each.",
+)
+@click.option(
+    "--h2",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.6,
+    show_default=True,
+    help="Share of the trait's variance that is genetic (its genetic values are scaled to "
+    "it exactly).",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(2, 8),
+    default=2,
+    show_default=True,
+    help="SNPs per interacting group (local epistasis, mixed): 2 pairs, 3 triples.",
+)
+@click.option(
+    "--pair-ld",
+    type=click.Choice(["any", "weak", "strong"]),
+    default="any",
+    show_default=True,
+    help="Interacting groups whose SNPs are in weak LD (every |r| < 0.3: no single SNP "
+    "carries the signal), strong LD (largest |r| >= 0.5) or either.",
+)
+@click.option(
+    "--ld",
+    type=click.FloatRange(0.0, 0.999),
+    default=0.9,
+    show_default=True,
+    help="Latent correlation of adjacent SNPs inside haplotype blocks (0: no LD).",
+)
+@click.option(
+    "--missing-rate",
+    type=click.FloatRange(0.0, 0.99),
+    default=0.0,
+    show_default=True,
+    help="Share of genotype calls set missing at random.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["vcf", "plink"]),
+    default="vcf",
+    show_default=True,
+    help="Genotype file: sim.vcf.gz, or sim.bed/.bim/.fam.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed of the genotypes; the trait uses seed + 1. The same seed gives the same files.",
+)
+@force_option
+@verbose_option
+def simulate(
+    out,
+    architecture,
+    samples,
+    snps,
+    chromosomes,
+    loci,
+    h2,
+    order,
+    pair_ld,
+    ld,
+    missing_rate,
+    fmt,
+    seed,
+    force,
+):
+    """Write a simulated data set with a known genetic architecture to --out.
+
+    Genotypes with haplotype-block LD (sim.vcf.gz or sim.bed), one trait
+    (phenotypes.csv: sample_id and the trait, named after the architecture), the true
+    causal SNPs (causal.csv: index, chrom, pos, id, component, group, effect) and
+    simulation.json: the settings, the seeds and the trait's ceiling, corr(true genetic
+    value, y), the highest Pearson r any model can reach on these data.  Then:
+
+    \b
+    snpcnn simulate --architecture local_epistasis --out sim
+    snpcnn fit sim/sim.vcf.gz sim/phenotypes.csv --baselines gblup,rkhs,gblup_ad,egblup
+    snpcnn explain sim_results/model.keras sim/sim.vcf.gz   # compare with sim/causal.csv
+    """
+    from snpcnn import __version__
+    from snpcnn.errors import InputError
+    from snpcnn.io.output import write_errors
+    from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir
+    from snpcnn.simulate import (
+        check_genotype_arguments,
+        check_trait_arguments,
+        simulate_genotypes,
+        simulate_trait,
+        write_genotypes,
+    )
+
+    genotype_args = dict(n_chrom=chromosomes, ld=ld, missing_rate=missing_rate, seed=seed)
+    trait_args = dict(
+        architecture=architecture,
+        h2=h2,
+        n_loci=loci,
+        order=order,
+        pair_ld=pair_ld,
+        seed=seed + 1,
+    )
+    # every check before any drawing or writing: a bad value leaves nothing behind
+    if chromosomes > snps:
+        raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
+    check_genotype_arguments(samples, snps, **genotype_args)
+    check_trait_arguments(**trait_args)
+    check_output_dir(out, force, marker=SIMULATE_MARKER)
+    t0 = time.perf_counter()
+    g = simulate_genotypes(samples, snps, **genotype_args)
+    y, causal = simulate_trait(g, name=architecture, **trait_args)
+    attrs = dict(y.attrs)
+    record = {
+        "snpcnn_version": __version__,
+        "written_by": "snpcnn simulate",
+        "command": ["snpcnn", *sys.argv[1:]],
+        "genotypes": {"n_samples": samples, "n_snps": snps, "format": fmt, **genotype_args},
+        "trait": {"name": architecture, **trait_args, **attrs},
+        "ceiling": attrs.get("ceiling"),
+        "n_causal_snps": int(len(causal)),
+        "files": {},
+    }
+    with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
+        geno_path = write_genotypes(g, tmp, fmt, "sim")
+        y.rename(architecture).to_frame().to_csv(
+            tmp / PHENOTYPES, index_label="sample_id", float_format="%.10g"
+        )
+        causal.to_csv(tmp / CAUSAL, index=False, float_format="%.10g")
+        record["files"] = {
+            "genotypes": geno_path.name,
+            "phenotypes": PHENOTYPES,
+            "causal": CAUSAL,
+        }
+        (tmp / SIMULATE_MARKER).write_text(
+            json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
+        )
+    click.echo(
+        f"wrote {out}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
+        f"SNPs ({geno_path.name}), trait '{architecture}' (h2 {h2:g}; {len(causal)} causal "
+        f"SNPs in {CAUSAL}); its ceiling, corr(true genetic value, y), is "
+        f"{attrs.get('ceiling', float('nan')):.3f}: no model's Pearson r can exceed it"
+    )
+    click.echo(f"next: snpcnn fit {out}/{geno_path.name} {out}/{PHENOTYPES} --out {out}_results")
+
+
+def _plain(o):
+    """numpy scalars in simulation.json as plain numbers."""
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+COMMANDS = [simulate]
