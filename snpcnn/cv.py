@@ -513,7 +513,9 @@ def _copied_traits(y: np.ndarray, traits: list) -> str | None:
     for i in range(len(traits)):
         for j in range(i + 1, len(traits)):
             both = ~np.isnan(y[:, i]) & ~np.isnan(y[:, j])
-            if both.sum() < 3:
+            smaller = min(int((~np.isnan(y[:, i])).sum()), int((~np.isnan(y[:, j])).sum()))
+            # a few shared lines agree by chance (3 integer scores did: a reviewer)
+            if both.sum() < max(10, smaller // 2):
                 continue
             a, b = y[both, i], y[both, j]
             if np.std(a) == 0 or np.std(b) == 0:

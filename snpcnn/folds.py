@@ -221,6 +221,8 @@ def _fold_columns(path: Path, table: pd.DataFrame) -> tuple[str, str, str | None
         if not rest:
             raise InputError(f"{path}: no fold column; name it fold")
         fold_col = rest.pop(0)
+        # columns with no value (an Excel export's trailing commas) are no candidates
+        rest = [c for c in rest if table[c].str.strip().ne("").any()]
         if rest:  # a 200-column table gave its first data column without a word (session 43)
             warnings.warn(
                 f"{path}: no column is named fold (or cv_fold, set, folds); the folds were "

@@ -332,3 +332,17 @@ def test_run_json_names_the_cluster_the_run_started_on():
     ex._cluster = {}  # Ray started by the caller: what it has now
     d = ex.describe()
     assert d["nodes"] == 1 and "nodes_at_end" not in d
+
+
+def test_review_fixes_overlap_empty_column_snps_only_on_a_cache(tmp_path):
+    from snpcnn.cv import _copied_traits
+
+    y = np.full((200, 2), np.nan)
+    y[:100, 0] = np.arange(100) % 2
+    y[97:, 1] = np.arange(103) % 2  # 3 shared lines agree by chance
+    assert _copied_traits(y, ["E1", "E2"]) is None
+    folds = tmp_path / "f.csv"
+    folds.write_text("sample_id,grp,\n" + "".join(f"s{i},{i % 2 + 1},\n" for i in range(6)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert read_folds(folds, IDS)["fold"].tolist() == [i % 2 + 1 for i in range(6)]

@@ -1,5 +1,6 @@
-"""Large-n solvers for GBLUP and ridge: no n x n matrix of all training rows, no float copy
-of the whole genotype matrix.
+"""Large-n solvers for GBLUP and ridge: no n x n matrix of all training rows (above
+:data:`LARGE_N` of them: below, :func:`solve_exact` may form one), no float copy of the
+whole genotype matrix.
 
 GBLUP and ridge are the same linear model in two parametrisations.  With ``Z`` the centred
 dosages, ``F = [1, C]`` the fixed effects and ``S = I - Q Q'`` the projection that absorbs
@@ -175,31 +176,60 @@ def _gram_matvec(X: Any, mo: _Moments, v: np.ndarray) -> np.ndarray:
     return acc - mo.mean * total - mo.ZQ @ (mo.ZQ.T @ v)
 
 
-def solve_exact(X: Any, mo: _Moments, lam: float, gram: np.ndarray) -> CGResult | None:
-    """The same system solved exactly where the variance-ratio subsample holds every
-    training row, so that ``gram = Z Z'`` of all rows is at hand: by the push-through
-    identity ``(Z'SZ + lam I)^-1 Z'S y = Z'S (S Z Z' S + lam I)^-1 S y``, an n x n
-    Cholesky solve and one pass over the rows.  CG stopped at a relative residual of 1e-6
-    left the streamed GBLUP up to 3.5% of the predictions' SD from the in-memory one where
-    REML put ``delta`` near its bound (an ill-conditioned system; a checking helper,
-    session 44).  None where the matrix is not positive definite in floating point."""
+def solve_exact(X: Any, mo: _Moments, lam: float, gram: np.ndarray | None) -> CGResult | None:
+    """The CG system solved directly, in float64, where it is small (at most
+    :data:`LARGE_N` training rows, every one in the variance-ratio subsample): CG stopped
+    at a relative residual of 1e-6 left the streamed GBLUP up to 3.5% of the predictions'
+    SD from the in-memory one where REML put ``delta`` near its bound (an ill-conditioned
+    system; a checking helper, session 44).
+
+    With at least as many rows as SNPs, the m x m system ``(Z'SZ + lam I) beta = Z'S y``
+    itself (``Z'SZ`` summed over row blocks in float64).  With more SNPs than rows, its n x
+    n dual by the push-through identity ``(Z'SZ + lam I)^-1 Z'S y = Z'S (S Z Z' S + lam
+    I)^-1 S y`` from ``gram = Z Z'`` (the subsample's Gram matrix), then one pass over the
+    rows.  (The dual with fewer SNPs than rows has rank at most m, and the float32 Gram
+    matrix's rounding then dominated its other directions at a small ``lam``: 8e-4 of the
+    SD against CG's 6e-6; a reviewer, session 44.)  None where the matrix is not positive
+    definite in floating point, or the dual lacks ``gram``: the caller then runs CG."""
     import scipy.linalg
 
+    def solve(A: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+        A = 0.5 * (A + A.T)
+        A[np.diag_indices_from(A)] += lam
+        try:
+            return scipy.linalg.solve(A, b, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+            return None
+
     Q = mo.Q
+    if mo.m <= mo.n:
+        A = np.zeros((mo.m, mo.m))
+        for sl in row_blocks(mo.n, mo.m, 8):
+            Zb = _block(X, sl, np.float64, "X") - mo.mean
+            A += Zb.T @ Zb
+        A -= mo.ZQ @ mo.ZQ.T
+        coef = solve(A, mo.Zy)
+        return None if coef is None else CGResult(coef, 0, True, 0.0, exact=True)
+    if gram is None:
+        return None
     KQ = gram @ Q
     KS = gram - Q @ KQ.T - KQ @ Q.T + Q @ (Q.T @ KQ) @ Q.T
-    KS = 0.5 * (KS + KS.T)
-    KS[np.diag_indices_from(KS)] += lam
-    try:
-        a = scipy.linalg.solve(KS, mo.y_abs, assume_a="pos", check_finite=False)
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+    a = solve(KS, mo.y_abs)
+    if a is None:
         return None
     v = a - Q @ (Q.T @ a)
     coef = np.zeros(mo.m)
-    for sl in row_blocks(mo.n, mo.m):
+    for sl in row_blocks(mo.n, mo.m, 8):
         coef += _block(X, sl, np.float64, "X").T @ v[sl]
     coef -= mo.mean * float(v.sum())
     return CGResult(coef, 0, True, 0.0, exact=True)
+
+
+def exact_size(n: int, m: int, rows: np.ndarray) -> bool:
+    """Whether :func:`solve_exact` takes the system: every training row in the subsample,
+    and at most :data:`LARGE_N` of them (its matrices then hold at most 72 MB; a larger
+    ``subsample`` keeps CG)."""
+    return len(rows) == n and n <= LARGE_N
 
 
 class CGResult(NamedTuple):
@@ -337,10 +367,10 @@ def finish(
     rows: np.ndarray,
     gram: np.ndarray | None = None,
 ) -> LargeFit:
-    """Marker effects at penalty ``lam`` (exactly from ``gram``, ``Z Z'`` of every training
-    row, where given: :func:`solve_exact`; else by CG), then the fixed effects (least
-    squares)."""
-    cg = solve_exact(X, mo, lam, gram) if gram is not None else None
+    """Marker effects at penalty ``lam`` (directly where the system is small:
+    :func:`solve_exact`, with ``gram``, ``Z Z'`` of every training row, for the dual; else
+    by CG), then the fixed effects (least squares)."""
+    cg = solve_exact(X, mo, lam, gram) if exact_size(mo.n, mo.m, rows) else None
     if cg is None:
         cg = solve_cg(X, mo, lam, tol=tol)
     g = _fitted(X, mo, cg.coef)
@@ -349,14 +379,16 @@ def finish(
 
 
 def solver_note(fit: LargeFit, n: int, what: str) -> str:
+    where = (
+        f"on all {n} training rows"
+        if len(fit.rows) == n
+        else f"on a random subsample of {len(fit.rows)} of {n} training rows"
+    )
     if fit.cg.exact:
-        return (
-            f"large-n solver: {what} on all {n} training rows (the subsample holds every row); "
-            "marker effects solved exactly from their Gram matrix"
-        )
+        return f"large-n solver: {what} {where}; marker effects solved exactly (float64)"
     return (
-        f"large-n solver: {what} on a random subsample of {len(fit.rows)} of {n} training "
-        f"rows; marker effects by preconditioned conjugate gradient ({fit.cg.n_iter} "
+        f"large-n solver: {what} {where}; marker effects by preconditioned conjugate "
+        f"gradient ({fit.cg.n_iter} "
         f"iterations, relative residual {fit.cg.rel_residual:.1e}"
         + ("" if fit.cg.converged else ", NOT converged")
         + ")"

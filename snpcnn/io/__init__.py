@@ -84,7 +84,7 @@ def _content_format(path: Path) -> str | None:
     from snpcnn.io._checks import file_head
 
     head = file_head(path, 64)
-    if head.startswith(b"BCF"):
+    if head.startswith(b"BCF\x02"):  # BCF2's magic (a table's header 'BCF...' is no BCF)
         return "bcf"
     if head.startswith((b"##fileformat=VCF", b"#CHROM")):
         return "vcf"
@@ -214,11 +214,15 @@ def _warn_unused_options(path, fmt: str, **given: Any) -> None:
     from snpcnn.errors import InputWarning
 
     used = set(read_options_for(fmt, **given))
-    defaults = {"multiallelic": "drop", "coding": "auto"}
+    defaults = {"multiallelic": "drop", "coding": "auto", "snps_only": False}
     unused = [k for k, v in given.items() if k not in used and v != defaults[k]]
     for key in unused:
         what = _FORMAT_NAMES.get(fmt, fmt)
-        needs = "VCF/BCF" if key == "multiallelic" else "a numeric table (CSV/TSV)"
+        needs = {
+            "multiallelic": "VCF/BCF",
+            "coding": "a numeric table (CSV/TSV)",
+            "snps_only": "VCF/BCF and PLINK files",
+        }[key]
         warnings.warn(
             f"{path}: {opt(key, given[key])} is for {needs} and does nothing for {what}; "
             f"leave it out",
@@ -352,7 +356,14 @@ def read_genotypes(
     fmt = _normalize_format(format) or detect_format(path)
     if format is not None:
         _refuse_wrong_format(Path(path), format, fmt)
-    _warn_unused_options(path, fmt, multiallelic=multiallelic, coding=coding)
+    _warn_unused_options(
+        path,
+        fmt,
+        multiallelic=multiallelic,
+        coding=coding,
+        # a table refuses --snps-only itself, below
+        **({"snps_only": snps_only} if fmt != "table" else {}),
+    )
     if fmt == "cache":
         from snpcnn.io.cache import load_cache
 
