@@ -1,4 +1,5 @@
-"""Peak RSS of ``snpcnn predict`` on many samples, this tree against an older commit (issue 15).
+"""Peak RSS of ``snpcnn predict`` (or ``snpcnn explain`` with the phenotype file: ``--explain``)
+on many samples, this tree against an older commit (issue 15).
 
 Data: ``snpcnn.simulate.write_example`` PLINK files (default 5,000 samples x 20,000 SNPs).
 Model: a small CNN (conv 8 filters, kernel = stride = 8, flatten, dense 1) with the training
@@ -11,6 +12,13 @@ predictions (the script checks the CSVs are byte-identical).
 Run (about 2 min on 2 cores)::
 
     nice .venv/bin/python benchmarks/bench_predict_rss.py --old b92cd72 --out bench_out/predict_rss
+
+``--explain`` runs ``snpcnn explain MODEL GENO PHENO --methods saliency --max-samples 200``
+instead (its marginal association scan reads every phenotyped sample; session 44), and
+checks that both write the same importance.csv::
+
+    nice .venv/bin/python benchmarks/bench_predict_rss.py --explain --samples 16000 \
+        --snps 4000 --old be13407 --out bench_out/explain_rss
 """
 
 from __future__ import annotations
@@ -61,12 +69,24 @@ def make_model(folder: Path, bed: Path) -> Path:
     return bundle.save(path)
 
 
-def run(label: str, model: Path, bed: Path, out: Path, pythonpath: str | None) -> dict:
+def run(
+    label: str,
+    model: Path,
+    bed: Path,
+    out: Path,
+    pythonpath: str | None,
+    pheno: Path | None = None,
+) -> dict:
     # run outside the repository: `python -m` puts the working directory first on sys.path
     env = dict(os.environ, SNPCNN_NO_CACHE="1", PYTHONPATH=pythonpath or str(REPO))
     code = "import snpcnn, sys; print('snpcnn from', snpcnn.__file__, file=sys.stderr); "
     code += "from snpcnn.cli import main; main()"
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-c", code, "predict", str(model), str(bed)]
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-c", code]
+    if pheno is None:
+        cmd += ["predict", str(model), str(bed)]
+    else:
+        cmd += ["explain", str(model), str(bed), str(pheno), "--methods", "saliency"]
+        cmd += ["--max-samples", "200"]
     cmd += ["--out", str(out), "--force"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out.parent)
     if p.returncode != 0:
@@ -90,12 +110,17 @@ def main() -> None:
     ap.add_argument("--snps", type=int, default=20000)
     ap.add_argument("--old", default=None, help="an older commit to compare with")
     ap.add_argument("--out", type=Path, default=REPO / "bench_out" / "predict_rss")
+    ap.add_argument("--explain", action="store_true", help="explain with the phenotypes")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     data = a.out / f"data_{a.samples}x{a.snps}"
     bed = make_data(data, a.samples, a.snps)
     model = make_model(data, bed)
-    results = [run("this tree", model, bed, a.out / "new.csv", None)]
+    pheno = data / "sim_phenotypes.csv" if a.explain else None
+    new_out, old_out = (
+        (a.out / "new", a.out / "old") if a.explain else (a.out / "new.csv", a.out / "old.csv")
+    )
+    results = [run("this tree", model, bed, new_out, None, pheno)]
     if a.old:
         old = a.out / f"old_{a.old}"
         if not old.exists():
@@ -104,9 +129,11 @@ def main() -> None:
                 ["git", "archive", a.old, "snpcnn"], cwd=REPO, capture_output=True, check=True
             )
             subprocess.run(["tar", "-x", "-C", str(old)], input=arc.stdout, check=True)
-        results.append(run(f"commit {a.old}", model, bed, a.out / "old.csv", str(old)))
-        same = (a.out / "new.csv").read_bytes() == (a.out / "old.csv").read_bytes()
-        results.append({"identical_predictions": same})
+        results.append(run(f"commit {a.old}", model, bed, old_out, str(old), pheno))
+        if a.explain:
+            new_out, old_out = new_out / "importance.csv", old_out / "importance.csv"
+        same = new_out.read_bytes() == old_out.read_bytes()
+        results.append({"identical_importance" if a.explain else "identical_predictions": same})
     print(json.dumps(results, indent=1))
     (a.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
 

@@ -250,7 +250,7 @@ def test_without_tensorflow_and_without_a_backend_the_cli_says_what_to_do(small,
     assert text.strip().splitlines() == [
         "Error: TensorFlow is not installed and Keras has no other backend chosen: install "
         "snpcnn's dependencies (pip install -e .), or run on JAX with KERAS_BACKEND=jax "
-        "(docs/models.md)"
+        "(`snpcnn docs models`)"
     ]
     assert not (tmp_path / "o").exists()
 
