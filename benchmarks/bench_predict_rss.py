@@ -112,11 +112,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench_out" / "predict_rss")
     ap.add_argument("--explain", action="store_true", help="explain with the phenotypes")
     a = ap.parse_args()
+    a.out = a.out.resolve()  # the runs' working folder is a.out's parent
     a.out.mkdir(parents=True, exist_ok=True)
     data = a.out / f"data_{a.samples}x{a.snps}"
     bed = make_data(data, a.samples, a.snps)
     model = make_model(data, bed)
-    pheno = data / "sim_phenotypes.csv" if a.explain else None
+    pheno = None
+    if a.explain:  # the model's trait is named y
+        pheno = data / "pheno_y.csv"
+        text = (data / "sim_phenotypes.csv").read_text()
+        pheno.write_text(text.replace("sample_id,phenotype", "sample_id,y", 1))
     new_out, old_out = (
         (a.out / "new", a.out / "old") if a.explain else (a.out / "new.csv", a.out / "old.csv")
     )
