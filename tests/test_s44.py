@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from test_estimator import TINY_KW
 
 from snpcnn.cv import boundary_correlation_note
 from snpcnn.errors import InputWarning
@@ -60,17 +61,6 @@ def test_a_genetic_correlation_on_the_boundary_is_named():
     assert "in 1 of 2 fold(s)" in note and "explain" not in note
     note = boundary_correlation_note(hist, {}, traits, base)
     assert "1 of 2 fold(s) and the MT-GBLUP baseline in 1 of 2 fold(s)" in note
-
-
-TINY = {
-    "name": "tiny",
-    "blocks": [
-        {"type": "conv", "filters": 2, "kernel_size": 4, "strides": 4},
-        {"type": "flatten"},
-        {"type": "dense", "units": 4},
-    ],
-}
-TINY_KW = dict(model=TINY, epochs=2, batch_size=16, patience=0, val_fraction=0.0, min_length=8)
 
 
 @pytest.mark.parametrize("cls", [SNPCNNRegressor, SNPCNNClassifier])
