@@ -78,6 +78,7 @@ _CLI_FLAGS = {
     "traits": "--trait",
     "n_trials": "--trials",
     "n_loci": "--loci",  # snpcnn simulate
+    "n_samples": "--samples",  # snpcnn simulate
 }
 _UNSET = object()
 

@@ -163,6 +163,8 @@ def results_folder_owner(folder: Path) -> str | None:
     if _written_by_snpcnn(folder / OUTPUT_MARKER):
         command = run_command(folder / OUTPUT_MARKER)
         return f"snpcnn {command}" if command else "snpcnn fit, benchmark or tune"
+    if _written_by_snpcnn(folder / SIMULATE_MARKER):
+        return "snpcnn simulate"
     return None
 
 

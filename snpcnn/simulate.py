@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import os
 import shutil
 import tempfile
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from snpcnn.errors import InputError, opt
+from snpcnn.errors import CLI_MODE, InputError, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = [
@@ -464,7 +465,13 @@ def simulate_phenotype(
 def _write_vcf(path: Path, g: Genotypes) -> None:
     gt = np.array(["./.", "0/0", "0/1", "1/1"])
     v = g.variants
-    with gzip.open(path, "wt", encoding="ascii", compresslevel=6) as fh:
+    # mtime 0 in the gzip header: the same seed writes the same bytes (the time of writing
+    # made every file differ, and with it the sha256 that run.json records; a reviewer)
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0) as gz,
+        io.TextIOWrapper(gz, encoding="ascii") as fh,
+    ):
         fh.write("##fileformat=VCFv4.2\n##source=snpcnn.simulate\n")
         for c in pd.unique(v["chrom"]):
             fh.write(f"##contig=<ID={c}>\n")
@@ -822,6 +829,11 @@ def simulate_trait(
         n_loci = _DEFAULT_LOCI[architecture]
         if architecture == "polygenic":
             n_loci = max(1, min(n_loci, len(poly) // 2))
+    if len(poly) == 0:  # "give 1 to 0" at a high missing rate (a reviewer, session 44)
+        raise InputError(
+            f"no SNP is polymorphic in these {n} samples (every SNP has one genotype, or only "
+            "missing calls): simulate more samples, or fewer missing calls"
+        )
     if n_loci < 1 or n_loci > len(poly):
         raise InputError(
             f"{opt('n_loci', n_loci)}: give 1 to {len(poly)} (the number of polymorphic SNPs)"
@@ -856,8 +868,9 @@ def simulate_trait(
                 raise InputError(
                     f"pure epistasis removes the additive and dominance parts of the "
                     f"{len(causal)} causal SNPs ({design.shape[1]} columns), which needs more "
-                    f"than {design.shape[1]} samples, not {n}: simulate more samples, fewer "
-                    "loci (n_loci), or set pure=False"
+                    f"than {design.shape[1]} samples, not {n}: simulate more samples "
+                    f"({opt('n_samples')}) or fewer loci ({opt('n_loci')})"
+                    + ("" if CLI_MODE.get() else ", or set pure=False")
                 )
             coef, *_ = np.linalg.lstsq(design, g, rcond=None)
             g = g - design @ coef

@@ -212,8 +212,8 @@ class GBLUP(Baseline):
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
         rows = large_n.subsample_rows(mo.n, int(self.subsample))
         K = large_n.subsample_gram(X, rows, mo.mean) / scale
-        # a small system is solved directly; with more SNPs than rows from this Gram matrix
-        gram = K * scale if large_n.exact_size(mo.n, mo.m, rows) and mo.m > mo.n else None
+        # a small system is solved directly; with twice the rows in SNPs, from this Gram matrix
+        gram = K * scale if large_n.exact_size(mo.n, mo.m, rows) and mo.m >= 2 * mo.n else None
         if self.jitter > 0:
             lam, U = np.linalg.eigh(K)
             lam = np.clip(lam, 0.0, None) + self.jitter

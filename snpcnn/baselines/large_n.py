@@ -190,7 +190,9 @@ def solve_exact(X: Any, mo: _Moments, lam: float, gram: np.ndarray | None) -> CG
     rows.  (The dual with fewer SNPs than rows has rank at most m, and the float32 Gram
     matrix's rounding then dominated its other directions at a small ``lam``: 8e-4 of the
     SD against CG's 6e-6; a reviewer, session 44.)  None where the matrix is not positive
-    definite in floating point, or the dual lacks ``gram``: the caller then runs CG."""
+    definite in floating point: the caller then runs CG.  ``gram`` (the float32
+    Gram matrix of the variance ratio) is used where SNPs are at least twice the rows;
+    below, ``Z Z'`` is formed in float64."""
     import scipy.linalg
 
     def solve(A: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -203,15 +205,28 @@ def solve_exact(X: Any, mo: _Moments, lam: float, gram: np.ndarray | None) -> CG
 
     Q = mo.Q
     if mo.m <= mo.n:
+        # Z'Z, Z'Q and Z'Sy in float64 here (the moments' float32 products cost 2e-5 of
+        # the SD at 1,500 x 1,490)
         A = np.zeros((mo.m, mo.m))
+        ZQ = np.zeros((mo.m, Q.shape[1]))
+        Zy = np.zeros(mo.m)
         for sl in row_blocks(mo.n, mo.m, 8):
             Zb = _block(X, sl, np.float64, "X") - mo.mean
             A += Zb.T @ Zb
-        A -= mo.ZQ @ mo.ZQ.T
-        coef = solve(A, mo.Zy)
+            ZQ += Zb.T @ Q[sl]
+            Zy += Zb.T @ mo.y_abs[sl]
+        A -= ZQ @ ZQ.T
+        coef = solve(A, Zy)
         return None if coef is None else CGResult(coef, 0, True, 0.0, exact=True)
-    if gram is None:
-        return None
+    if mo.m >= 2 * mo.n and gram is None:
+        return None  # no float64 copy of a wide Z: CG
+    if mo.m < 2 * mo.n:
+        # SNPs at most twice the rows: the float32 Gram matrix's rounding dominated its
+        # smallest directions (300 x 310: 1.9e-4 of the SD against CG's 4e-6; a reviewer),
+        # so Z Z' in float64 from one float64 copy of Z (n <= 3,000, m < 6,000: <= 144 MB)
+        Z = _block(X, slice(0, mo.n), np.float64, "X") - mo.mean
+        gram = Z @ Z.T
+        del Z
     KQ = gram @ Q
     KS = gram - Q @ KQ.T - KQ @ Q.T + Q @ (Q.T @ KQ) @ Q.T
     a = solve(KS, mo.y_abs)
@@ -385,7 +400,7 @@ def solver_note(fit: LargeFit, n: int, what: str) -> str:
         else f"on a random subsample of {len(fit.rows)} of {n} training rows"
     )
     if fit.cg.exact:
-        return f"large-n solver: {what} {where}; marker effects solved exactly (float64)"
+        return f"large-n solver: {what} {where}; marker effects solved directly (no CG)"
     return (
         f"large-n solver: {what} {where}; marker effects by preconditioned conjugate "
         f"gradient ({fit.cg.n_iter} "

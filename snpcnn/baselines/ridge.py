@@ -183,8 +183,8 @@ class RidgeRegression(Baseline):
         X, y, fe, F, mo = large_n.prepare(X, y, C, "ridge")
         rows = large_n.subsample_rows(mo.n, int(self.subsample))
         K = large_n.subsample_gram(X, rows, mo.mean)
-        # a small system is solved directly; with more SNPs than rows from this Gram matrix
-        gram = K.copy() if large_n.exact_size(mo.n, mo.m, rows) and mo.m > mo.n else None
+        # a small system is solved directly; with twice the rows in SNPs, from this Gram matrix
+        gram = K.copy() if large_n.exact_size(mo.n, mo.m, rows) and mo.m >= 2 * mo.n else None
         # fixed effects of the subsample (columns collinear there dropped), projected out
         cov = F[rows, 1:] if F.shape[1] > 1 else None
         F_s = _FixedEffects().fit(cov, len(rows)).design(cov, len(rows))

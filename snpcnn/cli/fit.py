@@ -593,7 +593,7 @@ RESULT_FILES = frozenset(
     {
         "predictions.csv", "metrics.csv", "summary.md", "run.json", "model.keras",
         "results.csv", "results.md", "trials.csv", "chosen.csv", "chosen.json", "folds.csv",
-        "importance.csv", "explain.json",
+        "importance.csv", "explain.json", "simulation.json", "causal.csv", "phenotypes.csv",
     }
 )  # fmt: skip
 

@@ -136,6 +136,7 @@ def simulate(
     from snpcnn.io.output import write_errors
     from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir
     from snpcnn.simulate import (
+        POS_LIMIT,
         check_genotype_arguments,
         check_trait_arguments,
         simulate_genotypes,
@@ -155,6 +156,19 @@ def simulate(
     # every check before any drawing or writing: a bad value leaves nothing behind
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
+    per_chrom = -(-snps // chromosomes)
+    if 10_000.0 * (per_chrom + 6.0 * per_chrom**0.5) >= POS_LIMIT:
+        # positions 10 kb apart must stay below VCF's and PLINK's 2^31 - 1
+        least = next(
+            c
+            for c in range(chromosomes, snps + 1)
+            if 10_000.0 * (-(-snps // c) + 6.0 * (-(-snps // c)) ** 0.5) < POS_LIMIT
+        )
+        raise InputError(
+            f"--snps {snps} on --chromosomes {chromosomes}: {per_chrom:,} SNPs 10 kb apart on "
+            f"one chromosome pass VCF's and PLINK's largest position; give --chromosomes "
+            f"{least} or more"
+        )
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
     check_output_dir(out, force, marker=SIMULATE_MARKER)
