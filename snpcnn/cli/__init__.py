@@ -104,7 +104,11 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, PermissionError):
         return f"{exc.filename}: permission denied; check the file's permissions or choose another path"
     if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller --batch-size or convert the genotypes to a cache first"
+        # (not every command trains: simulate has no --batch-size; a reviewer, session 44)
+        return (
+            "out of memory; use less: a smaller --batch-size where the command trains, a "
+            "genotype cache (`snpcnn convert`) for a large file, or smaller data"
+        )
     from snpcnn._signals import Terminated
 
     if isinstance(exc, Terminated):
