@@ -106,6 +106,17 @@ def _one_blas_thread(fn):
     return wrapper
 
 
+#: mean gap between adjacent simulated SNPs (bp), simulate_genotypes' default
+SPACING = 10_000.0
+
+
+def chromosome_reach(n_snps: int, n_chrom: int) -> float:
+    """The last position of a chromosome in mean gaps: its SNPs' gaps have mean and sd about
+    the spacing, so their number plus 6 sd."""
+    per_chrom = -(-int(n_snps) // int(n_chrom))
+    return per_chrom + 6.0 * float(np.sqrt(per_chrom))
+
+
 def check_genotype_arguments(
     n_samples: int,
     n_snps: int,
@@ -113,7 +124,7 @@ def check_genotype_arguments(
     maf_range: tuple[float, float] = (0.05, 0.5),
     ld: float = 0.9,
     block_length: float = 50.0,
-    spacing: float = 10_000.0,
+    spacing: float = SPACING,
     missing_rate: float = 0.0,
     seed: int | None = 0,
 ) -> tuple[float, float]:
@@ -157,7 +168,7 @@ def check_genotype_arguments(
     # plus 6 sd; a 0.9 margin refused 1,000,000 SNPs on 5 chromosomes at the default
     # spacing, which fit: a reviewer, session 41)
     per_chrom = -(-n_snps // n_chrom)
-    reach = per_chrom + 6.0 * np.sqrt(per_chrom)
+    reach = chromosome_reach(n_snps, n_chrom)
     if not (0 < spacing < np.inf) or spacing * reach >= POS_LIMIT:
         raise InputError(
             f"spacing must be > 0 bp and small enough that {per_chrom:,} SNPs per chromosome "
@@ -174,7 +185,7 @@ def simulate_genotypes(
     maf_range: tuple[float, float] = (0.05, 0.5),
     ld: float = 0.9,
     block_length: float = 50.0,
-    spacing: float = 10_000.0,
+    spacing: float = SPACING,
     missing_rate: float = 0.0,
     seed: int | None = 0,
 ) -> Genotypes:

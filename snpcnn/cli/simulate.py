@@ -137,8 +137,10 @@ def simulate(
     from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir
     from snpcnn.simulate import (
         POS_LIMIT,
+        SPACING,
         check_genotype_arguments,
         check_trait_arguments,
+        chromosome_reach,
         simulate_genotypes,
         simulate_trait,
         write_genotypes,
@@ -156,16 +158,17 @@ def simulate(
     # every check before any drawing or writing: a bad value leaves nothing behind
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
-    per_chrom = -(-snps // chromosomes)
-    if 10_000.0 * (per_chrom + 6.0 * per_chrom**0.5) >= POS_LIMIT:
-        # positions 10 kb apart must stay below VCF's and PLINK's 2^31 - 1
+    if SPACING * chromosome_reach(snps, chromosomes) >= POS_LIMIT:
+        # positions 10 kb apart must stay below VCF's and PLINK's 2^31 - 1 (the library's
+        # message names its spacing argument, which this command does not offer)
         least = next(
             c
             for c in range(chromosomes, snps + 1)
-            if 10_000.0 * (-(-snps // c) + 6.0 * (-(-snps // c)) ** 0.5) < POS_LIMIT
+            if SPACING * chromosome_reach(snps, c) < POS_LIMIT
         )
         raise InputError(
-            f"--snps {snps} on --chromosomes {chromosomes}: {per_chrom:,} SNPs 10 kb apart on "
+            f"--snps {snps} on --chromosomes {chromosomes}: {-(-snps // chromosomes):,} SNPs "
+            f"{SPACING / 1000:g} kb apart on "
             f"one chromosome pass VCF's and PLINK's largest position; give --chromosomes "
             f"{least} or more"
         )

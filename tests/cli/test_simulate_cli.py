@@ -77,6 +77,11 @@ def test_refusals_leave_nothing_and_force_replaces_only_its_own_folder(tmp_path)
     assert not out.exists()
     r = _run("--out", out, "--snps", 100, "--samples", 50, "--chromosomes", 101)
     assert "--chromosomes 101: at most --snps (100)" in r.output and not out.exists()
+    r = _run("--out", out, "--snps", 300_000, "--samples", 20, "--chromosomes", 1)
+    assert "one chromosome pass VCF's and PLINK's largest position; give --chromosomes 2" in (
+        r.output
+    )
+    assert r.exit_code == 1 and not out.exists()
     assert _run("--out", out, "--snps", 100, "--samples", 50).exit_code == 0
     again = _run("--out", out, "--snps", 100, "--samples", 50)
     assert again.exit_code == 1 and "use --force" in again.output
