@@ -266,7 +266,12 @@ def simulate_genotypes(
         h = z < threshold[j]
         dosages[:, j] = h[:n_samples].astype(np.int8) + h[n_samples:]
     if missing_rate > 0:
-        dosages[rng.random(dosages.shape) < missing_rate] = -1
+        # in row blocks of about 64 MB of uniforms (the generator fills row-major, so these
+        # are the draws of one rng.random(dosages.shape), without its 8 bytes a call)
+        step = max(1, (1 << 23) // n_snps)
+        for r0 in range(0, n_samples, step):
+            block = dosages[r0 : r0 + step]
+            block[rng.random(block.shape) < missing_rate] = -1
 
     ref_idx = rng.integers(0, 4, n_snps)
     alt_idx = (ref_idx + rng.integers(1, 4, n_snps)) % 4

@@ -33,6 +33,7 @@ from snpcnn.errors import InputError, opt
 __all__ = [
     "THREAD_VARIABLES",
     "available_cores",
+    "available_memory",
     "resolve_threads",
     "apply_threads",
     "current_threads",
@@ -61,6 +62,29 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process could still take: the kernel's MemAvailable, or less
+    where a cgroup (a container, a batch job) caps memory lower; None where unknown."""
+    have: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    have = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        have = None
+    try:  # cgroup v2
+        cap = open("/sys/fs/cgroup/memory.max", encoding="ascii").read().strip()
+        used = open("/sys/fs/cgroup/memory.current", encoding="ascii").read().strip()
+        if cap != "max":
+            left = max(0, int(cap) - int(used))
+            have = left if have is None else min(have, left)
+    except (OSError, ValueError):
+        pass
+    return have
 
 
 #: the most threads a process may ask for, or its cores where it has more: 10^9

@@ -79,6 +79,29 @@ CAUSAL = "causal.csv"
     help="Latent correlation of adjacent SNPs inside haplotype blocks (0: no LD).",
 )
 @click.option(
+    "--maf-range",
+    type=(float, float),
+    default=(0.05, 0.5),
+    show_default=True,
+    metavar="LOW HIGH",
+    help="Minor-allele frequencies are drawn uniformly between LOW and HIGH (0 < LOW <= HIGH "
+    "<= 0.5).",
+)
+@click.option(
+    "--block-length",
+    type=click.FloatRange(1.0),
+    default=50.0,
+    show_default=True,
+    help="Mean length of a haplotype block in SNPs (LD does not cross block ends).",
+)
+@click.option(
+    "--spacing",
+    type=click.FloatRange(1.0),
+    default=10_000.0,  # snpcnn.simulate.SPACING (a test checks)
+    show_default=True,
+    help="Mean distance between adjacent SNPs in bp (LD decays with distance).",
+)
+@click.option(
     "--missing-rate",
     type=click.FloatRange(0.0, 0.99),
     default=0.0,
@@ -113,6 +136,9 @@ def simulate(
     order,
     pair_ld,
     ld,
+    maf_range,
+    block_length,
+    spacing,
     missing_rate,
     fmt,
     seed,
@@ -137,7 +163,6 @@ def simulate(
     from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir
     from snpcnn.simulate import (
         POS_LIMIT,
-        SPACING,
         check_genotype_arguments,
         check_trait_arguments,
         chromosome_reach,
@@ -146,7 +171,15 @@ def simulate(
         write_genotypes,
     )
 
-    genotype_args = dict(n_chrom=chromosomes, ld=ld, missing_rate=missing_rate, seed=seed)
+    genotype_args = dict(
+        n_chrom=chromosomes,
+        maf_range=tuple(maf_range),
+        ld=ld,
+        block_length=block_length,
+        spacing=spacing,
+        missing_rate=missing_rate,
+        seed=seed,
+    )
     trait_args = dict(
         architecture=architecture,
         h2=h2,
@@ -158,20 +191,34 @@ def simulate(
     # every check before any drawing or writing: a bad value leaves nothing behind
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
-    if SPACING * chromosome_reach(snps, chromosomes) >= POS_LIMIT:
-        # positions 10 kb apart must stay below VCF's and PLINK's 2^31 - 1 (the library's
-        # message names its spacing argument, which this command does not offer)
-        least = next(
-            c
-            for c in range(chromosomes, snps + 1)
-            if SPACING * chromosome_reach(snps, c) < POS_LIMIT
+    low, high = maf_range
+    if not (0.0 < low <= high <= 0.5):
+        raise InputError(f"--maf-range {low:g} {high:g}: give 0 < LOW <= HIGH <= 0.5")
+    if spacing * chromosome_reach(snps, chromosomes) >= POS_LIMIT:
+        # positions must stay below VCF's and PLINK's 2^31 - 1 (the library's message names
+        # its spacing argument, and more chromosomes is the fix at a given spacing)
+        # the fewest chromosomes that fit (the reach shrinks as chromosomes grow)
+        least = None
+        lo_c, hi_c = chromosomes, min(snps, 1000)  # --chromosomes allows 1000
+        if spacing * chromosome_reach(snps, hi_c) < POS_LIMIT:
+            while lo_c < hi_c:
+                mid = (lo_c + hi_c) // 2
+                if spacing * chromosome_reach(snps, mid) < POS_LIMIT:
+                    hi_c = mid
+                else:
+                    lo_c = mid + 1
+            least = lo_c
+        fix = (
+            f"give --chromosomes {least} or more, or a smaller --spacing"
+            if least is not None
+            else "give a smaller --spacing"
         )
         raise InputError(
             f"--snps {snps} on --chromosomes {chromosomes}: {-(-snps // chromosomes):,} SNPs "
-            f"{SPACING / 1000:g} kb apart on "
-            f"one chromosome pass VCF's and PLINK's largest position; give --chromosomes "
-            f"{least} or more"
+            f"{spacing / 1000:g} kb apart on one chromosome pass VCF's and PLINK's largest "
+            f"position; {fix}"
         )
+    _check_memory(samples, snps, fmt)
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
     check_output_dir(out, force, marker=SIMULATE_MARKER)
@@ -210,6 +257,24 @@ def simulate(
         f"{attrs.get('ceiling', float('nan')):.3f}: no model's Pearson r can exceed it"
     )
     click.echo(f"next: snpcnn fit {out}/{geno_path.name} {out}/{PHENOTYPES} --out {out}_results")
+
+
+def _check_memory(samples: int, snps: int, fmt: str) -> None:
+    """Refuse, before drawing, a data set whose int8 matrix (plus the PLINK writer's copy and
+    a working margin) would not fit in the memory available now: 100,000 x 100,000 ran out
+    of memory after minutes (session 44)."""
+    from snpcnn.errors import InputError
+    from snpcnn.threads import available_memory
+
+    cells = samples * snps
+    need = cells * (2 if fmt == "plink" else 1) + 2**28
+    have = available_memory()
+    if have is not None and need > 0.9 * have:
+        raise InputError(
+            f"--samples {samples:,} x --snps {snps:,} needs about {need / 2**30:.1f} GiB of "
+            f"memory to draw and write, and {have / 2**30:.1f} GiB is available; give fewer "
+            "--samples or --snps"
+        )
 
 
 def _plain(o):
