@@ -1163,6 +1163,17 @@ def _fit_preprocessor(genotypes, pre_settings, rows, y, c) -> GenotypePreprocess
     return pre.fit(genotypes, rows[ok], y=y[ok, 0], covariates=None if c is None else c[ok])
 
 
+def named_twice_note(traits) -> str:
+    """The run note for traits named more than once (each is fitted once); the CLI adds it
+    to its results, as it dedupes the names before cross_validate sees them."""
+    traits = list(traits)
+    twice = sorted({t for t in traits if traits.count(t) > 1})
+    return (
+        f"{opt('traits')} {', '.join(map(repr, twice))} named more than once; each trait "
+        "is fitted once"
+    )
+
+
 def _input_notes(
     genotypes, targets, fold_table, data, pre_cfg, cnn, baselines, train_head=None, call_rate=None
 ) -> list[str]:
@@ -1176,11 +1187,7 @@ def _input_notes(
         targets.report.get("copied_traits"),
     ]
     if data.traits and len(set(data.traits)) < len(data.traits):
-        twice = sorted({t for t in data.traits if list(data.traits).count(t) > 1})
-        notes.append(
-            f"{opt('traits')} named {', '.join(map(repr, twice))} more than once; each trait "
-            "is fitted once"
-        )
+        notes.append(named_twice_note(data.traits))
     sizes = fold_table.groupby(["repeat", "fold"]).size()
     if len(sizes) and sizes.max() > 3 * sizes.min():
         notes.append(

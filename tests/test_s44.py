@@ -205,7 +205,7 @@ def test_traits_that_are_copies_or_named_twice_are_noted(tmp_path, example_data)
         )
     text = " ".join(res.notes)
     assert "'GY_E2' and 'COPY' are the same values up to scale" in text
-    assert "traits named 'GY_E2' more than once; each trait is fitted once" in text
+    assert "traits 'GY_E2' named more than once; each trait is fitted once" in text
 
 
 def test_an_address_from_ray_address_is_named_as_such(monkeypatch):

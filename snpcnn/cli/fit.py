@@ -294,7 +294,7 @@ def fit(
         PreprocessConfig,
         TrainingConfig,
     )
-    from snpcnn.cv import cross_validate
+    from snpcnn.cv import cross_validate, named_twice_note
     from snpcnn.io.output import check_writable, write_errors
     from snpcnn.io.phenotypes import align, read_phenotypes
     from snpcnn.report import check_output_dir, console_report, input_checksums, save_results
@@ -399,12 +399,9 @@ def fit(
     early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"), n_units)
     if early is not None:
         click.get_current_context().call_on_close(early.close)
-    twice = sorted({t for t in traits if traits.count(t) > 1})
-    if twice:  # fitted once, as cross_validate notes (a checking helper, session 44)
-        click.echo(
-            f"Note: --trait {', '.join(twice)} given more than once; each trait is fitted once",
-            err=True,
-        )
+    twice_note = named_twice_note(traits) if len(set(traits)) < len(traits) else None
+    if twice_note:  # fitted once, as cross_validate notes (a checking helper, session 44)
+        click.echo(f"Note: {twice_note}", err=True)
     traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once
     # first: a trait or covariate the file lacks is one line before the genotypes are read
     pheno = read_phenotypes(
@@ -471,6 +468,8 @@ def fit(
     finally:
         progress.close()
     results.timings["total_seconds"] = time.perf_counter() - t0
+    if twice_note and twice_note not in results.notes:  # summary.md and run.json record it
+        results.notes.insert(0, twice_note)
     with write_errors(out):
         save_results(
             results,

@@ -396,6 +396,10 @@ def test_groups_column_of_text_or_numbers_and_a_trait_named_twice(small_files, t
     r = _fit(d, d / "pheno.csv", tmp_path / "d", "--trait", "GY_E1", "--trait", "GY_E1")
     assert r.exit_code == 0, r.output
     assert pd.read_csv(tmp_path / "d" / "metrics.csv")["trait"].unique().tolist() == ["GY_E1"]
+    # the note reaches the files too, not only the console (session 45)
+    note = "--trait 'GY_E1' named more than once; each trait is fitted once"
+    assert note in r.output and note in (tmp_path / "d" / "summary.md").read_text()
+    assert note in json.loads((tmp_path / "d" / "run.json").read_text())["notes"]
 
 
 def test_typos_and_scales_that_cannot_be_analysed_are_one_clear_line(small_files, tmp_path):
