@@ -437,8 +437,9 @@ def _check_speaks_ray(address: str, target: str) -> None:
     """A one-line InputError where something listens at ``target`` but it is not a Ray
     head's GCS (e.g. another server's port).  ``ray.init`` then retried for ever, printing
     Ray's gcs_client lines every 30 s (a checking helper, session 34).  One RPC of the GCS
-    with a 5 s deadline: a Ray GCS answers it, or refuses it for a missing auth token (still
-    Ray: ``ray.init`` then handles the token).  Skipped where Ray uses TLS, or where Ray's
+    with a 5 s deadline: a Ray GCS answers it, or refuses it for a missing or wrong auth
+    token (Ray's token authentication: then a line that says so, where ray.init retried for
+    20 s and said only "Failed to connect").  Skipped where Ray uses TLS, or where Ray's
     generated gRPC stubs cannot be imported (a Ray version without them)."""
     if os.environ.get("RAY_USE_TLS", "").strip().lower() in ("1", "true", "yes"):
         return
@@ -448,6 +449,17 @@ def _check_speaks_ray(address: str, target: str) -> None:
     except Exception:  # noqa: BLE001 - only an early check; ray.init still runs
         return
     channel = grpc.insecure_channel(target)
+    with_token = False
+    if _sends_token():  # the token as ray.init sends it (Ray's own interceptor, where found)
+        try:
+            from ray._private.authentication.grpc_authentication_client_interceptor import (
+                SyncAuthenticationMetadataClientInterceptor,
+            )
+
+            channel = grpc.intercept_channel(channel, SyncAuthenticationMetadataClientInterceptor())
+            with_token = True
+        except Exception:  # noqa: BLE001 - another Ray version: the check goes without it
+            pass
     try:
         stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
         stub.CheckAlive(gcs_service_pb2.CheckAliveRequest(), timeout=CONNECT_TIMEOUT)
@@ -458,6 +470,22 @@ def _check_speaks_ray(address: str, target: str) -> None:
             grpc.StatusCode.DEADLINE_EXCEEDED,
             grpc.StatusCode.UNIMPLEMENTED,
         )
+        if code == grpc.StatusCode.UNAUTHENTICATED and with_token:
+            raise InputError(
+                f"the Ray cluster at {_address_words(address)} refused this process's auth "
+                "token: give it the head's token (RAY_AUTH_TOKEN, or the file "
+                "~/.ray/auth_token that `ray start --head` wrote on the head node)"
+            ) from None
+        if code == grpc.StatusCode.UNAUTHENTICATED and not _sends_token():
+            # Ray's token authentication (on by default for `ray start` since Ray 2.5x):
+            # without a token ray.init retried for 20 s, printing Ray's gcs_client lines
+            # every second, then said only "Failed to connect" (session 45)
+            raise InputError(
+                f"the Ray cluster at {_address_words(address)} asks for an auth token (Ray's "
+                "token authentication) and this process sends none: set RAY_AUTH_MODE=token "
+                "here (Ray then reads ~/.ray/auth_token or RAY_AUTH_TOKEN), or start the "
+                "cluster with RAY_AUTH_MODE=disabled (snpcnn docs cluster)"
+            ) from None
         if code in not_ray:
             raise InputError(
                 f"{_address_words(address)}: something listens there, but it is not the head "
@@ -466,6 +494,11 @@ def _check_speaks_ray(address: str, target: str) -> None:
             ) from None
     finally:
         channel.close()
+
+
+def _sends_token() -> bool:
+    """Whether ray.init in this process sends Ray's auth token (``RAY_AUTH_MODE=token``)."""
+    return os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "token"
 
 
 def _import_ray():
@@ -703,7 +736,7 @@ class Executor:
             if self.address is not None:
                 raise InputError(
                     f"cannot connect to the Ray cluster at {self.address} ({why}); check "
-                    "--ray-address / RAY_ADDRESS (and RAY_AUTH_MODE, docs/cluster.md)"
+                    "--ray-address / RAY_ADDRESS (and RAY_AUTH_MODE, snpcnn docs cluster)"
                 ) from None
             raise InputError(
                 f"could not start a local Ray for --workers ({why}); run without --workers, "

@@ -380,3 +380,42 @@ def test_simulate_writes_the_same_bytes_and_guards_its_truth(tmp_path, monkeypat
     from snpcnn.report import results_folder_owner
 
     assert results_folder_owner(out) == "snpcnn simulate"
+
+
+def test_a_head_that_asks_for_an_auth_token_is_one_line_at_once(monkeypatch):
+    """Ray's token authentication (on for `ray start` by default since Ray 2.5x): without a
+    token ray.init retried for 20 s, printing Ray's gcs_client lines, then said only "Failed
+    to connect"; with a wrong token the same (session 45)."""
+    import socket
+
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("ray.core.generated.gcs_service_pb2_grpc")
+    from ray.core.generated import gcs_service_pb2_grpc
+
+    from snpcnn.errors import InputError
+    from snpcnn.executor import _check_reachable
+
+    class Unauthenticated(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.UNAUTHENTICATED
+
+    class Stub:
+        def __init__(self, channel):
+            pass
+
+        def CheckAlive(self, *a, **k):
+            raise Unauthenticated()
+
+    monkeypatch.setattr(gcs_service_pb2_grpc, "NodeInfoGcsServiceStub", Stub)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    with socket.create_server(("127.0.0.1", 0)) as srv:  # something listens: reachable
+        address = f"127.0.0.1:{srv.getsockname()[1]}"
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+        with pytest.raises(InputError, match="asks for an auth token .* set RAY_AUTH_MODE=token"):
+            _check_reachable(address)
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+        with pytest.raises(InputError, match="asks for an auth token"):
+            _check_reachable(address)
+        monkeypatch.setenv("RAY_AUTH_MODE", "token")
+        with pytest.raises(InputError, match="refused this process's auth token"):
+            _check_reachable(address)
