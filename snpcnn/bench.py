@@ -1064,6 +1064,9 @@ def _simulate_dataset(spec: DatasetSpec):
     shuffle = sim.pop("shuffle_snps", None)
     if "maf_range" in sim:
         sim["maf_range"] = tuple(sim["maf_range"])
+    # missing calls after the traits are drawn (as `snpcnn simulate`, seed + 2): drawn on
+    # masked calls, the true genetic values were those of the mean-imputed data (session 45)
+    missing_rate = sim.pop("missing_rate", 0.0)
     g = simulate_genotypes(**sim)
     where = np.arange(g.n_snps)  # column of each simulated SNP in the data the models see
     if shuffle is not None:
@@ -1086,6 +1089,11 @@ def _simulate_dataset(spec: DatasetSpec):
             "h2_realised": y.attrs["h2_realised"],
             "causal_snps": where[causal["index"].astype(int)].tolist(),
         }
+    if missing_rate:
+        from snpcnn.simulate import mask_calls
+
+        seed = sim.get("seed", 0)  # checked when the config was read
+        mask_calls(g, missing_rate, seed=None if seed is None else int(seed) + 2)
     folder = Path(tempfile.mkdtemp(prefix="snpcnn-sim-"))
     csv = folder / "phenotypes.csv"
     pd.DataFrame(cols).to_csv(csv, index_label="sample_id")

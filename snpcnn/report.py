@@ -151,6 +151,16 @@ def check_output_dir(
                 f"{opt('force', True)}; move {sub} out of {out} (or delete it yourself), or "
                 f"choose {_another_out()}"
             )
+        later = _later_files(out, marker)
+        if later:
+            raise InputError(
+                f"{out} holds {_shown(later)}, written there after "
+                f"{f'snpcnn {command}' if command else _MARKER_COMMANDS[marker]} "
+                f"wrote the folder, which replacing {out} would delete, even with "
+                f"{opt('force', True)}; move {'it' if len(later) == 1 else 'them'} out of "
+                f"{out} (or delete {'it' if len(later) == 1 else 'them'} yourself), or choose "
+                f"{_another_out()}"
+            )
     return out
 
 
@@ -270,11 +280,44 @@ def atomic_directory(
     tmp = temp_sibling(out)
     try:
         yield tmp
+        _record_folder_files(tmp / marker)
         usual_mode(tmp)
         replace_folder(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: key of a results folder's marker (run.json, explain.json, simulation.json) that lists the
+#: other files and folders the command wrote there (since session 45)
+FOLDER_FILES = "folder_files"
+
+
+def _record_folder_files(marker: Path) -> None:
+    """Add to the marker JSON the names of everything else its command wrote beside it, so
+    that ``--force`` can tell a file written there later (a ``predict --out`` into a
+    simulate folder was deleted without a word: a checking helper, session 45)."""
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict):
+        return
+    record[FOLDER_FILES] = sorted(p.name for p in marker.parent.iterdir() if p != marker)
+    marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _later_files(out: Path, marker: str) -> list[str]:
+    """The names in results folder ``out`` that its command did not write (not in its
+    marker's :data:`FOLDER_FILES`; none where the marker predates that key)."""
+    try:
+        record = json.loads((out / marker).read_text(encoding="utf-8"))
+        own = record.get(FOLDER_FILES) if isinstance(record, dict) else None
+        if not isinstance(own, list):
+            return []
+        return sorted(p.name for p in out.iterdir() if p.name != marker and p.name not in own)
+    except (OSError, ValueError):
+        return []
 
 
 def resolve_link(out: str | Path) -> Path:

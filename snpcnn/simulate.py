@@ -52,6 +52,7 @@ __all__ = [
     "simulate_genotypes",
     "simulate_phenotype",
     "simulate_trait",
+    "mask_calls",
     "unmap",
     "write_example",
     "EFFECT_DISTS",
@@ -266,12 +267,7 @@ def simulate_genotypes(
         h = z < threshold[j]
         dosages[:, j] = h[:n_samples].astype(np.int8) + h[n_samples:]
     if missing_rate > 0:
-        # in row blocks of about 64 MB of uniforms (the generator fills row-major, so these
-        # are the draws of one rng.random(dosages.shape), without its 8 bytes a call)
-        step = max(1, (1 << 23) // n_snps)
-        for r0 in range(0, n_samples, step):
-            block = dosages[r0 : r0 + step]
-            block[rng.random(block.shape) < missing_rate] = -1
+        _mask(dosages, missing_rate, rng)
 
     ref_idx = rng.integers(0, 4, n_snps)
     alt_idx = (ref_idx + rng.integers(1, 4, n_snps)) % 4
@@ -305,6 +301,45 @@ def simulate_genotypes(
         source=f"simulate_genotypes(seed={seed})",
         report={"simulation": params},
     )
+
+
+def _mask(dosages: np.ndarray, missing_rate: float, rng: np.random.Generator) -> None:
+    """Set each call of ``dosages`` missing (-1) with probability ``missing_rate``, in place,
+    in row blocks of about 64 MB of uniforms (the generator fills row-major, so these are
+    the draws of one ``rng.random(dosages.shape)``, without its 8 bytes a call)."""
+    n, p = dosages.shape
+    step = max(1, (1 << 23) // max(p, 1))
+    for r0 in range(0, n, step):
+        block = dosages[r0 : r0 + step]
+        block[rng.random(block.shape) < missing_rate] = -1
+
+
+def mask_calls(genotypes: Genotypes, missing_rate: float, seed: int | None = 0) -> Genotypes:
+    """Set calls of simulated ``genotypes`` missing at random, *in place* (returns them).
+
+    Draw the trait first and mask afterwards: :func:`simulate_trait` on genotypes that
+    already have missing calls takes each as the SNP's mean, so its true genetic values
+    would be those of the imputed data and missing calls would cost a model nothing.
+    ``snpcnn simulate --missing-rate`` does it in this order (since session 45).
+
+    >>> g = simulate_genotypes(200, 50, seed=1)
+    >>> y, causal = simulate_trait(g, "sparse_additive", n_loci=5, seed=2)
+    >>> g = mask_calls(g, 0.1, seed=3)
+    >>> 0.05 < float((g.dosages < 0).mean()) < 0.15
+    True
+    """
+    _check_range("missing_rate", missing_rate, 0.0, 0.999)
+    _check_seed(seed, allow_none=True)
+    dosages = np.asarray(genotypes.dosages)
+    if not dosages.flags.writeable:
+        raise InputError("mask_calls needs writable genotypes (simulated, not a cache)")
+    if missing_rate > 0:
+        _mask(dosages, float(missing_rate), np.random.default_rng(seed))
+    sim = genotypes.report.setdefault("simulation", {})
+    sim["missing_rate"] = float(missing_rate)
+    sim["missing_seed"] = seed
+    sim["missing_after_trait"] = True
+    return genotypes
 
 
 def unmap(genotypes: Genotypes, seed: int = 0) -> tuple[Genotypes, np.ndarray]:
@@ -801,7 +836,9 @@ def simulate_trait(
     Parameters
     ----------
     genotypes : Genotypes
-        Missing dosages count as the SNP's mean.
+        Missing dosages count as the SNP's mean, so the true genetic values are those of
+        the imputed data; to study missing calls, draw the trait on complete genotypes and
+        then :func:`mask_calls`.
     architecture : str
         One of :data:`ARCHITECTURES`.
     h2 : float in [0, 1]
@@ -850,9 +887,22 @@ def simulate_trait(
             f"no SNP is polymorphic in these {n} samples (every SNP has one genotype, or only "
             "missing calls): simulate more samples, or fewer missing calls"
         )
-    if n_loci < 1 or n_loci > len(poly):
+    # SNPs a locus takes: one, a group of ``order`` (local epistasis), or both (mixed)
+    per_locus = {"local_epistasis": order, "mixed": order + 1}.get(architecture, 1)
+    most = len(poly) // per_locus
+    if most < 1:
         raise InputError(
-            f"{opt('n_loci', n_loci)}: give 1 to {len(poly)} (the number of polymorphic SNPs)"
+            f"{architecture} needs at least {per_locus} polymorphic SNPs; these genotypes have "
+            f"{len(poly)}: simulate more SNPs or samples"
+        )
+    if n_loci < 1 or n_loci > most:
+        what = (
+            f"groups of {order} SNPs" if architecture == "local_epistasis" else
+            f"additive SNPs and as many groups of {order}" if architecture == "mixed" else
+            "SNPs"
+        )  # fmt: skip
+        raise InputError(
+            f"{opt('n_loci', n_loci)}: give 1 to {most} ({what} among {len(poly)} polymorphic SNPs)"
         )
     rows: list[dict] = []
     parts: list[np.ndarray] = []

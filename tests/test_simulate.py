@@ -257,6 +257,9 @@ def test_simulate_trait_rejects_bad_arguments(ld_geno):
     with pytest.raises(InputError, match="pair_ld"):
         simulate_trait(ld_geno, pair_ld="medium")
     with pytest.raises(InputError, match="could not place"):
+        simulate_trait(ld_geno, n_loci=190, max_gap=1)
+    # more groups than the polymorphic SNPs can make (pairs: half of them) is refused at once
+    with pytest.raises(InputError, match=r"give 1 to 200 \(groups of 2 SNPs among 400"):
         simulate_trait(ld_geno, n_loci=300, max_gap=1)
 
 

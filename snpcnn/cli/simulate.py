@@ -46,15 +46,17 @@ CAUSAL = "causal.csv"
     type=click.IntRange(1),
     default=None,
     help="Causal SNPs (additive, dominance) or interacting groups (local epistasis); "
-    "default: 10, 1000 for polygenic; mixed: this many of each.",
+    "default: 10, for polygenic 1000 or half the polymorphic SNPs where fewer; mixed: this "
+    "many of each.",
 )
 @click.option(
     "--h2",
     type=click.FloatRange(0.0, 1.0),
     default=0.6,
     show_default=True,
-    help="Share of the trait's variance that is genetic (its genetic values are scaled to "
-    "it exactly).",
+    help="Heritability: the genetic values are scaled to variance h2 exactly and the noise "
+    "drawn with variance 1 - h2 (the realised share, in simulation.json, varies with the "
+    "sample).",
 )
 @click.option(
     "--order",
@@ -106,7 +108,8 @@ CAUSAL = "causal.csv"
     type=click.FloatRange(0.0, 0.99),
     default=0.0,
     show_default=True,
-    help="Share of genotype calls set missing at random.",
+    help="Share of genotype calls set missing at random, after the trait is drawn on the "
+    "complete genotypes (seed + 2).",
 )
 @click.option(
     "--format",
@@ -154,7 +157,8 @@ def simulate(
 
     \b
     snpcnn simulate --architecture local_epistasis --out sim
-    snpcnn fit sim/sim.vcf.gz sim/phenotypes.csv --baselines gblup,rkhs,gblup_ad,egblup
+    snpcnn fit sim/sim.vcf.gz sim/phenotypes.csv --baselines gblup,rkhs,gblup_ad,egblup \\
+        --out sim_results
     snpcnn explain sim_results/model.keras sim/sim.vcf.gz   # compare with sim/causal.csv
     """
     from snpcnn import __version__
@@ -166,6 +170,7 @@ def simulate(
         check_genotype_arguments,
         check_trait_arguments,
         chromosome_reach,
+        mask_calls,
         simulate_genotypes,
         simulate_trait,
         write_genotypes,
@@ -189,6 +194,19 @@ def simulate(
         seed=seed + 1,
     )
     # every check before any drawing or writing: a bad value leaves nothing behind
+    import math
+
+    for flag, value in (
+        ("--h2", h2),
+        ("--ld", ld),
+        ("--missing-rate", missing_rate),
+        ("--block-length", block_length),
+        ("--spacing", spacing),
+        ("--maf-range", maf_range[0]),
+        ("--maf-range", maf_range[1]),
+    ):
+        if math.isnan(value) or (flag != "--block-length" and math.isinf(value)):
+            raise InputError(f"{flag} {value}: give a number (see snpcnn simulate --help)")
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
     low, high = maf_range
@@ -223,14 +241,24 @@ def simulate(
     check_trait_arguments(**trait_args)
     check_output_dir(out, force, marker=SIMULATE_MARKER)
     t0 = time.perf_counter()
-    g = simulate_genotypes(samples, snps, **genotype_args)
+    # the trait on the complete genotypes, then the missing calls (seed + 2): drawn on masked
+    # calls, the true genetic values were those of the mean-imputed data, and missing calls
+    # cost a model nothing (a checking helper, session 45)
+    g = simulate_genotypes(samples, snps, **{**genotype_args, "missing_rate": 0.0})
     y, causal = simulate_trait(g, name=architecture, **trait_args)
+    mask_calls(g, missing_rate, seed=seed + 2)
     attrs = dict(y.attrs)
     record = {
         "snpcnn_version": __version__,
         "written_by": "snpcnn simulate",
         "command": ["snpcnn", *sys.argv[1:]],
-        "genotypes": {"n_samples": samples, "n_snps": snps, "format": fmt, **genotype_args},
+        "genotypes": {
+            "n_samples": samples,
+            "n_snps": snps,
+            "format": fmt,
+            **genotype_args,
+            "missing_seed": seed + 2,
+        },
         "trait": {"name": architecture, **trait_args, **attrs},
         "ceiling": attrs.get("ceiling"),
         "n_causal_snps": int(len(causal)),
@@ -250,13 +278,21 @@ def simulate(
         (tmp / SIMULATE_MARKER).write_text(
             json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
         )
+    import shlex
+    from pathlib import Path
+
+    shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
     click.echo(
-        f"wrote {out}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
+        f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
         f"SNPs ({geno_path.name}), trait '{architecture}' (h2 {h2:g}; {len(causal)} causal "
         f"SNPs in {CAUSAL}); its ceiling, corr(true genetic value, y), is "
         f"{attrs.get('ceiling', float('nan')):.3f}: no model's Pearson r can exceed it"
     )
-    click.echo(f"next: snpcnn fit {out}/{geno_path.name} {out}/{PHENOTYPES} --out {out}_results")
+    q = shlex.quote
+    click.echo(
+        f"next: snpcnn fit {q(f'{shown}/{geno_path.name}')} {q(f'{shown}/{PHENOTYPES}')} "
+        f"--out {q(f'{shown}_results')}"
+    )
 
 
 def _check_memory(samples: int, snps: int, fmt: str) -> None:
