@@ -462,7 +462,20 @@ def _check_speaks_ray(address: str, target: str) -> None:
             pass
     try:
         stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-        stub.CheckAlive(gcs_service_pb2.CheckAliveRequest(), timeout=CONNECT_TIMEOUT)
+        try:
+            stub.CheckAlive(gcs_service_pb2.CheckAliveRequest(), timeout=CONNECT_TIMEOUT)
+        except grpc.RpcError:
+            raise
+        except Exception:  # noqa: BLE001 - Ray's interceptor: no token to send
+            if not with_token:
+                raise
+            raise InputError(
+                f"RAY_AUTH_MODE=token is set, but Ray found no auth token to send to the Ray "
+                f"cluster at {_address_words(address)}: give the cluster's token in "
+                "RAY_AUTH_TOKEN or a token file (RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; `ray "
+                "get-auth-token` prints it on the head node), or start the cluster with "
+                "RAY_AUTH_MODE=disabled (snpcnn docs cluster)"
+            ) from None
     except grpc.RpcError as exc:
         code = exc.code()
         not_ray = (
@@ -473,17 +486,18 @@ def _check_speaks_ray(address: str, target: str) -> None:
         if code == grpc.StatusCode.UNAUTHENTICATED and with_token:
             raise InputError(
                 f"the Ray cluster at {_address_words(address)} refused this process's auth "
-                "token: give it the head's token (RAY_AUTH_TOKEN, or the file "
-                "~/.ray/auth_token that `ray start --head` wrote on the head node)"
+                "token: give it the cluster's token (RAY_AUTH_TOKEN, or a token file: "
+                "RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; `ray get-auth-token` prints it on the "
+                "head node)"
             ) from None
         if code == grpc.StatusCode.UNAUTHENTICATED and not _sends_token():
-            # Ray's token authentication (on by default for `ray start` since Ray 2.5x):
-            # without a token ray.init retried for 20 s, printing Ray's gcs_client lines
+            # Ray's token authentication (a head started with RAY_AUTH_MODE=token, or
+            # where a token file exists): without a token ray.init retried for 20 s, printing Ray's gcs_client lines
             # every second, then said only "Failed to connect" (session 45)
             raise InputError(
                 f"the Ray cluster at {_address_words(address)} asks for an auth token (Ray's "
                 "token authentication) and this process sends none: set RAY_AUTH_MODE=token "
-                "here (Ray then reads ~/.ray/auth_token or RAY_AUTH_TOKEN), or start the "
+                "here (Ray then reads RAY_AUTH_TOKEN or ~/.ray/auth_token), or start the "
                 "cluster with RAY_AUTH_MODE=disabled (snpcnn docs cluster)"
             ) from None
         if code in not_ray:

@@ -151,16 +151,7 @@ def check_output_dir(
                 f"{opt('force', True)}; move {sub} out of {out} (or delete it yourself), or "
                 f"choose {_another_out()}"
             )
-        later = _later_files(out, marker)
-        if later:
-            raise InputError(
-                f"{out} holds {_shown(later)}, written there after "
-                f"{f'snpcnn {command}' if command else _MARKER_COMMANDS[marker]} "
-                f"wrote the folder, which replacing {out} would delete, even with "
-                f"{opt('force', True)}; move {'it' if len(later) == 1 else 'them'} out of "
-                f"{out} (or delete {'it' if len(later) == 1 else 'them'} yourself), or choose "
-                f"{_another_out()}"
-            )
+        _refuse_later_files(out, marker, command)
     return out
 
 
@@ -282,6 +273,8 @@ def atomic_directory(
         yield tmp
         _record_folder_files(tmp / marker)
         usual_mode(tmp)
+        if out.is_dir():  # a file written into it while this command ran: kept, not deleted
+            _refuse_later_files(out, marker, command)
         replace_folder(tmp, out)
     finally:
         if tmp.exists():
@@ -293,8 +286,27 @@ def atomic_directory(
 FOLDER_FILES = "folder_files"
 
 
+#: files an operating system or a notebook drops into any folder it shows; ``--force``
+#: deletes them with the folder
+_CLUTTER = (".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints")
+
+
+def _folder_files(folder: Path, marker: str) -> list[str]:
+    """Every file under ``folder`` (subfolders too) as a relative POSIX path, but the marker
+    and OS/notebook clutter (:data:`_CLUTTER`, macOS's ``._*`` files)."""
+    out = []
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if rel.as_posix() == marker or p.is_dir():
+            continue
+        if any(part in _CLUTTER or part.startswith("._") for part in rel.parts):
+            continue
+        out.append(rel.as_posix())
+    return sorted(out)
+
+
 def _record_folder_files(marker: Path) -> None:
-    """Add to the marker JSON the names of everything else its command wrote beside it, so
+    """Add to the marker JSON every file its command wrote beside it (subfolders too), so
     that ``--force`` can tell a file written there later (a ``predict --out`` into a
     simulate folder was deleted without a word: a checking helper, session 45)."""
     try:
@@ -303,21 +315,34 @@ def _record_folder_files(marker: Path) -> None:
         return
     if not isinstance(record, dict):
         return
-    record[FOLDER_FILES] = sorted(p.name for p in marker.parent.iterdir() if p != marker)
+    record[FOLDER_FILES] = _folder_files(marker.parent, marker.name)
     marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _later_files(out: Path, marker: str) -> list[str]:
-    """The names in results folder ``out`` that its command did not write (not in its
+    """The files in results folder ``out`` that its command did not write (not in its
     marker's :data:`FOLDER_FILES`; none where the marker predates that key)."""
     try:
         record = json.loads((out / marker).read_text(encoding="utf-8"))
         own = record.get(FOLDER_FILES) if isinstance(record, dict) else None
         if not isinstance(own, list):
             return []
-        return sorted(p.name for p in out.iterdir() if p.name != marker and p.name not in own)
+        own_set = set(own)
+        return [f for f in _folder_files(out, marker) if f not in own_set]
     except (OSError, ValueError):
         return []
+
+
+def _refuse_later_files(out: Path, marker: str, command: str | None) -> None:
+    later = _later_files(out, marker)
+    if later:
+        them = "it" if len(later) == 1 else "them"
+        raise InputError(
+            f"{out} holds {_shown(later)}, written there after "
+            f"{f'snpcnn {command}' if command else _MARKER_COMMANDS[marker]} wrote the "
+            f"folder, which replacing {out} would delete, even with {opt('force', True)}; "
+            f"move {them} out of {out} (or delete {them} yourself), or choose {_another_out()}"
+        )
 
 
 def resolve_link(out: str | Path) -> Path:

@@ -33,7 +33,6 @@ is exactly ``h2``, and ``e ~ N(0, 1 - h2)``; the expected phenotypic variance is
 from __future__ import annotations
 
 import functools
-import gzip
 import io
 import os
 import shutil
@@ -513,19 +512,74 @@ def simulate_phenotype(
     return y, causal_df
 
 
+#: uncompressed bytes in one BGZF block (htslib's choice: its deflate output stays below
+#: the format's 64 KiB block limit)
+_BGZF_INPUT = 0xFF00
+#: BGZF's end-of-file marker: an empty block
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _bgzf_block(data: bytes) -> bytes:
+    """One BGZF block (a gzip member with the BC extra field holding its size, mtime 0, so
+    the same data give the same bytes) of at most :data:`_BGZF_INPUT` bytes of ``data``."""
+    import struct
+    import zlib
+
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = comp.compress(data) + comp.flush()
+    size = 18 + len(body) + 8  # header with the extra field, deflate data, CRC32 + ISIZE
+    header = (
+        b"\x1f\x8b\x08\x04"
+        + b"\x00" * 4
+        + b"\x00\xff"
+        + struct.pack("<HBBHH", 6, 66, 67, 2, size - 1)
+    )
+    return header + body + struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data))
+
+
+class _BgzfWriter(io.RawIOBase):
+    """A binary sink that writes BGZF (the blocked gzip of ``bgzip``), so ``tabix`` and
+    ``bcftools index`` accept the file; any gzip reader still reads it."""
+
+    def __init__(self, raw) -> None:
+        self._raw, self._buf = raw, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self._buf += b
+        while len(self._buf) >= _BGZF_INPUT:
+            self._raw.write(_bgzf_block(bytes(self._buf[:_BGZF_INPUT])))
+            del self._buf[:_BGZF_INPUT]
+        return len(b)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._buf:
+                self._raw.write(_bgzf_block(bytes(self._buf)))
+                self._buf.clear()
+            self._raw.write(_BGZF_EOF)
+        super().close()
+
+
 def _write_vcf(path: Path, g: Genotypes) -> None:
     gt = np.array(["./.", "0/0", "0/1", "1/1"])
     v = g.variants
-    # mtime 0 in the gzip header: the same seed writes the same bytes (the time of writing
-    # made every file differ, and with it the sha256 that run.json records; a reviewer)
+    # BGZF (a plain gzip file could not be indexed: tabix and bcftools refused it, a checking
+    # helper, session 45) with mtime 0 in every block: the same seed writes the same bytes
+    # (the time of writing made every file differ, and with it the sha256 that run.json
+    # records; a reviewer)
     with (
         open(path, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0) as gz,
-        io.TextIOWrapper(gz, encoding="ascii") as fh,
+        _BgzfWriter(raw) as bgzf,
+        io.TextIOWrapper(io.BufferedWriter(bgzf, 1 << 20), encoding="ascii") as fh,
     ):
         fh.write("##fileformat=VCFv4.2\n##source=snpcnn.simulate\n")
+        fh.write('##FILTER=<ID=PASS,Description="All filters passed">\n')
+        last = v.groupby("chrom", sort=False)["pos"].max()
         for c in pd.unique(v["chrom"]):
-            fh.write(f"##contig=<ID={c}>\n")
+            fh.write(f"##contig=<ID={c},length={int(last[c])}>\n")
         fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
         fh.write(
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(g.samples) + "\n"
@@ -543,7 +597,7 @@ def _write_vcf(path: Path, g: Genotypes) -> None:
 
 
 def write_genotypes(g: Genotypes, folder, fmt: str = "vcf", prefix: str = "sim") -> Path:
-    """Write ``g`` to ``folder`` as ``{prefix}.vcf.gz`` (``fmt="vcf"``: gzip, GT only) or
+    """Write ``g`` to ``folder`` as ``{prefix}.vcf.gz`` (``fmt="vcf"``: BGZF, so ``tabix`` indexes it; GT only) or
     ``{prefix}.bed/.bim/.fam`` (``"plink"``, A1 = the counted allele, with
     :func:`bed_reader.to_bed`); returns the path to give snpcnn (the .vcf.gz or the .bed)."""
     folder = Path(folder)
@@ -555,7 +609,13 @@ def write_genotypes(g: Genotypes, folder, fmt: str = "vcf", prefix: str = "sim")
         raise InputError(f"format must be 'vcf' or 'plink'; received {fmt!r}")
     from bed_reader import to_bed
 
-    val = np.where(g.dosages < 0, -127, g.dosages).astype(np.int8)
+    # one int8 copy with PLINK's missing code, set in row blocks (np.where(...).astype made
+    # a second copy of the whole matrix: a reviewer, session 45)
+    val = np.array(g.dosages, dtype=np.int8, copy=True)
+    step = max(1, (1 << 24) // max(g.n_snps, 1))
+    for r0 in range(0, g.n_samples, step):
+        block = val[r0 : r0 + step]
+        block[block < 0] = -127
     v = g.variants
     path = folder / f"{prefix}.bed"
     to_bed(
@@ -601,7 +661,7 @@ def write_example(
         (the phenotype uses ``seed + 1``).
     fmt : {"plink", "vcf"}
         ``plink`` writes ``{prefix}.bed/.bim/.fam`` (A1 = counted allele) with
-        :func:`bed_reader.to_bed`; ``vcf`` writes ``{prefix}.vcf.gz`` (gzip, GT only).
+        :func:`bed_reader.to_bed`; ``vcf`` writes ``{prefix}.vcf.gz`` (BGZF, GT only).
     prefix : str
         File name prefix.
     force : bool
@@ -704,7 +764,8 @@ def _pick_groups(
     if len(usable) < order:
         raise InputError(
             f"local epistasis needs SNPs with minor-allele frequency >= 0.1 to build its groups, "
-            f"the genotypes have {len(usable)}; widen maf_range (e.g. (0.05, 0.5)) or add SNPs"
+            f"the genotypes have {len(usable)}; widen {opt('maf_range')} (e.g. "
+            f"{'0.05 0.5' if CLI_MODE.get() else '(0.05, 0.5)'}) or add SNPs"
         )
     usable_set = set(usable.tolist())
     used = set(exclude)

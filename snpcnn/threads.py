@@ -64,26 +64,65 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _stat_value(text: str | None, key: str) -> int:
+    """The value of ``key`` in a cgroup memory.stat (0 where absent)."""
+    for line in (text or "").splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def _cgroup_left() -> int | None:
+    """Bytes a memory cgroup (a container, a batch job) still lets this process take: its
+    limit minus what it holds, reclaimable page cache (inactive file pages) not counted;
+    cgroup v2 (the process's own group from /proc/self/cgroup, or the namespace root) or
+    v1; None where no limit is set or none can be read."""
+    groups = _read_text("/proc/self/cgroup") or ""
+    v2 = [line.split(":", 2)[2].strip() for line in groups.splitlines() if line.startswith("0::")]
+    roots = [f"/sys/fs/cgroup{p.rstrip('/')}" for p in v2 if p not in ("", "/")]
+    roots.append("/sys/fs/cgroup")
+    for root in roots:  # cgroup v2
+        cap, used = _read_text(f"{root}/memory.max"), _read_text(f"{root}/memory.current")
+        if cap is None or used is None:
+            continue
+        cap, used = cap.strip(), used.strip()
+        if cap == "max" or not cap.isdigit() or not used.isdigit():
+            return None
+        cache = _stat_value(_read_text(f"{root}/memory.stat"), "inactive_file")
+        return max(0, int(cap) - max(0, int(used) - cache))
+    cap = _read_text("/sys/fs/cgroup/memory/memory.limit_in_bytes")  # cgroup v1
+    used = _read_text("/sys/fs/cgroup/memory/memory.usage_in_bytes")
+    if cap is None or used is None or not cap.strip().isdigit() or not used.strip().isdigit():
+        return None
+    if int(cap) >= 2**62:  # v1's "no limit"
+        return None
+    cache = _stat_value(_read_text("/sys/fs/cgroup/memory/memory.stat"), "total_inactive_file")
+    return max(0, int(cap) - max(0, int(used) - cache))
+
+
 def available_memory() -> int | None:
     """Bytes of memory this process could still take: the kernel's MemAvailable, or less
-    where a cgroup (a container, a batch job) caps memory lower; None where unknown."""
+    where a memory cgroup caps it lower (:func:`_cgroup_left`); None where unknown."""
     have: int | None = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    have = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        have = None
-    try:  # cgroup v2
-        cap = open("/sys/fs/cgroup/memory.max", encoding="ascii").read().strip()
-        used = open("/sys/fs/cgroup/memory.current", encoding="ascii").read().strip()
-        if cap != "max":
-            left = max(0, int(cap) - int(used))
-            have = left if have is None else min(have, left)
-    except (OSError, ValueError):
-        pass
+    for line in (_read_text("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            try:
+                have = int(line.split()[1]) * 1024
+            except (ValueError, IndexError):
+                have = None
+            break
+    left = _cgroup_left()
+    if left is not None:
+        have = left if have is None else min(have, left)
     return have
 
 

@@ -117,3 +117,173 @@ def test_simulate_messages_name_the_option_and_the_real_limit(tmp_path):
     r = _simulate("--out", f"{tmp_path / 'my sim'}/", "--samples", 60, "--snps", 60)
     assert r.exit_code == 0, r.output
     assert f"--out '{tmp_path / 'my sim'}_results'" in r.output and "//" not in r.output
+
+
+def test_force_checks_subfolders_ignores_os_clutter_and_looks_again_at_the_end(tmp_path):
+    from snpcnn import __version__
+    from snpcnn.report import FOLDER_FILES, atomic_directory, check_output_dir
+
+    fit = tmp_path / "fit"
+    with atomic_directory(fit, command="fit") as tmp:
+        (tmp / "plots").mkdir()
+        (tmp / "plots" / "a.png").write_text("x")
+        (tmp / "run.json").write_text(json.dumps({"snpcnn_version": __version__}))
+    assert json.loads((fit / "run.json").read_text())[FOLDER_FILES] == ["plots/a.png"]
+    (fit / "plots" / "my_figure.png").write_text("mine")  # a reviewer's case: deleted before
+    with pytest.raises(InputError, match="holds plots/my_figure.png, written there after"):
+        check_output_dir(fit, True, command="fit")
+    (fit / "plots" / "my_figure.png").unlink()
+    (fit / ".DS_Store").write_text("")  # Finder's and Jupyter's clutter does not block --force
+    (fit / ".ipynb_checkpoints").mkdir()
+    (fit / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
+    assert check_output_dir(fit, True, command="fit") == fit
+    # a file written into the folder while the command ran is kept, and the command fails
+    with pytest.raises(InputError, match="holds notes.txt, written there after"):
+        with atomic_directory(fit, force=True, command="fit") as tmp:
+            (tmp / "run.json").write_text(json.dumps({"snpcnn_version": __version__}))
+            (fit / "notes.txt").write_text("a colleague's")
+    assert (fit / "notes.txt").read_text() == "a colleague's"
+    assert (fit / "plots" / "a.png").exists()  # the earlier results are still there
+
+
+def test_the_memory_left_in_a_cgroup_does_not_count_page_cache(tmp_path, monkeypatch):
+    from snpcnn import threads
+
+    files = {
+        "/proc/self/cgroup": "0::/job\n",
+        "/sys/fs/cgroup/job/memory.max": str(2 * 2**30),
+        "/sys/fs/cgroup/job/memory.current": str(int(1.9 * 2**30)),
+        "/sys/fs/cgroup/job/memory.stat": f"anon 100\ninactive_file {int(1.5 * 2**30)}\n",
+        "/proc/meminfo": "MemTotal: 100 kB\nMemAvailable: 8388608 kB\n",
+    }
+    monkeypatch.setattr(threads, "_read_text", files.get)
+    left = threads.available_memory()
+    assert abs(left - 1.6 * 2**30) < 2**20  # 2 GiB - (1.9 - 1.5) GiB, not 0.1 GiB
+    files["/sys/fs/cgroup/job/memory.max"] = "max"
+    assert threads.available_memory() == 8 * 2**30  # no cap: the machine's MemAvailable
+    del files["/proc/self/cgroup"]  # cgroup v1
+    files["/sys/fs/cgroup/memory/memory.limit_in_bytes"] = str(2**30)
+    files["/sys/fs/cgroup/memory/memory.usage_in_bytes"] = str(2**29)
+    files["/sys/fs/cgroup/memory/memory.stat"] = f"total_inactive_file {2**28}\n"
+    assert threads.available_memory() == 2**30 - 2**28
+    # a tiny simulation in a nearly full container (page cache) is not refused
+    files["/sys/fs/cgroup/memory/memory.usage_in_bytes"] = str(2**30 - 2**20)
+    files["/sys/fs/cgroup/memory/memory.stat"] = f"total_inactive_file {2**29}\n"
+    r = _simulate("--out", tmp_path / "s", "--samples", 50, "--snps", 100)
+    assert r.exit_code == 0, r.output
+
+
+def test_the_simulated_vcf_is_bgzf_and_indexable(tmp_path):
+    """tabix and bcftools refused the plain gzip file (a checking helper, session 45)."""
+    import gzip
+    import shutil
+    import struct
+    import subprocess
+
+    out = tmp_path / "s"
+    assert _simulate("--out", out, "--samples", 300, "--snps", 400, "--seed", 2).exit_code == 0
+    raw = (out / "sim.vcf.gz").read_bytes()
+    pos, blocks = 0, 0
+    while pos < len(raw):  # every member a BGZF block: FEXTRA with BC and its size
+        assert raw[pos : pos + 4] == b"\x1f\x8b\x08\x04" and raw[pos + 12 : pos + 14] == b"BC"
+        bsize = struct.unpack("<H", raw[pos + 16 : pos + 18])[0] + 1
+        pos, blocks = pos + bsize, blocks + 1
+    assert (
+        pos == len(raw) and blocks > 2 and raw.endswith(bytes.fromhex("1b0003000000000000000000"))
+    )
+    text = gzip.decompress(raw).decode()
+    assert '##FILTER=<ID=PASS,Description="All filters passed">' in text
+    assert "##contig=<ID=1,length=" in text
+    again = tmp_path / "t"
+    assert _simulate("--out", again, "--samples", 300, "--snps", 400, "--seed", 2).exit_code == 0
+    assert (again / "sim.vcf.gz").read_bytes() == raw  # the same seed, the same bytes
+    if shutil.which("tabix"):
+        subprocess.run(["tabix", "-p", "vcf", str(out / "sim.vcf.gz")], check=True)
+
+
+def test_r_write_csv_phenotypes_and_na_like_sample_ids(tmp_path, example_data):
+    import warnings
+
+    import pandas as pd
+
+    from snpcnn.errors import InputWarning
+    from snpcnn.io import read_genotypes
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str}).head(20)
+    ph.index = range(1, len(ph) + 1)
+    ph.to_csv(tmp_path / "r.csv", index=True, index_label="")  # R's write.csv(df)
+    assert (tmp_path / "r.csv").read_text().startswith(",sample_id,")
+    with pytest.warns(InputWarning, match="holds the row numbers"):
+        p = read_phenotypes(tmp_path / "r.csv")
+    assert list(p.table.index[:3]) == list(ph["sample_id"][:3])
+    ph.set_index("sample_id").to_csv(tmp_path / "rn.csv", index_label="")  # ids as row names
+    with pytest.warns(InputWarning, match="read as 'sample_id'"):
+        p = read_phenotypes(tmp_path / "rn.csv")
+    assert list(p.table.index[:3]) == list(ph["sample_id"][:3])
+    from snpcnn.simulate import simulate_genotypes, write_genotypes
+
+    g = simulate_genotypes(5, 20, n_chrom=1, seed=1)
+    g.samples[1], g.samples[3] = "NA", "nan"
+    path = write_genotypes(g, tmp_path, "vcf", "odd")
+    with pytest.warns(InputWarning, match=r"sample ids 'NA', 'nan' read back as a missing value"):
+        read_genotypes(path, cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_genotypes(
+            write_genotypes(simulate_genotypes(5, 20, n_chrom=1), tmp_path, "plink", "ok")
+        )
+
+
+def test_token_mode_without_any_token_is_one_line(tmp_path):
+    """RAY_AUTH_MODE=token with no token anywhere: Ray's own interceptor raised its
+    AuthenticationError out of the check ("internal error ... report it"; a reviewer).  In a
+    child process: Ray reads its token source once per process."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("grpc")
+    pytest.importorskip(
+        "ray._private.authentication.grpc_authentication_client_interceptor",
+        exc_type=ImportError,
+    )
+    code = (
+        "import socket\n"
+        "from snpcnn.errors import InputError\n"
+        "from snpcnn.executor import _check_reachable\n"
+        "with socket.create_server(('127.0.0.1', 0)) as srv:\n"
+        "    try:\n"
+        "        _check_reachable(f'127.0.0.1:{srv.getsockname()[1]}')\n"
+        "    except InputError as exc:\n"
+        "        print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(HOME=str(tmp_path), RAY_AUTH_MODE="token")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "Ray found no auth token to send to the Ray cluster at" in r.stdout, r.stderr[-2000:]
+
+
+def test_benchmark_simulations_mask_calls_after_the_traits(tmp_path):
+    import shutil
+
+    from snpcnn.bench import DatasetSpec, _simulate_dataset
+
+    sim = {
+        "n_samples": 300,
+        "n_snps": 200,
+        "n_chrom": 2,
+        "seed": 3,
+        "traits": [{"name": "t", "architecture": "sparse_additive", "n_loci": 5, "seed": 1}],
+    }
+    full = _simulate_dataset(DatasetSpec(name="s", genotypes=None, phenotypes=None,
+                                         traits=("t",), simulate=sim))  # fmt: skip
+    masked = _simulate_dataset(DatasetSpec(name="s", genotypes=None, phenotypes=None,
+                                           traits=("t",), simulate={**sim, "missing_rate": 0.3}))  # fmt: skip
+    # the truth is that of the complete genotypes: the same trait and ceiling
+    assert open(full[1]).read() == open(masked[1]).read()
+    assert full[2]["t"]["ceiling"] == masked[2]["t"]["ceiling"]
+    d0, d3 = np.asarray(full[0].dosages), np.asarray(masked[0].dosages)
+    assert 0.25 < (d3 < 0).mean() < 0.35 and np.array_equal(d0[d3 >= 0], d3[d3 >= 0])
+    for _, csv, _ in (full, masked):
+        shutil.rmtree(csv.parent, ignore_errors=True)

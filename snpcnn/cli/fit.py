@@ -399,9 +399,9 @@ def fit(
     early = start_early(workers, ray_address, threads, ("snpcnn.cv", "snpcnn.models"), n_units)
     if early is not None:
         click.get_current_context().call_on_close(early.close)
+    # fitted once, as cross_validate notes (a checking helper, session 44); the note goes
+    # into the results' notes, so the console prints it once, with the others
     twice_note = named_twice_note(traits) if len(set(traits)) < len(traits) else None
-    if twice_note:  # fitted once, as cross_validate notes (a checking helper, session 44)
-        click.echo(f"Note: {twice_note}", err=True)
     traits = list(dict.fromkeys(traits))  # a trait named twice is fitted once
     # first: a trait or covariate the file lacks is one line before the genotypes are read
     pheno = read_phenotypes(

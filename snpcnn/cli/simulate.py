@@ -236,7 +236,7 @@ def simulate(
             f"{spacing / 1000:g} kb apart on one chromosome pass VCF's and PLINK's largest "
             f"position; {fix}"
         )
-    _check_memory(samples, snps, fmt)
+    _check_memory(samples, snps, fmt, _causal_columns(architecture, loci, order, snps))
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
     check_output_dir(out, force, marker=SIMULATE_MARKER)
@@ -295,15 +295,26 @@ def simulate(
     )
 
 
-def _check_memory(samples: int, snps: int, fmt: str) -> None:
-    """Refuse, before drawing, a data set whose int8 matrix (plus the PLINK writer's copy and
-    a working margin) would not fit in the memory available now: 100,000 x 100,000 ran out
-    of memory after minutes (session 44)."""
+def _causal_columns(architecture: str, loci: int | None, order: int, snps: int) -> int:
+    """Causal SNPs the trait draws (at most), for the memory estimate."""
+    from snpcnn.simulate import _DEFAULT_LOCI
+
+    k = loci if loci is not None else _DEFAULT_LOCI[architecture]
+    if architecture == "polygenic" and loci is None:
+        k = min(k, snps // 2)
+    return {"local_epistasis": k * order, "mixed": k + k * order}.get(architecture, k)
+
+
+def _check_memory(samples: int, snps: int, fmt: str, causal: int) -> None:
+    """Refuse, before drawing, a data set that would not fit in the memory available now
+    (100,000 x 100,000 ran out of memory after minutes, session 44): the int8 matrix (twice
+    for PLINK, whose writer needs its own copy), and the trait's float64 columns of the
+    causal SNPs (a dosage and a dominance term each, with their least-squares copies)."""
     from snpcnn.errors import InputError
     from snpcnn.threads import available_memory
 
     cells = samples * snps
-    need = cells * (2 if fmt == "plink" else 1) + 2**28
+    need = cells * (2 if fmt == "plink" else 1) + samples * (2 * causal + 1) * 8 * 3
     have = available_memory()
     if have is not None and need > 0.9 * have:
         raise InputError(

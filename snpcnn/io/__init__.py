@@ -15,10 +15,11 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-from snpcnn.errors import InputError, opt
+from snpcnn.errors import InputError, InputWarning, opt
 from snpcnn.genotypes import Genotypes
 
 __all__ = [
@@ -203,6 +204,27 @@ def _write_failure(exc: BaseException) -> str:
 
         return _reason(exc)
     return " ".join(str(exc).split())
+
+
+#: sample ids that pandas and R read back as a missing value
+_NA_LIKE_IDS = ("na", "nan", "n/a", "null", "none", "-nan")
+
+
+def _warn_na_like_ids(g, path) -> None:
+    """Warn where a genotype file names a sample ``NA``/``nan``: the phenotype readers refuse
+    such an id, and predictions.csv gives it back to pandas and R as a missing value (a
+    checking helper, session 45; numeric tables already refuse it)."""
+    bad = [str(s) for s in g.samples if str(s).strip().lower() in _NA_LIKE_IDS]
+    if bad:
+        warnings.warn(
+            f"{path}: sample id{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad[:3]))} "
+            "read back as a missing value in pandas and R (predictions.csv would lose "
+            f"{'them' if len(bad) > 1 else 'it'}), and a phenotype file cannot name "
+            f"{'them' if len(bad) > 1 else 'it'}; rename the sample (bcftools reheader, or the "
+            ".fam file)",
+            InputWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_unused_options(path, fmt: str, **given: Any) -> None:
@@ -399,6 +421,7 @@ def read_genotypes(
                 # made, perhaps from another folder (run.json and predict's warnings named
                 # a path that did not exist from here: a checking helper, session 41)
                 g.source = str(path)
+                _warn_na_like_ids(g, path)
                 return g
 
     t0 = time.perf_counter()
@@ -427,6 +450,7 @@ def read_genotypes(
 
         g = read_table(path, coding=coding)
     seconds = time.perf_counter() - t0
+    _warn_na_like_ids(g, path)
 
     if convert_large and g.n_samples * g.n_snps > LARGE_GENOTYPES:
         keep = cache in (True, "auto", "always") and bim is None and fam is None

@@ -327,6 +327,29 @@ def _read_raw(
         header = header[:-trail]
         body = [r[:-trail] for r in body]
         unstripped = [r[:-trail] for r in unstripped]
+    if header and header[0] == "" and "" not in header[1:] and len(header) > 1 and body:
+        # R's write.csv(df) without row.names = FALSE: a first column with an empty name
+        # holding the row names (refused as "header column 1 has no name"; a checking
+        # helper, session 45).  Row numbers 1..n are dropped; other row names are the ids.
+        col = [r[0] if r else "" for r in body]
+        if col in ([str(i) for i in range(1, len(body) + 1)], [str(i) for i in range(len(body))]):
+            header, body = header[1:], [r[1:] for r in body]
+            unstripped = [r[1:] for r in unstripped]
+            warnings.warn(
+                f"{path}: the first column has no name and holds the row numbers (R's "
+                "write.csv without row.names = FALSE, or pandas' to_csv without index=False): "
+                "left out",
+                InputWarning,
+                stacklevel=2,
+            )
+        else:
+            header = ["sample_id" if "sample_id" not in header else "row_names", *header[1:]]
+            warnings.warn(
+                f"{path}: the first column has no name (R's write.csv row names?); read as "
+                f"'{header[0]}'",
+                InputWarning,
+                stacklevel=2,
+            )
     if "" in header:
         raise InputError(
             f"{path}: header column {header.index('') + 1} has no name; name it, or remove the "

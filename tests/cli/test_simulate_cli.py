@@ -137,7 +137,7 @@ def test_a_size_beyond_the_memory_available_is_refused_before_drawing(tmp_path, 
     monkeypatch.setattr(snpcnn.threads, "available_memory", lambda: 2**30)
     r = _run("--out", tmp_path / "s", "--samples", 40_000, "--snps", 40_000)
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "needs about 1.7 GiB of memory to draw and write, and 1.0 GiB is available" in (r.output)
+    assert "needs about 1.5 GiB of memory to draw and write, and 1.0 GiB is available" in (r.output)
     assert not (tmp_path / "s").exists()
 
 
