@@ -287,3 +287,14 @@ def test_benchmark_simulations_mask_calls_after_the_traits(tmp_path):
     assert 0.25 < (d3 < 0).mean() < 0.35 and np.array_equal(d0[d3 >= 0], d3[d3 >= 0])
     for _, csv, _ in (full, masked):
         shutil.rmtree(csv.parent, ignore_errors=True)
+
+
+def test_a_plink_raw_export_is_named_with_the_fix(tmp_path):
+    from snpcnn.io import read_genotypes
+
+    raw = tmp_path / "w.raw"
+    raw.write_text(
+        "FID IID PAT MAT SEX PHENOTYPE rs1_A rs2_G\n775 775 0 0 0 -9 0 2\n776 776 0 0 0 -9 1 NA\n"
+    )
+    with pytest.raises(InputError, match=r"a PLINK --recode A \(.raw\) file.*cut -d' ' -f2,7-"):
+        read_genotypes(raw, "table", cache=False)

@@ -251,6 +251,16 @@ def read_table(
     header = [h.strip() for h in _split(header_line, sep)]
     if len(header) > 2 and header[-1] == "":
         header = header[:-1]  # a delimiter at the end of the header (spreadsheet exports)
+    if [h.upper() for h in header[:6]] == ["FID", "IID", "PAT", "MAT", "SEX", "PHENOTYPE"]:
+        # PLINK's `--recode A` export: five columns of pedigree and phenotype before the SNPs
+        # (read as SNPs, with FID as the id: "SNP 'IID': value '775' is not 0/1/2"; a
+        # checking helper, session 45)
+        raise InputError(
+            f"{path}: a PLINK --recode A (.raw) file, whose first six columns are FID IID PAT "
+            "MAT SEX PHENOTYPE; give snpcnn the .bed/.bim/.fam it came from, or keep IID and "
+            f"the SNP columns: cut -d' ' -f2,7- {path} > genotypes.txt (the values count the "
+            "allele after each SNP id's last '_')"
+        )
     snp_ids = header[1:]
     for k, s in enumerate(snp_ids):
         if not s:
