@@ -6,6 +6,7 @@ peak memory where only it can.
     python benchmarks/bench_kernels_at_scale.py accuracy --kinds GBLUP-AD,EG-BLUP,CNN-GP --landmarks 3000 --traits dominance,epistasis --n-train 4000 --n-test 2000 --snps 2000 --folds 3
     python benchmarks/bench_kernels_at_scale.py scale --kinds RKHS --n-train 20000 --snps 2000
     python benchmarks/bench_kernels_at_scale.py scale --kinds GBLUP-AD,EG-BLUP,CNN-GP --n-train 20000 --snps 2000
+    python benchmarks/bench_kernels_at_scale.py scale --kinds RKHS,GBLUP-AD,EG-BLUP --n-train 4000 --snps 3000 --solver exact
 
 ``accuracy``: simulated LD genotypes (snpcnn.simulate), the traits named by ``--traits``
 (dominance, local epistasis, polygenic additive; each with its own seed), K random folds over
@@ -132,7 +133,8 @@ def _child(args) -> None:
     y, _ = simulate_trait(g, **TRAITS[args.traits.split(",")[0]][1])
     y = y.to_numpy(dtype=np.float64)
     tr, te = slice(0, args.n_train), slice(args.n_train, None)
-    model = _make(args.model)
+    kw = {} if args.model == "GBLUP" or args.solver == "auto" else {"solver": args.solver}
+    model = _make(args.model, **kw)
     t0 = time.perf_counter()
     m = model.fit(X[tr], y[tr])
     pred = m.predict(X[te])
@@ -155,6 +157,7 @@ def scale(args) -> None:
     for model in ["GBLUP"] + [x for x in args.kinds.split(",") if x]:
         cmd = [sys.executable, __file__, "child", "--model", model, "--traits", args.traits]
         cmd += ["--n-train", str(args.n_train), "--snps", str(args.snps), "--seed", str(args.seed)]
+        cmd += ["--solver", args.solver]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
         o = json.loads(res.stdout.strip().splitlines()[-1])
         print(
@@ -254,6 +257,12 @@ def main() -> None:
     ap.add_argument("--landmarks", default="3000,2000,1000")
     ap.add_argument("--traits", default="dominance,epistasis,polygenic")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument(
+        "--solver",
+        default="auto",
+        choices=("auto", "exact", "nystrom"),
+        help="scale: the kernel models' solver (auto: exact up to 6,000 training rows)",
+    )
     args = ap.parse_args()
     modes = {"accuracy": accuracy, "scale": scale, "stream": stream, "child": _child}
     modes["stream-child"] = _stream_child

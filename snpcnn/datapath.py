@@ -65,8 +65,13 @@ __all__ = [
 #: 15x the encoded matrix on top of about 1 GB for TensorFlow (float64 copies, centred
 #: copies, the screen's standardised copy): 5.5 GB at 2,000 x 50,000 with 3 folds (254 MiB
 #: per training part, just below the switch, so it stays in memory with every baseline),
-#: while 2,000 x 200,000 streams in 2.5 GB (docs/bench/stream.md).  Streamed folds skip the
-#: n x n kernel baselines, which is why the switch is not lower.
+#: while 2,000 x 200,000 streams in 2.5 GB (docs/bench/stream.md).  The switch was not lower
+#: because streamed folds skipped the n x n kernel baselines; since sessions 30-31 every
+#: baseline runs on them (column-block sums), so a lower switch is open: at 2,000 x 20,000
+#: streaming took 1.39 GB against 2.20 GB, not slower, the same predictions to 1e-7
+#: (docs/bench/stream.md), but it has not been measured with the kernel baselines at sizes
+#: just below the switch (session 45: a checking helper found peak RSS at 2,000 x 50,000
+#: above that at 2,000 x 200,000).
 STREAM_BYTES = 256 * 1024**2
 #: ``SNPCNN_STREAM=1`` streams every fold, ``SNPCNN_STREAM=0`` never streams.
 STREAM_ENV = "SNPCNN_STREAM"
