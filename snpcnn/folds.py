@@ -308,8 +308,25 @@ def _one_repeat(
             "used; a test fold needs at least 2 samples to be scored (a correlation of one "
             "value is undefined): move that sample into another fold"
         )
+    if (sizes < MIN_TEST_FOLD).any():
+        small = levels[sizes < MIN_TEST_FOLD][0]
+        who = ", ".join(f"'{s}'" for s in sample_ids[fold == small])
+        raise InputError(
+            f"{path}: fold {small}{where} holds only {int(sizes[levels == small][0])} samples "
+            f"({who}) among the samples used; {TINY_FOLD_WHY}: move them into another fold"
+        )
     # renumber to 1..K in sorted order so that fold labels are stable and compact
     return np.searchsorted(levels, fold) + 1, levels
+
+
+#: the fewest samples a test fold may hold (fold tables, group folds): Pearson r over 2
+#: values is always +-1, and each fold's r weighs the same in the mean (a fold of 2 lifted a
+#: GBLUP mean from 0.505 to 0.629: a checking helper, session 45)
+MIN_TEST_FOLD = 3
+TINY_FOLD_WHY = (
+    "Pearson r over 2 values is always +1 or -1, and each fold's r weighs as much as the "
+    "others' in the mean"
+)
 
 
 def make_folds(
@@ -383,6 +400,15 @@ def make_folds(
                 assign[g] = f
                 load[f] += sizes[g]
             fold = np.array([assign[g] for g in groups]) + 1
+            if load.min() < MIN_TEST_FOLD:
+                f = int(np.argmin(load))
+                members = [str(g) for g in uniq if assign[g] == f]
+                raise InputError(
+                    f"group {k}-fold with {opt('groups')} makes a test fold of "
+                    f"{int(load.min())} sample(s) (group(s) {', '.join(members[:5])}) beside "
+                    f"one of {int(load.max())}: {TINY_FOLD_WHY}; use fewer {opt('folds')} or "
+                    "a column with more, more even groups"
+                )
             split = frozenset(frozenset(uniq[[assign[g] == f for g in uniq]]) for f in range(k))
             if split in seen_splits:
                 repeated.append((seen_splits[split], r))

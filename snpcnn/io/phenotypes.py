@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError, InputWarning
+from snpcnn.errors import InputError, InputWarning, opt
 
 __all__ = [
     "Phenotypes",
@@ -328,25 +328,42 @@ def _read_raw(
         body = [r[:-trail] for r in body]
         unstripped = [r[:-trail] for r in unstripped]
     if header and header[0] == "" and "" not in header[1:] and len(header) > 1 and body:
-        # R's write.csv(df) without row.names = FALSE: a first column with an empty name
-        # holding the row names (refused as "header column 1 has no name"; a checking
-        # helper, session 45).  Row numbers 1..n are dropped; other row names are the ids.
+        # R's write.csv(df) without row.names = FALSE, pandas' to_csv without index=False: a
+        # first column with an empty name holding row labels (refused as "header column 1
+        # has no name" until session 45).  Where another column holds the ids (--id-column,
+        # or sample_id/IID/id) it is left out; whole numbers with no id column beside them
+        # may be row numbers of a sorted or filtered frame, or numeric ids: refused, as
+        # taking them for ids would pair phenotypes with the wrong samples (a checking
+        # helper, session 45); other labels (R's row names) are the ids.
+        others = [h.lower() for h in header[1:]]
+        id_col = (given[0] if given else "").lower()
+        beside = next(
+            (header[1 + others.index(n)] for n in (id_col, *ID_COLUMN_NAMES) if n and n in others),
+            None,
+        )
         col = [r[0] if r else "" for r in body]
-        if col in ([str(i) for i in range(1, len(body) + 1)], [str(i) for i in range(len(body))]):
+        if beside is not None:
             header, body = header[1:], [r[1:] for r in body]
             unstripped = [r[1:] for r in unstripped]
             warnings.warn(
-                f"{path}: the first column has no name and holds the row numbers (R's "
-                "write.csv without row.names = FALSE, or pandas' to_csv without index=False): "
-                "left out",
+                f"{path}: the first column has no name (row labels from R's write.csv or "
+                f"pandas' to_csv); left out: the sample ids are column '{beside}'",
                 InputWarning,
                 stacklevel=2,
             )
+        elif all(re.fullmatch(r"[+-]?\d+", c) for c in col):
+            raise InputError(
+                f"{path}: the first column has no name and holds whole numbers: row numbers "
+                "(R's write.csv, pandas' to_csv) or the sample ids? If they are the ids, name "
+                "the column (e.g. sample_id); if not, name the id column with "
+                f"{opt('id_column')} or write "
+                "the file without row numbers (R: row.names = FALSE; pandas: index=False)"
+            )
         else:
-            header = ["sample_id" if "sample_id" not in header else "row_names", *header[1:]]
+            header = ["sample_id", *header[1:]]
             warnings.warn(
-                f"{path}: the first column has no name (R's write.csv row names?); read as "
-                f"'{header[0]}'",
+                f"{path}: the first column has no name (R's write.csv row names); read as the "
+                "sample ids",
                 InputWarning,
                 stacklevel=2,
             )
