@@ -1185,6 +1185,7 @@ def _input_notes(
         targets.report.get("groups_missing"),
         targets.report.get("groups_many"),
         targets.report.get("copied_traits"),
+        fold_table.attrs.get("repeated_split"),
     ]
     if data.traits and len(set(data.traits)) < len(data.traits):
         notes.append(named_twice_note(data.traits))

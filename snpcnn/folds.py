@@ -433,19 +433,22 @@ def make_folds(
             for i, (_, test) in enumerate(splits):
                 fold[test] = i + 1
         rows.append(pd.DataFrame({"sample_id": sample_ids, "repeat": r, "fold": fold}))
+    table = pd.concat(rows, ignore_index=True)
     if repeated:
         import warnings
 
         a, b = repeated[0]
-        warnings.warn(
+        note = (
             f"{len(repeated)} of the {repeats} repeats split the groups into folds exactly as "
             f"an earlier one (repeat {b} as repeat {a}): with {len(np.unique(groups))} groups "
             f"there are few ways to make {k} balanced folds, and a repeated split adds no "
-            f"information to the means; use fewer {opt('repeats')} or more groups",
-            InputWarning,
-            stacklevel=2,
+            f"information to the means; use fewer {opt('repeats')} or more groups"
         )
-    return pd.concat(rows, ignore_index=True)
+        warnings.warn(note, InputWarning, stacklevel=2)
+        # also a run note (summary.md, run.json): it reached the console only (a checking
+        # helper, session 45)
+        table.attrs["repeated_split"] = note
+    return table
 
 
 def make_cell_folds(

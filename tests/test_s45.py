@@ -341,3 +341,31 @@ def test_test_folds_of_two_samples_are_refused(tmp_path):
     with pytest.raises(InputError, match=r"makes a test fold of 1 sample\(s\) \(group\(s\) B\)"):
         make_folds(ids, k=4, groups=groups)
     assert make_folds(ids, k=2, groups=groups)["fold"].value_counts().min() == 5
+
+
+def test_a_repeated_group_split_is_a_run_note(example_data, tmp_path):
+    """The warning reached the console only: summary.md and run.json counted the duplicate
+    folds as independent without a word (a checking helper, session 45)."""
+    import warnings
+
+    import pandas as pd
+
+    from snpcnn.cv import cross_validate
+
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv", dtype={"sample_id": str})
+    ph["family"] = [f"F{i % 3}" for i in range(len(ph))]  # 3 groups: few ways to make 2 folds
+    ph.to_csv(tmp_path / "ph.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = cross_validate(
+            example_data / "wheat.vcf.gz",
+            tmp_path / "ph.csv",
+            ["GY_E1"],
+            folds=2,
+            repeats=4,
+            groups="family",
+            cnn=False,
+            baselines=["ridge"],
+            refit=False,
+        )
+    assert any("split the groups into folds exactly as an earlier one" in n for n in res.notes)
