@@ -43,7 +43,7 @@ from snpcnn.config import (
 )
 from snpcnn.datapath import predict_rows
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
-from snpcnn.folds import level_text, make_folds, read_folds
+from snpcnn.folds import NO_GROUP, level_text, make_folds, read_folds
 from snpcnn.genotypes import Genotypes
 from snpcnn.metrics import (
     binary_metrics,
@@ -626,7 +626,7 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rat
         if missing.any():
             # an unknown family is no family: each such sample is a group of its own (pooled
             # as one group 'None' they were always held out together)
-            grp = np.where(missing, np.char.add("\x00no group: ", sample_ids.astype(str)), grp)
+            grp = np.where(missing, np.char.add(NO_GROUP, sample_ids.astype(str)), grp)
             report["groups_missing"] = (
                 f"{opt('groups')} '{groups}': {int(missing.sum())} sample(s) have no value (e.g. "
                 f"'{sample_ids[missing][0]}'); each is a group of its own"

@@ -324,9 +324,11 @@ def _one_repeat(
 #: GBLUP mean from 0.505 to 0.629: a checking helper, session 45)
 MIN_TEST_FOLD = 3
 TINY_FOLD_WHY = (
-    "Pearson r over 2 values is always +1 or -1, and each fold's r weighs as much as the "
-    "others' in the mean"
+    "a score over 2 values is degenerate (Pearson r always +1 or -1, AUC 0 or 1), and each "
+    "fold's score weighs as much as the others' in the mean"
 )
+#: the group cross_validate gives a sample whose --groups cell is empty (a group of its own)
+NO_GROUP = "\x00no group: "
 
 
 def make_folds(
@@ -402,7 +404,13 @@ def make_folds(
             fold = np.array([assign[g] for g in groups]) + 1
             if load.min() < MIN_TEST_FOLD:
                 f = int(np.argmin(load))
-                members = [str(g) for g in uniq if assign[g] == f]
+                members = [
+                    f"a sample with no value ({str(g)[len(NO_GROUP) :]})"
+                    if str(g).startswith(NO_GROUP)
+                    else str(g)
+                    for g in uniq
+                    if assign[g] == f
+                ]
                 raise InputError(
                     f"group {k}-fold with {opt('groups')} makes a test fold of "
                     f"{int(load.min())} sample(s) (group(s) {', '.join(members[:5])}) beside "

@@ -273,8 +273,22 @@ def atomic_directory(
         yield tmp
         _record_folder_files(tmp / marker)
         usual_mode(tmp)
-        if out.is_dir():  # a file written into it while this command ran: kept, not deleted
-            _refuse_later_files(out, marker, command)
+        later = _later_files(out, marker) if out.is_dir() else []
+        if later:
+            # a file written into OUT while this command ran: neither it nor the finished
+            # results are deleted (a reviewer: the results were thrown away); they go
+            # beside OUT
+            keep = out.with_name(f"{out.name}.new")
+            k = 2
+            while keep.exists():
+                keep, k = out.with_name(f"{out.name}.new{k}"), k + 1
+            tmp.rename(keep)
+            them = "it" if len(later) == 1 else "them"
+            raise InputError(
+                f"{out} got {_shown(later)} while this command ran, which replacing {out} "
+                f"would delete; the new results are in {keep} instead: move {them} out of "
+                f"{out}, then replace {out} with {keep} yourself"
+            )
         replace_folder(tmp, out)
     finally:
         if tmp.exists():

@@ -81,32 +81,45 @@ def _stat_value(text: str | None, key: str) -> int:
     return 0
 
 
+def _ancestors(path: str) -> list[str]:
+    """``/a/b`` -> ``["/a/b", "/a", ""]`` (the group, its parents, the root)."""
+    parts = [p for p in path.strip().split("/") if p]
+    return ["/" + "/".join(parts[:k]) if k else "" for k in range(len(parts), -1, -1)]
+
+
 def _cgroup_left() -> int | None:
-    """Bytes a memory cgroup (a container, a batch job) still lets this process take: its
-    limit minus what it holds, reclaimable page cache (inactive file pages) not counted;
-    cgroup v2 (the process's own group from /proc/self/cgroup, or the namespace root) or
-    v1; None where no limit is set or none can be read."""
-    groups = _read_text("/proc/self/cgroup") or ""
-    v2 = [line.split(":", 2)[2].strip() for line in groups.splitlines() if line.startswith("0::")]
-    roots = [f"/sys/fs/cgroup{p.rstrip('/')}" for p in v2 if p not in ("", "/")]
-    roots.append("/sys/fs/cgroup")
-    for root in roots:  # cgroup v2
+    """Bytes the memory cgroups of this process (a container, a batch job) still let it
+    take: over its group and every parent, the least of limit minus what the group holds,
+    reclaimable page cache (inactive file pages) not counted; cgroup v2 or v1; None where no
+    limit is set or none can be read (a Slurm job caps its job group, not the task's)."""
+    groups = (_read_text("/proc/self/cgroup") or "").splitlines()
+    v2 = [g.split(":", 2)[2] for g in groups if g.startswith("0::")]
+    v1 = [
+        g.split(":", 2)[2]
+        for g in groups
+        if g.count(":") >= 2 and "memory" in g.split(":", 2)[1].split(",")
+    ]
+    found: list[int] = []
+    for rel in _ancestors(v2[0]) if v2 else [""]:  # cgroup v2 (or a namespace's root)
+        root = f"/sys/fs/cgroup{rel}"
         cap, used = _read_text(f"{root}/memory.max"), _read_text(f"{root}/memory.current")
-        if cap is None or used is None:
+        if cap is None or used is None or not cap.strip().isdigit() or not used.strip().isdigit():
             continue
-        cap, used = cap.strip(), used.strip()
-        if cap == "max" or not cap.isdigit() or not used.isdigit():
-            return None
         cache = _stat_value(_read_text(f"{root}/memory.stat"), "inactive_file")
-        return max(0, int(cap) - max(0, int(used) - cache))
-    cap = _read_text("/sys/fs/cgroup/memory/memory.limit_in_bytes")  # cgroup v1
-    used = _read_text("/sys/fs/cgroup/memory/memory.usage_in_bytes")
-    if cap is None or used is None or not cap.strip().isdigit() or not used.strip().isdigit():
-        return None
-    if int(cap) >= 2**62:  # v1's "no limit"
-        return None
-    cache = _stat_value(_read_text("/sys/fs/cgroup/memory/memory.stat"), "total_inactive_file")
-    return max(0, int(cap) - max(0, int(used) - cache))
+        found.append(max(0, int(cap) - max(0, int(used) - cache)))
+    if not found:
+        for rel in _ancestors(v1[0]) if v1 else [""]:  # cgroup v1
+            root = f"/sys/fs/cgroup/memory{rel}"
+            cap = _read_text(f"{root}/memory.limit_in_bytes")
+            used = _read_text(f"{root}/memory.usage_in_bytes")
+            if cap is None or used is None:
+                continue
+            cap, used = cap.strip(), used.strip()
+            if not cap.isdigit() or not used.isdigit() or int(cap) >= 2**62:  # no limit
+                continue
+            cache = _stat_value(_read_text(f"{root}/memory.stat"), "total_inactive_file")
+            found.append(max(0, int(cap) - max(0, int(used) - cache)))
+    return min(found) if found else None
 
 
 def available_memory() -> int | None:

@@ -137,13 +137,16 @@ def test_force_checks_subfolders_ignores_os_clutter_and_looks_again_at_the_end(t
     (fit / ".ipynb_checkpoints").mkdir()
     (fit / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
     assert check_output_dir(fit, True, command="fit") == fit
-    # a file written into the folder while the command ran is kept, and the command fails
-    with pytest.raises(InputError, match="holds notes.txt, written there after"):
+    # a file written into the folder while the command ran is kept, and so are the new
+    # results, beside it (a reviewer: they were thrown away)
+    with pytest.raises(InputError, match=r"fit got notes.txt while this command ran.*fit.new"):
         with atomic_directory(fit, force=True, command="fit") as tmp:
             (tmp / "run.json").write_text(json.dumps({"snpcnn_version": __version__}))
+            (tmp / "metrics.csv").write_text("new")
             (fit / "notes.txt").write_text("a colleague's")
     assert (fit / "notes.txt").read_text() == "a colleague's"
     assert (fit / "plots" / "a.png").exists()  # the earlier results are still there
+    assert (tmp_path / "fit.new" / "metrics.csv").read_text() == "new"
 
 
 def test_the_memory_left_in_a_cgroup_does_not_count_page_cache(tmp_path, monkeypatch):
@@ -166,6 +169,15 @@ def test_the_memory_left_in_a_cgroup_does_not_count_page_cache(tmp_path, monkeyp
     files["/sys/fs/cgroup/memory/memory.usage_in_bytes"] = str(2**29)
     files["/sys/fs/cgroup/memory/memory.stat"] = f"total_inactive_file {2**28}\n"
     assert threads.available_memory() == 2**30 - 2**28
+    # a Slurm-like tree: the job group is capped, the task group is not
+    files["/proc/self/cgroup"] = "0::/job/task\n"
+    files["/sys/fs/cgroup/job/task/memory.max"] = "max"
+    files["/sys/fs/cgroup/job/task/memory.current"] = str(2**30)
+    files["/sys/fs/cgroup/job/memory.max"] = str(4 * 2**30)
+    files["/sys/fs/cgroup/job/memory.current"] = str(3 * 2**30)
+    files["/sys/fs/cgroup/job/memory.stat"] = "inactive_file 0\n"
+    assert threads.available_memory() == 2**30
+    del files["/proc/self/cgroup"]
     # a tiny simulation in a nearly full container (page cache) is not refused
     files["/sys/fs/cgroup/memory/memory.usage_in_bytes"] = str(2**30 - 2**20)
     files["/sys/fs/cgroup/memory/memory.stat"] = f"total_inactive_file {2**29}\n"
@@ -337,6 +349,12 @@ def test_test_folds_of_two_samples_are_refused(tmp_path):
     fold[-1] = 4  # three samples: scored
     pd.DataFrame({"sample_id": ids, "fold": fold}).to_csv(tmp_path / "f.csv", index=False)
     assert read_folds(tmp_path / "f.csv", ids)["fold"].nunique() == 4
+    from snpcnn.folds import NO_GROUP
+
+    lone = np.array(["BIG"] * 28 + [NO_GROUP + "s28", NO_GROUP + "s29"])
+    with pytest.raises(InputError, match=r"a sample with no value \(s28\)") as err:
+        make_folds(ids, k=3, groups=lone)
+    assert "\x00" not in str(err.value)
     groups = np.array(["BIG"] * 25 + ["A", "A", "B", "C", "C"])
     with pytest.raises(InputError, match=r"makes a test fold of 1 sample\(s\) \(group\(s\) B\)"):
         make_folds(ids, k=4, groups=groups)

@@ -207,7 +207,7 @@ def _write_failure(exc: BaseException) -> str:
 
 
 #: sample ids that pandas and R read back as a missing value
-_NA_LIKE_IDS = ("na", "nan", "n/a", "null", "none", "-nan")
+_NA_LIKE_IDS = ("na", "nan", "n/a", "null", "none", "-nan", "#n/a", "<na>", "#na", "1.#qnan")
 
 
 def _warn_na_like_ids(g, path) -> None:
@@ -389,7 +389,9 @@ def read_genotypes(
     if fmt == "cache":
         from snpcnn.io.cache import load_cache
 
-        return load_cache(path)
+        g = load_cache(path)
+        _warn_na_like_ids(g, path)
+        return g
     if fmt == "table" and snps_only:
         raise InputError(
             f"{path}: {opt('snps_only')} needs allele information, which a numeric table does "

@@ -349,7 +349,7 @@ def _read_raw(
                 f"{path}: the first column has no name (row labels from R's write.csv or "
                 f"pandas' to_csv); left out: the sample ids are column '{beside}'",
                 InputWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
         elif all(re.fullmatch(r"[+-]?\d+", c) for c in col):
             raise InputError(
@@ -365,7 +365,7 @@ def _read_raw(
                 f"{path}: the first column has no name (R's write.csv row names); read as the "
                 "sample ids",
                 InputWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
     if "" in header:
         raise InputError(

@@ -257,9 +257,10 @@ def read_table(
         # checking helper, session 45)
         raise InputError(
             f"{path}: a PLINK --recode A (.raw) file, whose first six columns are FID IID PAT "
-            "MAT SEX PHENOTYPE; give snpcnn the .bed/.bim/.fam it came from, or keep IID and "
-            f"the SNP columns: cut -d' ' -f2,7- {path} > genotypes.txt (the values count the "
-            "allele after each SNP id's last '_')"
+            "MAT SEX PHENOTYPE; give snpcnn the .bed/.bim/.fam it came from, or keep only IID "
+            "and the SNP columns (drop columns 1 and 3-6; for a space-separated file: cut "
+            "-d' ' -f2,7- FILE.raw > genotypes.txt); the values count the allele after each "
+            "SNP id's last '_'"
         )
     snp_ids = header[1:]
     for k, s in enumerate(snp_ids):
