@@ -464,10 +464,8 @@ def _check_speaks_ray(address: str, target: str) -> None:
         stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
         try:
             stub.CheckAlive(gcs_service_pb2.CheckAliveRequest(), timeout=CONNECT_TIMEOUT)
-        except grpc.RpcError:
-            raise
-        except Exception:  # noqa: BLE001 - Ray's interceptor: no token to send
-            if not with_token:
+        except Exception as exc:  # noqa: BLE001 - Ray's interceptor: no token to send
+            if isinstance(exc, grpc.RpcError) or not with_token:
                 raise
             raise InputError(
                 f"RAY_AUTH_MODE=token is set, but Ray found no auth token to send to the Ray "
@@ -491,9 +489,9 @@ def _check_speaks_ray(address: str, target: str) -> None:
                 "head node)"
             ) from None
         if code == grpc.StatusCode.UNAUTHENTICATED and not _sends_token():
-            # Ray's token authentication (a head started with RAY_AUTH_MODE=token, or
-            # where a token file exists): without a token ray.init retried for 20 s, printing Ray's gcs_client lines
-            # every second, then said only "Failed to connect" (session 45)
+            # Ray's token authentication (a head started with RAY_AUTH_MODE=token, or where
+            # a token file exists): without a token ray.init retried for 20 s, printing Ray's
+            # gcs_client lines every second, then said only "Failed to connect" (session 45)
             raise InputError(
                 f"the Ray cluster at {_address_words(address)} asks for an auth token (Ray's "
                 "token authentication) and this process sends none: set RAY_AUTH_MODE=token "

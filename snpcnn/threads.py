@@ -99,27 +99,25 @@ def _cgroup_left() -> int | None:
         for g in groups
         if g.count(":") >= 2 and "memory" in g.split(":", 2)[1].split(",")
     ]
-    found: list[int] = []
-    for rel in _ancestors(v2[0]) if v2 else [""]:  # cgroup v2 (or a namespace's root)
-        root = f"/sys/fs/cgroup{rel}"
-        cap, used = _read_text(f"{root}/memory.max"), _read_text(f"{root}/memory.current")
-        if cap is None or used is None or not cap.strip().isdigit() or not used.strip().isdigit():
-            continue
-        cache = _stat_value(_read_text(f"{root}/memory.stat"), "inactive_file")
-        found.append(max(0, int(cap) - max(0, int(used) - cache)))
-    if not found:
-        for rel in _ancestors(v1[0]) if v1 else [""]:  # cgroup v1
-            root = f"/sys/fs/cgroup/memory{rel}"
-            cap = _read_text(f"{root}/memory.limit_in_bytes")
-            used = _read_text(f"{root}/memory.usage_in_bytes")
-            if cap is None or used is None:
+    # (own group, mount, limit file, usage file, page-cache key); v1 is read where v2 has none
+    layouts = (
+        (v2, "/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"),
+        (v1, "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes",
+         "total_inactive_file"),
+    )  # fmt: skip
+    for own, mount, limit_file, usage_file, cache_key in layouts:
+        found: list[int] = []
+        for rel in _ancestors(own[0]) if own else [""]:
+            cap = (_read_text(f"{mount}{rel}/{limit_file}") or "").strip()
+            used = (_read_text(f"{mount}{rel}/{usage_file}") or "").strip()
+            # v2 writes "max" and v1 a huge number where no limit is set
+            if not cap.isdigit() or not used.isdigit() or int(cap) >= 2**62:
                 continue
-            cap, used = cap.strip(), used.strip()
-            if not cap.isdigit() or not used.isdigit() or int(cap) >= 2**62:  # no limit
-                continue
-            cache = _stat_value(_read_text(f"{root}/memory.stat"), "total_inactive_file")
+            cache = _stat_value(_read_text(f"{mount}{rel}/memory.stat"), cache_key)
             found.append(max(0, int(cap) - max(0, int(used) - cache)))
-    return min(found) if found else None
+        if found:
+            return min(found)
+    return None
 
 
 def available_memory() -> int | None:

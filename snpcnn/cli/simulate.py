@@ -6,8 +6,11 @@ users run).  The Python API is :mod:`snpcnn.simulate`; the benchmark config
 from __future__ import annotations
 
 import json
+import math
+import shlex
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -193,17 +196,14 @@ def simulate(
         pair_ld=pair_ld,
         seed=seed + 1,
     )
-    # every check before any drawing or writing: a bad value leaves nothing behind
-    import math
-
+    # every check before any drawing or writing: a bad value leaves nothing behind (click's
+    # ranges let NaN through; --maf-range's own check below refuses it)
     for flag, value in (
         ("--h2", h2),
         ("--ld", ld),
         ("--missing-rate", missing_rate),
         ("--block-length", block_length),
         ("--spacing", spacing),
-        ("--maf-range", maf_range[0]),
-        ("--maf-range", maf_range[1]),
     ):
         if math.isnan(value) or (flag != "--block-length" and math.isinf(value)):
             raise InputError(f"{flag} {value}: give a number (see snpcnn simulate --help)")
@@ -278,9 +278,6 @@ def simulate(
         (tmp / SIMULATE_MARKER).write_text(
             json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
         )
-    import shlex
-    from pathlib import Path
-
     shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
     click.echo(
         f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
