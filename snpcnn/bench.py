@@ -1129,6 +1129,7 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         al = align(g, ph, traits=list(spec.traits))
+    ph = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     for w in caught:
         log.warning("%s: %s", spec.name, w.message)
     y = np.asarray(al.y, dtype=np.float64)

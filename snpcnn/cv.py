@@ -43,7 +43,15 @@ from snpcnn.config import (
 )
 from snpcnn.datapath import predict_rows
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
-from snpcnn.folds import NO_GROUP, level_text, make_folds, read_folds
+from snpcnn.folds import (
+    MIN_TEST_FOLD,
+    NO_GROUP,
+    TINY_FOLD_WHY,
+    check_fold_frame,
+    level_text,
+    make_folds,
+    read_folds,
+)
 from snpcnn.genotypes import Genotypes
 from snpcnn.metrics import (
     binary_metrics,
@@ -763,7 +771,12 @@ def trait_outlier_notes(targets: Targets) -> list[str]:
         ok = np.flatnonzero(np.isfinite(y))
         if len(ok) < 10:
             continue
-        med, rsd = float(np.median(y[ok])), robust_sd(y[ok])
+        # the spread of the values that are no code: a 1/2 trait with -9s had its SD (the
+        # fallback where most values are equal) inflated by the -9s themselves, which then
+        # lay 4.8 SDs out and were not named (a checking helper, session 46)
+        plain = y[ok][~np.isin(y[ok], MISSING_CODES)]
+        base = plain if len(plain) >= 10 else y[ok]
+        med, rsd = float(np.median(base)), robust_sd(base)
         if rsd <= 0:  # most values equal (a 1/2 trait): a code is far if it is not the median
             far = y[ok] != med
             z = None
@@ -797,6 +810,39 @@ def trait_outlier_notes(targets: Targets) -> list[str]:
                 f"trait '{t}': sample '{targets.sample_ids[i]}' has the value {y[i]:g}, "
                 f"{z[worst]:.0f} robust SDs from the median ({med:g}); check it: one such value "
                 "dominates the fits and can decide a fold's correlation"
+            )
+    return notes
+
+
+def covariate_code_notes(targets: Targets) -> list[str]:
+    """Notes on numeric covariates holding a missing-value code (-9, 999, ...) far from their
+    other values: an age or a PC of -9 was used as a value without a word (a checking helper,
+    session 46).  Nothing is changed; the user is told."""
+    from snpcnn.metrics import robust_sd
+
+    ph = targets.phenotypes
+    if not targets.use_covariates or ph is None:
+        return []
+    notes = []
+    cat = set(getattr(ph, "categorical", ()) or ())
+    for name in targets.covariate_names:
+        if name in cat or name not in ph.table.columns:
+            continue
+        x = pd.to_numeric(ph.table[name].reindex(targets.sample_ids), errors="coerce")
+        x = x.to_numpy(dtype=np.float64)
+        x = x[np.isfinite(x)]
+        plain = x[~np.isin(x, MISSING_CODES)]
+        if len(plain) < 10 or len(plain) == len(x):
+            continue
+        med, rsd = float(np.median(plain)), robust_sd(plain)
+        codes = x[np.isin(x, MISSING_CODES) & (np.abs(x - med) > 5 * rsd)]
+        if len(codes):
+            vals, counts = np.unique(codes, return_counts=True)
+            which = ", ".join(f"{v:g} in {c}" for v, c in zip(vals, counts))
+            notes.append(
+                f"covariate '{name}': {len(codes)} sample(s) have a value that looks like a "
+                f"missing-value code ({which}), far from the others (median {med:g}); it was "
+                "used as a value: if it is one, leave the cell empty or write NA"
             )
     return notes
 
@@ -1015,12 +1061,14 @@ def _warn_one_class_folds(
             )
         lo, hi = int(rare.min()), int(rare.max())
         span = f"{lo} sample{'s' if lo != 1 else ''}" if lo == hi else f"{lo} to {hi} samples"
-        warnings.warn(
+        note = (
             f"the rarer class of '{targets.traits[0]}' has {span} per test fold: each fold's "
-            f"AUC rests on a handful of them and is noisy; {fix}",
-            InputWarning,
-            stacklevel=2,
+            f"AUC rests on a handful of them and is noisy; {fix}"
         )
+        warnings.warn(note, InputWarning, stacklevel=2)
+        # a run note too (summary.md, run.json): it reached the console only (a checking
+        # helper, session 46)
+        targets.report["rare_class"] = note
 
 
 def _folds_given(folds) -> bool:
@@ -1047,38 +1095,7 @@ def _fold_table(folds, targets: Targets, repeats, seed, stratify) -> pd.DataFram
     if targets.groups is not None or stratify:
         refuse_shaping_given_folds(folds, "groups" if targets.groups is not None else "stratify")
     if isinstance(folds, pd.DataFrame):
-        table = folds.copy()
-        absent = [c for c in ("sample_id", "fold") if c not in table.columns]
-        if absent:
-            raise InputError(
-                f"the fold table has no column '{absent[0]}'; it needs sample_id and fold "
-                "(and optionally repeat)"
-            )
-        table["sample_id"] = table["sample_id"].astype(str)
-        if "repeat" not in table:
-            table["repeat"] = 0
-        for col in ("fold", "repeat"):
-            num = pd.to_numeric(table[col], errors="coerce")
-            bad = num.isna() | ~np.isfinite(num) | (num != np.round(num))
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(
-                    f"the fold table's {col} '{table[col].iloc[i]}' for sample "
-                    f"'{table['sample_id'].iloc[i]}' is not an integer; number the {col}s "
-                    "0, 1, 2, ..."
-                )
-            table[col] = num.astype(int)
-        dup = table.duplicated(["repeat", "sample_id"])
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise InputError(
-                f"the fold table lists sample '{table['sample_id'].iloc[i]}' more than once "
-                "in one repeat; give each sample one fold per repeat"
-            )
-        missing = set(targets.sample_ids) - set(table["sample_id"])
-        if missing:
-            raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
-        return table[table["sample_id"].isin(set(targets.sample_ids))].reset_index(drop=True)
+        return check_fold_frame(folds, targets.sample_ids, repeats)
     if isinstance(folds, (str, Path)) and not str(folds).isdigit():
         table = read_folds(folds, targets.sample_ids)
         if repeats > 1:
@@ -1180,13 +1197,18 @@ def _input_notes(
     """What a breeder should know about the inputs before reading the results (run notes,
     also logged): uneven folds, extreme trait values, missing groups, poorly called samples,
     a binary trait's covariates, its positive class, a preselection that selects nothing."""
-    notes = trait_outlier_notes(targets) + [
-        targets.report.get("no_calls"),
-        targets.report.get("groups_missing"),
-        targets.report.get("groups_many"),
-        targets.report.get("copied_traits"),
-        fold_table.attrs.get("repeated_split"),
-    ]
+    notes = (
+        trait_outlier_notes(targets)
+        + covariate_code_notes(targets)
+        + [
+            targets.report.get("no_calls"),
+            targets.report.get("groups_missing"),
+            targets.report.get("groups_many"),
+            targets.report.get("copied_traits"),
+            targets.report.get("rare_class"),
+            fold_table.attrs.get("repeated_split"),
+        ]
+    )
     if data.traits and len(set(data.traits)) < len(data.traits):
         notes.append(named_twice_note(data.traits))
     sizes = fold_table.groupby(["repeat", "fold"]).size()
@@ -1247,10 +1269,17 @@ def _input_notes(
             "ROC AUC, not probabilities"
         )
     for t, (lo, hi) in targets.binary_levels.items():
+        # how many of each: an accuracy (0.5 cut-off) means little without the base rate (a
+        # checking helper, session 46: 'Covariates only' 0.699 where 70 % are controls)
+        yj = targets.y[:, targets.traits.index(t)]
+        n1, n0 = int(np.sum(yj == 1)), int(np.sum(yj == 0))
+        major = hi if n1 > n0 else lo
         notes.append(
             f"trait '{t}' has two values, {lo:g} and {hi:g}: fitted as a binary trait; "
             f"{hi:g} is the positive class, coded 1 in predictions.csv ({lo:g} coded 0), scored "
-            "by ROC AUC"
+            f"by ROC AUC; {n1:,} samples are {hi:g} and {n0:,} are {lo:g} ({n1 / max(n1 + n0, 1):.1%} "
+            f"{hi:g}): calling every sample {major:g} scores accuracy "
+            f"{max(n1, n0) / max(n1 + n0, 1):.3f}"
         )
     top_k = pre_cfg.preselect_top_k
     if top_k is not None and top_k >= genotypes.n_snps:
@@ -1453,6 +1482,7 @@ def cross_validate(
     )
     traits = list(dict.fromkeys(data.traits)) if data.traits else [phenotypes.default_trait()]
     al = align(genotypes, phenotypes, traits=traits)
+    phenotypes = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     call_rate = genotypes.call_rate_sample() if genotypes.n_snps else None
     targets = _targets_from_alignment(
         al, phenotypes, traits, data.covariates, data.groups, call_rate
@@ -2131,11 +2161,13 @@ def _run_fold(
                 }
                 for sid, obs, pr in zip(ids_te[ok], y_te[ok, j], p[ok, j])
             )
-            if ok.sum() < 2:
-                # not silently: the prediction is kept, the fold is not scored, and a note says so
+            if ok.sum() < MIN_TEST_FOLD:
+                # not silently: the prediction is kept, the fold is not scored, and a note says
+                # so (since session 46 also where 2 values are left: a trait observed on few
+                # samples of a multi-trait or CV2 fit scored +-1 there; a checking helper)
                 note = (
                     f"repeat {r} fold {f}: only {int(ok.sum())} test sample(s) with a value of "
-                    f"'{t}'; the fold is not scored for '{t}' (a correlation needs >= 2), its "
+                    f"'{t}'; the fold is not scored for '{t}' ({TINY_FOLD_WHY}), its "
                     "predictions are kept in predictions.csv"
                 )
                 if note not in out["notes"]:

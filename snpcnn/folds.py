@@ -331,6 +331,85 @@ TINY_FOLD_WHY = (
 NO_GROUP = "\x00no group: "
 
 
+def check_fold_frame(folds: pd.DataFrame, sample_ids: np.ndarray, repeats: int = 1) -> pd.DataFrame:
+    """A fold table given as a DataFrame (the Python API: ``cross_validate(folds=df)``,
+    ``tune``), checked as :func:`read_folds` checks a file: ``sample_id`` and ``fold`` columns
+    (``repeat`` optional), whole numbers, one fold per sample and repeat, every sample in
+    ``sample_ids`` given a fold, at least 2 folds and no test fold under
+    :data:`MIN_TEST_FOLD` samples among them, no ``repeats`` beside it.  Rows of other samples
+    are dropped with a warning.  (A DataFrame skipped the size checks: a fold of 1 or 2
+    samples was scored, and ``repeats=3`` was ignored; a checking helper, session 46.)"""
+    table = folds.copy()
+    absent = [c for c in ("sample_id", "fold") if c not in table.columns]
+    if absent:
+        raise InputError(
+            f"the fold table has no column '{absent[0]}'; it needs sample_id and fold "
+            "(and optionally repeat)"
+        )
+    if repeats > 1:
+        raise InputError(
+            f"{opt('repeats')} needs random folds ({opt('folds', 'K', placeholder=True)}), "
+            "not a fold table: give the table a repeat column instead"
+        )
+    table["sample_id"] = table["sample_id"].astype(str)
+    if "repeat" not in table:
+        table["repeat"] = 0
+    for col in ("fold", "repeat"):
+        num = pd.to_numeric(table[col], errors="coerce")
+        bad = num.isna() | ~np.isfinite(num) | (num != np.round(num))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"the fold table's {col} '{table[col].iloc[i]}' for sample "
+                f"'{table['sample_id'].iloc[i]}' is not an integer; number the {col}s "
+                "0, 1, 2, ..."
+            )
+        table[col] = num.astype(int)
+    dup = table.duplicated(["repeat", "sample_id"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(
+            f"the fold table lists sample '{table['sample_id'].iloc[i]}' more than once "
+            "in one repeat; give each sample one fold per repeat"
+        )
+    sample_ids = np.asarray(sample_ids).astype(str)
+    used = set(sample_ids)
+    missing = used - set(table["sample_id"])
+    if missing:
+        raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
+    extra = table.loc[~table["sample_id"].isin(used), "sample_id"].unique()
+    if len(extra):
+        warnings.warn(
+            f"the fold table: {len(extra)} of its samples are not among the {len(used)} "
+            f"samples used and are ignored (e.g. '{extra[0]}'); check the ids if that is "
+            "unexpected",
+            InputWarning,
+            stacklevel=3,
+        )
+    table = table[table["sample_id"].isin(used)].reset_index(drop=True)
+    for r, part in table.groupby("repeat"):
+        where = f" of repeat {r}" if table["repeat"].nunique() > 1 else ""
+        missing = used - set(part["sample_id"])
+        if missing:
+            raise InputError(
+                f"the fold table{where}: {len(missing)} samples have no fold, e.g. "
+                f"'{sorted(missing)[0]}'"
+            )
+        sizes = part["fold"].value_counts().sort_index()
+        if len(sizes) < 2:
+            raise InputError(
+                f"the fold table{where} has only one fold; cross-validation needs >= 2"
+            )
+        if sizes.min() < MIN_TEST_FOLD:
+            small = sizes.idxmin()
+            who = ", ".join(f"'{x}'" for x in part.loc[part["fold"] == small, "sample_id"])
+            raise InputError(
+                f"the fold table: fold {small}{where} holds only {int(sizes.min())} sample(s) "
+                f"({who}) among the samples used; {TINY_FOLD_WHY}: move them into another fold"
+            )
+    return table
+
+
 def make_folds(
     sample_ids: np.ndarray,
     k: int = 5,
@@ -356,11 +435,17 @@ def make_folds(
         raise InputError(f"{opt('folds')} must be at least 2, got {k}")
     if k > n:
         raise InputError(f"{opt('folds', k)} is more than the {n} phenotyped samples")
-    if groups is None and n // k < 2:
+    if groups is None and n // k < MIN_TEST_FOLD:
+        # as for fold files and group folds (random and stratified folds of 2 scored +-1 and
+        # counted in full in the means: a checking helper, session 46)
         raise InputError(
-            f"{opt('folds', k)} with {n} phenotyped samples leaves test folds of a single "
-            "sample, which cannot be scored (a correlation needs >= 2); use "
-            f"{opt('folds', max(2, n // 2))} or fewer"
+            f"{opt('folds', k)} with {n} phenotyped samples leaves test folds of "
+            f"{n // k} sample(s): {TINY_FOLD_WHY}; "
+            + (
+                f"use {opt('folds', n // MIN_TEST_FOLD)} or fewer"
+                if n // MIN_TEST_FOLD >= 2
+                else f"cross-validation needs at least {2 * MIN_TEST_FOLD} phenotyped samples"
+            )
         )
     if repeats < 1:
         raise InputError(f"{opt('repeats')} must be at least 1, got {repeats}")

@@ -1437,7 +1437,9 @@ def _average(models: list, input_shape) -> Any:
 
 def _pearson(y: np.ndarray, p: np.ndarray) -> float:
     ok = ~np.isnan(y)
-    if ok.sum() < 3 or is_collapsed(p[ok], rtol=TRAIN_COLLAPSE_RTOL) or np.std(y[ok]) == 0:
+    # np.ptp, not np.std: the float32 std of equal values is 6e-8, not 0, and corrcoef then
+    # printed numpy's 'invalid value encountered in divide' (a checking helper, session 46)
+    if ok.sum() < 3 or is_collapsed(p[ok], rtol=TRAIN_COLLAPSE_RTOL) or np.ptp(y[ok]) == 0:
         return float("nan")
     return float(np.corrcoef(y[ok], p[ok])[0, 1])
 

@@ -48,6 +48,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import InputError, opt
+from snpcnn.folds import MIN_TEST_FOLD, TINY_FOLD_WHY
 
 __all__ = [
     "Param",
@@ -699,19 +700,12 @@ def _outer_folds(
     folds, ids: np.ndarray, repeats: int, seed: int, stratify: np.ndarray | None = None
 ) -> pd.DataFrame:
     from snpcnn.cv import refuse_shaping_given_folds
-    from snpcnn.folds import make_folds, read_folds
+    from snpcnn.folds import check_fold_frame, make_folds, read_folds
 
     if stratify is not None:
         refuse_shaping_given_folds(folds, "stratify")
     if isinstance(folds, pd.DataFrame):
-        table = folds.copy()
-        table["sample_id"] = table["sample_id"].astype(str)
-        if "repeat" not in table:
-            table["repeat"] = 0
-        missing = set(ids) - set(table["sample_id"])
-        if missing:
-            raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
-        return table[table["sample_id"].isin(set(ids))].reset_index(drop=True)
+        return check_fold_frame(folds, ids, repeats)
     if isinstance(folds, (str, Path)) and not str(folds).isdigit():
         if repeats > 1:
             raise InputError("--repeats needs random folds (--folds K), not a fold file")
@@ -768,17 +762,17 @@ def _check_inner_folds(k: int, outer: pd.DataFrame, ids: np.ndarray, splits) -> 
         part = outer[outer["repeat"] == r]
         test = set(part.loc[part["fold"] == f, "sample_id"].astype(str))
         n = min(n, sum(s not in test for s in ids))
-    if n // k < 2:
+    if n // k < MIN_TEST_FOLD:
         fix = (
-            f"use {opt('inner_folds', n // 2)} or fewer"
-            if n >= 4
-            else "no inner K-fold fits it (2 inner folds need 4 samples): use fewer outer "
-            f"folds ({opt('folds')}) or a trait with more phenotyped samples"
+            f"use {opt('inner_folds', n // MIN_TEST_FOLD)} or fewer"
+            if n >= 2 * MIN_TEST_FOLD
+            else f"no inner K-fold fits it (2 inner folds need {2 * MIN_TEST_FOLD} samples): "
+            f"use fewer outer folds ({opt('folds')}) or a trait with more phenotyped samples"
         )
         raise InputError(
             f"{opt('inner_folds', k)} with {n} phenotyped samples in the smallest outer "
-            "training part leaves inner test folds of fewer than 2 samples, which cannot be "
-            f"scored (a correlation needs >= 2); {fix}"
+            f"training part leaves inner test folds of fewer than {MIN_TEST_FOLD} samples: "
+            f"{TINY_FOLD_WHY}; {fix}"
         )
 
 
@@ -947,6 +941,7 @@ def tune(
     )
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
+    ph = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
     # as in snpcnn fit: a sample without any genotype call is left out, with a note
     no_call, note = samples_without_calls(

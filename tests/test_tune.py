@@ -469,8 +469,9 @@ def test_a_typo_in_fixed_is_named_as_fixed(tmp_path):
         (
             {"inner_folds": 250},
             "inner_folds=250 with 40 phenotyped samples in the smallest outer training part "
-            "leaves inner test folds of fewer than 2 samples, which cannot be scored (a "
-            "correlation needs >= 2); use inner_folds=20 or fewer",
+            "leaves inner test folds of fewer than 3 samples: a score over 2 values is "
+            "degenerate (Pearson r always +1 or -1, AUC 0 or 1), and each fold's score weighs "
+            "as much as the others' in the mean; use inner_folds=13 or fewer",
             "--inner-folds 250 with 40 phenotyped samples",
         ),
     ],

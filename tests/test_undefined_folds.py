@@ -193,7 +193,9 @@ def test_a_rare_class_spread_unevenly_by_random_folds_is_warned_about(example_da
             InputWarning,
             match=r"the rarer class of 'rare' has \d to \d samples per test fold.*fewer folds \(folds=2\)",
         ):
-            cross_validate(geno, path, stratify=stratify, **kw)
+            res = cross_validate(geno, path, stratify=stratify, **kw)
+        # a run note too, not only a console warning (session 46)
+        assert any(n.startswith("the rarer class of 'rare' has") for n in res.notes)
     # 30 cases: a seed whose random folds leave one fold under 5; stratified, 6 each
     path, rare = trait(30)
     seed = next(

@@ -424,7 +424,7 @@ def test_16b_too_many_random_folds(small, tmp_path):
     r = run(
         "fit", small / "geno.csv", small / "pheno.csv", "--folds", "30", "--out", tmp_path / "o"
     )
-    error_line(r, "--folds 30", "single sample", "--folds 20 or fewer")
+    error_line(r, "--folds 30", "test folds of 1 sample(s)", "--folds 13 or fewer")
 
 
 def test_17_fold_file_extras_and_unscored_fold_are_reported(small, tmp_path):
