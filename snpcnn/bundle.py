@@ -593,8 +593,11 @@ class ModelBundle:
             if miss.any():
                 i = int(np.flatnonzero(miss)[0])
                 more = int(miss.sum()) - 1
+                # the line too, as fit's message gives it (a checking helper, session 45)
+                where = getattr(phenotypes, "_where", None)
+                line = f" ({where(cov, ids[i])})" if where else ""
                 raise InputError(
-                    f"{source}: covariate '{cov}' is missing for sample '{ids[i]}'"
+                    f"{source}: covariate '{cov}' is missing for sample '{ids[i]}'{line}"
                     + (f" and {more} more" if more else "")
                     + f"; fill in the value, or {without}"
                 )

@@ -254,3 +254,13 @@ def test_phenotypes_with_fid_and_iid_match_genotypes_named_fid_iid(tmp_path):
     assert al.phenotypes.table.index[0] == f"F0_{iids[0]}"
     assert np.allclose(al.trait("y"), ph["GY_E1"].astype(float).to_numpy()[[0, *range(2, 599)]])
     assert list(p.table.index[:1]) == [iids[0]]  # the caller's object is unchanged
+
+
+def test_a_plink_raw_export_is_named_whatever_the_format_option(tmp_path):
+    """'plink.raw' was refused as an unknown format before the .raw message (session 45)."""
+    from snpcnn.io import read_genotypes
+
+    raw = tmp_path / "plink.raw"
+    raw.write_text("FID IID PAT MAT SEX PHENOTYPE rs1_A\n775 775 0 0 0 -9 0\n776 776 0 0 0 -9 1\n")
+    with pytest.raises(Exception, match=r"a PLINK --recode A \(.raw\) file"):
+        read_genotypes(raw, cache=False)

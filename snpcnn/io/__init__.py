@@ -153,7 +153,9 @@ def detect_format(path: str | os.PathLike) -> str:
     if name.endswith((".pgen", ".pvar", ".psam", ".pvar.zst")):
         return "pgen"
     base = name[:-3] if name.endswith(".gz") else name
-    if base.endswith((".csv", ".tsv", ".txt")):
+    if base.endswith((".csv", ".tsv", ".txt", ".raw")):
+        # .raw: PLINK's --recode A export, which the table reader names with the fix (it was
+        # refused as an unknown format first; session 45)
         return "table"
     if not p.exists():
         from snpcnn.io.plink import fileset_path

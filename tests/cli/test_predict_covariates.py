@@ -307,6 +307,7 @@ def test_explain_says_which_samples_it_leaves_out_and_how_to_scan_without_covari
     r = CliRunner().invoke(main, [*args, str(d / "pheno_gap.csv"), *opts, "--out", str(d / "e4")])
     assert r.exit_code == 1
     assert "covariate 'sex' is missing for sample" in r.output
+    assert "pheno_gap.csv line 7)" in r.output  # the line too, as fit names it (session 46)
     assert "leave the covariate columns out of PHENOTYPES" in r.output
     assert "predict" not in r.output.split("Error:")[-1]
 
