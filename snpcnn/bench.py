@@ -1129,7 +1129,6 @@ def _load_dataset(spec: DatasetSpec) -> _Dataset:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         al = align(g, ph, traits=list(spec.traits))
-    ph = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     for w in caught:
         log.warning("%s: %s", spec.name, w.message)
     y = np.asarray(al.y, dtype=np.float64)
@@ -1211,14 +1210,17 @@ def _fold_table(ds: _Dataset, seed: int) -> pd.DataFrame:
 
 
 def _fold_table_of(ds: _Dataset, seed: int) -> pd.DataFrame:
-    from snpcnn.folds import make_folds, read_folds
+    from snpcnn.folds import DRAWN_FOR_DATASET, make_folds, read_folds
 
     if isinstance(ds.spec.folds, Path):
-        return read_folds(ds.spec.folds, ds.sample_ids)
-    table = make_folds(ds.sample_ids, int(ds.spec.folds), ds.spec.repeats, seed)
-    if ds.spec.run_repeats is not None:
-        keep = table["repeat"].isin(ds.spec.run_repeats)
-        table = table[keep].reset_index(drop=True)
+        table = read_folds(ds.spec.folds, ds.sample_ids)
+    else:
+        table = make_folds(ds.sample_ids, int(ds.spec.folds), ds.spec.repeats, seed)
+        if ds.spec.run_repeats is not None:
+            keep = table["repeat"].isin(ds.spec.run_repeats)
+            table = table[keep].reset_index(drop=True)
+    # checked here over the dataset's samples; each trait's run takes it as it is
+    table.attrs[DRAWN_FOR_DATASET] = True
     return table
 
 

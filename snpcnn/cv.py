@@ -631,6 +631,14 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rat
                 "are nearly random folds; is it the right column (a family, line or site id)?"
             )
         missing = raw.isna().to_numpy()
+        if missing.all():
+            # every sample a group of its own: random folds under the name of group folds,
+            # with a note only (a checking helper, session 45)
+            raise InputError(
+                f"{opt('groups')} column '{groups}' has no value for any of the "
+                f"{len(sample_ids):,} samples used (e.g. '{sample_ids[0]}'); fill in the "
+                f"groups, or leave out {opt('groups')} for random folds"
+            )
         if missing.any():
             # an unknown family is no family: each such sample is a group of its own (pooled
             # as one group 'None' they were always held out together)
@@ -1482,7 +1490,6 @@ def cross_validate(
     )
     traits = list(dict.fromkeys(data.traits)) if data.traits else [phenotypes.default_trait()]
     al = align(genotypes, phenotypes, traits=traits)
-    phenotypes = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     call_rate = genotypes.call_rate_sample() if genotypes.n_snps else None
     targets = _targets_from_alignment(
         al, phenotypes, traits, data.covariates, data.groups, call_rate
@@ -1667,6 +1674,16 @@ def cross_validate(
 
     metrics = pd.DataFrame(metric_rows)
     predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
+    scored = set(metrics["trait"]) if len(metrics) else set()
+    for t in targets.traits:
+        if t not in scored:
+            # one line for the trait, beside the per-fold notes: its tables were empty without
+            # a word of why (a review, session 46)
+            notes.append(
+                f"trait '{t}' has no score: no test fold held {MIN_TEST_FOLD} or more of its "
+                f"values ({int(np.sum(~np.isnan(targets.y[:, targets.traits.index(t)])))} "
+                "samples have one); use fewer folds, or fit it on its own"
+            )
     bundle = None
     t_refit = 0.0
     config["refit"] = bool(refit)  # False: no model.keras (--no-refit)

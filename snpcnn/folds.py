@@ -327,6 +327,9 @@ TINY_FOLD_WHY = (
     "a score over 2 values is degenerate (Pearson r always +1 or -1, AUC 0 or 1), and each "
     "fold's score weighs as much as the others' in the mean"
 )
+#: the attrs key of a fold table drawn by snpcnn for a whole data set (a benchmark's), which
+#: check_fold_frame takes as it is
+DRAWN_FOR_DATASET = "snpcnn_dataset_folds"
 #: the group cross_validate gives a sample whose --groups cell is empty (a group of its own)
 NO_GROUP = "\x00no group: "
 
@@ -377,6 +380,12 @@ def check_fold_frame(folds: pd.DataFrame, sample_ids: np.ndarray, repeats: int =
     missing = used - set(table["sample_id"])
     if missing:
         raise InputError(f"{len(missing)} samples have no fold, e.g. '{sorted(missing)[0]}'")
+    if folds.attrs.get(DRAWN_FOR_DATASET):
+        # a benchmark's folds, drawn over every sample of its dataset and shared by its
+        # traits: a trait observed on few of them is not scored in a fold with < 3 of its
+        # values (_run_fold's note), not refused (the user cannot move them; a review,
+        # session 46)
+        return table[table["sample_id"].isin(used)].reset_index(drop=True)
     extra = table.loc[~table["sample_id"].isin(used), "sample_id"].unique()
     if len(extra):
         warnings.warn(

@@ -941,7 +941,6 @@ def tune(
     )
     trait = trait or ph.default_trait()
     al = align(g, ph, traits=[trait])
-    ph = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     y = np.asarray(al.y, dtype=np.float64).reshape(len(al.sample_ids), -1)[:, 0]
     # as in snpcnn fit: a sample without any genotype call is left out, with a note
     no_call, note = samples_without_calls(

@@ -302,7 +302,7 @@ def read_cli_genotypes(path, geno_format, coding: str = "auto", by_id: bool = Fa
         click.echo(
             f"Note: {path}: some IIDs repeat across families, so every sample id is "
             f"FID_IID (e.g. '{geno.samples[0]}'); phenotype and covariate files must use "
-            "the same ids, or hold FID and IID columns (matched as FID_IID)",
+            "the same ids",
             err=True,
         )
     # a table that --coding auto read as 0/1 presence/absence: read_genotypes warns (one

@@ -201,7 +201,6 @@ def explain(
                 f"{exc} (the trait explained, --trait; default: the model's first trait)"
             ) from None
         al = align(geno, ph, traits=[trait])
-        ph = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
         yv = al.trait(trait)
         ok = np.isfinite(yv)
         if ok.sum() < 3:

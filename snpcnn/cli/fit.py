@@ -442,7 +442,6 @@ def fit(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         al = align(geno, pheno, traits=trait_list)
-    pheno = al.phenotypes  # keyed as aligned (FID_IID where the genotypes are)
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     click.echo(al.format_report(), err=True)

@@ -17,7 +17,6 @@ id, never by row order, and reports what matched.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import gzip
 import math
 import re
@@ -117,9 +116,8 @@ def _case_variants(token: str) -> set[str]:
 
 _MISSING_SPELLINGS = frozenset().union(*(_case_variants(t) for t in MISSING_TOKENS))
 _PLINK_SPELLINGS = _MISSING_SPELLINGS | {PLINK_MISSING, "-9.0"}
-#: blanks a cell may hold around its value (str.strip's, which \s matches), but the delimiter
+#: blanks a cell may hold around its value (str.strip's, which \s matches)
 _INNER_BLANK = re.compile(r"\s")
-_INNER_BLANK_TAB = re.compile(r"[^\S\t]")
 _NUMBER_CHARS = str.maketrans("", "", "0123456789+-.eE")
 
 
@@ -321,10 +319,13 @@ def _read_raw(
     raw_fields = _split_raw(lines, sep_char)
     # strip the cells only where a line holds blanks besides the delimiter (one regex search
     # per line instead of a strip per cell: 200,000 x 50 cells; session 46)
-    blank = _INNER_BLANK_TAB if sep_char == "\t" else _INNER_BLANK
+    # (searched in the record's own cells, joined: a quoted cell with a line break made the
+    # records and the lines of the file differ; a review, session 46)
     fields = [
-        [f.strip() for f in row] if sep_char is not None and blank.search(ln) else row
-        for row, (_, ln) in zip(raw_fields, lines)
+        [f.strip() for f in row]
+        if sep_char is not None and _INNER_BLANK.search("\0".join(row))
+        else row
+        for row in raw_fields
     ]  # str.split() (whitespace-separated) leaves no blanks to strip
     # rows of delimiters only (',,,': a spreadsheet export's trailing rows) are blank lines:
     # skipped like them (they were refused as "empty or NA sample id"; session 41)
@@ -343,13 +344,16 @@ def _read_raw(
             )
     plink = sep_char is None or path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
     first0 = first[0].lstrip("#").strip().lower() if first else ""
-    # a header '#FID IID ...' / '#IID ...' (what plink 2 writes, tab-separated) or 'FID IID
-    # ...' marks a PLINK file whatever its name or delimiter: its -9 is missing. A .phe/.txt
+    # a header '#FID IID ...' / '#IID ...' (what plink 2 writes, tab-separated; any
+    # delimiter) or a tab-separated 'FID IID ...' marks a PLINK file whatever its name: its
+    # -9 is missing. A .phe/.txt
     # with tabs read -9 as a value, and a 1/2 disease trait became a quantitative one scored
     # by Pearson r (a checking helper, session 46)
+    # ('FID,IID,...' in a comma-separated file is a common CSV layout, left as it was: its
+    # 0s of a 0/1/2 trait were read as missing for a PLINK 1/2 code; a review, session 46)
     plink_header = bool(first) and (
         first[0].strip().lower() in ("#fid", "#iid")
-        or [c.strip().lower() for c in first[:2]] == ["fid", "iid"]
+        or (sep_char == "\t" and [c.strip().lower() for c in first[:2]] == ["fid", "iid"])
     )
     by_header = plink_header and not plink
     plink = plink or plink_header
@@ -470,7 +474,8 @@ def _read_raw(
             warnings.warn(
                 f"{path}: {codes} cell(s) '-9' read as missing: the header "
                 f"'{' '.join(first[:2])}' marks a PLINK file, where -9 is the missing-value "
-                "code; if -9 is a real value here, name the id column sample_id",
+                "code; if -9 is a real value here, write the table comma-separated with its "
+                "header starting FID,IID (no '#')",
                 InputWarning,
                 stacklevel=4,
             )
@@ -1141,7 +1146,7 @@ def _read_one(
     if two_class:
         info["two_class_text"] = two_class
     if fid_iid is not None:
-        # the FID_IID of each IID: align matches with them where the genotype file named
+        # the FID_IID of each IID: align's error names them where the genotype file named
         # its samples so (an IID repeated across its families; a checking helper, session 46)
         info["fid_iid"] = fid_iid
     return Phenotypes(
@@ -1353,39 +1358,22 @@ def _refuse_genotypes_as_phenotypes(
         )
 
 
-def _as_fid_iid(
-    phenotypes: Phenotypes, geno_ids: list[str], pheno_ids: list[str], geno_src, pheno_src
-) -> Phenotypes:
-    """The phenotypes keyed by ``FID_IID`` where the genotype reader named its samples so (an
-    IID repeated across families in the .fam/.psam) and the phenotype file's FID and IID
-    columns match more of them that way than its IIDs do; else unchanged.  The file had to
-    be rewritten by hand (a checking helper, session 46)."""
-    fid_iid = (phenotypes.info or {}).get("fid_iid")
-    if not fid_iid:
-        return phenotypes
+def _fid_iid_hint(phenotypes: Phenotypes, geno_ids: list[str], geno_src) -> str:
+    """Where the genotype ids are FID_IID (an IID repeated across families) and the phenotype
+    file's FID and IID columns would match them so: the fix, in words (the hint counted a
+    repeated IID twice, and left the user to guess how; a checking helper, session 46)."""
+    fid_iid = (phenotypes.info or {}).get("fid_iid") or {}
     gset = set(geno_ids)
-    n_plain = sum(p in gset for p in pheno_ids)
-    new_ids = [fid_iid.get(p, p) for p in pheno_ids]
-    n_fid = sum(p in gset for p in new_ids)
-    if n_fid <= n_plain or len(set(new_ids)) < len(new_ids):
-        return phenotypes
-    warnings.warn(
-        f"{pheno_src}: its samples are matched as FID_IID (e.g. '{new_ids[0]}'), as "
-        f"{geno_src} names them (an IID repeats across its families): {n_fid} match so, "
-        f"{n_plain} by IID alone",
-        InputWarning,
-        stacklevel=3,
+    n = sum(v in gset for v in fid_iid.values())
+    if not n:
+        return ""
+    example = next(v for v in fid_iid.values() if v in gset)
+    return (
+        f"; {n} phenotyped sample(s) would match as FID_IID (e.g. '{example}'): {geno_src} "
+        "names every sample FID_IID because an IID repeats across its families; give the "
+        "phenotype file a first column sample_id holding FID_IID, or make the IIDs of the "
+        "genotype file unique"
     )
-    table = phenotypes.table.copy()
-    table.index = pd.Index(new_ids, dtype=object, name=table.index.name)
-    mapping = dict(zip(pheno_ids, new_ids))
-    origin = {
-        col: (src, {mapping.get(k, k): v for k, v in lines.items()})
-        for col, (src, lines) in phenotypes._origin.items()
-    }
-    info = {k: v for k, v in phenotypes.info.items() if k != "fid_iid"}
-    info["matched_as_fid_iid"] = True
-    return dataclasses.replace(phenotypes, table=table, info=info, _origin=origin)
 
 
 def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None = None) -> Alignment:
@@ -1438,8 +1426,6 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
         if len(dup):
             raise InputError(f"sample id '{dup.iloc[0]}' occurs more than once in {src}")
     pheno_ids = [str(s) for s in phenotypes.table.index]
-    phenotypes = _as_fid_iid(phenotypes, geno_ids, pheno_ids, geno_src, pheno_src)
-    pheno_ids = [str(s) for s in phenotypes.table.index]
     _refuse_sample_as_header(phenotypes, set(geno_ids), set(pheno_ids), geno_src, pheno_src)
     pos = phenotypes.table.index.get_indexer(pd.Index(geno_ids, dtype=object))
     geno_index = np.flatnonzero(pos >= 0).astype(np.int64)
@@ -1463,6 +1449,7 @@ def align(genotypes: Any, phenotypes: Phenotypes, traits: Sequence[str] | None =
             f"{', '.join(geno_ids[:3])}; phenotype ids start {', '.join(pheno_ids[:3])}"
             + (
                 _transposed_hint(genotypes, pheno_ids)
+                or _fid_iid_hint(phenotypes, geno_ids, geno_src)
                 or (hints and f"{hints}; make the ids identical in both files")
                 or headerless
                 or "; make the ids identical in both files"

@@ -541,13 +541,12 @@ def test_a_whitespace_table_with_years_as_trait_names_keeps_its_header(tmp_path)
     whole.write_text("Line 2019 2020\nA1 5 6\nA2 3 4\nA3 7 8\n")
     with pytest.raises(InputError, match=r"read as a PLINK file without a header.*sample_id"):
         align(_geno(["A1", "A2", "A3"]), read_phenotypes(whole))
-    # a real headerless PLINK file beside FID_IID genotype ids: matched as FID_IID (since
-    # session 46; an error with the id hint before)
+    # a real headerless PLINK file beside FID_IID genotype ids keeps the id hint
     plink_ids = tmp_path / "pl.txt"
     plink_ids.write_text("F1 I1 1.5\nF2 I2 2.5\nF3 I3 0.5\n")
-    with pytest.warns(UserWarning, match=r"matched as FID_IID .*: 3 match so, 0 by IID alone"):
-        al = align(_geno(["F1_I1", "F2_I2", "F3_I3"]), read_phenotypes(plink_ids))
-    assert list(al.sample_ids) == ["F1_I1", "F2_I2", "F3_I3"]
+    with pytest.raises(InputError, match=r"would match .*FID_IID") as e:
+        align(_geno(["F1_I1", "F2_I2", "F3_I3"]), read_phenotypes(plink_ids))
+    assert "without a header" not in str(e.value)
 
 
 def test_id_column_names_the_covariate_files_id_too(tmp_path):
