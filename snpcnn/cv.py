@@ -1682,7 +1682,13 @@ def cross_validate(
             notes.append(
                 f"trait '{t}' has no score: no test fold held {MIN_TEST_FOLD} or more of its "
                 f"values ({int(np.sum(~np.isnan(targets.y[:, targets.traits.index(t)])))} "
-                "samples have one); use fewer folds, or fit it on its own"
+                "samples have one); use fewer folds"
+                + (
+                    ", or fit it without the other traits (its folds are then drawn over its "
+                    "own samples)"
+                    if len(targets.traits) > 1 and not _folds_given(folds)
+                    else ""
+                )
             )
     bundle = None
     t_refit = 0.0

@@ -1160,7 +1160,10 @@ def run_fold(genotypes, phenotypes, traits, repeat: int, fold: int, **settings: 
         on_fold=lambda r, f, res: kept.update(result=res),
         **{**settings, "refit": False},
     )
-    return kept["result"]
+    # a fold that holds none of the trait's samples (a benchmark's folds are drawn over its
+    # dataset, a sparse trait can miss one): nothing to run, as in the serial run, where the
+    # fold does not exist for that trait (a KeyError on Ray; a review, session 46)
+    return kept.get("result", {**_NO_FOLD})
 
 
 def start_early(

@@ -102,16 +102,19 @@ def test_a_tab_separated_plink_file_with_any_name_reads_minus_9_as_missing(tmp_p
             assert any("2 cell(s) '-9' read as missing" in str(w.message) for w in rec)
         assert np.array_equal(p.table["D"].to_numpy(), [1, 2, np.nan, np.nan], equal_nan=True)
         assert np.isnan(p.table["AGE"].to_numpy()[1])
-    f = tmp_path / "u.tsv"  # a tab-separated 'FID IID' header: PLINK's layout too
-    f.write_text("FID\tIID\ty\na\ts1\t1.5\nb\ts2\t-9\n")
-    with pytest.warns(UserWarning, match="read as missing"):
+    f = tmp_path / "u.csv"  # '#FID' with commas: PLINK's marker all the same
+    f.write_text("#FID,IID,y\na,s1,1.5\nb,s2,-9\n")
+    with pytest.warns(UserWarning, match="the header's first name '#FID' marks a PLINK file"):
         assert np.isnan(read_phenotypes(f).table["y"].to_numpy()[1])
-    # a CSV headed FID,IID is an ordinary CSV (a common GWAS layout): -9 and the 0s of a
-    # 0/1/2 score stay values (a review of this session's first version)
-    f = tmp_path / "u.csv"
-    f.write_text("FID,IID,y\n" + "".join(f"f,s{i},{i % 3}\n" for i in range(12)) + "f,s12,-9\n")
-    y = read_phenotypes(f).table["y"].to_numpy()
-    assert (y == 0).sum() == 4 and y[-1] == -9.0 and not np.isnan(y).any()
+    # 'FID IID' without the '#' (R's write.table, GWAS pipelines), comma- or tab-separated,
+    # is an ordinary table: -9 and the 0s of a 0/1/2 score stay values (two reviews of this
+    # session's first versions)
+    rows = "".join(f"f,s{i},{i % 3}\n" for i in range(12)) + "f,s12,-9\n"
+    for name, sep in (("v.csv", ","), ("v.tsv", "\t")):
+        f = tmp_path / name
+        f.write_text(("FID,IID,y\n" + rows).replace(",", sep))
+        y = read_phenotypes(f).table["y"].to_numpy()
+        assert (y == 0).sum() == 4 and y[-1] == -9.0 and not np.isnan(y).any()
 
 
 def test_missing_codes_are_named_where_they_inflate_the_spread_and_in_covariates():
@@ -332,3 +335,23 @@ def test_a_groups_column_with_no_value_at_all_is_refused(tmp_path):
     ph.to_csv(path, index=False)
     with pytest.raises(Exception, match=r"groups column 'family' has no value for any of the 599"):
         cross_validate(_BED, path, ["GY_E1"], groups="family", cnn=False, baselines=["gblup"])
+
+
+def test_a_fold_task_for_a_fold_without_the_traits_samples_is_empty(tmp_path):
+    """A benchmark on Ray runs one task per fold of the dataset's table; a sparse trait with
+    no sample in a fold gave "internal error (KeyError: 'result')" (a review, session 46)."""
+    import pandas as pd
+
+    from snpcnn.executor import run_fold
+    from snpcnn.folds import DRAWN_FOR_DATASET
+
+    ph = pd.read_csv(_ROOT / "example_data" / "wheat_phenotypes.csv", dtype={0: str}).iloc[:60]
+    ids = ph.iloc[:, 0].astype(str).to_numpy()
+    folds = pd.DataFrame({"sample_id": ids, "repeat": 0, "fold": np.arange(60) % 4 + 1})
+    folds.attrs[DRAWN_FOR_DATASET] = True
+    ph.loc[folds.fold.to_numpy() == 4, "GY_E2"] = np.nan  # fold 4 holds none of GY_E2
+    path = tmp_path / "p.csv"
+    ph.to_csv(path, index=False)
+    kw = dict(folds=folds, cnn=False, baselines=["gblup"])
+    assert run_fold(_BED, path, ["GY_E2"], 0, 4, **kw) == {"metrics": [], "predictions": []}
+    assert len(run_fold(_BED, path, ["GY_E2"], 0, 1, **kw)["metrics"]) > 0

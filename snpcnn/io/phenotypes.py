@@ -345,16 +345,13 @@ def _read_raw(
     plink = sep_char is None or path.name.lower().removesuffix(".gz").endswith(_PLINK_SUFFIXES)
     first0 = first[0].lstrip("#").strip().lower() if first else ""
     # a header '#FID IID ...' / '#IID ...' (what plink 2 writes, tab-separated; any
-    # delimiter) or a tab-separated 'FID IID ...' marks a PLINK file whatever its name: its
-    # -9 is missing. A .phe/.txt
+    # delimiter) marks a PLINK file whatever its name: its -9 is missing. A .phe/.txt
     # with tabs read -9 as a value, and a 1/2 disease trait became a quantitative one scored
     # by Pearson r (a checking helper, session 46)
-    # ('FID,IID,...' in a comma-separated file is a common CSV layout, left as it was: its
-    # 0s of a 0/1/2 trait were read as missing for a PLINK 1/2 code; a review, session 46)
-    plink_header = bool(first) and (
-        first[0].strip().lower() in ("#fid", "#iid")
-        or (sep_char == "\t" and [c.strip().lower() for c in first[:2]] == ["fid", "iid"])
-    )
+    # ('FID IID ...' without the '#', comma- or tab-separated, is a common table layout
+    # (R's write.table), left as it was: a 0/1/2 score lost its 0s to PLINK's 1/2 rule, and
+    # a real -9 became missing; two reviews, session 46)
+    plink_header = bool(first) and first[0].strip().lower() in ("#fid", "#iid")
     by_header = plink_header and not plink
     plink = plink or plink_header
     has_header = True
@@ -472,10 +469,9 @@ def _read_raw(
         codes = sum(c in (PLINK_MISSING, "-9.0") for row in body for c in row[1:])
         if codes:
             warnings.warn(
-                f"{path}: {codes} cell(s) '-9' read as missing: the header "
-                f"'{' '.join(first[:2])}' marks a PLINK file, where -9 is the missing-value "
-                "code; if -9 is a real value here, write the table comma-separated with its "
-                "header starting FID,IID (no '#')",
+                f"{path}: {codes} cell(s) '-9' read as missing: the header's first name "
+                f"'{first[0].strip()}' marks a PLINK file, where -9 is the missing-value code; "
+                "if -9 is a real value here, remove the '#' from the header",
                 InputWarning,
                 stacklevel=4,
             )
