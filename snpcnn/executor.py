@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snpcnn import _signals
 from snpcnn.errors import CLI_MODE, InputError, SnpcnnError, opt
 
 __all__ = [
@@ -915,6 +916,7 @@ class Executor:
             tracker.emit(None, *counts())
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
+                _signals.check()  # an interrupt swallowed in a callback stops the run here
                 for ref in ready:
                     i = pending.pop(ref)
                     tracker.end(i)
@@ -966,6 +968,7 @@ class Executor:
             fill()
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
+                _signals.check()  # an interrupt swallowed in a callback stops the run here
                 for ref in ready:
                     unit = pending.pop(ref)
                     result = self._get(ray, ref, unit)

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from snpcnn import _signals
 from snpcnn.backend import pad_rows_pow2
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ class SharedStepper:
         t = self.template
         try:
             for _ in range(epochs):
+                _signals.check()  # an interrupt swallowed in a callback (e.g. a gc one)
                 order = rng.permutation(n)
                 logs = None
                 if per_call == 1 or n_full == 0:
@@ -393,6 +395,7 @@ class JaxSharedStepper(SharedStepper):
         losses: list[float] = []
         try:
             for _ in range(epochs):
+                _signals.check()  # an interrupt swallowed in a callback (JAX's gc one)
                 order = rng.permutation(n)
                 state = (*state[:3], tuple(self._fresh_metrics))
                 loss = None

@@ -399,6 +399,9 @@ class Progress:
 
     # ------------------------------------------------------------------ events
     def __call__(self, kind: str, **info: Any) -> None:
+        from snpcnn import _signals
+
+        _signals.check()  # an interrupt swallowed in a callback stops the run here
         if self.mode == "off":
             return
         handler = getattr(self, f"_on_{kind}", None)
