@@ -39,6 +39,7 @@ classifier: the class probability).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -859,7 +860,11 @@ def snp_importance(
     Returns
     -------
     DataFrame (``chrom, pos, id`` + one column per method), and the dict of
-    per-sample arrays with ``return_arrays=True``.
+    per-sample arrays with ``return_arrays=True``.  Where the model's convolutions
+    contribute nothing to its output (the default whose correction was dropped: it
+    predicts its start), ``grad_cam`` and ``hirescam`` have no map: their column and
+    arrays are NaN and a ``UserWarning`` says why (:func:`grad_cam_status`), not a flat
+    map of zeros that sorts the SNPs in file order.
     """
     X = _input_array(model, X)
     if X.ndim != 3:
@@ -882,6 +887,11 @@ def snp_importance(
     arrays: dict[str, np.ndarray] = {}
     t = _targets(model, X, output_index, _check_batch(batch_size))
     grads = None
+    dropped = None
+    if {"grad_cam", "hirescam"} & set(methods):
+        why = grad_cam_status(model)
+        if why is not None and why.startswith("the convolutions' correction was dropped"):
+            dropped = why
     # each method's cost in gradient passes over X: saliency and gradxinput share one
     costs = []
     for m in methods:
@@ -900,6 +910,11 @@ def snp_importance(
         elif m == "integrated_gradients":
             attr = integrated_gradients(model, X, baseline, steps, t, batch_size)
             per = reduce_channels(attr, "sum")
+        elif dropped is not None:
+            # the convolutions contribute nothing (weights 0): no map, not a flat one (the
+            # Python API returned zeros without a word, the CLI skips them: session 47)
+            per = np.full(X.shape[:2], np.nan, dtype=np.float32)
+            warnings.warn(f"{m}: {dropped}; its column is NaN", UserWarning, stacklevel=2)
         else:
             members = _conv_members(model)
             if layer_name is not None and not all(
