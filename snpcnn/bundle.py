@@ -70,6 +70,13 @@ class MissingSnpWarning(UserWarning):
 #: predict names the samples called at fewer than this share of the model's SNPs in the file
 LOW_CALL_RATE = 0.5
 
+#: a warning where the mean prediction of at least 5 samples lies this many training SDs of
+#: the trait from the training mean: genomic values of a whole sample set that far out point
+#: to genotypes coded otherwise (a table counting the other allele at 11 % of the SNPs, too
+#: few for the orientation warning's 15 %, moved every prediction by about 9 SDs without a
+#: word: a checking helper, session 47)
+PREDICTION_SHIFT_SD = 3.0
+
 
 class TrainingSampleWarning(UserWarning):
     """Some samples given to predict were in the model's training data."""
@@ -262,6 +269,13 @@ class ModelBundle:
         ok = n_called >= 20
         flipped = ok & (np.abs(mean - f) >= 0.5) & (np.abs(mean - (2 - f)) < 0.3)
         k = int(flipped.sum())
+        if k:  # for predict's check of the predictions' mean (below the 15 % too)
+            i = int(np.flatnonzero(flipped)[0])
+            match["suspect_flipped"] = {
+                "n": k,
+                "of": int(ok.sum()),
+                "example": str(self.variants["id"].iloc[used[i]]),
+            }
         # 15 %: a population diverged from the training one (Fst 0.2-0.3) put 8-10 % of
         # SNPs there by drift alone (a review, session 39); a table counting the other
         # allele at every SNP, about 70 %
@@ -443,6 +457,7 @@ class ModelBundle:
             out[t] = z[:, j] * float(self.target_sd[j]) + fixed
         if uncalled:
             out.loc[uncalled, list(self.traits)] = np.nan
+        self._warn_shift(genotypes, match, z, uncalled)
         seen = self.in_training(genotypes.samples)
         if seen is not None and seen.any():
             # a breeder who scores predict's output against the phenotypes of lines the
@@ -465,6 +480,38 @@ class ModelBundle:
                 stacklevel=2,
             )
         return out
+
+    def _warn_shift(self, genotypes: Genotypes, match: dict, z: np.ndarray, uncalled) -> None:
+        """Warn where the mean genomic prediction (standardised scale: training SDs of the
+        trait, covariates aside) of at least 5 samples lies :data:`PREDICTION_SHIFT_SD` or
+        more from the training mean; names the SNPs that look counted on the other allele."""
+        if self.head == "binary" or z.ndim != 2:
+            return
+        keep = np.ones(len(z), dtype=bool)
+        keep[list(uncalled)] = False
+        if keep.sum() < 5:
+            return
+        for j, t in enumerate(self.traits):
+            shift = float(np.nanmean(z[keep, j]))
+            if not np.isfinite(shift) or abs(shift) < PREDICTION_SHIFT_SD:
+                continue
+            sus = match.get("suspect_flipped")
+            why = (
+                f"{sus['n']:,} of the {sus['of']:,} SNPs matched without alleles have mean "
+                f"dosages nearer 2 minus the training mean (e.g. '{sus['example']}'): the file "
+                "may count the other allele there"
+                if sus
+                else "the file may count the other allele at some SNPs, or code genotypes otherwise"
+            )
+            warnings.warn(
+                f"{genotypes.source or 'the genotypes'}: the mean prediction of '{t}' over "
+                f"{int(keep.sum()):,} samples is {shift:+.1f} training SDs from the training "
+                f"mean, far outside what genotypes coded as in training give; {why}; check "
+                "that it counts the allele the model counts (docs/io.md)",
+                MissingSnpWarning,
+                stacklevel=3,
+            )
+            return
 
     def _covariate_array(self, covariates: Any, genotypes: Genotypes) -> np.ndarray:
         """``covariates`` for :meth:`predict` as the float design it needs (one row per
