@@ -107,7 +107,7 @@ class _SNPCNNBase(BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ features
-    def _check_values(self, X: np.ndarray) -> np.ndarray:
+    def _check_values(self, X: np.ndarray, fitting: bool = True) -> np.ndarray:
         """The missing calls of ``X`` (NaN or -1), after a warning where values are no dosages:
         a warning, not an error, as scikit-learn's estimator checks feed any real numbers,
         negative ones included (a ``positive_only`` tag would make them refuse -1 too)."""
@@ -137,8 +137,15 @@ class _SNPCNNBase(BaseEstimator):
                 f"({int(high.sum())} such values), {used}: give dosages 0/1/2, "
                 "missing calls as NaN or -1"
             )
-        elif (X == -1).any() and not (X > 1).any():
-            # rrBLUP's convention (X - 1): a third of such a matrix would be missing calls
+        elif (
+            (X == -1).any()
+            and not (X > 1).any()
+            and (fitting or not getattr(self, "saw_two_", False))
+        ):
+            # rrBLUP's convention (X - 1): a third of such a matrix would be missing calls.
+            # At predict only where the training X had no 2 either: a small batch without
+            # one is common, and the advice to add 1 would corrupt valid dosages (a checking
+            # helper, session 47)
             _warn(
                 "X holds -1 but no value above 1: if it is coded -1/0/1, -1 means a missing "
                 "call here, not a dosage, so add 1 to give dosages 0/1/2"
@@ -162,7 +169,16 @@ class _SNPCNNBase(BaseEstimator):
                 "(n_samples = 1)"
             )
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
+        if self.encoding == "onehot" and self.scaling != TRAIN_DEFAULTS["scaling"]:
+            # onehot feeds 0/1 indicators, never scaled: the setting was ignored without a
+            # word (a grid over scaling tied), where snpcnn fit refuses it (session 47)
+            raise InputError(
+                f"scaling={self.scaling!r} applies to encoding='dosage'; encoding='onehot' "
+                "feeds 0/1 genotype indicators, which are not scaled: leave scaling at its "
+                f"default ({TRAIN_DEFAULTS['scaling']!r})"
+            )
         miss = self._check_values(X)
+        self.saw_two_ = bool((X[~miss] > 1).any())
         Xm = np.where(miss, np.nan, X)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean 0
@@ -196,7 +212,7 @@ class _SNPCNNBase(BaseEstimator):
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        miss = self._check_values(X)
+        miss = self._check_values(X, fitting=False)
         return self._transform(X, miss), miss.all(axis=1)
 
     def _config(self) -> TrainConfig:

@@ -233,6 +233,12 @@ def _param(name: str, spec: Any, where: str) -> Param:
         raise InputError(f"{at}: step must be a number")
     if step is not None and (step <= 0 or log_scale):
         raise InputError(f"{at}: step must be > 0 and cannot go with log = true")
+    if step is not None and step > high - low:
+        # Optuna could only ever draw `low` (a checking helper, session 47)
+        raise InputError(
+            f"{at}: step ({step}) is larger than high - low ({high - low}), so only low "
+            f"({low}) could be drawn; use a step of at most {high - low}, or fix {name} under [fixed]"
+        )
     want = TRAINING_KEYS.get(name)
     is_int = isinstance(low, int) and isinstance(high, int) and want is not float
     if want is int and not is_int:

@@ -84,6 +84,8 @@ def test_shipped_space_loads_and_is_not_listed_as_a_preset():
         ({"linear.l2": {"low": 1e-3, "high": 1.0}}, "has no [linear] section"),
         ({"screen.depth": {"choices": [1]}}, "params.screen.depth: unknown key"),
         ({"filters": {"low": 1, "hgh": 2}}, "params.filters: unknown key 'hgh'"),
+        # session 47: Optuna could only draw `low` (a checking helper)
+        ({"filters": {"low": 8, "high": 16, "step": 100}}, "params.filters: step (100) is larger"),
     ],
 )
 def test_bad_space_is_one_line_naming_the_key(tmp_path, params, message):

@@ -38,7 +38,8 @@ class _Lines:
             )
         elif event == "trial":
             # the trial's score is the mean over its inner folds of the fold's Pearson r
-            # (AUC for a binary trait; a fold with constant predictions counts 0)
+            # (AUC for a binary trait; a fold with constant predictions counts as no
+            # information: r 0, AUC 0.5)
             metric = {"pearson_r": "Pearson r", "auc": "AUC"}.get(info.get("metric"), "score")
             best = "-" if info["best"] is None else f"{info['best']:.3f}"
             if info["value"] is not None:
