@@ -2142,7 +2142,13 @@ def _crossfit(
                         triple_info.setdefault(key, []).append(value)
                 else:  # SNP sets: along the LD order, or led by their pair (in either order)
                     mapped = order is None  # the file's order (lead_pairs): no far pairs
-                    reach = screen.width if mapped else (screen.ld_reach or screen.width)
+                    # [screen] map_reach: in the file's order (windows led by their pair),
+                    # pairs further apart than a window on the map
+                    reach = (
+                        (getattr(screen, "map_reach", 0) or screen.width)
+                        if mapped
+                        else (screen.ld_reach or screen.width)
+                    )
                     far: dict = {}
                     sets = screen_window_sets(
                         xs[rows[k]],

@@ -36,6 +36,7 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["screen"].pop("order") == "auto" and a["screen"].pop("ld_reach") == 16
     assert a["screen"].pop("all_pairs") is True
     assert a["screen"].pop("pairs") == "lead"
+    assert a["screen"].pop("map_reach") == 16  # v15 (session 47)
     assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a["linear"].pop("multitrait_cnn_gp") is True  # v14 (session 35)
     b["linear"].pop("multitrait_cnn_gp")

@@ -229,6 +229,7 @@ def _network(x, wide_input, spec: Mapping, input_shape: tuple, n_outputs: int):
             width,
             order=screen.get("order", "file"),
             ld_reach=screen.get("ld_reach", 0),
+            map_reach=screen.get("map_reach", 0),
             all_pairs=screen.get("all_pairs", False),
             polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),

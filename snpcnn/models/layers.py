@@ -137,6 +137,7 @@ class WindowGather(keras.layers.Layer):
         order: str = "file",
         ld_reach: int = 0,
         all_pairs: bool = False,
+        map_reach: int = 0,
         triples: bool | str = False,
         polarised: int = 0,
         pairs: bool | str = False,
@@ -151,6 +152,10 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] ld_reach``: in an LD order, the screen scores pairs up to this many
         #: positions apart (0: ``width - 1``, as in the file's order); read by training
         self.ld_reach = int(ld_reach)
+        #: ``[screen] map_reach``: in the file's order, with windows led by their pair, the
+        #: screen scores pairs up to this many positions apart (0: ``width - 1``); read by
+        #: training
+        self.map_reach = int(map_reach)
         #: ``[screen] all_pairs``: in an LD order, every pair of SNPs is a screen candidate
         #: (pairs beyond ``ld_reach`` too); read by training
         self.all_pairs = bool(all_pairs)
@@ -261,6 +266,8 @@ class WindowGather(keras.layers.Layer):
             config.update({"order": self.order_mode, "ld_reach": self.ld_reach})
             if self.all_pairs:  # models saved before [screen] all_pairs load unchanged
                 config["all_pairs"] = True
+        if self.map_reach:  # models saved before [screen] map_reach load unchanged
+            config["map_reach"] = self.map_reach
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
         if self.polarised:

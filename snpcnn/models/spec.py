@@ -150,6 +150,11 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # further apart than the window width gets a window of its two SNPs and their LD-order
     # neighbours); 0 = width - 1, as in the file's order
     "ld_reach": (check_nonnegative_int, 0),
+    # in the file's order (a map), pairs of SNPs up to this many positions apart are screened
+    # where the windows are led by their pair (pairs = "lead"): a window holds the pair and
+    # its neighbours, so SNPs that interact a few SNPs apart inside an LD block share a
+    # window; 0 = width - 1 (pairs inside a run of width SNPs)
+    "map_reach": (check_nonnegative_int, 0),
     # in an LD order, every pair of SNPs is a candidate, also pairs further apart than
     # ld_reach (scored by matrix products; ranked with the near pairs by Bonferroni-adjusted
     # p-value): pairs in weak LD can land anywhere in an LD order
@@ -657,6 +662,12 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "so it needs a `linear` table (as snpcnn_default); add a `linear` table "
                 "(e.g. l2 = 1e-3) or remove `screen`"
             )
+        if screen is not None and screen.get("map_reach") and screen.get("pairs") != "lead":
+            raise InputError(
+                '[screen] map_reach widens the pairs that lead a window (pairs = "lead"); '
+                "without them the windows are runs of adjacent SNPs and map_reach would be "
+                'ignored: add pairs = "lead" or remove map_reach'
+            )
         if triple_stage is not None:
             _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
@@ -685,6 +696,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
         for key, default in (
             ("order", "file"),
             ("ld_reach", 0),
+            ("map_reach", 0),
             ("all_pairs", False),
             ("triples", False),
             ("polarised", 0),

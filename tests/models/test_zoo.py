@@ -22,6 +22,8 @@ TINY = {
 }
 GENOMIC = (
     "snpcnn_default",
+    "snpcnn_default_v15",
+    "snpcnn_default_v14",
     "snpcnn_default_v11",
     "snpcnn_default_v12",
     "snpcnn_default_v13",
@@ -46,6 +48,8 @@ GENOMIC = (
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
 SNP_ONLY = (
     "snpcnn_default",
+    "snpcnn_default_v15",
+    "snpcnn_default_v14",
     "snpcnn_default_v11",
     "snpcnn_default_v12",
     "snpcnn_default_v13",
