@@ -14,6 +14,7 @@ a :class:`KeyboardInterrupt`, so that it takes Ctrl-C's path: the same clean-up,
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,8 +50,15 @@ def check() -> None:
     """Raise again an interrupt (SIGINT or SIGTERM) whose exception may have been swallowed
     where it was first raised; a no-op unless :func:`install` is in force.  Called at safe
     points of long runs (every training epoch, every progress event, every finished Ray
-    task), so a swallowed interrupt costs at most one epoch."""
+    task), so a swallowed interrupt costs at most one epoch.
+
+    While an interrupt is already on its way up (a clean-up step in an ``except`` or
+    ``finally`` that sends a progress event), it is not raised a second time: that would cut
+    the clean-up short (session 47's last read)."""
     if _pending and _installed:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            _pending.clear()
+            return
         signum = _pending[0]
         _pending.clear()
         if signum == signal.SIGTERM:

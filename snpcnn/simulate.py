@@ -798,7 +798,7 @@ def _pick_groups(
         raise InputError(
             f"could not place {n_groups} groups of {order} SNPs within {max_gap} SNPs of each "
             f"other ({opt('pair_ld', pair_ld)}) in {x_all.shape[1]} SNPs; use fewer loci "
-            f"({opt('n_loci')}) or more SNPs{other_ld}"
+            f"({opt('n_loci')}), more SNPs, a larger {opt('max_gap')}{other_ld}"
         )
     return groups
 

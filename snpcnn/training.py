@@ -2141,7 +2141,7 @@ def _crossfit(
                     for key, value in tri.items():  # per cross-fitted network
                         triple_info.setdefault(key, []).append(value)
                 else:  # SNP sets: along the LD order, or led by their pair (in either order)
-                    mapped = order is None  # the file's order (lead_pairs): no far pairs
+                    mapped = order is None  # the file's order (lead_pairs)
                     # [screen] map_reach: in the file's order (windows led by their pair),
                     # pairs further apart than a window on the map
                     reach = (
@@ -2156,7 +2156,9 @@ def _crossfit(
                         screen.n_windows,
                         screen.width,
                         reach,
-                        all_pairs=getattr(screen, "all_pairs", False) and not mapped,
+                        # [screen] map_all_pairs: far pairs on a map too
+                        all_pairs=getattr(screen, "all_pairs", False)
+                        and (not mapped or getattr(screen, "map_all_pairs", False)),
                         info=far,
                         triples=triples,
                         lead=lead_pairs,
@@ -2170,6 +2172,8 @@ def _crossfit(
                         if key in far:
                             triple_info.setdefault(key, []).append(far.pop(key))
                     if far:  # per cross-fitted network: far pairs significant, windows they took
+                        if order_info is None:  # [screen] order = "file" with map_all_pairs
+                            order_info = {"mode": "file", "used": "file"}
                         order_info["all_pairs"] = True
                         for key, value in far.items():
                             order_info.setdefault(key, []).append(value)
@@ -2264,7 +2268,7 @@ def _crossfit(
         "dominance_weight": ridge.dom_weight,
         "start": ridge.kind,
     }
-    if order_info is not None and order_info["mode"] != "file":
+    if order_info is not None and (order_info["mode"] != "file" or "all_pairs" in order_info):
         info["screen_order"] = order_info
     if triple_info:
         info["screen_triples"] = triple_info

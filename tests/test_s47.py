@@ -2,28 +2,14 @@
 
 import numpy as np
 import pytest
+from test_crossfit import SCREENED
 
 from snpcnn.errors import InputError
 from snpcnn.models import load_architecture, load_model, save_model
 from snpcnn.training import TrainConfig, screen_window_sets, train_cnn
 
-ARCH = {
-    "name": "map_reach_tiny",
-    "linear": {"l2": 1e-3},
-    "screen": {"windows": 4, "width": 3, "pairs": "lead"},
-    "blocks": [
-        {
-            "type": "conv",
-            "filters": 4,
-            "kernel_size": 3,
-            "strides": 3,
-            "activation": "square",
-            "kernel_initializer": "lecun_normal",
-            "l2": 1e-3,
-        },
-        {"type": "flatten"},
-    ],
-}
+# test_crossfit's tiny screened architecture, with windows led by their pair
+ARCH = {**SCREENED, "name": "map_reach_tiny", "screen": {**SCREENED["screen"], "pairs": "lead"}}
 
 
 def _far_pair(n=500, m=60, a=20, b=30, seed=0):

@@ -69,6 +69,15 @@ CAUSAL = "causal.csv"
     help="SNPs per interacting group (local epistasis, mixed): 2 pairs, 3 triples.",
 )
 @click.option(
+    "--max-gap",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="Each SNP of an interacting group (local epistasis, mixed) lies 1 to this many SNPs "
+    "after the previous one on the same chromosome (uniform).  Blocks average --block-length "
+    "SNPs, so a larger gap spreads the groups further inside (and across) them.",
+)
+@click.option(
     "--pair-ld",
     type=click.Choice(["any", "weak", "strong"]),
     default="any",
@@ -140,6 +149,7 @@ def simulate(
     loci,
     h2,
     order,
+    max_gap,
     pair_ld,
     ld,
     maf_range,
@@ -193,6 +203,7 @@ def simulate(
         h2=h2,
         n_loci=loci,
         order=order,
+        max_gap=max_gap,
         pair_ld=pair_ld,
         seed=seed + 1,
     )

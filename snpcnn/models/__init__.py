@@ -231,6 +231,7 @@ def _network(x, wide_input, spec: Mapping, input_shape: tuple, n_outputs: int):
             ld_reach=screen.get("ld_reach", 0),
             map_reach=screen.get("map_reach", 0),
             all_pairs=screen.get("all_pairs", False),
+            map_all_pairs=screen.get("map_all_pairs", False),
             polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),
             pairs=screen.get("pairs", False),

@@ -138,6 +138,7 @@ class WindowGather(keras.layers.Layer):
         ld_reach: int = 0,
         all_pairs: bool = False,
         map_reach: int = 0,
+        map_all_pairs: bool = False,
         triples: bool | str = False,
         polarised: int = 0,
         pairs: bool | str = False,
@@ -159,6 +160,9 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] all_pairs``: in an LD order, every pair of SNPs is a screen candidate
         #: (pairs beyond ``ld_reach`` too); read by training
         self.all_pairs = bool(all_pairs)
+        #: ``[screen] map_all_pairs``: ``all_pairs`` on a panel with a map too (windows led
+        #: by their pair); read by training
+        self.map_all_pairs = bool(map_all_pairs)
         #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
         #: candidate too ("only": the windows hold the best triples alone; "lead": each
         #: window starts with its triple, and the convolution after it starts on the
@@ -268,6 +272,8 @@ class WindowGather(keras.layers.Layer):
                 config["all_pairs"] = True
         if self.map_reach:  # models saved before [screen] map_reach load unchanged
             config["map_reach"] = self.map_reach
+        if self.map_all_pairs:  # models saved before [screen] map_all_pairs load unchanged
+            config["map_all_pairs"] = True
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
         if self.polarised:

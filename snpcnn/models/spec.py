@@ -159,6 +159,11 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # ld_reach (scored by matrix products; ranked with the near pairs by Bonferroni-adjusted
     # p-value): pairs in weak LD can land anywhere in an LD order
     "all_pairs": (check_bool, False),
+    # all_pairs on a panel with a map too (the file's order, windows led by their pair): a
+    # pair further apart than map_reach (inside a long LD block, or anywhere) takes a window
+    # where it is significant after Bonferroni over every such pair; needs all_pairs = true
+    # and pairs = "lead"
+    "map_all_pairs": (check_bool, False),
     # every triple of SNPs that fits a window is a candidate too (scored against the
     # residuals' normal scores; a triple takes a window only if significant after Bonferroni
     # over every triple): a pure three-SNP interaction has no pair signal to find it by;
@@ -668,6 +673,16 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "without them the windows are runs of adjacent SNPs and map_reach would be "
                 'ignored: add pairs = "lead" or remove map_reach'
             )
+        if (
+            screen is not None
+            and screen.get("map_all_pairs")
+            and not (screen.get("all_pairs") and screen.get("pairs") == "lead")
+        ):
+            raise InputError(
+                "[screen] map_all_pairs extends all_pairs to panels with a map, where the "
+                'windows are led by their pair: add all_pairs = true and pairs = "lead", or '
+                "remove map_all_pairs"
+            )
         if triple_stage is not None:
             _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
@@ -698,6 +713,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             ("ld_reach", 0),
             ("map_reach", 0),
             ("all_pairs", False),
+            ("map_all_pairs", False),
             ("triples", False),
             ("polarised", 0),
             ("pairs", False),
