@@ -290,8 +290,9 @@ class CVResults:
 
     def screen_orders(self) -> dict | None:
         """Along which SNP order the convolutions' windows ran (``[screen] order`` other
-        than "file"): ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the
-        fits that record it (r^2: medians over the fits that seriated); None if none."""
+        than "file", or far pairs screened on a map with ``[screen] map_all_pairs``):
+        ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the fits that
+        record it (r^2: medians over the fits that seriated); None if none."""
         recs = _conv_records(self.histories, "screen_order")
         if not recs:
             return None

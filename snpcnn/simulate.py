@@ -795,10 +795,17 @@ def _pick_groups(
         used.update(members)
     if len(groups) < n_groups:
         other_ld = f", or {opt('pair_ld', 'any')}" if pair_ld != "any" else ""
+        # a gap near a chromosome's length runs past its end: then a smaller one helps
+        longest = int(np.unique(chrom, return_counts=True)[1].max())
+        gap = (
+            f"a {opt('max_gap')} well below {longest} (the SNPs of the longest chromosome)"
+            if max_gap * (order - 1) > longest // 2
+            else f"a larger {opt('max_gap')}"
+        )
         raise InputError(
             f"could not place {n_groups} groups of {order} SNPs within {max_gap} SNPs of each "
             f"other ({opt('pair_ld', pair_ld)}) in {x_all.shape[1]} SNPs; use fewer loci "
-            f"({opt('n_loci')}), more SNPs, a larger {opt('max_gap')}{other_ld}"
+            f"({opt('n_loci')}), more SNPs, {gap}{other_ld}"
         )
     return groups
 
@@ -947,6 +954,11 @@ def simulate_trait(
         raise InputError(
             f"no SNP is polymorphic in these {n} samples (every SNP has one genotype, or only "
             "missing calls): simulate more samples, or fewer missing calls"
+        )
+    if architecture in ("local_epistasis", "mixed") and max_gap >= genotypes.n_snps:
+        raise InputError(
+            f"{opt('max_gap', max_gap)}: give 1 to {genotypes.n_snps - 1} (the gap between two "
+            f"SNPs of a group, among {genotypes.n_snps} SNPs)"
         )
     # SNPs a locus takes: one, a group of ``order`` (local epistasis), or both (mixed)
     per_locus = {"local_epistasis": order, "mixed": order + 1}.get(architecture, 1)

@@ -2172,11 +2172,15 @@ def _crossfit(
                         if key in far:
                             triple_info.setdefault(key, []).append(far.pop(key))
                     if far:  # per cross-fitted network: far pairs significant, windows they took
-                        if order_info is None:  # [screen] order = "file" with map_all_pairs
-                            order_info = {"mode": "file", "used": "file"}
-                        order_info["all_pairs"] = True
+                        # a new record each time: the one _screen_order returns is cached in
+                        # `orders` and shared with this part's other starts (a checking helper,
+                        # session 48: on a map their counts piled up in one list)
+                        base = order_info or {"mode": "file", "used": "file"}
+                        order_info = {**base, "all_pairs": True}
+                        if mapped:  # the reach the far pairs lie beyond
+                            order_info["map_reach"] = int(reach)
                         for key, value in far.items():
-                            order_info.setdefault(key, []).append(value)
+                            order_info[key] = [*base.get(key, []), value]
             compile_model(model, head, learning_rate=config.learning_rate)
             nets.append(model)
         best_weights = [m.get_weights() for m in nets]

@@ -112,3 +112,52 @@ def test_a_recorded_interrupt_is_not_raised_again_during_its_own_clean_up():
             Progress(mode="off")("epoch")
     finally:
         restore()
+
+
+def test_far_pair_records_on_a_map_are_per_start_and_leave_the_cached_order_alone():
+    """A checking helper (session 48): with order = "auto" on a map, the far-pair counts were
+    appended to the SNP-order record cached for the training part, so a second start's
+    cross-fit doubled the lists and both starts shared one record."""
+    from dataclasses import replace
+
+    from snpcnn.training import _crossfit, _fit_ridge
+
+    x, y = _far_pair(a=10, b=50)
+    auto = {**FAR, "screen": {**FAR["screen"], "order": "auto"}}
+    cfg = replace(_cfg(auto), epochs=5)
+    ridge = _fit_ridge(x[:400], y[:400])
+    cached = {"mode": "auto", "used": "file", "why": "the file's order carries LD"}
+    orders = {"auto": (None, cached)}
+    first = _crossfit(cfg, x[:400], y[:400], ridge, "regression", 0, None, 1, orders)[3]
+    second = _crossfit(cfg, x[:400], y[:400], ridge, "regression", 0, None, 1, orders)[3]
+    for info in (first, second):
+        rec = info["screen_order"]
+        assert len(rec["far_significant"]) == len(rec["far_windows"]) == 3  # K networks
+        assert rec["all_pairs"] is True and rec["map_reach"] == 3  # width: no map_reach set
+    assert first["screen_order"] is not second["screen_order"]
+    assert cached == {"mode": "auto", "used": "file", "why": "the file's order carries LD"}
+
+
+def test_a_saved_map_all_pairs_screen_keeps_all_pairs():
+    from snpcnn.models import build_model
+    from snpcnn.models.layers import WindowGather
+
+    layer = build_model(FAR, (60, 1)).get_layer("screen")
+    again = WindowGather.from_config(layer.get_config())
+    assert again.all_pairs is True and again.map_all_pairs is True
+
+
+def test_max_gap_beyond_the_snps_is_one_line_in_the_api_and_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from snpcnn.cli import main
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+    g = simulate_genotypes(100, 50, n_chrom=1, seed=0)
+    with pytest.raises(InputError, match=r"max_gap=\d+: give 1 to 49"):
+        simulate_trait(g, max_gap=2**70)  # numpy's generator failed on it ("internal error")
+    simulate_trait(g, "dominance", max_gap=2**70)  # no groups: the gap plays no part
+    args = ["simulate", "--samples", "100", "--snps", "50", "--max-gap", str(2**63)]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "s")])
+    assert res.exit_code != 0 and "--max-gap 9223372036854775808: give 1 to 49" in res.output
+    assert not (tmp_path / "s").exists()

@@ -218,6 +218,11 @@ def simulate(
     ):
         if math.isnan(value) or (flag != "--block-length" and math.isinf(value)):
             raise InputError(f"{flag} {value}: give a number (see snpcnn simulate --help)")
+    if architecture in ("local_epistasis", "mixed") and max_gap >= snps:
+        raise InputError(
+            f"--max-gap {max_gap}: give 1 to {snps - 1} (the gap between two SNPs of a group, "
+            f"among --snps {snps})"
+        )
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
     low, high = maf_range

@@ -273,7 +273,8 @@ class WindowGather(keras.layers.Layer):
         if self.map_reach:  # models saved before [screen] map_reach load unchanged
             config["map_reach"] = self.map_reach
         if self.map_all_pairs:  # models saved before [screen] map_all_pairs load unchanged
-            config["map_all_pairs"] = True
+            # all_pairs too: above, it is written only for an order other than "file"
+            config.update({"all_pairs": self.all_pairs, "map_all_pairs": True})
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
         if self.polarised:
