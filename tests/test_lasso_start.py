@@ -37,6 +37,7 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["screen"].pop("all_pairs") is True
     assert a["screen"].pop("pairs") == "lead"
     assert a["screen"].pop("map_reach") == 16  # v15 (session 47)
+    assert a["screen"].pop("map_all_pairs") is True  # v16 (session 48)
     assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a["linear"].pop("multitrait_cnn_gp") is True  # v14 (session 35)
     b["linear"].pop("multitrait_cnn_gp")

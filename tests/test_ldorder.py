@@ -324,10 +324,15 @@ def test_default_is_v12():
     ([linear] multitrait_cnn_gp; v14), which fits of one trait never use."""
     a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
     v13 = load_architecture("snpcnn_default_v13")
+    # since session 48 (v16): v15 with far pairs on a map leading a window where significant
+    v15, v16 = load_architecture("snpcnn_default_v15"), load_architecture("snpcnn_default_v16")
+    assert a.pop("description") != v16.pop("description")
+    assert {**a, "name": "x"} == {**v16, "name": "x"}  # v16 as measured, apart from its name
+    assert a["screen"].pop("map_all_pairs") is True and "map_all_pairs" not in v15["screen"]
+    v15.pop("description")
+    assert {**a, "name": "x"} == {**v15, "name": "x"}
     # since session 47 (v15): v14 with pairs up to 15 SNPs apart on a map leading a window
-    v14, v15 = load_architecture("snpcnn_default_v14"), load_architecture("snpcnn_default_v15")
-    assert a.pop("description") != v15.pop("description")
-    assert {**a, "name": "x"} == {**v15, "name": "x"}  # v15 as measured, apart from its name
+    v14 = load_architecture("snpcnn_default_v14")
     assert a["screen"].pop("map_reach") == 16 and "map_reach" not in v14["screen"]
     v14.pop("description")
     assert {**a, "name": "x"} == {**v14, "name": "x"}

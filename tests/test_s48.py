@@ -57,6 +57,7 @@ def test_map_all_pairs_is_validated_and_only_in_the_presets_that_set_it():
     for name in ("snpcnn_default_v14", "snpcnn_default_v15"):
         assert "map_all_pairs" not in load_architecture(name)["screen"]
     assert load_architecture("snpcnn_default_v16")["screen"]["map_all_pairs"] is True
+    assert load_architecture("snpcnn_default")["screen"]["map_all_pairs"] is True  # v16
 
 
 def test_simulate_cli_takes_max_gap_and_records_it(tmp_path):

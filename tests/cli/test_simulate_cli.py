@@ -73,7 +73,7 @@ def test_refusals_leave_nothing_and_force_replaces_only_its_own_folder(tmp_path)
     out = tmp_path / "s"
     bad = _run("--out", out, "--snps", 100, "--samples", 50, "--loci", 45, "--pair-ld", "weak")
     assert bad.exit_code == 1 and "Traceback" not in bad.output
-    assert "use fewer loci (--loci) or more SNPs, or --pair-ld any" in bad.output
+    assert "use fewer loci (--loci), more SNPs, a larger --max-gap, or --pair-ld any" in bad.output
     assert not out.exists()
     r = _run("--out", out, "--snps", 100, "--samples", 50, "--chromosomes", 101)
     assert "--chromosomes 101: at most --snps (100)" in r.output and not out.exists()
