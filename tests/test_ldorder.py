@@ -6,12 +6,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from test_crossfit import SCREENED
+from test_crossfit import _cfg as crossfit_cfg
 
 from snpcnn.errors import InputError
 from snpcnn.ldorder import ld_order, order_ld, screen_order
 from snpcnn.models import build_model, load_architecture, load_model, save_model
 from snpcnn.simulate import simulate_genotypes, unmap
-from snpcnn.training import TrainConfig, train_cnn
+from snpcnn.training import train_cnn
 
 # test_crossfit's tiny screened network (4 windows of 3 SNPs), its windows along an LD order
 ORDERED = {**SCREENED, "name": "ordered_tiny", "screen": {**SCREENED["screen"], "order": "ld"}}
@@ -186,15 +187,7 @@ def _unmapped_pair(n=500, seed=0):
 def test_crossfit_finds_a_local_pair_on_an_unmapped_panel_through_the_ld_order():
     x, y, (a, b) = _unmapped_pair()
     assert abs(int(a) - int(b)) > 2  # shuffled apart: no window of 3 file columns holds both
-    cfg = TrainConfig(
-        model=ORDERED,
-        epochs=80,
-        patience=10,
-        learning_rate=3e-3,
-        linear_init="ridge_loo",
-        conv_folds=3,
-    )
-    res = train_cnn(x[:400], y[:400], cfg, seed=0)
+    res = train_cnn(x[:400], y[:400], crossfit_cfg(model=ORDERED), seed=0)
     rec = res.conv["screen_order"]
     assert rec["used"] == "ld" and rec["mode"] == "ld"
     assert res.conv["kept"] == [True] and res.conv["oof_r"][0] > res.conv["oof_r_start"][0] + 0.2
@@ -213,7 +206,7 @@ def test_crossfit_finds_a_local_pair_on_an_unmapped_panel_through_the_ld_order()
     # the same network along the file's (shuffled) order cannot see the pair in one window
     # (measured: out-of-fold r 0.18 and test r 0.48, against 0.81 and 0.86 in LD order)
     in_file = {**ORDERED, "screen": {**ORDERED["screen"], "order": "file"}}
-    res_file = train_cnn(x[:400], y[:400], replace(cfg, model=in_file))
+    res_file = train_cnn(x[:400], y[:400], crossfit_cfg(model=in_file))
     assert "screen_order" not in res_file.conv
     assert res.conv["oof_r"][0] > res_file.conv["oof_r"][0] + 0.3
     p_file = res_file.model.predict(x[400:], verbose=0)[:, 0]

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 from test_crossfit import SCREENED
+from test_crossfit import _cfg as crossfit_cfg
 
 from snpcnn.errors import InputError
 from snpcnn.models import load_architecture, load_model, save_model
-from snpcnn.training import TrainConfig, screen_window_sets, train_cnn
+from snpcnn.training import screen_window_sets, train_cnn
 
 # test_crossfit's tiny screened architecture, with windows led by their pair
 ARCH = {**SCREENED, "name": "map_reach_tiny", "screen": {**SCREENED["screen"], "pairs": "lead"}}
@@ -23,14 +24,7 @@ def _far_pair(n=500, m=60, a=20, b=30, seed=0):
 
 
 def _cfg(arch):
-    return TrainConfig(
-        model=arch,
-        epochs=80,
-        patience=10,
-        learning_rate=3e-3,
-        linear_init="ridge_loo",
-        conv_folds=3,
-    )
+    return crossfit_cfg(model=arch)  # test_crossfit's training settings
 
 
 def test_map_reach_lets_a_pair_ten_snps_apart_on_the_map_lead_a_window(tmp_path):
