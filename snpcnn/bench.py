@@ -160,6 +160,7 @@ _SIM_TRAIT_KEYS = {
     "order",
     "max_gap",
     "pair_ld",
+    "placement",
     "pure",
     "epistatic_share",
     "effect_dist",

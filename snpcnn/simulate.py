@@ -727,6 +727,9 @@ _DEFAULT_LOCI = {
     "mixed": 10,
 }
 PAIR_LD = ("any", "weak", "strong")
+#: Where an interacting group's SNPs lie: within ``max_gap`` SNPs of each other on one
+#: chromosome ("local"), or each on a different chromosome ("trans")
+PLACEMENTS = ("local", "trans")
 
 
 def _scaled(g: np.ndarray, var: float) -> tuple[np.ndarray, float]:
@@ -751,9 +754,12 @@ def _pick_groups(
     max_gap: int,
     pair_ld: str,
     exclude: set[int],
+    placement: str = "local",
 ) -> list[np.ndarray]:
     """``n_groups`` groups of ``order`` SNPs on one chromosome, each within ``max_gap`` SNPs
-    of the previous one, all polymorphic with minor-allele frequency >= 0.1, disjoint."""
+    of the previous one (``placement="local"``), or each SNP on a different chromosome
+    anywhere along it (``"trans"``); all polymorphic with minor-allele frequency >= 0.1,
+    disjoint."""
     x_all = genotypes.dosages
     chrom = genotypes.variants["chrom"].astype(str).to_numpy()
     n_snps = genotypes.n_snps
@@ -768,23 +774,41 @@ def _pick_groups(
             f"{'0.05 0.5' if CLI_MODE.get() else '(0.05, 0.5)'}) or add SNPs"
         )
     usable_set = set(usable.tolist())
+    if placement == "trans":
+        by_chrom = {c: usable[chrom[usable] == c] for c in dict.fromkeys(chrom[usable])}
+        trans_chroms = np.array(list(by_chrom), dtype=object)
+        if len(trans_chroms) < order:
+            raise InputError(
+                f"{opt('placement', 'trans')} puts each SNP of a group of {order} on a different "
+                f"chromosome, and {len(trans_chroms)} chromosome(s) have SNPs with minor-allele "
+                f"frequency >= 0.1; simulate at least {order} chromosomes "
+                f"({opt('chromosomes' if CLI_MODE.get() else 'n_chrom')}), or "
+                f"{opt('placement', 'local')}"
+            )
     used = set(exclude)
     groups: list[np.ndarray] = []
     for _attempt in range(200 * n_groups):
         if len(groups) == n_groups:
             break
-        a = int(rng.choice(usable))
-        members = [a]
-        ok = a not in used
-        while ok and len(members) < order:
-            gap = int(rng.integers(1, max_gap + 1))
-            b = members[-1] + gap
-            if b >= n_snps or chrom[b] != chrom[a] or b in used or b not in usable_set:
-                ok = False
-                break
-            members.append(b)
-        if not ok:
-            continue
+        if placement == "trans":
+            # one SNP from each of ``order`` chromosomes drawn at random, then sorted
+            chroms = rng.choice(trans_chroms, size=order, replace=False)
+            members = sorted(int(rng.choice(by_chrom[c])) for c in chroms)
+            if any(m in used for m in members):
+                continue
+        else:
+            a = int(rng.choice(usable))
+            members = [a]
+            ok = a not in used
+            while ok and len(members) < order:
+                gap = int(rng.integers(1, max_gap + 1))
+                b = members[-1] + gap
+                if b >= n_snps or chrom[b] != chrom[a] or b in used or b not in usable_set:
+                    ok = False
+                    break
+                members.append(b)
+            if not ok:
+                continue
         if pair_ld != "any":
             xs = _filled(genotypes, np.asarray(members)).T
             r = np.corrcoef(xs)
@@ -793,6 +817,13 @@ def _pick_groups(
                 continue
         groups.append(np.asarray(members))
         used.update(members)
+    if len(groups) < n_groups and placement == "trans":
+        other_ld = f", or {opt('pair_ld', 'any')}" if pair_ld != "any" else ""
+        raise InputError(
+            f"could not place {n_groups} groups of {order} SNPs on different chromosomes "
+            f"({opt('pair_ld', pair_ld)}) in {x_all.shape[1]} SNPs; use fewer loci "
+            f"({opt('n_loci')}), more SNPs{other_ld}"
+        )
     if len(groups) < n_groups:
         other_ld = f", or {opt('pair_ld', 'any')}" if pair_ld != "any" else ""
         # a gap near a chromosome's length runs past its end: then a smaller one helps
@@ -821,6 +852,7 @@ def check_trait_arguments(
     effect_dist: str = "normal",
     pure: bool = True,
     seed: int | None = 0,
+    placement: str = "local",
 ) -> None:
     """The checks of :func:`simulate_trait`'s arguments that need no genotypes (an
     :class:`InputError` naming the argument; ``n_loci`` is checked against the polymorphic
@@ -832,6 +864,7 @@ def check_trait_arguments(
         ("architecture", architecture, ARCHITECTURES),
         ("pair_ld", pair_ld, PAIR_LD),
         ("effect_dist", effect_dist, EFFECT_DISTS),
+        ("placement", placement, PLACEMENTS),
     ):
         if value not in valid:
             raise InputError(
@@ -865,6 +898,7 @@ def simulate_trait(
     effect_dist: str = "normal",
     seed: int | None = 0,
     name: str = "phenotype",
+    placement: str = "local",
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Simulate a quantitative trait with a known genetic architecture and known causal SNPs.
 
@@ -889,7 +923,10 @@ def simulate_trait(
         the part of ``g`` that is a linear function of the causal SNPs' dosages and
         heterozygote indicators (one additive and one dominance term per SNP, least squares
         in the sample) is removed, so no single-SNP feature of a causal SNP carries any of
-        the signal: only their interaction does.
+        the signal: only their interaction does.  With ``placement="trans"`` each SNP of
+        a group lies on a different chromosome instead (anywhere along it; ``max_gap`` then
+        plays no part): interactions between unlinked loci, which no window along the map
+        holds.
     ``"dominance"`` [10]
         Heterozygote advantage (overdominance): ``g = sum_j b_j h_j`` with ``h_j = 1`` for
         a heterozygote at SNP ``j`` and ``b_j > 0``; no additive term in the formula, but
@@ -911,7 +948,7 @@ def simulate_trait(
         One of :data:`ARCHITECTURES`.
     h2 : float in [0, 1]
         ``var(g) / (var(g) + var(e))`` (broad-sense for the non-additive architectures).
-    n_loci, order, max_gap, pair_ld, pure, epistatic_share
+    n_loci, order, max_gap, pair_ld, pure, epistatic_share, placement
         As described above.
     effect_dist : {"normal", "equal", "gamma"}
         Effect sizes before scaling (as :func:`simulate_phenotype`).
@@ -941,7 +978,17 @@ def simulate_trait(
     if not isinstance(genotypes, Genotypes):
         raise InputError("simulate_trait expects a Genotypes container")
     check_trait_arguments(
-        architecture, h2, n_loci, order, max_gap, pair_ld, epistatic_share, effect_dist, pure, seed
+        architecture,
+        h2,
+        n_loci,
+        order,
+        max_gap,
+        pair_ld,
+        epistatic_share,
+        effect_dist,
+        pure,
+        seed,
+        placement,
     )
     rng = np.random.default_rng(seed)
     poly = np.flatnonzero(~genotypes.is_monomorphic())
@@ -955,7 +1002,11 @@ def simulate_trait(
             f"no SNP is polymorphic in these {n} samples (every SNP has one genotype, or only "
             "missing calls): simulate more samples, or fewer missing calls"
         )
-    if architecture in ("local_epistasis", "mixed") and max_gap >= genotypes.n_snps:
+    if (
+        architecture in ("local_epistasis", "mixed")
+        and placement == "local"
+        and max_gap >= genotypes.n_snps
+    ):
         raise InputError(
             f"{opt('max_gap', max_gap)}: give 1 to {genotypes.n_snps - 1} (the gap between two "
             f"SNPs of a group, among {genotypes.n_snps} SNPs)"
@@ -991,7 +1042,7 @@ def simulate_trait(
         return x @ b
 
     def epistatic(k: int, exclude: set[int]) -> np.ndarray:
-        groups = _pick_groups(genotypes, rng, k, order, max_gap, pair_ld, exclude)
+        groups = _pick_groups(genotypes, rng, k, order, max_gap, pair_ld, exclude, placement)
         b = _effects(rng, k, effect_dist)
         g = np.zeros(n)
         for gi, (members, bk) in enumerate(zip(groups, b)):
@@ -1051,6 +1102,7 @@ def simulate_trait(
         "order": int(order),
         "max_gap": int(max_gap),
         "pair_ld": pair_ld,
+        "placement": placement,
         "pure": bool(pure),
         "epistatic_share": float(epistatic_share),
         "seed": seed,

@@ -78,6 +78,16 @@ CAUSAL = "causal.csv"
     "SNPs, so a larger gap spreads the groups further inside (and across) them.",
 )
 @click.option(
+    "--placement",
+    type=click.Choice(["local", "trans"]),
+    default="local",
+    show_default=True,
+    help="Where an interacting group's SNPs lie (local epistasis, mixed): within --max-gap "
+    "SNPs of each other on one chromosome (local), or each on a different chromosome, "
+    "anywhere along it (trans: interactions between unlinked loci; needs at least --order "
+    "chromosomes).",
+)
+@click.option(
     "--pair-ld",
     type=click.Choice(["any", "weak", "strong"]),
     default="any",
@@ -150,6 +160,7 @@ def simulate(
     h2,
     order,
     max_gap,
+    placement,
     pair_ld,
     ld,
     maf_range,
@@ -163,7 +174,8 @@ def simulate(
     """Write a simulated data set with a known genetic architecture to --out.
 
     Genotypes with haplotype-block LD (sim.vcf.gz or sim.bed), one trait
-    (phenotypes.csv: sample_id and the trait, named after the architecture), the true
+    (phenotypes.csv: sample_id and the trait, named after the architecture, or
+    trans_epistasis for local_epistasis with --placement trans), the true
     causal SNPs (causal.csv: index, chrom, pos, id, component, group, effect) and
     simulation.json: the settings, the seeds and the trait's ceiling, corr(true genetic
     value, y), the highest Pearson r any model can reach on these data.  Then:
@@ -206,6 +218,7 @@ def simulate(
         max_gap=max_gap,
         pair_ld=pair_ld,
         seed=seed + 1,
+        placement=placement,
     )
     # every check before any drawing or writing: a bad value leaves nothing behind (click's
     # ranges let NaN through; --maf-range's own check below refuses it)
@@ -218,13 +231,23 @@ def simulate(
     ):
         if math.isnan(value) or (flag != "--block-length" and math.isinf(value)):
             raise InputError(f"{flag} {value}: give a number (see snpcnn simulate --help)")
-    if architecture in ("local_epistasis", "mixed") and max_gap >= snps:
+    if architecture in ("local_epistasis", "mixed") and placement == "local" and max_gap >= snps:
         raise InputError(
             f"--max-gap {max_gap}: give 1 to {snps - 1} (the gap between two SNPs of a group, "
             f"among --snps {snps})"
         )
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
+    if (
+        architecture in ("local_epistasis", "mixed")
+        and placement == "trans"
+        and chromosomes < order
+    ):
+        raise InputError(
+            f"--placement trans puts each SNP of a group of --order {order} on a different "
+            f"chromosome: give --chromosomes {order} or more (now {chromosomes}), or "
+            "--placement local"
+        )
     low, high = maf_range
     if not (0.0 < low <= high <= 0.5):
         raise InputError(f"--maf-range {low:g} {high:g}: give 0 < LOW <= HIGH <= 0.5")
@@ -261,7 +284,13 @@ def simulate(
     # calls, the true genetic values were those of the mean-imputed data, and missing calls
     # cost a model nothing (a checking helper, session 45)
     g = simulate_genotypes(samples, snps, **{**genotype_args, "missing_rate": 0.0})
-    y, causal = simulate_trait(g, name=architecture, **trait_args)
+    # the trait's column: its architecture, "trans_epistasis" for groups across chromosomes
+    trait = (
+        "trans_epistasis"
+        if (architecture, placement) == ("local_epistasis", "trans")
+        else architecture
+    )
+    y, causal = simulate_trait(g, name=trait, **trait_args)
     mask_calls(g, missing_rate, seed=seed + 2)
     attrs = dict(y.attrs)
     record = {
@@ -275,14 +304,14 @@ def simulate(
             **genotype_args,
             "missing_seed": seed + 2,
         },
-        "trait": {"name": architecture, **trait_args, **attrs},
+        "trait": {"name": trait, **trait_args, **attrs},
         "ceiling": attrs.get("ceiling"),
         "n_causal_snps": int(len(causal)),
         "files": {},
     }
     with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
         geno_path = write_genotypes(g, tmp, fmt, "sim")
-        y.rename(architecture).to_frame().to_csv(
+        y.rename(trait).to_frame().to_csv(
             tmp / PHENOTYPES, index_label="sample_id", float_format="%.10g"
         )
         causal.to_csv(tmp / CAUSAL, index=False, float_format="%.10g")
@@ -297,7 +326,7 @@ def simulate(
     shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
     click.echo(
         f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
-        f"SNPs ({geno_path.name}), trait '{architecture}' (h2 {h2:g}; {len(causal)} causal "
+        f"SNPs ({geno_path.name}), trait '{trait}' (h2 {h2:g}; {len(causal)} causal "
         f"SNPs in {CAUSAL}); its ceiling, corr(true genetic value, y), is "
         f"{attrs.get('ceiling', float('nan')):.3f}: no model's Pearson r can exceed it"
     )
