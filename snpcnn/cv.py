@@ -292,7 +292,10 @@ class CVResults:
         """Along which SNP order the convolutions' windows ran (``[screen] order`` other
         than "file", or far pairs screened on a map with ``[screen] map_all_pairs``):
         ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the fits that
-        record it (r^2: medians over the fits that seriated); None if none."""
+        record it (r^2: medians over the fits that seriated), and ``far_fits`` (fits where a
+        pair beyond the screen's reach took a window), ``far_windows`` (those windows, summed
+        over the cross-fitted networks), ``far_on_map`` (of ``far_fits``, those on a map) and
+        ``far_reach`` (the smallest such reach); None if none."""
         recs = _conv_records(self.histories, "screen_order")
         if not recs:
             return None
@@ -308,6 +311,14 @@ class CVResults:
         for key in ("file_adjacent_r2", "random_r2"):
             vals = [r[key] for r in ld if r.get(key) is not None]
             out[key] = float(np.median(vals)) if vals else None
+        # [screen] all_pairs: fits where a pair beyond the screen's reach (on a map, or in
+        # the LD order) was significant and took a window in a cross-fitted network
+        far = [r for r in recs if sum(r.get("far_windows") or ()) > 0]
+        out["far_fits"] = len(far)
+        out["far_windows"] = int(sum(sum(r["far_windows"]) for r in far))
+        out["far_on_map"] = sum("map_reach" in r for r in far)
+        reach = [r.get("map_reach", r.get("ld_reach")) for r in far]
+        out["far_reach"] = min((int(v) for v in reach if v is not None), default=None)
         return out
 
     def triple_stages(self) -> dict[str, int] | None:

@@ -686,6 +686,26 @@ def _triple_stage_text(stages: dict | None, short: bool) -> str:
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
+def _far_text(orders: dict, short: bool) -> str:
+    """Where pairs beyond the screen's reach (``[screen] all_pairs``) took windows."""
+    k = orders.get("far_fits") or 0
+    if not k:
+        return ""
+    reach, on_map = orders["far_reach"], orders.get("far_on_map") or 0
+    if on_map == k:
+        apart = f"{reach} or more SNPs apart on the map (or on different chromosomes)"
+    elif not on_map:
+        apart = f"{reach} or more positions apart in the LD order"
+    else:
+        apart = f"{reach} or more apart on the map or in the LD order"
+    text = (
+        f"in {k} of {orders['fits']} fits a pair of SNPs {apart} was significant after "
+        f"Bonferroni over every such pair and led {orders['far_windows']} window(s) of the "
+        "cross-fitted networks (run.json: conv.screen_order)"
+    )
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
+
+
 def _order_text(orders: dict | None, short: bool) -> str:
     """Where the screen read the SNPs in an LD order (``[screen] order``), how often and why."""
     if not orders:
@@ -698,6 +718,7 @@ def _order_text(orders: dict | None, short: bool) -> str:
             "convolutions' windows grouped unlinked SNPs"
         )
         blind = f"; {blind}" if short else f" Note: {blind[0].upper()}{blind[1:]}."
+    blind += _far_text(orders, short)
     if not orders.get("ld"):
         return blind
     k, n = orders["ld"], orders["fits"]

@@ -720,6 +720,17 @@ def test_screen_order_and_triple_stage_counts_agree_with_run_json(quant):
         assert m and (int(m[1]), int(m[2])) == (len(ld), len(orders))
         assert_printed(m[3], float(np.median([o["file_adjacent_r2"] for o in ld])), "adjacent r2")
         assert_printed(m[4], float(np.median([o["random_r2"] for o in ld])), "random r2")
+    # pairs beyond the screen's reach that led windows ([screen] all_pairs)
+    far = [o for o in orders if sum(o.get("far_windows") or ()) > 0]
+    m = re.search(
+        r"(\d+) of (\d+) fits a pair of SNPs (\d+) or more .*? led (\d+) window\(s\)",
+        run.summary,
+    )
+    if far:
+        assert m and (int(m[1]), int(m[2])) == (len(far), len(orders))
+        assert int(m[4]) == sum(sum(o["far_windows"]) for o in far)
+    else:
+        assert m is None
     stages = [cv["triple_stage"] for cv in convs if cv.get("triple_stage")]
     m = re.search(
         r"ran in (\d+) of (\d+) fits \(where a triple.*?\) and was kept in (\d+)", run.summary
