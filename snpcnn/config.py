@@ -153,6 +153,11 @@ class DataConfig(_Config):
 
         _set(self, "traits", _names(self.traits, "traits"))
         _set(self, "covariates", _names(self.covariates, "covariates"))
+        twice = [c for i, c in enumerate(self.covariates or ()) if c in self.covariates[:i]]
+        if twice:  # the fitted model then refused every covariate file at predict time
+            raise InputError(
+                f"{opt('covariates')}: '{twice[0]}' is listed twice; give each column once"
+            )
         folds = self.folds
         if isinstance(folds, bool):
             raise InputError(f"folds must be a number of folds, a fold file or table, got {folds}")

@@ -390,6 +390,9 @@ class Genotypes:
             "samples_with_missing": int((sample_call < 1.0).sum()),
             "min_sample_call_rate": float(sample_call.min()) if self.n_samples else float("nan"),
             "n_monomorphic": int((n_kinds <= 1).sum()),
+            # of those, SNPs without a single call (counted as monomorphic, and left out of
+            # the MAF line, which read as contradicting it; session 49)
+            "n_uncalled": int((c["n_called"] == 0).sum()),
             "heterozygous_fraction": float(c["n1"].sum() / max(c["n_called"].sum(), 1)),
             "maf_quantiles": {
                 q: float(np.quantile(finite, q)) if finite.size else float("nan")
@@ -410,6 +413,8 @@ class Genotypes:
         if len(chroms) > 30:
             chrom_txt += f", ... ({len(chroms) - 30} more)"
         q = s["maf_quantiles"]
+        n_called = s["n_snps"] - s.get("n_uncalled", 0)
+        maf_over = f"over the {n_called:,} SNPs with a call: " if s.get("n_uncalled") else ""
         lines = [
             f"source:        {s['source']}",
             f"samples:       {s['n_samples']:,}",
@@ -419,8 +424,9 @@ class Genotypes:
             f"{s['snps_with_missing']:,} SNPs and {s['samples_with_missing']:,} samples have any; "
             f"lowest sample call rate {s['min_sample_call_rate']:.4f}",
             f"heterozygous:  {100 * s['heterozygous_fraction']:.2f}% of called genotypes",
-            f"monomorphic:   {s['n_monomorphic']:,} SNPs",
-            f"MAF:           mean {s['maf_mean']:.4f}; min {q[0.0]:.4f}, "
+            f"monomorphic:   {s['n_monomorphic']:,} SNPs"
+            + (f" ({s['n_uncalled']:,} of them without any call)" if s.get("n_uncalled") else ""),
+            f"MAF:           {maf_over}mean {s['maf_mean']:.4f}; min {q[0.0]:.4f}, "
             f"25% {q[0.25]:.4f}, median {q[0.5]:.4f}, 75% {q[0.75]:.4f}, max {q[1.0]:.4f}; "
             f"{s['maf_below_0.01']:,} SNPs < 0.01, {s['maf_below_0.05']:,} < 0.05",
         ]

@@ -878,6 +878,13 @@ def check_trait_arguments(
             raise InputError(f"{name} must be a whole number; received {v!r}")
     if order < 2 or max_gap < 1:
         raise InputError(f"order must be >= 2 and max_gap >= 1; received {order}, {max_gap}")
+    if architecture in ("local_epistasis", "mixed") and (placement, pair_ld) == ("trans", "strong"):
+        # LD never crosses a chromosome here: "use fewer loci" could not help (session 49)
+        raise InputError(
+            f"{opt('pair_ld', 'strong')} cannot be combined with {opt('placement', 'trans')}: "
+            "SNPs on different chromosomes are not in LD in these simulations; use "
+            f"{opt('pair_ld', 'any')} or {opt('pair_ld', 'weak')}"
+        )
     if n_loci is not None and n_loci < 1:
         raise InputError(
             f"Invalid value for argument `n_loci`. Expected n_loci >= 1. Received n_loci={n_loci}."

@@ -782,6 +782,38 @@ def _check_inner_folds(k: int, outer: pd.DataFrame, ids: np.ndarray, splits) -> 
         )
 
 
+def _check_stamp(partial: Path, key: str, settings: dict) -> None:
+    """Check a resumed work folder's ``settings.json`` against this run's ``key`` (one-line
+    errors where it differs, is damaged, or is missing beside finished trials), or write it
+    into a new folder."""
+    stamp = partial / "settings.json"
+    if stamp.is_file():
+        try:
+            old = json.loads(stamp.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:  # a damaged file: one line, no
+            # "internal error" (a checking helper, session 49)
+            raise InputError(
+                f"{stamp} is damaged ({getattr(exc, 'msg', exc)}), so the trials in {partial} "
+                f"cannot be checked against these inputs; use {opt('force', True)} without "
+                f"{opt('resume', True)} to discard them and start over"
+            ) from None
+        if not isinstance(old, dict) or old.get("key") != key:
+            raise InputError(
+                f"{partial} holds a tune with other inputs or settings; use "
+                f"{opt('force', True)} to discard it"
+            )
+    elif _finished_work(partial):
+        # trials without the settings they ran under: resumed, they would be mixed with
+        # these inputs' trials unchecked
+        raise InputError(
+            f"{partial} holds trials but no settings.json to check them against these inputs; "
+            f"use {opt('force', True)} without {opt('resume', True)} to discard them and start "
+            "over"
+        )
+    else:
+        _atomic(stamp, json.dumps({"key": key, **settings}, indent=2, default=_json))
+
+
 def _finished_work(partial: Path) -> bool:
     """Whether an unfinished tune's directory holds anything worth resuming: a finished
     (complete or pruned) trial in its journal, or a stored outer score."""
@@ -955,8 +987,27 @@ def tune(
     ids = np.asarray(al.sample_ids).astype(str)[~np.isnan(y) & ~no_call]
     y = np.where(no_call, np.nan, y)
     input_notes = [note] if note else []
-    if len(ids) < 4:
-        raise InputError(f"trait '{trait}': only {len(ids)} samples have a value")
+    # the checks of snpcnn fit (a constant trait failed every trial first; session 49)
+    from snpcnn.cv import MIN_SAMPLES_PER_TRAIT
+    from snpcnn.folds import level_text
+
+    origin = (
+        phenotypes
+        if isinstance(phenotypes, (str, os.PathLike))
+        else getattr(phenotypes, "source", None)
+    )
+    src = f"{origin}: " if origin else ""
+    if len(ids) < MIN_SAMPLES_PER_TRAIT:
+        raise InputError(
+            f"{src}trait '{trait}' has only {len(ids)} genotyped samples with a value; at least "
+            f"{MIN_SAMPLES_PER_TRAIT} are needed"
+        )
+    values = y[~np.isnan(y)]
+    if values.max() == values.min():
+        raise InputError(
+            f"{src}trait '{trait}' has zero variance (every value is {level_text(values[0])}): "
+            "there is nothing to predict; check the column"
+        )
     y_of = dict(zip(np.asarray(al.sample_ids).astype(str), y))  # the trait by sample id
     levels = np.unique(y[~np.isnan(y)])
     head = "binary" if len(levels) == 2 else "regression"
@@ -1038,16 +1089,7 @@ def tune(
 
         partial = Path(tempfile.mkdtemp(prefix="snpcnn-tune-"))
     partial.mkdir(parents=True, exist_ok=True)
-    stamp = partial / "settings.json"
-    if stamp.is_file():
-        old = json.loads(stamp.read_text(encoding="utf-8"))
-        if old.get("key") != key:
-            raise InputError(
-                f"{partial} holds a tune with other inputs or settings; use "
-                f"{opt('force', True)} to discard it"
-            )
-    else:
-        _atomic(stamp, json.dumps({"key": key, **settings}, indent=2, default=_json))
+    _check_stamp(partial, key, settings)
     # absolute: Ray workers run in the directory where `ray start` ran, not this one (a
     # relative path sent every cluster trial down the no-journal path: no pruning)
     journal = str((partial / "optuna.journal").resolve())

@@ -103,3 +103,178 @@ def test_reports_say_where_a_far_pair_led_windows(tmp_path):
     # without map_all_pairs no pair on a map is screened beyond the reach: no note
     res = cross_validate(g, tmp_path / "y.csv", "t", model=ARCH, **kw)
     assert "or more SNPs apart" not in (conv_kept_text(res) or "")
+
+
+# --------------------------------------------------- bad input (a checking helper, session 49)
+@pytest.fixture(scope="module")
+def small_sim(tmp_path_factory):
+    d = tmp_path_factory.mktemp("s49")
+    res = CliRunner().invoke(main, ["simulate", "--samples", "60", "--snps", "120", "--out",
+                                    str(d / "sim")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rng = np.random.default_rng(0)
+    ids = pd.read_csv(d / "sim" / "phenotypes.csv")["sample_id"]
+    pd.DataFrame(
+        {
+            "sample_id": ids,
+            "sex": rng.choice(["M", "F"], len(ids)),
+            "age": rng.integers(20, 60, len(ids)),
+        }
+    ).to_csv(d / "cov.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def fitted(small_sim):
+    """A tiny model fitted with the covariates sex (categorical) and age (a number)."""
+    fit = ["fit", str(small_sim / "sim" / "sim.vcf.gz"), str(small_sim / "sim" / "phenotypes.csv")]
+    fit += ["--folds", "2", "--epochs", "1", "--baselines", "gblup", "--conv-folds", "0"]
+    fit += ["--covariates-file", str(small_sim / "cov.csv"), "--covariates", "sex,age"]
+    res = CliRunner().invoke(main, [*fit, "--patience", "1", "--out", str(small_sim / "f")])
+    assert res.exit_code == 0, res.output
+    return small_sim / "f" / "model.keras"
+
+
+def test_predict_refuses_to_replace_a_link_or_a_pipe(small_sim, fitted, tmp_path):
+    import os
+
+    target = tmp_path / "real.csv"
+    target.write_text("keep\n")
+    os.symlink(target, tmp_path / "link.csv")
+    os.mkfifo(tmp_path / "pipe")
+    pred = ["predict", str(fitted), str(small_sim / "sim" / "sim.vcf.gz")]
+    res = CliRunner().invoke(main, [*pred, "--out", str(tmp_path / "link.csv"), "--force"])
+    assert res.exit_code != 0 and "is a symbolic link" in res.output and "--out -" in res.output
+    assert (tmp_path / "link.csv").is_symlink() and target.read_text() == "keep\n"
+    res = CliRunner().invoke(main, [*pred, "--out", str(tmp_path / "pipe"), "--force"])
+    assert res.exit_code != 0 and "not a regular file" in res.output
+    assert not (tmp_path / "pipe").is_file()  # still the FIFO
+    res = CliRunner().invoke(main, [*pred, "--out", str(target), "--force"])
+    assert res.exit_code == 0 and target.read_text().startswith("sample_id")
+    # a bad number in a covariate the model fitted as numeric: no --categorical advice
+    cov = pd.read_csv(small_sim / "cov.csv")
+    cov["age"] = cov["age"].astype(object)
+    cov.loc[4, "age"] = "abc"
+    cov.to_csv(tmp_path / "bad.csv", index=False)
+    res = CliRunner().invoke(main, [*pred, "--covariates", str(tmp_path / "bad.csv")])
+    assert res.exit_code != 0 and "covariate 'age' is numeric except 'abc'" in res.output
+    assert "--categorical" not in res.output and "fitted with this covariate as a number" in (
+        res.output
+    )
+
+
+def test_covariates_listed_twice_are_refused_before_the_fit(small_sim, tmp_path):
+    from snpcnn.config import DataConfig
+
+    args = ["fit", str(small_sim / "sim" / "sim.vcf.gz"), str(small_sim / "sim" / "phenotypes.csv")]
+    args += ["--covariates-file", str(small_sim / "cov.csv"), "--covariates", "sex,age,sex"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "f")])
+    assert res.exit_code != 0 and "'sex' is listed twice" in res.output
+    assert not (tmp_path / "f").exists()
+    with pytest.raises(InputError, match="covariates: 'sex' is listed twice"):
+        DataConfig(covariates=["sex", "age", "sex"])
+
+
+def test_explain_and_tune_refuse_a_constant_trait_before_any_work(small_sim, fitted, tmp_path):
+    ph = pd.read_csv(small_sim / "sim" / "phenotypes.csv")
+    ph["local_epistasis"] = 1.5
+    ph.to_csv(tmp_path / "const.csv", index=False)
+    ph.iloc[:3].to_csv(tmp_path / "three.csv", index=False)
+    geno = str(small_sim / "sim" / "sim.vcf.gz")
+    space = tmp_path / "s.toml"
+    space.write_text('model = "snpcnn_default"\n[params]\nepochs = { choices = [1] }\n')
+    tune = ["tune", geno, "--space", str(space), "--folds", "2", "--trials", "1"]
+    res = CliRunner().invoke(main, [*tune[:2], str(tmp_path / "const.csv"), *tune[2:],
+                                    "--out", str(tmp_path / "t")])  # fmt: skip
+    assert (
+        res.exit_code != 0 and "const.csv: trait 'local_epistasis' has zero variance" in res.output
+    )
+    res = CliRunner().invoke(main, [*tune[:2], str(tmp_path / "three.csv"), *tune[2:],
+                                    "--out", str(tmp_path / "t")])  # fmt: skip
+    assert (
+        res.exit_code != 0
+        and "only 3 genotyped samples" in res.output
+        and "at least 10" in res.output
+    )
+    assert not (tmp_path / "t").exists() and not (tmp_path / "t.partial").exists()
+    ex = ["explain", str(fitted), geno, str(tmp_path / "const.csv"), "--methods", "saliency"]
+    res = CliRunner().invoke(main, [*ex, "--out", str(tmp_path / "e")])
+    assert res.exit_code != 0 and "has zero variance among the genotyped samples" in res.output
+    assert not (tmp_path / "e").exists()
+
+
+def test_a_phenotype_file_in_utf16_without_a_bom_is_named(small_sim, tmp_path):
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    text = (small_sim / "sim" / "phenotypes.csv").read_text()
+    (tmp_path / "le.csv").write_bytes(text.encode("utf-16-le"))
+    (tmp_path / "be.csv").write_bytes(text.encode("utf-16-be"))
+    (tmp_path / "nul.csv").write_bytes(b"sample_id,y\na,1\nb,2\x00\n")
+    with pytest.raises(InputError, match="UTF-16 text without a byte-order mark.*UTF-16LE"):
+        read_phenotypes(tmp_path / "le.csv")
+    with pytest.raises(InputError, match="iconv -f UTF-16BE"):
+        read_phenotypes(tmp_path / "be.csv")
+    with pytest.raises(InputError, match="line 3 holds a NUL byte"):
+        read_phenotypes(tmp_path / "nul.csv")
+
+
+def test_tune_resume_with_damaged_or_missing_settings_is_one_line(tmp_path):
+    from snpcnn.tune import _check_stamp
+
+    part = tmp_path / "t.partial"
+    (part / "outer").mkdir(parents=True)
+    (part / "outer" / "r0_f1.json").write_text("{}")  # a finished outer unit
+    (part / "settings.json").write_text('{"broken')
+    with pytest.raises(InputError, match=r"settings.json is damaged .* without resume=True"):
+        _check_stamp(part, "k", {})
+    (part / "settings.json").write_text("")  # what a disk-full write could leave
+    with pytest.raises(InputError, match=r"settings.json is damaged"):
+        _check_stamp(part, "k", {})
+    (part / "settings.json").unlink()
+    with pytest.raises(InputError, match="holds trials but no settings.json"):
+        _check_stamp(part, "k", {})
+    # a new folder: the stamp is written, and then accepted for the same key only
+    new = tmp_path / "n.partial"
+    new.mkdir()
+    _check_stamp(new, "k", {"a": 1})
+    _check_stamp(new, "k", {"a": 1})
+    with pytest.raises(InputError, match="other inputs or settings"):
+        _check_stamp(new, "other", {"a": 1})
+
+
+def test_simulate_refuses_trans_in_strong_ld_and_names_options_that_play_no_part(tmp_path):
+    g = simulate_genotypes(100, 200, n_chrom=3, seed=1)
+    with pytest.raises(InputError, match="pair_ld='strong' cannot be combined with placement"):
+        simulate_trait(g, placement="trans", pair_ld="strong")
+    base = ["simulate", "--samples", "60", "--snps", "120"]
+    res = CliRunner().invoke(main, [*base, "--placement", "trans", "--pair-ld", "strong",
+                                    "--out", str(tmp_path / "a")])  # fmt: skip
+    assert res.exit_code != 0 and "--pair-ld strong cannot be combined" in res.output
+    res = CliRunner().invoke(main, [*base, "--architecture", "dominance", "--order", "3",
+                                    "--placement", "trans", "--out", str(tmp_path / "b")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "Note: --order, --placement apply to interacting SNP groups" in res.output
+    record = json.loads((tmp_path / "b" / "simulation.json").read_text())
+    assert record["ignored_options"] == ["--order", "--placement"]
+    res = CliRunner().invoke(
+        main, [*base, "--architecture", "dominance", "--out", str(tmp_path / "c")]
+    )
+    assert "Note:" not in res.output
+    assert "ignored_options" not in json.loads((tmp_path / "c" / "simulation.json").read_text())
+
+
+def test_info_counts_snps_without_calls_and_a_damaged_cache_names_its_own_file(small_sim, tmp_path):
+    g = simulate_genotypes(40, 50, seed=3)
+    np.asarray(g.dosages)[:, :5] = -1  # five SNPs without a call
+    text = g.format_summary()
+    assert "(5 of them without any call)" in text and "over the 45 SNPs with a call" in text
+    assert "without any call" not in simulate_genotypes(40, 50, seed=3).format_summary()
+    vcf = str(small_sim / "sim" / "sim.vcf.gz")
+    cache = tmp_path / "c.snpcnn"
+    assert CliRunner().invoke(main, ["convert", vcf, str(cache)]).exit_code == 0
+    lines = (cache / "samples.txt").read_text().splitlines()
+    lines[2] = lines[0]
+    (cache / "samples.txt").write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(main, ["info", str(cache)])
+    assert res.exit_code != 0 and "in the cache's samples.txt" in res.output
+    assert "sim.vcf.gz" not in res.output.split("damaged cache")[1].split(";")[0]

@@ -221,7 +221,11 @@ def covariate_lists(covariates, covariates_file, categorical) -> tuple[list[str]
     def split(value):
         return [v.strip() for v in (value or "").split(",") if v.strip()]
 
-    cov_list, cat_list = split(covariates), split(categorical)
+    cov_list, cat_list = split(covariates), list(dict.fromkeys(split(categorical)))
+    twice = [c for i, c in enumerate(cov_list) if c in cov_list[:i]]
+    if twice:  # the fit ran, and its model then refused every covariate file (a checking
+        # helper, session 49: "encode to columns ['sex[M]', 'sex[M]', 'age']")
+        raise InputError(f"--covariates: '{twice[0]}' is listed twice; give each column once")
     # --covariates-file alone: every column of the file but its id (and a --groups column)
     # is a covariate, as the Python read_phenotypes(covariates_path=...) reads it; the
     # console names them as read

@@ -205,6 +205,12 @@ def explain(
         ok = np.isfinite(yv)
         if ok.sum() < 3:
             raise InputError(f"{phenotypes}: fewer than 3 samples with a value of '{trait}'")
+        if np.ptp(yv[ok]) == 0:  # the scan's p-values were rounding noise (session 49)
+            raise InputError(
+                f"{phenotypes}: trait '{trait}' has zero variance among the genotyped samples "
+                f"(every value is {yv[ok][0]:g}), so the marginal scan has nothing to test; "
+                "check the column, or leave PHENOTYPES out"
+            )
         rows = al.geno_index[ok]
         y = yv[ok]
         if len(y) < FEW_SCAN_SAMPLES:
@@ -453,7 +459,7 @@ def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, in
 def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids):
     """(design, names): the model's covariates for the marginal scan, as in fit; (None, [])
     with one line on stderr where the model has covariates the files do not hold."""
-    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.io.phenotypes import CATEGORICAL_HINT, read_phenotypes
 
     names = bundle.covariate_names if bundle.head == "regression" else []
     if covariates_file and not names:  # ignored without a word, where predict refuses it
@@ -478,8 +484,14 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
             categorical=[c for c in names if c in bundle.covariate_levels],
         )
     except InputError as exc:
+        # the model fixes which covariates are numbers: explain has no --categorical
+        exc = InputError(
+            str(exc).replace(
+                CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)"
+            )
+        )
         if covariates_file:
-            raise
+            raise exc from None
         click.echo(
             f"the marginal scan is NOT adjusted for the model's covariates ({', '.join(names)}): "
             f"{exc}; give --covariates FILE to adjust it",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -540,6 +541,19 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
                 f"{out} is a file of {owner}'s results in {Path(out).parent}, which predict "
                 "never overwrites, even with --force; choose another --out"
             )
+    if out and Path(out).is_symlink():
+        # written atomically, the new file would replace the link itself (a link to
+        # /proc/self/fd/1 or a log elsewhere; a checking helper, session 49)
+        raise InputError(
+            f"--out {out} is a symbolic link; give the file it points to "
+            f"({os.readlink(out)}), another name, or --out - for standard output"
+        )
+    if out and Path(out).exists() and not (Path(out).is_file() or Path(out).is_dir()):
+        # a FIFO or a device (/dev/stdout is a link): a rename would put a file in its place
+        raise InputError(
+            f"--out {out} is not a regular file (a device, pipe or socket); give a file name, "
+            "or --out - for standard output"
+        )
     if out and Path(out).exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
     if out and Path(out).is_dir():
@@ -679,7 +693,7 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
     """
     import numpy as np
 
-    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.io.phenotypes import CATEGORICAL_HINT, read_phenotypes
 
     names = bundle.covariate_names if bundle.head == "regression" else []
     if not names:
@@ -701,13 +715,20 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
             err=True,
         )
         return None
-    ph = read_phenotypes(
-        covariates_file,
-        id_column=id_column,
-        traits=[],
-        covariates=names,
-        categorical=[c for c in names if c in bundle.covariate_levels],
-    )
+    try:
+        ph = read_phenotypes(
+            covariates_file,
+            id_column=id_column,
+            traits=[],
+            covariates=names,
+            categorical=[c for c in names if c in bundle.covariate_levels],
+        )
+    except InputError as exc:  # the model fixes which covariates are numbers: no --categorical
+        raise InputError(
+            str(exc).replace(
+                CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)"
+            )
+        ) from None
     c, notes = bundle.covariate_design(ph, sample_ids, source=str(covariates_file))
     for n in notes:
         click.echo(f"Warning: {covariates_file}: {n}", err=True)

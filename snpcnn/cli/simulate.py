@@ -275,6 +275,16 @@ def simulate(
             f"{spacing / 1000:g} kb apart on one chromosome pass VCF's and PLINK's largest "
             f"position; {fix}"
         )
+    # options of interacting groups given with an architecture that has none: said, and
+    # recorded as ignored (simulation.json listed them as if they applied; session 49)
+    ctx = click.get_current_context()
+    ignored = []
+    if architecture not in ("local_epistasis", "mixed"):
+        ignored = [
+            "--" + name.replace("_", "-")
+            for name in ("order", "max_gap", "placement", "pair_ld")
+            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        ]
     _check_memory(samples, snps, fmt, _causal_columns(architecture, loci, order, snps))
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
@@ -306,6 +316,7 @@ def simulate(
         },
         "trait": {"name": trait, **trait_args, **attrs},
         "ceiling": attrs.get("ceiling"),
+        **({"ignored_options": ignored} if ignored else {}),
         "n_causal_snps": int(len(causal)),
         "files": {},
     }
@@ -322,6 +333,12 @@ def simulate(
         }
         (tmp / SIMULATE_MARKER).write_text(
             json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
+        )
+    if ignored:
+        click.echo(
+            f"Note: {', '.join(ignored)} appl{'ies' if len(ignored) == 1 else 'y'} to "
+            f"interacting SNP groups (local_epistasis, mixed) only; ignored for {architecture}",
+            err=True,
         )
     shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
     click.echo(

@@ -497,7 +497,12 @@ def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
             dosages, samples, variants, source=meta["source"].get("path"), report=report
         )
     except InputError as exc:
-        raise InputError(f"{path}: damaged cache ({exc}); {_REBUILD}") from None
+        # the check names the source file, but the fault is in the cache's own copy (a
+        # checking helper, session 49: a duplicate id blamed the intact VCF)
+        src = meta["source"].get("path")
+        where = "samples.txt" if "sample id" in str(exc) else "its files"
+        msg = str(exc).replace(str(src), f"the cache's {where}") if src else str(exc)
+        raise InputError(f"{path}: damaged cache ({msg}); {_REBUILD}") from None
 
 
 def convert(

@@ -188,6 +188,14 @@ def _genotype_kind(path: Path) -> str | None:
     return None
 
 
+#: the advice closing a numeric covariate's bad cell (predict and explain, which read the
+#: covariates as the model was fitted, replace it: they have no --categorical; session 49)
+CATEGORICAL_HINT = (
+    "(a covariate whose values are codes or a factor: --categorical COL, or categorical=[...] "
+    "in Python)"
+)
+
+
 def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line; ``kind`` names the file in
     messages (a covariate file was called a phenotype file: a checking helper, session 42)."""
@@ -216,6 +224,21 @@ def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str
         ) from None
     except OSError as exc:
         raise InputError(f"cannot read {kind} {path}: {exc}") from None
+    if "\0" in text:
+        # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each ASCII
+        # character: it read as "1 fields but the header has 2" (a checking helper, session 49)
+        head = text[:4096]
+        le, be = head[1::2].strip("\0") == "", head[0::2].strip("\0") == ""
+        raise InputError(
+            f"{kind} {path}: "
+            + (
+                "UTF-16 text without a byte-order mark, not UTF-8; save the file as "
+                f"'CSV UTF-8', or `iconv -f UTF-16{'LE' if le else 'BE'} -t UTF-8 FILE > NEW`"
+                if le or be
+                else f"line {text.count(chr(10), 0, text.index(chr(0))) + 1} holds a NUL byte, "
+                "so this is no text table; give a CSV/TSV saved as UTF-8"
+            )
+        )
     if path.suffix != ".gz":
         from snpcnn.io._checks import warn_if_no_final_newline
 
@@ -1110,8 +1133,7 @@ def _read_one(
                 )
                 raise InputError(
                     f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "
-                    f"{fix} (a covariate whose values are codes or a factor: --categorical "
-                    "COL, or categorical=[...] in Python)"
+                    f"{fix} {CATEGORICAL_HINT}"
                 )
         if numeric and cov not in categorical:
             data[cov] = np.asarray([np.nan if v is None else v for v in nums], dtype=np.float64)
