@@ -73,6 +73,17 @@ def _names(value: Any, what: str) -> tuple[str, ...] | None:
     return out or None
 
 
+def check_unique_covariates(covariates) -> None:
+    """Refuse a covariate listed twice: the fitted model then refused every covariate file
+    at predict time (a checking helper, session 49)."""
+    covs = list(covariates or ())
+    twice = [c for i, c in enumerate(covs) if c in covs[:i]]
+    if twice:
+        raise InputError(
+            f"{opt('covariates')}: '{twice[0]}' is listed twice; give each column once"
+        )
+
+
 def _integer(value: Any, what: str, low: int) -> int:
     what = opt(what) if what.isidentifier() else what  # --repeats from the CLI
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
@@ -153,11 +164,7 @@ class DataConfig(_Config):
 
         _set(self, "traits", _names(self.traits, "traits"))
         _set(self, "covariates", _names(self.covariates, "covariates"))
-        twice = [c for i, c in enumerate(self.covariates or ()) if c in self.covariates[:i]]
-        if twice:  # the fitted model then refused every covariate file at predict time
-            raise InputError(
-                f"{opt('covariates')}: '{twice[0]}' is listed twice; give each column once"
-            )
+        check_unique_covariates(self.covariates)
         folds = self.folds
         if isinstance(folds, bool):
             raise InputError(f"folds must be a number of folds, a fold file or table, got {folds}")

@@ -293,9 +293,10 @@ class CVResults:
         than "file", or far pairs screened on a map with ``[screen] map_all_pairs``):
         ``{"fits", "ld", "file", "file_adjacent_r2", "random_r2"}`` over the fits that
         record it (r^2: medians over the fits that seriated), and ``far_fits`` (fits where a
-        pair beyond the screen's reach took a window), ``far_windows`` (those windows, summed
-        over the cross-fitted networks), ``far_on_map`` (of ``far_fits``, those on a map) and
-        ``far_reach`` (the smallest such reach); None if none."""
+        window held a significant pair beyond the screen's reach), ``far_windows`` (the
+        windows that held one, summed over the cross-fitted networks), ``far_on_map`` (of
+        ``far_fits``, those on a map) and ``far_reach`` (the smallest such reach); None if
+        none."""
         recs = _conv_records(self.histories, "screen_order")
         if not recs:
             return None

@@ -693,15 +693,18 @@ def _far_text(orders: dict, short: bool) -> str:
         return ""
     reach, on_map = orders["far_reach"], orders.get("far_on_map") or 0
     if on_map == k:
-        apart = f"{reach} or more SNPs apart on the map (or on different chromosomes)"
+        apart = (
+            f"{reach} or more SNPs apart in the file's (map) order, on one chromosome or "
+            "across chromosomes"
+        )
     elif not on_map:
         apart = f"{reach} or more positions apart in the LD order"
     else:
-        apart = f"{reach} or more apart on the map or in the LD order"
+        apart = f"{reach} or more apart in the file's (map) order or in the LD order"
     text = (
         f"in {k} of {orders['fits']} fits a pair of SNPs {apart} was significant after "
-        f"Bonferroni over every such pair and led {orders['far_windows']} window(s) of the "
-        "cross-fitted networks (run.json: conv.screen_order)"
+        f"Bonferroni over every such pair; {orders['far_windows']} window(s) of the "
+        "cross-fitted networks held such a pair (run.json: conv.screen_order)"
     )
     return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 

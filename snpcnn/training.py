@@ -1769,10 +1769,10 @@ def screen_window_sets(
     sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
     if info is not None:
         rows = [set(w) for w in sets.tolist()]
-        info["far_windows"] = sum(
-            any(a in w and a + b in w for w in rows)
-            for a, b in zip(fj[good].tolist(), fd[good].tolist())
-        )
+        # windows that hold both SNPs of a significant far pair (counted per window: a pair
+        # in LD with the one a window opened on counted twice before; session 49)
+        far_pairs = list(zip(fj[good].tolist(), fd[good].tolist()))
+        info["far_windows"] = sum(any(a in w and a + b in w for a, b in far_pairs) for w in rows)
         if tj is not None and len(tj):
             info["triple_windows"] = sum(
                 any(a in w and a + b in w for w in rows) for a, b in zip(tj.tolist(), td.tolist())
@@ -2177,8 +2177,11 @@ def _crossfit(
                         # session 48: on a map their counts piled up in one list)
                         base = order_info or {"mode": "file", "used": "file"}
                         order_info = {**base, "all_pairs": True}
-                        if mapped:  # the reach the far pairs lie beyond
-                            order_info["map_reach"] = int(reach)
+                        if mapped:  # the reach the far pairs lie beyond, as the screen
+                            # used it (at least a window's width)
+                            order_info["map_reach"] = int(
+                                max(min(reach, xs.shape[1]), screen.width)
+                            )
                         for key, value in far.items():
                             order_info[key] = [*base.get(key, []), value]
             compile_model(model, head, learning_rate=config.learning_rate)

@@ -967,6 +967,9 @@ def tune(
     # the SNP filters are checked here, before any work: inside the trials a bad value
     # failed every trial and left an unfinished tune behind (a checking helper)
     check_filters(min_maf, min_call_rate)
+    from snpcnn.config import check_unique_covariates
+
+    check_unique_covariates([covariates] if isinstance(covariates, str) else covariates)
     g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
     from snpcnn.report import input_checksums
 

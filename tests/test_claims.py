@@ -723,7 +723,8 @@ def test_screen_order_and_triple_stage_counts_agree_with_run_json(quant):
     # pairs beyond the screen's reach that led windows ([screen] all_pairs)
     far = [o for o in orders if sum(o.get("far_windows") or ()) > 0]
     m = re.search(
-        r"(\d+) of (\d+) fits a pair of SNPs (\d+) or more .*? led (\d+) window\(s\)",
+        r"(\d+) of (\d+) fits a pair of SNPs (\d+) or more .*?; (\d+) window\(s\) of the "
+        r"cross-fitted networks held such a pair",
         run.summary,
     )
     if far:

@@ -94,12 +94,11 @@ def test_reports_say_where_a_far_pair_led_windows(tmp_path):
     assert orders["fits"] == 2 and orders["far_fits"] == 2 and orders["far_on_map"] == 2
     recs = [h["conv"]["screen_order"] for h in res.histories]
     assert orders["far_windows"] == sum(sum(r["far_windows"]) for r in recs) >= 4
-    text = conv_kept_text(res)
-    assert (
-        "In 2 of 2 fits a pair of SNPs 3 or more SNPs apart on the map (or on different "
-        "chromosomes) was significant" in text.replace("\n", " ")
+    text = conv_kept_text(res).replace("\n", " ")
+    assert "In 2 of 2 fits a pair of SNPs 3 or more SNPs apart in the file's (map) order" in text
+    assert f"; {orders['far_windows']} window(s) of the cross-fitted networks held" in (
+        summary_markdown(res).replace("\n", " ")
     )
-    assert f"led {orders['far_windows']} window(s)" in summary_markdown(res).replace("\n", " ")
     # without map_all_pairs no pair on a map is screened beyond the reach: no note
     res = cross_validate(g, tmp_path / "y.csv", "t", model=ARCH, **kw)
     assert "or more SNPs apart" not in (conv_kept_text(res) or "")
@@ -278,3 +277,50 @@ def test_info_counts_snps_without_calls_and_a_damaged_cache_names_its_own_file(s
     res = CliRunner().invoke(main, ["info", str(cache)])
     assert res.exit_code != 0 and "in the cache's samples.txt" in res.output
     assert "sim.vcf.gz" not in res.output.split("damaged cache")[1].split(";")[0]
+
+
+def test_far_windows_count_windows_not_pairs_and_the_report_names_each_order():
+    from snpcnn.report import _far_text
+
+    # y = z10 * z60, with SNP 59 a 97 % copy of SNP 60: the pairs (10, 60) and (10, 59) are
+    # both significant, but one window holds them (a checking helper, session 49)
+    rng = np.random.default_rng(0)
+    x = rng.binomial(2, 0.5, size=(600, 80)).astype(float)
+    flip = rng.random(600) < 0.03
+    x[:, 59] = np.where(flip, rng.binomial(2, 0.5, 600), x[:, 60])
+    z = (x - x.mean(0)) / x.std(0)
+    g = z[:, 10] * z[:, 60]
+    y = g / g.std() + rng.normal(scale=0.6, size=600)
+    y = ((y - y.mean()) / y.std()).astype(np.float32)[:, None]
+    info: dict = {}
+    sets = screen_window_sets(z.astype(np.float32)[..., None], y, 4, 5, 16, True, info, lead=True)
+    holding = [w for w in sets.tolist() if any(a in w and b in w for a, b in ((10, 60), (10, 59)))]
+    assert info["far_significant"] >= 2 and info["far_windows"] == len(holding) == 1
+    base = {"fits": 4, "far_fits": 2, "far_windows": 3, "far_reach": 16}
+    assert "in the file's (map) order" in _far_text({**base, "far_on_map": 2}, True)
+    assert "16 or more positions apart in the LD order" in _far_text(
+        {**base, "far_on_map": 0}, True
+    )
+    mixed = _far_text({**base, "far_on_map": 1}, False)
+    assert mixed.startswith(" Note: In 2 of 4 fits") and "map) order or in the LD order" in mixed
+    assert _far_text({**base, "far_fits": 0}, True) == ""
+
+
+def test_review_follow_ups_tune_api_max_gap_note_and_an_all_nul_file(small_sim, tmp_path):
+    from snpcnn.io.phenotypes import read_phenotypes
+    from snpcnn.tune import tune
+
+    sim = small_sim / "sim"
+    with pytest.raises(InputError, match="covariates: 'sex' is listed twice"):
+        tune(sim / "sim.vcf.gz", sim / "phenotypes.csv", space={"params": {"epochs": {"choices": [1]}}},
+             covariates=["sex", "sex"], covariates_path=small_sim / "cov.csv")  # fmt: skip
+    base = ["simulate", "--samples", "60", "--snps", "120", "--placement", "trans"]
+    res = CliRunner().invoke(main, [*base, "--max-gap", "7", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0 and "Note: --max-gap applies to --placement local only" in (
+        res.output
+    )
+    record = json.loads((tmp_path / "a" / "simulation.json").read_text())
+    assert record["ignored_options"] == ["--max-gap"]
+    (tmp_path / "z.csv").write_bytes(b"\0" * 2048)  # a crash or a full disk leaves this
+    with pytest.raises(InputError, match="line 1 holds a NUL byte"):
+        read_phenotypes(tmp_path / "z.csv")

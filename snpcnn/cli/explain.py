@@ -459,7 +459,7 @@ def _write_outputs(ex, folder, bundle, imp, table, assoc, method_list, top_k, in
 def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids):
     """(design, names): the model's covariates for the marginal scan, as in fit; (None, [])
     with one line on stderr where the model has covariates the files do not hold."""
-    from snpcnn.io.phenotypes import CATEGORICAL_HINT, read_phenotypes
+    from snpcnn.io.phenotypes import as_fitted, read_phenotypes
 
     names = bundle.covariate_names if bundle.head == "regression" else []
     if covariates_file and not names:  # ignored without a word, where predict refuses it
@@ -485,11 +485,7 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
         )
     except InputError as exc:
         # the model fixes which covariates are numbers: explain has no --categorical
-        exc = InputError(
-            str(exc).replace(
-                CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)"
-            )
-        )
+        exc = as_fitted(exc)
         if covariates_file:
             raise exc from None
         click.echo(

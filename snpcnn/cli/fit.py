@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import warnings
@@ -546,7 +545,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         # /proc/self/fd/1 or a log elsewhere; a checking helper, session 49)
         raise InputError(
             f"--out {out} is a symbolic link; give the file it points to "
-            f"({os.readlink(out)}), another name, or --out - for standard output"
+            f"({Path(out).resolve()}), another name, or --out - for standard output"
         )
     if out and Path(out).exists() and not (Path(out).is_file() or Path(out).is_dir()):
         # a FIFO or a device (/dev/stdout is a link): a rename would put a file in its place
@@ -693,7 +692,7 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
     """
     import numpy as np
 
-    from snpcnn.io.phenotypes import CATEGORICAL_HINT, read_phenotypes
+    from snpcnn.io.phenotypes import as_fitted, read_phenotypes
 
     names = bundle.covariate_names if bundle.head == "regression" else []
     if not names:
@@ -724,11 +723,7 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
             categorical=[c for c in names if c in bundle.covariate_levels],
         )
     except InputError as exc:  # the model fixes which covariates are numbers: no --categorical
-        raise InputError(
-            str(exc).replace(
-                CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)"
-            )
-        ) from None
+        raise as_fitted(exc) from None
     c, notes = bundle.covariate_design(ph, sample_ids, source=str(covariates_file))
     for n in notes:
         click.echo(f"Warning: {covariates_file}: {n}", err=True)

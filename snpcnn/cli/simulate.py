@@ -278,13 +278,15 @@ def simulate(
     # options of interacting groups given with an architecture that has none: said, and
     # recorded as ignored (simulation.json listed them as if they applied; session 49)
     ctx = click.get_current_context()
-    ignored = []
+    given = [
+        name
+        for name in ("order", "max_gap", "placement", "pair_ld")
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    ]
     if architecture not in ("local_epistasis", "mixed"):
-        ignored = [
-            "--" + name.replace("_", "-")
-            for name in ("order", "max_gap", "placement", "pair_ld")
-            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-        ]
+        ignored = ["--" + name.replace("_", "-") for name in given]
+    else:  # trans groups lie anywhere on their chromosomes: no gap
+        ignored = ["--max-gap"] if placement == "trans" and "max_gap" in given else []
     _check_memory(samples, snps, fmt, _causal_columns(architecture, loci, order, snps))
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
@@ -334,7 +336,9 @@ def simulate(
         (tmp / SIMULATE_MARKER).write_text(
             json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
         )
-    if ignored:
+    if ignored == ["--max-gap"] and architecture in ("local_epistasis", "mixed"):
+        click.echo("Note: --max-gap applies to --placement local only; ignored", err=True)
+    elif ignored:
         click.echo(
             f"Note: {', '.join(ignored)} appl{'ies' if len(ignored) == 1 else 'y'} to "
             f"interacting SNP groups (local_epistasis, mixed) only; ignored for {architecture}",

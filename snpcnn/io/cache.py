@@ -500,8 +500,8 @@ def load_cache(path: str | os.PathLike, mmap: bool = True) -> Genotypes:
         # the check names the source file, but the fault is in the cache's own copy (a
         # checking helper, session 49: a duplicate id blamed the intact VCF)
         src = meta["source"].get("path")
-        where = "samples.txt" if "sample id" in str(exc) else "its files"
-        msg = str(exc).replace(str(src), f"the cache's {where}") if src else str(exc)
+        where = "samples.txt" if "sample id" in str(exc) else "files"
+        msg = str(exc).replace(f" in {src}", f" in the cache's {where}") if src else str(exc)
         raise InputError(f"{path}: damaged cache ({msg}); {_REBUILD}") from None
 
 

@@ -196,6 +196,14 @@ CATEGORICAL_HINT = (
 )
 
 
+def as_fitted(exc: InputError) -> InputError:
+    """``exc`` from reading a fitted model's covariates (predict, explain), whose numeric
+    covariates are fixed by the model: the ``--categorical`` advice replaced."""
+    return InputError(
+        str(exc).replace(CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)")
+    )
+
+
 def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line; ``kind`` names the file in
     messages (a covariate file was called a phenotype file: a checking helper, session 42)."""
@@ -228,7 +236,8 @@ def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str
         # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after each ASCII
         # character: it read as "1 fields but the header has 2" (a checking helper, session 49)
         head = text[:4096]
-        le, be = head[1::2].strip("\0") == "", head[0::2].strip("\0") == ""
+        odd, even = head[1::2].strip("\0"), head[0::2].strip("\0")
+        le, be = odd == "" and even != "", even == "" and odd != ""
         raise InputError(
             f"{kind} {path}: "
             + (
@@ -1116,8 +1125,7 @@ def _read_one(
                     f"a decimal comma (e.g. '{comma[0]}' for sample '{ids[i]}'); write them "
                     "with a decimal point (e.g. "
                     f"'{comma[0].replace(',', '.')}'), as a CSV export in an English locale "
-                    "does (or, if it is a factor, --categorical COL; categorical=[...] in "
-                    "Python)"
+                    f"does {CATEGORICAL_HINT}"
                 )
             mark = len(set(texts)) == 1 and not any(ch.isalnum() for ch in texts[0])
             # mostly numbers: a typo, not a categorical covariate (its levels would be every
