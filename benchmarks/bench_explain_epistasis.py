@@ -71,11 +71,21 @@ def pair_variance(x: np.ndarray, causal: pd.DataFrame) -> dict[int, float]:
 
 
 def run(
-    trait_seed: int, unmapped: bool = False, model: str = "snpcnn_default", max_gap: int = 4
+    trait_seed: int,
+    unmapped: bool = False,
+    model: str = "snpcnn_default",
+    max_gap: int = 4,
+    placement: str = "local",
 ) -> dict:
     g = simulate_genotypes(2000, 4000, n_chrom=5, seed=1)
     y, causal = simulate_trait(
-        g, "local_epistasis", n_loci=10, h2=0.6, max_gap=max_gap, seed=trait_seed
+        g,
+        "local_epistasis",
+        n_loci=10,
+        h2=0.6,
+        max_gap=max_gap,
+        seed=trait_seed,
+        placement=placement,
     )
     to_map = np.arange(g.n_snps)  # map position of each column the model sees
     if unmapped:
@@ -138,22 +148,34 @@ def main(argv=None) -> None:
     ap.add_argument(
         "--max-gap", type=int, default=4, help="pairs' SNPs 1 to this many SNPs apart (4)"
     )
+    ap.add_argument(
+        "--placement",
+        choices=["local", "trans"],
+        default="local",
+        help="trans: each pair's SNPs on different chromosomes (--max-gap plays no part)",
+    )
     a = ap.parse_args(argv)
-    rows = [run(s, a.unmapped, a.model, a.max_gap) for s in a.trait_seeds]
+    rows = [run(s, a.unmapped, a.model, a.max_gap, a.placement) for s in a.trait_seeds]
     df = pd.DataFrame(rows)
     cols = ["trait_seed", "ceiling", "cnn_r", "gblup_r", "start", "kept", "ld_order", "weight"]
     cols += [f"{m}_p@20" for m in METHODS] + [f"{m}_pairs" for m in METHODS]
     cols += [f"{m}_exact@20" for m in METHODS] + [f"{m}_found_var" for m in METHODS]
     lines = [
-        "# SNP importance on simulated local epistasis"
+        "# SNP importance on simulated "
+        + ("epistasis across chromosomes" if a.placement == "trans" else "local epistasis")
         + (", SNP columns shuffled (no map; issue 16)" if a.unmapped else " (issue 16)")
         + (f", `{a.model}`" if a.model != "snpcnn_default" else ""),
         "",
         f"snpcnn {__version__}, {datetime.date.today().isoformat()}, 2 CPU cores. Command: "
         f"`{' '.join(['.venv/bin/python', 'benchmarks/bench_explain_epistasis.py'] + sys.argv[1:])}`",
         "",
-        f"2,000 x 4,000 LD genotypes (seed 1), 10 pure interacting pairs 1-{a.max_gap} SNPs "
-        "apart, h2 0.6; "
+        "2,000 x 4,000 LD genotypes (seed 1), 10 pure interacting pairs "
+        + (
+            "whose two SNPs lie on different chromosomes"
+            if a.placement == "trans"
+            else f"1-{a.max_gap} SNPs apart"
+        )
+        + ", h2 0.6; "
         f"`{a.model}` trained on 1,600 samples and explained on the other 400. "
         f"`p@20`: share of the top-{TOP} SNPs within +-{NEAR} SNPs of a causal SNP; `pairs`: "
         f"share of the 10 pairs with a top-{TOP} SNP within +-{NEAR} SNPs; `exact@20`: share "
