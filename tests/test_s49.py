@@ -324,3 +324,17 @@ def test_review_follow_ups_tune_api_max_gap_note_and_an_all_nul_file(small_sim, 
     (tmp_path / "z.csv").write_bytes(b"\0" * 2048)  # a crash or a full disk leaves this
     with pytest.raises(InputError, match="line 1 holds a NUL byte"):
         read_phenotypes(tmp_path / "z.csv")
+
+
+def test_a_model_given_where_the_genotypes_go_is_named(small_sim, fitted, tmp_path):
+    vcf = str(small_sim / "sim" / "sim.vcf.gz")
+    for cmd in ("predict", "explain"):
+        res = CliRunner().invoke(main, [cmd, vcf, str(fitted), "--out", str(tmp_path / cmd)])
+        assert res.exit_code != 0
+        assert f"snpcnn {cmd} takes the model first and the genotypes second" in res.output
+        assert f"snpcnn {cmd} {fitted} {vcf}" in res.output
+        assert not (tmp_path / cmd).exists()
+    res = CliRunner().invoke(main, ["info", str(fitted)])
+    assert res.exit_code != 0 and "is a saved model (model.keras), not a genotype file" in (
+        res.output
+    )

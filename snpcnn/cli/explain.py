@@ -154,6 +154,9 @@ def explain(
             "--covariates adjusts the marginal scan, which runs only with PHENOTYPES (the "
             "third argument); give PHENOTYPES, or leave --covariates out"
         )
+    from snpcnn.cli.fit import check_model_first
+
+    check_model_first(model, genotypes, "explain")
     target = resolve_link(out)  # a link's target, checked before any work
     check_output_dir(
         target, force, inputs=(model, genotypes, phenotypes, covariates_file), marker=EXPLAIN_MARKER

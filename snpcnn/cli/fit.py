@@ -559,6 +559,7 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         raise InputError(f"{out} is a folder; give --out a file name such as predictions.csv")
     if out:
         check_writable(out)
+    check_model_first(model, genotypes, "predict")
     bundle = load_bundle(model)
     coding = coding_for_model(genotypes, geno_format, coding, bundle)
     geno = read_cli_genotypes(genotypes, geno_format, coding, by_id=True)
@@ -597,6 +598,16 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         click.echo(f"predictions for {len(table):,} {samples} written to {out}{gaps}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def check_model_first(model, genotypes, command: str) -> None:
+    """One line where the model and the genotypes were given the other way round (it said
+    "not a .keras model file ... fit the model again"; a checking helper, session 49)."""
+    if str(genotypes).endswith(".keras") and not str(model).endswith(".keras"):
+        raise InputError(
+            f"snpcnn {command} takes the model first and the genotypes second, and {genotypes} "
+            f"looks like the model: snpcnn {command} {genotypes} {model}"
+        )
 
 
 #: the files fit, benchmark, tune and explain write into their folders (predict never

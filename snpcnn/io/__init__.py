@@ -168,6 +168,14 @@ def detect_format(path: str | os.PathLike) -> str:
     found = _content_format(p)
     if found:
         return found
+    from snpcnn.io._checks import _zip_kind
+
+    if _zip_kind(p) == "a saved Keras model (model.keras)":  # `snpcnn info model.keras`, or
+        # the model given where the genotypes go (session 49: it asked for --format)
+        raise InputError(
+            f"{p} is a saved model (model.keras), not a genotype file: a model goes to "
+            "`snpcnn predict MODEL GENOTYPES` or `snpcnn explain MODEL GENOTYPES`"
+        )
     raise InputError(
         f"{p}: cannot tell the genotype format from the name '{p.name}'; give "
         f"{opt('format')} ({FORMAT_HELP})"
