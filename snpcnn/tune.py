@@ -283,7 +283,11 @@ def load_space(path: str | os.PathLike | Mapping | None = None) -> SearchSpace:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"{p}: no such search space file; check the path") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:  # UTF-16 from a Windows editor: named, with the fix
+            from snpcnn.io._checks import not_utf8
+
+            raise InputError(f"search space file {not_utf8(p, exc)}") from None
+        except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{p}: not valid TOML ({' '.join(str(exc).split())})") from None
     unknown = set(raw) - _SPACE_TOP
     if unknown:

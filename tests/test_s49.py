@@ -338,3 +338,15 @@ def test_a_model_given_where_the_genotypes_go_is_named(small_sim, fitted, tmp_pa
     assert res.exit_code != 0 and "is a saved model (model.keras), not a genotype file" in (
         res.output
     )
+
+
+def test_cosmetic_follow_ups_h2_zero_wording_and_a_utf16_space_file(tmp_path):
+    res = CliRunner().invoke(main, ["simulate", "--samples", "60", "--snps", "120", "--h2", "0",
+                                    "--out", str(tmp_path / "s")])  # fmt: skip
+    assert res.exit_code == 0 and "h2 0: the trait is noise" in res.output
+    assert "ceiling" not in res.output.splitlines()[0]
+    from snpcnn.tune import load_space
+
+    (tmp_path / "s.toml").write_bytes('model = "snpcnn_default"\n'.encode("utf-16"))
+    with pytest.raises(InputError, match="search space file .*UTF-16 text"):
+        load_space(tmp_path / "s.toml")

@@ -348,8 +348,13 @@ def simulate(
     click.echo(
         f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
         f"SNPs ({geno_path.name}), trait '{trait}' (h2 {h2:g}; {len(causal)} causal "
-        f"SNPs in {CAUSAL}); its ceiling, corr(true genetic value, y), is "
-        f"{attrs.get('ceiling', float('nan')):.3f}: no model's Pearson r can exceed it"
+        f"SNPs in {CAUSAL}); "
+        + (
+            f"its ceiling, corr(true genetic value, y), is {attrs.get('ceiling', float('nan')):.3f}: "
+            "no model's Pearson r can exceed it beyond chance"
+            if h2 > 0
+            else "h2 0: the trait is noise, so any model's Pearson r is chance"
+        )
     )
     q = shlex.quote
     click.echo(
