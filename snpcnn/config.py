@@ -76,7 +76,7 @@ def _names(value: Any, what: str) -> tuple[str, ...] | None:
 def check_unique_covariates(covariates) -> None:
     """Refuse a covariate listed twice: the fitted model then refused every covariate file
     at predict time (a checking helper, session 49)."""
-    covs = list(covariates or ())
+    covs = [covariates] if isinstance(covariates, str) else list(covariates or ())
     twice = [c for i, c in enumerate(covs) if c in covs[:i]]
     if twice:
         raise InputError(

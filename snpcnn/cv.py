@@ -553,6 +553,41 @@ def _copied_traits(y: np.ndarray, traits: list) -> str | None:
     )
 
 
+def check_trait_values(col, trait: str, phenotypes, sample_ids, drop: str = "") -> None:
+    """One-line errors for a trait column (NaN = missing, rows = ``sample_ids``) that cannot
+    be fitted: fewer than :data:`MIN_SAMPLES_PER_TRAIT` values, zero variance, or a scale
+    floating point cannot analyse; ``phenotypes`` (a path or a table with a ``source``)
+    names the file, ``drop`` is appended to the advice.  Shared by cross-validation and
+    tune (which had weaker checks of its own until session 49)."""
+    col = np.asarray(col, dtype=np.float64)
+    n_ok = int(np.sum(~np.isnan(col)))
+    origin = (
+        phenotypes
+        if isinstance(phenotypes, (str, os.PathLike))
+        else getattr(phenotypes, "source", None)
+    )
+    src = f"{origin}: " if origin else ""
+    if n_ok < MIN_SAMPLES_PER_TRAIT:
+        raise InputError(
+            f"{src}trait '{trait}' has only {n_ok} genotyped samples with a value; at least "
+            f"{MIN_SAMPLES_PER_TRAIT} are needed{drop}"
+        )
+    if np.nanmax(col) == np.nanmin(col):
+        raise InputError(
+            f"{src}trait '{trait}' has zero variance (every value is "
+            f"{level_text(np.nanmax(col))}): there is nothing to predict; check the column{drop}"
+        )
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sd = float(np.nanstd(col))
+    if not (np.isfinite(sd) and 1e-100 < sd < 1e100):
+        big = int(np.nanargmax(np.abs(col)))
+        raise InputError(
+            f"{src}trait '{trait}' has values on a scale that floating point cannot analyse "
+            f"(standard deviation {sd:.3g}; largest |value| {col[big]:.3g} for sample "
+            f"'{sample_ids[big]}'); rescale the trait, e.g. to its usual units"
+        )
+
+
 def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rate=None) -> Targets:
     """The samples and trait values the cross-validation uses: those with a value of some
     trait and, where ``call_rate`` (per genotype row) is given, a genotype call at some
@@ -573,36 +608,10 @@ def _targets_from_alignment(al, phenotypes, traits, covariates, groups, call_rat
     geno_index = np.asarray(al.geno_index)[keep]
     y = y[keep]
     for j, t in enumerate(traits):
-        col = y[:, j]
-        n_ok = int(np.sum(~np.isnan(col)))
-        origin = (
-            phenotypes
-            if isinstance(phenotypes, (str, os.PathLike))
-            else getattr(phenotypes, "source", None)
-        )
-        src = f"{origin}: " if origin else ""
         drop = ""
         if len(traits) > 1:
             drop = f"; leave it out (drop --trait {t})" if CLI_MODE.get() else "; leave it out"
-        if n_ok < MIN_SAMPLES_PER_TRAIT:
-            raise InputError(
-                f"{src}trait '{t}' has only {n_ok} genotyped samples with a value; at least "
-                f"{MIN_SAMPLES_PER_TRAIT} are needed{drop}"
-            )
-        if np.nanmax(col) == np.nanmin(col):
-            raise InputError(
-                f"{src}trait '{t}' has zero variance (every value is {level_text(np.nanmax(col))}"
-                f"): there is nothing to predict; check the column{drop}"
-            )
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            sd = float(np.nanstd(col))
-        if not (np.isfinite(sd) and 1e-100 < sd < 1e100):
-            big = int(np.nanargmax(np.abs(col)))
-            raise InputError(
-                f"{src}trait '{t}' has values on a scale that floating point cannot analyse "
-                f"(standard deviation {sd:.3g}; largest |value| {col[big]:.3g} for sample "
-                f"'{sample_ids[big]}'); rescale the trait, e.g. to its usual units"
-            )
+        check_trait_values(y[:, j], t, phenotypes, sample_ids, drop)
     copies = _copied_traits(y, traits)
     if copies:
         report["copied_traits"] = copies

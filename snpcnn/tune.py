@@ -973,7 +973,7 @@ def tune(
     check_filters(min_maf, min_call_rate)
     from snpcnn.config import check_unique_covariates
 
-    check_unique_covariates([covariates] if isinstance(covariates, str) else covariates)
+    check_unique_covariates(covariates)
     g, ph, align = _load_inputs(genotypes, phenotypes, covariates, covariates_path, id_column)
     from snpcnn.report import input_checksums
 
@@ -995,26 +995,9 @@ def tune(
     y = np.where(no_call, np.nan, y)
     input_notes = [note] if note else []
     # the checks of snpcnn fit (a constant trait failed every trial first; session 49)
-    from snpcnn.cv import MIN_SAMPLES_PER_TRAIT
-    from snpcnn.folds import level_text
+    from snpcnn.cv import check_trait_values
 
-    origin = (
-        phenotypes
-        if isinstance(phenotypes, (str, os.PathLike))
-        else getattr(phenotypes, "source", None)
-    )
-    src = f"{origin}: " if origin else ""
-    if len(ids) < MIN_SAMPLES_PER_TRAIT:
-        raise InputError(
-            f"{src}trait '{trait}' has only {len(ids)} genotyped samples with a value; at least "
-            f"{MIN_SAMPLES_PER_TRAIT} are needed"
-        )
-    values = y[~np.isnan(y)]
-    if values.max() == values.min():
-        raise InputError(
-            f"{src}trait '{trait}' has zero variance (every value is {level_text(values[0])}): "
-            "there is nothing to predict; check the column"
-        )
+    check_trait_values(y, trait, phenotypes, np.asarray(al.sample_ids).astype(str))
     y_of = dict(zip(np.asarray(al.sample_ids).astype(str), y))  # the trait by sample id
     levels = np.unique(y[~np.isnan(y)])
     head = "binary" if len(levels) == 2 else "regression"
