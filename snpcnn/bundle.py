@@ -909,6 +909,9 @@ _VARIANT_KEYS = ("chrom", "pos", "id", "ref", "alt", "fill", "center", "scale")
 
 def _read_payload(payload: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and the meta dict of the preprocessing member, checked for shape and type."""
+    if not payload.startswith(b"PK"):  # not a zip: numpy would read it as a pickle and
+        # advise loading it unsafely (a checking helper, session 49)
+        raise InputError("not an .npz archive (its first bytes are not a zip header)")
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         try:
             arrays = {k: npz[k] for k in npz.files}

@@ -802,9 +802,19 @@ def _check_stamp(partial: Path, key: str, settings: dict) -> None:
                 f"{opt('resume', True)} to discard them and start over"
             ) from None
         if not isinstance(old, dict) or old.get("key") != key:
+            # name what differs (a checking helper, session 49: the message did not say)
+            now = json.loads(json.dumps(settings, default=_json))
+            names = sorted(
+                k
+                for k in set(now) | set(old if isinstance(old, dict) else {})
+                if k != "key" and (not isinstance(old, dict) or old.get(k) != now.get(k))
+            )
+            what = f" (what differs: {', '.join(names[:6])}{', ...' if len(names) > 6 else ''})"
             raise InputError(
-                f"{partial} holds a tune with other inputs or settings; use "
-                f"{opt('force', True)} to discard it"
+                f"{partial} holds a tune with other inputs or settings"
+                f"{what if names and isinstance(old, dict) else ''}; rerun with the same "
+                f"inputs and settings to resume it, or use {opt('force', True)} without "
+                f"{opt('resume', True)} to discard it"
             )
     elif _finished_work(partial):
         # trials without the settings they ran under: resumed, they would be mixed with
@@ -838,6 +848,37 @@ def _finished_work(partial: Path) -> bool:
         )
     except Exception:  # an unreadable journal: keep it, the user decides
         return True
+
+
+class _SaidOnce(logging.Filter):
+    """Drops a log record whose text was already said: every outer unit of a tune is its
+    own cross-validation, which logs the run's notes (a binary trait, a covariate), so they
+    repeated once per outer unit on the console (a checking helper, session 49)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.levelno, record.getMessage())
+        if key in self.said:
+            return False
+        self.said.add(key)
+        return True
+
+
+@contextlib.contextmanager
+def _said_once(*names: str):
+    """Each distinct message of these loggers once while the block runs."""
+    f = _SaidOnce()
+    loggers = [logging.getLogger(n) for n in names]
+    for lg in loggers:
+        lg.addFilter(f)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(f)
 
 
 @contextlib.contextmanager
@@ -1067,6 +1108,9 @@ def tune(
             # Ctrl-C) has nothing to resume: it does not block the corrected command
             log.info("discarding %s: it holds no finished trial", partial)
             shutil.rmtree(partial)
+        if resume and not partial.exists():  # said, as the benchmark says it (a checking
+            # helper, session 49: the tune started over without a word)
+            log.warning("nothing to resume in %s; starting a new tune", partial)
         if partial.exists() and not resume:
             if not force:
                 raise InputError(
@@ -1090,6 +1134,7 @@ def tune(
     notes: list[str] = list(input_notes)
     with (
         _discard_unfinished(partial, temporary=final is None),
+        _said_once("snpcnn.cv", "snpcnn.executor"),
         Executor(workers, ray_address, threads=threads) as ex,
     ):
         slots = 1

@@ -237,8 +237,10 @@ def test_tune_resume_with_damaged_or_missing_settings_is_one_line(tmp_path):
     new.mkdir()
     _check_stamp(new, "k", {"a": 1})
     _check_stamp(new, "k", {"a": 1})
-    with pytest.raises(InputError, match="other inputs or settings"):
+    with pytest.raises(InputError, match="other inputs or settings;"):
         _check_stamp(new, "other", {"a": 1})
+    with pytest.raises(InputError, match=r"settings \(what differs: a, b\); rerun with the same"):
+        _check_stamp(new, "other", {"a": 2, "b": 0})
 
 
 def test_simulate_refuses_trans_in_strong_ld_and_names_options_that_play_no_part(tmp_path):

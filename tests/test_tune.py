@@ -177,7 +177,9 @@ def test_outputs_and_resume_after_an_interruption(data, tmp_path):
     ph = pd.read_csv(d / "pheno.csv")
     ph["GY_E1"] = ph["GY_E1"].to_numpy()[::-1]
     ph.to_csv(changed, index=False)
-    with pytest.raises(InputError, match="holds a tune with other inputs or settings"):
+    with pytest.raises(
+        InputError, match=r"holds a tune with other inputs or settings \(what differs: data\)"
+    ):
         _run(d, changed, folds, out, force=False, resume=True)
 
     trials_run = []

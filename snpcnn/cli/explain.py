@@ -280,6 +280,13 @@ def explain(
         raise InputError(
             "no method left to run (the class-activation maps were skipped); add --methods saliency"
         )
+    if layer is not None and not cams:  # it was accepted without a word, and not checked
+        # (a checking helper, session 49)
+        click.echo(
+            f"Note: --layer {layer} is not used: only Grad-CAM and HiResCAM read a layer, and "
+            + ("they were skipped." if skipped else "neither is among --methods."),
+            err=True,
+        )
     caveat = ex.grad_cam_caveat(bundle.model) if "grad_cam" in method_list else None
     if caveat:
         click.echo(f"Note: Grad-CAM: {caveat}.", err=True)

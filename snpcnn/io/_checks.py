@@ -21,6 +21,7 @@ __all__ = [
     "warn_duplicates",
     "not_utf8",
     "strip_ids",
+    "repeated_sample",
     "N_EXAMPLES",
 ]
 
@@ -56,6 +57,33 @@ def sort_order(variants: pd.DataFrame) -> np.ndarray:
     codes = _chrom_codes(variants["chrom"])
     pos = variants["pos"].to_numpy(dtype=np.int64)
     return np.lexsort((np.arange(len(pos)), pos, codes))
+
+
+def repeated_sample(path, ids: pd.Series, label: str, header: bool = False) -> str:
+    """One line naming the first repeated sample id of a .fam/.psam and both of its lines.
+
+    ``ids`` holds one id per data row, in file order; blank lines are skipped when
+    counting rows, as the readers skip them, and ``header`` says whether the file's
+    first non-blank line is a ``#`` header.  (A checking helper, session 49: the
+    message named the id but not where it was.)
+    """
+    dup = ids.duplicated()
+    j = int(np.flatnonzero(dup.to_numpy())[0])
+    value = ids.iloc[j]
+    i = int(np.flatnonzero((ids == value).to_numpy())[0])
+    lines = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = [k + 1 for k, ln in enumerate(fh) if ln.strip()]
+    except OSError:
+        pass
+    if header:
+        lines = lines[1:]
+    where = f"lines {lines[i]} and {lines[j]}" if len(lines) > j else f"rows {i + 1} and {j + 1}"
+    return (
+        f"{path}: sample '{value}' ({label}) occurs on {where}; sample ids must be unique: "
+        "remove or rename one of them"
+    )
 
 
 def _examples(values: pd.Series) -> str:

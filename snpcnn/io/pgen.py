@@ -119,6 +119,7 @@ def read_psam(path: str | os.PathLike) -> pd.DataFrame:
     fid = a[:, cols.index("FID")] if "FID" in cols else iid
     out = pd.DataFrame({"fid": fid, "iid": iid})
     out.attrs["has_fid"] = "FID" in cols
+    out.attrs["header"] = bool(first)
     return out
 
 
@@ -304,20 +305,18 @@ def read_pgen(path: str | os.PathLike, *, block_variants: int | None = None) -> 
     finally:
         reader.close()
 
+    from snpcnn.io._checks import repeated_sample
+
     iid = psam["iid"].astype(str)
     fid = psam["fid"].astype(str)
     if iid.duplicated().any() and not psam.attrs.get("has_fid", True):
         # no FID column: the IID itself is repeated (it was named 'IID_IID' as if FID_IID)
-        dup = iid[iid.duplicated()].iloc[0]
-        raise InputError(
-            f"{psam_p}: sample '{dup}' (IID) occurs more than once; sample ids must be unique"
-        )
+        raise InputError(repeated_sample(psam_p, iid, "IID", psam.attrs.get("header", False)))
     if iid.duplicated().any():
         ids = fid + "_" + iid
         if ids.duplicated().any():
-            dup = ids[ids.duplicated()].iloc[0]
             raise InputError(
-                f"{psam_p}: sample '{dup}' (FID_IID) occurs more than once; sample ids must be unique"
+                repeated_sample(psam_p, ids, "FID_IID", psam.attrs.get("header", False))
             )
         report["sample_ids"] = "FID_IID (IIDs repeat across families)"
         samples = ids.to_numpy()

@@ -310,10 +310,9 @@ def read_plink(
     if iid.duplicated().any():
         ids = fid + "_" + iid
         if ids.duplicated().any():
-            dup = ids[ids.duplicated()].iloc[0]
-            raise InputError(
-                f"{fam_p}: sample '{dup}' (FID_IID) occurs more than once; sample ids must be unique"
-            )
+            from snpcnn.io._checks import repeated_sample
+
+            raise InputError(repeated_sample(fam_p, ids, "FID_IID"))
         report["sample_ids"] = "FID_IID (IIDs repeat across families)"
         samples = ids.to_numpy()
     else:

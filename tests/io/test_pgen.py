@@ -193,7 +193,7 @@ def test_pgenlibs_reason_and_a_repeated_iid_read_as_written(wheat_pgen, tmp_path
     ids = ["#IID"] + [ln.split("\t")[0] for ln in ids[1:]]
     ids[2] = ids[1]
     dup.with_suffix(".psam").write_text("\n".join(ids) + "\n")
-    with pytest.raises(InputError, match=rf"sample '{ids[1]}' \(IID\) occurs more than once"):
+    with pytest.raises(InputError, match=rf"sample '{ids[1]}' \(IID\) occurs on lines 2 and 3"):
         read_pgen(dup)
 
 

@@ -125,7 +125,9 @@ def test_duplicate_iids_across_families_become_fid_iid(tmp_path):
     assert "FID_IID" in g.report["sample_ids"]
 
     to_bed(tmp_path / "e.bed", val, properties={"fid": ["f", "f", "g"], "iid": ["a", "a", "b"]})
-    with pytest.raises(InputError, match=r"e\.fam: sample 'f_a'"):
+    with pytest.raises(
+        InputError, match=r"e\.fam: sample 'f_a' \(FID_IID\) occurs on lines 1 and 2"
+    ):
         read_plink(tmp_path / "e")
 
 
