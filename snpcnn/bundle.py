@@ -324,6 +324,13 @@ class ModelBundle:
                 if bad
                 else ""
             )
+            rep = match.get("n_repeated_id", 0)
+            if rep:
+                other += (
+                    f" ({rep} of them occur more than once in the file, e.g. "
+                    f"'{match['repeated_id_example']}', and match none of the copies: drop the "
+                    "duplicate columns or records)"
+                )
             multi = int((genotypes.report or {}).get("multiallelic_dropped") or 0)
             dropped = (
                 f"; {multi:,} multi-allelic record(s) were dropped when the file was read, and "
@@ -385,6 +392,10 @@ class ModelBundle:
                 f"genotypes must be a snpcnn.genotypes.Genotypes (read_genotypes(path)), got "
                 f"{type(genotypes).__name__}: the model matches SNPs by their ids"
             )
+        from snpcnn.config import _integer
+
+        # 0 gave ZeroDivisionError, -1 an IndexError (a checking helper, session 50)
+        batch_size = _integer(batch_size, "batch_size", 1)
         if covariates is not None and self.head != "binary":
             if not any(len(np.asarray(c)) > 1 for c in self.target_coef):
                 raise InputError(

@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,7 +87,12 @@ def check_unique_covariates(covariates) -> None:
 
 def _integer(value: Any, what: str, low: int) -> int:
     what = opt(what) if what.isidentifier() else what  # --repeats from the CLI
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)  # int(nan) raised ValueError, int(inf) OverflowError
+        or int(value) != value
+    ):
         raise InputError(f"{what} must be an integer, got {value!r}")
     if value < low:
         raise InputError(f"{what} must be at least {low}, got {value}")

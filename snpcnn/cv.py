@@ -495,7 +495,44 @@ def _load_inputs(
             covariates_path=covariates_path,
             labels=[groups] if groups else None,
         )
+    else:
+        phenotypes = _read_options_on_a_table(phenotypes, covariates, covariates_path, id_column)
     return genotypes, phenotypes, align
+
+
+def _read_options_on_a_table(phenotypes, covariates, covariates_path, id_column):
+    """``phenotypes`` already read (a Phenotypes): the reading options are checked against it,
+    not ignored.  Before session 50 ``covariates=['zz']`` with a table read without 'zz' ran
+    with a "Covariates only" model of no covariate, and ``covariates_path`` and
+    ``id_column`` were dropped without a word (a checking helper)."""
+    import dataclasses
+
+    given = [name for name, v in (("covariates_path", covariates_path),
+                                  ("id_column", id_column)) if v is not None]  # fmt: skip
+    if given:
+        raise InputError(
+            f"{' and '.join(given)} {'are options' if len(given) > 1 else 'is an option'} of "
+            "reading the phenotype file, and phenotypes is already read (a Phenotypes): pass "
+            f"{' and '.join(given)} to read_phenotypes(...), or give the file's path instead"
+        )
+    named = list(dict.fromkeys(covariates or []))
+    if not named:
+        return phenotypes
+    absent = [c for c in named if c not in phenotypes.covariates]
+    if absent:
+        have = ", ".join(phenotypes.covariates) or "none"
+        raise InputError(
+            f"covariates {absent}: the Phenotypes given was read without "
+            f"{'it' if len(absent) == 1 else 'them'} (its covariates: {have}); read it with "
+            f"read_phenotypes(path, covariates={named!r}), or give the file's path instead"
+        )
+    if len(named) < len(phenotypes.covariates):  # the ones named, as from a path
+        phenotypes = dataclasses.replace(
+            phenotypes,
+            covariates=named,
+            categorical=[c for c in phenotypes.categorical if c in named],
+        )
+    return phenotypes
 
 
 def _binary_levels(values: np.ndarray) -> list[Any] | None:

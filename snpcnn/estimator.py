@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from typing import Any
@@ -153,22 +154,26 @@ class _SNPCNNBase(BaseEstimator):
         return miss
 
     def _fit_features(self, X, y, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=np.float64,
-            ensure_all_finite="allow-nan",
-            multi_output=multi_output,
-            y_numeric=multi_output,
-            reset=True,
-        )
+        with _one_line_messages():
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=np.float64,
+                ensure_all_finite="allow-nan",
+                multi_output=multi_output,
+                y_numeric=multi_output,
+                reset=True,
+            )
         if len(X) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 samples to fit; got 1 sample "
                 "(n_samples = 1)"
             )
         PreprocessConfig(encoding=self.encoding, scaling=self.scaling)  # one-line InputError
+        from snpcnn.config import _integer
+
+        _integer(self.min_length, "min_length", 0)  # -5 and 2.5 passed without a word
         if self.encoding == "onehot" and self.scaling != TRAIN_DEFAULTS["scaling"]:
             # onehot feeds 0/1 indicators, never scaled: the setting was ignored without a
             # word (a grid over scaling tied), where snpcnn fit refuses it (session 47)
@@ -211,7 +216,8 @@ class _SNPCNNBase(BaseEstimator):
 
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        with _one_line_messages():
+            X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         miss = self._check_values(X, fitting=False)
         return self._transform(X, miss), miss.all(axis=1)
 
@@ -301,6 +307,33 @@ class _SNPCNNBase(BaseEstimator):
         self.__dict__.update(state)
 
 
+@contextlib.contextmanager
+def _one_line_messages():
+    """scikit-learn's input checks with their messages on one line: a 1-D X printed the
+    whole array between "Expected 2D array" and "Reshape your data", a complex X the whole
+    matrix, reordered DataFrame columns two sentences on two lines (a checking helper,
+    session 50).  The key phrases scikit-learn's own estimator checks look for are kept;
+    the type too (a ValueError becomes an InputError, which is one)."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        if "\n" not in text.strip():
+            raise
+        keep = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("array=", "[", "- ", "...")) or line[0].isdigit():
+                continue
+            keep.append(line.rstrip(":"))
+        clean = " ".join(k if k.endswith((".", ";")) else k + ";" for k in keep).rstrip(";")
+        if clean.startswith("Complex data not supported"):
+            clean += ": pass real dosages (X.real)"
+        if isinstance(exc, ValueError):
+            raise InputError(clean) from None
+        raise type(exc)(clean) from None
+
+
 def _keep_state_on_failure(fit):
     """A fit that raises leaves the estimator as it was: validate_data sets
     ``n_features_in_``/``feature_names_in_`` before the later checks (NaN in y, a bad
@@ -354,8 +387,16 @@ class SNPCNNRegressor(RegressorMixin, _SNPCNNBase):
             raise ValueError(f"X has {len(x)} samples but y has {len(y)}")
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity")
-        self.y_mean_ = y.mean(axis=0)
-        sd = y.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.y_mean_ = y.mean(axis=0)
+            sd = y.std(axis=0)
+        if not (np.isfinite(self.y_mean_).all() and np.isfinite(sd).all()):
+            # y * 1e300 overflowed to NaN predictions with only a RuntimeWarning (a checking
+            # helper, session 50)
+            raise InputError(
+                f"y's values are too large to standardise in float64 (largest |y| "
+                f"{float(np.abs(y).max()):.3g}); rescale y (e.g. to other units) and fit again"
+            )
         self.y_sd_ = np.where(sd > 0, sd, 1.0)
         z = ((y - self.y_mean_) / self.y_sd_).astype(np.float32)
         return self._train(x, z, "regression")

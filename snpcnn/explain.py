@@ -99,8 +99,50 @@ _ENCODE_HINT = (
 )
 
 
+def keras_model_of(model):
+    """The Keras model inside what a user naturally passes: a ModelBundle (``load_bundle``)
+    or a fitted estimator (``SNPCNNRegressor``); a Keras model as it is.  Before session 50
+    a bundle gave "'ModelBundle' object is not callable" (a checking helper)."""
+    from snpcnn.bundle import ModelBundle
+
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, ModelBundle):
+        return model.model
+    inner = getattr(model, "model_", None)
+    if isinstance(inner, keras.Model):
+        return inner
+    if hasattr(model, "get_params") and hasattr(model, "fit"):
+        raise InputError(
+            f"model is a {type(model).__name__} that is not fitted (no model_); fit it first, "
+            "or pass a Keras model or load_bundle('model.keras')"
+        )
+    raise InputError(
+        "model must be a Keras model, a snpcnn ModelBundle (load_bundle('model.keras')) or a "
+        f"fitted snpcnn estimator; got {type(model).__name__}"
+    )
+
+
 def _input_array(model, X) -> np.ndarray:
+    from snpcnn.genotypes import Genotypes
+
+    if isinstance(X, Genotypes):
+        raise InputError(f"X is a Genotypes, not the model's encoded input; {_ENCODE_HINT}")
     raw = np.asarray(X)
+    if raw.dtype.kind not in "uibfc":
+        raise InputError(
+            f"X holds {raw.dtype} values, not the model's encoded float input; {_ENCODE_HINT}"
+        )
+    if raw.ndim and raw.shape[0] == 0:
+        raise InputError("X has no samples (0 rows); give at least one sample to explain")
+    if raw.dtype.kind in "fc" and not np.isfinite(raw).all():
+        # NaN input gave a saliency of 0 for every SNP (a checking helper, session 50)
+        where = np.argwhere(~np.isfinite(raw))[0]
+        raise InputError(
+            f"X holds a non-finite value (e.g. {raw[tuple(where)]} at index "
+            f"{tuple(int(i) for i in where)}); encode the genotypes with "
+            "bundle.encode(genotypes)[0], which fills missing calls"
+        )
     if raw.dtype.kind in "uib":
         # raw 0-255 images (load_mnist) or 0/1/2 dosages: the channel axis was filled in and
         # the maps came out of a 255x (or uncentred) input without a word (a checking helper)
@@ -210,11 +252,9 @@ def _gradients(model, X, targets, batch_size) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_batch(batch_size: int) -> int:
-    if int(batch_size) < 1:
-        raise InputError(
-            f"Invalid value for argument `batch_size`. Expected >= 1. Received batch_size={batch_size}."
-        )
-    return int(batch_size)
+    from snpcnn.config import _integer
+
+    return _integer(batch_size, "batch_size", 1)
 
 
 # ------------------------------------------------------------------ gradient methods
@@ -866,6 +906,7 @@ def snp_importance(
     arrays are NaN and a ``UserWarning`` says why (:func:`grad_cam_status`), not a flat
     map of zeros that sorts the SNPs in file order.
     """
+    model = keras_model_of(model)
     X = _input_array(model, X)
     if X.ndim != 3:
         raise InputError(
@@ -877,6 +918,8 @@ def snp_importance(
             f"the variant table has {len(variants)} rows but X has {X.shape[1]} SNP columns; "
             "pass the variants the input was encoded from"
         )
+    if isinstance(methods, str):  # one name: "unknown method 's'" (a checking helper)
+        methods = [methods]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise InputError(

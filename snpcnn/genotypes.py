@@ -57,11 +57,28 @@ def _as_variant_table(variants: pd.DataFrame | None, n_snps: int) -> pd.DataFram
         missing = variants["id"].isna().to_numpy()
         variants.loc[missing, "id"] = [f"snp{i + 1}" for i in np.flatnonzero(missing)]
     variants["chrom"] = variants["chrom"].astype(str)
-    variants["pos"] = pd.to_numeric(variants["pos"], errors="coerce").fillna(0).astype(np.int64)
+    pos = pd.to_numeric(variants["pos"], errors="coerce")
+    bad = pos.isna() & variants["pos"].notna()
+    if bad.any() or not np.isfinite(pos.fillna(0).to_numpy(dtype=np.float64)).all():
+        # 'x' was read as position 0 without a word (a checking helper, session 50)
+        i = int(np.flatnonzero((bad | ~np.isfinite(pos.fillna(0))).to_numpy())[0])
+        raise InputError(
+            f"variant table: pos '{variants['pos'].iloc[i]}' (row {i}) is not a whole number; "
+            "give base-pair positions, or 0 where unknown"
+        )
+    variants["pos"] = pos.fillna(0).astype(np.int64)
     for col in ("id", "ref", "alt"):
         variants[col] = variants[col].astype(str)
     extra = [c for c in variants.columns if c not in VARIANT_COLUMNS]
     return variants[list(VARIANT_COLUMNS) + extra]
+
+
+def _share(name: str, value: Any, high: float) -> None:
+    """A QC threshold in ``[0, high]``: min_maf 0.9 kept no SNP without a word, and
+    min_call_rate 2 the same (a checking helper, session 50)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not (ok and 0.0 <= float(value) <= high):
+        raise InputError(f"{name} must be a number from 0 to {high:g}, got {value!r}")
 
 
 def _snp_order(dosages) -> dict | None:
@@ -140,6 +157,13 @@ class Genotypes:
                 f"({int(bad.sum())} such values): code missing calls as -1"
             )
         self.dosages = d
+        if self.samples is None or isinstance(self.samples, (str, bytes)):
+            # a string was split into one-letter ids, None gave "'NoneType' object is not
+            # iterable" (a checking helper, session 50)
+            raise InputError(
+                f"samples must be a list of {d.shape[0]} sample ids, got "
+                f"{'None' if self.samples is None else 'one string'}"
+            )
         samples = np.asarray([str(s) for s in self.samples], dtype=object)
         if len(samples) != d.shape[0]:
             raise InputError(
@@ -213,6 +237,10 @@ class Genotypes:
         """
         si = self._index(samples, self.samples, "sample")
         vi = self._index(variants, self.variants["id"].to_numpy(), "variant")
+        if len(np.unique(si)) < len(si):  # the request repeats a sample (the message blamed
+            # the genotypes: a checking helper, session 50)
+            dup = self.samples[si][pd.Index(si).duplicated()][0]
+            raise InputError(f"samples names '{dup}' more than once; give each sample once")
         if samples is None and variants is None:
             d = self.dosages
         elif variants is None:
@@ -329,6 +357,8 @@ class Genotypes:
         Use ``rows`` to fit the filter on a training fold without looking at the
         test fold.
         """
+        _share("min_maf", min_maf, 0.5)
+        _share("min_call_rate", min_call_rate, 1.0)
         c = self.counts(rows)
         total = c["n_called"] + c["n_missing"]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -349,6 +379,9 @@ class Genotypes:
         min_sample_call_rate: float = 0.0,
     ) -> Genotypes:
         """Drop SNPs (and optionally samples) failing QC; the counts land in ``report``."""
+        _share("min_maf", min_maf, 0.5)
+        _share("min_call_rate", min_call_rate, 1.0)
+        _share("min_sample_call_rate", min_sample_call_rate, 1.0)
         keep_samples = None
         if min_sample_call_rate > 0:
             keep_samples = self.call_rate_sample() >= min_sample_call_rate
@@ -451,12 +484,27 @@ class Genotypes:
     # ---------------------------------------------------------------- batches
     def batch(self, rows: Sequence[int]) -> np.ndarray:
         """The int8 dosages of ``rows`` (a copy of just those rows)."""
-        return read_done(self.dosages, np.asarray(self.dosages[np.asarray(rows)]))
+        rows = np.asarray(rows)
+        if rows.dtype.kind not in "iub" or (
+            rows.dtype.kind != "b" and rows.size and (rows.min() < -self.n_samples
+                                                      or rows.max() >= self.n_samples)
+        ):  # fmt: skip
+            raise InputError(
+                f"rows must be row positions 0..{self.n_samples - 1} (or a boolean mask); "
+                f"got {rows.tolist()[:5]}"
+            )
+        return read_done(self.dosages, np.asarray(self.dosages[rows]))
 
     def iter_batches(
         self, batch_size: int, rows: Sequence[int] | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(row_indices, int8_block)`` over ``rows`` in order."""
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or (batch_size < 1)
+        ):  # -1 yielded nothing, 0 gave "range() arg 3 must not be zero" (session 50)
+            raise InputError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         rows = np.arange(self.n_samples) if rows is None else np.asarray(rows)
         for start in range(0, len(rows), batch_size):
             r = rows[start : start + batch_size]
@@ -573,6 +621,17 @@ def encode(
     block = np.asarray(block)
     if block.ndim != 2:
         raise InputError(f"expected a 2-D batch x SNPs block, got shape {block.shape}")
+    if block.dtype.kind not in "iub":
+        # text gave a UFuncTypeError (a checking helper, session 50)
+        raise InputError(
+            f"expected integer dosage codes (int8: 0, 1, 2, -1 = missing), got dtype {block.dtype}"
+        )
+    if encoding == "onehot" and block.size and (block.min() < -1 or block.max() > 2):
+        # codes outside -1..2 gave all-zero rows, as if missing
+        raise InputError(
+            f"dosage codes must be 0, 1, 2 or -1 (missing); got values from {int(block.min())} "
+            f"to {int(block.max())}"
+        )
     if encoding == "dosage":
         x = block.astype(np.float32)
         missing = block < 0

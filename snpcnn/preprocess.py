@@ -420,9 +420,16 @@ def match_variants(model_variants: pd.DataFrame, new_variants: pd.DataFrame) -> 
             if len(cands) == 1 and _assign(i, cands[0]):
                 n_by_pos += 1
                 taken[cands[0]] = True
+    # absent because the file repeats their id (a copied column): said as such, not only as
+    # "absent" (a checking helper, session 50)
+    repeated = (column < 0) & np.asarray(model_ids.isin(counts.index[counts > 1]))
     return {
         "column": column,
         "flip": flip,
+        "n_repeated_id": int(repeated.sum()),
+        "repeated_id_example": str(model_ids[np.flatnonzero(repeated)[0]])
+        if repeated.any()
+        else "",
         "n_model_snps": m,
         "n_by_id": int(n_by_id),
         "n_by_position": int(n_by_pos),

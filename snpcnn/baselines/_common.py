@@ -26,6 +26,22 @@ _COLLINEAR_RTOL = 1e-8
 
 
 # ---------------------------------------------------------------------------- helpers
+def check_real(
+    name: str, value: Any, low: float, high: float = np.inf, open_low: bool = False
+) -> float:
+    """A finite real setting in ``[low, high]`` (``(low, high]`` with ``open_low``), or a
+    one-line error naming it: ``jitter='x'`` gave "'<' not supported", ``cg_tol=0`` a
+    ZeroDivisionError deep in the solver (a checking helper, session 50)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    v = float(value) if ok else np.nan
+    if not (ok and np.isfinite(v) and (v > low if open_low else v >= low) and v <= high):
+        bound = f"{'>' if open_low else '>='} {low:g}" + (
+            f" and <= {high:g}" if np.isfinite(high) else ""
+        )
+        raise InputError(f"{name} must be a finite number {bound}, got {value!r}")
+    return v
+
+
 def not_2d(what: str, shape: Any) -> InputError:
     """The error for an array that is not samples x SNPs (a 1-D row gets the reshape)."""
     shape = tuple(shape)
@@ -352,6 +368,8 @@ class Baseline(RegressorMixin, BaseEstimator):
         model that takes any real feature) integer codes outside 0..2 refused: int8 -1 codes
         in a frame or a list were read as dosages of -1 (a checking helper, session 43).
         A dosage model checks the range of the converted float matrix itself."""
+        if X is None:  # an IndexError "tuple index out of range" before (session 50)
+            raise InputError(f"{self.name}: fit requires X (the dosages), got None")
         self._feature_names(X, reset=True)
         X = _as_array(X)
         if not self.dosages_only:
@@ -363,6 +381,10 @@ class Baseline(RegressorMixin, BaseEstimator):
         DataFrame or list as an array, values checked as at fit (dosage models: 0..2;
         others: integer codes in 0..2)."""
         self._check_fitted()
+        if X_new is None:
+            raise InputError(f"{self.name}: predict requires X_new (the dosages), got None")
+        # a sparse X_new gave numpy's "setting an array element with a sequence" (session 50)
+        _refuse_sparse_or_complex(X_new, "X_new")
         self._feature_names(X_new, reset=False)
         X_new = _as_array(X_new)
         if self.dosages_only:

@@ -16,6 +16,7 @@ from snpcnn.baselines._common import (
     _n_rows,
     _spectrum,
     _training_data,
+    check_real,
 )
 from snpcnn.baselines.kernels_at_scale import (
     LANDMARKS,
@@ -174,8 +175,7 @@ class GBLUP(Baseline):
         self
         """
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
-        if self.jitter < 0:
-            raise InputError(f"jitter must be >= 0, got {self.jitter}")
+        check_real("jitter", self.jitter, 0.0)
         X = self._fit_rows(X)
         if large_n.use_iterative(self.solver, _n_rows(X), "GBLUP"):
             return self._fit_large(X, y, C, lo, hi)
@@ -210,7 +210,7 @@ class GBLUP(Baseline):
         X, y, fe, F, mo = large_n.prepare(X, y, C, "GBLUP")
         p = mo.mean / 2.0
         scale = 2.0 * float(np.sum(p * (1.0 - p)))
-        rows = large_n.subsample_rows(mo.n, int(self.subsample))
+        rows = large_n.subsample_rows(mo.n, self.subsample)
         K = large_n.subsample_gram(X, rows, mo.mean) / scale
         # a small system is solved directly; with twice the rows in SNPs, from this Gram matrix
         gram = K * scale if large_n.exact_size(mo.n, mo.m, rows) and mo.m >= 2 * mo.n else None

@@ -295,6 +295,10 @@ def _fitted(X: Any, mo: _Moments, coef: np.ndarray) -> np.ndarray:
 
 def subsample_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
     """A sorted random subset of ``min(n, size)`` of ``range(n)`` (fixed seed)."""
+    if isinstance(size, (float, np.floating)) and float(size).is_integer():
+        size = int(size)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise InputError(f"subsample must be a whole number of rows (>= 10), got {size!r}")
     if size < 10:
         raise InputError(f"the variance-ratio subsample must have at least 10 rows, got {size}")
     if n <= size:
@@ -385,6 +389,9 @@ def finish(
     """Marker effects at penalty ``lam`` (directly where the system is small:
     :func:`solve_exact`, with ``gram``, ``Z Z'`` of every training row, for the dual; else
     by CG), then the fixed effects (least squares)."""
+    from snpcnn.baselines._common import check_real
+
+    tol = check_real("cg_tol", tol, 0.0, 1.0, open_low=True)
     cg = solve_exact(X, mo, lam, gram) if exact_size(mo.n, mo.m, rows) else None
     if cg is None:
         cg = solve_cg(X, mo, lam, tol=tol)

@@ -181,7 +181,7 @@ class RidgeRegression(Baseline):
     def _fit_large(self, X: Any, y: Any, C: Any) -> RidgeRegression:
         """The iterative path: alpha by leave-one-out on a subsample, CG on all rows."""
         X, y, fe, F, mo = large_n.prepare(X, y, C, "ridge")
-        rows = large_n.subsample_rows(mo.n, int(self.subsample))
+        rows = large_n.subsample_rows(mo.n, self.subsample)
         K = large_n.subsample_gram(X, rows, mo.mean)
         # a small system is solved directly; with twice the rows in SNPs, from this Gram matrix
         gram = K.copy() if large_n.exact_size(mo.n, mo.m, rows) and mo.m >= 2 * mo.n else None
