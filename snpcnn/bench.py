@@ -145,6 +145,7 @@ _SIM_GENO_KEYS = {
     "block_length",
     "spacing",
     "missing_rate",
+    "inbreeding",
     "seed",
     "traits",
     # a seed: the SNP columns shuffled after the traits are drawn (snpcnn.simulate.unmap), a

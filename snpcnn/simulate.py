@@ -127,6 +127,7 @@ def check_genotype_arguments(
     spacing: float = SPACING,
     missing_rate: float = 0.0,
     seed: int | None = 0,
+    inbreeding: float = 0.0,
 ) -> tuple[float, float]:
     """The checks of :func:`simulate_genotypes`'s arguments (an :class:`InputError` naming
     the argument), without drawing anything; returns the MAF range."""
@@ -156,6 +157,7 @@ def check_genotype_arguments(
         )
     _check_range("ld", ld, 0.0, 0.999999)
     _check_range("missing_rate", missing_rate, 0.0, 0.999)
+    _check_range("inbreeding", inbreeding, 0.0, 1.0)
     for name, v in (("block_length", block_length), ("spacing", spacing)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise InputError(f"{name} must be a number; received {v!r}")
@@ -188,6 +190,7 @@ def simulate_genotypes(
     spacing: float = SPACING,
     missing_rate: float = 0.0,
     seed: int | None = 0,
+    inbreeding: float = 0.0,
 ) -> Genotypes:
     """Simulate int8 genotypes with haplotype-block linkage disequilibrium.
 
@@ -211,6 +214,14 @@ def simulate_genotypes(
         Fraction of genotypes set to missing (-1) at random.
     seed : int or None
         Seed of the NumPy generator; a fixed seed gives identical output.
+    inbreeding : float in [0, 1]
+        Inbreeding coefficient F: in each haplotype block of each sample, with probability
+        F the sample's two haplotypes are identical by descent (its second haplotype is a
+        copy of its first there), so a share F of its blocks is homozygous.  1 gives fully
+        inbred lines (doubled haploids, advanced RILs: dosages 0 and 2 only), the plant
+        breeder's usual material; 0 (the default) gives Hardy-Weinberg proportions and draws
+        exactly what earlier versions drew.  The IBD draws come from their own stream
+        (``[seed, 1]``), so the haplotypes do not depend on F.
 
     Returns
     -------
@@ -226,7 +237,16 @@ def simulate_genotypes(
     ((100, 50), ['1', '2'])
     """
     lo, hi = check_genotype_arguments(
-        n_samples, n_snps, n_chrom, maf_range, ld, block_length, spacing, missing_rate, seed
+        n_samples,
+        n_snps,
+        n_chrom,
+        maf_range,
+        ld,
+        block_length,
+        spacing,
+        missing_rate,
+        seed,
+        inbreeding,
     )
 
     rng = np.random.default_rng(seed)
@@ -260,11 +280,25 @@ def simulate_genotypes(
     n_hap = 2 * n_samples
     dosages = np.empty((n_samples, n_snps), dtype=np.int8)
     z = np.zeros(n_hap)
+    # IBD segments are the haplotype blocks (a new one at each break and chromosome start),
+    # drawn from their own stream so that F = 0 draws what earlier versions drew
+    ibd = np.zeros(n_samples, dtype=bool)
+    seg_start = breaks.copy()
+    seg_start[starts] = True
+    ibd_rng = (
+        np.random.default_rng(None if seed is None else [int(seed), 1]) if inbreeding else None
+    )
     for j in range(n_snps):
         e = rng.standard_normal(n_hap)
         z = rho[j] * z + np.sqrt(1.0 - rho[j] ** 2) * e
         h = z < threshold[j]
-        dosages[:, j] = h[:n_samples].astype(np.int8) + h[n_samples:]
+        if ibd_rng is None:
+            dosages[:, j] = h[:n_samples].astype(np.int8) + h[n_samples:]
+            continue
+        if seg_start[j]:
+            ibd = ibd_rng.random(n_samples) < inbreeding
+        first = h[:n_samples].astype(np.int8)
+        dosages[:, j] = first + np.where(ibd, first, h[n_samples:])
     if missing_rate > 0:
         _mask(dosages, missing_rate, rng)
 
@@ -292,6 +326,7 @@ def simulate_genotypes(
         "spacing": spacing,
         "missing_rate": missing_rate,
         "seed": seed,
+        "inbreeding": inbreeding,
     }
     return Genotypes(
         dosages,
@@ -1081,6 +1116,13 @@ def simulate_trait(
         idx = np.sort(rng.choice(poly, size=n_loci, replace=False))
         b = np.abs(_effects(rng, n_loci, effect_dist))
         het = (_filled(genotypes, idx) == 1).astype(np.float64)
+        if not het.any() and not (genotypes.dosages == 1).any():
+            # inbred lines (inbreeding 1): "use another seed" was no fix
+            raise InputError(
+                "the genotypes hold no heterozygote (fully inbred lines?), so a dominance "
+                "trait has no genetic variance; simulate them with inbreeding below 1, or "
+                "choose another architecture"
+            )
         for j, bj in zip(idx, b):
             rows.append({"index": int(j), "component": "dominance", "group": -1, "effect": bj})
         comps = {"dominance": (het @ b, 1.0)}

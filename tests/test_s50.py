@@ -108,3 +108,170 @@ def test_tune_resume_with_nothing_to_resume_says_so(tiny_fit, tmp_path, caplog):
         )
     assert any("nothing to resume in" in r.getMessage() for r in caplog.records)
     assert (tmp_path / "t" / "summary.md").is_file()
+
+
+# ---------------------------------------------------------- inbred lines (simulate)
+def test_inbreeding_one_gives_inbred_lines_and_zero_draws_what_it_drew_before():
+    import hashlib
+
+    from snpcnn.simulate import simulate_genotypes
+
+    before = simulate_genotypes(300, 200, seed=3)
+    # the digest of session 49's code (before the option): F = 0 draws the same genotypes
+    assert hashlib.sha256(before.dosages.tobytes()).hexdigest()[:16] == "ff152e87efef8bc3"
+    lines = simulate_genotypes(300, 200, seed=3, inbreeding=1.0)
+    assert set(np.unique(lines.dosages)) <= {0, 2}
+    assert lines.report["simulation"]["inbreeding"] == 1.0
+    # the same haplotypes, the second replaced by the first: the allele frequencies agree
+    # within sampling noise, and half-inbred samples hold about half the heterozygotes
+    assert np.abs(lines.dosages.mean(0) - before.dosages.mean(0)).max() < 0.35
+    half = simulate_genotypes(2000, 200, seed=3, inbreeding=0.5)
+    hwe = simulate_genotypes(2000, 200, seed=3)
+    ratio = (half.dosages == 1).mean() / (hwe.dosages == 1).mean()
+    assert 0.4 < ratio < 0.6
+    with pytest.raises(InputError, match="inbreeding"):
+        simulate_genotypes(10, 10, inbreeding=1.5)
+
+
+def test_simulate_cli_inbred_lines_and_a_dominance_trait_on_them(tmp_path):
+    res = CliRunner().invoke(main, ["simulate", "--samples", "80", "--snps", "60", "--inbreeding",
+                                    "1", "--out", str(tmp_path / "s")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import json
+
+    rec = json.loads((tmp_path / "s" / "simulation.json").read_text())
+    assert rec["genotypes"]["inbreeding"] == 1.0
+    res = CliRunner().invoke(main, ["simulate", "--architecture", "dominance", "--inbreeding", "1",
+                                    "--out", str(tmp_path / "d")])  # fmt: skip
+    assert res.exit_code != 0 and not (tmp_path / "d").exists()
+    assert "fully inbred lines hold no heterozygote" in res.output
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+    g = simulate_genotypes(60, 80, seed=1, inbreeding=1.0)
+    with pytest.raises(InputError, match="no heterozygote .* inbreeding below 1"):
+        simulate_trait(g, "dominance", seed=2)
+
+
+# ------------------------------------------ the Python API (a fuzzing helper, session 50)
+def test_cross_validate_checks_read_options_against_a_phenotypes_object(tmp_path):
+    from snpcnn.cv import cross_validate
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.io.phenotypes import read_phenotypes
+
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(40)]
+    g = Genotypes(rng.integers(0, 3, (40, 30)).astype(np.int8), ids)
+    pd.DataFrame({"sample_id": ids, "t": rng.normal(size=40), "c": rng.normal(size=40)}).to_csv(
+        tmp_path / "ph.csv", index=False
+    )
+    ph = read_phenotypes(tmp_path / "ph.csv", traits=["t"])
+    kw = dict(traits="t", cnn=False, baselines=["gblup"], folds=2)
+    with pytest.raises(InputError, match=r"covariates \['c'\]: the Phenotypes given was read "
+                                         r"without it \(its covariates: none\)"):  # fmt: skip
+        cross_validate(g, ph, covariates=["c"], **kw)
+    with pytest.raises(InputError, match="id_column is an option of reading the phenotype file"):
+        cross_validate(g, ph, id_column="sample_id", **kw)
+    with_c = read_phenotypes(tmp_path / "ph.csv", traits=["t"], covariates=["c"])
+    res = cross_validate(g, with_c, covariates=["c"], **kw)  # named as read: accepted
+    assert "Covariates only" in set(res.metrics["model"])
+
+
+def test_snp_importance_takes_a_bundle_and_refuses_nan_input(tiny_fit):
+    from snpcnn.bundle import load_bundle
+    from snpcnn.explain import snp_importance
+    from snpcnn.io import read_genotypes
+
+    bundle = load_bundle(tiny_fit / "f" / "model.keras")
+    g = read_genotypes(tiny_fit / "sim" / "sim.vcf.gz")
+    X, _ = bundle.encode(g)
+    a = snp_importance(bundle, X[:8], bundle.variants, methods="saliency")
+    b = snp_importance(bundle.model, X[:8], bundle.variants, methods=["saliency"])
+    assert np.array_equal(a["saliency"].to_numpy(), b["saliency"].to_numpy())
+    bad = X[:8].copy()
+    bad[1, 3] = np.nan
+    with pytest.raises(InputError, match=r"X holds a non-finite value \(e.g. nan at index \(1, 3"):
+        snp_importance(bundle, bad, bundle.variants, methods=["saliency"])
+    with pytest.raises(InputError, match="X is a Genotypes"):
+        snp_importance(bundle, g, bundle.variants)
+    with pytest.raises(InputError, match="model must be a Keras model, a snpcnn ModelBundle"):
+        snp_importance("model.keras", X[:8], bundle.variants)
+    with pytest.raises(InputError, match="batch_size must be at least 1, got 0"):
+        bundle.predict(g, batch_size=0)
+
+
+def test_predict_names_a_snp_the_genotypes_repeat(tiny_fit):
+    from snpcnn.bundle import load_bundle
+    from snpcnn.genotypes import Genotypes
+    from snpcnn.io import read_genotypes
+
+    bundle = load_bundle(tiny_fit / "f" / "model.keras")
+    g = read_genotypes(tiny_fit / "sim" / "sim.vcf.gz")
+    d = np.concatenate([g.dosages, g.dosages[:, :1]], axis=1)
+    v = pd.concat([g.variants, g.variants.iloc[:1]], ignore_index=True)
+    twice = Genotypes(d, g.samples, v)
+    with pytest.warns(UserWarning, match=r"1 of them occur more than once in the file, e\.g\. "
+                                         f"'{v['id'].iloc[0]}'"):  # fmt: skip
+        bundle.predict(twice)
+
+
+def test_baseline_settings_and_sparse_new_rows_are_one_line_errors():
+    import scipy.sparse as sp
+
+    from snpcnn.baselines import GBLUP, RidgeRegression
+
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 3, (40, 50)).astype(float), rng.normal(size=40)
+    for bad in ("x", np.inf, np.nan):
+        with pytest.raises(InputError, match="jitter must be a finite number >= 0"):
+            GBLUP(jitter=bad).fit(X, y)
+    with pytest.raises(InputError, match="cg_tol must be a finite number > 0 and <= 1, got 0"):
+        GBLUP(solver="iterative", subsample=10, cg_tol=0).fit(X, y)
+    with pytest.raises(InputError, match="subsample must be a whole number of rows"):
+        RidgeRegression(solver="iterative", subsample="a").fit(X, y)
+    for cls in (GBLUP, RidgeRegression):
+        with pytest.raises(InputError, match="X_new is a sparse matrix"):
+            cls().fit(X, y).predict(sp.csr_matrix(X))
+    with pytest.raises(InputError, match="fit requires X"):
+        GBLUP().fit(None, y)
+
+
+def test_estimator_messages_are_one_line_and_an_overflowing_y_is_refused():
+    from snpcnn.estimator import SNPCNNRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 3, (30, 20)).astype(float), rng.normal(size=30)
+    for bad_x in (X[0], X.astype(complex)):
+        with pytest.raises(ValueError) as e:
+            SNPCNNRegressor(epochs=1).fit(bad_x, y)
+        assert "\n" not in str(e.value) and "[" not in str(e.value)
+    with pytest.raises(InputError, match="Reshape your data"):
+        SNPCNNRegressor(epochs=1).fit(X[0], y)
+    with pytest.raises(InputError, match="too large to standardise"):
+        SNPCNNRegressor(epochs=1, conv_folds=0).fit(X, y * 1e300)
+    with pytest.raises(InputError, match="min_length must be at least 0"):
+        SNPCNNRegressor(epochs=1, min_length=-5).fit(X, y)
+
+
+def test_genotypes_helpers_check_their_arguments():
+    from snpcnn.genotypes import Genotypes, encode
+
+    d = np.random.default_rng(0).integers(0, 3, (6, 4)).astype(np.int8)
+    g = Genotypes(d, [f"s{i}" for i in range(6)])
+    with pytest.raises(InputError, match="min_maf must be a number from 0 to 0.5, got 0.9"):
+        g.qc_mask(min_maf=0.9)
+    with pytest.raises(InputError, match="min_call_rate must be a number from 0 to 1, got 2"):
+        g.filter(min_call_rate=2)
+    with pytest.raises(InputError, match="batch_size must be a whole number >= 1"):
+        list(g.iter_batches(-1))
+    with pytest.raises(InputError, match="rows must be row positions 0..5"):
+        g.batch([100])
+    with pytest.raises(InputError, match="samples names 's0' more than once"):
+        g.subset(samples=["s0", "s0"])
+    with pytest.raises(InputError, match="samples must be a list of 6 sample ids, got one string"):
+        Genotypes(d, "abcdef")
+    with pytest.raises(InputError, match="pos 'x' \\(row 1\\) is not a whole number"):
+        Genotypes(d, g.samples, pd.DataFrame({"id": list("abcd"), "pos": [1, "x", 3, 4]}))
+    with pytest.raises(InputError, match="dosage codes must be 0, 1, 2 or -1"):
+        encode(d + 5, "onehot")
+    with pytest.raises(InputError, match="expected integer dosage codes"):
+        encode(d.astype(str), "dosage")

@@ -134,6 +134,15 @@ CAUSAL = "causal.csv"
     "complete genotypes (seed + 2).",
 )
 @click.option(
+    "--inbreeding",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Inbreeding coefficient F: in each haplotype block of each sample the two "
+    "haplotypes are identical by descent with probability F. 1 gives fully inbred lines "
+    "(doubled haploids, RILs: dosages 0 and 2 only); 0 gives Hardy-Weinberg proportions.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["vcf", "plink"]),
@@ -167,6 +176,7 @@ def simulate(
     block_length,
     spacing,
     missing_rate,
+    inbreeding,
     fmt,
     seed,
     force,
@@ -209,6 +219,7 @@ def simulate(
         spacing=spacing,
         missing_rate=missing_rate,
         seed=seed,
+        inbreeding=inbreeding,
     )
     trait_args = dict(
         architecture=architecture,
@@ -228,6 +239,7 @@ def simulate(
         ("--missing-rate", missing_rate),
         ("--block-length", block_length),
         ("--spacing", spacing),
+        ("--inbreeding", inbreeding),
     ):
         if math.isnan(value) or (flag != "--block-length" and math.isinf(value)):
             raise InputError(f"{flag} {value}: give a number (see snpcnn simulate --help)")
@@ -235,6 +247,12 @@ def simulate(
         raise InputError(
             f"--max-gap {max_gap}: give 1 to {snps - 1} (the gap between two SNPs of a group, "
             f"among --snps {snps})"
+        )
+    if architecture == "dominance" and inbreeding >= 1.0:
+        raise InputError(
+            "--architecture dominance with --inbreeding 1: fully inbred lines hold no "
+            "heterozygote, so the trait would have no genetic variance; give --inbreeding "
+            "below 1, or another --architecture"
         )
     if chromosomes > snps:
         raise InputError(f"--chromosomes {chromosomes}: at most --snps ({snps})")
