@@ -809,6 +809,11 @@ def load_bundle(path: str | Path) -> ModelBundle:
     ever executed (the npz is read with ``allow_pickle=False``, and Keras's
     safe mode refuses arbitrary code).
     """
+    if not isinstance(path, (str, os.PathLike)):  # pathlib's TypeError before (session 50)
+        raise InputError(
+            f"load_bundle needs the path of a model.keras file (or its run folder), got "
+            f"{type(path).__name__}"
+        )
     path = Path(path)
     if path.is_dir():
         path = path / "model.keras"

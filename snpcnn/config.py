@@ -389,6 +389,11 @@ class ExecutionConfig(_Config):
         for name in ("workers", "threads"):
             if getattr(self, name) is not None:
                 _set(self, name, _integer(getattr(self, name), name, 1))
+        for name in ("progress", "skip", "on_fold"):
+            hook = getattr(self, name)
+            if hook is not None and not callable(hook):  # progress=3 failed mid-run as
+                # "'int' object is not callable" (a checking helper, session 50)
+                raise InputError(f"{name} must be a function (or None), got {type(hook).__name__}")
         if self.parallel and (self.skip or self.on_fold):
             raise InputError("skip/on_fold (resume hooks) do not combine with workers/ray_address")
 

@@ -249,6 +249,16 @@ def simulate_genotypes(
         inbreeding,
     )
 
+    from snpcnn.threads import available_memory
+
+    have = available_memory()
+    if have is not None and n_samples * n_snps > 0.9 * have:
+        # numpy's raw "Unable to allocate 9.09 TiB" before (a checking helper, session 50)
+        raise InputError(
+            f"{n_samples:,} samples x {n_snps:,} SNPs need {n_samples * n_snps / 2**30:.1f} GiB "
+            f"for the int8 genotypes, and {have / 2**30:.1f} GiB of memory is available; "
+            "simulate fewer samples or SNPs"
+        )
     rng = np.random.default_rng(seed)
     maf = rng.uniform(lo, hi, n_snps)
     alt_is_minor = rng.random(n_snps) < 0.5
@@ -502,6 +512,11 @@ def simulate_phenotype(
     rng = np.random.default_rng(seed)
     poly = np.flatnonzero(~genotypes.is_monomorphic())
     if causal is None:
+        if not len(poly):  # "Expected 1 <= n_causal <= 0" (a checking helper, session 50)
+            raise InputError(
+                "the genotypes hold no polymorphic SNP, so no SNP can carry an effect; "
+                "simulate or load genotypes with variation"
+            )
         if not 1 <= n_causal <= len(poly):
             raise InputError(
                 f"Invalid value for argument `n_causal`. Expected 1 <= n_causal <= {len(poly)} "

@@ -275,3 +275,23 @@ def test_genotypes_helpers_check_their_arguments():
         encode(d + 5, "onehot")
     with pytest.raises(InputError, match="expected integer dosage codes"):
         encode(d.astype(str), "dosage")
+
+
+def test_more_api_arguments_are_checked_up_front(monkeypatch):
+    from snpcnn import simulate as sim
+    from snpcnn.bundle import load_bundle
+    from snpcnn.config import ExecutionConfig
+    from snpcnn.genotypes import Genotypes
+
+    with pytest.raises(InputError, match="progress must be a function \\(or None\\), got int"):
+        ExecutionConfig(progress=3)
+    with pytest.raises(InputError, match="load_bundle needs the path of a model.keras file"):
+        load_bundle(None)
+    g = Genotypes(np.ones((20, 5), dtype=np.int8), [f"s{i}" for i in range(20)])
+    with pytest.raises(InputError, match="no polymorphic SNP"):
+        sim.simulate_phenotype(g, n_causal=2)
+    import snpcnn.threads
+
+    monkeypatch.setattr(snpcnn.threads, "available_memory", lambda: 2**20)
+    with pytest.raises(InputError, match=r"need 0\.0 GiB for the int8 genotypes.* simulate fewer"):
+        sim.simulate_genotypes(2000, 1000)
