@@ -90,7 +90,8 @@ def _integer(value: Any, what: str, low: int) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)  # int(nan) raised ValueError, int(inf) OverflowError
+        or not (isinstance(value, numbers.Integral) or math.isfinite(value))
+        # (int(nan) raised ValueError, int(inf) OverflowError; math.isfinite(10**400) too)
         or int(value) != value
     ):
         raise InputError(f"{what} must be an integer, got {value!r}")

@@ -515,7 +515,7 @@ def _read_options_on_a_table(phenotypes, covariates, covariates_path, id_column)
             "reading the phenotype file, and phenotypes is already read (a Phenotypes): pass "
             f"{' and '.join(given)} to read_phenotypes(...), or give the file's path instead"
         )
-    named = list(dict.fromkeys(covariates or []))
+    named = [covariates] if isinstance(covariates, str) else list(dict.fromkeys(covariates or []))
     if not named:
         return phenotypes
     absent = [c for c in named if c not in phenotypes.covariates]

@@ -309,26 +309,25 @@ class _SNPCNNBase(BaseEstimator):
 
 @contextlib.contextmanager
 def _one_line_messages():
-    """scikit-learn's input checks with their messages on one line: a 1-D X printed the
-    whole array between "Expected 2D array" and "Reshape your data", a complex X the whole
-    matrix, reordered DataFrame columns two sentences on two lines (a checking helper,
-    session 50).  The key phrases scikit-learn's own estimator checks look for are kept;
-    the type too (a ValueError becomes an InputError, which is one)."""
+    """Two of scikit-learn's input checks with their messages on one line: a 1-D X printed
+    the whole array between "Expected 2D array" and "Reshape your data", a complex X the
+    whole matrix (a checking helper, session 50).  Their first line and the "Reshape" advice
+    are kept, the array dropped; the type too (a ValueError becomes an InputError, which is
+    one).  Other messages, such as the feature-name checks whose column lists scikit-learn's
+    own estimator checks look for, pass unchanged."""
     try:
         yield
     except (ValueError, TypeError) as exc:
-        text = str(exc)
-        if "\n" not in text.strip():
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        if not lines:
             raise
-        keep = []
-        for line in text.splitlines():
-            line = line.strip()
-            if not line or line.startswith(("array=", "[", "- ", "...")) or line[0].isdigit():
-                continue
-            keep.append(line.rstrip(":"))
-        clean = " ".join(k if k.endswith((".", ";")) else k + ";" for k in keep).rstrip(";")
-        if clean.startswith("Complex data not supported"):
-            clean += ": pass real dosages (X.real)"
+        if lines[0].startswith("Expected 2D array"):
+            reshape = next((ln for ln in lines if ln.startswith("Reshape")), "")
+            clean = f"{lines[0].rstrip(':')}. {reshape}".strip()
+        elif lines[0].startswith("Complex data not supported"):
+            clean = f"{lines[0]}: pass real dosages (X.real)"
+        else:
+            raise
         if isinstance(exc, ValueError):
             raise InputError(clean) from None
         raise type(exc)(clean) from None

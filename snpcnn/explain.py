@@ -114,7 +114,8 @@ def keras_model_of(model):
         return inner
     if hasattr(model, "get_params") and hasattr(model, "fit"):
         raise InputError(
-            f"model is a {type(model).__name__} that is not fitted (no model_); fit it first, "
+            f"model is a {type(model).__name__}, not a fitted snpcnn estimator (no model_): fit "
+            "it first; from a Pipeline pass pipe[-1], from a search search.best_estimator_; "
             "or pass a Keras model or load_bundle('model.keras')"
         )
     raise InputError(

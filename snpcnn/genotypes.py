@@ -57,16 +57,22 @@ def _as_variant_table(variants: pd.DataFrame | None, n_snps: int) -> pd.DataFram
         missing = variants["id"].isna().to_numpy()
         variants.loc[missing, "id"] = [f"snp{i + 1}" for i in np.flatnonzero(missing)]
     variants["chrom"] = variants["chrom"].astype(str)
-    pos = pd.to_numeric(variants["pos"], errors="coerce")
-    bad = pos.isna() & variants["pos"].notna()
-    if bad.any() or not np.isfinite(pos.fillna(0).to_numpy(dtype=np.float64)).all():
-        # 'x' was read as position 0 without a word (a checking helper, session 50)
-        i = int(np.flatnonzero((bad | ~np.isfinite(pos.fillna(0))).to_numpy())[0])
+    raw_pos = variants["pos"]
+    # blank, '.' and 'NA' are unknown positions (0), as a missing value is
+    unknown = raw_pos.isna() | raw_pos.astype(str).str.strip().str.upper().isin(
+        ["", ".", "NA", "NAN", "NONE", "<NA>"]
+    )
+    pos = pd.to_numeric(raw_pos.where(~unknown, 0), errors="coerce")
+    num = pos.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(num) | (num != np.round(num))
+    if bad.any():
+        # 'x' was read as position 0 and 1.5 as 1 without a word (a checking helper, session 50)
+        i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"variant table: pos '{variants['pos'].iloc[i]}' (row {i}) is not a whole number; "
-            "give base-pair positions, or 0 where unknown"
+            f"variant table: pos '{raw_pos.iloc[i]}' (row {i}, counting from 0) is not a whole "
+            "number; give base-pair positions, or 0 where unknown"
         )
-    variants["pos"] = pos.fillna(0).astype(np.int64)
+    variants["pos"] = pos.astype(np.int64)
     for col in ("id", "ref", "alt"):
         variants[col] = variants[col].astype(str)
     extra = [c for c in variants.columns if c not in VARIANT_COLUMNS]
@@ -499,12 +505,10 @@ class Genotypes:
         self, batch_size: int, rows: Sequence[int] | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(row_indices, int8_block)`` over ``rows`` in order."""
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or (batch_size < 1)
-        ):  # -1 yielded nothing, 0 gave "range() arg 3 must not be zero" (session 50)
-            raise InputError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        from snpcnn.config import _integer
+
+        # -1 yielded nothing, 0 gave "range() arg 3 must not be zero" (session 50)
+        batch_size = _integer(batch_size, "batch_size", 1)
         rows = np.arange(self.n_samples) if rows is None else np.asarray(rows)
         for start in range(0, len(rows), batch_size):
             r = rows[start : start + batch_size]

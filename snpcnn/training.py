@@ -665,14 +665,20 @@ class _LassoStart(_AddedStart):
     lin: np.ndarray
     const: float
     alpha: float
+    #: effects of the squared inputs (``[linear] lasso_dominance``: the LASSO on each SNP's
+    #: dosage and dominance term), None for the plain LASSO
+    quad_coef: np.ndarray | None = None
     kind = "lasso"
 
     @property
     def quad(self) -> np.ndarray:
-        return np.zeros_like(self.lin)
+        return np.zeros_like(self.lin) if self.quad_coef is None else self.quad_coef
 
     def _predict(self, x2: np.ndarray) -> np.ndarray:
-        return ((x2 @ self.lin) + self.const).reshape(-1, 1)
+        out = x2 @ self.lin + self.const
+        if self.quad_coef is not None:
+            out = out + (x2 * x2) @ self.quad_coef
+        return out.reshape(-1, 1)
 
 
 def _fit_lasso_start(
@@ -701,6 +707,78 @@ def _fit_lasso_start(
     notes = {
         "lasso_alpha": fit.alpha,
         "lasso_n_selected": int(np.count_nonzero(coef)),
+        "lasso_penalty_index": int(fit.best),
+    }
+    return start, notes
+
+
+def _fit_lasso_dominance_start(
+    xc: np.ndarray, mean: np.ndarray, y: np.ndarray, seed: int
+) -> tuple[_LassoStart | None, dict[str, Any]]:
+    """The LASSO on each input's centred value and its heterozygote indicator (``[linear]
+    lasso_dominance``, a candidate of session 50): a sparse dominance trait (a few loci of
+    heterozygote advantage) is one coefficient per locus on these indicators, where on the
+    dosage and its square it takes two, which the L1 penalty charges twice.  A column gets
+    an indicator where its training rows hold three or more values (both homozygotes and
+    the heterozygote, on any centring or scaling of the dosage): ``h = 1 - ((x - mid) /
+    half)^2`` with ``mid`` and ``half`` the middle and half the range of its values, 1 at the
+    heterozygote, 0 at both homozygotes, between them at a mean-imputed missing call.  With
+    two values (inbred lines' 0/2) the indicator is a linear function of the input: nothing
+    to add.  Each indicator is centred and scaled to its input column's SD, so the penalty
+    treats both alike.  The fit's effects are expanded to ``x @ lin + (x * x) @ quad +
+    const`` of the uncentred input (:class:`snpcnn.models.layers.QuadraticEffects`).  In
+    memory only: ``xc`` an array."""
+    from snpcnn.baselines.lasso import cross_validated_lasso
+
+    n, p = xc.shape
+    lo, hi = xc.min(axis=0), xc.max(axis=0)
+    span = hi - lo
+    tol = 1e-6 * np.maximum(span, 1e-12)
+    inner = ((xc > lo + tol) & (xc < hi - tol)).any(axis=0)
+    cols = np.flatnonzero(inner & (span > 1e-12))
+    if not len(cols):
+        start, notes = _fit_lasso_start(xc, mean, y, seed)
+        notes["lasso_dominance_columns"] = 0
+        return start, notes
+    mid = (lo[cols] + hi[cols]) / 2.0  # in xc's units
+    half = span[cols] / 2.0
+    h = 1.0 - ((xc[:, cols] - mid) / half) ** 2
+    hmean = h.mean(axis=0)
+    h -= hmean
+    k = xc[:, cols].std(axis=0) / np.maximum(h.std(axis=0), 1e-12)
+    h *= k
+    both = np.hstack([xc, h])
+    del h
+    fit = cross_validated_lasso(both, y, seed=seed)
+    if fit is None:
+        return None, {"lasso_skipped": "nothing to fit (constant target)"}
+    fitted = both @ fit.coef + fit.intercept
+    del both
+    a = fit.coef[:p]
+    e = fit.coef[p:] * k  # the effect of each indicator h (uncentred, unscaled)
+    # h = 1 - (xc - mid)^2 / half^2 with xc = x - mean: in the uncentred input x, the middle
+    # is at mid + mean
+    m_x = mid + mean[cols]
+    lin = a.copy()
+    quad = np.zeros(p)
+    lin[cols] += 2.0 * e * m_x / half**2
+    quad[cols] = -e / half**2
+    const = fit.intercept - mean @ a + float(np.sum(e * (1.0 - m_x**2 / half**2 - hmean)))
+    start = _LassoStart(
+        lin=lin,
+        quad_coef=quad,
+        const=float(const),
+        alpha=fit.alpha,
+        fitted=fitted.reshape(-1, 1),
+        shift=(fitted - fit.oof).reshape(-1, 1).astype(np.float32),
+        coef=np.zeros((p, 1), dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+    )
+    notes = {
+        "lasso_alpha": fit.alpha,
+        "lasso_n_selected": int(np.count_nonzero(a)),
+        "lasso_dominance_columns": int(len(cols)),
+        "lasso_n_dominance_selected": int(np.count_nonzero(e)),
         "lasso_penalty_index": int(fit.best),
     }
     return start, notes
@@ -949,7 +1027,12 @@ def _choose_start(
             starts["gblup_ad"], logliks["gblup_ad"] = ad, ll
     lasso = None
     if "lasso" in names:
-        lasso, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+        if spec.get("lasso_dominance") and not streamed:
+            lasso, notes = _fit_lasso_dominance_start(xc, mean, yv, seed=0)
+        else:
+            lasso, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+            if spec.get("lasso_dominance"):
+                notes["lasso_dominance_skipped"] = "streamed genotypes: the plain LASSO"
         info.update(notes)
     del xc, gram
     if "cnn_gp" in names:  # streamed rows: from column blocks, as in memory bit for bit
@@ -1041,7 +1124,7 @@ def _choose_start_large(
         return None, info
     yv = y[:, 0].astype(np.float64)
     if isinstance(sub, _LassoStart):
-        return _lasso_large(x, yv, info)
+        return _lasso_large(x, yv, info, bool(spec.get("lasso_dominance")))
     if isinstance(sub, _KernelStart):
         # the subsample's exact CNN-GP is the Nystrom fit's landmark model (the same rows)
         gp = CNNGP(solver="nystrom", landmarks=SUBSAMPLE)
@@ -1056,7 +1139,9 @@ def _choose_start_large(
     return start, info
 
 
-def _lasso_large(x, yv: np.ndarray, info: dict) -> tuple[_LassoStart | None, dict[str, Any]]:
+def _lasso_large(
+    x, yv: np.ndarray, info: dict, dominance: bool = False
+) -> tuple[_LassoStart | None, dict[str, Any]]:
     """The LASSO start on every row of a large training part (array or
     :class:`snpcnn.datapath.EncodedRows`): a centred float64 copy where it takes at most
     ``START_DENSE_BYTES``, else the column-block source that streamed rows use."""
@@ -1073,7 +1158,15 @@ def _lasso_large(x, yv: np.ndarray, info: dict) -> tuple[_LassoStart | None, dic
     else:
         xc = StreamedColumns(ArrayColumns(x) if isinstance(x, np.ndarray) else x)
         mean = xc.mean
-    start, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+    if dominance and isinstance(xc, np.ndarray) and 16 * x.size <= START_DENSE_BYTES:
+        # the subsample's proposal was judged with the heterozygote indicators: so is the fit
+        start, notes = _fit_lasso_dominance_start(xc, mean, yv, seed=0)
+    else:
+        start, notes = _fit_lasso_start(xc, mean, yv, seed=0)
+        if dominance:
+            notes["lasso_dominance_skipped"] = (
+                "a large training part read in column blocks: the plain LASSO"
+            )
     info.update(notes)
     if start is None:
         info["chosen"] = "ridge"
@@ -1099,9 +1192,8 @@ def _start_output(start, inp):
 
     if isinstance(start, (_DominanceStart, _LassoStart)):
         # the LASSO's start is linear: no squared term to compute
-        layer = QuadraticEffects(
-            len(start.lin), squares=start.kind != "lasso", name=f"{start.kind}_start"
-        )
+        squares = start.kind != "lasso" or start.quad_coef is not None
+        layer = QuadraticEffects(len(start.lin), squares=squares, name=f"{start.kind}_start")
         out = layer(inp)
         layer.set_effects(start.lin, start.quad, start.const)
         return out

@@ -240,10 +240,16 @@ def test_estimator_messages_are_one_line_and_an_overflowing_y_is_refused():
 
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 3, (30, 20)).astype(float), rng.normal(size=30)
-    for bad_x in (X[0], X.astype(complex)):
+    for bad_x in (X[0] - 1.5, -(X + 1j)):  # negative values too (a review)
         with pytest.raises(ValueError) as e:
             SNPCNNRegressor(epochs=1).fit(bad_x, y)
-        assert "\n" not in str(e.value) and "[" not in str(e.value)
+        msg = str(e.value)
+        assert "\n" not in msg and "[" not in msg and "-1.5" not in msg and "j " not in msg
+    # the feature-name checks keep scikit-learn's own message (its column lists)
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(20)])
+    est = SNPCNNRegressor(epochs=1, conv_folds=0).fit(df, y)
+    with pytest.raises(ValueError, match="Feature names unseen at fit time:\n- x"):
+        est.predict(df.rename(columns={"c3": "x"}))
     with pytest.raises(InputError, match="Reshape your data"):
         SNPCNNRegressor(epochs=1).fit(X[0], y)
     with pytest.raises(InputError, match="too large to standardise"):
@@ -261,7 +267,7 @@ def test_genotypes_helpers_check_their_arguments():
         g.qc_mask(min_maf=0.9)
     with pytest.raises(InputError, match="min_call_rate must be a number from 0 to 1, got 2"):
         g.filter(min_call_rate=2)
-    with pytest.raises(InputError, match="batch_size must be a whole number >= 1"):
+    with pytest.raises(InputError, match="batch_size must be at least 1, got -1"):
         list(g.iter_batches(-1))
     with pytest.raises(InputError, match="rows must be row positions 0..5"):
         g.batch([100])
@@ -269,8 +275,11 @@ def test_genotypes_helpers_check_their_arguments():
         g.subset(samples=["s0", "s0"])
     with pytest.raises(InputError, match="samples must be a list of 6 sample ids, got one string"):
         Genotypes(d, "abcdef")
-    with pytest.raises(InputError, match="pos 'x' \\(row 1\\) is not a whole number"):
-        Genotypes(d, g.samples, pd.DataFrame({"id": list("abcd"), "pos": [1, "x", 3, 4]}))
+    for bad in ("x", 1.5):
+        with pytest.raises(InputError, match=f"pos '{bad}' \\(row 1, counting from 0\\) is not a"):
+            Genotypes(d, g.samples, pd.DataFrame({"id": list("abcd"), "pos": [1, bad, 3, 4]}))
+    unknown = Genotypes(d, g.samples, pd.DataFrame({"id": list("abcd"), "pos": ["", ".", "NA", 7]}))
+    assert unknown.variants["pos"].tolist() == [0, 0, 0, 7]  # unknown, as before
     with pytest.raises(InputError, match="dosage codes must be 0, 1, 2 or -1"):
         encode(d + 5, "onehot")
     with pytest.raises(InputError, match="expected integer dosage codes"):
@@ -295,3 +304,49 @@ def test_more_api_arguments_are_checked_up_front(monkeypatch):
     monkeypatch.setattr(snpcnn.threads, "available_memory", lambda: 2**20)
     with pytest.raises(InputError, match=r"need 0\.0 GiB for the int8 genotypes.* simulate fewer"):
         sim.simulate_genotypes(2000, 1000)
+
+
+# -------------------------------- the v17 candidate: the LASSO start with dominance terms
+def test_lasso_dominance_start_expands_exactly_and_is_the_plain_lasso_on_inbred_lines():
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+    from snpcnn.training import _fit_lasso_dominance_start, _fit_lasso_start
+
+    g = simulate_genotypes(400, 120, n_chrom=2, seed=5)
+    y, _ = simulate_trait(g, "dominance", n_loci=4, h2=0.7, seed=6)
+    x = g.dosages.astype(np.float64) - 0.9  # an offset, as the CNN's centred input has
+    mean = x.mean(axis=0)
+    start, notes = _fit_lasso_dominance_start(x - mean, mean, y.to_numpy(), seed=0)
+    assert 100 < notes["lasso_dominance_columns"] <= 120 and notes["lasso_n_dominance_selected"] > 0
+    np.testing.assert_allclose(start._predict(x)[:, 0], start.fitted[:, 0], atol=1e-9)
+    plain, _ = _fit_lasso_start(x - mean, mean, y.to_numpy(), seed=0)
+    oof = lambda s: s.fitted[:, 0] - s.shift[:, 0]  # noqa: E731
+    yv = y.to_numpy()
+    # heterozygote advantage is linear in the dominance terms, not in the dosages
+    assert np.corrcoef(oof(start), yv)[0, 1] > np.corrcoef(oof(plain), yv)[0, 1] + 0.2
+    lines = simulate_genotypes(300, 80, n_chrom=2, seed=7, inbreeding=1.0)
+    yl, _ = simulate_trait(lines, "sparse_additive", n_loci=5, seed=8)
+    xl = lines.dosages.astype(np.float64)
+    ml = xl.mean(axis=0)
+    a, na = _fit_lasso_dominance_start(xl - ml, ml, yl.to_numpy(), seed=0)
+    b, _ = _fit_lasso_start(xl - ml, ml, yl.to_numpy(), seed=0)
+    assert na["lasso_dominance_columns"] == 0
+    assert np.array_equal(a.lin, b.lin) and a.quad_coef is None
+
+
+def test_the_saved_layer_of_a_lasso_dominance_start_predicts_as_the_start():
+    import keras
+
+    from snpcnn.training import _LassoStart, _start_output
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (12, 7)).astype(np.float32)[..., None]
+    start = _LassoStart(
+        lin=rng.normal(size=7), quad_coef=rng.normal(size=7), const=0.3, alpha=0.1,
+        fitted=np.zeros((12, 1)), shift=np.zeros((12, 1), np.float32),
+        coef=np.zeros((7, 1), np.float32), bias=np.zeros(1, np.float32),
+    )  # fmt: skip
+    inp = keras.Input((7, 1))
+    model = keras.Model(inp, _start_output(start, inp))
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0)[:, 0], start._predict(x.reshape(12, -1))[:, 0], rtol=1e-5
+    )

@@ -177,6 +177,7 @@ class GBLUP(Baseline):
         lo, hi = _reml_bounds(self.log_delta_bounds, self.n_grid)
         check_real("jitter", self.jitter, 0.0)
         X = self._fit_rows(X)
+        check_real("cg_tol", self.cg_tol, 0.0, 1.0, open_low=True)  # before the costly part
         if large_n.use_iterative(self.solver, _n_rows(X), "GBLUP"):
             return self._fit_large(X, y, C, lo, hi)
         X, y, fe, F = _training_data(X, y, C, "GBLUP")

@@ -13,6 +13,7 @@ from snpcnn.baselines._common import (
     _n_rows,
     _spectrum,
     _training_data,
+    check_real,
 )
 from snpcnn.baselines.reml import _reml, _reml_bounds
 from snpcnn.errors import InputError
@@ -153,6 +154,7 @@ class RidgeRegression(Baseline):
         if self.penalty not in ("loo", "reml"):
             raise InputError(f"penalty must be 'loo' or 'reml', got {self.penalty!r}")
         X = self._fit_rows(X)  # names recorded; int8 -1 codes were dosages of -1, silently
+        check_real("cg_tol", self.cg_tol, 0.0, 1.0, open_low=True)  # before the costly part
         if large_n.use_iterative(self.solver, _n_rows(X), "ridge"):
             return self._fit_large(X, y, C)
         X, y, fe, F = _training_data(X, y, C, "ridge")

@@ -22,6 +22,7 @@ TINY = {
 }
 GENOMIC = (
     "snpcnn_default",
+    "snpcnn_default_v17",
     "snpcnn_default_v16",
     "snpcnn_default_v15",
     "snpcnn_default_v14",
@@ -49,6 +50,7 @@ GENOMIC = (
 #: genomic-only presets: their `screen` picks windows of SNPs (1-D input only)
 SNP_ONLY = (
     "snpcnn_default",
+    "snpcnn_default_v17",
     "snpcnn_default_v16",
     "snpcnn_default_v15",
     "snpcnn_default_v14",
