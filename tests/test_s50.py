@@ -350,3 +350,20 @@ def test_the_saved_layer_of_a_lasso_dominance_start_predicts_as_the_start():
     np.testing.assert_allclose(
         model.predict(x, verbose=0)[:, 0], start._predict(x.reshape(12, -1))[:, 0], rtol=1e-5
     )
+
+
+def test_lasso_dominance_keeps_the_indicators_only_where_they_help_significantly():
+    from snpcnn.simulate import simulate_genotypes, simulate_trait
+    from snpcnn.training import _lasso_with_or_without_dominance
+
+    g = simulate_genotypes(500, 300, n_chrom=2, seed=5)
+    x = g.dosages.astype(np.float64)
+    m = x.mean(axis=0)
+    used = {}
+    for arch in ("dominance", "sparse_additive"):
+        y, _ = simulate_trait(g, arch, n_loci=5, h2=0.6, seed=6)
+        start, notes = _lasso_with_or_without_dominance(x - m, m, y.to_numpy())
+        used[arch] = notes["lasso_dominance_used"]
+        assert (start.quad_coef is not None) == used[arch]
+        assert notes["lasso_cv_mse_plain"] > 0 and 0 <= notes["lasso_dominance_p"] <= 1
+    assert used == {"dominance": True, "sparse_additive": False}

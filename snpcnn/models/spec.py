@@ -114,8 +114,9 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # p below this); 1 = any lower mean (v7's rule)
     "lasso_proposal_p": (lambda v, n: _check_unit(v, n), 1.0),
     # the LASSO start on each input and its heterozygote indicator (where the training rows
-    # hold three genotypes): a sparse dominance trait is linear in these (session 50,
-    # candidate snpcnn_default_v17); in memory only (a streamed LASSO stays plain)
+    # hold three genotypes): a sparse dominance trait is linear in these; kept where its
+    # inner-CV errors beat the plain LASSO's significantly (session 50, candidate
+    # snpcnn_default_v17); in memory only (a streamed LASSO stays plain)
     "lasso_dominance": (check_bool, False),
     # a network fitted on several traits at once (snpcnn fit --trait A --trait B): the
     # multi-trait GBLUP on the CNN's input replaces the per-trait ridge as the start where a
