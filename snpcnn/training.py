@@ -752,8 +752,9 @@ def _fit_lasso_dominance_start(
     lasso_dominance``, a candidate of session 50): a sparse dominance trait (a few loci of
     heterozygote advantage) is one coefficient per locus on these indicators, where on the
     dosage and its square it takes two, which the L1 penalty charges twice.  A column gets
-    an indicator where its training rows hold three or more values (both homozygotes and
-    the heterozygote, on any centring or scaling of the dosage): ``h = 1 - ((x - mid) /
+    an indicator where its training rows hold both homozygotes and a heterozygote (the value
+    half way between them, on any centring or scaling of the dosage; a mean-imputed missing
+    call elsewhere between them does not count): ``h = 1 - ((x - mid) /
     half)^2`` with ``mid`` and ``half`` the middle and half the range of its values, 1 at the
     heterozygote, 0 at both homozygotes, between them at a mean-imputed missing call.  With
     two values (inbred lines' 0/2) the indicator is a linear function of the input: nothing
@@ -767,8 +768,10 @@ def _fit_lasso_dominance_start(
     lo, hi = xc.min(axis=0), xc.max(axis=0)
     span = hi - lo
     tol = 1e-6 * np.maximum(span, 1e-12)
-    inner = ((xc > lo + tol) & (xc < hi - tol)).any(axis=0)
-    cols = np.flatnonzero(inner & (span > 1e-12))
+    # a heterozygote sits half way between the homozygotes; a mean-imputed missing call
+    # elsewhere between them does not count (inbred lines with missing calls stay plain)
+    het = (np.abs(xc - (lo + hi) / 2.0) < tol).any(axis=0)
+    cols = np.flatnonzero(het & (span > 1e-12))
     if not len(cols):
         start, notes = _fit_lasso_start(xc, mean, y, seed)
         notes["lasso_dominance_columns"] = 0

@@ -331,6 +331,13 @@ def test_lasso_dominance_start_expands_exactly_and_is_the_plain_lasso_on_inbred_
     b, _ = _fit_lasso_start(xl - ml, ml, yl.to_numpy(), seed=0)
     assert na["lasso_dominance_columns"] == 0
     assert np.array_equal(a.lin, b.lin) and a.quad_coef is None
+    # inbred lines with mean-imputed missing calls: an imputed value is no heterozygote
+    d = xl.copy()
+    d[np.random.default_rng(1).random(d.shape) < 0.1] = np.nan
+    d = np.where(np.isnan(d), np.nanmean(d, axis=0), d)
+    md = d.mean(axis=0)
+    _, nd = _fit_lasso_dominance_start(d - md, md, yl.to_numpy(), seed=0)
+    assert nd["lasso_dominance_columns"] == 0
 
 
 def test_the_saved_layer_of_a_lasso_dominance_start_predicts_as_the_start():
