@@ -719,6 +719,23 @@ def _cv_mse(start: _LassoStart | None, y: np.ndarray) -> float:
     return float(np.mean((y - start.fitted[:, 0] + start.shift[:, 0]) ** 2))
 
 
+def _heterozygote_columns(xc: np.ndarray) -> np.ndarray:
+    """The columns of the centred inputs ``xc`` whose rows hold both homozygotes and a
+    heterozygote: a value half way between the column's smallest and largest, to 1e-6 of
+    their distance (float32 rounding of the encoded input moves a heterozygote by up to
+    6e-8 of it).  A missing call filled with the SNP's mean lies elsewhere between them and
+    does not count, except where the mean is exactly 1: :mod:`snpcnn.preprocess` fills it
+    with 1 + 2^-23, within that rounding of a heterozygote, so on inbred lines such a SNP's
+    "indicator" marks its missing calls (a review, session 50; a tighter tolerance missed a
+    quarter of the true heterozygotes).  The indicators are used only where they lower the
+    inner-CV error significantly (:func:`_lasso_with_or_without_dominance`)."""
+    lo, hi = xc.min(axis=0), xc.max(axis=0)
+    span = hi - lo
+    tol = 1e-6 * span
+    het = (np.abs(xc - (lo + hi) / 2.0) <= tol).any(axis=0)
+    return np.flatnonzero(het & (span > 1e-12))
+
+
 def _lasso_with_or_without_dominance(
     xc: np.ndarray, mean: np.ndarray, y: np.ndarray
 ) -> tuple[_LassoStart | None, dict[str, Any]]:
@@ -727,13 +744,16 @@ def _lasso_with_or_without_dominance(
     row, significantly (one-sided paired t-test, p < 0.05).  They cost a sparse additive
     trait a little (0.640 vs 0.649 on session 50's outbred set: 3,000 more columns for the
     penalty to sift, and their inner-CV error was lower by chance); the test keeps the plain
-    LASSO there and the indicators where a trait holds dominance.  On inbred lines (no SNP
-    with three genotypes) only the plain LASSO is fitted."""
+    LASSO there and the indicators where a trait holds dominance.  Where no SNP has a
+    heterozygote (inbred lines) only the plain LASSO is fitted.  (The rows of an inner fold
+    share a model, so the test's p is somewhat optimistic; the indicators' gain where they
+    matter is far beyond it: p < 1e-10 on session 50's dominance traits.)"""
+    cols = _heterozygote_columns(xc)
     plain, notes = _fit_lasso_start(xc, mean, y, seed=0)
-    dom, dom_notes = _fit_lasso_dominance_start(xc, mean, y, seed=0)
-    if not dom_notes.get("lasso_dominance_columns"):
-        notes["lasso_dominance_columns"] = 0
+    notes["lasso_dominance_columns"] = int(len(cols))
+    if not len(cols):
         return plain, notes
+    dom, dom_notes = _fit_lasso_dominance_start(xc, mean, y, seed=0, cols=cols)
     e_plain, e_dom = _cv_mse(plain, y), _cv_mse(dom, y)
     choice = {"lasso_cv_mse_plain": e_plain, "lasso_cv_mse_dominance": e_dom}
     if plain is not None and dom is not None:
@@ -741,12 +761,11 @@ def _lasso_with_or_without_dominance(
         choice["lasso_dominance_p"] = _improvement_p(y, oof(plain), oof(dom))
     if e_dom < e_plain and (plain is None or choice.get("lasso_dominance_p", 1.0) < 0.05):
         return dom, {**dom_notes, **choice, "lasso_dominance_used": True}
-    return plain, {**notes, **choice, "lasso_dominance_used": False,
-                   "lasso_dominance_columns": dom_notes["lasso_dominance_columns"]}  # fmt: skip
+    return plain, {**notes, **choice, "lasso_dominance_used": False}
 
 
 def _fit_lasso_dominance_start(
-    xc: np.ndarray, mean: np.ndarray, y: np.ndarray, seed: int
+    xc: np.ndarray, mean: np.ndarray, y: np.ndarray, seed: int, cols: np.ndarray | None = None
 ) -> tuple[_LassoStart | None, dict[str, Any]]:
     """The LASSO on each input's centred value and its heterozygote indicator (``[linear]
     lasso_dominance``, a candidate of session 50): a sparse dominance trait (a few loci of
@@ -765,25 +784,28 @@ def _fit_lasso_dominance_start(
     from snpcnn.baselines.lasso import cross_validated_lasso
 
     n, p = xc.shape
-    lo, hi = xc.min(axis=0), xc.max(axis=0)
-    span = hi - lo
-    tol = 1e-6 * np.maximum(span, 1e-12)
-    # a heterozygote sits half way between the homozygotes; a mean-imputed missing call
-    # elsewhere between them does not count (inbred lines with missing calls stay plain)
-    het = (np.abs(xc - (lo + hi) / 2.0) < tol).any(axis=0)
-    cols = np.flatnonzero(het & (span > 1e-12))
+    if cols is None:
+        cols = _heterozygote_columns(xc)
     if not len(cols):
         start, notes = _fit_lasso_start(xc, mean, y, seed)
         notes["lasso_dominance_columns"] = 0
         return start, notes
-    mid = (lo[cols] + hi[cols]) / 2.0  # in xc's units
-    half = span[cols] / 2.0
-    h = 1.0 - ((xc[:, cols] - mid) / half) ** 2
+    lo, hi = xc[:, cols].min(axis=0), xc[:, cols].max(axis=0)
+    mid = (lo + hi) / 2.0  # in xc's units
+    half = (hi - lo) / 2.0
+    # one (n, p + k) array, filled in place: the indicators next to a copy of xc (a review:
+    # the copies of xc[:, cols], h and np.hstack peaked at 5.8 x xc)
+    both = np.empty((n, p + len(cols)))
+    both[:, :p] = xc
+    h = both[:, p:]
+    np.subtract(xc[:, cols], mid, out=h)
+    h /= half
+    np.square(h, out=h)
+    np.subtract(1.0, h, out=h)
     hmean = h.mean(axis=0)
     h -= hmean
     k = xc[:, cols].std(axis=0) / np.maximum(h.std(axis=0), 1e-12)
     h *= k
-    both = np.hstack([xc, h])
     del h
     fit = cross_validated_lasso(both, y, seed=seed)
     if fit is None:
@@ -939,8 +961,33 @@ def _kernel_spec(config: TrainConfig) -> dict[str, Any] | None:
     return spec if spec.get("kernel", "none") != "none" else None
 
 
+def _lasso_dominance_offered(spec: dict, x, allowed: bool = True) -> tuple[bool, str | None]:
+    """Whether the LASSO start is fitted with heterozygote indicators on ``x``
+    (``[linear] lasso_dominance``), and if not though asked, why: streamed rows, or a matrix
+    whose copy with the indicators would pass :data:`snpcnn.datapath.START_DENSE_BYTES`
+    (a review: nothing bounded it), or ``allowed`` False (a large training part's subsample,
+    whose full fit cannot take them: the subsample must not choose by them)."""
+    from snpcnn.datapath import START_DENSE_BYTES
+
+    if not spec.get("lasso_dominance"):
+        return False, None
+    if not isinstance(x, np.ndarray):
+        return False, "streamed genotypes: the plain LASSO"
+    if not allowed or 16 * x.size > START_DENSE_BYTES:
+        return False, (
+            "the inputs with their indicators would take more than "
+            f"{START_DENSE_BYTES / 2**30:g} GiB as float64: the plain LASSO"
+        )
+    return True, None
+
+
 def _choose_start(
-    x: np.ndarray, y: np.ndarray, config: TrainConfig, head: str, only: tuple = ()
+    x: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    head: str,
+    only: tuple = (),
+    dominance_ok: bool = True,
 ) -> tuple[_AddedStart | None, dict[str, Any] | None]:
     """REML's proposal between the ridge start (GBLUP on the CNN's input) and the
     architecture's alternative starts (``[linear] kernel``: the CNN-GP, GBLUP-AD, or both)
@@ -1063,12 +1110,13 @@ def _choose_start(
             starts["gblup_ad"], logliks["gblup_ad"] = ad, ll
     lasso = None
     if "lasso" in names:
-        if spec.get("lasso_dominance") and not streamed:
+        dominance, why_not = _lasso_dominance_offered(spec, x, dominance_ok)
+        if dominance:
             lasso, notes = _lasso_with_or_without_dominance(xc, mean, yv)
         else:
             lasso, notes = _fit_lasso_start(xc, mean, yv, seed=0)
-            if spec.get("lasso_dominance"):
-                notes["lasso_dominance_skipped"] = "streamed genotypes: the plain LASSO"
+            if why_not:
+                notes["lasso_dominance_skipped"] = why_not
         info.update(notes)
     del xc, gram
     if "cnn_gp" in names:  # streamed rows: from column blocks, as in memory bit for bit
@@ -1146,7 +1194,10 @@ def _choose_start_large(
 
     n = len(x)
     rows = subsample_rows(n, SUBSAMPLE, seed=0)
-    sub, sub_info = _choose_start(x[rows], y[rows], config, head, only=offered)
+    full_ok, _ = _lasso_dominance_offered(spec, x)
+    sub, sub_info = _choose_start(
+        x[rows], y[rows], config, head, only=offered, dominance_ok=full_ok
+    )
     limit = f"{n} training rows > kernel_max_samples ({spec['kernel_max_samples']})"
     not_offered = dict(info.get("not_offered", {}))
     for k in info["candidates"][1:]:
@@ -1160,7 +1211,7 @@ def _choose_start_large(
         return None, info
     yv = y[:, 0].astype(np.float64)
     if isinstance(sub, _LassoStart):
-        return _lasso_large(x, yv, info, bool(spec.get("lasso_dominance")))
+        return _lasso_large(x, yv, info, full_ok)
     if isinstance(sub, _KernelStart):
         # the subsample's exact CNN-GP is the Nystrom fit's landmark model (the same rows)
         gp = CNNGP(solver="nystrom", landmarks=SUBSAMPLE)
@@ -1184,7 +1235,11 @@ def _lasso_large(
     from snpcnn.baselines.lasso import StreamedColumns
     from snpcnn.datapath import START_DENSE_BYTES, ArrayColumns
 
-    keys = ("lasso_alpha", "lasso_n_selected", "lasso_penalty_index")
+    # every LASSO note of the subsample's fit under lasso_subsample (its lasso_dominance_used
+    # stood beside a plain full fit: a review); the full fit's notes below
+    keys = ["lasso_alpha", "lasso_n_selected", "lasso_penalty_index"]
+    keys += [k for k in info if k.startswith("lasso_dominance") or k.startswith("lasso_cv_mse_")]
+    keys += ["lasso_n_dominance_selected"]
     info["lasso_subsample"] = {k: info.pop(k) for k in keys if k in info}
     n = len(yv)
     if isinstance(x, np.ndarray) and 8 * x.size <= START_DENSE_BYTES:
@@ -1194,15 +1249,11 @@ def _lasso_large(
     else:
         xc = StreamedColumns(ArrayColumns(x) if isinstance(x, np.ndarray) else x)
         mean = xc.mean
-    if dominance and isinstance(xc, np.ndarray) and 16 * x.size <= START_DENSE_BYTES:
+    if dominance and isinstance(xc, np.ndarray):
         # with or without the heterozygote indicators, as on the subsample
         start, notes = _lasso_with_or_without_dominance(xc, mean, yv)
     else:
         start, notes = _fit_lasso_start(xc, mean, yv, seed=0)
-        if dominance:
-            notes["lasso_dominance_skipped"] = (
-                "a large training part read in column blocks: the plain LASSO"
-            )
     info.update(notes)
     if start is None:
         info["chosen"] = "ridge"
