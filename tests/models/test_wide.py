@@ -27,6 +27,7 @@ def test_linear_table_is_validated_and_filled():
         "lasso_max_streamed": 2**29,
         "kernel_max_streamed": 2**28,
         "lasso_proposal_p": 1.0,
+        "lasso_dominance": False,
         "multitrait": False,
         "multitrait_cnn_gp": False,
         "multitrait_trait_choice": 0.0,
