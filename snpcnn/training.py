@@ -771,13 +771,12 @@ def _fit_lasso_dominance_start(
     lasso_dominance``, a candidate of session 50): a sparse dominance trait (a few loci of
     heterozygote advantage) is one coefficient per locus on these indicators, where on the
     dosage and its square it takes two, which the L1 penalty charges twice.  A column gets
-    an indicator where its training rows hold both homozygotes and a heterozygote (the value
-    half way between them, on any centring or scaling of the dosage; a mean-imputed missing
-    call elsewhere between them does not count): ``h = 1 - ((x - mid) /
-    half)^2`` with ``mid`` and ``half`` the middle and half the range of its values, 1 at the
-    heterozygote, 0 at both homozygotes, between them at a mean-imputed missing call.  With
-    two values (inbred lines' 0/2) the indicator is a linear function of the input: nothing
-    to add.  Each indicator is centred and scaled to its input column's SD, so the penalty
+    an indicator where its training rows hold both homozygotes and a heterozygote
+    (:func:`_heterozygote_columns`): ``h = 1 - ((x - mid) / half)^2`` with ``mid`` and
+    ``half`` the middle and half the range of its values, 1 at the heterozygote, 0 at both
+    homozygotes, between them at a mean-imputed missing call.  With two values (inbred
+    lines' 0/2) the indicator is a linear function of the input: nothing to add.  Each
+    indicator is centred and scaled to its input column's SD, so the penalty
     treats both alike.  The fit's effects are expanded to ``x @ lin + (x * x) @ quad +
     const`` of the uncentred input (:class:`snpcnn.models.layers.QuadraticEffects`).  In
     memory only: ``xc`` an array."""
