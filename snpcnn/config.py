@@ -392,8 +392,9 @@ class ExecutionConfig(_Config):
                 _set(self, name, _integer(getattr(self, name), name, 1))
         for name in ("progress", "skip", "on_fold"):
             hook = getattr(self, name)
-            if hook is not None and hook is not False and not callable(hook):  # progress=3 failed mid-run as
-                # "'int' object is not callable" (a checking helper, session 50)
+            # progress=3 failed mid-run as "'int' object is not callable" (a checking
+            # helper, session 50); None and False are no hook
+            if hook is not None and hook is not False and not callable(hook):
                 raise InputError(f"{name} must be a function (or None), got {type(hook).__name__}")
         if self.parallel and (self.skip or self.on_fold):
             raise InputError("skip/on_fold (resume hooks) do not combine with workers/ray_address")
