@@ -1741,6 +1741,9 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         "conv_kept": res.conv_kept(),
                         # {"RR-BLUP": k, "CNN-GP": j}: the starts REML chose (default v5)
                         "start_counts": res.start_counts(),
+                        # LASSO starts that also took heterozygote indicators (None: never
+                        # fitted with them; [linear] lasso_dominance)
+                        "lasso_dominance": res.lasso_dominance_count(),
                         # the SNP order of the convolutions' windows ([screen] order)
                         "screen_orders": res.screen_orders(),
                         # [triple_stage]: fits where the second stage ran / was kept
@@ -2040,6 +2043,7 @@ def _unit_notes(units: Sequence[Mapping]) -> list[str]:
 def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     agg: dict[tuple, list[int]] = {}
     starts: dict[tuple, dict[str, int]] = {}
+    dominance: dict[tuple, int] = {}  # LASSO starts that also took heterozygote indicators
     ordered = any(u.get("screen_orders") for u in bench.units)
     staged = any(u.get("triple_stages") for u in bench.units)
     for u in bench.units:
@@ -2049,6 +2053,9 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
         counts = starts.setdefault((u["dataset"], u["trait"], u["model"]), {})
         for label, k in (u.get("start_counts") or {}).items():
             counts[label] = counts.get(label, 0) + int(k)
+        if u.get("lasso_dominance") is not None:
+            key = (u["dataset"], u["trait"], u["model"])
+            dominance[key] = dominance.get(key, 0) + int(u["lasso_dominance"])
         a[0] += u["conv_kept"][0]
         a[1] += u["conv_kept"][1]
         so = u.get("screen_orders") or {}
@@ -2062,7 +2069,18 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     for (ds, t, m), (k, n, k_ld, n_ord, t_ran, t_kept, t_fits) in agg.items():
         row = {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
         counts = {lb: c for lb, c in starts.get((ds, t, m), {}).items() if c}
-        row["starts"] = ", ".join(f"{lb} {c}" for lb, c in counts.items()) or "RR-BLUP"
+        row["starts"] = (
+            ", ".join(
+                f"{lb} {c}"
+                + (
+                    f" ({dominance[(ds, t, m)]} with heterozygote indicators)"
+                    if lb == "LASSO" and (ds, t, m) in dominance
+                    else ""
+                )
+                for lb, c in counts.items()
+            )
+            or "RR-BLUP"
+        )
         if ordered:  # [screen] order: fits whose windows ran along an LD order of the SNPs
             row["windows in LD order"] = f"{k_ld} of {n_ord} fits" if n_ord else "-"
         if staged:  # [triple_stage]: the second stage over SNP triples (counted in "kept")

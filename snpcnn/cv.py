@@ -288,6 +288,20 @@ class CVResults:
             if kind in offered
         }
 
+    def lasso_dominance_count(self) -> int | None:
+        """Of the fits that started at the LASSO, how many took each SNP's heterozygote
+        indicator too (``[linear] lasso_dominance``, kept where inner CV favoured it); None
+        where no fit fitted the LASSO with the indicators (an architecture without
+        ``lasso_dominance``, inbred lines with no heterozygote, streamed genotypes)."""
+        choices = [
+            (h["conv"].get("start"), h["conv"]["start_choice"])
+            for h in self.histories
+            if (h.get("conv") or {}).get("start_choice") is not None
+        ]
+        if not any("lasso_dominance_used" in ch for _, ch in choices):
+            return None
+        return sum(kind == "lasso" and bool(ch.get("lasso_dominance_used")) for kind, ch in choices)
+
     def screen_orders(self) -> dict | None:
         """Along which SNP order the convolutions' windows ran (``[screen] order`` other
         than "file", or far pairs screened on a map with ``[screen] map_all_pairs``):

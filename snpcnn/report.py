@@ -767,8 +767,11 @@ def _conv_kept_core(results, short: bool = False) -> str | None:
                 + _own_trait_text(own, short)
                 + _skipped_text(skips, short)
             )
+        dominance = (
+            results.lasso_dominance_count() if hasattr(results, "lasso_dominance_count") else None
+        )
         return (
-            _kernel_start_text(k, n, starts, c, short)
+            _kernel_start_text(k, n, starts, c, short, dominance)
             + _skipped_text(skips, short)
             + _not_offered_text(absent, short)
         )
@@ -929,10 +932,28 @@ _START_WHAT = {
 }
 
 
-def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: bool) -> str:
+def _lasso_what(dominance: int | None) -> str:
+    """How the LASSO start is described: with the number of its fits that also took each
+    SNP's heterozygote indicator (``[linear] lasso_dominance``) where the indicators were
+    fitted at all."""
+    if dominance is None:
+        return _START_WHAT["LASSO"]
+    return (
+        "the LASSO (sparse linear model on the CNN's input, in "
+        f"{dominance} of these fits also on each SNP's heterozygote indicator: no trained "
+        "convolutions)"
+    )
+
+
+def _kernel_start_text(
+    k: int, n: int, starts: dict[str, int], c: dict, short: bool, dominance: int | None = None
+) -> str:
     """conv_kept_text for a CNN whose start REML chose per fold (RR-BLUP, the CNN-GP and,
-    where the architecture offers it, GBLUP-AD)."""
+    where the architecture offers it, GBLUP-AD); ``dominance``: fits whose LASSO start took
+    heterozygote indicators (None where none was offered them)."""
     from snpcnn.cv import start_name_for
+
+    what = {**_START_WHAT, "LASSO": _lasso_what(dominance)}
 
     if "GBLUP-AD" not in starts and "LASSO" not in starts:
         return _cnn_gp_start_text(k, n, starts, c, short)
@@ -948,7 +969,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
         else ""
     )
     start_name = start_name_for(kinds)
-    mix = ", ".join(f"{_START_WHAT[lab]} in {starts[lab]}" for lab in alts)
+    mix = ", ".join(f"{what[lab]} in {starts[lab]}" for lab in alts)
     if short:
         return (
             f"CNN hybrid: of {total} fits, its start was {mix} and RR-BLUP (= GBLUP) in {n_rr}, "
@@ -958,7 +979,7 @@ def _kernel_start_text(k: int, n: int, starts: dict[str, int], c: dict, short: b
             f"its start (to float32 rounding; the '{start_name}' row where shown; summary.md)"
         )
     test = _gate_text(c)
-    mix_bold = ", ".join(f"{_START_WHAT[lab]} in **{starts[lab]} of {total}**" for lab in alts)
+    mix_bold = ", ".join(f"{what[lab]} in **{starts[lab]} of {total}**" for lab in alts)
     return (
         f"CNN hybrid = start + convolutional correction. On each training part {how} chose the "
         "start between RR-BLUP on the CNN's input (= GBLUP) and the alternatives (the one with the "
@@ -1053,10 +1074,18 @@ def attribution_text(results, trait: str) -> str | None:
     total, start, conv = (0.0 if abs(v) < 5e-4 else v for v in (total, start, conv))
     if START != START_NAME:
         counts = results.start_counts() or {}
+        dominance = (
+            results.lasso_dominance_count() if hasattr(results, "lasso_dominance_count") else None
+        )
         what = {
             "CNN-GP": "an untrained infinite-width CNN kernel",
             "GBLUP-AD": "additive + dominance GBLUP",
-            "LASSO": "a sparse linear model",
+            "LASSO": "a sparse linear model"
+            + (
+                ""
+                if dominance is None
+                else f" ({dominance} of them also on heterozygote indicators)"
+            ),
             "MT-GBLUP": "the multi-trait GBLUP, which borrows from a line's other traits",
             "MT-CNN-GP": (
                 "the multi-trait CNN-GP (the untrained infinite-width CNN kernel in the "
