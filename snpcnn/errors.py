@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import math
+import numbers
 import os
 import sys
 import warnings
@@ -99,3 +101,20 @@ def opt(name: str, value: Any = _UNSET, *, placeholder: bool = False) -> str:
         return name
     quoted = isinstance(value, str) and not placeholder
     return f"{name}={value!r}" if quoted else f"{name}={value}"
+
+
+def check_real(
+    name: str, value: Any, low: float, high: float = math.inf, open_low: bool = False
+) -> float:
+    """A finite real setting in ``[low, high]`` (``(low, high]`` with ``open_low``), or a
+    one-line error naming it: ``jitter='x'`` gave "'<' not supported", ``cg_tol=0`` a
+    ZeroDivisionError deep in the solver, ``qc_mask(min_maf=0.9)`` kept no SNP without a word
+    (checking helpers, session 50).  numpy's numbers are Reals; a bool is not a number here."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    if not (ok and math.isfinite(v) and (v > low if open_low else v >= low) and v <= high):
+        bound = f"{'>' if open_low else '>='} {low:g}" + (
+            f" and <= {high:g}" if math.isfinite(high) else ""
+        )
+        raise InputError(f"{name} must be a finite number {bound}, got {value!r}")
+    return v

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, check_real
 
 __all__ = [
     "Genotypes",
@@ -77,14 +77,6 @@ def _as_variant_table(variants: pd.DataFrame | None, n_snps: int) -> pd.DataFram
         variants[col] = variants[col].astype(str)
     extra = [c for c in variants.columns if c not in VARIANT_COLUMNS]
     return variants[list(VARIANT_COLUMNS) + extra]
-
-
-def _share(name: str, value: Any, high: float) -> None:
-    """A QC threshold in ``[0, high]``: min_maf 0.9 kept no SNP without a word, and
-    min_call_rate 2 the same (a checking helper, session 50)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not (ok and 0.0 <= float(value) <= high):
-        raise InputError(f"{name} must be a number from 0 to {high:g}, got {value!r}")
 
 
 def _snp_order(dosages) -> dict | None:
@@ -363,8 +355,8 @@ class Genotypes:
         Use ``rows`` to fit the filter on a training fold without looking at the
         test fold.
         """
-        _share("min_maf", min_maf, 0.5)
-        _share("min_call_rate", min_call_rate, 1.0)
+        check_real("min_maf", min_maf, 0.0, 0.5)
+        check_real("min_call_rate", min_call_rate, 0.0, 1.0)
         c = self.counts(rows)
         total = c["n_called"] + c["n_missing"]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -385,9 +377,9 @@ class Genotypes:
         min_sample_call_rate: float = 0.0,
     ) -> Genotypes:
         """Drop SNPs (and optionally samples) failing QC; the counts land in ``report``."""
-        _share("min_maf", min_maf, 0.5)
-        _share("min_call_rate", min_call_rate, 1.0)
-        _share("min_sample_call_rate", min_sample_call_rate, 1.0)
+        check_real("min_maf", min_maf, 0.0, 0.5)
+        check_real("min_call_rate", min_call_rate, 0.0, 1.0)
+        check_real("min_sample_call_rate", min_sample_call_rate, 0.0, 1.0)
         keep_samples = None
         if min_sample_call_rate > 0:
             keep_samples = self.call_rate_sample() >= min_sample_call_rate

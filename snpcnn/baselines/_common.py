@@ -26,22 +26,6 @@ _COLLINEAR_RTOL = 1e-8
 
 
 # ---------------------------------------------------------------------------- helpers
-def check_real(
-    name: str, value: Any, low: float, high: float = np.inf, open_low: bool = False
-) -> float:
-    """A finite real setting in ``[low, high]`` (``(low, high]`` with ``open_low``), or a
-    one-line error naming it: ``jitter='x'`` gave "'<' not supported", ``cg_tol=0`` a
-    ZeroDivisionError deep in the solver (a checking helper, session 50)."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    v = float(value) if ok else np.nan
-    if not (ok and np.isfinite(v) and (v > low if open_low else v >= low) and v <= high):
-        bound = f"{'>' if open_low else '>='} {low:g}" + (
-            f" and <= {high:g}" if np.isfinite(high) else ""
-        )
-        raise InputError(f"{name} must be a finite number {bound}, got {value!r}")
-    return v
-
-
 def not_2d(what: str, shape: Any) -> InputError:
     """The error for an array that is not samples x SNPs (a 1-D row gets the reshape)."""
     shape = tuple(shape)

@@ -16,7 +16,6 @@ from snpcnn.baselines._common import (
     _n_rows,
     _spectrum,
     _training_data,
-    check_real,
 )
 from snpcnn.baselines.kernels_at_scale import (
     LANDMARKS,
@@ -29,7 +28,7 @@ from snpcnn.baselines.kernels_at_scale import (
     use_blocks,
 )
 from snpcnn.baselines.reml import _best_kernel, _reml, _reml_bounds, _store_reml
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, check_real
 
 
 def vanraden_grm(

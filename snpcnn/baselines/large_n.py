@@ -389,7 +389,7 @@ def finish(
     """Marker effects at penalty ``lam`` (directly where the system is small:
     :func:`solve_exact`, with ``gram``, ``Z Z'`` of every training row, for the dual; else
     by CG), then the fixed effects (least squares)."""
-    from snpcnn.baselines._common import check_real
+    from snpcnn.errors import check_real
 
     tol = check_real("cg_tol", tol, 0.0, 1.0, open_low=True)
     cg = solve_exact(X, mo, lam, gram) if exact_size(mo.n, mo.m, rows) else None

@@ -13,10 +13,9 @@ from snpcnn.baselines._common import (
     _n_rows,
     _spectrum,
     _training_data,
-    check_real,
 )
 from snpcnn.baselines.reml import _reml, _reml_bounds
-from snpcnn.errors import InputError
+from snpcnn.errors import InputError, check_real
 
 
 class RidgeRegression(Baseline):
