@@ -2074,7 +2074,7 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
                 f"{lb} {c}"
                 + (
                     f" ({dominance[(ds, t, m)]} with heterozygote indicators)"
-                    if lb == "LASSO" and (ds, t, m) in dominance
+                    if lb == "LASSO" and dominance.get((ds, t, m))
                     else ""
                 )
                 for lb, c in counts.items()

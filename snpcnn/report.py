@@ -936,7 +936,7 @@ def _lasso_what(dominance: int | None) -> str:
     """How the LASSO start is described: with the number of its fits that also took each
     SNP's heterozygote indicator (``[linear] lasso_dominance``) where the indicators were
     fitted at all."""
-    if dominance is None:
+    if not dominance:  # never fitted with them, or never kept: v16's words
         return _START_WHAT["LASSO"]
     return (
         "the LASSO (sparse linear model on the CNN's input, in "
@@ -1081,11 +1081,7 @@ def attribution_text(results, trait: str) -> str | None:
             "CNN-GP": "an untrained infinite-width CNN kernel",
             "GBLUP-AD": "additive + dominance GBLUP",
             "LASSO": "a sparse linear model"
-            + (
-                ""
-                if dominance is None
-                else f" ({dominance} of them also on heterozygote indicators)"
-            ),
+            + ("" if not dominance else f" ({dominance} of them also on heterozygote indicators)"),
             "MT-GBLUP": "the multi-trait GBLUP, which borrows from a line's other traits",
             "MT-CNN-GP": (
                 "the multi-trait CNN-GP (the untrained infinite-width CNN kernel in the "

@@ -32,8 +32,9 @@ def test_reports_name_the_heterozygote_indicators_of_the_lasso_start():
     for short in (False, True):
         text = _kernel_start_text(1, 6, starts, c, short, 2)
         assert "in 2 of these fits also on each SNP's heterozygote indicator" in text
-        plain = _kernel_start_text(1, 6, starts, c, short)
-        assert "heterozygote" not in plain and "the LASSO (sparse linear model" in plain
+        for none in (None, 0):  # never fitted with the indicators, or never kept: v16's words
+            plain = _kernel_start_text(1, 6, starts, c, short, none)
+            assert "heterozygote" not in plain and "the LASSO (sparse linear model" in plain
 
 
 def test_benchmark_rows_name_the_lasso_starts_with_indicators():
@@ -48,6 +49,7 @@ def test_benchmark_rows_name_the_lasso_starts_with_indicators():
     )
     (row,) = _conv_kept_rows(bench)
     assert row["starts"] == "RR-BLUP 3, LASSO 7 (4 with heterozygote indicators)"
-    for u in bench.units:
-        u["lasso_dominance"] = None
-    assert _conv_kept_rows(bench)[0]["starts"] == "RR-BLUP 3, LASSO 7"
+    for none in (None, 0):
+        for u in bench.units:
+            u["lasso_dominance"] = none
+        assert _conv_kept_rows(bench)[0]["starts"] == "RR-BLUP 3, LASSO 7"
