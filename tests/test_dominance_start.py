@@ -14,6 +14,7 @@ from snpcnn.training import (
     _choose_start,
     _dominance_block,
     _DominanceStart,
+    _LassoStart,
     train_cnn,
 )
 
@@ -204,7 +205,9 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     from snpcnn.baselines import large_n
 
     x, y = _data("dominance", seed=1, n=300)
-    arch = load_architecture("snpcnn_default")
+    # v16: since v17 the default's LASSO start with heterozygote indicators takes this trait
+    # (checked at the end)
+    arch = load_architecture("snpcnn_default_v16")
     arch["linear"]["kernel_max_samples"] = 100
     cfg = TrainConfig(model=arch)
     exact, _ = _choose_start(x, y, TrainConfig(model="snpcnn_default_v6"), "regression")
@@ -234,6 +237,14 @@ def test_above_kernel_max_samples_gblup_ad_comes_from_a_subsample_and_cg(monkeyp
     start, info = _choose_start(xa, ya, cfg, "regression")
     assert info["reml_choice"] == "ridge" and info["chosen"] in ("ridge", "lasso")
     assert (start is None) == (info["chosen"] == "ridge")
+    # the default (v17): on the dominance trait the LASSO with heterozygote indicators, fitted
+    # on every row of the large training part, its effects on the inputs and their squares
+    arch17 = load_architecture("snpcnn_default")
+    arch17["linear"]["kernel_max_samples"] = 100
+    start, info = _choose_start(x, y, TrainConfig(model=arch17), "regression")
+    assert isinstance(start, _LassoStart) and info["chosen"] == "lasso"
+    assert info["lasso_dominance_used"] is True and start.quad_coef is not None
+    assert np.any(start.quad_coef != 0)
 
 
 def test_above_kernel_max_samples_the_cnn_gp_start_is_its_nystrom_fit(monkeypatch):

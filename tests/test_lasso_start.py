@@ -38,6 +38,8 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["screen"].pop("pairs") == "lead"
     assert a["screen"].pop("map_reach") == 16  # v15 (session 47)
     assert a["screen"].pop("map_all_pairs") is True  # v16 (session 48)
+    assert a["linear"]["lasso_dominance"] is True  # v17 (session 51)
+    a["linear"]["lasso_dominance"] = b["linear"]["lasso_dominance"]
     assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a["linear"].pop("multitrait_cnn_gp") is True  # v14 (session 35)
     b["linear"].pop("multitrait_cnn_gp")
@@ -88,11 +90,19 @@ def test_above_kernel_max_samples_the_lasso_is_proposed_on_the_subsample(monkeyp
     start, info = _choose_start(x, y, cfg, "regression")
     assert isinstance(start, _LassoStart) and info["chosen"] == "lasso"
     assert info["subsample"] == 200 and not info["not_offered"]
+    # the default since v17 also fits the LASSO with heterozygote indicators; on an additive
+    # trait they are not kept (the plain LASSO's numbers, as below)
     assert set(info["lasso_subsample"]) == {
         "lasso_alpha",
         "lasso_n_selected",
         "lasso_penalty_index",
+        "lasso_dominance_columns",
+        "lasso_cv_mse_plain",
+        "lasso_cv_mse_dominance",
+        "lasso_dominance_p",
+        "lasso_dominance_used",
     }
+    assert info["lasso_subsample"]["lasso_dominance_used"] is False
     # every row: what the start below kernel_max_samples fits on these rows
     arch["linear"]["kernel_max_samples"] = 10_000
     whole, _ = _choose_start(x, y, TrainConfig(model=arch), "regression")

@@ -317,10 +317,16 @@ def test_default_is_v12():
     ([linear] multitrait_cnn_gp; v14), which fits of one trait never use."""
     a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
     v13 = load_architecture("snpcnn_default_v13")
+    # since session 51 (v17): v16 whose LASSO start also takes heterozygote indicators
+    v17 = load_architecture("snpcnn_default_v17")
+    assert a.pop("description") != v17.pop("description")
+    assert {**a, "name": "x"} == {**v17, "name": "x"}  # v17 as measured, apart from its name
     # since session 48 (v16): v15 with far pairs on a map leading a window where significant
     v15, v16 = load_architecture("snpcnn_default_v15"), load_architecture("snpcnn_default_v16")
-    assert a.pop("description") != v16.pop("description")
-    assert {**a, "name": "x"} == {**v16, "name": "x"}  # v16 as measured, apart from its name
+    assert a["linear"]["lasso_dominance"] is True and v16["linear"]["lasso_dominance"] is False
+    a["linear"]["lasso_dominance"] = False  # the earlier versions' (filled) value
+    v16.pop("description")
+    assert {**a, "name": "x"} == {**v16, "name": "x"}
     assert a["screen"].pop("map_all_pairs") is True and "map_all_pairs" not in v15["screen"]
     v15.pop("description")
     assert {**a, "name": "x"} == {**v15, "name": "x"}
