@@ -298,9 +298,18 @@ class CVResults:
             for h in self.histories
             if (h.get("conv") or {}).get("start_choice") is not None
         ]
-        if not any("lasso_dominance_used" in ch for _, ch in choices):
+
+        def used(ch: dict) -> bool | None:
+            if "lasso_dominance_used" in ch:
+                return bool(ch["lasso_dominance_used"])
+            if ch.get("lasso_dominance_columns", 0) > 0:  # session 50's first v17: always
+                return True
             return None
-        return sum(kind == "lasso" and bool(ch.get("lasso_dominance_used")) for kind, ch in choices)
+
+        flags = [(kind, used(ch)) for kind, ch in choices]
+        if all(u is None for _, u in flags):
+            return None
+        return sum(kind == "lasso" and bool(u) for kind, u in flags)
 
     def screen_orders(self) -> dict | None:
         """Along which SNP order the convolutions' windows ran (``[screen] order`` other

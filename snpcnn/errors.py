@@ -111,7 +111,10 @@ def check_real(
     ZeroDivisionError deep in the solver, ``qc_mask(min_maf=0.9)`` kept no SNP without a word
     (checking helpers, session 50).  numpy's numbers are Reals; a bool is not a number here."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan
+    try:
+        v = float(value) if ok else math.nan
+    except OverflowError:  # an int beyond float's range (10**400)
+        v = math.nan
     if not (ok and math.isfinite(v) and (v > low if open_low else v >= low) and v <= high):
         bound = f"{'>' if open_low else '>='} {low:g}" + (
             f" and <= {high:g}" if math.isfinite(high) else ""

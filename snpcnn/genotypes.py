@@ -355,8 +355,8 @@ class Genotypes:
         Use ``rows`` to fit the filter on a training fold without looking at the
         test fold.
         """
-        check_real("min_maf", min_maf, 0.0, 0.5)
-        check_real("min_call_rate", min_call_rate, 0.0, 1.0)
+        min_maf = check_real("min_maf", min_maf, 0.0, 0.5)
+        min_call_rate = check_real("min_call_rate", min_call_rate, 0.0, 1.0)
         c = self.counts(rows)
         total = c["n_called"] + c["n_missing"]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -377,9 +377,9 @@ class Genotypes:
         min_sample_call_rate: float = 0.0,
     ) -> Genotypes:
         """Drop SNPs (and optionally samples) failing QC; the counts land in ``report``."""
-        check_real("min_maf", min_maf, 0.0, 0.5)
-        check_real("min_call_rate", min_call_rate, 0.0, 1.0)
-        check_real("min_sample_call_rate", min_sample_call_rate, 0.0, 1.0)
+        min_maf = check_real("min_maf", min_maf, 0.0, 0.5)
+        min_call_rate = check_real("min_call_rate", min_call_rate, 0.0, 1.0)
+        min_sample_call_rate = check_real("min_sample_call_rate", min_sample_call_rate, 0.0, 1.0)
         keep_samples = None
         if min_sample_call_rate > 0:
             keep_samples = self.call_rate_sample() >= min_sample_call_rate

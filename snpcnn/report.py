@@ -932,15 +932,15 @@ _START_WHAT = {
 }
 
 
-def _lasso_what(dominance: int | None) -> str:
-    """How the LASSO start is described: with the number of its fits that also took each
-    SNP's heterozygote indicator (``[linear] lasso_dominance``) where the indicators were
-    fitted at all."""
+def _lasso_what(dominance: int | None, n_lasso: int) -> str:
+    """How the LASSO start is described: with the number of its ``n_lasso`` fits that also
+    took heterozygote indicators (``[linear] lasso_dominance``; a SNP with three genotypes
+    in the training rows gets one) where some fit kept them."""
     if not dominance:  # never fitted with them, or never kept: v16's words
         return _START_WHAT["LASSO"]
     return (
-        "the LASSO (sparse linear model on the CNN's input, in "
-        f"{dominance} of these fits also on each SNP's heterozygote indicator: no trained "
+        "the LASSO (sparse linear model on the CNN's input; in "
+        f"{dominance} of these {n_lasso} fits also on heterozygote indicators: no trained "
         "convolutions)"
     )
 
@@ -953,7 +953,7 @@ def _kernel_start_text(
     heterozygote indicators (None where none was offered them)."""
     from snpcnn.cv import start_name_for
 
-    what = {**_START_WHAT, "LASSO": _lasso_what(dominance)}
+    what = {**_START_WHAT, "LASSO": _lasso_what(dominance, starts.get("LASSO", 0))}
 
     if "GBLUP-AD" not in starts and "LASSO" not in starts:
         return _cnn_gp_start_text(k, n, starts, c, short)
@@ -1080,8 +1080,7 @@ def attribution_text(results, trait: str) -> str | None:
         what = {
             "CNN-GP": "an untrained infinite-width CNN kernel",
             "GBLUP-AD": "additive + dominance GBLUP",
-            "LASSO": "a sparse linear model"
-            + ("" if not dominance else f" ({dominance} of them also on heterozygote indicators)"),
+            "LASSO": "a sparse linear model",
             "MT-GBLUP": "the multi-trait GBLUP, which borrows from a line's other traits",
             "MT-CNN-GP": (
                 "the multi-trait CNN-GP (the untrained infinite-width CNN kernel in the "
@@ -1090,6 +1089,11 @@ def attribution_text(results, trait: str) -> str | None:
         }
         mix = ", ".join(
             f"{'the ' if lab == 'CNN-GP' else ''}{lab}, {what[lab]}, in {counts.get(lab, 0)} fits"
+            + (
+                f" ({dominance} of them also on heterozygote indicators)"
+                if lab == "LASSO" and dominance
+                else ""
+            )
             for lab in counts
             if lab != "RR-BLUP"
         )

@@ -22,6 +22,26 @@ def test_lasso_dominance_count_counts_lasso_starts_that_took_the_indicators():
     # never fitted with the indicators (v16, inbred lines, streamed rows): no count at all
     plain = [_fit("lasso"), _fit("ridge", lasso_dominance_skipped="streamed")]
     assert count(SimpleNamespace(histories=plain)) is None
+    # inbred lines: fitted without a column to add; session 50's first v17 (always on) had
+    # no lasso_dominance_used, only the columns
+    assert count(SimpleNamespace(histories=[_fit("lasso", lasso_dominance_columns=0)])) is None
+    early = [_fit("lasso", lasso_dominance_columns=2994), _fit("ridge", lasso_dominance_columns=9)]
+    assert count(SimpleNamespace(histories=early)) == 1
+
+
+def test_check_real_converts_and_refuses_in_one_line():
+    from fractions import Fraction
+
+    import numpy as np
+    import pytest
+
+    from snpcnn.errors import InputError, check_real
+
+    assert check_real("x", Fraction(1, 4), 0, 1) == 0.25
+    assert check_real("x", np.float32(0.5), 0, 1) == 0.5
+    for bad in (10**400, np.bool_(True), True, float("nan"), "0.1", None):
+        with pytest.raises(InputError, match="x must be a finite number >= 0"):
+            check_real("x", bad, 0)
 
 
 def test_reports_name_the_heterozygote_indicators_of_the_lasso_start():
@@ -31,7 +51,7 @@ def test_reports_name_the_heterozygote_indicators_of_the_lasso_start():
     c = {"conv_folds": 5, "conv_gate": 0.05}
     for short in (False, True):
         text = _kernel_start_text(1, 6, starts, c, short, 2)
-        assert "in 2 of these fits also on each SNP's heterozygote indicator" in text
+        assert "in 2 of these 3 fits also on heterozygote indicators" in text
         for none in (None, 0):  # never fitted with the indicators, or never kept: v16's words
             plain = _kernel_start_text(1, 6, starts, c, short, none)
             assert "heterozygote" not in plain and "the LASSO (sparse linear model" in plain
