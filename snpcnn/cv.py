@@ -264,16 +264,21 @@ class CVResults:
             return None
         return sum(e > 0 for e in epochs), len(epochs)
 
+    def _start_choices(self) -> list[tuple[str | None, dict]]:
+        """(the start each fit kept, its ``start_choice`` record), over the fits that made a
+        start choice."""
+        return [
+            (h["conv"].get("start"), h["conv"]["start_choice"])
+            for h in self.histories
+            if (h.get("conv") or {}).get("start_choice") is not None
+        ]
+
     def start_counts(self) -> dict[str, int] | None:
         """How many fits started at each start (``{"RR-BLUP": k, "CNN-GP": j}``), for a CNN
         whose architecture lets REML choose (``[linear] kernel``); None otherwise."""
         from snpcnn.training import START_LABELS
 
-        choices = [
-            (h["conv"].get("start"), h["conv"]["start_choice"])
-            for h in self.histories
-            if (h.get("conv") or {}).get("start_choice") is not None
-        ]
+        choices = self._start_choices()
         if not choices:
             return None
         kinds = [k for k, _ in choices]
@@ -293,11 +298,7 @@ class CVResults:
         indicator too (``[linear] lasso_dominance``, kept where inner CV favoured it); None
         where no fit fitted the LASSO with the indicators (an architecture without
         ``lasso_dominance``, inbred lines with no heterozygote, streamed genotypes)."""
-        choices = [
-            (h["conv"].get("start"), h["conv"]["start_choice"])
-            for h in self.histories
-            if (h.get("conv") or {}).get("start_choice") is not None
-        ]
+        choices = self._start_choices()
 
         def used(ch: dict) -> bool | None:
             if "lasso_dominance_used" in ch:
