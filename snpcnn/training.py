@@ -1778,37 +1778,173 @@ def _pick_from(
     first, ``j, j + d``, then its other SNPs in order (a SNP's own dominance, ``d = 0``: the
     SNP first), so a convolution with kernel = stride = ``width`` sees every window's pair at
     the same two positions (:func:`_polarise`)."""
-    covered = np.zeros(p, dtype=bool)
-    wins: list[np.ndarray] = []
-    sets: list[set] = []
-    h = width // 2
+    picker = _Windows(p, n_windows, width, lead)
     for j, d in zip(js.tolist(), ds.tolist()):
+        if picker.add(j, d) and picker.full:
+            break
+    return picker.sets()
+
+
+class _Windows:
+    """The windows of :func:`_pick_from`, one pair at a time: :meth:`add` opens the window of
+    the pair ``(j, j + d)`` unless the rules of :func:`_pick_from` skip it (shared by the plain
+    pick and the conditional one, :func:`_pick_conditional`)."""
+
+    def __init__(self, p: int, n_windows: int, width: int, lead: bool):
+        self.p, self.n_windows, self.width, self.lead = p, n_windows, width, lead
+        self.covered = np.zeros(p, dtype=bool)
+        self.wins: list[np.ndarray] = []
+        self.members: list[set] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.wins) >= self.n_windows
+
+    def add(self, j: int, d: int) -> bool:
+        """Open the window of the pair ``(j, j + d)``; False where the rules skip it."""
+        p, width = self.p, self.width
         if j + d >= p:
-            continue
+            return False
         if d < width:
-            if covered[j] and covered[j + d]:
-                continue
+            if self.covered[j] and self.covered[j + d]:
+                return False
             s = min(max(0, j - (width - 1 - d) // 2), p - width)
             win = np.arange(s, s + width)
         else:
-            if any(j in m and j + d in m for m in sets):
-                continue
+            if any(j in m and j + d in m for m in self.members):
+                return False
+            h = width // 2
             win = np.concatenate(
                 [np.arange(j, j + h), np.arange(j + d - (width - h) + 1, j + d + 1)]
             )
-        if lead:
+        if self.lead:
             head = [j] if d == 0 else [j, j + d]
             win = np.asarray(head + [i for i in win.tolist() if i not in head])
-        wins.append(win)
-        sets.append(set(win.tolist()))
-        covered[win] = True
-        if len(wins) == n_windows:
+        self.wins.append(win)
+        self.members.append(set(win.tolist()))
+        self.covered[win] = True
+        return True
+
+    def sets(self) -> np.ndarray:
+        """The windows (``n_windows x width``, rows sorted); fewer usable pairs than windows:
+        the rest repeat the best window."""
+        wins = self.wins or [np.arange(self.width)]
+        wins = wins + [wins[0]] * (self.n_windows - len(wins))
+        out = np.stack(wins).astype(np.int64)
+        return out[np.lexsort(out.T[::-1])]
+
+
+#: ``[screen] conditional``: the best-ranked candidate pairs re-scored at each pick (at most
+#: this many; fewer where their features would take more than :data:`CONDITIONAL_BYTES`)
+CONDITIONAL_CANDIDATES = 2000
+
+#: bytes of the conditional pick's float64 pair features (rows x candidates x channels)
+CONDITIONAL_BYTES = 128 * 1024**2
+
+
+def _pair_feature(z: np.ndarray, j: int, d: int, c: int) -> np.ndarray:
+    """The screen's pair features of the pair ``(j, j + d)`` (rows x ``c`` channels) on the
+    standardised block ``z`` (flattened SNP-major columns), as :func:`_pair_scores` scores
+    them: the centred product, for ``d = 0`` the dominance deviation."""
+    a = z[:, j * c : (j + 1) * c].astype(np.float64)
+    b = z[:, (j + d) * c : (j + d + 1) * c].astype(np.float64)
+    m = a * b
+    m -= m.mean(axis=0)
+    if d == 0:
+        zc = a - a.mean(axis=0)
+        vz = (zc * zc).mean(axis=0)
+        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+    return m
+
+
+def _conditional_sets(x, r, score, n_windows: int, width: int, lead: bool) -> np.ndarray:
+    """:func:`_pick_conditional` on the candidates of :func:`_pick_sets` (one family)."""
+    p, reach = score.shape
+    order = np.argsort(-score, axis=None, kind="stable")
+    j, d = np.divmod(order, reach)
+    return _pick_conditional(x, r, j, d, np.zeros(len(j)), n_windows, width, lead)
+
+
+def _pick_conditional(
+    x: np.ndarray,
+    r: np.ndarray,
+    js: np.ndarray,
+    ds: np.ndarray,
+    offsets: np.ndarray,
+    n_windows: int,
+    width: int,
+    lead: bool = False,
+) -> np.ndarray:
+    """The windows of :func:`_pick_from` from the candidate pairs ``(js[i], js[i] + ds[i])``
+    (best first), each pick made on what the pairs already picked leave unexplained
+    (``[screen] conditional``): forward selection of pair features.
+
+    The best-ranked candidates (:data:`CONDITIONAL_CANDIDATES`) are re-scored before every
+    pick: the squared correlation of the part of each candidate's pair feature that the
+    picked pairs' features do not explain with the part of the targets that they do not
+    explain (per target column and channel, summed), as a chi-square tail on the fewest
+    rows of any target plus the candidate's ``offsets`` entry (the log of its family's
+    Bonferroni count; 0 where one family).  The best candidate whose window the rules of
+    :func:`_pick_from` allow opens it, and its features join the picked ones.  A pair in
+    LD with a strong one already picked scores only what it adds, so the neighbours of one
+    strong pair no longer take the windows that weaker pairs elsewhere need (v15's screen
+    on a map gave 15 of its 32 windows to the neighbours of one pair).  Where the
+    candidates run out, the rest of the order is taken as :func:`_pick_from` takes it."""
+    from scipy import stats
+
+    c = x.shape[2] if x.ndim == 3 else 1
+    p = x.shape[1] if x.ndim == 3 else x.shape[1] // c
+    z = _standardised(x)
+    n = len(z)
+    targets = screen_targets(r, n)
+    picker = _Windows(p, n_windows, width, lead)
+    ok_pairs = js + ds < p
+    js, ds, offsets = js[ok_pairs], ds[ok_pairs], np.asarray(offsets, float)[ok_pairs]
+    m = min(len(js), CONDITIONAL_CANDIDATES)
+    m = int(min(m, max(4 * n_windows, CONDITIONAL_BYTES // (8 * max(n, 1) * c))))
+    if not targets or m == 0:
+        return _pick_from(js, ds, p, n_windows, width, lead)
+    feats = np.stack([_pair_feature(z, j, d, c) for j, d in zip(js[:m], ds[:m])], axis=1)
+    state = []  # per target: rows, features there, residual target, basis, feature norms
+    for ok, t in targets:
+        f = feats if ok.all() else feats[ok] - feats[ok].mean(axis=0)
+        f = f.reshape(len(f), -1)  # rows x (candidates x channels)
+        state.append([ok, f, t.astype(np.float64), [], (f * f).sum(axis=0)])
+    n_rows = min(len(t) for _, t in targets)
+    df = len(targets) * c
+    alive = np.ones(m, dtype=bool)
+    while not picker.full and alive.any():
+        score = np.zeros(m)
+        for _, f, t, _, norm in state:
+            num = t @ f
+            tt = float(t @ t)
+            good = norm > 1e-9 * len(f)
+            part = np.where(good, num * num / np.where(good, norm, 1.0), 0.0) / max(tt, 1e-300)
+            score += part.reshape(m, c).sum(axis=1)
+        key = stats.chi2.logsf(n_rows * score, df) + offsets[:m]
+        key[~alive] = np.inf
+        i = int(np.argmin(key))
+        alive[i] = False
+        if not picker.add(int(js[i]), int(ds[i])):
+            continue
+        for entry in state:  # the picked pair's features join the basis of each target
+            _, f, t, basis, norm = entry
+            for ch in range(c):
+                v = f[:, i * c + ch].copy()
+                for q in basis:
+                    v -= (q @ v) * q
+                size = float(np.linalg.norm(v))
+                if size <= 1e-6 * np.sqrt(len(v)):
+                    continue
+                q = v / size
+                basis.append(q)
+                entry[2] = t = t - (q @ t) * q
+                norm -= (q @ f) ** 2
+    for j, d in zip(js[m:].tolist(), ds[m:].tolist()):
+        if picker.full:
             break
-    if not wins:
-        wins = [np.arange(width)]
-    wins += [wins[0]] * (n_windows - len(wins))
-    out = np.stack(wins).astype(np.int64)
-    return out[np.lexsort(out.T[::-1])]
+        picker.add(j, d)
+    return picker.sets()
 
 
 #: columns per block of the all-pairs screen (a few p x block float32 products live at once)
@@ -1878,6 +2014,7 @@ def screen_window_sets(
     info: dict | None = None,
     triples: bool = False,
     lead: bool = False,
+    conditional: bool = False,
 ) -> np.ndarray:
     """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
     indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
@@ -1895,7 +2032,10 @@ def screen_window_sets(
     receives ``far_significant`` (far pairs that passed) and ``far_windows`` (windows that
     hold both SNPs of such a pair).  With ``triples`` the triples inside a window's span
     compete too (:func:`triple_candidates`; windows unchanged where none is significant).
-    With ``lead`` each window lists its pair first (:func:`_pick_from`)."""
+    With ``lead`` each window lists its pair first (:func:`_pick_from`).  With
+    ``conditional`` (``[screen] conditional``) the pairs are picked by forward selection on
+    what the pairs already picked leave unexplained (:func:`_pick_conditional`), in the same
+    families and with the same gate for far pairs; not where a triple takes part."""
     if triples == "only":
         return _triple_sets(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1
@@ -1908,6 +2048,8 @@ def screen_window_sets(
             sets = _with_triples(x, r, score, n_windows, width, info, lead)
             if sets is not None:
                 return sets
+        if conditional:
+            return _conditional_sets(x, r, score, n_windows, width, lead)
         return _pick_sets(score, n_windows, width, lead)
     from scipy import stats
 
@@ -1932,6 +2074,8 @@ def screen_window_sets(
     if not good.any():
         if tj is not None and len(tj):
             return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info, lead)
+        if conditional:
+            return _conditional_sets(x, r, score, n_windows, width, lead)
         return _pick_sets(score, n_windows, width, lead)
     near_j, near_d = np.divmod(np.arange(score.size), reach)
     usable = near_j + near_d < p
@@ -1944,7 +2088,18 @@ def screen_window_sets(
         js = np.concatenate([js, tj])
         ds = np.concatenate([ds, td])
     order = np.argsort(key, kind="stable")
-    sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
+    if conditional and not (tj is not None and len(tj)):
+        # each family's Bonferroni count, as in the keys above (far pairs: only those past
+        # their gate are candidates)
+        fam = np.concatenate(
+            [
+                np.full(score.size, np.log(int(usable.sum()))),
+                np.full(int(good.sum()), np.log(max(n_far, 1))),
+            ]
+        )
+        sets = _pick_conditional(x, r, js[order], ds[order], fam[order], n_windows, width, lead)
+    else:
+        sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
     if info is not None:
         rows = [set(w) for w in sets.tolist()]
         # windows that hold both SNPs of a significant far pair (counted per window: a pair
@@ -2340,6 +2495,7 @@ def _crossfit(
                         info=far,
                         triples=triples,
                         lead=lead_pairs,
+                        conditional=getattr(screen, "conditional", False),
                     )
                     screen.set_windows(sets if mapped else order[sets])
                     if lead_pairs:

@@ -232,6 +232,7 @@ def _network(x, wide_input, spec: Mapping, input_shape: tuple, n_outputs: int):
             map_reach=screen.get("map_reach", 0),
             all_pairs=screen.get("all_pairs", False),
             map_all_pairs=screen.get("map_all_pairs", False),
+            conditional=screen.get("conditional", False),
             polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),
             pairs=screen.get("pairs", False),

@@ -140,6 +140,7 @@ class WindowGather(keras.layers.Layer):
         map_reach: int = 0,
         map_all_pairs: bool = False,
         triples: bool | str = False,
+        conditional: bool = False,
         polarised: int = 0,
         pairs: bool | str = False,
         **kwargs,
@@ -163,6 +164,9 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] map_all_pairs``: ``all_pairs`` on a panel with a map too (windows led
         #: by their pair); read by training
         self.map_all_pairs = bool(map_all_pairs)
+        #: ``[screen] conditional``: the windows' pairs picked by forward selection (each on
+        #: what the pairs already picked leave unexplained); read by training
+        self.conditional = bool(conditional)
         #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
         #: candidate too ("only": the windows hold the best triples alone; "lead": each
         #: window starts with its triple, and the convolution after it starts on the
@@ -275,6 +279,8 @@ class WindowGather(keras.layers.Layer):
         if self.map_all_pairs:  # models saved before [screen] map_all_pairs load unchanged
             # all_pairs too: above, it is written only for an order other than "file"
             config.update({"all_pairs": self.all_pairs, "map_all_pairs": True})
+        if self.conditional:  # models saved before [screen] conditional load unchanged
+            config["conditional"] = True
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
         if self.polarised:

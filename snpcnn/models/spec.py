@@ -169,6 +169,10 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # where it is significant after Bonferroni over every such pair; needs all_pairs = true
     # and pairs = "lead"
     "map_all_pairs": (check_bool, False),
+    # the windows' pairs picked by forward selection: each pick scored on what the pairs
+    # already picked leave unexplained, so the LD neighbours of one strong pair do not take
+    # the windows of weaker pairs (v18); needs pairs = "lead"
+    "conditional": (check_bool, False),
     # every triple of SNPs that fits a window is a candidate too (scored against the
     # residuals' normal scores; a triple takes a window only if significant after Bonferroni
     # over every triple): a pure three-SNP interaction has no pair signal to find it by;
@@ -688,6 +692,12 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 'windows are led by their pair: add all_pairs = true and pairs = "lead", or '
                 "remove map_all_pairs"
             )
+        if screen is not None and screen.get("conditional") and screen.get("pairs") != "lead":
+            raise InputError(
+                '[screen] conditional picks the pairs that lead a window (pairs = "lead"); '
+                "without them the windows are runs of adjacent SNPs and conditional would be "
+                'ignored: add pairs = "lead" or remove conditional'
+            )
         if triple_stage is not None:
             _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
@@ -719,6 +729,7 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             ("map_reach", 0),
             ("all_pairs", False),
             ("map_all_pairs", False),
+            ("conditional", False),
             ("triples", False),
             ("polarised", 0),
             ("pairs", False),

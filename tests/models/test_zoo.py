@@ -23,6 +23,7 @@ TINY = {
 GENOMIC = (
     "snpcnn_default",
     "snpcnn_default_v17",
+    "snpcnn_default_v18",
     "snpcnn_default_v16",
     "snpcnn_default_v15",
     "snpcnn_default_v14",
@@ -51,6 +52,7 @@ GENOMIC = (
 SNP_ONLY = (
     "snpcnn_default",
     "snpcnn_default_v17",
+    "snpcnn_default_v18",
     "snpcnn_default_v16",
     "snpcnn_default_v15",
     "snpcnn_default_v14",
