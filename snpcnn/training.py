@@ -1858,11 +1858,23 @@ def _pair_feature(z: np.ndarray, j: int, d: int, c: int) -> np.ndarray:
 
 
 def _conditional_sets(x, r, score, n_windows: int, width: int, lead: bool) -> np.ndarray:
-    """:func:`_pick_conditional` on the candidates of :func:`_pick_sets` (one family)."""
+    """:func:`_pick_conditional` on the candidates of :func:`_pick_sets`, in two families
+    where the screen reaches further than a window (``map_reach``, ``ld_reach``): the pairs
+    that fit a window (``d < width``) and those further apart, each pair's key carrying the
+    log of its family's number of pairs (Bonferroni per family, as the far pairs of
+    ``all_pairs`` have had since v9), so that a pair 5-15 SNPs apart needs a stronger score
+    than one inside a window, in proportion to how many more such pairs were screened."""
     p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
     j, d = np.divmod(order, reach)
-    return _pick_conditional(x, r, j, d, np.zeros(len(j)), n_windows, width, lead)
+    usable = j + d < p
+    near = d < width
+    offsets = np.where(
+        near,
+        np.log(max(int((usable & near).sum()), 1)),
+        np.log(max(int((usable & ~near).sum()), 1)),
+    )
+    return _pick_conditional(x, r, j, d, offsets, n_windows, width, lead)
 
 
 def _pick_conditional(
@@ -2089,11 +2101,17 @@ def screen_window_sets(
         ds = np.concatenate([ds, td])
     order = np.argsort(key, kind="stable")
     if conditional and not (tj is not None and len(tj)):
-        # each family's Bonferroni count, as in the keys above (far pairs: only those past
-        # their gate are candidates)
+        # each family's Bonferroni count (far pairs: only those past their gate are
+        # candidates); the near pairs in two families, those that fit a window and those
+        # further apart, as in _conditional_sets
+        inside = near_d < width
         fam = np.concatenate(
             [
-                np.full(score.size, np.log(int(usable.sum()))),
+                np.where(
+                    inside,
+                    np.log(max(int((usable & inside).sum()), 1)),
+                    np.log(max(int((usable & ~inside).sum()), 1)),
+                ),
                 np.full(int(good.sum()), np.log(max(n_far, 1))),
             ]
         )
