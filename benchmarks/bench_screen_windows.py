@@ -1,0 +1,84 @@
+"""How many of the screen's windows hold both SNPs of a causal pair: v14, v15 and v18 screens.
+
+Session 52 (issue 16; docs/bench/conditional.md). On simulated local epistasis with a map, the
+default's screen (32 windows of 5 SNPs, each led by its pair) is run on a fixed-penalty ridge's
+leave-one-out residuals of each of the first ``--folds`` training parts of a 5-fold split, as:
+
+* ``v14``: pairs up to 4 SNPs apart (``reach = width``);
+* ``v15``: pairs up to 15 apart (``[screen] map_reach = 16``; v16 and v17 add the far-pair
+  screen, which changes nothing where no far pair is significant);
+* ``v18``: v16's screen with ``[screen] conditional = true`` (forward selection).
+
+Printed per trait: for each screen, per fold, the windows (of 10 causal pairs) that hold both
+SNPs of a causal pair.  The screen sees no test rows.  This measures the screen only, not the
+trained model (that is ``benchmarks/configs/simulated_conditional.toml``)::
+
+    python benchmarks/bench_screen_windows.py --folds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+from snpcnn.training import screen_window_sets
+
+#: (label, genotype seed, simulate_trait arguments): simulated_conditional.toml's six traits
+TRAITS = [
+    ("reseed, pairs 1-4 apart", 41, {"seed": 44}),
+    ("reseed, weak-LD pairs 1-4 apart", 41, {"seed": 45, "pair_ld": "weak"}),
+    ("simulated.toml, pairs 1-4 apart", 1, {"seed": 4}),
+    ("simulated.toml's genotypes, pairs 1-12 apart", 1, {"seed": 4, "max_gap": 12}),
+    ("the same, weak LD", 1, {"seed": 5, "max_gap": 12, "pair_ld": "weak"}),
+    ("reseed, pairs 1-12 apart", 41, {"seed": 42, "max_gap": 12}),
+    ("reseed, pairs 1-15 apart", 41, {"seed": 43, "max_gap": 15}),
+]
+
+SCREENS = {
+    "v14": {"reach": 5},
+    "v15": {"reach": 16},
+    "v18": {"reach": 16, "all_pairs": True, "conditional": True},
+}
+
+
+def loo_residuals(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> np.ndarray:
+    """Leave-one-out residuals of a kernel ridge on ``x x' / p`` with penalty ``lam``."""
+    k = x @ x.T / x.shape[1]
+    h = k @ np.linalg.inv(k + lam * np.eye(len(k)))
+    yc = y - y.mean()
+    return (yc - h @ yc) / (1 - np.diag(h))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=3, help="training parts screened (of 5)")
+    args = ap.parse_args()
+    panels: dict[int, object] = {}
+    for label, geno_seed, kw in TRAITS:
+        if geno_seed not in panels:
+            panels[geno_seed] = simulate_genotypes(2000, 4000, n_chrom=5, seed=geno_seed)
+        g = panels[geno_seed]
+        y, causal = simulate_trait(g, "local_epistasis", n_loci=10, h2=0.6, **kw)
+        x = g.dosages.astype(np.float64)
+        x -= x.mean(axis=0)
+        pairs = [tuple(sorted(grp["index"].tolist())) for _, grp in causal.groupby("group")]
+        part = np.random.default_rng(0).permutation(np.arange(len(x)) % 5)
+        counts: dict[str, list[int]] = {name: [] for name in SCREENS}
+        for k in range(args.folds):
+            train = part != k
+            r = loo_residuals(x[train], y.to_numpy()[train])
+            for name, kwargs in SCREENS.items():
+                sets = screen_window_sets(x[train], r, 32, 5, lead=True, **kwargs).tolist()
+                counts[name].append(sum(any(a in w and b in w for w in sets) for a, b in pairs))
+        print(
+            f"| {label} | "
+            + " | ".join(" / ".join(map(str, counts[name])) for name in SCREENS)
+            + " |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
