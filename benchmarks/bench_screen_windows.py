@@ -25,7 +25,8 @@ import numpy as np
 from snpcnn.simulate import simulate_genotypes, simulate_trait
 from snpcnn.training import screen_window_sets
 
-#: (label, genotype seed, simulate_trait arguments): simulated_conditional.toml's six traits
+#: (label, genotype seed, simulate_trait arguments): simulated_conditional.toml's six traits and
+#: simulated.toml's pairs 1-4 apart
 TRAITS = [
     ("reseed, pairs 1-4 apart", 41, {"seed": 44}),
     ("reseed, weak-LD pairs 1-4 apart", 41, {"seed": 45, "pair_ld": "weak"}),

@@ -1838,7 +1838,8 @@ class _Windows:
 #: this many; fewer where their features would take more than :data:`CONDITIONAL_BYTES`)
 CONDITIONAL_CANDIDATES = 2000
 
-#: bytes of the conditional pick's float64 pair features (rows x candidates x channels)
+#: bytes of the conditional pick's float64 pair features (rows x candidates x channels, one
+#: copy on every row and one per target with missing rows): fewer candidates where more
 CONDITIONAL_BYTES = 128 * 1024**2
 
 
@@ -1896,7 +1897,7 @@ def _pick_conditional(
     picked pairs' features do not explain with the part of the targets that they do not
     explain (per target column and channel, summed), as a chi-square tail on the fewest
     rows of any target plus the candidate's ``offsets`` entry (the log of its family's
-    Bonferroni count; 0 where one family).  The best candidate whose window the rules of
+    Bonferroni count).  The best candidate whose window the rules of
     :func:`_pick_from` allow opens it, and its features join the picked ones.  A pair in
     LD with a strong one already picked scores only what it adds, so the neighbours of one
     strong pair no longer take the windows that weaker pairs elsewhere need (v15's screen
@@ -1912,20 +1913,22 @@ def _pick_conditional(
     picker = _Windows(p, n_windows, width, lead)
     ok_pairs = js + ds < p
     js, ds, offsets = js[ok_pairs], ds[ok_pairs], np.asarray(offsets, float)[ok_pairs]
-    m = min(len(js), CONDITIONAL_CANDIDATES)
-    m = int(min(m, max(4 * n_windows, CONDITIONAL_BYTES // (8 * max(n, 1) * c))))
-    if not targets or m == 0:
+    # the features: one copy on every row, one per target with missing rows (re-centred there)
+    copies = 1 + sum(not ok.all() for ok, _ in targets)
+    m = min(len(js), CONDITIONAL_CANDIDATES, CONDITIONAL_BYTES // (8 * max(n, 1) * c * copies))
+    if not targets or m <= 0:
         return _pick_from(js, ds, p, n_windows, width, lead)
+    m = int(m)
     feats = np.stack([_pair_feature(z, j, d, c) for j, d in zip(js[:m], ds[:m])], axis=1)
     state = []  # per target: rows, features there, residual target, basis, feature norms
     for ok, t in targets:
         f = feats if ok.all() else feats[ok] - feats[ok].mean(axis=0)
         f = f.reshape(len(f), -1)  # rows x (candidates x channels)
-        state.append([ok, f, t.astype(np.float64), [], (f * f).sum(axis=0)])
+        state.append([ok, f, t.astype(np.float64), [], np.einsum("ij,ij->j", f, f)])
     n_rows = min(len(t) for _, t in targets)
     df = len(targets) * c
-    alive = np.ones(m, dtype=bool)
-    while not picker.full and alive.any():
+
+    def keys() -> np.ndarray:  # every candidate's key on what the picked pairs leave
         score = np.zeros(m)
         for _, f, t, _, norm in state:
             num = t @ f
@@ -1933,12 +1936,20 @@ def _pick_conditional(
             good = norm > 1e-9 * len(f)
             part = np.where(good, num * num / np.where(good, norm, 1.0), 0.0) / max(tt, 1e-300)
             score += part.reshape(m, c).sum(axis=1)
-        key = stats.chi2.logsf(n_rows * score, df) + offsets[:m]
-        key[~alive] = np.inf
+        return stats.chi2.logsf(n_rows * score, df) + offsets[:m]
+
+    alive = np.ones(m, dtype=bool)
+    key = None
+    while not picker.full and alive.any():
+        if key is None:  # after a pick (a candidate the window rules skip changes nothing)
+            key = keys()
+            key[~alive] = np.inf
         i = int(np.argmin(key))
         alive[i] = False
+        key[i] = np.inf
         if not picker.add(int(js[i]), int(ds[i])):
             continue
+        key = None
         for entry in state:  # the picked pair's features join the basis of each target
             _, f, t, basis, norm = entry
             for ch in range(c):

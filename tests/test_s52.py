@@ -102,3 +102,103 @@ def test_v18_is_v17_plus_conditional_and_the_default_is_unchanged():
     assert "conditional" not in load_architecture("snpcnn_default")["screen"]
     for key in ("blocks", "linear", "triple_stage"):
         assert v18.get(key) == v17.get(key)
+
+
+def _reference_pick(x, y, js, ds, offsets, n_windows, width):
+    """Forward selection by least squares on every step (a plain reference for one target
+    without missing rows and one channel): the squared partial correlation of each candidate's
+    pair feature with the target given the picked pairs' features, as a chi-square tail."""
+    from scipy import stats
+
+    from snpcnn.training import _pair_feature, _standardised, _Windows
+
+    z = _standardised(x)
+    n, p = z.shape
+    t = (y[:, 0] - y[:, 0].mean()) / y[:, 0].std()
+    feats = [_pair_feature(z, j, d, 1)[:, 0] for j, d in zip(js, ds)]
+    picker, picked, alive = _Windows(p, n_windows, width, True), [], set(range(len(js)))
+    while not picker.full and alive:
+        basis = np.column_stack([np.ones(n)] + picked) if picked else np.ones((n, 1))
+        proj = basis @ np.linalg.lstsq(basis, np.column_stack([t] + feats), rcond=None)[0]
+        res = np.column_stack([t] + feats) - proj
+        rt = res[:, 0]
+        best, best_key = None, np.inf
+        for i in sorted(alive):
+            rf = res[:, 1 + i]
+            score = (rf @ rt) ** 2 / (rf @ rf) / (rt @ rt) if rf @ rf > 1e-9 * n else 0.0
+            key = stats.chi2.logsf(n * score, 1) + offsets[i]
+            if key < best_key:
+                best, best_key = i, key
+        alive.discard(best)
+        if picker.add(int(js[best]), int(ds[best])):
+            picked.append(feats[best])
+    return picker.sets()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conditional_pick_equals_a_least_squares_reference(seed):
+    x, y = _block_and_weak_pair(n=300, seed=seed)
+    rng = np.random.default_rng(seed)
+    # most candidates inside the LD block (their features correlate with the picked ones)
+    js = np.concatenate([rng.integers(8, 20, size=40), rng.integers(0, 55, size=20)])
+    ds = rng.integers(0, 3, size=60)
+    offsets = rng.choice([0.0, 1.5], size=60)  # two families
+    got = _pick_conditional(x, y, js, ds, offsets, n_windows=10, width=2, lead=True)
+    ref = _reference_pick(x, y, js, ds, offsets, n_windows=10, width=2)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_conditional_keys_pairs_inside_a_window_and_further_apart_as_two_families(monkeypatch):
+    import snpcnn.training as tr
+
+    seen = {}
+
+    def spy(x, r, js, ds, offsets, n_windows, width, lead=False):
+        seen.update(js=js, ds=ds, offsets=offsets)
+        return real(x, r, js, ds, offsets, n_windows, width, lead)
+
+    real = tr._pick_conditional
+    monkeypatch.setattr(tr, "_pick_conditional", spy)
+    x, y = _block_and_weak_pair(n=300)
+    p = x.shape[1]
+    screen_window_sets(x, y, 4, 3, reach=8, lead=True, conditional=True)
+    usable = seen["js"] + seen["ds"] < p
+    near = seen["ds"] < 3
+    assert np.allclose(seen["offsets"][near], np.log((usable & near).sum()))
+    assert np.allclose(seen["offsets"][~near], np.log((usable & ~near).sum()))
+    # with far pairs past their gate (every pair a candidate): a third family, far pairs'
+    # offset the log of every far pair scored
+    seen.clear()
+    z = np.random.default_rng(5).standard_normal((600, 40)).astype(np.float32)
+    yf = (z[:, 3] * z[:, 30] + 0.3 * np.random.default_rng(6).standard_normal(600))[:, None]
+    info = {}
+    screen_window_sets(z, yf, 4, 3, reach=6, all_pairs=True, info=info, lead=True, conditional=True)
+    assert info["far_significant"] >= 1
+    far = seen["ds"] >= 6
+    assert far.any() and (seen["js"][far] == 3).any()
+    n_far = sum(40 - j - 6 for j in range(40 - 6))  # pairs at least 6 columns apart
+    assert np.allclose(seen["offsets"][far], np.log(n_far))
+    mid = (seen["ds"] >= 3) & ~far
+    assert np.allclose(seen["offsets"][mid], np.log((40 - np.arange(3, 6)).sum()))
+
+
+def test_train_cnn_passes_conditional_to_the_screen(monkeypatch):
+    import snpcnn.training as tr
+
+    calls = []
+    real = tr._pick_conditional
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tr, "_pick_conditional", spy)
+    x, y = _block_and_weak_pair(n=300, seed=4)
+    screen = {**SCREENED["screen"], "pairs": "lead", "map_reach": 8}
+    plain = {**SCREENED, "name": "plain_tiny", "screen": screen}
+    cfg = crossfit_cfg(model=plain, epochs=5)
+    train_cnn(x[:, :, None], y.astype(np.float32), cfg, seed=0)
+    assert calls == []
+    cond = {**plain, "name": "cond_tiny", "screen": {**screen, "conditional": True}}
+    train_cnn(x[:, :, None], y.astype(np.float32), crossfit_cfg(model=cond, epochs=5), seed=0)
+    assert len(calls) >= 1
