@@ -7,13 +7,14 @@ leave-one-out residuals of each of the first ``--folds`` training parts of a 5-f
 * ``v14``: pairs up to 4 SNPs apart (``reach = width``);
 * ``v15``: pairs up to 15 apart (``[screen] map_reach = 16``; v16 and v17 add the far-pair
   screen, which changes nothing where no far pair is significant);
+* ``v16``: v15 plus the far-pair screen (``[screen] map_all_pairs``; v17's screen too);
 * ``v18``: v16's screen with ``[screen] conditional = true`` (forward selection).
 
 Printed per trait: for each screen, per fold, the windows (of 10 causal pairs) that hold both
 SNPs of a causal pair.  The screen sees no test rows.  This measures the screen only, not the
 trained model (that is ``benchmarks/configs/simulated_conditional.toml``)::
 
-    python benchmarks/bench_screen_windows.py --folds 3
+    python benchmarks/bench_screen_windows.py --folds 3 [--traits "1-40"]
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ TRAITS = [
     ("the same, weak LD", 1, {"seed": 5, "max_gap": 12, "pair_ld": "weak"}),
     ("reseed, pairs 1-12 apart", 41, {"seed": 42, "max_gap": 12}),
     ("reseed, pairs 1-15 apart", 41, {"seed": 43, "max_gap": 15}),
+    ("far-pair set, pairs 1-40 apart", 61, {"seed": 62, "max_gap": 40}),
+    ("far-pair set, weak-LD pairs 1-40 apart", 61, {"seed": 63, "max_gap": 40, "pair_ld": "weak"}),
 ]
 
 SCREENS = {
     "v14": {"reach": 5},
     "v15": {"reach": 16},
+    "v16": {"reach": 16, "all_pairs": True},
     "v18": {"reach": 16, "all_pairs": True, "conditional": True},
 }
 
@@ -55,9 +59,13 @@ def loo_residuals(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=3, help="training parts screened (of 5)")
+    ap.add_argument("--traits", default="", help="only traits whose label holds this text")
     args = ap.parse_args()
     panels: dict[int, object] = {}
+    print("| trait | " + " | ".join(SCREENS) + " |")
     for label, geno_seed, kw in TRAITS:
+        if args.traits not in label:
+            continue
         if geno_seed not in panels:
             panels[geno_seed] = simulate_genotypes(2000, 4000, n_chrom=5, seed=geno_seed)
         g = panels[geno_seed]
