@@ -1622,19 +1622,25 @@ def _pearson(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.corrcoef(y[ok], p[ok])[0, 1])
 
 
+def _pair_product(a: np.ndarray, b: np.ndarray, own: bool) -> np.ndarray:
+    """The screen's pair features of the columns ``a`` and ``b``: their centred product, or
+    with ``own`` (a SNP with itself) a SNP's square minus its projection on the dosage, the
+    dominance deviation, orthogonal to the additive effect (for three genotypes the two span
+    every function of the genotype)."""
+    m = a * b
+    m -= m.mean(axis=0)
+    if own:
+        zc = a - a.mean(axis=0)
+        vz = (zc * zc).mean(axis=0)
+        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+    return m
+
+
 def _pair_scores(zo: np.ndarray, t: np.ndarray, a0: int, a1: int, d: int) -> np.ndarray:
     """Correlations of the target ``t`` with the pair features of columns ``a0:a1`` of the
     standardised block ``zo`` and their partners ``d`` columns on (shared by the in-memory
     and the streamed screen, so both compute the same float32 numbers)."""
-    m = zo[:, a0:a1] * zo[:, a0 + d : a1 + d]
-    m -= m.mean(axis=0)
-    if d == 0:
-        # a SNP's square minus its projection on the dosage: the dominance deviation,
-        # orthogonal to the additive effect (for three genotypes the two span every
-        # function of the genotype)
-        zc = zo[:, a0:a1] - zo[:, a0:a1].mean(axis=0)
-        vz = (zc * zc).mean(axis=0)
-        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
+    m = _pair_product(zo[:, a0:a1], zo[:, a0 + d : a1 + d], d == 0)
     msd = m.std(axis=0)
     return (t @ m) / len(t) / np.where(msd > 0, msd, np.inf)
 
@@ -1849,13 +1855,7 @@ def _pair_feature(z: np.ndarray, j: int, d: int, c: int) -> np.ndarray:
     them: the centred product, for ``d = 0`` the dominance deviation."""
     a = z[:, j * c : (j + 1) * c].astype(np.float64)
     b = z[:, (j + d) * c : (j + d + 1) * c].astype(np.float64)
-    m = a * b
-    m -= m.mean(axis=0)
-    if d == 0:
-        zc = a - a.mean(axis=0)
-        vz = (zc * zc).mean(axis=0)
-        m -= zc * ((m * zc).mean(axis=0) / np.where(vz > 0, vz, 1.0))
-    return m
+    return _pair_product(a, b, d == 0)
 
 
 def _conditional_sets(x, r, score, n_windows: int, width: int, lead: bool) -> np.ndarray:
@@ -1868,14 +1868,19 @@ def _conditional_sets(x, r, score, n_windows: int, width: int, lead: bool) -> np
     p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
     j, d = np.divmod(order, reach)
+    return _pick_conditional(x, r, j, d, _family_offsets(j, d, p, width), n_windows, width, lead)
+
+
+def _family_offsets(j: np.ndarray, d: np.ndarray, p: int, width: int) -> np.ndarray:
+    """Per candidate pair ``(j, j + d)`` the log of its family's number of usable pairs:
+    those that fit a window (``d < width``) and those further apart."""
     usable = j + d < p
     near = d < width
-    offsets = np.where(
+    return np.where(
         near,
         np.log(max(int((usable & near).sum()), 1)),
         np.log(max(int((usable & ~near).sum()), 1)),
     )
-    return _pick_conditional(x, r, j, d, offsets, n_windows, width, lead)
 
 
 def _pick_conditional(
@@ -2112,17 +2117,11 @@ def screen_window_sets(
         ds = np.concatenate([ds, td])
     order = np.argsort(key, kind="stable")
     if conditional and not (tj is not None and len(tj)):
-        # each family's Bonferroni count (far pairs: only those past their gate are
-        # candidates); the near pairs in two families, those that fit a window and those
-        # further apart, as in _conditional_sets
-        inside = near_d < width
+        # each family's Bonferroni count: the near pairs in two families, as in
+        # _conditional_sets; far pairs (only those past their gate are candidates) a third
         fam = np.concatenate(
             [
-                np.where(
-                    inside,
-                    np.log(max(int((usable & inside).sum()), 1)),
-                    np.log(max(int((usable & ~inside).sum()), 1)),
-                ),
+                _family_offsets(near_j, near_d, p, width),
                 np.full(int(good.sum()), np.log(max(n_far, 1))),
             ]
         )
