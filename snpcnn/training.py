@@ -1831,6 +1831,13 @@ class _Windows:
         self.covered[win] = True
         return True
 
+    def repeat(self) -> None:
+        """Fill the windows still open with those opened so far, in turn (none: unchanged)."""
+        k = len(self.wins)
+        for i in range(self.n_windows - k if k else 0):
+            self.wins.append(self.wins[i % k])
+            self.members.append(self.members[i % k])
+
     def sets(self) -> np.ndarray:
         """The windows (``n_windows x width``, rows sorted); fewer usable pairs than windows:
         the rest repeat the best window."""
@@ -1858,17 +1865,29 @@ def _pair_feature(z: np.ndarray, j: int, d: int, c: int) -> np.ndarray:
     return _pair_product(a, b, d == 0)
 
 
-def _conditional_sets(x, r, score, n_windows: int, width: int, lead: bool) -> np.ndarray:
+def _conditional_sets(
+    x,
+    r,
+    score,
+    n_windows: int,
+    width: int,
+    lead: bool,
+    alpha: float = 0.0,
+    info=None,
+    fill: str = "marginal",
+) -> np.ndarray:
     """:func:`_pick_conditional` on the candidates of :func:`_pick_sets`, in two families
     where the screen reaches further than a window (``map_reach``, ``ld_reach``): the pairs
     that fit a window (``d < width``) and those further apart, each pair's key carrying the
     log of its family's number of pairs (Bonferroni per family, as the far pairs of
     ``all_pairs`` have had since v9), so that a pair 5-15 SNPs apart needs a stronger score
-    than one inside a window, in proportion to how many more such pairs were screened."""
+    than one inside a window, in proportion to how many more such pairs were screened
+    (``alpha``, ``info``, ``fill``: :func:`_pick_conditional`)."""
     p, reach = score.shape
     order = np.argsort(-score, axis=None, kind="stable")
     j, d = np.divmod(order, reach)
-    return _pick_conditional(x, r, j, d, _family_offsets(j, d, p, width), n_windows, width, lead)
+    offsets = _family_offsets(j, d, p, width)
+    return _pick_conditional(x, r, j, d, offsets, n_windows, width, lead, alpha, info, fill)
 
 
 def _family_offsets(j: np.ndarray, d: np.ndarray, p: int, width: int) -> np.ndarray:
@@ -1892,6 +1911,9 @@ def _pick_conditional(
     n_windows: int,
     width: int,
     lead: bool = False,
+    alpha: float = 0.0,
+    info: dict | None = None,
+    fill: str = "marginal",
 ) -> np.ndarray:
     """The windows of :func:`_pick_from` from the candidate pairs ``(js[i], js[i] + ds[i])``
     (best first), each pick made on what the pairs already picked leave unexplained
@@ -1907,7 +1929,19 @@ def _pick_conditional(
     LD with a strong one already picked scores only what it adds, so the neighbours of one
     strong pair no longer take the windows that weaker pairs elsewhere need (v15's screen
     on a map gave 15 of its 32 windows to the neighbours of one pair).  Where the
-    candidates run out, the rest of the order is taken as :func:`_pick_from` takes it."""
+    candidates run out, the rest of the order is taken as :func:`_pick_from` takes it.
+
+    With ``alpha`` > 0 (``[screen] conditional_alpha``) forward selection stops at the first
+    pick whose key is above ``log(alpha)`` (no candidate left significant at that level
+    after Bonferroni in its family, given the pairs picked), and the windows still open are
+    filled, not with pairs that explain nothing once the picked ones are known (v18 on
+    pairs 1-40 SNPs apart filled 27 of its 32 windows with pairs near no causal pair; v16
+    9): with ``fill = "marginal"`` from the whole order as :func:`_pick_from` fills them (on
+    the pairs' marginal scores, so they go to the LD neighbours of the strong pairs, as in
+    v16); with ``fill = "repeat"`` (``[screen] conditional_fill``) with the windows forward
+    selection opened, in turn (where it opened none, as "marginal": the plain windows).
+    ``info`` (a dict) receives ``conditional_windows``, the windows opened by forward
+    selection."""
     from scipy import stats
 
     c = x.shape[2] if x.ndim == 3 else 1
@@ -1922,6 +1956,8 @@ def _pick_conditional(
     copies = 1 + sum(not ok.all() for ok, _ in targets)
     m = min(len(js), CONDITIONAL_CANDIDATES, CONDITIONAL_BYTES // (8 * max(n, 1) * c * copies))
     if not targets or m <= 0:
+        if info is not None and alpha > 0:
+            info["conditional_windows"] = 0
         return _pick_from(js, ds, p, n_windows, width, lead)
     m = int(m)
     feats = np.stack([_pair_feature(z, j, d, c) for j, d in zip(js[:m], ds[:m])], axis=1)
@@ -1945,11 +1981,15 @@ def _pick_conditional(
 
     alive = np.ones(m, dtype=bool)
     key = None
+    rest = m  # where the plain order takes over: after the candidates, or from the start
     while not picker.full and alive.any():
         if key is None:  # after a pick (a candidate the window rules skip changes nothing)
             key = keys()
             key[~alive] = np.inf
         i = int(np.argmin(key))
+        if alpha > 0 and not key[i] <= np.log(alpha):  # nothing significant left
+            rest = 0
+            break
         alive[i] = False
         key[i] = np.inf
         if not picker.add(int(js[i]), int(ds[i])):
@@ -1968,7 +2008,11 @@ def _pick_conditional(
                 basis.append(q)
                 entry[2] = t = t - (q @ t) * q
                 norm -= (q @ f) ** 2
-    for j, d in zip(js[m:].tolist(), ds[m:].tolist()):
+    if info is not None and alpha > 0:
+        info["conditional_windows"] = len(picker.wins)
+    if rest == 0 and fill == "repeat":
+        picker.repeat()
+    for j, d in zip(js[rest:].tolist(), ds[rest:].tolist()):
         if picker.full:
             break
         picker.add(j, d)
@@ -2043,6 +2087,8 @@ def screen_window_sets(
     triples: bool = False,
     lead: bool = False,
     conditional: bool = False,
+    conditional_alpha: float = 0.0,
+    conditional_fill: str = "marginal",
 ) -> np.ndarray:
     """The SNPs of ``n_windows`` windows of ``width`` SNPs (``n_windows x width`` column
     indices of ``x``, rows sorted), from pairs up to ``reach - 1`` columns apart, scored as in
@@ -2063,7 +2109,10 @@ def screen_window_sets(
     With ``lead`` each window lists its pair first (:func:`_pick_from`).  With
     ``conditional`` (``[screen] conditional``) the pairs are picked by forward selection on
     what the pairs already picked leave unexplained (:func:`_pick_conditional`), in the same
-    families and with the same gate for far pairs; not where a triple takes part."""
+    families and with the same gate for far pairs; not where a triple takes part; with
+    ``conditional_alpha`` (``[screen] conditional_alpha``) only while a candidate is
+    significant at that level, the rest filled as ``conditional_fill`` says (``info``
+    receives ``conditional_windows``, the windows forward selection opened)."""
     if triples == "only":
         return _triple_sets(x, r, n_windows, width)
     c = x.shape[2] if x.ndim == 3 else 1
@@ -2077,7 +2126,9 @@ def screen_window_sets(
             if sets is not None:
                 return sets
         if conditional:
-            return _conditional_sets(x, r, score, n_windows, width, lead)
+            return _conditional_sets(
+                x, r, score, n_windows, width, lead, conditional_alpha, info, conditional_fill
+            )
         return _pick_sets(score, n_windows, width, lead)
     from scipy import stats
 
@@ -2103,7 +2154,9 @@ def screen_window_sets(
         if tj is not None and len(tj):
             return _merged_sets(score, n_windows, width, [(tj, td, tkey)], n_rows, df, info, lead)
         if conditional:
-            return _conditional_sets(x, r, score, n_windows, width, lead)
+            return _conditional_sets(
+                x, r, score, n_windows, width, lead, conditional_alpha, info, conditional_fill
+            )
         return _pick_sets(score, n_windows, width, lead)
     near_j, near_d = np.divmod(np.arange(score.size), reach)
     usable = near_j + near_d < p
@@ -2125,7 +2178,19 @@ def screen_window_sets(
                 np.full(int(good.sum()), np.log(max(n_far, 1))),
             ]
         )
-        sets = _pick_conditional(x, r, js[order], ds[order], fam[order], n_windows, width, lead)
+        sets = _pick_conditional(
+            x,
+            r,
+            js[order],
+            ds[order],
+            fam[order],
+            n_windows,
+            width,
+            lead,
+            conditional_alpha,
+            info,
+            conditional_fill,
+        )
     else:
         sets = _pick_from(js[order], ds[order], p, n_windows, width, lead)
     if info is not None:
@@ -2524,7 +2589,10 @@ def _crossfit(
                         triples=triples,
                         lead=lead_pairs,
                         conditional=getattr(screen, "conditional", False),
+                        conditional_alpha=getattr(screen, "conditional_alpha", 0.0),
+                        conditional_fill=getattr(screen, "conditional_fill", "marginal"),
                     )
+                    cond = far.pop("conditional_windows", None)
                     screen.set_windows(sets if mapped else order[sets])
                     if lead_pairs:
                         _polarise(model, screen, xs[rows[k]][:, sets], PAIR_SIGNS)
@@ -2533,6 +2601,12 @@ def _crossfit(
                     for key in ("triple_significant", "triple_windows"):
                         if key in far:
                             triple_info.setdefault(key, []).append(far.pop(key))
+                    if cond is not None:  # per cross-fitted network: forward selection's windows
+                        base = order_info or {"mode": "file", "used": "file"}
+                        order_info = {
+                            **base,
+                            "conditional_windows": [*base.get("conditional_windows", []), cond],
+                        }
                     if far:  # per cross-fitted network: far pairs significant, windows they took
                         # a new record each time: the one _screen_order returns is cached in
                         # `orders` and shared with this part's other starts (a checking helper,
@@ -2637,7 +2711,11 @@ def _crossfit(
         "dominance_weight": ridge.dom_weight,
         "start": ridge.kind,
     }
-    if order_info is not None and (order_info["mode"] != "file" or "all_pairs" in order_info):
+    if order_info is not None and (
+        order_info["mode"] != "file"
+        or "all_pairs" in order_info
+        or "conditional_windows" in order_info
+    ):
         info["screen_order"] = order_info
     if triple_info:
         info["screen_triples"] = triple_info

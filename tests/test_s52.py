@@ -153,9 +153,9 @@ def test_conditional_keys_pairs_inside_a_window_and_further_apart_as_two_familie
 
     seen = {}
 
-    def spy(x, r, js, ds, offsets, n_windows, width, lead=False):
+    def spy(x, r, js, ds, offsets, n_windows, width, lead=False, *rest):
         seen.update(js=js, ds=ds, offsets=offsets)
-        return real(x, r, js, ds, offsets, n_windows, width, lead)
+        return real(x, r, js, ds, offsets, n_windows, width, lead, *rest)
 
     real = tr._pick_conditional
     monkeypatch.setattr(tr, "_pick_conditional", spy)

@@ -233,6 +233,8 @@ def _network(x, wide_input, spec: Mapping, input_shape: tuple, n_outputs: int):
             all_pairs=screen.get("all_pairs", False),
             map_all_pairs=screen.get("map_all_pairs", False),
             conditional=screen.get("conditional", False),
+            conditional_alpha=screen.get("conditional_alpha", 0.0),
+            conditional_fill=screen.get("conditional_fill", "marginal"),
             polarised=screen.get("polarised", 0),
             triples=screen.get("triples", False),
             pairs=screen.get("pairs", False),

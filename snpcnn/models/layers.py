@@ -141,6 +141,8 @@ class WindowGather(keras.layers.Layer):
         map_all_pairs: bool = False,
         triples: bool | str = False,
         conditional: bool = False,
+        conditional_alpha: float = 0.0,
+        conditional_fill: str = "marginal",
         polarised: int = 0,
         pairs: bool | str = False,
         **kwargs,
@@ -167,6 +169,12 @@ class WindowGather(keras.layers.Layer):
         #: ``[screen] conditional``: the windows' pairs picked by forward selection (each on
         #: what the pairs already picked leave unexplained); read by training
         self.conditional = bool(conditional)
+        #: ``[screen] conditional_alpha``: forward selection only while a candidate is
+        #: significant at this level (0: to the last window); read by training
+        self.conditional_alpha = float(conditional_alpha)
+        #: ``[screen] conditional_fill``: the windows left where forward selection stopped
+        #: ("marginal": the pairs' marginal order; "repeat": its windows in turn)
+        self.conditional_fill = str(conditional_fill)
         #: ``[screen] triples``: every triple of SNPs that fits a window is a screen
         #: candidate too ("only": the windows hold the best triples alone; "lead": each
         #: window starts with its triple, and the convolution after it starts on the
@@ -281,6 +289,10 @@ class WindowGather(keras.layers.Layer):
             config.update({"all_pairs": self.all_pairs, "map_all_pairs": True})
         if self.conditional:  # models saved before [screen] conditional load unchanged
             config["conditional"] = True
+        if self.conditional_alpha:  # models saved before conditional_alpha load unchanged
+            config["conditional_alpha"] = self.conditional_alpha
+        if self.conditional_fill != "marginal":
+            config["conditional_fill"] = self.conditional_fill
         if self.triples:  # models saved before [screen] triples load unchanged
             config["triples"] = self.triples
         if self.polarised:

@@ -173,6 +173,15 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # already picked leave unexplained, so the LD neighbours of one strong pair do not take
     # the windows of weaker pairs (v18); needs pairs = "lead"
     "conditional": (check_bool, False),
+    # with conditional: forward selection only while a candidate is significant at this
+    # level after Bonferroni in its family; the windows still open then go to the pairs'
+    # marginal order, as without conditional (0: forward selection to the last window)
+    "conditional_alpha": (check_rate, 0.0),
+    # with conditional_alpha: what the windows still open get where forward selection
+    # stopped after opening at least one: "marginal" (the pairs' marginal order: the LD
+    # neighbours of the strong pairs) or "repeat" (the windows forward selection opened, in
+    # turn, so no window goes to a pair that explains nothing given them; v19)
+    "conditional_fill": (lambda v, n: check_choice(v, n, ("marginal", "repeat")), "marginal"),
     # every triple of SNPs that fits a window is a candidate too (scored against the
     # residuals' normal scores; a triple takes a window only if significant after Bonferroni
     # over every triple): a pure three-SNP interaction has no pair signal to find it by;
@@ -698,6 +707,22 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "without them the windows are runs of adjacent SNPs and conditional would be "
                 'ignored: add pairs = "lead" or remove conditional'
             )
+        if screen is not None and screen.get("conditional_alpha") and not screen.get("conditional"):
+            raise InputError(
+                "[screen] conditional_alpha is the level at which conditional (forward) "
+                "selection stops; without conditional = true it would be ignored: add "
+                "conditional = true or remove conditional_alpha"
+            )
+        if (
+            screen is not None
+            and screen.get("conditional_fill", "marginal") != "marginal"
+            and not screen.get("conditional_alpha")
+        ):
+            raise InputError(
+                "[screen] conditional_fill fills the windows left where forward selection "
+                "stops at conditional_alpha; without conditional_alpha it would be ignored: "
+                "add conditional = true and conditional_alpha = 0.05, or remove conditional_fill"
+            )
         if triple_stage is not None:
             _check_triple_stage_model(triple_stage["model"])
         if triple_stage is not None and (linear is None or screen is None):
@@ -730,6 +755,8 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
             ("all_pairs", False),
             ("map_all_pairs", False),
             ("conditional", False),
+            ("conditional_alpha", 0.0),
+            ("conditional_fill", "marginal"),
             ("triples", False),
             ("polarised", 0),
             ("pairs", False),
