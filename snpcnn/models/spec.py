@@ -174,8 +174,9 @@ SCREEN_KEYS: dict[str, tuple[Callable, Any]] = {
     # the windows of weaker pairs (v18); needs pairs = "lead"
     "conditional": (check_bool, False),
     # with conditional: forward selection only while a candidate is significant at this
-    # level after Bonferroni in its family; the windows still open then go to the pairs'
-    # marginal order, as without conditional (0: forward selection to the last window)
+    # level after Bonferroni in its family (scored against the residuals' normal scores);
+    # the windows still open are then filled as conditional_fill says (0: forward selection
+    # to the last window, v18)
     "conditional_alpha": (check_rate, 0.0),
     # with conditional_alpha: what the windows still open get where forward selection
     # stopped after opening at least one: "marginal" (the pairs' marginal order: the LD
@@ -712,6 +713,11 @@ def validate_architecture(spec: Mapping, source: str | None = None) -> dict:
                 "[screen] conditional_alpha is the level at which conditional (forward) "
                 "selection stops; without conditional = true it would be ignored: add "
                 "conditional = true or remove conditional_alpha"
+            )
+        if screen is not None and screen.get("conditional_alpha") and screen.get("triples"):
+            raise InputError(
+                "[screen] conditional_alpha stops the forward selection of pairs, which "
+                "triples = true bypasses where a triple is significant: remove one of the two"
             )
         if (
             screen is not None
