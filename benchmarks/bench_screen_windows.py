@@ -1,4 +1,4 @@
-"""How many of the screen's windows hold both SNPs of a causal pair: v14, v15 and v18 screens.
+"""How many of the screen's windows hold both SNPs of a causal pair: v14 to v19 screens.
 
 Session 52 (issue 16; docs/bench/conditional.md). On simulated local epistasis with a map, the
 default's screen (32 windows of 5 SNPs, each led by its pair) is run on a fixed-penalty ridge's
@@ -9,9 +9,16 @@ leave-one-out residuals of each of the first ``--folds`` training parts of a 5-f
   screen, which changes nothing where no far pair is significant);
 * ``v16``: v15 plus the far-pair screen (``[screen] map_all_pairs``; v17's screen too);
 * ``v18``: v16's screen with ``[screen] conditional = true`` (forward selection).
+* ``v19``: v18's with ``conditional_alpha = 0.05`` and ``conditional_fill = "repeat"``
+  (session 53: forward selection while a pair is significant, the other windows repeating
+  those).
 
 Printed per trait: for each screen, per fold, the windows (of 10 causal pairs) that hold both
-SNPs of a causal pair.  The screen sees no test rows.  This measures the screen only, not the
+SNPs of a causal pair; then (session 53) the distinct windows near no causal pair (no SNP
+within 3 of either SNP of any causal pair, each of the 32 windows counted) and, for v19, the
+windows forward selection opened.
+
+The screen sees no test rows.  This measures the screen only, not the
 trained model (that is ``benchmarks/configs/simulated_conditional.toml``)::
 
     python benchmarks/bench_screen_windows.py --folds 3 [--traits "1-40"]
@@ -45,7 +52,25 @@ SCREENS = {
     "v15": {"reach": 16},
     "v16": {"reach": 16, "all_pairs": True},
     "v18": {"reach": 16, "all_pairs": True, "conditional": True},
+    "v19": {
+        "reach": 16,
+        "all_pairs": True,
+        "conditional": True,
+        "conditional_alpha": 0.05,
+        "conditional_fill": "repeat",
+    },
 }
+
+
+def near_none(sets: list, pairs: list, slack: int = 3) -> int:
+    """Windows (of ``sets``) with no SNP within ``slack`` of either SNP of any causal pair."""
+    return sum(
+        not any(
+            any(abs(i - a) <= slack for i in w) and any(abs(i - b) <= slack for i in w)
+            for a, b in pairs
+        )
+        for w in sets
+    )
 
 
 def loo_residuals(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> np.ndarray:
@@ -62,7 +87,7 @@ def main() -> None:
     ap.add_argument("--traits", default="", help="only traits whose label holds this text")
     args = ap.parse_args()
     panels: dict[int, object] = {}
-    print("| trait | " + " | ".join(SCREENS) + " |")
+    print("| trait | " + " | ".join(SCREENS) + " | windows near no causal pair | v19 picks |")
     for label, geno_seed, kw in TRAITS:
         if args.traits not in label:
             continue
@@ -75,15 +100,26 @@ def main() -> None:
         pairs = [tuple(sorted(grp["index"].tolist())) for _, grp in causal.groupby("group")]
         part = np.random.default_rng(0).permutation(np.arange(len(x)) % 5)
         counts: dict[str, list[int]] = {name: [] for name in SCREENS}
+        empty: dict[str, list[int]] = {name: [] for name in SCREENS}
+        picks: list[int] = []
         for k in range(args.folds):
             train = part != k
             r = loo_residuals(x[train], y.to_numpy()[train])
             for name, kwargs in SCREENS.items():
-                sets = screen_window_sets(x[train], r, 32, 5, lead=True, **kwargs).tolist()
+                info: dict = {}
+                sets = screen_window_sets(x[train], r, 32, 5, lead=True, info=info, **kwargs)
+                sets = sets.tolist()
                 counts[name].append(sum(any(a in w and b in w for w in sets) for a, b in pairs))
+                empty[name].append(near_none(sets, pairs))
+                if "conditional_windows" in info:
+                    picks.append(info["conditional_windows"])
         print(
             f"| {label} | "
             + " | ".join(" / ".join(map(str, counts[name])) for name in SCREENS)
+            + " | "
+            + ", ".join(f"{name} " + "/".join(map(str, empty[name])) for name in SCREENS)
+            + " | "
+            + " / ".join(map(str, picks))
             + " |",
             flush=True,
         )

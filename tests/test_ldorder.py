@@ -317,10 +317,18 @@ def test_default_is_v12():
     ([linear] multitrait_cnn_gp; v14), which fits of one trait never use."""
     a, b = load_architecture("snpcnn_default"), load_architecture("snpcnn_default_v12")
     v13 = load_architecture("snpcnn_default_v13")
+    # since session 53 (v19): v17 whose screen picks its pairs by forward selection while one
+    # is significant, the windows left repeating those
+    v19 = load_architecture("snpcnn_default_v19")
+    assert a.pop("description") != v19.pop("description")
+    assert {**a, "name": "x"} == {**v19, "name": "x"}  # v19 as measured, apart from its name
+    assert a["screen"].pop("conditional") is True
+    assert a["screen"].pop("conditional_alpha") == 0.05
+    assert a["screen"].pop("conditional_fill") == "repeat"
     # since session 51 (v17): v16 whose LASSO start also takes heterozygote indicators
     v17 = load_architecture("snpcnn_default_v17")
-    assert a.pop("description") != v17.pop("description")
-    assert {**a, "name": "x"} == {**v17, "name": "x"}  # v17 as measured, apart from its name
+    v17.pop("description")
+    assert {**a, "name": "x"} == {**v17, "name": "x"}
     # since session 48 (v16): v15 with far pairs on a map leading a window where significant
     v15, v16 = load_architecture("snpcnn_default_v15"), load_architecture("snpcnn_default_v16")
     assert a["linear"]["lasso_dominance"] is True and v16["linear"]["lasso_dominance"] is False

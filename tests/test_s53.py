@@ -103,14 +103,19 @@ def test_conditional_alpha_in_a_preset_trains_records_saves_and_is_checked(tmp_p
             )
 
 
-def test_v19_is_v18_plus_conditional_alpha_and_repeat_fill_and_the_default_is_unchanged():
+def test_v19_is_v18_plus_conditional_alpha_and_repeat_fill_and_the_default_since_s53():
     v18, v19 = load_architecture("snpcnn_default_v18"), load_architecture("snpcnn_default_v19")
     assert v19["screen"].pop("conditional_alpha") == 0.05
     assert v19["screen"].pop("conditional_fill") == "repeat"
     assert v19["screen"] == v18["screen"]
     for key in ("blocks", "linear", "triple_stage"):
         assert v19.get(key) == v18.get(key)
-    assert "conditional_alpha" not in load_architecture("snpcnn_default")["screen"]
+    # the default since session 53: v19 apart from its name and description
+    default = load_architecture("snpcnn_default")
+    assert default.pop("name") == "snpcnn_default" and v19.pop("name") == "snpcnn_default_v19"
+    assert default.pop("description") != v19.pop("description")
+    v19["screen"].update(conditional_alpha=0.05, conditional_fill="repeat")
+    assert default == v19
 
 
 def test_repeat_fill_cycles_the_significant_windows_and_else_gives_the_plain_ones():
