@@ -1990,14 +1990,14 @@ def _pick_conditional(
 
     alive = np.ones(m, dtype=bool)
     key = None
-    rest = m  # where the plain order takes over: after the candidates, or from the start
+    stopped = False  # forward selection stopped at alpha (else: candidates or windows ran out)
     while not picker.full and alive.any():
         if key is None:  # after a pick (a candidate the window rules skip changes nothing)
             key = keys()
             key[~alive] = np.inf
         i = int(np.argmin(key))
         if alpha > 0 and not key[i] <= np.log(alpha):  # nothing significant left
-            rest = 0
+            stopped = True
             break
         alive[i] = False
         key[i] = np.inf
@@ -2019,8 +2019,11 @@ def _pick_conditional(
                 norm -= (q @ f) ** 2
     if info is not None and alpha > 0:
         info["conditional_windows"] = len(picker.wins)
-    if rest == 0 and fill == "repeat":
+    if stopped and fill == "repeat":
         picker.repeat()
+    # the plain order fills what is left: from its start where forward selection stopped (the
+    # marginal fill), else after the candidates it tried
+    rest = 0 if stopped else m
     for j, d in zip(js[rest:].tolist(), ds[rest:].tolist()):
         if picker.full:
             break
