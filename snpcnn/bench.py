@@ -151,7 +151,13 @@ _SIM_GENO_KEYS = {
     # a seed: the SNP columns shuffled after the traits are drawn (snpcnn.simulate.unmap), a
     # panel without a genetic map
     "shuffle_snps",
+    # a genotype file (and its format) to draw the traits on instead of simulated genotypes
+    # (`snpcnn simulate --genotypes`); then the keys above that shape genotypes do not apply
+    "genotypes",
+    "format",
 }
+#: the keys a ``simulate`` table with ``genotypes`` (a file) may hold
+_SIM_FILE_KEYS = {"genotypes", "format", "traits", "shuffle_snps"}
 #: keys of one ``[[datasets.simulate.traits]]`` entry (snpcnn.simulate.simulate_trait)
 _SIM_TRAIT_KEYS = {
     "name",
@@ -488,8 +494,9 @@ def _entry(d: Any, i: int, path: Path, section: str, allowed: set) -> tuple[_Whe
     return where, name
 
 
-def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
-    """Check a dataset's ``simulate`` table; returns it as plain data (all keys named)."""
+def _parse_simulation(d: Mapping, where: _Where, base: Path) -> dict[str, Any]:
+    """Check a dataset's ``simulate`` table; returns it as plain data (all keys named; a
+    genotype file's path resolved against the config's folder)."""
 
     sim = d["simulate"]
     if not isinstance(sim, Mapping):
@@ -518,9 +525,28 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
     shuffle = sim.get("shuffle_snps")
     if shuffle is not None and (isinstance(shuffle, bool) or not isinstance(shuffle, int)):
         raise where.error("simulate", f"shuffle_snps must be an integer seed, got {shuffle!r}")
-    for key in ("n_samples", "n_snps"):
-        if key not in geno:
-            raise where.error("simulate", f"needs {key}")
+    if "genotypes" in sim:
+        other = sorted(set(sim) - _SIM_FILE_KEYS)
+        if other:
+            raise where.error(
+                "simulate",
+                f"'{other[0]}' shapes simulated genotypes, and this table draws its traits on "
+                f"the file in `genotypes`; leave it out (keys with a file: "
+                f"{', '.join(sorted(_SIM_FILE_KEYS))})",
+            )
+        file = _get_str(sim, "genotypes", where, required=True)
+        fmt = _get_str(sim, "format", where)
+        geno = {"genotypes": str(_path(base, file)), **({"format": fmt} if fmt else {})}
+        if not _genotype_exists(Path(geno["genotypes"])):
+            raise where.error(
+                "simulate", f"genotypes: {geno['genotypes']}: no such file or PLINK prefix"
+            )
+    elif "format" in sim:
+        raise where.error("simulate", "format applies to a genotype file (`genotypes`); drop it")
+    else:
+        for key in ("n_samples", "n_snps"):
+            if key not in geno:
+                raise where.error("simulate", f"needs {key}")
     # fail now on what can be checked without simulating (the number of causal loci
     # against the polymorphic SNPs fails when the data are drawn, with the trait named)
     from snpcnn.simulate import check_genotype_arguments, check_trait_arguments
@@ -540,15 +566,16 @@ def _parse_simulation(d: Mapping, where: _Where) -> dict[str, Any]:
             check_trait_arguments(**{a: v for a, v in t.items() if a != "name"})
         except (InputError, TypeError) as exc:
             raise where.error("simulate", f"traits[{k}] ('{t['name']}'): {exc}") from None
-    try:  # the genotype settings as given: nothing is drawn here
-        check_genotype_arguments(**geno)
-    except (InputError, TypeError) as exc:
-        raise where.error("simulate", str(exc)) from None
-    n = geno["n_samples"]
-    if n < 10:
-        raise where.error(
-            "simulate", f"n_samples {n} is too few to cross-validate; simulate at least 10"
-        )
+    if "genotypes" not in geno:
+        try:  # the genotype settings as given: nothing is drawn here
+            check_genotype_arguments(**geno)
+        except (InputError, TypeError) as exc:
+            raise where.error("simulate", str(exc)) from None
+        n = geno["n_samples"]
+        if n < 10:
+            raise where.error(
+                "simulate", f"n_samples {n} is too few to cross-validate; simulate at least 10"
+            )
     out = {**geno, "traits": clean_traits}
     if shuffle is not None:
         out["shuffle_snps"] = shuffle
@@ -571,8 +598,8 @@ def _check_trait_folders(traits, where: _Where, key: str) -> None:
         folders[folder] = t
 
 
-def _simulated_dataset(d: Mapping, name: str, where: _Where) -> DatasetSpec:
-    sim = _parse_simulation(d, where)
+def _simulated_dataset(d: Mapping, name: str, where: _Where, base: Path) -> DatasetSpec:
+    sim = _parse_simulation(d, where, base)
     for key in (
         "genotypes",
         "phenotypes",
@@ -607,7 +634,7 @@ def _simulated_dataset(d: Mapping, name: str, where: _Where) -> DatasetSpec:
 def _parse_dataset(d: Any, i: int, base: Path, path: Path) -> DatasetSpec:
     where, name = _entry(d, i, path, "[[datasets]]", _DATASET_KEYS)
     if "simulate" in d:
-        return _simulated_dataset(d, name, where)
+        return _simulated_dataset(d, name, where, base)
     geno = _path(base, _get_str(d, "genotypes", where, required=True))
     if not _genotype_exists(geno):
         raise where.error("genotypes", f"{geno}: no such file or PLINK prefix; check the path")
@@ -1069,7 +1096,17 @@ def _simulate_dataset(spec: DatasetSpec):
     # missing calls after the traits are drawn (as `snpcnn simulate`, seed + 2): drawn on
     # masked calls, the true genetic values were those of the mean-imputed data (session 45)
     missing_rate = sim.pop("missing_rate", 0.0)
-    g = simulate_genotypes(**sim)
+    if "genotypes" in sim:  # the traits drawn on a genotype file's own samples and SNPs
+        from snpcnn.io import read_genotypes
+
+        g = read_genotypes(sim["genotypes"], format=sim.get("format"), verify=True)
+        if g.n_samples < 10:
+            raise InputError(
+                f"dataset '{spec.name}': {sim['genotypes']} has {g.n_samples} samples, too few "
+                "to cross-validate a simulated trait; give a file with at least 10"
+            )
+    else:
+        g = simulate_genotypes(**sim)
     where = np.arange(g.n_snps)  # column of each simulated SNP in the data the models see
     if shuffle is not None:
         from snpcnn.simulate import unmap

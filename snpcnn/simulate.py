@@ -813,10 +813,11 @@ def _pick_groups(
     x_all = genotypes.dosages
     chrom = genotypes.variants["chrom"].astype(str).to_numpy()
     n_snps = genotypes.n_snps
-    d = np.asarray(genotypes.dosages)
-    called = (d >= 0).sum(axis=0)
-    freq = np.where(d >= 0, d, 0).sum(axis=0) / np.maximum(2 * called, 1)
-    usable = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.1)
+    # in row chunks: a float or int64 copy of a real panel's whole matrix (snpcnn simulate
+    # --genotypes) took 8 bytes per genotype; NaN where nothing is called is not usable
+    freq = genotypes.alt_freq()
+    with np.errstate(invalid="ignore"):
+        usable = np.flatnonzero(np.minimum(freq, 1 - freq) >= 0.1)
     if len(usable) < order:
         raise InputError(
             f"local epistasis needs SNPs with minor-allele frequency >= 0.1 to build its groups, "
@@ -1131,7 +1132,7 @@ def simulate_trait(
         idx = np.sort(rng.choice(poly, size=n_loci, replace=False))
         b = np.abs(_effects(rng, n_loci, effect_dist))
         het = (_filled(genotypes, idx) == 1).astype(np.float64)
-        if not het.any() and not (genotypes.dosages == 1).any():
+        if not het.any() and not genotypes.counts()["n1"].any():
             # inbred lines (inbreeding 1): "use another seed" was no fix
             raise InputError(
                 "the genotypes hold no heterozygote (fully inbred lines?), so a dominance "

@@ -21,6 +21,20 @@ __all__ = ["COMMANDS", "simulate"]
 #: files ``snpcnn simulate`` writes besides the genotypes
 PHENOTYPES = "phenotypes.csv"
 CAUSAL = "causal.csv"
+#: options that shape simulated genotypes (parameter name, flag): refused with --genotypes,
+#: where the trait is drawn on a file's own samples and SNPs
+GENOTYPE_OPTIONS = (
+    ("samples", "--samples"),
+    ("snps", "--snps"),
+    ("chromosomes", "--chromosomes"),
+    ("ld", "--ld"),
+    ("maf_range", "--maf-range"),
+    ("block_length", "--block-length"),
+    ("spacing", "--spacing"),
+    ("missing_rate", "--missing-rate"),
+    ("inbreeding", "--inbreeding"),
+    ("fmt", "--format"),
+)
 
 
 @click.command()
@@ -31,6 +45,20 @@ CAUSAL = "causal.csv"
     show_default=True,
     type=click.Path(file_okay=False),
     help="Folder to write (whole or not at all; replaced only with --force).",
+)
+@click.option(
+    "--genotypes",
+    "genotypes_path",
+    default=None,
+    type=click.Path(dir_okay=True),
+    metavar="FILE",
+    help="Draw the trait on these genotypes (VCF/BCF, PLINK 1 or 2, a table or a .snpcnn "
+    "cache, as snpcnn fit reads them) instead of simulating genotypes: their own samples, "
+    "allele frequencies, LD and SNP order (an interacting group's SNPs lie within --max-gap "
+    "columns of each other in the file's order).  No genotype file is written; "
+    "phenotypes.csv holds the file's sample ids.  The options that shape simulated "
+    "genotypes (--samples, --snps, --chromosomes, --ld, --maf-range, --block-length, "
+    "--spacing, --missing-rate, --inbreeding, --format) do not apply.",
 )
 @click.option(
     "--architecture",
@@ -161,6 +189,7 @@ CAUSAL = "causal.csv"
 @verbose_option
 def simulate(
     out,
+    genotypes_path,
     architecture,
     samples,
     snps,
@@ -195,6 +224,13 @@ def simulate(
     snpcnn fit sim/sim.vcf.gz sim/phenotypes.csv --baselines gblup,rkhs,gblup_ad,egblup \\
         --out sim_results
     snpcnn explain sim_results/model.keras sim/sim.vcf.gz   # compare with sim/causal.csv
+
+    With --genotypes FILE the trait is drawn on your own genotypes (their LD, allele
+    frequencies and SNP order), and no genotype file is written:
+
+    \b
+    snpcnn simulate --genotypes my.vcf.gz --architecture dominance --out sim_my
+    snpcnn fit my.vcf.gz sim_my/phenotypes.csv --out sim_my_results
     """
     from snpcnn import __version__
     from snpcnn.errors import InputError
@@ -231,6 +267,9 @@ def simulate(
         seed=seed + 1,
         placement=placement,
     )
+    if genotypes_path is not None:
+        _simulate_on_file(genotypes_path, out, trait_args, force)
+        return
     # every check before any drawing or writing: a bad value leaves nothing behind (click's
     # ranges let NaN through; --maf-range's own check below refuses it)
     for flag, value in (
@@ -293,18 +332,7 @@ def simulate(
             f"{spacing / 1000:g} kb apart on one chromosome pass VCF's and PLINK's largest "
             f"position; {fix}"
         )
-    # options of interacting groups given with an architecture that has none: said, and
-    # recorded as ignored (simulation.json listed them as if they applied; session 49)
-    ctx = click.get_current_context()
-    given = [
-        name
-        for name in ("order", "max_gap", "placement", "pair_ld")
-        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-    ]
-    if architecture not in ("local_epistasis", "mixed"):
-        ignored = ["--" + name.replace("_", "-") for name in given]
-    else:  # trans groups lie anywhere on their chromosomes: no gap
-        ignored = ["--max-gap"] if placement == "trans" and "max_gap" in given else []
+    ignored = _ignored_options(click.get_current_context(), architecture, placement)
     _check_memory(samples, snps, fmt, _causal_columns(architecture, loci, order, snps))
     check_genotype_arguments(samples, snps, **genotype_args)
     check_trait_arguments(**trait_args)
@@ -354,6 +382,122 @@ def simulate(
         (tmp / SIMULATE_MARKER).write_text(
             json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
         )
+    _say_ignored(ignored, architecture)
+    shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
+    click.echo(
+        f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
+        f"SNPs ({geno_path.name}), trait '{trait}' (h2 {h2:g}; {len(causal)} causal "
+        f"SNPs in {CAUSAL}); " + _ceiling_text(h2, attrs)
+    )
+    q = shlex.quote
+    click.echo(
+        f"next: snpcnn fit {q(f'{shown}/{geno_path.name}')} {q(f'{shown}/{PHENOTYPES}')} "
+        f"--out {q(f'{shown}_results')}"
+    )
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or from the environment)."""
+    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _ignored_options(ctx: click.Context, architecture: str, placement: str) -> list[str]:
+    """The options of interacting groups given with an architecture that has none, or
+    --max-gap with trans groups (which lie anywhere on their chromosomes): said, and
+    recorded as ignored (simulation.json listed them as if they applied; session 49)."""
+    given = [n for n in ("order", "max_gap", "placement", "pair_ld") if _given(ctx, n)]
+    if architecture not in ("local_epistasis", "mixed"):
+        return ["--" + n.replace("_", "-") for n in given]
+    return ["--max-gap"] if placement == "trans" and "max_gap" in given else []
+
+
+def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> None:
+    """``snpcnn simulate --genotypes FILE``: the trait drawn on a file's genotypes; writes
+    phenotypes.csv, causal.csv and simulation.json (with the file's path and checksum)."""
+    from snpcnn import __version__
+    from snpcnn.cli import read_cli_genotypes
+    from snpcnn.errors import InputError
+    from snpcnn.io.output import write_errors
+    from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir, file_checksum
+    from snpcnn.simulate import check_trait_arguments, simulate_trait
+
+    ctx = click.get_current_context()
+    clash = [flag for name, flag in GENOTYPE_OPTIONS if _given(ctx, name)]
+    if clash:
+        raise InputError(
+            f"{', '.join(clash)}: shape{'s' if len(clash) == 1 else ''} simulated genotypes; "
+            f"with --genotypes the trait is drawn on {genotypes_path}'s own samples and SNPs: "
+            f"leave {'it' if len(clash) == 1 else 'them'} out"
+        )
+    architecture, placement = trait_args["architecture"], trait_args["placement"]
+    ignored = _ignored_options(ctx, architecture, placement)
+    check_trait_arguments(**trait_args)
+    check_output_dir(out, force, marker=SIMULATE_MARKER)
+    t0 = time.perf_counter()
+    g = read_cli_genotypes(genotypes_path, None)
+    where = f"--genotypes {genotypes_path}"
+    if g.n_samples < 20:
+        raise InputError(
+            f"{where}: {g.n_samples} samples; a simulated trait needs at least 20 (as "
+            "--samples) to be cross-validated"
+        )
+    if architecture == "dominance" and not g.counts()["n1"].any():
+        raise InputError(
+            f"{where} holds no heterozygous call (inbred lines?), so a dominance trait "
+            "would have no genetic variance; choose another --architecture"
+        )
+    trait = (
+        "trans_epistasis"
+        if (architecture, placement) == ("local_epistasis", "trans")
+        else architecture
+    )
+    try:
+        y, causal = simulate_trait(g, name=trait, **trait_args)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    attrs = dict(y.attrs)
+    record = {
+        "snpcnn_version": __version__,
+        "written_by": "snpcnn simulate",
+        "command": ["snpcnn", *sys.argv[1:]],
+        "genotypes": {
+            "source": "file",
+            "path": str(Path(genotypes_path).resolve()),
+            "checksum": file_checksum(genotypes_path),
+            "n_samples": int(g.n_samples),
+            "n_snps": int(g.n_snps),
+        },
+        "trait": {"name": trait, **trait_args, **attrs},
+        "ceiling": attrs.get("ceiling"),
+        **({"ignored_options": ignored} if ignored else {}),
+        "n_causal_snps": int(len(causal)),
+        "files": {"genotypes": str(genotypes_path), "phenotypes": PHENOTYPES, "causal": CAUSAL},
+    }
+    with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
+        y.rename(trait).to_frame().to_csv(
+            tmp / PHENOTYPES, index_label="sample_id", float_format="%.10g"
+        )
+        causal.to_csv(tmp / CAUSAL, index=False, float_format="%.10g")
+        (tmp / SIMULATE_MARKER).write_text(
+            json.dumps(record, indent=2, default=_plain) + "\n", encoding="utf-8"
+        )
+    _say_ignored(ignored, architecture)
+    shown = Path(out).as_posix().rstrip("/") or "/"
+    click.echo(
+        f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: trait '{trait}' (h2 "
+        f"{trait_args['h2']:g}; {len(causal)} causal SNPs in {CAUSAL}) on {g.n_samples:,} "
+        f"samples x {g.n_snps:,} SNPs of {genotypes_path}; "
+        + _ceiling_text(trait_args["h2"], attrs)
+    )
+    q = shlex.quote
+    click.echo(
+        f"next: snpcnn fit {q(str(genotypes_path))} {q(f'{shown}/{PHENOTYPES}')} "
+        f"--out {q(f'{shown}_results')}"
+    )
+
+
+def _say_ignored(ignored: list[str], architecture: str) -> None:
+    """The note on options given that do not apply to this architecture or placement."""
     if ignored == ["--max-gap"] and architecture in ("local_epistasis", "mixed"):
         click.echo("Note: --max-gap applies to --placement local only; ignored", err=True)
     elif ignored:
@@ -362,23 +506,16 @@ def simulate(
             f"interacting SNP groups (local_epistasis, mixed) only; ignored for {architecture}",
             err=True,
         )
-    shown = Path(out).as_posix().rstrip("/") or "/"  # `--out sim/` (tab completion): not sim//
-    click.echo(
-        f"wrote {shown}/ in {time.perf_counter() - t0:.1f} s: {samples:,} samples x {snps:,} "
-        f"SNPs ({geno_path.name}), trait '{trait}' (h2 {h2:g}; {len(causal)} causal "
-        f"SNPs in {CAUSAL}); "
-        + (
+
+
+def _ceiling_text(h2: float, attrs: dict) -> str:
+    """The console's words on the trait's ceiling."""
+    if h2 > 0:
+        return (
             f"its ceiling, corr(true genetic value, y), is {attrs.get('ceiling', float('nan')):.3f}: "
             "no model's Pearson r can exceed it beyond chance"
-            if h2 > 0
-            else "h2 0: the trait is noise, so any model's Pearson r is chance"
         )
-    )
-    q = shlex.quote
-    click.echo(
-        f"next: snpcnn fit {q(f'{shown}/{geno_path.name}')} {q(f'{shown}/{PHENOTYPES}')} "
-        f"--out {q(f'{shown}_results')}"
-    )
+    return "h2 0: the trait is noise, so any model's Pearson r is chance"
 
 
 def _causal_columns(architecture: str, loci: int | None, order: int, snps: int) -> int:

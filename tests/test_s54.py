@@ -1,0 +1,153 @@
+"""Session 54: simulated traits on real genotypes (``snpcnn simulate --genotypes``, a
+benchmark ``simulate`` table with ``genotypes``)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+from snpcnn.errors import InputError
+from snpcnn.io import read_genotypes
+from snpcnn.simulate import simulate_genotypes, simulate_trait
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory):
+    """A small simulated VCF to draw traits on, plus an inbred one (no heterozygote)."""
+    d = tmp_path_factory.mktemp("s54")
+    for name, extra in (("sim", []), ("inbred", ["--inbreeding", "1"])):
+        res = CliRunner().invoke(
+            main,
+            ["simulate", "--samples", "80", "--snps", "150", "--seed", "3", *extra,
+             "--out", str(d / name)],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+    return d
+
+
+def test_trait_on_a_genotype_file_equals_the_library_draw(panel, tmp_path):
+    vcf = panel / "sim" / "sim.vcf.gz"
+    out = tmp_path / "t"
+    res = CliRunner().invoke(
+        main,
+        ["simulate", "--genotypes", str(vcf), "--architecture", "local_epistasis", "--loci",
+         "3", "--seed", "11", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "on 80 samples x 150 SNPs of" in res.output
+    assert f"next: snpcnn fit {vcf}" in res.output
+    # no genotype file of its own: the trait belongs to the user's file
+    assert sorted(p.name for p in out.iterdir()) == [
+        "causal.csv",
+        "phenotypes.csv",
+        "simulation.json",
+    ]
+    g = read_genotypes(vcf)
+    y, causal = simulate_trait(g, "local_epistasis", n_loci=3, seed=12, name="local_epistasis")
+    ph = pd.read_csv(out / "phenotypes.csv", dtype={"sample_id": str})
+    assert ph["sample_id"].tolist() == g.samples.astype(str).tolist()
+    np.testing.assert_allclose(ph["local_epistasis"].to_numpy(), y.to_numpy(), rtol=1e-9)
+    written = pd.read_csv(out / "causal.csv")
+    assert written["index"].tolist() == causal["index"].tolist()
+    assert written["id"].astype(str).tolist() == causal["id"].astype(str).tolist()
+    rec = json.loads((out / "simulation.json").read_text())
+    assert rec["genotypes"]["source"] == "file"
+    assert rec["genotypes"]["n_samples"] == 80 and rec["genotypes"]["n_snps"] == 150
+    assert len(rec["genotypes"]["checksum"]["sha256"]) == 64
+    assert rec["ceiling"] == pytest.approx(y.attrs["ceiling"])
+    assert rec["trait"]["seed"] == 12
+
+
+def test_genotype_options_with_a_file_are_refused_and_nothing_is_written(panel, tmp_path):
+    vcf = str(panel / "sim" / "sim.vcf.gz")
+    out = tmp_path / "t"
+    res = CliRunner().invoke(
+        main, ["simulate", "--genotypes", vcf, "--samples", "50", "--ld", "0.5", "--out", str(out)]
+    )
+    assert res.exit_code != 0
+    assert "--samples, --ld: shape simulated genotypes; with --genotypes" in res.output
+    assert "leave them out" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_dominance_on_inbred_file_is_refused(panel, tmp_path):
+    vcf = str(panel / "inbred" / "sim.vcf.gz")
+    res = CliRunner().invoke(
+        main,
+        ["simulate", "--genotypes", vcf, "--architecture", "dominance", "--out",
+         str(tmp_path / "t")],
+    )  # fmt: skip
+    assert res.exit_code != 0
+    assert "holds no heterozygous call (inbred lines?)" in res.output
+    assert "choose another --architecture" in res.output
+    assert not (tmp_path / "t").exists()
+
+
+def test_too_many_loci_for_the_file_names_it(panel, tmp_path):
+    vcf = str(panel / "sim" / "sim.vcf.gz")
+    res = CliRunner().invoke(
+        main,
+        ["simulate", "--genotypes", vcf, "--architecture", "sparse_additive", "--loci",
+         "100000", "--out", str(tmp_path / "t")],
+    )  # fmt: skip
+    assert res.exit_code != 0
+    assert f"--genotypes {vcf}: --loci 100000: give 1 to" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_all_missing_snp_is_never_causal():
+    """The allele frequencies of the group picker now come in row chunks (a real panel's
+    int64 copy took 8 bytes per genotype); a SNP with no call has no frequency and is
+    never picked."""
+    g = simulate_genotypes(200, 60, seed=2)
+    g.dosages[:, 10:20] = -1
+    y, causal = simulate_trait(g, "local_epistasis", n_loci=4, seed=3)
+    assert not set(causal["index"]) & set(range(10, 20))
+    assert np.isfinite(y.to_numpy()).all()
+
+
+def _config(tmp_path, simulate_table: str) -> str:
+    p = tmp_path / "c.toml"
+    p.write_text(
+        'name = "c"\nbaselines = ["gblup"]\n[[datasets]]\nname = "d"\nfolds = 2\n'
+        f"[datasets.simulate]\n{simulate_table}\n"
+        '[[datasets.simulate.traits]]\nname = "pairs"\narchitecture = "local_epistasis"\n'
+        "n_loci = 3\nseed = 5\n"
+        '[[models]]\nname = "m"\npreset = "snpcnn_default"\n'
+    )
+    return str(p)
+
+
+def test_benchmark_draws_traits_on_a_file(panel, tmp_path):
+    from snpcnn.bench import _load_dataset, load_config
+
+    vcf = panel / "sim" / "sim.vcf.gz"
+    cfg = load_config(_config(tmp_path, f'genotypes = "{vcf}"'))
+    spec = cfg.datasets[0]
+    assert spec.simulate["genotypes"] == str(vcf)
+    ds = _load_dataset(spec)
+    g = read_genotypes(vcf)
+    y, causal = simulate_trait(g, "local_epistasis", n_loci=3, seed=5, name="pairs")
+    truth = ds.checksums["truth"]["pairs"]
+    assert truth["causal_snps"] == causal["index"].tolist()
+    assert truth["ceiling"] == pytest.approx(y.attrs["ceiling"])
+    assert ds.genotypes.n_samples == 80 and ds.genotypes.n_snps == 150
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ('genotypes = "GENO"\nn_samples = 100', "'n_samples' shapes simulated genotypes"),
+        ('genotypes = "nope.vcf.gz"', "nope.vcf.gz: no such file or PLINK prefix"),
+        ('n_samples = 100\nn_snps = 50\nformat = "vcf"', "format applies to a genotype file"),
+    ],
+)
+def test_benchmark_file_table_errors(panel, tmp_path, table, words):
+    from snpcnn.bench import load_config
+
+    table = table.replace("GENO", str(panel / "sim" / "sim.vcf.gz"))
+    with pytest.raises(InputError, match=words.replace("(", r"\(")):
+        load_config(_config(tmp_path, table))
