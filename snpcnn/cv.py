@@ -1805,10 +1805,13 @@ def cross_validate(
             )
         except (InputError, MemoryError) as exc:
             # keep the finished cross-validation: its results are returned (and written)
+            # the error's own words, without the class name, and about all the samples
+            # here ("InputError: ... in the training samples": a checking helper, session 54)
+            why = str(exc).replace("in the training samples", "in all the samples")
             msg = (
-                f"the final refit on all {len(targets.sample_ids):,} samples failed "
-                f"({type(exc).__name__}: {exc}); the cross-validation results are kept, "
-                "without a fitted model (model.keras)"
+                f"the final refit on all {len(targets.sample_ids):,} samples failed: "
+                f"{why if isinstance(exc, InputError) else f'out of memory ({exc})'}; the "
+                "cross-validation results are kept, without a fitted model (model.keras)"
             )
             log.warning(msg)
             notes.append(msg)

@@ -2859,11 +2859,19 @@ def _check_crossfit(config: TrainConfig, n_rows: int) -> None:
             f"{opt('conv_folds', 0)} to average seeds instead"
         )
     if n_rows < 2 * int(config.conv_folds):
+        # a value that fits (fewer CV folds was the hint, which at 12 samples never helped:
+        # a checking helper, session 54)
+        fits = n_rows // 2
+        lower = (
+            f"{opt('conv_folds', fits)} (or {opt('conv_folds', 0)}: one network on an inner "
+            "validation split)"
+            if fits >= 2
+            else f"{opt('conv_folds', 0)} (one network on an inner validation split)"
+        )
         raise InputError(
             f"the cross-fitted convolutions ({opt('conv_folds', config.conv_folds)}) need at "
             f"least {2 * int(config.conv_folds)} training rows, this training part has "
-            f"{n_rows}; lower {opt('conv_folds')}, or give more samples (fewer CV folds give "
-            "larger training parts)"
+            f"{n_rows}; use {lower}, or give more samples"
         )
 
 

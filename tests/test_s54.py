@@ -151,3 +151,76 @@ def test_benchmark_file_table_errors(panel, tmp_path, table, words):
     table = table.replace("GENO", str(panel / "sim" / "sim.vcf.gz"))
     with pytest.raises(InputError, match=words.replace("(", r"\(")):
         load_config(_config(tmp_path, table))
+
+
+# ------------------------------------------------------ a checking helper's findings
+
+
+def test_constant_predictions_with_a_rounded_mean_are_collapsed():
+    """12 copies of one float whose mean rounds: np.std 8.9e-16, which beside a trait of
+    spread 1e-12 was scored r 0.001 (rounding noise) with a raw SciPy warning."""
+    import warnings
+
+    from snpcnn.metrics import is_collapsed, regression_metrics
+
+    rng = np.random.default_rng(0)
+    y = 5 + rng.normal(0, 1e-12, 12)
+    pred = np.full(12, 5.000000000000103)
+    assert np.std(pred) > 0  # the rounding the check must see through
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m, status = regression_metrics(y, pred)
+    assert status == "collapsed" and np.isnan(m["pearson_r"])
+    # real predictions around a large offset are not constant
+    assert not is_collapsed(1e10 + rng.normal(0, 0.5, 12), 1e10 + rng.normal(0, 1, 12))
+    assert is_collapsed(np.zeros(5))
+
+
+def test_conv_folds_message_names_a_value_that_fits():
+    from snpcnn.training import TrainConfig, _check_crossfit
+
+    with pytest.raises(InputError) as info:
+        _check_crossfit(TrainConfig(conv_folds=5), 9)
+    msg = str(info.value)
+    assert "need at least 10 training rows, this training part has 9" in msg
+    assert "conv_folds=4" in msg and "conv_folds=0" in msg
+    assert "fewer CV folds" not in msg
+    with pytest.raises(InputError, match=r"use conv_folds=0 \(one network"):
+        _check_crossfit(TrainConfig(conv_folds=5), 3)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_failed_refit_note_reads_as_words(tmp_path, monkeypatch):
+    """The note named the exception class ("InputError: ...") and "the training samples"
+    where the refit on all samples failed."""
+    import snpcnn.cv as cv
+    from snpcnn.cv import cross_validate
+
+    x = pd.DataFrame(
+        np.random.default_rng(0).integers(0, 3, (40, 12)), columns=[f"m{j}" for j in range(12)]
+    )
+    x.insert(0, "sample_id", [f"s{i}" for i in range(40)])
+    x.to_csv(tmp_path / "geno.csv", index=False)
+    y = pd.DataFrame({"sample_id": x["sample_id"], "t": np.random.default_rng(1).normal(size=40)})
+    y.to_csv(tmp_path / "pheno.csv", index=False)
+    (tmp_path / "tiny.toml").write_text(
+        'name = "tiny"\n[[blocks]]\ntype = "flatten"\n[[blocks]]\ntype = "dense"\nunits = 2\n'
+    )
+
+    def refuse(*a, **k):
+        raise InputError("no SNP passes the filters (MAF >= 0.49) in the training samples; relax")
+
+    monkeypatch.setattr(cv, "_refit", refuse)
+    res = cross_validate(
+        str(tmp_path / "geno.csv"),
+        str(tmp_path / "pheno.csv"),
+        "t",
+        model=str(tmp_path / "tiny.toml"),
+        folds=2,
+        epochs=1,
+        baselines=["gblup"],
+    )
+    note = next(n for n in res.notes if "final refit" in n)
+    assert note.startswith("the final refit on all 40 samples failed: no SNP passes the filters")
+    assert "in all the samples" in note and "InputError" not in note
+    assert res.final_bundle is None and not res.metrics.empty
