@@ -224,3 +224,18 @@ def test_failed_refit_note_reads_as_words(tmp_path, monkeypatch):
     assert note.startswith("the final refit on all 40 samples failed: no SNP passes the filters")
     assert "in all the samples" in note and "InputError" not in note
     assert res.final_bundle is None and not res.metrics.empty
+
+
+def test_out_holding_the_genotype_file_is_refused_even_with_force(panel, tmp_path):
+    """simulate --genotypes sim/sim.vcf.gz --out sim --force replaced sim/, deleting the
+    genotypes the new trait was drawn on."""
+    import shutil
+
+    sim = tmp_path / "sim"
+    shutil.copytree(panel / "sim", sim)
+    res = CliRunner().invoke(
+        main, ["simulate", "--genotypes", str(sim / "sim.vcf.gz"), "--out", str(sim), "--force"]
+    )
+    assert res.exit_code != 0
+    assert "holds the input" in res.output and "Traceback" not in res.output
+    assert (sim / "sim.vcf.gz").exists()

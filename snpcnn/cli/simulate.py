@@ -432,7 +432,9 @@ def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> Non
     architecture, placement = trait_args["architecture"], trait_args["placement"]
     ignored = _ignored_options(ctx, architecture, placement)
     check_trait_arguments(**trait_args)
-    check_output_dir(out, force, marker=SIMULATE_MARKER)
+    # an --out that holds the genotype file (sim/ from an earlier simulate, --force) would
+    # delete it when replaced
+    check_output_dir(out, force, inputs=(genotypes_path,), marker=SIMULATE_MARKER)
     t0 = time.perf_counter()
     g = read_cli_genotypes(genotypes_path, None)
     where = f"--genotypes {genotypes_path}"
