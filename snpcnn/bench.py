@@ -534,13 +534,22 @@ def _parse_simulation(d: Mapping, where: _Where, base: Path) -> dict[str, Any]:
                 f"the file in `genotypes`; leave it out (keys with a file: "
                 f"{', '.join(sorted(_SIM_FILE_KEYS))})",
             )
+        from snpcnn.io import FORMAT_HELP, FORMAT_NAMES, detect_format
+
         file = _get_str(sim, "genotypes", where, required=True)
         fmt = _get_str(sim, "format", where)
-        geno = {"genotypes": str(_path(base, file)), **({"format": fmt} if fmt else {})}
-        if not _genotype_exists(Path(geno["genotypes"])):
-            raise where.error(
-                "simulate", f"genotypes: {geno['genotypes']}: no such file or PLINK prefix"
-            )
+        path = _path(base, file).resolve()
+        geno = {"genotypes": str(path), **({"format": fmt} if fmt else {})}
+        if not _genotype_exists(path):
+            raise where.error("simulate", f"genotypes: {path}: no such file or PLINK prefix")
+        # checked now, not when the dataset loads after others have run (a reviewer)
+        if fmt is not None and fmt.lower() not in FORMAT_NAMES:
+            raise where.error("simulate", f"format must be one of {FORMAT_HELP}, got '{fmt}'")
+        if fmt is None:
+            try:
+                detect_format(path)
+            except InputError as exc:
+                raise where.error("simulate", f"genotypes: {exc}") from None
     elif "format" in sim:
         raise where.error("simulate", "format applies to a genotype file (`genotypes`); drop it")
     else:

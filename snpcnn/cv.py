@@ -1810,7 +1810,7 @@ def cross_validate(
             why = str(exc).replace("in the training samples", "in all the samples")
             msg = (
                 f"the final refit on all {len(targets.sample_ids):,} samples failed: "
-                f"{why if isinstance(exc, InputError) else f'out of memory ({exc})'}; the "
+                f"{why if isinstance(exc, InputError) else _out_of_memory(exc)}; the "
                 "cross-validation results are kept, without a fitted model (model.keras)"
             )
             log.warning(msg)
@@ -2637,3 +2637,8 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
         config=dict(config),
         training_id_hashes=id_hashes(targets.sample_ids),
     )
+
+
+def _out_of_memory(exc: BaseException) -> str:
+    """A MemoryError in words (Python's own carries no message: "out of memory ()")."""
+    return f"out of memory ({exc})" if str(exc) else "out of memory"

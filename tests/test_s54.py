@@ -239,3 +239,85 @@ def test_out_holding_the_genotype_file_is_refused_even_with_force(panel, tmp_pat
     assert res.exit_code != 0
     assert "holds the input" in res.output and "Traceback" not in res.output
     assert (sim / "sim.vcf.gz").exists()
+
+
+# ------------------------------------------------------ a reviewer's findings
+
+
+def _write_table(path) -> None:
+    """A 30 x 8 genotype table (sample_id + dosages)."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.integers(0, 3, (30, 8)), columns=[f"m{j}" for j in range(8)])
+    x.insert(0, "sample_id", [f"s{i}" for i in range(30)])
+    x.to_csv(path, index=False)
+
+
+def test_benchmark_genotype_path_is_relative_to_the_config(panel, tmp_path):
+    import shutil
+
+    from snpcnn.bench import load_config
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(panel / "sim" / "sim.vcf.gz", tmp_path / "data" / "g.vcf.gz")
+    (tmp_path / "configs").mkdir()
+    cfg = _config(tmp_path / "configs", 'genotypes = "../data/g.vcf.gz"')
+    spec = load_config(cfg).datasets[0]
+    assert spec.simulate["genotypes"] == str((tmp_path / "data" / "g.vcf.gz").resolve())
+
+
+def test_benchmark_bad_format_and_undetectable_file_fail_at_load(panel, tmp_path):
+    from snpcnn.bench import load_config
+
+    vcf = panel / "sim" / "sim.vcf.gz"
+    with pytest.raises(InputError, match="format must be one of .* got 'vcff'"):
+        load_config(_config(tmp_path, f'genotypes = "{vcf}"\nformat = "vcff"'))
+    odd = tmp_path / "geno.dat"  # a table under a name that tells no format
+    _write_table(odd)
+    with pytest.raises(InputError, match="genotypes: .*geno.dat"):
+        load_config(_config(tmp_path, f'genotypes = "{odd}"'))
+    # with its format named, it loads
+    spec = load_config(_config(tmp_path, f'genotypes = "{odd}"\nformat = "table"')).datasets[0]
+    assert spec.simulate["format"] == "table"
+
+
+def test_genotypes_format_names_the_input_file(panel, tmp_path):
+    odd = tmp_path / "geno.dat"  # a table under a name that tells no format
+    _write_table(odd)
+    res = CliRunner().invoke(
+        main, ["simulate", "--genotypes", str(odd), "--out", str(tmp_path / "a")]
+    )
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    res = CliRunner().invoke(
+        main,
+        ["simulate", "--genotypes", str(odd), "--genotypes-format", "table", "--loci", "2",
+         "--architecture", "sparse_additive", "--out",
+         str(tmp_path / "b")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "b" / "simulation.json").read_text())
+    assert rec["genotypes"]["format"] == "table"
+    assert rec["files"]["genotypes"] == str(odd.resolve())
+    res = CliRunner().invoke(
+        main, ["simulate", "--genotypes-format", "vcf", "--out", str(tmp_path / "c")]
+    )
+    assert res.exit_code != 0 and "give --genotypes FILE" in res.output
+
+
+def test_collapse_tolerance_is_a_few_float_steps():
+    from snpcnn.metrics import is_collapsed, regression_metrics
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=200)
+    y = 1e9 + 1e-4 * (g + rng.normal(size=200))
+    m, status = regression_metrics(y, 1e9 + 8e-5 * g)  # real predictions, tiny spread
+    assert status == "ok" and m["pearson_r"] > 0.5
+    base = 1e9
+    steps = np.float64(base) + np.arange(5) * np.spacing(base)  # 4 float steps apart
+    assert is_collapsed(steps)
+
+
+def test_refit_note_on_a_bare_memory_error():
+    from snpcnn.cv import _out_of_memory
+
+    assert _out_of_memory(MemoryError()) == "out of memory"
+    assert _out_of_memory(MemoryError("8 GiB")) == "out of memory (8 GiB)"

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from snpcnn.cli import force_option, verbose_option
+from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 
 __all__ = ["COMMANDS", "simulate"]
 
@@ -59,6 +60,14 @@ GENOTYPE_OPTIONS = (
     "phenotypes.csv holds the file's sample ids.  The options that shape simulated "
     "genotypes (--samples, --snps, --chromosomes, --ld, --maf-range, --block-length, "
     "--spacing, --missing-rate, --inbreeding, --format) do not apply.",
+)
+@click.option(
+    "--genotypes-format",
+    "genotypes_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+    default=None,
+    help=f"With --genotypes: the file's format, {FORMAT_HELP} (default: detected from the "
+    "path, as snpcnn fit's --format).",
 )
 @click.option(
     "--architecture",
@@ -190,6 +199,7 @@ GENOTYPE_OPTIONS = (
 def simulate(
     out,
     genotypes_path,
+    genotypes_format,
     architecture,
     samples,
     snps,
@@ -268,8 +278,13 @@ def simulate(
         placement=placement,
     )
     if genotypes_path is not None:
-        _simulate_on_file(genotypes_path, out, trait_args, force)
+        _simulate_on_file(genotypes_path, genotypes_format, out, trait_args, force)
         return
+    if genotypes_format is not None:
+        raise InputError(
+            f"--genotypes-format {genotypes_format} names the format of a --genotypes file; "
+            "give --genotypes FILE, or leave it out (--format chooses the written file's)"
+        )
     # every check before any drawing or writing: a bad value leaves nothing behind (click's
     # ranges let NaN through; --maf-range's own check below refuses it)
     for flag, value in (
@@ -411,7 +426,7 @@ def _ignored_options(ctx: click.Context, architecture: str, placement: str) -> l
     return ["--max-gap"] if placement == "trans" and "max_gap" in given else []
 
 
-def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> None:
+def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, force: bool) -> None:
     """``snpcnn simulate --genotypes FILE``: the trait drawn on a file's genotypes; writes
     phenotypes.csv, causal.csv and simulation.json (with the file's path and checksum)."""
     from snpcnn import __version__
@@ -436,7 +451,7 @@ def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> Non
     # delete it when replaced
     check_output_dir(out, force, inputs=(genotypes_path,), marker=SIMULATE_MARKER)
     t0 = time.perf_counter()
-    g = read_cli_genotypes(genotypes_path, None)
+    g = read_cli_genotypes(genotypes_path, genotypes_format)
     where = f"--genotypes {genotypes_path}"
     if g.n_samples < 20:
         raise InputError(
@@ -465,6 +480,7 @@ def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> Non
         "genotypes": {
             "source": "file",
             "path": str(Path(genotypes_path).resolve()),
+            **({"format": genotypes_format} if genotypes_format else {}),
             "checksum": file_checksum(genotypes_path),
             "n_samples": int(g.n_samples),
             "n_snps": int(g.n_snps),
@@ -473,7 +489,13 @@ def _simulate_on_file(genotypes_path, out, trait_args: dict, force: bool) -> Non
         "ceiling": attrs.get("ceiling"),
         **({"ignored_options": ignored} if ignored else {}),
         "n_causal_snps": int(len(causal)),
-        "files": {"genotypes": str(genotypes_path), "phenotypes": PHENOTYPES, "causal": CAUSAL},
+        # the genotypes are not in the folder: their full path (the other names are the
+        # folder's files)
+        "files": {
+            "genotypes": str(Path(genotypes_path).resolve()),
+            "phenotypes": PHENOTYPES,
+            "causal": CAUSAL,
+        },
     }
     with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
         y.rename(trait).to_frame().to_csv(
