@@ -242,7 +242,6 @@ def simulate(
     snpcnn simulate --genotypes my.vcf.gz --architecture dominance --out sim_my
     snpcnn fit my.vcf.gz sim_my/phenotypes.csv --out sim_my_results
     """
-    from snpcnn import __version__
     from snpcnn.errors import InputError
     from snpcnn.io.output import write_errors
     from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir
@@ -357,32 +356,25 @@ def simulate(
     # calls, the true genetic values were those of the mean-imputed data, and missing calls
     # cost a model nothing (a checking helper, session 45)
     g = simulate_genotypes(samples, snps, **{**genotype_args, "missing_rate": 0.0})
-    # the trait's column: its architecture, "trans_epistasis" for groups across chromosomes
-    trait = (
-        "trans_epistasis"
-        if (architecture, placement) == ("local_epistasis", "trans")
-        else architecture
-    )
+    trait = _trait_name(architecture, placement)
     y, causal = simulate_trait(g, name=trait, **trait_args)
     mask_calls(g, missing_rate, seed=seed + 2)
     attrs = dict(y.attrs)
-    record = {
-        "snpcnn_version": __version__,
-        "written_by": "snpcnn simulate",
-        "command": ["snpcnn", *sys.argv[1:]],
-        "genotypes": {
+    record = _record(
+        {
             "n_samples": samples,
             "n_snps": snps,
             "format": fmt,
             **genotype_args,
             "missing_seed": seed + 2,
         },
-        "trait": {"name": trait, **trait_args, **attrs},
-        "ceiling": attrs.get("ceiling"),
-        **({"ignored_options": ignored} if ignored else {}),
-        "n_causal_snps": int(len(causal)),
-        "files": {},
-    }
+        trait,
+        trait_args,
+        attrs,
+        ignored,
+        len(causal),
+        {},
+    )
     with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
         geno_path = write_genotypes(g, tmp, fmt, "sim")
         y.rename(trait).to_frame().to_csv(
@@ -416,6 +408,39 @@ def _given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
 
 
+def _trait_name(architecture: str, placement: str) -> str:
+    """The trait's column: its architecture, "trans_epistasis" for groups across
+    chromosomes."""
+    if (architecture, placement) == ("local_epistasis", "trans"):
+        return "trans_epistasis"
+    return architecture
+
+
+def _record(
+    genotypes: dict,
+    trait: str,
+    trait_args: dict,
+    attrs: dict,
+    ignored: list[str],
+    n_causal: int,
+    files: dict,
+) -> dict:
+    """simulation.json's content."""
+    from snpcnn import __version__
+
+    return {
+        "snpcnn_version": __version__,
+        "written_by": "snpcnn simulate",
+        "command": ["snpcnn", *sys.argv[1:]],
+        "genotypes": genotypes,
+        "trait": {"name": trait, **trait_args, **attrs},
+        "ceiling": attrs.get("ceiling"),
+        **({"ignored_options": ignored} if ignored else {}),
+        "n_causal_snps": int(n_causal),
+        "files": files,
+    }
+
+
 def _ignored_options(ctx: click.Context, architecture: str, placement: str) -> list[str]:
     """The options of interacting groups given with an architecture that has none, or
     --max-gap with trans groups (which lie anywhere on their chromosomes): said, and
@@ -429,7 +454,6 @@ def _ignored_options(ctx: click.Context, architecture: str, placement: str) -> l
 def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, force: bool) -> None:
     """``snpcnn simulate --genotypes FILE``: the trait drawn on a file's genotypes; writes
     phenotypes.csv, causal.csv and simulation.json (with the file's path and checksum)."""
-    from snpcnn import __version__
     from snpcnn.cli import read_cli_genotypes
     from snpcnn.errors import InputError
     from snpcnn.io.output import write_errors
@@ -463,21 +487,14 @@ def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, f
             f"{where} holds no heterozygous call (inbred lines?), so a dominance trait "
             "would have no genetic variance; choose another --architecture"
         )
-    trait = (
-        "trans_epistasis"
-        if (architecture, placement) == ("local_epistasis", "trans")
-        else architecture
-    )
+    trait = _trait_name(architecture, placement)
     try:
         y, causal = simulate_trait(g, name=trait, **trait_args)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
     attrs = dict(y.attrs)
-    record = {
-        "snpcnn_version": __version__,
-        "written_by": "snpcnn simulate",
-        "command": ["snpcnn", *sys.argv[1:]],
-        "genotypes": {
+    record = _record(
+        {
             "source": "file",
             "path": str(Path(genotypes_path).resolve()),
             **({"format": genotypes_format} if genotypes_format else {}),
@@ -485,18 +502,19 @@ def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, f
             "n_samples": int(g.n_samples),
             "n_snps": int(g.n_snps),
         },
-        "trait": {"name": trait, **trait_args, **attrs},
-        "ceiling": attrs.get("ceiling"),
-        **({"ignored_options": ignored} if ignored else {}),
-        "n_causal_snps": int(len(causal)),
+        trait,
+        trait_args,
+        attrs,
+        ignored,
+        len(causal),
         # the genotypes are not in the folder: their full path (the other names are the
         # folder's files)
-        "files": {
+        {
             "genotypes": str(Path(genotypes_path).resolve()),
             "phenotypes": PHENOTYPES,
             "causal": CAUSAL,
         },
-    }
+    )
     with write_errors(out), atomic_directory(out, force, marker=SIMULATE_MARKER) as tmp:
         y.rename(trait).to_frame().to_csv(
             tmp / PHENOTYPES, index_label="sample_id", float_format="%.10g"
