@@ -1804,13 +1804,11 @@ def cross_validate(
                 config,
             )
         except (InputError, MemoryError) as exc:
-            # keep the finished cross-validation: its results are returned (and written)
-            # the error's own words, without the class name, and about all the samples
-            # here ("InputError: ... in the training samples": a checking helper, session 54)
-            why = str(exc).replace("in the training samples", "in all the samples")
+            # keep the finished cross-validation: its results are returned (and written);
+            # the error's own words, without its class name (a checking helper, session 54)
             msg = (
                 f"the final refit on all {len(targets.sample_ids):,} samples failed: "
-                f"{why if isinstance(exc, InputError) else _out_of_memory(exc)}; the "
+                f"{exc if isinstance(exc, InputError) else _out_of_memory(exc)}; the "
                 "cross-validation results are kept, without a fitted model (model.keras)"
             )
             log.warning(msg)

@@ -116,7 +116,8 @@ class GenotypePreprocessor:
             loosest = not self.min_maf and not self.min_call_rate
             raise InputError(
                 f"no SNP passes the filters (MAF >= {self.min_maf}, call rate >= "
-                f"{self.min_call_rate}, polymorphic) in the training samples; "
+                f"{self.min_call_rate}, polymorphic) in the {len(rows):,} samples it is fitted "
+                "on; "
                 + (
                     "every SNP is monomorphic or has no call there: check the genotype file "
                     "(snpcnn info FILE)"
@@ -157,7 +158,8 @@ class GenotypePreprocessor:
                 sel &= top
             if not sel.any():
                 raise InputError(
-                    f"no SNP has marginal p < {self.preselect_p} in the training samples; "
+                    f"no SNP has marginal p < {self.preselect_p} in the {len(rows):,} samples "
+                    "it is fitted on; "
                     "raise the p-value threshold or use top-k preselection"
                 )
             idx, means = idx[sel], means[sel]

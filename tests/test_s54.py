@@ -191,8 +191,7 @@ def test_conv_folds_message_names_a_value_that_fits():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_failed_refit_note_reads_as_words(tmp_path, monkeypatch):
-    """The note named the exception class ("InputError: ...") and "the training samples"
-    where the refit on all samples failed."""
+    """The note named the exception class ("InputError: ...")."""
     import snpcnn.cv as cv
     from snpcnn.cv import cross_validate
 
@@ -208,7 +207,9 @@ def test_failed_refit_note_reads_as_words(tmp_path, monkeypatch):
     )
 
     def refuse(*a, **k):
-        raise InputError("no SNP passes the filters (MAF >= 0.49) in the training samples; relax")
+        raise InputError(
+            "no SNP passes the filters (MAF >= 0.49) in the 40 samples it is fitted on"
+        )
 
     monkeypatch.setattr(cv, "_refit", refuse)
     res = cross_validate(
@@ -222,7 +223,7 @@ def test_failed_refit_note_reads_as_words(tmp_path, monkeypatch):
     )
     note = next(n for n in res.notes if "final refit" in n)
     assert note.startswith("the final refit on all 40 samples failed: no SNP passes the filters")
-    assert "in all the samples" in note and "InputError" not in note
+    assert "in the 40 samples it is fitted on" in note and "InputError" not in note
     assert res.final_bundle is None and not res.metrics.empty
 
 
@@ -321,3 +322,12 @@ def test_refit_note_on_a_bare_memory_error():
 
     assert _out_of_memory(MemoryError()) == "out of memory"
     assert _out_of_memory(MemoryError("8 GiB")) == "out of memory (8 GiB)"
+
+
+def test_preprocessor_filter_error_counts_the_samples_it_is_fitted_on():
+    """It said "in the training samples", also where the refit on all samples failed."""
+    from snpcnn.preprocess import GenotypePreprocessor
+
+    g = simulate_genotypes(30, 20, seed=1)
+    with pytest.raises(InputError, match="in the 12 samples it is fitted on; relax them"):
+        GenotypePreprocessor(min_maf=0.5).fit(g, np.arange(12))
