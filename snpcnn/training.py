@@ -2066,21 +2066,35 @@ def far_pair_scores(
                 za = zo[:, a0 * c + ch : a1 * c : c]
                 zb = zo[:, b0 * c + ch :: c]
                 m = len(t)
-                cov = (za * t[:, None]).T @ zb / m
-                mean = za.T @ zb / m
-                var = (za * za).T @ (zb * zb) / m - mean * mean
-                block += np.where(var > 1e-6, cov * cov / np.where(var > 1e-6, var, 1.0), 0.0)
-        # pairs closer than reach are the dense screen's
-        block[(np.arange(b0, p)[None, :] - np.arange(a0, a1)[:, None]) < reach] = -np.inf
-        flat = block.reshape(-1)
+                # cov^2 / var where var > 1e-6, else 0: in place, the values of
+                # np.where(var > 1e-6, cov * cov / var, 0) without its temporaries
+                cov = (za * t[:, None]).T @ zb
+                cov /= m
+                mean = za.T @ zb
+                mean /= m
+                var = (za * za).T @ (zb * zb)
+                var /= m
+                mean *= mean
+                var -= mean
+                flat_var = ~(var > 1e-6)
+                var[flat_var] = 1.0
+                cov *= cov
+                cov /= var
+                cov[flat_var] = 0.0
+                block += cov
+        # pairs closer than reach are the dense screen's: column k of row i is the pair
+        # (a0 + i, a0 + reach + k), closer than reach where k < i (the block's lower triangle)
+        lower = min(a1 - a0, p - b0)
+        block[:lower, :lower][np.tri(lower, k=-1, dtype=bool)] = -np.inf
+        flat = np.negative(block.reshape(-1), out=block.reshape(-1))  # in place: -score
         take = min(keep, flat.size)
-        top = np.argpartition(-flat, take - 1)[:take] if take < flat.size else np.arange(flat.size)
+        top = np.argpartition(flat, take - 1)[:take] if take < flat.size else np.arange(flat.size)
         top = top[np.isfinite(flat[top])]
         rows, cols = np.divmod(top, p - b0)
         js = a0 + rows
         best_j = np.concatenate([best_j, js])
         best_d = np.concatenate([best_d, b0 + cols - js])
-        best_s = np.concatenate([best_s, flat[top]])
+        best_s = np.concatenate([best_s, -flat[top]])
         if len(best_s) > keep:
             sel = np.argsort(-best_s, kind="stable")[:keep]
             best_j, best_d, best_s = best_j[sel], best_d[sel], best_s[sel]
