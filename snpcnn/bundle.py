@@ -750,9 +750,9 @@ class ModelBundle:
             np.savez_compressed(buf, **self._arrays())
             with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as z:
                 z.writestr(MEMBER, buf.getvalue())
-            from snpcnn.io.output import usual_mode
+            from snpcnn.io.output import ready_to_replace
 
-            usual_mode(tmp)
+            ready_to_replace(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -83,6 +83,13 @@ _CLI_FLAGS = {
     "n_samples": "--samples",  # snpcnn simulate
 }
 _UNSET = object()
+#: per command: Python argument -> its option in this command where it differs from the
+#: usual one (``snpcnn simulate --genotypes`` reads the file with ``--genotypes-format`` and
+#: ``--genotypes-coding``: the reader's advice named ``--format`` and ``--coding``, which
+#: simulate refuses or lacks; a checking helper, session 55)
+CLI_FLAG_RENAMES: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "snpcnn_cli_flag_renames", default=None
+)
 
 
 def opt(name: str, value: Any = _UNSET, *, placeholder: bool = False) -> str:
@@ -91,7 +98,9 @@ def opt(name: str, value: Any = _UNSET, *, placeholder: bool = False) -> str:
     ``--force`` / ``force=True``; without a value just the name (``--cv-scheme`` /
     ``cv_scheme``); ``placeholder=True`` writes the value as it is (``folds=K``)."""
     if CLI_MODE.get():
-        flag = _CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+        flag = (CLI_FLAG_RENAMES.get() or {}).get(name) or _CLI_FLAGS.get(
+            name, "--" + name.replace("_", "-")
+        )
         if value is _UNSET or value is True:
             return flag
         if value is False:  # a switch turned off: --no-refit

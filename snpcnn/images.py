@@ -936,7 +936,7 @@ def write_outputs(out_dir: str | os.PathLike, writers, *, force: bool = False) -
     dict
         ``name -> out_dir / name``.
     """
-    from snpcnn.io.output import usual_mode
+    from snpcnn.io.output import ready_to_replace
 
     paths = check_outputs(out_dir, tuple(writers), force=force)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -948,7 +948,7 @@ def write_outputs(out_dir: str | os.PathLike, writers, *, force: bool = False) -
             os.close(fd)
             temps[name] = tmp
             write(tmp)
-            usual_mode(tmp)
+            ready_to_replace(tmp)
         for name in writers:  # every file is complete: move them in, one rename each
             os.replace(temps.pop(name), paths[name])
     finally:
@@ -967,9 +967,9 @@ def _atomic_write_bytes(path: Path, payload: bytes, *, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
-        from snpcnn.io.output import usual_mode
+        from snpcnn.io.output import ready_to_replace
 
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -20,7 +20,7 @@ from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from snpcnn.errors import InputError
-from snpcnn.io.output import usual_mode
+from snpcnn.io.output import ready_to_replace
 
 __all__ = [
     "save_figure",
@@ -70,7 +70,7 @@ def save_figure(fig: Figure, path, force: bool = False, dpi: int = 110) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight")
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -27,7 +27,7 @@ import pandas as pd
 
 from snpcnn import __version__
 from snpcnn.errors import CLI_MODE, InputError, InputWarning, opt
-from snpcnn.io.output import reap_stale, replace_folder, temp_sibling, usual_mode
+from snpcnn.io.output import ready_to_replace, reap_stale, replace_folder, temp_sibling
 from snpcnn.metrics import METRIC_LABELS, WIN_TOLERANCE, format_mean_sd, no_information
 
 __all__ = [
@@ -272,7 +272,7 @@ def atomic_directory(
     try:
         yield tmp
         _record_folder_files(tmp / marker)
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         later = _later_files(out, marker) if out.is_dir() else []
         if later:
             # a file written into OUT while this command ran: neither it nor the finished
@@ -1547,7 +1547,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -832,9 +832,9 @@ def _pick_groups(
             raise InputError(
                 f"{opt('placement', 'trans')} puts each SNP of a group of {order} on a different "
                 f"chromosome, and {len(trans_chroms)} chromosome(s) have SNPs with minor-allele "
-                f"frequency >= 0.1; simulate at least {order} chromosomes "
-                f"({opt('chromosomes' if CLI_MODE.get() else 'n_chrom')}), or "
-                f"{opt('placement', 'local')}"
+                f"frequency >= 0.1; draw it on genotypes with at least {order} such "
+                f"chromosomes (simulated ones: {opt('chromosomes' if CLI_MODE.get() else 'n_chrom')}), "
+                f"or {opt('placement', 'local')}"
             )
     used = set(exclude)
     groups: list[np.ndarray] = []

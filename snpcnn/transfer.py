@@ -118,9 +118,9 @@ def _atomic_npy(path: Path, array: np.ndarray, *, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, array)
-        from snpcnn.io.output import usual_mode
+        from snpcnn.io.output import ready_to_replace
 
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -191,10 +191,12 @@ force_option = click.option(
 )
 
 
-def coding_option():
-    """``--coding``: how a CSV/TSV genotype matrix codes its values (every command)."""
+def coding_option(flag: str = "--coding", dest: str = "coding"):
+    """``--coding``: how a CSV/TSV genotype matrix codes its values (every command; simulate
+    names it ``--genotypes-coding``)."""
     return click.option(
-        "--coding",
+        flag,
+        dest,
         type=click.Choice(["auto", "012", "01", "-101"]),
         default="auto",
         show_default=True,

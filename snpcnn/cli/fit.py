@@ -508,7 +508,7 @@ def fit(
     "covariates uses their training means.",
 )
 @click.option("--id-column", default=None, help="Sample-id column of the --covariates file.")
-@force_option
+@click.option("--force", is_flag=True, help="Overwrite an existing output file (never a folder).")
 @verbose_option
 def predict(model, genotypes, geno_format, coding, out, covariates_file, id_column, force):
     """Predict traits for new individuals with a MODEL written by `snpcnn fit`.

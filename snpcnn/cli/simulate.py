@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from snpcnn.cli import force_option, verbose_option
+from snpcnn.cli import coding_option, force_option, verbose_option
 from snpcnn.io import FORMAT_HELP, FORMAT_NAMES
 
 __all__ = ["COMMANDS", "simulate"]
@@ -56,7 +56,8 @@ GENOTYPE_OPTIONS = (
     help="Draw the trait on these genotypes (VCF/BCF, PLINK 1 or 2, a table or a .snpcnn "
     "cache, as snpcnn fit reads them) instead of simulating genotypes: their own samples, "
     "allele frequencies, LD and SNP order (an interacting group's SNPs lie within --max-gap "
-    "columns of each other in the file's order).  No genotype file is written; "
+    "columns of each other in the order snpcnn reads them: a VCF's records sorted by "
+    "chromosome and position, PLINK and tables as in the file).  No genotype file is written; "
     "phenotypes.csv holds the file's sample ids.  The options that shape simulated "
     "genotypes (--samples, --snps, --chromosomes, --ld, --maf-range, --block-length, "
     "--spacing, --missing-rate, --inbreeding, --format) do not apply.",
@@ -69,6 +70,7 @@ GENOTYPE_OPTIONS = (
     help=f"With --genotypes: the file's format, {FORMAT_HELP} (default: detected from the "
     "path, as snpcnn fit's --format).",
 )
+@coding_option("--genotypes-coding", "genotypes_coding")
 @click.option(
     "--architecture",
     type=click.Choice(["sparse_additive", "polygenic", "local_epistasis", "dominance", "mixed"]),
@@ -200,6 +202,7 @@ def simulate(
     out,
     genotypes_path,
     genotypes_format,
+    genotypes_coding,
     architecture,
     samples,
     snps,
@@ -277,12 +280,19 @@ def simulate(
         placement=placement,
     )
     if genotypes_path is not None:
-        _simulate_on_file(genotypes_path, genotypes_format, out, trait_args, force)
+        _simulate_on_file(
+            genotypes_path, genotypes_format, genotypes_coding, out, trait_args, force
+        )
         return
     if genotypes_format is not None:
         raise InputError(
             f"--genotypes-format {genotypes_format} names the format of a --genotypes file; "
             "give --genotypes FILE, or leave it out (--format chooses the written file's)"
+        )
+    if _given(click.get_current_context(), "genotypes_coding"):
+        raise InputError(
+            f"--genotypes-coding {genotypes_coding} says how a --genotypes table codes its "
+            "genotypes; give --genotypes FILE, or leave it out"
         )
     # every check before any drawing or writing: a bad value leaves nothing behind (click's
     # ranges let NaN through; --maf-range's own check below refuses it)
@@ -451,11 +461,13 @@ def _ignored_options(ctx: click.Context, architecture: str, placement: str) -> l
     return ["--max-gap"] if placement == "trans" and "max_gap" in given else []
 
 
-def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, force: bool) -> None:
+def _simulate_on_file(
+    genotypes_path, genotypes_format, genotypes_coding, out, trait_args: dict, force: bool
+) -> None:
     """``snpcnn simulate --genotypes FILE``: the trait drawn on a file's genotypes; writes
     phenotypes.csv, causal.csv and simulation.json (with the file's path and checksum)."""
     from snpcnn.cli import read_cli_genotypes
-    from snpcnn.errors import InputError
+    from snpcnn.errors import CLI_FLAG_RENAMES, InputError
     from snpcnn.io.output import write_errors
     from snpcnn.report import SIMULATE_MARKER, atomic_directory, check_output_dir, file_checksum
     from snpcnn.simulate import check_trait_arguments, simulate_trait
@@ -475,7 +487,12 @@ def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, f
     # delete it when replaced
     check_output_dir(out, force, inputs=(genotypes_path,), marker=SIMULATE_MARKER)
     t0 = time.perf_counter()
-    g = read_cli_genotypes(genotypes_path, genotypes_format)
+    # the reader's advice names this command's options (--format and --coding are others)
+    token = CLI_FLAG_RENAMES.set({"format": "--genotypes-format", "coding": "--genotypes-coding"})
+    try:
+        g = read_cli_genotypes(genotypes_path, genotypes_format, genotypes_coding)
+    finally:
+        CLI_FLAG_RENAMES.reset(token)
     where = f"--genotypes {genotypes_path}"
     if g.n_samples < 20:
         raise InputError(
@@ -498,6 +515,7 @@ def _simulate_on_file(genotypes_path, genotypes_format, out, trait_args: dict, f
             "source": "file",
             "path": str(Path(genotypes_path).resolve()),
             **({"format": genotypes_format} if genotypes_format else {}),
+            **({"coding": genotypes_coding} if genotypes_coding != "auto" else {}),
             "checksum": file_checksum(genotypes_path),
             "n_samples": int(g.n_samples),
             "n_snps": int(g.n_snps),

@@ -49,7 +49,7 @@ import pandas as pd
 
 from snpcnn.errors import InputError, opt
 from snpcnn.genotypes import Genotypes
-from snpcnn.io.output import reap_stale, temp_sibling, usual_mode
+from snpcnn.io.output import ready_to_replace, reap_stale, temp_sibling
 
 __all__ = [
     "CACHE_SUFFIX",
@@ -379,7 +379,7 @@ def write_cache(
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=2)
             fh.write("\n")
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         if dst.exists():
             old = temp_sibling(dst, "old") / "x"
             os.rename(dst, old)

@@ -49,6 +49,18 @@ def usual_mode(path: str | os.PathLike) -> None:
     os.chmod(path, base & ~_UMASK)
 
 
+def ready_to_replace(path: str | os.PathLike) -> None:
+    """A temporary file or folder is complete and about to replace its destination: the
+    last safe point to raise again an interrupt whose exception was swallowed while it was
+    written (:func:`snpcnn._signals.check`; a checking helper, session 55: Ctrl-C inside
+    ``snpcnn simulate``'s VCF writer was lost in 3 of 7 tries, and the run replaced the
+    output and exited 0), then :func:`usual_mode`."""
+    from snpcnn import _signals
+
+    _signals.check()
+    usual_mode(path)
+
+
 #: errnos of a full disk, quota or file-size limit
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from snpcnn.errors import InputError, InputWarning
+from snpcnn.errors import InputError, InputWarning, opt
 from snpcnn.genotypes import Genotypes
 from snpcnn.io._alloc import empty_int8
 
@@ -275,8 +275,9 @@ def read_plink(
         given = Path(path)
         if given.is_file() and given.suffix.lower() not in (".bed", ".bim", ".fam"):
             raise InputError(
-                f"{given}: read as PLINK (--format plink), but it is not a .bed/.bim/.fam "
-                "file; leave --format out (the format is detected from the name) or give "
+                f"{given}: read as PLINK ({opt('format', 'plink')}), but it is not a "
+                f".bed/.bim/.fam file; leave {opt('format')} out (the format is detected from "
+                "the name) or give "
                 "the one it is"
             )
         raise InputError(f"{bed_p}: no such file; give a PLINK prefix or the .bed path")

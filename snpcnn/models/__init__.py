@@ -324,9 +324,9 @@ def save_model(model: keras.Model, path: str | os.PathLike, force: bool = False)
     os.close(fd)
     try:
         model.save(tmp)
-        from snpcnn.io.output import usual_mode
+        from snpcnn.io.output import ready_to_replace
 
-        usual_mode(tmp)
+        ready_to_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
