@@ -1794,6 +1794,9 @@ def _run_units(config: BenchmarkConfig, partial: Path, emit: Callable[..., None]
                         "screen_orders": res.screen_orders(),
                         # [triple_stage]: fits where the second stage ran / was kept
                         "triple_stages": res.triple_stages(),
+                        # [linear] backfit: fits with kept convolutions on a ridge start /
+                        # where the start was refitted around them
+                        "backfits": res.backfits(),
                         "notes": list(res.notes),
                     }
                     units.append(unit_record)
@@ -2092,6 +2095,8 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
     dominance: dict[tuple, int] = {}  # LASSO starts that also took heterozygote indicators
     ordered = any(u.get("screen_orders") for u in bench.units)
     staged = any(u.get("triple_stages") for u in bench.units)
+    refitted = any(u.get("backfits") for u in bench.units)
+    refits: dict[tuple, list[int]] = {}  # [linear] backfit: (refitted, fits)
     for u in bench.units:
         if u.get("conv_kept") is None:
             continue
@@ -2111,6 +2116,10 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
         a[4] += ts.get("ran", 0)
         a[5] += ts.get("kept", 0)
         a[6] += ts.get("fits", 0)
+        bf = u.get("backfits") or {}
+        rf = refits.setdefault((u["dataset"], u["trait"], u["model"]), [0, 0])
+        rf[0] += bf.get("refitted", 0)
+        rf[1] += bf.get("fits", 0)
     rows = []
     for (ds, t, m), (k, n, k_ld, n_ord, t_ran, t_kept, t_fits) in agg.items():
         row = {"dataset": ds, "trait": t, "model": m, "convolutions kept": f"{k} of {n} fits"}
@@ -2133,6 +2142,9 @@ def _conv_kept_rows(bench: BenchmarkResults) -> list[dict[str, str]]:
             row["triple stage ran / kept"] = (
                 f"{t_ran} / {t_kept} of {t_fits} fits" if t_fits else "-"
             )
+        if refitted:  # [linear] backfit: the start refitted around kept convolutions
+            rf = refits[(ds, t, m)]
+            row["start refitted"] = f"{rf[0]} of {rf[1]} fits" if rf[1] else "-"
         rows.append(row)
     return rows
 

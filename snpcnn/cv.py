@@ -346,6 +346,16 @@ class CVResults:
         out["far_reach"] = min((int(v) for v in reach if v is not None), default=None)
         return out
 
+    def backfits(self) -> dict[str, int] | None:
+        """For an architecture with ``[linear] backfit``: ``{"fits", "refitted"}``: in how
+        many fits the convolutions were kept on a ridge start (the start was then refitted
+        around them) and in how many the refitted start was kept; None where no fit
+        records it."""
+        recs = _conv_records(self.histories, "backfit")
+        if not recs:
+            return None
+        return {"fits": len(recs), "refitted": sum(bool(r.get("adopted")) for r in recs)}
+
     def triple_stages(self) -> dict[str, int] | None:
         """For an architecture with ``[triple_stage]`` (the v10 candidate): ``{"fits", "ran",
         "kept"}``: in how many fits a SNP triple was significant in the first stage's
@@ -2617,6 +2627,8 @@ def _refit(genotypes, targets, pre_settings, train_cfg, epochs, lr, seed, progre
             config["refit_start_skipped"] = skipped
         kept = res.conv.get("kept")
         config["refit_conv_kept"] = bool(any(kept) if isinstance(kept, list) else kept)
+        if res.conv.get("backfit") is not None:  # [linear] backfit: the start refitted
+            config["refit_backfit"] = bool(res.conv["backfit"].get("adopted"))
         corr = (res.conv.get("start_choice") or {}).get("genetic_correlations")
         if corr is not None and res.conv.get("start") in ("mtgblup", "mt_cnn_gp"):
             config["refit_genetic_correlations"] = corr

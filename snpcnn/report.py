@@ -657,7 +657,28 @@ def conv_kept_text(results, short: bool = False) -> str | None:
         return None
     orders = results.screen_orders() if hasattr(results, "screen_orders") else None
     stages = results.triple_stages() if hasattr(results, "triple_stages") else None
-    return text + _order_text(orders, short) + _triple_stage_text(stages, short)
+    refits = results.backfits() if hasattr(results, "backfits") else None
+    return (
+        text
+        + _order_text(orders, short)
+        + _triple_stage_text(stages, short)
+        + _backfit_text(refits, short)
+    )
+
+
+def _backfit_text(refits: dict | None, short: bool) -> str:
+    """In how many fits the ridge start was refitted around the kept convolutions
+    (``[linear] backfit``): their gain over the start then includes the refit."""
+    if not refits or not refits["refitted"]:
+        return ""
+    text = (
+        f"in {refits['refitted']} of the {refits['fits']} fits with convolutions kept on the "
+        "RR-BLUP start, that start was refitted around them (on the targets minus their "
+        "out-of-fold correction; kept where the out-of-fold errors fell significantly); the "
+        "start's row is the start fitted alone, and the hybrid's gain over it counts as the "
+        "convolutions'"
+    )
+    return f"; {text}" if short else f" Note: {text[0].upper()}{text[1:]}."
 
 
 #: why the triple stage could not run in a fit (training.py's record), as reports say it
@@ -1251,6 +1272,8 @@ def _saved_model_text(config: dict) -> str:
     if start is None:
         return ""
     conv = "kept" if config.get("refit_conv_kept") else "dropped"
+    if config.get("refit_backfit"):
+        conv += f", and its {start} start refitted around it"
     return f" (its start: {start}; its convolutions' correction {conv})"
 
 

@@ -131,6 +131,14 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # where a one-sided paired t-test of the squared errors gives p below this value (0: never;
     # 1: the lower error wins; session 36, preset snpcnn_default_mt_trait)
     "multitrait_trait_choice": (lambda v, n: _check_unit_or_off(v, n), 0.0),
+    # where the cross-fitted convolutions are kept on a ridge (GBLUP) start: the start is
+    # refitted on the targets minus the convolutions' out-of-fold correction, the
+    # correction's weight re-estimated, this many times (0: never), and the refitted start
+    # kept where the out-of-fold squared errors fall significantly (one-sided paired t-test,
+    # p < 0.05, or conv_gate where smaller; one output only).  A start
+    # fitted on the whole target takes part of a local signal through LD proxies, as noise
+    # around what the convolutions then find (session 55, candidate snpcnn_default_v20)
+    "backfit": (lambda v, n: _refits(v, n), 0),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
@@ -318,6 +326,17 @@ def _optional_int(value: Any, name: str):
 MAX_WIDTH = 65_536
 #: the most times a block may be repeated, or layers a block may stack (n_convs, n_layers)
 MAX_DEPTH = 1_000
+
+
+def _refits(value: Any, name: str) -> int:
+    """``[linear] backfit``: 0 to 10 refits of the start."""
+    v = check_nonnegative_int(value, name)
+    if v > 10:
+        raise InputError(
+            f"Invalid value for argument `{name}`. Expected 0 (off) to 10 refits of the "
+            f"start. Received {name}={value!r}."
+        )
+    return v
 
 
 def _bounded(value: Any, name: str, limit: int, what: str) -> int:
