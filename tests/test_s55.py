@@ -242,3 +242,14 @@ def test_simulate_on_a_table_takes_its_coding_and_names_its_own_options(tmp_path
     )
     assert res.exit_code != 0 and "give --genotypes FILE" in res.output
     assert not (tmp_path / "d").exists()
+
+
+def test_backfit_is_for_one_output_only():
+    """Several outputs share the start's dominance weight, and one pooled test could carry an
+    output whose own gate dropped its correction: no refit there (the plain v19 pipeline)."""
+    from snpcnn.training import train_cnn
+
+    x, y, _, prod = _additive_plus_pair(n=300)
+    y2 = np.column_stack([y[:, 0], y[:, 0] * 0.5 + prod.astype(np.float32)])
+    res = train_cnn(x, y2, _cfg(2), seed=0)
+    assert res.conv["kept"] == [True, True] and "backfit" not in res.conv
