@@ -320,7 +320,13 @@ def test_default_is_v12():
     # since session 53 (v19): v17 whose screen picks its pairs by forward selection while one
     # is significant, the windows left repeating those
     v19 = load_architecture("snpcnn_default_v19")
-    assert a.pop("description") != v19.pop("description")
+    # since session 55 (v20): v19 whose GBLUP start is refitted around kept convolutions
+    v20 = load_architecture("snpcnn_default_v20")
+    assert a.pop("description") != v20.pop("description")
+    assert {**a, "name": "x"} == {**v20, "name": "x"}  # v20 as measured, apart from its name
+    assert a["linear"]["backfit"] == 2
+    a["linear"]["backfit"] = 0
+    assert v19.pop("description")
     assert {**a, "name": "x"} == {**v19, "name": "x"}  # v19 as measured, apart from its name
     assert a["screen"].pop("conditional") is True
     assert a["screen"].pop("conditional_alpha") == 0.05
