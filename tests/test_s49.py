@@ -33,7 +33,7 @@ def test_trans_placement_puts_each_snp_of_a_group_on_its_own_chromosome():
 
 def test_trans_placement_refuses_too_few_chromosomes_and_unknown_values(tmp_path):
     g = simulate_genotypes(200, 300, n_chrom=2, seed=1)
-    with pytest.raises(InputError, match=r"placement='trans' .* at least 3 chromosomes"):
+    with pytest.raises(InputError, match=r"placement='trans' .* at least 3 such chromosomes"):
         simulate_trait(g, order=3, placement="trans")
     with pytest.raises(InputError, match="Expected one of local, trans"):
         simulate_trait(g, placement="cis")

@@ -31,6 +31,7 @@ def test_linear_table_is_validated_and_filled():
         "multitrait": False,
         "multitrait_cnn_gp": False,
         "multitrait_trait_choice": 0.0,
+        "backfit": 0,
     }
     assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}
     assert load_architecture(_with_linear({"l2": 1e-3, "penalty": "reml"}))["linear"] == {
