@@ -2493,7 +2493,7 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps):
     The start was fitted on the whole target, so where the target holds a local signal that
     the convolutions find, the start has taken part of it through LD proxies: a diffuse,
     noisy copy of what the convolutions then model exactly (a simulated pair trait on the
-    mice genotypes: GBLUP r 0.24, its noise stays in the hybrid).  Alternately, ``steps``
+    mice genotypes: GBLUP alone r 0.35, and its noise stays in the hybrid).  Alternately, ``steps``
     times: the start is refitted (same penalty rule) on the targets minus the convolutions'
     out-of-fold correction ``corr`` times its weight, and the weight is re-estimated by least
     squares (in [0, 1]) on the targets minus the refitted start's leave-one-out prediction.
