@@ -70,22 +70,13 @@ def test_backfit_refits_the_start_around_the_correction():
 
 
 def _screened(backfit: int) -> dict:
+    """test_crossfit's tiny screened network, its start GBLUP (REML) with ``backfit``."""
+    from test_crossfit import SCREENED
+
     return {
-        "name": f"screened_backfit{backfit}",
+        **SCREENED,
+        "name": "screened_backfit",
         "linear": {"l2": 1e-3, "penalty": "reml", "backfit": backfit},
-        "screen": {"windows": 4, "width": 3},
-        "blocks": [
-            {
-                "type": "conv",
-                "filters": 4,
-                "kernel_size": 3,
-                "strides": 3,
-                "activation": "square",
-                "kernel_initializer": "lecun_normal",
-                "l2": 1e-3,
-            },
-            {"type": "flatten"},
-        ],
     }
 
 
@@ -150,7 +141,7 @@ def test_backfit_value_is_checked():
     assert load_architecture(_screened(0))["linear"]["backfit"] == 0
     assert load_architecture("snpcnn_default_v20")["linear"]["backfit"] == 2
     for bad in (-1, 11, 1.5, "2", True):
-        with pytest.raises(InputError, match="backfit"):
+        with pytest.raises(InputError, match="argument `backfit`"):
             load_architecture(_screened(bad))
 
 
