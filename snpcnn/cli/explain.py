@@ -485,6 +485,13 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
     if not names:
         return None, []
     src = covariates_file or phenotypes
+    # predict's way out ("predict without covariates") does not exist here (a checking
+    # helper, session 43)
+    without = (
+        "leave out --covariates"
+        if covariates_file
+        else "leave the covariate columns out of PHENOTYPES"
+    ) + " for a marginal scan not adjusted for them"
     try:
         ph = read_phenotypes(
             src,
@@ -495,7 +502,7 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
         )
     except InputError as exc:
         # the model fixes which covariates are numbers: explain has no --categorical
-        exc = as_fitted(exc)
+        exc = as_fitted(exc, without)
         if covariates_file:
             raise exc from None
         click.echo(
@@ -504,19 +511,7 @@ def _scan_covariates(bundle, phenotypes, covariates_file, id_column, sample_ids)
             err=True,
         )
         return None, []
-    # predict's way out ("predict without covariates") does not exist here (a checking
-    # helper, session 43)
-    c, notes = bundle.covariate_design(
-        ph,
-        sample_ids,
-        source=str(src),
-        without=(
-            "leave out --covariates"
-            if covariates_file
-            else "leave the covariate columns out of PHENOTYPES"
-        )
-        + " for a marginal scan not adjusted for them",
-    )
+    c, notes = bundle.covariate_design(ph, sample_ids, source=str(src), without=without)
     for n in notes:
         click.echo(f"Warning: {src}: {n}", err=True)
     click.echo(f"marginal scan adjusted for the covariates {', '.join(names)}", err=True)

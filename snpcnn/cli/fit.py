@@ -725,6 +725,12 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
             err=True,
         )
         return None
+    # a prediction needs every covariate value: the reader's "leave the cell empty for
+    # missing" led to a refusal (an adversarial tester, session 56)
+    without = (
+        "leave those samples out of the genotypes, or leave out --covariates (every sample "
+        "then gets the covariates' training means)"
+    )
     try:
         ph = read_phenotypes(
             covariates_file,
@@ -734,8 +740,8 @@ def model_covariates(bundle, covariates_file, id_column, sample_ids, command: st
             categorical=[c for c in names if c in bundle.covariate_levels],
         )
     except InputError as exc:  # the model fixes which covariates are numbers: no --categorical
-        raise as_fitted(exc) from None
-    c, notes = bundle.covariate_design(ph, sample_ids, source=str(covariates_file))
+        raise as_fitted(exc, without) from None
+    c, notes = bundle.covariate_design(ph, sample_ids, source=str(covariates_file), without=without)
     for n in notes:
         click.echo(f"Warning: {covariates_file}: {n}", err=True)
     return np.asarray(c, dtype=np.float64)

@@ -196,12 +196,29 @@ CATEGORICAL_HINT = (
 )
 
 
-def as_fitted(exc: InputError) -> InputError:
+#: the advice closing a covariate's bad cell where a missing value is allowed (fit drops
+#: the sample); predict and explain replace it (:func:`as_fitted`): a fitted model needs
+#: every covariate value, so an empty cell was refused in turn (session 56)
+MISSING_FIX = "fix the value or leave the cell empty for missing"
+#: the same for a placeholder ('-', '?') that marks missing values in a numeric covariate
+MISSING_MARK_FIX = "if it marks missing values, leave those cells empty or write NA"
+
+
+def as_fitted(exc: InputError, without: str | None = None) -> InputError:
     """``exc`` from reading a fitted model's covariates (predict, explain), whose numeric
-    covariates are fixed by the model: the ``--categorical`` advice replaced."""
-    return InputError(
-        str(exc).replace(CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)")
+    covariates are fixed by the model: the ``--categorical`` advice replaced, and the
+    advice to leave a cell empty for missing too where ``without`` (the way out without
+    covariates, as :meth:`snpcnn.bundle.ModelBundle.covariate_design` words it) is given,
+    since a missing covariate value is refused there."""
+    text = str(exc).replace(
+        CATEGORICAL_HINT, "(the model was fitted with this covariate as a number)"
     )
+    if without:
+        text = text.replace(MISSING_FIX, f"fix the value, or {without}").replace(
+            MISSING_MARK_FIX,
+            f"the model needs every covariate value: fill those cells in, or {without}",
+        )
+    return InputError(text)
 
 
 def _read_lines(path: Path, kind: str = "phenotype file") -> list[tuple[int, str]]:
@@ -1106,7 +1123,7 @@ def _read_one(
             raise InputError(
                 f"{path} line {raw.line_numbers[i]}: covariate '{cov}' has the infinite value "
                 f"'{tokens[i]}' for sample '{ids[i]}'; covariate values must be finite numbers: "
-                "fix the value or leave the cell empty for missing"
+                + MISSING_FIX
             )
         numeric = all(m or v is not None for m, v in zip(miss, nums))
         n_present = sum(not m for m in miss)
@@ -1133,11 +1150,9 @@ def _read_one(
             if (n_numbers and mark) or n_numbers > n_present / 2:
                 i = next(i for i, (m, v) in enumerate(zip(miss, nums)) if not m and v is None)
                 fix = (
-                    f"'{texts[0]}' ({len(texts)} samples, e.g. '{ids[i]}'); if it marks "
-                    "missing values, leave those cells empty or write NA"
+                    f"'{texts[0]}' ({len(texts)} samples, e.g. '{ids[i]}'); {MISSING_MARK_FIX}"
                     if mark
-                    else f"'{tokens[i]}' for sample '{ids[i]}'; fix the value or leave the "
-                    "cell empty for missing"
+                    else f"'{tokens[i]}' for sample '{ids[i]}'; {MISSING_FIX}"
                 )
                 raise InputError(
                     f"{path} line {raw.line_numbers[i]}: covariate '{cov}' is numeric except "

@@ -1,0 +1,71 @@
+"""Session 56: four bugs an adversarial tester found (predict's covariate advice, predict
+--force into another command's results, explain.json's steps, benchmark's console list)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from snpcnn.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def aged(tmp_path_factory):
+    """60 simulated samples x 120 SNPs fitted (1 epoch) with a numeric covariate 'age'."""
+    d = tmp_path_factory.mktemp("s56")
+    res = CliRunner().invoke(main, ["simulate", "--samples", "60", "--snps", "120", "--out",
+                                    str(d / "sim")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    ph = pd.read_csv(d / "sim" / "phenotypes.csv", dtype={"sample_id": str})
+    ph["age"] = np.random.default_rng(0).integers(20, 60, len(ph))
+    ph.to_csv(d / "pheno.csv", index=False)
+    ph[["sample_id", "age"]].to_csv(d / "cov.csv", index=False)
+    fit = ["fit", str(d / "sim" / "sim.vcf.gz"), str(d / "pheno.csv"), "--covariates", "age"]
+    fit += ["--folds", "2", "--epochs", "1", "--baselines", "gblup", "--conv-folds", "0"]
+    res = CliRunner().invoke(main, [*fit, "--patience", "1", "--out", str(d / "f")])
+    assert res.exit_code == 0, res.output
+    return d
+
+
+def _predict(aged, *extra):
+    model, vcf = str(aged / "f" / "model.keras"), str(aged / "sim" / "sim.vcf.gz")
+    return CliRunner().invoke(main, ["predict", model, vcf, *extra])
+
+
+def _one_line_error(r) -> str:
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, r.output
+    return lines[0]
+
+
+def test_predict_covariate_errors_do_not_advise_an_empty_cell(aged, tmp_path):
+    """predict's reader said "leave the cell empty for missing", and then refused the empty
+    cell: a prediction needs every covariate value.  Both errors now give the same way out
+    (fill it in, leave the sample out, or predict without --covariates)."""
+    cov = pd.read_csv(aged / "cov.csv", dtype=str)
+    sample = cov.loc[7, "sample_id"]
+    cov.loc[7, "age"] = "abc"
+    bad = tmp_path / "cov_bad.csv"
+    cov.to_csv(bad, index=False)
+    msg = _one_line_error(_predict(aged, "--covariates", str(bad)))
+    assert "empty" not in msg and "'age'" in msg and f"'{sample}'" in msg and str(bad) in msg
+    assert "fix the value, or leave those samples out of the genotypes, or leave out " \
+        "--covariates" in msg  # fmt: skip
+    cov.loc[7, "age"] = ""  # what the message used to advise
+    empty = tmp_path / "cov_empty.csv"
+    cov.to_csv(empty, index=False)
+    msg = _one_line_error(_predict(aged, "--covariates", str(empty)))
+    assert f"covariate 'age' is missing for sample '{sample}' ({empty} line 9)" in msg
+    assert "fill in the value, or leave those samples out of the genotypes, or leave out " \
+        "--covariates (every sample then gets the covariates' training means)" in msg  # fmt: skip
+    # a placeholder in many cells: the same advice, not "leave those cells empty"
+    cov["age"] = pd.read_csv(aged / "cov.csv", dtype=str)["age"]
+    cov.loc[:4, "age"] = "-"
+    marks = tmp_path / "cov_marks.csv"
+    cov.to_csv(marks, index=False)
+    msg = _one_line_error(_predict(aged, "--covariates", str(marks)))
+    assert "empty" not in msg and "fill those cells in, or leave those samples out" in msg
