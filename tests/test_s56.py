@@ -1,6 +1,8 @@
 """Session 56: four bugs an adversarial tester found (predict's covariate advice, predict
 --force into another command's results, explain.json's steps, benchmark's console list)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,8 @@ from click.testing import CliRunner
 from snpcnn.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TINY_ARCH = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "tiny_arch.toml"
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +31,28 @@ def aged(tmp_path_factory):
     res = CliRunner().invoke(main, [*fit, "--patience", "1", "--out", str(d / "f")])
     assert res.exit_code == 0, res.output
     return d
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory, example_data):
+    """A finished benchmark (baselines only, 2 folds: no training) and its console output."""
+    d = tmp_path_factory.mktemp("s56_bench")
+    x = pd.read_csv(example_data / "wheat_X_dart01.csv.gz", nrows=90).iloc[:, :65]
+    x.to_csv(d / "geno.csv", index=False)
+    ph = pd.read_csv(example_data / "wheat_phenotypes.csv")
+    ph[ph["sample_id"].isin(x["sample_id"])].to_csv(d / "pheno.csv", index=False)
+    (d / "b.toml").write_text(
+        'baselines = ["ridge"]\nseeds = [3]\n\n'
+        '[[datasets]]\nname = "small"\ngenotypes = "geno.csv"\nphenotypes = "pheno.csv"\n'
+        'traits = ["GY_E2"]\nfolds = 2\n\n'
+        f'[[models]]\nname = "tiny"\narchitecture = "{TINY_ARCH}"\nepochs = 1\n'
+    )
+    out = d / "res"
+    r = CliRunner().invoke(
+        main, ["benchmark", str(d / "b.toml"), "--out", str(out), "--models", "none"]
+    )
+    assert r.exit_code == 0, r.output
+    return out, r.output
 
 
 def _predict(aged, *extra):
@@ -69,3 +95,34 @@ def test_predict_covariate_errors_do_not_advise_an_empty_cell(aged, tmp_path):
     cov.to_csv(marks, index=False)
     msg = _one_line_error(_predict(aged, "--covariates", str(marks)))
     assert "empty" not in msg and "fill those cells in, or leave those samples out" in msg
+
+
+def test_predict_force_never_overwrites_a_benchmark_unit(aged, bench_out, tmp_path):
+    """--force replaced units/.../seedK/r0_f1.json, which a later --resume recomputed."""
+    out, _ = bench_out
+    units = sorted((out / "units").rglob("*.json"))
+    assert units
+    before = units[0].read_bytes()
+    msg = _one_line_error(_predict(aged, "--out", str(units[0]), "--force"))
+    assert f"--out {units[0]} is a file in {out}, snpcnn benchmark's results" in msg
+    assert "choose another --out" in msg
+    assert units[0].read_bytes() == before
+    # in an unfinished run's .partial folder too
+    partial = tmp_path / "again.partial"
+    (partial / "units").mkdir(parents=True)
+    unit = partial / "units" / "r0_f1.json"
+    unit.write_bytes(before)
+    msg = _one_line_error(_predict(aged, "--out", str(unit), "--force"))
+    assert "an unfinished snpcnn benchmark or tune" in msg and unit.read_bytes() == before
+    # predict's own earlier output inside the folder it may still replace, with --force
+    mine = out / "plots" / "mine.csv"
+    r = _predict(aged, "--out", str(mine))
+    assert r.exit_code == 0, r.output
+    r = _predict(aged, "--out", str(mine), "--force")
+    assert r.exit_code == 0, r.output
+    # and a file outside any results folder is replaced as before
+    other = tmp_path / "old.txt"
+    other.write_text("old\n")
+    r = _predict(aged, "--out", str(other), "--force")
+    assert r.exit_code == 0, r.output
+    assert other.read_text().startswith("sample_id,")

@@ -555,6 +555,8 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         )
     if out and Path(out).exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
+    if out and Path(out).is_file():
+        check_not_results_file(out)
     if out and Path(out).is_dir():
         raise InputError(f"{out} is a folder; give --out a file name such as predictions.csv")
     if out:
@@ -598,6 +600,42 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         click.echo(f"predictions for {len(table):,} {samples} written to {out}{gaps}", err=True)
     else:
         click.echo(csv, nl=False)
+
+
+def check_not_results_file(out) -> None:
+    """Refuse ``out``, an existing file inside a folder of another snpcnn command's results
+    (at any depth, or in an unfinished benchmark or tune's ``.partial`` folder), unless it
+    is a predictions table that predict wrote there: ``--force`` replaced a benchmark
+    unit's ``units/DATASET/TRAIT/MODEL/seedK/r0_f1.json``, which a later ``--resume``
+    recomputed (an adversarial tester, session 56)."""
+    from snpcnn.report import results_folder_owner
+
+    path = Path(out).resolve()
+    for folder in path.parents:
+        owner = results_folder_owner(folder)
+        if owner is None and folder.name.endswith(".partial"):
+            if any((folder / m).exists() for m in ("units", "settings.json", "outer")):
+                owner = "an unfinished snpcnn benchmark or tune"
+        if owner is None:
+            continue
+        if path.name not in RESULT_FILES and _predictions_table(path):
+            return  # predict's own earlier output there: --force may replace it
+        owner = owner if owner.startswith("an ") else f"{owner}'s results"
+        raise InputError(
+            f"--out {out} is a file in {folder}, {owner}, that predict did not write; predict "
+            "never overwrites it, even with --force: choose another --out"
+        )
+
+
+def _predictions_table(path: Path) -> bool:
+    """Whether ``path`` starts as a table that predict writes: a CSV whose header's first
+    column is ``sample_id``."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(4096)
+    except OSError:
+        return False
+    return first.split(",")[0].strip() == "sample_id"
 
 
 def check_model_first(model, genotypes, command: str) -> None:
