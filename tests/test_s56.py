@@ -1,6 +1,7 @@
 """Session 56: four bugs an adversarial tester found (predict's covariate advice, predict
 --force into another command's results, explain.json's steps, benchmark's console list)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,25 @@ def test_predict_force_never_overwrites_a_benchmark_unit(aged, bench_out, tmp_pa
     r = _predict(aged, "--out", str(other), "--force")
     assert r.exit_code == 0, r.output
     assert other.read_text().startswith("sample_id,")
+
+
+def test_explain_json_records_steps_only_where_integrated_gradients_ran(aged, tmp_path):
+    model, vcf = str(aged / "f" / "model.keras"), str(aged / "sim" / "sim.vcf.gz")
+    out = tmp_path / "e"
+    res = CliRunner().invoke(
+        main,
+        ["explain", model, vcf, "--methods", "saliency", "--steps", "8", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "explain.json").read_text())
+    assert info["methods"] == ["saliency"] and info["integrated_gradients"] is None
+    assert "Note: --steps 8 is not used: only integrated gradients reads it" in res.output
+    res = CliRunner().invoke(
+        main,
+        ["explain", model, vcf, "--methods", "integrated_gradients", "--steps", "8",
+         "--max-samples", "10", "--out", str(out), "--force"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "explain.json").read_text())
+    assert info["integrated_gradients"] == {"steps": 8, "baseline": "all-zero encoded input"}
+    assert "--steps 8 is not used" not in res.output

@@ -287,6 +287,16 @@ def explain(
             + ("they were skipped." if skipped else "neither is among --methods."),
             err=True,
         )
+    source = click.get_current_context().get_parameter_source("steps")
+    if (
+        "integrated_gradients" not in method_list
+        and source == click.core.ParameterSource.COMMANDLINE
+    ):
+        click.echo(  # as for --layer (session 56)
+            f"Note: --steps {steps} is not used: only integrated gradients reads it, and it is "
+            "not among --methods.",
+            err=True,
+        )
     caveat = ex.grad_cam_caveat(bundle.model) if "grad_cam" in method_list else None
     if caveat:
         click.echo(f"Note: Grad-CAM: {caveat}.", err=True)
@@ -359,7 +369,11 @@ def explain(
         "grad_cam_caveat": caveat,
         "grad_cam_note": cam_note,
         "hybrid": parts,
-        "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"},
+        # its settings where it ran, else null (the steps were recorded for any method: an
+        # adversarial tester, session 56)
+        "integrated_gradients": {"steps": steps, "baseline": "all-zero encoded input"}
+        if "integrated_gradients" in method_list
+        else None,
         "grad_cam_layer": None
         if not cams
         else (layer or (convs[-1] if convs else "conv layers of the averaged networks")),
