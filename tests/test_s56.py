@@ -149,3 +149,10 @@ def test_explain_json_records_steps_only_where_integrated_gradients_ran(aged, tm
     info = json.loads((out / "explain.json").read_text())
     assert info["integrated_gradients"] == {"steps": 8, "baseline": "all-zero encoded input"}
     assert "--steps 8 is not used" not in res.output
+
+
+def test_benchmark_console_names_the_units_folder(bench_out):
+    out, output = bench_out
+    assert (out / "units").is_dir()
+    line = next(ln for ln in output.splitlines() if ln.startswith("results written to"))
+    assert "plots/, units/, run.json" in line

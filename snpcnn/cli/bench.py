@@ -209,7 +209,7 @@ def benchmark(
                 click.echo("  ".join(r[c].ljust(w) for c, w in zip(cols, widths)))
     click.echo(
         f"\nresults written to {out}/ (results.md, results.csv, predictions.csv, plots/, "
-        f"run.json) in {bench.wall_seconds:.1f} s on {bench.device}"
+        f"units/, run.json) in {bench.wall_seconds:.1f} s on {bench.device}"
     )
 
 
