@@ -2487,7 +2487,31 @@ def _scale_correction(
 BACKFIT_P = 0.05
 
 
-def _backfit(config, x, y, ridge, corr, alpha, before, steps):
+def _lasso_refitter(x, start: _LassoStart):
+    """``[linear] backfit_lasso``: a function that refits the LASSO start ``start`` on new
+    targets (one column) the way it was first fitted on these rows (penalty by the same 5
+    inner folds; with heterozygote indicators where ``start`` took them), or None where the
+    genotypes are streamed or too large for one float64 copy (the refit is then skipped)."""
+    from snpcnn.datapath import START_DENSE_BYTES
+
+    if not isinstance(x, np.ndarray) or 8 * x.size > START_DENSE_BYTES:
+        return None
+    n = len(x)
+    xc = x.reshape(n, -1).astype(np.float64)
+    mean = xc.mean(axis=0)
+    xc -= mean
+    cols = _heterozygote_columns(xc) if start.quad_coef is not None else None
+
+    def refit(target: np.ndarray) -> _LassoStart | None:
+        yv = np.asarray(target[:, 0], dtype=np.float64)
+        if cols is not None:
+            return _fit_lasso_dominance_start(xc, mean, yv, seed=0, cols=cols)[0]
+        return _fit_lasso_start(xc, mean, yv, seed=0)[0]
+
+    return refit
+
+
+def _backfit(config, x, y, ridge, corr, alpha, before, steps, refitter=None):
     """``[linear] backfit``: refit the ridge start around the kept convolutions.
 
     The start was fitted on the whole target, so where the target holds a local signal that
@@ -2502,16 +2526,29 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps):
     cells, p < :data:`BACKFIT_P` and < ``conv_gate`` where set): a choice made on the
     training rows only.
 
+    ``refitter`` (``[linear] backfit_lasso``, :func:`_lasso_refitter`): a LASSO start
+    ``ridge`` is refitted by it instead (penalty by inner CV again; its cross-fitted
+    predictions play the leave-one-out's part).
+
     Returns ``((refit, residuals, weights) or None, record)``."""
     y64 = np.asarray(y, dtype=np.float64)
     observed = ~np.isnan(y64)
     a = np.asarray(alpha, dtype=np.float64).copy()
     start = ridge
     after = before
+    done = 0
     for _ in range(steps):
         target = (y64 - a[None, :] * corr).astype(np.float32)  # NaN where missing
-        start = _fit_ridge(x, target, _has_dominance(config), ridge_penalty(config))
-        e = y64 - (start.predict(x) - start.shift)  # y minus the refit's leave-one-out fit
+        if refitter is None:
+            start = _fit_ridge(x, target, _has_dominance(config), ridge_penalty(config))
+            e = y64 - (start.predict(x) - start.shift)  # y minus the refit's leave-one-out fit
+        else:
+            refit = refitter(target)
+            if refit is None:  # nothing left to fit (a constant target)
+                break
+            start = refit
+            e = y64 - (start.fitted - start.shift)  # y minus the refit's out-of-fold fit
+        done += 1
         for j in range(y64.shape[1]):
             ok = observed[:, j]
             c, ej = corr[ok, j], e[ok, j]
@@ -2523,7 +2560,7 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps):
     flat = y64[observed]
     p = _improvement_p(flat, flat - before[observed], flat - after[observed])
     limit = min(BACKFIT_P, config.conv_gate) if config.conv_gate > 0 else BACKFIT_P
-    adopted = bool(mse_after < mse_before and p < limit and (a > 0).any())
+    adopted = bool(done and mse_after < mse_before and p < limit and (a > 0).any())
     record = {
         "steps": int(steps),
         "adopted": adopted,
@@ -2532,11 +2569,18 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps):
         "oof_mse_after": mse_after,
         "weight_before": [float(v) for v in alpha],
         "weight_after": a.tolist(),
+    }
+    if refitter is None:
         # the refitted start's intercept and dominance weight (the model's linear path
         # holds them where the refit is kept; conv["dominance_weight"] is the start's)
-        "bias_after": [float(v) for v in np.ravel(start.bias)],
-        "dominance_weight_after": float(start.dom_weight),
-    }
+        record["bias_after"] = [float(v) for v in np.ravel(start.bias)]
+        record["dominance_weight_after"] = float(start.dom_weight)
+    else:
+        record["start"] = "lasso"
+        record["steps_run"] = int(done)
+        if done:  # the refitted LASSO's penalty and SNPs (its start's: conv start_choice)
+            record["lasso_alpha_after"] = float(start.alpha)
+            record["lasso_n_selected_after"] = int(np.count_nonzero(start.lin))
     return ((start, after, a) if adopted else None), record
 
 
@@ -2783,17 +2827,31 @@ def _crossfit(
     final = resid - alpha[None, :] * best_oof
     refit = None
     # [linear] backfit: one output only (outputs share the start's dominance weight, and a
-    # pooled test could carry an output whose correction its own gate dropped)
-    steps = 0 if (kernel or stage or n_out != 1) else int(_linear_spec(config).get("backfit", 0))
-    if steps and (alpha > 0).any() and type(ridge) is _RidgeStart:
-        refit, backfit_info = _backfit(config, x, y, ridge, best_oof, alpha, final, steps)
+    # pooled test could carry an output whose correction its own gate dropped); the ridge
+    # start, and with backfit_lasso the LASSO start
+    linear = _linear_spec(config)
+    steps = 0 if (stage or n_out != 1) else int(linear.get("backfit", 0))
+    lasso_refit = bool(linear.get("backfit_lasso")) and type(ridge) is _LassoStart
+    refittable = type(ridge) is _RidgeStart or lasso_refit
+    if steps and (alpha > 0).any() and refittable:
+        refitter = _lasso_refitter(x, ridge) if lasso_refit else None
+        if lasso_refit and refitter is None:
+            backfit_info = {"steps": int(steps), "adopted": False, "start": "lasso"}
+            backfit_info["skipped"] = "streamed or too large genotypes"
+        else:
+            refit, backfit_info = _backfit(
+                config, x, y, ridge, best_oof, alpha, final, steps, refitter
+            )
         if refit is not None:
             final, alpha = refit[1], refit[2]
             for j in range(n_out):
                 ok = observed[:, j]
                 r_conv[j] = _pearson(y[ok, j].astype(np.float64), y[ok, j] - final[ok, j])
+    # the start the final model holds: the LASSO refitted around the convolutions is added
+    # after training in its place (a refitted ridge lives in the networks' linear path)
+    used = refit[0] if (refit is not None and kernel) else ridge
     for model in nets:
-        _scale_correction(model, alpha, ridge.bias, None if refit is None else refit[0])
+        _scale_correction(model, alpha, ridge.bias, None if (refit is None or kernel) else refit[0])
     kept = bool((alpha > 0).any())
     for h in hists:
         h["oof_loss"] = curve
@@ -2817,8 +2875,10 @@ def _crossfit(
         "dominance_weight": ridge.dom_weight,
         "start": ridge.kind,
     }
-    if steps and kept and type(ridge) is _RidgeStart:
+    if steps and kept and refittable:
         info["backfit"] = backfit_info
+    if used is not ridge:  # for train_cnn's triple stage (removed there)
+        info["start_used"] = used
     if order_info is not None and (
         order_info["mode"] != "file"
         or "all_pairs" in order_info
@@ -2831,7 +2891,7 @@ def _crossfit(
     if stage:
         model = None
     elif kernel:
-        model = _with_kernel(members, ridge, x.shape[1:])
+        model = _with_kernel(members, used, x.shape[1:])
     else:
         model = _average(nets, x.shape[1:]) if kept else nets[0]
     return model, int(best_epoch) if kept else 0, hists, info, n_seen, members
@@ -3078,10 +3138,15 @@ def train_cnn(
                     mse=choice["oof_mse"],
                     p=p,
                 )
+        # the start the model holds (a LASSO refitted around the convolutions, [linear]
+        # backfit_lasso); the result's start stays the one fitted alone (attribution)
+        used = info.pop("start_used", ridge)
+        if kernel is not None:
+            k_info.pop("start_used", None)
         if stage is not None:
             # [triple_stage]: a second correction over SNP triples, on the first stage's
             # out-of-fold residuals, where a triple is significant in them
-            out = _triple_stage(config, stage, x, y, ridge, members, info, head, seed, orders)
+            out = _triple_stage(config, stage, x, y, used, members, info, head, seed, orders)
             if out is not None:
                 model, best2, hists2, seen2 = out
                 best = max(best, best2)

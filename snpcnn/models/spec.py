@@ -139,6 +139,10 @@ LINEAR_KEYS: dict[str, tuple[Callable, Any]] = {
     # fitted on the whole target takes part of a local signal through LD proxies, as noise
     # around what the convolutions then find (session 55, candidate snpcnn_default_v20)
     "backfit": (lambda v, n: _refits(v, n), 0),
+    # with backfit: where the convolutions are kept on the LASSO start, that start is
+    # refitted the same way (its penalty by inner CV again, its cross-fitted predictions as
+    # the leave-one-out's), in memory only (session 56, candidate snpcnn_default_v21)
+    "backfit_lasso": (check_bool, False),
 }
 #: keys of the optional ``training`` table: how the network is compiled, where a published
 #: model prescribes it (the learning rate, epochs and batch size stay run settings):
