@@ -348,13 +348,19 @@ class CVResults:
 
     def backfits(self) -> dict[str, int] | None:
         """For an architecture with ``[linear] backfit``: ``{"fits", "refitted"}``: in how
-        many fits the convolutions were kept on a ridge start (the start was then refitted
-        around them) and in how many the refitted start was kept; None where no fit
-        records it."""
+        many fits the convolutions were kept on a ridge start (or, with ``backfit_lasso``, a
+        LASSO start; ``"starts"`` then names them) and the start was refitted around them,
+        and in how many the refitted start was kept; None where no fit records it."""
         recs = _conv_records(self.histories, "backfit")
         if not recs:
             return None
-        return {"fits": len(recs), "refitted": sum(bool(r.get("adopted")) for r in recs)}
+        out = {"fits": len(recs), "refitted": sum(bool(r.get("adopted")) for r in recs)}
+        kinds = {r.get("start", "ridge") for r in recs}
+        if kinds != {"ridge"}:  # [linear] backfit_lasso: which starts these fits had
+            from snpcnn.training import START_LABELS
+
+            out["starts"] = [START_LABELS[k] for k in ("ridge", "lasso") if k in kinds]
+        return out
 
     def triple_stages(self) -> dict[str, int] | None:
         """For an architecture with ``[triple_stage]`` (the v10 candidate): ``{"fits", "ran",

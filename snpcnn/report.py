@@ -671,9 +671,10 @@ def _backfit_text(refits: dict | None, short: bool) -> str:
     (``[linear] backfit``): their gain over the start then includes the refit."""
     if not refits or not refits["refitted"]:
         return ""
+    starts = " or ".join(refits.get("starts") or ["RR-BLUP"])
     text = (
         f"in {refits['refitted']} of the {refits['fits']} fits with convolutions kept on the "
-        "RR-BLUP start, that start was refitted around them (on the targets minus their "
+        f"{starts} start, that start was refitted around them (on the targets minus their "
         "out-of-fold correction; kept where the out-of-fold errors fell significantly); the "
         "start's row is the start fitted alone, and the hybrid's gain over it counts as the "
         "convolutions'"

@@ -149,3 +149,19 @@ def test_backfit_lasso_value_is_checked(bad):
         load_architecture(arch)
     assert load_architecture("snpcnn_default_v21")["linear"]["backfit_lasso"] is True
     assert load_architecture("snpcnn_default_v20")["linear"]["backfit_lasso"] is False
+
+
+def test_reports_name_the_refitted_starts():
+    from types import SimpleNamespace
+
+    from snpcnn.cv import CVResults
+    from snpcnn.report import _backfit_text
+
+    hist = [{"conv": {"backfit": {"adopted": True, "start": "lasso"}}}]
+    hist += [{"conv": {"backfit": {"adopted": False}}}]
+    refits = CVResults.backfits(SimpleNamespace(histories=hist))
+    assert refits == {"fits": 2, "refitted": 1, "starts": ["RR-BLUP", "LASSO"]}
+    assert "kept on the RR-BLUP or LASSO start" in _backfit_text(refits, short=True)
+    lasso_only = CVResults.backfits(SimpleNamespace(histories=hist[:1]))
+    text = _backfit_text(lasso_only, short=False)
+    assert "kept on the LASSO start" in text and "RR-BLUP" not in text
