@@ -320,9 +320,15 @@ def test_default_is_v12():
     # since session 53 (v19): v17 whose screen picks its pairs by forward selection while one
     # is significant, the windows left repeating those
     v19 = load_architecture("snpcnn_default_v19")
+    # since session 56 (v21): v20 whose LASSO start, too, is refitted around kept convolutions
+    v21 = load_architecture("snpcnn_default_v21")
+    assert a.pop("description") != v21.pop("description")
+    assert {**a, "name": "x"} == {**v21, "name": "x"}  # v21 as measured, apart from its name
+    assert a["linear"]["backfit_lasso"] is True
+    a["linear"]["backfit_lasso"] = False
     # since session 55 (v20): v19 whose GBLUP start is refitted around kept convolutions
     v20 = load_architecture("snpcnn_default_v20")
-    assert a.pop("description") != v20.pop("description")
+    assert v20.pop("description")
     assert {**a, "name": "x"} == {**v20, "name": "x"}  # v20 as measured, apart from its name
     assert a["linear"]["backfit"] == 2
     a["linear"]["backfit"] = 0

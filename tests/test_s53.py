@@ -111,13 +111,15 @@ def test_v19_is_v18_plus_conditional_alpha_and_repeat_fill_and_the_default_since
     for key in ("blocks", "linear", "triple_stage"):
         assert v19.get(key) == v18.get(key)
     # the default of sessions 53-54: v19 apart from its name and description; since session
-    # 55 (v20) plus [linear] backfit
+    # 55 (v20) plus [linear] backfit, since session 56 (v21) plus backfit_lasso
     default = load_architecture("snpcnn_default")
     assert default.pop("name") == "snpcnn_default" and v19.pop("name") == "snpcnn_default_v19"
     assert default.pop("description") != v19.pop("description")
     v19["screen"].update(conditional_alpha=0.05, conditional_fill="repeat")
     assert default["linear"]["backfit"] == 2 and v19["linear"]["backfit"] == 0
     default["linear"]["backfit"] = 0
+    assert default["linear"]["backfit_lasso"] is True and v19["linear"]["backfit_lasso"] is False
+    default["linear"]["backfit_lasso"] = False
     assert default == v19
 
 
