@@ -351,7 +351,8 @@ class CVResults:
         many fits the convolutions were kept on a ridge start (or, with ``backfit_lasso``, a
         LASSO start; ``"starts"`` then names them) and the start was refitted around them,
         and in how many the refitted start was kept; None where no fit records it."""
-        recs = _conv_records(self.histories, "backfit")
+        # a refit skipped (streamed genotypes, backfit_lasso) was never tried: not counted
+        recs = [r for r in _conv_records(self.histories, "backfit") if "skipped" not in r]
         if not recs:
             return None
         out = {"fits": len(recs), "refitted": sum(bool(r.get("adopted")) for r in recs)}

@@ -2491,7 +2491,8 @@ def _lasso_refitter(x, start: _LassoStart):
     """``[linear] backfit_lasso``: a function that refits the LASSO start ``start`` on new
     targets (one column) the way it was first fitted on these rows (penalty by the same 5
     inner folds; with heterozygote indicators where ``start`` took them), or None where the
-    genotypes are streamed or too large for one float64 copy (the refit is then skipped)."""
+    genotypes are streamed or too large for one float64 copy (the refit is then skipped).
+    The function returns ``(start or None, notes)``, as the LASSO start's fit does."""
     from snpcnn.datapath import START_DENSE_BYTES
 
     if not isinstance(x, np.ndarray) or 8 * x.size > START_DENSE_BYTES:
@@ -2502,11 +2503,11 @@ def _lasso_refitter(x, start: _LassoStart):
     xc -= mean
     cols = _heterozygote_columns(xc) if start.quad_coef is not None else None
 
-    def refit(target: np.ndarray) -> _LassoStart | None:
+    def refit(target: np.ndarray) -> tuple[_LassoStart | None, dict]:
         yv = np.asarray(target[:, 0], dtype=np.float64)
         if cols is not None:
-            return _fit_lasso_dominance_start(xc, mean, yv, seed=0, cols=cols)[0]
-        return _fit_lasso_start(xc, mean, yv, seed=0)[0]
+            return _fit_lasso_dominance_start(xc, mean, yv, seed=0, cols=cols)
+        return _fit_lasso_start(xc, mean, yv, seed=0)
 
     return refit
 
@@ -2537,13 +2538,14 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps, refitter=None):
     start = ridge
     after = before
     done = 0
+    notes: dict = {}
     for _ in range(steps):
         target = (y64 - a[None, :] * corr).astype(np.float32)  # NaN where missing
         if refitter is None:
             start = _fit_ridge(x, target, _has_dominance(config), ridge_penalty(config))
             e = y64 - (start.predict(x) - start.shift)  # y minus the refit's leave-one-out fit
         else:
-            refit = refitter(target)
+            refit, notes = refitter(target)
             if refit is None:  # nothing left to fit (a constant target)
                 break
             start = refit
@@ -2578,9 +2580,14 @@ def _backfit(config, x, y, ridge, corr, alpha, before, steps, refitter=None):
     else:
         record["start"] = "lasso"
         record["steps_run"] = int(done)
-        if done:  # the refitted LASSO's penalty and SNPs (its start's: conv start_choice)
+        if done:  # the refitted LASSO's penalty and SNPs, counted as the start's are
+            # (conv start_choice: lasso_n_selected, lasso_n_dominance_selected)
             record["lasso_alpha_after"] = float(start.alpha)
-            record["lasso_n_selected_after"] = int(np.count_nonzero(start.lin))
+            record["lasso_n_selected_after"] = int(notes["lasso_n_selected"])
+            if "lasso_n_dominance_selected" in notes:
+                record["lasso_n_dominance_selected_after"] = int(
+                    notes["lasso_n_dominance_selected"]
+                )
     return ((start, after, a) if adopted else None), record
 
 

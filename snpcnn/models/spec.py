@@ -874,6 +874,11 @@ def _check_linear(table: Any) -> dict:
             "trait's own CNN-GP; set multitrait_cnn_gp = true too, or multitrait_trait_choice "
             "= 0"
         )
+    if out["backfit_lasso"] and (not out["backfit"] or "lasso" not in kernel_starts(out)):
+        raise InputError(
+            "`linear`: backfit_lasso = true refits the LASSO start backfit times; name "
+            '"lasso" in kernel and set backfit to 1-10, or set backfit_lasso = false'
+        )
     if out["kernel"] != "none" and (out["penalty"] != "reml" or out["dominance"]):
         raise InputError(
             f'`linear`: kernel = {out["kernel"]!r} needs penalty = "reml" and no dominance '
