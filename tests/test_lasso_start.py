@@ -29,7 +29,8 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     """The default (v12 since session 27) is v7 apart from its name, the screen's SNP order,
     pair reach and pair-led windows (tests/test_ldorder.py), the second stage over triples,
     (session 34) the multi-trait start for several traits, (session 53) the screen's
-    forward selection and (session 55) the GBLUP start refitted around kept convolutions."""
+    forward selection, (session 55) the GBLUP start and (session 56) the LASSO start refitted
+    around kept convolutions."""
     a, b = load_architecture("snpcnn_default"), load_architecture(V7)
     assert a.pop("name") == "snpcnn_default" and b.pop("name") == V7
     a.pop("description"), b.pop("description")
@@ -44,6 +45,7 @@ def test_default_is_v7_with_its_windows_in_ld_order():
     assert a["screen"].pop("conditional_alpha") == 0.05
     assert a["screen"].pop("conditional_fill") == "repeat"
     assert a["linear"].pop("backfit") == 2 and b["linear"].pop("backfit") == 0  # v20 (s55)
+    assert a["linear"].pop("backfit_lasso") and not b["linear"].pop("backfit_lasso")  # v21 (s56)
     a["linear"]["lasso_dominance"] = b["linear"]["lasso_dominance"]
     assert a["linear"].pop("multitrait") is True and b["linear"].pop("multitrait") is False
     assert a["linear"].pop("multitrait_cnn_gp") is True  # v14 (session 35)

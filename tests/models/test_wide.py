@@ -32,6 +32,7 @@ def test_linear_table_is_validated_and_filled():
         "multitrait_cnn_gp": False,
         "multitrait_trait_choice": 0.0,
         "backfit": 0,
+        "backfit_lasso": False,
     }
     assert spec["linear"] == {"l2": 0.0, "dominance": False, "penalty": "loo", **kernel}
     assert load_architecture(_with_linear({"l2": 1e-3, "penalty": "reml"}))["linear"] == {
