@@ -531,6 +531,17 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         for item in (model, genotypes, covariates_file)
     ):
         raise InputError(f"--out {out} is an input file; choose another --out")
+    if out:
+        from snpcnn.io import input_files
+
+        target = Path(out).resolve()
+        if any(f.resolve() == target for f in input_files(genotypes, geno_format)):
+            # --out wheat.fam (--force) replaced the .fam of the input wheat; likewise a
+            # VCF's .tbi or a file of the input's cache (an adversarial tester, session 56)
+            raise InputError(
+                f"--out {out} is a file of the input {genotypes}, which predict never "
+                "overwrites, even with --force; choose another --out"
+            )
     if out and Path(out).is_file() and Path(out).name in RESULT_FILES:
         from snpcnn.report import results_folder_owner
 

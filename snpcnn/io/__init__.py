@@ -34,6 +34,7 @@ __all__ = [
     "LARGE_GENOTYPES",
     "NO_CACHE_ENV",
     "caching_disabled",
+    "input_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,34 @@ def _warn_unused_options(path, fmt: str, **given: Any) -> None:
             InputWarning,
             stacklevel=3,
         )
+
+
+def input_files(path: str | os.PathLike, format: str | None = None) -> list[Path]:  # noqa: A002
+    """Every file that reading ``path`` opens or that belongs to it: a PLINK 1 prefix's
+    .bed/.bim/.fam, a PLINK 2 prefix's .pgen/.pvar/.psam, a VCF/BCF with its ``.tbi`` and
+    ``.csi`` index beside it, a cache folder's files, and the files of the cache next to
+    the source (``IN.snpcnn``, which reading may use); existing or not. ``predict --out``
+    refuses them all, even with ``--force`` (an adversarial tester, session 56: ``--out
+    wheat.fam`` replaced the .fam of the input ``wheat``)."""
+    from snpcnn.io.cache import CACHE_FILES, CACHE_SUFFIX, source_files
+
+    p = Path(path)
+    try:
+        fmt = _normalize_format(format) or detect_format(p)
+    except (InputError, OSError):
+        return [p]
+    if fmt == "cache" or p.is_dir():
+        names = set(CACHE_FILES)
+        if p.is_dir():
+            names |= {e.name for e in p.iterdir()}
+        return [p / n for n in sorted(names)]
+    files = [Path(f) for f in source_files(p, fmt)]
+    if fmt in ("vcf", "bcf"):
+        files += [p.with_name(p.name + s) for s in (".tbi", ".csi", ".TBI", ".CSI")]
+    stem = files[0].with_suffix("") if fmt in ("plink", "pgen") else p
+    cache = stem.with_name(stem.name + CACHE_SUFFIX)
+    files += [cache / n for n in sorted(CACHE_FILES)]
+    return [p, *files]
 
 
 def _normalize_format(fmt: str | None) -> str | None:
