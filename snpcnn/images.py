@@ -855,6 +855,7 @@ class ImageFitResult:
 
         out = {k: v for k, v in self.__dict__.items() if k != "model"}
         out["test_accuracy_statistic"] = "fraction of test images with argmax(prediction) == label"
+        out["written_by"] = "snpcnn images fit"  # how other commands know the folder
         out["provenance"] = {
             "source": f"snpcnn-{__version__}",
             "keras": keras.__version__,
@@ -909,6 +910,17 @@ def check_outputs(out_dir: str | os.PathLike, names, *, force: bool = False) -> 
                     f"--out {out_dir}: {parent} is a file, not a folder; choose another --out"
                 )
             break
+    if out_dir.is_dir():
+        from snpcnn.report import IMAGES_OWNER, results_folder_owner
+
+        owner = results_folder_owner(out_dir)
+        if owner is not None and owner != IMAGES_OWNER:
+            # --force replaced a `snpcnn fit` folder's model.keras; without it, the files
+            # went into a simulate or benchmark folder (an adversarial tester, session 56)
+            raise InputError(
+                f"--out {out_dir} holds the results of {owner}, which snpcnn images never "
+                "writes into, even with --force; choose another --out"
+            )
     paths = {name: out_dir / name for name in names}
     for path in paths.values():
         if path.is_dir():

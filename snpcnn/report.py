@@ -166,7 +166,32 @@ def results_folder_owner(folder: Path) -> str | None:
         return f"snpcnn {command}" if command else "snpcnn fit, benchmark or tune"
     if _written_by_snpcnn(folder / SIMULATE_MARKER):
         return "snpcnn simulate"
+    from snpcnn.io.cache import is_cache
+
+    if is_cache(folder):  # `snpcnn convert`'s folder, or an automatic cache (session 56)
+        return "snpcnn convert"
+    if _images_metrics(folder / "metrics.json"):
+        return IMAGES_OWNER
     return None
+
+
+#: what :func:`results_folder_owner` calls a folder of ``snpcnn images fit`` or ``transfer``
+IMAGES_OWNER = "snpcnn images"
+
+
+def _images_metrics(path: Path) -> bool:
+    """Whether ``path`` is a metrics.json that ``snpcnn images fit`` or ``transfer`` wrote:
+    it says so (``written_by``), or, written before it did, it holds a test accuracy
+    beside a model.keras (predict --force replaced them: an adversarial tester, session 56)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict):
+        return False
+    if str(record.get("written_by", "")).startswith(IMAGES_OWNER):
+        return True
+    return "test_accuracy" in record and (path.parent / "model.keras").is_file()
 
 
 def _nested_results(out: Path, depth: int = 2) -> tuple[Path, str] | None:

@@ -405,6 +405,7 @@ def transfer_cmd(
         "learning_rate": learning_rate,
         "seed": seed,
         "jit_compile": xla,
+        "written_by": "snpcnn images transfer",  # how other commands know the folder
     }
     if mode == "features":
         ftr = extract_features(base, xtr_p, batch_size=max(batch_size, 256))
