@@ -493,6 +493,13 @@ def _simulate_on_file(
         g = read_cli_genotypes(genotypes_path, genotypes_format, genotypes_coding)
     finally:
         CLI_FLAG_RENAMES.reset(token)
+    # the coding the reader applied (a table's); a PLINK or VCF file, which it only warned
+    # about, recorded "coding": "012" as if it had been read so (an adversarial tester,
+    # session 56)
+    from snpcnn.io import _normalize_format, detect_format, read_options_for
+
+    fmt = _normalize_format(genotypes_format) or detect_format(genotypes_path)
+    applied = read_options_for(fmt, coding=genotypes_coding).get("coding", "auto")
     where = f"--genotypes {genotypes_path}"
     if g.n_samples < 20:
         raise InputError(
@@ -515,7 +522,7 @@ def _simulate_on_file(
             "source": "file",
             "path": str(Path(genotypes_path).resolve()),
             **({"format": genotypes_format} if genotypes_format else {}),
-            **({"coding": genotypes_coding} if genotypes_coding != "auto" else {}),
+            **({"coding": applied} if applied != "auto" else {}),
             "checksum": file_checksum(genotypes_path),
             "n_samples": int(g.n_samples),
             "n_snps": int(g.n_snps),
@@ -550,8 +557,13 @@ def _simulate_on_file(
         + _ceiling_text(trait_args["h2"], attrs)
     )
     q = shlex.quote
+    # the fit reads the genotypes as simulate did: without --coding 012 it read a 0/1/2
+    # table as presence/absence (an adversarial tester, session 56)
+    read_as = (f" --format {q(genotypes_format)}" if genotypes_format else "") + (
+        f" --coding {q(applied)}" if applied != "auto" else ""
+    )
     click.echo(
-        f"next: snpcnn fit {q(str(genotypes_path))} {q(f'{shown}/{PHENOTYPES}')} "
+        f"next: snpcnn fit {q(str(genotypes_path))} {q(f'{shown}/{PHENOTYPES}')}{read_as} "
         f"--out {q(f'{shown}_results')}"
     )
 
