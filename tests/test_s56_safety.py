@@ -211,3 +211,18 @@ def test_images_fit_marks_its_folder(files, tmp_path):
          str(out / "metrics.json"), "--force"],
     )  # fmt: skip
     assert r.exit_code != 0 and "snpcnn images" in r.output, r.output
+
+
+def test_predict_out_with_a_trailing_slash_is_a_folder_not_a_file(files, tmp_path):
+    """`--out newdir/` wrote a file named newdir; `--out p.csv/ --force` replaced p.csv."""
+    for out in (tmp_path / "newdir", tmp_path / "p.csv"):
+        if out.name == "p.csv":
+            out.write_text("sample_id,prediction\n")
+        r = CliRunner().invoke(
+            main,
+            ["predict", str(files / "model.keras"), str(files / "wheat.bed"), "--out",
+             f"{out}/", "--force"],
+        )  # fmt: skip
+        assert r.exit_code != 0 and "names a folder; give a file name" in r.output, r.output
+        assert out.name != "newdir" or not out.exists()
+    assert (tmp_path / "p.csv").read_text() == "sample_id,prediction\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -526,6 +527,11 @@ def predict(model, genotypes, geno_format, coding, out, covariates_file, id_colu
         raise InputError("--id-column names the --covariates file's id column; give --covariates")
     if out == "-":  # the usual spelling of stdout
         out = None
+    if out and str(out).endswith(("/", os.sep)) and not Path(out).is_dir():
+        # "--out newdir/" wrote a file named newdir (an adversarial tester, session 56)
+        raise InputError(
+            f"--out {out} names a folder; give a file name, such as {out}predictions.csv"
+        )
     if out and any(
         item and Path(item).exists() and Path(item).resolve() == Path(out).resolve()
         for item in (model, genotypes, covariates_file)
